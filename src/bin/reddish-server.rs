@@ -1,0 +1,103 @@
+//! `reddish-server [config-file] [--port N] [--bind ADDR...] ...`, like `redis-server`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// A Redis 7 compatible server. With no arguments it serves an in-memory
+/// keyspace on 127.0.0.1:6379.
+#[derive(Parser, Debug)]
+#[command(name = "reddish-server", version, about)]
+struct Args {
+    /// A configuration file in redis.conf syntax; the flags below override it.
+    config_file: Option<PathBuf>,
+    /// TCP port to listen on (0 picks a free one).
+    #[arg(long)]
+    port: Option<u16>,
+    /// Addresses to listen on.
+    #[arg(long, num_args = 1..)]
+    bind: Option<Vec<String>>,
+    /// Number of databases.
+    #[arg(long)]
+    databases: Option<u64>,
+    /// Maximum number of connected clients.
+    #[arg(long)]
+    maxclients: Option<u64>,
+    /// Log level: debug, verbose, notice or warning.
+    #[arg(long)]
+    loglevel: Option<String>,
+    /// Answer inline (telnet) requests with one JSON object per line.
+    #[arg(long)]
+    json: bool,
+}
+
+impl Args {
+    /// The flags as config directives, applied after the file like redis-server's.
+    fn overrides(&self) -> Vec<(String, Vec<String>)> {
+        let mut out = Vec::new();
+        let mut add = |name: &str, values: Vec<String>| out.push((name.to_string(), values));
+        if let Some(p) = self.port {
+            add("port", vec![p.to_string()]);
+        }
+        if let Some(b) = &self.bind {
+            add("bind", b.clone());
+        }
+        if let Some(d) = self.databases {
+            add("databases", vec![d.to_string()]);
+        }
+        if let Some(m) = self.maxclients {
+            add("maxclients", vec![m.to_string()]);
+        }
+        if let Some(l) = &self.loglevel {
+            add("loglevel", vec![l.clone()]);
+        }
+        if self.json {
+            add("json", vec!["yes".into()]);
+        }
+        out
+    }
+}
+
+/// Redis's log levels mapped onto tracing's.
+fn tracing_level(loglevel: &str) -> tracing::Level {
+    match loglevel {
+        "debug" => tracing::Level::TRACE,
+        "verbose" => tracing::Level::DEBUG,
+        "warning" => tracing::Level::WARN,
+        _ => tracing::Level::INFO,
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let config = match reddish::config::Config::load(args.config_file.as_deref(), &args.overrides())
+    {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_max_level(tracing_level(&config.loglevel()))
+        .with_target(false)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(reddish::server::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! Per-connection state, and the registry CLIENT LIST / CLIENT KILL see.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+use crate::commands::Command;
+use crate::protocol::Resp;
+
+/// What other connections may read about a client (CLIENT LIST, CLIENT INFO).
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    pub name: Option<Bytes>,
+    pub lib_name: Option<Bytes>,
+    pub lib_ver: Option<Bytes>,
+    pub db: usize,
+    pub resp: Resp,
+    pub last_cmd: String,
+    pub last_interaction: Instant,
+    /// Bytes waiting in the query buffer, for `qbuf=`.
+    pub qbuf: usize,
+}
+
+/// The shared half of a client: identity, visible state and the kill switch.
+pub struct ClientHandle {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    pub created: Instant,
+    info: Mutex<ClientInfo>,
+    killed: AtomicBool,
+    kill_signal: Notify,
+}
+
+impl ClientHandle {
+    /// The visible state. The lock is never held across an await or a keyspace lock.
+    pub fn info(&self) -> MutexGuard<'_, ClientInfo> {
+        self.info.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Asks the connection to close (CLIENT KILL, SHUTDOWN).
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        self.kill_signal.notify_one();
+    }
+
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Acquire)
+    }
+
+    /// Completes when the client is killed.
+    pub async fn killed(&self) {
+        while !self.is_killed() {
+            self.kill_signal.notified().await;
+        }
+    }
+}
+
+/// The connection task's own state.
+pub struct Client {
+    pub id: u64,
+    pub db: usize,
+    pub resp: Resp,
+    /// Close once the replies so far are written (QUIT, protocol errors).
+    pub close_after_reply: bool,
+    pub handle: Arc<ClientHandle>,
+}
+
+impl Client {
+    pub fn set_db(&mut self, db: usize) {
+        self.db = db;
+        self.handle.info().db = db;
+    }
+
+    pub fn set_resp(&mut self, resp: Resp) {
+        self.resp = resp;
+        self.handle.info().resp = resp;
+    }
+
+    /// Records the command being run, for CLIENT LIST's `cmd=` and `idle=`.
+    pub fn note_command(&mut self, cmd: &Command) {
+        let mut info = self.handle.info();
+        if info.last_cmd != cmd.name {
+            info.last_cmd.clone_from(&cmd.name);
+        }
+        info.last_interaction = Instant::now();
+    }
+}
+
+/// All connected clients, by id (so CLIENT LIST shows them in connection order).
+#[derive(Default)]
+pub struct ClientRegistry {
+    clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
+    next_id: std::sync::atomic::AtomicU64,
+}
+
+impl ClientRegistry {
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<u64, Arc<ClientHandle>>> {
+        self.clients.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn register(&self, addr: SocketAddr, laddr: SocketAddr) -> Client {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = Instant::now();
+        let handle = Arc::new(ClientHandle {
+            id,
+            addr,
+            laddr,
+            created: now,
+            info: Mutex::new(ClientInfo {
+                name: None,
+                lib_name: None,
+                lib_ver: None,
+                db: 0,
+                resp: Resp::V2,
+                last_cmd: "NULL".into(),
+                last_interaction: now,
+                qbuf: 0,
+            }),
+            killed: AtomicBool::new(false),
+            kill_signal: Notify::new(),
+        });
+        self.lock().insert(id, handle.clone());
+        Client {
+            id,
+            db: 0,
+            resp: Resp::V2,
+            close_after_reply: false,
+            handle,
+        }
+    }
+
+    pub fn unregister(&self, id: u64) {
+        self.lock().remove(&id);
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A snapshot of all handles, so no lock is held while they are inspected.
+    pub fn all(&self) -> Vec<Arc<ClientHandle>> {
+        self.lock().values().cloned().collect()
+    }
+}

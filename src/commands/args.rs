@@ -1,0 +1,38 @@
+//! Argument parsing helpers that fail with Redis's exact error reply, so
+//! handlers can write `let n = int_arg(&args[2])?;`.
+
+use bytes::Bytes;
+
+use crate::number::{parse_f64, parse_i64};
+use crate::protocol::Reply;
+
+pub const ERR_NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+pub use crate::number::ERR_NOT_A_FLOAT as ERR_NOT_FLOAT;
+pub const ERR_SYNTAX: &str = "ERR syntax error";
+pub const ERR_WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+pub const ERR_NO_SUCH_KEY: &str = "ERR no such key";
+pub const ERR_DB_INDEX: &str = "ERR DB index is out of range";
+pub const ERR_OVERFLOW: &str = "ERR increment or decrement would overflow";
+
+/// An integer argument (`getLongLongFromObjectOrReply`).
+pub fn int_arg(arg: &[u8]) -> Result<i64, Reply> {
+    parse_i64(arg).ok_or_else(|| Reply::error(ERR_NOT_INTEGER))
+}
+
+/// A float argument (`getDoubleFromObjectOrReply`).
+pub fn float_arg(arg: &[u8]) -> Result<f64, Reply> {
+    parse_f64(arg).ok_or_else(|| Reply::error(ERR_NOT_FLOAT))
+}
+
+/// True when `arg` is `word`, ignoring ASCII case (option names).
+pub fn is(arg: &Bytes, word: &str) -> bool {
+    arg.eq_ignore_ascii_case(word.as_bytes())
+}
+
+pub fn syntax_error() -> Reply {
+    Reply::error(ERR_SYNTAX)
+}
+
+pub fn wrong_type() -> Reply {
+    Reply::error(ERR_WRONGTYPE)
+}

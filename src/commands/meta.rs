@@ -1,0 +1,169 @@
+//! What Redis says about its own commands, replayed.
+//!
+//! `COMMAND INFO` and `COMMAND DOCS` of Redis 7.0 were captured from a real
+//! redis-server as raw RESP3 (`tools/capture_command_meta.py`). At start-up we
+//! decode them into [`Reply`] trees. From the INFO entry
+//! of each command we take arity, flags and key specs (which drive dispatch and
+//! locking); both trees are replayed, filtered to the subcommands we implement,
+//! when a client asks COMMAND. One source, so what we do and what we say we do
+//! cannot drift apart, and redis-cli's hints come out exactly as with Redis.
+//!
+//! Commands Redis 7.0 does not have (or that reddish adds) carry their metadata
+//! in `reddish-extra-*.resp3`, in the same form.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+
+use crate::protocol::Reply;
+
+static REDIS_INFO: &[u8] = include_bytes!("redis-7.0-info.resp3");
+static REDIS_DOCS: &[u8] = include_bytes!("redis-7.0-docs.resp3");
+static EXTRA_INFO: &[u8] = include_bytes!("reddish-extra-info.resp3");
+static EXTRA_DOCS: &[u8] = include_bytes!("reddish-extra-docs.resp3");
+
+/// The captured metadata, by lowercase full name (`get`, `client|id`).
+pub struct Catalog {
+    pub info: HashMap<String, Reply>,
+    pub docs: HashMap<String, Reply>,
+}
+
+/// Reads one RESP3 value of the captured files from `buf[*pos..]`. The files
+/// use only bulk and simple strings, integers, arrays, sets and maps. (We read
+/// them ourselves: redis-protocol keeps RESP3 sets in a hash set, which loses
+/// Redis's order and cannot hold the maps Redis puts in sets.)
+fn read(buf: &[u8], pos: &mut usize) -> Option<Reply> {
+    let kind = *buf.get(*pos)?;
+    let end = *pos + memchr::memchr(b'\r', &buf[*pos..])?;
+    let line = &buf[*pos + 1..end];
+    *pos = end + 2;
+    let n = || crate::number::parse_i64(line);
+    let many = |pos: &mut usize, count: i64| -> Option<Vec<Reply>> {
+        (0..count).map(|_| read(buf, pos)).collect()
+    };
+    Some(match kind {
+        b'+' => Reply::Simple(line.to_vec().into()),
+        b':' => Reply::Integer(n()?),
+        b'$' => {
+            let len = usize::try_from(n()?).ok()?;
+            let data = Bytes::copy_from_slice(buf.get(*pos..*pos + len)?);
+            *pos += len + 2;
+            Reply::Bulk(data)
+        }
+        b'*' => Reply::Array(many(pos, n()?)?),
+        b'~' => Reply::Set(many(pos, n()?)?),
+        b'%' => {
+            let flat = many(pos, 2 * n()?)?;
+            let mut it = flat.into_iter();
+            let mut pairs = Vec::new();
+            while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                pairs.push((k, v));
+            }
+            Reply::Map(pairs)
+        }
+        _ => return None,
+    })
+}
+
+fn decode_all(bytes: &[u8]) -> Reply {
+    // The files are part of the build; a broken one is caught by the tests.
+    read(bytes, &mut 0).unwrap_or(Reply::Array(Vec::new()))
+}
+
+/// The name of a COMMAND INFO entry (its first element).
+pub fn info_name(entry: &Reply) -> Option<String> {
+    match entry {
+        Reply::Array(items) => match items.first() {
+            Some(Reply::Bulk(name)) => Some(String::from_utf8_lossy(name).to_lowercase()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn add_info(into: &mut HashMap<String, Reply>, all: Reply) {
+    if let Reply::Array(entries) = all {
+        for entry in entries {
+            if let Some(name) = info_name(&entry) {
+                into.insert(name, entry);
+            }
+        }
+    }
+}
+
+fn add_docs(into: &mut HashMap<String, Reply>, all: Reply) {
+    if let Reply::Map(pairs) = all {
+        for (name, doc) in pairs {
+            if let Reply::Bulk(name) = name {
+                into.insert(String::from_utf8_lossy(&name).to_lowercase(), doc);
+            }
+        }
+    }
+}
+
+impl Catalog {
+    pub fn load() -> Catalog {
+        let mut info = HashMap::new();
+        let mut docs = HashMap::new();
+        add_info(&mut info, decode_all(REDIS_INFO));
+        add_docs(&mut docs, decode_all(REDIS_DOCS));
+        // Extras patch Redis's entries: a whole command, or a subcommand of one.
+        if let Reply::Array(entries) = decode_all(EXTRA_INFO) {
+            for entry in entries {
+                let Some(name) = info_name(&entry) else {
+                    continue;
+                };
+                match name.split_once('|') {
+                    Some((parent, _)) => {
+                        if let Some(Reply::Array(items)) = info.get_mut(parent) {
+                            if let Some(Reply::Array(subs)) = items.get_mut(9) {
+                                subs.push(entry);
+                            }
+                        }
+                    }
+                    None => {
+                        info.insert(name, entry);
+                    }
+                }
+            }
+        }
+        if let Reply::Map(pairs) = decode_all(EXTRA_DOCS) {
+            for (name, doc) in pairs {
+                let Reply::Bulk(name) = name else { continue };
+                let name = String::from_utf8_lossy(&name).to_lowercase();
+                match name.split_once('|') {
+                    Some((parent, _)) => {
+                        if let Some(Reply::Map(fields)) = docs.get_mut(parent) {
+                            if let Some((_, Reply::Map(subs))) = fields.iter_mut().find(
+                                |(k, _)| matches!(k, Reply::Bulk(b) if &b[..] == b"subcommands"),
+                            ) {
+                                subs.push((Reply::Bulk(name.into()), doc));
+                            }
+                        }
+                    }
+                    None => {
+                        docs.insert(name, doc);
+                    }
+                }
+            }
+        }
+        Catalog { info, docs }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn captured_files_decode() {
+        for file in [REDIS_INFO, REDIS_DOCS, EXTRA_INFO, EXTRA_DOCS] {
+            let mut pos = 0;
+            assert!(read(file, &mut pos).is_some());
+            assert_eq!(pos, file.len());
+        }
+        let catalog = Catalog::load();
+        assert!(catalog.info.contains_key("get"));
+        assert!(catalog.docs.contains_key("get"));
+    }
+}

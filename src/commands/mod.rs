@@ -1,0 +1,133 @@
+//! The command table and the one execution path every command takes.
+//!
+//! Each family module (`string`, `keys`, `server`, ...) lists its handlers in a
+//! `COMMANDS` slice. [`CommandTable::build`] joins them with the metadata Redis
+//! publishes about the same commands ([`meta`]): arity, flags, key specs, ACL
+//! categories, docs. [`execute`] then runs a request: look up, check arity,
+//! lock the shards of the command's keys, call the handler.
+
+pub mod args;
+mod connection;
+mod keys;
+pub mod meta;
+mod server;
+mod string;
+mod table;
+
+use bytes::Bytes;
+
+pub use table::{Command, CommandTable, Flags};
+
+use crate::client::Client;
+use crate::keyspace::{DbView, Guard, Keyspace, LockSet};
+use crate::protocol::Reply;
+use crate::server::Server;
+use crate::util::now_ms;
+
+/// A command handler. `args[0]` is the command name, as in Redis's `argv`.
+/// Errors come back as `Err(reply)` so handlers can use `?` and read as their
+/// happy path (Redis's `...OrReply` helpers).
+pub type Handler = fn(&mut Ctx<'_, '_>, &[Bytes]) -> CmdResult;
+
+pub type CmdResult = Result<Reply, Reply>;
+
+/// Which shards a command locks beyond its declared keys.
+#[derive(Clone, Copy)]
+pub enum Locks {
+    /// Exactly the keys its key specs name (none for PING, CONFIG, ...).
+    Keys,
+    /// Every shard of the client's database (KEYS, SCAN, DBSIZE, FLUSHDB).
+    Db,
+    /// Every shard of every database (FLUSHALL, SWAPDB).
+    All,
+    /// Computed from the arguments (MOVE and COPY reach into another database).
+    Custom(fn(&Keyspace, usize, &[Bytes], &mut LockSet)),
+}
+
+/// A family module's entry for one command: its name (`get`, `client|id`), handler and locks.
+pub struct Registration {
+    pub name: &'static str,
+    pub handler: Handler,
+    pub locks: Locks,
+}
+
+/// A command whose locks are its declared keys.
+pub const fn cmd(name: &'static str, handler: Handler) -> Registration {
+    Registration {
+        name,
+        handler,
+        locks: Locks::Keys,
+    }
+}
+
+/// A command with other locks.
+pub const fn cmd_locking(name: &'static str, handler: Handler, locks: Locks) -> Registration {
+    Registration {
+        name,
+        handler,
+        locks,
+    }
+}
+
+/// Every family's registrations.
+fn registrations() -> impl Iterator<Item = &'static Registration> {
+    [
+        connection::COMMANDS,
+        keys::COMMANDS,
+        server::COMMANDS,
+        string::COMMANDS,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// What a handler works with: the server, its client, and the locked keyspace.
+pub struct Ctx<'a, 'k> {
+    pub server: &'a Server,
+    pub client: &'a mut Client,
+    guard: &'a mut Guard<'k>,
+    /// The command's clock: frozen while it runs, as in Redis.
+    pub now_ms: u64,
+}
+
+impl<'a, 'k> Ctx<'a, 'k> {
+    /// The client's selected database.
+    pub fn db(&mut self) -> DbView<'_, 'k> {
+        self.guard.db(self.client.db, self.now_ms)
+    }
+
+    /// Another database (MOVE, COPY ... DB n), which the command must have locked.
+    pub fn db_at(&mut self, db: usize) -> DbView<'_, 'k> {
+        self.guard.db(db, self.now_ms)
+    }
+
+    pub fn guard(&mut self) -> &mut Guard<'k> {
+        self.guard
+    }
+}
+
+/// Runs one request and returns its reply: the single path for every command.
+pub fn execute(server: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
+    let cmd = match server.commands.lookup(args) {
+        Ok(cmd) => cmd,
+        Err(reply) => return reply,
+    };
+    if !cmd.arity_ok(args.len()) {
+        return Reply::error_owned(format!(
+            "ERR wrong number of arguments for '{}' command",
+            cmd.name
+        ));
+    }
+    let locks = cmd.lock_set(&server.keyspace, client.db, args);
+    let mut guard = server.keyspace.lock(locks);
+    client.note_command(cmd);
+    let mut ctx = Ctx {
+        server,
+        client,
+        guard: &mut guard,
+        now_ms: now_ms(),
+    };
+    let reply = (cmd.handler)(&mut ctx, args).unwrap_or_else(|e| e);
+    server.stats.command_done(reply.is_error());
+    reply
+}

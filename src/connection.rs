@@ -1,0 +1,129 @@
+//! One client connection: read, run every complete request, write all replies once.
+//!
+//! Pipelining is the fast path: a read may bring many requests, and their
+//! replies go out together in one write, never one write per reply.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::client::Client;
+use crate::commands::execute;
+use crate::protocol::{encode, parse_request, Reply};
+use crate::server::Server;
+
+/// Read buffer growth step; large values arrive in chunks of at least this.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Replies beyond this are written out before the rest of a batch runs, so a
+/// huge pipeline does not buffer all of its replies.
+const OUTPUT_FLUSH_AT: usize = 1024 * 1024;
+
+pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
+    let _ = socket.set_nodelay(true);
+    let laddr = socket.local_addr().unwrap_or(addr);
+    let mut socket = socket;
+    if server.clients.len() as u64 >= server.config.maxclients() {
+        server
+            .stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
+        let _ = socket
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
+        return;
+    }
+    let mut client = server.clients.register(addr, laddr);
+    tracing::debug!(id = client.id, %addr, "client connected");
+    if let Err(e) = run(&server, &mut client, &mut socket).await {
+        tracing::debug!(id = client.id, "connection error: {e}");
+    }
+    server.clients.unregister(client.id);
+    tracing::debug!(id = client.id, "client gone");
+}
+
+async fn run(server: &Server, client: &mut Client, socket: &mut TcpStream) -> std::io::Result<()> {
+    let mut input = BytesMut::with_capacity(READ_CHUNK);
+    let mut output = BytesMut::with_capacity(READ_CHUNK);
+    let handle = client.handle.clone();
+    loop {
+        if input.capacity() - input.len() < READ_CHUNK / 4 {
+            input.reserve(READ_CHUNK);
+        }
+        let n = tokio::select! {
+            read = socket.read_buf(&mut input) => read?,
+            _ = handle.killed() => return Ok(()),
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        server
+            .stats
+            .net_input_bytes
+            .fetch_add(n as u64, Ordering::Relaxed);
+        if input.len() as u64 > server.config.client_query_buffer_limit() {
+            tracing::warn!(
+                id = client.id,
+                "closing client that reached max query buffer length"
+            );
+            return Ok(());
+        }
+        let closing = run_buffered(server, client, &mut input, &mut output, socket).await?;
+        client.handle.info().qbuf = input.len();
+        flush(server, socket, &mut output).await?;
+        if closing || handle.is_killed() {
+            return Ok(());
+        }
+    }
+}
+
+/// Runs every complete request in `input`. Returns true when the connection
+/// must close after the replies are written (QUIT, protocol error).
+async fn run_buffered(
+    server: &Server,
+    client: &mut Client,
+    input: &mut BytesMut,
+    output: &mut BytesMut,
+    socket: &mut TcpStream,
+) -> std::io::Result<bool> {
+    loop {
+        let request = match parse_request(input, server.config.proto_max_bulk_len()) {
+            Ok(Some(request)) => request,
+            Ok(None) => return Ok(false),
+            Err(e) => {
+                let reply = Reply::error_owned(format!("ERR Protocol error: {}", e.0));
+                encode(&reply, client.resp, output);
+                tracing::debug!(id = client.id, "protocol error: {}", e.0);
+                return Ok(true);
+            }
+        };
+        let reply = execute(server, client, &request.args);
+        encode(&reply, client.resp, output);
+        if client.close_after_reply || client.handle.is_killed() {
+            return Ok(true);
+        }
+        if output.len() >= OUTPUT_FLUSH_AT {
+            flush(server, socket, output).await?;
+        }
+    }
+}
+
+async fn flush(
+    server: &Server,
+    socket: &mut TcpStream,
+    output: &mut BytesMut,
+) -> std::io::Result<()> {
+    if !output.is_empty() {
+        socket.write_all(output).await?;
+        server
+            .stats
+            .net_output_bytes
+            .fetch_add(output.len() as u64, Ordering::Relaxed);
+        output.clear();
+    }
+    Ok(())
+}

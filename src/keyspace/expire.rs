@@ -1,0 +1,52 @@
+//! Active expiry: reclaims expired keys that nobody reads.
+//!
+//! Lazy expiry (in [`super::DbView`]) hides an expired key the moment it is
+//! touched; this background cycle frees the memory of the rest. Like Redis's
+//! `activeExpireCycle` it runs `hz` times a second within a CPU budget of 25%
+//! of each tick, and skips databases without volatile keys. Instead of random
+//! sampling it sweeps one shard at a time round-robin, holding only that
+//! shard's lock, so clients never wait for more than one shard's sweep.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{Keyspace, LockSet};
+use crate::config::Config;
+use crate::util::now_ms;
+
+/// Starts the cycle on its own thread (it is CPU work, not async work).
+pub fn spawn_active_expiry(keyspace: Arc<Keyspace>, config: Arc<Config>) {
+    let spawned = std::thread::Builder::new()
+        .name("active-expiry".into())
+        .spawn(move || {
+            let mut cursors = vec![0usize; keyspace.databases()];
+            loop {
+                let hz = config.hz().clamp(1, 500);
+                let tick = Duration::from_millis(1000 / hz);
+                let budget = tick / 4;
+                let started = Instant::now();
+                for (db, cursor) in cursors.iter_mut().enumerate() {
+                    sweep(&keyspace, db, cursor, started, budget);
+                }
+                std::thread::sleep(tick.saturating_sub(started.elapsed()));
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the active expiry thread: {e}");
+    }
+}
+
+/// Sweeps shards of `db` from `cursor` until one full round is done or the budget is spent.
+fn sweep(keyspace: &Keyspace, db: usize, cursor: &mut usize, started: Instant, budget: Duration) {
+    let shards = keyspace.shards_per_db();
+    for _ in 0..shards {
+        if keyspace.db_volatile(db) == 0 || started.elapsed() >= budget {
+            return;
+        }
+        let mut set = LockSet::new();
+        set.add_shard(db, *cursor);
+        let mut guard = keyspace.lock(set);
+        guard.db(db, now_ms()).remove_expired_in_shard(*cursor);
+        *cursor = (*cursor + 1) % shards;
+    }
+}

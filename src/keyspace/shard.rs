@@ -1,0 +1,107 @@
+//! Safe operations on one locked DashMap shard.
+//!
+//! dashmap's `raw-api` hands out each shard as a hashbrown `RawTable` behind a
+//! lock. Everything that needs `unsafe` to work with that table lives in this
+//! file, so the rest of the keyspace is safe code.
+
+use dashmap::{RwLockWriteGuard, SharedValue};
+use hashbrown::raw::RawTable;
+
+use super::{Entry, Key, KeyHasher};
+use std::hash::BuildHasher;
+
+pub(crate) type Table = RawTable<(Key, SharedValue<Entry>)>;
+
+/// A write-locked shard of one database.
+pub(crate) struct Shard<'a> {
+    table: RwLockWriteGuard<'a, Table>,
+}
+
+fn eq(key: &[u8]) -> impl Fn(&(Key, SharedValue<Entry>)) -> bool + '_ {
+    move |(k, _)| &**k == key
+}
+
+impl<'a> Shard<'a> {
+    pub(crate) fn new(table: RwLockWriteGuard<'a, Table>) -> Self {
+        Shard { table }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub(crate) fn get(&self, hash: u64, key: &[u8]) -> Option<&Entry> {
+        self.table.get(hash, eq(key)).map(|(_, v)| v.get())
+    }
+
+    pub(crate) fn get_mut(&mut self, hash: u64, key: &[u8]) -> Option<&mut Entry> {
+        self.table.get_mut(hash, eq(key)).map(|(_, v)| v.get_mut())
+    }
+
+    /// Inserts or replaces, returning the entry that was there.
+    pub(crate) fn insert(
+        &mut self,
+        hasher: &KeyHasher,
+        hash: u64,
+        key: &[u8],
+        entry: Entry,
+    ) -> Option<Entry> {
+        if let Some(slot) = self.get_mut(hash, key) {
+            return Some(std::mem::replace(slot, entry));
+        }
+        self.table
+            .insert(hash, (Key::from(key), SharedValue::new(entry)), |(k, _)| {
+                hasher.hash_one(&**k)
+            });
+        None
+    }
+
+    pub(crate) fn remove(&mut self, hash: u64, key: &[u8]) -> Option<Entry> {
+        self.table
+            .remove_entry(hash, eq(key))
+            .map(|(_, v)| v.into_inner())
+    }
+
+    /// Visits every entry. The closure cannot change the table, so iterating is sound.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&Key, &Entry)) {
+        // SAFETY: `iter` requires the table to outlive the iterator and not be
+        // modified while it runs; we hold the write lock and only lend `&self`.
+        unsafe {
+            for bucket in self.table.iter() {
+                let (k, v) = bucket.as_ref();
+                f(k, v.get());
+            }
+        }
+    }
+
+    /// Removes every entry for which `remove` says so, returning them.
+    pub(crate) fn extract_if(
+        &mut self,
+        mut remove: impl FnMut(&Key, &Entry) -> bool,
+    ) -> Vec<(Key, Entry)> {
+        let mut removed = Vec::new();
+        // SAFETY: we hold the write lock; buckets yielded by `iter` are erased
+        // one at a time, which hashbrown allows during iteration
+        // (erasing the current bucket does not move other buckets).
+        unsafe {
+            for bucket in self.table.iter() {
+                let (k, v) = bucket.as_ref();
+                if remove(k, v.get()) {
+                    let ((k, v), _) = self.table.remove(bucket);
+                    removed.push((k, v.into_inner()));
+                }
+            }
+        }
+        removed
+    }
+
+    /// Takes the whole table out, leaving an empty one (FLUSHDB, SWAPDB).
+    pub(crate) fn take(&mut self) -> Table {
+        std::mem::replace(&mut *self.table, RawTable::new())
+    }
+
+    /// Swaps contents with another shard (SWAPDB).
+    pub(crate) fn swap(&mut self, other: &mut Shard<'_>) {
+        std::mem::swap(&mut *self.table, &mut *other.table);
+    }
+}

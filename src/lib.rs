@@ -1,0 +1,18 @@
+//! reddish: a Redis 7 compatible server.
+//!
+//! The data path, one request: [`connection`] reads bytes, [`protocol`] cuts
+//! them into requests, [`commands`] looks each up in the command table, locks
+//! the shards of its keys in the [`keyspace`] and runs its handler, and the
+//! handler's [`protocol::Reply`] is encoded for the client's protocol.
+//! See ARCHITECTURE.md for the map.
+
+pub mod client;
+pub mod commands;
+pub mod config;
+pub mod connection;
+pub mod glob;
+pub mod keyspace;
+pub mod number;
+pub mod protocol;
+pub mod server;
+pub mod util;

@@ -1,0 +1,10 @@
+//! The wire: cutting requests out of the read buffer and encoding replies.
+
+pub mod encode;
+pub mod inline;
+pub mod reply;
+pub mod request;
+
+pub use encode::{encode, Resp};
+pub use reply::Reply;
+pub use request::{parse_request, ProtocolError, Request};

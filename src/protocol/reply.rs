@@ -1,0 +1,91 @@
+//! The one reply type every command handler returns.
+//!
+//! Handlers say *what* they answer; how it looks on the wire (RESP2, RESP3 or
+//! JSON) is decided by the connection when it encodes the reply.
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+
+/// Text of a status or error line. Errors may quote client bytes, so this is
+/// bytes, not `str`.
+pub type Text = Cow<'static, [u8]>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// `+OK`
+    Simple(Text),
+    /// `-ERR ...`: the full text including the code (`ERR`, `WRONGTYPE`, ...).
+    Error(Text),
+    Integer(i64),
+    Bulk(Bytes),
+    /// The null of a missing value: `$-1` in RESP2, `_` in RESP3.
+    Null,
+    /// The null of a missing array: `*-1` in RESP2, `_` in RESP3.
+    NullArray,
+    Array(Vec<Reply>),
+    /// A RESP3 set; an array in RESP2.
+    Set(Vec<Reply>),
+    /// A RESP3 map; a flat array of key, value, ... in RESP2.
+    Map(Vec<(Reply, Reply)>),
+    /// A RESP3 double; a bulk string in RESP2.
+    Double(f64),
+    /// A RESP3 boolean; an integer 1 or 0 in RESP2.
+    Bool(bool),
+    /// A RESP3 verbatim string with its three-letter format; a bulk string in RESP2.
+    Verbatim(&'static str, Bytes),
+    /// A RESP3 big number (decimal digits); a bulk string in RESP2.
+    BigNumber(Bytes),
+    /// A RESP3 out-of-band push; an array in RESP2.
+    Push(Vec<Reply>),
+}
+
+impl Reply {
+    pub const OK: Reply = Reply::Simple(Cow::Borrowed(b"OK"));
+
+    pub fn simple(text: &'static str) -> Reply {
+        Reply::Simple(Cow::Borrowed(text.as_bytes()))
+    }
+
+    /// An error with a static text, e.g. `Reply::error("ERR syntax error")`.
+    pub fn error(text: &'static str) -> Reply {
+        Reply::Error(Cow::Borrowed(text.as_bytes()))
+    }
+
+    /// An error built at run time.
+    pub fn error_owned(text: impl Into<Vec<u8>>) -> Reply {
+        Reply::Error(Cow::Owned(text.into()))
+    }
+
+    pub fn bulk(data: impl Into<Bytes>) -> Reply {
+        Reply::Bulk(data.into())
+    }
+
+    /// A bulk string copied from a borrowed slice.
+    pub fn bulk_copy(data: &[u8]) -> Reply {
+        Reply::Bulk(Bytes::copy_from_slice(data))
+    }
+
+    pub fn is_error(&self) -> bool {
+        matches!(self, Reply::Error(_))
+    }
+}
+
+impl From<i64> for Reply {
+    fn from(n: i64) -> Reply {
+        Reply::Integer(n)
+    }
+}
+
+impl From<usize> for Reply {
+    fn from(n: usize) -> Reply {
+        Reply::Integer(n as i64)
+    }
+}
+
+impl From<bool> for Reply {
+    /// Redis answers most yes/no questions (EXISTS, SETNX, EXPIRE) with 1 or 0.
+    fn from(b: bool) -> Reply {
+        Reply::Integer(b as i64)
+    }
+}
