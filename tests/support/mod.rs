@@ -1,0 +1,266 @@
+//! Test support: start the real `reddish-server` binary (and a real
+//! `redis-server` as the oracle) on free ports, and talk raw RESP to them.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A server process, killed when dropped.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local addr").port()
+}
+
+fn wait_until_listening(port: u16, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("server exited early: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("server did not listen on port {port}");
+}
+
+impl Server {
+    /// reddish with default settings.
+    pub fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// reddish with extra command-line arguments.
+    pub fn start_with(args: &[&str]) -> Server {
+        for _ in 0..5 {
+            let port = free_port();
+            let mut child = Command::new(env!("CARGO_BIN_EXE_reddish-server"))
+                .args(["--port", &port.to_string()])
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start reddish-server");
+            std::thread::sleep(Duration::from_millis(10));
+            if let Ok(None) = child.try_wait() {
+                wait_until_listening(port, &mut child);
+                return Server { child, port };
+            }
+        }
+        panic!("could not start reddish-server");
+    }
+
+    /// A real redis-server to compare against, or None (with a message) when it
+    /// is not installed. With REDDISH_REQUIRE_ORACLE=1 a missing oracle fails.
+    pub fn oracle() -> Option<Server> {
+        let found = Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .is_ok();
+        if !found {
+            if std::env::var("REDDISH_REQUIRE_ORACLE").as_deref() == Ok("1") {
+                panic!("redis-server is not installed but REDDISH_REQUIRE_ORACLE=1");
+            }
+            eprintln!("SKIPPED: redis-server is not installed, differential test not run");
+            return None;
+        }
+        let port = free_port();
+        let mut child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args(["--bind", "127.0.0.1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        wait_until_listening(port, &mut child);
+        Some(Server { child, port })
+    }
+
+    pub fn connect(&self) -> Conn {
+        Conn::connect(self.port)
+    }
+
+    /// A redis-rs client.
+    pub fn client(&self) -> redis::Client {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).expect("redis client")
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+/// A raw RESP connection.
+pub struct Conn {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+/// Encodes a command as a RESP multibulk request.
+pub fn request(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+impl Conn {
+    pub fn connect(port: u16) -> Conn {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        Conn {
+            reader: BufReader::new(stream.try_clone().expect("clone")),
+            writer: stream,
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).expect("write");
+    }
+
+    /// Sends one command and returns its raw reply bytes.
+    pub fn cmd(&mut self, args: &[&str]) -> Vec<u8> {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        self.cmd_bytes(&args)
+    }
+
+    pub fn cmd_bytes(&mut self, args: &[&[u8]]) -> Vec<u8> {
+        self.send(&request(args));
+        self.read_reply()
+    }
+
+    /// Sends one command and returns its raw reply as (lossy) text, for readable asserts.
+    pub fn cmd_str(&mut self, args: &[&str]) -> String {
+        String::from_utf8_lossy(&self.cmd(args)).into_owned()
+    }
+
+    /// Reads exactly one RESP2 or RESP3 reply and returns its bytes.
+    pub fn read_reply(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.read_into(&mut out);
+        out
+    }
+
+    fn read_line(&mut self, out: &mut Vec<u8>) -> String {
+        let start = out.len();
+        self.reader.read_until(b'\n', out).expect("read reply line");
+        assert!(out.len() > start, "connection closed while reading a reply");
+        String::from_utf8_lossy(&out[start + 1..out.len().saturating_sub(2)]).into_owned()
+    }
+
+    fn read_into(&mut self, out: &mut Vec<u8>) {
+        let kind = {
+            let buf = self.reader.fill_buf().expect("read");
+            assert!(!buf.is_empty(), "connection closed while reading a reply");
+            buf[0]
+        };
+        let line = self.read_line(out);
+        let n: i64 = line.parse().unwrap_or(0);
+        match kind {
+            b'$' | b'=' | b'!' if n >= 0 => {
+                let mut data = vec![0; n as usize + 2];
+                self.reader.read_exact(&mut data).expect("read bulk");
+                out.extend_from_slice(&data);
+            }
+            b'*' | b'~' | b'>' => (0..n.max(0)).for_each(|_| self.read_into(out)),
+            b'%' | b'|' => (0..2 * n.max(0)).for_each(|_| self.read_into(out)),
+            _ => {}
+        }
+    }
+
+    /// True when the server closed the connection (reads EOF within the timeout).
+    pub fn is_closed(&mut self) -> bool {
+        self.writer
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .expect("timeout");
+        let mut byte = [0u8; 1];
+        matches!(self.reader.read(&mut byte), Ok(0) | Err(_))
+    }
+}
+
+/// Runs each command on reddish and on the real redis-server, over one
+/// connection each, and asserts the raw replies are byte-identical.
+/// Skips (with a message) when redis-server is not installed.
+pub fn differential(script: &[&[&str]]) {
+    let Some(oracle) = Server::oracle() else {
+        return;
+    };
+    let ours = Server::start();
+    let mut expected = oracle.connect();
+    let mut actual = ours.connect();
+    for args in script {
+        let want = expected.cmd(args);
+        let got = actual.cmd(args);
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&want),
+            "reply to {args:?} differs from redis-server"
+        );
+    }
+}
+
+/// Like [`differential`], for commands given as raw request bytes (pipelines,
+/// inline requests, protocol errors): compares everything each server sends
+/// back until it closes the connection or goes quiet for 300 ms.
+pub fn differential_raw(input: &[u8]) {
+    let Some(oracle) = Server::oracle() else {
+        return;
+    };
+    let ours = Server::start();
+    let read_all = |port: u16| {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream.write_all(input).expect("write");
+        stream
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .expect("timeout");
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf) {
+                Ok(0) => {
+                    out.extend_from_slice(b"<closed>");
+                    break;
+                }
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(_) => break,
+            }
+        }
+        out
+    };
+    let want = read_all(oracle.port);
+    let got = read_all(ours.port);
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(&want),
+        "replies to {:?} differ from redis-server",
+        String::from_utf8_lossy(input)
+    );
+}
