@@ -357,8 +357,18 @@ impl CommandTable {
 
     /// Finds the command `args` names, or the error Redis gives for it.
     pub fn lookup(&self, args: &[Bytes]) -> Result<&Command, Reply> {
-        let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
-        match self.entries.get(&name) {
+        // Lowercase into a stack buffer: no allocation per request.
+        let mut buf = [0u8; 32];
+        let raw = &args[0];
+        let name = match buf.get_mut(..raw.len()) {
+            Some(slot) => {
+                slot.copy_from_slice(raw);
+                slot.make_ascii_lowercase();
+                std::str::from_utf8(slot).unwrap_or("")
+            }
+            None => "",
+        };
+        match self.entries.get(name) {
             Some(Entry::Command(cmd)) => Ok(cmd),
             Some(Entry::Container {
                 name, subcommands, ..
