@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 /// A Redis 7 compatible server. With no arguments it serves an in-memory
-/// keyspace on 127.0.0.1:6379.
+/// keyspace on 127.0.0.1:6379. Like redis-server, any other setting can be
+/// given as `--name value...` (e.g. `--save "" --hz 20`).
 #[derive(Parser, Debug)]
 #[command(name = "reddish-server", version, about)]
 struct Args {
@@ -69,10 +70,48 @@ fn tracing_level(loglevel: &str) -> tracing::Level {
     }
 }
 
+/// Flags clap knows; every other `--name` is a config directive.
+const CLAP_FLAGS: &[&str] = &[
+    "--port",
+    "--bind",
+    "--databases",
+    "--maxclients",
+    "--loglevel",
+    "--json",
+    "--help",
+    "-h",
+    "--version",
+    "-V",
+];
+
+/// Separates redis-server style `--directive value...` arguments (which take
+/// the values up to the next `--`) from the flags clap parses.
+fn split_directives(argv: Vec<String>) -> (Vec<String>, Vec<(String, Vec<String>)>) {
+    let mut for_clap = Vec::new();
+    let mut directives: Vec<(String, Vec<String>)> = Vec::new();
+    let mut in_directive = false;
+    for arg in argv {
+        let known_flag = CLAP_FLAGS.contains(&arg.as_str());
+        if let Some(name) = arg.strip_prefix("--").filter(|_| !known_flag) {
+            directives.push((name.to_string(), Vec::new()));
+            in_directive = true;
+        } else if known_flag {
+            for_clap.push(arg);
+            in_directive = false;
+        } else if let (true, Some((_, values))) = (in_directive, directives.last_mut()) {
+            values.push(arg);
+        } else {
+            for_clap.push(arg);
+        }
+    }
+    (for_clap, directives)
+}
+
 fn main() -> ExitCode {
-    let args = Args::parse();
-    let config = match reddish::config::Config::load(args.config_file.as_deref(), &args.overrides())
-    {
+    let (for_clap, mut overrides) = split_directives(std::env::args().collect());
+    let args = Args::parse_from(for_clap);
+    overrides.extend(args.overrides());
+    let config = match reddish::config::Config::load(args.config_file.as_deref(), &overrides) {
         Ok(config) => config,
         Err(message) => {
             eprintln!("{message}");
@@ -82,6 +121,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_max_level(tracing_level(&config.loglevel()))
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -21,7 +21,7 @@ pub fn spawn_active_expiry(keyspace: Arc<Keyspace>, config: Arc<Config>) {
         .spawn(move || {
             let mut cursors = vec![0usize; keyspace.databases()];
             loop {
-                let hz = config.hz().clamp(1, 500);
+                let hz = u64::from(config.hz()).clamp(1, 500);
                 let tick = Duration::from_millis(1000 / hz);
                 let budget = tick / 4;
                 let started = Instant::now();
