@@ -36,3 +36,9 @@ pub fn syntax_error() -> Reply {
 pub fn wrong_type() -> Reply {
     Reply::error(ERR_WRONGTYPE)
 }
+
+/// True when option `arg` is `word` as Redis's `strcasecmp` on an sds sees it:
+/// ignoring ASCII case and everything from the first NUL byte (`"NX\0junk"` is NX).
+pub fn is_opt(arg: &[u8], word: &str) -> bool {
+    super::table::c_string(arg, usize::MAX).eq_ignore_ascii_case(word.as_bytes())
+}
