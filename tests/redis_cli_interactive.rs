@@ -10,7 +10,10 @@ use std::process::Command;
 use support::Server;
 
 fn hints(port: u16, prefixes: &[&str]) -> Option<String> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/redis_cli_hints.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/tools/redis_cli_hints.py"
+    );
     let out = Command::new("python3")
         .arg(script)
         .arg(port.to_string())
@@ -29,6 +32,9 @@ fn redis_cli_shows_the_same_hints_as_with_redis() {
     let prefixes = ["SET ", "GETEX k ", "CLIENT KILL "];
     let want = hints(oracle.port, &prefixes).expect("python3 and redis-cli run");
     let got = hints(ours.port, &prefixes).expect("python3 and redis-cli run");
-    assert!(want.contains("key value [NX|XX]"), "redis-cli showed no hints: {want}");
+    assert!(
+        want.contains("key value [NX|XX]"),
+        "redis-cli showed no hints: {want}"
+    );
     assert_eq!(got, want);
 }

@@ -1,8 +1,6 @@
 //! Argument parsing helpers that fail with Redis's exact error reply, so
 //! handlers can write `let n = int_arg(&args[2])?;`.
 
-use bytes::Bytes;
-
 use crate::number::{parse_f64, parse_i64};
 use crate::protocol::Reply;
 
@@ -24,9 +22,11 @@ pub fn float_arg(arg: &[u8]) -> Result<f64, Reply> {
     parse_f64(arg).ok_or_else(|| Reply::error(ERR_NOT_FLOAT))
 }
 
-/// True when `arg` is `word`, ignoring ASCII case (option names).
-pub fn is(arg: &Bytes, word: &str) -> bool {
-    arg.eq_ignore_ascii_case(word.as_bytes())
+/// True when option `arg` is `word`. Compared like Redis's `strcasecmp` on a C
+/// string: ASCII case-insensitive, and the argument ends at a NUL byte
+/// (`SET k v "NX\0junk"` is NX in Redis too).
+pub fn is(arg: &[u8], word: &str) -> bool {
+    super::table::c_string(arg, usize::MAX).eq_ignore_ascii_case(word.as_bytes())
 }
 
 pub fn syntax_error() -> Reply {
@@ -35,10 +35,4 @@ pub fn syntax_error() -> Reply {
 
 pub fn wrong_type() -> Reply {
     Reply::error(ERR_WRONGTYPE)
-}
-
-/// True when option `arg` is `word` as Redis's `strcasecmp` on an sds sees it:
-/// ignoring ASCII case and everything from the first NUL byte (`"NX\0junk"` is NX).
-pub fn is_opt(arg: &[u8], word: &str) -> bool {
-    super::table::c_string(arg, usize::MAX).eq_ignore_ascii_case(word.as_bytes())
 }

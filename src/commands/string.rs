@@ -6,7 +6,7 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::args::{int_arg, is_opt, syntax_error, wrong_type, ERR_OVERFLOW};
+use super::args::{int_arg, is, syntax_error, wrong_type, ERR_OVERFLOW};
 use super::{cmd, CmdResult, Ctx, Registration};
 use crate::keyspace::{DbView, StringValue, Value};
 use crate::number::incr_by_float;
@@ -147,7 +147,7 @@ impl Expire {
             ("PXAT", Expire::PxAt),
         ]
         .into_iter()
-        .find(|(name, _)| is_opt(opt, name))
+        .find(|(name, _)| is(opt, name))
         .map(|(_, kind)| kind)
     }
 
@@ -209,15 +209,15 @@ impl<'a> SetOptions<'a> {
             let expire = Expire::named(opt).filter(|&kind| {
                 !o.keep_ttl && !o.persist && o.expire.is_none_or(|(seen, _)| seen == kind)
             });
-            if for_set && is_opt(opt, "NX") && !o.xx {
+            if for_set && is(opt, "NX") && !o.xx {
                 o.nx = true;
-            } else if for_set && is_opt(opt, "XX") && !o.nx {
+            } else if for_set && is(opt, "XX") && !o.nx {
                 o.xx = true;
-            } else if for_set && is_opt(opt, "GET") {
+            } else if for_set && is(opt, "GET") {
                 o.get = true;
-            } else if for_set && is_opt(opt, "KEEPTTL") && o.expire.is_none() {
+            } else if for_set && is(opt, "KEEPTTL") && o.expire.is_none() {
                 o.keep_ttl = true;
-            } else if !for_set && is_opt(opt, "PERSIST") && o.expire.is_none() {
+            } else if !for_set && is(opt, "PERSIST") && o.expire.is_none() {
                 o.persist = true;
             } else if let (Some(kind), Some(value)) = (expire, opts.get(i + 1)) {
                 o.expire = Some((kind, value));
@@ -539,13 +539,13 @@ impl LcsOptions {
         let mut i = 0;
         while i < opts.len() {
             let opt = &opts[i];
-            if is_opt(opt, "IDX") {
+            if is(opt, "IDX") {
                 o.idx = true;
-            } else if is_opt(opt, "LEN") {
+            } else if is(opt, "LEN") {
                 o.len = true;
-            } else if is_opt(opt, "WITHMATCHLEN") {
+            } else if is(opt, "WITHMATCHLEN") {
                 o.with_match_len = true;
-            } else if let (true, Some(value)) = (is_opt(opt, "MINMATCHLEN"), opts.get(i + 1)) {
+            } else if let (true, Some(value)) = (is(opt, "MINMATCHLEN"), opts.get(i + 1)) {
                 o.min_match_len = int_arg(value)?.max(0);
                 i += 1;
             } else {
