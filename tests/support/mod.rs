@@ -108,6 +108,11 @@ impl Server {
         redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).expect("redis client")
     }
 
+    /// The process id, to read the server's memory use from /proc.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
@@ -227,40 +232,68 @@ pub fn differential(script: &[&[&str]]) {
     }
 }
 
+/// Sends `input` on a new connection and returns everything the server sends
+/// back until it closes the connection (`<closed>`), resets it (`<reset>`) or
+/// goes quiet for 300 ms.
+pub fn exchange_raw(port: u16, input: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    // A server closing early may refuse the rest; what it sent still counts.
+    let _ = stream.write_all(input);
+    stream
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .expect("timeout");
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => {
+                out.extend_from_slice(b"<closed>");
+                break;
+            }
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                break
+            }
+            Err(_) => {
+                out.extend_from_slice(b"<reset>");
+                break;
+            }
+        }
+    }
+    out
+}
+
 /// Like [`differential`], for commands given as raw request bytes (pipelines,
 /// inline requests, protocol errors): compares everything each server sends
-/// back until it closes the connection or goes quiet for 300 ms.
+/// back (see [`exchange_raw`]).
 pub fn differential_raw(input: &[u8]) {
+    differential_raw_each(&[input]);
+}
+
+/// [`differential_raw`] for several inputs, each on new connections to one
+/// pair of servers (cheaper than a pair per input); both servers are asked at
+/// the same time.
+pub fn differential_raw_each(inputs: &[&[u8]]) {
     let Some(oracle) = Server::oracle() else {
         return;
     };
     let ours = Server::start();
-    let read_all = |port: u16| {
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        stream.write_all(input).expect("write");
-        stream
-            .set_read_timeout(Some(Duration::from_millis(300)))
-            .expect("timeout");
-        let mut out = Vec::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            match stream.read(&mut buf) {
-                Ok(0) => {
-                    out.extend_from_slice(b"<closed>");
-                    break;
-                }
-                Ok(n) => out.extend_from_slice(&buf[..n]),
-                Err(_) => break,
-            }
-        }
-        out
-    };
-    let want = read_all(oracle.port);
-    let got = read_all(ours.port);
-    assert_eq!(
-        String::from_utf8_lossy(&got),
-        String::from_utf8_lossy(&want),
-        "replies to {:?} differ from redis-server",
-        String::from_utf8_lossy(input)
-    );
+    for input in inputs {
+        let (want, got) = std::thread::scope(|s| {
+            let want = s.spawn(|| exchange_raw(oracle.port, input));
+            let got = exchange_raw(ours.port, input);
+            (want.join().expect("oracle exchange"), got)
+        });
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&want),
+            "replies to {:?} differ from redis-server",
+            String::from_utf8_lossy(&input[..input.len().min(200)])
+        );
+    }
 }
