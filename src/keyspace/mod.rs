@@ -48,7 +48,7 @@ impl Keyspace {
         let hasher = KeyHasher::default();
         let dbs = (0..databases)
             .map(|_| Db {
-                map: DashMap::with_hasher_and_shard_amount(hasher.clone(), SHARDS_PER_DB),
+                map: DashMap::with_hasher_and_shard_amount(hasher, SHARDS_PER_DB),
                 volatile: AtomicI64::new(0),
             })
             .collect();
