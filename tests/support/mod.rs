@@ -7,6 +7,20 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// True when the Redis tool `program` (redis-server, redis-cli, ...) is on
+/// PATH. Otherwise prints that `what` is skipped and returns false, or fails
+/// when REDDISH_REQUIRE_ORACLE=1 (CI installs the tools and wants no skips).
+pub fn installed(program: &str, what: &str) -> bool {
+    if Command::new(program).arg("--version").output().is_ok() {
+        return true;
+    }
+    if std::env::var("REDDISH_REQUIRE_ORACLE").as_deref() == Ok("1") {
+        panic!("{program} is not installed but REDDISH_REQUIRE_ORACLE=1");
+    }
+    eprintln!("SKIPPED: {program} is not installed, {what} not run");
+    false
+}
+
 /// A server process, killed when dropped.
 pub struct Server {
     child: Child,
@@ -69,15 +83,7 @@ impl Server {
     /// A real redis-server to compare against, or None (with a message) when it
     /// is not installed. With REDDISH_REQUIRE_ORACLE=1 a missing oracle fails.
     pub fn oracle() -> Option<Server> {
-        let found = Command::new("redis-server")
-            .arg("--version")
-            .output()
-            .is_ok();
-        if !found {
-            if std::env::var("REDDISH_REQUIRE_ORACLE").as_deref() == Ok("1") {
-                panic!("redis-server is not installed but REDDISH_REQUIRE_ORACLE=1");
-            }
-            eprintln!("SKIPPED: redis-server is not installed, differential test not run");
+        if !installed("redis-server", "differential test") {
             return None;
         }
         let port = free_port();
@@ -276,19 +282,34 @@ pub fn differential_raw(input: &[u8]) {
 }
 
 /// [`differential_raw`] for several inputs, each on new connections to one
-/// pair of servers (cheaper than a pair per input); both servers are asked at
-/// the same time.
+/// pair of servers (cheaper than a pair per input). All inputs run at the same
+/// time, so they must not touch the same keys.
 pub fn differential_raw_each(inputs: &[&[u8]]) {
     let Some(oracle) = Server::oracle() else {
         return;
     };
     let ours = Server::start();
-    for input in inputs {
-        let (want, got) = std::thread::scope(|s| {
-            let want = s.spawn(|| exchange_raw(oracle.port, input));
-            let got = exchange_raw(ours.port, input);
-            (want.join().expect("oracle exchange"), got)
-        });
+    let results: Vec<(Vec<u8>, Vec<u8>)> = std::thread::scope(|s| {
+        let running: Vec<_> = inputs
+            .iter()
+            .map(|input| {
+                (
+                    s.spawn(|| exchange_raw(oracle.port, input)),
+                    s.spawn(|| exchange_raw(ours.port, input)),
+                )
+            })
+            .collect();
+        running
+            .into_iter()
+            .map(|(want, got)| {
+                (
+                    want.join().expect("oracle exchange"),
+                    got.join().expect("reddish exchange"),
+                )
+            })
+            .collect()
+    });
+    for (input, (want, got)) in inputs.iter().zip(results) {
         assert_eq!(
             String::from_utf8_lossy(&got),
             String::from_utf8_lossy(&want),
