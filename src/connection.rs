@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 
 use crate::client::Client;
 use crate::commands::execute;
-use crate::protocol::{encode, parse_request, Reply};
+use crate::protocol::{encode, RequestParser};
 use crate::server::Server;
 
 /// Read buffer growth step; large values arrive in chunks of at least this.
@@ -49,6 +49,7 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
 async fn run(server: &Server, client: &mut Client, socket: &mut TcpStream) -> std::io::Result<()> {
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     let mut output = BytesMut::with_capacity(READ_CHUNK);
+    let mut parser = RequestParser::default();
     let handle = client.handle.clone();
     loop {
         if input.capacity() - input.len() < READ_CHUNK / 4 {
@@ -72,7 +73,8 @@ async fn run(server: &Server, client: &mut Client, socket: &mut TcpStream) -> st
             );
             return Ok(());
         }
-        let closing = run_buffered(server, client, &mut input, &mut output, socket).await?;
+        let closing =
+            run_buffered(server, client, &mut parser, &mut input, &mut output, socket).await?;
         client.handle.info().qbuf = input.len();
         flush(server, socket, &mut output).await?;
         if closing || handle.is_killed() {
@@ -86,18 +88,22 @@ async fn run(server: &Server, client: &mut Client, socket: &mut TcpStream) -> st
 async fn run_buffered(
     server: &Server,
     client: &mut Client,
+    parser: &mut RequestParser,
     input: &mut BytesMut,
     output: &mut BytesMut,
     socket: &mut TcpStream,
 ) -> std::io::Result<bool> {
     loop {
-        let request = match parse_request(input, server.config.proto_max_bulk_len()) {
+        let request = match parser.parse(input, server.config.proto_max_bulk_len()) {
             Ok(Some(request)) => request,
             Ok(None) => return Ok(false),
             Err(e) => {
-                let reply = Reply::error_owned(format!("ERR Protocol error: {}", e.0));
-                encode(&reply, client.resp, output);
-                tracing::debug!(id = client.id, "protocol error: {}", e.0);
+                encode(&e.reply(), client.resp, output);
+                tracing::debug!(
+                    id = client.id,
+                    "protocol error: {}",
+                    String::from_utf8_lossy(&e.0)
+                );
                 return Ok(true);
             }
         };

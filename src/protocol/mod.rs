@@ -7,4 +7,4 @@ pub mod request;
 
 pub use encode::{encode, Resp};
 pub use reply::Reply;
-pub use request::{parse_request, ProtocolError, Request};
+pub use request::{ProtocolError, Request, RequestParser};

@@ -7,6 +7,25 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// True when the Redis tool `program` (redis-server, redis-cli, ...) is on
+/// PATH. Otherwise prints that `what` is skipped and returns false, or fails
+/// when REDDISH_REQUIRE_ORACLE=1 (CI installs the tools and wants no skips).
+pub fn installed(program: &str, what: &str) -> bool {
+    if Command::new(program).arg("--version").output().is_ok() {
+        return true;
+    }
+    if std::env::var("REDDISH_REQUIRE_ORACLE").as_deref() == Ok("1") {
+        panic!("{program} is not installed but REDDISH_REQUIRE_ORACLE=1");
+    }
+    // Straight to stderr, not eprintln!: the test harness would swallow that
+    // for a passing test, and a skip must be seen.
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED: {program} is not installed, {what} not run"
+    );
+    false
+}
+
 /// A server process, killed when dropped.
 pub struct Server {
     child: Child,
@@ -69,15 +88,7 @@ impl Server {
     /// A real redis-server to compare against, or None (with a message) when it
     /// is not installed. With REDDISH_REQUIRE_ORACLE=1 a missing oracle fails.
     pub fn oracle() -> Option<Server> {
-        let found = Command::new("redis-server")
-            .arg("--version")
-            .output()
-            .is_ok();
-        if !found {
-            if std::env::var("REDDISH_REQUIRE_ORACLE").as_deref() == Ok("1") {
-                panic!("redis-server is not installed but REDDISH_REQUIRE_ORACLE=1");
-            }
-            eprintln!("SKIPPED: redis-server is not installed, differential test not run");
+        if !installed("redis-server", "differential test") {
             return None;
         }
         let port = free_port();
@@ -106,6 +117,11 @@ impl Server {
     /// A redis-rs client.
     pub fn client(&self) -> redis::Client {
         redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).expect("redis client")
+    }
+
+    /// The process id, to read the server's memory use from /proc.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn is_running(&mut self) -> bool {
@@ -227,40 +243,83 @@ pub fn differential(script: &[&[&str]]) {
     }
 }
 
+/// Sends `input` on a new connection and returns everything the server sends
+/// back until it closes the connection (`<closed>`), resets it (`<reset>`) or
+/// goes quiet for 300 ms.
+pub fn exchange_raw(port: u16, input: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    // A server closing early may refuse the rest; what it sent still counts.
+    let _ = stream.write_all(input);
+    stream
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .expect("timeout");
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => {
+                out.extend_from_slice(b"<closed>");
+                break;
+            }
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                break
+            }
+            Err(_) => {
+                out.extend_from_slice(b"<reset>");
+                break;
+            }
+        }
+    }
+    out
+}
+
 /// Like [`differential`], for commands given as raw request bytes (pipelines,
 /// inline requests, protocol errors): compares everything each server sends
-/// back until it closes the connection or goes quiet for 300 ms.
+/// back (see [`exchange_raw`]).
 pub fn differential_raw(input: &[u8]) {
+    differential_raw_each(&[input]);
+}
+
+/// [`differential_raw`] for several inputs, each on new connections to one
+/// pair of servers (cheaper than a pair per input). All inputs run at the same
+/// time, so they must not touch the same keys.
+pub fn differential_raw_each(inputs: &[&[u8]]) {
     let Some(oracle) = Server::oracle() else {
         return;
     };
     let ours = Server::start();
-    let read_all = |port: u16| {
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        stream.write_all(input).expect("write");
-        stream
-            .set_read_timeout(Some(Duration::from_millis(300)))
-            .expect("timeout");
-        let mut out = Vec::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            match stream.read(&mut buf) {
-                Ok(0) => {
-                    out.extend_from_slice(b"<closed>");
-                    break;
-                }
-                Ok(n) => out.extend_from_slice(&buf[..n]),
-                Err(_) => break,
-            }
-        }
-        out
-    };
-    let want = read_all(oracle.port);
-    let got = read_all(ours.port);
-    assert_eq!(
-        String::from_utf8_lossy(&got),
-        String::from_utf8_lossy(&want),
-        "replies to {:?} differ from redis-server",
-        String::from_utf8_lossy(input)
-    );
+    let results: Vec<(Vec<u8>, Vec<u8>)> = std::thread::scope(|s| {
+        let running: Vec<_> = inputs
+            .iter()
+            .map(|input| {
+                (
+                    s.spawn(|| exchange_raw(oracle.port, input)),
+                    s.spawn(|| exchange_raw(ours.port, input)),
+                )
+            })
+            .collect();
+        running
+            .into_iter()
+            .map(|(want, got)| {
+                (
+                    want.join().expect("oracle exchange"),
+                    got.join().expect("reddish exchange"),
+                )
+            })
+            .collect()
+    });
+    for (input, (want, got)) in inputs.iter().zip(results) {
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&want),
+            "replies to {:?} differ from redis-server",
+            String::from_utf8_lossy(&input[..input.len().min(200)])
+        );
+    }
 }
