@@ -177,7 +177,6 @@ fn nul_bytes_hide_line_ends_but_not_data() {
 }
 
 #[test]
-#[ignore = "needs the sdssplitargs port in src/protocol/inline.rs (the temporary splitter ignores quotes)"]
 fn inline_quotes_follow_sdssplitargs() {
     differential_raw_each(&[
         b"SET a \"b\r\nPING\r\n",

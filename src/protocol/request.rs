@@ -297,7 +297,6 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "needs the sdssplitargs port in protocol/inline.rs"]
     fn unbalanced_quotes() {
         assert_eq!(
             err(b"GET \"a\r\n"),
