@@ -332,3 +332,29 @@ fn connection_survives_command_errors() {
     );
     assert_eq!(conn.cmd_str(&["PING"]), "+PONG\r\n");
 }
+
+#[test]
+fn query_buffer_limit_closes_the_connection_without_reply() {
+    let settings = ["--client-query-buffer-limit", "1mb"];
+    let Some(oracle) = Server::oracle_with(&settings) else {
+        return;
+    };
+    let ours = Server::start_with(&settings);
+    let big = 2 * 1024 * 1024;
+    let mut input = format!("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${big}\r\n").into_bytes();
+    input.resize(input.len() + big + 2, b'x');
+    let want = support::exchange_raw(oracle.port, &input);
+    let got = support::exchange_raw(ours.port, &input);
+    assert!(want.starts_with(b"<"), "redis-server replied: {want:?}");
+    assert!(
+        got.starts_with(b"<"),
+        "reddish replied: {:?}",
+        String::from_utf8_lossy(&got)
+    );
+    // Below the limit the same request works.
+    let mut conn = ours.connect();
+    assert_eq!(
+        conn.cmd_str(&["SET", "k", &"y".repeat(512 * 1024)]),
+        "+OK\r\n"
+    );
+}

@@ -88,6 +88,11 @@ impl Server {
     /// A real redis-server to compare against, or None (with a message) when it
     /// is not installed. With REDDISH_REQUIRE_ORACLE=1 a missing oracle fails.
     pub fn oracle() -> Option<Server> {
+        Server::oracle_with(&[])
+    }
+
+    /// [`Server::oracle`] with extra redis-server arguments (`--name value`).
+    pub fn oracle_with(args: &[&str]) -> Option<Server> {
         if !installed("redis-server", "differential test") {
             return None;
         }
@@ -102,6 +107,7 @@ impl Server {
                 "no",
             ])
             .args(["--bind", "127.0.0.1"])
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
