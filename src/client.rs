@@ -24,6 +24,8 @@ pub struct ClientInfo {
     pub last_interaction: Instant,
     /// Bytes waiting in the query buffer, for `qbuf=`.
     pub qbuf: usize,
+    /// CLIENT NO-EVICT ON: flag `e` in CLIENT LIST. RESET keeps it, as Redis does.
+    pub no_evict: bool,
 }
 
 /// The shared half of a client: identity, visible state and the kill switch.
@@ -31,6 +33,8 @@ pub struct ClientHandle {
     pub id: u64,
     pub addr: SocketAddr,
     pub laddr: SocketAddr,
+    /// The socket's file descriptor, for CLIENT LIST's `fd=`.
+    pub fd: i64,
     pub created: Instant,
     info: Mutex<ClientInfo>,
     killed: AtomicBool,
@@ -59,6 +63,43 @@ impl ClientHandle {
             self.kill_signal.notified().await;
         }
     }
+
+    /// One line of CLIENT LIST / CLIENT INFO, without the newline: Redis 7.0's
+    /// `catClientInfoString` fields in its order, then `lib-name` and `lib-ver`
+    /// as Redis 7.2 appends them. What we do not track per client (pub/sub
+    /// subscriptions, MULTI, buffer memory) reads as an idle Redis client's.
+    pub fn describe(&self) -> String {
+        let info = self.info();
+        let text = |b: &Option<Bytes>| {
+            b.as_deref()
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default()
+                .into_owned()
+        };
+        format!(
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} \
+             sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 \
+             rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default \
+             redir=-1 resp={} lib-name={} lib-ver={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            self.fd,
+            text(&info.name),
+            self.created.elapsed().as_secs(),
+            info.last_interaction.elapsed().as_secs(),
+            if info.no_evict { "e" } else { "N" },
+            info.db,
+            info.qbuf,
+            info.last_cmd,
+            match info.resp {
+                Resp::V2 => 2,
+                Resp::V3 => 3,
+            },
+            text(&info.lib_name),
+            text(&info.lib_ver),
+        )
+    }
 }
 
 /// The connection task's own state.
@@ -80,6 +121,15 @@ impl Client {
     pub fn set_resp(&mut self, resp: Resp) {
         self.resp = resp;
         self.handle.info().resp = resp;
+    }
+
+    /// RESET (Redis's `clearClientConnectionState`): database 0, RESP2, no
+    /// name. The library name and version stay, as in Redis 7.2: they still
+    /// describe the library behind the connection.
+    pub fn reset(&mut self) {
+        self.set_db(0);
+        self.set_resp(Resp::V2);
+        self.handle.info().name = None;
     }
 
     /// Records the command being run, for CLIENT LIST's `cmd=` and `idle=`.
@@ -104,13 +154,14 @@ impl ClientRegistry {
         self.clients.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn register(&self, addr: SocketAddr, laddr: SocketAddr) -> Client {
+    pub fn register(&self, addr: SocketAddr, laddr: SocketAddr, fd: i64) -> Client {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let now = Instant::now();
         let handle = Arc::new(ClientHandle {
             id,
             addr,
             laddr,
+            fd,
             created: now,
             info: Mutex::new(ClientInfo {
                 name: None,
@@ -121,6 +172,7 @@ impl ClientRegistry {
                 last_cmd: "NULL".into(),
                 last_interaction: now,
                 qbuf: 0,
+                no_evict: false,
             }),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
@@ -145,6 +197,10 @@ impl ClientRegistry {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ClientHandle>> {
+        self.lock().get(&id).cloned()
     }
 
     /// A snapshot of all handles, so no lock is held while they are inspected.

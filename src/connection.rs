@@ -37,7 +37,11 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
             .await;
         return;
     }
-    let mut client = server.clients.register(addr, laddr);
+    #[cfg(unix)]
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&socket) as i64;
+    #[cfg(not(unix))]
+    let fd = -1;
+    let mut client = server.clients.register(addr, laddr, fd);
     tracing::debug!(id = client.id, %addr, "client connected");
     if let Err(e) = run(&server, &mut client, &mut socket).await {
         tracing::debug!(id = client.id, "connection error: {e}");
@@ -75,9 +79,12 @@ async fn run(server: &Server, client: &mut Client, socket: &mut TcpStream) -> st
         }
         let closing =
             run_buffered(server, client, &mut parser, &mut input, &mut output, socket).await?;
+        if handle.is_killed() {
+            return Ok(());
+        }
         client.handle.info().qbuf = input.len();
         flush(server, socket, &mut output).await?;
-        if closing || handle.is_killed() {
+        if closing {
             return Ok(());
         }
     }
@@ -108,8 +115,13 @@ async fn run_buffered(
             }
         };
         let reply = execute(server, client, &request.args);
+        // A killed client (CLIENT KILL from elsewhere, SHUTDOWN) gets no more
+        // replies: Redis frees it with its output buffer.
+        if client.handle.is_killed() {
+            return Ok(true);
+        }
         encode(&reply, client.resp, output);
-        if client.close_after_reply || client.handle.is_killed() {
+        if client.close_after_reply {
             return Ok(true);
         }
         if output.len() >= OUTPUT_FLUSH_AT {

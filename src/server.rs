@@ -1,8 +1,8 @@
 //! The shared server state and the TCP listeners.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -12,6 +12,8 @@ use crate::commands::CommandTable;
 use crate::config::Config;
 use crate::connection;
 use crate::keyspace::{spawn_active_expiry, Keyspace};
+use crate::protocol::Reply;
+use crate::util::now_ms;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -30,6 +32,46 @@ pub struct Stats {
     pub net_output_bytes: AtomicU64,
     pub keyspace_hits: AtomicU64,
     pub keyspace_misses: AtomicU64,
+    /// Recent rates of commands, input and output bytes.
+    rates: Mutex<[Rate; 3]>,
+}
+
+/// Samples kept per instantaneous metric (Redis's `STATS_METRIC_SAMPLES`).
+const RATE_SAMPLES: usize = 16;
+
+/// How often the rates are sampled: Redis's `serverCron` does it every 100 ms.
+const RATE_PERIOD: Duration = Duration::from_millis(100);
+
+/// One instantaneous metric (Redis's `trackInstantaneousMetric`): the
+/// per-second rate of a counter over the last 16 samples.
+#[derive(Default, Clone, Copy)]
+struct Rate {
+    last_count: u64,
+    last_ms: u64,
+    samples: [u64; RATE_SAMPLES],
+    next: usize,
+}
+
+impl Rate {
+    fn track(&mut self, count: u64, now_ms: u64) {
+        let elapsed = now_ms.saturating_sub(self.last_ms);
+        let delta = count.saturating_sub(self.last_count);
+        self.samples[self.next] = delta.saturating_mul(1000).checked_div(elapsed).unwrap_or(0);
+        self.next = (self.next + 1) % RATE_SAMPLES;
+        self.last_count = count;
+        self.last_ms = now_ms;
+    }
+
+    fn per_sec(&self) -> u64 {
+        self.samples.iter().sum::<u64>() / RATE_SAMPLES as u64
+    }
+}
+
+/// INFO's `instantaneous_*` fields.
+pub struct Instantaneous {
+    pub ops_per_sec: u64,
+    pub input_bytes_per_sec: u64,
+    pub output_bytes_per_sec: u64,
 }
 
 impl Stats {
@@ -40,6 +82,13 @@ impl Stats {
         }
     }
 
+    /// Counts a command refused before it ran (unknown, wrong arity): an
+    /// error reply for INFO, though not a processed command, as in Redis.
+    pub fn rejected(&self, reply: Reply) -> Reply {
+        self.error_replies.fetch_add(1, Ordering::Relaxed);
+        reply
+    }
+
     /// Counts a key lookup as a hit or a miss (INFO `keyspace_hits`/`keyspace_misses`).
     pub fn lookup(&self, hit: bool) {
         let counter = if hit {
@@ -48,6 +97,54 @@ impl Stats {
             &self.keyspace_misses
         };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn rates(&self) -> std::sync::MutexGuard<'_, [Rate; 3]> {
+        self.rates.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn counters(&self) -> [u64; 3] {
+        [
+            &self.commands_processed,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+        ]
+        .map(|c| c.load(Ordering::Relaxed))
+    }
+
+    /// Takes one sample of each instantaneous metric.
+    fn sample(&self) {
+        let counts = self.counters();
+        let now = now_ms();
+        for (rate, count) in self.rates().iter_mut().zip(counts) {
+            rate.track(count, now);
+        }
+    }
+
+    pub fn instantaneous(&self) -> Instantaneous {
+        let [ops, input, output] = self.rates().map(|r| r.per_sec());
+        Instantaneous {
+            ops_per_sec: ops,
+            input_bytes_per_sec: input,
+            output_bytes_per_sec: output,
+        }
+    }
+
+    /// CONFIG RESETSTAT (Redis's `resetServerStats`): every counter back to zero.
+    pub fn reset(&self) {
+        for counter in [
+            &self.connections_received,
+            &self.rejected_connections,
+            &self.commands_processed,
+            &self.error_replies,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+            &self.keyspace_hits,
+            &self.keyspace_misses,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
+        *self.rates() = Default::default();
     }
 }
 
@@ -112,12 +209,22 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         std::process::id()
     );
     spawn_active_expiry(server.keyspace.clone(), server.config.clone());
+    tokio::spawn(sample_rates(server.clone()));
     for listener in listeners {
         tokio::spawn(accept_loop(server.clone(), listener));
     }
     wait_for_shutdown(&server).await;
     tracing::info!("reddish is now ready to exit, bye bye...");
     Ok(())
+}
+
+/// Samples the instantaneous metrics, like Redis's `serverCron`.
+async fn sample_rates(server: Arc<Server>) {
+    let mut tick = tokio::time::interval(RATE_PERIOD);
+    loop {
+        tick.tick().await;
+        server.stats.sample();
+    }
 }
 
 async fn accept_loop(server: Arc<Server>, listener: TcpListener) {

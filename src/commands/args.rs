@@ -36,3 +36,16 @@ pub fn syntax_error() -> Reply {
 pub fn wrong_type() -> Reply {
     Reply::error(ERR_WRONGTYPE)
 }
+
+/// Redis's `addReplyHelp`: the usage line, the command's lines, then HELP's own.
+pub fn help_reply(command: &str, lines: &[&'static str]) -> Reply {
+    let usage = format!("{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
+    let mut out = vec![Reply::Simple(usage.into_bytes().into())];
+    out.extend(
+        lines
+            .iter()
+            .chain(&["HELP", "    Prints this help."])
+            .map(|line| Reply::simple(line)),
+    );
+    Reply::Array(out)
+}

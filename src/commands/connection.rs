@@ -1,17 +1,45 @@
-//! Connection commands: PING, ECHO, SELECT, HELLO, QUIT, RESET, CLIENT ...
+//! Connection commands: PING, ECHO, SELECT, QUIT, RESET, HELLO and CLIENT
+//! (Redis's networking.c and server.c), with Redis 7.0.15's replies and error
+//! texts, plus CLIENT SETINFO as Redis 7.2 has it.
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::args::{int_arg, ERR_DB_INDEX};
+use super::args::{help_reply, int_arg, is, syntax_error, ERR_DB_INDEX};
+use super::table::c_string;
 use super::{cmd, CmdResult, Ctx, Registration};
-use crate::protocol::Reply;
+use crate::client::ClientHandle;
+use crate::number::parse_i64;
+use crate::protocol::{Reply, Resp};
+use crate::server::REDIS_VERSION;
 
 pub static COMMANDS: &[Registration] = &[
     cmd("ping", ping),
     cmd("echo", echo),
     cmd("select", select),
     cmd("quit", quit),
+    cmd("reset", reset),
+    cmd("hello", hello),
+    cmd("client|id", client_id),
+    cmd("client|setname", client_setname),
+    cmd("client|getname", client_getname),
+    cmd("client|setinfo", client_setinfo),
+    cmd("client|info", client_info),
+    cmd("client|list", client_list),
+    cmd("client|kill", client_kill),
+    cmd("client|no-evict", client_no_evict),
+    cmd("client|help", client_help),
 ];
+
+/// An error quoting one argument, as Redis's `addReplyErrorFormat(c, "...'%s'...")`
+/// does: C formatting stops at a NUL byte.
+fn error_quoting(prefix: &str, arg: &[u8], suffix: &str) -> Reply {
+    let mut text = prefix.as_bytes().to_vec();
+    text.extend_from_slice(c_string(arg, usize::MAX));
+    text.extend_from_slice(suffix.as_bytes());
+    Reply::error_owned(text)
+}
 
 fn ping(_ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     match args.len() {
@@ -27,16 +55,388 @@ fn echo(_ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Bulk(args[1].clone()))
 }
 
+/// SELECT reads an `int` (`getIntFromObjectOrReply`), with its own error
+/// beyond 32 bits.
 fn select(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let db = int_arg(&args[1])?;
-    if db < 0 || db as usize >= ctx.server.keyspace.databases() {
-        return Err(Reply::error(ERR_DB_INDEX));
+    let db = i32::try_from(int_arg(&args[1])?).map_err(|_| {
+        Reply::error("ERR value is out of range, value must between -2147483648 and 2147483647")
+    })?;
+    match usize::try_from(db) {
+        Ok(db) if db < ctx.server.keyspace.databases() => {
+            ctx.client.set_db(db);
+            Ok(Reply::OK)
+        }
+        _ => Err(Reply::error(ERR_DB_INDEX)),
     }
-    ctx.client.set_db(db as usize);
-    Ok(Reply::OK)
 }
 
 fn quit(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     ctx.client.close_after_reply = true;
     Ok(Reply::OK)
+}
+
+fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    ctx.client.reset();
+    Ok(Reply::simple("RESET"))
+}
+
+/// Redis's `validateClientAttr`: names and library attributes must not break
+/// the space-separated CLIENT LIST line, so only `!`..`~` are allowed.
+fn valid_client_attr(value: &[u8]) -> bool {
+    value.iter().all(|b| (b'!'..=b'~').contains(b))
+}
+
+/// Redis's `clientSetNameOrReply`: an empty name removes the name.
+fn set_name(ctx: &mut Ctx, name: &Bytes) -> Result<(), Reply> {
+    if !valid_client_attr(name) {
+        return Err(Reply::error(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ));
+    }
+    ctx.client.handle.info().name = (!name.is_empty()).then(|| name.clone());
+    Ok(())
+}
+
+/// `ACLAuthenticateUser` with the only user we have: `default`, whose password
+/// is `requirepass` (any password when none is configured, Redis's `nopass`).
+fn authenticate(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
+    user == b"default"
+        && ctx
+            .server
+            .config
+            .requirepass()
+            .is_none_or(|required| required.is_empty() || required == pass)
+}
+
+/// HELLO [protover [AUTH user pass] [SETNAME name]] (Redis's `helloCommand`).
+/// Options apply in order, so a SETNAME before a bad option still sticks.
+fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let mut version = None;
+    if let Some(arg) = args.get(1) {
+        let v = parse_i64(arg).ok_or_else(|| {
+            Reply::error("ERR Protocol version is not an integer or out of range")
+        })?;
+        version = match v {
+            2 => Some(Resp::V2),
+            3 => Some(Resp::V3),
+            _ => return Err(Reply::error("NOPROTO unsupported protocol version")),
+        };
+    }
+    let mut i = 2;
+    while i < args.len() {
+        let more = args.len() - 1 - i;
+        if is(&args[i], "AUTH") && more >= 2 {
+            if !authenticate(ctx, &args[i + 1], &args[i + 2]) {
+                return Err(Reply::error(
+                    "WRONGPASS invalid username-password pair or user is disabled.",
+                ));
+            }
+            i += 3;
+        } else if is(&args[i], "SETNAME") && more >= 1 {
+            set_name(ctx, &args[i + 1])?;
+            i += 2;
+        } else {
+            return Err(error_quoting(
+                "ERR Syntax error in HELLO option '",
+                &args[i],
+                "'",
+            ));
+        }
+    }
+    if let Some(resp) = version {
+        ctx.client.set_resp(resp);
+    }
+    let field = |k: &'static str, v: Reply| (Reply::bulk(k), v);
+    Ok(Reply::Map(vec![
+        field("server", Reply::bulk("redis")),
+        field("version", Reply::bulk(REDIS_VERSION)),
+        field(
+            "proto",
+            Reply::Integer(match ctx.client.resp {
+                Resp::V2 => 2,
+                Resp::V3 => 3,
+            }),
+        ),
+        field("id", Reply::from(ctx.client.id as i64)),
+        field("mode", Reply::bulk("standalone")),
+        field("role", Reply::bulk("master")),
+        field("modules", Reply::Array(Vec::new())),
+    ]))
+}
+
+fn client_id(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    Ok(Reply::from(ctx.client.id as i64))
+}
+
+fn client_setname(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    set_name(ctx, &args[2])?;
+    Ok(Reply::OK)
+}
+
+fn client_getname(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    Ok(ctx
+        .client
+        .handle
+        .info()
+        .name
+        .clone()
+        .map_or(Reply::Null, Reply::Bulk))
+}
+
+/// CLIENT SETINFO LIB-NAME|LIB-VER value, as Redis 7.2's `clientSetinfoCommand`.
+fn client_setinfo(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let (attr, value) = (&args[2], &args[3]);
+    let mut info = ctx.client.handle.info();
+    let slot = if is(attr, "lib-name") {
+        &mut info.lib_name
+    } else if is(attr, "lib-ver") {
+        &mut info.lib_ver
+    } else {
+        return Err(error_quoting("ERR Unrecognized option '", attr, "'"));
+    };
+    if !valid_client_attr(value) {
+        return Err(error_quoting(
+            "ERR ",
+            attr,
+            " cannot contain spaces, newlines or special characters.",
+        ));
+    }
+    *slot = (!value.is_empty()).then(|| value.clone());
+    Ok(Reply::OK)
+}
+
+/// CLIENT LIST and CLIENT INFO text: one line per client, each ending in a
+/// newline, as a verbatim string.
+fn client_lines<'a>(clients: impl IntoIterator<Item = &'a Arc<ClientHandle>>) -> Reply {
+    let mut text = String::new();
+    for client in clients {
+        text.push_str(&client.describe());
+        text.push('\n');
+    }
+    Reply::Verbatim("txt", text.into())
+}
+
+fn client_info(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    Ok(client_lines([&ctx.client.handle]))
+}
+
+/// Client types as CLIENT LIST/KILL TYPE name them (Redis's `getClientTypeByName`).
+#[derive(PartialEq)]
+enum ClientType {
+    Normal,
+    Replica,
+    PubSub,
+    Master,
+}
+
+fn client_type(name: &Bytes) -> Result<ClientType, Reply> {
+    Ok(match name.to_ascii_lowercase().as_slice() {
+        b"normal" => ClientType::Normal,
+        b"slave" | b"replica" => ClientType::Replica,
+        b"pubsub" => ClientType::PubSub,
+        b"master" => ClientType::Master,
+        _ => return Err(error_quoting("ERR Unknown client type '", name, "'")),
+    })
+}
+
+/// The type of a connected client. Every connection is a normal client here:
+/// there is no replication, and subscribers are not tracked as a type.
+fn type_of(_client: &ClientHandle) -> ClientType {
+    ClientType::Normal
+}
+
+/// CLIENT LIST [TYPE type | ID id ...]: TYPE only as the sole option; IDs are
+/// listed in the order given, repeats included, unknown ones skipped.
+fn client_list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let clients = &ctx.server.clients;
+    match args.len() {
+        2 => Ok(client_lines(&clients.all())),
+        4 if is(&args[2], "TYPE") => {
+            let wanted = client_type(&args[3])?;
+            let all = clients.all();
+            Ok(client_lines(all.iter().filter(|c| type_of(c) == wanted)))
+        }
+        n if n > 3 && is(&args[2], "ID") => {
+            let mut found = Vec::new();
+            for arg in &args[3..] {
+                let id = parse_i64(arg).ok_or_else(|| Reply::error("ERR Invalid client ID"))?;
+                found.extend(u64::try_from(id).ok().and_then(|id| clients.get(id)));
+            }
+            Ok(client_lines(&found))
+        }
+        _ => Err(syntax_error()),
+    }
+}
+
+/// Which clients CLIENT KILL's filters select (Redis's `clientKillCommand`).
+#[derive(Default)]
+struct KillFilter {
+    addr: Option<Bytes>,
+    laddr: Option<Bytes>,
+    client_type: Option<ClientType>,
+    id: Option<u64>,
+    skip_me: bool,
+}
+
+impl KillFilter {
+    /// The old form `CLIENT KILL addr` may kill the caller itself.
+    fn old_form(addr: &Bytes) -> KillFilter {
+        KillFilter {
+            addr: Some(addr.clone()),
+            ..KillFilter::default()
+        }
+    }
+
+    /// `CLIENT KILL <option> <value> ...`; unknown options, a missing value or
+    /// a bad SKIPME answer are syntax errors.
+    fn parse(options: &[Bytes]) -> Result<KillFilter, Reply> {
+        let mut filter = KillFilter {
+            skip_me: true,
+            ..KillFilter::default()
+        };
+        for pair in options.chunks(2) {
+            let [option, value] = pair else {
+                return Err(syntax_error());
+            };
+            if is(option, "ID") {
+                let id = parse_i64(value)
+                    .filter(|&id| id > 0)
+                    .ok_or_else(|| Reply::error("ERR client-id should be greater than 0"))?;
+                filter.id = Some(id as u64);
+            } else if is(option, "TYPE") {
+                filter.client_type = Some(client_type(value)?);
+            } else if is(option, "ADDR") {
+                filter.addr = Some(value.clone());
+            } else if is(option, "LADDR") {
+                filter.laddr = Some(value.clone());
+            } else if is(option, "USER") {
+                if &value[..] != b"default" {
+                    return Err(error_quoting("ERR No such user '", value, "'"));
+                }
+            } else if is(option, "SKIPME") {
+                filter.skip_me = if is(value, "YES") {
+                    true
+                } else if is(value, "NO") {
+                    false
+                } else {
+                    return Err(syntax_error());
+                };
+            } else {
+                return Err(syntax_error());
+            }
+        }
+        Ok(filter)
+    }
+
+    fn matches(&self, client: &ClientHandle, me: u64) -> bool {
+        let same = |want: &Option<Bytes>, have: &std::net::SocketAddr| {
+            want.as_ref()
+                .is_none_or(|w| c_string(w, usize::MAX) == have.to_string().as_bytes())
+        };
+        same(&self.addr, &client.addr)
+            && same(&self.laddr, &client.laddr)
+            && self
+                .client_type
+                .as_ref()
+                .is_none_or(|t| type_of(client) == *t)
+            && self.id.is_none_or(|id| client.id == id)
+            && !(self.skip_me && client.id == me)
+    }
+}
+
+/// CLIENT KILL addr | CLIENT KILL [ID id] [TYPE t] [ADDR a] [LADDR a] [USER u]
+/// [SKIPME yes|no]. The old form answers OK or "No such client", the new one
+/// the number killed. Killing oneself takes effect after the reply.
+fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let old_form = args.len() == 3;
+    let filter = if old_form {
+        KillFilter::old_form(&args[2])
+    } else {
+        KillFilter::parse(&args[2..])?
+    };
+    let me = ctx.client.id;
+    let mut killed = 0;
+    for client in ctx.server.clients.all() {
+        if filter.matches(&client, me) {
+            if client.id == me {
+                ctx.client.close_after_reply = true;
+            } else {
+                client.kill();
+            }
+            killed += 1;
+        }
+    }
+    match (old_form, killed) {
+        (true, 0) => Err(Reply::error("ERR No such client")),
+        (true, _) => Ok(Reply::OK),
+        (false, n) => Ok(Reply::from(n as i64)),
+    }
+}
+
+/// CLIENT NO-EVICT ON|OFF: there is no client eviction here, but the flag
+/// shows in CLIENT LIST as in Redis.
+fn client_no_evict(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let on = if is(&args[2], "ON") {
+        true
+    } else if is(&args[2], "OFF") {
+        false
+    } else {
+        return Err(syntax_error());
+    };
+    ctx.client.handle.info().no_evict = on;
+    Ok(Reply::OK)
+}
+
+/// Redis 7.0.15's CLIENT HELP text, word for word.
+fn client_help(_ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    Ok(help_reply(
+        "CLIENT",
+        &[
+            "CACHING (YES|NO)",
+            "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+            "GETREDIR",
+            "    Return the client ID we are redirecting to when tracking is enabled.",
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "ID",
+            "    Return the ID of the current connection.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are:",
+            "    * ADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made from the specified address",
+            "    * LADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made to specified local address",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Kill connections by type.",
+            "    * USER <username>",
+            "      Kill connections authenticated by <username>.",
+            "    * SKIPME (YES|NO)",
+            "      Skip killing current connection (default: yes).",
+            "LIST [options ...]",
+            "    Return information about client connections. Options:",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Return clients of specified type.",
+            "UNPAUSE",
+            "    Stop the current client pause, resuming traffic.",
+            "PAUSE <timeout> [WRITE|ALL]",
+            "    Suspend all, or just write, clients for <timeout> milliseconds.",
+            "REPLY (ON|OFF|SKIP)",
+            "    Control the replies sent to the current connection.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+            "    Unblock the specified blocked client.",
+            "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+            "         [OPTIN] [OPTOUT] [NOLOOP]",
+            "    Control server assisted client side caching.",
+            "TRACKINGINFO",
+            "    Report tracking status for the current connection.",
+            "NO-EVICT (ON|OFF)",
+            "    Protect current client connection from eviction.",
+        ],
+    ))
 }

@@ -110,13 +110,13 @@ impl<'a, 'k> Ctx<'a, 'k> {
 pub fn execute(server: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
     let cmd = match server.commands.lookup(args) {
         Ok(cmd) => cmd,
-        Err(reply) => return reply,
+        Err(reply) => return server.stats.rejected(reply),
     };
     if !cmd.arity_ok(args.len()) {
-        return Reply::error_owned(format!(
+        return server.stats.rejected(Reply::error_owned(format!(
             "ERR wrong number of arguments for '{}' command",
             cmd.name
-        ));
+        )));
     }
     let locks = cmd.lock_set(&server.keyspace, client.db, args);
     let mut guard = server.keyspace.lock(locks);

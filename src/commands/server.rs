@@ -1,12 +1,357 @@
-//! Server commands: COMMAND, DBSIZE, FLUSHDB, FLUSHALL, INFO, CONFIG, ...
+//! Server commands: COMMAND, DBSIZE, FLUSHDB, FLUSHALL, TIME, INFO, CONFIG and
+//! SHUTDOWN (Redis's server.c, db.c and config.c), with Redis 7.0.15's replies.
+
+mod info;
 
 use bytes::Bytes;
 
-use super::{cmd_locking, CmdResult, Ctx, Locks, Registration};
+use super::args::{help_reply, is, syntax_error};
+use super::meta::info_name;
+use super::{cmd, cmd_locking, CmdResult, Ctx, Locks, Registration};
+use crate::glob::glob_match;
 use crate::protocol::Reply;
+use crate::util::now_us;
 
-pub static COMMANDS: &[Registration] = &[cmd_locking("dbsize", dbsize, Locks::Db)];
+pub static COMMANDS: &[Registration] = &[
+    cmd("command", command),
+    cmd("command|count", command_count),
+    cmd("command|info", command_info),
+    cmd("command|docs", command_docs),
+    cmd("command|list", command_list),
+    cmd("command|getkeys", command_getkeys),
+    cmd("command|help", command_help),
+    cmd_locking("dbsize", dbsize, Locks::Db),
+    cmd_locking("flushdb", flushdb, Locks::Db),
+    cmd_locking("flushall", flushall, Locks::All),
+    cmd("time", time),
+    cmd_locking("info", info::info, Locks::Custom(info::locks)),
+    cmd("config|get", config_get),
+    cmd("config|set", config_set),
+    cmd("config|resetstat", config_resetstat),
+    cmd("config|help", config_help),
+    cmd("shutdown", shutdown),
+];
+
+/// Every command's COMMAND INFO entry (COMMAND, COMMAND INFO with no names).
+fn all_info(ctx: &Ctx) -> Reply {
+    Reply::Array(
+        ctx.server
+            .commands
+            .top_level()
+            .map(|(_, info, _)| info.clone())
+            .collect(),
+    )
+}
+
+fn command(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    Ok(all_info(ctx))
+}
+
+fn command_count(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    Ok(Reply::from(ctx.server.commands.len()))
+}
+
+/// COMMAND INFO [name ...]: a null for each unknown name; `container|sub` names a subcommand.
+fn command_info(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if args.len() == 2 {
+        return Ok(all_info(ctx));
+    }
+    let commands = &ctx.server.commands;
+    Ok(Reply::Array(
+        args[2..]
+            .iter()
+            .map(|name| {
+                commands
+                    .find(&String::from_utf8_lossy(name))
+                    .map_or(Reply::Null, |(info, _)| info.clone())
+            })
+            .collect(),
+    ))
+}
+
+/// COMMAND DOCS [name ...]: a map from full name to docs; unknown names are skipped.
+fn command_docs(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let commands = &ctx.server.commands;
+    let entry = |info: &Reply, docs: &Reply| {
+        let name = info_name(info).unwrap_or_default();
+        (Reply::bulk(name), docs.clone())
+    };
+    Ok(Reply::Map(if args.len() == 2 {
+        commands
+            .top_level()
+            .map(|(_, info, docs)| entry(info, docs))
+            .collect()
+    } else {
+        args[2..]
+            .iter()
+            .filter_map(|name| commands.find(&String::from_utf8_lossy(name)))
+            .map(|(info, docs)| entry(info, docs))
+            .collect()
+    }))
+}
+
+/// Element `index` of a COMMAND INFO entry, as a list.
+fn info_items(info: &Reply, index: usize) -> &[Reply] {
+    match info {
+        Reply::Array(fields) => match fields.get(index) {
+            Some(Reply::Array(items) | Reply::Set(items)) => items,
+            _ => &[],
+        },
+        _ => &[],
+    }
+}
+
+/// Whether a COMMAND INFO entry lists `flag` among its flags (element 2).
+fn has_flag(info: &Reply, flag: &str) -> bool {
+    info_items(info, 2)
+        .iter()
+        .any(|f| matches!(f, Reply::Simple(name) if name[..] == *flag.as_bytes()))
+}
+
+/// COMMAND LIST's filter (Redis's `shouldFilterFromCommandList`).
+enum ListFilter {
+    All,
+    /// No modules are loaded, so no command belongs to one.
+    Module,
+    /// An ACL category, without its `@`.
+    AclCat(Bytes),
+    Pattern(Bytes),
+}
+
+impl ListFilter {
+    fn keeps(&self, name: &str, info: &Reply) -> bool {
+        match self {
+            ListFilter::All => true,
+            ListFilter::Module => false,
+            ListFilter::AclCat(cat) => info_items(info, 6).iter().any(|c| match c {
+                Reply::Simple(c) => c
+                    .strip_prefix(b"@")
+                    .is_some_and(|c| c.eq_ignore_ascii_case(cat)),
+                _ => false,
+            }),
+            ListFilter::Pattern(pattern) => glob_match(pattern, name.as_bytes(), true),
+        }
+    }
+}
+
+/// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]:
+/// full names of commands and subcommands. The filter must be the last argument.
+fn command_list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let filter = match &args[2..] {
+        [] => ListFilter::All,
+        [by, kind, arg] if is(by, "FILTERBY") => {
+            if is(kind, "MODULE") {
+                ListFilter::Module
+            } else if is(kind, "ACLCAT") {
+                ListFilter::AclCat(arg.clone())
+            } else if is(kind, "PATTERN") {
+                ListFilter::Pattern(arg.clone())
+            } else {
+                return Err(syntax_error());
+            }
+        }
+        _ => return Err(syntax_error()),
+    };
+    let mut names = Vec::new();
+    for (_, info, _) in ctx.server.commands.top_level() {
+        for entry in std::iter::once(info).chain(info_items(info, 9)) {
+            if let Some(name) = info_name(entry) {
+                if filter.keeps(&name, entry) {
+                    names.push(Reply::bulk(name));
+                }
+            }
+        }
+    }
+    Ok(Reply::Array(names))
+}
+
+/// COMMAND GETKEYS command [arg ...]: the keys from the command's key specs,
+/// with Redis's errors in Redis's order.
+fn command_getkeys(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let target = &args[2..];
+    let cmd = ctx
+        .server
+        .commands
+        .lookup(target)
+        .map_err(|_| Reply::error("ERR Invalid command specified"))?;
+    if !cmd.has_keys() {
+        return Err(Reply::error("ERR The command has no key arguments"));
+    }
+    if !cmd.arity_ok(target.len()) {
+        return Err(Reply::error(
+            "ERR Invalid number of arguments specified for command",
+        ));
+    }
+    let keys = cmd.key_positions(target);
+    if keys.is_empty() && !has_flag(&cmd.info, "no_mandatory_keys") {
+        return Err(Reply::error("ERR Invalid arguments specified for command"));
+    }
+    Ok(Reply::Array(
+        keys.into_iter()
+            .map(|i| Reply::Bulk(target[i].clone()))
+            .collect(),
+    ))
+}
+
+/// Redis 7.0.15's COMMAND HELP text, word for word.
+fn command_help(_ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    Ok(help_reply(
+        "COMMAND",
+        &[
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full Redis command.",
+        ],
+    ))
+}
 
 fn dbsize(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     Ok(Reply::from(ctx.db().len()))
+}
+
+/// FLUSHDB/FLUSHALL's mode (Redis's `getFlushCommandFlags`): ASYNC or SYNC,
+/// else `lazyfree-lazy-user-flush`. True means free in the background.
+fn flush_async(ctx: &Ctx, args: &[Bytes]) -> Result<bool, Reply> {
+    match args {
+        [_] => Ok(ctx.server.config.lazyfree_lazy_user_flush()),
+        [_, mode] if is(mode, "SYNC") => Ok(false),
+        [_, mode] if is(mode, "ASYNC") => Ok(true),
+        _ => Err(syntax_error()),
+    }
+}
+
+/// Drops what a flush removed: here, or on a thread of its own for ASYNC, so
+/// the shards are unlocked without waiting for the memory to be freed.
+fn free<T: Send + 'static>(removed: T, in_background: bool) {
+    if in_background {
+        // If no thread can be started, the closure (and the data) is dropped here.
+        let _ = std::thread::Builder::new()
+            .name("lazyfree".into())
+            .spawn(move || drop(removed));
+    }
+}
+
+fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let in_background = flush_async(ctx, args)?;
+    free(ctx.db().clear(), in_background);
+    Ok(Reply::OK)
+}
+
+fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let in_background = flush_async(ctx, args)?;
+    let mut removed = Vec::new();
+    for db in 0..ctx.server.keyspace.databases() {
+        removed.extend(ctx.db_at(db).clear());
+    }
+    free(removed, in_background);
+    Ok(Reply::OK)
+}
+
+/// TIME: seconds and microseconds as two bulk strings.
+fn time(_ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    let now = now_us();
+    Ok(Reply::Array(vec![
+        Reply::bulk((now / 1_000_000).to_string()),
+        Reply::bulk((now % 1_000_000).to_string()),
+    ]))
+}
+
+/// CONFIG GET pattern [pattern ...]: a map of matching settings.
+fn config_get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let patterns: Vec<&[u8]> = args[2..].iter().map(|a| &a[..]).collect();
+    Ok(Reply::Map(
+        ctx.server
+            .config
+            .get(&patterns)
+            .into_iter()
+            .map(|(name, value)| (Reply::bulk(name), Reply::bulk(value)))
+            .collect(),
+    ))
+}
+
+/// CONFIG SET name value [name value ...]: all or nothing, validated by
+/// `Config::set_from` (protected settings may be changed from loopback only
+/// when `enable-protected-configs local` says so).
+fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let pairs = args[2..].chunks(2);
+    if pairs.len() * 2 != args.len() - 2 {
+        return Err(syntax_error());
+    }
+    let pairs: Vec<(&[u8], &[u8])> = pairs.map(|p| (&p[0][..], &p[1][..])).collect();
+    let local = ctx.client.handle.addr.ip().is_loopback();
+    ctx.server
+        .config
+        .set_from(&pairs, local)
+        .map_err(Reply::error_owned)?;
+    Ok(Reply::OK)
+}
+
+fn config_resetstat(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    ctx.server.stats.reset();
+    ctx.server
+        .keyspace
+        .expired_keys
+        .store(0, std::sync::atomic::Ordering::Relaxed);
+    Ok(Reply::OK)
+}
+
+/// Redis 7.0.15's CONFIG HELP text, word for word.
+fn config_help(_ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    Ok(help_reply(
+        "CONFIG",
+        &[
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+        ],
+    ))
+}
+
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. Nothing is persisted, so every
+/// valid form exits at once; like Redis (which calls `exit(0)`) the caller gets
+/// no reply: its connection is killed, which drops the reply.
+fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let (mut save, mut nosave, mut abort, mut others) = (false, false, false, false);
+    for arg in &args[1..] {
+        if is(arg, "NOSAVE") {
+            nosave = true;
+        } else if is(arg, "SAVE") {
+            save = true;
+        } else if is(arg, "NOW") || is(arg, "FORCE") {
+            others = true;
+        } else if is(arg, "ABORT") {
+            abort = true;
+        } else {
+            return Err(syntax_error());
+        }
+    }
+    if (abort && (save || nosave || others)) || (save && nosave) {
+        return Err(syntax_error());
+    }
+    if abort {
+        return Err(Reply::error("ERR No shutdown in progress."));
+    }
+    ctx.client.handle.kill();
+    ctx.server.shutdown.notify_one();
+    Ok(Reply::OK)
 }

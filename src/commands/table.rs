@@ -98,6 +98,8 @@ enum Entry {
         info: Reply,
         docs: Reply,
         subcommands: HashMap<String, Command>,
+        /// What the bare name runs: COMMAND is both a command and a container.
+        bare: Option<Command>,
     },
 }
 
@@ -192,6 +194,11 @@ impl Command {
             info,
             docs,
         })
+    }
+
+    /// Whether any key spec names keys (COMMAND GETKEYS's "has no key arguments").
+    pub fn has_keys(&self) -> bool {
+        !self.key_specs.is_empty()
     }
 
     /// Redis's arity: exact when positive, a minimum when negative.
@@ -342,6 +349,10 @@ impl CommandTable {
             let mut docs = catalog.docs.remove(&parent).unwrap_or(Reply::Null);
             filter_subcommands(&mut info, &subs);
             filter_subcommands(&mut docs, &subs);
+            let bare = match entries.remove(&parent) {
+                Some(Entry::Command(command)) => Some(command),
+                _ => None,
+            };
             entries.insert(
                 parent.clone(),
                 Entry::Container {
@@ -349,6 +360,7 @@ impl CommandTable {
                     info,
                     docs,
                     subcommands: subs,
+                    bare,
                 },
             );
         }
@@ -371,12 +383,17 @@ impl CommandTable {
         match self.entries.get(name) {
             Some(Entry::Command(cmd)) => Ok(cmd),
             Some(Entry::Container {
-                name, subcommands, ..
+                name,
+                subcommands,
+                bare,
+                ..
             }) => {
                 let Some(sub) = args.get(1) else {
-                    return Err(Reply::error_owned(format!(
-                        "ERR wrong number of arguments for '{name}' command"
-                    )));
+                    return bare.as_ref().ok_or_else(|| {
+                        Reply::error_owned(format!(
+                            "ERR wrong number of arguments for '{name}' command"
+                        ))
+                    });
                 };
                 let full = format!(
                     "{name}|{}",

@@ -12,7 +12,7 @@ mod shard;
 mod value;
 
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use dashmap::DashMap;
 
@@ -41,6 +41,8 @@ pub struct Db {
 pub struct Keyspace {
     dbs: Box<[Db]>,
     hasher: KeyHasher,
+    /// Keys removed because their TTL passed (INFO `expired_keys`).
+    pub expired_keys: AtomicU64,
 }
 
 impl Keyspace {
@@ -52,7 +54,11 @@ impl Keyspace {
                 volatile: AtomicI64::new(0),
             })
             .collect();
-        Keyspace { dbs, hasher }
+        Keyspace {
+            dbs,
+            hasher,
+            expired_keys: AtomicU64::new(0),
+        }
     }
 
     pub fn databases(&self) -> usize {
@@ -210,6 +216,13 @@ impl<'g, 'k> DbView<'g, 'k> {
         &self.guard.keyspace.dbs[self.db].volatile
     }
 
+    fn note_expired(&self, n: usize) {
+        self.guard
+            .keyspace
+            .expired_keys
+            .fetch_add(n as u64, Ordering::Relaxed);
+    }
+
     fn account(&self, old: Option<u64>, new: Option<u64>) {
         let delta = new.is_some() as i64 - old.is_some() as i64;
         if delta != 0 {
@@ -226,6 +239,7 @@ impl<'g, 'k> DbView<'g, 'k> {
             Some(e) if e.is_expired(now) => {
                 if let Some(old) = shard.remove(hash, key) {
                     self.account(old.expires_at, None);
+                    self.note_expired(1);
                 }
                 false
             }
@@ -352,6 +366,7 @@ impl<'g, 'k> DbView<'g, 'k> {
         let removed = s.extract_if(|_, e| e.is_expired(now));
         let n = removed.len();
         self.volatile().fetch_sub(n as i64, Ordering::Relaxed);
+        self.note_expired(n);
         n
     }
 

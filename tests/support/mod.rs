@@ -232,6 +232,12 @@ impl Conn {
 /// connection each, and asserts the raw replies are byte-identical.
 /// Skips (with a message) when redis-server is not installed.
 pub fn differential(script: &[&[&str]]) {
+    differential_normalized(script, |reply| reply.to_vec());
+}
+
+/// Like [`differential`], comparing the replies after `normalize`, for
+/// replies with a part that legitimately differs (a client id, a time).
+pub fn differential_normalized(script: &[&[&str]], normalize: fn(&[u8]) -> Vec<u8>) {
     let Some(oracle) = Server::oracle() else {
         return;
     };
@@ -239,8 +245,8 @@ pub fn differential(script: &[&[&str]]) {
     let mut expected = oracle.connect();
     let mut actual = ours.connect();
     for args in script {
-        let want = expected.cmd(args);
-        let got = actual.cmd(args);
+        let want = normalize(&expected.cmd(args));
+        let got = normalize(&actual.cmd(args));
         assert_eq!(
             String::from_utf8_lossy(&got),
             String::from_utf8_lossy(&want),

@@ -1,0 +1,527 @@
+//! INFO [section ...]: Redis 7.0's sections, in its order, with its field names
+//! (`genRedisInfoString`). Fields for machinery we do not have (persistence,
+//! replication, Lua, defragmentation) carry the values an idle Redis without
+//! it reports; process figures come from /proc on Linux.
+
+use std::fmt::{Display, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+
+use crate::commands::{CmdResult, Ctx};
+use crate::keyspace::{Keyspace, LockSet};
+use crate::protocol::Reply;
+use crate::server::REDIS_VERSION;
+use crate::util::{now_ms, now_us};
+
+type Writer = fn(&mut Ctx, &mut String);
+
+/// One INFO section: its name as requested, its title, whether a plain
+/// `INFO` includes it, and what writes its fields.
+struct Section {
+    name: &'static str,
+    title: &'static str,
+    default: bool,
+    write: Writer,
+}
+
+const SECTIONS: &[Section] = &[
+    section("server", "Server", true, server),
+    section("clients", "Clients", true, clients),
+    section("memory", "Memory", true, memory),
+    section("persistence", "Persistence", true, persistence),
+    section("stats", "Stats", true, stats),
+    section("replication", "Replication", true, replication),
+    section("cpu", "CPU", true, cpu),
+    section("modules", "Modules", true, nothing),
+    section("commandstats", "Commandstats", false, nothing),
+    section("errorstats", "Errorstats", true, nothing),
+    section("latencystats", "Latencystats", false, nothing),
+    section("cluster", "Cluster", true, cluster),
+    section("keyspace", "Keyspace", true, keyspace),
+];
+
+const fn section(name: &'static str, title: &'static str, default: bool, write: Writer) -> Section {
+    Section {
+        name,
+        title,
+        default,
+        write,
+    }
+}
+
+/// The requested sections as a bit per entry of [`SECTIONS`] (Redis's
+/// `genInfoSectionDict`): none named means `default`; `all` and `everything`
+/// mean every section; unknown names are ignored; case does not matter.
+fn selection(args: &[Bytes]) -> u32 {
+    let defaults = SECTIONS
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.default)
+        .fold(0, |acc, (i, _)| acc | 1 << i);
+    if args.len() == 1 {
+        return defaults;
+    }
+    args[1..].iter().fold(0, |acc, arg| {
+        let arg = arg.to_ascii_lowercase();
+        acc | match &arg[..] {
+            b"default" => defaults,
+            b"all" | b"everything" => u32::MAX,
+            name => SECTIONS
+                .iter()
+                .position(|s| s.name.as_bytes() == name)
+                .map_or(0, |i| 1 << i),
+        }
+    })
+}
+
+fn wants_keyspace(args: &[Bytes]) -> bool {
+    let keyspace = SECTIONS.iter().position(|s| s.name == "keyspace");
+    keyspace.is_some_and(|i| selection(args) & 1 << i != 0)
+}
+
+/// INFO locks every shard when it reports the keyspace, so it counts keys
+/// consistently (and inside MULTI with the rest of the transaction's locks).
+pub fn locks(keyspace: &Keyspace, _db: usize, args: &[Bytes], set: &mut LockSet) {
+    if wants_keyspace(args) {
+        set.add_all(keyspace);
+    }
+}
+
+pub fn info(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let wanted = selection(args);
+    let mut out = String::new();
+    for (i, section) in SECTIONS.iter().enumerate() {
+        if wanted & 1 << i == 0 {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        let _ = write!(out, "# {}\r\n", section.title);
+        (section.write)(ctx, &mut out);
+    }
+    Ok(Reply::Verbatim("txt", out.into()))
+}
+
+/// Appends `name:value` lines.
+fn put(out: &mut String, fields: &[(&str, &dyn Display)]) {
+    for (name, value) in fields {
+        let _ = write!(out, "{name}:{value}\r\n");
+    }
+}
+
+fn nothing(_ctx: &mut Ctx, _out: &mut String) {}
+
+/// A line of a /proc file, e.g. `VmRSS:  1234 kB` from /proc/self/status.
+#[cfg(target_os = "linux")]
+fn proc_field(file: &str, name: &str) -> Option<String> {
+    let text = std::fs::read_to_string(file).ok()?;
+    text.lines().find_map(|l| {
+        l.strip_prefix(name)?
+            .strip_prefix(':')
+            .map(|v| v.trim().to_string())
+    })
+}
+
+/// A `kB` figure of a /proc file, in bytes; 0 when unavailable.
+fn proc_kb(file: &str, name: &str) -> u64 {
+    #[cfg(target_os = "linux")]
+    {
+        proc_field(file, name)
+            .and_then(|v| v.trim_end_matches(" kB").parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (file, name);
+        0
+    }
+}
+
+/// Redis's `bytesToHuman`.
+fn human(n: u64) -> String {
+    const UNITS: [(u32, char); 5] = [(1, 'K'), (2, 'M'), (3, 'G'), (4, 'T'), (5, 'P')];
+    if n < 1024 {
+        return format!("{n}B");
+    }
+    for (power, unit) in UNITS {
+        if n < 1024u64.pow(power + 1) {
+            return format!("{:.2}{unit}", n as f64 / 1024f64.powi(power as i32));
+        }
+    }
+    format!("{n}B")
+}
+
+fn server(ctx: &mut Ctx, out: &mut String) {
+    let server = ctx.server;
+    let uptime = server.started.elapsed().as_secs();
+    #[cfg(target_os = "linux")]
+    let os = format!(
+        "{} {} {}",
+        std::fs::read_to_string("/proc/sys/kernel/ostype")
+            .unwrap_or_default()
+            .trim(),
+        std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .unwrap_or_default()
+            .trim(),
+        std::env::consts::ARCH
+    );
+    #[cfg(not(target_os = "linux"))]
+    let os = format!("{} {}", std::env::consts::OS, std::env::consts::ARCH);
+    let executable = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let hz = server.config.hz();
+    put(
+        out,
+        &[
+            ("redis_version", &REDIS_VERSION),
+            ("redis_git_sha1", &"00000000"),
+            ("redis_git_dirty", &0),
+            ("redis_build_id", &0),
+            ("redis_mode", &"standalone"),
+            ("os", &os),
+            ("arch_bits", &usize::BITS),
+            ("monotonic_clock", &"POSIX clock_gettime"),
+            (
+                "multiplexing_api",
+                &if cfg!(target_os = "linux") {
+                    "epoll"
+                } else {
+                    "kqueue"
+                },
+            ),
+            ("atomicvar_api", &"c11-builtin"),
+            ("gcc_version", &"0.0.0"),
+            ("process_id", &std::process::id()),
+            ("process_supervised", &"no"),
+            ("run_id", &server.run_id),
+            ("tcp_port", &server.tcp_port.load(Ordering::Relaxed)),
+            ("server_time_usec", &now_us()),
+            ("uptime_in_seconds", &uptime),
+            ("uptime_in_days", &(uptime / 86400)),
+            ("hz", &hz),
+            ("configured_hz", &hz),
+            // Redis's LRU clock: seconds, in 24 bits.
+            ("lru_clock", &((now_ms() / 1000) & 0xFF_FFFF)),
+            ("executable", &executable),
+            ("config_file", &""),
+            ("io_threads_active", &0),
+        ],
+    );
+}
+
+fn clients(ctx: &mut Ctx, out: &mut String) {
+    put(
+        out,
+        &[
+            ("connected_clients", &ctx.server.clients.len()),
+            ("cluster_connections", &0),
+            ("maxclients", &ctx.server.config.maxclients()),
+            ("client_recent_max_input_buffer", &0),
+            ("client_recent_max_output_buffer", &0),
+            ("blocked_clients", &0),
+            ("tracking_clients", &0),
+            ("clients_in_timeout_table", &0),
+        ],
+    );
+}
+
+/// The highest `used_memory` INFO has seen (Redis tracks it in its cron).
+static PEAK_MEMORY: AtomicU64 = AtomicU64::new(0);
+
+/// Memory as well as we can read it without an allocator of our own:
+/// `used_memory` is the anonymous resident memory (heap and stacks), RSS the
+/// whole resident set.
+fn memory(ctx: &mut Ctx, out: &mut String) {
+    let rss = proc_kb("/proc/self/status", "VmRSS");
+    let used = proc_kb("/proc/self/status", "RssAnon").max(1);
+    let peak = PEAK_MEMORY.fetch_max(used, Ordering::Relaxed).max(used);
+    let total = proc_kb("/proc/meminfo", "MemTotal");
+    let maxmemory = ctx.server.config.maxmemory();
+    let policy = ctx.server.config.maxmemory_policy();
+    let ratio = format!("{:.2}", rss as f64 / used as f64);
+    let rss_extra = rss as i64 - used as i64;
+    put(
+        out,
+        &[
+            ("used_memory", &used),
+            ("used_memory_human", &human(used)),
+            ("used_memory_rss", &rss),
+            ("used_memory_rss_human", &human(rss)),
+            ("used_memory_peak", &peak),
+            ("used_memory_peak_human", &human(peak)),
+            (
+                "used_memory_peak_perc",
+                &format!("{:.2}%", used as f64 * 100.0 / peak as f64),
+            ),
+            ("used_memory_overhead", &0),
+            ("used_memory_startup", &0),
+            ("used_memory_dataset", &used),
+            ("used_memory_dataset_perc", &"100.00%"),
+            ("allocator_allocated", &used),
+            ("allocator_active", &used),
+            ("allocator_resident", &rss),
+            ("total_system_memory", &total),
+            ("total_system_memory_human", &human(total)),
+            ("used_memory_lua", &0),
+            ("used_memory_vm_eval", &0),
+            ("used_memory_lua_human", &"0B"),
+            ("used_memory_scripts_eval", &0),
+            ("number_of_cached_scripts", &0),
+            ("number_of_functions", &0),
+            ("number_of_libraries", &0),
+            ("used_memory_vm_functions", &0),
+            ("used_memory_vm_total", &0),
+            ("used_memory_vm_total_human", &"0B"),
+            ("used_memory_functions", &0),
+            ("used_memory_scripts", &0),
+            ("used_memory_scripts_human", &"0B"),
+            ("maxmemory", &maxmemory),
+            ("maxmemory_human", &human(maxmemory)),
+            ("maxmemory_policy", &policy),
+            ("allocator_frag_ratio", &"1.00"),
+            ("allocator_frag_bytes", &0),
+            ("allocator_rss_ratio", &ratio),
+            ("allocator_rss_bytes", &rss_extra),
+            ("rss_overhead_ratio", &"1.00"),
+            ("rss_overhead_bytes", &0),
+            ("mem_fragmentation_ratio", &ratio),
+            ("mem_fragmentation_bytes", &rss_extra),
+            ("mem_not_counted_for_evict", &0),
+            ("mem_replication_backlog", &0),
+            ("mem_total_replication_buffers", &0),
+            ("mem_clients_slaves", &0),
+            ("mem_clients_normal", &0),
+            ("mem_cluster_links", &0),
+            ("mem_aof_buffer", &0),
+            ("mem_allocator", &"libc"),
+            ("active_defrag_running", &0),
+            ("lazyfree_pending_objects", &0),
+            ("lazyfreed_objects", &0),
+        ],
+    );
+}
+
+/// Nothing is ever saved: the figures of a Redis with persistence off.
+fn persistence(ctx: &mut Ctx, out: &mut String) {
+    let started = (now_us() / 1_000_000).saturating_sub(ctx.server.started.elapsed().as_secs());
+    put(
+        out,
+        &[
+            ("loading", &0),
+            ("async_loading", &0),
+            ("current_cow_peak", &0),
+            ("current_cow_size", &0),
+            ("current_cow_size_age", &0),
+            ("current_fork_perc", &"0.00"),
+            ("current_save_keys_processed", &0),
+            ("current_save_keys_total", &0),
+            ("rdb_changes_since_last_save", &0),
+            ("rdb_bgsave_in_progress", &0),
+            ("rdb_last_save_time", &started),
+            ("rdb_last_bgsave_status", &"ok"),
+            ("rdb_last_bgsave_time_sec", &-1),
+            ("rdb_current_bgsave_time_sec", &-1),
+            ("rdb_saves", &0),
+            ("rdb_last_cow_size", &0),
+            ("rdb_last_load_keys_expired", &0),
+            ("rdb_last_load_keys_loaded", &0),
+            ("aof_enabled", &0),
+            ("aof_rewrite_in_progress", &0),
+            ("aof_rewrite_scheduled", &0),
+            ("aof_last_rewrite_time_sec", &-1),
+            ("aof_current_rewrite_time_sec", &-1),
+            ("aof_last_bgrewrite_status", &"ok"),
+            ("aof_rewrites", &0),
+            ("aof_rewrites_consecutive_failures", &0),
+            ("aof_last_write_status", &"ok"),
+            ("aof_last_cow_size", &0),
+            ("module_fork_in_progress", &0),
+            ("module_fork_last_cow_size", &0),
+        ],
+    );
+}
+
+fn stats(ctx: &mut Ctx, out: &mut String) {
+    let stats = &ctx.server.stats;
+    let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    let rates = stats.instantaneous();
+    let kbps = |bytes_per_sec: u64| format!("{:.2}", bytes_per_sec as f64 / 1024.0);
+    put(
+        out,
+        &[
+            (
+                "total_connections_received",
+                &get(&stats.connections_received),
+            ),
+            ("total_commands_processed", &get(&stats.commands_processed)),
+            ("instantaneous_ops_per_sec", &rates.ops_per_sec),
+            ("total_net_input_bytes", &get(&stats.net_input_bytes)),
+            ("total_net_output_bytes", &get(&stats.net_output_bytes)),
+            ("total_net_repl_input_bytes", &0),
+            ("total_net_repl_output_bytes", &0),
+            ("instantaneous_input_kbps", &kbps(rates.input_bytes_per_sec)),
+            (
+                "instantaneous_output_kbps",
+                &kbps(rates.output_bytes_per_sec),
+            ),
+            ("instantaneous_input_repl_kbps", &"0.00"),
+            ("instantaneous_output_repl_kbps", &"0.00"),
+            ("rejected_connections", &get(&stats.rejected_connections)),
+            ("sync_full", &0),
+            ("sync_partial_ok", &0),
+            ("sync_partial_err", &0),
+            ("expired_keys", &get(&ctx.server.keyspace.expired_keys)),
+            ("expired_stale_perc", &"0.00"),
+            ("expired_time_cap_reached_count", &0),
+            ("expire_cycle_cpu_milliseconds", &0),
+            ("evicted_keys", &0),
+            ("evicted_clients", &0),
+            ("total_eviction_exceeded_time", &0),
+            ("current_eviction_exceeded_time", &0),
+            ("keyspace_hits", &get(&stats.keyspace_hits)),
+            ("keyspace_misses", &get(&stats.keyspace_misses)),
+            ("pubsub_channels", &0),
+            ("pubsub_patterns", &0),
+            ("pubsubshard_channels", &0),
+            ("latest_fork_usec", &0),
+            ("total_forks", &0),
+            ("migrate_cached_sockets", &0),
+            ("slave_expires_tracked_keys", &0),
+            ("active_defrag_hits", &0),
+            ("active_defrag_misses", &0),
+            ("active_defrag_key_hits", &0),
+            ("active_defrag_key_misses", &0),
+            ("total_active_defrag_time", &0),
+            ("current_active_defrag_time", &0),
+            ("tracking_total_keys", &0),
+            ("tracking_total_items", &0),
+            ("tracking_total_prefixes", &0),
+            ("unexpected_error_replies", &0),
+            ("total_error_replies", &get(&stats.error_replies)),
+            ("dump_payload_sanitizations", &0),
+            ("total_reads_processed", &0),
+            ("total_writes_processed", &0),
+            ("io_threaded_reads_processed", &0),
+            ("io_threaded_writes_processed", &0),
+            ("reply_buffer_shrinks", &0),
+            ("reply_buffer_expands", &0),
+        ],
+    );
+}
+
+/// Always a master without replicas.
+fn replication(ctx: &mut Ctx, out: &mut String) {
+    put(
+        out,
+        &[
+            ("role", &"master"),
+            ("connected_slaves", &0),
+            ("master_failover_state", &"no-failover"),
+            ("master_replid", &ctx.server.run_id),
+            (
+                "master_replid2",
+                &"0000000000000000000000000000000000000000",
+            ),
+            ("master_repl_offset", &0),
+            ("second_repl_offset", &-1),
+            ("repl_backlog_active", &0),
+            ("repl_backlog_size", &1048576),
+            ("repl_backlog_first_byte_offset", &0),
+            ("repl_backlog_histlen", &0),
+        ],
+    );
+}
+
+/// CPU seconds from /proc/self/stat (fields 14 to 17: user, system, and the
+/// same for waited-for children), in USER_HZ ticks, which Linux fixes at 100.
+/// Printed as Redis prints a `timeval`. There is no single main thread here,
+/// so the `_main_thread` lines are left out, as Redis does where
+/// `RUSAGE_THREAD` does not exist.
+fn cpu(_ctx: &mut Ctx, out: &mut String) {
+    let ticks: Vec<u64> = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // The command name (field 2) may hold spaces; fields resume after its ')'.
+            let rest = &s[s.rfind(')')? + 1..];
+            Some(
+                rest.split_whitespace()
+                    .skip(11)
+                    .take(4)
+                    .filter_map(|f| f.parse().ok())
+                    .collect(),
+            )
+        })
+        .unwrap_or_default();
+    let secs = |i: usize| {
+        let t = ticks.get(i).copied().unwrap_or(0);
+        format!("{}.{:06}", t / 100, t % 100 * 10_000)
+    };
+    put(
+        out,
+        &[
+            ("used_cpu_sys", &secs(1)),
+            ("used_cpu_user", &secs(0)),
+            ("used_cpu_sys_children", &secs(3)),
+            ("used_cpu_user_children", &secs(2)),
+        ],
+    );
+}
+
+fn cluster(_ctx: &mut Ctx, out: &mut String) {
+    put(out, &[("cluster_enabled", &0)]);
+}
+
+/// `dbN:keys=..,expires=..,avg_ttl=..` for each non-empty database. Keys
+/// count as DBSIZE counts them; the average TTL is not estimated (0, as Redis
+/// reports before its expiry cycle has sampled).
+fn keyspace(ctx: &mut Ctx, out: &mut String) {
+    for db in 0..ctx.server.keyspace.databases() {
+        let keys = ctx.db_at(db).len();
+        if keys > 0 {
+            let expires = ctx.server.keyspace.db_volatile(db);
+            let _ = write!(out, "db{db}:keys={keys},expires={expires},avg_ttl=0\r\n");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_sizes_match_redis() {
+        assert_eq!(human(0), "0B");
+        assert_eq!(human(1023), "1023B");
+        assert_eq!(human(1024), "1.00K");
+        assert_eq!(human(1957896), "1.87M");
+        assert_eq!(human(25276510208), "23.54G");
+    }
+
+    #[test]
+    fn sections_are_selected_like_redis() {
+        let args = |a: &[&str]| -> Vec<Bytes> {
+            std::iter::once("info")
+                .chain(a.iter().copied())
+                .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+                .collect()
+        };
+        let names = |bits: u32| -> Vec<&str> {
+            SECTIONS
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| bits & 1 << i != 0)
+                .map(|(_, s)| s.name)
+                .collect()
+        };
+        assert!(!names(selection(&args(&[]))).contains(&"commandstats"));
+        assert_eq!(
+            names(selection(&args(&["CPU", "server", "nope"]))),
+            ["server", "cpu"]
+        );
+        assert_eq!(names(selection(&args(&["all"]))).len(), SECTIONS.len());
+        assert!(names(selection(&args(&["nope"]))).is_empty());
+    }
+}

@@ -1,0 +1,411 @@
+//! Connection commands over real sockets: PING, ECHO, SELECT, QUIT, RESET,
+//! HELLO and CLIENT, compared with redis-server wherever the reply is
+//! deterministic.
+
+mod support;
+
+use support::{differential, differential_normalized, Conn, Server};
+
+/// Masks the value of HELLO's `id` field: connection ids depend on how many
+/// connections each server has seen.
+fn mask_hello_id(reply: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(reply);
+    match text.split_once("$2\r\nid\r\n:") {
+        Some((head, tail)) => {
+            let rest = tail.split_once("\r\n").map_or("", |(_, r)| r);
+            format!("{head}$2\r\nid\r\n:N\r\n{rest}").into_bytes()
+        }
+        None => reply.to_vec(),
+    }
+}
+
+/// The `name=` fields of a CLIENT LIST / CLIENT INFO line, in order.
+fn field_names(line: &str) -> Vec<String> {
+    line.split(' ')
+        .map(|f| f.split_once('=').map_or(f, |(k, _)| k).to_string())
+        .collect()
+}
+
+/// The text of a bulk (RESP2) or verbatim (RESP3) string reply.
+fn text_of(reply: &[u8]) -> String {
+    let reply = String::from_utf8_lossy(reply);
+    let body = reply.split_once("\r\n").map_or("", |(_, b)| b);
+    let body = body.strip_suffix("\r\n").unwrap_or(body);
+    body.strip_prefix("txt:").unwrap_or(body).to_string()
+}
+
+/// CLIENT INFO's value of `field`.
+fn client_field(conn: &mut Conn, field: &str) -> String {
+    let info = text_of(&conn.cmd(&["CLIENT", "INFO"]));
+    info.trim_end()
+        .split(' ')
+        .find_map(|f| f.strip_prefix(field)?.strip_prefix('='))
+        .unwrap_or_else(|| panic!("no {field}= in {info:?}"))
+        .to_string()
+}
+
+#[test]
+fn select_and_echo_match_redis() {
+    differential(&[
+        &["SELECT", "15"],
+        &["SET", "k", "v"],
+        &["SELECT", "0"],
+        &["GET", "k"],
+        &["SELECT", "16"],
+        &["SELECT", "-1"],
+        &["SELECT", "x"],
+        &["SELECT", "1.5"],
+        &["SELECT", "4294967296"],
+        &["SELECT", "-2147483649"],
+        &["SELECT", "99999999999999999999"],
+        &["SELECT"],
+        &["ECHO", ""],
+        &["ECHO", "a", "b"],
+        &["PING", "x y"],
+    ]);
+}
+
+#[test]
+fn hello_matches_redis_but_for_the_id() {
+    differential_normalized(
+        &[
+            &["HELLO"],
+            &["HELLO", "3"],
+            &["PING"],
+            &["ECHO", "x"],
+            &["CLIENT", "GETNAME"],
+            &["HELLO", "2", "SETNAME", "conn-1"],
+            &["CLIENT", "GETNAME"],
+            &["HELLO", "2", "AUTH", "default", "anything"],
+            &["HELLO", "4"],
+            &["HELLO", "1"],
+            &["HELLO", "0"],
+            &["HELLO", "x"],
+            &["HELLO", "3", "foo"],
+            &["HELLO", "3", "AUTH"],
+            &["HELLO", "2", "AUTH", "default"],
+            &["HELLO", "3", "AUTH", "nobody", "pw"],
+            &["HELLO", "3", "SETNAME"],
+            &["HELLO", "3", "SETNAME", "a b"],
+            // Options apply in order: the name sticks although HELLO fails.
+            &["HELLO", "3", "SETNAME", "kept", "BOGUS"],
+            &["CLIENT", "GETNAME"],
+            &["HELLO", "3", "SETNAME", ""],
+            &["CLIENT", "GETNAME"],
+        ],
+        mask_hello_id,
+    );
+}
+
+#[test]
+fn reset_returns_to_resp2_db0_and_no_name() {
+    differential_normalized(
+        &[
+            &["HELLO", "3"],
+            &["CLIENT", "SETNAME", "x"],
+            &["CLIENT", "NO-EVICT", "on"],
+            &["SELECT", "2"],
+            &["SET", "k", "v"],
+            &["RESET"],
+            &["GET", "k"],
+            &["CLIENT", "GETNAME"],
+            &["RESET"],
+        ],
+        mask_hello_id,
+    );
+    // RESET keeps NO-EVICT (flag e) and, as Redis 7.2, the library name.
+    let server = Server::start();
+    let mut conn = server.connect();
+    conn.cmd(&["CLIENT", "NO-EVICT", "on"]);
+    conn.cmd(&["CLIENT", "SETINFO", "LIB-NAME", "lib"]);
+    conn.cmd(&["HELLO", "3"]);
+    assert_eq!(conn.cmd_str(&["RESET"]), "+RESET\r\n");
+    assert_eq!(client_field(&mut conn, "flags"), "e");
+    assert_eq!(client_field(&mut conn, "lib-name"), "lib");
+    assert_eq!(client_field(&mut conn, "resp"), "2");
+}
+
+#[test]
+fn quit_replies_ok_then_closes() {
+    let server = Server::start();
+    let mut conn = server.connect();
+    assert_eq!(conn.cmd_str(&["QUIT"]), "+OK\r\n");
+    assert!(conn.is_closed());
+}
+
+#[test]
+fn client_names_match_redis() {
+    differential(&[
+        &["CLIENT", "GETNAME"],
+        &["CLIENT", "SETNAME", "name-1"],
+        &["CLIENT", "GETNAME"],
+        &["CLIENT", "SETNAME", "a b"],
+        &["CLIENT", "SETNAME", "a\nb"],
+        &["CLIENT", "SETNAME", "caf\u{e9}"],
+        &["CLIENT", "SETNAME", "~!"],
+        &["CLIENT", "GETNAME"],
+        &["CLIENT", "SETNAME", ""],
+        &["CLIENT", "GETNAME"],
+        &["CLIENT", "SETNAME"],
+        &["CLIENT", "GETNAME", "x"],
+        &["CLIENT", "NO-EVICT", "on"],
+        &["CLIENT", "NO-EVICT", "OFF"],
+        &["CLIENT", "NO-EVICT", "maybe"],
+        &["CLIENT", "NOPE"],
+        &["CLIENT"],
+        &["CLIENT", "HELP"],
+    ]);
+}
+
+#[test]
+fn client_list_and_kill_errors_match_redis() {
+    differential(&[
+        &["CLIENT", "LIST", "foo"],
+        &["CLIENT", "LIST", "ID"],
+        &["CLIENT", "LIST", "ID", "1", "x"],
+        &["CLIENT", "LIST", "ID", "0", "-5"],
+        &["CLIENT", "LIST", "TYPE", "foo"],
+        &["CLIENT", "LIST", "TYPE", "normal", "extra"],
+        &["CLIENT", "LIST", "TYPE", "pubsub"],
+        &["CLIENT", "LIST", "TYPE", "MASTER"],
+        &["CLIENT", "LIST", "TYPE", "replica"],
+        &["CLIENT", "KILL"],
+        &["CLIENT", "KILL", "1.2.3.4:5"],
+        &["CLIENT", "KILL", "ID"],
+        &["CLIENT", "KILL", "ID", "0"],
+        &["CLIENT", "KILL", "ID", "-1"],
+        &["CLIENT", "KILL", "ID", "abc"],
+        &["CLIENT", "KILL", "ID", "9223372036854775808"],
+        &["CLIENT", "KILL", "ID", "999999"],
+        &["CLIENT", "KILL", "TYPE", "bogus"],
+        &["CLIENT", "KILL", "TYPE", "pubsub"],
+        &["CLIENT", "KILL", "USER", "nobody"],
+        &["CLIENT", "KILL", "SKIPME", "maybe"],
+        &["CLIENT", "KILL", "SKIPME", "no", "ID"],
+        &["CLIENT", "KILL", "foo", "bar"],
+        &["CLIENT", "KILL", "ADDR", "1.1.1.1:1", "TYPE", "normal"],
+        &["CLIENT", "KILL", "LADDR", "1.1.1.1:1"],
+        &["CLIENT", "KILL", "USER", "default", "ID", "999999"],
+    ]);
+}
+
+#[test]
+fn client_info_has_redis_fields_in_order_then_lib_fields() {
+    let ours = Server::start();
+    let mut conn = ours.connect();
+    let line = text_of(&conn.cmd(&["CLIENT", "INFO"]));
+    assert!(line.ends_with('\n'), "{line:?}");
+    let mut expected = vec![
+        "id", "addr", "laddr", "fd", "name", "age", "idle", "flags", "db",
+    ];
+    expected.extend([
+        "sub",
+        "psub",
+        "ssub",
+        "multi",
+        "qbuf",
+        "qbuf-free",
+        "argv-mem",
+        "multi-mem",
+        "rbs",
+        "rbp",
+        "obl",
+        "oll",
+        "omem",
+        "tot-mem",
+        "events",
+        "cmd",
+        "user",
+        "redir",
+        "resp",
+        "lib-name",
+        "lib-ver",
+    ]);
+    assert_eq!(field_names(line.trim_end()), expected);
+    if let Some(oracle) = Server::oracle() {
+        let theirs = text_of(&oracle.connect().cmd(&["CLIENT", "INFO"]));
+        let mut names = field_names(theirs.trim_end());
+        names.extend(["lib-name".to_string(), "lib-ver".to_string()]);
+        assert_eq!(field_names(line.trim_end()), names);
+    }
+    assert_eq!(client_field(&mut conn, "cmd"), "client|info");
+    assert_eq!(client_field(&mut conn, "flags"), "N");
+    assert_eq!(client_field(&mut conn, "user"), "default");
+    assert_eq!(
+        client_field(&mut conn, "laddr"),
+        format!("127.0.0.1:{}", ours.port)
+    );
+}
+
+#[test]
+fn client_id_list_and_filters() {
+    let server = Server::start();
+    let mut a = server.connect();
+    let mut b = server.connect();
+    a.cmd(&["CLIENT", "SETNAME", "alpha"]);
+    b.cmd(&["CLIENT", "SETNAME", "beta"]);
+    b.cmd(&["SELECT", "3"]);
+    let id_a = String::from_utf8(a.cmd(&["CLIENT", "ID"])).unwrap();
+    let id_a = id_a.trim_start_matches(':').trim_end();
+    assert_eq!(client_field(&mut a, "id"), id_a);
+    let id_b = client_field(&mut b, "id");
+
+    let list = text_of(&a.cmd(&["CLIENT", "LIST"]));
+    assert_eq!(list.lines().count(), 2, "{list}");
+    let line_of = |id: &str| {
+        list.lines()
+            .find(|l| l.starts_with(&format!("id={id} ")))
+            .unwrap_or_else(|| panic!("no client {id} in {list}"))
+    };
+    let (line_a, line_b) = (line_of(id_a), line_of(&id_b));
+    assert!(line_a.contains(" name=alpha ") && line_a.contains(" db=0 "));
+    assert!(line_a.contains(" cmd=client|list "));
+    assert!(line_b.contains(" name=beta ") && line_b.contains(" db=3 "));
+    assert!(line_b.contains(" cmd=client|info "));
+
+    // IDs come back in the order asked, repeats included, unknown ones skipped.
+    let by_id = text_of(&a.cmd(&["CLIENT", "LIST", "ID", &id_b, "999", id_a, &id_b]));
+    let names: Vec<&str> = by_id
+        .lines()
+        .map(|l| l.split(' ').nth(4).unwrap_or(""))
+        .collect();
+    assert_eq!(names, ["name=beta", "name=alpha", "name=beta"]);
+    assert_eq!(
+        text_of(&a.cmd(&["CLIENT", "LIST", "TYPE", "normal"]))
+            .lines()
+            .count(),
+        2
+    );
+    assert_eq!(
+        a.cmd_str(&["CLIENT", "LIST", "TYPE", "pubsub"]),
+        "$0\r\n\r\n"
+    );
+
+    // RESP3: a verbatim string.
+    a.cmd(&["HELLO", "3"]);
+    assert!(a.cmd_str(&["CLIENT", "LIST"]).starts_with('='));
+}
+
+#[test]
+fn client_kill_by_id_addr_and_laddr() {
+    let server = Server::start();
+    let mut a = server.connect();
+    let mut b = server.connect();
+    let id_b = client_field(&mut b, "id");
+    assert_eq!(a.cmd_str(&["CLIENT", "KILL", "ID", &id_b]), ":1\r\n");
+    assert!(b.is_closed());
+    assert_eq!(a.cmd_str(&["CLIENT", "KILL", "ID", &id_b]), ":0\r\n");
+
+    // The old form names a peer address.
+    let mut c = server.connect();
+    let addr_c = client_field(&mut c, "addr");
+    assert_eq!(a.cmd_str(&["CLIENT", "KILL", &addr_c]), "+OK\r\n");
+    assert!(c.is_closed());
+    assert_eq!(
+        a.cmd_str(&["CLIENT", "KILL", &addr_c]),
+        "-ERR No such client\r\n"
+    );
+
+    // LADDR with the default SKIPME yes kills everyone else.
+    let mut d = server.connect();
+    let mut e = server.connect();
+    d.cmd(&["PING"]);
+    e.cmd(&["PING"]);
+    let laddr = client_field(&mut a, "laddr");
+    assert_eq!(a.cmd_str(&["CLIENT", "KILL", "LADDR", &laddr]), ":2\r\n");
+    assert!(d.is_closed() && e.is_closed());
+    assert_eq!(a.cmd_str(&["PING"]), "+PONG\r\n");
+
+    // USER default matches every client here.
+    let mut f = server.connect();
+    f.cmd(&["PING"]);
+    assert_eq!(a.cmd_str(&["CLIENT", "KILL", "USER", "default"]), ":1\r\n");
+    assert!(f.is_closed());
+}
+
+#[test]
+fn client_kill_self_replies_first() {
+    let server = Server::start();
+    let mut a = server.connect();
+    let id = client_field(&mut a, "id");
+    assert_eq!(a.cmd_str(&["CLIENT", "KILL", "ID", &id]), ":0\r\n");
+    assert_eq!(
+        a.cmd_str(&["CLIENT", "KILL", "ID", &id, "SKIPME", "no"]),
+        ":1\r\n"
+    );
+    assert!(a.is_closed());
+
+    let mut b = server.connect();
+    let addr = client_field(&mut b, "addr");
+    assert_eq!(b.cmd_str(&["CLIENT", "KILL", &addr]), "+OK\r\n");
+    assert!(b.is_closed());
+}
+
+#[test]
+fn client_setinfo_as_redis_7_2() {
+    let server = Server::start();
+    let mut conn = server.connect();
+    assert_eq!(client_field(&mut conn, "lib-name"), "");
+    assert_eq!(
+        conn.cmd_str(&["CLIENT", "SETINFO", "LIB-NAME", "my-lib"]),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        conn.cmd_str(&["CLIENT", "SETINFO", "lib-ver", "1.2.3"]),
+        "+OK\r\n"
+    );
+    assert_eq!(client_field(&mut conn, "lib-name"), "my-lib");
+    assert_eq!(client_field(&mut conn, "lib-ver"), "1.2.3");
+    assert_eq!(
+        conn.cmd_str(&["CLIENT", "SETINFO", "lib-Name", "a b"]),
+        "-ERR lib-Name cannot contain spaces, newlines or special characters.\r\n"
+    );
+    assert_eq!(
+        conn.cmd_str(&["CLIENT", "SETINFO", "color", "red"]),
+        "-ERR Unrecognized option 'color'\r\n"
+    );
+    assert_eq!(
+        conn.cmd_str(&["CLIENT", "SETINFO", "lib-name"]),
+        "-ERR wrong number of arguments for 'client|setinfo' command\r\n"
+    );
+    assert_eq!(
+        conn.cmd_str(&["CLIENT", "SETINFO", "LIB-VER", ""]),
+        "+OK\r\n"
+    );
+    assert_eq!(client_field(&mut conn, "lib-ver"), "");
+    assert_eq!(client_field(&mut conn, "lib-name"), "my-lib");
+}
+
+#[test]
+fn redis_rs_over_resp3_sets_its_library_info() {
+    let server = Server::start();
+    let url = format!("redis://127.0.0.1:{}/?protocol=resp3", server.port);
+    let client = redis::Client::open(url).expect("client");
+    let mut con = client.get_connection().expect("connect over RESP3");
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .query(&mut con)
+        .expect("SET");
+    let v: String = redis::cmd("GET").arg("k").query(&mut con).expect("GET");
+    assert_eq!(v, "v");
+    let info: String = redis::cmd("CLIENT")
+        .arg("INFO")
+        .query(&mut con)
+        .expect("CLIENT INFO");
+    assert!(info.contains(" resp=3 "), "{info}");
+    assert!(info.contains(" lib-name=redis-rs lib-ver="), "{info}");
+    let _: () = redis::cmd("CLIENT")
+        .arg("SETINFO")
+        .arg("LIB-NAME")
+        .arg("reddish-test")
+        .query(&mut con)
+        .expect("CLIENT SETINFO");
+    let info: String = redis::cmd("CLIENT")
+        .arg("INFO")
+        .query(&mut con)
+        .expect("CLIENT INFO");
+    assert!(info.contains(" lib-name=reddish-test "), "{info}");
+    let hello: redis::Value = redis::cmd("HELLO").arg(3).query(&mut con).expect("HELLO");
+    assert!(matches!(hello, redis::Value::Map(_)), "{hello:?}");
+}

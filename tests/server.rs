@@ -1,0 +1,419 @@
+//! Server commands over real sockets: COMMAND, DBSIZE, FLUSHDB, FLUSHALL,
+//! TIME, INFO, CONFIG and SHUTDOWN, compared with redis-server wherever the
+//! reply is deterministic.
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use support::{differential, differential_raw, Conn, Server};
+
+/// The text of a bulk (RESP2) or verbatim (RESP3) string reply.
+fn text_of(reply: &[u8]) -> String {
+    let reply = String::from_utf8_lossy(reply);
+    let body = reply.split_once("\r\n").map_or("", |(_, b)| b);
+    let body = body.strip_suffix("\r\n").unwrap_or(body);
+    body.strip_prefix("txt:").unwrap_or(body).to_string()
+}
+
+/// INFO's sections: title → field names, in order.
+fn info_layout(conn: &mut Conn, args: &[&str]) -> Vec<(String, Vec<String>)> {
+    let mut cmd = vec!["INFO"];
+    cmd.extend(args);
+    let text = text_of(&conn.cmd(&cmd));
+    let mut sections: Vec<(String, Vec<String>)> = Vec::new();
+    for line in text.split("\r\n") {
+        if let Some(title) = line.strip_prefix("# ") {
+            sections.push((title.to_string(), Vec::new()));
+        } else if let (Some((name, _)), Some(last)) = (line.split_once(':'), sections.last_mut()) {
+            last.1.push(name.to_string());
+        }
+    }
+    sections
+}
+
+/// INFO's fields as a map.
+fn info_fields(conn: &mut Conn, section: &str) -> BTreeMap<String, String> {
+    text_of(&conn.cmd(&["INFO", section]))
+        .split("\r\n")
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn command_info_and_docs_match_redis_for_our_commands() {
+    let names = [
+        "get",
+        "SET",
+        "ping",
+        "echo",
+        "select",
+        "quit",
+        "reset",
+        "hello",
+        "dbsize",
+        "flushdb",
+        "flushall",
+        "time",
+        "info",
+        "shutdown",
+        "client|id",
+        "CLIENT|KILL",
+        "config|get",
+        "command|info",
+    ];
+    let mut info = vec!["COMMAND", "INFO"];
+    info.extend(names);
+    info.extend(["nosuch", "get|x", "client|nosuch", "client|id|x"]);
+    let mut docs = vec!["COMMAND", "DOCS"];
+    docs.extend(names);
+    docs.extend(["nosuch", "get|x"]);
+    differential(&[
+        &info,
+        &docs,
+        &["COMMAND", "DOCS", "nosuch"],
+        &["COMMAND", "HELP"],
+        &["COMMAND", "NOPE"],
+        &["COMMAND", "COUNT", "x"],
+        &["COMMAND", "INFO", "get", "set"],
+    ]);
+}
+
+#[test]
+fn command_docs_and_config_get_are_maps_in_resp3() {
+    let Some(oracle) = Server::oracle() else {
+        return;
+    };
+    let ours = Server::start();
+    let run = |port: u16| {
+        let mut conn = Conn::connect(port);
+        conn.cmd(&["HELLO", "3"]);
+        [
+            conn.cmd(&["COMMAND", "DOCS", "get", "client|id", "nosuch"]),
+            conn.cmd(&["COMMAND", "INFO", "get", "nosuch"]),
+            conn.cmd(&["CONFIG", "GET", "no-such-setting"]),
+            conn.cmd(&["CONFIG", "SET", "a", "b", "c"]),
+            conn.cmd(&["TIME"])[..2].to_vec(),
+        ]
+        .map(|r| String::from_utf8_lossy(&r).into_owned())
+    };
+    assert_eq!(run(ours.port), run(oracle.port));
+    let mut conn = ours.connect();
+    conn.cmd(&["HELLO", "3"]);
+    assert!(conn.cmd_str(&["CONFIG", "GET", "*"]).starts_with('%'));
+    assert!(conn.cmd_str(&["INFO", "server"]).starts_with('='));
+}
+
+#[test]
+fn command_getkeys_matches_redis() {
+    differential(&[
+        &["COMMAND", "GETKEYS", "set", "a", "b"],
+        &["COMMAND", "GETKEYS", "SET", "a", "b", "EX", "10"],
+        &["COMMAND", "GETKEYS", "del", "a", "b", "c"],
+        &["COMMAND", "GETKEYS", "exists", "a"],
+        &["COMMAND", "GETKEYS", "get", "a", "b"],
+        &["COMMAND", "GETKEYS", "get"],
+        &["COMMAND", "GETKEYS", "nosuch", "a"],
+        &["COMMAND", "GETKEYS", "ping", "x"],
+        &["COMMAND", "GETKEYS", "client", "id"],
+        &["COMMAND", "GETKEYS", "client", "nosuch"],
+        &["COMMAND", "GETKEYS", "command", "list"],
+    ]);
+}
+
+#[test]
+fn command_list_filters() {
+    differential(&[
+        &["COMMAND", "LIST", "x"],
+        &["COMMAND", "LIST", "FILTERBY"],
+        &["COMMAND", "LIST", "FILTERBY", "foo", "x"],
+        &["COMMAND", "LIST", "FILTERBY", "pattern", "cl*", "x"],
+        &["COMMAND", "LIST", "FILTERBY", "MODULE", "foo"],
+        &["COMMAND", "LIST", "FILTERBY", "aclcat", "nosuchcat"],
+        &[
+            "COMMAND",
+            "LIST",
+            "FILTERBY",
+            "pattern",
+            "nothing-like-this*",
+        ],
+    ]);
+    let server = Server::start();
+    let mut conn = server.connect();
+    let names = |conn: &mut Conn, args: &[&str]| -> Vec<String> {
+        let reply = conn.cmd_str(args);
+        reply
+            .split("\r\n")
+            .filter(|l| !l.is_empty() && !l.starts_with('*') && !l.starts_with('$'))
+            .map(str::to_string)
+            .collect()
+    };
+    let all = names(&mut conn, &["COMMAND", "LIST"]);
+    for expected in [
+        "get",
+        "client",
+        "client|setinfo",
+        "command|list",
+        "config|get",
+    ] {
+        assert!(
+            all.iter().any(|n| n == expected),
+            "{expected} missing from {all:?}"
+        );
+    }
+    let mut clients = names(
+        &mut conn,
+        &["COMMAND", "LIST", "FILTERBY", "PATTERN", "CLIENT*"],
+    );
+    clients.sort();
+    assert!(clients.iter().all(|n| n.starts_with("client")));
+    assert_eq!(
+        clients.len(),
+        all.iter().filter(|n| n.starts_with("client")).count()
+    );
+    let connection = names(
+        &mut conn,
+        &["COMMAND", "LIST", "FILTERBY", "ACLCAT", "Connection"],
+    );
+    assert!(connection.iter().any(|n| n == "ping"));
+    assert!(!connection.iter().any(|n| n == "get"));
+    // COMMAND with no subcommand lists every top-level command's INFO entry.
+    let count = conn.cmd_str(&["COMMAND", "COUNT"]);
+    let entries = conn.cmd_str(&["COMMAND"]);
+    assert_eq!(
+        entries.split("\r\n").next().map(|l| &l[1..]),
+        Some(&count.trim_end()[1..])
+    );
+}
+
+#[test]
+fn dbsize_and_flushes_match_redis() {
+    differential(&[
+        &["SET", "a", "1"],
+        &["SET", "b", "2"],
+        &["SELECT", "1"],
+        &["SET", "c", "3"],
+        &["DBSIZE"],
+        &["FLUSHDB", "ASYNC"],
+        &["DBSIZE"],
+        &["SELECT", "0"],
+        &["DBSIZE"],
+        &["SELECT", "2"],
+        &["SET", "d", "4"],
+        &["FLUSHALL", "sync"],
+        &["DBSIZE"],
+        &["SELECT", "0"],
+        &["DBSIZE"],
+        &["SET", "e", "5"],
+        &["FLUSHALL"],
+        &["GET", "e"],
+        &["SET", "e", "5"],
+        &["FLUSHDB"],
+        &["DBSIZE"],
+        &["FLUSHDB", "x"],
+        &["FLUSHDB", "SYNC", "ASYNC"],
+        &["FLUSHALL", "a", "b"],
+        &["DBSIZE", "x"],
+        &["TIME", "x"],
+    ]);
+}
+
+#[test]
+fn time_is_now_and_moves_forward() {
+    let server = Server::start();
+    let mut conn = server.connect();
+    let read = |conn: &mut Conn| -> (u64, u64) {
+        let reply = conn.cmd_str(&["TIME"]);
+        let parts: Vec<u64> = reply
+            .split("\r\n")
+            .filter(|l| !l.is_empty() && !l.starts_with('*') && !l.starts_with('$'))
+            .map(|n| n.parse().expect("a number"))
+            .collect();
+        assert!(reply.starts_with("*2\r\n$"), "{reply:?}");
+        (parts[0], parts[1])
+    };
+    let (s1, us1) = read(&mut conn);
+    let (s2, us2) = read(&mut conn);
+    assert!(us1 < 1_000_000 && us2 < 1_000_000);
+    assert!((s2, us2) >= (s1, us1));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    assert!(s2.abs_diff(now) <= 2);
+}
+
+#[test]
+fn info_sections_and_fields_match_redis() {
+    let ours = Server::start();
+    let mut conn = ours.connect();
+    conn.cmd(&["SET", "k", "v"]);
+    let Some(oracle) = Server::oracle() else {
+        return;
+    };
+    let mut theirs = oracle.connect();
+    theirs.cmd(&["SET", "k", "v"]);
+    let titles = |layout: Vec<(String, Vec<String>)>| -> Vec<String> {
+        layout.into_iter().map(|(t, _)| t).collect()
+    };
+    for args in [
+        &[][..],
+        &["default"],
+        &["all"],
+        &["everything"],
+        &["cpu", "SERVER", "x"],
+    ] {
+        assert_eq!(
+            titles(info_layout(&mut conn, args)),
+            titles(info_layout(&mut theirs, args)),
+            "INFO {args:?}"
+        );
+    }
+    for section in [
+        "server",
+        "clients",
+        "memory",
+        "persistence",
+        "stats",
+        "replication",
+        "cluster",
+        "keyspace",
+    ] {
+        assert_eq!(
+            info_layout(&mut conn, &[section]),
+            info_layout(&mut theirs, &[section]),
+            "INFO {section}"
+        );
+    }
+    // The per-thread CPU lines are Redis's only where RUSAGE_THREAD exists.
+    let cpu = |layout: Vec<(String, Vec<String>)>| -> Vec<String> {
+        layout[0]
+            .1
+            .iter()
+            .filter(|n| !n.ends_with("_main_thread"))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        cpu(info_layout(&mut conn, &["cpu"])),
+        cpu(info_layout(&mut theirs, &["cpu"]))
+    );
+    // Exact texts where the values are deterministic.
+    for args in [&["nosuch"][..], &["keyspace"], &["cluster"], &["modules"]] {
+        let mut cmd = vec!["INFO"];
+        cmd.extend(args);
+        assert_eq!(conn.cmd_str(&cmd), theirs.cmd_str(&cmd), "INFO {args:?}");
+    }
+}
+
+#[test]
+fn info_values() {
+    let server = Server::start();
+    let mut conn = server.connect();
+    let mut other = server.connect();
+    other.cmd(&["PING"]);
+    let fields = info_fields(&mut conn, "server");
+    assert_eq!(fields["redis_version"], "7.0.15");
+    assert_eq!(fields["redis_mode"], "standalone");
+    assert_eq!(fields["tcp_port"], server.port.to_string());
+    assert_eq!(fields["run_id"].len(), 40);
+    assert!(fields["process_id"].parse::<u32>().is_ok());
+    assert!(fields["os"].starts_with("Linux"));
+    assert_eq!(fields["arch_bits"], "64");
+
+    assert_eq!(info_fields(&mut conn, "clients")["connected_clients"], "2");
+    let memory = info_fields(&mut conn, "memory");
+    let used: u64 = memory["used_memory"].parse().expect("a number");
+    assert!(used > 0);
+    assert!(memory["used_memory_human"].ends_with(['B', 'K', 'M', 'G']));
+    assert_eq!(memory["maxmemory"], "0");
+    assert_eq!(info_fields(&mut conn, "replication")["role"], "master");
+
+    for i in 0..5 {
+        conn.cmd(&["SET", &format!("k{i}"), "v"]);
+    }
+    conn.cmd(&["SELECT", "3"]);
+    conn.cmd(&["SET", "x", "y"]);
+    assert_eq!(
+        text_of(&conn.cmd(&["INFO", "keyspace"])),
+        "# Keyspace\r\ndb0:keys=5,expires=0,avg_ttl=0\r\ndb3:keys=1,expires=0,avg_ttl=0\r\n"
+    );
+    let stats = info_fields(&mut conn, "stats");
+    let processed: u64 = stats["total_commands_processed"].parse().expect("a number");
+    assert!(processed >= 12, "{processed}");
+    assert!(
+        stats["total_connections_received"]
+            .parse::<u64>()
+            .expect("n")
+            >= 2
+    );
+    assert!(stats["total_net_input_bytes"].parse::<u64>().expect("n") > 0);
+    conn.cmd(&["NOPE"]);
+    let errors = info_fields(&mut conn, "stats")["total_error_replies"].clone();
+    assert_eq!(conn.cmd_str(&["CONFIG", "RESETSTAT"]), "+OK\r\n");
+    let stats = info_fields(&mut conn, "stats");
+    assert!(errors.parse::<u64>().expect("n") >= 1);
+    assert_eq!(stats["total_error_replies"], "0");
+    assert!(stats["total_commands_processed"].parse::<u64>().expect("n") <= 2);
+}
+
+#[test]
+fn instantaneous_ops_follow_the_load() {
+    let server = Server::start();
+    let mut conn = server.connect();
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_millis(400) {
+        conn.cmd(&["PING"]);
+    }
+    let ops: u64 = info_fields(&mut conn, "stats")["instantaneous_ops_per_sec"]
+        .parse()
+        .expect("a number");
+    assert!(ops > 0);
+}
+
+#[test]
+fn config_errors_and_help_match_redis() {
+    differential(&[
+        &["CONFIG"],
+        &["CONFIG", "GET"],
+        &["CONFIG", "GET", "no-such-setting"],
+        &["CONFIG", "SET"],
+        &["CONFIG", "SET", "a"],
+        &["CONFIG", "SET", "a", "b", "c"],
+        &["CONFIG", "RESETSTAT"],
+        &["CONFIG", "RESETSTAT", "x"],
+        &["CONFIG", "HELP"],
+        &["CONFIG", "NOPE"],
+    ]);
+}
+
+#[test]
+fn shutdown_errors_match_redis() {
+    differential(&[
+        &["SHUTDOWN", "foo"],
+        &["SHUTDOWN", "ABORT"],
+        &["SHUTDOWN", "NOSAVE", "SAVE"],
+        &["SHUTDOWN", "ABORT", "NOW"],
+        &["SHUTDOWN", "now", "NOW", "FORCE", "ABORT"],
+        &["PING"],
+    ]);
+}
+
+#[test]
+fn shutdown_exits_without_a_reply() {
+    // Redis exits inside the command: not even earlier pipelined replies go out.
+    differential_raw(b"PING\r\nSHUTDOWN NOSAVE\r\n");
+    let mut server = Server::start();
+    let mut other = server.connect();
+    other.cmd(&["PING"]);
+    let mut conn = server.connect();
+    conn.send(b"SHUTDOWN NOW\r\n");
+    assert!(conn.is_closed());
+    assert!(other.is_closed());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while server.is_running() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(!server.is_running());
+}
