@@ -215,6 +215,7 @@ fn expire_options_and_errors_match_redis() {
         &["EXPIRE", "k", "100", "GT", "LT"],
         &["EXPIRE", "k", "100", "foo"],
         &["EXPIRE", "k", "100", "nx", "bad\r\nopt"],
+        &["EXPIRE", "k", "100", "bad\0opt"],
         &["EXPIRE", "k", "abc"],
         &["EXPIRE", "k", "abc", "foo"],
         &["EXPIRE", "k", "1.5"],
@@ -528,6 +529,10 @@ fn scan_errors_match_redis() {
         &["SCAN", "0", "TYPE", "foo"],
         &["SCAN", "0", "TYPE", "list"],
         &["SCAN", "0", "TYPE", "STRING"],
+        &["SCAN", "0", "TYPE", "string\0junk"],
+        &["SCAN", "0\0junk"],
+        &["SCAN", "-0"],
+        &["SCAN", "+0", "COUNT", "5"],
         &["SCAN", "0", "MATCH", "nomatch"],
         &["SCAN"],
     ]);
