@@ -37,15 +37,55 @@ pub fn wrong_type() -> Reply {
     Reply::error(ERR_WRONGTYPE)
 }
 
-/// Redis's `addReplyHelp`: the usage line, the command's lines, then HELP's own.
-pub fn help_reply(command: &str, lines: &[&'static str]) -> Reply {
-    let usage = format!("{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
-    let mut out = vec![Reply::Simple(usage.into_bytes().into())];
-    out.extend(
-        lines
-            .iter()
-            .chain(&["HELP", "    Prints this help."])
-            .map(|line| Reply::simple(line)),
-    );
+pub const ERR_SAME_OBJECT: &str = "ERR source and destination objects are the same";
+
+/// A C `int` argument (`getIntFromObjectOrReply`): not an integer gives the
+/// usual error, outside the `int` range Redis's range message; `msg`
+/// replaces both when given (SWAPDB's "invalid first DB index").
+pub fn int32_arg(arg: &[u8], msg: Option<&'static str>) -> Result<i32, Reply> {
+    let n = parse_i64(arg).ok_or_else(|| Reply::error(msg.unwrap_or(ERR_NOT_INTEGER)))?;
+    i32::try_from(n).map_err(|_| {
+        Reply::error(
+            msg.unwrap_or(
+                "ERR value is out of range, value must between -2147483648 and 2147483647",
+            ),
+        )
+    })
+}
+
+/// A database index argument as MOVE, COPY ... DB and SELECT read it
+/// (`getIntFromObjectOrReply` then `selectDb`).
+pub fn db_index_arg(arg: &[u8], databases: usize) -> Result<usize, Reply> {
+    let db = int32_arg(arg, None)?;
+    usize::try_from(db)
+        .ok()
+        .filter(|&db| db < databases)
+        .ok_or_else(|| Reply::error(ERR_DB_INDEX))
+}
+
+/// An error built from client bytes, as `addReplyErrorFormat` sends it:
+/// `%s` stops at a NUL byte and newlines become spaces, so the reply stays
+/// one protocol line.
+pub fn error_format(parts: &[&[u8]]) -> Reply {
+    let mut text = Vec::new();
+    for part in parts {
+        let end = memchr::memchr(0, part).unwrap_or(part.len());
+        text.extend(part[..end].iter().map(|&b| match b {
+            b'\r' | b'\n' => b' ',
+            b => b,
+        }));
+    }
+    Reply::error_owned(text)
+}
+
+/// The reply to `<COMMAND> HELP` (`addReplyHelp`): a title naming the
+/// command in upper case, the given lines, then HELP itself.
+pub fn help_reply(command: &[u8], lines: &[&'static str]) -> Reply {
+    let mut title = command.to_ascii_uppercase();
+    title.extend_from_slice(b" <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
+    let mut out = vec![Reply::Simple(title.into())];
+    out.extend(lines.iter().map(|&l| Reply::simple(l)));
+    out.push(Reply::simple("HELP"));
+    out.push(Reply::simple("    Prints this help."));
     Reply::Array(out)
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::args::{help_reply, int_arg, is, syntax_error, ERR_DB_INDEX};
+use super::args::{db_index_arg, help_reply, is, syntax_error};
 use super::table::c_string;
 use super::{cmd, CmdResult, Ctx, Registration};
 use crate::client::ClientHandle;
@@ -58,16 +58,9 @@ fn echo(_ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// SELECT reads an `int` (`getIntFromObjectOrReply`), with its own error
 /// beyond 32 bits.
 fn select(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let db = i32::try_from(int_arg(&args[1])?).map_err(|_| {
-        Reply::error("ERR value is out of range, value must between -2147483648 and 2147483647")
-    })?;
-    match usize::try_from(db) {
-        Ok(db) if db < ctx.server.keyspace.databases() => {
-            ctx.client.set_db(db);
-            Ok(Reply::OK)
-        }
-        _ => Err(Reply::error(ERR_DB_INDEX)),
-    }
+    let db = db_index_arg(&args[1], ctx.server.keyspace.databases())?;
+    ctx.client.set_db(db);
+    Ok(Reply::OK)
 }
 
 fn quit(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
@@ -390,7 +383,7 @@ fn client_no_evict(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// Redis 7.0.15's CLIENT HELP text, word for word.
 fn client_help(_ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     Ok(help_reply(
-        "CLIENT",
+        b"CLIENT",
         &[
             "CACHING (YES|NO)",
             "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",

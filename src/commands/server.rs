@@ -196,7 +196,7 @@ fn command_getkeys(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// Redis 7.0.15's COMMAND HELP text, word for word.
 fn command_help(_ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     Ok(help_reply(
-        "COMMAND",
+        b"COMMAND",
         &[
             "(no subcommand)",
             "    Return details about all Redis commands.",
@@ -313,7 +313,7 @@ fn config_resetstat(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 /// Redis 7.0.15's CONFIG HELP text, word for word.
 fn config_help(_ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     Ok(help_reply(
-        "CONFIG",
+        b"CONFIG",
         &[
             "GET <pattern>",
             "    Return parameters matching the glob-like <pattern> and their values.",

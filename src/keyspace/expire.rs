@@ -40,7 +40,11 @@ pub fn spawn_active_expiry(keyspace: Arc<Keyspace>, config: Arc<Config>) {
 fn sweep(keyspace: &Keyspace, db: usize, cursor: &mut usize, started: Instant, budget: Duration) {
     let shards = keyspace.shards_per_db();
     for _ in 0..shards {
-        if keyspace.db_volatile(db) == 0 || started.elapsed() >= budget {
+        if keyspace.db_volatile(db) == 0 {
+            keyspace.clear_avg_ttl(db);
+            return;
+        }
+        if started.elapsed() >= budget {
             return;
         }
         let mut set = LockSet::new();

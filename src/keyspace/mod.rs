@@ -8,9 +8,11 @@
 //! and two commands can never deadlock.
 
 mod expire;
+mod scan;
 mod shard;
 mod value;
 
+use std::fmt::Write;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
@@ -18,7 +20,7 @@ use dashmap::DashMap;
 
 pub use expire::spawn_active_expiry;
 pub(crate) use shard::Shard;
-pub use value::{Entry, StringValue, Value};
+pub use value::{Access, Entry, StringValue, Value};
 
 /// Keys are stored as boxed byte slices: 16 bytes plus the bytes themselves.
 pub type Key = Box<[u8]>;
@@ -35,6 +37,9 @@ pub struct Db {
     map: DashMap<Key, Entry, KeyHasher>,
     /// Keys with a TTL, for `INFO keyspace` and to skip idle active expiry.
     volatile: AtomicI64,
+    /// Running estimate of the remaining TTL of volatile keys in ms, kept by
+    /// active expiry as Redis's `db->avg_ttl` is (INFO `avg_ttl`).
+    avg_ttl: AtomicU64,
 }
 
 /// All databases.
@@ -52,6 +57,7 @@ impl Keyspace {
             .map(|_| Db {
                 map: DashMap::with_hasher_and_shard_amount(hasher, SHARDS_PER_DB),
                 volatile: AtomicI64::new(0),
+                avg_ttl: AtomicU64::new(0),
             })
             .collect();
         Keyspace {
@@ -82,6 +88,51 @@ impl Keyspace {
     /// Keys with a TTL in a database.
     pub fn db_volatile(&self, db: usize) -> usize {
         self.dbs[db].volatile.load(Ordering::Relaxed).max(0) as usize
+    }
+
+    /// Estimated average remaining TTL of the volatile keys in ms (0 when none).
+    pub fn db_avg_ttl(&self, db: usize) -> u64 {
+        self.dbs[db].avg_ttl.load(Ordering::Relaxed)
+    }
+
+    /// Redis zeroes `avg_ttl` whenever active expiry finds no volatile keys.
+    fn clear_avg_ttl(&self, db: usize) {
+        self.dbs[db].avg_ttl.store(0, Ordering::Relaxed);
+    }
+
+    /// Folds the TTLs one active expiry pass saw into `avg_ttl`, weighting
+    /// each pass 1/50 as Redis's `activeExpireCycle` does.
+    fn note_ttls(&self, db: usize, ttl_sum: u64, samples: u64) {
+        if samples == 0 {
+            return;
+        }
+        let sample = ttl_sum / samples;
+        let avg = &self.dbs[db].avg_ttl;
+        let old = avg.load(Ordering::Relaxed);
+        let new = if old == 0 {
+            sample
+        } else {
+            old / 50 * 49 + sample / 50
+        };
+        avg.store(new, Ordering::Relaxed);
+    }
+
+    /// The body of INFO's `# Keyspace` section: one
+    /// `db<n>:keys=..,expires=..,avg_ttl=..` line per non-empty database.
+    /// Takes each shard's lock in turn, so call it holding no [`Guard`].
+    pub fn info_keyspace(&self) -> String {
+        let mut out = String::new();
+        for db in 0..self.databases() {
+            let (keys, expires) = (self.db_len(db), self.db_volatile(db));
+            if keys > 0 || expires > 0 {
+                let avg_ttl = self.db_avg_ttl(db);
+                let _ = write!(
+                    out,
+                    "db{db}:keys={keys},expires={expires},avg_ttl={avg_ttl}\r\n"
+                );
+            }
+        }
+        out
     }
 
     /// Locks every shard in `set`, in ascending (db, shard) order: the one
@@ -247,25 +298,36 @@ impl<'g, 'k> DbView<'g, 'k> {
         }
     }
 
-    /// The live entry for `key`.
+    /// The live entry for `key`, recording the access (Redis's `lookupKey`).
     pub fn get(&mut self, key: &[u8]) -> Option<&Entry> {
+        self.touch(key).map(|e| &*e)
+    }
+
+    /// The live value for `key`, to change in place. Its TTL stays as it is.
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
+        self.touch(key).map(|e| &mut e.value)
+    }
+
+    /// The live entry for `key` with its access time updated.
+    fn touch(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let hash = self.guard.keyspace.hash(key);
+        if !self.expire_if_needed(hash, key) {
+            return None;
+        }
+        let now = self.now_ms;
+        let entry = self.guard.shard(self.db, hash).get_mut(hash, key)?;
+        entry.access.touch(now);
+        Some(entry)
+    }
+
+    /// The live entry for `key` without counting as an access
+    /// (`LOOKUP_NOTOUCH`: TYPE, TTL, OBJECT, ...).
+    pub fn peek(&mut self, key: &[u8]) -> Option<&Entry> {
         let hash = self.guard.keyspace.hash(key);
         if !self.expire_if_needed(hash, key) {
             return None;
         }
         self.guard.shard(self.db, hash).get(hash, key)
-    }
-
-    /// The live value for `key`, to change in place. Its TTL stays as it is.
-    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
-        let hash = self.guard.keyspace.hash(key);
-        if !self.expire_if_needed(hash, key) {
-            return None;
-        }
-        self.guard
-            .shard(self.db, hash)
-            .get_mut(hash, key)
-            .map(|e| &mut e.value)
     }
 
     pub fn contains(&mut self, key: &[u8]) -> bool {
@@ -276,14 +338,26 @@ impl<'g, 'k> DbView<'g, 'k> {
     /// Sets `key` to `value` with the given expiry, replacing whatever was
     /// there (and its TTL). Returns the live entry it replaced.
     pub fn set(&mut self, key: &[u8], value: Value, expires_at: Option<u64>) -> Option<Entry> {
+        let access = Access::new(self.now_ms);
+        self.set_entry(
+            key,
+            Entry {
+                value,
+                expires_at,
+                access,
+            },
+        )
+    }
+
+    /// Stores a whole entry (value, TTL and access record) under `key`, as
+    /// RENAME and MOVE carry one over. Returns the live entry it replaced.
+    pub fn set_entry(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
         let hash = self.guard.keyspace.hash(key);
         let hasher = &self.guard.keyspace.hasher;
         let now = self.now_ms;
         let db = self.db;
-        let old = self
-            .guard
-            .shard(db, hash)
-            .insert(hasher, hash, key, Entry { value, expires_at });
+        let expires_at = entry.expires_at;
+        let old = self.guard.shard(db, hash).insert(hasher, hash, key, entry);
         self.account(old.as_ref().and_then(|e| e.expires_at), expires_at);
         old.filter(|e| !e.is_expired(now))
     }
@@ -357,16 +431,29 @@ impl<'g, 'k> DbView<'g, 'k> {
         tables
     }
 
-    /// Removes the expired keys of the locked shards (used by active expiry).
+    /// Removes the expired keys of a locked shard (used by active expiry), and
+    /// feeds the TTLs of the volatile keys that remain into INFO's `avg_ttl`.
     pub fn remove_expired_in_shard(&mut self, shard: usize) -> usize {
         let now = self.now_ms;
         let Some((_, s)) = self.guard.db_shards(self.db).find(|(i, _)| *i == shard) else {
             return 0;
         };
-        let removed = s.extract_if(|_, e| e.is_expired(now));
+        let (mut ttl_sum, mut samples) = (0u64, 0u64);
+        let removed = s.extract_if(|_, e| match e.expires_at {
+            Some(at) if at < now => true,
+            Some(at) => {
+                if at > now {
+                    ttl_sum = ttl_sum.saturating_add(at - now);
+                    samples += 1;
+                }
+                false
+            }
+            None => false,
+        });
         let n = removed.len();
         self.volatile().fetch_sub(n as i64, Ordering::Relaxed);
         self.note_expired(n);
+        self.guard.keyspace.note_ttls(self.db, ttl_sum, samples);
         n
     }
 
@@ -397,5 +484,50 @@ impl<'k> Guard<'k> {
         let va = ks.dbs[a].volatile.load(Ordering::Relaxed);
         let vb = ks.dbs[b].volatile.swap(va, Ordering::Relaxed);
         ks.dbs[a].volatile.store(vb, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+
+    #[test]
+    fn info_keyspace_lists_non_empty_databases_with_ttl_estimates() {
+        let keyspace = Keyspace::new(4);
+        let value = || Value::String(StringValue::from_bytes(Bytes::from_static(b"v")));
+        let now = 1_000_000;
+        // Runs `f` on database `db` at time `at`, all of it locked.
+        let with_db = |db: usize, at: u64, f: &dyn Fn(&mut DbView)| {
+            let mut set = LockSet::new();
+            set.add_db(db);
+            let mut guard = keyspace.lock(set);
+            f(&mut guard.db(db, at));
+        };
+        with_db(0, now, &|db| {
+            db.set(b"a", value(), None);
+            db.set(b"b", value(), Some(now + 10_000));
+        });
+        with_db(2, now, &|db| {
+            db.set(b"c", value(), None);
+        });
+        assert_eq!(
+            keyspace.info_keyspace(),
+            "db0:keys=2,expires=1,avg_ttl=0\r\ndb2:keys=1,expires=0,avg_ttl=0\r\n"
+        );
+        let sweep = |db: &mut DbView| {
+            for shard in 0..SHARDS_PER_DB {
+                db.remove_expired_in_shard(shard);
+            }
+        };
+        with_db(0, now, &sweep);
+        assert_eq!(keyspace.db_avg_ttl(0), 10_000);
+        // Once the key has expired, active expiry reclaims it.
+        with_db(0, now + 20_000, &sweep);
+        assert_eq!(keyspace.db_volatile(0), 0);
+        assert!(keyspace
+            .info_keyspace()
+            .starts_with("db0:keys=1,expires=0,"));
     }
 }

@@ -62,16 +62,17 @@ impl<'a> Shard<'a> {
             .map(|(_, v)| v.into_inner())
     }
 
-    /// Visits every entry. The closure cannot change the table, so iterating is sound.
+    /// Every entry, in table order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Key, &Entry)> + '_ {
+        // SAFETY: `iter` and `as_ref` require the table to outlive the iterator
+        // and the references, and not to change meanwhile; both borrow `self`,
+        // which holds the write lock, immutably.
+        unsafe { self.table.iter().map(|bucket| bucket.as_ref()) }.map(|(k, v)| (k, v.get()))
+    }
+
+    /// Visits every entry.
     pub(crate) fn for_each(&self, mut f: impl FnMut(&Key, &Entry)) {
-        // SAFETY: `iter` requires the table to outlive the iterator and not be
-        // modified while it runs; we hold the write lock and only lend `&self`.
-        unsafe {
-            for bucket in self.table.iter() {
-                let (k, v) = bucket.as_ref();
-                f(k, v.get());
-            }
-        }
+        self.iter().for_each(|(k, e)| f(k, e));
     }
 
     /// Removes every entry for which `remove` says so, returning them.

@@ -92,7 +92,7 @@ impl StringValue {
     }
 }
 
-/// One keyspace entry: a value and its absolute expiry time.
+/// One keyspace entry: a value, its absolute expiry time and its access record.
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub value: Value,
@@ -100,6 +100,8 @@ pub struct Entry {
     /// Private so every change goes through [`crate::keyspace::DbView`], which keeps
     /// the per-database count of volatile keys that INFO and active expiry use.
     pub(crate) expires_at: Option<u64>,
+    /// When and how often the key is used (OBJECT IDLETIME / FREQ).
+    pub access: Access,
 }
 
 impl Entry {
@@ -107,6 +109,7 @@ impl Entry {
         Entry {
             value,
             expires_at: None,
+            access: Access::new(crate::util::now_ms()),
         }
     }
 
@@ -117,5 +120,100 @@ impl Entry {
     /// Redis keeps a key alive through the very millisecond it expires at (`now > when`).
     pub fn is_expired(&self, now_ms: u64) -> bool {
         matches!(self.expires_at, Some(t) if t < now_ms)
+    }
+}
+
+/// Redis's `LFU_INIT_VAL`: the counter of a new key, so it is not evicted at once.
+const LFU_INIT_VAL: u8 = 5;
+/// The defaults of `lfu-log-factor` and `lfu-decay-time` (minutes), which
+/// reddish always uses: a key's counter is kept up to date on every access,
+/// whatever the maxmemory policy, so OBJECT FREQ is meaningful the moment an
+/// LFU policy is selected.
+const LFU_LOG_FACTOR: f64 = 10.0;
+const LFU_DECAY_MINUTES: u64 = 1;
+
+/// A key's access record: Redis's `robj.lru` field, which holds either the
+/// LRU clock or the LFU time and counter depending on the maxmemory policy.
+/// We keep both, so switching policies needs no conversion.
+#[derive(Debug, Clone, Copy)]
+pub struct Access {
+    /// Unix seconds of the last access (the LRU clock has 1 s resolution).
+    secs: u32,
+    /// Unix minutes (mod 2^16) of the last LFU decrement, as Redis's `ldt`.
+    lfu_minutes: u16,
+    /// Logarithmic access counter, 0..=255.
+    lfu_counter: u8,
+}
+
+impl Access {
+    /// A key just created (`createObject`).
+    pub fn new(now_ms: u64) -> Access {
+        Access {
+            secs: (now_ms / 1000) as u32,
+            lfu_minutes: lfu_minutes(now_ms),
+            lfu_counter: LFU_INIT_VAL,
+        }
+    }
+
+    /// A key looked up without `LOOKUP_NOTOUCH`: Redis's `val->lru = LRU_CLOCK()`
+    /// and `updateLFU` in one.
+    pub fn touch(&mut self, now_ms: u64) {
+        self.secs = (now_ms / 1000) as u32;
+        let counter = self.frequency(now_ms);
+        self.lfu_counter = lfu_log_incr(counter, rand::random::<f64>());
+        self.lfu_minutes = lfu_minutes(now_ms);
+    }
+
+    /// Whole seconds since the last access (OBJECT IDLETIME).
+    pub fn idle_secs(&self, now_ms: u64) -> u64 {
+        ((now_ms / 1000) as u32).wrapping_sub(self.secs) as u64
+    }
+
+    /// The counter after decay (`LFUDecrAndReturn`, OBJECT FREQ).
+    pub fn frequency(&self, now_ms: u64) -> u8 {
+        let elapsed = lfu_minutes(now_ms).wrapping_sub(self.lfu_minutes) as u64;
+        let periods = elapsed / LFU_DECAY_MINUTES;
+        self.lfu_counter.saturating_sub(periods.min(255) as u8)
+    }
+}
+
+/// `LFUGetTimeInMinutes`: unix minutes, truncated to 16 bits.
+fn lfu_minutes(now_ms: u64) -> u16 {
+    (now_ms / 60_000) as u16
+}
+
+/// `LFULogIncr`: the more hits a key has, the less likely one more counts.
+/// `r` is uniform in [0, 1).
+fn lfu_log_incr(counter: u8, r: f64) -> u8 {
+    if counter == u8::MAX {
+        return counter;
+    }
+    let base = counter.saturating_sub(LFU_INIT_VAL) as f64;
+    let p = 1.0 / (base * LFU_LOG_FACTOR + 1.0);
+    if r < p {
+        counter + 1
+    } else {
+        counter
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lfu_counter_grows_logarithmically_and_decays_per_minute() {
+        // A new key always counts its first hits (p = 1 until the counter passes 5).
+        assert_eq!(lfu_log_incr(LFU_INIT_VAL, 0.999), LFU_INIT_VAL + 1);
+        // At 6 the chance is 1/11.
+        assert_eq!(lfu_log_incr(6, 0.05), 7);
+        assert_eq!(lfu_log_incr(6, 0.5), 6);
+        assert_eq!(lfu_log_incr(255, 0.0), 255);
+        let t = 1_700_000_000_000;
+        let a = Access::new(t);
+        assert_eq!(a.frequency(t), LFU_INIT_VAL);
+        assert_eq!(a.frequency(t + 3 * 60_000), LFU_INIT_VAL - 3);
+        assert_eq!(a.frequency(t + 60 * 60_000), 0);
+        assert_eq!(a.idle_secs(t + 2_500), 2);
     }
 }

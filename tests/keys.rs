@@ -1,0 +1,692 @@
+//! Generic key commands (DEL ... OBJECT), compared with a real redis-server.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use support::{differential, request, Conn, Server};
+
+/// A reddish and a redis-server side by side, one connection each, for
+/// scripts that need more than byte-identical replies (unordered KEYS/SCAN).
+struct Pair {
+    _servers: (Server, Server),
+    ours: Conn,
+    redis: Conn,
+}
+
+impl Pair {
+    /// None (the test is skipped with a message) when redis-server is missing.
+    fn new() -> Option<Pair> {
+        let oracle = Server::oracle()?;
+        let ours = Server::start();
+        Some(Pair {
+            ours: ours.connect(),
+            redis: oracle.connect(),
+            _servers: (ours, oracle),
+        })
+    }
+
+    /// Runs one command on both and asserts byte-identical replies.
+    fn same(&mut self, args: &[&str]) -> Vec<u8> {
+        let want = self.redis.cmd(args);
+        let got = self.ours.cmd(args);
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&want),
+            "reply to {args:?} differs from redis-server"
+        );
+        got
+    }
+
+    fn run(&mut self, script: &[&[&str]]) {
+        for args in script {
+            self.same(args);
+        }
+    }
+
+    /// Runs an array-of-bulks command (KEYS) on both; compares the elements as sets.
+    fn same_unordered(&mut self, args: &[&str]) -> BTreeSet<Vec<u8>> {
+        let want = bulks(&parse(&self.redis.cmd(args)));
+        let got = bulks(&parse(&self.ours.cmd(args)));
+        assert_eq!(got.len(), want.len(), "reply length to {args:?} differs");
+        let (want, got): (BTreeSet<_>, BTreeSet<_>) =
+            (want.into_iter().collect(), got.into_iter().collect());
+        assert_eq!(got, want, "reply to {args:?} differs from redis-server");
+        got
+    }
+
+    /// Fills the selected database of both with `n` string keys `key:<i>`.
+    fn fill(&mut self, prefix: &str, n: usize) {
+        fill(&mut self.ours, prefix, n);
+        fill(&mut self.redis, prefix, n);
+    }
+}
+
+/// Pipelines `SET <prefix><i> <i>` for i in 0..n.
+fn fill(conn: &mut Conn, prefix: &str, n: usize) {
+    let mut batch = Vec::new();
+    for i in 0..n {
+        let key = format!("{prefix}{i}");
+        batch.extend(request(&[b"SET", key.as_bytes(), i.to_string().as_bytes()]));
+    }
+    conn.send(&batch);
+    for _ in 0..n {
+        assert_eq!(conn.read_reply(), b"+OK\r\n");
+    }
+}
+
+/// A parsed RESP2 reply of bulk strings and arrays (KEYS, SCAN).
+#[derive(Debug)]
+enum Resp {
+    Bulk(Vec<u8>),
+    Array(Vec<Resp>),
+}
+
+fn parse(bytes: &[u8]) -> Resp {
+    fn line(bytes: &[u8], pos: &mut usize) -> Vec<u8> {
+        let start = *pos;
+        while bytes[*pos] != b'\r' {
+            *pos += 1;
+        }
+        *pos += 2;
+        bytes[start..*pos - 2].to_vec()
+    }
+    fn one(bytes: &[u8], pos: &mut usize) -> Resp {
+        let l = line(bytes, pos);
+        let n: i64 = String::from_utf8_lossy(&l[1..]).parse().unwrap_or(-1);
+        match l[0] {
+            b'$' if n >= 0 => {
+                let data = bytes[*pos..*pos + n as usize].to_vec();
+                *pos += n as usize + 2;
+                Resp::Bulk(data)
+            }
+            b'*' if n >= 0 => Resp::Array((0..n).map(|_| one(bytes, pos)).collect()),
+            _ => panic!("unexpected reply {:?}", String::from_utf8_lossy(&l)),
+        }
+    }
+    one(bytes, &mut 0)
+}
+
+fn bulks(r: &Resp) -> Vec<Vec<u8>> {
+    match r {
+        Resp::Array(items) => items
+            .iter()
+            .map(|i| match i {
+                Resp::Bulk(b) => b.clone(),
+                other => panic!("not a bulk string: {other:?}"),
+            })
+            .collect(),
+        other => panic!("not an array: {other:?}"),
+    }
+}
+
+/// One SCAN step: (next cursor, keys).
+fn scan_step(conn: &mut Conn, cursor: &str, options: &[&str]) -> (String, Vec<Vec<u8>>) {
+    let mut args = vec!["SCAN", cursor];
+    args.extend_from_slice(options);
+    match parse(&conn.cmd(&args)) {
+        Resp::Array(parts) => match &parts[..] {
+            [Resp::Bulk(c), keys] => (String::from_utf8_lossy(c).into_owned(), bulks(keys)),
+            other => panic!("bad SCAN reply {other:?}"),
+        },
+        other => panic!("bad SCAN reply {other:?}"),
+    }
+}
+
+/// A whole SCAN walk; `between` runs after every step. Panics if it does not end.
+fn scan_all(conn: &mut Conn, options: &[&str], mut between: impl FnMut(&mut Conn)) -> Vec<Vec<u8>> {
+    let mut cursor = "0".to_string();
+    let mut keys = Vec::new();
+    for _ in 0..100_000 {
+        let (next, mut step) = scan_step(conn, &cursor, options);
+        keys.append(&mut step);
+        if next == "0" {
+            return keys;
+        }
+        cursor = next;
+        between(conn);
+    }
+    panic!("SCAN did not return cursor 0");
+}
+
+fn set_of(keys: Vec<Vec<u8>>) -> BTreeSet<Vec<u8>> {
+    keys.into_iter().collect()
+}
+
+#[test]
+fn del_unlink_exists_touch_match_redis() {
+    differential(&[
+        &["SET", "a", "1"],
+        &["SET", "b", "2"],
+        &["SET", "c", "3"],
+        &["EXISTS", "a"],
+        &["EXISTS", "a", "a", "b", "nope"],
+        &["TOUCH", "a", "b", "b", "nope"],
+        &["DEL", "a", "nope", "a"],
+        &["EXISTS", "a"],
+        &["UNLINK", "b", "c", "nope"],
+        &["DEL", "nope"],
+        &["EXISTS", "a", "b", "c"],
+        &["DEL"],
+        &["UNLINK"],
+        &["EXISTS"],
+        &["TOUCH"],
+    ]);
+}
+
+#[test]
+fn type_and_ttl_family_match_redis() {
+    differential(&[
+        &["TYPE", "k"],
+        &["SET", "k", "v"],
+        &["TYPE", "k"],
+        &["TTL", "k"],
+        &["PTTL", "k"],
+        &["EXPIRETIME", "k"],
+        &["PEXPIRETIME", "k"],
+        &["TTL", "missing"],
+        &["PTTL", "missing"],
+        &["EXPIRETIME", "missing"],
+        &["PEXPIRETIME", "missing"],
+        &["EXPIRE", "k", "100"],
+        &["TTL", "k"],
+        &["PEXPIREAT", "k", "4000000000123"],
+        &["EXPIRETIME", "k"],
+        &["PEXPIRETIME", "k"],
+        &["EXPIREAT", "k", "4000000000"],
+        &["PEXPIRETIME", "k"],
+        &["PERSIST", "k"],
+        &["PERSIST", "k"],
+        &["PERSIST", "missing"],
+        &["TTL", "k"],
+        &["TYPE"],
+        &["TTL", "a", "b"],
+    ]);
+}
+
+#[test]
+fn expire_options_and_errors_match_redis() {
+    differential(&[
+        &["SET", "k", "v"],
+        &["EXPIRE", "k", "100", "NX", "XX"],
+        &["EXPIRE", "k", "100", "nx", "gt"],
+        &["EXPIRE", "k", "100", "NX", "LT"],
+        &["EXPIRE", "k", "100", "GT", "LT"],
+        &["EXPIRE", "k", "100", "foo"],
+        &["EXPIRE", "k", "100", "nx", "bad\r\nopt"],
+        &["EXPIRE", "k", "100", "bad\0opt"],
+        &["EXPIRE", "k", "abc"],
+        &["EXPIRE", "k", "abc", "foo"],
+        &["EXPIRE", "k", "1.5"],
+        &["EXPIRE", "missing", "abc"],
+        &["EXPIRE", "missing", "10", "bad"],
+        &["EXPIRE", "missing", "10"],
+        // Overflow: by the unit conversion, then by adding the base time.
+        &["EXPIRE", "k", "9223372036854775807"],
+        &["EXPIRE", "k", "9223372036854775"],
+        &["EXPIRE", "k", "-9223372036854776"],
+        &["PEXPIRE", "k", "9223372036854775807"],
+        &["EXPIREAT", "k", "9223372036854775807"],
+        // The largest expiry is accepted, and its rounding does not overflow.
+        &["PEXPIREAT", "k", "9223372036854775807"],
+        &["EXPIRETIME", "k"],
+        &["PEXPIRETIME", "k"],
+        &["TTL", "k"],
+        &["PEXPIREAT", "k", "9223372036854775308"],
+        &["EXPIRETIME", "k"],
+        // XX and GT need an existing TTL; NX needs none; LT treats none as infinite.
+        &["EXPIREAT", "k", "4000000000", "XX"],
+        &["EXPIREAT", "k", "4000000000", "GT"],
+        &["EXPIREAT", "k", "4000000000", "LT"],
+        &["EXPIRETIME", "k"],
+        &["EXPIREAT", "k", "3000000000", "NX"],
+        &["EXPIREAT", "k", "4500000000", "xx", "lt"],
+        &["EXPIREAT", "k", "4000000000", "LT"],
+        &["EXPIREAT", "k", "3500000000", "LT"],
+        &["EXPIREAT", "k", "3500000000", "GT"],
+        &["EXPIREAT", "k", "3600000000", "GT", "XX"],
+        &["EXPIRETIME", "k"],
+        &["PEXPIREAT", "k", "3600000000001", "GT"],
+        &["PEXPIRETIME", "k"],
+        &["EXPIRE", "k", "100", "NX"],
+        &["PERSIST", "k"],
+        &["EXPIRE", "k", "100", "XX"],
+        &["EXPIRE", "k", "100", "GT"],
+        &["TTL", "k"],
+        &["EXPIRE", "k", "100"],
+        &["PEXPIRE", "k", "200000", "gt"],
+        &["TTL", "k"],
+        &["EXPIRE", "k"],
+        &["EXPIREAT", "k"],
+    ]);
+}
+
+#[test]
+fn expire_in_the_past_deletes_the_key() {
+    differential(&[
+        &["SET", "a", "1"],
+        &["EXPIRE", "a", "-1"],
+        &["EXISTS", "a"],
+        &["SET", "b", "1"],
+        &["PEXPIRE", "b", "0"],
+        &["TTL", "b"],
+        &["SET", "c", "1"],
+        &["EXPIREAT", "c", "1"],
+        &["GET", "c"],
+        &["SET", "d", "1"],
+        &["PEXPIREAT", "d", "-9223372036854775808"],
+        &["EXISTS", "d"],
+        &["SET", "e", "1"],
+        &["EXPIRE", "e", "-100", "LT"],
+        &["EXISTS", "e"],
+        &["SET", "f", "1"],
+        &["EXPIRE", "f", "-100", "GT"],
+        &["EXISTS", "f"],
+    ]);
+}
+
+#[test]
+fn keys_expire_after_a_few_milliseconds() {
+    let Some(mut pair) = Pair::new() else { return };
+    pair.run(&[
+        &["SET", "short", "v"],
+        &["SET", "long", "v"],
+        &["SET", "plain", "v"],
+        &["PEXPIRE", "short", "5"],
+        &["PEXPIRE", "long", "100000"],
+    ]);
+    std::thread::sleep(Duration::from_millis(30));
+    pair.run(&[
+        &["EXISTS", "short", "long", "plain"],
+        &["TTL", "short"],
+        &["PTTL", "short"],
+        &["TYPE", "short"],
+        &["OBJECT", "ENCODING", "short"],
+        &["EXPIRE", "short", "10"],
+        &["PERSIST", "short"],
+        &["RENAME", "short", "x"],
+        &["COPY", "short", "x"],
+        &["MOVE", "short", "1"],
+        &["DEL", "short"],
+        &["TTL", "long"],
+    ]);
+    pair.same_unordered(&["KEYS", "*"]);
+    let ours = set_of(scan_all(&mut pair.ours, &[], |_| {}));
+    assert_eq!(ours, set_of(vec![b"long".to_vec(), b"plain".to_vec()]));
+
+    // Only expired keys left: RANDOMKEY finds none.
+    pair.run(&[
+        &["SELECT", "2"],
+        &["SET", "a", "1"],
+        &["SET", "b", "2"],
+        &["PEXPIRE", "a", "5"],
+        &["PEXPIRE", "b", "5"],
+    ]);
+    std::thread::sleep(Duration::from_millis(30));
+    pair.run(&[&["RANDOMKEY"], &["KEYS", "*"], &["SCAN", "0"]]);
+}
+
+#[test]
+fn pttl_counts_down() {
+    let server = Server::start();
+    let mut c = server.connect();
+    c.cmd(&["SET", "k", "v"]);
+    c.cmd(&["PEXPIRE", "k", "100000"]);
+    let pttl: i64 = String::from_utf8_lossy(&c.cmd(&["PTTL", "k"]))
+        .trim_start_matches(':')
+        .trim()
+        .parse()
+        .expect("integer reply");
+    assert!((99_000..=100_000).contains(&pttl), "PTTL {pttl}");
+}
+
+#[test]
+fn rename_and_renamenx_match_redis() {
+    differential(&[
+        &["RENAME", "missing", "x"],
+        &["RENAMENX", "missing", "x"],
+        &["RENAME", "missing", "missing"],
+        &["SET", "a", "1"],
+        &["RENAME", "a", "a"],
+        &["RENAMENX", "a", "a"],
+        &["EXPIREAT", "a", "4000000000"],
+        &["RENAME", "a", "b"],
+        &["EXISTS", "a"],
+        &["GET", "b"],
+        &["EXPIRETIME", "b"],
+        &["SET", "c", "3"],
+        &["RENAMENX", "b", "c"],
+        &["RENAMENX", "b", "d"],
+        &["EXPIRETIME", "d"],
+        // Renaming onto a key replaces it, TTL included.
+        &["EXPIREAT", "c", "3000000000"],
+        &["SET", "e", "5"],
+        &["RENAME", "e", "c"],
+        &["GET", "c"],
+        &["TTL", "c"],
+        &["RENAME", "d", "c"],
+        &["EXPIRETIME", "c"],
+        &["RENAME", "a"],
+    ]);
+}
+
+#[test]
+fn move_matches_redis() {
+    differential(&[
+        &["SET", "k", "v"],
+        &["MOVE", "k", "0"],
+        &["MOVE", "k", "x"],
+        &["MOVE", "k", "16"],
+        &["MOVE", "k", "-1"],
+        &["MOVE", "k", "99999999999"],
+        &["MOVE", "missing", "1"],
+        &["MOVE", "missing", "99"],
+        &["EXPIREAT", "k", "4000000000"],
+        &["MOVE", "k", "1"],
+        &["EXISTS", "k"],
+        &["SET", "k", "again"],
+        &["MOVE", "k", "1"],
+        &["SELECT", "1"],
+        &["GET", "k"],
+        &["EXPIRETIME", "k"],
+        &["MOVE", "k", "0"],
+        &["SELECT", "0"],
+        &["MOVE", "k"],
+    ]);
+}
+
+#[test]
+fn copy_matches_redis() {
+    let long = "x".repeat(60);
+    differential(&[
+        &["SET", "k", "v"],
+        &["COPY", "k", "k"],
+        &["COPY", "k", "k", "DB", "0"],
+        &["COPY", "k", "k2", "DB"],
+        &["COPY", "k", "k2", "DB", "x"],
+        &["COPY", "k", "k2", "DB", "16"],
+        &["COPY", "k", "k2", "DB", "-1"],
+        &["COPY", "k", "k2", "DB", "99999999999"],
+        &["COPY", "k", "k2", "REPLACE", "foo"],
+        &["COPY", "k", "k2", "foo", "DB", "99"],
+        &["COPY", "missing", "k2", "DB", "99"],
+        &["COPY", "missing", "k2"],
+        &["COPY", "k", "k", "DB", "1"],
+        &["SELECT", "1"],
+        &["GET", "k"],
+        &["SELECT", "0"],
+        &["EXPIREAT", "k", "4000000000"],
+        &["COPY", "k", "k2"],
+        &["EXPIRETIME", "k2"],
+        &["SET", "k", "new"],
+        &["COPY", "k", "k2"],
+        &["GET", "k2"],
+        &["COPY", "k", "k2", "replace"],
+        &["GET", "k2"],
+        &["TTL", "k2"],
+        &["COPY", "k", "k3", "DB", "1", "DB", "2"],
+        &["SELECT", "2"],
+        &["GET", "k3"],
+        &["SELECT", "1"],
+        &["EXISTS", "k3"],
+        &["SELECT", "0"],
+        // The copy keeps the encoding.
+        &["SET", "raw", &long],
+        &["COPY", "raw", "raw2"],
+        &["OBJECT", "ENCODING", "raw2"],
+        &["SET", "emb", "hello"],
+        &["COPY", "emb", "emb2"],
+        &["OBJECT", "ENCODING", "emb2"],
+        &["SET", "int", "123456"],
+        &["COPY", "int", "int2"],
+        &["OBJECT", "ENCODING", "int2"],
+        &["COPY", "k"],
+    ]);
+}
+
+#[test]
+fn swapdb_matches_redis() {
+    differential(&[
+        &["SWAPDB", "a", "b"],
+        &["SWAPDB", "0", "b"],
+        &["SWAPDB", "0", "99"],
+        &["SWAPDB", "-1", "0"],
+        &["SWAPDB", "99999999999", "0"],
+        &["SWAPDB", "0", "99999999999"],
+        &["SWAPDB", "0", "0"],
+        &["SET", "in0", "zero"],
+        &["EXPIREAT", "in0", "4000000000"],
+        &["SELECT", "1"],
+        &["SET", "in1", "one"],
+        &["SET", "other", "x"],
+        &["SWAPDB", "0", "1"],
+        &["KEYS", "*"],
+        &["EXPIRETIME", "in0"],
+        &["DBSIZE"],
+        &["SELECT", "0"],
+        &["DBSIZE"],
+        &["SWAPDB", "1", "0"],
+        &["GET", "in1"],
+        &["SWAPDB", "0"],
+    ]);
+}
+
+#[test]
+fn keys_patterns_match_redis() {
+    let Some(mut pair) = Pair::new() else { return };
+    pair.run(&[&["KEYS", "*"], &["KEYS", ""]]);
+    for k in [
+        "hello", "hallo", "hxllo", "hllo", "heeeello", "a*b", "", "h\nllo",
+    ] {
+        pair.same(&["SET", k, "v"]);
+    }
+    pair.fill("n:", 50);
+    for pattern in [
+        "*",
+        "h?llo",
+        "h*llo",
+        "h[ae]llo",
+        "h[^e]llo",
+        "h[a-b]llo",
+        "a\\*b",
+        "",
+        "n:1*",
+        "n:?",
+        "*llo",
+        "nomatch",
+        "[",
+        "h\nllo",
+    ] {
+        pair.same_unordered(&["KEYS", pattern]);
+    }
+    pair.run(&[&["KEYS"], &["KEYS", "a", "b"]]);
+}
+
+#[test]
+fn scan_errors_match_redis() {
+    differential(&[
+        &["SET", "k", "v"],
+        &["SCAN", "x"],
+        &["SCAN", "-"],
+        &["SCAN", "+"],
+        &["SCAN", " 1"],
+        &["SCAN", "1 "],
+        &["SCAN", "0x1"],
+        &["SCAN", "18446744073709551616"],
+        &["SCAN", "0", "COUNT", "0"],
+        &["SCAN", "0", "COUNT", "-1"],
+        &["SCAN", "0", "COUNT", "abc"],
+        &["SCAN", "0", "COUNT", "99999999999999999999"],
+        &["SCAN", "0", "COUNT"],
+        &["SCAN", "0", "MATCH"],
+        &["SCAN", "0", "TYPE"],
+        &["SCAN", "0", "COUNT", "1", "extra"],
+        &["SCAN", "0", "foo", "bar"],
+        &["SCAN", "x", "COUNT", "0"],
+        &["SCAN", "0", "COUNT", "0", "foo"],
+        &["SCAN", "0", "MATCH", "*", "COUNT", "10", "TYPE", "string"],
+        &["SCAN", "0", "TYPE", "foo"],
+        &["SCAN", "0", "TYPE", "list"],
+        &["SCAN", "0", "TYPE", "STRING"],
+        &["SCAN", "0", "TYPE", "string\0junk"],
+        &["SCAN", "0\0junk"],
+        &["SCAN", "-0"],
+        &["SCAN", "+0", "COUNT", "5"],
+        &["SCAN", "0", "MATCH", "nomatch"],
+        &["SCAN"],
+    ]);
+}
+
+#[test]
+fn scan_walks_return_what_redis_returns() {
+    let Some(mut pair) = Pair::new() else { return };
+    pair.run(&[&["SCAN", "0"], &["SCAN", "", "COUNT", "5"]]);
+    pair.fill("key:", 300);
+    pair.fill("other:", 40);
+    for options in [
+        &[][..],
+        &["COUNT", "1"],
+        &["COUNT", "7"],
+        &["COUNT", "1000"],
+        &["MATCH", "key:1*"],
+        &["MATCH", "other:*", "COUNT", "3"],
+        &["TYPE", "string", "COUNT", "50"],
+        &["TYPE", "hash"],
+        &["MATCH", "*"],
+    ] {
+        let want = set_of(scan_all(&mut pair.redis, options, |_| {}));
+        let got = scan_all(&mut pair.ours, options, |_| {});
+        let n = got.len();
+        let got = set_of(got);
+        assert_eq!(
+            n,
+            got.len(),
+            "SCAN {options:?} repeated keys without changes"
+        );
+        assert_eq!(got, want, "SCAN {options:?} differs from redis-server");
+    }
+    // A step honours COUNT closely enough to be useful, and everything fits in one big step.
+    let (_, step) = scan_step(&mut pair.ours, "0", &["COUNT", "20"]);
+    assert!(
+        (1..=40).contains(&step.len()),
+        "{} keys for COUNT 20",
+        step.len()
+    );
+    let (cursor, step) = scan_step(&mut pair.ours, "0", &["COUNT", "100000"]);
+    assert_eq!((cursor.as_str(), step.len()), ("0", 340));
+}
+
+#[test]
+fn scan_returns_every_key_present_throughout_while_the_db_grows() {
+    let server = Server::start();
+    let mut c = server.connect();
+    fill(&mut c, "orig:", 2000);
+    let mut added = 0;
+    let mut deleted = 0;
+    let seen = scan_all(&mut c, &["COUNT", "10"], |c| {
+        // Grow a lot between steps (tables resize), and churn some other keys.
+        fill(c, &format!("new{added}:"), 40);
+        added += 1;
+        if deleted < 500 {
+            c.cmd(&["DEL", &format!("new{}:0", deleted)]);
+            deleted += 1;
+        }
+    });
+    let seen = set_of(seen);
+    for i in 0..2000 {
+        assert!(
+            seen.contains(format!("orig:{i}").as_bytes()),
+            "orig:{i} was never returned"
+        );
+    }
+    assert!(added > 100, "the scan took only {added} steps");
+}
+
+#[test]
+fn randomkey_matches_redis() {
+    differential(&[
+        &["RANDOMKEY"],
+        &["SET", "only", "v"],
+        &["RANDOMKEY"],
+        &["RANDOMKEY"],
+        &["DEL", "only"],
+        &["RANDOMKEY"],
+        &["RANDOMKEY", "x"],
+    ]);
+}
+
+#[test]
+fn randomkey_reaches_every_key() {
+    let server = Server::start();
+    let mut c = server.connect();
+    fill(&mut c, "r", 5);
+    let mut seen = BTreeSet::new();
+    for _ in 0..500 {
+        seen.insert(c.cmd(&["RANDOMKEY"]));
+    }
+    assert_eq!(seen.len(), 5, "{seen:?}");
+}
+
+#[test]
+fn object_matches_redis() {
+    let long = "y".repeat(45);
+    differential(&[
+        &["OBJECT", "HELP"],
+        &["object", "help"],
+        &["OBJECT", "ENCODING", "missing"],
+        &["OBJECT", "REFCOUNT", "missing"],
+        &["OBJECT", "IDLETIME", "missing"],
+        &["OBJECT", "FREQ", "missing"],
+        &["SET", "int", "42"],
+        &["SET", "bigint", "123456"],
+        &["SET", "neg", "-5"],
+        &["SET", "emb", "hello"],
+        &["SET", "raw", &long],
+        &["SET", "notint", "0042"],
+        &["OBJECT", "ENCODING", "int"],
+        &["OBJECT", "ENCODING", "bigint"],
+        &["OBJECT", "ENCODING", "neg"],
+        &["OBJECT", "ENCODING", "emb"],
+        &["OBJECT", "ENCODING", "raw"],
+        &["OBJECT", "ENCODING", "notint"],
+        &["OBJECT", "REFCOUNT", "int"],
+        &["OBJECT", "REFCOUNT", "bigint"],
+        &["OBJECT", "REFCOUNT", "neg"],
+        &["OBJECT", "REFCOUNT", "emb"],
+        &["OBJECT", "IDLETIME", "emb"],
+        &["OBJECT", "FREQ", "emb"],
+        &["OBJECT", "ENCODING"],
+        &["OBJECT", "ENCODING", "a", "b"],
+        &["OBJECT", "HELP", "extra"],
+        &["OBJECT", "FOO"],
+        &["OBJECT"],
+    ]);
+}
+
+#[test]
+fn idletime_counts_only_touching_lookups() {
+    let server = Server::start();
+    let mut c = server.connect();
+    c.cmd(&["SET", "k", "hello"]);
+    c.cmd(&["SET", "other", "hello"]);
+    std::thread::sleep(Duration::from_millis(1100));
+    // Lookups that Redis flags LOOKUP_NOTOUCH leave the access time alone.
+    for args in [
+        &["TYPE", "k"][..],
+        &["TTL", "k"],
+        &["EXISTS", "k"],
+        &["OBJECT", "ENCODING", "k"],
+        &["EXPIRETIME", "k"],
+    ] {
+        c.cmd(args);
+    }
+    assert_eq!(c.cmd_str(&["OBJECT", "IDLETIME", "k"]), ":1\r\n");
+    // TOUCH resets it (retried in case the clock ticks a second in between).
+    let touched = (0..3).any(|_| {
+        c.cmd(&["TOUCH", "k"]);
+        c.cmd_str(&["OBJECT", "IDLETIME", "k"]) == ":0\r\n"
+    });
+    assert!(touched, "TOUCH did not reset the idle time");
+    assert_eq!(c.cmd_str(&["OBJECT", "IDLETIME", "other"]), ":1\r\n");
+}
