@@ -278,7 +278,7 @@ fn unreachable_server() {
 
 /// A reddish-server on a chosen port, to restart it at the same address.
 fn reddish_at(port: u16) -> Child {
-    let mut child = Command::new(SERVER)
+    let child = Command::new(SERVER)
         .args(["--port", &port.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -375,7 +375,10 @@ fn output_matches_redis_cli_on_reddish() {
         &[b"GET"],
         &[b"SELECT", b"99"],
         &[b"DBSIZE"],
+        &[b"MGET", b"a", b"nokey"],
         &[b"COMMAND", b"INFO", b"get", b"set", b"nosuchcommand"],
+        &[b"-3", b"CONFIG", b"GET", b"maxmemory*"],
+        &[b"-3", b"COMMAND", b"DOCS", b"get"],
     ];
     for mode in [&[][..], &[&b"--no-raw"[..]], &[&b"--raw"[..]]] {
         for command in commands {
@@ -458,6 +461,66 @@ fn output_matches_redis_cli_for_every_reply_shape() {
             &[proto, b"--no-raw"],
             b"MULTI\nSET a 1\nINCR a\nHSET h f v g w\nHGETALL h\nEXEC\nHGETALL nohash\nDEL h a\n",
         );
+    }
+}
+
+/// Out-of-band pushes (client tracking) are skipped without losing step
+/// when stdout is not a terminal.
+#[test]
+fn pushes_do_not_desynchronise_replies() {
+    let Some(oracle) = Server::oracle() else {
+        return;
+    };
+    if !have_redis_cli() {
+        return;
+    }
+    let script = b"CLIENT TRACKING on\nGET k\nSET k v\nGET k\nSET k w\nPING\nDEL k\n";
+    for mode in [&b"--raw"[..], b"--no-raw"] {
+        same_as_redis_cli(oracle.port, oracle.port, &[b"-3", mode], script);
+    }
+}
+
+/// SUBSCRIBE keeps printing messages as they come, like redis-cli.
+#[test]
+fn subscribe_streams_messages() {
+    let Some(oracle) = Server::oracle() else {
+        return;
+    };
+    if !have_redis_cli() {
+        return;
+    }
+    let mut publisher = oracle.connect();
+    for proto in ["-2", "-3"] {
+        let mut transcript = |program: &str| {
+            let mut child = Command::new(program)
+                .args([
+                    "-p",
+                    &oracle.port.to_string(),
+                    proto,
+                    "--no-raw",
+                    "SUBSCRIBE",
+                    "ch",
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start a CLI");
+            let lines = line_reader(child.stdout.take().expect("stdout"));
+            let next = || {
+                lines
+                    .recv_timeout(Duration::from_secs(10))
+                    .expect("a line from the CLI")
+            };
+            let mut seen: Vec<String> = (0..4).map(|_| next()).collect();
+            publisher.cmd(&["PUBLISH", "ch", "hello"]);
+            seen.extend((0..3).map(|_| next()));
+            let _ = child.kill();
+            let _ = child.wait();
+            seen
+        };
+        let want = transcript("redis-cli");
+        assert_eq!(want[0], "Reading messages... (press Ctrl-C to quit)");
+        assert_eq!(transcript(CLI), want);
     }
 }
 
@@ -665,5 +728,154 @@ fn compose_runs_the_lab() {
     assert_eq!(
         session.stdout,
         "{\"command\":\"SET user1 Alice\",\"response\":\"OK\"}\n{\"command\":\"GET user1\",\"response\":\"Alice\"}\n"
+    );
+}
+
+/// Drives an interactive reddish-cli on a pseudo-terminal: types each line,
+/// waits for the output to settle, ends with Ctrl-C at the prompt, and prints
+/// the screen bytes followed by `EXIT <status>`.
+const PTY_DRIVER: &str = r#"
+import os, pty, select, sys, time
+cli, home, port, lines = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.environ["HOME"] = home
+    os.environ["TERM"] = "xterm"
+    os.execv(cli, [cli, "-p", port])
+out = bytearray()
+def settle(quiet=0.3, limit=5.0):
+    end, last = time.time() + limit, time.time()
+    while time.time() < end and time.time() - last < quiet:
+        if select.select([fd], [], [], 0.05)[0]:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            out.extend(chunk)
+            last = time.time()
+settle()
+for line in lines:
+    os.write(fd, line.encode() + b"\r")
+    settle()
+os.write(fd, b"\x03")
+settle()
+_, status = os.waitpid(pid, 0)
+sys.stdout.buffer.write(bytes(out) + b"\nEXIT %d\n" % os.waitstatus_to_exitcode(status))
+"#;
+
+/// The screen without terminal control sequences and carriage returns.
+fn plain_screen(bytes: &[u8]) -> String {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == 0x1b && bytes.get(i + 1) == Some(&b'[') {
+            i += 2;
+            while i < bytes.len() && !bytes[i].is_ascii_alphabetic() {
+                i += 1;
+            }
+        } else if bytes[i] != b'\r' {
+            out.push(bytes[i]);
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Types `lines` into an interactive reddish-cli with a fresh HOME; returns
+/// the screen and the history file it left.
+fn pty_session(port: u16, lines: &[&str]) -> (String, String) {
+    let home = std::env::temp_dir().join(format!("reddish-cli-home-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&home).expect("temp home");
+    let out = Command::new("python3")
+        .args(["-c", PTY_DRIVER, CLI])
+        .arg(&home)
+        .arg(port.to_string())
+        .args(lines)
+        .output()
+        .expect("python3 runs the pty driver");
+    let history = std::fs::read_to_string(home.join(".reddish_cli_history"));
+    let _ = std::fs::remove_dir_all(&home);
+    let history = history.expect("the history file is written");
+    (plain_screen(&out.stdout), history)
+}
+
+fn assert_screen(screen: &str, wants: &[String]) {
+    for want in wants {
+        assert!(screen.contains(want), "missing {want:?} in:\n{screen}");
+    }
+    assert!(
+        screen.ends_with("\nEXIT 0\n"),
+        "Ctrl-C leaves cleanly:\n{screen}"
+    );
+}
+
+#[test]
+fn interactive_prompt_history_and_exit() {
+    let server = Server::start();
+    let p = server.port;
+    let (screen, history) = pty_session(
+        p,
+        &[
+            "SET greeting \"hello world\"",
+            "GET greeting",
+            "SELECT 2",
+            "AUTH secret",
+            "DBSIZE",
+        ],
+    );
+    assert_screen(
+        &screen,
+        &[
+            format!("127.0.0.1:{p}> GET greeting\n\"hello world\"\n"),
+            format!("127.0.0.1:{p}> SELECT 2\nOK\n127.0.0.1:{p}[2]> "),
+            format!("127.0.0.1:{p}[2]> DBSIZE\n(integer) 0\n127.0.0.1:{p}[2]> "),
+        ],
+    );
+    assert!(
+        history.contains("SET greeting \"hello world\"\nGET greeting\nSELECT 2\nDBSIZE\n"),
+        "{history}"
+    );
+    assert!(
+        !history.contains("secret"),
+        "passwords stay out of the history: {history}"
+    );
+}
+
+/// MULTI's `(TX)` prompt and pushes, on a real redis-server until reddish
+/// has MULTI and client tracking.
+#[test]
+fn interactive_transaction_prompt() {
+    let Some(oracle) = Server::oracle() else {
+        return;
+    };
+    let p = oracle.port;
+    let (screen, _) = pty_session(
+        p,
+        &[
+            "SELECT 1",
+            "MULTI",
+            "PING",
+            "EXEC",
+            "MULTI",
+            "DISCARD",
+            "HELLO 3",
+            "CLIENT TRACKING on",
+            "GET tracked",
+            "SET tracked v",
+            "PING",
+        ],
+    );
+    assert_screen(
+        &screen,
+        &[
+            format!("127.0.0.1:{p}[1]> MULTI\nOK\n127.0.0.1:{p}[1](TX)> PING\nQUEUED\n"),
+            format!("127.0.0.1:{p}[1](TX)> EXEC\n1) PONG\n127.0.0.1:{p}[1]> "),
+            format!("127.0.0.1:{p}[1](TX)> DISCARD\nOK\n127.0.0.1:{p}[1]> "),
+            // On a terminal, RESP3 pushes are shown when they are read
+            // (Redis sends a client's own invalidation after its reply).
+            "PING\n-> invalidate: 'tracked'\nPONG\n".to_string(),
+        ],
     );
 }

@@ -36,7 +36,7 @@ pub fn repr(bytes: &[u8], out: &mut Vec<u8>) {
 
 /// Status and error lines are printed with `%s` in redis-cli, so they end at
 /// the first NUL.
-fn c_str(text: &[u8]) -> &[u8] {
+pub fn c_str(text: &[u8]) -> &[u8] {
     text.split(|&b| b == 0).next().unwrap_or_default()
 }
 

@@ -267,7 +267,7 @@ impl Session {
         };
         match conn.call(cmd) {
             Ok(Reply::Error(text)) => {
-                eprintln!("{what} failed: {}", lossy(&text));
+                eprintln!("{what} failed: {}", lossy(format::c_str(&text)));
                 false
             }
             Ok(_) => true,
@@ -461,10 +461,10 @@ impl Session {
             self.track_state(cmd, &reply);
             if let (Reply::Error(text), true, false) = (&reply, self.settings.errcode, interactive)
             {
-                eprintln!("{}", lossy(text));
+                eprintln!("{}", lossy(format::c_str(text)));
                 return false;
             }
-            self.print(cmd, typed, &reply);
+            self.print(typed, &reply, prints_raw(cmd));
             match streaming {
                 Streaming::No => return true,
                 Streaming::Pubsub if reply.is_error() => return true,
@@ -480,7 +480,9 @@ impl Session {
         false
     }
 
-    fn print(&self, cmd: &[Vec<u8>], typed: &[u8], reply: &Reply) {
+    /// Prints one reply; `as_text` for the replies redis-cli shows raw even
+    /// in the human format (see [`prints_raw`]).
+    fn print(&self, typed: &[u8], reply: &Reply, as_text: bool) {
         let mut out = Vec::new();
         match self.settings.output {
             Output::Json => {
@@ -489,7 +491,7 @@ impl Session {
                 out.extend_from_slice(&json);
             }
             // Text meant to be read as is: no quoting, and no extra newline.
-            _ if prints_raw(cmd) => format::raw(reply, &mut out),
+            _ if as_text => format::raw(reply, &mut out),
             Output::Human => format::human(reply, &mut out),
             Output::Raw => {
                 format::raw(reply, &mut out);
@@ -508,7 +510,7 @@ impl Session {
         };
         match special {
             Some(line) => emit(&line),
-            None => self.print(&[b"push".to_vec()], typed, push),
+            None => self.print(typed, push, false),
         }
     }
 
