@@ -2,9 +2,11 @@
 
 pub mod encode;
 pub mod inline;
+pub mod json;
 pub mod reply;
 pub mod request;
 
 pub use encode::{encode, Resp};
+pub use json::encode_json;
 pub use reply::Reply;
 pub use request::{ProtocolError, Request, RequestParser};
