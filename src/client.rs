@@ -109,6 +109,8 @@ pub struct Client {
     pub resp: Resp,
     /// Close once the replies so far are written (QUIT, protocol errors).
     pub close_after_reply: bool,
+    /// Answer inline requests in JSON (`--json`, `json yes`, CLIENT JSON ON).
+    pub json: bool,
     pub handle: Arc<ClientHandle>,
 }
 
@@ -183,6 +185,7 @@ impl ClientRegistry {
             db: 0,
             resp: Resp::V2,
             close_after_reply: false,
+            json: false,
             handle,
         }
     }

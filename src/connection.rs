@@ -7,13 +7,13 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::client::Client;
 use crate::commands::execute;
-use crate::protocol::{encode, RequestParser};
+use crate::protocol::{encode, encode_json, Reply, RequestParser};
 use crate::server::Server;
 
 /// Read buffer growth step; large values arrive in chunks of at least this.
@@ -42,6 +42,7 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
     #[cfg(not(unix))]
     let fd = -1;
     let mut client = server.clients.register(addr, laddr, fd);
+    client.json = server.config.json();
     tracing::debug!(id = client.id, %addr, "client connected");
     if let Err(e) = run(&server, &mut client, &mut socket).await {
         tracing::debug!(id = client.id, "connection error: {e}");
@@ -105,7 +106,7 @@ async fn run_buffered(
             Ok(Some(request)) => request,
             Ok(None) => return Ok(false),
             Err(e) => {
-                encode(&e.reply(), client.resp, output);
+                encode_reply(client, e.1.as_ref(), &e.reply(), output);
                 tracing::debug!(
                     id = client.id,
                     "protocol error: {}",
@@ -120,13 +121,22 @@ async fn run_buffered(
         if client.handle.is_killed() {
             return Ok(true);
         }
-        encode(&reply, client.resp, output);
+        encode_reply(client, request.inline.as_ref(), &reply, output);
         if client.close_after_reply {
             return Ok(true);
         }
         if output.len() >= OUTPUT_FLUSH_AT {
             flush(server, socket, output).await?;
         }
+    }
+}
+
+/// Encodes a reply for this client: JSON for an inline request in JSON mode,
+/// otherwise RESP2 or RESP3 as the client chose. RESP requests always get RESP.
+fn encode_reply(client: &Client, inline: Option<&Bytes>, reply: &Reply, output: &mut BytesMut) {
+    match inline {
+        Some(line) if client.json => encode_json(line, reply, output),
+        _ => encode(reply, client.resp, output),
     }
 }
 

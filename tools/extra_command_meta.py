@@ -31,7 +31,12 @@ def simple(*names):
 
 
 # CLIENT SETINFO arrived in Redis 7.2; clients send it on connect.
+# CLIENT JSON is reddish's own: JSON replies for inline (telnet) requests.
 INFO = [
+    [
+        "client|json", 3, simple("noscript", "loading", "stale"), 0, 0, 0,
+        simple("@slow", "@connection"), ("~", []), ("~", []), [],
+    ],
     [
         "client|setinfo", 4, simple("noscript", "loading", "stale"), 0, 0, 0,
         simple("@slow", "@connection"),
@@ -41,6 +46,22 @@ INFO = [
 ]
 
 DOCS = {
+    "client|json": {
+        "summary": "Answers this connection's inline (telnet) requests with JSON objects, "
+        "or stops doing so (reddish extension).",
+        "since": "0.1.0",
+        "group": "connection",
+        "complexity": "O(1)",
+        "arguments": [
+            {
+                "name": "enabled", "type": "oneof",
+                "arguments": [
+                    {"name": "on", "type": "pure-token", "token": "ON"},
+                    {"name": "off", "type": "pure-token", "token": "OFF"},
+                ],
+            }
+        ],
+    },
     "client|setinfo": {
         "summary": "Sets information specific to the client or connection.",
         "since": "7.2.0",

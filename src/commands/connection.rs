@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::args::{db_index_arg, help_reply, is, syntax_error};
+use super::args::{db_index_arg, error_format, help_reply, is, syntax_error};
 use super::table::c_string;
 use super::{cmd, CmdResult, Ctx, Registration};
 use crate::client::ClientHandle;
@@ -29,17 +29,9 @@ pub static COMMANDS: &[Registration] = &[
     cmd("client|list", client_list),
     cmd("client|kill", client_kill),
     cmd("client|no-evict", client_no_evict),
+    cmd("client|json", client_json),
     cmd("client|help", client_help),
 ];
-
-/// An error quoting one argument, as Redis's `addReplyErrorFormat(c, "...'%s'...")`
-/// does: C formatting stops at a NUL byte.
-fn error_quoting(prefix: &str, arg: &[u8], suffix: &str) -> Reply {
-    let mut text = prefix.as_bytes().to_vec();
-    text.extend_from_slice(c_string(arg, usize::MAX));
-    text.extend_from_slice(suffix.as_bytes());
-    Reply::error_owned(text)
-}
 
 fn ping(_ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     match args.len() {
@@ -129,11 +121,11 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             set_name(ctx, &args[i + 1])?;
             i += 2;
         } else {
-            return Err(error_quoting(
-                "ERR Syntax error in HELLO option '",
+            return Err(error_format(&[
+                b"ERR Syntax error in HELLO option '",
                 &args[i],
-                "'",
-            ));
+                b"'",
+            ]));
         }
     }
     if let Some(resp) = version {
@@ -185,14 +177,14 @@ fn client_setinfo(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     } else if is(attr, "lib-ver") {
         &mut info.lib_ver
     } else {
-        return Err(error_quoting("ERR Unrecognized option '", attr, "'"));
+        return Err(error_format(&[b"ERR Unrecognized option '", attr, b"'"]));
     };
     if !valid_client_attr(value) {
-        return Err(error_quoting(
-            "ERR ",
+        return Err(error_format(&[
+            b"ERR ",
             attr,
-            " cannot contain spaces, newlines or special characters.",
-        ));
+            b" cannot contain spaces, newlines or special characters.",
+        ]));
     }
     *slot = (!value.is_empty()).then(|| value.clone());
     Ok(Reply::OK)
@@ -228,7 +220,7 @@ fn client_type(name: &Bytes) -> Result<ClientType, Reply> {
         b"slave" | b"replica" => ClientType::Replica,
         b"pubsub" => ClientType::PubSub,
         b"master" => ClientType::Master,
-        _ => return Err(error_quoting("ERR Unknown client type '", name, "'")),
+        _ => return Err(error_format(&[b"ERR Unknown client type '", name, b"'"])),
     })
 }
 
@@ -304,7 +296,7 @@ impl KillFilter {
                 filter.laddr = Some(value.clone());
             } else if is(option, "USER") {
                 if &value[..] != b"default" {
-                    return Err(error_quoting("ERR No such user '", value, "'"));
+                    return Err(error_format(&[b"ERR No such user '", value, b"'"]));
                 }
             } else if is(option, "SKIPME") {
                 filter.skip_me = if is(value, "YES") {
@@ -368,15 +360,27 @@ fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// CLIENT NO-EVICT ON|OFF: there is no client eviction here, but the flag
 /// shows in CLIENT LIST as in Redis.
-fn client_no_evict(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let on = if is(&args[2], "ON") {
-        true
-    } else if is(&args[2], "OFF") {
-        false
+/// An `ON|OFF` argument (CLIENT NO-EVICT, CLIENT JSON).
+fn on_off(arg: &[u8]) -> Result<bool, Reply> {
+    if is(arg, "ON") {
+        Ok(true)
+    } else if is(arg, "OFF") {
+        Ok(false)
     } else {
-        return Err(syntax_error());
-    };
-    ctx.client.handle.info().no_evict = on;
+        Err(syntax_error())
+    }
+}
+
+fn client_no_evict(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    ctx.client.handle.info().no_evict = on_off(&args[2])?;
+    Ok(Reply::OK)
+}
+
+/// CLIENT JSON ON|OFF (a reddish extension): whether this connection's inline
+/// (telnet) requests are answered with one JSON object per line. RESP requests
+/// always get RESP, so switching it on never confuses a client library.
+fn client_json(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    ctx.client.json = on_off(&args[2])?;
     Ok(Reply::OK)
 }
 

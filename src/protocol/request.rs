@@ -43,11 +43,17 @@ pub struct Request {
 /// A malformed request: Redis replies `-ERR Protocol error: <text>` and
 /// closes. Bytes, not `str`: `expected '$', got '%c'` quotes a client byte.
 #[derive(Debug, PartialEq, Eq)]
-pub struct ProtocolError(pub Vec<u8>);
+pub struct ProtocolError(pub Vec<u8>, pub Option<Bytes>);
 
 impl ProtocolError {
     fn new(text: &str) -> ProtocolError {
-        ProtocolError(text.as_bytes().to_vec())
+        ProtocolError(text.as_bytes().to_vec(), None)
+    }
+
+    /// The same error on an inline request, remembering the line as typed
+    /// (empty when there is no complete line) so JSON mode can echo it.
+    fn inline(text: &str, line: Bytes) -> ProtocolError {
+        ProtocolError(text.as_bytes().to_vec(), Some(line))
     }
 
     /// The error reply sent before closing the connection.
@@ -120,7 +126,7 @@ impl RequestParser {
         if buf[pos] != b'$' {
             let mut text = b"expected '$', got '".to_vec();
             text.extend_from_slice(&[buf[pos], b'\'']);
-            return Err(ProtocolError(text));
+            return Err(ProtocolError(text, None));
         }
         let len = match parse_i64(&buf[pos + 1..cr]) {
             Some(n) if n >= 0 && n as u64 <= max_bulk_len => n as usize,
@@ -158,7 +164,7 @@ fn header_line(buf: &mut [u8], from: usize, too_big: &str) -> Result<Option<usiz
 }
 
 fn decode_multibulk(buf: &mut BytesMut, len: usize) -> Result<Request, ProtocolError> {
-    let bad = |what: &str| ProtocolError(format!("invalid request: {what}").into_bytes());
+    let bad = |what: &str| ProtocolError(format!("invalid request: {what}").into_bytes(), None);
     let mut frame_bytes = buf.split_to(len);
     let frame = match decode_bytes_mut(&mut frame_bytes) {
         Ok(Some((frame, _, _))) => frame,
@@ -182,7 +188,10 @@ fn decode_multibulk(buf: &mut BytesMut, len: usize) -> Result<Request, ProtocolE
 fn parse_inline(buf: &mut BytesMut) -> Result<Option<Request>, ProtocolError> {
     let Some(nl) = strchr(buf, b'\n') else {
         if buf.len() > INLINE_MAX_SIZE {
-            return Err(ProtocolError::new("too big inline request"));
+            return Err(ProtocolError::inline(
+                "too big inline request",
+                Bytes::new(),
+            ));
         }
         return Ok(None);
     };
@@ -192,7 +201,7 @@ fn parse_inline(buf: &mut BytesMut) -> Result<Option<Request>, ProtocolError> {
         line.truncate(nl - 1);
     }
     let args = split_args(&line)
-        .ok_or_else(|| ProtocolError::new("unbalanced quotes in request"))?
+        .ok_or_else(|| ProtocolError::inline("unbalanced quotes in request", line.clone()))?
         .into_iter()
         .map(Bytes::from)
         .collect();
@@ -282,7 +291,7 @@ mod tests {
         assert_eq!(err(b"*1\r\n:1\r\n"), Some("expected '$', got ':'".into()));
         assert_eq!(
             parse_all(b"*1\r\n\xff\r\n").1,
-            Some(ProtocolError(b"expected '$', got '\xff'".to_vec()))
+            Some(ProtocolError(b"expected '$', got '\xff'".to_vec(), None))
         );
         assert_eq!(
             err(&vec![b'a'; INLINE_MAX_SIZE + 1]),
