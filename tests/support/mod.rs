@@ -85,6 +85,18 @@ impl Server {
         panic!("could not start reddish-server");
     }
 
+    /// reddish started with exactly `args` (which must make it listen on `port`).
+    pub fn start_with_args(args: &[&str], port: u16) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_reddish-server"))
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start reddish-server");
+        wait_until_listening(port, &mut child);
+        Server { child, port }
+    }
+
     /// A real redis-server to compare against, or None (with a message) when it
     /// is not installed. With REDDISH_REQUIRE_ORACLE=1 a missing oracle fails.
     pub fn oracle() -> Option<Server> {
