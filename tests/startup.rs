@@ -88,7 +88,7 @@ fn config_file_with_flags_overriding_and_several_binds() {
 #[test]
 fn sigterm_shuts_down_cleanly() {
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_reddish-server"))
+    let child = Command::new(env!("CARGO_BIN_EXE_reddish-server"))
         .args(["--port", &port.to_string()])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
