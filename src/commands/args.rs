@@ -17,6 +17,18 @@ pub fn int_arg(arg: &[u8]) -> Result<i64, Reply> {
     parse_i64(arg).ok_or_else(|| Reply::error(ERR_NOT_INTEGER))
 }
 
+/// Redis `getRangeLongFromObjectOrReply` with a message: an integer within
+/// `range`, else the error `msg` (a non-integer gets `msg` too, as in Redis).
+pub fn int_arg_in(
+    arg: &[u8],
+    range: std::ops::RangeInclusive<i64>,
+    msg: &'static str,
+) -> Result<i64, Reply> {
+    parse_i64(arg)
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| Reply::error(msg))
+}
+
 /// A float argument (`getDoubleFromObjectOrReply`).
 pub fn float_arg(arg: &[u8]) -> Result<f64, Reply> {
     parse_f64(arg).ok_or_else(|| Reply::error(ERR_NOT_FLOAT))

@@ -9,6 +9,7 @@
 pub mod args;
 mod connection;
 mod keys;
+mod list;
 pub mod meta;
 mod server;
 mod string;
@@ -74,6 +75,7 @@ fn registrations() -> impl Iterator<Item = &'static Registration> {
     [
         connection::COMMANDS,
         keys::COMMANDS,
+        list::COMMANDS,
         server::COMMANDS,
         string::COMMANDS,
     ]

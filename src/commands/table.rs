@@ -258,7 +258,9 @@ impl Command {
                         continue;
                     };
                     let first = first + firstkey;
-                    (first, first + (numkeys - 1) * keystep, keystep)
+                    // numkeys is the client's number (LMPOP 9223372036854775807 ...).
+                    let span = numkeys.saturating_sub(1).saturating_mul(keystep);
+                    (first, first.saturating_add(span), keystep)
                 }
             };
             let mut i = first;

@@ -3,6 +3,7 @@
 use bytes::Bytes;
 
 use crate::number::parse_i64;
+use crate::types::list::List;
 
 /// Strings up to this length are "embstr" in Redis (`OBJ_ENCODING_EMBSTR_SIZE_LIMIT`).
 const EMBSTR_SIZE_LIMIT: usize = 44;
@@ -12,6 +13,8 @@ const EMBSTR_SIZE_LIMIT: usize = 44;
 #[derive(Debug, Clone)]
 pub enum Value {
     String(StringValue),
+    /// Boxed: a list's deque header would make every `Value` bigger.
+    List(Box<List>),
 }
 
 impl Value {
@@ -19,6 +22,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::String(_) => "string",
+            Value::List(_) => "list",
         }
     }
 
@@ -26,6 +30,8 @@ impl Value {
     pub fn encoding_name(&self) -> &'static str {
         match self {
             Value::String(s) => s.encoding_name(),
+            // Redis 7.0 lists are always quicklists (listpack lists came in 7.2).
+            Value::List(_) => "quicklist",
         }
     }
 }

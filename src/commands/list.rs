@@ -1,0 +1,451 @@
+//! List commands (Redis 7.0's t_list.c), the blocking ones excepted.
+//!
+//! Each handler checks in Redis's order, because the order is visible: some
+//! parse their arguments before looking the key up (LRANGE, LPOS: a bad
+//! number beats WRONGTYPE), others after (LINDEX, LSET: a missing key beats a
+//! bad index). Only the read-only commands count keyspace hits and misses
+//! (`lookupKeyRead`); the writing ones use `lookupKeyWrite`, which does not.
+
+use bytes::Bytes;
+
+use super::args::{int_arg, int_arg_in, is, syntax_error, wrong_type, ERR_NO_SUCH_KEY};
+use super::{cmd, CmdResult, Ctx, Registration};
+use crate::keyspace::{DbView, Value};
+use crate::protocol::Reply;
+use crate::server::Server;
+use crate::types::list::{End, List};
+
+pub static COMMANDS: &[Registration] = &[
+    cmd("lindex", lindex),
+    cmd("linsert", linsert),
+    cmd("llen", llen),
+    cmd("lmove", lmove),
+    cmd("lmpop", lmpop),
+    cmd("lpop", lpop),
+    cmd("lpos", lpos),
+    cmd("lpush", lpush),
+    cmd("lpushx", lpushx),
+    cmd("lrange", lrange),
+    cmd("lrem", lrem),
+    cmd("lset", lset),
+    cmd("ltrim", ltrim),
+    cmd("rpop", rpop),
+    cmd("rpoplpush", rpoplpush),
+    cmd("rpush", rpush),
+    cmd("rpushx", rpushx),
+];
+
+const ERR_INDEX_OUT_OF_RANGE: &str = "ERR index out of range";
+const ERR_RANK_ZERO: &str = "ERR RANK can't be zero: use 1 to start from the first match, \
+    2 from the second ... or use negative to start from the end of the list";
+
+/// Redis `checkType(c, o, OBJ_LIST)`.
+fn list_of(value: &Value) -> Result<&List, Reply> {
+    match value {
+        Value::List(list) => Ok(list),
+        _ => Err(wrong_type()),
+    }
+}
+
+fn list_of_mut(value: &mut Value) -> Result<&mut List, Reply> {
+    match value {
+        Value::List(list) => Ok(list),
+        _ => Err(wrong_type()),
+    }
+}
+
+/// Redis `lookupKeyRead` then `checkType`: counts a keyspace hit when the
+/// key exists (whatever its type) and a miss otherwise.
+fn read_list<'d>(
+    server: &Server,
+    db: &'d mut DbView,
+    key: &[u8],
+) -> Result<Option<&'d List>, Reply> {
+    let entry = db.get(key);
+    server.stats.lookup(entry.is_some());
+    entry.map(|e| list_of(&e.value)).transpose()
+}
+
+/// Redis `lookupKeyWrite` then `checkType`.
+fn write_list<'d>(db: &'d mut DbView, key: &[u8]) -> Result<Option<&'d mut List>, Reply> {
+    db.get_mut(key).map(list_of_mut).transpose()
+}
+
+/// Runs `f` on the list at `key` (None when there is none), then deletes the
+/// key if `f` emptied the list, as Redis does after every removal.
+fn modify<T>(
+    db: &mut DbView,
+    key: &[u8],
+    f: impl FnOnce(&mut List) -> T,
+) -> Result<Option<T>, Reply> {
+    let Some(list) = write_list(db, key)? else {
+        return Ok(None);
+    };
+    let out = f(list);
+    if list.is_empty() {
+        db.remove(key);
+    }
+    Ok(Some(out))
+}
+
+/// Redis `pushGenericCommand` (and LMOVE's push): pushes `values` one by one
+/// onto the list at `key`, creating it unless `create` is false (the X
+/// variants). Returns the new length, 0 when nothing was created.
+fn push_values<'a>(
+    db: &mut DbView,
+    key: &[u8],
+    end: End,
+    values: impl IntoIterator<Item = &'a [u8]>,
+    fill: i64,
+    create: bool,
+) -> Result<usize, Reply> {
+    if let Some(list) = write_list(db, key)? {
+        values.into_iter().for_each(|v| list.push(end, v));
+        return Ok(list.len());
+    }
+    if !create {
+        return Ok(0);
+    }
+    let mut list = List::new(fill);
+    values.into_iter().for_each(|v| list.push(end, v));
+    let len = list.len();
+    db.set(key, Value::List(Box::new(list)), None);
+    Ok(len)
+}
+
+fn push(ctx: &mut Ctx, args: &[Bytes], end: End, create: bool) -> CmdResult {
+    let fill = ctx.server.config.list_max_listpack_size();
+    let values = args[2..].iter().map(|v| &v[..]);
+    let len = push_values(&mut ctx.db(), &args[1], end, values, fill, create)?;
+    Ok(Reply::from(len))
+}
+
+fn lpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    push(ctx, args, End::Head, true)
+}
+
+fn rpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    push(ctx, args, End::Tail, true)
+}
+
+fn lpushx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    push(ctx, args, End::Head, false)
+}
+
+fn rpushx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    push(ctx, args, End::Tail, false)
+}
+
+/// Redis `popGenericCommand`. With a COUNT the reply is an array (empty for
+/// COUNT 0, a null array for a missing key); without, a bulk or null.
+fn pop(ctx: &mut Ctx, args: &[Bytes], end: End, name: &str) -> CmdResult {
+    if args.len() > 3 {
+        return Err(Reply::error_owned(format!(
+            "ERR wrong number of arguments for '{name}' command"
+        )));
+    }
+    let count = args
+        .get(2)
+        .map(|n| {
+            int_arg_in(
+                n,
+                0..=i64::MAX,
+                "ERR value is out of range, must be positive",
+            )
+        })
+        .transpose()?;
+    let popped = modify(&mut ctx.db(), &args[1], |list| match count {
+        None => list.pop(end).map_or(Reply::Null, Reply::Bulk),
+        Some(n) => bulks(list.pop_many(end, usize::try_from(n).unwrap_or(usize::MAX))),
+    })?;
+    Ok(popped.unwrap_or(match count {
+        None => Reply::Null,
+        Some(_) => Reply::NullArray,
+    }))
+}
+
+fn bulks(values: Vec<Bytes>) -> Reply {
+    Reply::Array(values.into_iter().map(Reply::Bulk).collect())
+}
+
+fn lpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    pop(ctx, args, End::Head, "lpop")
+}
+
+fn rpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    pop(ctx, args, End::Tail, "rpop")
+}
+
+fn llen(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let server = ctx.server;
+    let len = read_list(server, &mut ctx.db(), &args[1])?.map_or(0, List::len);
+    Ok(Reply::from(len))
+}
+
+/// LINDEX looks the key up before parsing the index.
+fn lindex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let server = ctx.server;
+    let mut db = ctx.db();
+    let Some(list) = read_list(server, &mut db, &args[1])? else {
+        return Ok(Reply::Null);
+    };
+    let index = int_arg(&args[2])?;
+    Ok(list.get(index).map_or(Reply::Null, Reply::bulk_copy))
+}
+
+/// LSET: no such key, then WRONGTYPE, then the index.
+fn lset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let mut db = ctx.db();
+    let list = write_list(&mut db, &args[1])?.ok_or_else(|| Reply::error(ERR_NO_SUCH_KEY))?;
+    let index = int_arg(&args[2])?;
+    if list.set(index, &args[3]) {
+        Ok(Reply::OK)
+    } else {
+        Err(Reply::error(ERR_INDEX_OUT_OF_RANGE))
+    }
+}
+
+/// LRANGE and LTRIM's index arithmetic: the first position and the number of
+/// elements of `start..=stop` (negative counting from the tail), or None
+/// when the range is empty.
+fn clamp_range(len: usize, start: i64, stop: i64) -> Option<(usize, usize)> {
+    let len = len as i64;
+    let start = if start < 0 { len + start } else { start }.max(0);
+    let stop = if stop < 0 { len + stop } else { stop };
+    if start > stop || start >= len {
+        return None;
+    }
+    let stop = stop.min(len - 1);
+    Some((start as usize, (stop - start + 1) as usize))
+}
+
+fn lrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let start = int_arg(&args[2])?;
+    let stop = int_arg(&args[3])?;
+    let server = ctx.server;
+    let mut db = ctx.db();
+    let Some(list) = read_list(server, &mut db, &args[1])? else {
+        return Ok(Reply::Array(Vec::new()));
+    };
+    let Some((first, count)) = clamp_range(list.len(), start, stop) else {
+        return Ok(Reply::Array(Vec::new()));
+    };
+    Ok(bulks(list.range(first, count)))
+}
+
+fn ltrim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let start = int_arg(&args[2])?;
+    let stop = int_arg(&args[3])?;
+    modify(&mut ctx.db(), &args[1], |list| {
+        let len = list.len();
+        match clamp_range(len, start, stop) {
+            Some((first, count)) => list.trim(first, len - first - count),
+            None => list.trim(len, 0),
+        }
+    })?;
+    Ok(Reply::OK)
+}
+
+fn lrem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let count = int_arg(&args[2])?;
+    let removed = modify(&mut ctx.db(), &args[1], |list| list.remove(&args[3], count))?;
+    Ok(Reply::from(removed.unwrap_or(0)))
+}
+
+/// LINSERT: the BEFORE|AFTER syntax error comes before the key lookup.
+fn linsert(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let after = if is(&args[2], "AFTER") {
+        true
+    } else if is(&args[2], "BEFORE") {
+        false
+    } else {
+        return Err(syntax_error());
+    };
+    let mut db = ctx.db();
+    let Some(list) = write_list(&mut db, &args[1])? else {
+        return Ok(Reply::Integer(0));
+    };
+    if list.insert(&args[3], &args[4], after) {
+        Ok(Reply::from(list.len()))
+    } else {
+        Ok(Reply::Integer(-1))
+    }
+}
+
+/// Redis `lposCommand`, including its arithmetic on RANK: a negative rank is
+/// negated to search from the tail, and `RANK -9223372036854775808` stays
+/// negative in Redis 7.0 (the negation overflows), so every match qualifies
+/// and a COUNT never stops the search. Wrapping arithmetic keeps that.
+fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let mut rank: i64 = 1;
+    let mut count: Option<i64> = None;
+    let mut maxlen: i64 = 0;
+    let mut j = 3;
+    while j < args.len() {
+        let more = j + 1 < args.len();
+        if is(&args[j], "RANK") && more {
+            j += 1;
+            rank = int_arg(&args[j])?;
+            if rank == 0 {
+                return Err(Reply::error(ERR_RANK_ZERO));
+            }
+        } else if is(&args[j], "COUNT") && more {
+            j += 1;
+            count = Some(int_arg_in(
+                &args[j],
+                0..=i64::MAX,
+                "ERR COUNT can't be negative",
+            )?);
+        } else if is(&args[j], "MAXLEN") && more {
+            j += 1;
+            maxlen = int_arg_in(&args[j], 0..=i64::MAX, "ERR MAXLEN can't be negative")?;
+        } else {
+            return Err(syntax_error());
+        }
+        j += 1;
+    }
+    let forward = rank > 0;
+    if !forward {
+        rank = rank.wrapping_neg();
+    }
+
+    let server = ctx.server;
+    let mut db = ctx.db();
+    let Some(list) = read_list(server, &mut db, &args[1])? else {
+        return Ok(match count {
+            Some(_) => Reply::Array(Vec::new()),
+            None => Reply::Null,
+        });
+    };
+    let len = list.len() as i64;
+    let entries = if forward {
+        list.iter()
+    } else {
+        list.iter_rev()
+    };
+    let mut matches: i64 = 0;
+    let mut found = Vec::new();
+    for (index, entry) in (0..).zip(entries) {
+        if maxlen != 0 && index >= maxlen {
+            break;
+        }
+        if entry != &args[2][..] {
+            continue;
+        }
+        matches += 1;
+        if matches < rank {
+            continue;
+        }
+        found.push(Reply::Integer(if forward {
+            index
+        } else {
+            len - index - 1
+        }));
+        match count {
+            None => break,
+            Some(c) if c != 0 && matches.wrapping_sub(rank).wrapping_add(1) >= c => break,
+            Some(_) => {}
+        }
+    }
+    Ok(match count {
+        Some(_) => Reply::Array(found),
+        None => found.pop().unwrap_or(Reply::Null),
+    })
+}
+
+/// Redis `getListPositionFromObjectOrReply`: LEFT or RIGHT.
+fn end_arg(arg: &[u8]) -> Result<End, Reply> {
+    if is(arg, "LEFT") {
+        Ok(End::Head)
+    } else if is(arg, "RIGHT") {
+        Ok(End::Tail)
+    } else {
+        Err(syntax_error())
+    }
+}
+
+/// Redis `lmoveGenericCommand`: a missing source answers null before the
+/// destination's type is checked; a wrong-typed destination moves nothing.
+/// When source and destination are one list the element rotates, and the
+/// key (with its TTL) stays even if it held a single element.
+fn lmove_generic(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> CmdResult {
+    let fill = ctx.server.config.list_max_listpack_size();
+    let mut db = ctx.db();
+    let Some(list) = write_list(&mut db, src)? else {
+        return Ok(Reply::Null);
+    };
+    if src == dst {
+        let Some(value) = list.pop(from) else {
+            return Ok(Reply::Null);
+        };
+        list.push(to, &value);
+        return Ok(Reply::Bulk(value));
+    }
+    write_list(&mut db, dst)?;
+    let Some(Some(value)) = modify(&mut db, src, |list| list.pop(from))? else {
+        return Ok(Reply::Null);
+    };
+    push_values(&mut db, dst, to, [&value[..]], fill, true)?;
+    Ok(Reply::Bulk(value))
+}
+
+fn lmove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let from = end_arg(&args[3])?;
+    let to = end_arg(&args[4])?;
+    lmove_generic(ctx, &args[1], &args[2], from, to)
+}
+
+fn rpoplpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    lmove_generic(ctx, &args[1], &args[2], End::Tail, End::Head)
+}
+
+/// Redis `lmpopGenericCommand`'s parsing: `numkeys key... LEFT|RIGHT [COUNT n]`
+/// with numkeys at `args[at]`. Returns the keys, the end and the count.
+fn mpop_args(args: &[Bytes], at: usize) -> Result<(&[Bytes], End, usize), Reply> {
+    let numkeys = int_arg_in(
+        &args[at],
+        1..=i64::MAX,
+        "ERR numkeys should be greater than 0",
+    )?;
+    let first = at + 1;
+    let where_at = usize::try_from(numkeys)
+        .ok()
+        .and_then(|n| first.checked_add(n))
+        .filter(|&i| i < args.len())
+        .ok_or_else(syntax_error)?;
+    let end = end_arg(&args[where_at])?;
+    let mut count = None;
+    let mut j = where_at + 1;
+    while j < args.len() {
+        if count.is_none() && is(&args[j], "COUNT") && j + 1 < args.len() {
+            j += 1;
+            count = Some(int_arg_in(
+                &args[j],
+                1..=i64::MAX,
+                "ERR count should be greater than 0",
+            )?);
+        } else {
+            return Err(syntax_error());
+        }
+        j += 1;
+    }
+    let count = usize::try_from(count.unwrap_or(1)).unwrap_or(usize::MAX);
+    Ok((&args[first..where_at], end, count))
+}
+
+/// Redis `mpopGenericCommand`: pops from the first non-empty list among
+/// `keys`; a wrong-typed key met before it is an error.
+fn mpop(ctx: &mut Ctx, keys: &[Bytes], end: End, count: usize) -> CmdResult {
+    let mut db = ctx.db();
+    for key in keys {
+        if let Some(values) = modify(&mut db, key, |list| list.pop_many(end, count))? {
+            return Ok(Reply::Array(vec![Reply::Bulk(key.clone()), bulks(values)]));
+        }
+    }
+    Ok(Reply::NullArray)
+}
+
+fn lmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let (keys, end, count) = mpop_args(args, 1)?;
+    mpop(ctx, keys, end, count)
+}

@@ -1,0 +1,833 @@
+//! The list type: a quicklist, as in Redis 7.0 (quicklist.c).
+//!
+//! A list is a deque of nodes; each node is one packed byte buffer holding up
+//! to `list-max-listpack-size` entries (a positive fill) or bytes (a negative
+//! fill: -1..-5 = 4..64 KB). Pushes and pops touch only the end node, so both
+//! ends are O(1) (plus a memmove within one small node, like Redis's listpack);
+//! indexing walks node counts from the nearer end, then entries within one node.
+//!
+//! An entry is `varint(len) data reversed-varint(len)`: the trailing copy of
+//! the length lets a node be walked backwards, which Redis's listpack does
+//! with its `backlen` field. Entries are kept byte for byte, so equality is
+//! byte equality (Redis's integer-encoded entries only ever hold canonical
+//! decimals, which read back identically).
+//!
+//! Redis 7.0 lists are "quicklist" from the first element (the single
+//! listpack encoding arrived in 7.2); nodes are never LZF-compressed here
+//! (`list-compress-depth` is accepted but has no visible effect).
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+
+/// Bytes a multi-entry node may hold when the fill counts entries
+/// (Redis `SIZE_SAFETY_LIMIT`).
+const SIZE_SAFETY_LIMIT: usize = 8192;
+
+/// Node byte limits for fills -1 ..= -5 (Redis `optimization_level`).
+const OPTIMIZATION_LEVEL: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
+
+/// The largest entry-count fill (Redis `FILL_MAX`); smaller negative fills
+/// than -5 count as -5, as `quicklistSetFill` clamps them.
+const FILL_MAX: i64 = 1 << 15;
+
+/// Which end of a list: LEFT/head or RIGHT/tail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    Head,
+    Tail,
+}
+
+/// What one node may hold, from the fill.
+#[derive(Debug, Clone, Copy)]
+struct Limit {
+    bytes: usize,
+    entries: usize,
+}
+
+impl Limit {
+    /// Redis `_quicklistNodeAllowInsert`'s rules: a negative fill limits
+    /// bytes, a positive one entries (and bytes to the safety limit).
+    fn of(fill: i32) -> Limit {
+        if fill < 0 {
+            let level = (fill.unsigned_abs() as usize).min(OPTIMIZATION_LEVEL.len());
+            Limit {
+                bytes: OPTIMIZATION_LEVEL[level - 1],
+                entries: usize::MAX,
+            }
+        } else {
+            Limit {
+                bytes: SIZE_SAFETY_LIMIT,
+                entries: fill as usize,
+            }
+        }
+    }
+}
+
+/// Bytes of the LEB128 encoding of `n`.
+fn varint_len(mut n: usize) -> usize {
+    let mut len = 1;
+    while n >= 0x80 {
+        n >>= 7;
+        len += 1;
+    }
+    len
+}
+
+/// Bytes an entry of `len` data bytes takes in a node.
+fn entry_size(len: usize) -> usize {
+    2 * varint_len(len) + len
+}
+
+/// Writes the entry for `data` into `out`, which is exactly `entry_size` long.
+fn write_entry(out: &mut [u8], data: &[u8]) {
+    let v = varint_len(data.len());
+    let mut n = data.len();
+    for i in 0..v {
+        let byte = (n & 0x7f) as u8 | if i + 1 < v { 0x80 } else { 0 };
+        out[i] = byte;
+        // The trailer is the same bytes in reverse, to be read from the end.
+        out[out.len() - 1 - i] = byte;
+        n >>= 7;
+    }
+    out[v..v + data.len()].copy_from_slice(data);
+}
+
+/// One packed node.
+#[derive(Debug, Clone, Default)]
+struct Node {
+    buf: Vec<u8>,
+    count: usize,
+}
+
+/// The entries of one node between two offsets, from either end.
+#[derive(Clone)]
+struct NodeIter<'a> {
+    buf: &'a [u8],
+    front: usize,
+    back: usize,
+}
+
+impl<'a> NodeIter<'a> {
+    /// The next entry from the front, with its start offset.
+    fn next_entry(&mut self) -> Option<(usize, &'a [u8])> {
+        if self.front >= self.back {
+            return None;
+        }
+        let start = self.front;
+        let (mut len, mut shift, mut pos) = (0usize, 0, start);
+        loop {
+            let byte = self.buf[pos];
+            len |= ((byte & 0x7f) as usize) << shift;
+            pos += 1;
+            shift += 7;
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        let header = pos - start;
+        self.front = pos + len + header;
+        Some((start, &self.buf[pos..pos + len]))
+    }
+
+    /// The `i`th next entry from the front.
+    fn nth_entry(&mut self, i: usize) -> Option<(usize, &'a [u8])> {
+        for _ in 0..i {
+            self.next_entry()?;
+        }
+        self.next_entry()
+    }
+
+    /// The next entry from the back, with its start offset.
+    fn next_back_entry(&mut self) -> Option<(usize, &'a [u8])> {
+        if self.front >= self.back {
+            return None;
+        }
+        let (mut len, mut shift, mut pos) = (0usize, 0, self.back);
+        loop {
+            pos -= 1;
+            let byte = self.buf[pos];
+            len |= ((byte & 0x7f) as usize) << shift;
+            shift += 7;
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        let trailer = self.back - pos;
+        let data = pos - len;
+        self.back = data - trailer;
+        Some((self.back, &self.buf[data..pos]))
+    }
+}
+
+impl<'a> Iterator for NodeIter<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        self.next_entry().map(|(_, e)| e)
+    }
+}
+
+impl DoubleEndedIterator for NodeIter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.next_back_entry().map(|(_, e)| e)
+    }
+}
+
+impl Node {
+    fn entries(&self) -> NodeIter<'_> {
+        self.entries_from(0)
+    }
+
+    fn entries_from(&self, offset: usize) -> NodeIter<'_> {
+        NodeIter {
+            buf: &self.buf,
+            front: offset,
+            back: self.buf.len(),
+        }
+    }
+
+    /// Whether one more entry of `len` bytes fits (an empty node takes anything:
+    /// an element too big for any node lives in a node of its own).
+    fn allows(&self, limit: Limit, len: usize) -> bool {
+        self.count == 0
+            || (self.count < limit.entries && self.buf.len() + entry_size(len) <= limit.bytes)
+    }
+
+    /// Whether the node holds more than its limit allows (after an insert or
+    /// a replace in the middle) and should be split.
+    fn oversized(&self, limit: Limit) -> bool {
+        self.count > 1 && (self.count > limit.entries.max(1) || self.buf.len() > limit.bytes)
+    }
+
+    /// Start offset of entry `i` (< count), walking from the nearer end.
+    fn offset_of(&self, i: usize) -> usize {
+        let mut it = self.entries();
+        let found = if i <= self.count / 2 {
+            it.nth_entry(i)
+        } else {
+            let mut last = None;
+            for _ in i..self.count {
+                last = it.next_back_entry();
+            }
+            last
+        };
+        found.map_or(self.buf.len(), |(off, _)| off)
+    }
+
+    /// The entry starting at `offset`.
+    fn entry_at(&self, offset: usize) -> Option<&[u8]> {
+        self.entries_from(offset).next()
+    }
+
+    /// Gives memory back once a node has shrunk to a quarter of its
+    /// allocation (Redis reallocates a listpack to size on every delete).
+    fn release_slack(&mut self) {
+        if self.buf.capacity() > 64 && self.buf.len() < self.buf.capacity() / 4 {
+            self.buf.shrink_to(self.buf.len() * 2);
+        }
+    }
+
+    fn insert(&mut self, offset: usize, data: &[u8]) {
+        let size = entry_size(data.len());
+        let old = self.buf.len();
+        self.buf.resize(old + size, 0);
+        self.buf.copy_within(offset..old, offset + size);
+        write_entry(&mut self.buf[offset..offset + size], data);
+        self.count += 1;
+    }
+
+    fn push(&mut self, end: End, data: &[u8]) {
+        let offset = match end {
+            End::Head => 0,
+            End::Tail => self.buf.len(),
+        };
+        self.insert(offset, data);
+    }
+
+    fn pop(&mut self, end: End) -> Option<Bytes> {
+        let mut it = self.entries();
+        let (start, data) = match end {
+            End::Head => it.next_entry(),
+            End::Tail => it.next_back_entry(),
+        }?;
+        let value = Bytes::copy_from_slice(data);
+        let stop = start + entry_size(data.len());
+        self.buf.drain(start..stop);
+        self.count -= 1;
+        self.release_slack();
+        Some(value)
+    }
+
+    /// Removes `n` (< count) entries from one end.
+    fn drop_entries(&mut self, end: End, n: usize) {
+        match end {
+            End::Head => {
+                let cut = self.offset_of(n);
+                self.buf.drain(..cut);
+            }
+            End::Tail => {
+                let cut = self.offset_of(self.count - n);
+                self.buf.truncate(cut);
+            }
+        }
+        self.count -= n;
+        self.release_slack();
+    }
+
+    /// Replaces the entry at `offset` whose data is `old_len` bytes.
+    fn replace(&mut self, offset: usize, old_len: usize, data: &[u8]) {
+        let stop = offset + entry_size(old_len);
+        let mut entry = vec![0; entry_size(data.len())];
+        write_entry(&mut entry, data);
+        self.buf.splice(offset..stop, entry);
+    }
+
+    /// Moves entries `at..` into a new node.
+    fn split_off(&mut self, at: usize) -> Node {
+        let offset = self.offset_of(at);
+        let right = Node {
+            buf: self.buf[offset..].to_vec(),
+            count: self.count - at,
+        };
+        self.buf.truncate(offset);
+        self.count = at;
+        self.release_slack();
+        right
+    }
+
+    /// Removes up to `max` entries equal to `value`, scanning from `from`.
+    fn remove_matching(&mut self, value: &[u8], max: usize, from: End) -> usize {
+        let mut it = self.entries();
+        let mut spans = Vec::new();
+        while spans.len() < max {
+            let next = match from {
+                End::Head => it.next_entry(),
+                End::Tail => it.next_back_entry(),
+            };
+            let Some((start, data)) = next else { break };
+            if data == value {
+                spans.push(start..start + entry_size(data.len()));
+            }
+        }
+        if spans.is_empty() {
+            return 0;
+        }
+        if from == End::Tail {
+            spans.reverse();
+        }
+        let mut kept = Vec::with_capacity(self.buf.len());
+        let mut pos = 0;
+        for span in &spans {
+            kept.extend_from_slice(&self.buf[pos..span.start]);
+            pos = span.end;
+        }
+        kept.extend_from_slice(&self.buf[pos..]);
+        self.buf = kept;
+        self.count -= spans.len();
+        spans.len()
+    }
+}
+
+/// Copies elements out for a reply: one buffer for all of them, sliced, so a
+/// long LRANGE costs two allocations instead of one per element.
+fn copy_out<'a>(elements: impl Iterator<Item = &'a [u8]>) -> Vec<Bytes> {
+    let elements: Vec<&[u8]> = elements.collect();
+    let mut buf = Vec::with_capacity(elements.iter().map(|e| e.len()).sum());
+    let mut ends = Vec::with_capacity(elements.len());
+    for e in &elements {
+        buf.extend_from_slice(e);
+        ends.push(buf.len());
+    }
+    let buf = Bytes::from(buf);
+    let mut start = 0;
+    ends.into_iter()
+        .map(|end| {
+            let slice = buf.slice(start..end);
+            start = end;
+            slice
+        })
+        .collect()
+}
+
+/// A list value (Redis `OBJ_LIST`, encoding quicklist).
+#[derive(Debug, Clone)]
+pub struct List {
+    nodes: VecDeque<Node>,
+    len: usize,
+    /// `list-max-listpack-size` when the list was created, as Redis's
+    /// quicklist keeps its own `fill`.
+    fill: i32,
+}
+
+/// A position in a list: node index and the entry's byte offset in it.
+#[derive(Debug, Clone, Copy)]
+struct Cursor {
+    node: usize,
+    offset: usize,
+}
+
+impl List {
+    /// An empty list with the given `list-max-listpack-size`.
+    pub fn new(fill: i64) -> List {
+        List {
+            // One node is all a small list needs.
+            nodes: VecDeque::with_capacity(1),
+            len: 0,
+            fill: fill.clamp(-(OPTIMIZATION_LEVEL.len() as i64), FILL_MAX) as i32,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn limit(&self) -> Limit {
+        Limit::of(self.fill)
+    }
+
+    fn end_node(&mut self, end: End) -> Option<&mut Node> {
+        match end {
+            End::Head => self.nodes.front_mut(),
+            End::Tail => self.nodes.back_mut(),
+        }
+    }
+
+    fn pop_node(&mut self, end: End) {
+        match end {
+            End::Head => self.nodes.pop_front(),
+            End::Tail => self.nodes.pop_back(),
+        };
+    }
+
+    pub fn push(&mut self, end: End, data: &[u8]) {
+        let limit = self.limit();
+        match self.end_node(end) {
+            Some(node) if node.allows(limit, data.len()) => node.push(end, data),
+            _ => {
+                let mut node = Node::default();
+                node.push(end, data);
+                match end {
+                    End::Head => self.nodes.push_front(node),
+                    End::Tail => self.nodes.push_back(node),
+                }
+            }
+        }
+        self.len += 1;
+    }
+
+    pub fn pop(&mut self, end: End) -> Option<Bytes> {
+        let node = self.end_node(end)?;
+        let value = node.pop(end)?;
+        if node.count == 0 {
+            self.pop_node(end);
+        }
+        self.len -= 1;
+        Some(value)
+    }
+
+    /// Pops up to `n` elements from `end`, in the order they come off.
+    pub fn pop_many(&mut self, end: End, n: usize) -> Vec<Bytes> {
+        let n = n.min(self.len);
+        let values = match end {
+            End::Head => copy_out(self.iter().take(n)),
+            End::Tail => copy_out(self.iter_rev().take(n)),
+        };
+        self.drop_entries(end, n);
+        values
+    }
+
+    /// Copies of `count` elements from position `start` (LRANGE).
+    pub fn range(&self, start: usize, count: usize) -> Vec<Bytes> {
+        copy_out(self.iter_from(start).take(count))
+    }
+
+    /// Removes `n` elements from `end` (whole nodes at once where possible).
+    fn drop_entries(&mut self, end: End, n: usize) {
+        let mut n = n.min(self.len);
+        self.len -= n;
+        while n > 0 {
+            let Some(node) = self.end_node(end) else {
+                break;
+            };
+            if node.count <= n {
+                n -= node.count;
+                self.pop_node(end);
+            } else {
+                node.drop_entries(end, n);
+                n = 0;
+            }
+        }
+    }
+
+    /// Keeps the elements after the first `head` and before the last `tail`
+    /// (LTRIM's `quicklistDelRange` pair).
+    pub fn trim(&mut self, head: usize, tail: usize) {
+        self.drop_entries(End::Head, head);
+        self.drop_entries(End::Tail, tail);
+    }
+
+    /// Resolves a Redis index (negative counts from the tail) to a position.
+    fn index(&self, index: i64) -> Option<usize> {
+        let len = self.len as i64;
+        let i = if index < 0 { index + len } else { index };
+        (0..len).contains(&i).then_some(i as usize)
+    }
+
+    /// Node and entry-in-node of element `i` (< len), walking node counts
+    /// from the nearer end as `quicklistGetIteratorAtIdx` does.
+    fn locate(&self, i: usize) -> (usize, usize) {
+        if i < self.len / 2 {
+            let mut skipped = 0;
+            for (n, node) in self.nodes.iter().enumerate() {
+                if i < skipped + node.count {
+                    return (n, i - skipped);
+                }
+                skipped += node.count;
+            }
+        } else {
+            let mut after = self.len;
+            for (n, node) in self.nodes.iter().enumerate().rev() {
+                after -= node.count;
+                if i >= after {
+                    return (n, i - after);
+                }
+            }
+        }
+        (self.nodes.len(), 0)
+    }
+
+    fn cursor(&self, i: usize) -> Option<Cursor> {
+        let (node, entry) = self.locate(i);
+        let offset = self.nodes.get(node)?.offset_of(entry);
+        Some(Cursor { node, offset })
+    }
+
+    /// The element at a Redis index (LINDEX).
+    pub fn get(&self, index: i64) -> Option<&[u8]> {
+        let cursor = self.cursor(self.index(index)?)?;
+        self.nodes[cursor.node].entry_at(cursor.offset)
+    }
+
+    /// Replaces the element at a Redis index (LSET). False when out of range.
+    pub fn set(&mut self, index: i64, data: &[u8]) -> bool {
+        let Some(cursor) = self.index(index).and_then(|i| self.cursor(i)) else {
+            return false;
+        };
+        let node = &mut self.nodes[cursor.node];
+        let Some(old) = node.entry_at(cursor.offset) else {
+            return false;
+        };
+        let old_len = old.len();
+        node.replace(cursor.offset, old_len, data);
+        self.split_if_oversized(cursor.node);
+        true
+    }
+
+    /// Inserts `data` before or after the first element equal to `pivot`
+    /// (LINSERT). False when there is no such element.
+    pub fn insert(&mut self, pivot: &[u8], data: &[u8], after: bool) -> bool {
+        let mut found = None;
+        'search: for (n, node) in self.nodes.iter().enumerate() {
+            let mut it = node.entries();
+            while let Some((start, entry)) = it.next_entry() {
+                if entry == pivot {
+                    found = Some((n, if after { it.front } else { start }));
+                    break 'search;
+                }
+            }
+        }
+        let Some((n, offset)) = found else {
+            return false;
+        };
+        self.nodes[n].insert(offset, data);
+        self.len += 1;
+        self.split_if_oversized(n);
+        true
+    }
+
+    /// Splits node `n` in halves, recursively, until every part fits its
+    /// limit (Redis splits a full node when inserting into its middle).
+    fn split_if_oversized(&mut self, n: usize) {
+        let limit = self.limit();
+        if !self.nodes[n].oversized(limit) {
+            return;
+        }
+        let half = self.nodes[n].count / 2;
+        let right = self.nodes[n].split_off(half);
+        self.nodes.insert(n + 1, right);
+        self.split_if_oversized(n + 1);
+        self.split_if_oversized(n);
+    }
+
+    /// Removes up to `count` elements equal to `value` (LREM): from the head
+    /// when positive, from the tail when negative, all when zero.
+    pub fn remove(&mut self, value: &[u8], count: i64) -> usize {
+        let max = if count == 0 {
+            usize::MAX
+        } else {
+            usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX)
+        };
+        let from = if count < 0 { End::Tail } else { End::Head };
+        let mut removed = 0;
+        let mut visit = |node: &mut Node| {
+            if removed < max {
+                removed += node.remove_matching(value, max - removed, from);
+            }
+        };
+        match from {
+            End::Head => self.nodes.iter_mut().for_each(&mut visit),
+            End::Tail => self.nodes.iter_mut().rev().for_each(&mut visit),
+        }
+        if removed > 0 {
+            self.nodes.retain(|node| node.count > 0);
+            self.len -= removed;
+        }
+        removed
+    }
+
+    /// Elements from the head.
+    pub fn iter(&self) -> Iter<'_> {
+        self.iter_from(0)
+    }
+
+    /// Elements from position `start` (clamped) towards the tail.
+    pub fn iter_from(&self, start: usize) -> Iter<'_> {
+        let (n, entry) = self.locate(start.min(self.len));
+        let current = self
+            .nodes
+            .get(n)
+            .map(|node| node.entries_from(node.offset_of(entry)));
+        Iter {
+            rest: self.nodes.range((n + 1).min(self.nodes.len())..),
+            current,
+            forward: true,
+        }
+    }
+
+    /// Elements from the tail towards the head.
+    pub fn iter_rev(&self) -> Iter<'_> {
+        Iter {
+            rest: self.nodes.iter(),
+            current: None,
+            forward: false,
+        }
+    }
+}
+
+/// Elements of a list in one direction.
+pub struct Iter<'a> {
+    /// Nodes not yet started, consumed from the end `forward` says.
+    rest: std::collections::vec_deque::Iter<'a, Node>,
+    current: Option<NodeIter<'a>>,
+    forward: bool,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        loop {
+            if let Some(current) = &mut self.current {
+                let next = if self.forward {
+                    current.next()
+                } else {
+                    current.next_back()
+                };
+                if next.is_some() {
+                    return next;
+                }
+            }
+            let node = if self.forward {
+                self.rest.next()
+            } else {
+                self.rest.next_back()
+            }?;
+            self.current = Some(node.entries());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    /// The structure's invariants: counts add up, no empty node, every node
+    /// within its limit unless it holds a single (big) entry, entries decode.
+    fn check(list: &List) {
+        let limit = list.limit();
+        let mut total = 0;
+        for node in &list.nodes {
+            assert!(node.count > 0, "empty node");
+            assert!(
+                !node.oversized(limit),
+                "oversized node: {} entries, {} bytes",
+                node.count,
+                node.buf.len()
+            );
+            assert_eq!(node.entries().count(), node.count);
+            assert_eq!(node.entries().rev().count(), node.count);
+            total += node.count;
+        }
+        assert_eq!(total, list.len());
+    }
+
+    fn contents(list: &List) -> Vec<Vec<u8>> {
+        list.iter().map(<[u8]>::to_vec).collect()
+    }
+
+    fn value(rng: &mut StdRng) -> Vec<u8> {
+        let len = match rng.gen_range(0..40) {
+            0 => rng.gen_range(100..20_000),
+            1..=3 => 0,
+            _ => rng.gen_range(1..4),
+        };
+        (0..len).map(|_| b"abc"[rng.gen_range(0..3)]).collect()
+    }
+
+    /// Random operations against a VecDeque model, for every kind of fill.
+    #[test]
+    fn matches_a_plain_deque() {
+        for fill in [-5, -2, -1, 0, 1, 2, 3, 128] {
+            let mut rng = StdRng::seed_from_u64(fill as u64);
+            let mut list = List::new(fill);
+            let mut model: VecDeque<Vec<u8>> = VecDeque::new();
+            for _ in 0..2000 {
+                let len = model.len() as i64;
+                match rng.gen_range(0..11) {
+                    0..=2 => {
+                        let v = value(&mut rng);
+                        if rng.gen() {
+                            list.push(End::Head, &v);
+                            model.push_front(v);
+                        } else {
+                            list.push(End::Tail, &v);
+                            model.push_back(v);
+                        }
+                    }
+                    3 => {
+                        let got = list.pop(End::Head).map(|b| b.to_vec());
+                        assert_eq!(got, model.pop_front());
+                    }
+                    4 => {
+                        let n = rng.gen_range(0..5);
+                        let got: Vec<Vec<u8>> = list
+                            .pop_many(End::Tail, n)
+                            .iter()
+                            .map(|b| b.to_vec())
+                            .collect();
+                        let want: Vec<Vec<u8>> = (0..n).map_while(|_| model.pop_back()).collect();
+                        assert_eq!(got, want);
+                    }
+                    5 => {
+                        let i = rng.gen_range(-len - 2..len + 2);
+                        let v = value(&mut rng);
+                        let at = if i < 0 { i + len } else { i };
+                        let ok = (0..len).contains(&at);
+                        assert_eq!(list.set(i, &v), ok);
+                        if ok {
+                            model[at as usize] = v;
+                        }
+                    }
+                    6 => {
+                        let pivot = value(&mut rng);
+                        let v = value(&mut rng);
+                        let after = rng.gen();
+                        let pos = model.iter().position(|e| *e == pivot);
+                        assert_eq!(list.insert(&pivot, &v, after), pos.is_some());
+                        if let Some(p) = pos {
+                            model.insert(p + after as usize, v);
+                        }
+                    }
+                    7 => {
+                        let v = value(&mut rng);
+                        let count: i64 = rng.gen_range(-3..4);
+                        let mut left = if count == 0 {
+                            usize::MAX
+                        } else {
+                            count.unsigned_abs() as usize
+                        };
+                        let mut removed = 0;
+                        let mut keep = |e: &Vec<u8>| {
+                            if left > 0 && *e == v {
+                                left -= 1;
+                                removed += 1;
+                                false
+                            } else {
+                                true
+                            }
+                        };
+                        let kept: VecDeque<Vec<u8>> = if count < 0 {
+                            let mut k: Vec<_> =
+                                model.iter().rev().filter(|e| keep(e)).cloned().collect();
+                            k.reverse();
+                            k.into()
+                        } else {
+                            model.iter().filter(|e| keep(e)).cloned().collect()
+                        };
+                        assert_eq!(list.remove(&v, count), removed);
+                        model = kept;
+                    }
+                    8 => {
+                        let head = rng.gen_range(0..3usize).min(model.len());
+                        let tail = rng.gen_range(0..3usize).min(model.len() - head);
+                        list.trim(head, tail);
+                        model.drain(..head);
+                        model.truncate(model.len() - tail);
+                    }
+                    9 => {
+                        let i = rng.gen_range(-len - 2..len + 2);
+                        let at = if i < 0 { i + len } else { i };
+                        let want = usize::try_from(at).ok().and_then(|a| model.get(a));
+                        assert_eq!(list.get(i), want.map(|v| &v[..]));
+                    }
+                    _ => {
+                        let start = rng.gen_range(0..len as usize + 2);
+                        let got: Vec<Vec<u8>> = list.iter_from(start).map(<[u8]>::to_vec).collect();
+                        let want: Vec<Vec<u8>> = model.iter().skip(start).cloned().collect();
+                        assert_eq!(got, want);
+                        let rev: Vec<Vec<u8>> = list.iter_rev().map(<[u8]>::to_vec).collect();
+                        assert_eq!(rev, model.iter().rev().cloned().collect::<Vec<_>>());
+                    }
+                }
+                check(&list);
+                assert_eq!(contents(&list), Vec::from(model.clone()));
+            }
+        }
+    }
+
+    #[test]
+    fn lengths_use_multi_byte_varints() {
+        let mut list = List::new(-2);
+        for len in [0, 127, 128, 16_383, 16_384, 70_000] {
+            list.push(End::Tail, &vec![b'x'; len]);
+            list.push(End::Head, &vec![b'y'; len]);
+        }
+        check(&list);
+        let lens: Vec<usize> = list.iter().map(<[u8]>::len).collect();
+        assert_eq!(
+            lens,
+            [70_000, 16_384, 16_383, 128, 127, 0, 0, 127, 128, 16_383, 16_384, 70_000]
+        );
+    }
+
+    #[test]
+    fn small_lists_are_one_node() {
+        let mut list = List::new(-2);
+        for i in 0..100 {
+            list.push(End::Tail, format!("{i}").as_bytes());
+        }
+        assert_eq!(list.nodes.len(), 1);
+        let mut counted = List::new(10);
+        for i in 0..100 {
+            counted.push(End::Head, format!("{i}").as_bytes());
+        }
+        assert_eq!(counted.nodes.len(), 10);
+    }
+}
