@@ -4,69 +4,7 @@ mod support;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use support::{differential, Conn, Server};
-
-/// Both servers side by side, for scripts that need pauses, binary arguments
-/// or commands whose own reply must not be compared (HELLO, INFO).
-struct Pair {
-    _oracle: Server,
-    _ours: Server,
-    want: Conn,
-    got: Conn,
-}
-
-impl Pair {
-    fn new() -> Option<Pair> {
-        let oracle = Server::oracle()?;
-        let ours = Server::start();
-        Some(Pair {
-            want: oracle.connect(),
-            got: ours.connect(),
-            _oracle: oracle,
-            _ours: ours,
-        })
-    }
-
-    fn check_bytes(&mut self, args: &[&[u8]]) {
-        let want = self.want.cmd_bytes(args);
-        let got = self.got.cmd_bytes(args);
-        assert_eq!(
-            String::from_utf8_lossy(&got),
-            String::from_utf8_lossy(&want),
-            "reply to {:?} differs from redis-server",
-            args.iter()
-                .map(|a| String::from_utf8_lossy(a))
-                .collect::<Vec<_>>()
-        );
-    }
-
-    fn check(&mut self, args: &[&str]) {
-        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-        self.check_bytes(&args);
-    }
-
-    fn run(&mut self, script: &[&[&str]]) {
-        for args in script {
-            self.check(args);
-        }
-    }
-
-    /// Sends a command to both servers without comparing the replies.
-    fn send(&mut self, args: &[&str]) -> (String, String) {
-        (self.want.cmd_str(args), self.got.cmd_str(args))
-    }
-
-    /// True when reddish implements the command `args` starts with (other
-    /// families arrive separately; tests that need them run once they exist).
-    fn supports(&mut self, args: &[&str]) -> bool {
-        let reply = self.got.cmd_str(args);
-        let known = !reply.starts_with("-ERR unknown command");
-        if !known {
-            eprintln!("SKIPPED: reddish has no {:?} yet", args[0]);
-        }
-        known
-    }
-}
+use support::{differential, Pair, Server};
 
 fn pause(ms: u64) {
     std::thread::sleep(Duration::from_millis(ms));

@@ -1,39 +1,7 @@
 //! Ports of the small Redis parsing/formatting helpers the config code
 //! relies on (util.c, sds.c, notify.c, server.c), with their quirks.
 
-/// Port of Redis `string2ll` (util.c): strict decimal `i64`, no sign `+`,
-/// no spaces, no leading zeros (except "0" itself), no overflow.
-pub fn string2ll(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || s.len() >= 21 {
-        return None;
-    }
-    if s == b"0" {
-        return Some(0);
-    }
-    let (negative, digits) = match s.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, s),
-    };
-    match digits.first() {
-        Some(b'1'..=b'9') => {}
-        _ => return None,
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
-    }
-    if negative {
-        if v > (i64::MAX as u64) + 1 {
-            return None;
-        }
-        Some((v as i64).wrapping_neg())
-    } else {
-        i64::try_from(v).ok()
-    }
-}
+pub use crate::number::parse_i64 as string2ll;
 
 /// Result of [`strtoll`]: the value (saturated on overflow, like C), how
 /// many bytes were consumed, and whether it overflowed (`ERANGE`).
