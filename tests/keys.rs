@@ -690,3 +690,36 @@ fn idletime_counts_only_touching_lookups() {
     assert!(touched, "TOUCH did not reset the idle time");
     assert_eq!(c.cmd_str(&["OBJECT", "IDLETIME", "other"]), ":1\r\n");
 }
+
+/// Active expiry frees keys nobody touches: DBSIZE (which does not expire
+/// keys itself) drops to the persistent keys, and INFO counts the expired ones.
+#[test]
+fn active_expiry_reclaims_untouched_keys() {
+    let server = Server::start();
+    let mut conn = server.connect();
+    for i in 0..200 {
+        assert_eq!(
+            conn.cmd_str(&["SET", &format!("v{i}"), "x", "PX", "20"]),
+            "+OK\r\n"
+        );
+    }
+    conn.cmd(&["SET", "keep", "x"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        if conn.cmd_str(&["DBSIZE"]) == ":1\r\n" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "expired keys were not reclaimed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let info = conn.cmd_str(&["INFO", "stats"]);
+    assert!(info.contains("expired_keys:200\r\n"), "{info}");
+    let keyspace = conn.cmd_str(&["INFO", "keyspace"]);
+    assert!(
+        keyspace.contains("db0:keys=1,expires=0,avg_ttl=0"),
+        "{keyspace}"
+    );
+}
