@@ -8,9 +8,11 @@
 
 pub mod args;
 mod connection;
+mod hash;
 mod keys;
 pub mod meta;
 mod server;
+mod set;
 mod string;
 mod table;
 
@@ -76,6 +78,8 @@ fn registrations() -> impl Iterator<Item = &'static Registration> {
         keys::COMMANDS,
         server::COMMANDS,
         string::COMMANDS,
+        hash::COMMANDS,
+        set::COMMANDS,
     ]
     .into_iter()
     .flatten()

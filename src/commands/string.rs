@@ -44,7 +44,6 @@ const ERR_STRING_TOO_LONG: &str = "ERR string exceeds maximum allowed size (prot
 fn string_of(value: &Value) -> Result<&StringValue, Reply> {
     match value {
         Value::String(s) => Ok(s),
-        #[allow(unreachable_patterns)]
         _ => Err(wrong_type()),
     }
 }
@@ -53,7 +52,6 @@ fn string_of(value: &Value) -> Result<&StringValue, Reply> {
 fn string_of_mut(value: &mut Value) -> Result<&mut StringValue, Reply> {
     match value {
         Value::String(s) => Ok(s),
-        #[allow(unreachable_patterns)]
         _ => Err(wrong_type()),
     }
 }

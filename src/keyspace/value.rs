@@ -3,6 +3,8 @@
 use bytes::Bytes;
 
 use crate::number::parse_i64;
+use crate::types::hash::Hash;
+use crate::types::set::Set;
 
 /// Strings up to this length are "embstr" in Redis (`OBJ_ENCODING_EMBSTR_SIZE_LIMIT`).
 const EMBSTR_SIZE_LIMIT: usize = 44;
@@ -12,6 +14,8 @@ const EMBSTR_SIZE_LIMIT: usize = 44;
 #[derive(Debug, Clone)]
 pub enum Value {
     String(StringValue),
+    Hash(Hash),
+    Set(Set),
 }
 
 impl Value {
@@ -19,6 +23,8 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::String(_) => "string",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
         }
     }
 
@@ -26,6 +32,8 @@ impl Value {
     pub fn encoding_name(&self) -> &'static str {
         match self {
             Value::String(s) => s.encoding_name(),
+            Value::Hash(h) => h.encoding_name(),
+            Value::Set(s) => s.encoding_name(),
         }
     }
 }
