@@ -153,6 +153,10 @@ fn spop_and_srandmember_deterministic_cases_match_redis() {
         &["EXISTS", "one"],
         &["SADD", "t", "x"],
         &["SPOP", "t", "5"],
+        // A table of integers only: the whole-set SPOP rebuilds it as an intset.
+        &["SADD", "t", "x", "30", "10", "20"],
+        &["SREM", "t", "x"],
+        &["SPOP", "t", "3"],
     ]);
 }
 
@@ -364,6 +368,21 @@ fn intset_limits_keep_redis_order() {
         !sorted(&mut c, "w"),
         "a stored result follows the same limit"
     );
+
+    // SDIFF picks Redis's algorithm 2 for a big first set and several small
+    // ones; adding the whole first set first makes the result a table.
+    c.cmd(&["CONFIG", "SET", "set-max-intset-entries", "512"]);
+    let mut big = vec!["SADD".to_string(), "big".into()];
+    big.extend((0..600).map(|i| i.to_string()));
+    c.cmd(&big.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut low = vec!["SADD".to_string(), "low".into()];
+    low.extend((0..200).map(|i| (i * 3).to_string()));
+    c.cmd(&low.iter().map(String::as_str).collect::<Vec<_>>());
+    c.cmd(&["SADD", "tiny", "1"]);
+    c.cmd(&["SDIFFSTORE", "algo1", "big", "low"]);
+    assert!(sorted(&mut c, "algo1"));
+    c.cmd(&["SDIFFSTORE", "algo2", "big", "low", "tiny"]);
+    assert!(!sorted(&mut c, "algo2"));
 }
 
 /// Big sets: same contents as Redis, and SSCAN returns every member that

@@ -152,13 +152,15 @@ fn smove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 /// Redis `spopCommand` / `spopWithCountCommand`. With a count the reply is a
-/// set, and a count reaching the size takes the whole set (in its order).
+/// set, and a count reaching the size takes the whole set (rebuilt, so an
+/// all-integer table answers sorted like an intset, as in Redis).
 fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let count = match args.len() {
         2 => None,
         3 => Some(positive_arg(&args[2], None)?.unsigned_abs()),
         _ => return Err(syntax_error()),
     };
+    let max_intset = ctx.server.config.set_max_intset_entries();
     let mut db = ctx.db();
     let Some(set) = write(&mut db, &args[1])? else {
         return Ok(count.map_or(Reply::Null, |_| Reply::Set(Vec::new())));
@@ -171,7 +173,8 @@ fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
         Some(0) => return Ok(Reply::Set(Vec::new())),
         Some(n) if n >= set.len() as u64 => {
-            let all = set_reply(set.iter());
+            // Redis replies through SUNION of the one set, i.e. a rebuilt set.
+            let all = set_reply(set::union(&[Some(set)], max_intset).iter());
             db.remove(&args[1]);
             return Ok(all);
         }

@@ -300,6 +300,14 @@ impl Set {
         }
     }
 
+    /// [`Set::remove`] for a member of another set.
+    pub fn remove_member(&mut self, member: Member) -> bool {
+        match (&mut *self, member) {
+            (Set::Intset(s), Member::Int(v)) => s.remove(v),
+            _ => member.with_bytes(|b| self.remove(b)),
+        }
+    }
+
     /// The member at `pos`: intsets in ascending order, tables in slot order.
     pub fn at(&self, pos: usize) -> Option<Member<'_>> {
         match self {
@@ -384,21 +392,42 @@ pub fn union(sets: &[Option<&Set>], max_intset: u64) -> Set {
     out
 }
 
-/// Redis's SDIFF (its algorithm 1): the members of the first set found in
-/// none of the others. A later set that is the first set itself empties the
-/// result, as in Redis.
+/// Redis's SDIFF: the members of the first set found in none of the others,
+/// by whichever of Redis's two algorithms it would pick, because they can
+/// leave the result in different encodings (algorithm 2 first adds the whole
+/// first set, which may turn the result into a table for good).
 pub fn difference(sets: &[Option<&Set>], max_intset: u64) -> Set {
     let mut out = Set::new_intset();
     let Some((Some(first), rest)) = sets.split_first() else {
         return out;
     };
-    for m in first.iter() {
-        let elsewhere = rest
-            .iter()
-            .flatten()
-            .any(|s| std::ptr::eq(*s, *first) || s.contains_member(m));
-        if !elsewhere {
+    let present = sets.iter().flatten();
+    let one_work = first.len().saturating_mul(present.clone().count()) / 2;
+    let two_work: usize = present.map(|s| s.len()).sum();
+    if one_work <= two_work {
+        // Algorithm 1: test each member of the first set against the others.
+        // A later set that is the first set itself empties the result.
+        for m in first.iter() {
+            let elsewhere = rest
+                .iter()
+                .flatten()
+                .any(|s| std::ptr::eq(*s, *first) || s.contains_member(m));
+            if !elsewhere {
+                out.add_member(m, max_intset);
+            }
+        }
+    } else {
+        // Algorithm 2: add the first set, remove every other set's members.
+        for m in first.iter() {
             out.add_member(m, max_intset);
+        }
+        for set in rest.iter().flatten() {
+            if out.is_empty() {
+                break;
+            }
+            for m in set.iter() {
+                out.remove_member(m);
+            }
         }
     }
     out
@@ -485,6 +514,22 @@ mod tests {
         assert!(d.contains(b"1") && d.contains(b"x"));
         assert!(difference(&[Some(&a), None, Some(&a)], 512).is_empty());
         assert!(difference(&[None, Some(&a)], 512).is_empty());
+
+        // A big first set and small others: algorithm 2, whose result keeps
+        // the table encoding the whole first set forced on it.
+        let (mut big, mut low) = (Set::new_intset(), Set::new_intset());
+        for n in 0..600 {
+            big.add(n.to_string().as_bytes(), 512);
+        }
+        for n in 0..200 {
+            low.add(n.to_string().as_bytes(), 512);
+        }
+        let empty = Set::new_intset();
+        let d = difference(&[Some(&big), Some(&low), Some(&empty)], 512);
+        assert_eq!((d.len(), d.encoding_name()), (400, "hashtable"));
+        // Algorithm 1 builds only the result, which fits an intset.
+        let d = difference(&[Some(&big), Some(&low)], 512);
+        assert_eq!((d.len(), d.encoding_name()), (400, "intset"));
     }
 
     #[test]
