@@ -574,3 +574,37 @@ fn random_operations_match_redis() {
         }
     }
 }
+
+#[test]
+fn command_metadata_matches_redis() {
+    let names = [
+        "hdel",
+        "hexists",
+        "hget",
+        "hgetall",
+        "hincrby",
+        "hincrbyfloat",
+        "hkeys",
+        "hlen",
+        "hmget",
+        "hmset",
+        "hrandfield",
+        "hscan",
+        "hset",
+        "hsetnx",
+        "hstrlen",
+        "hvals",
+    ];
+    let mut info = vec!["COMMAND", "INFO"];
+    info.extend(names);
+    let mut docs = vec!["COMMAND", "DOCS"];
+    docs.extend(names);
+    differential(&[
+        &info,
+        &docs,
+        &["COMMAND", "GETKEYS", "hset", "h", "f", "v"],
+        &["COMMAND", "GETKEYS", "hscan", "h", "0", "MATCH", "*"],
+        &["HGETALL"],
+        &["HRANDFIELD"],
+    ]);
+}

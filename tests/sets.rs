@@ -716,3 +716,50 @@ fn random_operations_match_redis() {
         }
     }
 }
+
+#[test]
+fn command_metadata_matches_redis() {
+    let names = [
+        "sadd",
+        "scard",
+        "sdiff",
+        "sdiffstore",
+        "sinter",
+        "sintercard",
+        "sinterstore",
+        "sismember",
+        "smembers",
+        "smismember",
+        "smove",
+        "spop",
+        "srandmember",
+        "srem",
+        "sscan",
+        "sunion",
+        "sunionstore",
+    ];
+    let mut info = vec!["COMMAND", "INFO"];
+    info.extend(names);
+    let mut docs = vec!["COMMAND", "DOCS"];
+    docs.extend(names);
+    differential(&[
+        &info,
+        &docs,
+        &[
+            "COMMAND",
+            "GETKEYS",
+            "sintercard",
+            "2",
+            "a",
+            "b",
+            "LIMIT",
+            "1",
+        ],
+        &["COMMAND", "GETKEYS", "sintercard", "x", "a"],
+        &["COMMAND", "GETKEYS", "smove", "a", "b", "m"],
+        &["COMMAND", "GETKEYS", "sinterstore", "d", "a", "b"],
+        &["COMMAND", "GETKEYS", "sdiff", "a", "b", "c"],
+        &["SMISMEMBER", "s"],
+        &["SINTERCARD", "1"],
+    ]);
+}
