@@ -1,6 +1,8 @@
 //! Argument parsing helpers that fail with Redis's exact error reply, so
 //! handlers can write `let n = int_arg(&args[2])?;`.
 
+use bytes::Bytes;
+
 use crate::number::{parse_f64, parse_i64};
 use crate::protocol::Reply;
 
@@ -100,4 +102,122 @@ pub fn help_reply(command: &[u8], lines: &[&'static str]) -> Reply {
     out.push(Reply::simple("HELP"));
     out.push(Reply::simple("    Prints this help."));
     Reply::Array(out)
+}
+
+/// Redis `getRangeLongFromObjectOrReply`: an integer in `min..=max`. With a
+/// `msg`, a non-integer and an out-of-range value both get that error, as in Redis.
+pub fn int_in_range(
+    arg: &[u8],
+    min: i64,
+    max: i64,
+    msg: Option<&'static str>,
+) -> Result<i64, Reply> {
+    let v = parse_i64(arg).ok_or_else(|| Reply::error(msg.unwrap_or(ERR_NOT_INTEGER)))?;
+    if v < min || v > max {
+        return Err(match msg {
+            Some(msg) => Reply::error(msg),
+            None => Reply::error_owned(format!(
+                "ERR value is out of range, value must between {min} and {max}"
+            )),
+        });
+    }
+    Ok(v)
+}
+
+/// Redis `getPositiveLongFromObjectOrReply`: 0 or more.
+pub fn positive_arg(arg: &[u8], msg: Option<&'static str>) -> Result<i64, Reply> {
+    let msg = msg.unwrap_or("ERR value is out of range, must be positive");
+    int_in_range(arg, 0, i64::MAX, Some(msg))
+}
+
+/// The most elements a reply sampled with repetition may have (SRANDMEMBER
+/// and HRANDFIELD with a negative count). Redis streams such a reply and
+/// would exhaust memory on a huge count; a reply here is built whole first,
+/// so it is capped and a larger count is refused.
+pub const MAX_RANDOM_REPLY: u64 = 1 << 20;
+
+/// [`MAX_RANDOM_REPLY`] as a check.
+pub fn random_reply_len(count: u64) -> Result<usize, Reply> {
+    match usize::try_from(count) {
+        Ok(n) if count <= MAX_RANDOM_REPLY => Ok(n),
+        _ => Err(Reply::error("ERR value is out of range")),
+    }
+}
+
+/// Redis `parseScanCursorOrReply`: `strtoul` on the argument as a C string,
+/// refusing a leading space, trailing bytes and overflow. So, as in Redis,
+/// "" is 0, "+5" is 5 and "-1" wraps to 2^64-1.
+pub fn cursor_arg(arg: &[u8]) -> Result<u64, Reply> {
+    let invalid = || Reply::error("ERR invalid cursor");
+    let s = super::table::c_string(arg, usize::MAX);
+    if s.first().is_some_and(|c| b" \t\n\x0b\x0c\r".contains(c)) {
+        return Err(invalid());
+    }
+    let (negative, digits) = match s.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, s),
+    };
+    if digits.is_empty() {
+        // No conversion: strtoul points at the start, fine only for "".
+        return if s.is_empty() { Ok(0) } else { Err(invalid()) };
+    }
+    let mut n: u64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return Err(invalid());
+        }
+        n = n
+            .checked_mul(10)
+            .and_then(|n| n.checked_add(u64::from(d - b'0')))
+            .ok_or_else(invalid)?;
+    }
+    Ok(if negative { n.wrapping_neg() } else { n })
+}
+
+/// The COUNT and MATCH options of HSCAN, SSCAN and ZSCAN.
+pub struct ScanOptions<'a> {
+    pub count: usize,
+    /// None when there is no pattern or it is "*" (Redis skips matching then).
+    pub pattern: Option<&'a [u8]>,
+}
+
+impl<'a> ScanOptions<'a> {
+    /// Step 1 of Redis `scanGenericCommand` for a key's elements (no TYPE).
+    pub fn parse(opts: &'a [Bytes]) -> Result<ScanOptions<'a>, Reply> {
+        let mut parsed = ScanOptions {
+            count: 10,
+            pattern: None,
+        };
+        let mut rest = opts;
+        while let Some((opt, after)) = rest.split_first() {
+            match after.split_first() {
+                Some((value, after)) if is(opt, "count") => {
+                    let count = int_arg(value)?;
+                    parsed.count = usize::try_from(count)
+                        .ok()
+                        .filter(|&c| c >= 1)
+                        .ok_or_else(syntax_error)?;
+                    rest = after;
+                }
+                Some((value, after)) if is(opt, "match") => {
+                    parsed.pattern = (&value[..] != b"*").then_some(&value[..]);
+                    rest = after;
+                }
+                _ => return Err(syntax_error()),
+            }
+        }
+        Ok(parsed)
+    }
+
+    pub fn matches(&self, element: &[u8]) -> bool {
+        self.pattern
+            .is_none_or(|p| crate::glob::glob_match(p, element, false))
+    }
+}
+
+/// A SCAN-family reply: the next cursor and the elements.
+pub fn scan_reply(cursor: u64, elements: Vec<Reply>) -> Reply {
+    let cursor = itoa::Buffer::new().format(cursor).as_bytes().to_vec();
+    Reply::Array(vec![Reply::bulk(cursor), Reply::Array(elements)])
 }

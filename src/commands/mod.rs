@@ -8,10 +8,12 @@
 
 pub mod args;
 mod connection;
+mod hash;
 mod keys;
 mod list;
 pub mod meta;
 mod server;
+mod set;
 mod string;
 mod table;
 
@@ -78,6 +80,8 @@ fn registrations() -> impl Iterator<Item = &'static Registration> {
         list::COMMANDS,
         server::COMMANDS,
         string::COMMANDS,
+        hash::COMMANDS,
+        set::COMMANDS,
     ]
     .into_iter()
     .flatten()

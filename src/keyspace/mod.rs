@@ -16,6 +16,7 @@ use std::fmt::Write;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
+use bytes::Bytes;
 use dashmap::DashMap;
 
 pub use expire::spawn_active_expiry;
@@ -238,6 +239,14 @@ impl<'k> Guard<'k> {
         &mut self.shards[pos].1
     }
 
+    /// A locked shard, read-only, so several entries can be borrowed at once.
+    fn shard_ref(&self, db: usize, hash: u64) -> Option<&Shard<'k>> {
+        let id = (db as u32, self.keyspace.shard_of(db, hash) as u32);
+        let pos = self.shards.binary_search_by_key(&id, |(id, _)| *id).ok();
+        debug_assert!(pos.is_some(), "shard {id:?} used but not locked");
+        pos.map(|pos| &self.shards[pos].1)
+    }
+
     /// The locked shards of one database, in shard order.
     fn db_shards(&mut self, db: usize) -> impl Iterator<Item = (usize, &mut Shard<'k>)> {
         self.shards
@@ -328,6 +337,20 @@ impl<'g, 'k> DbView<'g, 'k> {
             return None;
         }
         self.guard.shard(self.db, hash).get(hash, key)
+    }
+
+    /// The live entries of several keys at once, for commands that read many
+    /// keys together (SINTER, SUNION, SDIFF). Expired ones are removed first.
+    pub fn get_many(&mut self, keys: &[Bytes]) -> Vec<Option<&Entry>> {
+        let hashes: Vec<u64> = keys.iter().map(|k| self.hash(k)).collect();
+        for (key, &hash) in keys.iter().zip(&hashes) {
+            self.expire_if_needed(hash, key);
+        }
+        let guard: &Guard<'k> = self.guard;
+        keys.iter()
+            .zip(hashes)
+            .map(|(key, hash)| guard.shard_ref(self.db, hash)?.get(hash, key))
+            .collect()
     }
 
     pub fn contains(&mut self, key: &[u8]) -> bool {

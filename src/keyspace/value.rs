@@ -3,7 +3,9 @@
 use bytes::Bytes;
 
 use crate::number::parse_i64;
+use crate::types::hash::Hash;
 use crate::types::list::List;
+use crate::types::set::Set;
 
 /// Strings up to this length are "embstr" in Redis (`OBJ_ENCODING_EMBSTR_SIZE_LIMIT`).
 const EMBSTR_SIZE_LIMIT: usize = 44;
@@ -15,6 +17,8 @@ pub enum Value {
     String(StringValue),
     /// Boxed: a list's deque header would make every `Value` bigger.
     List(Box<List>),
+    Hash(Hash),
+    Set(Set),
 }
 
 impl Value {
@@ -23,6 +27,8 @@ impl Value {
         match self {
             Value::String(_) => "string",
             Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
         }
     }
 
@@ -32,6 +38,8 @@ impl Value {
             Value::String(s) => s.encoding_name(),
             // Redis 7.0 lists are always quicklists (listpack lists came in 7.2).
             Value::List(_) => "quicklist",
+            Value::Hash(h) => h.encoding_name(),
+            Value::Set(s) => s.encoding_name(),
         }
     }
 }

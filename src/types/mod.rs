@@ -1,1 +1,4 @@
+pub mod hash;
+pub mod indexed;
 pub mod list;
+pub mod set;

@@ -415,3 +415,150 @@ impl Pair {
         known
     }
 }
+/// [`differential`] on RESP3 connections: HELLO 3 first (its reply, which
+/// holds a connection id, is not compared).
+pub fn differential_resp3(script: &[&[&str]]) {
+    let mut full: Vec<&[&str]> = vec![&["HELLO", "3"]];
+    full.extend_from_slice(script);
+    differential_normalized(&full, |reply| {
+        if reply.starts_with(b"%7\r\n$6\r\nserver\r\n") {
+            Vec::new()
+        } else {
+            reply.to_vec()
+        }
+    });
+}
+
+/// [`differential`] for generated commands, comparing each pair of replies
+/// after `normalize(command, reply)` (e.g. [`sorted_reply`] for replies whose
+/// order comes from a hash table). Returns false (after a message) when
+/// redis-server is not installed.
+pub fn differential_by(
+    script: &[Vec<String>],
+    normalize: impl Fn(&[String], &[u8]) -> Vec<u8>,
+) -> bool {
+    let Some(oracle) = Server::oracle() else {
+        return false;
+    };
+    let ours = Server::start();
+    let mut expected = oracle.connect();
+    let mut actual = ours.connect();
+    for (i, args) in script.iter().enumerate() {
+        let args_str: Vec<&str> = args.iter().map(String::as_str).collect();
+        let want = normalize(args, &expected.cmd(&args_str));
+        let got = normalize(args, &actual.cmd(&args_str));
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&want),
+            "reply to command #{i} {args:?} differs from redis-server"
+        );
+    }
+    true
+}
+
+/// A RESP reply split into its elements, keeping each one's exact bytes.
+enum Node {
+    Leaf(Vec<u8>),
+    Aggregate(Vec<u8>, Vec<Node>),
+}
+
+fn parse_node(bytes: &[u8], pos: usize) -> (Node, usize) {
+    let line_end = pos
+        + bytes[pos..]
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("CRLF")
+        + 2;
+    let header = bytes[pos..line_end].to_vec();
+    let n: i64 = String::from_utf8_lossy(&header[1..header.len() - 2])
+        .parse()
+        .unwrap_or(0);
+    match header[0] {
+        b'$' | b'=' | b'!' if n >= 0 => {
+            let end = line_end + n as usize + 2;
+            (Node::Leaf(bytes[pos..end].to_vec()), end)
+        }
+        b'*' | b'~' | b'>' | b'%' | b'|' if n >= 0 => {
+            let count = if matches!(header[0], b'%' | b'|') {
+                2 * n
+            } else {
+                n
+            };
+            let mut children = Vec::new();
+            let mut at = line_end;
+            for _ in 0..count {
+                let (child, next) = parse_node(bytes, at);
+                children.push(child);
+                at = next;
+            }
+            (Node::Aggregate(header, children), at)
+        }
+        _ => (Node::Leaf(header), line_end),
+    }
+}
+
+fn sort_node(node: Node, group: usize, out: &mut Vec<u8>) {
+    match node {
+        Node::Leaf(bytes) => out.extend_from_slice(&bytes),
+        Node::Aggregate(header, children) => {
+            out.extend_from_slice(&header);
+            if children.iter().all(|c| matches!(c, Node::Leaf(_))) {
+                let group = if matches!(header[0], b'%') { 2 } else { group };
+                let mut chunks: Vec<Vec<u8>> = children
+                    .chunks(group.max(1))
+                    .map(|chunk| {
+                        let mut bytes = Vec::new();
+                        chunk.iter().for_each(|c| {
+                            if let Node::Leaf(b) = c {
+                                bytes.extend_from_slice(b)
+                            }
+                        });
+                        bytes
+                    })
+                    .collect();
+                chunks.sort();
+                chunks.iter().for_each(|c| out.extend_from_slice(c));
+            } else {
+                children.into_iter().for_each(|c| sort_node(c, group, out));
+            }
+        }
+    }
+}
+
+/// `reply` with the elements of every innermost aggregate sorted, taken in
+/// groups of `group` (2 for HGETALL's field/value pairs; maps always pair).
+pub fn sorted_reply(reply: &[u8], group: usize) -> Vec<u8> {
+    if reply.is_empty() {
+        return Vec::new();
+    }
+    let (node, _) = parse_node(reply, 0);
+    let mut out = Vec::new();
+    sort_node(node, group, &mut out);
+    out
+}
+
+fn collect_leaves(node: &Node, out: &mut Vec<String>) {
+    match node {
+        Node::Leaf(bytes) => {
+            let text = String::from_utf8_lossy(bytes);
+            let body = match text.split_once("\r\n") {
+                Some((head, body)) if head.starts_with(['$', '=', '!']) => {
+                    body.strip_suffix("\r\n").unwrap_or(body)
+                }
+                _ => text.trim_end_matches("\r\n"),
+            };
+            out.push(body.to_string());
+        }
+        Node::Aggregate(_, children) => children.iter().for_each(|c| collect_leaves(c, out)),
+    }
+}
+
+/// Every scalar in a reply, depth first, as text: bulk strings without their
+/// header (`$3\r\nabc\r\n` → `abc`), other scalars as their line (`:1`, `_`).
+pub fn leaves(reply: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    if !reply.is_empty() {
+        collect_leaves(&parse_node(reply, 0).0, &mut out);
+    }
+    out
+}
