@@ -182,10 +182,11 @@ fn command_getkeys(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             "ERR Invalid number of arguments specified for command",
         ));
     }
-    let keys = cmd.key_positions(target);
-    if keys.is_empty() && !has_flag(&cmd.info, "no_mandatory_keys") {
-        return Err(Reply::error("ERR Invalid arguments specified for command"));
-    }
+    let keys = match cmd.key_positions(target, false) {
+        Some(keys) if !keys.is_empty() => keys,
+        _ if has_flag(&cmd.info, "no_mandatory_keys") => Vec::new(),
+        _ => return Err(Reply::error("ERR Invalid arguments specified for command")),
+    };
     Ok(Reply::Array(
         keys.into_iter()
             .map(|i| Reply::Bulk(target[i].clone()))

@@ -212,64 +212,27 @@ impl Command {
     }
 
     /// Positions of the keys in `args`, from the key specs, as Redis's
-    /// `getKeysUsingKeySpecs` finds them.
-    pub fn key_positions(&self, args: &[Bytes]) -> Vec<usize> {
+    /// `getKeysUsingKeySpecs` finds them. A spec that does not fit the
+    /// arguments (a numkeys beyond the end, a missing keyword) is skipped when
+    /// `partial` (what locking needs: the handler reports the error itself);
+    /// otherwise it makes the whole answer `None`, as COMMAND GETKEYS reports.
+    pub fn key_positions(&self, args: &[Bytes], partial: bool) -> Option<Vec<usize>> {
         let argc = args.len() as i64;
         let mut positions = Vec::new();
         for spec in &self.key_specs {
-            let first = match &spec.begin {
-                BeginSearch::Index(i) => *i,
-                BeginSearch::Keyword { keyword, startfrom } => {
-                    let found = if *startfrom >= 0 {
-                        (*startfrom..argc).find(|&i| args[i as usize].eq_ignore_ascii_case(keyword))
-                    } else {
-                        (1..=argc + startfrom)
-                            .rev()
-                            .find(|&i| args[i as usize].eq_ignore_ascii_case(keyword))
-                    };
-                    match found {
-                        Some(i) => i + 1,
-                        None => continue,
+            match spec_range(spec, args) {
+                Some((first, last, step)) if last < argc && first <= last && first < argc => {
+                    let mut i = first;
+                    while i <= last {
+                        positions.push(i as usize);
+                        i += step;
                     }
                 }
-            };
-            let (first, last, step) = match spec.find {
-                FindKeys::Range {
-                    lastkey,
-                    keystep,
-                    limit,
-                } => {
-                    let last = if lastkey >= 0 {
-                        first + lastkey
-                    } else if limit <= 1 {
-                        argc + lastkey
-                    } else {
-                        first + ((argc - first) / limit + lastkey)
-                    };
-                    (first, last, keystep)
-                }
-                FindKeys::Keynum {
-                    keynumidx,
-                    firstkey,
-                    keystep,
-                } => {
-                    let idx = first + keynumidx;
-                    let Some(numkeys) = args.get(idx as usize).and_then(|a| parse_i64(a)) else {
-                        continue;
-                    };
-                    let first = first + firstkey;
-                    // numkeys is the client's number (LMPOP 9223372036854775807 ...).
-                    let span = numkeys.saturating_sub(1).saturating_mul(keystep);
-                    (first, first.saturating_add(span), keystep)
-                }
-            };
-            let mut i = first;
-            while i <= last && i < argc && i > 0 && step > 0 {
-                positions.push(i as usize);
-                i += step;
+                _ if partial => continue,
+                _ => return None,
             }
         }
-        positions
+        Some(positions)
     }
 
     /// The shards this command must lock for `args` run in database `db`.
@@ -277,7 +240,7 @@ impl Command {
         let mut set = LockSet::new();
         match self.locks {
             Locks::Keys => {
-                for i in self.key_positions(args) {
+                for i in self.key_positions(args, true).unwrap_or_default() {
                     set.add_key(keyspace, db, &args[i]);
                 }
             }
@@ -286,6 +249,55 @@ impl Command {
             Locks::Custom(f) => f(keyspace, db, args, &mut set),
         }
         set
+    }
+}
+
+/// First, last and step of the keys one key spec names in `args` (Redis's
+/// `getKeysUsingKeySpecs`), or None when the spec finds nothing (keyword
+/// absent, numkeys not a number or negative).
+fn spec_range(spec: &KeySpec, args: &[Bytes]) -> Option<(i64, i64, i64)> {
+    let argc = args.len() as i64;
+    let first = match &spec.begin {
+        BeginSearch::Index(i) => *i,
+        BeginSearch::Keyword { keyword, startfrom } => {
+            let matches =
+                |i: &i64| c_string(&args[*i as usize], usize::MAX).eq_ignore_ascii_case(keyword);
+            let found = if *startfrom >= 0 {
+                (*startfrom..argc).find(matches)
+            } else {
+                (1..=argc + startfrom).rev().find(matches)
+            };
+            found? + 1
+        }
+    };
+    match spec.find {
+        FindKeys::Range {
+            lastkey,
+            keystep,
+            limit,
+        } => {
+            let last = if lastkey >= 0 {
+                first + lastkey
+            } else if limit == 0 {
+                argc + lastkey
+            } else {
+                first + ((argc - first) / limit + lastkey)
+            };
+            Some((first, last, keystep.max(1)))
+        }
+        FindKeys::Keynum {
+            keynumidx,
+            firstkey,
+            keystep,
+        } => {
+            let numkeys = args
+                .get(usize::try_from(first + keynumidx).ok()?)
+                .and_then(|a| parse_i64(a))
+                .filter(|n| *n >= 0)?;
+            let first = first + firstkey;
+            // Redis casts numkeys to int; a client's huge number must not overflow.
+            Some((first, first.saturating_add(numkeys) - 1, keystep.max(1)))
+        }
     }
 }
 
