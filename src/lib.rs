@@ -15,4 +15,5 @@ pub mod keyspace;
 pub mod number;
 pub mod protocol;
 pub mod server;
+pub mod types;
 pub mod util;

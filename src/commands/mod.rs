@@ -13,6 +13,7 @@ pub mod meta;
 mod server;
 mod string;
 mod table;
+mod zset;
 
 use bytes::Bytes;
 
@@ -76,6 +77,7 @@ fn registrations() -> impl Iterator<Item = &'static Registration> {
         keys::COMMANDS,
         server::COMMANDS,
         string::COMMANDS,
+        zset::COMMANDS,
     ]
     .into_iter()
     .flatten()

@@ -258,7 +258,9 @@ impl Command {
                         continue;
                     };
                     let first = first + firstkey;
-                    (first, first + (numkeys - 1) * keystep, keystep)
+                    // numkeys is a client number: saturate rather than overflow.
+                    let span = numkeys.saturating_sub(1).saturating_mul(keystep);
+                    (first, first.saturating_add(span), keystep)
                 }
             };
             let mut i = first;

@@ -187,6 +187,13 @@ impl<'k> Guard<'k> {
         &mut self.shards[pos].1
     }
 
+    /// A locked shard, for reading without `&mut`.
+    fn shard_ref(&self, db: usize, hash: u64) -> Option<&Shard<'k>> {
+        let id = (db as u32, self.keyspace.shard_of(db, hash) as u32);
+        let pos = self.shards.binary_search_by_key(&id, |(id, _)| *id).ok()?;
+        Some(&self.shards[pos].1)
+    }
+
     /// The locked shards of one database, in shard order.
     fn db_shards(&mut self, db: usize) -> impl Iterator<Item = (usize, &mut Shard<'k>)> {
         self.shards
@@ -254,6 +261,17 @@ impl<'g, 'k> DbView<'g, 'k> {
             return None;
         }
         self.guard.shard(self.db, hash).get(hash, key)
+    }
+
+    /// The live entry for `key`, borrowed shared so several keys can be read
+    /// at once (ZUNION, ZINTER, ...). Unlike [`DbView::get`] it leaves an
+    /// expired key in place, so callers `get` each key first to expire it.
+    pub fn peek(&self, key: &[u8]) -> Option<&Entry> {
+        let hash = self.guard.keyspace.hash(key);
+        self.guard
+            .shard_ref(self.db, hash)?
+            .get(hash, key)
+            .filter(|e| !e.is_expired(self.now_ms))
     }
 
     /// The live value for `key`, to change in place. Its TTL stays as it is.

@@ -3,6 +3,7 @@
 use bytes::Bytes;
 
 use crate::number::parse_i64;
+use crate::types::zset::ZSet;
 
 /// Strings up to this length are "embstr" in Redis (`OBJ_ENCODING_EMBSTR_SIZE_LIMIT`).
 const EMBSTR_SIZE_LIMIT: usize = 44;
@@ -12,6 +13,7 @@ const EMBSTR_SIZE_LIMIT: usize = 44;
 #[derive(Debug, Clone)]
 pub enum Value {
     String(StringValue),
+    ZSet(ZSet),
 }
 
 impl Value {
@@ -19,6 +21,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::String(_) => "string",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -26,6 +29,7 @@ impl Value {
     pub fn encoding_name(&self) -> &'static str {
         match self {
             Value::String(s) => s.encoding_name(),
+            Value::ZSet(z) => z.encoding_name(),
         }
     }
 }

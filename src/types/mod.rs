@@ -1,0 +1,3 @@
+//! Collection data structures, one module per Redis type.
+
+pub mod zset;
