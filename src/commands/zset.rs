@@ -12,7 +12,7 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 
 use super::args::{
-    int_arg, is, positive_arg, range_arg, scan_cursor_arg, syntax_error, wrong_type,
+    float_arg, int_arg, is, positive_arg, range_arg, scan_cursor_arg, syntax_error, wrong_type,
 };
 use super::{cmd, CmdResult, Ctx, Registration};
 use crate::glob::glob_match;
@@ -192,7 +192,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], mut flags: AddFlags) -> CmdResult
     }
     let scores = pairs
         .chunks(2)
-        .map(|p| super::args::float_arg(&p[0]))
+        .map(|p| float_arg(&p[0]))
         .collect::<Result<Vec<f64>, Reply>>()?;
     let limits = limits(ctx.server);
     let mut db = ctx.db();

@@ -187,11 +187,13 @@ impl<'k> Guard<'k> {
         &mut self.shards[pos].1
     }
 
-    /// A locked shard, for reading without `&mut`.
+    /// A locked shard, for reading without `&mut` (None if it is not locked,
+    /// which debug builds treat as the command-table bug it is).
     fn shard_ref(&self, db: usize, hash: u64) -> Option<&Shard<'k>> {
         let id = (db as u32, self.keyspace.shard_of(db, hash) as u32);
-        let pos = self.shards.binary_search_by_key(&id, |(id, _)| *id).ok()?;
-        Some(&self.shards[pos].1)
+        let pos = self.shards.binary_search_by_key(&id, |(id, _)| *id);
+        debug_assert!(pos.is_ok(), "shard {id:?} used but not locked");
+        pos.ok().map(|pos| &self.shards[pos].1)
     }
 
     /// The locked shards of one database, in shard order.
