@@ -95,6 +95,22 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
     })
 }
 
+/// C `strtod` on `s` read as a C string, the way Redis's `zslParseRange`
+/// reads a ZRANGEBYSCORE bound: leading whitespace is skipped, hex floats and
+/// `inf` are accepted, overflow gives ±inf, no digits at all gives 0 (so `""`
+/// is a valid bound) and the text ends at the first NUL. `None` when other
+/// bytes follow the number or it is NaN.
+pub fn strtod_c_string(s: &[u8]) -> Option<f64> {
+    with_nul(s, |ptr| {
+        let mut end: *mut c_char = std::ptr::null_mut();
+        // SAFETY: `ptr` is NUL-terminated; strtod reads no further than the NUL.
+        let v = unsafe { libc::strtod(ptr, &mut end) };
+        // SAFETY: strtod leaves `end` within the buffer it parsed.
+        let at_end = !end.is_null() && unsafe { *end } == 0;
+        (at_end && !v.is_nan()).then_some(v)
+    })
+}
+
 /// Redis 7.0 `addReplyDouble` text: `%.17g` from glibc (so `inf`, `-inf`,
 /// `1.1000000000000001`, `1e+21`, `-0`). Redis 7.2 switched to shortest
 /// round-trip output; 7.0 did not.
@@ -342,6 +358,28 @@ mod tests {
         // Longer than the stack buffer.
         let long = format!("1.{}", "0".repeat(300));
         assert_eq!(parse_f64(long.as_bytes()), Some(1.0));
+    }
+
+    #[test]
+    fn strtod_c_string_is_zrangebyscore_bounds() {
+        // Verified with ZRANGEBYSCORE on redis-server 7.0.15.
+        let ok: &[(&[u8], f64)] = &[
+            (b"", 0.0),
+            (b" 1", 1.0),
+            (b"\t2", 2.0),
+            (b"1e400", f64::INFINITY),
+            (b"-inf", f64::NEG_INFINITY),
+            (b"+inf", f64::INFINITY),
+            (b"0x10", 16.0),
+            (b"1\0junk", 1.0),
+            (b"1.5", 1.5),
+        ];
+        for &(s, want) in ok {
+            assert_eq!(strtod_c_string(s), Some(want), "{s:?}");
+        }
+        for s in [&b"nan"[..], b"1 ", b"abc", b"1x", b"-nan"] {
+            assert_eq!(strtod_c_string(s), None, "{s:?}");
+        }
     }
 
     #[test]

@@ -19,18 +19,6 @@ pub fn int_arg(arg: &[u8]) -> Result<i64, Reply> {
     parse_i64(arg).ok_or_else(|| Reply::error(ERR_NOT_INTEGER))
 }
 
-/// Redis `getRangeLongFromObjectOrReply` with a message: an integer within
-/// `range`, else the error `msg` (a non-integer gets `msg` too, as in Redis).
-pub fn int_arg_in(
-    arg: &[u8],
-    range: std::ops::RangeInclusive<i64>,
-    msg: &'static str,
-) -> Result<i64, Reply> {
-    parse_i64(arg)
-        .filter(|n| range.contains(n))
-        .ok_or_else(|| Reply::error(msg))
-}
-
 /// A float argument (`getDoubleFromObjectOrReply`).
 pub fn float_arg(arg: &[u8]) -> Result<f64, Reply> {
     parse_f64(arg).ok_or_else(|| Reply::error(ERR_NOT_FLOAT))
@@ -220,4 +208,30 @@ impl<'a> ScanOptions<'a> {
 pub fn scan_reply(cursor: u64, elements: Vec<Reply>) -> Reply {
     let cursor = itoa::Buffer::new().format(cursor).as_bytes().to_vec();
     Reply::Array(vec![Reply::bulk(cursor), Reply::Array(elements)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cursor_arg;
+
+    #[test]
+    fn cursors_parse_like_strtoul() {
+        assert_eq!(cursor_arg(b"").ok(), Some(0));
+        assert_eq!(cursor_arg(b"00").ok(), Some(0));
+        assert_eq!(cursor_arg(b"+5").ok(), Some(5));
+        assert_eq!(cursor_arg(b"-1").ok(), Some(u64::MAX));
+        assert_eq!(cursor_arg(b"1\0junk").ok(), Some(1));
+        assert_eq!(cursor_arg(b"18446744073709551615").ok(), Some(u64::MAX));
+        for bad in [
+            &b"-"[..],
+            b"+",
+            b" 1",
+            b"\t1",
+            b"1 ",
+            b"0x1",
+            b"18446744073709551616",
+        ] {
+            assert!(cursor_arg(bad).is_err(), "{bad:?}");
+        }
+    }
 }

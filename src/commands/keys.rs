@@ -3,8 +3,8 @@
 use bytes::Bytes;
 
 use super::args::{
-    db_index_arg, error_format, help_reply, int32_arg, int_arg, is, syntax_error, ERR_DB_INDEX,
-    ERR_NO_SUCH_KEY, ERR_SAME_OBJECT,
+    cursor_arg, db_index_arg, error_format, help_reply, int32_arg, int_arg, is, syntax_error,
+    ERR_DB_INDEX, ERR_NO_SUCH_KEY, ERR_SAME_OBJECT,
 };
 use super::table::c_string;
 use super::{cmd, cmd_locking, CmdResult, Ctx, Locks, Registration};
@@ -341,35 +341,11 @@ fn keys(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Array(out))
 }
 
-/// A SCAN cursor as Redis's `parseScanCursorOrReply` reads it with
-/// `strtoul`: the argument ends at a NUL byte, may not start with
-/// whitespace, may carry a sign (a minus wraps around, so "-1" is the
-/// largest cursor), and must not overflow. An empty cursor is 0.
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
-    let s = c_string(arg, usize::MAX);
-    let digits = match s.first() {
-        Some(b'-' | b'+') => &s[1..],
-        Some(b) if b.is_ascii_whitespace() || *b == 0x0b => return None,
-        _ => s,
-    };
-    if digits.is_empty() {
-        return s.is_empty().then_some(0);
-    }
-    let mut n: u64 = 0;
-    for d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-    }
-    Some(if s[0] == b'-' { n.wrapping_neg() } else { n })
-}
-
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]. COUNT bounds the
 /// keys examined; MATCH and TYPE filter them afterwards, as in Redis, so a
 /// step may return fewer keys (or none) before the cursor reaches 0.
 fn scan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let cursor = parse_cursor(&args[1]).ok_or_else(|| Reply::error("ERR invalid cursor"))?;
+    let cursor = cursor_arg(&args[1])?;
     let (mut count, mut pattern, mut type_name) = (10usize, None, None);
     let mut i = 2;
     while i < args.len() {
@@ -512,30 +488,4 @@ fn object_help(_ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             "    <key>.",
         ],
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_cursor;
-
-    #[test]
-    fn cursors_parse_like_strtoul() {
-        assert_eq!(parse_cursor(b""), Some(0));
-        assert_eq!(parse_cursor(b"00"), Some(0));
-        assert_eq!(parse_cursor(b"+5"), Some(5));
-        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"1\0junk"), Some(1));
-        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
-        for bad in [
-            &b"-"[..],
-            b"+",
-            b" 1",
-            b"\t1",
-            b"1 ",
-            b"0x1",
-            b"18446744073709551616",
-        ] {
-            assert_eq!(parse_cursor(bad), None, "{bad:?}");
-        }
-    }
 }

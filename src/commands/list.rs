@@ -8,7 +8,9 @@
 
 use bytes::Bytes;
 
-use super::args::{int_arg, int_arg_in, is, syntax_error, wrong_type, ERR_NO_SUCH_KEY};
+use super::args::{
+    int_arg, int_in_range, is, positive_arg, syntax_error, wrong_type, ERR_NO_SUCH_KEY,
+};
 use super::{cmd, CmdResult, Ctx, Registration};
 use crate::keyspace::{DbView, Value};
 use crate::protocol::Reply;
@@ -144,16 +146,7 @@ fn pop(ctx: &mut Ctx, args: &[Bytes], end: End, name: &str) -> CmdResult {
             "ERR wrong number of arguments for '{name}' command"
         )));
     }
-    let count = args
-        .get(2)
-        .map(|n| {
-            int_arg_in(
-                n,
-                0..=i64::MAX,
-                "ERR value is out of range, must be positive",
-            )
-        })
-        .transpose()?;
+    let count = args.get(2).map(|n| positive_arg(n, None)).transpose()?;
     let popped = modify(&mut ctx.db(), &args[1], |list| match count {
         None => list.pop(end).map_or(Reply::Null, Reply::Bulk),
         Some(n) => bulks(list.pop_many(end, usize::try_from(n).unwrap_or(usize::MAX))),
@@ -291,14 +284,15 @@ fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             }
         } else if is(&args[j], "COUNT") && more {
             j += 1;
-            count = Some(int_arg_in(
+            count = Some(int_in_range(
                 &args[j],
-                0..=i64::MAX,
-                "ERR COUNT can't be negative",
+                0,
+                i64::MAX,
+                Some("ERR COUNT can't be negative"),
             )?);
         } else if is(&args[j], "MAXLEN") && more {
             j += 1;
-            maxlen = int_arg_in(&args[j], 0..=i64::MAX, "ERR MAXLEN can't be negative")?;
+            maxlen = int_in_range(&args[j], 0, i64::MAX, Some("ERR MAXLEN can't be negative"))?;
         } else {
             return Err(syntax_error());
         }
@@ -402,10 +396,11 @@ fn rpoplpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// Redis `lmpopGenericCommand`'s parsing: `numkeys key... LEFT|RIGHT [COUNT n]`
 /// with numkeys at `args[at]`. Returns the keys, the end and the count.
 fn mpop_args(args: &[Bytes], at: usize) -> Result<(&[Bytes], End, usize), Reply> {
-    let numkeys = int_arg_in(
+    let numkeys = int_in_range(
         &args[at],
-        1..=i64::MAX,
-        "ERR numkeys should be greater than 0",
+        1,
+        i64::MAX,
+        Some("ERR numkeys should be greater than 0"),
     )?;
     let first = at + 1;
     let where_at = usize::try_from(numkeys)
@@ -419,10 +414,11 @@ fn mpop_args(args: &[Bytes], at: usize) -> Result<(&[Bytes], End, usize), Reply>
     while j < args.len() {
         if count.is_none() && is(&args[j], "COUNT") && j + 1 < args.len() {
             j += 1;
-            count = Some(int_arg_in(
+            count = Some(int_in_range(
                 &args[j],
-                1..=i64::MAX,
-                "ERR count should be greater than 0",
+                1,
+                i64::MAX,
+                Some("ERR count should be greater than 0"),
             )?);
         } else {
             return Err(syntax_error());

@@ -16,6 +16,7 @@ mod server;
 mod set;
 mod string;
 mod table;
+mod zset;
 
 use bytes::Bytes;
 
@@ -82,6 +83,7 @@ fn registrations() -> impl Iterator<Item = &'static Registration> {
         string::COMMANDS,
         hash::COMMANDS,
         set::COMMANDS,
+        zset::COMMANDS,
     ]
     .into_iter()
     .flatten()

@@ -6,6 +6,7 @@ use crate::number::parse_i64;
 use crate::types::hash::Hash;
 use crate::types::list::List;
 use crate::types::set::Set;
+use crate::types::zset::ZSet;
 
 /// Strings up to this length are "embstr" in Redis (`OBJ_ENCODING_EMBSTR_SIZE_LIMIT`).
 const EMBSTR_SIZE_LIMIT: usize = 44;
@@ -19,6 +20,7 @@ pub enum Value {
     List(Box<List>),
     Hash(Hash),
     Set(Set),
+    ZSet(ZSet),
 }
 
 impl Value {
@@ -29,6 +31,7 @@ impl Value {
             Value::List(_) => "list",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -40,6 +43,7 @@ impl Value {
             Value::List(_) => "quicklist",
             Value::Hash(h) => h.encoding_name(),
             Value::Set(s) => s.encoding_name(),
+            Value::ZSet(z) => z.encoding_name(),
         }
     }
 }

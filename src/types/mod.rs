@@ -1,4 +1,7 @@
+//! Collection data structures, one module per Redis type.
+
 pub mod hash;
 pub mod indexed;
 pub mod list;
 pub mod set;
+pub mod zset;
