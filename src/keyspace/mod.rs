@@ -15,6 +15,7 @@ mod value;
 use std::fmt::Write;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use dashmap::DashMap;
@@ -22,6 +23,9 @@ use dashmap::DashMap;
 pub use expire::spawn_active_expiry;
 pub(crate) use shard::Shard;
 pub use value::{Access, Entry, StringValue, Value};
+
+use crate::config::notify;
+use crate::pubsub::PubSub;
 
 /// Keys are stored as boxed byte slices: 16 bytes plus the bytes themselves.
 pub type Key = Box<[u8]>;
@@ -49,6 +53,8 @@ pub struct Keyspace {
     hasher: KeyHasher,
     /// Keys removed because their TTL passed (INFO `expired_keys`).
     pub expired_keys: AtomicU64,
+    /// Where `expired` keyspace events go (none in unit tests).
+    pubsub: Option<Arc<PubSub>>,
 }
 
 impl Keyspace {
@@ -65,6 +71,22 @@ impl Keyspace {
             dbs,
             hasher,
             expired_keys: AtomicU64::new(0),
+            pubsub: None,
+        }
+    }
+
+    /// Sends keyspace notifications to `pubsub`.
+    pub fn notifying(self, pubsub: Arc<PubSub>) -> Keyspace {
+        Keyspace {
+            pubsub: Some(pubsub),
+            ..self
+        }
+    }
+
+    /// Redis's `notifyKeyspaceEvent` for a key of database `db`.
+    pub fn notify(&self, class: u32, event: &'static str, key: &[u8], db: usize) {
+        if let Some(pubsub) = &self.pubsub {
+            pubsub.notify(class, event, key, db);
         }
     }
 
@@ -276,6 +298,11 @@ impl<'g, 'k> DbView<'g, 'k> {
         &self.guard.keyspace.dbs[self.db].volatile
     }
 
+    /// A keyspace event for `key` in this database (`notifyKeyspaceEvent`).
+    pub fn notify(&self, class: u32, event: &'static str, key: &[u8]) {
+        self.guard.keyspace.notify(class, event, key, self.db);
+    }
+
     fn note_expired(&self, n: usize) {
         self.guard
             .keyspace
@@ -300,6 +327,7 @@ impl<'g, 'k> DbView<'g, 'k> {
                 if let Some(old) = shard.remove(hash, key) {
                     self.account(old.expires_at, None);
                     self.note_expired(1);
+                    self.notify(notify::EXPIRED, "expired", key);
                 }
                 false
             }
@@ -474,6 +502,9 @@ impl<'g, 'k> DbView<'g, 'k> {
             None => false,
         });
         let n = removed.len();
+        for (key, _) in &removed {
+            self.notify(notify::EXPIRED, "expired", key);
+        }
         self.volatile().fetch_sub(n as i64, Ordering::Relaxed);
         self.note_expired(n);
         self.guard.keyspace.note_ttls(self.db, ttl_sum, samples);
