@@ -410,7 +410,20 @@ impl<'g, 'k> DbView<'g, 'k> {
         let expires_at = entry.expires_at;
         let old = self.guard.shard(db, hash).insert(hasher, hash, key, entry);
         self.account(old.as_ref().and_then(|e| e.expires_at), expires_at);
-        old.filter(|e| !e.is_expired(now))
+        let live = match old {
+            Some(e) if e.is_expired(now) => {
+                // Redis would have expired it on the write lookup first.
+                self.note_expired(1);
+                self.notify(notify::EXPIRED, "expired", key);
+                None
+            }
+            old => old,
+        };
+        if live.is_none() {
+            // `dbAdd`: a key that did not exist is created.
+            self.notify(notify::NEW, "new", key);
+        }
+        live
     }
 
     /// Removes `key`, returning its live entry.
