@@ -275,11 +275,11 @@ fn ltrim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let stop = int_arg(&args[3])?;
     modify(&mut ctx.db(), &args[1], "ltrim", |list| {
         let len = list.len();
-        let trimmed = match clamp_range(len, start, stop) {
+        match clamp_range(len, start, stop) {
             Some((first, count)) => list.trim(first, len - first - count),
             None => list.trim(len, 0),
-        };
-        (trimmed, true)
+        }
+        ((), true)
     })?;
     Ok(Reply::OK)
 }
