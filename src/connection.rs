@@ -47,9 +47,11 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
     // A kill (CLIENT KILL, an output buffer limit) ends the connection even
     // while it waits on a write to a client that does not read.
     let handle = client.handle.clone();
+    let watchdog = client.subs.limit_watchdog(&server.pubsub);
     let result = tokio::select! {
         result = run(&server, &mut client, &mut socket) => result,
         _ = handle.killed() => Ok(()),
+        _ = watchdog => Ok(()),
     };
     if let Err(e) = result {
         tracing::debug!(id = client.id, "connection error: {e}");

@@ -10,8 +10,10 @@
 //! client's pending output, held to `client-output-buffer-limit pubsub`.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
@@ -79,6 +81,12 @@ impl Subscriber {
         if self.tx.send(reply).is_err() {
             return;
         }
+        self.check_limit(used, limit);
+    }
+
+    /// Closes the client when `used` pending bytes break `limit`
+    /// (`closeClientOnOutputBufferLimitReached`).
+    fn check_limit(&self, used: usize, limit: OutputBufferLimit) {
         if self.over_limit(used as u64, limit) {
             tracing::warn!(
                 id = self.handle.id,
@@ -183,6 +191,24 @@ impl ClientSubs {
         self.me
             .pending
             .fetch_sub(resp_len(reply), Ordering::Relaxed);
+    }
+
+    /// Checks the output buffer limit once a second, as Redis's `clientsCron`
+    /// does, so a subscriber that stays over the soft limit is closed when its
+    /// time is up even if nothing more is published. Never completes.
+    pub fn limit_watchdog(&self, pubsub: &PubSub) -> impl Future<Output = ()> + 'static {
+        let me = self.me.clone();
+        let config = pubsub.config.clone();
+        async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let used = me.pending.load(Ordering::Relaxed);
+                if used > 0 {
+                    me.check_limit(used, config.client_output_buffer_limits()[2]);
+                }
+            }
+        }
     }
 
     /// The `sub=`, `psub=` and `ssub=` counts for CLIENT LIST.
