@@ -196,8 +196,25 @@ const SCRIPT: &[&[&str]] = &[
     &["SINTERSTORE", "dst", "a1", "nokey"],
     &["SDIFFSTORE", "dst", "a1", "a1"],
     &["SREM", "a1", "1", "2", "3"],
-    // Commands that must not notify.
+    &["SINTERSTORE", "a2", "a2", "a2"],
+    // Failures and type errors notify nothing.
+    &["SET", "str", "x"],
+    &["INCR", "str"],
+    &["LPUSH", "str", "x"],
+    &["HSET", "str", "f", "v"],
+    &["SADD", "str", "x"],
+    &["SMOVE", "a2", "str", "2"],
+    &["LSET", "nolist", "0", "x"],
+    &["RPUSH", "l7", "x"],
+    &["LSET", "l7", "5", "x"],
+    &["SET", "str", "y", "GET"],
+    &["RENAME", "nokey", "x"],
+    &["EXPIRE", "nokey", "0"],
+    // SWAPDB and reads notify nothing.
+    &["SWAPDB", "0", "1"],
+    &["SWAPDB", "0", "1"],
     &["GET", "a2"],
+    &["LRANGE", "l7", "0", "-1"],
     &["FLUSHALL"],
 ];
 
