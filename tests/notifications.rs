@@ -244,6 +244,70 @@ fn sets_only_and_new_only() {
     check("En", SCRIPT);
 }
 
+/// `m`: read lookups of missing keys (`lookupKeyRead`) are `keymiss`
+/// events; write lookups and OBJECT (`LOOKUP_NONOTIFY`) are not.
+#[test]
+fn key_miss_events() {
+    check(
+        "KEm",
+        &[
+            &["SET", "s", "v"],
+            &["RPUSH", "l", "a"],
+            &["HSET", "h", "f", "v"],
+            &["SADD", "st", "a"],
+            &["GET", "s"],
+            &["GET", "nos"],
+            &["MGET", "s", "m1", "l", "m2"],
+            &["EXISTS", "s", "e1", "e2"],
+            &["TOUCH", "t1", "s"],
+            &["TYPE", "ty"],
+            &["TTL", "ttl"],
+            &["PTTL", "pttl"],
+            &["EXPIRETIME", "et"],
+            &["OBJECT", "ENCODING", "obj"],
+            &["OBJECT", "IDLETIME", "obj"],
+            &["STRLEN", "sl"],
+            &["GETRANGE", "gr", "0", "1"],
+            &["LCS", "s", "lcs"],
+            &["GETDEL", "gd"],
+            &["GETEX", "ge"],
+            &["GETSET", "gs", "v"],
+            &["SET", "sg", "v", "GET"],
+            &["COPY", "cp", "x"],
+            &["LLEN", "ll"],
+            &["LRANGE", "lr", "0", "-1"],
+            &["LINDEX", "li", "0"],
+            &["LPOS", "lp", "a"],
+            &["HGET", "hg", "f"],
+            &["HGETALL", "hga"],
+            &["HLEN", "hl"],
+            &["HSCAN", "hs", "0"],
+            &["HRANDFIELD", "hr"],
+            &["SCARD", "sc"],
+            &["SISMEMBER", "si", "a"],
+            &["SMEMBERS", "sm"],
+            &["SRANDMEMBER", "sr"],
+            &["SSCAN", "ss", "0"],
+            &["SINTER", "st", "x1", "x2"],
+            &["SUNION", "x3", "st"],
+            &["SDIFF", "x4", "st"],
+            &["SINTERCARD", "2", "st", "x5"],
+            &["SINTERSTORE", "d", "st", "x6"],
+            &["SUNIONSTORE", "d", "st", "x7"],
+            &["SDIFFSTORE", "d", "st", "x8"],
+            // Write lookups.
+            &["LPUSHX", "w1", "a"],
+            &["INCR", "w2"],
+            &["HDEL", "w3", "f"],
+            &["SREM", "w4", "a"],
+            &["LPOP", "w5"],
+            &["RENAME", "w6", "x"],
+            &["DEL", "w7"],
+            &["EXPIRE", "w8", "10"],
+        ],
+    );
+}
+
 #[test]
 fn nothing_without_a_channel_type() {
     check("A", &SCRIPT[..20]);
@@ -259,7 +323,7 @@ fn expired_events() {
         return;
     };
     let ours = Server::start();
-    for events in ["Kx", "KEAn", "E$"] {
+    for events in ["Kx", "KEAnm", "E$"] {
         let all_events = |server: &Server| {
             let mut side = Side::new(server, events);
             let mut seen = Vec::new();

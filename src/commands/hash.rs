@@ -50,7 +50,7 @@ fn limits(server: &Server) -> Limits {
 
 /// Redis `lookupKeyRead` + `checkType(OBJ_HASH)`; counts a keyspace hit or miss.
 fn read<'d>(db: &'d mut DbView, stats: &Stats, key: &[u8]) -> Result<Option<&'d Hash>, Reply> {
-    let entry = db.get(key);
+    let entry = db.get_read(key);
     stats.lookup(entry.is_some());
     match entry.map(|e| &e.value) {
         None => Ok(None),

@@ -47,6 +47,21 @@ pub static COMMANDS: &[Registration] = &[
 /// when `touch` is false): counts a keyspace hit or miss for INFO and maps the
 /// live entry through `f`.
 fn read_key<T>(ctx: &mut Ctx, key: &[u8], touch: bool, f: impl FnOnce(&Entry) -> T) -> Option<T> {
+    let found = object_lookup(ctx, key, touch, f);
+    if found.is_none() {
+        ctx.notify(notify::KEY_MISS, "keymiss", key);
+    }
+    found
+}
+
+/// [`read_key`] without the `keymiss` event of a missing key: OBJECT's
+/// lookup (`LOOKUP_NONOTIFY`).
+fn object_lookup<T>(
+    ctx: &mut Ctx,
+    key: &[u8],
+    touch: bool,
+    f: impl FnOnce(&Entry) -> T,
+) -> Option<T> {
     let mut db = ctx.db();
     let found = if touch { db.get(key) } else { db.peek(key) }.map(f);
     ctx.server.stats.lookup(found.is_some());
@@ -475,13 +490,13 @@ fn refcount(ctx: &Ctx, small_int: bool) -> i64 {
 
 fn object_encoding(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(
-        read_key(ctx, &args[2], false, |e| e.value.encoding_name())
+        object_lookup(ctx, &args[2], false, |e| e.value.encoding_name())
             .map_or(Reply::Null, Reply::bulk),
     )
 }
 
 fn object_refcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let Some(small_int) = read_key(
+    let Some(small_int) = object_lookup(
         ctx,
         &args[2],
         false,
@@ -494,7 +509,7 @@ fn object_refcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn object_idletime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now_ms;
-    let Some(idle) = read_key(ctx, &args[2], false, |e| e.access.idle_secs(now)) else {
+    let Some(idle) = object_lookup(ctx, &args[2], false, |e| e.access.idle_secs(now)) else {
         return Ok(Reply::Null);
     };
     if lfu_policy(ctx) {
@@ -507,7 +522,7 @@ fn object_idletime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn object_freq(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now_ms;
-    let Some(freq) = read_key(ctx, &args[2], false, |e| e.access.frequency(now)) else {
+    let Some(freq) = object_lookup(ctx, &args[2], false, |e| e.access.frequency(now)) else {
         return Ok(Reply::Null);
     };
     if !lfu_policy(ctx) {

@@ -62,7 +62,7 @@ fn read_list<'d>(
     db: &'d mut DbView,
     key: &[u8],
 ) -> Result<Option<&'d List>, Reply> {
-    let entry = db.get(key);
+    let entry = db.get_read(key);
     server.stats.lookup(entry.is_some());
     entry.map(|e| list_of(&e.value)).transpose()
 }

@@ -47,7 +47,7 @@ fn set_of(value: &Value) -> Result<&Set, Reply> {
 
 /// Redis `lookupKeyRead` + `checkType(OBJ_SET)`; counts a keyspace hit or miss.
 fn read<'d>(db: &'d mut DbView, stats: &Stats, key: &[u8]) -> Result<Option<&'d Set>, Reply> {
-    let entry = db.get(key);
+    let entry = db.get_read(key);
     stats.lookup(entry.is_some());
     entry.map(|e| set_of(&e.value)).transpose()
 }
@@ -246,12 +246,18 @@ fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 /// Looks up every source set (Redis's loop over `lookupKeyRead` and
-/// `checkType`): a missing key is None, any wrong type fails the command.
+/// `checkType`, the STORE variants included): a missing key is None (and a
+/// `keymiss` event), any wrong type fails the command.
 fn sources<'d>(
     db: &'d mut DbView,
     stats: &Stats,
     keys: &[Bytes],
 ) -> Result<Vec<Option<&'d Set>>, Reply> {
+    for key in keys {
+        if !db.contains(key) {
+            db.notify(notify::KEY_MISS, "keymiss", key);
+        }
+    }
     db.get_many(keys)
         .into_iter()
         .map(|e| {

@@ -60,7 +60,7 @@ fn string_of_mut(value: &mut Value) -> Result<&mut StringValue, Reply> {
 /// Redis `lookupKeyRead` then `checkType`: the string at `key`, if any. Counts
 /// a keyspace hit when the key exists (whatever its type) and a miss otherwise.
 fn read_string(ctx: &mut Ctx, key: &[u8]) -> Result<Option<StringValue>, Reply> {
-    let found = ctx.db().get(key).map(|e| string_of(&e.value).cloned());
+    let found = ctx.db().get_read(key).map(|e| string_of(&e.value).cloned());
     ctx.server.stats.lookup(found.is_some());
     found.transpose()
 }
@@ -349,7 +349,7 @@ fn mget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let replies = args[1..]
         .iter()
         .map(|key| {
-            let found = db.get(key).map(|e| {
+            let found = db.get_read(key).map(|e| {
                 // MGET answers nil for a key of another type instead of failing.
                 string_of(&e.value).map_or(Reply::Null, |s| Reply::Bulk(s.to_bytes()))
             });

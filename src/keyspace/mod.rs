@@ -340,6 +340,17 @@ impl<'g, 'k> DbView<'g, 'k> {
         self.touch(key).map(|e| &*e)
     }
 
+    /// [`DbView::get`] for a read (Redis's `lookupKeyRead`): a missing key is
+    /// a `keymiss` event.
+    pub fn get_read(&mut self, key: &[u8]) -> Option<&Entry> {
+        let (keyspace, db) = (self.guard.keyspace, self.db);
+        let found = self.touch(key).map(|e| &*e);
+        if found.is_none() {
+            keyspace.notify(notify::KEY_MISS, "keymiss", key, db);
+        }
+        found
+    }
+
     /// The live value for `key`, to change in place. Its TTL stays as it is.
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
         self.touch(key).map(|e| &mut e.value)
