@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 
 use crate::commands::Command;
 use crate::protocol::Resp;
+use crate::pubsub::ClientSubs;
 
 /// What other connections may read about a client (CLIENT LIST, CLIENT INFO).
 #[derive(Debug, Clone)]
@@ -26,6 +27,8 @@ pub struct ClientInfo {
     pub qbuf: usize,
     /// CLIENT NO-EVICT ON: flag `e` in CLIENT LIST. RESET keeps it, as Redis does.
     pub no_evict: bool,
+    /// Channels, patterns and shard channels subscribed to (`sub=`, `psub=`, `ssub=`).
+    pub subscriptions: [usize; 3],
 }
 
 /// The shared half of a client: identity, visible state and the kill switch.
@@ -64,10 +67,15 @@ impl ClientHandle {
         }
     }
 
+    /// Subscribed to anything: Redis's `CLIENT_PUBSUB` flag (`P`, type `pubsub`).
+    pub fn is_subscriber(&self) -> bool {
+        self.info().subscriptions.iter().any(|&n| n > 0)
+    }
+
     /// One line of CLIENT LIST / CLIENT INFO, without the newline: Redis 7.0's
     /// `catClientInfoString` fields in its order, then `lib-name` and `lib-ver`
-    /// as Redis 7.2 appends them. What we do not track per client (pub/sub
-    /// subscriptions, MULTI, buffer memory) reads as an idle Redis client's.
+    /// as Redis 7.2 appends them. What we do not track per client (MULTI,
+    /// buffer memory) reads as an idle Redis client's.
     pub fn describe(&self) -> String {
         let info = self.info();
         let text = |b: &Option<Bytes>| {
@@ -76,9 +84,16 @@ impl ClientHandle {
                 .unwrap_or_default()
                 .into_owned()
         };
+        let [sub, psub, ssub] = info.subscriptions;
+        let flags = match (sub + psub + ssub > 0, info.no_evict) {
+            (true, true) => "Pe",
+            (true, false) => "P",
+            (false, true) => "e",
+            (false, false) => "N",
+        };
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} \
-             sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 \
+             sub={sub} psub={psub} ssub={ssub} multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 \
              rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default \
              redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
@@ -88,7 +103,7 @@ impl ClientHandle {
             text(&info.name),
             self.created.elapsed().as_secs(),
             info.last_interaction.elapsed().as_secs(),
-            if info.no_evict { "e" } else { "N" },
+            flags,
             info.db,
             info.qbuf,
             info.last_cmd,
@@ -112,6 +127,14 @@ pub struct Client {
     /// Answer inline requests in JSON (`--json`, `json yes`, CLIENT JSON ON).
     pub json: bool,
     pub handle: Arc<ClientHandle>,
+    /// Subscriptions and the mailbox of pushed messages.
+    pub subs: ClientSubs,
+    /// The command wrote its replies to the mailbox (the (un)subscribe
+    /// family), so it has no reply of its own.
+    pub skip_reply: bool,
+    /// The inline line of the last command that replied through the mailbox:
+    /// in JSON mode pushed messages are encoded as answers to it.
+    pub push_line: Option<Bytes>,
 }
 
 impl Client {
@@ -175,6 +198,7 @@ impl ClientRegistry {
                 last_interaction: now,
                 qbuf: 0,
                 no_evict: false,
+                subscriptions: [0; 3],
             }),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
@@ -186,7 +210,10 @@ impl ClientRegistry {
             resp: Resp::V2,
             close_after_reply: false,
             json: false,
+            subs: ClientSubs::new(handle.clone()),
             handle,
+            skip_reply: false,
+            push_line: None,
         }
     }
 

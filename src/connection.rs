@@ -44,9 +44,19 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
     let mut client = server.clients.register(addr, laddr, fd);
     client.json = server.config.json();
     tracing::debug!(id = client.id, %addr, "client connected");
-    if let Err(e) = run(&server, &mut client, &mut socket).await {
+    // A kill (CLIENT KILL, an output buffer limit) ends the connection even
+    // while it waits on a write to a client that does not read.
+    let handle = client.handle.clone();
+    let watchdog = client.subs.limit_watchdog(&server.pubsub);
+    let result = tokio::select! {
+        result = run(&server, &mut client, &mut socket) => result,
+        _ = handle.killed() => Ok(()),
+        _ = watchdog => Ok(()),
+    };
+    if let Err(e) = result {
         tracing::debug!(id = client.id, "connection error: {e}");
     }
+    server.pubsub.leave(&mut client.subs);
     server.clients.unregister(client.id);
     tracing::debug!(id = client.id, "client gone");
 }
@@ -62,7 +72,12 @@ async fn run(server: &Server, client: &mut Client, socket: &mut TcpStream) -> st
         }
         let n = tokio::select! {
             read = socket.read_buf(&mut input) => read?,
-            _ = handle.killed() => return Ok(()),
+            Some(push) = client.subs.recv() => {
+                encode_push(client, &push, &mut output);
+                drain_pushes(client, &mut output);
+                flush(server, socket, &mut output).await?;
+                continue;
+            }
         };
         if n == 0 {
             return Ok(());
@@ -115,13 +130,22 @@ async fn run_buffered(
                 return Ok(true);
             }
         };
+        client.skip_reply = false;
         let reply = execute(server, client, &request.args);
         // A killed client (CLIENT KILL from elsewhere, SHUTDOWN) gets no more
         // replies: Redis frees it with its output buffer.
         if client.handle.is_killed() {
             return Ok(true);
         }
-        encode_reply(client, request.inline.as_ref(), &reply, output);
+        if client.skip_reply {
+            client.push_line.clone_from(&request.inline);
+        }
+        // Pushes queued while the command ran (its own confirmations, a
+        // message it published to itself) precede its reply, as in Redis.
+        drain_pushes(client, output);
+        if !client.skip_reply {
+            encode_reply(client, request.inline.as_ref(), &reply, output);
+        }
         if client.close_after_reply {
             return Ok(true);
         }
@@ -137,6 +161,20 @@ fn encode_reply(client: &Client, inline: Option<&Bytes>, reply: &Reply, output: 
     match inline {
         Some(line) if client.json => encode_json(line, reply, output),
         _ => encode(reply, client.resp, output),
+    }
+}
+
+/// Encodes a pushed message or confirmation. In JSON mode, once the client
+/// subscribed with an inline request, pushes are JSON answers to that
+/// (P|S)SUBSCRIBE line, one object per push.
+fn encode_push(client: &Client, push: &Reply, output: &mut BytesMut) {
+    encode_reply(client, client.push_line.as_ref(), push, output);
+}
+
+/// Encodes every push waiting in the client's mailbox.
+fn drain_pushes(client: &mut Client, output: &mut BytesMut) {
+    while let Some(push) = client.subs.try_recv() {
+        encode_push(client, &push, output);
     }
 }
 

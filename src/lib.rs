@@ -15,6 +15,7 @@ pub mod glob;
 pub mod keyspace;
 pub mod number;
 pub mod protocol;
+pub mod pubsub;
 pub mod server;
 pub mod types;
 pub mod util;

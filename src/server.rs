@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::connection;
 use crate::keyspace::{spawn_active_expiry, Keyspace};
 use crate::protocol::Reply;
+use crate::pubsub::PubSub;
 use crate::util::now_ms;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -152,6 +153,8 @@ impl Stats {
 pub struct Server {
     pub config: Arc<Config>,
     pub keyspace: Arc<Keyspace>,
+    /// Subscriptions; the keyspace holds it too, for expiry notifications.
+    pub pubsub: Arc<PubSub>,
     pub commands: CommandTable,
     pub clients: ClientRegistry,
     pub stats: Stats,
@@ -166,13 +169,16 @@ pub struct Server {
 
 impl Server {
     pub fn new(config: Config) -> Server {
-        let keyspace = Arc::new(Keyspace::new(config.databases()));
+        let config = Arc::new(config);
+        let pubsub = Arc::new(PubSub::new(config.clone()));
+        let keyspace = Arc::new(Keyspace::new(config.databases()).notifying(pubsub.clone()));
         let run_id = (0..40)
             .map(|_| char::from_digit(rand::random::<u32>() % 16, 16).unwrap_or('0'))
             .collect();
         Server {
-            config: Arc::new(config),
+            config,
             keyspace,
+            pubsub,
             commands: CommandTable::build(),
             clients: ClientRegistry::default(),
             stats: Stats::default(),

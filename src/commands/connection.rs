@@ -33,13 +33,24 @@ pub static COMMANDS: &[Registration] = &[
     cmd("client|help", client_help),
 ];
 
-fn ping(_ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    match args.len() {
-        1 => Ok(Reply::simple("PONG")),
-        2 => Ok(Reply::Bulk(args[1].clone())),
-        _ => Err(Reply::error(
+/// PING; a RESP2 client in subscribed mode gets `["pong", message or ""]`,
+/// as in Redis's `pingCommand`.
+fn ping(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if args.len() > 2 {
+        return Err(Reply::error(
             "ERR wrong number of arguments for 'ping' command",
-        )),
+        ));
+    }
+    if ctx.client.resp == Resp::V2 && ctx.client.subs.active() {
+        let message = args.get(1).cloned().unwrap_or_default();
+        return Ok(Reply::Array(vec![
+            Reply::bulk("pong"),
+            Reply::Bulk(message),
+        ]));
+    }
+    match args.get(1) {
+        None => Ok(Reply::simple("PONG")),
+        Some(message) => Ok(Reply::Bulk(message.clone())),
     }
 }
 
@@ -60,7 +71,9 @@ fn quit(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     Ok(Reply::OK)
 }
 
+/// RESET also leaves every subscription silently (`clearClientConnectionState`).
 fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    ctx.server.pubsub.leave(&mut ctx.client.subs);
     ctx.client.reset();
     Ok(Reply::simple("RESET"))
 }
@@ -224,10 +237,14 @@ fn client_type(name: &Bytes) -> Result<ClientType, Reply> {
     })
 }
 
-/// The type of a connected client. Every connection is a normal client here:
-/// there is no replication, and subscribers are not tracked as a type.
-fn type_of(_client: &ClientHandle) -> ClientType {
-    ClientType::Normal
+/// The type of a connected client (`getClientType`): a subscriber is
+/// `pubsub`, everyone else `normal` (there is no replication).
+fn type_of(client: &ClientHandle) -> ClientType {
+    if client.is_subscriber() {
+        ClientType::PubSub
+    } else {
+        ClientType::Normal
+    }
 }
 
 /// CLIENT LIST [TYPE type | ID id ...]: TYPE only as the sole option; IDs are

@@ -13,6 +13,7 @@ use super::args::{
     ScanOptions, ERR_OVERFLOW,
 };
 use super::{cmd, CmdResult, Ctx, Registration};
+use crate::config::notify;
 use crate::keyspace::{DbView, Value};
 use crate::number::{hincr_by_float, parse_hincr_increment, parse_i64};
 use crate::protocol::{Reply, Resp};
@@ -49,7 +50,7 @@ fn limits(server: &Server) -> Limits {
 
 /// Redis `lookupKeyRead` + `checkType(OBJ_HASH)`; counts a keyspace hit or miss.
 fn read<'d>(db: &'d mut DbView, stats: &Stats, key: &[u8]) -> Result<Option<&'d Hash>, Reply> {
-    let entry = db.get(key);
+    let entry = db.get_read(key);
     stats.lookup(entry.is_some());
     match entry.map(|e| &e.value) {
         None => Ok(None),
@@ -90,6 +91,7 @@ fn set_pairs(ctx: &mut Ctx, args: &[Bytes], name: &str) -> Result<usize, Reply> 
     for pair in args[2..].chunks_exact(2) {
         created += usize::from(hash.set(&pair[0], &pair[1], limits));
     }
+    db.notify(notify::HASH, "hset", &args[1]);
     Ok(created)
 }
 
@@ -109,6 +111,7 @@ fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Ok(Reply::from(false));
     }
     hash.set(&args[2], &args[3], limits);
+    db.notify(notify::HASH, "hset", &args[1]);
     Ok(Reply::from(true))
 }
 
@@ -142,9 +145,16 @@ fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     for field in &args[2..] {
         deleted += usize::from(hash.remove(field));
         if hash.is_empty() {
-            db.remove(&args[1]);
             break;
         }
+    }
+    let emptied = hash.is_empty();
+    if deleted > 0 {
+        db.notify(notify::HASH, "hdel", &args[1]);
+    }
+    if emptied {
+        db.remove(&args[1]);
+        db.notify(notify::GENERIC, "del", &args[1]);
     }
     Ok(Reply::from(deleted))
 }
@@ -212,6 +222,7 @@ fn hincrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         .checked_add(incr)
         .ok_or_else(|| Reply::error(ERR_OVERFLOW))?;
     hash.set(&args[2], itoa::Buffer::new().format(new).as_bytes(), limits);
+    db.notify(notify::HASH, "hincrby", &args[1]);
     Ok(Reply::from(new))
 }
 
@@ -226,6 +237,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let current = hash.get(&args[2]).unwrap_or(b"0");
     let new = hincr_by_float(current, &incr).map_err(fail)?;
     hash.set(&args[2], &new, limits);
+    db.notify(notify::HASH, "hincrbyfloat", &args[1]);
     Ok(Reply::bulk(new))
 }
 

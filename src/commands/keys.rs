@@ -8,6 +8,7 @@ use super::args::{
 };
 use super::table::c_string;
 use super::{cmd, cmd_locking, CmdResult, Ctx, Locks, Registration};
+use crate::config::notify;
 use crate::glob::glob_match;
 use crate::keyspace::{Entry, Keyspace, LockSet, StringValue, Value};
 use crate::protocol::Reply;
@@ -46,6 +47,21 @@ pub static COMMANDS: &[Registration] = &[
 /// when `touch` is false): counts a keyspace hit or miss for INFO and maps the
 /// live entry through `f`.
 fn read_key<T>(ctx: &mut Ctx, key: &[u8], touch: bool, f: impl FnOnce(&Entry) -> T) -> Option<T> {
+    let found = object_lookup(ctx, key, touch, f);
+    if found.is_none() {
+        ctx.notify(notify::KEY_MISS, "keymiss", key);
+    }
+    found
+}
+
+/// [`read_key`] without the `keymiss` event of a missing key: OBJECT's
+/// lookup (`LOOKUP_NONOTIFY`).
+fn object_lookup<T>(
+    ctx: &mut Ctx,
+    key: &[u8],
+    touch: bool,
+    f: impl FnOnce(&Entry) -> T,
+) -> Option<T> {
     let mut db = ctx.db();
     let found = if touch { db.get(key) } else { db.peek(key) }.map(f);
     ctx.server.stats.lookup(found.is_some());
@@ -55,9 +71,14 @@ fn read_key<T>(ctx: &mut Ctx, key: &[u8], touch: bool, f: impl FnOnce(&Entry) ->
 /// DEL and UNLINK (freeing is never deferred here, so they are the same).
 fn del(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut db = ctx.db();
-    Ok(Reply::from(
-        args[1..].iter().filter(|k| db.remove(k).is_some()).count(),
-    ))
+    let mut deleted = 0usize;
+    for key in &args[1..] {
+        if db.remove(key).is_some() {
+            db.notify(notify::GENERIC, "del", key);
+            deleted += 1;
+        }
+    }
+    Ok(Reply::from(deleted))
 }
 
 /// EXISTS counts a key as often as it is named.
@@ -199,8 +220,10 @@ fn expire_generic(ctx: &mut Ctx, args: &[Bytes], name: &str, base: i64, unit: i6
     }
     if when <= now {
         db.remove(key);
+        db.notify(notify::GENERIC, "del", key);
     } else {
         db.set_expiry(key, Some(when as u64));
+        db.notify(notify::GENERIC, "expire", key);
     }
     Ok(Reply::Integer(1))
 }
@@ -208,7 +231,11 @@ fn expire_generic(ctx: &mut Ctx, args: &[Bytes], name: &str, base: i64, unit: i6
 fn persist(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut db = ctx.db();
     let had_ttl = db.get(&args[1]).is_some_and(|e| e.expires_at().is_some());
-    Ok(Reply::from(had_ttl && db.set_expiry(&args[1], None)))
+    let persisted = had_ttl && db.set_expiry(&args[1], None);
+    if persisted {
+        db.notify(notify::GENERIC, "persist", &args[1]);
+    }
+    Ok(Reply::from(persisted))
 }
 
 fn rename(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -240,7 +267,12 @@ fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> CmdResult {
     let entry = db
         .remove(src)
         .ok_or_else(|| Reply::error(ERR_NO_SUCH_KEY))?;
+    // Redis deletes an existing destination before `dbAdd`, so even then
+    // the destination is a `new` key.
+    db.remove(dst);
     db.set_entry(dst, entry);
+    db.notify(notify::GENERIC, "rename_from", src);
+    db.notify(notify::GENERIC, "rename_to", dst);
     Ok(done(true))
 }
 
@@ -265,6 +297,8 @@ fn move_(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Ok(Reply::Integer(0));
     };
     ctx.db_at(target).set_entry(key, entry);
+    ctx.db().notify(notify::GENERIC, "move_from", key);
+    ctx.db_at(target).notify(notify::GENERIC, "move_to", key);
     Ok(Reply::Integer(1))
 }
 
@@ -310,10 +344,15 @@ fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Ok(Reply::Integer(0));
     };
     let mut db = ctx.db_at(target);
-    if !replace && db.contains(dst) {
-        return Ok(Reply::Integer(0));
+    if db.contains(dst) {
+        if !replace {
+            return Ok(Reply::Integer(0));
+        }
+        // Deleted first, as in Redis, so the copy is a `new` key either way.
+        db.remove(dst);
     }
     db.set(dst, value, expires_at);
+    db.notify(notify::GENERIC, "copy_to", dst);
     Ok(Reply::Integer(1))
 }
 
@@ -427,13 +466,13 @@ fn refcount(ctx: &Ctx, small_int: bool) -> i64 {
 
 fn object_encoding(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(
-        read_key(ctx, &args[2], false, |e| e.value.encoding_name())
+        object_lookup(ctx, &args[2], false, |e| e.value.encoding_name())
             .map_or(Reply::Null, Reply::bulk),
     )
 }
 
 fn object_refcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let Some(small_int) = read_key(
+    let Some(small_int) = object_lookup(
         ctx,
         &args[2],
         false,
@@ -446,7 +485,7 @@ fn object_refcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn object_idletime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now_ms;
-    let Some(idle) = read_key(ctx, &args[2], false, |e| e.access.idle_secs(now)) else {
+    let Some(idle) = object_lookup(ctx, &args[2], false, |e| e.access.idle_secs(now)) else {
         return Ok(Reply::Null);
     };
     if lfu_policy(ctx) {
@@ -459,7 +498,7 @@ fn object_idletime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn object_freq(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now_ms;
-    let Some(freq) = read_key(ctx, &args[2], false, |e| e.access.frequency(now)) else {
+    let Some(freq) = object_lookup(ctx, &args[2], false, |e| e.access.frequency(now)) else {
         return Ok(Reply::Null);
     };
     if !lfu_policy(ctx) {

@@ -12,6 +12,7 @@ use super::args::{
     int_arg, int_in_range, is, positive_arg, syntax_error, wrong_type, ERR_NO_SUCH_KEY,
 };
 use super::{cmd, CmdResult, Ctx, Registration};
+use crate::config::notify;
 use crate::keyspace::{DbView, Value};
 use crate::protocol::Reply;
 use crate::server::Server;
@@ -63,7 +64,7 @@ fn read_list<'d>(
     db: &'d mut DbView,
     key: &[u8],
 ) -> Result<Option<&'d List>, Reply> {
-    let entry = db.get(key);
+    let entry = db.get_read(key);
     server.stats.lookup(entry.is_some());
     entry.map(|e| list_of(&e.value)).transpose()
 }
@@ -78,16 +79,37 @@ fn write_list<'d>(db: &'d mut DbView, key: &[u8]) -> Result<Option<&'d mut List>
 fn modify<T>(
     db: &mut DbView,
     key: &[u8],
-    f: impl FnOnce(&mut List) -> T,
+    event: &'static str,
+    f: impl FnOnce(&mut List) -> (T, bool),
 ) -> Result<Option<T>, Reply> {
     let Some(list) = write_list(db, key)? else {
         return Ok(None);
     };
-    let out = f(list);
-    if list.is_empty() {
-        db.remove(key);
+    let (out, changed) = f(list);
+    let empty = list.is_empty();
+    if changed {
+        db.notify(notify::LIST, event, key);
+    }
+    if empty {
+        delete_empty(db, key);
     }
     Ok(Some(out))
+}
+
+/// An emptied list is deleted, with Redis's `del` event.
+fn delete_empty(db: &mut DbView, key: &[u8]) {
+    db.remove(key);
+    db.notify(notify::GENERIC, "del", key);
+}
+
+/// The keyspace event of a push or pop at `end`.
+fn event(end: End, push: bool) -> &'static str {
+    match (end, push) {
+        (End::Head, true) => "lpush",
+        (End::Tail, true) => "rpush",
+        (End::Head, false) => "lpop",
+        (End::Tail, false) => "rpop",
+    }
 }
 
 /// Redis `pushGenericCommand` (and LMOVE's push): pushes `values` one by one
@@ -101,17 +123,19 @@ fn push_values<'a>(
     fill: i64,
     create: bool,
 ) -> Result<usize, Reply> {
-    if let Some(list) = write_list(db, key)? {
+    let len = if let Some(list) = write_list(db, key)? {
         values.into_iter().for_each(|v| list.push(end, v));
-        return Ok(list.len());
-    }
-    if !create {
+        list.len()
+    } else if create {
+        let mut list = List::new(fill);
+        values.into_iter().for_each(|v| list.push(end, v));
+        let len = list.len();
+        db.set(key, Value::List(Box::new(list)), None);
+        len
+    } else {
         return Ok(0);
-    }
-    let mut list = List::new(fill);
-    values.into_iter().for_each(|v| list.push(end, v));
-    let len = list.len();
-    db.set(key, Value::List(Box::new(list)), None);
+    };
+    db.notify(notify::LIST, event(end, true), key);
     Ok(len)
 }
 
@@ -147,10 +171,22 @@ fn pop(ctx: &mut Ctx, args: &[Bytes], end: End, name: &str) -> CmdResult {
         )));
     }
     let count = args.get(2).map(|n| positive_arg(n, None)).transpose()?;
-    let popped = modify(&mut ctx.db(), &args[1], |list| match count {
-        None => list.pop(end).map_or(Reply::Null, Reply::Bulk),
-        Some(n) => bulks(list.pop_many(end, usize::try_from(n).unwrap_or(usize::MAX))),
-    })?;
+    let popped = modify(
+        &mut ctx.db(),
+        &args[1],
+        event(end, false),
+        |list| match count {
+            None => match list.pop(end) {
+                Some(value) => (Reply::Bulk(value), true),
+                None => (Reply::Null, false),
+            },
+            Some(n) => {
+                let values = list.pop_many(end, usize::try_from(n).unwrap_or(usize::MAX));
+                let changed = !values.is_empty();
+                (bulks(values), changed)
+            }
+        },
+    )?;
     Ok(popped.unwrap_or(match count {
         None => Reply::Null,
         Some(_) => Reply::NullArray,
@@ -192,6 +228,7 @@ fn lset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let list = write_list(&mut db, &args[1])?.ok_or_else(|| Reply::error(ERR_NO_SUCH_KEY))?;
     let index = int_arg(&args[2])?;
     if list.set(index, &args[3]) {
+        db.notify(notify::LIST, "lset", &args[1]);
         Ok(Reply::OK)
     } else {
         Err(Reply::error(ERR_INDEX_OUT_OF_RANGE))
@@ -229,19 +266,23 @@ fn lrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn ltrim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let start = int_arg(&args[2])?;
     let stop = int_arg(&args[3])?;
-    modify(&mut ctx.db(), &args[1], |list| {
+    modify(&mut ctx.db(), &args[1], "ltrim", |list| {
         let len = list.len();
         match clamp_range(len, start, stop) {
             Some((first, count)) => list.trim(first, len - first - count),
             None => list.trim(len, 0),
         }
+        ((), true)
     })?;
     Ok(Reply::OK)
 }
 
 fn lrem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let count = int_arg(&args[2])?;
-    let removed = modify(&mut ctx.db(), &args[1], |list| list.remove(&args[3], count))?;
+    let removed = modify(&mut ctx.db(), &args[1], "lrem", |list| {
+        let removed = list.remove(&args[3], count);
+        (removed, removed > 0)
+    })?;
     Ok(Reply::from(removed.unwrap_or(0)))
 }
 
@@ -259,7 +300,9 @@ fn linsert(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Ok(Reply::Integer(0));
     };
     if list.insert(&args[3], &args[4], after) {
-        Ok(Reply::from(list.len()))
+        let len = list.len();
+        db.notify(notify::LIST, "linsert", &args[1]);
+        Ok(Reply::from(len))
     } else {
         Ok(Reply::Integer(-1))
     }
@@ -373,13 +416,25 @@ fn lmove_generic(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> C
             return Ok(Reply::Null);
         };
         list.push(to, &value);
+        db.notify(notify::LIST, event(to, true), dst);
+        db.notify(notify::LIST, event(from, false), src);
         return Ok(Reply::Bulk(value));
     }
     write_list(&mut db, dst)?;
-    let Some(Some(value)) = modify(&mut db, src, |list| list.pop(from))? else {
+    // Redis's `lmoveGenericCommand` order: pop, push (events for the
+    // destination), then the source's pop event and its deletion.
+    let Some(list) = write_list(&mut db, src)? else {
         return Ok(Reply::Null);
     };
+    let Some(value) = list.pop(from) else {
+        return Ok(Reply::Null);
+    };
+    let src_empty = list.is_empty();
     push_values(&mut db, dst, to, [&value[..]], fill, true)?;
+    db.notify(notify::LIST, event(from, false), src);
+    if src_empty {
+        delete_empty(&mut db, src);
+    }
     Ok(Reply::Bulk(value))
 }
 
@@ -434,7 +489,12 @@ fn mpop_args(args: &[Bytes], at: usize) -> Result<(&[Bytes], End, usize), Reply>
 fn mpop(ctx: &mut Ctx, keys: &[Bytes], end: End, count: usize) -> CmdResult {
     let mut db = ctx.db();
     for key in keys {
-        if let Some(values) = modify(&mut db, key, |list| list.pop_many(end, count))? {
+        let popped = modify(&mut db, key, event(end, false), |list| {
+            let values = list.pop_many(end, count);
+            let changed = !values.is_empty();
+            (values, changed)
+        })?;
+        if let Some(values) = popped {
             return Ok(Reply::Array(vec![Reply::Bulk(key.clone()), bulks(values)]));
         }
     }

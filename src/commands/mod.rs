@@ -12,6 +12,7 @@ mod hash;
 mod keys;
 mod list;
 pub mod meta;
+mod pubsub;
 mod server;
 mod set;
 mod string;
@@ -84,6 +85,7 @@ fn registrations() -> impl Iterator<Item = &'static Registration> {
         hash::COMMANDS,
         set::COMMANDS,
         zset::COMMANDS,
+        pubsub::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -112,6 +114,35 @@ impl<'a, 'k> Ctx<'a, 'k> {
     pub fn guard(&mut self) -> &mut Guard<'k> {
         self.guard
     }
+
+    /// Redis's `notifyKeyspaceEvent` for `key` in the client's database:
+    /// `class` is a [`crate::config::notify`] bit, `event` Redis's event name.
+    pub fn notify(&self, class: u32, event: &'static str, key: &[u8]) {
+        self.server.pubsub.notify(class, event, key, self.client.db);
+    }
+}
+
+/// RESP2 subscribed mode (Redis's `processCommand`): only the subscription
+/// commands, PING, QUIT and RESET may run.
+fn subscribed_mode_error(client: &Client, cmd: &Command) -> Option<Reply> {
+    const ALLOWED: &[&str] = &[
+        "ping",
+        "subscribe",
+        "ssubscribe",
+        "unsubscribe",
+        "sunsubscribe",
+        "psubscribe",
+        "punsubscribe",
+        "quit",
+        "reset",
+    ];
+    let subscribed = client.resp == crate::protocol::Resp::V2 && client.subs.active();
+    (subscribed && !ALLOWED.contains(&cmd.name.as_str())).then(|| {
+        Reply::error_owned(format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            cmd.name
+        ))
+    })
 }
 
 /// Runs one request and returns its reply: the single path for every command.
@@ -125,6 +156,9 @@ pub fn execute(server: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
             "ERR wrong number of arguments for '{}' command",
             cmd.name
         )));
+    }
+    if let Some(reply) = subscribed_mode_error(client, cmd) {
+        return server.stats.rejected(reply);
     }
     let locks = cmd.lock_set(&server.keyspace, client.db, args);
     let mut guard = server.keyspace.lock(locks);

@@ -12,6 +12,7 @@ use super::args::{
     wrong_type, ScanOptions,
 };
 use super::{cmd, CmdResult, Ctx, Registration};
+use crate::config::notify;
 use crate::keyspace::{DbView, Value};
 use crate::protocol::Reply;
 use crate::server::Stats;
@@ -46,7 +47,7 @@ fn set_of(value: &Value) -> Result<&Set, Reply> {
 
 /// Redis `lookupKeyRead` + `checkType(OBJ_SET)`; counts a keyspace hit or miss.
 fn read<'d>(db: &'d mut DbView, stats: &Stats, key: &[u8]) -> Result<Option<&'d Set>, Reply> {
-    let entry = db.get(key);
+    let entry = db.get_read(key);
     stats.lookup(entry.is_some());
     entry.map(|e| set_of(&e.value)).transpose()
 }
@@ -81,6 +82,9 @@ fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let set = write(&mut db, &args[1])?.ok_or_else(wrong_type)?;
     let added = args[2..].iter().filter(|m| set.add(m, max_intset)).count();
+    if added > 0 {
+        db.notify(notify::SET, "sadd", &args[1]);
+    }
     Ok(Reply::from(added))
 }
 
@@ -93,9 +97,15 @@ fn srem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     for member in &args[2..] {
         removed += usize::from(set.remove(member));
         if set.is_empty() {
-            db.remove(&args[1]);
             break;
         }
+    }
+    let emptied = set.is_empty();
+    if removed > 0 {
+        db.notify(notify::SET, "srem", &args[1]);
+    }
+    if emptied {
+        delete_empty(&mut db, &args[1]);
     }
     Ok(Reply::from(removed))
 }
@@ -138,15 +148,19 @@ fn smove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     if let Some(source) = write(&mut db, src)? {
         source.remove(member);
-        if source.is_empty() {
-            db.remove(src);
+        let emptied = source.is_empty();
+        db.notify(notify::SET, "srem", src);
+        if emptied {
+            delete_empty(&mut db, src);
         }
     }
     if !dst_exists {
         db.set(dst, Value::Set(Set::for_member(member)), None);
     }
     if let Some(target) = write(&mut db, dst)? {
-        target.add(member, max_intset);
+        if target.add(member, max_intset) {
+            db.notify(notify::SET, "sadd", dst);
+        }
     }
     Ok(Reply::from(true))
 }
@@ -175,7 +189,8 @@ fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         Some(n) if n >= set.len() as u64 => {
             // Redis replies through SUNION of the one set, i.e. a rebuilt set.
             let all = set_reply(set::union(&[Some(set)], max_intset).iter());
-            db.remove(&args[1]);
+            db.notify(notify::SET, "spop", &args[1]);
+            delete_empty(&mut db, &args[1]);
             return Ok(all);
         }
         Some(n) => {
@@ -183,8 +198,10 @@ fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             Reply::Set(popped.into_iter().map(Reply::Bulk).collect())
         }
     };
-    if set.is_empty() {
-        db.remove(&args[1]);
+    let emptied = set.is_empty();
+    db.notify(notify::SET, "spop", &args[1]);
+    if emptied {
+        delete_empty(&mut db, &args[1]);
     }
     Ok(reply)
 }
@@ -229,12 +246,18 @@ fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 /// Looks up every source set (Redis's loop over `lookupKeyRead` and
-/// `checkType`): a missing key is None, any wrong type fails the command.
+/// `checkType`, the STORE variants included): a missing key is None (and a
+/// `keymiss` event), any wrong type fails the command.
 fn sources<'d>(
     db: &'d mut DbView,
     stats: &Stats,
     keys: &[Bytes],
 ) -> Result<Vec<Option<&'d Set>>, Reply> {
+    for key in keys {
+        if !db.contains(key) {
+            db.notify(notify::KEY_MISS, "keymiss", key);
+        }
+    }
     db.get_many(keys)
         .into_iter()
         .map(|e| {
@@ -247,14 +270,24 @@ fn sources<'d>(
 /// Stores a computed set at `dst` (Redis `setKey`, which drops any TTL and
 /// any previous value of any type), or deletes `dst` when it is empty.
 /// Replies with the stored size.
-fn store(db: &mut DbView, dst: &[u8], result: Set) -> Reply {
+/// `event` is the keyspace event of a store; deleting `dst` is a `del`.
+fn store(db: &mut DbView, dst: &[u8], result: Set, event: &'static str) -> Reply {
     let size = result.len();
     if size == 0 {
-        db.remove(dst);
+        if db.remove(dst).is_some() {
+            db.notify(notify::GENERIC, "del", dst);
+        }
     } else {
         db.set(dst, Value::Set(result), None);
+        db.notify(notify::SET, event, dst);
     }
     Reply::from(size)
+}
+
+/// An emptied set is deleted, with Redis's `del` event.
+fn delete_empty(db: &mut DbView, key: &[u8]) {
+    db.remove(key);
+    db.notify(notify::GENERIC, "del", key);
 }
 
 /// Where SINTER's result goes.
@@ -287,7 +320,7 @@ fn inter_generic(ctx: &mut Ctx, keys: &[Bytes], target: Inter) -> CmdResult {
             for m in common {
                 result.add_member(m, max_intset);
             }
-            Ok(store(&mut db, dst, result))
+            Ok(store(&mut db, dst, result, "sinterstore"))
         }
     }
 }
@@ -345,7 +378,12 @@ fn union_diff(ctx: &mut Ctx, keys: &[Bytes], dst: Option<&[u8]>, diff: bool) -> 
     };
     Ok(match dst {
         None => set_reply(result.iter()),
-        Some(dst) => store(&mut db, dst, result),
+        Some(dst) => store(
+            &mut db,
+            dst,
+            result,
+            if diff { "sdiffstore" } else { "sunionstore" },
+        ),
     })
 }
 

@@ -8,6 +8,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::args::{int_arg, is, syntax_error, wrong_type, ERR_OVERFLOW};
 use super::{cmd, CmdResult, Ctx, Registration};
+use crate::config::notify;
 use crate::keyspace::{DbView, StringValue, Value};
 use crate::number::incr_by_float;
 use crate::protocol::Reply;
@@ -59,7 +60,7 @@ fn string_of_mut(value: &mut Value) -> Result<&mut StringValue, Reply> {
 /// Redis `lookupKeyRead` then `checkType`: the string at `key`, if any. Counts
 /// a keyspace hit when the key exists (whatever its type) and a miss otherwise.
 fn read_string(ctx: &mut Ctx, key: &[u8]) -> Result<Option<StringValue>, Reply> {
-    let found = ctx.db().get(key).map(|e| string_of(&e.value).cloned());
+    let found = ctx.db().get_read(key).map(|e| string_of(&e.value).cloned());
     ctx.server.stats.lookup(found.is_some());
     found.transpose()
 }
@@ -116,6 +117,7 @@ fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let reply = get_reply(ctx, &args[1])?;
     if !matches!(reply, Reply::Null) {
         ctx.db().remove(&args[1]);
+        ctx.notify(notify::GENERIC, "del", &args[1]);
     }
     Ok(reply)
 }
@@ -124,6 +126,7 @@ fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn getset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let reply = get_reply(ctx, &args[1])?;
     ctx.db().set(&args[1], stored(&args[2]), None);
+    ctx.notify(notify::STRING, "set", &args[1]);
     Ok(reply)
 }
 
@@ -262,6 +265,10 @@ fn set_generic(
         ttl => ttl,
     };
     db.set(key, stored(value), ttl);
+    db.notify(notify::STRING, "set", key);
+    if expires_at.is_some() {
+        db.notify(notify::GENERIC, "expire", key);
+    }
     Ok(old.unwrap_or(ok))
 }
 
@@ -317,12 +324,18 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     match (opts.expire, expires_at) {
         (Some((kind, _)), Some(at)) if !kind.is_relative() && at <= now => {
             db.remove(&args[1]);
+            db.notify(notify::GENERIC, "del", &args[1]);
         }
         (_, Some(at)) => {
             db.set_expiry(&args[1], Some(at));
+            db.notify(notify::GENERIC, "expire", &args[1]);
         }
         _ if opts.persist => {
+            let had_ttl = db.peek(&args[1]).is_some_and(|e| e.expires_at().is_some());
             db.set_expiry(&args[1], None);
+            if had_ttl {
+                db.notify(notify::GENERIC, "persist", &args[1]);
+            }
         }
         _ => {}
     }
@@ -336,7 +349,7 @@ fn mget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let replies = args[1..]
         .iter()
         .map(|key| {
-            let found = db.get(key).map(|e| {
+            let found = db.get_read(key).map(|e| {
                 // MGET answers nil for a key of another type instead of failing.
                 string_of(&e.value).map_or(Reply::Null, |s| Reply::Bulk(s.to_bytes()))
             });
@@ -362,6 +375,7 @@ fn mset_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> Result<bool, Reply> 
     }
     for pair in args[1..].chunks_exact(2) {
         db.set(&pair[0], stored(&pair[1]), None);
+        db.notify(notify::STRING, "set", &pair[0]);
     }
     Ok(true)
 }
@@ -389,6 +403,7 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
         .checked_add(by)
         .ok_or_else(|| Reply::error(ERR_OVERFLOW))?;
     overwrite(&mut db, key, Value::String(StringValue::Int(value)));
+    db.notify(notify::STRING, "incrby", key);
     Ok(Reply::Integer(value))
 }
 
@@ -431,6 +446,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         &args[1],
         Value::String(StringValue::from_bytes_no_int(sum.clone())),
     );
+    db.notify(notify::STRING, "incrbyfloat", &args[1]);
     Ok(Reply::Bulk(sum))
 }
 
@@ -444,6 +460,7 @@ fn append(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         None => {
             let value = stored(tail);
             db.set(key, value, None);
+            db.notify(notify::STRING, "append", key);
             return Ok(Reply::from(tail.len()));
         }
         Some(value) => string_of_mut(value)?,
@@ -453,6 +470,7 @@ fn append(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     buf.extend_from_slice(tail);
     let len = buf.len();
     *s = StringValue::Raw(buf.freeze());
+    db.notify(notify::STRING, "append", key);
     Ok(Reply::from(len))
 }
 
@@ -488,6 +506,7 @@ fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     buf[offset..end].copy_from_slice(patch);
     let len = buf.len();
     overwrite(&mut db, key, Value::String(StringValue::Raw(buf.freeze())));
+    db.notify(notify::STRING, "setrange", key);
     Ok(Reply::from(len))
 }
 

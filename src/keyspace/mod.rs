@@ -15,6 +15,7 @@ mod value;
 use std::fmt::Write;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use dashmap::DashMap;
@@ -22,6 +23,9 @@ use dashmap::DashMap;
 pub use expire::spawn_active_expiry;
 pub(crate) use shard::Shard;
 pub use value::{Access, Entry, StringValue, Value};
+
+use crate::config::notify;
+use crate::pubsub::PubSub;
 
 /// Keys are stored as boxed byte slices: 16 bytes plus the bytes themselves.
 pub type Key = Box<[u8]>;
@@ -49,6 +53,8 @@ pub struct Keyspace {
     hasher: KeyHasher,
     /// Keys removed because their TTL passed (INFO `expired_keys`).
     pub expired_keys: AtomicU64,
+    /// Where `expired` keyspace events go (none in unit tests).
+    pubsub: Option<Arc<PubSub>>,
 }
 
 impl Keyspace {
@@ -65,6 +71,22 @@ impl Keyspace {
             dbs,
             hasher,
             expired_keys: AtomicU64::new(0),
+            pubsub: None,
+        }
+    }
+
+    /// Sends keyspace notifications to `pubsub`.
+    pub fn notifying(self, pubsub: Arc<PubSub>) -> Keyspace {
+        Keyspace {
+            pubsub: Some(pubsub),
+            ..self
+        }
+    }
+
+    /// Redis's `notifyKeyspaceEvent` for a key of database `db`.
+    pub fn notify(&self, class: u32, event: &'static str, key: &[u8], db: usize) {
+        if let Some(pubsub) = &self.pubsub {
+            pubsub.notify(class, event, key, db);
         }
     }
 
@@ -276,6 +298,11 @@ impl<'g, 'k> DbView<'g, 'k> {
         &self.guard.keyspace.dbs[self.db].volatile
     }
 
+    /// A keyspace event for `key` in this database (`notifyKeyspaceEvent`).
+    pub fn notify(&self, class: u32, event: &'static str, key: &[u8]) {
+        self.guard.keyspace.notify(class, event, key, self.db);
+    }
+
     fn note_expired(&self, n: usize) {
         self.guard
             .keyspace
@@ -300,6 +327,7 @@ impl<'g, 'k> DbView<'g, 'k> {
                 if let Some(old) = shard.remove(hash, key) {
                     self.account(old.expires_at, None);
                     self.note_expired(1);
+                    self.notify(notify::EXPIRED, "expired", key);
                 }
                 false
             }
@@ -310,6 +338,17 @@ impl<'g, 'k> DbView<'g, 'k> {
     /// The live entry for `key`, recording the access (Redis's `lookupKey`).
     pub fn get(&mut self, key: &[u8]) -> Option<&Entry> {
         self.touch(key).map(|e| &*e)
+    }
+
+    /// [`DbView::get`] for a read (Redis's `lookupKeyRead`): a missing key is
+    /// a `keymiss` event.
+    pub fn get_read(&mut self, key: &[u8]) -> Option<&Entry> {
+        let (keyspace, db) = (self.guard.keyspace, self.db);
+        let found = self.touch(key).map(|e| &*e);
+        if found.is_none() {
+            keyspace.notify(notify::KEY_MISS, "keymiss", key, db);
+        }
+        found
     }
 
     /// The live value for `key`, to change in place. Its TTL stays as it is.
@@ -382,7 +421,20 @@ impl<'g, 'k> DbView<'g, 'k> {
         let expires_at = entry.expires_at;
         let old = self.guard.shard(db, hash).insert(hasher, hash, key, entry);
         self.account(old.as_ref().and_then(|e| e.expires_at), expires_at);
-        old.filter(|e| !e.is_expired(now))
+        let live = match old {
+            Some(e) if e.is_expired(now) => {
+                // Redis would have expired it on the write lookup first.
+                self.note_expired(1);
+                self.notify(notify::EXPIRED, "expired", key);
+                None
+            }
+            old => old,
+        };
+        if live.is_none() {
+            // `dbAdd`: a key that did not exist is created.
+            self.notify(notify::NEW, "new", key);
+        }
+        live
     }
 
     /// Removes `key`, returning its live entry.
@@ -474,6 +526,9 @@ impl<'g, 'k> DbView<'g, 'k> {
             None => false,
         });
         let n = removed.len();
+        for (key, _) in &removed {
+            self.notify(notify::EXPIRED, "expired", key);
+        }
         self.volatile().fetch_sub(n as i64, Ordering::Relaxed);
         self.note_expired(n);
         self.guard.keyspace.note_ttls(self.db, ttl_sum, samples);

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use crate::commands::{CmdResult, Ctx};
 use crate::keyspace::{Keyspace, LockSet};
 use crate::protocol::Reply;
+use crate::pubsub::Kind;
 use crate::server::REDIS_VERSION;
 use crate::util::{now_ms, now_us};
 
@@ -346,6 +347,7 @@ fn persistence(ctx: &mut Ctx, out: &mut String) {
 
 fn stats(ctx: &mut Ctx, out: &mut String) {
     let stats = &ctx.server.stats;
+    let pubsub = &ctx.server.pubsub;
     let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
     let rates = stats.instantaneous();
     let kbps = |bytes_per_sec: u64| format!("{:.2}", bytes_per_sec as f64 / 1024.0);
@@ -383,9 +385,9 @@ fn stats(ctx: &mut Ctx, out: &mut String) {
             ("current_eviction_exceeded_time", &0),
             ("keyspace_hits", &get(&stats.keyspace_hits)),
             ("keyspace_misses", &get(&stats.keyspace_misses)),
-            ("pubsub_channels", &0),
-            ("pubsub_patterns", &0),
-            ("pubsubshard_channels", &0),
+            ("pubsub_channels", &pubsub.len(Kind::Channel)),
+            ("pubsub_patterns", &pubsub.len(Kind::Pattern)),
+            ("pubsubshard_channels", &pubsub.len(Kind::Shard)),
             ("latest_fork_usec", &0),
             ("total_forks", &0),
             ("migrate_cached_sockets", &0),

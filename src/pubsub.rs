@@ -1,0 +1,417 @@
+//! Pub/Sub: the server-wide registry of subscriptions (Redis's pubsub.c) and
+//! keyspace notifications (notify.c).
+//!
+//! Each connection owns a mailbox (an unbounded channel of [`Reply`] pushes).
+//! Subscribing, unsubscribing and publishing all happen under the registry's
+//! one lock, and every push (message or confirmation) goes through the
+//! mailbox, so a client sees its confirmations and messages in exactly the
+//! order Redis's single thread would have written them. The connection task
+//! writes its mailbox out as it drains it; what it has not drained yet is the
+//! client's pending output, held to `client-output-buffer-limit pubsub`.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+use crate::client::ClientHandle;
+use crate::config::{notify, Config, OutputBufferLimit};
+use crate::glob::glob_match;
+use crate::protocol::Reply;
+use crate::util::now_ms;
+
+/// The three kinds of subscription, each with its own namespace and counts.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    /// SUBSCRIBE: exact channel names.
+    Channel,
+    /// PSUBSCRIBE: glob patterns over channel names.
+    Pattern,
+    /// SSUBSCRIBE: shard channels (a namespace of their own, SPUBLISH).
+    Shard,
+}
+
+impl Kind {
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    fn subscribe_name(self) -> &'static str {
+        match self {
+            Kind::Channel => "subscribe",
+            Kind::Pattern => "psubscribe",
+            Kind::Shard => "ssubscribe",
+        }
+    }
+
+    fn unsubscribe_name(self) -> &'static str {
+        match self {
+            Kind::Channel => "unsubscribe",
+            Kind::Pattern => "punsubscribe",
+            Kind::Shard => "sunsubscribe",
+        }
+    }
+}
+
+/// One subscribed connection as publishers see it.
+pub struct Subscriber {
+    handle: Arc<ClientHandle>,
+    tx: UnboundedSender<Reply>,
+    /// Bytes pushed but not yet taken by the connection task.
+    pending: AtomicUsize,
+    /// When `pending` first went over the soft limit (unix ms, 0 = it is not),
+    /// Redis's `obuf_soft_limit_reached_time`.
+    soft_since: AtomicU64,
+}
+
+impl Subscriber {
+    /// Queues a push for the client, then closes it if that takes it over
+    /// its output buffer limit (Redis's `checkClientOutputBufferLimits` +
+    /// `freeClientAsync`).
+    fn push(&self, reply: Reply, limit: OutputBufferLimit) {
+        if self.handle.is_killed() {
+            return;
+        }
+        let size = resp_len(&reply);
+        let used = self.pending.fetch_add(size, Ordering::Relaxed) + size;
+        if self.tx.send(reply).is_err() {
+            return;
+        }
+        self.check_limit(used, limit);
+    }
+
+    /// Closes the client when `used` pending bytes break `limit`
+    /// (`closeClientOnOutputBufferLimitReached`).
+    fn check_limit(&self, used: usize, limit: OutputBufferLimit) {
+        if self.over_limit(used as u64, limit) {
+            tracing::warn!(
+                id = self.handle.id,
+                "Client scheduled to be closed ASAP for overcoming of output buffer limits."
+            );
+            self.handle.kill();
+        }
+    }
+
+    /// Redis's `checkClientOutputBufferLimits`: the hard limit closes at once,
+    /// the soft one once it has been exceeded for more than its seconds.
+    fn over_limit(&self, used: u64, limit: OutputBufferLimit) -> bool {
+        let hard = limit.hard_bytes != 0 && used >= limit.hard_bytes;
+        let soft = limit.soft_bytes != 0 && used >= limit.soft_bytes;
+        if !soft {
+            self.soft_since.store(0, Ordering::Relaxed);
+            return hard;
+        }
+        let now = now_ms().max(1);
+        let since =
+            match self
+                .soft_since
+                .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return hard,
+                Err(since) => since,
+            };
+        let elapsed_secs = now.saturating_sub(since) / 1000;
+        hard || elapsed_secs > u64::try_from(limit.soft_seconds).unwrap_or(0)
+    }
+}
+
+/// The RESP2 size of a push, as Redis counts it in the output buffer.
+fn resp_len(reply: &Reply) -> usize {
+    let header = |n: usize| 3 + itoa::Buffer::new().format(n).len();
+    match reply {
+        Reply::Push(items) | Reply::Array(items) => {
+            header(items.len()) + items.iter().map(resp_len).sum::<usize>()
+        }
+        Reply::Bulk(b) => header(b.len()) + b.len() + 2,
+        Reply::Integer(n) => 3 + itoa::Buffer::new().format(*n).len(),
+        _ => 5,
+    }
+}
+
+/// A connection's own side of pub/sub: what it is subscribed to and its mailbox.
+pub struct ClientSubs {
+    me: Arc<Subscriber>,
+    mailbox: UnboundedReceiver<Reply>,
+    sets: [HashSet<Bytes>; 3],
+}
+
+impl ClientSubs {
+    pub fn new(handle: Arc<ClientHandle>) -> ClientSubs {
+        let (tx, mailbox) = unbounded_channel();
+        ClientSubs {
+            me: Arc::new(Subscriber {
+                handle,
+                tx,
+                pending: AtomicUsize::new(0),
+                soft_since: AtomicU64::new(0),
+            }),
+            mailbox,
+            sets: Default::default(),
+        }
+    }
+
+    /// Channels plus patterns: the count SUBSCRIBE and PSUBSCRIBE report
+    /// (Redis's `clientSubscriptionsCount`).
+    fn count(&self) -> usize {
+        self.sets[0].len() + self.sets[1].len()
+    }
+
+    fn count_of(&self, kind: Kind) -> usize {
+        match kind {
+            Kind::Shard => self.sets[2].len(),
+            _ => self.count(),
+        }
+    }
+
+    /// Subscribed to anything at all: Redis's `CLIENT_PUBSUB` flag, which puts
+    /// a RESP2 client in subscribed mode.
+    pub fn active(&self) -> bool {
+        self.sets.iter().any(|s| !s.is_empty())
+    }
+
+    /// The next push, waiting for one.
+    pub async fn recv(&mut self) -> Option<Reply> {
+        let reply = self.mailbox.recv().await?;
+        self.taken(&reply);
+        Some(reply)
+    }
+
+    /// The next push if one is waiting.
+    pub fn try_recv(&mut self) -> Option<Reply> {
+        let reply = self.mailbox.try_recv().ok()?;
+        self.taken(&reply);
+        Some(reply)
+    }
+
+    fn taken(&self, reply: &Reply) {
+        self.me
+            .pending
+            .fetch_sub(resp_len(reply), Ordering::Relaxed);
+    }
+
+    /// Checks the output buffer limit once a second, as Redis's `clientsCron`
+    /// does, so a subscriber that stays over the soft limit is closed when its
+    /// time is up even if nothing more is published. Never completes.
+    pub fn limit_watchdog(&self, pubsub: &PubSub) -> impl Future<Output = ()> + 'static {
+        let me = self.me.clone();
+        let config = pubsub.config.clone();
+        async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let used = me.pending.load(Ordering::Relaxed);
+                if used > 0 {
+                    me.check_limit(used, config.client_output_buffer_limits()[2]);
+                }
+            }
+        }
+    }
+
+    /// The `sub=`, `psub=` and `ssub=` counts for CLIENT LIST.
+    fn publish_counts(&self) {
+        let mut info = self.me.handle.info();
+        info.subscriptions = [self.sets[0].len(), self.sets[1].len(), self.sets[2].len()];
+    }
+}
+
+type Subscribers = HashMap<Bytes, Vec<Arc<Subscriber>>>;
+
+/// The server-wide registry: channel, pattern and shard channel to subscribers.
+pub struct PubSub {
+    config: Arc<Config>,
+    maps: Mutex<[Subscribers; 3]>,
+}
+
+impl PubSub {
+    pub fn new(config: Arc<Config>) -> PubSub {
+        PubSub {
+            config,
+            maps: Mutex::default(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, [Subscribers; 3]> {
+        self.maps.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn limit(&self) -> OutputBufferLimit {
+        self.config.client_output_buffer_limits()[2]
+    }
+
+    /// SUBSCRIBE / PSUBSCRIBE / SSUBSCRIBE: Redis's `pubsubSubscribeChannel`
+    /// for each name, confirming each (repeats included) with the new count.
+    pub fn subscribe(&self, client: &mut ClientSubs, kind: Kind, names: &[Bytes]) {
+        let limit = self.limit();
+        let mut maps = self.lock();
+        for name in names {
+            if client.sets[kind.index()].insert(name.clone()) {
+                maps[kind.index()]
+                    .entry(name.clone())
+                    .or_default()
+                    .push(client.me.clone());
+            }
+            let reply = confirmation(kind.subscribe_name(), Some(name), client.count_of(kind));
+            client.me.push(reply, limit);
+        }
+        drop(maps);
+        client.publish_counts();
+    }
+
+    /// UNSUBSCRIBE / PUNSUBSCRIBE / SUNSUBSCRIBE with names: each is confirmed
+    /// whether or not the client was subscribed to it.
+    pub fn unsubscribe(&self, client: &mut ClientSubs, kind: Kind, names: &[Bytes]) {
+        let limit = self.limit();
+        let mut maps = self.lock();
+        for name in names {
+            remove(&mut maps, client, kind, name);
+            let reply = confirmation(kind.unsubscribe_name(), Some(name), client.count_of(kind));
+            client.me.push(reply, limit);
+        }
+        drop(maps);
+        client.publish_counts();
+    }
+
+    /// The same without names: every subscription of the kind, or a single
+    /// confirmation with a null name when there is none
+    /// (Redis's `pubsubUnsubscribeAllChannels` with `notify`).
+    pub fn unsubscribe_all(&self, client: &mut ClientSubs, kind: Kind, notify: bool) {
+        let limit = self.limit();
+        let mut maps = self.lock();
+        let names: Vec<Bytes> = client.sets[kind.index()].iter().cloned().collect();
+        for name in &names {
+            remove(&mut maps, client, kind, name);
+            if notify {
+                let reply =
+                    confirmation(kind.unsubscribe_name(), Some(name), client.count_of(kind));
+                client.me.push(reply, limit);
+            }
+        }
+        if notify && names.is_empty() {
+            let reply = confirmation(kind.unsubscribe_name(), None, client.count_of(kind));
+            client.me.push(reply, limit);
+        }
+        drop(maps);
+        client.publish_counts();
+    }
+
+    /// Leaves everything silently: RESET and disconnection.
+    pub fn leave(&self, client: &mut ClientSubs) {
+        for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
+            self.unsubscribe_all(client, kind, false);
+        }
+    }
+
+    /// PUBLISH (`kind` Channel) or SPUBLISH (`kind` Shard): Redis's
+    /// `pubsubPublishMessage`. Returns the number of receptions: channel
+    /// subscribers plus, for PUBLISH, one per matching (pattern, client).
+    pub fn publish(&self, kind: Kind, channel: &Bytes, message: &Bytes) -> usize {
+        let limit = self.limit();
+        let maps = self.lock();
+        let mut receivers = 0;
+        if let Some(subs) = maps[kind.index()].get(channel) {
+            let name = if kind == Kind::Shard {
+                "smessage"
+            } else {
+                "message"
+            };
+            let reply = Reply::Push(vec![
+                Reply::bulk(name),
+                Reply::Bulk(channel.clone()),
+                Reply::Bulk(message.clone()),
+            ]);
+            for sub in subs {
+                sub.push(reply.clone(), limit);
+            }
+            receivers += subs.len();
+        }
+        if kind == Kind::Channel {
+            for (pattern, subs) in &maps[Kind::Pattern.index()] {
+                if !glob_match(pattern, channel, false) {
+                    continue;
+                }
+                let reply = Reply::Push(vec![
+                    Reply::bulk("pmessage"),
+                    Reply::Bulk(pattern.clone()),
+                    Reply::Bulk(channel.clone()),
+                    Reply::Bulk(message.clone()),
+                ]);
+                for sub in subs {
+                    sub.push(reply.clone(), limit);
+                }
+                receivers += subs.len();
+            }
+        }
+        receivers
+    }
+
+    /// PUBSUB CHANNELS / SHARDCHANNELS: active names matching `pattern`.
+    pub fn names(&self, kind: Kind, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        self.lock()[kind.index()]
+            .keys()
+            .filter(|name| pattern.is_none_or(|p| glob_match(p, name, false)))
+            .cloned()
+            .collect()
+    }
+
+    /// PUBSUB NUMSUB / SHARDNUMSUB: subscribers of one name.
+    pub fn subscribers(&self, kind: Kind, name: &[u8]) -> usize {
+        self.lock()[kind.index()].get(name).map_or(0, Vec::len)
+    }
+
+    /// Distinct names with subscribers: INFO `pubsub_channels`,
+    /// `pubsub_patterns`, `pubsubshard_channels` and PUBSUB NUMPAT.
+    pub fn len(&self, kind: Kind) -> usize {
+        self.lock()[kind.index()].len()
+    }
+
+    /// Redis's `notifyKeyspaceEvent`: when `class` is enabled in
+    /// `notify-keyspace-events`, publishes `event` on
+    /// `__keyspace@<db>__:<key>` (K) and `key` on `__keyevent@<db>__:<event>` (E).
+    pub fn notify(&self, class: u32, event: &'static str, key: &[u8], db: usize) {
+        let flags = self.config.notify_keyspace_events();
+        if flags & class == 0 {
+            return;
+        }
+        let key = Bytes::copy_from_slice(key);
+        if flags & notify::KEYSPACE != 0 {
+            let mut channel = format!("__keyspace@{db}__:").into_bytes();
+            channel.extend_from_slice(&key);
+            self.publish(
+                Kind::Channel,
+                &Bytes::from(channel),
+                &Bytes::from_static(event.as_bytes()),
+            );
+        }
+        if flags & notify::KEYEVENT != 0 {
+            let channel = Bytes::from(format!("__keyevent@{db}__:{event}"));
+            self.publish(Kind::Channel, &channel, &key);
+        }
+    }
+}
+
+/// Takes `client` off `name`'s subscribers, dropping the name once nobody is left.
+fn remove(maps: &mut [Subscribers; 3], client: &mut ClientSubs, kind: Kind, name: &Bytes) {
+    if !client.sets[kind.index()].remove(name) {
+        return;
+    }
+    let map = &mut maps[kind.index()];
+    if let Some(subs) = map.get_mut(name) {
+        subs.retain(|s| !Arc::ptr_eq(s, &client.me));
+        if subs.is_empty() {
+            map.remove(name);
+        }
+    }
+}
+
+/// `[subscribe|unsubscribe|..., name or null, count]`.
+fn confirmation(what: &'static str, name: Option<&Bytes>, count: usize) -> Reply {
+    Reply::Push(vec![
+        Reply::bulk(what),
+        name.map_or(Reply::Null, |n| Reply::Bulk(n.clone())),
+        Reply::from(count),
+    ])
+}
