@@ -10,6 +10,7 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 
 use crate::commands::Command;
+use crate::keyspace::Watches;
 use crate::protocol::Resp;
 
 /// What other connections may read about a client (CLIENT LIST, CLIENT INFO).
@@ -26,6 +27,8 @@ pub struct ClientInfo {
     pub qbuf: usize,
     /// CLIENT NO-EVICT ON: flag `e` in CLIENT LIST. RESET keeps it, as Redis does.
     pub no_evict: bool,
+    /// Commands queued since MULTI (`multi=`, flag `x`); None outside MULTI.
+    pub multi: Option<usize>,
 }
 
 /// The shared half of a client: identity, visible state and the kill switch.
@@ -39,6 +42,9 @@ pub struct ClientHandle {
     info: Mutex<ClientInfo>,
     killed: AtomicBool,
     kill_signal: Notify,
+    /// A watched key was touched (Redis's `CLIENT_DIRTY_CAS`, flag `d`):
+    /// set by whichever client writes the key, read by EXEC.
+    pub dirty_cas: Arc<AtomicBool>,
 }
 
 impl ClientHandle {
@@ -67,7 +73,7 @@ impl ClientHandle {
     /// One line of CLIENT LIST / CLIENT INFO, without the newline: Redis 7.0's
     /// `catClientInfoString` fields in its order, then `lib-name` and `lib-ver`
     /// as Redis 7.2 appends them. What we do not track per client (pub/sub
-    /// subscriptions, MULTI, buffer memory) reads as an idle Redis client's.
+    /// subscriptions, buffer memory) reads as an idle Redis client's.
     pub fn describe(&self) -> String {
         let info = self.info();
         let text = |b: &Option<Bytes>| {
@@ -78,7 +84,7 @@ impl ClientHandle {
         };
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} \
-             sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 \
+             sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 \
              rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default \
              redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
@@ -88,8 +94,9 @@ impl ClientHandle {
             text(&info.name),
             self.created.elapsed().as_secs(),
             info.last_interaction.elapsed().as_secs(),
-            if info.no_evict { "e" } else { "N" },
+            self.flags(&info),
             info.db,
+            info.multi.map_or(-1, |n| n as i64),
             info.qbuf,
             info.last_cmd,
             match info.resp {
@@ -102,6 +109,38 @@ impl ClientHandle {
     }
 }
 
+impl ClientHandle {
+    /// CLIENT LIST's `flags=`, in `catClientInfoString`'s order: `x` in
+    /// MULTI, `d` watched key touched, `e` no-evict, `N` for none.
+    fn flags(&self, info: &ClientInfo) -> String {
+        let mut flags = String::new();
+        if info.multi.is_some() {
+            flags.push('x');
+        }
+        if self.dirty_cas.load(Ordering::Relaxed) {
+            flags.push('d');
+        }
+        if info.no_evict {
+            flags.push('e');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        flags
+    }
+}
+
+/// MULTI and WATCH state (Redis's `c->mstate` and `c->watched_keys`).
+#[derive(Default)]
+pub struct Transaction {
+    /// The requests queued since MULTI; None outside MULTI.
+    pub queued: Option<Vec<Vec<Bytes>>>,
+    /// A command was refused while queueing (`CLIENT_DIRTY_EXEC`): EXEC aborts.
+    pub failed: bool,
+    /// The (database, key) pairs this client watches.
+    pub watched: Vec<(usize, Bytes)>,
+}
+
 /// The connection task's own state.
 pub struct Client {
     pub id: u64,
@@ -112,6 +151,7 @@ pub struct Client {
     /// Answer inline requests in JSON (`--json`, `json yes`, CLIENT JSON ON).
     pub json: bool,
     pub handle: Arc<ClientHandle>,
+    pub tx: Transaction,
 }
 
 impl Client {
@@ -125,13 +165,57 @@ impl Client {
         self.handle.info().resp = resp;
     }
 
-    /// RESET (Redis's `clearClientConnectionState`): database 0, RESP2, no
-    /// name. The library name and version stay, as in Redis 7.2: they still
-    /// describe the library behind the connection.
-    pub fn reset(&mut self) {
+    /// RESET (Redis's `clearClientConnectionState`): no transaction or
+    /// watched keys, database 0, RESP2, no name. The library name and version
+    /// stay, as in Redis 7.2: they still describe the library behind the connection.
+    pub fn reset(&mut self, watches: &Watches) {
+        self.discard(watches);
         self.set_db(0);
         self.set_resp(Resp::V2);
         self.handle.info().name = None;
+    }
+
+    pub fn in_multi(&self) -> bool {
+        self.tx.queued.is_some()
+    }
+
+    /// Enters MULTI (Redis's `multiCommand`).
+    pub fn begin_multi(&mut self) {
+        self.tx.queued = Some(Vec::new());
+        self.handle.info().multi = Some(0);
+    }
+
+    /// Queues a request for EXEC (Redis's `queueMultiCommand`).
+    pub fn queue(&mut self, args: &[Bytes]) {
+        if let Some(queued) = &mut self.tx.queued {
+            queued.push(args.to_vec());
+            self.handle.info().multi = Some(queued.len());
+        }
+    }
+
+    /// Leaves MULTI and forgets the watched keys (Redis's
+    /// `discardTransaction`: DISCARD, the end of EXEC, RESET, disconnection).
+    pub fn discard(&mut self, watches: &Watches) {
+        self.tx.queued = None;
+        self.tx.failed = false;
+        self.handle.info().multi = None;
+        self.unwatch_all(watches);
+    }
+
+    /// Forgets every watched key and clears the dirty flag (UNWATCH). Returns
+    /// whether a watched key had been touched.
+    pub fn unwatch_all(&mut self, watches: &Watches) -> bool {
+        for (db, key) in self.tx.watched.drain(..) {
+            watches.unwatch(db, &key, self.id);
+        }
+        self.handle.dirty_cas.swap(false, Ordering::Relaxed)
+    }
+
+    /// Watches `key` in the selected database (Redis's `watchForKey`).
+    pub fn watch(&mut self, watches: &Watches, key: &Bytes) {
+        if watches.watch(self.db, key, self.id, &self.handle.dirty_cas) {
+            self.tx.watched.push((self.db, key.clone()));
+        }
     }
 
     /// Records the command being run, for CLIENT LIST's `cmd=` and `idle=`.
@@ -175,9 +259,11 @@ impl ClientRegistry {
                 last_interaction: now,
                 qbuf: 0,
                 no_evict: false,
+                multi: None,
             }),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
+            dirty_cas: Arc::new(AtomicBool::new(false)),
         });
         self.lock().insert(id, handle.clone());
         Client {
@@ -187,6 +273,7 @@ impl ClientRegistry {
             close_after_reply: false,
             json: false,
             handle,
+            tx: Transaction::default(),
         }
     }
 

@@ -47,6 +47,7 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
     if let Err(e) = run(&server, &mut client, &mut socket).await {
         tracing::debug!(id = client.id, "connection error: {e}");
     }
+    client.discard(&server.keyspace.watches);
     server.clients.unregister(client.id);
     tracing::debug!(id = client.id, "client gone");
 }

@@ -61,7 +61,7 @@ fn quit(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 }
 
 fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
-    ctx.client.reset();
+    ctx.client.reset(&ctx.server.keyspace.watches);
     Ok(Reply::simple("RESET"))
 }
 

@@ -11,6 +11,7 @@ mod expire;
 mod scan;
 mod shard;
 mod value;
+mod watch;
 
 use std::fmt::Write;
 use std::hash::BuildHasher;
@@ -22,6 +23,7 @@ use dashmap::DashMap;
 pub use expire::spawn_active_expiry;
 pub(crate) use shard::Shard;
 pub use value::{Access, Entry, StringValue, Value};
+pub use watch::Watches;
 
 /// Keys are stored as boxed byte slices: 16 bytes plus the bytes themselves.
 pub type Key = Box<[u8]>;
@@ -49,6 +51,8 @@ pub struct Keyspace {
     hasher: KeyHasher,
     /// Keys removed because their TTL passed (INFO `expired_keys`).
     pub expired_keys: AtomicU64,
+    /// Who WATCHes which keys; every write below tells it.
+    pub watches: Watches,
 }
 
 impl Keyspace {
@@ -65,6 +69,7 @@ impl Keyspace {
             dbs,
             hasher,
             expired_keys: AtomicU64::new(0),
+            watches: Watches::new(databases),
         }
     }
 
@@ -239,6 +244,14 @@ impl<'k> Guard<'k> {
         &mut self.shards[pos].1
     }
 
+    /// Whether `key` holds a live entry in `db` (its shard must be locked).
+    fn is_live(&self, db: usize, key: &[u8], now: u64) -> bool {
+        let hash = self.keyspace.hash(key);
+        self.shard_ref(db, hash)
+            .and_then(|s| s.get(hash, key))
+            .is_some_and(|e| !e.is_expired(now))
+    }
+
     /// A locked shard, read-only, so several entries can be borrowed at once.
     fn shard_ref(&self, db: usize, hash: u64) -> Option<&Shard<'k>> {
         let id = (db as u32, self.keyspace.shard_of(db, hash) as u32);
@@ -313,8 +326,13 @@ impl<'g, 'k> DbView<'g, 'k> {
     }
 
     /// The live value for `key`, to change in place. Its TTL stays as it is.
+    /// Only writes may call it: it counts as a modification for WATCH.
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
-        self.touch(key).map(|e| &mut e.value)
+        let keyspace = self.guard.keyspace;
+        let db = self.db;
+        let entry = self.touch(key)?;
+        keyspace.watches.touch(db, key);
+        Some(&mut entry.value)
     }
 
     /// The live entry for `key` with its access time updated.
@@ -380,6 +398,7 @@ impl<'g, 'k> DbView<'g, 'k> {
         let now = self.now_ms;
         let db = self.db;
         let expires_at = entry.expires_at;
+        self.guard.keyspace.watches.touch(db, key);
         let old = self.guard.shard(db, hash).insert(hasher, hash, key, entry);
         self.account(old.as_ref().and_then(|e| e.expires_at), expires_at);
         old.filter(|e| !e.is_expired(now))
@@ -391,7 +410,13 @@ impl<'g, 'k> DbView<'g, 'k> {
         let now = self.now_ms;
         let old = self.guard.shard(self.db, hash).remove(hash, key)?;
         self.account(old.expires_at, None);
-        (!old.is_expired(now)).then_some(old)
+        // Removing an expired key is expiry, not a write WATCH sees (Redis's
+        // DEL finds it already gone).
+        let live = !old.is_expired(now);
+        if live {
+            self.guard.keyspace.watches.touch(self.db, key);
+        }
+        live.then_some(old)
     }
 
     /// Sets or clears the TTL of a live key. Returns false if there is no such key.
@@ -405,6 +430,7 @@ impl<'g, 'k> DbView<'g, 'k> {
         };
         let old = std::mem::replace(&mut entry.expires_at, expires_at);
         self.account(old, expires_at);
+        self.guard.keyspace.watches.touch(self.db, key);
         true
     }
 
@@ -445,6 +471,11 @@ impl<'g, 'k> DbView<'g, 'k> {
     /// Removes every key of this database; returns the removed tables so the
     /// caller may free them elsewhere (FLUSHDB ASYNC).
     pub fn clear(&mut self) -> Vec<shard::Table> {
+        let (keyspace, db, now) = (self.guard.keyspace, self.db, self.now_ms);
+        let guard: &Guard<'k> = self.guard;
+        keyspace
+            .watches
+            .touch_live(db, |key| guard.is_live(db, key, now));
         let tables = self
             .guard
             .db_shards(self.db)
@@ -486,10 +517,18 @@ impl<'g, 'k> DbView<'g, 'k> {
 }
 
 impl<'k> Guard<'k> {
-    /// Swaps the contents of two whole databases (SWAPDB). Both must be locked entirely.
-    pub fn swap_dbs(&mut self, a: usize, b: usize) {
+    /// Swaps the contents of two whole databases (SWAPDB). Both must be
+    /// locked entirely. A watched key live in either database is touched
+    /// (Redis's `touchAllWatchedKeysInDb` both ways).
+    pub fn swap_dbs(&mut self, a: usize, b: usize, now: u64) {
         if a == b {
             return;
+        }
+        for (x, y) in [(a, b), (b, a)] {
+            let this: &Guard<'k> = self;
+            self.keyspace.watches.touch_live(x, |key| {
+                this.is_live(x, key, now) || this.is_live(y, key, now)
+            });
         }
         let (lo, hi) = (a.min(b) as u32, a.max(b) as u32);
         let split = self
