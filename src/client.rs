@@ -175,6 +175,11 @@ impl Client {
         self.handle.info().name = None;
     }
 
+    /// A watched key was touched since WATCH (`CLIENT_DIRTY_CAS`).
+    pub fn is_dirty(&self) -> bool {
+        self.handle.dirty_cas.load(Ordering::Relaxed)
+    }
+
     pub fn in_multi(&self) -> bool {
         self.tx.queued.is_some()
     }
@@ -211,9 +216,10 @@ impl Client {
         self.handle.dirty_cas.swap(false, Ordering::Relaxed)
     }
 
-    /// Watches `key` in the selected database (Redis's `watchForKey`).
-    pub fn watch(&mut self, watches: &Watches, key: &Bytes) {
-        if watches.watch(self.db, key, self.id, &self.handle.dirty_cas) {
+    /// Watches `key` in the selected database (Redis's `watchForKey`);
+    /// `expired` when it is there but past its TTL.
+    pub fn watch(&mut self, watches: &Watches, key: &Bytes, expired: bool) {
+        if watches.watch(self.db, key, self.id, &self.handle.dirty_cas, expired) {
             self.tx.watched.push((self.db, key.clone()));
         }
     }

@@ -125,7 +125,10 @@ fn resolve<'s>(
     server: &'s Server,
     args: &[Bytes],
 ) -> Result<&'s Command, (Option<&'s Command>, Reply)> {
-    let cmd = server.commands.lookup(args).map_err(|reply| (None, reply))?;
+    let cmd = server
+        .commands
+        .lookup(args)
+        .map_err(|reply| (None, reply))?;
     if !cmd.arity_ok(args.len()) {
         let reply = Reply::error_owned(format!(
             "ERR wrong number of arguments for '{}' command",
@@ -147,7 +150,11 @@ fn call(ctx: &mut Ctx, cmd: &Command, args: &[Bytes]) -> Reply {
 pub fn execute(server: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
     let cmd = match resolve(server, args) {
         Ok(cmd) => cmd,
-        Err((cmd, reply)) => return server.stats.rejected(tx::refused(server, client, cmd, reply)),
+        Err((cmd, reply)) => {
+            return server
+                .stats
+                .rejected(tx::refused(server, client, cmd, reply))
+        }
     };
     client.note_command(cmd);
     if client.in_multi() {

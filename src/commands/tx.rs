@@ -35,17 +35,15 @@ pub static COMMANDS: &[Registration] = &[
 const RUN_IN_MULTI: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
 
 /// A request the dispatcher refused (unknown, wrong arity). Inside MULTI it
-/// dooms the transaction (`flagTransaction`); a refused EXEC aborts it at
-/// once with the reason (`execCommandAbort`).
+/// dooms the transaction (`flagTransaction`). A refused EXEC, in MULTI or
+/// not, discards the transaction and watches and says why
+/// (`execCommandAbort`, which Redis's `rejectCommand` calls for any EXEC).
 pub(super) fn refused(
     server: &Server,
     client: &mut Client,
     cmd: Option<&Command>,
     reply: Reply,
 ) -> Reply {
-    if !client.in_multi() {
-        return reply;
-    }
     if cmd.is_some_and(|c| c.name == "exec") {
         if let Reply::Error(text) = &reply {
             let reason = text.strip_prefix(b"ERR ").unwrap_or(text);
@@ -55,7 +53,9 @@ pub(super) fn refused(
             return Reply::error_owned(abort);
         }
     }
-    client.tx.failed = true;
+    if client.in_multi() {
+        client.tx.failed = true;
+    }
     reply
 }
 
@@ -84,9 +84,13 @@ pub(super) fn queue(
 }
 
 /// EXEC's locks: the union of the queued commands' lock sets, each computed
-/// in the database it will run in (a queued SELECT moves the later ones).
+/// in the database it will run in (a queued SELECT moves the later ones),
+/// and the watched keys, whose expiry EXEC checks.
 pub(super) fn queued_locks(server: &Server, client: &Client) -> LockSet {
     let mut set = LockSet::new();
+    for (db, key) in &client.tx.watched {
+        set.add_key(&server.keyspace, *db, key);
+    }
     let mut db = client.db;
     let databases = server.keyspace.databases();
     for args in client.tx.queued.iter().flatten() {
@@ -112,16 +116,24 @@ fn multi(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 }
 
 /// Redis's `execCommand`: a transaction doomed while queueing fails with
-/// EXECABORT, one whose watched keys were touched with a null array; otherwise
-/// every queued command runs under the guard EXEC holds. Watches are dropped
-/// before the commands run, so the transaction's own writes do not count.
+/// EXECABORT, one whose watched keys were touched, or expired since WATCH,
+/// with a null array; otherwise every queued command runs under the guard
+/// EXEC holds. Watches are dropped before the commands run, so the
+/// transaction's own writes do not count.
 fn exec(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     let watches = &ctx.server.keyspace.watches;
     let Some(queued) = ctx.client.tx.queued.as_mut().map(std::mem::take) else {
         return Err(Reply::error("ERR EXEC without MULTI"));
     };
     let failed = ctx.client.tx.failed;
-    let dirty = ctx.client.unwatch_all(watches);
+    let id = ctx.client.id;
+    let watched = std::mem::take(&mut ctx.client.tx.watched);
+    // `isWatchedKeyExpired`: keys that were live when watched and are past their TTL now.
+    let expired = watched.iter().any(|(db, key)| {
+        !watches.watched_expired(*db, key, id) && ctx.db_at(*db).holds_expired(key)
+    });
+    ctx.client.tx.watched = watched;
+    let dirty = ctx.client.unwatch_all(watches) || expired;
     let reply = if failed {
         Err(Reply::error(
             "EXECABORT Transaction discarded because of previous errors.",
@@ -150,13 +162,19 @@ fn discard(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     Ok(Reply::OK)
 }
 
+/// Redis's `watchCommand`: a client already dirty gains nothing by watching
+/// more, so it does not.
 fn watch(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if ctx.client.in_multi() {
         return Err(Reply::error("ERR WATCH inside MULTI is not allowed"));
     }
+    if ctx.client.is_dirty() {
+        return Ok(Reply::OK);
+    }
     let watches = &ctx.server.keyspace.watches;
     for key in &args[1..] {
-        ctx.client.watch(watches, key);
+        let expired = ctx.db().holds_expired(key);
+        ctx.client.watch(watches, key, expired);
     }
     Ok(Reply::OK)
 }

@@ -23,6 +23,7 @@ use dashmap::DashMap;
 pub use expire::spawn_active_expiry;
 pub(crate) use shard::Shard;
 pub use value::{Access, Entry, StringValue, Value};
+use watch::Presence;
 pub use watch::Watches;
 
 /// Keys are stored as boxed byte slices: 16 bytes plus the bytes themselves.
@@ -244,12 +245,15 @@ impl<'k> Guard<'k> {
         &mut self.shards[pos].1
     }
 
-    /// Whether `key` holds a live entry in `db` (its shard must be locked).
-    fn is_live(&self, db: usize, key: &[u8], now: u64) -> bool {
+    /// Whether `key` is in `db`, and whether it is past its TTL (its shard
+    /// must be locked). Nothing is reclaimed: WATCH bookkeeping looks at the
+    /// table as Redis's `dictFind` and `keyIsExpired` do.
+    fn presence(&self, db: usize, key: &[u8], now: u64) -> (bool, bool) {
         let hash = self.keyspace.hash(key);
-        self.shard_ref(db, hash)
-            .and_then(|s| s.get(hash, key))
-            .is_some_and(|e| !e.is_expired(now))
+        match self.shard_ref(db, hash).and_then(|s| s.get(hash, key)) {
+            Some(e) => (true, e.is_expired(now)),
+            None => (false, false),
+        }
     }
 
     /// A locked shard, read-only, so several entries can be borrowed at once.
@@ -313,6 +317,7 @@ impl<'g, 'k> DbView<'g, 'k> {
                 if let Some(old) = shard.remove(hash, key) {
                     self.account(old.expires_at, None);
                     self.note_expired(1);
+                    self.guard.keyspace.watches.touch(self.db, key, false);
                 }
                 false
             }
@@ -331,7 +336,7 @@ impl<'g, 'k> DbView<'g, 'k> {
         let keyspace = self.guard.keyspace;
         let db = self.db;
         let entry = self.touch(key)?;
-        keyspace.watches.touch(db, key);
+        keyspace.watches.touch(db, key, true);
         Some(&mut entry.value)
     }
 
@@ -371,6 +376,12 @@ impl<'g, 'k> DbView<'g, 'k> {
             .collect()
     }
 
+    /// Whether `key` is there but past its TTL, without reclaiming it
+    /// (Redis's `keyIsExpired`, which WATCH and EXEC consult).
+    pub fn holds_expired(&self, key: &[u8]) -> bool {
+        self.guard.presence(self.db, key, self.now_ms).1
+    }
+
     pub fn contains(&mut self, key: &[u8]) -> bool {
         let hash = self.guard.keyspace.hash(key);
         self.expire_if_needed(hash, key)
@@ -398,10 +409,19 @@ impl<'g, 'k> DbView<'g, 'k> {
         let now = self.now_ms;
         let db = self.db;
         let expires_at = entry.expires_at;
-        self.guard.keyspace.watches.touch(db, key);
         let old = self.guard.shard(db, hash).insert(hasher, hash, key, entry);
         self.account(old.as_ref().and_then(|e| e.expires_at), expires_at);
-        old.filter(|e| !e.is_expired(now))
+        let watches = &self.guard.keyspace.watches;
+        let old = match old {
+            // Redis reclaims the expired key first, then adds the new one.
+            Some(e) if e.is_expired(now) => {
+                watches.touch(db, key, false);
+                None
+            }
+            old => old,
+        };
+        watches.touch(db, key, true);
+        old
     }
 
     /// Removes `key`, returning its live entry.
@@ -410,13 +430,8 @@ impl<'g, 'k> DbView<'g, 'k> {
         let now = self.now_ms;
         let old = self.guard.shard(self.db, hash).remove(hash, key)?;
         self.account(old.expires_at, None);
-        // Removing an expired key is expiry, not a write WATCH sees (Redis's
-        // DEL finds it already gone).
-        let live = !old.is_expired(now);
-        if live {
-            self.guard.keyspace.watches.touch(self.db, key);
-        }
-        live.then_some(old)
+        self.guard.keyspace.watches.touch(self.db, key, false);
+        (!old.is_expired(now)).then_some(old)
     }
 
     /// Sets or clears the TTL of a live key. Returns false if there is no such key.
@@ -430,7 +445,7 @@ impl<'g, 'k> DbView<'g, 'k> {
         };
         let old = std::mem::replace(&mut entry.expires_at, expires_at);
         self.account(old, expires_at);
-        self.guard.keyspace.watches.touch(self.db, key);
+        self.guard.keyspace.watches.touch(self.db, key, true);
         true
     }
 
@@ -473,9 +488,11 @@ impl<'g, 'k> DbView<'g, 'k> {
     pub fn clear(&mut self) -> Vec<shard::Table> {
         let (keyspace, db, now) = (self.guard.keyspace, self.db, self.now_ms);
         let guard: &Guard<'k> = self.guard;
-        keyspace
-            .watches
-            .touch_live(db, |key| guard.is_live(db, key, now));
+        keyspace.watches.touch_db(db, |key| Presence {
+            here: guard.presence(db, key, now).0,
+            there: false,
+            there_expired: false,
+        });
         let tables = self
             .guard
             .db_shards(self.db)
@@ -505,6 +522,9 @@ impl<'g, 'k> DbView<'g, 'k> {
             None => false,
         });
         let n = removed.len();
+        for (key, _) in &removed {
+            self.guard.keyspace.watches.touch(self.db, key, false);
+        }
         self.volatile().fetch_sub(n as i64, Ordering::Relaxed);
         self.note_expired(n);
         self.guard.keyspace.note_ttls(self.db, ttl_sum, samples);
@@ -526,8 +546,13 @@ impl<'k> Guard<'k> {
         }
         for (x, y) in [(a, b), (b, a)] {
             let this: &Guard<'k> = self;
-            self.keyspace.watches.touch_live(x, |key| {
-                this.is_live(x, key, now) || this.is_live(y, key, now)
+            self.keyspace.watches.touch_db(x, |key| {
+                let (there, there_expired) = this.presence(y, key, now);
+                Presence {
+                    here: this.presence(x, key, now).0,
+                    there,
+                    there_expired,
+                }
             });
         }
         let (lo, hi) = (a.min(b) as u32, a.max(b) as u32);

@@ -2,10 +2,13 @@
 //!
 //! Only watched keys are tracked. Every keyspace write goes through
 //! [`super::DbView`], which calls [`Watches::touch`] (Redis's
-//! `touchWatchedKey`, reached through `signalModifiedKey`); a flush or swap
-//! calls [`Watches::touch_live`] (`touchAllWatchedKeysInDb`). Touching sets the
-//! watchers' dirty flag (`CLIENT_DIRTY_CAS`), which makes their EXEC fail.
-//! When nobody watches anything a write pays one relaxed atomic load.
+//! `touchWatchedKey`, reached through `signalModifiedKey`), expiry included;
+//! a flush or swap calls [`Watches::touch_db`] (`touchAllWatchedKeysInDb`).
+//! Touching sets the watchers' dirty flag (`CLIENT_DIRTY_CAS`), which makes
+//! their EXEC fail. A dirty watcher counts as unwatched, as Redis unwatches it.
+//! Redis 7.0 remembers whether a key was already expired when it was watched:
+//! its reclaiming is then no change. When nobody watches anything a write
+//! pays one relaxed atomic load.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -17,6 +20,26 @@ use super::{Key, KeyHasher};
 struct Watcher {
     client: u64,
     dirty: Arc<AtomicBool>,
+    /// The key was expired but not yet reclaimed when watched (`wk->expired`).
+    expired: bool,
+}
+
+impl Watcher {
+    fn is_dirty(&self) -> bool {
+        self.dirty.load(Ordering::Relaxed)
+    }
+
+    fn set_dirty(&self) {
+        self.dirty.store(true, Ordering::Relaxed);
+    }
+}
+
+/// What a flush or swap finds for one watched key: present (even expired) in
+/// the emptied database, present in the one swapped in, expired there.
+pub(super) struct Presence {
+    pub here: bool,
+    pub there: bool,
+    pub there_expired: bool,
 }
 
 type WatchMap = HashMap<Key, Vec<Watcher>, KeyHasher>;
@@ -44,9 +67,17 @@ impl Watches {
         Some(map.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// Registers `client` as a watcher of `key` in `db`. Returns false when it
-    /// already watches it (Redis keeps one `watchedKey` per client and key).
-    pub fn watch(&self, db: usize, key: &[u8], client: u64, dirty: &Arc<AtomicBool>) -> bool {
+    /// Registers `client` as a watcher of `key` in `db`, `expired` when the key
+    /// is there but past its TTL. Returns false when it already watches it
+    /// (Redis keeps one `watchedKey` per client and key).
+    pub fn watch(
+        &self,
+        db: usize,
+        key: &[u8],
+        client: u64,
+        dirty: &Arc<AtomicBool>,
+        expired: bool,
+    ) -> bool {
         let Some(mut map) = self.db(db) else {
             return false;
         };
@@ -57,6 +88,7 @@ impl Watches {
         watchers.push(Watcher {
             client,
             dirty: dirty.clone(),
+            expired,
         });
         self.count.fetch_add(1, Ordering::Relaxed);
         true
@@ -79,36 +111,76 @@ impl Watches {
         }
     }
 
+    /// Whether `client` watched `key` when it was already expired (such a key
+    /// expiring is no change: `isWatchedKeyExpired` skips it).
+    pub fn watched_expired(&self, db: usize, key: &[u8], client: u64) -> bool {
+        self.db(db)
+            .and_then(|map| {
+                let w = map.get(key)?.iter().find(|w| w.client == client)?;
+                Some(w.expired)
+            })
+            .unwrap_or(false)
+    }
+
     fn any(&self) -> bool {
         self.count.load(Ordering::Relaxed) > 0
     }
 
-    /// A write to `key` in `db`: its watchers' transactions must fail.
-    pub(super) fn touch(&self, db: usize, key: &[u8]) {
+    /// A write to `key` in `db`, or its expiry; `present` says whether the
+    /// key is still there afterwards. Redis's `touchWatchedKey`, including its
+    /// quirk: a watcher of an already expired key that is still there stops
+    /// the walk, so the watchers after it are not touched either.
+    pub(super) fn touch(&self, db: usize, key: &[u8], present: bool) {
         if !self.any() {
             return;
         }
-        if let Some(map) = self.db(db) {
-            for w in map.get(key).into_iter().flatten() {
-                w.dirty.store(true, Ordering::Relaxed);
+        let Some(mut map) = self.db(db) else {
+            return;
+        };
+        for w in map.get_mut(key).into_iter().flatten() {
+            if w.is_dirty() {
+                continue;
             }
+            if w.expired {
+                if present {
+                    break;
+                }
+                w.expired = false;
+                continue;
+            }
+            w.set_dirty();
         }
     }
 
-    /// A flush or swap of database `db`: the watchers of every key for which
-    /// `live` says the key existed (before or after) are touched, as Redis's
-    /// `touchAllWatchedKeysInDb` only touches keys that were there.
-    pub(super) fn touch_live(&self, db: usize, mut live: impl FnMut(&[u8]) -> bool) {
+    /// A flush (nothing swapped in) or a swap of database `db`: Redis's
+    /// `touchAllWatchedKeysInDb`, with `presence` telling for each watched key
+    /// whether it was there and what replaces it.
+    pub(super) fn touch_db(&self, db: usize, mut presence: impl FnMut(&[u8]) -> Presence) {
         if !self.any() {
             return;
         }
-        if let Some(map) = self.db(db) {
-            for (key, watchers) in map.iter() {
-                if live(key) {
-                    for w in watchers {
-                        w.dirty.store(true, Ordering::Relaxed);
+        let Some(mut map) = self.db(db) else {
+            return;
+        };
+        for (key, watchers) in map.iter_mut() {
+            let p = presence(key);
+            if !p.here && !p.there {
+                continue;
+            }
+            for w in watchers.iter_mut().filter(|w| !w.is_dirty()) {
+                if w.expired {
+                    if !p.there {
+                        w.expired = false;
+                        continue;
                     }
+                    if p.there_expired {
+                        continue;
+                    }
+                } else if !p.here && p.there_expired {
+                    w.expired = true;
+                    continue;
                 }
+                w.set_dirty();
             }
         }
     }

@@ -1,0 +1,529 @@
+//! MULTI, EXEC, DISCARD, WATCH, UNWATCH: replies compared byte for byte with
+//! redis-server (one and two connections, RESP2 and RESP3), EXEC's isolation
+//! under concurrent clients, and WATCH against writes from other clients.
+
+mod support;
+
+use std::thread;
+use std::time::Duration;
+
+use support::{differential, differential_normalized, differential_raw_each, differential_resp3};
+use support::{Conn, Server};
+
+#[test]
+fn queueing_exec_and_discard_match_redis() {
+    differential(&[
+        &["EXEC"],
+        &["DISCARD"],
+        &["MULTI"],
+        &["SET", "a", "1"],
+        &["INCR", "a"],
+        &["GET", "a"],
+        &["EXEC"],
+        &["MULTI"],
+        &["EXEC"],
+        &["MULTI"],
+        &["SET", "a", "2"],
+        &["DISCARD"],
+        &["GET", "a"],
+        &["EXEC"],
+        // Runtime errors are reported inside EXEC; the rest still runs.
+        &["MULTI"],
+        &["SET", "s", "x"],
+        &["INCR", "s"],
+        &["LPUSH", "s", "y"],
+        &["APPEND", "s", "z"],
+        &["INCRBY", "n", "notanumber"],
+        &["EXEC"],
+        &["GET", "s"],
+        &["TTL", "s"],
+    ]);
+}
+
+#[test]
+fn refused_commands_doom_the_transaction() {
+    differential(&[
+        &["SET", "k", "before"],
+        // Unknown command and wrong arity: error now, EXECABORT later.
+        &["MULTI"],
+        &["SET", "k", "after"],
+        &["NOSUCHCOMMAND", "x", "y"],
+        &["GET"],
+        &["EXEC"],
+        &["GET", "k"],
+        &["EXEC"],
+        // Unknown subcommand.
+        &["MULTI"],
+        &["CLIENT", "NOSUCH"],
+        &["EXEC"],
+        // A no_multi command (SHUTDOWN) is refused while queueing.
+        &["MULTI"],
+        &["SHUTDOWN"],
+        &["EXEC"],
+        // MULTI with arguments is refused (wrong arity) and dooms it too.
+        &["MULTI"],
+        &["MULTI", "x"],
+        &["EXEC"],
+        // WATCH without keys inside MULTI: an arity error, so EXECABORT.
+        &["MULTI"],
+        &["WATCH"],
+        &["EXEC"],
+        // DISCARD with arguments is refused, DISCARD still discards.
+        &["MULTI"],
+        &["DISCARD", "x"],
+        &["DISCARD"],
+        &["EXEC"],
+        // EXEC with arguments aborts at once, naming the reason.
+        &["MULTI"],
+        &["SET", "k", "x"],
+        &["EXEC", "x"],
+        &["EXEC"],
+        &["GET", "k"],
+        // Outside MULTI the same mistakes are plain errors.
+        &["EXEC", "x"],
+        &["DISCARD", "x"],
+        &["MULTI", "x"],
+        &["UNWATCH", "x"],
+        &["WATCH"],
+    ]);
+}
+
+#[test]
+fn nesting_and_watch_inside_multi_do_not_doom_the_transaction() {
+    differential(&[
+        &["MULTI"],
+        &["MULTI"],
+        &["WATCH", "a"],
+        &["SET", "a", "1"],
+        &["UNWATCH"],
+        &["EXEC"],
+        &["GET", "a"],
+    ]);
+}
+
+#[test]
+fn select_inside_multi_moves_the_later_commands() {
+    differential(&[
+        &["MULTI"],
+        &["SET", "k", "db0"],
+        &["SELECT", "3"],
+        &["SET", "k", "db3"],
+        &["SELECT", "99"],
+        &["SET", "k2", "db3"],
+        &["SWAPDB", "0", "3"],
+        &["GET", "k"],
+        &["EXEC"],
+        &["GET", "k"],
+        &["GET", "k2"],
+        &["SELECT", "0"],
+        &["GET", "k"],
+        &["DBSIZE"],
+        &["FLUSHALL"],
+    ]);
+}
+
+#[test]
+fn transactions_in_resp3() {
+    differential_resp3(&[
+        &["MULTI"],
+        &["SET", "a", "1"],
+        &["HSET", "h", "f", "v"],
+        &["HGETALL", "h"],
+        &["GET", "missing"],
+        &["INCR", "h"],
+        &["EXEC"],
+        &["MULTI"],
+        &["GETT"],
+        &["EXEC"],
+        &["WATCH", "a"],
+        &["SET", "a", "2"],
+        &["MULTI"],
+        &["GET", "a"],
+        &["EXEC"],
+    ]);
+}
+
+#[test]
+fn quit_and_reset_inside_multi() {
+    differential_raw_each(&[
+        b"MULTI\r\nSET q 1\r\nQUIT\r\nEXEC\r\n",
+        b"WATCH w\r\nMULTI\r\nSET r 1\r\nRESET\r\nEXEC\r\nGET r\r\nSET w 1\r\nMULTI\r\nEXEC\r\n",
+        b"MULTI\r\nGET\r\nRESET\r\nMULTI\r\nPING\r\nEXEC\r\n",
+    ]);
+}
+
+/// `flags=` and `multi=` of a CLIENT INFO line (the rest holds ids and ports).
+fn client_state(reply: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(reply);
+    if !text.contains("id=") {
+        return reply.to_vec();
+    }
+    text.split(' ')
+        .filter(|f| f.starts_with("flags=") || f.starts_with("multi="))
+        .collect::<Vec<_>>()
+        .join(" ")
+        .into_bytes()
+}
+
+#[test]
+fn client_info_shows_multi_and_dirty_flags() {
+    differential_normalized(
+        &[
+            &["CLIENT", "INFO"],
+            &["MULTI"],
+            &["CLIENT", "INFO"],
+            &["SET", "a", "1"],
+            &["CLIENT", "INFO"],
+            &["EXEC"],
+            &["CLIENT", "INFO"],
+            &["WATCH", "a"],
+            &["SET", "a", "2"],
+            &["CLIENT", "INFO"],
+            &["CLIENT", "NO-EVICT", "ON"],
+            &["CLIENT", "INFO"],
+            &["UNWATCH"],
+            &["CLIENT", "INFO"],
+            &["CLIENT", "NO-EVICT", "OFF"],
+            &["WATCH", "a"],
+            &["SET", "a", "3"],
+            &["MULTI"],
+            &["CLIENT", "INFO"],
+            &["EXEC"],
+            &["CLIENT", "INFO"],
+        ],
+        client_state,
+    );
+}
+
+/// Runs `steps` on two connections (0 and 1) to reddish and to redis-server,
+/// comparing every reply; `sleep` steps wait a few milliseconds.
+fn two_clients(resp3: bool, steps: &[(usize, &[&str])]) {
+    let Some(oracle) = Server::oracle() else {
+        return;
+    };
+    let ours = Server::start();
+    let mut want = [oracle.connect(), oracle.connect()];
+    let mut got = [ours.connect(), ours.connect()];
+    if resp3 {
+        for c in want.iter_mut().chain(got.iter_mut()) {
+            c.cmd(&["HELLO", "3"]);
+        }
+    }
+    for (i, (who, args)) in steps.iter().enumerate() {
+        if args[0] == "sleep" {
+            thread::sleep(Duration::from_millis(args[1].parse().unwrap_or(0)));
+            continue;
+        }
+        let w = want[*who].cmd(args);
+        let g = got[*who].cmd(args);
+        assert_eq!(
+            String::from_utf8_lossy(&g),
+            String::from_utf8_lossy(&w),
+            "step #{i}: reply to {args:?} on connection {who} differs from redis-server"
+        );
+    }
+}
+
+/// WATCH k on connection 0, `touch` on connection 1, then MULTI PING EXEC on 0.
+fn watch_case(resp3: bool, setup: &[&[&str]], touch: &[&[&str]]) {
+    let mut steps: Vec<(usize, &[&str])> = vec![(1, &["FLUSHALL"])];
+    steps.extend(setup.iter().map(|s| (1, *s)));
+    steps.push((0, &["WATCH", "k"]));
+    steps.extend(touch.iter().map(|s| (1, *s)));
+    steps.extend([(0, &["MULTI"][..]), (0, &["PING"][..]), (0, &["EXEC"][..])]);
+    two_clients(resp3, &steps);
+}
+
+#[test]
+fn watch_aborts_on_writes_by_others() {
+    let set: &[&str] = &["SET", "k", "v"];
+    for resp3 in [false, true] {
+        // Modified, by every kind of write.
+        watch_case(resp3, &[set], &[&["SET", "k", "w"]]);
+        watch_case(resp3, &[], &[set]);
+        watch_case(resp3, &[set], &[&["APPEND", "k", "w"]]);
+        watch_case(resp3, &[&["SET", "k", "1"]], &[&["INCR", "k"]]);
+        watch_case(resp3, &[set], &[&["EXPIRE", "k", "100"]]);
+        watch_case(resp3, &[&["RPUSH", "k", "a"]], &[&["LPUSH", "k", "b"]]);
+        watch_case(resp3, &[], &[&["HSET", "k", "f", "v"]]);
+        watch_case(resp3, &[], &[&["SADD", "k", "m"]]);
+        watch_case(resp3, &[set], &[&["RENAME", "k", "other"]]);
+        watch_case(resp3, &[&["SET", "src", "v"]], &[&["RENAME", "src", "k"]]);
+        // Deleted.
+        watch_case(resp3, &[set], &[&["DEL", "k"]]);
+        watch_case(resp3, &[set], &[&["GETDEL", "k"]]);
+        // Flushed or swapped away while it existed.
+        watch_case(resp3, &[set], &[&["FLUSHDB"]]);
+        watch_case(resp3, &[set], &[&["FLUSHALL"]]);
+        watch_case(resp3, &[set], &[&["SWAPDB", "0", "1"]]);
+        watch_case(
+            resp3,
+            &[&["SELECT", "1"], set, &["SELECT", "0"]],
+            &[&["SWAPDB", "1", "0"]],
+        );
+    }
+}
+
+#[test]
+fn watch_survives_reads_and_unrelated_writes() {
+    let set: &[&str] = &["SET", "k", "v"];
+    for resp3 in [false, true] {
+        watch_case(resp3, &[set], &[&["GET", "k"], &["EXISTS", "k"]]);
+        watch_case(resp3, &[set], &[&["SET", "other", "v"]]);
+        watch_case(resp3, &[set], &[&["SELECT", "1"], &["SET", "k", "v"]]);
+        // Deleting a missing key, flushing a database without it.
+        watch_case(resp3, &[], &[&["DEL", "k"]]);
+        watch_case(resp3, &[], &[&["FLUSHALL"]]);
+        watch_case(resp3, &[&["SET", "x", "1"]], &[&["SWAPDB", "0", "1"]]);
+        watch_case(resp3, &[set], &[&["FLUSHDB"], &["SELECT", "1"]]);
+    }
+}
+
+#[test]
+fn watch_and_expiry_follow_redis_7_0() {
+    // Redis 7.0 aborts when a watched key expires between WATCH and EXEC,
+    // whether or not it was reclaimed meanwhile. A key already expired when
+    // watched is "no key": reclaiming, deleting or flushing it changes
+    // nothing, writing it does.
+    let volatile: &[&str] = &["SET", "k", "v", "PX", "20"];
+    let wait: &[&str] = &["sleep", "60"];
+    watch_case(false, &[volatile], &[wait]);
+    watch_case(false, &[volatile], &[wait, &["GET", "k"]]);
+    watch_case(false, &[volatile], &[wait, &["FLUSHDB"]]);
+    watch_case(true, &[volatile], &[wait]);
+    watch_case(false, &[volatile, wait], &[]);
+    watch_case(false, &[volatile, wait], &[&["GET", "k"]]);
+    watch_case(false, &[volatile, wait], &[&["FLUSHDB"]]);
+    watch_case(false, &[volatile, wait], &[&["DEL", "k"]]);
+    watch_case(false, &[volatile, wait], &[&["SET", "k", "w"]]);
+    watch_case(
+        false,
+        &[volatile, wait],
+        &[&["GET", "k"], &["SET", "k", "w"]],
+    );
+    // Swapping an expired key in, or an expired key for an expired key.
+    let other: &[&str] = &["SELECT", "1"];
+    let back: &[&str] = &["SELECT", "0"];
+    watch_case(
+        false,
+        &[other, volatile, back, wait],
+        &[&["SWAPDB", "0", "1"]],
+    );
+    watch_case(
+        false,
+        &[volatile, other, volatile, back, wait],
+        &[&["SWAPDB", "0", "1"]],
+    );
+    watch_case(
+        false,
+        &[volatile, other, &["SET", "k", "live"], back, wait],
+        &[&["SWAPDB", "0", "1"]],
+    );
+}
+
+#[test]
+fn watch_state_is_per_client_and_cleared() {
+    two_clients(
+        false,
+        &[
+            // The same client's own write before MULTI aborts too.
+            (0, &["WATCH", "k"]),
+            (0, &["SET", "k", "mine"]),
+            (0, &["MULTI"]),
+            (0, &["EXEC"]),
+            // UNWATCH forgets the keys and the dirty state.
+            (0, &["WATCH", "k"]),
+            (1, &["SET", "k", "theirs"]),
+            (0, &["UNWATCH"]),
+            (0, &["MULTI"]),
+            (0, &["EXEC"]),
+            // A dirty client stays dirty when it watches more keys.
+            (0, &["WATCH", "k"]),
+            (1, &["SET", "k", "again"]),
+            (0, &["WATCH", "j"]),
+            (0, &["MULTI"]),
+            (0, &["EXEC"]),
+            // DISCARD forgets them as well.
+            (0, &["WATCH", "k"]),
+            (0, &["MULTI"]),
+            (0, &["DISCARD"]),
+            (1, &["SET", "k", "later"]),
+            (0, &["MULTI"]),
+            (0, &["EXEC"]),
+            // EXEC ends the watch: a later write does not reach the next one.
+            (0, &["WATCH", "k"]),
+            (0, &["MULTI"]),
+            (0, &["EXEC"]),
+            (1, &["SET", "k", "after"]),
+            (0, &["MULTI"]),
+            (0, &["EXEC"]),
+            // Both watch; a transaction's writes abort the other's EXEC.
+            (0, &["WATCH", "k"]),
+            (1, &["WATCH", "k"]),
+            (0, &["MULTI"]),
+            (0, &["SET", "k", "tx"]),
+            (1, &["MULTI"]),
+            (1, &["GET", "k"]),
+            (0, &["EXEC"]),
+            (1, &["EXEC"]),
+            // Watching in another database.
+            (0, &["SELECT", "2"]),
+            (0, &["WATCH", "k"]),
+            (1, &["SET", "k", "db0"]),
+            (0, &["MULTI"]),
+            (0, &["EXEC"]),
+            (0, &["WATCH", "k"]),
+            (1, &["SELECT", "2"]),
+            (1, &["SET", "k", "db2"]),
+            (0, &["MULTI"]),
+            (0, &["EXEC"]),
+        ],
+    );
+}
+
+/// Reads an integer reply (`:n`) or a bulk number.
+fn number(reply: &str) -> i64 {
+    reply
+        .lines()
+        .filter(|l| !l.starts_with(['*', '$']))
+        .find_map(|l| l.trim_start_matches(':').parse().ok())
+        .unwrap_or(-1)
+}
+
+#[test]
+fn exec_is_isolated_from_concurrent_readers() {
+    let server = Server::start();
+    const WRITERS: usize = 4;
+    const ROUNDS: usize = 300;
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let mut conn = server.connect();
+            thread::spawn(move || {
+                for _ in 0..ROUNDS {
+                    // Half name the keys in the opposite order.
+                    let (x, y) = if w % 2 == 0 { ("a", "b") } else { ("b", "a") };
+                    let mut request = Vec::new();
+                    for args in [&["MULTI"][..], &["INCR", x], &["INCR", y], &["EXEC"]] {
+                        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+                        request.extend(support::request(&args));
+                    }
+                    conn.send(&request);
+                    assert_eq!(conn.read_reply(), b"+OK\r\n");
+                    assert_eq!(conn.read_reply(), b"+QUEUED\r\n");
+                    assert_eq!(conn.read_reply(), b"+QUEUED\r\n");
+                    let exec = String::from_utf8_lossy(&conn.read_reply()).into_owned();
+                    let counts: Vec<&str> = exec.lines().skip(1).collect();
+                    assert_eq!(counts.len(), 2, "{exec}");
+                    assert_eq!(counts[0], counts[1], "EXEC saw the keys differ: {exec}");
+                }
+            })
+        })
+        .collect();
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let mut conn = server.connect();
+            thread::spawn(move || {
+                for _ in 0..ROUNDS {
+                    let reply = conn.cmd_str(&["MGET", "a", "b"]);
+                    let values: Vec<&str> = reply
+                        .lines()
+                        .filter(|l| !l.starts_with(['*', '$']))
+                        .collect();
+                    assert!(
+                        values.is_empty() || values[0] == values[1],
+                        "MGET saw half a transaction: {reply}"
+                    );
+                }
+            })
+        })
+        .collect();
+    for t in writers.into_iter().chain(readers) {
+        t.join().expect("client thread");
+    }
+    let mut conn = server.connect();
+    let total = (WRITERS * ROUNDS) as i64;
+    assert_eq!(number(&conn.cmd_str(&["GET", "a"])), total);
+    assert_eq!(number(&conn.cmd_str(&["GET", "b"])), total);
+}
+
+#[test]
+fn watch_check_and_set_loses_no_update() {
+    // The optimistic-locking pattern: each client retries its WATCH/GET/SET
+    // until EXEC succeeds. With WATCH working, no increment is lost.
+    let server = Server::start();
+    const CLIENTS: usize = 4;
+    const ROUNDS: usize = 100;
+    let workers: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let mut conn = server.connect();
+            thread::spawn(move || {
+                let mut aborted = 0;
+                for _ in 0..ROUNDS {
+                    loop {
+                        conn.cmd(&["WATCH", "counter"]);
+                        let n = number(&conn.cmd_str(&["GET", "counter"])).max(0);
+                        conn.cmd(&["MULTI"]);
+                        conn.cmd(&["SET", "counter", &(n + 1).to_string()]);
+                        if conn.cmd(&["EXEC"]) != b"*-1\r\n" {
+                            break;
+                        }
+                        aborted += 1;
+                    }
+                }
+                aborted
+            })
+        })
+        .collect();
+    let aborted: usize = workers.into_iter().map(|t| t.join().expect("worker")).sum();
+    let mut conn = server.connect();
+    assert_eq!(
+        number(&conn.cmd_str(&["GET", "counter"])),
+        (CLIENTS * ROUNDS) as i64
+    );
+    // Not a proof of contention, but with four clients some EXEC usually aborts.
+    eprintln!("{aborted} transactions aborted and retried");
+}
+
+#[test]
+fn a_disconnected_client_leaves_no_watch_behind() {
+    let server = Server::start();
+    let mut conn = server.connect();
+    {
+        let mut gone = server.connect();
+        assert_eq!(gone.cmd_str(&["WATCH", "k"]), "+OK\r\n");
+        assert_eq!(gone.cmd_str(&["MULTI"]), "+OK\r\n");
+        assert_eq!(gone.cmd_str(&["SET", "k", "1"]), "+QUEUED\r\n");
+    }
+    // The queued SET never runs, and writes keep working.
+    thread::sleep(Duration::from_millis(50));
+    assert_eq!(conn.cmd_str(&["SET", "k", "2"]), "+OK\r\n");
+    assert_eq!(conn.cmd_str(&["GET", "k"]), "$1\r\n2\r\n");
+    let list = conn.cmd_str(&["CLIENT", "LIST"]);
+    assert_eq!(list.matches("id=").count(), 1, "{list}");
+}
+
+#[test]
+fn client_list_shows_another_client_in_multi() {
+    let server = Server::start();
+    let mut a = server.connect();
+    let mut b: Conn = server.connect();
+    a.cmd(&["MULTI"]);
+    a.cmd(&["SET", "x", "1"]);
+    a.cmd(&["SET", "y", "1"]);
+    let list = b.cmd_str(&["CLIENT", "LIST"]);
+    assert!(
+        list.contains("flags=x db=0 sub=0 psub=0 ssub=0 multi=2 "),
+        "{list}"
+    );
+    b.cmd(&["WATCH", "x"]);
+    a.cmd(&["EXEC"]);
+    let list = b.cmd_str(&["CLIENT", "LIST"]);
+    assert!(
+        list.contains("flags=d db=0 sub=0 psub=0 ssub=0 multi=-1 "),
+        "{list}"
+    );
+    assert!(
+        list.contains("flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 "),
+        "{list}"
+    );
+}
