@@ -271,6 +271,15 @@ fn watch_survives_reads_and_unrelated_writes() {
         watch_case(resp3, &[set], &[&["GET", "k"], &["EXISTS", "k"]]);
         watch_case(resp3, &[set], &[&["SET", "other", "v"]]);
         watch_case(resp3, &[set], &[&["SELECT", "1"], &["SET", "k", "v"]]);
+        // Failed writes change nothing.
+        watch_case(resp3, &[set], &[&["SADD", "k", "m"], &["LPUSH", "k", "x"]]);
+        watch_case(resp3, &[set], &[&["INCR", "k"], &["HSET", "k", "f", "v"]]);
+        watch_case(
+            resp3,
+            &[&["HSET", "k", "f", "v"]],
+            &[&["HINCRBY", "k", "f", "1"]],
+        );
+        watch_case(resp3, &[&["SET", "k", "1"]], &[&["INCRBY", "k", "x"]]);
         // Deleting a missing key, flushing a database without it.
         watch_case(resp3, &[], &[&["DEL", "k"]]);
         watch_case(resp3, &[], &[&["FLUSHALL"]]);

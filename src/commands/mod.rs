@@ -142,6 +142,7 @@ fn resolve<'s>(
 /// Runs a checked command under the guard `ctx` holds (Redis's `call`).
 fn call(ctx: &mut Ctx, cmd: &Command, args: &[Bytes]) -> Reply {
     let reply = (cmd.handler)(ctx, args).unwrap_or_else(|e| e);
+    ctx.guard.command_done(reply.is_error());
     ctx.server.stats.command_done(reply.is_error());
     reply
 }

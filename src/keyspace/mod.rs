@@ -158,6 +158,7 @@ impl Keyspace {
         Guard {
             keyspace: self,
             shards,
+            changed: Vec::new(),
         }
     }
 
@@ -210,6 +211,8 @@ impl LockSet {
 pub struct Guard<'k> {
     keyspace: &'k Keyspace,
     shards: Vec<((u32, u32), Shard<'k>)>,
+    /// Watched keys handed out by `get_mut` during the current command.
+    changed: Vec<(usize, Key)>,
 }
 
 impl<'k> Guard<'k> {
@@ -225,6 +228,17 @@ impl<'k> Guard<'k> {
 
     pub fn keyspace(&self) -> &'k Keyspace {
         self.keyspace
+    }
+
+    /// Ends a command for WATCH: the keys it took with `get_mut` count as
+    /// modified unless it failed, as Redis's write commands signal a key only
+    /// once they changed it (a WRONGTYPE or a bad argument changes nothing).
+    pub fn command_done(&mut self, failed: bool) {
+        for (db, key) in self.changed.drain(..) {
+            if !failed {
+                self.keyspace.watches.touch(db, &key, true);
+            }
+        }
     }
 
     fn shard(&mut self, db: usize, hash: u64) -> &mut Shard<'k> {
@@ -331,13 +345,13 @@ impl<'g, 'k> DbView<'g, 'k> {
     }
 
     /// The live value for `key`, to change in place. Its TTL stays as it is.
-    /// Only writes may call it: it counts as a modification for WATCH.
+    /// Only writes may call it: unless the command fails, it counts as a
+    /// modification for WATCH (see [`Guard::command_done`]).
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
-        let keyspace = self.guard.keyspace;
-        let db = self.db;
-        let entry = self.touch(key)?;
-        keyspace.watches.touch(db, key, true);
-        Some(&mut entry.value)
+        if self.guard.keyspace.watches.any() && self.contains(key) {
+            self.guard.changed.push((self.db, Key::from(key)));
+        }
+        self.touch(key).map(|e| &mut e.value)
     }
 
     /// The live entry for `key` with its access time updated.

@@ -122,7 +122,7 @@ impl Watches {
             .unwrap_or(false)
     }
 
-    fn any(&self) -> bool {
+    pub(super) fn any(&self) -> bool {
         self.count.load(Ordering::Relaxed) > 0
     }
 
@@ -183,5 +183,52 @@ impl Watches {
                 w.set_dirty();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flag() -> Arc<AtomicBool> {
+        Arc::new(AtomicBool::new(false))
+    }
+
+    #[test]
+    fn unwatching_leaves_no_trace() {
+        let watches = Watches::new(2);
+        let (a, b) = (flag(), flag());
+        assert!(watches.watch(0, b"k", 1, &a, false));
+        assert!(!watches.watch(0, b"k", 1, &a, false));
+        assert!(watches.watch(0, b"k", 2, &b, false));
+        assert!(watches.watch(1, b"k", 1, &a, false));
+        watches.unwatch(0, b"k", 1);
+        watches.unwatch(1, b"k", 1);
+        watches.unwatch(0, b"k", 2);
+        assert_eq!(watches.count.load(Ordering::Relaxed), 0);
+        assert!(watches
+            .dbs
+            .iter()
+            .all(|m| m.lock().is_ok_and(|m| m.is_empty())));
+        // Nobody watches: a write touches no one.
+        watches.touch(0, b"k", true);
+        assert!(!a.load(Ordering::Relaxed));
+    }
+
+    #[test]
+    fn touch_follows_redis_including_the_expired_watcher_quirk() {
+        let watches = Watches::new(1);
+        let (expired, live) = (flag(), flag());
+        watches.watch(0, b"k", 1, &expired, true);
+        watches.watch(0, b"k", 2, &live, false);
+        // The expired key is still there: Redis's loop stops at the first watcher.
+        watches.touch(0, b"k", true);
+        assert!(!expired.load(Ordering::Relaxed) && !live.load(Ordering::Relaxed));
+        // Reclaimed: no change for the first watcher, a change for the second.
+        watches.touch(0, b"k", false);
+        assert!(!expired.load(Ordering::Relaxed) && live.load(Ordering::Relaxed));
+        // Now the key is "no key" for the first watcher: writing it is a change.
+        watches.touch(0, b"k", true);
+        assert!(expired.load(Ordering::Relaxed));
     }
 }
