@@ -245,6 +245,18 @@ fn watch_aborts_on_writes_by_others() {
         watch_case(resp3, &[&["SET", "k", "1"]], &[&["INCR", "k"]]);
         watch_case(resp3, &[set], &[&["EXPIRE", "k", "100"]]);
         watch_case(resp3, &[&["RPUSH", "k", "a"]], &[&["LPUSH", "k", "b"]]);
+        watch_case(resp3, &[&["SADD", "k", "a"]], &[&["SREM", "k", "a", "z"]]);
+        watch_case(resp3, &[&["SADD", "s", "a"]], &[&["SMOVE", "s", "k", "a"]]);
+        watch_case(
+            resp3,
+            &[&["HSET", "k", "f", "v"]],
+            &[&["HSETNX", "k", "g", "w"]],
+        );
+        watch_case(
+            resp3,
+            &[&["RPUSH", "k", "a", "b"]],
+            &[&["LREM", "k", "0", "a"]],
+        );
         watch_case(resp3, &[], &[&["HSET", "k", "f", "v"]]);
         watch_case(resp3, &[], &[&["SADD", "k", "m"]]);
         watch_case(resp3, &[set], &[&["RENAME", "k", "other"]]);
@@ -280,6 +292,38 @@ fn watch_survives_reads_and_unrelated_writes() {
             &[&["HINCRBY", "k", "f", "1"]],
         );
         watch_case(resp3, &[&["SET", "k", "1"]], &[&["INCRBY", "k", "x"]]);
+        // Writes that find nothing to change do not count either.
+        let members: &[&str] = &["SADD", "k", "a", "b"];
+        watch_case(
+            resp3,
+            &[members],
+            &[&["SADD", "k", "a"], &["SREM", "k", "z"]],
+        );
+        watch_case(resp3, &[members], &[&["SMOVE", "k", "d", "z"]]);
+        watch_case(resp3, &[members], &[&["SMOVE", "k", "k", "a"]]);
+        watch_case(
+            resp3,
+            &[members, &["SADD", "s", "z"]],
+            &[&["SMOVE", "s", "k", "y"]],
+        );
+        watch_case(
+            resp3,
+            &[&["HSET", "k", "f", "v"]],
+            &[&["HDEL", "k", "g"], &["HSETNX", "k", "f", "w"]],
+        );
+        watch_case(
+            resp3,
+            &[&["RPUSH", "k", "a"]],
+            &[
+                &["LREM", "k", "0", "z"],
+                &["LINSERT", "k", "BEFORE", "z", "y"],
+            ],
+        );
+        watch_case(
+            resp3,
+            &[set],
+            &[&["SETRANGE", "k", "0", ""], &["PERSIST", "k"]],
+        );
         // Deleting a missing key, flushing a database without it.
         watch_case(resp3, &[], &[&["DEL", "k"]]);
         watch_case(resp3, &[], &[&["FLUSHALL"]]);

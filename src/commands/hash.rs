@@ -106,6 +106,7 @@ fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut db = ctx.db();
     let hash = write_or_create(&mut db, &args[1])?;
     if hash.contains(&args[2]) {
+        db.unchanged(&args[1]);
         return Ok(Reply::from(false));
     }
     hash.set(&args[2], &args[3], limits);
@@ -145,6 +146,9 @@ fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             db.remove(&args[1]);
             break;
         }
+    }
+    if deleted == 0 {
+        db.unchanged(&args[1]);
     }
     Ok(Reply::from(deleted))
 }

@@ -248,7 +248,11 @@ fn ltrim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn lrem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let count = int_arg(&args[2])?;
-    let removed = modify(&mut ctx.db(), &args[1], |list| list.remove(&args[3], count))?;
+    let mut db = ctx.db();
+    let removed = modify(&mut db, &args[1], |list| list.remove(&args[3], count))?;
+    if removed == Some(0) {
+        db.unchanged(&args[1]);
+    }
     Ok(Reply::from(removed.unwrap_or(0)))
 }
 
@@ -268,6 +272,7 @@ fn linsert(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if list.insert(&args[3], &args[4], after) {
         Ok(Reply::from(list.len()))
     } else {
+        db.unchanged(&args[1]);
         Ok(Reply::Integer(-1))
     }
 }

@@ -81,6 +81,9 @@ fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let set = write(&mut db, &args[1])?.ok_or_else(wrong_type)?;
     let added = args[2..].iter().filter(|m| set.add(m, max_intset)).count();
+    if added == 0 {
+        db.unchanged(&args[1]);
+    }
     Ok(Reply::from(added))
 }
 
@@ -96,6 +99,9 @@ fn srem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             db.remove(&args[1]);
             break;
         }
+    }
+    if removed == 0 {
+        db.unchanged(&args[1]);
     }
     Ok(Reply::from(removed))
 }
@@ -134,6 +140,8 @@ fn smove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let in_source = source.contains(member);
     let dst_exists = write(&mut db, dst)?.is_some();
     if src == dst || !in_source {
+        db.unchanged(src);
+        db.unchanged(dst);
         return Ok(Reply::from(in_source));
     }
     if let Some(source) = write(&mut db, src)? {

@@ -354,6 +354,14 @@ impl<'g, 'k> DbView<'g, 'k> {
         self.touch(key).map(|e| &mut e.value)
     }
 
+    /// Takes back the modification `get_mut` recorded for `key`: the command
+    /// looked but changed nothing, and Redis signals a key only when it
+    /// changes (SADD of members already there, SREM of absent ones, ...).
+    pub fn unchanged(&mut self, key: &[u8]) {
+        let db = self.db;
+        self.guard.changed.retain(|(d, k)| *d != db || &**k != key);
+    }
+
     /// The live entry for `key` with its access time updated.
     fn touch(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let hash = self.guard.keyspace.hash(key);
