@@ -324,6 +324,9 @@ fn watch_survives_reads_and_unrelated_writes() {
             &[set],
             &[&["SETRANGE", "k", "0", ""], &["PERSIST", "k"]],
         );
+        watch_case(resp3, &[members], &[&["SPOP", "k", "0"]]);
+        let list: &[&str] = &["RPUSH", "k", "a"];
+        watch_case(resp3, &[list], &[&["LPOP", "k", "0"], &["RPOP", "k", "0"]]);
         // Deleting a missing key, flushing a database without it.
         watch_case(resp3, &[], &[&["DEL", "k"]]);
         watch_case(resp3, &[], &[&["FLUSHALL"]]);

@@ -154,10 +154,14 @@ fn pop(ctx: &mut Ctx, args: &[Bytes], end: End, name: &str) -> CmdResult {
             )
         })
         .transpose()?;
-    let popped = modify(&mut ctx.db(), &args[1], |list| match count {
+    let mut db = ctx.db();
+    let popped = modify(&mut db, &args[1], |list| match count {
         None => list.pop(end).map_or(Reply::Null, Reply::Bulk),
         Some(n) => bulks(list.pop_many(end, usize::try_from(n).unwrap_or(usize::MAX))),
     })?;
+    if count == Some(0) {
+        db.unchanged(&args[1]);
+    }
     Ok(popped.unwrap_or(match count {
         None => Reply::Null,
         Some(_) => Reply::NullArray,

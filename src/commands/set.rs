@@ -179,7 +179,10 @@ fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             let popped = set.pop_random(1, rng).into_iter().next();
             popped.map_or(Reply::Null, Reply::Bulk)
         }
-        Some(0) => return Ok(Reply::Set(Vec::new())),
+        Some(0) => {
+            db.unchanged(&args[1]);
+            return Ok(Reply::Set(Vec::new()));
+        }
         Some(n) if n >= set.len() as u64 => {
             // Redis replies through SUNION of the one set, i.e. a rebuilt set.
             let all = set_reply(set::union(&[Some(set)], max_intset).iter());
