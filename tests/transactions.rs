@@ -89,6 +89,30 @@ fn refused_commands_doom_the_transaction() {
 }
 
 #[test]
+fn command_metadata_matches_redis() {
+    let names = ["multi", "exec", "discard", "watch", "unwatch"];
+    let mut info = vec!["COMMAND", "INFO"];
+    info.extend(names);
+    let mut docs = vec!["COMMAND", "DOCS"];
+    docs.extend(names);
+    differential(&[
+        &info,
+        &docs,
+        &["COMMAND", "GETKEYS", "WATCH", "a", "b"],
+        &["COMMAND", "GETKEYS", "MULTI"],
+    ]);
+}
+
+#[test]
+fn pipelined_transactions_match_redis() {
+    differential_raw_each(&[
+        b"MULTI\r\nSET p1 1\r\nINCR p1\r\nGET p1\r\nEXEC\r\nGET p1\r\n",
+        b"*1\r\n$5\r\nMULTI\r\n*2\r\n$4\r\nINCR\r\n$2\r\np2\r\n*1\r\n$4\r\nEXEC\r\n",
+        b"WATCH p3\r\nSET p3 x\r\nMULTI\r\nGET p3\r\nEXEC\r\nMULTI\r\nEXEC\r\n",
+    ]);
+}
+
+#[test]
 fn nesting_and_watch_inside_multi_do_not_doom_the_transaction() {
     differential(&[
         &["MULTI"],
@@ -195,81 +219,111 @@ fn client_info_shows_multi_and_dirty_flags() {
     );
 }
 
-/// Runs `steps` on two connections (0 and 1) to reddish and to redis-server,
-/// comparing every reply; `sleep` steps wait a few milliseconds.
-fn two_clients(resp3: bool, steps: &[(usize, &[&str])]) {
-    let Some(oracle) = Server::oracle() else {
-        return;
-    };
-    let ours = Server::start();
-    let mut want = [oracle.connect(), oracle.connect()];
-    let mut got = [ours.connect(), ours.connect()];
-    if resp3 {
-        for c in want.iter_mut().chain(got.iter_mut()) {
-            c.cmd(&["HELLO", "3"]);
+/// Two connections (0 and 1) to reddish and two to redis-server.
+struct Duo {
+    want: [Conn; 2],
+    got: [Conn; 2],
+    _servers: (Server, Server),
+}
+
+impl Duo {
+    /// None (with a message) when redis-server is not installed.
+    fn new(resp3: bool) -> Option<Duo> {
+        let oracle = Server::oracle()?;
+        let ours = Server::start();
+        let mut duo = Duo {
+            want: [oracle.connect(), oracle.connect()],
+            got: [ours.connect(), ours.connect()],
+            _servers: (oracle, ours),
+        };
+        if resp3 {
+            for c in duo.want.iter_mut().chain(duo.got.iter_mut()) {
+                c.cmd(&["HELLO", "3"]);
+            }
         }
+        Some(duo)
     }
-    for (i, (who, args)) in steps.iter().enumerate() {
-        if args[0] == "sleep" {
-            thread::sleep(Duration::from_millis(args[1].parse().unwrap_or(0)));
-            continue;
+
+    /// Runs `steps`, comparing every reply; `sleep` steps wait a few milliseconds.
+    fn run(&mut self, steps: &[(usize, &[&str])]) {
+        for (i, (who, args)) in steps.iter().enumerate() {
+            if args[0] == "sleep" {
+                thread::sleep(Duration::from_millis(args[1].parse().unwrap_or(0)));
+                continue;
+            }
+            let w = self.want[*who].cmd(args);
+            let g = self.got[*who].cmd(args);
+            assert_eq!(
+                String::from_utf8_lossy(&g),
+                String::from_utf8_lossy(&w),
+                "step #{i} of {steps:?}: reply on connection {who} differs from redis-server"
+            );
         }
-        let w = want[*who].cmd(args);
-        let g = got[*who].cmd(args);
-        assert_eq!(
-            String::from_utf8_lossy(&g),
-            String::from_utf8_lossy(&w),
-            "step #{i}: reply to {args:?} on connection {who} differs from redis-server"
-        );
     }
 }
 
-/// WATCH k on connection 0, `touch` on connection 1, then MULTI PING EXEC on 0.
-fn watch_case(resp3: bool, setup: &[&[&str]], touch: &[&[&str]]) {
-    let mut steps: Vec<(usize, &[&str])> = vec![(1, &["FLUSHALL"])];
+/// On an emptied keyspace: `setup` on connection 1, WATCH k on 0, `touch` on
+/// 1, then MULTI PING EXEC on 0.
+fn watch_case(duo: &mut Duo, setup: &[&[&str]], touch: &[&[&str]]) {
+    let mut steps: Vec<(usize, &[&str])> = vec![(1, &["SELECT", "0"]), (1, &["FLUSHALL"])];
     steps.extend(setup.iter().map(|s| (1, *s)));
     steps.push((0, &["WATCH", "k"]));
     steps.extend(touch.iter().map(|s| (1, *s)));
     steps.extend([(0, &["MULTI"][..]), (0, &["PING"][..]), (0, &["EXEC"][..])]);
-    two_clients(resp3, &steps);
+    duo.run(&steps);
 }
 
 #[test]
 fn watch_aborts_on_writes_by_others() {
     let set: &[&str] = &["SET", "k", "v"];
     for resp3 in [false, true] {
+        let Some(mut duo) = Duo::new(resp3) else {
+            return;
+        };
         // Modified, by every kind of write.
-        watch_case(resp3, &[set], &[&["SET", "k", "w"]]);
-        watch_case(resp3, &[], &[set]);
-        watch_case(resp3, &[set], &[&["APPEND", "k", "w"]]);
-        watch_case(resp3, &[&["SET", "k", "1"]], &[&["INCR", "k"]]);
-        watch_case(resp3, &[set], &[&["EXPIRE", "k", "100"]]);
-        watch_case(resp3, &[&["RPUSH", "k", "a"]], &[&["LPUSH", "k", "b"]]);
-        watch_case(resp3, &[&["SADD", "k", "a"]], &[&["SREM", "k", "a", "z"]]);
-        watch_case(resp3, &[&["SADD", "s", "a"]], &[&["SMOVE", "s", "k", "a"]]);
+        watch_case(&mut duo, &[set], &[&["SET", "k", "w"]]);
+        watch_case(&mut duo, &[], &[set]);
+        watch_case(&mut duo, &[set], &[&["APPEND", "k", "w"]]);
+        watch_case(&mut duo, &[&["SET", "k", "1"]], &[&["INCR", "k"]]);
+        watch_case(&mut duo, &[set], &[&["EXPIRE", "k", "100"]]);
+        watch_case(&mut duo, &[&["RPUSH", "k", "a"]], &[&["LPUSH", "k", "b"]]);
         watch_case(
-            resp3,
+            &mut duo,
+            &[&["SADD", "k", "a"]],
+            &[&["SREM", "k", "a", "z"]],
+        );
+        watch_case(
+            &mut duo,
+            &[&["SADD", "s", "a"]],
+            &[&["SMOVE", "s", "k", "a"]],
+        );
+        watch_case(
+            &mut duo,
             &[&["HSET", "k", "f", "v"]],
             &[&["HSETNX", "k", "g", "w"]],
         );
         watch_case(
-            resp3,
+            &mut duo,
             &[&["RPUSH", "k", "a", "b"]],
             &[&["LREM", "k", "0", "a"]],
         );
-        watch_case(resp3, &[], &[&["HSET", "k", "f", "v"]]);
-        watch_case(resp3, &[], &[&["SADD", "k", "m"]]);
-        watch_case(resp3, &[set], &[&["RENAME", "k", "other"]]);
-        watch_case(resp3, &[&["SET", "src", "v"]], &[&["RENAME", "src", "k"]]);
-        // Deleted.
-        watch_case(resp3, &[set], &[&["DEL", "k"]]);
-        watch_case(resp3, &[set], &[&["GETDEL", "k"]]);
-        // Flushed or swapped away while it existed.
-        watch_case(resp3, &[set], &[&["FLUSHDB"]]);
-        watch_case(resp3, &[set], &[&["FLUSHALL"]]);
-        watch_case(resp3, &[set], &[&["SWAPDB", "0", "1"]]);
+        watch_case(&mut duo, &[], &[&["HSET", "k", "f", "v"]]);
+        watch_case(&mut duo, &[], &[&["SADD", "k", "m"]]);
+        watch_case(&mut duo, &[set], &[&["RENAME", "k", "other"]]);
         watch_case(
-            resp3,
+            &mut duo,
+            &[&["SET", "src", "v"]],
+            &[&["RENAME", "src", "k"]],
+        );
+        // Deleted.
+        watch_case(&mut duo, &[set], &[&["DEL", "k"]]);
+        watch_case(&mut duo, &[set], &[&["GETDEL", "k"]]);
+        // Flushed or swapped away while it existed.
+        watch_case(&mut duo, &[set], &[&["FLUSHDB"]]);
+        watch_case(&mut duo, &[set], &[&["FLUSHALL"]]);
+        watch_case(&mut duo, &[set], &[&["SWAPDB", "0", "1"]]);
+        watch_case(
+            &mut duo,
             &[&["SELECT", "1"], set, &["SELECT", "0"]],
             &[&["SWAPDB", "1", "0"]],
         );
@@ -280,39 +334,50 @@ fn watch_aborts_on_writes_by_others() {
 fn watch_survives_reads_and_unrelated_writes() {
     let set: &[&str] = &["SET", "k", "v"];
     for resp3 in [false, true] {
-        watch_case(resp3, &[set], &[&["GET", "k"], &["EXISTS", "k"]]);
-        watch_case(resp3, &[set], &[&["SET", "other", "v"]]);
-        watch_case(resp3, &[set], &[&["SELECT", "1"], &["SET", "k", "v"]]);
+        let Some(mut duo) = Duo::new(resp3) else {
+            return;
+        };
+        watch_case(&mut duo, &[set], &[&["GET", "k"], &["EXISTS", "k"]]);
+        watch_case(&mut duo, &[set], &[&["SET", "other", "v"]]);
+        watch_case(&mut duo, &[set], &[&["SELECT", "1"], &["SET", "k", "v"]]);
         // Failed writes change nothing.
-        watch_case(resp3, &[set], &[&["SADD", "k", "m"], &["LPUSH", "k", "x"]]);
-        watch_case(resp3, &[set], &[&["INCR", "k"], &["HSET", "k", "f", "v"]]);
         watch_case(
-            resp3,
+            &mut duo,
+            &[set],
+            &[&["SADD", "k", "m"], &["LPUSH", "k", "x"]],
+        );
+        watch_case(
+            &mut duo,
+            &[set],
+            &[&["INCR", "k"], &["HSET", "k", "f", "v"]],
+        );
+        watch_case(
+            &mut duo,
             &[&["HSET", "k", "f", "v"]],
             &[&["HINCRBY", "k", "f", "1"]],
         );
-        watch_case(resp3, &[&["SET", "k", "1"]], &[&["INCRBY", "k", "x"]]);
+        watch_case(&mut duo, &[&["SET", "k", "1"]], &[&["INCRBY", "k", "x"]]);
         // Writes that find nothing to change do not count either.
         let members: &[&str] = &["SADD", "k", "a", "b"];
         watch_case(
-            resp3,
+            &mut duo,
             &[members],
             &[&["SADD", "k", "a"], &["SREM", "k", "z"]],
         );
-        watch_case(resp3, &[members], &[&["SMOVE", "k", "d", "z"]]);
-        watch_case(resp3, &[members], &[&["SMOVE", "k", "k", "a"]]);
+        watch_case(&mut duo, &[members], &[&["SMOVE", "k", "d", "z"]]);
+        watch_case(&mut duo, &[members], &[&["SMOVE", "k", "k", "a"]]);
         watch_case(
-            resp3,
+            &mut duo,
             &[members, &["SADD", "s", "z"]],
             &[&["SMOVE", "s", "k", "y"]],
         );
         watch_case(
-            resp3,
+            &mut duo,
             &[&["HSET", "k", "f", "v"]],
             &[&["HDEL", "k", "g"], &["HSETNX", "k", "f", "w"]],
         );
         watch_case(
-            resp3,
+            &mut duo,
             &[&["RPUSH", "k", "a"]],
             &[
                 &["LREM", "k", "0", "z"],
@@ -320,18 +385,22 @@ fn watch_survives_reads_and_unrelated_writes() {
             ],
         );
         watch_case(
-            resp3,
+            &mut duo,
             &[set],
             &[&["SETRANGE", "k", "0", ""], &["PERSIST", "k"]],
         );
-        watch_case(resp3, &[members], &[&["SPOP", "k", "0"]]);
+        watch_case(&mut duo, &[members], &[&["SPOP", "k", "0"]]);
         let list: &[&str] = &["RPUSH", "k", "a"];
-        watch_case(resp3, &[list], &[&["LPOP", "k", "0"], &["RPOP", "k", "0"]]);
+        watch_case(
+            &mut duo,
+            &[list],
+            &[&["LPOP", "k", "0"], &["RPOP", "k", "0"]],
+        );
         // Deleting a missing key, flushing a database without it.
-        watch_case(resp3, &[], &[&["DEL", "k"]]);
-        watch_case(resp3, &[], &[&["FLUSHALL"]]);
-        watch_case(resp3, &[&["SET", "x", "1"]], &[&["SWAPDB", "0", "1"]]);
-        watch_case(resp3, &[set], &[&["FLUSHDB"], &["SELECT", "1"]]);
+        watch_case(&mut duo, &[], &[&["DEL", "k"]]);
+        watch_case(&mut duo, &[], &[&["FLUSHALL"]]);
+        watch_case(&mut duo, &[&["SET", "x", "1"]], &[&["SWAPDB", "0", "1"]]);
+        watch_case(&mut duo, &[set], &[&["FLUSHDB"], &["SELECT", "1"]]);
     }
 }
 
@@ -343,17 +412,22 @@ fn watch_and_expiry_follow_redis_7_0() {
     // nothing, writing it does.
     let volatile: &[&str] = &["SET", "k", "v", "PX", "20"];
     let wait: &[&str] = &["sleep", "60"];
-    watch_case(false, &[volatile], &[wait]);
-    watch_case(false, &[volatile], &[wait, &["GET", "k"]]);
-    watch_case(false, &[volatile], &[wait, &["FLUSHDB"]]);
-    watch_case(true, &[volatile], &[wait]);
-    watch_case(false, &[volatile, wait], &[]);
-    watch_case(false, &[volatile, wait], &[&["GET", "k"]]);
-    watch_case(false, &[volatile, wait], &[&["FLUSHDB"]]);
-    watch_case(false, &[volatile, wait], &[&["DEL", "k"]]);
-    watch_case(false, &[volatile, wait], &[&["SET", "k", "w"]]);
+    if let Some(mut duo) = Duo::new(true) {
+        watch_case(&mut duo, &[volatile], &[wait]);
+    }
+    let Some(mut duo) = Duo::new(false) else {
+        return;
+    };
+    watch_case(&mut duo, &[volatile], &[wait]);
+    watch_case(&mut duo, &[volatile], &[wait, &["GET", "k"]]);
+    watch_case(&mut duo, &[volatile], &[wait, &["FLUSHDB"]]);
+    watch_case(&mut duo, &[volatile, wait], &[]);
+    watch_case(&mut duo, &[volatile, wait], &[&["GET", "k"]]);
+    watch_case(&mut duo, &[volatile, wait], &[&["FLUSHDB"]]);
+    watch_case(&mut duo, &[volatile, wait], &[&["DEL", "k"]]);
+    watch_case(&mut duo, &[volatile, wait], &[&["SET", "k", "w"]]);
     watch_case(
-        false,
+        &mut duo,
         &[volatile, wait],
         &[&["GET", "k"], &["SET", "k", "w"]],
     );
@@ -361,17 +435,17 @@ fn watch_and_expiry_follow_redis_7_0() {
     let other: &[&str] = &["SELECT", "1"];
     let back: &[&str] = &["SELECT", "0"];
     watch_case(
-        false,
+        &mut duo,
         &[other, volatile, back, wait],
         &[&["SWAPDB", "0", "1"]],
     );
     watch_case(
-        false,
+        &mut duo,
         &[volatile, other, volatile, back, wait],
         &[&["SWAPDB", "0", "1"]],
     );
     watch_case(
-        false,
+        &mut duo,
         &[volatile, other, &["SET", "k", "live"], back, wait],
         &[&["SWAPDB", "0", "1"]],
     );
@@ -379,62 +453,62 @@ fn watch_and_expiry_follow_redis_7_0() {
 
 #[test]
 fn watch_state_is_per_client_and_cleared() {
-    two_clients(
-        false,
-        &[
-            // The same client's own write before MULTI aborts too.
-            (0, &["WATCH", "k"]),
-            (0, &["SET", "k", "mine"]),
-            (0, &["MULTI"]),
-            (0, &["EXEC"]),
-            // UNWATCH forgets the keys and the dirty state.
-            (0, &["WATCH", "k"]),
-            (1, &["SET", "k", "theirs"]),
-            (0, &["UNWATCH"]),
-            (0, &["MULTI"]),
-            (0, &["EXEC"]),
-            // A dirty client stays dirty when it watches more keys.
-            (0, &["WATCH", "k"]),
-            (1, &["SET", "k", "again"]),
-            (0, &["WATCH", "j"]),
-            (0, &["MULTI"]),
-            (0, &["EXEC"]),
-            // DISCARD forgets them as well.
-            (0, &["WATCH", "k"]),
-            (0, &["MULTI"]),
-            (0, &["DISCARD"]),
-            (1, &["SET", "k", "later"]),
-            (0, &["MULTI"]),
-            (0, &["EXEC"]),
-            // EXEC ends the watch: a later write does not reach the next one.
-            (0, &["WATCH", "k"]),
-            (0, &["MULTI"]),
-            (0, &["EXEC"]),
-            (1, &["SET", "k", "after"]),
-            (0, &["MULTI"]),
-            (0, &["EXEC"]),
-            // Both watch; a transaction's writes abort the other's EXEC.
-            (0, &["WATCH", "k"]),
-            (1, &["WATCH", "k"]),
-            (0, &["MULTI"]),
-            (0, &["SET", "k", "tx"]),
-            (1, &["MULTI"]),
-            (1, &["GET", "k"]),
-            (0, &["EXEC"]),
-            (1, &["EXEC"]),
-            // Watching in another database.
-            (0, &["SELECT", "2"]),
-            (0, &["WATCH", "k"]),
-            (1, &["SET", "k", "db0"]),
-            (0, &["MULTI"]),
-            (0, &["EXEC"]),
-            (0, &["WATCH", "k"]),
-            (1, &["SELECT", "2"]),
-            (1, &["SET", "k", "db2"]),
-            (0, &["MULTI"]),
-            (0, &["EXEC"]),
-        ],
-    );
+    let Some(mut duo) = Duo::new(false) else {
+        return;
+    };
+    duo.run(&[
+        // The same client's own write before MULTI aborts too.
+        (0, &["WATCH", "k"]),
+        (0, &["SET", "k", "mine"]),
+        (0, &["MULTI"]),
+        (0, &["EXEC"]),
+        // UNWATCH forgets the keys and the dirty state.
+        (0, &["WATCH", "k"]),
+        (1, &["SET", "k", "theirs"]),
+        (0, &["UNWATCH"]),
+        (0, &["MULTI"]),
+        (0, &["EXEC"]),
+        // A dirty client stays dirty when it watches more keys.
+        (0, &["WATCH", "k"]),
+        (1, &["SET", "k", "again"]),
+        (0, &["WATCH", "j"]),
+        (0, &["MULTI"]),
+        (0, &["EXEC"]),
+        // DISCARD forgets them as well.
+        (0, &["WATCH", "k"]),
+        (0, &["MULTI"]),
+        (0, &["DISCARD"]),
+        (1, &["SET", "k", "later"]),
+        (0, &["MULTI"]),
+        (0, &["EXEC"]),
+        // EXEC ends the watch: a later write does not reach the next one.
+        (0, &["WATCH", "k"]),
+        (0, &["MULTI"]),
+        (0, &["EXEC"]),
+        (1, &["SET", "k", "after"]),
+        (0, &["MULTI"]),
+        (0, &["EXEC"]),
+        // Both watch; a transaction's writes abort the other's EXEC.
+        (0, &["WATCH", "k"]),
+        (1, &["WATCH", "k"]),
+        (0, &["MULTI"]),
+        (0, &["SET", "k", "tx"]),
+        (1, &["MULTI"]),
+        (1, &["GET", "k"]),
+        (0, &["EXEC"]),
+        (1, &["EXEC"]),
+        // Watching in another database.
+        (0, &["SELECT", "2"]),
+        (0, &["WATCH", "k"]),
+        (1, &["SET", "k", "db0"]),
+        (0, &["MULTI"]),
+        (0, &["EXEC"]),
+        (0, &["WATCH", "k"]),
+        (1, &["SELECT", "2"]),
+        (1, &["SET", "k", "db2"]),
+        (0, &["MULTI"]),
+        (0, &["EXEC"]),
+    ]);
 }
 
 /// Reads an integer reply (`:n`) or a bulk number.
