@@ -286,6 +286,11 @@ fn watch_aborts_on_writes_by_others() {
         watch_case(&mut duo, &[set], &[&["APPEND", "k", "w"]]);
         watch_case(&mut duo, &[&["SET", "k", "1"]], &[&["INCR", "k"]]);
         watch_case(&mut duo, &[set], &[&["EXPIRE", "k", "100"]]);
+        let volatile: &[&str] = &["SET", "k", "v", "EX", "100"];
+        watch_case(&mut duo, &[volatile], &[&["GETEX", "k", "PERSIST"]]);
+        watch_case(&mut duo, &[volatile], &[&["PERSIST", "k"]]);
+        watch_case(&mut duo, &[set], &[&["GETEX", "k", "EX", "100"]]);
+        watch_case(&mut duo, &[set], &[&["EXPIRE", "k", "-1"]]);
         watch_case(&mut duo, &[&["RPUSH", "k", "a"]], &[&["LPUSH", "k", "b"]]);
         watch_case(
             &mut duo,
@@ -390,6 +395,12 @@ fn watch_survives_reads_and_unrelated_writes() {
             &[&["SETRANGE", "k", "0", ""], &["PERSIST", "k"]],
         );
         watch_case(&mut duo, &[members], &[&["SPOP", "k", "0"]]);
+        watch_case(
+            &mut duo,
+            &[set],
+            &[&["GETEX", "k", "PERSIST"], &["GETEX", "k"]],
+        );
+        watch_case(&mut duo, &[set], &[&["EXPIRE", "k", "100", "XX"]]);
         let list: &[&str] = &["RPUSH", "k", "a"];
         watch_case(
             &mut duo,

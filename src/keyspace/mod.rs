@@ -467,7 +467,10 @@ impl<'g, 'k> DbView<'g, 'k> {
         };
         let old = std::mem::replace(&mut entry.expires_at, expires_at);
         self.account(old, expires_at);
-        self.guard.keyspace.watches.touch(self.db, key, true);
+        // Clearing a TTL that was not there is no change (GETEX PERSIST).
+        if old.is_some() || expires_at.is_some() {
+            self.guard.keyspace.watches.touch(self.db, key, true);
+        }
         true
     }
 
