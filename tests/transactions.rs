@@ -7,6 +7,8 @@ mod support;
 use std::thread;
 use std::time::Duration;
 
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use support::{differential, differential_normalized, differential_raw_each, differential_resp3};
 use support::{Conn, Server};
 
@@ -667,4 +669,62 @@ fn client_list_shows_another_client_in_multi() {
         list.contains("flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 "),
         "{list}"
     );
+}
+
+/// A random command of two clients sharing three keys: transaction control,
+/// writes that change or do not change the keys, reads, flushes.
+fn random_step(rng: &mut StdRng) -> (usize, Vec<String>) {
+    let key = ["a", "b", "c"][rng.gen_range(0..3)].to_string();
+    let member = ["x", "y"][rng.gen_range(0..2)].to_string();
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let args = match rng.gen_range(0..100) {
+        0..=14 => vec!["WATCH".into(), key],
+        15..=19 => s(&["UNWATCH"]),
+        20..=32 => s(&["MULTI"]),
+        33..=44 => s(&["EXEC"]),
+        45..=47 => s(&["DISCARD"]),
+        48..=55 => vec!["SET".into(), key, member],
+        56..=60 => vec!["DEL".into(), key],
+        61..=66 => vec!["INCR".into(), key],
+        67..=72 => vec!["SADD".into(), key, member],
+        73..=77 => vec!["SREM".into(), key, member],
+        78..=84 => vec!["GET".into(), key],
+        85..=87 => vec!["EXPIRE".into(), key, "100".into()],
+        88..=89 => vec!["PERSIST".into(), key],
+        90 => s(&["FLUSHDB"]),
+        91 => s(&["SWAPDB", "0", "1"]),
+        92 => vec!["NOSUCH".into(), key],
+        93 => s(&["GET"]),
+        94 => vec!["SELECT".into(), rng.gen_range(0..2).to_string()],
+        95 => vec!["RENAME".into(), key, "b".into()],
+        96 => vec!["MOVE".into(), key, "1".into()],
+        97 => vec!["COPY".into(), key, "c".into(), "DB".into(), "1".into()],
+        98 => vec!["HSET".into(), key, "f".into(), member],
+        _ => vec!["TYPE".into(), key],
+    };
+    (rng.gen_range(0..2), args)
+}
+
+#[test]
+fn seeded_random_transactions_match_redis() {
+    let Some(mut duo) = Duo::new(false) else {
+        return;
+    };
+    for seed in 0..8u64 {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let script: Vec<(usize, Vec<String>)> = (0..300).map(|_| random_step(&mut rng)).collect();
+        // Both clients leave the previous seed's transaction and watches.
+        let mut steps: Vec<(usize, Vec<&str>)> = vec![
+            (0, vec!["RESET"]),
+            (1, vec!["RESET"]),
+            (0, vec!["FLUSHALL"]),
+        ];
+        steps.extend(
+            script
+                .iter()
+                .map(|(who, args)| (*who, args.iter().map(String::as_str).collect())),
+        );
+        let steps: Vec<(usize, &[&str])> = steps.iter().map(|(w, a)| (*w, &a[..])).collect();
+        duo.run(&steps);
+    }
 }
