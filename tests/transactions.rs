@@ -510,6 +510,17 @@ fn watch_state_is_per_client_and_cleared() {
         (1, &["GET", "k"]),
         (0, &["EXEC"]),
         (1, &["EXEC"]),
+        // A refused EXEC drops the watches even outside MULTI; DISCARD does not.
+        (0, &["WATCH", "k"]),
+        (0, &["EXEC", "x"]),
+        (1, &["SET", "k", "refused"]),
+        (0, &["MULTI"]),
+        (0, &["EXEC"]),
+        (0, &["WATCH", "k"]),
+        (0, &["DISCARD"]),
+        (1, &["SET", "k", "kept"]),
+        (0, &["MULTI"]),
+        (0, &["EXEC"]),
         // Watching in another database.
         (0, &["SELECT", "2"]),
         (0, &["WATCH", "k"]),
