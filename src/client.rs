@@ -10,6 +10,7 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 
 use crate::commands::Command;
+use crate::keyspace::Watches;
 use crate::protocol::Resp;
 use crate::pubsub::ClientSubs;
 
@@ -29,6 +30,8 @@ pub struct ClientInfo {
     pub no_evict: bool,
     /// Channels, patterns and shard channels subscribed to (`sub=`, `psub=`, `ssub=`).
     pub subscriptions: [usize; 3],
+    /// Commands queued since MULTI (`multi=`, flag `x`); None outside MULTI.
+    pub multi: Option<usize>,
 }
 
 /// The shared half of a client: identity, visible state and the kill switch.
@@ -42,6 +45,9 @@ pub struct ClientHandle {
     info: Mutex<ClientInfo>,
     killed: AtomicBool,
     kill_signal: Notify,
+    /// A watched key was touched (Redis's `CLIENT_DIRTY_CAS`, flag `d`):
+    /// set by whichever client writes the key, read by EXEC.
+    pub dirty_cas: Arc<AtomicBool>,
 }
 
 impl ClientHandle {
@@ -74,8 +80,8 @@ impl ClientHandle {
 
     /// One line of CLIENT LIST / CLIENT INFO, without the newline: Redis 7.0's
     /// `catClientInfoString` fields in its order, then `lib-name` and `lib-ver`
-    /// as Redis 7.2 appends them. What we do not track per client (MULTI,
-    /// buffer memory) reads as an idle Redis client's.
+    /// as Redis 7.2 appends them. What we do not track per client (buffer
+    /// memory) reads as an idle Redis client's.
     pub fn describe(&self) -> String {
         let info = self.info();
         let text = |b: &Option<Bytes>| {
@@ -85,15 +91,9 @@ impl ClientHandle {
                 .into_owned()
         };
         let [sub, psub, ssub] = info.subscriptions;
-        let flags = match (sub + psub + ssub > 0, info.no_evict) {
-            (true, true) => "Pe",
-            (true, false) => "P",
-            (false, true) => "e",
-            (false, false) => "N",
-        };
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} \
-             sub={sub} psub={psub} ssub={ssub} multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 \
+             sub={sub} psub={psub} ssub={ssub} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 \
              rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default \
              redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
@@ -103,8 +103,9 @@ impl ClientHandle {
             text(&info.name),
             self.created.elapsed().as_secs(),
             info.last_interaction.elapsed().as_secs(),
-            flags,
+            self.flags(&info),
             info.db,
+            info.multi.map_or(-1, |n| n as i64),
             info.qbuf,
             info.last_cmd,
             match info.resp {
@@ -115,6 +116,41 @@ impl ClientHandle {
             text(&info.lib_ver),
         )
     }
+}
+
+impl ClientHandle {
+    /// CLIENT LIST's `flags=`, in `catClientInfoString`'s order: `P` subscriber,
+    /// `x` in MULTI, `d` watched key touched, `e` no-evict, `N` for none.
+    fn flags(&self, info: &ClientInfo) -> String {
+        let mut flags = String::new();
+        if info.subscriptions.iter().any(|&n| n > 0) {
+            flags.push('P');
+        }
+        if info.multi.is_some() {
+            flags.push('x');
+        }
+        if self.dirty_cas.load(Ordering::Relaxed) {
+            flags.push('d');
+        }
+        if info.no_evict {
+            flags.push('e');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        flags
+    }
+}
+
+/// MULTI and WATCH state (Redis's `c->mstate` and `c->watched_keys`).
+#[derive(Default)]
+pub struct Transaction {
+    /// The requests queued since MULTI; None outside MULTI.
+    pub queued: Option<Vec<Vec<Bytes>>>,
+    /// A command was refused while queueing (`CLIENT_DIRTY_EXEC`): EXEC aborts.
+    pub failed: bool,
+    /// The (database, key) pairs this client watches.
+    pub watched: Vec<(usize, Bytes)>,
 }
 
 /// The connection task's own state.
@@ -135,6 +171,7 @@ pub struct Client {
     /// The inline line of the last command that replied through the mailbox:
     /// in JSON mode pushed messages are encoded as answers to it.
     pub push_line: Option<Bytes>,
+    pub tx: Transaction,
 }
 
 impl Client {
@@ -148,13 +185,63 @@ impl Client {
         self.handle.info().resp = resp;
     }
 
-    /// RESET (Redis's `clearClientConnectionState`): database 0, RESP2, no
-    /// name. The library name and version stay, as in Redis 7.2: they still
-    /// describe the library behind the connection.
-    pub fn reset(&mut self) {
+    /// RESET (Redis's `clearClientConnectionState`): no transaction or
+    /// watched keys, database 0, RESP2, no name. The library name and version
+    /// stay, as in Redis 7.2: they still describe the library behind the connection.
+    pub fn reset(&mut self, watches: &Watches) {
+        self.discard(watches);
         self.set_db(0);
         self.set_resp(Resp::V2);
         self.handle.info().name = None;
+    }
+
+    /// A watched key was touched since WATCH (`CLIENT_DIRTY_CAS`).
+    pub fn is_dirty(&self) -> bool {
+        self.handle.dirty_cas.load(Ordering::Relaxed)
+    }
+
+    pub fn in_multi(&self) -> bool {
+        self.tx.queued.is_some()
+    }
+
+    /// Enters MULTI (Redis's `multiCommand`).
+    pub fn begin_multi(&mut self) {
+        self.tx.queued = Some(Vec::new());
+        self.handle.info().multi = Some(0);
+    }
+
+    /// Queues a request for EXEC (Redis's `queueMultiCommand`).
+    pub fn queue(&mut self, args: &[Bytes]) {
+        if let Some(queued) = &mut self.tx.queued {
+            queued.push(args.to_vec());
+            self.handle.info().multi = Some(queued.len());
+        }
+    }
+
+    /// Leaves MULTI and forgets the watched keys (Redis's
+    /// `discardTransaction`: DISCARD, the end of EXEC, RESET, disconnection).
+    pub fn discard(&mut self, watches: &Watches) {
+        self.tx.queued = None;
+        self.tx.failed = false;
+        self.handle.info().multi = None;
+        self.unwatch_all(watches);
+    }
+
+    /// Forgets every watched key and clears the dirty flag (UNWATCH). Returns
+    /// whether a watched key had been touched.
+    pub fn unwatch_all(&mut self, watches: &Watches) -> bool {
+        for (db, key) in self.tx.watched.drain(..) {
+            watches.unwatch(db, &key, self.id);
+        }
+        self.handle.dirty_cas.swap(false, Ordering::Relaxed)
+    }
+
+    /// Watches `key` in the selected database (Redis's `watchForKey`);
+    /// `expired` when it is there but past its TTL.
+    pub fn watch(&mut self, watches: &Watches, key: &Bytes, expired: bool) {
+        if watches.watch(self.db, key, self.id, &self.handle.dirty_cas, expired) {
+            self.tx.watched.push((self.db, key.clone()));
+        }
     }
 
     /// Records the command being run, for CLIENT LIST's `cmd=` and `idle=`.
@@ -199,9 +286,11 @@ impl ClientRegistry {
                 qbuf: 0,
                 no_evict: false,
                 subscriptions: [0; 3],
+                multi: None,
             }),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
+            dirty_cas: Arc::new(AtomicBool::new(false)),
         });
         self.lock().insert(id, handle.clone());
         Client {
@@ -214,6 +303,7 @@ impl ClientRegistry {
             handle,
             skip_reply: false,
             push_line: None,
+            tx: Transaction::default(),
         }
     }
 

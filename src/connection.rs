@@ -57,6 +57,7 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
         tracing::debug!(id = client.id, "connection error: {e}");
     }
     server.pubsub.leave(&mut client.subs);
+    client.discard(&server.keyspace.watches);
     server.clients.unregister(client.id);
     tracing::debug!(id = client.id, "client gone");
 }

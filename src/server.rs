@@ -192,6 +192,7 @@ impl Server {
 
 /// Binds every configured address, then serves until SIGINT, SIGTERM or SHUTDOWN.
 pub async fn run(config: Config) -> std::io::Result<()> {
+    let signals = Signals::install();
     let server = Arc::new(Server::new(config));
     let port = server.config.port();
     let mut listeners = Vec::new();
@@ -219,7 +220,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     for listener in listeners {
         tokio::spawn(accept_loop(server.clone(), listener));
     }
-    wait_for_shutdown(&server).await;
+    signals.wait(&server).await;
     tracing::info!("reddish is now ready to exit, bye bye...");
     Ok(())
 }
@@ -252,23 +253,39 @@ async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
     }
 }
 
-async fn wait_for_shutdown(server: &Server) {
+/// SIGTERM and SIGINT, listened for from before the first bind: a signal
+/// that arrives while we start up must shut down cleanly too, not kill us.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
-            server.shutdown.notified().await;
-            return;
-        };
-        tokio::select! {
-            _ = term.recv() => tracing::info!("Received SIGTERM scheduling shutdown..."),
-            _ = int.recv() => tracing::info!("Received SIGINT scheduling shutdown..."),
-            _ = server.shutdown.notified() => tracing::info!("User requested shutdown..."),
+    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Signals {
+    fn install() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let streams = signal(SignalKind::terminate())
+                .and_then(|term| Ok((term, signal(SignalKind::interrupt())?)))
+                .map_err(|e| tracing::warn!("cannot listen for signals: {e}"))
+                .ok();
+            Signals { streams }
         }
+        #[cfg(not(unix))]
+        Signals {}
     }
-    #[cfg(not(unix))]
-    server.shutdown.notified().await;
+
+    /// Waits for a signal or SHUTDOWN.
+    async fn wait(self, server: &Server) {
+        #[cfg(unix)]
+        if let Some((mut term, mut int)) = self.streams {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("Received SIGTERM scheduling shutdown..."),
+                _ = int.recv() => tracing::info!("Received SIGINT scheduling shutdown..."),
+                _ = server.shutdown.notified() => tracing::info!("User requested shutdown..."),
+            }
+            return;
+        }
+        server.shutdown.notified().await;
+    }
 }

@@ -74,7 +74,7 @@ fn quit(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 /// RESET also leaves every subscription silently (`clearClientConnectionState`).
 fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     ctx.server.pubsub.leave(&mut ctx.client.subs);
-    ctx.client.reset();
+    ctx.client.reset(&ctx.server.keyspace.watches);
     Ok(Reply::simple("RESET"))
 }
 

@@ -108,6 +108,7 @@ fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut db = ctx.db();
     let hash = write_or_create(&mut db, &args[1])?;
     if hash.contains(&args[2]) {
+        db.unchanged(&args[1]);
         return Ok(Reply::from(false));
     }
     hash.set(&args[2], &args[3], limits);
@@ -151,6 +152,8 @@ fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let emptied = hash.is_empty();
     if deleted > 0 {
         db.notify(notify::HASH, "hdel", &args[1]);
+    } else {
+        db.unchanged(&args[1]);
     }
     if emptied {
         db.remove(&args[1]);

@@ -364,7 +364,8 @@ fn swapdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let (Some(a), Some(b)) = (index(a), index(b)) else {
         return Err(Reply::error(ERR_DB_INDEX));
     };
-    ctx.guard().swap_dbs(a, b);
+    let now = ctx.now_ms;
+    ctx.guard().swap_dbs(a, b, now);
     Ok(Reply::OK)
 }
 

@@ -89,6 +89,9 @@ fn modify<T>(
     let empty = list.is_empty();
     if changed {
         db.notify(notify::LIST, event, key);
+    } else {
+        // A no-op (LPOP k 0, LREM of an absent element) does not touch WATCH.
+        db.unchanged(key);
     }
     if empty {
         delete_empty(db, key);
@@ -304,6 +307,7 @@ fn linsert(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         db.notify(notify::LIST, "linsert", &args[1]);
         Ok(Reply::from(len))
     } else {
+        db.unchanged(&args[1]);
         Ok(Reply::Integer(-1))
     }
 }

@@ -4,7 +4,9 @@
 //! `COMMANDS` slice. [`CommandTable::build`] joins them with the metadata Redis
 //! publishes about the same commands ([`meta`]): arity, flags, key specs, ACL
 //! categories, docs. [`execute`] then runs a request: look up, check arity,
-//! lock the shards of the command's keys, call the handler.
+//! queue it if the client is in MULTI, lock the shards of the command's keys,
+//! call the handler. EXEC takes the same path: its locks are the union of its
+//! queued commands' locks, and it calls each of them under that one guard.
 
 pub mod args;
 mod connection;
@@ -17,6 +19,7 @@ mod server;
 mod set;
 mod string;
 mod table;
+mod tx;
 mod zset;
 
 use bytes::Bytes;
@@ -47,6 +50,8 @@ pub enum Locks {
     All,
     /// Computed from the arguments (MOVE and COPY reach into another database).
     Custom(fn(&Keyspace, usize, &[Bytes], &mut LockSet)),
+    /// The union of the locks of the client's queued commands (EXEC).
+    Queued,
 }
 
 /// A family module's entry for one command: its name (`get`, `client|id`), handler and locks.
@@ -86,6 +91,7 @@ fn registrations() -> impl Iterator<Item = &'static Registration> {
         set::COMMANDS,
         zset::COMMANDS,
         pubsub::COMMANDS,
+        tx::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -145,31 +151,64 @@ fn subscribed_mode_error(client: &Client, cmd: &Command) -> Option<Reply> {
     })
 }
 
-/// Runs one request and returns its reply: the single path for every command.
-pub fn execute(server: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
-    let cmd = match server.commands.lookup(args) {
-        Ok(cmd) => cmd,
-        Err(reply) => return server.stats.rejected(reply),
-    };
+/// Looks a request up and checks its arity: the checks Redis's
+/// `processCommand` makes before running or queueing a command. A refusal
+/// carries the command when it was found (EXEC refused inside MULTI aborts).
+fn resolve<'s>(
+    server: &'s Server,
+    args: &[Bytes],
+) -> Result<&'s Command, (Option<&'s Command>, Reply)> {
+    let cmd = server
+        .commands
+        .lookup(args)
+        .map_err(|reply| (None, reply))?;
     if !cmd.arity_ok(args.len()) {
-        return server.stats.rejected(Reply::error_owned(format!(
+        let reply = Reply::error_owned(format!(
             "ERR wrong number of arguments for '{}' command",
             cmd.name
-        )));
+        ));
+        return Err((Some(cmd), reply));
     }
+    Ok(cmd)
+}
+
+/// Runs a checked command under the guard `ctx` holds (Redis's `call`).
+fn call(ctx: &mut Ctx, cmd: &Command, args: &[Bytes]) -> Reply {
+    let reply = (cmd.handler)(ctx, args).unwrap_or_else(|e| e);
+    ctx.guard.command_done(reply.is_error());
+    ctx.server.stats.command_done(reply.is_error());
+    reply
+}
+
+/// Runs one request and returns its reply: the single path for every command.
+pub fn execute(server: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
+    let cmd = match resolve(server, args) {
+        Ok(cmd) => cmd,
+        Err((cmd, reply)) => {
+            return server
+                .stats
+                .rejected(tx::refused(server, client, cmd, reply))
+        }
+    };
+    client.note_command(cmd);
     if let Some(reply) = subscribed_mode_error(client, cmd) {
         return server.stats.rejected(reply);
     }
-    let locks = cmd.lock_set(&server.keyspace, client.db, args);
+    if client.in_multi() {
+        if let Some(reply) = tx::queue(server, client, cmd, args) {
+            return reply;
+        }
+    }
+    let locks = match cmd.locks {
+        Locks::Queued => tx::queued_locks(server, client),
+        _ => cmd.lock_set(&server.keyspace, client.db, args),
+    };
     let mut guard = server.keyspace.lock(locks);
-    client.note_command(cmd);
     let mut ctx = Ctx {
         server,
         client,
         guard: &mut guard,
         now_ms: now_ms(),
     };
-    let reply = (cmd.handler)(&mut ctx, args).unwrap_or_else(|e| e);
-    server.stats.command_done(reply.is_error());
-    reply
+    call(&mut ctx, cmd, args)
 }

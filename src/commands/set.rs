@@ -84,6 +84,8 @@ fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let added = args[2..].iter().filter(|m| set.add(m, max_intset)).count();
     if added > 0 {
         db.notify(notify::SET, "sadd", &args[1]);
+    } else {
+        db.unchanged(&args[1]);
     }
     Ok(Reply::from(added))
 }
@@ -103,6 +105,8 @@ fn srem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let emptied = set.is_empty();
     if removed > 0 {
         db.notify(notify::SET, "srem", &args[1]);
+    } else {
+        db.unchanged(&args[1]);
     }
     if emptied {
         delete_empty(&mut db, &args[1]);
@@ -144,6 +148,8 @@ fn smove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let in_source = source.contains(member);
     let dst_exists = write(&mut db, dst)?.is_some();
     if src == dst || !in_source {
+        db.unchanged(src);
+        db.unchanged(dst);
         return Ok(Reply::from(in_source));
     }
     if let Some(source) = write(&mut db, src)? {
@@ -185,7 +191,10 @@ fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             let popped = set.pop_random(1, rng).into_iter().next();
             popped.map_or(Reply::Null, Reply::Bulk)
         }
-        Some(0) => return Ok(Reply::Set(Vec::new())),
+        Some(0) => {
+            db.unchanged(&args[1]);
+            return Ok(Reply::Set(Vec::new()));
+        }
         Some(n) if n >= set.len() as u64 => {
             // Redis replies through SUNION of the one set, i.e. a rebuilt set.
             let all = set_reply(set::union(&[Some(set)], max_intset).iter());

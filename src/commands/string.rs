@@ -493,7 +493,9 @@ fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         Some(value) => {
             let s = string_of_mut(value)?;
             if patch.is_empty() {
-                return Ok(Reply::from(s.len()));
+                let len = s.len();
+                db.unchanged(key);
+                return Ok(Reply::from(len));
             }
             end_check()?;
             unshare(s)

@@ -247,6 +247,8 @@ impl Command {
             Locks::Db => set.add_db(db),
             Locks::All => set.add_all(keyspace),
             Locks::Custom(f) => f(keyspace, db, args, &mut set),
+            // The dispatcher asks the client's queue (`tx::queued_locks`).
+            Locks::Queued => {}
         }
         set
     }

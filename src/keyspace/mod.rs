@@ -11,6 +11,7 @@ mod expire;
 mod scan;
 mod shard;
 mod value;
+mod watch;
 
 use std::fmt::Write;
 use std::hash::BuildHasher;
@@ -23,6 +24,8 @@ use dashmap::DashMap;
 pub use expire::spawn_active_expiry;
 pub(crate) use shard::Shard;
 pub use value::{Access, Entry, StringValue, Value};
+use watch::Presence;
+pub use watch::Watches;
 
 use crate::config::notify;
 use crate::pubsub::PubSub;
@@ -55,6 +58,8 @@ pub struct Keyspace {
     pub expired_keys: AtomicU64,
     /// Where `expired` keyspace events go (none in unit tests).
     pubsub: Option<Arc<PubSub>>,
+    /// Who WATCHes which keys; every write below tells it.
+    pub watches: Watches,
 }
 
 impl Keyspace {
@@ -72,6 +77,7 @@ impl Keyspace {
             hasher,
             expired_keys: AtomicU64::new(0),
             pubsub: None,
+            watches: Watches::new(databases),
         }
     }
 
@@ -174,6 +180,7 @@ impl Keyspace {
         Guard {
             keyspace: self,
             shards,
+            changed: Vec::new(),
         }
     }
 
@@ -226,6 +233,8 @@ impl LockSet {
 pub struct Guard<'k> {
     keyspace: &'k Keyspace,
     shards: Vec<((u32, u32), Shard<'k>)>,
+    /// Watched keys handed out by `get_mut` during the current command.
+    changed: Vec<(usize, Key)>,
 }
 
 impl<'k> Guard<'k> {
@@ -241,6 +250,17 @@ impl<'k> Guard<'k> {
 
     pub fn keyspace(&self) -> &'k Keyspace {
         self.keyspace
+    }
+
+    /// Ends a command for WATCH: the keys it took with `get_mut` count as
+    /// modified unless it failed, as Redis's write commands signal a key only
+    /// once they changed it (a WRONGTYPE or a bad argument changes nothing).
+    pub fn command_done(&mut self, failed: bool) {
+        for (db, key) in self.changed.drain(..) {
+            if !failed {
+                self.keyspace.watches.touch(db, &key, true);
+            }
+        }
     }
 
     fn shard(&mut self, db: usize, hash: u64) -> &mut Shard<'k> {
@@ -259,6 +279,17 @@ impl<'k> Guard<'k> {
             }
         };
         &mut self.shards[pos].1
+    }
+
+    /// Whether `key` is in `db`, and whether it is past its TTL (its shard
+    /// must be locked). Nothing is reclaimed: WATCH bookkeeping looks at the
+    /// table as Redis's `dictFind` and `keyIsExpired` do.
+    fn presence(&self, db: usize, key: &[u8], now: u64) -> (bool, bool) {
+        let hash = self.keyspace.hash(key);
+        match self.shard_ref(db, hash).and_then(|s| s.get(hash, key)) {
+            Some(e) => (true, e.is_expired(now)),
+            None => (false, false),
+        }
     }
 
     /// A locked shard, read-only, so several entries can be borrowed at once.
@@ -328,6 +359,7 @@ impl<'g, 'k> DbView<'g, 'k> {
                     self.account(old.expires_at, None);
                     self.note_expired(1);
                     self.notify(notify::EXPIRED, "expired", key);
+                    self.guard.keyspace.watches.touch(self.db, key, false);
                 }
                 false
             }
@@ -352,8 +384,21 @@ impl<'g, 'k> DbView<'g, 'k> {
     }
 
     /// The live value for `key`, to change in place. Its TTL stays as it is.
+    /// Only writes may call it: unless the command fails, it counts as a
+    /// modification for WATCH (see [`Guard::command_done`]).
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
+        if self.guard.keyspace.watches.any() && self.contains(key) {
+            self.guard.changed.push((self.db, Key::from(key)));
+        }
         self.touch(key).map(|e| &mut e.value)
+    }
+
+    /// Takes back the modification `get_mut` recorded for `key`: the command
+    /// looked but changed nothing, and Redis signals a key only when it
+    /// changes (SADD of members already there, SREM of absent ones, ...).
+    pub fn unchanged(&mut self, key: &[u8]) {
+        let db = self.db;
+        self.guard.changed.retain(|(d, k)| *d != db || &**k != key);
     }
 
     /// The live entry for `key` with its access time updated.
@@ -392,6 +437,12 @@ impl<'g, 'k> DbView<'g, 'k> {
             .collect()
     }
 
+    /// Whether `key` is there but past its TTL, without reclaiming it
+    /// (Redis's `keyIsExpired`, which WATCH and EXEC consult).
+    pub fn holds_expired(&self, key: &[u8]) -> bool {
+        self.guard.presence(self.db, key, self.now_ms).1
+    }
+
     pub fn contains(&mut self, key: &[u8]) -> bool {
         let hash = self.guard.keyspace.hash(key);
         self.expire_if_needed(hash, key)
@@ -421,15 +472,19 @@ impl<'g, 'k> DbView<'g, 'k> {
         let expires_at = entry.expires_at;
         let old = self.guard.shard(db, hash).insert(hasher, hash, key, entry);
         self.account(old.as_ref().and_then(|e| e.expires_at), expires_at);
+        let watches = &self.guard.keyspace.watches;
         let live = match old {
+            // Redis reclaims the expired key first (an `expired` event), then
+            // adds the new one.
             Some(e) if e.is_expired(now) => {
-                // Redis would have expired it on the write lookup first.
+                watches.touch(db, key, false);
                 self.note_expired(1);
                 self.notify(notify::EXPIRED, "expired", key);
                 None
             }
             old => old,
         };
+        self.guard.keyspace.watches.touch(db, key, true);
         if live.is_none() {
             // `dbAdd`: a key that did not exist is created.
             self.notify(notify::NEW, "new", key);
@@ -443,6 +498,7 @@ impl<'g, 'k> DbView<'g, 'k> {
         let now = self.now_ms;
         let old = self.guard.shard(self.db, hash).remove(hash, key)?;
         self.account(old.expires_at, None);
+        self.guard.keyspace.watches.touch(self.db, key, false);
         (!old.is_expired(now)).then_some(old)
     }
 
@@ -457,6 +513,10 @@ impl<'g, 'k> DbView<'g, 'k> {
         };
         let old = std::mem::replace(&mut entry.expires_at, expires_at);
         self.account(old, expires_at);
+        // Clearing a TTL that was not there is no change (GETEX PERSIST).
+        if old.is_some() || expires_at.is_some() {
+            self.guard.keyspace.watches.touch(self.db, key, true);
+        }
         true
     }
 
@@ -497,6 +557,13 @@ impl<'g, 'k> DbView<'g, 'k> {
     /// Removes every key of this database; returns the removed tables so the
     /// caller may free them elsewhere (FLUSHDB ASYNC).
     pub fn clear(&mut self) -> Vec<shard::Table> {
+        let (keyspace, db, now) = (self.guard.keyspace, self.db, self.now_ms);
+        let guard: &Guard<'k> = self.guard;
+        keyspace.watches.touch_db(db, |key| Presence {
+            here: guard.presence(db, key, now).0,
+            there: false,
+            there_expired: false,
+        });
         let tables = self
             .guard
             .db_shards(self.db)
@@ -528,6 +595,7 @@ impl<'g, 'k> DbView<'g, 'k> {
         let n = removed.len();
         for (key, _) in &removed {
             self.notify(notify::EXPIRED, "expired", key);
+            self.guard.keyspace.watches.touch(self.db, key, false);
         }
         self.volatile().fetch_sub(n as i64, Ordering::Relaxed);
         self.note_expired(n);
@@ -541,10 +609,23 @@ impl<'g, 'k> DbView<'g, 'k> {
 }
 
 impl<'k> Guard<'k> {
-    /// Swaps the contents of two whole databases (SWAPDB). Both must be locked entirely.
-    pub fn swap_dbs(&mut self, a: usize, b: usize) {
+    /// Swaps the contents of two whole databases (SWAPDB). Both must be
+    /// locked entirely. A watched key live in either database is touched
+    /// (Redis's `touchAllWatchedKeysInDb` both ways).
+    pub fn swap_dbs(&mut self, a: usize, b: usize, now: u64) {
         if a == b {
             return;
+        }
+        for (x, y) in [(a, b), (b, a)] {
+            let this: &Guard<'k> = self;
+            self.keyspace.watches.touch_db(x, |key| {
+                let (there, there_expired) = this.presence(y, key, now);
+                Presence {
+                    here: this.presence(x, key, now).0,
+                    there,
+                    there_expired,
+                }
+            });
         }
         let (lo, hi) = (a.min(b) as u32, a.max(b) as u32);
         let split = self
