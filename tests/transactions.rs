@@ -739,3 +739,10 @@ fn seeded_random_transactions_match_redis() {
         duo.run(&steps);
     }
 }
+
+/// SUBSCRIBE queued in MULTI: its confirmation sits in EXEC's array, and the
+/// connection is in subscribed mode afterwards, as with Redis.
+#[test]
+fn subscribe_inside_exec_matches_redis() {
+    support::differential_raw(b"MULTI\r\nSUBSCRIBE foo\r\nEXEC\r\nPING\r\nMULTI\r\n");
+}

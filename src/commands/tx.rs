@@ -144,7 +144,10 @@ fn exec(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
         let replies = queued
             .iter()
             .map(|args| match resolve(ctx.server, args) {
-                Ok(cmd) => call(ctx, cmd, args),
+                Ok(cmd) => {
+                    let reply = call(ctx, cmd, args);
+                    exec_slot(ctx, reply)
+                }
                 Err((_, reply)) => reply,
             })
             .collect();
@@ -152,6 +155,16 @@ fn exec(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     };
     ctx.client.discard(watches);
     reply
+}
+
+/// The reply a queued command leaves in EXEC's array. The (un)subscribe family
+/// answers through the client's mailbox instead (`skip_reply`); inside EXEC its
+/// first confirmation takes the slot, as Redis's EXEC array holds it inline.
+fn exec_slot(ctx: &mut Ctx, reply: Reply) -> Reply {
+    if !std::mem::take(&mut ctx.client.skip_reply) {
+        return reply;
+    }
+    ctx.client.subs.try_recv().unwrap_or(reply)
 }
 
 fn discard(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
