@@ -1703,3 +1703,40 @@ fn seeded_random_operations() {
         }
     }
 }
+
+/// ZUNION, ZINTER, ZDIFF (and their STORE forms) read plain sets as sorted
+/// sets whose members all score 1, intsets and hashtables alike.
+#[test]
+fn set_operations_accept_plain_sets() {
+    support::differential(&[
+        &["SADD", "ints", "1", "2", "3"],
+        &["SADD", "words", "a", "b", "2"],
+        &["ZADD", "z", "5", "a", "7", "2", "9", "x"],
+        &["ZUNION", "3", "ints", "words", "z", "WITHSCORES"],
+        &[
+            "ZUNION",
+            "2",
+            "ints",
+            "z",
+            "WEIGHTS",
+            "2",
+            "3",
+            "AGGREGATE",
+            "MAX",
+            "WITHSCORES",
+        ],
+        &["ZINTER", "2", "words", "z", "WITHSCORES"],
+        &["ZINTER", "2", "ints", "words"],
+        &["ZINTERCARD", "2", "ints", "words"],
+        &["ZDIFF", "2", "words", "z", "WITHSCORES"],
+        &["ZDIFF", "2", "z", "ints", "WITHSCORES"],
+        &["ZUNIONSTORE", "dst", "2", "ints", "words"],
+        &["ZRANGE", "dst", "0", "-1", "WITHSCORES"],
+        &["ZINTERSTORE", "dst2", "2", "ints", "z"],
+        &["ZRANGE", "dst2", "0", "-1", "WITHSCORES"],
+        &["SET", "str", "x"],
+        &["ZUNION", "2", "ints", "str"],
+        &["RPUSH", "list", "a"],
+        &["ZINTER", "2", "list", "ints"],
+    ]);
+}

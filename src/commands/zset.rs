@@ -5,6 +5,7 @@
 //! up report their errors even on a missing key, WRONGTYPE wins over the
 //! options parsed after the lookup, and so on.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use bytes::Bytes;
@@ -20,6 +21,7 @@ use crate::keyspace::{DbView, Value};
 use crate::number::{format_double, format_i64, parse_f64};
 use crate::protocol::{Reply, Resp};
 use crate::server::Server;
+use crate::types::set::{Member, Set};
 use crate::types::zset::{AddFlags, AddOutcome, LexRange, Limits, Range, ScoreRange, ZSet};
 
 pub static COMMANDS: &[Registration] = &[
@@ -888,6 +890,8 @@ fn aggregate(target: &mut f64, value: f64, how: Aggregate) {
 enum Source<'a> {
     Missing,
     ZSet(&'a ZSet),
+    /// A plain set: Redis's ZUNION/ZINTER/ZDIFF read its members with score 1.
+    Set(&'a Set),
 }
 
 impl Source<'_> {
@@ -895,6 +899,7 @@ impl Source<'_> {
         match self {
             Source::Missing => 0,
             Source::ZSet(z) => z.len(),
+            Source::Set(s) => s.len(),
         }
     }
 
@@ -902,23 +907,40 @@ impl Source<'_> {
         match self {
             Source::Missing => None,
             Source::ZSet(z) => z.score(member),
+            Source::Set(s) => s.contains(member).then_some(1.0),
         }
     }
 
-    /// Elements from the highest score down, the order of Redis's `zuiNext`.
-    fn iter(&self) -> impl Iterator<Item = (&[u8], f64)> {
-        let z = match self {
-            Source::Missing => None,
-            Source::ZSet(z) => z.len().checked_sub(1).map(|last| z.iter_from(last, true)),
-        };
-        z.into_iter().flatten()
+    /// Elements in the order of Redis's `zuiNext`: a sorted set from the
+    /// highest score down, a set in its own order. Intset members are
+    /// formatted, so elements are borrowed where they can be.
+    fn iter(&self) -> Box<dyn Iterator<Item = (Cow<'_, [u8]>, f64)> + '_> {
+        match self {
+            Source::Missing => Box::new(std::iter::empty()),
+            Source::ZSet(z) => Box::new(
+                z.len()
+                    .checked_sub(1)
+                    .map(|last| z.iter_from(last, true))
+                    .into_iter()
+                    .flatten()
+                    .map(|(m, score)| (Cow::Borrowed(m), score)),
+            ),
+            Source::Set(s) => Box::new(s.iter().map(|m| {
+                let member = match m {
+                    Member::Int(n) => Cow::Owned(itoa::Buffer::new().format(n).as_bytes().to_vec()),
+                    Member::Str(bytes) => Cow::Borrowed(bytes),
+                };
+                (member, 1.0)
+            })),
+        }
     }
 }
 
-/// Redis's type check for set-operation inputs.
+/// Redis's type check for set-operation inputs: sorted sets and sets.
 fn source_of(value: &Value) -> Result<Source<'_>, Reply> {
     match value {
         Value::ZSet(z) => Ok(Source::ZSet(z)),
+        Value::Set(s) => Ok(Source::Set(s)),
         _ => Err(wrong_type()),
     }
 }
@@ -1109,7 +1131,7 @@ fn combine(
                 if score.is_nan() {
                     score = 0.0;
                 }
-                let in_all = rest.iter().all(|(src, w)| match src.score(member) {
+                let in_all = rest.iter().all(|(src, w)| match src.score(&member) {
                     Some(v) => {
                         aggregate(&mut score, v * w, opts.aggregate);
                         true
@@ -1125,13 +1147,13 @@ fn combine(
                         break;
                     }
                 } else {
-                    result.push((member.to_vec(), score));
+                    result.push((member.into_owned(), score));
                 }
             }
         }
         SetOp::Union => {
             let largest = sources.last().map_or(0, |(s, _)| s.len());
-            let mut acc: HashMap<&[u8], f64, foldhash::fast::RandomState> =
+            let mut acc: HashMap<Cow<[u8]>, f64, foldhash::fast::RandomState> =
                 HashMap::with_capacity_and_hasher(largest, Default::default());
             for (src, weight) in sources {
                 for (member, score) in src.iter() {
@@ -1144,12 +1166,12 @@ fn combine(
                         .or_insert(score);
                 }
             }
-            result = acc.into_iter().map(|(m, s)| (m.to_vec(), s)).collect();
+            result = acc.into_iter().map(|(m, s)| (m.into_owned(), s)).collect();
         }
         SetOp::Diff => {
             for (member, score) in head.iter() {
-                if rest.iter().all(|(src, _)| src.score(member).is_none()) {
-                    result.push((member.to_vec(), score));
+                if rest.iter().all(|(src, _)| src.score(&member).is_none()) {
+                    result.push((member.into_owned(), score));
                 }
             }
         }
