@@ -308,6 +308,119 @@ fn key_miss_events() {
     );
 }
 
+/// Sorted set writes, each notifying path of Redis's t_zset.c and the
+/// writes that change nothing (and so notify nothing), plus read lookups of
+/// missing keys (`keymiss`) and the lookups that are not reads.
+const ZSET_SCRIPT: &[&[&str]] = &[
+    &["ZADD", "z", "1", "a", "2", "b"],
+    &["ZADD", "z", "NX", "5", "a"],
+    &["ZADD", "z", "XX", "5", "nothere"],
+    &["ZADD", "z", "1", "a"],
+    &["ZADD", "z", "GT", "0", "b"],
+    &["ZADD", "z", "LT", "CH", "0", "b", "9", "c"],
+    &["ZADD", "z", "XX", "CH", "7", "c"],
+    &["ZADD", "nozset", "XX", "1", "a"],
+    &["ZADD", "z", "INCR", "0", "a"],
+    &["ZADD", "z", "INCR", "2", "a"],
+    &["ZADD", "z", "INCR", "NX", "2", "a"],
+    &["ZINCRBY", "z", "0", "a"],
+    &["ZINCRBY", "z", "1.5", "a"],
+    &["ZINCRBY", "zi", "1", "m"],
+    &["ZADD", "zn", "-inf", "m"],
+    &["ZINCRBY", "zn", "+inf", "m"],
+    &["ZADD", "zn", "INCR", "+inf", "m"],
+    &["ZREM", "z", "nothere"],
+    &["ZREM", "z", "a", "nothere"],
+    &["ZREM", "nozset", "a"],
+    &["ZREM", "zi", "m", "x"],
+    &[
+        "ZADD", "r", "1", "a", "2", "b", "3", "c", "4", "d", "5", "e",
+    ],
+    &["ZREMRANGEBYRANK", "r", "10", "20"],
+    &["ZREMRANGEBYRANK", "r", "0", "0"],
+    &["ZREMRANGEBYSCORE", "r", "100", "200"],
+    &["ZREMRANGEBYSCORE", "r", "(2", "3"],
+    &["ZREMRANGEBYLEX", "r", "[x", "[y"],
+    &["ZREMRANGEBYLEX", "r", "[d", "[d"],
+    &["ZREMRANGEBYSCORE", "r", "-inf", "+inf"],
+    &["ZREMRANGEBYRANK", "nozset", "0", "-1"],
+    &["ZADD", "r", "1", "a", "2", "b"],
+    &["ZREMRANGEBYLEX", "r", "-", "+"],
+    &["ZADD", "r", "1", "a", "2", "b"],
+    &["ZREMRANGEBYRANK", "r", "0", "-1"],
+    &["ZADD", "p", "1", "a", "2", "b", "3", "c", "4", "d"],
+    &["ZPOPMIN", "p", "0"],
+    &["ZPOPMAX", "p", "0"],
+    &["ZPOPMIN", "p"],
+    &["ZPOPMAX", "p", "1"],
+    &["ZPOPMIN", "nozset"],
+    &["ZPOPMAX", "p", "10"],
+    &["ZADD", "p", "1", "a", "2", "b", "3", "c"],
+    &["ZMPOP", "2", "nozset", "p", "MAX"],
+    &["ZMPOP", "1", "p", "MIN", "COUNT", "1"],
+    &["ZMPOP", "2", "nozset", "p", "MIN", "COUNT", "5"],
+    &["ZMPOP", "1", "nozset", "MIN"],
+    &["ZADD", "s1", "1", "a", "2", "b"],
+    &["ZADD", "s2", "3", "b", "4", "c"],
+    &["ZUNIONSTORE", "d", "2", "s1", "s2"],
+    &["ZINTERSTORE", "d", "2", "s1", "s2", "WEIGHTS", "1", "2"],
+    &["ZDIFFSTORE", "d", "2", "s1", "s2"],
+    &["ZRANGESTORE", "d", "s1", "0", "-1"],
+    &["ZRANGESTORE", "d", "s1", "(5", "+inf", "BYSCORE"],
+    &["ZRANGESTORE", "d", "s1", "5", "6"],
+    &["ZUNIONSTORE", "d", "1", "nozset"],
+    &["ZINTERSTORE", "d", "2", "s1", "nozset"],
+    &["ZDIFFSTORE", "d", "2", "s1", "s1"],
+    &["ZDIFFSTORE", "s1", "2", "s1", "s2"],
+    &["ZINTERSTORE", "s2", "2", "s1", "s2"],
+    &["ZUNIONSTORE", "d", "2", "s1", "s2"],
+    &["ZRANGESTORE", "d", "nozset", "0", "-1"],
+    // Failures and type errors notify nothing.
+    &["SET", "str", "x"],
+    &["ZADD", "str", "1", "a"],
+    &["ZINCRBY", "str", "1", "a"],
+    &["ZREM", "str", "a"],
+    &["ZREMRANGEBYRANK", "str", "0", "-1"],
+    &["ZPOPMIN", "str"],
+    &["ZMPOP", "2", "nozset", "str", "MIN"],
+    &["ZUNIONSTORE", "d", "2", "s1", "str"],
+    &["ZRANGESTORE", "d", "str", "0", "-1"],
+    &["ZADD", "z", "NX", "XX", "1", "a"],
+    &["ZADD", "z", "1", "a", "x", "b"],
+    &["ZREMRANGEBYSCORE", "z", "x", "1"],
+    &["ZUNIONSTORE", "str", "1", "z"],
+    // Reads.
+    &["ZCARD", "zc"],
+    &["ZSCORE", "zs", "m"],
+    &["ZMSCORE", "zms", "m"],
+    &["ZRANK", "zrk", "m"],
+    &["ZREVRANK", "zrrk", "m"],
+    &["ZCOUNT", "zco", "0", "1"],
+    &["ZLEXCOUNT", "zlc", "-", "+"],
+    &["ZRANGE", "zr", "0", "-1"],
+    &["ZREVRANGE", "zrr", "0", "-1"],
+    &["ZRANGEBYSCORE", "zrs", "0", "1"],
+    &["ZREVRANGEBYLEX", "zrl", "+", "-"],
+    &["ZRANDMEMBER", "zrm"],
+    &["ZRANDMEMBER", "zrm", "2"],
+    &["ZSCAN", "zsc", "0"],
+    &["ZUNION", "2", "zu", "z"],
+    &["ZINTER", "1", "zin"],
+    &["ZDIFF", "2", "z", "zd"],
+    &["ZINTERCARD", "2", "z", "zic"],
+    &["ZCARD", "z"],
+    &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+    &["FLUSHALL"],
+];
+
+#[test]
+fn zset_events() {
+    check("KEA", ZSET_SCRIPT);
+    check("KEAnm", ZSET_SCRIPT);
+    check("Kz", ZSET_SCRIPT);
+    check("Egm", ZSET_SCRIPT);
+}
+
 #[test]
 fn nothing_without_a_channel_type() {
     check("A", &SCRIPT[..20]);

@@ -316,6 +316,32 @@ fn watch_aborts_on_writes_by_others() {
         );
         watch_case(&mut duo, &[], &[&["HSET", "k", "f", "v"]]);
         watch_case(&mut duo, &[], &[&["SADD", "k", "m"]]);
+        let zset: &[&str] = &["ZADD", "k", "1", "a", "2", "b"];
+        for touch in [
+            &["ZADD", "k", "3", "a"][..],
+            &["ZADD", "k", "NX", "1", "c"],
+            &["ZINCRBY", "k", "1", "a"],
+            &["ZADD", "k", "INCR", "-1", "b"],
+            &["ZREM", "k", "z", "a"],
+            &["ZREMRANGEBYRANK", "k", "0", "0"],
+            &["ZREMRANGEBYSCORE", "k", "2", "+inf"],
+            &["ZREMRANGEBYLEX", "k", "-", "+"],
+            &["ZPOPMIN", "k"],
+            &["ZPOPMAX", "k", "5"],
+            &["ZMPOP", "2", "none", "k", "MIN"],
+            &["ZUNIONSTORE", "k", "1", "k"],
+            &["ZINTERSTORE", "k", "2", "k", "none"],
+            &["ZDIFFSTORE", "k", "1", "k"],
+            &["ZRANGESTORE", "k", "k", "5", "6"],
+        ] {
+            watch_case(&mut duo, &[zset], &[touch]);
+        }
+        watch_case(&mut duo, &[], &[&["ZADD", "k", "1", "a"]]);
+        watch_case(
+            &mut duo,
+            &[&["ZADD", "s", "1", "a"]],
+            &[&["ZRANGESTORE", "k", "s", "0", "-1"]],
+        );
         watch_case(&mut duo, &[set], &[&["RENAME", "k", "other"]]);
         watch_case(
             &mut duo,
@@ -397,6 +423,33 @@ fn watch_survives_reads_and_unrelated_writes() {
             &[&["SETRANGE", "k", "0", ""], &["PERSIST", "k"]],
         );
         watch_case(&mut duo, &[members], &[&["SPOP", "k", "0"]]);
+        let zset: &[&str] = &["ZADD", "k", "1", "a", "2", "b"];
+        for touch in [
+            &["ZADD", "k", "NX", "5", "a"][..],
+            &["ZADD", "k", "XX", "5", "z"],
+            &["ZADD", "k", "1", "a"],
+            &["ZADD", "k", "GT", "CH", "0", "b"],
+            &["ZADD", "k", "LT", "3", "b"],
+            &["ZADD", "k", "INCR", "0", "a"],
+            &["ZADD", "k", "INCR", "XX", "1", "z"],
+            &["ZINCRBY", "k", "0", "a"],
+            &["ZREM", "k", "z", "y"],
+            &["ZREMRANGEBYRANK", "k", "5", "10"],
+            &["ZREMRANGEBYSCORE", "k", "10", "20"],
+            &["ZREMRANGEBYLEX", "k", "[x", "[y"],
+            &["ZPOPMIN", "k", "0"],
+            &["ZPOPMAX", "k", "0"],
+            &["ZRANGE", "k", "0", "-1"],
+            &["ZUNIONSTORE", "d", "1", "k"],
+            &["ZRANGESTORE", "d", "k", "0", "-1"],
+        ] {
+            watch_case(&mut duo, &[zset], &[touch]);
+        }
+        // An empty result stored over a missing key deletes nothing.
+        watch_case(&mut duo, &[], &[&["ZRANGESTORE", "k", "none", "0", "-1"]]);
+        watch_case(&mut duo, &[], &[&["ZINTERSTORE", "k", "1", "none"]]);
+        watch_case(&mut duo, &[], &[&["ZADD", "k", "XX", "1", "a"]]);
+        watch_case(&mut duo, &[zset], &[&["ZADD", "k", "INCR", "1", "a", "b"]]);
         watch_case(
             &mut duo,
             &[set],

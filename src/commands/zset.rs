@@ -16,6 +16,7 @@ use super::args::{
     cursor_arg, float_arg, int_arg, int_in_range, is, positive_arg, syntax_error, wrong_type,
 };
 use super::{cmd, CmdResult, Ctx, Registration};
+use crate::config::notify;
 use crate::glob::glob_match;
 use crate::keyspace::{DbView, Value};
 use crate::number::{format_double, format_i64, parse_f64};
@@ -94,13 +95,14 @@ fn zset_of_mut(value: &mut Value) -> Result<&mut ZSet, Reply> {
     }
 }
 
-/// Redis `lookupKeyRead` + `checkType`: counts a keyspace hit or miss.
+/// Redis `lookupKeyRead` + `checkType`: counts a keyspace hit or miss; a
+/// miss is a `keymiss` event.
 fn read<'d>(
     server: &Server,
     db: &'d mut DbView<'_, '_>,
     key: &[u8],
 ) -> Result<Option<&'d ZSet>, Reply> {
-    let found = db.get(key);
+    let found = db.get_read(key);
     server.stats.lookup(found.is_some());
     found.map(|e| zset_of(&e.value)).transpose()
 }
@@ -200,6 +202,8 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], mut flags: AddFlags) -> CmdResult
     let mut db = ctx.db();
     let key = &args[1];
     let mut tally = AddTally::default();
+    // ZADD and ZINCRBY share `zaddGenericCommand` and its event.
+    let event = if flags.incr { "zincr" } else { "zadd" };
     let result = match db.get_mut(key) {
         Some(value) => add_pairs(
             zset_of_mut(value)?,
@@ -219,6 +223,14 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], mut flags: AddFlags) -> CmdResult
             result
         }
     };
+    // Redis notifies at `cleanup`, reached by a NaN error too, and only when
+    // a member was added or its score changed: a ZINCRBY of 0, or a ZADD
+    // that NX, XX, GT or LT held back, is no change (not even for WATCH).
+    if tally.added + tally.updated > 0 {
+        db.notify(notify::ZSET, event, key);
+    } else {
+        db.unchanged(key);
+    }
     result?;
     Ok(if flags.incr {
         if tally.processed > 0 {
@@ -280,10 +292,24 @@ fn zrem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             break;
         }
     }
-    if z.is_empty() {
-        db.remove(&args[1]);
-    }
+    let emptied = z.is_empty();
+    removed(&mut db, &args[1], "zrem", deleted > 0, emptied);
     Ok(Reply::from(deleted))
+}
+
+/// What follows a removal in t_zset.c: when something was removed, the
+/// command's `event`, then, if that emptied the set, its deletion with a
+/// `del` event; when nothing was, no event and no change for WATCH.
+fn removed(db: &mut DbView, key: &[u8], event: &'static str, any: bool, emptied: bool) {
+    if !any {
+        db.unchanged(key);
+        return;
+    }
+    db.notify(notify::ZSET, event, key);
+    if emptied {
+        db.remove(key);
+        db.notify(notify::GENERIC, "del", key);
+    }
 }
 
 // ---- single-key reads ----
@@ -480,12 +506,12 @@ fn zrange_generic(
     let resp = ctx.client.resp;
     let limits = limits(server);
     let mut db = ctx.db();
-    let stored = {
+    let (dst, stored) = {
         let z = read(server, &mut db, &args[src])?;
         let items = z.map_or_else(Vec::new, |z| select(z, &selection, rev, offset, limit));
-        if dst.is_none() {
+        let Some(dst) = dst else {
             return Ok(elements_reply(items, withscores, resp));
-        }
+        };
         // zrangeResultBeginStore / EmitCBufferForStore: a set sized by the
         // range length when known (rank ranges), filled with zsetAdd.
         let hint = match selection {
@@ -497,22 +523,21 @@ fn zrange_generic(
             // Scores come from a set, so never NaN.
             let _ = out.add(score, member, AddFlags::default(), limits);
         }
-        out
+        (dst, out)
     };
-    store_result(&mut db, dst, stored)
+    store_result(&mut db, dst, stored, "zrangestore")
 }
 
-/// Stores a computed set at `dst` (Redis `setKey`, dropping any TTL) and
-/// answers its size; an empty result deletes `dst` and answers 0.
-fn store_result(db: &mut DbView, dst: Option<&Bytes>, result: ZSet) -> CmdResult {
-    let Some(dst) = dst else {
-        return Ok(Reply::from(0i64));
-    };
+/// Stores a computed set at `dst` (Redis `setKey`, dropping any TTL) with
+/// the command's `event`, and answers its size; an empty result deletes
+/// `dst` (a `del` event only if there was one) and answers 0.
+fn store_result(db: &mut DbView, dst: &[u8], result: ZSet, event: &'static str) -> CmdResult {
     let len = result.len();
     if len > 0 {
         db.set(dst, Value::ZSet(result), None);
-    } else {
-        db.remove(dst);
+        db.notify(notify::ZSET, event, dst);
+    } else if db.remove(dst).is_some() {
+        db.notify(notify::GENERIC, "del", dst);
     }
     Ok(Reply::from(len))
 }
@@ -614,17 +639,17 @@ fn zremrange_generic(ctx: &mut Ctx, key: &[u8], selection: Selection) -> CmdResu
         return Ok(Reply::from(0i64));
     };
     let z = zset_of_mut(value)?;
-    let deleted = match &selection {
-        Selection::Rank(start, end) => match rank_window(z.len(), *start, *end) {
-            Some((start, count)) => z.remove_ranks(start, count),
-            None => 0,
-        },
-        Selection::Score(range) => z.remove_in_range(range),
-        Selection::Lex(range) => z.remove_in_range(range),
+    let (deleted, event) = match &selection {
+        Selection::Rank(start, end) => (
+            rank_window(z.len(), *start, *end)
+                .map_or(0, |(start, count)| z.remove_ranks(start, count)),
+            "zremrangebyrank",
+        ),
+        Selection::Score(range) => (z.remove_in_range(range), "zremrangebyscore"),
+        Selection::Lex(range) => (z.remove_in_range(range), "zremrangebylex"),
     };
-    if z.is_empty() {
-        db.remove(key);
-    }
+    let emptied = z.is_empty();
+    removed(&mut db, key, event, deleted > 0, emptied);
     Ok(Reply::from(deleted))
 }
 
@@ -687,13 +712,14 @@ fn pop_generic(
     };
     let z = zset_of_mut(value)?;
     if count == Some(0) {
+        db.unchanged(key);
         return Ok(Reply::Array(Vec::new()));
     }
     let count = usize::try_from(count.unwrap_or(1)).unwrap_or(usize::MAX);
     let popped: Vec<(Vec<u8>, f64)> = (0..count.min(z.len())).filter_map(|_| z.pop(max)).collect();
-    if z.is_empty() {
-        db.remove(key);
-    }
+    let emptied = z.is_empty();
+    let event = if max { "zpopmax" } else { "zpopmin" };
+    removed(db, key, event, !popped.is_empty(), emptied);
     let items = popped.iter().map(|(m, s)| (m.as_slice(), *s));
     Ok(match shape {
         PopShape::Flat => elements_reply(items, true, Resp::V2),
@@ -1095,7 +1121,14 @@ fn setop_generic(
         return Ok(Reply::from(cardinality));
     }
     match dst {
-        Some(_) => store_result(&mut db, dst, ZSet::from_sorted(result, limits)),
+        Some(dst) => {
+            let event = match op {
+                SetOp::Union => "zunionstore",
+                SetOp::Inter => "zinterstore",
+                SetOp::Diff => "zdiffstore",
+            };
+            store_result(&mut db, dst, ZSet::from_sorted(result, limits), event)
+        }
         None => Ok(elements_reply(
             result.iter().map(|(m, s)| (m.as_slice(), *s)),
             opts.withscores,
@@ -1106,7 +1139,7 @@ fn setop_generic(
 
 /// `lookupKeyRead` + the set-operation type check; None for a missing key.
 fn read_any(server: &Server, db: &mut DbView, key: &[u8]) -> Option<Result<(), Reply>> {
-    let found = db.get(key);
+    let found = db.get_read(key);
     server.stats.lookup(found.is_some());
     found.map(|e| source_of(&e.value).map(|_| ()))
 }
