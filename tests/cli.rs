@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{free_port, Server};
+use support::{free_port, refused_port, Server};
 
 const CLI: &str = env!("CARGO_BIN_EXE_reddish-cli");
 const SERVER: &str = env!("CARGO_BIN_EXE_reddish-server");
@@ -259,7 +259,7 @@ fn json_decodes_resp3_replies() {
 
 #[test]
 fn unreachable_server() {
-    let port = free_port();
+    let (port, _held) = refused_port();
     let refused = format!("Could not connect to Redis at 127.0.0.1:{port}: Connection refused\n");
     let out = cli_run(port, &["PING"], b"");
     assert_eq!(out.code, Some(1));
@@ -686,7 +686,8 @@ fn dockerfile_builds_our_binaries_and_runs_them() {
     let ok = run_container_command(&check, server.port, b"");
     assert_eq!((ok.stdout.as_str(), ok.code), ("PONG\n", Some(0)), "{ok:?}");
     drop(server);
-    let down = run_container_command(&check, free_port(), b"");
+    let (refused, _held) = refused_port();
+    let down = run_container_command(&check, refused, b"");
     assert_eq!(
         down.code,
         Some(1),

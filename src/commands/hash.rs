@@ -156,8 +156,7 @@ fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         db.unchanged(&args[1]);
     }
     if emptied {
-        db.remove(&args[1]);
-        db.notify(notify::GENERIC, "del", &args[1]);
+        db.delete(&args[1]);
     }
     Ok(Reply::from(deleted))
 }

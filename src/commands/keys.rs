@@ -73,8 +73,7 @@ fn del(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut db = ctx.db();
     let mut deleted = 0usize;
     for key in &args[1..] {
-        if db.remove(key).is_some() {
-            db.notify(notify::GENERIC, "del", key);
+        if db.delete(key) {
             deleted += 1;
         }
     }
@@ -219,8 +218,7 @@ fn expire_generic(ctx: &mut Ctx, args: &[Bytes], name: &str, base: i64, unit: i6
         return Ok(Reply::Integer(0));
     }
     if when <= now {
-        db.remove(key);
-        db.notify(notify::GENERIC, "del", key);
+        db.delete(key);
     } else {
         db.set_expiry(key, Some(when as u64));
         db.notify(notify::GENERIC, "expire", key);

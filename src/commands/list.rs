@@ -94,15 +94,9 @@ fn modify<T>(
         db.unchanged(key);
     }
     if empty {
-        delete_empty(db, key);
+        db.delete(key);
     }
     Ok(Some(out))
-}
-
-/// An emptied list is deleted, with Redis's `del` event.
-fn delete_empty(db: &mut DbView, key: &[u8]) {
-    db.remove(key);
-    db.notify(notify::GENERIC, "del", key);
 }
 
 /// The keyspace event of a push or pop at `end`.
@@ -437,7 +431,7 @@ fn lmove_generic(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> C
     push_values(&mut db, dst, to, [&value[..]], fill, true)?;
     db.notify(notify::LIST, event(from, false), src);
     if src_empty {
-        delete_empty(&mut db, src);
+        db.delete(src);
     }
     Ok(Reply::Bulk(value))
 }

@@ -109,7 +109,7 @@ fn srem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         db.unchanged(&args[1]);
     }
     if emptied {
-        delete_empty(&mut db, &args[1]);
+        db.delete(&args[1]);
     }
     Ok(Reply::from(removed))
 }
@@ -157,7 +157,7 @@ fn smove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         let emptied = source.is_empty();
         db.notify(notify::SET, "srem", src);
         if emptied {
-            delete_empty(&mut db, src);
+            db.delete(src);
         }
     }
     if !dst_exists {
@@ -199,7 +199,7 @@ fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             // Redis replies through SUNION of the one set, i.e. a rebuilt set.
             let all = set_reply(set::union(&[Some(set)], max_intset).iter());
             db.notify(notify::SET, "spop", &args[1]);
-            delete_empty(&mut db, &args[1]);
+            db.delete(&args[1]);
             return Ok(all);
         }
         Some(n) => {
@@ -210,7 +210,7 @@ fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let emptied = set.is_empty();
     db.notify(notify::SET, "spop", &args[1]);
     if emptied {
-        delete_empty(&mut db, &args[1]);
+        db.delete(&args[1]);
     }
     Ok(reply)
 }
@@ -283,20 +283,12 @@ fn sources<'d>(
 fn store(db: &mut DbView, dst: &[u8], result: Set, event: &'static str) -> Reply {
     let size = result.len();
     if size == 0 {
-        if db.remove(dst).is_some() {
-            db.notify(notify::GENERIC, "del", dst);
-        }
+        db.delete(dst);
     } else {
         db.set(dst, Value::Set(result), None);
         db.notify(notify::SET, event, dst);
     }
     Reply::from(size)
-}
-
-/// An emptied set is deleted, with Redis's `del` event.
-fn delete_empty(db: &mut DbView, key: &[u8]) {
-    db.remove(key);
-    db.notify(notify::GENERIC, "del", key);
 }
 
 /// Where SINTER's result goes.

@@ -116,8 +116,7 @@ fn get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let reply = get_reply(ctx, &args[1])?;
     if !matches!(reply, Reply::Null) {
-        ctx.db().remove(&args[1]);
-        ctx.notify(notify::GENERIC, "del", &args[1]);
+        ctx.db().delete(&args[1]);
     }
     Ok(reply)
 }
@@ -323,8 +322,7 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut db = ctx.db();
     match (opts.expire, expires_at) {
         (Some((kind, _)), Some(at)) if !kind.is_relative() && at <= now => {
-            db.remove(&args[1]);
-            db.notify(notify::GENERIC, "del", &args[1]);
+            db.delete(&args[1]);
         }
         (_, Some(at)) => {
             db.set_expiry(&args[1], Some(at));

@@ -307,8 +307,7 @@ fn removed(db: &mut DbView, key: &[u8], event: &'static str, any: bool, emptied:
     }
     db.notify(notify::ZSET, event, key);
     if emptied {
-        db.remove(key);
-        db.notify(notify::GENERIC, "del", key);
+        db.delete(key);
     }
 }
 
@@ -536,8 +535,8 @@ fn store_result(db: &mut DbView, dst: &[u8], result: ZSet, event: &'static str) 
     if len > 0 {
         db.set(dst, Value::ZSet(result), None);
         db.notify(notify::ZSET, event, dst);
-    } else if db.remove(dst).is_some() {
-        db.notify(notify::GENERIC, "del", dst);
+    } else {
+        db.delete(dst);
     }
     Ok(Reply::from(len))
 }

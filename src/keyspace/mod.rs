@@ -492,6 +492,17 @@ impl<'g, 'k> DbView<'g, 'k> {
         live
     }
 
+    /// Deletes `key` as a command does (Redis's `dbDelete` followed by a
+    /// `del` keyspace event): DEL, an emptied collection, an expiry in the
+    /// past, a STORE with an empty result. Returns whether the key existed.
+    pub fn delete(&mut self, key: &[u8]) -> bool {
+        let existed = self.remove(key).is_some();
+        if existed {
+            self.notify(notify::GENERIC, "del", key);
+        }
+        existed
+    }
+
     /// Removes `key`, returning its live entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let hash = self.guard.keyspace.hash(key);
