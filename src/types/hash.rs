@@ -3,6 +3,7 @@
 //! value longer than `hash-max-listpack-value`. Conversion is one-way, as in Redis.
 
 use super::indexed::{IndexedDict, Keyed};
+use super::varint;
 
 /// One field of a hash in its "hashtable" encoding.
 #[derive(Clone, Debug)]
@@ -203,36 +204,10 @@ struct Found<'a> {
     value: &'a [u8],
 }
 
-fn put_varint(out: &mut Vec<u8>, mut n: usize) {
-    while n >= 0x80 {
-        out.push((n as u8 & 0x7f) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
-/// The string at `pos` and the position after it.
-fn read_entry(buf: &[u8], mut pos: usize) -> Option<(&[u8], usize)> {
-    let mut len = 0usize;
-    let mut shift = 0;
-    loop {
-        let byte = *buf.get(pos)?;
-        pos += 1;
-        len |= ((byte & 0x7f) as usize).checked_shl(shift)?;
-        if byte & 0x80 == 0 {
-            break;
-        }
-        shift += 7;
-    }
-    let end = pos.checked_add(len)?;
-    Some((buf.get(pos..end)?, end))
-}
-
 fn encode(parts: &[&[u8]]) -> Vec<u8> {
     let mut out = Vec::with_capacity(parts.iter().map(|p| p.len() + 2).sum());
     for part in parts {
-        put_varint(&mut out, part.len());
-        out.extend_from_slice(part);
+        varint::push_prefixed(&mut out, part);
     }
     out
 }
@@ -248,8 +223,8 @@ impl Listpack {
     fn find(&self, field: &[u8]) -> Option<Found<'_>> {
         let mut pos = 0;
         while pos < self.buf.len() {
-            let (f, value_start) = read_entry(&self.buf, pos)?;
-            let (value, end) = read_entry(&self.buf, value_start)?;
+            let (f, value_start) = varint::read_prefixed(&self.buf, pos)?;
+            let (value, end) = varint::read_prefixed(&self.buf, value_start)?;
             if f == field {
                 return Some(Found {
                     start: pos,
@@ -308,8 +283,8 @@ impl<'a> Iterator for ListpackIter<'a> {
     type Item = (&'a [u8], &'a [u8]);
 
     fn next(&mut self) -> Option<Self::Item> {
-        let (field, next) = read_entry(self.buf, self.pos)?;
-        let (value, next) = read_entry(self.buf, next)?;
+        let (field, next) = varint::read_prefixed(self.buf, self.pos)?;
+        let (value, next) = varint::read_prefixed(self.buf, next)?;
         self.pos = next;
         Some((field, value))
     }
@@ -358,6 +333,15 @@ mod tests {
         h.set(b"f", b"123456789", SMALL);
         assert_eq!(h.encoding_name(), "hashtable");
         assert_eq!(h.get(b"f"), Some(&b"123456789"[..]));
+    }
+
+    #[test]
+    fn listpack_bytes_are_length_prefixed_strings() {
+        let mut lp = Listpack::default();
+        lp.set(b"f", &[b'v'; 0x80]);
+        let mut want = vec![1, b'f', 0x80, 0x01];
+        want.extend_from_slice(&[b'v'; 0x80]);
+        assert_eq!(&*lp.buf, &want[..]);
     }
 
     #[test]

@@ -20,6 +20,8 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
+use super::varint;
+
 /// Bytes a multi-entry node may hold when the fill counts entries
 /// (Redis `SIZE_SAFETY_LIMIT`).
 const SIZE_SAFETY_LIMIT: usize = 8192;
@@ -64,35 +66,6 @@ impl Limit {
     }
 }
 
-/// Bytes of the LEB128 encoding of `n`.
-fn varint_len(mut n: usize) -> usize {
-    let mut len = 1;
-    while n >= 0x80 {
-        n >>= 7;
-        len += 1;
-    }
-    len
-}
-
-/// Bytes an entry of `len` data bytes takes in a node.
-fn entry_size(len: usize) -> usize {
-    2 * varint_len(len) + len
-}
-
-/// Writes the entry for `data` into `out`, which is exactly `entry_size` long.
-fn write_entry(out: &mut [u8], data: &[u8]) {
-    let v = varint_len(data.len());
-    let mut n = data.len();
-    for i in 0..v {
-        let byte = (n & 0x7f) as u8 | if i + 1 < v { 0x80 } else { 0 };
-        out[i] = byte;
-        // The trailer is the same bytes in reverse, to be read from the end.
-        out[out.len() - 1 - i] = byte;
-        n >>= 7;
-    }
-    out[v..v + data.len()].copy_from_slice(data);
-}
-
 /// One packed node.
 #[derive(Debug, Clone, Default)]
 struct Node {
@@ -115,19 +88,9 @@ impl<'a> NodeIter<'a> {
             return None;
         }
         let start = self.front;
-        let (mut len, mut shift, mut pos) = (0usize, 0, start);
-        loop {
-            let byte = self.buf[pos];
-            len |= ((byte & 0x7f) as usize) << shift;
-            pos += 1;
-            shift += 7;
-            if byte & 0x80 == 0 {
-                break;
-            }
-        }
-        let header = pos - start;
-        self.front = pos + len + header;
-        Some((start, &self.buf[pos..pos + len]))
+        let (data, next) = varint::read_framed(self.buf, start)?;
+        self.front = next;
+        Some((start, data))
     }
 
     /// The `i`th next entry from the front.
@@ -143,20 +106,9 @@ impl<'a> NodeIter<'a> {
         if self.front >= self.back {
             return None;
         }
-        let (mut len, mut shift, mut pos) = (0usize, 0, self.back);
-        loop {
-            pos -= 1;
-            let byte = self.buf[pos];
-            len |= ((byte & 0x7f) as usize) << shift;
-            shift += 7;
-            if byte & 0x80 == 0 {
-                break;
-            }
-        }
-        let trailer = self.back - pos;
-        let data = pos - len;
-        self.back = data - trailer;
-        Some((self.back, &self.buf[data..pos]))
+        let (start, data) = varint::read_framed_back(self.buf, self.back)?;
+        self.back = start;
+        Some((start, data))
     }
 }
 
@@ -191,7 +143,8 @@ impl Node {
     /// an element too big for any node lives in a node of its own).
     fn allows(&self, limit: Limit, len: usize) -> bool {
         self.count == 0
-            || (self.count < limit.entries && self.buf.len() + entry_size(len) <= limit.bytes)
+            || (self.count < limit.entries
+                && self.buf.len() + varint::framed_len(len) <= limit.bytes)
     }
 
     /// Whether the node holds more than its limit allows (after an insert or
@@ -229,11 +182,11 @@ impl Node {
     }
 
     fn insert(&mut self, offset: usize, data: &[u8]) {
-        let size = entry_size(data.len());
+        let size = varint::framed_len(data.len());
         let old = self.buf.len();
         self.buf.resize(old + size, 0);
         self.buf.copy_within(offset..old, offset + size);
-        write_entry(&mut self.buf[offset..offset + size], data);
+        varint::write_framed(&mut self.buf[offset..offset + size], data);
         self.count += 1;
     }
 
@@ -252,7 +205,7 @@ impl Node {
             End::Tail => it.next_back_entry(),
         }?;
         let value = Bytes::copy_from_slice(data);
-        let stop = start + entry_size(data.len());
+        let stop = start + varint::framed_len(data.len());
         self.buf.drain(start..stop);
         self.count -= 1;
         self.release_slack();
@@ -277,9 +230,9 @@ impl Node {
 
     /// Replaces the entry at `offset` whose data is `old_len` bytes.
     fn replace(&mut self, offset: usize, old_len: usize, data: &[u8]) {
-        let stop = offset + entry_size(old_len);
-        let mut entry = vec![0; entry_size(data.len())];
-        write_entry(&mut entry, data);
+        let stop = offset + varint::framed_len(old_len);
+        let mut entry = vec![0; varint::framed_len(data.len())];
+        varint::write_framed(&mut entry, data);
         self.buf.splice(offset..stop, entry);
     }
 
@@ -307,7 +260,7 @@ impl Node {
             };
             let Some((start, data)) = next else { break };
             if data == value {
-                spans.push(start..start + entry_size(data.len()));
+                spans.push(start..start + varint::framed_len(data.len()));
             }
         }
         if spans.is_empty() {
@@ -800,6 +753,17 @@ mod tests {
                 assert_eq!(contents(&list), Vec::from(model.clone()));
             }
         }
+    }
+
+    #[test]
+    fn node_bytes_are_length_data_reversed_length() {
+        let mut list = List::new(-2);
+        list.push(End::Tail, b"ab");
+        list.push(End::Tail, &[b'x'; 0x80]);
+        let mut want = vec![2, b'a', b'b', 2, 0x80, 0x01];
+        want.extend_from_slice(&[b'x'; 0x80]);
+        want.extend_from_slice(&[0x01, 0x80]);
+        assert_eq!(list.nodes[0].buf, want);
     }
 
     #[test]

@@ -4,4 +4,5 @@ pub mod hash;
 pub mod indexed;
 pub mod list;
 pub mod set;
+pub mod varint;
 pub mod zset;

@@ -1,37 +1,22 @@
 //! The compact encoding of a small sorted set (Redis's "listpack"): one byte
 //! buffer of (member, score) entries sorted by (score, member).
 //!
-//! Entry layout: `score (8 bytes, f64 LE) | len (varint) | member | len (varint, bytes reversed)`.
+//! Entry layout: `score (8 bytes, f64 LE)` then the member as a framed entry of
+//! [`varint`]: `len (varint) | member | len (varint, bytes reversed)`.
 //! The trailing length lets a walk go backwards from any entry boundary, as
 //! Redis's listpack back-length does, so ZREVRANGE and ZPOPMAX do not rescan.
 //! Operations are O(n), as in Redis: the set stays small by construction.
+
+use crate::types::varint;
 
 /// Redis `LISTPACK_MAX_SAFETY_SIZE`: a listpack never grows past 1 GiB.
 pub const MAX_SAFE_BYTES: usize = 1 << 30;
 
 const SCORE_BYTES: usize = 8;
 
-/// Bytes of the LEB128 varint of `n`.
-fn varint_len(mut n: usize) -> usize {
-    let mut len = 1;
-    while n >= 0x80 {
-        n >>= 7;
-        len += 1;
-    }
-    len
-}
-
-/// Writes the LEB128 varint of `n` into `out` (exactly `varint_len(n)` bytes).
-fn put_varint(out: &mut [u8], mut n: usize) {
-    for byte in out.iter_mut() {
-        *byte = (n & 0x7f) as u8 | if n >= 0x80 { 0x80 } else { 0 };
-        n >>= 7;
-    }
-}
-
 /// Bytes one entry takes for a member of `len` bytes.
 fn entry_len(len: usize) -> usize {
-    SCORE_BYTES + 2 * varint_len(len) + len
+    SCORE_BYTES + varint::framed_len(len)
 }
 
 #[derive(Clone, Debug, Default)]
@@ -65,48 +50,25 @@ impl Listpack {
         self.buf.len().saturating_add(add) <= MAX_SAFE_BYTES
     }
 
-    /// The entry starting at byte `pos`: member, score and where the next one starts.
-    pub fn entry(&self, pos: usize) -> (&[u8], f64, usize) {
-        let mut score = [0u8; SCORE_BYTES];
-        score.copy_from_slice(&self.buf[pos..pos + SCORE_BYTES]);
-        let mut p = pos + SCORE_BYTES;
-        let (mut len, mut shift) = (0usize, 0);
-        loop {
-            let b = self.buf[p];
-            p += 1;
-            len |= usize::from(b & 0x7f) << shift;
-            shift += 7;
-            if b & 0x80 == 0 {
-                break;
-            }
-        }
-        let member = &self.buf[p..p + len];
-        let next = p + len + varint_len(len);
-        (member, f64::from_le_bytes(score), next)
+    /// The entry starting at byte `pos`: member, score and where the next one
+    /// starts (None past the end).
+    pub fn entry(&self, pos: usize) -> Option<(&[u8], f64, usize)> {
+        let score = self.buf.get(pos..pos.checked_add(SCORE_BYTES)?)?;
+        let score = f64::from_le_bytes(score.try_into().ok()?);
+        let (member, next) = varint::read_framed(&self.buf, pos + SCORE_BYTES)?;
+        Some((member, score, next))
     }
 
     /// Start of the entry after the one at `pos` (None after the last).
     pub fn next(&self, pos: usize) -> Option<usize> {
-        let next = self.entry(pos).2;
+        let next = self.entry(pos)?.2;
         (next < self.buf.len()).then_some(next)
     }
 
     /// Start of the entry that ends at byte `end` (None at the start).
     pub fn prev(&self, end: usize) -> Option<usize> {
-        if end == 0 {
-            return None;
-        }
-        let (mut len, mut shift, mut p) = (0usize, 0, end);
-        loop {
-            p -= 1;
-            let b = self.buf[p];
-            len |= usize::from(b & 0x7f) << shift;
-            shift += 7;
-            if b & 0x80 == 0 {
-                break;
-            }
-        }
-        Some(end - entry_len(len))
+        let (member_start, _) = varint::read_framed_back(&self.buf, end)?;
+        member_start.checked_sub(SCORE_BYTES)
     }
 
     /// Start of the last entry.
@@ -122,7 +84,7 @@ impl Listpack {
         if rank <= self.len / 2 {
             let mut pos = 0;
             for _ in 0..rank {
-                pos = self.entry(pos).2;
+                pos = self.entry(pos)?.2;
             }
             Some(pos)
         } else {
@@ -138,10 +100,7 @@ impl Listpack {
     pub fn iter(&self) -> impl Iterator<Item = (usize, &[u8], f64)> + '_ {
         let mut pos = 0;
         std::iter::from_fn(move || {
-            if pos >= self.buf.len() {
-                return None;
-            }
-            let (member, score, next) = self.entry(pos);
+            let (member, score, next) = self.entry(pos)?;
             let start = std::mem::replace(&mut pos, next);
             Some((start, member, score))
         })
@@ -171,31 +130,30 @@ impl Listpack {
 
     fn insert_at(&mut self, at: usize, member: &[u8], score: f64) {
         let size = entry_len(member.len());
-        let vlen = varint_len(member.len());
         let old = self.buf.len();
         // Exact growth, as Redis reallocates a listpack to its exact size.
         self.buf.reserve_exact(size);
         self.buf.resize(old + size, 0);
         self.buf.copy_within(at..old, at + size);
-        let entry = &mut self.buf[at..at + size];
-        entry[..SCORE_BYTES].copy_from_slice(&score.to_le_bytes());
-        let (len_fwd, rest) = entry[SCORE_BYTES..].split_at_mut(vlen);
-        put_varint(len_fwd, member.len());
-        let (data, len_back) = rest.split_at_mut(member.len());
-        data.copy_from_slice(member);
-        put_varint(len_back, member.len());
-        len_back.reverse();
+        let (score_bytes, framed) = self.buf[at..at + size].split_at_mut(SCORE_BYTES);
+        score_bytes.copy_from_slice(&score.to_le_bytes());
+        varint::write_framed(framed, member);
         self.len += 1;
     }
 
     /// Removes `count` consecutive entries starting at byte `pos`.
     pub fn delete(&mut self, pos: usize, count: usize) {
         let mut end = pos;
-        for _ in 0..count {
-            end = self.entry(end).2;
+        let mut removed = 0;
+        while removed < count {
+            let Some((_, _, next)) = self.entry(end) else {
+                break;
+            };
+            end = next;
+            removed += 1;
         }
         self.buf.drain(pos..end);
-        self.len -= count;
+        self.len -= removed;
     }
 }
 
@@ -225,6 +183,20 @@ mod tests {
         ];
         assert_eq!(got, want);
         assert_eq!(lp.len(), 5);
+    }
+
+    #[test]
+    fn entry_bytes_are_score_length_member_reversed_length() {
+        let mut lp = Listpack::default();
+        lp.insert(b"ab", 1.5);
+        lp.insert(&[b'm'; 0x80], 2.0);
+        let mut want = 1.5f64.to_le_bytes().to_vec();
+        want.extend_from_slice(&[2, b'a', b'b', 2]);
+        want.extend_from_slice(&2.0f64.to_le_bytes());
+        want.extend_from_slice(&[0x80, 0x01]);
+        want.extend_from_slice(&[b'm'; 0x80]);
+        want.extend_from_slice(&[0x01, 0x80]);
+        assert_eq!(lp.buf, want);
     }
 
     #[test]

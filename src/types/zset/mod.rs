@@ -230,7 +230,7 @@ impl<'a> Iterator for Iter<'a> {
         match self {
             Iter::Listpack { lp, pos, rev } => {
                 let p = (*pos)?;
-                let (member, score, _) = lp.entry(p);
+                let (member, score, _) = lp.entry(p)?;
                 *pos = if *rev { lp.prev(p) } else { lp.next(p) };
                 Some((member, score))
             }
