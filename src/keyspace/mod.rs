@@ -27,6 +27,7 @@ pub use value::{Access, Entry, StringValue, Value};
 use watch::Presence;
 pub use watch::Watches;
 
+use crate::blocking::Blocking;
 use crate::config::notify;
 use crate::pubsub::PubSub;
 
@@ -60,6 +61,8 @@ pub struct Keyspace {
     pubsub: Option<Arc<PubSub>>,
     /// Who WATCHes which keys; every write below tells it.
     pub watches: Watches,
+    /// Clients blocked on keys (BLPOP, ...); every key stored tells it.
+    pub blocking: Blocking,
 }
 
 impl Keyspace {
@@ -78,6 +81,7 @@ impl Keyspace {
             expired_keys: AtomicU64::new(0),
             pubsub: None,
             watches: Watches::new(databases),
+            blocking: Blocking::default(),
         }
     }
 
@@ -485,6 +489,7 @@ impl<'g, 'k> DbView<'g, 'k> {
             old => old,
         };
         self.guard.keyspace.watches.touch(db, key, true);
+        self.guard.keyspace.blocking.signal(db, key);
         if live.is_none() {
             // `dbAdd`: a key that did not exist is created.
             self.notify(notify::NEW, "new", key);
