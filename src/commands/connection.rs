@@ -355,9 +355,10 @@ impl KillFilter {
 /// the timeout reply, ERROR with `-UNBLOCKED`; 1 if the client was blocked.
 fn client_unblock(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if args.len() > 4 {
-        return Err(Reply::error(
-            "ERR unknown subcommand or wrong number of arguments for 'unblock'. Try CLIENT HELP.",
-        ));
+        return Err(Reply::error_owned(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            String::from_utf8_lossy(&args[1])
+        )));
     }
     let how = match args.get(3) {
         None => Unblock::Timeout,
