@@ -166,6 +166,22 @@ impl Blocking {
         }
     }
 
+    /// Client `id` was woken but the key holds another type (a BLPOP woken
+    /// by a ZADD): it keeps waiting, as in Redis, and the client behind it on
+    /// each of its keys tries instead, so a BZPOPMIN further back is served.
+    pub fn pass_on(&self, id: u64, block: &ClientBlock) {
+        let queues = self.queues();
+        for slot in &block.keys {
+            let Some(queue) = queues.get(slot) else {
+                continue;
+            };
+            let behind = queue.iter().skip_while(|(who, _)| *who != id).nth(1);
+            if let Some((_, next)) = behind {
+                next.notify.notify_one();
+            }
+        }
+    }
+
     /// Takes client `id` out of every queue it is in (served, timed out,
     /// unblocked or gone) and signals the next client on each of those keys,
     /// which may now be first in line for a value still there.

@@ -204,7 +204,9 @@ async fn wait_blocked(
                 }
                 None => {
                     let reply = execute(server, client, args);
-                    if client.block.pending.take().is_none() && !reply.is_error() {
+                    if reply.is_error() {
+                        server.keyspace.blocking.pass_on(client.id, &client.block);
+                    } else if client.block.pending.take().is_none() {
                         break Some(reply);
                     }
                 }

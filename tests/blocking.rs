@@ -374,3 +374,24 @@ fn pop_on_wake_up_notifies_and_touches_watch() {
     );
     assert_eq!(t[3], "*-1\r\n");
 }
+
+#[test]
+fn a_waiter_of_another_type_passes_the_key_on() {
+    let t = on_both(|s| {
+        let (mut a, mut b, mut c) = (s.connect(), s.connect(), s.connect());
+        let id = a.cmd_str(&["CLIENT", "ID"]);
+        let id = id.trim_start_matches(':').trim_end().to_string();
+        send(&mut a, &["BLPOP", "k", "0"]);
+        wait_blocked(&mut c, 1);
+        send(&mut b, &["BZPOPMIN", "k", "0"]);
+        wait_blocked(&mut c, 2);
+        let mut out = vec![c.cmd_str(&["ZADD", "k", "1", "m"])];
+        out.push(reply(&mut b));
+        wait_blocked(&mut c, 1);
+        out.push(c.cmd_str(&["CLIENT", "UNBLOCK", &id]));
+        out.push(reply(&mut a));
+        out
+    });
+    assert_eq!(t[1], "*3\r\n$1\r\nk\r\n$1\r\nm\r\n$1\r\n1\r\n");
+    assert_eq!(t[2], ":1\r\n");
+}
