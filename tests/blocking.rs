@@ -395,3 +395,28 @@ fn a_waiter_of_another_type_passes_the_key_on() {
     assert_eq!(t[1], "*3\r\n$1\r\nk\r\n$1\r\nm\r\n$1\r\n1\r\n");
     assert_eq!(t[2], ":1\r\n");
 }
+
+#[test]
+fn killed_blocked_client_leaves_and_pipelined_requests_wait_their_turn() {
+    let t = on_both(|s| {
+        let (mut a, mut b, mut c) = (s.connect(), s.connect(), s.connect());
+        let id = a.cmd_str(&["CLIENT", "ID"]);
+        let id = id.trim_start_matches(':').trim_end().to_string();
+        send(&mut a, &["BLPOP", "q", "0"]);
+        wait_blocked(&mut c, 1);
+        let mut out = vec![c.cmd_str(&["CLIENT", "KILL", "ID", &id])];
+        wait_blocked(&mut c, 0);
+        // Requests pipelined behind a blocking one run once it is served.
+        let mut pipeline = support::request(&[b"BLPOP", b"q", b"0"]);
+        pipeline.extend(support::request(&[b"LLEN", b"q"]));
+        b.send(&pipeline);
+        wait_blocked(&mut c, 1);
+        out.push(c.cmd_str(&["RPUSH", "q", "x", "y"]));
+        out.push(reply(&mut b));
+        out.push(reply(&mut b));
+        out
+    });
+    assert_eq!(t[0], ":1\r\n");
+    assert_eq!(t[2], "*2\r\n$1\r\nq\r\n$1\r\nx\r\n");
+    assert_eq!(t[3], ":1\r\n");
+}
