@@ -420,3 +420,34 @@ fn killed_blocked_client_leaves_and_pipelined_requests_wait_their_turn() {
     assert_eq!(t[2], "*2\r\n$1\r\nq\r\n$1\r\nx\r\n");
     assert_eq!(t[3], ":1\r\n");
 }
+
+/// INFO's `total_commands_processed`.
+fn commands_processed(conn: &mut Conn) -> i64 {
+    let info = conn.cmd_str(&["INFO", "stats"]);
+    info.lines()
+        .find_map(|l| l.strip_prefix("total_commands_processed:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(-1)
+}
+
+#[test]
+fn a_served_blocking_command_counts_once() {
+    let t = on_both(|s| {
+        let (mut a, mut b, mut c) = (s.connect(), s.connect(), s.connect());
+        send(&mut a, &["BLPOP", "q", "0"]);
+        wait_blocked(&mut c, 1);
+        send(&mut b, &["BLPOP", "q", "0"]);
+        wait_blocked(&mut c, 2);
+        let before = commands_processed(&mut c);
+        c.cmd(&["SET", "q", "string"]);
+        c.cmd(&["DEL", "q"]);
+        c.cmd(&["RPUSH", "q", "x"]);
+        reply(&mut a);
+        c.cmd(&["RPUSH", "q", "y"]);
+        reply(&mut b);
+        vec![(commands_processed(&mut c) - before).to_string()]
+    });
+    // INFO, SET, DEL and two RPUSH: the BLPOPs counted when they blocked,
+    // their wake-ups (two of them on a string) add nothing.
+    assert_eq!(t[0], "5");
+}
