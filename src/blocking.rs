@@ -166,6 +166,20 @@ impl Blocking {
         }
     }
 
+    /// Every key of `db` may have changed (SWAPDB): the first client queued
+    /// on each key tries again; those whose keys are still empty keep waiting.
+    pub fn signal_db(&self, db: usize) {
+        if self.queued_keys.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let queues = self.queues();
+        for (_, queue) in queues.iter().filter(|((d, _), _)| *d == db) {
+            if let Some((_, first)) = queue.front() {
+                first.notify.notify_one();
+            }
+        }
+    }
+
     /// Client `id` was woken but the key holds another type (a BLPOP woken
     /// by a ZADD): it keeps waiting, as in Redis, and the client behind it on
     /// each of its keys tries instead, so a BZPOPMIN further back is served.

@@ -451,3 +451,19 @@ fn a_served_blocking_command_counts_once() {
     // their wake-ups (two of them on a string) add nothing.
     assert_eq!(t[0], "5");
 }
+
+#[test]
+fn swapdb_wakes_clients_whose_keys_arrive() {
+    let t = on_both(|s| {
+        let (mut a, mut c) = (s.connect(), s.connect());
+        send(&mut a, &["BLPOP", "q", "0"]);
+        wait_blocked(&mut c, 1);
+        c.cmd(&["SELECT", "1"]);
+        c.cmd(&["RPUSH", "q", "x"]);
+        let mut out = vec![c.cmd_str(&["SWAPDB", "0", "1"])];
+        out.push(reply(&mut a));
+        out.push(c.cmd_str(&["EXISTS", "q"]));
+        out
+    });
+    assert_eq!(t[1], "*2\r\n$1\r\nq\r\n$1\r\nx\r\n");
+}

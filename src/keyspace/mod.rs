@@ -648,6 +648,10 @@ impl<'k> Guard<'k> {
         let va = ks.dbs[a].volatile.load(Ordering::Relaxed);
         let vb = ks.dbs[b].volatile.swap(va, Ordering::Relaxed);
         ks.dbs[a].volatile.store(vb, Ordering::Relaxed);
+        // `scanDatabaseForReadyKeys` on both: clients blocked in either may
+        // now find their keys.
+        ks.blocking.signal_db(a);
+        ks.blocking.signal_db(b);
     }
 }
 
