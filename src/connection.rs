@@ -213,6 +213,14 @@ async fn wait_blocked(
                 }
             },
             _ = timeout => break Some(Reply::NullArray),
+            // A RESP3 client may block while subscribed: messages still arrive.
+            Some(push) = client.subs.recv() => {
+                encode_push(client, &push, output);
+                drain_pushes(client, output);
+                if flush(server, socket, output).await.is_err() {
+                    break None;
+                }
+            }
             read = socket.read_buf(input) => match read {
                 Ok(n) if n > 0 => {
                     server.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);

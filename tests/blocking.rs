@@ -467,3 +467,20 @@ fn swapdb_wakes_clients_whose_keys_arrive() {
     });
     assert_eq!(t[1], "*2\r\n$1\r\nq\r\n$1\r\nx\r\n");
 }
+
+#[test]
+fn a_blocked_resp3_subscriber_still_gets_messages() {
+    let t = on_both(|s| {
+        let (mut a, mut c) = (s.connect(), s.connect());
+        a.cmd(&["HELLO", "3"]);
+        let mut out = vec![a.cmd_str(&["SUBSCRIBE", "ch"])];
+        send(&mut a, &["BLPOP", "q", "0"]);
+        wait_blocked(&mut c, 1);
+        out.push(c.cmd_str(&["PUBLISH", "ch", "hello"]));
+        out.push(reply(&mut a));
+        c.cmd(&["RPUSH", "q", "x"]);
+        out.push(reply(&mut a));
+        out
+    });
+    assert_eq!(t[2], ">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n");
+}
