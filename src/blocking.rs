@@ -8,10 +8,11 @@
 //! its socket (a client that hangs up leaves at once).
 //!
 //! Any write that stores a key (`DbView::set_entry`: a push creating a list,
-//! ZADD, RENAME, LMOVE into it, ...) signals the first client queued on it.
-//! That client re-runs its command through the normal execution path, so it
-//! takes the locks itself: a writer's whole command or EXEC has committed by
-//! then. If someone else got there first it keeps its place. Whoever leaves a
+//! ZADD, RENAME, LMOVE into it, ...) marks it ready in its guard, and once the
+//! writer's command (or whole EXEC) has released its locks the first client
+//! queued on it is signalled ([`crate::keyspace::Guard::release`]). That
+//! client re-runs its command through the normal execution path, taking the
+//! locks itself. If someone else got there first it keeps its place. Whoever leaves a
 //! queue (served, timed out, unblocked, gone) signals the next client on each
 //! of its keys, so clients are served first come, first served, as Redis's
 //! `serveClientsBlockedOnKey` serves them.
@@ -151,12 +152,15 @@ impl Blocking {
         block.pending = Some(Pending { deadline });
     }
 
+    /// Whether any client is queued on a key: writes record stored keys
+    /// only then.
+    pub fn any(&self) -> bool {
+        self.queued_keys.load(Ordering::Relaxed) != 0
+    }
+
     /// Redis's `signalKeyAsReady`: `key` of `db` now holds a value, so the
     /// first client queued on it tries again.
     pub fn signal(&self, db: usize, key: &[u8]) {
-        if self.queued_keys.load(Ordering::Relaxed) == 0 {
-            return;
-        }
         let queues = self.queues();
         if let Some((_, first)) = queues
             .get(&(db, Bytes::copy_from_slice(key)))
@@ -169,9 +173,6 @@ impl Blocking {
     /// Every key of `db` may have changed (SWAPDB): the first client queued
     /// on each key tries again; those whose keys are still empty keep waiting.
     pub fn signal_db(&self, db: usize) {
-        if self.queued_keys.load(Ordering::Relaxed) == 0 {
-            return;
-        }
         let queues = self.queues();
         for (_, queue) in queues.iter().filter(|((d, _), _)| *d == db) {
             if let Some((_, first)) = queue.front() {

@@ -212,5 +212,7 @@ pub fn execute(server: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
         guard: &mut guard,
         now_ms: now_ms(),
     };
-    call(&mut ctx, cmd, args)
+    let reply = call(&mut ctx, cmd, args);
+    guard.release();
+    reply
 }

@@ -185,6 +185,7 @@ impl Keyspace {
             keyspace: self,
             shards,
             changed: Vec::new(),
+            ready: Vec::new(),
         }
     }
 
@@ -239,6 +240,10 @@ pub struct Guard<'k> {
     shards: Vec<((u32, u32), Shard<'k>)>,
     /// Watched keys handed out by `get_mut` during the current command.
     changed: Vec<(usize, Key)>,
+    /// Keys stored while clients block on keys, and databases swapped
+    /// (key None): their blocked clients are signalled once the locks are
+    /// released ([`Guard::release`]), so they look after the writer committed.
+    ready: Vec<(usize, Option<Key>)>,
 }
 
 impl<'k> Guard<'k> {
@@ -254,6 +259,19 @@ impl<'k> Guard<'k> {
 
     pub fn keyspace(&self) -> &'k Keyspace {
         self.keyspace
+    }
+
+    /// Unlocks every shard, then signals the clients blocked on the keys
+    /// stored meanwhile (Redis's `handleClientsBlockedOnKeys` after a
+    /// command or a whole EXEC).
+    pub fn release(&mut self) {
+        self.shards.clear();
+        for (db, key) in self.ready.drain(..) {
+            match key {
+                Some(key) => self.keyspace.blocking.signal(db, &key),
+                None => self.keyspace.blocking.signal_db(db),
+            }
+        }
     }
 
     /// Ends a command for WATCH: the keys it took with `get_mut` count as
@@ -489,7 +507,9 @@ impl<'g, 'k> DbView<'g, 'k> {
             old => old,
         };
         self.guard.keyspace.watches.touch(db, key, true);
-        self.guard.keyspace.blocking.signal(db, key);
+        if self.guard.keyspace.blocking.any() {
+            self.guard.ready.push((db, Some(Key::from(key))));
+        }
         if live.is_none() {
             // `dbAdd`: a key that did not exist is created.
             self.notify(notify::NEW, "new", key);
@@ -650,8 +670,9 @@ impl<'k> Guard<'k> {
         ks.dbs[a].volatile.store(vb, Ordering::Relaxed);
         // `scanDatabaseForReadyKeys` on both: clients blocked in either may
         // now find their keys.
-        ks.blocking.signal_db(a);
-        ks.blocking.signal_db(b);
+        if ks.blocking.any() {
+            self.ready.extend([(a, None), (b, None)]);
+        }
     }
 }
 
