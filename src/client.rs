@@ -9,6 +9,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use tokio::sync::Notify;
 
+use crate::blocking::{BlockSignal, ClientBlock};
 use crate::commands::Command;
 use crate::keyspace::Watches;
 use crate::protocol::Resp;
@@ -48,6 +49,8 @@ pub struct ClientHandle {
     /// A watched key was touched (Redis's `CLIENT_DIRTY_CAS`, flag `d`):
     /// set by whichever client writes the key, read by EXEC.
     pub dirty_cas: Arc<AtomicBool>,
+    /// Wakes the client while it is blocked on keys (flag `b`).
+    pub block_signal: Arc<BlockSignal>,
 }
 
 impl ClientHandle {
@@ -129,6 +132,9 @@ impl ClientHandle {
         if info.multi.is_some() {
             flags.push('x');
         }
+        if self.block_signal.is_blocked() {
+            flags.push('b');
+        }
         if self.dirty_cas.load(Ordering::Relaxed) {
             flags.push('d');
         }
@@ -172,6 +178,8 @@ pub struct Client {
     /// in JSON mode pushed messages are encoded as answers to it.
     pub push_line: Option<Bytes>,
     pub tx: Transaction,
+    /// The keys this client is blocked on (BLPOP, ...).
+    pub block: ClientBlock,
 }
 
 impl Client {
@@ -291,6 +299,7 @@ impl ClientRegistry {
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
             dirty_cas: Arc::new(AtomicBool::new(false)),
+            block_signal: Arc::default(),
         });
         self.lock().insert(id, handle.clone());
         Client {
@@ -304,6 +313,7 @@ impl ClientRegistry {
             skip_reply: false,
             push_line: None,
             tx: Transaction::default(),
+            block: ClientBlock::default(),
         }
     }
 

@@ -11,6 +11,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::blocking::Unblock;
 use crate::client::Client;
 use crate::commands::execute;
 use crate::protocol::{encode, encode_json, Reply, RequestParser};
@@ -57,6 +58,11 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
         tracing::debug!(id = client.id, "connection error: {e}");
     }
     server.pubsub.leave(&mut client.subs);
+    let signal = client.handle.block_signal.clone();
+    server
+        .keyspace
+        .blocking
+        .leave(client.id, &signal, &mut client.block);
     client.discard(&server.keyspace.watches);
     server.clients.unregister(client.id);
     tracing::debug!(id = client.id, "client gone");
@@ -132,7 +138,13 @@ async fn run_buffered(
             }
         };
         client.skip_reply = false;
-        let reply = execute(server, client, &request.args);
+        let mut reply = execute(server, client, &request.args);
+        if client.block.pending.is_some() {
+            match wait_blocked(server, client, &request.args, input, output, socket).await? {
+                Some(r) => reply = r,
+                None => return Ok(true),
+            }
+        }
         // A killed client (CLIENT KILL from elsewhere, SHUTDOWN) gets no more
         // replies: Redis frees it with its output buffer.
         if client.handle.is_killed() {
@@ -154,6 +166,77 @@ async fn run_buffered(
             flush(server, socket, output).await?;
         }
     }
+}
+
+/// Waits while the command just run left the client blocked on keys: a key
+/// signal runs the command again (it pops, or keeps waiting when someone got
+/// there first, or the key holds another type, as Redis keeps such a client
+/// blocked); the deadline and CLIENT UNBLOCK end the wait with their replies.
+/// The socket is still read meanwhile (pipelined requests wait in `input`);
+/// None when the client hung up or overflowed its query buffer, which leaves
+/// every queue at once, so a later push is not lost on it.
+async fn wait_blocked(
+    server: &Server,
+    client: &mut Client,
+    args: &[Bytes],
+    input: &mut BytesMut,
+    output: &mut BytesMut,
+    socket: &mut TcpStream,
+) -> std::io::Result<Option<Reply>> {
+    let result = flush(server, socket, output).await;
+    let signal = client.handle.block_signal.clone();
+    let deadline = client.block.pending.take().and_then(|p| p.deadline);
+    let outcome = loop {
+        if result.is_err() {
+            break None;
+        }
+        let timeout = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            woken = signal.woken() => match woken {
+                Some(Unblock::Timeout) => break Some(Reply::NullArray),
+                Some(Unblock::Error) => {
+                    break Some(Reply::error("UNBLOCKED client unblocked via CLIENT UNBLOCK"))
+                }
+                None => {
+                    let reply = execute(server, client, args);
+                    server.stats.command_rerun(reply.is_error());
+                    if reply.is_error() {
+                        server.keyspace.blocking.pass_on(client.id, &client.block);
+                    } else if client.block.pending.take().is_none() {
+                        break Some(reply);
+                    }
+                }
+            },
+            _ = timeout => break Some(Reply::NullArray),
+            // A RESP3 client may block while subscribed: messages still arrive.
+            Some(push) = client.subs.recv() => {
+                encode_push(client, &push, output);
+                drain_pushes(client, output);
+                if flush(server, socket, output).await.is_err() {
+                    break None;
+                }
+            }
+            read = socket.read_buf(input) => match read {
+                Ok(n) if n > 0 => {
+                    server.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    if input.len() as u64 > server.config.client_query_buffer_limit() {
+                        break None;
+                    }
+                }
+                _ => break None,
+            },
+        }
+    };
+    server
+        .keyspace
+        .blocking
+        .leave(client.id, &signal, &mut client.block);
+    result.map(|()| outcome)
 }
 
 /// Encodes a reply for this client: JSON for an inline request in JSON mode,

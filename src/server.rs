@@ -83,6 +83,16 @@ impl Stats {
         }
     }
 
+    /// Takes back what [`Stats::command_done`] counted for a blocked
+    /// client's re-run on a wake-up: Redis counts a blocking command once,
+    /// when it blocks.
+    pub fn command_rerun(&self, failed: bool) {
+        self.commands_processed.fetch_sub(1, Ordering::Relaxed);
+        if failed {
+            self.error_replies.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
     /// Counts a command refused before it ran (unknown, wrong arity): an
     /// error reply for INFO, though not a processed command, as in Redis.
     pub fn rejected(&self, reply: Reply) -> Reply {

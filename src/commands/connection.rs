@@ -9,6 +9,7 @@ use bytes::Bytes;
 use super::args::{db_index_arg, error_format, help_reply, is, syntax_error};
 use super::table::c_string;
 use super::{cmd, CmdResult, Ctx, Registration};
+use crate::blocking::Unblock;
 use crate::client::ClientHandle;
 use crate::number::parse_i64;
 use crate::protocol::{Reply, Resp};
@@ -28,6 +29,7 @@ pub static COMMANDS: &[Registration] = &[
     cmd("client|info", client_info),
     cmd("client|list", client_list),
     cmd("client|kill", client_kill),
+    cmd("client|unblock", client_unblock),
     cmd("client|no-evict", client_no_evict),
     cmd("client|json", client_json),
     cmd("client|help", client_help),
@@ -349,6 +351,34 @@ impl KillFilter {
 /// CLIENT KILL addr | CLIENT KILL [ID id] [TYPE t] [ADDR a] [LADDR a] [USER u]
 /// [SKIPME yes|no]. The old form answers OK or "No such client", the new one
 /// the number killed. Killing oneself takes effect after the reply.
+/// Redis `clientCommand` UNBLOCK: TIMEOUT (the default) ends the wait with
+/// the timeout reply, ERROR with `-UNBLOCKED`; 1 if the client was blocked.
+fn client_unblock(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if args.len() > 4 {
+        return Err(Reply::error_owned(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            String::from_utf8_lossy(&args[1])
+        )));
+    }
+    let how = match args.get(3) {
+        None => Unblock::Timeout,
+        Some(a) if is(a, "TIMEOUT") => Unblock::Timeout,
+        Some(a) if is(a, "ERROR") => Unblock::Error,
+        Some(_) => {
+            return Err(Reply::error(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ))
+        }
+    };
+    let id =
+        parse_i64(&args[2]).ok_or(Reply::error("ERR value is not an integer or out of range"))?;
+    let unblocked = u64::try_from(id)
+        .ok()
+        .and_then(|id| ctx.server.clients.get(id))
+        .is_some_and(|c| c.block_signal.unblock(how));
+    Ok(Reply::from(unblocked))
+}
+
 fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let old_form = args.len() == 3;
     let filter = if old_form {

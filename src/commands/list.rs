@@ -1,4 +1,5 @@
-//! List commands (Redis 7.0's t_list.c), the blocking ones excepted.
+//! List commands (Redis 7.0's t_list.c); the blocking ones, in `blocking.rs`,
+//! reuse the helpers marked `pub(super)`.
 //!
 //! Each handler checks in Redis's order, because the order is visible: some
 //! parse their arguments before looking the key up (LRANGE, LPOS: a bad
@@ -389,7 +390,7 @@ fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 /// Redis `getListPositionFromObjectOrReply`: LEFT or RIGHT.
-fn end_arg(arg: &[u8]) -> Result<End, Reply> {
+pub(super) fn end_arg(arg: &[u8]) -> Result<End, Reply> {
     if is(arg, "LEFT") {
         Ok(End::Head)
     } else if is(arg, "RIGHT") {
@@ -403,7 +404,13 @@ fn end_arg(arg: &[u8]) -> Result<End, Reply> {
 /// destination's type is checked; a wrong-typed destination moves nothing.
 /// When source and destination are one list the element rotates, and the
 /// key (with its TTL) stays even if it held a single element.
-fn lmove_generic(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> CmdResult {
+pub(super) fn lmove_generic(
+    ctx: &mut Ctx,
+    src: &[u8],
+    dst: &[u8],
+    from: End,
+    to: End,
+) -> CmdResult {
     let fill = ctx.server.config.list_max_listpack_size();
     let mut db = ctx.db();
     let Some(list) = write_list(&mut db, src)? else {
@@ -448,7 +455,7 @@ fn rpoplpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// Redis `lmpopGenericCommand`'s parsing: `numkeys key... LEFT|RIGHT [COUNT n]`
 /// with numkeys at `args[at]`. Returns the keys, the end and the count.
-fn mpop_args(args: &[Bytes], at: usize) -> Result<(&[Bytes], End, usize), Reply> {
+pub(super) fn mpop_args(args: &[Bytes], at: usize) -> Result<(&[Bytes], End, usize), Reply> {
     let numkeys = int_in_range(
         &args[at],
         1,
@@ -484,7 +491,7 @@ fn mpop_args(args: &[Bytes], at: usize) -> Result<(&[Bytes], End, usize), Reply>
 
 /// Redis `mpopGenericCommand`: pops from the first non-empty list among
 /// `keys`; a wrong-typed key met before it is an error.
-fn mpop(ctx: &mut Ctx, keys: &[Bytes], end: End, count: usize) -> CmdResult {
+pub(super) fn mpop(ctx: &mut Ctx, keys: &[Bytes], end: End, count: usize) -> CmdResult {
     let mut db = ctx.db();
     for key in keys {
         let popped = modify(&mut db, key, event(end, false), |list| {

@@ -9,6 +9,7 @@
 //! queued commands' locks, and it calls each of them under that one guard.
 
 pub mod args;
+mod blocking;
 mod connection;
 mod hash;
 mod keys;
@@ -85,6 +86,7 @@ fn registrations() -> impl Iterator<Item = &'static Registration> {
         connection::COMMANDS,
         keys::COMMANDS,
         list::COMMANDS,
+        blocking::COMMANDS,
         server::COMMANDS,
         string::COMMANDS,
         hash::COMMANDS,
@@ -210,5 +212,7 @@ pub fn execute(server: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
         guard: &mut guard,
         now_ms: now_ms(),
     };
-    call(&mut ctx, cmd, args)
+    let reply = call(&mut ctx, cmd, args);
+    guard.release();
+    reply
 }

@@ -679,17 +679,19 @@ fn zpop_generic(ctx: &mut Ctx, args: &[Bytes], max: bool) -> CmdResult {
 
 /// How `genericZpopCommand` lays out what it popped.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum PopShape {
+pub(super) enum PopShape {
     /// member, score, member, score, ...
     Flat,
     /// [member, score], ...
     Pairs,
     /// [key, [[member, score], ...]], or a null array when nothing is popped (ZMPOP).
     Keyed,
+    /// key, member, score, or a null array when nothing is popped (BZPOPMIN/MAX).
+    KeyedFlat,
 }
 
 /// Redis `genericZpopCommand`: pops from the first of `keys` that exists.
-fn pop_generic(
+pub(super) fn pop_generic(
     db: &mut DbView,
     keys: &[Bytes],
     max: bool,
@@ -697,7 +699,7 @@ fn pop_generic(
     shape: PopShape,
 ) -> CmdResult {
     let empty = || {
-        Ok(if shape == PopShape::Keyed {
+        Ok(if matches!(shape, PopShape::Keyed | PopShape::KeyedFlat) {
             Reply::NullArray
         } else {
             Reply::Array(Vec::new())
@@ -727,20 +729,38 @@ fn pop_generic(
             Reply::Bulk(key.clone()),
             elements_reply(items, true, Resp::V3),
         ]),
+        PopShape::KeyedFlat => {
+            let mut out = vec![Reply::Bulk(key.clone())];
+            if let Reply::Array(flat) = elements_reply(items, true, Resp::V2) {
+                out.extend(flat);
+            }
+            Reply::Array(out)
+        }
     })
 }
 
 /// Redis `zmpopGenericCommand` (non-blocking): numkeys, keys, MIN|MAX, [COUNT n].
 fn zmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let (keys, max, count) = zmpop_args(args, 1)?;
+    let mut db = ctx.db();
+    pop_generic(&mut db, keys, max, count, PopShape::Keyed)
+}
+
+/// `zmpopGenericCommand`'s parsing of `numkeys key... MIN|MAX [COUNT n]`
+/// with numkeys at `args[at]` (ZMPOP and BZMPOP): the keys, MAX, the count.
+pub(super) fn zmpop_args(
+    args: &[Bytes],
+    at: usize,
+) -> Result<(&[Bytes], bool, Option<i64>), Reply> {
     let numkeys = int_in_range(
-        &args[1],
+        &args[at],
         1,
         i64::MAX,
         Some("ERR numkeys should be greater than 0"),
     )?;
     let where_idx = usize::try_from(numkeys)
         .ok()
-        .and_then(|n| n.checked_add(2))
+        .and_then(|n| n.checked_add(at + 1))
         .filter(|&w| w < args.len())
         .ok_or_else(syntax_error)?;
     let max = if is(&args[where_idx], "max") {
@@ -766,8 +786,7 @@ fn zmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
         j += 1;
     }
-    let mut db = ctx.db();
-    pop_generic(&mut db, &args[2..where_idx], max, count, PopShape::Keyed)
+    Ok((&args[at + 1..where_idx], max, count))
 }
 
 // ---- ZRANDMEMBER ----

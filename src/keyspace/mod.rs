@@ -27,6 +27,7 @@ pub use value::{Access, Entry, StringValue, Value};
 use watch::Presence;
 pub use watch::Watches;
 
+use crate::blocking::Blocking;
 use crate::config::notify;
 use crate::pubsub::PubSub;
 
@@ -60,6 +61,8 @@ pub struct Keyspace {
     pubsub: Option<Arc<PubSub>>,
     /// Who WATCHes which keys; every write below tells it.
     pub watches: Watches,
+    /// Clients blocked on keys (BLPOP, ...); every key stored tells it.
+    pub blocking: Blocking,
 }
 
 impl Keyspace {
@@ -78,6 +81,7 @@ impl Keyspace {
             expired_keys: AtomicU64::new(0),
             pubsub: None,
             watches: Watches::new(databases),
+            blocking: Blocking::default(),
         }
     }
 
@@ -181,6 +185,7 @@ impl Keyspace {
             keyspace: self,
             shards,
             changed: Vec::new(),
+            ready: Vec::new(),
         }
     }
 
@@ -235,6 +240,10 @@ pub struct Guard<'k> {
     shards: Vec<((u32, u32), Shard<'k>)>,
     /// Watched keys handed out by `get_mut` during the current command.
     changed: Vec<(usize, Key)>,
+    /// Keys stored while clients block on keys, and databases swapped
+    /// (key None): their blocked clients are signalled once the locks are
+    /// released ([`Guard::release`]), so they look after the writer committed.
+    ready: Vec<(usize, Option<Key>)>,
 }
 
 impl<'k> Guard<'k> {
@@ -250,6 +259,19 @@ impl<'k> Guard<'k> {
 
     pub fn keyspace(&self) -> &'k Keyspace {
         self.keyspace
+    }
+
+    /// Unlocks every shard, then signals the clients blocked on the keys
+    /// stored meanwhile (Redis's `handleClientsBlockedOnKeys` after a
+    /// command or a whole EXEC).
+    pub fn release(&mut self) {
+        self.shards.clear();
+        for (db, key) in self.ready.drain(..) {
+            match key {
+                Some(key) => self.keyspace.blocking.signal(db, &key),
+                None => self.keyspace.blocking.signal_db(db),
+            }
+        }
     }
 
     /// Ends a command for WATCH: the keys it took with `get_mut` count as
@@ -485,6 +507,9 @@ impl<'g, 'k> DbView<'g, 'k> {
             old => old,
         };
         self.guard.keyspace.watches.touch(db, key, true);
+        if self.guard.keyspace.blocking.any() {
+            self.guard.ready.push((db, Some(Key::from(key))));
+        }
         if live.is_none() {
             // `dbAdd`: a key that did not exist is created.
             self.notify(notify::NEW, "new", key);
@@ -654,6 +679,11 @@ impl<'k> Guard<'k> {
         let va = ks.dbs[a].volatile.load(Ordering::Relaxed);
         let vb = ks.dbs[b].volatile.swap(va, Ordering::Relaxed);
         ks.dbs[a].volatile.store(vb, Ordering::Relaxed);
+        // `scanDatabaseForReadyKeys` on both: clients blocked in either may
+        // now find their keys.
+        if ks.blocking.any() {
+            self.ready.extend([(a, None), (b, None)]);
+        }
     }
 }
 

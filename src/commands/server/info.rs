@@ -222,7 +222,10 @@ fn clients(ctx: &mut Ctx, out: &mut String) {
             ("maxclients", &ctx.server.config.maxclients()),
             ("client_recent_max_input_buffer", &0),
             ("client_recent_max_output_buffer", &0),
-            ("blocked_clients", &0),
+            (
+                "blocked_clients",
+                &ctx.server.keyspace.blocking.blocked_clients(),
+            ),
             ("tracking_clients", &0),
             ("clients_in_timeout_table", &0),
         ],

@@ -1,0 +1,226 @@
+//! Clients blocked on keys (Redis's blocking.c): BLPOP, BLMOVE, BZPOPMIN, ...
+//!
+//! A blocking command first runs as its non-blocking form. When that finds
+//! nothing, the handler queues the client on each of its keys ([`Blocking::wait`])
+//! while it still holds the keys' locks, so no write can slip in between the
+//! look and the queueing, and leaves a [`Pending`] for its connection. The
+//! connection then waits on the client's [`BlockSignal`], its deadline and
+//! its socket (a client that hangs up leaves at once).
+//!
+//! Any write that stores a key (`DbView::set_entry`: a push creating a list,
+//! ZADD, RENAME, LMOVE into it, ...) marks it ready in its guard, and once the
+//! writer's command (or whole EXEC) has released its locks the first client
+//! queued on it is signalled ([`crate::keyspace::Guard::release`]). That
+//! client re-runs its command through the normal execution path, taking the
+//! locks itself. If someone else got there first it keeps its place. Whoever leaves a
+//! queue (served, timed out, unblocked, gone) signals the next client on each
+//! of its keys, so clients are served first come, first served, as Redis's
+//! `serveClientsBlockedOnKey` serves them.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// What a blocked client's connection is told (`BlockSignal::state`).
+const IDLE: u8 = 0;
+const BLOCKED: u8 = 1;
+const UNBLOCK_TIMEOUT: u8 = 2;
+const UNBLOCK_ERROR: u8 = 3;
+
+/// How CLIENT UNBLOCK ends a wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unblock {
+    /// As if the timeout passed (the null reply).
+    Timeout,
+    /// With `-UNBLOCKED client unblocked via CLIENT UNBLOCK`.
+    Error,
+}
+
+/// One client's wake-up call, shared with the queues and CLIENT UNBLOCK.
+#[derive(Default)]
+pub struct BlockSignal {
+    notify: Notify,
+    state: AtomicU8,
+}
+
+impl BlockSignal {
+    /// Blocked on keys: CLIENT LIST flag `b`.
+    pub fn is_blocked(&self) -> bool {
+        self.state.load(Ordering::Acquire) != IDLE
+    }
+
+    /// CLIENT UNBLOCK: true when the client was blocked.
+    pub fn unblock(&self, how: Unblock) -> bool {
+        let to = match how {
+            Unblock::Timeout => UNBLOCK_TIMEOUT,
+            Unblock::Error => UNBLOCK_ERROR,
+        };
+        let done = self
+            .state
+            .compare_exchange(BLOCKED, to, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        if done {
+            self.notify.notify_one();
+        }
+        done
+    }
+
+    /// Waits for a key signal or CLIENT UNBLOCK; Some when unblocked.
+    pub async fn woken(&self) -> Option<Unblock> {
+        self.notify.notified().await;
+        match self.state.load(Ordering::Acquire) {
+            UNBLOCK_TIMEOUT => Some(Unblock::Timeout),
+            UNBLOCK_ERROR => Some(Unblock::Error),
+            _ => None,
+        }
+    }
+}
+
+/// What a handler leaves for its connection when it found nothing to pop.
+pub struct Pending {
+    /// None waits forever (timeout 0).
+    pub deadline: Option<Instant>,
+}
+
+/// A client's blocking state, owned by its connection task.
+#[derive(Default)]
+pub struct ClientBlock {
+    /// Set by a handler that queued the client; taken by the connection.
+    pub pending: Option<Pending>,
+    /// The (db, key) queues the client is in.
+    keys: Vec<(usize, Bytes)>,
+}
+
+type Queue = VecDeque<(u64, Arc<BlockSignal>)>;
+
+/// The queues of clients blocked on each (db, key), and how many clients block.
+#[derive(Default)]
+pub struct Blocking {
+    queues: Mutex<HashMap<(usize, Bytes), Queue>>,
+    /// Keys with a queue: writes skip the lock while it is zero.
+    queued_keys: AtomicUsize,
+    /// INFO `blocked_clients`.
+    blocked: AtomicUsize,
+}
+
+impl Blocking {
+    fn queues(&self) -> MutexGuard<'_, HashMap<(usize, Bytes), Queue>> {
+        self.queues.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// INFO `blocked_clients`.
+    pub fn blocked_clients(&self) -> usize {
+        self.blocked.load(Ordering::Relaxed)
+    }
+
+    /// Queues client `id` on `keys` of `db` (keeping its place where it is
+    /// queued already, as a client re-running its command after a wake-up is)
+    /// and records the wait for its connection. The caller holds the keys' locks.
+    pub fn wait(
+        &self,
+        id: u64,
+        signal: &Arc<BlockSignal>,
+        block: &mut ClientBlock,
+        db: usize,
+        keys: &[Bytes],
+        deadline: Option<Instant>,
+    ) {
+        let mut queues = self.queues();
+        for key in keys {
+            let slot = (db, key.clone());
+            if block.keys.contains(&slot) {
+                continue;
+            }
+            let queue = queues.entry(slot.clone()).or_insert_with(|| {
+                self.queued_keys.fetch_add(1, Ordering::Relaxed);
+                VecDeque::new()
+            });
+            queue.push_back((id, signal.clone()));
+            block.keys.push(slot);
+        }
+        if signal
+            .state
+            .compare_exchange(IDLE, BLOCKED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            self.blocked.fetch_add(1, Ordering::Relaxed);
+        }
+        block.pending = Some(Pending { deadline });
+    }
+
+    /// Whether any client is queued on a key: writes record stored keys
+    /// only then.
+    pub fn any(&self) -> bool {
+        self.queued_keys.load(Ordering::Relaxed) != 0
+    }
+
+    /// Redis's `signalKeyAsReady`: `key` of `db` now holds a value, so the
+    /// first client queued on it tries again.
+    pub fn signal(&self, db: usize, key: &[u8]) {
+        let queues = self.queues();
+        if let Some((_, first)) = queues
+            .get(&(db, Bytes::copy_from_slice(key)))
+            .and_then(|q| q.front())
+        {
+            first.notify.notify_one();
+        }
+    }
+
+    /// Every key of `db` may have changed (SWAPDB): the first client queued
+    /// on each key tries again; those whose keys are still empty keep waiting.
+    pub fn signal_db(&self, db: usize) {
+        let queues = self.queues();
+        for (_, queue) in queues.iter().filter(|((d, _), _)| *d == db) {
+            if let Some((_, first)) = queue.front() {
+                first.notify.notify_one();
+            }
+        }
+    }
+
+    /// Client `id` was woken but the key holds another type (a BLPOP woken
+    /// by a ZADD): it keeps waiting, as in Redis, and the client behind it on
+    /// each of its keys tries instead, so a BZPOPMIN further back is served.
+    pub fn pass_on(&self, id: u64, block: &ClientBlock) {
+        let queues = self.queues();
+        for slot in &block.keys {
+            let Some(queue) = queues.get(slot) else {
+                continue;
+            };
+            let behind = queue.iter().skip_while(|(who, _)| *who != id).nth(1);
+            if let Some((_, next)) = behind {
+                next.notify.notify_one();
+            }
+        }
+    }
+
+    /// Takes client `id` out of every queue it is in (served, timed out,
+    /// unblocked or gone) and signals the next client on each of those keys,
+    /// which may now be first in line for a value still there.
+    pub fn leave(&self, id: u64, signal: &BlockSignal, block: &mut ClientBlock) {
+        block.pending = None;
+        if block.keys.is_empty() {
+            return;
+        }
+        let mut queues = self.queues();
+        for slot in block.keys.drain(..) {
+            let Some(queue) = queues.get_mut(&slot) else {
+                continue;
+            };
+            queue.retain(|(who, _)| *who != id);
+            match queue.front() {
+                Some((_, next)) => next.notify.notify_one(),
+                None => {
+                    queues.remove(&slot);
+                    self.queued_keys.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
+        }
+        if signal.state.swap(IDLE, Ordering::AcqRel) != IDLE {
+            self.blocked.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
