@@ -178,7 +178,9 @@ fn split_multibulk(frame: Bytes, count: usize) -> Result<Request, ProtocolError>
         let arg = header_end(pos).and_then(|cr| {
             let len = usize::try_from(parse_i64(&frame[pos + 1..cr])?).ok()?;
             let start = cr + 2;
-            let end = start.checked_add(len).filter(|&end| end + 2 <= frame.len())?;
+            let end = start
+                .checked_add(len)
+                .filter(|&end| end + 2 <= frame.len())?;
             Some((start, end))
         });
         let Some((start, end)) = arg else {
