@@ -103,8 +103,12 @@ enum Entry {
     },
 }
 
+/// Command names, hashed with foldhash: the map is looked up once per
+/// request and never grows from client input, so SipHash's DoS resistance buys nothing.
+type Names<V> = HashMap<String, V, foldhash::fast::RandomState>;
+
 pub struct CommandTable {
-    entries: HashMap<String, Entry>,
+    entries: Names<Entry>,
 }
 
 /// Field `key` of a RESP3 map.
@@ -217,22 +221,35 @@ impl Command {
     /// `partial` (what locking needs: the handler reports the error itself);
     /// otherwise it makes the whole answer `None`, as COMMAND GETKEYS reports.
     pub fn key_positions(&self, args: &[Bytes], partial: bool) -> Option<Vec<usize>> {
-        let argc = args.len() as i64;
         let mut positions = Vec::new();
+        self.for_each_key_position(args, partial, |i| positions.push(i))
+            .then_some(positions)
+    }
+
+    /// `key_positions` without collecting them: locking calls this once per
+    /// command, so it allocates nothing. False when a spec does not fit and
+    /// not `partial` (positions already passed to `f` stand).
+    fn for_each_key_position(
+        &self,
+        args: &[Bytes],
+        partial: bool,
+        mut f: impl FnMut(usize),
+    ) -> bool {
+        let argc = args.len() as i64;
         for spec in &self.key_specs {
             match spec_range(spec, args) {
                 Some((first, last, step)) if last < argc && first <= last && first < argc => {
                     let mut i = first;
                     while i <= last {
-                        positions.push(i as usize);
+                        f(i as usize);
                         i += step;
                     }
                 }
                 _ if partial => continue,
-                _ => return None,
+                _ => return false,
             }
         }
-        Some(positions)
+        true
     }
 
     /// The shards this command must lock for `args` run in database `db`.
@@ -240,9 +257,7 @@ impl Command {
         let mut set = LockSet::new();
         match self.locks {
             Locks::Keys => {
-                for i in self.key_positions(args, true).unwrap_or_default() {
-                    set.add_key(keyspace, db, &args[i]);
-                }
+                self.for_each_key_position(args, true, |i| set.add_key(keyspace, db, &args[i]));
             }
             Locks::Db => set.add_db(db),
             Locks::All => set.add_all(keyspace),
@@ -335,7 +350,7 @@ impl CommandTable {
     /// without metadata is skipped with an error log (the tests catch it).
     pub fn build() -> CommandTable {
         let mut catalog = Catalog::load();
-        let mut entries: HashMap<String, Entry> = HashMap::new();
+        let mut entries: Names<Entry> = Names::default();
         let mut subcommands: HashMap<String, HashMap<String, Command>> = HashMap::new();
         for reg in registrations() {
             let name = reg.name.to_string();

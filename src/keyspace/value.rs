@@ -178,7 +178,7 @@ impl Access {
     pub fn touch(&mut self, now_ms: u64) {
         self.secs = (now_ms / 1000) as u32;
         let counter = self.frequency(now_ms);
-        self.lfu_counter = lfu_log_incr(counter, rand::random::<f64>());
+        self.lfu_counter = lfu_log_incr(counter, unit_random());
         self.lfu_minutes = lfu_minutes(now_ms);
     }
 
@@ -193,6 +193,25 @@ impl Access {
         let periods = elapsed / LFU_DECAY_MINUTES;
         self.lfu_counter.saturating_sub(periods.min(255) as u8)
     }
+}
+
+/// Uniform in [0, 1), for `LFULogIncr`'s coin (Redis uses `rand()`). Runs on
+/// every key access, so a per-thread xorshift64* seeded once from `rand`
+/// rather than `rand::random`'s ChaCha thread generator: statistical quality
+/// is all the counter needs.
+fn unit_random() -> f64 {
+    thread_local! {
+        static STATE: std::cell::Cell<u64> = std::cell::Cell::new(rand::random::<u64>() | 1);
+    }
+    STATE.with(|state| {
+        let mut x = state.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        state.set(x);
+        // The top 53 bits of the xorshift64* output, scaled to [0, 1).
+        (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+    })
 }
 
 /// `LFUGetTimeInMinutes`: unix minutes, truncated to 16 bits.

@@ -8,8 +8,9 @@
 //! whether the whole frame has arrived without allocating anything sized by a
 //! client's number. The scan keeps its place between reads (like the client's
 //! `multibulklen`), so a request arriving in many pieces is not rescanned from
-//! its start each time. Only a complete, validated frame is handed to
-//! `redis-protocol`, which splits it into zero-copy `Bytes` arguments.
+//! its start each time. Only a complete, validated frame is then split into
+//! zero-copy `Bytes` arguments (slices of the frozen frame), by a second walk
+//! over the headers the scan already checked.
 //!
 //! Kept Redis quirks: the two bytes after a header's `\r` and after an
 //! argument's data are skipped unchecked (the scan writes `\r\n` there, because
@@ -17,8 +18,6 @@
 //! end, because Redis looks for it with `strchr`.
 
 use bytes::{Buf, Bytes, BytesMut};
-use redis_protocol::resp2::decode::decode_bytes_mut;
-use redis_protocol::resp2::types::BytesFrame;
 
 use super::inline::split_args;
 use super::Reply;
@@ -70,6 +69,8 @@ impl ProtocolError {
 pub struct RequestParser {
     /// Arguments not yet scanned; 0 when no multibulk request is in progress.
     pending: u64,
+    /// Arguments of the multibulk request in progress.
+    count: usize,
     /// Where the next argument's header starts in the buffer.
     pos: usize,
 }
@@ -103,6 +104,7 @@ impl RequestParser {
                 buf.advance(cr + 2);
             } else {
                 self.pending = count as u64;
+                self.count = count as usize;
                 self.pos = cr + 2;
             }
         }
@@ -113,7 +115,7 @@ impl RequestParser {
             self.pending -= 1;
         }
         let len = std::mem::take(&mut self.pos);
-        decode_multibulk(buf, len).map(Some)
+        split_multibulk(buf.split_to(len).freeze(), self.count).map(Some)
     }
 
     /// Scans the next argument of the request in progress; false until all of
@@ -163,24 +165,30 @@ fn header_line(buf: &mut [u8], from: usize, too_big: &str) -> Result<Option<usiz
     }
 }
 
-fn decode_multibulk(buf: &mut BytesMut, len: usize) -> Result<Request, ProtocolError> {
-    let bad = |what: &str| ProtocolError(format!("invalid request: {what}").into_bytes(), None);
-    let mut frame_bytes = buf.split_to(len);
-    let frame = match decode_bytes_mut(&mut frame_bytes) {
-        Ok(Some((frame, _, _))) => frame,
-        Ok(None) => return Err(bad("incomplete frame")),
-        Err(e) => return Err(bad(e.details())),
-    };
-    let BytesFrame::Array(items) = frame else {
-        return Err(bad("not an array"));
-    };
-    let args = items
-        .into_iter()
-        .map(|item| match item {
-            BytesFrame::BulkString(b) => Ok(b),
-            _ => Err(bad("not a bulk string")),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+/// Cuts a complete multibulk `frame` of `count` arguments, already scanned
+/// (headers valid, `\r\n` written after each line and argument), into
+/// slices sharing the frame's memory. Nothing per argument is allocated, and
+/// `count` is bounded by the bytes received, since every argument has arrived.
+/// The error is unreachable after a successful scan; it guards the slicing.
+fn split_multibulk(frame: Bytes, count: usize) -> Result<Request, ProtocolError> {
+    let mut args = Vec::with_capacity(count);
+    let header_end = |from: usize| memchr::memchr(b'\r', &frame[from..]).map(|i| from + i);
+    let mut pos = header_end(0).map_or(frame.len(), |cr| cr + 2);
+    while pos < frame.len() {
+        let arg = header_end(pos).and_then(|cr| {
+            let len = usize::try_from(parse_i64(&frame[pos + 1..cr])?).ok()?;
+            let start = cr + 2;
+            let end = start
+                .checked_add(len)
+                .filter(|&end| end + 2 <= frame.len())?;
+            Some((start, end))
+        });
+        let Some((start, end)) = arg else {
+            return Err(ProtocolError::new("invalid request"));
+        };
+        args.push(frame.slice(start..end));
+        pos = end + 2;
+    }
     Ok(Request { args, inline: None })
 }
 

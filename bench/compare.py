@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""Side-by-side throughput, latency and CPU cost: reddish against redis-server.
+
+Builds the release reddish-server, starts it and `redis-server --save ''
+--appendonly no` on free loopback ports, and runs each redis-benchmark
+workload against both servers interleaved (reddish, redis, reddish, redis, ...)
+for several rounds. Per run it records requests/s and p50/p99 (from
+`redis-benchmark --csv`) and the server's CPU time (utime+stime from
+/proc/<pid>/stat, before/after), and prints the medians as a markdown table
+with reddish/redis ratios. A memory workload loads 1,000,000 keys with 32-byte
+values into fresh servers and compares RSS growth per key (helpers shared with
+bench/memory.py).
+
+CPU per request is the figure to trust on a busy machine: requests/s move
+with whatever else runs on the 2 cores, CPU time spent by the server much less.
+
+Usage: bench/compare.py [--quick] [--rounds N] [--only NAME[,NAME]] [--no-build] [--no-memory]
+"""
+
+import argparse
+import csv
+import io
+import os
+import statistics
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from memory import cli, rss_kb, start  # noqa: E402
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+# name -> (redis-benchmark arguments, requests in a full run, requests with --quick)
+WORKLOADS = {
+    "setget-P16": (["-t", "set,get", "-c", "50", "-P", "16"], 1_000_000, 200_000),
+    "setget-P1": (["-t", "set,get", "-c", "50"], 200_000, 50_000),
+    "mixed-P16": (["-t", "incr,lpush,rpop,sadd,hset,zadd,lrange_100", "-c", "50", "-P", "16"],
+                  200_000, 50_000),
+    "set4k-P16": (["-t", "set", "-d", "4096", "-c", "50", "-P", "16"], 200_000, 50_000),
+    "get-c1000": (["-t", "get", "-c", "1000"], 200_000, 50_000),
+    "setget-P16-r1M": (["-t", "set,get", "-c", "50", "-P", "16", "-r", "1000000"],
+                        1_000_000, 200_000),
+    "setget-P16-resp3": (["-t", "set,get", "-c", "50", "-P", "16", "-3"], 1_000_000, 200_000),
+}
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # After the ")" of comm: field 3 (state) is index 0, so utime (14) and stime (15) are 11, 12.
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def bench(port, args, n):
+    """One redis-benchmark run; returns {test: (rps, p50_ms, p99_ms)}."""
+    out = subprocess.run(["redis-benchmark", "-p", str(port), "-n", str(n), "--csv", *args],
+                         capture_output=True, check=True, text=True).stdout
+    rows = {}
+    for row in csv.DictReader(io.StringIO(out)):
+        rows[row["test"]] = (float(row["rps"]), float(row["p50_latency_ms"]),
+                             float(row["p99_latency_ms"]))
+    return rows
+
+
+def run_workload(servers, args, n, rounds):
+    """Interleaved rounds; returns {kind: {test: [(rps, p50, p99, cpu_us_per_req), ...]}}."""
+    results = {kind: {} for kind in servers}
+    for _ in range(rounds):
+        for kind, (proc, port) in servers.items():
+            cli(port, "FLUSHALL")
+            before = cpu_seconds(proc.pid)
+            rows = bench(port, args, n)
+            cpu = cpu_seconds(proc.pid) - before
+            total = n * len(rows)
+            for test, (rps, p50, p99) in rows.items():
+                # CPU is split over a run's tests by request count (each test sends n).
+                results[kind].setdefault(test, []).append((rps, p50, p99, cpu * 1e6 / total))
+    return results
+
+
+def med(samples, i):
+    return statistics.median(s[i] for s in samples)
+
+
+def memory_rows(binary, keys):
+    """RSS growth per key after `keys` SETs of 32-byte values, on fresh servers."""
+    growth = {}
+    for kind in ("reddish", "redis"):
+        proc, port = start(kind, binary)
+        try:
+            cli(port, "PING")
+            before = rss_kb(proc.pid)
+            subprocess.run(["redis-benchmark", "-p", str(port), "-t", "set", "-n", str(keys),
+                            "-r", str(keys * 100), "-d", "32", "-P", "16", "-q"],
+                           check=True, capture_output=True)
+            dbsize = int(cli(port, "DBSIZE"))
+            after = rss_kb(proc.pid)
+            growth[kind] = ((after - before) * 1024 / dbsize, dbsize)
+        finally:
+            proc.terminate()
+            proc.wait()
+    return growth
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(here, "..", "target"))
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--reddish", default=os.path.join(target, "release", "reddish-server"))
+    p.add_argument("--quick", action="store_true", help="fewer requests, 1 round unless --rounds")
+    p.add_argument("--rounds", type=int)
+    p.add_argument("--only", help="comma-separated workload names (see WORKLOADS)")
+    p.add_argument("--no-build", action="store_true")
+    p.add_argument("--no-memory", action="store_true")
+    opts = p.parse_args()
+    rounds = opts.rounds or (1 if opts.quick else 3)
+    if not opts.no_build:
+        subprocess.run(["cargo", "build", "--release", "--bin", "reddish-server"],
+                       cwd=os.path.join(here, ".."), check=True)
+    with open("/proc/loadavg") as f:
+        print(f"load average before: {f.read().split()[:3]}, rounds: {rounds}\n")
+
+    print("| workload | test | reddish rps | redis rps | ratio | reddish p50/p99 ms "
+          "| redis p50/p99 ms | reddish CPU µs/req | redis CPU µs/req | CPU ratio |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    servers = {kind: start(kind, opts.reddish) for kind in ("reddish", "redis")}
+    try:
+        for name, (args, full, quick) in WORKLOADS.items():
+            if opts.only and name not in opts.only.split(","):
+                continue
+            res = run_workload(servers, args, quick if opts.quick else full, rounds)
+            for test in res["redis"]:
+                a, b = res["reddish"][test], res["redis"][test]
+                print(f"| {name} | {test} | {med(a, 0):,.0f} | {med(b, 0):,.0f} "
+                      f"| {med(a, 0) / med(b, 0):.2f} | {med(a, 1):.3f}/{med(a, 2):.3f} "
+                      f"| {med(b, 1):.3f}/{med(b, 2):.3f} | {med(a, 3):.2f} | {med(b, 3):.2f} "
+                      f"| {med(a, 3) / med(b, 3):.2f} |", flush=True)
+    finally:
+        for proc, _ in servers.values():
+            proc.terminate()
+            proc.wait()
+    if not opts.no_memory:
+        keys = 100_000 if opts.quick else 1_000_000
+        g = memory_rows(opts.reddish, keys)
+        print(f"\nmemory, {keys:,} SETs of 32-byte values (-r {keys * 100}):")
+        for kind, (per_key, dbsize) in g.items():
+            print(f"  {kind}: {per_key:.1f} B/key RSS growth over {dbsize:,} keys")
+        print(f"  ratio reddish/redis = {g['reddish'][0] / g['redis'][0]:.2f}")
+    with open("/proc/loadavg") as f:
+        print(f"\nload average after: {f.read().split()[:3]}")
+
+
+if __name__ == "__main__":
+    main()
