@@ -204,7 +204,9 @@ impl Server {
 pub async fn run(config: Config) -> std::io::Result<()> {
     let signals = Signals::install();
     let server = Arc::new(Server::new(config));
-    let port = server.config.port();
+    // Port 0 picks a free port on the first address; the other addresses and
+    // CONFIG GET port then use that same port.
+    let mut port = server.config.port();
     let mut listeners = Vec::new();
     for addr in server.config.bind() {
         let addr = addr.trim_start_matches('-');
@@ -215,6 +217,12 @@ pub async fn run(config: Config) -> std::io::Result<()> {
             )
         })?;
         let local = listener.local_addr()?;
+        if port == 0 {
+            port = local.port();
+            let _ = server
+                .config
+                .set(&[(b"port".as_slice(), port.to_string().as_bytes())]);
+        }
         server
             .tcp_port
             .store(local.port() as u64, Ordering::Relaxed);

@@ -83,30 +83,53 @@ fn wait_until_listening(port: u16, child: &mut Child) {
     panic!("server did not listen on port {port}");
 }
 
+/// Starts `cmd` with its stdout piped and waits for its "Ready to accept
+/// connections" log line (returned), or None if it exits first (its port was
+/// taken). Its further output is drained so it never blocks on a full pipe.
+fn spawn_until_ready(mut cmd: Command) -> Option<(Child, String)> {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start server");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.contains("Ready to accept connections") {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(10)) {
+        Ok(line) => Some((child, line)),
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            None
+        }
+    }
+}
+
 impl Server {
     /// reddish with default settings.
     pub fn start() -> Server {
         Server::start_with(&[])
     }
 
-    /// reddish with extra command-line arguments.
+    /// reddish with extra command-line arguments, on a port it picks itself
+    /// (`--port 0`, read back from its "Ready to accept connections" log line),
+    /// so tests running in parallel can never race for a port.
     pub fn start_with(args: &[&str]) -> Server {
-        for _ in 0..5 {
-            let port = free_port();
-            let mut child = Command::new(env!("CARGO_BIN_EXE_reddish-server"))
-                .args(["--port", &port.to_string()])
-                .args(args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start reddish-server");
-            std::thread::sleep(Duration::from_millis(10));
-            if let Ok(None) = child.try_wait() {
-                wait_until_listening(port, &mut child);
-                return Server { child, port };
-            }
-        }
-        panic!("could not start reddish-server");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_reddish-server"));
+        cmd.args(["--port", "0"]).args(args);
+        let (child, line) = spawn_until_ready(cmd).expect("reddish-server started");
+        let port = line
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no port in {line:?}"));
+        Server { child, port }
     }
 
     /// reddish started with exactly `args` (which must make it listen on `port`).
@@ -132,9 +155,11 @@ impl Server {
         if !installed("redis-server", "differential test") {
             return None;
         }
-        let port = free_port();
-        let mut child = Command::new("redis-server")
-            .args([
+        // redis-server cannot pick its own port: try free ones until one binds.
+        for _ in 0..5 {
+            let port = free_port();
+            let mut cmd = Command::new("redis-server");
+            cmd.args([
                 "--port",
                 &port.to_string(),
                 "--save",
@@ -143,13 +168,12 @@ impl Server {
                 "no",
             ])
             .args(["--bind", "127.0.0.1"])
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start redis-server");
-        wait_until_listening(port, &mut child);
-        Some(Server { child, port })
+            .args(args);
+            if let Some((child, _)) = spawn_until_ready(cmd) {
+                return Some(Server { child, port });
+            }
+        }
+        panic!("could not start redis-server")
     }
 
     pub fn connect(&self) -> Conn {
