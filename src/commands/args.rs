@@ -3,8 +3,10 @@
 
 use bytes::Bytes;
 
+use crate::keyspace::{StringValue, Value};
 use crate::number::{parse_f64, parse_i64};
 use crate::protocol::Reply;
+use crate::types::{hash::Hash, list::List, set::Set, zset::ZSet};
 
 pub const ERR_NOT_INTEGER: &str = "ERR value is not an integer or out of range";
 pub use crate::number::ERR_NOT_A_FLOAT as ERR_NOT_FLOAT;
@@ -29,6 +31,48 @@ pub fn float_arg(arg: &[u8]) -> Result<f64, Reply> {
 /// (`SET k v "NX\0junk"` is NX in Redis too).
 pub fn is(arg: &[u8], word: &str) -> bool {
     super::table::c_string(arg, usize::MAX).eq_ignore_ascii_case(word.as_bytes())
+}
+
+/// A value type a command expects of a key: Redis's `checkType`, which
+/// answers WRONGTYPE for any other type. See [`checked`] and [`checked_mut`].
+pub trait Typed {
+    fn of(value: &Value) -> Option<&Self>;
+    fn of_mut(value: &mut Value) -> Option<&mut Self>;
+}
+
+macro_rules! typed {
+    ($type:ty, $variant:ident) => {
+        impl Typed for $type {
+            fn of(value: &Value) -> Option<&Self> {
+                match value {
+                    Value::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+            fn of_mut(value: &mut Value) -> Option<&mut Self> {
+                match value {
+                    Value::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+typed!(StringValue, String);
+typed!(List, List);
+typed!(Hash, Hash);
+typed!(Set, Set);
+typed!(ZSet, ZSet);
+
+/// The value as type `T`, or WRONGTYPE.
+pub fn checked<T: Typed>(value: &Value) -> Result<&T, Reply> {
+    T::of(value).ok_or_else(wrong_type)
+}
+
+/// [`checked`] for changing the value in place.
+pub fn checked_mut<T: Typed>(value: &mut Value) -> Result<&mut T, Reply> {
+    T::of_mut(value).ok_or_else(wrong_type)
 }
 
 pub fn syntax_error() -> Reply {

@@ -9,8 +9,8 @@ use rand::seq::index;
 use rand::Rng;
 
 use super::args::{
-    cursor_arg, int_arg, int_in_range, is, random_reply_len, scan_reply, syntax_error, wrong_type,
-    ScanOptions, ERR_OVERFLOW,
+    checked_mut, cursor_arg, int_arg, int_in_range, is, random_reply_len, scan_reply, syntax_error,
+    wrong_type, ScanOptions, ERR_OVERFLOW,
 };
 use super::{cmd, CmdResult, Ctx, Registration};
 use crate::config::notify;
@@ -61,11 +61,7 @@ fn read<'d>(db: &'d mut DbView, stats: &Stats, key: &[u8]) -> Result<Option<&'d 
 
 /// Redis `lookupKeyWrite` + `checkType(OBJ_HASH)`.
 fn write<'d>(db: &'d mut DbView, key: &[u8]) -> Result<Option<&'d mut Hash>, Reply> {
-    match db.get_mut(key) {
-        None => Ok(None),
-        Some(Value::Hash(h)) => Ok(Some(h)),
-        Some(_) => Err(wrong_type()),
-    }
+    db.get_mut(key).map(checked_mut::<Hash>).transpose()
 }
 
 /// Redis `hashTypeLookupWriteOrCreate`. Callers only create the key when they

@@ -10,7 +10,7 @@
 use bytes::Bytes;
 
 use super::args::{
-    int_arg, int_in_range, is, positive_arg, syntax_error, wrong_type, ERR_NO_SUCH_KEY,
+    checked, checked_mut, int_arg, int_in_range, is, positive_arg, syntax_error, ERR_NO_SUCH_KEY,
 };
 use super::{cmd, CmdResult, Ctx, Registration};
 use crate::config::notify;
@@ -43,21 +43,6 @@ const ERR_INDEX_OUT_OF_RANGE: &str = "ERR index out of range";
 const ERR_RANK_ZERO: &str = "ERR RANK can't be zero: use 1 to start from the first match, \
     2 from the second ... or use negative to start from the end of the list";
 
-/// Redis `checkType(c, o, OBJ_LIST)`.
-fn list_of(value: &Value) -> Result<&List, Reply> {
-    match value {
-        Value::List(list) => Ok(list),
-        _ => Err(wrong_type()),
-    }
-}
-
-fn list_of_mut(value: &mut Value) -> Result<&mut List, Reply> {
-    match value {
-        Value::List(list) => Ok(list),
-        _ => Err(wrong_type()),
-    }
-}
-
 /// Redis `lookupKeyRead` then `checkType`: counts a keyspace hit when the
 /// key exists (whatever its type) and a miss otherwise.
 fn read_list<'d>(
@@ -67,12 +52,12 @@ fn read_list<'d>(
 ) -> Result<Option<&'d List>, Reply> {
     let entry = db.get_read(key);
     server.stats.lookup(entry.is_some());
-    entry.map(|e| list_of(&e.value)).transpose()
+    entry.map(|e| checked::<List>(&e.value)).transpose()
 }
 
 /// Redis `lookupKeyWrite` then `checkType`.
 fn write_list<'d>(db: &'d mut DbView, key: &[u8]) -> Result<Option<&'d mut List>, Reply> {
-    db.get_mut(key).map(list_of_mut).transpose()
+    db.get_mut(key).map(checked_mut::<List>).transpose()
 }
 
 /// Runs `f` on the list at `key` (None when there is none), then deletes the

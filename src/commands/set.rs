@@ -8,8 +8,8 @@ use bytes::Bytes;
 use rand::seq::index;
 
 use super::args::{
-    cursor_arg, int_in_range, is, positive_arg, random_reply_len, scan_reply, syntax_error,
-    wrong_type, ScanOptions,
+    checked, checked_mut, cursor_arg, int_in_range, is, positive_arg, random_reply_len, scan_reply,
+    syntax_error, wrong_type, ScanOptions,
 };
 use super::{cmd, CmdResult, Ctx, Registration};
 use crate::config::notify;
@@ -38,27 +38,16 @@ pub static COMMANDS: &[Registration] = &[
     cmd("sunionstore", sunionstore),
 ];
 
-fn set_of(value: &Value) -> Result<&Set, Reply> {
-    match value {
-        Value::Set(s) => Ok(s),
-        _ => Err(wrong_type()),
-    }
-}
-
 /// Redis `lookupKeyRead` + `checkType(OBJ_SET)`; counts a keyspace hit or miss.
 fn read<'d>(db: &'d mut DbView, stats: &Stats, key: &[u8]) -> Result<Option<&'d Set>, Reply> {
     let entry = db.get_read(key);
     stats.lookup(entry.is_some());
-    entry.map(|e| set_of(&e.value)).transpose()
+    entry.map(|e| checked::<Set>(&e.value)).transpose()
 }
 
 /// Redis `lookupKeyWrite` + `checkType(OBJ_SET)`.
 fn write<'d>(db: &'d mut DbView, key: &[u8]) -> Result<Option<&'d mut Set>, Reply> {
-    match db.get_mut(key) {
-        None => Ok(None),
-        Some(Value::Set(s)) => Ok(Some(s)),
-        Some(_) => Err(wrong_type()),
-    }
+    db.get_mut(key).map(checked_mut::<Set>).transpose()
 }
 
 /// A reply computed from the set at `key` (None when it does not exist).
@@ -271,7 +260,7 @@ fn sources<'d>(
         .into_iter()
         .map(|e| {
             stats.lookup(e.is_some());
-            e.map(|e| set_of(&e.value)).transpose()
+            e.map(|e| checked::<Set>(&e.value)).transpose()
         })
         .collect()
 }

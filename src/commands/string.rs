@@ -6,7 +6,7 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::args::{int_arg, is, syntax_error, wrong_type, ERR_OVERFLOW};
+use super::args::{checked, checked_mut, int_arg, is, syntax_error, ERR_OVERFLOW};
 use super::{cmd, CmdResult, Ctx, Registration};
 use crate::config::notify;
 use crate::keyspace::{DbView, StringValue, Value};
@@ -41,26 +41,13 @@ pub static COMMANDS: &[Registration] = &[
 
 const ERR_STRING_TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 
-/// Redis `checkType(c, o, OBJ_STRING)`: the string a key holds, or WRONGTYPE.
-fn string_of(value: &Value) -> Result<&StringValue, Reply> {
-    match value {
-        Value::String(s) => Ok(s),
-        _ => Err(wrong_type()),
-    }
-}
-
-/// [`string_of`] for changing the string in place.
-fn string_of_mut(value: &mut Value) -> Result<&mut StringValue, Reply> {
-    match value {
-        Value::String(s) => Ok(s),
-        _ => Err(wrong_type()),
-    }
-}
-
 /// Redis `lookupKeyRead` then `checkType`: the string at `key`, if any. Counts
 /// a keyspace hit when the key exists (whatever its type) and a miss otherwise.
 fn read_string(ctx: &mut Ctx, key: &[u8]) -> Result<Option<StringValue>, Reply> {
-    let found = ctx.db().get_read(key).map(|e| string_of(&e.value).cloned());
+    let found = ctx
+        .db()
+        .get_read(key)
+        .map(|e| checked::<StringValue>(&e.value).cloned());
     ctx.server.stats.lookup(found.is_some());
     found.transpose()
 }
@@ -349,7 +336,7 @@ fn mget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         .map(|key| {
             let found = db.get_read(key).map(|e| {
                 // MGET answers nil for a key of another type instead of failing.
-                string_of(&e.value).map_or(Reply::Null, |s| Reply::Bulk(s.to_bytes()))
+                checked::<StringValue>(&e.value).map_or(Reply::Null, |s| Reply::Bulk(s.to_bytes()))
             });
             stats.lookup(found.is_some());
             found.unwrap_or(Reply::Null)
@@ -392,7 +379,7 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
     let mut db = ctx.db();
     let current = match db.get(key) {
         None => 0,
-        Some(e) => match string_of(&e.value)? {
+        Some(e) => match checked::<StringValue>(&e.value)? {
             StringValue::Int(n) => *n,
             StringValue::Embstr(b) | StringValue::Raw(b) => int_arg(b)?,
         },
@@ -434,7 +421,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut db = ctx.db();
     let current = match db.get(&args[1]) {
         None => None,
-        Some(e) => Some(string_of(&e.value)?.to_bytes()),
+        Some(e) => Some(checked::<StringValue>(&e.value)?.to_bytes()),
     };
     let sum = incr_by_float(current.as_deref().unwrap_or(b"0"), &args[2])
         .map_err(|e| Reply::error(e.message()))?;
@@ -461,7 +448,7 @@ fn append(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             db.notify(notify::STRING, "append", key);
             return Ok(Reply::from(tail.len()));
         }
-        Some(value) => string_of_mut(value)?,
+        Some(value) => checked_mut::<StringValue>(value)?,
     };
     check_length(server, s.len() as u64, tail.len() as u64)?;
     let mut buf = unshare(s);
@@ -489,7 +476,7 @@ fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             BytesMut::new()
         }
         Some(value) => {
-            let s = string_of_mut(value)?;
+            let s = checked_mut::<StringValue>(value)?;
             if patch.is_empty() {
                 let len = s.len();
                 db.unchanged(key);

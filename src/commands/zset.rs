@@ -13,7 +13,8 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 
 use super::args::{
-    cursor_arg, float_arg, int_arg, int_in_range, is, positive_arg, syntax_error, wrong_type,
+    checked, checked_mut, cursor_arg, float_arg, int_arg, int_in_range, is, positive_arg,
+    syntax_error, wrong_type,
 };
 use super::{cmd, CmdResult, Ctx, Registration};
 use crate::config::notify;
@@ -80,21 +81,6 @@ fn limits(server: &Server) -> Limits {
     }
 }
 
-/// Redis `checkType(c, o, OBJ_ZSET)`.
-fn zset_of(value: &Value) -> Result<&ZSet, Reply> {
-    match value {
-        Value::ZSet(z) => Ok(z),
-        _ => Err(wrong_type()),
-    }
-}
-
-fn zset_of_mut(value: &mut Value) -> Result<&mut ZSet, Reply> {
-    match value {
-        Value::ZSet(z) => Ok(z),
-        _ => Err(wrong_type()),
-    }
-}
-
 /// Redis `lookupKeyRead` + `checkType`: counts a keyspace hit or miss; a
 /// miss is a `keymiss` event.
 fn read<'d>(
@@ -104,7 +90,7 @@ fn read<'d>(
 ) -> Result<Option<&'d ZSet>, Reply> {
     let found = db.get_read(key);
     server.stats.lookup(found.is_some());
-    found.map(|e| zset_of(&e.value)).transpose()
+    found.map(|e| checked::<ZSet>(&e.value)).transpose()
 }
 
 /// Members (and scores) as Redis's range replies list them: with scores, a
@@ -206,7 +192,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], mut flags: AddFlags) -> CmdResult
     let event = if flags.incr { "zincr" } else { "zadd" };
     let result = match db.get_mut(key) {
         Some(value) => add_pairs(
-            zset_of_mut(value)?,
+            checked_mut::<ZSet>(value)?,
             pairs,
             &scores,
             flags,
@@ -284,7 +270,7 @@ fn zrem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let Some(value) = db.get_mut(&args[1]) else {
         return Ok(Reply::from(0i64));
     };
-    let z = zset_of_mut(value)?;
+    let z = checked_mut::<ZSet>(value)?;
     let mut deleted = 0i64;
     for member in &args[2..] {
         deleted += i64::from(z.remove(member));
@@ -637,7 +623,7 @@ fn zremrange_generic(ctx: &mut Ctx, key: &[u8], selection: Selection) -> CmdResu
     let Some(value) = db.get_mut(key) else {
         return Ok(Reply::from(0i64));
     };
-    let z = zset_of_mut(value)?;
+    let z = checked_mut::<ZSet>(value)?;
     let (deleted, event) = match &selection {
         Selection::Rank(start, end) => (
             rank_window(z.len(), *start, *end)
@@ -711,7 +697,7 @@ pub(super) fn pop_generic(
     let Some(value) = db.get_mut(key) else {
         return empty();
     };
-    let z = zset_of_mut(value)?;
+    let z = checked_mut::<ZSet>(value)?;
     if count == Some(0) {
         db.unchanged(key);
         return Ok(Reply::Array(Vec::new()));
