@@ -186,8 +186,14 @@ fn introspection() {
     // Leaving, by command and by disconnecting, empties the registry.
     same(&mut s2, &["PUNSUBSCRIBE", "other"], 1);
     drop(s1);
+    // Both servers notice the disconnect asynchronously: wait until each has
+    // dropped all of s1's subscriptions (channels and patterns).
     let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline && c[1].cmd_str(&["PUBSUB", "NUMPAT"]) != ":1\r\n" {
+    let left = |conn: &mut Conn| {
+        conn.cmd_str(&["PUBSUB", "NUMPAT"]) == ":1\r\n"
+            && conn.cmd_str(&["PUBSUB", "NUMSUB", "news.1"]) == "*2\r\n$6\r\nnews.1\r\n:1\r\n"
+    };
+    while Instant::now() < deadline && !(left(&mut c[0]) && left(&mut c[1])) {
         std::thread::sleep(Duration::from_millis(10));
     }
     same(&mut c, &["PUBSUB", "NUMSUB", "news.1"], 1);
