@@ -75,6 +75,20 @@ pub fn checked_mut<T: Typed>(value: &mut Value) -> Result<&mut T, Reply> {
     T::of_mut(value).ok_or_else(wrong_type)
 }
 
+/// Redis's index sanitizing for LRANGE, LTRIM and rank ranges of sorted
+/// sets: `start..=stop` with negative indexes counting from the end, as the
+/// first position and the number of elements, or None when it is empty.
+pub fn index_range(len: usize, start: i64, stop: i64) -> Option<(usize, usize)> {
+    let len = len as i64;
+    let start = if start < 0 { len + start } else { start }.max(0);
+    let stop = if stop < 0 { len + stop } else { stop };
+    if start > stop || start >= len {
+        return None;
+    }
+    let stop = stop.min(len - 1);
+    Some((start as usize, (stop - start + 1) as usize))
+}
+
 pub fn syntax_error() -> Reply {
     Reply::error(ERR_SYNTAX)
 }

@@ -10,7 +10,8 @@
 use bytes::Bytes;
 
 use super::args::{
-    checked, checked_mut, int_arg, int_in_range, is, positive_arg, syntax_error, ERR_NO_SUCH_KEY,
+    checked, checked_mut, index_range, int_arg, int_in_range, is, positive_arg, syntax_error,
+    ERR_NO_SUCH_KEY,
 };
 use super::{cmd, CmdResult, Ctx, Registration};
 use crate::config::notify;
@@ -218,20 +219,6 @@ fn lset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
 }
 
-/// LRANGE and LTRIM's index arithmetic: the first position and the number of
-/// elements of `start..=stop` (negative counting from the tail), or None
-/// when the range is empty.
-fn clamp_range(len: usize, start: i64, stop: i64) -> Option<(usize, usize)> {
-    let len = len as i64;
-    let start = if start < 0 { len + start } else { start }.max(0);
-    let stop = if stop < 0 { len + stop } else { stop };
-    if start > stop || start >= len {
-        return None;
-    }
-    let stop = stop.min(len - 1);
-    Some((start as usize, (stop - start + 1) as usize))
-}
-
 fn lrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let start = int_arg(&args[2])?;
     let stop = int_arg(&args[3])?;
@@ -240,7 +227,7 @@ fn lrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let Some(list) = read_list(server, &mut db, &args[1])? else {
         return Ok(Reply::Array(Vec::new()));
     };
-    let Some((first, count)) = clamp_range(list.len(), start, stop) else {
+    let Some((first, count)) = index_range(list.len(), start, stop) else {
         return Ok(Reply::Array(Vec::new()));
     };
     Ok(bulks(list.range(first, count)))
@@ -251,7 +238,7 @@ fn ltrim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let stop = int_arg(&args[3])?;
     modify(&mut ctx.db(), &args[1], "ltrim", |list| {
         let len = list.len();
-        match clamp_range(len, start, stop) {
+        match index_range(len, start, stop) {
             Some((first, count)) => list.trim(first, len - first - count),
             None => list.trim(len, 0),
         }

@@ -13,8 +13,8 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 
 use super::args::{
-    checked, checked_mut, cursor_arg, float_arg, int_arg, int_in_range, is, positive_arg,
-    syntax_error, wrong_type,
+    checked, checked_mut, cursor_arg, float_arg, index_range, int_arg, int_in_range, is,
+    positive_arg, syntax_error, wrong_type,
 };
 use super::{cmd, CmdResult, Ctx, Registration};
 use crate::config::notify;
@@ -527,19 +527,6 @@ fn store_result(db: &mut DbView, dst: &[u8], result: ZSet, event: &'static str) 
     Ok(Reply::from(len))
 }
 
-/// Redis's index sanitizing for rank ranges: negative indexes count from the
-/// end; returns the first rank and how many, or None when empty.
-fn rank_window(len: usize, start: i64, end: i64) -> Option<(usize, usize)> {
-    let llen = len as i64;
-    let start = if start < 0 { llen + start } else { start }.max(0);
-    let end = if end < 0 { llen + end } else { end };
-    if start > end || start >= llen {
-        return None;
-    }
-    let end = end.min(llen - 1);
-    Some((start as usize, (end - start + 1) as usize))
-}
-
 /// The elements a ZRANGE selects, in reply order.
 fn select<'z>(
     z: &'z ZSet,
@@ -549,7 +536,7 @@ fn select<'z>(
     limit: i64,
 ) -> Vec<(&'z [u8], f64)> {
     match selection {
-        Selection::Rank(start, end) => match rank_window(z.len(), *start, *end) {
+        Selection::Rank(start, end) => match index_range(z.len(), *start, *end) {
             Some((start, count)) => {
                 let first = if rev { z.len() - 1 - start } else { start };
                 z.iter_from(first, rev).take(count).collect()
@@ -626,7 +613,7 @@ fn zremrange_generic(ctx: &mut Ctx, key: &[u8], selection: Selection) -> CmdResu
     let z = checked_mut::<ZSet>(value)?;
     let (deleted, event) = match &selection {
         Selection::Rank(start, end) => (
-            rank_window(z.len(), *start, *end)
+            index_range(z.len(), *start, *end)
                 .map_or(0, |(start, count)| z.remove_ranks(start, count)),
             "zremrangebyrank",
         ),
