@@ -14,6 +14,8 @@ bench/memory.py).
 CPU per request is the figure to trust on a busy machine: requests/s move
 with whatever else runs on the 2 cores, CPU time spent by the server much less.
 
+Five rounds by default (the issue asks for medians of at least 5).
+
 Usage: bench/compare.py [--quick] [--rounds N] [--only NAME[,NAME]] [--no-build] [--no-memory]
 """
 
@@ -113,7 +115,7 @@ def main():
     p.add_argument("--no-build", action="store_true")
     p.add_argument("--no-memory", action="store_true")
     opts = p.parse_args()
-    rounds = opts.rounds or (1 if opts.quick else 3)
+    rounds = opts.rounds or (1 if opts.quick else 5)
     if not opts.no_build:
         subprocess.run(["cargo", "build", "--release", "--bin", "reddish-server"],
                        cwd=os.path.join(here, ".."), check=True)
