@@ -170,9 +170,12 @@ enum KeyRepr {
 }
 
 // The layouts the keyspace's memory use depends on (see ARCHITECTURE.md).
-const _: () = assert!(std::mem::size_of::<Key>() == 24);
-const _: () = assert!(std::mem::size_of::<Value>() == 48);
-const _: () = assert!(std::mem::size_of::<Entry>() == 64);
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(
+    std::mem::size_of::<Key>() == 24
+        && std::mem::size_of::<Value>() == 48
+        && std::mem::size_of::<Entry>() == 64
+);
 
 impl From<&[u8]> for Key {
     fn from(data: &[u8]) -> Key {
