@@ -17,7 +17,8 @@ use hashbrown::raw::RawTable;
 
 use super::{Entry, Key, KeyHasher};
 
-/// A key and its entry, in one allocation.
+/// A key and its entry, in one allocation. Public only as the element of
+/// [`Table`], which FLUSHDB ASYNC carries away to free elsewhere.
 #[derive(Debug)]
 pub struct Slot {
     key: Key,
