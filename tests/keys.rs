@@ -730,3 +730,53 @@ fn active_expiry_reclaims_untouched_keys() {
         "{keyspace}"
     );
 }
+
+/// Keys are held inline up to 22 bytes and on the heap beyond, short strings
+/// inline up to the embstr limit (44 bytes): both sides of each boundary, and
+/// a key moving across kinds of storage by RENAME and MOVE, keep their bytes,
+/// their TTL and their encoding.
+#[test]
+fn keys_and_values_on_both_sides_of_the_inline_limits() {
+    let (k22, k23) = ("k".repeat(22), "k".repeat(23));
+    let (v44, v45) = ("v".repeat(44), "v".repeat(45));
+    let long = format!("{k23}{k23}{k23}");
+    let mut script: Vec<Vec<&str>> = Vec::new();
+    for key in ["", "a", k22.as_str(), k23.as_str(), long.as_str()] {
+        for value in ["", "7", "x", v44.as_str(), v45.as_str()] {
+            script.extend([
+                vec!["SET", key, value],
+                vec!["GET", key],
+                vec!["STRLEN", key],
+                vec!["OBJECT", "ENCODING", key],
+                vec!["EXISTS", key],
+            ]);
+        }
+        script.extend([
+            vec!["APPEND", key, "!"],
+            vec!["GET", key],
+            vec!["OBJECT", "ENCODING", key],
+            vec!["EXPIRE", key, "100"],
+            vec!["TTL", key],
+            vec!["PERSIST", key],
+            vec!["TTL", key],
+            vec!["PEXPIREAT", key, "1"],
+            vec!["EXISTS", key],
+        ]);
+    }
+    script.extend([
+        vec!["SET", &k22, &v44, "EX", "100"],
+        vec!["RENAME", &k22, &long],
+        vec!["TTL", &long],
+        vec!["GET", &long],
+        vec!["RENAME", &long, "b"],
+        vec!["MOVE", "b", "1"],
+        vec!["SELECT", "1"],
+        vec!["TTL", "b"],
+        vec!["GET", "b"],
+        vec!["RANDOMKEY"],
+        vec!["SCAN", "0"],
+        vec!["DBSIZE"],
+    ]);
+    let script: Vec<&[&str]> = script.iter().map(Vec::as_slice).collect();
+    differential(&script);
+}

@@ -41,26 +41,31 @@ pub static COMMANDS: &[Registration] = &[
 
 const ERR_STRING_TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 
-/// Redis `lookupKeyRead` then `checkType`: the string at `key`, if any. Counts
-/// a keyspace hit when the key exists (whatever its type) and a miss otherwise.
-fn read_string(ctx: &mut Ctx, key: &[u8]) -> Result<Option<StringValue>, Reply> {
+/// Redis `lookupKeyRead` then `checkType`: what `read` makes of the string at
+/// `key`, if any. Counts a keyspace hit when the key exists (whatever its
+/// type) and a miss otherwise.
+fn read_string<T>(
+    ctx: &mut Ctx,
+    key: &[u8],
+    read: impl FnOnce(&StringValue) -> T,
+) -> Result<Option<T>, Reply> {
     let found = ctx
         .db()
         .get_read(key)
-        .map(|e| checked::<StringValue>(&e.value).cloned());
+        .map(|e| checked::<StringValue>(&e.value).map(read));
     ctx.server.stats.lookup(found.is_some());
     found.transpose()
 }
 
 /// Redis `getGenericCommand`: GET's reply for `key` (shared by GETSET, GETDEL, SET ... GET).
 fn get_reply(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
-    Ok(read_string(ctx, key)?.map_or(Reply::Null, |s| Reply::Bulk(s.to_bytes())))
+    Ok(read_string(ctx, key, StringValue::to_bytes)?.map_or(Reply::Null, Reply::Bulk))
 }
 
 /// A client argument as SET, MSET, GETSET and APPEND store it: copied out of
 /// the request buffer and encoded by `tryObjectEncoding` (int, embstr or raw).
 fn stored(arg: &[u8]) -> Value {
-    Value::String(StringValue::from_bytes(Bytes::copy_from_slice(arg)))
+    Value::String(StringValue::from_bytes(arg))
 }
 
 /// Redis `dbOverwrite` / `dbAdd` as INCR and INCRBYFLOAT use them: replaces
@@ -90,7 +95,8 @@ fn check_length(server: &Server, size: u64, append: u64) -> Result<(), Reply> {
 fn unshare(s: &mut StringValue) -> BytesMut {
     match std::mem::replace(s, StringValue::Raw(Bytes::new())) {
         StringValue::Int(n) => BytesMut::from(itoa::Buffer::new().format(n).as_bytes()),
-        StringValue::Embstr(b) | StringValue::Raw(b) => b
+        StringValue::Embstr(s) => BytesMut::from(&s[..]),
+        StringValue::Raw(b) => b
             .try_into_mut()
             .unwrap_or_else(|shared| BytesMut::from(&shared[..])),
     }
@@ -301,7 +307,7 @@ fn psetex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// PXAT already in the past deletes the key after replying with its value.
 fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let opts = SetOptions::parse(&args[2..], false)?;
-    let Some(value) = read_string(ctx, &args[1])? else {
+    let Some(value) = read_string(ctx, &args[1], StringValue::to_bytes)? else {
         return Ok(Reply::Null);
     };
     let now = ctx.now_ms;
@@ -324,7 +330,7 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
         _ => {}
     }
-    Ok(Reply::Bulk(value.to_bytes()))
+    Ok(Reply::Bulk(value))
 }
 
 fn mget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -381,7 +387,8 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
         None => 0,
         Some(e) => match checked::<StringValue>(&e.value)? {
             StringValue::Int(n) => *n,
-            StringValue::Embstr(b) | StringValue::Raw(b) => int_arg(b)?,
+            StringValue::Embstr(s) => int_arg(s)?,
+            StringValue::Raw(b) => int_arg(b)?,
         },
     };
     let value = current
@@ -429,7 +436,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     overwrite(
         &mut db,
         &args[1],
-        Value::String(StringValue::from_bytes_no_int(sum.clone())),
+        Value::String(StringValue::from_bytes_no_int(&sum)),
     );
     db.notify(notify::STRING, "incrbyfloat", &args[1]);
     Ok(Reply::Bulk(sum))
@@ -504,13 +511,12 @@ fn getrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let start = int_arg(&args[2])?;
     let end = int_arg(&args[3])?;
     let empty = Reply::Bulk(Bytes::new());
-    let Some(s) = read_string(ctx, &args[1])? else {
+    let Some(bytes) = read_string(ctx, &args[1], StringValue::to_bytes)? else {
         return Ok(empty);
     };
     if start < 0 && end < 0 && start > end {
         return Ok(empty);
     }
-    let bytes = s.to_bytes();
     let len = bytes.len() as i64;
     let from_end = |i: i64| if i < 0 { len.wrapping_add(i).max(0) } else { i };
     let start = from_end(start);
@@ -524,7 +530,7 @@ fn getrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn strlen(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(Reply::from(
-        read_string(ctx, &args[1])?.map_or(0, |s| s.len()),
+        read_string(ctx, &args[1], StringValue::len)?.unwrap_or(0),
     ))
 }
 
@@ -632,15 +638,14 @@ impl LcsMatch {
 /// else; the table is walked back from the end exactly as Redis does, so ties
 /// resolve the same way and matches come out last to first.
 fn lcs(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let a = read_string(ctx, &args[1]);
-    let b = read_string(ctx, &args[2]);
+    let a = read_string(ctx, &args[1], StringValue::to_bytes);
+    let b = read_string(ctx, &args[2], StringValue::to_bytes);
     let (Ok(a), Ok(b)) = (a, b) else {
         return Err(Reply::error(
             "ERR The specified keys must contain string values",
         ));
     };
-    let a = a.map_or_else(Bytes::new, |s| s.to_bytes());
-    let b = b.map_or_else(Bytes::new, |s| s.to_bytes());
+    let (a, b) = (a.unwrap_or_default(), b.unwrap_or_default());
     let opts = LcsOptions::parse(&args[3..])?;
     let table = LcsTable::build(&a, &b, ctx.server.config.proto_max_bulk_len())?;
     let total = table.at(a.len(), b.len());

@@ -19,20 +19,16 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use dashmap::DashMap;
 
 pub use expire::spawn_active_expiry;
 pub(crate) use shard::Shard;
-pub use value::{Access, Entry, StringValue, Value};
+pub use value::{Access, Entry, Key, StringValue, Value};
 use watch::Presence;
 pub use watch::Watches;
 
 use crate::blocking::Blocking;
 use crate::config::notify;
 use crate::pubsub::PubSub;
-
-/// Keys are stored as boxed byte slices: 16 bytes plus the bytes themselves.
-pub type Key = Box<[u8]>;
 
 /// The keyspace hasher: fast, and seeded per process against collision attacks.
 pub type KeyHasher = foldhash::fast::RandomState;
@@ -43,7 +39,7 @@ const SHARDS_PER_DB: usize = 256;
 
 /// One database (`SELECT n`).
 pub struct Db {
-    map: DashMap<Key, Entry, KeyHasher>,
+    map: shard::Map,
     /// Keys with a TTL, for `INFO keyspace` and to skip idle active expiry.
     volatile: AtomicI64,
     /// Running estimate of the remaining TTL of volatile keys in ms, kept by
@@ -70,7 +66,7 @@ impl Keyspace {
         let hasher = KeyHasher::default();
         let dbs = (0..databases)
             .map(|_| Db {
-                map: DashMap::with_hasher_and_shard_amount(hasher, SHARDS_PER_DB),
+                map: shard::Map::with_hasher_and_shard_amount(hasher, SHARDS_PER_DB),
                 volatile: AtomicI64::new(0),
                 avg_ttl: AtomicU64::new(0),
             })
@@ -378,7 +374,7 @@ impl<'g, 'k> DbView<'g, 'k> {
             None => false,
             Some(e) if e.is_expired(now) => {
                 if let Some(old) = shard.remove(hash, key) {
-                    self.account(old.expires_at, None);
+                    self.account(old.expires_at(), None);
                     self.note_expired(1);
                     self.notify(notify::EXPIRED, "expired", key);
                     self.guard.keyspace.watches.touch(self.db, key, false);
@@ -473,15 +469,7 @@ impl<'g, 'k> DbView<'g, 'k> {
     /// Sets `key` to `value` with the given expiry, replacing whatever was
     /// there (and its TTL). Returns the live entry it replaced.
     pub fn set(&mut self, key: &[u8], value: Value, expires_at: Option<u64>) -> Option<Entry> {
-        let access = Access::new(self.now_ms);
-        self.set_entry(
-            key,
-            Entry {
-                value,
-                expires_at,
-                access,
-            },
-        )
+        self.set_entry(key, Entry::new(value, expires_at, self.now_ms))
     }
 
     /// Stores a whole entry (value, TTL and access record) under `key`, as
@@ -491,9 +479,9 @@ impl<'g, 'k> DbView<'g, 'k> {
         let hasher = &self.guard.keyspace.hasher;
         let now = self.now_ms;
         let db = self.db;
-        let expires_at = entry.expires_at;
+        let expires_at = entry.expires_at();
         let old = self.guard.shard(db, hash).insert(hasher, hash, key, entry);
-        self.account(old.as_ref().and_then(|e| e.expires_at), expires_at);
+        self.account(old.as_ref().and_then(|e| e.expires_at()), expires_at);
         let watches = &self.guard.keyspace.watches;
         let live = match old {
             // Redis reclaims the expired key first (an `expired` event), then
@@ -533,7 +521,7 @@ impl<'g, 'k> DbView<'g, 'k> {
         let hash = self.guard.keyspace.hash(key);
         let now = self.now_ms;
         let old = self.guard.shard(self.db, hash).remove(hash, key)?;
-        self.account(old.expires_at, None);
+        self.account(old.expires_at(), None);
         self.guard.keyspace.watches.touch(self.db, key, false);
         (!old.is_expired(now)).then_some(old)
     }
@@ -547,7 +535,7 @@ impl<'g, 'k> DbView<'g, 'k> {
         let Some(entry) = self.guard.shard(self.db, hash).get_mut(hash, key) else {
             return false;
         };
-        let old = std::mem::replace(&mut entry.expires_at, expires_at);
+        let old = entry.set_expires_at(expires_at);
         self.account(old, expires_at);
         // Clearing a TTL that was not there is no change (GETEX PERSIST).
         if old.is_some() || expires_at.is_some() {
@@ -617,7 +605,7 @@ impl<'g, 'k> DbView<'g, 'k> {
             return 0;
         };
         let (mut ttl_sum, mut samples) = (0u64, 0u64);
-        let removed = s.extract_if(|_, e| match e.expires_at {
+        let removed = s.extract_if(|_, e| match e.expires_at() {
             Some(at) if at < now => true,
             Some(at) => {
                 if at > now {

@@ -3,22 +3,62 @@
 //! dashmap's `raw-api` hands out each shard as a hashbrown `RawTable` behind a
 //! lock. Everything that needs `unsafe` to work with that table lives in this
 //! file, so the rest of the keyspace is safe code.
+//!
+//! The table holds one pointer per key, to a [`Slot`] holding the key and
+//! its entry together. hashbrown keeps tables at most 7/8 full in power-of-two
+//! sizes, so a table has up to twice as many buckets as keys: every byte of a
+//! bucket costs up to two per key, hence buckets of 8 bytes, and one
+//! allocation per key (two when the value is large, or a collection).
 
-use dashmap::{RwLockWriteGuard, SharedValue};
+use std::hash::{BuildHasher, Hash, Hasher};
+
+use dashmap::{DashMap, RwLockWriteGuard, SharedValue};
 use hashbrown::raw::RawTable;
 
 use super::{Entry, Key, KeyHasher};
-use std::hash::BuildHasher;
 
-pub(crate) type Table = RawTable<(Key, SharedValue<Entry>)>;
+/// A key and its entry, in one allocation. Public only as the element of
+/// [`Table`], which FLUSHDB ASYNC carries away to free elsewhere.
+#[derive(Debug)]
+pub struct Slot {
+    key: Key,
+    entry: Entry,
+}
+
+// The size the keyspace's memory use depends on: 88 bytes are a 96-byte
+// malloc chunk; see ARCHITECTURE.md.
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Slot>() == 88);
+
+/// A slot hashes and compares as its key: DashMap wants both of its keys,
+/// though every lookup here goes through the raw table with a hash of the
+/// key's bytes (which `Hash` for [`Key`] agrees with).
+impl Hash for Slot {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.key.hash(state)
+    }
+}
+
+impl PartialEq for Slot {
+    fn eq(&self, other: &Slot) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for Slot {}
+
+/// One database's keys: a DashMap used as a set of slots.
+pub(crate) type Map = DashMap<Box<Slot>, (), KeyHasher>;
+
+pub(crate) type Table = RawTable<(Box<Slot>, SharedValue<()>)>;
 
 /// A write-locked shard of one database.
 pub(crate) struct Shard<'a> {
     table: RwLockWriteGuard<'a, Table>,
 }
 
-fn eq(key: &[u8]) -> impl Fn(&(Key, SharedValue<Entry>)) -> bool + '_ {
-    move |(k, _)| &**k == key
+fn eq(key: &[u8]) -> impl Fn(&(Box<Slot>, SharedValue<()>)) -> bool + '_ {
+    move |(slot, _)| *slot.key == *key
 }
 
 impl<'a> Shard<'a> {
@@ -31,11 +71,13 @@ impl<'a> Shard<'a> {
     }
 
     pub(crate) fn get(&self, hash: u64, key: &[u8]) -> Option<&Entry> {
-        self.table.get(hash, eq(key)).map(|(_, v)| v.get())
+        self.table.get(hash, eq(key)).map(|(slot, _)| &slot.entry)
     }
 
     pub(crate) fn get_mut(&mut self, hash: u64, key: &[u8]) -> Option<&mut Entry> {
-        self.table.get_mut(hash, eq(key)).map(|(_, v)| v.get_mut())
+        self.table
+            .get_mut(hash, eq(key))
+            .map(|(slot, _)| &mut slot.entry)
     }
 
     /// Inserts or replaces, returning the entry that was there.
@@ -49,9 +91,13 @@ impl<'a> Shard<'a> {
         if let Some(slot) = self.get_mut(hash, key) {
             return Some(std::mem::replace(slot, entry));
         }
+        let slot = Box::new(Slot {
+            key: Key::from(key),
+            entry,
+        });
         self.table
-            .insert(hash, (Key::from(key), SharedValue::new(entry)), |(k, _)| {
-                hasher.hash_one(&**k)
+            .insert(hash, (slot, SharedValue::new(())), |(slot, _)| {
+                hasher.hash_one(&*slot.key)
             });
         None
     }
@@ -59,7 +105,7 @@ impl<'a> Shard<'a> {
     pub(crate) fn remove(&mut self, hash: u64, key: &[u8]) -> Option<Entry> {
         self.table
             .remove_entry(hash, eq(key))
-            .map(|(_, v)| v.into_inner())
+            .map(|(slot, _)| slot.entry)
     }
 
     /// Every entry, in table order.
@@ -67,7 +113,8 @@ impl<'a> Shard<'a> {
         // SAFETY: `iter` and `as_ref` require the table to outlive the iterator
         // and the references, and not to change meanwhile; both borrow `self`,
         // which holds the write lock, immutably.
-        unsafe { self.table.iter().map(|bucket| bucket.as_ref()) }.map(|(k, v)| (k, v.get()))
+        unsafe { self.table.iter().map(|bucket| bucket.as_ref()) }
+            .map(|(slot, _)| (&slot.key, &slot.entry))
     }
 
     /// Visits every entry.
@@ -86,10 +133,11 @@ impl<'a> Shard<'a> {
         // (erasing the current bucket does not move other buckets).
         unsafe {
             for bucket in self.table.iter() {
-                let (k, v) = bucket.as_ref();
-                if remove(k, v.get()) {
-                    let ((k, v), _) = self.table.remove(bucket);
-                    removed.push((k, v.into_inner()));
+                let (slot, _) = bucket.as_ref();
+                if remove(&slot.key, &slot.entry) {
+                    let ((slot, _), _) = self.table.remove(bucket);
+                    let Slot { key, entry } = *slot;
+                    removed.push((key, entry));
                 }
             }
         }

@@ -54,17 +54,20 @@ impl Value {
 pub enum StringValue {
     /// A canonical decimal that fits an i64 ("int").
     Int(i64),
-    /// A short string created in one piece ("embstr").
-    Embstr(Bytes),
+    /// A short string created in one piece ("embstr"), held inline.
+    Embstr(Embstr),
     /// A long string, or one modified in place by APPEND or SETRANGE ("raw").
     Raw(Bytes),
 }
 
 impl StringValue {
-    /// The encoding Redis's `tryObjectEncoding` picks for a freshly set value.
-    pub fn from_bytes(data: Bytes) -> StringValue {
+    /// The encoding Redis's `tryObjectEncoding` picks for a freshly set
+    /// value. The bytes are copied: a stored value must not pin the request
+    /// buffer it came in.
+    pub fn from_bytes(data: impl AsRef<[u8]>) -> StringValue {
+        let data = data.as_ref();
         if data.len() <= 20 {
-            if let Some(n) = parse_i64(&data) {
+            if let Some(n) = parse_i64(data) {
                 return StringValue::Int(n);
             }
         }
@@ -73,19 +76,23 @@ impl StringValue {
 
     /// The encoding of a string Redis creates without trying the integer form
     /// (`createStringObject`), e.g. the result of INCRBYFLOAT.
-    pub fn from_bytes_no_int(data: Bytes) -> StringValue {
-        if data.len() <= EMBSTR_SIZE_LIMIT {
-            StringValue::Embstr(data)
-        } else {
-            StringValue::Raw(data)
+    pub fn from_bytes_no_int(data: impl AsRef<[u8]>) -> StringValue {
+        let data = data.as_ref();
+        match Embstr::new(data) {
+            Some(embstr) => StringValue::Embstr(embstr),
+            None => StringValue::Raw(Bytes::copy_from_slice(data)),
         }
     }
 
-    /// The value as bytes. Integers are formatted, the rest is a cheap clone.
+    /// The value as bytes: integers are formatted, embstrs copied (they are
+    /// at most 44 bytes), raw strings shared.
     pub fn to_bytes(&self) -> Bytes {
         match self {
-            StringValue::Int(n) => Bytes::from(n.to_string()),
-            StringValue::Embstr(b) | StringValue::Raw(b) => b.clone(),
+            StringValue::Int(n) => {
+                Bytes::copy_from_slice(itoa::Buffer::new().format(*n).as_bytes())
+            }
+            StringValue::Embstr(s) => Bytes::copy_from_slice(s),
+            StringValue::Raw(b) => b.clone(),
         }
     }
 
@@ -93,7 +100,8 @@ impl StringValue {
     pub fn len(&self) -> usize {
         match self {
             StringValue::Int(n) => itoa::Buffer::new().format(*n).len(),
-            StringValue::Embstr(b) | StringValue::Raw(b) => b.len(),
+            StringValue::Embstr(s) => s.len(),
+            StringValue::Raw(b) => b.len(),
         }
     }
 
@@ -110,34 +118,160 @@ impl StringValue {
     }
 }
 
+/// The bytes of an "embstr", stored inline in the value: like Redis's embstr,
+/// which shares one allocation with its object header, a short string costs
+/// no allocation of its own (and no pointer to chase on GET).
+#[derive(Clone)]
+pub struct Embstr {
+    len: u8,
+    bytes: [u8; EMBSTR_SIZE_LIMIT],
+}
+
+impl Embstr {
+    /// `data` inline, if it is short enough to be an embstr.
+    fn new(data: &[u8]) -> Option<Embstr> {
+        let mut bytes = [0; EMBSTR_SIZE_LIMIT];
+        bytes.get_mut(..data.len())?.copy_from_slice(data);
+        Some(Embstr {
+            len: data.len() as u8,
+            bytes,
+        })
+    }
+}
+
+impl std::ops::Deref for Embstr {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
+    }
+}
+
+impl std::fmt::Debug for Embstr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", Bytes::copy_from_slice(self))
+    }
+}
+
+/// A key's bytes: up to 22 inline, longer ones on the heap. Keys are short
+/// as a rule (`user:1000`, `key:000000012345`), so most cost no allocation of
+/// their own: the keyspace stores the key and its entry in one allocation.
+#[derive(Clone)]
+pub struct Key(KeyRepr);
+
+/// Longest key held inline: what fits in a `Box<[u8]>`'s 16 bytes, the tag's
+/// padding and a length byte.
+const INLINE_KEY: usize = 22;
+
+#[derive(Clone)]
+enum KeyRepr {
+    Inline { len: u8, bytes: [u8; INLINE_KEY] },
+    Heap(Box<[u8]>),
+}
+
+// The layouts the keyspace's memory use depends on (see ARCHITECTURE.md).
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(
+    std::mem::size_of::<Key>() == 24
+        && std::mem::size_of::<Value>() == 48
+        && std::mem::size_of::<Entry>() == 64
+);
+
+impl From<&[u8]> for Key {
+    fn from(data: &[u8]) -> Key {
+        let mut bytes = [0; INLINE_KEY];
+        Key(match bytes.get_mut(..data.len()) {
+            Some(inline) => {
+                inline.copy_from_slice(data);
+                KeyRepr::Inline {
+                    len: data.len() as u8,
+                    bytes,
+                }
+            }
+            None => KeyRepr::Heap(data.into()),
+        })
+    }
+}
+
+impl std::ops::Deref for Key {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match &self.0 {
+            KeyRepr::Inline { len, bytes } => &bytes[..*len as usize],
+            KeyRepr::Heap(bytes) => bytes,
+        }
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for Key {
+    fn borrow(&self) -> &[u8] {
+        self
+    }
+}
+
+/// Hashes as the bytes do, so maps keyed by `Key` can be looked up by `&[u8]`.
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (**self).hash(state)
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Key {}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", Bytes::copy_from_slice(self))
+    }
+}
+
 /// One keyspace entry: a value, its absolute expiry time and its access record.
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub value: Value,
-    /// Unix time in milliseconds after which the key no longer exists.
-    /// Private so every change goes through [`crate::keyspace::DbView`], which keeps
-    /// the per-database count of volatile keys that INFO and active expiry use.
-    pub(crate) expires_at: Option<u64>,
+    /// Unix time in milliseconds after which the key no longer exists, or
+    /// [`NO_EXPIRY`]: 8 bytes where an `Option<u64>` takes 16. Private so
+    /// every change goes through [`crate::keyspace::DbView`], which keeps the
+    /// per-database count of volatile keys that INFO and active expiry use.
+    expires_at: u64,
     /// When and how often the key is used (OBJECT IDLETIME / FREQ).
     pub access: Access,
 }
 
+/// `expires_at` of a key without a TTL. Redis refuses expiry times past
+/// `i64::MAX` ms, so no real TTL can collide with it.
+const NO_EXPIRY: u64 = u64::MAX;
+
 impl Entry {
-    pub fn new(value: Value) -> Entry {
+    /// A key created at `now_ms`, expiring at `expires_at` if given.
+    pub fn new(value: Value, expires_at: Option<u64>, now_ms: u64) -> Entry {
         Entry {
             value,
-            expires_at: None,
-            access: Access::new(crate::util::now_ms()),
+            expires_at: expires_at.unwrap_or(NO_EXPIRY),
+            access: Access::new(now_ms),
         }
     }
 
     pub fn expires_at(&self) -> Option<u64> {
-        self.expires_at
+        (self.expires_at != NO_EXPIRY).then_some(self.expires_at)
+    }
+
+    /// Sets or clears the TTL, returning the previous one.
+    pub(crate) fn set_expires_at(&mut self, expires_at: Option<u64>) -> Option<u64> {
+        let old = self.expires_at();
+        self.expires_at = expires_at.unwrap_or(NO_EXPIRY);
+        old
     }
 
     /// Redis keeps a key alive through the very millisecond it expires at (`now > when`).
     pub fn is_expired(&self, now_ms: u64) -> bool {
-        matches!(self.expires_at, Some(t) if t < now_ms)
+        self.expires_at < now_ms
     }
 }
 
