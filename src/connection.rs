@@ -271,13 +271,23 @@ fn drain_pushes(client: &mut Client, output: &mut BytesMut) {
     }
 }
 
+/// Writes `output` out. The socket almost always takes it all at once, so one
+/// plain non-blocking write comes first; only what it leaves waits for the
+/// socket to become writable.
 async fn flush(
     server: &Server,
     socket: &mut TcpStream,
     output: &mut BytesMut,
 ) -> std::io::Result<()> {
     if !output.is_empty() {
-        socket.write_all(output).await?;
+        let written = match socket.try_write(output) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+            Err(e) => return Err(e),
+        };
+        if written < output.len() {
+            socket.write_all(&output[written..]).await?;
+        }
         server
             .stats
             .net_output_bytes
