@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use bytes::Bytes;
-use tokio::sync::Notify;
 
 use crate::blocking::{BlockSignal, ClientBlock};
 use crate::commands::Command;
@@ -45,7 +45,8 @@ pub struct ClientHandle {
     pub created: Instant,
     info: Mutex<ClientInfo>,
     killed: AtomicBool,
-    kill_signal: Notify,
+    /// Wakes the connection task for a kill or a push in its mailbox.
+    pub doorbell: Doorbell,
     /// A watched key was touched (Redis's `CLIENT_DIRTY_CAS`, flag `d`):
     /// set by whichever client writes the key, read by EXEC.
     pub dirty_cas: Arc<AtomicBool>,
@@ -62,7 +63,7 @@ impl ClientHandle {
     /// Asks the connection to close (CLIENT KILL, SHUTDOWN).
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
-        self.kill_signal.notify_one();
+        self.doorbell.ring();
     }
 
     pub fn is_killed(&self) -> bool {
@@ -71,9 +72,18 @@ impl ClientHandle {
 
     /// Completes when the client is killed.
     pub async fn killed(&self) {
-        while !self.is_killed() {
-            self.kill_signal.notified().await;
-        }
+        std::future::poll_fn(|cx| {
+            if self.is_killed() {
+                return Poll::Ready(());
+            }
+            self.doorbell.listen(cx);
+            if self.is_killed() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
     }
 
     /// Subscribed to anything: Redis's `CLIENT_PUBSUB` flag (`P`, type `pubsub`).
@@ -145,6 +155,37 @@ impl ClientHandle {
             flags.push('N');
         }
         flags
+    }
+}
+
+/// Wakes a connection task for what does not come through its socket (a
+/// kill, a push), whichever of its futures listened last. One waker slot
+/// rather than a `Notify` per cause: the connection listens on every request,
+/// and listening again with the same waker is one uncontended lock.
+#[derive(Default)]
+pub struct Doorbell(Mutex<Option<Waker>>);
+
+impl Doorbell {
+    fn slot(&self) -> MutexGuard<'_, Option<Waker>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wakes the task that listened, if any. Call it after making the change
+    /// visible (the flag set, the push queued).
+    pub fn ring(&self) {
+        let waker = self.slot().take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Makes the next ring wake this task. Check for the change after it: a
+    /// ring that came before found no waker to wake.
+    pub fn listen(&self, cx: &Context<'_>) {
+        let mut slot = self.slot();
+        if !slot.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            *slot = Some(cx.waker().clone());
+        }
     }
 }
 
@@ -297,7 +338,7 @@ impl ClientRegistry {
                 multi: None,
             }),
             killed: AtomicBool::new(false),
-            kill_signal: Notify::new(),
+            doorbell: Doorbell::default(),
             dirty_cas: Arc::new(AtomicBool::new(false)),
             block_signal: Arc::default(),
         });

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::task::JoinSet;
 
 use crate::blocking::Unblock;
 use crate::client::Client;
@@ -48,11 +49,10 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
     // A kill (CLIENT KILL, an output buffer limit) ends the connection even
     // while it waits on a write to a client that does not read.
     let handle = client.handle.clone();
-    let watchdog = client.subs.limit_watchdog(&server.pubsub);
     let result = tokio::select! {
-        result = run(&server, &mut client, &mut socket) => result,
+        biased;
         _ = handle.killed() => Ok(()),
-        _ = watchdog => Ok(()),
+        result = run(&server, &mut client, &mut socket) => result,
     };
     if let Err(e) = result {
         tracing::debug!(id = client.id, "connection error: {e}");
@@ -73,13 +73,18 @@ async fn run(server: &Server, client: &mut Client, socket: &mut TcpStream) -> st
     let mut output = BytesMut::with_capacity(READ_CHUNK);
     let mut parser = RequestParser::default();
     let handle = client.handle.clone();
+    // The output buffer limit's watchdog, from the first subscription on (only
+    // a subscriber gets pushes); dropping the set when the connection ends
+    // stops it.
+    let mut watchdog = JoinSet::new();
     loop {
         if input.capacity() - input.len() < READ_CHUNK / 4 {
             input.reserve(READ_CHUNK);
         }
         let n = tokio::select! {
+            biased;
             read = socket.read_buf(&mut input) => read?,
-            Some(push) = client.subs.recv() => {
+            push = client.subs.recv() => {
                 encode_push(client, &push, &mut output);
                 drain_pushes(client, &mut output);
                 flush(server, socket, &mut output).await?;
@@ -104,6 +109,9 @@ async fn run(server: &Server, client: &mut Client, socket: &mut TcpStream) -> st
             run_buffered(server, client, &mut parser, &mut input, &mut output, socket).await?;
         if handle.is_killed() {
             return Ok(());
+        }
+        if watchdog.is_empty() && client.subs.active() {
+            watchdog.spawn(client.subs.limit_watchdog(&server.pubsub));
         }
         client.handle.info().qbuf = input.len();
         flush(server, socket, &mut output).await?;
@@ -197,6 +205,7 @@ async fn wait_blocked(
             }
         };
         tokio::select! {
+            biased;
             woken = signal.woken() => match woken {
                 Some(Unblock::Timeout) => break Some(Reply::NullArray),
                 Some(Unblock::Error) => {
@@ -214,7 +223,7 @@ async fn wait_blocked(
             },
             _ = timeout => break Some(Reply::NullArray),
             // A RESP3 client may block while subscribed: messages still arrive.
-            Some(push) = client.subs.recv() => {
+            push = client.subs.recv() => {
                 encode_push(client, &push, output);
                 drain_pushes(client, output);
                 if flush(server, socket, output).await.is_err() {
@@ -262,13 +271,23 @@ fn drain_pushes(client: &mut Client, output: &mut BytesMut) {
     }
 }
 
+/// Writes `output` out. The socket almost always takes it all at once, so one
+/// plain non-blocking write comes first; only what it leaves waits for the
+/// socket to become writable.
 async fn flush(
     server: &Server,
     socket: &mut TcpStream,
     output: &mut BytesMut,
 ) -> std::io::Result<()> {
     if !output.is_empty() {
-        socket.write_all(output).await?;
+        let written = match socket.try_write(output) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+            Err(e) => return Err(e),
+        };
+        if written < output.len() {
+            socket.write_all(&output[written..]).await?;
+        }
         server
             .stats
             .net_output_bytes

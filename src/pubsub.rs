@@ -13,6 +13,7 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -81,6 +82,7 @@ impl Subscriber {
         if self.tx.send(reply).is_err() {
             return;
         }
+        self.handle.doorbell.ring();
         self.check_limit(used, limit);
     }
 
@@ -173,15 +175,26 @@ impl ClientSubs {
         self.sets.iter().any(|s| !s.is_empty())
     }
 
-    /// The next push, waiting for one.
-    pub async fn recv(&mut self) -> Option<Reply> {
-        let reply = self.mailbox.recv().await?;
-        self.taken(&reply);
-        Some(reply)
+    /// The next push, waiting for one: woken by the client's doorbell, which
+    /// the connection also listens to for a kill.
+    pub async fn recv(&mut self) -> Reply {
+        std::future::poll_fn(|cx| {
+            if let Some(reply) = self.try_recv() {
+                return Poll::Ready(reply);
+            }
+            self.me.handle.doorbell.listen(cx);
+            self.try_recv().map_or(Poll::Pending, Poll::Ready)
+        })
+        .await
     }
 
-    /// The next push if one is waiting.
+    /// The next push if one is waiting. `pending` grows before a push is
+    /// queued, so while it is 0 the mailbox is empty: the common case costs
+    /// one load.
     pub fn try_recv(&mut self) -> Option<Reply> {
+        if self.me.pending.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
         let reply = self.mailbox.try_recv().ok()?;
         self.taken(&reply);
         Some(reply)

@@ -1,10 +1,12 @@
 //! The shared server state and the TCP listeners.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::Notify;
 
 use crate::client::ClientRegistry;
@@ -235,8 +237,9 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     );
     spawn_active_expiry(server.keyspace.clone(), server.config.clone());
     tokio::spawn(sample_rates(server.clone()));
+    let loops = Arc::new(EventLoops::start(&server));
     for listener in listeners {
-        tokio::spawn(accept_loop(server.clone(), listener));
+        tokio::spawn(accept_loop(server.clone(), listener, loops.clone()));
     }
     signals.wait(&server).await;
     tracing::info!("reddish is now ready to exit, bye bye...");
@@ -252,7 +255,76 @@ async fn sample_rates(server: Arc<Server>) {
     }
 }
 
-async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
+/// A socket accepted on the first event loop, on its way to another one.
+type Handoff = (std::net::TcpStream, SocketAddr);
+
+/// The event loops connections are dealt to round-robin, thread per core:
+/// `io-threads` single-threaded runtimes, the caller's first. A connection
+/// stays on its loop for life, so a request costs no cross-thread wake-up,
+/// work stealing or migration of its socket between cores; the shard locks
+/// keep the loops' commands apart as they would any threads'.
+struct EventLoops {
+    /// One per loop after the first.
+    others: Vec<UnboundedSender<Handoff>>,
+    next: AtomicUsize,
+}
+
+impl EventLoops {
+    fn start(server: &Arc<Server>) -> EventLoops {
+        let extra = server.config.io_threads().saturating_sub(1) as usize;
+        let mut others = Vec::with_capacity(extra);
+        for n in 1..=extra {
+            let (tx, rx) = unbounded_channel();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            let server = server.clone();
+            let started = runtime.and_then(|runtime| {
+                std::thread::Builder::new()
+                    .name(format!("io-thread-{n}"))
+                    .spawn(move || runtime.block_on(serve_handed(server, rx)))
+            });
+            match started {
+                Ok(_) => others.push(tx),
+                Err(e) => tracing::warn!("cannot start I/O thread {n}: {e}"),
+            }
+        }
+        EventLoops {
+            others,
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// Serves `socket` on the next loop in turn.
+    fn deal(&self, server: &Arc<Server>, socket: TcpStream, addr: SocketAddr) {
+        let turn = self.next.fetch_add(1, Ordering::Relaxed) % (self.others.len() + 1);
+        let Some(other) = turn.checked_sub(1).and_then(|i| self.others.get(i)) else {
+            tokio::spawn(connection::serve(server.clone(), socket, addr));
+            return;
+        };
+        // Leaving this loop's reactor, to join the other's.
+        match socket.into_std() {
+            Ok(socket) => {
+                let _ = other.send((socket, addr));
+            }
+            Err(e) => tracing::warn!("cannot hand a connection over: {e}"),
+        }
+    }
+}
+
+/// An extra event loop's main task: serves the sockets dealt to it.
+async fn serve_handed(server: Arc<Server>, mut handed: UnboundedReceiver<Handoff>) {
+    while let Some((socket, addr)) = handed.recv().await {
+        match TcpStream::from_std(socket) {
+            Ok(socket) => {
+                tokio::spawn(connection::serve(server.clone(), socket, addr));
+            }
+            Err(e) => tracing::warn!("cannot take a connection over: {e}"),
+        }
+    }
+}
+
+async fn accept_loop(server: Arc<Server>, listener: TcpListener, loops: Arc<EventLoops>) {
     loop {
         match listener.accept().await {
             Ok((socket, addr)) => {
@@ -260,7 +332,7 @@ async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
                     .stats
                     .connections_received
                     .fetch_add(1, Ordering::Relaxed);
-                tokio::spawn(connection::serve(server.clone(), socket, addr));
+                loops.deal(&server, socket, addr);
             }
             Err(e) => {
                 // Out of file descriptors and the like: back off instead of spinning.

@@ -409,3 +409,44 @@ fn redis_rs_over_resp3_sets_its_library_info() {
     let hello: redis::Value = redis::cmd("HELLO").arg(3).query(&mut con).expect("HELLO");
     assert!(matches!(hello, redis::Value::Map(_)), "{hello:?}");
 }
+
+/// With `io-threads 3` connections are dealt to three event loops: a push, a
+/// BLPOP wake-up and a CLIENT KILL each cross from one loop to another.
+#[test]
+fn io_threads_deal_connections_to_loops_that_wake_each_other() {
+    let server = Server::start_with(&["--io-threads", "3"]);
+    let mut conns: Vec<Conn> = (0..3).map(|_| server.connect()).collect();
+    let (first, rest) = conns.split_at_mut(1);
+    let (second, third) = rest.split_at_mut(1);
+    let (sub, blocked, other) = (&mut first[0], &mut second[0], &mut third[0]);
+
+    sub.cmd(&["SUBSCRIBE", "ch"]);
+    assert_eq!(other.cmd_str(&["PUBLISH", "ch", "hi"]), ":1\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&sub.read_reply()),
+        "*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n"
+    );
+
+    blocked.send(&support::request(&[b"BLPOP", b"list", b"0"]));
+    while !other.cmd_str(&["CLIENT", "LIST"]).contains("flags=b") {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(other.cmd_str(&["RPUSH", "list", "x"]), ":1\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&blocked.read_reply()),
+        "*2\r\n$4\r\nlist\r\n$1\r\nx\r\n"
+    );
+
+    // The subscriber's loop still serves it after the push.
+    assert!(text_of(&sub.cmd(&["PING"])).contains("pong"));
+    let sub_id = other
+        .cmd_str(&["CLIENT", "LIST"])
+        .lines()
+        .find(|l| l.contains("sub=1"))
+        .and_then(|l| l.split(' ').next())
+        .map(|f| f.trim_start_matches("id=").to_string())
+        .expect("the subscriber in CLIENT LIST");
+    assert_eq!(other.cmd_str(&["CLIENT", "KILL", "ID", &sub_id]), ":1\r\n");
+    assert!(sub.is_closed());
+    assert_eq!(other.cmd_str(&["PING"]), "+PONG\r\n");
+}
