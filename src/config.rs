@@ -200,6 +200,7 @@ impl Config {
     pub fn new() -> Config {
         let nums = std::array::from_fn(|i| {
             AtomicI64::new(match TABLE[i].kind {
+                _ if i == IO_THREADS => default_io_threads(),
                 Kind::Bool { default, .. } => i64::from(default),
                 Kind::Num { default, .. } | Kind::Enum { default, .. } => default,
                 Kind::Str { .. } | Kind::Special(_) => 0,
@@ -1095,6 +1096,16 @@ impl Config {
 }
 
 /// Redis `allowProtectedAction`.
+/// The default `io-threads`: one event loop per core but one, at least one.
+/// Redis defaults to 1; reddish is meant to use the machine's cores, but one
+/// core is left to the background threads (active expiry, lazyfree), the
+/// kernel's network processing and co-located clients: on 2 cores a second
+/// loop cost 16% more CPU per request than one (BENCHMARKS.md, `io`).
+pub fn default_io_threads() -> i64 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores as i64 - 1).clamp(1, 128)
+}
+
 fn allow_protected(setting: i64, local_client: bool) -> bool {
     setting == table::PROTECTED_ACTION_YES
         || (setting == table::PROTECTED_ACTION_LOCAL && local_client)

@@ -130,7 +130,7 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     // The first event loop: it accepts, handles signals and serves its share
-    // of the connections (all of them with `io-threads 1`, the default).
+    // of the connections (all of them with `io-threads 1`, the default on 2 cores).
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
