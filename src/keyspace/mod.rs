@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use dashmap::DashMap;
+use smallvec::SmallVec;
 
 pub use expire::spawn_active_expiry;
 pub(crate) use shard::Shard;
@@ -194,10 +195,12 @@ impl Keyspace {
     }
 }
 
-/// The shards a command needs, as sorted unique (db, shard) pairs.
+/// The shards a command needs, as (db, shard) pairs, sorted and deduplicated
+/// when locked. Inline up to four: most commands name one to three keys, and
+/// they then lock without allocating.
 #[derive(Debug, Default, Clone)]
 pub struct LockSet {
-    shards: Vec<(u32, u32)>,
+    shards: SmallVec<[(u32, u32); 4]>,
 }
 
 impl LockSet {
@@ -234,10 +237,11 @@ impl LockSet {
     }
 }
 
-/// The locked shards of one command (or one transaction).
+/// The locked shards of one command (or one transaction), inline up to four
+/// like the [`LockSet`] they come from.
 pub struct Guard<'k> {
     keyspace: &'k Keyspace,
-    shards: Vec<((u32, u32), Shard<'k>)>,
+    shards: SmallVec<[((u32, u32), Shard<'k>); 4]>,
     /// Watched keys handed out by `get_mut` during the current command.
     changed: Vec<(usize, Key)>,
     /// Keys stored while clients block on keys, and databases swapped
