@@ -252,12 +252,14 @@ impl Command {
         true
     }
 
-    /// The shards this command must lock for `args` run in database `db`.
+    /// The shards this command must lock for `args` run in database `db`,
+    /// with the keys' hashes for the command's lookups: `args` must outlive
+    /// the [`crate::keyspace::Guard`] taken with it (see `LockSet::add_arg_key`).
     pub fn lock_set(&self, keyspace: &Keyspace, db: usize, args: &[Bytes]) -> LockSet {
         let mut set = LockSet::new();
         match self.locks {
             Locks::Keys => {
-                self.for_each_key_position(args, true, |i| set.add_key(keyspace, db, &args[i]));
+                self.for_each_key_position(args, true, |i| set.add_arg_key(keyspace, db, &args[i]));
             }
             Locks::Db => set.add_db(db),
             Locks::All => set.add_all(keyspace),

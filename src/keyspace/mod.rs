@@ -23,6 +23,7 @@ use dashmap::DashMap;
 use smallvec::SmallVec;
 
 pub use expire::spawn_active_expiry;
+use shard::Lookup;
 pub(crate) use shard::Shard;
 pub use value::{Access, Entry, StringValue, Value};
 use watch::Presence;
@@ -185,9 +186,21 @@ impl Keyspace {
         Guard {
             keyspace: self,
             shards,
+            hashes: set.hashes,
             changed: Vec::new(),
             ready: Vec::new(),
         }
+    }
+
+    /// Accounts for `old`, the entry of `key` in database `db` just removed
+    /// because its TTL passed: the counters, the `expired` event, WATCH.
+    fn reclaimed(&self, db: usize, key: &[u8], old: &Entry) {
+        if old.expires_at.is_some() {
+            self.dbs[db].volatile.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.expired_keys.fetch_add(1, Ordering::Relaxed);
+        self.notify(notify::EXPIRED, "expired", key, db);
+        self.watches.touch(db, key, false);
     }
 
     pub fn shards_per_db(&self) -> usize {
@@ -201,6 +214,22 @@ impl Keyspace {
 #[derive(Debug, Default, Clone)]
 pub struct LockSet {
     shards: SmallVec<[(u32, u32); 4]>,
+    /// Hashes of the request's keys, computed for locking and reused by the
+    /// command's lookups (see [`KeyHash`]).
+    hashes: SmallVec<[KeyHash; 4]>,
+}
+
+/// A key's hash, remembered by the address and length of the request
+/// argument it was computed from, so a command hashes each key once: the
+/// handler looks the key up through a slice of that same argument. The
+/// argument must outlive the [`Guard`] (the dispatcher's `args` do): while it
+/// is alive no other bytes can sit at its address, so an equal address and
+/// length mean equal bytes. Any other slice just misses and is hashed.
+#[derive(Debug, Clone, Copy)]
+struct KeyHash {
+    addr: usize,
+    len: usize,
+    hash: u64,
 }
 
 impl LockSet {
@@ -209,7 +238,24 @@ impl LockSet {
     }
 
     pub fn add_key(&mut self, keyspace: &Keyspace, db: usize, key: &[u8]) {
-        let shard = keyspace.shard_of(db, keyspace.hash(key));
+        self.add_hashed(keyspace, db, keyspace.hash(key));
+    }
+
+    /// [`LockSet::add_key`] for a key that is an argument of the request the
+    /// [`Guard`] will serve, and outlives it: its hash is kept for the
+    /// command's own lookups of that argument.
+    pub(crate) fn add_arg_key(&mut self, keyspace: &Keyspace, db: usize, key: &[u8]) {
+        let hash = keyspace.hash(key);
+        self.add_hashed(keyspace, db, hash);
+        self.hashes.push(KeyHash {
+            addr: key.as_ptr() as usize,
+            len: key.len(),
+            hash,
+        });
+    }
+
+    fn add_hashed(&mut self, keyspace: &Keyspace, db: usize, hash: u64) {
+        let shard = keyspace.shard_of(db, hash);
         self.shards.push((db as u32, shard as u32));
     }
 
@@ -228,6 +274,8 @@ impl LockSet {
         }
     }
 
+    /// Adds `other`'s shards (EXEC: the union of its queued commands'). Not
+    /// their key hashes: the queued arguments are not the request's.
     pub fn merge(&mut self, other: &LockSet) {
         self.shards.extend_from_slice(&other.shards);
     }
@@ -242,6 +290,8 @@ impl LockSet {
 pub struct Guard<'k> {
     keyspace: &'k Keyspace,
     shards: SmallVec<[((u32, u32), Shard<'k>); 4]>,
+    /// The request's key hashes, from its [`LockSet`].
+    hashes: SmallVec<[KeyHash; 4]>,
     /// Watched keys handed out by `get_mut` during the current command.
     changed: Vec<(usize, Key)>,
     /// Keys stored while clients block on keys, and databases swapped
@@ -289,6 +339,16 @@ impl<'k> Guard<'k> {
         }
     }
 
+    /// The hash of `key`: the one computed for locking when `key` is that
+    /// request argument, otherwise computed now.
+    fn hash(&self, key: &[u8]) -> u64 {
+        let (addr, len) = (key.as_ptr() as usize, key.len());
+        match self.hashes.iter().find(|h| h.addr == addr && h.len == len) {
+            Some(h) => h.hash,
+            None => self.keyspace.hash(key),
+        }
+    }
+
     fn shard(&mut self, db: usize, hash: u64) -> &mut Shard<'k> {
         let id = (db as u32, self.keyspace.shard_of(db, hash) as u32);
         let pos = match self.shards.binary_search_by_key(&id, |(id, _)| *id) {
@@ -311,7 +371,7 @@ impl<'k> Guard<'k> {
     /// must be locked). Nothing is reclaimed: WATCH bookkeeping looks at the
     /// table as Redis's `dictFind` and `keyIsExpired` do.
     fn presence(&self, db: usize, key: &[u8], now: u64) -> (bool, bool) {
-        let hash = self.keyspace.hash(key);
+        let hash = self.hash(key);
         match self.shard_ref(db, hash).and_then(|s| s.get(hash, key)) {
             Some(e) => (true, e.is_expired(now)),
             None => (false, false),
@@ -376,20 +436,24 @@ impl<'g, 'k> DbView<'g, 'k> {
 
     /// Removes `key` if it has expired. Returns whether it is (still) present.
     fn expire_if_needed(&mut self, hash: u64, key: &[u8]) -> bool {
-        let now = self.now_ms;
-        let shard = self.guard.shard(self.db, hash);
-        match shard.get(hash, key) {
-            None => false,
-            Some(e) if e.is_expired(now) => {
-                if let Some(old) = shard.remove(hash, key) {
-                    self.account(old.expires_at, None);
-                    self.note_expired(1);
-                    self.notify(notify::EXPIRED, "expired", key);
-                    self.guard.keyspace.watches.touch(self.db, key, false);
-                }
-                false
+        self.lookup(hash, key).is_some()
+    }
+
+    /// The live entry for `key` (one probe of its shard), reclaiming it if
+    /// it is past its TTL, as Redis's `expireIfNeeded` does.
+    fn lookup(&mut self, hash: u64, key: &[u8]) -> Option<&mut Entry> {
+        let (keyspace, db, now) = (self.guard.keyspace, self.db, self.now_ms);
+        match self
+            .guard
+            .shard(db, hash)
+            .lookup(hash, key, |e| e.is_expired(now))
+        {
+            Lookup::Missing => None,
+            Lookup::Live(entry) => Some(entry),
+            Lookup::Expired(old) => {
+                keyspace.reclaimed(db, key, &old);
+                None
             }
-            Some(_) => true,
         }
     }
 
@@ -429,12 +493,8 @@ impl<'g, 'k> DbView<'g, 'k> {
 
     /// The live entry for `key` with its access time updated.
     fn touch(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        let hash = self.guard.keyspace.hash(key);
-        if !self.expire_if_needed(hash, key) {
-            return None;
-        }
         let now = self.now_ms;
-        let entry = self.guard.shard(self.db, hash).get_mut(hash, key)?;
+        let entry = self.lookup(self.guard.hash(key), key)?;
         entry.access.touch(now);
         Some(entry)
     }
@@ -442,11 +502,8 @@ impl<'g, 'k> DbView<'g, 'k> {
     /// The live entry for `key` without counting as an access
     /// (`LOOKUP_NOTOUCH`: TYPE, TTL, OBJECT, ...).
     pub fn peek(&mut self, key: &[u8]) -> Option<&Entry> {
-        let hash = self.guard.keyspace.hash(key);
-        if !self.expire_if_needed(hash, key) {
-            return None;
-        }
-        self.guard.shard(self.db, hash).get(hash, key)
+        let hash = self.guard.hash(key);
+        self.lookup(hash, key).map(|e| &*e)
     }
 
     /// The live entries of several keys at once, for commands that read many
@@ -470,7 +527,7 @@ impl<'g, 'k> DbView<'g, 'k> {
     }
 
     pub fn contains(&mut self, key: &[u8]) -> bool {
-        let hash = self.guard.keyspace.hash(key);
+        let hash = self.guard.hash(key);
         self.expire_if_needed(hash, key)
     }
 
@@ -491,7 +548,7 @@ impl<'g, 'k> DbView<'g, 'k> {
     /// Stores a whole entry (value, TTL and access record) under `key`, as
     /// RENAME and MOVE carry one over. Returns the live entry it replaced.
     pub fn set_entry(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
-        let hash = self.guard.keyspace.hash(key);
+        let hash = self.guard.hash(key);
         let hasher = &self.guard.keyspace.hasher;
         let now = self.now_ms;
         let db = self.db;
@@ -534,7 +591,7 @@ impl<'g, 'k> DbView<'g, 'k> {
 
     /// Removes `key`, returning its live entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
-        let hash = self.guard.keyspace.hash(key);
+        let hash = self.guard.hash(key);
         let now = self.now_ms;
         let old = self.guard.shard(self.db, hash).remove(hash, key)?;
         self.account(old.expires_at, None);
@@ -544,11 +601,8 @@ impl<'g, 'k> DbView<'g, 'k> {
 
     /// Sets or clears the TTL of a live key. Returns false if there is no such key.
     pub fn set_expiry(&mut self, key: &[u8], expires_at: Option<u64>) -> bool {
-        let hash = self.guard.keyspace.hash(key);
-        if !self.expire_if_needed(hash, key) {
-            return false;
-        }
-        let Some(entry) = self.guard.shard(self.db, hash).get_mut(hash, key) else {
+        let hash = self.guard.hash(key);
+        let Some(entry) = self.lookup(hash, key) else {
             return false;
         };
         let old = std::mem::replace(&mut entry.expires_at, expires_at);
@@ -644,7 +698,7 @@ impl<'g, 'k> DbView<'g, 'k> {
     }
 
     pub fn hash(&self, key: &[u8]) -> u64 {
-        self.guard.keyspace.hash(key)
+        self.guard.hash(key)
     }
 }
 
