@@ -407,8 +407,10 @@ impl CommandTable {
         let raw = &args[0];
         let name = match buf.get_mut(..raw.len()) {
             Some(slot) => {
-                slot.copy_from_slice(raw);
-                slot.make_ascii_lowercase();
+                // Byte by byte: a name is a few bytes, less than a memcpy call costs.
+                for (to, from) in slot.iter_mut().zip(raw.iter()) {
+                    *to = from.to_ascii_lowercase();
+                }
                 std::str::from_utf8(slot).unwrap_or("")
             }
             None => "",
