@@ -138,11 +138,11 @@ impl RequestParser {
             self.pending -= 1;
         }
         let frame = buf.split_to(std::mem::take(&mut self.pos)).freeze();
-        let args = self
-            .spans
-            .drain(..)
-            .map(|(start, end)| frame.slice(start..end))
-            .collect();
+        let mut args = Args::new();
+        for &(start, end) in &self.spans {
+            args.push(frame.slice(start..end));
+        }
+        self.spans.clear();
         if self.spans.capacity() > SPANS_KEPT {
             self.spans = Vec::new();
         }
