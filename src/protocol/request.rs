@@ -129,6 +129,7 @@ impl RequestParser {
             } else {
                 self.pending = count as u64;
                 self.pos = cr + 2;
+                self.spans.clear();
             }
         }
         while self.pending > 0 {
