@@ -24,7 +24,9 @@ pub struct ClientInfo {
     pub db: usize,
     pub resp: Resp,
     pub last_cmd: String,
-    pub last_interaction: Instant,
+    /// When the last command ran, in ms since the epoch: the command's own
+    /// clock reading, so recording it costs no extra clock read.
+    pub last_interaction_ms: u64,
     /// Bytes waiting in the query buffer, for `qbuf=`.
     pub qbuf: usize,
     /// CLIENT NO-EVICT ON: flag `e` in CLIENT LIST. RESET keeps it, as Redis does.
@@ -115,7 +117,7 @@ impl ClientHandle {
             self.fd,
             text(&info.name),
             self.created.elapsed().as_secs(),
-            info.last_interaction.elapsed().as_secs(),
+            crate::util::now_ms().saturating_sub(info.last_interaction_ms) / 1000,
             self.flags(&info),
             info.db,
             info.multi.map_or(-1, |n| n as i64),
@@ -293,13 +295,14 @@ impl Client {
         }
     }
 
-    /// Records the command being run, for CLIENT LIST's `cmd=` and `idle=`.
-    pub fn note_command(&mut self, cmd: &Command) {
+    /// Records the command being run at `now_ms`, for CLIENT LIST's `cmd=`
+    /// and `idle=`.
+    pub fn note_command(&mut self, cmd: &Command, now_ms: u64) {
         let mut info = self.handle.info();
         if info.last_cmd != cmd.name {
             info.last_cmd.clone_from(&cmd.name);
         }
-        info.last_interaction = Instant::now();
+        info.last_interaction_ms = now_ms;
     }
 }
 
@@ -331,7 +334,7 @@ impl ClientRegistry {
                 db: 0,
                 resp: Resp::V2,
                 last_cmd: "NULL".into(),
-                last_interaction: now,
+                last_interaction_ms: crate::util::now_ms(),
                 qbuf: 0,
                 no_evict: false,
                 subscriptions: [0; 3],

@@ -192,7 +192,8 @@ pub fn execute(server: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
                 .rejected(tx::refused(server, client, cmd, reply))
         }
     };
-    client.note_command(cmd);
+    let now_ms = now_ms();
+    client.note_command(cmd, now_ms);
     if let Some(reply) = subscribed_mode_error(client, cmd) {
         return server.stats.rejected(reply);
     }
@@ -210,7 +211,7 @@ pub fn execute(server: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
         server,
         client,
         guard: &mut guard,
-        now_ms: now_ms(),
+        now_ms,
     };
     let reply = call(&mut ctx, cmd, args);
     guard.release();

@@ -252,12 +252,14 @@ impl Command {
         true
     }
 
-    /// The shards this command must lock for `args` run in database `db`.
+    /// The shards this command must lock for `args` run in database `db`,
+    /// with the keys' hashes for the command's lookups: `args` must outlive
+    /// the [`crate::keyspace::Guard`] taken with it (see `LockSet::add_arg_key`).
     pub fn lock_set(&self, keyspace: &Keyspace, db: usize, args: &[Bytes]) -> LockSet {
         let mut set = LockSet::new();
         match self.locks {
             Locks::Keys => {
-                self.for_each_key_position(args, true, |i| set.add_key(keyspace, db, &args[i]));
+                self.for_each_key_position(args, true, |i| set.add_arg_key(keyspace, db, &args[i]));
             }
             Locks::Db => set.add_db(db),
             Locks::All => set.add_all(keyspace),
@@ -405,8 +407,10 @@ impl CommandTable {
         let raw = &args[0];
         let name = match buf.get_mut(..raw.len()) {
             Some(slot) => {
-                slot.copy_from_slice(raw);
-                slot.make_ascii_lowercase();
+                // Byte by byte: a name is a few bytes, less than a memcpy call costs.
+                for (to, from) in slot.iter_mut().zip(raw.iter()) {
+                    *to = from.to_ascii_lowercase();
+                }
                 std::str::from_utf8(slot).unwrap_or("")
             }
             None => "",

@@ -52,6 +52,14 @@ pub(crate) type Map = DashMap<Box<Slot>, (), KeyHasher>;
 
 pub(crate) type Table = RawTable<(Box<Slot>, SharedValue<()>)>;
 
+/// What [`Shard::lookup`] found.
+pub(crate) enum Lookup<'a> {
+    Missing,
+    /// The key was past its TTL: removed, here is what it held.
+    Expired(Entry),
+    Live(&'a mut Entry),
+}
+
 /// A write-locked shard of one database.
 pub(crate) struct Shard<'a> {
     table: RwLockWriteGuard<'a, Table>,
@@ -106,6 +114,31 @@ impl<'a> Shard<'a> {
         self.table
             .remove_entry(hash, eq(key))
             .map(|(slot, _)| slot.entry)
+    }
+
+    /// Finds `key` with one probe: its entry if `expired` says it is not
+    /// past its TTL, otherwise the entry removed from the table.
+    pub(crate) fn lookup(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        expired: impl FnOnce(&Entry) -> bool,
+    ) -> Lookup<'_> {
+        let Some(bucket) = self.table.find(hash, eq(key)) else {
+            return Lookup::Missing;
+        };
+        // SAFETY: `bucket` was just found in this table, which we hold
+        // write-locked and borrow mutably for the lifetime of the result, so it
+        // is a live bucket and nothing else reads or changes it meanwhile. It
+        // is either removed (once) or handed out, never both.
+        unsafe {
+            if expired(&bucket.as_ref().0.entry) {
+                let ((slot, _), _) = self.table.remove(bucket);
+                Lookup::Expired(slot.entry)
+            } else {
+                Lookup::Live(&mut bucket.as_mut().0.entry)
+            }
+        }
     }
 
     /// Every entry, in table order.

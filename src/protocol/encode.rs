@@ -17,10 +17,16 @@ pub enum Resp {
     V3,
 }
 
+/// A header line: `prefix`, the number, CRLF. Counts and lengths below 100
+/// (most of them) are written digit by digit, cheaper than formatting them
+/// and copying the text.
 fn put_line(out: &mut BytesMut, prefix: u8, n: i64) {
     out.put_u8(prefix);
-    let mut buf = itoa::Buffer::new();
-    out.put_slice(buf.format(n).as_bytes());
+    match n {
+        0..=9 => out.put_u8(b'0' + n as u8),
+        10..=99 => out.put_slice(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8]),
+        _ => out.put_slice(itoa::Buffer::new().format(n).as_bytes()),
+    }
     out.put_slice(b"\r\n");
 }
 
@@ -125,6 +131,16 @@ mod tests {
         let mut out = BytesMut::new();
         encode(&r, resp, &mut out);
         out.to_vec()
+    }
+
+    #[test]
+    fn header_numbers() {
+        for n in [0, 7, 9, 10, 42, 99, 100, 12345, -1, -42, i64::MIN, i64::MAX] {
+            assert_eq!(
+                enc(Reply::Integer(n), Resp::V2),
+                format!(":{n}\r\n").as_bytes()
+            );
+        }
     }
 
     #[test]

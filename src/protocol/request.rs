@@ -8,9 +8,12 @@
 //! whether the whole frame has arrived without allocating anything sized by a
 //! client's number. The scan keeps its place between reads (like the client's
 //! `multibulklen`), so a request arriving in many pieces is not rescanned from
-//! its start each time. Only a complete, validated frame is then split into
-//! zero-copy `Bytes` arguments (slices of the frozen frame), by a second walk
-//! over the headers the scan already checked.
+//! its start each time. The scan notes where each argument's bytes are, so a
+//! complete, validated frame is cut into zero-copy `Bytes` arguments (slices
+//! of the frozen frame) without walking its headers again. Most headers are a
+//! few digits: they are read in one pass that finds the line end and the
+//! number together, and only an unusual one takes the general path (line
+//! search, then `string2ll`).
 //!
 //! Kept Redis quirks: the two bytes after a header's `\r` and after an
 //! argument's data are skipped unchecked (the scan writes `\r\n` there, because
@@ -18,6 +21,7 @@
 //! end, because Redis looks for it with `strchr`.
 
 use bytes::{Buf, Bytes, BytesMut};
+use smallvec::SmallVec;
 
 use super::inline::split_args;
 use super::Reply;
@@ -31,10 +35,15 @@ pub const INLINE_MAX_SIZE: usize = 64 * 1024;
 /// allocated per argument until the arguments' bytes are in the buffer.
 pub const MULTIBULK_MAX_LEN: i64 = i32::MAX as i64;
 
+/// Arguments of one request. Kept inline up to four (`SET key value`,
+/// `HSET key field value`, `LRANGE key 0 99`): no allocation per request for
+/// the commands that dominate real traffic.
+pub type Args = SmallVec<[Bytes; 4]>;
+
 /// A request cut from the buffer.
 #[derive(Debug)]
 pub struct Request {
-    pub args: Vec<Bytes>,
+    pub args: Args,
     /// The line as typed, for inline requests (JSON mode echoes it).
     pub inline: Option<Bytes>,
 }
@@ -69,11 +78,17 @@ impl ProtocolError {
 pub struct RequestParser {
     /// Arguments not yet scanned; 0 when no multibulk request is in progress.
     pending: u64,
-    /// Arguments of the multibulk request in progress.
-    count: usize,
     /// Where the next argument's header starts in the buffer.
     pos: usize,
+    /// Where the arguments scanned so far start and end in the buffer. Only
+    /// arguments whose bytes have arrived are noted, so this is bounded by
+    /// the bytes received; its capacity is reused by the next request.
+    spans: Vec<(usize, usize)>,
 }
+
+/// A `spans` capacity beyond which it is released after the request, so one
+/// huge request does not pin its memory for the connection's life.
+const SPANS_KEPT: usize = 1024;
 
 impl RequestParser {
     /// Takes the next complete request from `buf`. `Ok(None)` means more bytes
@@ -93,19 +108,28 @@ impl RequestParser {
                     other => return Ok(other),
                 }
             }
-            let Some(cr) = header_line(buf, 0, "too big mbulk count string")? else {
-                return Ok(None);
+            let (cr, count) = match short_header(buf, 0, b'*') {
+                Some((cr, n)) => (cr, n as i64),
+                None => {
+                    let Some(cr) = header_line(buf, 0, "too big mbulk count string")? else {
+                        return Ok(None);
+                    };
+                    match parse_i64(&buf[1..cr]) {
+                        Some(n) => (cr, n),
+                        None => return Err(ProtocolError::new("invalid multibulk length")),
+                    }
+                }
             };
-            let count = match parse_i64(&buf[1..cr]) {
-                Some(n) if n <= MULTIBULK_MAX_LEN => n,
-                _ => return Err(ProtocolError::new("invalid multibulk length")),
-            };
+            if count > MULTIBULK_MAX_LEN {
+                return Err(ProtocolError::new("invalid multibulk length"));
+            }
+            buf[cr + 1] = b'\n';
             if count <= 0 {
                 buf.advance(cr + 2);
             } else {
                 self.pending = count as u64;
-                self.count = count as usize;
                 self.pos = cr + 2;
+                self.spans.clear();
             }
         }
         while self.pending > 0 {
@@ -114,34 +138,75 @@ impl RequestParser {
             }
             self.pending -= 1;
         }
-        let len = std::mem::take(&mut self.pos);
-        split_multibulk(buf.split_to(len).freeze(), self.count).map(Some)
+        let frame = buf.split_to(std::mem::take(&mut self.pos)).freeze();
+        let mut args = Args::new();
+        for &(start, end) in &self.spans {
+            args.push(frame.slice(start..end));
+        }
+        self.spans.clear();
+        if self.spans.capacity() > SPANS_KEPT {
+            self.spans = Vec::new();
+        }
+        Ok(Some(Request { args, inline: None }))
     }
 
     /// Scans the next argument of the request in progress; false until all of
     /// its bytes arrived.
     fn scan_arg(&mut self, buf: &mut [u8], max_bulk_len: u64) -> Result<bool, ProtocolError> {
         let pos = self.pos;
-        let Some(cr) = header_line(buf, pos, "too big bulk count string")? else {
-            return Ok(false);
+        let (cr, len) = match short_header(buf, pos, b'$') {
+            Some(header) => header,
+            None => {
+                let Some(cr) = header_line(buf, pos, "too big bulk count string")? else {
+                    return Ok(false);
+                };
+                if buf[pos] != b'$' {
+                    let mut text = b"expected '$', got '".to_vec();
+                    text.extend_from_slice(&[buf[pos], b'\'']);
+                    return Err(ProtocolError(text, None));
+                }
+                match parse_i64(&buf[pos + 1..cr]) {
+                    Some(n) if n >= 0 => (cr, n as u64),
+                    _ => return Err(ProtocolError::new("invalid bulk length")),
+                }
+            }
         };
-        if buf[pos] != b'$' {
-            let mut text = b"expected '$', got '".to_vec();
-            text.extend_from_slice(&[buf[pos], b'\'']);
-            return Err(ProtocolError(text, None));
+        if len > max_bulk_len {
+            return Err(ProtocolError::new("invalid bulk length"));
         }
-        let len = match parse_i64(&buf[pos + 1..cr]) {
-            Some(n) if n >= 0 && n as u64 <= max_bulk_len => n as usize,
-            _ => return Err(ProtocolError::new("invalid bulk length")),
-        };
-        let end = (cr + 2).saturating_add(len);
+        let start = cr + 2;
+        let end = start.saturating_add(len as usize);
         if end.saturating_add(2) > buf.len() {
             return Ok(false);
         }
+        buf[cr + 1] = b'\n';
         buf[end..end + 2].copy_from_slice(b"\r\n");
+        self.spans.push((start, end));
         self.pos = end + 2;
         Ok(true)
     }
+}
+
+/// The common header line, `prefix` (`*` or `$`) and up to 18 digits without
+/// a leading zero, then `\r` and one more byte, read in one pass: where its
+/// `\r` is and the number. `None` for anything else (not arrived, a sign, a
+/// NUL, a longer number, an error), which [`header_line`] and [`parse_i64`]
+/// then handle exactly as Redis does; whatever this accepts they read alike.
+fn short_header(buf: &[u8], pos: usize, prefix: u8) -> Option<(usize, u64)> {
+    let line = buf.get(pos..)?;
+    let leading_zero = line.get(1) == Some(&b'0') && line.get(2) != Some(&b'\r');
+    if line.first() != Some(&prefix) || leading_zero {
+        return None;
+    }
+    let mut n = 0u64;
+    for (i, &b) in line.iter().enumerate().skip(1).take(19) {
+        match b {
+            b'0'..=b'9' => n = n * 10 + u64::from(b - b'0'),
+            b'\r' if i > 1 && i + 1 < line.len() => return Some((pos + i, n)),
+            _ => return None,
+        }
+    }
+    None
 }
 
 /// Where `needle` is in `haystack`, as C's `strchr` sees it: the search stops
@@ -163,33 +228,6 @@ fn header_line(buf: &mut [u8], from: usize, too_big: &str) -> Result<Option<usiz
         }
         _ => Ok(None),
     }
-}
-
-/// Cuts a complete multibulk `frame` of `count` arguments, already scanned
-/// (headers valid, `\r\n` written after each line and argument), into
-/// slices sharing the frame's memory. Nothing per argument is allocated, and
-/// `count` is bounded by the bytes received, since every argument has arrived.
-/// The error is unreachable after a successful scan; it guards the slicing.
-fn split_multibulk(frame: Bytes, count: usize) -> Result<Request, ProtocolError> {
-    let mut args = Vec::with_capacity(count);
-    let header_end = |from: usize| memchr::memchr(b'\r', &frame[from..]).map(|i| from + i);
-    let mut pos = header_end(0).map_or(frame.len(), |cr| cr + 2);
-    while pos < frame.len() {
-        let arg = header_end(pos).and_then(|cr| {
-            let len = usize::try_from(parse_i64(&frame[pos + 1..cr])?).ok()?;
-            let start = cr + 2;
-            let end = start
-                .checked_add(len)
-                .filter(|&end| end + 2 <= frame.len())?;
-            Some((start, end))
-        });
-        let Some((start, end)) = arg else {
-            return Err(ProtocolError::new("invalid request"));
-        };
-        args.push(frame.slice(start..end));
-        pos = end + 2;
-    }
-    Ok(Request { args, inline: None })
 }
 
 /// An inline request: one line, split like `sdssplitargs`.
@@ -311,6 +349,28 @@ mod tests {
         let mut long_len = b"*1\r\n$".to_vec();
         long_len.resize(INLINE_MAX_SIZE + 5, b'1');
         assert_eq!(err(&long_len), Some("too big bulk count string".into()));
+    }
+
+    #[test]
+    fn unusual_headers_take_the_general_path() {
+        assert_eq!(err(b"*01\r\n"), Some("invalid multibulk length".into()));
+        assert_eq!(
+            err(b"*1\r\n$01\r\na\r\n"),
+            Some("invalid bulk length".into())
+        );
+        assert_eq!(err(b"*1\r\n$\r\n"), Some("invalid bulk length".into()));
+        assert_eq!(
+            err(b"*2\r\n$0\r\n\r\n$-0\r\n"),
+            Some("invalid bulk length".into())
+        );
+        let long = format!("*1\r\n${}\r\n", "9".repeat(19));
+        assert_eq!(err(long.as_bytes()), Some("invalid bulk length".into()));
+        assert_eq!(err(b"*+1\r\n"), Some("invalid multibulk length".into()));
+        let (reqs, error, _) = parse_all(b"*2\r\n$0\r\n\r\n$10\r\n0123456789\r\n");
+        assert_eq!(
+            (reqs, error),
+            (vec![vec![b"".to_vec(), b"0123456789".to_vec()]], None)
+        );
     }
 
     #[test]
