@@ -50,7 +50,11 @@ fn sweep(keyspace: &Keyspace, db: usize, cursor: &mut usize, started: Instant, b
         let mut set = LockSet::new();
         set.add_shard(db, *cursor);
         let mut guard = keyspace.lock(set);
-        guard.db(db, now_ms()).remove_expired_in_shard(*cursor);
+        let removed = guard.db(db, now_ms()).remove_expired_in_shard(*cursor);
+        // Unlock before freeing: the shard's clients wait for the sweep, not
+        // for the allocator (a big expired collection frees millions of allocations).
+        drop(guard);
+        drop(removed);
         *cursor = (*cursor + 1) % shards;
     }
 }
