@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::{Keyspace, LockSet};
 use crate::config::Config;
+use crate::lazyfree;
 use crate::util::now_ms;
 
 /// Starts the cycle on its own thread (it is CPU work, not async work).
@@ -52,9 +53,15 @@ fn sweep(keyspace: &Keyspace, db: usize, cursor: &mut usize, started: Instant, b
         let mut guard = keyspace.lock(set);
         let removed = guard.db(db, now_ms()).remove_expired_in_shard(*cursor);
         // Unlock before freeing: the shard's clients wait for the sweep, not
-        // for the allocator (a big expired collection frees millions of allocations).
+        // for the allocator (a big expired collection frees millions of
+        // allocations). The lazyfree thread frees them and trims the heap
+        // after a big burst; Redis frees expired keys synchronously, so
+        // INFO does not count them.
         drop(guard);
-        drop(removed);
+        if !removed.is_empty() {
+            let effort = removed.len();
+            lazyfree::free(removed, effort, 0);
+        }
         *cursor = (*cursor + 1) % shards;
     }
 }
