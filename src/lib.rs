@@ -14,6 +14,7 @@ pub mod config;
 pub mod connection;
 pub mod glob;
 pub mod keyspace;
+pub mod lazyfree;
 pub mod number;
 pub mod protocol;
 pub mod pubsub;

@@ -11,6 +11,7 @@ use super::{cmd, cmd_locking, CmdResult, Ctx, Locks, Registration};
 use crate::config::notify;
 use crate::glob::glob_match;
 use crate::keyspace::{Entry, Keyspace, LockSet, StringValue, Value};
+use crate::lazyfree;
 use crate::protocol::Reply;
 
 pub static COMMANDS: &[Registration] = &[
@@ -68,12 +69,17 @@ fn object_lookup<T>(
     found
 }
 
-/// DEL and UNLINK (freeing is never deferred here, so they are the same).
+/// DEL and UNLINK. Both free big values on the lazyfree thread (for DEL a
+/// client cannot tell, except that nobody stalls); INFO counts those as lazily
+/// freed only where Redis frees them lazily: UNLINK, or DEL with
+/// `lazyfree-lazy-user-del`.
 fn del(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let counted = is(&args[0], "UNLINK") || ctx.server.config.lazyfree_lazy_user_del();
     let mut db = ctx.db();
     let mut deleted = 0usize;
     for key in &args[1..] {
-        if db.delete(key) {
+        if let Some(entry) = db.take(key) {
+            lazyfree::free_value(entry.value, counted);
             deleted += 1;
         }
     }

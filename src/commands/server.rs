@@ -9,6 +9,7 @@ use super::args::{help_reply, is, syntax_error};
 use super::meta::info_name;
 use super::{cmd, cmd_locking, CmdResult, Ctx, Locks, Registration};
 use crate::glob::glob_match;
+use crate::lazyfree;
 use crate::protocol::Reply;
 use crate::util::now_us;
 
@@ -236,30 +237,32 @@ fn flush_async(ctx: &Ctx, args: &[Bytes]) -> Result<bool, Reply> {
     }
 }
 
-/// Drops what a flush removed: here, or on a thread of its own for ASYNC, so
-/// the shards are unlocked without waiting for the memory to be freed.
-fn free<T: Send + 'static>(removed: T, in_background: bool) {
+/// Drops the tables a flush removed: here (SYNC), or for ASYNC on the
+/// lazyfree thread, so the shards are unlocked without waiting for the memory
+/// to be freed. Redis's `emptyDbAsync` counts every key as a lazyfreed object.
+fn free<T: Send + 'static>(removed: T, keys: usize, in_background: bool) {
     if in_background {
-        // If no thread can be started, the closure (and the data) is dropped here.
-        let _ = std::thread::Builder::new()
-            .name("lazyfree".into())
-            .spawn(move || drop(removed));
+        lazyfree::free(removed, keys, keys as u64);
     }
 }
 
 fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let in_background = flush_async(ctx, args)?;
-    free(ctx.db().clear(), in_background);
+    let mut db = ctx.db();
+    let keys = db.len();
+    free(db.clear(), keys, in_background);
     Ok(Reply::OK)
 }
 
 fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let in_background = flush_async(ctx, args)?;
-    let mut removed = Vec::new();
+    let (mut removed, mut keys) = (Vec::new(), 0);
     for db in 0..ctx.server.keyspace.databases() {
-        removed.extend(ctx.db_at(db).clear());
+        let mut db = ctx.db_at(db);
+        keys += db.len();
+        removed.extend(db.clear());
     }
-    free(removed, in_background);
+    free(removed, keys, in_background);
     Ok(Reply::OK)
 }
 
@@ -308,6 +311,7 @@ fn config_resetstat(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
         .keyspace
         .expired_keys
         .store(0, std::sync::atomic::Ordering::Relaxed);
+    lazyfree::reset_stats();
     Ok(Reply::OK)
 }
 

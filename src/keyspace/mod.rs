@@ -570,11 +570,15 @@ impl<'g, 'k> DbView<'g, 'k> {
     /// `del` keyspace event): DEL, an emptied collection, an expiry in the
     /// past, a STORE with an empty result. Returns whether the key existed.
     pub fn delete(&mut self, key: &[u8]) -> bool {
-        let existed = self.remove(key).is_some();
-        if existed {
-            self.notify(notify::GENERIC, "del", key);
-        }
-        existed
+        self.take(key).is_some()
+    }
+
+    /// [`DbView::delete`] handing back the live entry, so the caller decides
+    /// where its value is freed (DEL and UNLINK: big ones in the background).
+    pub fn take(&mut self, key: &[u8]) -> Option<Entry> {
+        let old = self.remove(key)?;
+        self.notify(notify::GENERIC, "del", key);
+        Some(old)
     }
 
     /// Removes `key`, returning its live entry.
@@ -657,10 +661,11 @@ impl<'g, 'k> DbView<'g, 'k> {
 
     /// Removes the expired keys of a locked shard (used by active expiry), and
     /// feeds the TTLs of the volatile keys that remain into INFO's `avg_ttl`.
-    pub fn remove_expired_in_shard(&mut self, shard: usize) -> usize {
+    /// Returns them, so that the caller frees them after unlocking the shard.
+    pub fn remove_expired_in_shard(&mut self, shard: usize) -> Vec<(Key, Entry)> {
         let now = self.now_ms;
         let Some((_, s)) = self.guard.db_shards(self.db).find(|(i, _)| *i == shard) else {
-            return 0;
+            return Vec::new();
         };
         let (mut ttl_sum, mut samples) = (0u64, 0u64);
         let removed = s.extract_if(|_, e| match e.expires_at() {
@@ -682,7 +687,7 @@ impl<'g, 'k> DbView<'g, 'k> {
         self.volatile().fetch_sub(n as i64, Ordering::Relaxed);
         self.note_expired(n);
         self.guard.keyspace.note_ttls(self.db, ttl_sum, samples);
-        n
+        removed
     }
 
     pub fn hash(&self, key: &[u8]) -> u64 {

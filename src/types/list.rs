@@ -335,6 +335,11 @@ impl List {
         self.len
     }
 
+    /// Quicklist nodes: what freeing the list costs (Redis's free effort).
+    pub fn nodes(&self) -> usize {
+        self.nodes.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -10,6 +10,7 @@ use bytes::Bytes;
 
 use crate::commands::{CmdResult, Ctx};
 use crate::keyspace::{Keyspace, LockSet};
+use crate::lazyfree;
 use crate::protocol::Reply;
 use crate::pubsub::Kind;
 use crate::server::REDIS_VERSION;
@@ -302,8 +303,8 @@ fn memory(ctx: &mut Ctx, out: &mut String) {
             ("mem_aof_buffer", &0),
             ("mem_allocator", &"libc"),
             ("active_defrag_running", &0),
-            ("lazyfree_pending_objects", &0),
-            ("lazyfreed_objects", &0),
+            ("lazyfree_pending_objects", &lazyfree::pending_objects()),
+            ("lazyfreed_objects", &lazyfree::freed_objects()),
         ],
     );
 }
