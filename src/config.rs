@@ -183,6 +183,7 @@ const CLIENT_OUTPUT_BUFFER_LIMIT: usize = idx("client-output-buffer-limit");
 const ENABLE_PROTECTED_CONFIGS: usize = idx("enable-protected-configs");
 const ENABLE_DEBUG_COMMAND: usize = idx("enable-debug-command");
 const ACTIVEREHASHING: usize = idx("activerehashing");
+const JEMALLOC_BG_THREAD: usize = idx("jemalloc-bg-thread");
 const LFU_LOG_FACTOR: usize = idx("lfu-log-factor");
 const LFU_DECAY_TIME: usize = idx("lfu-decay-time");
 const TRACKING_TABLE_MAX_KEYS: usize = idx("tracking-table-max-keys");
@@ -685,6 +686,11 @@ impl Config {
 
     pub fn activerehashing(&self) -> bool {
         self.flag(ACTIVEREHASHING)
+    }
+
+    /// Whether the allocator purges freed memory on its own thread (read at startup).
+    pub fn jemalloc_bg_thread(&self) -> bool {
+        self.flag(JEMALLOC_BG_THREAD)
     }
 
     pub fn lfu_log_factor(&self) -> u32 {

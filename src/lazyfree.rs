@@ -16,9 +16,8 @@
 //! are not counted; nor are the keys active expiry reclaims, which it hands
 //! over once it has unlocked their shard.
 //!
-//! glibc's malloc keeps what is freed for reuse, so RSS would never drop after
-//! a flush; after a big enough burst of frees the thread trims the heap
-//! (`malloc_trim`), as jemalloc's background purging does for Redis.
+//! Freed memory goes back to the system through jemalloc's background thread,
+//! which reddish-server turns on as Redis does (`jemalloc-bg-thread yes`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Sender};
@@ -33,21 +32,14 @@ use crate::types::zset::ZSet;
 /// freed on the spot, handing it over would cost more than freeing it.
 const THRESHOLD: usize = 64;
 
-/// Allocations (free effort) freed since the last trim before the thread
-/// trims again: a trim walks the allocator's free chunks, worth it only when
-/// much was freed (a flushed database, a big collection), not per small UNLINK.
-const TRIM_AFTER: usize = 1 << 16;
-
 /// Objects handed over and not yet freed (INFO `lazyfree_pending_objects`).
 static PENDING: AtomicU64 = AtomicU64::new(0);
 /// Objects freed in the background (INFO `lazyfreed_objects`, reset by CONFIG RESETSTAT).
 static FREED: AtomicU64 = AtomicU64::new(0);
 
-/// Something to drop, roughly how many allocations that frees, and how many
-/// objects INFO counts it as.
+/// Something to drop, and how many objects INFO counts it as.
 struct Job {
     garbage: Box<dyn Send>,
-    effort: usize,
     objects: u64,
 }
 
@@ -60,20 +52,7 @@ fn queue() -> Option<&'static Sender<Job>> {
             let (jobs, todo) = channel::<Job>();
             let spawned = std::thread::Builder::new()
                 .name("lazyfree".into())
-                .spawn(move || {
-                    let mut freed = 0;
-                    for job in todo.iter() {
-                        freed += done(job);
-                        // Trim once a burst of jobs is done, not in between.
-                        while let Ok(job) = todo.try_recv() {
-                            freed += done(job);
-                        }
-                        if freed >= TRIM_AFTER {
-                            trim();
-                            freed = 0;
-                        }
-                    }
-                });
+                .spawn(move || todo.iter().for_each(done));
             match spawned {
                 Ok(_) => Some(jobs),
                 Err(e) => {
@@ -85,32 +64,19 @@ fn queue() -> Option<&'static Sender<Job>> {
         .as_ref()
 }
 
-/// Frees a job's garbage; returns its effort.
-fn done(job: Job) -> usize {
+/// Frees a job's garbage.
+fn done(job: Job) {
     drop(job.garbage);
     PENDING.fetch_sub(job.objects, Ordering::Relaxed);
     FREED.fetch_add(job.objects, Ordering::Relaxed);
-    job.effort
 }
 
-/// Returns the heap's free memory to the system (glibc only: other
-/// allocators purge by themselves).
-fn trim() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim has no preconditions; it locks each arena itself.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-/// Drops `garbage` on the lazyfree thread. `effort` is roughly the
-/// allocations that frees; `objects` is what INFO counts it as: 0 where Redis
-/// would have freed it synchronously.
-pub fn free<T: Send + 'static>(garbage: T, effort: usize, objects: u64) {
+/// Drops `garbage` on the lazyfree thread. `objects` is what INFO counts it
+/// as: 0 where Redis would have freed it synchronously.
+pub fn free<T: Send + 'static>(garbage: T, objects: u64) {
     PENDING.fetch_add(objects, Ordering::Relaxed);
     let job = Job {
         garbage: Box::new(garbage),
-        effort,
         objects,
     };
     match queue() {
@@ -129,9 +95,8 @@ pub fn free<T: Send + 'static>(garbage: T, effort: usize, objects: u64) {
 /// `freeObjAsync`), else here. `counted` says whether Redis would free it
 /// lazily (UNLINK, `lazyfree-lazy-user-del`), and so count it in INFO.
 pub fn free_value(value: Value, counted: bool) {
-    let effort = free_effort(&value);
-    if effort > THRESHOLD {
-        free(value, effort, counted.into());
+    if free_effort(&value) > THRESHOLD {
+        free(value, counted.into());
     }
 }
 

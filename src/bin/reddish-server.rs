@@ -129,6 +129,12 @@ fn main() -> ExitCode {
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
+    // As in Redis (`jemalloc-bg-thread yes`): memory freed by a flush or a
+    // big DEL goes back to the system over the next seconds even when no
+    // further allocation happens to trigger jemalloc's purging.
+    if let Err(e) = tikv_jemalloc_ctl::background_thread::write(config.jemalloc_bg_thread()) {
+        tracing::warn!("cannot set jemalloc's background thread: {e}");
+    }
     // The first event loop: it accepts, handles signals and serves its share
     // of the connections (all of them with `io-threads 1`, the default on 2 cores).
     let runtime = match tokio::runtime::Builder::new_current_thread()

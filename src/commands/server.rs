@@ -242,7 +242,7 @@ fn flush_async(ctx: &Ctx, args: &[Bytes]) -> Result<bool, Reply> {
 /// to be freed. Redis's `emptyDbAsync` counts every key as a lazyfreed object.
 fn free<T: Send + 'static>(removed: T, keys: usize, in_background: bool) {
     if in_background {
-        lazyfree::free(removed, keys, keys as u64);
+        lazyfree::free(removed, keys as u64);
     }
 }
 

@@ -60,7 +60,7 @@ fn sweep(keyspace: &Keyspace, db: usize, cursor: &mut usize, started: Instant, b
         // frees expired keys synchronously, so INFO does not count them.
         drop(guard);
         if !removed.is_empty() {
-            lazyfree::free(removed, 0, 0);
+            lazyfree::free(removed, 0);
         }
         *cursor = (*cursor + 1) % shards;
     }
