@@ -91,6 +91,7 @@ fn tty(reply: &Reply, prefix: &[u8], out: &mut Vec<u8>) {
         Reply::Array(items) => tty_items(items, b')', b"(empty array)\n", prefix, out),
         Reply::Push(items) => tty_items(items, b')', b"(empty push)\n", prefix, out),
         Reply::Set(items) => tty_items(items, b'~', b"(empty set)\n", prefix, out),
+        Reply::Bulks(bulks) => tty(&bulks.to_array(), prefix, out),
         Reply::Map(pairs) => {
             if pairs.is_empty() {
                 out.extend_from_slice(b"(empty hash)\n");
@@ -182,6 +183,7 @@ pub fn raw(reply: &Reply, out: &mut Vec<u8>) {
                 raw(item, out);
             }
         }
+        Reply::Bulks(bulks) => raw(&bulks.to_array(), out),
         Reply::Map(pairs) => {
             for (i, (key, value)) in pairs.iter().enumerate() {
                 if i > 0 {

@@ -82,11 +82,22 @@ fn set_pairs(ctx: &mut Ctx, args: &[Bytes], name: &str) -> Result<usize, Reply> 
     }
     let limits = limits(ctx.server);
     let mut db = ctx.db();
-    let hash = write_or_create(&mut db, &args[1])?;
-    let mut created = 0;
-    for pair in args[2..].chunks_exact(2) {
-        created += usize::from(hash.set(&pair[0], &pair[1], limits));
-    }
+    let set_all = |hash: &mut Hash| {
+        args[2..]
+            .chunks_exact(2)
+            .filter(|pair| hash.set(&pair[0], &pair[1], limits))
+            .count()
+    };
+    // One lookup: a new hash is filled before it is stored.
+    let created = match write(&mut db, &args[1])? {
+        Some(hash) => set_all(hash),
+        None => {
+            let mut hash = Hash::default();
+            let created = set_all(&mut hash);
+            db.set(&args[1], Value::Hash(hash), None);
+            created
+        }
+    };
     db.notify(notify::HASH, "hset", &args[1]);
     Ok(created)
 }

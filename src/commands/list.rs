@@ -230,7 +230,7 @@ fn lrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let Some((first, count)) = index_range(list.len(), start, stop) else {
         return Ok(Reply::Array(Vec::new()));
     };
-    Ok(bulks(list.range(first, count)))
+    Ok(Reply::Bulks(list.range(first, count)))
 }
 
 fn ltrim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {

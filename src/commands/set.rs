@@ -9,7 +9,7 @@ use rand::seq::index;
 
 use super::args::{
     checked, checked_mut, cursor_arg, int_in_range, is, positive_arg, random_reply_len, scan_reply,
-    syntax_error, wrong_type, ScanOptions,
+    syntax_error, ScanOptions,
 };
 use super::{cmd, CmdResult, Ctx, Registration};
 use crate::config::notify;
@@ -66,11 +66,17 @@ fn set_reply<'a>(members: impl Iterator<Item = Member<'a>>) -> Reply {
 fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let max_intset = ctx.server.config.set_max_intset_entries();
     let mut db = ctx.db();
-    if write(&mut db, &args[1])?.is_none() {
-        db.set(&args[1], Value::Set(Set::for_member(&args[2])), None);
-    }
-    let set = write(&mut db, &args[1])?.ok_or_else(wrong_type)?;
-    let added = args[2..].iter().filter(|m| set.add(m, max_intset)).count();
+    let add_all = |set: &mut Set| args[2..].iter().filter(|m| set.add(m, max_intset)).count();
+    // One lookup: a new set is filled before it is stored.
+    let added = match write(&mut db, &args[1])? {
+        Some(set) => add_all(set),
+        None => {
+            let mut set = Set::for_member(&args[2]);
+            let added = add_all(&mut set);
+            db.set(&args[1], Value::Set(set), None);
+            added
+        }
+    };
     if added > 0 {
         db.notify(notify::SET, "sadd", &args[1]);
     } else {

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use rand::seq::SliceRandom;
 use rand::Rng;
+use smallvec::SmallVec;
 
 use super::args::{
     checked, checked_mut, cursor_arg, float_arg, index_range, int_arg, int_in_range, is,
@@ -144,17 +145,20 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], mut flags: AddFlags) -> CmdResult
     let mut ch = false;
     let mut idx = 2;
     while let Some(opt) = args.get(idx) {
-        if is(opt, "nx") {
+        // The option as Redis's `strcasecmp` sees it, cut once, not per word.
+        let opt = super::table::c_string(opt, usize::MAX);
+        let is = |word: &str| opt.eq_ignore_ascii_case(word.as_bytes());
+        if is("nx") {
             flags.nx = true;
-        } else if is(opt, "xx") {
+        } else if is("xx") {
             flags.xx = true;
-        } else if is(opt, "ch") {
+        } else if is("ch") {
             ch = true;
-        } else if is(opt, "incr") {
+        } else if is("incr") {
             flags.incr = true;
-        } else if is(opt, "gt") {
+        } else if is("gt") {
             flags.gt = true;
-        } else if is(opt, "lt") {
+        } else if is("lt") {
             flags.lt = true;
         } else {
             break;
@@ -180,10 +184,11 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], mut flags: AddFlags) -> CmdResult
             "ERR INCR option supports a single increment-element pair",
         ));
     }
-    let scores = pairs
-        .chunks(2)
-        .map(|p| float_arg(&p[0]))
-        .collect::<Result<Vec<f64>, Reply>>()?;
+    // Inline for the usual one or two pairs: no allocation per ZADD.
+    let mut scores = SmallVec::<[f64; 2]>::new();
+    for pair in pairs.chunks(2) {
+        scores.push(float_arg(&pair[0])?);
+    }
     let limits = limits(ctx.server);
     let mut db = ctx.db();
     let key = &args[1];

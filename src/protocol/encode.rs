@@ -69,6 +69,10 @@ pub fn encode(reply: &Reply, resp: Resp, out: &mut BytesMut) {
         Reply::Push(items) => {
             encode_items(if resp == Resp::V3 { b'>' } else { b'*' }, items, resp, out)
         }
+        Reply::Bulks(bulks) => {
+            put_line(out, b'*', bulks.len() as i64);
+            out.put_slice(bulks.wire());
+        }
         Reply::Map(pairs) => {
             match resp {
                 Resp::V2 => put_line(out, b'*', 2 * pairs.len() as i64),
@@ -163,6 +167,23 @@ mod tests {
             enc(Reply::error_owned("ERR a\r\nb"), Resp::V2),
             b"-ERR a  b\r\n"
         );
+    }
+
+    #[test]
+    fn bulk_arrays_encode_as_arrays_of_bulks() {
+        let items: [&[u8]; 3] = [b"", b"a", &[b'x'; 120]];
+        let mut bulks = crate::protocol::reply::BulkArray::default();
+        for item in items {
+            bulks.push(item);
+        }
+        assert_eq!(bulks.iter().collect::<Vec<_>>(), items);
+        let plain = bulks.to_array();
+        for resp in [Resp::V2, Resp::V3] {
+            assert_eq!(
+                enc(Reply::Bulks(bulks.clone()), resp),
+                enc(plain.clone(), resp)
+            );
+        }
     }
 
     #[test]

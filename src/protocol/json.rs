@@ -74,6 +74,16 @@ fn put_value(reply: &Reply, out: &mut BytesMut) {
             }
             out.put_u8(b']');
         }
+        Reply::Bulks(bulks) => {
+            out.put_u8(b'[');
+            for (i, data) in bulks.iter().enumerate() {
+                if i > 0 {
+                    out.put_u8(b',');
+                }
+                put_string(data, out);
+            }
+            out.put_u8(b']');
+        }
         Reply::Map(pairs) => {
             out.put_u8(b'{');
             for (i, (key, value)) in pairs.iter().enumerate() {

@@ -38,6 +38,72 @@ pub enum Reply {
     BigNumber(Bytes),
     /// A RESP3 out-of-band push; an array in RESP2.
     Push(Vec<Reply>),
+    /// An array of bulk strings kept in wire form, the same in RESP2 and
+    /// RESP3 (LRANGE): one buffer instead of a `Bytes` and a `Reply` per
+    /// element, encoded with one copy.
+    Bulks(BulkArray),
+}
+
+/// Bulk strings already written as `$<len>\r\n<data>\r\n`, back to back.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BulkArray {
+    count: usize,
+    wire: Vec<u8>,
+}
+
+impl BulkArray {
+    /// Room for `count` elements of about `size` bytes each.
+    pub fn with_capacity(count: usize, size: usize) -> BulkArray {
+        BulkArray {
+            count: 0,
+            wire: Vec::with_capacity(count * (size + 5)),
+        }
+    }
+
+    pub fn push(&mut self, data: &[u8]) {
+        self.wire.push(b'$');
+        self.wire
+            .extend_from_slice(itoa::Buffer::new().format(data.len()).as_bytes());
+        self.wire.extend_from_slice(b"\r\n");
+        self.wire.extend_from_slice(data);
+        self.wire.extend_from_slice(b"\r\n");
+        self.count += 1;
+    }
+
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The elements in RESP form, without the array header.
+    pub fn wire(&self) -> &[u8] {
+        &self.wire
+    }
+
+    /// The same reply as a plain array (for code that walks elements as
+    /// `Reply`s, such as redis-cli's formatter; the server never needs it).
+    pub fn to_array(&self) -> Reply {
+        Reply::Array(self.iter().map(Reply::bulk_copy).collect())
+    }
+
+    /// The elements' data, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let mut rest = self.wire.as_slice();
+        std::iter::from_fn(move || {
+            // Each element is `$`, digits, CRLF, data, CRLF, as `push` wrote it.
+            let digits = rest.get(1..)?;
+            let header = digits.iter().position(|&b| b == b'\r')?;
+            let len = digits[..header]
+                .iter()
+                .fold(0usize, |n, &d| n * 10 + usize::from(d - b'0'));
+            let data = digits.get(header + 2..header + 2 + len)?;
+            rest = &digits[header + 4 + len..];
+            Some(data)
+        })
+    }
 }
 
 impl Reply {

@@ -250,8 +250,17 @@ impl Listpack {
 
     /// Updates in place or appends; returns true if the field is new.
     fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
-        match self.find(field).map(|f| (f.value_start, f.end)) {
-            Some((start, end)) => {
+        match self
+            .find(field)
+            .map(|f| (f.value_start, f.end, f.value.len()))
+        {
+            // Same length, same prefix: overwrite the data, no re-encoding
+            // or reallocation (HSET of a field to a value of its size).
+            Some((_, end, old_len)) if old_len == value.len() => {
+                self.buf[end - old_len..end].copy_from_slice(value);
+                false
+            }
+            Some((start, end, _)) => {
                 self.splice(start..end, &encode(&[value]));
                 false
             }

@@ -18,6 +18,8 @@
 
 use std::collections::VecDeque;
 
+use crate::protocol::reply::BulkArray;
+
 use bytes::Bytes;
 
 use super::varint;
@@ -399,9 +401,14 @@ impl List {
         values
     }
 
-    /// Copies of `count` elements from position `start` (LRANGE).
-    pub fn range(&self, start: usize, count: usize) -> Vec<Bytes> {
-        copy_out(self.iter_from(start).take(count))
+    /// `count` elements from position `start`, written straight into their
+    /// reply (LRANGE): no `Bytes` or `Reply` per element.
+    pub fn range(&self, start: usize, count: usize) -> BulkArray {
+        let mut out = BulkArray::with_capacity(count, 16);
+        for element in self.iter_from(start).take(count) {
+            out.push(element);
+        }
+        out
     }
 
     /// Removes `n` elements from `end` (whole nodes at once where possible).
