@@ -81,6 +81,7 @@ async fn run(server: &Server, client: &mut Client, socket: &mut TcpStream) -> st
         if input.capacity() - input.len() < READ_CHUNK / 4 {
             input.reserve(READ_CHUNK);
         }
+        let room = input.capacity() - input.len();
         let n = tokio::select! {
             biased;
             read = socket.read_buf(&mut input) => read?,
@@ -117,6 +118,13 @@ async fn run(server: &Server, client: &mut Client, socket: &mut TcpStream) -> st
         flush(server, socket, &mut output).await?;
         if closing {
             return Ok(());
+        }
+        // A read that filled all the room offered likely left more of a big
+        // pipeline in the socket: let the other ready clients take their turn
+        // first, as Redis reads at most 16 KiB per client per event loop round,
+        // so no client waits for whole batches of the clients before it.
+        if n == room {
+            tokio::task::yield_now().await;
         }
     }
 }
