@@ -177,14 +177,20 @@ def idle(proc, port):
     return p.finish(), None
 
 
-def flushall_async(proc, port):
-    load_keys(port)
+def probed(proc, port, *command):
+    """Runs `command` while a probe measures; returns the probe's result and
+    (the command's time, RSS before, RSS AFTER_S seconds later)."""
     before = rss_kb(proc.pid)
     p = Probe(port)
-    took = timed(port, "FLUSHALL", "ASYNC")
+    took = timed(port, *command)
     time.sleep(AFTER_S)
     result = p.finish()
     return result, (took, before, rss_kb(proc.pid))
+
+
+def flushall_async(proc, port):
+    load_keys(port)
+    return probed(proc, port, "FLUSHALL", "ASYNC")
 
 
 def del_bigset(proc, port):
@@ -192,12 +198,7 @@ def del_bigset(proc, port):
     pipe(port, set_payload("bigset", SET_MEMBERS))
     if int(cli(port, "SCARD", "bigset")) != SET_MEMBERS:
         raise RuntimeError("bigset not loaded")
-    before = rss_kb(proc.pid)
-    p = Probe(port)
-    took = timed(port, "DEL", "bigset")
-    time.sleep(AFTER_S)
-    result = p.finish()
-    return result, (took, before, rss_kb(proc.pid))
+    return probed(proc, port, "DEL", "bigset")
 
 
 def active_expiry(proc, port):

@@ -49,6 +49,18 @@ pub fn encode_json(command: &[u8], reply: &Reply, out: &mut BytesMut) {
     out.put_slice(b"}\n");
 }
 
+/// A JSON array of `items`, each written by `put`.
+fn put_list<T>(items: impl Iterator<Item = T>, out: &mut BytesMut, put: impl Fn(T, &mut BytesMut)) {
+    out.put_u8(b'[');
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.put_u8(b',');
+        }
+        put(item, out);
+    }
+    out.put_u8(b']');
+}
+
 fn put_value(reply: &Reply, out: &mut BytesMut) {
     match reply {
         Reply::Simple(text) => put_string(text, out),
@@ -65,25 +77,9 @@ fn put_value(reply: &Reply, out: &mut BytesMut) {
         Reply::Bool(b) => out.put_slice(if *b { b"true" } else { b"false" }),
         Reply::Double(d) => put_double(*d, out),
         Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
-            out.put_u8(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.put_u8(b',');
-                }
-                put_value(item, out);
-            }
-            out.put_u8(b']');
+            put_list(items.iter(), out, put_value)
         }
-        Reply::Bulks(bulks) => {
-            out.put_u8(b'[');
-            for (i, data) in bulks.iter().enumerate() {
-                if i > 0 {
-                    out.put_u8(b',');
-                }
-                put_string(data, out);
-            }
-            out.put_u8(b']');
-        }
+        Reply::Bulks(bulks) => put_list(bulks.iter(), out, put_string),
         Reply::Map(pairs) => {
             out.put_u8(b'{');
             for (i, (key, value)) in pairs.iter().enumerate() {
