@@ -150,6 +150,28 @@ pub fn help_reply(command: &[u8], lines: &[&'static str]) -> Reply {
     Reply::Array(out)
 }
 
+/// The optional trailing `COUNT n` of LMPOP/BLMPOP/ZMPOP/BZMPOP, from
+/// `args[from..]`: given once, at least 1; anything else is a syntax error.
+pub fn mpop_count(args: &[Bytes], from: usize) -> Result<Option<i64>, Reply> {
+    let mut count = None;
+    let mut j = from;
+    while let Some(opt) = args.get(j) {
+        if count.is_none() && is(opt, "COUNT") && j + 1 < args.len() {
+            j += 1;
+            count = Some(int_in_range(
+                &args[j],
+                1,
+                i64::MAX,
+                Some("ERR count should be greater than 0"),
+            )?);
+        } else {
+            return Err(syntax_error());
+        }
+        j += 1;
+    }
+    Ok(count)
+}
+
 /// Redis `getRangeLongFromObjectOrReply`: an integer in `min..=max`. With a
 /// `msg`, a non-integer and an out-of-range value both get that error, as in Redis.
 pub fn int_in_range(

@@ -10,8 +10,8 @@
 use bytes::Bytes;
 
 use super::args::{
-    checked, checked_mut, index_range, int_arg, int_in_range, is, positive_arg, syntax_error,
-    ERR_NO_SUCH_KEY,
+    checked, checked_mut, index_range, int_arg, int_in_range, is, mpop_count, positive_arg,
+    syntax_error, ERR_NO_SUCH_KEY,
 };
 use super::{cmd, CmdResult, Ctx, Registration};
 use crate::config::notify;
@@ -441,22 +441,7 @@ pub(super) fn mpop_args(args: &[Bytes], at: usize) -> Result<(&[Bytes], End, usi
         .filter(|&i| i < args.len())
         .ok_or_else(syntax_error)?;
     let end = end_arg(&args[where_at])?;
-    let mut count = None;
-    let mut j = where_at + 1;
-    while j < args.len() {
-        if count.is_none() && is(&args[j], "COUNT") && j + 1 < args.len() {
-            j += 1;
-            count = Some(int_in_range(
-                &args[j],
-                1,
-                i64::MAX,
-                Some("ERR count should be greater than 0"),
-            )?);
-        } else {
-            return Err(syntax_error());
-        }
-        j += 1;
-    }
+    let count = mpop_count(args, where_at + 1)?;
     let count = usize::try_from(count.unwrap_or(1)).unwrap_or(usize::MAX);
     Ok((&args[first..where_at], end, count))
 }

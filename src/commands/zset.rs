@@ -15,7 +15,7 @@ use smallvec::SmallVec;
 
 use super::args::{
     checked, checked_mut, cursor_arg, float_arg, index_range, int_arg, int_in_range, is,
-    positive_arg, syntax_error, wrong_type,
+    mpop_count, positive_arg, syntax_error, wrong_type,
 };
 use super::{cmd, CmdResult, Ctx, Registration};
 use crate::config::notify;
@@ -748,22 +748,7 @@ pub(super) fn zmpop_args(
     } else {
         return Err(syntax_error());
     };
-    let mut count = None;
-    let mut j = where_idx + 1;
-    while let Some(opt) = args.get(j) {
-        if count.is_none() && is(opt, "count") && j + 1 < args.len() {
-            j += 1;
-            count = Some(int_in_range(
-                &args[j],
-                1,
-                i64::MAX,
-                Some("ERR count should be greater than 0"),
-            )?);
-        } else {
-            return Err(syntax_error());
-        }
-        j += 1;
-    }
+    let count = mpop_count(args, where_idx + 1)?;
     Ok((&args[at + 1..where_idx], max, count))
 }
 
