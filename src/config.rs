@@ -184,6 +184,7 @@ const ENABLE_PROTECTED_CONFIGS: usize = idx("enable-protected-configs");
 const ENABLE_DEBUG_COMMAND: usize = idx("enable-debug-command");
 const ACTIVEREHASHING: usize = idx("activerehashing");
 const JEMALLOC_BG_THREAD: usize = idx("jemalloc-bg-thread");
+const DISABLE_THP: usize = idx("disable-thp");
 const LFU_LOG_FACTOR: usize = idx("lfu-log-factor");
 const LFU_DECAY_TIME: usize = idx("lfu-decay-time");
 const TRACKING_TABLE_MAX_KEYS: usize = idx("tracking-table-max-keys");
@@ -691,6 +692,11 @@ impl Config {
     /// Whether the allocator purges freed memory on its own thread (read at startup).
     pub fn jemalloc_bg_thread(&self) -> bool {
         self.flag(JEMALLOC_BG_THREAD)
+    }
+
+    /// Whether the process refuses transparent huge pages (read at startup).
+    pub fn disable_thp(&self) -> bool {
+        self.flag(DISABLE_THP)
     }
 
     pub fn lfu_log_factor(&self) -> u32 {

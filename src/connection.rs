@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use crate::blocking::Unblock;
 use crate::client::Client;
 use crate::commands::execute;
-use crate::protocol::{encode, encode_json, Reply, RequestParser};
+use crate::protocol::{encode, encode_json, peek, Reply, RequestParser};
 use crate::server::Server;
 
 /// Read buffer growth step; large values arrive in chunks of at least this.
@@ -24,6 +24,56 @@ const READ_CHUNK: usize = 16 * 1024;
 /// Replies beyond this are written out before the rest of a batch runs, so a
 /// huge pipeline does not buffer all of its replies.
 const OUTPUT_FLUSH_AT: usize = 1024 * 1024;
+
+/// How many requests past the running one are looked at (see [`Lookahead`]).
+const LOOKAHEAD: usize = 2;
+
+/// Requests looked at before their turn, so that their keys' memory is on
+/// its way while earlier ones run: over a keyspace bigger than the CPU
+/// caches, a pipelined batch otherwise waits for memory miss after miss,
+/// request after request (BENCHMARKS.md, `prefetch`). A request's table
+/// lines are fetched when it is first seen, up to [`LOOKAHEAD`] requests
+/// ahead; its slot when it is next, once those lines had time to arrive.
+#[derive(Default)]
+struct Lookahead {
+    /// How far into the input requests have been looked at.
+    seen: usize,
+    /// The key hashes of the requests looked at, next first (`None`: no key).
+    hashes: [Option<u64>; LOOKAHEAD],
+    len: usize,
+}
+
+impl Lookahead {
+    /// Follows a request of `consumed` bytes being cut from the front of
+    /// `input` to run, and looks further ahead.
+    fn advance(&mut self, server: &Server, db: usize, input: &[u8], consumed: usize) {
+        if !server.keyspace.prefetch_pays(db) {
+            (self.seen, self.len) = (0, 0);
+            return;
+        }
+        if self.len > 0 && self.seen >= consumed {
+            self.seen -= consumed;
+            self.hashes.copy_within(1.., 0);
+            self.len -= 1;
+            if let (true, Some(hash)) = (self.len > 0, self.hashes[0]) {
+                server.keyspace.prefetch_slot(db, hash);
+            }
+        } else {
+            // Not the request we looked at (inline, or not arrived then).
+            (self.seen, self.len) = (0, 0);
+        }
+        while self.len < LOOKAHEAD {
+            let Some(next) = peek(input, self.seen) else {
+                break;
+            };
+            self.hashes[self.len] = next
+                .key
+                .map(|(start, end)| server.keyspace.prefetch_table(db, &input[start..end]));
+            self.len += 1;
+            self.seen = next.end;
+        }
+    }
+}
 
 pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
     let _ = socket.set_nodelay(true);
@@ -72,6 +122,7 @@ async fn run(server: &Server, client: &mut Client, socket: &mut TcpStream) -> st
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     let mut output = BytesMut::with_capacity(READ_CHUNK);
     let mut parser = RequestParser::default();
+    let mut lookahead = Lookahead::default();
     let handle = client.handle.clone();
     // The output buffer limit's watchdog, from the first subscription on (only
     // a subscriber gets pushes); dropping the set when the connection ends
@@ -106,8 +157,16 @@ async fn run(server: &Server, client: &mut Client, socket: &mut TcpStream) -> st
             );
             return Ok(());
         }
-        let closing =
-            run_buffered(server, client, &mut parser, &mut input, &mut output, socket).await?;
+        let closing = run_buffered(
+            server,
+            client,
+            &mut parser,
+            &mut lookahead,
+            &mut input,
+            &mut output,
+            socket,
+        )
+        .await?;
         if handle.is_killed() {
             return Ok(());
         }
@@ -135,11 +194,13 @@ async fn run_buffered(
     server: &Server,
     client: &mut Client,
     parser: &mut RequestParser,
+    lookahead: &mut Lookahead,
     input: &mut BytesMut,
     output: &mut BytesMut,
     socket: &mut TcpStream,
 ) -> std::io::Result<bool> {
     loop {
+        let before = input.len();
         let request = match parser.parse(input, server.config.proto_max_bulk_len()) {
             Ok(Some(request)) => request,
             Ok(None) => return Ok(false),
@@ -153,6 +214,7 @@ async fn run_buffered(
                 return Ok(true);
             }
         };
+        lookahead.advance(server, client.db, input, before - input.len());
         client.skip_reply = false;
         let mut reply = execute(server, client, &request.args);
         if client.block.pending.is_some() {

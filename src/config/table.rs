@@ -392,7 +392,10 @@ pub const TABLE: &[Def] = &[
     b("cluster-allow-pubsubshard-when-down", None, 0, true),
     b("crash-log-enabled", None, 0, true),
     b("crash-memcheck-enabled", None, 0, true),
-    b("disable-thp", None, I, true),
+    // Redis: yes, against the latency and copy-on-write memory of huge
+    // pages when it forks to persist. reddish never forks, and huge pages
+    // cut TLB misses on big keyspaces (BENCHMARKS.md, `prefetch`).
+    b("disable-thp", None, I, false),
     b("cluster-allow-replica-migration", None, 0, true),
     b("replica-announced", None, 0, true),
     b("latency-tracking", None, 0, true),

@@ -232,6 +232,8 @@ fn defaults_match_redis() {
             "port" => assert_eq!(got, "6379"),
             // Ours follows the machine's cores (Redis: 1).
             "io-threads" => assert_eq!(got, default_io_threads().to_string()),
+            // Ours uses huge pages (Redis disables them for its forks).
+            "disable-thp" => assert_eq!(got, "no"),
             _ => assert_eq!(got, *value, "{name}"),
         }
     }

@@ -39,9 +39,15 @@ pub type KeyHasher = foldhash::fast::RandomState;
 /// steps for SCAN and active expiry; each costs a cache line when empty.
 const SHARDS_PER_DB: usize = 256;
 
+/// Buckets per shard from which [`Keyspace::prefetch_pays`]: 256 shards of
+/// 1,024 buckets hold 115k to 230k keys, over 10 MB of slots and tables.
+const PREFETCH_MIN_BUCKETS: usize = 1024;
+
 /// One database (`SELECT n`).
 pub struct Db {
     map: shard::Map,
+    /// Where each shard's table is, for [`Keyspace::prefetch_table`].
+    hints: Box<[shard::TableHint]>,
     /// Keys with a TTL, for `INFO keyspace` and to skip idle active expiry.
     volatile: AtomicI64,
     /// Running estimate of the remaining TTL of volatile keys in ms, kept by
@@ -69,6 +75,7 @@ impl Keyspace {
         let dbs = (0..databases)
             .map(|_| Db {
                 map: shard::Map::with_hasher_and_shard_amount(hasher, SHARDS_PER_DB),
+                hints: (0..SHARDS_PER_DB).map(|_| Default::default()).collect(),
                 volatile: AtomicI64::new(0),
                 avg_ttl: AtomicU64::new(0),
             })
@@ -166,6 +173,37 @@ impl Keyspace {
         out
     }
 
+    /// Whether prefetching keys of database `db` pays: only when it is big
+    /// enough to spill out of the CPU's own caches, since otherwise there is
+    /// no miss to hide and the work is wasted (about 400 instructions per
+    /// request, callgrind). Judged from one shard's table, lock-free: keys
+    /// spread evenly over the shards.
+    pub fn prefetch_pays(&self, db: usize) -> bool {
+        self.dbs[db].hints[0].buckets() >= PREFETCH_MIN_BUCKETS
+    }
+
+    /// Starts fetching the table memory a lookup of `key` in database `db`
+    /// reads first, without waiting for it nor taking a lock. Returns the
+    /// key's hash for [`Keyspace::prefetch_slot`], the second stage, which
+    /// needs these lines and so should come a little later. With pipelining
+    /// the next requests' keys are known while the current one runs; over a
+    /// keyspace larger than the CPU caches each lookup otherwise waits on a
+    /// chain of cache misses (BENCHMARKS.md, `prefetch`).
+    pub fn prefetch_table(&self, db: usize, key: &[u8]) -> u64 {
+        let hash = self.hash(key);
+        shard::prefetch_table(&self.dbs[db].hints[self.shard_of(db, hash)], hash);
+        hash
+    }
+
+    /// Starts fetching the slot of the key with this hash, which
+    /// [`Keyspace::prefetch_table`] was given. A busy shard is skipped: a
+    /// hint is not worth waiting for a lock.
+    pub fn prefetch_slot(&self, db: usize, hash: u64) {
+        if let Some(table) = self.dbs[db].map.shards()[self.shard_of(db, hash)].try_read() {
+            shard::prefetch_slot(&table, hash);
+        }
+    }
+
     /// Locks every shard in `set`, in ascending (db, shard) order: the one
     /// order every command uses, which is what makes locking deadlock-free.
     pub fn lock(&self, mut set: LockSet) -> Guard<'_> {
@@ -175,8 +213,9 @@ impl Keyspace {
         // per command here (callgrind).
         let mut shards = SmallVec::with_capacity(set.shards.len());
         for &(db, shard) in &set.shards {
-            let table = self.dbs[db as usize].map.shards()[shard as usize].write();
-            shards.push(((db, shard), Shard::new(table)));
+            let of = &self.dbs[db as usize];
+            let table = of.map.shards()[shard as usize].write();
+            shards.push(((db, shard), Shard::new(table, &of.hints[shard as usize])));
         }
         Guard {
             keyspace: self,
@@ -355,8 +394,10 @@ impl<'k> Guard<'k> {
                 // debug builds (and so the tests) stop here.
                 debug_assert!(false, "shard {id:?} used but not locked");
                 tracing::error!(?id, "shard used but not locked");
-                let table = self.keyspace.dbs[db].map.shards()[id.1 as usize].write();
-                self.shards.insert(pos, (id, Shard::new(table)));
+                let db = &self.keyspace.dbs[db];
+                let table = db.map.shards()[id.1 as usize].write();
+                let shard = Shard::new(table, &db.hints[id.1 as usize]);
+                self.shards.insert(pos, (id, shard));
                 pos
             }
         };

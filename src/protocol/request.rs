@@ -209,6 +209,44 @@ fn short_header(buf: &[u8], pos: usize, prefix: u8) -> Option<(usize, u64)> {
     None
 }
 
+/// Most arguments [`peek`] steps over: beyond this a request is left to the
+/// parser, so looking ahead stays a few steps per request.
+const PEEK_MAX_ARGS: u64 = 16;
+
+/// A multibulk request seen in the buffer before it is cut out.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Peeked {
+    /// Where its second argument is: the key, for most commands.
+    pub key: Option<(usize, usize)>,
+    /// Where the request ends (the next one starts).
+    pub end: usize,
+}
+
+/// Looks at the request starting at `at` without cutting it out or checking
+/// it: where its key probably is and where it ends, read from its headers
+/// alone (argument bytes are jumped over). `None` unless it is an ordinary
+/// multibulk request of a few arguments that has fully arrived; the parser
+/// deals with everything else when it gets there. Used to prefetch the
+/// memory of keys ahead of their commands, so a wrong guess costs nothing
+/// but a wasted hint.
+pub fn peek(buf: &[u8], at: usize) -> Option<Peeked> {
+    let (cr, count) = short_header(buf, at, b'*')?;
+    if count > PEEK_MAX_ARGS {
+        return None;
+    }
+    let (mut pos, mut key) = (cr + 2, None);
+    for i in 0..count {
+        let (cr, len) = short_header(buf, pos, b'$')?;
+        let start = cr + 2;
+        let end = start.checked_add(usize::try_from(len).ok()?)?;
+        if i == 1 {
+            key = Some((start, end));
+        }
+        pos = end.checked_add(2)?;
+    }
+    (pos <= buf.len()).then_some(Peeked { key, end: pos })
+}
+
 /// Where `needle` is in `haystack`, as C's `strchr` sees it: the search stops
 /// at the first NUL byte. Redis finds line ends this way, so a NUL before the
 /// end of a header or inline line leaves the request waiting for more bytes.
@@ -409,5 +447,43 @@ mod tests {
         let (reqs, err, _) = parse_all(b"*0\r\n*-1\r\n\r\n   \r\nPING\n");
         assert_eq!(err, None);
         assert_eq!(reqs, vec![vec![b"PING".to_vec()]]);
+    }
+
+    #[test]
+    fn peek_finds_the_key_and_the_end_of_a_complete_request() {
+        let buf = b"*3\r\n$3\r\nSET\r\n$2\r\nk1\r\n$1\r\nv\r\n*2\r\n$3\r\nGET";
+        let first = peek(buf, 0).expect("complete");
+        assert_eq!(&buf[first.key.unwrap().0..first.key.unwrap().1], b"k1");
+        assert_eq!(&buf[first.end..first.end + 2], b"*2");
+        // The next one has not fully arrived.
+        assert_eq!(peek(buf, first.end), None);
+    }
+
+    #[test]
+    fn peek_a_request_without_arguments_has_no_key() {
+        let buf = b"*1\r\n$4\r\nPING\r\n";
+        assert_eq!(
+            peek(buf, 0),
+            Some(Peeked {
+                key: None,
+                end: buf.len()
+            })
+        );
+    }
+
+    #[test]
+    fn peek_leaves_everything_unusual_to_the_parser() {
+        for buf in [
+            &b"GET k1\r\n"[..],                                // inline
+            b"*2\r\n$3\r\nGET\r\n$-1\r\n",                     // negative length
+            b"*2\r\n$3\r\nGET\r\n$99999999999999999\r\nk\r\n", // past the buffer
+            b"*17\r\n",                                        // too many arguments to step over
+            b"*2\r\n$3\r\nGET\r\n$2\r\nk1",                    // not arrived
+            b"",
+        ] {
+            assert_eq!(peek(buf, 0), None, "{:?}", String::from_utf8_lossy(buf));
+        }
+        // An offset past the end is not a request either.
+        assert_eq!(peek(b"*1\r\n", 10), None);
     }
 }
