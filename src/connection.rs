@@ -44,13 +44,13 @@ struct Lookahead {
 }
 
 impl Lookahead {
+    fn forget(&mut self) {
+        (self.seen, self.len) = (0, 0);
+    }
+
     /// Follows a request of `consumed` bytes being cut from the front of
     /// `input` to run, and looks further ahead.
     fn advance(&mut self, server: &Server, db: usize, input: &[u8], consumed: usize) {
-        if !server.keyspace.prefetch_pays(db) {
-            (self.seen, self.len) = (0, 0);
-            return;
-        }
         if self.len > 0 && self.seen >= consumed {
             self.seen -= consumed;
             self.hashes.copy_within(1.., 0);
@@ -60,7 +60,7 @@ impl Lookahead {
             }
         } else {
             // Not the request we looked at (inline, or not arrived then).
-            (self.seen, self.len) = (0, 0);
+            self.forget();
         }
         while self.len < LOOKAHEAD {
             let Some(next) = peek(input, self.seen) else {
@@ -214,7 +214,11 @@ async fn run_buffered(
                 return Ok(true);
             }
         };
-        lookahead.advance(server, client.db, input, before - input.len());
+        if server.keyspace.prefetch_pays(client.db) {
+            lookahead.advance(server, client.db, input, before - input.len());
+        } else {
+            lookahead.forget();
+        }
         client.skip_reply = false;
         let mut reply = execute(server, client, &request.args);
         if client.block.pending.is_some() {

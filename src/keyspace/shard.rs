@@ -63,8 +63,9 @@ pub(crate) enum Lookup<'a> {
 
 /// Where a shard's table is, for [`prefetch_table`] to read without taking
 /// the shard's lock (an atomic read-modify-write costs more than the miss it
-/// hides when memory is busy). Each [`Shard`] writes it as it is released, so
-/// it is at most one command old; a stale one only misdirects a prefetch.
+/// hides when memory is busy). [`Shard`] rewrites it whenever the table is
+/// reallocated (it grows, or is taken or swapped away); another thread may
+/// read the old one meanwhile, which only misdirects a prefetch.
 #[derive(Default)]
 pub(crate) struct TableHint {
     ctrl: AtomicUsize,
@@ -136,12 +137,6 @@ pub(crate) struct Shard<'a> {
     hint: &'a TableHint,
 }
 
-impl Drop for Shard<'_> {
-    fn drop(&mut self) {
-        self.hint.note(&self.table);
-    }
-}
-
 fn eq(key: &[u8]) -> impl Fn(&(Box<Slot>, SharedValue<()>)) -> bool + '_ {
     move |(slot, _)| *slot.key == *key
 }
@@ -180,10 +175,14 @@ impl<'a> Shard<'a> {
             key: Key::from(key),
             entry,
         });
+        let buckets = self.table.buckets();
         self.table
             .insert(hash, (slot, SharedValue::new(())), |(slot, _)| {
                 hasher.hash_one(&*slot.key)
             });
+        if self.table.buckets() != buckets {
+            self.hint.note(&self.table);
+        }
         None
     }
 
@@ -256,11 +255,15 @@ impl<'a> Shard<'a> {
 
     /// Takes the whole table out, leaving an empty one (FLUSHDB, SWAPDB).
     pub(crate) fn take(&mut self) -> Table {
-        std::mem::replace(&mut *self.table, RawTable::new())
+        let taken = std::mem::replace(&mut *self.table, RawTable::new());
+        self.hint.note(&self.table);
+        taken
     }
 
     /// Swaps contents with another shard (SWAPDB).
     pub(crate) fn swap(&mut self, other: &mut Shard<'_>) {
         std::mem::swap(&mut *self.table, &mut *other.table);
+        self.hint.note(&self.table);
+        other.hint.note(&other.table);
     }
 }
