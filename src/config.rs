@@ -689,9 +689,19 @@ impl Config {
         self.flag(ACTIVEREHASHING)
     }
 
-    /// Whether the allocator purges freed memory on its own thread (read at startup).
+    /// Whether the allocator purges freed memory on its own thread.
     pub fn jemalloc_bg_thread(&self) -> bool {
         self.flag(JEMALLOC_BG_THREAD)
+    }
+
+    /// Starts or stops jemalloc's purging thread as `jemalloc-bg-thread`
+    /// says: at startup, and on CONFIG SET, which Redis applies at once. With
+    /// it, memory freed by a flush or a big DEL goes back to the system over
+    /// the next seconds even when no later allocation triggers a purge.
+    pub fn apply_jemalloc_bg_thread(&self) {
+        if let Err(e) = tikv_jemalloc_ctl::background_thread::write(self.jemalloc_bg_thread()) {
+            tracing::warn!("cannot set jemalloc's background thread: {e}");
+        }
     }
 
     /// Whether the process refuses transparent huge pages (read at startup).

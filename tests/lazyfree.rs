@@ -136,3 +136,43 @@ fn flushes_async_match_redis() {
     ]);
     same_lazyfree_fields(&mut pair, "FLUSHALL with lazyfree-lazy-user-flush");
 }
+
+/// How many of the server's threads are jemalloc's purging threads.
+fn purging_threads(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("threads")
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with("jemalloc_bg_thd"))
+        .count()
+}
+
+/// Waits up to 5 s for `check` to hold.
+fn eventually(check: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !check() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
+#[test]
+fn config_set_jemalloc_bg_thread_takes_effect_at_once() {
+    let server = support::Server::start();
+    let mut conn = server.connect();
+    let pid = server.pid();
+    assert!(eventually(|| purging_threads(pid) > 0), "on by default");
+    assert_eq!(
+        conn.cmd_str(&["CONFIG", "SET", "jemalloc-bg-thread", "no"]),
+        "+OK\r\n"
+    );
+    assert!(eventually(|| purging_threads(pid) == 0), "stopped");
+    assert_eq!(
+        conn.cmd_str(&["CONFIG", "GET", "jemalloc-bg-thread"]),
+        "*2\r\n$18\r\njemalloc-bg-thread\r\n$2\r\nno\r\n"
+    );
+    conn.cmd(&["CONFIG", "SET", "jemalloc-bg-thread", "yes"]);
+    assert!(eventually(|| purging_threads(pid) > 0), "started again");
+}

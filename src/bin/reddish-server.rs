@@ -144,12 +144,7 @@ fn main() -> ExitCode {
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
-    // As in Redis (`jemalloc-bg-thread yes`): memory freed by a flush or a
-    // big DEL goes back to the system over the next seconds even when no
-    // further allocation happens to trigger jemalloc's purging.
-    if let Err(e) = tikv_jemalloc_ctl::background_thread::write(config.jemalloc_bg_thread()) {
-        tracing::warn!("cannot set jemalloc's background thread: {e}");
-    }
+    config.apply_jemalloc_bg_thread();
     #[cfg(target_os = "linux")]
     if config.disable_thp() {
         // SAFETY: PR_SET_THP_DISABLE takes plain integers and touches no memory of ours.

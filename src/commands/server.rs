@@ -298,10 +298,14 @@ fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let pairs: Vec<(&[u8], &[u8])> = pairs.map(|p| (&p[0][..], &p[1][..])).collect();
     let local = ctx.client.handle.addr.ip().is_loopback();
-    ctx.server
-        .config
-        .set_from(&pairs, local)
-        .map_err(Reply::error_owned)?;
+    let config = &ctx.server.config;
+    config.set_from(&pairs, local).map_err(Reply::error_owned)?;
+    if pairs
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case(b"jemalloc-bg-thread"))
+    {
+        config.apply_jemalloc_bg_thread();
+    }
     Ok(Reply::OK)
 }
 
