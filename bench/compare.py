@@ -7,9 +7,9 @@ workload against both servers interleaved (reddish, redis, reddish, redis, ...)
 for several rounds. Per run it records requests/s and p50/p99 (from
 `redis-benchmark --csv`) and the server's CPU time (utime+stime from
 /proc/<pid>/stat, before/after), and prints the medians as a markdown table
-with reddish/redis ratios. A memory workload loads 1,000,000 keys with 32-byte
-values into fresh servers and compares RSS growth per key (helpers shared with
-bench/memory.py).
+with reddish/redis ratios (each the median of the rounds' own ratios). A
+memory workload loads 1,000,000 keys with 32-byte values into fresh servers
+and compares RSS growth per key (helpers shared with bench/memory.py).
 
 CPU per request is the figure to trust on a busy machine: requests/s move
 with whatever else runs on the 2 cores, CPU time spent by the server much less.
@@ -84,6 +84,13 @@ def med(samples, i):
     return statistics.median(s[i] for s in samples)
 
 
+def med_ratio(a, b, i):
+    """Median over rounds of reddish/redis within each round: runs of one
+    round are minutes closer in time than the medians of all rounds, so the
+    machine's drift (a third on a shared host) cancels out better."""
+    return statistics.median(x[i] / y[i] for x, y in zip(a, b))
+
+
 def memory_rows(binary, keys):
     """RSS growth per key after `keys` SETs of 32-byte values, on fresh servers."""
     growth = {}
@@ -134,9 +141,9 @@ def main():
             for test in res["redis"]:
                 a, b = res["reddish"][test], res["redis"][test]
                 print(f"| {name} | {test} | {med(a, 0):,.0f} | {med(b, 0):,.0f} "
-                      f"| {med(a, 0) / med(b, 0):.2f} | {med(a, 1):.3f}/{med(a, 2):.3f} "
+                      f"| {med_ratio(a, b, 0):.2f} | {med(a, 1):.3f}/{med(a, 2):.3f} "
                       f"| {med(b, 1):.3f}/{med(b, 2):.3f} | {med(a, 3):.2f} | {med(b, 3):.2f} "
-                      f"| {med(a, 3) / med(b, 3):.2f} |", flush=True)
+                      f"| {med_ratio(a, b, 3):.2f} |", flush=True)
     finally:
         for proc, _ in servers.values():
             proc.terminate()
