@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
@@ -24,9 +24,6 @@ pub struct ClientInfo {
     pub db: usize,
     pub resp: Resp,
     pub last_cmd: String,
-    /// When the last command ran, in ms since the epoch: the command's own
-    /// clock reading, so recording it costs no extra clock read.
-    pub last_interaction_ms: u64,
     /// Bytes waiting in the query buffer, for `qbuf=`.
     pub qbuf: usize,
     /// CLIENT NO-EVICT ON: flag `e` in CLIENT LIST. RESET keeps it, as Redis does.
@@ -46,6 +43,11 @@ pub struct ClientHandle {
     pub fd: i64,
     pub created: Instant,
     info: Mutex<ClientInfo>,
+    /// When the last command ran, in ms since the epoch: the command's own
+    /// clock reading, so recording it costs no extra clock read. Outside
+    /// `info` so that recording it takes no lock (a relaxed store is a plain
+    /// write; the mutex was two atomic operations per command).
+    last_interaction_ms: AtomicU64,
     killed: AtomicBool,
     /// Wakes the connection task for a kill or a push in its mailbox.
     pub doorbell: Doorbell,
@@ -117,7 +119,8 @@ impl ClientHandle {
             self.fd,
             text(&info.name),
             self.created.elapsed().as_secs(),
-            crate::util::now_ms().saturating_sub(info.last_interaction_ms) / 1000,
+            crate::util::now_ms().saturating_sub(self.last_interaction_ms.load(Ordering::Relaxed))
+                / 1000,
             self.flags(&info),
             info.db,
             info.multi.map_or(-1, |n| n as i64),
@@ -223,6 +226,9 @@ pub struct Client {
     pub tx: Transaction,
     /// The keys this client is blocked on (BLPOP, ...).
     pub block: ClientBlock,
+    /// The address of the last command noted in `handle`'s info, so that a
+    /// run of the same command updates `last_cmd` (under its lock) once.
+    last_cmd: usize,
 }
 
 impl Client {
@@ -298,11 +304,14 @@ impl Client {
     /// Records the command being run at `now_ms`, for CLIENT LIST's `cmd=`
     /// and `idle=`.
     pub fn note_command(&mut self, cmd: &Command, now_ms: u64) {
-        let mut info = self.handle.info();
-        if info.last_cmd != cmd.name {
-            info.last_cmd.clone_from(&cmd.name);
+        self.handle
+            .last_interaction_ms
+            .store(now_ms, Ordering::Relaxed);
+        let addr = cmd as *const Command as usize;
+        if self.last_cmd != addr {
+            self.last_cmd = addr;
+            self.handle.info().last_cmd.clone_from(&cmd.name);
         }
-        info.last_interaction_ms = now_ms;
     }
 }
 
@@ -334,12 +343,12 @@ impl ClientRegistry {
                 db: 0,
                 resp: Resp::V2,
                 last_cmd: "NULL".into(),
-                last_interaction_ms: crate::util::now_ms(),
                 qbuf: 0,
                 no_evict: false,
                 subscriptions: [0; 3],
                 multi: None,
             }),
+            last_interaction_ms: AtomicU64::new(crate::util::now_ms()),
             killed: AtomicBool::new(false),
             doorbell: Doorbell::default(),
             dirty_cas: Arc::new(AtomicBool::new(false)),
@@ -358,6 +367,7 @@ impl ClientRegistry {
             push_line: None,
             tx: Transaction::default(),
             block: ClientBlock::default(),
+            last_cmd: 0,
         }
     }
 
