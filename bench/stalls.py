@@ -49,6 +49,7 @@ PROBE_KEYS = 1_000  # the probe GETs key:0 .. key:999, spread over the shards
 AFTER_S = 1.0  # the probe keeps going this long after the operation returned
 NICE = -15
 STALL_US = 10_000  # the target: no client waits longer than 10 ms
+HICCUP_US = 2_000  # a control round trip this slow means the machine hiccupped
 
 
 def mset_payload(prefix, start_at, count, batch=1000):
@@ -91,15 +92,18 @@ def favour(pid):
 
 
 def probe(port, stop, results):
-    """GETs in a tight loop until `stop` is set; sends back the sorted round trips in µs."""
+    """GETs in a tight loop until `stop` is set; sends back the sorted round
+    trips in µs, and when (monotonic ns) and how long (µs) each round trip
+    over HICCUP_US was, to set the two probes' slow round trips side by side."""
     favour(os.getpid())
     gc.disable()
     sock = socket.create_connection(("127.0.0.1", port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     requests = [resp("GET", f"key:{k}") for k in range(PROBE_KEYS)]
     rtts = []
+    slow = []
     i = 0
-    clock = time.perf_counter_ns
+    clock = time.perf_counter_ns  # CLOCK_MONOTONIC: comparable across processes
     while not stop.is_set():
         t0 = clock()
         sock.sendall(requests[i % PROBE_KEYS])
@@ -108,11 +112,14 @@ def probe(port, stop, results):
         while not buf.endswith(b"\r\n") or (buf.startswith(b"$") and buf.count(b"\r\n") < 2
                                              and not buf.startswith(b"$-1")):
             buf += sock.recv(4096)
-        rtts.append((clock() - t0) // 1000)
+        rtt = (clock() - t0) // 1000
+        rtts.append(rtt)
+        if rtt > HICCUP_US:
+            slow.append((t0, rtt))
         i += 1
     sock.close()
     rtts.sort()
-    results.send(rtts)
+    results.send((rtts, slow))
 
 
 class Probe:
@@ -132,14 +139,26 @@ class Probe:
         time.sleep(0.3)  # connected and warmed up
 
     def finish(self):
-        """[(worst µs, p99 µs, round trips over 10 ms, requests)] for the server, the control."""
+        """[(worst µs, p99 µs, round trips over 10 ms, requests, server's own)]
+        for the server, the control. "Server's own" are the round trips over
+        10 ms that no slow control round trip overlapped in time: stalls the
+        machine does not explain (the control's own are None)."""
         self.stop.set()
-        out = []
+        got = []
         for proc, recv in self.runs:
-            rtts = recv.recv()
+            got.append(recv.recv())
             proc.join()
+        hiccups = got[1][1]
+
+        def explained(t0, rtt):
+            end = t0 + rtt * 1000
+            return any(c0 < end and t0 < c0 + crtt * 1000 for c0, crtt in hiccups)
+
+        own = [rtt for t0, rtt in got[0][1] if rtt > STALL_US and not explained(t0, rtt)]
+        out = []
+        for (rtts, _), mine in zip(got, (own, None)):
             slow = len(rtts) - bisect.bisect_right(rtts, STALL_US)
-            out.append((rtts[-1], rtts[len(rtts) * 99 // 100], slow, len(rtts)))
+            out.append((rtts[-1], rtts[len(rtts) * 99 // 100], slow, len(rtts), mine))
         return out
 
 
@@ -263,8 +282,8 @@ def main():
 
     print("| scenario | server | worst ms (median) | worst ms (max) | p99 ms (median) "
           "| > 10 ms (total) | control worst ms (median) | control > 10 ms (total) "
-          "| probe GETs (median) | extra |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+          "| > 10 ms the control did not see (total; worst ms) | probe GETs (median) | extra |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for name in names:
         for kind in servers:
             runs = samples[(name, kind)]
@@ -274,6 +293,8 @@ def main():
             cworst = statistics.median(r[0][1][0] / 1000 for r in runs)
             cslow = sum(r[0][1][2] for r in runs)
             count = statistics.median(r[0][0][3] for r in runs)
+            own = [rtt for r in runs for rtt in r[0][0][4]]
+            own_text = f"{len(own)}; {max(own) / 1000:.1f}" if own else "0"
             extras = [r[1] for r in runs if r[1] is not None]
             if not extras:
                 extra = ""
@@ -285,7 +306,8 @@ def main():
                 extra = "reclaimed " + ", ".join(f"{e / 1000:.1f}" for e in extras) \
                     + " s after the deadline"
             print(f"| {name} | {kind} | {statistics.median(worst):.2f} | {max(worst):.2f} "
-                  f"| {p99:.2f} | {slow} | {cworst:.2f} | {cslow} | {count:,.0f} | {extra} |",
+                  f"| {p99:.2f} | {slow} | {cworst:.2f} | {cslow} | {own_text} | {count:,.0f} "
+                  f"| {extra} |",
                   flush=True)
     with open("/proc/loadavg") as f:
         print(f"\nload average after: {f.read().split()[:3]}")
