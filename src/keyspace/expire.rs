@@ -1,11 +1,15 @@
 //! Active expiry: reclaims expired keys that nobody reads.
 //!
 //! Lazy expiry (in [`super::DbView`]) hides an expired key the moment it is
-//! touched; this background cycle frees the memory of the rest. Like Redis's
-//! `activeExpireCycle` it runs `hz` times a second within a CPU budget of 25%
-//! of each tick, and skips databases without volatile keys. Instead of random
-//! sampling it sweeps one shard at a time round-robin, holding only that
-//! shard's lock, so clients never wait for more than one shard's sweep.
+//! touched; this cycle frees the memory of the rest. Like Redis's
+//! `activeExpireCycle` it runs on the (first) event loop `hz` times a second
+//! within a CPU budget of 25% of each tick, and skips databases without
+//! volatile keys. Instead of random sampling it sweeps one shard at a time
+//! round-robin, holding only that shard's lock, and it lets the loop's clients
+//! in every millisecond, where Redis runs its whole slow cycle (up to 25 ms)
+//! in one go. On its own thread it competed with the loops for the CPU and,
+//! when descheduled while holding a shard lock, made that shard's clients wait
+//! for the scheduler (BENCHMARKS.md, `prefetch`).
 //! Like Redis, it goes on only while sweeping pays: past a few shards per
 //! tick, it stops once a shard had few expired keys, so a big database with
 //! a handful of TTLs costs almost nothing.
@@ -18,27 +22,25 @@ use crate::config::Config;
 use crate::lazyfree;
 use crate::util::now_ms;
 
-/// Starts the cycle on its own thread (it is CPU work, not async work).
+/// Starts the cycle as a task of the current (the first) event loop.
 pub fn spawn_active_expiry(keyspace: Arc<Keyspace>, config: Arc<Config>) {
-    let spawned = std::thread::Builder::new()
-        .name("active-expiry".into())
-        .spawn(move || {
-            let mut cursors = vec![0usize; keyspace.databases()];
-            loop {
-                let hz = u64::from(config.hz()).clamp(1, 500);
-                let tick = Duration::from_millis(1000 / hz);
-                let budget = tick / 4;
-                let started = Instant::now();
-                for (db, cursor) in cursors.iter_mut().enumerate() {
-                    sweep(&keyspace, db, cursor, started, budget);
-                }
-                std::thread::sleep(tick.saturating_sub(started.elapsed()));
+    tokio::spawn(async move {
+        let mut cursors = vec![0usize; keyspace.databases()];
+        loop {
+            let hz = u64::from(config.hz()).clamp(1, 500);
+            let tick = Duration::from_millis(1000 / hz);
+            let budget = tick / 4;
+            let started = Instant::now();
+            for (db, cursor) in cursors.iter_mut().enumerate() {
+                sweep(&keyspace, db, cursor, started, budget).await;
             }
-        });
-    if let Err(e) = spawned {
-        tracing::error!("cannot start the active expiry thread: {e}");
-    }
+            tokio::time::sleep(tick.saturating_sub(started.elapsed())).await;
+        }
+    });
 }
+
+/// How long the cycle runs before it lets the event loop serve clients.
+const SLICE: Duration = Duration::from_millis(1);
 
 /// Shards swept per database and tick however few keys expire: with 256
 /// shards and `hz 10`, every key is looked at within 1.6 s.
@@ -51,9 +53,20 @@ const ACCEPTABLE_STALE_PERCENT: usize = 10;
 
 /// Sweeps shards of `db` from `cursor` until one full round is done, the
 /// budget is spent, or (past the minimum) a shard had few expired keys.
-fn sweep(keyspace: &Keyspace, db: usize, cursor: &mut usize, started: Instant, budget: Duration) {
+async fn sweep(
+    keyspace: &Keyspace,
+    db: usize,
+    cursor: &mut usize,
+    started: Instant,
+    budget: Duration,
+) {
     let shards = keyspace.shards_per_db();
+    let mut slice = Instant::now();
     for swept in 0..shards {
+        if slice.elapsed() >= SLICE {
+            tokio::task::yield_now().await;
+            slice = Instant::now();
+        }
         let volatile = keyspace.db_volatile(db);
         if volatile == 0 {
             keyspace.clear_avg_ttl(db);
