@@ -55,8 +55,9 @@ impl Lookahead {
             self.seen -= consumed;
             self.hashes.copy_within(1.., 0);
             self.len -= 1;
-            if let (true, Some(hash)) = (self.len > 0, self.hashes[0]) {
-                server.keyspace.prefetch_slot(db, hash);
+            // The next request's table lines were asked for a command ago.
+            if let Some(Some(hash)) = self.hashes[..self.len].first() {
+                server.keyspace.prefetch_slot(db, *hash);
             }
         } else {
             // Not the request we looked at (inline, or not arrived then).

@@ -204,6 +204,12 @@ impl Keyspace {
         }
     }
 
+    /// Write-locks one shard (with its table hint, which it keeps current).
+    fn write_shard(&self, db: usize, shard: usize) -> Shard<'_> {
+        let of = &self.dbs[db];
+        Shard::new(of.map.shards()[shard].write(), &of.hints[shard])
+    }
+
     /// Locks every shard in `set`, in ascending (db, shard) order: the one
     /// order every command uses, which is what makes locking deadlock-free.
     pub fn lock(&self, mut set: LockSet) -> Guard<'_> {
@@ -213,9 +219,7 @@ impl Keyspace {
         // per command here (callgrind).
         let mut shards = SmallVec::with_capacity(set.shards.len());
         for &(db, shard) in &set.shards {
-            let of = &self.dbs[db as usize];
-            let table = of.map.shards()[shard as usize].write();
-            shards.push(((db, shard), Shard::new(table, &of.hints[shard as usize])));
+            shards.push(((db, shard), self.write_shard(db as usize, shard as usize)));
         }
         Guard {
             keyspace: self,
@@ -394,9 +398,7 @@ impl<'k> Guard<'k> {
                 // debug builds (and so the tests) stop here.
                 debug_assert!(false, "shard {id:?} used but not locked");
                 tracing::error!(?id, "shard used but not locked");
-                let db = &self.keyspace.dbs[db];
-                let table = db.map.shards()[id.1 as usize].write();
-                let shard = Shard::new(table, &db.hints[id.1 as usize]);
+                let shard = self.keyspace.write_shard(db, id.1 as usize);
                 self.shards.insert(pos, (id, shard));
                 pos
             }
