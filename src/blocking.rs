@@ -126,12 +126,12 @@ impl Blocking {
         signal: &Arc<BlockSignal>,
         block: &mut ClientBlock,
         db: usize,
-        keys: &[Bytes],
+        keys: &[&[u8]],
         deadline: Option<Instant>,
     ) {
         let mut queues = self.queues();
         for key in keys {
-            let slot = (db, key.clone());
+            let slot = (db, Bytes::copy_from_slice(key));
             if block.keys.contains(&slot) {
                 continue;
             }

@@ -268,9 +268,9 @@ impl Client {
     }
 
     /// Queues a request for EXEC (Redis's `queueMultiCommand`).
-    pub fn queue(&mut self, args: &[Bytes]) {
+    pub fn queue(&mut self, args: &[&[u8]]) {
         if let Some(queued) = &mut self.tx.queued {
-            queued.push(args.to_vec());
+            queued.push(args.iter().map(|a| Bytes::copy_from_slice(a)).collect());
             self.handle.info().multi = Some(queued.len());
         }
     }
@@ -295,9 +295,9 @@ impl Client {
 
     /// Watches `key` in the selected database (Redis's `watchForKey`);
     /// `expired` when it is there but past its TTL.
-    pub fn watch(&mut self, watches: &Watches, key: &Bytes, expired: bool) {
+    pub fn watch(&mut self, watches: &Watches, key: &[u8], expired: bool) {
         if watches.watch(self.db, key, self.id, &self.handle.dirty_cas, expired) {
-            self.tx.watched.push((self.db, key.clone()));
+            self.tx.watched.push((self.db, Bytes::copy_from_slice(key)));
         }
     }
 

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use crate::blocking::Unblock;
 use crate::client::Client;
 use crate::commands::execute;
-use crate::protocol::{encode, encode_json, peek, Reply, RequestParser};
+use crate::protocol::{borrow_args, encode, encode_json, peek, Reply, RequestParser};
 use crate::server::Server;
 
 /// Read buffer growth step; large values arrive in chunks of at least this.
@@ -48,8 +48,8 @@ impl Lookahead {
         (self.seen, self.len) = (0, 0);
     }
 
-    /// Follows a request of `consumed` bytes being cut from the front of
-    /// `input` to run, and looks further ahead.
+    /// Follows a request of `consumed` bytes about to run, `input` being the
+    /// bytes after it, and looks further ahead.
     fn advance(&mut self, server: &Server, db: usize, input: &[u8], consumed: usize) {
         if self.len > 0 && self.seen >= consumed {
             self.seen -= consumed;
@@ -201,7 +201,6 @@ async fn run_buffered(
     socket: &mut TcpStream,
 ) -> std::io::Result<bool> {
     loop {
-        let before = input.len();
         let request = match parser.parse(input, server.config.proto_max_bulk_len()) {
             Ok(Some(request)) => request,
             Ok(None) => return Ok(false),
@@ -216,31 +215,40 @@ async fn run_buffered(
             }
         };
         if server.keyspace.prefetch_pays(client.db) {
-            lookahead.advance(server, client.db, input, before - input.len());
+            lookahead.advance(server, client.db, &input[request.len..], request.len);
         } else {
             lookahead.forget();
         }
         client.skip_reply = false;
-        let mut reply = execute(server, client, &request.args);
-        if client.block.pending.is_some() {
-            match wait_blocked(server, client, &request.args, input, output, socket).await? {
+        let args = parser.args(&request, input);
+        let mut reply = execute(server, client, &args);
+        // The socket is read while the client waits: the arguments must
+        // leave the read buffer.
+        let blocked = client.block.pending.is_some().then(|| {
+            let owned: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
+            owned
+        });
+        drop(args);
+        if let Some(args) = blocked {
+            match wait_blocked(server, client, &borrow_args(&args), input, output, socket).await? {
                 Some(r) => reply = r,
                 None => return Ok(true),
             }
         }
+        input.advance(request.len);
         // A killed client (CLIENT KILL from elsewhere, SHUTDOWN) gets no more
         // replies: Redis frees it with its output buffer.
         if client.handle.is_killed() {
             return Ok(true);
         }
         if client.skip_reply {
-            client.push_line.clone_from(&request.inline);
+            client.push_line = request.line().cloned();
         }
         // Pushes queued while the command ran (its own confirmations, a
         // message it published to itself) precede its reply, as in Redis.
         drain_pushes(client, output);
         if !client.skip_reply {
-            encode_reply(client, request.inline.as_ref(), &reply, output);
+            encode_reply(client, request.line(), &reply, output);
         }
         if client.close_after_reply {
             return Ok(true);
@@ -261,7 +269,7 @@ async fn run_buffered(
 async fn wait_blocked(
     server: &Server,
     client: &mut Client,
-    args: &[Bytes],
+    args: &[&[u8]],
     input: &mut BytesMut,
     output: &mut BytesMut,
     socket: &mut TcpStream,

@@ -257,17 +257,18 @@ impl PubSub {
 
     /// SUBSCRIBE / PSUBSCRIBE / SSUBSCRIBE: Redis's `pubsubSubscribeChannel`
     /// for each name, confirming each (repeats included) with the new count.
-    pub fn subscribe(&self, client: &mut ClientSubs, kind: Kind, names: &[Bytes]) {
+    pub fn subscribe(&self, client: &mut ClientSubs, kind: Kind, names: &[&[u8]]) {
         let limit = self.limit();
         let mut maps = self.lock();
         for name in names {
+            let name = Bytes::copy_from_slice(name);
             if client.sets[kind.index()].insert(name.clone()) {
                 maps[kind.index()]
                     .entry(name.clone())
                     .or_default()
                     .push(client.me.clone());
             }
-            let reply = confirmation(kind.subscribe_name(), Some(name), client.count_of(kind));
+            let reply = confirmation(kind.subscribe_name(), Some(&name), client.count_of(kind));
             client.me.push(reply, limit);
         }
         drop(maps);
@@ -276,7 +277,7 @@ impl PubSub {
 
     /// UNSUBSCRIBE / PUNSUBSCRIBE / SUNSUBSCRIBE with names: each is confirmed
     /// whether or not the client was subscribed to it.
-    pub fn unsubscribe(&self, client: &mut ClientSubs, kind: Kind, names: &[Bytes]) {
+    pub fn unsubscribe(&self, client: &mut ClientSubs, kind: Kind, names: &[&[u8]]) {
         let limit = self.limit();
         let mut maps = self.lock();
         for name in names {
@@ -321,11 +322,16 @@ impl PubSub {
     /// PUBLISH (`kind` Channel) or SPUBLISH (`kind` Shard): Redis's
     /// `pubsubPublishMessage`. Returns the number of receptions: channel
     /// subscribers plus, for PUBLISH, one per matching (pattern, client).
-    pub fn publish(&self, kind: Kind, channel: &Bytes, message: &Bytes) -> usize {
+    pub fn publish(&self, kind: Kind, channel: &[u8], message: &[u8]) -> usize {
         let limit = self.limit();
+        // Every reception shares one copy of the names and the message.
+        let (channel, message) = (
+            Bytes::copy_from_slice(channel),
+            Bytes::copy_from_slice(message),
+        );
         let maps = self.lock();
         let mut receivers = 0;
-        if let Some(subs) = maps[kind.index()].get(channel) {
+        if let Some(subs) = maps[kind.index()].get(&channel) {
             let name = if kind == Kind::Shard {
                 "smessage"
             } else {
@@ -343,7 +349,7 @@ impl PubSub {
         }
         if kind == Kind::Channel {
             for (pattern, subs) in &maps[Kind::Pattern.index()] {
-                if !glob_match(pattern, channel, false) {
+                if !glob_match(pattern, &channel, false) {
                     continue;
                 }
                 let reply = Reply::Push(vec![
@@ -407,7 +413,7 @@ impl PubSub {
 }
 
 /// Takes `client` off `name`'s subscribers, dropping the name once nobody is left.
-fn remove(maps: &mut [Subscribers; 3], client: &mut ClientSubs, kind: Kind, name: &Bytes) {
+fn remove(maps: &mut [Subscribers; 3], client: &mut ClientSubs, kind: Kind, name: &[u8]) {
     if !client.sets[kind.index()].remove(name) {
         return;
     }
@@ -421,10 +427,10 @@ fn remove(maps: &mut [Subscribers; 3], client: &mut ClientSubs, kind: Kind, name
 }
 
 /// `[subscribe|unsubscribe|..., name or null, count]`.
-fn confirmation(what: &'static str, name: Option<&Bytes>, count: usize) -> Reply {
+fn confirmation(what: &'static str, name: Option<&[u8]>, count: usize) -> Reply {
     Reply::Push(vec![
         Reply::bulk(what),
-        name.map_or(Reply::Null, |n| Reply::Bulk(n.clone())),
+        name.map_or(Reply::Null, Reply::bulk_copy),
         Reply::from(count),
     ])
 }

@@ -1,8 +1,6 @@
 //! Argument parsing helpers that fail with Redis's exact error reply, so
 //! handlers can write `let n = int_arg(&args[2])?;`.
 
-use bytes::Bytes;
-
 use crate::keyspace::{StringValue, Value};
 use crate::number::{parse_f64, parse_i64};
 use crate::protocol::Reply;
@@ -152,14 +150,14 @@ pub fn help_reply(command: &[u8], lines: &[&'static str]) -> Reply {
 
 /// The optional trailing `COUNT n` of LMPOP/BLMPOP/ZMPOP/BZMPOP, from
 /// `args[from..]`: given once, at least 1; anything else is a syntax error.
-pub fn mpop_count(args: &[Bytes], from: usize) -> Result<Option<i64>, Reply> {
+pub fn mpop_count(args: &[&[u8]], from: usize) -> Result<Option<i64>, Reply> {
     let mut count = None;
     let mut j = from;
     while let Some(opt) = args.get(j) {
         if count.is_none() && is(opt, "COUNT") && j + 1 < args.len() {
             j += 1;
             count = Some(int_in_range(
-                &args[j],
+                args[j],
                 1,
                 i64::MAX,
                 Some("ERR count should be greater than 0"),
@@ -252,7 +250,7 @@ pub struct ScanOptions<'a> {
 
 impl<'a> ScanOptions<'a> {
     /// Step 1 of Redis `scanGenericCommand` for a key's elements (no TYPE).
-    pub fn parse(opts: &'a [Bytes]) -> Result<ScanOptions<'a>, Reply> {
+    pub fn parse(opts: &'a [&'a [u8]]) -> Result<ScanOptions<'a>, Reply> {
         let mut parsed = ScanOptions {
             count: 10,
             pattern: None,

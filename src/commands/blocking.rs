@@ -10,7 +10,6 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use tokio::time::Instant;
 
 use super::list::{end_arg, lmove_generic, mpop, mpop_args};
@@ -56,7 +55,7 @@ fn timeout_arg(arg: &[u8]) -> Result<Option<Instant>, Reply> {
 /// Nothing to pop: inside MULTI/EXEC answer `empty` at once, otherwise queue
 /// the client on `keys` until `deadline` (its connection does the waiting;
 /// the reply returned here is never sent).
-fn block(ctx: &mut Ctx, keys: &[Bytes], deadline: Option<Instant>, empty: Reply) -> CmdResult {
+fn block(ctx: &mut Ctx, keys: &[&[u8]], deadline: Option<Instant>, empty: Reply) -> CmdResult {
     if ctx.client.in_multi() {
         return Ok(empty);
     }
@@ -73,7 +72,7 @@ fn block(ctx: &mut Ctx, keys: &[Bytes], deadline: Option<Instant>, empty: Reply)
 }
 
 /// BLPOP/BRPOP: the first non-empty list among the keys, as [key, element].
-fn bpop(ctx: &mut Ctx, args: &[Bytes], end: End) -> CmdResult {
+fn bpop(ctx: &mut Ctx, args: &[&[u8]], end: End) -> CmdResult {
     let (timeout, keys) = args[1..]
         .split_last()
         .ok_or_else(super::args::syntax_error)?;
@@ -89,11 +88,11 @@ fn bpop(ctx: &mut Ctx, args: &[Bytes], end: End) -> CmdResult {
     }
 }
 
-fn blpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn blpop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     bpop(ctx, args, End::Head)
 }
 
-fn brpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn brpop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     bpop(ctx, args, End::Tail)
 }
 
@@ -101,33 +100,33 @@ fn brpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// LMOVE would; a timeout answers a null array.
 fn bmove(
     ctx: &mut Ctx,
-    args: &[Bytes],
+    args: &[&[u8]],
     from: End,
     to: End,
     deadline: Option<Instant>,
 ) -> CmdResult {
-    match lmove_generic(ctx, &args[1], &args[2], from, to)? {
+    match lmove_generic(ctx, args[1], args[2], from, to)? {
         Reply::Null => block(ctx, &args[1..2], deadline, Reply::Null),
         moved => Ok(moved),
     }
 }
 
 /// Redis `blmoveCommand`: both directions are checked before the timeout.
-fn blmove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let from = end_arg(&args[3])?;
-    let to = end_arg(&args[4])?;
-    let deadline = timeout_arg(&args[5])?;
+fn blmove(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let from = end_arg(args[3])?;
+    let to = end_arg(args[4])?;
+    let deadline = timeout_arg(args[5])?;
     bmove(ctx, args, from, to, deadline)
 }
 
-fn brpoplpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let deadline = timeout_arg(&args[3])?;
+fn brpoplpush(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let deadline = timeout_arg(args[3])?;
     bmove(ctx, args, End::Tail, End::Head, deadline)
 }
 
 /// Redis `blmpopCommand`: timeout first, then LMPOP's arguments.
-fn blmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let deadline = timeout_arg(&args[1])?;
+fn blmpop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let deadline = timeout_arg(args[1])?;
     let (keys, end, count) = mpop_args(args, 2)?;
     match mpop(ctx, keys, end, count)? {
         Reply::NullArray => block(ctx, keys, deadline, Reply::NullArray),
@@ -136,7 +135,7 @@ fn blmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 /// BZPOPMIN/BZPOPMAX: key, member, score from the first non-empty sorted set.
-fn bzpop(ctx: &mut Ctx, args: &[Bytes], max: bool) -> CmdResult {
+fn bzpop(ctx: &mut Ctx, args: &[&[u8]], max: bool) -> CmdResult {
     let (timeout, keys) = args[1..]
         .split_last()
         .ok_or_else(super::args::syntax_error)?;
@@ -148,17 +147,17 @@ fn bzpop(ctx: &mut Ctx, args: &[Bytes], max: bool) -> CmdResult {
     }
 }
 
-fn bzpopmin(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn bzpopmin(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     bzpop(ctx, args, false)
 }
 
-fn bzpopmax(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn bzpopmax(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     bzpop(ctx, args, true)
 }
 
 /// Redis `bzmpopCommand`: timeout first, then ZMPOP's arguments.
-fn bzmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let deadline = timeout_arg(&args[1])?;
+fn bzmpop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let deadline = timeout_arg(args[1])?;
     let (keys, max, count) = zmpop_args(args, 2)?;
     let mut db = ctx.db();
     match pop_generic(&mut db, keys, max, count, PopShape::Keyed)? {

@@ -37,44 +37,44 @@ pub static COMMANDS: &[Registration] = &[
 
 /// PING; a RESP2 client in subscribed mode gets `["pong", message or ""]`,
 /// as in Redis's `pingCommand`.
-fn ping(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn ping(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if args.len() > 2 {
         return Err(Reply::error(
             "ERR wrong number of arguments for 'ping' command",
         ));
     }
     if ctx.client.resp == Resp::V2 && ctx.client.subs.active() {
-        let message = args.get(1).cloned().unwrap_or_default();
+        let message = args.get(1).copied().unwrap_or_default();
         return Ok(Reply::Array(vec![
             Reply::bulk("pong"),
-            Reply::Bulk(message),
+            Reply::bulk_copy(message),
         ]));
     }
     match args.get(1) {
         None => Ok(Reply::simple("PONG")),
-        Some(message) => Ok(Reply::Bulk(message.clone())),
+        Some(message) => Ok(Reply::bulk_copy(message)),
     }
 }
 
-fn echo(_ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    Ok(Reply::Bulk(args[1].clone()))
+fn echo(_ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    Ok(Reply::bulk_copy(args[1]))
 }
 
 /// SELECT reads an `int` (`getIntFromObjectOrReply`), with its own error
 /// beyond 32 bits.
-fn select(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let db = db_index_arg(&args[1], ctx.server.keyspace.databases())?;
+fn select(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let db = db_index_arg(args[1], ctx.server.keyspace.databases())?;
     ctx.client.set_db(db);
     Ok(Reply::OK)
 }
 
-fn quit(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+fn quit(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     ctx.client.close_after_reply = true;
     Ok(Reply::OK)
 }
 
 /// RESET also leaves every subscription silently (`clearClientConnectionState`).
-fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+fn reset(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     ctx.server.pubsub.leave(&mut ctx.client.subs);
     ctx.client.reset(&ctx.server.keyspace.watches);
     Ok(Reply::simple("RESET"))
@@ -87,13 +87,13 @@ fn valid_client_attr(value: &[u8]) -> bool {
 }
 
 /// Redis's `clientSetNameOrReply`: an empty name removes the name.
-fn set_name(ctx: &mut Ctx, name: &Bytes) -> Result<(), Reply> {
+fn set_name(ctx: &mut Ctx, name: &[u8]) -> Result<(), Reply> {
     if !valid_client_attr(name) {
         return Err(Reply::error(
             "ERR Client names cannot contain spaces, newlines or special characters.",
         ));
     }
-    ctx.client.handle.info().name = (!name.is_empty()).then(|| name.clone());
+    ctx.client.handle.info().name = (!name.is_empty()).then(|| Bytes::copy_from_slice(name));
     Ok(())
 }
 
@@ -110,7 +110,7 @@ fn authenticate(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
 
 /// HELLO [protover [AUTH user pass] [SETNAME name]] (Redis's `helloCommand`).
 /// Options apply in order, so a SETNAME before a bad option still sticks.
-fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn hello(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut version = None;
     if let Some(arg) = args.get(1) {
         let v = parse_i64(arg).ok_or_else(|| {
@@ -125,20 +125,20 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut i = 2;
     while i < args.len() {
         let more = args.len() - 1 - i;
-        if is(&args[i], "AUTH") && more >= 2 {
-            if !authenticate(ctx, &args[i + 1], &args[i + 2]) {
+        if is(args[i], "AUTH") && more >= 2 {
+            if !authenticate(ctx, args[i + 1], args[i + 2]) {
                 return Err(Reply::error(
                     "WRONGPASS invalid username-password pair or user is disabled.",
                 ));
             }
             i += 3;
-        } else if is(&args[i], "SETNAME") && more >= 1 {
-            set_name(ctx, &args[i + 1])?;
+        } else if is(args[i], "SETNAME") && more >= 1 {
+            set_name(ctx, args[i + 1])?;
             i += 2;
         } else {
             return Err(error_format(&[
                 b"ERR Syntax error in HELLO option '",
-                &args[i],
+                args[i],
                 b"'",
             ]));
         }
@@ -164,16 +164,16 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     ]))
 }
 
-fn client_id(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+fn client_id(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     Ok(Reply::from(ctx.client.id as i64))
 }
 
-fn client_setname(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    set_name(ctx, &args[2])?;
+fn client_setname(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    set_name(ctx, args[2])?;
     Ok(Reply::OK)
 }
 
-fn client_getname(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+fn client_getname(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     Ok(ctx
         .client
         .handle
@@ -184,7 +184,7 @@ fn client_getname(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 }
 
 /// CLIENT SETINFO LIB-NAME|LIB-VER value, as Redis 7.2's `clientSetinfoCommand`.
-fn client_setinfo(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn client_setinfo(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (attr, value) = (&args[2], &args[3]);
     let mut info = ctx.client.handle.info();
     let slot = if is(attr, "lib-name") {
@@ -201,7 +201,7 @@ fn client_setinfo(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             b" cannot contain spaces, newlines or special characters.",
         ]));
     }
-    *slot = (!value.is_empty()).then(|| value.clone());
+    *slot = (!value.is_empty()).then(|| Bytes::copy_from_slice(value));
     Ok(Reply::OK)
 }
 
@@ -216,7 +216,7 @@ fn client_lines<'a>(clients: impl IntoIterator<Item = &'a Arc<ClientHandle>>) ->
     Reply::Verbatim("txt", text.into())
 }
 
-fn client_info(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+fn client_info(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     Ok(client_lines([&ctx.client.handle]))
 }
 
@@ -229,7 +229,7 @@ enum ClientType {
     Master,
 }
 
-fn client_type(name: &Bytes) -> Result<ClientType, Reply> {
+fn client_type(name: &[u8]) -> Result<ClientType, Reply> {
     Ok(match name.to_ascii_lowercase().as_slice() {
         b"normal" => ClientType::Normal,
         b"slave" | b"replica" => ClientType::Replica,
@@ -251,16 +251,16 @@ fn type_of(client: &ClientHandle) -> ClientType {
 
 /// CLIENT LIST [TYPE type | ID id ...]: TYPE only as the sole option; IDs are
 /// listed in the order given, repeats included, unknown ones skipped.
-fn client_list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn client_list(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let clients = &ctx.server.clients;
     match args.len() {
         2 => Ok(client_lines(&clients.all())),
-        4 if is(&args[2], "TYPE") => {
-            let wanted = client_type(&args[3])?;
+        4 if is(args[2], "TYPE") => {
+            let wanted = client_type(args[3])?;
             let all = clients.all();
             Ok(client_lines(all.iter().filter(|c| type_of(c) == wanted)))
         }
-        n if n > 3 && is(&args[2], "ID") => {
+        n if n > 3 && is(args[2], "ID") => {
             let mut found = Vec::new();
             for arg in &args[3..] {
                 let id = parse_i64(arg).ok_or_else(|| Reply::error("ERR Invalid client ID"))?;
@@ -284,16 +284,16 @@ struct KillFilter {
 
 impl KillFilter {
     /// The old form `CLIENT KILL addr` may kill the caller itself.
-    fn old_form(addr: &Bytes) -> KillFilter {
+    fn old_form(addr: &[u8]) -> KillFilter {
         KillFilter {
-            addr: Some(addr.clone()),
+            addr: Some(Bytes::copy_from_slice(addr)),
             ..KillFilter::default()
         }
     }
 
     /// `CLIENT KILL <option> <value> ...`; unknown options, a missing value or
     /// a bad SKIPME answer are syntax errors.
-    fn parse(options: &[Bytes]) -> Result<KillFilter, Reply> {
+    fn parse(options: &[&[u8]]) -> Result<KillFilter, Reply> {
         let mut filter = KillFilter {
             skip_me: true,
             ..KillFilter::default()
@@ -310,9 +310,9 @@ impl KillFilter {
             } else if is(option, "TYPE") {
                 filter.client_type = Some(client_type(value)?);
             } else if is(option, "ADDR") {
-                filter.addr = Some(value.clone());
+                filter.addr = Some(Bytes::copy_from_slice(value));
             } else if is(option, "LADDR") {
-                filter.laddr = Some(value.clone());
+                filter.laddr = Some(Bytes::copy_from_slice(value));
             } else if is(option, "USER") {
                 if &value[..] != b"default" {
                     return Err(error_format(&[b"ERR No such user '", value, b"'"]));
@@ -353,11 +353,11 @@ impl KillFilter {
 /// the number killed. Killing oneself takes effect after the reply.
 /// Redis `clientCommand` UNBLOCK: TIMEOUT (the default) ends the wait with
 /// the timeout reply, ERROR with `-UNBLOCKED`; 1 if the client was blocked.
-fn client_unblock(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn client_unblock(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if args.len() > 4 {
         return Err(Reply::error_owned(format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
-            String::from_utf8_lossy(&args[1])
+            String::from_utf8_lossy(args[1])
         )));
     }
     let how = match args.get(3) {
@@ -371,7 +371,7 @@ fn client_unblock(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
     };
     let id =
-        parse_i64(&args[2]).ok_or(Reply::error("ERR value is not an integer or out of range"))?;
+        parse_i64(args[2]).ok_or(Reply::error("ERR value is not an integer or out of range"))?;
     let unblocked = u64::try_from(id)
         .ok()
         .and_then(|id| ctx.server.clients.get(id))
@@ -379,10 +379,10 @@ fn client_unblock(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(Reply::from(unblocked))
 }
 
-fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn client_kill(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let old_form = args.len() == 3;
     let filter = if old_form {
-        KillFilter::old_form(&args[2])
+        KillFilter::old_form(args[2])
     } else {
         KillFilter::parse(&args[2..])?
     };
@@ -418,21 +418,21 @@ fn on_off(arg: &[u8]) -> Result<bool, Reply> {
     }
 }
 
-fn client_no_evict(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    ctx.client.handle.info().no_evict = on_off(&args[2])?;
+fn client_no_evict(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    ctx.client.handle.info().no_evict = on_off(args[2])?;
     Ok(Reply::OK)
 }
 
 /// CLIENT JSON ON|OFF (a reddish extension): whether this connection's inline
 /// (telnet) requests are answered with one JSON object per line. RESP requests
 /// always get RESP, so switching it on never confuses a client library.
-fn client_json(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    ctx.client.json = on_off(&args[2])?;
+fn client_json(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    ctx.client.json = on_off(args[2])?;
     Ok(Reply::OK)
 }
 
 /// Redis 7.0.15's CLIENT HELP text, word for word.
-fn client_help(_ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+fn client_help(_ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     Ok(help_reply(
         b"CLIENT",
         &[

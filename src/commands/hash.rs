@@ -4,7 +4,6 @@
 //! checks is visible: arity and argument errors before WRONGTYPE (HINCRBY,
 //! HRANDFIELD), WRONGTYPE before option errors (HSCAN).
 
-use bytes::Bytes;
 use rand::seq::index;
 use rand::Rng;
 
@@ -74,7 +73,7 @@ fn write_or_create<'d>(db: &'d mut DbView, key: &[u8]) -> Result<&'d mut Hash, R
 }
 
 /// HSET and HMSET: Redis checks the pairing itself (the table's arity is -4).
-fn set_pairs(ctx: &mut Ctx, args: &[Bytes], name: &str) -> Result<usize, Reply> {
+fn set_pairs(ctx: &mut Ctx, args: &[&[u8]], name: &str) -> Result<usize, Reply> {
     if args.len() % 2 == 1 {
         return Err(Reply::error_owned(format!(
             "ERR wrong number of arguments for '{name}' command"
@@ -85,55 +84,55 @@ fn set_pairs(ctx: &mut Ctx, args: &[Bytes], name: &str) -> Result<usize, Reply> 
     let set_all = |hash: &mut Hash| {
         args[2..]
             .chunks_exact(2)
-            .filter(|pair| hash.set(&pair[0], &pair[1], limits))
+            .filter(|pair| hash.set(pair[0], pair[1], limits))
             .count()
     };
     // One lookup: a new hash is filled before it is stored.
-    let created = match write(&mut db, &args[1])? {
+    let created = match write(&mut db, args[1])? {
         Some(hash) => set_all(hash),
         None => {
             let mut hash = Hash::default();
             let created = set_all(&mut hash);
-            db.set(&args[1], Value::Hash(hash), None);
+            db.set(args[1], Value::Hash(hash), None);
             created
         }
     };
-    db.notify(notify::HASH, "hset", &args[1]);
+    db.notify(notify::HASH, "hset", args[1]);
     Ok(created)
 }
 
-fn hset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn hset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     set_pairs(ctx, args, "hset").map(Reply::from)
 }
 
-fn hmset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn hmset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     set_pairs(ctx, args, "hmset").map(|_| Reply::OK)
 }
 
-fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn hsetnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let limits = limits(ctx.server);
     let mut db = ctx.db();
-    let hash = write_or_create(&mut db, &args[1])?;
-    if hash.contains(&args[2]) {
-        db.unchanged(&args[1]);
+    let hash = write_or_create(&mut db, args[1])?;
+    if hash.contains(args[2]) {
+        db.unchanged(args[1]);
         return Ok(Reply::from(false));
     }
-    hash.set(&args[2], &args[3], limits);
-    db.notify(notify::HASH, "hset", &args[1]);
+    hash.set(args[2], args[3], limits);
+    db.notify(notify::HASH, "hset", args[1]);
     Ok(Reply::from(true))
 }
 
-fn hget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn hget(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let stats = &ctx.server.stats;
     let mut db = ctx.db();
-    let value = read(&mut db, stats, &args[1])?.and_then(|h| h.get(&args[2]));
+    let value = read(&mut db, stats, args[1])?.and_then(|h| h.get(args[2]));
     Ok(value.map_or(Reply::Null, Reply::bulk_copy))
 }
 
-fn hmget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn hmget(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let stats = &ctx.server.stats;
     let mut db = ctx.db();
-    let hash = read(&mut db, stats, &args[1])?;
+    let hash = read(&mut db, stats, args[1])?;
     let values = args[2..]
         .iter()
         .map(|f| {
@@ -144,9 +143,9 @@ fn hmget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Array(values))
 }
 
-fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn hdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut db = ctx.db();
-    let Some(hash) = write(&mut db, &args[1])? else {
+    let Some(hash) = write(&mut db, args[1])? else {
         return Ok(Reply::from(0i64));
     };
     let mut deleted = 0;
@@ -158,12 +157,12 @@ fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let emptied = hash.is_empty();
     if deleted > 0 {
-        db.notify(notify::HASH, "hdel", &args[1]);
+        db.notify(notify::HASH, "hdel", args[1]);
     } else {
-        db.unchanged(&args[1]);
+        db.unchanged(args[1]);
     }
     if emptied {
-        db.delete(&args[1]);
+        db.delete(args[1]);
     }
     Ok(Reply::from(deleted))
 }
@@ -175,39 +174,39 @@ fn with_hash(ctx: &mut Ctx, key: &[u8], reply: impl FnOnce(Option<&Hash>) -> Rep
     Ok(reply(read(&mut db, stats, key)?))
 }
 
-fn hlen(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    with_hash(ctx, &args[1], |h| Reply::from(h.map_or(0, Hash::len)))
+fn hlen(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    with_hash(ctx, args[1], |h| Reply::from(h.map_or(0, Hash::len)))
 }
 
-fn hstrlen(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    with_hash(ctx, &args[1], |h| {
-        Reply::from(h.and_then(|h| h.get(&args[2])).map_or(0, <[u8]>::len))
+fn hstrlen(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    with_hash(ctx, args[1], |h| {
+        Reply::from(h.and_then(|h| h.get(args[2])).map_or(0, <[u8]>::len))
     })
 }
 
-fn hexists(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    with_hash(ctx, &args[1], |h| {
-        Reply::from(h.is_some_and(|h| h.contains(&args[2])))
+fn hexists(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    with_hash(ctx, args[1], |h| {
+        Reply::from(h.is_some_and(|h| h.contains(args[2])))
     })
 }
 
-fn hkeys(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    with_hash(ctx, &args[1], |h| {
+fn hkeys(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    with_hash(ctx, args[1], |h| {
         let fields = h.into_iter().flat_map(Hash::iter);
         Reply::Array(fields.map(|(f, _)| Reply::bulk_copy(f)).collect())
     })
 }
 
-fn hvals(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    with_hash(ctx, &args[1], |h| {
+fn hvals(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    with_hash(ctx, args[1], |h| {
         let fields = h.into_iter().flat_map(Hash::iter);
         Reply::Array(fields.map(|(_, v)| Reply::bulk_copy(v)).collect())
     })
 }
 
 /// A map in RESP3, a flat array in RESP2 (and an empty map for a missing key).
-fn hgetall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    with_hash(ctx, &args[1], |h| {
+fn hgetall(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    with_hash(ctx, args[1], |h| {
         let fields = h.into_iter().flat_map(Hash::iter);
         Reply::Map(
             fields
@@ -218,42 +217,42 @@ fn hgetall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 /// Redis `hincrbyCommand`: the increment is checked before the key's type.
-fn hincrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let incr = int_arg(&args[3])?;
+fn hincrby(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let incr = int_arg(args[3])?;
     let limits = limits(ctx.server);
     let mut db = ctx.db();
-    let hash = write_or_create(&mut db, &args[1])?;
-    let current = match hash.get(&args[2]) {
+    let hash = write_or_create(&mut db, args[1])?;
+    let current = match hash.get(args[2]) {
         Some(v) => parse_i64(v).ok_or_else(|| Reply::error(ERR_HASH_NOT_INTEGER))?,
         None => 0,
     };
     let new = current
         .checked_add(incr)
         .ok_or_else(|| Reply::error(ERR_OVERFLOW))?;
-    hash.set(&args[2], itoa::Buffer::new().format(new).as_bytes(), limits);
-    db.notify(notify::HASH, "hincrby", &args[1]);
+    hash.set(args[2], itoa::Buffer::new().format(new).as_bytes(), limits);
+    db.notify(notify::HASH, "hincrby", args[1]);
     Ok(Reply::from(new))
 }
 
 /// Redis `hincrbyfloatCommand`: the increment (a float, not infinite) is
 /// checked before the key's type, the stored value after (see number.rs).
-fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn hincrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let fail = |e: crate::number::IncrFloatError| Reply::error(e.message());
-    let incr = parse_hincr_increment(&args[3]).map_err(fail)?;
+    let incr = parse_hincr_increment(args[3]).map_err(fail)?;
     let limits = limits(ctx.server);
     let mut db = ctx.db();
-    let hash = write_or_create(&mut db, &args[1])?;
-    let current = hash.get(&args[2]).unwrap_or(b"0");
+    let hash = write_or_create(&mut db, args[1])?;
+    let current = hash.get(args[2]).unwrap_or(b"0");
     let new = hincr_by_float(current, &incr).map_err(fail)?;
-    hash.set(&args[2], &new, limits);
-    db.notify(notify::HASH, "hincrbyfloat", &args[1]);
+    hash.set(args[2], &new, limits);
+    db.notify(notify::HASH, "hincrbyfloat", args[1]);
     Ok(Reply::bulk(new))
 }
 
 /// Redis `hrandfieldCommand`: the count and WITHVALUES are checked before the key.
-fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn hrandfield(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if args.len() >= 3 {
-        let count = int_in_range(&args[2], -i64::MAX, i64::MAX, None)?;
+        let count = int_in_range(args[2], -i64::MAX, i64::MAX, None)?;
         let withvalues = match args.get(3) {
             _ if args.len() > 4 => return Err(syntax_error()),
             Some(opt) if !is(opt, "withvalues") => return Err(syntax_error()),
@@ -262,9 +261,9 @@ fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             }
             opt => opt.is_some(),
         };
-        return hrandfield_count(ctx, &args[1], count, withvalues);
+        return hrandfield_count(ctx, args[1], count, withvalues);
     }
-    with_hash(ctx, &args[1], |h| {
+    with_hash(ctx, args[1], |h| {
         let picked = h.and_then(|h| {
             let fields = h.by_position();
             fields.get(rand::thread_rng().gen_range(0..fields.len().max(1)))
@@ -320,11 +319,11 @@ fn hrandfield_count(ctx: &mut Ctx, key: &[u8], count: i64, withvalues: bool) -> 
 }
 
 /// Redis `hscanCommand`: cursor, then key and type, then the options.
-fn hscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let cursor = cursor_arg(&args[2])?;
+fn hscan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let cursor = cursor_arg(args[2])?;
     let stats = &ctx.server.stats;
     let mut db = ctx.db();
-    let Some(hash) = read(&mut db, stats, &args[1])? else {
+    let Some(hash) = read(&mut db, stats, args[1])? else {
         return Ok(scan_reply(0, Vec::new()));
     };
     let opts = ScanOptions::parse(&args[3..])?;

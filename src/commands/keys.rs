@@ -1,7 +1,5 @@
 //! Generic key commands (Redis's db.c, expire.c and OBJECT from object.c).
 
-use bytes::Bytes;
-
 use super::args::{
     cursor_arg, db_index_arg, error_format, help_reply, int32_arg, int_arg, is, syntax_error,
     ERR_DB_INDEX, ERR_NO_SUCH_KEY, ERR_SAME_OBJECT,
@@ -73,8 +71,8 @@ fn object_lookup<T>(
 /// client cannot tell, except that nobody stalls); INFO counts those as lazily
 /// freed only where Redis frees them lazily: UNLINK, or DEL with
 /// `lazyfree-lazy-user-del`.
-fn del(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let counted = is(&args[0], "UNLINK") || ctx.server.config.lazyfree_lazy_user_del();
+fn del(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let counted = is(args[0], "UNLINK") || ctx.server.config.lazyfree_lazy_user_del();
     let mut db = ctx.db();
     let mut deleted = 0usize;
     for key in &args[1..] {
@@ -87,7 +85,7 @@ fn del(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 /// EXISTS counts a key as often as it is named.
-fn exists(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn exists(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let found = args[1..]
         .iter()
         .filter(|k| read_key(ctx, k, false, |_| ()).is_some())
@@ -95,7 +93,7 @@ fn exists(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(Reply::from(found))
 }
 
-fn touch(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn touch(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let found = args[1..]
         .iter()
         .filter(|k| read_key(ctx, k, true, |_| ()).is_some())
@@ -103,25 +101,25 @@ fn touch(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(Reply::from(found))
 }
 
-fn type_(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let name = read_key(ctx, &args[1], false, |e| e.value.type_name());
+fn type_(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let name = read_key(ctx, args[1], false, |e| e.value.type_name());
     Ok(Reply::simple(name.unwrap_or("none")))
 }
 
-fn ttl(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    ttl_generic(ctx, &args[1], false, false)
+fn ttl(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    ttl_generic(ctx, args[1], false, false)
 }
 
-fn pttl(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    ttl_generic(ctx, &args[1], true, false)
+fn pttl(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    ttl_generic(ctx, args[1], true, false)
 }
 
-fn expiretime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    ttl_generic(ctx, &args[1], false, true)
+fn expiretime(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    ttl_generic(ctx, args[1], false, true)
 }
 
-fn pexpiretime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    ttl_generic(ctx, &args[1], true, true)
+fn pexpiretime(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    ttl_generic(ctx, args[1], true, true)
 }
 
 /// Redis's `ttlGenericCommand`: -2 for no key, -1 for no TTL, else the time
@@ -129,7 +127,7 @@ fn pexpiretime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// is unsigned, as the compiled Redis does it, so an expiry near i64::MAX
 /// (PEXPIREAT k 9223372036854775807) rounds up instead of overflowing.
 fn ttl_generic(ctx: &mut Ctx, key: &[u8], ms: bool, absolute: bool) -> CmdResult {
-    let now = ctx.now_ms;
+    let now = ctx.now_ms();
     let reply = match read_key(ctx, key, false, |e| e.expires_at()) {
         None => -2,
         Some(None) => -1,
@@ -141,21 +139,21 @@ fn ttl_generic(ctx: &mut Ctx, key: &[u8], ms: bool, absolute: bool) -> CmdResult
     Ok(Reply::Integer(reply))
 }
 
-fn expire(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let now = ctx.now_ms as i64;
+fn expire(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let now = ctx.now_ms() as i64;
     expire_generic(ctx, args, "expire", now, 1000)
 }
 
-fn pexpire(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let now = ctx.now_ms as i64;
+fn pexpire(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let now = ctx.now_ms() as i64;
     expire_generic(ctx, args, "pexpire", now, 1)
 }
 
-fn expireat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn expireat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     expire_generic(ctx, args, "expireat", 0, 1000)
 }
 
-fn pexpireat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn pexpireat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     expire_generic(ctx, args, "pexpireat", 0, 1)
 }
 
@@ -169,7 +167,7 @@ struct ExpireFlags {
 }
 
 /// Redis's `parseExtendedExpireArgumentsOrReply`.
-fn expire_flags(options: &[Bytes]) -> Result<ExpireFlags, Reply> {
+fn expire_flags(options: &[&[u8]]) -> Result<ExpireFlags, Reply> {
     let mut f = ExpireFlags::default();
     for opt in options {
         if is(opt, "nx") {
@@ -200,15 +198,15 @@ fn expire_flags(options: &[Bytes]) -> Result<ExpireFlags, Reply> {
 /// Redis's `expireGenericCommand`: `when` (times `unit` ms) plus `base` is
 /// the new absolute expiry; overflow is an error naming the command; a time
 /// not in the future (`when <= now`) deletes the key and still answers 1.
-fn expire_generic(ctx: &mut Ctx, args: &[Bytes], name: &str, base: i64, unit: i64) -> CmdResult {
+fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], name: &str, base: i64, unit: i64) -> CmdResult {
     let flags = expire_flags(&args[3..])?;
     let invalid = || Reply::error_owned(format!("ERR invalid expire time in '{name}' command"));
-    let when = int_arg(&args[2])?
+    let when = int_arg(args[2])?
         .checked_mul(unit)
         .ok_or_else(invalid)?
         .checked_add(base)
         .ok_or_else(invalid)?;
-    let now = ctx.now_ms as i64;
+    let now = ctx.now_ms() as i64;
     let key = &args[1];
     let mut db = ctx.db();
     let Some(entry) = db.get(key) else {
@@ -232,27 +230,27 @@ fn expire_generic(ctx: &mut Ctx, args: &[Bytes], name: &str, base: i64, unit: i6
     Ok(Reply::Integer(1))
 }
 
-fn persist(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn persist(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut db = ctx.db();
-    let had_ttl = db.get(&args[1]).is_some_and(|e| e.expires_at().is_some());
-    let persisted = had_ttl && db.set_expiry(&args[1], None);
+    let had_ttl = db.get(args[1]).is_some_and(|e| e.expires_at().is_some());
+    let persisted = had_ttl && db.set_expiry(args[1], None);
     if persisted {
-        db.notify(notify::GENERIC, "persist", &args[1]);
+        db.notify(notify::GENERIC, "persist", args[1]);
     }
     Ok(Reply::from(persisted))
 }
 
-fn rename(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn rename(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     rename_generic(ctx, args, false)
 }
 
-fn renamenx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn renamenx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     rename_generic(ctx, args, true)
 }
 
 /// Redis's `renameGenericCommand`: the value moves with its TTL; renaming a
 /// key to itself only checks that it exists.
-fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> CmdResult {
+fn rename_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> CmdResult {
     let (src, dst) = (&args[1], &args[2]);
     let done = |renamed: bool| match nx {
         true => Reply::from(renamed),
@@ -281,16 +279,16 @@ fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> CmdResult {
 }
 
 /// MOVE locks its key in both databases.
-fn move_locks(keyspace: &Keyspace, db: usize, args: &[Bytes], set: &mut LockSet) {
-    set.add_key(keyspace, db, &args[1]);
-    if let Ok(target) = db_index_arg(&args[2], keyspace.databases()) {
-        set.add_key(keyspace, target, &args[1]);
+fn move_locks(keyspace: &Keyspace, db: usize, args: &[&[u8]], set: &mut LockSet) {
+    set.add_key(keyspace, db, args[1]);
+    if let Ok(target) = db_index_arg(args[2], keyspace.databases()) {
+        set.add_key(keyspace, target, args[1]);
     }
 }
 
-fn move_(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn move_(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let key = &args[1];
-    let target = db_index_arg(&args[2], ctx.server.keyspace.databases())?;
+    let target = db_index_arg(args[2], ctx.server.keyspace.databases())?;
     if target == ctx.client.db {
         return Err(Reply::error(ERR_SAME_OBJECT));
     }
@@ -308,14 +306,14 @@ fn move_(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// COPY's options: the target database (if given) and REPLACE, parsed in
 /// order so the first bad one is reported, as `copyCommand` does.
-fn copy_options(options: &[Bytes], databases: usize) -> Result<(Option<usize>, bool), Reply> {
+fn copy_options(options: &[&[u8]], databases: usize) -> Result<(Option<usize>, bool), Reply> {
     let (mut target, mut replace) = (None, false);
     let mut i = 0;
     while i < options.len() {
-        if is(&options[i], "replace") {
+        if is(options[i], "replace") {
             replace = true;
-        } else if is(&options[i], "db") && i + 1 < options.len() {
-            target = Some(db_index_arg(&options[i + 1], databases)?);
+        } else if is(options[i], "db") && i + 1 < options.len() {
+            target = Some(db_index_arg(options[i + 1], databases)?);
             i += 1;
         } else {
             return Err(syntax_error());
@@ -326,17 +324,17 @@ fn copy_options(options: &[Bytes], databases: usize) -> Result<(Option<usize>, b
 }
 
 /// COPY locks the source, and the destination in its target database.
-fn copy_locks(keyspace: &Keyspace, db: usize, args: &[Bytes], set: &mut LockSet) {
-    set.add_key(keyspace, db, &args[1]);
+fn copy_locks(keyspace: &Keyspace, db: usize, args: &[&[u8]], set: &mut LockSet) {
+    set.add_key(keyspace, db, args[1]);
     let target = copy_options(&args[3..], keyspace.databases())
         .ok()
         .and_then(|(target, _)| target)
         .unwrap_or(db);
-    set.add_key(keyspace, target, &args[2]);
+    set.add_key(keyspace, target, args[2]);
 }
 
 /// COPY duplicates the value (a new object: fresh access record) and its TTL.
-fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (src, dst) = (&args[1], &args[2]);
     let (target, replace) = copy_options(&args[3..], ctx.server.keyspace.databases())?;
     let target = target.unwrap_or(ctx.client.db);
@@ -360,20 +358,20 @@ fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Integer(1))
 }
 
-fn swapdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let a = int32_arg(&args[1], Some("ERR invalid first DB index"))?;
-    let b = int32_arg(&args[2], Some("ERR invalid second DB index"))?;
+fn swapdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let a = int32_arg(args[1], Some("ERR invalid first DB index"))?;
+    let b = int32_arg(args[2], Some("ERR invalid second DB index"))?;
     let databases = ctx.server.keyspace.databases();
     let index = |n: i32| usize::try_from(n).ok().filter(|&n| n < databases);
     let (Some(a), Some(b)) = (index(a), index(b)) else {
         return Err(Reply::error(ERR_DB_INDEX));
     };
-    let now = ctx.now_ms;
-    ctx.guard().swap_dbs(a, b, now);
+    let clock = ctx.clock();
+    ctx.guard().swap_dbs(a, b, clock);
     Ok(Reply::OK)
 }
 
-fn keys(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn keys(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let pattern = &args[1];
     let all = &pattern[..] == b"*";
     let mut out = Vec::new();
@@ -388,23 +386,23 @@ fn keys(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]. COUNT bounds the
 /// keys examined; MATCH and TYPE filter them afterwards, as in Redis, so a
 /// step may return fewer keys (or none) before the cursor reaches 0.
-fn scan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let cursor = cursor_arg(&args[1])?;
+fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let cursor = cursor_arg(args[1])?;
     let (mut count, mut pattern, mut type_name) = (10usize, None, None);
     let mut i = 2;
     while i < args.len() {
         let has_value = i + 1 < args.len();
-        if is(&args[i], "count") && has_value {
-            let n = int_arg(&args[i + 1])?;
+        if is(args[i], "count") && has_value {
+            let n = int_arg(args[i + 1])?;
             if n < 1 {
                 return Err(syntax_error());
             }
             count = usize::try_from(n).unwrap_or(usize::MAX);
-        } else if is(&args[i], "match") && has_value {
+        } else if is(args[i], "match") && has_value {
             // A lone "*" matches everything, so it is no filter at all.
             pattern = Some(&args[i + 1]).filter(|p| &p[..] != b"*");
-        } else if is(&args[i], "type") && has_value {
-            type_name = Some(c_string(&args[i + 1], usize::MAX));
+        } else if is(args[i], "type") && has_value {
+            type_name = Some(c_string(args[i + 1], usize::MAX));
         } else {
             return Err(syntax_error());
         }
@@ -434,7 +432,7 @@ fn scan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     ]))
 }
 
-fn randomkey(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+fn randomkey(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     Ok(match ctx.db().random_key() {
         Some(key) => Reply::bulk_copy(&key),
         None => Reply::Null,
@@ -469,17 +467,17 @@ fn refcount(ctx: &Ctx, small_int: bool) -> i64 {
 // The OBJECT subcommands look the key up without touching it and answer
 // null when it does not exist, before any other check.
 
-fn object_encoding(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn object_encoding(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(
-        object_lookup(ctx, &args[2], false, |e| e.value.encoding_name())
+        object_lookup(ctx, args[2], false, |e| e.value.encoding_name())
             .map_or(Reply::Null, Reply::bulk),
     )
 }
 
-fn object_refcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn object_refcount(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let Some(small_int) = object_lookup(
         ctx,
-        &args[2],
+        args[2],
         false,
         |e| matches!(e.value, Value::String(StringValue::Int(n)) if (0..SHARED_INTEGERS).contains(&n)),
     ) else {
@@ -488,9 +486,9 @@ fn object_refcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(Reply::from(refcount(ctx, small_int)))
 }
 
-fn object_idletime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let now = ctx.now_ms;
-    let Some(idle) = object_lookup(ctx, &args[2], false, |e| e.access.idle_secs(now)) else {
+fn object_idletime(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let now = ctx.server.keyspace.lru_clock.now_ms();
+    let Some(idle) = object_lookup(ctx, args[2], false, |e| e.access.idle_secs(now)) else {
         return Ok(Reply::Null);
     };
     if lfu_policy(ctx) {
@@ -501,9 +499,9 @@ fn object_idletime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(Reply::from(idle as i64))
 }
 
-fn object_freq(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let now = ctx.now_ms;
-    let Some(freq) = object_lookup(ctx, &args[2], false, |e| e.access.frequency(now)) else {
+fn object_freq(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let now = ctx.server.keyspace.lru_clock.now_ms();
+    let Some(freq) = object_lookup(ctx, args[2], false, |e| e.access.frequency(now)) else {
         return Ok(Reply::Null);
     };
     if !lfu_policy(ctx) {
@@ -514,9 +512,9 @@ fn object_freq(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(Reply::from(i64::from(freq)))
 }
 
-fn object_help(_ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn object_help(_ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(help_reply(
-        &args[0],
+        args[0],
         &[
             "ENCODING <key>",
             "    Return the kind of internal representation used in order to store the value",

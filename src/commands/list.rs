@@ -123,32 +123,32 @@ fn push_values<'a>(
     Ok(len)
 }
 
-fn push(ctx: &mut Ctx, args: &[Bytes], end: End, create: bool) -> CmdResult {
+fn push(ctx: &mut Ctx, args: &[&[u8]], end: End, create: bool) -> CmdResult {
     let fill = ctx.server.config.list_max_listpack_size();
     let values = args[2..].iter().map(|v| &v[..]);
-    let len = push_values(&mut ctx.db(), &args[1], end, values, fill, create)?;
+    let len = push_values(&mut ctx.db(), args[1], end, values, fill, create)?;
     Ok(Reply::from(len))
 }
 
-fn lpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn lpush(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     push(ctx, args, End::Head, true)
 }
 
-fn rpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn rpush(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     push(ctx, args, End::Tail, true)
 }
 
-fn lpushx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn lpushx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     push(ctx, args, End::Head, false)
 }
 
-fn rpushx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn rpushx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     push(ctx, args, End::Tail, false)
 }
 
 /// Redis `popGenericCommand`. With a COUNT the reply is an array (empty for
 /// COUNT 0, a null array for a missing key); without, a bulk or null.
-fn pop(ctx: &mut Ctx, args: &[Bytes], end: End, name: &str) -> CmdResult {
+fn pop(ctx: &mut Ctx, args: &[&[u8]], end: End, name: &str) -> CmdResult {
     if args.len() > 3 {
         return Err(Reply::error_owned(format!(
             "ERR wrong number of arguments for '{name}' command"
@@ -157,7 +157,7 @@ fn pop(ctx: &mut Ctx, args: &[Bytes], end: End, name: &str) -> CmdResult {
     let count = args.get(2).map(|n| positive_arg(n, None)).transpose()?;
     let popped = modify(
         &mut ctx.db(),
-        &args[1],
+        args[1],
         event(end, false),
         |list| match count {
             None => match list.pop(end) {
@@ -181,50 +181,50 @@ fn bulks(values: Vec<Bytes>) -> Reply {
     Reply::Array(values.into_iter().map(Reply::Bulk).collect())
 }
 
-fn lpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn lpop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     pop(ctx, args, End::Head, "lpop")
 }
 
-fn rpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn rpop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     pop(ctx, args, End::Tail, "rpop")
 }
 
-fn llen(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn llen(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let server = ctx.server;
-    let len = read_list(server, &mut ctx.db(), &args[1])?.map_or(0, List::len);
+    let len = read_list(server, &mut ctx.db(), args[1])?.map_or(0, List::len);
     Ok(Reply::from(len))
 }
 
 /// LINDEX looks the key up before parsing the index.
-fn lindex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn lindex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let server = ctx.server;
     let mut db = ctx.db();
-    let Some(list) = read_list(server, &mut db, &args[1])? else {
+    let Some(list) = read_list(server, &mut db, args[1])? else {
         return Ok(Reply::Null);
     };
-    let index = int_arg(&args[2])?;
+    let index = int_arg(args[2])?;
     Ok(list.get(index).map_or(Reply::Null, Reply::bulk_copy))
 }
 
 /// LSET: no such key, then WRONGTYPE, then the index.
-fn lset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn lset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut db = ctx.db();
-    let list = write_list(&mut db, &args[1])?.ok_or_else(|| Reply::error(ERR_NO_SUCH_KEY))?;
-    let index = int_arg(&args[2])?;
-    if list.set(index, &args[3]) {
-        db.notify(notify::LIST, "lset", &args[1]);
+    let list = write_list(&mut db, args[1])?.ok_or_else(|| Reply::error(ERR_NO_SUCH_KEY))?;
+    let index = int_arg(args[2])?;
+    if list.set(index, args[3]) {
+        db.notify(notify::LIST, "lset", args[1]);
         Ok(Reply::OK)
     } else {
         Err(Reply::error(ERR_INDEX_OUT_OF_RANGE))
     }
 }
 
-fn lrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let start = int_arg(&args[2])?;
-    let stop = int_arg(&args[3])?;
+fn lrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let start = int_arg(args[2])?;
+    let stop = int_arg(args[3])?;
     let server = ctx.server;
     let mut db = ctx.db();
-    let Some(list) = read_list(server, &mut db, &args[1])? else {
+    let Some(list) = read_list(server, &mut db, args[1])? else {
         return Ok(Reply::Array(Vec::new()));
     };
     let Some((first, count)) = index_range(list.len(), start, stop) else {
@@ -233,10 +233,10 @@ fn lrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Bulks(list.range(first, count)))
 }
 
-fn ltrim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let start = int_arg(&args[2])?;
-    let stop = int_arg(&args[3])?;
-    modify(&mut ctx.db(), &args[1], "ltrim", |list| {
+fn ltrim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let start = int_arg(args[2])?;
+    let stop = int_arg(args[3])?;
+    modify(&mut ctx.db(), args[1], "ltrim", |list| {
         let len = list.len();
         match index_range(len, start, stop) {
             Some((first, count)) => list.trim(first, len - first - count),
@@ -247,34 +247,34 @@ fn ltrim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(Reply::OK)
 }
 
-fn lrem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let count = int_arg(&args[2])?;
-    let removed = modify(&mut ctx.db(), &args[1], "lrem", |list| {
-        let removed = list.remove(&args[3], count);
+fn lrem(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let count = int_arg(args[2])?;
+    let removed = modify(&mut ctx.db(), args[1], "lrem", |list| {
+        let removed = list.remove(args[3], count);
         (removed, removed > 0)
     })?;
     Ok(Reply::from(removed.unwrap_or(0)))
 }
 
 /// LINSERT: the BEFORE|AFTER syntax error comes before the key lookup.
-fn linsert(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let after = if is(&args[2], "AFTER") {
+fn linsert(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let after = if is(args[2], "AFTER") {
         true
-    } else if is(&args[2], "BEFORE") {
+    } else if is(args[2], "BEFORE") {
         false
     } else {
         return Err(syntax_error());
     };
     let mut db = ctx.db();
-    let Some(list) = write_list(&mut db, &args[1])? else {
+    let Some(list) = write_list(&mut db, args[1])? else {
         return Ok(Reply::Integer(0));
     };
-    if list.insert(&args[3], &args[4], after) {
+    if list.insert(args[3], args[4], after) {
         let len = list.len();
-        db.notify(notify::LIST, "linsert", &args[1]);
+        db.notify(notify::LIST, "linsert", args[1]);
         Ok(Reply::from(len))
     } else {
-        db.unchanged(&args[1]);
+        db.unchanged(args[1]);
         Ok(Reply::Integer(-1))
     }
 }
@@ -283,30 +283,30 @@ fn linsert(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// negated to search from the tail, and `RANK -9223372036854775808` stays
 /// negative in Redis 7.0 (the negation overflows), so every match qualifies
 /// and a COUNT never stops the search. Wrapping arithmetic keeps that.
-fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn lpos(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut rank: i64 = 1;
     let mut count: Option<i64> = None;
     let mut maxlen: i64 = 0;
     let mut j = 3;
     while j < args.len() {
         let more = j + 1 < args.len();
-        if is(&args[j], "RANK") && more {
+        if is(args[j], "RANK") && more {
             j += 1;
-            rank = int_arg(&args[j])?;
+            rank = int_arg(args[j])?;
             if rank == 0 {
                 return Err(Reply::error(ERR_RANK_ZERO));
             }
-        } else if is(&args[j], "COUNT") && more {
+        } else if is(args[j], "COUNT") && more {
             j += 1;
             count = Some(int_in_range(
-                &args[j],
+                args[j],
                 0,
                 i64::MAX,
                 Some("ERR COUNT can't be negative"),
             )?);
-        } else if is(&args[j], "MAXLEN") && more {
+        } else if is(args[j], "MAXLEN") && more {
             j += 1;
-            maxlen = int_in_range(&args[j], 0, i64::MAX, Some("ERR MAXLEN can't be negative"))?;
+            maxlen = int_in_range(args[j], 0, i64::MAX, Some("ERR MAXLEN can't be negative"))?;
         } else {
             return Err(syntax_error());
         }
@@ -319,7 +319,7 @@ fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
     let server = ctx.server;
     let mut db = ctx.db();
-    let Some(list) = read_list(server, &mut db, &args[1])? else {
+    let Some(list) = read_list(server, &mut db, args[1])? else {
         return Ok(match count {
             Some(_) => Reply::Array(Vec::new()),
             None => Reply::Null,
@@ -337,7 +337,7 @@ fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         if maxlen != 0 && index >= maxlen {
             break;
         }
-        if entry != &args[2][..] {
+        if entry != args[2] {
             continue;
         }
         matches += 1;
@@ -415,21 +415,24 @@ pub(super) fn lmove_generic(
     Ok(Reply::Bulk(value))
 }
 
-fn lmove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let from = end_arg(&args[3])?;
-    let to = end_arg(&args[4])?;
-    lmove_generic(ctx, &args[1], &args[2], from, to)
+fn lmove(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let from = end_arg(args[3])?;
+    let to = end_arg(args[4])?;
+    lmove_generic(ctx, args[1], args[2], from, to)
 }
 
-fn rpoplpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    lmove_generic(ctx, &args[1], &args[2], End::Tail, End::Head)
+fn rpoplpush(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    lmove_generic(ctx, args[1], args[2], End::Tail, End::Head)
 }
 
 /// Redis `lmpopGenericCommand`'s parsing: `numkeys key... LEFT|RIGHT [COUNT n]`
 /// with numkeys at `args[at]`. Returns the keys, the end and the count.
-pub(super) fn mpop_args(args: &[Bytes], at: usize) -> Result<(&[Bytes], End, usize), Reply> {
+pub(super) fn mpop_args<'a>(
+    args: &'a [&'a [u8]],
+    at: usize,
+) -> Result<(&'a [&'a [u8]], End, usize), Reply> {
     let numkeys = int_in_range(
-        &args[at],
+        args[at],
         1,
         i64::MAX,
         Some("ERR numkeys should be greater than 0"),
@@ -440,7 +443,7 @@ pub(super) fn mpop_args(args: &[Bytes], at: usize) -> Result<(&[Bytes], End, usi
         .and_then(|n| first.checked_add(n))
         .filter(|&i| i < args.len())
         .ok_or_else(syntax_error)?;
-    let end = end_arg(&args[where_at])?;
+    let end = end_arg(args[where_at])?;
     let count = mpop_count(args, where_at + 1)?;
     let count = usize::try_from(count.unwrap_or(1)).unwrap_or(usize::MAX);
     Ok((&args[first..where_at], end, count))
@@ -448,7 +451,7 @@ pub(super) fn mpop_args(args: &[Bytes], at: usize) -> Result<(&[Bytes], End, usi
 
 /// Redis `mpopGenericCommand`: pops from the first non-empty list among
 /// `keys`; a wrong-typed key met before it is an error.
-pub(super) fn mpop(ctx: &mut Ctx, keys: &[Bytes], end: End, count: usize) -> CmdResult {
+pub(super) fn mpop(ctx: &mut Ctx, keys: &[&[u8]], end: End, count: usize) -> CmdResult {
     let mut db = ctx.db();
     for key in keys {
         let popped = modify(&mut db, key, event(end, false), |list| {
@@ -457,13 +460,13 @@ pub(super) fn mpop(ctx: &mut Ctx, keys: &[Bytes], end: End, count: usize) -> Cmd
             (values, changed)
         })?;
         if let Some(values) = popped {
-            return Ok(Reply::Array(vec![Reply::Bulk(key.clone()), bulks(values)]));
+            return Ok(Reply::Array(vec![Reply::bulk_copy(key), bulks(values)]));
         }
     }
     Ok(Reply::NullArray)
 }
 
-fn lmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn lmpop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (keys, end, count) = mpop_args(args, 1)?;
     mpop(ctx, keys, end, count)
 }

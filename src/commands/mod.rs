@@ -23,20 +23,17 @@ mod table;
 mod tx;
 mod zset;
 
-use bytes::Bytes;
-
 pub use table::{Command, CommandTable, Flags};
 
 use crate::client::Client;
-use crate::keyspace::{DbView, Guard, Keyspace, LockSet};
+use crate::keyspace::{CommandClock, DbView, Guard, Keyspace, LockSet};
 use crate::protocol::Reply;
 use crate::server::Server;
-use crate::util::now_ms;
 
 /// A command handler. `args[0]` is the command name, as in Redis's `argv`.
 /// Errors come back as `Err(reply)` so handlers can use `?` and read as their
 /// happy path (Redis's `...OrReply` helpers).
-pub type Handler = fn(&mut Ctx<'_, '_>, &[Bytes]) -> CmdResult;
+pub type Handler = fn(&mut Ctx<'_, '_>, &[&[u8]]) -> CmdResult;
 
 pub type CmdResult = Result<Reply, Reply>;
 
@@ -50,7 +47,7 @@ pub enum Locks {
     /// Every shard of every database (FLUSHALL, SWAPDB).
     All,
     /// Computed from the arguments (MOVE and COPY reach into another database).
-    Custom(fn(&Keyspace, usize, &[Bytes], &mut LockSet)),
+    Custom(fn(&Keyspace, usize, &[&[u8]], &mut LockSet)),
     /// The union of the locks of the client's queued commands (EXEC).
     Queued,
 }
@@ -105,18 +102,27 @@ pub struct Ctx<'a, 'k> {
     pub client: &'a mut Client,
     guard: &'a mut Guard<'k>,
     /// The command's clock: frozen while it runs, as in Redis.
-    pub now_ms: u64,
+    clock: &'a CommandClock,
 }
 
 impl<'a, 'k> Ctx<'a, 'k> {
     /// The client's selected database.
     pub fn db(&mut self) -> DbView<'_, 'k> {
-        self.guard.db(self.client.db, self.now_ms)
+        self.guard.db(self.client.db, self.clock)
+    }
+
+    /// The command's time (reads the clock if nothing did yet).
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    pub fn clock(&self) -> &'a CommandClock {
+        self.clock
     }
 
     /// Another database (MOVE, COPY ... DB n), which the command must have locked.
     pub fn db_at(&mut self, db: usize) -> DbView<'_, 'k> {
-        self.guard.db(db, self.now_ms)
+        self.guard.db(db, self.clock)
     }
 
     pub fn guard(&mut self) -> &mut Guard<'k> {
@@ -158,7 +164,7 @@ fn subscribed_mode_error(client: &Client, cmd: &Command) -> Option<Reply> {
 /// carries the command when it was found (EXEC refused inside MULTI aborts).
 fn resolve<'s>(
     server: &'s Server,
-    args: &[Bytes],
+    args: &[&[u8]],
 ) -> Result<&'s Command, (Option<&'s Command>, Reply)> {
     let cmd = server
         .commands
@@ -175,7 +181,7 @@ fn resolve<'s>(
 }
 
 /// Runs a checked command under the guard `ctx` holds (Redis's `call`).
-fn call(ctx: &mut Ctx, cmd: &Command, args: &[Bytes]) -> Reply {
+fn call(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]]) -> Reply {
     let reply = (cmd.handler)(ctx, args).unwrap_or_else(|e| e);
     ctx.guard.command_done(reply.is_error());
     ctx.server.stats.command_done(reply.is_error());
@@ -183,7 +189,7 @@ fn call(ctx: &mut Ctx, cmd: &Command, args: &[Bytes]) -> Reply {
 }
 
 /// Runs one request and returns its reply: the single path for every command.
-pub fn execute(server: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
+pub fn execute(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
     let cmd = match resolve(server, args) {
         Ok(cmd) => cmd,
         Err((cmd, reply)) => {
@@ -192,8 +198,7 @@ pub fn execute(server: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
                 .rejected(tx::refused(server, client, cmd, reply))
         }
     };
-    let now_ms = now_ms();
-    client.note_command(cmd, now_ms);
+    client.note_command(cmd, server.keyspace.lru_clock.now_ms());
     if let Some(reply) = subscribed_mode_error(client, cmd) {
         return server.stats.rejected(reply);
     }
@@ -211,7 +216,7 @@ pub fn execute(server: &Server, client: &mut Client, args: &[Bytes]) -> Reply {
         server,
         client,
         guard: &mut guard,
-        now_ms,
+        clock: &CommandClock::default(),
     };
     let reply = call(&mut ctx, cmd, args);
     guard.release();

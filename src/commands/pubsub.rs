@@ -4,8 +4,6 @@
 //! The (un)subscribe commands answer through the client's mailbox (one push
 //! per channel, in order with the messages) and set `skip_reply`.
 
-use bytes::Bytes;
-
 use super::args::{error_format, help_reply};
 use super::{cmd, CmdResult, Ctx, Registration};
 use crate::protocol::Reply;
@@ -28,7 +26,7 @@ pub static COMMANDS: &[Registration] = &[
     cmd("pubsub|help", pubsub_help),
 ];
 
-fn subscribe_kind(ctx: &mut Ctx, args: &[Bytes], kind: Kind) -> CmdResult {
+fn subscribe_kind(ctx: &mut Ctx, args: &[&[u8]], kind: Kind) -> CmdResult {
     ctx.server
         .pubsub
         .subscribe(&mut ctx.client.subs, kind, &args[1..]);
@@ -36,7 +34,7 @@ fn subscribe_kind(ctx: &mut Ctx, args: &[Bytes], kind: Kind) -> CmdResult {
     Ok(Reply::OK)
 }
 
-fn unsubscribe_kind(ctx: &mut Ctx, args: &[Bytes], kind: Kind) -> CmdResult {
+fn unsubscribe_kind(ctx: &mut Ctx, args: &[&[u8]], kind: Kind) -> CmdResult {
     let pubsub = &ctx.server.pubsub;
     match &args[1..] {
         [] => pubsub.unsubscribe_all(&mut ctx.client.subs, kind, true),
@@ -46,53 +44,53 @@ fn unsubscribe_kind(ctx: &mut Ctx, args: &[Bytes], kind: Kind) -> CmdResult {
     Ok(Reply::OK)
 }
 
-fn subscribe(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn subscribe(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     subscribe_kind(ctx, args, Kind::Channel)
 }
 
-fn psubscribe(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn psubscribe(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     subscribe_kind(ctx, args, Kind::Pattern)
 }
 
-fn ssubscribe(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn ssubscribe(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     subscribe_kind(ctx, args, Kind::Shard)
 }
 
-fn unsubscribe(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn unsubscribe(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     unsubscribe_kind(ctx, args, Kind::Channel)
 }
 
-fn punsubscribe(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn punsubscribe(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     unsubscribe_kind(ctx, args, Kind::Pattern)
 }
 
-fn sunsubscribe(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn sunsubscribe(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     unsubscribe_kind(ctx, args, Kind::Shard)
 }
 
-fn publish(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn publish(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::from(ctx.server.pubsub.publish(
         Kind::Channel,
-        &args[1],
-        &args[2],
+        args[1],
+        args[2],
     )))
 }
 
-fn spublish(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn spublish(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::from(ctx.server.pubsub.publish(
         Kind::Shard,
-        &args[1],
-        &args[2],
+        args[1],
+        args[2],
     )))
 }
 
 /// PUBSUB CHANNELS / SHARDCHANNELS [pattern]: at most one pattern, else
 /// Redis's `addReplySubcommandSyntaxError`.
-fn names(ctx: &mut Ctx, args: &[Bytes], kind: Kind) -> CmdResult {
+fn names(ctx: &mut Ctx, args: &[&[u8]], kind: Kind) -> CmdResult {
     if args.len() > 3 {
         return Err(error_format(&[
             b"ERR unknown subcommand or wrong number of arguments for '",
-            &args[1],
+            args[1],
             b"'. Try PUBSUB HELP.",
         ]));
     }
@@ -100,24 +98,24 @@ fn names(ctx: &mut Ctx, args: &[Bytes], kind: Kind) -> CmdResult {
     Ok(Reply::Array(names.into_iter().map(Reply::Bulk).collect()))
 }
 
-fn pubsub_channels(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn pubsub_channels(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     names(ctx, args, Kind::Channel)
 }
 
-fn pubsub_shardchannels(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn pubsub_shardchannels(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     names(ctx, args, Kind::Shard)
 }
 
 /// PUBSUB NUMSUB / SHARDNUMSUB: a flat name, count, ... array (not a map,
 /// even in RESP3, as in Redis 7.0).
-fn counts(ctx: &mut Ctx, args: &[Bytes], kind: Kind) -> CmdResult {
+fn counts(ctx: &mut Ctx, args: &[&[u8]], kind: Kind) -> CmdResult {
     let pubsub = &ctx.server.pubsub;
     Ok(Reply::Array(
         args[2..]
             .iter()
             .flat_map(|name| {
                 [
-                    Reply::Bulk(name.clone()),
+                    Reply::bulk_copy(name),
                     Reply::from(pubsub.subscribers(kind, name)),
                 ]
             })
@@ -125,19 +123,19 @@ fn counts(ctx: &mut Ctx, args: &[Bytes], kind: Kind) -> CmdResult {
     ))
 }
 
-fn pubsub_numsub(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn pubsub_numsub(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     counts(ctx, args, Kind::Channel)
 }
 
-fn pubsub_shardnumsub(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn pubsub_shardnumsub(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     counts(ctx, args, Kind::Shard)
 }
 
-fn pubsub_numpat(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+fn pubsub_numpat(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     Ok(Reply::from(ctx.server.pubsub.len(Kind::Pattern)))
 }
 
-fn pubsub_help(_ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+fn pubsub_help(_ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     Ok(help_reply(
         b"PUBSUB",
         &[

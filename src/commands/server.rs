@@ -44,16 +44,16 @@ fn all_info(ctx: &Ctx) -> Reply {
     )
 }
 
-fn command(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+fn command(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     Ok(all_info(ctx))
 }
 
-fn command_count(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+fn command_count(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     Ok(Reply::from(ctx.server.commands.len()))
 }
 
 /// COMMAND INFO [name ...]: a null for each unknown name; `container|sub` names a subcommand.
-fn command_info(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn command_info(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if args.len() == 2 {
         return Ok(all_info(ctx));
     }
@@ -71,7 +71,7 @@ fn command_info(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 /// COMMAND DOCS [name ...]: a map from full name to docs; unknown names are skipped.
-fn command_docs(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn command_docs(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let commands = &ctx.server.commands;
     let entry = |info: &Reply, docs: &Reply| {
         let name = info_name(info).unwrap_or_default();
@@ -137,16 +137,16 @@ impl ListFilter {
 
 /// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]:
 /// full names of commands and subcommands. The filter must be the last argument.
-fn command_list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn command_list(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let filter = match &args[2..] {
         [] => ListFilter::All,
         [by, kind, arg] if is(by, "FILTERBY") => {
             if is(kind, "MODULE") {
                 ListFilter::Module
             } else if is(kind, "ACLCAT") {
-                ListFilter::AclCat(arg.clone())
+                ListFilter::AclCat(Bytes::copy_from_slice(arg))
             } else if is(kind, "PATTERN") {
-                ListFilter::Pattern(arg.clone())
+                ListFilter::Pattern(Bytes::copy_from_slice(arg))
             } else {
                 return Err(syntax_error());
             }
@@ -168,7 +168,7 @@ fn command_list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// COMMAND GETKEYS command [arg ...]: the keys from the command's key specs,
 /// with Redis's errors in Redis's order.
-fn command_getkeys(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn command_getkeys(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let target = &args[2..];
     let cmd = ctx
         .server
@@ -190,13 +190,13 @@ fn command_getkeys(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     };
     Ok(Reply::Array(
         keys.into_iter()
-            .map(|i| Reply::Bulk(target[i].clone()))
+            .map(|i| Reply::bulk_copy(target[i]))
             .collect(),
     ))
 }
 
 /// Redis 7.0.15's COMMAND HELP text, word for word.
-fn command_help(_ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+fn command_help(_ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     Ok(help_reply(
         b"COMMAND",
         &[
@@ -222,13 +222,13 @@ fn command_help(_ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     ))
 }
 
-fn dbsize(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+fn dbsize(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     Ok(Reply::from(ctx.db().len()))
 }
 
 /// FLUSHDB/FLUSHALL's mode (Redis's `getFlushCommandFlags`): ASYNC or SYNC,
 /// else `lazyfree-lazy-user-flush`. True means free in the background.
-fn flush_async(ctx: &Ctx, args: &[Bytes]) -> Result<bool, Reply> {
+fn flush_async(ctx: &Ctx, args: &[&[u8]]) -> Result<bool, Reply> {
     match args {
         [_] => Ok(ctx.server.config.lazyfree_lazy_user_flush()),
         [_, mode] if is(mode, "SYNC") => Ok(false),
@@ -246,7 +246,7 @@ fn free<T: Send + 'static>(removed: T, keys: usize, in_background: bool) {
     }
 }
 
-fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn flushdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let in_background = flush_async(ctx, args)?;
     let mut db = ctx.db();
     let keys = db.len();
@@ -254,7 +254,7 @@ fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(Reply::OK)
 }
 
-fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn flushall(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let in_background = flush_async(ctx, args)?;
     let (mut removed, mut keys) = (Vec::new(), 0);
     for db in 0..ctx.server.keyspace.databases() {
@@ -267,7 +267,7 @@ fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 /// TIME: seconds and microseconds as two bulk strings.
-fn time(_ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+fn time(_ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     let now = now_us();
     Ok(Reply::Array(vec![
         Reply::bulk((now / 1_000_000).to_string()),
@@ -276,7 +276,7 @@ fn time(_ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 }
 
 /// CONFIG GET pattern [pattern ...]: a map of matching settings.
-fn config_get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn config_get(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let patterns: Vec<&[u8]> = args[2..].iter().map(|a| &a[..]).collect();
     Ok(Reply::Map(
         ctx.server
@@ -291,12 +291,12 @@ fn config_get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// CONFIG SET name value [name value ...]: all or nothing, validated by
 /// `Config::set_from` (protected settings may be changed from loopback only
 /// when `enable-protected-configs local` says so).
-fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let pairs = args[2..].chunks(2);
     if pairs.len() * 2 != args.len() - 2 {
         return Err(syntax_error());
     }
-    let pairs: Vec<(&[u8], &[u8])> = pairs.map(|p| (&p[0][..], &p[1][..])).collect();
+    let pairs: Vec<(&[u8], &[u8])> = pairs.map(|p| (p[0], p[1])).collect();
     let local = ctx.client.handle.addr.ip().is_loopback();
     let config = &ctx.server.config;
     config.set_from(&pairs, local).map_err(Reply::error_owned)?;
@@ -309,7 +309,7 @@ fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(Reply::OK)
 }
 
-fn config_resetstat(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+fn config_resetstat(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     ctx.server.stats.reset();
     ctx.server
         .keyspace
@@ -320,7 +320,7 @@ fn config_resetstat(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 }
 
 /// Redis 7.0.15's CONFIG HELP text, word for word.
-fn config_help(_ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+fn config_help(_ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     Ok(help_reply(
         b"CONFIG",
         &[
@@ -339,7 +339,7 @@ fn config_help(_ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. Nothing is persisted, so every
 /// valid form exits at once; like Redis (which calls `exit(0)`) the caller gets
 /// no reply: its connection is killed, which drops the reply.
-fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (mut save, mut nosave, mut abort, mut others) = (false, false, false, false);
     for arg in &args[1..] {
         if is(arg, "NOSAVE") {

@@ -4,7 +4,6 @@
 //! checks is visible: count errors before WRONGTYPE (SPOP, SRANDMEMBER,
 //! SINTERCARD), every key's type checked even after a missing one (SINTER).
 
-use bytes::Bytes;
 use rand::seq::index;
 
 use super::args::{
@@ -63,31 +62,31 @@ fn set_reply<'a>(members: impl Iterator<Item = Member<'a>>) -> Reply {
 }
 
 /// Redis `saddCommand`: a new key's encoding follows its first member.
-fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn sadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let max_intset = ctx.server.config.set_max_intset_entries();
     let mut db = ctx.db();
     let add_all = |set: &mut Set| args[2..].iter().filter(|m| set.add(m, max_intset)).count();
     // One lookup: a new set is filled before it is stored.
-    let added = match write(&mut db, &args[1])? {
+    let added = match write(&mut db, args[1])? {
         Some(set) => add_all(set),
         None => {
-            let mut set = Set::for_member(&args[2]);
+            let mut set = Set::for_member(args[2]);
             let added = add_all(&mut set);
-            db.set(&args[1], Value::Set(set), None);
+            db.set(args[1], Value::Set(set), None);
             added
         }
     };
     if added > 0 {
-        db.notify(notify::SET, "sadd", &args[1]);
+        db.notify(notify::SET, "sadd", args[1]);
     } else {
-        db.unchanged(&args[1]);
+        db.unchanged(args[1]);
     }
     Ok(Reply::from(added))
 }
 
-fn srem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn srem(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut db = ctx.db();
-    let Some(set) = write(&mut db, &args[1])? else {
+    let Some(set) = write(&mut db, args[1])? else {
         return Ok(Reply::from(0i64));
     };
     let mut removed = 0;
@@ -99,28 +98,28 @@ fn srem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let emptied = set.is_empty();
     if removed > 0 {
-        db.notify(notify::SET, "srem", &args[1]);
+        db.notify(notify::SET, "srem", args[1]);
     } else {
-        db.unchanged(&args[1]);
+        db.unchanged(args[1]);
     }
     if emptied {
-        db.delete(&args[1]);
+        db.delete(args[1]);
     }
     Ok(Reply::from(removed))
 }
 
-fn scard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    with_set(ctx, &args[1], |s| Reply::from(s.map_or(0, Set::len)))
+fn scard(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    with_set(ctx, args[1], |s| Reply::from(s.map_or(0, Set::len)))
 }
 
-fn sismember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    with_set(ctx, &args[1], |s| {
-        Reply::from(s.is_some_and(|s| s.contains(&args[2])))
+fn sismember(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    with_set(ctx, args[1], |s| {
+        Reply::from(s.is_some_and(|s| s.contains(args[2])))
     })
 }
 
-fn smismember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    with_set(ctx, &args[1], |s| {
+fn smismember(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    with_set(ctx, args[1], |s| {
         Reply::Array(
             args[2..]
                 .iter()
@@ -133,7 +132,7 @@ fn smismember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// Redis `smoveCommand`: a missing source answers 0 before any type check,
 /// both types are checked before anything moves, and moving within one key
 /// only reports membership.
-fn smove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn smove(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (src, dst, member) = (&args[1], &args[2], &args[3]);
     let max_intset = ctx.server.config.set_max_intset_entries();
     let mut db = ctx.db();
@@ -169,15 +168,15 @@ fn smove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// Redis `spopCommand` / `spopWithCountCommand`. With a count the reply is a
 /// set, and a count reaching the size takes the whole set (rebuilt, so an
 /// all-integer table answers sorted like an intset, as in Redis).
-fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn spop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let count = match args.len() {
         2 => None,
-        3 => Some(positive_arg(&args[2], None)?.unsigned_abs()),
+        3 => Some(positive_arg(args[2], None)?.unsigned_abs()),
         _ => return Err(syntax_error()),
     };
     let max_intset = ctx.server.config.set_max_intset_entries();
     let mut db = ctx.db();
-    let Some(set) = write(&mut db, &args[1])? else {
+    let Some(set) = write(&mut db, args[1])? else {
         return Ok(count.map_or(Reply::Null, |_| Reply::Set(Vec::new())));
     };
     let rng = &mut rand::thread_rng();
@@ -187,14 +186,14 @@ fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             popped.map_or(Reply::Null, Reply::Bulk)
         }
         Some(0) => {
-            db.unchanged(&args[1]);
+            db.unchanged(args[1]);
             return Ok(Reply::Set(Vec::new()));
         }
         Some(n) if n >= set.len() as u64 => {
             // Redis replies through SUNION of the one set, i.e. a rebuilt set.
             let all = set_reply(set::union(&[Some(set)], max_intset).iter());
-            db.notify(notify::SET, "spop", &args[1]);
-            db.delete(&args[1]);
+            db.notify(notify::SET, "spop", args[1]);
+            db.delete(args[1]);
             return Ok(all);
         }
         Some(n) => {
@@ -203,9 +202,9 @@ fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
     };
     let emptied = set.is_empty();
-    db.notify(notify::SET, "spop", &args[1]);
+    db.notify(notify::SET, "spop", args[1]);
     if emptied {
-        db.delete(&args[1]);
+        db.delete(args[1]);
     }
     Ok(reply)
 }
@@ -213,15 +212,15 @@ fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// Redis `srandmemberCommand` / `srandmemberWithCountCommand`: a negative
 /// count samples with repetition, a positive one returns distinct members
 /// (all of them, in the set's order, when it reaches the size).
-fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn srandmember(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let count = match args.len() {
         2 => None,
-        3 => Some(int_in_range(&args[2], -i64::MAX, i64::MAX, None)?),
+        3 => Some(int_in_range(args[2], -i64::MAX, i64::MAX, None)?),
         _ => return Err(syntax_error()),
     };
     let stats = &ctx.server.stats;
     let mut db = ctx.db();
-    let set = read(&mut db, stats, &args[1])?;
+    let set = read(&mut db, stats, args[1])?;
     let rng = &mut rand::thread_rng();
     let Some(count) = count else {
         let member = set.and_then(|s| s.random(rng));
@@ -255,7 +254,7 @@ fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn sources<'d>(
     db: &'d mut DbView,
     stats: &Stats,
-    keys: &[Bytes],
+    keys: &[&[u8]],
 ) -> Result<Vec<Option<&'d Set>>, Reply> {
     for key in keys {
         if !db.contains(key) {
@@ -296,7 +295,7 @@ enum Inter<'a> {
 
 /// Redis `sinterGenericCommand`: intersects from the smallest set, whose
 /// order the reply follows; any missing key makes the result empty.
-fn inter_generic(ctx: &mut Ctx, keys: &[Bytes], target: Inter) -> CmdResult {
+fn inter_generic(ctx: &mut Ctx, keys: &[&[u8]], target: Inter) -> CmdResult {
     let max_intset = ctx.server.config.set_max_intset_entries();
     let stats = &ctx.server.stats;
     let mut db = ctx.db();
@@ -322,18 +321,18 @@ fn inter_generic(ctx: &mut Ctx, keys: &[Bytes], target: Inter) -> CmdResult {
 }
 
 /// SINTER, and SMEMBERS (which Redis 7.0 serves with the same function).
-fn sinter(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn sinter(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     inter_generic(ctx, &args[1..], Inter::Reply)
 }
 
-fn sinterstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    inter_generic(ctx, &args[2..], Inter::Store(&args[1]))
+fn sinterstore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    inter_generic(ctx, &args[2..], Inter::Store(args[1]))
 }
 
 /// Redis `sinterCardCommand`: numkeys, then LIMIT, then the keys' types.
-fn sintercard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn sintercard(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let numkeys = int_in_range(
-        &args[1],
+        args[1],
         1,
         i64::MAX,
         Some("ERR numkeys should be greater than 0"),
@@ -362,7 +361,7 @@ fn sintercard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// Redis `sunionDiffGenericCommand`: the result is built as a new set (so its
 /// encoding and order are a fresh set's), then replied or stored.
-fn union_diff(ctx: &mut Ctx, keys: &[Bytes], dst: Option<&[u8]>, diff: bool) -> CmdResult {
+fn union_diff(ctx: &mut Ctx, keys: &[&[u8]], dst: Option<&[u8]>, diff: bool) -> CmdResult {
     let max_intset = ctx.server.config.set_max_intset_entries();
     let stats = &ctx.server.stats;
     let mut db = ctx.db();
@@ -383,28 +382,28 @@ fn union_diff(ctx: &mut Ctx, keys: &[Bytes], dst: Option<&[u8]>, diff: bool) -> 
     })
 }
 
-fn sunion(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn sunion(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     union_diff(ctx, &args[1..], None, false)
 }
 
-fn sunionstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    union_diff(ctx, &args[2..], Some(&args[1]), false)
+fn sunionstore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    union_diff(ctx, &args[2..], Some(args[1]), false)
 }
 
-fn sdiff(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn sdiff(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     union_diff(ctx, &args[1..], None, true)
 }
 
-fn sdiffstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    union_diff(ctx, &args[2..], Some(&args[1]), true)
+fn sdiffstore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    union_diff(ctx, &args[2..], Some(args[1]), true)
 }
 
 /// Redis `sscanCommand`: cursor, then key and type, then the options.
-fn sscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let cursor = cursor_arg(&args[2])?;
+fn sscan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let cursor = cursor_arg(args[2])?;
     let stats = &ctx.server.stats;
     let mut db = ctx.db();
-    let Some(set) = read(&mut db, stats, &args[1])? else {
+    let Some(set) = read(&mut db, stats, args[1])? else {
         return Ok(scan_reply(0, Vec::new()));
     };
     let opts = ScanOptions::parse(&args[3..])?;

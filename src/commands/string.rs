@@ -102,23 +102,23 @@ fn unshare(s: &mut StringValue) -> BytesMut {
     }
 }
 
-fn get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    get_reply(ctx, &args[1])
+fn get(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    get_reply(ctx, args[1])
 }
 
-fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let reply = get_reply(ctx, &args[1])?;
+fn getdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let reply = get_reply(ctx, args[1])?;
     if !matches!(reply, Reply::Null) {
-        ctx.db().delete(&args[1]);
+        ctx.db().delete(args[1]);
     }
     Ok(reply)
 }
 
 /// Like Redis's `getsetCommand`: the new value replaces the TTL too.
-fn getset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let reply = get_reply(ctx, &args[1])?;
-    ctx.db().set(&args[1], stored(&args[2]), None);
-    ctx.notify(notify::STRING, "set", &args[1]);
+fn getset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let reply = get_reply(ctx, args[1])?;
+    ctx.db().set(args[1], stored(args[2]), None);
+    ctx.notify(notify::STRING, "set", args[1]);
     Ok(reply)
 }
 
@@ -191,7 +191,7 @@ impl<'a> SetOptions<'a> {
     /// Parses SET's options (`for_set`) or GETEX's. As in Redis, an option is a
     /// syntax error when it conflicts with one seen before (NX after XX, PX
     /// after EX, ...), while repeating the same one is fine (the last value wins).
-    fn parse(opts: &'a [Bytes], for_set: bool) -> Result<SetOptions<'a>, Reply> {
+    fn parse(opts: &'a [&'a [u8]], for_set: bool) -> Result<SetOptions<'a>, Reply> {
         let mut o = SetOptions {
             command: if for_set { "set" } else { "getex" },
             ..SetOptions::default()
@@ -241,7 +241,7 @@ fn set_generic(
     ok: Reply,
     abort: Reply,
 ) -> CmdResult {
-    let expires_at = opts.expires_at(ctx.now_ms)?;
+    let expires_at = opts.expires_at(ctx.now_ms())?;
     let old = if opts.get {
         Some(get_reply(ctx, key)?)
     } else {
@@ -264,12 +264,12 @@ fn set_generic(
     Ok(old.unwrap_or(ok))
 }
 
-fn set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let opts = SetOptions::parse(&args[3..], true)?;
-    set_generic(ctx, &opts, &args[1], &args[2], Reply::OK, Reply::Null)
+    set_generic(ctx, &opts, args[1], args[2], Reply::OK, Reply::Null)
 }
 
-fn setnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn setnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let opts = SetOptions {
         nx: true,
         ..SetOptions::default()
@@ -277,55 +277,55 @@ fn setnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     set_generic(
         ctx,
         &opts,
-        &args[1],
-        &args[2],
+        args[1],
+        args[2],
         Reply::Integer(1),
         Reply::Integer(0),
     )
 }
 
 /// SETEX and PSETEX: SET with EX or PX, the error naming the command.
-fn set_expiring(ctx: &mut Ctx, args: &[Bytes], kind: Expire, command: &'static str) -> CmdResult {
+fn set_expiring(ctx: &mut Ctx, args: &[&[u8]], kind: Expire, command: &'static str) -> CmdResult {
     let opts = SetOptions {
-        expire: Some((kind, &args[2])),
+        expire: Some((kind, args[2])),
         command,
         ..SetOptions::default()
     };
-    set_generic(ctx, &opts, &args[1], &args[3], Reply::OK, Reply::Null)
+    set_generic(ctx, &opts, args[1], args[3], Reply::OK, Reply::Null)
 }
 
-fn setex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn setex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     set_expiring(ctx, args, Expire::Ex, "setex")
 }
 
-fn psetex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn psetex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     set_expiring(ctx, args, Expire::Px, "psetex")
 }
 
 /// Redis `getexCommand`: options are checked first, then the key (a missing
 /// key answers nil even with a bad expiry), then the expiry value. An EXAT or
 /// PXAT already in the past deletes the key after replying with its value.
-fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let opts = SetOptions::parse(&args[2..], false)?;
-    let Some(value) = read_string(ctx, &args[1], StringValue::to_bytes)? else {
+    let Some(value) = read_string(ctx, args[1], StringValue::to_bytes)? else {
         return Ok(Reply::Null);
     };
-    let now = ctx.now_ms;
+    let now = ctx.now_ms();
     let expires_at = opts.expires_at(now)?;
     let mut db = ctx.db();
     match (opts.expire, expires_at) {
         (Some((kind, _)), Some(at)) if !kind.is_relative() && at <= now => {
-            db.delete(&args[1]);
+            db.delete(args[1]);
         }
         (_, Some(at)) => {
-            db.set_expiry(&args[1], Some(at));
-            db.notify(notify::GENERIC, "expire", &args[1]);
+            db.set_expiry(args[1], Some(at));
+            db.notify(notify::GENERIC, "expire", args[1]);
         }
         _ if opts.persist => {
-            let had_ttl = db.peek(&args[1]).is_some_and(|e| e.expires_at().is_some());
-            db.set_expiry(&args[1], None);
+            let had_ttl = db.peek(args[1]).is_some_and(|e| e.expires_at().is_some());
+            db.set_expiry(args[1], None);
             if had_ttl {
-                db.notify(notify::GENERIC, "persist", &args[1]);
+                db.notify(notify::GENERIC, "persist", args[1]);
             }
         }
         _ => {}
@@ -333,7 +333,7 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Bulk(value))
 }
 
-fn mget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn mget(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let server = ctx.server;
     let stats = &server.stats;
     let mut db = ctx.db();
@@ -353,7 +353,7 @@ fn mget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// Redis `msetGenericCommand`. The arity check only enforces "at least 3", so
 /// an unpaired key gets the arity error here; MSETNX sets nothing if any key exists.
-fn mset_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> Result<bool, Reply> {
+fn mset_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> Result<bool, Reply> {
     if args.len().is_multiple_of(2) {
         let name = if nx { "msetnx" } else { "mset" };
         return Err(Reply::error_owned(format!(
@@ -365,17 +365,17 @@ fn mset_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> Result<bool, Reply> 
         return Ok(false);
     }
     for pair in args[1..].chunks_exact(2) {
-        db.set(&pair[0], stored(&pair[1]), None);
-        db.notify(notify::STRING, "set", &pair[0]);
+        db.set(pair[0], stored(pair[1]), None);
+        db.notify(notify::STRING, "set", pair[0]);
     }
     Ok(true)
 }
 
-fn mset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn mset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     mset_generic(ctx, args, false).map(|_| Reply::OK)
 }
 
-fn msetnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn msetnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     mset_generic(ctx, args, true).map(Reply::from)
 }
 
@@ -399,52 +399,52 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
     Ok(Reply::Integer(value))
 }
 
-fn incr(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    incr_by(ctx, &args[1], 1)
+fn incr(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    incr_by(ctx, args[1], 1)
 }
 
-fn decr(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    incr_by(ctx, &args[1], -1)
+fn decr(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    incr_by(ctx, args[1], -1)
 }
 
-fn incrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let by = int_arg(&args[2])?;
-    incr_by(ctx, &args[1], by)
+fn incrby(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let by = int_arg(args[2])?;
+    incr_by(ctx, args[1], by)
 }
 
 /// DECRBY refuses i64::MIN itself, since its negation overflows (Redis 7.0 `decrbyCommand`).
-fn decrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let by = int_arg(&args[2])?;
+fn decrby(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let by = int_arg(args[2])?;
     let by = by
         .checked_neg()
         .ok_or_else(|| Reply::error("ERR decrement would overflow"))?;
-    incr_by(ctx, &args[1], by)
+    incr_by(ctx, args[1], by)
 }
 
 /// Redis `incrbyfloatCommand`: type check first, then both operands; the
 /// result text (long double arithmetic) is stored without trying the integer
 /// encoding, so "3" ends up "embstr" as in Redis. The TTL is kept.
-fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn incrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut db = ctx.db();
-    let current = match db.get(&args[1]) {
+    let current = match db.get(args[1]) {
         None => None,
         Some(e) => Some(checked::<StringValue>(&e.value)?.to_bytes()),
     };
-    let sum = incr_by_float(current.as_deref().unwrap_or(b"0"), &args[2])
+    let sum = incr_by_float(current.as_deref().unwrap_or(b"0"), args[2])
         .map_err(|e| Reply::error(e.message()))?;
     let sum = Bytes::from(sum);
     overwrite(
         &mut db,
-        &args[1],
+        args[1],
         Value::String(StringValue::from_bytes_no_int(&sum)),
     );
-    db.notify(notify::STRING, "incrbyfloat", &args[1]);
+    db.notify(notify::STRING, "incrbyfloat", args[1]);
     Ok(Reply::Bulk(sum))
 }
 
 /// Redis `appendCommand`: a new key gets the argument with the usual encoding;
 /// an existing string grows in place and becomes "raw", even by nothing.
-fn append(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn append(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (key, tail) = (&args[1], &args[2]);
     let server = ctx.server;
     let mut db = ctx.db();
@@ -469,9 +469,9 @@ fn append(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// Redis `setrangeCommand`. Setting nothing answers the current length without
 /// touching the key (0 and no key when it is missing); otherwise the string is
 /// zero-padded up to `offset` and ends up "raw".
-fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn setrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (key, patch) = (&args[1], &args[3]);
-    let offset = int_arg(&args[2])?;
+    let offset = int_arg(args[2])?;
     let offset = usize::try_from(offset).map_err(|_| Reply::error("ERR offset is out of range"))?;
     let server = ctx.server;
     let end_check = || check_length(server, offset as u64, patch.len() as u64);
@@ -507,11 +507,11 @@ fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// Redis `getrangeCommand` (also SUBSTR): both indexes are parsed before the
 /// lookup, negative ones count from the end, and a missing key or empty range
 /// answers an empty string (not nil). Int-encoded values use their decimal text.
-fn getrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let start = int_arg(&args[2])?;
-    let end = int_arg(&args[3])?;
+fn getrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let start = int_arg(args[2])?;
+    let end = int_arg(args[3])?;
     let empty = Reply::Bulk(Bytes::new());
-    let Some(bytes) = read_string(ctx, &args[1], StringValue::to_bytes)? else {
+    let Some(bytes) = read_string(ctx, args[1], StringValue::to_bytes)? else {
         return Ok(empty);
     };
     if start < 0 && end < 0 && start > end {
@@ -528,9 +528,9 @@ fn getrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Bulk(bytes.slice(start as usize..=end as usize)))
 }
 
-fn strlen(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn strlen(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::from(
-        read_string(ctx, &args[1], StringValue::len)?.unwrap_or(0),
+        read_string(ctx, args[1], StringValue::len)?.unwrap_or(0),
     ))
 }
 
@@ -544,7 +544,7 @@ struct LcsOptions {
 }
 
 impl LcsOptions {
-    fn parse(opts: &[Bytes]) -> Result<LcsOptions, Reply> {
+    fn parse(opts: &[&[u8]]) -> Result<LcsOptions, Reply> {
         let mut o = LcsOptions::default();
         let mut i = 0;
         while i < opts.len() {
@@ -637,9 +637,9 @@ impl LcsMatch {
 /// Redis `lcsCommand`. Both keys are looked up (and counted) before anything
 /// else; the table is walked back from the end exactly as Redis does, so ties
 /// resolve the same way and matches come out last to first.
-fn lcs(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let a = read_string(ctx, &args[1], StringValue::to_bytes);
-    let b = read_string(ctx, &args[2], StringValue::to_bytes);
+fn lcs(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let a = read_string(ctx, args[1], StringValue::to_bytes);
+    let b = read_string(ctx, args[2], StringValue::to_bytes);
     let (Ok(a), Ok(b)) = (a, b) else {
         return Err(Reply::error(
             "ERR The specified keys must contain string values",

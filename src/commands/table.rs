@@ -2,8 +2,6 @@
 
 use std::collections::HashMap;
 
-use bytes::Bytes;
-
 use super::meta::{info_name, Catalog};
 use super::{registrations, Handler, Locks};
 use crate::keyspace::{Keyspace, LockSet};
@@ -220,7 +218,7 @@ impl Command {
     /// arguments (a numkeys beyond the end, a missing keyword) is skipped when
     /// `partial` (what locking needs: the handler reports the error itself);
     /// otherwise it makes the whole answer `None`, as COMMAND GETKEYS reports.
-    pub fn key_positions(&self, args: &[Bytes], partial: bool) -> Option<Vec<usize>> {
+    pub fn key_positions(&self, args: &[&[u8]], partial: bool) -> Option<Vec<usize>> {
         let mut positions = Vec::new();
         self.for_each_key_position(args, partial, |i| positions.push(i))
             .then_some(positions)
@@ -231,7 +229,7 @@ impl Command {
     /// not `partial` (positions already passed to `f` stand).
     fn for_each_key_position(
         &self,
-        args: &[Bytes],
+        args: &[&[u8]],
         partial: bool,
         mut f: impl FnMut(usize),
     ) -> bool {
@@ -255,11 +253,11 @@ impl Command {
     /// The shards this command must lock for `args` run in database `db`,
     /// with the keys' hashes for the command's lookups: `args` must outlive
     /// the [`crate::keyspace::Guard`] taken with it (see `LockSet::add_arg_key`).
-    pub fn lock_set(&self, keyspace: &Keyspace, db: usize, args: &[Bytes]) -> LockSet {
+    pub fn lock_set(&self, keyspace: &Keyspace, db: usize, args: &[&[u8]]) -> LockSet {
         let mut set = LockSet::new();
         match self.locks {
             Locks::Keys => {
-                self.for_each_key_position(args, true, |i| set.add_arg_key(keyspace, db, &args[i]));
+                self.for_each_key_position(args, true, |i| set.add_arg_key(keyspace, db, args[i]));
             }
             Locks::Db => set.add_db(db),
             Locks::All => set.add_all(keyspace),
@@ -274,13 +272,13 @@ impl Command {
 /// First, last and step of the keys one key spec names in `args` (Redis's
 /// `getKeysUsingKeySpecs`), or None when the spec finds nothing (keyword
 /// absent, numkeys not a number or negative).
-fn spec_range(spec: &KeySpec, args: &[Bytes]) -> Option<(i64, i64, i64)> {
+fn spec_range(spec: &KeySpec, args: &[&[u8]]) -> Option<(i64, i64, i64)> {
     let argc = args.len() as i64;
     let first = match &spec.begin {
         BeginSearch::Index(i) => *i,
         BeginSearch::Keyword { keyword, startfrom } => {
             let matches =
-                |i: &i64| c_string(&args[*i as usize], usize::MAX).eq_ignore_ascii_case(keyword);
+                |i: &i64| c_string(args[*i as usize], usize::MAX).eq_ignore_ascii_case(keyword);
             let found = if *startfrom >= 0 {
                 (*startfrom..argc).find(matches)
             } else {
@@ -401,7 +399,7 @@ impl CommandTable {
     }
 
     /// Finds the command `args` names, or the error Redis gives for it.
-    pub fn lookup(&self, args: &[Bytes]) -> Result<&Command, Reply> {
+    pub fn lookup(&self, args: &[&[u8]]) -> Result<&Command, Reply> {
         // Lowercase into a stack buffer: no allocation per request.
         let mut buf = [0u8; 32];
         let raw = &args[0];
@@ -520,9 +518,9 @@ pub fn c_string(s: &[u8], max: usize) -> &[u8] {
 }
 
 /// Redis 7's unknown-command error, quoting the first arguments.
-fn unknown_command(args: &[Bytes]) -> Reply {
+fn unknown_command(args: &[&[u8]]) -> Reply {
     let mut text = b"ERR unknown command '".to_vec();
-    text.extend_from_slice(c_string(&args[0], 128));
+    text.extend_from_slice(c_string(args[0], 128));
     text.extend_from_slice(b"', with args beginning with: ");
     let mut quoted = Vec::new();
     for arg in &args[1..] {

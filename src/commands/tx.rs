@@ -12,14 +12,12 @@
 //! `CLIENT_DENY_BLOCKING`): time out at once instead of waiting. They can tell
 //! with `ctx.client.in_multi()`, which stays true while EXEC runs.
 
-use bytes::Bytes;
-
 use super::args::db_index_arg;
 use super::table::Flags;
 use super::{call, cmd_locking, resolve, CmdResult, Command, Ctx, Locks, Registration};
 use crate::client::Client;
 use crate::keyspace::LockSet;
-use crate::protocol::Reply;
+use crate::protocol::{borrow_args, Reply};
 use crate::server::Server;
 
 pub static COMMANDS: &[Registration] = &[
@@ -66,7 +64,7 @@ pub(super) fn queue(
     server: &Server,
     client: &mut Client,
     cmd: &Command,
-    args: &[Bytes],
+    args: &[&[u8]],
 ) -> Option<Reply> {
     if cmd.flags.contains(Flags::NO_MULTI) {
         client.tx.failed = true;
@@ -94,10 +92,11 @@ pub(super) fn queued_locks(server: &Server, client: &Client) -> LockSet {
     let mut db = client.db;
     let databases = server.keyspace.databases();
     for args in client.tx.queued.iter().flatten() {
-        let Ok(cmd) = resolve(server, args) else {
+        let args = borrow_args(args);
+        let Ok(cmd) = resolve(server, &args) else {
             continue;
         };
-        set.merge(&cmd.lock_set(&server.keyspace, db, args));
+        set.merge(&cmd.lock_set(&server.keyspace, db, &args));
         if cmd.name == "select" {
             if let Some(n) = args.get(1).and_then(|a| db_index_arg(a, databases).ok()) {
                 db = n;
@@ -107,7 +106,7 @@ pub(super) fn queued_locks(server: &Server, client: &Client) -> LockSet {
     set
 }
 
-fn multi(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+fn multi(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     if ctx.client.in_multi() {
         return Err(Reply::error("ERR MULTI calls can not be nested"));
     }
@@ -120,7 +119,7 @@ fn multi(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 /// with a null array; otherwise every queued command runs under the guard
 /// EXEC holds. Watches are dropped before the commands run, so the
 /// transaction's own writes do not count.
-fn exec(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+fn exec(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     let watches = &ctx.server.keyspace.watches;
     let Some(queued) = ctx.client.tx.queued.as_mut().map(std::mem::take) else {
         return Err(Reply::error("ERR EXEC without MULTI"));
@@ -143,12 +142,15 @@ fn exec(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     } else {
         let replies = queued
             .iter()
-            .map(|args| match resolve(ctx.server, args) {
-                Ok(cmd) => {
-                    let reply = call(ctx, cmd, args);
-                    exec_slot(ctx, reply)
+            .map(|args| {
+                let args = borrow_args(args);
+                match resolve(ctx.server, &args) {
+                    Ok(cmd) => {
+                        let reply = call(ctx, cmd, &args);
+                        exec_slot(ctx, reply)
+                    }
+                    Err((_, reply)) => reply,
                 }
-                Err((_, reply)) => reply,
             })
             .collect();
         Ok(Reply::Array(replies))
@@ -167,7 +169,7 @@ fn exec_slot(ctx: &mut Ctx, reply: Reply) -> Reply {
     ctx.client.subs.try_recv().unwrap_or(reply)
 }
 
-fn discard(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+fn discard(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     if !ctx.client.in_multi() {
         return Err(Reply::error("ERR DISCARD without MULTI"));
     }
@@ -177,7 +179,7 @@ fn discard(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 
 /// Redis's `watchCommand`: a client already dirty gains nothing by watching
 /// more, so it does not.
-fn watch(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn watch(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if ctx.client.in_multi() {
         return Err(Reply::error("ERR WATCH inside MULTI is not allowed"));
     }
@@ -192,7 +194,7 @@ fn watch(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(Reply::OK)
 }
 
-fn unwatch(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+fn unwatch(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     ctx.client.unwatch_all(&ctx.server.keyspace.watches);
     Ok(Reply::OK)
 }

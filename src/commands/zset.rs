@@ -8,7 +8,6 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use bytes::Bytes;
 use rand::seq::SliceRandom;
 use rand::Rng;
 use smallvec::SmallVec;
@@ -115,11 +114,11 @@ fn elements_reply<'a>(
 
 // ---- ZADD / ZINCRBY / ZREM ----
 
-fn zadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn zadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     zadd_generic(ctx, args, AddFlags::default())
 }
 
-fn zincrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn zincrby(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     zadd_generic(
         ctx,
         args,
@@ -141,7 +140,7 @@ struct AddTally {
 
 /// Redis `zaddGenericCommand`: options, then every score is parsed before
 /// the key is touched (all or nothing), then each pair goes through `zsetAdd`.
-fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], mut flags: AddFlags) -> CmdResult {
+fn zadd_generic(ctx: &mut Ctx, args: &[&[u8]], mut flags: AddFlags) -> CmdResult {
     let mut ch = false;
     let mut idx = 2;
     while let Some(opt) = args.get(idx) {
@@ -187,7 +186,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], mut flags: AddFlags) -> CmdResult
     // Inline for the usual one or two pairs: no allocation per ZADD.
     let mut scores = SmallVec::<[f64; 2]>::new();
     for pair in pairs.chunks(2) {
-        scores.push(float_arg(&pair[0])?);
+        scores.push(float_arg(pair[0])?);
     }
     let limits = limits(ctx.server);
     let mut db = ctx.db();
@@ -238,7 +237,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], mut flags: AddFlags) -> CmdResult
 
 fn add_pairs(
     z: &mut ZSet,
-    pairs: &[Bytes],
+    pairs: &[&[u8]],
     scores: &[f64],
     flags: AddFlags,
     limits: Limits,
@@ -246,7 +245,7 @@ fn add_pairs(
 ) -> Result<(), Reply> {
     for (pair, &score) in pairs.chunks(2).zip(scores) {
         let outcome = z
-            .add(score, &pair[1], flags, limits)
+            .add(score, pair[1], flags, limits)
             .map_err(|_| Reply::error(ERR_NAN_RESULT))?;
         match outcome {
             AddOutcome::Added(s) => {
@@ -270,9 +269,9 @@ fn add_pairs(
 }
 
 /// Redis `zremCommand`: stops (and deletes the key) as soon as the set is empty.
-fn zrem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn zrem(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut db = ctx.db();
-    let Some(value) = db.get_mut(&args[1]) else {
+    let Some(value) = db.get_mut(args[1]) else {
         return Ok(Reply::from(0i64));
     };
     let z = checked_mut::<ZSet>(value)?;
@@ -284,7 +283,7 @@ fn zrem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
     }
     let emptied = z.is_empty();
-    removed(&mut db, &args[1], "zrem", deleted > 0, emptied);
+    removed(&mut db, args[1], "zrem", deleted > 0, emptied);
     Ok(Reply::from(deleted))
 }
 
@@ -304,27 +303,27 @@ fn removed(db: &mut DbView, key: &[u8], event: &'static str, any: bool, emptied:
 
 // ---- single-key reads ----
 
-fn zcard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn zcard(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let server = ctx.server;
     let mut db = ctx.db();
     Ok(Reply::from(
-        read(server, &mut db, &args[1])?.map_or(0, |z| z.len()),
+        read(server, &mut db, args[1])?.map_or(0, |z| z.len()),
     ))
 }
 
-fn zscore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn zscore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let server = ctx.server;
     let mut db = ctx.db();
-    Ok(read(server, &mut db, &args[1])?
-        .and_then(|z| z.score(&args[2]))
+    Ok(read(server, &mut db, args[1])?
+        .and_then(|z| z.score(args[2]))
         .map_or(Reply::Null, Reply::Double))
 }
 
 /// Redis `zmscoreCommand`: a missing key reads as an empty set.
-fn zmscore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn zmscore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let server = ctx.server;
     let mut db = ctx.db();
-    let z = read(server, &mut db, &args[1])?;
+    let z = read(server, &mut db, args[1])?;
     Ok(Reply::Array(
         args[2..]
             .iter()
@@ -336,21 +335,21 @@ fn zmscore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     ))
 }
 
-fn zrank(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn zrank(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     rank_generic(ctx, args, false)
 }
 
-fn zrevrank(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn zrevrank(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     rank_generic(ctx, args, true)
 }
 
-fn rank_generic(ctx: &mut Ctx, args: &[Bytes], rev: bool) -> CmdResult {
+fn rank_generic(ctx: &mut Ctx, args: &[&[u8]], rev: bool) -> CmdResult {
     let server = ctx.server;
     let mut db = ctx.db();
-    let Some(z) = read(server, &mut db, &args[1])? else {
+    let Some(z) = read(server, &mut db, args[1])? else {
         return Ok(Reply::Null);
     };
-    Ok(match z.rank(&args[2]) {
+    Ok(match z.rank(args[2]) {
         Some(r) if rev => Reply::from(z.len() - 1 - r),
         Some(r) => Reply::from(r),
         None => Reply::Null,
@@ -365,14 +364,14 @@ fn parse_lex_range(min: &[u8], max: &[u8]) -> Result<LexRange, Reply> {
     LexRange::parse(min, max).ok_or_else(|| Reply::error(ERR_NOT_LEX_RANGE))
 }
 
-fn zcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let range = parse_score_range(&args[2], &args[3])?;
-    count_generic(ctx, &args[1], &range)
+fn zcount(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let range = parse_score_range(args[2], args[3])?;
+    count_generic(ctx, args[1], &range)
 }
 
-fn zlexcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let range = parse_lex_range(&args[2], &args[3])?;
-    count_generic(ctx, &args[1], &range)
+fn zlexcount(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let range = parse_lex_range(args[2], args[3])?;
+    count_generic(ctx, args[1], &range)
 }
 
 fn count_generic(ctx: &mut Ctx, key: &[u8], range: &impl Range) -> CmdResult {
@@ -409,31 +408,31 @@ enum Selection {
     Lex(LexRange),
 }
 
-fn zrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn zrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     zrange_generic(ctx, args, 1, None, By::Auto, Direction::Auto)
 }
 
-fn zrangestore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    zrange_generic(ctx, args, 2, Some(&args[1]), By::Auto, Direction::Auto)
+fn zrangestore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    zrange_generic(ctx, args, 2, Some(args[1]), By::Auto, Direction::Auto)
 }
 
-fn zrevrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn zrevrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     zrange_generic(ctx, args, 1, None, By::Rank, Direction::Reverse)
 }
 
-fn zrangebyscore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn zrangebyscore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     zrange_generic(ctx, args, 1, None, By::Score, Direction::Forward)
 }
 
-fn zrevrangebyscore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn zrevrangebyscore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     zrange_generic(ctx, args, 1, None, By::Score, Direction::Reverse)
 }
 
-fn zrangebylex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn zrangebylex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     zrange_generic(ctx, args, 1, None, By::Lex, Direction::Forward)
 }
 
-fn zrevrangebylex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn zrevrangebylex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     zrange_generic(ctx, args, 1, None, By::Lex, Direction::Reverse)
 }
 
@@ -441,9 +440,9 @@ fn zrevrangebylex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// Z[REV]RANGE[BYSCORE|BYLEX], which fix the range type and direction.
 fn zrange_generic(
     ctx: &mut Ctx,
-    args: &[Bytes],
+    args: &[&[u8]],
     src: usize,
-    dst: Option<&Bytes>,
+    dst: Option<&[u8]>,
     mut by: By,
     mut direction: Direction,
 ) -> CmdResult {
@@ -454,8 +453,8 @@ fn zrange_generic(
         if dst.is_none() && is(opt, "withscores") {
             withscores = true;
         } else if is(opt, "limit") && left >= 2 {
-            offset = int_arg(&args[j + 1])?;
-            limit = int_arg(&args[j + 2])?;
+            offset = int_arg(args[j + 1])?;
+            limit = int_arg(args[j + 2])?;
             j += 2;
         } else if direction == Direction::Auto && is(opt, "rev") {
             direction = Direction::Reverse;
@@ -497,7 +496,7 @@ fn zrange_generic(
     let limits = limits(server);
     let mut db = ctx.db();
     let (dst, stored) = {
-        let z = read(server, &mut db, &args[src])?;
+        let z = read(server, &mut db, args[src])?;
         let items = z.map_or_else(Vec::new, |z| select(z, &selection, rev, offset, limit));
         let Some(dst) = dst else {
             return Ok(elements_reply(items, withscores, resp));
@@ -594,19 +593,19 @@ fn select_range<'z>(
 
 // ---- ZREMRANGEBY* ----
 
-fn zremrangebyrank(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let selection = Selection::Rank(int_arg(&args[2])?, int_arg(&args[3])?);
-    zremrange_generic(ctx, &args[1], selection)
+fn zremrangebyrank(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let selection = Selection::Rank(int_arg(args[2])?, int_arg(args[3])?);
+    zremrange_generic(ctx, args[1], selection)
 }
 
-fn zremrangebyscore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let selection = Selection::Score(parse_score_range(&args[2], &args[3])?);
-    zremrange_generic(ctx, &args[1], selection)
+fn zremrangebyscore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let selection = Selection::Score(parse_score_range(args[2], args[3])?);
+    zremrange_generic(ctx, args[1], selection)
 }
 
-fn zremrangebylex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let selection = Selection::Lex(parse_lex_range(&args[2], &args[3])?);
-    zremrange_generic(ctx, &args[1], selection)
+fn zremrangebylex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let selection = Selection::Lex(parse_lex_range(args[2], args[3])?);
+    zremrange_generic(ctx, args[1], selection)
 }
 
 /// Redis `zremrangeGenericCommand`: the range is parsed before the lookup.
@@ -632,16 +631,16 @@ fn zremrange_generic(ctx: &mut Ctx, key: &[u8], selection: Selection) -> CmdResu
 
 // ---- ZPOPMIN / ZPOPMAX / ZMPOP ----
 
-fn zpopmin(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn zpopmin(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     zpop_generic(ctx, args, false)
 }
 
-fn zpopmax(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn zpopmax(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     zpop_generic(ctx, args, true)
 }
 
 /// Redis `zpopMinMaxCommand`: with a COUNT, RESP3 gets [member, score] pairs.
-fn zpop_generic(ctx: &mut Ctx, args: &[Bytes], max: bool) -> CmdResult {
+fn zpop_generic(ctx: &mut Ctx, args: &[&[u8]], max: bool) -> CmdResult {
     if args.len() > 3 {
         return Err(syntax_error());
     }
@@ -671,7 +670,7 @@ pub(super) enum PopShape {
 /// Redis `genericZpopCommand`: pops from the first of `keys` that exists.
 pub(super) fn pop_generic(
     db: &mut DbView,
-    keys: &[Bytes],
+    keys: &[&[u8]],
     max: bool,
     count: Option<i64>,
     shape: PopShape,
@@ -704,11 +703,11 @@ pub(super) fn pop_generic(
         PopShape::Flat => elements_reply(items, true, Resp::V2),
         PopShape::Pairs => elements_reply(items, true, Resp::V3),
         PopShape::Keyed => Reply::Array(vec![
-            Reply::Bulk(key.clone()),
+            Reply::bulk_copy(key),
             elements_reply(items, true, Resp::V3),
         ]),
         PopShape::KeyedFlat => {
-            let mut out = vec![Reply::Bulk(key.clone())];
+            let mut out = vec![Reply::bulk_copy(key)];
             if let Reply::Array(flat) = elements_reply(items, true, Resp::V2) {
                 out.extend(flat);
             }
@@ -718,20 +717,20 @@ pub(super) fn pop_generic(
 }
 
 /// Redis `zmpopGenericCommand` (non-blocking): numkeys, keys, MIN|MAX, [COUNT n].
-fn zmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn zmpop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (keys, max, count) = zmpop_args(args, 1)?;
     let mut db = ctx.db();
     pop_generic(&mut db, keys, max, count, PopShape::Keyed)
 }
 
+/// ZMPOP's keys, whether it pops the maximum, and its count.
+type ZmpopArgs<'a> = (&'a [&'a [u8]], bool, Option<i64>);
+
 /// `zmpopGenericCommand`'s parsing of `numkeys key... MIN|MAX [COUNT n]`
 /// with numkeys at `args[at]` (ZMPOP and BZMPOP): the keys, MAX, the count.
-pub(super) fn zmpop_args(
-    args: &[Bytes],
-    at: usize,
-) -> Result<(&[Bytes], bool, Option<i64>), Reply> {
+pub(super) fn zmpop_args<'a>(args: &'a [&'a [u8]], at: usize) -> Result<ZmpopArgs<'a>, Reply> {
     let numkeys = int_in_range(
-        &args[at],
+        args[at],
         1,
         i64::MAX,
         Some("ERR numkeys should be greater than 0"),
@@ -741,9 +740,9 @@ pub(super) fn zmpop_args(
         .and_then(|n| n.checked_add(at + 1))
         .filter(|&w| w < args.len())
         .ok_or_else(syntax_error)?;
-    let max = if is(&args[where_idx], "max") {
+    let max = if is(args[where_idx], "max") {
         true
-    } else if is(&args[where_idx], "min") {
+    } else if is(args[where_idx], "min") {
         false
     } else {
         return Err(syntax_error());
@@ -757,21 +756,21 @@ pub(super) fn zmpop_args(
 /// Redis `zrandmemberCommand`: the count is checked (and WITHSCORES with a
 /// count beyond ±LONG_MAX/2, whose reply length would overflow, refused)
 /// before the key is looked up.
-fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn zrandmember(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if let Some(count) = args.get(2) {
         let count = int_in_range(count, -i64::MAX, i64::MAX, None)?;
-        if args.len() > 4 || (args.len() == 4 && !is(&args[3], "withscores")) {
+        if args.len() > 4 || (args.len() == 4 && !is(args[3], "withscores")) {
             return Err(syntax_error());
         }
         let withscores = args.len() == 4;
         if withscores && !(-i64::MAX / 2..=i64::MAX / 2).contains(&count) {
             return Err(Reply::error(ERR_OUT_OF_RANGE));
         }
-        return zrandmember_count(ctx, &args[1], count, withscores);
+        return zrandmember_count(ctx, args[1], count, withscores);
     }
     let server = ctx.server;
     let mut db = ctx.db();
-    let Some(z) = read(server, &mut db, &args[1])?.filter(|z| !z.is_empty()) else {
+    let Some(z) = read(server, &mut db, args[1])?.filter(|z| !z.is_empty()) else {
         return Ok(Reply::Null);
     };
     let rank = rand::thread_rng().gen_range(0..z.len());
@@ -952,32 +951,32 @@ fn source_of(value: &Value) -> Result<Source<'_>, Reply> {
     }
 }
 
-fn zunion(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn zunion(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     setop_generic(ctx, args, None, SetOp::Union, false)
 }
 
-fn zinter(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn zinter(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     setop_generic(ctx, args, None, SetOp::Inter, false)
 }
 
-fn zdiff(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn zdiff(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     setop_generic(ctx, args, None, SetOp::Diff, false)
 }
 
-fn zintercard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+fn zintercard(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     setop_generic(ctx, args, None, SetOp::Inter, true)
 }
 
-fn zunionstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    setop_generic(ctx, args, Some(&args[1]), SetOp::Union, false)
+fn zunionstore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    setop_generic(ctx, args, Some(args[1]), SetOp::Union, false)
 }
 
-fn zinterstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    setop_generic(ctx, args, Some(&args[1]), SetOp::Inter, false)
+fn zinterstore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    setop_generic(ctx, args, Some(args[1]), SetOp::Inter, false)
 }
 
-fn zdiffstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    setop_generic(ctx, args, Some(&args[1]), SetOp::Diff, false)
+fn zdiffstore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    setop_generic(ctx, args, Some(args[1]), SetOp::Diff, false)
 }
 
 /// The options after the keys of a set operation.
@@ -993,7 +992,7 @@ struct SetOpOptions {
 /// AGGREGATE are not options of ZDIFF or ZINTERCARD, WITHSCORES only of the
 /// replying forms, LIMIT only of ZINTERCARD; anything else is a syntax error.
 fn parse_setop_options(
-    args: &[Bytes],
+    args: &[&[u8]],
     mut j: usize,
     setnum: usize,
     op: SetOp,
@@ -1031,7 +1030,7 @@ fn parse_setop_options(
             o.withscores = true;
             j += 1;
         } else if cardinality_only && remaining >= 2 && is(opt, "limit") {
-            let limit = positive_arg(&args[j + 1], Some("ERR LIMIT can't be negative"))?;
+            let limit = positive_arg(args[j + 1], Some("ERR LIMIT can't be negative"))?;
             o.limit = usize::try_from(limit).unwrap_or(usize::MAX);
             j += 2;
         } else {
@@ -1047,15 +1046,15 @@ fn parse_setop_options(
 /// order a SUM adds its terms in.
 fn setop_generic(
     ctx: &mut Ctx,
-    args: &[Bytes],
-    dst: Option<&Bytes>,
+    args: &[&[u8]],
+    dst: Option<&[u8]>,
     op: SetOp,
     cardinality_only: bool,
 ) -> CmdResult {
     let numkeys_idx = if dst.is_some() { 2 } else { 1 };
-    let setnum = int_arg(&args[numkeys_idx])?;
+    let setnum = int_arg(args[numkeys_idx])?;
     if setnum < 1 {
-        let name = String::from_utf8_lossy(&args[0]).to_lowercase();
+        let name = String::from_utf8_lossy(args[0]).to_lowercase();
         return Err(Reply::error_owned(format!(
             "ERR at least 1 input key is needed for '{name}' command"
         )));
@@ -1214,11 +1213,11 @@ fn listpack_score_text(score: f64, out: &mut Vec<u8>) {
 
 /// Redis `zscanCommand` → `scanGenericCommand`: the cursor is checked first,
 /// then the key, then COUNT / MATCH.
-fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let cursor = cursor_arg(&args[2])?;
+fn zscan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let cursor = cursor_arg(args[2])?;
     let server = ctx.server;
     let mut db = ctx.db();
-    let Some(z) = read(server, &mut db, &args[1])? else {
+    let Some(z) = read(server, &mut db, args[1])? else {
         return Ok(Reply::Array(vec![
             Reply::bulk(&b"0"[..]),
             Reply::Array(Vec::new()),
@@ -1230,14 +1229,14 @@ fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     while let Some(opt) = args.get(i) {
         let left = args.len() - i;
         if is(opt, "count") && left >= 2 {
-            let n = int_arg(&args[i + 1])?;
+            let n = int_arg(args[i + 1])?;
             if n < 1 {
                 return Err(syntax_error());
             }
             count = usize::try_from(n).unwrap_or(usize::MAX);
         } else if is(opt, "match") && left >= 2 {
             // The pattern is a no-op when it is exactly "*".
-            pattern = Some(&args[i + 1][..]).filter(|p| *p != b"*");
+            pattern = Some(args[i + 1]).filter(|p| *p != b"*");
         } else {
             return Err(syntax_error());
         }

@@ -17,10 +17,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{Keyspace, LockSet};
+use super::{CommandClock, Keyspace, LockSet};
 use crate::config::Config;
 use crate::lazyfree;
-use crate::util::now_ms;
 
 /// Starts the cycle as a task of the current (the first) event loop.
 pub fn spawn_active_expiry(keyspace: Arc<Keyspace>, config: Arc<Config>) {
@@ -31,6 +30,7 @@ pub fn spawn_active_expiry(keyspace: Arc<Keyspace>, config: Arc<Config>) {
             let tick = Duration::from_millis(1000 / hz);
             let budget = tick / 4;
             let started = Instant::now();
+            keyspace.lru_clock.refresh();
             for (db, cursor) in cursors.iter_mut().enumerate() {
                 sweep(&keyspace, db, cursor, started, budget).await;
             }
@@ -78,7 +78,9 @@ async fn sweep(
         let mut set = LockSet::new();
         set.add_shard(db, *cursor);
         let mut guard = keyspace.lock(set);
-        let removed = guard.db(db, now_ms()).remove_expired_in_shard(*cursor);
+        let removed = guard
+            .db(db, &CommandClock::default())
+            .remove_expired_in_shard(*cursor);
         // Unlock before freeing: the shard's clients wait for the sweep, not
         // for the allocator (a big expired collection frees millions of
         // allocations). The lazyfree thread frees them; Redis frees expired

@@ -7,6 +7,7 @@
 //! transaction or script, goes through this one path, so commands are atomic
 //! and two commands can never deadlock.
 
+mod clock;
 mod expire;
 mod scan;
 mod shard;
@@ -18,9 +19,9 @@ use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use bytes::Bytes;
 use smallvec::SmallVec;
 
+pub use clock::{CommandClock, LruClock};
 pub use expire::spawn_active_expiry;
 use shard::Lookup;
 pub(crate) use shard::Shard;
@@ -67,6 +68,8 @@ pub struct Keyspace {
     pub watches: Watches,
     /// Clients blocked on keys (BLPOP, ...); every key stored tells it.
     pub blocking: Blocking,
+    /// The time key accesses are stamped with.
+    pub lru_clock: LruClock,
 }
 
 impl Keyspace {
@@ -87,6 +90,7 @@ impl Keyspace {
             pubsub: None,
             watches: Watches::new(databases),
             blocking: Blocking::default(),
+            lru_clock: LruClock::default(),
         }
     }
 
@@ -340,13 +344,12 @@ pub struct Guard<'k> {
 }
 
 impl<'k> Guard<'k> {
-    /// A view of database `db` at time `now_ms` (the command's clock: Redis
-    /// freezes time for the duration of a command so its keys expire consistently).
-    pub fn db(&mut self, db: usize, now_ms: u64) -> DbView<'_, 'k> {
+    /// A view of database `db` on the command's clock.
+    pub fn db<'g>(&'g mut self, db: usize, clock: &'g CommandClock) -> DbView<'g, 'k> {
         DbView {
             guard: self,
             db,
-            now_ms,
+            clock,
         }
     }
 
@@ -409,10 +412,10 @@ impl<'k> Guard<'k> {
     /// Whether `key` is in `db`, and whether it is past its TTL (its shard
     /// must be locked). Nothing is reclaimed: WATCH bookkeeping looks at the
     /// table as Redis's `dictFind` and `keyIsExpired` do.
-    fn presence(&self, db: usize, key: &[u8], now: u64) -> (bool, bool) {
+    fn presence(&self, db: usize, key: &[u8], clock: &CommandClock) -> (bool, bool) {
         let hash = self.hash(key);
         match self.shard_ref(db, hash).and_then(|s| s.get(hash, key)) {
-            Some(e) => (true, e.is_expired(now)),
+            Some(e) => (true, e.is_expired(clock)),
             None => (false, false),
         }
     }
@@ -438,7 +441,7 @@ impl<'k> Guard<'k> {
 pub struct DbView<'g, 'k> {
     guard: &'g mut Guard<'k>,
     db: usize,
-    now_ms: u64,
+    clock: &'g CommandClock,
 }
 
 impl<'g, 'k> DbView<'g, 'k> {
@@ -446,8 +449,9 @@ impl<'g, 'k> DbView<'g, 'k> {
         self.db
     }
 
+    /// The command's time (reads the clock if nothing did yet).
     pub fn now_ms(&self) -> u64 {
-        self.now_ms
+        self.clock.now_ms()
     }
 
     fn volatile(&self) -> &AtomicI64 {
@@ -481,11 +485,11 @@ impl<'g, 'k> DbView<'g, 'k> {
     /// The live entry for `key` (one probe of its shard), reclaiming it if
     /// it is past its TTL, as Redis's `expireIfNeeded` does.
     fn lookup(&mut self, hash: u64, key: &[u8]) -> Option<&mut Entry> {
-        let (keyspace, db, now) = (self.guard.keyspace, self.db, self.now_ms);
+        let (keyspace, db, clock) = (self.guard.keyspace, self.db, self.clock);
         match self
             .guard
             .shard(db, hash)
-            .lookup(hash, key, |e| e.is_expired(now))
+            .lookup(hash, key, |e| e.is_expired(clock))
         {
             Lookup::Missing => None,
             Lookup::Live(entry) => Some(entry),
@@ -532,7 +536,7 @@ impl<'g, 'k> DbView<'g, 'k> {
 
     /// The live entry for `key` with its access time updated.
     fn touch(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        let now = self.now_ms;
+        let now = self.guard.keyspace.lru_clock.now_ms();
         let entry = self.lookup(self.guard.hash(key), key)?;
         entry.access.touch(now);
         Some(entry)
@@ -547,7 +551,7 @@ impl<'g, 'k> DbView<'g, 'k> {
 
     /// The live entries of several keys at once, for commands that read many
     /// keys together (SINTER, SUNION, SDIFF). Expired ones are removed first.
-    pub fn get_many(&mut self, keys: &[Bytes]) -> Vec<Option<&Entry>> {
+    pub fn get_many(&mut self, keys: &[&[u8]]) -> Vec<Option<&Entry>> {
         let hashes: Vec<u64> = keys.iter().map(|k| self.hash(k)).collect();
         for (key, &hash) in keys.iter().zip(&hashes) {
             self.expire_if_needed(hash, key);
@@ -562,7 +566,7 @@ impl<'g, 'k> DbView<'g, 'k> {
     /// Whether `key` is there but past its TTL, without reclaiming it
     /// (Redis's `keyIsExpired`, which WATCH and EXEC consult).
     pub fn holds_expired(&self, key: &[u8]) -> bool {
-        self.guard.presence(self.db, key, self.now_ms).1
+        self.guard.presence(self.db, key, self.clock).1
     }
 
     pub fn contains(&mut self, key: &[u8]) -> bool {
@@ -573,7 +577,8 @@ impl<'g, 'k> DbView<'g, 'k> {
     /// Sets `key` to `value` with the given expiry, replacing whatever was
     /// there (and its TTL). Returns the live entry it replaced.
     pub fn set(&mut self, key: &[u8], value: Value, expires_at: Option<u64>) -> Option<Entry> {
-        self.set_entry(key, Entry::new(value, expires_at, self.now_ms))
+        let now = self.guard.keyspace.lru_clock.now_ms();
+        self.set_entry(key, Entry::new(value, expires_at, now))
     }
 
     /// Stores a whole entry (value, TTL and access record) under `key`, as
@@ -581,7 +586,7 @@ impl<'g, 'k> DbView<'g, 'k> {
     pub fn set_entry(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
         let hash = self.guard.hash(key);
         let hasher = &self.guard.keyspace.hasher;
-        let now = self.now_ms;
+        let clock = self.clock;
         let db = self.db;
         let expires_at = entry.expires_at();
         let old = self.guard.shard(db, hash).insert(hasher, hash, key, entry);
@@ -590,7 +595,7 @@ impl<'g, 'k> DbView<'g, 'k> {
         let live = match old {
             // Redis reclaims the expired key first (an `expired` event), then
             // adds the new one.
-            Some(e) if e.is_expired(now) => {
+            Some(e) if e.is_expired(clock) => {
                 watches.touch(db, key, false);
                 self.note_expired(1);
                 self.notify(notify::EXPIRED, "expired", key);
@@ -627,11 +632,10 @@ impl<'g, 'k> DbView<'g, 'k> {
     /// Removes `key`, returning its live entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let hash = self.guard.hash(key);
-        let now = self.now_ms;
         let old = self.guard.shard(self.db, hash).remove(hash, key)?;
         self.account(old.expires_at(), None);
         self.guard.keyspace.watches.touch(self.db, key, false);
-        (!old.is_expired(now)).then_some(old)
+        (!old.is_expired(self.clock)).then_some(old)
     }
 
     /// Sets or clears the TTL of a live key. Returns false if there is no such key.
@@ -661,10 +665,10 @@ impl<'g, 'k> DbView<'g, 'k> {
 
     /// Visits every live entry of the locked shards of this database.
     pub fn for_each_live(&mut self, mut f: impl FnMut(&Key, &Entry)) {
-        let now = self.now_ms;
+        let clock = self.clock;
         for (_, shard) in self.guard.db_shards(self.db) {
             shard.for_each(|k, e| {
-                if !e.is_expired(now) {
+                if !e.is_expired(clock) {
                     f(k, e)
                 }
             });
@@ -673,10 +677,10 @@ impl<'g, 'k> DbView<'g, 'k> {
 
     /// Visits the live entries of one shard.
     pub fn for_each_live_in_shard(&mut self, shard: usize, mut f: impl FnMut(&Key, &Entry)) {
-        let now = self.now_ms;
+        let clock = self.clock;
         if let Some((_, s)) = self.guard.db_shards(self.db).find(|(i, _)| *i == shard) {
             s.for_each(|k, e| {
-                if !e.is_expired(now) {
+                if !e.is_expired(clock) {
                     f(k, e)
                 }
             });
@@ -686,10 +690,10 @@ impl<'g, 'k> DbView<'g, 'k> {
     /// Removes every key of this database; returns the removed tables so the
     /// caller may free them elsewhere (FLUSHDB ASYNC).
     pub fn clear(&mut self) -> Vec<shard::Table> {
-        let (keyspace, db, now) = (self.guard.keyspace, self.db, self.now_ms);
+        let (keyspace, db, clock) = (self.guard.keyspace, self.db, self.clock);
         let guard: &Guard<'k> = self.guard;
         keyspace.watches.touch_db(db, |key| Presence {
-            here: guard.presence(db, key, now).0,
+            here: guard.presence(db, key, clock).0,
             there: false,
             there_expired: false,
         });
@@ -706,7 +710,7 @@ impl<'g, 'k> DbView<'g, 'k> {
     /// feeds the TTLs of the volatile keys that remain into INFO's `avg_ttl`.
     /// Returns them, so that the caller frees them after unlocking the shard.
     pub fn remove_expired_in_shard(&mut self, shard: usize) -> Vec<(Key, Entry)> {
-        let now = self.now_ms;
+        let now = self.now_ms();
         let Some((_, s)) = self.guard.db_shards(self.db).find(|(i, _)| *i == shard) else {
             return Vec::new();
         };
@@ -742,16 +746,16 @@ impl<'k> Guard<'k> {
     /// Swaps the contents of two whole databases (SWAPDB). Both must be
     /// locked entirely. A watched key live in either database is touched
     /// (Redis's `touchAllWatchedKeysInDb` both ways).
-    pub fn swap_dbs(&mut self, a: usize, b: usize, now: u64) {
+    pub fn swap_dbs(&mut self, a: usize, b: usize, clock: &CommandClock) {
         if a == b {
             return;
         }
         for (x, y) in [(a, b), (b, a)] {
             let this: &Guard<'k> = self;
             self.keyspace.watches.touch_db(x, |key| {
-                let (there, there_expired) = this.presence(y, key, now);
+                let (there, there_expired) = this.presence(y, key, clock);
                 Presence {
-                    here: this.presence(x, key, now).0,
+                    here: this.presence(x, key, clock).0,
                     there,
                     there_expired,
                 }
@@ -797,7 +801,7 @@ mod tests {
             let mut set = LockSet::new();
             set.add_db(db);
             let mut guard = keyspace.lock(set);
-            f(&mut guard.db(db, at));
+            f(&mut guard.db(db, &CommandClock::at(at)));
         };
         with_db(0, now, &|db| {
             db.set(b"a", value(), None);

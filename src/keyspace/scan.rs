@@ -25,7 +25,7 @@ impl DbView<'_, '_> {
     /// chained until `count` keys are collected, as Redis keeps calling
     /// `dictScan` until COUNT is reached.
     pub fn scan(&mut self, cursor: u64, count: usize, mut visit: impl FnMut(&Key, &Entry)) -> u64 {
-        let now = self.now_ms;
+        let clock = self.clock;
         let keyspace = self.guard.keyspace;
         let first = (cursor & SHARD_MASK) as usize;
         let mut budget = count.max(1);
@@ -43,7 +43,7 @@ impl DbView<'_, '_> {
             };
             let mut candidates: Vec<(u64, &Key, &Entry)> = shard
                 .iter()
-                .filter(|(_, e)| !e.is_expired(now))
+                .filter(|(_, e)| !e.is_expired(clock))
                 .map(|(k, e)| (keyspace.hash(k), k, e))
                 .filter(|(h, _, _)| *h >= from)
                 .collect();
@@ -73,7 +73,7 @@ impl DbView<'_, '_> {
     /// empty. Expired keys met on the way are removed, as `dbRandomKey` does;
     /// each retry removes one, so this ends.
     pub fn random_key(&mut self) -> Option<Key> {
-        let now = self.now_ms;
+        let clock = self.clock;
         loop {
             let total = self.len();
             if total == 0 {
@@ -86,7 +86,7 @@ impl DbView<'_, '_> {
                     found = shard
                         .iter()
                         .nth(pick)
-                        .map(|(k, e)| (k.clone(), e.is_expired(now)));
+                        .map(|(k, e)| (k.clone(), e.is_expired(clock)));
                     break;
                 }
                 pick -= shard.len();
@@ -106,7 +106,7 @@ mod tests {
 
     use bytes::Bytes;
 
-    use crate::keyspace::{Keyspace, LockSet, StringValue, Value};
+    use crate::keyspace::{CommandClock, Keyspace, LockSet, StringValue, Value};
 
     fn value() -> Value {
         Value::String(StringValue::from_bytes(Bytes::from_static(b"v")))
@@ -118,7 +118,8 @@ mod tests {
         let mut set = LockSet::new();
         set.add_db(0);
         let mut guard = keyspace.lock(set);
-        let mut db = guard.db(0, 1_000);
+        let clock = CommandClock::at(1_000);
+        let mut db = guard.db(0, &clock);
         for i in 0..5_000 {
             db.set(format!("k{i}").as_bytes(), value(), None);
         }
@@ -147,7 +148,8 @@ mod tests {
         let mut set = LockSet::new();
         set.add_db(0);
         let mut guard = keyspace.lock(set);
-        let mut db = guard.db(0, 1_000);
+        let clock = CommandClock::at(1_000);
+        let mut db = guard.db(0, &clock);
         assert_eq!(db.random_key(), None);
         for i in 0..50 {
             db.set(format!("old{i}").as_bytes(), value(), Some(500));

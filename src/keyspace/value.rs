@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 
+use super::CommandClock;
 use crate::number::parse_i64;
 use crate::types::hash::Hash;
 use crate::types::list::List;
@@ -249,7 +250,7 @@ pub struct Entry {
 const NO_EXPIRY: u64 = u64::MAX;
 
 impl Entry {
-    /// A key created at `now_ms`, expiring at `expires_at` if given.
+    /// A key created at `now_ms` (LRU clock), expiring at `expires_at` if given.
     pub fn new(value: Value, expires_at: Option<u64>, now_ms: u64) -> Entry {
         Entry {
             value,
@@ -269,9 +270,10 @@ impl Entry {
         old
     }
 
-    /// Redis keeps a key alive through the very millisecond it expires at (`now > when`).
-    pub fn is_expired(&self, now_ms: u64) -> bool {
-        self.expires_at < now_ms
+    /// Redis keeps a key alive through the very millisecond it expires at
+    /// (`now > when`). A key without a TTL reads no clock.
+    pub fn is_expired(&self, clock: &CommandClock) -> bool {
+        self.expires_at != NO_EXPIRY && self.expires_at < clock.now_ms()
     }
 }
 

@@ -6,8 +6,6 @@
 use std::fmt::{Display, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::Bytes;
-
 use crate::commands::{CmdResult, Ctx};
 use crate::keyspace::{Keyspace, LockSet};
 use crate::lazyfree;
@@ -55,7 +53,7 @@ const fn section(name: &'static str, title: &'static str, default: bool, write: 
 /// The requested sections as a bit per entry of [`SECTIONS`] (Redis's
 /// `genInfoSectionDict`): none named means `default`; `all` and `everything`
 /// mean every section; unknown names are ignored; case does not matter.
-fn selection(args: &[Bytes]) -> u32 {
+fn selection(args: &[&[u8]]) -> u32 {
     let defaults = SECTIONS
         .iter()
         .enumerate()
@@ -77,20 +75,20 @@ fn selection(args: &[Bytes]) -> u32 {
     })
 }
 
-fn wants_keyspace(args: &[Bytes]) -> bool {
+fn wants_keyspace(args: &[&[u8]]) -> bool {
     let keyspace = SECTIONS.iter().position(|s| s.name == "keyspace");
     keyspace.is_some_and(|i| selection(args) & 1 << i != 0)
 }
 
 /// INFO locks every shard when it reports the keyspace, so it counts keys
 /// consistently (and inside MULTI with the rest of the transaction's locks).
-pub fn locks(keyspace: &Keyspace, _db: usize, args: &[Bytes], set: &mut LockSet) {
+pub fn locks(keyspace: &Keyspace, _db: usize, args: &[&[u8]], set: &mut LockSet) {
     if wants_keyspace(args) {
         set.add_all(keyspace);
     }
 }
 
-pub fn info(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+pub fn info(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let wanted = selection(args);
     let mut out = String::new();
     for (i, section) in SECTIONS.iter().enumerate() {
@@ -508,10 +506,10 @@ mod tests {
 
     #[test]
     fn sections_are_selected_like_redis() {
-        let args = |a: &[&str]| -> Vec<Bytes> {
+        let args = |a: &[&'static str]| -> Vec<&'static [u8]> {
             std::iter::once("info")
                 .chain(a.iter().copied())
-                .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+                .map(str::as_bytes)
                 .collect()
         };
         let names = |bits: u32| -> Vec<&str> {
