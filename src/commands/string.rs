@@ -9,7 +9,7 @@ use bytes::{Bytes, BytesMut};
 use super::args::{checked, checked_mut, int_arg, is, syntax_error, ERR_OVERFLOW};
 use super::{cmd, CmdResult, Ctx, Registration};
 use crate::config::notify;
-use crate::keyspace::{DbView, StringValue, Value};
+use crate::keyspace::{CommandClock, DbView, StringValue, Value};
 use crate::number::incr_by_float;
 use crate::protocol::Reply;
 use crate::server::Server;
@@ -223,9 +223,10 @@ impl<'a> SetOptions<'a> {
         Ok(o)
     }
 
-    fn expires_at(&self, now_ms: u64) -> Result<Option<u64>, Reply> {
+    /// The expiry asked for, if any (only then is the clock read).
+    fn expires_at(&self, clock: &CommandClock) -> Result<Option<u64>, Reply> {
         self.expire
-            .map(|(kind, arg)| kind.at(arg, now_ms, self.command))
+            .map(|(kind, arg)| kind.at(arg, clock.now_ms(), self.command))
             .transpose()
     }
 }
@@ -241,7 +242,7 @@ fn set_generic(
     ok: Reply,
     abort: Reply,
 ) -> CmdResult {
-    let expires_at = opts.expires_at(ctx.now_ms())?;
+    let expires_at = opts.expires_at(ctx.clock())?;
     let old = if opts.get {
         Some(get_reply(ctx, key)?)
     } else {
@@ -310,8 +311,8 @@ fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let Some(value) = read_string(ctx, args[1], StringValue::to_bytes)? else {
         return Ok(Reply::Null);
     };
+    let expires_at = opts.expires_at(ctx.clock())?;
     let now = ctx.now_ms();
-    let expires_at = opts.expires_at(now)?;
     let mut db = ctx.db();
     match (opts.expire, expires_at) {
         (Some((kind, _)), Some(at)) if !kind.is_relative() && at <= now => {

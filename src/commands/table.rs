@@ -101,9 +101,10 @@ enum Entry {
     },
 }
 
-/// Command names, hashed with foldhash: the map is looked up once per
-/// request and never grows from client input, so SipHash's DoS resistance buys nothing.
-type Names<V> = HashMap<String, V, foldhash::fast::RandomState>;
+/// Command names (lowercase bytes: a request's name needs no UTF-8 check),
+/// hashed with foldhash: the map is looked up once per request and never
+/// grows from client input, so SipHash's DoS resistance buys nothing.
+type Names<V> = HashMap<Vec<u8>, V, foldhash::fast::RandomState>;
 
 pub struct CommandTable {
     entries: Names<Entry>,
@@ -371,7 +372,7 @@ impl CommandTable {
                         .insert(name, command);
                 }
                 None => {
-                    entries.insert(name, Entry::Command(command));
+                    entries.insert(name.into_bytes(), Entry::Command(command));
                 }
             }
         }
@@ -380,12 +381,12 @@ impl CommandTable {
             let mut docs = catalog.docs.remove(&parent).unwrap_or(Reply::Null);
             filter_subcommands(&mut info, &subs);
             filter_subcommands(&mut docs, &subs);
-            let bare = match entries.remove(&parent) {
+            let bare = match entries.remove(parent.as_bytes()) {
                 Some(Entry::Command(command)) => Some(command),
                 _ => None,
             };
             entries.insert(
-                parent.clone(),
+                parent.clone().into_bytes(),
                 Entry::Container {
                     name: parent,
                     info,
@@ -403,15 +404,15 @@ impl CommandTable {
         // Lowercase into a stack buffer: no allocation per request.
         let mut buf = [0u8; 32];
         let raw = &args[0];
-        let name = match buf.get_mut(..raw.len()) {
+        let name: &[u8] = match buf.get_mut(..raw.len()) {
             Some(slot) => {
                 // Byte by byte: a name is a few bytes, less than a memcpy call costs.
                 for (to, from) in slot.iter_mut().zip(raw.iter()) {
                     *to = from.to_ascii_lowercase();
                 }
-                std::str::from_utf8(slot).unwrap_or("")
+                slot
             }
-            None => "",
+            None => b"",
         };
         match self.entries.get(name) {
             Some(Entry::Command(cmd)) => Ok(cmd),
@@ -459,13 +460,13 @@ impl CommandTable {
     pub fn find(&self, name: &str) -> Option<(&Reply, &Reply)> {
         let name = name.to_lowercase();
         match name.split_once('|') {
-            Some((parent, _)) => match self.entries.get(parent) {
+            Some((parent, _)) => match self.entries.get(parent.as_bytes()) {
                 Some(Entry::Container { subcommands, .. }) => {
                     subcommands.get(&name).map(|c| (&c.info, &c.docs))
                 }
                 _ => None,
             },
-            None => match self.entries.get(&name)? {
+            None => match self.entries.get(name.as_bytes())? {
                 Entry::Command(c) => Some((&c.info, &c.docs)),
                 Entry::Container { info, docs, .. } => Some((info, docs)),
             },
