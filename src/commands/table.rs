@@ -80,6 +80,10 @@ pub struct Command {
     pub arity: i64,
     pub flags: Flags,
     key_specs: Vec<KeySpec>,
+    /// Where the key is when the key specs name exactly one, at a fixed
+    /// place (GET, SET, INCR, LPUSH ...: most commands): locking then reads
+    /// it without interpreting the specs.
+    single_key: Option<usize>,
     pub handler: Handler,
     pub locks: Locks,
     /// This command's COMMAND INFO entry.
@@ -183,15 +187,23 @@ impl Command {
                 Reply::Simple(name) => Flags(acc.0 | Flags::from_name(name).0),
                 _ => acc,
             });
-        let key_specs = fields
+        let key_specs: Vec<KeySpec> = fields
             .get(8)
             .map(|specs| items(specs).iter().filter_map(parse_key_spec).collect())
             .unwrap_or_default();
+        let single_key = match &key_specs[..] {
+            [KeySpec {
+                begin: BeginSearch::Index(i),
+                find: FindKeys::Range { lastkey: 0, .. },
+            }] => usize::try_from(*i).ok(),
+            _ => None,
+        };
         Some(Command {
             name,
             arity,
             flags,
             key_specs,
+            single_key,
             handler,
             locks,
             info,
@@ -257,9 +269,18 @@ impl Command {
     pub fn lock_set(&self, keyspace: &Keyspace, db: usize, args: &[&[u8]]) -> LockSet {
         let mut set = LockSet::new();
         match self.locks {
-            Locks::Keys => {
-                self.for_each_key_position(args, true, |i| set.add_arg_key(keyspace, db, args[i]));
-            }
+            Locks::Keys => match self.single_key {
+                Some(i) => {
+                    if let Some(key) = args.get(i) {
+                        set.add_arg_key(keyspace, db, key);
+                    }
+                }
+                None => {
+                    self.for_each_key_position(args, true, |i| {
+                        set.add_arg_key(keyspace, db, args[i])
+                    });
+                }
+            },
             Locks::Db => set.add_db(db),
             Locks::All => set.add_all(keyspace),
             Locks::Custom(f) => f(keyspace, db, args, &mut set),
