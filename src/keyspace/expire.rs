@@ -21,7 +21,9 @@ use super::{CommandClock, Keyspace, LockSet};
 use crate::config::Config;
 use crate::lazyfree;
 
-/// Starts the cycle as a task of the current (the first) event loop.
+/// Starts the cycle as a task of the current (the first) event loop. Each
+/// tick also refreshes the keyspace's [`super::LruClock`] (Redis's cron
+/// refreshes its LRU clock alike).
 pub fn spawn_active_expiry(keyspace: Arc<Keyspace>, config: Arc<Config>) {
     tokio::spawn(async move {
         let mut cursors = vec![0usize; keyspace.databases()];
