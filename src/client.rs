@@ -12,7 +12,7 @@ use bytes::Bytes;
 use crate::blocking::{BlockSignal, ClientBlock};
 use crate::commands::Command;
 use crate::keyspace::Watches;
-use crate::protocol::Resp;
+use crate::protocol::{own_args, Resp};
 use crate::pubsub::ClientSubs;
 
 /// What other connections may read about a client (CLIENT LIST, CLIENT INFO).
@@ -270,7 +270,7 @@ impl Client {
     /// Queues a request for EXEC (Redis's `queueMultiCommand`).
     pub fn queue(&mut self, args: &[&[u8]]) {
         if let Some(queued) = &mut self.tx.queued {
-            queued.push(args.iter().map(|a| Bytes::copy_from_slice(a)).collect());
+            queued.push(own_args(args));
             self.handle.info().multi = Some(queued.len());
         }
     }

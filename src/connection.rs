@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use crate::blocking::Unblock;
 use crate::client::Client;
 use crate::commands::execute;
-use crate::protocol::{borrow_args, encode, encode_json, peek, Reply, RequestParser};
+use crate::protocol::{borrow_args, encode, encode_json, own_args, peek, Reply, RequestParser};
 use crate::server::Server;
 
 /// Read buffer growth step; large values arrive in chunks of at least this.
@@ -224,10 +224,7 @@ async fn run_buffered(
         let mut reply = execute(server, client, &args);
         // The socket is read while the client waits: the arguments must
         // leave the read buffer.
-        let blocked = client.block.pending.is_some().then(|| {
-            let owned: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
-            owned
-        });
+        let blocked = client.block.pending.is_some().then(|| own_args(&args));
         drop(args);
         if let Some(args) = blocked {
             match wait_blocked(server, client, &borrow_args(&args), input, output, socket).await? {

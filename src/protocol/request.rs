@@ -43,6 +43,12 @@ pub const MULTIBULK_MAX_LEN: i64 = i32::MAX as i64;
 /// for the commands that dominate real traffic.
 pub type Args<'a> = SmallVec<[&'a [u8]; 8]>;
 
+/// Copies of a request's arguments, for a command that outlives its place
+/// in the read buffer (queued by MULTI, blocked on keys).
+pub fn own_args(args: &[&[u8]]) -> Vec<Bytes> {
+    args.iter().map(|a| Bytes::copy_from_slice(a)).collect()
+}
+
 /// Owned arguments (a queued or blocked command's) as [`Args`].
 pub fn borrow_args(owned: &[Bytes]) -> Args<'_> {
     owned.iter().map(|a| &a[..]).collect()
