@@ -32,6 +32,8 @@ pub struct ClientInfo {
     pub subscriptions: [usize; 3],
     /// Commands queued since MULTI (`multi=`, flag `x`); None outside MULTI.
     pub multi: Option<usize>,
+    /// In MONITOR mode (flag `O`).
+    pub monitor: bool,
 }
 
 /// The shared half of a client: identity, visible state and the kill switch.
@@ -137,10 +139,13 @@ impl ClientHandle {
 }
 
 impl ClientHandle {
-    /// CLIENT LIST's `flags=`, in `catClientInfoString`'s order: `P` subscriber,
+    /// CLIENT LIST's `flags=`, in `catClientInfoString`'s order: `O` monitor, `P` subscriber,
     /// `x` in MULTI, `d` watched key touched, `e` no-evict, `N` for none.
     fn flags(&self, info: &ClientInfo) -> String {
         let mut flags = String::new();
+        if info.monitor {
+            flags.push('O');
+        }
         if info.subscriptions.iter().any(|&n| n > 0) {
             flags.push('P');
         }
@@ -226,6 +231,11 @@ pub struct Client {
     pub tx: Transaction,
     /// The keys this client is blocked on (BLPOP, ...).
     pub block: ClientBlock,
+    /// The command runs again for a blocked client whose key was served
+    /// (Redis's `reprocessing_command`): MONITOR showed it when it blocked.
+    pub reprocessing: bool,
+    /// MONITOR lines of this client's own commands, written after the reply.
+    pub monitor_echo: Vec<Vec<u8>>,
     /// The address of the last command noted in `handle`'s info, so that a
     /// run of the same command updates `last_cmd` (under its lock) once.
     last_cmd: usize,
@@ -347,6 +357,7 @@ impl ClientRegistry {
                 no_evict: false,
                 subscriptions: [0; 3],
                 multi: None,
+                monitor: false,
             }),
             last_interaction_ms: AtomicU64::new(crate::util::now_ms()),
             killed: AtomicBool::new(false),
@@ -367,6 +378,8 @@ impl ClientRegistry {
             push_line: None,
             tx: Transaction::default(),
             block: ClientBlock::default(),
+            reprocessing: false,
+            monitor_echo: Vec::new(),
             last_cmd: 0,
         }
     }

@@ -109,6 +109,7 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
         tracing::debug!(id = client.id, "connection error: {e}");
     }
     server.pubsub.leave(&mut client.subs);
+    server.monitors.remove(client.id);
     let signal = client.handle.block_signal.clone();
     server
         .keyspace
@@ -247,6 +248,9 @@ async fn run_buffered(
         if !client.skip_reply {
             encode_reply(client, request.line(), &reply, output);
         }
+        for line in client.monitor_echo.drain(..) {
+            encode(&Reply::Simple(line.into()), client.resp, output);
+        }
         if client.close_after_reply {
             return Ok(true);
         }
@@ -292,7 +296,9 @@ async fn wait_blocked(
                     break Some(Reply::error("UNBLOCKED client unblocked via CLIENT UNBLOCK"))
                 }
                 None => {
+                    client.reprocessing = true;
                     let reply = execute(server, client, args);
+                    client.reprocessing = false;
                     server.stats.command_rerun(reply.is_error());
                     if reply.is_error() {
                         server.keyspace.blocking.pass_on(client.id, &client.block);

@@ -58,7 +58,7 @@ impl Kind {
     }
 }
 
-/// One subscribed connection as publishers see it.
+/// One connection's mailbox as publishers (and MONITOR's feed) see it.
 pub struct Subscriber {
     handle: Arc<ClientHandle>,
     tx: UnboundedSender<Reply>,
@@ -73,7 +73,7 @@ impl Subscriber {
     /// Queues a push for the client, then closes it if that takes it over
     /// its output buffer limit (Redis's `checkClientOutputBufferLimits` +
     /// `freeClientAsync`).
-    fn push(&self, reply: Reply, limit: OutputBufferLimit) {
+    pub fn push(&self, reply: Reply, limit: OutputBufferLimit) {
         if self.handle.is_killed() {
             return;
         }
@@ -154,6 +154,11 @@ impl ClientSubs {
             mailbox,
             sets: Default::default(),
         }
+    }
+
+    /// The client's mailbox, for pushes from outside pub/sub (MONITOR).
+    pub fn mailbox(&self) -> Arc<Subscriber> {
+        self.me.clone()
     }
 
     /// Channels plus patterns: the count SUBSCRIBE and PSUBSCRIBE report

@@ -14,6 +14,7 @@ use crate::commands::CommandTable;
 use crate::config::Config;
 use crate::connection;
 use crate::keyspace::{spawn_active_expiry, Keyspace};
+use crate::monitor::Monitors;
 use crate::protocol::Reply;
 use crate::pubsub::PubSub;
 use crate::util::now_ms;
@@ -167,6 +168,7 @@ pub struct Server {
     pub keyspace: Arc<Keyspace>,
     /// Subscriptions; the keyspace holds it too, for expiry notifications.
     pub pubsub: Arc<PubSub>,
+    pub monitors: Monitors,
     pub commands: CommandTable,
     pub clients: ClientRegistry,
     pub stats: Stats,
@@ -188,6 +190,7 @@ impl Server {
             .map(|_| char::from_digit(rand::random::<u32>() % 16, 16).unwrap_or('0'))
             .collect();
         Server {
+            monitors: Monitors::new(config.clone()),
             config,
             keyspace,
             pubsub,

@@ -15,24 +15,7 @@ pub enum Output {
     Json,
 }
 
-/// redis-cli's `sdscatrepr`: a double-quoted string with C escapes, and
-/// `\xHH` for bytes that are not printable ASCII.
-pub fn repr(bytes: &[u8], out: &mut Vec<u8>) {
-    out.push(b'"');
-    for &b in bytes {
-        match b {
-            b'\\' | b'"' => out.extend_from_slice(&[b'\\', b]),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            0x07 => out.extend_from_slice(b"\\a"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            0x20..=0x7e => out.push(b),
-            _ => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
-        }
-    }
-    out.push(b'"');
-}
+pub use crate::util::repr;
 
 /// Status and error lines are printed with `%s` in redis-cli, so they end at
 /// the first NUL.

@@ -21,6 +21,7 @@ pub static COMMANDS: &[Registration] = &[
     cmd("select", select),
     cmd("quit", quit),
     cmd("reset", reset),
+    cmd("monitor", monitor),
     cmd("hello", hello),
     cmd("client|id", client_id),
     cmd("client|setname", client_setname),
@@ -73,11 +74,39 @@ fn quit(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     Ok(Reply::OK)
 }
 
-/// RESET also leaves every subscription silently (`clearClientConnectionState`).
+/// RESET also leaves every subscription and MONITOR silently
+/// (`clearClientConnectionState`).
 fn reset(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     ctx.server.pubsub.leave(&mut ctx.client.subs);
+    stop_monitoring(ctx);
     ctx.client.reset(&ctx.server.keyspace.watches);
     Ok(Reply::simple("RESET"))
+}
+
+/// MONITOR (Redis's `monitorCommand`): from now on the client sees every
+/// command (`crate::monitor`). Inside EXEC it would never get its replies one
+/// per command; a client already monitoring gets no reply at all, as in Redis.
+fn monitor(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    if ctx.client.in_multi() {
+        return Err(Reply::error(
+            "ERR MONITOR isn't allowed for DENY BLOCKING client",
+        ));
+    }
+    let mut info = ctx.client.handle.info();
+    if info.monitor {
+        drop(info);
+        ctx.client.skip_reply = true;
+        return Ok(Reply::OK);
+    }
+    info.monitor = true;
+    drop(info);
+    ctx.server.monitors.add(ctx.client);
+    Ok(Reply::OK)
+}
+
+fn stop_monitoring(ctx: &mut Ctx) {
+    ctx.client.handle.info().monitor = false;
+    ctx.server.monitors.remove(ctx.client.id);
 }
 
 /// Redis's `validateClientAttr`: names and library attributes must not break

@@ -185,6 +185,7 @@ fn call(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]]) -> Reply {
     let reply = (cmd.handler)(ctx, args).unwrap_or_else(|e| e);
     ctx.guard.command_done(reply.is_error());
     ctx.server.stats.command_done(reply.is_error());
+    ctx.server.monitors.feed(ctx.client, cmd, args);
     reply
 }
 

@@ -23,6 +23,7 @@ impl Flags {
     pub const FAST: Flags = Flags(1 << 7);
     pub const NO_AUTH: Flags = Flags(1 << 8);
     pub const NO_MULTI: Flags = Flags(1 << 9);
+    pub const SKIP_MONITOR: Flags = Flags(1 << 10);
 
     fn from_name(name: &[u8]) -> Flags {
         match name {
@@ -36,6 +37,7 @@ impl Flags {
             b"fast" => Flags::FAST,
             b"no_auth" => Flags::NO_AUTH,
             b"no_multi" => Flags::NO_MULTI,
+            b"skip_monitor" => Flags::SKIP_MONITOR,
             _ => Flags(0),
         }
     }

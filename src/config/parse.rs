@@ -191,25 +191,12 @@ pub fn format_percentile(v: f64) -> String {
     s
 }
 
-/// Port of Redis `sdscatrepr` (sds.c): how `main()` quotes command-line
-/// option values before appending them to the config text.
+/// Redis's `sdscatrepr`, as `main()` quotes command-line option values
+/// before appending them to the config text (only ASCII comes out).
 pub fn repr(s: &[u8]) -> String {
-    let mut out = String::from("\"");
-    for &c in s {
-        match c {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x07 => out.push_str("\\a"),
-            0x08 => out.push_str("\\b"),
-            0x20..=0x7e => out.push(char::from(c)),
-            _ => out.push_str(&format!("\\x{c:02x}")),
-        }
-    }
-    out.push('"');
-    out
+    let mut out = Vec::with_capacity(s.len() + 2);
+    crate::util::repr(s, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Keyspace notification class flags (Redis `NOTIFY_*`, server.h), as
