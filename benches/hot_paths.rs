@@ -9,7 +9,13 @@ use bytes::{Buf, Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use reddish::commands::CommandTable;
 use reddish::keyspace::{CommandClock, Keyspace, LockSet, StringValue, Value};
-use reddish::protocol::{encode, Reply, RequestParser, Resp};
+use reddish::protocol::{encode, Limits, Reply, RequestParser, Resp};
+
+/// Redis's default `proto-max-bulk-len`, an authenticated client.
+const LIMITS: Limits = Limits {
+    max_bulk_len: 512 * 1024 * 1024,
+    unauthenticated: false,
+};
 
 /// Sixteen requests, as `redis-benchmark -t set,get -P 16` pipelines them.
 const PIPELINE: usize = 16;
@@ -32,7 +38,7 @@ fn decode(c: &mut Criterion) {
             let mut buf = BytesMut::from(&batch[..]);
             let mut parser = RequestParser::default();
             let mut n = 0;
-            while let Ok(Some(req)) = parser.parse(&mut buf, 512 * 1024 * 1024) {
+            while let Ok(Some(req)) = parser.parse(&mut buf, LIMITS) {
                 n += parser.args(&req, &buf).len();
                 buf.advance(req.len);
             }

@@ -231,6 +231,11 @@ pub struct Client {
     pub tx: Transaction,
     /// The keys this client is blocked on (BLPOP, ...).
     pub block: ClientBlock,
+    /// Authenticated as the default user (Redis's `c->authenticated`): set
+    /// on connection and by RESET while no password is configured, and by
+    /// AUTH / HELLO AUTH. Setting a password later does not log out clients
+    /// that were let in without one, as in Redis.
+    pub authenticated: bool,
     /// The command runs again for a blocked client whose key was served
     /// (Redis's `reprocessing_command`): MONITOR showed it when it blocked.
     pub reprocessing: bool,
@@ -260,6 +265,18 @@ impl Client {
         self.set_db(0);
         self.set_resp(Resp::V2);
         self.handle.info().name = None;
+    }
+
+    /// Redis's `authRequired`: commands other than `no_auth` ones are
+    /// refused. Costs one load unless the client is not authenticated.
+    pub fn auth_required(&self, config: &crate::config::Config) -> bool {
+        !self.authenticated && config.has_password()
+    }
+
+    /// Redis's `clientSetDefaultAuth` (new connection, RESET): authenticated
+    /// only while no password is set.
+    pub fn set_default_auth(&mut self, config: &crate::config::Config) {
+        self.authenticated = !config.has_password();
     }
 
     /// A watched key was touched since WATCH (`CLIENT_DIRTY_CAS`).
@@ -378,6 +395,7 @@ impl ClientRegistry {
             push_line: None,
             tx: Transaction::default(),
             block: ClientBlock::default(),
+            authenticated: true,
             reprocessing: false,
             monitor_echo: Vec::new(),
             last_cmd: 0,
@@ -398,6 +416,25 @@ impl ClientRegistry {
 
     pub fn get(&self, id: u64) -> Option<Arc<ClientHandle>> {
         self.lock().get(&id).cloned()
+    }
+
+    /// Closes the clients that sent nothing for more than `timeout_secs`
+    /// (Redis's `clientsCronHandleTimeout`). Subscribers, monitors and
+    /// blocked clients wait on purpose and are left alone, as in Redis.
+    pub fn close_idle(&self, timeout_secs: u64) {
+        let now = crate::util::now_ms();
+        for handle in self.all() {
+            let idle_secs =
+                now.saturating_sub(handle.last_interaction_ms.load(Ordering::Relaxed)) / 1000;
+            if idle_secs > timeout_secs
+                && !handle.is_subscriber()
+                && !handle.info().monitor
+                && !handle.block_signal.is_blocked()
+            {
+                tracing::debug!(id = handle.id, "Closing idle client");
+                handle.kill();
+            }
+        }
     }
 
     /// A snapshot of all handles, so no lock is held while they are inspected.

@@ -15,7 +15,9 @@ use tokio::task::JoinSet;
 use crate::blocking::Unblock;
 use crate::client::Client;
 use crate::commands::execute;
-use crate::protocol::{borrow_args, encode, encode_json, own_args, peek, Reply, RequestParser};
+use crate::protocol::{
+    borrow_args, encode, encode_json, own_args, peek, Limits, Reply, RequestParser,
+};
 use crate::server::Server;
 
 /// Read buffer growth step; large values arrive in chunks of at least this.
@@ -76,6 +78,33 @@ impl Lookahead {
     }
 }
 
+/// Redis's reply to a client refused by protected mode, before it closes.
+const PROTECTED_MODE_DENIED: &[u8] =
+    b"-DENIED Redis is running in protected mode because protected \
+mode is enabled and no password is set for the default user. In this mode connections are only \
+accepted from the loopback interface. If you want to connect from external computers to Redis you \
+may adopt one of the following solutions: 1) Just disable protected mode sending the command \
+'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same \
+host the server is running, however MAKE SURE Redis is not publicly accessible from internet if \
+you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just \
+disable the protected mode by editing the Redis configuration file, and setting the protected \
+mode option to 'no', and then restarting the server. 3) If you started the server manually just \
+for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication \
+password for the default user. NOTE: You only need to do one of the above things in order for \
+the server to start accepting connections from the outside.\r\n";
+
+/// Protected mode (on by default) with no password lets in only clients
+/// whose address is exactly 127.0.0.1 or ::1, as Redis's `islocalClient`
+/// compares the peer's address text (127.0.0.2 or a v4-mapped ::ffff:127.0.0.1
+/// are not local to it either).
+fn denied_by_protected_mode(server: &Server, peer: SocketAddr) -> bool {
+    let local = match peer.ip() {
+        std::net::IpAddr::V4(ip) => ip == std::net::Ipv4Addr::LOCALHOST,
+        std::net::IpAddr::V6(ip) => ip == std::net::Ipv6Addr::LOCALHOST,
+    };
+    !local && server.config.protected_mode() && !server.config.has_password()
+}
+
 pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
     let _ = socket.set_nodelay(true);
     let laddr = socket.local_addr().unwrap_or(addr);
@@ -90,12 +119,25 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
             .await;
         return;
     }
+    if denied_by_protected_mode(&server, addr) {
+        server
+            .stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
+        let _ = socket.write_all(PROTECTED_MODE_DENIED).await;
+        return;
+    }
+    server
+        .stats
+        .connections_received
+        .fetch_add(1, Ordering::Relaxed);
     #[cfg(unix)]
     let fd = std::os::fd::AsRawFd::as_raw_fd(&socket) as i64;
     #[cfg(not(unix))]
     let fd = -1;
     let mut client = server.clients.register(addr, laddr, fd);
     client.json = server.config.json();
+    client.set_default_auth(&server.config);
     tracing::debug!(id = client.id, %addr, "client connected");
     // A kill (CLIENT KILL, an output buffer limit) ends the connection even
     // while it waits on a write to a client that does not read.
@@ -202,7 +244,11 @@ async fn run_buffered(
     socket: &mut TcpStream,
 ) -> std::io::Result<bool> {
     loop {
-        let request = match parser.parse(input, server.config.proto_max_bulk_len()) {
+        let limits = Limits {
+            max_bulk_len: server.config.proto_max_bulk_len(),
+            unauthenticated: client.auth_required(&server.config),
+        };
+        let request = match parser.parse(input, limits) {
             Ok(Some(request)) => request,
             Ok(None) => return Ok(false),
             Err(e) => {

@@ -215,12 +215,14 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     let mut listeners = Vec::new();
     for addr in server.config.bind() {
         let addr = addr.trim_start_matches('-');
-        let listener = TcpListener::bind((addr, port)).await.map_err(|e| {
-            std::io::Error::new(
-                e.kind(),
-                format!("Could not create server TCP listening socket {addr}:{port}: {e}"),
-            )
-        })?;
+        let listener = listen(addr, port, server.config.tcp_backlog())
+            .await
+            .map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("Could not create server TCP listening socket {addr}:{port}: {e}"),
+                )
+            })?;
         let local = listener.local_addr()?;
         if port == 0 {
             port = local.port();
@@ -240,6 +242,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     );
     spawn_active_expiry(server.keyspace.clone(), server.config.clone());
     tokio::spawn(sample_rates(server.clone()));
+    tokio::spawn(close_idle_clients(server.clone()));
     let loops = Arc::new(EventLoops::start(&server));
     for listener in listeners {
         tokio::spawn(accept_loop(server.clone(), listener, loops.clone()));
@@ -249,12 +252,62 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     Ok(())
 }
 
+/// A listening socket as Redis's `anetTcpServer` makes it: SO_REUSEADDR,
+/// IPv6 sockets for IPv6 only, and `tcp-backlog` as the accept queue's
+/// length (tokio's own bind always asks for 1024).
+async fn listen(addr: &str, port: u16, backlog: u32) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let Some(at) = tokio::net::lookup_host((addr, port)).await?.next() else {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AddrNotAvailable,
+            "no such address",
+        ));
+    };
+    let socket = Socket::new(Domain::for_address(at), Type::STREAM, None)?;
+    if at.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&at.into())?;
+    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    warn_if_backlog_capped(backlog);
+    TcpListener::from_std(socket.into())
+}
+
+/// Redis's `checkTcpBacklogSettings`: the kernel silently caps the backlog
+/// at `net.core.somaxconn`.
+fn warn_if_backlog_capped(backlog: u32) {
+    let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok());
+    if let Some(max) = somaxconn.filter(|&max| max < backlog) {
+        tracing::warn!(
+            "WARNING: The TCP backlog setting of {backlog} cannot be enforced because \
+             /proc/sys/net/core/somaxconn is set to the lower value of {max}."
+        );
+    }
+}
+
 /// Samples the instantaneous metrics, like Redis's `serverCron`.
 async fn sample_rates(server: Arc<Server>) {
     let mut tick = tokio::time::interval(RATE_PERIOD);
     loop {
         tick.tick().await;
         server.stats.sample();
+    }
+}
+
+/// The `timeout` setting, checked every second as Redis's `clientsCron`
+/// does (so CONFIG SET timeout applies to connected clients too).
+async fn close_idle_clients(server: Arc<Server>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let timeout = server.config.timeout();
+        if timeout > 0 {
+            server.clients.close_idle(timeout);
+        }
     }
 }
 
@@ -331,10 +384,6 @@ async fn accept_loop(server: Arc<Server>, listener: TcpListener, loops: Arc<Even
     loop {
         match listener.accept().await {
             Ok((socket, addr)) => {
-                server
-                    .stats
-                    .connections_received
-                    .fetch_add(1, Ordering::Relaxed);
                 loops.deal(&server, socket, addr);
             }
             Err(e) => {
@@ -357,6 +406,12 @@ impl Signals {
     fn install() -> Signals {
         #[cfg(unix)]
         {
+            // A closed terminal must not kill the server: Redis ignores SIGHUP
+            // (and SIGPIPE, which Rust programs ignore already).
+            // SAFETY: setting a signal's disposition to SIG_IGN touches no memory of ours.
+            unsafe {
+                libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            }
             use tokio::signal::unix::{signal, SignalKind};
             let streams = signal(SignalKind::terminate())
                 .and_then(|term| Ok((term, signal(SignalKind::interrupt())?)))

@@ -21,6 +21,7 @@ pub static COMMANDS: &[Registration] = &[
     cmd("select", select),
     cmd("quit", quit),
     cmd("reset", reset),
+    cmd("auth", auth),
     cmd("monitor", monitor),
     cmd("hello", hello),
     cmd("client|id", client_id),
@@ -80,6 +81,7 @@ fn reset(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     ctx.server.pubsub.leave(&mut ctx.client.subs);
     stop_monitoring(ctx);
     ctx.client.reset(&ctx.server.keyspace.watches);
+    ctx.client.set_default_auth(&ctx.server.config);
     Ok(Reply::simple("RESET"))
 }
 
@@ -128,13 +130,51 @@ fn set_name(ctx: &mut Ctx, name: &[u8]) -> Result<(), Reply> {
 
 /// `ACLAuthenticateUser` with the only user we have: `default`, whose password
 /// is `requirepass` (any password when none is configured, Redis's `nopass`).
-fn authenticate(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
-    user == b"default"
+/// Success authenticates the client; failure is WRONGPASS.
+fn authenticate(ctx: &mut Ctx, user: &[u8], pass: &[u8]) -> Result<(), Reply> {
+    let ok = user == b"default"
         && ctx
             .server
             .config
             .requirepass()
-            .is_none_or(|required| required.is_empty() || required == pass)
+            .is_none_or(|required| same_secret(&required, pass));
+    if !ok {
+        return Err(Reply::error(
+            "WRONGPASS invalid username-password pair or user is disabled.",
+        ));
+    }
+    ctx.client.authenticated = true;
+    Ok(())
+}
+
+/// Compares a password in time that does not depend on where it differs
+/// (Redis compares SHA-256 digests for the same reason).
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    let longest = a.len().max(b.len());
+    let diff = (0..longest).fold(a.len() ^ b.len(), |acc, i| {
+        acc | usize::from(a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0))
+    });
+    diff == 0
+}
+
+/// AUTH [username] password (Redis's `authCommand`). The one-argument form
+/// with no password configured is an error, as Redis keeps it for clients
+/// that send a password the server does not expect.
+fn auth(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let (user, pass) = match args {
+        [_, pass] => {
+            if !ctx.server.config.has_password() {
+                return Err(Reply::error(
+                    "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+                ));
+            }
+            (&b"default"[..], *pass)
+        }
+        [_, user, pass] => (*user, *pass),
+        _ => return Err(syntax_error()),
+    };
+    authenticate(ctx, user, pass)?;
+    Ok(Reply::OK)
 }
 
 /// HELLO [protover [AUTH user pass] [SETNAME name]] (Redis's `helloCommand`).
@@ -155,11 +195,7 @@ fn hello(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     while i < args.len() {
         let more = args.len() - 1 - i;
         if is(args[i], "AUTH") && more >= 2 {
-            if !authenticate(ctx, args[i + 1], args[i + 2]) {
-                return Err(Reply::error(
-                    "WRONGPASS invalid username-password pair or user is disabled.",
-                ));
-            }
+            authenticate(ctx, args[i + 1], args[i + 2])?;
             i += 3;
         } else if is(args[i], "SETNAME") && more >= 1 {
             set_name(ctx, args[i + 1])?;
@@ -171,6 +207,11 @@ fn hello(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 b"'",
             ]));
         }
+    }
+    if ctx.client.auth_required(&ctx.server.config) {
+        return Err(Reply::error(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+        ));
     }
     if let Some(resp) = version {
         ctx.client.set_resp(resp);

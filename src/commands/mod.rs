@@ -200,6 +200,12 @@ pub fn execute(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
         }
     };
     client.note_command(cmd, server.keyspace.lru_clock.now_ms());
+    if client.auth_required(&server.config) && !cmd.flags.contains(Flags::NO_AUTH) {
+        let reply = Reply::error("NOAUTH Authentication required.");
+        return server
+            .stats
+            .rejected(tx::refused(server, client, Some(cmd), reply));
+    }
     if let Some(reply) = subscribed_mode_error(client, cmd) {
         return server.stats.rejected(reply);
     }

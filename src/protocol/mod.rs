@@ -9,4 +9,6 @@ pub mod request;
 pub use encode::{encode, Resp};
 pub use json::encode_json;
 pub use reply::Reply;
-pub use request::{borrow_args, own_args, peek, Args, ProtocolError, Request, RequestParser};
+pub use request::{
+    borrow_args, own_args, peek, Args, Limits, ProtocolError, Request, RequestParser,
+};

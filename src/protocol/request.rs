@@ -38,6 +38,20 @@ pub const INLINE_MAX_SIZE: usize = 64 * 1024;
 /// allocated per argument until the arguments' bytes are in the buffer.
 pub const MULTIBULK_MAX_LEN: i64 = i32::MAX as i64;
 
+/// Before a client authenticates, Redis allows at most 10 arguments of at
+/// most 16 KiB each, so an unauthenticated client cannot make the server
+/// buffer much (`processMultibulkBuffer`).
+const UNAUTHENTICATED_MAX_ARGS: i64 = 10;
+const UNAUTHENTICATED_MAX_BULK: u64 = 16 * 1024;
+
+/// What a client may send: `proto-max-bulk-len`, and whether the small
+/// limits of a client that must authenticate first apply.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_bulk_len: u64,
+    pub unauthenticated: bool,
+}
+
 /// Arguments of one request, borrowed from the read buffer (or from an
 /// inline request's split). Kept inline up to eight: no allocation per request
 /// for the commands that dominate real traffic.
@@ -123,7 +137,7 @@ impl RequestParser {
     pub fn parse(
         &mut self,
         buf: &mut BytesMut,
-        max_bulk_len: u64,
+        limits: Limits,
     ) -> Result<Option<Request>, ProtocolError> {
         while self.pending == 0 {
             if buf.is_empty() {
@@ -154,6 +168,9 @@ impl RequestParser {
             if count > MULTIBULK_MAX_LEN {
                 return Err(ProtocolError::new("invalid multibulk length"));
             }
+            if count > UNAUTHENTICATED_MAX_ARGS && limits.unauthenticated {
+                return Err(ProtocolError::new("unauthenticated multibulk length"));
+            }
             buf[cr + 1] = b'\n';
             if count <= 0 {
                 buf.advance(cr + 2);
@@ -167,7 +184,7 @@ impl RequestParser {
             }
         }
         while self.pending > 0 {
-            if !self.scan_arg(buf, max_bulk_len)? {
+            if !self.scan_arg(buf, limits)? {
                 return Ok(None);
             }
             self.pending -= 1;
@@ -193,7 +210,7 @@ impl RequestParser {
 
     /// Scans the next argument of the request in progress; false until all of
     /// its bytes arrived.
-    fn scan_arg(&mut self, buf: &mut [u8], max_bulk_len: u64) -> Result<bool, ProtocolError> {
+    fn scan_arg(&mut self, buf: &mut [u8], limits: Limits) -> Result<bool, ProtocolError> {
         let pos = self.pos;
         let (cr, len) = match short_header(buf, pos, b'$') {
             Some(header) => header,
@@ -212,8 +229,11 @@ impl RequestParser {
                 }
             }
         };
-        if len > max_bulk_len {
+        if len > limits.max_bulk_len {
             return Err(ProtocolError::new("invalid bulk length"));
+        }
+        if len > UNAUTHENTICATED_MAX_BULK && limits.unauthenticated {
+            return Err(ProtocolError::new("unauthenticated bulk length"));
         }
         let start = cr + 2;
         let end = start.saturating_add(len as usize);
@@ -334,7 +354,10 @@ fn parse_inline(buf: &[u8]) -> Result<Option<Request>, ProtocolError> {
 mod tests {
     use super::*;
 
-    const MAX: u64 = 512 * 1024 * 1024;
+    const MAX: Limits = Limits {
+        max_bulk_len: 512 * 1024 * 1024,
+        unauthenticated: false,
+    };
 
     type Parsed = (Vec<Vec<Vec<u8>>>, Option<ProtocolError>, usize);
 
