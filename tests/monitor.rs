@@ -70,6 +70,9 @@ fn monitor_shows_what_redis_shows() {
         &["SELECT", "3"],
         &["set", "lower", "case"],
         &["HELLO", "2", "SETNAME", "me"],
+        // Passwords are redacted, whether or not they were right.
+        &["AUTH", "someone", "secret"],
+        &["HELLO", "2", "AUTH", "default", "secret", "SETNAME", "x"],
         &["PING"],
     ];
     let ours = Server::start();
