@@ -142,6 +142,33 @@ fn config_set_requirepass_applies_to_new_clients() {
     assert_eq!(refused.cmd(&["PING"]), b"+PONG\r\n");
 }
 
+/// A client that connected while a password was set is still not logged in
+/// when it is cleared: commands run, but HELLO wants AUTH, as in Redis.
+#[test]
+fn hello_after_the_password_is_cleared() {
+    let Some(oracle) = Server::oracle_with(&["--requirepass", "sec"]) else {
+        return;
+    };
+    let ours = Server::start_with(&["--requirepass", "sec"]);
+    let run = |server: &Server| {
+        let mut early = server.connect();
+        let mut admin = server.connect();
+        admin.cmd(&["AUTH", "sec"]);
+        admin.cmd(&["CONFIG", "SET", "requirepass", ""]);
+        let replies = [
+            early.cmd_str(&["PING"]),
+            early.cmd_str(&["HELLO", "2"]),
+            mask_hello_id_text(&early.cmd(&["HELLO", "2", "AUTH", "default", "x"])),
+        ];
+        replies.concat()
+    };
+    assert_eq!(run(&ours), run(&oracle));
+}
+
+fn mask_hello_id_text(reply: &[u8]) -> String {
+    String::from_utf8_lossy(&mask_hello_id(reply)).into_owned()
+}
+
 #[test]
 fn redis_cli_and_the_redis_crate_log_in_with_a_password() {
     let server = Server::start_with(&["--requirepass", "p@ss word"]);

@@ -208,7 +208,9 @@ fn hello(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             ]));
         }
     }
-    if ctx.client.auth_required(&ctx.server.config) {
+    // Redis checks the client's own flag here, not whether a password is
+    // set now: a client that connected while one was set must still log in.
+    if !ctx.client.authenticated {
         return Err(Reply::error(
             "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
         ));
