@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
 
@@ -81,16 +82,6 @@ impl Args {
     }
 }
 
-/// Redis's log levels mapped onto tracing's.
-fn tracing_level(loglevel: &str) -> tracing::Level {
-    match loglevel {
-        "debug" => tracing::Level::TRACE,
-        "verbose" => tracing::Level::DEBUG,
-        "warning" => tracing::Level::WARN,
-        _ => tracing::Level::INFO,
-    }
-}
-
 /// Flags clap knows; every other `--name` is a config directive.
 const CLAP_FLAGS: &[&str] = &[
     "--port",
@@ -129,7 +120,10 @@ fn split_directives(argv: Vec<String>) -> (Vec<String>, Vec<(String, Vec<String>
 }
 
 fn main() -> ExitCode {
-    let (for_clap, mut overrides) = split_directives(std::env::args().collect());
+    let argv: Vec<String> = std::env::args().collect();
+    let program = argv.first().cloned().unwrap_or_default();
+    let config_given = argv.len() > 1;
+    let (for_clap, mut overrides) = split_directives(argv);
     let args = Args::parse_from(for_clap);
     overrides.extend(args.overrides());
     let config = match reddish::config::Config::load(args.config_file.as_deref(), &overrides) {
@@ -139,11 +133,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    tracing_subscriber::fmt()
-        .with_max_level(tracing_level(&config.loglevel()))
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .init();
+    let config = Arc::new(config);
+    reddish::log::init(config.clone());
+    reddish::log::starting(config_given, &program);
     config.apply_jemalloc_bg_thread();
     #[cfg(target_os = "linux")]
     if config.disable_thp() {
