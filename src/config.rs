@@ -16,11 +16,11 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock};
 
 use crate::protocol::inline::split_args;
-pub use parse::notify;
 use parse::{
     format_percentile, keyspace_events_from_str, keyspace_events_to_string, memtoull, repr,
-    strerror, string2d, string2ll, strtoll, strtoll_whole,
+    string2d, string2ll, strtoll, strtoll_whole,
 };
+pub use parse::{notify, strerror};
 use table::{
     idx, lookup, Def, Fixup, Kind, NumFmt, Special, HIDDEN, IMMUTABLE, MULTI_ARG, N, PROTECTED,
     TABLE,

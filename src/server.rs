@@ -281,7 +281,8 @@ async fn bind(server: &Server) -> std::io::Result<Vec<TcpListener>> {
             Ok(listener) => listener,
             Err(e) => {
                 tracing::warn!(
-                    "Warning: Could not create server TCP listening socket {addr}:{port}: {e}"
+                    "Warning: Could not create server TCP listening socket {addr}:{port}: bind: {}",
+                    crate::config::strerror(&e)
                 );
                 return Err(std::io::Error::new(
                     e.kind(),

@@ -359,3 +359,21 @@ fn redis_suite_default_conf_starts_the_server() {
     );
     assert!(out.status.success(), "{:?}", out.status);
 }
+
+#[test]
+fn a_taken_port_fails_as_redis_words_it() {
+    // The suite retries on another port when it reads "Failed listening on port".
+    let server = Server::start();
+    let out = Command::new(env!("CARGO_BIN_EXE_reddish-server"))
+        .args(["--port", &server.port.to_string()])
+        .output()
+        .expect("run reddish-server");
+    assert_eq!(out.status.code(), Some(1));
+    let log = String::from_utf8_lossy(&out.stdout);
+    let port = server.port;
+    assert!(
+        log.contains(&format!("# Warning: Could not create server TCP listening socket 127.0.0.1:{port}: bind: Address already in use\n"))
+            && log.contains(&format!("# Failed listening on port {port} (TCP), aborting.\n")),
+        "{log}"
+    );
+}
