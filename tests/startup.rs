@@ -245,7 +245,14 @@ fn logfile_and_loglevel_follow_config_set() {
         conn.cmd_str(&["CONFIG", "SET", "maxmemory", "1mb"]),
         "+OK\r\n"
     );
+    assert_eq!(
+        conn.cmd_str(&["CONFIG", "SET", "save", "60 5", "hz", "20"]),
+        "+OK\r\n"
+    );
+    wait_for_log(&path, "WARNING save points are configured ('60 5')");
     let log = wait_for_log(&path, "WARNING maxmemory");
+    // Only the settings CONFIG SET named are warned about again.
+    assert_eq!(log.matches("WARNING").count(), 2, "{log}");
     assert_eq!(log.matches("Accepted").count(), accepted, "{log}");
     // logfile is immutable at runtime, as in Redis.
     assert!(conn
