@@ -16,11 +16,11 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock};
 
 use crate::protocol::inline::split_args;
-pub use parse::notify;
 use parse::{
     format_percentile, keyspace_events_from_str, keyspace_events_to_string, memtoull, repr,
-    strerror, string2d, string2ll, strtoll, strtoll_whole,
+    string2d, string2ll, strtoll, strtoll_whole,
 };
+pub use parse::{notify, strerror};
 use table::{
     idx, lookup, Def, Fixup, Kind, NumFmt, Special, HIDDEN, IMMUTABLE, MULTI_ARG, N, PROTECTED,
     TABLE,
@@ -40,8 +40,10 @@ const REPL_BACKLOG_MIN_SIZE: i64 = 16 * 1024;
 
 /// Our default for `bind` (Redis's is `* -::*`).
 const DEFAULT_BIND: &[&str] = &["127.0.0.1"];
-/// Redis's default `save` points: (seconds, changes).
-const DEFAULT_SAVE: &[(i64, i32)] = &[(3600, 1), (300, 100), (60, 10000)];
+/// Our default `save` points: none. reddish keeps its data in memory only
+/// (README), so it promises no snapshots; Redis's default is 3600 1 300 100
+/// 60 10000.
+const DEFAULT_SAVE: &[(i64, i32)] = &[];
 /// Redis `configOOMScoreAdjValuesDefaults`.
 const DEFAULT_OOM: [i32; 3] = [0, 200, 800];
 /// Redis's default `latency-tracking-info-percentiles`.
@@ -130,6 +132,8 @@ const BIND: usize = idx("bind");
 const DATABASES: usize = idx("databases");
 const LOGLEVEL: usize = idx("loglevel");
 const LOGFILE: usize = idx("logfile");
+const ALWAYS_SHOW_LOGO: usize = idx("always-show-logo");
+const SYSLOG_ENABLED: usize = idx("syslog-enabled");
 const JSON: usize = idx("json");
 const MAXCLIENTS: usize = idx("maxclients");
 const HZ: usize = idx("hz");
@@ -439,6 +443,22 @@ impl Config {
         enum_name(table::LOGLEVELS, self.num(LOGLEVEL), false)
     }
 
+    /// `loglevel` as Redis's verbosity number (0 debug .. 3 warning), read
+    /// without allocating: the log checks it at every line.
+    pub fn loglevel_value(&self) -> i64 {
+        self.num(LOGLEVEL)
+    }
+
+    /// Print the ASCII logo at start-up even when stdout is not a terminal.
+    pub fn always_show_logo(&self) -> bool {
+        self.flag(ALWAYS_SHOW_LOGO)
+    }
+
+    /// Accepted; reddish writes nothing to syslog (ARCHITECTURE.md).
+    pub fn syslog_enabled(&self) -> bool {
+        self.flag(SYSLOG_ENABLED)
+    }
+
     /// Log file path; empty means standard output.
     pub fn logfile(&self) -> String {
         self.text(LOGFILE)
@@ -484,6 +504,49 @@ impl Config {
 
     pub fn appendonly(&self) -> bool {
         self.flag(APPENDONLY)
+    }
+
+    /// Warnings for settings reddish accepts but does not honour yet (save
+    /// points, `appendonly yes`: no persistence; `maxmemory`, a policy other
+    /// than `noeviction`: no eviction), one per setting currently set so.
+    /// `only` restricts them to the named settings (CONFIG SET's names, any
+    /// case or alias); the server logs them at start-up and on CONFIG SET.
+    pub fn unenforced_warnings(&self, only: Option<&[&[u8]]>) -> Vec<String> {
+        let named = |i: usize| {
+            only.is_none_or(|names| names.iter().any(|n| lookup(n).is_some_and(|(j, _)| j == i)))
+        };
+        [SAVE, APPENDONLY, MAXMEMORY, MAXMEMORY_POLICY]
+            .into_iter()
+            .filter(|&i| named(i))
+            .filter_map(|i| self.unenforced_warning(i))
+            .collect()
+    }
+
+    fn unenforced_warning(&self, i: usize) -> Option<String> {
+        const NO_PERSISTENCE: &str = "persistence is not implemented yet";
+        const NO_EVICTION: &str = "eviction is not implemented yet";
+        match i {
+            SAVE => (!self.save().is_empty()).then(|| {
+                let points = String::from_utf8_lossy(&self.render(SAVE)).into_owned();
+                format!("WARNING save points are configured ('{points}') but {NO_PERSISTENCE}: nothing will be saved to disk")
+            }),
+            APPENDONLY => self.appendonly().then(|| {
+                format!("WARNING appendonly is yes but {NO_PERSISTENCE}: no append only file will be written")
+            }),
+            MAXMEMORY => {
+                let bytes = self.maxmemory();
+                (bytes > 0).then(|| {
+                    format!("WARNING maxmemory is set to {bytes} bytes but {NO_EVICTION}: the limit is not enforced")
+                })
+            }
+            MAXMEMORY_POLICY => {
+                let policy = self.maxmemory_policy();
+                (policy != "noeviction").then(|| {
+                    format!("WARNING maxmemory-policy is {policy} but {NO_EVICTION}: no key will be evicted")
+                })
+            }
+            _ => None,
+        }
     }
 
     /// One of `everysec`, `always`, `no`.

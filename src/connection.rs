@@ -138,7 +138,7 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
     let mut client = server.clients.register(addr, laddr, fd);
     client.json = server.config.json();
     client.set_default_auth(&server.config);
-    tracing::debug!(id = client.id, %addr, "client connected");
+    tracing::debug!("Accepted {addr}");
     // A kill (CLIENT KILL, an output buffer limit) ends the connection even
     // while it waits on a write to a client that does not read.
     let handle = client.handle.clone();
@@ -159,7 +159,7 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
         .leave(client.id, &signal, &mut client.block);
     client.discard(&server.keyspace.watches);
     server.clients.unregister(client.id);
-    tracing::debug!(id = client.id, "client gone");
+    tracing::debug!("Client closed connection id={} addr={addr}", client.id);
 }
 
 async fn run(server: &Server, client: &mut Client, socket: &mut TcpStream) -> std::io::Result<()> {

@@ -15,6 +15,7 @@ pub mod connection;
 pub mod glob;
 pub mod keyspace;
 pub mod lazyfree;
+pub mod log;
 pub mod monitor;
 pub mod number;
 pub mod protocol;

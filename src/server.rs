@@ -21,6 +21,9 @@ use crate::util::now_ms;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// How the server names itself in its log, where Redis says "Redis".
+pub const NAME: &str = "reddish";
+
 /// The Redis version we speak for (HELLO, INFO `redis_version`): clients pick
 /// features by it.
 pub const REDIS_VERSION: &str = "7.0.15";
@@ -181,9 +184,16 @@ pub struct Server {
     pub shutdown: Notify,
 }
 
+/// SHUTDOWN's options (Redis's `SHUTDOWN_SAVE`, `_NOSAVE`, `_FORCE`).
+#[derive(Clone, Copy, Default, Debug)]
+pub struct ShutdownFlags {
+    pub save: bool,
+    pub nosave: bool,
+    pub force: bool,
+}
+
 impl Server {
-    pub fn new(config: Config) -> Server {
-        let config = Arc::new(config);
+    pub fn new(config: Arc<Config>) -> Server {
         let pubsub = Arc::new(PubSub::new(config.clone()));
         let keyspace = Arc::new(Keyspace::new(config.databases()).notifying(pubsub.clone()));
         let run_id = (0..40)
@@ -203,26 +213,94 @@ impl Server {
             shutdown: Notify::new(),
         }
     }
+
+    /// Unix time of the start, in seconds: INFO's `rdb_last_save_time` and
+    /// LASTSAVE, as a Redis that found no dump file reports its start.
+    pub fn started_unix_secs(&self) -> u64 {
+        (now_ms() / 1000).saturating_sub(self.started.elapsed().as_secs())
+    }
+
+    /// Redis's `prepareForShutdown`, with the logs it writes. A final save
+    /// is due when asked for (SAVE) or when save points are configured
+    /// (unless NOSAVE); reddish cannot save (no persistence yet), so then
+    /// the shutdown fails as Redis's does when its save fails, unless
+    /// FORCE says to exit anyway. Returns whether the server may exit.
+    pub fn prepare_shutdown(&self, flags: ShutdownFlags) -> bool {
+        tracing::warn!("User requested shutdown...");
+        let save_points = !self.config.save().is_empty();
+        if flags.save || (save_points && !flags.nosave) {
+            tracing::info!("Saving the final RDB snapshot before exiting.");
+            let changes = self.keyspace.dirty.load(Ordering::Relaxed);
+            tracing::warn!(
+                "Persistence is not implemented yet: nothing can be saved ({changes} changes since start)"
+            );
+            if !flags.force {
+                tracing::warn!("Error trying to save the DB, can't exit.");
+                tracing::warn!(
+                    "Errors trying to shut down the server. Check the logs for more information."
+                );
+                return false;
+            }
+            tracing::warn!("Error trying to save the DB. Exit anyway.");
+        }
+        true
+    }
 }
 
-/// Binds every configured address, then serves until SIGINT, SIGTERM or SHUTDOWN.
-pub async fn run(config: Config) -> std::io::Result<()> {
+/// Binds every configured address, then serves until SIGINT, SIGTERM or
+/// SHUTDOWN, logging what redis-server logs on the way.
+pub async fn run(config: Arc<Config>) -> std::io::Result<()> {
     let signals = Signals::install();
+    crate::log::server_initialized();
     let server = Arc::new(Server::new(config));
-    // Port 0 picks a free port on the first address; the other addresses and
-    // CONFIG GET port then use that same port.
+    let listeners = bind(&server).await?;
+    crate::log::startup_banner(&server.config, server.tcp_port.load(Ordering::Relaxed));
+    tracing::warn!("Server initialized");
+    for warning in server.config.unenforced_warnings(None) {
+        tracing::warn!("{warning}");
+    }
+    spawn_active_expiry(server.keyspace.clone(), server.config.clone());
+    tokio::spawn(sample_rates(server.clone()));
+    tokio::spawn(close_idle_clients(server.clone()));
+    let loops = Arc::new(EventLoops::start(&server));
+    for listener in listeners {
+        tokio::spawn(accept_loop(server.clone(), listener, loops.clone()));
+    }
+    tracing::info!("Ready to accept connections");
+    signals.wait(&server).await;
+    tracing::warn!("{NAME} is now ready to exit, bye bye...");
+    Ok(())
+}
+
+/// Listens on every configured address. Port 0 picks a free port on the
+/// first address; the other addresses and CONFIG GET port then use that
+/// same port. A failure is logged and returned as Redis words it (the
+/// suite looks for "Failed listening on port" to retry on another port).
+async fn bind(server: &Server) -> std::io::Result<Vec<TcpListener>> {
     let mut port = server.config.port();
     let mut listeners = Vec::new();
     for addr in server.config.bind() {
-        let addr = addr.trim_start_matches('-');
-        let listener = listen(addr, port, server.config.tcp_backlog())
-            .await
-            .map_err(|e| {
-                std::io::Error::new(
+        let optional = addr.starts_with('-');
+        let listener = match listen(
+            addr.trim_start_matches('-'),
+            port,
+            server.config.tcp_backlog(),
+        )
+        .await
+        {
+            Ok(listener) => listener,
+            Err(e) if optional && unavailable(&e) => continue,
+            Err(e) => {
+                tracing::warn!(
+                    "Warning: Could not create server TCP listening socket {addr}:{port}: bind: {}",
+                    crate::config::strerror(&e)
+                );
+                return Err(std::io::Error::new(
                     e.kind(),
-                    format!("Could not create server TCP listening socket {addr}:{port}: {e}"),
-                )
-            })?;
+                    format!("Failed listening on port {port} (TCP), aborting."),
+                ));
+            }
+        };
         let local = listener.local_addr()?;
         if port == 0 {
             port = local.port();
@@ -233,31 +311,23 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         server
             .tcp_port
             .store(local.port() as u64, Ordering::Relaxed);
-        tracing::info!("Ready to accept connections tcp on {local}");
         listeners.push(listener);
     }
-    tracing::info!(
-        "reddish {VERSION} (Redis {REDIS_VERSION} compatible) started, pid {}",
-        std::process::id()
-    );
-    spawn_active_expiry(server.keyspace.clone(), server.config.clone());
-    tokio::spawn(sample_rates(server.clone()));
-    tokio::spawn(close_idle_clients(server.clone()));
-    let loops = Arc::new(EventLoops::start(&server));
-    for listener in listeners {
-        tokio::spawn(accept_loop(server.clone(), listener, loops.clone()));
-    }
-    signals.wait(&server).await;
-    tracing::info!("reddish is now ready to exit, bye bye...");
-    Ok(())
+    Ok(listeners)
 }
 
 /// A listening socket as Redis's `anetTcpServer` makes it: SO_REUSEADDR,
 /// IPv6 sockets for IPv6 only, and `tcp-backlog` as the accept queue's
 /// length (tokio's own bind always asks for 1024).
+/// `*` is every IPv4 address and `::*` every IPv6 one, as in redis.conf.
 async fn listen(addr: &str, port: u16, backlog: u32) -> std::io::Result<TcpListener> {
     use socket2::{Domain, Socket, Type};
-    let Some(at) = tokio::net::lookup_host((addr, port)).await?.next() else {
+    let host = match addr {
+        "*" => "0.0.0.0",
+        "::*" => "::",
+        host => host,
+    };
+    let Some(at) = tokio::net::lookup_host((host, port)).await?.next() else {
         return Err(std::io::Error::new(
             std::io::ErrorKind::AddrNotAvailable,
             "no such address",
@@ -273,6 +343,15 @@ async fn listen(addr: &str, port: u16, backlog: u32) -> std::io::Result<TcpListe
     socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
     warn_if_backlog_capped(backlog);
     TcpListener::from_std(socket.into())
+}
+
+/// The errors that make a `-`-prefixed (optional) bind address skipped, as
+/// Redis's `listenToPort` skips them: no such address, or no IPv6 here.
+fn unavailable(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EADDRNOTAVAIL | libc::EAFNOSUPPORT | libc::EPROTONOSUPPORT | libc::ENOPROTOOPT)
+    )
 }
 
 /// Redis's `checkTcpBacklogSettings`: the kernel silently caps the backlog
@@ -423,15 +502,22 @@ impl Signals {
         Signals {}
     }
 
-    /// Waits for a signal or SHUTDOWN.
+    /// Waits for a signal or SHUTDOWN. A signal shuts down as SHUTDOWN
+    /// FORCE would: Redis refuses to exit on SIGTERM when its final save
+    /// fails, but reddish cannot save at all and a signal must stop it.
     async fn wait(self, server: &Server) {
         #[cfg(unix)]
         if let Some((mut term, mut int)) = self.streams {
-            tokio::select! {
-                _ = term.recv() => tracing::info!("Received SIGTERM scheduling shutdown..."),
-                _ = int.recv() => tracing::info!("Received SIGINT scheduling shutdown..."),
-                _ = server.shutdown.notified() => tracing::info!("User requested shutdown..."),
-            }
+            let signal = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+                _ = server.shutdown.notified() => return,
+            };
+            crate::log::from_signal(&format!("Received {signal} scheduling shutdown..."));
+            server.prepare_shutdown(ShutdownFlags {
+                force: true,
+                ..ShutdownFlags::default()
+            });
             return;
         }
         server.shutdown.notified().await;

@@ -107,14 +107,280 @@ fn sigterm_shuts_down_cleanly() {
     let out = child.wait_with_output().expect("wait");
     assert!(out.status.success(), "exit status {:?}", out.status);
     let log = String::from_utf8_lossy(&out.stdout);
+    let pid = child_pid_line(&log);
+    assert!(log.contains("* Ready to accept connections\n"), "{log}");
     assert!(
-        log.contains(&format!(
-            "Ready to accept connections tcp on 127.0.0.1:{port}"
-        )),
+        log.contains(&format!("{pid}:signal-handler ("))
+            && log.contains(") Received SIGTERM scheduling shutdown...\n")
+            && log.contains("# User requested shutdown...\n")
+            && log.contains("# reddish is now ready to exit, bye bye...\n"),
+        "{log}"
+    );
+    // No save points by default: nothing to warn about on the way out.
+    assert!(!log.contains("Saving the final RDB snapshot"), "{log}");
+}
+
+/// The pid the log's "pid=N" start-up line names.
+fn child_pid_line(log: &str) -> u32 {
+    log.split_once("pid=")
+        .and_then(|(_, rest)| rest.split(',').next())
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {log}"))
+}
+
+/// Whether `line` has Redis's log prefix: `pid:role dd Mon yyyy HH:MM:SS.mmm <level> `.
+fn redis_log_line(line: &str, pid: u32, role: char) -> bool {
+    let Some(rest) = line.strip_prefix(&format!("{pid}:{role} ")) else {
+        return false;
+    };
+    let fields: Vec<&str> = rest.splitn(6, ' ').collect();
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let time: Vec<&str> = fields
+        .get(3)
+        .map_or(vec![], |t| t.split([':', '.']).collect());
+    fields.len() == 6
+        && digits(fields[0], 2)
+        && fields[1].len() == 3
+        && digits(fields[2], 4)
+        && time.len() == 4
+        && time[..3].iter().all(|t| digits(t, 2))
+        && digits(time[3], 3)
+        && matches!(fields[4], "." | "-" | "*" | "#")
+}
+
+#[test]
+fn startup_log_is_redis_shaped_and_in_redis_order() {
+    let (server, log) = Server::start_logging(&["--loglevel", "verbose"]);
+    let pid = server.pid();
+    let lines: Vec<&str> = log.lines().collect();
+    let expected = [
+        ('C', "# oO0OoO0OoO0Oo reddish is starting oO0OoO0OoO0Oo"),
+        (
+            'C',
+            &format!(
+                "# reddish version={}, redis_version=7.0.15, bits=64, pid={pid}, just started",
+                env!("CARGO_PKG_VERSION")
+            ),
+        ),
+        ('C', "# Configuration loaded"),
+        (
+            'M',
+            &format!("* Running mode=standalone, port={}.", server.port),
+        ),
+        ('M', "# Server initialized"),
+        ('M', "* Ready to accept connections"),
+    ];
+    assert_eq!(lines.len(), expected.len(), "{log}");
+    for (line, (role, text)) in lines.iter().zip(expected) {
+        assert!(redis_log_line(line, pid, role), "{line:?}");
+        assert!(line.ends_with(text), "{line:?} should end with {text:?}");
+    }
+}
+
+#[test]
+fn always_show_logo_prints_the_pid_the_suite_looks_for() {
+    let (server, log) = Server::start_logging(&["--always-show-logo", "yes"]);
+    assert!(log.contains(&format!(" PID: {}\n", server.pid())), "{log}");
+    assert!(log.contains(&format!("Port: {}", server.port)), "{log}");
+    assert!(!log.contains("Running mode="), "{log}");
+    assert!(log.contains("Ready to accept connections"), "{log}");
+}
+
+/// A fresh path for a log file.
+fn temp_log(name: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("reddish-{}-{name}.log", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+/// Waits until the log file has a line containing `text` (10 s at most).
+fn wait_for_log(path: &std::path::Path, text: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = std::fs::read_to_string(path).unwrap_or_default();
+        if log.contains(text) || Instant::now() > deadline {
+            return log;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn logfile_and_loglevel_follow_config_set() {
+    let path = temp_log("levels");
+    let port = free_port();
+    let logfile = path.to_string_lossy().into_owned();
+    let server = Server::start_with_args(
+        &[
+            "--port",
+            &port.to_string(),
+            "--logfile",
+            &logfile,
+            "--loglevel",
+            "warning",
+        ],
+        port,
+    );
+    let log = wait_for_log(&path, "Server initialized");
+    assert!(log.contains("# Server initialized"), "{log}");
+    // Notice lines are below `warning`.
+    assert!(!log.contains("Running mode"), "{log}");
+    let mut conn = server.connect();
+    assert_eq!(
+        conn.cmd_str(&["CONFIG", "SET", "loglevel", "verbose"]),
+        "+OK\r\n"
+    );
+    // A second client's arrival is a verbose line.
+    let mut other = server.connect();
+    assert_eq!(other.cmd_str(&["PING"]), "+PONG\r\n");
+    let log = wait_for_log(&path, "- Accepted 127.0.0.1:");
+    assert!(log.contains("- Accepted 127.0.0.1:"), "{log}");
+    assert_eq!(
+        conn.cmd_str(&["CONFIG", "SET", "loglevel", "warning"]),
+        "+OK\r\n"
+    );
+    let accepted = log.matches("Accepted").count();
+    drop(server.connect());
+    assert_eq!(
+        conn.cmd_str(&["CONFIG", "SET", "maxmemory", "1mb"]),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        conn.cmd_str(&["CONFIG", "SET", "save", "60 5", "hz", "20"]),
+        "+OK\r\n"
+    );
+    wait_for_log(&path, "WARNING save points are configured ('60 5')");
+    let log = wait_for_log(&path, "WARNING maxmemory");
+    // Only the settings CONFIG SET named are warned about again.
+    assert_eq!(log.matches("WARNING").count(), 2, "{log}");
+    assert_eq!(log.matches("Accepted").count(), accepted, "{log}");
+    // logfile is immutable at runtime, as in Redis.
+    assert!(conn
+        .cmd_str(&["CONFIG", "SET", "logfile", "/tmp/x"])
+        .starts_with("-ERR CONFIG SET failed (possibly related to argument 'logfile') - can't set immutable config"));
+    // Nothing went to stdout's place: every line is in the file, Redis-shaped.
+    let pid = child_pid_line(&log);
+    for line in log.lines() {
+        assert!(
+            redis_log_line(line, pid, 'C') || redis_log_line(line, pid, 'M'),
+            "{line:?}"
+        );
+    }
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn settings_without_their_subsystem_are_accepted_with_a_warning() {
+    let (server, log) = Server::start_logging(&[
+        "--save",
+        "900 1",
+        "--appendonly",
+        "yes",
+        "--maxmemory",
+        "100mb",
+        "--maxmemory-policy",
+        "allkeys-lru",
+        "--syslog-enabled",
+        "no",
+        "--syslog-ident",
+        "reddish",
+        "--syslog-facility",
+        "local0",
+    ]);
+    for warning in [
+        "# WARNING save points are configured ('900 1') but persistence is not implemented yet: nothing will be saved to disk",
+        "# WARNING appendonly is yes but persistence is not implemented yet: no append only file will be written",
+        "# WARNING maxmemory is set to 104857600 bytes but eviction is not implemented yet: the limit is not enforced",
+        "# WARNING maxmemory-policy is allkeys-lru but eviction is not implemented yet: no key will be evicted",
+    ] {
+        assert!(log.contains(warning), "{warning}\n{log}");
+    }
+    // CONFIG GET stays truthful about what was configured.
+    let mut conn = server.connect();
+    assert_eq!(
+        conn.cmd_str(&["CONFIG", "GET", "save"]),
+        "*2\r\n$4\r\nsave\r\n$5\r\n900 1\r\n"
+    );
+}
+
+#[test]
+fn default_is_in_memory_with_no_save_points() {
+    let (server, log) = Server::start_logging(&[]);
+    assert!(!log.contains("WARNING"), "{log}");
+    let mut conn = server.connect();
+    assert_eq!(
+        conn.cmd_str(&["CONFIG", "GET", "save"]),
+        "*2\r\n$4\r\nsave\r\n$0\r\n\r\n"
+    );
+}
+
+#[test]
+fn redis_suite_default_conf_starts_the_server() {
+    let port = free_port();
+    let dir = std::env::temp_dir();
+    let suite_conf = std::fs::read_to_string("/work/shared/redis-suite/tests/assets/default.conf");
+    // The suite's own config file when it is there, else the directives it
+    // relies on most.
+    let text = suite_conf.unwrap_or_else(|_| {
+        "always-show-logo yes\nnotify-keyspace-events KEA\ndaemonize no\npidfile /var/run/redis.pid\nport 6379\ntimeout 0\nbind 127.0.0.1\nloglevel verbose\nlogfile ''\ndatabases 16\nlatency-monitor-threshold 1\nrepl-diskless-sync-delay 0\nsave 900 1\nrdbcompression yes\ndbfilename dump.rdb\ndir ./\nslave-serve-stale-data yes\nappendonly no\nappendfsync everysec\nno-appendfsync-on-rewrite no\nactiverehashing yes\nenable-protected-configs yes\nenable-debug-command yes\nenable-module-command yes\npropagation-error-behavior panic\n".to_string()
+    });
+    let conf = temp_conf(
+        "suite",
+        &format!(
+            "{text}\nport {port}\ndir {}\nunixsocket {}/reddish-suite.sock\n",
+            dir.display(),
+            dir.display()
+        ),
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_reddish-server"))
+        .arg(&conf)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().expect("wait");
+    let _ = std::fs::remove_file(&conf);
+    let log = String::from_utf8_lossy(&out.stdout);
+    // What the suite waits for, and the save points it configures, which
+    // must not stop SIGTERM from ending the server.
+    assert!(
+        log.contains(&format!(" PID: {}\n", child_pid_line(&log))),
+        "{log}"
+    );
+    assert!(log.contains("* Ready to accept connections\n"), "{log}");
+    assert!(
+        log.contains("WARNING save points are configured ('900 1')"),
         "{log}"
     );
     assert!(
-        log.contains("Received SIGTERM") && log.contains("ready to exit"),
+        log.contains("Error trying to save the DB. Exit anyway."),
+        "{log}"
+    );
+    assert!(out.status.success(), "{:?}", out.status);
+}
+
+#[test]
+fn a_taken_port_fails_as_redis_words_it() {
+    // The suite retries on another port when it reads "Failed listening on port".
+    let server = Server::start();
+    let out = Command::new(env!("CARGO_BIN_EXE_reddish-server"))
+        .args(["--port", &server.port.to_string()])
+        .output()
+        .expect("run reddish-server");
+    assert_eq!(out.status.code(), Some(1));
+    let log = String::from_utf8_lossy(&out.stdout);
+    let port = server.port;
+    assert!(
+        log.contains(&format!("# Warning: Could not create server TCP listening socket 127.0.0.1:{port}: bind: Address already in use\n"))
+            && log.contains(&format!("# Failed listening on port {port} (TCP), aborting.\n")),
         "{log}"
     );
 }

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
 
@@ -28,7 +29,8 @@ unsafe impl Sync for MallocConf {}
 
 /// A Redis 7 compatible server. With no arguments it serves an in-memory
 /// keyspace on 127.0.0.1:6379. Like redis-server, any other setting can be
-/// given as `--name value...` (e.g. `--save "" --hz 20`).
+/// given as `--name value...` (e.g. `--save "" --hz 20`), `--bind` too
+/// (`--bind 127.0.0.1 -::1`: its values may start with a dash).
 #[derive(Parser, Debug)]
 #[command(name = "reddish-server", version, about)]
 struct Args {
@@ -37,9 +39,6 @@ struct Args {
     /// TCP port to listen on (0 picks a free one).
     #[arg(long)]
     port: Option<u16>,
-    /// Addresses to listen on.
-    #[arg(long, num_args = 1..)]
-    bind: Option<Vec<String>>,
     /// Number of databases.
     #[arg(long)]
     databases: Option<u64>,
@@ -62,9 +61,6 @@ impl Args {
         if let Some(p) = self.port {
             add("port", vec![p.to_string()]);
         }
-        if let Some(b) = &self.bind {
-            add("bind", b.clone());
-        }
         if let Some(d) = self.databases {
             add("databases", vec![d.to_string()]);
         }
@@ -81,20 +77,9 @@ impl Args {
     }
 }
 
-/// Redis's log levels mapped onto tracing's.
-fn tracing_level(loglevel: &str) -> tracing::Level {
-    match loglevel {
-        "debug" => tracing::Level::TRACE,
-        "verbose" => tracing::Level::DEBUG,
-        "warning" => tracing::Level::WARN,
-        _ => tracing::Level::INFO,
-    }
-}
-
 /// Flags clap knows; every other `--name` is a config directive.
 const CLAP_FLAGS: &[&str] = &[
     "--port",
-    "--bind",
     "--databases",
     "--maxclients",
     "--loglevel",
@@ -129,7 +114,10 @@ fn split_directives(argv: Vec<String>) -> (Vec<String>, Vec<(String, Vec<String>
 }
 
 fn main() -> ExitCode {
-    let (for_clap, mut overrides) = split_directives(std::env::args().collect());
+    let argv: Vec<String> = std::env::args().collect();
+    let program = argv.first().cloned().unwrap_or_default();
+    let config_given = argv.len() > 1;
+    let (for_clap, mut overrides) = split_directives(argv);
     let args = Args::parse_from(for_clap);
     overrides.extend(args.overrides());
     let config = match reddish::config::Config::load(args.config_file.as_deref(), &overrides) {
@@ -139,11 +127,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    tracing_subscriber::fmt()
-        .with_max_level(tracing_level(&config.loglevel()))
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .init();
+    let config = Arc::new(config);
+    reddish::log::init(config.clone());
+    reddish::log::starting(config_given, &program);
     config.apply_jemalloc_bg_thread();
     #[cfg(target_os = "linux")]
     if config.disable_thp() {

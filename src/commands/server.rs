@@ -1,5 +1,5 @@
-//! Server commands: COMMAND, DBSIZE, FLUSHDB, FLUSHALL, TIME, INFO, CONFIG and
-//! SHUTDOWN (Redis's server.c, db.c and config.c), with Redis 7.0.15's replies.
+//! Server commands: COMMAND, DBSIZE, FLUSHDB, FLUSHALL, TIME, INFO, CONFIG,
+//! SHUTDOWN, LASTSAVE, SAVE and BGSAVE (Redis's server.c, db.c and config.c), with Redis 7.0.15's replies.
 
 mod info;
 
@@ -11,6 +11,7 @@ use super::{cmd, cmd_locking, CmdResult, Ctx, Locks, Registration};
 use crate::glob::glob_match;
 use crate::lazyfree;
 use crate::protocol::Reply;
+use crate::server::ShutdownFlags;
 use crate::util::now_us;
 
 pub static COMMANDS: &[Registration] = &[
@@ -31,6 +32,9 @@ pub static COMMANDS: &[Registration] = &[
     cmd("config|resetstat", config_resetstat),
     cmd("config|help", config_help),
     cmd("shutdown", shutdown),
+    cmd("lastsave", lastsave),
+    cmd("save", save),
+    cmd("bgsave", save),
     cmd("function|flush", function_flush),
 ];
 
@@ -319,6 +323,10 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     {
         config.apply_jemalloc_bg_thread();
     }
+    let names: Vec<&[u8]> = pairs.iter().map(|(name, _)| *name).collect();
+    for warning in config.unenforced_warnings(Some(&names)) {
+        tracing::warn!("{warning}");
+    }
     Ok(Reply::OK)
 }
 
@@ -349,31 +357,55 @@ fn config_help(_ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     ))
 }
 
-/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. Nothing is persisted, so every
-/// valid form exits at once; like Redis (which calls `exit(0)`) the caller gets
-/// no reply: its connection is killed, which drops the reply.
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. A final save is due with
+/// SAVE, or with save points configured and no NOSAVE; reddish cannot save,
+/// so that fails as Redis's shutdown does when its save fails (`Errors
+/// trying to SHUTDOWN`), unless FORCE. Otherwise, like Redis (which calls
+/// `exit(0)`), the caller gets no reply: its connection is killed.
 fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let (mut save, mut nosave, mut abort, mut others) = (false, false, false, false);
+    let mut flags = ShutdownFlags::default();
+    let (mut abort, mut now) = (false, false);
     for arg in &args[1..] {
         if is(arg, "NOSAVE") {
-            nosave = true;
+            flags.nosave = true;
         } else if is(arg, "SAVE") {
-            save = true;
-        } else if is(arg, "NOW") || is(arg, "FORCE") {
-            others = true;
+            flags.save = true;
+        } else if is(arg, "FORCE") {
+            flags.force = true;
+        } else if is(arg, "NOW") {
+            now = true;
         } else if is(arg, "ABORT") {
             abort = true;
         } else {
             return Err(syntax_error());
         }
     }
-    if (abort && (save || nosave || others)) || (save && nosave) {
+    let others = flags.force || now;
+    if (abort && (flags.save || flags.nosave || others)) || (flags.save && flags.nosave) {
         return Err(syntax_error());
     }
     if abort {
         return Err(Reply::error("ERR No shutdown in progress."));
     }
+    if !ctx.server.prepare_shutdown(flags) {
+        return Err(Reply::error("ERR Errors trying to SHUTDOWN. Check logs."));
+    }
     ctx.client.handle.kill();
     ctx.server.shutdown.notify_one();
     Ok(Reply::OK)
+}
+
+/// LASTSAVE: the Unix time of the last successful save. Nothing is ever
+/// saved, so the start time, as Redis answers when it found no dump file.
+fn lastsave(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    let started = ctx.server.started_unix_secs();
+    Ok(Reply::from(i64::try_from(started).unwrap_or(i64::MAX)))
+}
+
+/// SAVE and BGSAVE: there is no persistence to run; say so rather than
+/// pretend (Redis's error for a failed save is a bare `ERR`).
+fn save(_ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    Err(Reply::error(
+        "ERR Persistence is not implemented yet: reddish keeps data in memory only",
+    ))
 }

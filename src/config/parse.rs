@@ -335,8 +335,8 @@ pub fn valid_proc_title_template(t: &[u8]) -> bool {
     out.iter().any(|&c| c != b' ')
 }
 
-/// Text of C `strerror` for the errors `chdir`/`fopen` commonly report, so
-/// messages read like Redis's.
+/// Text of C `strerror` for the errors `chdir`/`fopen`/`bind` commonly
+/// report, so messages read like Redis's.
 pub fn strerror(e: &std::io::Error) -> String {
     let text = match e.raw_os_error() {
         Some(1) => "Operation not permitted",
@@ -351,6 +351,8 @@ pub fn strerror(e: &std::io::Error) -> String {
         Some(30) => "Read-only file system",
         Some(36) => "File name too long",
         Some(40) => "Too many levels of symbolic links",
+        Some(98) => "Address already in use",
+        Some(99) => "Cannot assign requested address",
         Some(n) => return format!("Unknown error {n}"),
         None => return e.to_string(),
     };

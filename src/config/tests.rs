@@ -234,6 +234,8 @@ fn defaults_match_redis() {
             "io-threads" => assert_eq!(got, default_io_threads().to_string()),
             // Ours uses huge pages (Redis disables them for its forks).
             "disable-thp" => assert_eq!(got, "no"),
+            // Ours keeps data in memory only: no save points (Redis: 3600 1 300 100 60 10000).
+            "save" => assert_eq!(got, ""),
             _ => assert_eq!(got, *value, "{name}"),
         }
     }
@@ -254,7 +256,7 @@ fn typed_accessors_defaults() {
     assert_eq!(c.proto_max_bulk_len(), 512 * 1024 * 1024);
     assert_eq!(c.client_query_buffer_limit(), 1024 * 1024 * 1024);
     assert_eq!(c.active_expire_effort(), 1);
-    assert_eq!(c.save(), vec![(3600, 1), (300, 100), (60, 10000)]);
+    assert_eq!(c.save(), vec![]);
     assert!(!c.appendonly());
     assert_eq!(c.appendfsync(), "everysec");
     assert_eq!(c.appendfilename(), "appendonly.aof");
@@ -904,7 +906,7 @@ fn load_save_semantics() {
         save("s3", "save 100 1 300 3\nsave 200 2\n"),
         "100 1 300 3 200 2"
     );
-    assert_eq!(save("s4", "port 1\n"), "3600 1 300 100 60 10000");
+    assert_eq!(save("s4", "port 1\n"), "");
 }
 
 #[test]

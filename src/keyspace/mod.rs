@@ -62,6 +62,11 @@ pub struct Keyspace {
     hasher: KeyHasher,
     /// Keys removed because their TTL passed (INFO `expired_keys`).
     pub expired_keys: AtomicU64,
+    /// Changes made by write commands since start (Redis's `server.dirty`,
+    /// INFO `rdb_changes_since_last_save`: nothing is ever saved). Each
+    /// guard counts its command's changes and adds them here once, in
+    /// [`Guard::command_done`].
+    pub dirty: AtomicU64,
     /// Where `expired` keyspace events go (none in unit tests).
     pubsub: Option<Arc<PubSub>>,
     /// Who WATCHes which keys; every write below tells it.
@@ -87,6 +92,7 @@ impl Keyspace {
             dbs,
             hasher,
             expired_keys: AtomicU64::new(0),
+            dirty: AtomicU64::new(0),
             pubsub: None,
             watches: Watches::new(databases),
             blocking: Blocking::default(),
@@ -230,6 +236,7 @@ impl Keyspace {
             shards,
             hashes: set.hashes,
             changed: Vec::new(),
+            dirty: 0,
             ready: Vec::new(),
         }
     }
@@ -337,6 +344,9 @@ pub struct Guard<'k> {
     hashes: SmallVec<[KeyHash; 3]>,
     /// Watched keys handed out by `get_mut` during the current command.
     changed: Vec<(usize, Key)>,
+    /// Changes the current command made (keys stored, removed, changed in
+    /// place, TTLs set), for [`Keyspace::dirty`].
+    dirty: u64,
     /// Keys stored while clients block on keys, and databases swapped
     /// (key None): their blocked clients are signalled once the locks are
     /// released ([`Guard::release`]), so they look after the writer committed.
@@ -373,11 +383,17 @@ impl<'k> Guard<'k> {
     /// Ends a command for WATCH: the keys it took with `get_mut` count as
     /// modified unless it failed, as Redis's write commands signal a key only
     /// once they changed it (a WRONGTYPE or a bad argument changes nothing).
+    ///
+    /// Its changes count in [`Keyspace::dirty`] on the same terms.
     pub fn command_done(&mut self, failed: bool) {
         for (db, key) in self.changed.drain(..) {
             if !failed {
                 self.keyspace.watches.touch(db, &key, true);
             }
+        }
+        let dirty = std::mem::take(&mut self.dirty);
+        if dirty > 0 && !failed {
+            self.keyspace.dirty.fetch_add(dirty, Ordering::Relaxed);
         }
     }
 
@@ -392,6 +408,12 @@ impl<'k> Guard<'k> {
     }
 
     fn shard(&mut self, db: usize, hash: u64) -> &mut Shard<'k> {
+        self.shard_and_dirty(db, hash).0
+    }
+
+    /// The shard of `hash` and the command's change count, borrowed
+    /// together so a lookup can count a change on the entry it returns.
+    fn shard_and_dirty(&mut self, db: usize, hash: u64) -> (&mut Shard<'k>, &mut u64) {
         let id = (db as u32, self.keyspace.shard_of(db, hash) as u32);
         let pos = match self.shards.binary_search_by_key(&id, |(id, _)| *id) {
             Ok(pos) => pos,
@@ -406,7 +428,7 @@ impl<'k> Guard<'k> {
                 pos
             }
         };
-        &mut self.shards[pos].1
+        (&mut self.shards[pos].1, &mut self.dirty)
     }
 
     /// Whether `key` is in `db`, and whether it is past its TTL (its shard
@@ -479,20 +501,22 @@ impl<'g, 'k> DbView<'g, 'k> {
 
     /// Removes `key` if it has expired. Returns whether it is (still) present.
     fn expire_if_needed(&mut self, hash: u64, key: &[u8]) -> bool {
-        self.lookup(hash, key).is_some()
+        self.lookup(hash, key, 0).is_some()
     }
 
     /// The live entry for `key` (one probe of its shard), reclaiming it if
     /// it is past its TTL, as Redis's `expireIfNeeded` does.
-    fn lookup(&mut self, hash: u64, key: &[u8]) -> Option<&mut Entry> {
+    /// `changes` is added to the command's change count if the key is live
+    /// (1 for a write taking the value to change it, 0 otherwise).
+    fn lookup(&mut self, hash: u64, key: &[u8], changes: u64) -> Option<&mut Entry> {
         let (keyspace, db, clock) = (self.guard.keyspace, self.db, self.clock);
-        match self
-            .guard
-            .shard(db, hash)
-            .lookup(hash, key, |e| e.is_expired(clock))
-        {
+        let (shard, dirty) = self.guard.shard_and_dirty(db, hash);
+        match shard.lookup(hash, key, |e| e.is_expired(clock)) {
             Lookup::Missing => None,
-            Lookup::Live(entry) => Some(entry),
+            Lookup::Live(entry) => {
+                *dirty += changes;
+                Some(entry)
+            }
             Lookup::Expired(old) => {
                 keyspace.reclaimed(db, key, &old);
                 None
@@ -502,14 +526,14 @@ impl<'g, 'k> DbView<'g, 'k> {
 
     /// The live entry for `key`, recording the access (Redis's `lookupKey`).
     pub fn get(&mut self, key: &[u8]) -> Option<&Entry> {
-        self.touch(key).map(|e| &*e)
+        self.touch(key, 0).map(|e| &*e)
     }
 
     /// [`DbView::get`] for a read (Redis's `lookupKeyRead`): a missing key is
     /// a `keymiss` event.
     pub fn get_read(&mut self, key: &[u8]) -> Option<&Entry> {
         let (keyspace, db) = (self.guard.keyspace, self.db);
-        let found = self.touch(key).map(|e| &*e);
+        let found = self.touch(key, 0).map(|e| &*e);
         if found.is_none() {
             keyspace.notify(notify::KEY_MISS, "keymiss", key, db);
         }
@@ -523,7 +547,7 @@ impl<'g, 'k> DbView<'g, 'k> {
         if self.guard.keyspace.watches.any() && self.contains(key) {
             self.guard.changed.push((self.db, Key::from(key)));
         }
-        self.touch(key).map(|e| &mut e.value)
+        self.touch(key, 1).map(|e| &mut e.value)
     }
 
     /// Takes back the modification `get_mut` recorded for `key`: the command
@@ -532,12 +556,13 @@ impl<'g, 'k> DbView<'g, 'k> {
     pub fn unchanged(&mut self, key: &[u8]) {
         let db = self.db;
         self.guard.changed.retain(|(d, k)| *d != db || &**k != key);
+        self.guard.dirty = self.guard.dirty.saturating_sub(1);
     }
 
     /// The live entry for `key` with its access time updated.
-    fn touch(&mut self, key: &[u8]) -> Option<&mut Entry> {
+    fn touch(&mut self, key: &[u8], changes: u64) -> Option<&mut Entry> {
         let now = self.guard.keyspace.lru_clock.now_ms();
-        let entry = self.lookup(self.guard.hash(key), key)?;
+        let entry = self.lookup(self.guard.hash(key), key, changes)?;
         entry.access.touch(now);
         Some(entry)
     }
@@ -546,7 +571,7 @@ impl<'g, 'k> DbView<'g, 'k> {
     /// (`LOOKUP_NOTOUCH`: TYPE, TTL, OBJECT, ...).
     pub fn peek(&mut self, key: &[u8]) -> Option<&Entry> {
         let hash = self.guard.hash(key);
-        self.lookup(hash, key).map(|e| &*e)
+        self.lookup(hash, key, 0).map(|e| &*e)
     }
 
     /// The live entries of several keys at once, for commands that read many
@@ -604,6 +629,7 @@ impl<'g, 'k> DbView<'g, 'k> {
             old => old,
         };
         self.guard.keyspace.watches.touch(db, key, true);
+        self.guard.dirty += 1;
         if self.guard.keyspace.blocking.any() {
             self.guard.ready.push((db, Some(Key::from(key))));
         }
@@ -635,13 +661,15 @@ impl<'g, 'k> DbView<'g, 'k> {
         let old = self.guard.shard(self.db, hash).remove(hash, key)?;
         self.account(old.expires_at(), None);
         self.guard.keyspace.watches.touch(self.db, key, false);
-        (!old.is_expired(self.clock)).then_some(old)
+        let live = !old.is_expired(self.clock);
+        self.guard.dirty += u64::from(live);
+        live.then_some(old)
     }
 
     /// Sets or clears the TTL of a live key. Returns false if there is no such key.
     pub fn set_expiry(&mut self, key: &[u8], expires_at: Option<u64>) -> bool {
         let hash = self.guard.hash(key);
-        let Some(entry) = self.lookup(hash, key) else {
+        let Some(entry) = self.lookup(hash, key, 0) else {
             return false;
         };
         let old = entry.set_expires_at(expires_at);
@@ -649,6 +677,7 @@ impl<'g, 'k> DbView<'g, 'k> {
         // Clearing a TTL that was not there is no change (GETEX PERSIST).
         if old.is_some() || expires_at.is_some() {
             self.guard.keyspace.watches.touch(self.db, key, true);
+            self.guard.dirty += 1;
         }
         true
     }
@@ -697,6 +726,7 @@ impl<'g, 'k> DbView<'g, 'k> {
             there: false,
             there_expired: false,
         });
+        self.guard.dirty += self.len() as u64;
         let tables = self
             .guard
             .db_shards(self.db)
@@ -773,6 +803,7 @@ impl<'k> Guard<'k> {
         for ((_, x), (_, y)) in lows.zip(highs) {
             x.swap(y);
         }
+        self.dirty += 1;
         let ks = self.keyspace;
         let va = ks.dbs[a].volatile.load(Ordering::Relaxed);
         let vb = ks.dbs[b].volatile.swap(va, Ordering::Relaxed);

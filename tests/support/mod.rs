@@ -84,8 +84,9 @@ fn wait_until_listening(port: u16, child: &mut Child) {
 }
 
 /// Starts `cmd` with its stdout piped and waits for its "Ready to accept
-/// connections" log line (returned), or None if it exits first (its port was
-/// taken). Its further output is drained so it never blocks on a full pipe.
+/// connections" log line, or None if it exits first (its port was taken).
+/// Returns the log up to that line. Its further output is drained so it
+/// never blocks on a full pipe.
 fn spawn_until_ready(mut cmd: Command) -> Option<(Child, String)> {
     let mut child = cmd
         .stdout(Stdio::piped())
@@ -95,9 +96,12 @@ fn spawn_until_ready(mut cmd: Command) -> Option<(Child, String)> {
     let stdout = child.stdout.take().expect("stdout");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
+        let mut log = String::new();
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            log.push_str(&line);
+            log.push('\n');
             if line.contains("Ready to accept connections") {
-                let _ = tx.send(line);
+                let _ = tx.send(std::mem::take(&mut log));
             }
         }
     });
@@ -111,6 +115,17 @@ fn spawn_until_ready(mut cmd: Command) -> Option<(Child, String)> {
     }
 }
 
+/// The port a start-up log names: "port=N." or the logo's "Port: N".
+pub fn port_in_log(log: &str) -> Option<u16> {
+    log.lines().find_map(|line| {
+        let (_, rest) = line
+            .split_once("port=")
+            .or_else(|| line.split_once("Port: "))?;
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    })
+}
+
 impl Server {
     /// reddish with default settings.
     pub fn start() -> Server {
@@ -118,18 +133,21 @@ impl Server {
     }
 
     /// reddish with extra command-line arguments, on a port it picks itself
-    /// (`--port 0`, read back from its "Ready to accept connections" log line),
-    /// so tests running in parallel can never race for a port.
+    /// (`--port 0`, read back from its start-up log: "Running mode=standalone,
+    /// port=N." or, with the logo, "Port: N"), so tests running in parallel
+    /// can never race for a port.
     pub fn start_with(args: &[&str]) -> Server {
+        Server::start_logging(args).0
+    }
+
+    /// [`Server::start_with`], also returning its log up to "Ready to
+    /// accept connections".
+    pub fn start_logging(args: &[&str]) -> (Server, String) {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_reddish-server"));
         cmd.args(["--port", "0"]).args(args);
-        let (child, line) = spawn_until_ready(cmd).expect("reddish-server started");
-        let port = line
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no port in {line:?}"));
-        Server { child, port }
+        let (child, log) = spawn_until_ready(cmd).expect("reddish-server started");
+        let port = port_in_log(&log).unwrap_or_else(|| panic!("no port in {log:?}"));
+        (Server { child, port }, log)
     }
 
     /// reddish started with exactly `args` (which must make it listen on `port`).
@@ -192,6 +210,19 @@ impl Server {
 
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The exit status once the process ends, or None if it is still
+    /// running after 10 seconds.
+    pub fn wait_exit(&mut self) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
     }
 }
 

@@ -307,9 +307,19 @@ fn memory(ctx: &mut Ctx, out: &mut String) {
     );
 }
 
-/// Nothing is ever saved: the figures of a Redis with persistence off.
+/// Nothing is ever saved: the figures of a Redis with persistence off that
+/// found no dump file, except that they do not claim what did not happen.
+/// Changes since the last save are all changes since start; while save
+/// points are configured every snapshot they call for is a failed one, so
+/// the last save status is `err` (as after a failed BGSAVE).
 fn persistence(ctx: &mut Ctx, out: &mut String) {
-    let started = (now_us() / 1_000_000).saturating_sub(ctx.server.started.elapsed().as_secs());
+    let started = ctx.server.started_unix_secs();
+    let changes = ctx.server.keyspace.dirty.load(Ordering::Relaxed);
+    let status = if ctx.server.config.save().is_empty() {
+        "ok"
+    } else {
+        "err"
+    };
     put(
         out,
         &[
@@ -321,10 +331,10 @@ fn persistence(ctx: &mut Ctx, out: &mut String) {
             ("current_fork_perc", &"0.00"),
             ("current_save_keys_processed", &0),
             ("current_save_keys_total", &0),
-            ("rdb_changes_since_last_save", &0),
+            ("rdb_changes_since_last_save", &changes),
             ("rdb_bgsave_in_progress", &0),
             ("rdb_last_save_time", &started),
-            ("rdb_last_bgsave_status", &"ok"),
+            ("rdb_last_bgsave_status", &status),
             ("rdb_last_bgsave_time_sec", &-1),
             ("rdb_current_bgsave_time_sec", &-1),
             ("rdb_saves", &0),
