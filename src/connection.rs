@@ -294,7 +294,9 @@ async fn wait_blocked(
                 None => {
                     let reply = execute(server, client, args);
                     server.stats.command_rerun(reply.is_error());
-                    if reply.is_error() {
+                    if reply.is_error() && client.block.take_final_error() {
+                        break Some(reply);
+                    } else if reply.is_error() {
                         server.keyspace.blocking.pass_on(client.id, &client.block);
                     } else if client.block.pending.take().is_none() {
                         break Some(reply);
