@@ -438,3 +438,94 @@ fn shutdown_exits_without_a_reply() {
     }
     assert!(!server.is_running());
 }
+
+#[test]
+fn memory_errors_help_and_missing_keys_match_redis() {
+    differential(&[
+        &["SET", "s", "abc"],
+        &["MEMORY", "HELP"],
+        &["MEMORY", "USAGE", "nokey"],
+        &["MEMORY", "USAGE", "nokey", "SAMPLES", "0"],
+        &["MEMORY", "USAGE", "s", "SAMPLES", "-1"],
+        &["MEMORY", "USAGE", "s", "SAMPLES", "x"],
+        &["MEMORY", "USAGE", "nokey", "SAMPLES", "x"],
+        &["MEMORY", "USAGE", "s", "SAMPLES"],
+        &["MEMORY", "USAGE", "s", "foo"],
+        &["MEMORY", "USAGE"],
+        &["MEMORY", "STATS", "x"],
+        &["MEMORY", "PURGE"],
+        &["MEMORY", "FOO"],
+        &["MEMORY"],
+    ]);
+}
+
+/// MEMORY USAGE's figure of `key`.
+fn usage(conn: &mut Conn, args: &[&str]) -> i64 {
+    let mut cmd = vec!["MEMORY", "USAGE"];
+    cmd.extend(args);
+    let reply = conn.cmd_str(&cmd);
+    reply
+        .trim_start_matches(':')
+        .trim_end()
+        .parse()
+        .unwrap_or_else(|_| panic!("{cmd:?}: {reply}"))
+}
+
+#[test]
+fn memory_usage_grows_with_the_value_and_samples_as_redis() {
+    let server = Server::start();
+    let mut c = server.connect();
+    c.cmd(&["SET", "short", "abc"]);
+    c.cmd(&["SET", "long", &"x".repeat(1000)]);
+    assert!(usage(&mut c, &["long"]) >= usage(&mut c, &["short"]) + 1000);
+    // Five short members first, then long ones: the default five samples
+    // see only the short ones, SAMPLES 0 measures every member.
+    for kind in ["SADD", "RPUSH", "ZADD", "HSET"] {
+        let key = format!("k{kind}");
+        let mut members: Vec<String> = (0..5).map(|i| format!("m{i}")).collect();
+        members.extend((0..300).map(|i| format!("{i}{}", "y".repeat(200))));
+        for m in &members {
+            match kind {
+                // Ranked first, as Redis samples a skiplist in rank order.
+                "ZADD" if m.len() < 5 => c.cmd(&[kind, &key, "0", m]),
+                "ZADD" => c.cmd(&[kind, &key, "1", m]),
+                "HSET" => c.cmd(&[kind, &key, m, "1"]),
+                _ => c.cmd(&[kind, &key, m]),
+            };
+        }
+        let sampled = usage(&mut c, &[&key]);
+        let all = usage(&mut c, &[&key, "SAMPLES", "0"]);
+        assert!(all >= 300 * 200, "{kind}: {all}");
+        if kind != "RPUSH" {
+            // A list's nodes each hold many elements: the samples are nodes.
+            assert!(sampled < all / 2, "{kind}: {sampled} vs {all}");
+        }
+    }
+    // A small hash is one compact buffer, smaller than a hashtable one.
+    c.cmd(&["HSET", "small", "a", "1"]);
+    assert!(usage(&mut c, &["small"]) < usage(&mut c, &["kHSET", "SAMPLES", "0"]));
+}
+
+#[test]
+fn memory_stats_is_a_map_with_redis_fields() {
+    let server = Server::start();
+    let mut c = server.connect();
+    c.cmd(&["SET", "a", "1"]);
+    c.cmd(&["SELECT", "3"]);
+    c.cmd(&["SET", "b", "1"]);
+    let text = String::from_utf8_lossy(&c.cmd(&["MEMORY", "STATS"])).into_owned();
+    for field in [
+        "peak.allocated",
+        "db.0",
+        "db.3",
+        "keys.count",
+        "fragmentation.bytes",
+    ] {
+        assert!(text.contains(&format!("{field}\r\n")), "{field}: {text}");
+    }
+    assert!(!text.contains("db.1\r\n"));
+    assert!(text.contains("keys.count\r\n:2\r\n"), "{text}");
+    c.cmd(&["HELLO", "3"]);
+    assert!(c.cmd_str(&["MEMORY", "STATS"]).starts_with("%29\r\n"));
+    assert!(c.cmd_str(&["MEMORY", "DOCTOR"]).starts_with('='));
+}

@@ -2,6 +2,7 @@
 //! SHUTDOWN (Redis's server.c, db.c and config.c), with Redis 7.0.15's replies.
 
 mod info;
+mod memory;
 
 use bytes::Bytes;
 
@@ -32,6 +33,12 @@ pub static COMMANDS: &[Registration] = &[
     cmd("config|help", config_help),
     cmd("shutdown", shutdown),
     cmd("function|flush", function_flush),
+    cmd("memory|usage", memory::usage),
+    cmd("memory|stats", memory::stats),
+    cmd("memory|doctor", memory::doctor),
+    cmd("memory|malloc-stats", memory::malloc_stats),
+    cmd("memory|purge", memory::purge),
+    cmd("memory|help", memory::help),
 ];
 
 /// Every command's COMMAND INFO entry (COMMAND, COMMAND INFO with no names).

@@ -234,13 +234,26 @@ fn clients(ctx: &mut Ctx, out: &mut String) {
 /// The highest `used_memory` INFO has seen (Redis tracks it in its cron).
 static PEAK_MEMORY: AtomicU64 = AtomicU64::new(0);
 
-/// Memory as well as we can read it without an allocator of our own:
-/// `used_memory` is the anonymous resident memory (heap and stacks), RSS the
-/// whole resident set.
-fn memory(ctx: &mut Ctx, out: &mut String) {
+/// The process's memory as INFO and MEMORY STATS report it.
+pub(super) struct MemoryReading {
+    /// `used_memory`: the anonymous resident memory (heap and stacks).
+    pub used: u64,
+    /// The whole resident set.
+    pub rss: u64,
+    /// The highest `used` seen so far.
+    pub peak: u64,
+}
+
+/// Memory as well as we can read it without an allocator of our own.
+pub(super) fn read_memory() -> MemoryReading {
     let rss = proc_kb("/proc/self/status", "VmRSS");
     let used = proc_kb("/proc/self/status", "RssAnon").max(1);
     let peak = PEAK_MEMORY.fetch_max(used, Ordering::Relaxed).max(used);
+    MemoryReading { used, rss, peak }
+}
+
+fn memory(ctx: &mut Ctx, out: &mut String) {
+    let MemoryReading { used, rss, peak } = read_memory();
     let total = proc_kb("/proc/meminfo", "MemTotal");
     let maxmemory = ctx.server.config.maxmemory();
     let policy = ctx.server.config.maxmemory_policy();
