@@ -205,6 +205,51 @@ pub struct Transaction {
     pub watched: Vec<(usize, Bytes)>,
 }
 
+/// CLIENT REPLY's state: Redis's `CLIENT_REPLY_OFF`, `_SKIP_NEXT` and
+/// `_SKIP` flags. It silences command replies only: Pub/Sub messages and
+/// (un)subscribe confirmations still go out, as Redis pushes them regardless.
+#[derive(Debug, Default)]
+pub struct ReplySwitch {
+    off: bool,
+    /// CLIENT REPLY SKIP just ran: the next command's reply is dropped.
+    skip_next: bool,
+    /// This command's reply is dropped.
+    skip: bool,
+}
+
+impl ReplySwitch {
+    /// CLIENT REPLY ON: clears OFF and a pending skip of this command (a
+    /// SKIP right before ON skips nothing more).
+    pub fn on(&mut self) {
+        self.off = false;
+        self.skip = false;
+    }
+
+    /// CLIENT REPLY OFF.
+    pub fn off(&mut self) {
+        self.off = true;
+    }
+
+    /// CLIENT REPLY SKIP: ignored while OFF, as in Redis.
+    pub fn skip(&mut self) {
+        if !self.off {
+            self.skip_next = true;
+        }
+    }
+
+    /// Whether the reply of the command that just ran is dropped (OFF and
+    /// SKIP drop their own replies too).
+    pub fn silenced(&self) -> bool {
+        self.off || self.skip || self.skip_next
+    }
+
+    /// After each command (Redis's `resetClient`): a SKIP that just ran
+    /// applies to the next command only.
+    pub fn command_done(&mut self) {
+        self.skip = std::mem::take(&mut self.skip_next);
+    }
+}
+
 /// The connection task's own state.
 pub struct Client {
     pub id: u64,
@@ -224,6 +269,8 @@ pub struct Client {
     /// in JSON mode pushed messages are encoded as answers to it.
     pub push_line: Option<Bytes>,
     pub tx: Transaction,
+    /// CLIENT REPLY ON|OFF|SKIP.
+    pub replies: ReplySwitch,
     /// The keys this client is blocked on (BLPOP, ...).
     pub block: ClientBlock,
     /// The address of the last command noted in `handle`'s info, so that a
@@ -365,6 +412,7 @@ impl ClientRegistry {
             handle,
             skip_reply: false,
             push_line: None,
+            replies: ReplySwitch::default(),
             tx: Transaction::default(),
             block: ClientBlock::default(),
             last_cmd: 0,

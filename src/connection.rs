@@ -244,9 +244,10 @@ async fn run_buffered(
         // Pushes queued while the command ran (its own confirmations, a
         // message it published to itself) precede its reply, as in Redis.
         drain_pushes(client, output);
-        if !client.skip_reply {
+        if !client.skip_reply && !client.replies.silenced() {
             encode_reply(client, request.line(), &reply, output);
         }
+        client.replies.command_done();
         if client.close_after_reply {
             return Ok(true);
         }

@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{differential, differential_normalized, Conn, Server};
+use support::{differential, differential_normalized, differential_raw_each, Conn, Server};
 
 /// Masks the value of HELLO's `id` field: connection ids depend on how many
 /// connections each server has seen.
@@ -449,4 +449,22 @@ fn io_threads_deal_connections_to_loops_that_wake_each_other() {
     assert_eq!(other.cmd_str(&["CLIENT", "KILL", "ID", &sub_id]), ":1\r\n");
     assert!(sub.is_closed());
     assert_eq!(other.cmd_str(&["PING"]), "+PONG\r\n");
+}
+
+#[test]
+fn client_reply_silences_replies_but_not_pushes_as_redis() {
+    differential_raw_each(&[
+        // SKIP drops the next reply only; OFF drops all, its own included;
+        // ON answers and cancels a SKIP right before it; errors and arity.
+        b"CLIENT REPLY SKIP\r\nPING a\r\nPING b\r\nCLIENT REPLY OFF\r\nPING c\r\n\
+          CLIENT REPLY SKIP\r\nCLIENT REPLY ON\r\nPING d\r\nCLIENT REPLY SKIP\r\n\
+          CLIENT REPLY ON\r\nPING e\r\nCLIENT REPLY x\r\nCLIENT REPLY\r\n\
+          CLIENT REPLY on\r\nCLIENT REPLY sKiP\r\nGET k\r\nGET k\r\n",
+        // Confirmations and messages are pushed even while OFF, in RESP2 and RESP3.
+        b"CLIENT REPLY OFF\r\nSUBSCRIBE ch1\r\nPSUBSCRIBE c*\r\nPUBLISH ch1 hi\r\nPING x\r\n\
+          UNSUBSCRIBE\r\nPUNSUBSCRIBE\r\nPING y\r\n",
+        // (HELLO's reply, with its connection id, is skipped.)
+        b"CLIENT REPLY SKIP\r\nHELLO 3\r\nCLIENT REPLY OFF\r\nSUBSCRIBE ch2\r\nPUBLISH ch2 hi\r\nGET k\r\n\
+          CLIENT REPLY ON\r\nUNSUBSCRIBE ch2\r\nGET k\r\n",
+    ]);
 }

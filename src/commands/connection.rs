@@ -31,6 +31,7 @@ pub static COMMANDS: &[Registration] = &[
     cmd("client|kill", client_kill),
     cmd("client|unblock", client_unblock),
     cmd("client|no-evict", client_no_evict),
+    cmd("client|reply", client_reply),
     cmd("client|json", client_json),
     cmd("client|help", client_help),
 ];
@@ -420,6 +421,19 @@ fn on_off(arg: &[u8]) -> Result<bool, Reply> {
 
 fn client_no_evict(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     ctx.client.handle.info().no_evict = on_off(args[2])?;
+    Ok(Reply::OK)
+}
+
+/// CLIENT REPLY ON|OFF|SKIP: OFF and SKIP answer nothing (the connection
+/// drops their reply, as it drops what they silence).
+fn client_reply(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let replies = &mut ctx.client.replies;
+    match args[2] {
+        mode if is(mode, "ON") => replies.on(),
+        mode if is(mode, "OFF") => replies.off(),
+        mode if is(mode, "SKIP") => replies.skip(),
+        _ => return Err(syntax_error()),
+    }
     Ok(Reply::OK)
 }
 
