@@ -111,6 +111,11 @@ impl ClientBlock {
         self.final_error = true;
     }
 
+    /// Whether [`ClientBlock::end_with_error`] marked this re-run.
+    pub fn ends_with_error(&self) -> bool {
+        self.final_error
+    }
+
     /// Takes the mark left by [`ClientBlock::end_with_error`].
     pub fn take_final_error(&mut self) -> bool {
         std::mem::take(&mut self.final_error)

@@ -294,7 +294,6 @@ async fn wait_blocked(
                 }
                 None => {
                     let reply = execute(server, client, args);
-                    server.stats.command_rerun(reply.is_error());
                     if reply.is_error() && client.block.take_final_error() {
                         break Some(reply);
                     } else if reply.is_error() {

@@ -10,7 +10,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::Notify;
 
 use crate::client::ClientRegistry;
-use crate::commands::CommandTable;
+use crate::commands::{CommandTable, ErrorStats};
 use crate::config::Config;
 use crate::connection;
 use crate::keyspace::{spawn_active_expiry, Keyspace};
@@ -35,6 +35,8 @@ pub struct Stats {
     pub net_output_bytes: AtomicU64,
     pub keyspace_hits: AtomicU64,
     pub keyspace_misses: AtomicU64,
+    /// INFO errorstats.
+    pub errors: ErrorStats,
     /// Recent rates of commands, input and output bytes.
     rates: Mutex<[Rate; 3]>,
 }
@@ -78,27 +80,24 @@ pub struct Instantaneous {
 }
 
 impl Stats {
-    pub fn command_done(&self, failed: bool) {
+    /// Counts a command that ran, and its reply if an error.
+    pub fn command_done(&self, reply: &Reply) {
         self.commands_processed.fetch_add(1, Ordering::Relaxed);
-        if failed {
-            self.error_replies.fetch_add(1, Ordering::Relaxed);
-        }
+        self.error_reply(reply);
     }
 
-    /// Takes back what [`Stats::command_done`] counted for a blocked
-    /// client's re-run on a wake-up: Redis counts a blocking command once,
-    /// when it blocks.
-    pub fn command_rerun(&self, failed: bool) {
-        self.commands_processed.fetch_sub(1, Ordering::Relaxed);
-        if failed {
-            self.error_replies.fetch_sub(1, Ordering::Relaxed);
+    /// Counts an error reply (INFO `total_error_replies` and errorstats).
+    pub fn error_reply(&self, reply: &Reply) {
+        if reply.is_error() {
+            self.error_replies.fetch_add(1, Ordering::Relaxed);
+            self.errors.count(reply);
         }
     }
 
     /// Counts a command refused before it ran (unknown, wrong arity): an
     /// error reply for INFO, though not a processed command, as in Redis.
     pub fn rejected(&self, reply: Reply) -> Reply {
-        self.error_replies.fetch_add(1, Ordering::Relaxed);
+        self.error_reply(&reply);
         reply
     }
 
@@ -158,6 +157,7 @@ impl Stats {
             counter.store(0, Ordering::Relaxed);
         }
         *self.rates() = Default::default();
+        self.errors.reset();
     }
 }
 

@@ -511,3 +511,41 @@ fn blmove_into_a_destination_of_another_type_is_served_its_error() {
     assert_eq!(t[4], "*1\r\n$1\r\ny\r\n");
     assert!(t[6].starts_with("-WRONGTYPE"), "{t:?}");
 }
+
+#[test]
+fn a_blocking_command_counts_once_in_commandstats() {
+    let t = on_both(|s| {
+        let (mut a, mut b, mut c) = (s.connect(), s.connect(), s.connect());
+        c.cmd(&["CONFIG", "RESETSTAT"]);
+        c.cmd(&["SET", "dst", "x"]);
+        send(&mut a, &["BRPOP", "q1", "0"]);
+        wait_blocked(&mut c, 1);
+        send(&mut b, &["BLMOVE", "q2", "dst", "LEFT", "LEFT", "0"]);
+        wait_blocked(&mut c, 2);
+        c.cmd(&["LPUSH", "q1", "a"]);
+        c.cmd(&["LPUSH", "q2", "a"]);
+        reply(&mut a);
+        reply(&mut b);
+        let stats = c.cmd_str(&["INFO", "commandstats"]);
+        let mut lines: Vec<String> = stats
+            .split("\r\n")
+            .filter(|l| l.starts_with("cmdstat_b"))
+            .map(|l| {
+                let fields: Vec<&str> = l.split(',').filter(|f| !f.starts_with("usec")).collect();
+                fields.join(",")
+            })
+            .collect();
+        lines.sort();
+        lines.push(c.cmd_str(&["INFO", "errorstats"]));
+        lines
+    });
+    assert_eq!(
+        t[0],
+        "cmdstat_blmove:calls=1,rejected_calls=0,failed_calls=1"
+    );
+    assert_eq!(
+        t[1],
+        "cmdstat_brpop:calls=1,rejected_calls=0,failed_calls=0"
+    );
+    assert!(t[2].contains("errorstat_WRONGTYPE:count=1"), "{t:?}");
+}

@@ -6,7 +6,7 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use support::{differential, differential_raw, Conn, Server};
+use support::{differential, differential_normalized, differential_raw, Conn, Server};
 
 /// The text of a bulk (RESP2) or verbatim (RESP3) string reply.
 fn text_of(reply: &[u8]) -> String {
@@ -528,4 +528,52 @@ fn memory_stats_is_a_map_with_redis_fields() {
     c.cmd(&["HELLO", "3"]);
     assert!(c.cmd_str(&["MEMORY", "STATS"]).starts_with("%29\r\n"));
     assert!(c.cmd_str(&["MEMORY", "DOCTOR"]).starts_with('='));
+}
+
+/// INFO commandstats / errorstats text with times masked and lines sorted
+/// (Redis lists commands in its dict's order).
+fn call_stats_text(reply: &[u8]) -> Vec<u8> {
+    let text = text_of(reply);
+    let mut lines: Vec<String> = text
+        .split("\r\n")
+        .map(|line| {
+            let fields: Vec<&str> = line.split(',').filter(|f| !f.starts_with("usec")).collect();
+            fields.join(",")
+        })
+        .collect();
+    lines.sort();
+    lines.join("\n").into_bytes()
+}
+
+#[test]
+fn commandstats_and_errorstats_match_redis() {
+    let script: &[&[&str]] = &[
+        &["CONFIG", "RESETSTAT"],
+        &["SET", "foo", "bar"],
+        &["EXPIRE", "foo", "0"],
+        &["LPUSH", "list", "foo"],
+        &["BRPOP", "list", "0"],
+        // Rejected: arity; unknown commands count only as errors.
+        &["GET"],
+        &["NOSUCHCOMMAND"],
+        &["CLIENT", "NOSUCH"],
+        // Failed: the command ran and answered an error.
+        &["INCR", "list"],
+        &["CLIENT", "LIST", "x"],
+        &["OBJECT", "FREQ", "list"],
+        // Inside MULTI: queued commands count when EXEC runs them.
+        &["MULTI"],
+        &["SET", "a", "b"],
+        &["INCR", "a"],
+        &["EXEC"],
+        &["MULTI"],
+        &["GET"],
+        &["EXEC"],
+        &["INFO", "commandstats"],
+        &["INFO", "errorstats"],
+        &["CONFIG", "RESETSTAT"],
+        &["INFO", "commandstats"],
+        &["INFO", "errorstats"],
+    ];
+    differential_normalized(script, call_stats_text);
 }

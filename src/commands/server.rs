@@ -331,6 +331,7 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn config_resetstat(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     ctx.server.stats.reset();
+    ctx.server.commands.all().for_each(|c| c.stats.reset());
     ctx.server
         .keyspace
         .expired_keys

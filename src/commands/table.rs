@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use super::callstats::CallStats;
 use super::meta::{info_name, Catalog};
 use super::{registrations, Handler, Locks};
 use crate::keyspace::{Keyspace, LockSet};
@@ -90,6 +91,8 @@ pub struct Command {
     pub info: Reply,
     /// This command's COMMAND DOCS value.
     pub docs: Reply,
+    /// INFO commandstats.
+    pub stats: CallStats,
 }
 
 /// A top-level name: a command, or a container of subcommands (CLIENT, CONFIG).
@@ -208,6 +211,7 @@ impl Command {
             locks,
             info,
             docs,
+            stats: CallStats::default(),
         })
     }
 
@@ -475,6 +479,20 @@ impl CommandTable {
                 name, info, docs, ..
             } => (name.as_str(), info, docs),
         })
+    }
+
+    /// Every command and subcommand (INFO commandstats, CONFIG RESETSTAT).
+    pub fn all(&self) -> impl Iterator<Item = &Command> {
+        self.entries
+            .values()
+            .flat_map(|e| -> Box<dyn Iterator<Item = &Command> + '_> {
+                match e {
+                    Entry::Command(c) => Box::new(std::iter::once(c)),
+                    Entry::Container {
+                        subcommands, bare, ..
+                    } => Box::new(bare.iter().chain(subcommands.values())),
+                }
+            })
     }
 
     /// A command or container by name (COMMAND INFO / DOCS).

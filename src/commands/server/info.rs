@@ -34,8 +34,8 @@ const SECTIONS: &[Section] = &[
     section("replication", "Replication", true, replication),
     section("cpu", "CPU", true, cpu),
     section("modules", "Modules", true, nothing),
-    section("commandstats", "Commandstats", false, nothing),
-    section("errorstats", "Errorstats", true, nothing),
+    section("commandstats", "Commandstats", false, commandstats),
+    section("errorstats", "Errorstats", true, errorstats),
     section("latencystats", "Latencystats", false, nothing),
     section("cluster", "Cluster", true, cluster),
     section("keyspace", "Keyspace", true, keyspace),
@@ -112,6 +112,16 @@ fn put(out: &mut String, fields: &[(&str, &dyn Display)]) {
 }
 
 fn nothing(_ctx: &mut Ctx, _out: &mut String) {}
+
+fn commandstats(ctx: &mut Ctx, out: &mut String) {
+    for cmd in ctx.server.commands.all() {
+        cmd.stats.write_line(&cmd.name, out);
+    }
+}
+
+fn errorstats(ctx: &mut Ctx, out: &mut String) {
+    ctx.server.stats.errors.write_lines(out);
+}
 
 /// A line of a /proc file, e.g. `VmRSS:  1234 kB` from /proc/self/status.
 #[cfg(target_os = "linux")]
