@@ -271,6 +271,10 @@ pub struct Client {
     pub tx: Transaction,
     /// CLIENT REPLY ON|OFF|SKIP.
     pub replies: ReplySwitch,
+    /// The unconsumed input, the running command's included: the client's
+    /// own `qbuf=` while it runs CLIENT LIST or CLIENT INFO, as Redis keeps
+    /// a request in the query buffer until it has run.
+    pub query_len: usize,
     /// The keys this client is blocked on (BLPOP, ...).
     pub block: ClientBlock,
     /// The address of the last command noted in `handle`'s info, so that a
@@ -279,6 +283,12 @@ pub struct Client {
 }
 
 impl Client {
+    /// Shows this client's query buffer as it is while its command runs
+    /// (before CLIENT LIST / CLIENT INFO describe it).
+    pub fn publish_query_len(&self) {
+        self.handle.info().qbuf = self.query_len;
+    }
+
     pub fn set_db(&mut self, db: usize) {
         self.db = db;
         self.handle.info().db = db;
@@ -413,6 +423,7 @@ impl ClientRegistry {
             skip_reply: false,
             push_line: None,
             replies: ReplySwitch::default(),
+            query_len: 0,
             tx: Transaction::default(),
             block: ClientBlock::default(),
             last_cmd: 0,

@@ -220,6 +220,7 @@ async fn run_buffered(
             lookahead.forget();
         }
         client.skip_reply = false;
+        client.query_len = input.len();
         let args = parser.args(&request, input);
         let mut reply = execute(server, client, &args);
         // The socket is read while the client waits: the arguments must

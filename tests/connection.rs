@@ -468,3 +468,26 @@ fn client_reply_silences_replies_but_not_pushes_as_redis() {
           CLIENT REPLY ON\r\nUNSUBSCRIBE ch2\r\nGET k\r\n",
     ]);
 }
+
+/// `qbuf=` of the calling client in CLIENT INFO and CLIENT LIST TYPE normal.
+fn own_qbuf(s: &Server) -> [String; 2] {
+    let mut c = s.connect();
+    let list = text_of(&c.cmd(&["CLIENT", "LIST", "TYPE", "normal"]));
+    let qbuf = |line: &str| {
+        line.split(' ')
+            .find_map(|f| f.strip_prefix("qbuf="))
+            .unwrap_or_default()
+            .to_string()
+    };
+    [client_field(&mut c, "qbuf"), qbuf(list.trim_end())]
+}
+
+#[test]
+fn a_client_sees_its_running_request_in_its_qbuf_as_redis() {
+    let ours = own_qbuf(&Server::start());
+    // `*2\r\n$6\r\nCLIENT\r\n$4\r\nINFO\r\n` and the four-argument LIST.
+    assert_eq!(ours, ["26", "48"]);
+    if let Some(oracle) = Server::oracle() {
+        assert_eq!(own_qbuf(&oracle), ours);
+    }
+}

@@ -218,6 +218,7 @@ fn client_lines<'a>(clients: impl IntoIterator<Item = &'a Arc<ClientHandle>>) ->
 }
 
 fn client_info(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    ctx.client.publish_query_len();
     Ok(client_lines([&ctx.client.handle]))
 }
 
@@ -253,6 +254,7 @@ fn type_of(client: &ClientHandle) -> ClientType {
 /// CLIENT LIST [TYPE type | ID id ...]: TYPE only as the sole option; IDs are
 /// listed in the order given, repeats included, unknown ones skipped.
 fn client_list(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    ctx.client.publish_query_len();
     let clients = &ctx.server.clients;
     match args.len() {
         2 => Ok(client_lines(&clients.all())),
