@@ -177,6 +177,9 @@ pub struct Server {
     pub tcp_port: AtomicU64,
     /// Notified by SHUTDOWN.
     pub shutdown: Notify,
+    /// Hands new listeners to the accept loops (CONFIG SET port); None
+    /// until the server listens.
+    rebind: Mutex<Option<UnboundedSender<Vec<std::net::TcpListener>>>>,
 }
 
 impl Server {
@@ -198,6 +201,25 @@ impl Server {
             run_id,
             tcp_port: AtomicU64::new(0),
             shutdown: Notify::new(),
+            rebind: Mutex::new(None),
+        }
+    }
+
+    /// Redis's `changeListenPort` (CONFIG SET port): binds `port` on every
+    /// `bind` address, then the accept loops serve those instead of the old
+    /// listeners, which close. Nothing changes when a bind fails.
+    /// Established connections stay, as in Redis.
+    pub fn listen_on(&self, port: u16) -> std::io::Result<()> {
+        let mut listeners = Vec::new();
+        for addr in self.config.bind() {
+            let listener = std::net::TcpListener::bind((addr.trim_start_matches('-'), port))?;
+            listener.set_nonblocking(true)?;
+            listeners.push(listener);
+        }
+        let rebind = self.rebind.lock().unwrap_or_else(|e| e.into_inner());
+        match rebind.as_ref().map(|tx| tx.send(listeners)) {
+            Some(Ok(())) => Ok(()),
+            _ => Err(std::io::Error::other("the server does not listen yet")),
         }
     }
 }
@@ -238,9 +260,9 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     spawn_active_expiry(server.keyspace.clone(), server.config.clone());
     tokio::spawn(sample_rates(server.clone()));
     let loops = Arc::new(EventLoops::start(&server));
-    for listener in listeners {
-        tokio::spawn(accept_loop(server.clone(), listener, loops.clone()));
-    }
+    let (rebind, rebinds) = unbounded_channel();
+    *server.rebind.lock().unwrap_or_else(|e| e.into_inner()) = Some(rebind);
+    tokio::spawn(serve_listeners(server.clone(), listeners, loops, rebinds));
     signals.wait(&server).await;
     tracing::info!("reddish is now ready to exit, bye bye...");
     Ok(())
@@ -320,6 +342,36 @@ async fn serve_handed(server: Arc<Server>, mut handed: UnboundedReceiver<Handoff
                 tokio::spawn(connection::serve(server.clone(), socket, addr));
             }
             Err(e) => tracing::warn!("cannot take a connection over: {e}"),
+        }
+    }
+}
+
+/// Runs an accept loop per listener, replacing them all when CONFIG SET
+/// port sends new ones ([`Server::listen_on`]); the old listeners close.
+async fn serve_listeners(
+    server: Arc<Server>,
+    listeners: Vec<TcpListener>,
+    loops: Arc<EventLoops>,
+    mut rebinds: UnboundedReceiver<Vec<std::net::TcpListener>>,
+) {
+    let spawn =
+        |listener: TcpListener| tokio::spawn(accept_loop(server.clone(), listener, loops.clone()));
+    let mut tasks: Vec<_> = listeners.into_iter().map(spawn).collect();
+    while let Some(listeners) = rebinds.recv().await {
+        tasks.drain(..).for_each(|task| task.abort());
+        for listener in listeners {
+            match TcpListener::from_std(listener) {
+                Ok(listener) => {
+                    if let Ok(local) = listener.local_addr() {
+                        server
+                            .tcp_port
+                            .store(local.port() as u64, Ordering::Relaxed);
+                        tracing::info!("Ready to accept connections tcp on {local}");
+                    }
+                    tasks.push(spawn(listener));
+                }
+                Err(e) => tracing::warn!("cannot listen: {e}"),
+            }
         }
     }
 }

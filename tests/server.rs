@@ -577,3 +577,59 @@ fn commandstats_and_errorstats_match_redis() {
     ];
     differential_normalized(script, call_stats_text);
 }
+
+/// CONFIG SET with a port someone else holds: Redis's error, and every
+/// setting of the command keeps its old value; the server still answers.
+fn busy_port_is_refused_and_rolled_back(s: &Server) -> Vec<String> {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let busy_port = busy.local_addr().expect("addr").port().to_string();
+    let mut c = s.connect();
+    let mut out = vec![c.cmd_str(&[
+        "CONFIG",
+        "SET",
+        "maxmemory",
+        "10000001",
+        "port",
+        &busy_port,
+        "client-query-buffer-limit",
+        "10m",
+    ])];
+    for name in ["maxmemory", "client-query-buffer-limit"] {
+        out.push(c.cmd_str(&["CONFIG", "GET", name]));
+    }
+    out.push(Conn::connect(s.port).cmd_str(&["PING"]));
+    out
+}
+
+#[test]
+fn config_set_port_moves_the_listener_or_rolls_back() {
+    let ours = busy_port_is_refused_and_rolled_back(&Server::start());
+    assert!(ours[0].starts_with("-ERR CONFIG SET failed (possibly related to argument 'port')"));
+    if let Some(oracle) = Server::oracle() {
+        assert_eq!(busy_port_is_refused_and_rolled_back(&oracle), ours);
+    }
+    // A free port: the server listens there instead; the connection stays.
+    let server = Server::start();
+    let mut c = server.connect();
+    let port = support::free_port();
+    assert_eq!(
+        c.cmd_str(&["CONFIG", "SET", "port", &port.to_string()]),
+        "+OK\r\n"
+    );
+    assert_eq!(Conn::connect(port).cmd_str(&["PING"]), "+PONG\r\n");
+    assert_eq!(
+        c.cmd_str(&["CONFIG", "GET", "port"]),
+        format!(
+            "*2\r\n$4\r\nport\r\n${}\r\n{port}\r\n",
+            port.to_string().len()
+        )
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while std::net::TcpStream::connect(("127.0.0.1", server.port)).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the old port still listens"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

@@ -319,7 +319,21 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let pairs: Vec<(&[u8], &[u8])> = pairs.map(|p| (p[0], p[1])).collect();
     let local = ctx.client.handle.addr.ip().is_loopback();
     let config = &ctx.server.config;
+    let (old_port, before) = (config.port(), settings_of(config, &pairs));
     config.set_from(&pairs, local).map_err(Reply::error_owned)?;
+    if config.port() != old_port {
+        if let Err(e) = ctx.server.listen_on(config.port()) {
+            tracing::warn!("cannot listen on port {}: {e}", config.port());
+            // Redis's apply failed: every setting of the command goes back.
+            let before: Vec<(&[u8], &[u8])> =
+                before.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+            let _ = config.set_from(&before, true);
+            return Err(Reply::error(
+                "ERR CONFIG SET failed (possibly related to argument 'port') - \
+                 Unable to listen on this port. Check server logs.",
+            ));
+        }
+    }
     if pairs
         .iter()
         .any(|(name, _)| name.eq_ignore_ascii_case(b"jemalloc-bg-thread"))
@@ -327,6 +341,18 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         config.apply_jemalloc_bg_thread();
     }
     Ok(Reply::OK)
+}
+
+/// The current values of the settings CONFIG SET names, to put back if
+/// applying the new ones fails.
+fn settings_of<'a>(
+    config: &crate::config::Config,
+    pairs: &[(&'a [u8], &[u8])],
+) -> Vec<(&'a [u8], String)> {
+    pairs
+        .iter()
+        .filter_map(|(name, _)| Some((*name, config.get_str(&String::from_utf8_lossy(name))?)))
+        .collect()
 }
 
 fn config_resetstat(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
