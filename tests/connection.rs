@@ -460,6 +460,8 @@ fn client_reply_silences_replies_but_not_pushes_as_redis() {
           CLIENT REPLY SKIP\r\nCLIENT REPLY ON\r\nPING d\r\nCLIENT REPLY SKIP\r\n\
           CLIENT REPLY ON\r\nPING e\r\nCLIENT REPLY x\r\nCLIENT REPLY\r\n\
           CLIENT REPLY on\r\nCLIENT REPLY sKiP\r\nGET k\r\nGET k\r\n",
+        // A skipped command that blocks stays skipped until it is answered.
+        b"CLIENT REPLY SKIP\r\nBLPOP q 0.1\r\nPING\r\n",
         // Confirmations and messages are pushed even while OFF, in RESP2 and RESP3.
         b"CLIENT REPLY OFF\r\nSUBSCRIBE ch1\r\nPSUBSCRIBE c*\r\nPUBLISH ch1 hi\r\nPING x\r\n\
           UNSUBSCRIBE\r\nPUNSUBSCRIBE\r\nPING y\r\n",
