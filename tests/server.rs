@@ -144,6 +144,51 @@ fn command_getkeys_matches_redis() {
 }
 
 #[test]
+fn command_getkeysandflags_matches_redis() {
+    let script: &[&[&str]] = &[
+        &["COMMAND", "GETKEYSANDFLAGS", "set", "k1", "v1"],
+        &[
+            "COMMAND",
+            "GETKEYSANDFLAGS",
+            "set",
+            "k1",
+            "v1",
+            "EX",
+            "1",
+            "get",
+        ],
+        &["COMMAND", "GETKEYSANDFLAGS", "mset", "k1", "v1", "k2", "v2"],
+        &[
+            "COMMAND",
+            "GETKEYSANDFLAGS",
+            "lmove",
+            "a",
+            "b",
+            "left",
+            "right",
+        ],
+        &[
+            "COMMAND",
+            "GETKEYSANDFLAGS",
+            "zunionstore",
+            "d",
+            "2",
+            "a",
+            "b",
+        ],
+        &["COMMAND", "GETKEYSANDFLAGS", "zunionstore", "d", "5", "a"],
+        &["COMMAND", "GETKEYSANDFLAGS", "del", "a", "b"],
+        &["COMMAND", "GETKEYSANDFLAGS", "memory", "usage", "k"],
+        &["COMMAND", "GETKEYSANDFLAGS", "get"],
+        &["COMMAND", "GETKEYSANDFLAGS", "ping"],
+        &["COMMAND", "GETKEYSANDFLAGS", "nosuch", "a"],
+        &["COMMAND", "GETKEYSANDFLAGS"],
+    ];
+    differential(script);
+    support::differential_resp3(script);
+}
+
+#[test]
 fn command_list_filters() {
     differential(&[
         &["COMMAND", "LIST", "x"],

@@ -21,6 +21,7 @@ pub static COMMANDS: &[Registration] = &[
     cmd("command|docs", command_docs),
     cmd("command|list", command_list),
     cmd("command|getkeys", command_getkeys),
+    cmd("command|getkeysandflags", command_getkeysandflags),
     cmd("command|help", command_help),
     cmd_locking("dbsize", dbsize, Locks::Db),
     cmd_locking("flushdb", flushdb, Locks::Db),
@@ -177,6 +178,16 @@ fn command_list(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 /// COMMAND GETKEYS command [arg ...]: the keys from the command's key specs,
 /// with Redis's errors in Redis's order.
 fn command_getkeys(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    getkeys(ctx, args, false)
+}
+
+fn command_getkeysandflags(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    getkeys(ctx, args, true)
+}
+
+/// Redis's `getKeysSubcommandImpl`: the keys of the command in `args[2..]`,
+/// each as `[key, flags]` `with_flags`.
+fn getkeys(ctx: &mut Ctx, args: &[&[u8]], with_flags: bool) -> CmdResult {
     let target = &args[2..];
     let cmd = ctx
         .server
@@ -191,16 +202,37 @@ fn command_getkeys(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             "ERR Invalid number of arguments specified for command",
         ));
     }
-    let keys = match cmd.key_positions(target, false) {
+    let keys = match cmd.keys_and_flags(target) {
         Some(keys) if !keys.is_empty() => keys,
         _ if has_flag(&cmd.info, "no_mandatory_keys") => Vec::new(),
         _ => return Err(Reply::error("ERR Invalid arguments specified for command")),
     };
+    let set_flags = set_key_flags(cmd, target);
     Ok(Reply::Array(
         keys.into_iter()
-            .map(|i| Reply::bulk_copy(target[i]))
+            .map(|(i, flags)| {
+                let key = Reply::bulk_copy(target[i]);
+                match with_flags {
+                    true => Reply::Array(vec![key, set_flags.as_ref().unwrap_or(flags).clone()]),
+                    false => key,
+                }
+            })
             .collect(),
     ))
+}
+
+/// Redis's `setGetKeys`: SET's key spec has `variable_flags`, so its key's
+/// flags depend on the arguments: read as well only with GET.
+fn set_key_flags(cmd: &super::Command, args: &[&[u8]]) -> Option<Reply> {
+    (cmd.name == "set").then(|| {
+        let get = args.iter().skip(3).any(|a| is(a, "GET"));
+        let names: &[&'static str] = if get {
+            &["RW", "access", "update"]
+        } else {
+            &["OW", "update"]
+        };
+        Reply::Set(names.iter().map(|&n| Reply::simple(n)).collect())
+    })
 }
 
 /// Redis 7.0.15's COMMAND HELP text, word for word.
