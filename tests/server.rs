@@ -678,3 +678,18 @@ fn config_set_port_moves_the_listener_or_rolls_back() {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
+
+#[test]
+fn mem_allocator_names_jemalloc_and_a_big_string_costs_its_bytes() {
+    let server = Server::start();
+    let mut c = server.connect();
+    let memory = info_fields(&mut c, "memory");
+    let allocator = memory.get("mem_allocator").cloned().unwrap_or_default();
+    assert!(allocator.starts_with("jemalloc-5."), "{allocator}");
+    // Redis's suite checks this (unit/type/string, "trim on SET with big
+    // value") when the allocator is jemalloc.
+    c.cmd(&["SET", "key", &"A".repeat(100_000)]);
+    c.cmd(&["SET", "key", &"A".repeat(33_000)]);
+    let usage = usage(&mut c, &["key"]);
+    assert!((33_000..42_000).contains(&usage), "{usage}");
+}

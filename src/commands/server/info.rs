@@ -262,6 +262,15 @@ pub(super) fn read_memory() -> MemoryReading {
     MemoryReading { used, rss, peak }
 }
 
+/// `mem_allocator`: reddish-server allocates with jemalloc, named as Redis
+/// names it (`jemalloc-5.3.0`, without jemalloc's git suffix).
+fn mem_allocator() -> String {
+    match tikv_jemalloc_ctl::version::read() {
+        Ok(version) => format!("jemalloc-{}", version.split('-').next().unwrap_or(version)),
+        Err(_) => "libc".to_string(),
+    }
+}
+
 fn memory(ctx: &mut Ctx, out: &mut String) {
     let MemoryReading { used, rss, peak } = read_memory();
     let total = proc_kb("/proc/meminfo", "MemTotal");
@@ -322,7 +331,7 @@ fn memory(ctx: &mut Ctx, out: &mut String) {
             ("mem_clients_normal", &0),
             ("mem_cluster_links", &0),
             ("mem_aof_buffer", &0),
-            ("mem_allocator", &"libc"),
+            ("mem_allocator", &mem_allocator()),
             ("active_defrag_running", &0),
             ("lazyfree_pending_objects", &lazyfree::pending_objects()),
             ("lazyfreed_objects", &lazyfree::freed_objects()),
