@@ -215,6 +215,8 @@ pub struct ReplySwitch {
     skip_next: bool,
     /// This command's reply is dropped.
     skip: bool,
+    /// The command was CLIENT REPLY OFF or SKIP, which answer nothing.
+    quiet: bool,
 }
 
 impl ReplySwitch {
@@ -237,16 +239,22 @@ impl ReplySwitch {
         }
     }
 
-    /// Whether the reply of the command that just ran is dropped (OFF and
-    /// SKIP drop their own replies too).
+    /// CLIENT REPLY OFF or SKIP ran as a command of its own: it has no
+    /// reply. (Inside EXEC its slot in EXEC's array stays.)
+    pub fn quiet(&mut self) {
+        self.quiet = true;
+    }
+
+    /// Whether the reply of the command that just ran is dropped.
     pub fn silenced(&self) -> bool {
-        self.off || self.skip || self.skip_next
+        self.off || self.skip || self.quiet
     }
 
     /// After each command (Redis's `resetClient`): a SKIP that just ran
     /// applies to the next command only.
     pub fn command_done(&mut self) {
         self.skip = std::mem::take(&mut self.skip_next);
+        self.quiet = false;
     }
 }
 

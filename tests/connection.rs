@@ -493,3 +493,19 @@ fn a_client_sees_its_running_request_in_its_qbuf_as_redis() {
         assert_eq!(own_qbuf(&oracle), ours);
     }
 }
+
+#[test]
+fn client_reply_skip_inside_exec_silences_the_command_after_exec() {
+    let server = Server::start();
+    let out = support::exchange_raw(
+        server.port,
+        b"MULTI\r\nCLIENT REPLY SKIP\r\nPING d\r\nEXEC\r\nPING e\r\nPING f\r\n",
+    );
+    // Redis sends EXEC's array one element short of its declared length
+    // there (SKIP adds no reply); ours keeps SKIP's slot, so the array stays
+    // well formed. The skip applies to the command after EXEC, as in Redis.
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n+OK\r\n$1\r\nd\r\n$1\r\nf\r\n"
+    );
+}

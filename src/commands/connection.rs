@@ -427,14 +427,19 @@ fn client_no_evict(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 /// CLIENT REPLY ON|OFF|SKIP: OFF and SKIP answer nothing (the connection
-/// drops their reply, as it drops what they silence).
+/// drops their reply, as it drops what they silence). Inside EXEC they keep
+/// their slot in EXEC's array, which Redis leaves short of its declared length.
 fn client_reply(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let in_exec = ctx.client.in_multi();
     let replies = &mut ctx.client.replies;
     match args[2] {
         mode if is(mode, "ON") => replies.on(),
         mode if is(mode, "OFF") => replies.off(),
         mode if is(mode, "SKIP") => replies.skip(),
         _ => return Err(syntax_error()),
+    }
+    if !in_exec && !is(args[2], "ON") {
+        replies.quiet();
     }
     Ok(Reply::OK)
 }
