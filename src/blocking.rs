@@ -93,6 +93,33 @@ pub struct ClientBlock {
     pub pending: Option<Pending>,
     /// The (db, key) queues the client is in.
     keys: Vec<(usize, Bytes)>,
+    /// Set by a re-run that failed for a reason other than the type of the
+    /// keys it waits on (BLMOVE into a destination of another type): the
+    /// error ends the wait, as Redis serves such a client its error.
+    final_error: bool,
+}
+
+impl ClientBlock {
+    /// Whether the client sits in some queue: its command is a re-run after
+    /// a wake-up.
+    pub fn is_queued(&self) -> bool {
+        !self.keys.is_empty()
+    }
+
+    /// The error of this re-run is the client's reply: it stops waiting.
+    pub fn end_with_error(&mut self) {
+        self.final_error = true;
+    }
+
+    /// Whether [`ClientBlock::end_with_error`] marked this re-run.
+    pub fn ends_with_error(&self) -> bool {
+        self.final_error
+    }
+
+    /// Takes the mark left by [`ClientBlock::end_with_error`].
+    pub fn take_final_error(&mut self) -> bool {
+        std::mem::take(&mut self.final_error)
+    }
 }
 
 type Queue = VecDeque<(u64, Arc<BlockSignal>)>;

@@ -210,6 +210,59 @@ pub struct Transaction {
     pub watched: Vec<(usize, Bytes)>,
 }
 
+/// CLIENT REPLY's state: Redis's `CLIENT_REPLY_OFF`, `_SKIP_NEXT` and
+/// `_SKIP` flags. It silences command replies only: Pub/Sub messages and
+/// (un)subscribe confirmations still go out, as Redis pushes them regardless.
+#[derive(Debug, Default)]
+pub struct ReplySwitch {
+    off: bool,
+    /// CLIENT REPLY SKIP just ran: the next command's reply is dropped.
+    skip_next: bool,
+    /// This command's reply is dropped.
+    skip: bool,
+    /// The command was CLIENT REPLY OFF or SKIP, which answer nothing.
+    quiet: bool,
+}
+
+impl ReplySwitch {
+    /// CLIENT REPLY ON: clears OFF and a pending skip of this command (a
+    /// SKIP right before ON skips nothing more).
+    pub fn on(&mut self) {
+        self.off = false;
+        self.skip = false;
+    }
+
+    /// CLIENT REPLY OFF.
+    pub fn off(&mut self) {
+        self.off = true;
+    }
+
+    /// CLIENT REPLY SKIP: ignored while OFF, as in Redis.
+    pub fn skip(&mut self) {
+        if !self.off {
+            self.skip_next = true;
+        }
+    }
+
+    /// CLIENT REPLY OFF or SKIP ran as a command of its own: it has no
+    /// reply. (Inside EXEC its slot in EXEC's array stays.)
+    pub fn quiet(&mut self) {
+        self.quiet = true;
+    }
+
+    /// Whether the reply of the command that just ran is dropped.
+    pub fn silenced(&self) -> bool {
+        self.off || self.skip || self.quiet
+    }
+
+    /// After each command (Redis's `resetClient`): a SKIP that just ran
+    /// applies to the next command only.
+    pub fn command_done(&mut self) {
+        self.skip = std::mem::take(&mut self.skip_next);
+        self.quiet = false;
+    }
+}
+
 /// The connection task's own state.
 pub struct Client {
     pub id: u64,
@@ -229,6 +282,12 @@ pub struct Client {
     /// in JSON mode pushed messages are encoded as answers to it.
     pub push_line: Option<Bytes>,
     pub tx: Transaction,
+    /// CLIENT REPLY ON|OFF|SKIP.
+    pub replies: ReplySwitch,
+    /// The unconsumed input, the running command's included: the client's
+    /// own `qbuf=` while it runs CLIENT LIST or CLIENT INFO, as Redis keeps
+    /// a request in the query buffer until it has run.
+    pub query_len: usize,
     /// The keys this client is blocked on (BLPOP, ...).
     pub block: ClientBlock,
     /// Authenticated as the default user (Redis's `c->authenticated`): set
@@ -236,9 +295,6 @@ pub struct Client {
     /// AUTH / HELLO AUTH. Setting a password later does not log out clients
     /// that were let in without one, as in Redis.
     pub authenticated: bool,
-    /// The command runs again for a blocked client whose key was served
-    /// (Redis's `reprocessing_command`): MONITOR showed it when it blocked.
-    pub reprocessing: bool,
     /// MONITOR lines of this client's own commands, written after the reply.
     pub monitor_echo: Vec<Vec<u8>>,
     /// The address of the last command noted in `handle`'s info, so that a
@@ -247,6 +303,12 @@ pub struct Client {
 }
 
 impl Client {
+    /// Shows this client's query buffer as it is while its command runs
+    /// (before CLIENT LIST / CLIENT INFO describe it).
+    pub fn publish_query_len(&self) {
+        self.handle.info().qbuf = self.query_len;
+    }
+
     pub fn set_db(&mut self, db: usize) {
         self.db = db;
         self.handle.info().db = db;
@@ -393,10 +455,11 @@ impl ClientRegistry {
             handle,
             skip_reply: false,
             push_line: None,
+            replies: ReplySwitch::default(),
+            query_len: 0,
             tx: Transaction::default(),
             block: ClientBlock::default(),
             authenticated: true,
-            reprocessing: false,
             monitor_echo: Vec::new(),
             last_cmd: 0,
         }

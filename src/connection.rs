@@ -267,6 +267,7 @@ async fn run_buffered(
             lookahead.forget();
         }
         client.skip_reply = false;
+        client.query_len = input.len();
         let args = parser.args(&request, input);
         let mut reply = execute(server, client, &args);
         // The socket is read while the client waits: the arguments must
@@ -291,12 +292,13 @@ async fn run_buffered(
         // Pushes queued while the command ran (its own confirmations, a
         // message it published to itself) precede its reply, as in Redis.
         drain_pushes(client, output);
-        if !client.skip_reply {
+        if !client.skip_reply && !client.replies.silenced() {
             encode_reply(client, request.line(), &reply, output);
         }
         for line in client.monitor_echo.drain(..) {
             encode(&Reply::Simple(line.into()), client.resp, output);
         }
+        client.replies.command_done();
         if client.close_after_reply {
             return Ok(true);
         }
@@ -342,11 +344,10 @@ async fn wait_blocked(
                     break Some(Reply::error("UNBLOCKED client unblocked via CLIENT UNBLOCK"))
                 }
                 None => {
-                    client.reprocessing = true;
                     let reply = execute(server, client, args);
-                    client.reprocessing = false;
-                    server.stats.command_rerun(reply.is_error());
-                    if reply.is_error() {
+                    if reply.is_error() && client.block.take_final_error() {
+                        break Some(reply);
+                    } else if reply.is_error() {
                         server.keyspace.blocking.pass_on(client.id, &client.block);
                     } else if client.block.pending.take().is_none() {
                         break Some(reply);

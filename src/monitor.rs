@@ -61,9 +61,9 @@ impl Monitors {
     /// command is shown after its reply (as Redis appends the line to the
     /// output buffer that already holds the reply), so its line goes to
     /// `client.monitor_echo`, written after the reply, not to its mailbox.
+    /// A blocked client's re-run is not shown: `call` does not feed it.
     pub fn feed(&self, client: &mut Client, cmd: &Command, args: &[&[u8]]) {
         if self.count.load(Ordering::Acquire) == 0
-            || client.reprocessing
             || cmd.flags.contains(Flags::ADMIN)
             || cmd.flags.contains(Flags::SKIP_MONITOR)
         {

@@ -10,7 +10,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::Notify;
 
 use crate::client::ClientRegistry;
-use crate::commands::CommandTable;
+use crate::commands::{CommandTable, ErrorStats};
 use crate::config::Config;
 use crate::connection;
 use crate::keyspace::{spawn_active_expiry, Keyspace};
@@ -39,6 +39,8 @@ pub struct Stats {
     pub net_output_bytes: AtomicU64,
     pub keyspace_hits: AtomicU64,
     pub keyspace_misses: AtomicU64,
+    /// INFO errorstats.
+    pub errors: ErrorStats,
     /// Recent rates of commands, input and output bytes.
     rates: Mutex<[Rate; 3]>,
 }
@@ -82,27 +84,24 @@ pub struct Instantaneous {
 }
 
 impl Stats {
-    pub fn command_done(&self, failed: bool) {
+    /// Counts a command that ran, and its reply if an error.
+    pub fn command_done(&self, reply: &Reply) {
         self.commands_processed.fetch_add(1, Ordering::Relaxed);
-        if failed {
-            self.error_replies.fetch_add(1, Ordering::Relaxed);
-        }
+        self.error_reply(reply);
     }
 
-    /// Takes back what [`Stats::command_done`] counted for a blocked
-    /// client's re-run on a wake-up: Redis counts a blocking command once,
-    /// when it blocks.
-    pub fn command_rerun(&self, failed: bool) {
-        self.commands_processed.fetch_sub(1, Ordering::Relaxed);
-        if failed {
-            self.error_replies.fetch_sub(1, Ordering::Relaxed);
+    /// Counts an error reply (INFO `total_error_replies` and errorstats).
+    pub fn error_reply(&self, reply: &Reply) {
+        if reply.is_error() {
+            self.error_replies.fetch_add(1, Ordering::Relaxed);
+            self.errors.count(reply);
         }
     }
 
     /// Counts a command refused before it ran (unknown, wrong arity): an
     /// error reply for INFO, though not a processed command, as in Redis.
     pub fn rejected(&self, reply: Reply) -> Reply {
-        self.error_replies.fetch_add(1, Ordering::Relaxed);
+        self.error_reply(&reply);
         reply
     }
 
@@ -162,6 +161,7 @@ impl Stats {
             counter.store(0, Ordering::Relaxed);
         }
         *self.rates() = Default::default();
+        self.errors.reset();
     }
 }
 
@@ -182,6 +182,9 @@ pub struct Server {
     pub tcp_port: AtomicU64,
     /// Notified by SHUTDOWN.
     pub shutdown: Notify,
+    /// Hands new listeners to the accept loops (CONFIG SET port); None
+    /// until the server listens.
+    rebind: Mutex<Option<UnboundedSender<Vec<std::net::TcpListener>>>>,
 }
 
 /// SHUTDOWN's options (Redis's `SHUTDOWN_SAVE`, `_NOSAVE`, `_FORCE`).
@@ -211,6 +214,32 @@ impl Server {
             run_id,
             tcp_port: AtomicU64::new(0),
             shutdown: Notify::new(),
+            rebind: Mutex::new(None),
+        }
+    }
+
+    /// Redis's `changeListenPort` (CONFIG SET port): binds `port` on every
+    /// `bind` address, then the accept loops serve those instead of the old
+    /// listeners, which close. Nothing changes when a bind fails.
+    /// Established connections stay, as in Redis.
+    pub fn listen_on(&self, port: u16) -> std::io::Result<()> {
+        let mut listeners = Vec::new();
+        for addr in self.config.bind() {
+            let optional = addr.starts_with('-');
+            match listen(
+                addr.trim_start_matches('-'),
+                port,
+                self.config.tcp_backlog(),
+            ) {
+                Ok(listener) => listeners.push(listener),
+                Err(e) if optional && unavailable(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let rebind = self.rebind.lock().unwrap_or_else(|e| e.into_inner());
+        match rebind.as_ref().map(|tx| tx.send(listeners)) {
+            Some(Ok(())) => Ok(()),
+            _ => Err(std::io::Error::other("the server does not listen yet")),
         }
     }
 
@@ -263,9 +292,9 @@ pub async fn run(config: Arc<Config>) -> std::io::Result<()> {
     tokio::spawn(sample_rates(server.clone()));
     tokio::spawn(close_idle_clients(server.clone()));
     let loops = Arc::new(EventLoops::start(&server));
-    for listener in listeners {
-        tokio::spawn(accept_loop(server.clone(), listener, loops.clone()));
-    }
+    let (rebind, rebinds) = unbounded_channel();
+    *server.rebind.lock().unwrap_or_else(|e| e.into_inner()) = Some(rebind);
+    tokio::spawn(serve_listeners(server.clone(), listeners, loops, rebinds));
     tracing::info!("Ready to accept connections");
     signals.wait(&server).await;
     tracing::warn!("{NAME} is now ready to exit, bye bye...");
@@ -286,7 +315,7 @@ async fn bind(server: &Server) -> std::io::Result<Vec<TcpListener>> {
             port,
             server.config.tcp_backlog(),
         )
-        .await
+        .and_then(TcpListener::from_std)
         {
             Ok(listener) => listener,
             Err(e) if optional && unavailable(&e) => continue,
@@ -320,14 +349,16 @@ async fn bind(server: &Server) -> std::io::Result<Vec<TcpListener>> {
 /// IPv6 sockets for IPv6 only, and `tcp-backlog` as the accept queue's
 /// length (tokio's own bind always asks for 1024).
 /// `*` is every IPv4 address and `::*` every IPv6 one, as in redis.conf.
-async fn listen(addr: &str, port: u16, backlog: u32) -> std::io::Result<TcpListener> {
+/// Blocking (a name lookup at most): it runs at start-up and for CONFIG SET port.
+fn listen(addr: &str, port: u16, backlog: u32) -> std::io::Result<std::net::TcpListener> {
     use socket2::{Domain, Socket, Type};
+    use std::net::ToSocketAddrs;
     let host = match addr {
         "*" => "0.0.0.0",
         "::*" => "::",
         host => host,
     };
-    let Some(at) = tokio::net::lookup_host((host, port)).await?.next() else {
+    let Some(at) = (host, port).to_socket_addrs()?.next() else {
         return Err(std::io::Error::new(
             std::io::ErrorKind::AddrNotAvailable,
             "no such address",
@@ -342,7 +373,7 @@ async fn listen(addr: &str, port: u16, backlog: u32) -> std::io::Result<TcpListe
     socket.bind(&at.into())?;
     socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
     warn_if_backlog_capped(backlog);
-    TcpListener::from_std(socket.into())
+    Ok(socket.into())
 }
 
 /// The errors that make a `-`-prefixed (optional) bind address skipped, as
@@ -455,6 +486,36 @@ async fn serve_handed(server: Arc<Server>, mut handed: UnboundedReceiver<Handoff
                 tokio::spawn(connection::serve(server.clone(), socket, addr));
             }
             Err(e) => tracing::warn!("cannot take a connection over: {e}"),
+        }
+    }
+}
+
+/// Runs an accept loop per listener, replacing them all when CONFIG SET
+/// port sends new ones ([`Server::listen_on`]); the old listeners close.
+async fn serve_listeners(
+    server: Arc<Server>,
+    listeners: Vec<TcpListener>,
+    loops: Arc<EventLoops>,
+    mut rebinds: UnboundedReceiver<Vec<std::net::TcpListener>>,
+) {
+    let spawn =
+        |listener: TcpListener| tokio::spawn(accept_loop(server.clone(), listener, loops.clone()));
+    let mut tasks: Vec<_> = listeners.into_iter().map(spawn).collect();
+    while let Some(listeners) = rebinds.recv().await {
+        tasks.drain(..).for_each(|task| task.abort());
+        for listener in listeners {
+            match TcpListener::from_std(listener) {
+                Ok(listener) => {
+                    if let Ok(local) = listener.local_addr() {
+                        server
+                            .tcp_port
+                            .store(local.port() as u64, Ordering::Relaxed);
+                        tracing::debug!("Listening on {local}");
+                    }
+                    tasks.push(spawn(listener));
+                }
+                Err(e) => tracing::warn!("cannot listen: {e}"),
+            }
         }
     }
 }

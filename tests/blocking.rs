@@ -484,3 +484,68 @@ fn a_blocked_resp3_subscriber_still_gets_messages() {
     });
     assert_eq!(t[2], ">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n");
 }
+
+#[test]
+fn blmove_into_a_destination_of_another_type_is_served_its_error() {
+    let t = on_both(|s| {
+        let (mut a, mut b, mut c) = (s.connect(), s.connect(), s.connect());
+        let mut out = vec![c.cmd_str(&["SET", "dst", "nolist"])];
+        send(&mut a, &["BRPOPLPUSH", "src", "dst", "0"]);
+        wait_blocked(&mut c, 1);
+        send(&mut b, &["BLPOP", "src", "0"]);
+        wait_blocked(&mut c, 2);
+        out.push(c.cmd_str(&["RPUSH", "src", "x", "y"]));
+        out.push(reply(&mut a));
+        // The element stays for the next client in line.
+        out.push(reply(&mut b));
+        wait_blocked(&mut c, 0);
+        out.push(c.cmd_str(&["LRANGE", "src", "0", "-1"]));
+        send(&mut a, &["BLMOVE", "src2", "dst", "LEFT", "RIGHT", "0"]);
+        wait_blocked(&mut c, 1);
+        out.push(c.cmd_str(&["LPUSH", "src2", "z"]));
+        out.push(reply(&mut a));
+        out
+    });
+    assert!(t[2].starts_with("-WRONGTYPE"), "{t:?}");
+    assert_eq!(t[3], "*2\r\n$3\r\nsrc\r\n$1\r\nx\r\n");
+    assert_eq!(t[4], "*1\r\n$1\r\ny\r\n");
+    assert!(t[6].starts_with("-WRONGTYPE"), "{t:?}");
+}
+
+#[test]
+fn a_blocking_command_counts_once_in_commandstats() {
+    let t = on_both(|s| {
+        let (mut a, mut b, mut c) = (s.connect(), s.connect(), s.connect());
+        c.cmd(&["CONFIG", "RESETSTAT"]);
+        c.cmd(&["SET", "dst", "x"]);
+        send(&mut a, &["BRPOP", "q1", "0"]);
+        wait_blocked(&mut c, 1);
+        send(&mut b, &["BLMOVE", "q2", "dst", "LEFT", "LEFT", "0"]);
+        wait_blocked(&mut c, 2);
+        c.cmd(&["LPUSH", "q1", "a"]);
+        c.cmd(&["LPUSH", "q2", "a"]);
+        reply(&mut a);
+        reply(&mut b);
+        let stats = c.cmd_str(&["INFO", "commandstats"]);
+        let mut lines: Vec<String> = stats
+            .split("\r\n")
+            .filter(|l| l.starts_with("cmdstat_b"))
+            .map(|l| {
+                let fields: Vec<&str> = l.split(',').filter(|f| !f.starts_with("usec")).collect();
+                fields.join(",")
+            })
+            .collect();
+        lines.sort();
+        lines.push(c.cmd_str(&["INFO", "errorstats"]));
+        lines
+    });
+    assert_eq!(
+        t[0],
+        "cmdstat_blmove:calls=1,rejected_calls=0,failed_calls=1"
+    );
+    assert_eq!(
+        t[1],
+        "cmdstat_brpop:calls=1,rejected_calls=0,failed_calls=0"
+    );
+    assert!(t[2].contains("errorstat_WRONGTYPE:count=1"), "{t:?}");
+}

@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{differential, differential_normalized, Conn, Server};
+use support::{differential, differential_normalized, differential_raw_each, Conn, Server};
 
 /// Masks the value of HELLO's `id` field: connection ids depend on how many
 /// connections each server has seen.
@@ -449,4 +449,63 @@ fn io_threads_deal_connections_to_loops_that_wake_each_other() {
     assert_eq!(other.cmd_str(&["CLIENT", "KILL", "ID", &sub_id]), ":1\r\n");
     assert!(sub.is_closed());
     assert_eq!(other.cmd_str(&["PING"]), "+PONG\r\n");
+}
+
+#[test]
+fn client_reply_silences_replies_but_not_pushes_as_redis() {
+    differential_raw_each(&[
+        // SKIP drops the next reply only; OFF drops all, its own included;
+        // ON answers and cancels a SKIP right before it; errors and arity.
+        b"CLIENT REPLY SKIP\r\nPING a\r\nPING b\r\nCLIENT REPLY OFF\r\nPING c\r\n\
+          CLIENT REPLY SKIP\r\nCLIENT REPLY ON\r\nPING d\r\nCLIENT REPLY SKIP\r\n\
+          CLIENT REPLY ON\r\nPING e\r\nCLIENT REPLY x\r\nCLIENT REPLY\r\n\
+          CLIENT REPLY on\r\nCLIENT REPLY sKiP\r\nGET k\r\nGET k\r\n",
+        // A skipped command that blocks stays skipped until it is answered.
+        b"CLIENT REPLY SKIP\r\nBLPOP q 0.1\r\nPING\r\n",
+        // Confirmations and messages are pushed even while OFF, in RESP2 and RESP3.
+        b"CLIENT REPLY OFF\r\nSUBSCRIBE ch1\r\nPSUBSCRIBE c*\r\nPUBLISH ch1 hi\r\nPING x\r\n\
+          UNSUBSCRIBE\r\nPUNSUBSCRIBE\r\nPING y\r\n",
+        // (HELLO's reply, with its connection id, is skipped.)
+        b"CLIENT REPLY SKIP\r\nHELLO 3\r\nCLIENT REPLY OFF\r\nSUBSCRIBE ch2\r\nPUBLISH ch2 hi\r\nGET k\r\n\
+          CLIENT REPLY ON\r\nUNSUBSCRIBE ch2\r\nGET k\r\n",
+    ]);
+}
+
+/// `qbuf=` of the calling client in CLIENT INFO and CLIENT LIST TYPE normal.
+fn own_qbuf(s: &Server) -> [String; 2] {
+    let mut c = s.connect();
+    let list = text_of(&c.cmd(&["CLIENT", "LIST", "TYPE", "normal"]));
+    let qbuf = |line: &str| {
+        line.split(' ')
+            .find_map(|f| f.strip_prefix("qbuf="))
+            .unwrap_or_default()
+            .to_string()
+    };
+    [client_field(&mut c, "qbuf"), qbuf(list.trim_end())]
+}
+
+#[test]
+fn a_client_sees_its_running_request_in_its_qbuf_as_redis() {
+    let ours = own_qbuf(&Server::start());
+    // `*2\r\n$6\r\nCLIENT\r\n$4\r\nINFO\r\n` and the four-argument LIST.
+    assert_eq!(ours, ["26", "48"]);
+    if let Some(oracle) = Server::oracle() {
+        assert_eq!(own_qbuf(&oracle), ours);
+    }
+}
+
+#[test]
+fn client_reply_skip_inside_exec_silences_the_command_after_exec() {
+    let server = Server::start();
+    let out = support::exchange_raw(
+        server.port,
+        b"MULTI\r\nCLIENT REPLY SKIP\r\nPING d\r\nEXEC\r\nPING e\r\nPING f\r\n",
+    );
+    // Redis sends EXEC's array one element short of its declared length
+    // there (SKIP adds no reply); ours keeps SKIP's slot, so the array stays
+    // well formed. The skip applies to the command after EXEC, as in Redis.
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n+OK\r\n$1\r\nd\r\n$1\r\nf\r\n"
+    );
 }

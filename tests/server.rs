@@ -6,7 +6,7 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use support::{differential, differential_raw, Conn, Server};
+use support::{differential, differential_normalized, differential_raw, Conn, Server};
 
 /// The text of a bulk (RESP2) or verbatim (RESP3) string reply.
 fn text_of(reply: &[u8]) -> String {
@@ -141,6 +141,51 @@ fn command_getkeys_matches_redis() {
         &["COMMAND", "GETKEYS", "client", "nosuch"],
         &["COMMAND", "GETKEYS", "command", "list"],
     ]);
+}
+
+#[test]
+fn command_getkeysandflags_matches_redis() {
+    let script: &[&[&str]] = &[
+        &["COMMAND", "GETKEYSANDFLAGS", "set", "k1", "v1"],
+        &[
+            "COMMAND",
+            "GETKEYSANDFLAGS",
+            "set",
+            "k1",
+            "v1",
+            "EX",
+            "1",
+            "get",
+        ],
+        &["COMMAND", "GETKEYSANDFLAGS", "mset", "k1", "v1", "k2", "v2"],
+        &[
+            "COMMAND",
+            "GETKEYSANDFLAGS",
+            "lmove",
+            "a",
+            "b",
+            "left",
+            "right",
+        ],
+        &[
+            "COMMAND",
+            "GETKEYSANDFLAGS",
+            "zunionstore",
+            "d",
+            "2",
+            "a",
+            "b",
+        ],
+        &["COMMAND", "GETKEYSANDFLAGS", "zunionstore", "d", "5", "a"],
+        &["COMMAND", "GETKEYSANDFLAGS", "del", "a", "b"],
+        &["COMMAND", "GETKEYSANDFLAGS", "memory", "usage", "k"],
+        &["COMMAND", "GETKEYSANDFLAGS", "get"],
+        &["COMMAND", "GETKEYSANDFLAGS", "ping"],
+        &["COMMAND", "GETKEYSANDFLAGS", "nosuch", "a"],
+        &["COMMAND", "GETKEYSANDFLAGS"],
+    ];
+    differential(script);
+    support::differential_resp3(script);
 }
 
 #[test]
@@ -437,4 +482,214 @@ fn shutdown_exits_without_a_reply() {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     assert!(!server.is_running());
+}
+
+#[test]
+fn memory_errors_help_and_missing_keys_match_redis() {
+    differential(&[
+        &["SET", "s", "abc"],
+        &["MEMORY", "HELP"],
+        &["MEMORY", "USAGE", "nokey"],
+        &["MEMORY", "USAGE", "nokey", "SAMPLES", "0"],
+        &["MEMORY", "USAGE", "s", "SAMPLES", "-1"],
+        &["MEMORY", "USAGE", "s", "SAMPLES", "x"],
+        &["MEMORY", "USAGE", "nokey", "SAMPLES", "x"],
+        &["MEMORY", "USAGE", "s", "SAMPLES"],
+        &["MEMORY", "USAGE", "s", "foo"],
+        &["MEMORY", "USAGE"],
+        &["MEMORY", "STATS", "x"],
+        &["MEMORY", "PURGE"],
+        &["MEMORY", "FOO"],
+        &["MEMORY"],
+    ]);
+}
+
+/// MEMORY USAGE's figure of `key`.
+fn usage(conn: &mut Conn, args: &[&str]) -> i64 {
+    let mut cmd = vec!["MEMORY", "USAGE"];
+    cmd.extend(args);
+    let reply = conn.cmd_str(&cmd);
+    reply
+        .trim_start_matches(':')
+        .trim_end()
+        .parse()
+        .unwrap_or_else(|_| panic!("{cmd:?}: {reply}"))
+}
+
+#[test]
+fn memory_usage_grows_with_the_value_and_samples_as_redis() {
+    let server = Server::start();
+    let mut c = server.connect();
+    c.cmd(&["SET", "short", "abc"]);
+    c.cmd(&["SET", "long", &"x".repeat(1000)]);
+    assert!(usage(&mut c, &["long"]) >= usage(&mut c, &["short"]) + 1000);
+    // Five short members first, then long ones: the default five samples
+    // see only the short ones, SAMPLES 0 measures every member.
+    for kind in ["SADD", "RPUSH", "ZADD", "HSET"] {
+        let key = format!("k{kind}");
+        let mut members: Vec<String> = (0..5).map(|i| format!("m{i}")).collect();
+        members.extend((0..300).map(|i| format!("{i}{}", "y".repeat(200))));
+        for m in &members {
+            match kind {
+                // Ranked first, as Redis samples a skiplist in rank order.
+                "ZADD" if m.len() < 5 => c.cmd(&[kind, &key, "0", m]),
+                "ZADD" => c.cmd(&[kind, &key, "1", m]),
+                "HSET" => c.cmd(&[kind, &key, m, "1"]),
+                _ => c.cmd(&[kind, &key, m]),
+            };
+        }
+        let sampled = usage(&mut c, &[&key]);
+        let all = usage(&mut c, &[&key, "SAMPLES", "0"]);
+        assert!(all >= 300 * 200, "{kind}: {all}");
+        if kind != "RPUSH" {
+            // A list's nodes each hold many elements: the samples are nodes.
+            assert!(sampled < all / 2, "{kind}: {sampled} vs {all}");
+        }
+    }
+    // A small hash is one compact buffer, smaller than a hashtable one.
+    c.cmd(&["HSET", "small", "a", "1"]);
+    assert!(usage(&mut c, &["small"]) < usage(&mut c, &["kHSET", "SAMPLES", "0"]));
+}
+
+#[test]
+fn memory_stats_is_a_map_with_redis_fields() {
+    let server = Server::start();
+    let mut c = server.connect();
+    c.cmd(&["SET", "a", "1"]);
+    c.cmd(&["SELECT", "3"]);
+    c.cmd(&["SET", "b", "1"]);
+    let text = String::from_utf8_lossy(&c.cmd(&["MEMORY", "STATS"])).into_owned();
+    for field in [
+        "peak.allocated",
+        "db.0",
+        "db.3",
+        "keys.count",
+        "fragmentation.bytes",
+    ] {
+        assert!(text.contains(&format!("{field}\r\n")), "{field}: {text}");
+    }
+    assert!(!text.contains("db.1\r\n"));
+    assert!(text.contains("keys.count\r\n:2\r\n"), "{text}");
+    c.cmd(&["HELLO", "3"]);
+    assert!(c.cmd_str(&["MEMORY", "STATS"]).starts_with("%29\r\n"));
+    assert!(c.cmd_str(&["MEMORY", "DOCTOR"]).starts_with('='));
+}
+
+/// INFO commandstats / errorstats text with times masked and lines sorted
+/// (Redis lists commands in its dict's order).
+fn call_stats_text(reply: &[u8]) -> Vec<u8> {
+    let text = text_of(reply);
+    let mut lines: Vec<String> = text
+        .split("\r\n")
+        .map(|line| {
+            let fields: Vec<&str> = line.split(',').filter(|f| !f.starts_with("usec")).collect();
+            fields.join(",")
+        })
+        .collect();
+    lines.sort();
+    lines.join("\n").into_bytes()
+}
+
+#[test]
+fn commandstats_and_errorstats_match_redis() {
+    let script: &[&[&str]] = &[
+        &["CONFIG", "RESETSTAT"],
+        &["SET", "foo", "bar"],
+        &["EXPIRE", "foo", "0"],
+        &["LPUSH", "list", "foo"],
+        &["BRPOP", "list", "0"],
+        // Rejected: arity; unknown commands count only as errors.
+        &["GET"],
+        &["NOSUCHCOMMAND"],
+        &["CLIENT", "NOSUCH"],
+        // Failed: the command ran and answered an error.
+        &["INCR", "list"],
+        &["CLIENT", "LIST", "x"],
+        &["OBJECT", "FREQ", "list"],
+        // Inside MULTI: queued commands count when EXEC runs them.
+        &["MULTI"],
+        &["SET", "a", "b"],
+        &["INCR", "a"],
+        &["EXEC"],
+        &["MULTI"],
+        &["GET"],
+        &["EXEC"],
+        &["INFO", "commandstats"],
+        &["INFO", "errorstats"],
+        &["CONFIG", "RESETSTAT"],
+        &["INFO", "commandstats"],
+        &["INFO", "errorstats"],
+    ];
+    differential_normalized(script, call_stats_text);
+}
+
+/// CONFIG SET with a port someone else holds: Redis's error, and every
+/// setting of the command keeps its old value; the server still answers.
+fn busy_port_is_refused_and_rolled_back(s: &Server) -> Vec<String> {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let busy_port = busy.local_addr().expect("addr").port().to_string();
+    let mut c = s.connect();
+    let mut out = vec![c.cmd_str(&[
+        "CONFIG",
+        "SET",
+        "maxmemory",
+        "10000001",
+        "port",
+        &busy_port,
+        "client-query-buffer-limit",
+        "10m",
+    ])];
+    for name in ["maxmemory", "client-query-buffer-limit"] {
+        out.push(c.cmd_str(&["CONFIG", "GET", name]));
+    }
+    out.push(Conn::connect(s.port).cmd_str(&["PING"]));
+    out
+}
+
+#[test]
+fn config_set_port_moves_the_listener_or_rolls_back() {
+    let ours = busy_port_is_refused_and_rolled_back(&Server::start());
+    assert!(ours[0].starts_with("-ERR CONFIG SET failed (possibly related to argument 'port')"));
+    if let Some(oracle) = Server::oracle() {
+        assert_eq!(busy_port_is_refused_and_rolled_back(&oracle), ours);
+    }
+    // A free port: the server listens there instead; the connection stays.
+    let server = Server::start();
+    let mut c = server.connect();
+    let port = support::free_port();
+    assert_eq!(
+        c.cmd_str(&["CONFIG", "SET", "port", &port.to_string()]),
+        "+OK\r\n"
+    );
+    assert_eq!(Conn::connect(port).cmd_str(&["PING"]), "+PONG\r\n");
+    assert_eq!(
+        c.cmd_str(&["CONFIG", "GET", "port"]),
+        format!(
+            "*2\r\n$4\r\nport\r\n${}\r\n{port}\r\n",
+            port.to_string().len()
+        )
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while std::net::TcpStream::connect(("127.0.0.1", server.port)).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the old port still listens"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn mem_allocator_names_jemalloc_and_a_big_string_costs_its_bytes() {
+    let server = Server::start();
+    let mut c = server.connect();
+    let memory = info_fields(&mut c, "memory");
+    let allocator = memory.get("mem_allocator").cloned().unwrap_or_default();
+    assert!(allocator.starts_with("jemalloc-5."), "{allocator}");
+    // Redis's suite checks this (unit/type/string, "trim on SET with big
+    // value") when the allocator is jemalloc.
+    c.cmd(&["SET", "key", &"A".repeat(100_000)]);
+    c.cmd(&["SET", "key", &"A".repeat(33_000)]);
+    let usage = usage(&mut c, &["key"]);
+    assert!((33_000..42_000).contains(&usage), "{usage}");
 }

@@ -399,6 +399,12 @@ fn watch_survives_reads_and_unrelated_writes() {
         );
         watch_case(&mut duo, &[members], &[&["SMOVE", "k", "d", "z"]]);
         watch_case(&mut duo, &[members], &[&["SMOVE", "k", "k", "a"]]);
+        // SMOVE of a member the destination has: only the source changes.
+        watch_case(
+            &mut duo,
+            &[&["SADD", "s", "a", "b"], &["SADD", "k", "a"]],
+            &[&["SMOVE", "s", "k", "a"]],
+        );
         watch_case(
             &mut duo,
             &[members, &["SADD", "s", "z"]],

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use super::list::{end_arg, lmove_generic, mpop, mpop_args};
 use super::zset::{pop_generic, zmpop_args, PopShape};
 use super::{cmd, CmdResult, Ctx, Registration};
+use crate::keyspace::Value;
 use crate::number::parse_f64;
 use crate::protocol::Reply;
 use crate::types::list::End;
@@ -97,7 +98,10 @@ fn brpop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 /// BLMOVE/BRPOPLPUSH: an empty source inside MULTI answers a null bulk, as
-/// LMOVE would; a timeout answers a null array.
+/// LMOVE would; a timeout answers a null array. A woken client whose source
+/// now holds a list but whose destination holds another type gets the
+/// WRONGTYPE error and stops waiting, as Redis serves it (a source of another
+/// type keeps it waiting, as for every blocking pop).
 fn bmove(
     ctx: &mut Ctx,
     args: &[&[u8]],
@@ -105,10 +109,19 @@ fn bmove(
     to: End,
     deadline: Option<Instant>,
 ) -> CmdResult {
-    match lmove_generic(ctx, args[1], args[2], from, to)? {
-        Reply::Null => block(ctx, &args[1..2], deadline, Reply::Null),
-        moved => Ok(moved),
+    match lmove_generic(ctx, args[1], args[2], from, to) {
+        Ok(Reply::Null) => block(ctx, &args[1..2], deadline, Reply::Null),
+        Err(e) if ctx.client.block.is_queued() && source_is_list(ctx, args[1]) => {
+            ctx.client.block.end_with_error();
+            Err(e)
+        }
+        moved => moved,
     }
+}
+
+/// Whether `key` holds a list (so a failed move failed on its destination).
+fn source_is_list(ctx: &mut Ctx, key: &[u8]) -> bool {
+    matches!(ctx.db().peek(key).map(|e| &e.value), Some(Value::List(_)))
 }
 
 /// Redis `blmoveCommand`: both directions are checked before the timeout.

@@ -33,6 +33,7 @@ pub static COMMANDS: &[Registration] = &[
     cmd("client|kill", client_kill),
     cmd("client|unblock", client_unblock),
     cmd("client|no-evict", client_no_evict),
+    cmd("client|reply", client_reply),
     cmd("client|json", client_json),
     cmd("client|help", client_help),
 ];
@@ -289,6 +290,7 @@ fn client_lines<'a>(clients: impl IntoIterator<Item = &'a Arc<ClientHandle>>) ->
 }
 
 fn client_info(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    ctx.client.publish_query_len();
     Ok(client_lines([&ctx.client.handle]))
 }
 
@@ -324,6 +326,7 @@ fn type_of(client: &ClientHandle) -> ClientType {
 /// CLIENT LIST [TYPE type | ID id ...]: TYPE only as the sole option; IDs are
 /// listed in the order given, repeats included, unknown ones skipped.
 fn client_list(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    ctx.client.publish_query_len();
     let clients = &ctx.server.clients;
     match args.len() {
         2 => Ok(client_lines(&clients.all())),
@@ -492,6 +495,24 @@ fn on_off(arg: &[u8]) -> Result<bool, Reply> {
 
 fn client_no_evict(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     ctx.client.handle.info().no_evict = on_off(args[2])?;
+    Ok(Reply::OK)
+}
+
+/// CLIENT REPLY ON|OFF|SKIP: OFF and SKIP answer nothing (the connection
+/// drops their reply, as it drops what they silence). Inside EXEC they keep
+/// their slot in EXEC's array, which Redis leaves short of its declared length.
+fn client_reply(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let in_exec = ctx.client.in_multi();
+    let replies = &mut ctx.client.replies;
+    match args[2] {
+        mode if is(mode, "ON") => replies.on(),
+        mode if is(mode, "OFF") => replies.off(),
+        mode if is(mode, "SKIP") => replies.skip(),
+        _ => return Err(syntax_error()),
+    }
+    if !in_exec && !is(args[2], "ON") {
+        replies.quiet();
+    }
     Ok(Reply::OK)
 }
 

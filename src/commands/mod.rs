@@ -10,6 +10,7 @@
 
 pub mod args;
 mod blocking;
+mod callstats;
 mod connection;
 mod hash;
 mod keys;
@@ -23,6 +24,7 @@ mod table;
 mod tx;
 mod zset;
 
+pub use callstats::ErrorStats;
 pub use table::{Command, CommandTable, Flags};
 
 use crate::client::Client;
@@ -181,11 +183,23 @@ fn resolve<'s>(
 }
 
 /// Runs a checked command under the guard `ctx` holds (Redis's `call`).
+/// A blocked client's re-run after a wake-up is not counted or shown to
+/// MONITOR again: Redis counts a blocking command once, when it first runs
+/// (but counts the error a woken client is served, as a failed call).
 fn call(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]]) -> Reply {
+    let rerun = ctx.client.block.is_queued();
+    let start = std::time::Instant::now();
     let reply = (cmd.handler)(ctx, args).unwrap_or_else(|e| e);
     ctx.guard.command_done(reply.is_error());
-    ctx.server.stats.command_done(reply.is_error());
-    ctx.server.monitors.feed(ctx.client, cmd, args);
+    if !rerun {
+        let usec = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
+        cmd.stats.record(usec, reply.is_error());
+        ctx.server.stats.command_done(&reply);
+        ctx.server.monitors.feed(ctx.client, cmd, args);
+    } else if ctx.client.block.ends_with_error() {
+        cmd.stats.fail();
+        ctx.server.stats.error_reply(&reply);
+    }
     reply
 }
 
@@ -194,9 +208,12 @@ pub fn execute(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
     let cmd = match resolve(server, args) {
         Ok(cmd) => cmd,
         Err((cmd, reply)) => {
+            if let Some(cmd) = cmd {
+                cmd.stats.reject();
+            }
             return server
                 .stats
-                .rejected(tx::refused(server, client, cmd, reply))
+                .rejected(tx::refused(server, client, cmd, reply));
         }
     };
     client.note_command(cmd, server.keyspace.lru_clock.now_ms());
@@ -207,6 +224,7 @@ pub fn execute(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
             .rejected(tx::refused(server, client, Some(cmd), reply));
     }
     if let Some(reply) = subscribed_mode_error(client, cmd) {
+        cmd.stats.reject();
         return server.stats.rejected(reply);
     }
     if client.in_multi() {

@@ -2,6 +2,7 @@
 //! SHUTDOWN, LASTSAVE, SAVE and BGSAVE (Redis's server.c, db.c and config.c), with Redis 7.0.15's replies.
 
 mod info;
+mod memory;
 
 use bytes::Bytes;
 
@@ -21,6 +22,7 @@ pub static COMMANDS: &[Registration] = &[
     cmd("command|docs", command_docs),
     cmd("command|list", command_list),
     cmd("command|getkeys", command_getkeys),
+    cmd("command|getkeysandflags", command_getkeysandflags),
     cmd("command|help", command_help),
     cmd_locking("dbsize", dbsize, Locks::Db),
     cmd_locking("flushdb", flushdb, Locks::Db),
@@ -36,6 +38,12 @@ pub static COMMANDS: &[Registration] = &[
     cmd("save", save),
     cmd("bgsave", save),
     cmd("function|flush", function_flush),
+    cmd("memory|usage", memory::usage),
+    cmd("memory|stats", memory::stats),
+    cmd("memory|doctor", memory::doctor),
+    cmd("memory|malloc-stats", memory::malloc_stats),
+    cmd("memory|purge", memory::purge),
+    cmd("memory|help", memory::help),
 ];
 
 /// Every command's COMMAND INFO entry (COMMAND, COMMAND INFO with no names).
@@ -174,6 +182,16 @@ fn command_list(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 /// COMMAND GETKEYS command [arg ...]: the keys from the command's key specs,
 /// with Redis's errors in Redis's order.
 fn command_getkeys(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    getkeys(ctx, args, false)
+}
+
+fn command_getkeysandflags(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    getkeys(ctx, args, true)
+}
+
+/// Redis's `getKeysSubcommandImpl`: the keys of the command in `args[2..]`,
+/// each as `[key, flags]` `with_flags`.
+fn getkeys(ctx: &mut Ctx, args: &[&[u8]], with_flags: bool) -> CmdResult {
     let target = &args[2..];
     let cmd = ctx
         .server
@@ -188,16 +206,37 @@ fn command_getkeys(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             "ERR Invalid number of arguments specified for command",
         ));
     }
-    let keys = match cmd.key_positions(target, false) {
+    let keys = match cmd.keys_and_flags(target) {
         Some(keys) if !keys.is_empty() => keys,
         _ if has_flag(&cmd.info, "no_mandatory_keys") => Vec::new(),
         _ => return Err(Reply::error("ERR Invalid arguments specified for command")),
     };
+    let set_flags = set_key_flags(cmd, target);
     Ok(Reply::Array(
         keys.into_iter()
-            .map(|i| Reply::bulk_copy(target[i]))
+            .map(|(i, flags)| {
+                let key = Reply::bulk_copy(target[i]);
+                match with_flags {
+                    true => Reply::Array(vec![key, set_flags.as_ref().unwrap_or(flags).clone()]),
+                    false => key,
+                }
+            })
             .collect(),
     ))
+}
+
+/// Redis's `setGetKeys`: SET's key spec has `variable_flags`, so its key's
+/// flags depend on the arguments: read as well only with GET.
+fn set_key_flags(cmd: &super::Command, args: &[&[u8]]) -> Option<Reply> {
+    (cmd.name == "set").then(|| {
+        let get = args.iter().skip(3).any(|a| is(a, "GET"));
+        let names: &[&'static str] = if get {
+            &["RW", "access", "update"]
+        } else {
+            &["OW", "update"]
+        };
+        Reply::Set(names.iter().map(|&n| Reply::simple(n)).collect())
+    })
 }
 
 /// Redis 7.0.15's COMMAND HELP text, word for word.
@@ -316,7 +355,21 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let pairs: Vec<(&[u8], &[u8])> = pairs.map(|p| (p[0], p[1])).collect();
     let local = ctx.client.handle.addr.ip().is_loopback();
     let config = &ctx.server.config;
+    let (old_port, before) = (config.port(), settings_of(config, &pairs));
     config.set_from(&pairs, local).map_err(Reply::error_owned)?;
+    if config.port() != old_port {
+        if let Err(e) = ctx.server.listen_on(config.port()) {
+            tracing::warn!("cannot listen on port {}: {e}", config.port());
+            // Redis's apply failed: every setting of the command goes back.
+            let before: Vec<(&[u8], &[u8])> =
+                before.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+            let _ = config.set_from(&before, true);
+            return Err(Reply::error(
+                "ERR CONFIG SET failed (possibly related to argument 'port') - \
+                 Unable to listen on this port. Check server logs.",
+            ));
+        }
+    }
     if pairs
         .iter()
         .any(|(name, _)| name.eq_ignore_ascii_case(b"jemalloc-bg-thread"))
@@ -330,8 +383,21 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::OK)
 }
 
+/// The current values of the settings CONFIG SET names, to put back if
+/// applying the new ones fails.
+fn settings_of<'a>(
+    config: &crate::config::Config,
+    pairs: &[(&'a [u8], &[u8])],
+) -> Vec<(&'a [u8], String)> {
+    pairs
+        .iter()
+        .filter_map(|(name, _)| Some((*name, config.get_str(&String::from_utf8_lossy(name))?)))
+        .collect()
+}
+
 fn config_resetstat(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     ctx.server.stats.reset();
+    ctx.server.commands.all().for_each(|c| c.stats.reset());
     ctx.server
         .keyspace
         .expired_keys

@@ -160,6 +160,10 @@ fn smove(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if let Some(target) = write(&mut db, dst)? {
         if target.add(member, max_intset) {
             db.notify(notify::SET, "sadd", dst);
+        } else {
+            // Already a member: the destination is untouched (no WATCH
+            // signal), as Redis signals it only for a successful addition.
+            db.unchanged(dst);
         }
     }
     Ok(Reply::from(true))

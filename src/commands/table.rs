@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use super::callstats::CallStats;
 use super::meta::{info_name, Catalog};
 use super::{registrations, Handler, Locks};
 use crate::keyspace::{Keyspace, LockSet};
@@ -73,6 +74,9 @@ enum FindKeys {
 struct KeySpec {
     begin: BeginSearch,
     find: FindKeys,
+    /// The spec's flags as COMMAND INFO shows them (RW, access, ...), for
+    /// COMMAND GETKEYSANDFLAGS.
+    flags: Reply,
 }
 
 /// One command (or subcommand) as the dispatcher knows it.
@@ -92,6 +96,8 @@ pub struct Command {
     pub info: Reply,
     /// This command's COMMAND DOCS value.
     pub docs: Reply,
+    /// INFO commandstats.
+    pub stats: CallStats,
 }
 
 /// A top-level name: a command, or a container of subcommands (CLIENT, CONFIG).
@@ -172,7 +178,10 @@ fn parse_key_spec(spec: &Reply) -> Option<KeySpec> {
         },
         _ => return None,
     };
-    Some(KeySpec { begin, find })
+    let flags = field(spec, "flags")
+        .cloned()
+        .unwrap_or(Reply::Set(Vec::new()));
+    Some(KeySpec { begin, find, flags })
 }
 
 impl Command {
@@ -197,6 +206,7 @@ impl Command {
             [KeySpec {
                 begin: BeginSearch::Index(i),
                 find: FindKeys::Range { lastkey: 0, .. },
+                ..
             }] => usize::try_from(*i).ok(),
             _ => None,
         };
@@ -210,6 +220,7 @@ impl Command {
             locks,
             info,
             docs,
+            stats: CallStats::default(),
         })
     }
 
@@ -229,24 +240,25 @@ impl Command {
     }
 
     /// Positions of the keys in `args`, from the key specs, as Redis's
-    /// `getKeysUsingKeySpecs` finds them. A spec that does not fit the
-    /// arguments (a numkeys beyond the end, a missing keyword) is skipped when
-    /// `partial` (what locking needs: the handler reports the error itself);
-    /// otherwise it makes the whole answer `None`, as COMMAND GETKEYS reports.
-    pub fn key_positions(&self, args: &[&[u8]], partial: bool) -> Option<Vec<usize>> {
-        let mut positions = Vec::new();
-        self.for_each_key_position(args, partial, |i| positions.push(i))
-            .then_some(positions)
+    /// `getKeysUsingKeySpecs` finds them (COMMAND GETKEYS), each with its key
+    /// spec's flags (COMMAND GETKEYSANDFLAGS). None when a spec does not fit
+    /// the arguments (a numkeys beyond the end, a missing keyword).
+    pub fn keys_and_flags(&self, args: &[&[u8]]) -> Option<Vec<(usize, &Reply)>> {
+        let mut found = Vec::new();
+        self.for_each_key_position(args, false, |i, flags| found.push((i, flags)))
+            .then_some(found)
     }
 
-    /// `key_positions` without collecting them: locking calls this once per
-    /// command, so it allocates nothing. False when a spec does not fit and
-    /// not `partial` (positions already passed to `f` stand).
-    fn for_each_key_position(
-        &self,
+    /// The key positions without collecting them: locking calls this once
+    /// per command, so it allocates nothing. A spec that does not fit is
+    /// skipped when `partial` (what locking needs: the handler reports the
+    /// error itself); otherwise the answer is false (positions already
+    /// passed to `f` stand).
+    fn for_each_key_position<'s>(
+        &'s self,
         args: &[&[u8]],
         partial: bool,
-        mut f: impl FnMut(usize),
+        mut f: impl FnMut(usize, &'s Reply),
     ) -> bool {
         let argc = args.len() as i64;
         for spec in &self.key_specs {
@@ -254,7 +266,7 @@ impl Command {
                 Some((first, last, step)) if last < argc && first <= last && first < argc => {
                     let mut i = first;
                     while i <= last {
-                        f(i as usize);
+                        f(i as usize, &spec.flags);
                         i += step;
                     }
                 }
@@ -278,7 +290,7 @@ impl Command {
                     }
                 }
                 None => {
-                    self.for_each_key_position(args, true, |i| {
+                    self.for_each_key_position(args, true, |i, _| {
                         set.add_arg_key(keyspace, db, args[i])
                     });
                 }
@@ -477,6 +489,20 @@ impl CommandTable {
                 name, info, docs, ..
             } => (name.as_str(), info, docs),
         })
+    }
+
+    /// Every command and subcommand (INFO commandstats, CONFIG RESETSTAT).
+    pub fn all(&self) -> impl Iterator<Item = &Command> {
+        self.entries
+            .values()
+            .flat_map(|e| -> Box<dyn Iterator<Item = &Command> + '_> {
+                match e {
+                    Entry::Command(c) => Box::new(std::iter::once(c)),
+                    Entry::Container {
+                        subcommands, bare, ..
+                    } => Box::new(bare.iter().chain(subcommands.values())),
+                }
+            })
     }
 
     /// A command or container by name (COMMAND INFO / DOCS).

@@ -574,6 +574,13 @@ impl<'g, 'k> DbView<'g, 'k> {
         self.lookup(hash, key, 0).map(|e| &*e)
     }
 
+    /// MEMORY USAGE: the bytes `key` and its value take (the value's
+    /// collections sampled up to `samples` elements), None without the key.
+    pub fn memory_usage(&mut self, key: &[u8], samples: usize) -> Option<usize> {
+        let value = self.peek(key)?.value.memory(samples);
+        Some(value + shard::Slot::key_cost(key))
+    }
+
     /// The live entries of several keys at once, for commands that read many
     /// keys together (SINTER, SUNION, SDIFF). Expired ones are removed first.
     pub fn get_many(&mut self, keys: &[&[u8]]) -> Vec<Option<&Entry>> {

@@ -31,6 +31,17 @@ pub struct Slot {
 #[cfg(target_pointer_width = "64")]
 const _: () = assert!(std::mem::size_of::<Slot>() == 88);
 
+impl Slot {
+    /// MEMORY USAGE: what holding `key` costs the keyspace besides its
+    /// value's own allocations: the slot (key and entry in one allocation),
+    /// the table's pointer to it and a long key's bytes.
+    pub fn key_cost(key: &[u8]) -> usize {
+        crate::types::memory::alloc_size(size_of::<Slot>())
+            + size_of::<Box<Slot>>()
+            + Key::heap_size(key)
+    }
+}
+
 /// A slot hashes and compares as its key: DashMap wants both of its keys,
 /// though every lookup here goes through the raw table with a hash of the
 /// key's bytes (which `Hash` for [`Key`] agrees with).

@@ -6,6 +6,7 @@ use super::CommandClock;
 use crate::number::parse_i64;
 use crate::types::hash::Hash;
 use crate::types::list::List;
+use crate::types::memory::bytes_size;
 use crate::types::set::Set;
 use crate::types::zset::ZSet;
 
@@ -25,6 +26,19 @@ pub enum Value {
 }
 
 impl Value {
+    /// MEMORY USAGE's estimate of the value's heap bytes beyond the entry
+    /// (ints and embstrs live in it), `samples` elements measured.
+    pub fn memory(&self, samples: usize) -> usize {
+        match self {
+            Value::String(StringValue::Raw(bytes)) => bytes_size(bytes),
+            Value::String(_) => 0,
+            Value::List(list) => list.memory(samples),
+            Value::Hash(hash) => hash.memory(samples),
+            Value::Set(set) => set.memory(samples),
+            Value::ZSet(zset) => zset.memory(samples),
+        }
+    }
+
     /// The name `TYPE` answers.
     pub fn type_name(&self) -> &'static str {
         match self {
@@ -177,6 +191,17 @@ const _: () = assert!(
         && std::mem::size_of::<Value>() == 48
         && std::mem::size_of::<Entry>() == 64
 );
+
+impl Key {
+    /// MEMORY USAGE: the heap bytes of a key of these bytes (none inline).
+    pub fn heap_size(key: &[u8]) -> usize {
+        if key.len() > INLINE_KEY {
+            bytes_size(key)
+        } else {
+            0
+        }
+    }
+}
 
 impl From<&[u8]> for Key {
     fn from(data: &[u8]) -> Key {

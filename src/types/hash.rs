@@ -3,6 +3,7 @@
 //! value longer than `hash-max-listpack-value`. Conversion is one-way, as in Redis.
 
 use super::indexed::{IndexedDict, Keyed};
+use super::memory::bytes_size;
 use super::varint;
 
 /// One field of a hash in its "hashtable" encoding.
@@ -47,6 +48,14 @@ impl Hash {
         match self {
             Hash::Listpack(_) => "listpack",
             Hash::Table(_) => "hashtable",
+        }
+    }
+
+    /// MEMORY USAGE's estimate of the hash's heap bytes.
+    pub fn memory(&self, samples: usize) -> usize {
+        match self {
+            Hash::Listpack(lp) => bytes_size(&lp.buf),
+            Hash::Table(t) => t.memory(samples, |p| bytes_size(&p.field) + bytes_size(&p.value)),
         }
     }
 

@@ -13,6 +13,8 @@ use std::hash::BuildHasher;
 
 use hashbrown::raw::RawTable;
 
+use super::memory::{alloc_size, sampled};
+
 /// An entry with a byte-string key (a set member, a hash field).
 pub trait Keyed {
     fn key(&self) -> &[u8];
@@ -55,6 +57,21 @@ impl<E: Keyed> IndexedDict<E> {
 
     pub fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// MEMORY USAGE: the table itself (boxed, as hashes and sets hold it),
+    /// its entry vector and index, plus the entries' own heap bytes
+    /// (`heap`), sampled.
+    pub fn memory(&self, samples: usize, heap: impl Fn(&E) -> usize) -> usize {
+        let index = match self.index.buckets() {
+            // hashbrown: a usize per bucket, a control byte per bucket plus a group.
+            n if self.index.capacity() > 0 => alloc_size(n * (size_of::<usize>() + 1) + 16),
+            _ => 0,
+        };
+        alloc_size(size_of::<Self>())
+            + alloc_size(self.entries.capacity() * size_of::<E>())
+            + index
+            + sampled(self.entries.iter(), self.len(), samples, heap)
     }
 
     pub fn is_empty(&self) -> bool {

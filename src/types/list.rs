@@ -18,6 +18,8 @@
 
 use std::collections::VecDeque;
 
+use super::memory::{alloc_size, sampled};
+
 use crate::protocol::reply::BulkArray;
 
 use bytes::Bytes;
@@ -335,6 +337,16 @@ impl List {
 
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// MEMORY USAGE: the boxed list and its node ring, plus the nodes'
+    /// buffers, the first `samples` of them measured (Redis samples nodes).
+    pub fn memory(&self, samples: usize) -> usize {
+        alloc_size(size_of::<Self>())
+            + alloc_size(self.nodes.capacity() * size_of::<Node>())
+            + sampled(self.nodes.iter(), self.nodes.len(), samples, |n| {
+                alloc_size(n.buf.capacity())
+            })
     }
 
     /// Quicklist nodes: what freeing the list costs (Redis's free effort).

@@ -3,6 +3,7 @@
 pub mod hash;
 pub mod indexed;
 pub mod list;
+pub mod memory;
 pub mod set;
 pub mod varint;
 pub mod zset;

@@ -7,6 +7,7 @@ use rand::seq::index;
 use rand::Rng;
 
 use super::indexed::IndexedDict;
+use super::memory::{alloc_size, bytes_size};
 use crate::number::parse_i64;
 
 /// Redis's intset: sorted integers in one exactly sized array whose element
@@ -216,6 +217,14 @@ impl Set {
         match self {
             Set::Intset(_) => "intset",
             Set::Table(_) => "hashtable",
+        }
+    }
+
+    /// MEMORY USAGE's estimate of the set's heap bytes.
+    pub fn memory(&self, samples: usize) -> usize {
+        match self {
+            Set::Intset(ints) => each_width!(ints, s => alloc_size(std::mem::size_of_val(&**s))),
+            Set::Table(t) => t.memory(samples, |m| bytes_size(m)),
         }
     }
 

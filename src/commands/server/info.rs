@@ -34,8 +34,8 @@ const SECTIONS: &[Section] = &[
     section("replication", "Replication", true, replication),
     section("cpu", "CPU", true, cpu),
     section("modules", "Modules", true, nothing),
-    section("commandstats", "Commandstats", false, nothing),
-    section("errorstats", "Errorstats", true, nothing),
+    section("commandstats", "Commandstats", false, commandstats),
+    section("errorstats", "Errorstats", true, errorstats),
     section("latencystats", "Latencystats", false, nothing),
     section("cluster", "Cluster", true, cluster),
     section("keyspace", "Keyspace", true, keyspace),
@@ -112,6 +112,16 @@ fn put(out: &mut String, fields: &[(&str, &dyn Display)]) {
 }
 
 fn nothing(_ctx: &mut Ctx, _out: &mut String) {}
+
+fn commandstats(ctx: &mut Ctx, out: &mut String) {
+    for cmd in ctx.server.commands.all() {
+        cmd.stats.write_line(&cmd.name, out);
+    }
+}
+
+fn errorstats(ctx: &mut Ctx, out: &mut String) {
+    ctx.server.stats.errors.write_lines(out);
+}
 
 /// A line of a /proc file, e.g. `VmRSS:  1234 kB` from /proc/self/status.
 #[cfg(target_os = "linux")]
@@ -234,13 +244,35 @@ fn clients(ctx: &mut Ctx, out: &mut String) {
 /// The highest `used_memory` INFO has seen (Redis tracks it in its cron).
 static PEAK_MEMORY: AtomicU64 = AtomicU64::new(0);
 
-/// Memory as well as we can read it without an allocator of our own:
-/// `used_memory` is the anonymous resident memory (heap and stacks), RSS the
-/// whole resident set.
-fn memory(ctx: &mut Ctx, out: &mut String) {
+/// The process's memory as INFO and MEMORY STATS report it.
+pub(super) struct MemoryReading {
+    /// `used_memory`: the anonymous resident memory (heap and stacks).
+    pub used: u64,
+    /// The whole resident set.
+    pub rss: u64,
+    /// The highest `used` seen so far.
+    pub peak: u64,
+}
+
+/// Memory as well as we can read it without an allocator of our own.
+pub(super) fn read_memory() -> MemoryReading {
     let rss = proc_kb("/proc/self/status", "VmRSS");
     let used = proc_kb("/proc/self/status", "RssAnon").max(1);
     let peak = PEAK_MEMORY.fetch_max(used, Ordering::Relaxed).max(used);
+    MemoryReading { used, rss, peak }
+}
+
+/// `mem_allocator`: reddish-server allocates with jemalloc, named as Redis
+/// names it (`jemalloc-5.3.0`, without jemalloc's git suffix).
+fn mem_allocator() -> String {
+    match tikv_jemalloc_ctl::version::read() {
+        Ok(version) => format!("jemalloc-{}", version.split('-').next().unwrap_or(version)),
+        Err(_) => "libc".to_string(),
+    }
+}
+
+fn memory(ctx: &mut Ctx, out: &mut String) {
+    let MemoryReading { used, rss, peak } = read_memory();
     let total = proc_kb("/proc/meminfo", "MemTotal");
     let maxmemory = ctx.server.config.maxmemory();
     let policy = ctx.server.config.maxmemory_policy();
@@ -299,7 +331,7 @@ fn memory(ctx: &mut Ctx, out: &mut String) {
             ("mem_clients_normal", &0),
             ("mem_cluster_links", &0),
             ("mem_aof_buffer", &0),
-            ("mem_allocator", &"libc"),
+            ("mem_allocator", &mem_allocator()),
             ("active_defrag_running", &0),
             ("lazyfree_pending_objects", &lazyfree::pending_objects()),
             ("lazyfreed_objects", &lazyfree::freed_objects()),

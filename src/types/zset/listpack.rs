@@ -7,6 +7,7 @@
 //! Redis's listpack back-length does, so ZREVRANGE and ZPOPMAX do not rescan.
 //! Operations are O(n), as in Redis: the set stays small by construction.
 
+use crate::types::memory::alloc_size;
 use crate::types::varint;
 
 /// Redis `LISTPACK_MAX_SAFETY_SIZE`: a listpack never grows past 1 GiB.
@@ -37,6 +38,11 @@ fn stored_score(score: f64) -> f64 {
 }
 
 impl Listpack {
+    /// MEMORY USAGE: the buffer's allocation.
+    pub fn memory(&self) -> usize {
+        alloc_size(self.buf.capacity())
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }

@@ -244,6 +244,14 @@ impl<'a> Iterator for Iter<'a> {
 }
 
 impl ZSet {
+    /// MEMORY USAGE's estimate of the sorted set's heap bytes.
+    pub fn memory(&self, samples: usize) -> usize {
+        match self {
+            ZSet::Listpack(lp) => lp.memory(),
+            ZSet::Skiplist(sl) => sl.memory(samples),
+        }
+    }
+
     /// Redis `zsetTypeCreate`: a new, empty set, a listpack unless the
     /// expected number of elements or element length is past the limits.
     /// ZADD passes (1, length of its first member), ZRANGESTORE (range length, 0).

@@ -11,6 +11,8 @@ use std::hash::BuildHasher;
 
 use rand::Rng;
 
+use crate::types::memory::{alloc_size, bytes_size, sampled};
+
 /// "No node" (Redis's NULL).
 const NIL: u32 = u32::MAX;
 /// The header node.
@@ -96,6 +98,24 @@ fn random_level() -> usize {
 }
 
 impl Skiplist {
+    /// MEMORY USAGE: the boxed skiplist, its node arena (header included)
+    /// and hash buckets, plus each member's and level array's own bytes,
+    /// sampled in rank order as Redis walks level 0.
+    pub fn memory(&self, samples: usize) -> usize {
+        let level_bytes = |n: &Node| alloc_size(n.levels.len() * size_of::<Level>());
+        let live = |id: u32| (id != NIL).then_some(id);
+        let first = live(self.level_of(0, 0).forward);
+        let ranked = std::iter::successors(first, |&id| live(self.level_of(id, 0).forward));
+        alloc_size(size_of::<Self>())
+            + alloc_size(self.nodes.capacity() * size_of::<Node>())
+            + alloc_size(self.buckets.capacity() * size_of::<u32>())
+            + level_bytes(self.node(0))
+            + sampled(ranked, self.len, samples, |id| {
+                let node = self.node(id);
+                bytes_size(&node.member) + level_bytes(node)
+            })
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }
