@@ -157,6 +157,7 @@ const TCP_BACKLOG: usize = idx("tcp-backlog");
 const PROTECTED_MODE: usize = idx("protected-mode");
 const DAEMONIZE: usize = idx("daemonize");
 const PIDFILE: usize = idx("pidfile");
+const UNIXSOCKET: usize = idx("unixsocket");
 const REQUIREPASS: usize = idx("requirepass");
 const NOTIFY_KEYSPACE_EVENTS: usize = idx("notify-keyspace-events");
 const LAZYFREE_LAZY_USER_DEL: usize = idx("lazyfree-lazy-user-del");
@@ -515,11 +516,18 @@ impl Config {
         let named = |i: usize| {
             only.is_none_or(|names| names.iter().any(|n| lookup(n).is_some_and(|(j, _)| j == i)))
         };
-        [SAVE, APPENDONLY, MAXMEMORY, MAXMEMORY_POLICY]
-            .into_iter()
-            .filter(|&i| named(i))
-            .filter_map(|i| self.unenforced_warning(i))
-            .collect()
+        [
+            SAVE,
+            APPENDONLY,
+            MAXMEMORY,
+            MAXMEMORY_POLICY,
+            DAEMONIZE,
+            UNIXSOCKET,
+        ]
+        .into_iter()
+        .filter(|&i| named(i))
+        .filter_map(|i| self.unenforced_warning(i))
+        .collect()
     }
 
     fn unenforced_warning(&self, i: usize) -> Option<String> {
@@ -543,6 +551,15 @@ impl Config {
                 let policy = self.maxmemory_policy();
                 (policy != "noeviction").then(|| {
                     format!("WARNING maxmemory-policy is {policy} but {NO_EVICTION}: no key will be evicted")
+                })
+            }
+            DAEMONIZE => self.daemonize().then(|| {
+                "WARNING daemonize is yes but reddish does not fork: it stays in the foreground (run it under a service manager)".to_string()
+            }),
+            UNIXSOCKET => {
+                let path = self.text(UNIXSOCKET);
+                (!path.is_empty()).then(|| {
+                    format!("WARNING unixsocket is set to {path} but reddish listens on TCP only: no unix socket is created")
                 })
             }
             _ => None,

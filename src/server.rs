@@ -295,10 +295,41 @@ pub async fn run(config: Arc<Config>) -> std::io::Result<()> {
     let (rebind, rebinds) = unbounded_channel();
     *server.rebind.lock().unwrap_or_else(|e| e.into_inner()) = Some(rebind);
     tokio::spawn(serve_listeners(server.clone(), listeners, loops, rebinds));
+    let pidfile = PidFile::create(&server.config);
     tracing::info!("Ready to accept connections");
     signals.wait(&server).await;
+    drop(pidfile);
     tracing::warn!("{NAME} is now ready to exit, bye bye...");
     Ok(())
+}
+
+/// The `pidfile` (Redis's `createPidFile`), removed when the server exits.
+struct PidFile(Option<std::path::PathBuf>);
+
+impl PidFile {
+    /// Writes the pid when `pidfile` is set; a failure is logged, as Redis
+    /// goes on without it.
+    fn create(config: &Config) -> PidFile {
+        let path = config.pidfile();
+        if path.is_empty() {
+            return PidFile(None);
+        }
+        match std::fs::write(&path, format!("{}\n", std::process::id())) {
+            Ok(()) => PidFile(Some(path.into())),
+            Err(e) => {
+                tracing::warn!("Failed to write PID file: {e}");
+                PidFile(None)
+            }
+        }
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 /// Listens on every configured address. Port 0 picks a free port on the

@@ -303,6 +303,34 @@ fn settings_without_their_subsystem_are_accepted_with_a_warning() {
     );
 }
 
+/// `daemonize` and `unixsocket` cannot be honoured (no fork, TCP only): they
+/// are accepted, as the suite's config sets them, and the log says so.
+/// `pidfile` is written while the server runs and removed when it exits.
+#[test]
+fn pidfile_is_written_and_daemonize_and_unixsocket_warn() {
+    let pidfile = std::env::temp_dir().join(format!("reddish-{}-test.pid", std::process::id()));
+    let pidfile_arg = pidfile.to_string_lossy().into_owned();
+    let (mut server, log) = Server::start_logging(&[
+        "--daemonize",
+        "yes",
+        "--unixsocket",
+        "/tmp/reddish-test.sock",
+        "--pidfile",
+        &pidfile_arg,
+    ]);
+    for warning in [
+        "# WARNING daemonize is yes but reddish does not fork: it stays in the foreground",
+        "# WARNING unixsocket is set to /tmp/reddish-test.sock but reddish listens on TCP only",
+    ] {
+        assert!(log.contains(warning), "{warning}\n{log}");
+    }
+    let written = std::fs::read_to_string(&pidfile).expect("pidfile written");
+    assert_eq!(written.trim(), server.pid().to_string());
+    server.connect().send(b"SHUTDOWN NOSAVE\r\n");
+    assert!(server.wait_exit().is_some(), "SHUTDOWN NOSAVE exits");
+    assert!(!pidfile.exists(), "pidfile removed at exit");
+}
+
 #[test]
 fn default_is_in_memory_with_no_save_points() {
     let (server, log) = Server::start_logging(&[]);
