@@ -246,7 +246,10 @@ static PEAK_MEMORY: AtomicU64 = AtomicU64::new(0);
 
 /// The process's memory as INFO and MEMORY STATS report it.
 pub(super) struct MemoryReading {
-    /// `used_memory`: the anonymous resident memory (heap and stacks).
+    /// `used_memory`: what the allocator has handed out (Redis's
+    /// `zmalloc_used_memory`), or the anonymous resident memory where the
+    /// allocator cannot say. Not RSS: freed memory that jemalloc keeps
+    /// (or a huge page still partly used) would hide what UNLINK freed.
     pub used: u64,
     /// The whole resident set.
     pub rss: u64,
@@ -257,9 +260,19 @@ pub(super) struct MemoryReading {
 /// Memory as well as we can read it without an allocator of our own.
 pub(super) fn read_memory() -> MemoryReading {
     let rss = proc_kb("/proc/self/status", "VmRSS");
-    let used = proc_kb("/proc/self/status", "RssAnon").max(1);
+    let used = jemalloc_allocated()
+        .unwrap_or_else(|| proc_kb("/proc/self/status", "RssAnon"))
+        .max(1);
     let peak = PEAK_MEMORY.fetch_max(used, Ordering::Relaxed).max(used);
     MemoryReading { used, rss, peak }
+}
+
+/// jemalloc's count of allocated bytes, fresh (its statistics are cached
+/// until the epoch advances); None if jemalloc is not keeping them.
+fn jemalloc_allocated() -> Option<u64> {
+    tikv_jemalloc_ctl::epoch::advance().ok()?;
+    let allocated = tikv_jemalloc_ctl::stats::allocated::read().ok()?;
+    (allocated > 0).then_some(allocated as u64)
 }
 
 /// `mem_allocator`: reddish-server allocates with jemalloc, named as Redis
