@@ -33,8 +33,9 @@ pub fn spawn_active_expiry(keyspace: Arc<Keyspace>, config: Arc<Config>) {
             let budget = tick / 4;
             let started = Instant::now();
             keyspace.lru_clock.refresh();
+            let least = min_shards_per_tick(keyspace.shards_per_db(), hz);
             for (db, cursor) in cursors.iter_mut().enumerate() {
-                sweep(&keyspace, db, cursor, started, budget).await;
+                sweep(&keyspace, db, cursor, least, started, budget).await;
             }
             tokio::time::sleep(tick.saturating_sub(started.elapsed())).await;
         }
@@ -44,12 +45,23 @@ pub fn spawn_active_expiry(keyspace: Arc<Keyspace>, config: Arc<Config>) {
 /// How long the cycle runs before it lets the event loop serve clients.
 const SLICE: Duration = Duration::from_millis(1);
 
-/// Shards swept per database and tick however few keys expire: with 256
-/// shards and `hz 10`, every key is looked at within 1.6 s.
-const MIN_SHARDS_PER_TICK: usize = 16;
+/// How long a round over every shard may take however few keys expire.
+/// Redis samples its table of volatile keys, so a handful of them expire
+/// within a tick or two of their time; a sweep finds a key only when it
+/// reaches the key's shard, so the round must be short (Redis's suite
+/// expects 500 ms keys gone within 2 s). Sweeping a shard costs a pass over
+/// its keys, so not shorter than needed.
+const ROUND: Duration = Duration::from_millis(750);
+
+/// Shards swept per database and tick however few keys expire, so a round
+/// takes [`ROUND`] at `hz` ticks a second (37 of 256 shards at `hz 10`).
+fn min_shards_per_tick(shards: usize, hz: u64) -> usize {
+    let ticks_per_round = (ROUND.as_millis() as usize * hz as usize / 1000).max(1);
+    shards.div_ceil(ticks_per_round)
+}
 
 /// Redis's `ACTIVE_EXPIRE_CYCLE_ACCEPTABLE_STALE`: the sweep goes on past
-/// [`MIN_SHARDS_PER_TICK`] only while more than this percentage of a shard's
+/// [`min_shards_per_tick`] only while more than this percentage of a shard's
 /// share of the volatile keys had expired.
 const ACCEPTABLE_STALE_PERCENT: usize = 10;
 
@@ -59,6 +71,7 @@ async fn sweep(
     keyspace: &Keyspace,
     db: usize,
     cursor: &mut usize,
+    least: usize,
     started: Instant,
     budget: Duration,
 ) {
@@ -94,7 +107,7 @@ async fn sweep(
         }
         *cursor = (*cursor + 1) % shards;
         let share = volatile / shards;
-        if swept + 1 >= MIN_SHARDS_PER_TICK && expired * 100 <= share * ACCEPTABLE_STALE_PERCENT {
+        if swept + 1 >= least && expired * 100 <= share * ACCEPTABLE_STALE_PERCENT {
             return;
         }
     }
