@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -224,18 +224,7 @@ fn from_other_address(port: u16, request: &[u8]) -> Vec<u8> {
     // A denied client sends nothing: data the server never read would turn
     // its close into a reset.
     let _ = stream.write_all(request);
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => {
-                out.extend_from_slice(b"<closed>");
-                return out;
-            }
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(_) => return out,
-        }
-    }
+    support::read_all(&mut stream)
 }
 
 #[test]

@@ -7,9 +7,8 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
-use support::{free_port, Conn, Server};
+use support::{free_port, wait_for_log, Conn, Server};
 
 /// INFO persistence as a map.
 fn persistence(conn: &mut Conn) -> BTreeMap<String, String> {
@@ -44,18 +43,6 @@ fn start_logging_to(dir: &Path, args: &[&str]) -> (Server, PathBuf) {
     let mut all = vec!["--port", &port_arg, "--logfile", &log_arg];
     all.extend(args);
     (Server::start_with_args(&all, port), log)
-}
-
-/// The log once it has a line containing `text` (10 s at most).
-fn log_with(path: &Path, text: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let log = std::fs::read_to_string(path).unwrap_or_default();
-        if log.contains(text) || Instant::now() > deadline {
-            return log;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]
@@ -176,7 +163,7 @@ fn shutdown_that_would_save_fails_as_a_failed_save_does_in_redis() {
     }
     assert_eq!(conn.cmd_str(&["GET", "k"]), "$1\r\nv\r\n");
     assert!(server.is_running());
-    let text = log_with(&log, "Errors trying to shut down");
+    let text = wait_for_log(&log, "Errors trying to shut down");
     for line in [
         "# User requested shutdown...",
         "* Saving the final RDB snapshot before exiting.",
@@ -190,7 +177,7 @@ fn shutdown_that_would_save_fails_as_a_failed_save_does_in_redis() {
     conn.send(b"SHUTDOWN NOSAVE\r\n");
     assert!(conn.is_closed());
     assert!(server.wait_exit().is_some_and(|s| s.success()));
-    let text = log_with(&log, "bye bye");
+    let text = wait_for_log(&log, "bye bye");
     assert!(
         text.contains("# reddish is now ready to exit, bye bye..."),
         "{text}"
@@ -217,7 +204,7 @@ fn shutdown_force_exits_with_a_warning() {
     conn.send(b"SHUTDOWN FORCE\r\n");
     assert!(conn.is_closed());
     assert!(server.wait_exit().is_some_and(|s| s.success()));
-    let text = log_with(&log, "bye bye");
+    let text = wait_for_log(&log, "bye bye");
     assert!(
         text.contains("# Error trying to save the DB. Exit anyway.\n")
             && text.contains("# reddish is now ready to exit, bye bye...\n"),
@@ -237,7 +224,7 @@ fn sigterm_exits_and_says_nothing_was_saved() {
         .expect("kill");
     assert!(killed.success());
     assert!(server.wait_exit().is_some_and(|s| s.success()));
-    let text = log_with(&log, "bye bye");
+    let text = wait_for_log(&log, "bye bye");
     for line in [
         "Received SIGTERM scheduling shutdown...",
         "# Persistence is not implemented yet: nothing can be saved (1 changes since start)",

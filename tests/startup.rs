@@ -5,7 +5,7 @@ mod support;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{free_port, Conn, Server};
+use support::{free_port, wait_for_log, Conn, Server};
 
 fn temp_conf(name: &str, text: &str) -> std::path::PathBuf {
     let path = std::env::temp_dir().join(format!("reddish-{}-{name}.conf", std::process::id()));
@@ -191,18 +191,6 @@ fn temp_log(name: &str) -> std::path::PathBuf {
     let path = std::env::temp_dir().join(format!("reddish-{}-{name}.log", std::process::id()));
     let _ = std::fs::remove_file(&path);
     path
-}
-
-/// Waits until the log file has a line containing `text` (10 s at most).
-fn wait_for_log(path: &std::path::Path, text: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let log = std::fs::read_to_string(path).unwrap_or_default();
-        if log.contains(text) || Instant::now() > deadline {
-            return log;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]

@@ -356,6 +356,12 @@ pub fn exchange_raw(port: u16, input: &[u8]) -> Vec<u8> {
     stream
         .set_read_timeout(Some(Duration::from_millis(300)))
         .expect("timeout");
+    read_all(&mut stream)
+}
+
+/// Everything `stream` receives until the server closes it (`<closed>`),
+/// resets it (`<reset>`) or goes quiet for the stream's read timeout.
+pub fn read_all(stream: &mut TcpStream) -> Vec<u8> {
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -424,6 +430,19 @@ pub fn differential_raw_each(inputs: &[&[u8]]) {
             "replies to {:?} differ from redis-server",
             String::from_utf8_lossy(&input[..input.len().min(200)])
         );
+    }
+}
+
+/// Waits until the log file at `path` has a line containing `text` (10 s at
+/// most) and returns the log.
+pub fn wait_for_log(path: &std::path::Path, text: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = std::fs::read_to_string(path).unwrap_or_default();
+        if log.contains(text) || Instant::now() > deadline {
+            return log;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
