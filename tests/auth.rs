@@ -9,19 +9,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{exchange_raw, installed, Conn, Server};
-
-/// Masks the client id in a HELLO reply, the one part that may differ.
-fn mask_hello_id(reply: &[u8]) -> Vec<u8> {
-    let text = String::from_utf8_lossy(reply);
-    match text.split_once("$2\r\nid\r\n:") {
-        Some((head, tail)) => {
-            let rest = tail.split_once("\r\n").map_or("", |(_, rest)| rest);
-            format!("{head}$2\r\nid\r\n:ID\r\n{rest}").into_bytes()
-        }
-        None => reply.to_vec(),
-    }
-}
+use support::{exchange_raw, installed, mask_hello_id, Conn, Server};
 
 /// Both servers with the same password, one connection each: every reply of
 /// `script` must be the same (HELLO's client id aside).

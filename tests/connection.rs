@@ -4,20 +4,9 @@
 
 mod support;
 
-use support::{differential, differential_normalized, differential_raw_each, Conn, Server};
-
-/// Masks the value of HELLO's `id` field: connection ids depend on how many
-/// connections each server has seen.
-fn mask_hello_id(reply: &[u8]) -> Vec<u8> {
-    let text = String::from_utf8_lossy(reply);
-    match text.split_once("$2\r\nid\r\n:") {
-        Some((head, tail)) => {
-            let rest = tail.split_once("\r\n").map_or("", |(_, r)| r);
-            format!("{head}$2\r\nid\r\n:N\r\n{rest}").into_bytes()
-        }
-        None => reply.to_vec(),
-    }
-}
+use support::{
+    differential, differential_normalized, differential_raw_each, mask_hello_id, Conn, Server,
+};
 
 /// The `name=` fields of a CLIENT LIST / CLIENT INFO line, in order.
 fn field_names(line: &str) -> Vec<String> {

@@ -433,6 +433,19 @@ pub fn differential_raw_each(inputs: &[&[u8]]) {
     }
 }
 
+/// Masks the value of HELLO's `id` field: connection ids depend on how many
+/// connections each server has seen.
+pub fn mask_hello_id(reply: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(reply);
+    match text.split_once("$2\r\nid\r\n:") {
+        Some((head, tail)) => {
+            let rest = tail.split_once("\r\n").map_or("", |(_, r)| r);
+            format!("{head}$2\r\nid\r\n:N\r\n{rest}").into_bytes()
+        }
+        None => reply.to_vec(),
+    }
+}
+
 /// Waits until the log file at `path` has a line containing `text` (10 s at
 /// most) and returns the log.
 pub fn wait_for_log(path: &std::path::Path, text: &str) -> String {
