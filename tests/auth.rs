@@ -126,6 +126,14 @@ fn config_set_requirepass_applies_to_new_clients() {
     assert_eq!(newcomer.cmd(&["PING"]), b"+PONG\r\n");
     let mut refused = server.connect();
     assert!(refused.cmd_str(&["GET", "x"]).starts_with("-NOAUTH"));
+    // A refused command counts as a rejected call, as Redis's rejectCommand counts it.
+    let stats = admin.cmd_str(&["INFO", "commandstats"]);
+    assert!(
+        stats.contains(
+            "cmdstat_get:calls=0,usec=0,usec_per_call=0.00,rejected_calls=1,failed_calls=0"
+        ),
+        "{stats}"
+    );
     assert_eq!(admin.cmd(&["CONFIG", "SET", "requirepass", ""]), b"+OK\r\n");
     assert_eq!(refused.cmd(&["PING"]), b"+PONG\r\n");
 }

@@ -203,25 +203,28 @@ fn call(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]]) -> Reply {
     reply
 }
 
+/// Redis's `rejectCommand`: a command refused before it ran counts as a
+/// rejected call of its own (when it was found) and as an error reply, and
+/// dooms the transaction it was meant for.
+fn refuse(server: &Server, client: &mut Client, cmd: Option<&Command>, reply: Reply) -> Reply {
+    if let Some(cmd) = cmd {
+        cmd.stats.reject();
+    }
+    server
+        .stats
+        .rejected(tx::refused(server, client, cmd, reply))
+}
+
 /// Runs one request and returns its reply: the single path for every command.
 pub fn execute(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
     let cmd = match resolve(server, args) {
         Ok(cmd) => cmd,
-        Err((cmd, reply)) => {
-            if let Some(cmd) = cmd {
-                cmd.stats.reject();
-            }
-            return server
-                .stats
-                .rejected(tx::refused(server, client, cmd, reply));
-        }
+        Err((cmd, reply)) => return refuse(server, client, cmd, reply),
     };
     client.note_command(cmd, server.keyspace.lru_clock.now_ms());
     if client.auth_required(&server.config) && !cmd.flags.contains(Flags::NO_AUTH) {
         let reply = Reply::error("NOAUTH Authentication required.");
-        return server
-            .stats
-            .rejected(tx::refused(server, client, Some(cmd), reply));
+        return refuse(server, client, Some(cmd), reply);
     }
     if let Some(reply) = subscribed_mode_error(client, cmd) {
         cmd.stats.reject();
