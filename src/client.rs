@@ -297,6 +297,10 @@ pub struct Client {
     pub authenticated: bool,
     /// MONITOR lines of this client's own commands, written after the reply.
     pub monitor_echo: Vec<Vec<u8>>,
+    /// The port a replica said it listens on (REPLCONF listening-port).
+    pub listening_port: u16,
+    /// Set by SYNC/PSYNC: the connection becomes a replica link.
+    pub replica: Option<crate::replication::ReplicaStart>,
     /// The address of the last command noted in `handle`'s info, so that a
     /// run of the same command updates `last_cmd` (under its lock) once.
     last_cmd: usize,
@@ -461,6 +465,8 @@ impl ClientRegistry {
             block: ClientBlock::default(),
             authenticated: true,
             monitor_echo: Vec::new(),
+            listening_port: 0,
+            replica: None,
             last_cmd: 0,
         }
     }

@@ -152,6 +152,7 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
     }
     server.pubsub.leave(&mut client.subs);
     server.monitors.remove(client.id);
+    server.replication.remove(client.id);
     let signal = client.handle.block_signal.clone();
     server
         .keyspace
@@ -221,6 +222,10 @@ async fn run(server: &Server, client: &mut Client, socket: &mut TcpStream) -> st
         flush(server, socket, &mut output).await?;
         if closing {
             return Ok(());
+        }
+        if let Some(start) = client.replica.take() {
+            // SYNC/PSYNC: from now on this connection carries the stream.
+            return crate::replication::serve(socket, start).await;
         }
         // A read that filled all the room offered likely left more of a big
         // pipeline in the socket: let the other ready clients take their turn

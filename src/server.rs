@@ -15,8 +15,10 @@ use crate::config::Config;
 use crate::connection;
 use crate::keyspace::{spawn_active_expiry, Keyspace};
 use crate::monitor::Monitors;
+use crate::propagate::Propagation;
 use crate::protocol::Reply;
 use crate::pubsub::PubSub;
+use crate::replication::Replication;
 use crate::util::now_ms;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -172,6 +174,8 @@ pub struct Server {
     /// Subscriptions; the keyspace holds it too, for expiry notifications.
     pub pubsub: Arc<PubSub>,
     pub monitors: Monitors,
+    /// This server as a master: its replicas and their stream.
+    pub replication: Arc<Replication>,
     pub commands: CommandTable,
     pub clients: ClientRegistry,
     pub stats: Stats,
@@ -198,11 +202,17 @@ pub struct ShutdownFlags {
 impl Server {
     pub fn new(config: Arc<Config>) -> Server {
         let pubsub = Arc::new(PubSub::new(config.clone()));
-        let keyspace = Arc::new(Keyspace::new(config.databases()).notifying(pubsub.clone()));
-        let run_id = (0..40)
+        let propagation = Arc::new(Propagation::new(config.clone()));
+        let keyspace = Arc::new(
+            Keyspace::new(config.databases())
+                .notifying(pubsub.clone())
+                .propagating(propagation.clone()),
+        );
+        let run_id: String = (0..40)
             .map(|_| char::from_digit(rand::random::<u32>() % 16, 16).unwrap_or('0'))
             .collect();
         Server {
+            replication: Arc::new(Replication::new(run_id.clone(), propagation)),
             monitors: Monitors::new(config.clone()),
             config,
             keyspace,
@@ -289,6 +299,7 @@ pub async fn run(config: Arc<Config>) -> std::io::Result<()> {
         tracing::warn!("{warning}");
     }
     spawn_active_expiry(server.keyspace.clone(), server.config.clone());
+    server.replication.spawn_pings();
     tokio::spawn(sample_rates(server.clone()));
     tokio::spawn(close_idle_clients(server.clone()));
     let loops = Arc::new(EventLoops::start(&server));

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use super::list::{end_arg, lmove_generic, mpop, mpop_args};
 use super::zset::{pop_generic, zmpop_args, PopShape};
-use super::{cmd, CmdResult, Ctx, Registration};
+use super::{argv, cmd, CmdResult, Ctx, Registration};
 use crate::keyspace::Value;
 use crate::number::parse_f64;
 use crate::protocol::Reply;
@@ -78,7 +78,7 @@ fn bpop(ctx: &mut Ctx, args: &[&[u8]], end: End) -> CmdResult {
         .split_last()
         .ok_or_else(super::args::syntax_error)?;
     let deadline = timeout_arg(timeout)?;
-    match mpop(ctx, keys, end, 1)? {
+    match mpop(ctx, keys, end, 1, false)? {
         Reply::Array(mut pair) if pair.len() == 2 => {
             if let Some(Reply::Array(mut values)) = pair.pop() {
                 pair.extend(values.pop());
@@ -111,11 +111,30 @@ fn bmove(
 ) -> CmdResult {
     match lmove_generic(ctx, args[1], args[2], from, to) {
         Ok(Reply::Null) => block(ctx, &args[1..2], deadline, Reply::Null),
+        Ok(moved) => {
+            // As the LMOVE/RPOPLPUSH it did; a client served after waiting
+            // names the ends as Redis's `serveClientBlockedOnList` does.
+            let served = ctx.client.block.is_queued();
+            ctx.propagate_as(|| match args {
+                [_, src, dst, _] => argv(&[b"RPOPLPUSH", src, dst]),
+                _ if served => argv(&[b"LMOVE", args[1], args[2], end_name(from), end_name(to)]),
+                _ => argv(&[b"LMOVE", args[1], args[2], args[3], args[4]]),
+            });
+            Ok(moved)
+        }
         Err(e) if ctx.client.block.is_queued() && source_is_list(ctx, args[1]) => {
             ctx.client.block.end_with_error();
             Err(e)
         }
-        moved => moved,
+        failed => failed,
+    }
+}
+
+/// An end as Redis's shared `left`/`right` objects spell it.
+fn end_name(end: End) -> &'static [u8] {
+    match end {
+        End::Head => b"left",
+        End::Tail => b"right",
     }
 }
 
@@ -141,7 +160,7 @@ fn brpoplpush(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn blmpop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let deadline = timeout_arg(args[1])?;
     let (keys, end, count) = mpop_args(args, 2)?;
-    match mpop(ctx, keys, end, count)? {
+    match mpop(ctx, keys, end, count, true)? {
         Reply::NullArray => block(ctx, keys, deadline, Reply::NullArray),
         popped => Ok(popped),
     }
@@ -153,8 +172,7 @@ fn bzpop(ctx: &mut Ctx, args: &[&[u8]], max: bool) -> CmdResult {
         .split_last()
         .ok_or_else(super::args::syntax_error)?;
     let deadline = timeout_arg(timeout)?;
-    let mut db = ctx.db();
-    match pop_generic(&mut db, keys, max, None, PopShape::KeyedFlat)? {
+    match pop_generic(ctx, keys, max, None, PopShape::KeyedFlat)? {
         Reply::NullArray => block(ctx, keys, deadline, Reply::NullArray),
         popped => Ok(popped),
     }
@@ -172,8 +190,7 @@ fn bzpopmax(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn bzmpop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let deadline = timeout_arg(args[1])?;
     let (keys, max, count) = zmpop_args(args, 2)?;
-    let mut db = ctx.db();
-    match pop_generic(&mut db, keys, max, count, PopShape::Keyed)? {
+    match pop_generic(ctx, keys, max, count, PopShape::Keyed)? {
         Reply::NullArray => block(ctx, keys, deadline, Reply::NullArray),
         popped => Ok(popped),
     }

@@ -11,7 +11,7 @@ use super::args::{
     checked_mut, cursor_arg, int_arg, int_in_range, is, random_reply_len, scan_reply, syntax_error,
     wrong_type, ScanOptions, ERR_OVERFLOW,
 };
-use super::{cmd, CmdResult, Ctx, Registration};
+use super::{argv, cmd, CmdResult, Ctx, Registration};
 use crate::config::notify;
 use crate::keyspace::{DbView, Value};
 use crate::number::{hincr_by_float, parse_hincr_increment, parse_i64};
@@ -246,6 +246,8 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let new = hincr_by_float(current, &incr).map_err(fail)?;
     hash.set(args[2], &new, limits);
     db.notify(notify::HASH, "hincrbyfloat", args[1]);
+    // The result, not the increment: float formatting must not differ on replay.
+    ctx.propagate_as(|| argv(&[b"HSET", args[1], args[2], &new]));
     Ok(Reply::bulk(new))
 }
 

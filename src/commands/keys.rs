@@ -1,11 +1,13 @@
 //! Generic key commands (Redis's db.c, expire.c and OBJECT from object.c).
 
+use bytes::Bytes;
+
 use super::args::{
     cursor_arg, db_index_arg, error_format, help_reply, int32_arg, int_arg, is, syntax_error,
     ERR_DB_INDEX, ERR_NO_SUCH_KEY, ERR_SAME_OBJECT,
 };
 use super::table::c_string;
-use super::{cmd, cmd_locking, CmdResult, Ctx, Locks, Registration};
+use super::{argv, cmd, cmd_locking, deletion, CmdResult, Ctx, Locks, Registration};
 use crate::config::notify;
 use crate::glob::glob_match;
 use crate::keyspace::{Entry, Keyspace, LockSet, StringValue, Value};
@@ -223,9 +225,20 @@ fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], name: &str, base: i64, unit: i6
     }
     if when <= now {
         db.delete(key);
+        let lazy = ctx.server.config.lazyfree_lazy_expire();
+        ctx.propagate_as(|| argv(&[deletion(lazy), key]));
     } else {
         db.set_expiry(key, Some(when as u64));
         db.notify(notify::GENERIC, "expire", key);
+        // As PEXPIREAT with the absolute time, the options kept.
+        ctx.propagate_as(|| {
+            let mut rewritten = argv(args);
+            if name != "pexpireat" {
+                rewritten[0] = Bytes::from_static(b"PEXPIREAT");
+                rewritten[2] = Bytes::from(when.to_string());
+            }
+            rewritten
+        });
     }
     Ok(Reply::Integer(1))
 }

@@ -13,7 +13,7 @@ use super::args::{
     checked, checked_mut, index_range, int_arg, int_in_range, is, mpop_count, positive_arg,
     syntax_error, ERR_NO_SUCH_KEY,
 };
-use super::{cmd, CmdResult, Ctx, Registration};
+use super::{argv, cmd, CmdResult, Ctx, Registration};
 use crate::config::notify;
 use crate::keyspace::{DbView, Value};
 use crate::protocol::Reply;
@@ -236,14 +236,19 @@ fn lrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn ltrim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let start = int_arg(args[2])?;
     let stop = int_arg(args[3])?;
-    modify(&mut ctx.db(), args[1], "ltrim", |list| {
+    let mut db = ctx.db();
+    let trimmed = modify(&mut db, args[1], "ltrim", |list| {
         let len = list.len();
         match index_range(len, start, stop) {
             Some((first, count)) => list.trim(first, len - first - count),
             None => list.trim(len, 0),
         }
-        ((), true)
+        (len - list.len(), true)
     })?;
+    // Redis signals WATCH either way, but counts (and propagates) only a trim.
+    if trimmed == Some(0) {
+        db.changed_nothing();
+    }
     Ok(Reply::OK)
 }
 
@@ -451,7 +456,15 @@ pub(super) fn mpop_args<'a>(
 
 /// Redis `mpopGenericCommand`: pops from the first non-empty list among
 /// `keys`; a wrong-typed key met before it is an error.
-pub(super) fn mpop(ctx: &mut Ctx, keys: &[&[u8]], end: End, count: usize) -> CmdResult {
+/// It propagates as the LPOP/RPOP it did, with the number popped when
+/// `counted` (LMPOP, BLMPOP; BLPOP and BRPOP pop one without a count).
+pub(super) fn mpop(
+    ctx: &mut Ctx,
+    keys: &[&[u8]],
+    end: End,
+    count: usize,
+    counted: bool,
+) -> CmdResult {
     let mut db = ctx.db();
     for key in keys {
         let popped = modify(&mut db, key, event(end, false), |list| {
@@ -460,6 +473,15 @@ pub(super) fn mpop(ctx: &mut Ctx, keys: &[&[u8]], end: End, count: usize) -> Cmd
             (values, changed)
         })?;
         if let Some(values) = popped {
+            let verb: &[u8] = match end {
+                End::Head => b"LPOP",
+                End::Tail => b"RPOP",
+            };
+            let n = values.len().to_string();
+            ctx.propagate_as(|| match counted {
+                true => argv(&[verb, key, n.as_bytes()]),
+                false => argv(&[verb, key]),
+            });
             return Ok(Reply::Array(vec![Reply::bulk_copy(key), bulks(values)]));
         }
     }
@@ -468,5 +490,5 @@ pub(super) fn mpop(ctx: &mut Ctx, keys: &[&[u8]], end: End, count: usize) -> Cmd
 
 fn lmpop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (keys, end, count) = mpop_args(args, 1)?;
-    mpop(ctx, keys, end, count)
+    mpop(ctx, keys, end, count, true)
 }

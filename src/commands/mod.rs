@@ -17,6 +17,7 @@ mod keys;
 mod list;
 pub mod meta;
 mod pubsub;
+mod replication;
 mod server;
 mod set;
 mod string;
@@ -27,8 +28,11 @@ mod zset;
 pub use callstats::ErrorStats;
 pub use table::{Command, CommandTable, Flags};
 
+use bytes::Bytes;
+
 use crate::client::Client;
 use crate::keyspace::{CommandClock, DbView, Guard, Keyspace, LockSet};
+use crate::propagate::{Op, Target};
 use crate::protocol::Reply;
 use crate::server::Server;
 
@@ -92,6 +96,7 @@ fn registrations() -> impl Iterator<Item = &'static Registration> {
         set::COMMANDS,
         zset::COMMANDS,
         pubsub::COMMANDS,
+        replication::COMMANDS,
         tx::COMMANDS,
     ]
     .into_iter()
@@ -105,6 +110,36 @@ pub struct Ctx<'a, 'k> {
     guard: &'a mut Guard<'k>,
     /// The command's clock: frozen while it runs, as in Redis.
     clock: &'a CommandClock,
+    /// How the running command asked to be propagated.
+    propagation: CallPropagation,
+}
+
+/// What a handler said about its own propagation (Redis's
+/// `rewriteClientCommandVector`, `preventCommandPropagation`,
+/// `forceCommandPropagation`); `call` acts on it once the handler returns.
+#[derive(Default)]
+struct CallPropagation {
+    /// The arguments to propagate instead of the command's own.
+    rewrite: Option<Vec<Bytes>>,
+    /// Nothing of the command itself (its ops went out as `also_propagate`).
+    prevent: bool,
+    /// Propagated even if it changed nothing (FLUSHALL, PUBLISH).
+    force: Option<Target>,
+}
+
+/// How Redis propagates a key's removal: UNLINK when the matching
+/// `lazyfree-lazy-*` setting is on, else DEL.
+pub fn deletion(lazy: bool) -> &'static [u8] {
+    if lazy {
+        b"UNLINK"
+    } else {
+        b"DEL"
+    }
+}
+
+/// Arguments copied for the propagation stream.
+pub fn argv(parts: &[&[u8]]) -> Vec<Bytes> {
+    parts.iter().map(|p| Bytes::copy_from_slice(p)).collect()
 }
 
 impl<'a, 'k> Ctx<'a, 'k> {
@@ -129,6 +164,39 @@ impl<'a, 'k> Ctx<'a, 'k> {
 
     pub fn guard(&mut self) -> &mut Guard<'k> {
         self.guard
+    }
+
+    /// Whether anyone reads the propagation stream: when not, the rewrites
+    /// below are skipped, so handlers may build their arguments in closures.
+    pub fn propagating(&self) -> bool {
+        self.guard.propagating()
+    }
+
+    /// Propagates the command as `args` instead of its own arguments, if it
+    /// changed anything (Redis's `rewriteClientCommandVector`): a relative
+    /// TTL as an absolute one, a blocking pop as its plain form, ...
+    pub fn propagate_as(&mut self, args: impl FnOnce() -> Vec<Bytes>) {
+        if self.propagating() {
+            self.propagation.rewrite = Some(args());
+        }
+    }
+
+    /// Propagates `args` in the client's database now, ahead of the command
+    /// itself (Redis's `alsoPropagate`: SPOP's SREMs).
+    pub fn also_propagate(&mut self, args: impl FnOnce() -> Vec<Bytes>) {
+        let db = self.client.db;
+        self.guard.propagate(|| Op::new(db, args()));
+    }
+
+    /// The command itself is not propagated (its ops went out through
+    /// [`Ctx::also_propagate`]).
+    pub fn prevent_propagation(&mut self) {
+        self.propagation.prevent = true;
+    }
+
+    /// The command is propagated to `target` even if it changed nothing.
+    pub fn force_propagation(&mut self, target: Target) {
+        self.propagation.force = Some(target);
     }
 
     /// Redis's `notifyKeyspaceEvent` for `key` in the client's database:
@@ -188,9 +256,15 @@ fn resolve<'s>(
 /// (but counts the error a woken client is served, as a failed call).
 fn call(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]]) -> Reply {
     let rerun = ctx.client.block.is_queued();
+    // EXEC's own state, while its queued commands are called.
+    let outer = std::mem::take(&mut ctx.propagation);
     let start = std::time::Instant::now();
     let reply = (cmd.handler)(ctx, args).unwrap_or_else(|e| e);
-    ctx.guard.command_done(reply.is_error());
+    let dirty = ctx.guard.command_done(reply.is_error());
+    let asked = std::mem::replace(&mut ctx.propagation, outer);
+    if ctx.guard.propagating() {
+        propagate(ctx, cmd, args, dirty, asked);
+    }
     if !rerun {
         let usec = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
         cmd.stats.record(usec, reply.is_error());
@@ -201,6 +275,26 @@ fn call(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]]) -> Reply {
         ctx.server.stats.error_reply(&reply);
     }
     reply
+}
+
+/// Adds the command that just ran to its unit's ops, as Redis's `call`
+/// does: if it changed something or forced it, rewritten if it asked, never
+/// EXEC itself (its commands are the ops; the unit is wrapped in MULTI/EXEC).
+fn propagate(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]], dirty: u64, asked: CallPropagation) {
+    if asked.prevent || matches!(cmd.locks, Locks::Queued) {
+        return;
+    }
+    let target = if dirty > 0 {
+        Target::ALL
+    } else {
+        match asked.force {
+            Some(target) => target,
+            None => return,
+        }
+    };
+    let db = ctx.client.db;
+    let args = asked.rewrite.unwrap_or_else(|| argv(args));
+    ctx.guard.propagate(|| Op { db, args, target });
 }
 
 /// Redis's `rejectCommand`: a command refused before it ran counts as a
@@ -245,6 +339,7 @@ pub fn execute(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
         client,
         guard: &mut guard,
         clock: &CommandClock::default(),
+        propagation: CallPropagation::default(),
     };
     let reply = call(&mut ctx, cmd, args);
     guard.release();

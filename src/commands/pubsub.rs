@@ -6,6 +6,7 @@
 
 use super::args::{error_format, help_reply};
 use super::{cmd, CmdResult, Ctx, Registration};
+use crate::propagate::Target;
 use crate::protocol::Reply;
 use crate::pubsub::Kind;
 
@@ -68,20 +69,18 @@ fn sunsubscribe(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     unsubscribe_kind(ctx, args, Kind::Shard)
 }
 
+/// PUBLISH and SPUBLISH reach replicas (whose subscribers get the message
+/// too), never the AOF.
 fn publish(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    Ok(Reply::from(ctx.server.pubsub.publish(
-        Kind::Channel,
-        args[1],
-        args[2],
-    )))
+    ctx.force_propagation(Target::REPL);
+    let receivers = ctx.server.pubsub.publish(Kind::Channel, args[1], args[2]);
+    Ok(Reply::from(receivers))
 }
 
 fn spublish(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    Ok(Reply::from(ctx.server.pubsub.publish(
-        Kind::Shard,
-        args[1],
-        args[2],
-    )))
+    ctx.force_propagation(Target::REPL);
+    let receivers = ctx.server.pubsub.publish(Kind::Shard, args[1], args[2]);
+    Ok(Reply::from(receivers))
 }
 
 /// PUBSUB CHANNELS / SHARDCHANNELS [pattern]: at most one pattern, else

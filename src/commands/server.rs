@@ -11,6 +11,7 @@ use super::meta::info_name;
 use super::{cmd, cmd_locking, CmdResult, Ctx, Locks, Registration};
 use crate::glob::glob_match;
 use crate::lazyfree;
+use crate::propagate::Target;
 use crate::protocol::Reply;
 use crate::server::ShutdownFlags;
 use crate::util::now_us;
@@ -47,6 +48,11 @@ pub static COMMANDS: &[Registration] = &[
 ];
 
 /// Every command's COMMAND INFO entry (COMMAND, COMMAND INFO with no names).
+/// INFO's `used_memory` now (the RDB header records it).
+pub(super) fn used_memory() -> u64 {
+    info::read_memory().used
+}
+
 fn all_info(ctx: &Ctx) -> Reply {
     Reply::Array(
         ctx.server
@@ -295,6 +301,8 @@ fn flushdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut db = ctx.db();
     let keys = db.len();
     free(db.clear(), keys, in_background);
+    // Even an empty database's flush reaches replicas (Redis forces it).
+    ctx.force_propagation(Target::ALL);
     Ok(Reply::OK)
 }
 
@@ -307,19 +315,26 @@ fn flushall(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         removed.extend(db.clear());
     }
     free(removed, keys, in_background);
+    ctx.force_propagation(Target::ALL);
     Ok(Reply::OK)
 }
 
 /// FUNCTION FLUSH [ASYNC|SYNC]: there is no function library yet, so there is
 /// nothing to flush; Redis's suite calls it before every test block.
-fn function_flush(_ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+/// Redis counts a flush as a change even when there was nothing, so it
+/// reaches replicas.
+fn function_flush(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     match args {
-        [_, _] => Ok(Reply::OK),
-        [_, _, mode] if is(mode, "SYNC") || is(mode, "ASYNC") => Ok(Reply::OK),
-        _ => Err(Reply::error(
-            "ERR FUNCTION FLUSH only supports SYNC|ASYNC option",
-        )),
+        [_, _] => {}
+        [_, _, mode] if is(mode, "SYNC") || is(mode, "ASYNC") => {}
+        _ => {
+            return Err(Reply::error(
+                "ERR FUNCTION FLUSH only supports SYNC|ASYNC option",
+            ))
+        }
     }
+    ctx.force_propagation(Target::ALL);
+    Ok(Reply::OK)
 }
 
 /// TIME: seconds and microseconds as two bulk strings.

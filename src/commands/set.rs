@@ -10,7 +10,7 @@ use super::args::{
     checked, checked_mut, cursor_arg, int_in_range, is, positive_arg, random_reply_len, scan_reply,
     syntax_error, ScanOptions,
 };
-use super::{cmd, CmdResult, Ctx, Registration};
+use super::{argv, cmd, CmdResult, Ctx, Registration};
 use crate::config::notify;
 use crate::keyspace::{DbView, Value};
 use crate::protocol::Reply;
@@ -184,11 +184,8 @@ fn spop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         return Ok(count.map_or(Reply::Null, |_| Reply::Set(Vec::new())));
     };
     let rng = &mut rand::thread_rng();
-    let reply = match count {
-        None => {
-            let popped = set.pop_random(1, rng).into_iter().next();
-            popped.map_or(Reply::Null, Reply::Bulk)
-        }
+    let popped = match count {
+        None => set.pop_random(1, rng),
         Some(0) => {
             db.unchanged(args[1]);
             return Ok(Reply::Set(Vec::new()));
@@ -198,19 +195,25 @@ fn spop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             let all = set_reply(set::union(&[Some(set)], max_intset).iter());
             db.notify(notify::SET, "spop", args[1]);
             db.delete(args[1]);
+            ctx.propagate_as(|| argv(&[b"DEL", args[1]]));
             return Ok(all);
         }
-        Some(n) => {
-            let popped = set.pop_random(n as usize, rng);
-            Reply::Set(popped.into_iter().map(Reply::Bulk).collect())
-        }
+        Some(n) => set.pop_random(n as usize, rng),
     };
     let emptied = set.is_empty();
     db.notify(notify::SET, "spop", args[1]);
     if emptied {
         db.delete(args[1]);
     }
-    Ok(reply)
+    // Replayed as the SREMs of what it drew, not as a random draw.
+    for member in &popped {
+        ctx.also_propagate(|| argv(&[b"SREM", args[1], member]));
+    }
+    ctx.prevent_propagation();
+    Ok(match count {
+        None => popped.into_iter().next().map_or(Reply::Null, Reply::Bulk),
+        Some(_) => Reply::Set(popped.into_iter().map(Reply::Bulk).collect()),
+    })
 }
 
 /// Redis `srandmemberCommand` / `srandmemberWithCountCommand`: a negative

@@ -7,7 +7,7 @@
 use bytes::{Bytes, BytesMut};
 
 use super::args::{checked, checked_mut, int_arg, is, syntax_error, ERR_OVERFLOW};
-use super::{cmd, CmdResult, Ctx, Registration};
+use super::{argv, cmd, deletion, CmdResult, Ctx, Registration};
 use crate::config::notify;
 use crate::keyspace::{CommandClock, DbView, StringValue, Value};
 use crate::number::incr_by_float;
@@ -108,8 +108,9 @@ fn get(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn getdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let reply = get_reply(ctx, args[1])?;
-    if !matches!(reply, Reply::Null) {
-        ctx.db().delete(args[1]);
+    if !matches!(reply, Reply::Null) && ctx.db().delete(args[1]) {
+        let lazy = ctx.server.config.lazyfree_lazy_user_del();
+        ctx.propagate_as(|| argv(&[deletion(lazy), args[1]]));
     }
     Ok(reply)
 }
@@ -119,6 +120,7 @@ fn getset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let reply = get_reply(ctx, args[1])?;
     ctx.db().set(args[1], stored(args[2]), None);
     ctx.notify(notify::STRING, "set", args[1]);
+    ctx.propagate_as(|| argv(&[b"SET", args[1], args[2]]));
     Ok(reply)
 }
 
@@ -259,15 +261,26 @@ fn set_generic(
     };
     db.set(key, stored(value), ttl);
     db.notify(notify::STRING, "set", key);
-    if expires_at.is_some() {
+    if let Some(at) = expires_at {
         db.notify(notify::GENERIC, "expire", key);
+        // Replicas and the AOF must not count the TTL from their own now.
+        ctx.propagate_as(|| argv(&[b"SET", key, value, b"PXAT", at.to_string().as_bytes()]));
     }
     Ok(old.unwrap_or(ok))
 }
 
 fn set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let opts = SetOptions::parse(&args[3..], true)?;
-    set_generic(ctx, &opts, args[1], args[2], Reply::OK, Reply::Null)
+    let reply = set_generic(ctx, &opts, args[1], args[2], Reply::OK, Reply::Null)?;
+    if opts.get && opts.expire.is_none() {
+        // Propagated without its GETs, which only shape the reply.
+        let kept: Vec<&[u8]> = (args.iter().enumerate())
+            .filter(|(i, a)| *i < 3 || !is(a, "GET"))
+            .map(|(_, a)| *a)
+            .collect();
+        ctx.propagate_as(|| argv(&kept));
+    }
+    Ok(reply)
 }
 
 fn setnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
@@ -313,20 +326,26 @@ fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     };
     let expires_at = opts.expires_at(ctx.clock())?;
     let now = ctx.now_ms();
+    let key = args[1];
     let mut db = ctx.db();
+    // Never propagated as itself: as the DEL, PEXPIREAT or PERSIST it did.
     match (opts.expire, expires_at) {
         (Some((kind, _)), Some(at)) if !kind.is_relative() && at <= now => {
-            db.delete(args[1]);
+            db.delete(key);
+            let lazy = ctx.server.config.lazyfree_lazy_expire();
+            ctx.propagate_as(|| argv(&[deletion(lazy), key]));
         }
         (_, Some(at)) => {
-            db.set_expiry(args[1], Some(at));
-            db.notify(notify::GENERIC, "expire", args[1]);
+            db.set_expiry(key, Some(at));
+            db.notify(notify::GENERIC, "expire", key);
+            ctx.propagate_as(|| argv(&[b"PEXPIREAT", key, at.to_string().as_bytes()]));
         }
         _ if opts.persist => {
-            let had_ttl = db.peek(args[1]).is_some_and(|e| e.expires_at().is_some());
-            db.set_expiry(args[1], None);
+            let had_ttl = db.peek(key).is_some_and(|e| e.expires_at().is_some());
+            db.set_expiry(key, None);
             if had_ttl {
-                db.notify(notify::GENERIC, "persist", args[1]);
+                db.notify(notify::GENERIC, "persist", key);
+                ctx.propagate_as(|| argv(&[b"PERSIST", key]));
             }
         }
         _ => {}
@@ -440,6 +459,8 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         Value::String(StringValue::from_bytes_no_int(&sum)),
     );
     db.notify(notify::STRING, "incrbyfloat", args[1]);
+    // The result, not the increment: float formatting must not differ on replay.
+    ctx.propagate_as(|| argv(&[b"SET", args[1], &sum, b"KEEPTTL"]));
     Ok(Reply::Bulk(sum))
 }
 

@@ -16,7 +16,7 @@ use super::args::{
     checked, checked_mut, cursor_arg, float_arg, index_range, int_arg, int_in_range, is,
     mpop_count, positive_arg, syntax_error, wrong_type,
 };
-use super::{cmd, CmdResult, Ctx, Registration};
+use super::{argv, cmd, CmdResult, Ctx, Registration};
 use crate::config::notify;
 use crate::glob::glob_match;
 use crate::keyspace::{DbView, Value};
@@ -650,8 +650,7 @@ fn zpop_generic(ctx: &mut Ctx, args: &[&[u8]], max: bool) -> CmdResult {
     } else {
         PopShape::Flat
     };
-    let mut db = ctx.db();
-    pop_generic(&mut db, &args[1..2], max, count, shape)
+    pop_generic(ctx, &args[1..2], max, count, shape)
 }
 
 /// How `genericZpopCommand` lays out what it popped.
@@ -668,8 +667,9 @@ pub(super) enum PopShape {
 }
 
 /// Redis `genericZpopCommand`: pops from the first of `keys` that exists.
+/// ZMPOP and the blocking pops propagate as the ZPOPMIN/ZPOPMAX they did.
 pub(super) fn pop_generic(
-    db: &mut DbView,
+    ctx: &mut Ctx,
     keys: &[&[u8]],
     max: bool,
     count: Option<i64>,
@@ -682,6 +682,7 @@ pub(super) fn pop_generic(
             Reply::Array(Vec::new())
         })
     };
+    let mut db = ctx.db();
     let Some(key) = keys.iter().find(|k| db.contains(k)) else {
         return empty();
     };
@@ -697,7 +698,16 @@ pub(super) fn pop_generic(
     let popped: Vec<(Vec<u8>, f64)> = (0..count.min(z.len())).filter_map(|_| z.pop(max)).collect();
     let emptied = z.is_empty();
     let event = if max { "zpopmax" } else { "zpopmin" };
-    removed(db, key, event, !popped.is_empty(), emptied);
+    removed(&mut db, key, event, !popped.is_empty(), emptied);
+    let verb: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+    match shape {
+        PopShape::Keyed => {
+            let n = popped.len().to_string();
+            ctx.propagate_as(|| argv(&[verb, key, n.as_bytes()]));
+        }
+        PopShape::KeyedFlat => ctx.propagate_as(|| argv(&[verb, key])),
+        PopShape::Flat | PopShape::Pairs => {}
+    }
     let items = popped.iter().map(|(m, s)| (m.as_slice(), *s));
     Ok(match shape {
         PopShape::Flat => elements_reply(items, true, Resp::V2),
@@ -719,8 +729,7 @@ pub(super) fn pop_generic(
 /// Redis `zmpopGenericCommand` (non-blocking): numkeys, keys, MIN|MAX, [COUNT n].
 fn zmpop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (keys, max, count) = zmpop_args(args, 1)?;
-    let mut db = ctx.db();
-    pop_generic(&mut db, keys, max, count, PopShape::Keyed)
+    pop_generic(ctx, keys, max, count, PopShape::Keyed)
 }
 
 /// ZMPOP's keys, whether it pops the maximum, and its count.

@@ -92,11 +92,11 @@ async fn sweep(
         }
         let mut set = LockSet::new();
         set.add_shard(db, *cursor);
-        let mut guard = keyspace.lock(set);
+        let mut guard = keyspace.lock(set).without_multi();
         let removed = guard
             .db(db, &CommandClock::default())
             .remove_expired_in_shard(*cursor);
-        // Unlock before freeing: the shard's clients wait for the sweep, not
+        // Unlock (propagating the DELs) before freeing: the shard's clients wait for the sweep, not
         // for the allocator (a big expired collection frees millions of
         // allocations). The lazyfree thread frees them; Redis frees expired
         // keys synchronously, so INFO does not count them (0 objects).

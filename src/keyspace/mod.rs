@@ -8,6 +8,7 @@
 //! and two commands can never deadlock.
 
 mod clock;
+mod effects;
 mod expire;
 mod scan;
 mod shard;
@@ -31,6 +32,7 @@ pub use watch::Watches;
 
 use crate::blocking::Blocking;
 use crate::config::notify;
+use crate::propagate::{Op, Propagation};
 use crate::pubsub::PubSub;
 
 /// The keyspace hasher: fast, and seeded per process against collision attacks.
@@ -69,6 +71,8 @@ pub struct Keyspace {
     pub dirty: AtomicU64,
     /// Where `expired` keyspace events go (none in unit tests).
     pubsub: Option<Arc<PubSub>>,
+    /// Where each unit's ops go (replicas, later the AOF).
+    pub propagation: Arc<Propagation>,
     /// Who WATCHes which keys; every write below tells it.
     pub watches: Watches,
     /// Clients blocked on keys (BLPOP, ...); every key stored tells it.
@@ -94,6 +98,7 @@ impl Keyspace {
             expired_keys: AtomicU64::new(0),
             dirty: AtomicU64::new(0),
             pubsub: None,
+            propagation: Arc::new(Propagation::new(Arc::default())),
             watches: Watches::new(databases),
             blocking: Blocking::default(),
             lru_clock: LruClock::default(),
@@ -104,6 +109,14 @@ impl Keyspace {
     pub fn notifying(self, pubsub: Arc<PubSub>) -> Keyspace {
         Keyspace {
             pubsub: Some(pubsub),
+            ..self
+        }
+    }
+
+    /// Feeds each unit's ops to `propagation`.
+    pub fn propagating(self, propagation: Arc<Propagation>) -> Keyspace {
+        Keyspace {
+            propagation,
             ..self
         }
     }
@@ -235,21 +248,26 @@ impl Keyspace {
             keyspace: self,
             shards,
             hashes: set.hashes,
-            changed: Vec::new(),
-            dirty: 0,
-            ready: Vec::new(),
+            effects: effects::Effects {
+                propagating: self.propagation.active(),
+                ..Default::default()
+            },
         }
     }
 
-    /// Accounts for `old`, the entry of `key` in database `db` just removed
-    /// because its TTL passed: the counters, the `expired` event, WATCH.
-    fn reclaimed(&self, db: usize, key: &[u8], old: &Entry) {
-        if old.expires_at().is_some() {
+    /// Redis's `deleteExpiredKeyAndPropagate`, after the entry of `key` in
+    /// database `db` was removed because its TTL passed (lazily on access,
+    /// by a write replacing it, or by active expiry): the counters, the
+    /// `expired` event, WATCH, and a DEL (or UNLINK) in the unit's ops.
+    /// The one place expiry is accounted for.
+    fn expired(&self, effects: &mut effects::Effects, db: usize, key: &[u8], had_ttl: bool) {
+        if had_ttl {
             self.dbs[db].volatile.fetch_sub(1, Ordering::Relaxed);
         }
         self.expired_keys.fetch_add(1, Ordering::Relaxed);
         self.notify(notify::EXPIRED, "expired", key, db);
         self.watches.touch(db, key, false);
+        effects.propagate(|| self.propagation.expired_key(db, key));
     }
 
     pub fn shards_per_db(&self) -> usize {
@@ -342,15 +360,14 @@ pub struct Guard<'k> {
     shards: SmallVec<[((u32, u32), Shard<'k>); 3]>,
     /// The request's key hashes, from its [`LockSet`].
     hashes: SmallVec<[KeyHash; 3]>,
-    /// Watched keys handed out by `get_mut` during the current command.
-    changed: Vec<(usize, Key)>,
-    /// Changes the current command made (keys stored, removed, changed in
-    /// place, TTLs set), for [`Keyspace::dirty`].
-    dirty: u64,
-    /// Keys stored while clients block on keys, and databases swapped
-    /// (key None): their blocked clients are signalled once the locks are
-    /// released ([`Guard::release`]), so they look after the writer committed.
-    ready: Vec<(usize, Option<Key>)>,
+    /// What the unit did, for its readers (see [`effects`]).
+    effects: effects::Effects,
+}
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        self.release();
+    }
 }
 
 impl<'k> Guard<'k> {
@@ -367,12 +384,19 @@ impl<'k> Guard<'k> {
         self.keyspace
     }
 
-    /// Unlocks every shard, then signals the clients blocked on the keys
-    /// stored meanwhile (Redis's `handleClientsBlockedOnKeys` after a
-    /// command or a whole EXEC).
+    /// Ends the unit: its ops go to the propagation stream while the shards
+    /// are still locked (so units touching the same keys reach it in the
+    /// order they ran), then every shard is unlocked and the clients blocked
+    /// on the keys stored meanwhile are signalled (Redis's
+    /// `handleClientsBlockedOnKeys` after a command or a whole EXEC).
+    /// Dropping the guard does it too.
     pub fn release(&mut self) {
+        if !self.effects.ops.is_empty() {
+            let ops = std::mem::take(&mut self.effects.ops);
+            self.keyspace.propagation.feed(&ops, !self.effects.no_multi);
+        }
         self.shards.clear();
-        for (db, key) in self.ready.drain(..) {
+        for (db, key) in self.effects.ready.drain(..) {
             match key {
                 Some(key) => self.keyspace.blocking.signal(db, &key),
                 None => self.keyspace.blocking.signal_db(db),
@@ -384,17 +408,38 @@ impl<'k> Guard<'k> {
     /// modified unless it failed, as Redis's write commands signal a key only
     /// once they changed it (a WRONGTYPE or a bad argument changes nothing).
     ///
-    /// Its changes count in [`Keyspace::dirty`] on the same terms.
-    pub fn command_done(&mut self, failed: bool) {
-        for (db, key) in self.changed.drain(..) {
+    /// Its changes count in [`Keyspace::dirty`] on the same terms; returns
+    /// how many there were (Redis's `dirty` delta in `call`, which decides
+    /// whether the command is propagated).
+    pub fn command_done(&mut self, failed: bool) -> u64 {
+        for (db, key) in self.effects.changed.drain(..) {
             if !failed {
                 self.keyspace.watches.touch(db, &key, true);
             }
         }
-        let dirty = std::mem::take(&mut self.dirty);
+        let dirty = std::mem::take(&mut self.effects.dirty);
         if dirty > 0 && !failed {
             self.keyspace.dirty.fetch_add(dirty, Ordering::Relaxed);
+            return dirty;
         }
+        0
+    }
+
+    /// Whether this unit collects ops: someone reads the stream.
+    pub fn propagating(&self) -> bool {
+        self.effects.propagating
+    }
+
+    /// Adds an op to the unit (Redis's `alsoPropagate`); `op` is built only
+    /// when someone reads the stream.
+    pub fn propagate(&mut self, op: impl FnOnce() -> Op) {
+        self.effects.propagate(op);
+    }
+
+    /// Active expiry: this unit's DELs are not a transaction.
+    pub fn without_multi(mut self) -> Self {
+        self.effects.no_multi = true;
+        self
     }
 
     /// The hash of `key`: the one computed for locking when `key` is that
@@ -408,12 +453,16 @@ impl<'k> Guard<'k> {
     }
 
     fn shard(&mut self, db: usize, hash: u64) -> &mut Shard<'k> {
-        self.shard_and_dirty(db, hash).0
+        self.shard_and_effects(db, hash).0
     }
 
-    /// The shard of `hash` and the command's change count, borrowed
-    /// together so a lookup can count a change on the entry it returns.
-    fn shard_and_dirty(&mut self, db: usize, hash: u64) -> (&mut Shard<'k>, &mut u64) {
+    /// The shard of `hash` and the unit's effects, borrowed together so a
+    /// lookup can count a change on the entry it returns, or record its expiry.
+    fn shard_and_effects(
+        &mut self,
+        db: usize,
+        hash: u64,
+    ) -> (&mut Shard<'k>, &mut effects::Effects) {
         let id = (db as u32, self.keyspace.shard_of(db, hash) as u32);
         let pos = match self.shards.binary_search_by_key(&id, |(id, _)| *id) {
             Ok(pos) => pos,
@@ -428,7 +477,7 @@ impl<'k> Guard<'k> {
                 pos
             }
         };
-        (&mut self.shards[pos].1, &mut self.dirty)
+        (&mut self.shards[pos].1, &mut self.effects)
     }
 
     /// Whether `key` is in `db`, and whether it is past its TTL (its shard
@@ -485,13 +534,6 @@ impl<'g, 'k> DbView<'g, 'k> {
         self.guard.keyspace.notify(class, event, key, self.db);
     }
 
-    fn note_expired(&self, n: usize) {
-        self.guard
-            .keyspace
-            .expired_keys
-            .fetch_add(n as u64, Ordering::Relaxed);
-    }
-
     fn account(&self, old: Option<u64>, new: Option<u64>) {
         let delta = new.is_some() as i64 - old.is_some() as i64;
         if delta != 0 {
@@ -510,15 +552,15 @@ impl<'g, 'k> DbView<'g, 'k> {
     /// (1 for a write taking the value to change it, 0 otherwise).
     fn lookup(&mut self, hash: u64, key: &[u8], changes: u64) -> Option<&mut Entry> {
         let (keyspace, db, clock) = (self.guard.keyspace, self.db, self.clock);
-        let (shard, dirty) = self.guard.shard_and_dirty(db, hash);
+        let (shard, effects) = self.guard.shard_and_effects(db, hash);
         match shard.lookup(hash, key, |e| e.is_expired(clock)) {
             Lookup::Missing => None,
             Lookup::Live(entry) => {
-                *dirty += changes;
+                effects.dirty += changes;
                 Some(entry)
             }
             Lookup::Expired(old) => {
-                keyspace.reclaimed(db, key, &old);
+                keyspace.expired(effects, db, key, old.expires_at().is_some());
                 None
             }
         }
@@ -545,7 +587,7 @@ impl<'g, 'k> DbView<'g, 'k> {
     /// modification for WATCH (see [`Guard::command_done`]).
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
         if self.guard.keyspace.watches.any() && self.contains(key) {
-            self.guard.changed.push((self.db, Key::from(key)));
+            self.guard.effects.changed.push((self.db, Key::from(key)));
         }
         self.touch(key, 1).map(|e| &mut e.value)
     }
@@ -555,8 +597,17 @@ impl<'g, 'k> DbView<'g, 'k> {
     /// changes (SADD of members already there, SREM of absent ones, ...).
     pub fn unchanged(&mut self, key: &[u8]) {
         let db = self.db;
-        self.guard.changed.retain(|(d, k)| *d != db || &**k != key);
-        self.guard.dirty = self.guard.dirty.saturating_sub(1);
+        let effects = &mut self.guard.effects;
+        effects.changed.retain(|(d, k)| *d != db || &**k != key);
+        effects.dirty = effects.dirty.saturating_sub(1);
+    }
+
+    /// Takes back the change `get_mut` counted, keeping the WATCH signal:
+    /// for the writes Redis signals but does not count in `server.dirty`
+    /// (an LTRIM that trims nothing), which are then not propagated.
+    pub fn changed_nothing(&mut self) {
+        let effects = &mut self.guard.effects;
+        effects.dirty = effects.dirty.saturating_sub(1);
     }
 
     /// The live entry for `key` with its access time updated.
@@ -623,22 +674,22 @@ impl<'g, 'k> DbView<'g, 'k> {
         let expires_at = entry.expires_at();
         let old = self.guard.shard(db, hash).insert(hasher, hash, key, entry);
         self.account(old.as_ref().and_then(|e| e.expires_at()), expires_at);
-        let watches = &self.guard.keyspace.watches;
+        let keyspace = self.guard.keyspace;
+        let effects = &mut self.guard.effects;
         let live = match old {
-            // Redis reclaims the expired key first (an `expired` event), then
-            // adds the new one.
+            // Redis reclaims the expired key first (an `expired` event, a
+            // DEL propagated before the command), then adds the new one.
+            // (`account` above already took its TTL off the count.)
             Some(e) if e.is_expired(clock) => {
-                watches.touch(db, key, false);
-                self.note_expired(1);
-                self.notify(notify::EXPIRED, "expired", key);
+                keyspace.expired(effects, db, key, false);
                 None
             }
             old => old,
         };
-        self.guard.keyspace.watches.touch(db, key, true);
-        self.guard.dirty += 1;
-        if self.guard.keyspace.blocking.any() {
-            self.guard.ready.push((db, Some(Key::from(key))));
+        keyspace.watches.touch(db, key, true);
+        effects.dirty += 1;
+        if keyspace.blocking.any() {
+            effects.ready.push((db, Some(Key::from(key))));
         }
         if live.is_none() {
             // `dbAdd`: a key that did not exist is created.
@@ -669,7 +720,7 @@ impl<'g, 'k> DbView<'g, 'k> {
         self.account(old.expires_at(), None);
         self.guard.keyspace.watches.touch(self.db, key, false);
         let live = !old.is_expired(self.clock);
-        self.guard.dirty += u64::from(live);
+        self.guard.effects.dirty += u64::from(live);
         live.then_some(old)
     }
 
@@ -684,7 +735,7 @@ impl<'g, 'k> DbView<'g, 'k> {
         // Clearing a TTL that was not there is no change (GETEX PERSIST).
         if old.is_some() || expires_at.is_some() {
             self.guard.keyspace.watches.touch(self.db, key, true);
-            self.guard.dirty += 1;
+            self.guard.effects.dirty += 1;
         }
         true
     }
@@ -733,7 +784,7 @@ impl<'g, 'k> DbView<'g, 'k> {
             there: false,
             there_expired: false,
         });
-        self.guard.dirty += self.len() as u64;
+        self.guard.effects.dirty += self.len() as u64;
         let tables = self
             .guard
             .db_shards(self.db)
@@ -763,14 +814,11 @@ impl<'g, 'k> DbView<'g, 'k> {
             }
             None => false,
         });
-        let n = removed.len();
+        let keyspace = self.guard.keyspace;
         for (key, _) in &removed {
-            self.notify(notify::EXPIRED, "expired", key);
-            self.guard.keyspace.watches.touch(self.db, key, false);
+            keyspace.expired(&mut self.guard.effects, self.db, key, true);
         }
-        self.volatile().fetch_sub(n as i64, Ordering::Relaxed);
-        self.note_expired(n);
-        self.guard.keyspace.note_ttls(self.db, ttl_sum, samples);
+        keyspace.note_ttls(self.db, ttl_sum, samples);
         removed
     }
 
@@ -810,7 +858,7 @@ impl<'k> Guard<'k> {
         for ((_, x), (_, y)) in lows.zip(highs) {
             x.swap(y);
         }
-        self.dirty += 1;
+        self.effects.dirty += 1;
         let ks = self.keyspace;
         let va = ks.dbs[a].volatile.load(Ordering::Relaxed);
         let vb = ks.dbs[b].volatile.swap(va, Ordering::Relaxed);
@@ -818,7 +866,7 @@ impl<'k> Guard<'k> {
         // `scanDatabaseForReadyKeys` on both: clients blocked in either may
         // now find their keys.
         if ks.blocking.any() {
-            self.ready.extend([(a, None), (b, None)]);
+            self.effects.ready.extend([(a, None), (b, None)]);
         }
     }
 }

@@ -471,20 +471,28 @@ fn stats(ctx: &mut Ctx, out: &mut String) {
     );
 }
 
-/// Always a master without replicas.
+/// Always a master (there is no REPLICAOF yet), with the replicas that
+/// attached by SYNC/PSYNC; no backlog.
 fn replication(ctx: &mut Ctx, out: &mut String) {
+    let replication = &ctx.server.replication;
+    let replicas = replication.replica_lines();
+    put(
+        out,
+        &[("role", &"master"), ("connected_slaves", &replicas.len())],
+    );
+    for (i, line) in replicas.iter().enumerate() {
+        put(out, &[(&format!("slave{i}"), line)]);
+    }
     put(
         out,
         &[
-            ("role", &"master"),
-            ("connected_slaves", &0),
             ("master_failover_state", &"no-failover"),
-            ("master_replid", &ctx.server.run_id),
+            ("master_replid", &replication.replid),
             (
                 "master_replid2",
                 &"0000000000000000000000000000000000000000",
             ),
-            ("master_repl_offset", &0),
+            ("master_repl_offset", &replication.offset()),
             ("second_repl_offset", &-1),
             ("repl_backlog_active", &0),
             ("repl_backlog_size", &1048576),

@@ -1,0 +1,95 @@
+//! SYNC, PSYNC and REPLCONF: what a replica says to its master (Redis's
+//! `syncCommand`, `replconfCommand`). The replication state and the link
+//! itself are in [`crate::replication`].
+
+use super::args::{int_in_range, is};
+use super::{cmd_locking, CmdResult, Ctx, Locks, Registration};
+use crate::protocol::Reply;
+use crate::rdb;
+use crate::replication::ReplicaStart;
+
+pub static COMMANDS: &[Registration] = &[
+    // Every shard locked: the snapshot and the start of the stream must
+    // be one instant.
+    cmd_locking("sync", sync, Locks::All),
+    cmd_locking("psync", psync, Locks::All),
+    cmd_locking("replconf", replconf, Locks::Keys),
+];
+
+fn sync(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    full_sync(ctx, false)
+}
+
+/// PSYNC replid offset: there is no backlog, so every PSYNC is a full
+/// resynchronisation (`+FULLRESYNC`), as Redis answers one it cannot continue.
+fn psync(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    full_sync(ctx, true)
+}
+
+/// Attaches the client as a replica: the snapshot, then the stream. Only an
+/// empty dataset can be sent until RDB snapshots of data exist; anything
+/// else is refused rather than sending a replica a snapshot that is not one.
+fn full_sync(ctx: &mut Ctx, psync: bool) -> CmdResult {
+    if ctx.client.replica.is_some() {
+        return Ok(Reply::OK);
+    }
+    let databases = ctx.server.keyspace.databases();
+    if (0..databases).any(|db| !ctx.db_at(db).is_empty()) {
+        return Err(Reply::error(
+            "ERR reddish cannot send a replica a snapshot of a non-empty dataset yet (no RDB snapshots)",
+        ));
+    }
+    let replication = &ctx.server.replication;
+    let (client_id, addr) = (ctx.client.id, ctx.client.handle.addr);
+    let (stream, acked, offset) = replication.add(client_id, addr, ctx.client.listening_port);
+    let snapshot = rdb::empty(
+        &rdb::ReplicationInfo {
+            replid: &replication.replid,
+            offset,
+        },
+        super::server::used_memory(),
+    );
+    let mut preamble = Vec::new();
+    if psync {
+        preamble.extend_from_slice(
+            format!("+FULLRESYNC {} {offset}\r\n", replication.replid).as_bytes(),
+        );
+    }
+    preamble.extend_from_slice(format!("${}\r\n", snapshot.len()).as_bytes());
+    preamble.extend_from_slice(&snapshot);
+    tracing::info!("Replica {addr} asks for synchronization");
+    ctx.client.replica = Some(ReplicaStart {
+        preamble,
+        stream,
+        acked,
+    });
+    // The preamble is the answer; the connection writes it.
+    ctx.client.skip_reply = true;
+    Ok(Reply::OK)
+}
+
+/// REPLCONF option value ...: what a replica tells its master before PSYNC.
+/// `listening-port` is kept for INFO; `ip-address` and `capa` need no action
+/// (the snapshot is always sent with a length, which every replica reads);
+/// `ack` and `getack` are not answered, as in Redis.
+fn replconf(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if args.len().is_multiple_of(2) {
+        return Err(super::args::syntax_error());
+    }
+    for pair in args[1..].chunks(2) {
+        let (option, value) = (pair[0], pair[1]);
+        if is(option, "listening-port") {
+            let port = int_in_range(value, 0, 65535, None)?;
+            ctx.client.listening_port = u16::try_from(port).unwrap_or(0);
+        } else if is(option, "ack") || is(option, "getack") {
+            ctx.client.skip_reply = true;
+            return Ok(Reply::OK);
+        } else if !(is(option, "ip-address") || is(option, "capa") || is(option, "rdb-only")) {
+            return Err(Reply::error_owned(format!(
+                "ERR Unrecognized REPLCONF option: {}",
+                String::from_utf8_lossy(option)
+            )));
+        }
+    }
+    Ok(Reply::OK)
+}

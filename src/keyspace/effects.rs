@@ -1,0 +1,43 @@
+//! The effects record: what one unit of work (a command, a whole EXEC, an
+//! active expiry step) did to the keyspace, gathered in its [`super::Guard`]
+//! and handed to their readers when the guard is released.
+//!
+//! This is the one place Redis's `call()` gathers from: the change count
+//! (`server.dirty`: INFO, later save points), the keys WATCH must hear of,
+//! the keys blocked clients wait on, and the ops to propagate (replicas, AOF).
+//! [`super::DbView`]'s writes and expiry fill it, so no command family has
+//! to remember any of it; `Guard`'s `Drop` flushes it, so no path can
+//! forget it.
+
+use super::Key;
+use crate::propagate::Op;
+
+#[derive(Default)]
+pub(super) struct Effects {
+    /// Changes the current command made (keys stored, removed, changed in
+    /// place, TTLs set); moved to [`super::Keyspace::dirty`] when it ends.
+    pub dirty: u64,
+    /// Watched keys handed out by `get_mut` during the current command:
+    /// modified for WATCH once the command succeeds.
+    pub changed: Vec<(usize, Key)>,
+    /// Keys stored while clients block on keys, and databases swapped (key
+    /// None): their blocked clients are signalled once the locks are
+    /// released, so they look after the writer committed.
+    pub ready: Vec<(usize, Option<Key>)>,
+    /// Whether ops are collected: a sink was attached when the guard was
+    /// taken ([`crate::propagate::Propagation::active`]).
+    pub propagating: bool,
+    /// The unit's ops so far, in execution order.
+    pub ops: Vec<Op>,
+    /// Active expiry's units are never wrapped in MULTI/EXEC.
+    pub no_multi: bool,
+}
+
+impl Effects {
+    /// Adds an op to the unit, if anyone reads the stream.
+    pub fn propagate(&mut self, op: impl FnOnce() -> Op) {
+        if self.propagating {
+            self.ops.push(op());
+        }
+    }
+}

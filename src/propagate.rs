@@ -1,0 +1,265 @@
+//! Propagation: the stream of write commands that replicas and the AOF replay
+//! (Redis's `alsoPropagate`, `propagatePendingCommands`, `propagateNow`).
+//!
+//! A command's effects record ([`crate::keyspace::Effects`]) collects the
+//! [`Op`]s of one *unit*: a command, or a whole EXEC, or one step of active
+//! expiry. Handlers never write the stream; they only say what to write
+//! instead of their own arguments when those would not replay the same
+//! (`SET k v EX 10` becomes `SET k v PXAT <ms>`, `SPOP` becomes `SREM`s, see
+//! [`crate::commands::Ctx::propagate_as`]). `commands::call` appends the
+//! command itself when it changed something; lazy expiry appends the `DEL`s.
+//! When the guard that ran the unit is released, the unit goes to
+//! [`Propagation::feed`] **while the shard locks are still held**: two units
+//! that touch the same key hold the same shard lock, so they reach the
+//! stream in the order they executed, whichever event loops ran them.
+//! Units over disjoint keys may interleave in any order, as they commute.
+//!
+//! The stream is written as Redis writes it: RESP arrays of bulk strings,
+//! a `SELECT` whenever an op's database differs from the one the sink last
+//! selected, a unit of more than one op wrapped in `MULTI` ... `EXEC`
+//! (the `MULTI` in the first op's database, the `EXEC` in the last's), except
+//! for active expiry's batches (Redis's `propagate_no_multi`).
+//!
+//! With no sink attached (no replica, no AOF) nothing is collected at all:
+//! [`Propagation::active`] is one atomic load per command.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+
+use crate::config::Config;
+
+/// Where an op goes (Redis's `PROPAGATE_AOF` / `PROPAGATE_REPL`): PUBLISH
+/// reaches replicas but not the AOF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target(u8);
+
+impl Target {
+    pub const AOF: Target = Target(1);
+    pub const REPL: Target = Target(2);
+    pub const ALL: Target = Target(3);
+
+    pub fn includes(self, other: Target) -> bool {
+        self.0 & other.0 != 0
+    }
+}
+
+/// One command of the stream, in database `db`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Op {
+    pub db: usize,
+    pub args: Vec<Bytes>,
+    pub target: Target,
+}
+
+impl Op {
+    pub fn new(db: usize, args: Vec<Bytes>) -> Op {
+        Op {
+            db,
+            args,
+            target: Target::ALL,
+        }
+    }
+}
+
+/// A reader of the stream: the replicas' link, later the AOF.
+pub trait Sink: Send {
+    /// The ops this sink takes.
+    fn target(&self) -> Target;
+    /// A unit's part of the stream, SELECTs and MULTI/EXEC included.
+    fn append(&mut self, stream: &[u8]);
+}
+
+/// A sink with the database its stream last selected (None: a SELECT comes
+/// first), as Redis keeps `slaveseldb` and `aof_selected_db`.
+struct Attached {
+    id: u64,
+    sink: Box<dyn Sink>,
+    selected: Option<usize>,
+}
+
+#[derive(Default)]
+struct Sinks {
+    next_id: u64,
+    list: Vec<Attached>,
+}
+
+/// The sinks, and the rules that turn units of ops into their streams.
+pub struct Propagation {
+    config: Arc<Config>,
+    /// How many sinks are attached: zero means nothing is collected.
+    active: AtomicUsize,
+    sinks: Mutex<Sinks>,
+}
+
+impl Propagation {
+    pub fn new(config: Arc<Config>) -> Propagation {
+        Propagation {
+            config,
+            active: AtomicUsize::new(0),
+            sinks: Mutex::default(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Sinks> {
+        self.sinks.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether anyone reads the stream: when not, commands collect no ops.
+    pub fn active(&self) -> bool {
+        self.active.load(Ordering::Relaxed) > 0
+    }
+
+    /// Starts feeding `sink`; its stream begins with a SELECT. Attach while
+    /// holding the locks of whatever snapshot the sink starts from, so no
+    /// unit falls between the snapshot and the stream.
+    pub fn attach(&self, sink: Box<dyn Sink>) -> u64 {
+        let mut sinks = self.lock();
+        sinks.next_id += 1;
+        let id = sinks.next_id;
+        sinks.list.push(Attached {
+            id,
+            sink,
+            selected: None,
+        });
+        self.active.store(sinks.list.len(), Ordering::Relaxed);
+        id
+    }
+
+    pub fn detach(&self, id: u64) {
+        let mut sinks = self.lock();
+        sinks.list.retain(|a| a.id != id);
+        self.active.store(sinks.list.len(), Ordering::Relaxed);
+    }
+
+    /// The op that removes a key whose TTL passed (Redis's
+    /// `propagateDeletion`): UNLINK under `lazyfree-lazy-expire`, else DEL.
+    pub fn expired_key(&self, db: usize, key: &[u8]) -> Op {
+        let verb: &'static [u8] = if self.config.lazyfree_lazy_expire() {
+            b"UNLINK"
+        } else {
+            b"DEL"
+        };
+        Op::new(
+            db,
+            vec![Bytes::from_static(verb), Bytes::copy_from_slice(key)],
+        )
+    }
+
+    /// Writes one unit to every sink. `wrap`: a unit of more than one op is
+    /// a transaction (false for active expiry's batches of DELs).
+    pub fn feed(&self, ops: &[Op], wrap: bool) {
+        if ops.is_empty() {
+            return;
+        }
+        let transaction = wrap && ops.len() > 1;
+        let mut sinks = self.lock();
+        let mut stream = Vec::new();
+        for attached in &mut sinks.list {
+            stream.clear();
+            let target = attached.sink.target();
+            let mut selected = attached.selected;
+            if transaction {
+                write_op(&mut stream, &mut selected, ops[0].db, &[b"MULTI"]);
+            }
+            for op in ops.iter().filter(|op| op.target.includes(target)) {
+                write_op(&mut stream, &mut selected, op.db, &op.args);
+            }
+            if transaction {
+                // In the last op's database, so no SELECT comes before EXEC.
+                let last = ops[ops.len() - 1].db;
+                write_op(&mut stream, &mut selected, last, &[b"EXEC"]);
+            }
+            attached.selected = selected;
+            attached.sink.append(&stream);
+        }
+    }
+}
+
+/// Appends one command as a RESP array of bulk strings, preceded by a
+/// SELECT when `db` is not the one selected.
+fn write_op<A: AsRef<[u8]>>(
+    out: &mut Vec<u8>,
+    selected: &mut Option<usize>,
+    db: usize,
+    args: &[A],
+) {
+    if *selected != Some(db) {
+        let index = db.to_string();
+        write_command(out, &[b"SELECT".as_slice(), index.as_bytes()]);
+        *selected = Some(db);
+    }
+    write_command(out, args);
+}
+
+/// `*<n>\r\n` then `$<len>\r\n<arg>\r\n` per argument.
+pub fn write_command<A: AsRef<[u8]>>(out: &mut Vec<u8>, args: &[A]) {
+    let mut n = itoa::Buffer::new();
+    out.push(b'*');
+    out.extend_from_slice(n.format(args.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for arg in args {
+        let arg = arg.as_ref();
+        out.push(b'$');
+        out.extend_from_slice(n.format(arg.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// A sink keeping its stream in memory, for tests.
+#[derive(Clone, Default)]
+pub struct MemorySink {
+    pub stream: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Sink for MemorySink {
+    fn target(&self) -> Target {
+        Target::ALL
+    }
+
+    fn append(&mut self, stream: &[u8]) {
+        self.stream
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(stream);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(db: usize, args: &[&'static str]) -> Op {
+        Op::new(
+            db,
+            args.iter()
+                .map(|a| Bytes::from_static(a.as_bytes()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn units_are_selected_and_wrapped_as_redis_writes_them() {
+        let propagation = Propagation::new(Arc::new(Config::default()));
+        assert!(!propagation.active());
+        let sink = MemorySink::default();
+        let id = propagation.attach(Box::new(sink.clone()));
+        assert!(propagation.active());
+        propagation.feed(&[op(0, &["set", "a", "1"])], true);
+        propagation.feed(&[op(0, &["DEL", "k"]), op(2, &["set", "k", "v"])], true);
+        propagation.feed(&[op(2, &["DEL", "x"]), op(2, &["DEL", "y"])], false);
+        let expected = "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nset\r\n$1\r\na\r\n$1\r\n1\r\n\
+             *1\r\n$5\r\nMULTI\r\n*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n\
+             *2\r\n$6\r\nSELECT\r\n$1\r\n2\r\n*3\r\n$3\r\nset\r\n$1\r\nk\r\n$1\r\nv\r\n*1\r\n$4\r\nEXEC\r\n\
+             *2\r\n$3\r\nDEL\r\n$1\r\nx\r\n*2\r\n$3\r\nDEL\r\n$1\r\ny\r\n";
+        assert_eq!(
+            String::from_utf8_lossy(&sink.stream.lock().unwrap()),
+            expected
+        );
+        propagation.detach(id);
+        assert!(!propagation.active());
+    }
+}

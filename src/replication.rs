@@ -1,0 +1,266 @@
+//! The master side of replication, as far as it goes today: replicas that
+//! attach with SYNC or PSYNC get a full resynchronisation and then the
+//! propagation stream (Redis's `replicationFeedSlaves`), byte for byte as
+//! Redis 7.0 writes it, PINGs included.
+//!
+//! What is missing, and refused rather than faked: the snapshot of a
+//! non-empty dataset (no RDB writer for data yet: a full sync of one is
+//! answered with an error), the backlog and partial resynchronisation (every
+//! PSYNC is a full one), WAIT, and the replica side (REPLICAOF).
+//!
+//! All replicas read one stream: one [`Sink`] attached to the keyspace's
+//! [`crate::propagate::Propagation`] while at least one replica is
+//! connected, fanning each unit out to the replicas' channels. The stream
+//! starts with a SELECT whenever a replica joins (the sink is attached
+//! anew), as Redis resets `slaveseldb` on every full sync.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+use crate::propagate::{Propagation, Sink, Target};
+
+/// Redis's `repl-ping-replica-period` default: replicas time out a silent
+/// master after `repl-timeout` (60 s), so an idle master pings.
+const PING_PERIOD: Duration = Duration::from_secs(10);
+
+/// Lowercase, as Redis's shared `ping` object writes it.
+const PING: &[u8] = b"*1\r\n$4\r\nping\r\n";
+
+struct Replica {
+    client_id: u64,
+    addr: SocketAddr,
+    /// The port it says it listens on (REPLCONF listening-port), for INFO.
+    listening_port: u16,
+    stream: UnboundedSender<Bytes>,
+    acked: Arc<Acked>,
+}
+
+/// What a replica last acknowledged (REPLCONF ACK), for INFO.
+#[derive(Default)]
+pub struct Acked {
+    offset: AtomicU64,
+    /// Unix seconds of the last acknowledgement.
+    at: AtomicU64,
+}
+
+#[derive(Default)]
+struct Replicas {
+    list: Vec<Replica>,
+    /// Bytes of stream written since start (INFO `master_repl_offset`).
+    offset: u64,
+    /// The sink's id in the propagation registry while replicas exist.
+    sink: Option<u64>,
+}
+
+/// This server as a master: its replication id, offset and replicas.
+pub struct Replication {
+    /// 40 hex characters naming this history (INFO `master_replid`).
+    pub replid: String,
+    propagation: Arc<Propagation>,
+    replicas: Arc<Mutex<Replicas>>,
+}
+
+/// A replica's connection, handed from PSYNC to the connection task:
+/// what to write first, then the stream.
+pub struct ReplicaStart {
+    pub preamble: Vec<u8>,
+    pub stream: UnboundedReceiver<Bytes>,
+    pub acked: Arc<Acked>,
+}
+
+/// The sink all replicas share.
+struct Fanout(Arc<Mutex<Replicas>>);
+
+impl Sink for Fanout {
+    fn target(&self) -> Target {
+        Target::REPL
+    }
+
+    fn append(&mut self, stream: &[u8]) {
+        broadcast(&mut lock(&self.0), stream);
+    }
+}
+
+fn lock(replicas: &Mutex<Replicas>) -> MutexGuard<'_, Replicas> {
+    replicas.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Writes `bytes` to every replica's stream. A replica whose connection is
+/// gone is dropped by its own task ([`Replication::remove`]).
+fn broadcast(replicas: &mut Replicas, bytes: &[u8]) {
+    if bytes.is_empty() {
+        return;
+    }
+    replicas.offset += bytes.len() as u64;
+    let bytes = Bytes::copy_from_slice(bytes);
+    for replica in &replicas.list {
+        let _ = replica.stream.send(bytes.clone());
+    }
+}
+
+impl Replication {
+    pub fn new(replid: String, propagation: Arc<Propagation>) -> Replication {
+        Replication {
+            replid,
+            propagation,
+            replicas: Arc::default(),
+        }
+    }
+
+    /// Adds a replica at the current end of the stream and returns its
+    /// channel and the offset it starts at. Call it holding the locks of
+    /// every shard (so no unit is half in the snapshot and half in the stream).
+    pub fn add(
+        &self,
+        client_id: u64,
+        addr: SocketAddr,
+        listening_port: u16,
+    ) -> (UnboundedReceiver<Bytes>, Arc<Acked>, u64) {
+        let (tx, rx) = unbounded_channel();
+        let acked = Arc::new(Acked::default());
+        acked
+            .at
+            .store(crate::util::now_ms() / 1000, Ordering::Relaxed);
+        let mut replicas = lock(&self.replicas);
+        replicas.list.push(Replica {
+            client_id,
+            addr,
+            listening_port,
+            stream: tx,
+            acked: acked.clone(),
+        });
+        // Attached anew, the stream selects its database again for everyone.
+        if let Some(id) = replicas.sink.take() {
+            self.propagation.detach(id);
+        }
+        let sink = Box::new(Fanout(self.replicas.clone()));
+        replicas.sink = Some(self.propagation.attach(sink));
+        (rx, acked, replicas.offset)
+    }
+
+    /// The replica's connection ended.
+    pub fn remove(&self, client_id: u64) {
+        let mut replicas = lock(&self.replicas);
+        replicas.list.retain(|r| r.client_id != client_id);
+        if replicas.list.is_empty() {
+            if let Some(id) = replicas.sink.take() {
+                self.propagation.detach(id);
+            }
+        }
+    }
+
+    /// INFO `master_repl_offset`.
+    pub fn offset(&self) -> u64 {
+        lock(&self.replicas).offset
+    }
+
+    /// INFO's `slaveN:` lines, in order:
+    /// `ip=..,port=..,state=online,offset=<acked>,lag=<seconds since ack>`.
+    pub fn replica_lines(&self) -> Vec<String> {
+        let now = crate::util::now_ms() / 1000;
+        (lock(&self.replicas).list.iter())
+            .map(|r| {
+                let offset = r.acked.offset.load(Ordering::Relaxed);
+                let lag = now.saturating_sub(r.acked.at.load(Ordering::Relaxed));
+                format!(
+                    "ip={},port={},state=online,offset={offset},lag={lag}",
+                    r.addr.ip(),
+                    r.listening_port
+                )
+            })
+            .collect()
+    }
+
+    /// Pings the replicas every [`PING_PERIOD`] (Redis's `replicationCron`),
+    /// so they do not time out an idle master.
+    pub fn spawn_pings(self: &Arc<Self>) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(PING_PERIOD).await;
+                let mut replicas = lock(&this.replicas);
+                if !replicas.list.is_empty() {
+                    broadcast(&mut replicas, PING);
+                }
+            }
+        });
+    }
+}
+
+/// Serves a replica for the rest of its connection: the preamble (the
+/// FULLRESYNC line and the snapshot), then the stream as it comes. What the
+/// replica sends is `REPLCONF ACK <offset>` every second; only the offset is
+/// kept (INFO), as there is no backlog or WAIT yet to use it.
+pub async fn serve(socket: &mut TcpStream, start: ReplicaStart) -> std::io::Result<()> {
+    let ReplicaStart {
+        preamble,
+        mut stream,
+        acked,
+    } = start;
+    socket.write_all(&preamble).await?;
+    let mut input = BytesMut::with_capacity(1024);
+    loop {
+        tokio::select! {
+            bytes = stream.recv() => match bytes {
+                Some(bytes) => socket.write_all(&bytes).await?,
+                None => return Ok(()),
+            },
+            read = socket.read_buf(&mut input) => {
+                if read? == 0 {
+                    return Ok(());
+                }
+                if let Some(offset) = last_ack(&input) {
+                    acked.offset.store(offset, Ordering::Relaxed);
+                    acked.at.store(crate::util::now_ms() / 1000, Ordering::Relaxed);
+                }
+                // Keep a possibly cut request's tail for the next read.
+                let keep = input.len().saturating_sub(64);
+                let _ = input.split_to(keep);
+            }
+        }
+    }
+}
+
+/// The offset of the last complete `REPLCONF ACK <offset>` in `input`.
+fn last_ack(input: &[u8]) -> Option<u64> {
+    const ACK: &[u8] = b"$3\r\nACK\r\n$";
+    let at = input
+        .windows(ACK.len())
+        .rposition(|w| w.eq_ignore_ascii_case(ACK))?;
+    let rest = &input[at + ACK.len()..];
+    let mut lines = rest.split(|&b| b == b'\n');
+    let len: usize = std::str::from_utf8(lines.next()?.strip_suffix(b"\r")?)
+        .ok()?
+        .parse()
+        .ok()?;
+    let value = lines.next()?.strip_suffix(b"\r")?;
+    (value.len() == len).then_some(())?;
+    std::str::from_utf8(value).ok()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acks_are_read_from_complete_requests_only() {
+        let ack = |n: &str| {
+            format!(
+                "*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n${}\r\n{n}\r\n",
+                n.len()
+            )
+        };
+        assert_eq!(last_ack(ack("120").as_bytes()), Some(120));
+        let two = ack("5") + &ack("4096");
+        assert_eq!(last_ack(two.as_bytes()), Some(4096));
+        let cut = ack("4096");
+        assert_eq!(last_ack(&cut.as_bytes()[..cut.len() - 3]), None);
+    }
+}

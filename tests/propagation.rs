@@ -1,0 +1,560 @@
+//! The propagation stream, differentially: a connection attaches to both
+//! reddish and a real redis-server as a replica (`PSYNC ? -1`, the snapshot
+//! skipped), the same script runs on both, and the two streams must be the
+//! same bytes (PINGs aside, absolute times within a day of now masked).
+//! This is what a replica, and later the AOF, replays.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use support::{request, Conn, Server};
+
+/// A connection attached as a replica.
+struct ReplicaLink {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl ReplicaLink {
+    /// Sends `PSYNC ? -1` and skips the FULLRESYNC line and the snapshot
+    /// (`$<len>` or, diskless, `$EOF:<mark>` ... `<mark>`).
+    fn attach(port: u16) -> ReplicaLink {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        stream
+            .write_all(&request(&[b"PSYNC", b"?", b"-1"]))
+            .expect("psync");
+        let mut link = ReplicaLink {
+            stream,
+            buf: Vec::new(),
+        };
+        let line = link.line();
+        assert!(line.starts_with("+FULLRESYNC "), "PSYNC answered {line:?}");
+        let header = link.line();
+        if let Some(mark) = header.strip_prefix("$EOF:") {
+            let mark = mark.as_bytes().to_vec();
+            loop {
+                if let Some(at) = link.buf.windows(mark.len()).position(|w| w == mark) {
+                    link.buf.drain(..at + mark.len());
+                    break;
+                }
+                link.fill();
+            }
+        } else {
+            let len: usize = header[1..].parse().expect("snapshot length");
+            while link.buf.len() < len {
+                link.fill();
+            }
+            link.buf.drain(..len);
+        }
+        link
+    }
+
+    fn fill(&mut self) {
+        let mut chunk = [0u8; 65536];
+        let n = self.stream.read(&mut chunk).expect("read the stream");
+        assert!(n > 0, "master closed the link");
+        self.buf.extend_from_slice(&chunk[..n]);
+    }
+
+    /// One line (empty lines, the keepalive newlines Redis sends while it
+    /// prepares a snapshot, are skipped).
+    fn line(&mut self) -> String {
+        loop {
+            if let Some(at) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                let line: Vec<u8> = self.buf.drain(..at + 2).collect();
+                if at > 0 {
+                    return String::from_utf8_lossy(&line[..at]).into_owned();
+                }
+            } else if self.buf.first() == Some(&b'\n') {
+                self.buf.remove(0);
+            } else {
+                self.fill();
+            }
+        }
+    }
+
+    /// Everything the master sent until it has been quiet for 300 ms.
+    fn drain(&mut self) -> Vec<u8> {
+        self.stream
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .expect("timeout");
+        let mut chunk = [0u8; 65536];
+        while let Ok(n) = self.stream.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+        std::mem::take(&mut self.buf)
+    }
+}
+
+/// The stream's commands as readable lines, PINGs dropped and absolute
+/// millisecond times near now masked (two servers run a command at
+/// slightly different moments).
+fn commands(stream: &[u8]) -> Vec<String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let mut out = Vec::new();
+    let mut parts = stream
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    while let Some(header) = parts.next() {
+        if header.is_empty() {
+            continue;
+        }
+        let n: usize = String::from_utf8_lossy(&header[1..]).parse().unwrap_or(0);
+        let mut args = Vec::new();
+        for _ in 0..n {
+            let _len = parts.next();
+            let arg = String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
+            let near_now = arg
+                .parse::<i64>()
+                .is_ok_and(|t| (t - now).abs() < 86_400_000 * 2 && arg.len() == 13);
+            args.push(if near_now { "<ms>".to_string() } else { arg });
+        }
+        if !(args.len() == 1 && args[0].eq_ignore_ascii_case("ping")) {
+            out.push(args.join(" "));
+        }
+    }
+    out
+}
+
+/// One side of the comparison: a server, its replica link, two clients.
+struct Side {
+    _server: Server,
+    link: ReplicaLink,
+    client: Conn,
+    other: Conn,
+}
+
+impl Side {
+    fn new(server: Server) -> Side {
+        Side {
+            link: ReplicaLink::attach(server.port),
+            client: server.connect(),
+            other: server.connect(),
+            _server: server,
+        }
+    }
+
+    /// Runs one script step: a command on the main client, or
+    /// `& args...` sent on the second client without waiting (a blocking
+    /// command), `&read` for its reply, `#sleep ms`.
+    fn step(&mut self, step: &[&str]) {
+        match step {
+            ["#sleep", ms] => std::thread::sleep(Duration::from_millis(ms.parse().unwrap_or(0))),
+            ["&read"] => {
+                self.other.read_reply();
+            }
+            ["&", args @ ..] => {
+                let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+                self.other.send(&request(&args));
+                // Let the server see it block before the script goes on.
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            args => {
+                self.client.cmd(args);
+            }
+        }
+    }
+}
+
+/// Runs `script` on reddish and redis-server (both started with `args`)
+/// and asserts their streams are the same.
+fn same_stream(args: &[&str], script: &[&[&str]]) {
+    let Some(oracle) = Server::oracle_with(args) else {
+        return;
+    };
+    let mut redis = Side::new(oracle);
+    let mut ours = Side::new(Server::start_with(args));
+    for step in script {
+        redis.step(step);
+        ours.step(step);
+    }
+    let (want, got) = (commands(&redis.link.drain()), commands(&ours.link.drain()));
+    for (i, (w, g)) in want.iter().zip(&got).enumerate() {
+        assert_eq!(
+            g, w,
+            "stream command {i} differs; redis: {want:#?}\nreddish: {got:#?}"
+        );
+    }
+    assert_eq!(got.len(), want.len(), "redis: {want:#?}\nreddish: {got:#?}");
+    assert!(!want.is_empty(), "the script propagated nothing");
+}
+
+/// Every write command with cases that change something, cases that change
+/// nothing (not propagated), and the rewrites Redis makes.
+const WRITES: &[&[&str]] = &[
+    // Strings.
+    &["set", "s", "1"],
+    &["SET", "s", "2", "EX", "100"],
+    &["set", "s", "3", "px", "100000", "get"],
+    &["set", "s", "4", "get"],
+    &["set", "s", "5", "GET", "keepttl"],
+    &["set", "s", "x", "nx"],
+    &["set", "nope", "x", "xx"],
+    &["set", "s", "6", "exat", "4102444800"],
+    &["set", "s", "7", "pxat", "4102444800000"],
+    &["setnx", "s", "1"],
+    &["setnx", "s2", "1"],
+    &["setex", "s3", "100", "v"],
+    &["psetex", "s4", "100000", "v"],
+    &["getset", "s3", "w"],
+    &["getdel", "s4"],
+    &["getdel", "s4"],
+    &["getex", "s", "ex", "100"],
+    &["getex", "s", "persist"],
+    &["getex", "s", "persist"],
+    &["getex", "s", "pxat", "4102444800000"],
+    &["getex", "s", "exat", "1"],
+    &["getex", "s2"],
+    &["append", "s2", "abc"],
+    &["setrange", "s2", "1", "xy"],
+    &["incr", "n"],
+    &["incrby", "n", "5"],
+    &["decr", "n"],
+    &["decrby", "n", "2"],
+    &["incrbyfloat", "n", "1.5"],
+    &["incrbyfloat", "n", "1e2"],
+    &["mset", "m1", "a", "m2", "b"],
+    &["msetnx", "m1", "a", "m3", "c"],
+    &["msetnx", "m4", "a", "m5", "c"],
+    // Keys.
+    &["expire", "m1", "100"],
+    &["expire", "m1", "200", "nx"],
+    &["expire", "m1", "300", "XX"],
+    &["pexpire", "m2", "100000"],
+    &["expireat", "m3", "4102444800"],
+    &["pexpireat", "m4", "4102444800000"],
+    &["expire", "missing", "100"],
+    &["persist", "m1"],
+    &["persist", "m1"],
+    &["expire", "m5", "-1"],
+    &["del", "m1", "missing"],
+    &["del", "missing"],
+    &["unlink", "m2"],
+    &["rename", "m3", "r1"],
+    &["renamenx", "r1", "r2"],
+    &["renamenx", "r2", "s"],
+    &["copy", "r2", "r3"],
+    &["copy", "r2", "r3"],
+    &["copy", "r2", "r3", "replace"],
+    &["copy", "r2", "r3", "db", "2"],
+    &["move", "r3", "1"],
+    &["move", "r3", "1"],
+    &["swapdb", "1", "2"],
+    // Lists.
+    &["lpush", "l", "a", "b", "c"],
+    &["rpush", "l", "d"],
+    &["lpushx", "l", "e"],
+    &["lpushx", "nolist", "e"],
+    &["rpushx", "l", "f"],
+    &["lset", "l", "0", "z"],
+    &["linsert", "l", "before", "z", "y"],
+    &["linsert", "l", "before", "nothere", "y"],
+    &["lrem", "l", "0", "nothere"],
+    &["lrem", "l", "1", "a"],
+    &["ltrim", "l", "0", "100"],
+    &["ltrim", "l", "1", "-1"],
+    &["lpop", "l"],
+    &["rpop", "l", "2"],
+    &["lpop", "l", "0"],
+    &["lmove", "l", "l2", "left", "RIGHT"],
+    &["rpoplpush", "l", "l2"],
+    &["lmpop", "2", "nolist", "l2", "left", "count", "10"],
+    &["lmpop", "1", "nolist", "right"],
+    &["rpush", "l3", "a", "b", "c"],
+    &["blpop", "nolist", "l3", "0"],
+    &["brpop", "l3", "0"],
+    &["blmove", "l3", "l4", "left", "left", "0"],
+    &["brpoplpush", "l4", "l5", "0"],
+    &["blmpop", "0", "1", "l5", "right", "count", "5"],
+    // Hashes.
+    &["hset", "h", "f", "1", "g", "2"],
+    &["hset", "h", "f", "1"],
+    &["hmset", "h", "x", "1"],
+    &["hsetnx", "h", "f", "9"],
+    &["hsetnx", "h", "new", "9"],
+    &["hincrby", "h", "f", "3"],
+    &["hincrbyfloat", "h", "f", "0.25"],
+    &["hdel", "h", "nothere"],
+    &["hdel", "h", "f", "g"],
+    // Sets.
+    &["sadd", "set", "a", "b", "c"],
+    &["sadd", "set", "a"],
+    &["srem", "set", "zz"],
+    &["srem", "set", "c"],
+    &["smove", "set", "set2", "a"],
+    &["smove", "set", "set2", "zz"],
+    &["sadd", "one", "m"],
+    &["spop", "one"],
+    &["sadd", "three", "1", "2", "3"],
+    &["spop", "three", "5"],
+    &["spop", "nothing", "2"],
+    &["sadd", "s1", "a", "b"],
+    &["sadd", "s2x", "b", "c"],
+    &["sinterstore", "dst", "s1", "s2x"],
+    &["sunionstore", "dst", "s1", "s2x"],
+    &["sdiffstore", "dst", "s1", "s2x"],
+    &["sdiffstore", "dst", "s1", "s1"],
+    // Sorted sets.
+    &["zadd", "z", "1", "a", "2", "b", "3", "c", "4", "d"],
+    &["zadd", "z", "1", "a"],
+    &["zadd", "z", "xx", "ch", "incr", "5", "a"],
+    &["zincrby", "z", "1.5", "b"],
+    &["zrem", "z", "nothere"],
+    &["zrem", "z", "c"],
+    &["zadd", "z2", "1", "x", "2", "y", "3", "b"],
+    &["zunionstore", "zu", "2", "z", "z2"],
+    &["zinterstore", "zi", "2", "z", "z2", "weights", "1", "2"],
+    &["zdiffstore", "zd", "2", "z", "z2"],
+    &["zrangestore", "zr", "z", "0", "1"],
+    &["zremrangebyscore", "zu", "100", "200"],
+    &["zremrangebyscore", "zu", "0", "1"],
+    &["zremrangebyrank", "zu", "0", "0"],
+    &["zremrangebylex", "z2", "[x", "[y"],
+    &["zpopmin", "z"],
+    &["zpopmax", "z", "5"],
+    &["zadd", "z3", "1", "a", "2", "b", "3", "c"],
+    &["zmpop", "1", "z3", "min"],
+    &["zmpop", "2", "nozset", "z3", "max", "count", "1"],
+    &["zadd", "z4", "1", "a", "2", "b", "3", "c"],
+    &["bzpopmin", "nozset", "z4", "0"],
+    &["bzpopmax", "z4", "0"],
+    &["bzmpop", "0", "1", "z4", "min", "count", "9"],
+    // Pub/Sub reaches replicas.
+    &["publish", "chan", "msg"],
+    &["spublish", "chan", "msg"],
+    // Databases, flushes, functions.
+    &["select", "4"],
+    &["set", "in4", "v"],
+    &["select", "0"],
+    &["flushdb"],
+    &["flushall", "sync"],
+    &["flushall"],
+    &["function", "flush"],
+];
+
+#[test]
+fn every_write_command_propagates_as_redis_does() {
+    same_stream(&[], WRITES);
+}
+
+#[test]
+fn transactions_are_wrapped_in_multi_exec_when_they_change_more_than_once() {
+    same_stream(
+        &[],
+        &[
+            &["multi"],
+            &["set", "a", "1"],
+            &["get", "a"],
+            &["exec"],
+            &["multi"],
+            &["set", "b", "1"],
+            &["select", "2"],
+            &["set", "b", "2"],
+            &["incr", "b"],
+            &["exec"],
+            &["multi"],
+            &["get", "b"],
+            &["exec"],
+            &["multi"],
+            &["sadd", "s", "x"],
+            &["sadd", "s", "x"],
+            &["spop", "s"],
+            &["exec"],
+            &["multi"],
+            &["set", "c", "v", "ex", "100"],
+            &["blpop", "nolist", "0"],
+            &["lpush", "l", "1"],
+            &["brpop", "l", "0"],
+            &["exec"],
+        ],
+    );
+}
+
+#[test]
+fn blocked_clients_served_later_propagate_their_plain_forms() {
+    same_stream(
+        &[],
+        &[
+            &["&", "blpop", "q1", "0"],
+            &["rpush", "q1", "a", "b"],
+            &["&read"],
+            &["&", "brpoplpush", "q2", "d2", "0"],
+            &["rpush", "q2", "x"],
+            &["&read"],
+            &["&", "BLMOVE", "q3", "d3", "RIGHT", "LEFT", "0"],
+            &["rpush", "q3", "x"],
+            &["&read"],
+            &["&", "blmpop", "0", "2", "q4", "q5", "left", "count", "3"],
+            &["rpush", "q5", "a", "b"],
+            &["&read"],
+            &["&", "bzpopmin", "zq", "0"],
+            &["zadd", "zq", "1", "a", "2", "b"],
+            &["&read"],
+            &["&", "bzmpop", "0", "1", "zq2", "max", "count", "2"],
+            &["zadd", "zq2", "1", "a", "2", "b", "3", "c"],
+            &["&read"],
+        ],
+    );
+}
+
+#[test]
+fn lazily_expired_keys_propagate_a_del_before_the_command() {
+    let debug = ["--enable-debug-command", "yes"];
+    same_stream(
+        &debug,
+        &[
+            &["debug", "set-active-expire", "0"],
+            &["set", "k1", "v", "px", "10"],
+            &["set", "k2", "v", "px", "10"],
+            &["set", "k3", "v", "px", "10"],
+            &["lpush", "k4", "v"],
+            &["pexpire", "k4", "10"],
+            &["#sleep", "50"],
+            &["get", "k1"],
+            &["set", "k2", "w"],
+            &["exists", "k3"],
+            &["lpush", "k4", "w"],
+            &["config", "set", "lazyfree-lazy-expire", "yes"],
+            &["set", "k5", "v", "px", "10"],
+            &["#sleep", "50"],
+            &["get", "k5"],
+        ],
+    );
+}
+
+#[test]
+fn active_expiry_propagates_plain_dels() {
+    same_stream(
+        &[],
+        &[
+            // One at a time: keys expiring together may go in any order.
+            &["set", "a", "v", "px", "100"],
+            &["#sleep", "1500"],
+            &["select", "3"],
+            &["set", "b", "v", "px", "100"],
+            &["#sleep", "1500"],
+        ],
+    );
+}
+
+/// SPOP with a count below the set's size draws at random, so the two
+/// servers cannot be compared: reddish's stream must hold the SREMs of
+/// exactly the members it returned, as one transaction.
+#[test]
+fn spop_with_a_count_propagates_the_srems_of_what_it_drew() {
+    let server = Server::start();
+    let mut link = ReplicaLink::attach(server.port);
+    let mut client = server.connect();
+    client.cmd(&["sadd", "s", "a", "b", "c", "d"]);
+    let reply = client.cmd_str(&["spop", "s", "2"]);
+    let drawn: BTreeSet<&str> = reply.split("\r\n").filter(|l| l.len() == 1).collect();
+    let got = commands(&link.drain());
+    let srems: BTreeSet<&str> = got[3..5]
+        .iter()
+        .map(|c| c.strip_prefix("SREM s ").expect("an SREM"))
+        .collect();
+    assert_eq!(got[..3], ["SELECT 0", "sadd s a b c d", "MULTI"]);
+    assert_eq!(srems, drawn);
+    assert_eq!(got[5..], ["EXEC"]);
+}
+
+/// The script above must name every write command reddish has, so a new
+/// command cannot go untested here.
+#[test]
+fn the_script_covers_every_write_command() {
+    let server = Server::start();
+    let mut client = server.connect();
+    let listing = client.cmd_str(&["command", "list"]);
+    let names: Vec<String> = listing
+        .split("\r\n")
+        .filter(|l| !l.is_empty() && !l.starts_with(['*', '$']))
+        .map(str::to_string)
+        .collect();
+    assert!(names.len() > 100, "COMMAND LIST gave {names:?}");
+    let covered: BTreeSet<String> = WRITES
+        .iter()
+        .flat_map(|c| {
+            let name = c[0].to_lowercase();
+            let sub = c.get(1).map(|s| format!("{name}|{}", s.to_lowercase()));
+            std::iter::once(name).chain(sub)
+        })
+        .collect();
+    let mut missing = Vec::new();
+    for name in names {
+        let info = client.cmd_str(&["command", "info", &name]);
+        if info.contains("+write\r\n") && !covered.contains(&name) {
+            missing.push(name);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "write commands missing from WRITES: {missing:?}"
+    );
+}
+
+/// A real redis-server can replicate from reddish: it syncs (the dataset is
+/// empty) and then follows the stream.
+#[test]
+fn a_real_redis_replica_follows_reddish() {
+    let master = Server::start();
+    let port = master.port.to_string();
+    let Some(replica) = Server::oracle_with(&["--replicaof", "127.0.0.1", &port]) else {
+        return;
+    };
+    let mut client = master.connect();
+    let mut on_replica = replica.connect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !on_replica
+        .cmd_str(&["info", "replication"])
+        .contains("master_link_status:up")
+    {
+        assert!(Instant::now() < deadline, "the replica never synced");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    client.cmd(&["set", "k", "v"]);
+    client.cmd(&["select", "3"]);
+    client.cmd(&["rpush", "l", "a", "b"]);
+    on_replica.cmd(&["select", "3"]);
+    while on_replica.cmd_str(&["dbsize"]) != ":1\r\n" {
+        assert!(Instant::now() < deadline, "the replica never got the list");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        on_replica.cmd_str(&["lrange", "l", "0", "-1"]),
+        "*2\r\n$1\r\na\r\n$1\r\nb\r\n"
+    );
+    on_replica.cmd(&["select", "0"]);
+    assert_eq!(on_replica.cmd_str(&["get", "k"]), "$1\r\nv\r\n");
+    let info = client.cmd_str(&["info", "replication"]);
+    assert!(
+        info.contains("connected_slaves:1\r\nslave0:ip=127.0.0.1,port="),
+        "{info}"
+    );
+}
+
+/// A full sync of a dataset reddish cannot snapshot yet is refused, not faked.
+#[test]
+fn a_full_sync_of_a_non_empty_dataset_is_refused() {
+    let server = Server::start();
+    let mut client = server.connect();
+    client.cmd(&["set", "k", "v"]);
+    let reply = client.cmd_str(&["psync", "?", "-1"]);
+    assert!(
+        reply.starts_with("-ERR reddish cannot send a replica a snapshot"),
+        "{reply}"
+    );
+    assert_eq!(client.cmd_str(&["get", "k"]), "$1\r\nv\r\n");
+}
