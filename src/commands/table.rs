@@ -184,7 +184,13 @@ fn parse_bits<T: Copy + Default>(
 #[derive(Debug, Clone)]
 enum BeginSearch {
     Index(i64),
-    Keyword { keyword: Vec<u8>, startfrom: i64 },
+    Keyword {
+        keyword: Vec<u8>,
+        startfrom: i64,
+    },
+    /// Redis's `KSPEC_BS_UNKNOWN` (SORT's BY/GET keys): the command's getkeys
+    /// procedure must find them.
+    Unknown,
 }
 
 /// How a key spec finds the keys from there (Redis's `find_keys`).
@@ -200,6 +206,8 @@ enum FindKeys {
         firstkey: i64,
         keystep: i64,
     },
+    /// Redis's `KSPEC_FK_UNKNOWN`.
+    Unknown,
 }
 
 #[derive(Debug, Clone)]
@@ -422,6 +430,7 @@ fn parse_key_spec(spec: &Reply) -> Result<KeySpec, String> {
             },
             startfrom: int_field(begin_spec, "startfrom")?,
         },
+        b"unknown" => BeginSearch::Unknown,
         other => {
             return Err(format!(
                 "unknown begin_search type {:?}",
@@ -441,6 +450,7 @@ fn parse_key_spec(spec: &Reply) -> Result<KeySpec, String> {
             firstkey: int_field(find_spec, "firstkey")?,
             keystep: int_field(find_spec, "keystep")?,
         },
+        b"unknown" => FindKeys::Unknown,
         other => {
             return Err(format!(
                 "unknown find_keys type {:?}",
@@ -508,13 +518,14 @@ impl Command {
             .collect::<Result<Vec<_>, _>>()?;
         let getkeys = getkeys_proc(&name);
         // Redis falls back on the command's own procedure for these specs.
-        if getkeys.is_none()
-            && key_specs.iter().any(|s| {
-                s.flags
-                    .intersects(KeyFlags::INCOMPLETE.with(KeyFlags::VARIABLE_FLAGS))
-            })
-        {
-            return Err("key specs that need a getkeys procedure, and none is ported".into());
+        let needs_getkeys = key_specs.iter().any(|s| {
+            s.flags
+                .intersects(KeyFlags::INCOMPLETE.with(KeyFlags::VARIABLE_FLAGS))
+                || matches!(s.begin, BeginSearch::Unknown)
+                || matches!(s.find, FindKeys::Unknown)
+        });
+        if needs_getkeys && getkeys.is_none() {
+            return Err("its key specs need a getkeys procedure, and none is ported".into());
         }
         let single_key = match &key_specs[..] {
             [KeySpec {
@@ -697,6 +708,7 @@ fn spec_range(spec: &KeySpec, args: &[&[u8]]) -> SpecKeys {
                 None => return SpecKeys::Absent,
             }
         }
+        BeginSearch::Unknown => return SpecKeys::Invalid,
     };
     match spec.find {
         FindKeys::Range {
@@ -732,6 +744,7 @@ fn spec_range(spec: &KeySpec, args: &[&[u8]]) -> SpecKeys {
                 _ => SpecKeys::Invalid,
             }
         }
+        FindKeys::Unknown => SpecKeys::Invalid,
     }
 }
 
@@ -1021,4 +1034,270 @@ fn unknown_command(args: &[&[u8]]) -> Reply {
     }
     text.extend_from_slice(&quoted);
     Reply::error_owned(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::{cmd, CmdResult, Ctx};
+
+    fn nothing(_ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+        Ok(Reply::OK)
+    }
+
+    /// Every COMMAND INFO entry of the catalog, subcommands included.
+    fn all_entries(catalog: &Catalog) -> Vec<&Reply> {
+        catalog
+            .info
+            .values()
+            .flat_map(|e| std::iter::once(e).chain(items(items(e).get(9).unwrap_or(&Reply::Null))))
+            .collect()
+    }
+
+    #[test]
+    #[should_panic(expected = "'nosuchcommand' is registered but has no COMMAND INFO metadata")]
+    fn a_handler_without_metadata_fails_the_build() {
+        CommandTable::build_from(&[cmd("get", nothing), cmd("nosuchcommand", nothing)]);
+    }
+
+    #[test]
+    #[should_panic(expected = "'client|nosuch' is registered but has no COMMAND INFO metadata")]
+    fn a_subcommand_without_metadata_fails_the_build() {
+        CommandTable::build_from(&[cmd("client|nosuch", nothing)]);
+    }
+
+    #[test]
+    #[should_panic(expected = "'get' is registered but was registered before")]
+    fn a_command_registered_twice_fails_the_build() {
+        CommandTable::build_from(&[cmd("get", nothing), cmd("get", nothing)]);
+    }
+
+    #[test]
+    fn the_real_registrations_build() {
+        let table = CommandTable::build();
+        assert!(table.lookup(&[b"GET", b"k"]).is_ok());
+        assert!(table.lookup(&[b"client", b"ID"]).is_ok());
+    }
+
+    /// GET's INFO entry with one list (flags 2, categories 6) given an extra name.
+    fn get_info_with(index: usize, extra: Reply) -> Reply {
+        let mut info = Catalog::load().info["get"].clone();
+        if let Reply::Array(fields) = &mut info {
+            if let Some(Reply::Array(list) | Reply::Set(list)) = fields.get_mut(index) {
+                list.push(extra);
+            }
+        }
+        info
+    }
+
+    fn from_info(info: Reply, hidden: Option<&Reply>) -> Result<Command, String> {
+        Command::from_info(info, hidden, Reply::Null, nothing, Locks::Keys)
+    }
+
+    #[test]
+    fn unknown_metadata_names_are_errors() {
+        let flag = from_info(get_info_with(2, Reply::simple("no_such_flag")), None);
+        assert!(
+            matches!(&flag, Err(e) if e.contains("unknown flags entry")),
+            "{:?}",
+            flag.err()
+        );
+        let cat = from_info(get_info_with(6, Reply::simple("@nosuchcat")), None);
+        assert!(matches!(&cat, Err(e) if e.contains("unknown ACL categories entry")));
+        // A category must carry Redis's '@'.
+        let bare = from_info(get_info_with(6, Reply::simple("read")), None);
+        assert!(bare.is_err());
+        let hidden = Reply::Set(vec![Reply::simple("secret")]);
+        assert!(from_info(get_info_with(2, Reply::simple("fast")), Some(&hidden)).is_err());
+        let mut info = Catalog::load().info["get"].clone();
+        if let Reply::Array(fields) = &mut info {
+            if let Some(Reply::Array(specs) | Reply::Set(specs)) = fields.get_mut(8) {
+                if let Some(Reply::Map(spec)) = specs.get_mut(0) {
+                    if let Some((_, Reply::Set(flags))) = spec.first_mut() {
+                        flags.push(Reply::simple("sometimes"));
+                    }
+                }
+            }
+        }
+        let spec = from_info(info, None);
+        assert!(matches!(&spec, Err(e) if e.contains("unknown key spec flags entry")));
+    }
+
+    #[test]
+    fn metadata_is_read_into_bits() {
+        let catalog = Catalog::load();
+        let parse = |name: &str| {
+            from_info(catalog.info[name].clone(), catalog.hidden.get(name)).expect("parses")
+        };
+        let get = parse("get");
+        assert_eq!(get.flags, Flags::READONLY.with(Flags::FAST));
+        assert_eq!(
+            get.acl_categories,
+            AclCategories::READ
+                .with(AclCategories::STRING)
+                .with(AclCategories::FAST)
+        );
+        assert_eq!(get.key_specs[0].flags, KeyFlags::RO.with(KeyFlags::ACCESS));
+        let publish = parse("publish");
+        assert!(publish
+            .flags
+            .contains(Flags::MAY_REPLICATE.with(Flags::SENTINEL)));
+        assert!(parse("scan").flags.contains(Flags::TOUCHES_ARBITRARY_KEYS));
+        assert!(parse("zunion").flags.contains(Flags::MOVABLE_KEYS));
+        let spublish = parse("spublish");
+        assert!(!spublish.has_keys());
+        assert_eq!(spublish.single_key, None);
+        assert_eq!(
+            KeyFlags::RW
+                .with(KeyFlags::ACCESS)
+                .with(KeyFlags::DELETE)
+                .to_reply(),
+            Reply::Set(vec![
+                Reply::simple("RW"),
+                Reply::simple("access"),
+                Reply::simple("delete")
+            ])
+        );
+    }
+
+    /// Every entry Redis 7.0 describes (not only ours) parses: a name we do
+    /// not know anywhere in the captured metadata would fail start-up the day
+    /// its command is registered.
+    #[test]
+    fn every_captured_entry_parses() {
+        let catalog = Catalog::load();
+        let entries = all_entries(&catalog);
+        assert!(entries.len() > 350, "{} entries", entries.len());
+        for entry in entries {
+            let name = info_name(entry).expect("a name");
+            parse_header(entry, catalog.hidden.get(&name))
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            for spec in items(&items(entry)[8]) {
+                parse_key_spec(spec).unwrap_or_else(|e| panic!("{name}: {e}"));
+            }
+        }
+        // Sentinel's own commands exist only in sentinel mode, which the
+        // capture was not made in.
+        let only_sentinel = Reply::simple("only_sentinel");
+        for (name, hidden) in &catalog.hidden {
+            if items(hidden).contains(&only_sentinel) {
+                continue;
+            }
+            let known = match name.split_once('|') {
+                None => catalog.info.contains_key(name),
+                Some(_) => subcommand_info(&catalog, name).is_some(),
+            };
+            assert!(
+                known,
+                "hidden flags for {name}, which Redis does not describe"
+            );
+        }
+    }
+
+    /// Redis's `populateCommandLegacyRangeSpec`: whether the keys are
+    /// movable, and COMMAND INFO's legacy (first, last, step), from the specs.
+    fn legacy_range(specs: &[KeySpec]) -> (bool, [i64; 3]) {
+        let plain_range = |s: &KeySpec| match (&s.begin, &s.find) {
+            (
+                BeginSearch::Index(pos),
+                FindKeys::Range {
+                    lastkey, keystep, ..
+                },
+            ) => Some((*pos, *lastkey, *keystep)),
+            _ => None,
+        };
+        let to_info = |pos: i64, lastkey: i64, step: i64| {
+            [
+                pos,
+                if lastkey >= 0 { lastkey + pos } else { lastkey },
+                step,
+            ]
+        };
+        match specs {
+            [] => return (false, [0; 3]),
+            [only] => {
+                if let Some((pos, lastkey, step)) = plain_range(only) {
+                    let movable = only.flags.contains(KeyFlags::INCOMPLETE);
+                    return (movable, to_info(pos, lastkey, step));
+                }
+            }
+            _ => {}
+        }
+        let (mut movable, mut firstkey, mut lastkey, mut prev_lastkey) =
+            (false, i32::MAX, 0i32, 0i32);
+        for spec in specs {
+            let Some((pos, last, step)) = plain_range(spec) else {
+                movable = true;
+                continue;
+            };
+            let pos = pos as i32;
+            if step != 1 || (prev_lastkey != 0 && prev_lastkey != pos - 1) {
+                movable = true;
+                continue;
+            }
+            movable |= spec.flags.contains(KeyFlags::INCOMPLETE);
+            firstkey = firstkey.min(pos);
+            let abs = if last >= 0 {
+                last as i32 + pos
+            } else {
+                last as i32
+            };
+            lastkey = (lastkey as u32).max(abs as u32) as i32;
+            prev_lastkey = lastkey;
+        }
+        if firstkey == i32::MAX {
+            return (true, [0; 3]);
+        }
+        let relative = if lastkey < 0 {
+            lastkey
+        } else {
+            lastkey - firstkey
+        };
+        (movable, to_info(firstkey.into(), relative.into(), 1))
+    }
+
+    /// Our reading of the key specs agrees with what Redis derived from
+    /// them, for every command it has: the `movablekeys` flag and the legacy
+    /// first/last/step of COMMAND INFO.
+    #[test]
+    fn movablekeys_and_legacy_ranges_follow_from_the_specs() {
+        let catalog = Catalog::load();
+        for entry in all_entries(&catalog) {
+            let name = info_name(entry).expect("a name");
+            let (_, flags, _) = parse_header(entry, None).expect("header");
+            let specs: Vec<KeySpec> = items(&items(entry)[8])
+                .iter()
+                .map(|s| parse_key_spec(s).expect("spec"))
+                .collect();
+            let (movable, range) = legacy_range(&specs);
+            assert_eq!(flags.contains(Flags::MOVABLE_KEYS), movable, "{name}");
+            let shown: Vec<i64> = items(entry)[3..6]
+                .iter()
+                .map(|r| match r {
+                    Reply::Integer(n) => *n,
+                    _ => panic!("{name}: not an integer"),
+                })
+                .collect();
+            assert_eq!(shown, range, "{name}");
+        }
+    }
+
+    #[test]
+    fn c_atoi_is_cs() {
+        for (text, n) in [
+            (&b"12"[..], 12),
+            (b"  -3x", -3),
+            (b"+7", 7),
+            (b"2abc", 2),
+            (b"abc", 0),
+            (b"", 0),
+            (b"4294967297", 1),
+            (b"9223372036854775807", -1),
+            (b"99999999999999999999", -1),
+            (b"-99999999999999999999", 0),
+            (b"5\0", 5),
+        ] {
+            assert_eq!(c_atoi(text), n, "{:?}", String::from_utf8_lossy(text));
+        }
+    }
 }
