@@ -556,11 +556,7 @@ impl Command {
     /// Redis's `doesCommandHaveKeys`: a getkeys procedure, or a key spec
     /// naming real keys (COMMAND GETKEYS's "has no key arguments").
     pub fn has_keys(&self) -> bool {
-        self.getkeys.is_some()
-            || self
-                .key_specs
-                .iter()
-                .any(|s| !s.flags.contains(KeyFlags::NOT_KEY))
+        self.getkeys.is_some() || self.has_keys_in_specs()
     }
 
     /// Redis's arity: exact when positive, a minimum when negative.
@@ -593,6 +589,7 @@ impl Command {
         self.getkeys.map(|g| g.keys(args)).unwrap_or_default()
     }
 
+    /// Whether a key spec names real keys (not only `not_key` channels).
     fn has_keys_in_specs(&self) -> bool {
         self.key_specs
             .iter()
