@@ -190,12 +190,12 @@ fn getkeys(ctx: &mut Ctx, args: &[&[u8]], with_flags: bool) -> CmdResult {
     }
     Ok(Reply::Array(
         keys.into_iter()
-            .map(|(i, flags)| {
-                let key = Reply::bulk_copy(target[i]);
-                match with_flags {
+            .filter_map(|(i, flags)| {
+                let key = Reply::bulk_copy(target.get(i)?);
+                Some(match with_flags {
                     true => Reply::Array(vec![key, flags.to_reply()]),
                     false => key,
-                }
+                })
             })
             .collect(),
     ))

@@ -225,7 +225,8 @@ struct KeySpec {
 #[derive(Debug, Clone, Copy)]
 enum GetKeys {
     /// Redis's `genericGetKeys(storeKeyOfs, keyCountOfs, firstKeyOfs, keyStep)`:
-    /// a count of keys, the keys, and maybe a destination key before them.
+    /// a count of keys, the keys, and a destination key (when `store` is not
+    /// 0) listed after them, as Redis lists it.
     Generic {
         store: usize,
         count: usize,
