@@ -9,7 +9,9 @@
 //! cannot drift apart, and redis-cli's hints come out exactly as with Redis.
 //!
 //! Commands Redis 7.0 does not have (or that reddish adds) carry their metadata
-//! in `reddish-extra-*.resp3`, in the same form.
+//! in `reddish-extra-*.resp3`, in the same form. The flags Redis keeps out of
+//! COMMAND INFO (`may_replicate`, `protected`, ...) come from its command
+//! table, in `redis-7.0-hidden-flags.resp3`.
 
 use std::collections::HashMap;
 
@@ -21,11 +23,16 @@ static REDIS_INFO: &[u8] = include_bytes!("redis-7.0-info.resp3");
 static REDIS_DOCS: &[u8] = include_bytes!("redis-7.0-docs.resp3");
 static EXTRA_INFO: &[u8] = include_bytes!("reddish-extra-info.resp3");
 static EXTRA_DOCS: &[u8] = include_bytes!("reddish-extra-docs.resp3");
+static HIDDEN_FLAGS: &[u8] = include_bytes!("redis-7.0-hidden-flags.resp3");
 
 /// The captured metadata, by lowercase full name (`get`, `client|id`).
 pub struct Catalog {
     pub info: HashMap<String, Reply>,
     pub docs: HashMap<String, Reply>,
+    /// The flags COMMAND INFO does not show (`may_replicate`, `protected`,
+    /// ...), a set of names for each command that has any, read from Redis's
+    /// command table by `tools/hidden_command_flags.py`.
+    pub hidden: HashMap<String, Reply>,
 }
 
 /// Reads one RESP3 value of the captured files from `buf[*pos..]`. The files
@@ -91,7 +98,9 @@ fn add_info(into: &mut HashMap<String, Reply>, all: Reply) {
     }
 }
 
-fn add_docs(into: &mut HashMap<String, Reply>, all: Reply) {
+/// Adds the entries of a map keyed by command name (COMMAND DOCS, the
+/// hidden flags), under the lowercase name.
+fn add_by_name(into: &mut HashMap<String, Reply>, all: Reply) {
     if let Reply::Map(pairs) = all {
         for (name, doc) in pairs {
             if let Reply::Bulk(name) = name {
@@ -106,7 +115,7 @@ impl Catalog {
         let mut info = HashMap::new();
         let mut docs = HashMap::new();
         add_info(&mut info, decode_all(REDIS_INFO));
-        add_docs(&mut docs, decode_all(REDIS_DOCS));
+        add_by_name(&mut docs, decode_all(REDIS_DOCS));
         // Extras patch Redis's entries: a whole command, or a subcommand of one.
         if let Reply::Array(entries) = decode_all(EXTRA_INFO) {
             for entry in entries {
@@ -147,7 +156,9 @@ impl Catalog {
                 }
             }
         }
-        Catalog { info, docs }
+        let mut hidden = HashMap::new();
+        add_by_name(&mut hidden, decode_all(HIDDEN_FLAGS));
+        Catalog { info, docs, hidden }
     }
 }
 
@@ -157,7 +168,7 @@ mod tests {
 
     #[test]
     fn captured_files_decode() {
-        for file in [REDIS_INFO, REDIS_DOCS, EXTRA_INFO, EXTRA_DOCS] {
+        for file in [REDIS_INFO, REDIS_DOCS, EXTRA_INFO, EXTRA_DOCS, HIDDEN_FLAGS] {
             let mut pos = 0;
             assert!(read(file, &mut pos).is_some());
             assert_eq!(pos, file.len());
@@ -165,5 +176,6 @@ mod tests {
         let catalog = Catalog::load();
         assert!(catalog.info.contains_key("get"));
         assert!(catalog.docs.contains_key("get"));
+        assert!(catalog.hidden.contains_key("publish"));
     }
 }

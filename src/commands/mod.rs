@@ -207,7 +207,8 @@ impl<'a, 'k> Ctx<'a, 'k> {
 }
 
 /// RESP2 subscribed mode (Redis's `processCommand`): only the subscription
-/// commands, PING, QUIT and RESET may run.
+/// commands, PING, QUIT and RESET may run. A list of names, not a flag,
+/// because Redis 7.0 lists these commands' procedures there too.
 fn subscribed_mode_error(client: &Client, cmd: &Command) -> Option<Reply> {
     const ALLOWED: &[&str] = &[
         "ping",

@@ -8,7 +8,8 @@ use bytes::Bytes;
 
 use super::args::{help_reply, is, syntax_error};
 use super::meta::info_name;
-use super::{cmd, cmd_locking, CmdResult, Ctx, Locks, Registration};
+use super::table::{c_string, AclCategories};
+use super::{cmd, cmd_locking, CmdResult, Ctx, Flags, Locks, Registration};
 use crate::glob::glob_match;
 use crate::lazyfree;
 use crate::propagate::Target;
@@ -58,7 +59,7 @@ fn all_info(ctx: &Ctx) -> Reply {
         ctx.server
             .commands
             .top_level()
-            .map(|(_, info, _)| info.clone())
+            .map(|(info, _)| info.clone())
             .collect(),
     )
 }
@@ -99,7 +100,7 @@ fn command_docs(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Map(if args.len() == 2 {
         commands
             .top_level()
-            .map(|(_, info, docs)| entry(info, docs))
+            .map(|(info, docs)| entry(info, docs))
             .collect()
     } else {
         args[2..]
@@ -110,45 +111,22 @@ fn command_docs(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }))
 }
 
-/// Element `index` of a COMMAND INFO entry, as a list.
-fn info_items(info: &Reply, index: usize) -> &[Reply] {
-    match info {
-        Reply::Array(fields) => match fields.get(index) {
-            Some(Reply::Array(items) | Reply::Set(items)) => items,
-            _ => &[],
-        },
-        _ => &[],
-    }
-}
-
-/// Whether a COMMAND INFO entry lists `flag` among its flags (element 2).
-fn has_flag(info: &Reply, flag: &str) -> bool {
-    info_items(info, 2)
-        .iter()
-        .any(|f| matches!(f, Reply::Simple(name) if name[..] == *flag.as_bytes()))
-}
-
 /// COMMAND LIST's filter (Redis's `shouldFilterFromCommandList`).
 enum ListFilter {
     All,
     /// No modules are loaded, so no command belongs to one.
     Module,
-    /// An ACL category, without its `@`.
-    AclCat(Bytes),
+    /// An ACL category; none (an unknown name) keeps nothing, as in Redis.
+    AclCat(Option<AclCategories>),
     Pattern(Bytes),
 }
 
 impl ListFilter {
-    fn keeps(&self, name: &str, info: &Reply) -> bool {
+    fn keeps(&self, name: &str, categories: AclCategories) -> bool {
         match self {
             ListFilter::All => true,
             ListFilter::Module => false,
-            ListFilter::AclCat(cat) => info_items(info, 6).iter().any(|c| match c {
-                Reply::Simple(c) => c
-                    .strip_prefix(b"@")
-                    .is_some_and(|c| c.eq_ignore_ascii_case(cat)),
-                _ => false,
-            }),
+            ListFilter::AclCat(cat) => cat.is_some_and(|cat| categories.intersects(cat)),
             ListFilter::Pattern(pattern) => glob_match(pattern, name.as_bytes(), true),
         }
     }
@@ -163,7 +141,10 @@ fn command_list(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             if is(kind, "MODULE") {
                 ListFilter::Module
             } else if is(kind, "ACLCAT") {
-                ListFilter::AclCat(Bytes::copy_from_slice(arg))
+                // Redis's `ACLGetCommandCategoryFlagByName`: strcasecmp.
+                ListFilter::AclCat(AclCategories::from_name(
+                    &c_string(arg, usize::MAX).to_ascii_lowercase(),
+                ))
             } else if is(kind, "PATTERN") {
                 ListFilter::Pattern(Bytes::copy_from_slice(arg))
             } else {
@@ -172,17 +153,14 @@ fn command_list(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
         _ => return Err(syntax_error()),
     };
-    let mut names = Vec::new();
-    for (_, info, _) in ctx.server.commands.top_level() {
-        for entry in std::iter::once(info).chain(info_items(info, 9)) {
-            if let Some(name) = info_name(entry) {
-                if filter.keeps(&name, entry) {
-                    names.push(Reply::bulk(name));
-                }
-            }
-        }
-    }
-    Ok(Reply::Array(names))
+    Ok(Reply::Array(
+        ctx.server
+            .commands
+            .names()
+            .filter(|(name, categories)| filter.keeps(name, *categories))
+            .map(|(name, _)| Reply::bulk(name.to_string()))
+            .collect(),
+    ))
 }
 
 /// COMMAND GETKEYS command [arg ...]: the keys from the command's key specs,
@@ -212,37 +190,21 @@ fn getkeys(ctx: &mut Ctx, args: &[&[u8]], with_flags: bool) -> CmdResult {
             "ERR Invalid number of arguments specified for command",
         ));
     }
-    let keys = match cmd.keys_and_flags(target) {
-        Some(keys) if !keys.is_empty() => keys,
-        _ if has_flag(&cmd.info, "no_mandatory_keys") => Vec::new(),
-        _ => return Err(Reply::error("ERR Invalid arguments specified for command")),
-    };
-    let set_flags = set_key_flags(cmd, target);
+    let keys = cmd.keys_and_flags(target);
+    if keys.is_empty() && !cmd.flags.contains(Flags::NO_MANDATORY_KEYS) {
+        return Err(Reply::error("ERR Invalid arguments specified for command"));
+    }
     Ok(Reply::Array(
         keys.into_iter()
-            .map(|(i, flags)| {
-                let key = Reply::bulk_copy(target[i]);
-                match with_flags {
-                    true => Reply::Array(vec![key, set_flags.as_ref().unwrap_or(flags).clone()]),
+            .filter_map(|(i, flags)| {
+                let key = Reply::bulk_copy(target.get(i)?);
+                Some(match with_flags {
+                    true => Reply::Array(vec![key, flags.to_reply()]),
                     false => key,
-                }
+                })
             })
             .collect(),
     ))
-}
-
-/// Redis's `setGetKeys`: SET's key spec has `variable_flags`, so its key's
-/// flags depend on the arguments: read as well only with GET.
-fn set_key_flags(cmd: &super::Command, args: &[&[u8]]) -> Option<Reply> {
-    (cmd.name == "set").then(|| {
-        let get = args.iter().skip(3).any(|a| is(a, "GET"));
-        let names: &[&'static str] = if get {
-            &["RW", "access", "update"]
-        } else {
-            &["OW", "update"]
-        };
-        Reply::Set(names.iter().map(|&n| Reply::simple(n)).collect())
-    })
 }
 
 /// Redis 7.0.15's COMMAND HELP text, word for word.

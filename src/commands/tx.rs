@@ -28,8 +28,9 @@ pub static COMMANDS: &[Registration] = &[
     cmd_locking("unwatch", unwatch, Locks::Keys),
 ];
 
-/// Commands that run at once inside MULTI instead of being queued (the list
-/// in Redis's `processCommand`).
+/// Commands that run at once inside MULTI instead of being queued: the list
+/// of procedures in Redis 7.0's `processCommand` (no flag says it there
+/// either). What may not be queued at all is a flag, `no_multi`.
 const RUN_IN_MULTI: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
 
 /// A request the dispatcher refused (unknown, wrong arity). Inside MULTI it

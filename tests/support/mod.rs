@@ -568,9 +568,46 @@ pub fn differential_by(
 }
 
 /// A RESP reply split into its elements, keeping each one's exact bytes.
-enum Node {
+pub enum Node {
     Leaf(Vec<u8>),
     Aggregate(Vec<u8>, Vec<Node>),
+}
+
+impl Node {
+    /// The exact bytes this element was read from.
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.write(&mut out);
+        out
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Node::Leaf(bytes) => out.extend_from_slice(bytes),
+            Node::Aggregate(header, children) => {
+                out.extend_from_slice(header);
+                children.iter().for_each(|c| c.write(out));
+            }
+        }
+    }
+
+    /// An aggregate's elements (none for a scalar).
+    pub fn children(&self) -> &[Node] {
+        match self {
+            Node::Aggregate(_, children) => children,
+            Node::Leaf(_) => &[],
+        }
+    }
+
+    /// A scalar's text (a bulk string's body, another scalar's line).
+    pub fn text(&self) -> String {
+        leaves(&self.bytes()).concat()
+    }
+}
+
+/// `reply` (one complete RESP2 or RESP3 reply) as a tree.
+pub fn parse_reply(reply: &[u8]) -> Node {
+    parse_node(reply, 0).0
 }
 
 fn parse_node(bytes: &[u8], pos: usize) -> (Node, usize) {
