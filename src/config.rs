@@ -8,7 +8,7 @@
 //! one (e.g. `proto_max_bulk_len()` on every request) never takes a lock.
 //! Strings and list-like settings sit behind an `RwLock`.
 
-mod parse;
+pub(crate) mod parse;
 mod table;
 
 use std::path::{Path, PathBuf};
@@ -178,6 +178,7 @@ const HLL_SPARSE_MAX_BYTES: usize = idx("hll-sparse-max-bytes");
 const SLOWLOG_LOG_SLOWER_THAN: usize = idx("slowlog-log-slower-than");
 const SLOWLOG_MAX_LEN: usize = idx("slowlog-max-len");
 const LATENCY_TRACKING: usize = idx("latency-tracking");
+const LATENCY_PERCENTILES: usize = idx("latency-tracking-info-percentiles");
 const LATENCY_MONITOR_THRESHOLD: usize = idx("latency-monitor-threshold");
 const CLUSTER_ENABLED: usize = idx("cluster-enabled");
 const REPLICA_READ_ONLY: usize = idx("replica-read-only");
@@ -721,6 +722,14 @@ impl Config {
 
     pub fn latency_tracking(&self) -> bool {
         self.flag(LATENCY_TRACKING)
+    }
+
+    /// The percentiles INFO latencystats reports.
+    pub fn latency_percentiles(&self) -> Vec<f64> {
+        match &*self.val(LATENCY_PERCENTILES) {
+            Val::Percentiles(ps) => ps.clone(),
+            _ => Vec::new(),
+        }
     }
 
     /// Milliseconds; 0 disables the latency monitor.

@@ -18,7 +18,7 @@ use crate::commands::execute;
 use crate::protocol::{
     borrow_args, encode, encode_json, own_args, peek, Limits, Reply, RequestParser,
 };
-use crate::server::Server;
+use crate::server::{Counter, Server};
 
 /// Read buffer growth step; large values arrive in chunks of at least this.
 const READ_CHUNK: usize = 16 * 1024;
@@ -191,10 +191,7 @@ async fn run(server: &Server, client: &mut Client, socket: &mut TcpStream) -> st
         if n == 0 {
             return Ok(());
         }
-        server
-            .stats
-            .net_input_bytes
-            .fetch_add(n as u64, Ordering::Relaxed);
+        server.stats.add(Counter::NetInputBytes, n as u64);
         if input.len() as u64 > server.config.client_query_buffer_limit() {
             tracing::warn!(
                 id = client.id,
@@ -346,7 +343,9 @@ async fn wait_blocked(
             woken = signal.woken() => match woken {
                 Some(Unblock::Timeout) => break Some(Reply::NullArray),
                 Some(Unblock::Error) => {
-                    break Some(Reply::error("UNBLOCKED client unblocked via CLIENT UNBLOCK"))
+                    let reply = Reply::error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+                    crate::commands::unblocked_with_error(server, args, &reply);
+                    break Some(reply);
                 }
                 None => {
                     let reply = execute(server, client, args);
@@ -370,7 +369,7 @@ async fn wait_blocked(
             }
             read = socket.read_buf(input) => match read {
                 Ok(n) if n > 0 => {
-                    server.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    server.stats.add(Counter::NetInputBytes, n as u64);
                     if input.len() as u64 > server.config.client_query_buffer_limit() {
                         break None;
                     }
@@ -428,8 +427,7 @@ async fn flush(
         }
         server
             .stats
-            .net_output_bytes
-            .fetch_add(output.len() as u64, Ordering::Relaxed);
+            .add(Counter::NetOutputBytes, output.len() as u64);
         output.clear();
     }
     Ok(())

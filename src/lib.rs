@@ -12,6 +12,7 @@ pub mod client;
 pub mod commands;
 pub mod config;
 pub mod connection;
+pub mod counters;
 pub mod glob;
 pub mod keyspace;
 pub mod lazyfree;

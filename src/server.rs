@@ -13,6 +13,7 @@ use crate::client::ClientRegistry;
 use crate::commands::{CommandTable, ErrorStats};
 use crate::config::Config;
 use crate::connection;
+use crate::counters::LoopCounters;
 use crate::keyspace::{spawn_active_expiry, Keyspace};
 use crate::monitor::Monitors;
 use crate::propagate::Propagation;
@@ -30,17 +31,25 @@ pub const NAME: &str = "reddish";
 /// features by it.
 pub const REDIS_VERSION: &str = "7.0.15";
 
+/// The request-path counters of INFO stats, per event loop (see
+/// [`crate::counters`]); read them with [`Stats::get`].
+#[derive(Clone, Copy)]
+pub enum Counter {
+    CommandsProcessed,
+    ErrorReplies,
+    NetInputBytes,
+    NetOutputBytes,
+    KeyspaceHits,
+    KeyspaceMisses,
+}
+
 /// Counters behind INFO stats.
 #[derive(Default)]
 pub struct Stats {
     pub connections_received: AtomicU64,
     pub rejected_connections: AtomicU64,
-    pub commands_processed: AtomicU64,
-    pub error_replies: AtomicU64,
-    pub net_input_bytes: AtomicU64,
-    pub net_output_bytes: AtomicU64,
-    pub keyspace_hits: AtomicU64,
-    pub keyspace_misses: AtomicU64,
+    /// The [`Counter`]s.
+    counters: LoopCounters<6>,
     /// INFO errorstats.
     pub errors: ErrorStats,
     /// Recent rates of commands, input and output bytes.
@@ -86,16 +95,25 @@ pub struct Instantaneous {
 }
 
 impl Stats {
+    #[inline]
+    pub fn add(&self, counter: Counter, n: u64) {
+        self.counters.add(counter as usize, n);
+    }
+
+    pub fn get(&self, counter: Counter) -> u64 {
+        self.counters.get(counter as usize)
+    }
+
     /// Counts a command that ran, and its reply if an error.
     pub fn command_done(&self, reply: &Reply) {
-        self.commands_processed.fetch_add(1, Ordering::Relaxed);
+        self.add(Counter::CommandsProcessed, 1);
         self.error_reply(reply);
     }
 
     /// Counts an error reply (INFO `total_error_replies` and errorstats).
     pub fn error_reply(&self, reply: &Reply) {
         if reply.is_error() {
-            self.error_replies.fetch_add(1, Ordering::Relaxed);
+            self.add(Counter::ErrorReplies, 1);
             self.errors.count(reply);
         }
     }
@@ -110,11 +128,11 @@ impl Stats {
     /// Counts a key lookup as a hit or a miss (INFO `keyspace_hits`/`keyspace_misses`).
     pub fn lookup(&self, hit: bool) {
         let counter = if hit {
-            &self.keyspace_hits
+            Counter::KeyspaceHits
         } else {
-            &self.keyspace_misses
+            Counter::KeyspaceMisses
         };
-        counter.fetch_add(1, Ordering::Relaxed);
+        self.add(counter, 1);
     }
 
     fn rates(&self) -> std::sync::MutexGuard<'_, [Rate; 3]> {
@@ -123,11 +141,11 @@ impl Stats {
 
     fn counters(&self) -> [u64; 3] {
         [
-            &self.commands_processed,
-            &self.net_input_bytes,
-            &self.net_output_bytes,
+            Counter::CommandsProcessed,
+            Counter::NetInputBytes,
+            Counter::NetOutputBytes,
         ]
-        .map(|c| c.load(Ordering::Relaxed))
+        .map(|c| self.get(c))
     }
 
     /// Takes one sample of each instantaneous metric.
@@ -150,18 +168,10 @@ impl Stats {
 
     /// CONFIG RESETSTAT (Redis's `resetServerStats`): every counter back to zero.
     pub fn reset(&self) {
-        for counter in [
-            &self.connections_received,
-            &self.rejected_connections,
-            &self.commands_processed,
-            &self.error_replies,
-            &self.net_input_bytes,
-            &self.net_output_bytes,
-            &self.keyspace_hits,
-            &self.keyspace_misses,
-        ] {
+        for counter in [&self.connections_received, &self.rejected_connections] {
             counter.store(0, Ordering::Relaxed);
         }
+        self.counters.reset();
         *self.rates() = Default::default();
         self.errors.reset();
     }
@@ -201,6 +211,9 @@ pub struct ShutdownFlags {
 
 impl Server {
     pub fn new(config: Arc<Config>) -> Server {
+        // Before any counter is made: they have a slot per event loop.
+        crate::counters::set_loops(config.io_threads() as usize);
+        crate::counters::Ticks::init();
         let pubsub = Arc::new(PubSub::new(config.clone()));
         let propagation = Arc::new(Propagation::new(config.clone()));
         let keyspace = Arc::new(
@@ -302,6 +315,8 @@ pub async fn run(config: Arc<Config>) -> std::io::Result<()> {
     server.replication.spawn_pings();
     tokio::spawn(sample_rates(server.clone()));
     tokio::spawn(close_idle_clients(server.clone()));
+    // This thread runs the first event loop.
+    crate::counters::enter_loop(0);
     let loops = Arc::new(EventLoops::start(&server));
     let (rebind, rebinds) = unbounded_channel();
     *server.rebind.lock().unwrap_or_else(|e| e.into_inner()) = Some(rebind);
@@ -490,7 +505,10 @@ impl EventLoops {
             let started = runtime.and_then(|runtime| {
                 std::thread::Builder::new()
                     .name(format!("io-thread-{n}"))
-                    .spawn(move || runtime.block_on(serve_handed(server, rx)))
+                    .spawn(move || {
+                        crate::counters::enter_loop(n);
+                        runtime.block_on(serve_handed(server, rx))
+                    })
             });
             match started {
                 Ok(_) => others.push(tx),

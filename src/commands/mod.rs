@@ -259,7 +259,7 @@ fn call(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]]) -> Reply {
     let rerun = ctx.client.block.is_queued();
     // EXEC's own state, while its queued commands are called.
     let outer = std::mem::take(&mut ctx.propagation);
-    let start = std::time::Instant::now();
+    let start = crate::counters::Ticks::now();
     let reply = (cmd.handler)(ctx, args).unwrap_or_else(|e| e);
     let dirty = ctx.guard.command_done(reply.is_error());
     let asked = std::mem::replace(&mut ctx.propagation, outer);
@@ -267,8 +267,9 @@ fn call(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]]) -> Reply {
         propagate(ctx, cmd, args, dirty, asked);
     }
     if !rerun {
-        let usec = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
-        cmd.stats.record(usec, reply.is_error());
+        let usec = start.elapsed_us();
+        let track_latency = ctx.server.config.latency_tracking();
+        cmd.stats.record(usec, reply.is_error(), track_latency);
         ctx.server.stats.command_done(&reply);
         ctx.server.monitors.feed(ctx.client, cmd, args);
     } else if ctx.client.block.ends_with_error() {
@@ -296,6 +297,16 @@ fn propagate(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]], dirty: u64, asked: Ca
     let db = ctx.client.db;
     let args = asked.rewrite.unwrap_or_else(|| argv(args));
     ctx.guard.propagate(|| Op { db, args, target });
+}
+
+/// A blocked command ended by CLIENT UNBLOCK ... ERROR: its error reply
+/// counts (errorstats, `total_error_replies`) and the call counts as
+/// failed, as Redis's `updateStatsOnUnblock` does.
+pub fn unblocked_with_error(server: &Server, args: &[&[u8]], reply: &Reply) {
+    if let Ok(cmd) = server.commands.lookup(args) {
+        cmd.stats.fail();
+    }
+    server.stats.error_reply(reply);
 }
 
 /// Redis's `rejectCommand`: a command refused before it ran counts as a

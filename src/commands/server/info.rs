@@ -11,7 +11,7 @@ use crate::keyspace::{Keyspace, LockSet};
 use crate::lazyfree;
 use crate::protocol::Reply;
 use crate::pubsub::Kind;
-use crate::server::REDIS_VERSION;
+use crate::server::{Counter, REDIS_VERSION};
 use crate::util::{now_ms, now_us};
 
 type Writer = fn(&mut Ctx, &mut String);
@@ -36,7 +36,7 @@ const SECTIONS: &[Section] = &[
     section("modules", "Modules", true, nothing),
     section("commandstats", "Commandstats", false, commandstats),
     section("errorstats", "Errorstats", true, errorstats),
-    section("latencystats", "Latencystats", false, nothing),
+    section("latencystats", "Latencystats", false, latencystats),
     section("cluster", "Cluster", true, cluster),
     section("keyspace", "Keyspace", true, keyspace),
 ];
@@ -112,6 +112,13 @@ fn put(out: &mut String, fields: &[(&str, &dyn Display)]) {
 }
 
 fn nothing(_ctx: &mut Ctx, _out: &mut String) {}
+
+fn latencystats(ctx: &mut Ctx, out: &mut String) {
+    let percentiles = ctx.server.config.latency_percentiles();
+    for cmd in ctx.server.commands.all() {
+        cmd.stats.write_latency_line(&cmd.name, &percentiles, out);
+    }
+}
 
 fn commandstats(ctx: &mut Ctx, out: &mut String) {
     for cmd in ctx.server.commands.all() {
@@ -415,10 +422,16 @@ fn stats(ctx: &mut Ctx, out: &mut String) {
                 "total_connections_received",
                 &get(&stats.connections_received),
             ),
-            ("total_commands_processed", &get(&stats.commands_processed)),
+            (
+                "total_commands_processed",
+                &stats.get(Counter::CommandsProcessed),
+            ),
             ("instantaneous_ops_per_sec", &rates.ops_per_sec),
-            ("total_net_input_bytes", &get(&stats.net_input_bytes)),
-            ("total_net_output_bytes", &get(&stats.net_output_bytes)),
+            ("total_net_input_bytes", &stats.get(Counter::NetInputBytes)),
+            (
+                "total_net_output_bytes",
+                &stats.get(Counter::NetOutputBytes),
+            ),
             ("total_net_repl_input_bytes", &0),
             ("total_net_repl_output_bytes", &0),
             ("instantaneous_input_kbps", &kbps(rates.input_bytes_per_sec)),
@@ -440,8 +453,8 @@ fn stats(ctx: &mut Ctx, out: &mut String) {
             ("evicted_clients", &0),
             ("total_eviction_exceeded_time", &0),
             ("current_eviction_exceeded_time", &0),
-            ("keyspace_hits", &get(&stats.keyspace_hits)),
-            ("keyspace_misses", &get(&stats.keyspace_misses)),
+            ("keyspace_hits", &stats.get(Counter::KeyspaceHits)),
+            ("keyspace_misses", &stats.get(Counter::KeyspaceMisses)),
             ("pubsub_channels", &pubsub.len(Kind::Channel)),
             ("pubsub_patterns", &pubsub.len(Kind::Pattern)),
             ("pubsubshard_channels", &pubsub.len(Kind::Shard)),
@@ -459,7 +472,7 @@ fn stats(ctx: &mut Ctx, out: &mut String) {
             ("tracking_total_items", &0),
             ("tracking_total_prefixes", &0),
             ("unexpected_error_replies", &0),
-            ("total_error_replies", &get(&stats.error_replies)),
+            ("total_error_replies", &stats.get(Counter::ErrorReplies)),
             ("dump_payload_sanitizations", &0),
             ("total_reads_processed", &0),
             ("total_writes_processed", &0),
