@@ -136,6 +136,7 @@ const ALWAYS_SHOW_LOGO: usize = idx("always-show-logo");
 const SYSLOG_ENABLED: usize = idx("syslog-enabled");
 const JSON: usize = idx("json");
 const MAXCLIENTS: usize = idx("maxclients");
+const REPL_PING_REPLICA_PERIOD: usize = idx("repl-ping-replica-period");
 const HZ: usize = idx("hz");
 const DYNAMIC_HZ: usize = idx("dynamic-hz");
 const PROTO_MAX_BULK_LEN: usize = idx("proto-max-bulk-len");
@@ -478,6 +479,11 @@ impl Config {
     /// Server cron frequency, already clamped to 1..=500 like Redis.
     pub fn hz(&self) -> u32 {
         u32::try_from(self.num(HZ)).unwrap_or(10)
+    }
+
+    /// Seconds between the PINGs a master sends its replicas.
+    pub fn repl_ping_replica_period(&self) -> u64 {
+        self.unsigned(REPL_PING_REPLICA_PERIOD)
     }
 
     pub fn dynamic_hz(&self) -> bool {

@@ -153,6 +153,14 @@ fn origin() -> Instant {
     *ORIGIN.get_or_init(Instant::now)
 }
 
+/// INFO's `monotonic_clock`, as Redis words it.
+pub fn clock_description() -> String {
+    match tsc_per_us() {
+        Some(rate) => format!("X86 TSC @ {} ticks/us", rate.round() as u64),
+        None => "POSIX clock_gettime".to_string(),
+    }
+}
+
 impl Ticks {
     /// Calibrates the clock (at start-up, so the first command does not wait).
     pub fn init() {

@@ -13,6 +13,7 @@ pub mod commands;
 pub mod config;
 pub mod connection;
 pub mod counters;
+pub mod cron;
 pub mod glob;
 pub mod keyspace;
 pub mod lazyfree;

@@ -17,18 +17,14 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
+use crate::config::Config;
 use crate::propagate::{Propagation, Sink, Target};
-
-/// Redis's `repl-ping-replica-period` default: replicas time out a silent
-/// master after `repl-timeout` (60 s), so an idle master pings.
-const PING_PERIOD: Duration = Duration::from_secs(10);
 
 /// Lowercase, as Redis's shared `ping` object writes it.
 const PING: &[u8] = b"*1\r\n$4\r\nping\r\n";
@@ -57,6 +53,8 @@ struct Replicas {
     offset: u64,
     /// The sink's id in the propagation registry while replicas exist.
     sink: Option<u64>,
+    /// Runs of [`Replication::cron`].
+    cron_seconds: u64,
 }
 
 /// This server as a master: its replication id, offset and replicas.
@@ -178,19 +176,16 @@ impl Replication {
             .collect()
     }
 
-    /// Pings the replicas every [`PING_PERIOD`] (Redis's `replicationCron`),
-    /// so they do not time out an idle master.
-    pub fn spawn_pings(self: &Arc<Self>) {
-        let this = self.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(PING_PERIOD).await;
-                let mut replicas = lock(&this.replicas);
-                if !replicas.list.is_empty() {
-                    broadcast(&mut replicas, PING);
-                }
-            }
-        });
+    /// Redis's `replicationCron`, run by the server cron once a second:
+    /// every `repl-ping-replica-period` seconds the replicas get a PING, so
+    /// they do not time out an idle master.
+    pub fn cron(&self, config: &Config) {
+        let mut replicas = lock(&self.replicas);
+        let period = config.repl_ping_replica_period().max(1);
+        if replicas.cron_seconds.is_multiple_of(period) && !replicas.list.is_empty() {
+            broadcast(&mut replicas, PING);
+        }
+        replicas.cron_seconds += 1;
     }
 }
 

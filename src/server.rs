@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
@@ -14,7 +14,8 @@ use crate::commands::{CommandTable, ErrorStats};
 use crate::config::Config;
 use crate::connection;
 use crate::counters::LoopCounters;
-use crate::keyspace::{spawn_active_expiry, Keyspace};
+use crate::cron::CronState;
+use crate::keyspace::Keyspace;
 use crate::monitor::Monitors;
 use crate::propagate::Propagation;
 use crate::protocol::Reply;
@@ -59,8 +60,9 @@ pub struct Stats {
 /// Samples kept per instantaneous metric (Redis's `STATS_METRIC_SAMPLES`).
 const RATE_SAMPLES: usize = 16;
 
-/// How often the rates are sampled: Redis's `serverCron` does it every 100 ms.
-const RATE_PERIOD: Duration = Duration::from_millis(100);
+/// How often the cron samples the rates ([`crate::cron`]), as Redis's
+/// `serverCron` does.
+pub const RATE_PERIOD_MS: u64 = 100;
 
 /// One instantaneous metric (Redis's `trackInstantaneousMetric`): the
 /// per-second rate of a counter over the last 16 samples.
@@ -149,7 +151,7 @@ impl Stats {
     }
 
     /// Takes one sample of each instantaneous metric.
-    fn sample(&self) {
+    pub fn sample(&self) {
         let counts = self.counters();
         let now = now_ms();
         for (rate, count) in self.rates().iter_mut().zip(counts) {
@@ -184,6 +186,8 @@ pub struct Server {
     /// Subscriptions; the keyspace holds it too, for expiry notifications.
     pub pubsub: Arc<PubSub>,
     pub monitors: Monitors,
+    /// The server cron's rate.
+    pub cron: CronState,
     /// This server as a master: its replicas and their stream.
     pub replication: Arc<Replication>,
     pub commands: CommandTable,
@@ -225,6 +229,7 @@ impl Server {
             .map(|_| char::from_digit(rand::random::<u32>() % 16, 16).unwrap_or('0'))
             .collect();
         Server {
+            cron: CronState::new(config.hz()),
             replication: Arc::new(Replication::new(run_id.clone(), propagation)),
             monitors: Monitors::new(config.clone()),
             config,
@@ -311,10 +316,7 @@ pub async fn run(config: Arc<Config>) -> std::io::Result<()> {
     for warning in server.config.unenforced_warnings(None) {
         tracing::warn!("{warning}");
     }
-    spawn_active_expiry(server.keyspace.clone(), server.config.clone());
-    server.replication.spawn_pings();
-    tokio::spawn(sample_rates(server.clone()));
-    tokio::spawn(close_idle_clients(server.clone()));
+    crate::cron::spawn(server.clone());
     // This thread runs the first event loop.
     crate::counters::enter_loop(0);
     let loops = Arc::new(EventLoops::start(&server));
@@ -453,28 +455,6 @@ fn warn_if_backlog_capped(backlog: u32) {
             "WARNING: The TCP backlog setting of {backlog} cannot be enforced because \
              /proc/sys/net/core/somaxconn is set to the lower value of {max}."
         );
-    }
-}
-
-/// Samples the instantaneous metrics, like Redis's `serverCron`.
-async fn sample_rates(server: Arc<Server>) {
-    let mut tick = tokio::time::interval(RATE_PERIOD);
-    loop {
-        tick.tick().await;
-        server.stats.sample();
-    }
-}
-
-/// The `timeout` setting, checked every second as Redis's `clientsCron`
-/// does (so CONFIG SET timeout applies to connected clients too).
-async fn close_idle_clients(server: Arc<Server>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tick.tick().await;
-        let timeout = server.config.timeout();
-        if timeout > 0 {
-            server.clients.close_idle(timeout);
-        }
     }
 }
 

@@ -31,7 +31,7 @@ pub use table::{Command, CommandTable, Flags};
 use bytes::Bytes;
 
 use crate::client::Client;
-use crate::keyspace::{CommandClock, DbView, Guard, Keyspace, LockSet};
+use crate::keyspace::{CommandClock, DbView, Guard, Keyspace, LockSet, UndeclaredKey};
 use crate::propagate::{Op, Target};
 use crate::protocol::Reply;
 use crate::server::Server;
@@ -260,7 +260,7 @@ fn call(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]]) -> Reply {
     // EXEC's own state, while its queued commands are called.
     let outer = std::mem::take(&mut ctx.propagation);
     let start = crate::counters::Ticks::now();
-    let reply = (cmd.handler)(ctx, args).unwrap_or_else(|e| e);
+    let reply = run_handler(ctx, cmd, args);
     let dirty = ctx.guard.command_done(reply.is_error());
     let asked = std::mem::replace(&mut ctx.propagation, outer);
     if ctx.guard.propagating() {
@@ -277,6 +277,21 @@ fn call(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]]) -> Reply {
         ctx.server.stats.error_reply(&reply);
     }
     reply
+}
+
+/// Runs the handler. A handler that reaches a key its command did not
+/// declare is stopped there (see `keyspace::UndeclaredKey`) and the client
+/// gets an error: a table bug must not take a lock out of order.
+fn run_handler(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]]) -> Reply {
+    let run = std::panic::AssertUnwindSafe(|| (cmd.handler)(ctx, args));
+    match std::panic::catch_unwind(run) {
+        Ok(result) => result.unwrap_or_else(|e| e),
+        Err(payload) if payload.is::<UndeclaredKey>() => Reply::error_owned(format!(
+            "ERR internal error: '{}' touched a key it did not declare",
+            cmd.name
+        )),
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
 }
 
 /// Adds the command that just ran to its unit's ops, as Redis's `call`

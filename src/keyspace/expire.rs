@@ -2,7 +2,8 @@
 //!
 //! Lazy expiry (in [`super::DbView`]) hides an expired key the moment it is
 //! touched; this cycle frees the memory of the rest. Like Redis's
-//! `activeExpireCycle` it runs on the (first) event loop `hz` times a second
+//! `activeExpireCycle` it runs in the server cron ([`crate::cron`]) on the
+//! first event loop `hz` times a second
 //! within a CPU budget of 25% of each tick, and skips databases without
 //! volatile keys. Instead of random sampling it sweeps one shard at a time
 //! round-robin, holding only that shard's lock, and it lets the loop's clients
@@ -14,32 +15,56 @@
 //! tick, it stops once a shard had few expired keys, so a big database with
 //! a handful of TTLs costs almost nothing.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{CommandClock, Keyspace, LockSet};
-use crate::config::Config;
 use crate::lazyfree;
 
-/// Starts the cycle as a task of the current (the first) event loop. Each
-/// tick also refreshes the keyspace's [`super::LruClock`] (Redis's cron
-/// refreshes its LRU clock alike).
-pub fn spawn_active_expiry(keyspace: Arc<Keyspace>, config: Arc<Config>) {
-    tokio::spawn(async move {
-        let mut cursors = vec![0usize; keyspace.databases()];
-        loop {
-            let hz = u64::from(config.hz()).clamp(1, 500);
-            let tick = Duration::from_millis(1000 / hz);
-            let budget = tick / 4;
-            let started = Instant::now();
-            keyspace.lru_clock.refresh();
-            let least = min_shards_per_tick(keyspace.shards_per_db(), hz);
-            for (db, cursor) in cursors.iter_mut().enumerate() {
-                sweep(&keyspace, db, cursor, least, started, budget).await;
-            }
-            tokio::time::sleep(tick.saturating_sub(started.elapsed())).await;
+/// The active expiry cycle's place in each database, kept between the
+/// cron's ticks (Redis's `activeExpireCycle` state).
+pub struct ActiveExpiry {
+    cursors: Vec<usize>,
+}
+
+impl ActiveExpiry {
+    pub fn new(keyspace: &Keyspace) -> ActiveExpiry {
+        ActiveExpiry {
+            cursors: vec![0; keyspace.databases()],
         }
-    });
+    }
+
+    /// One tick's cycle at `hz` ticks a second, started at `started`: at
+    /// most a quarter of the tick, yielding to the loop's clients every
+    /// millisecond.
+    pub async fn cycle(&mut self, keyspace: &Keyspace, hz: u64, started: Instant) {
+        let budget = Duration::from_millis(1000 / hz.max(1)) / 4;
+        let least = min_shards_per_tick(keyspace.shards_per_db(), hz);
+        for (db, cursor) in self.cursors.iter_mut().enumerate() {
+            sweep(keyspace, db, cursor, least, started, budget).await;
+        }
+    }
+}
+
+/// Whether the cycle reclaims keys: DEBUG SET-ACTIVE-EXPIRE 0 turns it off
+/// (Redis's `server.active_expire_enabled`), so tests can watch expired keys
+/// stay in DBSIZE until something touches them. The LRU clock keeps ticking.
+pub struct Switch(AtomicBool);
+
+impl Default for Switch {
+    fn default() -> Switch {
+        Switch(AtomicBool::new(true))
+    }
+}
+
+impl Switch {
+    pub fn enabled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    pub fn set(&self, on: bool) {
+        self.0.store(on, Ordering::Relaxed);
+    }
 }
 
 /// How long the cycle runs before it lets the event loop serve clients.

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use smallvec::SmallVec;
 
 pub use clock::{CommandClock, LruClock};
-pub use expire::spawn_active_expiry;
+pub use expire::ActiveExpiry;
 use shard::Lookup;
 pub(crate) use shard::Shard;
 pub use value::{Access, Entry, Key, StringValue, Value};
@@ -79,6 +79,8 @@ pub struct Keyspace {
     pub blocking: Blocking,
     /// The time key accesses are stamped with.
     pub lru_clock: LruClock,
+    /// DEBUG SET-ACTIVE-EXPIRE's switch (Redis's `active_expire_enabled`).
+    pub active_expiry: expire::Switch,
 }
 
 impl Keyspace {
@@ -102,6 +104,7 @@ impl Keyspace {
             watches: Watches::new(databases),
             blocking: Blocking::default(),
             lru_clock: LruClock::default(),
+            active_expiry: expire::Switch::default(),
         }
     }
 
@@ -464,20 +467,10 @@ impl<'k> Guard<'k> {
         hash: u64,
     ) -> (&mut Shard<'k>, &mut effects::Effects) {
         let id = (db as u32, self.keyspace.shard_of(db, hash) as u32);
-        let pos = match self.shards.binary_search_by_key(&id, |(id, _)| *id) {
-            Ok(pos) => pos,
-            Err(pos) => {
-                // A command touched a key its lock set did not declare: a bug in
-                // the command table. Lock it anyway rather than fail the client;
-                // debug builds (and so the tests) stop here.
-                debug_assert!(false, "shard {id:?} used but not locked");
-                tracing::error!(?id, "shard used but not locked");
-                let shard = self.keyspace.write_shard(db, id.1 as usize);
-                self.shards.insert(pos, (id, shard));
-                pos
-            }
-        };
-        (&mut self.shards[pos].1, &mut self.effects)
+        match self.shards.binary_search_by_key(&id, |(id, _)| *id) {
+            Ok(pos) => (&mut self.shards[pos].1, &mut self.effects),
+            Err(_) => undeclared(id),
+        }
     }
 
     /// Whether `key` is in `db`, and whether it is past its TTL (its shard
@@ -494,9 +487,10 @@ impl<'k> Guard<'k> {
     /// A locked shard, read-only, so several entries can be borrowed at once.
     fn shard_ref(&self, db: usize, hash: u64) -> Option<&Shard<'k>> {
         let id = (db as u32, self.keyspace.shard_of(db, hash) as u32);
-        let pos = self.shards.binary_search_by_key(&id, |(id, _)| *id).ok();
-        debug_assert!(pos.is_some(), "shard {id:?} used but not locked");
-        pos.map(|pos| &self.shards[pos].1)
+        match self.shards.binary_search_by_key(&id, |(id, _)| *id) {
+            Ok(pos) => Some(&self.shards[pos].1),
+            Err(_) => undeclared(id),
+        }
     }
 
     /// The locked shards of one database, in shard order.
@@ -506,6 +500,20 @@ impl<'k> Guard<'k> {
             .filter(move |((d, _), _)| *d as usize == db)
             .map(|((_, s), shard)| (*s as usize, shard))
     }
+}
+
+/// What a command that touched a key it did not declare unwinds with (see
+/// [`undeclared`]); `commands::call` turns it into an error reply.
+#[derive(Debug)]
+pub struct UndeclaredKey(pub (u32, u32));
+
+/// A command reached a shard outside its lock set: a bug in the command
+/// table. Locking it now would break the one lock order and could deadlock,
+/// so the command is stopped instead, by unwinding out of the handler with
+/// [`UndeclaredKey`] (the guard still releases what it holds).
+fn undeclared(id: (u32, u32)) -> ! {
+    tracing::error!(?id, "a command used a shard it had not locked");
+    std::panic::panic_any(UndeclaredKey(id))
 }
 
 /// One database as a command sees it: lazily expiring, through the guard's locks.
@@ -876,6 +884,34 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
+
+    #[test]
+    fn a_key_outside_the_lock_set_stops_the_command_instead_of_locking() {
+        let keyspace = Keyspace::new(1);
+        let mut set = LockSet::new();
+        set.add_key(&keyspace, 0, b"declared");
+        let mut guard = keyspace.lock(set);
+        // A key in another shard than the declared one.
+        let other = (0..1000)
+            .map(|i| format!("k{i}"))
+            .find(|k| {
+                keyspace.shard_of(0, keyspace.hash(k.as_bytes()))
+                    != keyspace.shard_of(0, keyspace.hash(b"declared"))
+            })
+            .expect("a key in another shard");
+        let clock = CommandClock::default();
+        let touched = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            guard.db(0, &clock).contains(other.as_bytes())
+        }));
+        let payload = touched.expect_err("the undeclared shard must not be locked");
+        assert!(payload.is::<UndeclaredKey>());
+        // The guard still works, and releases its own shard.
+        assert!(!guard.db(0, &clock).contains(b"declared"));
+        drop(guard);
+        let mut all = LockSet::new();
+        all.add_db(0);
+        drop(keyspace.lock(all));
+    }
 
     #[test]
     fn info_keyspace_lists_non_empty_databases_with_ttl_estimates() {

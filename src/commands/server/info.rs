@@ -200,7 +200,7 @@ fn server(ctx: &mut Ctx, out: &mut String) {
             ("redis_mode", &"standalone"),
             ("os", &os),
             ("arch_bits", &usize::BITS),
-            ("monotonic_clock", &"POSIX clock_gettime"),
+            ("monotonic_clock", &crate::counters::clock_description()),
             (
                 "multiplexing_api",
                 &if cfg!(target_os = "linux") {
@@ -218,7 +218,7 @@ fn server(ctx: &mut Ctx, out: &mut String) {
             ("server_time_usec", &now_us()),
             ("uptime_in_seconds", &uptime),
             ("uptime_in_days", &(uptime / 86400)),
-            ("hz", &hz),
+            ("hz", &server.cron.hz.load(Ordering::Relaxed)),
             ("configured_hz", &hz),
             // Redis's LRU clock: seconds, in 24 bits.
             ("lru_clock", &((now_ms() / 1000) & 0xFF_FFFF)),

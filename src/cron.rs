@@ -1,0 +1,115 @@
+//! The server cron (Redis's `serverCron`): one task on the first event
+//! loop, `hz` times a second, doing the periodic work every subsystem
+//! needs, each job at its own period ([`Cron::every`], Redis's
+//! `run_with_period`). Save points, AOF fsync and replication timeouts
+//! belong here too when they come.
+//!
+//! With `dynamic-hz yes` (the default) the rate doubles for every 200
+//! clients per tick, up to 500, as Redis raises `server.hz` so that the
+//! per-client work of a tick stays small. INFO shows it as `hz`.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::keyspace::ActiveExpiry;
+use crate::server::Server;
+
+/// Redis's `MAX_CLIENTS_PER_CLOCK_TICK`.
+const MAX_CLIENTS_PER_TICK: usize = 200;
+/// Redis's `CONFIG_MAX_HZ`.
+const MAX_HZ: u32 = 500;
+
+/// What the cron shows others.
+pub struct CronState {
+    /// The rate it runs at now (INFO `hz`).
+    pub hz: AtomicU32,
+}
+
+impl CronState {
+    pub fn new(hz: u32) -> CronState {
+        CronState {
+            hz: AtomicU32::new(hz),
+        }
+    }
+}
+
+/// The cron's own state.
+struct Cron {
+    /// Ticks so far (Redis's `cronloops`).
+    ticks: u64,
+    hz: u32,
+}
+
+impl Cron {
+    /// Whether a job of period `ms` runs this tick: every tick when the
+    /// period is shorter than one, otherwise every `ms / tick` ticks.
+    fn every(&self, ms: u64) -> bool {
+        let tick = 1000 / u64::from(self.hz);
+        ms <= tick || self.ticks.is_multiple_of(ms / tick)
+    }
+}
+
+/// `hz`, raised for many clients when `dynamic-hz` is on.
+fn effective_hz(server: &Server) -> u32 {
+    let mut hz = server.config.hz().clamp(1, MAX_HZ);
+    if server.config.dynamic_hz() {
+        let clients = server.clients.len();
+        while clients / hz as usize > MAX_CLIENTS_PER_TICK && hz < MAX_HZ {
+            hz = (hz * 2).min(MAX_HZ);
+        }
+    }
+    hz
+}
+
+/// Starts the cron on the current (first) event loop.
+pub fn spawn(server: Arc<Server>) {
+    tokio::spawn(async move {
+        let mut cron = Cron { ticks: 0, hz: 10 };
+        let mut expiry = ActiveExpiry::new(&server.keyspace);
+        loop {
+            let started = Instant::now();
+            cron.hz = effective_hz(&server);
+            server.cron.hz.store(cron.hz, Ordering::Relaxed);
+            server.keyspace.lru_clock.refresh();
+            if cron.every(crate::server::RATE_PERIOD_MS) {
+                server.stats.sample();
+            }
+            if cron.every(1000) {
+                // Redis's `clientsCron` checks timeouts; `replicationCron`
+                // runs once a second.
+                let timeout = server.config.timeout();
+                if timeout > 0 {
+                    server.clients.close_idle(timeout);
+                }
+                server.replication.cron(&server.config);
+            }
+            if server.keyspace.active_expiry.enabled() {
+                expiry
+                    .cycle(&server.keyspace, u64::from(cron.hz), started)
+                    .await;
+            }
+            cron.ticks += 1;
+            let tick = Duration::from_millis(1000 / u64::from(cron.hz));
+            tokio::time::sleep(tick.saturating_sub(started.elapsed())).await;
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_run_at_their_period() {
+        let runs = |hz: u32, ms: u64| {
+            (0..100)
+                .filter(|&ticks| Cron { ticks, hz }.every(ms))
+                .count()
+        };
+        assert_eq!(runs(10, 100), 100);
+        assert_eq!(runs(10, 1000), 10);
+        assert_eq!(runs(100, 1000), 1);
+        assert_eq!(runs(500, 50), 4);
+    }
+}
