@@ -22,6 +22,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use crate::client::ClientHandle;
 use crate::config::{notify, Config, OutputBufferLimit};
 use crate::glob::glob_match;
+use crate::keyspace::{Event, EventSink};
 use crate::protocol::Reply;
 use crate::util::now_ms;
 
@@ -391,28 +392,29 @@ impl PubSub {
     pub fn len(&self, kind: Kind) -> usize {
         self.lock()[kind.index()].len()
     }
+}
 
-    /// Redis's `notifyKeyspaceEvent`: when `class` is enabled in
-    /// `notify-keyspace-events`, publishes `event` on
-    /// `__keyspace@<db>__:<key>` (K) and `key` on `__keyevent@<db>__:<event>` (E).
-    pub fn notify(&self, class: u32, event: &'static str, key: &[u8], db: usize) {
-        let flags = self.config.notify_keyspace_events();
-        if flags & class == 0 {
-            return;
-        }
-        let key = Bytes::copy_from_slice(key);
-        if flags & notify::KEYSPACE != 0 {
-            let mut channel = format!("__keyspace@{db}__:").into_bytes();
-            channel.extend_from_slice(&key);
-            self.publish(
-                Kind::Channel,
-                &Bytes::from(channel),
-                &Bytes::from_static(event.as_bytes()),
-            );
-        }
-        if flags & notify::KEYEVENT != 0 {
-            let channel = Bytes::from(format!("__keyevent@{db}__:{event}"));
-            self.publish(Kind::Channel, &channel, &key);
+/// Keyspace events (Redis's `notifyKeyspaceEvent`), recorded by each unit's
+/// effects record and published here when the unit ends.
+impl EventSink for PubSub {
+    fn flags(&self) -> u32 {
+        self.config.notify_keyspace_events()
+    }
+
+    /// Publishes each event's name on `__keyspace@<db>__:<key>` (K) and its
+    /// key on `__keyevent@<db>__:<event>` (E).
+    fn publish(&self, events: Vec<Event>, flags: u32) {
+        for event in events {
+            let (db, name, key) = (event.db, event.name, &event.key[..]);
+            if flags & notify::KEYSPACE != 0 {
+                let mut channel = format!("__keyspace@{db}__:").into_bytes();
+                channel.extend_from_slice(key);
+                PubSub::publish(self, Kind::Channel, &channel, name.as_bytes());
+            }
+            if flags & notify::KEYEVENT != 0 {
+                let channel = format!("__keyevent@{db}__:{name}");
+                PubSub::publish(self, Kind::Channel, channel.as_bytes(), key);
+            }
         }
     }
 }

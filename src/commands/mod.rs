@@ -201,8 +201,8 @@ impl<'a, 'k> Ctx<'a, 'k> {
 
     /// Redis's `notifyKeyspaceEvent` for `key` in the client's database:
     /// `class` is a [`crate::config::notify`] bit, `event` Redis's event name.
-    pub fn notify(&self, class: u32, event: &'static str, key: &[u8]) {
-        self.server.pubsub.notify(class, event, key, self.client.db);
+    pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        self.guard.notify(class, event, self.client.db, key);
     }
 }
 

@@ -4,13 +4,34 @@
 //!
 //! This is the one place Redis's `call()` gathers from: the change count
 //! (`server.dirty`: INFO, later save points), the keys WATCH must hear of,
-//! the keys blocked clients wait on, and the ops to propagate (replicas, AOF).
+//! the keys blocked clients wait on, the keyspace events to publish, and
+//! the ops to propagate (replicas, AOF).
 //! [`super::DbView`]'s writes and expiry fill it, so no command family has
 //! to remember any of it; `Guard`'s `Drop` flushes it, so no path can
 //! forget it.
 
 use super::Key;
 use crate::propagate::Op;
+
+/// A keyspace event (Redis's `notifyKeyspaceEvent`): `name` happened to
+/// `key` in database `db`; `class` is a [`crate::config::notify`] bit.
+pub struct Event {
+    pub class: u32,
+    pub name: &'static str,
+    pub db: usize,
+    pub key: Key,
+}
+
+/// Who publishes keyspace events (pub/sub), so the keyspace needs no
+/// knowledge of subscribers.
+pub trait EventSink: Send + Sync {
+    /// The `notify-keyspace-events` flags now: events of other classes are
+    /// not even recorded.
+    fn flags(&self) -> u32;
+    /// Publishes a unit's events, in order, under the `flags` they were
+    /// recorded with.
+    fn publish(&self, events: Vec<Event>, flags: u32);
+}
 
 #[derive(Default)]
 pub(super) struct Effects {
@@ -31,9 +52,25 @@ pub(super) struct Effects {
     pub ops: Vec<Op>,
     /// Active expiry's units are never wrapped in MULTI/EXEC.
     pub no_multi: bool,
+    /// `notify-keyspace-events` when the guard was taken (0: none wanted).
+    pub event_flags: u32,
+    /// The unit's keyspace events so far.
+    pub events: Vec<Event>,
 }
 
 impl Effects {
+    /// Records a keyspace event, if its class is wanted.
+    pub fn notify(&mut self, class: u32, name: &'static str, db: usize, key: &[u8]) {
+        if self.event_flags & class != 0 {
+            self.events.push(Event {
+                class,
+                name,
+                db,
+                key: Key::from(key),
+            });
+        }
+    }
+
     /// Adds an op to the unit, if anyone reads the stream.
     pub fn propagate(&mut self, op: impl FnOnce() -> Op) {
         if self.propagating {

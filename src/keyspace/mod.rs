@@ -32,8 +32,9 @@ pub use watch::Watches;
 
 use crate::blocking::Blocking;
 use crate::config::notify;
+pub use effects::{Event, EventSink};
+
 use crate::propagate::{Op, Propagation};
-use crate::pubsub::PubSub;
 
 /// The keyspace hasher: fast, and seeded per process against collision attacks.
 pub type KeyHasher = foldhash::fast::RandomState;
@@ -69,8 +70,8 @@ pub struct Keyspace {
     /// guard counts its command's changes and adds them here once, in
     /// [`Guard::command_done`].
     pub dirty: AtomicU64,
-    /// Where `expired` keyspace events go (none in unit tests).
-    pubsub: Option<Arc<PubSub>>,
+    /// Who publishes keyspace events (none in unit tests).
+    events: Option<Arc<dyn EventSink>>,
     /// Where each unit's ops go (replicas, later the AOF).
     pub propagation: Arc<Propagation>,
     /// Who WATCHes which keys; every write below tells it.
@@ -99,7 +100,7 @@ impl Keyspace {
             hasher,
             expired_keys: AtomicU64::new(0),
             dirty: AtomicU64::new(0),
-            pubsub: None,
+            events: None,
             propagation: Arc::new(Propagation::new(Arc::default())),
             watches: Watches::new(databases),
             blocking: Blocking::default(),
@@ -108,10 +109,10 @@ impl Keyspace {
         }
     }
 
-    /// Sends keyspace notifications to `pubsub`.
-    pub fn notifying(self, pubsub: Arc<PubSub>) -> Keyspace {
+    /// Hands each unit's keyspace events to `sink`.
+    pub fn notifying(self, sink: Arc<dyn EventSink>) -> Keyspace {
         Keyspace {
-            pubsub: Some(pubsub),
+            events: Some(sink),
             ..self
         }
     }
@@ -121,13 +122,6 @@ impl Keyspace {
         Keyspace {
             propagation,
             ..self
-        }
-    }
-
-    /// Redis's `notifyKeyspaceEvent` for a key of database `db`.
-    pub fn notify(&self, class: u32, event: &'static str, key: &[u8], db: usize) {
-        if let Some(pubsub) = &self.pubsub {
-            pubsub.notify(class, event, key, db);
         }
     }
 
@@ -253,6 +247,7 @@ impl Keyspace {
             hashes: set.hashes,
             effects: effects::Effects {
                 propagating: self.propagation.active(),
+                event_flags: self.events.as_ref().map_or(0, |sink| sink.flags()),
                 ..Default::default()
             },
         }
@@ -268,7 +263,7 @@ impl Keyspace {
             self.dbs[db].volatile.fetch_sub(1, Ordering::Relaxed);
         }
         self.expired_keys.fetch_add(1, Ordering::Relaxed);
-        self.notify(notify::EXPIRED, "expired", key, db);
+        effects.notify(notify::EXPIRED, "expired", db, key);
         self.watches.touch(db, key, false);
         effects.propagate(|| self.propagation.expired_key(db, key));
     }
@@ -398,6 +393,12 @@ impl<'k> Guard<'k> {
             let ops = std::mem::take(&mut self.effects.ops);
             self.keyspace.propagation.feed(&ops, !self.effects.no_multi);
         }
+        if let (false, Some(sink)) = (self.effects.events.is_empty(), &self.keyspace.events) {
+            sink.publish(
+                std::mem::take(&mut self.effects.events),
+                self.effects.event_flags,
+            );
+        }
         self.shards.clear();
         for (db, key) in self.effects.ready.drain(..) {
             match key {
@@ -431,6 +432,12 @@ impl<'k> Guard<'k> {
     /// Whether this unit collects ops: someone reads the stream.
     pub fn propagating(&self) -> bool {
         self.effects.propagating
+    }
+
+    /// Redis's `notifyKeyspaceEvent` for `key` in database `db`: published
+    /// when the unit ends, in order, if `notify-keyspace-events` wants it.
+    pub fn notify(&mut self, class: u32, event: &'static str, db: usize, key: &[u8]) {
+        self.effects.notify(class, event, db, key);
     }
 
     /// Adds an op to the unit (Redis's `alsoPropagate`); `op` is built only
@@ -538,8 +545,8 @@ impl<'g, 'k> DbView<'g, 'k> {
     }
 
     /// A keyspace event for `key` in this database (`notifyKeyspaceEvent`).
-    pub fn notify(&self, class: u32, event: &'static str, key: &[u8]) {
-        self.guard.keyspace.notify(class, event, key, self.db);
+    pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        self.guard.effects.notify(class, event, self.db, key);
     }
 
     fn account(&self, old: Option<u64>, new: Option<u64>) {
@@ -551,43 +558,40 @@ impl<'g, 'k> DbView<'g, 'k> {
 
     /// Removes `key` if it has expired. Returns whether it is (still) present.
     fn expire_if_needed(&mut self, hash: u64, key: &[u8]) -> bool {
-        self.lookup(hash, key, 0).is_some()
+        self.lookup(hash, key, 0, false).is_some()
     }
 
     /// The live entry for `key` (one probe of its shard), reclaiming it if
     /// it is past its TTL, as Redis's `expireIfNeeded` does.
     /// `changes` is added to the command's change count if the key is live
     /// (1 for a write taking the value to change it, 0 otherwise).
-    fn lookup(&mut self, hash: u64, key: &[u8], changes: u64) -> Option<&mut Entry> {
+    /// A `read` that finds nothing is a `keymiss` event.
+    fn lookup(&mut self, hash: u64, key: &[u8], changes: u64, read: bool) -> Option<&mut Entry> {
         let (keyspace, db, clock) = (self.guard.keyspace, self.db, self.clock);
         let (shard, effects) = self.guard.shard_and_effects(db, hash);
         match shard.lookup(hash, key, |e| e.is_expired(clock)) {
-            Lookup::Missing => None,
             Lookup::Live(entry) => {
                 effects.dirty += changes;
-                Some(entry)
+                return Some(entry);
             }
-            Lookup::Expired(old) => {
-                keyspace.expired(effects, db, key, old.expires_at().is_some());
-                None
-            }
+            Lookup::Missing => {}
+            Lookup::Expired(old) => keyspace.expired(effects, db, key, old.expires_at().is_some()),
         }
+        if read {
+            effects.notify(notify::KEY_MISS, "keymiss", db, key);
+        }
+        None
     }
 
     /// The live entry for `key`, recording the access (Redis's `lookupKey`).
     pub fn get(&mut self, key: &[u8]) -> Option<&Entry> {
-        self.touch(key, 0).map(|e| &*e)
+        self.touch(key, 0, false).map(|e| &*e)
     }
 
     /// [`DbView::get`] for a read (Redis's `lookupKeyRead`): a missing key is
     /// a `keymiss` event.
     pub fn get_read(&mut self, key: &[u8]) -> Option<&Entry> {
-        let (keyspace, db) = (self.guard.keyspace, self.db);
-        let found = self.touch(key, 0).map(|e| &*e);
-        if found.is_none() {
-            keyspace.notify(notify::KEY_MISS, "keymiss", key, db);
-        }
-        found
+        self.touch(key, 0, true).map(|e| &*e)
     }
 
     /// The live value for `key`, to change in place. Its TTL stays as it is.
@@ -597,7 +601,7 @@ impl<'g, 'k> DbView<'g, 'k> {
         if self.guard.keyspace.watches.any() && self.contains(key) {
             self.guard.effects.changed.push((self.db, Key::from(key)));
         }
-        self.touch(key, 1).map(|e| &mut e.value)
+        self.touch(key, 1, false).map(|e| &mut e.value)
     }
 
     /// Takes back the modification `get_mut` recorded for `key`: the command
@@ -619,9 +623,9 @@ impl<'g, 'k> DbView<'g, 'k> {
     }
 
     /// The live entry for `key` with its access time updated.
-    fn touch(&mut self, key: &[u8], changes: u64) -> Option<&mut Entry> {
+    fn touch(&mut self, key: &[u8], changes: u64, read: bool) -> Option<&mut Entry> {
         let now = self.guard.keyspace.lru_clock.now_ms();
-        let entry = self.lookup(self.guard.hash(key), key, changes)?;
+        let entry = self.lookup(self.guard.hash(key), key, changes, read)?;
         entry.access.touch(now);
         Some(entry)
     }
@@ -630,7 +634,7 @@ impl<'g, 'k> DbView<'g, 'k> {
     /// (`LOOKUP_NOTOUCH`: TYPE, TTL, OBJECT, ...).
     pub fn peek(&mut self, key: &[u8]) -> Option<&Entry> {
         let hash = self.guard.hash(key);
-        self.lookup(hash, key, 0).map(|e| &*e)
+        self.lookup(hash, key, 0, false).map(|e| &*e)
     }
 
     /// MEMORY USAGE: the bytes `key` and its value take (the value's
@@ -735,7 +739,7 @@ impl<'g, 'k> DbView<'g, 'k> {
     /// Sets or clears the TTL of a live key. Returns false if there is no such key.
     pub fn set_expiry(&mut self, key: &[u8], expires_at: Option<u64>) -> bool {
         let hash = self.guard.hash(key);
-        let Some(entry) = self.lookup(hash, key, 0) else {
+        let Some(entry) = self.lookup(hash, key, 0, false) else {
             return false;
         };
         let old = entry.set_expires_at(expires_at);
