@@ -15,7 +15,6 @@ mod shard;
 mod value;
 mod watch;
 
-use std::fmt::Write;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -173,24 +172,6 @@ impl Keyspace {
             old / 50 * 49 + sample / 50
         };
         avg.store(new, Ordering::Relaxed);
-    }
-
-    /// The body of INFO's `# Keyspace` section: one
-    /// `db<n>:keys=..,expires=..,avg_ttl=..` line per non-empty database.
-    /// Takes each shard's lock in turn, so call it holding no [`Guard`].
-    pub fn info_keyspace(&self) -> String {
-        let mut out = String::new();
-        for db in 0..self.databases() {
-            let (keys, expires) = (self.db_len(db), self.db_volatile(db));
-            if keys > 0 || expires > 0 {
-                let avg_ttl = self.db_avg_ttl(db);
-                let _ = write!(
-                    out,
-                    "db{db}:keys={keys},expires={expires},avg_ttl={avg_ttl}\r\n"
-                );
-            }
-        }
-        out
     }
 
     /// Whether prefetching keys of database `db` pays: only when it is big
@@ -918,7 +899,7 @@ mod tests {
     }
 
     #[test]
-    fn info_keyspace_lists_non_empty_databases_with_ttl_estimates() {
+    fn volatile_counts_and_ttl_estimates_follow_writes_and_expiry() {
         let keyspace = Keyspace::new(4);
         let value = || Value::String(StringValue::from_bytes(Bytes::from_static(b"v")));
         let now = 1_000_000;
@@ -936,9 +917,16 @@ mod tests {
         with_db(2, now, &|db| {
             db.set(b"c", value(), None);
         });
+        let counts = |db| {
+            (
+                keyspace.db_len(db),
+                keyspace.db_volatile(db),
+                keyspace.db_avg_ttl(db),
+            )
+        };
         assert_eq!(
-            keyspace.info_keyspace(),
-            "db0:keys=2,expires=1,avg_ttl=0\r\ndb2:keys=1,expires=0,avg_ttl=0\r\n"
+            [counts(0), counts(1), counts(2)],
+            [(2, 1, 0), (0, 0, 0), (1, 0, 0)]
         );
         let sweep = |db: &mut DbView| {
             for shard in 0..SHARDS_PER_DB {
@@ -950,8 +938,6 @@ mod tests {
         // Once the key has expired, active expiry reclaims it.
         with_db(0, now + 20_000, &sweep);
         assert_eq!(keyspace.db_volatile(0), 0);
-        assert!(keyspace
-            .info_keyspace()
-            .starts_with("db0:keys=1,expires=0,"));
+        assert_eq!((keyspace.db_len(0), keyspace.db_volatile(0)), (1, 0));
     }
 }

@@ -554,15 +554,19 @@ fn cluster(_ctx: &mut Ctx, out: &mut String) {
     put(out, &[("cluster_enabled", &0)]);
 }
 
-/// `dbN:keys=..,expires=..,avg_ttl=..` for each non-empty database. Keys
-/// count as DBSIZE counts them; the average TTL is not estimated (0, as Redis
-/// reports before its expiry cycle has sampled).
+/// `dbN:keys=..,expires=..,avg_ttl=..` for each non-empty database, under
+/// INFO's lock of every shard. Keys count as DBSIZE counts them; `avg_ttl`
+/// is active expiry's running estimate, as Redis's (0 until it sampled).
 fn keyspace(ctx: &mut Ctx, out: &mut String) {
-    for db in 0..ctx.server.keyspace.databases() {
+    let keyspace = &ctx.server.keyspace;
+    for db in 0..keyspace.databases() {
         let keys = ctx.db_at(db).len();
-        if keys > 0 {
-            let expires = ctx.server.keyspace.db_volatile(db);
-            let _ = write!(out, "db{db}:keys={keys},expires={expires},avg_ttl=0\r\n");
+        let (expires, avg_ttl) = (keyspace.db_volatile(db), keyspace.db_avg_ttl(db));
+        if keys > 0 || expires > 0 {
+            let _ = write!(
+                out,
+                "db{db}:keys={keys},expires={expires},avg_ttl={avg_ttl}\r\n"
+            );
         }
     }
 }
