@@ -530,6 +530,7 @@ impl Config {
             MAXMEMORY_POLICY,
             DAEMONIZE,
             UNIXSOCKET,
+            REPLICAOF,
         ]
         .into_iter()
         .filter(|&i| named(i))
@@ -569,6 +570,13 @@ impl Config {
                     format!("WARNING unixsocket is set to {path} but reddish listens on TCP only: no unix socket is created")
                 })
             }
+            REPLICAOF => match &*self.val(REPLICAOF) {
+                Val::ReplicaOf(Some((host, port))) => Some(format!(
+                    "WARNING replicaof is set to {} {port} but reddish cannot be a replica yet: it runs as a master (replicas can attach to it)",
+                    String::from_utf8_lossy(host)
+                )),
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -940,6 +948,8 @@ impl Config {
         }
     }
 
+    /// A setting with its own syntax: each has the parser of Redis's
+    /// `set...Option` for it.
     fn parse_special(
         &self,
         sp: Special,
@@ -948,152 +958,88 @@ impl Config {
         state: &mut LoadState,
     ) -> Result<New, String> {
         match sp {
-            Special::Dir => {
-                // Redis `setConfigDirOption`: chdir() and report strerror.
-                let [arg] = args else {
-                    return Err("wrong number of arguments".to_string());
-                };
-                let base = PathBuf::from(self.text(i));
-                Ok(New::Val(Val::Str(resolve_dir(&base, arg)?)))
-            }
-            Special::Save => {
-                // Redis `setConfigSaveOption`.
-                let args = if args == [b""] { &[][..] } else { args };
-                if args.len() % 2 == 1 {
-                    return Err("Invalid save parameters".to_string());
-                }
-                let mut points = Vec::new();
-                for pair in args.chunks(2) {
-                    let seconds = strtoll_whole(pair[0]).filter(|&v| v >= 1);
-                    let changes = strtoll_whole(pair[1]).filter(|&v| v >= 0);
-                    let (Some(seconds), Some(changes)) = (seconds, changes) else {
-                        return Err("Invalid save parameters".to_string());
-                    };
-                    // Redis stores the change count in an int.
-                    points.push((seconds, changes as i32));
-                }
-                if state.reading && state.save_loaded && !args.is_empty() {
-                    let mut all = self.save();
-                    all.extend(points);
-                    points = all;
-                }
-                state.save_loaded = true;
-                Ok(New::Val(Val::Save(points)))
-            }
-            Special::ClientOutputBufferLimit => {
-                // Redis `updateClientOutputBufferLimit`.
-                if !args.len().is_multiple_of(4) {
+            Special::Dir => self.parse_dir(i, args),
+            Special::Save => self.parse_save(args, state),
+            Special::ClientOutputBufferLimit => self.parse_output_buffer_limits(args),
+            Special::OomScoreAdjValues => parse_oom_score_adj_values(args),
+            Special::NotifyKeyspaceEvents => parse_notify_keyspace_events(args),
+            Special::Bind => parse_bind(args),
+            Special::ReplicaOf => parse_replicaof(args),
+            Special::LatencyPercentiles => parse_latency_percentiles(args),
+        }
+    }
+
+    /// Redis `setConfigDirOption`: chdir() and report strerror.
+    fn parse_dir(&self, i: usize, args: &[&[u8]]) -> Result<New, String> {
+        let [arg] = args else {
+            return Err("wrong number of arguments".to_string());
+        };
+        let base = PathBuf::from(self.text(i));
+        Ok(New::Val(Val::Str(resolve_dir(&base, arg)?)))
+    }
+
+    /// Redis `setConfigSaveOption`.
+    fn parse_save(&self, args: &[&[u8]], state: &mut LoadState) -> Result<New, String> {
+        let args = if args == [b""] { &[][..] } else { args };
+        if args.len() % 2 == 1 {
+            return Err("Invalid save parameters".to_string());
+        }
+        let mut points = Vec::new();
+        for pair in args.chunks(2) {
+            let seconds = strtoll_whole(pair[0]).filter(|&v| v >= 1);
+            let changes = strtoll_whole(pair[1]).filter(|&v| v >= 0);
+            let (Some(seconds), Some(changes)) = (seconds, changes) else {
+                return Err("Invalid save parameters".to_string());
+            };
+            // Redis stores the change count in an int.
+            points.push((seconds, changes as i32));
+        }
+        if state.reading && state.save_loaded && !args.is_empty() {
+            let mut all = self.save();
+            all.extend(points);
+            points = all;
+        }
+        state.save_loaded = true;
+        Ok(New::Val(Val::Save(points)))
+    }
+
+    /// Redis `updateClientOutputBufferLimit`.
+    fn parse_output_buffer_limits(&self, args: &[&[u8]]) -> Result<New, String> {
+        if !args.len().is_multiple_of(4) {
+            return Err("Wrong number of arguments in buffer limit configuration.".to_string());
+        }
+        let mut limits = self.client_output_buffer_limits();
+        for group in args.chunks(4) {
+            let class = group[0].to_ascii_lowercase();
+            let slot = match class.as_slice() {
+                b"normal" => 0,
+                b"slave" | b"replica" => 1,
+                b"pubsub" => 2,
+                _ => {
                     return Err(
-                        "Wrong number of arguments in buffer limit configuration.".to_string()
-                    );
+                        "Invalid client class specified in buffer limit configuration.".to_string(),
+                    )
                 }
-                let mut limits = self.client_output_buffer_limits();
-                for group in args.chunks(4) {
-                    let class = group[0].to_ascii_lowercase();
-                    let slot = match class.as_slice() {
-                        b"normal" => 0,
-                        b"slave" | b"replica" => 1,
-                        b"pubsub" => 2,
-                        _ => {
-                            return Err(
-                                "Invalid client class specified in buffer limit configuration."
-                                    .to_string(),
-                            )
-                        }
+            };
+            let hard = memtoull(group[1]);
+            let soft = memtoull(group[2]);
+            // strtoll() into an int, as Redis does.
+            let seconds = strtoll_whole(group[3]).map(|v| v as i32);
+            match (hard, soft, seconds) {
+                (Some(hard_bytes), Some(soft_bytes), Some(soft_seconds)) if soft_seconds >= 0 => {
+                    limits[slot] = OutputBufferLimit {
+                        hard_bytes,
+                        soft_bytes,
+                        soft_seconds,
                     };
-                    let hard = memtoull(group[1]);
-                    let soft = memtoull(group[2]);
-                    // strtoll() into an int, as Redis does.
-                    let seconds = strtoll_whole(group[3]).map(|v| v as i32);
-                    match (hard, soft, seconds) {
-                        (Some(hard_bytes), Some(soft_bytes), Some(soft_seconds)) if soft_seconds >= 0 => {
-                            limits[slot] = OutputBufferLimit {
-                                hard_bytes,
-                                soft_bytes,
-                                soft_seconds,
-                            };
-                        }
-                        _ => {
-                            return Err("Error in hard, soft or soft_seconds setting in buffer limit configuration."
-                                .to_string())
-                        }
-                    }
                 }
-                Ok(New::Val(Val::Obuf(limits)))
-            }
-            Special::OomScoreAdjValues => {
-                // Redis `setConfigOOMScoreAdjValuesOption`.
-                let [a, b, c] = args else {
-                    return Err("wrong number of arguments".to_string());
-                };
-                let mut values = [0i32; 3];
-                for (slot, arg) in values.iter_mut().zip([a, b, c]) {
-                    match strtoll_whole(arg) {
-                        Some(v) if (-2000..=2000).contains(&v) => *slot = v as i32,
-                        _ => {
-                            return Err("Invalid oom-score-adj-values, elements must be between -2000 and 2000."
-                                .to_string())
-                        }
-                    }
-                }
-                Ok(New::Val(Val::Oom(values)))
-            }
-            Special::NotifyKeyspaceEvents => {
-                // Redis `setConfigNotifyKeyspaceEventsOption`.
-                let [arg] = args else {
-                    return Err("wrong number of arguments".to_string());
-                };
-                let flags = keyspace_events_from_str(arg)
-                    .ok_or("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")?;
-                Ok(New::Num(i64::from(flags)))
-            }
-            Special::Bind => {
-                // Redis `setConfigBindOption`.
-                if args.len() > BINDADDR_MAX {
-                    return Err("Too many bind addresses specified.".to_string());
-                }
-                let addrs = if args == [b""] {
-                    Vec::new()
-                } else {
-                    args.iter()
-                        .map(|a| String::from_utf8_lossy(a).into_owned())
-                        .collect()
-                };
-                Ok(New::Val(Val::Bind(addrs)))
-            }
-            Special::ReplicaOf => {
-                // Redis `setConfigReplicaOfOption`.
-                let [host, port] = args else {
-                    return Err("wrong number of arguments".to_string());
-                };
-                if host.eq_ignore_ascii_case(b"no") && port.eq_ignore_ascii_case(b"one") {
-                    return Ok(New::Val(Val::ReplicaOf(None)));
-                }
-                match strtoll_whole(port) {
-                    Some(p) if (0..=65535).contains(&p) => {
-                        Ok(New::Val(Val::ReplicaOf(Some((host.to_vec(), p)))))
-                    }
-                    _ => Err("Invalid master port".to_string()),
-                }
-            }
-            Special::LatencyPercentiles => {
-                // Redis `setConfigLatencyTrackingInfoPercentilesOutputOption`.
-                let args = if args == [b""] { &[][..] } else { args };
-                let mut out = Vec::with_capacity(args.len());
-                for arg in args {
-                    let v = string2d(arg)
-                        .ok_or("Invalid latency-tracking-info-percentiles parameters")?;
-                    if !(0.0..=100.0).contains(&v) {
-                        return Err(
-                            "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
-                                .to_string(),
-                        );
-                    }
-                    out.push(v);
-                }
-                Ok(New::Val(Val::Percentiles(out)))
+                _ => return Err(
+                    "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+                        .to_string(),
+                ),
             }
         }
+        Ok(New::Val(Val::Obuf(limits)))
     }
 
     /// CONFIG GET rendering of setting `i` (each type's Redis `get`).
@@ -1458,6 +1404,84 @@ fn read_include(arg: &[u8]) -> Result<Vec<u8>, String> {
         content.extend(read_config_file(&m)?);
     }
     Ok(content)
+}
+
+/// Redis `setConfigOOMScoreAdjValuesOption`.
+fn parse_oom_score_adj_values(args: &[&[u8]]) -> Result<New, String> {
+    let [a, b, c] = args else {
+        return Err("wrong number of arguments".to_string());
+    };
+    let mut values = [0i32; 3];
+    for (slot, arg) in values.iter_mut().zip([a, b, c]) {
+        match strtoll_whole(arg) {
+            Some(v) if (-2000..=2000).contains(&v) => *slot = v as i32,
+            _ => {
+                return Err(
+                    "Invalid oom-score-adj-values, elements must be between -2000 and 2000."
+                        .to_string(),
+                )
+            }
+        }
+    }
+    Ok(New::Val(Val::Oom(values)))
+}
+
+/// Redis `setConfigNotifyKeyspaceEventsOption`.
+fn parse_notify_keyspace_events(args: &[&[u8]]) -> Result<New, String> {
+    let [arg] = args else {
+        return Err("wrong number of arguments".to_string());
+    };
+    let flags = keyspace_events_from_str(arg)
+        .ok_or("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")?;
+    Ok(New::Num(i64::from(flags)))
+}
+
+/// Redis `setConfigBindOption`.
+fn parse_bind(args: &[&[u8]]) -> Result<New, String> {
+    if args.len() > BINDADDR_MAX {
+        return Err("Too many bind addresses specified.".to_string());
+    }
+    let addrs = if args == [b""] {
+        Vec::new()
+    } else {
+        args.iter()
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect()
+    };
+    Ok(New::Val(Val::Bind(addrs)))
+}
+
+/// Redis `setConfigReplicaOfOption`.
+fn parse_replicaof(args: &[&[u8]]) -> Result<New, String> {
+    let [host, port] = args else {
+        return Err("wrong number of arguments".to_string());
+    };
+    if host.eq_ignore_ascii_case(b"no") && port.eq_ignore_ascii_case(b"one") {
+        return Ok(New::Val(Val::ReplicaOf(None)));
+    }
+    match strtoll_whole(port) {
+        Some(p) if (0..=65535).contains(&p) => {
+            Ok(New::Val(Val::ReplicaOf(Some((host.to_vec(), p)))))
+        }
+        _ => Err("Invalid master port".to_string()),
+    }
+}
+
+/// Redis `setConfigLatencyTrackingInfoPercentilesOutputOption`.
+fn parse_latency_percentiles(args: &[&[u8]]) -> Result<New, String> {
+    let args = if args == [b""] { &[][..] } else { args };
+    let mut out = Vec::with_capacity(args.len());
+    for arg in args {
+        let v = string2d(arg).ok_or("Invalid latency-tracking-info-percentiles parameters")?;
+        if !(0.0..=100.0).contains(&v) {
+            return Err(
+                "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+                    .to_string(),
+            );
+        }
+        out.push(v);
+    }
+    Ok(New::Val(Val::Percentiles(out)))
 }
 
 #[cfg(test)]

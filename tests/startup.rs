@@ -291,11 +291,12 @@ fn settings_without_their_subsystem_are_accepted_with_a_warning() {
     );
 }
 
-/// `daemonize` and `unixsocket` cannot be honoured (no fork, TCP only): they
-/// are accepted, as the suite's config sets them, and the log says so.
-/// `pidfile` is written while the server runs and removed when it exits.
+/// `daemonize`, `unixsocket` and `replicaof` cannot be honoured (no fork,
+/// TCP only, no replica side): they are accepted, as the suite's config
+/// sets them, and the log says so. `pidfile` is written while the server
+/// runs and removed when it exits.
 #[test]
-fn pidfile_is_written_and_daemonize_and_unixsocket_warn() {
+fn pidfile_is_written_and_daemonize_unixsocket_and_replicaof_warn() {
     let pidfile = std::env::temp_dir().join(format!("reddish-{}-test.pid", std::process::id()));
     let pidfile_arg = pidfile.to_string_lossy().into_owned();
     let (mut server, log) = Server::start_logging(&[
@@ -305,10 +306,14 @@ fn pidfile_is_written_and_daemonize_and_unixsocket_warn() {
         "/tmp/reddish-test.sock",
         "--pidfile",
         &pidfile_arg,
+        "--replicaof",
+        "127.0.0.1",
+        "1",
     ]);
     for warning in [
         "# WARNING daemonize is yes but reddish does not fork: it stays in the foreground",
         "# WARNING unixsocket is set to /tmp/reddish-test.sock but reddish listens on TCP only",
+        "# WARNING replicaof is set to 127.0.0.1 1 but reddish cannot be a replica yet",
     ] {
         assert!(log.contains(warning), "{warning}\n{log}");
     }
