@@ -14,6 +14,7 @@
 //! tick, it stops once a shard had few expired keys, so a big database with
 //! a handful of TTLs costs almost nothing.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,12 +35,35 @@ pub fn spawn_active_expiry(keyspace: Arc<Keyspace>, config: Arc<Config>) {
             let started = Instant::now();
             keyspace.lru_clock.refresh();
             let least = min_shards_per_tick(keyspace.shards_per_db(), hz);
-            for (db, cursor) in cursors.iter_mut().enumerate() {
-                sweep(&keyspace, db, cursor, least, started, budget).await;
+            if keyspace.active_expiry.enabled() {
+                for (db, cursor) in cursors.iter_mut().enumerate() {
+                    sweep(&keyspace, db, cursor, least, started, budget).await;
+                }
             }
             tokio::time::sleep(tick.saturating_sub(started.elapsed())).await;
         }
     });
+}
+
+/// Whether the cycle reclaims keys: DEBUG SET-ACTIVE-EXPIRE 0 turns it off
+/// (Redis's `server.active_expire_enabled`), so tests can watch expired keys
+/// stay in DBSIZE until something touches them. The LRU clock keeps ticking.
+pub struct Switch(AtomicBool);
+
+impl Default for Switch {
+    fn default() -> Switch {
+        Switch(AtomicBool::new(true))
+    }
+}
+
+impl Switch {
+    pub fn enabled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    pub fn set(&self, on: bool) {
+        self.0.store(on, Ordering::Relaxed);
+    }
 }
 
 /// How long the cycle runs before it lets the event loop serve clients.

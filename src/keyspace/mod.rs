@@ -75,6 +75,8 @@ pub struct Keyspace {
     pub blocking: Blocking,
     /// The time key accesses are stamped with.
     pub lru_clock: LruClock,
+    /// DEBUG SET-ACTIVE-EXPIRE's switch (Redis's `active_expire_enabled`).
+    pub active_expiry: expire::Switch,
 }
 
 impl Keyspace {
@@ -97,6 +99,7 @@ impl Keyspace {
             watches: Watches::new(databases),
             blocking: Blocking::default(),
             lru_clock: LruClock::default(),
+            active_expiry: expire::Switch::default(),
         }
     }
 
@@ -708,6 +711,21 @@ impl<'g, 'k> DbView<'g, 'k> {
                     f(k, e)
                 }
             });
+        }
+    }
+
+    /// The entry stored under `key`, expired or not, without touching or
+    /// reclaiming it: what Redis's DEBUG finds with `dictFind`.
+    pub fn stored(&self, key: &[u8]) -> Option<&Entry> {
+        let hash = self.guard.hash(key);
+        self.guard.shard_ref(self.db, hash)?.get(hash, key)
+    }
+
+    /// Visits every stored entry of the locked shards of this database,
+    /// logically expired ones too (DEBUG DIGEST, as Redis's dict iterator).
+    pub fn for_each_stored(&mut self, mut f: impl FnMut(&Key, &Entry)) {
+        for (_, shard) in self.guard.db_shards(self.db) {
+            shard.for_each(|k, e| f(k, e));
         }
     }
 
