@@ -79,7 +79,10 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     match (sub.as_slice(), argc) {
         (b"help", 2) => Ok(help(args[0])),
         (b"log", 3) => {
-            tracing::warn!("DEBUG LOG: {}", String::from_utf8_lossy(c_string(args[2], usize::MAX)));
+            tracing::warn!(
+                "DEBUG LOG: {}",
+                String::from_utf8_lossy(c_string(args[2], usize::MAX))
+            );
             Ok(Reply::OK)
         }
         (b"error", 3) => Ok(error_format(&[args[2]])),
@@ -183,7 +186,9 @@ fn atoi(arg: &[u8]) -> i64 {
     let value = digits
         .bytes()
         .take_while(u8::is_ascii_digit)
-        .fold(0i64, |n, d| n.wrapping_mul(10).wrapping_add(i64::from(d - b'0')));
+        .fold(0i64, |n, d| {
+            n.wrapping_mul(10).wrapping_add(i64::from(d - b'0'))
+        });
     if negative {
         value.wrapping_neg()
     } else {
@@ -242,6 +247,8 @@ fn protocol(ctx: &mut Ctx, kind: &[u8]) -> CmdResult {
     Ok(match kind.as_slice() {
         b"string" => Reply::bulk("Hello World"),
         b"integer" => Reply::Integer(12345),
+        // Redis's test value, not an approximation of pi.
+        #[allow(clippy::approx_constant)]
         b"double" => Reply::Double(3.141),
         b"bignum" => Reply::BigNumber("1234567999999999999999999999999999999".into()),
         b"null" => Reply::Null,

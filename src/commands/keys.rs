@@ -480,7 +480,8 @@ fn object_encoding(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn object_refcount(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let Some(small_int) = object_lookup(ctx, args[2], false, |e| is_shared_integer(&e.value)) else {
+    let Some(small_int) = object_lookup(ctx, args[2], false, |e| is_shared_integer(&e.value))
+    else {
         return Ok(Reply::Null);
     };
     Ok(Reply::from(refcount(ctx, small_int)))

@@ -34,7 +34,12 @@ pub fn describe(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
     let (shared, line) = ctx
         .db()
         .stored(key)
-        .map(|entry| (is_shared_integer(&entry.value), describe_line(entry, now, compressed)))
+        .map(|entry| {
+            (
+                is_shared_integer(&entry.value),
+                describe_line(entry, now, compressed),
+            )
+        })
         .ok_or_else(|| Reply::error(NO_SUCH_KEY))?;
     let refcount = refcount(ctx, shared);
     let (address, rest) = line;
@@ -101,16 +106,26 @@ pub fn listpack_dump(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
 fn hash_dump(hash: &Hash) -> String {
     let pairs: Vec<_> = hash.iter().collect();
     let elements = pairs.iter().flat_map(|(f, v)| [*f, *v]);
-    let mut out = listpack_header(listpack_size(elements.clone().map(Element::Bytes)), 2 * pairs.len());
+    let mut out = listpack_header(
+        listpack_size(elements.clone().map(Element::Bytes)),
+        2 * pairs.len(),
+    );
     for (index, element) in elements.enumerate() {
-        out.push_str(&format!("{{{index}: {}}}\n", String::from_utf8_lossy(element)));
+        out.push_str(&format!(
+            "{{{index}: {}}}\n",
+            String::from_utf8_lossy(element)
+        ));
     }
     out + "{end}"
 }
 
 fn zset_dump(zset: &ZSet) -> String {
     let items: Vec<_> = zset.iter_from(0, false).collect();
-    let size = listpack_size(items.iter().flat_map(|(m, s)| [Element::Bytes(m), Element::Score(*s)]));
+    let size = listpack_size(
+        items
+            .iter()
+            .flat_map(|(m, s)| [Element::Bytes(m), Element::Score(*s)]),
+    );
     let mut out = listpack_header(size, 2 * items.len());
     for (index, (member, score)) in items.iter().enumerate() {
         let mut text = Vec::new();
@@ -284,7 +299,8 @@ fn serialized_len(value: &Value) -> usize {
                     .sum::<usize>()
         }
         Value::Hash(hash @ Hash::Listpack(_)) => rdb_blob_size(listpack_size(
-            hash.iter().flat_map(|(f, v)| [Element::Bytes(f), Element::Bytes(v)]),
+            hash.iter()
+                .flat_map(|(f, v)| [Element::Bytes(f), Element::Bytes(v)]),
         )),
         Value::Hash(hash) => {
             length_size(hash.len())
@@ -328,6 +344,9 @@ mod tests {
         assert_eq!(rdb_string_size(b"1000"), 3);
         assert_eq!(rdb_string_size(b"012"), 4);
         assert_eq!(rdb_string_size(b"hello"), 6);
-        assert_eq!(serialized_len(&Value::String(StringValue::Int(1 << 40))), 14);
+        assert_eq!(
+            serialized_len(&Value::String(StringValue::Int(1 << 40))),
+            14
+        );
     }
 }
