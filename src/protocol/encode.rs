@@ -173,6 +173,16 @@ mod tests {
     }
 
     #[test]
+    fn attributes_only_in_resp3() {
+        let a = Reply::Attribute(
+            vec![(Reply::bulk_copy(b"k"), Reply::Integer(1))],
+            Box::new(Reply::bulk_copy(b"v")),
+        );
+        assert_eq!(enc(a.clone(), Resp::V2), b"$1\r\nv\r\n");
+        assert_eq!(enc(a, Resp::V3), b"|1\r\n$1\r\nk\r\n:1\r\n$1\r\nv\r\n");
+    }
+
+    #[test]
     fn errors_cannot_break_lines() {
         assert_eq!(
             enc(Reply::error_owned("ERR a\r\nb"), Resp::V2),
