@@ -255,6 +255,31 @@ fn errors_and_small_subcommands_match_redis() {
     assert!(help.ends_with("+HELP\r\n+    Prints this help.\r\n"));
 }
 
+#[test]
+fn populate_matches_redis() {
+    let Some(mut pair) = pair() else { return };
+    pair.run(&[
+        &["SET", "key:3", "mine"],
+        &["DEBUG", "POPULATE", "100"],
+        &["DEBUG", "POPULATE", "10", "pre", "3"],
+        &["DEBUG", "POPULATE", "5", "padded", "50"],
+        &["DEBUG", "POPULATE", "0"],
+        &["DEBUG", "POPULATE", "-1"],
+        &["DEBUG", "POPULATE", "abc"],
+        &["DEBUG", "POPULATE", "1", "x", "-5"],
+        &["DEBUG", "POPULATE", "1", "x", "1", "extra"],
+        &["DBSIZE"],
+        &["GET", "key:3"],
+        &["GET", "key:99"],
+        &["GET", "pre:7"],
+        &["GET", "padded:4"],
+        &["OBJECT", "ENCODING", "key:1"],
+        &["OBJECT", "ENCODING", "padded:1"],
+        &["DEBUG", "DIGEST"],
+    ]);
+    assert_eq!(pair.got.cmd_str(&["DBSIZE"]), ":115\r\n");
+}
+
 /// DEBUG OBJECT with the parts that differ between two processes (address,
 /// access clock) masked.
 fn masked_object_line(reply: &str) -> String {

@@ -19,11 +19,11 @@ mod object;
 
 use std::time::Duration;
 
-use super::args::{error_format, help_reply};
+use super::args::{error_format, help_reply, positive_arg};
 use super::table::c_string;
 use super::{cmd_locking, CmdResult, Command, Ctx, Locks, Registration};
 use crate::client::Client;
-use crate::keyspace::{Keyspace, LockSet};
+use crate::keyspace::{Keyspace, LockSet, StringValue, Value};
 use crate::number::strtod_prefix;
 use crate::protocol::{Reply, Resp};
 use crate::server::Server;
@@ -62,6 +62,8 @@ fn locks(keyspace: &Keyspace, db: usize, args: &[&[u8]], set: &mut LockSet) {
     let sub = sub.to_ascii_lowercase();
     match sub.as_slice() {
         b"digest" => set.add_all(keyspace),
+        // The keys POPULATE creates are many and not known before it runs.
+        b"populate" => set.add_db(db),
         b"digest-value" | b"object" | b"listpack" | b"quicklist" => {
             // QUICKLIST's optional third argument is a verbosity, not a key;
             // locking its shard too is harmless.
@@ -85,10 +87,13 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             );
             Ok(Reply::OK)
         }
+        // Unlike Redis, which writes this reply raw, INFO counts it as an
+        // error reply (errorstats, failed_calls).
         (b"error", 3) => Ok(error_format(&[args[2]])),
         (b"object", 3) => object::describe(ctx, args[2]),
         (b"listpack", 3) => object::listpack_dump(ctx, args[2]),
         (b"quicklist", 3 | 4) => object::quicklist_dump(ctx, args[2], args.get(3).copied()),
+        (b"populate", 3..=5) => populate(ctx, args),
         (b"digest", 2) => Ok(status(digest::hex(&digest::dataset(ctx)))),
         (b"digest-value", _) => Ok(Reply::Array(
             args[2..]
@@ -149,6 +154,11 @@ fn help(command: &[u8]) -> Reply {
             "    Write <message> to the server log.",
             "OBJECT <key>",
             "    Show low level info about `key` and associated value.",
+            "POPULATE <count> [<prefix>] [<size>]",
+            "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+            "    it is used instead of the 'key' prefix. These are not propagated to",
+            "    replicas. Cluster slots are not respected so keys not belonging to the",
+            "    current node can be created in cluster mode.",
             "PROTOCOL <type>",
             "    Reply with a test value of the specified type. <type> can be: string,",
             "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
@@ -220,6 +230,45 @@ fn sleep(arg: &[u8]) {
 /// A status reply built at run time.
 fn status(text: String) -> Reply {
     Reply::Simple(text.into_bytes().into())
+}
+
+/// DEBUG POPULATE <count> [<prefix>] [<size>]: creates string keys
+/// `<prefix>:<n>` (prefix `key`, cut to 127 bytes as Redis's buffer cuts it)
+/// holding `value:<n>`, padded with zero bytes or cut to `size` bytes when a
+/// size is given; existing keys are left alone. Values larger than
+/// `proto-max-bulk-len` are refused (Redis would try to allocate them).
+fn populate(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let count = positive_arg(args[2], None)?;
+    let size = match args.get(4) {
+        Some(size) => positive_arg(size, None)? as u64,
+        None => 0,
+    };
+    if size > ctx.server.config.proto_max_bulk_len() {
+        return Err(Reply::error(
+            "ERR value size is larger than proto-max-bulk-len",
+        ));
+    }
+    let prefix = args.get(3).map_or(&b"key"[..], |p| c_string(p, usize::MAX));
+    let mut db = ctx.db();
+    let mut key = Vec::new();
+    for n in 0..count {
+        let number = n.to_string();
+        key.clear();
+        key.extend_from_slice(prefix);
+        key.push(b':');
+        key.extend_from_slice(number.as_bytes());
+        key.truncate(127);
+        if db.contains(&key) {
+            continue;
+        }
+        let mut value = format!("value:{number}").into_bytes();
+        if size != 0 {
+            value.resize(size as usize, 0);
+        }
+        let value = Value::String(StringValue::from_bytes_no_int(value));
+        db.set(&key, value, None);
+    }
+    Ok(Reply::OK)
 }
 
 /// DEBUG QUICKLIST-PACKED-THRESHOLD <size>: Redis's quicklist stores an
