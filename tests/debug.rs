@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use support::{Conn, Pair, Server};
@@ -369,20 +369,6 @@ fn set_active_expire_0_keeps_expired_keys_until_accessed() {
     }
 }
 
-/// A connection to `port` from the loopback address `source` (127.0.0.2 is
-/// loopback, but not "local" to Redis, which compares the peer's text).
-fn connect_from(source: Ipv4Addr, port: u16) -> Conn {
-    let socket =
-        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
-    socket
-        .bind(&SocketAddr::from((source, 0)).into())
-        .expect("bind source address");
-    socket
-        .connect(&SocketAddr::from((Ipv4Addr::LOCALHOST, port)).into())
-        .expect("connect");
-    Conn::from_stream(TcpStream::from(socket))
-}
-
 const REFUSED: &str = "-ERR DEBUG command not allowed. If the enable-debug-command option is set \
 to \"local\", you can run it from a local connection, otherwise you need to set this option in \
 the configuration file, and then restart the server.\r\n";
@@ -433,8 +419,8 @@ fn local_allows_loopback_only_as_redis() {
     pair.run(&[&["SET", "k", "v"], &["DEBUG", "DIGEST"]]);
     assert!(pair.got.cmd_str(&["DEBUG", "DIGEST"]).starts_with("+"));
     let from = Ipv4Addr::new(127, 0, 0, 2);
-    let mut want = connect_from(from, pair.want_port());
-    let mut got = connect_from(from, pair.got_port());
+    let mut want = Conn::connect_from(from, pair.want_port());
+    let mut got = Conn::connect_from(from, pair.got_port());
     let (w, g) = (
         want.cmd_str(&["DEBUG", "DIGEST"]),
         got.cmd_str(&["DEBUG", "DIGEST"]),

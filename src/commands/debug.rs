@@ -33,7 +33,12 @@ pub static COMMANDS: &[Registration] = &[cmd_locking("debug", debug, Locks::Cust
 /// Redis's `processCommand` refusal of DEBUG when `enable-debug-command` is
 /// `no`, or `local` and the client is not on loopback. None when allowed.
 pub fn refusal(server: &Server, client: &Client, cmd: &Command) -> Option<Reply> {
-    if cmd.name != "debug" || server.config.debug_command_allowed(is_local(client)) {
+    let local = crate::client::is_local_peer;
+    if cmd.name != "debug"
+        || server
+            .config
+            .debug_command_allowed(local(client.handle.addr))
+    {
         return None;
     }
     Some(Reply::error(
@@ -41,16 +46,6 @@ pub fn refusal(server: &Server, client: &Client, cmd: &Command) -> Option<Reply>
          you can run it from a local connection, otherwise you need to set this option in the \
          configuration file, and then restart the server.",
     ))
-}
-
-/// Redis's `islocalClient` for TCP: the peer's address written as text is
-/// exactly `127.0.0.1` or `::1` (so not 127.0.0.2, nor an IPv4-mapped
-/// `::ffff:127.0.0.1`).
-fn is_local(client: &Client) -> bool {
-    match client.handle.addr.ip() {
-        std::net::IpAddr::V4(ip) => ip == std::net::Ipv4Addr::LOCALHOST,
-        std::net::IpAddr::V6(ip) => ip == std::net::Ipv6Addr::LOCALHOST,
-    }
 }
 
 /// DEBUG's metadata names no keys, so the locks come from the subcommand:

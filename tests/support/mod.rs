@@ -248,9 +248,23 @@ impl Conn {
         Conn::from_stream(TcpStream::connect(("127.0.0.1", port)).expect("connect"))
     }
 
-    /// A connection over a stream the test opened itself (from another
-    /// source address, say).
-    pub fn from_stream(stream: TcpStream) -> Conn {
+    /// A connection to `port` from the loopback address `source`: 127.0.0.2
+    /// is loopback, but not "local" to Redis (`islocalClient` compares the
+    /// peer's address text with 127.0.0.1 and ::1).
+    pub fn connect_from(source: std::net::Ipv4Addr, port: u16) -> Conn {
+        use std::net::{Ipv4Addr, SocketAddr};
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("socket");
+        socket
+            .bind(&SocketAddr::from((source, 0)).into())
+            .expect("bind source address");
+        socket
+            .connect(&SocketAddr::from((Ipv4Addr::LOCALHOST, port)).into())
+            .expect("connect");
+        Conn::from_stream(TcpStream::from(socket))
+    }
+
+    fn from_stream(stream: TcpStream) -> Conn {
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .expect("timeout");
