@@ -255,6 +255,28 @@ fn errors_and_small_subcommands_match_redis() {
     assert!(help.ends_with("+HELP\r\n+    Prints this help.\r\n"));
 }
 
+/// Inside EXEC, each subcommand's locks (the keys, a database, everything)
+/// must be part of the transaction's; a debug build asserts it.
+#[test]
+fn subcommands_in_a_transaction_match_redis() {
+    let Some(mut pair) = pair() else { return };
+    pair.run(&[
+        &["MULTI"],
+        &["SET", "a", "1"],
+        &["DEBUG", "DIGEST-VALUE", "a", "b"],
+        &["DEBUG", "DIGEST"],
+        &["SELECT", "2"],
+        &["RPUSH", "l", "x"],
+        &["DEBUG", "DIGEST-VALUE", "l"],
+        &["DEBUG", "POPULATE", "3"],
+        &["DEBUG", "LISTPACK", "l"],
+        &["DEBUG", "QUICKLIST", "l"],
+        &["DEBUG", "DIGEST"],
+        &["EXEC"],
+        &["DBSIZE"],
+    ]);
+}
+
 #[test]
 fn populate_matches_redis() {
     let Some(mut pair) = pair() else { return };
