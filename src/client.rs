@@ -9,6 +9,17 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
+/// Redis's `islocalClient` for TCP: the peer's address written as text is
+/// exactly `127.0.0.1` or `::1`, so 127.0.0.2 and a v4-mapped
+/// `::ffff:127.0.0.1` are not local. Protected mode, `enable-debug-command
+/// local` and `enable-protected-configs local` all ask it.
+pub fn is_local_peer(peer: SocketAddr) -> bool {
+    match peer.ip() {
+        std::net::IpAddr::V4(ip) => ip == std::net::Ipv4Addr::LOCALHOST,
+        std::net::IpAddr::V6(ip) => ip == std::net::Ipv6Addr::LOCALHOST,
+    }
+}
+
 use crate::blocking::{BlockSignal, ClientBlock};
 use crate::commands::Command;
 use crate::keyspace::Watches;

@@ -17,10 +17,10 @@ use std::sync::{Mutex, PoisonError, RwLock};
 
 use crate::protocol::inline::split_args;
 use parse::{
-    format_percentile, keyspace_events_from_str, keyspace_events_to_string, memtoull, repr,
-    string2d, string2ll, strtoll, strtoll_whole,
+    format_percentile, keyspace_events_from_str, keyspace_events_to_string, repr, string2d,
+    string2ll, strtoll, strtoll_whole,
 };
-pub use parse::{notify, strerror};
+pub use parse::{memtoull, notify, strerror};
 use table::{
     idx, lookup, Def, Fixup, Kind, NumFmt, Special, HIDDEN, IMMUTABLE, MULTI_ARG, N, PROTECTED,
     TABLE,

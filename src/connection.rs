@@ -93,16 +93,12 @@ for testing, restart it with the '--protected-mode no' option. 4) Setup a an aut
 password for the default user. NOTE: You only need to do one of the above things in order for \
 the server to start accepting connections from the outside.\r\n";
 
-/// Protected mode (on by default) with no password lets in only clients
-/// whose address is exactly 127.0.0.1 or ::1, as Redis's `islocalClient`
-/// compares the peer's address text (127.0.0.2 or a v4-mapped ::ffff:127.0.0.1
-/// are not local to it either).
+/// Protected mode (on by default) with no password lets in only local
+/// clients ([`crate::client::is_local_peer`]).
 fn denied_by_protected_mode(server: &Server, peer: SocketAddr) -> bool {
-    let local = match peer.ip() {
-        std::net::IpAddr::V4(ip) => ip == std::net::Ipv4Addr::LOCALHOST,
-        std::net::IpAddr::V6(ip) => ip == std::net::Ipv6Addr::LOCALHOST,
-    };
-    !local && server.config.protected_mode() && !server.config.has_password()
+    !crate::client::is_local_peer(peer)
+        && server.config.protected_mode()
+        && !server.config.has_password()
 }
 
 pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {

@@ -111,6 +111,14 @@ pub fn strtod_c_string(s: &[u8]) -> Option<f64> {
     })
 }
 
+/// C `strtod(s, NULL)` on `s` read as a C string: the number at its start,
+/// whatever follows it, 0 when there is none (DEBUG SLEEP reads its argument
+/// so). NaN and infinities come back as parsed.
+pub fn strtod_prefix(s: &[u8]) -> f64 {
+    // SAFETY: `ptr` is NUL-terminated; a null end pointer is allowed.
+    with_nul(s, |ptr| unsafe { libc::strtod(ptr, std::ptr::null_mut()) })
+}
+
 /// Redis 7.0 `addReplyDouble` text: `%.17g` from glibc (so `inf`, `-inf`,
 /// `1.1000000000000001`, `1e+21`, `-0`). Redis 7.2 switched to shortest
 /// round-trip output; 7.0 did not.

@@ -693,3 +693,27 @@ fn mem_allocator_names_jemalloc_and_a_big_string_costs_its_bytes() {
     let usage = usage(&mut c, &["key"]);
     assert!((33_000..42_000).contains(&usage), "{usage}");
 }
+
+/// `enable-protected-configs local` lets only 127.0.0.1 and ::1 change
+/// protected settings: 127.0.0.2 is loopback but not local to Redis.
+#[test]
+fn protected_configs_local_means_redis_local() {
+    let args = [
+        "--enable-protected-configs",
+        "local",
+        "--protected-mode",
+        "no",
+    ];
+    let Some(oracle) = Server::oracle_with(&args) else {
+        return;
+    };
+    let ours = Server::start_with(&args);
+    let dir = std::env::temp_dir().to_string_lossy().into_owned();
+    let set_dir = ["CONFIG", "SET", "dir", dir.as_str()];
+    let from = std::net::Ipv4Addr::new(127, 0, 0, 2);
+    let want = Conn::connect_from(from, oracle.port).cmd_str(&set_dir);
+    assert!(want.contains("can't set protected config"), "{want}");
+    assert_eq!(Conn::connect_from(from, ours.port).cmd_str(&set_dir), want);
+    assert_eq!(oracle.connect().cmd_str(&set_dir), "+OK\r\n");
+    assert_eq!(ours.connect().cmd_str(&set_dir), "+OK\r\n");
+}

@@ -104,8 +104,12 @@ def run_suite(args, label, units, spawn):
         cmd = [run_sh, "--spawn", args.server, *units]
     else:
         port = free_port()
+        # DEBUG enabled as in the suite's own server config
+        # (tests/assets/default.conf: enable-debug-command yes), which its
+        # tests are written against; the profile's tags still decide which
+        # tests run (external profiles skip needs:debug ones).
         server = subprocess.Popen(
-            [args.server, "--port", str(port)],
+            [args.server, "--port", str(port), "--enable-debug-command", "yes"],
             stdout=open(os.path.join(log_dir, "server.log"), "wb"),
             stderr=subprocess.STDOUT,
         )

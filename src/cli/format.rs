@@ -69,6 +69,8 @@ fn tty(reply: &Reply, prefix: &[u8], out: &mut Vec<u8>) {
             out.extend_from_slice(digits);
             out.push(b'\n');
         }
+        // The server never sends reddish-cli attributes it did not ask for.
+        Reply::Attribute(_, reply) => tty(reply, prefix, out),
         Reply::Null | Reply::NullArray => out.extend_from_slice(b"(nil)\n"),
         Reply::Bool(b) => out.extend_from_slice(if *b { b"(true)\n" } else { b"(false)\n" }),
         Reply::Array(items) => tty_items(items, b')', b"(empty array)\n", prefix, out),
@@ -167,6 +169,7 @@ pub fn raw(reply: &Reply, out: &mut Vec<u8>) {
             }
         }
         Reply::Bulks(bulks) => raw(&bulks.to_array(), out),
+        Reply::Attribute(_, reply) => raw(reply, out),
         Reply::Map(pairs) => {
             for (i, (key, value)) in pairs.iter().enumerate() {
                 if i > 0 {

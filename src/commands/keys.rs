@@ -56,8 +56,8 @@ fn read_key<T>(ctx: &mut Ctx, key: &[u8], touch: bool, f: impl FnOnce(&Entry) ->
 }
 
 /// [`read_key`] without the `keymiss` event of a missing key: OBJECT's
-/// lookup (`LOOKUP_NONOTIFY`).
-fn object_lookup<T>(
+/// lookup (`LOOKUP_NONOTIFY`), which DEBUG LISTPACK and QUICKLIST share.
+pub(super) fn object_lookup<T>(
     ctx: &mut Ctx,
     key: &[u8],
     touch: bool,
@@ -466,7 +466,7 @@ const SHARED_INTEGERS: i64 = 10_000;
 /// keys, which it does unless an LRU/LFU policy with a maxmemory limit needs
 /// per-key access data (`canUseSharedObject`). (A COPY of a shared integer
 /// is a private object with refcount 1 in Redis; we do not track that.)
-fn refcount(ctx: &Ctx, small_int: bool) -> i64 {
+pub(super) fn refcount(ctx: &Ctx, small_int: bool) -> i64 {
     let policy = ctx.server.config.maxmemory_policy();
     let sharing = ctx.server.config.maxmemory() == 0
         || !(policy.ends_with("-lru") || policy.ends_with("-lfu"));
@@ -475,6 +475,11 @@ fn refcount(ctx: &Ctx, small_int: bool) -> i64 {
     } else {
         1
     }
+}
+
+/// Whether Redis would store `value` as one of its shared integer objects.
+pub(super) fn is_shared_integer(value: &Value) -> bool {
+    matches!(value, Value::String(StringValue::Int(n)) if (0..SHARED_INTEGERS).contains(n))
 }
 
 // The OBJECT subcommands look the key up without touching it and answer
@@ -488,12 +493,8 @@ fn object_encoding(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn object_refcount(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let Some(small_int) = object_lookup(
-        ctx,
-        args[2],
-        false,
-        |e| matches!(e.value, Value::String(StringValue::Int(n)) if (0..SHARED_INTEGERS).contains(&n)),
-    ) else {
+    let Some(small_int) = object_lookup(ctx, args[2], false, |e| is_shared_integer(&e.value))
+    else {
         return Ok(Reply::Null);
     };
     Ok(Reply::from(refcount(ctx, small_int)))

@@ -12,6 +12,7 @@ pub mod args;
 mod blocking;
 mod callstats;
 mod connection;
+mod debug;
 mod hash;
 mod keys;
 mod list;
@@ -98,6 +99,7 @@ fn registrations() -> impl Iterator<Item = &'static Registration> {
         pubsub::COMMANDS,
         replication::COMMANDS,
         tx::COMMANDS,
+        debug::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -343,6 +345,9 @@ pub fn execute(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
         Err((cmd, reply)) => return refuse(server, client, cmd, reply),
     };
     client.note_command(cmd, server.keyspace.lru_clock.now_ms());
+    if let Some(reply) = debug::refusal(server, client, cmd) {
+        return refuse(server, client, Some(cmd), reply);
+    }
     if client.auth_required(&server.config) && !cmd.flags.contains(Flags::NO_AUTH) {
         let reply = Reply::error("NOAUTH Authentication required.");
         return refuse(server, client, Some(cmd), reply);

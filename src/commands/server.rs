@@ -330,7 +330,7 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         return Err(syntax_error());
     }
     let pairs: Vec<(&[u8], &[u8])> = pairs.map(|p| (p[0], p[1])).collect();
-    let local = ctx.client.handle.addr.ip().is_loopback();
+    let local = crate::client::is_local_peer(ctx.client.handle.addr);
     let config = &ctx.server.config;
     let (old_port, before) = (config.port(), settings_of(config, &pairs));
     config.set_from(&pairs, local).map_err(Reply::error_owned)?;

@@ -755,6 +755,21 @@ impl<'g, 'k> DbView<'g, 'k> {
         }
     }
 
+    /// The entry stored under `key`, expired or not, without touching or
+    /// reclaiming it: what Redis's DEBUG finds with `dictFind`.
+    pub fn stored(&self, key: &[u8]) -> Option<&Entry> {
+        let hash = self.guard.hash(key);
+        self.guard.shard_ref(self.db, hash)?.get(hash, key)
+    }
+
+    /// Visits every stored entry of the locked shards of this database,
+    /// logically expired ones too (DEBUG DIGEST, as Redis's dict iterator).
+    pub fn for_each_stored(&mut self, mut f: impl FnMut(&Key, &Entry)) {
+        for (_, shard) in self.guard.db_shards(self.db) {
+            shard.for_each(|k, e| f(k, e));
+        }
+    }
+
     /// Visits the live entries of one shard.
     pub fn for_each_live_in_shard(&mut self, shard: usize, mut f: impl FnMut(&Key, &Entry)) {
         let clock = self.clock;

@@ -343,6 +343,12 @@ impl Access {
         self.lfu_minutes = lfu_minutes(now_ms);
     }
 
+    /// Redis's 24-bit `robj.lru` of an LRU policy: the last access in
+    /// seconds of its LRU clock, which wraps at 2^24 (DEBUG OBJECT `lru:`).
+    pub fn lru_field(&self) -> u32 {
+        self.secs & ((1 << 24) - 1)
+    }
+
     /// Whole seconds since the last access (OBJECT IDLETIME).
     pub fn idle_secs(&self, now_ms: u64) -> u64 {
         ((now_ms / 1000) as u32).wrapping_sub(self.secs) as u64

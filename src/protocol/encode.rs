@@ -78,10 +78,14 @@ pub fn encode(reply: &Reply, resp: Resp, out: &mut BytesMut) {
                 Resp::V2 => put_line(out, b'*', 2 * pairs.len() as i64),
                 Resp::V3 => put_line(out, b'%', pairs.len() as i64),
             }
-            for (k, v) in pairs {
-                encode(k, resp, out);
-                encode(v, resp, out);
+            encode_pairs(pairs, resp, out);
+        }
+        Reply::Attribute(pairs, reply) => {
+            if resp == Resp::V3 {
+                put_line(out, b'|', pairs.len() as i64);
+                encode_pairs(pairs, resp, out);
             }
+            encode(reply, resp, out);
         }
         Reply::Double(d) => {
             let mut text = Vec::with_capacity(24);
@@ -117,6 +121,13 @@ pub fn encode(reply: &Reply, resp: Resp, out: &mut BytesMut) {
                 out.put_slice(b"\r\n");
             }
         },
+    }
+}
+
+fn encode_pairs(pairs: &[(Reply, Reply)], resp: Resp, out: &mut BytesMut) {
+    for (k, v) in pairs {
+        encode(k, resp, out);
+        encode(v, resp, out);
     }
 }
 
@@ -159,6 +170,16 @@ mod tests {
         let m = Reply::Map(vec![(Reply::bulk_copy(b"a"), Reply::Integer(1))]);
         assert_eq!(enc(m.clone(), Resp::V2), b"*2\r\n$1\r\na\r\n:1\r\n");
         assert_eq!(enc(m, Resp::V3), b"%1\r\n$1\r\na\r\n:1\r\n");
+    }
+
+    #[test]
+    fn attributes_only_in_resp3() {
+        let a = Reply::Attribute(
+            vec![(Reply::bulk_copy(b"k"), Reply::Integer(1))],
+            Box::new(Reply::bulk_copy(b"v")),
+        );
+        assert_eq!(enc(a.clone(), Resp::V2), b"$1\r\nv\r\n");
+        assert_eq!(enc(a, Resp::V3), b"|1\r\n$1\r\nk\r\n:1\r\n$1\r\nv\r\n");
     }
 
     #[test]

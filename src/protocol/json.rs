@@ -80,6 +80,8 @@ fn put_value(reply: &Reply, out: &mut BytesMut) {
             put_list(items.iter(), out, put_value)
         }
         Reply::Bulks(bulks) => put_list(bulks.iter(), out, put_string),
+        // JSON has no attributes: like RESP2, only the reply itself.
+        Reply::Attribute(_, reply) => put_value(reply, out),
         Reply::Map(pairs) => {
             out.put_u8(b'{');
             for (i, (key, value)) in pairs.iter().enumerate() {

@@ -38,6 +38,9 @@ pub enum Reply {
     BigNumber(Bytes),
     /// A RESP3 out-of-band push; an array in RESP2.
     Push(Vec<Reply>),
+    /// A RESP3 attribute map (`|n`) followed by the reply it annotates;
+    /// RESP2 has no attributes and sees only the reply (DEBUG PROTOCOL attrib).
+    Attribute(Vec<(Reply, Reply)>, Box<Reply>),
     /// An array of bulk strings kept in wire form, the same in RESP2 and
     /// RESP3 (LRANGE): one buffer instead of a `Bytes` and a `Reply` per
     /// element, encoded with one copy.

@@ -358,6 +358,17 @@ impl List {
         self.len == 0
     }
 
+    /// `list-max-listpack-size` as this list applies it (quicklist `fill`).
+    pub fn fill(&self) -> i32 {
+        self.fill
+    }
+
+    /// Each node's entry count and packed bytes, head to tail (DEBUG
+    /// OBJECT and DEBUG QUICKLIST describe the nodes).
+    pub fn node_sizes(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.nodes.iter().map(|n| (n.count, n.buf.len()))
+    }
+
     fn limit(&self) -> Limit {
         Limit::of(self.fill)
     }

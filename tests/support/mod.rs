@@ -245,7 +245,26 @@ pub fn request(args: &[&[u8]]) -> Vec<u8> {
 
 impl Conn {
     pub fn connect(port: u16) -> Conn {
-        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        Conn::from_stream(TcpStream::connect(("127.0.0.1", port)).expect("connect"))
+    }
+
+    /// A connection to `port` from the loopback address `source`: 127.0.0.2
+    /// is loopback, but not "local" to Redis (`islocalClient` compares the
+    /// peer's address text with 127.0.0.1 and ::1).
+    pub fn connect_from(source: std::net::Ipv4Addr, port: u16) -> Conn {
+        use std::net::{Ipv4Addr, SocketAddr};
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("socket");
+        socket
+            .bind(&SocketAddr::from((source, 0)).into())
+            .expect("bind source address");
+        socket
+            .connect(&SocketAddr::from((Ipv4Addr::LOCALHOST, port)).into())
+            .expect("connect");
+        Conn::from_stream(TcpStream::from(socket))
+    }
+
+    fn from_stream(stream: TcpStream) -> Conn {
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .expect("timeout");
@@ -472,14 +491,29 @@ pub struct Pair {
 impl Pair {
     /// None (with a message) when redis-server is not installed.
     pub fn new() -> Option<Pair> {
-        let oracle = Server::oracle()?;
-        let ours = Server::start();
+        Pair::with_args(&[])
+    }
+
+    /// [`Pair::new`] with both servers started with the same extra arguments
+    /// (`--name value`, which both understand).
+    pub fn with_args(args: &[&str]) -> Option<Pair> {
+        let oracle = Server::oracle_with(args)?;
+        let ours = Server::start_with(args);
         Some(Pair {
             want: oracle.connect(),
             got: ours.connect(),
             _oracle: oracle,
             _ours: ours,
         })
+    }
+
+    /// The ports of redis-server and of reddish, for more connections.
+    pub fn want_port(&self) -> u16 {
+        self._oracle.port
+    }
+
+    pub fn got_port(&self) -> u16 {
+        self._ours.port
     }
 
     /// Asserts both servers answer `args` with the same bytes.
