@@ -5,7 +5,6 @@
 mod support;
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -207,13 +206,7 @@ fn redis_cli_and_the_redis_crate_log_in_with_a_password() {
 /// Redis's protected mode calls local), sends `request` and returns all it
 /// gets until the server closes or goes quiet for a second.
 fn from_other_address(port: u16, request: &[u8]) -> Vec<u8> {
-    let socket =
-        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
-    let source: SocketAddr = "127.0.0.2:0".parse().expect("addr");
-    socket.bind(&source.into()).expect("bind 127.0.0.2");
-    let target: SocketAddr = ([127, 0, 0, 1], port).into();
-    socket.connect(&target.into()).expect("connect");
-    let mut stream = TcpStream::from(socket);
+    let mut stream = support::stream_from(std::net::Ipv4Addr::new(127, 0, 0, 2), port);
     stream
         .set_read_timeout(Some(Duration::from_secs(1)))
         .expect("timeout");

@@ -5,62 +5,23 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use support::{differential, request, Conn, Server};
+use support::{differential, request, Conn, Pair, Server};
 
-/// A reddish and a redis-server side by side, one connection each, for
-/// scripts that need more than byte-identical replies (unordered KEYS/SCAN).
-struct Pair {
-    _servers: (Server, Server),
-    ours: Conn,
-    redis: Conn,
+/// Runs an array-of-bulks command (KEYS) on both; compares the elements as sets.
+fn same_unordered(pair: &mut Pair, args: &[&str]) -> BTreeSet<Vec<u8>> {
+    let want = bulks(&parse(&pair.want.cmd(args)));
+    let got = bulks(&parse(&pair.got.cmd(args)));
+    assert_eq!(got.len(), want.len(), "reply length to {args:?} differs");
+    let (want, got): (BTreeSet<_>, BTreeSet<_>) =
+        (want.into_iter().collect(), got.into_iter().collect());
+    assert_eq!(got, want, "reply to {args:?} differs from redis-server");
+    got
 }
 
-impl Pair {
-    /// None (the test is skipped with a message) when redis-server is missing.
-    fn new() -> Option<Pair> {
-        let oracle = Server::oracle()?;
-        let ours = Server::start();
-        Some(Pair {
-            ours: ours.connect(),
-            redis: oracle.connect(),
-            _servers: (ours, oracle),
-        })
-    }
-
-    /// Runs one command on both and asserts byte-identical replies.
-    fn same(&mut self, args: &[&str]) -> Vec<u8> {
-        let want = self.redis.cmd(args);
-        let got = self.ours.cmd(args);
-        assert_eq!(
-            String::from_utf8_lossy(&got),
-            String::from_utf8_lossy(&want),
-            "reply to {args:?} differs from redis-server"
-        );
-        got
-    }
-
-    fn run(&mut self, script: &[&[&str]]) {
-        for args in script {
-            self.same(args);
-        }
-    }
-
-    /// Runs an array-of-bulks command (KEYS) on both; compares the elements as sets.
-    fn same_unordered(&mut self, args: &[&str]) -> BTreeSet<Vec<u8>> {
-        let want = bulks(&parse(&self.redis.cmd(args)));
-        let got = bulks(&parse(&self.ours.cmd(args)));
-        assert_eq!(got.len(), want.len(), "reply length to {args:?} differs");
-        let (want, got): (BTreeSet<_>, BTreeSet<_>) =
-            (want.into_iter().collect(), got.into_iter().collect());
-        assert_eq!(got, want, "reply to {args:?} differs from redis-server");
-        got
-    }
-
-    /// Fills the selected database of both with `n` string keys `key:<i>`.
-    fn fill(&mut self, prefix: &str, n: usize) {
-        fill(&mut self.ours, prefix, n);
-        fill(&mut self.redis, prefix, n);
-    }
+/// Fills the selected database of both with `n` string keys `<prefix><i>`.
+fn fill_both(pair: &mut Pair, prefix: &str, n: usize) {
+    fill(&mut pair.got, prefix, n);
+    fill(&mut pair.want, prefix, n);
 }
 
 /// Pipelines `SET <prefix><i> <i>` for i in 0..n.
@@ -325,8 +286,8 @@ fn keys_expire_after_a_few_milliseconds() {
         &["DEL", "short"],
         &["TTL", "long"],
     ]);
-    pair.same_unordered(&["KEYS", "*"]);
-    let ours = set_of(scan_all(&mut pair.ours, &[], |_| {}));
+    same_unordered(&mut pair, &["KEYS", "*"]);
+    let ours = set_of(scan_all(&mut pair.got, &[], |_| {}));
     assert_eq!(ours, set_of(vec![b"long".to_vec(), b"plain".to_vec()]));
 
     // Only expired keys left: RANDOMKEY finds none.
@@ -493,9 +454,9 @@ fn keys_patterns_match_redis() {
     for k in [
         "hello", "hallo", "hxllo", "hllo", "heeeello", "a*b", "", "h\nllo",
     ] {
-        pair.same(&["SET", k, "v"]);
+        pair.check(&["SET", k, "v"]);
     }
-    pair.fill("n:", 50);
+    fill_both(&mut pair, "n:", 50);
     for pattern in [
         "*",
         "h?llo",
@@ -512,7 +473,7 @@ fn keys_patterns_match_redis() {
         "[",
         "h\nllo",
     ] {
-        pair.same_unordered(&["KEYS", pattern]);
+        same_unordered(&mut pair, &["KEYS", pattern]);
     }
     pair.run(&[&["KEYS"], &["KEYS", "a", "b"]]);
 }
@@ -556,8 +517,8 @@ fn scan_errors_match_redis() {
 fn scan_walks_return_what_redis_returns() {
     let Some(mut pair) = Pair::new() else { return };
     pair.run(&[&["SCAN", "0"], &["SCAN", "", "COUNT", "5"]]);
-    pair.fill("key:", 300);
-    pair.fill("other:", 40);
+    fill_both(&mut pair, "key:", 300);
+    fill_both(&mut pair, "other:", 40);
     for options in [
         &[][..],
         &["COUNT", "1"],
@@ -569,8 +530,8 @@ fn scan_walks_return_what_redis_returns() {
         &["TYPE", "hash"],
         &["MATCH", "*"],
     ] {
-        let want = set_of(scan_all(&mut pair.redis, options, |_| {}));
-        let got = scan_all(&mut pair.ours, options, |_| {});
+        let want = set_of(scan_all(&mut pair.want, options, |_| {}));
+        let got = scan_all(&mut pair.got, options, |_| {});
         let n = got.len();
         let got = set_of(got);
         assert_eq!(
@@ -581,13 +542,13 @@ fn scan_walks_return_what_redis_returns() {
         assert_eq!(got, want, "SCAN {options:?} differs from redis-server");
     }
     // A step honours COUNT closely enough to be useful, and everything fits in one big step.
-    let (_, step) = scan_step(&mut pair.ours, "0", &["COUNT", "20"]);
+    let (_, step) = scan_step(&mut pair.got, "0", &["COUNT", "20"]);
     assert!(
         (1..=40).contains(&step.len()),
         "{} keys for COUNT 20",
         step.len()
     );
-    let (cursor, step) = scan_step(&mut pair.ours, "0", &["COUNT", "100000"]);
+    let (cursor, step) = scan_step(&mut pair.got, "0", &["COUNT", "100000"]);
     assert_eq!((cursor.as_str(), step.len()), ("0", 340));
 }
 

@@ -8,74 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use support::{Conn, Server};
-
-/// Both servers side by side.
-struct Pair {
-    _oracle: Server,
-    _ours: Server,
-    want: Conn,
-    got: Conn,
-}
-
-impl Pair {
-    fn new() -> Option<Pair> {
-        let oracle = Server::oracle()?;
-        let ours = Server::start();
-        Some(Pair {
-            want: oracle.connect(),
-            got: ours.connect(),
-            _oracle: oracle,
-            _ours: ours,
-        })
-    }
-
-    /// Sends a command to both without comparing the replies; returns ours.
-    fn send(&mut self, args: &[&str]) -> Vec<u8> {
-        self.want.cmd(args);
-        self.got.cmd(args)
-    }
-
-    /// Switches both connections to RESP3 (HELLO's own reply differs: ids, version).
-    fn resp3(&mut self) {
-        self.send(&["HELLO", "3"]);
-    }
-
-    fn check_bytes(&mut self, args: &[&[u8]]) -> Vec<u8> {
-        let want = self.want.cmd_bytes(args);
-        let got = self.got.cmd_bytes(args);
-        assert_eq!(
-            String::from_utf8_lossy(&got),
-            String::from_utf8_lossy(&want),
-            "reply to {:?} differs from redis-server",
-            args.iter()
-                .map(|a| String::from_utf8_lossy(a))
-                .collect::<Vec<_>>()
-        );
-        got
-    }
-
-    fn check(&mut self, args: &[&str]) -> Vec<u8> {
-        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-        self.check_bytes(&args)
-    }
-
-    fn run(&mut self, script: &[&[&str]]) {
-        for args in script {
-            self.check(args);
-        }
-    }
-
-    /// True when reddish implements the command (other families arrive separately).
-    fn supports(&mut self, args: &[&str]) -> bool {
-        let reply = self.got.cmd_str(args);
-        let known = !reply.starts_with("-ERR unknown command");
-        if !known {
-            eprintln!("SKIPPED: reddish has no {:?} yet", args[0]);
-        }
-        known
-    }
-}
+use support::{Conn, Pair, Server};
 
 /// Runs `script` on fresh databases in RESP2, then again in RESP3.
 fn both_protocols(script: &[&[&str]]) {

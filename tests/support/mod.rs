@@ -243,6 +243,20 @@ pub fn request(args: &[&[u8]]) -> Vec<u8> {
     out
 }
 
+/// A TCP stream to 127.0.0.1:`port` from the loopback address `source`.
+pub fn stream_from(source: std::net::Ipv4Addr, port: u16) -> TcpStream {
+    use std::net::{Ipv4Addr, SocketAddr};
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    socket
+        .bind(&SocketAddr::from((source, 0)).into())
+        .expect("bind source address");
+    socket
+        .connect(&SocketAddr::from((Ipv4Addr::LOCALHOST, port)).into())
+        .expect("connect");
+    TcpStream::from(socket)
+}
+
 impl Conn {
     pub fn connect(port: u16) -> Conn {
         Conn::from_stream(TcpStream::connect(("127.0.0.1", port)).expect("connect"))
@@ -252,16 +266,7 @@ impl Conn {
     /// is loopback, but not "local" to Redis (`islocalClient` compares the
     /// peer's address text with 127.0.0.1 and ::1).
     pub fn connect_from(source: std::net::Ipv4Addr, port: u16) -> Conn {
-        use std::net::{Ipv4Addr, SocketAddr};
-        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
-            .expect("socket");
-        socket
-            .bind(&SocketAddr::from((source, 0)).into())
-            .expect("bind source address");
-        socket
-            .connect(&SocketAddr::from((Ipv4Addr::LOCALHOST, port)).into())
-            .expect("connect");
-        Conn::from_stream(TcpStream::from(socket))
+        Conn::from_stream(stream_from(source, port))
     }
 
     fn from_stream(stream: TcpStream) -> Conn {
@@ -517,7 +522,8 @@ impl Pair {
     }
 
     /// Asserts both servers answer `args` with the same bytes.
-    pub fn check_bytes(&mut self, args: &[&[u8]]) {
+    /// Returns the (common) reply.
+    pub fn check_bytes(&mut self, args: &[&[u8]]) -> Vec<u8> {
         let want = self.want.cmd_bytes(args);
         let got = self.got.cmd_bytes(args);
         assert_eq!(
@@ -528,11 +534,17 @@ impl Pair {
                 .map(|a| String::from_utf8_lossy(&a[..a.len().min(100)]))
                 .collect::<Vec<_>>()
         );
+        got
     }
 
-    pub fn check(&mut self, args: &[&str]) {
+    pub fn check(&mut self, args: &[&str]) -> Vec<u8> {
         let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-        self.check_bytes(&args);
+        self.check_bytes(&args)
+    }
+
+    /// Switches both connections to RESP3 (HELLO's own reply differs: ids).
+    pub fn resp3(&mut self) {
+        self.send(&["HELLO", "3"]);
     }
 
     pub fn run(&mut self, script: &[&[&str]]) {
