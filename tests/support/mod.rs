@@ -176,6 +176,10 @@ impl Server {
         // redis-server cannot pick its own port: try free ones until one binds.
         for _ in 0..5 {
             let port = free_port();
+            // Its own directory: a replica writes the RDB it receives to
+            // disk, which must never land in the repository.
+            let dir = std::env::temp_dir().join(format!("reddish-oracle-{port}"));
+            std::fs::create_dir_all(&dir).expect("oracle directory");
             let mut cmd = Command::new("redis-server");
             cmd.args([
                 "--port",
@@ -184,6 +188,8 @@ impl Server {
                 "",
                 "--appendonly",
                 "no",
+                "--dir",
+                &dir.to_string_lossy(),
             ])
             .args(["--bind", "127.0.0.1"])
             .args(args);
