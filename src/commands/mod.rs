@@ -9,10 +9,12 @@
 //! queued commands' locks, and it calls each of them under that one guard.
 
 pub mod args;
+mod bitmap;
 mod blocking;
 mod callstats;
 mod connection;
 mod hash;
+mod hyperloglog;
 mod keys;
 mod list;
 pub mod meta;
@@ -92,6 +94,8 @@ fn registrations() -> impl Iterator<Item = &'static Registration> {
         blocking::COMMANDS,
         server::COMMANDS,
         string::COMMANDS,
+        bitmap::COMMANDS,
+        hyperloglog::COMMANDS,
         hash::COMMANDS,
         set::COMMANDS,
         zset::COMMANDS,

@@ -610,6 +610,13 @@ impl<'g, 'k> DbView<'g, 'k> {
         effects.dirty = effects.dirty.saturating_sub(1);
     }
 
+    /// Counts `n` more changes than the store or `get_mut` did: Redis adds
+    /// one per register a PFADD raised, per field a BITFIELD changed
+    /// (`server.dirty += changes`), which INFO's `rdb_changes_since_last_save` shows.
+    pub fn add_changes(&mut self, n: u64) {
+        self.guard.effects.dirty += n;
+    }
+
     /// The live entry for `key` with its access time updated.
     fn touch(&mut self, key: &[u8], changes: u64) -> Option<&mut Entry> {
         let now = self.guard.keyspace.lru_clock.now_ms();
