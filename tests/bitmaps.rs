@@ -405,3 +405,19 @@ fn bitfield_errors() {
         &["get", "f"],
     ]);
 }
+
+/// BITFIELD's key is read-only or read-write by its operations (Redis's
+/// `bitfieldGetKeys`), which COMMAND GETKEYSANDFLAGS shows.
+#[test]
+fn bitfield_key_flags_follow_the_operations() {
+    differential(&[
+        &["command", "getkeysandflags", "bitfield", "k", "get", "u8", "0"],
+        &["command", "getkeysandflags", "bitfield", "k", "overflow", "sat", "get", "u8", "0"],
+        &["command", "getkeysandflags", "bitfield", "k", "get", "u8", "0", "set", "u8", "0", "1"],
+        &["command", "getkeysandflags", "bitfield", "k", "incrby", "u8", "0", "1"],
+        &["command", "getkeysandflags", "bitfield", "k", "bogus"],
+        &["command", "getkeysandflags", "bitfield", "k"],
+        &["command", "getkeysandflags", "bitfield_ro", "k", "get", "u8", "0"],
+        &["command", "getkeys", "bitfield", "k", "set", "u8", "0", "1"],
+    ]);
+}

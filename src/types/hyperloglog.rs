@@ -665,4 +665,16 @@ mod tests {
         to_dense(&mut copy).unwrap();
         assert_eq!(&copy[HEADER..], &dense[HEADER..]);
     }
+
+    #[test]
+    fn a_register_above_32_turns_a_sparse_hll_dense() {
+        let mut h = new_sparse();
+        assert_eq!(set_register(&mut h, 5, 3, 3000), Ok(true));
+        assert!(is_sparse(&h));
+        assert_eq!(set_register(&mut h, 9, 40, 3000), Ok(true));
+        assert!(!is_sparse(&h));
+        assert_eq!(h.len(), DENSE_SIZE);
+        let regs = dense_registers(&h);
+        assert_eq!((regs[5], regs[9], regs[10]), (3, 40, 0));
+    }
 }
