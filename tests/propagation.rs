@@ -341,8 +341,12 @@ const WRITES: &[&[&str]] = &[
     &["bitfield", "bits", "set", "u8", "0", "7", "get", "u4", "0"],
     &["bitfield", "bits", "set", "u8", "0", "7"],
     &["bitfield", "bits", "get", "u8", "0"],
-    &["bitfield", "bits", "overflow", "fail", "incrby", "u2", "0", "9"],
-    &["bitfield", "bits2", "overflow", "fail", "incrby", "u2", "0", "9"],
+    &[
+        "bitfield", "bits", "overflow", "fail", "incrby", "u2", "0", "9",
+    ],
+    &[
+        "bitfield", "bits2", "overflow", "fail", "incrby", "u2", "0", "9",
+    ],
     &["bitfield", "bits", "incrby", "i5", "#2", "3"],
     &["bitop", "and", "bdst", "bits", "bits2"],
     &["bitop", "not", "bdst", "nokey"],
