@@ -4,9 +4,10 @@
 Issue 18's targets: BITCOUNT of a 64 MB bitmap, BITOP AND of two 64 MB
 bitmaps, PFADD of 1,000,000 distinct elements in batches of 100, PFCOUNT
 over 10 keys. Both servers run at once (redis-server --save ""), get the
-same data, and the workloads alternate between them round by round; the
-ratio is redis time / reddish time per round (above 1 = reddish faster),
-and the table shows medians.
+same data, and the workloads alternate between them round by round. Each
+ratio is redis / reddish per round (above 1 = reddish faster), of the
+client's wall time and of the server process's CPU time (from /proc,
+which leaves out the Python client's own work); the table shows medians.
 
 Usage: python3 bench/bits.py [--rounds 5] [--no-build]
 """
@@ -101,17 +102,24 @@ def load(conn):
             )
 
 
-def timed(fn):
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
+def cpu_seconds(pid):
+    """User plus system CPU time the process has used."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def workloads(conn):
-    """name -> (seconds per run, unit, work per run)."""
+def workloads(conn, pid):
+    """name -> (wall seconds per op or run, server CPU seconds, unit)."""
     out = {}
-    out["BITCOUNT 64 MB"] = (timed(lambda: [conn.cmd("BITCOUNT", "a") for _ in range(20)]) / 20, "ms/op")
-    out["BITOP AND 2x64 MB"] = (timed(lambda: [conn.cmd("BITOP", "AND", "d", "a", "b") for _ in range(10)]) / 10, "ms/op")
+
+    def timed(name, fn, n, unit):
+        c, t = cpu_seconds(pid), time.perf_counter()
+        fn()
+        out[name] = ((time.perf_counter() - t) / n, (cpu_seconds(pid) - c) / n, unit)
+
+    timed("BITCOUNT 64 MB", lambda: [conn.cmd("BITCOUNT", "a") for _ in range(20)], 20, "ms/op")
+    timed("BITOP AND 2x64 MB", lambda: [conn.cmd("BITOP", "AND", "d", "a", "b") for _ in range(10)], 10, "ms/op")
 
     def pfadd():
         conn.cmd("DEL", "p")
@@ -121,9 +129,9 @@ def workloads(conn):
                 [("PFADD", "p", *elements[s : s + 100]) for s in range(start, start + 10_000, 100)]
             )
 
-    out["PFADD 1M (batches of 100)"] = (timed(pfadd), "s/run")
+    timed("PFADD 1M (batches of 100)", pfadd, 1, "s/run")
     keys = [f"h{k}" for k in range(10)]
-    out["PFCOUNT 10 keys"] = (timed(lambda: [conn.cmd("PFCOUNT", *keys) for _ in range(2000)]) / 2000, "ms/op")
+    timed("PFCOUNT 10 keys", lambda: [conn.cmd("PFCOUNT", *keys) for _ in range(2000)], 2000, "ms/op")
     return out
 
 
@@ -141,6 +149,7 @@ def main():
         subprocess.Popen(["redis-server", "--save", "", "--port", str(ports["redis"])],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
     ]
+    pids = {"reddish": procs[0].pid, "redis": procs[1].pid}
     try:
         conns = {}
         for name, port in ports.items():
@@ -154,16 +163,19 @@ def main():
         for r in range(args.rounds):
             order = ("reddish", "redis") if r % 2 == 0 else ("redis", "reddish")
             for name in order:
-                results[name].append(workloads(conns[name]))
-        print("| workload | reddish | redis | ratio (redis time / reddish time) |")
-        print("| --- | ---: | ---: | ---: |")
-        for w, (_, unit) in results["reddish"][0].items():
+                results[name].append(workloads(conns[name], pids[name]))
+        print("| workload | reddish wall | redis wall | wall ratio | reddish server CPU | redis server CPU | CPU ratio |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for w, (_, _, unit) in results["reddish"][0].items():
             scale = 1000 if unit == "ms/op" else 1
-            ours = statistics.median(x[w][0] for x in results["reddish"]) * scale
-            theirs = statistics.median(x[w][0] for x in results["redis"]) * scale
-            ratio = statistics.median(
-                y[w][0] / x[w][0] for x, y in zip(results["reddish"], results["redis"]))
-            print(f"| {w} | {ours:.3f} {unit} | {theirs:.3f} {unit} | {ratio:.2f} |")
+            row = [w]
+            for i in (0, 1):
+                ours = statistics.median(x[w][i] for x in results["reddish"]) * scale
+                theirs = statistics.median(x[w][i] for x in results["redis"]) * scale
+                ratio = statistics.median(
+                    y[w][i] / max(x[w][i], 1e-9) for x, y in zip(results["reddish"], results["redis"]))
+                row += [f"{ours:.3f} {unit}", f"{theirs:.3f} {unit}", f"{ratio:.2f}"]
+            print("| " + " | ".join(row) + " |")
     finally:
         for p in procs:
             p.terminate()
