@@ -468,3 +468,92 @@ fn bitfield_key_flags_follow_the_operations() {
         &["command", "getkeys", "bitfield", "k", "set", "u8", "0", "1"],
     ]);
 }
+
+/// A small deterministic generator for the random scripts below.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
+/// Random BITFIELD operations of every type, offset form, overflow mode
+/// and value range, on one string, its bytes compared after each.
+#[test]
+fn random_bitfield_operations_agree() {
+    let Some(mut pair) = Pair::new() else {
+        return;
+    };
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let values = [
+        "0",
+        "1",
+        "-1",
+        "127",
+        "-128",
+        "255",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "4611686018427387904",
+        "1000",
+        "-1000",
+    ];
+    for _ in 0..400 {
+        let mut args: Vec<String> = vec!["bitfield".into(), "f".into()];
+        for _ in 0..1 + rng.below(4) {
+            if rng.below(4) == 0 {
+                args.push("overflow".into());
+                args.push(rng.pick(&["wrap", "sat", "fail"]).into());
+            }
+            let signed = rng.below(2) == 0;
+            let bits = 1 + rng.below(if signed { 64 } else { 63 });
+            let ty = format!("{}{bits}", if signed { "i" } else { "u" });
+            let offset = if rng.below(3) == 0 {
+                format!("#{}", rng.below(8))
+            } else {
+                rng.below(200).to_string()
+            };
+            match rng.below(3) {
+                0 => args.extend(["get".into(), ty, offset]),
+                1 => args.extend(["set".into(), ty, offset, rng.pick(&values).into()]),
+                _ => args.extend(["incrby".into(), ty, offset, rng.pick(&values).into()]),
+            }
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        pair.check(&args);
+        pair.check(&["get", "f"]);
+    }
+}
+
+/// Random SETBITs, each followed by BITCOUNT and BITPOS over random ranges.
+#[test]
+fn random_bit_writes_and_reads_agree() {
+    let Some(mut pair) = Pair::new() else {
+        return;
+    };
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    for _ in 0..300 {
+        let offset = rng.below(700).to_string();
+        let bit = rng.below(2).to_string();
+        pair.check(&["setbit", "r", &offset, &bit]);
+        let start = (rng.below(200) as i64 - 100).to_string();
+        let end = (rng.below(800) as i64 - 100).to_string();
+        let unit = rng.pick(&["bit", "byte"]);
+        pair.check(&["bitcount", "r", &start, &end, unit]);
+        pair.check(&["bitpos", "r", &bit, &start, &end, unit]);
+        pair.check(&["bitpos", "r", &bit, &start]);
+    }
+    pair.check(&["get", "r"]);
+}

@@ -266,3 +266,41 @@ fn pfselftest_passes() {
     };
     pair.check(&["pfselftest"]);
 }
+
+/// Random PFADDs and PFMERGEs over a few keys, at a few sparse limits: the
+/// stored strings and the estimates must stay Redis's after each step.
+#[test]
+fn random_adds_and_merges_agree() {
+    let Some(mut pair) = Pair::new() else {
+        return;
+    };
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    for limit in ["3000", "200", "9000"] {
+        pair.check(&["flushall"]);
+        pair.check(&["config", "set", "hll-sparse-max-bytes", limit]);
+        for _ in 0..150 {
+            let key = format!("h{}", next(4));
+            match next(6) {
+                0 => {
+                    let a = format!("h{}", next(4));
+                    let b = format!("h{}", next(4));
+                    pair.check(&["pfmerge", &key, &a, &b]);
+                }
+                1 => pair.check(&["pfcount", &key]),
+                _ => {
+                    let n = 1 + next(40) as usize;
+                    let from = next(5000) as usize;
+                    pfadd(&mut pair, &key, &elements("r", from, n));
+                }
+            }
+            pair.check(&["get", &key]);
+        }
+        pair.check(&["pfcount", "h0", "h1", "h2", "h3"]);
+    }
+}
