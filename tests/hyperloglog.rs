@@ -304,3 +304,37 @@ fn random_adds_and_merges_agree() {
         pair.check(&["pfcount", "h0", "h1", "h2", "h3"]);
     }
 }
+
+/// WATCH hears of a change only when Redis signals one: a PFADD that raised
+/// nothing or a PFCOUNT answered from the cache leaves a transaction alone,
+/// a PFCOUNT writing its cache aborts it, as do SETBIT and BITFIELD changes.
+#[test]
+fn watch_sees_only_real_changes() {
+    let mut script: Vec<Vec<&str>> = vec![vec!["pfadd", "h", "a"], vec!["setbit", "b", "3", "1"]];
+    for change in [
+        &["pfadd", "h", "a"][..],
+        &["pfcount", "h"],
+        &["pfcount", "h"],
+        &["pfadd", "h", "zz"],
+        &["setbit", "b", "3", "1"],
+        &["setbit", "b", "3", "0"],
+        &["bitfield", "b", "set", "u8", "0", "0"],
+        &["bitfield", "b", "set", "u8", "0", "5"],
+        &["bitfield", "b", "get", "u8", "0"],
+        &["pfdebug", "encoding", "h"],
+        &["pfdebug", "todense", "h"],
+    ] {
+        let key = if change[0] == "pfdebug" {
+            change[2]
+        } else {
+            change[1]
+        };
+        script.push(vec!["watch", key]);
+        script.push(change.to_vec());
+        script.push(vec!["multi"]);
+        script.push(vec!["ping"]);
+        script.push(vec!["exec"]);
+    }
+    let script: Vec<&[&str]> = script.iter().map(Vec::as_slice).collect();
+    differential(&script);
+}

@@ -185,7 +185,7 @@ fn pfmerge(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 /// Redis `pfdebugCommand`: GETREG, DECODE, ENCODING, TODENSE on an
 /// existing HLL. The key is checked (and made raw) before the subcommand
-/// is; turning a sparse HLL dense counts as a change.
+/// is; turning a sparse HLL dense counts as a change but is not signalled.
 fn pfdebug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (sub, key) = (args[1], args[2]);
     let mut db = ctx.db();
@@ -226,8 +226,11 @@ fn pfdebug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             ]))
         }
     });
-    if !converted {
-        db.unchanged(key);
+    // Redis counts the conversion (so it is propagated) without signalling
+    // the key: WATCH does not hear of it.
+    db.unchanged(key);
+    if converted {
+        db.add_changes(1);
     }
     reply
 }
