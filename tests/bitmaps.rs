@@ -50,8 +50,11 @@ fn setbit_and_getbit() {
     ]);
 }
 
+/// `rdb_changes_since_last_save` (Redis's `server.dirty`) grows as in Redis:
+/// by one per changed bit or field, per raised register, not at all for a
+/// write that changed nothing.
 #[test]
-fn setbit_counts_a_change_only_when_something_changed() {
+fn changes_are_counted_as_redis_counts_them() {
     let Some(mut pair) = Pair::new() else {
         return;
     };
@@ -61,11 +64,34 @@ fn setbit_counts_a_change_only_when_something_changed() {
         &["setbit", "k", "3", "0"],
         &["setbit", "k", "3", "0"],
         &["setbit", "k", "20", "0"],
+        &[
+            "bitfield", "k", "set", "u8", "0", "1", "set", "u8", "8", "1", "get", "u8", "0",
+        ],
+        &[
+            "bitfield", "k", "set", "u8", "0", "1", "set", "u8", "8", "2",
+        ],
+        &[
+            "bitfield", "k2", "set", "u8", "0", "0", "set", "u8", "8", "0",
+        ],
+        &[
+            "bitfield", "k3", "overflow", "fail", "incrby", "u2", "0", "9",
+        ],
+        &["bitop", "or", "k4", "k", "k2"],
+        &["bitop", "or", "k4", "nokey"],
+        &["bitop", "or", "k4", "nokey"],
+        &["pfadd", "h", "a", "b", "c", "d"],
+        &["pfadd", "h", "a", "b", "e"],
+        &["pfadd", "h2"],
+        &["pfcount", "h"],
+        &["pfcount", "h"],
+        &["pfmerge", "h3", "h", "h2"],
+        &["pfdebug", "todense", "h3"],
+        &["pfdebug", "getreg", "h"],
     ] {
         pair.check(args);
         let want = changes(&pair.want.cmd_str(&["info", "persistence"]));
         let got = changes(&pair.got.cmd_str(&["info", "persistence"]));
-        assert_eq!(got, want, "changes after {args:?}");
+        assert_eq!(got, want, "rdb_changes_since_last_save after {args:?}");
     }
 }
 
@@ -556,4 +582,54 @@ fn random_bit_writes_and_reads_agree() {
         pair.check(&["bitpos", "r", &bit, &start]);
     }
     pair.check(&["get", "r"]);
+}
+
+/// Keyspace hits and misses: reads count (GETBIT, BITCOUNT, BITPOS,
+/// BITOP's sources, read-only BITFIELD, PFCOUNT, PFMERGE's sources), writes
+/// do not (SETBIT, writing BITFIELD, PFADD, PFMERGE's destination, PFDEBUG).
+#[test]
+fn keyspace_hits_and_misses_as_redis() {
+    let Some(mut pair) = Pair::new() else {
+        return;
+    };
+    for args in [
+        &["setbit", "b", "1", "1"][..],
+        &["setbit", "nob", "1", "0"],
+        &["getbit", "b", "1"],
+        &["getbit", "nob2", "1"],
+        &["bitcount", "b"],
+        &["bitcount", "nob2"],
+        &["bitpos", "b", "1"],
+        &["bitpos", "nob2", "1"],
+        &["bitop", "or", "d", "b", "nob2", "nob3"],
+        &["bitfield", "b", "get", "u8", "0"],
+        &["bitfield", "nob2", "get", "u8", "0"],
+        &["bitfield", "b", "set", "u8", "0", "1"],
+        &["bitfield", "nob4", "set", "u8", "0", "1"],
+        &["bitfield_ro", "nob2", "get", "u8", "0"],
+        &["pfadd", "h", "a"],
+        &["pfadd", "noh", "a"],
+        &["pfcount", "h"],
+        &["pfcount", "noh2"],
+        &["pfcount", "h", "noh2", "noh3"],
+        &["pfmerge", "noh4", "h", "noh5"],
+        &["pfdebug", "encoding", "h"],
+        &["pfdebug", "encoding", "noh6"],
+    ] {
+        pair.check(args);
+        let (want, got) = pair.send(&["info", "stats"]);
+        let field = |info: &str, name: &str| {
+            info.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .unwrap_or("?")
+                .to_string()
+        };
+        for name in ["keyspace_hits:", "keyspace_misses:"] {
+            assert_eq!(
+                field(&got, name),
+                field(&want, name),
+                "{name} after {args:?}"
+            );
+        }
+    }
 }
