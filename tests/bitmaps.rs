@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{differential, Pair};
+use support::{differential, differential_resp3, Pair};
 
 #[test]
 fn setbit_and_getbit() {
@@ -632,4 +632,39 @@ fn keyspace_hits_and_misses_as_redis() {
             );
         }
     }
+}
+
+/// RESP3: BITFIELD's FAIL is a RESP3 null inside its array.
+#[test]
+fn resp3_replies() {
+    differential_resp3(&[
+        &[
+            "bitfield", "f", "overflow", "fail", "set", "u2", "0", "9", "get", "u2", "0",
+        ],
+        &["setbit", "f", "1", "1"],
+        &["bitcount", "f"],
+        &["bitpos", "f", "1"],
+        &["pfadd", "h", "a"],
+        &["pfcount", "h"],
+        &["pfdebug", "encoding", "h"],
+        &["pfdebug", "decode", "h"],
+    ]);
+}
+
+/// The offset limit follows `proto-max-bulk-len`, for SETBIT, GETBIT and
+/// BITFIELD alike.
+#[test]
+fn offsets_are_limited_by_proto_max_bulk_len() {
+    differential(&[
+        &["config", "set", "proto-max-bulk-len", "1048576"],
+        &["setbit", "k", "8388608", "1"],
+        &["setbit", "k", "8388607", "1"],
+        &["strlen", "k"],
+        &["getbit", "k", "8388608"],
+        &["bitfield", "k", "get", "u8", "8388608"],
+        &["bitfield", "k", "set", "u8", "8388600", "1"],
+        &["bitfield", "k", "set", "u8", "#1048575", "1"],
+        &["bitfield", "k", "set", "u8", "#1048576", "1"],
+        &["strlen", "k"],
+    ]);
 }
