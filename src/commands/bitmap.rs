@@ -95,10 +95,12 @@ fn write_bits<T>(
         None => {
             let mut buf = zeroed(len)?;
             let written = write(&mut buf, true);
-            db.set(key, Value::String(StringValue::Raw(buf.freeze())), None);
+            let value = Value::String(StringValue::Raw(buf.freeze()));
             if written.changes == 0 {
-                // Created but left as it was: Redis counts nothing.
-                db.changed_nothing();
+                // Created but left as it was: Redis neither counts nor signals it.
+                db.add_unsignalled(key, value);
+            } else {
+                db.set(key, value, None);
             }
             written
         }
