@@ -463,3 +463,40 @@ fn expired_events() {
         assert_eq!(all_events(&ours), all_events(&oracle), "events {events:?}");
     }
 }
+
+/// Bitmaps and HyperLogLogs: `setbit` only for changes (BITFIELD's too),
+/// `set`/`del` for BITOP's destination, `pfadd` for PFADD and PFMERGE,
+/// `new` for keys they create, key misses of their reads.
+#[test]
+fn bitmap_and_hyperloglog_events() {
+    check(
+        "KEAm",
+        &[
+            &["SETBIT", "b", "3", "1"],
+            &["SETBIT", "b", "3", "1"],
+            &["SETBIT", "b", "30", "0"],
+            &["GETBIT", "nob", "0"],
+            &["BITCOUNT", "nob"],
+            &[
+                "BITFIELD", "b", "SET", "u8", "0", "0", "SET", "u8", "0", "0",
+            ],
+            &["BITFIELD", "b", "INCRBY", "u8", "0", "1"],
+            &[
+                "BITFIELD", "bf", "OVERFLOW", "FAIL", "INCRBY", "u2", "0", "9",
+            ],
+            &["BITFIELD", "nob", "GET", "u8", "0"],
+            &["BITOP", "AND", "d", "b", "bf"],
+            &["BITOP", "AND", "d", "nob", "nob2"],
+            &["PFADD", "h", "a", "b"],
+            &["PFADD", "h", "a"],
+            &["PFADD", "h"],
+            &["PFADD", "h2"],
+            &["PFCOUNT", "h"],
+            &["PFCOUNT", "noh"],
+            &["PFCOUNT", "h", "noh"],
+            &["PFMERGE", "h3", "h", "h2"],
+            &["PFMERGE", "h3"],
+            &["PFDEBUG", "TODENSE", "h3"],
+        ],
+    );
+}

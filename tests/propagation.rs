@@ -332,6 +332,38 @@ const WRITES: &[&[&str]] = &[
     &["bzpopmin", "nozset", "z4", "0"],
     &["bzpopmax", "z4", "0"],
     &["bzmpop", "0", "1", "z4", "min", "count", "9"],
+    // Bitmaps: only changes propagate (a key created by a BITFIELD whose
+    // every write failed does not).
+    &["setbit", "bits", "10", "1"],
+    &["setbit", "bits", "10", "1"],
+    &["setbit", "bits", "100", "0"],
+    &["setbit", "bits", "10", "0"],
+    &["bitfield", "bits", "set", "u8", "0", "7", "get", "u4", "0"],
+    &["bitfield", "bits", "set", "u8", "0", "7"],
+    &["bitfield", "bits", "get", "u8", "0"],
+    &[
+        "bitfield", "bits", "overflow", "fail", "incrby", "u2", "0", "9",
+    ],
+    &[
+        "bitfield", "bits2", "overflow", "fail", "incrby", "u2", "0", "9",
+    ],
+    &["bitfield", "bits", "incrby", "i5", "#2", "3"],
+    &["bitop", "and", "bdst", "bits", "bits2"],
+    &["bitop", "not", "bdst", "nokey"],
+    &["bitop", "or", "bdst", "nokey"],
+    // HyperLogLogs: PFCOUNT writing its cache back propagates too.
+    &["pfadd", "hll", "a", "b"],
+    &["pfadd", "hll", "a"],
+    &["pfadd", "hll2"],
+    &["pfcount", "hll"],
+    &["pfcount", "hll"],
+    &["pfcount", "hll", "hll2"],
+    &["pfmerge", "hll3", "hll", "hll2"],
+    &["pfdebug", "encoding", "hll3"],
+    &["pfdebug", "todense", "hll3"],
+    &["pfdebug", "todense", "hll3"],
+    &["pfdebug", "getreg", "hll2"],
+    &["pfdebug", "getreg", "hll2"],
     // Pub/Sub reaches replicas.
     &["publish", "chan", "msg"],
     &["spublish", "chan", "msg"],

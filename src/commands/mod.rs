@@ -9,11 +9,13 @@
 //! queued commands' locks, and it calls each of them under that one guard.
 
 pub mod args;
+mod bitmap;
 mod blocking;
 mod callstats;
 mod connection;
 mod debug;
 mod hash;
+mod hyperloglog;
 mod keys;
 mod list;
 pub mod meta;
@@ -93,6 +95,8 @@ fn registrations() -> impl Iterator<Item = &'static Registration> {
         blocking::COMMANDS,
         server::COMMANDS,
         string::COMMANDS,
+        bitmap::COMMANDS,
+        hyperloglog::COMMANDS,
         hash::COMMANDS,
         set::COMMANDS,
         zset::COMMANDS,

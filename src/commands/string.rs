@@ -89,19 +89,6 @@ fn check_length(server: &Server, size: u64, append: u64) -> Result<(), Reply> {
     }
 }
 
-/// The bytes of a string as a growable buffer for APPEND and SETRANGE, which
-/// (like Redis's `dbUnshareStringValue`) always leave it "raw". The allocation
-/// is reused when nothing else holds it, so repeated appends stay amortised O(1).
-fn unshare(s: &mut StringValue) -> BytesMut {
-    match std::mem::replace(s, StringValue::Raw(Bytes::new())) {
-        StringValue::Int(n) => BytesMut::from(itoa::Buffer::new().format(n).as_bytes()),
-        StringValue::Embstr(s) => BytesMut::from(&s[..]),
-        StringValue::Raw(b) => b
-            .try_into_mut()
-            .unwrap_or_else(|shared| BytesMut::from(&shared[..])),
-    }
-}
-
 fn get(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     get_reply(ctx, args[1])
 }
@@ -480,7 +467,7 @@ fn append(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         Some(value) => checked_mut::<StringValue>(value)?,
     };
     check_length(server, s.len() as u64, tail.len() as u64)?;
-    let mut buf = unshare(s);
+    let mut buf = s.take_raw_mut();
     buf.extend_from_slice(tail);
     let len = buf.len();
     *s = StringValue::Raw(buf.freeze());
@@ -512,7 +499,7 @@ fn setrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 return Ok(Reply::from(len));
             }
             end_check()?;
-            unshare(s)
+            s.take_raw_mut()
         }
     };
     let end = offset + patch.len();

@@ -235,6 +235,10 @@ enum GetKeys {
     },
     /// Redis's `setGetKeys`: SET's key is read as well only with GET.
     Set,
+    /// Redis's `bitfieldGetKeys`: the key is only read while the operations
+    /// read as GETs and OVERFLOWs; a SET, an INCRBY or anything it cannot
+    /// parse makes it a read-write key.
+    Bitfield,
 }
 
 /// The `getkeys_proc` Redis 7.0's command table (commands.c) gives `name`.
@@ -249,6 +253,7 @@ fn getkeys_proc(name: &str) -> Option<GetKeys> {
     };
     Some(match name {
         "set" => GetKeys::Set,
+        "bitfield" => GetKeys::Bitfield,
         "sintercard" | "lmpop" | "zmpop" | "zunion" | "zinter" | "zintercard" | "zdiff" => {
             generic(0, 1, 2)
         }
@@ -293,6 +298,37 @@ impl GetKeys {
                     KeyFlags::RW.with(KeyFlags::ACCESS).with(KeyFlags::UPDATE)
                 } else {
                     KeyFlags::OW.with(KeyFlags::UPDATE)
+                };
+                vec![(1, flags)]
+            }
+            GetKeys::Bitfield => {
+                let op = |a: &[u8], word: &str| {
+                    c_string(a, usize::MAX).eq_ignore_ascii_case(word.as_bytes())
+                };
+                let mut readonly = true;
+                let mut i = 2;
+                while i < args.len() {
+                    // Arguments left after this one.
+                    let rest = args.len() - i - 1;
+                    let arg = args[i];
+                    if op(arg, "get") && rest >= 2 {
+                        i += 2;
+                    } else if (op(arg, "set") || op(arg, "incrby")) && rest >= 3 {
+                        readonly = false;
+                        break;
+                    } else if op(arg, "overflow") && rest >= 1 {
+                        i += 1;
+                    } else {
+                        // A syntax error: Redis assumes a write, to be safe.
+                        readonly = false;
+                        break;
+                    }
+                    i += 1;
+                }
+                let flags = if readonly {
+                    KeyFlags::RO.with(KeyFlags::ACCESS)
+                } else {
+                    KeyFlags::RW.with(KeyFlags::ACCESS).with(KeyFlags::UPDATE)
                 };
                 vec![(1, flags)]
             }
@@ -1296,6 +1332,39 @@ mod tests {
             (b"5\0", 5),
         ] {
             assert_eq!(c_atoi(text), n, "{:?}", String::from_utf8_lossy(text));
+        }
+    }
+
+    /// BITFIELD's key is read-only exactly while Redis's `bitfieldGetKeys`
+    /// reads only GETs and OVERFLOWs up to the first write or bad argument.
+    #[test]
+    fn bitfield_getkeys_reads_the_operations_as_redis_does() {
+        let ro = KeyFlags::RO.with(KeyFlags::ACCESS);
+        let rw = KeyFlags::RW.with(KeyFlags::ACCESS).with(KeyFlags::UPDATE);
+        for (args, flags) in [
+            (&["bitfield", "k"][..], ro),
+            (&["bitfield", "k", "get", "u8", "0"], ro),
+            (&["bitfield", "k", "overflow", "sat", "GET", "i5", "#3"], ro),
+            (
+                &["bitfield", "k", "get", "u8", "0", "set", "u8", "0", "1"],
+                rw,
+            ),
+            (&["bitfield", "k", "incrby", "u8", "0", "1"], rw),
+            // Too few arguments for the operation: a syntax error, so RW.
+            (&["bitfield", "k", "get", "u8"], rw),
+            (&["bitfield", "k", "set", "u8", "0"], rw),
+            (&["bitfield", "k", "overflow"], rw),
+            (&["bitfield", "k", "nosuch"], rw),
+        ] {
+            let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+            let keys = GetKeys::Bitfield.keys(&args);
+            assert_eq!(keys.len(), 1, "{args:?}");
+            assert_eq!(keys[0].0, 1);
+            assert!(
+                keys[0].1 == flags,
+                "{:?}",
+                String::from_utf8_lossy(&args.concat())
+            );
         }
     }
 }

@@ -603,6 +603,13 @@ impl<'g, 'k> DbView<'g, 'k> {
         effects.dirty = effects.dirty.saturating_sub(1);
     }
 
+    /// Counts `n` more changes than the store or `get_mut` did: Redis adds
+    /// one per register a PFADD raised, per field a BITFIELD changed
+    /// (`server.dirty += changes`), which INFO's `rdb_changes_since_last_save` shows.
+    pub fn add_changes(&mut self, n: u64) {
+        self.guard.effects.dirty += n;
+    }
+
     /// The live entry for `key` with its access time updated.
     fn touch(&mut self, key: &[u8], changes: u64, read: bool) -> Option<&mut Entry> {
         let now = self.guard.keyspace.lru_clock.now_ms();
@@ -660,6 +667,20 @@ impl<'g, 'k> DbView<'g, 'k> {
     /// Stores a whole entry (value, TTL and access record) under `key`, as
     /// RENAME and MOVE carry one over. Returns the live entry it replaced.
     pub fn set_entry(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
+        self.store(key, entry, true)
+    }
+
+    /// Creates `key` as Redis's bare `dbAdd` does when the command then
+    /// neither signals the key nor counts a change: WATCH does not hear of
+    /// it and nothing is propagated (a BITFIELD whose every write failed
+    /// under OVERFLOW FAIL still leaves the zeroed string it made room in).
+    pub fn add_unsignalled(&mut self, key: &[u8], value: Value) {
+        let now = self.guard.keyspace.lru_clock.now_ms();
+        self.store(key, Entry::new(value, None, now), false);
+    }
+
+    /// [`DbView::set_entry`], the key signalled and counted when `signal`.
+    fn store(&mut self, key: &[u8], entry: Entry, signal: bool) -> Option<Entry> {
         let hash = self.guard.hash(key);
         let hasher = &self.guard.keyspace.hasher;
         let clock = self.clock;
@@ -679,8 +700,10 @@ impl<'g, 'k> DbView<'g, 'k> {
             }
             old => old,
         };
-        keyspace.watches.touch(db, key, true);
-        effects.dirty += 1;
+        if signal {
+            keyspace.watches.touch(db, key, true);
+            effects.dirty += 1;
+        }
         if keyspace.blocking.any() {
             effects.ready.push((db, Some(Key::from(key))));
         }

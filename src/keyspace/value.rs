@@ -1,6 +1,6 @@
 //! What a key holds: the value types and their Redis-visible encodings.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::CommandClock;
 use crate::number::parse_i64;
@@ -122,6 +122,42 @@ impl StringValue {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Calls `f` with the value's bytes without copying them (an integer is
+    /// formatted on the stack): BITCOUNT of a 512 MB bitmap reads it in place.
+    pub fn with_bytes<T>(&self, f: impl FnOnce(&[u8]) -> T) -> T {
+        match self {
+            StringValue::Int(n) => f(itoa::Buffer::new().format(*n).as_bytes()),
+            StringValue::Embstr(s) => f(s),
+            StringValue::Raw(b) => f(b),
+        }
+    }
+
+    /// The bytes of a string held as bytes (Redis's `sdsEncodedObject`):
+    /// None for an "int", which HyperLogLog commands refuse as not theirs.
+    pub fn as_sds(&self) -> Option<&[u8]> {
+        match self {
+            StringValue::Int(_) => None,
+            StringValue::Embstr(s) => Some(s),
+            StringValue::Raw(b) => Some(b),
+        }
+    }
+
+    /// The bytes as a growable buffer, for the commands that change a string
+    /// in place (APPEND, SETRANGE, SETBIT, BITFIELD, PFADD, ...), which like
+    /// Redis's `dbUnshareStringValue` always leave it "raw": store the
+    /// buffer back as [`StringValue::Raw`]. The value is left empty meanwhile.
+    /// The allocation is reused when nothing else holds it, so repeated
+    /// appends stay amortised O(1) and a PFADD does not copy its HLL.
+    pub fn take_raw_mut(&mut self) -> BytesMut {
+        match std::mem::replace(self, StringValue::Raw(Bytes::new())) {
+            StringValue::Int(n) => BytesMut::from(itoa::Buffer::new().format(n).as_bytes()),
+            StringValue::Embstr(s) => BytesMut::from(&s[..]),
+            StringValue::Raw(b) => b
+                .try_into_mut()
+                .unwrap_or_else(|shared| BytesMut::from(&shared[..])),
+        }
     }
 
     pub fn encoding_name(&self) -> &'static str {

@@ -1,6 +1,8 @@
 //! Collection data structures, one module per Redis type.
 
+pub mod bitmap;
 pub mod hash;
+pub mod hyperloglog;
 pub mod indexed;
 pub mod list;
 pub mod memory;
