@@ -292,7 +292,9 @@ fn random_adds_and_merges_agree() {
                     let b = format!("h{}", next(4));
                     pair.check(&["pfmerge", &key, &a, &b]);
                 }
-                1 => pair.check(&["pfcount", &key]),
+                1 => {
+                    pair.check(&["pfcount", &key]);
+                }
                 _ => {
                     let n = 1 + next(40) as usize;
                     let from = next(5000) as usize;
