@@ -36,6 +36,10 @@ struct Replica {
     listening_port: u16,
     stream: UnboundedSender<Bytes>,
     acked: Arc<Acked>,
+    /// Stream bytes sent to the channel and not yet written to the socket.
+    pending: Arc<AtomicU64>,
+    /// Since when `pending` has been over the soft limit.
+    over_soft_since: Option<std::time::Instant>,
 }
 
 /// What a replica last acknowledged (REPLCONF ACK), for INFO.
@@ -46,8 +50,8 @@ pub struct Acked {
     at: AtomicU64,
 }
 
-#[derive(Default)]
 struct Replicas {
+    config: Arc<Config>,
     list: Vec<Replica>,
     /// Bytes of stream written since start (INFO `master_repl_offset`).
     offset: u64,
@@ -69,8 +73,14 @@ pub struct Replication {
 /// what to write first, then the stream.
 pub struct ReplicaStart {
     pub preamble: Vec<u8>,
-    pub stream: UnboundedReceiver<Bytes>,
+    pub stream: ReplicaStream,
     pub acked: Arc<Acked>,
+}
+
+/// A replica's end of the stream, with the count of bytes waiting in it.
+pub struct ReplicaStream {
+    rx: UnboundedReceiver<Bytes>,
+    pending: Arc<AtomicU64>,
 }
 
 /// The sink all replicas share.
@@ -91,24 +101,58 @@ fn lock(replicas: &Mutex<Replicas>) -> MutexGuard<'_, Replicas> {
 }
 
 /// Writes `bytes` to every replica's stream. A replica whose connection is
-/// gone is dropped by its own task ([`Replication::remove`]).
+/// gone is dropped by its own task ([`Replication::remove`]); one that does
+/// not keep up is dropped here once it is past `client-output-buffer-limit
+/// replica` (hard, or soft for its seconds), as Redis frees such a replica:
+/// the stream is never buffered without bound.
 fn broadcast(replicas: &mut Replicas, bytes: &[u8]) {
     if bytes.is_empty() {
         return;
     }
     replicas.offset += bytes.len() as u64;
+    let limit = replicas.config.client_output_buffer_limits()[1];
     let bytes = Bytes::copy_from_slice(bytes);
-    for replica in &replicas.list {
-        let _ = replica.stream.send(bytes.clone());
-    }
+    let now = std::time::Instant::now();
+    replicas.list.retain_mut(|replica| {
+        let pending = replica
+            .pending
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed)
+            + bytes.len() as u64;
+        let soft = limit.soft_bytes > 0 && pending > limit.soft_bytes;
+        let since = match (soft, replica.over_soft_since) {
+            (false, _) => None,
+            (true, None) => Some(now),
+            (true, since) => since,
+        };
+        replica.over_soft_since = since;
+        let soft_expired = since.is_some_and(|t| {
+            now.duration_since(t).as_secs() >= u64::try_from(limit.soft_seconds).unwrap_or(0)
+        });
+        let over = (limit.hard_bytes > 0 && pending > limit.hard_bytes) || soft_expired;
+        if over {
+            tracing::warn!(
+                "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                replica.addr
+            );
+            // Dropping its sender ends the replica's connection.
+            return false;
+        }
+        replica.stream.send(bytes.clone()).is_ok()
+    });
 }
 
 impl Replication {
-    pub fn new(replid: String, propagation: Arc<Propagation>) -> Replication {
+    pub fn new(replid: String, propagation: Arc<Propagation>, config: Arc<Config>) -> Replication {
         Replication {
             replid,
             propagation,
-            replicas: Arc::default(),
+            replicas: Arc::new(Mutex::new(Replicas {
+                config,
+                list: Vec::new(),
+                offset: 0,
+                sink: None,
+                cron_seconds: 0,
+            })),
         }
     }
 
@@ -120,8 +164,9 @@ impl Replication {
         client_id: u64,
         addr: SocketAddr,
         listening_port: u16,
-    ) -> (UnboundedReceiver<Bytes>, Arc<Acked>, u64) {
+    ) -> (ReplicaStream, Arc<Acked>, u64) {
         let (tx, rx) = unbounded_channel();
+        let pending = Arc::new(AtomicU64::new(0));
         let acked = Arc::new(Acked::default());
         acked
             .at
@@ -133,6 +178,8 @@ impl Replication {
             listening_port,
             stream: tx,
             acked: acked.clone(),
+            pending: pending.clone(),
+            over_soft_since: None,
         });
         // Attached anew, the stream selects its database again for everyone.
         if let Some(id) = replicas.sink.take() {
@@ -140,7 +187,7 @@ impl Replication {
         }
         let sink = Box::new(Fanout(self.replicas.clone()));
         replicas.sink = Some(self.propagation.attach(sink));
-        (rx, acked, replicas.offset)
+        (ReplicaStream { rx, pending }, acked, replicas.offset)
     }
 
     /// The replica's connection ended.
@@ -203,8 +250,11 @@ pub async fn serve(socket: &mut TcpStream, start: ReplicaStart) -> std::io::Resu
     let mut input = BytesMut::with_capacity(1024);
     loop {
         tokio::select! {
-            bytes = stream.recv() => match bytes {
-                Some(bytes) => socket.write_all(&bytes).await?,
+            bytes = stream.rx.recv() => match bytes {
+                Some(bytes) => {
+                    socket.write_all(&bytes).await?;
+                    stream.pending.fetch_sub(bytes.len() as u64, Ordering::Relaxed);
+                }
                 None => return Ok(()),
             },
             read = socket.read_buf(&mut input) => {

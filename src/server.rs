@@ -230,7 +230,11 @@ impl Server {
             .collect();
         Server {
             cron: CronState::new(config.hz()),
-            replication: Arc::new(Replication::new(run_id.clone(), propagation)),
+            replication: Arc::new(Replication::new(
+                run_id.clone(),
+                propagation,
+                config.clone(),
+            )),
             monitors: Monitors::new(config.clone()),
             config,
             keyspace,

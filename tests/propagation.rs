@@ -590,3 +590,38 @@ fn a_full_sync_of_a_non_empty_dataset_is_refused() {
     );
     assert_eq!(client.cmd_str(&["get", "k"]), "$1\r\nv\r\n");
 }
+
+/// A replica that stops reading is dropped at `client-output-buffer-limit
+/// replica`, as Redis frees it: the stream is never buffered without bound.
+#[test]
+fn a_replica_that_does_not_read_is_dropped_at_its_output_limit() {
+    let server = Server::start();
+    let mut client = server.connect();
+    client.cmd(&[
+        "config",
+        "set",
+        "client-output-buffer-limit",
+        "replica 1mb 0 0",
+    ]);
+    let _stalled = ReplicaLink::attach(server.port);
+    assert!(client
+        .cmd_str(&["info", "replication"])
+        .contains("connected_slaves:1\r\n"));
+    let value = "x".repeat(100_000);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        for _ in 0..50 {
+            client.cmd(&["set", "k", &value]);
+        }
+        if client
+            .cmd_str(&["info", "replication"])
+            .contains("connected_slaves:0\r\n")
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the stalled replica was never dropped"
+        );
+    }
+}
