@@ -149,6 +149,8 @@ const APPENDFILENAME: usize = idx("appendfilename");
 const APPENDDIRNAME: usize = idx("appenddirname");
 const DIR: usize = idx("dir");
 const DBFILENAME: usize = idx("dbfilename");
+const RDBCOMPRESSION: usize = idx("rdbcompression");
+const RDBCHECKSUM: usize = idx("rdbchecksum");
 const MAXMEMORY: usize = idx("maxmemory");
 const MAXMEMORY_POLICY: usize = idx("maxmemory-policy");
 const MAXMEMORY_SAMPLES: usize = idx("maxmemory-samples");
@@ -792,6 +794,16 @@ impl Config {
     /// `allowProtectedAction`.
     pub fn debug_command_allowed(&self, local_client: bool) -> bool {
         allow_protected(self.num(ENABLE_DEBUG_COMMAND), local_client)
+    }
+
+    /// `rdbcompression`: LZF for strings over 20 bytes in RDB files and DUMP.
+    pub fn rdbcompression(&self) -> bool {
+        self.flag(RDBCOMPRESSION)
+    }
+
+    /// `rdbchecksum`: write a CRC-64 (else zero) and check it on load.
+    pub fn rdbchecksum(&self) -> bool {
+        self.flag(RDBCHECKSUM)
     }
 
     pub fn activerehashing(&self) -> bool {

@@ -20,6 +20,7 @@ pub mod lazyfree;
 pub mod log;
 pub mod monitor;
 pub mod number;
+pub mod persistence;
 pub mod propagate;
 pub mod protocol;
 pub mod pubsub;

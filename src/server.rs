@@ -200,6 +200,8 @@ pub struct Server {
     pub tcp_port: AtomicU64,
     /// Notified by SHUTDOWN.
     pub shutdown: Notify,
+    /// Saves and their outcome (INFO persistence, LASTSAVE, save points).
+    pub save_state: crate::persistence::SaveState,
     /// Hands new listeners to the accept loops (CONFIG SET port); None
     /// until the server listens.
     rebind: Mutex<Option<UnboundedSender<Vec<std::net::TcpListener>>>>,
@@ -243,6 +245,7 @@ impl Server {
             clients: ClientRegistry::default(),
             stats: Stats::default(),
             started: Instant::now(),
+            save_state: crate::persistence::SaveState::new(now_ms() / 1000),
             run_id,
             tcp_port: AtomicU64::new(0),
             shutdown: Notify::new(),
@@ -283,26 +286,23 @@ impl Server {
 
     /// Redis's `prepareForShutdown`, with the logs it writes. A final save
     /// is due when asked for (SAVE) or when save points are configured
-    /// (unless NOSAVE); reddish cannot save (no persistence yet), so then
-    /// the shutdown fails as Redis's does when its save fails, unless
-    /// FORCE says to exit anyway. Returns whether the server may exit.
+    /// (unless NOSAVE); when it fails the shutdown fails too, unless FORCE
+    /// says to exit anyway. Returns whether the server may exit.
     pub fn prepare_shutdown(&self, flags: ShutdownFlags) -> bool {
         tracing::warn!("User requested shutdown...");
         let save_points = !self.config.save().is_empty();
         if flags.save || (save_points && !flags.nosave) {
             tracing::info!("Saving the final RDB snapshot before exiting.");
-            let changes = self.keyspace.dirty.load(Ordering::Relaxed);
-            tracing::warn!(
-                "Persistence is not implemented yet: nothing can be saved ({changes} changes since start)"
-            );
-            if !flags.force {
-                tracing::warn!("Error trying to save the DB, can't exit.");
-                tracing::warn!(
-                    "Errors trying to shut down the server. Check the logs for more information."
-                );
-                return false;
+            if crate::persistence::save_all(self).is_err() {
+                if !flags.force {
+                    tracing::warn!("Error trying to save the DB, can't exit.");
+                    tracing::warn!(
+                        "Errors trying to shut down the server. Check the logs for more information."
+                    );
+                    return false;
+                }
+                tracing::warn!("Error trying to save the DB. Exit anyway.");
             }
-            tracing::warn!("Error trying to save the DB. Exit anyway.");
         }
         true
     }
@@ -319,6 +319,10 @@ pub async fn run(config: Arc<Config>) -> std::io::Result<()> {
     tracing::warn!("Server initialized");
     for warning in server.config.unenforced_warnings(None) {
         tracing::warn!("{warning}");
+    }
+    if let Err(why) = crate::persistence::load_at_startup(&server) {
+        tracing::warn!("{why}");
+        std::process::exit(1);
     }
     crate::cron::spawn(server.clone());
     // This thread runs the first event loop.
@@ -607,9 +611,10 @@ impl Signals {
         Signals {}
     }
 
-    /// Waits for a signal or SHUTDOWN. A signal shuts down as SHUTDOWN
-    /// FORCE would: Redis refuses to exit on SIGTERM when its final save
-    /// fails, but reddish cannot save at all and a signal must stop it.
+    /// Waits for a signal or SHUTDOWN. A signal saves when save points are
+    /// set, then shuts down as SHUTDOWN FORCE would: Redis keeps running on
+    /// SIGTERM when that save fails; we exit (logged), so a service
+    /// manager's stop always stops.
     async fn wait(self, server: &Server) {
         #[cfg(unix)]
         if let Some((mut term, mut int)) = self.streams {

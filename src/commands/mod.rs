@@ -21,7 +21,7 @@ mod list;
 pub mod meta;
 mod pubsub;
 mod replication;
-mod server;
+pub mod server;
 mod set;
 mod string;
 mod table;

@@ -26,27 +26,30 @@ fn psync(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     full_sync(ctx, true)
 }
 
-/// Attaches the client as a replica: the snapshot, then the stream. Only an
-/// empty dataset can be sent until RDB snapshots of data exist; anything
-/// else is refused rather than sending a replica a snapshot that is not one.
+/// Attaches the client as a replica: the snapshot, then the stream. Every
+/// shard is locked (`Locks::All`), so the snapshot and the stream's start
+/// are one moment: no write can fall between them.
 fn full_sync(ctx: &mut Ctx, psync: bool) -> CmdResult {
     if ctx.client.replica.is_some() {
         return Ok(Reply::OK);
     }
     let databases = ctx.server.keyspace.databases();
-    if (0..databases).any(|db| !ctx.db_at(db).is_empty()) {
-        return Err(Reply::error(
-            "ERR reddish cannot send a replica a snapshot of a non-empty dataset yet (no RDB snapshots)",
-        ));
-    }
-    let replication = &ctx.server.replication;
+    let options = rdb::Options {
+        compress: ctx.server.config.rdbcompression(),
+        checksum: ctx.server.config.rdbchecksum(),
+    };
+    let server = ctx.server;
+    let replication = &server.replication;
     let (client_id, addr) = (ctx.client.id, ctx.client.handle.addr);
     let (stream, acked, offset) = replication.add(client_id, addr, ctx.client.listening_port);
-    let snapshot = rdb::empty(
-        &rdb::ReplicationInfo {
+    let (snapshot, _) = rdb::snapshot(
+        ctx.guard(),
+        databases,
+        options,
+        Some(&rdb::ReplicationInfo {
             replid: &replication.replid,
             offset,
-        },
+        }),
         super::server::used_memory(),
     );
     let mut preamble = Vec::new();

@@ -37,8 +37,9 @@ pub static COMMANDS: &[Registration] = &[
     cmd("config|help", config_help),
     cmd("shutdown", shutdown),
     cmd("lastsave", lastsave),
-    cmd("save", save),
-    cmd("bgsave", save),
+    // SAVE snapshots every database at one moment.
+    cmd_locking("save", save, Locks::All),
+    cmd("bgsave", bgsave),
     cmd("function|flush", function_flush),
     cmd("memory|usage", memory::usage),
     cmd("memory|stats", memory::stats),
@@ -50,7 +51,7 @@ pub static COMMANDS: &[Registration] = &[
 
 /// Every command's COMMAND INFO entry (COMMAND, COMMAND INFO with no names).
 /// INFO's `used_memory` now (the RDB header records it).
-pub(super) fn used_memory() -> u64 {
+pub fn used_memory() -> u64 {
     info::read_memory().used
 }
 
@@ -438,17 +439,31 @@ fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::OK)
 }
 
-/// LASTSAVE: the Unix time of the last successful save. Nothing is ever
-/// saved, so the start time, as Redis answers when it found no dump file.
+/// LASTSAVE: the Unix time of the last successful save (the start time
+/// until one succeeds, as Redis answers).
 fn lastsave(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
-    let started = ctx.server.started_unix_secs();
-    Ok(Reply::from(i64::try_from(started).unwrap_or(i64::MAX)))
+    let last = ctx
+        .server
+        .save_state
+        .last_save
+        .load(std::sync::atomic::Ordering::Relaxed);
+    Ok(Reply::from(i64::try_from(last).unwrap_or(i64::MAX)))
 }
 
-/// SAVE and BGSAVE: there is no persistence to run; say so rather than
-/// pretend (Redis's error for a failed save is a bare `ERR`).
-fn save(_ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+/// SAVE: the RDB snapshot written synchronously, every shard locked
+/// (Redis's error for a failed save is a bare `ERR`).
+fn save(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    let server = ctx.server;
+    crate::persistence::save(server, ctx.guard())
+        .map(|()| Reply::OK)
+        .map_err(|_| Reply::error("ERR"))
+}
+
+/// BGSAVE: not yet. A background save needs the fork-less snapshot (a
+/// write to a key not yet saved saving the old value first); until then it
+/// is refused rather than blocking every client as SAVE does.
+fn bgsave(_ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     Err(Reply::error(
-        "ERR Persistence is not implemented yet: reddish keeps data in memory only",
+        "ERR BGSAVE is not implemented yet: use SAVE (synchronous)",
     ))
 }

@@ -339,6 +339,20 @@ impl List {
         self.len
     }
 
+    /// Appends a node holding exactly these elements at the tail, as
+    /// Redis's loader appends each saved listpack as one node
+    /// (`quicklistAppendListpack`), so a reloaded list keeps its nodes.
+    pub fn append_node<'a>(&mut self, elements: impl Iterator<Item = &'a [u8]>) {
+        let mut node = Node::default();
+        for e in elements {
+            node.push(End::Tail, e);
+        }
+        if node.count > 0 {
+            self.len += node.count;
+            self.nodes.push_back(node);
+        }
+    }
+
     /// MEMORY USAGE: the boxed list and its node ring, plus the nodes'
     /// buffers, the first `samples` of them measured (Redis samples nodes).
     pub fn memory(&self, samples: usize) -> usize {

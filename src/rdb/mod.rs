@@ -1,0 +1,210 @@
+//! Redis's RDB file format (version 10, Redis 7.0): the snapshot SAVE,
+//! DEBUG RELOAD and a full resynchronisation write, the file loaded at
+//! start-up, and DUMP/RESTORE's payloads.
+//!
+//! Written by hand because it must be byte-compatible with Redis's both
+//! ways: a file or DUMP payload from us must load into redis-server (and
+//! DUMP be byte-identical for the same value and encoding), and theirs into
+//! us, including encodings Redis stopped writing (ziplist, zipmap,
+//! quicklist 1). `write.rs` is `rdbSaveObject` and friends, `load.rs`
+//! `rdbLoadObject` with full validation, `listpack.rs` the packed blobs,
+//! `lzf.rs` Redis's LZF. A file is `REDIS0010`, auxiliary fields, per
+//! database SELECTDB/RESIZEDB and its keys, `0xFF`, then the CRC-64 (Jones,
+//! Redis's `crc64`) of everything before, little-endian.
+
+pub mod listpack;
+pub mod load;
+mod lzf;
+pub mod write;
+
+use crc::{Crc, CRC_64_REDIS};
+
+use crate::keyspace::{Guard, Value};
+use crate::server::REDIS_VERSION;
+pub use load::Limits;
+use write::Writer;
+
+/// RDB version 10: Redis 7.0's.
+pub const RDB_VERSION: u32 = 10;
+const MAGIC: &[u8] = b"REDIS0010";
+
+/// The opcodes between keys (`RDB_OPCODE_*`).
+pub mod opcode {
+    pub const FUNCTION2: u8 = 245;
+    pub const FUNCTION: u8 = 246;
+    pub const MODULE_AUX: u8 = 247;
+    pub const IDLE: u8 = 248;
+    pub const FREQ: u8 = 249;
+    pub const AUX: u8 = 250;
+    pub const RESIZEDB: u8 = 251;
+    pub const EXPIRETIME_MS: u8 = 252;
+    pub const EXPIRETIME: u8 = 253;
+    pub const SELECTDB: u8 = 254;
+    pub const EOF: u8 = 255;
+}
+
+/// The value type bytes (`RDB_TYPE_*`).
+pub mod rdb_type {
+    pub const STRING: u8 = 0;
+    pub const LIST: u8 = 1;
+    pub const SET: u8 = 2;
+    pub const ZSET: u8 = 3;
+    pub const HASH: u8 = 4;
+    pub const ZSET_2: u8 = 5;
+    pub const HASH_ZIPMAP: u8 = 9;
+    pub const LIST_ZIPLIST: u8 = 10;
+    pub const SET_INTSET: u8 = 11;
+    pub const ZSET_ZIPLIST: u8 = 12;
+    pub const HASH_ZIPLIST: u8 = 13;
+    pub const LIST_QUICKLIST: u8 = 14;
+    pub const HASH_LISTPACK: u8 = 16;
+    pub const ZSET_LISTPACK: u8 = 17;
+    pub const LIST_QUICKLIST_2: u8 = 18;
+}
+
+/// Redis's `crc64`.
+pub const CRC64: Crc<u64> = Crc::<u64>::new(&CRC_64_REDIS);
+
+/// How a file is written: `rdbcompression`, `rdbchecksum`.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    pub compress: bool,
+    pub checksum: bool,
+}
+
+/// Where a replica's stream starts (the `repl-*` auxiliary fields).
+pub struct ReplicationInfo<'a> {
+    pub replid: &'a str,
+    pub offset: u64,
+}
+
+/// The auxiliary fields Redis 7.0 writes first (`rdbSaveInfoAuxFields`);
+/// the `repl-*` ones only for a replica's snapshot, as Redis.
+fn aux_fields(w: &mut Writer, repl: Option<&ReplicationInfo>, used_memory: u64) {
+    w.aux("redis-ver", REDIS_VERSION);
+    w.aux("redis-bits", &(usize::BITS).to_string());
+    w.aux("ctime", &(crate::util::now_ms() / 1000).to_string());
+    w.aux("used-mem", &used_memory.to_string());
+    if let Some(repl) = repl {
+        w.aux("repl-stream-db", "0");
+        w.aux("repl-id", repl.replid);
+        w.aux("repl-offset", &repl.offset.to_string());
+    }
+    w.aux("aof-base", "0");
+}
+
+/// The RDB file of an empty dataset.
+pub fn empty(repl: &ReplicationInfo, used_memory: u64) -> Vec<u8> {
+    let mut w = Writer::file(false);
+    aux_fields(&mut w, Some(repl), used_memory);
+    w.finish(true)
+}
+
+/// The RDB file of every database the guard holds (it must lock them all,
+/// so the snapshot is of one moment). Returns the file and its key count.
+pub fn snapshot(
+    guard: &mut Guard<'_>,
+    databases: usize,
+    options: Options,
+    repl: Option<&ReplicationInfo>,
+    used_memory: u64,
+) -> (Vec<u8>, usize) {
+    let mut w = Writer::file(options.compress);
+    aux_fields(&mut w, repl, used_memory);
+    let keys = w.databases(guard, databases);
+    (w.finish(options.checksum), keys)
+}
+
+/// DUMP's payload (`createDumpPayload`): the type byte, the value, the
+/// RDB version as two bytes little-endian, then the CRC-64 of all that.
+pub fn dump(value: &Value, compress: bool) -> Vec<u8> {
+    let mut w = Writer::new(compress);
+    w.out.push(Writer::value_type(value));
+    w.value(value);
+    let mut out = w.out;
+    out.extend_from_slice(&(RDB_VERSION as u16).to_le_bytes());
+    let sum = CRC64.checksum(&out);
+    out.extend_from_slice(&sum.to_le_bytes());
+    out
+}
+
+/// Why RESTORE refused a payload, with Redis's texts.
+#[derive(Debug, PartialEq)]
+pub enum RestoreError {
+    VersionOrChecksum,
+    BadFormat,
+}
+
+impl RestoreError {
+    pub fn message(&self) -> &'static str {
+        match self {
+            RestoreError::VersionOrChecksum => "ERR DUMP payload version or checksum are wrong",
+            RestoreError::BadFormat => "ERR Bad data format",
+        }
+    }
+}
+
+/// RESTORE's payload back to a value (`verifyDumpPayload`, then
+/// `rdbLoadObject`): `None` for an empty collection (Redis refuses those
+/// as bad data too).
+pub fn restore(payload: &[u8], limits: &Limits, checksum: bool) -> Result<Value, RestoreError> {
+    if payload.len() < 10 {
+        return Err(RestoreError::VersionOrChecksum);
+    }
+    let (body, footer) = payload.split_at(payload.len() - 10);
+    let version = u16::from_le_bytes([footer[0], footer[1]]);
+    if u32::from(version) > RDB_VERSION {
+        return Err(RestoreError::VersionOrChecksum);
+    }
+    if checksum {
+        let sum = CRC64.checksum(&payload[..payload.len() - 8]);
+        if footer[2..] != sum.to_le_bytes() {
+            return Err(RestoreError::VersionOrChecksum);
+        }
+    }
+    let mut r = load::Reader::new(body);
+    let kind = r.byte().map_err(|_| RestoreError::BadFormat)?;
+    load::value(&mut r, kind, limits)
+        .ok()
+        .flatten()
+        .ok_or(RestoreError::BadFormat)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lengths_and_strings_use_redis_encodings() {
+        let mut w = Writer::file(true);
+        w.string(b"64");
+        w.string(b"-200");
+        w.string(b"100000");
+        w.string(b"007");
+        w.len(300);
+        assert_eq!(
+            &w.out[MAGIC.len()..],
+            [
+                0xC0, 64, 0xC1, 0x38, 0xFF, 0xC2, 0xA0, 0x86, 0x01, 0x00, 3, b'0', b'0', b'7',
+                0x41, 0x2C
+            ]
+        );
+    }
+
+    #[test]
+    fn the_checksum_is_redis_crc64() {
+        // Redis's crc64 test vector (crc64.c): "123456789".
+        assert_eq!(CRC64.checksum(b"123456789"), 0xe9c6d914c4b8d9ca);
+        let file = empty(
+            &ReplicationInfo {
+                replid: "0123456789012345678901234567890123456789",
+                offset: 0,
+            },
+            1,
+        );
+        let (body, sum) = file.split_at(file.len() - 8);
+        assert!(body.starts_with(b"REDIS0010"));
+        assert_eq!(body.last(), Some(&opcode::EOF));
+        assert_eq!(sum, CRC64.checksum(body).to_le_bytes());
+    }
+}

@@ -1,0 +1,247 @@
+//! Writing values and whole datasets in Redis 7.0's RDB encodings
+//! (rdb.c's `rdbSaveObject`, `rdbSaveRawString`, `rdbSaveRio`).
+
+use super::listpack::{self, Builder};
+use super::{lzf, opcode, rdb_type, CRC64, MAGIC};
+use crate::keyspace::{CommandClock, Entry, Guard, Key, StringValue, Value};
+use crate::types::hash::Hash;
+use crate::types::set::Set;
+use crate::types::zset::ZSet;
+
+/// An RDB stream being written (a file, a DUMP payload).
+pub struct Writer {
+    pub out: Vec<u8>,
+    /// `rdbcompression`: LZF for strings over 20 bytes.
+    compress: bool,
+}
+
+impl Writer {
+    pub fn new(compress: bool) -> Writer {
+        Writer {
+            out: Vec::new(),
+            compress,
+        }
+    }
+
+    /// A file: starts with the magic and version.
+    pub fn file(compress: bool) -> Writer {
+        let mut w = Writer::new(compress);
+        w.out.extend_from_slice(MAGIC);
+        w
+    }
+
+    /// Redis's `rdbSaveLen`: 6, 14 or 32 bits (or 64 beyond u32).
+    pub fn len(&mut self, n: usize) {
+        match n {
+            0..0x40 => self.out.push(n as u8),
+            0x40..0x4000 => self
+                .out
+                .extend_from_slice(&[0x40 | (n >> 8) as u8, n as u8]),
+            _ => match u32::try_from(n) {
+                Ok(n) => {
+                    self.out.push(0x80);
+                    self.out.extend_from_slice(&n.to_be_bytes());
+                }
+                Err(_) => {
+                    self.out.push(0x81);
+                    self.out.extend_from_slice(&(n as u64).to_be_bytes());
+                }
+            },
+        }
+    }
+
+    /// `rdbEncodeInteger`: 8, 16 or 32-bit integers as a type byte and the
+    /// value; `false` for wider ones.
+    fn small_int(&mut self, n: i64) -> bool {
+        if let Ok(n) = i8::try_from(n) {
+            self.out.extend_from_slice(&[0xC0, n as u8]);
+        } else if let Ok(n) = i16::try_from(n) {
+            self.out.push(0xC1);
+            self.out.extend_from_slice(&n.to_le_bytes());
+        } else if let Ok(n) = i32::try_from(n) {
+            self.out.push(0xC2);
+            self.out.extend_from_slice(&n.to_le_bytes());
+        } else {
+            return false;
+        }
+        true
+    }
+
+    /// Redis's `rdbSaveRawString`: a string of up to 11 bytes that is a
+    /// canonical 32-bit integer is saved as that integer, one over 20
+    /// bytes LZF-compressed when that saves at least 4 bytes (and
+    /// `rdbcompression` is on), anything else as length and bytes.
+    pub fn string(&mut self, s: &[u8]) {
+        if s.len() <= 11 {
+            if let Some(n) = crate::number::parse_i64(s) {
+                if self.small_int(n) {
+                    return;
+                }
+            }
+        }
+        if self.compress && s.len() > 20 {
+            if let Some(packed) = lzf::compress(s, s.len() - 4) {
+                self.out.push(0xC3);
+                self.len(packed.len());
+                self.len(s.len());
+                self.out.extend_from_slice(&packed);
+                return;
+            }
+        }
+        self.len(s.len());
+        self.out.extend_from_slice(s);
+    }
+
+    /// `rdbSaveLongLongAsStringObject`: an integer string value.
+    fn int_string(&mut self, n: i64) {
+        if !self.small_int(n) {
+            let mut buf = itoa::Buffer::new();
+            let text = buf.format(n).as_bytes();
+            self.len(text.len());
+            self.out.extend_from_slice(text);
+        }
+    }
+
+    pub fn aux(&mut self, name: &str, value: &str) {
+        self.out.push(opcode::AUX);
+        self.string(name.as_bytes());
+        self.string(value.as_bytes());
+    }
+
+    /// The EOF opcode and the checksum (zero when `rdbchecksum` is off).
+    pub fn finish(mut self, checksum: bool) -> Vec<u8> {
+        self.out.push(opcode::EOF);
+        let sum = if checksum {
+            CRC64.checksum(&self.out)
+        } else {
+            0
+        };
+        self.out.extend_from_slice(&sum.to_le_bytes());
+        self.out
+    }
+
+    /// The RDB type byte for a value, as `rdbSaveObjectType`.
+    pub fn value_type(value: &Value) -> u8 {
+        match value {
+            Value::String(_) => rdb_type::STRING,
+            Value::List(_) => rdb_type::LIST_QUICKLIST_2,
+            Value::Set(Set::Intset(_)) => rdb_type::SET_INTSET,
+            Value::Set(_) => rdb_type::SET,
+            Value::ZSet(ZSet::Listpack(_)) => rdb_type::ZSET_LISTPACK,
+            Value::ZSet(_) => rdb_type::ZSET_2,
+            Value::Hash(Hash::Listpack(_)) => rdb_type::HASH_LISTPACK,
+            Value::Hash(_) => rdb_type::HASH,
+        }
+    }
+
+    /// `rdbSaveObject`: the value in the encoding its type byte names.
+    pub fn value(&mut self, value: &Value) {
+        match value {
+            Value::String(StringValue::Int(n)) => self.int_string(*n),
+            Value::String(StringValue::Embstr(e)) => self.string(e),
+            Value::String(StringValue::Raw(b)) => self.string(b),
+            Value::List(list) => {
+                // Quicklist 2: node count, then each node as a packed
+                // listpack (container 2), nodes as the list holds them.
+                self.len(list.nodes());
+                let mut elements = list.iter();
+                for (count, _) in list.node_sizes() {
+                    let mut lp = Builder::default();
+                    for e in elements.by_ref().take(count) {
+                        lp.push(e);
+                    }
+                    self.len(QUICKLIST_NODE_PACKED);
+                    self.string(&lp.finish());
+                }
+            }
+            Value::Set(Set::Intset(ints)) => {
+                let members: Vec<i64> = ints.iter().collect();
+                self.string(&listpack::write_intset(&members, ints.width() as usize / 8))
+            }
+            Value::Set(set) => {
+                self.len(set.len());
+                for m in set.iter() {
+                    m.with_bytes(|b| self.string(b));
+                }
+            }
+            Value::ZSet(zset @ ZSet::Listpack(_)) => {
+                let mut lp = Builder::default();
+                let mut text = Vec::with_capacity(24);
+                for (member, score) in zset.iter_from(0, false) {
+                    lp.push(member);
+                    listpack::score_text(score, &mut text);
+                    lp.push(&text);
+                }
+                self.string(&lp.finish());
+            }
+            Value::ZSet(zset) => {
+                // Greatest first, as Redis walks its skiplist from the tail
+                // (so its loader inserts each at the head).
+                self.len(zset.len());
+                for (member, score) in zset.iter_from(0, true) {
+                    self.string(member);
+                    self.out.extend_from_slice(&score.to_le_bytes());
+                }
+            }
+            Value::Hash(hash @ Hash::Listpack(_)) => {
+                let mut lp = Builder::default();
+                for (field, value) in hash.iter() {
+                    lp.push(field);
+                    lp.push(value);
+                }
+                self.string(&lp.finish());
+            }
+            Value::Hash(hash) => {
+                self.len(hash.len());
+                for (field, value) in hash.iter() {
+                    self.string(field);
+                    self.string(value);
+                }
+            }
+        }
+    }
+
+    /// One key: its expiry, type, name and value (`rdbSaveKeyValuePair`).
+    fn key(&mut self, key: &Key, entry: &Entry) {
+        if let Some(at) = entry.expires_at() {
+            self.out.push(opcode::EXPIRETIME_MS);
+            self.out.extend_from_slice(&at.to_le_bytes());
+        }
+        self.out.push(Writer::value_type(&entry.value));
+        self.string(key);
+        self.value(&entry.value);
+    }
+
+    /// Every database of the locked keyspace, as `rdbSaveRio` writes them:
+    /// SELECTDB and RESIZEDB before each non-empty one, then its keys
+    /// (keys past their TTL that are still stored included, as Redis's
+    /// dict walk; the loader drops them).
+    pub fn databases(&mut self, guard: &mut Guard<'_>, databases: usize) -> usize {
+        let clock = CommandClock::at(crate::util::now_ms());
+        let mut keys = 0;
+        for db in 0..databases {
+            let mut view = guard.db(db, &clock);
+            let (mut size, mut volatile) = (0usize, 0usize);
+            view.for_each_stored(|_, e| {
+                size += 1;
+                volatile += usize::from(e.expires_at().is_some());
+            });
+            if size == 0 {
+                continue;
+            }
+            self.out.push(opcode::SELECTDB);
+            self.len(db);
+            self.out.push(opcode::RESIZEDB);
+            self.len(size);
+            self.len(volatile);
+            view.for_each_stored(|k, e| self.key(k, e));
+            keys += size;
+        }
+        keys
+    }
+}
+
+/// A quicklist node holding a listpack (`QUICKLIST_NODE_CONTAINER_PACKED`).
+pub const QUICKLIST_NODE_PACKED: usize = 2;
+/// A node holding one big element as is (`QUICKLIST_NODE_CONTAINER_PLAIN`).
+pub const QUICKLIST_NODE_PLAIN: usize = 1;
