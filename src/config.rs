@@ -546,7 +546,7 @@ impl Config {
         match i {
             SAVE => (!self.save().is_empty()).then(|| {
                 let points = String::from_utf8_lossy(&self.render(SAVE)).into_owned();
-                format!("WARNING save points are configured ('{points}') but {NO_PERSISTENCE}: nothing will be saved to disk")
+                format!("WARNING save points are configured ('{points}'); reddish has no BGSAVE yet, so a save point saves synchronously and clients wait while it writes")
             }),
             APPENDONLY => self.appendonly().then(|| {
                 format!("WARNING appendonly is yes but {NO_PERSISTENCE}: no append only file will be written")

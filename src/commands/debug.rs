@@ -56,7 +56,8 @@ fn locks(keyspace: &Keyspace, db: usize, args: &[&[u8]], set: &mut LockSet) {
     let Some(sub) = args.get(1) else { return };
     let sub = sub.to_ascii_lowercase();
     match sub.as_slice() {
-        b"digest" => set.add_all(keyspace),
+        // RELOAD saves, empties and loads every database.
+        b"digest" | b"reload" => set.add_all(keyspace),
         // The keys POPULATE creates are many and not known before it runs.
         b"populate" => set.add_db(db),
         b"digest-value" | b"object" | b"listpack" | b"quicklist" => {
@@ -89,6 +90,7 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         (b"listpack", 3) => object::listpack_dump(ctx, args[2]),
         (b"quicklist", 3 | 4) => object::quicklist_dump(ctx, args[2], args.get(3).copied()),
         (b"populate", 3..=5) => populate(ctx, args),
+        (b"reload", _) => reload(ctx, &args[2..]),
         (b"digest", 2) => Ok(status(digest::hex(&digest::dataset(ctx)))),
         (b"digest-value", _) => Ok(Reply::Array(
             args[2..]
@@ -116,6 +118,49 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             Ok(Reply::simple("Apparently Redis did not crash: test passed"))
         }
         _ => Err(unknown_subcommand(args)),
+    }
+}
+
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: SAVE, empty every database,
+/// load the file back (Redis's test suite checks that a dataset survives
+/// its own RDB round trip this way). MERGE keeps keys already there over
+/// duplicates instead of failing.
+fn reload(ctx: &mut Ctx, options: &[&[u8]]) -> CmdResult {
+    let (mut merge, mut flush, mut save) = (false, true, true);
+    for opt in options {
+        match opt.to_ascii_uppercase().as_slice() {
+            b"MERGE" => merge = true,
+            b"NOFLUSH" => flush = false,
+            b"NOSAVE" => save = false,
+            _ => {
+                return Err(Reply::error(
+                    "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
+                ))
+            }
+        }
+    }
+    let server = ctx.server;
+    if save && crate::persistence::save(server, ctx.guard()).is_err() {
+        return Err(Reply::error("ERR"));
+    }
+    if flush {
+        for db in 0..server.keyspace.databases() {
+            drop(ctx.db_at(db).clear());
+        }
+    }
+    match crate::persistence::load_into(server, ctx.guard(), merge) {
+        Ok(_) => {
+            tracing::info!("DB reloaded by DEBUG RELOAD");
+            Ok(Reply::OK)
+        }
+        Err(e) => {
+            if let crate::persistence::LoadError::Corrupt(why) = e {
+                tracing::warn!("Error loading the RDB file: {why}");
+            }
+            Err(Reply::error(
+                "ERR Error trying to load the RDB dump, check server logs.",
+            ))
+        }
     }
 }
 

@@ -33,6 +33,8 @@ pub static COMMANDS: &[Registration] = &[
     cmd("renamenx", renamenx),
     cmd_locking("move", move_, Locks::Custom(move_locks)),
     cmd_locking("copy", copy, Locks::Custom(copy_locks)),
+    cmd("dump", dump),
+    cmd("restore", restore),
     cmd_locking("swapdb", swapdb, Locks::All),
     cmd_locking("keys", keys, Locks::Db),
     cmd_locking("scan", scan, Locks::Db),
@@ -544,4 +546,92 @@ fn object_help(_ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             "    <key>.",
         ],
     ))
+}
+
+/// DUMP key: the value in Redis's payload form (`createDumpPayload`),
+/// compressed as `rdbcompression` says, as Redis's.
+fn dump(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let compress = ctx.server.config.rdbcompression();
+    Ok(
+        read_key(ctx, args[1], true, |e| crate::rdb::dump(&e.value, compress))
+            .map_or(Reply::Null, |payload| Reply::Bulk(Bytes::from(payload))),
+    )
+}
+
+/// RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f], with
+/// Redis's `restoreCommand` checks in its order: options, BUSYKEY, TTL,
+/// payload version and checksum, then the value itself. A TTL already in
+/// the past stores nothing (a replaced key is deleted, propagated as DEL).
+fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let key = args[1];
+    let (mut replace, mut absttl) = (false, false);
+    let (mut idle, mut freq): (Option<u64>, Option<u8>) = (None, None);
+    let mut i = 4;
+    while i < args.len() {
+        let more = i + 1 < args.len();
+        if is(args[i], "replace") {
+            replace = true;
+        } else if is(args[i], "absttl") {
+            absttl = true;
+        } else if is(args[i], "idletime") && more && freq.is_none() {
+            let v = int_arg(args[i + 1])?;
+            if v < 0 {
+                return Err(Reply::error("ERR Invalid IDLETIME value, must be >= 0"));
+            }
+            idle = Some(v as u64);
+            i += 1;
+        } else if is(args[i], "freq") && more && idle.is_none() {
+            let v = int_arg(args[i + 1])?;
+            let Ok(v) = u8::try_from(v) else {
+                return Err(Reply::error(
+                    "ERR Invalid FREQ value, must be >= 0 and <= 255",
+                ));
+            };
+            freq = Some(v);
+            i += 1;
+        } else {
+            return Err(syntax_error());
+        }
+        i += 1;
+    }
+    if !replace && ctx.db().contains(key) {
+        return Err(Reply::error("BUSYKEY Target key name already exists."));
+    }
+    let ttl = int_arg(args[2])?;
+    if ttl < 0 {
+        return Err(Reply::error("ERR Invalid TTL value, must be >= 0"));
+    }
+    let limits = crate::persistence::load_limits(ctx.server);
+    let checksum = ctx.server.config.rdbchecksum();
+    let value =
+        crate::rdb::restore(args[3], &limits, checksum).map_err(|e| Reply::error(e.message()))?;
+    let policy = ctx.server.config.maxmemory_policy();
+    let now = ctx.now_ms();
+    let mut db = ctx.db();
+    let deleted = replace && db.remove(key).is_some();
+    let expires_at = match ttl {
+        0 => None,
+        t if absttl => Some(t as u64),
+        t => Some(now.saturating_add(t as u64)),
+    };
+    if expires_at.is_some_and(|at| at <= now) {
+        if deleted {
+            db.notify(notify::GENERIC, "del", key);
+            ctx.propagate_as(|| vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)]);
+        }
+        return Ok(Reply::OK);
+    }
+    let mut entry = Entry::new(value, expires_at, now);
+    if policy.contains("lfu") {
+        if let Some(f) = freq {
+            entry.access.set_frequency(f, now);
+        }
+    } else if policy.contains("lru") {
+        if let Some(s) = idle {
+            entry.access.set_idle(s, now);
+        }
+    }
+    db.set_entry(key, entry);
+    db.notify(notify::GENERIC, "restore", key);
+    Ok(Reply::OK)
 }

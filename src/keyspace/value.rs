@@ -379,6 +379,17 @@ impl Access {
         self.lfu_minutes = lfu_minutes(now_ms);
     }
 
+    /// RESTORE IDLETIME: the last access `idle_secs` ago.
+    pub fn set_idle(&mut self, idle_secs: u64, now_ms: u64) {
+        self.secs = ((now_ms / 1000).saturating_sub(idle_secs)) as u32;
+    }
+
+    /// RESTORE FREQ: the counter set, decay counted from now.
+    pub fn set_frequency(&mut self, freq: u8, now_ms: u64) {
+        self.lfu_counter = freq;
+        self.lfu_minutes = lfu_minutes(now_ms);
+    }
+
     /// Redis's 24-bit `robj.lru` of an LRU policy: the last access in
     /// seconds of its LRU clock, which wraps at 2^24 (DEBUG OBJECT `lru:`).
     pub fn lru_field(&self) -> u32 {

@@ -94,7 +94,8 @@ impl<'a> Reader<'a> {
         })
     }
 
-    pub fn len(&mut self) -> Result<u64> {
+    /// `rdbLoadLen`: a length (a string encoding here is an error).
+    pub fn length(&mut self) -> Result<u64> {
         self.len_or_encoding()?
             .map_err(|e| format!("a string encoding ({e}) where a length belongs"))
     }
@@ -102,7 +103,7 @@ impl<'a> Reader<'a> {
     /// A length used to count elements that each take at least one byte:
     /// refused when it could not fit in what remains.
     fn count(&mut self) -> Result<usize> {
-        let n = self.len()?;
+        let n = self.length()?;
         usize::try_from(n)
             .ok()
             .filter(|&n| n <= self.remaining())
@@ -128,8 +129,8 @@ impl<'a> Reader<'a> {
                 ]))))
             }
             Err(3) => {
-                let packed_len = self.len()?;
-                let len = self.len()?;
+                let packed_len = self.length()?;
+                let len = self.length()?;
                 let packed = self.bytes(usize::try_from(packed_len).map_err(|_| short())?)?;
                 // LZF expands at most ~88 times (a 3-byte back reference
                 // copies 264): a bigger claim is corrupt, not worth a buffer.
@@ -207,7 +208,7 @@ pub fn value(r: &mut Reader, kind: u8, limits: &Limits) -> Result<Option<Value>>
             let mut list = List::new(limits.list_fill);
             for _ in 0..nodes {
                 let container = if kind == rdb_type::LIST_QUICKLIST_2 {
-                    r.len()?
+                    r.length()?
                 } else {
                     QUICKLIST_NODE_PACKED as u64
                 };
@@ -444,12 +445,12 @@ pub fn file(
                 continue;
             }
             opcode::IDLE => {
-                r.len()?;
+                r.length()?;
                 continue;
             }
             opcode::EOF => break,
             opcode::SELECTDB => {
-                let n = r.len()?;
+                let n = r.length()?;
                 db = usize::try_from(n)
                     .ok()
                     .filter(|&n| n < databases)
@@ -459,8 +460,8 @@ pub fn file(
                 continue;
             }
             opcode::RESIZEDB => {
-                r.len()?;
-                r.len()?;
+                r.length()?;
+                r.length()?;
                 continue;
             }
             opcode::AUX => {

@@ -71,10 +71,12 @@ pub fn compress(data: &[u8], out_len: usize) -> Option<Vec<u8>> {
                     }
                 }
             }
-            while matched {
-                len += 1;
-                if len >= maxlen || data[reference + len] != data[ip + len] {
-                    break;
+            if matched {
+                loop {
+                    len += 1;
+                    if len >= maxlen || data[reference + len] != data[ip + len] {
+                        break;
+                    }
                 }
             }
             len -= 2; // len is now #octets - 1

@@ -178,7 +178,7 @@ impl Writer {
                 // Greatest first, as Redis walks its skiplist from the tail
                 // (so its loader inserts each at the head).
                 self.len(zset.len());
-                for (member, score) in zset.iter_from(0, true) {
+                for (member, score) in zset.iter_from(zset.len().saturating_sub(1), true) {
                     self.string(member);
                     self.out.extend_from_slice(&score.to_le_bytes());
                 }

@@ -359,15 +359,16 @@ fn memory(ctx: &mut Ctx, out: &mut String) {
     );
 }
 
-/// Nothing is ever saved: the figures of a Redis with persistence off that
-/// found no dump file, except that they do not claim what did not happen.
-/// Changes since the last save are all changes since start; while save
-/// points are configured every snapshot they call for is a failed one, so
-/// the last save status is `err` (as after a failed BGSAVE).
+/// Saves are synchronous (SAVE, save points, shutdown): no BGSAVE is ever
+/// in progress and no fork copies pages, so the COW figures are zero.
+/// `rdb_last_bgsave_status` is the last save's outcome, as Redis reports
+/// a failed foreground save there too.
 fn persistence(ctx: &mut Ctx, out: &mut String) {
-    let started = ctx.server.started_unix_secs();
+    let state = &ctx.server.save_state;
+    let last_save = state.last_save.load(Ordering::Relaxed);
+    let saves = state.saves.load(Ordering::Relaxed);
     let changes = ctx.server.keyspace.dirty.load(Ordering::Relaxed);
-    let status = if ctx.server.config.save().is_empty() {
+    let status = if state.last_ok.load(Ordering::Relaxed) {
         "ok"
     } else {
         "err"
@@ -385,11 +386,11 @@ fn persistence(ctx: &mut Ctx, out: &mut String) {
             ("current_save_keys_total", &0),
             ("rdb_changes_since_last_save", &changes),
             ("rdb_bgsave_in_progress", &0),
-            ("rdb_last_save_time", &started),
+            ("rdb_last_save_time", &last_save),
             ("rdb_last_bgsave_status", &status),
             ("rdb_last_bgsave_time_sec", &-1),
             ("rdb_current_bgsave_time_sec", &-1),
-            ("rdb_saves", &0),
+            ("rdb_saves", &saves),
             ("rdb_last_cow_size", &0),
             ("rdb_last_load_keys_expired", &0),
             ("rdb_last_load_keys_loaded", &0),
