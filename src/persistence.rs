@@ -89,8 +89,9 @@ pub fn save(server: &Server, guard: &mut Guard<'_>) -> std::io::Result<()> {
                 dir.display()
             );
         })?;
-        f.write_all(&file)?;
-        f.sync_all()?;
+        f.write_all(&file)
+            .and_then(|()| f.sync_all())
+            .inspect_err(|e| tracing::warn!("Write error saving DB on disk: {e}"))?;
         std::fs::rename(&temp, rdb_path(server)).inspect_err(|e| {
             tracing::warn!(
                 "Error moving temp DB file {} on the final destination {} (in server root dir {}): {e}",
@@ -114,7 +115,6 @@ pub fn save(server: &Server, guard: &mut Guard<'_>) -> std::io::Result<()> {
         }
         Err(e) => {
             let _ = std::fs::remove_file(&temp);
-            tracing::warn!("Write error saving DB on disk: {e}");
             server.save_state.last_ok.store(false, Ordering::Relaxed);
             Err(e)
         }

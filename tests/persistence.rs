@@ -1,7 +1,6 @@
-//! What reddish says about persistence, which it does not have yet: INFO
-//! persistence, LASTSAVE, SAVE/BGSAVE, and SHUTDOWN, which must fail as
-//! Redis's does when its final save fails rather than exit having saved
-//! nothing.
+//! Saving and what reddish says about it: INFO persistence, LASTSAVE,
+//! SAVE (BGSAVE is refused), load at start-up, and SHUTDOWN/SIGTERM, which
+//! save when due and fail as Redis's do when that save fails.
 
 mod support;
 
@@ -92,41 +91,40 @@ fn changes_since_start_count_writes_as_redis_counts_these() {
 }
 
 #[test]
-fn save_status_is_an_error_while_save_points_cannot_be_honoured() {
-    let server = Server::start();
+fn save_writes_the_file_and_resets_the_counters() {
+    let dir = temp_dir("save");
+    let (server, _log) = start_logging_to(&dir, &["--dir", &dir.to_string_lossy()]);
     let mut conn = server.connect();
     let info = persistence(&mut conn);
     assert_eq!(info["rdb_last_bgsave_status"], "ok");
     assert_eq!(info["rdb_saves"], "0");
-    // rdb_last_save_time is the start, as LASTSAVE says.
+    // rdb_last_save_time is the start until a save, as LASTSAVE says.
     let lastsave = String::from_utf8_lossy(&conn.cmd(&["LASTSAVE"])).into_owned();
     assert_eq!(lastsave, format!(":{}\r\n", info["rdb_last_save_time"]));
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let started: u64 = info["rdb_last_save_time"].parse().expect("a time");
-    assert!(started <= now && now - started < 60, "{started} vs {now}");
-
-    assert_eq!(conn.cmd_str(&["CONFIG", "SET", "save", "900 1"]), "+OK\r\n");
-    assert_eq!(persistence(&mut conn)["rdb_last_bgsave_status"], "err");
-    assert_eq!(conn.cmd_str(&["CONFIG", "SET", "save", ""]), "+OK\r\n");
-    assert_eq!(persistence(&mut conn)["rdb_last_bgsave_status"], "ok");
-}
-
-#[test]
-fn save_and_bgsave_say_persistence_is_not_implemented() {
-    let server = Server::start();
-    let mut conn = server.connect();
-    for args in [&["SAVE"][..], &["BGSAVE"], &["BGSAVE", "SCHEDULE"]] {
+    conn.cmd(&["SET", "k", "v"]);
+    assert_eq!(changes(&mut conn), 1);
+    assert_eq!(conn.cmd_str(&["SAVE"]), "+OK\r\n");
+    let info = persistence(&mut conn);
+    assert_eq!(info["rdb_saves"], "1");
+    assert_eq!(info["rdb_changes_since_last_save"], "0");
+    assert!(dir.join("dump.rdb").is_file());
+    assert!(!dir.join(format!("temp-{}.rdb", server.pid())).exists());
+    for args in [&["BGSAVE"][..], &["BGSAVE", "SCHEDULE"]] {
         assert_eq!(
             conn.cmd_str(args),
-            "-ERR Persistence is not implemented yet: reddish keeps data in memory only\r\n"
+            "-ERR BGSAVE is not implemented yet: use SAVE (synchronous)\r\n"
         );
     }
     assert_eq!(
         conn.cmd_str(&["SAVE", "x"]),
         "-ERR wrong number of arguments for 'save' command\r\n"
     );
+    // A failed save is an error, and the status says so.
+    std::fs::remove_file(dir.join("dump.rdb")).expect("remove");
+    std::fs::create_dir(dir.join("dump.rdb")).expect("block the dump file");
+    assert_eq!(conn.cmd_str(&["SAVE"]), "-ERR\r\n");
+    assert_eq!(persistence(&mut conn)["rdb_last_bgsave_status"], "err");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The reply of real redis-server to SHUTDOWN when its final save fails
@@ -147,7 +145,9 @@ fn redis_failed_shutdown_reply(args: &[&str]) -> Option<String> {
 #[test]
 fn shutdown_that_would_save_fails_as_a_failed_save_does_in_redis() {
     let dir = temp_dir("shutdown-fails");
-    let (mut server, log) = start_logging_to(&dir, &["--save", "900 1"]);
+    let (mut server, log) =
+        start_logging_to(&dir, &["--save", "900 1", "--dir", &dir.to_string_lossy()]);
+    std::fs::create_dir(dir.join("dump.rdb")).expect("block the dump file");
     let mut conn = server.connect();
     conn.cmd(&["SET", "k", "v"]);
     let want = "-ERR Errors trying to SHUTDOWN. Check logs.\r\n";
@@ -167,7 +167,7 @@ fn shutdown_that_would_save_fails_as_a_failed_save_does_in_redis() {
     for line in [
         "# User requested shutdown...",
         "* Saving the final RDB snapshot before exiting.",
-        "# Persistence is not implemented yet: nothing can be saved (1 changes since start)",
+        "# Error moving temp DB file",
         "# Error trying to save the DB, can't exit.",
         "# Errors trying to shut down the server. Check the logs for more information.",
     ] {
@@ -186,20 +186,49 @@ fn shutdown_that_would_save_fails_as_a_failed_save_does_in_redis() {
 }
 
 #[test]
-fn shutdown_save_fails_even_without_save_points() {
-    let server = Server::start();
+fn shutdown_save_saves_and_the_next_start_loads_it() {
+    let dir = temp_dir("shutdown-save");
+    let dir_arg = dir.to_string_lossy().into_owned();
+    let (mut server, log) = start_logging_to(&dir, &["--dir", &dir_arg]);
     let mut conn = server.connect();
-    assert_eq!(
-        conn.cmd_str(&["SHUTDOWN", "SAVE"]),
-        "-ERR Errors trying to SHUTDOWN. Check logs.\r\n"
-    );
-    assert_eq!(conn.cmd_str(&["PING"]), "+PONG\r\n");
+    conn.cmd(&["SET", "k", "v"]);
+    conn.cmd(&["RPUSH", "l", "a", "b"]);
+    conn.send(b"SHUTDOWN SAVE\r\n");
+    assert!(conn.is_closed());
+    assert!(server.wait_exit().is_some_and(|s| s.success()));
+    let text = wait_for_log(&log, "bye bye");
+    assert!(text.contains("* DB saved on disk\n"), "{text}");
+    let (server, log) = start_logging_to(&dir, &["--dir", &dir_arg]);
+    let mut conn = server.connect();
+    assert_eq!(conn.cmd_str(&["GET", "k"]), "$1\r\nv\r\n");
+    assert_eq!(conn.cmd_str(&["LLEN", "l"]), ":2\r\n");
+    let text = wait_for_log(&log, "DB loaded from disk");
+    assert!(text.contains("* DB loaded from disk: "), "{text}");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_corrupt_file_stops_the_start() {
+    let dir = temp_dir("corrupt");
+    std::fs::write(dir.join("dump.rdb"), b"REDIS0010\xfe\x00\x00\x01k").expect("write");
+    let port = free_port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_reddish-server"))
+        .args(["--port", &port.to_string(), "--dir", &dir.to_string_lossy()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start");
+    let status = child.wait().expect("exit");
+    assert!(!status.success());
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn shutdown_force_exits_with_a_warning() {
     let dir = temp_dir("shutdown-force");
-    let (mut server, log) = start_logging_to(&dir, &["--save", "900 1"]);
+    let (mut server, log) =
+        start_logging_to(&dir, &["--save", "900 1", "--dir", &dir.to_string_lossy()]);
+    std::fs::create_dir(dir.join("dump.rdb")).expect("block the dump file");
     let mut conn = server.connect();
     conn.send(b"SHUTDOWN FORCE\r\n");
     assert!(conn.is_closed());
@@ -214,9 +243,10 @@ fn shutdown_force_exits_with_a_warning() {
 }
 
 #[test]
-fn sigterm_exits_and_says_nothing_was_saved() {
+fn sigterm_saves_when_save_points_are_set() {
     let dir = temp_dir("sigterm");
-    let (mut server, log) = start_logging_to(&dir, &["--save", "900 1"]);
+    let dir_arg = dir.to_string_lossy().into_owned();
+    let (mut server, log) = start_logging_to(&dir, &["--save", "900 1", "--dir", &dir_arg]);
     server.connect().cmd(&["SET", "k", "v"]);
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &server.pid().to_string()])
@@ -227,11 +257,14 @@ fn sigterm_exits_and_says_nothing_was_saved() {
     let text = wait_for_log(&log, "bye bye");
     for line in [
         "Received SIGTERM scheduling shutdown...",
-        "# Persistence is not implemented yet: nothing can be saved (1 changes since start)",
-        "# Error trying to save the DB. Exit anyway.",
+        "* Saving the final RDB snapshot before exiting.",
+        "* DB saved on disk",
         "# reddish is now ready to exit, bye bye...",
     ] {
         assert!(text.contains(line), "{line}\n{text}");
     }
+    let (server, _) = start_logging_to(&dir, &["--dir", &dir_arg]);
+    assert_eq!(server.connect().cmd_str(&["GET", "k"]), "$1\r\nv\r\n");
+    drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }

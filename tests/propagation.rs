@@ -194,6 +194,8 @@ fn same_stream(args: &[&str], script: &[&[&str]]) {
 
 /// Every write command with cases that change something, cases that change
 /// nothing (not propagated), and the rewrites Redis makes.
+const RESTORE_R13: &str = "\x00\x03r13\n\x00yG;_[-d$";
+
 const WRITES: &[&[&str]] = &[
     // Strings.
     &["set", "s", "1"],
@@ -246,6 +248,14 @@ const WRITES: &[&[&str]] = &[
     &["rename", "m3", "r1"],
     &["renamenx", "r1", "r2"],
     &["renamenx", "r2", "s"],
+    // RESTORE propagates as itself; a TTL already past deletes (as DEL).
+    // The payload is DUMP of the string "r13" (its CRC happens to be text).
+    &["restore", "rs", "0", RESTORE_R13],
+    &["restore", "rs", "0", RESTORE_R13],
+    &["restore", "rs", "0", RESTORE_R13, "replace"],
+    &["restore", "rs", "100000", RESTORE_R13, "replace"],
+    &["restore", "rs", "1", RESTORE_R13, "replace", "absttl"],
+    &["restore", "rs2", "0", "garbage"],
     &["copy", "r2", "r3"],
     &["copy", "r2", "r3"],
     &["copy", "r2", "r3", "replace"],
@@ -577,18 +587,47 @@ fn a_real_redis_replica_follows_reddish() {
     );
 }
 
-/// A full sync of a dataset reddish cannot snapshot yet is refused, not faked.
+/// A full sync of a non-empty dataset sends the real snapshot: a real
+/// redis-server attached afterwards holds every key, type and TTL (same
+/// DEBUG DIGEST), then follows the stream.
 #[test]
-fn a_full_sync_of_a_non_empty_dataset_is_refused() {
-    let server = Server::start();
-    let mut client = server.connect();
+fn a_real_redis_replica_gets_the_dataset_by_full_sync() {
+    let master = Server::start_with(&["--enable-debug-command", "yes"]);
+    let mut client = master.connect();
     client.cmd(&["set", "k", "v"]);
-    let reply = client.cmd_str(&["psync", "?", "-1"]);
-    assert!(
-        reply.starts_with("-ERR reddish cannot send a replica a snapshot"),
-        "{reply}"
-    );
-    assert_eq!(client.cmd_str(&["get", "k"]), "$1\r\nv\r\n");
+    client.cmd(&["set", "n", "12345", "ex", "1000"]);
+    client.cmd(&["hset", "h", "f", "1", "g", "two"]);
+    client.cmd(&["zadd", "z", "1.5", "a", "2", "b"]);
+    client.cmd(&["sadd", "s", "1", "2", "x"]);
+    client.cmd(&["select", "3"]);
+    client.cmd(&["rpush", "l", "a", "b", "c"]);
+    client.cmd(&["select", "0"]);
+    let digest = client.cmd_str(&["debug", "digest"]);
+    let port = master.port.to_string();
+    let Some(replica) = Server::oracle_with(&[
+        "--replicaof",
+        "127.0.0.1",
+        &port,
+        "--enable-debug-command",
+        "yes",
+    ]) else {
+        return;
+    };
+    let mut on_replica = replica.connect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !on_replica
+        .cmd_str(&["info", "replication"])
+        .contains("master_link_status:up")
+    {
+        assert!(Instant::now() < deadline, "the replica never synced");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(on_replica.cmd_str(&["debug", "digest"]), digest);
+    client.cmd(&["set", "after", "1"]);
+    while on_replica.cmd_str(&["get", "after"]) != "$1\r\n1\r\n" {
+        assert!(Instant::now() < deadline, "the replica never followed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// A replica that stops reading is dropped at `client-output-buffer-limit

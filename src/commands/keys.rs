@@ -633,5 +633,14 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     db.set_entry(key, entry);
     db.notify(notify::GENERIC, "restore", key);
+    if let (Some(at), false) = (expires_at, absttl) {
+        // Propagated with the absolute time, ABSTTL appended, as Redis.
+        ctx.propagate_as(|| {
+            let mut out: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
+            out[2] = Bytes::from(at.to_string());
+            out.push(Bytes::from_static(b"ABSTTL"));
+            out
+        });
+    }
     Ok(Reply::OK)
 }

@@ -53,6 +53,32 @@ pub fn score_text(score: f64, out: &mut Vec<u8>) {
     }
 }
 
+/// The bytes one element takes in a listpack: its encoding, data and
+/// back length (`lpEncodeGetType` + `lpEncodeBacklen`). Lists size their
+/// nodes by it, as Redis's quicklist sizes nodes by `lpBytes`.
+pub fn entry_size(element: &[u8]) -> usize {
+    let encoded = match parse_i64(element) {
+        Some(v) if (0..=127).contains(&v) => 1,
+        Some(v) if (-4096..=4095).contains(&v) => 2,
+        Some(v) if i16::try_from(v).is_ok() => 3,
+        Some(v) if (-(1 << 23)..1 << 23).contains(&v) => 4,
+        Some(v) if i32::try_from(v).is_ok() => 5,
+        Some(_) => 9,
+        None => {
+            let len = element.len();
+            len + match len {
+                0..64 => 1,
+                64..4096 => 2,
+                _ => 5,
+            }
+        }
+    };
+    encoded + backlen_size(encoded)
+}
+
+/// The header and terminator of every listpack.
+pub const OVERHEAD: usize = HEADER + 1;
+
 /// A listpack being built, element by element (`lpAppend`).
 pub struct Builder {
     buf: Vec<u8>,
@@ -91,6 +117,7 @@ impl Builder {
         }
         let encoded = self.buf.len() - start;
         backlen(encoded, &mut self.buf);
+        debug_assert_eq!(self.buf.len() - start, entry_size(element));
         self.count += 1;
     }
 

@@ -25,6 +25,7 @@ use crate::protocol::reply::BulkArray;
 use bytes::Bytes;
 
 use super::varint;
+use crate::rdb::listpack;
 
 /// Bytes a multi-entry node may hold when the fill counts entries
 /// (Redis `SIZE_SAFETY_LIMIT`).
@@ -75,6 +76,11 @@ impl Limit {
 struct Node {
     buf: Vec<u8>,
     count: usize,
+    /// The bytes the entries would take in Redis's listpack
+    /// ([`listpack::entry_size`]): nodes are filled by Redis's rule on
+    /// Redis's sizes, so they split where Redis's do and an RDB file or
+    /// DUMP holds the same nodes.
+    lp: usize,
 }
 
 /// The entries of one node between two offsets, from either end.
@@ -146,15 +152,20 @@ impl Node {
     /// Whether one more entry of `len` bytes fits (an empty node takes anything:
     /// an element too big for any node lives in a node of its own).
     fn allows(&self, limit: Limit, len: usize) -> bool {
-        self.count == 0
-            || (self.count < limit.entries
-                && self.buf.len() + varint::framed_len(len) <= limit.bytes)
+        // Redis's `_quicklistNodeAllowInsert`: the listpack's bytes plus
+        // the element's length plus `SIZE_ESTIMATE_OVERHEAD` (8).
+        self.count == 0 || (self.count < limit.entries && self.lp_bytes() + len + 8 <= limit.bytes)
+    }
+
+    /// Redis's `lpBytes` of this node.
+    fn lp_bytes(&self) -> usize {
+        listpack::OVERHEAD + self.lp
     }
 
     /// Whether the node holds more than its limit allows (after an insert or
     /// a replace in the middle) and should be split.
     fn oversized(&self, limit: Limit) -> bool {
-        self.count > 1 && (self.count > limit.entries.max(1) || self.buf.len() > limit.bytes)
+        self.count > 1 && (self.count > limit.entries.max(1) || self.lp_bytes() > limit.bytes)
     }
 
     /// Start offset of entry `i` (< count), walking from the nearer end.
@@ -192,6 +203,7 @@ impl Node {
         self.buf.copy_within(offset..old, offset + size);
         varint::write_framed(&mut self.buf[offset..offset + size], data);
         self.count += 1;
+        self.lp += listpack::entry_size(data);
     }
 
     fn push(&mut self, end: End, data: &[u8]) {
@@ -210,6 +222,7 @@ impl Node {
         }?;
         let value = Bytes::copy_from_slice(data);
         let stop = start + varint::framed_len(data.len());
+        self.lp -= listpack::entry_size(data);
         self.buf.drain(start..stop);
         self.count -= 1;
         self.release_slack();
@@ -221,10 +234,12 @@ impl Node {
         match end {
             End::Head => {
                 let cut = self.offset_of(n);
+                self.lp -= lp_size(self.entries().take(n));
                 self.buf.drain(..cut);
             }
             End::Tail => {
                 let cut = self.offset_of(self.count - n);
+                self.lp -= lp_size(self.entries_from(cut));
                 self.buf.truncate(cut);
             }
         }
@@ -232,8 +247,10 @@ impl Node {
         self.release_slack();
     }
 
-    /// Replaces the entry at `offset` whose data is `old_len` bytes.
-    fn replace(&mut self, offset: usize, old_len: usize, data: &[u8]) {
+    /// Replaces the entry at `offset` whose data is `old_len` bytes and
+    /// `old_lp` listpack bytes.
+    fn replace(&mut self, offset: usize, old_len: usize, old_lp: usize, data: &[u8]) {
+        self.lp = self.lp - old_lp + listpack::entry_size(data);
         let stop = offset + varint::framed_len(old_len);
         let mut entry = vec![0; varint::framed_len(data.len())];
         varint::write_framed(&mut entry, data);
@@ -243,10 +260,13 @@ impl Node {
     /// Moves entries `at..` into a new node.
     fn split_off(&mut self, at: usize) -> Node {
         let offset = self.offset_of(at);
+        let moved = lp_size(self.entries_from(offset));
         let right = Node {
             buf: self.buf[offset..].to_vec(),
             count: self.count - at,
+            lp: moved,
         };
+        self.lp -= moved;
         self.buf.truncate(offset);
         self.count = at;
         self.release_slack();
@@ -282,8 +302,14 @@ impl Node {
         kept.extend_from_slice(&self.buf[pos..]);
         self.buf = kept;
         self.count -= spans.len();
+        self.lp -= spans.len() * listpack::entry_size(value);
         spans.len()
     }
+}
+
+/// The listpack bytes of these entries.
+fn lp_size<'a>(entries: impl Iterator<Item = &'a [u8]>) -> usize {
+    entries.map(listpack::entry_size).sum()
 }
 
 /// Copies elements out for a reply: one buffer for all of them, sliced, so a
@@ -377,10 +403,11 @@ impl List {
         self.fill
     }
 
-    /// Each node's entry count and packed bytes, head to tail (DEBUG
-    /// OBJECT and DEBUG QUICKLIST describe the nodes).
+    /// Each node's entry count and Redis listpack bytes, head to tail
+    /// (DEBUG OBJECT and QUICKLIST describe the nodes, the RDB writer
+    /// writes them).
     pub fn node_sizes(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
-        self.nodes.iter().map(|n| (n.count, n.buf.len()))
+        self.nodes.iter().map(|n| (n.count, n.lp_bytes()))
     }
 
     fn limit(&self) -> Limit {
@@ -524,8 +551,8 @@ impl List {
         let Some(old) = node.entry_at(cursor.offset) else {
             return false;
         };
-        let old_len = old.len();
-        node.replace(cursor.offset, old_len, data);
+        let (old_len, old_lp) = (old.len(), listpack::entry_size(old));
+        node.replace(cursor.offset, old_len, old_lp, data);
         self.split_if_oversized(cursor.node);
         true
     }
@@ -674,6 +701,7 @@ mod tests {
                 node.buf.len()
             );
             assert_eq!(node.entries().count(), node.count);
+            assert_eq!(node.lp, lp_size(node.entries()));
             assert_eq!(node.entries().rev().count(), node.count);
             total += node.count;
         }

@@ -126,6 +126,16 @@ pub fn port_in_log(log: &str) -> Option<u16> {
     })
 }
 
+/// A fresh directory for one reddish server under the system's temp dir.
+pub fn server_dir() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("reddish-server-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("server directory");
+    dir.to_string_lossy().into_owned()
+}
+
 impl Server {
     /// reddish with default settings.
     pub fn start() -> Server {
@@ -144,7 +154,11 @@ impl Server {
     /// accept connections".
     pub fn start_logging(args: &[&str]) -> (Server, String) {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_reddish-server"));
-        cmd.args(["--port", "0"]).args(args);
+        // Its own directory (a later `--dir` in `args` wins): SAVE or a
+        // shutdown's save must never write dump.rdb into the repository,
+        // nor a dump.rdb found there be loaded.
+        let dir = server_dir();
+        cmd.args(["--port", "0", "--dir", &dir]).args(args);
         let (child, log) = spawn_until_ready(cmd).expect("reddish-server started");
         let port = port_in_log(&log).unwrap_or_else(|| panic!("no port in {log:?}"));
         (Server { child, port }, log)
@@ -152,8 +166,17 @@ impl Server {
 
     /// reddish started with exactly `args` (which must make it listen on `port`).
     pub fn start_with_args(args: &[&str], port: u16) -> Server {
+        // A directory of its own unless `args` name one (after them: a
+        // config file must come first).
+        let dir = server_dir();
+        let own_dir: &[&str] = if args.contains(&"--dir") {
+            &[]
+        } else {
+            &["--dir", &dir]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_reddish-server"))
             .args(args)
+            .args(own_dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -7,20 +7,19 @@
 //! a value grow), so the fields and their order are Redis's; the numbers
 //! describe our own structures. The encoding is OBJECT ENCODING's.
 //!
-//! `serializedlength` is an estimate of what Redis's RDB writer would write
-//! for the value (`rdbSavedObjectLen`): RDB length prefixes, integer-encoded
-//! strings and listpack blobs sized by Redis's listpack rules. It leaves out
-//! LZF compression (`rdbcompression`), which Redis tries on strings over 20
-//! bytes: exact figures would need LZF itself, and RDB support will bring it.
+//! `serializedlength` is what the RDB writer writes for the value
+//! (Redis's `rdbSavedObjectLen`), LZF compression included when
+//! `rdbcompression` is on.
 
 use crate::commands::keys::{is_shared_integer, object_lookup, refcount};
 use crate::commands::{CmdResult, Ctx};
-use crate::keyspace::{Entry, StringValue, Value};
-use crate::number::{format_double, parse_i64};
+use crate::keyspace::{Entry, Value};
+use crate::number::format_double;
 use crate::protocol::Reply;
+use crate::rdb::listpack;
+use crate::rdb::write::Writer;
 use crate::types::hash::Hash;
 use crate::types::list::List;
-use crate::types::set::Set;
 use crate::types::zset::ZSet;
 
 const NO_SUCH_KEY: &str = "ERR no such key";
@@ -31,13 +30,14 @@ const NO_SUCH_KEY: &str = "ERR no such key";
 pub fn describe(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
     let now = ctx.server.keyspace.lru_clock.now_ms();
     let compressed = ctx.server.config.list_compress_depth() != 0;
+    let rdb_compression = ctx.server.config.rdbcompression();
     let (shared, line) = ctx
         .db()
         .stored(key)
         .map(|entry| {
             (
                 is_shared_integer(&entry.value),
-                describe_line(entry, now, compressed),
+                describe_line(entry, now, compressed, rdb_compression),
             )
         })
         .ok_or_else(|| Reply::error(NO_SUCH_KEY))?;
@@ -51,12 +51,17 @@ pub fn describe(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
 }
 
 /// The value's address and its line after the refcount.
-fn describe_line(entry: &Entry, now_ms: u64, compressed: bool) -> (String, String) {
+fn describe_line(
+    entry: &Entry,
+    now_ms: u64,
+    compressed: bool,
+    rdb_compression: bool,
+) -> (String, String) {
     let address = format!("{:p}", entry as *const Entry);
     let mut rest = format!(
         "encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
         entry.value.encoding_name(),
-        serialized_len(&entry.value),
+        serialized_len(&entry.value, rdb_compression),
         entry.access.lru_field(),
         entry.access.idle_secs(now_ms),
     );
@@ -79,14 +84,14 @@ fn quicklist_fields(list: &List, compressed: bool) -> String {
     )
 }
 
-/// Each node's entry count and the size of the listpack Redis would hold
-/// its entries in.
+/// Each node's entry count and its listpack's size.
 fn node_listpacks(list: &List) -> impl Iterator<Item = (usize, usize)> + '_ {
-    let mut elements = list.iter();
-    list.node_sizes().map(move |(count, _)| {
-        let bytes = listpack_size(elements.by_ref().take(count).map(Element::Bytes));
-        (count, bytes)
-    })
+    list.node_sizes()
+}
+
+/// Redis's `lpBytes` for these elements.
+fn listpack_size<'a>(elements: impl Iterator<Item = &'a [u8]>) -> usize {
+    listpack::OVERHEAD + elements.map(listpack::entry_size).sum::<usize>()
 }
 
 /// DEBUG LISTPACK <key>: prints a listpack-encoded hash or sorted set on
@@ -106,10 +111,7 @@ pub fn listpack_dump(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
 fn hash_dump(hash: &Hash) -> String {
     let pairs: Vec<_> = hash.iter().collect();
     let elements = pairs.iter().flat_map(|(f, v)| [*f, *v]);
-    let mut out = listpack_header(
-        listpack_size(elements.clone().map(Element::Bytes)),
-        2 * pairs.len(),
-    );
+    let mut out = listpack_header(listpack_size(elements.clone()), 2 * pairs.len());
     for (index, element) in elements.enumerate() {
         out.push_str(&format!(
             "{{{index}: {}}}\n",
@@ -121,10 +123,19 @@ fn hash_dump(hash: &Hash) -> String {
 
 fn zset_dump(zset: &ZSet) -> String {
     let items: Vec<_> = zset.iter_from(0, false).collect();
+    let scores: Vec<Vec<u8>> = items
+        .iter()
+        .map(|(_, score)| {
+            let mut text = Vec::new();
+            listpack::score_text(*score, &mut text);
+            text
+        })
+        .collect();
     let size = listpack_size(
         items
             .iter()
-            .flat_map(|(m, s)| [Element::Bytes(m), Element::Score(*s)]),
+            .zip(&scores)
+            .flat_map(|((m, _), s)| [*m, s.as_slice()]),
     );
     let mut out = listpack_header(size, 2 * items.len());
     for (index, (member, score)) in items.iter().enumerate() {
@@ -183,170 +194,29 @@ fn list_dump(list: &List, compress: u64, full: bool) -> String {
     out
 }
 
-/// One listpack entry: a string (stored as an integer when it is one) or a
-/// sorted set score (stored as an integer when it is integral).
-#[derive(Clone, Copy)]
-enum Element<'a> {
-    Bytes(&'a [u8]),
-    Score(f64),
-}
-
-/// Redis's `lpBytes` for these entries: a 6-byte header, the entries
-/// (encoding, data, back-length), an end byte.
-fn listpack_size<'a>(elements: impl Iterator<Item = Element<'a>>) -> usize {
-    6 + elements.map(listpack_entry_size).sum::<usize>() + 1
-}
-
-fn listpack_entry_size(element: Element) -> usize {
-    let integer = match element {
-        Element::Bytes(b) => parse_i64(b),
-        Element::Score(s) => (s.fract() == 0.0 && s.abs() < 9.0e15).then_some(s as i64),
-    };
-    let encoded = match integer {
-        Some(n) if (0..=127).contains(&n) => 1,
-        Some(n) if (-4096..4096).contains(&n) => 2,
-        Some(n) if i16::try_from(n).is_ok() => 3,
-        Some(n) if (-(1 << 23)..1 << 23).contains(&n) => 4,
-        Some(n) if i32::try_from(n).is_ok() => 5,
-        Some(_) => 9,
-        None => {
-            let len = match element {
-                Element::Bytes(b) => b.len(),
-                Element::Score(s) => {
-                    let mut text = Vec::new();
-                    format_double(s, &mut text);
-                    text.len()
-                }
-            };
-            len + match len {
-                0..=63 => 1,
-                64..=4095 => 2,
-                _ => 5,
-            }
-        }
-    };
-    let backlen = match encoded {
-        0..=127 => 1,
-        128..=16382 => 2,
-        16383..=2097150 => 3,
-        2097151..=268435454 => 4,
-        _ => 5,
-    };
-    encoded + backlen
-}
-
-/// `rdbSaveLen`'s size for a length.
-fn length_size(len: usize) -> usize {
-    match len {
-        0..=63 => 1,
-        64..=16383 => 2,
-        _ if u32::try_from(len).is_ok() => 5,
-        _ => 9,
-    }
-}
-
-/// `rdbSaveRawString`'s size (without LZF): a short string that is a
-/// 32-bit integer is saved as one, others as length and bytes.
-fn rdb_string_size(bytes: &[u8]) -> usize {
-    if bytes.len() <= 11 {
-        if let Some(size) = parse_i64(bytes).and_then(rdb_integer_size) {
-            return size;
-        }
-    }
-    length_size(bytes.len()) + bytes.len()
-}
-
-/// `rdbEncodeInteger`: 8, 16 and 32-bit integers take a type byte and the value.
-fn rdb_integer_size(n: i64) -> Option<usize> {
-    if i8::try_from(n).is_ok() {
-        Some(2)
-    } else if i16::try_from(n).is_ok() {
-        Some(3)
-    } else if i32::try_from(n).is_ok() {
-        Some(5)
-    } else {
-        None
-    }
-}
-
-/// A blob Redis saves as one RDB string (a listpack, an intset).
-fn rdb_blob_size(bytes: usize) -> usize {
-    length_size(bytes) + bytes
-}
-
-/// The estimate of `rdbSavedObjectLen` (see the module comment).
-fn serialized_len(value: &Value) -> usize {
-    match value {
-        Value::String(StringValue::Int(n)) => rdb_integer_size(*n)
-            .unwrap_or_else(|| rdb_string_size(itoa::Buffer::new().format(*n).as_bytes())),
-        Value::String(StringValue::Embstr(e)) => rdb_string_size(e),
-        Value::String(StringValue::Raw(b)) => rdb_string_size(b),
-        // Quicklist 2: node count, then each node's container type and listpack.
-        Value::List(list) => {
-            length_size(list.nodes())
-                + node_listpacks(list)
-                    .map(|(_, bytes)| 1 + rdb_blob_size(bytes))
-                    .sum::<usize>()
-        }
-        Value::Set(set @ Set::Intset(ints)) => {
-            rdb_blob_size(8 + set.len() * (ints.width() as usize / 8))
-        }
-        Value::Set(set) => {
-            length_size(set.len())
-                + set
-                    .iter()
-                    .map(|m| m.with_bytes(rdb_string_size))
-                    .sum::<usize>()
-        }
-        Value::Hash(hash @ Hash::Listpack(_)) => rdb_blob_size(listpack_size(
-            hash.iter()
-                .flat_map(|(f, v)| [Element::Bytes(f), Element::Bytes(v)]),
-        )),
-        Value::Hash(hash) => {
-            length_size(hash.len())
-                + hash
-                    .iter()
-                    .map(|(f, v)| rdb_string_size(f) + rdb_string_size(v))
-                    .sum::<usize>()
-        }
-        Value::ZSet(zset @ ZSet::Listpack(_)) => rdb_blob_size(listpack_size(
-            zset.iter_from(0, false)
-                .flat_map(|(m, s)| [Element::Bytes(m), Element::Score(s)]),
-        )),
-        // Members with their scores as 8-byte binary doubles.
-        Value::ZSet(zset) => {
-            length_size(zset.len())
-                + zset
-                    .iter_from(0, false)
-                    .map(|(m, _)| rdb_string_size(m) + 8)
-                    .sum::<usize>()
-        }
-    }
+/// `rdbSavedObjectLen`: the bytes the RDB writer writes for the value.
+fn serialized_len(value: &Value, compress: bool) -> usize {
+    let mut w = Writer::new(compress);
+    w.value(value);
+    w.out.len()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keyspace::StringValue;
 
     #[test]
     fn listpack_sizes_follow_redis() {
         // lpNew + "a" + "1": 6 + (1+1+1) + (1+1) + 1.
-        let elements = [Element::Bytes(b"a"), Element::Bytes(b"1")];
-        assert_eq!(listpack_size(elements.into_iter()), 12);
-        assert_eq!(listpack_entry_size(Element::Bytes(&[b'x'; 100])), 102 + 1);
-        assert_eq!(listpack_entry_size(Element::Score(1.5)), 5);
-        assert_eq!(listpack_entry_size(Element::Score(1000.0)), 3);
+        assert_eq!(listpack_size([&b"a"[..], b"1"].into_iter()), 12);
     }
 
     #[test]
-    fn rdb_strings() {
-        assert_eq!(rdb_string_size(b"12"), 2);
-        assert_eq!(rdb_string_size(b"1000"), 3);
-        assert_eq!(rdb_string_size(b"012"), 4);
-        assert_eq!(rdb_string_size(b"hello"), 6);
-        assert_eq!(
-            serialized_len(&Value::String(StringValue::Int(1 << 40))),
-            14
-        );
+    fn serialized_lengths() {
+        let int = Value::String(StringValue::Int(1 << 40));
+        assert_eq!(serialized_len(&int, true), 14);
+        let small = Value::String(StringValue::Int(1000));
+        assert_eq!(serialized_len(&small, true), 3);
     }
 }
