@@ -21,6 +21,10 @@ pub struct SaveState {
     pub last_attempt: AtomicU64,
     pub last_ok: AtomicBool,
     pub saves: AtomicU64,
+    /// INFO's `rdb_last_load_keys_loaded` / `_expired`: the last load's
+    /// keys stored and keys skipped as already expired.
+    pub last_load_keys: AtomicU64,
+    pub last_load_expired: AtomicU64,
 }
 
 impl SaveState {
@@ -30,6 +34,8 @@ impl SaveState {
             last_attempt: AtomicU64::new(0),
             last_ok: AtomicBool::new(true),
             saves: AtomicU64::new(0),
+            last_load_keys: AtomicU64::new(0),
+            last_load_expired: AtomicU64::new(0),
         }
     }
 }
@@ -172,6 +178,13 @@ pub fn load_into(server: &Server, guard: &mut Guard<'_>, merge: bool) -> Result<
     .map_err(LoadError::Corrupt)?;
     // Loading is not a change to save.
     guard.command_done(true);
+    let state = &server.save_state;
+    state
+        .last_load_keys
+        .store(summary.keys as u64, Ordering::Relaxed);
+    state
+        .last_load_expired
+        .store(summary.expired_skipped as u64, Ordering::Relaxed);
     Ok(summary.keys)
 }
 
@@ -194,9 +207,11 @@ pub fn load_at_startup(server: &Server) -> Result<(), String> {
         }
         Err(LoadError::Missing) => Ok(()),
         Err(LoadError::Io(e)) => Err(format!("Fatal error loading the DB: {e}. Exiting.")),
-        Err(LoadError::Corrupt(why)) => Err(format!(
-            "Short read or OOM loading DB. Unrecoverable error, aborting now. ({why})"
-        )),
+        Err(LoadError::Corrupt(why)) => {
+            // Redis's `rdbReportCorruptRDB` lines (we know no C line).
+            tracing::warn!("Internal error in RDB reading offset 0, function at rdb.c:0 -> {why}");
+            Err("Terminating server after rdb file reading failure.".to_string())
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{differential, differential_resp3, Pair};
+use support::{differential, differential_resp3, Pair, Rng};
 
 #[test]
 fn setbit_and_getbit() {
@@ -493,26 +493,6 @@ fn bitfield_key_flags_follow_the_operations() {
         ],
         &["command", "getkeys", "bitfield", "k", "set", "u8", "0", "1"],
     ]);
-}
-
-/// A small deterministic generator for the random scripts below.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
 }
 
 /// Random BITFIELD operations of every type, offset form, overflow mode

@@ -559,13 +559,7 @@ fn a_real_redis_replica_follows_reddish() {
     let mut client = master.connect();
     let mut on_replica = replica.connect();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !on_replica
-        .cmd_str(&["info", "replication"])
-        .contains("master_link_status:up")
-    {
-        assert!(Instant::now() < deadline, "the replica never synced");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_sync(&mut on_replica, deadline);
     client.cmd(&["set", "k", "v"]);
     client.cmd(&["select", "3"]);
     client.cmd(&["rpush", "l", "a", "b"]);
@@ -585,6 +579,17 @@ fn a_real_redis_replica_follows_reddish() {
         info.contains("connected_slaves:1\r\nslave0:ip=127.0.0.1,port="),
         "{info}"
     );
+}
+
+/// Waits until the replica reports its link to the master up.
+fn wait_for_sync(replica: &mut Conn, deadline: Instant) {
+    while !replica
+        .cmd_str(&["info", "replication"])
+        .contains("master_link_status:up")
+    {
+        assert!(Instant::now() < deadline, "the replica never synced");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// A full sync of a non-empty dataset sends the real snapshot: a real
@@ -615,13 +620,7 @@ fn a_real_redis_replica_gets_the_dataset_by_full_sync() {
     };
     let mut on_replica = replica.connect();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !on_replica
-        .cmd_str(&["info", "replication"])
-        .contains("master_link_status:up")
-    {
-        assert!(Instant::now() < deadline, "the replica never synced");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_sync(&mut on_replica, deadline);
     assert_eq!(on_replica.cmd_str(&["debug", "digest"]), digest);
     client.cmd(&["set", "after", "1"]);
     while on_replica.cmd_str(&["get", "after"]) != "$1\r\n1\r\n" {

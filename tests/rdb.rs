@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use reddish::rdb;
 use reddish::types::{hash, zset};
-use support::{installed, Conn, Server};
+use support::{installed, Conn, Rng, Server};
 
 /// A fresh directory for one test.
 fn temp_dir(name: &str) -> PathBuf {
@@ -370,22 +370,6 @@ fn limits() -> rdb::Limits {
     }
 }
 
-/// A tiny xorshift generator: the fuzz loop is reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
 #[test]
 fn damaged_files_and_payloads_never_panic() {
     let dir = temp_dir("fuzz");
@@ -424,22 +408,22 @@ fn mutate(rng: &mut Rng, data: &mut Vec<u8>, round: usize) {
     }
     match round % 4 {
         0 => {
-            let at = rng.below(data.len());
+            let at = rng.below(data.len() as u64) as usize;
             data[at] ^= 1 << rng.below(8);
         }
         1 => {
             for _ in 0..4 {
-                let at = rng.below(data.len());
+                let at = rng.below(data.len() as u64) as usize;
                 data[at] = rng.next() as u8;
             }
         }
         2 => {
-            let cut = rng.below(data.len());
+            let cut = rng.below(data.len() as u64) as usize;
             data.truncate(cut);
         }
         _ => {
-            let at = rng.below(data.len());
-            data[at] = [0xff, 0x80, 0x81, 0xc3, 0x40, 0x00][rng.below(6)];
+            let at = rng.below(data.len() as u64) as usize;
+            data[at] = [0xff, 0x80, 0x81, 0xc3, 0x40, 0x00][rng.below(6) as usize];
         }
     }
 }

@@ -495,8 +495,11 @@ pub fn file(
     if version >= 5 {
         let body = r.pos;
         let sum = r.u64_le()?;
-        if checksum && sum != 0 && sum != CRC64.checksum(&data[..body]) {
-            return Err("Wrong RDB checksum".into());
+        let expected = CRC64.checksum(&data[..body]);
+        if checksum && sum != 0 && sum != expected {
+            return Err(format!(
+                "RDB CRC error (wrong RDB checksum expected: ({expected:x}) got: ({sum:x}))"
+            ));
         }
     }
     Ok(summary)

@@ -23,6 +23,19 @@ fn idx(h: u32) -> usize {
     ((h >> (24 - HLOG)).wrapping_sub(h.wrapping_mul(5)) as usize) & (HSIZE - 1)
 }
 
+/// Copies one literal byte, closing the run at `MAX_LIT` (its control
+/// byte, reserved before the run, gets the run's length - 1).
+fn literal(out: &mut [u8], op: &mut usize, lit: &mut usize, byte: u8) {
+    *lit += 1;
+    out[*op] = byte;
+    *op += 1;
+    if *lit == MAX_LIT {
+        out[*op - *lit - 1] = (*lit as u8).wrapping_sub(1);
+        *lit = 0;
+        *op += 1;
+    }
+}
+
 /// `lzf_compress(data, out_len)`: the compressed bytes, or `None` when
 /// they would not fit in `out_len` bytes (Redis asks for at most `len - 4`).
 pub fn compress(data: &[u8], out_len: usize) -> Option<Vec<u8>> {
@@ -108,30 +121,16 @@ pub fn compress(data: &[u8], out_len: usize) -> Option<Vec<u8>> {
             if op >= out_len {
                 return None;
             }
-            lit += 1;
-            out[op] = data[ip];
-            op += 1;
+            literal(&mut out, &mut op, &mut lit, data[ip]);
             ip += 1;
-            if lit == MAX_LIT {
-                out[op - lit - 1] = (lit as u8).wrapping_sub(1);
-                lit = 0;
-                op += 1;
-            }
         }
     }
     if op + 3 > out_len {
         return None;
     }
     while ip < in_len {
-        lit += 1;
-        out[op] = data[ip];
-        op += 1;
+        literal(&mut out, &mut op, &mut lit, data[ip]);
         ip += 1;
-        if lit == MAX_LIT {
-            out[op - lit - 1] = (lit as u8).wrapping_sub(1);
-            lit = 0;
-            op += 1;
-        }
     }
     out[op - lit - 1] = (lit as u8).wrapping_sub(1); // end run
     op -= usize::from(lit == 0);

@@ -12,6 +12,10 @@
 //! byte equality (Redis's integer-encoded entries only ever hold canonical
 //! decimals, which read back identically).
 //!
+//! Nodes fill by Redis's rule on Redis's sizes: each node tracks the bytes
+//! its entries would take in a listpack, so pushes split nodes where
+//! Redis's quicklist does and RDB files and DUMP hold Redis's nodes.
+//!
 //! Redis 7.0 lists are "quicklist" from the first element (the single
 //! listpack encoding arrived in 7.2); nodes are never LZF-compressed here
 //! (`list-compress-depth` is accepted but has no visible effect).

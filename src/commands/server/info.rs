@@ -367,6 +367,8 @@ fn persistence(ctx: &mut Ctx, out: &mut String) {
     let state = &ctx.server.save_state;
     let last_save = state.last_save.load(Ordering::Relaxed);
     let saves = state.saves.load(Ordering::Relaxed);
+    let load_keys = state.last_load_keys.load(Ordering::Relaxed);
+    let load_expired = state.last_load_expired.load(Ordering::Relaxed);
     let changes = ctx.server.keyspace.dirty.load(Ordering::Relaxed);
     let status = if state.last_ok.load(Ordering::Relaxed) {
         "ok"
@@ -392,8 +394,8 @@ fn persistence(ctx: &mut Ctx, out: &mut String) {
             ("rdb_current_bgsave_time_sec", &-1),
             ("rdb_saves", &saves),
             ("rdb_last_cow_size", &0),
-            ("rdb_last_load_keys_expired", &0),
-            ("rdb_last_load_keys_loaded", &0),
+            ("rdb_last_load_keys_expired", &load_expired),
+            ("rdb_last_load_keys_loaded", &load_keys),
             ("aof_enabled", &0),
             ("aof_rewrite_in_progress", &0),
             ("aof_rewrite_scheduled", &0),
