@@ -150,6 +150,7 @@ const APPENDDIRNAME: usize = idx("appenddirname");
 const DIR: usize = idx("dir");
 const DBFILENAME: usize = idx("dbfilename");
 const RDBCOMPRESSION: usize = idx("rdbcompression");
+const STOP_WRITES_ON_BGSAVE_ERROR: usize = idx("stop-writes-on-bgsave-error");
 const RDBCHECKSUM: usize = idx("rdbchecksum");
 const MAXMEMORY: usize = idx("maxmemory");
 const MAXMEMORY_POLICY: usize = idx("maxmemory-policy");
@@ -794,6 +795,11 @@ impl Config {
     /// `allowProtectedAction`.
     pub fn debug_command_allowed(&self, local_client: bool) -> bool {
         allow_protected(self.num(ENABLE_DEBUG_COMMAND), local_client)
+    }
+
+    /// `stop-writes-on-bgsave-error`: refuse writes while saving fails.
+    pub fn stop_writes_on_bgsave_error(&self) -> bool {
+        self.flag(STOP_WRITES_ON_BGSAVE_ERROR)
     }
 
     /// `rdbcompression`: LZF for strings over 20 bytes in RDB files and DUMP.

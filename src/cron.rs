@@ -86,8 +86,7 @@ pub fn spawn(server: Arc<Server>) {
                 // Save points: a synchronous save on this loop (no BGSAVE
                 // yet), so this loop's clients wait while it writes.
                 if crate::persistence::save_point_due(&server) {
-                    tracing::info!("Save point reached: saving (synchronously)...");
-                    let _ = crate::persistence::save_all(&server);
+                    crate::persistence::save_point(&server);
                 }
             }
             if server.keyspace.active_expiry.enabled() {

@@ -120,8 +120,9 @@ pub fn save(server: &Server, guard: &mut Guard<'_>) -> std::io::Result<()> {
             Ok(())
         }
         Err(e) => {
+            // Like Redis's `rdbSave`, a failed foreground save leaves the
+            // status alone; a failed save point sets it (`save_point`).
             let _ = std::fs::remove_file(&temp);
-            server.save_state.last_ok.store(false, Ordering::Relaxed);
             Err(e)
         }
     }
@@ -215,6 +216,17 @@ pub fn load_at_startup(server: &Server) -> Result<(), String> {
     }
 }
 
+/// A save point's save (Redis's BGSAVE from `serverCron`, synchronous
+/// here): its failure is what `rdb_last_bgsave_status` and
+/// `stop-writes-on-bgsave-error` report.
+pub fn save_point(server: &Server) {
+    tracing::info!("Save point reached: saving (synchronously)...");
+    if save_all(server).is_err() {
+        server.save_state.last_ok.store(false, Ordering::Relaxed);
+        tracing::warn!("Background saving error");
+    }
+}
+
 /// The save points' check, once a second from the cron (Redis's
 /// `serverCron`): a point whose seconds have passed since the last save
 /// with at least its changes made saves, synchronously (no BGSAVE yet).
@@ -233,4 +245,23 @@ pub fn save_point_due(server: &Server) -> bool {
         && points
             .iter()
             .any(|&(seconds, changes)| dirty >= changes as u64 && since > seconds as u64)
+}
+
+/// `stop-writes-on-bgsave-error`: while save points are set and the last
+/// save failed, writes (and PING) are refused with Redis's MISCONF error,
+/// so a client learns its data is not reaching the disk. One atomic load
+/// while saves succeed.
+pub fn write_refusal(server: &Server) -> Option<crate::protocol::Reply> {
+    if server.save_state.last_ok.load(Ordering::Relaxed)
+        || !server.config.stop_writes_on_bgsave_error()
+        || server.config.save().is_empty()
+    {
+        return None;
+    }
+    Some(crate::protocol::Reply::error(
+        "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. \
+         Commands that may modify the data set are disabled, because this instance is configured to report \
+         errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). \
+         Please check the Redis logs for details about the RDB error.",
+    ))
 }

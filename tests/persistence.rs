@@ -119,11 +119,28 @@ fn save_writes_the_file_and_resets_the_counters() {
         conn.cmd_str(&["SAVE", "x"]),
         "-ERR wrong number of arguments for 'save' command\r\n"
     );
-    // A failed save is an error, and the status says so.
+    // A failed SAVE is a bare error; as in Redis it leaves the background
+    // status alone.
     std::fs::remove_file(dir.join("dump.rdb")).expect("remove");
     std::fs::create_dir(dir.join("dump.rdb")).expect("block the dump file");
     assert_eq!(conn.cmd_str(&["SAVE"]), "-ERR\r\n");
-    assert_eq!(persistence(&mut conn)["rdb_last_bgsave_status"], "err");
+    assert_eq!(persistence(&mut conn)["rdb_last_bgsave_status"], "ok");
+    // A failed save point sets it, and then writes (and PING) are refused
+    // (`stop-writes-on-bgsave-error`), as Redis's MISCONF.
+    conn.cmd(&["SET", "k", "v"]);
+    assert_eq!(conn.cmd_str(&["CONFIG", "SET", "save", "1 1"]), "+OK\r\n");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while persistence(&mut conn)["rdb_last_bgsave_status"] != "err" {
+        assert!(std::time::Instant::now() < deadline, "no save point ran");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(conn
+        .cmd_str(&["SET", "k", "v"])
+        .starts_with("-MISCONF Redis is configured to save RDB snapshots"));
+    assert!(conn.cmd_str(&["PING"]).starts_with("-MISCONF"));
+    assert_eq!(conn.cmd_str(&["GET", "k"]), "$1\r\nv\r\n");
+    conn.cmd(&["CONFIG", "SET", "stop-writes-on-bgsave-error", "no"]);
+    assert_eq!(conn.cmd_str(&["SET", "k", "w"]), "+OK\r\n");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

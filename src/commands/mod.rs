@@ -360,6 +360,12 @@ pub fn execute(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
         cmd.stats.reject();
         return server.stats.rejected(reply);
     }
+    // Redis's `writeCommandsDeniedByDiskError` (PING too, as Redis).
+    if cmd.flags.contains(Flags::WRITE) || cmd.name == "ping" {
+        if let Some(reply) = crate::persistence::write_refusal(server) {
+            return refuse(server, client, Some(cmd), reply);
+        }
+    }
     if client.in_multi() {
         if let Some(reply) = tx::queue(server, client, cmd, args) {
             return reply;

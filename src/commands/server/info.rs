@@ -361,8 +361,8 @@ fn memory(ctx: &mut Ctx, out: &mut String) {
 
 /// Saves are synchronous (SAVE, save points, shutdown): no BGSAVE is ever
 /// in progress and no fork copies pages, so the COW figures are zero.
-/// `rdb_last_bgsave_status` is the last save's outcome, as Redis reports
-/// a failed foreground save there too.
+/// `rdb_last_bgsave_status` is the last save point's outcome (a failed
+/// SAVE leaves it, as in Redis; a successful save of any kind sets ok).
 fn persistence(ctx: &mut Ctx, out: &mut String) {
     let state = &ctx.server.save_state;
     let last_save = state.last_save.load(Ordering::Relaxed);
