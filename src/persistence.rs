@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-use crate::keyspace::{CommandClock, Guard, LockSet};
+use crate::keyspace::{CommandClock, Entry, Guard, LockSet};
 use crate::rdb;
 use crate::server::Server;
 use crate::types::{hash, zset};
@@ -77,10 +77,7 @@ pub fn save(server: &Server, guard: &mut Guard<'_>) -> std::io::Result<()> {
         .last_attempt
         .store(now_secs, Ordering::Relaxed);
     let dirty = server.keyspace.dirty.load(Ordering::Relaxed);
-    let options = rdb::Options {
-        compress: server.config.rdbcompression(),
-        checksum: server.config.rdbchecksum(),
-    };
+    let options = rdb::Options::from_config(&server.config);
     let used = crate::commands::server::used_memory();
     let (file, _) = rdb::snapshot(guard, server.keyspace.databases(), options, None, used);
     let dir = PathBuf::from(server.config.dir());
@@ -172,7 +169,14 @@ pub fn load_into(server: &Server, guard: &mut Guard<'_>, merge: bool) -> Result<
                     String::from_utf8_lossy(&loaded.key)
                 ));
             }
-            db.set(&loaded.key, loaded.value, loaded.expires_at);
+            let mut entry = Entry::new(loaded.value, loaded.expires_at, now);
+            if let Some(secs) = loaded.idle {
+                entry.access.set_idle(secs, now);
+            }
+            if let Some(freq) = loaded.freq {
+                entry.access.set_frequency(freq, now);
+            }
+            db.set_entry(&loaded.key, entry);
             Ok(())
         },
     )

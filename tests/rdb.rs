@@ -427,3 +427,29 @@ fn mutate(rng: &mut Rng, data: &mut Vec<u8>, round: usize) {
         }
     }
 }
+
+/// Under an LFU or LRU `maxmemory-policy` each key carries its FREQ or
+/// IDLE through a save and load, as in Redis.
+#[test]
+fn access_records_survive_a_reload() {
+    let ours = Server::start_with(&[
+        "--enable-debug-command",
+        "yes",
+        "--maxmemory-policy",
+        "allkeys-lfu",
+    ]);
+    let mut conn = ours.connect();
+    conn.cmd(&["set", "src", "v"]);
+    let payload = dump_payload(&mut conn, "src");
+    let reply = conn.cmd_bytes(&[b"restore", b"k", b"0", &payload, b"freq", b"100"]);
+    assert_eq!(reply, b"+OK\r\n");
+    assert_eq!(conn.cmd_str(&["debug", "reload"]), "+OK\r\n");
+    assert_eq!(conn.cmd_str(&["object", "freq", "k"]), ":100\r\n");
+    conn.cmd(&["config", "set", "maxmemory-policy", "allkeys-lru"]);
+    let reply = conn.cmd_bytes(&[b"restore", b"i", b"0", &payload, b"idletime", b"1000"]);
+    assert_eq!(reply, b"+OK\r\n");
+    assert_eq!(conn.cmd_str(&["debug", "reload"]), "+OK\r\n");
+    let idle = conn.cmd_str(&["object", "idletime", "i"]);
+    let secs: u64 = idle.trim_start_matches(':').trim_end().parse().unwrap_or(0);
+    assert!((1000..1010).contains(&secs), "{idle}");
+}

@@ -34,10 +34,7 @@ fn full_sync(ctx: &mut Ctx, psync: bool) -> CmdResult {
         return Ok(Reply::OK);
     }
     let databases = ctx.server.keyspace.databases();
-    let options = rdb::Options {
-        compress: ctx.server.config.rdbcompression(),
-        checksum: ctx.server.config.rdbchecksum(),
-    };
+    let options = rdb::Options::from_config(&ctx.server.config);
     let server = ctx.server;
     let replication = &server.replication;
     let (client_id, addr) = (ctx.client.id, ctx.client.handle.addr);

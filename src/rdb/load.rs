@@ -392,6 +392,9 @@ pub struct Loaded {
     pub key: Vec<u8>,
     pub value: Value,
     pub expires_at: Option<u64>,
+    /// The IDLE (seconds) and FREQ opcodes before the key, if any.
+    pub idle: Option<u64>,
+    pub freq: Option<u8>,
 }
 
 /// What a whole file held besides its keys.
@@ -428,6 +431,7 @@ pub fn file(
     let mut summary = Summary::default();
     let mut db = 0usize;
     let mut expires_at: Option<u64> = None;
+    let (mut idle, mut freq): (Option<u64>, Option<u8>) = (None, None);
     loop {
         let kind = r.byte()?;
         match kind {
@@ -441,11 +445,11 @@ pub fn file(
                 continue;
             }
             opcode::FREQ => {
-                r.byte()?;
+                freq = Some(r.byte()?);
                 continue;
             }
             opcode::IDLE => {
-                r.length()?;
+                idle = Some(r.length()?);
                 continue;
             }
             opcode::EOF => break,
@@ -479,6 +483,7 @@ pub fn file(
         let key = r.string()?.into_owned();
         let value = value(&mut r, kind, limits)?;
         let at = expires_at.take();
+        let (key_idle, key_freq) = (idle.take(), freq.take());
         let Some(value) = value else { continue };
         if at.is_some_and(|at| at < now_ms) {
             summary.expired_skipped += 1;
@@ -489,6 +494,8 @@ pub fn file(
             key,
             value,
             expires_at: at,
+            idle: key_idle,
+            freq: key_freq,
         })?;
         summary.keys += 1;
     }

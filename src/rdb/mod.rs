@@ -65,11 +65,40 @@ pub mod rdb_type {
 /// Redis's `crc64`.
 pub const CRC64: Crc<u64> = Crc::<u64>::new(&CRC_64_REDIS);
 
-/// How a file is written: `rdbcompression`, `rdbchecksum`.
+/// How a file is written: `rdbcompression`, `rdbchecksum`, and which
+/// access record each key carries (IDLE under an LRU `maxmemory-policy`,
+/// FREQ under an LFU one, as `rdbSaveKeyValuePair`).
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
     pub compress: bool,
     pub checksum: bool,
+    pub access: Access,
+}
+
+/// The access record saved with each key.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Access {
+    None,
+    Idle,
+    Freq,
+}
+
+impl Options {
+    /// From the settings.
+    pub fn from_config(config: &crate::config::Config) -> Options {
+        let policy = config.maxmemory_policy();
+        Options {
+            compress: config.rdbcompression(),
+            checksum: config.rdbchecksum(),
+            access: if policy.contains("lru") {
+                Access::Idle
+            } else if policy.contains("lfu") {
+                Access::Freq
+            } else {
+                Access::None
+            },
+        }
+    }
 }
 
 /// Where a replica's stream starts (the `repl-*` auxiliary fields).
@@ -104,7 +133,7 @@ pub fn snapshot(
 ) -> (Vec<u8>, usize) {
     let mut w = Writer::file(options.compress);
     aux_fields(&mut w, repl, used_memory);
-    let keys = w.databases(guard, databases);
+    let keys = w.databases(guard, databases, options.access);
     (w.finish(options.checksum), keys)
 }
 

@@ -2,7 +2,7 @@
 //! (rdb.c's `rdbSaveObject`, `rdbSaveRawString`, `rdbSaveRio`).
 
 use super::listpack::{self, Builder};
-use super::{lzf, opcode, rdb_type, CRC64, MAGIC};
+use super::{lzf, opcode, rdb_type, Access, CRC64, MAGIC};
 use crate::keyspace::{CommandClock, Entry, Guard, Key, StringValue, Value};
 use crate::types::hash::Hash;
 use crate::types::set::Set;
@@ -202,10 +202,21 @@ impl Writer {
     }
 
     /// One key: its expiry, type, name and value (`rdbSaveKeyValuePair`).
-    fn key(&mut self, key: &Key, entry: &Entry) {
+    fn key(&mut self, key: &Key, entry: &Entry, access: Access, now_ms: u64) {
         if let Some(at) = entry.expires_at() {
             self.out.push(opcode::EXPIRETIME_MS);
             self.out.extend_from_slice(&at.to_le_bytes());
+        }
+        match access {
+            Access::Idle => {
+                self.out.push(opcode::IDLE);
+                self.len(entry.access.idle_secs(now_ms) as usize);
+            }
+            Access::Freq => {
+                self.out.push(opcode::FREQ);
+                self.out.push(entry.access.frequency(now_ms));
+            }
+            Access::None => {}
         }
         self.out.push(Writer::value_type(&entry.value));
         self.string(key);
@@ -216,8 +227,9 @@ impl Writer {
     /// SELECTDB and RESIZEDB before each non-empty one, then its keys
     /// (keys past their TTL that are still stored included, as Redis's
     /// dict walk; the loader drops them).
-    pub fn databases(&mut self, guard: &mut Guard<'_>, databases: usize) -> usize {
-        let clock = CommandClock::at(crate::util::now_ms());
+    pub fn databases(&mut self, guard: &mut Guard<'_>, databases: usize, access: Access) -> usize {
+        let now = crate::util::now_ms();
+        let clock = CommandClock::at(now);
         let mut keys = 0;
         for db in 0..databases {
             let mut view = guard.db(db, &clock);
@@ -234,7 +246,7 @@ impl Writer {
             self.out.push(opcode::RESIZEDB);
             self.len(size);
             self.len(volatile);
-            view.for_each_stored(|k, e| self.key(k, e));
+            view.for_each_stored(|k, e| self.key(k, e, access, now));
             keys += size;
         }
         keys
