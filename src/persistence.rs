@@ -183,6 +183,7 @@ pub fn load_into(server: &Server, guard: &mut Guard<'_>, merge: bool) -> Result<
     .map_err(LoadError::Corrupt)?;
     // Loading is not a change to save.
     guard.command_done(true);
+    log_loaded(&summary, now);
     let state = &server.save_state;
     state
         .last_load_keys
@@ -191,6 +192,34 @@ pub fn load_into(server: &Server, guard: &mut Guard<'_>, merge: bool) -> Result<
         .last_load_expired
         .store(summary.expired_skipped as u64, Ordering::Relaxed);
     Ok(summary.keys)
+}
+
+/// The lines Redis's `rdbLoad` logs about a file it loaded (from its
+/// auxiliary fields) and what it held.
+fn log_loaded(summary: &rdb::load::Summary, now_ms: u64) {
+    for (name, value) in &summary.aux {
+        match name.as_str() {
+            "redis-ver" => tracing::info!("Loading RDB produced by version {value}"),
+            "ctime" => {
+                if let Ok(ctime) = value.parse::<i64>() {
+                    let age = (now_ms / 1000) as i64 - ctime;
+                    tracing::info!("RDB age {age} seconds");
+                }
+            }
+            "used-mem" => {
+                if let Ok(bytes) = value.parse::<u64>() {
+                    let mb = bytes as f64 / (1024.0 * 1024.0);
+                    tracing::info!("RDB memory usage when created {mb:.2} Mb");
+                }
+            }
+            _ => {}
+        }
+    }
+    tracing::info!(
+        "Done loading RDB, keys loaded: {}, keys expired: {}.",
+        summary.keys,
+        summary.expired_skipped
+    );
 }
 
 /// Redis's `loadDataFromDisk` at start-up: a missing file is an empty
