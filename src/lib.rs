@@ -26,5 +26,6 @@ pub mod pubsub;
 pub mod rdb;
 pub mod replication;
 pub mod server;
+pub mod slowlog;
 pub mod types;
 pub mod util;

@@ -186,6 +186,8 @@ pub struct Server {
     /// Subscriptions; the keyspace holds it too, for expiry notifications.
     pub pubsub: Arc<PubSub>,
     pub monitors: Monitors,
+    /// SLOWLOG.
+    pub slowlog: crate::slowlog::SlowLog,
     /// The server cron's rate.
     pub cron: CronState,
     /// This server as a master: its replicas and their stream.
@@ -230,6 +232,7 @@ impl Server {
             .collect();
         Server {
             cron: CronState::new(config.hz()),
+            slowlog: Default::default(),
             replication: Arc::new(Replication::new(
                 run_id.clone(),
                 propagation,
