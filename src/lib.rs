@@ -16,6 +16,7 @@ pub mod counters;
 pub mod cron;
 pub mod glob;
 pub mod keyspace;
+pub mod latency;
 pub mod lazyfree;
 pub mod log;
 pub mod monitor;

@@ -188,6 +188,8 @@ pub struct Server {
     pub monitors: Monitors,
     /// SLOWLOG.
     pub slowlog: crate::slowlog::SlowLog,
+    /// The latency monitor (LATENCY).
+    pub latency: crate::latency::LatencyMonitor,
     /// The server cron's rate.
     pub cron: CronState,
     /// This server as a master: its replicas and their stream.
@@ -233,6 +235,7 @@ impl Server {
         Server {
             cron: CronState::new(config.hz()),
             slowlog: Default::default(),
+            latency: Default::default(),
             replication: Arc::new(Replication::new(
                 run_id.clone(),
                 propagation,

@@ -288,6 +288,14 @@ fn call(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]]) -> Reply {
         server
             .slowlog
             .offer(&server.config, ctx.client, cmd, args, usec);
+        let event = if cmd.flags.contains(Flags::FAST) {
+            "fast-command"
+        } else {
+            "command"
+        };
+        server
+            .latency
+            .add_if_needed(&server.config, event, usec / 1000);
     }
     reply
 }

@@ -1,7 +1,8 @@
 //! Server commands: COMMAND, DBSIZE, FLUSHDB, FLUSHALL, TIME, INFO, CONFIG,
-//! SLOWLOG, SHUTDOWN, LASTSAVE, SAVE and BGSAVE (Redis's server.c, db.c and config.c), with Redis 7.0.15's replies.
+//! SLOWLOG, LATENCY, SHUTDOWN, LASTSAVE, SAVE and BGSAVE (Redis's server.c, db.c and config.c), with Redis 7.0.15's replies.
 
 mod info;
+mod latency;
 mod memory;
 mod slowlog;
 
@@ -51,6 +52,13 @@ pub static COMMANDS: &[Registration] = &[
     cmd("slowlog|len", slowlog::len),
     cmd("slowlog|reset", slowlog::reset),
     cmd("slowlog|help", slowlog::help),
+    cmd("latency|latest", latency::latest),
+    cmd("latency|history", latency::history),
+    cmd("latency|reset", latency::reset),
+    cmd("latency|graph", latency::graph),
+    cmd("latency|doctor", latency::doctor),
+    cmd("latency|histogram", latency::histogram),
+    cmd("latency|help", latency::help),
 ];
 
 /// INFO's `used_memory` now (the RDB header records it).
