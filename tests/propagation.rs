@@ -575,6 +575,19 @@ fn a_real_redis_replica_follows_reddish() {
         info.contains("connected_slaves:1\r\nslave0:ip=127.0.0.1,port="),
         "{info}"
     );
+    let role = client.cmd_str(&["role"]);
+    let port = replica.port.to_string();
+    let listening = format!("*3\r\n$9\r\n127.0.0.1\r\n${}\r\n{port}\r\n", port.len());
+    assert!(
+        role.starts_with("*3\r\n$6\r\nmaster\r\n:") && role.contains(&listening),
+        "{role}"
+    );
+}
+
+/// ROLE of a master without replicas, as a fresh redis-server answers.
+#[test]
+fn role_of_a_master_without_replicas() {
+    support::differential(&[&["role"]]);
 }
 
 /// A full sync of a dataset reddish cannot snapshot yet is refused, not faked.
