@@ -691,6 +691,18 @@ impl<'g, 'k> DbView<'g, 'k> {
         live
     }
 
+    /// Redis's `signalKeyAsReady` for a key changed in place: clients
+    /// blocked on it try again once the guard is released (XADD to an
+    /// existing stream, XGROUP DESTROY waking XREADGROUP with its error).
+    pub fn signal_ready(&mut self, key: &[u8]) {
+        if self.guard.keyspace.blocking.any() {
+            self.guard
+                .effects
+                .ready
+                .push((self.db, Some(Key::from(key))));
+        }
+    }
+
     /// Deletes `key` as a command does (Redis's `dbDelete` followed by a
     /// `del` keyspace event): DEL, an emptied collection, an expiry in the
     /// past, a STORE with an empty result. Returns whether the key existed.
