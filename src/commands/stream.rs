@@ -637,7 +637,15 @@ fn xread_generic(ctx: &mut Ctx, args: &[&[u8]], xreadgroup: bool) -> CmdResult {
     {
         let mut db = ctx.db();
         for (key, id_arg) in parsed.keys.iter().zip(parsed.ids) {
-            let stream = read_stream(server, &mut db, key)?;
+            let stream = match read_stream(server, &mut db, key) {
+                // Woken because the stream was deleted or replaced
+                // (`unblockDeletedStreamReadgroupClients`).
+                Err(_) | Ok(None) if rerun && parsed.group.is_some() => {
+                    ctx.client.block.end_with_error();
+                    return Err(Reply::error("UNBLOCKED the stream key no longer exists"));
+                }
+                found => found?,
+            };
             if let Some((group, _)) = parsed.group {
                 if stream.is_none_or(|s| !s.groups.contains_key(group)) {
                     if rerun {

@@ -724,6 +724,11 @@ impl<'g, 'k> DbView<'g, 'k> {
         let old = self.guard.shard(self.db, hash).remove(hash, key)?;
         self.account(old.expires_at(), None);
         self.guard.keyspace.watches.touch(self.db, key, false);
+        if matches!(old.value, Value::Stream(_)) {
+            // Redis's `dbGenericDelete`: XREADGROUP clients blocked on a
+            // deleted stream are answered that it no longer exists.
+            self.signal_ready(key);
+        }
         let live = !old.is_expired(self.clock);
         self.guard.effects.dirty += u64::from(live);
         live.then_some(old)
@@ -790,6 +795,11 @@ impl<'g, 'k> DbView<'g, 'k> {
             there_expired: false,
         });
         self.guard.effects.dirty += self.len() as u64;
+        if keyspace.blocking.any() {
+            // Redis's `scanDatabaseForDeletedStreams`: blocked XREADGROUP
+            // clients learn their stream is gone.
+            self.guard.effects.ready.push((db, None));
+        }
         let tables = self
             .guard
             .db_shards(self.db)
