@@ -5,10 +5,7 @@
 
 mod support;
 
-use std::thread;
-use std::time::{Duration, Instant};
-
-use support::{differential, differential_resp3, Conn, Server};
+use support::{differential, differential_resp3, on_both, reply, send, wait_blocked};
 
 /// Stream commands, options and errors that involve no clock.
 const BASICS: &[&[&str]] = &[
@@ -289,37 +286,18 @@ fn consumer_groups_match_redis_in_resp3() {
     differential_resp3(GROUPS);
 }
 
-/// Waits until the server reports `n` blocked clients.
-fn wait_blocked(conn: &mut Conn, n: usize) {
-    let want = format!("blocked_clients:{n}\r");
-    let start = Instant::now();
-    while !conn.cmd_str(&["INFO", "clients"]).contains(&want) {
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "never reached {want}"
-        );
-        thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// Runs a scenario on reddish and, when installed, on redis-server, and
-/// asserts both produce the same transcript. Returns reddish's transcript.
-fn on_both(scenario: fn(&Server) -> Vec<String>) -> Vec<String> {
-    let ours = scenario(&Server::start());
-    if let Some(oracle) = Server::oracle() {
-        assert_eq!(ours, scenario(&oracle), "reddish vs redis-server");
-    }
-    ours
-}
-
-fn send(conn: &mut Conn, args: &[&str]) {
-    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    conn.send(&support::request(&args));
-}
-
-fn reply(conn: &mut Conn) -> String {
-    String::from_utf8_lossy(&conn.read_reply()).into_owned()
-}
+/// A consumer of group `g` waiting for new entries of `s`.
+const READGROUP_BLOCKING: &[&str] = &[
+    "XREADGROUP",
+    "GROUP",
+    "g",
+    "c",
+    "BLOCK",
+    "0",
+    "STREAMS",
+    "s",
+    ">",
+];
 
 #[test]
 fn xadd_wakes_blocked_readers_each_past_its_own_id() {
@@ -333,20 +311,7 @@ fn xadd_wakes_blocked_readers_each_past_its_own_id() {
         // `$` is the last ID when the client blocked.
         send(&mut a, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
         wait_blocked(&mut w, 1);
-        send(
-            &mut b,
-            &[
-                "XREADGROUP",
-                "GROUP",
-                "g",
-                "c",
-                "BLOCK",
-                "0",
-                "STREAMS",
-                "s",
-                ">",
-            ],
-        );
+        send(&mut b, READGROUP_BLOCKING);
         wait_blocked(&mut w, 2);
         send(&mut c, &["XREAD", "BLOCK", "0", "STREAMS", "s", "5-0"]);
         wait_blocked(&mut w, 3);
@@ -384,20 +349,7 @@ fn blocked_reads_time_out_and_destroyed_groups_answer_nogroup() {
             "s",
             ">",
         ]));
-        send(
-            &mut a,
-            &[
-                "XREADGROUP",
-                "GROUP",
-                "g",
-                "c",
-                "BLOCK",
-                "0",
-                "STREAMS",
-                "s",
-                ">",
-            ],
-        );
+        send(&mut a, READGROUP_BLOCKING);
         wait_blocked(&mut w, 1);
         out.push(w.cmd_str(&["XGROUP", "DESTROY", "s", "g"]));
         out.push(reply(&mut a));

@@ -919,25 +919,10 @@ impl Delivery<'_> {
 /// Looks the consumer up, refreshing its seen time, or creates it; whether
 /// it was created (`streamLookupConsumer` / `streamCreateConsumer`).
 fn ensure_consumer(stream: &mut Stream, group: &[u8], name: &[u8], now: u64) -> bool {
-    let Some(group) = stream.groups.get_mut(group) else {
-        return false;
-    };
-    match group.consumers.get_mut(name) {
-        Some(c) => {
-            c.seen_time = now;
-            false
-        }
-        None => {
-            group.consumers.insert(
-                Bytes::copy_from_slice(name),
-                Consumer {
-                    seen_time: now,
-                    ..Consumer::default()
-                },
-            );
-            true
-        }
-    }
+    stream
+        .groups
+        .get_mut(group)
+        .is_some_and(|group| claiming_consumer(group, name, now))
 }
 
 /// `streamPropagateXCLAIM`: the idempotent XCLAIM a replica replays.
@@ -1329,24 +1314,55 @@ fn xpending(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Array(out))
 }
 
-/// Claims pending entry `id` for `consumer` (XCLAIM and XAUTOCLAIM):
-/// moves it, sets its delivery time, counts the delivery unless told.
-fn claim(
-    group: &mut Group,
-    id: StreamId,
-    consumer: &[u8],
-    time: u64,
-    retry: Option<u64>,
+/// Who XCLAIM or XAUTOCLAIM claims for: the consumer is looked up (or
+/// created) at the first claim, as Redis does.
+struct Claimant<'a> {
+    key: &'a [u8],
+    group: &'a [u8],
+    consumer: &'a [u8],
+    now: u64,
     justid: bool,
-) {
-    group.assign(id, consumer);
-    if let Some(nack) = group.pel.get_mut(&id) {
-        nack.delivery_time = time;
-        match retry {
-            Some(n) => nack.delivery_count = n,
-            None if !justid => nack.delivery_count += 1,
-            None => {}
+    looked_up: bool,
+    created: bool,
+}
+
+impl<'a> Claimant<'a> {
+    fn new(key: &'a [u8], group: &'a [u8], consumer: &'a [u8], now: u64, justid: bool) -> Self {
+        Claimant {
+            key,
+            group,
+            consumer,
+            now,
+            justid,
+            looked_up: false,
+            created: false,
         }
+    }
+
+    /// Claims pending entry `id`: moves it, sets its delivery time, counts
+    /// the delivery unless told (RETRYCOUNT) or JUSTID. Returns the XCLAIM
+    /// that propagates it.
+    fn claim(
+        &mut self,
+        group: &mut Group,
+        id: StreamId,
+        time: u64,
+        retry: Option<u64>,
+    ) -> Vec<Bytes> {
+        if !self.looked_up {
+            self.created = claiming_consumer(group, self.consumer, self.now);
+            self.looked_up = true;
+        }
+        group.assign(id, self.consumer);
+        if let Some(nack) = group.pel.get_mut(&id) {
+            nack.delivery_time = time;
+            match retry {
+                Some(n) => nack.delivery_count = n,
+                None if !self.justid => nack.delivery_count += 1,
+                None => {}
+            }
+        }
+        xclaim_op(self.key, self.group, id, group)
     }
 }
 
@@ -1366,6 +1382,23 @@ fn claiming_consumer(group: &mut Group, name: &[u8], now: u64) -> bool {
             group.consumers.insert(Bytes::copy_from_slice(name), c);
             true
         }
+    }
+}
+
+/// The end of XCLAIM and XAUTOCLAIM: the claims propagate as XCLAIMs (and
+/// XGROUP SETID), never as the command itself; a claim of nothing leaves
+/// the key unchanged.
+fn finish_claims(ctx: &mut Ctx, key: &[u8], ops: Vec<Vec<Bytes>>, created: bool) {
+    let mut db = ctx.db();
+    if ops.is_empty() && !created {
+        db.unchanged(key);
+    }
+    if created {
+        db.notify(notify::STREAM, "xgroup-createconsumer", key);
+    }
+    ctx.prevent_propagation();
+    for op in ops {
+        ctx.also_propagate(|| op);
     }
 }
 
@@ -1438,7 +1471,6 @@ fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     };
     let mut ops = Vec::new();
     let mut out = Vec::new();
-    let mut created = false;
     let mut propagate_last_id = false;
     if let Some(group) = stream.groups.get_mut(name) {
         if last_id > group.last_id {
@@ -1446,7 +1478,7 @@ fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             propagate_last_id = true;
         }
     }
-    let mut have_consumer = false;
+    let mut claimant = Claimant::new(key, name, consumer, now, justid);
     for id in ids {
         let exists = stream.get(id).is_some();
         let reply = exists.then(|| match stream.get(id) {
@@ -1490,13 +1522,8 @@ fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         if !forced && min_idle != 0 && (now as i64 - nack.delivery_time as i64) < min_idle {
             continue;
         }
-        if !have_consumer {
-            created |= claiming_consumer(group, consumer, now);
-            have_consumer = true;
-        }
-        claim(group, id, consumer, time, retry, justid);
+        ops.push(claimant.claim(group, id, time, retry));
         out.push(reply);
-        ops.push(xclaim_op(key, name, id, group));
         propagate_last_id = false;
     }
     if propagate_last_id {
@@ -1504,16 +1531,7 @@ fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             ops.push(setid_op(key, name, group));
         }
     }
-    if ops.is_empty() && !created {
-        db.unchanged(key);
-    }
-    if created {
-        db.notify(notify::STREAM, "xgroup-createconsumer", key);
-    }
-    ctx.prevent_propagation();
-    for op in ops {
-        ctx.also_propagate(|| op);
-    }
+    finish_claims(ctx, key, ops, claimant.created);
     Ok(Reply::Array(out))
 }
 
@@ -1563,8 +1581,7 @@ fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut ops = Vec::new();
     let mut out = Vec::new();
     let mut deleted = Vec::new();
-    let mut created = false;
-    let mut have_consumer = false;
+    let mut claimant = Claimant::new(key, name, consumer, now, justid);
     let mut cursor = start;
     let mut next = None;
     while let Some(group) = stream.groups.get(name) {
@@ -1611,28 +1628,14 @@ fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             }
             continue;
         }
-        if !have_consumer {
-            created |= claiming_consumer(group, consumer, now);
-            have_consumer = true;
-        }
-        claim(group, id, consumer, now, None, justid);
+        ops.push(claimant.claim(group, id, now, None));
         out.push(reply);
         left -= 1;
-        ops.push(xclaim_op(key, name, id, group));
         if id == StreamId::MAX {
             break;
         }
     }
-    if ops.is_empty() && !created {
-        db.unchanged(key);
-    }
-    if created {
-        db.notify(notify::STREAM, "xgroup-createconsumer", key);
-    }
-    ctx.prevent_propagation();
-    for op in ops {
-        ctx.also_propagate(|| op);
-    }
+    finish_claims(ctx, key, ops, claimant.created);
     Ok(Reply::Array(vec![
         id_reply(next.unwrap_or(StreamId::MIN)),
         Reply::Array(out),
@@ -1721,6 +1724,18 @@ fn xinfo(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
 }
 
+/// A pending entry in XINFO STREAM FULL: its ID, its consumer (in the
+/// group's list), last delivery time and delivery count.
+fn pending_reply(id: StreamId, nack: Option<&Nack>, with_consumer: bool) -> Reply {
+    let mut out = vec![id_reply(id)];
+    if with_consumer {
+        out.push(nack.map_or(Reply::Null, |n| Reply::Bulk(n.consumer.clone())));
+    }
+    out.push(Reply::Integer(nack.map_or(0, |n| n.delivery_time as i64)));
+    out.push(Reply::Integer(nack.map_or(0, |n| n.delivery_count as i64)));
+    Reply::Array(out)
+}
+
 /// `xinfoReplyWithStreamInfo`.
 fn xinfo_stream(stream: &Stream, args: &[&[u8]]) -> CmdResult {
     let opts = &args[3..];
@@ -1789,14 +1804,7 @@ fn xinfo_stream(stream: &Stream, args: &[&[u8]]) -> CmdResult {
                 .pel
                 .iter()
                 .take(limit)
-                .map(|(id, nack)| {
-                    Reply::Array(vec![
-                        id_reply(*id),
-                        Reply::Bulk(nack.consumer.clone()),
-                        Reply::Integer(nack.delivery_time as i64),
-                        Reply::Integer(nack.delivery_count as i64),
-                    ])
-                })
+                .map(|(id, nack)| pending_reply(*id, Some(nack), true))
                 .collect();
             let consumers = g
                 .consumers
@@ -1806,14 +1814,7 @@ fn xinfo_stream(stream: &Stream, args: &[&[u8]]) -> CmdResult {
                         .pel
                         .iter()
                         .take(limit)
-                        .map(|id| {
-                            let nack = g.pel.get(id);
-                            Reply::Array(vec![
-                                id_reply(*id),
-                                Reply::Integer(nack.map_or(0, |n| n.delivery_time as i64)),
-                                Reply::Integer(nack.map_or(0, |n| n.delivery_count as i64)),
-                            ])
-                        })
+                        .map(|id| pending_reply(*id, g.pel.get(id), false))
                         .collect();
                     Reply::Map(vec![
                         (bulk("name"), Reply::Bulk(cn.clone())),
