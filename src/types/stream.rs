@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 
-use super::memory::{alloc_size, bytes_size};
+use super::memory::alloc_size;
 use super::varint::{push_prefixed, read_prefixed};
 
 /// A stream entry ID, `<ms>-<seq>`, ordered as Redis compares them.
@@ -339,11 +339,7 @@ impl Stream {
     /// XINFO's `radix-tree-nodes`: exact for up to one node (a root and a
     /// leaf), estimated beyond (we keep no radix tree to count).
     pub fn rax_nodes(&self) -> usize {
-        match self.nodes.len() {
-            0 => 1,
-            1 => 2,
-            n => 2 * n + 2,
-        }
+        rax_nodes_for(self.nodes.len())
     }
 
     /// The live entries from `start` to `end` inclusive, forwards or backwards.
@@ -557,31 +553,66 @@ impl Stream {
         group.last_id = id;
     }
 
-    /// MEMORY USAGE's estimate: nodes and their buffers (sampled), groups.
+    /// MEMORY USAGE's estimate in the shape of Redis's `objectComputeSize`:
+    /// the stream header, its radix tree, the nodes' listpacks (the first
+    /// `samples` measured and averaged over all but the last, which is
+    /// measured too: it is preallocated), each group's header, PEL and
+    /// consumers. Redis counts a radix tree as 16 bytes a key and 244 a
+    /// node (`streamRadixTreeMemoryUsage`); we count the nodes its tree
+    /// would have ([`rax_nodes_for`]) and the listpack bytes we estimate.
     pub fn memory(&self, samples: usize) -> usize {
-        let header = alloc_size(std::mem::size_of::<Stream>());
-        let nodes =
-            super::memory::sampled(self.nodes.values(), self.nodes.len(), samples.max(1), |n| {
-                alloc_size(n.data.capacity())
-                    + alloc_size(n.items.capacity() * std::mem::size_of::<Item>())
-                    + 64
-            });
-        let groups: usize = self
-            .groups
-            .iter()
-            .take(samples.max(1))
-            .map(|(name, g)| {
-                bytes_size(name)
-                    + 64
-                    + g.pel.len() * 64
-                    + g.consumers
-                        .iter()
-                        .map(|(n, c)| bytes_size(n) + 48 + c.pel.len() * 24)
-                        .sum::<usize>()
+        let mut size = STREAM_HEADER + rax_usage(self.nodes.len());
+        let count = self.nodes.len();
+        let lp_alloc = |node: &Node, last: bool| {
+            alloc_size(if last {
+                node.lp_bytes.max(LISTPACK_PREALLOC)
+            } else {
+                node.lp_bytes
             })
-            .sum();
-        header + nodes + groups
+        };
+        let (mut lpsize, mut taken) = (0usize, 0usize);
+        for (i, node) in self.nodes.values().take(samples.max(1)).enumerate() {
+            lpsize += lp_alloc(node, i + 1 == count);
+            taken += 1;
+        }
+        if count <= taken {
+            size += lpsize;
+        } else if let Some(last) = self.nodes.values().next_back() {
+            size += lpsize / taken * (count - 1) + lp_alloc(last, true);
+        }
+        for group in self.groups.values() {
+            size += GROUP_HEADER + rax_usage(group.pel.len()) + NACK_SIZE * group.pel.len();
+            for (name, consumer) in &group.consumers {
+                size += CONSUMER_HEADER + name.len() + rax_usage(consumer.pel.len());
+            }
+        }
+        size
     }
+}
+
+/// Redis's `sizeof(stream)`, `sizeof(streamCG)`, `sizeof(streamConsumer)`,
+/// `sizeof(streamNACK)`, and the listpack a new node is given
+/// (`STREAM_LISTPACK_MAX_PRE_ALLOCATE`).
+const STREAM_HEADER: usize = 80;
+const GROUP_HEADER: usize = 40;
+const CONSUMER_HEADER: usize = 32;
+const NACK_SIZE: usize = 24;
+const LISTPACK_PREALLOC: usize = 4096;
+
+/// The nodes of a Redis radix tree of `keys` stream IDs: a root and a leaf
+/// for one key; about two per key beyond (measured on Redis for
+/// consecutive IDs, the common case).
+pub fn rax_nodes_for(keys: usize) -> usize {
+    match keys {
+        0 => 1,
+        1 => 2,
+        n => 2 * n + 2,
+    }
+}
+
+/// `streamRadixTreeMemoryUsage` of a tree of `keys` IDs.
+fn rax_usage(keys: usize) -> usize {
+    keys * 16 + rax_nodes_for(keys) * (4 + 8 * 30)
 }
 
 #[cfg(test)]
