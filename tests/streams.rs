@@ -369,3 +369,35 @@ fn blocked_reads_time_out_and_destroyed_groups_answer_nogroup() {
         "-NOGROUP the consumer group this client was blocked on no longer exists\r\n"
     );
 }
+
+/// XADD, XDEL and XTRIM touch WATCH; the consumer group commands do not
+/// (Redis calls no `signalModifiedKey` there).
+#[test]
+fn only_entry_changes_abort_a_watching_transaction() {
+    on_both(|s| {
+        let mut w = s.connect();
+        let mut other = s.connect();
+        w.cmd(&["XADD", "s", "1-0", "f", "v"]);
+        w.cmd(&["XGROUP", "CREATE", "s", "g", "0"]);
+        let mut out = Vec::new();
+        let writes: &[&[&str]] = &[
+            &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"],
+            &["XACK", "s", "g", "1-0"],
+            &["XCLAIM", "s", "g", "c2", "0", "1-0", "FORCE"],
+            &["XGROUP", "SETID", "s", "g", "0"],
+            &["XGROUP", "CREATECONSUMER", "s", "g", "c3"],
+            &["XSETID", "s", "5-0"],
+            &["XADD", "s", "6-0", "f", "v"],
+            &["XDEL", "s", "6-0"],
+            &["XTRIM", "s", "MAXLEN", "0"],
+        ];
+        for write in writes {
+            w.cmd(&["WATCH", "s"]);
+            other.cmd(write);
+            w.cmd(&["MULTI"]);
+            w.cmd(&["PING"]);
+            out.push(w.cmd_str(&["EXEC"]));
+        }
+        out
+    });
+}

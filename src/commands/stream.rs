@@ -216,6 +216,14 @@ fn write_stream<'d>(db: &'d mut DbView, key: &[u8]) -> Result<Option<&'d mut Str
     db.get_mut(key).map(checked_mut::<Stream>).transpose()
 }
 
+/// The stream at `key` to change its consumer groups: Redis's group
+/// commands do not signal WATCH.
+fn group_stream<'d>(db: &'d mut DbView, key: &[u8]) -> Result<Option<&'d mut Stream>, Reply> {
+    db.get_mut_unwatched(key)
+        .map(checked_mut::<Stream>)
+        .transpose()
+}
+
 /// XADD and XTRIM's options (`streamAddTrimArgs`).
 #[derive(Default)]
 struct TrimArgs {
@@ -708,8 +716,10 @@ fn xread_generic(ctx: &mut Ctx, args: &[&[u8]], xreadgroup: bool) -> CmdResult {
                         .collect()
                 }
                 Some((group, consumer)) => {
-                    server.stats.lookup(true);
-                    let Some(stream) = write_stream(&mut db, key)? else {
+                    let found = group_stream(&mut db, key)?;
+                    // `lookupKeyRead`, as XREAD's: a hit or a miss.
+                    server.stats.lookup(found.is_some());
+                    let Some(stream) = found else {
                         continue;
                     };
                     let serve = choose_group_serve(stream, group, gt, rerun);
@@ -1054,7 +1064,7 @@ fn xgroup(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         if !exists {
             db.set(key, Value::Stream(Box::default()), None);
         }
-        let stream = write_stream(&mut db, key)?.ok_or_else(syntax_error)?;
+        let stream = group_stream(&mut db, key)?.ok_or_else(syntax_error)?;
         if stream.groups.contains_key(name) {
             db.unchanged(key);
             return Err(Reply::error("BUSYGROUP Consumer Group name already exists"));
@@ -1065,7 +1075,7 @@ fn xgroup(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         db.notify(notify::STREAM, "xgroup-create", key);
         return Ok(Reply::OK);
     }
-    let Some(stream) = write_stream(&mut db, key)? else {
+    let Some(stream) = group_stream(&mut db, key)? else {
         return Err(subcommand_syntax_error(args));
     };
     if setid && (args.len() == 5 || args.len() == 7) {
@@ -1173,7 +1183,7 @@ fn xsetid(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let key = args[1];
     let mut db = ctx.db();
     let stream =
-        write_stream(&mut db, key)?.ok_or_else(|| Reply::error(super::args::ERR_NO_SUCH_KEY))?;
+        group_stream(&mut db, key)?.ok_or_else(|| Reply::error(super::args::ERR_NO_SUCH_KEY))?;
     if !stream.is_empty() {
         let top = stream.last_entry().map_or(StreamId::MIN, |e| e.id);
         let error = if id < top {
@@ -1212,7 +1222,7 @@ fn xack(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         .iter()
         .map(|a| parse_id(a))
         .collect::<Result<Vec<_>, _>>()?;
-    let Some(group) = write_stream(&mut db, key)?.and_then(|s| s.groups.get_mut(args[2])) else {
+    let Some(group) = group_stream(&mut db, key)?.and_then(|s| s.groups.get_mut(args[2])) else {
         return Ok(Reply::Integer(0));
     };
     let acked = ids
@@ -1466,7 +1476,7 @@ fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         _ => now,
     };
     let retry = retry.filter(|&r| r >= 0).map(|r| r as u64);
-    let Some(stream) = write_stream(&mut db, key)? else {
+    let Some(stream) = group_stream(&mut db, key)? else {
         return Err(no_group_error(key, name, b""));
     };
     let mut ops = Vec::new();
@@ -1573,7 +1583,7 @@ fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             "ERR Insufficient memory, failed allocating transient memory, COUNT too high.",
         ));
     }
-    let Some(stream) = write_stream(&mut db, key)? else {
+    let Some(stream) = group_stream(&mut db, key)? else {
         return Err(no_group_error(key, name, b""));
     };
     let mut attempts = count.saturating_mul(10);

@@ -585,6 +585,14 @@ impl<'g, 'k> DbView<'g, 'k> {
         self.touch(key, 1, false).map(|e| &mut e.value)
     }
 
+    /// [`DbView::get_mut`] for a change Redis makes without
+    /// `signalModifiedKey`, so WATCH does not hear of it (a stream's
+    /// consumer groups: XREADGROUP, XACK, XCLAIM, XGROUP, XSETID). It still
+    /// counts as a change.
+    pub fn get_mut_unwatched(&mut self, key: &[u8]) -> Option<&mut Value> {
+        self.touch(key, 1, false).map(|e| &mut e.value)
+    }
+
     /// Takes back the modification `get_mut` recorded for `key`: the command
     /// looked but changed nothing, and Redis signals a key only when it
     /// changes (SADD of members already there, SREM of absent ones, ...).
