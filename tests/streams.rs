@@ -401,3 +401,65 @@ fn only_entry_changes_abort_a_watching_transaction() {
         out
     });
 }
+
+/// A woken XREAD without COUNT gets at most 1000 entries (Redis's
+/// `XREAD_BLOCKED_DEFAULT_COUNT`); CLIENT UNBLOCK ends a wait as a timeout
+/// or with its error.
+#[test]
+fn blocked_reads_are_capped_and_can_be_unblocked() {
+    let t = on_both(|s| {
+        let mut w = s.connect();
+        let mut a = s.connect();
+        let id = a.cmd_str(&["CLIENT", "ID"]);
+        let id = id.trim_start_matches(':').trim_end();
+        send(&mut a, &["XREAD", "BLOCK", "0", "STREAMS", "s", "0"]);
+        wait_blocked(&mut w, 1);
+        w.cmd(&["MULTI"]);
+        for i in 1..=1100 {
+            w.cmd(&["XADD", "s", &format!("{i}-0"), "f", "v"]);
+        }
+        w.cmd(&["EXEC"]);
+        let served = reply(&mut a);
+        let mut out = vec![served.matches("\r\n*2\r\n$1\r\nf\r\n").count().to_string()];
+        send(&mut a, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
+        wait_blocked(&mut w, 1);
+        out.push(w.cmd_str(&["CLIENT", "UNBLOCK", id]));
+        out.push(reply(&mut a));
+        send(
+            &mut a,
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "c",
+                "BLOCK",
+                "0",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+        );
+        out.push(reply(&mut a));
+        w.cmd(&["XGROUP", "CREATE", "s", "g", "$"]);
+        send(
+            &mut a,
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "c",
+                "BLOCK",
+                "0",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+        );
+        wait_blocked(&mut w, 1);
+        out.push(w.cmd_str(&["CLIENT", "UNBLOCK", id, "ERROR"]));
+        out.push(reply(&mut a));
+        out
+    });
+    assert_eq!(t[0], "1000");
+    assert_eq!(t[2], "*-1\r\n");
+}
