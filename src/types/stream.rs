@@ -4,22 +4,25 @@
 //! tree of listpacks keyed by the master ID), plus the consumer groups with
 //! their pending entries lists.
 //!
-//! A node keeps its entries' field/value pairs packed in one byte buffer
-//! (varint-prefixed strings, [`crate::types::varint`]) and a small index of
-//! IDs. Deletion only flags an entry, as Redis's XDEL and exact XTRIM do,
-//! and a node counts its flagged entries towards its size; a node whose
-//! entries are all deleted goes away. Node boundaries follow Redis's rules,
-//! so approximate trimming (`~`, which removes whole nodes only) leaves the
-//! same entries as Redis's would. Unlike Redis, IDs are not delta-encoded
-//! and field names are not shared with a master entry: that is the swap
-//! still to make for Redis's memory (see ARCHITECTURE.md).
+//! A node is packed as Redis packs its listpack: one byte buffer of
+//! framed records (walkable both ways, [`crate::types::varint`]), each the
+//! entry's flags, its ID as deltas from the node's master ID (the first
+//! entry's) and its values, preceded by its field names unless they are the
+//! first entry's (the master fields, kept once per node). Deletion only
+//! flags an entry, as Redis's XDEL and exact XTRIM do, and a node counts its
+//! flagged entries towards its size; a node whose entries are all deleted
+//! goes away. Node boundaries follow Redis's rules, so approximate trimming
+//! (`~`, which removes whole nodes only) leaves the same entries as Redis's.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 
 use super::memory::alloc_size;
-use super::varint::{push_prefixed, read_prefixed};
+use super::varint::{
+    framed_len, push_number, push_prefixed, read_framed, read_framed_back, read_number,
+    read_prefixed, write_framed,
+};
 
 /// A stream entry ID, `<ms>-<seq>`, ordered as Redis compares them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -77,53 +80,221 @@ impl std::fmt::Display for StreamId {
 /// `STREAM_LISTPACK_MAX_SIZE`, a listpack's 32-bit limit).
 pub const MAX_ENTRY_BYTES: usize = (1 << 30) - 1;
 
-/// One entry's place in its node.
-#[derive(Clone, Copy, Debug)]
-struct Item {
-    id: StreamId,
-    /// Where the entry's packed fields end in the node's `data` (they start
-    /// where the previous entry's end).
-    end: u32,
-    deleted: bool,
-}
+/// An entry's flags (Redis's `STREAM_ITEM_FLAG_*`): deleted, and whether
+/// it has its node's master field names (then only its values are stored).
+const FLAG_DELETED: u8 = 1;
+const FLAG_SAMEFIELDS: u8 = 2;
 
-/// Up to `stream-node-max-entries` entries, live and deleted.
-#[derive(Clone, Debug, Default)]
+/// Up to `stream-node-max-entries` entries, live and deleted, packed as
+/// Redis packs a listpack node: each entry is one framed record (walkable
+/// both ways) of its flags, its ID as deltas from the node's master ID, and
+/// its values, preceded by its field names unless they are the master's.
+#[derive(Clone, Debug)]
 struct Node {
-    items: Vec<Item>,
+    /// The ID of the first entry added (the node's key in the map).
+    master: StreamId,
+    /// The first entry's field names, prefixed one after another.
+    master_fields: Box<[u8]>,
+    master_count: usize,
     data: Vec<u8>,
+    /// Entries, live and deleted.
+    total: usize,
     live: usize,
+    last: StreamId,
     /// Redis's listpack size for the same entries, roughly, for the
-    /// `stream-node-max-bytes` rule.
+    /// `stream-node-max-bytes` rule and MEMORY USAGE.
     lp_bytes: usize,
 }
 
+/// One record of a node as read: where its flags byte is, its ID, its
+/// deletion flag and the entry.
+struct Slot<'a> {
+    flags_at: usize,
+    deleted: bool,
+    entry: Entry<'a>,
+}
+
 impl Node {
-    fn fields(&self, i: usize) -> &[u8] {
-        let start = i.checked_sub(1).map_or(0, |p| self.items[p].end as usize);
-        &self.data[start..self.items[i].end as usize]
+    /// A node whose master entry takes its field names from `pairs`.
+    fn new(master: StreamId, pairs: &[&[u8]]) -> Node {
+        let mut names = Vec::new();
+        for name in pairs.iter().step_by(2) {
+            push_prefixed(&mut names, name);
+        }
+        Node {
+            master,
+            master_fields: names.into_boxed_slice(),
+            master_count: pairs.len() / 2,
+            data: Vec::new(),
+            total: 0,
+            live: 0,
+            last: master,
+            // A listpack's header and the master entry Redis writes.
+            lp_bytes: 7 + 4 + pairs.iter().step_by(2).map(|f| f.len() + 2).sum::<usize>(),
+        }
     }
 
-    fn last_id(&self) -> Option<StreamId> {
-        self.items.last().map(|i| i.id)
+    /// Whether `pairs` has the master entry's field names.
+    fn same_fields(&self, pairs: &[&[u8]]) -> bool {
+        if pairs.len() / 2 != self.master_count {
+            return false;
+        }
+        let mut pos = 0;
+        pairs
+            .iter()
+            .step_by(2)
+            .all(|name| match read_prefixed(&self.master_fields, pos) {
+                Some((master, next)) => {
+                    pos = next;
+                    master == *name
+                }
+                None => false,
+            })
+    }
+
+    fn push(&mut self, id: StreamId, pairs: &[&[u8]]) {
+        let same = self.same_fields(pairs);
+        let mut record = vec![if same { FLAG_SAMEFIELDS } else { 0 }];
+        push_number(&mut record, (id.ms - self.master.ms) as usize);
+        let seq = if id.ms == self.master.ms {
+            id.seq - self.master.seq
+        } else {
+            id.seq
+        };
+        push_number(&mut record, seq as usize);
+        if same {
+            for value in pairs.iter().skip(1).step_by(2) {
+                push_prefixed(&mut record, value);
+            }
+        } else {
+            push_number(&mut record, pairs.len() / 2);
+            for item in pairs {
+                push_prefixed(&mut record, item);
+            }
+        }
+        let at = self.data.len();
+        self.data.resize(at + framed_len(record.len()), 0);
+        write_framed(&mut self.data[at..], &record);
+        let stored: usize = if same {
+            pairs.iter().skip(1).step_by(2).map(|v| v.len() + 2).sum()
+        } else {
+            pairs.iter().map(|p| p.len() + 2).sum::<usize>() + 2
+        };
+        self.lp_bytes += 8 + stored;
+        self.total += 1;
+        self.live += 1;
+        self.last = id;
+    }
+
+    /// The record framed at `at..next` (`data` is its payload) as a slot.
+    fn slot<'a>(&'a self, at: usize, data: &'a [u8]) -> Option<Slot<'a>> {
+        let flags = *data.first()?;
+        let (ms, pos) = read_number(data, 1)?;
+        let (seq, pos) = read_number(data, pos)?;
+        let ms = self.master.ms + ms as u64;
+        let seq = if ms == self.master.ms {
+            self.master.seq + seq as u64
+        } else {
+            seq as u64
+        };
+        let (names, values) = if flags & FLAG_SAMEFIELDS != 0 {
+            (Some(&self.master_fields[..]), &data[pos..])
+        } else {
+            let (_, pos) = read_number(data, pos)?;
+            (None, &data[pos..])
+        };
+        Some(Slot {
+            flags_at: at + (framed_len(data.len()) - data.len()) / 2,
+            deleted: flags & FLAG_DELETED != 0,
+            entry: Entry {
+                id: StreamId::new(ms, seq),
+                names,
+                values,
+            },
+        })
+    }
+
+    /// Every record, deleted ones too, front to back or back to front.
+    fn slots(&self) -> Slots<'_> {
+        Slots {
+            node: self,
+            front: 0,
+            back: self.data.len(),
+        }
+    }
+
+    fn mark_deleted(&mut self, flags_at: usize) {
+        if let Some(flags) = self.data.get_mut(flags_at) {
+            *flags |= FLAG_DELETED;
+        }
+        self.live -= 1;
     }
 }
 
-/// An entry as read: its ID and its packed field/value pairs.
+impl<'a> Slot<'a> {
+    /// The entry unless deleted.
+    fn live(self) -> Option<Entry<'a>> {
+        (!self.deleted).then_some(self.entry)
+    }
+}
+
+/// [`Node::slots`].
+struct Slots<'a> {
+    node: &'a Node,
+    front: usize,
+    back: usize,
+}
+
+impl<'a> Iterator for Slots<'a> {
+    type Item = Slot<'a>;
+
+    fn next(&mut self) -> Option<Slot<'a>> {
+        if self.front >= self.back {
+            return None;
+        }
+        let (data, next) = read_framed(&self.node.data, self.front)?;
+        let slot = self.node.slot(self.front, data);
+        self.front = next;
+        slot
+    }
+}
+
+impl DoubleEndedIterator for Slots<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.front >= self.back {
+            return None;
+        }
+        let (start, data) = read_framed_back(&self.node.data, self.back)?;
+        self.back = start;
+        self.node.slot(start, data)
+    }
+}
+
+/// An entry as read: its ID, and its field names and values.
 #[derive(Clone, Copy, Debug)]
 pub struct Entry<'a> {
     pub id: StreamId,
-    packed: &'a [u8],
+    /// The node's master field names when the entry shares them (`values`
+    /// then holds only values), else None (`values` holds both, alternating).
+    names: Option<&'a [u8]>,
+    values: &'a [u8],
 }
 
 impl<'a> Entry<'a> {
     /// Fields and values, alternating.
     pub fn items(&self) -> impl Iterator<Item = &'a [u8]> {
-        let packed = self.packed;
-        let mut pos = 0;
+        let (names, values) = (self.names, self.values);
+        let (mut npos, mut vpos, mut name_next) = (0, 0, names.is_some());
         std::iter::from_fn(move || {
-            let (item, next) = read_prefixed(packed, pos)?;
-            pos = next;
+            let (buf, pos) = match names {
+                Some(names) if name_next => (names, &mut npos),
+                _ => (values, &mut vpos),
+            };
+            let (item, next) = read_prefixed(buf, *pos)?;
+            *pos = next;
+            if names.is_some() {
+                name_next = !name_next;
+            }
             Some(item)
         })
     }
@@ -292,30 +463,15 @@ impl Stream {
         };
         let tail_full = self.nodes.last_key_value().is_none_or(|(_, node)| {
             node.lp_bytes + total >= max_bytes
-                || (max_entries != 0 && node.items.len() as u64 >= max_entries)
+                || (max_entries != 0 && node.total as u64 >= max_entries)
         });
         if tail_full {
-            let master = Node {
-                // A listpack's header and the master entry Redis writes.
-                lp_bytes: 7 + 4 + pairs.iter().step_by(2).map(|f| f.len() + 2).sum::<usize>(),
-                ..Node::default()
-            };
-            self.nodes.insert(id, master);
+            self.nodes.insert(id, Node::new(id, pairs));
         }
         let Some(mut node) = self.nodes.last_entry() else {
             return Err(AppendError::TooLarge);
         };
-        let node = node.get_mut();
-        for item in pairs {
-            push_prefixed(&mut node.data, item);
-        }
-        node.lp_bytes += 5 + pairs.iter().map(|p| p.len() + 2).sum::<usize>();
-        node.items.push(Item {
-            id,
-            end: node.data.len() as u32,
-            deleted: false,
-        });
-        node.live += 1;
+        node.get_mut().push(id, pairs);
         self.length += 1;
         self.last_id = id;
         self.entries_added += 1;
@@ -329,11 +485,7 @@ impl Stream {
     /// the last possible ID for an empty stream: what an approximate MINID
     /// trim propagates.
     pub fn first_raw_id(&self) -> StreamId {
-        self.nodes
-            .values()
-            .next()
-            .and_then(|n| n.items.first())
-            .map_or(StreamId::MAX, |i| i.id)
+        self.nodes.keys().next().copied().unwrap_or(StreamId::MAX)
     }
 
     /// XINFO's `radix-tree-nodes`: exact for up to one node (a root and a
@@ -359,20 +511,11 @@ impl Stream {
             .map_or(StreamId::MIN, |(k, _)| *k);
         let nodes = self.nodes.range(from..=end);
         let in_range = move |e: &Entry| e.id >= start && e.id <= end;
-        fn live(node: &Node, i: usize) -> Option<Entry<'_>> {
-            let item = node.items[i];
-            (!item.deleted).then(|| Entry {
-                id: item.id,
-                packed: node.fields(i),
-            })
-        }
         if rev {
             Box::new(
                 nodes
                     .rev()
-                    .flat_map(move |(_, n)| {
-                        (0..n.items.len()).rev().filter_map(move |i| live(n, i))
-                    })
+                    .flat_map(move |(_, n)| n.slots().rev().filter_map(Slot::live))
                     .skip_while(move |e| e.id > end)
                     .take_while(move |e| e.id >= start)
                     .filter(in_range),
@@ -380,7 +523,7 @@ impl Stream {
         } else {
             Box::new(
                 nodes
-                    .flat_map(move |(_, n)| (0..n.items.len()).filter_map(move |i| live(n, i)))
+                    .flat_map(move |(_, n)| n.slots().filter_map(Slot::live))
                     .skip_while(move |e| e.id < start)
                     .take_while(move |e| e.id <= end)
                     .filter(in_range),
@@ -411,14 +554,14 @@ impl Stream {
         };
         let key = *node.0;
         let node = &mut node.1;
-        let Ok(i) = node.items.binary_search_by(|it| it.id.cmp(&id)) else {
+        let Some(flags_at) = node
+            .slots()
+            .find(|slot| slot.entry.id == id && !slot.deleted)
+            .map(|slot| slot.flags_at)
+        else {
             return false;
         };
-        if node.items[i].deleted {
-            return false;
-        }
-        node.items[i].deleted = true;
-        node.live -= 1;
+        node.mark_deleted(flags_at);
         if node.live == 0 {
             self.nodes.remove(&key);
         }
@@ -449,7 +592,7 @@ impl Stream {
             }
             let remove_node = match trim {
                 Trim::MaxLen(max) => self.length - entries >= max,
-                Trim::MinId(min) => node.last_id().is_some_and(|last| last < min),
+                Trim::MinId(min) => node.last < min,
             };
             if remove_node {
                 first.remove();
@@ -460,18 +603,21 @@ impl Stream {
             if approx {
                 break;
             }
+            let slots: Vec<(usize, StreamId, bool)> = node
+                .slots()
+                .map(|slot| (slot.flags_at, slot.entry.id, slot.deleted))
+                .collect();
             let mut removed_here = 0;
-            for item in node.items.iter_mut() {
+            for (flags_at, id, deleted) in slots {
                 let stop = match trim {
                     Trim::MaxLen(max) => self.length - removed_here <= max,
-                    Trim::MinId(min) => item.id >= min,
+                    Trim::MinId(min) => id >= min,
                 };
                 if stop {
                     break;
                 }
-                if !item.deleted {
-                    item.deleted = true;
-                    node.live -= 1;
+                if !deleted {
+                    node.mark_deleted(flags_at);
                     removed_here += 1;
                 }
             }
@@ -643,6 +789,41 @@ mod tests {
         assert!(s.delete(StreamId::new(15, 0)));
         assert!(!s.delete(StreamId::new(15, 0)));
         assert_eq!(s.get(StreamId::new(16, 0)).map(|e| e.item_count()), Some(2));
+    }
+
+    #[test]
+    fn entries_share_master_fields_and_read_both_ways() {
+        let mut s = Stream::new();
+        let entries: [(StreamId, &[&[u8]]); 4] = [
+            (StreamId::new(5, 7), &[b"a", b"1", b"b", b"2"]),
+            (StreamId::new(5, 9), &[b"a", b"3", b"b", b"4"]),
+            (StreamId::new(6, 2), &[b"x", b"5"]),
+            (StreamId::new(1 << 40, 0), &[b"a", b"", b"b", b"6"]),
+        ];
+        for (id, pairs) in entries {
+            s.append(id, pairs, 100, 4096).unwrap();
+        }
+        let read = |rev| -> Vec<(StreamId, Vec<Vec<u8>>)> {
+            s.range(StreamId::MIN, StreamId::MAX, rev)
+                .map(|e| (e.id, e.items().map(<[u8]>::to_vec).collect()))
+                .collect()
+        };
+        let forward = read(false);
+        let want: Vec<(StreamId, Vec<Vec<u8>>)> = entries
+            .iter()
+            .map(|(id, pairs)| (*id, pairs.iter().map(|p| p.to_vec()).collect()))
+            .collect();
+        assert_eq!(forward, want);
+        let mut backward = read(true);
+        backward.reverse();
+        assert_eq!(backward, want);
+        assert!(s.delete(StreamId::new(5, 9)));
+        assert_eq!(
+            s.range(StreamId::new(5, 8), StreamId::new(6, 2), true)
+                .count(),
+            1
+        );
+        assert_eq!(s.first_raw_id(), StreamId::new(5, 7));
     }
 
     #[test]
