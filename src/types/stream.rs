@@ -104,6 +104,9 @@ struct Node {
     /// Redis's listpack size for the same entries, roughly, for the
     /// `stream-node-max-bytes` rule and MEMORY USAGE.
     lp_bytes: usize,
+    /// What Redis allocates for a new node's listpack (MEMORY USAGE counts
+    /// it for the last node, which is not shrunk yet).
+    prealloc: usize,
 }
 
 /// One record of a node as read: where its flags byte is, its ID, its
@@ -116,7 +119,7 @@ struct Slot<'a> {
 
 impl Node {
     /// A node whose master entry takes its field names from `pairs`.
-    fn new(master: StreamId, pairs: &[&[u8]]) -> Node {
+    fn new(master: StreamId, pairs: &[&[u8]], prealloc: usize) -> Node {
         let mut names = Vec::new();
         for name in pairs.iter().step_by(2) {
             push_prefixed(&mut names, name);
@@ -131,6 +134,7 @@ impl Node {
             last: master,
             // A listpack's header and the master entry Redis writes.
             lp_bytes: 7 + 4 + pairs.iter().step_by(2).map(|f| f.len() + 2).sum::<usize>(),
+            prealloc,
         }
     }
 
@@ -466,7 +470,8 @@ impl Stream {
                 || (max_entries != 0 && node.total as u64 >= max_entries)
         });
         if tail_full {
-            self.nodes.insert(id, Node::new(id, pairs));
+            let prealloc = max_bytes.min(LISTPACK_PREALLOC);
+            self.nodes.insert(id, Node::new(id, pairs, prealloc));
         }
         let Some(mut node) = self.nodes.last_entry() else {
             return Err(AppendError::TooLarge);
@@ -711,7 +716,7 @@ impl Stream {
         let count = self.nodes.len();
         let lp_alloc = |node: &Node, last: bool| {
             alloc_size(if last {
-                node.lp_bytes.max(LISTPACK_PREALLOC)
+                node.lp_bytes.max(node.prealloc)
             } else {
                 node.lp_bytes
             })
