@@ -664,9 +664,9 @@ impl Stream {
         }
         if self.max_deleted_id.is_zero() || self.max_deleted_id < self.first_id {
             if id < self.first_id {
-                return (self.entries_added - self.length) as i64;
+                return self.entries_added.saturating_sub(self.length) as i64;
             } else if id == self.first_id {
-                return (self.entries_added - self.length + 1) as i64;
+                return (self.entries_added.saturating_sub(self.length) + 1) as i64;
             }
         }
         INVALID_ENTRIES_READ
@@ -678,10 +678,10 @@ impl Stream {
             return Some(0);
         }
         if group.entries_read != INVALID_ENTRIES_READ && !self.has_tombstones_from(group.last_id) {
-            return Some(self.entries_added as i64 - group.entries_read);
+            return Some((self.entries_added as i64).wrapping_sub(group.entries_read));
         }
         let read = self.estimate_distance(group.last_id);
-        (read != INVALID_ENTRIES_READ).then(|| self.entries_added as i64 - read)
+        (read != INVALID_ENTRIES_READ).then(|| (self.entries_added as i64).wrapping_sub(read))
     }
 
     /// The group's bookkeeping when it delivers entry `id` (in
@@ -697,7 +697,8 @@ impl Stream {
             return;
         }
         if group.entries_read != INVALID_ENTRIES_READ && !tombstones {
-            group.entries_read += 1;
+            // Wrapping, as Redis's counter does after ENTRIESREAD near the top.
+            group.entries_read = group.entries_read.wrapping_add(1);
         } else if added != 0 {
             group.entries_read = estimate;
         }
