@@ -463,3 +463,73 @@ fn blocked_reads_are_capped_and_can_be_unblocked() {
     assert_eq!(t[0], "1000");
     assert_eq!(t[2], "*-1\r\n");
 }
+
+/// `stream-node-max-bytes` splits nodes where Redis's listpacks would
+/// overflow (integers, short and long strings sized as listpack elements),
+/// which approximate trims then show.
+#[test]
+fn nodes_split_by_bytes_as_redis_listpacks() {
+    let mut script: Vec<Vec<String>> = vec![
+        vec![
+            "CONFIG".into(),
+            "SET".into(),
+            "stream-node-max-bytes".into(),
+            "100".into(),
+        ],
+        vec![
+            "CONFIG".into(),
+            "SET".into(),
+            "stream-node-max-entries".into(),
+            "0".into(),
+        ],
+    ];
+    let values = [
+        "1",
+        "-5000",
+        "x",
+        "a much longer value than the others",
+        "70000",
+        "",
+    ];
+    for i in 1..=40 {
+        let value = values[i % values.len()];
+        let field = if i % 7 == 0 { "other" } else { "f" };
+        script.push(
+            [
+                "XADD",
+                "s",
+                &format!("{}-{}", i * 1000, i % 3),
+                field,
+                value,
+                "g",
+                "2",
+            ]
+            .map(String::from)
+            .to_vec(),
+        );
+        if i % 5 == 0 {
+            script.push(
+                ["XDEL", "s", &format!("{}-{}", i * 1000 - 2000, (i - 2) % 3)]
+                    .map(String::from)
+                    .to_vec(),
+            );
+            script.push(
+                ["XTRIM", "s", "MAXLEN", "~", "12"]
+                    .map(String::from)
+                    .to_vec(),
+            );
+            script.push(["XLEN", "s"].map(String::from).to_vec());
+            script.push(
+                ["XRANGE", "s", "-", "+", "COUNT", "1"]
+                    .map(String::from)
+                    .to_vec(),
+            );
+        }
+    }
+    let script: Vec<Vec<&str>> = script
+        .iter()
+        .map(|c| c.iter().map(String::as_str).collect())
+        .collect();
+    let refs: Vec<&[&str]> = script.iter().map(Vec::as_slice).collect();
+    differential(&refs);
+}

@@ -80,6 +80,43 @@ impl std::fmt::Display for StreamId {
 /// `STREAM_LISTPACK_MAX_SIZE`, a listpack's 32-bit limit).
 pub const MAX_ENTRY_BYTES: usize = (1 << 30) - 1;
 
+/// The bytes of a listpack element (`lpEncodeGetType` plus its backlen):
+/// integers of up to 64 bits in 1 to 9 bytes.
+fn lp_int_len(v: i64) -> usize {
+    let enc = match v {
+        0..=127 => 1,
+        -4096..=4095 => 2,
+        -32768..=32767 => 3,
+        -8_388_608..=8_388_607 => 4,
+        -2_147_483_648..=2_147_483_647 => 5,
+        _ => 9,
+    };
+    enc + 1
+}
+
+/// [`lp_int_len`] for a string: stored as an integer when it reads as one
+/// (`lpStringToInt64`, Redis's strict `string2ll`), else with a 1, 2 or 5
+/// byte header and a backlen of 1 to 5 bytes.
+fn lp_str_len(s: &[u8]) -> usize {
+    if let Some(v) = crate::number::parse_i64(s) {
+        return lp_int_len(v);
+    }
+    let len = s.len();
+    let enc = match len {
+        0..=63 => 1 + len,
+        64..=4095 => 2 + len,
+        _ => 5 + len,
+    };
+    let backlen = match enc {
+        0..=127 => 1,
+        128..=16382 => 2,
+        16383..=2_097_150 => 3,
+        2_097_151..=268_435_454 => 4,
+        _ => 5,
+    };
+    enc + backlen
+}
+
 /// An entry's flags (Redis's `STREAM_ITEM_FLAG_*`): deleted, and whether
 /// it has its node's master field names (then only its values are stored).
 const FLAG_DELETED: u8 = 1;
@@ -101,9 +138,9 @@ struct Node {
     total: usize,
     live: usize,
     last: StreamId,
-    /// Redis's listpack size for the same entries, roughly, for the
-    /// `stream-node-max-bytes` rule and MEMORY USAGE.
-    lp_bytes: usize,
+    /// The bytes of Redis's listpack for the same entries, but for the
+    /// master entry's live and deleted counts (see [`Node::lp_bytes`]).
+    lp_base: usize,
     /// What Redis allocates for a new node's listpack (MEMORY USAGE counts
     /// it for the last node, which is not shrunk yet).
     prealloc: usize,
@@ -132,8 +169,16 @@ impl Node {
             total: 0,
             live: 0,
             last: master,
-            // A listpack's header and the master entry Redis writes.
-            lp_bytes: 7 + 4 + pairs.iter().step_by(2).map(|f| f.len() + 2).sum::<usize>(),
+            // A listpack's header and end, and the master entry: field
+            // count, names, the 0 that ends it.
+            lp_base: 7
+                + lp_int_len((pairs.len() / 2) as i64)
+                + pairs
+                    .iter()
+                    .step_by(2)
+                    .map(|f| lp_str_len(f))
+                    .sum::<usize>()
+                + lp_int_len(0),
             prealloc,
         }
     }
@@ -179,12 +224,27 @@ impl Node {
         let at = self.data.len();
         self.data.resize(at + framed_len(record.len()), 0);
         write_framed(&mut self.data[at..], &record);
-        let stored: usize = if same {
-            pairs.iter().skip(1).step_by(2).map(|v| v.len() + 2).sum()
+        // Redis's record: flags, ID deltas (its seq delta wraps when the
+        // ms differ), [field count, names], values, then the lp-count.
+        let n = pairs.len() / 2;
+        let names: usize = if same {
+            0
         } else {
-            pairs.iter().map(|p| p.len() + 2).sum::<usize>() + 2
+            lp_int_len(n as i64)
+                + pairs
+                    .iter()
+                    .step_by(2)
+                    .map(|f| lp_str_len(f))
+                    .sum::<usize>()
         };
-        self.lp_bytes += 8 + stored;
+        let values: usize = pairs.iter().skip(1).step_by(2).map(|v| lp_str_len(v)).sum();
+        let lp_count = if same { n + 3 } else { 2 * n + 4 };
+        self.lp_base += lp_int_len(i64::from(if same { FLAG_SAMEFIELDS } else { 0 }))
+            + lp_int_len(id.ms.wrapping_sub(self.master.ms) as i64)
+            + lp_int_len(id.seq.wrapping_sub(self.master.seq) as i64)
+            + names
+            + values
+            + lp_int_len(lp_count as i64);
         self.total += 1;
         self.live += 1;
         self.last = id;
@@ -225,6 +285,12 @@ impl Node {
             front: 0,
             back: self.data.len(),
         }
+    }
+
+    /// Redis's `lpBytes` of this node: the base plus the master entry's
+    /// counts of live and deleted entries, whose sizes change with them.
+    fn lp_bytes(&self) -> usize {
+        self.lp_base + lp_int_len(self.live as i64) + lp_int_len((self.total - self.live) as i64)
     }
 
     fn mark_deleted(&mut self, flags_at: usize) {
@@ -466,7 +532,7 @@ impl Stream {
             n => n.min(MAX_ENTRY_BYTES),
         };
         let tail_full = self.nodes.last_key_value().is_none_or(|(_, node)| {
-            node.lp_bytes + total >= max_bytes
+            node.lp_bytes() + total >= max_bytes
                 || (max_entries != 0 && node.total as u64 >= max_entries)
         });
         if tail_full {
@@ -717,9 +783,9 @@ impl Stream {
         let count = self.nodes.len();
         let lp_alloc = |node: &Node, last: bool| {
             alloc_size(if last {
-                node.lp_bytes.max(node.prealloc)
+                node.lp_bytes().max(node.prealloc)
             } else {
-                node.lp_bytes
+                node.lp_bytes()
             })
         };
         let (mut lpsize, mut taken) = (0usize, 0usize);
