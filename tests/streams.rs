@@ -425,36 +425,10 @@ fn blocked_reads_are_capped_and_can_be_unblocked() {
         wait_blocked(&mut w, 1);
         out.push(w.cmd_str(&["CLIENT", "UNBLOCK", id]));
         out.push(reply(&mut a));
-        send(
-            &mut a,
-            &[
-                "XREADGROUP",
-                "GROUP",
-                "g",
-                "c",
-                "BLOCK",
-                "0",
-                "STREAMS",
-                "s",
-                ">",
-            ],
-        );
+        send(&mut a, READGROUP_BLOCKING);
         out.push(reply(&mut a));
         w.cmd(&["XGROUP", "CREATE", "s", "g", "$"]);
-        send(
-            &mut a,
-            &[
-                "XREADGROUP",
-                "GROUP",
-                "g",
-                "c",
-                "BLOCK",
-                "0",
-                "STREAMS",
-                "s",
-                ">",
-            ],
-        );
+        send(&mut a, READGROUP_BLOCKING);
         wait_blocked(&mut w, 1);
         out.push(w.cmd_str(&["CLIENT", "UNBLOCK", id, "ERROR"]));
         out.push(reply(&mut a));
