@@ -108,9 +108,9 @@ fn free_effort(value: &Value) -> usize {
         Value::Set(Set::Table(set)) => set.len(),
         Value::Hash(Hash::Table(hash)) => hash.len(),
         Value::ZSet(ZSet::Skiplist(zset)) => zset.len(),
-        // Redis: the radix tree's nodes plus the groups' entries.
+        // Redis: the radix tree's nodes, one per group plus its PEL entries.
         Value::Stream(stream) => {
-            stream.node_count()
+            stream.rax_nodes()
                 + stream
                     .groups
                     .values()
