@@ -23,6 +23,7 @@ mod pubsub;
 mod replication;
 mod server;
 mod set;
+mod stream;
 mod string;
 mod table;
 mod tx;
@@ -100,6 +101,7 @@ fn registrations() -> impl Iterator<Item = &'static Registration> {
         hash::COMMANDS,
         set::COMMANDS,
         zset::COMMANDS,
+        stream::COMMANDS,
         pubsub::COMMANDS,
         replication::COMMANDS,
         tx::COMMANDS,

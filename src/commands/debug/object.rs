@@ -321,6 +321,9 @@ fn serialized_len(value: &Value) -> usize {
                     .map(|(m, _)| rdb_string_size(m) + 8)
                     .sum::<usize>()
         }
+        // A rough estimate: Redis saves a stream's listpack nodes, whose
+        // bytes are most of its memory.
+        Value::Stream(stream) => stream.memory(0),
     }
 }
 
