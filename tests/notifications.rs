@@ -499,6 +499,8 @@ fn bitmap_and_hyperloglog_events() {
             &["PFDEBUG", "TODENSE", "h3"],
         ],
     );
+}
+
 /// Stream writes at each of Redis's notifying points (`xadd`, `xtrim`,
 /// `xdel`, `xgroup-*`, `xsetid`), and those that do not notify.
 const STREAM_SCRIPT: &[&[&str]] = &[
