@@ -97,6 +97,16 @@ pub struct ClientBlock {
     /// keys it waits on (BLMOVE into a destination of another type): the
     /// error ends the wait, as Redis serves such a client its error.
     final_error: bool,
+    /// XREAD/XREADGROUP: the IDs the client waits to pass, resolved when it
+    /// first blocked (`$` is the last ID then, not at a re-run), and the
+    /// COUNT it is served with (Redis's `bpop.xread_count`).
+    pub stream: Option<StreamWait>,
+}
+
+/// What a blocked XREAD/XREADGROUP remembers between its runs.
+pub struct StreamWait {
+    pub ids: Vec<crate::types::stream::StreamId>,
+    pub count: u64,
 }
 
 impl ClientBlock {
@@ -229,6 +239,7 @@ impl Blocking {
     /// which may now be first in line for a value still there.
     pub fn leave(&self, id: u64, signal: &BlockSignal, block: &mut ClientBlock) {
         block.pending = None;
+        block.stream = None;
         if block.keys.is_empty() {
             return;
         }

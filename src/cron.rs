@@ -90,9 +90,14 @@ pub fn spawn(server: Arc<Server>) {
                 }
             }
             if server.keyspace.active_expiry.enabled() {
+                let cycle = Instant::now();
                 expiry
                     .cycle(&server.keyspace, u64::from(cron.hz), started)
                     .await;
+                let ms = cycle.elapsed().as_millis() as u64;
+                server
+                    .latency
+                    .add_if_needed(&server.config, "expire-cycle", ms);
             }
             cron.ticks += 1;
             let tick = Duration::from_millis(1000 / u64::from(cron.hz));

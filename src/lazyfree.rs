@@ -108,6 +108,15 @@ fn free_effort(value: &Value) -> usize {
         Value::Set(Set::Table(set)) => set.len(),
         Value::Hash(Hash::Table(hash)) => hash.len(),
         Value::ZSet(ZSet::Skiplist(zset)) => zset.len(),
+        // Redis: the radix tree's nodes, one per group plus its PEL entries.
+        Value::Stream(stream) => {
+            stream.rax_nodes()
+                + stream
+                    .groups
+                    .values()
+                    .map(|g| g.pel.len() + 1)
+                    .sum::<usize>()
+        }
         _ => 1,
     }
 }

@@ -106,8 +106,9 @@ fn monitor_line(client: &Client, args: &[&[u8]]) -> Vec<u8> {
 }
 
 /// The arguments that are secrets (Redis's `redactClientCommandArgument`
-/// calls): every argument of AUTH, the user and password after HELLO's AUTH.
-fn redacted(args: &[&[u8]]) -> std::ops::Range<usize> {
+/// calls), for MONITOR and the slow log: every argument of AUTH, the user
+/// and password after HELLO's AUTH.
+pub(crate) fn redacted(args: &[&[u8]]) -> std::ops::Range<usize> {
     if is(args[0], "AUTH") {
         return 1..args.len();
     }

@@ -206,6 +206,16 @@ impl Replication {
         lock(&self.replicas).offset
     }
 
+    /// ROLE's list of replicas: `[ip, port, acked offset]` each.
+    pub fn role_entries(&self) -> Vec<(String, u16, u64)> {
+        (lock(&self.replicas).list.iter())
+            .map(|r| {
+                let offset = r.acked.offset.load(Ordering::Relaxed);
+                (r.addr.ip().to_string(), r.listening_port, offset)
+            })
+            .collect()
+    }
+
     /// INFO's `slaveN:` lines, in order:
     /// `ip=..,port=..,state=online,offset=<acked>,lag=<seconds since ack>`.
     pub fn replica_lines(&self) -> Vec<String> {

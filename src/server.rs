@@ -186,6 +186,10 @@ pub struct Server {
     /// Subscriptions; the keyspace holds it too, for expiry notifications.
     pub pubsub: Arc<PubSub>,
     pub monitors: Monitors,
+    /// SLOWLOG.
+    pub slowlog: crate::slowlog::SlowLog,
+    /// The latency monitor (LATENCY).
+    pub latency: crate::latency::LatencyMonitor,
     /// The server cron's rate.
     pub cron: CronState,
     /// This server as a master: its replicas and their stream.
@@ -232,6 +236,8 @@ impl Server {
             .collect();
         Server {
             cron: CronState::new(config.hz()),
+            slowlog: Default::default(),
+            latency: Default::default(),
             replication: Arc::new(Replication::new(
                 run_id.clone(),
                 propagation,

@@ -5,10 +5,9 @@
 
 mod support;
 
-use std::thread;
 use std::time::{Duration, Instant};
 
-use support::{differential, differential_resp3, Conn, Server};
+use support::{differential, differential_resp3, on_both, reply, send, wait_blocked, Conn, Server};
 
 #[test]
 fn errors_and_immediate_results_match_redis() {
@@ -121,39 +120,6 @@ fn resp3_immediate_replies_match_redis() {
         &["BZPOPMIN", "z", "0.01"],
         &["BLMOVE", "l", "m", "LEFT", "LEFT", "0.01"],
     ]);
-}
-
-/// Waits until the server reports `n` blocked clients.
-fn wait_blocked(conn: &mut Conn, n: usize) {
-    let want = format!("blocked_clients:{n}\r");
-    let start = Instant::now();
-    while !conn.cmd_str(&["INFO", "clients"]).contains(&want) {
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "never reached {want}"
-        );
-        thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// Runs a scenario on reddish and, when installed, on redis-server, and
-/// asserts both produce the same transcript. Returns reddish's transcript.
-fn on_both(scenario: fn(&Server) -> Vec<String>) -> Vec<String> {
-    let ours = scenario(&Server::start());
-    if let Some(oracle) = Server::oracle() {
-        assert_eq!(ours, scenario(&oracle), "reddish vs redis-server");
-    }
-    ours
-}
-
-/// Sends a command without reading its reply (the client blocks).
-fn send(conn: &mut Conn, args: &[&str]) {
-    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    conn.send(&support::request(&args));
-}
-
-fn reply(conn: &mut Conn) -> String {
-    String::from_utf8_lossy(&conn.read_reply()).into_owned()
 }
 
 #[test]

@@ -249,3 +249,124 @@ fn redis_benchmark_set_get() {
     assert_eq!(conn.cmd_str(&["DBSIZE"]), ":1\r\n");
     assert_eq!(conn.cmd_str(&["GET", "key:__rand_int__"]), "$3\r\nVXK\r\n");
 }
+
+/// Runs `program` for `seconds`, then interrupts it (SIGINT, as a user's
+/// Ctrl-C) and returns what it printed: for tools that run until stopped.
+fn run_for(program: &str, args: &[&str], seconds: f64) -> String {
+    let child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {program}: {e}"));
+    std::thread::sleep(Duration::from_secs_f64(seconds));
+    // SAFETY: signalling our own child process.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+    }
+    let output = child.wait_with_output().expect("output");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A dataset with one key of each type and strings of distinct sizes, so
+/// which key is "biggest" does not depend on the order SCAN meets them.
+fn fill_for_tools(port: u16) {
+    let mut conn = support::Conn::connect(port);
+    // Sizes far enough apart that MEMORY USAGE's size classes keep them apart.
+    for i in 1..=30 {
+        conn.cmd(&["SET", &format!("k{i}"), &"v".repeat(i * i * 12)]);
+    }
+    conn.cmd(&["RPUSH", "list", "a", "b", "c", "d", "e"]);
+    conn.cmd(&["HSET", "hash", "f", "v", "g", "w"]);
+    conn.cmd(&["SADD", "set", "a", "b", "c"]);
+    conn.cmd(&["ZADD", "zset", "1", "a"]);
+    conn.cmd(&["XADD", "stream", "1-1", "f", "v"]);
+}
+
+/// The summary `redis-cli --bigkeys` prints after its scan.
+fn bigkeys_summary(port: u16, mode: &str) -> String {
+    let out = cli(port, &[mode], None).stdout;
+    out.split("-------- summary -------")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no summary in {out}"))
+        .to_string()
+}
+
+/// redis-cli's keyspace tools read reddish as they read Redis: `--bigkeys`
+/// (SCAN, TYPE, STRLEN/LLEN/...), `--memkeys` (MEMORY USAGE: same keys and
+/// counts; the byte figures are our own estimates), `--scan --pattern`,
+/// `--pipe` mass insertion, `--latency`.
+#[test]
+fn redis_cli_tools() {
+    if !installed("redis-cli", "redis-cli tools test") {
+        return;
+    }
+    let server = Server::start();
+    fill_for_tools(server.port);
+    let oracle = Server::oracle();
+    if let Some(oracle) = &oracle {
+        fill_for_tools(oracle.port);
+        assert_eq!(
+            bigkeys_summary(server.port, "--bigkeys"),
+            bigkeys_summary(oracle.port, "--bigkeys")
+        );
+        // Byte counts aside, the same keys and counts per type.
+        let shape = |summary: String| -> Vec<String> {
+            summary
+                .lines()
+                .map(|l| {
+                    l.split_whitespace()
+                        .filter(|w| {
+                            !w.trim_start_matches('(')
+                                .starts_with(|c: char| c.is_ascii_digit())
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .collect()
+        };
+        assert_eq!(
+            shape(bigkeys_summary(server.port, "--memkeys")),
+            shape(bigkeys_summary(oracle.port, "--memkeys"))
+        );
+    }
+    let summary = bigkeys_summary(server.port, "--bigkeys");
+    assert!(
+        summary.contains("Sampled 35 keys in the keyspace!"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("Biggest string found '\"k30\"' has 10800 bytes"),
+        "{summary}"
+    );
+    let scanned = cli(server.port, &["--scan", "--pattern", "k1*"], None).stdout;
+    let mut keys: Vec<&str> = scanned.lines().collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["k1", "k10", "k11", "k12", "k13", "k14", "k15", "k16", "k17", "k18", "k19"]
+    );
+    let mut pipe = Vec::new();
+    for i in 0..10_000 {
+        pipe.extend(support::request(&[
+            b"SET",
+            format!("p{i}").as_bytes(),
+            b"v",
+        ]));
+    }
+    let piped = cli(server.port, &["--pipe"], Some(&pipe));
+    assert_eq!(
+        piped,
+        ok("All data transferred. Waiting for the last reply...\nLast reply received from server.\nerrors: 0, replies: 10000\n")
+    );
+    let port = server.port.to_string();
+    let latency = run_for("redis-cli", &["-p", &port, "--latency"], 1.5);
+    let fields: Vec<&str> = latency.split_whitespace().collect();
+    assert!(
+        fields.len() == 4
+            && fields[2].contains('.')
+            && fields[3].parse::<u64>().is_ok_and(|n| n > 0),
+        "--latency printed {latency:?}"
+    );
+}

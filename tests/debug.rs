@@ -64,6 +64,23 @@ fn digest_of_strings_matches_redis() {
 }
 
 #[test]
+fn digest_of_streams_matches_redis() {
+    let Some(mut pair) = pair() else { return };
+    digests_agree(
+        &mut pair,
+        &[
+            &["XADD", "s1", "1-1", "f", "v", "g", "w"],
+            &["XADD", "s1", "2-0", "f", "x"],
+            &["XADD", "s1", "3-5", "other", "7"],
+            &["XDEL", "s1", "2-0"],
+            &["XGROUP", "CREATE", "s1", "grp", "0"],
+            &["XADD", "s2", "5-0", "a", "1"],
+        ],
+        &["s1", "s2"],
+    );
+}
+
+#[test]
 fn digest_of_lists_depends_on_order_and_matches_redis() {
     let Some(mut pair) = pair() else { return };
     digests_agree(

@@ -500,3 +500,43 @@ fn bitmap_and_hyperloglog_events() {
         ],
     );
 }
+
+/// Stream writes at each of Redis's notifying points (`xadd`, `xtrim`,
+/// `xdel`, `xgroup-*`, `xsetid`), and those that do not notify.
+const STREAM_SCRIPT: &[&[&str]] = &[
+    &["XADD", "st", "1-0", "f", "v"],
+    &["XADD", "st", "2-0", "f", "v"],
+    &["XADD", "st", "MAXLEN", "2", "3-0", "f", "v"],
+    &["XADD", "st", "MAXLEN", "5", "4-0", "f", "v"],
+    &["XADD", "none", "NOMKSTREAM", "1-0", "f", "v"],
+    &["XADD", "st", "1-0", "f", "v"],
+    &["XTRIM", "st", "MAXLEN", "9"],
+    &["XTRIM", "st", "MAXLEN", "2"],
+    &["XDEL", "st", "9-0"],
+    &["XDEL", "st", "3-0"],
+    &["XGROUP", "CREATE", "st", "g", "0"],
+    &["XGROUP", "CREATE", "st", "g", "0"],
+    &["XGROUP", "CREATE", "new", "g", "$", "MKSTREAM"],
+    &["XGROUP", "CREATECONSUMER", "st", "g", "c0"],
+    &["XGROUP", "CREATECONSUMER", "st", "g", "c0"],
+    &["XREADGROUP", "GROUP", "g", "c1", "STREAMS", "st", ">"],
+    &["XREADGROUP", "GROUP", "g", "c1", "STREAMS", "st", ">"],
+    &["XACK", "st", "g", "4-0"],
+    &["XCLAIM", "st", "g", "c2", "0", "4-0", "FORCE", "JUSTID"],
+    &["XAUTOCLAIM", "st", "g", "c3", "0", "0", "JUSTID"],
+    &["XGROUP", "SETID", "st", "g", "0"],
+    &["XGROUP", "DELCONSUMER", "st", "g", "c1"],
+    &["XGROUP", "DELCONSUMER", "st", "g", "nobody"],
+    &["XGROUP", "DESTROY", "st", "g"],
+    &["XGROUP", "DESTROY", "st", "g"],
+    &["XSETID", "st", "10-0"],
+    &["XSETID", "st", "1-0"],
+    &["DEL", "st", "new"],
+];
+
+#[test]
+fn stream_events() {
+    check("KEA", STREAM_SCRIPT);
+    check("Kt", STREAM_SCRIPT);
+    check("Eg", STREAM_SCRIPT);
+}

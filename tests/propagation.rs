@@ -117,10 +117,19 @@ fn commands(stream: &[u8]) -> Vec<String> {
         for _ in 0..n {
             let _len = parts.next();
             let arg = String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
-            let near_now = arg
-                .parse::<i64>()
-                .is_ok_and(|t| (t - now).abs() < 86_400_000 * 2 && arg.len() == 13);
-            args.push(if near_now { "<ms>".to_string() } else { arg });
+            let near_now = |ms: &str| {
+                ms.parse::<i64>()
+                    .is_ok_and(|t| (t - now).abs() < 86_400_000 * 2 && ms.len() == 13)
+            };
+            // A stream ID of now (`XADD *`): the time masked, the sequence kept.
+            let id = arg
+                .split_once('-')
+                .filter(|(ms, seq)| near_now(ms) && seq.parse::<u64>().is_ok());
+            args.push(match id {
+                Some((_, seq)) => format!("<ms>-{seq}"),
+                None if near_now(&arg) => "<ms>".to_string(),
+                None => arg,
+            });
         }
         if !(args.len() == 1 && args[0].eq_ignore_ascii_case("ping")) {
             out.push(args.join(" "));
@@ -374,6 +383,90 @@ const WRITES: &[&[&str]] = &[
     &["pfdebug", "todense", "hll3"],
     &["pfdebug", "getreg", "hll2"],
     &["pfdebug", "getreg", "hll2"],
+    // Streams: `*` IDs go out as the ID chosen, `~` trims as `=` and the
+    // result, consumer group reads as XCLAIM / XGROUP SETID.
+    &["xadd", "st", "1-1", "f", "v"],
+    &["xadd", "st", "1-*", "f", "v"],
+    &["xadd", "st", "*", "f", "v"],
+    &["xadd", "st", "1-0", "f", "v"],
+    &["xadd", "nost", "nomkstream", "5-0", "f", "v"],
+    &["xadd", "st2", "maxlen", "~", "1", "1-0", "f", "v"],
+    &["xadd", "st2", "maxlen", "=", "1", "2-0", "f", "v"],
+    &["xadd", "st2", "minid", "~", "0", "3-0", "f", "v"],
+    &["xtrim", "st2", "maxlen", "5"],
+    &["xtrim", "st2", "maxlen", "1"],
+    &["xtrim", "st2", "minid", "~", "9", "limit", "10"],
+    &["xadd", "st3", "1-0", "f", "v"],
+    &["xadd", "st3", "2-0", "f", "v"],
+    &["xadd", "st3", "3-0", "f", "v"],
+    &["xdel", "st3", "9-0"],
+    &["xdel", "st3", "2-0"],
+    &["xgroup", "create", "st3", "g", "0"],
+    &["xgroup", "create", "st3", "g", "0"],
+    &["xgroup", "create", "st4", "g", "$", "mkstream"],
+    &["xgroup", "createconsumer", "st3", "g", "c0"],
+    &["xgroup", "createconsumer", "st3", "g", "c0"],
+    &[
+        "xreadgroup",
+        "group",
+        "g",
+        "c1",
+        "count",
+        "1",
+        "streams",
+        "st3",
+        ">",
+    ],
+    &[
+        "xreadgroup",
+        "group",
+        "g",
+        "c2",
+        "noack",
+        "streams",
+        "st3",
+        ">",
+    ],
+    &["xreadgroup", "group", "g", "c1", "streams", "st3", ">"],
+    &["xreadgroup", "group", "g", "c1", "streams", "st3", "0"],
+    &["xack", "st3", "g", "9-0"],
+    &["xack", "st3", "g", "1-0"],
+    &["xgroup", "setid", "st3", "g", "0"],
+    &["xreadgroup", "group", "g", "c1", "streams", "st3", ">"],
+    &[
+        "xclaim",
+        "st3",
+        "g",
+        "c3",
+        "0",
+        "3-0",
+        "9-0",
+        "retrycount",
+        "7",
+    ],
+    &[
+        "xclaim", "st3", "g", "c3", "0", "3-0", "justid", "lastid", "5-0",
+    ],
+    &["xclaim", "st3", "g", "c3", "0", "8-0", "lastid", "6-0"],
+    &["xdel", "st3", "1-0"],
+    &["xreadgroup", "group", "g", "c1", "streams", "st3", "0"],
+    &["xautoclaim", "st3", "g", "c4", "0", "0", "justid"],
+    &["xautoclaim", "st3", "g", "c4", "99999999", "0"],
+    &["xgroup", "delconsumer", "st3", "g", "c4"],
+    &["xgroup", "delconsumer", "st3", "g", "nobody"],
+    &["xgroup", "destroy", "st3", "g"],
+    &["xgroup", "destroy", "st3", "g"],
+    &["xsetid", "st3", "10-0"],
+    &[
+        "xsetid",
+        "st3",
+        "20-0",
+        "entriesadded",
+        "50",
+        "maxdeletedid",
+        "15-0",
+    ],
+    &["xsetid", "st3", "1-0"],
     // Pub/Sub reaches replicas.
     &["publish", "chan", "msg"],
     &["spublish", "chan", "msg"],
@@ -447,6 +540,41 @@ fn blocked_clients_served_later_propagate_their_plain_forms() {
             &["&read"],
             &["&", "bzmpop", "0", "1", "zq2", "max", "count", "2"],
             &["zadd", "zq2", "1", "a", "2", "b", "3", "c"],
+            &["&read"],
+            // A woken XREADGROUP propagates its XCLAIMs, with NOACK its
+            // consumer's creation and the group's new last ID.
+            &["xgroup", "create", "sq", "g", "$", "mkstream"],
+            &[
+                "&",
+                "xreadgroup",
+                "group",
+                "g",
+                "c",
+                "block",
+                "0",
+                "streams",
+                "sq",
+                ">",
+            ],
+            &["xadd", "sq", "1-0", "f", "v"],
+            &["&read"],
+            &[
+                "&",
+                "xreadgroup",
+                "group",
+                "g",
+                "c2",
+                "noack",
+                "block",
+                "0",
+                "streams",
+                "sq",
+                ">",
+            ],
+            &["xadd", "sq", "2-0", "f", "v"],
+            &["&read"],
+            &["&", "xread", "block", "0", "streams", "sq", "$"],
+            &["xadd", "sq", "3-0", "f", "v"],
             &["&read"],
         ],
     );
@@ -579,6 +707,19 @@ fn a_real_redis_replica_follows_reddish() {
         info.contains("connected_slaves:1\r\nslave0:ip=127.0.0.1,port="),
         "{info}"
     );
+    let role = client.cmd_str(&["role"]);
+    let port = replica.port.to_string();
+    let listening = format!("*3\r\n$9\r\n127.0.0.1\r\n${}\r\n{port}\r\n", port.len());
+    assert!(
+        role.starts_with("*3\r\n$6\r\nmaster\r\n:") && role.contains(&listening),
+        "{role}"
+    );
+}
+
+/// ROLE of a master without replicas, as a fresh redis-server answers.
+#[test]
+fn role_of_a_master_without_replicas() {
+    support::differential(&[&["role"]]);
 }
 
 /// Waits until the replica reports its link to the master up.

@@ -4,7 +4,7 @@
 use crate::keyspace::{StringValue, Value};
 use crate::number::{parse_f64, parse_i64};
 use crate::protocol::Reply;
-use crate::types::{hash::Hash, list::List, set::Set, zset::ZSet};
+use crate::types::{hash::Hash, list::List, set::Set, stream::Stream, zset::ZSet};
 
 pub const ERR_NOT_INTEGER: &str = "ERR value is not an integer or out of range";
 pub use crate::number::ERR_NOT_A_FLOAT as ERR_NOT_FLOAT;
@@ -62,6 +62,7 @@ typed!(List, List);
 typed!(Hash, Hash);
 typed!(Set, Set);
 typed!(ZSet, ZSet);
+typed!(Stream, Stream);
 
 /// The value as type `T`, or WRONGTYPE.
 pub fn checked<T: Typed>(value: &Value) -> Result<&T, Reply> {

@@ -56,7 +56,12 @@ fn timeout_arg(arg: &[u8]) -> Result<Option<Instant>, Reply> {
 /// Nothing to pop: inside MULTI/EXEC answer `empty` at once, otherwise queue
 /// the client on `keys` until `deadline` (its connection does the waiting;
 /// the reply returned here is never sent).
-fn block(ctx: &mut Ctx, keys: &[&[u8]], deadline: Option<Instant>, empty: Reply) -> CmdResult {
+pub(super) fn block(
+    ctx: &mut Ctx,
+    keys: &[&[u8]],
+    deadline: Option<Instant>,
+    empty: Reply,
+) -> CmdResult {
     if ctx.client.in_multi() {
         return Ok(empty);
     }

@@ -125,6 +125,39 @@ impl CallStats {
         self.0.add(REJECTED, 1);
     }
 
+    /// LATENCY HISTOGRAM's entry for this command, None without samples:
+    /// `{calls, histogram_usec: {upper µs: calls up to it}}` in powers of
+    /// two from 1 µs, as Redis iterates its HdrHistogram logarithmically
+    /// (buckets that add nothing are left out).
+    pub fn histogram_reply(&self) -> Option<Reply> {
+        let latencies = self.1.get()?;
+        let counts: Vec<u64> = (0..BUCKETS).map(|b| latencies.0.get(b)).collect();
+        let calls: u64 = counts.iter().sum();
+        if calls == 0 {
+            return None;
+        }
+        let (mut cumulative, mut previous, mut at) = (0u64, 0u64, 0usize);
+        let mut pairs = Vec::new();
+        for k in 10..=31u32 {
+            let upper = 1u64 << k;
+            while at < BUCKETS && Latencies::highest(at) < upper {
+                cumulative += counts[at];
+                at += 1;
+            }
+            if cumulative > previous {
+                pairs.push((
+                    Reply::from(((upper - 1) / 1000) as i64),
+                    Reply::from(cumulative as i64),
+                ));
+            }
+            previous = cumulative;
+        }
+        Some(Reply::Map(vec![
+            (Reply::bulk("calls"), Reply::from(calls as i64)),
+            (Reply::bulk("histogram_usec"), Reply::Map(pairs)),
+        ]))
+    }
+
     /// CONFIG RESETSTAT.
     pub fn reset(&self) {
         self.0.reset();
@@ -226,6 +259,26 @@ mod tests {
             last = b;
         }
         assert_eq!(Latencies::bucket(u64::MAX), BUCKETS - 1);
+    }
+
+    #[test]
+    fn histograms_are_cumulative_over_powers_of_two() {
+        let stats = CallStats::default();
+        assert_eq!(stats.histogram_reply(), None);
+        for usec in [1, 1, 100] {
+            stats.record(usec, false, true);
+        }
+        let int = |n| Reply::Integer(n);
+        assert_eq!(
+            stats.histogram_reply(),
+            Some(Reply::Map(vec![
+                (Reply::bulk("calls"), int(3)),
+                (
+                    Reply::bulk("histogram_usec"),
+                    Reply::Map(vec![(int(1), int(2)), (int(131), int(3))])
+                ),
+            ]))
+        );
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod pubsub;
 mod replication;
 pub mod server;
 mod set;
+mod stream;
 mod string;
 mod table;
 mod tx;
@@ -100,6 +101,7 @@ fn registrations() -> impl Iterator<Item = &'static Registration> {
         hash::COMMANDS,
         set::COMMANDS,
         zset::COMMANDS,
+        stream::COMMANDS,
         pubsub::COMMANDS,
         replication::COMMANDS,
         tx::COMMANDS,
@@ -272,8 +274,8 @@ fn call(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]]) -> Reply {
     if ctx.guard.propagating() {
         propagate(ctx, cmd, args, dirty, asked);
     }
+    let usec = start.elapsed_us();
     if !rerun {
-        let usec = start.elapsed_us();
         let track_latency = ctx.server.config.latency_tracking();
         cmd.stats.record(usec, reply.is_error(), track_latency);
         ctx.server.stats.command_done(&reply);
@@ -281,6 +283,21 @@ fn call(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]]) -> Reply {
     } else if ctx.client.block.ends_with_error() {
         cmd.stats.fail();
         ctx.server.stats.error_reply(&reply);
+    }
+    // A command that blocked is logged when it is served.
+    if ctx.client.block.pending.is_none() {
+        let server = ctx.server;
+        server
+            .slowlog
+            .offer(&server.config, ctx.client, cmd, args, usec);
+        let event = if cmd.flags.contains(Flags::FAST) {
+            "fast-command"
+        } else {
+            "command"
+        };
+        server
+            .latency
+            .add_if_needed(&server.config, event, usec / 1000);
     }
     reply
 }

@@ -1,4 +1,4 @@
-//! SYNC, PSYNC and REPLCONF: what a replica says to its master (Redis's
+//! SYNC, PSYNC, REPLCONF and ROLE: what a replica says to its master (Redis's
 //! `syncCommand`, `replconfCommand`). The replication state and the link
 //! itself are in [`crate::replication`].
 
@@ -14,6 +14,7 @@ pub static COMMANDS: &[Registration] = &[
     cmd_locking("sync", sync, Locks::All),
     cmd_locking("psync", psync, Locks::All),
     cmd_locking("replconf", replconf, Locks::Keys),
+    cmd_locking("role", role, Locks::Keys),
 ];
 
 fn sync(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
@@ -92,4 +93,26 @@ fn replconf(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
     }
     Ok(Reply::OK)
+}
+
+/// ROLE: always a master here (there is no replica side yet), with its
+/// offset and its replicas as `[ip, port, acked offset]`.
+fn role(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    let replication = &ctx.server.replication;
+    let replicas = replication
+        .role_entries()
+        .into_iter()
+        .map(|(ip, port, offset)| {
+            Reply::Array(vec![
+                Reply::bulk(ip),
+                Reply::bulk(port.to_string()),
+                Reply::bulk(offset.to_string()),
+            ])
+        })
+        .collect();
+    Ok(Reply::Array(vec![
+        Reply::bulk("master"),
+        Reply::from(replication.offset() as i64),
+        Reply::Array(replicas),
+    ]))
 }

@@ -1,8 +1,10 @@
 //! Server commands: COMMAND, DBSIZE, FLUSHDB, FLUSHALL, TIME, INFO, CONFIG,
-//! SHUTDOWN, LASTSAVE, SAVE and BGSAVE (Redis's server.c, db.c and config.c), with Redis 7.0.15's replies.
+//! SLOWLOG, LATENCY, SHUTDOWN, LASTSAVE, SAVE and BGSAVE (Redis's server.c, db.c and config.c), with Redis 7.0.15's replies.
 
 mod info;
+mod latency;
 mod memory;
+mod slowlog;
 
 use bytes::Bytes;
 
@@ -47,14 +49,25 @@ pub static COMMANDS: &[Registration] = &[
     cmd("memory|malloc-stats", memory::malloc_stats),
     cmd("memory|purge", memory::purge),
     cmd("memory|help", memory::help),
+    cmd("slowlog|get", slowlog::get),
+    cmd("slowlog|len", slowlog::len),
+    cmd("slowlog|reset", slowlog::reset),
+    cmd("slowlog|help", slowlog::help),
+    cmd("latency|latest", latency::latest),
+    cmd("latency|history", latency::history),
+    cmd("latency|reset", latency::reset),
+    cmd("latency|graph", latency::graph),
+    cmd("latency|doctor", latency::doctor),
+    cmd("latency|histogram", latency::histogram),
+    cmd("latency|help", latency::help),
 ];
 
-/// Every command's COMMAND INFO entry (COMMAND, COMMAND INFO with no names).
 /// INFO's `used_memory` now (the RDB header records it).
 pub fn used_memory() -> u64 {
     info::read_memory().used
 }
 
+/// Every command's COMMAND INFO entry (COMMAND, COMMAND INFO with no names).
 fn all_info(ctx: &Ctx) -> Reply {
     Reply::Array(
         ctx.server

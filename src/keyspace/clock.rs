@@ -36,8 +36,8 @@ impl CommandClock {
 
 /// Redis's LRU clock: the coarse time key accesses are stamped with (OBJECT
 /// IDLETIME and FREQ count whole seconds and minutes) and clients' last
-/// interaction. The server's cron refreshes it (`hz` times a second, on the
-/// active expiry tick), as Redis's `serverCron` does `server.lruclock`.
+/// interaction. The server cron (`crate::cron`) refreshes it every tick, as
+/// Redis's `serverCron` does `server.lruclock`.
 #[derive(Debug)]
 pub struct LruClock(AtomicU64);
 

@@ -585,6 +585,14 @@ impl<'g, 'k> DbView<'g, 'k> {
         self.touch(key, 1, false).map(|e| &mut e.value)
     }
 
+    /// [`DbView::get_mut`] for a change Redis makes without
+    /// `signalModifiedKey`, so WATCH does not hear of it (a stream's
+    /// consumer groups: XREADGROUP, XACK, XCLAIM, XGROUP, XSETID). It still
+    /// counts as a change.
+    pub fn get_mut_unwatched(&mut self, key: &[u8]) -> Option<&mut Value> {
+        self.touch(key, 1, false).map(|e| &mut e.value)
+    }
+
     /// Takes back the modification `get_mut` recorded for `key`: the command
     /// looked but changed nothing, and Redis signals a key only when it
     /// changes (SADD of members already there, SREM of absent ones, ...).
@@ -714,6 +722,18 @@ impl<'g, 'k> DbView<'g, 'k> {
         live
     }
 
+    /// Redis's `signalKeyAsReady` for a key changed in place: clients
+    /// blocked on it try again once the guard is released (XADD to an
+    /// existing stream, XGROUP DESTROY waking XREADGROUP with its error).
+    pub fn signal_ready(&mut self, key: &[u8]) {
+        if self.guard.keyspace.blocking.any() {
+            self.guard
+                .effects
+                .ready
+                .push((self.db, Some(Key::from(key))));
+        }
+    }
+
     /// Deletes `key` as a command does (Redis's `dbDelete` followed by a
     /// `del` keyspace event): DEL, an emptied collection, an expiry in the
     /// past, a STORE with an empty result. Returns whether the key existed.
@@ -735,6 +755,11 @@ impl<'g, 'k> DbView<'g, 'k> {
         let old = self.guard.shard(self.db, hash).remove(hash, key)?;
         self.account(old.expires_at(), None);
         self.guard.keyspace.watches.touch(self.db, key, false);
+        if matches!(old.value, Value::Stream(_)) {
+            // Redis's `dbGenericDelete`: XREADGROUP clients blocked on a
+            // deleted stream are answered that it no longer exists.
+            self.signal_ready(key);
+        }
         let live = !old.is_expired(self.clock);
         self.guard.effects.dirty += u64::from(live);
         live.then_some(old)
@@ -816,6 +841,11 @@ impl<'g, 'k> DbView<'g, 'k> {
             there_expired: false,
         });
         self.guard.effects.dirty += self.len() as u64;
+        if keyspace.blocking.any() {
+            // Redis's `scanDatabaseForDeletedStreams`: blocked XREADGROUP
+            // clients learn their stream is gone.
+            self.guard.effects.ready.push((db, None));
+        }
         let tables = self
             .guard
             .db_shards(self.db)

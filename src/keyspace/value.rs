@@ -8,6 +8,7 @@ use crate::types::hash::Hash;
 use crate::types::list::List;
 use crate::types::memory::bytes_size;
 use crate::types::set::Set;
+use crate::types::stream::Stream;
 use crate::types::zset::ZSet;
 
 /// Strings up to this length are "embstr" in Redis (`OBJ_ENCODING_EMBSTR_SIZE_LIMIT`).
@@ -23,6 +24,8 @@ pub enum Value {
     Hash(Hash),
     Set(Set),
     ZSet(ZSet),
+    /// Boxed: the stream header (groups, IDs, counters) is bigger than a `Value`.
+    Stream(Box<Stream>),
 }
 
 impl Value {
@@ -36,6 +39,7 @@ impl Value {
             Value::Hash(hash) => hash.memory(samples),
             Value::Set(set) => set.memory(samples),
             Value::ZSet(zset) => zset.memory(samples),
+            Value::Stream(stream) => stream.memory(samples),
         }
     }
 
@@ -47,6 +51,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -59,6 +64,7 @@ impl Value {
             Value::Hash(h) => h.encoding_name(),
             Value::Set(s) => s.encoding_name(),
             Value::ZSet(z) => z.encoding_name(),
+            Value::Stream(_) => "stream",
         }
     }
 }

@@ -7,5 +7,6 @@ pub mod indexed;
 pub mod list;
 pub mod memory;
 pub mod set;
+pub mod stream;
 pub mod varint;
 pub mod zset;

@@ -70,6 +70,19 @@ fn read_back(buf: &[u8], mut end: usize) -> Option<(usize, usize)> {
     }
 }
 
+/// Appends the varint of `n` (a bare number: stream ID deltas, counts).
+pub fn push_number(out: &mut Vec<u8>, n: usize) {
+    let mut head = [0; MAX_LEN];
+    let head = &mut head[..len(n)];
+    write(head, n);
+    out.extend_from_slice(head);
+}
+
+/// The varint number at `pos`, and the position after it.
+pub fn read_number(buf: &[u8], pos: usize) -> Option<(usize, usize)> {
+    read(buf, pos)
+}
+
 /// Appends the prefixed entry `varint(len) data`.
 pub fn push_prefixed(out: &mut Vec<u8>, data: &[u8]) {
     let mut head = [0; MAX_LEN];

@@ -807,3 +807,36 @@ impl Rng {
         items[self.below(items.len() as u64) as usize]
     }
 }
+
+/// Waits until the server reports `n` blocked clients.
+pub fn wait_blocked(conn: &mut Conn, n: usize) {
+    let want = format!("blocked_clients:{n}\r");
+    let start = Instant::now();
+    while !conn.cmd_str(&["INFO", "clients"]).contains(&want) {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "never reached {want}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Runs a scenario on reddish and, when installed, on redis-server, and
+/// asserts both produce the same transcript. Returns reddish's transcript.
+pub fn on_both(scenario: fn(&Server) -> Vec<String>) -> Vec<String> {
+    let ours = scenario(&Server::start());
+    if let Some(oracle) = Server::oracle() {
+        assert_eq!(ours, scenario(&oracle), "reddish vs redis-server");
+    }
+    ours
+}
+
+/// Sends a command without reading its reply (the client blocks).
+pub fn send(conn: &mut Conn, args: &[&str]) {
+    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    conn.send(&request(&args));
+}
+
+pub fn reply(conn: &mut Conn) -> String {
+    String::from_utf8_lossy(&conn.read_reply()).into_owned()
+}

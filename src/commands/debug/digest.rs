@@ -15,6 +15,7 @@ use sha1_smol::Sha1;
 use crate::commands::Ctx;
 use crate::keyspace::{Entry, StringValue, Value};
 use crate::number::format_double;
+use crate::types::stream::StreamId;
 
 /// A running 20-byte digest (a SHA1's size).
 pub type Digest = [u8; 20];
@@ -45,6 +46,7 @@ fn type_code(value: &Value) -> u32 {
         Value::Set(_) => 2,
         Value::ZSet(_) => 3,
         Value::Hash(_) => 4,
+        Value::Stream(_) => 6,
     }
 }
 
@@ -81,6 +83,19 @@ fn mix_entry(digest: &mut Digest, entry: &Entry) {
         Value::Hash(hash) => {
             for (field, value) in hash.iter() {
                 xor(digest, &pair_digest(field, value));
+            }
+        }
+        // Entries in order, each its `ms.seq` then fields and values;
+        // consumer groups are not part of it, as in Redis.
+        Value::Stream(stream) => {
+            for entry in stream.range(StreamId::MIN, StreamId::MAX, false) {
+                mix(
+                    digest,
+                    format!("{}.{}", entry.id.ms, entry.id.seq).as_bytes(),
+                );
+                for item in entry.items() {
+                    mix(digest, item);
+                }
             }
         }
     }
