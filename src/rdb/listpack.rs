@@ -121,6 +121,16 @@ impl Builder {
         self.count += 1;
     }
 
+    /// Appends an integer (`lpAppendInteger`), as pushing its decimal
+    /// text would.
+    pub fn push_int(&mut self, v: i64) {
+        let start = self.buf.len();
+        self.int(v);
+        let encoded = self.buf.len() - start;
+        backlen(encoded, &mut self.buf);
+        self.count += 1;
+    }
+
     /// `lpEncodeIntegerGetType`.
     fn int(&mut self, v: i64) {
         let buf = &mut self.buf;

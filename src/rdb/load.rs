@@ -67,7 +67,7 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
-    fn u64_le(&mut self) -> Result<u64> {
+    pub(crate) fn u64_le(&mut self) -> Result<u64> {
         let b = self.bytes(8)?;
         Ok(u64::from_le_bytes(b.try_into().map_err(|_| short())?))
     }
@@ -102,7 +102,7 @@ impl<'a> Reader<'a> {
 
     /// A length used to count elements that each take at least one byte:
     /// refused when it could not fit in what remains.
-    fn count(&mut self) -> Result<usize> {
+    pub(crate) fn count(&mut self) -> Result<usize> {
         let n = self.length()?;
         usize::try_from(n)
             .ok()
@@ -334,6 +334,9 @@ pub fn value(r: &mut Reader, kind: u8, limits: &Limits) -> Result<Option<Value>>
                 limits,
             )?
         }
+        rdb_type::STREAM_LISTPACKS | rdb_type::STREAM_LISTPACKS_2 => Value::Stream(Box::new(
+            super::stream::load(r, kind == rdb_type::STREAM_LISTPACKS_2)?,
+        )),
         other => return Err(format!("unsupported value type {other}")),
     };
     let empty = match &value {
@@ -342,6 +345,8 @@ pub fn value(r: &mut Reader, kind: u8, limits: &Limits) -> Result<Option<Value>>
         Value::Set(s) => s.is_empty(),
         Value::ZSet(z) => z.is_empty(),
         Value::Hash(h) => h.is_empty(),
+        // A stream with no entries is a key still (groups, IDs), as in Redis.
+        Value::Stream(_) => false,
     };
     Ok((!empty).then_some(value))
 }

@@ -15,6 +15,7 @@
 pub mod listpack;
 pub mod load;
 mod lzf;
+mod stream;
 pub mod write;
 
 use crc::{Crc, CRC_64_REDIS};
@@ -60,6 +61,8 @@ pub mod rdb_type {
     pub const HASH_LISTPACK: u8 = 16;
     pub const ZSET_LISTPACK: u8 = 17;
     pub const LIST_QUICKLIST_2: u8 = 18;
+    pub const STREAM_LISTPACKS: u8 = 15;
+    pub const STREAM_LISTPACKS_2: u8 = 19;
 }
 
 /// Redis's `crc64`.

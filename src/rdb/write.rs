@@ -131,6 +131,7 @@ impl Writer {
             Value::ZSet(_) => rdb_type::ZSET_2,
             Value::Hash(Hash::Listpack(_)) => rdb_type::HASH_LISTPACK,
             Value::Hash(_) => rdb_type::HASH,
+            Value::Stream(_) => rdb_type::STREAM_LISTPACKS_2,
         }
     }
 
@@ -198,6 +199,7 @@ impl Writer {
                     self.string(value);
                 }
             }
+            Value::Stream(stream) => super::stream::write(self, stream),
         }
     }
 

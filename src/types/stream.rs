@@ -157,28 +157,33 @@ struct Slot<'a> {
 impl Node {
     /// A node whose master entry takes its field names from `pairs`.
     fn new(master: StreamId, pairs: &[&[u8]], prealloc: usize) -> Node {
-        let mut names = Vec::new();
-        for name in pairs.iter().step_by(2) {
-            push_prefixed(&mut names, name);
+        Node::with_fields(master, pairs.iter().step_by(2).copied(), prealloc)
+    }
+
+    /// A node whose master entry has the field names `names` (a loaded
+    /// node's master entry need not be its first live entry's).
+    fn with_fields<'n>(
+        master: StreamId,
+        names: impl Iterator<Item = &'n [u8]>,
+        prealloc: usize,
+    ) -> Node {
+        let (mut packed, mut count, mut names_lp) = (Vec::new(), 0usize, 0usize);
+        for name in names {
+            push_prefixed(&mut packed, name);
+            count += 1;
+            names_lp += lp_str_len(name);
         }
         Node {
             master,
-            master_fields: names.into_boxed_slice(),
-            master_count: pairs.len() / 2,
+            master_fields: packed.into_boxed_slice(),
+            master_count: count,
             data: Vec::new(),
             total: 0,
             live: 0,
             last: master,
             // A listpack's header and end, and the master entry: field
             // count, names, the 0 that ends it.
-            lp_base: 7
-                + lp_int_len((pairs.len() / 2) as i64)
-                + pairs
-                    .iter()
-                    .step_by(2)
-                    .map(|f| lp_str_len(f))
-                    .sum::<usize>()
-                + lp_int_len(0),
+            lp_base: 7 + lp_int_len(count as i64) + names_lp + lp_int_len(0),
             prealloc,
         }
     }
@@ -301,6 +306,60 @@ impl Node {
     }
 }
 
+/// A node as the RDB writer reads it (Redis's listpack node): its master
+/// entry and every record, deleted ones included, so the saved listpack
+/// is the one Redis would hold.
+#[derive(Clone, Copy)]
+pub(crate) struct NodeView<'a>(&'a Node);
+
+/// One record of a node as saved: its deletion flag, whether it shares the
+/// master field names (`STREAM_ITEM_FLAG_SAMEFIELDS`), and the entry.
+pub(crate) struct Record<'a> {
+    pub deleted: bool,
+    pub same_fields: bool,
+    pub entry: Entry<'a>,
+}
+
+impl<'a> NodeView<'a> {
+    /// The node's key: its first entry's ID.
+    pub fn master(&self) -> StreamId {
+        self.0.master
+    }
+
+    /// The master entry's live and deleted counts.
+    pub fn live(&self) -> usize {
+        self.0.live
+    }
+
+    pub fn deleted(&self) -> usize {
+        self.0.total - self.0.live
+    }
+
+    pub fn master_field_count(&self) -> usize {
+        self.0.master_count
+    }
+
+    /// The master entry's field names.
+    pub fn master_fields(&self) -> impl Iterator<Item = &'a [u8]> {
+        let buf: &'a [u8] = &self.0.master_fields;
+        let mut pos = 0;
+        std::iter::from_fn(move || {
+            let (name, next) = read_prefixed(buf, pos)?;
+            pos = next;
+            Some(name)
+        })
+    }
+
+    /// Every record in order, deleted ones too.
+    pub fn records(&self) -> impl Iterator<Item = Record<'a>> {
+        self.0.slots().map(|slot| Record {
+            deleted: slot.deleted,
+            same_fields: slot.entry.names.is_some(),
+            entry: slot.entry,
+        })
+    }
+}
+
 impl<'a> Slot<'a> {
     /// The entry unless deleted.
     fn live(self) -> Option<Entry<'a>> {
@@ -367,6 +426,11 @@ impl<'a> Entry<'a> {
             }
             Some(item)
         })
+    }
+
+    /// The values alone, in order.
+    pub fn values(&self) -> impl Iterator<Item = &'a [u8]> {
+        self.items().skip(1).step_by(2)
     }
 
     /// How many fields and values (twice the pairs).
@@ -482,6 +546,56 @@ impl Stream {
     /// The radix tree keys Redis would have: one per node.
     pub fn node_count(&self) -> usize {
         self.nodes.len()
+    }
+
+    /// The nodes in ID order, for the RDB writer.
+    pub(crate) fn node_views(&self) -> impl Iterator<Item = NodeView<'_>> {
+        self.nodes.values().map(NodeView)
+    }
+
+    /// Adds a node read from an RDB file after the ones already loaded:
+    /// its key `master`, its master field names, and its records in order
+    /// (ID, deleted, fields and values alternating), kept as they were
+    /// saved, deleted entries included, so a later save writes Redis's
+    /// listpack again. The IDs must rise strictly from `master` on and lie
+    /// past every earlier node's, which our ordered ranges rely on; the
+    /// caller checks the stream's saved counters against the nodes.
+    pub(crate) fn push_loaded_node<'n>(
+        &mut self,
+        master: StreamId,
+        names: impl Iterator<Item = &'n [u8]>,
+        records: &[(StreamId, bool, Vec<&[u8]>)],
+    ) -> Result<(), &'static str> {
+        if let Some((_, last)) = self.nodes.last_key_value() {
+            if master <= last.last {
+                return Err("stream node IDs out of order");
+            }
+        }
+        let mut node = Node::with_fields(master, names, 0);
+        let mut previous: Option<StreamId> = None;
+        for (id, deleted, pairs) in records {
+            if *id < master || previous.is_some_and(|p| *id <= p) {
+                return Err("stream entry IDs out of order");
+            }
+            if pairs.len() % 2 != 0 {
+                return Err("stream entry with an odd item count");
+            }
+            previous = Some(*id);
+            node.push(*id, pairs);
+            if *deleted {
+                let at = node.slots().next_back().map(|slot| slot.flags_at);
+                node.mark_deleted(at.ok_or("stream record unreadable")?);
+            }
+        }
+        self.length += node.live as u64;
+        self.nodes.insert(master, node);
+        Ok(())
+    }
+
+    /// The live entries the loaded nodes hold and the greatest ID in any
+    /// of them, deleted or not (checked against the saved counters).
+    pub(crate) fn loaded_extent(&self) -> (u64, Option<StreamId>) {
+        (self.length, self.nodes.values().next_back().map(|n| n.last))
     }
 
     /// The ID XADD gives an entry (`streamAppendItem`'s choice): `*` is the
