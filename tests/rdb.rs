@@ -376,11 +376,14 @@ fn damaged_files_and_payloads_never_panic() {
     let ours = Server::start_with(&["--dir", &s(&dir)]);
     let mut conn = ours.connect();
     populate(&mut conn);
+    populate_streams(&mut conn);
     conn.cmd(&["config", "set", "rdbcompression", "no"]);
     assert_eq!(conn.cmd_str(&["save"]), "+OK\r\n");
     let file = std::fs::read(dir.join("dump.rdb")).expect("saved");
     let mut payloads = Vec::new();
-    for key in ["l1", "l2", "h1", "z1", "z2", "i32", "raw", "st", "h2"] {
+    for key in [
+        "l1", "l2", "h1", "z1", "z2", "i32", "raw", "st", "h2", "s", "long",
+    ] {
         payloads.push(dump_payload(&mut conn, key));
     }
     drop(ours);

@@ -269,10 +269,11 @@ pub fn load(r: &mut Reader, v2: bool) -> Result<Stream> {
         stream.entries_added = r.length()?;
     } else {
         // As Redis migrates an older stream: every entry counts as added,
-        // no tombstone is known, and the first ID is the first live one.
+        // no tombstone is known, and the first ID is the first live one
+        // (`streamGetEdgeID`: the greatest ID when there is none).
         stream.max_deleted_id = StreamId::MIN;
         stream.entries_added = length;
-        stream.refresh_first_id();
+        stream.first_id = stream.first_entry().map_or(StreamId::MAX, |e| e.id);
     }
     let groups = r.count()?;
     for _ in 0..groups {
@@ -395,5 +396,68 @@ mod tests {
             back.groups[&b"g"[..]].pel[&StreamId::new(3, 0)].consumer,
             "c"
         );
+    }
+
+    /// A stream with one group, two consumers and two pending entries.
+    fn with_group() -> Stream {
+        let mut s = Stream::new();
+        for ms in 1..=3u64 {
+            s.append(StreamId::new(ms, 0), &[b"f", b"v"], 100, 4096)
+                .expect("append");
+        }
+        let mut g = Group::new(StreamId::new(3, 0), 3);
+        for (c, ms) in [("a", 1), ("b", 2)] {
+            g.consumers.insert(Bytes::from(c), Consumer::default());
+            g.pel.insert(
+                StreamId::new(ms, 0),
+                Nack {
+                    delivery_time: 1,
+                    delivery_count: 1,
+                    consumer: Bytes::from(c),
+                },
+            );
+            g.assign(StreamId::new(ms, 0), c.as_bytes());
+        }
+        s.groups.insert(Bytes::from("g"), g);
+        s
+    }
+
+    fn reload(s: &Stream) -> Result<Stream> {
+        let mut w = Writer::new(false);
+        write(&mut w, s);
+        load(&mut Reader::new(&w.out), true)
+    }
+
+    #[test]
+    fn inconsistent_streams_are_refused() {
+        assert!(reload(&with_group()).is_ok());
+        let group = |s: &mut Stream| s.groups.get_mut(&b"g"[..]).expect("group").clone();
+        let cases: [fn(&mut Stream, &mut Group); 4] = [
+            // A consumer's pending entry missing from the group's PEL.
+            |_, g| {
+                g.pel.remove(&StreamId::new(1, 0));
+            },
+            // A pending entry no consumer owns.
+            |_, g| {
+                if let Some(c) = g.consumers.get_mut(&b"a"[..]) {
+                    c.pel.clear();
+                }
+            },
+            // One pending entry owned by two consumers.
+            |_, g| {
+                if let Some(c) = g.consumers.get_mut(&b"a"[..]) {
+                    c.pel.insert(StreamId::new(2, 0));
+                }
+            },
+            // Entries past the stream's last ID.
+            |s, _| s.last_id = StreamId::new(2, 0),
+        ];
+        for (i, case) in cases.iter().enumerate() {
+            let mut s = with_group();
+            let mut g = group(&mut s);
+            case(&mut s, &mut g);
+            s.groups.insert(Bytes::from("g"), g);
+            assert!(reload(&s).is_err(), "case {i}");
+        }
     }
 }
