@@ -158,7 +158,15 @@ impl Server {
         // shutdown's save must never write dump.rdb into the repository,
         // nor a dump.rdb found there be loaded.
         let dir = server_dir();
-        cmd.args(["--port", "0", "--dir", &dir]).args(args);
+        // A config file (a first argument that is not an option) must
+        // come first, as redis-server reads it.
+        let (conf, rest) = match args.split_first() {
+            Some((first, rest)) if !first.starts_with("--") => (Some(*first), rest),
+            _ => (None, args),
+        };
+        cmd.args(conf)
+            .args(["--port", "0", "--dir", &dir])
+            .args(rest);
         let (child, log) = spawn_until_ready(cmd).expect("reddish-server started");
         let port = port_in_log(&log).unwrap_or_else(|| panic!("no port in {log:?}"));
         (Server { child, port }, log)
