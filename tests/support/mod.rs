@@ -158,7 +158,7 @@ impl Server {
         // shutdown's save must never write dump.rdb into the repository,
         // nor a dump.rdb found there be loaded.
         let dir = server_dir();
-        cmd.args(["--port", "0", "--dir", &dir]).args(args);
+        cmd.args(["--dir", &dir, "--port", "0"]).args(args);
         let (child, log) = spawn_until_ready(cmd).expect("reddish-server started");
         let port = port_in_log(&log).unwrap_or_else(|| panic!("no port in {log:?}"));
         (Server { child, port }, log)
