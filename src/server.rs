@@ -617,24 +617,24 @@ impl Signals {
         Signals {}
     }
 
-    /// Waits for a signal or SHUTDOWN. A signal saves when save points are
-    /// set, then shuts down as SHUTDOWN FORCE would: Redis keeps running on
-    /// SIGTERM when that save fails; we exit (logged), so a service
-    /// manager's stop always stops.
+    /// Waits for a signal or SHUTDOWN. A signal shuts down as SHUTDOWN
+    /// without options: it saves when save points are set, and when that
+    /// save fails the server keeps running (Redis's "can't exit"), as
+    /// Redis's signal handler does; SHUTDOWN NOSAVE or FORCE still stop it.
     async fn wait(self, server: &Server) {
         #[cfg(unix)]
         if let Some((mut term, mut int)) = self.streams {
-            let signal = tokio::select! {
-                _ = term.recv() => "SIGTERM",
-                _ = int.recv() => "SIGINT",
-                _ = server.shutdown.notified() => return,
-            };
-            crate::log::from_signal(&format!("Received {signal} scheduling shutdown..."));
-            server.prepare_shutdown(ShutdownFlags {
-                force: true,
-                ..ShutdownFlags::default()
-            });
-            return;
+            loop {
+                let signal = tokio::select! {
+                    _ = term.recv() => "SIGTERM",
+                    _ = int.recv() => "SIGINT",
+                    _ = server.shutdown.notified() => return,
+                };
+                crate::log::from_signal(&format!("Received {signal} scheduling shutdown..."));
+                if server.prepare_shutdown(ShutdownFlags::default()) {
+                    return;
+                }
+            }
         }
         server.shutdown.notified().await;
     }

@@ -285,3 +285,29 @@ fn sigterm_saves_when_save_points_are_set() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn sigterm_keeps_running_when_its_save_fails() {
+    let dir = temp_dir("sigterm-fails");
+    let dir_arg = dir.to_string_lossy().into_owned();
+    let (mut server, log) = start_logging_to(&dir, &["--save", "900 1", "--dir", &dir_arg]);
+    std::fs::create_dir(dir.join("dump.rdb")).expect("block the dump file");
+    let mut conn = server.connect();
+    conn.cmd(&["SET", "k", "v"]);
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let text = wait_for_log(&log, "can't exit");
+    assert!(
+        text.contains("# Error trying to save the DB, can't exit."),
+        "{text}"
+    );
+    assert_eq!(conn.cmd_str(&["PING"]), "+PONG\r\n");
+    assert!(server.is_running());
+    conn.send(b"SHUTDOWN NOSAVE\r\n");
+    assert!(conn.is_closed());
+    assert!(server.wait_exit().is_some_and(|s| s.success()));
+    let _ = std::fs::remove_dir_all(&dir);
+}

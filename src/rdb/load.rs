@@ -196,7 +196,7 @@ pub fn value(r: &mut Reader, kind: u8, limits: &Limits) -> Result<Option<Value>>
         }
         rdb_type::LIST_ZIPLIST => {
             let blob = r.string()?;
-            let items = listpack::read_ziplist(&blob).ok_or("corrupt ziplist")?;
+            let items = listpack::read_ziplist(&blob).ok_or("Ziplist integrity check failed.")?;
             let mut list = List::new(limits.list_fill);
             for item in items {
                 list.push(End::Tail, &item.to_vec());
@@ -221,9 +221,9 @@ pub fn value(r: &mut Reader, kind: u8, limits: &Limits) -> Result<Option<Value>>
                     return Err(format!("unknown quicklist node container {container}"));
                 }
                 let items = if kind == rdb_type::LIST_QUICKLIST {
-                    listpack::read_ziplist(&blob).ok_or("corrupt ziplist node")?
+                    listpack::read_ziplist(&blob).ok_or("Ziplist integrity check failed.")?
                 } else {
-                    listpack::read(&blob).ok_or("corrupt listpack node")?
+                    listpack::read(&blob).ok_or("Listpack integrity check failed.")?
                 };
                 let elements: Vec<Vec<u8>> = items.into_iter().map(Item::to_vec).collect();
                 list.append_node(elements.iter().map(Vec::as_slice));
@@ -253,7 +253,7 @@ pub fn value(r: &mut Reader, kind: u8, limits: &Limits) -> Result<Option<Value>>
         }
         rdb_type::SET_INTSET => {
             let blob = r.string()?;
-            let members = listpack::read_intset(&blob).ok_or("corrupt intset")?;
+            let members = listpack::read_intset(&blob).ok_or("Intset integrity check failed.")?;
             let mut set = Set::new_intset();
             let mut buf = itoa::Buffer::new();
             for m in members {
@@ -281,9 +281,9 @@ pub fn value(r: &mut Reader, kind: u8, limits: &Limits) -> Result<Option<Value>>
         rdb_type::ZSET_ZIPLIST | rdb_type::ZSET_LISTPACK => {
             let blob = r.string()?;
             let items = if kind == rdb_type::ZSET_ZIPLIST {
-                listpack::read_ziplist(&blob).ok_or("corrupt ziplist")?
+                listpack::read_ziplist(&blob).ok_or("Ziplist integrity check failed.")?
             } else {
-                listpack::read(&blob).ok_or("corrupt listpack")?
+                listpack::read(&blob).ok_or("Listpack integrity check failed.")?
             };
             if items.len() % 2 != 0 {
                 return Err("packed sorted set with an odd element count".into());
@@ -310,16 +310,16 @@ pub fn value(r: &mut Reader, kind: u8, limits: &Limits) -> Result<Option<Value>>
         }
         rdb_type::HASH_ZIPMAP => {
             let blob = r.string()?;
-            let pairs = listpack::read_zipmap(&blob).ok_or("corrupt zipmap")?;
+            let pairs = listpack::read_zipmap(&blob).ok_or("Zipmap integrity check failed.")?;
             let n = pairs.len();
             hash_of(pairs.into_iter(), n, limits)?
         }
         rdb_type::HASH_ZIPLIST | rdb_type::HASH_LISTPACK => {
             let blob = r.string()?;
             let items = if kind == rdb_type::HASH_ZIPLIST {
-                listpack::read_ziplist(&blob).ok_or("corrupt ziplist")?
+                listpack::read_ziplist(&blob).ok_or("Ziplist integrity check failed.")?
             } else {
-                listpack::read(&blob).ok_or("corrupt listpack")?
+                listpack::read(&blob).ok_or("Listpack integrity check failed.")?
             };
             if items.len() % 2 != 0 {
                 return Err("packed hash with an odd element count".into());

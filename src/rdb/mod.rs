@@ -189,10 +189,18 @@ pub fn restore(payload: &[u8], limits: &Limits, checksum: bool) -> Result<Value,
     }
     let mut r = load::Reader::new(body);
     let kind = r.byte().map_err(|_| RestoreError::BadFormat)?;
-    load::value(&mut r, kind, limits)
-        .ok()
-        .flatten()
-        .ok_or(RestoreError::BadFormat)
+    match load::value(&mut r, kind, limits) {
+        Ok(Some(value)) => Ok(value),
+        Ok(None) => Err(RestoreError::BadFormat),
+        Err(why) => {
+            // Redis's `rdbReportCorruptRDB` line for a bad payload.
+            tracing::warn!(
+                "Internal error in RDB reading offset {}, function at rdb.c:0 -> {why}",
+                r.pos
+            );
+            Err(RestoreError::BadFormat)
+        }
+    }
 }
 
 #[cfg(test)]
