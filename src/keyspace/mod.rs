@@ -64,8 +64,8 @@ pub struct Keyspace {
     hasher: KeyHasher,
     /// Keys removed because their TTL passed (INFO `expired_keys`).
     pub expired_keys: AtomicU64,
-    /// Changes made by write commands since start (Redis's `server.dirty`,
-    /// INFO `rdb_changes_since_last_save`: nothing is ever saved). Each
+    /// Changes made by write commands since the last save (Redis's
+    /// `server.dirty`, INFO `rdb_changes_since_last_save`). Each
     /// guard counts its command's changes and adds them here once, in
     /// [`Guard::command_done`].
     pub dirty: AtomicU64,
