@@ -3,10 +3,11 @@
 //! propagation stream (Redis's `replicationFeedSlaves`), byte for byte as
 //! Redis 7.0 writes it, PINGs included.
 //!
-//! What is missing, and refused rather than faked: the snapshot of a
-//! non-empty dataset (no RDB writer for data yet: a full sync of one is
-//! answered with an error), the backlog and partial resynchronisation (every
-//! PSYNC is a full one), WAIT, and the replica side (REPLICAOF).
+//! The snapshot is the RDB file of the whole dataset, written while every
+//! shard is locked (no fork-less background snapshot yet: a stall for big
+//! datasets). What is missing, and refused rather than faked: the backlog
+//! and partial resynchronisation (every PSYNC is a full one), WAIT, and
+//! the replica side (REPLICAOF).
 //!
 //! All replicas read one stream: one [`Sink`] attached to the keyspace's
 //! [`crate::propagate::Propagation`] while at least one replica is
