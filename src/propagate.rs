@@ -63,6 +63,16 @@ impl Op {
     }
 }
 
+/// How Redis propagates a key's removal: UNLINK when the matching
+/// `lazyfree-lazy-*` setting is on, else DEL.
+pub fn deletion(lazy: bool) -> &'static [u8] {
+    if lazy {
+        b"UNLINK"
+    } else {
+        b"DEL"
+    }
+}
+
 /// A reader of the stream: the replicas' link, later the AOF.
 pub trait Sink: Send {
     /// The ops this sink takes.
@@ -136,11 +146,7 @@ impl Propagation {
     /// The op that removes a key whose TTL passed (Redis's
     /// `propagateDeletion`): UNLINK under `lazyfree-lazy-expire`, else DEL.
     pub fn expired_key(&self, db: usize, key: &[u8]) -> Op {
-        let verb: &'static [u8] = if self.config.lazyfree_lazy_expire() {
-            b"UNLINK"
-        } else {
-            b"DEL"
-        };
+        let verb = deletion(self.config.lazyfree_lazy_expire());
         Op::new(
             db,
             vec![Bytes::from_static(verb), Bytes::copy_from_slice(key)],

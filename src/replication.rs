@@ -43,6 +43,17 @@ struct Replica {
     over_soft_since: Option<std::time::Instant>,
 }
 
+/// A replica as ROLE and INFO show it.
+pub struct ReplicaState {
+    pub ip: String,
+    /// The port it says it listens on (REPLCONF listening-port).
+    pub port: u16,
+    /// The offset it last acknowledged.
+    pub offset: u64,
+    /// Seconds since that acknowledgement.
+    pub lag: u64,
+}
+
 /// What a replica last acknowledged (REPLCONF ACK), for INFO.
 #[derive(Default)]
 pub struct Acked {
@@ -207,29 +218,15 @@ impl Replication {
         lock(&self.replicas).offset
     }
 
-    /// ROLE's list of replicas: `[ip, port, acked offset]` each.
-    pub fn role_entries(&self) -> Vec<(String, u16, u64)> {
-        (lock(&self.replicas).list.iter())
-            .map(|r| {
-                let offset = r.acked.offset.load(Ordering::Relaxed);
-                (r.addr.ip().to_string(), r.listening_port, offset)
-            })
-            .collect()
-    }
-
-    /// INFO's `slaveN:` lines, in order:
-    /// `ip=..,port=..,state=online,offset=<acked>,lag=<seconds since ack>`.
-    pub fn replica_lines(&self) -> Vec<String> {
+    /// The replicas as ROLE and INFO show them, in order of arrival.
+    pub fn replicas(&self) -> Vec<ReplicaState> {
         let now = crate::util::now_ms() / 1000;
         (lock(&self.replicas).list.iter())
-            .map(|r| {
-                let offset = r.acked.offset.load(Ordering::Relaxed);
-                let lag = now.saturating_sub(r.acked.at.load(Ordering::Relaxed));
-                format!(
-                    "ip={},port={},state=online,offset={offset},lag={lag}",
-                    r.addr.ip(),
-                    r.listening_port
-                )
+            .map(|r| ReplicaState {
+                ip: r.addr.ip().to_string(),
+                port: r.listening_port,
+                offset: r.acked.offset.load(Ordering::Relaxed),
+                lag: now.saturating_sub(r.acked.at.load(Ordering::Relaxed)),
             })
             .collect()
     }

@@ -56,6 +56,11 @@ impl Latencies {
         lowest + (1 << shift) - 1
     }
 
+    /// The count in each bucket since the last reset.
+    fn counts(&self) -> Vec<u64> {
+        (0..BUCKETS).map(|b| self.0.get(b)).collect()
+    }
+
     /// The duration at percentile `p` (0 to 100), None when empty.
     fn at_percentile(&self, counts: &[u64], p: f64) -> Option<u64> {
         let total: u64 = counts.iter().sum();
@@ -97,7 +102,7 @@ impl CallStats {
         let Some(latencies) = self.1.get() else {
             return;
         };
-        let counts: Vec<u64> = (0..BUCKETS).map(|b| latencies.0.get(b)).collect();
+        let counts = latencies.counts();
         if counts.iter().all(|&n| n == 0) {
             return;
         }
@@ -131,7 +136,7 @@ impl CallStats {
     /// (buckets that add nothing are left out).
     pub fn histogram_reply(&self) -> Option<Reply> {
         let latencies = self.1.get()?;
-        let counts: Vec<u64> = (0..BUCKETS).map(|b| latencies.0.get(b)).collect();
+        let counts = latencies.counts();
         let calls: u64 = counts.iter().sum();
         if calls == 0 {
             return None;

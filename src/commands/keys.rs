@@ -617,7 +617,7 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if expires_at.is_some_and(|at| at <= now) {
         if deleted {
             db.notify(notify::GENERIC, "del", key);
-            ctx.propagate_as(|| vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)]);
+            ctx.propagate_as(|| argv(&[b"DEL", key]));
         }
         return Ok(Reply::OK);
     }

@@ -36,6 +36,7 @@ use bytes::Bytes;
 
 use crate::client::Client;
 use crate::keyspace::{CommandClock, DbView, Guard, Keyspace, LockSet, UndeclaredKey};
+pub use crate::propagate::deletion;
 use crate::propagate::{Op, Target};
 use crate::protocol::Reply;
 use crate::server::Server;
@@ -133,16 +134,6 @@ struct CallPropagation {
     prevent: bool,
     /// Propagated even if it changed nothing (FLUSHALL, PUBLISH).
     force: Option<Target>,
-}
-
-/// How Redis propagates a key's removal: UNLINK when the matching
-/// `lazyfree-lazy-*` setting is on, else DEL.
-pub fn deletion(lazy: bool) -> &'static [u8] {
-    if lazy {
-        b"UNLINK"
-    } else {
-        b"DEL"
-    }
 }
 
 /// Arguments copied for the propagation stream.

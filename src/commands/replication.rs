@@ -100,13 +100,13 @@ fn replconf(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn role(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     let replication = &ctx.server.replication;
     let replicas = replication
-        .role_entries()
+        .replicas()
         .into_iter()
-        .map(|(ip, port, offset)| {
+        .map(|r| {
             Reply::Array(vec![
-                Reply::bulk(ip),
-                Reply::bulk(port.to_string()),
-                Reply::bulk(offset.to_string()),
+                Reply::bulk(r.ip),
+                Reply::bulk(r.port.to_string()),
+                Reply::bulk(r.offset.to_string()),
             ])
         })
         .collect();

@@ -491,13 +491,17 @@ fn stats(ctx: &mut Ctx, out: &mut String) {
 /// attached by SYNC/PSYNC; no backlog.
 fn replication(ctx: &mut Ctx, out: &mut String) {
     let replication = &ctx.server.replication;
-    let replicas = replication.replica_lines();
+    let replicas = replication.replicas();
     put(
         out,
         &[("role", &"master"), ("connected_slaves", &replicas.len())],
     );
-    for (i, line) in replicas.iter().enumerate() {
-        put(out, &[(&format!("slave{i}"), line)]);
+    for (i, r) in replicas.iter().enumerate() {
+        let line = format!(
+            "ip={},port={},state=online,offset={},lag={}",
+            r.ip, r.port, r.offset, r.lag
+        );
+        put(out, &[(&format!("slave{i}"), &line)]);
     }
     put(
         out,
