@@ -83,6 +83,7 @@ pub fn spawn(server: Arc<Server>) {
                     server.clients.close_idle(timeout);
                 }
                 server.replication.cron(&server.config);
+                server.migrate_sockets.close_idle();
                 // Save points: a synchronous save on this loop (no BGSAVE
                 // yet), so this loop's clients wait while it writes.
                 if crate::persistence::save_point_due(&server) {

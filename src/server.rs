@@ -206,6 +206,8 @@ pub struct Server {
     pub shutdown: Notify,
     /// Saves and their outcome (INFO persistence, LASTSAVE, save points).
     pub save_state: crate::persistence::SaveState,
+    /// MIGRATE's cached connections to its targets.
+    pub migrate_sockets: crate::commands::migrate::SocketCache,
     /// Hands new listeners to the accept loops (CONFIG SET port); None
     /// until the server listens.
     rebind: Mutex<Option<UnboundedSender<Vec<std::net::TcpListener>>>>,
@@ -252,6 +254,7 @@ impl Server {
             stats: Stats::default(),
             started: Instant::now(),
             save_state: crate::persistence::SaveState::new(now_ms() / 1000),
+            migrate_sockets: Default::default(),
             run_id,
             tcp_port: AtomicU64::new(0),
             shutdown: Notify::new(),

@@ -265,6 +265,8 @@ const WRITES: &[&[&str]] = &[
     &["restore", "rs", "100000", RESTORE_R13, "replace"],
     &["restore", "rs", "1", RESTORE_R13, "replace", "absttl"],
     &["restore", "rs2", "0", "garbage"],
+    // MIGRATE of nothing propagates nothing (see the test of its own below).
+    &["migrate", "127.0.0.1", "1", "nokey", "0", "100"],
     &["copy", "r2", "r3"],
     &["copy", "r2", "r3"],
     &["copy", "r2", "r3", "replace"],
@@ -483,6 +485,34 @@ const WRITES: &[&[&str]] = &[
 #[test]
 fn every_write_command_propagates_as_redis_does() {
     same_stream(&[], WRITES);
+}
+
+/// MIGRATE propagates as the DEL of the keys the target acknowledged (both
+/// sides migrate into one reddish target, replacing).
+#[test]
+fn migrate_propagates_the_del_of_the_moved_keys() {
+    let target = Server::start();
+    let port = target.port.to_string();
+    let to = |rest: &[&'static str]| -> Vec<&str> {
+        let mut args = vec!["migrate", "127.0.0.1", port.as_str()];
+        args.extend_from_slice(rest);
+        args
+    };
+    let script: Vec<Vec<&str>> = vec![
+        vec!["set", "a", "1"],
+        vec!["rpush", "l", "x"],
+        vec!["set", "b", "2", "px", "100000"],
+        to(&["a", "0", "5000", "replace"]),
+        to(&["", "0", "5000", "replace", "keys", "l", "nokey", "b"]),
+        to(&["nokey", "0", "5000"]),
+        vec!["set", "c", "1"],
+        to(&["c", "0", "5000", "copy", "replace"]),
+        // BUSYKEY on the target: nothing moved, nothing propagated.
+        to(&["c", "0", "5000"]),
+        vec!["set", "d", "1"],
+    ];
+    let steps: Vec<&[&str]> = script.iter().map(Vec::as_slice).collect();
+    same_stream(&[], &steps);
 }
 
 #[test]

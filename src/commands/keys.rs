@@ -49,7 +49,12 @@ pub static COMMANDS: &[Registration] = &[
 /// A read lookup (`lookupKeyRead`, or `lookupKeyReadWithFlags(LOOKUP_NOTOUCH)`
 /// when `touch` is false): counts a keyspace hit or miss for INFO and maps the
 /// live entry through `f`.
-fn read_key<T>(ctx: &mut Ctx, key: &[u8], touch: bool, f: impl FnOnce(&Entry) -> T) -> Option<T> {
+pub(super) fn read_key<T>(
+    ctx: &mut Ctx,
+    key: &[u8],
+    touch: bool,
+    f: impl FnOnce(&Entry) -> T,
+) -> Option<T> {
     let found = object_lookup(ctx, key, touch, f);
     if found.is_none() {
         ctx.notify(notify::KEY_MISS, "keymiss", key);

@@ -19,6 +19,7 @@ mod hyperloglog;
 mod keys;
 mod list;
 pub mod meta;
+pub mod migrate;
 mod pubsub;
 mod replication;
 pub mod server;
@@ -107,6 +108,7 @@ fn registrations() -> impl Iterator<Item = &'static Registration> {
         replication::COMMANDS,
         tx::COMMANDS,
         debug::COMMANDS,
+        migrate::COMMANDS,
     ]
     .into_iter()
     .flatten()

@@ -239,6 +239,8 @@ enum GetKeys {
     /// read as GETs and OVERFLOWs; a SET, an INCRBY or anything it cannot
     /// parse makes it a read-write key.
     Bitfield,
+    /// Redis's `migrateGetKeys` ([`super::migrate::key_range`]).
+    Migrate,
 }
 
 /// The `getkeys_proc` Redis 7.0's command table (commands.c) gives `name`.
@@ -254,6 +256,7 @@ fn getkeys_proc(name: &str) -> Option<GetKeys> {
     Some(match name {
         "set" => GetKeys::Set,
         "bitfield" => GetKeys::Bitfield,
+        "migrate" => GetKeys::Migrate,
         "sintercard" | "lmpop" | "zmpop" | "zunion" | "zinter" | "zintercard" | "zdiff" => {
             generic(0, 1, 2)
         }
@@ -301,6 +304,12 @@ impl GetKeys {
                 };
                 vec![(1, flags)]
             }
+            GetKeys::Migrate => super::migrate::key_range(args)
+                .map(|i| {
+                    let flags = KeyFlags::RW.with(KeyFlags::ACCESS).with(KeyFlags::DELETE);
+                    (i, flags)
+                })
+                .collect(),
             GetKeys::Bitfield => {
                 let op = |a: &[u8], word: &str| {
                     c_string(a, usize::MAX).eq_ignore_ascii_case(word.as_bytes())
