@@ -195,6 +195,7 @@ const ENABLE_DEBUG_COMMAND: usize = idx("enable-debug-command");
 const ACTIVEREHASHING: usize = idx("activerehashing");
 const JEMALLOC_BG_THREAD: usize = idx("jemalloc-bg-thread");
 const DISABLE_THP: usize = idx("disable-thp");
+const USE_EXIT_ON_PANIC: usize = idx("use-exit-on-panic");
 const LFU_LOG_FACTOR: usize = idx("lfu-log-factor");
 const LFU_DECAY_TIME: usize = idx("lfu-decay-time");
 const TRACKING_TABLE_MAX_KEYS: usize = idx("tracking-table-max-keys");
@@ -834,6 +835,10 @@ impl Config {
     /// Whether the process refuses transparent huge pages (read at startup).
     pub fn disable_thp(&self) -> bool {
         self.flag(DISABLE_THP)
+    }
+
+    pub fn use_exit_on_panic(&self) -> bool {
+        self.flag(USE_EXIT_ON_PANIC)
     }
 
     pub fn lfu_log_factor(&self) -> u32 {

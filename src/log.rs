@@ -77,6 +77,45 @@ pub fn init(config: Arc<Config>) {
     let _ = tracing::subscriber::set_global_default(subscriber);
 }
 
+/// Reports a bug (a panic) in the log as Redis reports a crash, and with
+/// `use-exit-on-panic yes` ends the process with status 1. Otherwise only the
+/// task that met it ends: a connection closes, the server goes on. A command
+/// stopped for touching an undeclared key unwinds on purpose and is answered
+/// with an error (`commands::call`), so it is no crash.
+pub fn install_panic_hook() {
+    let print_backtrace = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if info.payload().is::<crate::keyspace::UndeclaredKey>() {
+            return;
+        }
+        print_backtrace(info);
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("panic");
+        let place = info
+            .location()
+            .map_or(String::new(), |l| format!(" #{}:{}", l.file(), l.line()));
+        line(
+            LogLevel::Warning,
+            "------------------------------------------------",
+        );
+        line(
+            LogLevel::Warning,
+            "!!! Software Failure. Press left mouse button to continue",
+        );
+        line(
+            LogLevel::Warning,
+            &format!("Guru Meditation: {message}{place}"),
+        );
+        if CONFIG.get().is_some_and(|c| c.use_exit_on_panic()) {
+            std::process::exit(1);
+        }
+    }));
+}
+
 /// From now on lines carry the role `M` (Redis's `initServer`).
 pub fn server_initialized() {
     ROLE.store(b'M', Ordering::Relaxed);

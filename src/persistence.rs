@@ -160,7 +160,7 @@ pub fn load_into(server: &Server, guard: &mut Guard<'_>, merge: bool) -> Result<
         &limits,
         server.keyspace.databases(),
         now,
-        server.config.rdbchecksum(),
+        server.config.rdbchecksum() && !server.skip_checksum_validation.load(Ordering::Relaxed),
         |loaded| {
             let mut db = guard.db(loaded.db, &clock);
             if !merge && db.stored(&loaded.key).is_some() {
@@ -216,9 +216,10 @@ fn log_loaded(summary: &rdb::load::Summary, now_ms: u64) {
         }
     }
     tracing::info!(
-        "Done loading RDB, keys loaded: {}, keys expired: {}.",
+        "Done loading RDB, keys loaded: {}, keys expired: {}, empty keys skipped: {}.",
         summary.keys,
-        summary.expired_skipped
+        summary.expired_skipped,
+        summary.empty_skipped
     );
 }
 

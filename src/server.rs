@@ -1,7 +1,7 @@
 //! The shared server state and the TCP listeners.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -206,6 +206,9 @@ pub struct Server {
     pub shutdown: Notify,
     /// Saves and their outcome (INFO persistence, LASTSAVE, save points).
     pub save_state: crate::persistence::SaveState,
+    /// DEBUG SET-SKIP-CHECKSUM-VALIDATION: RESTORE and loading accept a
+    /// payload or file whose CRC-64 does not match (Redis's test hook).
+    pub skip_checksum_validation: AtomicBool,
     /// MIGRATE's cached connections to its targets.
     pub migrate_sockets: crate::commands::migrate::SocketCache,
     /// Hands new listeners to the accept loops (CONFIG SET port); None
@@ -254,6 +257,7 @@ impl Server {
             stats: Stats::default(),
             started: Instant::now(),
             save_state: crate::persistence::SaveState::new(now_ms() / 1000),
+            skip_checksum_validation: AtomicBool::new(false),
             migrate_sockets: Default::default(),
             run_id,
             tcp_port: AtomicU64::new(0),

@@ -519,3 +519,28 @@ fn log_writes_a_warning_line() {
     );
     let _ = std::fs::remove_file(&path);
 }
+
+/// DEBUG PANIC ends only its own connection by default; with
+/// `use-exit-on-panic yes` the process exits with status 1 after logging
+/// Redis's panic lines.
+#[test]
+fn debug_panic_ends_the_connection_or_with_use_exit_on_panic_the_process() {
+    let mut server = Server::start_with(ENABLED);
+    let mut conn = server.connect();
+    conn.send(b"*2\r\n$5\r\nDEBUG\r\n$5\r\nPANIC\r\n");
+    assert!(conn.is_closed(), "the panicking connection stays open");
+    let mut other = server.connect();
+    assert_eq!(other.cmd_str(&["PING"]), "+PONG\r\n");
+    assert!(server.is_running());
+    assert_eq!(
+        other.cmd_str(&["CONFIG", "GET", "use-exit-on-panic"]),
+        "*2\r\n$17\r\nuse-exit-on-panic\r\n$2\r\nno\r\n"
+    );
+    assert_eq!(
+        other.cmd_str(&["CONFIG", "SET", "use-exit-on-panic", "yes"]),
+        "+OK\r\n"
+    );
+    other.send(b"*2\r\n$5\r\nDEBUG\r\n$5\r\nPANIC\r\n");
+    let status = server.wait_exit().expect("the server exits");
+    assert_eq!(status.code(), Some(1));
+}

@@ -129,6 +129,7 @@ fn main() -> ExitCode {
     };
     let config = Arc::new(config);
     reddish::log::init(config.clone());
+    reddish::log::install_panic_hook();
     reddish::log::starting(config_given, &program);
     config.apply_jemalloc_bg_thread();
     #[cfg(target_os = "linux")]

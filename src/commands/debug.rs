@@ -8,15 +8,17 @@
 //! gets the same "unknown subcommand or wrong number of arguments" error as
 //! `DEBUG NOSUCH`.
 //!
-//! What is left out, and why: RELOAD, LOADAOF and friends need persistence;
-//! the crash subcommands (SEGFAULT, PANIC, ASSERT, OOM) and MALLCTL are not
-//! worth their risk; Redis 7.0.15 has no `JMAP` or `STRINGMATCH-LEN` (its
+//! What is left out, and why: LOADAOF and friends need the AOF; of the crash
+//! subcommands only PANIC is here (a Rust panic, which ends the connection,
+//! or the process under `use-exit-on-panic yes`): SEGFAULT, ASSERT, OOM and
+//! MALLCTL are not worth their risk; Redis 7.0.15 has no `JMAP` or `STRINGMATCH-LEN` (its
 //! fuzz test is STRINGMATCH-TEST), so those names get Redis's
 //! unknown-subcommand error like every other name we do not implement.
 
 mod digest;
 mod object;
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::args::{error_format, help_reply, positive_arg};
@@ -76,6 +78,7 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let argc = args.len();
     match (sub.as_slice(), argc) {
         (b"help", 2) => Ok(help(args[0])),
+        (b"panic", 2) => panic!("DEBUG PANIC called at Unix time {}", ctx.now_ms() / 1000),
         (b"log", 3) => {
             tracing::warn!(
                 "DEBUG LOG: {}",
@@ -105,6 +108,13 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
         (b"set-active-expire", 3) => {
             ctx.server.keyspace.active_expiry.set(atoi(args[2]) != 0);
+            Ok(Reply::OK)
+        }
+        (b"set-skip-checksum-validation", 3) => {
+            let skip = atoi(args[2]) != 0;
+            ctx.server
+                .skip_checksum_validation
+                .store(skip, Ordering::Relaxed);
             Ok(Reply::OK)
         }
         (b"quicklist-packed-threshold", 3) => packed_threshold(args[2]),

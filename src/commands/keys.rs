@@ -1,5 +1,7 @@
 //! Generic key commands (Redis's db.c, expire.c and OBJECT from object.c).
 
+use std::sync::atomic::Ordering;
+
 use bytes::Bytes;
 
 use super::args::{
@@ -607,7 +609,8 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         return Err(Reply::error("ERR Invalid TTL value, must be >= 0"));
     }
     let limits = crate::persistence::load_limits(ctx.server);
-    let checksum = ctx.server.config.rdbchecksum();
+    // Unlike loading a file, RESTORE checks the CRC whatever `rdbchecksum` says.
+    let checksum = !ctx.server.skip_checksum_validation.load(Ordering::Relaxed);
     let value =
         crate::rdb::restore(args[3], &limits, checksum).map_err(|e| Reply::error(e.message()))?;
     let policy = ctx.server.config.maxmemory_policy();

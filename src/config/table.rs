@@ -403,6 +403,9 @@ pub const TABLE: &[Def] = &[
     b("replica-ignore-disk-write-errors", None, 0, false),
     // reddish's own: not in Redis, so hidden from CONFIG GET patterns.
     b("json", None, HIDDEN, false),
+    // A bug exits the process with status 1 instead of ending only the
+    // connection that met it (Redis: exit instead of abort).
+    b("use-exit-on-panic", None, HIDDEN, false),
     // Strings.
     s("aclfile", None, I, ""),
     s("unixsocket", None, I, ""),

@@ -196,7 +196,8 @@ pub fn value(r: &mut Reader, kind: u8, limits: &Limits) -> Result<Option<Value>>
         }
         rdb_type::LIST_ZIPLIST => {
             let blob = r.string()?;
-            let items = listpack::read_ziplist(&blob).ok_or("Ziplist integrity check failed.")?;
+            let items =
+                listpack::read_ziplist(&blob).ok_or("List ziplist integrity check failed.")?;
             let mut list = List::new(limits.list_fill);
             for item in items {
                 list.push(End::Tail, &item.to_vec());
@@ -213,18 +214,25 @@ pub fn value(r: &mut Reader, kind: u8, limits: &Limits) -> Result<Option<Value>>
                     QUICKLIST_NODE_PACKED as u64
                 };
                 let blob = r.string()?;
+                if blob.is_empty() {
+                    return Err("quicklist node of 0 bytes".into());
+                }
                 if container == QUICKLIST_NODE_PLAIN as u64 {
                     list.append_node(std::iter::once(&*blob));
                     continue;
                 }
                 if container != QUICKLIST_NODE_PACKED as u64 {
-                    return Err(format!("unknown quicklist node container {container}"));
+                    return Err("Quicklist integrity check failed.".into());
                 }
                 let items = if kind == rdb_type::LIST_QUICKLIST {
                     listpack::read_ziplist(&blob).ok_or("Ziplist integrity check failed.")?
                 } else {
                     listpack::read(&blob).ok_or("Listpack integrity check failed.")?
                 };
+                // Redis skips empty nodes; a list left empty is an empty key.
+                if items.is_empty() {
+                    continue;
+                }
                 let elements: Vec<Vec<u8>> = items.into_iter().map(Item::to_vec).collect();
                 list.append_node(elements.iter().map(Vec::as_slice));
             }
@@ -280,14 +288,12 @@ pub fn value(r: &mut Reader, kind: u8, limits: &Limits) -> Result<Option<Value>>
         }
         rdb_type::ZSET_ZIPLIST | rdb_type::ZSET_LISTPACK => {
             let blob = r.string()?;
-            let items = if kind == rdb_type::ZSET_ZIPLIST {
-                listpack::read_ziplist(&blob).ok_or("Ziplist integrity check failed.")?
+            let corrupt = if kind == rdb_type::ZSET_ZIPLIST {
+                "Zset ziplist integrity check failed."
             } else {
-                listpack::read(&blob).ok_or("Listpack integrity check failed.")?
+                "Zset listpack integrity check failed."
             };
-            if items.len() % 2 != 0 {
-                return Err("packed sorted set with an odd element count".into());
-            }
+            let items = packed_pairs(&blob, kind == rdb_type::ZSET_ZIPLIST, corrupt)?;
             let mut pairs = Vec::with_capacity(items.len() / 2);
             for pair in items.chunks_exact(2) {
                 let score = item_score(pair[1])?;
@@ -296,7 +302,7 @@ pub fn value(r: &mut Reader, kind: u8, limits: &Limits) -> Result<Option<Value>>
                 }
                 pairs.push((pair[0].to_vec(), score));
             }
-            sorted_set(pairs, limits)?
+            sorted_set(pairs, limits).map_err(|_| corrupt)?
         }
         rdb_type::HASH => {
             let n = r.count()?;
@@ -310,20 +316,20 @@ pub fn value(r: &mut Reader, kind: u8, limits: &Limits) -> Result<Option<Value>>
         }
         rdb_type::HASH_ZIPMAP => {
             let blob = r.string()?;
-            let pairs = listpack::read_zipmap(&blob).ok_or("Zipmap integrity check failed.")?;
+            let pairs = listpack::read_zipmap(&blob)
+                .filter(|pairs| !pairs.is_empty())
+                .ok_or("Zipmap integrity check failed.")?;
             let n = pairs.len();
-            hash_of(pairs.into_iter(), n, limits)?
+            hash_of(pairs.into_iter(), n, limits).map_err(|_| "Zipmap integrity check failed.")?
         }
         rdb_type::HASH_ZIPLIST | rdb_type::HASH_LISTPACK => {
             let blob = r.string()?;
-            let items = if kind == rdb_type::HASH_ZIPLIST {
-                listpack::read_ziplist(&blob).ok_or("Ziplist integrity check failed.")?
+            let corrupt = if kind == rdb_type::HASH_ZIPLIST {
+                "Hash ziplist integrity check failed."
             } else {
-                listpack::read(&blob).ok_or("Listpack integrity check failed.")?
+                "Hash listpack integrity check failed."
             };
-            if items.len() % 2 != 0 {
-                return Err("packed hash with an odd element count".into());
-            }
+            let items = packed_pairs(&blob, kind == rdb_type::HASH_ZIPLIST, corrupt)?;
             let texts: Vec<Vec<u8>> = items.into_iter().map(Item::to_vec).collect();
             let n = texts.len() / 2;
             hash_of(
@@ -332,7 +338,8 @@ pub fn value(r: &mut Reader, kind: u8, limits: &Limits) -> Result<Option<Value>>
                     .map(|p| (p[0].as_slice(), p[1].as_slice())),
                 n,
                 limits,
-            )?
+            )
+            .map_err(|_| corrupt)?
         }
         rdb_type::STREAM_LISTPACKS | rdb_type::STREAM_LISTPACKS_2 => Value::Stream(Box::new(
             super::stream::load(r, kind == rdb_type::STREAM_LISTPACKS_2)?,
@@ -349,6 +356,18 @@ pub fn value(r: &mut Reader, kind: u8, limits: &Limits) -> Result<Option<Value>>
         Value::Stream(_) => false,
     };
     Ok((!empty).then_some(value))
+}
+
+/// The elements of a ziplist or listpack holding pairs (a hash's fields and
+/// values, a sorted set's members and scores): refused with the type's
+/// `corrupt` text, as Redis's integrity checks do, if damaged or odd.
+fn packed_pairs<'b>(blob: &'b [u8], ziplist: bool, corrupt: &'static str) -> Result<Vec<Item<'b>>> {
+    let items = if ziplist {
+        listpack::read_ziplist(blob)
+    } else {
+        listpack::read(blob)
+    };
+    Ok(items.filter(|items| items.len() % 2 == 0).ok_or(corrupt)?)
 }
 
 /// A sorted set from its members in any order: sorted as the set keeps
@@ -407,6 +426,8 @@ pub struct Loaded {
 pub struct Summary {
     pub keys: usize,
     pub expired_skipped: usize,
+    /// Empty collections dropped (an old Redis bug could write them).
+    pub empty_skipped: usize,
     pub aux: Vec<(String, String)>,
 }
 
@@ -489,7 +510,17 @@ pub fn file(
         let value = value(&mut r, kind, limits)?;
         let at = expires_at.take();
         let (key_idle, key_freq) = (idle.take(), freq.take());
-        let Some(value) = value else { continue };
+        let Some(value) = value else {
+            // Redis logs the first ten by name.
+            if summary.empty_skipped < 10 {
+                tracing::warn!(
+                    "rdbLoadObject skipping empty key: {}",
+                    String::from_utf8_lossy(&key)
+                );
+            }
+            summary.empty_skipped += 1;
+            continue;
+        };
         if at.is_some_and(|at| at < now_ms) {
             summary.expired_skipped += 1;
             continue;
