@@ -27,6 +27,7 @@ unsafe extern "C" {
     fn reddish_ld_is_finite(a: *const u8) -> c_int;
     fn reddish_ld_add_human(a: *const u8, b: *const u8, buf: *mut c_char, len: usize) -> c_int;
     fn reddish_format_g17(d: f64, buf: *mut c_char, len: usize) -> c_int;
+    fn reddish_d_human(d: f64, buf: *mut c_char, len: usize) -> c_int;
 }
 
 /// Redis `string2ll` (util.c): the strict integer syntax used by INCR,
@@ -129,6 +130,18 @@ pub fn format_double(d: f64, out: &mut Vec<u8>) {
     let n = unsafe { reddish_format_g17(d, buf.as_mut_ptr().cast(), buf.len()) };
     let n = usize::try_from(n).unwrap_or(0).min(buf.len() - 1);
     out.extend_from_slice(&buf[..n]);
+}
+
+/// Redis `addReplyHumanLongDouble` text of a finite double (GEOPOS and
+/// WITHCOORD coordinates): `%.17Lf` of it as a long double, trailing zeros
+/// and `.` stripped, so `-122.27652043104172` and `13.361389338970184`.
+pub fn format_double_human(d: f64) -> Vec<u8> {
+    // "%.17Lf" of a finite double: at most 309 integer digits, '-', '.', 17 decimals.
+    let mut buf = [0u8; 360];
+    // SAFETY: `buf` is writable for `buf.len()` bytes; snprintf NUL-terminates.
+    let n = unsafe { reddish_d_human(d, buf.as_mut_ptr().cast(), buf.len()) };
+    let n = usize::try_from(n).unwrap_or(0).min(buf.len() - 1);
+    buf[..n].to_vec()
 }
 
 /// A C `long double` (80-bit x87 on x86_64), kept as its raw bytes because

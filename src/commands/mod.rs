@@ -14,6 +14,7 @@ mod blocking;
 mod callstats;
 mod connection;
 mod debug;
+mod geo;
 mod hash;
 mod hyperloglog;
 mod keys;
@@ -102,6 +103,7 @@ fn registrations() -> impl Iterator<Item = &'static Registration> {
         hash::COMMANDS,
         set::COMMANDS,
         zset::COMMANDS,
+        geo::COMMANDS,
         stream::COMMANDS,
         pubsub::COMMANDS,
         replication::COMMANDS,

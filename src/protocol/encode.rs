@@ -99,6 +99,14 @@ pub fn encode(reply: &Reply, resp: Resp, out: &mut BytesMut) {
                 }
             }
         }
+        Reply::DoubleText(text) => match resp {
+            Resp::V2 => put_bulk(out, text),
+            Resp::V3 => {
+                out.put_u8(b',');
+                out.put_slice(text);
+                out.put_slice(b"\r\n");
+            }
+        },
         Reply::Bool(b) => match resp {
             Resp::V2 => put_line(out, b':', *b as i64),
             Resp::V3 => out.put_slice(if *b { b"#t\r\n" } else { b"#f\r\n" }),

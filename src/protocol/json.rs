@@ -76,6 +76,8 @@ fn put_value(reply: &Reply, out: &mut BytesMut) {
         Reply::Null | Reply::NullArray => out.put_slice(b"null"),
         Reply::Bool(b) => out.put_slice(if *b { b"true" } else { b"false" }),
         Reply::Double(d) => put_double(*d, out),
+        // Finite decimal text (`-122.27652043104172`): a JSON number as it is.
+        Reply::DoubleText(text) => out.put_slice(text),
         Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
             put_list(items.iter(), out, put_value)
         }
