@@ -112,6 +112,24 @@ pub fn strtod_c_string(s: &[u8]) -> Option<f64> {
     })
 }
 
+/// SORT's numeric weight (Redis `sortCommandGeneric`): C `strtod` on `s`
+/// read as a C string, which must be used up to its end (so `""` is 0),
+/// neither overflowing nor underflowing (`ERANGE`) nor NaN.
+pub fn strtod_sort_weight(s: &[u8]) -> Option<f64> {
+    with_nul(s, |ptr| {
+        let mut end: *mut c_char = std::ptr::null_mut();
+        // SAFETY: errno is this thread's; `ptr` is NUL-terminated and strtod
+        // reads no further than the NUL, leaving `end` within the buffer.
+        unsafe {
+            *libc::__errno_location() = 0;
+            let v = libc::strtod(ptr, &mut end);
+            let range = *libc::__errno_location() == libc::ERANGE;
+            let at_end = !end.is_null() && *end == 0;
+            (at_end && !range && !v.is_nan()).then_some(v)
+        }
+    })
+}
+
 /// C `strtod(s, NULL)` on `s` read as a C string: the number at its start,
 /// whatever follows it, 0 when there is none (DEBUG SLEEP reads its argument
 /// so). NaN and infinities come back as parsed.

@@ -24,6 +24,7 @@ mod pubsub;
 mod replication;
 pub mod server;
 mod set;
+mod sort;
 mod stream;
 mod string;
 mod table;
@@ -104,6 +105,7 @@ fn registrations() -> impl Iterator<Item = &'static Registration> {
         set::COMMANDS,
         zset::COMMANDS,
         geo::COMMANDS,
+        sort::COMMANDS,
         stream::COMMANDS,
         pubsub::COMMANDS,
         replication::COMMANDS,

@@ -239,6 +239,11 @@ enum GetKeys {
     /// read as GETs and OVERFLOWs; a SET, an INCRBY or anything it cannot
     /// parse makes it a read-write key.
     Bitfield,
+    /// Redis's `sortGetKeys`: the key, and the last STORE's key. It skips
+    /// LIMIT's two arguments and BY's and GET's one, but not STORE's.
+    Sort,
+    /// Redis's `sortROGetKeys`: just the key.
+    SortRo,
 }
 
 /// The `getkeys_proc` Redis 7.0's command table (commands.c) gives `name`.
@@ -254,6 +259,8 @@ fn getkeys_proc(name: &str) -> Option<GetKeys> {
     Some(match name {
         "set" => GetKeys::Set,
         "bitfield" => GetKeys::Bitfield,
+        "sort" => GetKeys::Sort,
+        "sort_ro" => GetKeys::SortRo,
         "sintercard" | "lmpop" | "zmpop" | "zunion" | "zinter" | "zintercard" | "zdiff" => {
             generic(0, 1, 2)
         }
@@ -331,6 +338,28 @@ impl GetKeys {
                     KeyFlags::RW.with(KeyFlags::ACCESS).with(KeyFlags::UPDATE)
                 };
                 vec![(1, flags)]
+            }
+            GetKeys::SortRo => vec![(1, KeyFlags::RO.with(KeyFlags::ACCESS))],
+            GetKeys::Sort => {
+                let mut keys = vec![(1, KeyFlags::RO.with(KeyFlags::ACCESS))];
+                let mut store = None;
+                let mut i = 2;
+                while i < args.len() {
+                    let word = c_string(args[i], usize::MAX);
+                    if word.eq_ignore_ascii_case(b"limit") {
+                        i += 2;
+                    } else if word.eq_ignore_ascii_case(b"get") || word.eq_ignore_ascii_case(b"by")
+                    {
+                        i += 1;
+                    } else if word.eq_ignore_ascii_case(b"store") && i + 1 < args.len() {
+                        store = Some(i + 1);
+                    }
+                    i += 1;
+                }
+                if let Some(pos) = store {
+                    keys.push((pos, KeyFlags::OW.with(KeyFlags::UPDATE)));
+                }
+                keys
             }
         }
     }
