@@ -14,6 +14,7 @@ use super::{argv, cmd, CmdResult, Ctx, Registration};
 use crate::config::notify;
 use crate::keyspace::Value;
 use crate::number::{format_double_human, format_i64, parse_f64};
+use crate::pqsort::pqsort;
 use crate::protocol::Reply;
 use crate::types::geo::{self, Point, Shape, ShapeKind};
 use crate::types::zset::{AddFlags, ZSet};
@@ -476,15 +477,34 @@ fn search<'a>(z: Option<&ZSet>, args: &[&'a [u8]], variant: Variant) -> Result<O
     };
     let limit = opts.any.then_some(opts.count as usize);
     let mut points = geo::search(z, &shape, limit);
-    // glibc's qsort is a stable merge sort: equal distances keep the order found.
-    match order {
-        Order::Asc => points.sort_by(|a, b| a.dist.total_cmp(&b.dist)),
-        Order::Desc => points.sort_by(|a, b| b.dist.total_cmp(&a.dist)),
-        Order::None => {}
+    let returned = match usize::try_from(opts.count) {
+        Ok(count) if count > 0 => count.min(points.len()),
+        _ => points.len(),
+    };
+    // Redis's `sort_gp_asc` / `sort_gp_desc`.
+    let mut by_distance = |a: &Point, b: &Point| {
+        let ord = if a.dist > b.dist {
+            std::cmp::Ordering::Greater
+        } else if a.dist == b.dist {
+            std::cmp::Ordering::Equal
+        } else {
+            std::cmp::Ordering::Less
+        };
+        if order == Order::Desc {
+            ord.reverse()
+        } else {
+            ord
+        }
+    };
+    if order != Order::None {
+        if returned == points.len() {
+            // glibc's qsort is a stable merge sort: ties keep the order found.
+            points.sort_by(&mut by_distance);
+        } else {
+            pqsort(&mut points, &mut by_distance, 0, returned - 1);
+        }
     }
-    if opts.count != 0 {
-        points.truncate(opts.count as usize);
-    }
+    points.truncate(returned);
     for p in &mut points {
         p.dist /= conversion;
     }

@@ -16,6 +16,7 @@ use super::{cmd_locking, CmdResult, Ctx, Locks, Registration};
 use crate::config::notify;
 use crate::keyspace::{DbView, Keyspace, LockSet, Value};
 use crate::number::strtod_sort_weight;
+use crate::pqsort::pqsort;
 use crate::protocol::Reply;
 use crate::server::Server;
 use crate::types::list::{End, List};
@@ -70,8 +71,11 @@ impl<'a> Options<'a> {
                 j += 1;
             } else if is(arg, "by") && left >= 1 {
                 o.by = Some(args[j + 1]);
-                // A later BY with a pattern sorts again, as in Redis.
-                o.dontsort = !has_star(args[j + 1]);
+                // Once a BY without `*` was seen nothing is sorted, even
+                // if a later BY has a pattern (as in Redis).
+                if !has_star(args[j + 1]) {
+                    o.dontsort = true;
+                }
                 j += 1;
             } else if is(arg, "get") && left >= 1 {
                 o.gets.push(args[j + 1]);
@@ -280,11 +284,12 @@ fn sort_generic(ctx: &mut Ctx, args: &[&[u8]], readonly: bool) -> CmdResult {
                 }
             }
         }
-        // A weight that is not a number fails the command: nothing to sort.
-        if !conversion_error {
+        // A weight that is not a number fails the command, and an empty
+        // range shows nothing: no need to sort.
+        if !conversion_error && end >= start {
             let by = o.by.is_some();
             let store = o.store.is_some();
-            let compare = |a: &Item, b: &Item| {
+            let mut compare = |a: &Item, b: &Item| {
                 let ord = compare_items(a, b, o.alpha, by, store);
                 if o.desc {
                     ord.reverse()
@@ -292,8 +297,13 @@ fn sort_generic(ctx: &mut Ctx, args: &[&[u8]], readonly: bool) -> CmdResult {
                     ord
                 }
             };
-            // glibc's qsort is a stable merge sort, so ties keep their order.
-            items.sort_by(compare);
+            let whole = start == 0 && end == items.len() as i64 - 1;
+            if by && !whole {
+                pqsort(&mut items, &mut compare, start as usize, end as usize);
+            } else {
+                // glibc's qsort is a stable merge sort, so ties keep their order.
+                items.sort_by(compare);
+            }
         }
     }
     let range = usize::try_from(start).unwrap_or(0)..usize::try_from(end + 1).unwrap_or(0);
