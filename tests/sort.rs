@@ -38,6 +38,11 @@ fn numeric_and_alpha_orders() {
         &["sort", "z", "alpha"],
         &["sort", "z", "alpha", "desc", "limit", "0", "2"],
         &["sort", "z"],
+        // Sorting converts a listpack sorted set, SORT_RO too.
+        &["object", "encoding", "z"],
+        &["zadd", "z2", "1", "a"],
+        &["sort_ro", "z2", "by", "nosort"],
+        &["object", "encoding", "z2"],
         // Intset, listpack and hashtable sets, listpack and skiplist zsets.
         &["sadd", "ints", "3", "1", "2"],
         &["sort", "ints"],

@@ -166,6 +166,20 @@ fn by_pattern(server: &Server, db: &mut DbView, pattern: &[u8], element: &[u8]) 
     }
 }
 
+/// Redis converts a listpack sorted set to a skiplist before sorting it,
+/// SORT_RO too (OBJECT ENCODING and DUMP show it afterwards). Not a change
+/// of the value: not counted, propagated or signalled to WATCH.
+fn to_skiplist(db: &mut DbView, key: &[u8]) {
+    let listpack =
+        matches!(db.peek(key).map(|e| &e.value), Some(Value::ZSet(z)) if z.is_listpack());
+    if listpack {
+        if let Some(Value::ZSet(z)) = db.get_mut_unwatched(key) {
+            z.convert_to_skiplist();
+        }
+        db.changed_nothing();
+    }
+}
+
 /// One element to sort (`redisSortObject`): its weight, or the bytes it
 /// compares by under ALPHA with BY (None when the BY key is missing).
 struct Item {
@@ -180,6 +194,7 @@ fn sort_generic(ctx: &mut Ctx, args: &[&[u8]], readonly: bool) -> CmdResult {
     let server = ctx.server;
     let fill = server.config.list_max_listpack_size();
     let mut db = ctx.db();
+    to_skiplist(&mut db, args[1]);
     // Redis loads every element (or, when the order is the stored one, the
     // LIMIT range) before looking any other key up.
     let (mut items, start, end) = {
