@@ -219,6 +219,9 @@ mod tests {
     fn doubles_and_verbatim() {
         assert_eq!(enc(Reply::Double(1.5), Resp::V3), b",1.5\r\n");
         assert_eq!(enc(Reply::Double(1.5), Resp::V2), b"$3\r\n1.5\r\n");
+        let text = || Reply::DoubleText(bytes::Bytes::from_static(b"13.361389"));
+        assert_eq!(enc(text(), Resp::V3), b",13.361389\r\n");
+        assert_eq!(enc(text(), Resp::V2), b"$9\r\n13.361389\r\n");
         assert_eq!(
             enc(Reply::Verbatim("txt", "hi".into()), Resp::V3),
             b"=6\r\ntxt:hi\r\n"

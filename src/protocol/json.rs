@@ -265,6 +265,10 @@ mod tests {
             (Reply::Double(f64::INFINITY), "\"inf\""),
             (Reply::Double(f64::NEG_INFINITY), "\"-inf\""),
             (Reply::Double(f64::NAN), "\"nan\""),
+            (
+                Reply::DoubleText(Bytes::from_static(b"-122.27652043104172")),
+                "-122.27652043104172",
+            ),
             (Reply::Verbatim("txt", Bytes::from_static(b"hi")), "\"hi\""),
             (
                 Reply::BigNumber(Bytes::from_static(b"123456789012345678901234567890")),
