@@ -159,6 +159,37 @@ fn search_errors_in_redis_order() {
     ]);
 }
 
+/// The antimeridian, the poles' limits, infinite and zero sizes, and equal
+/// distances cut by COUNT (Redis's partial quicksort decides their order).
+#[test]
+fn edges_and_ties() {
+    differential_lines(&[
+        "geoadd g 180 0 a -180 0 b 179.5 10 c -179.5 -10 d 0 85.05 n 0 -85.05 s 90 85 n2 -90 -85 s2",
+        "georadius g 0 0 inf km withdist",
+        "georadius g 0 0 1e300 km withdist",
+        "georadius g 179.9 0 100 km withdist",
+        "georadius g -179.9 0 100 km withdist asc",
+        "geosearch g fromlonlat 180 0 bybox 400 4000 km withdist",
+        "geosearch g fromlonlat -180 0 bybox 40000 100 km withdist desc",
+        "geosearch g fromlonlat 0 85 byradius 3000 km withdist withcoord",
+        "geosearch g fromlonlat 0 -85 bybox 10000 10000 km withdist",
+        "georadius g 0 0 -0 km",
+        "georadius g 0 0 0 km",
+        "geosearch g fromlonlat 0 0 bybox 0 0 m",
+        "georadius g 0 0 20000 km count 3 withdist",
+        "georadius g 0 0 20000 km count 3 any withdist",
+        "georadius g 0 0 20000 km count 3 desc withdist",
+        "geosearch g frommember n bybox inf inf m withdist",
+        "geodist g a b",
+        "geodist g n s mi",
+        "geoadd g 0 0 x 0 0 y 0 0 z 0 0 w 0 0 v 0 0 u 0 0 t 0 0 r",
+        "georadius g 0 0 10 km count 4",
+        "georadius g 0 0 10 km count 4 desc",
+        "georadius g 0 0 10 km asc",
+        "georadius g 0 0 10 km count 2 any",
+    ]);
+}
+
 /// GEOPOS and WITHCOORD answer RESP3 doubles; distances stay bulk strings.
 #[test]
 fn resp3_coordinates() {
