@@ -53,17 +53,10 @@ int reddish_ld_is_finite(const unsigned char *a) {
     return !(isnan(x) || isinf(x));
 }
 
-/* INCRBYFLOAT core: `value += incr` in long double, then Redis
- * ld2string(buf, len, value, LD_STR_HUMAN). Returns -1 if the sum is NaN or
- * infinite, otherwise the length written to buf (0 when it does not fit, as
- * ld2string does). */
-int reddish_ld_add_human(const unsigned char *a, const unsigned char *b, char *buf, size_t len) {
-    long double value, incr;
-    memcpy(&value, a, sizeof(value));
-    memcpy(&incr, b, sizeof(incr));
-    value += incr;
-    if (isnan(value) || isinf(value)) return -1;
-
+/* Redis ld2string(buf, len, value, LD_STR_HUMAN) of a finite value:
+ * "%.17Lf", trailing zeros and '.' stripped, "-0" written "0". Returns the
+ * length written to buf (0 when it does not fit, as ld2string does). */
+static int ld_human(long double value, char *buf, size_t len) {
     int l = snprintf(buf, len, "%.17Lf", value);
     if (l < 0 || (size_t)l + 1 > len) return 0;
     /* Remove trailing zeroes after the '.', then a trailing '.'. */
@@ -80,6 +73,23 @@ int reddish_ld_add_human(const unsigned char *a, const unsigned char *b, char *b
         l = 1;
     }
     return l;
+}
+
+/* INCRBYFLOAT core: `value += incr` in long double, then ld_human. Returns
+ * -1 if the sum is NaN or infinite, otherwise ld_human's length. */
+int reddish_ld_add_human(const unsigned char *a, const unsigned char *b, char *buf, size_t len) {
+    long double value, incr;
+    memcpy(&value, a, sizeof(value));
+    memcpy(&incr, b, sizeof(incr));
+    value += incr;
+    if (isnan(value) || isinf(value)) return -1;
+    return ld_human(value, buf, len);
+}
+
+/* Redis addReplyHumanLongDouble() of a double (GEOPOS, WITHCOORD): the
+ * double widened to long double, then ld_human. */
+int reddish_d_human(double d, char *buf, size_t len) {
+    return ld_human((long double)d, buf, len);
 }
 
 /* The "%.17g" formatting of Redis 7.0 addReplyDouble(). */

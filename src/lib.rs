@@ -22,6 +22,7 @@ pub mod log;
 pub mod monitor;
 pub mod number;
 pub mod persistence;
+pub mod pqsort;
 pub mod propagate;
 pub mod protocol;
 pub mod pubsub;

@@ -27,6 +27,7 @@ unsafe extern "C" {
     fn reddish_ld_is_finite(a: *const u8) -> c_int;
     fn reddish_ld_add_human(a: *const u8, b: *const u8, buf: *mut c_char, len: usize) -> c_int;
     fn reddish_format_g17(d: f64, buf: *mut c_char, len: usize) -> c_int;
+    fn reddish_d_human(d: f64, buf: *mut c_char, len: usize) -> c_int;
 }
 
 /// Redis `string2ll` (util.c): the strict integer syntax used by INCR,
@@ -111,6 +112,24 @@ pub fn strtod_c_string(s: &[u8]) -> Option<f64> {
     })
 }
 
+/// SORT's numeric weight (Redis `sortCommandGeneric`): C `strtod` on `s`
+/// read as a C string, which must be used up to its end (so `""` is 0),
+/// neither overflowing nor underflowing (`ERANGE`) nor NaN.
+pub fn strtod_sort_weight(s: &[u8]) -> Option<f64> {
+    with_nul(s, |ptr| {
+        let mut end: *mut c_char = std::ptr::null_mut();
+        // SAFETY: errno is this thread's; `ptr` is NUL-terminated and strtod
+        // reads no further than the NUL, leaving `end` within the buffer.
+        unsafe {
+            *libc::__errno_location() = 0;
+            let v = libc::strtod(ptr, &mut end);
+            let range = *libc::__errno_location() == libc::ERANGE;
+            let at_end = !end.is_null() && *end == 0;
+            (at_end && !range && !v.is_nan()).then_some(v)
+        }
+    })
+}
+
 /// C `strtod(s, NULL)` on `s` read as a C string: the number at its start,
 /// whatever follows it, 0 when there is none (DEBUG SLEEP reads its argument
 /// so). NaN and infinities come back as parsed.
@@ -129,6 +148,18 @@ pub fn format_double(d: f64, out: &mut Vec<u8>) {
     let n = unsafe { reddish_format_g17(d, buf.as_mut_ptr().cast(), buf.len()) };
     let n = usize::try_from(n).unwrap_or(0).min(buf.len() - 1);
     out.extend_from_slice(&buf[..n]);
+}
+
+/// Redis `addReplyHumanLongDouble` text of a finite double (GEOPOS and
+/// WITHCOORD coordinates): `%.17Lf` of it as a long double, trailing zeros
+/// and `.` stripped, so `-122.27652043104172` and `13.361389338970184`.
+pub fn format_double_human(d: f64) -> Vec<u8> {
+    // "%.17Lf" of a finite double: at most 309 integer digits, '-', '.', 17 decimals.
+    let mut buf = [0u8; 360];
+    // SAFETY: `buf` is writable for `buf.len()` bytes; snprintf NUL-terminates.
+    let n = unsafe { reddish_d_human(d, buf.as_mut_ptr().cast(), buf.len()) };
+    let n = usize::try_from(n).unwrap_or(0).min(buf.len() - 1);
+    buf[..n].to_vec()
 }
 
 /// A C `long double` (80-bit x87 on x86_64), kept as its raw bytes because

@@ -501,6 +501,70 @@ fn bitmap_and_hyperloglog_events() {
     );
 }
 
+/// GEOADD's `zadd`, the `georadiusstore`/`geosearchstore`/`sortstore` of
+/// stored results (`del` for an empty one), `new` for created keys, and
+/// the key misses of the reads (SORT's BY/GET lookups included).
+#[test]
+fn geo_and_sort_events() {
+    check(
+        "KEAm",
+        &[
+            &[
+                "GEOADD",
+                "g",
+                "13.361389",
+                "38.115556",
+                "a",
+                "15.087269",
+                "37.502669",
+                "b",
+            ],
+            &["GEOADD", "g", "13.361389", "38.115556", "a"],
+            &["GEOADD", "g", "XX", "CH", "13", "38", "a"],
+            &["GEOPOS", "nog", "a"],
+            &["GEORADIUS", "g", "15", "37", "200", "km", "STORE", "d1"],
+            &["GEORADIUS", "g", "15", "37", "1", "m", "STORE", "d1"],
+            &[
+                "GEORADIUSBYMEMBER",
+                "g",
+                "a",
+                "500",
+                "km",
+                "STOREDIST",
+                "d2",
+            ],
+            &[
+                "GEOSEARCHSTORE",
+                "d3",
+                "g",
+                "FROMLONLAT",
+                "15",
+                "37",
+                "BYBOX",
+                "900",
+                "900",
+                "km",
+            ],
+            &[
+                "GEOSEARCHSTORE",
+                "d3",
+                "nog",
+                "FROMLONLAT",
+                "15",
+                "37",
+                "BYBOX",
+                "900",
+                "900",
+                "km",
+            ],
+            &["RPUSH", "l", "3", "1", "2"],
+            &["SORT", "l", "STORE", "sd"],
+            &["SORT", "l", "BY", "w_*", "GET", "h_*->f", "STORE", "sd"],
+            &["SORT", "nol", "STORE", "sd"],
+        ],
+    );
+}
+
 /// Stream writes at each of Redis's notifying points (`xadd`, `xtrim`,
 /// `xdel`, `xgroup-*`, `xsetid`), and those that do not notify.
 const STREAM_SCRIPT: &[&[&str]] = &[

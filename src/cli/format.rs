@@ -54,6 +54,11 @@ fn tty(reply: &Reply, prefix: &[u8], out: &mut Vec<u8>) {
             out.extend_from_slice(&double_text(*d));
             out.push(b'\n');
         }
+        Reply::DoubleText(text) => {
+            out.extend_from_slice(b"(double) ");
+            out.extend_from_slice(text);
+            out.push(b'\n');
+        }
         Reply::Bulk(data) => {
             repr(data, out);
             out.push(b'\n');
@@ -160,6 +165,7 @@ pub fn raw(reply: &Reply, out: &mut Vec<u8>) {
         Reply::Bool(b) => out.extend_from_slice(if *b { b"(true)" } else { b"(false)" }),
         Reply::Integer(n) => out.extend_from_slice(n.to_string().as_bytes()),
         Reply::Double(d) => out.extend_from_slice(&double_text(*d)),
+        Reply::DoubleText(text) => out.extend_from_slice(text),
         Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {

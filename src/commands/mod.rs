@@ -14,6 +14,7 @@ mod blocking;
 mod callstats;
 mod connection;
 mod debug;
+mod geo;
 mod hash;
 mod hyperloglog;
 mod keys;
@@ -24,6 +25,7 @@ mod pubsub;
 mod replication;
 pub mod server;
 mod set;
+mod sort;
 mod stream;
 mod string;
 mod table;
@@ -103,6 +105,8 @@ fn registrations() -> impl Iterator<Item = &'static Registration> {
         hash::COMMANDS,
         set::COMMANDS,
         zset::COMMANDS,
+        geo::COMMANDS,
+        sort::COMMANDS,
         stream::COMMANDS,
         pubsub::COMMANDS,
         replication::COMMANDS,

@@ -241,6 +241,11 @@ enum GetKeys {
     Bitfield,
     /// Redis's `migrateGetKeys` ([`super::migrate::key_range`]).
     Migrate,
+    /// Redis's `sortGetKeys`: the key, and the last STORE's key. It skips
+    /// LIMIT's two arguments and BY's and GET's one, but not STORE's.
+    Sort,
+    /// Redis's `sortROGetKeys`: just the key.
+    SortRo,
 }
 
 /// The `getkeys_proc` Redis 7.0's command table (commands.c) gives `name`.
@@ -257,6 +262,8 @@ fn getkeys_proc(name: &str) -> Option<GetKeys> {
         "set" => GetKeys::Set,
         "bitfield" => GetKeys::Bitfield,
         "migrate" => GetKeys::Migrate,
+        "sort" => GetKeys::Sort,
+        "sort_ro" => GetKeys::SortRo,
         "sintercard" | "lmpop" | "zmpop" | "zunion" | "zinter" | "zintercard" | "zdiff" => {
             generic(0, 1, 2)
         }
@@ -340,6 +347,28 @@ impl GetKeys {
                     KeyFlags::RW.with(KeyFlags::ACCESS).with(KeyFlags::UPDATE)
                 };
                 vec![(1, flags)]
+            }
+            GetKeys::SortRo => vec![(1, KeyFlags::RO.with(KeyFlags::ACCESS))],
+            GetKeys::Sort => {
+                let mut keys = vec![(1, KeyFlags::RO.with(KeyFlags::ACCESS))];
+                let mut store = None;
+                let mut i = 2;
+                while i < args.len() {
+                    let word = c_string(args[i], usize::MAX);
+                    if word.eq_ignore_ascii_case(b"limit") {
+                        i += 2;
+                    } else if word.eq_ignore_ascii_case(b"get") || word.eq_ignore_ascii_case(b"by")
+                    {
+                        i += 1;
+                    } else if word.eq_ignore_ascii_case(b"store") && i + 1 < args.len() {
+                        store = Some(i + 1);
+                    }
+                    i += 1;
+                }
+                if let Some(pos) = store {
+                    keys.push((pos, KeyFlags::OW.with(KeyFlags::UPDATE)));
+                }
+                keys
             }
         }
     }

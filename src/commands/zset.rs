@@ -73,7 +73,7 @@ const ERR_OUT_OF_RANGE: &str = "ERR value is out of range";
 const RANDOM_REPLY_LIMIT: u64 = 1 << 24;
 
 /// The conversion thresholds, read from the config on each use (CONFIG SET applies at once).
-fn limits(server: &Server) -> Limits {
+pub(super) fn limits(server: &Server) -> Limits {
     let c = &server.config;
     Limits {
         max_entries: usize::try_from(c.zset_max_listpack_entries()).unwrap_or(usize::MAX),
@@ -83,7 +83,7 @@ fn limits(server: &Server) -> Limits {
 
 /// Redis `lookupKeyRead` + `checkType`: counts a keyspace hit or miss; a
 /// miss is a `keymiss` event.
-fn read<'d>(
+pub(super) fn read<'d>(
     server: &Server,
     db: &'d mut DbView<'_, '_>,
     key: &[u8],
@@ -140,7 +140,7 @@ struct AddTally {
 
 /// Redis `zaddGenericCommand`: options, then every score is parsed before
 /// the key is touched (all or nothing), then each pair goes through `zsetAdd`.
-fn zadd_generic(ctx: &mut Ctx, args: &[&[u8]], mut flags: AddFlags) -> CmdResult {
+pub(super) fn zadd_generic(ctx: &mut Ctx, args: &[&[u8]], mut flags: AddFlags) -> CmdResult {
     let mut ch = false;
     let mut idx = 2;
     while let Some(opt) = args.get(idx) {

@@ -90,15 +90,9 @@ pub fn encode(reply: &Reply, resp: Resp, out: &mut BytesMut) {
         Reply::Double(d) => {
             let mut text = Vec::with_capacity(24);
             format_double(*d, &mut text);
-            match resp {
-                Resp::V2 => put_bulk(out, &text),
-                Resp::V3 => {
-                    out.put_u8(b',');
-                    out.put_slice(&text);
-                    out.put_slice(b"\r\n");
-                }
-            }
+            put_double(out, &text, resp);
         }
+        Reply::DoubleText(text) => put_double(out, text, resp),
         Reply::Bool(b) => match resp {
             Resp::V2 => put_line(out, b':', *b as i64),
             Resp::V3 => out.put_slice(if *b { b"#t\r\n" } else { b"#f\r\n" }),
@@ -121,6 +115,18 @@ pub fn encode(reply: &Reply, resp: Resp, out: &mut BytesMut) {
                 out.put_slice(b"\r\n");
             }
         },
+    }
+}
+
+/// A double's text: a bulk string in RESP2, `,<text>` in RESP3.
+fn put_double(out: &mut BytesMut, text: &[u8], resp: Resp) {
+    match resp {
+        Resp::V2 => put_bulk(out, text),
+        Resp::V3 => {
+            out.put_u8(b',');
+            out.put_slice(text);
+            out.put_slice(b"\r\n");
+        }
     }
 }
 
@@ -211,6 +217,9 @@ mod tests {
     fn doubles_and_verbatim() {
         assert_eq!(enc(Reply::Double(1.5), Resp::V3), b",1.5\r\n");
         assert_eq!(enc(Reply::Double(1.5), Resp::V2), b"$3\r\n1.5\r\n");
+        let text = || Reply::DoubleText(bytes::Bytes::from_static(b"13.361389"));
+        assert_eq!(enc(text(), Resp::V3), b",13.361389\r\n");
+        assert_eq!(enc(text(), Resp::V2), b"$9\r\n13.361389\r\n");
         assert_eq!(
             enc(Reply::Verbatim("txt", "hi".into()), Resp::V3),
             b"=6\r\ntxt:hi\r\n"

@@ -76,6 +76,8 @@ fn put_value(reply: &Reply, out: &mut BytesMut) {
         Reply::Null | Reply::NullArray => out.put_slice(b"null"),
         Reply::Bool(b) => out.put_slice(if *b { b"true" } else { b"false" }),
         Reply::Double(d) => put_double(*d, out),
+        // Finite decimal text (`-122.27652043104172`): a JSON number as it is.
+        Reply::DoubleText(text) => out.put_slice(text),
         Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
             put_list(items.iter(), out, put_value)
         }
@@ -263,6 +265,10 @@ mod tests {
             (Reply::Double(f64::INFINITY), "\"inf\""),
             (Reply::Double(f64::NEG_INFINITY), "\"-inf\""),
             (Reply::Double(f64::NAN), "\"nan\""),
+            (
+                Reply::DoubleText(Bytes::from_static(b"-122.27652043104172")),
+                "-122.27652043104172",
+            ),
             (Reply::Verbatim("txt", Bytes::from_static(b"hi")), "\"hi\""),
             (
                 Reply::BigNumber(Bytes::from_static(b"123456789012345678901234567890")),

@@ -30,6 +30,9 @@ pub enum Reply {
     Map(Vec<(Reply, Reply)>),
     /// A RESP3 double; a bulk string in RESP2.
     Double(f64),
+    /// A RESP3 double already formatted (Redis's `addReplyHumanLongDouble`:
+    /// GEOPOS and WITHCOORD coordinates); a bulk string in RESP2.
+    DoubleText(Bytes),
     /// A RESP3 boolean; an integer 1 or 0 in RESP2.
     Bool(bool),
     /// A RESP3 verbatim string with its three-letter format; a bulk string in RESP2.

@@ -387,6 +387,17 @@ pub fn differential(script: &[&[&str]]) {
     differential_normalized(script, |reply| reply.to_vec());
 }
 
+/// [`differential`] with each command written as one line of words
+/// (arguments without spaces): `"geoadd g 13.36 38.11 Palermo"`.
+pub fn differential_lines(lines: &[&str]) {
+    let script: Vec<Vec<&str>> = lines
+        .iter()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let script: Vec<&[&str]> = script.iter().map(Vec::as_slice).collect();
+    differential(&script);
+}
+
 /// Like [`differential`], comparing the replies after `normalize`, for
 /// replies with a part that legitimately differs (a client id, a time).
 pub fn differential_normalized(script: &[&[&str]], normalize: fn(&[u8]) -> Vec<u8>) {

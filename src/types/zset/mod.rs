@@ -406,7 +406,7 @@ impl ZSet {
     }
 
     /// Redis `zsetConvert(zobj, OBJ_ENCODING_SKIPLIST)`.
-    fn convert_to_skiplist(&mut self) {
+    pub fn convert_to_skiplist(&mut self) {
         if let ZSet::Listpack(lp) = self {
             let mut sl = Skiplist::default();
             for (_, member, score) in lp.iter() {
