@@ -4,6 +4,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::CommandClock;
 use crate::number::parse_i64;
+use crate::types::compact::CompactBytes;
 use crate::types::hash::Hash;
 use crate::types::list::List;
 use crate::types::memory::bytes_size;
@@ -213,18 +214,7 @@ impl std::fmt::Debug for Embstr {
 /// A key's bytes: up to 22 inline, longer ones on the heap. Keys are short
 /// as a rule (`user:1000`, `key:000000012345`), so most cost no allocation of
 /// their own: the keyspace stores the key and its entry in one allocation.
-#[derive(Clone)]
-pub struct Key(KeyRepr);
-
-/// Longest key held inline: what fits in a `Box<[u8]>`'s 16 bytes, the tag's
-/// padding and a length byte.
-const INLINE_KEY: usize = 22;
-
-#[derive(Clone)]
-enum KeyRepr {
-    Inline { len: u8, bytes: [u8; INLINE_KEY] },
-    Heap(Box<[u8]>),
-}
+pub type Key = CompactBytes;
 
 // The layouts the keyspace's memory use depends on (see ARCHITECTURE.md).
 #[cfg(target_pointer_width = "64")]
@@ -233,71 +223,6 @@ const _: () = assert!(
         && std::mem::size_of::<Value>() == 48
         && std::mem::size_of::<Entry>() == 64
 );
-
-impl Key {
-    /// MEMORY USAGE: the heap bytes of a key of these bytes (none inline).
-    pub fn heap_size(key: &[u8]) -> usize {
-        if key.len() > INLINE_KEY {
-            bytes_size(key)
-        } else {
-            0
-        }
-    }
-}
-
-impl From<&[u8]> for Key {
-    fn from(data: &[u8]) -> Key {
-        let mut bytes = [0; INLINE_KEY];
-        Key(match bytes.get_mut(..data.len()) {
-            Some(inline) => {
-                inline.copy_from_slice(data);
-                KeyRepr::Inline {
-                    len: data.len() as u8,
-                    bytes,
-                }
-            }
-            None => KeyRepr::Heap(data.into()),
-        })
-    }
-}
-
-impl std::ops::Deref for Key {
-    type Target = [u8];
-
-    fn deref(&self) -> &[u8] {
-        match &self.0 {
-            KeyRepr::Inline { len, bytes } => &bytes[..*len as usize],
-            KeyRepr::Heap(bytes) => bytes,
-        }
-    }
-}
-
-impl std::borrow::Borrow<[u8]> for Key {
-    fn borrow(&self) -> &[u8] {
-        self
-    }
-}
-
-/// Hashes as the bytes do, so maps keyed by `Key` can be looked up by `&[u8]`.
-impl std::hash::Hash for Key {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        (**self).hash(state)
-    }
-}
-
-impl PartialEq for Key {
-    fn eq(&self, other: &Key) -> bool {
-        **self == **other
-    }
-}
-
-impl Eq for Key {}
-
-impl std::fmt::Debug for Key {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", Bytes::copy_from_slice(self))
-    }
-}
 
 /// One keyspace entry: a value, its absolute expiry time and its access record.
 #[derive(Debug, Clone)]

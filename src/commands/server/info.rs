@@ -463,7 +463,10 @@ fn stats(ctx: &mut Ctx, out: &mut String) {
             ("pubsubshard_channels", &pubsub.len(Kind::Shard)),
             ("latest_fork_usec", &0),
             ("total_forks", &0),
-            ("migrate_cached_sockets", &ctx.server.migrate_sockets.count()),
+            (
+                "migrate_cached_sockets",
+                &ctx.server.migrate_sockets.count(),
+            ),
             ("slave_expires_tracked_keys", &0),
             ("active_defrag_hits", &0),
             ("active_defrag_misses", &0),
