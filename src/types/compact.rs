@@ -10,18 +10,18 @@ use bytes::Bytes;
 
 use super::memory::bytes_size;
 
-/// A byte string of up to [`INLINE`] bytes inline, longer ones on the heap:
-/// 24 bytes either way.
+/// A byte string of up to `N` bytes inline, longer ones on the heap: with
+/// the default [`INLINE`], 24 bytes either way.
 #[derive(Clone)]
-pub struct CompactBytes(Repr);
+pub struct CompactBytes<const N: usize = INLINE>(Repr<N>);
 
-/// Longest string held inline: what fits in a `Box<[u8]>`'s 16 bytes, the
-/// tag's padding and a length byte.
+/// Longest string held inline by default: what fits in a `Box<[u8]>`'s 16
+/// bytes, the tag's padding and a length byte.
 pub const INLINE: usize = 22;
 
 #[derive(Clone)]
-enum Repr {
-    Inline { len: u8, bytes: [u8; INLINE] },
+enum Repr<const N: usize> {
+    Inline { len: u8, bytes: [u8; N] },
     Heap(Box<[u8]>),
 }
 
@@ -29,19 +29,19 @@ enum Repr {
 const _: () = assert!(size_of::<CompactBytes>() == 24 && size_of::<CompactPair>() == 32);
 
 /// The empty string.
-impl Default for CompactBytes {
-    fn default() -> CompactBytes {
+impl<const N: usize> Default for CompactBytes<N> {
+    fn default() -> CompactBytes<N> {
         CompactBytes(Repr::Inline {
             len: 0,
-            bytes: [0; INLINE],
+            bytes: [0; N],
         })
     }
 }
 
-impl CompactBytes {
+impl<const N: usize> CompactBytes<N> {
     /// MEMORY USAGE: the heap bytes a string of these bytes takes (none inline).
     pub fn heap_size(bytes: &[u8]) -> usize {
-        if bytes.len() > INLINE {
+        if bytes.len() > N {
             bytes_size(bytes)
         } else {
             0
@@ -49,9 +49,9 @@ impl CompactBytes {
     }
 }
 
-impl From<&[u8]> for CompactBytes {
-    fn from(data: &[u8]) -> CompactBytes {
-        let mut bytes = [0; INLINE];
+impl<const N: usize> From<&[u8]> for CompactBytes<N> {
+    fn from(data: &[u8]) -> CompactBytes<N> {
+        let mut bytes = [0; N];
         CompactBytes(match bytes.get_mut(..data.len()) {
             Some(inline) => {
                 inline.copy_from_slice(data);
@@ -65,8 +65,8 @@ impl From<&[u8]> for CompactBytes {
     }
 }
 
-impl From<CompactBytes> for Bytes {
-    fn from(s: CompactBytes) -> Bytes {
+impl<const N: usize> From<CompactBytes<N>> for Bytes {
+    fn from(s: CompactBytes<N>) -> Bytes {
         match s.0 {
             Repr::Inline { .. } => Bytes::copy_from_slice(&s),
             Repr::Heap(bytes) => Bytes::from(bytes),
@@ -74,7 +74,7 @@ impl From<CompactBytes> for Bytes {
     }
 }
 
-impl std::ops::Deref for CompactBytes {
+impl<const N: usize> std::ops::Deref for CompactBytes<N> {
     type Target = [u8];
 
     fn deref(&self) -> &[u8] {
@@ -85,28 +85,28 @@ impl std::ops::Deref for CompactBytes {
     }
 }
 
-impl std::borrow::Borrow<[u8]> for CompactBytes {
+impl<const N: usize> std::borrow::Borrow<[u8]> for CompactBytes<N> {
     fn borrow(&self) -> &[u8] {
         self
     }
 }
 
 /// Hashes as the bytes do, so maps keyed by it can be looked up by `&[u8]`.
-impl std::hash::Hash for CompactBytes {
+impl<const N: usize> std::hash::Hash for CompactBytes<N> {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         (**self).hash(state)
     }
 }
 
-impl PartialEq for CompactBytes {
-    fn eq(&self, other: &CompactBytes) -> bool {
+impl<const N: usize> PartialEq for CompactBytes<N> {
+    fn eq(&self, other: &CompactBytes<N>) -> bool {
         **self == **other
     }
 }
 
-impl Eq for CompactBytes {}
+impl<const N: usize> Eq for CompactBytes<N> {}
 
-impl std::fmt::Debug for CompactBytes {
+impl<const N: usize> std::fmt::Debug for CompactBytes<N> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:?}", Bytes::copy_from_slice(self))
     }
@@ -225,9 +225,9 @@ mod tests {
     fn strings_of_every_length_read_back() {
         for len in [0, 1, INLINE - 1, INLINE, INLINE + 1, 300] {
             let data: Vec<u8> = (0..len).map(|i| i as u8).collect();
-            let s = CompactBytes::from(&data[..]);
+            let s = CompactBytes::<INLINE>::from(&data[..]);
             assert_eq!(&*s, &data[..]);
-            assert_eq!(CompactBytes::heap_size(&data) > 0, len > INLINE);
+            assert_eq!(CompactBytes::<INLINE>::heap_size(&data) > 0, len > INLINE);
             assert_eq!(Bytes::from(s.clone()), data);
         }
     }

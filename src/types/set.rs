@@ -226,7 +226,7 @@ impl Set {
     pub fn memory(&self, samples: usize) -> usize {
         match self {
             Set::Intset(ints) => each_width!(ints, s => alloc_size(std::mem::size_of_val(&**s))),
-            Set::Table(t) => t.memory(samples, |m| CompactBytes::heap_size(m)),
+            Set::Table(t) => t.memory(samples, |m| <CompactBytes>::heap_size(m)),
         }
     }
 

@@ -134,7 +134,7 @@ impl Skiplist {
             + alloc_size(self.buckets.capacity() * size_of::<u32>())
             + alloc_size(self.upper.capacity() * size_of::<Level>())
             + sampled(ranked, self.len, samples, |id| {
-                CompactBytes::heap_size(&self.node(id).member)
+                <CompactBytes>::heap_size(&self.node(id).member)
             })
     }
 
