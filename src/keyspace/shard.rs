@@ -26,10 +26,10 @@ pub struct Slot {
     entry: Entry,
 }
 
-// The size the keyspace's memory use depends on: 88 bytes are a 96-byte
+// The size the keyspace's memory use depends on: 80 bytes are an 80-byte
 // malloc chunk; see ARCHITECTURE.md.
 #[cfg(target_pointer_width = "64")]
-const _: () = assert!(std::mem::size_of::<Slot>() == 88);
+const _: () = assert!(std::mem::size_of::<Slot>() == 80);
 
 impl Slot {
     /// MEMORY USAGE: what holding `key` costs the keyspace besides its

@@ -4,6 +4,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::CommandClock;
 use crate::number::parse_i64;
+use crate::types::compact::CompactBytes;
 use crate::types::hash::Hash;
 use crate::types::list::List;
 use crate::types::memory::bytes_size;
@@ -13,6 +14,11 @@ use crate::types::zset::ZSet;
 
 /// Strings up to this length are "embstr" in Redis (`OBJ_ENCODING_EMBSTR_SIZE_LIMIT`).
 const EMBSTR_SIZE_LIMIT: usize = 44;
+
+/// Embstrs up to this length are held inline: with 36 a `Value` is 40 bytes,
+/// so a keyspace slot (key, value, expiry, access record) is 80 bytes, one
+/// jemalloc chunk of that class where 88 took a 96-byte one.
+const EMBSTR_INLINE: usize = 36;
 
 /// A stored value. Each Redis type gets a variant; the collection types arrive
 /// with their own issue and module.
@@ -34,7 +40,8 @@ impl Value {
     pub fn memory(&self, samples: usize) -> usize {
         match self {
             Value::String(StringValue::Raw(bytes)) => bytes_size(bytes),
-            Value::String(_) => 0,
+            Value::String(StringValue::Embstr(s)) => s.heap_size(),
+            Value::String(StringValue::Int(_)) => 0,
             Value::List(list) => list.memory(samples),
             Value::Hash(hash) => hash.memory(samples),
             Value::Set(set) => set.memory(samples),
@@ -175,24 +182,22 @@ impl StringValue {
     }
 }
 
-/// The bytes of an "embstr", stored inline in the value: like Redis's embstr,
-/// which shares one allocation with its object header, a short string costs
-/// no allocation of its own (and no pointer to chase on GET).
-#[derive(Clone)]
-pub struct Embstr {
-    len: u8,
-    bytes: [u8; EMBSTR_SIZE_LIMIT],
-}
+/// The bytes of an "embstr", stored inline in the value up to 36 bytes:
+/// like Redis's embstr, which shares one allocation with its object header,
+/// a short string costs no allocation of its own (and no pointer to chase on
+/// GET). The 37-44-byte embstrs (Redis's limit) take a heap chunk.
+#[derive(Clone, Debug)]
+pub struct Embstr(CompactBytes<EMBSTR_INLINE>);
 
 impl Embstr {
-    /// `data` inline, if it is short enough to be an embstr.
+    /// `data`, if it is short enough to be an embstr.
     fn new(data: &[u8]) -> Option<Embstr> {
-        let mut bytes = [0; EMBSTR_SIZE_LIMIT];
-        bytes.get_mut(..data.len())?.copy_from_slice(data);
-        Some(Embstr {
-            len: data.len() as u8,
-            bytes,
-        })
+        (data.len() <= EMBSTR_SIZE_LIMIT).then(|| Embstr(data.into()))
+    }
+
+    /// MEMORY USAGE: the heap bytes (none inline).
+    fn heap_size(&self) -> usize {
+        CompactBytes::<EMBSTR_INLINE>::heap_size(self)
     }
 }
 
@@ -200,104 +205,22 @@ impl std::ops::Deref for Embstr {
     type Target = [u8];
 
     fn deref(&self) -> &[u8] {
-        &self.bytes[..self.len as usize]
-    }
-}
-
-impl std::fmt::Debug for Embstr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", Bytes::copy_from_slice(self))
+        &self.0
     }
 }
 
 /// A key's bytes: up to 22 inline, longer ones on the heap. Keys are short
 /// as a rule (`user:1000`, `key:000000012345`), so most cost no allocation of
 /// their own: the keyspace stores the key and its entry in one allocation.
-#[derive(Clone)]
-pub struct Key(KeyRepr);
-
-/// Longest key held inline: what fits in a `Box<[u8]>`'s 16 bytes, the tag's
-/// padding and a length byte.
-const INLINE_KEY: usize = 22;
-
-#[derive(Clone)]
-enum KeyRepr {
-    Inline { len: u8, bytes: [u8; INLINE_KEY] },
-    Heap(Box<[u8]>),
-}
+pub type Key = CompactBytes;
 
 // The layouts the keyspace's memory use depends on (see ARCHITECTURE.md).
 #[cfg(target_pointer_width = "64")]
 const _: () = assert!(
     std::mem::size_of::<Key>() == 24
-        && std::mem::size_of::<Value>() == 48
-        && std::mem::size_of::<Entry>() == 64
+        && std::mem::size_of::<Value>() == 40
+        && std::mem::size_of::<Entry>() == 56
 );
-
-impl Key {
-    /// MEMORY USAGE: the heap bytes of a key of these bytes (none inline).
-    pub fn heap_size(key: &[u8]) -> usize {
-        if key.len() > INLINE_KEY {
-            bytes_size(key)
-        } else {
-            0
-        }
-    }
-}
-
-impl From<&[u8]> for Key {
-    fn from(data: &[u8]) -> Key {
-        let mut bytes = [0; INLINE_KEY];
-        Key(match bytes.get_mut(..data.len()) {
-            Some(inline) => {
-                inline.copy_from_slice(data);
-                KeyRepr::Inline {
-                    len: data.len() as u8,
-                    bytes,
-                }
-            }
-            None => KeyRepr::Heap(data.into()),
-        })
-    }
-}
-
-impl std::ops::Deref for Key {
-    type Target = [u8];
-
-    fn deref(&self) -> &[u8] {
-        match &self.0 {
-            KeyRepr::Inline { len, bytes } => &bytes[..*len as usize],
-            KeyRepr::Heap(bytes) => bytes,
-        }
-    }
-}
-
-impl std::borrow::Borrow<[u8]> for Key {
-    fn borrow(&self) -> &[u8] {
-        self
-    }
-}
-
-/// Hashes as the bytes do, so maps keyed by `Key` can be looked up by `&[u8]`.
-impl std::hash::Hash for Key {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        (**self).hash(state)
-    }
-}
-
-impl PartialEq for Key {
-    fn eq(&self, other: &Key) -> bool {
-        **self == **other
-    }
-}
-
-impl Eq for Key {}
-
-impl std::fmt::Debug for Key {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", Bytes::copy_from_slice(self))
-    }
-}
 
 /// One keyspace entry: a value, its absolute expiry time and its access record.
 #[derive(Debug, Clone)]
@@ -472,5 +395,29 @@ mod tests {
         assert_eq!(a.frequency(t + 3 * 60_000), LFU_INIT_VAL - 3);
         assert_eq!(a.frequency(t + 60 * 60_000), 0);
         assert_eq!(a.idle_secs(t + 2_500), 2);
+    }
+
+    #[test]
+    fn embstrs_up_to_44_bytes_whether_inline_or_not() {
+        for len in [
+            0,
+            1,
+            EMBSTR_INLINE,
+            EMBSTR_INLINE + 1,
+            EMBSTR_SIZE_LIMIT,
+            45,
+        ] {
+            let data = vec![b'x'; len];
+            let v = StringValue::from_bytes(&data);
+            let want = if len <= EMBSTR_SIZE_LIMIT {
+                "embstr"
+            } else {
+                "raw"
+            };
+            assert_eq!(v.encoding_name(), want, "{len}");
+            assert_eq!(v.to_bytes(), data);
+            let heap = Value::String(v).memory(5);
+            assert_eq!(heap > 0, len > EMBSTR_INLINE, "{len}");
+        }
     }
 }

@@ -2,20 +2,33 @@
 //! hash table once it outgrows `hash-max-listpack-entries` or gets a field or
 //! value longer than `hash-max-listpack-value`. Conversion is one-way, as in Redis.
 
+use super::compact::CompactPair;
 use super::indexed::{IndexedDict, Keyed};
 use super::memory::bytes_size;
 use super::varint;
 
-/// One field of a hash in its "hashtable" encoding.
+/// One field of a hash in its "hashtable" encoding: field and value inline
+/// when short, else in one allocation (see [`CompactPair`]).
 #[derive(Clone, Debug)]
-pub struct Pair {
-    pub field: Box<[u8]>,
-    pub value: Box<[u8]>,
+pub struct Pair(CompactPair);
+
+impl Pair {
+    fn new(field: &[u8], value: &[u8]) -> Pair {
+        Pair(CompactPair::new(field, value))
+    }
+
+    pub fn field(&self) -> &[u8] {
+        self.0.first()
+    }
+
+    pub fn value(&self) -> &[u8] {
+        self.0.second()
+    }
 }
 
 impl Keyed for Pair {
     fn key(&self) -> &[u8] {
-        &self.field
+        self.0.first()
     }
 }
 
@@ -55,7 +68,7 @@ impl Hash {
     pub fn memory(&self, samples: usize) -> usize {
         match self {
             Hash::Listpack(lp) => bytes_size(&lp.buf),
-            Hash::Table(t) => t.memory(samples, |p| bytes_size(&p.field) + bytes_size(&p.value)),
+            Hash::Table(t) => t.memory(samples, |p| p.0.heap_size()),
         }
     }
 
@@ -74,7 +87,7 @@ impl Hash {
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
         match self {
             Hash::Listpack(lp) => lp.find(field).map(|p| p.value),
-            Hash::Table(t) => t.get(field).map(|p| &*p.value),
+            Hash::Table(t) => t.get(field).map(Pair::value),
         }
     }
 
@@ -101,13 +114,10 @@ impl Hash {
             }
             Hash::Table(t) => match t.get_mut(field) {
                 Some(pair) => {
-                    pair.value = value.into();
+                    pair.0.set_second(value);
                     false
                 }
-                None => t.insert(Pair {
-                    field: field.into(),
-                    value: value.into(),
-                }),
+                None => t.insert(Pair::new(field, value)),
             },
         }
     }
@@ -125,10 +135,7 @@ impl Hash {
         if let Hash::Listpack(lp) = self {
             let mut table = IndexedDict::with_capacity(lp.pairs);
             for (field, value) in lp.iter() {
-                table.insert(Pair {
-                    field: field.into(),
-                    value: value.into(),
-                });
+                table.insert(Pair::new(field, value));
             }
             *self = Hash::Table(Box::new(table));
         }
@@ -142,7 +149,7 @@ impl Hash {
         };
         lp.into_iter()
             .flatten()
-            .chain(table.into_iter().flatten().map(|p| (&*p.field, &*p.value)))
+            .chain(table.into_iter().flatten().map(|p| p.0.parts()))
     }
 
     /// The fields by position, for random picks (HRANDFIELD). A listpack is
@@ -162,7 +169,10 @@ impl Hash {
                 lp.iter().for_each(|(f, v)| visit(f, v));
                 0
             }
-            Hash::Table(t) => t.scan(cursor, count, |p| visit(&p.field, &p.value)),
+            Hash::Table(t) => t.scan(cursor, count, |p| {
+                let (field, value) = p.0.parts();
+                visit(field, value)
+            }),
         }
     }
 }
@@ -188,7 +198,7 @@ impl<'a> ByPosition<'a> {
     pub fn get(&self, pos: usize) -> Option<(&'a [u8], &'a [u8])> {
         match self {
             ByPosition::Listed(v) => v.get(pos).copied(),
-            ByPosition::Table(t) => t.get(pos).map(|p| (&*p.field, &*p.value)),
+            ByPosition::Table(t) => t.get(pos).map(|p| p.0.parts()),
         }
     }
 }

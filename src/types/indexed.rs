@@ -13,6 +13,7 @@ use std::hash::BuildHasher;
 
 use hashbrown::raw::RawTable;
 
+use super::compact::CompactBytes;
 use super::memory::{alloc_size, sampled};
 
 /// An entry with a byte-string key (a set member, a hash field).
@@ -20,7 +21,7 @@ pub trait Keyed {
     fn key(&self) -> &[u8];
 }
 
-impl Keyed for Box<[u8]> {
+impl Keyed for CompactBytes {
     fn key(&self) -> &[u8] {
         self
     }
@@ -32,8 +33,10 @@ const MIN_SHRINK_SIZE: usize = 4;
 #[derive(Clone)]
 pub struct IndexedDict<E> {
     entries: Vec<E>,
-    /// Positions in `entries`, hashed by their entry's key.
-    index: RawTable<usize>,
+    /// Positions in `entries`, hashed by their entry's key: `u32`, as Redis
+    /// caps sets and hashes at 2^32 - 1 elements, so a bucket is 5 bytes
+    /// (with its control byte) rather than 9.
+    index: RawTable<u32>,
     hasher: foldhash::fast::RandomState,
 }
 
@@ -64,8 +67,8 @@ impl<E: Keyed> IndexedDict<E> {
     /// (`heap`), sampled.
     pub fn memory(&self, samples: usize, heap: impl Fn(&E) -> usize) -> usize {
         let index = match self.index.buckets() {
-            // hashbrown: a usize per bucket, a control byte per bucket plus a group.
-            n if self.index.capacity() > 0 => alloc_size(n * (size_of::<usize>() + 1) + 16),
+            // hashbrown: a u32 per bucket, a control byte per bucket plus a group.
+            n if self.index.capacity() > 0 => alloc_size(n * (size_of::<u32>() + 1) + 16),
             _ => 0,
         };
         alloc_size(size_of::<Self>())
@@ -97,9 +100,9 @@ impl<E: Keyed> IndexedDict<E> {
         let entries = &self.entries;
         self.index
             .get(self.hash(key), |&i| {
-                entries.get(i).is_some_and(|e| e.key() == key)
+                entries.get(i as usize).is_some_and(|e| e.key() == key)
             })
-            .copied()
+            .map(|&i| i as usize)
     }
 
     pub fn get(&self, key: &[u8]) -> Option<&E> {
@@ -116,6 +119,8 @@ impl<E: Keyed> IndexedDict<E> {
     }
 
     /// Adds `entry` unless its key is present. Returns whether it was added.
+    /// Positions are `u32`: past Redis's 2^32 - 1 elements (some 100 GB of
+    /// members) they would wrap.
     pub fn insert(&mut self, entry: E) -> bool {
         let hash = self.hash(entry.key());
         let IndexedDict {
@@ -125,13 +130,17 @@ impl<E: Keyed> IndexedDict<E> {
         } = self;
         let key = entry.key();
         if index
-            .get(hash, |&i| entries.get(i).is_some_and(|e| e.key() == key))
+            .get(hash, |&i| {
+                entries.get(i as usize).is_some_and(|e| e.key() == key)
+            })
             .is_some()
         {
             return false;
         }
-        index.insert(hash, entries.len(), |&i| {
-            entries.get(i).map_or(0, |e| hasher.hash_one(e.key()))
+        index.insert(hash, entries.len() as u32, |&i| {
+            entries
+                .get(i as usize)
+                .map_or(0, |e| hasher.hash_one(e.key()))
         });
         entries.push(entry);
         true
@@ -141,17 +150,17 @@ impl<E: Keyed> IndexedDict<E> {
     pub fn remove(&mut self, key: &[u8]) -> Option<E> {
         let hash = self.hash(key);
         let entries = &self.entries;
-        let pos = self
-            .index
-            .remove_entry(hash, |&i| entries.get(i).is_some_and(|e| e.key() == key))?;
-        Some(self.take_at(pos))
+        let pos = self.index.remove_entry(hash, |&i| {
+            entries.get(i as usize).is_some_and(|e| e.key() == key)
+        })?;
+        Some(self.take_at(pos as usize))
     }
 
     /// Removes the entry at `pos` (from the index too), moving the last entry
     /// into its place.
     pub fn remove_at(&mut self, pos: usize) -> Option<E> {
         let key_hash = self.hash(self.entries.get(pos)?.key());
-        self.index.remove_entry(key_hash, |&i| i == pos)?;
+        self.index.remove_entry(key_hash, |&i| i as usize == pos)?;
         Some(self.take_at(pos))
     }
 
@@ -160,8 +169,8 @@ impl<E: Keyed> IndexedDict<E> {
         let last = self.entries.len() - 1;
         if pos != last {
             let moved_hash = self.hash(self.entries[last].key());
-            if let Some(slot) = self.index.get_mut(moved_hash, |&i| i == last) {
-                *slot = pos;
+            if let Some(slot) = self.index.get_mut(moved_hash, |&i| i as usize == last) {
+                *slot = pos as u32;
             }
         }
         let entry = self.entries.swap_remove(pos);
@@ -182,7 +191,9 @@ impl<E: Keyed> IndexedDict<E> {
                 hasher,
             } = self;
             index.shrink_to(target, |&i| {
-                entries.get(i).map_or(0, |e| hasher.hash_one(e.key()))
+                entries
+                    .get(i as usize)
+                    .map_or(0, |e| hasher.hash_one(e.key()))
             });
         }
     }
@@ -212,8 +223,8 @@ impl<E: Keyed> IndexedDict<E> {
 mod tests {
     use super::*;
 
-    fn key(n: usize) -> Box<[u8]> {
-        n.to_string().into_bytes().into_boxed_slice()
+    fn key(n: usize) -> CompactBytes {
+        n.to_string().as_bytes().into()
     }
 
     #[test]

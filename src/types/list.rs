@@ -377,6 +377,7 @@ impl List {
         for e in elements {
             node.push(End::Tail, e);
         }
+        node.buf.shrink_to_fit();
         if node.count > 0 {
             self.len += node.count;
             self.nodes.push_back(node);
@@ -436,7 +437,12 @@ impl List {
         let limit = self.limit();
         match self.end_node(end) {
             Some(node) if node.allows(limit, data.len()) => node.push(end, data),
-            _ => {
+            full => {
+                // The end node is done growing: drop the slack of its last
+                // doubling (an 8 KB node would sit in a 14 KB buffer).
+                if let Some(node) = full {
+                    node.buf.shrink_to_fit();
+                }
                 let mut node = Node::default();
                 node.push(end, data);
                 match end {
@@ -860,6 +866,20 @@ mod tests {
             lens,
             [70_000, 16_384, 16_383, 128, 127, 0, 0, 127, 128, 16_383, 16_384, 70_000]
         );
+    }
+
+    #[test]
+    fn full_nodes_keep_no_growth_slack() {
+        let mut list = List::new(-2);
+        for i in 0..10_000 {
+            list.push(End::Tail, format!("value:{i}").as_bytes());
+            list.push(End::Head, format!("value:{i}").as_bytes());
+        }
+        let n = list.nodes.len();
+        for node in list.nodes.range(1..n - 1) {
+            assert_eq!(node.buf.capacity(), node.buf.len());
+            assert!(node.buf.len() <= 8192);
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Collection data structures, one module per Redis type.
 
 pub mod bitmap;
+pub mod compact;
 pub mod geo;
 pub mod hash;
 pub mod hyperloglog;

@@ -6,8 +6,9 @@ use bytes::Bytes;
 use rand::seq::index;
 use rand::Rng;
 
+use super::compact::CompactBytes;
 use super::indexed::IndexedDict;
-use super::memory::{alloc_size, bytes_size};
+use super::memory::alloc_size;
 use crate::number::parse_i64;
 
 /// Redis's intset: sorted integers in one exactly sized array whose element
@@ -195,7 +196,8 @@ pub enum Set {
     /// "intset".
     Intset(Intset),
     /// "hashtable".
-    Table(Box<IndexedDict<Box<[u8]>>>),
+    /// "hashtable": members inline up to 22 bytes (see [`CompactBytes`]).
+    Table(Box<IndexedDict<CompactBytes>>),
 }
 
 impl Set {
@@ -224,7 +226,7 @@ impl Set {
     pub fn memory(&self, samples: usize) -> usize {
         match self {
             Set::Intset(ints) => each_width!(ints, s => alloc_size(std::mem::size_of_val(&**s))),
-            Set::Table(t) => t.memory(samples, |m| bytes_size(m)),
+            Set::Table(t) => t.memory(samples, |m| <CompactBytes>::heap_size(m)),
         }
     }
 

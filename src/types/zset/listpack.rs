@@ -1,10 +1,12 @@
 //! The compact encoding of a small sorted set (Redis's "listpack"): one byte
 //! buffer of (member, score) entries sorted by (score, member).
 //!
-//! Entry layout: `score (8 bytes, f64 LE)` then the member as a framed entry of
-//! [`varint`]: `len (varint) | member | len (varint, bytes reversed)`.
-//! The trailing length lets a walk go backwards from any entry boundary, as
-//! Redis's listpack back-length does, so ZREVRANGE and ZPOPMAX do not rescan.
+//! Entry layout: the score's code (see [`encode_score`]: one byte for a small
+//! integer, as Redis's listpack stores integral scores as integers) then the
+//! member as a framed entry of [`varint`]: `len (varint) | member | len
+//! (varint, bytes reversed)`. Both read from either end, so a walk goes
+//! backwards from any entry boundary, as Redis's listpack back-length allows,
+//! and ZREVRANGE and ZPOPMAX do not rescan.
 //! Operations are O(n), as in Redis: the set stays small by construction.
 
 use crate::types::memory::alloc_size;
@@ -13,11 +15,69 @@ use crate::types::varint;
 /// Redis `LISTPACK_MAX_SAFETY_SIZE`: a listpack never grows past 1 GiB.
 pub const MAX_SAFE_BYTES: usize = 1 << 30;
 
-const SCORE_BYTES: usize = 8;
+/// Score codes: a byte below `INT_TAG` is a small integer (the byte minus
+/// `SMALL_BIAS`); `INT_TAG + n` brackets an n-byte little-endian integer
+/// (`tag, bytes, tag`); `F64_TAG` brackets the 8 bytes of an f64.
+const INT_TAG: u8 = 0xf0;
+const F64_TAG: u8 = 0xff;
+const SMALL_BIAS: i64 = 16;
+/// The longest code: an f64 and its two tags.
+const MAX_SCORE_CODE: usize = 10;
 
-/// Bytes one entry takes for a member of `len` bytes.
-fn entry_len(len: usize) -> usize {
-    SCORE_BYTES + varint::framed_len(len)
+/// `score`'s code and its length: integral scores in as few bytes as they
+/// need (0 to 223 in one), the rest as f64.
+fn encode_score(score: f64) -> ([u8; MAX_SCORE_CODE], usize) {
+    let mut code = [0; MAX_SCORE_CODE];
+    let int = score as i64;
+    // `as` saturates, so a score past i64's range fails the round trip.
+    if int as f64 != score || !(-9.0e18..9.0e18).contains(&score) {
+        code[0] = F64_TAG;
+        code[1..9].copy_from_slice(&score.to_le_bytes());
+        code[9] = F64_TAG;
+        return (code, MAX_SCORE_CODE);
+    }
+    if let Ok(small) = u8::try_from(int + SMALL_BIAS) {
+        if small < INT_TAG {
+            code[0] = small;
+            return (code, 1);
+        }
+    }
+    // The fewest bytes whose sign extension gives `int` back.
+    let n = (1..8)
+        .find(|&n| (int << (64 - 8 * n)) >> (64 - 8 * n) == int)
+        .unwrap_or(8);
+    code[0] = INT_TAG + n as u8;
+    code[1..=n].copy_from_slice(&int.to_le_bytes()[..n]);
+    code[n + 1] = INT_TAG + n as u8;
+    (code, n + 2)
+}
+
+/// The length of a score code from its first or last byte (its tag).
+fn score_code_len(tag: u8) -> usize {
+    match tag {
+        F64_TAG => MAX_SCORE_CODE,
+        t if t > INT_TAG => usize::from(t - INT_TAG) + 2,
+        _ => 1,
+    }
+}
+
+/// The score whose code starts at `buf[pos]`, and the code's length.
+fn decode_score(buf: &[u8], pos: usize) -> Option<(f64, usize)> {
+    let tag = *buf.get(pos)?;
+    let len = score_code_len(tag);
+    if len == 1 {
+        return Some(((i64::from(tag) - SMALL_BIAS) as f64, 1));
+    }
+    let payload = buf.get(pos + 1..pos + len - 1)?;
+    let score = if tag == F64_TAG {
+        f64::from_le_bytes(payload.try_into().ok()?)
+    } else {
+        let mut bytes = [0; 8];
+        bytes[..payload.len()].copy_from_slice(payload);
+        let shift = 64 - 8 * payload.len() as u32;
+        ((i64::from_le_bytes(bytes) << shift) >> shift) as f64
+    };
+    Some((score, len))
 }
 
 #[derive(Clone, Debug, Default)]
@@ -59,9 +119,8 @@ impl Listpack {
     /// The entry starting at byte `pos`: member, score and where the next one
     /// starts (None past the end).
     pub fn entry(&self, pos: usize) -> Option<(&[u8], f64, usize)> {
-        let score = self.buf.get(pos..pos.checked_add(SCORE_BYTES)?)?;
-        let score = f64::from_le_bytes(score.try_into().ok()?);
-        let (member, next) = varint::read_framed(&self.buf, pos + SCORE_BYTES)?;
+        let (score, code_len) = decode_score(&self.buf, pos)?;
+        let (member, next) = varint::read_framed(&self.buf, pos + code_len)?;
         Some((member, score, next))
     }
 
@@ -74,7 +133,8 @@ impl Listpack {
     /// Start of the entry that ends at byte `end` (None at the start).
     pub fn prev(&self, end: usize) -> Option<usize> {
         let (member_start, _) = varint::read_framed_back(&self.buf, end)?;
-        member_start.checked_sub(SCORE_BYTES)
+        let tag = *self.buf.get(member_start.checked_sub(1)?)?;
+        member_start.checked_sub(score_code_len(tag))
     }
 
     /// Start of the last entry.
@@ -135,14 +195,15 @@ impl Listpack {
     }
 
     fn insert_at(&mut self, at: usize, member: &[u8], score: f64) {
-        let size = entry_len(member.len());
+        let (code, code_len) = encode_score(score);
+        let size = code_len + varint::framed_len(member.len());
         let old = self.buf.len();
         // Exact growth, as Redis reallocates a listpack to its exact size.
         self.buf.reserve_exact(size);
         self.buf.resize(old + size, 0);
         self.buf.copy_within(at..old, at + size);
-        let (score_bytes, framed) = self.buf[at..at + size].split_at_mut(SCORE_BYTES);
-        score_bytes.copy_from_slice(&score.to_le_bytes());
+        let (score_bytes, framed) = self.buf[at..at + size].split_at_mut(code_len);
+        score_bytes.copy_from_slice(&code[..code_len]);
         varint::write_framed(framed, member);
         self.len += 1;
     }
@@ -196,13 +257,48 @@ mod tests {
         let mut lp = Listpack::default();
         lp.insert(b"ab", 1.5);
         lp.insert(&[b'm'; 0x80], 2.0);
-        let mut want = 1.5f64.to_le_bytes().to_vec();
-        want.extend_from_slice(&[2, b'a', b'b', 2]);
-        want.extend_from_slice(&2.0f64.to_le_bytes());
+        let mut want = vec![F64_TAG];
+        want.extend_from_slice(&1.5f64.to_le_bytes());
+        want.extend_from_slice(&[F64_TAG, 2, b'a', b'b', 2]);
+        want.push(2 + SMALL_BIAS as u8);
         want.extend_from_slice(&[0x80, 0x01]);
         want.extend_from_slice(&[b'm'; 0x80]);
         want.extend_from_slice(&[0x01, 0x80]);
         assert_eq!(lp.buf, want);
+    }
+
+    #[test]
+    fn scores_round_trip_in_their_shortest_code() {
+        let cases: [(f64, usize); 16] = [
+            (0.0, 1),
+            (-16.0, 1),
+            (223.0, 1),
+            (224.0, 4),
+            (-17.0, 3),
+            (-128.0, 3),
+            (-129.0, 4),
+            (65_535.0, 5),
+            (1_700_000_000_000.0, 8),
+            (-8.9e18, 10),
+            (9.1e18, 10),
+            (1.5, 10),
+            (f64::INFINITY, 10),
+            (f64::NEG_INFINITY, 10),
+            (1e300, 10),
+            (f64::MIN_POSITIVE, 10),
+        ];
+        for (score, len) in cases {
+            let (code, n) = encode_score(score);
+            assert_eq!(n, len, "{score}");
+            assert_eq!(score_code_len(code[0]), n);
+            assert_eq!(score_code_len(code[n - 1]), n);
+            let (back, m) = decode_score(&code[..n], 0).expect("decodes");
+            assert_eq!((back.to_bits(), m), (score.to_bits(), n), "{score}");
+        }
+        for int in [i64::MIN / 2, -1 << 40, -(1 << 15), 1 << 31, (1 << 53) - 1] {
+            let (code, n) = encode_score(int as f64);
+            assert_eq!(decode_score(&code[..n], 0).map(|d| d.0), Some(int as f64));
+        }
     }
 
     #[test]

@@ -280,7 +280,7 @@ impl ZSet {
         } else {
             let mut sl = Skiplist::default();
             for (m, s) in items {
-                sl.insert(m.into_boxed_slice(), s);
+                sl.insert(&m, s);
             }
             ZSet::Skiplist(Box::new(sl))
         }
@@ -400,7 +400,7 @@ impl ZSet {
         }
         match self {
             ZSet::Listpack(lp) => lp.insert(member, score),
-            ZSet::Skiplist(sl) => sl.insert(member.into(), score),
+            ZSet::Skiplist(sl) => sl.insert(member, score),
         }
         Ok(AddOutcome::Added(score))
     }
@@ -410,7 +410,7 @@ impl ZSet {
         if let ZSet::Listpack(lp) = self {
             let mut sl = Skiplist::default();
             for (_, member, score) in lp.iter() {
-                sl.insert(member.into(), score);
+                sl.insert(member, score);
             }
             *self = ZSet::Skiplist(Box::new(sl));
         }
