@@ -124,6 +124,12 @@ pub struct Config {
     vals: [RwLock<Val>; N],
     /// Serialises CONFIG SET so a multi-setting change is all or nothing.
     writer: Mutex<()>,
+    /// The config file's `user` lines (name, rules...), applied once the
+    /// server starts (Redis's `UsersToLoad`).
+    users: Mutex<Vec<Vec<Vec<u8>>>>,
+    /// The config file's `rename-command` lines, in order (old, new; an
+    /// empty new name removes the command).
+    renames: Mutex<Vec<(Vec<u8>, Vec<u8>)>>,
 }
 
 // Positions of the settings with typed accessors.
@@ -199,6 +205,8 @@ const LFU_LOG_FACTOR: usize = idx("lfu-log-factor");
 const LFU_DECAY_TIME: usize = idx("lfu-decay-time");
 const TRACKING_TABLE_MAX_KEYS: usize = idx("tracking-table-max-keys");
 const ACLLOG_MAX_LEN: usize = idx("acllog-max-len");
+const ACL_PUBSUB_DEFAULT: usize = idx("acl-pubsub-default");
+const ACLFILE: usize = idx("aclfile");
 
 impl Default for Config {
     fn default() -> Self {
@@ -229,6 +237,8 @@ impl Config {
             nums,
             vals,
             writer: Mutex::new(()),
+            users: Mutex::default(),
+            renames: Mutex::default(),
         }
     }
 
@@ -852,6 +862,33 @@ impl Config {
         self.unsigned(ACLLOG_MAX_LEN)
     }
 
+    /// `acl-pubsub-default allchannels`: new users and selectors may use
+    /// every channel (Redis 7.0's default is `resetchannels`).
+    pub fn acl_pubsub_default_all(&self) -> bool {
+        self.flag(ACL_PUBSUB_DEFAULT)
+    }
+
+    /// The config file's `user` lines, each the name and its rules.
+    pub fn configured_users(&self) -> Vec<Vec<Vec<u8>>> {
+        self.users
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The config file's `rename-command` lines, in order.
+    pub fn renamed_commands(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.renames
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The ACL file (ACL LOAD / SAVE); empty when none.
+    pub fn aclfile(&self) -> String {
+        self.text(ACLFILE)
+    }
+
     // ----- Internals.
 
     fn num(&self, i: usize) -> i64 {
@@ -1141,7 +1178,22 @@ impl Config {
                     // file is done, for the rest of this file too.
                     state.reading = false;
                 }
-                (b"rename-command", 3) | (b"user" | b"loadmodule", 2..) => {
+                (b"rename-command", 3) => {
+                    let mut renames = self.renames.lock().unwrap_or_else(PoisonError::into_inner);
+                    renames.push((args[0].to_vec(), args[1].to_vec()));
+                    crate::commands::check_renames(&renames).map_err(fail)?;
+                }
+                (b"user", 2..) => {
+                    let mut users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
+                    if users.iter().any(|u| u[0] == args[0]) {
+                        return Err(fail(&format!(
+                            "Error in user declaration '{}': Duplicate user found. A user can only be defined once in config files",
+                            String::from_utf8_lossy(args[0])
+                        )));
+                    }
+                    users.push(args.iter().map(|a| a.to_vec()).collect());
+                }
+                (b"loadmodule", 2..) => {
                     return Err(fail(&format!(
                         "'{}' is not supported by reddish",
                         String::from_utf8_lossy(&argv[0])

@@ -107,10 +107,13 @@ fn monitor_line(client: &Client, args: &[&[u8]]) -> Vec<u8> {
 
 /// The arguments that are secrets (Redis's `redactClientCommandArgument`
 /// calls), for MONITOR and the slow log: every argument of AUTH, the user
-/// and password after HELLO's AUTH.
+/// and rules of ACL SETUSER, the user and password after HELLO's AUTH.
 pub(crate) fn redacted(args: &[&[u8]]) -> std::ops::Range<usize> {
     if is(args[0], "AUTH") {
         return 1..args.len();
+    }
+    if is(args[0], "ACL") && args.len() >= 3 && is(args[1], "SETUSER") {
+        return 2..args.len();
     }
     if is(args[0], "HELLO") {
         if let Some(at) = args.iter().skip(2).position(|a| is(a, "AUTH")) {

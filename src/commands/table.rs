@@ -34,6 +34,16 @@ macro_rules! named_bits {
                     .map(|(bit, _)| *bit)
             }
 
+            /// Every bit and its name, in Redis's order.
+            pub fn all() -> impl Iterator<Item = ($set, &'static str)> {
+                Self::NAMES.iter().copied()
+            }
+
+            /// The union of two sets of bits.
+            pub const fn or(self, other: $set) -> $set {
+                $set(self.0 | other.0)
+            }
+
             /// The names of the bits set, in Redis's order.
             pub fn names(self) -> impl Iterator<Item = &'static str> {
                 Self::NAMES
@@ -388,6 +398,11 @@ pub struct Command {
     getkeys: Option<GetKeys>,
     pub handler: Handler,
     pub locks: Locks,
+    /// This command's bit in an ACL user's command bitmap (`acl.rs`); a bare
+    /// container (COMMAND) shares its container's.
+    pub acl_id: usize,
+    /// A subcommand (`client|kill`): an ACL first-arg is then `args[2]`.
+    pub is_subcommand: bool,
     /// This command's COMMAND INFO entry.
     pub info: Reply,
     /// This command's COMMAND DOCS value.
@@ -419,6 +434,20 @@ type Names<V> = HashMap<Vec<u8>, V, foldhash::fast::RandomState>;
 
 pub struct CommandTable {
     entries: Names<Entry>,
+    /// Every command, container and subcommand in ACL id order.
+    acl: Vec<AclEntry>,
+}
+
+/// What ACL rules see of a command, a container or a subcommand (Redis's
+/// `server.orig_commands` with its `subcommands_dict`s): its id is its index
+/// in [`CommandTable::acl_entries`].
+pub struct AclEntry {
+    /// Full name: `get`, `client`, `client|kill`.
+    pub name: String,
+    pub categories: AclCategories,
+    /// A container's subcommands' ids.
+    pub subcommands: Vec<usize>,
+    pub is_subcommand: bool,
 }
 
 /// Field `key` of a RESP3 map.
@@ -548,6 +577,7 @@ impl Command {
         locks: Locks,
     ) -> Result<Command, String> {
         let name = info_name(&info).ok_or("no name")?;
+        let name_has_parent = name.contains('|');
         let (arity, flags, acl_categories) = parse_header(&info, hidden)?;
         let key_specs = items(items(&info).get(8).ok_or("no key specs")?)
             .iter()
@@ -584,6 +614,8 @@ impl Command {
             getkeys,
             handler,
             locks,
+            acl_id: 0,
+            is_subcommand: name_has_parent,
             info,
             docs,
             stats: CallStats::default(),
@@ -624,6 +656,22 @@ impl Command {
             }
         }
         self.getkeys.map(|g| g.keys(args)).unwrap_or_default()
+    }
+
+    /// Calls `f` with each key position and its flags, as
+    /// [`Command::keys_and_flags`] finds them (Redis's ACL check uses
+    /// `getKeysFromCommandWithSpecs` too), without allocating for a command
+    /// whose one key is at a fixed place.
+    pub fn for_each_key(&self, args: &[&[u8]], mut f: impl FnMut(usize, KeyFlags)) {
+        if let (Some(i), [spec], None) = (self.single_key, &self.key_specs[..], self.getkeys) {
+            if i < args.len() {
+                f(i, spec.flags);
+            }
+            return;
+        }
+        for (i, flags) in self.keys_and_flags(args) {
+            f(i, flags);
+        }
     }
 
     /// Whether a key spec names real keys (not only `not_key` channels).
@@ -782,6 +830,56 @@ fn spec_range(spec: &KeySpec, args: &[&[u8]]) -> SpecKeys {
     }
 }
 
+/// Numbers every command, container and subcommand in name order (a
+/// container before its subcommands) and returns the ACL view in that order.
+fn assign_acl_ids(entries: &mut Names<Entry>) -> Vec<AclEntry> {
+    let mut names: Vec<Vec<u8>> = entries.keys().cloned().collect();
+    names.sort();
+    let mut acl = Vec::new();
+    let mut entry_of = |name: &str, categories, is_subcommand| {
+        acl.push(AclEntry {
+            name: name.to_string(),
+            categories,
+            subcommands: Vec::new(),
+            is_subcommand,
+        });
+        acl.len() - 1
+    };
+    let mut subs_of = Vec::new();
+    for name in names {
+        match entries.get_mut(&name) {
+            Some(Entry::Command(c)) => c.acl_id = entry_of(&c.name, c.acl_categories, false),
+            Some(Entry::Container {
+                name,
+                acl_categories,
+                subcommands,
+                bare,
+                ..
+            }) => {
+                let id = entry_of(name, *acl_categories, false);
+                if let Some(bare) = bare {
+                    bare.acl_id = id;
+                }
+                let mut sub_names: Vec<String> = subcommands.keys().cloned().collect();
+                sub_names.sort();
+                let mut ids = Vec::new();
+                for sub in sub_names {
+                    if let Some(c) = subcommands.get_mut(&sub) {
+                        c.acl_id = entry_of(&c.name, c.acl_categories, true);
+                        ids.push(c.acl_id);
+                    }
+                }
+                subs_of.push((id, ids));
+            }
+            None => {}
+        }
+    }
+    for (id, ids) in subs_of {
+        acl[id].subcommands = ids;
+    }
+    acl
+}
+
 /// Keeps only the subcommands we implement in a container's INFO entry
 /// (element 9) or DOCS map (field `subcommands`).
 fn filter_subcommands(container: &mut Reply, keep: &HashMap<String, Command>) {
@@ -890,13 +988,52 @@ impl CommandTable {
                 },
             );
         }
-        CommandTable { entries }
+        let acl = assign_acl_ids(&mut entries);
+        CommandTable { entries, acl }
+    }
+
+    /// The ACL view of the table, indexed by `acl_id`.
+    pub fn acl_entries(&self) -> &[AclEntry] {
+        &self.acl
+    }
+
+    /// Redis's `ACLLookupCommand`: a command, a container or `container|sub`
+    /// by its original name (any case; `rename-command` does not change what
+    /// ACL rules call it), as its ACL id.
+    pub fn acl_lookup(&self, name: &[u8]) -> Option<usize> {
+        let name = name.to_ascii_lowercase();
+        self.acl.iter().position(|e| e.name.as_bytes() == name)
+    }
+
+    /// The names the dispatcher finds (lowercase).
+    pub fn top_level_names(&self) -> Vec<Vec<u8>> {
+        self.entries.keys().cloned().collect()
+    }
+
+    /// `rename-command old new` (Redis's config loading): the command is
+    /// found under `new` only; an empty `new` removes it.
+    pub fn rename(&mut self, from: &[u8], to: &[u8]) -> Result<(), &'static str> {
+        let entry = self
+            .entries
+            .remove(&from.to_ascii_lowercase())
+            .ok_or("No such command in rename-command")?;
+        if to.is_empty() {
+            return Ok(());
+        }
+        let to = to.to_ascii_lowercase();
+        if self.entries.contains_key(&to) {
+            self.entries.insert(from.to_ascii_lowercase(), entry);
+            return Err("Target command name already exists");
+        }
+        self.entries.insert(to, entry);
+        Ok(())
     }
 
     /// Finds the command `args` names, or the error Redis gives for it.
     pub fn lookup(&self, args: &[&[u8]]) -> Result<&Command, Reply> {
         // Lowercase into a stack buffer: no allocation per request.
         let mut buf = [0u8; 32];
+        let long_name;
         let raw = &args[0];
         let name: &[u8] = match buf.get_mut(..raw.len()) {
             Some(slot) => {
@@ -906,7 +1043,11 @@ impl CommandTable {
                 }
                 slot
             }
-            None => b"",
+            // Only a name given by `rename-command` can be this long.
+            None => {
+                long_name = raw.to_ascii_lowercase();
+                &long_name
+            }
         };
         match self.entries.get(name) {
             Some(Entry::Command(cmd)) => Ok(cmd),
