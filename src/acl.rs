@@ -1223,9 +1223,10 @@ impl Acl {
         &self,
         table: &CommandTable,
         filename: &str,
+        path: &std::path::Path,
         pubsub_all: bool,
     ) -> Result<Vec<Arc<User>>, String> {
-        let text = std::fs::read(filename).map_err(|e| {
+        let text = std::fs::read(path).map_err(|e| {
             format!(
                 "Error loading ACLs, opening file '{filename}': {}",
                 crate::config::strerror(&e)
@@ -1409,13 +1410,14 @@ pub fn subscriptions_allowed(upcoming: &[&[u8]], channels: &[Bytes], patterns: &
 
 /// ACL SAVE's write: a temporary file renamed over `filename`, so the file
 /// is never half written.
-pub fn write_file(filename: &str, text: &[u8]) -> std::io::Result<()> {
+pub fn write_file(path: &std::path::Path, text: &[u8]) -> std::io::Result<()> {
     let tmp = format!(
-        "{filename}.tmp-{}-{}",
+        "{}.tmp-{}-{}",
+        path.display(),
         std::process::id(),
         crate::util::now_ms()
     );
-    let result = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, filename));
+    let result = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }

@@ -884,9 +884,15 @@ impl Config {
             .clone()
     }
 
-    /// The ACL file (ACL LOAD / SAVE); empty when none.
+    /// The ACL file (ACL LOAD / SAVE) as configured; empty when none.
     pub fn aclfile(&self) -> String {
         self.text(ACLFILE)
+    }
+
+    /// Where the ACL file is: a relative name is in `dir`, as Redis, which
+    /// changes into `dir`, finds it.
+    pub fn aclfile_path(&self) -> std::path::PathBuf {
+        std::path::PathBuf::from(self.dir()).join(self.aclfile())
     }
 
     // ----- Internals.

@@ -285,7 +285,12 @@ impl Server {
             .map_err(|why| format!("{why}\nCritical error while loading ACLs. Exiting."))?;
         if !aclfile.is_empty() {
             self.acl
-                .load_file(&self.commands, &aclfile, pubsub_all)
+                .load_file(
+                    &self.commands,
+                    &aclfile,
+                    &self.config.aclfile_path(),
+                    pubsub_all,
+                )
                 .map_err(|why| format!("Aborting Redis startup because of ACL errors: {why}"))?;
         }
         Ok(())

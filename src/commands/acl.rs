@@ -265,6 +265,7 @@ fn acl_load(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
         .load_file(
             &server.commands,
             &file,
+            &server.config.aclfile_path(),
             server.config.acl_pubsub_default_all(),
         )
         .map_err(|e| Reply::error_owned(format!("ERR {e}")))?;
@@ -276,13 +277,13 @@ fn acl_load(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
 
 fn acl_save(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     let server = ctx.server;
-    let file = aclfile(server)?;
+    aclfile(server)?;
     let mut text = Vec::new();
     for user in server.acl.all_users() {
         text.extend_from_slice(&user_line(server, &user));
         text.push(b'\n');
     }
-    acl::write_file(&file, &text).map_err(|e| {
+    acl::write_file(&server.config.aclfile_path(), &text).map_err(|e| {
         tracing::warn!("Writing ACL file for ACL SAVE: {}", crate::config::strerror(&e));
         Reply::error("ERR There was an error trying to save the ACLs. Please check the server logs for more information")
     })?;

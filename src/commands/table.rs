@@ -830,54 +830,65 @@ fn spec_range(spec: &KeySpec, args: &[&[u8]]) -> SpecKeys {
     }
 }
 
-/// Numbers every command, container and subcommand in name order (a
-/// container before its subcommands) and returns the ACL view in that order.
-fn assign_acl_ids(entries: &mut Names<Entry>) -> Vec<AclEntry> {
-    let mut names: Vec<Vec<u8>> = entries.keys().cloned().collect();
+/// The ACL view of every command Redis 7.0 has (and reddish's own), as
+/// Redis's `server.orig_commands`: ACL rules may name a command reddish does
+/// not serve, and a category's size (which decides how ACL GETUSER describes
+/// a user) is Redis's. Numbered in name order, a container before its
+/// subcommands.
+fn acl_view(catalog: &Catalog) -> Vec<AclEntry> {
+    let mut names: Vec<&String> = catalog.info.keys().collect();
     names.sort();
+    let categories =
+        |info: &Reply| parse_header(info, None).map_or(AclCategories::default(), |h| h.2);
     let mut acl = Vec::new();
-    let mut entry_of = |name: &str, categories, is_subcommand| {
-        acl.push(AclEntry {
-            name: name.to_string(),
-            categories,
-            subcommands: Vec::new(),
-            is_subcommand,
-        });
-        acl.len() - 1
-    };
-    let mut subs_of = Vec::new();
     for name in names {
-        match entries.get_mut(&name) {
-            Some(Entry::Command(c)) => c.acl_id = entry_of(&c.name, c.acl_categories, false),
-            Some(Entry::Container {
-                name,
-                acl_categories,
-                subcommands,
-                bare,
-                ..
-            }) => {
-                let id = entry_of(name, *acl_categories, false);
-                if let Some(bare) = bare {
-                    bare.acl_id = id;
-                }
-                let mut sub_names: Vec<String> = subcommands.keys().cloned().collect();
-                sub_names.sort();
-                let mut ids = Vec::new();
-                for sub in sub_names {
-                    if let Some(c) = subcommands.get_mut(&sub) {
-                        c.acl_id = entry_of(&c.name, c.acl_categories, true);
-                        ids.push(c.acl_id);
-                    }
-                }
-                subs_of.push((id, ids));
-            }
-            None => {}
+        let info = &catalog.info[name];
+        let id = acl.len();
+        acl.push(AclEntry {
+            name: name.clone(),
+            categories: categories(info),
+            subcommands: Vec::new(),
+            is_subcommand: false,
+        });
+        let mut subs: Vec<(String, &Reply)> = items(items(info).get(9).unwrap_or(&Reply::Null))
+            .iter()
+            .filter_map(|s| Some((info_name(s)?, s)))
+            .collect();
+        subs.sort_by(|a, b| a.0.cmp(&b.0));
+        for (sub, sub_info) in subs {
+            let sub_id = acl.len();
+            acl[id].subcommands.push(sub_id);
+            acl.push(AclEntry {
+                name: sub,
+                categories: categories(sub_info),
+                subcommands: Vec::new(),
+                is_subcommand: true,
+            });
         }
     }
-    for (id, ids) in subs_of {
-        acl[id].subcommands = ids;
-    }
     acl
+}
+
+/// Gives every command its ACL id (a bare container its container's).
+fn assign_acl_ids(entries: &mut Names<Entry>, acl: &[AclEntry]) {
+    let ids: HashMap<&str, usize> = acl
+        .iter()
+        .enumerate()
+        .map(|(id, e)| (e.name.as_str(), id))
+        .collect();
+    let id_of = |name: &str| ids.get(name).copied().unwrap_or(usize::MAX);
+    for entry in entries.values_mut() {
+        match entry {
+            Entry::Command(c) => c.acl_id = id_of(&c.name),
+            Entry::Container {
+                subcommands, bare, ..
+            } => {
+                for c in subcommands.values_mut().chain(bare.iter_mut()) {
+                    c.acl_id = id_of(&c.name);
+                }
+            }
+        }
+    }
 }
 
 /// Keeps only the subcommands we implement in a container's INFO entry
@@ -923,6 +934,7 @@ impl CommandTable {
         registrations: impl IntoIterator<Item = &'r Registration>,
     ) -> CommandTable {
         let mut catalog = Catalog::load();
+        let acl = acl_view(&catalog);
         let mut entries: Names<Entry> = Names::default();
         let mut subcommands: HashMap<String, HashMap<String, Command>> = HashMap::new();
         for reg in registrations {
@@ -988,7 +1000,7 @@ impl CommandTable {
                 },
             );
         }
-        let acl = assign_acl_ids(&mut entries);
+        assign_acl_ids(&mut entries, &acl);
         CommandTable { entries, acl }
     }
 
