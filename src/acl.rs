@@ -1250,6 +1250,9 @@ impl Acl {
             if has_spaces(name) {
                 return Err("Spaces not allowed in ACL usernames".into());
             }
+            let rules: Vec<&[u8]> = rules.iter().map(Vec::as_slice).collect();
+            let rules = merge_selector_args(&rules)
+                .map_err(|_| "Unmatched parenthesis in selector definition.".to_string())?;
             let mut state = match self.user(name) {
                 Some(_) => {
                     let mut s = UserState::new(pubsub_all);
@@ -1258,7 +1261,7 @@ impl Acl {
                 }
                 None => UserState::new(pubsub_all),
             };
-            for rule in rules {
+            for rule in &rules {
                 state.apply(table, rule, pubsub_all).map_err(|e| {
                     format!(
                         "Error loading ACL rule '{}' for the user named '{}': {}",
@@ -1290,14 +1293,18 @@ impl Acl {
         Ok(())
     }
 
-    /// Checks a `user` line of the config file while it is read (Redis's
-    /// `ACLAppendUserForLoading`): the index of the bad argument and why.
+    /// Checks the rules of a `user` line of the config file while it is
+    /// read (Redis's `ACLAppendUserForLoading`): unknown commands are let
+    /// through (they fail at start-up), other errors give the index of the
+    /// rule, after joining selectors, and why.
     pub fn validate_config_user(
         table: &CommandTable,
-        args: &[&[u8]],
+        rules: &[&[u8]],
         pubsub_all: bool,
-    ) -> Result<Vec<Vec<u8>>, (usize, RuleError)> {
-        let merged = merge_selector_args(&args[1..]).map_err(|j| (j, RuleError::Syntax))?;
+    ) -> Result<(), (usize, RuleError)> {
+        // Redis reports an unmatched `(` with whatever `errno` was left:
+        // an unknown command, in practice.
+        let merged = merge_selector_args(rules).map_err(|j| (j, RuleError::UnknownCommand))?;
         let mut state = UserState::new(pubsub_all);
         for (j, rule) in merged.iter().enumerate() {
             match state.apply(table, rule, pubsub_all) {
@@ -1305,9 +1312,7 @@ impl Acl {
                 _ => {}
             }
         }
-        let mut line = vec![args[0].to_vec()];
-        line.extend(merged);
-        Ok(line)
+        Ok(())
     }
 
     fn log(&self) -> MutexGuard<'_, VecDeque<LogEntry>> {

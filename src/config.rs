@@ -1197,6 +1197,19 @@ impl Config {
                             String::from_utf8_lossy(args[0])
                         )));
                     }
+                    let pubsub_all = self.acl_pubsub_default_all();
+                    if let Err((j, why)) =
+                        crate::commands::validate_config_user(&args[1..], pubsub_all)
+                    {
+                        // Redis names `argv[j]` of the whole line, which is
+                        // not always the rule at fault: kept for the same message.
+                        let shown = argv.get(j).map_or(&b""[..], Vec::as_slice);
+                        return Err(fail(&format!(
+                            "Error in user declaration '{}': {}",
+                            String::from_utf8_lossy(shown),
+                            why.message()
+                        )));
+                    }
                     users.push(args.iter().map(|a| a.to_vec()).collect());
                 }
                 (b"loadmodule", 2..) => {

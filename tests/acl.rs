@@ -465,6 +465,20 @@ fn acl_file_and_config_users() {
         conn.cmd(&["SET", "k", "v"]),
         b"-NOPERM this user has no permissions to run the 'set' command\r\n"
     );
+    // A bad rule stops start-up while the file is read, in Redis's words
+    // (which name the line's argument at the rule's index).
+    let bad = format!("{dir}/bad.conf");
+    std::fs::write(&bad, "user bob on blah\n").expect("write conf");
+    let out = Command::new(env!("CARGO_BIN_EXE_reddish-server"))
+        .args([&bad, "--port", "0", "--dir", &dir])
+        .output()
+        .expect("run reddish-server");
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains(">>> 'user bob on blah'\nError in user declaration 'bob': Syntax error"),
+        "{text}"
+    );
     // Both an ACL file and `user` lines: start-up is refused, as Redis.
     let out = Command::new(env!("CARGO_BIN_EXE_reddish-server"))
         .args([

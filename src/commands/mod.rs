@@ -118,12 +118,8 @@ fn registrations() -> impl Iterator<Item = &'static Registration> {
 /// command names, as Redis applies each line when it reads it: the error of
 /// the last line, if it fails.
 pub fn check_renames(renames: &[(Vec<u8>, Vec<u8>)]) -> Result<(), &'static str> {
-    static NAMES: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
-    let mut names: std::collections::HashSet<Vec<u8>> = NAMES
-        .get_or_init(|| CommandTable::build().top_level_names())
-        .iter()
-        .cloned()
-        .collect();
+    let mut names: std::collections::HashSet<Vec<u8>> =
+        config_time_table().top_level_names().into_iter().collect();
     for (from, to) in renames {
         if !names.remove(&from.to_ascii_lowercase()) {
             return Err("No such command in rename-command");
@@ -133,6 +129,21 @@ pub fn check_renames(renames: &[(Vec<u8>, Vec<u8>)]) -> Result<(), &'static str>
         }
     }
     Ok(())
+}
+
+/// The command table as built, for checking config-file lines before the
+/// server (and its own table) exists.
+fn config_time_table() -> &'static CommandTable {
+    static TABLE: std::sync::OnceLock<CommandTable> = std::sync::OnceLock::new();
+    TABLE.get_or_init(CommandTable::build)
+}
+
+/// Checks a config file `user` line's rules ([`crate::acl::Acl::validate_config_user`]).
+pub fn validate_config_user(
+    rules: &[&[u8]],
+    pubsub_all: bool,
+) -> Result<(), (usize, crate::acl::RuleError)> {
+    crate::acl::Acl::validate_config_user(config_time_table(), rules, pubsub_all)
 }
 
 /// What a handler works with: the server, its client, and the locked keyspace.
