@@ -276,8 +276,9 @@ fn getkeys_proc(name: &str) -> Option<GetKeys> {
 
 impl GetKeys {
     /// The key positions and flags in `args`; none when the command will
-    /// answer with an error anyway.
-    fn keys(self, args: &[&[u8]]) -> Vec<(usize, KeyFlags)> {
+    /// answer with an error anyway. Collected into any container, so the
+    /// ACL check can keep them on the stack.
+    fn keys<C: FromIterator<(usize, KeyFlags)>>(self, args: &[&[u8]]) -> C {
         match self {
             GetKeys::Generic {
                 store,
@@ -288,16 +289,14 @@ impl GetKeys {
                 let num = args.get(count).map_or(0, |a| c_atoi(a));
                 let room = args.len().saturating_sub(first) / step;
                 let Some(num) = usize::try_from(num).ok().filter(|n| (1..=room).contains(n)) else {
-                    return Vec::new();
+                    return std::iter::empty().collect();
                 };
                 // Redis's generic procedure gives its keys no flags.
-                let mut keys: Vec<(usize, KeyFlags)> = (0..num)
-                    .map(|i| (first + i * step, KeyFlags::default()))
-                    .collect();
-                if store != 0 {
-                    keys.push((store, KeyFlags::default()));
-                }
-                keys
+                (0..num)
+                    .map(|i| first + i * step)
+                    .chain((store != 0).then_some(store))
+                    .map(|i| (i, KeyFlags::default()))
+                    .collect()
             }
             GetKeys::Set => {
                 let get = args
@@ -309,7 +308,7 @@ impl GetKeys {
                 } else {
                     KeyFlags::OW.with(KeyFlags::UPDATE)
                 };
-                vec![(1, flags)]
+                std::iter::once((1, flags)).collect()
             }
             GetKeys::Bitfield => {
                 let op = |a: &[u8], word: &str| {
@@ -340,7 +339,7 @@ impl GetKeys {
                 } else {
                     KeyFlags::RW.with(KeyFlags::ACCESS).with(KeyFlags::UPDATE)
                 };
-                vec![(1, flags)]
+                std::iter::once((1, flags)).collect()
             }
         }
     }
@@ -644,14 +643,23 @@ impl Command {
     /// arguments, otherwise from the command's getkeys procedure. Empty when
     /// neither finds a key.
     pub fn keys_and_flags(&self, args: &[&[u8]]) -> Vec<(usize, KeyFlags)> {
+        self.keys_into(args)
+    }
+
+    /// [`Command::keys_and_flags`] into any container (a `Vec`, or a
+    /// `SmallVec` that stays on the stack for the ACL check).
+    fn keys_into<C>(&self, args: &[&[u8]]) -> C
+    where
+        C: Default + Extend<(usize, KeyFlags)> + FromIterator<(usize, KeyFlags)>,
+    {
         let has_keyspec = self.has_keys_in_specs();
         let has_varflags = self
             .key_specs
             .iter()
             .any(|s| s.flags.contains(KeyFlags::VARIABLE_FLAGS));
         if has_keyspec && !has_varflags {
-            let mut found = Vec::new();
-            if self.for_each_key_position(args, false, |i, flags| found.push((i, flags))) {
+            let mut found = C::default();
+            if self.for_each_key_position(args, false, |i, flags| found.extend([(i, flags)])) {
                 return found;
             }
         }
@@ -660,8 +668,8 @@ impl Command {
 
     /// Calls `f` with each key position and its flags, as
     /// [`Command::keys_and_flags`] finds them (Redis's ACL check uses
-    /// `getKeysFromCommandWithSpecs` too), without allocating for a command
-    /// whose one key is at a fixed place.
+    /// `getKeysFromCommandWithSpecs` too), without allocating unless a
+    /// command names more than eight keys.
     pub fn for_each_key(&self, args: &[&[u8]], mut f: impl FnMut(usize, KeyFlags)) {
         if let (Some(i), [spec], None) = (self.single_key, &self.key_specs[..], self.getkeys) {
             if i < args.len() {
@@ -669,7 +677,8 @@ impl Command {
             }
             return;
         }
-        for (i, flags) in self.keys_and_flags(args) {
+        let keys: smallvec::SmallVec<[(usize, KeyFlags); 8]> = self.keys_into(args);
+        for (i, flags) in keys {
             f(i, flags);
         }
     }
@@ -1510,7 +1519,7 @@ mod tests {
             (&["bitfield", "k", "nosuch"], rw),
         ] {
             let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-            let keys = GetKeys::Bitfield.keys(&args);
+            let keys: Vec<(usize, KeyFlags)> = GetKeys::Bitfield.keys(&args);
             assert_eq!(keys.len(), 1, "{args:?}");
             assert_eq!(keys[0].0, 1);
             assert!(
