@@ -657,12 +657,6 @@ impl Config {
         self.text(PIDFILE)
     }
 
-    /// A password is set: clients must authenticate (Redis: the default
-    /// user is not `nopass`). Checked without copying the password.
-    pub fn has_password(&self) -> bool {
-        matches!(&*self.val(REQUIREPASS), Val::Str(p) if !p.is_empty())
-    }
-
     /// The default user's password; `None` when unset (empty).
     pub fn requirepass(&self) -> Option<Vec<u8>> {
         match &*self.val(REQUIREPASS) {
