@@ -45,6 +45,8 @@ pub struct ClientInfo {
     pub multi: Option<usize>,
     /// In MONITOR mode (flag `O`).
     pub monitor: bool,
+    /// The ACL user it is authenticated as (`user=`, CLIENT KILL USER).
+    pub user: Bytes,
 }
 
 /// The shared half of a client: identity, visible state and the kill switch.
@@ -124,7 +126,7 @@ impl ClientHandle {
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} \
              sub={sub} psub={psub} ssub={ssub} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 \
-             rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default \
+             rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} \
              redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
@@ -139,6 +141,7 @@ impl ClientHandle {
             info.multi.map_or(-1, |n| n as i64),
             info.qbuf,
             info.last_cmd,
+            String::from_utf8_lossy(&info.user),
             match info.resp {
                 Resp::V2 => 2,
                 Resp::V3 => 3,
@@ -301,11 +304,16 @@ pub struct Client {
     pub query_len: usize,
     /// The keys this client is blocked on (BLPOP, ...).
     pub block: ClientBlock,
-    /// Authenticated as the default user (Redis's `c->authenticated`): set
-    /// on connection and by RESET while no password is configured, and by
-    /// AUTH / HELLO AUTH. Setting a password later does not log out clients
-    /// that were let in without one, as in Redis.
+    /// Authenticated (Redis's `c->authenticated`): set on connection and by
+    /// RESET while the default user needs no password, and by AUTH / HELLO
+    /// AUTH. Setting a password later does not log out clients that were
+    /// let in without one, as in Redis.
     pub authenticated: bool,
+    /// The ACL user (Redis's `c->user`): `default` until AUTH names another.
+    pub user: Arc<crate::acl::User>,
+    /// `user`'s permissions as of `acl_epoch`.
+    permissions: Arc<crate::acl::UserState>,
+    acl_epoch: u64,
     /// MONITOR lines of this client's own commands, written after the reply.
     pub monitor_echo: Vec<Vec<u8>>,
     /// The port a replica said it listens on (REPLCONF listening-port).
@@ -346,14 +354,41 @@ impl Client {
 
     /// Redis's `authRequired`: commands other than `no_auth` ones are
     /// refused. Costs one load unless the client is not authenticated.
-    pub fn auth_required(&self, config: &crate::config::Config) -> bool {
-        !self.authenticated && config.has_password()
+    pub fn auth_required(&self, acl: &crate::acl::Acl) -> bool {
+        !self.authenticated && acl.default_requires_auth()
     }
 
-    /// Redis's `clientSetDefaultAuth` (new connection, RESET): authenticated
-    /// only while no password is set.
-    pub fn set_default_auth(&mut self, config: &crate::config::Config) {
-        self.authenticated = !config.has_password();
+    /// Redis's `clientSetDefaultAuth` (new connection, RESET): the default
+    /// user, authenticated only while it needs no password.
+    pub fn set_default_auth(&mut self, acl: &crate::acl::Acl) {
+        self.set_user(acl.default_user());
+        self.authenticated = !acl.default_requires_auth();
+    }
+
+    /// Authenticates as `user` (AUTH, HELLO AUTH).
+    pub fn set_user(&mut self, user: Arc<crate::acl::User>) {
+        self.handle.info().user = user.name.clone();
+        self.permissions = user.state();
+        self.user = user;
+        self.acl_epoch = 0;
+    }
+
+    /// The user's current permissions: re-read only when some user changed
+    /// since this client last looked (one load on the request path). A
+    /// client whose user was deleted falls back to the default user,
+    /// unauthenticated, as Redis's `ACLFreeUserAndKillClients` leaves it.
+    #[inline]
+    pub fn permissions(&mut self, acl: &crate::acl::Acl) -> &crate::acl::UserState {
+        let epoch = acl.epoch();
+        if epoch != self.acl_epoch {
+            if self.user.is_deleted() {
+                self.set_user(acl.default_user());
+                self.authenticated = false;
+            }
+            self.permissions = self.user.state();
+            self.acl_epoch = epoch;
+        }
+        &self.permissions
     }
 
     /// A watched key was touched since WATCH (`CLIENT_DIRTY_CAS`).
@@ -431,7 +466,14 @@ impl ClientRegistry {
         self.clients.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn register(&self, addr: SocketAddr, laddr: SocketAddr, fd: i64) -> Client {
+    pub fn register(
+        &self,
+        addr: SocketAddr,
+        laddr: SocketAddr,
+        fd: i64,
+        acl: &crate::acl::Acl,
+    ) -> Client {
+        let user = acl.default_user();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let now = Instant::now();
         let handle = Arc::new(ClientHandle {
@@ -452,6 +494,7 @@ impl ClientRegistry {
                 subscriptions: [0; 3],
                 multi: None,
                 monitor: false,
+                user: user.name.clone(),
             }),
             last_interaction_ms: AtomicU64::new(crate::util::now_ms()),
             killed: AtomicBool::new(false),
@@ -475,6 +518,9 @@ impl ClientRegistry {
             tx: Transaction::default(),
             block: ClientBlock::default(),
             authenticated: true,
+            permissions: user.state(),
+            acl_epoch: acl.epoch(),
+            user,
             monitor_echo: Vec::new(),
             listening_port: 0,
             replica: None,

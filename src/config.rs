@@ -124,6 +124,12 @@ pub struct Config {
     vals: [RwLock<Val>; N],
     /// Serialises CONFIG SET so a multi-setting change is all or nothing.
     writer: Mutex<()>,
+    /// The config file's `user` lines (name, rules...), applied once the
+    /// server starts (Redis's `UsersToLoad`).
+    users: Mutex<Vec<Vec<Vec<u8>>>>,
+    /// The config file's `rename-command` lines, in order (old, new; an
+    /// empty new name removes the command).
+    renames: Mutex<Vec<(Vec<u8>, Vec<u8>)>>,
 }
 
 // Positions of the settings with typed accessors.
@@ -200,6 +206,8 @@ const LFU_LOG_FACTOR: usize = idx("lfu-log-factor");
 const LFU_DECAY_TIME: usize = idx("lfu-decay-time");
 const TRACKING_TABLE_MAX_KEYS: usize = idx("tracking-table-max-keys");
 const ACLLOG_MAX_LEN: usize = idx("acllog-max-len");
+const ACL_PUBSUB_DEFAULT: usize = idx("acl-pubsub-default");
+const ACLFILE: usize = idx("aclfile");
 
 impl Default for Config {
     fn default() -> Self {
@@ -230,6 +238,8 @@ impl Config {
             nums,
             vals,
             writer: Mutex::new(()),
+            users: Mutex::default(),
+            renames: Mutex::default(),
         }
     }
 
@@ -648,12 +658,6 @@ impl Config {
         self.text(PIDFILE)
     }
 
-    /// A password is set: clients must authenticate (Redis: the default
-    /// user is not `nopass`). Checked without copying the password.
-    pub fn has_password(&self) -> bool {
-        matches!(&*self.val(REQUIREPASS), Val::Str(p) if !p.is_empty())
-    }
-
     /// The default user's password; `None` when unset (empty).
     pub fn requirepass(&self) -> Option<Vec<u8>> {
         match &*self.val(REQUIREPASS) {
@@ -855,6 +859,39 @@ impl Config {
 
     pub fn acllog_max_len(&self) -> u64 {
         self.unsigned(ACLLOG_MAX_LEN)
+    }
+
+    /// `acl-pubsub-default allchannels`: new users and selectors may use
+    /// every channel (Redis 7.0's default is `resetchannels`).
+    pub fn acl_pubsub_default_all(&self) -> bool {
+        self.flag(ACL_PUBSUB_DEFAULT)
+    }
+
+    /// The config file's `user` lines, each the name and its rules.
+    pub fn configured_users(&self) -> Vec<Vec<Vec<u8>>> {
+        self.users
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The config file's `rename-command` lines, in order.
+    pub fn renamed_commands(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.renames
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The ACL file (ACL LOAD / SAVE) as configured; empty when none.
+    pub fn aclfile(&self) -> String {
+        self.text(ACLFILE)
+    }
+
+    /// Where the ACL file is: a relative name is in `dir`, as Redis, which
+    /// changes into `dir`, finds it.
+    pub fn aclfile_path(&self) -> std::path::PathBuf {
+        std::path::PathBuf::from(self.dir()).join(self.aclfile())
     }
 
     // ----- Internals.
@@ -1146,7 +1183,35 @@ impl Config {
                     // file is done, for the rest of this file too.
                     state.reading = false;
                 }
-                (b"rename-command", 3) | (b"user" | b"loadmodule", 2..) => {
+                (b"rename-command", 3) => {
+                    let mut renames = self.renames.lock().unwrap_or_else(PoisonError::into_inner);
+                    renames.push((args[0].to_vec(), args[1].to_vec()));
+                    crate::commands::check_renames(&renames).map_err(fail)?;
+                }
+                (b"user", 2..) => {
+                    let mut users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
+                    if users.iter().any(|u| u[0] == args[0]) {
+                        return Err(fail(&format!(
+                            "Error in user declaration '{}': Duplicate user found. A user can only be defined once in config files",
+                            String::from_utf8_lossy(args[0])
+                        )));
+                    }
+                    let pubsub_all = self.acl_pubsub_default_all();
+                    if let Err((j, why)) =
+                        crate::commands::validate_config_user(&args[1..], pubsub_all)
+                    {
+                        // Redis names `argv[j]` of the whole line, which is
+                        // not always the rule at fault: kept for the same message.
+                        let shown = argv.get(j).map_or(&b""[..], Vec::as_slice);
+                        return Err(fail(&format!(
+                            "Error in user declaration '{}': {}",
+                            String::from_utf8_lossy(shown),
+                            why.message()
+                        )));
+                    }
+                    users.push(args.iter().map(|a| a.to_vec()).collect());
+                }
+                (b"loadmodule", 2..) => {
                     return Err(fail(&format!(
                         "'{}' is not supported by reddish",
                         String::from_utf8_lossy(&argv[0])

@@ -98,7 +98,7 @@ the server to start accepting connections from the outside.\r\n";
 fn denied_by_protected_mode(server: &Server, peer: SocketAddr) -> bool {
     !crate::client::is_local_peer(peer)
         && server.config.protected_mode()
-        && !server.config.has_password()
+        && server.acl.default_is_nopass()
 }
 
 pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
@@ -131,9 +131,9 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
     let fd = std::os::fd::AsRawFd::as_raw_fd(&socket) as i64;
     #[cfg(not(unix))]
     let fd = -1;
-    let mut client = server.clients.register(addr, laddr, fd);
+    let mut client = server.clients.register(addr, laddr, fd, &server.acl);
     client.json = server.config.json();
-    client.set_default_auth(&server.config);
+    client.set_default_auth(&server.acl);
     tracing::debug!("Accepted {addr}");
     // A kill (CLIENT KILL, an output buffer limit) ends the connection even
     // while it waits on a write to a client that does not read.
@@ -244,7 +244,7 @@ async fn run_buffered(
     loop {
         let limits = Limits {
             max_bulk_len: server.config.proto_max_bulk_len(),
-            unauthenticated: client.auth_required(&server.config),
+            unauthenticated: client.auth_required(&server.acl),
         };
         let request = match parser.parse(input, limits) {
             Ok(Some(request)) => request,

@@ -107,8 +107,9 @@ fn monitor_line(client: &Client, args: &[&[u8]]) -> Vec<u8> {
 
 /// The arguments that are secrets (Redis's `redactClientCommandArgument`
 /// calls), for MONITOR and the slow log: every argument of AUTH, the user
-/// and password after HELLO's AUTH, MIGRATE's AUTH password or AUTH2 user
-/// and password (the first of those options, if a client gives both).
+/// and rules of ACL SETUSER, the user and password after HELLO's AUTH,
+/// MIGRATE's AUTH password or AUTH2 user and password (the first of those
+/// options, if a client gives both).
 pub(crate) fn redacted(args: &[&[u8]]) -> std::ops::Range<usize> {
     if is(args[0], "AUTH") {
         return 1..args.len();
@@ -123,6 +124,9 @@ pub(crate) fn redacted(args: &[&[u8]]) -> std::ops::Range<usize> {
                 return (i + 1).min(args.len())..(i + 3).min(args.len());
             }
         }
+    }
+    if is(args[0], "ACL") && args.len() >= 3 && is(args[1], "SETUSER") {
+        return 2..args.len();
     }
     if is(args[0], "HELLO") {
         if let Some(at) = args.iter().skip(2).position(|a| is(a, "AUTH")) {

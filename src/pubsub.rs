@@ -281,6 +281,21 @@ impl PubSub {
         client.publish_counts();
     }
 
+    /// Client `id`'s subscriptions of each kind (channels, patterns, shard
+    /// channels): for ACL SETUSER, which drops subscribers that lost them.
+    pub fn subscriptions_of(&self, id: u64) -> [Vec<Bytes>; 3] {
+        let maps = self.lock();
+        let mut found: [Vec<Bytes>; 3] = Default::default();
+        for (names, map) in found.iter_mut().zip(maps.iter()) {
+            for (name, subscribers) in map {
+                if subscribers.iter().any(|s| s.handle.id == id) {
+                    names.push(name.clone());
+                }
+            }
+        }
+        found
+    }
+
     /// UNSUBSCRIBE / PUNSUBSCRIBE / SUNSUBSCRIBE with names: each is confirmed
     /// whether or not the client was subscribed to it.
     pub fn unsubscribe(&self, client: &mut ClientSubs, kind: Kind, names: &[&[u8]]) {

@@ -195,6 +195,8 @@ pub struct Server {
     /// This server as a master: its replicas and their stream.
     pub replication: Arc<Replication>,
     pub commands: CommandTable,
+    /// ACL users and the ACL log.
+    pub acl: crate::acl::Acl,
     pub clients: ClientRegistry,
     pub stats: Stats,
     pub started: Instant,
@@ -236,6 +238,15 @@ impl Server {
                 .notifying(pubsub.clone())
                 .propagating(propagation.clone()),
         );
+        let mut commands = CommandTable::build();
+        for (from, to) in config.renamed_commands() {
+            // Checked when the config file was read.
+            if let Err(why) = commands.rename(&from, &to) {
+                tracing::warn!("rename-command: {why}");
+            }
+        }
+        let acl = crate::acl::Acl::new();
+        acl.set_default_password(config.requirepass().as_deref());
         let run_id: String = (0..40)
             .map(|_| char::from_digit(rand::random::<u32>() % 16, 16).unwrap_or('0'))
             .collect();
@@ -252,7 +263,8 @@ impl Server {
             config,
             keyspace,
             pubsub,
-            commands: CommandTable::build(),
+            commands,
+            acl,
             clients: ClientRegistry::default(),
             stats: Stats::default(),
             started: Instant::now(),
@@ -264,6 +276,31 @@ impl Server {
             shutdown: Notify::new(),
             rebind: Mutex::new(None),
         }
+    }
+
+    /// Redis's `ACLLoadUsersAtStartup`: the config file's `user` lines or
+    /// the `aclfile`, never both.
+    pub fn load_users_at_startup(&self) -> Result<(), String> {
+        let users = self.config.configured_users();
+        let aclfile = self.config.aclfile();
+        let pubsub_all = self.config.acl_pubsub_default_all();
+        if !aclfile.is_empty() && !users.is_empty() {
+            return Err("Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.".into());
+        }
+        self.acl
+            .load_config_users(&self.commands, &users, pubsub_all)
+            .map_err(|why| format!("{why}\nCritical error while loading ACLs. Exiting."))?;
+        if !aclfile.is_empty() {
+            self.acl
+                .load_file(
+                    &self.commands,
+                    &aclfile,
+                    &self.config.aclfile_path(),
+                    pubsub_all,
+                )
+                .map_err(|why| format!("Aborting Redis startup because of ACL errors: {why}"))?;
+        }
+        Ok(())
     }
 
     /// Redis's `changeListenPort` (CONFIG SET port): binds `port` on every
@@ -327,6 +364,10 @@ pub async fn run(config: Arc<Config>) -> std::io::Result<()> {
     let signals = Signals::install();
     crate::log::server_initialized();
     let server = Arc::new(Server::new(config));
+    if let Err(why) = server.load_users_at_startup() {
+        tracing::warn!("{why}");
+        std::process::exit(1);
+    }
     let listeners = bind(&server).await?;
     crate::log::startup_banner(&server.config, server.tcp_port.load(Ordering::Relaxed));
     tracing::warn!("Server initialized");

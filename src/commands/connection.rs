@@ -82,7 +82,7 @@ fn reset(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     ctx.server.pubsub.leave(&mut ctx.client.subs);
     stop_monitoring(ctx);
     ctx.client.reset(&ctx.server.keyspace.watches);
-    ctx.client.set_default_auth(&ctx.server.config);
+    ctx.client.set_default_auth(&ctx.server.acl);
     Ok(Reply::simple("RESET"))
 }
 
@@ -129,33 +129,34 @@ fn set_name(ctx: &mut Ctx, name: &[u8]) -> Result<(), Reply> {
     Ok(())
 }
 
-/// `ACLAuthenticateUser` with the only user we have: `default`, whose password
-/// is `requirepass` (any password when none is configured, Redis's `nopass`).
-/// Success authenticates the client; failure is WRONGPASS.
-fn authenticate(ctx: &mut Ctx, user: &[u8], pass: &[u8]) -> Result<(), Reply> {
-    let ok = user == b"default"
-        && ctx
-            .server
-            .config
-            .requirepass()
-            .is_none_or(|required| same_secret(&required, pass));
-    if !ok {
-        return Err(Reply::error(
-            "WRONGPASS invalid username-password pair or user is disabled.",
-        ));
+/// Redis's `ACLAuthenticateUser`: on success the client is authenticated
+/// as the user; a failure is logged (reason `auth`) and answered WRONGPASS.
+fn authenticate(ctx: &mut Ctx, args: &[&[u8]], user: &[u8], pass: &[u8]) -> Result<(), Reply> {
+    match ctx.server.acl.authenticate(user, pass) {
+        Some(user) => {
+            ctx.client.set_user(user);
+            ctx.client.authenticated = true;
+            Ok(())
+        }
+        None => {
+            let context = if ctx.client.in_multi() {
+                crate::acl::Context::Multi
+            } else {
+                crate::acl::Context::Toplevel
+            };
+            ctx.server.acl.add_log(
+                crate::acl::Reason::Auth,
+                context,
+                Bytes::copy_from_slice(args[0]),
+                Bytes::copy_from_slice(user),
+                ctx.client.handle.describe(),
+                ctx.server.config.acllog_max_len(),
+            );
+            Err(Reply::error(
+                "WRONGPASS invalid username-password pair or user is disabled.",
+            ))
+        }
     }
-    ctx.client.authenticated = true;
-    Ok(())
-}
-
-/// Compares a password in time that does not depend on where it differs
-/// (Redis compares SHA-256 digests for the same reason).
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    let longest = a.len().max(b.len());
-    let diff = (0..longest).fold(a.len() ^ b.len(), |acc, i| {
-        acc | usize::from(a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0))
-    });
-    diff == 0
 }
 
 /// AUTH [username] password (Redis's `authCommand`). The one-argument form
@@ -164,7 +165,7 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
 fn auth(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (user, pass) = match args {
         [_, pass] => {
-            if !ctx.server.config.has_password() {
+            if ctx.server.acl.default_is_nopass() {
                 return Err(Reply::error(
                     "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
                 ));
@@ -174,7 +175,7 @@ fn auth(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         [_, user, pass] => (*user, *pass),
         _ => return Err(syntax_error()),
     };
-    authenticate(ctx, user, pass)?;
+    authenticate(ctx, args, user, pass)?;
     Ok(Reply::OK)
 }
 
@@ -196,7 +197,7 @@ fn hello(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     while i < args.len() {
         let more = args.len() - 1 - i;
         if is(args[i], "AUTH") && more >= 2 {
-            authenticate(ctx, args[i + 1], args[i + 2])?;
+            authenticate(ctx, args, args[i + 1], args[i + 2])?;
             i += 3;
         } else if is(args[i], "SETNAME") && more >= 1 {
             set_name(ctx, args[i + 1])?;
@@ -354,6 +355,7 @@ struct KillFilter {
     laddr: Option<Bytes>,
     client_type: Option<ClientType>,
     id: Option<u64>,
+    user: Option<Bytes>,
     skip_me: bool,
 }
 
@@ -368,7 +370,7 @@ impl KillFilter {
 
     /// `CLIENT KILL <option> <value> ...`; unknown options, a missing value or
     /// a bad SKIPME answer are syntax errors.
-    fn parse(options: &[&[u8]]) -> Result<KillFilter, Reply> {
+    fn parse(acl: &crate::acl::Acl, options: &[&[u8]]) -> Result<KillFilter, Reply> {
         let mut filter = KillFilter {
             skip_me: true,
             ..KillFilter::default()
@@ -389,9 +391,10 @@ impl KillFilter {
             } else if is(option, "LADDR") {
                 filter.laddr = Some(Bytes::copy_from_slice(value));
             } else if is(option, "USER") {
-                if &value[..] != b"default" {
-                    return Err(error_format(&[b"ERR No such user '", value, b"'"]));
-                }
+                let user = acl
+                    .user(value)
+                    .ok_or_else(|| error_format(&[b"ERR No such user '", value, b"'"]))?;
+                filter.user = Some(user.name.clone());
             } else if is(option, "SKIPME") {
                 filter.skip_me = if is(value, "YES") {
                     true
@@ -419,6 +422,7 @@ impl KillFilter {
                 .as_ref()
                 .is_none_or(|t| type_of(client) == *t)
             && self.id.is_none_or(|id| client.id == id)
+            && self.user.as_ref().is_none_or(|u| client.info().user == *u)
             && !(self.skip_me && client.id == me)
     }
 }
@@ -459,7 +463,7 @@ fn client_kill(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let filter = if old_form {
         KillFilter::old_form(args[2])
     } else {
-        KillFilter::parse(&args[2..])?
+        KillFilter::parse(&ctx.server.acl, &args[2..])?
     };
     let me = ctx.client.id;
     let mut killed = 0;

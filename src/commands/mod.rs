@@ -8,6 +8,7 @@
 //! call the handler. EXEC takes the same path: its locks are the union of its
 //! queued commands' locks, and it calls each of them under that one guard.
 
+mod acl;
 pub mod args;
 mod bitmap;
 mod blocking;
@@ -33,7 +34,7 @@ mod tx;
 mod zset;
 
 pub use callstats::ErrorStats;
-pub use table::{Command, CommandTable, Flags};
+pub use table::{AclCategories, AclEntry, Command, CommandTable, Flags, KeyFlags};
 
 use bytes::Bytes;
 
@@ -95,6 +96,7 @@ pub const fn cmd_locking(name: &'static str, handler: Handler, locks: Locks) -> 
 fn registrations() -> impl Iterator<Item = &'static Registration> {
     [
         connection::COMMANDS,
+        acl::COMMANDS,
         keys::COMMANDS,
         list::COMMANDS,
         blocking::COMMANDS,
@@ -116,6 +118,38 @@ fn registrations() -> impl Iterator<Item = &'static Registration> {
     ]
     .into_iter()
     .flatten()
+}
+
+/// Checks a config file's `rename-command` lines so far against the
+/// command names, as Redis applies each line when it reads it: the error of
+/// the last line, if it fails.
+pub fn check_renames(renames: &[(Vec<u8>, Vec<u8>)]) -> Result<(), &'static str> {
+    let mut names: std::collections::HashSet<Vec<u8>> =
+        config_time_table().top_level_names().into_iter().collect();
+    for (from, to) in renames {
+        if !names.remove(&from.to_ascii_lowercase()) {
+            return Err("No such command in rename-command");
+        }
+        if !to.is_empty() && !names.insert(to.to_ascii_lowercase()) {
+            return Err("Target command name already exists");
+        }
+    }
+    Ok(())
+}
+
+/// The command table as built, for checking config-file lines before the
+/// server (and its own table) exists.
+fn config_time_table() -> &'static CommandTable {
+    static TABLE: std::sync::OnceLock<CommandTable> = std::sync::OnceLock::new();
+    TABLE.get_or_init(CommandTable::build)
+}
+
+/// Checks a config file `user` line's rules ([`crate::acl::Acl::validate_config_user`]).
+pub fn validate_config_user(
+    rules: &[&[u8]],
+    pubsub_all: bool,
+) -> Result<(), (usize, crate::acl::RuleError)> {
+    crate::acl::Acl::validate_config_user(config_time_table(), rules, pubsub_all)
 }
 
 /// What a handler works with: the server, its client, and the locked keyspace.
@@ -344,6 +378,28 @@ pub fn unblocked_with_error(server: &Server, args: &[&[u8]], reply: &Reply) {
     server.stats.error_reply(reply);
 }
 
+/// Whether the client's user may run `cmd` with `args` ([`crate::acl::check`]); a
+/// refusal is logged in the ACL log with `context`.
+pub fn acl_denial(
+    server: &Server,
+    client: &mut Client,
+    cmd: &Command,
+    args: &[&[u8]],
+    context: crate::acl::Context,
+) -> Option<crate::acl::Denied> {
+    let denied = crate::acl::check(client.permissions(&server.acl), cmd, args).err()?;
+    let (reason, object) = denied.log_parts(cmd, args);
+    server.acl.add_log(
+        reason,
+        context,
+        object,
+        client.user.name.clone(),
+        client.handle.describe(),
+        server.config.acllog_max_len(),
+    );
+    Some(denied)
+}
+
 /// Redis's `rejectCommand`: a command refused before it ran counts as a
 /// rejected call of its own (when it was found) and as an error reply, and
 /// dooms the transaction it was meant for.
@@ -366,9 +422,21 @@ pub fn execute(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
     if let Some(reply) = debug::refusal(server, client, cmd) {
         return refuse(server, client, Some(cmd), reply);
     }
-    if client.auth_required(&server.config) && !cmd.flags.contains(Flags::NO_AUTH) {
+    if client.auth_required(&server.acl) && !cmd.flags.contains(Flags::NO_AUTH) {
         let reply = Reply::error("NOAUTH Authentication required.");
         return refuse(server, client, Some(cmd), reply);
+    }
+    // Redis refuses a `no_multi` command in MULTI before asking the ACLs.
+    if !(client.in_multi() && cmd.flags.contains(Flags::NO_MULTI)) {
+        let context = if client.in_multi() {
+            crate::acl::Context::Multi
+        } else {
+            crate::acl::Context::Toplevel
+        };
+        if let Some(denied) = acl_denial(server, client, cmd, args, context) {
+            let reply = Reply::error_owned(denied.error_text(cmd));
+            return refuse(server, client, Some(cmd), reply);
+        }
     }
     if let Some(reply) = subscribed_mode_error(client, cmd) {
         cmd.stats.reject();

@@ -367,6 +367,15 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     {
         config.apply_jemalloc_bg_thread();
     }
+    // Redis's `updateRequirePass`: the default user's password follows.
+    if pairs
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case(b"requirepass"))
+    {
+        ctx.server
+            .acl
+            .set_default_password(config.requirepass().as_deref());
+    }
     let names: Vec<&[u8]> = pairs.iter().map(|(name, _)| *name).collect();
     for warning in config.unenforced_warnings(Some(&names)) {
         tracing::warn!("{warning}");

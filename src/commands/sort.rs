@@ -40,8 +40,13 @@ struct Options<'a> {
 }
 
 impl<'a> Options<'a> {
-    /// The options from `args[2]` on; STORE only when not `readonly`.
-    fn parse(args: &[&'a [u8]], readonly: bool) -> Result<Options<'a>, Reply> {
+    /// The options from `args[2]` on; STORE only when not `readonly`. BY
+    /// with a pattern and GET need a user who may read every key.
+    fn parse(
+        args: &[&'a [u8]],
+        readonly: bool,
+        reads_every_key: bool,
+    ) -> Result<Options<'a>, Reply> {
         let mut o = Options {
             desc: false,
             alpha: false,
@@ -75,9 +80,18 @@ impl<'a> Options<'a> {
                 // if a later BY has a pattern (as in Redis).
                 if !has_star(args[j + 1]) {
                     o.dontsort = true;
+                } else if !reads_every_key {
+                    return Err(Reply::error(
+                        "ERR BY option of SORT denied due to insufficient ACL permissions.",
+                    ));
                 }
                 j += 1;
             } else if is(arg, "get") && left >= 1 {
+                if !reads_every_key {
+                    return Err(Reply::error(
+                        "ERR GET option of SORT denied due to insufficient ACL permissions.",
+                    ));
+                }
                 o.gets.push(args[j + 1]);
                 j += 1;
             } else {
@@ -116,7 +130,7 @@ fn sort_ro_locks(keyspace: &Keyspace, db: usize, args: &[&[u8]], set: &mut LockS
 /// The whole database when a pattern names keys, else the source and STORE
 /// keys. Arguments SORT will refuse lock just the source: nothing is read.
 fn locks(keyspace: &Keyspace, db: usize, args: &[&[u8]], set: &mut LockSet, readonly: bool) {
-    match Options::parse(args, readonly) {
+    match Options::parse(args, readonly, true) {
         Ok(o) if o.reads_patterns() => set.add_db(db),
         Ok(o) => {
             set.add_key(keyspace, db, args[1]);
@@ -190,7 +204,11 @@ struct Item {
 
 /// Redis `sortCommandGeneric`.
 fn sort_generic(ctx: &mut Ctx, args: &[&[u8]], readonly: bool) -> CmdResult {
-    let mut o = Options::parse(args, readonly)?;
+    let reads_every_key = match ctx.server.commands.lookup(args) {
+        Ok(cmd) => crate::acl::reads_every_key(ctx.client.permissions(&ctx.server.acl), cmd, args),
+        Err(_) => true,
+    };
+    let mut o = Options::parse(args, readonly, reads_every_key)?;
     let server = ctx.server;
     let fill = server.config.list_max_listpack_size();
     let mut db = ctx.db();

@@ -34,6 +34,16 @@ macro_rules! named_bits {
                     .map(|(bit, _)| *bit)
             }
 
+            /// Every bit and its name, in Redis's order.
+            pub fn all() -> impl Iterator<Item = ($set, &'static str)> {
+                Self::NAMES.iter().copied()
+            }
+
+            /// The union of two sets of bits.
+            pub const fn or(self, other: $set) -> $set {
+                $set(self.0 | other.0)
+            }
+
             /// The names of the bits set, in Redis's order.
             pub fn names(self) -> impl Iterator<Item = &'static str> {
                 Self::NAMES
@@ -276,8 +286,9 @@ fn getkeys_proc(name: &str) -> Option<GetKeys> {
 
 impl GetKeys {
     /// The key positions and flags in `args`; none when the command will
-    /// answer with an error anyway.
-    fn keys(self, args: &[&[u8]]) -> Vec<(usize, KeyFlags)> {
+    /// answer with an error anyway. Collected into any container, so the
+    /// ACL check can keep them on the stack.
+    fn keys<C: FromIterator<(usize, KeyFlags)>>(self, args: &[&[u8]]) -> C {
         match self {
             GetKeys::Generic {
                 store,
@@ -288,16 +299,14 @@ impl GetKeys {
                 let num = args.get(count).map_or(0, |a| c_atoi(a));
                 let room = args.len().saturating_sub(first) / step;
                 let Some(num) = usize::try_from(num).ok().filter(|n| (1..=room).contains(n)) else {
-                    return Vec::new();
+                    return std::iter::empty().collect();
                 };
                 // Redis's generic procedure gives its keys no flags.
-                let mut keys: Vec<(usize, KeyFlags)> = (0..num)
-                    .map(|i| (first + i * step, KeyFlags::default()))
-                    .collect();
-                if store != 0 {
-                    keys.push((store, KeyFlags::default()));
-                }
-                keys
+                (0..num)
+                    .map(|i| first + i * step)
+                    .chain((store != 0).then_some(store))
+                    .map(|i| (i, KeyFlags::default()))
+                    .collect()
             }
             GetKeys::Set => {
                 let get = args
@@ -309,7 +318,7 @@ impl GetKeys {
                 } else {
                     KeyFlags::OW.with(KeyFlags::UPDATE)
                 };
-                vec![(1, flags)]
+                std::iter::once((1, flags)).collect()
             }
             GetKeys::Migrate => super::migrate::key_range(args)
                 .map(|i| {
@@ -346,11 +355,10 @@ impl GetKeys {
                 } else {
                     KeyFlags::RW.with(KeyFlags::ACCESS).with(KeyFlags::UPDATE)
                 };
-                vec![(1, flags)]
+                std::iter::once((1, flags)).collect()
             }
-            GetKeys::SortRo => vec![(1, KeyFlags::RO.with(KeyFlags::ACCESS))],
+            GetKeys::SortRo => std::iter::once((1, KeyFlags::RO.with(KeyFlags::ACCESS))).collect(),
             GetKeys::Sort => {
-                let mut keys = vec![(1, KeyFlags::RO.with(KeyFlags::ACCESS))];
                 let mut store = None;
                 let mut i = 2;
                 while i < args.len() {
@@ -365,10 +373,10 @@ impl GetKeys {
                     }
                     i += 1;
                 }
-                if let Some(pos) = store {
-                    keys.push((pos, KeyFlags::OW.with(KeyFlags::UPDATE)));
-                }
-                keys
+                let store = store.map(|pos| (pos, KeyFlags::OW.with(KeyFlags::UPDATE)));
+                std::iter::once((1, KeyFlags::RO.with(KeyFlags::ACCESS)))
+                    .chain(store)
+                    .collect()
             }
         }
     }
@@ -426,6 +434,11 @@ pub struct Command {
     getkeys: Option<GetKeys>,
     pub handler: Handler,
     pub locks: Locks,
+    /// This command's bit in an ACL user's command bitmap (`acl.rs`); a bare
+    /// container (COMMAND) shares its container's.
+    pub acl_id: usize,
+    /// A subcommand (`client|kill`): an ACL first-arg is then `args[2]`.
+    pub is_subcommand: bool,
     /// This command's COMMAND INFO entry.
     pub info: Reply,
     /// This command's COMMAND DOCS value.
@@ -457,6 +470,20 @@ type Names<V> = HashMap<Vec<u8>, V, foldhash::fast::RandomState>;
 
 pub struct CommandTable {
     entries: Names<Entry>,
+    /// Every command, container and subcommand in ACL id order.
+    acl: Vec<AclEntry>,
+}
+
+/// What ACL rules see of a command, a container or a subcommand (Redis's
+/// `server.orig_commands` with its `subcommands_dict`s): its id is its index
+/// in [`CommandTable::acl_entries`].
+pub struct AclEntry {
+    /// Full name: `get`, `client`, `client|kill`.
+    pub name: String,
+    pub categories: AclCategories,
+    /// A container's subcommands' ids.
+    pub subcommands: Vec<usize>,
+    pub is_subcommand: bool,
 }
 
 /// Field `key` of a RESP3 map.
@@ -586,6 +613,7 @@ impl Command {
         locks: Locks,
     ) -> Result<Command, String> {
         let name = info_name(&info).ok_or("no name")?;
+        let name_has_parent = name.contains('|');
         let (arity, flags, acl_categories) = parse_header(&info, hidden)?;
         let key_specs = items(items(&info).get(8).ok_or("no key specs")?)
             .iter()
@@ -622,6 +650,8 @@ impl Command {
             getkeys,
             handler,
             locks,
+            acl_id: 0,
+            is_subcommand: name_has_parent,
             info,
             docs,
             stats: CallStats::default(),
@@ -650,18 +680,44 @@ impl Command {
     /// arguments, otherwise from the command's getkeys procedure. Empty when
     /// neither finds a key.
     pub fn keys_and_flags(&self, args: &[&[u8]]) -> Vec<(usize, KeyFlags)> {
+        self.keys_into(args)
+    }
+
+    /// [`Command::keys_and_flags`] into any container (a `Vec`, or a
+    /// `SmallVec` that stays on the stack for the ACL check).
+    fn keys_into<C>(&self, args: &[&[u8]]) -> C
+    where
+        C: Default + Extend<(usize, KeyFlags)> + FromIterator<(usize, KeyFlags)>,
+    {
         let has_keyspec = self.has_keys_in_specs();
         let has_varflags = self
             .key_specs
             .iter()
             .any(|s| s.flags.contains(KeyFlags::VARIABLE_FLAGS));
         if has_keyspec && !has_varflags {
-            let mut found = Vec::new();
-            if self.for_each_key_position(args, false, |i, flags| found.push((i, flags))) {
+            let mut found = C::default();
+            if self.for_each_key_position(args, false, |i, flags| found.extend([(i, flags)])) {
                 return found;
             }
         }
         self.getkeys.map(|g| g.keys(args)).unwrap_or_default()
+    }
+
+    /// Calls `f` with each key position and its flags, as
+    /// [`Command::keys_and_flags`] finds them (Redis's ACL check uses
+    /// `getKeysFromCommandWithSpecs` too), without allocating unless a
+    /// command names more than eight keys.
+    pub fn for_each_key(&self, args: &[&[u8]], mut f: impl FnMut(usize, KeyFlags)) {
+        if let (Some(i), [spec], None) = (self.single_key, &self.key_specs[..], self.getkeys) {
+            if i < args.len() {
+                f(i, spec.flags);
+            }
+            return;
+        }
+        let keys: smallvec::SmallVec<[(usize, KeyFlags); 8]> = self.keys_into(args);
+        for (i, flags) in keys {
+            f(i, flags);
+        }
     }
 
     /// Whether a key spec names real keys (not only `not_key` channels).
@@ -820,6 +876,67 @@ fn spec_range(spec: &KeySpec, args: &[&[u8]]) -> SpecKeys {
     }
 }
 
+/// The ACL view of every command Redis 7.0 has (and reddish's own), as
+/// Redis's `server.orig_commands`: ACL rules may name a command reddish does
+/// not serve, and a category's size (which decides how ACL GETUSER describes
+/// a user) is Redis's. Numbered in name order, a container before its
+/// subcommands.
+fn acl_view(catalog: &Catalog) -> Vec<AclEntry> {
+    let mut names: Vec<&String> = catalog.info.keys().collect();
+    names.sort();
+    let categories =
+        |info: &Reply| parse_header(info, None).map_or(AclCategories::default(), |h| h.2);
+    let mut acl = Vec::new();
+    for name in names {
+        let info = &catalog.info[name];
+        let id = acl.len();
+        acl.push(AclEntry {
+            name: name.clone(),
+            categories: categories(info),
+            subcommands: Vec::new(),
+            is_subcommand: false,
+        });
+        let mut subs: Vec<(String, &Reply)> = items(items(info).get(9).unwrap_or(&Reply::Null))
+            .iter()
+            .filter_map(|s| Some((info_name(s)?, s)))
+            .collect();
+        subs.sort_by(|a, b| a.0.cmp(&b.0));
+        for (sub, sub_info) in subs {
+            let sub_id = acl.len();
+            acl[id].subcommands.push(sub_id);
+            acl.push(AclEntry {
+                name: sub,
+                categories: categories(sub_info),
+                subcommands: Vec::new(),
+                is_subcommand: true,
+            });
+        }
+    }
+    acl
+}
+
+/// Gives every command its ACL id (a bare container its container's).
+fn assign_acl_ids(entries: &mut Names<Entry>, acl: &[AclEntry]) {
+    let ids: HashMap<&str, usize> = acl
+        .iter()
+        .enumerate()
+        .map(|(id, e)| (e.name.as_str(), id))
+        .collect();
+    let id_of = |name: &str| ids.get(name).copied().unwrap_or(usize::MAX);
+    for entry in entries.values_mut() {
+        match entry {
+            Entry::Command(c) => c.acl_id = id_of(&c.name),
+            Entry::Container {
+                subcommands, bare, ..
+            } => {
+                for c in subcommands.values_mut().chain(bare.iter_mut()) {
+                    c.acl_id = id_of(&c.name);
+                }
+            }
+        }
+    }
+}
+
 /// Keeps only the subcommands we implement in a container's INFO entry
 /// (element 9) or DOCS map (field `subcommands`).
 fn filter_subcommands(container: &mut Reply, keep: &HashMap<String, Command>) {
@@ -863,6 +980,7 @@ impl CommandTable {
         registrations: impl IntoIterator<Item = &'r Registration>,
     ) -> CommandTable {
         let mut catalog = Catalog::load();
+        let acl = acl_view(&catalog);
         let mut entries: Names<Entry> = Names::default();
         let mut subcommands: HashMap<String, HashMap<String, Command>> = HashMap::new();
         for reg in registrations {
@@ -928,13 +1046,52 @@ impl CommandTable {
                 },
             );
         }
-        CommandTable { entries }
+        assign_acl_ids(&mut entries, &acl);
+        CommandTable { entries, acl }
+    }
+
+    /// The ACL view of the table, indexed by `acl_id`.
+    pub fn acl_entries(&self) -> &[AclEntry] {
+        &self.acl
+    }
+
+    /// Redis's `ACLLookupCommand`: a command, a container or `container|sub`
+    /// by its original name (any case; `rename-command` does not change what
+    /// ACL rules call it), as its ACL id.
+    pub fn acl_lookup(&self, name: &[u8]) -> Option<usize> {
+        let name = name.to_ascii_lowercase();
+        self.acl.iter().position(|e| e.name.as_bytes() == name)
+    }
+
+    /// The names the dispatcher finds (lowercase).
+    pub fn top_level_names(&self) -> Vec<Vec<u8>> {
+        self.entries.keys().cloned().collect()
+    }
+
+    /// `rename-command old new` (Redis's config loading): the command is
+    /// found under `new` only; an empty `new` removes it.
+    pub fn rename(&mut self, from: &[u8], to: &[u8]) -> Result<(), &'static str> {
+        let entry = self
+            .entries
+            .remove(&from.to_ascii_lowercase())
+            .ok_or("No such command in rename-command")?;
+        if to.is_empty() {
+            return Ok(());
+        }
+        let to = to.to_ascii_lowercase();
+        if self.entries.contains_key(&to) {
+            self.entries.insert(from.to_ascii_lowercase(), entry);
+            return Err("Target command name already exists");
+        }
+        self.entries.insert(to, entry);
+        Ok(())
     }
 
     /// Finds the command `args` names, or the error Redis gives for it.
     pub fn lookup(&self, args: &[&[u8]]) -> Result<&Command, Reply> {
         // Lowercase into a stack buffer: no allocation per request.
         let mut buf = [0u8; 32];
+        let long_name;
         let raw = &args[0];
         let name: &[u8] = match buf.get_mut(..raw.len()) {
             Some(slot) => {
@@ -944,7 +1101,11 @@ impl CommandTable {
                 }
                 slot
             }
-            None => b"",
+            // Only a name given by `rename-command` can be this long.
+            None => {
+                long_name = raw.to_ascii_lowercase();
+                &long_name
+            }
         };
         match self.entries.get(name) {
             Some(Entry::Command(cmd)) => Ok(cmd),
@@ -1395,7 +1556,7 @@ mod tests {
             (&["bitfield", "k", "nosuch"], rw),
         ] {
             let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-            let keys = GetKeys::Bitfield.keys(&args);
+            let keys: Vec<(usize, KeyFlags)> = GetKeys::Bitfield.keys(&args);
             assert_eq!(keys.len(), 1, "{args:?}");
             assert_eq!(keys[0].0, 1);
             assert!(

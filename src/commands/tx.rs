@@ -14,7 +14,7 @@
 
 use super::args::db_index_arg;
 use super::table::Flags;
-use super::{call, cmd_locking, resolve, CmdResult, Command, Ctx, Locks, Registration};
+use super::{acl_denial, call, cmd_locking, resolve, CmdResult, Command, Ctx, Locks, Registration};
 use crate::client::Client;
 use crate::keyspace::LockSet;
 use crate::protocol::{borrow_args, Reply};
@@ -147,8 +147,15 @@ fn exec(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
                 let args = borrow_args(args);
                 match resolve(ctx.server, &args) {
                     Ok(cmd) => {
-                        let reply = call(ctx, cmd, &args);
-                        exec_slot(ctx, reply)
+                        // The rules may have changed since the command was queued.
+                        let context = crate::acl::Context::Multi;
+                        match acl_denial(ctx.server, ctx.client, cmd, &args, context) {
+                            Some(denied) => Reply::error_owned(denied.exec_error_text()),
+                            None => {
+                                let reply = call(ctx, cmd, &args);
+                                exec_slot(ctx, reply)
+                            }
+                        }
                     }
                     Err((_, reply)) => reply,
                 }

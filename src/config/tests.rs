@@ -1097,15 +1097,29 @@ fn load_post_checks_and_files() {
         err.as_deref(),
         Some("Fatal error, can't open config file '/nonexist.conf': No such file or directory")
     );
-    let err = load_text("rc", "rename-command FLUSHALL \"\"\n").err();
+    let err = load_text("rc", "rename-command NOSUCH \"\"\n").err();
     assert_eq!(
         err,
         Some(fatal(
             1,
-            "rename-command FLUSHALL \"\"",
-            "'rename-command' is not supported by reddish"
+            "rename-command NOSUCH \"\"",
+            "No such command in rename-command"
         ))
     );
+    let err = load_text("rc2", "rename-command flushall get\n").err();
+    assert_eq!(
+        err,
+        Some(fatal(
+            1,
+            "rename-command flushall get",
+            "Target command name already exists"
+        ))
+    );
+    assert!(load_text(
+        "rc3",
+        "rename-command flushall \"\"\nrename-command get flushall\n"
+    )
+    .is_ok());
 }
 
 #[test]

@@ -370,6 +370,24 @@ impl Conn {
         }
     }
 
+    /// True when the server closes the connection within two seconds (EOF
+    /// or a reset); false when the connection is still open then (unlike
+    /// [`Conn::is_closed`], a timeout is not taken for a close).
+    pub fn closed_by_server(&mut self) -> bool {
+        self.writer
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .expect("timeout");
+        let mut byte = [0u8; 1];
+        match self.reader.read(&mut byte) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+        }
+    }
+
     /// True when the server closed the connection (reads EOF within the timeout).
     pub fn is_closed(&mut self) -> bool {
         self.writer
