@@ -84,6 +84,42 @@ const DEFAULT_OBUF: OutputBufferLimits = [
 /// Class names as `getClientTypeName` renders them.
 const OBUF_CLASSES: [&str; 3] = ["normal", "slave", "pubsub"];
 
+/// `maxmemory-policy` (Redis's `MAXMEMORY_*`), in the table's order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EvictionPolicy {
+    VolatileLru,
+    VolatileLfu,
+    VolatileRandom,
+    VolatileTtl,
+    AllkeysLru,
+    AllkeysLfu,
+    AllkeysRandom,
+    NoEviction,
+}
+
+impl EvictionPolicy {
+    /// Keys keep an LFU counter instead of their last access (`MAXMEMORY_FLAG_LFU`).
+    pub fn is_lfu(self) -> bool {
+        matches!(self, EvictionPolicy::VolatileLfu | EvictionPolicy::AllkeysLfu)
+    }
+
+    /// Keys are chosen by their last access (`MAXMEMORY_FLAG_LRU`).
+    pub fn is_lru(self) -> bool {
+        matches!(self, EvictionPolicy::VolatileLru | EvictionPolicy::AllkeysLru)
+    }
+
+    /// Only keys with a TTL may be evicted.
+    pub fn volatile_only(self) -> bool {
+        matches!(
+            self,
+            EvictionPolicy::VolatileLru
+                | EvictionPolicy::VolatileLfu
+                | EvictionPolicy::VolatileRandom
+                | EvictionPolicy::VolatileTtl
+        )
+    }
+}
+
 /// Non-atomic setting values.
 #[derive(Clone, Debug, PartialEq)]
 enum Val {
@@ -155,6 +191,7 @@ const RDBCHECKSUM: usize = idx("rdbchecksum");
 const MAXMEMORY: usize = idx("maxmemory");
 const MAXMEMORY_POLICY: usize = idx("maxmemory-policy");
 const MAXMEMORY_SAMPLES: usize = idx("maxmemory-samples");
+const MAXMEMORY_EVICTION_TENACITY: usize = idx("maxmemory-eviction-tenacity");
 const TIMEOUT: usize = idx("timeout");
 const TCP_KEEPALIVE: usize = idx("tcp-keepalive");
 const TCP_BACKLOG: usize = idx("tcp-backlog");
@@ -615,6 +652,26 @@ impl Config {
     /// E.g. `noeviction`, `allkeys-lru`.
     pub fn maxmemory_policy(&self) -> String {
         enum_name(table::MAXMEMORY_POLICIES, self.num(MAXMEMORY_POLICY), false)
+    }
+
+    /// `maxmemory-policy` as a value, read without allocating: key lookups
+    /// consult it to know whether to keep the LRU clock or the LFU counter.
+    pub fn eviction_policy(&self) -> EvictionPolicy {
+        match self.num(MAXMEMORY_POLICY) {
+            0 => EvictionPolicy::VolatileLru,
+            1 => EvictionPolicy::VolatileLfu,
+            2 => EvictionPolicy::VolatileRandom,
+            3 => EvictionPolicy::VolatileTtl,
+            4 => EvictionPolicy::AllkeysLru,
+            5 => EvictionPolicy::AllkeysLfu,
+            6 => EvictionPolicy::AllkeysRandom,
+            _ => EvictionPolicy::NoEviction,
+        }
+    }
+
+    /// `maxmemory-eviction-tenacity`, 0..=100.
+    pub fn maxmemory_eviction_tenacity(&self) -> u32 {
+        u32::try_from(self.num(MAXMEMORY_EVICTION_TENACITY)).unwrap_or(10)
     }
 
     pub fn maxmemory_samples(&self) -> u32 {

@@ -6,6 +6,7 @@
 //! handler's [`protocol::Reply`] is encoded for the client's protocol.
 //! See ARCHITECTURE.md for the map.
 
+pub mod alloc;
 pub mod blocking;
 pub mod cli;
 pub mod client;
@@ -14,6 +15,7 @@ pub mod config;
 pub mod connection;
 pub mod counters;
 pub mod cron;
+pub mod evict;
 pub mod glob;
 pub mod keyspace;
 pub mod latency;

@@ -206,6 +206,8 @@ pub struct Server {
     pub shutdown: Notify,
     /// Saves and their outcome (INFO persistence, LASTSAVE, save points).
     pub save_state: crate::persistence::SaveState,
+    /// `maxmemory` eviction's pool and state.
+    pub evictor: crate::evict::Evictor,
     /// Hands new listeners to the accept loops (CONFIG SET port); None
     /// until the server listens.
     rebind: Mutex<Option<UnboundedSender<Vec<std::net::TcpListener>>>>,
@@ -228,6 +230,7 @@ impl Server {
         let propagation = Arc::new(Propagation::new(config.clone()));
         let keyspace = Arc::new(
             Keyspace::new(config.databases())
+                .configured(config.clone())
                 .notifying(pubsub.clone())
                 .propagating(propagation.clone()),
         );
@@ -252,6 +255,7 @@ impl Server {
             stats: Stats::default(),
             started: Instant::now(),
             save_state: crate::persistence::SaveState::new(now_ms() / 1000),
+            evictor: Default::default(),
             run_id,
             tcp_port: AtomicU64::new(0),
             shutdown: Notify::new(),

@@ -393,6 +393,11 @@ fn config_resetstat(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
         .keyspace
         .expired_keys
         .store(0, std::sync::atomic::Ordering::Relaxed);
+    ctx.server
+        .keyspace
+        .evicted_keys
+        .store(0, std::sync::atomic::Ordering::Relaxed);
+    ctx.server.evictor.reset_stats();
     lazyfree::reset_stats();
     Ok(Reply::OK)
 }
