@@ -6,51 +6,26 @@
 //! the figure must cost next to nothing. jemalloc's own `stats.allocated`
 //! is exact but needs an epoch advance, which merges every arena's
 //! statistics under their locks (microseconds); Redis keeps an atomic
-//! counter in `zmalloc` for the same reason. We do the same, except that
-//! each thread gathers its changes locally and adds them to the shared
-//! counter per [`FLUSH_BYTES`], so the event loops do not fight over one
-//! cache line on every allocation. A reading is the shared counter plus
-//! the reader's own pending bytes: exact for the thread that reads (the
-//! one evicting), and off by less than [`FLUSH_BYTES`] per other thread.
+//! counter in `zmalloc` for the same reason, and so do we: one relaxed
+//! add per allocation. (Per-thread counters flushed in batches were tried:
+//! a reader then misses what other threads have not flushed, and the
+//! limit check drifted by kilobytes, more than Redis's tests allow.)
 
 use std::alloc::{GlobalAlloc, Layout};
-use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 
 use tikv_jemallocator::Jemalloc;
 
-/// How far a thread's count may drift before it is added to [`USED`].
-const FLUSH_BYTES: isize = 8 * 1024;
-
-/// Bytes allocated by every thread, as of their last flush.
+/// Bytes allocated now, by every thread.
 static USED: AtomicIsize = AtomicIsize::new(0);
 /// Whether [`Counting`] is the global allocator (not in unit tests).
 static INSTALLED: AtomicBool = AtomicBool::new(false);
-
-thread_local! {
-    /// This thread's change since its last flush. A const `Cell` of a
-    /// plain integer: no destructor, no lazy initialisation, so reading
-    /// it from inside the allocator cannot allocate or recurse.
-    static PENDING: Cell<isize> = const { Cell::new(0) };
-}
 
 /// jemalloc, counting what it hands out (reddish-server's global allocator).
 pub struct Counting;
 
 fn count(delta: isize) {
-    let flushed = PENDING.try_with(|pending| {
-        let now = pending.get() + delta;
-        if now.abs() >= FLUSH_BYTES {
-            USED.fetch_add(now, Ordering::Relaxed);
-            pending.set(0);
-        } else {
-            pending.set(now);
-        }
-    });
-    if flushed.is_err() {
-        // The thread is being torn down: count directly.
-        USED.fetch_add(delta, Ordering::Relaxed);
-    }
+    USED.fetch_add(delta, Ordering::Relaxed);
 }
 
 /// The usable size of a live allocation jemalloc made.
@@ -111,8 +86,7 @@ pub fn used_memory() -> Option<u64> {
     if !INSTALLED.load(Ordering::Relaxed) {
         return jemalloc_allocated();
     }
-    let mine = PENDING.try_with(Cell::get).unwrap_or(0);
-    Some((USED.load(Ordering::Relaxed) + mine).max(0) as u64)
+    Some(USED.load(Ordering::Relaxed).max(0) as u64)
 }
 
 /// jemalloc's count of allocated bytes, fresh (its statistics are cached

@@ -32,7 +32,7 @@ pub static COMMANDS: &[Registration] = &[
     cmd_locking("flushdb", flushdb, Locks::Db),
     cmd_locking("flushall", flushall, Locks::All),
     cmd("time", time),
-    cmd_locking("info", info::info, Locks::Custom(info::locks)),
+    cmd("info", info::info),
     cmd("config|get", config_get),
     cmd("config|set", config_set),
     cmd("config|resetstat", config_resetstat),

@@ -7,7 +7,6 @@ use std::fmt::{Display, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::commands::{CmdResult, Ctx};
-use crate::keyspace::{Keyspace, LockSet};
 use crate::lazyfree;
 use crate::protocol::Reply;
 use crate::pubsub::Kind;
@@ -73,19 +72,6 @@ fn selection(args: &[&[u8]]) -> u32 {
                 .map_or(0, |i| 1 << i),
         }
     })
-}
-
-fn wants_keyspace(args: &[&[u8]]) -> bool {
-    let keyspace = SECTIONS.iter().position(|s| s.name == "keyspace");
-    keyspace.is_some_and(|i| selection(args) & 1 << i != 0)
-}
-
-/// INFO locks every shard when it reports the keyspace, so it counts keys
-/// consistently (and inside MULTI with the rest of the transaction's locks).
-pub fn locks(keyspace: &Keyspace, _db: usize, args: &[&[u8]], set: &mut LockSet) {
-    if wants_keyspace(args) {
-        set.add_all(keyspace);
-    }
 }
 
 pub fn info(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
@@ -562,7 +548,10 @@ fn cluster(_ctx: &mut Ctx, out: &mut String) {
 fn keyspace(ctx: &mut Ctx, out: &mut String) {
     let keyspace = &ctx.server.keyspace;
     for db in 0..keyspace.databases() {
-        let keys = ctx.db_at(db).len();
+        // The counts the shards keep as they change, read without locking
+        // them: a lock set of all 4,096 shards is a transient ~100 KB,
+        // which this reply's own `used_memory` would include.
+        let keys = keyspace.db_keys(db);
         let (expires, avg_ttl) = (keyspace.db_volatile(db), keyspace.db_avg_ttl(db));
         if keys > 0 || expires > 0 {
             let _ = write!(
