@@ -100,12 +100,18 @@ pub enum EvictionPolicy {
 impl EvictionPolicy {
     /// Keys keep an LFU counter instead of their last access (`MAXMEMORY_FLAG_LFU`).
     pub fn is_lfu(self) -> bool {
-        matches!(self, EvictionPolicy::VolatileLfu | EvictionPolicy::AllkeysLfu)
+        matches!(
+            self,
+            EvictionPolicy::VolatileLfu | EvictionPolicy::AllkeysLfu
+        )
     }
 
     /// Keys are chosen by their last access (`MAXMEMORY_FLAG_LRU`).
     pub fn is_lru(self) -> bool {
-        matches!(self, EvictionPolicy::VolatileLru | EvictionPolicy::AllkeysLru)
+        matches!(
+            self,
+            EvictionPolicy::VolatileLru | EvictionPolicy::AllkeysLru
+        )
     }
 
     /// Only keys with a TTL may be evicted.

@@ -78,10 +78,7 @@ impl Evictor {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .map_or(0, |since| since.elapsed().as_millis() as u64);
-        (
-            self.exceeded_ms.load(Ordering::Relaxed) + current,
-            current,
-        )
+        (self.exceeded_ms.load(Ordering::Relaxed) + current, current)
     }
 
     /// CONFIG RESETSTAT.
@@ -199,8 +196,8 @@ pub fn perform_evictions(server: &Server) -> Outcome {
     if outcome == Outcome::Fail && crate::lazyfree::pending_objects() > 0 {
         // Nothing left to evict, but the lazyfree thread is still freeing
         // what was: give it a moment, as Redis does.
-        let wait = time_limit(config.maxmemory_eviction_tenacity())
-            .unwrap_or(Duration::from_millis(1));
+        let wait =
+            time_limit(config.maxmemory_eviction_tenacity()).unwrap_or(Duration::from_millis(1));
         std::thread::sleep(wait);
         if bytes_to_free(server).is_none() {
             outcome = Outcome::Ok;
@@ -392,17 +389,23 @@ fn populate(server: &Server, db: usize, policy: EvictionPolicy, pool: &mut [Opti
     let decay = server.config.lfu_decay_time();
     let samples = server.config.maxmemory_samples() as usize;
     let mut sampled = Vec::with_capacity(samples);
-    sample(keyspace, db, samples, policy.volatile_only(), |key, entry| {
-        let idle = if policy.is_lru() {
-            entry.access.idle_ms(now)
-        } else if policy.is_lfu() {
-            255 - u64::from(entry.access.frequency(now, decay))
-        } else {
-            // volatile-ttl: the sooner it expires, the better.
-            u64::MAX - entry.expires_at().unwrap_or(u64::MAX)
-        };
-        sampled.push((idle, key.clone()));
-    });
+    sample(
+        keyspace,
+        db,
+        samples,
+        policy.volatile_only(),
+        |key, entry| {
+            let idle = if policy.is_lru() {
+                entry.access.idle_ms(now)
+            } else if policy.is_lfu() {
+                255 - u64::from(entry.access.frequency(now, decay))
+            } else {
+                // volatile-ttl: the sooner it expires, the better.
+                u64::MAX - entry.expires_at().unwrap_or(u64::MAX)
+            };
+            sampled.push((idle, key.clone()));
+        },
+    );
     for (idle, key) in sampled {
         insert(pool, Candidate { idle, db, key });
     }

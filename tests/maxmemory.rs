@@ -128,7 +128,12 @@ fn every_policy_keeps_the_dataset_under_the_limit() {
 
 #[test]
 fn volatile_policies_evict_only_keys_with_a_ttl_and_refuse_when_none_is_left() {
-    for policy in ["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"] {
+    for policy in [
+        "volatile-lru",
+        "volatile-lfu",
+        "volatile-random",
+        "volatile-ttl",
+    ] {
         let (_server, mut conn, _) = limited(policy, 200 * 1024);
         // Every other key has a TTL.
         fill(&mut conn, "k", 1000, |i| (i % 2 == 1).then_some(10_000));
@@ -183,7 +188,10 @@ fn hot_keys_survive(policy: &str, heat: impl Fn(&mut Conn, &str)) {
     };
     let (cold, hot) = (gone(&mut conn, "cold"), gone(&mut conn, "hot"));
     assert!(cold > 100, "{policy}: only {cold} cold keys evicted");
-    assert!(hot * 5 < cold, "{policy}: {hot} hot keys evicted, {cold} cold");
+    assert!(
+        hot * 5 < cold,
+        "{policy}: {hot} hot keys evicted, {cold} cold"
+    );
 }
 
 #[test]

@@ -357,7 +357,10 @@ const LRU_CLOCK_MAX: u32 = (1 << 24) - 1;
 pub enum AccessMode {
     Lru,
     /// `lfu-log-factor` and `lfu-decay-time` (minutes).
-    Lfu { log_factor: u32, decay_minutes: u32 },
+    Lfu {
+        log_factor: u32,
+        decay_minutes: u32,
+    },
 }
 
 /// A key's access record: Redis's `robj.lru` field. Both halves are kept
@@ -534,9 +537,15 @@ mod tests {
         };
         let mut a = Access::new(t);
         a.touch(t + 5_000, AccessMode::Lru);
-        assert_eq!((a.idle_secs(t + 5_000), a.frequency(t, 1)), (0, LFU_INIT_VAL));
+        assert_eq!(
+            (a.idle_secs(t + 5_000), a.frequency(t, 1)),
+            (0, LFU_INIT_VAL)
+        );
         a.touch(t + 9_000, lfu);
-        assert_eq!((a.idle_secs(t + 9_000), a.frequency(t, 1)), (4, LFU_INIT_VAL + 1));
+        assert_eq!(
+            (a.idle_secs(t + 9_000), a.frequency(t, 1)),
+            (4, LFU_INIT_VAL + 1)
+        );
     }
 
     #[test]

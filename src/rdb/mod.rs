@@ -84,7 +84,9 @@ pub enum Access {
     None,
     Idle,
     /// The counter after decay by `lfu-decay-time` minutes.
-    Freq { decay_minutes: u32 },
+    Freq {
+        decay_minutes: u32,
+    },
 }
 
 impl Options {
