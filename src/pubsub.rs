@@ -11,7 +11,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
 use std::time::Duration;
@@ -24,7 +24,6 @@ use crate::config::{notify, Config, OutputBufferLimit};
 use crate::glob::glob_match;
 use crate::keyspace::{Event, EventSink};
 use crate::protocol::Reply;
-use crate::util::now_ms;
 
 /// The three kinds of subscription, each with its own namespace and counts.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -63,11 +62,6 @@ impl Kind {
 pub struct Subscriber {
     handle: Arc<ClientHandle>,
     tx: UnboundedSender<Reply>,
-    /// Bytes pushed but not yet taken by the connection task.
-    pending: AtomicUsize,
-    /// When `pending` first went over the soft limit (unix ms, 0 = it is not),
-    /// Redis's `obuf_soft_limit_reached_time`.
-    soft_since: AtomicU64,
 }
 
 impl Subscriber {
@@ -79,7 +73,7 @@ impl Subscriber {
             return;
         }
         let size = resp_len(&reply);
-        let used = self.pending.fetch_add(size, Ordering::Relaxed) + size;
+        let used = self.handle.mailbox_bytes.fetch_add(size, Ordering::Relaxed) + size;
         if self.tx.send(reply).is_err() {
             return;
         }
@@ -99,26 +93,8 @@ impl Subscriber {
         }
     }
 
-    /// Redis's `checkClientOutputBufferLimits`: the hard limit closes at once,
-    /// the soft one once it has been exceeded for more than its seconds.
     fn over_limit(&self, used: u64, limit: OutputBufferLimit) -> bool {
-        let hard = limit.hard_bytes != 0 && used >= limit.hard_bytes;
-        let soft = limit.soft_bytes != 0 && used >= limit.soft_bytes;
-        if !soft {
-            self.soft_since.store(0, Ordering::Relaxed);
-            return hard;
-        }
-        let now = now_ms().max(1);
-        let since =
-            match self
-                .soft_since
-                .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed)
-            {
-                Ok(_) => return hard,
-                Err(since) => since,
-            };
-        let elapsed_secs = now.saturating_sub(since) / 1000;
-        hard || elapsed_secs > u64::try_from(limit.soft_seconds).unwrap_or(0)
+        self.handle.soft_limit.over(used, limit)
     }
 }
 
@@ -146,12 +122,7 @@ impl ClientSubs {
     pub fn new(handle: Arc<ClientHandle>) -> ClientSubs {
         let (tx, mailbox) = unbounded_channel();
         ClientSubs {
-            me: Arc::new(Subscriber {
-                handle,
-                tx,
-                pending: AtomicUsize::new(0),
-                soft_since: AtomicU64::new(0),
-            }),
+            me: Arc::new(Subscriber { handle, tx }),
             mailbox,
             sets: Default::default(),
         }
@@ -198,7 +169,7 @@ impl ClientSubs {
     /// queued, so while it is 0 the mailbox is empty: the common case costs
     /// one load.
     pub fn try_recv(&mut self) -> Option<Reply> {
-        if self.me.pending.load(Ordering::Relaxed) == 0 {
+        if self.me.handle.mailbox_bytes.load(Ordering::Relaxed) == 0 {
             return None;
         }
         let reply = self.mailbox.try_recv().ok()?;
@@ -208,7 +179,8 @@ impl ClientSubs {
 
     fn taken(&self, reply: &Reply) {
         self.me
-            .pending
+            .handle
+            .mailbox_bytes
             .fetch_sub(resp_len(reply), Ordering::Relaxed);
     }
 
@@ -222,7 +194,7 @@ impl ClientSubs {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tick.tick().await;
-                let used = me.pending.load(Ordering::Relaxed);
+                let used = me.handle.mailbox_bytes.load(Ordering::Relaxed);
                 if used > 0 {
                     me.check_limit(used, config.client_output_buffer_limits()[2]);
                 }
