@@ -234,7 +234,7 @@ async fn run(server: &Server, client: &mut Client, socket: &mut TcpStream) -> st
         }
         if let Some(start) = client.replica.take() {
             // SYNC/PSYNC: from now on this connection carries the stream.
-            return crate::replication::serve(socket, start).await;
+            return Box::pin(crate::replication::serve(socket, start)).await;
         }
         // A read that filled all the room offered likely left more of a big
         // pipeline in the socket: let the other ready clients take their turn
@@ -335,7 +335,11 @@ async fn run_buffered(
         let blocked = client.block.pending.is_some().then(|| own_args(&args));
         drop(args);
         if let Some(args) = blocked {
-            match wait_blocked(server, client, &borrow_args(&args), input, output, socket).await? {
+            // Boxed: its state would otherwise sit in every connection's
+            // future, blocked or not.
+            let args = borrow_args(&args);
+            let wait = Box::pin(wait_blocked(server, client, &args, input, output, socket));
+            match wait.await? {
                 Some(r) => reply = r,
                 None => return Ok(true),
             }

@@ -1,7 +1,8 @@
 //! Pub/Sub: the server-wide registry of subscriptions (Redis's pubsub.c) and
 //! keyspace notifications (notify.c).
 //!
-//! Each connection owns a mailbox (an unbounded channel of [`Reply`] pushes).
+//! Each connection owns a mailbox (a queue of [`Reply`] pushes, allocated
+//! only once something is pushed: most clients never get one).
 //! Subscribing, unsubscribing and publishing all happen under the registry's
 //! one lock, and every push (message or confirmation) goes through the
 //! mailbox, so a client sees its confirmations and messages in exactly the
@@ -17,7 +18,6 @@ use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use crate::client::ClientHandle;
 use crate::config::{notify, Config, OutputBufferLimit};
@@ -61,7 +61,7 @@ impl Kind {
 /// One connection's mailbox as publishers (and MONITOR's feed) see it.
 pub struct Subscriber {
     handle: Arc<ClientHandle>,
-    tx: UnboundedSender<Reply>,
+    queue: std::sync::Mutex<std::collections::VecDeque<Reply>>,
 }
 
 impl Subscriber {
@@ -74,9 +74,7 @@ impl Subscriber {
         }
         let size = resp_len(&reply);
         let used = self.handle.mailbox_bytes.fetch_add(size, Ordering::Relaxed) + size;
-        if self.tx.send(reply).is_err() {
-            return;
-        }
+        self.queue().push_back(reply);
         self.handle.doorbell.ring();
         self.check_limit(used, limit);
     }
@@ -91,6 +89,10 @@ impl Subscriber {
             );
             self.handle.kill();
         }
+    }
+
+    fn queue(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<Reply>> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn over_limit(&self, used: u64, limit: OutputBufferLimit) -> bool {
@@ -114,16 +116,16 @@ fn resp_len(reply: &Reply) -> usize {
 /// A connection's own side of pub/sub: what it is subscribed to and its mailbox.
 pub struct ClientSubs {
     me: Arc<Subscriber>,
-    mailbox: UnboundedReceiver<Reply>,
     sets: [HashSet<Bytes>; 3],
 }
 
 impl ClientSubs {
     pub fn new(handle: Arc<ClientHandle>) -> ClientSubs {
-        let (tx, mailbox) = unbounded_channel();
         ClientSubs {
-            me: Arc::new(Subscriber { handle, tx }),
-            mailbox,
+            me: Arc::new(Subscriber {
+                handle,
+                queue: Default::default(),
+            }),
             sets: Default::default(),
         }
     }
@@ -172,7 +174,7 @@ impl ClientSubs {
         if self.me.handle.mailbox_bytes.load(Ordering::Relaxed) == 0 {
             return None;
         }
-        let reply = self.mailbox.try_recv().ok()?;
+        let reply = self.me.queue().pop_front()?;
         self.taken(&reply);
         Some(reply)
     }
