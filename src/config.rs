@@ -196,6 +196,7 @@ const STOP_WRITES_ON_BGSAVE_ERROR: usize = idx("stop-writes-on-bgsave-error");
 const RDBCHECKSUM: usize = idx("rdbchecksum");
 const MAXMEMORY: usize = idx("maxmemory");
 const MAXMEMORY_POLICY: usize = idx("maxmemory-policy");
+const MAXMEMORY_CLIENTS: usize = idx("maxmemory-clients");
 const MAXMEMORY_SAMPLES: usize = idx("maxmemory-samples");
 const MAXMEMORY_EVICTION_TENACITY: usize = idx("maxmemory-eviction-tenacity");
 const TIMEOUT: usize = idx("timeout");
@@ -561,8 +562,7 @@ impl Config {
     }
 
     /// Warnings for settings reddish accepts but does not honour yet (save
-    /// points, `appendonly yes`: no persistence; `maxmemory`, a policy other
-    /// than `noeviction`: no eviction), one per setting currently set so.
+    /// points, `appendonly yes`: no persistence), one per setting currently set so.
     /// `only` restricts them to the named settings (CONFIG SET's names, any
     /// case or alias); the server logs them at start-up and on CONFIG SET.
     pub fn unenforced_warnings(&self, only: Option<&[&[u8]]>) -> Vec<String> {
@@ -572,8 +572,7 @@ impl Config {
         [
             SAVE,
             APPENDONLY,
-            MAXMEMORY,
-            MAXMEMORY_POLICY,
+            MAXMEMORY_CLIENTS,
             DAEMONIZE,
             UNIXSOCKET,
             REPLICAOF,
@@ -586,7 +585,6 @@ impl Config {
 
     fn unenforced_warning(&self, i: usize) -> Option<String> {
         const NO_PERSISTENCE: &str = "persistence is not implemented yet";
-        const NO_EVICTION: &str = "eviction is not implemented yet";
         match i {
             SAVE => (!self.save().is_empty()).then(|| {
                 let points = String::from_utf8_lossy(&self.render(SAVE)).into_owned();
@@ -595,16 +593,10 @@ impl Config {
             APPENDONLY => self.appendonly().then(|| {
                 format!("WARNING appendonly is yes but {NO_PERSISTENCE}: no append only file will be written")
             }),
-            MAXMEMORY => {
-                let bytes = self.maxmemory();
-                (bytes > 0).then(|| {
-                    format!("WARNING maxmemory is set to {bytes} bytes but {NO_EVICTION}: the limit is not enforced")
-                })
-            }
-            MAXMEMORY_POLICY => {
-                let policy = self.maxmemory_policy();
-                (policy != "noeviction").then(|| {
-                    format!("WARNING maxmemory-policy is {policy} but {NO_EVICTION}: no key will be evicted")
+            MAXMEMORY_CLIENTS => {
+                let value = String::from_utf8_lossy(&self.render(MAXMEMORY_CLIENTS)).into_owned();
+                (value != "0").then(|| {
+                    format!("WARNING maxmemory-clients is {value} but client eviction is not implemented yet: no client will be evicted")
                 })
             }
             DAEMONIZE => self.daemonize().then(|| {

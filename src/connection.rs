@@ -106,8 +106,26 @@ fn denied_by_protected_mode(server: &Server, peer: SocketAddr) -> bool {
         && !server.config.has_password()
 }
 
+/// Redis's `anetKeepAlive` with `tcp-keepalive` seconds (0: off): probes
+/// after that long idle, then every third of it, dropping the peer after 3
+/// unanswered, so dead peers are noticed and middleboxes keep the flow.
+fn set_keepalive(socket: &TcpStream, secs: u32) {
+    if secs == 0 {
+        return;
+    }
+    let idle = std::time::Duration::from_secs(u64::from(secs));
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(idle)
+        .with_interval((idle / 3).max(std::time::Duration::from_secs(1)))
+        .with_retries(3);
+    if let Err(e) = socket2::SockRef::from(socket).set_tcp_keepalive(&keepalive) {
+        tracing::debug!("cannot set TCP keepalive: {e}");
+    }
+}
+
 pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
     let _ = socket.set_nodelay(true);
+    set_keepalive(&socket, server.config.tcp_keepalive());
     let laddr = socket.local_addr().unwrap_or(addr);
     let mut socket = socket;
     if server.clients.len() as u64 >= server.config.maxclients() {
