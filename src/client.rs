@@ -103,7 +103,8 @@ impl SoftLimitClock {
             Ok(_) => return hard,
             Err(since) => since,
         };
-        let elapsed_secs = now.saturating_sub(since) / 1000;
+        // Whole unix seconds, as Redis compares `server.unixtime`.
+        let elapsed_secs = (now / 1000).saturating_sub(since / 1000);
         hard || elapsed_secs > u64::try_from(limit.soft_seconds).unwrap_or(0)
     }
 }

@@ -16,9 +16,12 @@ const LIMITS: Limits = Limits {
     unauthenticated: false,
 };
 
-/// What parsing `input` delivered in reads cut at `cuts`: each request's
-/// arguments, then the error that ended it (if any), and the bytes left.
-fn parse_in_reads(input: &[u8], cuts: &[usize]) -> (Vec<Vec<Vec<u8>>>, Option<Vec<u8>>, usize) {
+/// Each request's arguments, then the error that ended the input (if
+/// any), and the bytes left unparsed.
+type Parsed = (Vec<Vec<Vec<u8>>>, Option<Vec<u8>>, usize);
+
+/// What parsing `input` delivered in reads cut at `cuts`.
+fn parse_in_reads(input: &[u8], cuts: &[usize]) -> Parsed {
     let mut parser = RequestParser::default();
     let mut buf = BytesMut::new();
     let mut requests = Vec::new();
