@@ -313,13 +313,20 @@ fn evict_from_pool(
         }
         // The best candidate is last; those no longer there are skipped
         // (ghosts), as Redis does.
+        let mut tried = false;
         for slot in pool.iter_mut().rev() {
             let Some(best) = slot.take() else {
                 continue;
             };
+            tried = true;
             if let Some(entry) = evict_key(keyspace, best.db, &best.key, volatile_only, lazy) {
                 return Some(entry);
             }
+        }
+        if !tried {
+            // The counts said there were keys, but sampling found none
+            // (they went meanwhile): nothing to evict this time.
+            return None;
         }
     }
 }

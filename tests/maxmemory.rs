@@ -116,11 +116,21 @@ fn every_policy_keeps_the_dataset_under_the_limit() {
         fill(&mut conn, "k", 5000, |_| Some(10_000));
         let used = info_field(&mut conn, "used_memory");
         assert!(used < limit + 4096, "{policy}: {used} over {limit}");
-        let evicted = info_field(&mut conn, "evicted_keys");
-        let keys: i64 = String::from_utf8_lossy(&conn.cmd(&["DBSIZE"]))[1..]
-            .trim()
-            .parse()
+        // Read together: every command may evict first while over the limit.
+        conn.cmd(&["MULTI"]);
+        conn.cmd(&["DBSIZE"]);
+        conn.cmd(&["INFO", "stats"]);
+        let both = conn.cmd_str(&["EXEC"]);
+        let keys: i64 = both
+            .lines()
+            .find_map(|l| l.strip_prefix(':'))
+            .and_then(|n| n.parse().ok())
             .expect("DBSIZE");
+        let evicted: i64 = both
+            .lines()
+            .find_map(|l| l.strip_prefix("evicted_keys:"))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("evicted_keys");
         assert!(evicted > 0 && keys < 5000, "{policy}: {evicted} evicted");
         assert_eq!(keys + evicted, 5000, "{policy}");
     }

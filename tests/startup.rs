@@ -230,7 +230,7 @@ fn logfile_and_loglevel_follow_config_set() {
     let accepted = log.matches("Accepted").count();
     drop(server.connect());
     assert_eq!(
-        conn.cmd_str(&["CONFIG", "SET", "maxmemory", "1mb"]),
+        conn.cmd_str(&["CONFIG", "SET", "maxmemory-clients", "1mb"]),
         "+OK\r\n"
     );
     assert_eq!(
@@ -238,7 +238,7 @@ fn logfile_and_loglevel_follow_config_set() {
         "+OK\r\n"
     );
     wait_for_log(&path, "WARNING save points are configured ('60 5')");
-    let log = wait_for_log(&path, "WARNING maxmemory");
+    let log = wait_for_log(&path, "WARNING maxmemory-clients");
     // Only the settings CONFIG SET named are warned about again.
     assert_eq!(log.matches("WARNING").count(), 2, "{log}");
     assert_eq!(log.matches("Accepted").count(), accepted, "{log}");
