@@ -65,6 +65,8 @@ pub struct Evictor {
     /// Since when memory has been over the limit after eviction (INFO
     /// `current_eviction_exceeded_time`).
     exceeded_since: Mutex<Option<Instant>>,
+    /// Whether `exceeded_since` is set: commands under the limit read only this.
+    exceeded: AtomicBool,
     /// Total time spent over the limit with eviction running, in ms
     /// (INFO `total_eviction_exceeded_time`).
     exceeded_ms: AtomicU64,
@@ -89,6 +91,9 @@ impl Evictor {
     /// Notes whether memory is over the limit after an eviction attempt
     /// (Redis's `update_metrics` label).
     fn note_exceeded(&self, over: bool) {
+        if over == self.exceeded.load(Ordering::Relaxed) {
+            return;
+        }
         let mut since = self
             .exceeded_since
             .lock()
@@ -102,6 +107,8 @@ impl Evictor {
             }
             _ => {}
         }
+        // Set under the lock, from the state it leaves.
+        self.exceeded.store(since.is_some(), Ordering::Relaxed);
     }
 }
 
