@@ -27,6 +27,10 @@ const READ_CHUNK: usize = 16 * 1024;
 /// huge pipeline does not buffer all of its replies.
 const OUTPUT_FLUSH_AT: usize = 1024 * 1024;
 
+/// The reply buffer kept between batches of a busy client: replies of a
+/// few hundred bytes (most) reuse it, bigger ones free theirs when written.
+const OUTPUT_KEPT: usize = 1024;
+
 /// Replies are held to `client-output-buffer-limit` from this size on:
 /// checking costs a settings read, and smaller limits would close clients
 /// for replies as small as a bulk header.
@@ -247,6 +251,12 @@ async fn run(server: &Server, client: &mut Client, socket: &mut TcpStream) -> st
         }
         client.handle.info().qbuf = input.len();
         flush(server, &handle, socket, &mut output).await?;
+        if output.capacity() > OUTPUT_KEPT {
+            // A big reply's room goes at once, not when the client next
+            // waits: the next request may already be here, and its command
+            // should not run (nor `used_memory` be read) with it.
+            output = BytesMut::new();
+        }
         if closing {
             return Ok(());
         }
