@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use crate::config::OutputBufferLimit;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
@@ -71,6 +73,42 @@ pub struct ClientHandle {
     pub dirty_cas: Arc<AtomicBool>,
     /// Wakes the client while it is blocked on keys (flag `b`).
     pub block_signal: Arc<BlockSignal>,
+    /// Replies encoded and not yet written to the socket (`omem=`).
+    pub reply_bytes: AtomicUsize,
+    /// Pushes queued in the mailbox and not yet taken by the connection.
+    pub mailbox_bytes: AtomicUsize,
+    /// Since when the output went over its soft limit.
+    pub soft_limit: SoftLimitClock,
+}
+
+/// When a client's pending output first went over its class's soft limit
+/// (unix ms, 0: it is not), Redis's `obuf_soft_limit_reached_time`.
+#[derive(Default)]
+pub struct SoftLimitClock(AtomicU64);
+
+impl SoftLimitClock {
+    /// Redis's `checkClientOutputBufferLimits`: whether `used` pending bytes
+    /// break `limit`: the hard limit at once, the soft one once it has been
+    /// exceeded for more than its seconds.
+    pub fn over(&self, used: u64, limit: OutputBufferLimit) -> bool {
+        let hard = limit.hard_bytes != 0 && used >= limit.hard_bytes;
+        let soft = limit.soft_bytes != 0 && used >= limit.soft_bytes;
+        if !soft {
+            self.0.store(0, Ordering::Relaxed);
+            return hard;
+        }
+        let now = crate::util::now_ms().max(1);
+        let since = match self
+            .0
+            .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed)
+        {
+            Ok(_) => return hard,
+            Err(since) => since,
+        };
+        // Whole unix seconds, as Redis compares `server.unixtime`.
+        let elapsed_secs = (now / 1000).saturating_sub(since / 1000);
+        hard || elapsed_secs > u64::try_from(limit.soft_seconds).unwrap_or(0)
+    }
 }
 
 impl ClientHandle {
@@ -105,6 +143,12 @@ impl ClientHandle {
         .await;
     }
 
+    /// Output waiting for the client: replies not yet written and pushes
+    /// not yet taken (Redis's `getClientOutputBufferMemoryUsage`).
+    pub fn output_bytes(&self) -> usize {
+        self.reply_bytes.load(Ordering::Relaxed) + self.mailbox_bytes.load(Ordering::Relaxed)
+    }
+
     /// Subscribed to anything: Redis's `CLIENT_PUBSUB` flag (`P`, type `pubsub`).
     pub fn is_subscriber(&self) -> bool {
         self.info().subscriptions.iter().any(|&n| n > 0)
@@ -123,10 +167,11 @@ impl ClientHandle {
                 .into_owned()
         };
         let [sub, psub, ssub] = info.subscriptions;
+        let omem = self.output_bytes();
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} \
              sub={sub} psub={psub} ssub={ssub} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 \
-             rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} \
+             rbs=0 rbp=0 obl=0 oll={} omem={omem} tot-mem={omem} events=r cmd={} user={} \
              redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
@@ -140,6 +185,7 @@ impl ClientHandle {
             info.db,
             info.multi.map_or(-1, |n| n as i64),
             info.qbuf,
+            usize::from(omem > 0),
             info.last_cmd,
             String::from_utf8_lossy(&info.user),
             match info.resp {
@@ -497,6 +543,9 @@ impl ClientRegistry {
                 user: user.name.clone(),
             }),
             last_interaction_ms: AtomicU64::new(crate::util::now_ms()),
+            reply_bytes: AtomicUsize::new(0),
+            mailbox_bytes: AtomicUsize::new(0),
+            soft_limit: SoftLimitClock::default(),
             killed: AtomicBool::new(false),
             doorbell: Doorbell::default(),
             dirty_cas: Arc::new(AtomicBool::new(false)),

@@ -84,6 +84,48 @@ const DEFAULT_OBUF: OutputBufferLimits = [
 /// Class names as `getClientTypeName` renders them.
 const OBUF_CLASSES: [&str; 3] = ["normal", "slave", "pubsub"];
 
+/// `maxmemory-policy` (Redis's `MAXMEMORY_*`), in the table's order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EvictionPolicy {
+    VolatileLru,
+    VolatileLfu,
+    VolatileRandom,
+    VolatileTtl,
+    AllkeysLru,
+    AllkeysLfu,
+    AllkeysRandom,
+    NoEviction,
+}
+
+impl EvictionPolicy {
+    /// Keys keep an LFU counter instead of their last access (`MAXMEMORY_FLAG_LFU`).
+    pub fn is_lfu(self) -> bool {
+        matches!(
+            self,
+            EvictionPolicy::VolatileLfu | EvictionPolicy::AllkeysLfu
+        )
+    }
+
+    /// Keys are chosen by their last access (`MAXMEMORY_FLAG_LRU`).
+    pub fn is_lru(self) -> bool {
+        matches!(
+            self,
+            EvictionPolicy::VolatileLru | EvictionPolicy::AllkeysLru
+        )
+    }
+
+    /// Only keys with a TTL may be evicted.
+    pub fn volatile_only(self) -> bool {
+        matches!(
+            self,
+            EvictionPolicy::VolatileLru
+                | EvictionPolicy::VolatileLfu
+                | EvictionPolicy::VolatileRandom
+                | EvictionPolicy::VolatileTtl
+        )
+    }
+}
+
 /// Non-atomic setting values.
 #[derive(Clone, Debug, PartialEq)]
 enum Val {
@@ -160,7 +202,9 @@ const STOP_WRITES_ON_BGSAVE_ERROR: usize = idx("stop-writes-on-bgsave-error");
 const RDBCHECKSUM: usize = idx("rdbchecksum");
 const MAXMEMORY: usize = idx("maxmemory");
 const MAXMEMORY_POLICY: usize = idx("maxmemory-policy");
+const MAXMEMORY_CLIENTS: usize = idx("maxmemory-clients");
 const MAXMEMORY_SAMPLES: usize = idx("maxmemory-samples");
+const MAXMEMORY_EVICTION_TENACITY: usize = idx("maxmemory-eviction-tenacity");
 const TIMEOUT: usize = idx("timeout");
 const TCP_KEEPALIVE: usize = idx("tcp-keepalive");
 const TCP_BACKLOG: usize = idx("tcp-backlog");
@@ -529,8 +573,7 @@ impl Config {
     }
 
     /// Warnings for settings reddish accepts but does not honour yet (save
-    /// points, `appendonly yes`: no persistence; `maxmemory`, a policy other
-    /// than `noeviction`: no eviction), one per setting currently set so.
+    /// points, `appendonly yes`: no persistence), one per setting currently set so.
     /// `only` restricts them to the named settings (CONFIG SET's names, any
     /// case or alias); the server logs them at start-up and on CONFIG SET.
     pub fn unenforced_warnings(&self, only: Option<&[&[u8]]>) -> Vec<String> {
@@ -540,8 +583,7 @@ impl Config {
         [
             SAVE,
             APPENDONLY,
-            MAXMEMORY,
-            MAXMEMORY_POLICY,
+            MAXMEMORY_CLIENTS,
             DAEMONIZE,
             UNIXSOCKET,
             REPLICAOF,
@@ -554,7 +596,6 @@ impl Config {
 
     fn unenforced_warning(&self, i: usize) -> Option<String> {
         const NO_PERSISTENCE: &str = "persistence is not implemented yet";
-        const NO_EVICTION: &str = "eviction is not implemented yet";
         match i {
             SAVE => (!self.save().is_empty()).then(|| {
                 let points = String::from_utf8_lossy(&self.render(SAVE)).into_owned();
@@ -563,16 +604,10 @@ impl Config {
             APPENDONLY => self.appendonly().then(|| {
                 format!("WARNING appendonly is yes but {NO_PERSISTENCE}: no append only file will be written")
             }),
-            MAXMEMORY => {
-                let bytes = self.maxmemory();
-                (bytes > 0).then(|| {
-                    format!("WARNING maxmemory is set to {bytes} bytes but {NO_EVICTION}: the limit is not enforced")
-                })
-            }
-            MAXMEMORY_POLICY => {
-                let policy = self.maxmemory_policy();
-                (policy != "noeviction").then(|| {
-                    format!("WARNING maxmemory-policy is {policy} but {NO_EVICTION}: no key will be evicted")
+            MAXMEMORY_CLIENTS => {
+                let value = String::from_utf8_lossy(&self.render(MAXMEMORY_CLIENTS)).into_owned();
+                (value != "0").then(|| {
+                    format!("WARNING maxmemory-clients is {value} but client eviction is not implemented yet: no client will be evicted")
                 })
             }
             DAEMONIZE => self.daemonize().then(|| {
@@ -626,6 +661,26 @@ impl Config {
     /// E.g. `noeviction`, `allkeys-lru`.
     pub fn maxmemory_policy(&self) -> String {
         enum_name(table::MAXMEMORY_POLICIES, self.num(MAXMEMORY_POLICY), false)
+    }
+
+    /// `maxmemory-policy` as a value, read without allocating: key lookups
+    /// consult it to know whether to keep the LRU clock or the LFU counter.
+    pub fn eviction_policy(&self) -> EvictionPolicy {
+        match self.num(MAXMEMORY_POLICY) {
+            0 => EvictionPolicy::VolatileLru,
+            1 => EvictionPolicy::VolatileLfu,
+            2 => EvictionPolicy::VolatileRandom,
+            3 => EvictionPolicy::VolatileTtl,
+            4 => EvictionPolicy::AllkeysLru,
+            5 => EvictionPolicy::AllkeysLfu,
+            6 => EvictionPolicy::AllkeysRandom,
+            _ => EvictionPolicy::NoEviction,
+        }
+    }
+
+    /// `maxmemory-eviction-tenacity`, 0..=100.
+    pub fn maxmemory_eviction_tenacity(&self) -> u32 {
+        u32::try_from(self.num(MAXMEMORY_EVICTION_TENACITY)).unwrap_or(10)
     }
 
     pub fn maxmemory_samples(&self) -> u32 {

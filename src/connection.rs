@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 
 use crate::blocking::Unblock;
-use crate::client::Client;
+use crate::client::{Client, ClientHandle};
 use crate::commands::execute;
 use crate::protocol::{
     borrow_args, encode, encode_json, own_args, peek, Limits, Reply, RequestParser,
@@ -26,6 +26,15 @@ const READ_CHUNK: usize = 16 * 1024;
 /// Replies beyond this are written out before the rest of a batch runs, so a
 /// huge pipeline does not buffer all of its replies.
 const OUTPUT_FLUSH_AT: usize = 1024 * 1024;
+
+/// The reply buffer kept between batches of a busy client: replies of a
+/// few hundred bytes (most) reuse it, bigger ones free theirs when written.
+const OUTPUT_KEPT: usize = 1024;
+
+/// Replies are held to `client-output-buffer-limit` from this size on:
+/// checking costs a settings read, and smaller limits would close clients
+/// for replies as small as a bulk header.
+const OUTPUT_LIMIT_CHECKED_FROM: usize = 4 * 1024;
 
 /// How many requests past the running one are looked at (see [`Lookahead`]).
 const LOOKAHEAD: usize = 2;
@@ -101,8 +110,26 @@ fn denied_by_protected_mode(server: &Server, peer: SocketAddr) -> bool {
         && server.acl.default_is_nopass()
 }
 
+/// Redis's `anetKeepAlive` with `tcp-keepalive` seconds (0: off): probes
+/// after that long idle, then every third of it, dropping the peer after 3
+/// unanswered, so dead peers are noticed and middleboxes keep the flow.
+fn set_keepalive(socket: &TcpStream, secs: u32) {
+    if secs == 0 {
+        return;
+    }
+    let idle = std::time::Duration::from_secs(u64::from(secs));
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(idle)
+        .with_interval((idle / 3).max(std::time::Duration::from_secs(1)))
+        .with_retries(3);
+    if let Err(e) = socket2::SockRef::from(socket).set_tcp_keepalive(&keepalive) {
+        tracing::debug!("cannot set TCP keepalive: {e}");
+    }
+}
+
 pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
     let _ = socket.set_nodelay(true);
+    set_keepalive(&socket, server.config.tcp_keepalive());
     let laddr = socket.local_addr().unwrap_or(addr);
     let mut socket = socket;
     if server.clients.len() as u64 >= server.config.maxclients() {
@@ -160,8 +187,10 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
 }
 
 async fn run(server: &Server, client: &mut Client, socket: &mut TcpStream) -> std::io::Result<()> {
-    let mut input = BytesMut::with_capacity(READ_CHUNK);
-    let mut output = BytesMut::with_capacity(READ_CHUNK);
+    // No buffer while idle: both are allocated when there is something to
+    // read or answer, and let go once the client waits again.
+    let mut input = BytesMut::new();
+    let mut output = BytesMut::new();
     let mut parser = RequestParser::default();
     let mut lookahead = Lookahead::default();
     let handle = client.handle.clone();
@@ -170,19 +199,28 @@ async fn run(server: &Server, client: &mut Client, socket: &mut TcpStream) -> st
     // stops it.
     let mut watchdog = JoinSet::new();
     loop {
-        if input.capacity() - input.len() < READ_CHUNK / 4 {
-            input.reserve(READ_CHUNK);
-        }
+        make_room(&mut input, parser.wanted());
         let room = input.capacity() - input.len();
-        let n = tokio::select! {
-            biased;
-            read = socket.read_buf(&mut input) => read?,
-            push = client.subs.recv() => {
-                encode_push(client, &push, &mut output);
-                drain_pushes(client, &mut output);
-                flush(server, socket, &mut output).await?;
+        let n = match socket.try_read_buf(&mut input) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                // Nothing to read: wait holding no empty buffer, as Redis
+                // frees an idle client's query buffer and keeps no reply
+                // buffer (an idle connection then costs about its task).
+                release_if_empty(&mut input);
+                release_if_empty(&mut output);
+                tokio::select! {
+                    biased;
+                    ready = socket.readable() => ready?,
+                    push = client.subs.recv() => {
+                        encode_push(client, &push, &mut output);
+                        drain_pushes(client, &mut output);
+                        flush(server, &handle, socket, &mut output).await?;
+                    }
+                }
                 continue;
             }
+            Err(e) => return Err(e),
         };
         if n == 0 {
             return Ok(());
@@ -212,13 +250,19 @@ async fn run(server: &Server, client: &mut Client, socket: &mut TcpStream) -> st
             watchdog.spawn(client.subs.limit_watchdog(&server.pubsub));
         }
         client.handle.info().qbuf = input.len();
-        flush(server, socket, &mut output).await?;
+        flush(server, &handle, socket, &mut output).await?;
+        if output.capacity() > OUTPUT_KEPT {
+            // A big reply's room goes at once, not when the client next
+            // waits: the next request may already be here, and its command
+            // should not run (nor `used_memory` be read) with it.
+            output = BytesMut::new();
+        }
         if closing {
             return Ok(());
         }
         if let Some(start) = client.replica.take() {
             // SYNC/PSYNC: from now on this connection carries the stream.
-            return crate::replication::serve(socket, start).await;
+            return Box::pin(crate::replication::serve(socket, start)).await;
         }
         // A read that filled all the room offered likely left more of a big
         // pipeline in the socket: let the other ready clients take their turn
@@ -227,6 +271,52 @@ async fn run(server: &Server, client: &mut Client, socket: &mut TcpStream) -> st
         if n == room {
             tokio::task::yield_now().await;
         }
+    }
+}
+
+/// Redis's `closeClientOnOutputBufferLimitReached` for replies encoded and
+/// not yet written: the `normal` class's limits, or `pubsub`'s for a
+/// subscriber (whose mailbox counts too).
+fn over_output_limit(server: &Server, client: &Client, output: &BytesMut) -> bool {
+    let handle = &client.handle;
+    let class = if client.subs.active() { 2 } else { 0 };
+    let limit = server.config.client_output_buffer_limits()[class];
+    if limit.hard_bytes == 0 && limit.soft_bytes == 0 {
+        return false;
+    }
+    let used = output.len() + handle.mailbox_bytes.load(Ordering::Relaxed);
+    let over = handle.soft_limit.over(used as u64, limit);
+    if over {
+        tracing::warn!(
+            "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+            handle.describe()
+        );
+    }
+    over
+}
+
+/// Makes room in `input` for the next read: a [`READ_CHUNK`] at a time, or
+/// for a big bulk whose header said how long it is (`wanted`: the buffer
+/// length that completes it), up to its end in steps of at most eight times
+/// what the buffer holds, so it is read into its final allocation after a
+/// few moves (Redis sizes the query buffer for a big bulk at once; we do
+/// not allocate much more than a client has sent).
+fn make_room(input: &mut BytesMut, wanted: usize) {
+    let missing = wanted.saturating_sub(input.len());
+    if missing > READ_CHUNK {
+        let step = missing.min(input.len().max(READ_CHUNK) * 8);
+        if input.capacity() - input.len() < step {
+            input.reserve(step);
+        }
+    } else if input.capacity() - input.len() < READ_CHUNK / 4 {
+        input.reserve(READ_CHUNK);
+    }
+}
+
+/// Frees an empty buffer's memory.
+fn release_if_empty(buf: &mut BytesMut) {
+    if buf.is_empty() && buf.capacity() > 0 {
+        *buf = BytesMut::new();
     }
 }
 
@@ -273,7 +363,11 @@ async fn run_buffered(
         let blocked = client.block.pending.is_some().then(|| own_args(&args));
         drop(args);
         if let Some(args) = blocked {
-            match wait_blocked(server, client, &borrow_args(&args), input, output, socket).await? {
+            // Boxed: its state would otherwise sit in every connection's
+            // future, blocked or not.
+            let args = borrow_args(&args);
+            let wait = Box::pin(wait_blocked(server, client, &args, input, output, socket));
+            match wait.await? {
                 Some(r) => reply = r,
                 None => return Ok(true),
             }
@@ -300,8 +394,14 @@ async fn run_buffered(
         if client.close_after_reply {
             return Ok(true);
         }
+        if output.len() >= OUTPUT_LIMIT_CHECKED_FROM && over_output_limit(server, client, output) {
+            // Redis frees the client with its output buffer: nothing of
+            // this batch is written.
+            output.clear();
+            return Ok(true);
+        }
         if output.len() >= OUTPUT_FLUSH_AT {
-            flush(server, socket, output).await?;
+            flush(server, &client.handle.clone(), socket, output).await?;
         }
     }
 }
@@ -321,7 +421,8 @@ async fn wait_blocked(
     output: &mut BytesMut,
     socket: &mut TcpStream,
 ) -> std::io::Result<Option<Reply>> {
-    let result = flush(server, socket, output).await;
+    let handle = client.handle.clone();
+    let result = flush(server, &handle, socket, output).await;
     let signal = client.handle.block_signal.clone();
     let deadline = client.block.pending.take().and_then(|p| p.deadline);
     let outcome = loop {
@@ -359,7 +460,7 @@ async fn wait_blocked(
             push = client.subs.recv() => {
                 encode_push(client, &push, output);
                 drain_pushes(client, output);
-                if flush(server, socket, output).await.is_err() {
+                if flush(server, &handle, socket, output).await.is_err() {
                     break None;
                 }
             }
@@ -409,6 +510,7 @@ fn drain_pushes(client: &mut Client, output: &mut BytesMut) {
 /// socket to become writable.
 async fn flush(
     server: &Server,
+    handle: &ClientHandle,
     socket: &mut TcpStream,
     output: &mut BytesMut,
 ) -> std::io::Result<()> {
@@ -419,7 +521,12 @@ async fn flush(
             Err(e) => return Err(e),
         };
         if written < output.len() {
-            socket.write_all(&output[written..]).await?;
+            // What the client has not taken shows as its `omem` meanwhile.
+            let left = output.len() - written;
+            handle.reply_bytes.store(left, Ordering::Relaxed);
+            let result = socket.write_all(&output[written..]).await;
+            handle.reply_bytes.store(0, Ordering::Relaxed);
+            result?;
         }
         server
             .stats

@@ -90,6 +90,11 @@ pub fn spawn(server: Arc<Server>) {
                     crate::persistence::save_point(&server);
                 }
             }
+            if crate::evict::running(&server) {
+                // Eviction ran out of time in a command: go on meanwhile
+                // (Redis's `evictionTimeProc`).
+                tokio::spawn(crate::evict::continue_evicting(server.clone()));
+            }
             if server.keyspace.active_expiry.enabled() {
                 let cycle = Instant::now();
                 expiry

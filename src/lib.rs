@@ -7,6 +7,7 @@
 //! See ARCHITECTURE.md for the map.
 
 pub mod acl;
+pub mod alloc;
 pub mod blocking;
 pub mod cli;
 pub mod client;
@@ -15,6 +16,7 @@ pub mod config;
 pub mod connection;
 pub mod counters;
 pub mod cron;
+pub mod evict;
 pub mod glob;
 pub mod keyspace;
 pub mod latency;

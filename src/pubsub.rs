@@ -1,7 +1,8 @@
 //! Pub/Sub: the server-wide registry of subscriptions (Redis's pubsub.c) and
 //! keyspace notifications (notify.c).
 //!
-//! Each connection owns a mailbox (an unbounded channel of [`Reply`] pushes).
+//! Each connection owns a mailbox (a queue of [`Reply`] pushes, allocated
+//! only once something is pushed: most clients never get one).
 //! Subscribing, unsubscribing and publishing all happen under the registry's
 //! one lock, and every push (message or confirmation) goes through the
 //! mailbox, so a client sees its confirmations and messages in exactly the
@@ -11,20 +12,18 @@
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use crate::client::ClientHandle;
 use crate::config::{notify, Config, OutputBufferLimit};
 use crate::glob::glob_match;
 use crate::keyspace::{Event, EventSink};
 use crate::protocol::Reply;
-use crate::util::now_ms;
 
 /// The three kinds of subscription, each with its own namespace and counts.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -62,12 +61,7 @@ impl Kind {
 /// One connection's mailbox as publishers (and MONITOR's feed) see it.
 pub struct Subscriber {
     handle: Arc<ClientHandle>,
-    tx: UnboundedSender<Reply>,
-    /// Bytes pushed but not yet taken by the connection task.
-    pending: AtomicUsize,
-    /// When `pending` first went over the soft limit (unix ms, 0 = it is not),
-    /// Redis's `obuf_soft_limit_reached_time`.
-    soft_since: AtomicU64,
+    queue: std::sync::Mutex<std::collections::VecDeque<Reply>>,
 }
 
 impl Subscriber {
@@ -79,10 +73,8 @@ impl Subscriber {
             return;
         }
         let size = resp_len(&reply);
-        let used = self.pending.fetch_add(size, Ordering::Relaxed) + size;
-        if self.tx.send(reply).is_err() {
-            return;
-        }
+        let used = self.handle.mailbox_bytes.fetch_add(size, Ordering::Relaxed) + size;
+        self.queue().push_back(reply);
         self.handle.doorbell.ring();
         self.check_limit(used, limit);
     }
@@ -99,26 +91,12 @@ impl Subscriber {
         }
     }
 
-    /// Redis's `checkClientOutputBufferLimits`: the hard limit closes at once,
-    /// the soft one once it has been exceeded for more than its seconds.
+    fn queue(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<Reply>> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn over_limit(&self, used: u64, limit: OutputBufferLimit) -> bool {
-        let hard = limit.hard_bytes != 0 && used >= limit.hard_bytes;
-        let soft = limit.soft_bytes != 0 && used >= limit.soft_bytes;
-        if !soft {
-            self.soft_since.store(0, Ordering::Relaxed);
-            return hard;
-        }
-        let now = now_ms().max(1);
-        let since =
-            match self
-                .soft_since
-                .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed)
-            {
-                Ok(_) => return hard,
-                Err(since) => since,
-            };
-        let elapsed_secs = now.saturating_sub(since) / 1000;
-        hard || elapsed_secs > u64::try_from(limit.soft_seconds).unwrap_or(0)
+        self.handle.soft_limit.over(used, limit)
     }
 }
 
@@ -138,21 +116,16 @@ fn resp_len(reply: &Reply) -> usize {
 /// A connection's own side of pub/sub: what it is subscribed to and its mailbox.
 pub struct ClientSubs {
     me: Arc<Subscriber>,
-    mailbox: UnboundedReceiver<Reply>,
     sets: [HashSet<Bytes>; 3],
 }
 
 impl ClientSubs {
     pub fn new(handle: Arc<ClientHandle>) -> ClientSubs {
-        let (tx, mailbox) = unbounded_channel();
         ClientSubs {
             me: Arc::new(Subscriber {
                 handle,
-                tx,
-                pending: AtomicUsize::new(0),
-                soft_since: AtomicU64::new(0),
+                queue: Default::default(),
             }),
-            mailbox,
             sets: Default::default(),
         }
     }
@@ -198,17 +171,18 @@ impl ClientSubs {
     /// queued, so while it is 0 the mailbox is empty: the common case costs
     /// one load.
     pub fn try_recv(&mut self) -> Option<Reply> {
-        if self.me.pending.load(Ordering::Relaxed) == 0 {
+        if self.me.handle.mailbox_bytes.load(Ordering::Relaxed) == 0 {
             return None;
         }
-        let reply = self.mailbox.try_recv().ok()?;
+        let reply = self.me.queue().pop_front()?;
         self.taken(&reply);
         Some(reply)
     }
 
     fn taken(&self, reply: &Reply) {
         self.me
-            .pending
+            .handle
+            .mailbox_bytes
             .fetch_sub(resp_len(reply), Ordering::Relaxed);
     }
 
@@ -222,7 +196,7 @@ impl ClientSubs {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tick.tick().await;
-                let used = me.pending.load(Ordering::Relaxed);
+                let used = me.handle.mailbox_bytes.load(Ordering::Relaxed);
                 if used > 0 {
                     me.check_limit(used, config.client_output_buffer_limits()[2]);
                 }

@@ -214,6 +214,27 @@ impl Replication {
     }
 
     /// INFO `master_repl_offset`.
+    /// Bytes of the stream sent to replicas and not yet written to them:
+    /// one shared buffer in Redis 7 (`mem_total_replication_buffers`), so
+    /// the most any replica has waiting.
+    pub fn buffered_bytes(&self) -> u64 {
+        lock(&self.replicas)
+            .list
+            .iter()
+            .map(|r| r.pending.load(Ordering::Relaxed))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The same per replica, summed (`mem_clients_slaves`).
+    pub fn replica_buffers(&self) -> u64 {
+        lock(&self.replicas)
+            .list
+            .iter()
+            .map(|r| r.pending.load(Ordering::Relaxed))
+            .sum()
+    }
+
     pub fn offset(&self) -> u64 {
         lock(&self.replicas).offset
     }

@@ -213,6 +213,8 @@ pub struct Server {
     pub skip_checksum_validation: AtomicBool,
     /// MIGRATE's cached connections to its targets.
     pub migrate_sockets: crate::commands::migrate::SocketCache,
+    /// `maxmemory` eviction's pool and state.
+    pub evictor: crate::evict::Evictor,
     /// Hands new listeners to the accept loops (CONFIG SET port); None
     /// until the server listens.
     rebind: Mutex<Option<UnboundedSender<Vec<std::net::TcpListener>>>>,
@@ -235,6 +237,7 @@ impl Server {
         let propagation = Arc::new(Propagation::new(config.clone()));
         let keyspace = Arc::new(
             Keyspace::new(config.databases())
+                .configured(config.clone())
                 .notifying(pubsub.clone())
                 .propagating(propagation.clone()),
         );
@@ -271,6 +274,7 @@ impl Server {
             save_state: crate::persistence::SaveState::new(now_ms() / 1000),
             skip_checksum_validation: AtomicBool::new(false),
             migrate_sockets: Default::default(),
+            evictor: Default::default(),
             run_id,
             tcp_port: AtomicU64::new(0),
             shutdown: Notify::new(),

@@ -901,3 +901,42 @@ fn a_replica_that_does_not_read_is_dropped_at_its_output_limit() {
         );
     }
 }
+
+/// Keys evicted for `maxmemory` reach the stream as DEL, or UNLINK under
+/// `lazyfree-lazy-eviction`, one per evicted key, each its own unit.
+#[test]
+fn evictions_propagate_as_del_or_unlink() {
+    let field = |client: &mut Conn, name: &str| -> i64 {
+        let info = client.cmd_str(&["INFO", "everything"]);
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in INFO"))
+    };
+    for (lazy, verb) in [("no", "DEL"), ("yes", "UNLINK")] {
+        let server = Server::start_with(&["--lazyfree-lazy-eviction", lazy]);
+        let mut link = ReplicaLink::attach(server.port);
+        let mut client = server.connect();
+        let limit = field(&mut client, "used_memory") + 100 * 1024;
+        client.cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-random"]);
+        client.cmd(&["CONFIG", "SET", "maxmemory", &limit.to_string()]);
+        for i in 0..2000 {
+            client.cmd(&["SET", &format!("k:{i}"), &"v".repeat(100)]);
+        }
+        let evicted = field(&mut client, "evicted_keys");
+        assert!(evicted > 0);
+        let got = commands(&link.drain());
+        let deleted: Vec<&str> = got
+            .iter()
+            .filter_map(|c| c.strip_prefix(&format!("{verb} ")))
+            .collect();
+        assert_eq!(deleted.len() as i64, evicted, "lazy {lazy}");
+        assert!(
+            !got.iter().any(|c| c == "MULTI"),
+            "an eviction is its own unit"
+        );
+        for key in deleted {
+            assert_eq!(client.cmd(&["EXISTS", key]), b":0\r\n", "{key}");
+        }
+    }
+}

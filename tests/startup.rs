@@ -230,7 +230,7 @@ fn logfile_and_loglevel_follow_config_set() {
     let accepted = log.matches("Accepted").count();
     drop(server.connect());
     assert_eq!(
-        conn.cmd_str(&["CONFIG", "SET", "maxmemory", "1mb"]),
+        conn.cmd_str(&["CONFIG", "SET", "maxmemory-clients", "1mb"]),
         "+OK\r\n"
     );
     assert_eq!(
@@ -238,7 +238,7 @@ fn logfile_and_loglevel_follow_config_set() {
         "+OK\r\n"
     );
     wait_for_log(&path, "WARNING save points are configured ('60 5')");
-    let log = wait_for_log(&path, "WARNING maxmemory");
+    let log = wait_for_log(&path, "WARNING maxmemory-clients");
     // Only the settings CONFIG SET named are warned about again.
     assert_eq!(log.matches("WARNING").count(), 2, "{log}");
     assert_eq!(log.matches("Accepted").count(), accepted, "{log}");
@@ -278,11 +278,11 @@ fn settings_without_their_subsystem_are_accepted_with_a_warning() {
     for warning in [
         "# WARNING save points are configured ('900 1'); reddish has no BGSAVE yet, so a save point saves synchronously and clients wait while it writes",
         "# WARNING appendonly is yes but persistence is not implemented yet: no append only file will be written",
-        "# WARNING maxmemory is set to 104857600 bytes but eviction is not implemented yet: the limit is not enforced",
-        "# WARNING maxmemory-policy is allkeys-lru but eviction is not implemented yet: no key will be evicted",
     ] {
         assert!(log.contains(warning), "{warning}\n{log}");
     }
+    // maxmemory is enforced now: no warning for it.
+    assert!(!log.contains("WARNING maxmemory"), "{log}");
     // CONFIG GET stays truthful about what was configured.
     let mut conn = server.connect();
     assert_eq!(

@@ -9,8 +9,9 @@ use clap::Parser;
 /// jemalloc rather than glibc's malloc: about 6% fewer instructions per
 /// request on SET/GET (allocation is a large share of the hot path) for about
 /// 3% more resident memory per string key (BENCHMARKS.md, `mem` section).
+/// Wrapped to count `used_memory` as Redis's zmalloc does (`reddish::alloc`).
 #[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+static ALLOCATOR: reddish::alloc::Counting = reddish::alloc::Counting;
 
 /// jemalloc's options, read before the first allocation: back the heap with
 /// transparent huge pages (madvise), where the kernel allows them. A key
@@ -114,6 +115,7 @@ fn split_directives(argv: Vec<String>) -> (Vec<String>, Vec<(String, Vec<String>
 }
 
 fn main() -> ExitCode {
+    ALLOCATOR.install();
     let argv: Vec<String> = std::env::args().collect();
     let program = argv.first().cloned().unwrap_or_default();
     let config_given = argv.len() > 1;

@@ -463,7 +463,7 @@ fn randomkey(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
 
 /// Whether the maxmemory policy is an LFU one (`MAXMEMORY_FLAG_LFU`).
 fn lfu_policy(ctx: &Ctx) -> bool {
-    ctx.server.config.maxmemory_policy().ends_with("-lfu")
+    ctx.server.config.eviction_policy().is_lfu()
 }
 
 /// Redis's `shared.integers` refcount (`OBJ_SHARED_REFCOUNT`, INT_MAX).
@@ -524,7 +524,8 @@ fn object_idletime(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn object_freq(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let now = ctx.server.keyspace.lru_clock.now_ms();
-    let Some(freq) = object_lookup(ctx, args[2], false, |e| e.access.frequency(now)) else {
+    let decay = ctx.server.config.lfu_decay_time();
+    let Some(freq) = object_lookup(ctx, args[2], false, |e| e.access.frequency(now, decay)) else {
         return Ok(Reply::Null);
     };
     if !lfu_policy(ctx) {

@@ -438,6 +438,11 @@ pub fn execute(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
             return refuse(server, client, Some(cmd), reply);
         }
     }
+    // Redis's `processCommand` with `maxmemory`: evict before the command
+    // locks anything, refuse what may grow memory if that was not enough.
+    if let Some(reply) = crate::evict::before_command(server, client, cmd) {
+        return refuse(server, client, Some(cmd), reply);
+    }
     if let Some(reply) = subscribed_mode_error(client, cmd) {
         cmd.stats.reject();
         return server.stats.rejected(reply);

@@ -32,7 +32,7 @@ pub static COMMANDS: &[Registration] = &[
     cmd_locking("flushdb", flushdb, Locks::Db),
     cmd_locking("flushall", flushall, Locks::All),
     cmd("time", time),
-    cmd_locking("info", info::info, Locks::Custom(info::locks)),
+    cmd("info", info::info),
     cmd("config|get", config_get),
     cmd("config|set", config_set),
     cmd("config|resetstat", config_resetstat),
@@ -402,6 +402,11 @@ fn config_resetstat(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
         .keyspace
         .expired_keys
         .store(0, std::sync::atomic::Ordering::Relaxed);
+    ctx.server
+        .keyspace
+        .evicted_keys
+        .store(0, std::sync::atomic::Ordering::Relaxed);
+    ctx.server.evictor.reset_stats();
     lazyfree::reset_stats();
     Ok(Reply::OK)
 }

@@ -25,12 +25,12 @@ pub use clock::{CommandClock, LruClock};
 pub use expire::ActiveExpiry;
 use shard::Lookup;
 pub(crate) use shard::Shard;
-pub use value::{Access, Entry, Key, StringValue, Value};
+pub use value::{Access, AccessMode, Entry, Key, StringValue, Value};
 use watch::Presence;
 pub use watch::Watches;
 
 use crate::blocking::Blocking;
-use crate::config::notify;
+use crate::config::{notify, Config};
 pub use effects::{Event, EventSink};
 
 use crate::propagate::{Op, Propagation};
@@ -53,6 +53,9 @@ pub struct Db {
     hints: Box<[shard::TableHint]>,
     /// Keys with a TTL, for `INFO keyspace` and to skip idle active expiry.
     volatile: AtomicI64,
+    /// Keys stored, expired ones included (kept by [`Shard`]), so eviction
+    /// skips empty databases without locking their shards.
+    keys: AtomicI64,
     /// Running estimate of the remaining TTL of volatile keys in ms, kept by
     /// active expiry as Redis's `db->avg_ttl` is (INFO `avg_ttl`).
     avg_ttl: AtomicU64,
@@ -81,6 +84,10 @@ pub struct Keyspace {
     pub lru_clock: LruClock,
     /// DEBUG SET-ACTIVE-EXPIRE's switch (Redis's `active_expire_enabled`).
     pub active_expiry: expire::Switch,
+    /// The settings key accesses depend on (`maxmemory-policy`, `lfu-*`).
+    config: Arc<Config>,
+    /// Keys evicted for `maxmemory` (INFO `evicted_keys`).
+    pub evicted_keys: AtomicU64,
 }
 
 impl Keyspace {
@@ -91,6 +98,7 @@ impl Keyspace {
                 map: shard::Map::with_hasher_and_shard_amount(hasher, SHARDS_PER_DB),
                 hints: (0..SHARDS_PER_DB).map(|_| Default::default()).collect(),
                 volatile: AtomicI64::new(0),
+                keys: AtomicI64::new(0),
                 avg_ttl: AtomicU64::new(0),
             })
             .collect();
@@ -105,7 +113,31 @@ impl Keyspace {
             blocking: Blocking::default(),
             lru_clock: LruClock::default(),
             active_expiry: expire::Switch::default(),
+            config: Arc::new(Config::new()),
+            evicted_keys: AtomicU64::new(0),
         }
+    }
+
+    /// Reads the maxmemory policy and LFU settings from `config`.
+    pub fn configured(self, config: Arc<Config>) -> Keyspace {
+        Keyspace { config, ..self }
+    }
+
+    /// What a key access records under the current `maxmemory-policy`.
+    pub fn access_mode(&self) -> AccessMode {
+        if self.config.eviction_policy().is_lfu() {
+            AccessMode::Lfu {
+                log_factor: self.config.lfu_log_factor(),
+                decay_minutes: self.config.lfu_decay_time(),
+            }
+        } else {
+            AccessMode::Lru
+        }
+    }
+
+    /// Keys stored in a database, expired ones included, without locking.
+    pub fn db_keys(&self, db: usize) -> usize {
+        self.dbs[db].keys.load(Ordering::Relaxed).max(0) as usize
     }
 
     /// Hands each unit's keyspace events to `sink`.
@@ -208,7 +240,7 @@ impl Keyspace {
     /// Write-locks one shard (with its table hint, which it keeps current).
     fn write_shard(&self, db: usize, shard: usize) -> Shard<'_> {
         let of = &self.dbs[db];
-        Shard::new(of.map.shards()[shard].write(), &of.hints[shard])
+        Shard::new(of.map.shards()[shard].write(), &of.hints[shard], &of.keys)
     }
 
     /// Locks every shard in `set`, in ascending (db, shard) order: the one
@@ -620,9 +652,10 @@ impl<'g, 'k> DbView<'g, 'k> {
 
     /// The live entry for `key` with its access time updated.
     fn touch(&mut self, key: &[u8], changes: u64, read: bool) -> Option<&mut Entry> {
-        let now = self.guard.keyspace.lru_clock.now_ms();
+        let keyspace = self.guard.keyspace;
+        let now = keyspace.lru_clock.now_ms();
         let entry = self.lookup(self.guard.hash(key), key, changes, read)?;
-        entry.access.touch(now);
+        entry.access.touch(now, keyspace.access_mode());
         Some(entry)
     }
 
@@ -881,6 +914,64 @@ impl<'g, 'k> DbView<'g, 'k> {
         }
         keyspace.note_ttls(self.db, ttl_sum, samples);
         removed
+    }
+
+    /// Eviction's sample of one locked shard (Redis's `dictGetSomeKeys`):
+    /// from bucket `start` on, up to `count` stored entries, only those
+    /// with a TTL when `volatile_only`, each shown to `visit`.
+    pub fn sample_shard(
+        &mut self,
+        shard: usize,
+        start: usize,
+        count: usize,
+        volatile_only: bool,
+        mut visit: impl FnMut(&Key, &Entry),
+    ) -> usize {
+        let Some((_, s)) = self.guard.db_shards(self.db).find(|(i, _)| *i == shard) else {
+            return 0;
+        };
+        s.sample(start, count, |key, entry| {
+            let wanted = !volatile_only || entry.expires_at().is_some();
+            if wanted {
+                visit(key, entry);
+            }
+            wanted
+        })
+    }
+
+    /// Evicts `key` for `maxmemory` (the deletion in Redis's
+    /// `performEvictions`), if it is stored (and has a TTL, when
+    /// `volatile_only`): WATCH hears of it, the `evicted` event fires,
+    /// INFO `evicted_keys` counts it and it is propagated as DEL, or as
+    /// UNLINK when `lazy` (`lazyfree-lazy-eviction`). It does not count as
+    /// a change. Returns the entry, for the caller to free once unlocked.
+    pub fn evict(&mut self, key: &[u8], volatile_only: bool, lazy: bool) -> Option<Entry> {
+        let (keyspace, db) = (self.guard.keyspace, self.db);
+        let hash = self.guard.hash(key);
+        let shard = self.guard.shard(db, hash);
+        if volatile_only && shard.get(hash, key)?.expires_at().is_none() {
+            return None;
+        }
+        let old = shard.remove(hash, key)?;
+        self.account(old.expires_at(), None);
+        keyspace.watches.touch(db, key, false);
+        if matches!(old.value, Value::Stream(_)) {
+            self.signal_ready(key);
+        }
+        keyspace.evicted_keys.fetch_add(1, Ordering::Relaxed);
+        let effects = &mut self.guard.effects;
+        effects.notify(notify::EVICTED, "evicted", db, key);
+        effects.propagate(|| {
+            let verb = crate::propagate::deletion(lazy);
+            Op::new(
+                db,
+                vec![
+                    bytes::Bytes::from_static(verb),
+                    bytes::Bytes::copy_from_slice(key),
+                ],
+            )
+        });
+        Some(old)
     }
 
     pub fn hash(&self, key: &[u8]) -> u64 {

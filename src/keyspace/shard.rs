@@ -11,7 +11,7 @@
 //! allocation per key (two when the value is large, or a collection).
 
 use std::hash::{BuildHasher, Hash, Hasher};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 use dashmap::{DashMap, RwLockWriteGuard, SharedValue};
 use hashbrown::raw::RawTable;
@@ -146,6 +146,8 @@ fn prefetch_line(addr: *const u8) {
 pub(crate) struct Shard<'a> {
     table: RwLockWriteGuard<'a, Table>,
     hint: &'a TableHint,
+    /// The database's key count, kept as keys come and go here.
+    keys: &'a AtomicI64,
 }
 
 fn eq(key: &[u8]) -> impl Fn(&(Box<Slot>, SharedValue<()>)) -> bool + '_ {
@@ -153,8 +155,18 @@ fn eq(key: &[u8]) -> impl Fn(&(Box<Slot>, SharedValue<()>)) -> bool + '_ {
 }
 
 impl<'a> Shard<'a> {
-    pub(crate) fn new(table: RwLockWriteGuard<'a, Table>, hint: &'a TableHint) -> Self {
-        Shard { table, hint }
+    pub(crate) fn new(
+        table: RwLockWriteGuard<'a, Table>,
+        hint: &'a TableHint,
+        keys: &'a AtomicI64,
+    ) -> Self {
+        Shard { table, hint, keys }
+    }
+
+    fn count(&self, delta: i64) {
+        if delta != 0 {
+            self.keys.fetch_add(delta, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -194,13 +206,50 @@ impl<'a> Shard<'a> {
         if self.table.buckets() != buckets {
             self.hint.note(&self.table);
         }
+        self.count(1);
         None
     }
 
     pub(crate) fn remove(&mut self, hash: u64, key: &[u8]) -> Option<Entry> {
-        self.table
-            .remove_entry(hash, eq(key))
-            .map(|(slot, _)| slot.entry)
+        let (slot, _) = self.table.remove_entry(hash, eq(key))?;
+        self.count(-1);
+        Some(slot.entry)
+    }
+
+    /// Visits entries from bucket `start` on (wrapping) until `visit` has
+    /// taken `count` of them or the table is done: Redis's
+    /// `dictGetSomeKeys`, which samples a run of buckets from a random
+    /// place, for eviction. Returns how many were taken.
+    pub(crate) fn sample(
+        &self,
+        start: usize,
+        count: usize,
+        mut visit: impl FnMut(&Key, &Entry) -> bool,
+    ) -> usize {
+        let buckets = self.table.buckets();
+        let mut taken = 0;
+        if self.table.is_empty() || count == 0 {
+            return 0;
+        }
+        for i in 0..buckets {
+            let index = (start + i) & (buckets - 1);
+            // SAFETY: `index` is below `buckets` (a power of two), and a
+            // full bucket holds a live element; we hold the table locked
+            // and borrowed for the whole loop, so nothing changes it.
+            let slot = unsafe {
+                if !self.table.is_bucket_full(index) {
+                    continue;
+                }
+                &self.table.bucket(index).as_ref().0
+            };
+            if visit(&slot.key, &slot.entry) {
+                taken += 1;
+                if taken == count {
+                    break;
+                }
+            }
+        }
+        taken
     }
 
     /// Finds `key` with one probe: its entry if `expired` says it is not
@@ -221,6 +270,7 @@ impl<'a> Shard<'a> {
         unsafe {
             if expired(&bucket.as_ref().0.entry) {
                 let ((slot, _), _) = self.table.remove(bucket);
+                self.count(-1);
                 Lookup::Expired(slot.entry)
             } else {
                 Lookup::Live(&mut bucket.as_mut().0.entry)
@@ -261,6 +311,7 @@ impl<'a> Shard<'a> {
                 }
             }
         }
+        self.count(-(removed.len() as i64));
         removed
     }
 
@@ -268,12 +319,16 @@ impl<'a> Shard<'a> {
     pub(crate) fn take(&mut self) -> Table {
         let taken = std::mem::replace(&mut *self.table, RawTable::new());
         self.hint.note(&self.table);
+        self.count(-(taken.len() as i64));
         taken
     }
 
     /// Swaps contents with another shard (SWAPDB).
     pub(crate) fn swap(&mut self, other: &mut Shard<'_>) {
+        let (mine, theirs) = (self.len() as i64, other.len() as i64);
         std::mem::swap(&mut *self.table, &mut *other.table);
+        self.count(theirs - mine);
+        other.count(mine - theirs);
         self.hint.note(&self.table);
         other.hint.note(&other.table);
     }

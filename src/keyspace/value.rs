@@ -269,20 +269,31 @@ impl Entry {
 
 /// Redis's `LFU_INIT_VAL`: the counter of a new key, so it is not evicted at once.
 const LFU_INIT_VAL: u8 = 5;
-/// The defaults of `lfu-log-factor` and `lfu-decay-time` (minutes), which
-/// reddish always uses: a key's counter is kept up to date on every access,
-/// whatever the maxmemory policy, so OBJECT FREQ is meaningful the moment an
-/// LFU policy is selected.
-const LFU_LOG_FACTOR: f64 = 10.0;
-const LFU_DECAY_MINUTES: u64 = 1;
+/// Redis's `LRU_CLOCK_MAX`: the LRU clock is 24 bits of seconds, wrapping
+/// about every 194 days.
+const LRU_CLOCK_MAX: u32 = (1 << 24) - 1;
 
-/// A key's access record: Redis's `robj.lru` field, which holds either the
-/// LRU clock or the LFU time and counter depending on the maxmemory policy.
-/// We keep both, so switching policies needs no conversion.
+/// What a key access updates, by `maxmemory-policy`: Redis's `robj.lru`
+/// holds either the LRU clock or the LFU time and counter, and a lookup
+/// updates only the one the policy uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessMode {
+    Lru,
+    /// `lfu-log-factor` and `lfu-decay-time` (minutes).
+    Lfu {
+        log_factor: u32,
+        decay_minutes: u32,
+    },
+}
+
+/// A key's access record: Redis's `robj.lru` field. Both halves are kept
+/// (8 bytes with the padding either way), but only the policy's is
+/// updated, so after switching policies the other's data is stale until
+/// keys are used again, as in Redis.
 #[derive(Debug, Clone, Copy)]
 pub struct Access {
-    /// Unix seconds of the last access (the LRU clock has 1 s resolution).
-    secs: u32,
+    /// The LRU clock (seconds, 24 bits) of the last access.
+    lru: u32,
     /// Unix minutes (mod 2^16) of the last LFU decrement, as Redis's `ldt`.
     lfu_minutes: u16,
     /// Logarithmic access counter, 0..=255.
@@ -290,27 +301,42 @@ pub struct Access {
 }
 
 impl Access {
-    /// A key just created (`createObject`).
+    /// A key just created (`createObject`): last access now, and the LFU
+    /// counter at its initial value.
     pub fn new(now_ms: u64) -> Access {
         Access {
-            secs: (now_ms / 1000) as u32,
+            lru: lru_clock(now_ms),
             lfu_minutes: lfu_minutes(now_ms),
             lfu_counter: LFU_INIT_VAL,
         }
     }
 
-    /// A key looked up without `LOOKUP_NOTOUCH`: Redis's `val->lru = LRU_CLOCK()`
-    /// and `updateLFU` in one.
-    pub fn touch(&mut self, now_ms: u64) {
-        self.secs = (now_ms / 1000) as u32;
-        let counter = self.frequency(now_ms);
-        self.lfu_counter = lfu_log_incr(counter, unit_random());
-        self.lfu_minutes = lfu_minutes(now_ms);
+    /// A key looked up without `LOOKUP_NOTOUCH`: `val->lru = LRU_CLOCK()`
+    /// under an LRU (or no) policy, `updateLFU` under an LFU one.
+    pub fn touch(&mut self, now_ms: u64, mode: AccessMode) {
+        match mode {
+            AccessMode::Lru => self.lru = lru_clock(now_ms),
+            AccessMode::Lfu {
+                log_factor,
+                decay_minutes,
+            } => {
+                let counter = self.frequency(now_ms, decay_minutes);
+                self.lfu_counter = lfu_log_incr(counter, log_factor, unit_random());
+                self.lfu_minutes = lfu_minutes(now_ms);
+            }
+        }
     }
 
     /// RESTORE IDLETIME: the last access `idle_secs` ago.
     pub fn set_idle(&mut self, idle_secs: u64, now_ms: u64) {
-        self.secs = ((now_ms / 1000).saturating_sub(idle_secs)) as u32;
+        let now = lru_clock(now_ms);
+        let idle = (idle_secs % u64::from(LRU_CLOCK_MAX)) as u32;
+        // Back from now, across the wrap the way `idle_ms` reads it.
+        self.lru = if now >= idle {
+            now - idle
+        } else {
+            LRU_CLOCK_MAX - (idle - now)
+        };
     }
 
     /// RESTORE FREQ: the counter set, decay counted from now.
@@ -319,23 +345,49 @@ impl Access {
         self.lfu_minutes = lfu_minutes(now_ms);
     }
 
-    /// Redis's 24-bit `robj.lru` of an LRU policy: the last access in
-    /// seconds of its LRU clock, which wraps at 2^24 (DEBUG OBJECT `lru:`).
+    /// Redis's 24-bit `robj.lru` of an LRU policy (DEBUG OBJECT `lru:`).
     pub fn lru_field(&self) -> u32 {
-        self.secs & ((1 << 24) - 1)
+        self.lru
+    }
+
+    /// `estimateObjectIdleTime`: milliseconds since the last access, at the
+    /// LRU clock's one-second resolution, across its wrap.
+    pub fn idle_ms(&self, now_ms: u64) -> u64 {
+        let now = lru_clock(now_ms);
+        let secs = if now >= self.lru {
+            now - self.lru
+        } else {
+            now + (LRU_CLOCK_MAX - self.lru)
+        };
+        u64::from(secs) * 1000
     }
 
     /// Whole seconds since the last access (OBJECT IDLETIME).
     pub fn idle_secs(&self, now_ms: u64) -> u64 {
-        ((now_ms / 1000) as u32).wrapping_sub(self.secs) as u64
+        self.idle_ms(now_ms) / 1000
     }
 
-    /// The counter after decay (`LFUDecrAndReturn`, OBJECT FREQ).
-    pub fn frequency(&self, now_ms: u64) -> u8 {
-        let elapsed = lfu_minutes(now_ms).wrapping_sub(self.lfu_minutes) as u64;
-        let periods = elapsed / LFU_DECAY_MINUTES;
+    /// The counter after decay (`LFUDecrAndReturn`, OBJECT FREQ): one less
+    /// per `decay_minutes` since it was last decremented (none when 0).
+    pub fn frequency(&self, now_ms: u64, decay_minutes: u32) -> u8 {
+        if decay_minutes == 0 {
+            return self.lfu_counter;
+        }
+        let now = lfu_minutes(now_ms);
+        // `LFUTimeElapsed`, wrap included as Redis computes it.
+        let elapsed = if now >= self.lfu_minutes {
+            u64::from(now - self.lfu_minutes)
+        } else {
+            65535 - u64::from(self.lfu_minutes) + u64::from(now)
+        };
+        let periods = elapsed / u64::from(decay_minutes);
         self.lfu_counter.saturating_sub(periods.min(255) as u8)
     }
+}
+
+/// `LRU_CLOCK()` at `now_ms`: seconds, 24 bits.
+fn lru_clock(now_ms: u64) -> u32 {
+    ((now_ms / 1000) & u64::from(LRU_CLOCK_MAX)) as u32
 }
 
 /// Uniform in [0, 1), for `LFULogIncr`'s coin (Redis uses `rand()`). Runs on
@@ -364,12 +416,12 @@ fn lfu_minutes(now_ms: u64) -> u16 {
 
 /// `LFULogIncr`: the more hits a key has, the less likely one more counts.
 /// `r` is uniform in [0, 1).
-fn lfu_log_incr(counter: u8, r: f64) -> u8 {
+fn lfu_log_incr(counter: u8, log_factor: u32, r: f64) -> u8 {
     if counter == u8::MAX {
         return counter;
     }
     let base = counter.saturating_sub(LFU_INIT_VAL) as f64;
-    let p = 1.0 / (base * LFU_LOG_FACTOR + 1.0);
+    let p = 1.0 / (base * f64::from(log_factor) + 1.0);
     if r < p {
         counter + 1
     } else {
@@ -384,16 +436,18 @@ mod tests {
     #[test]
     fn lfu_counter_grows_logarithmically_and_decays_per_minute() {
         // A new key always counts its first hits (p = 1 until the counter passes 5).
-        assert_eq!(lfu_log_incr(LFU_INIT_VAL, 0.999), LFU_INIT_VAL + 1);
+        assert_eq!(lfu_log_incr(LFU_INIT_VAL, 10, 0.999), LFU_INIT_VAL + 1);
         // At 6 the chance is 1/11.
-        assert_eq!(lfu_log_incr(6, 0.05), 7);
-        assert_eq!(lfu_log_incr(6, 0.5), 6);
-        assert_eq!(lfu_log_incr(255, 0.0), 255);
+        assert_eq!(lfu_log_incr(6, 10, 0.05), 7);
+        assert_eq!(lfu_log_incr(6, 10, 0.5), 6);
+        assert_eq!(lfu_log_incr(255, 10, 0.0), 255);
         let t = 1_700_000_000_000;
         let a = Access::new(t);
-        assert_eq!(a.frequency(t), LFU_INIT_VAL);
-        assert_eq!(a.frequency(t + 3 * 60_000), LFU_INIT_VAL - 3);
-        assert_eq!(a.frequency(t + 60 * 60_000), 0);
+        assert_eq!(a.frequency(t, 1), LFU_INIT_VAL);
+        assert_eq!(a.frequency(t + 3 * 60_000, 1), LFU_INIT_VAL - 3);
+        assert_eq!(a.frequency(t + 6 * 60_000, 2), LFU_INIT_VAL - 3);
+        assert_eq!(a.frequency(t + 60 * 60_000, 1), 0);
+        assert_eq!(a.frequency(t + 60 * 60_000, 0), LFU_INIT_VAL);
         assert_eq!(a.idle_secs(t + 2_500), 2);
     }
 
@@ -419,5 +473,34 @@ mod tests {
             let heap = Value::String(v).memory(5);
             assert_eq!(heap > 0, len > EMBSTR_INLINE, "{len}");
         }
+    }
+
+    #[test]
+    fn a_lookup_updates_only_what_the_policy_uses() {
+        let t = 1_700_000_000_000;
+        let lfu = AccessMode::Lfu {
+            log_factor: 10,
+            decay_minutes: 1,
+        };
+        let mut a = Access::new(t);
+        a.touch(t + 5_000, AccessMode::Lru);
+        assert_eq!(
+            (a.idle_secs(t + 5_000), a.frequency(t, 1)),
+            (0, LFU_INIT_VAL)
+        );
+        a.touch(t + 9_000, lfu);
+        assert_eq!(
+            (a.idle_secs(t + 9_000), a.frequency(t, 1)),
+            (4, LFU_INIT_VAL + 1)
+        );
+    }
+
+    #[test]
+    fn the_lru_clock_wraps_at_24_bits_as_in_redis() {
+        let wrap = u64::from(LRU_CLOCK_MAX + 1) * 1000;
+        let mut a = Access::new(wrap - 2_000);
+        assert_eq!(a.idle_ms(wrap + 3_000), 4_000);
+        a.set_idle(10, wrap + 1_000);
+        assert_eq!(a.idle_secs(wrap + 1_000), 10);
     }
 }

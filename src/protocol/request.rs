@@ -123,6 +123,10 @@ pub struct RequestParser {
     /// arguments whose bytes have arrived are noted, so this is bounded by
     /// the bytes received; its capacity is reused by the next request.
     spans: Vec<(usize, usize)>,
+    /// How many bytes the buffer must hold for the bulk being scanned to
+    /// be complete (0: none known), so the connection can make room for a
+    /// big bulk in one allocation.
+    wanted: usize,
 }
 
 /// A `spans` capacity beyond which it is released when the next request
@@ -195,6 +199,16 @@ impl RequestParser {
         }))
     }
 
+    /// The buffer length at which the bulk argument still arriving is
+    /// complete, when its header has been read (0 otherwise).
+    pub fn wanted(&self) -> usize {
+        if self.pending > 0 {
+            self.wanted
+        } else {
+            0
+        }
+    }
+
     /// The arguments of `request`, the last one [`RequestParser::parse`]
     /// found at the front of `buf`.
     pub fn args<'a>(&'a self, request: &'a Request, buf: &'a [u8]) -> Args<'a> {
@@ -238,6 +252,7 @@ impl RequestParser {
         let start = cr + 2;
         let end = start.saturating_add(len as usize);
         if end.saturating_add(2) > buf.len() {
+            self.wanted = end.saturating_add(2);
             return Ok(false);
         }
         buf[cr + 1] = b'\n';

@@ -83,20 +83,25 @@ pub struct Options {
 pub enum Access {
     None,
     Idle,
-    Freq,
+    /// The counter after decay by `lfu-decay-time` minutes.
+    Freq {
+        decay_minutes: u32,
+    },
 }
 
 impl Options {
     /// From the settings.
     pub fn from_config(config: &crate::config::Config) -> Options {
-        let policy = config.maxmemory_policy();
+        let policy = config.eviction_policy();
         Options {
             compress: config.rdbcompression(),
             checksum: config.rdbchecksum(),
-            access: if policy.contains("lru") {
+            access: if policy.is_lru() {
                 Access::Idle
-            } else if policy.contains("lfu") {
-                Access::Freq
+            } else if policy.is_lfu() {
+                Access::Freq {
+                    decay_minutes: config.lfu_decay_time(),
+                }
             } else {
                 Access::None
             },

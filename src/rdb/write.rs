@@ -214,9 +214,9 @@ impl Writer {
                 self.out.push(opcode::IDLE);
                 self.len(entry.access.idle_secs(now_ms) as usize);
             }
-            Access::Freq => {
+            Access::Freq { decay_minutes } => {
                 self.out.push(opcode::FREQ);
-                self.out.push(entry.access.frequency(now_ms));
+                self.out.push(entry.access.frequency(now_ms, decay_minutes));
             }
             Access::None => {}
         }

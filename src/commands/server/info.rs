@@ -7,7 +7,6 @@ use std::fmt::{Display, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::commands::{CmdResult, Ctx};
-use crate::keyspace::{Keyspace, LockSet};
 use crate::lazyfree;
 use crate::protocol::Reply;
 use crate::pubsub::Kind;
@@ -73,19 +72,6 @@ fn selection(args: &[&[u8]]) -> u32 {
                 .map_or(0, |i| 1 << i),
         }
     })
-}
-
-fn wants_keyspace(args: &[&[u8]]) -> bool {
-    let keyspace = SECTIONS.iter().position(|s| s.name == "keyspace");
-    keyspace.is_some_and(|i| selection(args) & 1 << i != 0)
-}
-
-/// INFO locks every shard when it reports the keyspace, so it counts keys
-/// consistently (and inside MULTI with the rest of the transaction's locks).
-pub fn locks(keyspace: &Keyspace, _db: usize, args: &[&[u8]], set: &mut LockSet) {
-    if wants_keyspace(args) {
-        set.add_all(keyspace);
-    }
 }
 
 pub fn info(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
@@ -267,19 +253,11 @@ pub(super) struct MemoryReading {
 /// Memory as well as we can read it without an allocator of our own.
 pub(super) fn read_memory() -> MemoryReading {
     let rss = proc_kb("/proc/self/status", "VmRSS");
-    let used = jemalloc_allocated()
+    let used = crate::alloc::used_memory()
         .unwrap_or_else(|| proc_kb("/proc/self/status", "RssAnon"))
         .max(1);
     let peak = PEAK_MEMORY.fetch_max(used, Ordering::Relaxed).max(used);
     MemoryReading { used, rss, peak }
-}
-
-/// jemalloc's count of allocated bytes, fresh (its statistics are cached
-/// until the epoch advances); None if jemalloc is not keeping them.
-fn jemalloc_allocated() -> Option<u64> {
-    tikv_jemalloc_ctl::epoch::advance().ok()?;
-    let allocated = tikv_jemalloc_ctl::stats::allocated::read().ok()?;
-    (allocated > 0).then_some(allocated as u64)
 }
 
 /// `mem_allocator`: reddish-server allocates with jemalloc, named as Redis
@@ -298,6 +276,8 @@ fn memory(ctx: &mut Ctx, out: &mut String) {
     let policy = ctx.server.config.maxmemory_policy();
     let ratio = format!("{:.2}", rss as f64 / used as f64);
     let rss_extra = rss as i64 - used as i64;
+    let replication_buffers = ctx.server.replication.buffered_bytes();
+    let not_counted = crate::evict::not_counted_for_evict(ctx.server);
     put(
         out,
         &[
@@ -344,10 +324,13 @@ fn memory(ctx: &mut Ctx, out: &mut String) {
             ("rss_overhead_bytes", &0),
             ("mem_fragmentation_ratio", &ratio),
             ("mem_fragmentation_bytes", &rss_extra),
-            ("mem_not_counted_for_evict", &0),
+            ("mem_not_counted_for_evict", &not_counted),
             ("mem_replication_backlog", &0),
-            ("mem_total_replication_buffers", &0),
-            ("mem_clients_slaves", &0),
+            ("mem_total_replication_buffers", &replication_buffers),
+            (
+                "mem_clients_slaves",
+                &ctx.server.replication.replica_buffers(),
+            ),
             ("mem_clients_normal", &0),
             ("mem_cluster_links", &0),
             ("mem_aof_buffer", &0),
@@ -418,6 +401,7 @@ fn stats(ctx: &mut Ctx, out: &mut String) {
     let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
     let rates = stats.instantaneous();
     let kbps = |bytes_per_sec: u64| format!("{:.2}", bytes_per_sec as f64 / 1024.0);
+    let (exceeded_total, exceeded_now) = ctx.server.evictor.exceeded_times();
     put(
         out,
         &[
@@ -452,10 +436,10 @@ fn stats(ctx: &mut Ctx, out: &mut String) {
             ("expired_stale_perc", &"0.00"),
             ("expired_time_cap_reached_count", &0),
             ("expire_cycle_cpu_milliseconds", &0),
-            ("evicted_keys", &0),
+            ("evicted_keys", &get(&ctx.server.keyspace.evicted_keys)),
             ("evicted_clients", &0),
-            ("total_eviction_exceeded_time", &0),
-            ("current_eviction_exceeded_time", &0),
+            ("total_eviction_exceeded_time", &exceeded_total),
+            ("current_eviction_exceeded_time", &exceeded_now),
             ("keyspace_hits", &stats.get(Counter::KeyspaceHits)),
             ("keyspace_misses", &stats.get(Counter::KeyspaceMisses)),
             ("pubsub_channels", &pubsub.len(Kind::Channel)),
@@ -570,7 +554,10 @@ fn cluster(_ctx: &mut Ctx, out: &mut String) {
 fn keyspace(ctx: &mut Ctx, out: &mut String) {
     let keyspace = &ctx.server.keyspace;
     for db in 0..keyspace.databases() {
-        let keys = ctx.db_at(db).len();
+        // The counts the shards keep as they change, read without locking
+        // them: a lock set of all 4,096 shards is a transient ~100 KB,
+        // which this reply's own `used_memory` would include.
+        let keys = keyspace.db_keys(db);
         let (expires, avg_ttl) = (keyspace.db_volatile(db), keyspace.db_avg_ttl(db));
         if keys > 0 || expires > 0 {
             let _ = write!(

@@ -125,15 +125,42 @@ pub fn doctor(_ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     Ok(Reply::Verbatim("txt", report.into()))
 }
 
-/// MEMORY MALLOC-STATS: Redis's answer when it cannot print its allocator's
-/// statistics.
+/// MEMORY MALLOC-STATS: jemalloc's `malloc_stats_print` report, as Redis
+/// prints it with jemalloc; Redis's answer for other allocators when
+/// jemalloc is not the one in use (library tests).
 pub fn malloc_stats(_ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
-    Ok(Reply::bulk_copy(
-        b"Stats not supported for the current allocator",
-    ))
+    let mut report = Vec::new();
+    match tikv_jemalloc_ctl::stats_print::stats_print(&mut report, Default::default()) {
+        Ok(()) if !report.is_empty() => Ok(Reply::bulk(report)),
+        _ => Ok(Reply::bulk_copy(
+            b"Stats not supported for the current allocator",
+        )),
+    }
 }
 
-/// MEMORY PURGE: nothing to ask of the allocator here; Redis answers OK.
+/// MEMORY PURGE: Redis's `jemalloc_purge`: every arena gives its dirty
+/// pages back to the system now (`arena.<MALLCTL_ARENAS_ALL>.purge`).
 pub fn purge(_ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    purge_arenas();
     Ok(Reply::OK)
+}
+
+/// jemalloc's `MALLCTL_ARENAS_ALL` purge; a no-op if jemalloc is not in use.
+fn purge_arenas() {
+    // jemalloc's MALLCTL_ARENAS_ALL is 4096.
+    let name = c"arena.4096.purge";
+    // SAFETY: a void mallctl: no old or new value, so null pointers and
+    // zero sizes are what it expects; the name is NUL-terminated.
+    let rc = unsafe {
+        tikv_jemalloc_sys::mallctl(
+            name.as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    if rc != 0 {
+        tracing::debug!("jemalloc purge failed: {rc}");
+    }
 }

@@ -1,0 +1,90 @@
+//! What an idle connection costs: 2,000 clients that each ran a command and
+//! then wait must not grow the server's resident memory by more than a few
+//! kilobytes each (an idle connection holds no read or reply buffer, as in
+//! Redis), and `used_memory` must come back when they leave. Memory only,
+//! no timing.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+use support::{Conn, Server};
+
+const CLIENTS: usize = 2000;
+
+/// The server's resident set in bytes.
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .expect("VmRSS")
+        * 1024
+}
+
+fn used_memory(conn: &mut Conn) -> u64 {
+    conn.cmd_str(&["INFO", "memory"])
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("used_memory")
+}
+
+#[test]
+fn idle_connections_cost_little_memory_and_give_it_back() {
+    if !std::path::Path::new("/proc/self/status").exists() {
+        return;
+    }
+    let server = Server::start_with(&["--maxclients", "10000"]);
+    let mut admin = server.connect();
+    // Warm up: the first connections create the loops' own structures.
+    for _ in 0..50 {
+        let mut c = server.connect();
+        c.cmd(&["PING"]);
+    }
+    let (rss_before, used_before) = (rss(server.pid()), used_memory(&mut admin));
+    let mut clients = Vec::with_capacity(CLIENTS);
+    for _ in 0..CLIENTS {
+        let mut stream = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+        // A 20 KB request, so that its buffers were really used.
+        let value = "x".repeat(20_000);
+        let request = format!(
+            "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${}\r\n{value}\r\n",
+            value.len()
+        );
+        stream.write_all(request.as_bytes()).expect("send");
+        let mut reply = [0u8; 5];
+        stream.read_exact(&mut reply).expect("reply");
+        assert_eq!(&reply, b"+OK\r\n");
+        clients.push(stream);
+    }
+    let used_idle = used_memory(&mut admin);
+    let rss_idle = rss(server.pid());
+    let per_client_used = used_idle.saturating_sub(used_before) / CLIENTS as u64;
+    let per_client_rss = rss_idle.saturating_sub(rss_before) / CLIENTS as u64;
+    eprintln!("per idle client: used_memory {per_client_used} B, RSS {per_client_rss} B");
+    assert!(
+        per_client_used < 4096,
+        "{per_client_used} bytes allocated per idle client"
+    );
+    assert!(
+        per_client_rss < 6144,
+        "{per_client_rss} bytes of RSS per idle client"
+    );
+    drop(clients);
+    // The server notices the hang-ups as it gets to them.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let used = used_memory(&mut admin);
+        if used < used_before + 256 * 1024 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "used_memory stayed at {used} after the clients left (was {used_before})"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

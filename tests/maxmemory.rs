@@ -1,0 +1,267 @@
+//! `maxmemory`: the OOM refusal against redis-server, and eviction under each
+//! policy: the dataset stays under the limit, and the victims are the ones
+//! the policy picks (volatile-* only keys with a TTL, volatile-ttl the
+//! nearest TTLs, LRU keeps recently read keys, LFU keeps often read keys),
+//! each announced by an `evicted` event and counted in INFO.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{Conn, Pair, Server};
+
+/// A field of INFO, as a number.
+fn info_field(conn: &mut Conn, name: &str) -> i64 {
+    let info = conn.cmd_str(&["INFO", "everything"]);
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("no {name} in INFO"))
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{name} is not a number"))
+}
+
+fn exists(conn: &mut Conn, key: &str) -> bool {
+    conn.cmd(&["EXISTS", key]) == b":1\r\n"
+}
+
+/// A server whose limit is `room` bytes above what it uses now, under `policy`.
+fn limited(policy: &str, room: i64) -> (Server, Conn, i64) {
+    let server = Server::start_with(&["--maxmemory-samples", "10"]);
+    let mut conn = server.connect();
+    let limit = info_field(&mut conn, "used_memory") + room;
+    conn.cmd(&["CONFIG", "SET", "maxmemory-policy", policy]);
+    conn.cmd(&["CONFIG", "SET", "maxmemory", &limit.to_string()]);
+    (server, conn, limit)
+}
+
+const VALUE: &str = "0123456789012345678901234567890123456789012345678901234567890123456789";
+
+#[test]
+fn over_the_limit_noeviction_refuses_what_may_grow_memory_as_redis_does() {
+    let Some(mut pair) = Pair::new() else { return };
+    pair.run(&[
+        &["SET", "kept", "v"],
+        &["CONFIG", "SET", "maxmemory", "1"],
+        &["SET", "a", "b"],
+        &["INCR", "n"],
+        &["APPEND", "kept", "more"],
+        // Reads and deletions still run.
+        &["GET", "kept"],
+        &["OBJECT", "FREQ", "kept"],
+        &["DEL", "nothing"],
+        // In a transaction every command but EXEC/DISCARD is refused while
+        // out of memory (queuing may grow it), and EXEC then aborts.
+        &["MULTI"],
+        &["GET", "kept"],
+        &["SET", "a", "b"],
+        &["EXEC"],
+        &["CONFIG", "SET", "maxmemory", "0"],
+        &["SET", "a", "b"],
+    ]);
+    let rejected = |info: &str| {
+        info.lines()
+            .find(|l| l.starts_with("errorstat_OOM:"))
+            .map(str::to_string)
+    };
+    let (want, got) = pair.send(&["INFO", "errorstats"]);
+    assert_eq!(rejected(&got), rejected(&want));
+}
+
+#[test]
+fn info_memory_shows_the_limit_as_redis_does() {
+    let Some(mut pair) = Pair::new() else { return };
+    pair.send(&["CONFIG", "SET", "maxmemory", "123456789"]);
+    pair.send(&["CONFIG", "SET", "maxmemory-policy", "volatile-lfu"]);
+    let (want, got) = pair.send(&["INFO", "memory"]);
+    for field in [
+        "maxmemory",
+        "maxmemory_human",
+        "maxmemory_policy",
+        "mem_not_counted_for_evict",
+    ] {
+        let value = |info: &str| {
+            info.lines()
+                .find(|l| l.starts_with(&format!("{field}:")))
+                .map(str::to_string)
+        };
+        assert_eq!(value(&got), value(&want), "{field}");
+    }
+    assert!(got.contains("mem_fragmentation_ratio:"));
+}
+
+/// Fills `count` keys (`prefix:i`), each with a TTL when `ttl` says so.
+fn fill(conn: &mut Conn, prefix: &str, count: usize, ttl: impl Fn(usize) -> Option<u64>) {
+    for i in 0..count {
+        let key = format!("{prefix}:{i}");
+        match ttl(i) {
+            Some(secs) => conn.cmd(&["SET", &key, VALUE, "EX", &secs.to_string()]),
+            None => conn.cmd(&["SET", &key, VALUE]),
+        };
+    }
+}
+
+#[test]
+fn every_policy_keeps_the_dataset_under_the_limit() {
+    for policy in [
+        "allkeys-lru",
+        "allkeys-lfu",
+        "allkeys-random",
+        "volatile-lru",
+        "volatile-lfu",
+        "volatile-random",
+        "volatile-ttl",
+    ] {
+        let (_server, mut conn, limit) = limited(policy, 200 * 1024);
+        fill(&mut conn, "k", 5000, |_| Some(10_000));
+        let used = info_field(&mut conn, "used_memory");
+        assert!(used < limit + 4096, "{policy}: {used} over {limit}");
+        // Read together: every command may evict first while over the limit.
+        conn.cmd(&["MULTI"]);
+        conn.cmd(&["DBSIZE"]);
+        conn.cmd(&["INFO", "stats"]);
+        let both = conn.cmd_str(&["EXEC"]);
+        let keys: i64 = both
+            .lines()
+            .find_map(|l| l.strip_prefix(':'))
+            .and_then(|n| n.parse().ok())
+            .expect("DBSIZE");
+        let evicted: i64 = both
+            .lines()
+            .find_map(|l| l.strip_prefix("evicted_keys:"))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("evicted_keys");
+        assert!(evicted > 0 && keys < 5000, "{policy}: {evicted} evicted");
+        assert_eq!(keys + evicted, 5000, "{policy}");
+    }
+}
+
+#[test]
+fn volatile_policies_evict_only_keys_with_a_ttl_and_refuse_when_none_is_left() {
+    for policy in [
+        "volatile-lru",
+        "volatile-lfu",
+        "volatile-random",
+        "volatile-ttl",
+    ] {
+        let (_server, mut conn, _) = limited(policy, 200 * 1024);
+        // Every other key has a TTL.
+        fill(&mut conn, "k", 1000, |i| (i % 2 == 1).then_some(10_000));
+        fill(&mut conn, "more", 1000, |_| Some(10_000));
+        for i in (0..1000).step_by(2) {
+            assert!(exists(&mut conn, &format!("k:{i}")), "{policy}: k:{i}");
+        }
+        assert!(info_field(&mut conn, "evicted_keys") > 0, "{policy}");
+        // Only keys without a TTL left to take: writes are refused.
+        let refused = (0..3000).any(|i| {
+            let reply = conn.cmd(&["SET", &format!("plain:{i}"), VALUE]);
+            reply.starts_with(b"-OOM command not allowed when used memory > 'maxmemory'.")
+        });
+        assert!(refused, "{policy}");
+    }
+}
+
+#[test]
+fn volatile_ttl_evicts_the_nearest_ttls_first() {
+    let (_server, mut conn, _) = limited("volatile-ttl", 150 * 1024);
+    // key i expires after 1000 + i seconds.
+    fill(&mut conn, "t", 2000, |i| Some(1000 + i as u64));
+    let evicted: Vec<usize> = (0..2000)
+        .filter(|i| !exists(&mut conn, &format!("t:{i}")))
+        .collect();
+    assert!(!evicted.is_empty());
+    // Sampling is approximate, but the far end is never touched while
+    // nearer keys were there to take.
+    let far = evicted.iter().filter(|&&i| i >= 1500).count();
+    assert!(
+        far * 10 < evicted.len(),
+        "{far} of {} evicted keys had the farthest TTLs",
+        evicted.len()
+    );
+}
+
+/// Keys read recently (LRU) or often (LFU) survive eviction; the rest go.
+fn hot_keys_survive(policy: &str, heat: impl Fn(&mut Conn, &str)) {
+    let (_server, mut conn, _) = limited(policy, 300 * 1024);
+    fill(&mut conn, "cold", 600, |_| None);
+    fill(&mut conn, "hot", 600, |_| None);
+    // The LRU clock counts seconds.
+    std::thread::sleep(Duration::from_millis(2100));
+    for i in 0..600 {
+        heat(&mut conn, &format!("hot:{i}"));
+    }
+    fill(&mut conn, "new", 400, |_| None);
+    let gone = |conn: &mut Conn, prefix: &str| {
+        (0..600)
+            .filter(|i| !exists(conn, &format!("{prefix}:{i}")))
+            .count()
+    };
+    let (cold, hot) = (gone(&mut conn, "cold"), gone(&mut conn, "hot"));
+    assert!(cold > 100, "{policy}: only {cold} cold keys evicted");
+    assert!(
+        hot * 5 < cold,
+        "{policy}: {hot} hot keys evicted, {cold} cold"
+    );
+}
+
+#[test]
+fn allkeys_lru_keeps_recently_read_keys() {
+    hot_keys_survive("allkeys-lru", |conn, key| {
+        conn.cmd(&["GET", key]);
+    });
+}
+
+#[test]
+fn allkeys_lfu_keeps_often_read_keys() {
+    hot_keys_survive("allkeys-lfu", |conn, key| {
+        for _ in 0..10 {
+            conn.cmd(&["GET", key]);
+        }
+    });
+}
+
+#[test]
+fn the_lfu_counter_moves_only_under_an_lfu_policy() {
+    let server = Server::start();
+    let mut conn = server.connect();
+    conn.cmd(&["SET", "k", "v"]);
+    for _ in 0..50 {
+        conn.cmd(&["GET", "k"]);
+    }
+    conn.cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"]);
+    // Nothing counted while the policy was LRU: still LFU_INIT_VAL.
+    assert_eq!(conn.cmd(&["OBJECT", "FREQ", "k"]), b":5\r\n");
+    for _ in 0..50 {
+        conn.cmd(&["GET", "k"]);
+    }
+    let freq = conn.cmd_str(&["OBJECT", "FREQ", "k"]);
+    let freq: i64 = freq[1..].trim().parse().expect("a counter");
+    assert!(freq > 5, "{freq}");
+    // lfu-log-factor 0 counts every hit.
+    conn.cmd(&["CONFIG", "SET", "lfu-log-factor", "0"]);
+    for _ in 0..10 {
+        conn.cmd(&["GET", "k"]);
+    }
+    let after: i64 = conn.cmd_str(&["OBJECT", "FREQ", "k"])[1..]
+        .trim()
+        .parse()
+        .expect("a counter");
+    assert_eq!(after, (freq + 10).min(255));
+}
+
+#[test]
+fn evictions_fire_the_evicted_event() {
+    let (server, mut conn, _) = limited("allkeys-random", 100 * 1024);
+    conn.cmd(&["CONFIG", "SET", "notify-keyspace-events", "Ee"]);
+    let mut sub = server.connect();
+    sub.cmd(&["SUBSCRIBE", "__keyevent@0__:evicted"]);
+    fill(&mut conn, "k", 2000, |_| None);
+    let evicted = info_field(&mut conn, "evicted_keys");
+    assert!(evicted > 0);
+    for _ in 0..evicted {
+        let message = String::from_utf8_lossy(&sub.read_reply()).into_owned();
+        let key = message.lines().last().unwrap_or_default().to_string();
+        assert!(message.contains("__keyevent@0__:evicted"), "{message}");
+        assert!(!exists(&mut conn, &key), "{key} was evicted but exists");
+    }
+}
