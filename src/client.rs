@@ -45,6 +45,11 @@ pub struct ClientInfo {
     pub multi: Option<usize>,
     /// In MONITOR mode (flag `O`).
     pub monitor: bool,
+    /// Client-side caching flags (`crate::tracking::flag`: `t`, `R`, `B`)
+    /// and the client its invalidations go to (`redir=`), kept by
+    /// `crate::tracking`.
+    pub tracking: u8,
+    pub tracking_redirect: u64,
 }
 
 /// The shared half of a client: identity, visible state and the kill switch.
@@ -69,6 +74,9 @@ pub struct ClientHandle {
     pub dirty_cas: Arc<AtomicBool>,
     /// Wakes the client while it is blocked on keys (flag `b`).
     pub block_signal: Arc<BlockSignal>,
+    /// The client's mailbox, for pushes from outside its connection
+    /// (client-side caching). Weak: the mailbox holds this handle.
+    mailbox: std::sync::OnceLock<std::sync::Weak<crate::pubsub::Subscriber>>,
 }
 
 impl ClientHandle {
@@ -103,6 +111,11 @@ impl ClientHandle {
         .await;
     }
 
+    /// The client's mailbox while it is connected.
+    pub fn mailbox(&self) -> Option<Arc<crate::pubsub::Subscriber>> {
+        self.mailbox.get()?.upgrade()
+    }
+
     /// Subscribed to anything: Redis's `CLIENT_PUBSUB` flag (`P`, type `pubsub`).
     pub fn is_subscriber(&self) -> bool {
         self.info().subscriptions.iter().any(|&n| n > 0)
@@ -125,7 +138,7 @@ impl ClientHandle {
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} \
              sub={sub} psub={psub} ssub={ssub} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 \
              rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default \
-             redir=-1 resp={} lib-name={} lib-ver={}",
+             redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -139,6 +152,11 @@ impl ClientHandle {
             info.multi.map_or(-1, |n| n as i64),
             info.qbuf,
             info.last_cmd,
+            if info.tracking & crate::tracking::flag::ON != 0 {
+                info.tracking_redirect as i64
+            } else {
+                -1
+            },
             match info.resp {
                 Resp::V2 => 2,
                 Resp::V3 => 3,
@@ -151,7 +169,8 @@ impl ClientHandle {
 
 impl ClientHandle {
     /// CLIENT LIST's `flags=`, in `catClientInfoString`'s order: `O` monitor, `P` subscriber,
-    /// `x` in MULTI, `d` watched key touched, `e` no-evict, `N` for none.
+    /// `x` in MULTI, `b` blocked, `t` tracking, `R` its redirect gone, `B` broadcast
+    /// tracking, `d` watched key touched, `e` no-evict, `N` for none.
     fn flags(&self, info: &ClientInfo) -> String {
         let mut flags = String::new();
         if info.monitor {
@@ -165,6 +184,16 @@ impl ClientHandle {
         }
         if self.block_signal.is_blocked() {
             flags.push('b');
+        }
+        use crate::tracking::flag;
+        for (bit, c) in [
+            (flag::ON, 't'),
+            (flag::BROKEN_REDIR, 'R'),
+            (flag::BCAST, 'B'),
+        ] {
+            if info.tracking & bit != 0 {
+                flags.push(c);
+            }
         }
         if self.dirty_cas.load(Ordering::Relaxed) {
             flags.push('d');
@@ -308,6 +337,10 @@ pub struct Client {
     pub authenticated: bool,
     /// MONITOR lines of this client's own commands, written after the reply.
     pub monitor_echo: Vec<Vec<u8>>,
+    /// Client-side caching flags as this client's commands need them
+    /// (`crate::tracking::flag`, CACHING included); the server's
+    /// `crate::tracking::Tracking` has the rest.
+    pub tracking: u8,
     /// The port a replica said it listens on (REPLCONF listening-port).
     pub listening_port: u16,
     /// Set by SYNC/PSYNC: the connection becomes a replica link.
@@ -452,21 +485,26 @@ impl ClientRegistry {
                 subscriptions: [0; 3],
                 multi: None,
                 monitor: false,
+                tracking: 0,
+                tracking_redirect: 0,
             }),
             last_interaction_ms: AtomicU64::new(crate::util::now_ms()),
             killed: AtomicBool::new(false),
             doorbell: Doorbell::default(),
             dirty_cas: Arc::new(AtomicBool::new(false)),
             block_signal: Arc::default(),
+            mailbox: Default::default(),
         });
         self.lock().insert(id, handle.clone());
+        let subs = ClientSubs::new(handle.clone());
+        let _ = handle.mailbox.set(Arc::downgrade(&subs.mailbox()));
         Client {
             id,
             db: 0,
             resp: Resp::V2,
             close_after_reply: false,
             json: false,
-            subs: ClientSubs::new(handle.clone()),
+            subs,
             handle,
             skip_reply: false,
             push_line: None,
@@ -476,6 +514,7 @@ impl ClientRegistry {
             block: ClientBlock::default(),
             authenticated: true,
             monitor_echo: Vec::new(),
+            tracking: 0,
             listening_port: 0,
             replica: None,
             last_cmd: 0,

@@ -147,6 +147,9 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
         tracing::debug!(id = client.id, "connection error: {e}");
     }
     server.pubsub.leave(&mut client.subs);
+    if client.tracking != 0 {
+        server.tracking.disable(client.id);
+    }
     server.monitors.remove(client.id);
     server.replication.remove(client.id);
     let signal = client.handle.block_signal.clone();
@@ -207,6 +210,12 @@ async fn run(server: &Server, client: &mut Client, socket: &mut TcpStream) -> st
         .await?;
         if handle.is_killed() {
             return Ok(());
+        }
+        // BCAST invalidations go out once the pending requests ran, as
+        // Redis sends them before it sleeps.
+        if server.tracking.broadcast_due() {
+            server.tracking.broadcast();
+            drain_pushes(client, &mut output);
         }
         if watchdog.is_empty() && client.subs.active() {
             watchdog.spawn(client.subs.limit_watchdog(&server.pubsub));
@@ -292,6 +301,12 @@ async fn run_buffered(
         drain_pushes(client, output);
         if !client.skip_reply && !client.replies.silenced() {
             encode_reply(client, request.line(), &reply, output);
+        }
+        if client.tracking != 0 {
+            // Invalidations the command caused to the client's own keys
+            // follow its reply.
+            server.tracking.send_deferred(client.id);
+            drain_pushes(client, output);
         }
         for line in client.monitor_echo.drain(..) {
             encode(&Reply::Simple(line.into()), client.resp, output);

@@ -99,6 +99,10 @@ pub fn spawn(server: Arc<Server>) {
                     .latency
                     .add_if_needed(&server.config, "expire-cycle", ms);
             }
+            // Redis's `trackingLimitUsedSlots` in `serverCron`, and the
+            // BCAST messages of keys active expiry removed.
+            server.tracking.limit();
+            server.tracking.broadcast();
             cron.ticks += 1;
             let tick = Duration::from_millis(1000 / u64::from(cron.hz));
             tokio::time::sleep(tick.saturating_sub(started.elapsed())).await;

@@ -29,5 +29,6 @@ pub mod rdb;
 pub mod replication;
 pub mod server;
 pub mod slowlog;
+pub mod tracking;
 pub mod types;
 pub mod util;

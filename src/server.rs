@@ -195,7 +195,9 @@ pub struct Server {
     /// This server as a master: its replicas and their stream.
     pub replication: Arc<Replication>,
     pub commands: CommandTable,
-    pub clients: ClientRegistry,
+    pub clients: Arc<ClientRegistry>,
+    /// Client-side caching; the keyspace holds it too, for invalidations.
+    pub tracking: Arc<crate::tracking::Tracking>,
     pub stats: Stats,
     pub started: Instant,
     /// 40 hex characters identifying this run (INFO `run_id`).
@@ -226,9 +228,15 @@ impl Server {
         crate::counters::Ticks::init();
         let pubsub = Arc::new(PubSub::new(config.clone()));
         let propagation = Arc::new(Propagation::new(config.clone()));
+        let clients = Arc::new(ClientRegistry::default());
+        let tracking = Arc::new(crate::tracking::Tracking::new(
+            config.clone(),
+            clients.clone(),
+        ));
         let keyspace = Arc::new(
             Keyspace::new(config.databases())
                 .notifying(pubsub.clone())
+                .invalidating(tracking.clone())
                 .propagating(propagation.clone()),
         );
         let run_id: String = (0..40)
@@ -248,7 +256,8 @@ impl Server {
             keyspace,
             pubsub,
             commands: CommandTable::build(),
-            clients: ClientRegistry::default(),
+            clients,
+            tracking,
             stats: Stats::default(),
             started: Instant::now(),
             save_state: crate::persistence::SaveState::new(now_ms() / 1000),

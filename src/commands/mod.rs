@@ -265,6 +265,9 @@ fn call(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]]) -> Reply {
     if ctx.guard.propagating() {
         propagate(ctx, cmd, args, dirty, asked);
     }
+    if ctx.client.tracking != 0 && cmd.flags.contains(Flags::READONLY) {
+        remember_keys(ctx, cmd, args);
+    }
     let usec = start.elapsed_us();
     if !rerun {
         let track_latency = ctx.server.config.latency_tracking();
@@ -291,6 +294,28 @@ fn call(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]]) -> Reply {
             .add_if_needed(&server.config, event, usec / 1000);
     }
     reply
+}
+
+/// Redis's `trackingRememberKeys` after a read-only command: a tracking
+/// client (not BCAST) may now cache the keys it read, unless OPTIN without
+/// CACHING yes, or OPTOUT with CACHING no, says otherwise.
+fn remember_keys(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]]) {
+    use crate::tracking::flag;
+    let tracking = ctx.client.tracking;
+    let caching = tracking & flag::CACHING != 0;
+    if tracking & flag::ON == 0
+        || tracking & flag::BCAST != 0
+        || (tracking & flag::OPTIN != 0 && !caching)
+        || (tracking & flag::OPTOUT != 0 && caching)
+        || cmd.flags.contains(Flags::PUBSUB)
+    {
+        return;
+    }
+    let keys = cmd.keys_and_flags(args);
+    if !keys.is_empty() {
+        let keys = keys.into_iter().map(|(i, _)| args[i]);
+        ctx.server.tracking.remember(ctx.client.id, keys);
+    }
 }
 
 /// Runs the handler. A handler that reaches a key its command did not
@@ -352,6 +377,22 @@ fn refuse(server: &Server, client: &mut Client, cmd: Option<&Command>, reply: Re
 
 /// Runs one request and returns its reply: the single path for every command.
 pub fn execute(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
+    let reply = dispatch(server, client, args);
+    // CLIENT CACHING applies to the next command, or to a whole transaction
+    // (Redis's `resetClient`: any CLIENT subcommand keeps it).
+    if client.tracking & crate::tracking::flag::CACHING != 0
+        && !client.in_multi()
+        && !args[0].eq_ignore_ascii_case(b"client")
+    {
+        client.tracking &= !crate::tracking::flag::CACHING;
+    }
+    reply
+}
+
+fn dispatch(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
+    // Redis's `processCommand` keeps the tracking table within
+    // `tracking-table-max-keys` before each command.
+    server.tracking.limit();
     let cmd = match resolve(server, args) {
         Ok(cmd) => cmd,
         Err((cmd, reply)) => return refuse(server, client, cmd, reply),
@@ -384,6 +425,7 @@ pub fn execute(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
         _ => cmd.lock_set(&server.keyspace, client.db, args),
     };
     let mut guard = server.keyspace.lock(locks);
+    guard.set_client(client.id);
     let mut ctx = Ctx {
         server,
         client,

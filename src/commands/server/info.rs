@@ -242,7 +242,7 @@ fn clients(ctx: &mut Ctx, out: &mut String) {
                 "blocked_clients",
                 &ctx.server.keyspace.blocking.blocked_clients(),
             ),
-            ("tracking_clients", &0),
+            ("tracking_clients", &ctx.server.tracking.clients()),
             ("clients_in_timeout_table", &0),
         ],
     );
@@ -418,6 +418,7 @@ fn stats(ctx: &mut Ctx, out: &mut String) {
     let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
     let rates = stats.instantaneous();
     let kbps = |bytes_per_sec: u64| format!("{:.2}", bytes_per_sec as f64 / 1024.0);
+    let (tracked_keys, tracked_items, tracked_prefixes) = ctx.server.tracking.totals();
     put(
         out,
         &[
@@ -471,9 +472,9 @@ fn stats(ctx: &mut Ctx, out: &mut String) {
             ("active_defrag_key_misses", &0),
             ("total_active_defrag_time", &0),
             ("current_active_defrag_time", &0),
-            ("tracking_total_keys", &0),
-            ("tracking_total_items", &0),
-            ("tracking_total_prefixes", &0),
+            ("tracking_total_keys", &tracked_keys),
+            ("tracking_total_items", &tracked_items),
+            ("tracking_total_prefixes", &tracked_prefixes),
             ("unexpected_error_replies", &0),
             ("total_error_replies", &stats.get(Counter::ErrorReplies)),
             ("dump_payload_sanitizations", &0),
