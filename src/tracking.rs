@@ -57,10 +57,12 @@ enum Payload {
 }
 
 impl Payload {
-    fn reply(&self) -> Reply {
+    /// The message's value; a FLUSH's null is written in the tracking
+    /// client's protocol, as Redis does, even to a redirect target.
+    fn reply(&self, tracker_resp: Resp) -> Reply {
         match self {
             Payload::Keys(keys) => Reply::Array(keys.iter().cloned().map(Reply::Bulk).collect()),
-            Payload::All => Reply::Null,
+            Payload::All => Reply::NullIn(tracker_resp),
         }
     }
 }
@@ -296,7 +298,9 @@ impl Tracking {
     /// Redis's `trackingInvalidateKeysOnFlush`: every tracking client is
     /// told that all keys are invalid, and the table is emptied.
     fn invalidate_all(&self, st: &mut State, by: u64) {
-        let ids: Vec<u64> = st.trackers.keys().copied().collect();
+        // In connection order, as Redis walks its client list.
+        let mut ids: Vec<u64> = st.trackers.keys().copied().collect();
+        ids.sort_unstable();
         for id in ids {
             if id == by {
                 st.deferred.entry(id).or_default().push(None);
@@ -313,6 +317,7 @@ impl Tracking {
         let Some(tracker) = st.trackers.get_mut(&id) else {
             return;
         };
+        let resp = tracker.handle.info().resp;
         let (target, redirected) = if tracker.redirect == 0 {
             (tracker.handle.clone(), false)
         } else {
@@ -321,7 +326,7 @@ impl Tracking {
                 None => {
                     tracker.flags |= flag::BROKEN_REDIR;
                     show(&tracker.handle, tracker.flags, tracker.redirect);
-                    if tracker.handle.info().resp == Resp::V3 {
+                    if resp == Resp::V3 {
                         let reply = Reply::Push(vec![
                             Reply::bulk("tracking-redir-broken"),
                             Reply::from(tracker.redirect as i64),
@@ -333,12 +338,12 @@ impl Tracking {
             }
         };
         let reply = if target.info().resp == Resp::V3 {
-            Reply::Push(vec![Reply::bulk("invalidate"), payload.reply()])
+            Reply::Push(vec![Reply::bulk("invalidate"), payload.reply(resp)])
         } else if redirected && target.is_subscriber() {
             Reply::Push(vec![
                 Reply::bulk("message"),
                 Reply::bulk("__redis__:invalidate"),
-                payload.reply(),
+                payload.reply(resp),
             ])
         } else {
             // A RESP2 connection cannot take a push between replies.
