@@ -14,7 +14,8 @@ use tokio::task::JoinSet;
 
 use crate::blocking::Unblock;
 use crate::client::Client;
-use crate::commands::execute;
+use crate::commands::{execute, held_by_pause};
+use crate::pause::PauseKind;
 use crate::protocol::{
     borrow_args, encode, encode_json, own_args, peek, Limits, Reply, RequestParser,
 };
@@ -276,6 +277,16 @@ async fn run_buffered(
         client.skip_reply = false;
         client.query_len = input.len();
         let args = parser.args(&request, input);
+        let paused = server.pause.kind();
+        if paused != PauseKind::Off && held_by_pause(server, client, &args, paused) {
+            // CLIENT PAUSE: the request waits here until the pause ends.
+            flush(server, socket, output).await?;
+            let client = &*client;
+            server
+                .pause
+                .wait(|kind| held_by_pause(server, client, &args, kind))
+                .await;
+        }
         let mut reply = execute(server, client, &args);
         // The socket is read while the client waits: the arguments must
         // leave the read buffer.

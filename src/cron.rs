@@ -89,7 +89,11 @@ pub fn spawn(server: Arc<Server>) {
                     crate::persistence::save_point(&server);
                 }
             }
-            if server.keyspace.active_expiry.enabled() {
+            // A CLIENT PAUSE keeps the dataset as it is (Redis's
+            // `activeExpireCycle` returns while clients are paused).
+            if server.keyspace.active_expiry.enabled()
+                && !server.keyspace.expiry_held(crate::util::now_ms())
+            {
                 let cycle = Instant::now();
                 expiry
                     .cycle(&server.keyspace, u64::from(cron.hz), started)

@@ -21,6 +21,7 @@ pub mod lazyfree;
 pub mod log;
 pub mod monitor;
 pub mod number;
+pub mod pause;
 pub mod persistence;
 pub mod propagate;
 pub mod protocol;

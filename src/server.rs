@@ -196,6 +196,8 @@ pub struct Server {
     pub replication: Arc<Replication>,
     pub commands: CommandTable,
     pub clients: Arc<ClientRegistry>,
+    /// CLIENT PAUSE.
+    pub pause: crate::pause::ClientPause,
     /// Client-side caching; the keyspace holds it too, for invalidations.
     pub tracking: Arc<crate::tracking::Tracking>,
     pub stats: Stats,
@@ -243,6 +245,7 @@ impl Server {
             .map(|_| char::from_digit(rand::random::<u32>() % 16, 16).unwrap_or('0'))
             .collect();
         Server {
+            pause: crate::pause::ClientPause::new(keyspace.clone()),
             cron: CronState::new(config.hz()),
             slowlog: Default::default(),
             latency: Default::default(),

@@ -12,6 +12,7 @@ use super::{cmd, CmdResult, Ctx, Registration};
 use crate::blocking::Unblock;
 use crate::client::ClientHandle;
 use crate::number::parse_i64;
+use crate::pause::PauseKind;
 use crate::protocol::{Reply, Resp};
 use crate::server::REDIS_VERSION;
 use crate::tracking::{flag, Options};
@@ -37,6 +38,8 @@ pub static COMMANDS: &[Registration] = &[
     cmd("client|reply", client_reply),
     cmd("client|json", client_json),
     cmd("client|tracking", client_tracking),
+    cmd("client|pause", client_pause),
+    cmd("client|unpause", client_unpause),
     cmd("client|caching", client_caching),
     cmd("client|getredir", client_getredir),
     cmd("client|trackinginfo", client_trackinginfo),
@@ -527,6 +530,43 @@ fn client_reply(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 /// always get RESP, so switching it on never confuses a client library.
 fn client_json(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     ctx.client.json = on_off(args[2])?;
+    Ok(Reply::OK)
+}
+
+/// CLIENT PAUSE timeout [WRITE|ALL] (`crate::pause`): the timeout in
+/// milliseconds, read as Redis's `getTimeoutFromObjectOrReply`.
+fn client_pause(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if args.len() > 4 {
+        return Err(Reply::error_owned(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            String::from_utf8_lossy(args[1])
+        )));
+    }
+    let kind = match args.get(3) {
+        None => PauseKind::All,
+        Some(a) if is(a, "WRITE") => PauseKind::Write,
+        Some(a) if is(a, "ALL") => PauseKind::All,
+        Some(_) => return Err(Reply::error("ERR CLIENT PAUSE mode must be WRITE or ALL")),
+    };
+    let timeout = parse_i64(args[2]).ok_or(Reply::error(
+        "ERR timeout is not an integer or out of range",
+    ))?;
+    if timeout < 0 {
+        return Err(Reply::error("ERR timeout is negative"));
+    }
+    let now = ctx.now_ms() as i64;
+    let end = match timeout {
+        0 => 0,
+        t => t
+            .checked_add(now)
+            .ok_or(Reply::error("ERR timeout is out of range"))?,
+    };
+    ctx.server.pause.pause(kind, end as u64);
+    Ok(Reply::OK)
+}
+
+fn client_unpause(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    ctx.server.pause.unpause();
     Ok(Reply::OK)
 }
 

@@ -375,6 +375,40 @@ fn refuse(server: &Server, client: &mut Client, cmd: Option<&Command>, reply: Re
         .rejected(tx::refused(server, client, cmd, reply))
 }
 
+/// Whether a CLIENT PAUSE of `kind` holds this request back (Redis's
+/// `processCommand`): every command under ALL; under WRITE the ones that
+/// write or may replicate, and an EXEC queuing one. A request refused
+/// before that point (unknown, wrong arity, not authenticated) is answered
+/// at once. Replicas are never paused.
+pub fn held_by_pause(
+    server: &Server,
+    client: &Client,
+    args: &[&[u8]],
+    kind: crate::pause::PauseKind,
+) -> bool {
+    use crate::pause::PauseKind;
+    if kind == PauseKind::Off || client.replica.is_some() {
+        return false;
+    }
+    let Ok(cmd) = resolve(server, args) else {
+        return false;
+    };
+    if client.auth_required(&server.config) && !cmd.flags.contains(Flags::NO_AUTH) {
+        return false;
+    }
+    let replicates = |cmd: &Command| {
+        cmd.flags
+            .intersects(Flags::WRITE.with(Flags::MAY_REPLICATE))
+    };
+    kind == PauseKind::All
+        || replicates(cmd)
+        || (matches!(cmd.locks, Locks::Queued)
+            && client.tx.queued.iter().flatten().any(|queued| {
+                let queued = crate::protocol::borrow_args(queued);
+                resolve(server, &queued).is_ok_and(replicates)
+            }))
+}
+
 /// Runs one request and returns its reply: the single path for every command.
 pub fn execute(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
     let reply = dispatch(server, client, args);

@@ -83,6 +83,10 @@ pub struct Keyspace {
     pub lru_clock: LruClock,
     /// DEBUG SET-ACTIVE-EXPIRE's switch (Redis's `active_expire_enabled`).
     pub active_expiry: expire::Switch,
+    /// Until when (unix ms, 0: not) CLIENT PAUSE keeps expired keys stored:
+    /// they read as missing but are not deleted, as Redis's `expireIfNeeded`
+    /// does while clients are paused.
+    expiry_hold: AtomicU64,
 }
 
 impl Keyspace {
@@ -108,6 +112,7 @@ impl Keyspace {
             blocking: Blocking::default(),
             lru_clock: LruClock::default(),
             active_expiry: expire::Switch::default(),
+            expiry_hold: AtomicU64::new(0),
         }
     }
 
@@ -263,6 +268,19 @@ impl Keyspace {
         self.watches.touch(db, key, false);
         effects.invalidate(key);
         effects.propagate(|| self.propagation.expired_key(db, key));
+    }
+
+    /// CLIENT PAUSE: expired keys stay stored until `until_ms` (0: from now on
+    /// they go as usual).
+    pub fn hold_expiry_until(&self, until_ms: u64) {
+        self.expiry_hold.store(until_ms, Ordering::Relaxed);
+    }
+
+    /// Whether a pause keeps expired keys now (active expiry skips its
+    /// cycles then).
+    pub fn expiry_held(&self, now_ms: u64) -> bool {
+        let until = self.expiry_hold.load(Ordering::Relaxed);
+        until != 0 && now_ms <= until
     }
 
     pub fn shards_per_db(&self) -> usize {
@@ -593,6 +611,17 @@ impl<'g, 'k> DbView<'g, 'k> {
     fn lookup(&mut self, hash: u64, key: &[u8], changes: u64, read: bool) -> Option<&mut Entry> {
         let (keyspace, db, clock) = (self.guard.keyspace, self.db, self.clock);
         let (shard, effects) = self.guard.shard_and_effects(db, hash);
+        // One load unless a pause is on.
+        if keyspace.expiry_hold.load(Ordering::Relaxed) != 0
+            && shard.get(hash, key).is_some_and(|e| e.is_expired(clock))
+            && keyspace.expiry_held(clock.now_ms())
+        {
+            // Paused: the key reads as expired but stays.
+            if read {
+                effects.notify(notify::KEY_MISS, "keymiss", db, key);
+            }
+            return None;
+        }
         match shard.lookup(hash, key, |e| e.is_expired(clock)) {
             Lookup::Live(entry) => {
                 effects.dirty += changes;

@@ -240,7 +240,7 @@ fn clients(ctx: &mut Ctx, out: &mut String) {
             ("client_recent_max_output_buffer", &0),
             (
                 "blocked_clients",
-                &ctx.server.keyspace.blocking.blocked_clients(),
+                &(ctx.server.keyspace.blocking.blocked_clients() + ctx.server.pause.waiting()),
             ),
             ("tracking_clients", &ctx.server.tracking.clients()),
             ("clients_in_timeout_table", &0),
