@@ -345,6 +345,9 @@ pub struct Client {
     pub listening_port: u16,
     /// Set by SYNC/PSYNC: the connection becomes a replica link.
     pub replica: Option<crate::replication::ReplicaStart>,
+    /// Set by WAIT when too few replicas acknowledged: the connection
+    /// waits for more (`crate::replication::WaitAcks`).
+    pub wait_acks: Option<crate::replication::WaitAcks>,
     /// The address of the last command noted in `handle`'s info, so that a
     /// run of the same command updates `last_cmd` (under its lock) once.
     last_cmd: usize,
@@ -517,6 +520,7 @@ impl ClientRegistry {
             tracking: 0,
             listening_port: 0,
             replica: None,
+            wait_acks: None,
             last_cmd: 0,
         }
     }

@@ -298,6 +298,10 @@ async fn run_buffered(
                 None => return Ok(true),
             }
         }
+        if let Some(wait) = client.wait_acks.take() {
+            flush(server, socket, output).await?;
+            reply = Reply::from(wait.wait(&server.replication).await as i64);
+        }
         input.advance(request.len);
         // A killed client (CLIENT KILL from elsewhere, SHUTDOWN) gets no more
         // replies: Redis frees it with its output buffer.
