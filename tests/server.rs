@@ -717,3 +717,19 @@ fn protected_configs_local_means_redis_local() {
     assert_eq!(oracle.connect().cmd_str(&set_dir), "+OK\r\n");
     assert_eq!(ours.connect().cmd_str(&set_dir), "+OK\r\n");
 }
+
+/// LOLWUT: the version line, and version 5's Schotter where Redis's is not
+/// random (the first two rows of squares are never moved), errors included.
+#[test]
+fn lolwut_matches_redis() {
+    differential(&[
+        &["LOLWUT"],
+        &["LOLWUT", "VERSION", "4"],
+        &["LOLWUT", "VERSION", "5", "10", "2", "2"],
+        &["LOLWUT", "VERSION", "5", "40", "4", "2"],
+        &["LOLWUT", "VERSION", "5", "1"],
+        &["LOLWUT", "VERSION", "5", "5000", "300", "0"],
+        &["LOLWUT", "VERSION", "x"],
+        &["LOLWUT", "VERSION", "5", "x"],
+    ]);
+}

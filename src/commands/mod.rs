@@ -18,6 +18,7 @@ mod hash;
 mod hyperloglog;
 mod keys;
 mod list;
+mod lolwut;
 pub mod meta;
 mod pubsub;
 mod replication;
@@ -107,6 +108,7 @@ fn registrations() -> impl Iterator<Item = &'static Registration> {
         replication::COMMANDS,
         tx::COMMANDS,
         debug::COMMANDS,
+        lolwut::COMMANDS,
     ]
     .into_iter()
     .flatten()
