@@ -306,26 +306,6 @@ fn last_ack(input: &[u8]) -> Option<u64> {
     std::str::from_utf8(value).ok()?.parse().ok()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn acks_are_read_from_complete_requests_only() {
-        let ack = |n: &str| {
-            format!(
-                "*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n${}\r\n{n}\r\n",
-                n.len()
-            )
-        };
-        assert_eq!(last_ack(ack("120").as_bytes()), Some(120));
-        let two = ack("5") + &ack("4096");
-        assert_eq!(last_ack(two.as_bytes()), Some(4096));
-        let cut = ack("4096");
-        assert_eq!(last_ack(&cut.as_bytes()[..cut.len() - 3]), None);
-    }
-}
-
 /// A WAIT still waiting (Redis's `BLOCKED_WAIT`): for `replicas` replicas
 /// to acknowledge `offset`, until `deadline` (None: no limit).
 pub struct WaitAcks {
@@ -353,5 +333,25 @@ impl WaitAcks {
             }
             tokio::time::sleep_until(next).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acks_are_read_from_complete_requests_only() {
+        let ack = |n: &str| {
+            format!(
+                "*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n${}\r\n{n}\r\n",
+                n.len()
+            )
+        };
+        assert_eq!(last_ack(ack("120").as_bytes()), Some(120));
+        let two = ack("5") + &ack("4096");
+        assert_eq!(last_ack(two.as_bytes()), Some(4096));
+        let cut = ack("4096");
+        assert_eq!(last_ack(&cut.as_bytes()[..cut.len() - 3]), None);
     }
 }

@@ -24,8 +24,8 @@ fn lolwut(_ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         rest = &args[3..];
     }
     let v = version.as_bytes();
-    let art = (v[0] == b'5' && v[1] == b'.' && v[2] != b'9')
-        || (v[0] == b'4' && v[1] == b'.' && v[2] == b'9');
+    // 5.x but 5.9, and 4.9 (Redis's version string tests).
+    let art = v[1] == b'.' && matches!((v[0], v[2] == b'9'), (b'5', false) | (b'4', true));
     let text = if art {
         schotter_command(rest)?
     } else {
@@ -109,7 +109,10 @@ impl Canvas {
     /// A square centred on x, y, turned by `angle` (`lwDrawSquare`, with
     /// its float and double steps).
     fn square(&mut self, x: i32, y: i32, size: f32, angle: f32) {
-        let size = (f64::from(size / 1.414_213_6_f32)).round() as f32;
+        // Redis divides by its own double literal, then rounds in double.
+        #[allow(clippy::approx_constant)]
+        let size = (f64::from(size) / 1.414_213_562_3) as f32;
+        let size = f64::from(size).round() as f32;
         let mut k = std::f32::consts::FRAC_PI_4 + angle;
         let mut points = [(0, 0); 4];
         for point in &mut points {
