@@ -528,8 +528,9 @@ fn replication(ctx: &mut Ctx, out: &mut String) {
 /// Printed as Redis prints a `timeval`. There is no single main thread here,
 /// so the `_main_thread` lines are left out, as Redis does where
 /// `RUSAGE_THREAD` does not exist.
-fn cpu(_ctx: &mut Ctx, out: &mut String) {
-    let ticks: Vec<u64> = std::fs::read_to_string("/proc/self/stat")
+/// utime, stime, cutime, cstime of a `/proc` stat file, in clock ticks.
+fn proc_cpu_ticks(path: &str) -> Vec<u64> {
+    std::fs::read_to_string(path)
         .ok()
         .and_then(|s| {
             // The command name (field 2) may hold spaces; fields resume after its ')'.
@@ -542,18 +543,27 @@ fn cpu(_ctx: &mut Ctx, out: &mut String) {
                     .collect(),
             )
         })
-        .unwrap_or_default();
-    let secs = |i: usize| {
+        .unwrap_or_default()
+}
+
+/// The process's CPU time, and its main thread's (the thread whose id is
+/// the process id: the first event loop, as Redis's main thread).
+fn cpu(_ctx: &mut Ctx, out: &mut String) {
+    let process = proc_cpu_ticks("/proc/self/stat");
+    let main = proc_cpu_ticks(&format!("/proc/self/task/{}/stat", std::process::id()));
+    let secs = |ticks: &[u64], i: usize| {
         let t = ticks.get(i).copied().unwrap_or(0);
         format!("{}.{:06}", t / 100, t % 100 * 10_000)
     };
     put(
         out,
         &[
-            ("used_cpu_sys", &secs(1)),
-            ("used_cpu_user", &secs(0)),
-            ("used_cpu_sys_children", &secs(3)),
-            ("used_cpu_user_children", &secs(2)),
+            ("used_cpu_sys", &secs(&process, 1)),
+            ("used_cpu_user", &secs(&process, 0)),
+            ("used_cpu_sys_children", &secs(&process, 3)),
+            ("used_cpu_user_children", &secs(&process, 2)),
+            ("used_cpu_sys_main_thread", &secs(&main, 1)),
+            ("used_cpu_user_main_thread", &secs(&main, 0)),
         ],
     );
 }
