@@ -24,12 +24,15 @@ const MAX_HZ: u32 = 500;
 pub struct CronState {
     /// The rate it runs at now (INFO `hz`).
     pub hz: AtomicU32,
+    /// DEBUG PAUSE-CRON: ticks do no work (Redis's `pause_cron`).
+    pub paused: std::sync::atomic::AtomicBool,
 }
 
 impl CronState {
     pub fn new(hz: u32) -> CronState {
         CronState {
             hz: AtomicU32::new(hz),
+            paused: Default::default(),
         }
     }
 }
@@ -69,6 +72,10 @@ pub fn spawn(server: Arc<Server>) {
         let mut expiry = ActiveExpiry::new(&server.keyspace);
         loop {
             let started = Instant::now();
+            if server.cron.paused.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(1000 / u64::from(cron.hz))).await;
+                continue;
+            }
             cron.hz = effective_hz(&server);
             server.cron.hz.store(cron.hz, Ordering::Relaxed);
             server.keyspace.lru_clock.refresh();

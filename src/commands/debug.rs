@@ -17,6 +17,7 @@
 mod digest;
 mod object;
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::args::{error_format, help_reply, positive_arg};
@@ -105,6 +106,11 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
         (b"set-active-expire", 3) => {
             ctx.server.keyspace.active_expiry.set(atoi(args[2]) != 0);
+            Ok(Reply::OK)
+        }
+        (b"pause-cron", 3) => {
+            let paused = atoi(args[2]) != 0;
+            ctx.server.cron.paused.store(paused, Ordering::Relaxed);
             Ok(Reply::OK)
         }
         (b"quicklist-packed-threshold", 3) => packed_threshold(args[2]),
