@@ -9,6 +9,7 @@
 //! Strings and list-like settings sit behind an `RwLock`.
 
 pub(crate) mod parse;
+mod rewrite;
 mod table;
 
 use std::path::{Path, PathBuf};
@@ -124,6 +125,9 @@ pub struct Config {
     vals: [RwLock<Val>; N],
     /// Serialises CONFIG SET so a multi-setting change is all or nothing.
     writer: Mutex<()>,
+    /// The config file the server started with, as an absolute path
+    /// (CONFIG REWRITE writes it; Redis's `server.configfile`).
+    file: std::sync::OnceLock<PathBuf>,
 }
 
 // Positions of the settings with typed accessors.
@@ -207,6 +211,11 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The config file the server started with (CONFIG REWRITE's target).
+    pub fn file(&self) -> Option<&Path> {
+        self.file.get().map(PathBuf::as_path)
+    }
+
     /// All settings at their defaults: Redis 7.0's compiled-in ones, except
     /// `bind` (127.0.0.1); `dir` is the current directory.
     pub fn new() -> Config {
@@ -229,6 +238,7 @@ impl Config {
             nums,
             vals,
             writer: Mutex::new(()),
+            file: std::sync::OnceLock::new(),
         }
     }
 
@@ -272,6 +282,10 @@ impl Config {
         };
         config.load_text(&text, &mut state)?;
         config.check_loaded()?;
+        if let Some(path) = file {
+            let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+            let _ = config.file.set(absolute);
+        }
         Ok(config)
     }
 
