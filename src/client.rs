@@ -49,6 +49,11 @@ pub struct ClientInfo {
     pub monitor: bool,
     /// The ACL user it is authenticated as (`user=`, CLIENT KILL USER).
     pub user: Bytes,
+    /// Client-side caching flags (`crate::tracking::flag`: `t`, `R`, `B`)
+    /// and the client its invalidations go to (`redir=`), kept by
+    /// `crate::tracking`.
+    pub tracking: u8,
+    pub tracking_redirect: u64,
 }
 
 /// The shared half of a client: identity, visible state and the kill switch.
@@ -79,6 +84,9 @@ pub struct ClientHandle {
     pub mailbox_bytes: AtomicUsize,
     /// Since when the output went over its soft limit.
     pub soft_limit: SoftLimitClock,
+    /// The client's mailbox, for pushes from outside its connection
+    /// (client-side caching). Weak: the mailbox holds this handle.
+    mailbox: std::sync::OnceLock<std::sync::Weak<crate::pubsub::Subscriber>>,
 }
 
 /// When a client's pending output first went over its class's soft limit
@@ -149,6 +157,11 @@ impl ClientHandle {
         self.reply_bytes.load(Ordering::Relaxed) + self.mailbox_bytes.load(Ordering::Relaxed)
     }
 
+    /// The client's mailbox while it is connected.
+    pub fn mailbox(&self) -> Option<Arc<crate::pubsub::Subscriber>> {
+        self.mailbox.get()?.upgrade()
+    }
+
     /// Subscribed to anything: Redis's `CLIENT_PUBSUB` flag (`P`, type `pubsub`).
     pub fn is_subscriber(&self) -> bool {
         self.info().subscriptions.iter().any(|&n| n > 0)
@@ -172,7 +185,7 @@ impl ClientHandle {
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} \
              sub={sub} psub={psub} ssub={ssub} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 \
              rbs=0 rbp=0 obl=0 oll={} omem={omem} tot-mem={omem} events=r cmd={} user={} \
-             redir=-1 resp={} lib-name={} lib-ver={}",
+             redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -188,6 +201,11 @@ impl ClientHandle {
             usize::from(omem > 0),
             info.last_cmd,
             String::from_utf8_lossy(&info.user),
+            if info.tracking & crate::tracking::flag::ON != 0 {
+                info.tracking_redirect as i64
+            } else {
+                -1
+            },
             match info.resp {
                 Resp::V2 => 2,
                 Resp::V3 => 3,
@@ -200,7 +218,8 @@ impl ClientHandle {
 
 impl ClientHandle {
     /// CLIENT LIST's `flags=`, in `catClientInfoString`'s order: `O` monitor, `P` subscriber,
-    /// `x` in MULTI, `d` watched key touched, `e` no-evict, `N` for none.
+    /// `x` in MULTI, `b` blocked, `t` tracking, `R` its redirect gone, `B` broadcast
+    /// tracking, `d` watched key touched, `e` no-evict, `N` for none.
     fn flags(&self, info: &ClientInfo) -> String {
         let mut flags = String::new();
         if info.monitor {
@@ -214,6 +233,16 @@ impl ClientHandle {
         }
         if self.block_signal.is_blocked() {
             flags.push('b');
+        }
+        use crate::tracking::flag;
+        for (bit, c) in [
+            (flag::ON, 't'),
+            (flag::BROKEN_REDIR, 'R'),
+            (flag::BCAST, 'B'),
+        ] {
+            if info.tracking & bit != 0 {
+                flags.push(c);
+            }
         }
         if self.dirty_cas.load(Ordering::Relaxed) {
             flags.push('d');
@@ -362,10 +391,17 @@ pub struct Client {
     acl_epoch: u64,
     /// MONITOR lines of this client's own commands, written after the reply.
     pub monitor_echo: Vec<Vec<u8>>,
+    /// Client-side caching flags as this client's commands need them
+    /// (`crate::tracking::flag`, CACHING included); the server's
+    /// `crate::tracking::Tracking` has the rest.
+    pub tracking: u8,
     /// The port a replica said it listens on (REPLCONF listening-port).
     pub listening_port: u16,
     /// Set by SYNC/PSYNC: the connection becomes a replica link.
     pub replica: Option<crate::replication::ReplicaStart>,
+    /// Set by WAIT when too few replicas acknowledged: the connection
+    /// waits for more (`crate::replication::WaitAcks`).
+    pub wait_acks: Option<crate::replication::WaitAcks>,
     /// The address of the last command noted in `handle`'s info, so that a
     /// run of the same command updates `last_cmd` (under its lock) once.
     last_cmd: usize,
@@ -541,6 +577,8 @@ impl ClientRegistry {
                 multi: None,
                 monitor: false,
                 user: user.name.clone(),
+                tracking: 0,
+                tracking_redirect: 0,
             }),
             last_interaction_ms: AtomicU64::new(crate::util::now_ms()),
             reply_bytes: AtomicUsize::new(0),
@@ -550,15 +588,18 @@ impl ClientRegistry {
             doorbell: Doorbell::default(),
             dirty_cas: Arc::new(AtomicBool::new(false)),
             block_signal: Arc::default(),
+            mailbox: Default::default(),
         });
         self.lock().insert(id, handle.clone());
+        let subs = ClientSubs::new(handle.clone());
+        let _ = handle.mailbox.set(Arc::downgrade(&subs.mailbox()));
         Client {
             id,
             db: 0,
             resp: Resp::V2,
             close_after_reply: false,
             json: false,
-            subs: ClientSubs::new(handle.clone()),
+            subs,
             handle,
             skip_reply: false,
             push_line: None,
@@ -571,8 +612,10 @@ impl ClientRegistry {
             acl_epoch: acl.epoch(),
             user,
             monitor_echo: Vec::new(),
+            tracking: 0,
             listening_port: 0,
             replica: None,
+            wait_acks: None,
             last_cmd: 0,
         }
     }

@@ -9,6 +9,7 @@
 //! Strings and list-like settings sit behind an `RwLock`.
 
 pub(crate) mod parse;
+mod rewrite;
 mod table;
 
 use std::path::{Path, PathBuf};
@@ -172,6 +173,9 @@ pub struct Config {
     /// The config file's `rename-command` lines, in order (old, new; an
     /// empty new name removes the command).
     renames: Mutex<Vec<(Vec<u8>, Vec<u8>)>>,
+    /// The config file the server started with, as an absolute path
+    /// (CONFIG REWRITE writes it; Redis's `server.configfile`).
+    file: std::sync::OnceLock<PathBuf>,
 }
 
 // Positions of the settings with typed accessors.
@@ -260,6 +264,11 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The config file the server started with (CONFIG REWRITE's target).
+    pub fn file(&self) -> Option<&Path> {
+        self.file.get().map(PathBuf::as_path)
+    }
+
     /// All settings at their defaults: Redis 7.0's compiled-in ones, except
     /// `bind` (127.0.0.1); `dir` is the current directory.
     pub fn new() -> Config {
@@ -284,6 +293,7 @@ impl Config {
             writer: Mutex::new(()),
             users: Mutex::default(),
             renames: Mutex::default(),
+            file: std::sync::OnceLock::new(),
         }
     }
 
@@ -327,6 +337,10 @@ impl Config {
         };
         config.load_text(&text, &mut state)?;
         config.check_loaded()?;
+        if let Some(path) = file {
+            let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+            let _ = config.file.set(absolute);
+        }
         Ok(config)
     }
 

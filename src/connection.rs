@@ -14,7 +14,8 @@ use tokio::task::JoinSet;
 
 use crate::blocking::Unblock;
 use crate::client::{Client, ClientHandle};
-use crate::commands::execute;
+use crate::commands::{execute, held_by_pause};
+use crate::pause::PauseKind;
 use crate::protocol::{
     borrow_args, encode, encode_json, own_args, peek, Limits, Reply, RequestParser,
 };
@@ -174,6 +175,9 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
         tracing::debug!(id = client.id, "connection error: {e}");
     }
     server.pubsub.leave(&mut client.subs);
+    if client.tracking != 0 {
+        server.tracking.disable(client.id);
+    }
     server.monitors.remove(client.id);
     server.replication.remove(client.id);
     let signal = client.handle.block_signal.clone();
@@ -245,6 +249,12 @@ async fn run(server: &Server, client: &mut Client, socket: &mut TcpStream) -> st
         .await?;
         if handle.is_killed() {
             return Ok(());
+        }
+        // BCAST invalidations go out once the pending requests ran, as
+        // Redis sends them before it sleeps.
+        if server.tracking.broadcast_due() {
+            server.tracking.broadcast();
+            drain_pushes(client, &mut output);
         }
         if watchdog.is_empty() && client.subs.active() {
             watchdog.spawn(client.subs.limit_watchdog(&server.pubsub));
@@ -357,6 +367,16 @@ async fn run_buffered(
         client.skip_reply = false;
         client.query_len = input.len();
         let args = parser.args(&request, input);
+        let paused = server.pause.kind();
+        if paused != PauseKind::Off && held_by_pause(server, client, &args, paused) {
+            // CLIENT PAUSE: the request waits here until the pause ends.
+            flush(server, &client.handle.clone(), socket, output).await?;
+            let client = &*client;
+            server
+                .pause
+                .wait(|kind| held_by_pause(server, client, &args, kind))
+                .await;
+        }
         let mut reply = execute(server, client, &args);
         // The socket is read while the client waits: the arguments must
         // leave the read buffer.
@@ -372,6 +392,10 @@ async fn run_buffered(
                 None => return Ok(true),
             }
         }
+        if let Some(wait) = client.wait_acks.take() {
+            flush(server, &client.handle.clone(), socket, output).await?;
+            reply = Reply::from(wait.wait(&server.replication).await as i64);
+        }
         input.advance(request.len);
         // A killed client (CLIENT KILL from elsewhere, SHUTDOWN) gets no more
         // replies: Redis frees it with its output buffer.
@@ -386,6 +410,12 @@ async fn run_buffered(
         drain_pushes(client, output);
         if !client.skip_reply && !client.replies.silenced() {
             encode_reply(client, request.line(), &reply, output);
+        }
+        if client.tracking != 0 {
+            // Invalidations the command caused to the client's own keys
+            // follow its reply.
+            server.tracking.send_deferred(client.id);
+            drain_pushes(client, output);
         }
         for line in client.monitor_echo.drain(..) {
             encode(&Reply::Simple(line.into()), client.resp, output);

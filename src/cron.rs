@@ -24,12 +24,15 @@ const MAX_HZ: u32 = 500;
 pub struct CronState {
     /// The rate it runs at now (INFO `hz`).
     pub hz: AtomicU32,
+    /// DEBUG PAUSE-CRON: ticks do no work (Redis's `pause_cron`).
+    pub paused: std::sync::atomic::AtomicBool,
 }
 
 impl CronState {
     pub fn new(hz: u32) -> CronState {
         CronState {
             hz: AtomicU32::new(hz),
+            paused: Default::default(),
         }
     }
 }
@@ -69,6 +72,10 @@ pub fn spawn(server: Arc<Server>) {
         let mut expiry = ActiveExpiry::new(&server.keyspace);
         loop {
             let started = Instant::now();
+            if server.cron.paused.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(1000 / u64::from(cron.hz))).await;
+                continue;
+            }
             cron.hz = effective_hz(&server);
             server.cron.hz.store(cron.hz, Ordering::Relaxed);
             server.keyspace.lru_clock.refresh();
@@ -95,7 +102,11 @@ pub fn spawn(server: Arc<Server>) {
                 // (Redis's `evictionTimeProc`).
                 tokio::spawn(crate::evict::continue_evicting(server.clone()));
             }
-            if server.keyspace.active_expiry.enabled() {
+            // A CLIENT PAUSE keeps the dataset as it is (Redis's
+            // `activeExpireCycle` returns while clients are paused).
+            if server.keyspace.active_expiry.enabled()
+                && !server.keyspace.expiry_held(crate::util::now_ms())
+            {
                 let cycle = Instant::now();
                 expiry
                     .cycle(&server.keyspace, u64::from(cron.hz), started)
@@ -105,6 +116,10 @@ pub fn spawn(server: Arc<Server>) {
                     .latency
                     .add_if_needed(&server.config, "expire-cycle", ms);
             }
+            // Redis's `trackingLimitUsedSlots` in `serverCron`, and the
+            // BCAST messages of keys active expiry removed.
+            server.tracking.limit();
+            server.tracking.broadcast();
             cron.ticks += 1;
             let tick = Duration::from_millis(1000 / u64::from(cron.hz));
             tokio::time::sleep(tick.saturating_sub(started.elapsed())).await;

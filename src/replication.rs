@@ -239,6 +239,14 @@ impl Replication {
         lock(&self.replicas).offset
     }
 
+    /// Redis's `replicationCountAcksByOffset`: replicas that acknowledged
+    /// `offset` or more (WAIT).
+    pub fn acked_at_least(&self, offset: u64) -> usize {
+        (lock(&self.replicas).list.iter())
+            .filter(|r| r.acked.offset.load(Ordering::Relaxed) >= offset)
+            .count()
+    }
+
     /// The replicas as ROLE and INFO show them, in order of arrival.
     pub fn replicas(&self) -> Vec<ReplicaState> {
         let now = crate::util::now_ms() / 1000;
@@ -317,6 +325,36 @@ fn last_ack(input: &[u8]) -> Option<u64> {
     let value = lines.next()?.strip_suffix(b"\r")?;
     (value.len() == len).then_some(())?;
     std::str::from_utf8(value).ok()?.parse().ok()
+}
+
+/// A WAIT still waiting (Redis's `BLOCKED_WAIT`): for `replicas` replicas
+/// to acknowledge `offset`, until `deadline` (None: no limit).
+pub struct WaitAcks {
+    pub replicas: usize,
+    pub offset: u64,
+    pub deadline: Option<tokio::time::Instant>,
+}
+
+impl WaitAcks {
+    /// Waits until enough replicas acknowledged or the time is up; the
+    /// count then (WAIT's reply). Replicas acknowledge once a second, so
+    /// looking ten times a second is soon enough.
+    pub async fn wait(self, replication: &Replication) -> usize {
+        loop {
+            let acked = replication.acked_at_least(self.offset);
+            let timed_out = self
+                .deadline
+                .is_some_and(|d| d <= tokio::time::Instant::now());
+            if acked >= self.replicas || timed_out {
+                return acked;
+            }
+            let mut next = tokio::time::Instant::now() + std::time::Duration::from_millis(100);
+            if let Some(deadline) = self.deadline {
+                next = next.min(deadline);
+            }
+            tokio::time::sleep_until(next).await;
+        }
+    }
 }
 
 #[cfg(test)]

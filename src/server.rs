@@ -197,7 +197,11 @@ pub struct Server {
     pub commands: CommandTable,
     /// ACL users and the ACL log.
     pub acl: crate::acl::Acl,
-    pub clients: ClientRegistry,
+    pub clients: Arc<ClientRegistry>,
+    /// CLIENT PAUSE.
+    pub pause: crate::pause::ClientPause,
+    /// Client-side caching; the keyspace holds it too, for invalidations.
+    pub tracking: Arc<crate::tracking::Tracking>,
     pub stats: Stats,
     pub started: Instant,
     /// 40 hex characters identifying this run (INFO `run_id`).
@@ -235,10 +239,16 @@ impl Server {
         crate::counters::Ticks::init();
         let pubsub = Arc::new(PubSub::new(config.clone()));
         let propagation = Arc::new(Propagation::new(config.clone()));
+        let clients = Arc::new(ClientRegistry::default());
+        let tracking = Arc::new(crate::tracking::Tracking::new(
+            config.clone(),
+            clients.clone(),
+        ));
         let keyspace = Arc::new(
             Keyspace::new(config.databases())
                 .configured(config.clone())
                 .notifying(pubsub.clone())
+                .invalidating(tracking.clone())
                 .propagating(propagation.clone()),
         );
         let mut commands = CommandTable::build();
@@ -254,6 +264,7 @@ impl Server {
             .map(|_| char::from_digit(rand::random::<u32>() % 16, 16).unwrap_or('0'))
             .collect();
         Server {
+            pause: crate::pause::ClientPause::new(keyspace.clone()),
             cron: CronState::new(config.hz()),
             slowlog: Default::default(),
             latency: Default::default(),
@@ -268,7 +279,8 @@ impl Server {
             pubsub,
             commands,
             acl,
-            clients: ClientRegistry::default(),
+            clients,
+            tracking,
             stats: Stats::default(),
             started: Instant::now(),
             save_state: crate::persistence::SaveState::new(now_ms() / 1000),

@@ -370,3 +370,97 @@ fn redis_cli_tools() {
         "--latency printed {latency:?}"
     );
 }
+
+/// redis-cli output of a tool that runs until interrupted, line-buffered
+/// (`stdbuf`), so what it printed before the interrupt is not lost.
+fn run_cli_for(port: u16, args: &[&str], seconds: f64) -> String {
+    let port = port.to_string();
+    let mut all = vec!["-oL", "redis-cli", "-p", &port];
+    all.extend_from_slice(args);
+    run_for("stdbuf", &all, seconds)
+}
+
+/// The rest of redis-cli's tools: `--stat` (INFO), `--latency-history`,
+/// `--latency-dist`, `--hotkeys` under an LFU policy (SCAN and OBJECT
+/// FREQ), and `--json` and `-x` compared with redis-server.
+#[test]
+fn redis_cli_monitoring_tools() {
+    if !installed("redis-cli", "redis-cli tools test")
+        || !installed("stdbuf", "redis-cli tools test")
+    {
+        return;
+    }
+    let server = Server::start();
+    fill_for_tools(server.port);
+    let stat = run_cli_for(server.port, &["--stat", "-i", "0.2"], 1.5);
+    let mut lines = stat.lines();
+    assert!(
+        lines
+            .next()
+            .is_some_and(|l| l.starts_with("------- data ------"))
+            && lines
+                .next()
+                .is_some_and(|l| l.starts_with("keys       mem")),
+        "--stat printed {stat:?}"
+    );
+    assert!(
+        lines.any(|l| l.split_whitespace().next() == Some("35")),
+        "--stat does not show the 35 keys: {stat:?}"
+    );
+    let history = run_cli_for(server.port, &["--latency-history", "-i", "1"], 2.5);
+    assert!(
+        history.contains("seconds range"),
+        "--latency-history printed {history:?}"
+    );
+    let dist = run_cli_for(server.port, &["--latency-dist", "-i", "1"], 1.5);
+    assert!(
+        dist.contains("milliseconds"),
+        "--latency-dist printed {dist:?}"
+    );
+
+    let mut conn = support::Conn::connect(server.port);
+    conn.cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"]);
+    for _ in 0..200 {
+        conn.cmd(&["GET", "k7"]);
+    }
+    let hot = cli(server.port, &["--hotkeys"], None).stdout;
+    assert!(
+        hot.contains("Sampled 35 keys in the keyspace!"),
+        "--hotkeys printed {hot}"
+    );
+    let first = hot
+        .lines()
+        .find(|l| l.starts_with("hot key found with counter"))
+        .unwrap_or_default();
+    assert!(
+        first.ends_with("keyname: \"k7\""),
+        "--hotkeys printed {hot}"
+    );
+
+    let Some(oracle) = Server::oracle() else {
+        return;
+    };
+    fill_for_tools(oracle.port);
+    for port in [server.port, oracle.port] {
+        cli(
+            port,
+            &["-x", "SET", "from-stdin"],
+            Some(b"line one\nline two\n"),
+        );
+    }
+    for args in [
+        &["--json", "HGETALL", "hash"][..],
+        &["-3", "--json", "HGETALL", "hash"],
+        &["--json", "LRANGE", "list", "0", "-1"],
+        &["--json", "GET", "nokey"],
+        &["--json", "XRANGE", "stream", "-", "+"],
+        &["GET", "from-stdin"],
+        &["--json", "GET", "from-stdin"],
+    ] {
+        assert_eq!(
+            cli(server.port, args, None),
+            cli(oracle.port, args, None),
+            "redis-cli {args:?}"
+        );
+    }
+}

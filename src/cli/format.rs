@@ -76,7 +76,7 @@ fn tty(reply: &Reply, prefix: &[u8], out: &mut Vec<u8>) {
         }
         // The server never sends reddish-cli attributes it did not ask for.
         Reply::Attribute(_, reply) => tty(reply, prefix, out),
-        Reply::Null | Reply::NullArray => out.extend_from_slice(b"(nil)\n"),
+        Reply::Null | Reply::NullArray | Reply::NullIn(_) => out.extend_from_slice(b"(nil)\n"),
         Reply::Bool(b) => out.extend_from_slice(if *b { b"(true)\n" } else { b"(false)\n" }),
         Reply::Array(items) => tty_items(items, b')', b"(empty array)\n", prefix, out),
         Reply::Push(items) => tty_items(items, b')', b"(empty push)\n", prefix, out),
@@ -153,7 +153,7 @@ fn is_multiline(reply: &Reply) -> bool {
 /// entries as `key value`. The caller adds the final newline.
 pub fn raw(reply: &Reply, out: &mut Vec<u8>) {
     match reply {
-        Reply::Null | Reply::NullArray => {}
+        Reply::Null | Reply::NullArray | Reply::NullIn(_) => {}
         Reply::Error(text) => {
             out.extend_from_slice(text);
             out.push(b'\n');

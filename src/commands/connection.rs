@@ -12,8 +12,10 @@ use super::{cmd, CmdResult, Ctx, Registration};
 use crate::blocking::Unblock;
 use crate::client::ClientHandle;
 use crate::number::parse_i64;
+use crate::pause::PauseKind;
 use crate::protocol::{Reply, Resp};
 use crate::server::REDIS_VERSION;
+use crate::tracking::{flag, Options};
 
 pub static COMMANDS: &[Registration] = &[
     cmd("ping", ping),
@@ -35,6 +37,12 @@ pub static COMMANDS: &[Registration] = &[
     cmd("client|no-evict", client_no_evict),
     cmd("client|reply", client_reply),
     cmd("client|json", client_json),
+    cmd("client|tracking", client_tracking),
+    cmd("client|pause", client_pause),
+    cmd("client|unpause", client_unpause),
+    cmd("client|caching", client_caching),
+    cmd("client|getredir", client_getredir),
+    cmd("client|trackinginfo", client_trackinginfo),
     cmd("client|help", client_help),
 ];
 
@@ -80,6 +88,7 @@ fn quit(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
 /// (`clearClientConnectionState`).
 fn reset(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     ctx.server.pubsub.leave(&mut ctx.client.subs);
+    disable_tracking(ctx);
     stop_monitoring(ctx);
     ctx.client.reset(&ctx.server.keyspace.watches);
     ctx.client.set_default_auth(&ctx.server.acl);
@@ -526,6 +535,217 @@ fn client_reply(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn client_json(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     ctx.client.json = on_off(args[2])?;
     Ok(Reply::OK)
+}
+
+/// CLIENT PAUSE timeout [WRITE|ALL] (`crate::pause`): the timeout in
+/// milliseconds, read as Redis's `getTimeoutFromObjectOrReply`.
+fn client_pause(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if args.len() > 4 {
+        return Err(Reply::error_owned(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            String::from_utf8_lossy(args[1])
+        )));
+    }
+    let kind = match args.get(3) {
+        None => PauseKind::All,
+        Some(a) if is(a, "WRITE") => PauseKind::Write,
+        Some(a) if is(a, "ALL") => PauseKind::All,
+        Some(_) => return Err(Reply::error("ERR CLIENT PAUSE mode must be WRITE or ALL")),
+    };
+    let timeout = parse_i64(args[2]).ok_or(Reply::error(
+        "ERR timeout is not an integer or out of range",
+    ))?;
+    if timeout < 0 {
+        return Err(Reply::error("ERR timeout is negative"));
+    }
+    let now = ctx.now_ms() as i64;
+    let end = match timeout {
+        0 => 0,
+        t => t
+            .checked_add(now)
+            .ok_or(Reply::error("ERR timeout is out of range"))?,
+    };
+    ctx.server.pause.pause(kind, end as u64);
+    Ok(Reply::OK)
+}
+
+fn client_unpause(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    ctx.server.pause.unpause();
+    Ok(Reply::OK)
+}
+
+/// Tracking off (CLIENT TRACKING OFF, RESET).
+fn disable_tracking(ctx: &mut Ctx) {
+    if ctx.client.tracking != 0 {
+        ctx.server.tracking.disable(ctx.client.id);
+        ctx.client.tracking = 0;
+    }
+}
+
+/// CLIENT TRACKING ON|OFF [REDIRECT id] [BCAST] [PREFIX p ...] [OPTIN]
+/// [OPTOUT] [NOLOOP], with the checks and error texts of Redis's
+/// `clientCommand`, in its order.
+fn client_tracking(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let mut options = Options {
+        redirect: 0,
+        flags: 0,
+        prefixes: Vec::new(),
+    };
+    let mut i = 3;
+    while i < args.len() {
+        let more = i + 1 < args.len();
+        let arg = args[i];
+        if is(arg, "REDIRECT") && more {
+            i += 1;
+            if options.redirect != 0 {
+                return Err(Reply::error(
+                    "ERR A client can only redirect to a single other client",
+                ));
+            }
+            let id = parse_i64(args[i])
+                .ok_or(Reply::error("ERR value is not an integer or out of range"))?;
+            let found = u64::try_from(id)
+                .ok()
+                .filter(|&id| ctx.server.clients.get(id).is_some());
+            options.redirect = found.ok_or(Reply::error(
+                "ERR The client ID you want redirect to does not exist",
+            ))?;
+        } else if is(arg, "BCAST") {
+            options.flags |= flag::BCAST;
+        } else if is(arg, "OPTIN") {
+            options.flags |= flag::OPTIN;
+        } else if is(arg, "OPTOUT") {
+            options.flags |= flag::OPTOUT;
+        } else if is(arg, "NOLOOP") {
+            options.flags |= flag::NOLOOP;
+        } else if is(arg, "PREFIX") && more {
+            i += 1;
+            options.prefixes.push(Bytes::copy_from_slice(args[i]));
+        } else {
+            return Err(syntax_error());
+        }
+        i += 1;
+    }
+    if is(args[2], "OFF") {
+        disable_tracking(ctx);
+        return Ok(Reply::OK);
+    }
+    if !is(args[2], "ON") {
+        return Err(syntax_error());
+    }
+    let (new, old) = (options.flags, ctx.client.tracking);
+    if new & flag::BCAST == 0 && !options.prefixes.is_empty() {
+        return Err(Reply::error(
+            "ERR PREFIX option requires BCAST mode to be enabled",
+        ));
+    }
+    if old & flag::ON != 0 && (old ^ new) & flag::BCAST != 0 {
+        return Err(Reply::error("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode."));
+    }
+    if new & flag::BCAST != 0 && new & (flag::OPTIN | flag::OPTOUT) != 0 {
+        return Err(Reply::error(
+            "ERR OPTIN and OPTOUT are not compatible with BCAST",
+        ));
+    }
+    if new & flag::OPTIN != 0 && new & flag::OPTOUT != 0 {
+        return Err(Reply::error(
+            "ERR You can't specify both OPTIN mode and OPTOUT mode",
+        ));
+    }
+    if (new & flag::OPTIN != 0 && old & flag::OPTOUT != 0)
+        || (new & flag::OPTOUT != 0 && old & flag::OPTIN != 0)
+    {
+        return Err(Reply::error("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode."));
+    }
+    if new & flag::BCAST != 0 {
+        ctx.server
+            .tracking
+            .check_prefixes(ctx.client.id, &options.prefixes)?;
+    }
+    ctx.server.tracking.enable(&ctx.client.handle, options);
+    // Redis keeps CACHING across a re-enable only through its flag
+    // word; enabling clears the mode flags but not CACHING.
+    ctx.client.tracking = flag::ON | new | (old & flag::CACHING);
+    Ok(Reply::OK)
+}
+
+/// CLIENT CACHING YES|NO: the next command (or transaction) is cached
+/// (OPTIN) or not (OPTOUT) against the mode's default.
+fn client_caching(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let tracking = ctx.client.tracking;
+    if tracking & flag::ON == 0 {
+        return Err(Reply::error("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled"));
+    }
+    if is(args[2], "YES") {
+        if tracking & flag::OPTIN == 0 {
+            return Err(Reply::error(
+                "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+            ));
+        }
+    } else if is(args[2], "NO") {
+        if tracking & flag::OPTOUT == 0 {
+            return Err(Reply::error(
+                "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+            ));
+        }
+    } else {
+        return Err(syntax_error());
+    }
+    ctx.client.tracking |= flag::CACHING;
+    Ok(Reply::OK)
+}
+
+fn client_getredir(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    if ctx.client.tracking & flag::ON == 0 {
+        return Ok(Reply::Integer(-1));
+    }
+    Ok(Reply::Integer(
+        ctx.server.tracking.info(ctx.client.id).1 as i64,
+    ))
+}
+
+/// CLIENT TRACKINGINFO: flags (a set), redirect and prefixes, as Redis.
+fn client_trackinginfo(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    let mine = ctx.client.tracking;
+    let (flags, redirect, prefixes) = ctx.server.tracking.info(ctx.client.id);
+    let on = mine & flag::ON != 0;
+    let mut names = vec![if on { "on" } else { "off" }];
+    if flags & flag::BCAST != 0 {
+        names.push("bcast");
+    }
+    let caching = mine & flag::CACHING != 0;
+    if flags & flag::OPTIN != 0 {
+        names.push("optin");
+        if caching {
+            names.push("caching-yes");
+        }
+    }
+    if flags & flag::OPTOUT != 0 {
+        names.push("optout");
+        if caching {
+            names.push("caching-no");
+        }
+    }
+    if flags & flag::NOLOOP != 0 {
+        names.push("noloop");
+    }
+    if flags & flag::BROKEN_REDIR != 0 {
+        names.push("broken_redirect");
+    }
+    Ok(Reply::Map(vec![
+        (
+            Reply::bulk("flags"),
+            Reply::Set(names.into_iter().map(Reply::bulk).collect()),
+        ),
+        (
+            Reply::bulk("redirect"),
+            Reply::Integer(if on { redirect as i64 } else { -1 }),
+        ),
+        (
+            Reply::bulk("prefixes"),
+            Reply::Array(prefixes.into_iter().map(Reply::Bulk).collect()),
+        ),
+    ]))
 }
 
 /// Redis 7.0.15's CLIENT HELP text, word for word.

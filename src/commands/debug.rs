@@ -117,6 +117,11 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 .store(skip, Ordering::Relaxed);
             Ok(Reply::OK)
         }
+        (b"pause-cron", 3) => {
+            let paused = atoi(args[2]) != 0;
+            ctx.server.cron.paused.store(paused, Ordering::Relaxed);
+            Ok(Reply::OK)
+        }
         (b"quicklist-packed-threshold", 3) => packed_threshold(args[2]),
         (b"change-repl-id", 2) => {
             // No replication yet: nothing to change but the log line.

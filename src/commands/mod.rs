@@ -20,6 +20,7 @@ mod hash;
 mod hyperloglog;
 mod keys;
 mod list;
+mod lolwut;
 pub mod meta;
 pub mod migrate;
 mod pubsub;
@@ -115,6 +116,7 @@ fn registrations() -> impl Iterator<Item = &'static Registration> {
         tx::COMMANDS,
         debug::COMMANDS,
         migrate::COMMANDS,
+        lolwut::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -305,6 +307,9 @@ fn call(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]]) -> Reply {
     if ctx.guard.propagating() {
         propagate(ctx, cmd, args, dirty, asked);
     }
+    if ctx.client.tracking != 0 && cmd.flags.contains(Flags::READONLY) {
+        remember_keys(ctx, cmd, args);
+    }
     let usec = start.elapsed_us();
     if !rerun {
         let track_latency = ctx.server.config.latency_tracking();
@@ -331,6 +336,28 @@ fn call(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]]) -> Reply {
             .add_if_needed(&server.config, event, usec / 1000);
     }
     reply
+}
+
+/// Redis's `trackingRememberKeys` after a read-only command: a tracking
+/// client (not BCAST) may now cache the keys it read, unless OPTIN without
+/// CACHING yes, or OPTOUT with CACHING no, says otherwise.
+fn remember_keys(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]]) {
+    use crate::tracking::flag;
+    let tracking = ctx.client.tracking;
+    let caching = tracking & flag::CACHING != 0;
+    if tracking & flag::ON == 0
+        || tracking & flag::BCAST != 0
+        || (tracking & flag::OPTIN != 0 && !caching)
+        || (tracking & flag::OPTOUT != 0 && caching)
+        || cmd.flags.contains(Flags::PUBSUB)
+    {
+        return;
+    }
+    let keys = cmd.keys_and_flags(args);
+    if !keys.is_empty() {
+        let keys = keys.into_iter().map(|(i, _)| args[i]);
+        ctx.server.tracking.remember(ctx.client.id, keys);
+    }
 }
 
 /// Runs the handler. A handler that reaches a key its command did not
@@ -412,8 +439,58 @@ fn refuse(server: &Server, client: &mut Client, cmd: Option<&Command>, reply: Re
         .rejected(tx::refused(server, client, cmd, reply))
 }
 
+/// Whether a CLIENT PAUSE of `kind` holds this request back (Redis's
+/// `processCommand`): every command under ALL; under WRITE the ones that
+/// write or may replicate, and an EXEC queuing one. A request refused
+/// before that point (unknown, wrong arity, not authenticated) is answered
+/// at once. Replicas are never paused.
+pub fn held_by_pause(
+    server: &Server,
+    client: &Client,
+    args: &[&[u8]],
+    kind: crate::pause::PauseKind,
+) -> bool {
+    use crate::pause::PauseKind;
+    if kind == PauseKind::Off || client.replica.is_some() {
+        return false;
+    }
+    let Ok(cmd) = resolve(server, args) else {
+        return false;
+    };
+    if client.auth_required(&server.acl) && !cmd.flags.contains(Flags::NO_AUTH) {
+        return false;
+    }
+    let replicates = |cmd: &Command| {
+        cmd.flags
+            .intersects(Flags::WRITE.with(Flags::MAY_REPLICATE))
+    };
+    kind == PauseKind::All
+        || replicates(cmd)
+        || (matches!(cmd.locks, Locks::Queued)
+            && client.tx.queued.iter().flatten().any(|queued| {
+                let queued = crate::protocol::borrow_args(queued);
+                resolve(server, &queued).is_ok_and(replicates)
+            }))
+}
+
 /// Runs one request and returns its reply: the single path for every command.
 pub fn execute(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
+    let reply = dispatch(server, client, args);
+    // CLIENT CACHING applies to the next command, or to a whole transaction
+    // (Redis's `resetClient`: any CLIENT subcommand keeps it).
+    if client.tracking & crate::tracking::flag::CACHING != 0
+        && !client.in_multi()
+        && !args[0].eq_ignore_ascii_case(b"client")
+    {
+        client.tracking &= !crate::tracking::flag::CACHING;
+    }
+    reply
+}
+
+fn dispatch(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
+    // Redis's `processCommand` keeps the tracking table within
+    // `tracking-table-max-keys` before each command.
+    server.tracking.limit();
     let cmd = match resolve(server, args) {
         Ok(cmd) => cmd,
         Err((cmd, reply)) => return refuse(server, client, cmd, reply),
@@ -463,6 +540,7 @@ pub fn execute(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
         _ => cmd.lock_set(&server.keyspace, client.db, args),
     };
     let mut guard = server.keyspace.lock(locks);
+    guard.set_client(client.id);
     let mut ctx = Ctx {
         server,
         client,

@@ -6,7 +6,7 @@ use super::args::{int_in_range, is};
 use super::{cmd_locking, CmdResult, Ctx, Locks, Registration};
 use crate::protocol::Reply;
 use crate::rdb;
-use crate::replication::ReplicaStart;
+use crate::replication::{ReplicaStart, WaitAcks};
 
 pub static COMMANDS: &[Registration] = &[
     // Every shard locked: the snapshot and the start of the stream must
@@ -15,7 +15,37 @@ pub static COMMANDS: &[Registration] = &[
     cmd_locking("psync", psync, Locks::All),
     cmd_locking("replconf", replconf, Locks::Keys),
     cmd_locking("role", role, Locks::Keys),
+    cmd_locking("wait", wait, Locks::Keys),
 ];
+
+/// WAIT numreplicas timeout (Redis's `waitCommand`): the replicas that
+/// acknowledged the stream up to now; when fewer than asked, the client
+/// waits for more (the connection runs `WaitAcks::wait`), at most `timeout`
+/// ms (0: no limit). Inside EXEC it answers at once.
+fn wait(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let wanted = crate::number::parse_i64(args[1])
+        .ok_or(Reply::error("ERR value is not an integer or out of range"))?;
+    let timeout = crate::number::parse_i64(args[2]).ok_or(Reply::error(
+        "ERR timeout is not an integer or out of range",
+    ))?;
+    if timeout < 0 {
+        return Err(Reply::error("ERR timeout is negative"));
+    }
+    let replication = &ctx.server.replication;
+    let offset = replication.offset();
+    let acked = replication.acked_at_least(offset);
+    if acked as i64 >= wanted || ctx.client.in_multi() {
+        return Ok(Reply::from(acked as i64));
+    }
+    ctx.client.wait_acks = Some(WaitAcks {
+        replicas: usize::try_from(wanted).unwrap_or(usize::MAX),
+        offset,
+        deadline: (timeout > 0).then(|| {
+            tokio::time::Instant::now() + std::time::Duration::from_millis(timeout as u64)
+        }),
+    });
+    Ok(Reply::from(acked as i64))
+}
 
 fn sync(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     full_sync(ctx, false)

@@ -36,6 +36,7 @@ pub static COMMANDS: &[Registration] = &[
     cmd("config|get", config_get),
     cmd("config|set", config_set),
     cmd("config|resetstat", config_resetstat),
+    cmd("config|rewrite", config_rewrite),
     cmd("config|help", config_help),
     cmd("shutdown", shutdown),
     cmd("lastsave", lastsave),
@@ -409,6 +410,31 @@ fn config_resetstat(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     ctx.server.evictor.reset_stats();
     lazyfree::reset_stats();
     Ok(Reply::OK)
+}
+
+/// CONFIG REWRITE (`config::rewrite`): the start-up config file rewritten
+/// with the settings in force, its layout and comments kept.
+fn config_rewrite(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    let Some(path) = ctx.server.config.file() else {
+        return Err(Reply::error(
+            "ERR The server is running without a config file",
+        ));
+    };
+    match ctx.server.config.rewrite(path) {
+        Ok(()) => {
+            tracing::info!("CONFIG REWRITE executed with success.");
+            Ok(Reply::OK)
+        }
+        Err(e) => {
+            // C's strerror text, without Rust's " (os error N)".
+            let text = e.to_string();
+            let reason = text.split(" (os error").next().unwrap_or_default();
+            tracing::warn!("CONFIG REWRITE failed: {reason}");
+            Err(Reply::error_owned(format!(
+                "ERR Rewriting config file: {reason}"
+            )))
+        }
+    }
 }
 
 /// Redis 7.0.15's CONFIG HELP text, word for word.

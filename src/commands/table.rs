@@ -62,7 +62,7 @@ macro_rules! named_bits {
                 self.0 & other.0 != 0
             }
 
-            fn with(self, other: $set) -> $set {
+            pub fn with(self, other: $set) -> $set {
                 $set(self.0 | other.0)
             }
         }

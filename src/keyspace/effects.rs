@@ -4,8 +4,9 @@
 //!
 //! This is the one place Redis's `call()` gathers from: the change count
 //! (`server.dirty`: INFO, later save points), the keys WATCH must hear of,
-//! the keys blocked clients wait on, the keyspace events to publish, and
-//! the ops to propagate (replicas, AOF).
+//! the keys blocked clients wait on, the keyspace events to publish, the
+//! keys client-side caching must invalidate, and the ops to propagate
+//! (replicas, AOF).
 //! [`super::DbView`]'s writes and expiry fill it, so no command family has
 //! to remember any of it; `Guard`'s `Drop` flushes it, so no path can
 //! forget it.
@@ -33,6 +34,17 @@ pub trait EventSink: Send + Sync {
     fn publish(&self, events: Vec<Event>, flags: u32);
 }
 
+/// Who tells caching clients that keys changed (client-side caching,
+/// `crate::tracking`), so the keyspace needs no knowledge of them.
+pub trait InvalidationSink: Send + Sync {
+    /// Whether any change can concern a client now: when not, a unit
+    /// records no keys.
+    fn active(&self) -> bool;
+    /// The keys a unit changed so far, in order (None: a FLUSH, every key),
+    /// changed by client `by` (0: none, as active expiry).
+    fn invalidate(&self, by: u64, keys: Vec<Option<Key>>);
+}
+
 #[derive(Default)]
 pub(super) struct Effects {
     /// Changes the current command made (keys stored, removed, changed in
@@ -56,6 +68,14 @@ pub(super) struct Effects {
     pub event_flags: u32,
     /// The unit's keyspace events so far.
     pub events: Vec<Event>,
+    /// Whether changed keys are recorded for client-side caching
+    /// ([`InvalidationSink::active`] when the guard was taken).
+    pub tracking: bool,
+    /// Keys changed and not yet handed to the invalidation sink (None: a FLUSH).
+    pub invalidated: Vec<Option<Key>>,
+    /// The client whose command this is (0: none): its own invalidations
+    /// wait for its reply, and NOLOOP spares it.
+    pub client: u64,
 }
 
 impl Effects {
@@ -68,6 +88,22 @@ impl Effects {
                 db,
                 key: Key::from(key),
             });
+        }
+    }
+
+    /// Records a changed key for client-side caching (Redis's
+    /// `trackingInvalidateKey` in `signalModifiedKey`).
+    pub fn invalidate(&mut self, key: &[u8]) {
+        if self.tracking {
+            self.invalidated.push(Some(Key::from(key)));
+        }
+    }
+
+    /// Records a FLUSH: every key is invalid (once per command, as Redis's
+    /// `signalFlushedDb` for all databases at once).
+    pub fn invalidate_all(&mut self) {
+        if self.tracking && self.invalidated.last() != Some(&None) {
+            self.invalidated.push(None);
         }
     }
 

@@ -31,7 +31,7 @@ pub use watch::Watches;
 
 use crate::blocking::Blocking;
 use crate::config::{notify, Config};
-pub use effects::{Event, EventSink};
+pub use effects::{Event, EventSink, InvalidationSink};
 
 use crate::propagate::{Op, Propagation};
 
@@ -74,6 +74,8 @@ pub struct Keyspace {
     pub dirty: AtomicU64,
     /// Who publishes keyspace events (none in unit tests).
     events: Option<Arc<dyn EventSink>>,
+    /// Who invalidates client-side caches (none in unit tests).
+    invalidations: Option<Arc<dyn InvalidationSink>>,
     /// Where each unit's ops go (replicas, later the AOF).
     pub propagation: Arc<Propagation>,
     /// Who WATCHes which keys; every write below tells it.
@@ -88,6 +90,10 @@ pub struct Keyspace {
     config: Arc<Config>,
     /// Keys evicted for `maxmemory` (INFO `evicted_keys`).
     pub evicted_keys: AtomicU64,
+    /// Until when (unix ms, 0: not) CLIENT PAUSE keeps expired keys stored:
+    /// they read as missing but are not deleted, as Redis's `expireIfNeeded`
+    /// does while clients are paused.
+    expiry_hold: AtomicU64,
 }
 
 impl Keyspace {
@@ -108,6 +114,7 @@ impl Keyspace {
             expired_keys: AtomicU64::new(0),
             dirty: AtomicU64::new(0),
             events: None,
+            invalidations: None,
             propagation: Arc::new(Propagation::new(Arc::default())),
             watches: Watches::new(databases),
             blocking: Blocking::default(),
@@ -115,6 +122,7 @@ impl Keyspace {
             active_expiry: expire::Switch::default(),
             config: Arc::new(Config::new()),
             evicted_keys: AtomicU64::new(0),
+            expiry_hold: AtomicU64::new(0),
         }
     }
 
@@ -144,6 +152,14 @@ impl Keyspace {
     pub fn notifying(self, sink: Arc<dyn EventSink>) -> Keyspace {
         Keyspace {
             events: Some(sink),
+            ..self
+        }
+    }
+
+    /// Hands the keys each unit changes to `sink` (client-side caching).
+    pub fn invalidating(self, sink: Arc<dyn InvalidationSink>) -> Keyspace {
+        Keyspace {
+            invalidations: Some(sink),
             ..self
         }
     }
@@ -261,6 +277,10 @@ impl Keyspace {
             effects: effects::Effects {
                 propagating: self.propagation.active(),
                 event_flags: self.events.as_ref().map_or(0, |sink| sink.flags()),
+                tracking: self
+                    .invalidations
+                    .as_ref()
+                    .is_some_and(|sink| sink.active()),
                 ..Default::default()
             },
         }
@@ -278,7 +298,21 @@ impl Keyspace {
         self.expired_keys.fetch_add(1, Ordering::Relaxed);
         effects.notify(notify::EXPIRED, "expired", db, key);
         self.watches.touch(db, key, false);
+        effects.invalidate(key);
         effects.propagate(|| self.propagation.expired_key(db, key));
+    }
+
+    /// CLIENT PAUSE: expired keys stay stored until `until_ms` (0: from now on
+    /// they go as usual).
+    pub fn hold_expiry_until(&self, until_ms: u64) {
+        self.expiry_hold.store(until_ms, Ordering::Relaxed);
+    }
+
+    /// Whether a pause keeps expired keys now (active expiry skips its
+    /// cycles then).
+    pub fn expiry_held(&self, now_ms: u64) -> bool {
+        let until = self.expiry_hold.load(Ordering::Relaxed);
+        until != 0 && now_ms <= until
     }
 
     pub fn shards_per_db(&self) -> usize {
@@ -402,6 +436,7 @@ impl<'k> Guard<'k> {
     /// `handleClientsBlockedOnKeys` after a command or a whole EXEC).
     /// Dropping the guard does it too.
     pub fn release(&mut self) {
+        self.flush_invalidations();
         if !self.effects.ops.is_empty() {
             let ops = std::mem::take(&mut self.effects.ops);
             self.keyspace.propagation.feed(&ops, !self.effects.no_multi);
@@ -432,14 +467,40 @@ impl<'k> Guard<'k> {
         for (db, key) in self.effects.changed.drain(..) {
             if !failed {
                 self.keyspace.watches.touch(db, &key, true);
+                if self.effects.tracking {
+                    self.effects.invalidated.push(Some(key));
+                }
             }
         }
+        // Redis invalidates as a key changes: before the command's reads are
+        // remembered, and in order with the next command of an EXEC.
+        self.flush_invalidations();
         let dirty = std::mem::take(&mut self.effects.dirty);
         if dirty > 0 && !failed {
             self.keyspace.dirty.fetch_add(dirty, Ordering::Relaxed);
             return dirty;
         }
         0
+    }
+
+    /// Hands the keys changed so far to the invalidation sink, while the
+    /// shards are locked (so a client's read of a key and a change to it
+    /// reach client-side caching in the order they happened).
+    fn flush_invalidations(&mut self) {
+        if let (false, Some(sink)) = (
+            self.effects.invalidated.is_empty(),
+            &self.keyspace.invalidations,
+        ) {
+            sink.invalidate(
+                self.effects.client,
+                std::mem::take(&mut self.effects.invalidated),
+            );
+        }
+    }
+
+    /// The unit is client `id`'s command (see [`effects::Effects::client`]).
+    pub fn set_client(&mut self, id: u64) {
+        self.effects.client = id;
     }
 
     /// Whether this unit collects ops: someone reads the stream.
@@ -582,6 +643,17 @@ impl<'g, 'k> DbView<'g, 'k> {
     fn lookup(&mut self, hash: u64, key: &[u8], changes: u64, read: bool) -> Option<&mut Entry> {
         let (keyspace, db, clock) = (self.guard.keyspace, self.db, self.clock);
         let (shard, effects) = self.guard.shard_and_effects(db, hash);
+        // One load unless a pause is on.
+        if keyspace.expiry_hold.load(Ordering::Relaxed) != 0
+            && shard.get(hash, key).is_some_and(|e| e.is_expired(clock))
+            && keyspace.expiry_held(clock.now_ms())
+        {
+            // Paused: the key reads as expired but stays.
+            if read {
+                effects.notify(notify::KEY_MISS, "keymiss", db, key);
+            }
+            return None;
+        }
         match shard.lookup(hash, key, |e| e.is_expired(clock)) {
             Lookup::Live(entry) => {
                 effects.dirty += changes;
@@ -611,7 +683,8 @@ impl<'g, 'k> DbView<'g, 'k> {
     /// Only writes may call it: unless the command fails, it counts as a
     /// modification for WATCH (see [`Guard::command_done`]).
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
-        if self.guard.keyspace.watches.any() && self.contains(key) {
+        if (self.guard.keyspace.watches.any() || self.guard.effects.tracking) && self.contains(key)
+        {
             self.guard.effects.changed.push((self.db, Key::from(key)));
         }
         self.touch(key, 1, false).map(|e| &mut e.value)
@@ -743,6 +816,7 @@ impl<'g, 'k> DbView<'g, 'k> {
         };
         if signal {
             keyspace.watches.touch(db, key, true);
+            effects.invalidate(key);
             effects.dirty += 1;
         }
         if keyspace.blocking.any() {
@@ -788,6 +862,7 @@ impl<'g, 'k> DbView<'g, 'k> {
         let old = self.guard.shard(self.db, hash).remove(hash, key)?;
         self.account(old.expires_at(), None);
         self.guard.keyspace.watches.touch(self.db, key, false);
+        self.guard.effects.invalidate(key);
         if matches!(old.value, Value::Stream(_)) {
             // Redis's `dbGenericDelete`: XREADGROUP clients blocked on a
             // deleted stream are answered that it no longer exists.
@@ -809,6 +884,7 @@ impl<'g, 'k> DbView<'g, 'k> {
         // Clearing a TTL that was not there is no change (GETEX PERSIST).
         if old.is_some() || expires_at.is_some() {
             self.guard.keyspace.watches.touch(self.db, key, true);
+            self.guard.effects.invalidate(key);
             self.guard.effects.dirty += 1;
         }
         true
@@ -874,6 +950,7 @@ impl<'g, 'k> DbView<'g, 'k> {
             there_expired: false,
         });
         self.guard.effects.dirty += self.len() as u64;
+        self.guard.effects.invalidate_all();
         if keyspace.blocking.any() {
             // Redis's `scanDatabaseForDeletedStreams`: blocked XREADGROUP
             // clients learn their stream is gone.

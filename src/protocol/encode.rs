@@ -58,6 +58,8 @@ pub fn encode(reply: &Reply, resp: Resp, out: &mut BytesMut) {
             Resp::V2 => out.put_slice(b"$-1\r\n"),
             Resp::V3 => out.put_slice(b"_\r\n"),
         },
+        Reply::NullIn(Resp::V2) => out.put_slice(b"$-1\r\n"),
+        Reply::NullIn(Resp::V3) => out.put_slice(b"_\r\n"),
         Reply::NullArray => match resp {
             Resp::V2 => out.put_slice(b"*-1\r\n"),
             Resp::V3 => out.put_slice(b"_\r\n"),

@@ -73,7 +73,7 @@ fn put_value(reply: &Reply, out: &mut BytesMut) {
             out.put_u8(b'}');
         }
         Reply::Integer(n) => out.put_slice(itoa::Buffer::new().format(*n).as_bytes()),
-        Reply::Null | Reply::NullArray => out.put_slice(b"null"),
+        Reply::Null | Reply::NullArray | Reply::NullIn(_) => out.put_slice(b"null"),
         Reply::Bool(b) => out.put_slice(if *b { b"true" } else { b"false" }),
         Reply::Double(d) => put_double(*d, out),
         // Finite decimal text (`-122.27652043104172`): a JSON number as it is.

@@ -23,6 +23,11 @@ pub enum Reply {
     Null,
     /// The null of a missing array: `*-1` in RESP2, `_` in RESP3.
     NullArray,
+    /// The null of the given protocol, whatever the connection speaks: an
+    /// invalidation for a FLUSH carries the tracking client's null (Redis
+    /// writes `shared.null[c->resp]`) even to a redirect target speaking
+    /// the other protocol.
+    NullIn(crate::protocol::Resp),
     Array(Vec<Reply>),
     /// A RESP3 set; an array in RESP2.
     Set(Vec<Reply>),

@@ -388,6 +388,21 @@ impl Conn {
         }
     }
 
+    /// Whether a reply (or anything) arrives within `wait`, without reading it.
+    pub fn has_reply_within(&mut self, wait: Duration) -> bool {
+        if !self.reader.buffer().is_empty() {
+            return true;
+        }
+        let stream = self.reader.get_ref();
+        stream.set_read_timeout(Some(wait)).expect("timeout");
+        let mut byte = [0u8; 1];
+        let ready = matches!(stream.peek(&mut byte), Ok(n) if n > 0);
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        ready
+    }
+
     /// True when the server closed the connection (reads EOF within the timeout).
     pub fn is_closed(&mut self) -> bool {
         self.writer

@@ -226,9 +226,9 @@ fn clients(ctx: &mut Ctx, out: &mut String) {
             ("client_recent_max_output_buffer", &0),
             (
                 "blocked_clients",
-                &ctx.server.keyspace.blocking.blocked_clients(),
+                &(ctx.server.keyspace.blocking.blocked_clients() + ctx.server.pause.waiting()),
             ),
-            ("tracking_clients", &0),
+            ("tracking_clients", &ctx.server.tracking.clients()),
             ("clients_in_timeout_table", &0),
         ],
     );
@@ -402,6 +402,7 @@ fn stats(ctx: &mut Ctx, out: &mut String) {
     let rates = stats.instantaneous();
     let kbps = |bytes_per_sec: u64| format!("{:.2}", bytes_per_sec as f64 / 1024.0);
     let (exceeded_total, exceeded_now) = ctx.server.evictor.exceeded_times();
+    let (tracked_keys, tracked_items, tracked_prefixes) = ctx.server.tracking.totals();
     put(
         out,
         &[
@@ -458,9 +459,9 @@ fn stats(ctx: &mut Ctx, out: &mut String) {
             ("active_defrag_key_misses", &0),
             ("total_active_defrag_time", &0),
             ("current_active_defrag_time", &0),
-            ("tracking_total_keys", &0),
-            ("tracking_total_items", &0),
-            ("tracking_total_prefixes", &0),
+            ("tracking_total_keys", &tracked_keys),
+            ("tracking_total_items", &tracked_items),
+            ("tracking_total_prefixes", &tracked_prefixes),
             ("unexpected_error_replies", &0),
             ("total_error_replies", &stats.get(Counter::ErrorReplies)),
             ("dump_payload_sanitizations", &0),
@@ -514,8 +515,9 @@ fn replication(ctx: &mut Ctx, out: &mut String) {
 /// Printed as Redis prints a `timeval`. There is no single main thread here,
 /// so the `_main_thread` lines are left out, as Redis does where
 /// `RUSAGE_THREAD` does not exist.
-fn cpu(_ctx: &mut Ctx, out: &mut String) {
-    let ticks: Vec<u64> = std::fs::read_to_string("/proc/self/stat")
+/// utime, stime, cutime, cstime of a `/proc` stat file, in clock ticks.
+fn proc_cpu_ticks(path: &str) -> Vec<u64> {
+    std::fs::read_to_string(path)
         .ok()
         .and_then(|s| {
             // The command name (field 2) may hold spaces; fields resume after its ')'.
@@ -528,18 +530,27 @@ fn cpu(_ctx: &mut Ctx, out: &mut String) {
                     .collect(),
             )
         })
-        .unwrap_or_default();
-    let secs = |i: usize| {
+        .unwrap_or_default()
+}
+
+/// The process's CPU time, and its main thread's (the thread whose id is
+/// the process id: the first event loop, as Redis's main thread).
+fn cpu(_ctx: &mut Ctx, out: &mut String) {
+    let process = proc_cpu_ticks("/proc/self/stat");
+    let main = proc_cpu_ticks(&format!("/proc/self/task/{}/stat", std::process::id()));
+    let secs = |ticks: &[u64], i: usize| {
         let t = ticks.get(i).copied().unwrap_or(0);
         format!("{}.{:06}", t / 100, t % 100 * 10_000)
     };
     put(
         out,
         &[
-            ("used_cpu_sys", &secs(1)),
-            ("used_cpu_user", &secs(0)),
-            ("used_cpu_sys_children", &secs(3)),
-            ("used_cpu_user_children", &secs(2)),
+            ("used_cpu_sys", &secs(&process, 1)),
+            ("used_cpu_user", &secs(&process, 0)),
+            ("used_cpu_sys_children", &secs(&process, 3)),
+            ("used_cpu_user_children", &secs(&process, 2)),
+            ("used_cpu_sys_main_thread", &secs(&main, 1)),
+            ("used_cpu_user_main_thread", &secs(&main, 0)),
         ],
     );
 }
