@@ -312,6 +312,9 @@ pub struct Client {
     pub listening_port: u16,
     /// Set by SYNC/PSYNC: the connection becomes a replica link.
     pub replica: Option<crate::replication::ReplicaStart>,
+    /// Replays the AOF (Redis's fake AOF client): runs while the server
+    /// loads, and what it runs is not propagated again.
+    pub replaying: bool,
     /// The address of the last command noted in `handle`'s info, so that a
     /// run of the same command updates `last_cmd` (under its lock) once.
     last_cmd: usize,
@@ -478,6 +481,7 @@ impl ClientRegistry {
             monitor_echo: Vec::new(),
             listening_port: 0,
             replica: None,
+            replaying: false,
             last_cmd: 0,
         }
     }

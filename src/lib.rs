@@ -6,6 +6,7 @@
 //! handler's [`protocol::Reply`] is encoded for the client's protocol.
 //! See ARCHITECTURE.md for the map.
 
+pub mod aof;
 pub mod blocking;
 pub mod cli;
 pub mod client;

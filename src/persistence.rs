@@ -152,11 +152,22 @@ pub fn load_into(server: &Server, guard: &mut Guard<'_>, merge: bool) -> Result<
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(LoadError::Missing),
         Err(e) => return Err(LoadError::Io(e)),
     };
+    load_data(server, guard, &data, merge).map(|summary| summary.keys)
+}
+
+/// Loads the RDB file in `data` (a dump file, an AOF base or preamble),
+/// as [`load_into`]; the summary says how many bytes it took.
+pub fn load_data(
+    server: &Server,
+    guard: &mut Guard<'_>,
+    data: &[u8],
+    merge: bool,
+) -> Result<rdb::load::Summary, LoadError> {
     let limits = load_limits(server);
     let now = crate::util::now_ms();
     let clock = CommandClock::at(now);
     let summary = rdb::load::file(
-        &data,
+        data,
         &limits,
         server.keyspace.databases(),
         now,
@@ -191,7 +202,7 @@ pub fn load_into(server: &Server, guard: &mut Guard<'_>, merge: bool) -> Result<
     state
         .last_load_expired
         .store(summary.expired_skipped as u64, Ordering::Relaxed);
-    Ok(summary.keys)
+    Ok(summary)
 }
 
 /// The lines Redis's `rdbLoad` logs about a file it loaded (from its

@@ -262,8 +262,6 @@ fn settings_without_their_subsystem_are_accepted_with_a_warning() {
     let (server, log) = Server::start_logging(&[
         "--save",
         "900 1",
-        "--appendonly",
-        "yes",
         "--maxmemory",
         "100mb",
         "--maxmemory-policy",
@@ -277,7 +275,6 @@ fn settings_without_their_subsystem_are_accepted_with_a_warning() {
     ]);
     for warning in [
         "# WARNING save points are configured ('900 1'); reddish has no BGSAVE yet, so a save point saves synchronously and clients wait while it writes",
-        "# WARNING appendonly is yes but persistence is not implemented yet: no append only file will be written",
         "# WARNING maxmemory is set to 104857600 bytes but eviction is not implemented yet: the limit is not enforced",
         "# WARNING maxmemory-policy is allkeys-lru but eviction is not implemented yet: no key will be evicted",
     ] {

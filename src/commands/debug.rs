@@ -8,8 +8,7 @@
 //! gets the same "unknown subcommand or wrong number of arguments" error as
 //! `DEBUG NOSUCH`.
 //!
-//! What is left out, and why: RELOAD, LOADAOF and friends need persistence;
-//! the crash subcommands (SEGFAULT, PANIC, ASSERT, OOM) and MALLCTL are not
+//! What is left out, and why: the crash subcommands (SEGFAULT, PANIC, ASSERT, OOM) and MALLCTL are not
 //! worth their risk; Redis 7.0.15 has no `JMAP` or `STRINGMATCH-LEN` (its
 //! fuzz test is STRINGMATCH-TEST), so those names get Redis's
 //! unknown-subcommand error like every other name we do not implement.
@@ -91,6 +90,7 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         (b"quicklist", 3 | 4) => object::quicklist_dump(ctx, args[2], args.get(3).copied()),
         (b"populate", 3..=5) => populate(ctx, args),
         (b"reload", _) => reload(ctx, &args[2..]),
+        (b"loadaof", 2) => loadaof(ctx),
         (b"digest", 2) => Ok(status(digest::hex(&digest::dataset(ctx)))),
         (b"digest-value", _) => Ok(Reply::Array(
             args[2..]
@@ -162,6 +162,38 @@ fn reload(ctx: &mut Ctx, options: &[&[u8]]) -> CmdResult {
             ))
         }
     }
+}
+
+/// DEBUG LOADAOF: the AOF flushed, every database emptied and the AOF
+/// loaded back (Redis exits when that fails, and so do we). DEBUG locks
+/// nothing for it: the load runs its commands as the start-up load does.
+fn loadaof(ctx: &mut Ctx) -> CmdResult {
+    let server = ctx.server;
+    if server.aof.state() == crate::aof::State::On {
+        server.aof.write_pending(true);
+    }
+    let mut set = LockSet::new();
+    set.add_all(&server.keyspace);
+    let mut guard = server.keyspace.lock(set).unpropagated();
+    let clock = crate::keyspace::CommandClock::default();
+    for db in 0..server.keyspace.databases() {
+        drop(guard.db(db, &clock).clear());
+    }
+    guard.release();
+    let mut manifest = server.aof.lock().manifest.clone();
+    let outcome = crate::aof::load::load_all(server, &mut manifest);
+    if !matches!(
+        outcome,
+        crate::aof::load::Outcome::Ok | crate::aof::load::Outcome::Empty
+    ) {
+        std::process::exit(1);
+    }
+    server
+        .keyspace
+        .dirty
+        .store(0, std::sync::atomic::Ordering::Relaxed);
+    tracing::info!("Append Only File loaded by DEBUG LOADAOF");
+    Ok(Reply::OK)
 }
 
 /// `addReplySubcommandSyntaxError`.

@@ -364,6 +364,11 @@ pub fn execute(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
         let reply = Reply::error("NOAUTH Authentication required.");
         return refuse(server, client, Some(cmd), reply);
     }
+    // Redis's `processCommand` while loading: only `loading` commands.
+    if server.is_loading() && !client.replaying && !cmd.flags.contains(Flags::LOADING) {
+        let reply = Reply::error("LOADING Redis is loading the dataset in memory");
+        return refuse(server, client, Some(cmd), reply);
+    }
     if let Some(reply) = subscribed_mode_error(client, cmd) {
         cmd.stats.reject();
         return server.stats.rejected(reply);
@@ -384,6 +389,9 @@ pub fn execute(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
         _ => cmd.lock_set(&server.keyspace, client.db, args),
     };
     let mut guard = server.keyspace.lock(locks);
+    if client.replaying {
+        guard = guard.unpropagated();
+    }
     let mut ctx = Ctx {
         server,
         client,

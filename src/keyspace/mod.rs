@@ -427,6 +427,12 @@ impl<'k> Guard<'k> {
         self.effects.propagate(op);
     }
 
+    /// Nothing of this unit is propagated (the AOF being replayed).
+    pub fn unpropagated(mut self) -> Self {
+        self.effects.propagating = false;
+        self
+    }
+
     /// Active expiry: this unit's DELs are not a transaction.
     pub fn without_multi(mut self) -> Self {
         self.effects.no_multi = true;

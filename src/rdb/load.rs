@@ -408,6 +408,8 @@ pub struct Summary {
     pub keys: usize,
     pub expired_skipped: usize,
     pub aux: Vec<(String, String)>,
+    /// Bytes of `data` the file took (an old-style AOF goes on after it).
+    pub consumed: usize,
 }
 
 /// Reads a whole RDB file, handing each live key to `store` (keys whose
@@ -514,5 +516,6 @@ pub fn file(
             ));
         }
     }
+    summary.consumed = r.pos;
     Ok(summary)
 }
