@@ -125,6 +125,8 @@ pub struct Aof {
     fsync: Mutex<FsyncQueue>,
     fsync_wake: Condvar,
     pub stats: Stats,
+    /// DEBUG AOF-FLUSH-SLEEP: microseconds to sleep before each write.
+    pub flush_sleep_us: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -164,6 +166,7 @@ impl Aof {
             durable: watch::channel(0).0,
             fsync: Mutex::default(),
             fsync_wake: Condvar::new(),
+            flush_sleep_us: AtomicU64::new(0),
             stats: Stats {
                 last_rewrite_ok: AtomicBool::new(true),
                 last_write_ok: AtomicBool::new(true),
@@ -265,6 +268,10 @@ impl Aof {
             let buf = std::mem::take(&mut inner.buf);
             (buf, file, self.appended.load(Ordering::Acquire))
         };
+        let sleep = self.flush_sleep_us.load(Ordering::Relaxed);
+        if sleep > 0 {
+            std::thread::sleep(Duration::from_micros(sleep));
+        }
         let result = (&*file).write_all(&buf);
         let mut inner = self.lock();
         match result {

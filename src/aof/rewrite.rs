@@ -342,8 +342,9 @@ pub fn start(server: &Server, guard: &mut Guard<'_>) -> Result<(), NotStarted> {
 }
 
 /// Locks every shard and starts a rewrite (the cron's scheduled and
-/// automatic rewrites).
-fn start_locked(server: &Server) {
+/// automatic rewrites, CONFIG SET appendonly yes): the caller must hold no
+/// shard.
+pub fn start_locked(server: &Server) {
     let mut guard = lock_all(server);
     let _ = start(server, &mut guard);
     guard.release();

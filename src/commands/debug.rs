@@ -91,6 +91,14 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         (b"populate", 3..=5) => populate(ctx, args),
         (b"reload", _) => reload(ctx, &args[2..]),
         (b"loadaof", 2) => loadaof(ctx),
+        (b"aof-flush-sleep", 3) => {
+            let usec = u64::try_from(atoi(args[2])).unwrap_or(0);
+            ctx.server
+                .aof
+                .flush_sleep_us
+                .store(usec, std::sync::atomic::Ordering::Relaxed);
+            Ok(Reply::OK)
+        }
         (b"digest", 2) => Ok(status(digest::hex(&digest::dataset(ctx)))),
         (b"digest-value", _) => Ok(Reply::Array(
             args[2..]
@@ -181,7 +189,9 @@ fn loadaof(ctx: &mut Ctx) -> CmdResult {
     }
     guard.release();
     let mut manifest = server.aof.lock().manifest.clone();
+    server.set_loading(true);
     let outcome = crate::aof::load::load_all(server, &mut manifest);
+    server.set_loading(false);
     if !matches!(
         outcome,
         crate::aof::load::Outcome::Ok | crate::aof::load::Outcome::Empty

@@ -389,14 +389,17 @@ pub fn execute(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
         _ => cmd.lock_set(&server.keyspace, client.db, args),
     };
     let mut guard = server.keyspace.lock(locks);
-    if client.replaying {
+    let clock = if client.replaying {
         guard = guard.unpropagated();
-    }
+        CommandClock::replaying()
+    } else {
+        CommandClock::default()
+    };
     let mut ctx = Ctx {
         server,
         client,
         guard: &mut guard,
-        clock: &CommandClock::default(),
+        clock: &clock,
         propagation: CallPropagation::default(),
     };
     let reply = call(&mut ctx, cmd, args);

@@ -366,7 +366,14 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     // Redis's `updateAppendonly`: on writes a base first (a rewrite the
     // cron starts), off flushes and closes the file.
     match (ctx.server.aof.state(), config.appendonly()) {
-        (crate::aof::State::Off, true) => ctx.server.aof.start(),
+        (crate::aof::State::Off, true) => {
+            ctx.server.aof.start();
+            // At once, as Redis, unless in a transaction holding locks
+            // (then the cron starts it, as Redis schedules it).
+            if ctx.guard().holds_no_shard() {
+                crate::aof::rewrite::start_locked(ctx.server);
+            }
+        }
         (crate::aof::State::On | crate::aof::State::WaitRewrite, false) => ctx.server.aof.stop(),
         _ => {}
     }
