@@ -23,6 +23,7 @@ use crate::keyspace::{CommandClock, Guard, LockSet, StringValue, Value};
 use crate::propagate::write_command;
 use crate::server::Server;
 use crate::types::set::Set;
+use crate::types::stream::{Stream, StreamId};
 
 /// Redis's `AOF_REWRITE_ITEMS_PER_CMD`.
 const ITEMS_PER_CMD: usize = 64;
@@ -36,20 +37,19 @@ pub enum NotStarted {
 /// The base file's bytes: an RDB file (`aof-use-rdb-preamble yes`) or the
 /// commands that rebuild the dataset (Redis's `rewriteAppendOnlyFileRio`).
 /// The guard holds every shard.
-fn base_bytes(server: &Server, guard: &mut Guard<'_>, rdb: bool) -> Result<Vec<u8>, String> {
+fn base_bytes(server: &Server, guard: &mut Guard<'_>, rdb: bool) -> Vec<u8> {
     let databases = server.keyspace.databases();
     if rdb {
         let mut options = crate::rdb::Options::from_config(&server.config);
         options.aof_base = true;
         let used = crate::commands::server::used_memory();
-        return Ok(crate::rdb::snapshot(guard, databases, options, None, used).0);
+        return crate::rdb::snapshot(guard, databases, options, None, used).0;
     }
     let mut out = Vec::new();
     if server.config.aof_timestamp_enabled() {
         out.extend_from_slice(format!("#TS:{}\r\n", unix_secs()).as_bytes());
     }
     let clock = CommandClock::at(crate::util::now_ms());
-    let mut failure = None;
     for db in 0..databases {
         let mut view = guard.db(db, &clock);
         let mut selected = false;
@@ -58,9 +58,7 @@ fn base_bytes(server: &Server, guard: &mut Guard<'_>, rdb: bool) -> Result<Vec<u
                 write_command(&mut out, &[b"SELECT".as_slice(), db.to_string().as_bytes()]);
                 selected = true;
             }
-            if let Err(e) = rebuild(&mut out, key, &entry.value) {
-                failure.get_or_insert(e);
-            }
+            rebuild(&mut out, key, &entry.value);
             if let Some(at) = entry.expires_at() {
                 write_command(
                     &mut out,
@@ -69,12 +67,12 @@ fn base_bytes(server: &Server, guard: &mut Guard<'_>, rdb: bool) -> Result<Vec<u
             }
         });
     }
-    failure.map_or(Ok(out), Err)
+    out
 }
 
 /// The commands that rebuild one key: SET, or RPUSH / SADD / ZADD / HMSET
 /// of up to 64 elements each, as Redis's `rewrite*Object`.
-fn rebuild(out: &mut Vec<u8>, key: &[u8], value: &Value) -> Result<(), String> {
+fn rebuild(out: &mut Vec<u8>, key: &[u8], value: &Value) {
     fn batched(
         out: &mut Vec<u8>,
         verb: &'static [u8],
@@ -138,14 +136,95 @@ fn rebuild(out: &mut Vec<u8>, key: &[u8], value: &Value) -> Result<(), String> {
             key,
             hash.iter().map(|(f, v)| vec![f.to_vec(), v.to_vec()]),
         ),
-        Value::Stream(_) => {
-            return Err(format!(
-                "stream '{}' cannot be written as commands yet (use aof-use-rdb-preamble yes)",
-                String::from_utf8_lossy(key)
-            ))
+        Value::Stream(stream) => rebuild_stream(out, key, stream),
+    }
+}
+
+/// Redis's `rewriteStreamObject`: XADD of each entry (an empty stream by
+/// `XADD MAXLEN 0` of a dummy entry), XSETID with the counters, then each
+/// group (XGROUP CREATE), its consumers without pending entries (XGROUP
+/// CREATECONSUMER) and each pending entry (XCLAIM ... JUSTID FORCE).
+fn rebuild_stream(out: &mut Vec<u8>, key: &[u8], stream: &Stream) {
+    let id = |id: StreamId| id.to_string().into_bytes();
+    if stream.is_empty() {
+        write_command(
+            out,
+            &[&b"XADD"[..], key, b"MAXLEN", b"0", b"0-1", b"x", b"y"],
+        );
+    }
+    for entry in stream.range(StreamId::MIN, StreamId::MAX, false) {
+        let entry_id = id(entry.id);
+        let mut args: Vec<&[u8]> = vec![b"XADD", key, &entry_id];
+        args.extend(entry.items());
+        write_command(out, &args);
+    }
+    let (last, added, deleted) = (
+        id(stream.last_id),
+        stream.entries_added.to_string(),
+        id(stream.max_deleted_id),
+    );
+    write_command(
+        out,
+        &[
+            &b"XSETID"[..],
+            key,
+            &last,
+            b"ENTRIESADDED",
+            added.as_bytes(),
+            b"MAXDELETEDID",
+            &deleted,
+        ],
+    );
+    for (name, group) in &stream.groups {
+        let (group_last, read) = (id(group.last_id), group.entries_read.to_string());
+        write_command(
+            out,
+            &[
+                &b"XGROUP"[..],
+                b"CREATE",
+                key,
+                name,
+                &group_last,
+                b"ENTRIESREAD",
+                read.as_bytes(),
+            ],
+        );
+        for (consumer_name, consumer) in &group.consumers {
+            if consumer.pel.is_empty() {
+                write_command(
+                    out,
+                    &[&b"XGROUP"[..], b"CREATECONSUMER", key, name, consumer_name],
+                );
+            }
+            for pending in &consumer.pel {
+                let Some(nack) = group.pel.get(pending) else {
+                    continue;
+                };
+                let (pending, time, count) = (
+                    id(*pending),
+                    nack.delivery_time.to_string(),
+                    nack.delivery_count.to_string(),
+                );
+                write_command(
+                    out,
+                    &[
+                        &b"XCLAIM"[..],
+                        key,
+                        name,
+                        consumer_name,
+                        b"0",
+                        &pending,
+                        b"TIME",
+                        time.as_bytes(),
+                        b"RETRYCOUNT",
+                        count.as_bytes(),
+                        b"JUSTID",
+                        b"FORCE",
+                    ],
+                );
+            }
         }
     }
-    Ok(())
 }
 
 /// Writes `data` to `temp` in `dir`, fsyncs it and renames it to `dest`
@@ -191,10 +270,7 @@ pub fn open_on_start(server: &Server) -> Result<(), Fatal> {
     if manifest.base.is_none() && !had_incr {
         let rdb = server.config.aof_use_rdb_preamble();
         let name = manifest.new_base(&filename, rdb);
-        let data = base_bytes(server, &mut guard, rdb).map_err(|e| {
-            tracing::warn!("{e}");
-            Fatal
-        })?;
+        let data = base_bytes(server, &mut guard, rdb);
         let temp = PathBuf::from(server.config.dir())
             .join(format!("temp-rewriteaof-{}.aof", std::process::id()));
         write_file(&temp, &dir.join(&name), &data).map_err(|_| Fatal)?;
@@ -292,14 +368,7 @@ pub fn start(server: &Server, guard: &mut Guard<'_>) -> Result<(), NotStarted> {
     }
     stats.rewrites.fetch_add(1, Ordering::Relaxed);
     let rdb = server.config.aof_use_rdb_preamble();
-    let data = match base_bytes(server, guard, rdb) {
-        Ok(data) => data,
-        Err(e) => {
-            tracing::warn!("Write error writing append only file on disk: {e}");
-            aof.rewrite_done(Err(()), rdb, Instant::now());
-            return Err(NotStarted::Failed);
-        }
-    };
+    let data = base_bytes(server, guard, rdb);
     stats.rewrite_in_progress.store(true, Ordering::Relaxed);
     stats.rewrite_scheduled.store(false, Ordering::Relaxed);
     stats.rewrite_started.store(unix_secs(), Ordering::Relaxed);
