@@ -96,8 +96,11 @@ fn list(server: &Server, key: &str) -> Vec<usize> {
         .collect()
 }
 
-/// Every acknowledged write of `round` is there, as a prefix of the issued ones.
-fn check(server: &Server, round: usize, tallies: &[Tally]) {
+/// Each writer's data of `round` is a prefix of what it issued, no
+/// transaction half applied; returns how many acknowledged writes are
+/// missing (for `appendfsync always`, none may be).
+fn check(server: &Server, round: usize, tallies: &[Tally]) -> usize {
+    let mut lost = 0;
     for (id, tally) in tallies.iter().enumerate() {
         let keys: Vec<String> = if id % 2 == 1 {
             vec![format!("a:{round}:{id}"), format!("b:{round}:{id}")]
@@ -107,11 +110,7 @@ fn check(server: &Server, round: usize, tallies: &[Tally]) {
         let lists: Vec<Vec<usize>> = keys.iter().map(|k| list(server, k)).collect();
         for (key, values) in keys.iter().zip(&lists) {
             let n = values.len();
-            assert!(
-                n >= tally.acked,
-                "{key}: {n} writes found, {} acknowledged",
-                tally.acked
-            );
+            lost += tally.acked.saturating_sub(n);
             assert!(
                 n <= tally.issued,
                 "{key}: {n} found, {} issued",
@@ -126,10 +125,12 @@ fn check(server: &Server, round: usize, tallies: &[Tally]) {
             );
         }
     }
+    lost
 }
 
-#[test]
-fn appendfsync_always_loses_no_acknowledged_write_across_sigkills() {
+/// Rounds of writers killed with SIGKILL at random moments under
+/// `appendfsync <policy>`; returns (acknowledged, lost) over all rounds.
+fn crash_rounds(policy: &str) -> (usize, usize) {
     let dir = support::server_dir();
     let args = [
         "--dir",
@@ -137,14 +138,17 @@ fn appendfsync_always_loses_no_acknowledged_write_across_sigkills() {
         "--appendonly",
         "yes",
         "--appendfsync",
-        "always",
+        policy,
     ];
     let mut previous: Option<(usize, Vec<Tally>)> = None;
-    let mut total_acked = 0;
-    for round in 0..ROUNDS {
+    let (mut acked, mut lost) = (0, 0);
+    for round in 0..=ROUNDS {
         let server = Server::start_with(&args);
         if let Some((round, tallies)) = previous.take() {
-            check(&server, round, &tallies);
+            lost += check(&server, round, &tallies);
+        }
+        if round == ROUNDS {
+            break;
         }
         if round == 1 {
             // A rewrite in the middle: the base and a new incremental file.
@@ -164,13 +168,30 @@ fn appendfsync_always_loses_no_acknowledged_write_across_sigkills() {
             .into_iter()
             .map(|h| h.join().expect("writer"))
             .collect();
-        total_acked += tallies.iter().map(|t| t.acked).sum::<usize>();
+        acked += tallies.iter().map(|t| t.acked).sum::<usize>();
         previous = Some((round, tallies));
     }
-    let server = Server::start_with(&args);
-    if let Some((round, tallies)) = previous {
-        check(&server, round, &tallies);
-    }
-    assert!(total_acked > 0, "no write was acknowledged at all");
     let _ = std::fs::remove_dir_all(&dir);
+    (acked, lost)
+}
+
+#[test]
+fn appendfsync_always_loses_no_acknowledged_write_across_sigkills() {
+    let (acked, lost) = crash_rounds("always");
+    assert!(acked > 0, "no write was acknowledged at all");
+    assert_eq!(lost, 0, "acknowledged writes lost with appendfsync always");
+}
+
+/// `everysec` writes before it replies too, so a killed process loses
+/// nothing acknowledged either (only a power cut could lose up to about a
+/// second, or a write Redis's rule postponed behind a slow fsync); the
+/// figure is printed for BENCHMARKS.md.
+#[test]
+fn appendfsync_everysec_keeps_prefixes_across_sigkills() {
+    let (acked, lost) = crash_rounds("everysec");
+    assert!(acked > 0, "no write was acknowledged at all");
+    let _ = writeln!(
+        std::io::stderr(),
+        "everysec: {lost} of {acked} acknowledged writes lost to SIGKILL"
+    );
 }
