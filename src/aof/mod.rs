@@ -226,15 +226,19 @@ impl Aof {
     }
 
     /// Starts feeding the AOF from the propagation stream (its stream
-    /// begins with a SELECT). Call with every shard locked.
-    fn attach(self: &Arc<Self>, inner: &mut Inner) {
-        if inner.sink.is_none() {
-            inner.sink = Some(self.propagation.attach(Box::new(AofSink(self.clone()))));
+    /// begins with a SELECT). Call with every shard locked, and never
+    /// holding `inner`: the stream's lock is taken before `inner` when a
+    /// unit is fed (so these three take them one after the other).
+    fn attach(self: &Arc<Self>) {
+        if self.lock().sink.is_none() {
+            let id = self.propagation.attach(Box::new(AofSink(self.clone())));
+            self.lock().sink = Some(id);
         }
     }
 
-    fn detach(&self, inner: &mut Inner) {
-        if let Some(id) = inner.sink.take() {
+    fn detach(&self) {
+        let id = self.lock().sink.take();
+        if let Some(id) = id {
             self.propagation.detach(id);
         }
     }
@@ -436,8 +440,9 @@ impl Aof {
 
     /// Forgets the database the stream last selected, so the next unit
     /// starts with a SELECT (a new incremental file must).
-    fn reselect(&self, inner: &Inner) {
-        if let Some(id) = inner.sink {
+    fn reselect(&self) {
+        let id = self.lock().sink;
+        if let Some(id) = id {
             self.propagation.reselect(id);
         }
     }
@@ -458,14 +463,20 @@ impl Aof {
     /// written and fsynced, the file closed, the stream detached.
     pub fn stop(&self) {
         self.switch_file(None);
+        self.detach();
         let mut inner = self.lock();
-        self.detach(&mut inner);
         inner.state = State::Off;
+        self.discard_pending(&mut inner);
+        self.stats.rewrite_scheduled.store(false, Ordering::Relaxed);
+    }
+
+    /// Drops the unwritten buffer (the AOF is off, or its first rewrite
+    /// failed): nobody may wait for those bytes any more.
+    fn discard_pending(&self, inner: &mut Inner) {
         inner.buf.clear();
         let appended = self.appended.load(Ordering::Acquire);
         self.written.store(appended, Ordering::Release);
         self.durable.send_replace(appended);
-        self.stats.rewrite_scheduled.store(false, Ordering::Relaxed);
     }
 
     /// Redis's `startAppendOnly` (CONFIG SET appendonly yes): the base is

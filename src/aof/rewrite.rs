@@ -298,8 +298,8 @@ pub fn open_on_start(server: &Server) -> Result<(), Fatal> {
         let mut inner = aof.lock();
         inner.manifest = manifest;
         inner.incr_size = size;
-        aof.attach(&mut inner);
     }
+    aof.attach();
     guard.release();
     if had_incr {
         tracing::info!("Opening AOF incr file {name} on server start");
@@ -359,12 +359,11 @@ pub fn start(server: &Server, guard: &mut Guard<'_>) -> Result<(), NotStarted> {
         }
         tracing::info!("Creating AOF incr file {name} on background rewrite");
         aof.switch_file(Some(file));
-        let mut inner = aof.lock();
         if state == State::On {
-            inner.manifest = manifest;
+            aof.lock().manifest = manifest;
         }
-        aof.attach(&mut inner);
-        aof.reselect(&inner);
+        aof.attach();
+        aof.reselect();
     }
     stats.rewrites.fetch_add(1, Ordering::Relaxed);
     let rdb = server.config.aof_use_rdb_preamble();
@@ -470,14 +469,12 @@ impl Aof {
                 stats.last_rewrite_ok.store(false, Ordering::Relaxed);
                 stats.consecutive_failures.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!("Background AOF rewrite terminated with error");
-                let mut inner = self.lock();
-                if inner.state == State::WaitRewrite {
+                if self.state() == State::WaitRewrite {
                     // The temp incremental file is useless without its base;
                     // the next rewrite starts over (Redis reschedules it).
-                    self.detach(&mut inner);
-                    inner.buf.clear();
-                    drop(inner);
+                    self.detach();
                     self.switch_file(None);
+                    self.discard_pending(&mut self.lock());
                     let temp = format!("temp-{}.incr", self.config.appendfilename());
                     tracing::info!("Removing the temp incr aof file {temp} in the background");
                     let _ = std::fs::remove_file(self.dir().join(temp));
