@@ -293,14 +293,15 @@ pub fn save_point_due(server: &Server) -> bool {
 
 /// `stop-writes-on-bgsave-error`: while save points are set and the last
 /// save failed, writes (and PING) are refused with Redis's MISCONF error,
-/// so a client learns its data is not reaching the disk. One atomic load
-/// while saves succeed.
+/// so a client learns its data is not reaching the disk; likewise while
+/// AOF writes fail. Two atomic loads while saves and writes succeed.
 pub fn write_refusal(server: &Server) -> Option<crate::protocol::Reply> {
     if server.save_state.last_ok.load(Ordering::Relaxed)
         || !server.config.stop_writes_on_bgsave_error()
         || server.config.save().is_empty()
     {
-        return None;
+        // Then the AOF's own refusal, as Redis checks it second.
+        return server.aof.write_refusal();
     }
     Some(crate::protocol::Reply::error(
         "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. \

@@ -8,26 +8,11 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{installed, populate, Conn, Server};
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("reddish-aof-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-fn s(dir: &Path) -> String {
-    dir.to_string_lossy().into_owned()
-}
-
-fn digest(conn: &mut Conn) -> String {
-    conn.cmd_str(&["debug", "digest"])
-}
+use support::{digest, installed, populate, s, temp_dir, wait_loaded, Conn, Server};
 
 fn info_field(conn: &mut Conn, field: &str) -> String {
     let info = conn.cmd_str(&["info", "persistence"]);
@@ -42,14 +27,6 @@ fn wait_rewrite(conn: &mut Conn) {
     while info_field(conn, "aof_rewrite_in_progress") != "0" {
         assert!(Instant::now() < deadline, "the rewrite never finished");
         std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn wait_loaded(conn: &mut Conn) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while conn.cmd_str(&["ping"]) != "+PONG\r\n" {
-        assert!(Instant::now() < deadline, "never finished loading");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

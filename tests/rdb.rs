@@ -7,36 +7,11 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
 use reddish::rdb;
 use reddish::types::{hash, zset};
-use support::{installed, populate, Conn, Rng, Server};
-
-/// A fresh directory for one test.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("reddish-rdb-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-fn s(dir: &Path) -> String {
-    dir.to_string_lossy().into_owned()
-}
-
-fn digest(conn: &mut Conn) -> String {
-    conn.cmd_str(&["debug", "digest"])
-}
-
-fn wait_loaded(conn: &mut Conn) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while conn.cmd_str(&["ping"]) != "+PONG\r\n" {
-        assert!(Instant::now() < deadline, "never finished loading");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use support::{digest, installed, populate, s, temp_dir, wait_loaded, Conn, Rng, Server};
 
 #[test]
 fn a_file_saved_by_reddish_loads_into_redis_with_the_same_digest() {

@@ -186,27 +186,6 @@ fn fgets<'a>(data: &'a [u8], pos: &mut usize) -> Option<&'a [u8]> {
     Some(&rest[..end])
 }
 
-/// C's `atoi`/`strtol` on a header line's number.
-fn atol(s: &[u8]) -> i64 {
-    let s = s.trim_ascii_start();
-    let (neg, digits) = match s.first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let n = digits
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .fold(0i64, |n, &d| {
-            n.saturating_mul(10).saturating_add(i64::from(d - b'0'))
-        });
-    if neg {
-        -n
-    } else {
-        n
-    }
-}
-
 /// How reading the commands ended.
 enum Stop {
     /// The end of the data, every command whole.
@@ -354,7 +333,7 @@ fn run_commands(
         if line.len() == 1 {
             return Stop::Short;
         }
-        let argc = atol(&line[1..]);
+        let argc = crate::number::atoi(&line[1..]);
         if argc < 1 {
             return Stop::Format(start);
         }
@@ -371,7 +350,7 @@ fn run_commands(
             if header[0] != b'$' {
                 return Stop::Format(start);
             }
-            let len = atol(&header[1..]).max(0) as u64;
+            let len = crate::number::atoi(&header[1..]).max(0) as u64;
             let rest = (data.len() - *pos) as u64;
             if len > rest {
                 return Stop::Short;

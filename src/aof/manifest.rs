@@ -87,7 +87,7 @@ impl Manifest {
                         }
                         name = Some(n);
                     }
-                    b"seq" => seq = atoll(&pair[1]),
+                    b"seq" => seq = crate::number::atoi(&pair[1]),
                     b"type" => kind = pair[1].first().copied().unwrap_or(0),
                     _ => {}
                 }
@@ -201,27 +201,6 @@ impl Manifest {
         std::fs::File::open(dir)
             .and_then(|d| d.sync_all())
             .inspect_err(|e| tracing::warn!("Fail to fsync AOF directory {name}: {e}."))
-    }
-}
-
-/// C's `atoll`: leading blanks, a sign, digits; 0 when there are none.
-fn atoll(s: &[u8]) -> i64 {
-    let s = s.trim_ascii_start();
-    let (neg, digits) = match s.first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let n = digits
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .fold(0i64, |n, &d| {
-            n.wrapping_mul(10).wrapping_add(i64::from(d - b'0'))
-        });
-    if neg {
-        n.wrapping_neg()
-    } else {
-        n
     }
 }
 

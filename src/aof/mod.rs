@@ -127,6 +127,8 @@ pub struct Aof {
     pub stats: Stats,
     /// DEBUG AOF-FLUSH-SLEEP: microseconds to sleep before each write.
     pub flush_sleep_us: AtomicU64,
+    /// The last write or fsync error (`strerror` text), while it lasts.
+    write_error: Mutex<String>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -167,6 +169,7 @@ impl Aof {
             fsync: Mutex::default(),
             fsync_wake: Condvar::new(),
             flush_sleep_us: AtomicU64::new(0),
+            write_error: Mutex::new(String::new()),
             stats: Stats {
                 last_rewrite_ok: AtomicBool::new(true),
                 last_write_ok: AtomicBool::new(true),
@@ -302,6 +305,7 @@ impl Aof {
                     inner.last_write_error_log = now;
                     tracing::warn!("Error writing to the AOF file: {e}");
                 }
+                *lock(&self.write_error) = crate::config::strerror(&e);
                 // Undo a partial write, keep the bytes for the next try.
                 let _ = file.set_len(inner.incr_size);
                 let mut rest = buf;
@@ -395,6 +399,7 @@ impl Aof {
                         std::process::exit(1);
                     }
                     tracing::warn!("Fail to fsync the AOF file: {e}");
+                    *lock(&self.write_error) = crate::config::strerror(&e);
                     self.stats.last_write_ok.store(false, Ordering::Relaxed);
                 }),
                 None => Ok(()),
@@ -445,6 +450,18 @@ impl Aof {
         if let Some(id) = id {
             self.propagation.reselect(id);
         }
+    }
+
+    /// Redis's `writeCommandsDeniedByDiskError` for the AOF: while writing
+    /// (or fsyncing) it fails, writes are refused with Redis's MISCONF.
+    pub fn write_refusal(&self) -> Option<crate::protocol::Reply> {
+        if self.stats.last_write_ok.load(Ordering::Relaxed) || self.state() == State::Off {
+            return None;
+        }
+        Some(crate::protocol::Reply::error_owned(format!(
+            "MISCONF Errors writing to the AOF file: {}",
+            lock(&self.write_error)
+        )))
     }
 
     /// Writes and fsyncs everything (shutdown, DEBUG LOADAOF).

@@ -23,7 +23,7 @@ use super::table::c_string;
 use super::{cmd_locking, CmdResult, Command, Ctx, Locks, Registration};
 use crate::client::Client;
 use crate::keyspace::{Keyspace, LockSet, StringValue, Value};
-use crate::number::strtod_prefix;
+use crate::number::{atoi, strtod_prefix};
 use crate::protocol::{Reply, Resp};
 use crate::server::Server;
 
@@ -263,29 +263,6 @@ fn help(command: &[u8]) -> Reply {
             "    The optional argument (0 by default) sets the level of detail",
         ],
     )
-}
-
-/// C's `atoi`: optional blanks and sign, then digits, anything after ignored,
-/// 0 when there are none (SET-ACTIVE-EXPIRE takes any text, as in Redis).
-fn atoi(arg: &[u8]) -> i64 {
-    let text = String::from_utf8_lossy(c_string(arg, usize::MAX)).into_owned();
-    let text = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let (negative, digits) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    let value = digits
-        .bytes()
-        .take_while(u8::is_ascii_digit)
-        .fold(0i64, |n, d| {
-            n.wrapping_mul(10).wrapping_add(i64::from(d - b'0'))
-        });
-    if negative {
-        value.wrapping_neg()
-    } else {
-        value
-    }
 }
 
 /// DEBUG SLEEP <seconds>: Redis `nanosleep`s in its only thread, stopping

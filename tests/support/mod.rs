@@ -949,3 +949,30 @@ pub fn populate(conn: &mut Conn) -> Vec<(usize, String)> {
     conn.cmd(&["select", "0"]);
     ordered
 }
+
+/// A fresh directory for one test.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("reddish-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A path as a command-line argument.
+pub fn s(dir: &std::path::Path) -> String {
+    dir.to_string_lossy().into_owned()
+}
+
+/// DEBUG DIGEST's reply.
+pub fn digest(conn: &mut Conn) -> String {
+    conn.cmd_str(&["debug", "digest"])
+}
+
+/// Waits until the server answers PING (no more `-LOADING`).
+pub fn wait_loaded(conn: &mut Conn) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while conn.cmd_str(&["ping"]) != "+PONG\r\n" {
+        assert!(Instant::now() < deadline, "never finished loading");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
