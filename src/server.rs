@@ -347,21 +347,19 @@ pub async fn run(config: Arc<Config>) -> std::io::Result<()> {
     for warning in server.config.unenforced_warnings(None) {
         tracing::warn!("{warning}");
     }
-    // Clients are served while the dataset loads, answered `-LOADING`
-    // (Redis's `processEventsWhileBlocked`): the load runs off the loops.
-    server.set_loading(true);
+    // The dataset loads before connections are served: they wait in the
+    // listen backlog, as Redis's clients wait for a small file (Redis
+    // answers `-LOADING` only between chunks of a big one).
+    if load_data_from_disk(&server).is_err() {
+        std::process::exit(1);
+    }
+    crate::cron::spawn(server.clone());
     // This thread runs the first event loop.
     crate::counters::enter_loop(0);
     let loops = Arc::new(EventLoops::start(&server));
     let (rebind, rebinds) = unbounded_channel();
     *server.rebind.lock().unwrap_or_else(|e| e.into_inner()) = Some(rebind);
     tokio::spawn(serve_listeners(server.clone(), listeners, loops, rebinds));
-    let loader = server.clone();
-    let loaded = tokio::task::spawn_blocking(move || load_data_from_disk(&loader)).await;
-    if !matches!(loaded, Ok(Ok(()))) {
-        std::process::exit(1);
-    }
-    crate::cron::spawn(server.clone());
     let pidfile = PidFile::create(&server.config);
     tracing::info!("Ready to accept connections");
     signals.wait(&server).await;
@@ -377,6 +375,7 @@ pub async fn run(config: Arc<Config>) -> std::io::Result<()> {
 fn load_data_from_disk(server: &Server) -> Result<(), crate::aof::Fatal> {
     use crate::aof::load::Outcome;
     let mut manifest = crate::aof::load::manifest_from_disk(server)?;
+    server.set_loading(true);
     let result = if server.config.appendonly() {
         let start = Instant::now();
         match crate::aof::load::load_all(server, &mut manifest) {

@@ -177,6 +177,13 @@ fn reload(ctx: &mut Ctx, options: &[&[u8]]) -> CmdResult {
 /// nothing for it: the load runs its commands as the start-up load does.
 fn loadaof(ctx: &mut Ctx) -> CmdResult {
     let server = ctx.server;
+    // Replaying takes each command's locks: a transaction holding some
+    // would wait on itself.
+    if !ctx.guard().holds_no_shard() {
+        return Err(Reply::error(
+            "ERR DEBUG LOADAOF cannot run in a transaction that touches keys",
+        ));
+    }
     if server.aof.state() == crate::aof::State::On {
         server.aof.write_pending(true);
     }
@@ -202,7 +209,7 @@ fn loadaof(ctx: &mut Ctx) -> CmdResult {
         .keyspace
         .dirty
         .store(0, std::sync::atomic::Ordering::Relaxed);
-    tracing::info!("Append Only File loaded by DEBUG LOADAOF");
+    tracing::warn!("Append Only File loaded by DEBUG LOADAOF");
     Ok(Reply::OK)
 }
 
