@@ -402,6 +402,9 @@ pub struct Client {
     /// Set by WAIT when too few replicas acknowledged: the connection
     /// waits for more (`crate::replication::WaitAcks`).
     pub wait_acks: Option<crate::replication::WaitAcks>,
+    /// Replays the AOF (Redis's fake AOF client): runs while the server
+    /// loads, and what it runs is not propagated again.
+    pub replaying: bool,
     /// The address of the last command noted in `handle`'s info, so that a
     /// run of the same command updates `last_cmd` (under its lock) once.
     last_cmd: usize,
@@ -616,6 +619,7 @@ impl ClientRegistry {
             listening_port: 0,
             replica: None,
             wait_acks: None,
+            replaying: false,
             last_cmd: 0,
         }
     }

@@ -199,6 +199,13 @@ const APPENDONLY: usize = idx("appendonly");
 const APPENDFSYNC: usize = idx("appendfsync");
 const APPENDFILENAME: usize = idx("appendfilename");
 const APPENDDIRNAME: usize = idx("appenddirname");
+const AOF_LOAD_TRUNCATED: usize = idx("aof-load-truncated");
+const AOF_USE_RDB_PREAMBLE: usize = idx("aof-use-rdb-preamble");
+const AOF_TIMESTAMP_ENABLED: usize = idx("aof-timestamp-enabled");
+const NO_APPENDFSYNC_ON_REWRITE: usize = idx("no-appendfsync-on-rewrite");
+const AOF_DISABLE_AUTO_GC: usize = idx("aof-disable-auto-gc");
+const AUTO_AOF_REWRITE_PERCENTAGE: usize = idx("auto-aof-rewrite-percentage");
+const AUTO_AOF_REWRITE_MIN_SIZE: usize = idx("auto-aof-rewrite-min-size");
 const DIR: usize = idx("dir");
 const DBFILENAME: usize = idx("dbfilename");
 const RDBCOMPRESSION: usize = idx("rdbcompression");
@@ -587,36 +594,25 @@ impl Config {
     }
 
     /// Warnings for settings reddish accepts but does not honour yet (save
-    /// points, `appendonly yes`: no persistence), one per setting currently set so.
+    /// points saving synchronously, `maxmemory-clients`), one per setting currently set so.
     /// `only` restricts them to the named settings (CONFIG SET's names, any
     /// case or alias); the server logs them at start-up and on CONFIG SET.
     pub fn unenforced_warnings(&self, only: Option<&[&[u8]]>) -> Vec<String> {
         let named = |i: usize| {
             only.is_none_or(|names| names.iter().any(|n| lookup(n).is_some_and(|(j, _)| j == i)))
         };
-        [
-            SAVE,
-            APPENDONLY,
-            MAXMEMORY_CLIENTS,
-            DAEMONIZE,
-            UNIXSOCKET,
-            REPLICAOF,
-        ]
-        .into_iter()
-        .filter(|&i| named(i))
-        .filter_map(|i| self.unenforced_warning(i))
-        .collect()
+        [SAVE, MAXMEMORY_CLIENTS, DAEMONIZE, UNIXSOCKET, REPLICAOF]
+            .into_iter()
+            .filter(|&i| named(i))
+            .filter_map(|i| self.unenforced_warning(i))
+            .collect()
     }
 
     fn unenforced_warning(&self, i: usize) -> Option<String> {
-        const NO_PERSISTENCE: &str = "persistence is not implemented yet";
         match i {
             SAVE => (!self.save().is_empty()).then(|| {
                 let points = String::from_utf8_lossy(&self.render(SAVE)).into_owned();
                 format!("WARNING save points are configured ('{points}'); reddish has no BGSAVE yet, so a save point saves synchronously and clients wait while it writes")
-            }),
-            APPENDONLY => self.appendonly().then(|| {
-                format!("WARNING appendonly is yes but {NO_PERSISTENCE}: no append only file will be written")
             }),
             MAXMEMORY_CLIENTS => {
                 let value = String::from_utf8_lossy(&self.render(MAXMEMORY_CLIENTS)).into_owned();
@@ -655,6 +651,40 @@ impl Config {
 
     pub fn appenddirname(&self) -> String {
         self.text(APPENDDIRNAME)
+    }
+
+    /// A torn last command of the AOF is dropped (else loading fails).
+    pub fn aof_load_truncated(&self) -> bool {
+        self.flag(AOF_LOAD_TRUNCATED)
+    }
+
+    /// The AOF base file is an RDB file (else commands).
+    pub fn aof_use_rdb_preamble(&self) -> bool {
+        self.flag(AOF_USE_RDB_PREAMBLE)
+    }
+
+    /// `#TS:<unix secs>` annotations in the AOF.
+    pub fn aof_timestamp_enabled(&self) -> bool {
+        self.flag(AOF_TIMESTAMP_ENABLED)
+    }
+
+    /// No AOF fsync while a rewrite writes its base file.
+    pub fn no_appendfsync_on_rewrite(&self) -> bool {
+        self.flag(NO_APPENDFSYNC_ON_REWRITE)
+    }
+
+    /// History files are kept after a rewrite instead of deleted.
+    pub fn aof_disable_auto_gc(&self) -> bool {
+        self.flag(AOF_DISABLE_AUTO_GC)
+    }
+
+    /// Growth (percent of the base) that starts an automatic rewrite; 0: never.
+    pub fn auto_aof_rewrite_percentage(&self) -> u64 {
+        self.unsigned(AUTO_AOF_REWRITE_PERCENTAGE)
+    }
+
+    pub fn auto_aof_rewrite_min_size(&self) -> u64 {
+        self.unsigned(AUTO_AOF_REWRITE_MIN_SIZE)
     }
 
     /// Working directory, absolute. Redis `chdir`s into it; we only check

@@ -545,6 +545,9 @@ async fn flush(
     output: &mut BytesMut,
 ) -> std::io::Result<()> {
     if !output.is_empty() {
+        // No reply before the AOF holds the writes it may show (and, with
+        // `appendfsync always`, the disk does).
+        server.aof.settle().await;
         let written = match socket.try_write(output) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,

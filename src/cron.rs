@@ -1,8 +1,8 @@
 //! The server cron (Redis's `serverCron`): one task on the first event
 //! loop, `hz` times a second, doing the periodic work every subsystem
 //! needs, each job at its own period ([`Cron::every`], Redis's
-//! `run_with_period`). Save points, AOF fsync and replication timeouts
-//! belong here too when they come.
+//! `run_with_period`). Save points and AOF rewrites run here; AOF fsyncs have a
+//! thread of their own (`aof.rs`).
 //!
 //! With `dynamic-hz yes` (the default) the rate doubles for every 200
 //! clients per tick, up to 500, as Redis raises `server.hz` so that the
@@ -97,6 +97,9 @@ pub fn spawn(server: Arc<Server>) {
                     crate::persistence::save_point(&server);
                 }
             }
+            // Redis's `serverCron` AOF work: scheduled and automatic
+            // rewrites, a write postponed behind an everysec fsync.
+            crate::aof::rewrite::cron(&server);
             if crate::evict::running(&server) {
                 // Eviction ran out of time in a command: go on meanwhile
                 // (Redis's `evictionTimeProc`).

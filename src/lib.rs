@@ -8,6 +8,7 @@
 
 pub mod acl;
 pub mod alloc;
+pub mod aof;
 pub mod blocking;
 pub mod cli;
 pub mod client;

@@ -138,6 +138,34 @@ pub fn strtod_prefix(s: &[u8]) -> f64 {
     with_nul(s, |ptr| unsafe { libc::strtod(ptr, std::ptr::null_mut()) })
 }
 
+/// C's `atoi`/`atoll`: optional blanks and sign, then digits, anything
+/// after (or a NUL) ignored, 0 when there are none, wrapping as C's does
+/// on this platform (DEBUG's numbers, the AOF's headers and manifest).
+pub fn atoi(arg: &[u8]) -> i64 {
+    let text = arg.split(|&b| b == 0).next().unwrap_or_default();
+    let blanks = text
+        .iter()
+        .take_while(|b| b" \t\n\r\x0b\x0c".contains(b))
+        .count();
+    let text = &text[blanks..];
+    let (negative, digits) = match text.first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let value = digits
+        .iter()
+        .take_while(|d| d.is_ascii_digit())
+        .fold(0i64, |n, &d| {
+            n.wrapping_mul(10).wrapping_add(i64::from(d - b'0'))
+        });
+    if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    }
+}
+
 /// Redis 7.0 `addReplyDouble` text: `%.17g` from glibc (so `inf`, `-inf`,
 /// `1.1000000000000001`, `1e+21`, `-0`). Redis 7.2 switched to shortest
 /// round-trip output; 7.0 did not.

@@ -152,11 +152,22 @@ pub fn load_into(server: &Server, guard: &mut Guard<'_>, merge: bool) -> Result<
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(LoadError::Missing),
         Err(e) => return Err(LoadError::Io(e)),
     };
+    load_data(server, guard, &data, merge).map(|summary| summary.keys)
+}
+
+/// Loads the RDB file in `data` (a dump file, an AOF base or preamble),
+/// as [`load_into`]; the summary says how many bytes it took.
+pub fn load_data(
+    server: &Server,
+    guard: &mut Guard<'_>,
+    data: &[u8],
+    merge: bool,
+) -> Result<rdb::load::Summary, LoadError> {
     let limits = load_limits(server);
     let now = crate::util::now_ms();
     let clock = CommandClock::at(now);
     let summary = rdb::load::file(
-        &data,
+        data,
         &limits,
         server.keyspace.databases(),
         now,
@@ -191,7 +202,7 @@ pub fn load_into(server: &Server, guard: &mut Guard<'_>, merge: bool) -> Result<
     state
         .last_load_expired
         .store(summary.expired_skipped as u64, Ordering::Relaxed);
-    Ok(summary.keys)
+    Ok(summary)
 }
 
 /// The lines Redis's `rdbLoad` logs about a file it loaded (from its
@@ -283,14 +294,15 @@ pub fn save_point_due(server: &Server) -> bool {
 
 /// `stop-writes-on-bgsave-error`: while save points are set and the last
 /// save failed, writes (and PING) are refused with Redis's MISCONF error,
-/// so a client learns its data is not reaching the disk. One atomic load
-/// while saves succeed.
+/// so a client learns its data is not reaching the disk; likewise while
+/// AOF writes fail. Two atomic loads while saves and writes succeed.
 pub fn write_refusal(server: &Server) -> Option<crate::protocol::Reply> {
     if server.save_state.last_ok.load(Ordering::Relaxed)
         || !server.config.stop_writes_on_bgsave_error()
         || server.config.save().is_empty()
     {
-        return None;
+        // Then the AOF's own refusal, as Redis checks it second.
+        return server.aof.write_refusal();
     }
     Some(crate::protocol::Reply::error(
         "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. \

@@ -143,6 +143,15 @@ impl Propagation {
         self.active.store(sinks.list.len(), Ordering::Relaxed);
     }
 
+    /// The sink's next unit starts with a SELECT (a new AOF file must, as
+    /// Redis resets `aof_selected_db`).
+    pub fn reselect(&self, id: u64) {
+        let mut sinks = self.lock();
+        if let Some(attached) = sinks.list.iter_mut().find(|a| a.id == id) {
+            attached.selected = None;
+        }
+    }
+
     /// The op that removes a key whose TTL passed (Redis's
     /// `propagateDeletion`): UNLINK under `lazyfree-lazy-expire`, else DEL.
     pub fn expired_key(&self, db: usize, key: &[u8]) -> Op {

@@ -219,6 +219,11 @@ pub struct Server {
     pub migrate_sockets: crate::commands::migrate::SocketCache,
     /// `maxmemory` eviction's pool and state.
     pub evictor: crate::evict::Evictor,
+    /// The append-only file.
+    pub aof: Arc<crate::aof::Aof>,
+    /// Loading the dataset at start-up: commands without the `loading`
+    /// flag are answered `-LOADING`.
+    loading: std::sync::atomic::AtomicBool,
     /// Hands new listeners to the accept loops (CONFIG SET port); None
     /// until the server listens.
     rebind: Mutex<Option<UnboundedSender<Vec<std::net::TcpListener>>>>,
@@ -263,8 +268,11 @@ impl Server {
         let run_id: String = (0..40)
             .map(|_| char::from_digit(rand::random::<u32>() % 16, 16).unwrap_or('0'))
             .collect();
+        let aof = crate::aof::Aof::new(config.clone(), propagation.clone());
         Server {
             pause: crate::pause::ClientPause::new(keyspace.clone()),
+            aof,
+            loading: std::sync::atomic::AtomicBool::new(false),
             cron: CronState::new(config.hz()),
             slowlog: Default::default(),
             latency: Default::default(),
@@ -344,6 +352,15 @@ impl Server {
         }
     }
 
+    /// Whether the dataset is being loaded (INFO `loading`, `-LOADING`).
+    pub fn is_loading(&self) -> bool {
+        self.loading.load(Ordering::Relaxed)
+    }
+
+    pub fn set_loading(&self, loading: bool) {
+        self.loading.store(loading, Ordering::Relaxed);
+    }
+
     /// Unix time of the start, in seconds: INFO's `rdb_last_save_time` and
     /// LASTSAVE, as a Redis that found no dump file reports its start.
     pub fn started_unix_secs(&self) -> u64 {
@@ -356,6 +373,10 @@ impl Server {
     /// says to exit anyway. Returns whether the server may exit.
     pub fn prepare_shutdown(&self, flags: ShutdownFlags) -> bool {
         tracing::warn!("User requested shutdown...");
+        if self.aof.state() != crate::aof::State::Off {
+            tracing::info!("Calling fsync() on the AOF file.");
+            self.aof.flush_and_sync();
+        }
         let save_points = !self.config.save().is_empty();
         if flags.save || (save_points && !flags.nosave) {
             tracing::info!("Saving the final RDB snapshot before exiting.");
@@ -390,8 +411,10 @@ pub async fn run(config: Arc<Config>) -> std::io::Result<()> {
     for warning in server.config.unenforced_warnings(None) {
         tracing::warn!("{warning}");
     }
-    if let Err(why) = crate::persistence::load_at_startup(&server) {
-        tracing::warn!("{why}");
+    // The dataset loads before connections are served: they wait in the
+    // listen backlog, as Redis's clients wait for a small file (Redis
+    // answers `-LOADING` only between chunks of a big one).
+    if load_data_from_disk(&server).is_err() {
         std::process::exit(1);
     }
     crate::cron::spawn(server.clone());
@@ -406,6 +429,42 @@ pub async fn run(config: Arc<Config>) -> std::io::Result<()> {
     signals.wait(&server).await;
     drop(pidfile);
     tracing::warn!("{NAME} is now ready to exit, bye bye...");
+    Ok(())
+}
+
+/// Redis's `loadDataFromDisk` and what follows it at start-up: the AOF
+/// manifest is read, then the AOF (with `appendonly yes`) or the RDB file
+/// loaded, then the AOF opened for appending (a base written first when
+/// there is none) and its history files removed.
+fn load_data_from_disk(server: &Server) -> Result<(), crate::aof::Fatal> {
+    use crate::aof::load::Outcome;
+    let mut manifest = crate::aof::load::manifest_from_disk(server)?;
+    server.set_loading(true);
+    let result = if server.config.appendonly() {
+        let start = Instant::now();
+        match crate::aof::load::load_all(server, &mut manifest) {
+            Outcome::Failed | Outcome::OpenErr => Err(crate::aof::Fatal),
+            Outcome::NotExist => Ok(()),
+            _ => {
+                tracing::info!(
+                    "DB loaded from append only file: {:.3} seconds",
+                    start.elapsed().as_secs_f64()
+                );
+                Ok(())
+            }
+        }
+    } else {
+        crate::persistence::load_at_startup(server).map_err(|why| {
+            tracing::warn!("{why}");
+            crate::aof::Fatal
+        })
+    };
+    server.set_loading(false);
+    result?;
+    server.aof.lock().manifest = manifest;
+    crate::aof::rewrite::open_on_start(server)?;
+    let mut inner = server.aof.lock();
+    crate::aof::rewrite::delete_history(&server.config, &server.aof.dir(), &mut inner.manifest);
     Ok(())
 }
 

@@ -8,10 +8,10 @@
 //! gets the same "unknown subcommand or wrong number of arguments" error as
 //! `DEBUG NOSUCH`.
 //!
-//! What is left out, and why: LOADAOF and friends need the AOF; of the crash
-//! subcommands only PANIC is here (a Rust panic, which ends the connection,
-//! or the process under `use-exit-on-panic yes`): SEGFAULT, ASSERT, OOM and
-//! MALLCTL are not worth their risk; Redis 7.0.15 has no `JMAP` or `STRINGMATCH-LEN` (its
+//! What is left out, and why: of the crash subcommands only PANIC is here
+//! (a Rust panic, which ends the connection, or the process under
+//! `use-exit-on-panic yes`): SEGFAULT, ASSERT, OOM and MALLCTL are not worth
+//! their risk; Redis 7.0.15 has no `JMAP` or `STRINGMATCH-LEN` (its
 //! fuzz test is STRINGMATCH-TEST), so those names get Redis's
 //! unknown-subcommand error like every other name we do not implement.
 
@@ -26,7 +26,7 @@ use super::table::c_string;
 use super::{cmd_locking, CmdResult, Command, Ctx, Locks, Registration};
 use crate::client::Client;
 use crate::keyspace::{Keyspace, LockSet, StringValue, Value};
-use crate::number::strtod_prefix;
+use crate::number::{atoi, strtod_prefix};
 use crate::protocol::{Reply, Resp};
 use crate::server::Server;
 
@@ -94,6 +94,15 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         (b"quicklist", 3 | 4) => object::quicklist_dump(ctx, args[2], args.get(3).copied()),
         (b"populate", 3..=5) => populate(ctx, args),
         (b"reload", _) => reload(ctx, &args[2..]),
+        (b"loadaof", 2) => loadaof(ctx),
+        (b"aof-flush-sleep", 3) => {
+            let usec = u64::try_from(atoi(args[2])).unwrap_or(0);
+            ctx.server
+                .aof
+                .flush_sleep_us
+                .store(usec, std::sync::atomic::Ordering::Relaxed);
+            Ok(Reply::OK)
+        }
         (b"digest", 2) => Ok(status(digest::hex(&digest::dataset(ctx)))),
         (b"digest-value", _) => Ok(Reply::Array(
             args[2..]
@@ -179,6 +188,47 @@ fn reload(ctx: &mut Ctx, options: &[&[u8]]) -> CmdResult {
     }
 }
 
+/// DEBUG LOADAOF: the AOF flushed, every database emptied and the AOF
+/// loaded back (Redis exits when that fails, and so do we). DEBUG locks
+/// nothing for it: the load runs its commands as the start-up load does.
+fn loadaof(ctx: &mut Ctx) -> CmdResult {
+    let server = ctx.server;
+    // Replaying takes each command's locks: a transaction holding some
+    // would wait on itself.
+    if !ctx.guard().holds_no_shard() {
+        return Err(Reply::error(
+            "ERR DEBUG LOADAOF cannot run in a transaction that touches keys",
+        ));
+    }
+    if server.aof.state() == crate::aof::State::On {
+        server.aof.write_pending(true);
+    }
+    let mut set = LockSet::new();
+    set.add_all(&server.keyspace);
+    let mut guard = server.keyspace.lock(set).unpropagated();
+    let clock = crate::keyspace::CommandClock::default();
+    for db in 0..server.keyspace.databases() {
+        drop(guard.db(db, &clock).clear());
+    }
+    guard.release();
+    let mut manifest = server.aof.lock().manifest.clone();
+    server.set_loading(true);
+    let outcome = crate::aof::load::load_all(server, &mut manifest);
+    server.set_loading(false);
+    if !matches!(
+        outcome,
+        crate::aof::load::Outcome::Ok | crate::aof::load::Outcome::Empty
+    ) {
+        std::process::exit(1);
+    }
+    server
+        .keyspace
+        .dirty
+        .store(0, std::sync::atomic::Ordering::Relaxed);
+    tracing::warn!("Append Only File loaded by DEBUG LOADAOF");
+    Ok(Reply::OK)
+}
+
 /// `addReplySubcommandSyntaxError`.
 fn unknown_subcommand(args: &[&[u8]]) -> Reply {
     error_format(&[
@@ -236,29 +286,6 @@ fn help(command: &[u8]) -> Reply {
             "    The optional argument (0 by default) sets the level of detail",
         ],
     )
-}
-
-/// C's `atoi`: optional blanks and sign, then digits, anything after ignored,
-/// 0 when there are none (SET-ACTIVE-EXPIRE takes any text, as in Redis).
-fn atoi(arg: &[u8]) -> i64 {
-    let text = String::from_utf8_lossy(c_string(arg, usize::MAX)).into_owned();
-    let text = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let (negative, digits) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    let value = digits
-        .bytes()
-        .take_while(u8::is_ascii_digit)
-        .fold(0i64, |n, d| {
-            n.wrapping_mul(10).wrapping_add(i64::from(d - b'0'))
-        });
-    if negative {
-        value.wrapping_neg()
-    } else {
-        value
-    }
 }
 
 /// DEBUG SLEEP <seconds>: Redis `nanosleep`s in its only thread, stopping

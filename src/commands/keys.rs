@@ -218,6 +218,7 @@ fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], name: &str, base: i64, unit: i6
         .checked_add(base)
         .ok_or_else(invalid)?;
     let now = ctx.now_ms() as i64;
+    let expiring = ctx.clock().expires_keys();
     let key = &args[1];
     let mut db = ctx.db();
     let Some(entry) = db.get(key) else {
@@ -232,7 +233,8 @@ fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], name: &str, base: i64, unit: i6
     if refused {
         return Ok(Reply::Integer(0));
     }
-    if when <= now {
+    // Redis's `checkAlreadyExpired`: never while the AOF is replayed.
+    if when <= now && expiring {
         db.delete(key);
         let lazy = ctx.server.config.lazyfree_lazy_expire();
         ctx.propagate_as(|| argv(&[deletion(lazy), key]));
@@ -616,6 +618,7 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         crate::rdb::restore(args[3], &limits, checksum).map_err(|e| Reply::error(e.message()))?;
     let policy = ctx.server.config.maxmemory_policy();
     let now = ctx.now_ms();
+    let expiring = ctx.clock().expires_keys();
     let mut db = ctx.db();
     let deleted = replace && db.remove(key).is_some();
     let expires_at = match ttl {
@@ -623,7 +626,7 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         t if absttl => Some(t as u64),
         t => Some(now.saturating_add(t as u64)),
     };
-    if expires_at.is_some_and(|at| at <= now) {
+    if expires_at.is_some_and(|at| at <= now) && expiring {
         if deleted {
             db.notify(notify::GENERIC, "del", key);
             ctx.propagate_as(|| argv(&[b"DEL", key]));

@@ -517,7 +517,15 @@ fn dispatch(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
     }
     // Redis's `processCommand` with `maxmemory`: evict before the command
     // locks anything, refuse what may grow memory if that was not enough.
-    if let Some(reply) = crate::evict::before_command(server, client, cmd) {
+    // The AOF's replay is not refused (Redis runs it outside processCommand).
+    if !client.replaying {
+        if let Some(reply) = crate::evict::before_command(server, client, cmd) {
+            return refuse(server, client, Some(cmd), reply);
+        }
+    }
+    // Redis's `processCommand` while loading: only `loading` commands.
+    if server.is_loading() && !client.replaying && !cmd.flags.contains(Flags::LOADING) {
+        let reply = Reply::error("LOADING Redis is loading the dataset in memory");
         return refuse(server, client, Some(cmd), reply);
     }
     if let Some(reply) = subscribed_mode_error(client, cmd) {
@@ -540,12 +548,18 @@ fn dispatch(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
         _ => cmd.lock_set(&server.keyspace, client.db, args),
     };
     let mut guard = server.keyspace.lock(locks);
+    let clock = if client.replaying {
+        guard = guard.unpropagated();
+        CommandClock::replaying()
+    } else {
+        CommandClock::default()
+    };
     guard.set_client(client.id);
     let mut ctx = Ctx {
         server,
         client,
         guard: &mut guard,
-        clock: &CommandClock::default(),
+        clock: &clock,
         propagation: CallPropagation::default(),
     };
     let reply = call(&mut ctx, cmd, args);

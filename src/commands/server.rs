@@ -43,6 +43,8 @@ pub static COMMANDS: &[Registration] = &[
     // SAVE snapshots every database at one moment.
     cmd_locking("save", save, Locks::All),
     cmd("bgsave", bgsave),
+    // A rewrite's snapshot is of one moment: every shard, as SAVE.
+    cmd_locking("bgrewriteaof", bgrewriteaof, Locks::All),
     cmd("function|flush", function_flush),
     cmd("memory|usage", memory::usage),
     cmd("memory|stats", memory::stats),
@@ -362,6 +364,20 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             ));
         }
     }
+    // Redis's `updateAppendonly`: on writes a base first (a rewrite the
+    // cron starts), off flushes and closes the file.
+    match (ctx.server.aof.state(), config.appendonly()) {
+        (crate::aof::State::Off, true) => {
+            ctx.server.aof.start();
+            // At once, as Redis, unless in a transaction holding locks
+            // (then the cron starts it, as Redis schedules it).
+            if ctx.guard().holds_no_shard() {
+                crate::aof::rewrite::start_locked(ctx.server);
+            }
+        }
+        (crate::aof::State::On | crate::aof::State::WaitRewrite, false) => ctx.server.aof.stop(),
+        _ => {}
+    }
     if pairs
         .iter()
         .any(|(name, _)| name.eq_ignore_ascii_case(b"jemalloc-bg-thread"))
@@ -510,6 +526,24 @@ fn save(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     crate::persistence::save(server, ctx.guard())
         .map(|()| Reply::OK)
         .map_err(|_| Reply::error("ERR"))
+}
+
+/// BGREWRITEAOF (Redis's `bgrewriteaofCommand`): the snapshot is taken
+/// under the command's locks, the base written in the background.
+fn bgrewriteaof(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    use crate::aof::rewrite::{start, NotStarted};
+    let server = ctx.server;
+    match start(server, ctx.guard()) {
+        Ok(()) => Ok(Reply::simple(
+            "Background append only file rewriting started",
+        )),
+        Err(NotStarted::InProgress) => Err(Reply::error(
+            "ERR Background append only file rewriting already in progress",
+        )),
+        Err(NotStarted::Failed) => Err(Reply::error(
+            "ERR Can't execute an AOF background rewriting. Please check the server logs for more information.",
+        )),
+    }
 }
 
 /// BGSAVE: not yet. A background save needs the fork-less snapshot (a

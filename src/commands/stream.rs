@@ -239,8 +239,15 @@ struct TrimArgs {
     id_at: usize,
 }
 
-/// `streamParseAddOrTrimArgsOrReply`.
-fn parse_trim_args(args: &[&[u8]], xadd: bool, node_max_entries: u64) -> Result<TrimArgs, Reply> {
+/// `streamParseAddOrTrimArgsOrReply`. `obey`: the command comes from the
+/// AOF (Redis's `mustObeyClient`), whose trims were rewritten exact, so
+/// LIMIT is ignored rather than checked.
+fn parse_trim_args(
+    args: &[&[u8]],
+    xadd: bool,
+    node_max_entries: u64,
+    obey: bool,
+) -> Result<TrimArgs, Reply> {
     const BOTH: &str =
         "ERR syntax error, MAXLEN and MINID options at the same time are not compatible";
     let mut parsed = TrimArgs::default();
@@ -301,6 +308,7 @@ fn parse_trim_args(args: &[&[u8]], xadd: bool, node_max_entries: u64) -> Result<
         ));
     }
     match limit {
+        _ if obey => parsed.limit = 0,
         Some(_) if !parsed.approx => {
             return Err(Reply::error(
                 "ERR syntax error, LIMIT cannot be used without the special ~ option",
@@ -341,7 +349,7 @@ fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         config.stream_node_max_entries(),
         config.stream_node_max_bytes(),
     );
-    let parsed = parse_trim_args(args, true, max_entries)?;
+    let parsed = parse_trim_args(args, true, max_entries, ctx.client.replaying)?;
     let field_at = parsed.id_at + 1;
     if args.len() < field_at + 2 || (args.len() - field_at) % 2 == 1 {
         return Err(Reply::error(
@@ -509,7 +517,8 @@ fn xdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn xtrim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let parsed = parse_trim_args(args, false, ctx.server.config.stream_node_max_entries())?;
+    let max_entries = ctx.server.config.stream_node_max_entries();
+    let parsed = parse_trim_args(args, false, max_entries, ctx.client.replaying)?;
     let key = args[1];
     let propagating = ctx.propagating();
     let mut db = ctx.db();

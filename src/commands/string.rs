@@ -313,11 +313,12 @@ fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     };
     let expires_at = opts.expires_at(ctx.clock())?;
     let now = ctx.now_ms();
+    let expiring = ctx.clock().expires_keys();
     let key = args[1];
     let mut db = ctx.db();
     // Never propagated as itself: as the DEL, PEXPIREAT or PERSIST it did.
     match (opts.expire, expires_at) {
-        (Some((kind, _)), Some(at)) if !kind.is_relative() && at <= now => {
+        (Some((kind, _)), Some(at)) if !kind.is_relative() && at <= now && expiring => {
             db.delete(key);
             let lazy = ctx.server.config.lazyfree_lazy_expire();
             ctx.propagate_as(|| argv(&[deletion(lazy), key]));

@@ -12,13 +12,26 @@ use crate::util::now_ms;
 /// as Redis freezes time during a command so its keys expire consistently
 /// (an EXEC shares one clock for the whole transaction). A command on keys
 /// without a TTL never reads it.
+/// While the AOF is replayed nothing expires (Redis's `keyIsExpired` is
+/// false while loading): a key given a past PEXPIREAT and then pushed to
+/// must keep what was pushed before, as it did when those commands ran.
 #[derive(Debug, Default)]
-pub struct CommandClock(Cell<u64>);
+pub struct CommandClock(Cell<u64>, bool);
 
 impl CommandClock {
     /// A clock stopped at `now_ms` (active expiry, tests).
     pub fn at(now_ms: u64) -> CommandClock {
-        CommandClock(Cell::new(now_ms))
+        CommandClock(Cell::new(now_ms), false)
+    }
+
+    /// The clock of a command replayed from the AOF: no key expires.
+    pub fn replaying() -> CommandClock {
+        CommandClock(Cell::new(0), true)
+    }
+
+    /// Whether keys past their TTL count as expired now.
+    pub fn expires_keys(&self) -> bool {
+        !self.1
     }
 
     /// Unix time in milliseconds, the same for every call.

@@ -520,6 +520,18 @@ impl<'k> Guard<'k> {
         self.effects.propagate(op);
     }
 
+    /// Whether the guard holds no shard, so its holder may lock others
+    /// (in any order) without deadlocking against itself.
+    pub fn holds_no_shard(&self) -> bool {
+        self.shards.is_empty()
+    }
+
+    /// Nothing of this unit is propagated (the AOF being replayed).
+    pub fn unpropagated(mut self) -> Self {
+        self.effects.propagating = false;
+        self
+    }
+
     /// Active expiry: this unit's DELs are not a transaction.
     pub fn without_multi(mut self) -> Self {
         self.effects.no_multi = true;

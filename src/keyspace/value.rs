@@ -263,7 +263,7 @@ impl Entry {
     /// Redis keeps a key alive through the very millisecond it expires at
     /// (`now > when`). A key without a TTL reads no clock.
     pub fn is_expired(&self, clock: &CommandClock) -> bool {
-        self.expires_at != NO_EXPIRY && self.expires_at < clock.now_ms()
+        self.expires_at != NO_EXPIRY && clock.expires_keys() && self.expires_at < clock.now_ms()
     }
 }
 

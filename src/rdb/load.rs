@@ -429,6 +429,8 @@ pub struct Summary {
     /// Empty collections dropped (an old Redis bug could write them).
     pub empty_skipped: usize,
     pub aux: Vec<(String, String)>,
+    /// Bytes of `data` the file took (an old-style AOF goes on after it).
+    pub consumed: usize,
 }
 
 /// Reads a whole RDB file, handing each live key to `store` (keys whose
@@ -545,5 +547,6 @@ pub fn file(
             ));
         }
     }
+    summary.consumed = r.pos;
     Ok(summary)
 }

@@ -76,6 +76,8 @@ pub struct Options {
     pub compress: bool,
     pub checksum: bool,
     pub access: Access,
+    /// An AOF base file (aux `aof-base` 1, as Redis's `RDBFLAGS_AOF_PREAMBLE`).
+    pub aof_base: bool,
 }
 
 /// The access record saved with each key.
@@ -105,6 +107,7 @@ impl Options {
             } else {
                 Access::None
             },
+            aof_base: false,
         }
     }
 }
@@ -117,7 +120,7 @@ pub struct ReplicationInfo<'a> {
 
 /// The auxiliary fields Redis 7.0 writes first (`rdbSaveInfoAuxFields`);
 /// the `repl-*` ones only for a replica's snapshot, as Redis.
-fn aux_fields(w: &mut Writer, repl: Option<&ReplicationInfo>, used_memory: u64) {
+fn aux_fields(w: &mut Writer, repl: Option<&ReplicationInfo>, used_memory: u64, aof_base: bool) {
     w.aux("redis-ver", REDIS_VERSION);
     w.aux("redis-bits", &(usize::BITS).to_string());
     w.aux("ctime", &(crate::util::now_ms() / 1000).to_string());
@@ -127,7 +130,7 @@ fn aux_fields(w: &mut Writer, repl: Option<&ReplicationInfo>, used_memory: u64) 
         w.aux("repl-id", repl.replid);
         w.aux("repl-offset", &repl.offset.to_string());
     }
-    w.aux("aof-base", "0");
+    w.aux("aof-base", if aof_base { "1" } else { "0" });
 }
 
 /// The RDB file of every database the guard holds (it must lock them all,
@@ -140,7 +143,7 @@ pub fn snapshot(
     used_memory: u64,
 ) -> (Vec<u8>, usize) {
     let mut w = Writer::file(options.compress);
-    aux_fields(&mut w, repl, used_memory);
+    aux_fields(&mut w, repl, used_memory, options.aof_base);
     let keys = w.databases(guard, databases, options.access);
     (w.finish(options.checksum), keys)
 }
@@ -241,6 +244,7 @@ mod tests {
                 offset: 0,
             }),
             1,
+            false,
         );
         let file = w.finish(true);
         let (body, sum) = file.split_at(file.len() - 8);

@@ -892,3 +892,131 @@ pub fn send(conn: &mut Conn, args: &[&str]) {
 pub fn reply(conn: &mut Conn) -> String {
     String::from_utf8_lossy(&conn.read_reply()).into_owned()
 }
+
+/// Keys of every type in every encoding Redis 7.0 has, small and big,
+/// with and without TTLs, in three databases. Returns the keys (db, name)
+/// whose DUMP has a defined byte order (not the hash tables).
+pub fn populate(conn: &mut Conn) -> Vec<(usize, String)> {
+    let mut ordered = Vec::new();
+    let mut run = |db: usize, args: Vec<String>, ordered_key: bool| {
+        conn.cmd(&["select", &db.to_string()]);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        conn.cmd(&refs);
+        if ordered_key {
+            ordered.push((db, args[1].clone()));
+        }
+    };
+    let v = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let many = |cmd: &str, key: &str, n: usize, f: &dyn Fn(usize) -> Vec<String>| {
+        let mut args = vec![cmd.to_string(), key.to_string()];
+        for i in 0..n {
+            args.extend(f(i));
+        }
+        args
+    };
+    // Strings: int, embstr, raw, compressible, incompressible, big ints.
+    run(0, v(&["set", "int", "12345"]), true);
+    run(0, v(&["set", "neg", "-70000"]), true);
+    run(0, v(&["set", "big", "9223372036854775807"]), true);
+    run(0, v(&["set", "emb", "hello world"]), true);
+    run(0, vec!["set".into(), "raw".into(), "ab".repeat(300)], true);
+    let noise: String = (0..200u32)
+        .map(|i| char::from(b'!' + ((i * 7919) % 90) as u8))
+        .collect();
+    run(0, vec!["set".into(), "noise".into(), noise], true);
+    run(0, v(&["set", "ttl", "x", "px", "100000000"]), true);
+    run(0, v(&["set", "007", "007"]), true);
+    // Lists: one node, many nodes, big elements.
+    run(
+        0,
+        v(&["rpush", "l1", "a", "1", "-5000", "300", "99999999999", "x"]),
+        true,
+    );
+    run(0, many("rpush", "l2", 3000, &|i| vec![i.to_string()]), true);
+    run(
+        1,
+        many("rpush", "l3", 50, &|i| {
+            vec![format!("{i}{}", "z".repeat(i * 20))]
+        }),
+        true,
+    );
+    // Sets: intsets of each width, a hash table.
+    run(0, v(&["sadd", "i16", "1", "2", "3"]), true);
+    run(0, v(&["sadd", "i32", "1", "70000"]), true);
+    run(0, v(&["sadd", "i64", "1", "7000000000"]), true);
+    run(0, v(&["sadd", "st", "a", "b", "1"]), false);
+    run(
+        1,
+        many("sadd", "stbig", 1000, &|i| vec![i.to_string()]),
+        false,
+    );
+    run(1, v(&["expire", "stbig", "100000"]), false);
+    // Hashes: listpack, hash table (by count and by value length).
+    run(
+        0,
+        v(&["hset", "h1", "f", "v", "n", "12", "neg", "-3"]),
+        true,
+    );
+    run(
+        0,
+        many("hset", "h2", 300, &|i| {
+            vec![format!("f{i}"), format!("v{i}")]
+        }),
+        false,
+    );
+    run(
+        2,
+        vec!["hset".into(), "h3".into(), "f".into(), "v".repeat(100)],
+        false,
+    );
+    // Sorted sets: listpack (integral, fractional, inf scores), skiplist.
+    run(
+        0,
+        v(&[
+            "zadd", "z1", "1", "a", "2.5", "b", "-3", "c", "inf", "d", "0.1", "e",
+        ]),
+        true,
+    );
+    run(
+        0,
+        many("zadd", "z2", 300, &|i| {
+            vec![format!("{}.5", i), format!("m{i}")]
+        }),
+        true,
+    );
+    run(
+        2,
+        vec!["zadd".into(), "z3".into(), "1".into(), "m".repeat(100)],
+        true,
+    );
+    run(2, v(&["pexpire", "z3", "100000000"]), false);
+    conn.cmd(&["select", "0"]);
+    ordered
+}
+
+/// A fresh directory for one test.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("reddish-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A path as a command-line argument.
+pub fn s(dir: &std::path::Path) -> String {
+    dir.to_string_lossy().into_owned()
+}
+
+/// DEBUG DIGEST's reply.
+pub fn digest(conn: &mut Conn) -> String {
+    conn.cmd_str(&["debug", "digest"])
+}
+
+/// Waits until the server answers PING (no more `-LOADING`).
+pub fn wait_loaded(conn: &mut Conn) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while conn.cmd_str(&["ping"]) != "+PONG\r\n" {
+        assert!(Instant::now() < deadline, "never finished loading");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -347,6 +347,15 @@ fn memory(ctx: &mut Ctx, out: &mut String) {
 /// `rdb_last_bgsave_status` is the last save point's outcome (a failed
 /// SAVE leaves it, as in Redis; a successful save of any kind sets ok).
 fn persistence(ctx: &mut Ctx, out: &mut String) {
+    let aof = &ctx.server.aof;
+    let st = &aof.stats;
+    let get_bool = |b: &std::sync::atomic::AtomicBool| b.load(Ordering::Relaxed);
+    let in_progress = get_bool(&st.rewrite_in_progress);
+    let current_rewrite = if in_progress {
+        (now_ms() / 1000).saturating_sub(st.rewrite_started.load(Ordering::Relaxed)) as i64
+    } else {
+        -1
+    };
     let state = &ctx.server.save_state;
     let last_save = state.last_save.load(Ordering::Relaxed);
     let saves = state.saves.load(Ordering::Relaxed);
@@ -361,7 +370,7 @@ fn persistence(ctx: &mut Ctx, out: &mut String) {
     put(
         out,
         &[
-            ("loading", &0),
+            ("loading", &u8::from(ctx.server.is_loading())),
             ("async_loading", &0),
             ("current_cow_peak", &0),
             ("current_cow_size", &0),
@@ -379,20 +388,69 @@ fn persistence(ctx: &mut Ctx, out: &mut String) {
             ("rdb_last_cow_size", &0),
             ("rdb_last_load_keys_expired", &load_expired),
             ("rdb_last_load_keys_loaded", &load_keys),
-            ("aof_enabled", &0),
-            ("aof_rewrite_in_progress", &0),
-            ("aof_rewrite_scheduled", &0),
-            ("aof_last_rewrite_time_sec", &-1),
-            ("aof_current_rewrite_time_sec", &-1),
-            ("aof_last_bgrewrite_status", &"ok"),
-            ("aof_rewrites", &0),
-            ("aof_rewrites_consecutive_failures", &0),
-            ("aof_last_write_status", &"ok"),
+            (
+                "aof_enabled",
+                &u8::from(aof.state() != crate::aof::State::Off),
+            ),
+            ("aof_rewrite_in_progress", &u8::from(in_progress)),
+            (
+                "aof_rewrite_scheduled",
+                &u8::from(get_bool(&st.rewrite_scheduled)),
+            ),
+            (
+                "aof_last_rewrite_time_sec",
+                &st.last_rewrite_secs.load(Ordering::Relaxed),
+            ),
+            ("aof_current_rewrite_time_sec", &current_rewrite),
+            (
+                "aof_last_bgrewrite_status",
+                &ok_err(get_bool(&st.last_rewrite_ok)),
+            ),
+            ("aof_rewrites", &st.rewrites.load(Ordering::Relaxed)),
+            (
+                "aof_rewrites_consecutive_failures",
+                &st.consecutive_failures.load(Ordering::Relaxed),
+            ),
+            (
+                "aof_last_write_status",
+                &ok_err(get_bool(&st.last_write_ok)),
+            ),
             ("aof_last_cow_size", &0),
             ("module_fork_in_progress", &0),
             ("module_fork_last_cow_size", &0),
         ],
     );
+    if ctx.server.config.appendonly() {
+        let (current, base, buffered) = {
+            let inner = aof.lock();
+            (inner.current_size, inner.base_size, inner.buf_len())
+        };
+        put(
+            out,
+            &[
+                ("aof_current_size", &current),
+                ("aof_base_size", &base),
+                (
+                    "aof_pending_rewrite",
+                    &u8::from(get_bool(&st.rewrite_scheduled)),
+                ),
+                ("aof_buffer_length", &buffered),
+                ("aof_pending_bio_fsync", &u8::from(aof.fsync_running())),
+                (
+                    "aof_delayed_fsync",
+                    &st.delayed_fsync.load(Ordering::Relaxed),
+                ),
+            ],
+        );
+    }
+}
+
+fn ok_err(ok: bool) -> &'static str {
+    if ok {
+        "ok"
+    } else {
+        "err"
+    }
 }
 
 fn stats(ctx: &mut Ctx, out: &mut String) {

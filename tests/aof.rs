@@ -1,0 +1,370 @@
+//! The append-only file against real Redis 7.0, both ways: a directory
+//! written by reddish (RDB-preamble base and commands base, after a
+//! rewrite, with writes after it) passes `redis-check-aof` and loads into
+//! redis-server with the same DEBUG DIGEST; one written by redis-server
+//! loads into reddish the same; an old single-file AOF is upgraded as
+//! Redis upgrades it; a torn last command is dropped under
+//! `aof-load-truncated` and a corrupt middle stops the start-up.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{digest, installed, populate, s, temp_dir, wait_loaded, Conn, Server};
+
+fn info_field(conn: &mut Conn, field: &str) -> String {
+    let info = conn.cmd_str(&["info", "persistence"]);
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn wait_rewrite(conn: &mut Conn) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while info_field(conn, "aof_rewrite_in_progress") != "0" {
+        assert!(Instant::now() < deadline, "the rewrite never finished");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The dataset of `tests/rdb.rs`, a rewrite, then writes that only the
+/// incremental file holds: a transaction, deletions, TTLs, a stream, in
+/// several databases.
+fn write_history(conn: &mut Conn) {
+    populate(conn);
+    // Streams with deletions, a group, a pending entry, an idle consumer,
+    // and an empty stream, so the base (RDB or commands) carries them all.
+    for args in [
+        &["xadd", "stream1", "1-1", "a", "1", "b", "2"][..],
+        &["xadd", "stream1", "2-1", "a", "3"],
+        &["xadd", "stream1", "3-1", "c", "4"],
+        &["xdel", "stream1", "2-1"],
+        &["xgroup", "create", "stream1", "g1", "0"],
+        &[
+            "xreadgroup",
+            "group",
+            "g1",
+            "alice",
+            "count",
+            "1",
+            "streams",
+            "stream1",
+            ">",
+        ],
+        &["xgroup", "createconsumer", "stream1", "g1", "bob"],
+        &["xadd", "empty", "maxlen", "0", "5-1", "x", "y"],
+    ] {
+        let reply = conn.cmd_str(args);
+        assert!(!reply.starts_with('-'), "{args:?}: {reply}");
+    }
+    assert_eq!(
+        conn.cmd_str(&["bgrewriteaof"]),
+        "+Background append only file rewriting started\r\n"
+    );
+    wait_rewrite(conn);
+    for args in [
+        &["incr", "counter"][..],
+        &["incrbyfloat", "float", "1.5"],
+        &["del", "l1"],
+        &["multi"],
+        &["lpush", "l2", "new"],
+        &["hset", "h1", "g", "w"],
+        &["exec"],
+        &["set", "later", "v", "ex", "1000"],
+        &["select", "3"],
+        &["sadd", "s3", "a", "b"],
+        &["spop", "s3"],
+        &["select", "0"],
+    ] {
+        let reply = conn.cmd_str(args);
+        assert!(!reply.starts_with('-'), "{args:?}: {reply}");
+    }
+}
+
+/// The streams' groups, consumers and pending entries as XINFO STREAM
+/// FULL shows them (the digest covers their entries only).
+fn xinfo(conn: &mut Conn) -> Vec<String> {
+    ["stream1", "empty"]
+        .iter()
+        .map(|key| conn.cmd_str(&["xinfo", "stream", key, "full"]))
+        .collect()
+}
+
+fn check_aof(manifest: &Path) {
+    if !installed("redis-check-aof", "AOF check") {
+        return;
+    }
+    let out = Command::new("redis-check-aof")
+        .arg(manifest)
+        .output()
+        .expect("redis-check-aof");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "redis-check-aof refused it:\n{text}");
+    assert!(
+        text.contains("All AOF files and manifest are valid"),
+        "{text}"
+    );
+}
+
+fn reddish_dir_loads_into_redis(preamble: &str) {
+    let dir = temp_dir(&format!("ours-{preamble}"));
+    let ours = Server::start_with(&[
+        "--dir",
+        &s(&dir),
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--aof-use-rdb-preamble",
+        preamble,
+        "--enable-debug-command",
+        "yes",
+    ]);
+    let mut conn = ours.connect();
+    write_history(&mut conn);
+    let expected = digest(&mut conn);
+    let xinfo_expected = xinfo(&mut conn);
+    drop(conn);
+    drop(ours); // SIGKILL: what is acknowledged is in the files
+    let aof_dir = dir.join("appendonlydir");
+    let manifest = std::fs::read_to_string(aof_dir.join("appendonly.aof.manifest")).unwrap();
+    let suffix = if preamble == "yes" { "rdb" } else { "aof" };
+    assert_eq!(
+        manifest,
+        format!(
+            "file appendonly.aof.2.base.{suffix} seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+        )
+    );
+    check_aof(&aof_dir.join("appendonly.aof.manifest"));
+    let Some(redis) = Server::oracle_with(&[
+        "--dir",
+        &s(&dir),
+        "--appendonly",
+        "yes",
+        "--enable-debug-command",
+        "yes",
+    ]) else {
+        return;
+    };
+    let mut theirs = redis.connect();
+    wait_loaded(&mut theirs);
+    assert_eq!(digest(&mut theirs), expected);
+    assert_eq!(theirs.cmd_str(&["get", "counter"]), "$1\r\n1\r\n");
+    // A commands base recreates consumers as it loads (XGROUP
+    // CREATECONSUMER, XCLAIM), so their seen-time is the load's, in Redis too.
+    let seen_time = |infos: Vec<String>| -> Vec<String> {
+        infos
+            .into_iter()
+            .map(|info| {
+                let mut parts: Vec<&str> = info.split("\r\n").collect();
+                for i in 1..parts.len() {
+                    if preamble == "no" && parts[i - 1] == "seen-time" {
+                        parts[i] = ":?";
+                    }
+                }
+                parts.join("\r\n")
+            })
+            .collect()
+    };
+    assert_eq!(seen_time(xinfo(&mut theirs)), seen_time(xinfo_expected));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_directory_written_by_reddish_loads_into_redis_with_the_same_digest() {
+    reddish_dir_loads_into_redis("yes");
+}
+
+#[test]
+fn a_commands_base_written_by_reddish_loads_into_redis_with_the_same_digest() {
+    reddish_dir_loads_into_redis("no");
+}
+
+#[test]
+fn a_directory_written_by_redis_loads_into_reddish_with_the_same_digest() {
+    let dir = temp_dir("theirs");
+    let Some(redis) = Server::oracle_with(&[
+        "--dir",
+        &s(&dir),
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--enable-debug-command",
+        "yes",
+    ]) else {
+        return;
+    };
+    let mut conn = redis.connect();
+    write_history(&mut conn);
+    let expected = digest(&mut conn);
+    drop(conn);
+    drop(redis);
+    let ours = Server::start_with(&[
+        "--dir",
+        &s(&dir),
+        "--appendonly",
+        "yes",
+        "--enable-debug-command",
+        "yes",
+    ]);
+    let mut conn = ours.connect();
+    assert_eq!(digest(&mut conn), expected);
+    assert_eq!(conn.cmd_str(&["get", "counter"]), "$1\r\n1\r\n");
+    // Our own writes then go on in Redis's incremental file.
+    conn.cmd(&["incr", "counter"]);
+    assert_eq!(conn.cmd_str(&["debug", "loadaof"]), "+OK\r\n");
+    assert_eq!(conn.cmd_str(&["get", "counter"]), "$1\r\n2\r\n");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn resp(args: &[&str]) -> Vec<u8> {
+    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    support::request(&args)
+}
+
+/// Starts reddish on `dir` expecting it to fail; returns its log.
+fn failing_start(dir: &Path, extra: &[&str]) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reddish-server"))
+        .args(["--port", "0", "--dir", &s(dir), "--appendonly", "yes"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start reddish-server");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            assert!(!status.success(), "it should not start");
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the server started on a corrupt AOF");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut log = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        let _ = std::io::Read::read_to_string(&mut out, &mut log);
+    }
+    log
+}
+
+#[test]
+fn an_old_single_file_aof_is_upgraded_into_the_directory() {
+    let dir = temp_dir("upgrade");
+    let mut old = resp(&["set", "a", "1"]);
+    old.extend(resp(&["rpush", "l", "x", "y"]));
+    std::fs::write(dir.join("appendonly.aof"), &old).unwrap();
+    let (server, log) = Server::start_logging(&["--dir", &s(&dir), "--appendonly", "yes"]);
+    assert!(
+        log.contains("Successfully migrated an old-style AOF file (appendonly.aof) into the AOF directory (appendonlydir)."),
+        "{log}"
+    );
+    let mut conn = server.connect();
+    assert_eq!(conn.cmd_str(&["get", "a"]), "$1\r\n1\r\n");
+    assert_eq!(conn.cmd_str(&["llen", "l"]), ":2\r\n");
+    let aof_dir = dir.join("appendonlydir");
+    assert!(!dir.join("appendonly.aof").exists());
+    assert!(aof_dir.join("appendonly.aof").exists());
+    assert_eq!(
+        std::fs::read_to_string(aof_dir.join("appendonly.aof.manifest")).unwrap(),
+        "file appendonly.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+    );
+    drop(server);
+    check_aof(&aof_dir.join("appendonly.aof.manifest"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_torn_last_command_is_dropped_and_a_corrupt_middle_refuses_to_start() {
+    let dir = temp_dir("torn");
+    let aof_dir = dir.join("appendonlydir");
+    std::fs::create_dir_all(&aof_dir).unwrap();
+    std::fs::write(
+        aof_dir.join("appendonly.aof.manifest"),
+        "file appendonly.aof.1.incr.aof seq 1 type i\n",
+    )
+    .unwrap();
+    let incr = aof_dir.join("appendonly.aof.1.incr.aof");
+    let whole = [resp(&["set", "foo", "1"]), resp(&["incr", "foo"])].concat();
+    let torn = resp(&["incr", "foo"]);
+    std::fs::write(&incr, [&whole[..], &torn[..torn.len() - 3]].concat()).unwrap();
+
+    // Without aof-load-truncated: refused, with Redis's line.
+    let log = failing_start(&dir, &["--aof-load-truncated", "no"]);
+    assert!(
+        log.contains(
+            "Unexpected end of file reading the append only file appendonly.aof.1.incr.aof"
+        ),
+        "{log}"
+    );
+
+    // With it (the default): the torn command is cut off, the rest loads.
+    let (server, log) = Server::start_logging(&["--dir", &s(&dir), "--appendonly", "yes"]);
+    assert!(
+        log.contains(&format!(
+            "!!! Truncating the AOF appendonly.aof.1.incr.aof at offset {} !!!",
+            whole.len()
+        )),
+        "{log}"
+    );
+    let mut conn = server.connect();
+    assert_eq!(conn.cmd_str(&["get", "foo"]), "$1\r\n2\r\n");
+    drop(server);
+
+    // Garbage in the middle: refused, naming the offset.
+    let bad = [
+        &resp(&["set", "foo", "1"])[..],
+        b"!!!\r\n",
+        &resp(&["set", "x", "y"]),
+    ]
+    .concat();
+    std::fs::write(&incr, &bad).unwrap();
+    let log = failing_start(&dir, &[]);
+    let at = resp(&["set", "foo", "1"]).len();
+    assert!(log.contains(&format!("at offset {at}")), "{log}");
+    assert!(
+        log.trim_end()
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .contains("Bad file format reading the append only file appendonly.aof.1.incr.aof"),
+        "{log}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn appendonly_turned_on_at_run_time_writes_a_base_first() {
+    let dir = temp_dir("runtime");
+    let server = Server::start_with(&["--dir", &s(&dir), "--enable-debug-command", "yes"]);
+    let mut conn = server.connect();
+    conn.cmd(&["set", "before", "1"]);
+    assert_eq!(info_field(&mut conn, "aof_enabled"), "0");
+    assert_eq!(
+        conn.cmd_str(&["config", "set", "appendonly", "yes"]),
+        "+OK\r\n"
+    );
+    wait_rewrite(&mut conn);
+    assert_eq!(info_field(&mut conn, "aof_enabled"), "1");
+    conn.cmd(&["set", "after", "2"]);
+    let aof_dir = dir.join("appendonlydir");
+    assert_eq!(
+        std::fs::read_to_string(aof_dir.join("appendonly.aof.manifest")).unwrap(),
+        "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+    );
+    let d = digest(&mut conn);
+    assert_eq!(conn.cmd_str(&["debug", "loadaof"]), "+OK\r\n");
+    assert_eq!(digest(&mut conn), d);
+    assert_eq!(
+        conn.cmd_str(&["config", "set", "appendonly", "no"]),
+        "+OK\r\n"
+    );
+    assert_eq!(info_field(&mut conn, "aof_enabled"), "0");
+    let _ = std::fs::remove_dir_all(&dir);
+}
