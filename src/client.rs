@@ -293,6 +293,9 @@ pub struct Client {
     /// in JSON mode pushed messages are encoded as answers to it.
     pub push_line: Option<Bytes>,
     pub tx: Transaction,
+    /// A script of this client is running: its commands come from Redis's
+    /// Lua client (MONITOR shows `lua`) and may not block.
+    pub in_script: bool,
     /// CLIENT REPLY ON|OFF|SKIP.
     pub replies: ReplySwitch,
     /// The unconsumed input, the running command's included: the client's
@@ -363,6 +366,12 @@ impl Client {
 
     pub fn in_multi(&self) -> bool {
         self.tx.queued.is_some()
+    }
+
+    /// Blocking commands answer at once instead of blocking (Redis's
+    /// `CLIENT_DENY_BLOCKING`): inside EXEC and inside a script.
+    pub fn deny_blocking(&self) -> bool {
+        self.in_multi() || self.in_script
     }
 
     /// Enters MULTI (Redis's `multiCommand`).
@@ -473,6 +482,7 @@ impl ClientRegistry {
             replies: ReplySwitch::default(),
             query_len: 0,
             tx: Transaction::default(),
+            in_script: false,
             block: ClientBlock::default(),
             authenticated: true,
             monitor_echo: Vec::new(),

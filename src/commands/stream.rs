@@ -764,7 +764,7 @@ fn xread_generic(ctx: &mut Ctx, args: &[&[u8]], xreadgroup: bool) -> CmdResult {
     let Some(deadline) = parsed.block else {
         return Ok(Reply::NullArray);
     };
-    if !rerun && !ctx.client.in_multi() {
+    if !rerun && !ctx.client.deny_blocking() {
         let count = if parsed.count == 0 {
             BLOCKED_DEFAULT_COUNT
         } else {
