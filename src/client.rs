@@ -54,6 +54,9 @@ pub struct ClientHandle {
     pub laddr: SocketAddr,
     /// The socket's file descriptor, for CLIENT LIST's `fd=`.
     pub fd: i64,
+    /// The event loop thread serving the connection (a busy script serves
+    /// its loop's other clients, `scripting::busy_loop`).
+    pub thread: std::thread::ThreadId,
     pub created: Instant,
     info: Mutex<ClientInfo>,
     /// When the last command ran, in ms since the epoch: the command's own
@@ -440,6 +443,16 @@ impl ClientRegistry {
         self.clients.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The clients served by the calling thread's event loop, but `except`.
+    pub fn on_this_thread(&self, except: u64) -> Vec<Arc<ClientHandle>> {
+        let me = std::thread::current().id();
+        self.lock()
+            .values()
+            .filter(|h| h.thread == me && h.id != except)
+            .cloned()
+            .collect()
+    }
+
     pub fn register(&self, addr: SocketAddr, laddr: SocketAddr, fd: i64) -> Client {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let now = Instant::now();
@@ -448,6 +461,7 @@ impl ClientRegistry {
             addr,
             laddr,
             fd,
+            thread: std::thread::current().id(),
             created: now,
             info: Mutex::new(ClientInfo {
                 name: None,

@@ -213,6 +213,14 @@ impl Replication {
         }
     }
 
+    /// Whether client `client_id` is a replica's link.
+    pub fn is_replica(&self, client_id: u64) -> bool {
+        lock(&self.replicas)
+            .list
+            .iter()
+            .any(|r| r.client_id == client_id)
+    }
+
     /// INFO `master_repl_offset`.
     pub fn offset(&self) -> u64 {
         lock(&self.replicas).offset

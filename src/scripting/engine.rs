@@ -379,6 +379,9 @@ impl RunState {
             self.busy = Some(busy);
         }
         if let Some(busy) = &self.busy {
+            // SAFETY: the EVAL's context outlives the script.
+            let ctx: &Ctx = unsafe { &*self.ctx.cast() };
+            super::busy_loop::serve_others(ctx.server, ctx.client.id);
             if busy.kill.load(Ordering::Relaxed) {
                 tracing::warn!("Lua script killed by user with SCRIPT KILL.");
                 return Some(if self.eval {
