@@ -14,6 +14,7 @@ mod blocking;
 mod callstats;
 mod connection;
 mod debug;
+mod functions;
 mod hash;
 mod hyperloglog;
 mod keys;
@@ -110,6 +111,7 @@ fn registrations() -> impl Iterator<Item = &'static Registration> {
         replication::COMMANDS,
         tx::COMMANDS,
         scripting::COMMANDS,
+        functions::COMMANDS,
         debug::COMMANDS,
     ]
     .into_iter()

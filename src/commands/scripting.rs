@@ -10,7 +10,7 @@ use super::args::{help_reply, int_arg, is};
 use super::{cmd, cmd_locking, CmdResult, Ctx, Locks, Registration};
 use crate::keyspace::{Keyspace, LockSet};
 use crate::protocol::Reply;
-use crate::scripting::engine::{self, Invocation, Outcome};
+use crate::scripting::engine::{self, Callee, Invocation, Outcome};
 use crate::scripting::{self, KillOutcome, Script, ScriptFlags, BUSY, SCRIPTS};
 
 pub static COMMANDS: &[Registration] = &[
@@ -28,7 +28,7 @@ pub static COMMANDS: &[Registration] = &[
 const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
 
 /// The keys an EVAL-style command declares, when its numkeys is valid.
-fn declared_keys<'a>(args: &'a [&'a [u8]]) -> Option<&'a [&'a [u8]]> {
+pub(super) fn declared_keys<'a>(args: &'a [&'a [u8]]) -> Option<&'a [&'a [u8]]> {
     let n = usize::try_from(int_arg(args.get(2)?).ok()?).ok()?;
     args.get(3..3 + n)
 }
@@ -50,7 +50,7 @@ fn cached(args: &[&[u8]]) -> Option<std::sync::Arc<Script>> {
 /// to keep to them, otherwise every shard of every database.
 fn script_locks(keyspace: &Keyspace, db: usize, args: &[&[u8]], set: &mut LockSet) {
     match (cached(args), declared_keys(args)) {
-        (Some(script), Some(keys)) if script.keys_suffice() => {
+        (Some(script), Some(keys)) if script.hint.keys_suffice() => {
             for key in keys {
                 set.add_arg_key(keyspace, db, key);
             }
@@ -88,8 +88,7 @@ fn create_script(body: &[u8]) -> Result<std::sync::Arc<Script>, Reply> {
         body: bytes::Bytes::copy_from_slice(body),
         flags,
         shebang_len,
-        declared_only: false.into(),
-        strays: false.into(),
+        hint: Default::default(),
     };
     engine::check_compiles(&script).map_err(|e| Reply::error_owned(format!("ERR {e}")))?;
     Ok(SCRIPTS.insert(script))
@@ -100,6 +99,29 @@ fn run_eval(ctx: &mut Ctx, args: &[&[u8]], ro: bool) -> CmdResult {
     // Shown before the commands it runs, as Redis's evalCommand does.
     ctx.server.monitors.feed_script(ctx.client, args);
     ctx.prevent_propagation();
+    let numkeys = numkeys(args)?;
+    let script = if is_evalsha(args[0]) {
+        scripting::sha_arg(args[1])
+            .and_then(|sha| SCRIPTS.get(&sha))
+            .ok_or_else(|| Reply::error(NOSCRIPT))?
+    } else {
+        create_script(args[1])?
+    };
+    let keys = &args[3..3 + numkeys];
+    let rest = &args[3 + numkeys..];
+    run(
+        ctx,
+        Callee::Script(&script),
+        &script.hint,
+        script.flags,
+        ro,
+        keys,
+        rest,
+    )
+}
+
+/// The number of keys of EVAL and FCALL: an error when it does not fit.
+pub(super) fn numkeys(args: &[&[u8]]) -> Result<usize, Reply> {
     let numkeys = int_arg(args[2])?;
     if numkeys > args.len() as i64 - 3 {
         return Err(Reply::error(
@@ -109,14 +131,20 @@ fn run_eval(ctx: &mut Ctx, args: &[&[u8]], ro: bool) -> CmdResult {
     if numkeys < 0 {
         return Err(Reply::error("ERR Number of keys can't be negative"));
     }
-    let script = if is_evalsha(args[0]) {
-        scripting::sha_arg(args[1])
-            .and_then(|sha| SCRIPTS.get(&sha))
-            .ok_or_else(|| Reply::error(NOSCRIPT))?
-    } else {
-        create_script(args[1])?
-    };
-    let flags = script.flags;
+    Ok(numkeys)
+}
+
+/// Runs a script or function (Redis's `scriptPrepareForRun` checks, then
+/// the run, again under every lock when it strays before writing).
+pub(super) fn run(
+    ctx: &mut Ctx,
+    callee: Callee,
+    hint: &scripting::LockHint,
+    flags: ScriptFlags,
+    ro: bool,
+    keys: &[&[u8]],
+    args: &[&[u8]],
+) -> CmdResult {
     if !flags.contains(ScriptFlags::EVAL_COMPAT) && !flags.contains(ScriptFlags::NO_WRITES) {
         if crate::persistence::write_refusal(ctx.server).is_some() {
             return Err(Reply::error(
@@ -131,7 +159,6 @@ fn run_eval(ctx: &mut Ctx, args: &[&[u8]], ro: bool) -> CmdResult {
     }
     let read_only =
         ro || (!flags.contains(ScriptFlags::EVAL_COMPAT) && flags.contains(ScriptFlags::NO_WRITES));
-    let keys = &args[3..3 + numkeys as usize];
     let mut declared = LockSet::new();
     for key in keys {
         declared.add_key(&ctx.server.keyspace, ctx.client.db, key);
@@ -140,9 +167,13 @@ fn run_eval(ctx: &mut Ctx, args: &[&[u8]], ro: bool) -> CmdResult {
     let mut can_restart = !ctx.client.in_multi();
     loop {
         let invocation = Invocation {
-            script: &script,
+            callee: match callee {
+                Callee::Script(s) => Callee::Script(s),
+                Callee::Function(f) => Callee::Function(f),
+            },
+            hint,
             keys,
-            args: &args[3 + numkeys as usize..],
+            args,
             read_only,
             can_restart,
             declared: declared.clone(),
@@ -150,9 +181,7 @@ fn run_eval(ctx: &mut Ctx, args: &[&[u8]], ro: bool) -> CmdResult {
         match engine::run(ctx, invocation) {
             Outcome::Reply(reply) => return Ok(reply),
             Outcome::Restart => {
-                script
-                    .strays
-                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                hint.learn(true);
                 ctx.guard().relock_all();
                 can_restart = false;
             }

@@ -41,6 +41,14 @@ struct Engine {
     globals: Table,
     /// `xpcall(f, handler)`.
     run: Function,
+    /// `xpcall(function() return f(keys, args) end, handler)`.
+    run_with: Function,
+    /// Switches the globals to the library API while FUNCTION LOAD runs.
+    set_loading: Function,
+    /// The functions of the libraries, compiled in this state, as of
+    /// `functions_epoch`.
+    functions: HashMap<String, Function>,
+    functions_epoch: Option<u64>,
     /// The script cache epoch this state was made in.
     epoch: u64,
     /// Scripts compiled in this state.
@@ -50,6 +58,8 @@ struct Engine {
 }
 
 thread_local! {
+    /// The functions registered by the library FUNCTION LOAD is running.
+    static LOADING: RefCell<Option<Vec<Registered>>> = const { RefCell::new(None) };
     static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
     /// The script running on this thread, for `redis.*` and the hook.
     static RUN: Cell<*mut RunState> = const { Cell::new(std::ptr::null_mut()) };
@@ -87,9 +97,18 @@ pub enum Outcome {
     Restart,
 }
 
+/// What a run calls.
+pub enum Callee<'a> {
+    /// An EVAL script (KEYS and ARGV as globals).
+    Script(&'a Script),
+    /// A library function by name (keys and args as its arguments).
+    Function(&'a str),
+}
+
 /// What to run.
 pub struct Invocation<'a> {
-    pub script: &'a Script,
+    pub callee: Callee<'a>,
+    pub hint: &'a super::LockHint,
     pub keys: &'a [&'a [u8]],
     pub args: &'a [&'a [u8]],
     pub read_only: bool,
@@ -102,6 +121,27 @@ pub struct Invocation<'a> {
 /// not compile (`Error compiling script (new function): ...`).
 pub fn check_compiles(script: &Script) -> Result<(), String> {
     with_engine(|engine| engine.function(script).map(|_| ()))
+}
+
+/// A function a library registered.
+pub struct Registered {
+    pub name: String,
+    pub callback: Function,
+    pub description: Option<String>,
+    pub flags: super::ScriptFlags,
+}
+
+/// Runs a library's code in this loop's state: the functions it registers
+/// (FUNCTION LOAD's check), or Redis's error.
+pub fn load_library(
+    code: &[u8],
+) -> Result<Vec<(String, Option<String>, super::ScriptFlags)>, String> {
+    with_engine(|engine| engine.load(code)).map(|registered| {
+        registered
+            .into_iter()
+            .map(|r| (r.name, r.description, r.flags))
+            .collect()
+    })
 }
 
 /// Runs a script under `ctx`'s guard.
@@ -135,6 +175,8 @@ impl Engine {
         let call = lua.create_function(redis_call)?;
         native.set("call", raising(&lua, &call, &fail)?)?;
         native.set("pcall", returning_error(&lua, &call, &fail)?)?;
+        let register = lua.create_function(register_function)?;
+        native.set("register_function", raising(&lua, &register, &fail)?)?;
         native.set("error_reply", lua.create_function(error_reply)?)?;
         native.set("status_reply", lua.create_function(status_reply)?)?;
         let natives: [(&str, Native); 7] = [
@@ -172,7 +214,7 @@ impl Engine {
             .load(include_str!("sandbox.lua"))
             .set_name("@sandbox")
             .into_function()?;
-        let (env, globals, run, _run_with, _readonly): (
+        let (env, globals, run, run_with, set_loading): (
             Table,
             Table,
             Function,
@@ -193,6 +235,10 @@ impl Engine {
             lua,
             globals,
             run,
+            run_with,
+            set_loading,
+            functions: HashMap::new(),
+            functions_epoch: None,
             epoch,
             compiled: HashMap::new(),
             state,
@@ -221,22 +267,94 @@ impl Engine {
         Ok(f)
     }
 
+    /// A library function compiled in this state (the libraries are
+    /// loaded here again after any change to them).
+    fn library_function(&mut self, name: &str) -> Result<Function, String> {
+        let epoch = super::functions::LIBRARIES.epoch();
+        if self.functions_epoch != Some(epoch) {
+            self.functions.clear();
+            for code in super::functions::LIBRARIES.codes() {
+                if let Ok(registered) = self.load(&code) {
+                    for r in registered {
+                        self.functions.insert(r.name, r.callback);
+                    }
+                }
+            }
+            self.functions_epoch = Some(epoch);
+        }
+        self.functions
+            .get(name)
+            .cloned()
+            .ok_or_else(|| "Function not found".to_string())
+    }
+
+    /// Runs a library's code (after its shebang line) with the library API
+    /// as its globals, and returns what it registered.
+    fn load(&mut self, code: &[u8]) -> Result<Vec<Registered>, String> {
+        let chunk = self
+            .lua
+            .load(code)
+            .set_name("@user_function")
+            .set_mode(mlua::chunk::ChunkMode::Text)
+            .into_function()
+            .map_err(|e| format!("Error compiling function: {}", lua_error_text(&e)))?;
+        LOADING.with(|l| *l.borrow_mut() = Some(Vec::new()));
+        let _ = self.set_loading.call::<()>(true);
+        let result = self.run.call::<MultiValue>(chunk);
+        let _ = self.set_loading.call::<()>(false);
+        let registered = LOADING.with(|l| l.borrow_mut().take()).unwrap_or_default();
+        let mut values = result.map_err(|e| lua_error_text(&e))?.into_iter();
+        if let Some(Value::Boolean(true)) = values.next() {
+            return Ok(registered);
+        }
+        let msg = match values.next() {
+            Some(Value::Table(t)) => match t.raw_get::<Value>("err") {
+                Ok(Value::String(s)) => s.to_string_lossy(),
+                _ => String::new(),
+            },
+            _ => String::new(),
+        };
+        Err(format!("Error registering functions: {msg}"))
+    }
+
     fn call(&mut self, ctx: &mut Ctx, inv: Invocation) -> Outcome {
-        let f = match self.function(inv.script) {
-            Ok(f) => f,
+        let lua = self.lua.clone();
+        let array = |items: &[&[u8]]| -> mlua::Result<Table> {
+            let t = lua.create_table_with_capacity(items.len(), 0)?;
+            for (i, item) in items.iter().enumerate() {
+                t.raw_set(i + 1, lua.create_string(item)?)?;
+            }
+            Ok(t)
+        };
+        let prepared = match inv.callee {
+            Callee::Script(script) => self.function(script).and_then(|f| {
+                let globals = self.globals.clone();
+                let set = |name: &str, items| globals.raw_set(name, array(items)?);
+                set("KEYS", inv.keys)
+                    .and_then(|()| set("ARGV", inv.args))
+                    .map_err(|e| lua_error_text(&e))?;
+                let name = String::from_utf8_lossy(&script.sha).into_owned();
+                Ok((
+                    name,
+                    self.run.clone(),
+                    MultiValue::from_vec(vec![Value::Function(f)]),
+                ))
+            }),
+            Callee::Function(name) => self.library_function(name).and_then(|f| {
+                let keys = array(inv.keys).map_err(|e| lua_error_text(&e))?;
+                let args = array(inv.args).map_err(|e| lua_error_text(&e))?;
+                let values = vec![Value::Function(f), Value::Table(keys), Value::Table(args)];
+                Ok((
+                    name.to_string(),
+                    self.run_with.clone(),
+                    MultiValue::from_vec(values),
+                ))
+            }),
+        };
+        let (name, runner, values) = match prepared {
+            Ok(p) => p,
             Err(e) => return Outcome::Reply(Reply::error_owned(format!("ERR {e}"))),
         };
-        let set = |name: &str, items: &[&[u8]]| -> mlua::Result<()> {
-            let t = self.lua.create_table_with_capacity(items.len(), 0)?;
-            for (i, item) in items.iter().enumerate() {
-                t.raw_set(i + 1, self.lua.create_string(item)?)?;
-            }
-            self.globals.raw_set(name, t)
-        };
-        if let Err(e) = set("KEYS", inv.keys).and_then(|()| set("ARGV", inv.args)) {
-            return Outcome::Reply(Reply::error_owned(format!("ERR {}", lua_error_text(&e))));
-        }
-        let sha = String::from_utf8_lossy(&inv.script.sha).into_owned();
         let mut state = RunState {
             ctx: (ctx as *mut Ctx).cast(),
             run: ScriptRun {
@@ -250,8 +368,8 @@ impl Engine {
             start: Instant::now(),
             threshold_ms: ctx.server.config.busy_reply_threshold(),
             busy: None,
-            eval: true,
-            name: sha,
+            eval: matches!(inv.callee, Callee::Script(_)),
+            name,
             restart: false,
             can_restart: inv.can_restart,
             state: self.state,
@@ -260,7 +378,7 @@ impl Engine {
         RUN.with(|r| r.set(&mut state));
         // SAFETY: the hook reads `RUN`, set for exactly this call.
         unsafe { ffi::lua_sethook(self.state, Some(hook), ffi::LUA_MASKCOUNT, HOOK_EVERY) };
-        let result = self.run.call::<MultiValue>(f);
+        let result = runner.call::<MultiValue>(values);
         unsafe { ffi::lua_sethook(self.state, None, 0, 0) };
         RUN.with(|r| r.set(std::ptr::null_mut()));
         // `state` holds no borrow of `ctx` any more.
@@ -274,11 +392,7 @@ impl Engine {
         if state.restart {
             return Outcome::Restart;
         }
-        if !state.run.strayed && !inv.script.declared_only.load(Ordering::Relaxed) {
-            inv.script.declared_only.store(true, Ordering::Relaxed);
-        } else if state.run.strayed {
-            inv.script.strays.store(true, Ordering::Relaxed);
-        }
+        inv.hint.learn(state.run.strayed);
         let resp3 = state.resp == Resp::V3;
         let reply = match result {
             Ok(values) => {
@@ -774,5 +888,112 @@ fn randomseed(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
     };
     let seed = seed as i64 as i32 as u32 as u64;
     RAND48.with(|x| x.set((seed << 16) | 0x330E));
+    Ok(MultiValue::new())
+}
+
+/// Redis's function names: letters, digits and underscores, at least one.
+pub fn valid_name(name: &[u8]) -> bool {
+    !name.is_empty() && name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+}
+
+/// `redis.register_function(name, callback)` or
+/// `redis.register_function{function_name=, callback=, flags=, description=}`.
+fn register_function(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
+    if LOADING.with(|l| l.borrow().is_none()) {
+        return fail_with(
+            lua,
+            "redis.register_function can only be called on FUNCTION LOAD command",
+        );
+    }
+    let read = || -> Result<Registered, &'static str> {
+        match args.len() {
+            1 => {
+                let Some(Value::Table(t)) = args.front() else {
+                    return Err("calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).");
+                };
+                let (mut name, mut callback, mut description, mut flags) =
+                    (None, None, None, super::ScriptFlags::default());
+                for pair in t.pairs::<Value, Value>() {
+                    let (k, v) = pair.map_err(|_| {
+                        "named argument key given to redis.register_function is not a string"
+                    })?;
+                    let key = match &k {
+                        Value::String(s) => s.to_string_lossy().to_ascii_lowercase(),
+                        _ => return Err(
+                            "named argument key given to redis.register_function is not a string",
+                        ),
+                    };
+                    match key.as_str() {
+                        "function_name" => {
+                            name = Some(lua_text(&v).ok_or("function_name argument given to redis.register_function must be a string")?)
+                        }
+                        "description" => {
+                            description = Some(lua_text(&v).ok_or("description argument given to redis.register_function must be a string")?)
+                        }
+                        "callback" => match v {
+                            Value::Function(f) => callback = Some(f),
+                            _ => return Err("callback argument given to redis.register_function must be a function"),
+                        },
+                        "flags" => {
+                            let Value::Table(list) = v else {
+                                return Err("flags argument to redis.register_function must be a table representing function flags");
+                            };
+                            for flag in list.sequence_values::<Value>() {
+                                let flag = flag.ok().as_ref().and_then(lua_text).ok_or("unknown flag given")?;
+                                let lower = flag.to_ascii_lowercase();
+                                flags.insert(super::flag_named(&lower).ok_or("unknown flag given")?);
+                            }
+                        }
+                        _ => return Err("unknown argument given to redis.register_function"),
+                    }
+                }
+                let name =
+                    name.ok_or("redis.register_function must get a function name argument")?;
+                let callback =
+                    callback.ok_or("redis.register_function must get a callback argument")?;
+                Ok(Registered {
+                    name: String::from_utf8_lossy(&name).into_owned(),
+                    callback,
+                    description: description.map(|d| String::from_utf8_lossy(&d).into_owned()),
+                    flags,
+                })
+            }
+            2 => {
+                let name = args
+                    .front()
+                    .and_then(lua_text)
+                    .ok_or("first argument to redis.register_function must be a string")?;
+                let Some(Value::Function(callback)) = args.get(1) else {
+                    return Err("second argument to redis.register_function must be a function");
+                };
+                Ok(Registered {
+                    name: String::from_utf8_lossy(&name).into_owned(),
+                    callback: callback.clone(),
+                    description: None,
+                    flags: super::ScriptFlags::default(),
+                })
+            }
+            _ => Err("wrong number of arguments to redis.register_function"),
+        }
+    };
+    let registered = match read() {
+        Ok(r) => r,
+        Err(e) => return fail_with(lua, e),
+    };
+    if !valid_name(registered.name.as_bytes()) {
+        return fail_with(lua, "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long");
+    }
+    let duplicate = LOADING.with(|l| {
+        let mut l = l.borrow_mut();
+        let list = l.get_or_insert_with(Vec::new);
+        if list.iter().any(|r| r.name == registered.name) {
+            return true;
+        }
+        list.push(registered);
+        false
+    });
+    if duplicate {
+        return fail_with(lua, "Function already exists in the library");
+    }
     Ok(MultiValue::new())
 }

@@ -15,6 +15,7 @@ mod cjson;
 mod cmsgpack;
 mod convert;
 pub mod engine;
+pub mod functions;
 mod lstruct;
 
 use std::collections::HashMap;
@@ -67,17 +68,33 @@ pub struct Script {
     /// Bytes of the shebang line (kept out of the compiled chunk, its line
     /// feed kept so line numbers hold).
     pub shebang_len: usize,
-    /// A run under the all-shards lock touched only its declared keys:
-    /// later runs lock just those (see ARCHITECTURE.md, scripts' locks).
-    pub declared_only: AtomicBool,
-    /// A run reached a key it did not declare: runs lock everything.
-    pub strays: AtomicBool,
+    pub hint: LockHint,
 }
 
-impl Script {
+/// What runs of a script or function showed about the keys it touches,
+/// which decides its locks (see ARCHITECTURE.md, scripts' locks).
+#[derive(Default)]
+pub struct LockHint {
+    /// A run under the all-shards lock touched only its declared keys:
+    /// later runs lock just those.
+    declared_only: AtomicBool,
+    /// A run reached a key it did not declare: runs lock everything.
+    strays: AtomicBool,
+}
+
+impl LockHint {
     /// Whether a run may lock only its declared keys.
     pub fn keys_suffice(&self) -> bool {
         self.declared_only.load(Ordering::Relaxed) && !self.strays.load(Ordering::Relaxed)
+    }
+
+    /// A run ended having strayed from its declared keys or not.
+    pub fn learn(&self, strayed: bool) {
+        if strayed {
+            self.strays.store(true, Ordering::Relaxed);
+        } else {
+            self.declared_only.store(true, Ordering::Relaxed);
+        }
     }
 }
 

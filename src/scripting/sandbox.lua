@@ -43,6 +43,7 @@ local redis = {
     setresp = native.setresp,
     set_repl = native.set_repl,
     acl_check_cmd = native.acl_check_cmd,
+    register_function = native.register_function,
     replicate_commands = function() return true end,
     breakpoint = function() return false end,
     debug = function() end,
@@ -109,9 +110,37 @@ local globals = {
     redis = readonly(redis),
 }
 
+-- What globals resolve to: the scripts' globals, or while FUNCTION LOAD
+-- runs a library, only the library API (as Redis swaps its globals'
+-- __index).
+local current = globals
+
+local function strict_index(t)
+    return function(_, name)
+        local v = rawget(t, name)
+        if v == nil then
+            error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+        end
+        return v
+    end
+end
+
+local library_api = {
+    register_function = native.register_function,
+    log = native.log,
+    LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+    REDIS_VERSION = native.version,
+    REDIS_VERSION_NUM = native.version_num,
+}
+local load_globals = { redis = readonly(library_api, strict_index(library_api)) }
+
+local function set_loading(on)
+    current = on and load_globals or globals
+end
+
 -- Globals the scripts may not define; KEYS and ARGV are set by the server.
 local function global_index(_, name)
-    local v = rawget(globals, name)
+    local v = rawget(current, name)
     if v == nil then
         error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
     end
@@ -157,4 +186,4 @@ local function run_with(f, keys, args)
     return xpcall(function() return f(keys, args) end, handler)
 end
 
-return env, globals, run, run_with, readonly
+return env, globals, run, run_with, set_loading
