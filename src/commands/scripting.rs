@@ -131,7 +131,7 @@ pub(super) fn numkeys(args: &[&[u8]]) -> Result<usize, Reply> {
     if numkeys < 0 {
         return Err(Reply::error("ERR Number of keys can't be negative"));
     }
-    Ok(numkeys)
+    Ok(numkeys as usize)
 }
 
 /// Runs a script or function (Redis's `scriptPrepareForRun` checks, then
