@@ -162,9 +162,22 @@ fn string_field(t: &Table, name: &str) -> Option<mlua::LuaString> {
     }
 }
 
+/// How deep a script's result may nest before the innermost level is
+/// Redis's `reached lua stack limit` error. Redis gets there near 8000
+/// levels (its Lua stack, `LUAI_MAXCSTACK`); we stop at 1000 so the
+/// conversion and the encoder's recursion fit an event loop thread's stack.
+const MAX_DEPTH: usize = 1000;
+
 /// The script's result as the reply (Redis's `luaReplyToRedisReply`); the
 /// script's protocol decides what booleans become.
 pub fn lua_to_reply(value: Value, resp3: bool) -> Reply {
+    to_reply(value, resp3, 0)
+}
+
+fn to_reply(value: Value, resp3: bool, depth: usize) -> Reply {
+    if depth >= MAX_DEPTH {
+        return Reply::error("ERR reached lua stack limit");
+    }
     match value {
         Value::String(s) => Reply::Bulk(Bytes::copy_from_slice(&s.as_bytes())),
         Value::Boolean(b) => match (resp3, b) {
@@ -174,12 +187,12 @@ pub fn lua_to_reply(value: Value, resp3: bool) -> Reply {
         },
         Value::Integer(n) => Reply::Integer(n),
         Value::Number(n) => Reply::Integer(n as i64),
-        Value::Table(t) => table_to_reply(&t, resp3),
+        Value::Table(t) => table_to_reply(&t, resp3, depth + 1),
         _ => Reply::Null,
     }
 }
 
-fn table_to_reply(t: &Table, resp3: bool) -> Reply {
+fn table_to_reply(t: &Table, resp3: bool, depth: usize) -> Reply {
     if let Some(err) = string_field(t, "err") {
         return Reply::error_owned(one_line(err.as_bytes().to_vec()));
     }
@@ -206,7 +219,7 @@ fn table_to_reply(t: &Table, resp3: bool) -> Reply {
     if let Ok(Value::Table(map)) = t.raw_get::<Value>("map") {
         let mut pairs = Vec::new();
         for (k, v) in map.pairs::<Value, Value>().flatten() {
-            pairs.push((lua_to_reply(k, resp3), lua_to_reply(v, resp3)));
+            pairs.push((to_reply(k, resp3, depth), to_reply(v, resp3, depth)));
         }
         return Reply::Map(pairs);
     }
@@ -214,7 +227,7 @@ fn table_to_reply(t: &Table, resp3: bool) -> Reply {
         let items = set
             .pairs::<Value, Value>()
             .flatten()
-            .map(|(k, _)| lua_to_reply(k, resp3))
+            .map(|(k, _)| to_reply(k, resp3, depth))
             .collect();
         return Reply::Set(items);
     }
@@ -222,7 +235,7 @@ fn table_to_reply(t: &Table, resp3: bool) -> Reply {
     for i in 1.. {
         match t.raw_get::<Value>(i) {
             Ok(Value::Nil) | Err(_) => break,
-            Ok(v) => items.push(lua_to_reply(v, resp3)),
+            Ok(v) => items.push(to_reply(v, resp3, depth)),
         }
     }
     Reply::Array(items)
