@@ -53,11 +53,12 @@ fn run_fcall(ctx: &mut Ctx, args: &[&[u8]], ro: bool) -> CmdResult {
     let function = LIBRARIES
         .function(&name)
         .ok_or_else(|| Reply::error("ERR Function not found"))?;
-    let numkeys = numkeys(args)?;
+    let numkeys = numkeys(args, "ERR Bad number of keys provided")?;
     let keys = &args[3..3 + numkeys];
     let rest = &args[3 + numkeys..];
     run(
         ctx,
+        args,
         Callee::Function(&name),
         &function.hint,
         function.flags,
@@ -178,26 +179,7 @@ fn function_list(_ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn function_stats(_ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
-    if BUSY.any() && BUSY.is_eval() {
-        return Err(Reply::error(
-            "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
-        ));
-    }
-    let (libraries, functions) = LIBRARIES.counts();
-    let text = |s: &str| Reply::bulk(s.as_bytes().to_vec());
-    Ok(Reply::Map(vec![
-        (text("running_script"), Reply::Null),
-        (
-            text("engines"),
-            Reply::Map(vec![(
-                text("LUA"),
-                Reply::Map(vec![
-                    (text("libraries_count"), Reply::Integer(libraries as i64)),
-                    (text("functions_count"), Reply::Integer(functions as i64)),
-                ]),
-            )]),
-        ),
-    ]))
+    Ok(crate::scripting::functions::stats_reply())
 }
 
 fn function_kill(_ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {

@@ -99,7 +99,7 @@ fn run_eval(ctx: &mut Ctx, args: &[&[u8]], ro: bool) -> CmdResult {
     // Shown before the commands it runs, as Redis's evalCommand does.
     ctx.server.monitors.feed_script(ctx.client, args);
     ctx.prevent_propagation();
-    let numkeys = numkeys(args)?;
+    let numkeys = numkeys(args, super::args::ERR_NOT_INTEGER)?;
     let script = if is_evalsha(args[0]) {
         scripting::sha_arg(args[1])
             .and_then(|sha| SCRIPTS.get(&sha))
@@ -111,6 +111,7 @@ fn run_eval(ctx: &mut Ctx, args: &[&[u8]], ro: bool) -> CmdResult {
     let rest = &args[3 + numkeys..];
     run(
         ctx,
+        args,
         Callee::Script(&script),
         &script.hint,
         script.flags,
@@ -120,9 +121,10 @@ fn run_eval(ctx: &mut Ctx, args: &[&[u8]], ro: bool) -> CmdResult {
     )
 }
 
-/// The number of keys of EVAL and FCALL: an error when it does not fit.
-pub(super) fn numkeys(args: &[&[u8]]) -> Result<usize, Reply> {
-    let numkeys = int_arg(args[2])?;
+/// The number of keys of EVAL and FCALL: an error when it does not fit
+/// (`not_integer`: the command's error for a numkeys that is no number).
+pub(super) fn numkeys(args: &[&[u8]], not_integer: &'static str) -> Result<usize, Reply> {
+    let numkeys = int_arg(args[2]).map_err(|_| Reply::error(not_integer))?;
     if numkeys > args.len() as i64 - 3 {
         return Err(Reply::error(
             "ERR Number of keys can't be greater than number of args",
@@ -136,8 +138,10 @@ pub(super) fn numkeys(args: &[&[u8]]) -> Result<usize, Reply> {
 
 /// Runs a script or function (Redis's `scriptPrepareForRun` checks, then
 /// the run, again under every lock when it strays before writing).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn run(
     ctx: &mut Ctx,
+    command: &[&[u8]],
     callee: Callee,
     hint: &scripting::LockHint,
     flags: ScriptFlags,
@@ -167,6 +171,7 @@ pub(super) fn run(
     let mut can_restart = !ctx.client.in_multi();
     loop {
         let invocation = Invocation {
+            command,
             callee: match callee {
                 Callee::Script(s) => Callee::Script(s),
                 Callee::Function(f) => Callee::Function(f),

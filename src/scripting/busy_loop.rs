@@ -22,6 +22,8 @@ use crate::server::{Server, ShutdownFlags};
 /// What a busy loop does with one request.
 enum Action {
     Reply(&'static [u8]),
+    /// FUNCTION STATS, in the client's protocol.
+    Stats,
     /// Leave it (and what follows) to the client's task.
     Leave,
 }
@@ -53,6 +55,9 @@ fn decide(server: &Server, args: &[&[u8]]) -> Action {
             std::process::exit(0);
         }
     }
+    if args.len() == 2 && is(args[0], "function") && is(sub, "stats") {
+        return Action::Stats;
+    }
     match server.commands.lookup(args) {
         Ok(cmd) if cmd.flags.contains(Flags::ALLOW_BUSY) => Action::Leave,
         _ if BUSY.is_eval() => Action::Reply(
@@ -69,12 +74,13 @@ pub fn serve_others(server: &Server, own: u64) {
     for handle in server.clients.on_this_thread(own) {
         // A replica's link carries the stream, not requests.
         if handle.fd >= 0 && !server.replication.is_replica(handle.id) {
-            serve(server, handle.fd as i32);
+            let resp = handle.info().resp;
+            serve(server, handle.fd as i32, resp);
         }
     }
 }
 
-fn serve(server: &Server, fd: i32) {
+fn serve(server: &Server, fd: i32, resp: crate::protocol::Resp) {
     let mut peek = vec![0u8; 64 * 1024];
     // SAFETY: `peek` is writable for its length; MSG_PEEK leaves the bytes queued.
     let n = unsafe {
@@ -107,6 +113,12 @@ fn serve(server: &Server, fd: i32) {
         match decide(server, &args) {
             Action::Leave => break,
             Action::Reply(reply) => replies.extend_from_slice(reply),
+            Action::Stats => {
+                let reply = super::functions::stats_reply();
+                let mut out = BytesMut::new();
+                crate::protocol::encode(&reply, resp, &mut out);
+                replies.extend_from_slice(&out);
+            }
         }
         drop(args);
         bytes::Buf::advance(&mut buf, request.len);

@@ -82,6 +82,8 @@ struct RunState {
     eval: bool,
     /// The function name in messages (the SHA for EVAL).
     name: String,
+    /// The command running it (FUNCTION STATS), until it goes busy.
+    command: Vec<Vec<u8>>,
     /// A `redis.call` reached a key outside the guard before any write:
     /// the script is stopped, to run again under every lock.
     restart: bool,
@@ -108,6 +110,8 @@ pub enum Callee<'a> {
 /// What to run.
 pub struct Invocation<'a> {
     pub callee: Callee<'a>,
+    /// The whole command (EVAL or FCALL and its arguments).
+    pub command: &'a [&'a [u8]],
     pub hint: &'a super::LockHint,
     pub keys: &'a [&'a [u8]],
     pub args: &'a [&'a [u8]],
@@ -276,14 +280,15 @@ impl Engine {
             for code in super::functions::LIBRARIES.codes() {
                 if let Ok(registered) = self.load(&code) {
                     for r in registered {
-                        self.functions.insert(r.name, r.callback);
+                        self.functions
+                            .insert(r.name.to_ascii_lowercase(), r.callback);
                     }
                 }
             }
             self.functions_epoch = Some(epoch);
         }
         self.functions
-            .get(name)
+            .get(&name.to_ascii_lowercase())
             .cloned()
             .ok_or_else(|| "Function not found".to_string())
     }
@@ -369,6 +374,7 @@ impl Engine {
             threshold_ms: ctx.server.config.busy_reply_threshold(),
             busy: None,
             eval: matches!(inv.callee, Callee::Script(_)),
+            command: inv.command.iter().map(|a| a.to_vec()).collect(),
             name,
             restart: false,
             can_restart: inv.can_restart,
@@ -486,6 +492,9 @@ impl RunState {
             );
             let busy = Arc::new(BusyScript {
                 eval: self.eval,
+                name: self.name.clone(),
+                command: std::mem::take(&mut self.command),
+                start: self.start,
                 wrote: self.run.wrote.into(),
                 kill: false.into(),
             });
@@ -498,11 +507,8 @@ impl RunState {
             super::busy_loop::serve_others(ctx.server, ctx.client.id);
             if busy.kill.load(Ordering::Relaxed) {
                 tracing::warn!("Lua script killed by user with SCRIPT KILL.");
-                return Some(if self.eval {
-                    c"ERR Script killed by user with SCRIPT KILL..."
-                } else {
-                    c"ERR Script killed by user with FUNCTION KILL..."
-                });
+                // Redis's text for FUNCTION KILL too.
+                return Some(c"ERR Script killed by user with SCRIPT KILL...");
             }
         }
         None

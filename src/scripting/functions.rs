@@ -25,7 +25,8 @@ pub struct Library {
     pub name: String,
     /// The whole code, shebang included (FUNCTION LIST WITHCODE).
     pub code: Bytes,
-    /// Its functions in name order.
+    /// Its functions in name order (keyed as registered; the registry's
+    /// index is by lowercase name).
     pub functions: BTreeMap<String, Arc<FunctionInfo>>,
 }
 
@@ -108,8 +109,12 @@ impl Libraries {
             .collect()
     }
 
+    /// A function by name, in any case (Redis's function names are).
     pub fn function(&self, name: &str) -> Option<Arc<FunctionInfo>> {
-        self.lock().functions.get(name).cloned()
+        self.lock()
+            .functions
+            .get(&name.to_ascii_lowercase())
+            .cloned()
     }
 
     /// FUNCTION LOAD: the library's name, or Redis's error.
@@ -124,7 +129,7 @@ impl Libraries {
         }
         let mut registry = self.lock();
         for (function, ..) in &registered {
-            if let Some(existing) = registry.functions.get(function) {
+            if let Some(existing) = registry.functions.get(&function.to_ascii_lowercase()) {
                 if existing.library != name {
                     return Err(format!("Function {function} already exists"));
                 }
@@ -143,7 +148,9 @@ impl Libraries {
                 flags,
                 hint: LockHint::default(),
             });
-            registry.functions.insert(function.clone(), info.clone());
+            registry
+                .functions
+                .insert(function.to_ascii_lowercase(), info.clone());
             functions.insert(function, info);
         }
         registry.libraries.insert(
@@ -191,7 +198,32 @@ fn remove(registry: &mut Registry, name: &str) -> bool {
         return false;
     };
     for function in library.functions.keys() {
-        registry.functions.remove(function);
+        registry.functions.remove(&function.to_ascii_lowercase());
     }
     true
+}
+
+/// FUNCTION STATS (`functionStatsCommand`): refused while an EVAL is busy.
+pub fn stats_reply() -> crate::protocol::Reply {
+    use crate::protocol::Reply;
+    if super::BUSY.any() && super::BUSY.is_eval() {
+        return Reply::error(
+            "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+        );
+    }
+    let (libraries, functions) = LIBRARIES.counts();
+    let text = |s: &str| Reply::bulk(s.as_bytes().to_vec());
+    Reply::Map(vec![
+        (text("running_script"), super::BUSY.running()),
+        (
+            text("engines"),
+            Reply::Map(vec![(
+                text("LUA"),
+                Reply::Map(vec![
+                    (text("libraries_count"), Reply::Integer(libraries as i64)),
+                    (text("functions_count"), Reply::Integer(functions as i64)),
+                ]),
+            )]),
+        ),
+    ])
 }

@@ -245,6 +245,11 @@ pub struct Busy {
 pub struct BusyScript {
     /// EVAL (true) or FCALL.
     pub eval: bool,
+    /// The function's name (the SHA for EVAL), for FUNCTION STATS.
+    pub name: String,
+    /// The command that runs it, as FUNCTION STATS shows it.
+    pub command: Vec<Vec<u8>>,
+    pub start: std::time::Instant,
     /// It ran a write command: it cannot be killed.
     pub wrote: AtomicBool,
     /// SCRIPT KILL / FUNCTION KILL asked it to stop.
@@ -271,6 +276,32 @@ impl Busy {
     /// Whether a script is past its threshold: one relaxed load per command.
     pub fn any(&self) -> bool {
         self.count.load(Ordering::Relaxed) > 0
+    }
+
+    /// FUNCTION STATS's `running_script`: the busy script, or null.
+    pub fn running(&self) -> crate::protocol::Reply {
+        use crate::protocol::Reply;
+        let Some(script) = self.lock().first().cloned() else {
+            return Reply::Null;
+        };
+        let text = |s: &str| Reply::bulk(s.as_bytes().to_vec());
+        Reply::Map(vec![
+            (text("name"), text(&script.name)),
+            (
+                text("command"),
+                Reply::Array(
+                    script
+                        .command
+                        .iter()
+                        .map(|a| Reply::bulk(a.clone()))
+                        .collect(),
+                ),
+            ),
+            (
+                text("duration_ms"),
+                Reply::Integer(script.start.elapsed().as_millis() as i64),
+            ),
+        ])
     }
 
     /// Whether the busy script is an EVAL (else a function), for `-BUSY`'s text.
