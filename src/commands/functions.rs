@@ -225,8 +225,8 @@ fn function_help(_ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
             "    * FLUSH: delete all existing libraries.",
             "    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.",
             "    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
-            "      libraries with the new libraries (notice that even on this case there is no guarantee that the",
-            "      functions in the current libraries will be replaced)",
+            "      libraries with the new libraries (notice that even on this option there is a chance of failure",
+            "      in case of functions name collision with another library).",
         ],
     ))
 }
