@@ -58,6 +58,9 @@ struct Engine {
 }
 
 thread_local! {
+    /// When the library FUNCTION LOAD is running must be done by (Redis
+    /// gives a load 500 ms).
+    static LOAD_DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
     /// The functions registered by the library FUNCTION LOAD is running.
     static LOADING: RefCell<Option<Vec<Registered>>> = const { RefCell::new(None) };
     static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
@@ -305,7 +308,12 @@ impl Engine {
             .map_err(|e| format!("Error compiling function: {}", lua_error_text(&e)))?;
         LOADING.with(|l| *l.borrow_mut() = Some(Vec::new()));
         let _ = self.set_loading.call::<()>(true);
+        LOAD_DEADLINE.with(|d| d.set(Some(Instant::now() + std::time::Duration::from_millis(500))));
+        // SAFETY: the hook reads LOAD_DEADLINE, set for exactly this call.
+        unsafe { ffi::lua_sethook(self.state, Some(hook), ffi::LUA_MASKCOUNT, HOOK_EVERY) };
         let result = self.run.call::<MultiValue>(chunk);
+        unsafe { ffi::lua_sethook(self.state, None, 0, 0) };
+        LOAD_DEADLINE.with(|d| d.set(None));
         let _ = self.set_loading.call::<()>(false);
         let registered = LOADING.with(|l| l.borrow_mut().take()).unwrap_or_default();
         let mut values = result.map_err(|e| lua_error_text(&e))?.into_iter();
@@ -459,7 +467,11 @@ fn lua_error_text(e: &mlua::Error) -> String {
 
 /// The count hook (Redis's `luaMaskCountHook`).
 unsafe extern "C-unwind" fn hook(state: *mut ffi::lua_State, _ar: *mut ffi::lua_Debug) {
+    let load_over = LOAD_DEADLINE.with(|d| d.get().is_some_and(|at| Instant::now() >= at));
     let stop = RUN.with(|r| {
+        if load_over {
+            return Some(c"ERR FUNCTION LOAD timeout");
+        }
         let run = r.get();
         // SAFETY: RUN points at the running script's state or is null.
         (!run.is_null()).then(|| unsafe { (*run).tick() }).flatten()
