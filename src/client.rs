@@ -63,6 +63,9 @@ pub struct ClientHandle {
     pub laddr: SocketAddr,
     /// The socket's file descriptor, for CLIENT LIST's `fd=`.
     pub fd: i64,
+    /// The event loop thread serving the connection (a busy script serves
+    /// its loop's other clients, `scripting::busy_loop`).
+    pub thread: std::thread::ThreadId,
     pub created: Instant,
     info: Mutex<ClientInfo>,
     /// When the last command ran, in ms since the epoch: the command's own
@@ -371,6 +374,9 @@ pub struct Client {
     /// in JSON mode pushed messages are encoded as answers to it.
     pub push_line: Option<Bytes>,
     pub tx: Transaction,
+    /// A script of this client is running: its commands come from Redis's
+    /// Lua client (MONITOR shows `lua`) and may not block.
+    pub in_script: bool,
     /// CLIENT REPLY ON|OFF|SKIP.
     pub replies: ReplySwitch,
     /// The unconsumed input, the running command's included: the client's
@@ -485,6 +491,12 @@ impl Client {
         self.tx.queued.is_some()
     }
 
+    /// Blocking commands answer at once instead of blocking (Redis's
+    /// `CLIENT_DENY_BLOCKING`): inside EXEC and inside a script.
+    pub fn deny_blocking(&self) -> bool {
+        self.in_multi() || self.in_script
+    }
+
     /// Enters MULTI (Redis's `multiCommand`).
     pub fn begin_multi(&mut self) {
         self.tx.queued = Some(Vec::new());
@@ -551,6 +563,16 @@ impl ClientRegistry {
         self.clients.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The clients served by the calling thread's event loop, but `except`.
+    pub fn on_this_thread(&self, except: u64) -> Vec<Arc<ClientHandle>> {
+        let me = std::thread::current().id();
+        self.lock()
+            .values()
+            .filter(|h| h.thread == me && h.id != except)
+            .cloned()
+            .collect()
+    }
+
     pub fn register(
         &self,
         addr: SocketAddr,
@@ -566,6 +588,7 @@ impl ClientRegistry {
             addr,
             laddr,
             fd,
+            thread: std::thread::current().id(),
             created: now,
             info: Mutex::new(ClientInfo {
                 name: None,
@@ -609,6 +632,7 @@ impl ClientRegistry {
             replies: ReplySwitch::default(),
             query_len: 0,
             tx: Transaction::default(),
+            in_script: false,
             block: ClientBlock::default(),
             authenticated: true,
             permissions: user.state(),

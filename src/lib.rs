@@ -33,6 +33,7 @@ pub mod protocol;
 pub mod pubsub;
 pub mod rdb;
 pub mod replication;
+pub mod scripting;
 pub mod server;
 pub mod slowlog;
 pub mod tracking;

@@ -69,6 +69,18 @@ impl Monitors {
         {
             return;
         }
+        self.feed_line(client, args);
+    }
+
+    /// EVAL and friends (flagged `skip_monitor`) show themselves before
+    /// the commands their script runs, as Redis's `evalCommand` does.
+    pub fn feed_script(&self, client: &mut Client, args: &[&[u8]]) {
+        if self.count.load(Ordering::Acquire) > 0 {
+            self.feed_line(client, args);
+        }
+    }
+
+    fn feed_line(&self, client: &mut Client, args: &[&[u8]]) {
         let line = monitor_line(client, args);
         // Monitors are normal clients: their output buffer limit is that class's.
         let limit = self.config.client_output_buffer_limits()[0];
@@ -90,7 +102,12 @@ fn monitor_line(client: &Client, args: &[&[u8]]) -> Vec<u8> {
         now / 1_000_000,
         now % 1_000_000,
         client.db,
-        client.handle.addr
+        // A script's commands come from Redis's Lua client.
+        if client.in_script {
+            "lua".to_string()
+        } else {
+            client.handle.addr.to_string()
+        }
     )
     .into_bytes();
     let secrets = redacted(args);

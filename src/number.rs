@@ -6,6 +6,7 @@
 //! and INCRBYFLOAT computes in C `long double` (x87 80-bit on x86_64), which
 //! Rust has no type for.
 
+use std::ffi::CStr;
 use std::ffi::{c_char, c_int};
 
 /// Error for an operand of ZADD, INCRBYFLOAT and friends that is not a float
@@ -188,6 +189,20 @@ pub fn format_double_human(d: f64) -> Vec<u8> {
     let n = unsafe { reddish_d_human(d, buf.as_mut_ptr().cast(), buf.len()) };
     let n = usize::try_from(n).unwrap_or(0).min(buf.len() - 1);
     buf[..n].to_vec()
+}
+
+/// C `printf(fmt, d)` for a one-double format of at most 40 bytes of output.
+fn format_with(fmt: &CStr, d: f64) -> String {
+    let mut buf = [0u8; 64];
+    // SAFETY: `buf` is writable for its length; `fmt` takes one double.
+    let n = unsafe { libc::snprintf(buf.as_mut_ptr().cast(), buf.len(), fmt.as_ptr(), d) };
+    let n = usize::try_from(n).unwrap_or(0).min(buf.len() - 1);
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+/// Lua 5.1's `tostring` of a number (`LUA_NUMBER_FMT`, `%.14g`).
+pub fn format_lua_number(d: f64) -> String {
+    format_with(c"%.14g", d)
 }
 
 /// A C `long double` (80-bit x87 on x86_64), kept as its raw bytes because

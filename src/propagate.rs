@@ -40,8 +40,23 @@ impl Target {
     pub const REPL: Target = Target(2);
     pub const ALL: Target = Target(3);
 
+    pub const NONE: Target = Target(0);
+
     pub fn includes(self, other: Target) -> bool {
         self.0 & other.0 != 0
+    }
+
+    pub fn intersect(self, other: Target) -> Target {
+        Target(self.0 & other.0)
+    }
+
+    pub fn is_none(self) -> bool {
+        self.0 == 0
+    }
+
+    /// From Redis's `PROPAGATE_AOF` (1) | `PROPAGATE_REPL` (2) bits.
+    pub fn from_bits(bits: u8) -> Target {
+        Target(bits & 3)
     }
 }
 

@@ -213,6 +213,14 @@ impl Replication {
         }
     }
 
+    /// Whether client `client_id` is a replica's link.
+    pub fn is_replica(&self, client_id: u64) -> bool {
+        lock(&self.replicas)
+            .list
+            .iter()
+            .any(|r| r.client_id == client_id)
+    }
+
     /// INFO `master_repl_offset`.
     /// Bytes of the stream sent to replicas and not yet written to them:
     /// one shared buffer in Redis 7 (`mem_total_replication_buffers`), so

@@ -940,3 +940,41 @@ fn evictions_propagate_as_del_or_unlink() {
         }
     }
 }
+
+#[test]
+fn scripts_propagate_the_commands_they_ran_as_a_transaction() {
+    same_stream(
+        &[],
+        &[
+            // One write: on its own.
+            &["eval", "return redis.call('set',KEYS[1],ARGV[1])", "1", "k", "v"],
+            // Several: MULTI ... EXEC, reads left out, relative TTLs absolute.
+            &[
+                "eval",
+                "redis.call('incr',KEYS[1]); redis.call('get',KEYS[1]); redis.call('expire',KEYS[1],100); return redis.call('incr',KEYS[1])",
+                "1",
+                "n",
+            ],
+            // Nothing written: nothing propagated.
+            &["eval", "return redis.call('get','k')", "0"],
+            // SELECT inside the script: the script's database only.
+            &["eval", "redis.call('select','3'); redis.call('set','x','1'); redis.call('select','0'); return redis.call('set','y','2')", "0"],
+            &["set", "after", "1"],
+            // An undeclared key, EVALSHA, and a failing command after a write.
+            &["script", "load", "redis.call('lpush','undeclared','a'); return redis.call('rpush',KEYS[1],'b')"],
+            &["evalsha", "74c9e087e6fcacbb9eaff5c06b2c54e7e4f636ab", "1", "l"],
+            &["eval", "redis.call('lpush','undeclared','a'); return redis.call('rpush',KEYS[1],'b')", "1", "l"],
+            &["eval", "redis.call('set','s','1'); return redis.pcall('lpush','s','x')", "0"],
+            // redis.set_repl: REPL_NONE leaves a write out.
+            &["eval", "redis.set_repl(redis.REPL_NONE); redis.call('set','hidden','1'); redis.set_repl(redis.REPL_ALL); return redis.call('set','shown','1')", "0"],
+            // Inside MULTI: one transaction with the other commands.
+            &["multi"],
+            &["set", "m", "1"],
+            &["eval", "redis.call('incr','m'); return redis.call('incr','m')", "0"],
+            &["exec"],
+            // Blocking commands do not block in a script; SPOP as SREM.
+            &["sadd", "set", "a"],
+            &["eval", "redis.call('blpop','nolist',0); return redis.call('spop','set')", "0"],
+        ],
+    );
+}

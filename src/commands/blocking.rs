@@ -62,7 +62,7 @@ pub(super) fn block(
     deadline: Option<Instant>,
     empty: Reply,
 ) -> CmdResult {
-    if ctx.client.in_multi() {
+    if ctx.client.deny_blocking() {
         return Ok(empty);
     }
     let client = &mut *ctx.client;

@@ -15,6 +15,7 @@ mod blocking;
 mod callstats;
 mod connection;
 mod debug;
+mod functions;
 mod geo;
 mod hash;
 mod hyperloglog;
@@ -25,6 +26,7 @@ pub mod meta;
 pub mod migrate;
 mod pubsub;
 mod replication;
+mod scripting;
 pub mod server;
 mod set;
 mod sort;
@@ -36,6 +38,8 @@ mod zset;
 
 pub use callstats::ErrorStats;
 pub use table::{AclCategories, AclEntry, Command, CommandTable, Flags, KeyFlags};
+
+use std::borrow::Cow;
 
 use bytes::Bytes;
 
@@ -114,6 +118,8 @@ fn registrations() -> impl Iterator<Item = &'static Registration> {
         pubsub::COMMANDS,
         replication::COMMANDS,
         tx::COMMANDS,
+        scripting::COMMANDS,
+        functions::COMMANDS,
         debug::COMMANDS,
         migrate::COMMANDS,
         lolwut::COMMANDS,
@@ -395,6 +401,107 @@ fn propagate(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]], dirty: u64, asked: Ca
     ctx.guard.propagate(|| Op { db, args, target });
 }
 
+/// What a running script is allowed and has done (Redis's `scriptRunCtx`
+/// flags), for [`script_call`].
+#[derive(Default)]
+pub struct ScriptRun {
+    /// EVAL_RO/EVALSHA_RO/FCALL_RO, or a script flagged `no-writes`.
+    pub read_only: bool,
+    /// Flagged `allow-oom` (or `no-writes`).
+    pub allow_oom: bool,
+    /// A write command was let through (`SCRIPT_WRITE_DIRTY`): from then on
+    /// the script can neither be killed nor be failed by server state.
+    pub wrote: bool,
+    /// The shards of the keys the script declared.
+    pub declared: LockSet,
+    /// A command reached a shard outside `declared`.
+    pub strayed: bool,
+}
+
+/// Why `redis.call` did not run a command.
+pub enum ScriptRefusal {
+    /// Redis's error for the script, as its `scriptCall` words it: a plain
+    /// message (the script makes it `ERR ...`) or `-CODE message`.
+    Error(Cow<'static, str>),
+    /// The command needs shards the script's guard does not hold, and they
+    /// are not free right now (see [`Guard::try_extend`]).
+    Undeclared,
+}
+
+/// A command run by a script (`redis.call`/`redis.pcall`): Redis's
+/// `scriptCall`. The one place a script's command is checked (unknown,
+/// arity, `noscript`, writes in a read-only script, the server refusing
+/// writes, the user's ACL permissions, `maxmemory`) before it goes through
+/// [`call`] like a client's. The client's
+/// `db` and `resp` are the script's while this runs.
+pub fn script_call(
+    ctx: &mut Ctx,
+    args: &[&[u8]],
+    run: &mut ScriptRun,
+) -> Result<Reply, ScriptRefusal> {
+    let refuse = |text: &'static str| Err(ScriptRefusal::Error(Cow::Borrowed(text)));
+    let cmd = match resolve(ctx.server, args) {
+        Ok(cmd) => cmd,
+        Err((None, _)) => return refuse("Unknown Redis command called from script"),
+        Err((Some(_), _)) => {
+            return refuse("Wrong number of args calling Redis command from script")
+        }
+    };
+    if cmd.flags.contains(Flags::NOSCRIPT) {
+        cmd.stats.reject();
+        return refuse("This Redis command is not allowed from script");
+    }
+    // Redis's `scriptVerifyACL`: the script runs as its caller's user.
+    if let Some(denied) = acl_denial(ctx.server, ctx.client, cmd, args, crate::acl::Context::Lua) {
+        cmd.stats.reject();
+        return refuse(match denied {
+            crate::acl::Denied::Command => {
+                "The user executing the script can't run this command or subcommand"
+            }
+            crate::acl::Denied::Key(_) => {
+                "The user executing the script can't access at least one of the keys mentioned in the command arguments"
+            }
+            crate::acl::Denied::Channel(_) => {
+                "The user executing the script can't publish to the channel mentioned in the command"
+            }
+        });
+    }
+    let writes = cmd.flags.contains(Flags::WRITE);
+    if run.read_only && (writes || cmd.flags.contains(Flags::MAY_REPLICATE)) {
+        cmd.stats.reject();
+        return refuse("Write commands are not allowed from read-only scripts.");
+    }
+    if writes && !run.wrote {
+        if let Some(Reply::Error(text)) = crate::persistence::write_refusal(ctx.server) {
+            cmd.stats.reject();
+            let text = format!("-{}", String::from_utf8_lossy(&text));
+            return Err(ScriptRefusal::Error(Cow::Owned(text)));
+        }
+    }
+    // Redis's `scriptVerifyOOM`: over `maxmemory`, a script that has not
+    // written yet may not run a command that can grow memory.
+    if cmd.flags.contains(Flags::DENYOOM)
+        && !run.wrote
+        && !run.allow_oom
+        && crate::evict::over_maxmemory(ctx.server)
+    {
+        cmd.stats.reject();
+        let text = format!("-{}", crate::evict::OOM_ERROR);
+        return Err(ScriptRefusal::Error(Cow::Owned(text)));
+    }
+    let set = cmd.lock_set(&ctx.server.keyspace, ctx.client.db, args);
+    if !run.strayed && !run.declared.includes(&set) {
+        run.strayed = true;
+    }
+    if !ctx.guard.covers(&set) && !ctx.guard.try_extend(&set) {
+        return Err(ScriptRefusal::Undeclared);
+    }
+    if writes {
+        run.wrote = true;
+    }
+    Ok(call(ctx, cmd, args))
+}
+
 /// A blocked command ended by CLIENT UNBLOCK ... ERROR: its error reply
 /// counts (errorstats, `total_error_replies`) and the call counts as
 /// failed, as Redis's `updateStatsOnUnblock` does.
@@ -537,6 +644,11 @@ fn dispatch(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
         if let Some(reply) = crate::persistence::write_refusal(server) {
             return refuse(server, client, Some(cmd), reply);
         }
+    }
+    // Redis's busy-script check: a script past `busy-reply-threshold` on
+    // another event loop.
+    if crate::scripting::BUSY.any() && !cmd.flags.contains(Flags::ALLOW_BUSY) {
+        return refuse(server, client, Some(cmd), crate::scripting::busy_error());
     }
     if client.in_multi() {
         if let Some(reply) = tx::queue(server, client, cmd, args) {

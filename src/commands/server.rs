@@ -45,7 +45,6 @@ pub static COMMANDS: &[Registration] = &[
     cmd("bgsave", bgsave),
     // A rewrite's snapshot is of one moment: every shard, as SAVE.
     cmd_locking("bgrewriteaof", bgrewriteaof, Locks::All),
-    cmd("function|flush", function_flush),
     cmd("memory|usage", memory::usage),
     cmd("memory|stats", memory::stats),
     cmd("memory|doctor", memory::doctor),
@@ -294,24 +293,6 @@ fn flushall(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         removed.extend(db.clear());
     }
     free(removed, keys, in_background);
-    ctx.force_propagation(Target::ALL);
-    Ok(Reply::OK)
-}
-
-/// FUNCTION FLUSH [ASYNC|SYNC]: there is no function library yet, so there is
-/// nothing to flush; Redis's suite calls it before every test block.
-/// Redis counts a flush as a change even when there was nothing, so it
-/// reaches replicas.
-fn function_flush(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    match args {
-        [_, _] => {}
-        [_, _, mode] if is(mode, "SYNC") || is(mode, "ASYNC") => {}
-        _ => {
-            return Err(Reply::error(
-                "ERR FUNCTION FLUSH only supports SYNC|ASYNC option",
-            ))
-        }
-    }
     ctx.force_propagation(Target::ALL);
     Ok(Reply::OK)
 }

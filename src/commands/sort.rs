@@ -211,6 +211,7 @@ fn sort_generic(ctx: &mut Ctx, args: &[&[u8]], readonly: bool) -> CmdResult {
     let mut o = Options::parse(args, readonly, reads_every_key)?;
     let server = ctx.server;
     let fill = server.config.list_max_listpack_size();
+    let in_script = ctx.client.in_script;
     let mut db = ctx.db();
     to_skiplist(&mut db, args[1]);
     // Redis loads every element (or, when the order is the stored one, the
@@ -219,9 +220,9 @@ fn sort_generic(ctx: &mut Ctx, args: &[&[u8]], readonly: bool) -> CmdResult {
         let found = db.get_read(args[1]);
         server.stats.lookup(found.is_some());
         let value = found.map(|e| &e.value);
-        if matches!(value, Some(Value::Set(_))) && o.dontsort && o.store.is_some() {
-            // A set's order is its hash table's: a stored result is sorted
-            // (scripts too, once they exist).
+        if matches!(value, Some(Value::Set(_))) && o.dontsort && (o.store.is_some() || in_script) {
+            // A set's order is its hash table's: a stored result, or one a
+            // script sees, is sorted so replicas get the same.
             o.dontsort = false;
             o.alpha = true;
             o.by = None;

@@ -566,7 +566,13 @@ struct ReadArgs<'a> {
     noack: bool,
 }
 
-fn parse_read_args<'a>(args: &'a [&'a [u8]], xreadgroup: bool) -> Result<ReadArgs<'a>, Reply> {
+/// `in_script`: BLOCK is refused from scripts, as Redis does (its own
+/// backward-compatible error, before `CLIENT_DENY_BLOCKING` is considered).
+fn parse_read_args<'a>(
+    args: &'a [&'a [u8]],
+    xreadgroup: bool,
+    in_script: bool,
+) -> Result<ReadArgs<'a>, Reply> {
     let mut parsed = ReadArgs {
         block: None,
         count: 0,
@@ -581,6 +587,12 @@ fn parse_read_args<'a>(args: &'a [&'a [u8]], xreadgroup: bool) -> Result<ReadArg
         let more = args.len() - i - 1;
         let opt = args[i];
         if is(opt, "BLOCK") && more > 0 {
+            if in_script {
+                return Err(Reply::error_owned(format!(
+                    "ERR {} command is not allowed with BLOCK option from scripts",
+                    String::from_utf8_lossy(args[0])
+                )));
+            }
             i += 1;
             parsed.block = Some(block_ms_arg(args[i])?);
         } else if is(opt, "COUNT") && more > 0 {
@@ -646,7 +658,7 @@ fn xreadgroup(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 /// last ID passed the one waited for, and a group that vanished meanwhile
 /// ends the wait with an error).
 fn xread_generic(ctx: &mut Ctx, args: &[&[u8]], xreadgroup: bool) -> CmdResult {
-    let parsed = parse_read_args(args, xreadgroup)?;
+    let parsed = parse_read_args(args, xreadgroup, ctx.client.in_script)?;
     let rerun = ctx.client.block.is_queued();
     let server = ctx.server;
     // Resolve every key, group and ID first, as Redis does before serving.
@@ -773,7 +785,7 @@ fn xread_generic(ctx: &mut Ctx, args: &[&[u8]], xreadgroup: bool) -> CmdResult {
     let Some(deadline) = parsed.block else {
         return Ok(Reply::NullArray);
     };
-    if !rerun && !ctx.client.in_multi() {
+    if !rerun && !ctx.client.deny_blocking() {
         let count = if parsed.count == 0 {
             BLOCKED_DEFAULT_COUNT
         } else {

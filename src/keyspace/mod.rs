@@ -259,6 +259,14 @@ impl Keyspace {
         Shard::new(of.map.shards()[shard].write(), &of.hints[shard], &of.keys)
     }
 
+    /// Write-locks one shard if nobody holds it now (a script reaching a key
+    /// it did not declare: waiting could deadlock, see [`Guard::try_extend`]).
+    fn try_write_shard(&self, db: usize, shard: usize) -> Option<Shard<'_>> {
+        let of = &self.dbs[db];
+        let table = of.map.shards()[shard].try_write()?;
+        Some(Shard::new(table, &of.hints[shard], &of.keys))
+    }
+
     /// Locks every shard in `set`, in ascending (db, shard) order: the one
     /// order every command uses, which is what makes locking deadlock-free.
     pub fn lock(&self, mut set: LockSet) -> Guard<'_> {
@@ -396,6 +404,11 @@ impl LockSet {
     pub fn is_empty(&self) -> bool {
         self.shards.is_empty()
     }
+
+    /// Whether every shard of `other` is in this set.
+    pub fn includes(&self, other: &LockSet) -> bool {
+        other.shards.iter().all(|s| self.shards.contains(s))
+    }
 }
 
 /// The locked shards of one command (or one transaction), inline up to three
@@ -530,6 +543,76 @@ impl<'k> Guard<'k> {
     pub fn unpropagated(mut self) -> Self {
         self.effects.propagating = false;
         self
+    }
+
+    /// Whether every shard of `set` is locked by this guard.
+    pub fn covers(&self, set: &LockSet) -> bool {
+        set.shards
+            .iter()
+            .all(|id| self.shards.binary_search_by_key(id, |(id, _)| *id).is_ok())
+    }
+
+    /// Adds the shards of `set` this guard lacks, but only if each is free
+    /// right now: they come out of the ascending lock order, so waiting for
+    /// one could deadlock against a command waiting for a shard we hold.
+    /// All or nothing: on false the guard holds what it held before.
+    pub fn try_extend(&mut self, set: &LockSet) -> bool {
+        let mut taken: SmallVec<[((u32, u32), Shard<'k>); 3]> = SmallVec::new();
+        for &(db, shard) in &set.shards {
+            let id = (db, shard);
+            let held = self.shards.binary_search_by_key(&id, |(id, _)| *id).is_ok()
+                || taken.iter().any(|(t, _)| *t == id);
+            if held {
+                continue;
+            }
+            match self.keyspace.try_write_shard(db as usize, shard as usize) {
+                Some(locked) => taken.push((id, locked)),
+                None => return false,
+            }
+        }
+        for (id, locked) in taken {
+            let pos = self
+                .shards
+                .binary_search_by_key(&id, |(id, _)| *id)
+                .unwrap_or_else(|p| p);
+            self.shards.insert(pos, (id, locked));
+        }
+        true
+    }
+
+    /// Ends the unit so far ([`Guard::release`]) and locks every shard of
+    /// every database, in the one order: a script that turned out to reach
+    /// keys it did not declare runs again under this, before it wrote.
+    pub fn relock_all(&mut self) {
+        self.release();
+        let keyspace = self.keyspace;
+        for db in 0..keyspace.databases() {
+            for shard in 0..SHARDS_PER_DB {
+                let locked = keyspace.write_shard(db, shard);
+                self.shards.push(((db as u32, shard as u32), locked));
+            }
+        }
+    }
+
+    /// How many ops the unit collected so far.
+    pub fn ops_len(&self) -> usize {
+        self.effects.ops.len()
+    }
+
+    /// Keeps the ops collected since `start` only for `target`'s readers
+    /// (a script's `redis.set_repl`); ops going nowhere are dropped.
+    pub fn restrict_ops_since(&mut self, start: usize, target: crate::propagate::Target) {
+        let mut index = start;
+        while index < self.effects.ops.len() {
+            let op = &mut self.effects.ops[index];
+            let kept = op.target.intersect(target);
+            if kept.is_none() {
+                self.effects.ops.remove(index);
+            } else {
+                op.target = kept;
+                index += 1;
+            }
+        }
     }
 
     /// Active expiry: this unit's DELs are not a transaction.

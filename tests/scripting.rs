@@ -1,0 +1,535 @@
+//! Lua scripting against real redis-server: EVAL and friends, SCRIPT, the
+//! sandbox, the `redis.*` API, the bundled libraries, conversions both ways
+//! in RESP2 and RESP3, error texts, shebang flags, busy scripts and SCRIPT
+//! KILL; then what only reddish can show (atomicity of scripts reaching
+//! undeclared keys across event loops), and real client libraries.
+
+mod support;
+
+use std::io::Write;
+use std::process::Command;
+use std::time::Duration;
+
+use support::{request, Conn, Pair, Server};
+
+#[test]
+fn eval_replies_and_errors_match_redis() {
+    support::differential(&[
+        &["eval", "return 1", "0"],
+        &[
+            "eval",
+            "return redis.call('set',KEYS[1],ARGV[1])",
+            "1",
+            "k",
+            "v",
+        ],
+        &["eval", "return redis.call('get',KEYS[1])", "1", "k"],
+        &["eval", "return {1,2,3,'ciao',{1,2}}", "0"],
+        &["eval", "return {1,2,nil,4}", "0"],
+        &["eval", "return 3.99", "0"],
+        &["eval", "return -3.99", "0"],
+        &["eval", "return true", "0"],
+        &["eval", "return false", "0"],
+        &["eval", "return nil", "0"],
+        &["eval", "return {ok='fine'}", "0"],
+        &["eval", "return {ok='two\\nlines'}", "0"],
+        &["eval", "return {err='My Error'}", "0"],
+        &["eval", "return redis.error_reply('My Error')", "0"],
+        &["eval", "return redis.error_reply('-My Error')", "0"],
+        &["eval", "return redis.status_reply('xx')", "0"],
+        &["eval", "return {double=3.14}", "0"],
+        &[
+            "eval",
+            "return KEYS[1]..ARGV[1]..#KEYS..#ARGV",
+            "1",
+            "a",
+            "b",
+            "c",
+        ],
+        &["eval", "return redis.call('nosuch')", "0"],
+        &["eval", "return redis.call('get')", "0"],
+        &["eval", "return redis.call()", "0"],
+        &["eval", "return redis.call('set',{},1)", "0"],
+        &["eval", "return redis.call('incr','k')", "0"],
+        &["eval", "return redis.pcall('incr','k')", "0"],
+        &["eval", "return redis.pcall('nosuch')", "0"],
+        &["eval", "return {pcall(redis.call, 'nosuch')}", "0"],
+        &["eval", "return pcall(function() error({err='x'}) end)", "0"],
+        &["eval", "return {pcall(function() error('boom') end)}", "0"],
+        &["eval", "error('boom')", "0"],
+        &["eval", "error({err='MYCODE boom'})", "0"],
+        &[
+            "eval",
+            "local t = {}\nt.x = 1\nreturn redis.call('nosuch')",
+            "0",
+        ],
+        &["eval", "return redis.call('multi')", "0"],
+        &["eval", "return redis.call('eval','return 1','0')", "0"],
+        &["eval", "return redis.call('blpop','nolist',0)", "0"],
+        &["eval", "return redis.call('ping')", "0"],
+        &["eval", "return redis.call('select', 1)", "0"],
+        &["eval", "return redis.call('hset','h','a','1','b','2')", "0"],
+        &["eval", "return redis.call('hgetall','h')", "0"],
+        &["eval", "return redis.call('zadd','z','1.5','a')", "0"],
+        &["eval", "return redis.call('zscore','z','a')", "0"],
+        &["eval", "return +", "0"],
+        &["eval", "return 1", "-1"],
+        &["eval", "return 1", "2", "a"],
+        &["eval", "return 1", "x"],
+        &["evalsha", "ffffffffffffffffffffffffffffffffffffffff", "0"],
+        &["evalsha", "fff", "0"],
+        &["script", "load", "return 'loaded'"],
+        &["evalsha", "F8DFB0A6FCB4F6A1E4B6D5F0E9B1C58F7D0F3D5D", "0"],
+        &["script", "load", "return +"],
+        &[
+            "script",
+            "exists",
+            "ffffffffffffffffffffffffffffffffffffffff",
+        ],
+        &["script", "flush", "x"],
+        &["script", "kill"],
+        &["script", "help"],
+        &["script", "foo"],
+        &["eval_ro", "return redis.call('set','x','y')", "0"],
+        &["eval_ro", "return redis.call('get','k')", "0"],
+        &["eval_ro", "return redis.call('publish','c','m')", "0"],
+    ]);
+}
+
+#[test]
+fn script_cache_matches_redis() {
+    let Some(mut pair) = Pair::new() else {
+        return;
+    };
+    let sha = String::from_utf8(pair.check(&["script", "load", "return 'x'"])).unwrap();
+    let sha = sha.lines().nth(1).unwrap().to_string();
+    pair.run(&[
+        &["evalsha", &sha, "0"],
+        &["evalsha", &sha.to_uppercase(), "0"],
+        &["evalsha_ro", &sha, "0"],
+        &["script", "exists", &sha, &sha.to_uppercase(), "nope"],
+        &["script", "flush", "sync"],
+        &["script", "exists", &sha],
+        &["evalsha", &sha, "0"],
+        &["eval", "return 'x'", "0"],
+        &["script", "exists", &sha],
+        &["script", "flush", "async"],
+        &["script", "flush"],
+        &["script", "exists", &sha],
+    ]);
+}
+
+#[test]
+fn the_sandbox_is_redis_s() {
+    support::differential(&[
+        &["eval", "return a", "0"],
+        &["eval", "a=10", "0"],
+        &["eval", "setmetatable(_G, {})", "0"],
+        &["eval", "local g = getmetatable(_G); g.__index = {}", "0"],
+        &["eval", "redis = function() return 1 end", "0"],
+        &["eval", "_G = {}", "0"],
+        &["eval", "redis.call = function() return 1 end", "0"],
+        &["eval", "cjson.encode = function() return 1 end", "0"],
+        &["eval", "cmsgpack.pack = function() return 1 end", "0"],
+        &["eval", "bit.lshift = function() return 1 end", "0"],
+        &["eval", "loadfile('some file')", "0"],
+        &["eval", "dofile('some file')", "0"],
+        &["eval", "print('some data')", "0"],
+        &["eval", "return os", "0"],
+        &["eval", "return io", "0"],
+        &["eval", "return debug", "0"],
+        &["eval", "return require", "0"],
+        &[
+            "eval",
+            "return loadstring(string.dump(function() return 1 end))()",
+            "0",
+        ],
+        &["eval", "return loadstring('return 7')()", "0"],
+        &["eval", "return _G.redis ~= nil", "0"],
+        &["eval", "return type(cjson.null)", "0"],
+        &["eval", "return tostring(1.5)..tostring(10/3)", "0"],
+        &[
+            "eval",
+            "return string.rep('x', 3)..table.concat({1,2},',')",
+            "0",
+        ],
+        &["eval", "return math.floor(2.5)", "0"],
+        &["eval", "return redis.REDIS_VERSION", "0"],
+        &["eval", "return redis.REDIS_VERSION_NUM", "0"],
+        &["eval", "return redis.sha1hex('Pizza & Mandolino')", "0"],
+        &["eval", "return redis.sha1hex()", "0"],
+        &["eval", "return redis.replicate_commands()", "0"],
+        &["eval", "return redis.breakpoint()", "0"],
+        &["eval", "return redis.acl_check_cmd('set','x','y')", "0"],
+        &["eval", "return redis.acl_check_cmd('nosuch')", "0"],
+        &["eval", "redis.log(redis.LOG_WARNING, 'from a script')", "0"],
+        &["eval", "redis.log('x')", "0"],
+        &["eval", "redis.log(9, 'x')", "0"],
+        &["eval", "redis.setresp(4)", "0"],
+        &["eval", "redis.set_repl(9)", "0"],
+        // The same sequence on both: math.random is Redis's rand48.
+        &["eval", "return {math.random(10), math.random(1,100)}", "0"],
+        &["eval", "math.randomseed(42); return math.random(1000)", "0"],
+    ]);
+}
+
+#[test]
+fn libraries_behave_as_redis_s() {
+    support::differential(&[
+        &["eval", "return cjson.encode({1,2,{a=1}})", "0"],
+        &[
+            "eval",
+            "return cjson.encode({s='x/y\"z\\n', n=0.1, t=true})",
+            "0",
+        ],
+        &["eval", "return cjson.encode({})", "0"],
+        &["eval", "return cjson.encode({[1]=1,[100]=2})", "0"],
+        &["eval", "return cjson.encode(1/0)", "0"],
+        &["eval", "return cjson.encode(function() end)", "0"],
+        &[
+            "eval",
+            "return cjson.encode(cjson.decode('[1,null,\"\\\\u00e9\"]'))",
+            "0",
+        ],
+        &["eval", "return cjson.decode('[1,2,{\"a\":5}]')[3].a", "0"],
+        &["eval", "return cjson.decode('[1,2')", "0"],
+        &["eval", "return cjson.decode('{\"a\" 1}')", "0"],
+        &["eval", "return cjson.decode('{1:2}')", "0"],
+        &["eval", "return cjson.decode('[1] x')", "0"],
+        &["eval", "return cjson.decode('')", "0"],
+        &["eval", "return cmsgpack.pack({1,2,3,'abc',{a=1}})", "0"],
+        &[
+            "eval",
+            "return cmsgpack.pack(1.5, -1, -200, 70000, 2^40, 0.1, true, false)",
+            "0",
+        ],
+        &[
+            "eval",
+            "return cmsgpack.pack(string.rep('x', 40), string.rep('y', 300))",
+            "0",
+        ],
+        &[
+            "eval",
+            "return {cmsgpack.unpack(cmsgpack.pack(1,2.5,'x',true,{1,2},{a='b'}))}",
+            "0",
+        ],
+        &["eval", "return cmsgpack.unpack('\\xc1')", "0"],
+        &["eval", "return cmsgpack.unpack('\\x92\\x01')", "0"],
+        &[
+            "eval",
+            "return {bit.band(0xff, 0x0f), bit.bor(1,2,4), bit.bxor(3,1)}",
+            "0",
+        ],
+        &[
+            "eval",
+            "return {bit.tohex(255), bit.tohex(-1, -4), bit.bnot(0)}",
+            "0",
+        ],
+        &[
+            "eval",
+            "return {bit.lshift(1, 31), bit.rshift(-1, 28), bit.arshift(-16, 2)}",
+            "0",
+        ],
+        &[
+            "eval",
+            "return {bit.rol(1, 33), bit.bswap(0x12345678), bit.tobit(2^32+5)}",
+            "0",
+        ],
+        &["eval", "return bit.band()", "0"],
+        &["eval", "return struct.pack('>I2<i4', 258, -2)", "0"],
+        &["eval", "return {struct.unpack('>I2', 'ab')}", "0"],
+        &[
+            "eval",
+            "return {struct.unpack('<i4s', struct.pack('<i4s', -7, 'hi'))}",
+            "0",
+        ],
+        &["eval", "return struct.size('>I2bd')", "0"],
+    ]);
+}
+
+#[test]
+fn resp3_conversions_match_redis() {
+    support::differential_resp3(&[
+        &["hset", "h", "a", "1"],
+        &["sadd", "s", "m"],
+        &["zadd", "z", "1.5", "a"],
+        &[
+            "eval",
+            "redis.setresp(3); return redis.call('hgetall','h')",
+            "0",
+        ],
+        &[
+            "eval",
+            "redis.setresp(3); return redis.call('smembers','s')",
+            "0",
+        ],
+        &[
+            "eval",
+            "redis.setresp(3); return redis.call('zscore','z','a')",
+            "0",
+        ],
+        &[
+            "eval",
+            "redis.setresp(3); return redis.call('get','nokey')",
+            "0",
+        ],
+        &[
+            "eval",
+            "redis.setresp(3); return {redis.call('exists','h') == 1}",
+            "0",
+        ],
+        &["eval", "return redis.call('hgetall','h')", "0"],
+        &["eval", "return redis.call('get','nokey')", "0"],
+        &["eval", "return true", "0"],
+        &["eval", "return false", "0"],
+        &["eval", "redis.setresp(3); return true", "0"],
+        &["eval", "redis.setresp(3); return false", "0"],
+        &["eval", "return {map={a=1}}", "0"],
+        &["eval", "return {set={x=true}}", "0"],
+        &["eval", "return {double=1.5}", "0"],
+        &[
+            "eval",
+            "return {big_number='123456789012345678901234567890'}",
+            "0",
+        ],
+        &[
+            "eval",
+            "return {verbatim_string={format='txt', string='hello'}}",
+            "0",
+        ],
+        &[
+            "eval",
+            "redis.setresp(3); local r = redis.call('debug','protocol','attrib'); return r",
+            "0",
+        ],
+    ]);
+    support::differential(&[
+        &["eval", "return {map={a=1}}", "0"],
+        &["eval", "return {set={x=true}}", "0"],
+        &["eval", "return {double=1.5}", "0"],
+        &["eval", "return {big_number='12345678901234567890'}", "0"],
+        &[
+            "eval",
+            "return {verbatim_string={format='txt', string='hello'}}",
+            "0",
+        ],
+    ]);
+}
+
+#[test]
+fn shebang_flags_match_redis() {
+    support::differential(&[
+        &[
+            "eval",
+            "#!lua flags=no-writes\nreturn redis.call('set','x','y')",
+            "0",
+        ],
+        &["eval", "#!lua\nreturn redis.call('set','x','y')", "0"],
+        &["eval_ro", "#!lua\nreturn 1", "0"],
+        &[
+            "eval_ro",
+            "#!lua flags=no-writes\nreturn redis.call('get','x')",
+            "0",
+        ],
+        &[
+            "eval",
+            "#!lua flags=allow-oom,allow-stale,no-cluster\nreturn 1",
+            "0",
+        ],
+        &["eval", "#!lua flags=foo\nreturn 1", "0"],
+        &["eval", "#!lua xx\nreturn 1", "0"],
+        &["eval", "#!python\nreturn 1", "0"],
+        &["eval", "#!lua", "0"],
+        &["eval", "#!lua\n\nreturn a", "0"],
+        &["script", "load", "#!lua name=x\nreturn 1"],
+    ]);
+}
+
+#[test]
+fn monitor_shows_the_script_then_its_commands() {
+    let server = Server::start();
+    let mut monitor = server.connect();
+    assert_eq!(monitor.cmd(&["monitor"]), b"+OK\r\n");
+    let mut client = server.connect();
+    client.cmd(&["eval", "return redis.call('set','k','v')", "0"]);
+    let first = String::from_utf8(monitor.read_reply()).unwrap();
+    let second = String::from_utf8(monitor.read_reply()).unwrap();
+    assert!(first.contains("\"eval\""), "{first}");
+    assert!(second.contains("[0 lua] \"set\" \"k\" \"v\""), "{second}");
+}
+
+/// A busy script as another client sees it, on one server: the replies of
+/// PING, SCRIPT KILL, and the script's own end.
+fn busy_transcript(port: u16, script: &str, then: &[&[&str]]) -> Vec<String> {
+    let mut caller = Conn::connect(port);
+    let mut other = Conn::connect(port);
+    other.cmd(&["config", "set", "busy-reply-threshold", "100"]);
+    caller.send(&request(&[b"eval", script.as_bytes(), b"0"]));
+    std::thread::sleep(Duration::from_millis(400));
+    let mut out = Vec::new();
+    for args in then {
+        out.push(other.cmd_str(args));
+    }
+    out.push(String::from_utf8_lossy(&caller.read_reply()).into_owned());
+    out
+}
+
+#[test]
+fn busy_scripts_answer_busy_and_can_be_killed_until_they_write() {
+    let Some(oracle) = Server::oracle() else {
+        return;
+    };
+    let ours = Server::start();
+    let read_only: &[&[&str]] = &[&["ping"], &["get", "x"], &["script", "kill"]];
+    let want = busy_transcript(oracle.port, "while true do end", read_only);
+    let got = busy_transcript(ours.port, "while true do end", read_only);
+    assert_eq!(got, want);
+    let wrote: &[&[&str]] = &[&["script", "kill"], &["ping"]];
+    let script = "redis.call('set','x','y') local i = 0 while i < 100000000 do i = i + 1 end";
+    let want = busy_transcript(oracle.port, script, wrote);
+    let got = busy_transcript(ours.port, script, wrote);
+    assert_eq!(got, want);
+    let mut conn = ours.connect();
+    assert_eq!(conn.cmd_str(&["get", "x"]), "$1\r\ny\r\n");
+}
+
+#[test]
+fn shutdown_nosave_stops_a_busy_script() {
+    let mut ours = Server::start();
+    let port = ours.port;
+    let mut caller = Conn::connect(port);
+    let mut other = Conn::connect(port);
+    other.cmd(&["config", "set", "busy-reply-threshold", "50"]);
+    caller.send(&request(&[
+        b"eval",
+        b"redis.call('set','a','1') while true do end",
+        b"0",
+    ]));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(other
+        .cmd_str(&["script", "kill"])
+        .starts_with("-UNKILLABLE"));
+    other.send(&request(&[b"shutdown", b"nosave"]));
+    assert!(ours.wait_exit().is_some(), "the server did not exit");
+}
+
+/// Scripts that read and write a key they did not declare, from many
+/// clients over several event loops at once: each is atomic (no increment
+/// lost) and none deadlocks.
+#[test]
+fn scripts_reaching_undeclared_keys_stay_atomic_across_event_loops() {
+    let server = Server::start_with(&["--io-threads", "3"]);
+    let script = "local v = tonumber(redis.call('get', 'counter') or '0') \
+                  redis.call('set', KEYS[1], v) \
+                  redis.call('set', 'counter', v + 1) return v";
+    let threads: Vec<_> = (0..6)
+        .map(|t| {
+            let port = server.port;
+            std::thread::spawn(move || {
+                let mut conn = Conn::connect(port);
+                for i in 0..300 {
+                    let key = format!("k{t}:{i}");
+                    let reply = conn.cmd(&["eval", script, "1", &key]);
+                    assert!(
+                        reply.starts_with(b":"),
+                        "{}",
+                        String::from_utf8_lossy(&reply)
+                    );
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let mut conn = server.connect();
+    assert_eq!(conn.cmd_str(&["get", "counter"]), "$4\r\n1800\r\n");
+}
+
+/// A script proven to keep to its keys locks only them; meeting an
+/// undeclared key later, before any write, it is run again under every
+/// lock, and the result is as if it had been from the start.
+#[test]
+fn a_script_that_strays_later_is_rerun_whole() {
+    let server = Server::start();
+    let mut conn = server.connect();
+    let script = "if redis.call('get', KEYS[1]) == 'far' then \
+                  redis.call('incr', 'elsewhere') end \
+                  return redis.call('incr', KEYS[1] .. ':n')";
+    assert_eq!(conn.cmd_str(&["eval", script, "1", "a"]), ":1\r\n");
+    assert_eq!(conn.cmd_str(&["eval", script, "1", "a"]), ":2\r\n");
+    conn.cmd(&["set", "b", "far"]);
+    assert_eq!(conn.cmd_str(&["eval", script, "1", "b"]), ":1\r\n");
+    assert_eq!(conn.cmd_str(&["get", "elsewhere"]), "$1\r\n1\r\n");
+    assert_eq!(conn.cmd_str(&["eval", script, "1", "b"]), ":2\r\n");
+    assert_eq!(conn.cmd_str(&["get", "elsewhere"]), "$1\r\n2\r\n");
+}
+
+/// True when python3 can import redis; otherwise says the test is skipped,
+/// or fails when REDDISH_REQUIRE_ORACLE=1 (CI installs it).
+fn python_redis_installed() -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import redis"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        if std::env::var("REDDISH_REQUIRE_ORACLE").as_deref() == Ok("1") {
+            panic!("python package redis is not installed but REDDISH_REQUIRE_ORACLE=1");
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: python package redis is not installed"
+        );
+    }
+    ok
+}
+
+#[test]
+fn redis_py_lock_and_script_objects_work() {
+    if !python_redis_installed() {
+        return;
+    }
+    let server = Server::start();
+    let program = r#"
+import sys, threading, redis
+r = redis.Redis(port=int(sys.argv[1]))
+# Script objects: EVALSHA, NOSCRIPT, then EVAL.
+incr = r.register_script("return redis.call('incrby', KEYS[1], ARGV[1])")
+assert incr(keys=['n'], args=[5]) == 5
+r.script_flush()
+assert incr(keys=['n'], args=[2]) == 7
+# Locks (acquire/extend/release are scripts) shared by threads.
+total = []
+def work():
+    for _ in range(50):
+        with r.lock('lk', timeout=5, blocking_timeout=10):
+            v = int(r.get('c') or 0)
+            r.set('c', v + 1)
+threads = [threading.Thread(target=work) for _ in range(4)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+assert int(r.get('c')) == 200, r.get('c')
+lock = r.lock('other', timeout=10)
+assert lock.acquire(blocking=False)
+assert not r.lock('other').acquire(blocking=False)
+assert lock.extend(5)
+assert lock.reacquire()
+lock.release()
+try:
+    lock.release()
+    raise SystemExit('released twice')
+except redis.exceptions.LockError:
+    pass
+print('ok')
+"#;
+    let out = Command::new("python3")
+        .args(["-c", program, &server.port.to_string()])
+        .output()
+        .expect("run python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("ok"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
