@@ -265,6 +265,19 @@ const WRITES: &[&[&str]] = &[
     &["restore", "rs", "100000", RESTORE_R13, "replace"],
     &["restore", "rs", "1", RESTORE_R13, "replace", "absttl"],
     &["restore", "rs2", "0", "garbage"],
+    // Functions: a load and a delete propagate as themselves.
+    &[
+        "function",
+        "load",
+        "#!lua name=plib\nredis.register_function('pf', function() return 1 end)",
+    ],
+    &[
+        "function",
+        "load",
+        "#!lua name=plib\nredis.register_function('pf', function() return 1 end)",
+    ],
+    &["function", "delete", "plib"],
+    &["function", "delete", "plib"],
     // MIGRATE of nothing propagates nothing (see the test of its own below).
     &["migrate", "127.0.0.1", "1", "nokey", "0", "100"],
     &["copy", "r2", "r3"],
