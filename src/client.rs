@@ -79,6 +79,10 @@ pub struct ClientHandle {
     /// A watched key was touched (Redis's `CLIENT_DIRTY_CAS`, flag `d`):
     /// set by whichever client writes the key, read by EXEC.
     pub dirty_cas: Arc<AtomicBool>,
+    /// What a busy script's loop did to this client's transaction while its
+    /// task could not run ([`busy_tx`] bits), applied by `commands::execute`
+    /// on the client's next command.
+    pub busy_tx: std::sync::atomic::AtomicU8,
     /// Wakes the client while it is blocked on keys (flag `b`).
     pub block_signal: Arc<BlockSignal>,
     /// Replies encoded and not yet written to the socket (`omem=`).
@@ -511,6 +515,18 @@ impl Client {
         }
     }
 
+    /// Applies what a busy script's loop answered for this client inside
+    /// MULTI (see [`busy_tx`]): a refused command dooms the transaction, a
+    /// refused EXEC discarded it.
+    pub fn apply_busy_tx(&mut self, watches: &Watches) {
+        let done = self.handle.busy_tx.swap(0, Ordering::Relaxed);
+        if done & busy_tx::DISCARDED != 0 {
+            self.discard(watches);
+        } else if done & busy_tx::FAILED != 0 && self.in_multi() {
+            self.tx.failed = true;
+        }
+    }
+
     /// Leaves MULTI and forgets the watched keys (Redis's
     /// `discardTransaction`: DISCARD, the end of EXEC, RESET, disconnection).
     pub fn discard(&mut self, watches: &Watches) {
@@ -613,6 +629,7 @@ impl ClientRegistry {
             killed: AtomicBool::new(false),
             doorbell: Doorbell::default(),
             dirty_cas: Arc::new(AtomicBool::new(false)),
+            busy_tx: std::sync::atomic::AtomicU8::new(0),
             block_signal: Arc::default(),
             mailbox: Default::default(),
         });
@@ -687,4 +704,12 @@ impl ClientRegistry {
     pub fn all(&self) -> Vec<Arc<ClientHandle>> {
         self.lock().values().cloned().collect()
     }
+}
+
+/// [`ClientHandle::busy_tx`] bits.
+pub mod busy_tx {
+    /// A command was refused with `-BUSY` inside MULTI (`flagTransaction`).
+    pub const FAILED: u8 = 1;
+    /// EXEC was refused with `-EXECABORT` (`execCommandAbort`).
+    pub const DISCARDED: u8 = 2;
 }

@@ -582,6 +582,14 @@ pub fn held_by_pause(
 
 /// Runs one request and returns its reply: the single path for every command.
 pub fn execute(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
+    if client
+        .handle
+        .busy_tx
+        .load(std::sync::atomic::Ordering::Relaxed)
+        != 0
+    {
+        client.apply_busy_tx(&server.keyspace.watches);
+    }
     let reply = dispatch(server, client, args);
     // CLIENT CACHING applies to the next command, or to a whole transaction
     // (Redis's `resetClient`: any CLIENT subcommand keeps it).

@@ -7,14 +7,18 @@
 //! the other clients of this loop (peeking, so bytes it does not handle
 //! stay for their task), answers every complete request as Redis does
 //! while a script is busy (`-BUSY`), acts on SCRIPT KILL / FUNCTION KILL
-//! and SHUTDOWN NOSAVE, and stops at the first other command allowed while
-//! busy, which its task runs once the script is over. Clients of other
+//! and SHUTDOWN NOSAVE, answers MULTI with `-BUSY` too (unlike Redis, see
+//! `decide`), and stops at the first other command allowed while busy,
+//! which its task runs once the script is over. Clients of other
 //! loops are served by their loops, where `commands::execute` refuses with
 //! `-BUSY`.
 
 use bytes::BytesMut;
 
 use super::BUSY;
+use std::sync::atomic::Ordering;
+
+use crate::client::{busy_tx, ClientHandle};
 use crate::commands::Flags;
 use crate::protocol::{Limits, RequestParser};
 use crate::server::{Server, ShutdownFlags};
@@ -26,6 +30,9 @@ enum Action {
     Stats,
     /// Leave it (and what follows) to the client's task.
     Leave,
+    /// EXEC: `-EXECABORT` with the busy error inside MULTI, as Redis's
+    /// `rejectCommand` aborts a refused EXEC; plain `-BUSY` outside.
+    AbortExec,
 }
 
 fn decide(server: &Server, args: &[&[u8]]) -> Action {
@@ -59,7 +66,12 @@ fn decide(server: &Server, args: &[&[u8]]) -> Action {
         return Action::Stats;
     }
     match server.commands.lookup(args) {
-        Ok(cmd) if cmd.flags.contains(Flags::ALLOW_BUSY) => Action::Leave,
+        // MULTI is refused here although Redis lets it through: its state
+        // lives in the client's task, which cannot run until the script
+        // ends, and a client waiting for MULTI's reply could never send
+        // the SCRIPT KILL it may be about to send on another connection.
+        Ok(cmd) if cmd.flags.contains(Flags::ALLOW_BUSY) && !is(args[0], "multi") => Action::Leave,
+        Ok(cmd) if cmd.name == "exec" => Action::AbortExec,
         _ if BUSY.is_eval() => Action::Reply(
             b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n",
         ),
@@ -74,13 +86,22 @@ pub fn serve_others(server: &Server, own: u64) {
     for handle in server.clients.on_this_thread(own) {
         // A replica's link carries the stream, not requests.
         if handle.fd >= 0 && !server.replication.is_replica(handle.id) {
-            let resp = handle.info().resp;
-            serve(server, handle.fd as i32, resp);
+            serve(server, &handle);
         }
     }
 }
 
-fn serve(server: &Server, fd: i32, resp: crate::protocol::Resp) {
+fn serve(server: &Server, handle: &ClientHandle) {
+    let fd = handle.fd as i32;
+    let (resp, mut in_multi) = {
+        let info = handle.info();
+        (info.resp, info.multi.is_some())
+    };
+    let busy: &[u8] = if BUSY.is_eval() {
+        b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"
+    } else {
+        b"-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n"
+    };
     let mut peek = vec![0u8; 64 * 1024];
     // SAFETY: `peek` is writable for its length; MSG_PEEK leaves the bytes queued.
     let n = unsafe {
@@ -112,7 +133,21 @@ fn serve(server: &Server, fd: i32, resp: crate::protocol::Resp) {
         }
         match decide(server, &args) {
             Action::Leave => break,
-            Action::Reply(reply) => replies.extend_from_slice(reply),
+            Action::AbortExec if in_multi => {
+                replies.extend_from_slice(b"-EXECABORT Transaction discarded because of: ");
+                replies.extend_from_slice(&busy[1..]);
+                handle
+                    .busy_tx
+                    .fetch_or(busy_tx::DISCARDED, Ordering::Relaxed);
+                in_multi = false;
+            }
+            Action::AbortExec => replies.extend_from_slice(busy),
+            Action::Reply(reply) => {
+                if in_multi && reply.starts_with(b"-BUSY") {
+                    handle.busy_tx.fetch_or(busy_tx::FAILED, Ordering::Relaxed);
+                }
+                replies.extend_from_slice(reply)
+            }
             Action::Stats => {
                 let reply = super::functions::stats_reply();
                 let mut out = BytesMut::new();
