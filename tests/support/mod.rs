@@ -172,6 +172,36 @@ impl Server {
         (Server { child, port }, log)
     }
 
+    /// reddish writing its log to `logfile`, with extra arguments, on a
+    /// port it picks itself (`--port 0`, read back from the log), so no
+    /// other process can take the port between choosing and binding it.
+    pub fn start_logging_to_file(logfile: &std::path::Path, args: &[&str]) -> Server {
+        let log_arg = logfile.to_string_lossy().into_owned();
+        // A restart appends to the same file: only its new lines count.
+        let before = std::fs::read(logfile).map_or(0, |l| l.len());
+        let mut child = Command::new(env!("CARGO_BIN_EXE_reddish-server"))
+            .args(["--port", "0", "--logfile", &log_arg])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start server");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let all = std::fs::read(logfile).unwrap_or_default();
+            let log = String::from_utf8_lossy(all.get(before..).unwrap_or_default());
+            if log.contains("Ready to accept connections") {
+                let port = port_in_log(&log).unwrap_or_else(|| panic!("no port in {log:?}"));
+                return Server { child, port };
+            }
+            if std::time::Instant::now() > deadline || !matches!(child.try_wait(), Ok(None)) {
+                let _ = child.kill();
+                panic!("reddish-server did not start: {log}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// reddish started with exactly `args` (which must make it listen on `port`).
     pub fn start_with_args(args: &[&str], port: u16) -> Server {
         // A directory of its own unless `args` name one (after them: a
