@@ -266,6 +266,28 @@ fn noloop_and_expiry() {
     ]);
 }
 
+/// A script's reads make its caller track the keys the script declared
+/// (not the keys its commands touched); a script that only writes, and
+/// the read-only script commands themselves, track nothing.
+#[test]
+fn scripts_track_their_declared_keys() {
+    differential_tracking(&[
+        (A, &["CLIENT", "TRACKING", "on"]),
+        (A, &["EVAL", "redis.call('set', 'k3', 'bar')", "2", "k1", "k2"]),
+        (W, &["MSET", "k1", "1", "k2", "1", "k3", "1"]),
+        (A, &["EVAL", "redis.call('get', 'k3')", "2", "k1", "k2"]),
+        (W, &["MSET", "k1", "2", "k2", "2", "k3", "2"]),
+        (A, &["EVAL_RO", "redis.call('ping')", "2", "k1", "k2"]),
+        (W, &["MSET", "k1", "3", "k2", "3"]),
+        (A, &["EVAL_RO", "redis.call('get', 'k1')", "1", "k2"]),
+        (W, &["MSET", "k1", "4", "k2", "4"]),
+        (A, &["FUNCTION", "LOAD", "#!lua name=t\nredis.register_function('rd', function(k) return redis.call('get', k[1]) end)"]),
+        (A, &["FCALL_RO", "rd", "1", "k1"]),
+        (W, &["SET", "k1", "5"]),
+        (A, &["FUNCTION", "FLUSH"]),
+    ]);
+}
+
 /// The INFO counters and CLIENT LIST flags follow the tracking state.
 #[test]
 fn info_and_client_list_show_tracking() {

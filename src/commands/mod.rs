@@ -313,7 +313,7 @@ fn call(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]]) -> Reply {
     if ctx.guard.propagating() {
         propagate(ctx, cmd, args, dirty, asked);
     }
-    if ctx.client.tracking != 0 && cmd.flags.contains(Flags::READONLY) {
+    if ctx.client.tracking != 0 && cmd.flags.contains(Flags::READONLY) && !ctx.client.in_script {
         remember_keys(ctx, cmd, args);
     }
     let usec = start.elapsed_us();
@@ -345,9 +345,32 @@ fn call(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]]) -> Reply {
 }
 
 /// Redis's `trackingRememberKeys` after a read-only command: a tracking
-/// client (not BCAST) may now cache the keys it read, unless OPTIN without
-/// CACHING yes, or OPTOUT with CACHING no, says otherwise.
+/// client (not BCAST) may now cache the keys it read. A script's commands
+/// are not tracked one by one: a script that ran a read-only command makes
+/// its caller track the keys it declared ([`remember_script_keys`]), and the
+/// read-only script commands themselves track nothing, as in Redis.
 fn remember_keys(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]]) {
+    if cmd.flags.contains(Flags::PUBSUB)
+        || matches!(cmd.name.as_str(), "eval_ro" | "evalsha_ro" | "fcall_ro")
+    {
+        return;
+    }
+    let keys = cmd.keys_and_flags(args);
+    remember_read_keys(ctx, keys.into_iter().map(|(i, _)| args[i]));
+}
+
+/// After a script that ran a read-only command: its caller tracks the
+/// script's declared keys (Redis's `call` remembers the keys of
+/// `server.script_caller`'s command).
+pub fn remember_script_keys(ctx: &mut Ctx, keys: &[&[u8]]) {
+    if ctx.client.tracking != 0 {
+        remember_read_keys(ctx, keys.iter().copied());
+    }
+}
+
+/// Remembers `keys` for the client unless OPTIN without CACHING yes, or
+/// OPTOUT with CACHING no, says otherwise (or it tracks in BCAST mode).
+fn remember_read_keys<'k>(ctx: &mut Ctx, keys: impl ExactSizeIterator<Item = &'k [u8]>) {
     use crate::tracking::flag;
     let tracking = ctx.client.tracking;
     let caching = tracking & flag::CACHING != 0;
@@ -355,15 +378,11 @@ fn remember_keys(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]]) {
         || tracking & flag::BCAST != 0
         || (tracking & flag::OPTIN != 0 && !caching)
         || (tracking & flag::OPTOUT != 0 && caching)
-        || cmd.flags.contains(Flags::PUBSUB)
+        || keys.len() == 0
     {
         return;
     }
-    let keys = cmd.keys_and_flags(args);
-    if !keys.is_empty() {
-        let keys = keys.into_iter().map(|(i, _)| args[i]);
-        ctx.server.tracking.remember(ctx.client.id, keys);
-    }
+    ctx.server.tracking.remember(ctx.client.id, keys);
 }
 
 /// Runs the handler. A handler that reaches a key its command did not
@@ -416,6 +435,8 @@ pub struct ScriptRun {
     pub declared: LockSet,
     /// A command reached a shard outside `declared`.
     pub strayed: bool,
+    /// A read-only command ran: the caller tracks the declared keys.
+    pub read: bool,
 }
 
 /// Why `redis.call` did not run a command.
@@ -499,6 +520,7 @@ pub fn script_call(
     if writes {
         run.wrote = true;
     }
+    run.read |= cmd.flags.contains(Flags::READONLY);
     Ok(call(ctx, cmd, args))
 }
 

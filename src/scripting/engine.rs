@@ -407,6 +407,9 @@ impl Engine {
             return Outcome::Restart;
         }
         inv.hint.learn(state.run.strayed);
+        if state.run.read {
+            crate::commands::remember_script_keys(ctx, inv.keys);
+        }
         let resp3 = state.resp == Resp::V3;
         let reply = match result {
             Ok(values) => {
