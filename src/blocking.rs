@@ -45,6 +45,41 @@ pub enum Unblock {
 pub struct BlockSignal {
     notify: Notify,
     state: AtomicU8,
+    /// The tickets of the writers whose wake-ups it has not answered yet.
+    tickets: Mutex<Vec<Arc<Ticket>>>,
+}
+
+/// A writer's wait for the blocked clients its command woke (Redis's
+/// `handleClientsBlockedOnKeys` runs before the writer's next command):
+/// how many wake-ups on its behalf are not answered yet. Only writers wait
+/// on tickets, never a blocked client, so no two connections wait on each
+/// other.
+#[derive(Default)]
+pub struct Ticket {
+    unanswered: AtomicUsize,
+    answered: Notify,
+}
+
+impl Ticket {
+    /// Waits until every client woken on this ticket tried its command or
+    /// left its queues.
+    pub async fn settled(&self) {
+        loop {
+            let notified = self.answered.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.unanswered.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    fn answer(&self) {
+        if self.unanswered.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.answered.notify_waiters();
+        }
+    }
 }
 
 impl BlockSignal {
@@ -78,6 +113,31 @@ impl BlockSignal {
             _ => None,
         }
     }
+
+    fn tickets(&self) -> MutexGuard<'_, Vec<Arc<Ticket>>> {
+        self.tickets.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The tickets of the wake-ups so far: a re-run answers them
+    /// ([`answer`]) once it is done, or hands them on ([`Blocking::pass_on`],
+    /// [`Blocking::leave`]). Later wake-ups wait for the next re-run.
+    pub fn take_tickets(&self) -> Vec<Arc<Ticket>> {
+        std::mem::take(&mut *self.tickets())
+    }
+
+    /// Wakes the client on behalf of `ticket`'s writer. Called under the
+    /// queues' lock, so a client that leaves its queues answers every
+    /// wake-up it got.
+    fn wake(&self, ticket: &Arc<Ticket>) {
+        ticket.unanswered.fetch_add(1, Ordering::AcqRel);
+        self.tickets().push(ticket.clone());
+        self.notify.notify_one();
+    }
+}
+
+/// Answers the wake-ups of `tickets`.
+pub fn answer(tickets: Vec<Arc<Ticket>>) {
+    tickets.iter().for_each(|t| t.answer());
 }
 
 /// What a handler leaves for its connection when it found nothing to pop.
@@ -101,6 +161,8 @@ pub struct ClientBlock {
     /// first blocked (`$` is the last ID then, not at a re-run), and the
     /// COUNT it is served with (Redis's `bpop.xread_count`).
     pub stream: Option<StreamWait>,
+    /// While a re-run runs: the tickets of the wake-ups it answers.
+    pub tickets: Vec<Arc<Ticket>>,
 }
 
 /// What a blocked XREAD/XREADGROUP remembers between its runs.
@@ -133,6 +195,17 @@ impl ClientBlock {
 }
 
 type Queue = VecDeque<(u64, Arc<BlockSignal>)>;
+
+/// Wakes `next` on behalf of every writer of `tickets` (just a wake-up
+/// when there is none: a client that timed out or was unblocked).
+fn wake_for(next: &BlockSignal, tickets: &[Arc<Ticket>]) {
+    if tickets.is_empty() {
+        next.notify.notify_one();
+    }
+    for ticket in tickets {
+        next.wake(ticket);
+    }
+}
 
 /// The queues of clients blocked on each (db, key), and how many clients block.
 #[derive(Default)]
@@ -196,31 +269,32 @@ impl Blocking {
     }
 
     /// Redis's `signalKeyAsReady`: `key` of `db` now holds a value, so the
-    /// first client queued on it tries again.
-    pub fn signal(&self, db: usize, key: &[u8]) {
+    /// first client queued on it tries again, on `ticket`'s behalf.
+    pub fn signal(&self, db: usize, key: &[u8], ticket: &Arc<Ticket>) {
         let queues = self.queues();
         if let Some((_, first)) = queues
             .get(&(db, Bytes::copy_from_slice(key)))
             .and_then(|q| q.front())
         {
-            first.notify.notify_one();
+            first.wake(ticket);
         }
     }
 
     /// Every key of `db` may have changed (SWAPDB): the first client queued
     /// on each key tries again; those whose keys are still empty keep waiting.
-    pub fn signal_db(&self, db: usize) {
+    pub fn signal_db(&self, db: usize, ticket: &Arc<Ticket>) {
         let queues = self.queues();
         for (_, queue) in queues.iter().filter(|((d, _), _)| *d == db) {
             if let Some((_, first)) = queue.front() {
-                first.notify.notify_one();
+                first.wake(ticket);
             }
         }
     }
 
     /// Client `id` was woken but the key holds another type (a BLPOP woken
     /// by a ZADD): it keeps waiting, as in Redis, and the client behind it on
-    /// each of its keys tries instead, so a BZPOPMIN further back is served.
+    /// each of its keys tries instead (for the writers whose tickets the
+    /// re-run holds), so a BZPOPMIN further back is served.
     pub fn pass_on(&self, id: u64, block: &ClientBlock) {
         let queues = self.queues();
         for slot in &block.keys {
@@ -229,28 +303,39 @@ impl Blocking {
             };
             let behind = queue.iter().skip_while(|(who, _)| *who != id).nth(1);
             if let Some((_, next)) = behind {
-                next.notify.notify_one();
+                wake_for(next, &block.tickets);
             }
         }
     }
 
     /// Takes client `id` out of every queue it is in (served, timed out,
     /// unblocked or gone) and signals the next client on each of those keys,
-    /// which may now be first in line for a value still there.
-    pub fn leave(&self, id: u64, signal: &BlockSignal, block: &mut ClientBlock) {
+    /// which may now be first in line for a value still there; the writers
+    /// whose wake-ups brought it here (`tickets`, and those it had not
+    /// tried yet) wait for those clients instead.
+    pub fn leave(
+        &self,
+        id: u64,
+        signal: &BlockSignal,
+        block: &mut ClientBlock,
+        mut tickets: Vec<Arc<Ticket>>,
+    ) {
         block.pending = None;
         block.stream = None;
         if block.keys.is_empty() {
+            tickets.append(&mut signal.take_tickets());
+            answer(tickets);
             return;
         }
         let mut queues = self.queues();
+        tickets.append(&mut signal.take_tickets());
         for slot in block.keys.drain(..) {
             let Some(queue) = queues.get_mut(&slot) else {
                 continue;
             };
             queue.retain(|(who, _)| *who != id);
             match queue.front() {
-                Some((_, next)) => next.notify.notify_one(),
+                Some((_, next)) => wake_for(next, &tickets),
                 None => {
                     queues.remove(&slot);
                     self.queued_keys.fetch_sub(1, Ordering::Relaxed);
@@ -260,5 +345,7 @@ impl Blocking {
         if signal.state.swap(IDLE, Ordering::AcqRel) != IDLE {
             self.blocked.fetch_sub(1, Ordering::Relaxed);
         }
+        drop(queues);
+        answer(tickets);
     }
 }

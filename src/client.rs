@@ -389,6 +389,9 @@ pub struct Client {
     pub query_len: usize,
     /// The keys this client is blocked on (BLPOP, ...).
     pub block: ClientBlock,
+    /// The wait for the blocked clients its last command woke: its reply
+    /// and next command come after their answers.
+    pub woke: Option<Arc<crate::blocking::Ticket>>,
     /// Authenticated (Redis's `c->authenticated`): set on connection and by
     /// RESET while the default user needs no password, and by AUTH / HELLO
     /// AUTH. Setting a password later does not log out clients that were
@@ -650,6 +653,7 @@ impl ClientRegistry {
             query_len: 0,
             tx: Transaction::default(),
             in_script: false,
+            woke: None,
             block: ClientBlock::default(),
             authenticated: true,
             permissions: user.state(),

@@ -212,6 +212,8 @@ const RDBCOMPRESSION: usize = idx("rdbcompression");
 const STOP_WRITES_ON_BGSAVE_ERROR: usize = idx("stop-writes-on-bgsave-error");
 const RDBCHECKSUM: usize = idx("rdbchecksum");
 const MAXMEMORY: usize = idx("maxmemory");
+const MIN_REPLICAS_TO_WRITE: usize = idx("min-replicas-to-write");
+const MIN_REPLICAS_MAX_LAG: usize = idx("min-replicas-max-lag");
 const MAXMEMORY_POLICY: usize = idx("maxmemory-policy");
 const MAXMEMORY_CLIENTS: usize = idx("maxmemory-clients");
 const MAXMEMORY_SAMPLES: usize = idx("maxmemory-samples");
@@ -695,6 +697,16 @@ impl Config {
 
     pub fn dbfilename(&self) -> String {
         self.text(DBFILENAME)
+    }
+
+    /// How many replicas must be within `min-replicas-max-lag` for writes; 0: none.
+    pub fn min_replicas_to_write(&self) -> u64 {
+        self.unsigned(MIN_REPLICAS_TO_WRITE)
+    }
+
+    /// Seconds since a replica's last acknowledgement that still count it as good.
+    pub fn min_replicas_max_lag(&self) -> u64 {
+        self.unsigned(MIN_REPLICAS_MAX_LAG)
     }
 
     /// 0 means no limit.

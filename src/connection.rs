@@ -184,7 +184,7 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
     server
         .keyspace
         .blocking
-        .leave(client.id, &signal, &mut client.block);
+        .leave(client.id, &signal, &mut client.block, Vec::new());
     client.discard(&server.keyspace.watches);
     server.clients.unregister(client.id);
     tracing::debug!("Client closed connection id={} addr={addr}", client.id);
@@ -392,6 +392,7 @@ async fn run_buffered(
                 None => return Ok(true),
             }
         }
+        await_woken(client).await;
         if let Some(wait) = client.wait_acks.take() {
             flush(server, &client.handle.clone(), socket, output).await?;
             reply = Reply::from(wait.wait(&server.replication).await as i64);
@@ -455,9 +456,9 @@ async fn wait_blocked(
     let result = flush(server, &handle, socket, output).await;
     let signal = client.handle.block_signal.clone();
     let deadline = client.block.pending.take().and_then(|p| p.deadline);
-    let outcome = loop {
+    let (outcome, tickets) = loop {
         if result.is_err() {
-            break None;
+            break (None, Vec::new());
         }
         let timeout = async {
             match deadline {
@@ -468,48 +469,62 @@ async fn wait_blocked(
         tokio::select! {
             biased;
             woken = signal.woken() => match woken {
-                Some(Unblock::Timeout) => break Some(Reply::NullArray),
+                Some(Unblock::Timeout) => break (Some(Reply::NullArray), Vec::new()),
                 Some(Unblock::Error) => {
                     let reply = Reply::error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
                     crate::commands::unblocked_with_error(server, args, &reply);
-                    break Some(reply);
+                    break (Some(reply), Vec::new());
                 }
                 None => {
+                    client.block.tickets = signal.take_tickets();
                     let reply = execute(server, client, args);
                     if reply.is_error() && client.block.take_final_error() {
-                        break Some(reply);
+                        break (Some(reply), std::mem::take(&mut client.block.tickets));
                     } else if reply.is_error() {
                         server.keyspace.blocking.pass_on(client.id, &client.block);
-                    } else if client.block.pending.take().is_none() {
-                        break Some(reply);
                     }
+                    let tickets = std::mem::take(&mut client.block.tickets);
+                    let served = !reply.is_error() && client.block.pending.take().is_none();
+                    if served {
+                        break (Some(reply), tickets);
+                    }
+                    crate::blocking::answer(tickets);
                 }
             },
-            _ = timeout => break Some(Reply::NullArray),
+            _ = timeout => break (Some(Reply::NullArray), Vec::new()),
             // A RESP3 client may block while subscribed: messages still arrive.
             push = client.subs.recv() => {
                 encode_push(client, &push, output);
                 drain_pushes(client, output);
                 if flush(server, &handle, socket, output).await.is_err() {
-                    break None;
+                    break (None, Vec::new());
                 }
             }
             read = socket.read_buf(input) => match read {
                 Ok(n) if n > 0 => {
                     server.stats.add(Counter::NetInputBytes, n as u64);
                     if input.len() as u64 > server.config.client_query_buffer_limit() {
-                        break None;
+                        break (None, Vec::new());
                     }
                 }
-                _ => break None,
+                _ => break (None, Vec::new()),
             },
         }
     };
     server
         .keyspace
         .blocking
-        .leave(client.id, &signal, &mut client.block);
+        .leave(client.id, &signal, &mut client.block, tickets);
     result.map(|()| outcome)
+}
+
+/// Waits until the blocked clients the last command woke have tried their
+/// commands (see [`crate::blocking::Ticket`]): Redis serves them before the
+/// writer's reply and next command.
+async fn await_woken(client: &mut Client) {
+    if let Some(ticket) = client.woke.take() {
+        ticket.settled().await;
+    }
 }
 
 /// Encodes a reply for this client: JSON for an inline request in JSON mode,

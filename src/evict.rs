@@ -138,7 +138,12 @@ pub fn bytes_to_free(server: &Server) -> Option<u64> {
 /// memory is still over the limit and it may grow it (`denyoom`, or EXEC of
 /// a transaction holding one), or it would be queued in MULTI (queuing may
 /// grow memory without bound). Call it holding no shard lock.
-pub fn before_command(server: &Server, client: &Client, cmd: &Command) -> Option<Reply> {
+pub fn before_command(
+    server: &Server,
+    client: &Client,
+    cmd: &Command,
+    args: &[&[u8]],
+) -> Option<Reply> {
     if server.config.maxmemory() == 0 {
         return None;
     }
@@ -151,7 +156,7 @@ pub fn before_command(server: &Server, client: &Client, cmd: &Command) -> Option
             cmd.name.as_str(),
             "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
         );
-    let denyoom = cmd.flags.contains(Flags::DENYOOM)
+    let denyoom = crate::commands::command_flags(cmd, args).contains(Flags::DENYOOM)
         || (cmd.name == "exec" && queues_denyoom(server, client));
     (denyoom || queued).then(|| Reply::error(OOM_ERROR))
 }
@@ -164,7 +169,7 @@ fn queues_denyoom(server: &Server, client: &Client) -> bool {
         server
             .commands
             .lookup(&args)
-            .is_ok_and(|cmd| cmd.flags.contains(Flags::DENYOOM))
+            .is_ok_and(|cmd| crate::commands::command_flags(cmd, &args).contains(Flags::DENYOOM))
     })
 }
 

@@ -144,6 +144,40 @@ fn push_wakes_the_blocked_client() {
     assert_eq!(t[4], "*2\r\n$2\r\nk2\r\n$1\r\nz\r\n");
 }
 
+/// Redis serves the clients blocked on a key right after the command that
+/// stored it: the writer's next command, pipelined or not, finds the value
+/// gone, on whichever event loop each client runs (several pairs, so some
+/// share a loop and some do not).
+#[test]
+fn the_woken_client_is_served_before_the_writers_next_command() {
+    let t = on_both(|s| {
+        let mut out = Vec::new();
+        for round in 0..6 {
+            let mut waiter = s.connect();
+            let mut writer = s.connect();
+            for _ in 0..round % 3 {
+                drop(s.connect());
+            }
+            send(
+                &mut waiter,
+                &["BLMPOP", "0", "2", "a", "b", "LEFT", "COUNT", "2"],
+            );
+            wait_blocked(&mut writer, 1);
+            // Both in one write: LPUSH and the LPOP right behind it.
+            let mut pipeline = support::request(&[b"LPUSH", b"b", b"x", b"y", b"z"]);
+            pipeline.extend(support::request(&[b"LPOP", b"b", b"5"]));
+            writer.send(&pipeline);
+            out.push(reply(&mut writer));
+            out.push(reply(&mut writer));
+            out.push(reply(&mut waiter));
+            wait_blocked(&mut writer, 0);
+        }
+        out
+    });
+    assert_eq!(t[1], "*1\r\n$1\r\nx\r\n");
+    assert_eq!(t[2], "*2\r\n$1\r\nb\r\n*2\r\n$1\r\nz\r\n$1\r\ny\r\n");
+}
+
 #[test]
 fn blocked_clients_are_served_first_come_first_served() {
     let t = on_both(|s| {

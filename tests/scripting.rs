@@ -345,6 +345,43 @@ fn shebang_flags_match_redis() {
     ]);
 }
 
+/// A script's declared flags make EVAL and FCALL the command they say:
+/// over `maxmemory` one not `allow-oom` (nor `no-writes`) is refused as a
+/// `denyoom` command, and with too few good replicas one that may write is
+/// refused as a write command; a script without flags fails at its write.
+#[test]
+fn declared_flags_decide_oom_and_noreplicas_refusals() {
+    support::differential(&[
+        &["set", "x", "1"],
+        &["function", "load", "#!lua name=lib\nredis.register_function{function_name='w', callback=function() return redis.call('set','x','2') end}\nredis.register_function{function_name='r', callback=function() return redis.call('get','x') end, flags={'no-writes'}}"],
+        &["config", "set", "maxmemory", "1"],
+        &["eval", "#!lua\nreturn 1", "0"],
+        &["eval", "#!lua flags=allow-oom\nreturn redis.call('set','x','3')", "0"],
+        &["eval", "#!lua flags=no-writes\nreturn redis.call('get','x')", "0"],
+        &["eval", "return redis.call('get','x')", "0"],
+        &["eval", "return redis.call('set','x','4')", "0"],
+        &["fcall", "w", "0"],
+        &["fcall", "r", "0"],
+        &["config", "set", "maxmemory", "0"],
+        &["config", "set", "min-replicas-to-write", "1"],
+        &["set", "x", "5"],
+        &["get", "x"],
+        &["eval", "#!lua\nreturn 1", "0"],
+        &["eval", "#!lua flags=no-writes\nreturn redis.call('get','x')", "0"],
+        &["eval", "return redis.call('set','x','6')", "0"],
+        &["eval", "return redis.pcall('set','x','6')['err']", "0"],
+        &["fcall", "w", "0"],
+        &["fcall", "r", "0"],
+        &["multi"],
+        &["set", "x", "7"],
+        &["exec"],
+        &["config", "set", "min-replicas-max-lag", "0"],
+        &["set", "x", "8"],
+        &["config", "set", "min-replicas-to-write", "0"],
+        &["function", "flush"],
+    ]);
+}
+
 #[test]
 fn monitor_shows_the_script_then_its_commands() {
     let server = Server::start();

@@ -493,7 +493,9 @@ pub fn script_call(
         return refuse("Write commands are not allowed from read-only scripts.");
     }
     if writes && !run.wrote {
-        if let Some(Reply::Error(text)) = crate::persistence::write_refusal(ctx.server) {
+        let refusal = crate::persistence::write_refusal(ctx.server)
+            .or_else(|| too_few_good_replicas(ctx.server).then(|| Reply::error(NOREPLICAS)));
+        if let Some(Reply::Error(text)) = refusal {
             cmd.stats.reject();
             let text = format!("-{}", String::from_utf8_lossy(&text));
             return Err(ScriptRefusal::Error(Cow::Owned(text)));
@@ -602,6 +604,54 @@ pub fn held_by_pause(
             }))
 }
 
+/// A command's flags as Redis's `getCommandFlags` sees them: EVAL and
+/// FCALL of a script that declared its flags take those instead
+/// (`scriptFlagsToCmdFlags`): one that may write is a write command, one
+/// not `allow-oom` (nor `no-writes`) a `denyoom` one. Asked only when a
+/// refusal is in force (`maxmemory` reached, writes refused), as the
+/// script's flags cost a lookup.
+pub fn command_flags(cmd: &Command, args: &[&[u8]]) -> Flags {
+    use crate::scripting::ScriptFlags;
+    let Some(script) = crate::scripting::declared_flags(&cmd.name, args) else {
+        return cmd.flags;
+    };
+    let mut flags = cmd.flags.without(
+        Flags::STALE
+            .with(Flags::DENYOOM)
+            .with(Flags::WRITE)
+            .with(Flags::MAY_REPLICATE),
+    );
+    let no_writes = script.contains(ScriptFlags::NO_WRITES);
+    if !no_writes && !script.contains(ScriptFlags::ALLOW_OOM) {
+        flags = flags.with(Flags::DENYOOM);
+    }
+    if !no_writes {
+        flags = flags.with(Flags::WRITE);
+    }
+    if script.contains(ScriptFlags::ALLOW_STALE) {
+        flags = flags.with(Flags::STALE);
+    }
+    flags
+}
+
+/// Redis's `checkGoodReplicasStatus`: with `min-replicas-to-write` and
+/// `min-replicas-max-lag` set, a master takes writes only while that many
+/// replicas acknowledged within the lag.
+pub fn too_few_good_replicas(server: &Server) -> bool {
+    let wanted = server.config.min_replicas_to_write();
+    let max_lag = server.config.min_replicas_max_lag();
+    if wanted == 0 || max_lag == 0 {
+        return false;
+    }
+    let good = (server.replication.replicas().iter())
+        .filter(|r| r.lag <= max_lag)
+        .count() as u64;
+    good < wanted
+}
+
+/// The error of a write refused by [`too_few_good_replicas`].
+pub const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
+
 /// Runs one request and returns its reply: the single path for every command.
 pub fn execute(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
     if client
@@ -656,7 +706,7 @@ fn dispatch(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
     // locks anything, refuse what may grow memory if that was not enough.
     // The AOF's replay is not refused (Redis runs it outside processCommand).
     if !client.replaying {
-        if let Some(reply) = crate::evict::before_command(server, client, cmd) {
+        if let Some(reply) = crate::evict::before_command(server, client, cmd, args) {
             return refuse(server, client, Some(cmd), reply);
         }
     }
@@ -670,10 +720,13 @@ fn dispatch(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
         return server.stats.rejected(reply);
     }
     // Redis's `writeCommandsDeniedByDiskError` (PING too, as Redis).
-    if cmd.flags.contains(Flags::WRITE) || cmd.name == "ping" {
-        if let Some(reply) = crate::persistence::write_refusal(server) {
+    if let Some(reply) = crate::persistence::write_refusal(server) {
+        if cmd.name == "ping" || command_flags(cmd, args).contains(Flags::WRITE) {
             return refuse(server, client, Some(cmd), reply);
         }
+    }
+    if too_few_good_replicas(server) && command_flags(cmd, args).contains(Flags::WRITE) {
+        return refuse(server, client, Some(cmd), Reply::error(NOREPLICAS));
     }
     // Redis's busy-script check: a script past `busy-reply-threshold` on
     // another event loop.
@@ -706,5 +759,6 @@ fn dispatch(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
     };
     let reply = call(&mut ctx, cmd, args);
     guard.release();
+    client.woke = guard.take_woken();
     reply
 }

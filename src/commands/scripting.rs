@@ -121,6 +121,26 @@ fn run_eval(ctx: &mut Ctx, args: &[&[u8]], ro: bool) -> CmdResult {
     )
 }
 
+/// `scriptPrepareForRun`'s words for a script that may write while
+/// writes are refused: the RDB or the AOF error, as the refusal was.
+fn misconf_for_scripts(refusal: Reply) -> Reply {
+    let aof_error = match &refusal {
+        Reply::Error(text) => {
+            text.strip_prefix(b"MISCONF Errors writing to the AOF file: ".as_slice())
+        }
+        _ => None,
+    };
+    match aof_error {
+        Some(why) => Reply::error_owned(format!(
+            "MISCONF Redis is configured to persist data to AOF, but it's currently unable to persist to disk. Writable scripts are blocked. Use 'no-writes' flag for read only scripts. AOF error: {}",
+            String::from_utf8_lossy(why)
+        )),
+        None => Reply::error(
+            "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Writable scripts are blocked. Use 'no-writes' flag for read only scripts.",
+        ),
+    }
+}
+
 /// The number of keys of EVAL and FCALL: an error when it does not fit
 /// (`not_integer`: the command's error for a numkeys that is no number).
 pub(super) fn numkeys(args: &[&[u8]], not_integer: &'static str) -> Result<usize, Reply> {
@@ -149,23 +169,37 @@ pub(super) fn run(
     keys: &[&[u8]],
     args: &[&[u8]],
 ) -> CmdResult {
-    if !flags.contains(ScriptFlags::EVAL_COMPAT) && !flags.contains(ScriptFlags::NO_WRITES) {
-        if crate::persistence::write_refusal(ctx.server).is_some() {
-            return Err(Reply::error(
-                "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Writable scripts are blocked. Use 'no-writes' flag for read only scripts.",
-            ));
+    let declared = !flags.contains(ScriptFlags::EVAL_COMPAT);
+    if declared && !flags.contains(ScriptFlags::NO_WRITES) {
+        if let Some(refusal) = crate::persistence::write_refusal(ctx.server) {
+            return Err(misconf_for_scripts(refusal));
         }
         if ro {
             return Err(Reply::error(
                 "ERR Can not execute a script with write flag using *_ro command.",
             ));
         }
+        if super::too_few_good_replicas(ctx.server) {
+            return Err(Reply::error(super::NOREPLICAS));
+        }
+    }
+    // The command's own OOM check saw these flags already; this one counts
+    // inside MULTI, where EXEC's did not.
+    if declared
+        && !flags.contains(ScriptFlags::ALLOW_OOM)
+        && !flags.contains(ScriptFlags::NO_WRITES)
+        && ctx.server.config.maxmemory() != 0
+        && crate::evict::over_maxmemory(ctx.server)
+    {
+        return Err(Reply::error(
+            "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'",
+        ));
     }
     let read_only =
         ro || (!flags.contains(ScriptFlags::EVAL_COMPAT) && flags.contains(ScriptFlags::NO_WRITES));
-    let mut declared = LockSet::new();
+    let mut key_shards = LockSet::new();
     for key in keys {
-        declared.add_key(&ctx.server.keyspace, ctx.client.db, key);
+        key_shards.add_key(&ctx.server.keyspace, ctx.client.db, key);
     }
     // Inside EXEC the guard is the transaction's: it cannot be given back.
     let mut can_restart = !ctx.client.in_multi();
@@ -180,8 +214,9 @@ pub(super) fn run(
             keys,
             args,
             read_only,
+            allow_oom: declared && flags.contains(ScriptFlags::ALLOW_OOM),
             can_restart,
-            declared: declared.clone(),
+            declared: key_shards.clone(),
         };
         match engine::run(ctx, invocation) {
             Outcome::Reply(reply) => return Ok(reply),

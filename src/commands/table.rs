@@ -65,6 +65,11 @@ macro_rules! named_bits {
             pub fn with(self, other: $set) -> $set {
                 $set(self.0 | other.0)
             }
+
+            /// These bits without the bits of `other`.
+            pub fn without(self, other: $set) -> $set {
+                $set(self.0 & !other.0)
+            }
         }
     };
 }

@@ -291,6 +291,7 @@ impl Keyspace {
                     .is_some_and(|sink| sink.active()),
                 ..Default::default()
             },
+            woken: None,
         }
     }
 
@@ -420,6 +421,8 @@ pub struct Guard<'k> {
     hashes: SmallVec<[KeyHash; 3]>,
     /// What the unit did, for its readers (see [`effects`]).
     effects: effects::Effects,
+    /// The wait for the blocked clients [`Guard::release`] woke.
+    woken: Option<Arc<crate::blocking::Ticket>>,
 }
 
 impl Drop for Guard<'_> {
@@ -461,12 +464,23 @@ impl<'k> Guard<'k> {
             );
         }
         self.shards.clear();
+        if self.effects.ready.is_empty() {
+            return;
+        }
+        let ticket = self.woken.get_or_insert_with(Default::default);
         for (db, key) in self.effects.ready.drain(..) {
             match key {
-                Some(key) => self.keyspace.blocking.signal(db, &key),
-                None => self.keyspace.blocking.signal_db(db),
+                Some(key) => self.keyspace.blocking.signal(db, &key, ticket),
+                None => self.keyspace.blocking.signal_db(db, ticket),
             }
         }
+    }
+
+    /// The wait for the blocked clients the released unit woke: the
+    /// client's reply and next command wait for it (see
+    /// [`crate::blocking::Ticket`]).
+    pub fn take_woken(&mut self) -> Option<Arc<crate::blocking::Ticket>> {
+        self.woken.take()
     }
 
     /// Ends a command for WATCH: the keys it took with `get_mut` count as

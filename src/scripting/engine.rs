@@ -119,6 +119,8 @@ pub struct Invocation<'a> {
     pub keys: &'a [&'a [u8]],
     pub args: &'a [&'a [u8]],
     pub read_only: bool,
+    /// Flagged `allow-oom`: its writes are not refused over `maxmemory`.
+    pub allow_oom: bool,
     pub can_restart: bool,
     /// The keys' shards: a run that touches no other is remembered.
     pub declared: crate::keyspace::LockSet,
@@ -372,6 +374,7 @@ impl Engine {
             ctx: (ctx as *mut Ctx).cast(),
             run: ScriptRun {
                 read_only: inv.read_only,
+                allow_oom: inv.allow_oom,
                 declared: inv.declared,
                 ..Default::default()
             },

@@ -223,6 +223,23 @@ pub fn shebang_flags(body: &[u8]) -> Result<(ScriptFlags, usize), String> {
     Ok((flags, end))
 }
 
+/// The flags a script declared, for the EVAL or FCALL that would run it
+/// (Redis's `evalGetCommandFlags` and `fcallGetCommandFlags`): None for a
+/// script without a shebang, an unknown SHA or function, or a shebang
+/// that does not parse (the command then fails when it runs).
+pub fn declared_flags(command: &str, args: &[&[u8]]) -> Option<ScriptFlags> {
+    let flags = match command {
+        "eval" | "eval_ro" => shebang_flags(args.get(1)?).ok()?.0,
+        "evalsha" | "evalsha_ro" => SCRIPTS.get(&sha_arg(args.get(1)?)?)?.flags,
+        "fcall" | "fcall_ro" => {
+            let name = std::str::from_utf8(args.get(1)?).ok()?;
+            functions::LIBRARIES.function(name)?.flags
+        }
+        _ => return None,
+    };
+    (!flags.contains(ScriptFlags::EVAL_COMPAT)).then_some(flags)
+}
+
 /// A script flag by its name.
 pub fn flag_named(name: &[u8]) -> Option<ScriptFlags> {
     ScriptFlags::NAMES
