@@ -381,6 +381,9 @@ pub struct Client {
     /// A script of this client is running: its commands come from Redis's
     /// Lua client (MONITOR shows `lua`) and may not block.
     pub in_script: bool,
+    /// The script's error reply repeats an error the stats counted when
+    /// its command failed: `call` counts it as a failed call only.
+    pub error_counted: bool,
     /// CLIENT REPLY ON|OFF|SKIP.
     pub replies: ReplySwitch,
     /// The unconsumed input, the running command's included: the client's
@@ -653,6 +656,7 @@ impl ClientRegistry {
             query_len: 0,
             tx: Transaction::default(),
             in_script: false,
+            error_counted: false,
             woke: None,
             block: ClientBlock::default(),
             authenticated: true,

@@ -107,9 +107,13 @@ impl Stats {
     }
 
     /// Counts a command that ran, and its reply if an error.
-    pub fn command_done(&self, reply: &Reply) {
+    /// A command ran; its error reply counts unless `error_counted` (a
+    /// script's error repeating one counted when its command failed).
+    pub fn command_done(&self, reply: &Reply, error_counted: bool) {
         self.add(Counter::CommandsProcessed, 1);
-        self.error_reply(reply);
+        if !error_counted {
+            self.error_reply(reply);
+        }
     }
 
     /// Counts an error reply (INFO `total_error_replies` and errorstats).

@@ -382,6 +382,121 @@ fn declared_flags_decide_oom_and_noreplicas_refusals() {
     ]);
 }
 
+/// Errors inside scripts count once, as Redis counts them: a refused
+/// `redis.call` or `redis.pcall` as the error of the refused command, a
+/// failed command as its own error, and the script's error reply that
+/// repeats either only as EVAL's failed call.
+#[test]
+fn script_errors_count_once_in_the_stats() {
+    fn stats(conn: &mut support::Conn) -> String {
+        let keep = |l: &&str| {
+            l.starts_with("errorstat_")
+                || l.starts_with("total_error_replies")
+                || l.starts_with("cmdstat_set:")
+                || l.starts_with("cmdstat_eval:")
+                || l.starts_with("cmdstat_select:")
+        };
+        let info = conn.cmd_str(&["INFO", "all"]);
+        let mut lines: Vec<String> = info
+            .lines()
+            .filter(keep)
+            .map(|l| {
+                // Times differ: keep the counts.
+                l.split(',')
+                    .filter(|f| !f.contains("usec"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect();
+        lines.sort();
+        lines.join("\n")
+    }
+    support::on_both(|s| {
+        let mut c = s.connect();
+        let mut out = Vec::new();
+        let steps: &[&[&str]] = &[
+            &["config", "set", "maxmemory", "1"],
+            &["eval", "return redis.call('set','x','y')", "1", "x"],
+            &[
+                "eval",
+                "local t = redis.pcall('set','x','y') return t['err']",
+                "1",
+                "x",
+            ],
+            &["eval", "return redis.pcall('set','x','y')", "1", "x"],
+            &["config", "set", "maxmemory", "0"],
+            &["eval", "return redis.call('select',99)", "0"],
+            &["eval", "return redis.pcall('select',99)", "0"],
+            &["eval", "return redis.call('nosuchcommand')", "0"],
+        ];
+        for step in steps {
+            c.cmd(&["config", "resetstat"]);
+            out.push(c.cmd_str(step));
+            out.push(stats(&mut c));
+        }
+        out
+    });
+}
+
+#[test]
+fn cjson_keep_buffer_and_acl_check_cmd_match_redis() {
+    let mut steps: Vec<Vec<String>> = [
+        "", "false", "true", "'on'", "'off'", "'x'", "1", "1.5", "{}", "nil", "true,1",
+    ]
+    .iter()
+    .map(|a| {
+        vec![
+            "eval".into(),
+            format!("return cjson.encode_keep_buffer({a})"),
+            "0".into(),
+        ]
+    })
+    .collect();
+    let acl: &[&[&str]] = &[
+        &[
+            "acl",
+            "setuser",
+            "bob",
+            "on",
+            ">123",
+            "+@scripting",
+            "+set",
+            "~x*",
+        ],
+        &["auth", "bob", "123"],
+        &[
+            "eval",
+            "return redis.acl_check_cmd('set','xx',1)",
+            "1",
+            "xx",
+        ],
+        &[
+            "eval",
+            "return redis.acl_check_cmd('hset','xx','f',1)",
+            "1",
+            "xx",
+        ],
+        &["eval", "return redis.acl_check_cmd('set','yy',1)", "0"],
+        &["eval", "return redis.acl_check_cmd('set')", "0"],
+        &[
+            "eval",
+            "return redis.acl_check_cmd('invalid-cmd','arg')",
+            "0",
+        ],
+        &["eval", "return redis.acl_check_cmd()", "0"],
+    ];
+    steps.extend(
+        acl.iter()
+            .map(|s| s.iter().map(|a| a.to_string()).collect()),
+    );
+    let steps: Vec<Vec<&str>> = steps
+        .iter()
+        .map(|s| s.iter().map(String::as_str).collect())
+        .collect();
+    let steps: Vec<&[&str]> = steps.iter().map(Vec::as_slice).collect();
+    support::differential(&steps);
+}
+
 #[test]
 fn monitor_shows_the_script_then_its_commands() {
     let server = Server::start();

@@ -317,10 +317,11 @@ fn call(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]]) -> Reply {
         remember_keys(ctx, cmd, args);
     }
     let usec = start.elapsed_us();
+    let counted = std::mem::take(&mut ctx.client.error_counted);
     if !rerun {
         let track_latency = ctx.server.config.latency_tracking();
         cmd.stats.record(usec, reply.is_error(), track_latency);
-        ctx.server.stats.command_done(&reply);
+        ctx.server.stats.command_done(&reply, counted);
         ctx.server.monitors.feed(ctx.client, cmd, args);
     } else if ctx.client.block.ends_with_error() {
         cmd.stats.fail();
@@ -456,6 +457,25 @@ pub enum ScriptRefusal {
 /// [`call`] like a client's. The client's
 /// `db` and `resp` are the script's while this runs.
 pub fn script_call(
+    ctx: &mut Ctx,
+    args: &[&[u8]],
+    run: &mut ScriptRun,
+) -> Result<Reply, ScriptRefusal> {
+    let result = check_script_call(ctx, args, run);
+    if let Err(ScriptRefusal::Error(text)) = &result {
+        // An error reply of the script's client, as Redis's `scriptCall`
+        // counts it (`afterErrorReply`), even when `redis.pcall` catches it.
+        let counted = match text.strip_prefix('-') {
+            Some(coded) => Reply::error_owned(coded.to_string()),
+            None => Reply::error_owned(format!("ERR {text}")),
+        };
+        ctx.server.stats.error_reply(&counted);
+    }
+    result
+}
+
+/// [`script_call`]'s checks, then the call.
+fn check_script_call(
     ctx: &mut Ctx,
     args: &[&[u8]],
     run: &mut ScriptRun,

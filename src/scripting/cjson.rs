@@ -2,7 +2,8 @@
 //! bundles with its default settings: numbers as `%.14g`, `/` escaped,
 //! empty tables as `{}`, excessively sparse arrays refused, nesting
 //! limited to 1000, and lua-cjson's error texts. `cjson.null` is a null
-//! light userdata. Not there: the `encode_*`/`decode_*` setting functions.
+//! light userdata. Of the `encode_*`/`decode_*` setting functions only
+//! `encode_keep_buffer` is there (it changes no output).
 
 use mlua::{LightUserData, Lua, MultiValue, Table, Value};
 
@@ -52,6 +53,55 @@ pub fn library(lua: &Lua) -> mlua::Result<Table> {
                 Err(Failure::Lua(e)) => Err(e),
                 Err(Failure::Text(e)) => fail_text(lua, &e),
             }
+        })?,
+    )?;
+    // Whether lua-cjson keeps its encode buffer between calls: a memory
+    // setting with no effect on output, answered as lua-cjson answers it.
+    let keep_buffer = std::cell::Cell::new(true);
+    t.set(
+        "encode_keep_buffer",
+        lua.create_function(move |lua, args: MultiValue| {
+            if args.len() > 1 {
+                return fail_text(
+                    lua,
+                    "bad argument #2 to 'encode_keep_buffer' (found too many arguments)",
+                );
+            }
+            match args.front() {
+                None | Some(Value::Nil) => {}
+                Some(Value::Boolean(on)) => keep_buffer.set(*on),
+                Some(Value::String(s)) if s.as_bytes() == b"on" => keep_buffer.set(true),
+                Some(Value::String(s)) if s.as_bytes() == b"off" => keep_buffer.set(false),
+                Some(Value::String(s)) => {
+                    let text = format!(
+                        "bad argument #1 to 'encode_keep_buffer' (invalid option '{}')",
+                        s.to_string_lossy()
+                    );
+                    return fail_text(lua, &text);
+                }
+                Some(Value::Integer(n)) => {
+                    let text =
+                        format!("bad argument #1 to 'encode_keep_buffer' (invalid option '{n}')");
+                    return fail_text(lua, &text);
+                }
+                Some(Value::Number(n)) => {
+                    let text = format!(
+                        "bad argument #1 to 'encode_keep_buffer' (invalid option '{}')",
+                        crate::number::format_lua_number(*n)
+                    );
+                    return fail_text(lua, &text);
+                }
+                Some(other) => {
+                    let text = format!(
+                        "bad argument #1 to 'encode_keep_buffer' (string expected, got {})",
+                        other.type_name()
+                    );
+                    return fail_text(lua, &text);
+                }
+            }
+            Ok(MultiValue::from_vec(vec![Value::Boolean(
+                keep_buffer.get(),
+            )]))
         })?,
     )?;
     t.set(

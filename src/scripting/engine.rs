@@ -414,14 +414,21 @@ impl Engine {
             crate::commands::remember_script_keys(ctx, inv.keys);
         }
         let resp3 = state.resp == Resp::V3;
+        let mut counted = false;
         let reply = match result {
             Ok(values) => {
                 let mut values = values.into_iter();
                 match values.next() {
                     Some(Value::Boolean(true)) => {
-                        convert::lua_to_reply(values.next().unwrap_or(Value::Nil), resp3)
+                        let value = values.next().unwrap_or(Value::Nil);
+                        counted = error_counted(&value);
+                        convert::lua_to_reply(value, resp3)
                     }
-                    Some(err) => script_error(values.next().unwrap_or(err), &state.name),
+                    Some(err) => {
+                        let err = values.next().unwrap_or(err);
+                        counted = error_counted(&err);
+                        script_error(err, &state.name)
+                    }
                     None => Reply::Null,
                 }
             }
@@ -431,8 +438,16 @@ impl Engine {
                 lua_error_text(&e)
             )),
         };
+        ctx.client.error_counted = counted && reply.is_error();
         Outcome::Reply(reply)
     }
+}
+
+/// Whether an error table came from a command of the script, whose error
+/// the stats counted already (Redis's `ignore_error_stats_update` field):
+/// the script's error reply then counts as a failed call only.
+fn error_counted(value: &Value) -> bool {
+    matches!(value, Value::Table(t) if t.raw_get::<bool>("ignore_error_stats_update").unwrap_or(false))
 }
 
 /// The error reply of a script that failed (Redis's `luaCallFunction`):
@@ -824,27 +839,42 @@ fn set_repl(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
     Ok(MultiValue::new())
 }
 
-/// `redis.acl_check_cmd`: every command is permitted to the one user
-/// reddish has; an unknown one is an error, as in Redis.
+/// `redis.acl_check_cmd`: whether the script's user may run the command
+/// with these arguments (Redis's `ACLCheckAllUserCommandPerm`); an
+/// unknown command is an error.
 fn acl_check_cmd(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
-    let known = with_run(|run| {
-        let argv: Vec<Vec<u8>> = args.iter().filter_map(lua_text).collect();
-        let argv: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+    let allowed = with_run(|run| {
+        let mut argv: Vec<Vec<u8>> = args.iter().filter_map(lua_text).collect();
         // SAFETY: the EVAL's context outlives the script.
-        let ctx: &Ctx = unsafe { &*run.ctx.cast() };
-        !argv.is_empty() && ctx.server.commands.lookup(&argv).is_ok()
+        let ctx: &mut Ctx = unsafe { &mut *run.ctx.cast() };
+        if argv.is_empty() {
+            return None;
+        }
+        let cmd = {
+            let names: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+            ctx.server.commands.lookup(&names).ok()?
+        };
+        // Too few arguments for the command: the key positions it declares
+        // are checked as empty names rather than read past the end.
+        let least = cmd.arity.unsigned_abs() as usize;
+        if argv.len() < least {
+            argv.resize(least, Vec::new());
+        }
+        let argv: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+        let user = ctx.client.permissions(&ctx.server.acl);
+        Some(crate::acl::check(user, cmd, &argv).is_ok())
     });
-    match known {
+    match allowed {
         None => fail_with(
             lua,
             "redis.acl_check_cmd can only be called inside a script invocation",
         ),
-        Some(false) if args.is_empty() => fail_with(
+        Some(None) if args.is_empty() => fail_with(
             lua,
             "Please specify at least one argument for this redis lib call",
         ),
-        Some(false) => fail_with(lua, "Invalid command passed to redis.acl_check_cmd()"),
-        Some(true) => Ok(MultiValue::from_vec(vec![Value::Boolean(true)])),
+        Some(None) => fail_with(lua, "Invalid command passed to redis.acl_check_cmd()"),
+        Some(Some(allowed)) => Ok(MultiValue::from_vec(vec![Value::Boolean(allowed)])),
     }
 }
 

@@ -277,6 +277,12 @@ fn memory(ctx: &mut Ctx, out: &mut String) {
     let ratio = format!("{:.2}", rss as f64 / used as f64);
     let rss_extra = rss as i64 - used as i64;
     let replication_buffers = ctx.server.replication.buffered_bytes();
+    // The script bodies and library codes held (Redis counts its own
+    // structures around them too).
+    let scripts_eval = crate::scripting::SCRIPTS.memory();
+    let functions = &crate::scripting::functions::LIBRARIES;
+    let functions_code: usize = functions.codes().iter().map(|c| c.len()).sum();
+    let (libraries, functions) = functions.counts();
     let not_counted = crate::evict::not_counted_for_evict(ctx.server);
     put(
         out,
@@ -303,16 +309,19 @@ fn memory(ctx: &mut Ctx, out: &mut String) {
             ("used_memory_lua", &0),
             ("used_memory_vm_eval", &0),
             ("used_memory_lua_human", &"0B"),
-            ("used_memory_scripts_eval", &0),
-            ("number_of_cached_scripts", &0),
-            ("number_of_functions", &0),
-            ("number_of_libraries", &0),
+            ("used_memory_scripts_eval", &scripts_eval),
+            ("number_of_cached_scripts", &crate::scripting::SCRIPTS.len()),
+            ("number_of_functions", &functions),
+            ("number_of_libraries", &libraries),
             ("used_memory_vm_functions", &0),
             ("used_memory_vm_total", &0),
             ("used_memory_vm_total_human", &"0B"),
-            ("used_memory_functions", &0),
-            ("used_memory_scripts", &0),
-            ("used_memory_scripts_human", &"0B"),
+            ("used_memory_functions", &functions_code),
+            ("used_memory_scripts", &(scripts_eval + functions_code)),
+            (
+                "used_memory_scripts_human",
+                &human((scripts_eval + functions_code) as u64),
+            ),
             ("maxmemory", &maxmemory),
             ("maxmemory_human", &human(maxmemory)),
             ("maxmemory_policy", &policy),
