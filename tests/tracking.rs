@@ -334,3 +334,33 @@ fn info_and_client_list_show_tracking() {
     let info = w.cmd_str(&["INFO", "clients"]);
     assert!(info.contains("tracking_clients:0\r\n"), "{info}");
 }
+
+/// An evicted key is invalidated like a deleted one, and the client whose
+/// command made room hears of it before that command's reply (Redis evicts
+/// before it runs the command).
+#[test]
+fn evicted_keys_are_invalidated_before_the_reply() {
+    let server = Server::start();
+    let mut c = server.connect();
+    c.cmd(&["HELLO", "3"]);
+    c.cmd(&["CLIENT", "TRACKING", "on"]);
+    let info = c.cmd_str(&["INFO", "memory"]);
+    let used: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("used_memory");
+    let limit = (used + 100 * 1024).to_string();
+    c.cmd(&["CONFIG", "SET", "maxmemory", &limit]);
+    c.cmd(&["CONFIG", "SET", "maxmemory-policy", "volatile-random"]);
+    c.cmd(&["SETEX", "volatile-key", "10000", "x"]);
+    c.cmd(&["GET", "volatile-key"]);
+    // About 200 KB: over the limit once it is stored.
+    c.cmd(&["SETBIT", "big-key", "1600000", "0"]);
+    assert_eq!(
+        c.cmd_str(&["GETBIT", "big-key", "0"]),
+        ">2\r\n$10\r\ninvalidate\r\n*1\r\n$12\r\nvolatile-key\r\n"
+    );
+    assert_eq!(support::reply(&mut c), ":0\r\n");
+    c.cmd(&["CONFIG", "SET", "maxmemory", "0"]);
+}

@@ -1146,6 +1146,8 @@ impl<'g, 'k> DbView<'g, 'k> {
         }
         keyspace.evicted_keys.fetch_add(1, Ordering::Relaxed);
         let effects = &mut self.guard.effects;
+        // Redis's `signalModifiedKey`: client-side caches forget it too.
+        effects.invalidate(key);
         effects.notify(notify::EVICTED, "evicted", db, key);
         effects.propagate(|| {
             let verb = crate::propagate::deletion(lazy);
