@@ -104,6 +104,11 @@ fn function_delete(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn function_flush(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if args.len() > 3 {
+        return Err(Reply::error(
+            "ERR unknown subcommand or wrong number of arguments for 'flush'. Try FUNCTION HELP.",
+        ));
+    }
     match args.get(2) {
         None => {}
         Some(mode) if args.len() == 3 && (is(mode, "sync") || is(mode, "async")) => {}

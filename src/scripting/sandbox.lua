@@ -43,7 +43,6 @@ local redis = {
     setresp = native.setresp,
     set_repl = native.set_repl,
     acl_check_cmd = native.acl_check_cmd,
-    register_function = native.register_function,
     replicate_commands = function() return true end,
     breakpoint = function() return false end,
     debug = function() end,
