@@ -192,6 +192,19 @@ pub fn load_data(
         },
     )
     .map_err(LoadError::Corrupt)?;
+    // The file's libraries replace the ones loaded (the caller emptied the
+    // data, and Redis empties the functions with it), or join them on a merge.
+    if !summary.functions.is_empty() || !merge {
+        use crate::scripting::functions::{RestorePolicy, LIBRARIES};
+        let policy = if merge {
+            RestorePolicy::Replace
+        } else {
+            RestorePolicy::Flush
+        };
+        LIBRARIES
+            .restore(&summary.functions, policy)
+            .map_err(|e| LoadError::Corrupt(format!("Failed loading library: {e}")))?;
+    }
     // Loading is not a change to save.
     guard.command_done(true);
     log_loaded(&summary, now);

@@ -49,6 +49,10 @@ fn base_bytes(server: &Server, guard: &mut Guard<'_>, rdb: bool) -> Vec<u8> {
     if server.config.aof_timestamp_enabled() {
         out.extend_from_slice(format!("#TS:{}\r\n", unix_secs()).as_bytes());
     }
+    // Redis's `rewriteFunctions`: the libraries first.
+    for code in crate::scripting::functions::LIBRARIES.full_codes() {
+        write_command(&mut out, &[b"FUNCTION".as_slice(), b"LOAD", &code]);
+    }
     let clock = CommandClock::at(crate::util::now_ms());
     for db in 0..databases {
         let mut view = guard.db(db, &clock);

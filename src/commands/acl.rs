@@ -25,17 +25,6 @@ pub(super) static COMMANDS: &[Registration] = &[
     cmd("acl|help", acl_help),
 ];
 
-/// Redis's `addReplySubcommandSyntaxError`, for argument counts the table's
-/// arity lets through but `aclCommand` does not take.
-fn subcommand_syntax_error(args: &[&[u8]]) -> Reply {
-    let sub = &args[1][..args[1].len().min(128)];
-    error_format(&[
-        b"ERR unknown subcommand or wrong number of arguments for '",
-        sub,
-        b"'. Try ACL HELP.",
-    ])
-}
-
 /// Closes every client authenticated as `user` (Redis's
 /// `ACLFreeUserAndKillClients`); the caller itself after this reply.
 fn kill_clients_of(ctx: &mut Ctx, user: &User) {
@@ -171,7 +160,7 @@ fn acl_cat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             })?;
             Ok(Reply::Array(names.into_iter().map(Reply::bulk).collect()))
         }
-        _ => Err(subcommand_syntax_error(args)),
+        _ => Err(super::args::subcommand_syntax_error(args)),
     }
 }
 
@@ -182,7 +171,7 @@ fn acl_genpass(_ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let bits = match args {
         [_, _] => 256,
         [_, _, bits] => int_arg(bits)?,
-        _ => return Err(subcommand_syntax_error(args)),
+        _ => return Err(super::args::subcommand_syntax_error(args)),
     };
     if bits <= 0 || bits > GENPASS_MAX_BITS {
         return Err(Reply::error_owned(format!(
@@ -238,7 +227,7 @@ fn acl_log(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             return Ok(Reply::OK);
         }
         [_, _, arg] => int_arg(arg)?.max(0),
-        _ => return Err(subcommand_syntax_error(args)),
+        _ => return Err(super::args::subcommand_syntax_error(args)),
     };
     Ok(ctx
         .server

@@ -137,6 +137,19 @@ pub fn error_format(parts: &[&[u8]]) -> Reply {
     Reply::error_owned(text)
 }
 
+/// Redis's `addReplySubcommandSyntaxError`: a subcommand given arguments
+/// its command does not take, named as the client typed it.
+pub fn subcommand_syntax_error(args: &[&[u8]]) -> Reply {
+    let name = args[0].to_ascii_uppercase();
+    error_format(&[
+        b"ERR unknown subcommand or wrong number of arguments for '",
+        crate::commands::table::c_string(args[1], 128),
+        b"'. Try ",
+        &name,
+        b" HELP.",
+    ])
+}
+
 /// The reply to `<COMMAND> HELP` (`addReplyHelp`): a title naming the
 /// command in upper case, the given lines, then HELP itself.
 pub fn help_reply(command: &[u8], lines: &[&'static str]) -> Reply {

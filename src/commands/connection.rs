@@ -443,10 +443,7 @@ impl KillFilter {
 /// the timeout reply, ERROR with `-UNBLOCKED`; 1 if the client was blocked.
 fn client_unblock(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if args.len() > 4 {
-        return Err(Reply::error_owned(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
-            String::from_utf8_lossy(args[1])
-        )));
+        return Err(super::args::subcommand_syntax_error(args));
     }
     let how = match args.get(3) {
         None => Unblock::Timeout,
@@ -541,10 +538,7 @@ fn client_json(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 /// milliseconds, read as Redis's `getTimeoutFromObjectOrReply`.
 fn client_pause(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if args.len() > 4 {
-        return Err(Reply::error_owned(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
-            String::from_utf8_lossy(args[1])
-        )));
+        return Err(super::args::subcommand_syntax_error(args));
     }
     let kind = match args.get(3) {
         None => PauseKind::All,

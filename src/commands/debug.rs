@@ -141,7 +141,7 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             stringmatch_test();
             Ok(Reply::simple("Apparently Redis did not crash: test passed"))
         }
-        _ => Err(unknown_subcommand(args)),
+        _ => Err(super::args::subcommand_syntax_error(args)),
     }
 }
 
@@ -227,17 +227,6 @@ fn loadaof(ctx: &mut Ctx) -> CmdResult {
         .store(0, std::sync::atomic::Ordering::Relaxed);
     tracing::warn!("Append Only File loaded by DEBUG LOADAOF");
     Ok(Reply::OK)
-}
-
-/// `addReplySubcommandSyntaxError`.
-fn unknown_subcommand(args: &[&[u8]]) -> Reply {
-    error_format(&[
-        b"ERR unknown subcommand or wrong number of arguments for '",
-        c_string(args[1], 128),
-        b"'. Try ",
-        &args[0].to_ascii_uppercase(),
-        b" HELP.",
-    ])
 }
 
 /// DEBUG HELP: Redis's lines for the subcommands we implement, in its order.

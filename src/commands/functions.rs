@@ -23,6 +23,8 @@ pub static COMMANDS: &[Registration] = &[
     cmd("function|stats", function_stats),
     cmd("function|kill", function_kill),
     cmd("function|help", function_help),
+    cmd("function|dump", function_dump),
+    cmd("function|restore", function_restore),
 ];
 
 /// As [`super::scripting`]'s: the keys' shards for a function known to keep
@@ -103,11 +105,45 @@ fn function_delete(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::OK)
 }
 
+/// FUNCTION DUMP: every library, in DUMP's payload format.
+fn function_dump(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    let compress = ctx.server.config.rdbcompression();
+    let payload = crate::rdb::dump_functions(&LIBRARIES.full_codes(), compress);
+    Ok(Reply::bulk(payload))
+}
+
+/// FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE] (`functionRestoreCommand`).
+fn function_restore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    use crate::scripting::functions::RestorePolicy;
+    if args.len() > 4 {
+        return Err(super::args::subcommand_syntax_error(args));
+    }
+    let policy =
+        match args.get(3) {
+            None => RestorePolicy::Append,
+            Some(p) if is(p, "append") => RestorePolicy::Append,
+            Some(p) if is(p, "replace") => RestorePolicy::Replace,
+            Some(p) if is(p, "flush") => RestorePolicy::Flush,
+            Some(_) => return Err(Reply::error(
+                "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
+            )),
+        };
+    let checksum = !ctx
+        .server
+        .skip_checksum_validation
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let codes = crate::rdb::restore_functions(args[2], checksum)
+        .map_err(|e| Reply::error_owned(format!("ERR {e}")))?;
+    LIBRARIES
+        .restore(&codes, policy)
+        .map_err(|e| Reply::error_owned(format!("ERR {e}")))?;
+    propagated(ctx);
+    Ok(Reply::OK)
+}
+
 fn function_flush(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if args.len() > 3 {
-        return Err(Reply::error(
-            "ERR unknown subcommand or wrong number of arguments for 'flush'. Try FUNCTION HELP.",
-        ));
+        return Err(super::args::subcommand_syntax_error(args));
     }
     match args.get(2) {
         None => {}

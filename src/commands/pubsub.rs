@@ -4,7 +4,7 @@
 //! The (un)subscribe commands answer through the client's mailbox (one push
 //! per channel, in order with the messages) and set `skip_reply`.
 
-use super::args::{error_format, help_reply};
+use super::args::help_reply;
 use super::{cmd, CmdResult, Ctx, Registration};
 use crate::propagate::Target;
 use crate::protocol::Reply;
@@ -87,11 +87,7 @@ fn spublish(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 /// Redis's `addReplySubcommandSyntaxError`.
 fn names(ctx: &mut Ctx, args: &[&[u8]], kind: Kind) -> CmdResult {
     if args.len() > 3 {
-        return Err(error_format(&[
-            b"ERR unknown subcommand or wrong number of arguments for '",
-            args[1],
-            b"'. Try PUBSUB HELP.",
-        ]));
+        return Err(super::args::subcommand_syntax_error(args));
     }
     let names = ctx.server.pubsub.names(kind, args.get(2).map(|p| &p[..]));
     Ok(Reply::Array(names.into_iter().map(Reply::Bulk).collect()))

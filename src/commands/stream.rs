@@ -186,19 +186,6 @@ fn no_such_group(key: &[u8], group: &[u8]) -> Reply {
     ])
 }
 
-/// `addReplySubcommandSyntaxError`.
-fn subcommand_syntax_error(args: &[&[u8]]) -> Reply {
-    let sub = &args[1][..args[1].len().min(128)];
-    let name = args[0].to_ascii_uppercase();
-    error_format(&[
-        b"ERR unknown subcommand or wrong number of arguments for '",
-        sub,
-        b"'. Try ",
-        &name,
-        b" HELP.",
-    ])
-}
-
 /// The stream at `key` for a read (`lookupKeyRead` + `checkType`),
 /// counting the keyspace hit or miss.
 fn read_stream<'d>(
@@ -1047,7 +1034,7 @@ fn xgroup(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             }
             i += 2;
         } else {
-            return Err(subcommand_syntax_error(args));
+            return Err(super::args::subcommand_syntax_error(args));
         }
     }
     let (key, name) = (args[2], args[3]);
@@ -1097,7 +1084,7 @@ fn xgroup(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         return Ok(Reply::OK);
     }
     let Some(stream) = group_stream(&mut db, key)? else {
-        return Err(subcommand_syntax_error(args));
+        return Err(super::args::subcommand_syntax_error(args));
     };
     if setid && (args.len() == 5 || args.len() == 7) {
         let id = match args[4] {
@@ -1154,7 +1141,7 @@ fn xgroup(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
     } else {
         db.unchanged(key);
-        Err(subcommand_syntax_error(args))
+        Err(super::args::subcommand_syntax_error(args))
     }
 }
 
@@ -1751,7 +1738,7 @@ fn xinfo(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     } else if is(sub, "STREAM") {
         xinfo_stream(stream, args)
     } else {
-        Err(subcommand_syntax_error(args))
+        Err(super::args::subcommand_syntax_error(args))
     }
 }
 
@@ -1774,11 +1761,11 @@ fn xinfo_stream(stream: &Stream, args: &[&[u8]]) -> CmdResult {
     let full = !opts.is_empty();
     if full {
         if (opts.len() != 1 && opts.len() != 3) || !is(opts[0], "FULL") {
-            return Err(subcommand_syntax_error(args));
+            return Err(super::args::subcommand_syntax_error(args));
         }
         if opts.len() == 3 {
             if !is(opts[1], "COUNT") {
-                return Err(subcommand_syntax_error(args));
+                return Err(super::args::subcommand_syntax_error(args));
             }
             count = int_arg(opts[2])?;
             if count < 0 {

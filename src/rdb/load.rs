@@ -429,8 +429,46 @@ pub struct Summary {
     /// Empty collections dropped (an old Redis bug could write them).
     pub empty_skipped: usize,
     pub aux: Vec<(String, String)>,
+    /// The function libraries' codes.
+    pub functions: Vec<bytes::Bytes>,
     /// Bytes of `data` the file took (an old-style AOF goes on after it).
     pub consumed: usize,
+}
+
+/// A function library's code (Redis's `rdbFunctionLoad`): a `FUNCTION2`
+/// record is the code; the older `FUNCTION` of 7.0's release candidates
+/// has the name, engine and description apart, made into a shebang here.
+pub fn function_code(r: &mut Reader, kind: u8) -> Result<bytes::Bytes> {
+    if kind == opcode::FUNCTION2 {
+        let code = r
+            .string()
+            .map_err(|_| "Failed loading library payload".to_string())?;
+        return Ok(bytes::Bytes::copy_from_slice(&code));
+    }
+    let name = r
+        .string()
+        .map_err(|_| "Failed loading library name".to_string())?;
+    let engine = r
+        .string()
+        .map_err(|_| "Failed loading engine name".to_string())?;
+    let has_desc = r
+        .length()
+        .map_err(|_| "Failed loading library description indicator".to_string())?;
+    if has_desc != 0 {
+        r.string()
+            .map_err(|_| "Failed loading library description".to_string())?;
+    }
+    let blob = r
+        .string()
+        .map_err(|_| "Failed loading library blob".to_string())?;
+    let mut code = Vec::with_capacity(blob.len() + name.len() + engine.len() + 9);
+    code.extend_from_slice(b"#!");
+    code.extend_from_slice(&engine);
+    code.extend_from_slice(b" name=");
+    code.extend_from_slice(&name);
+    code.push(b'\n');
+    code.extend_from_slice(&blob);
+    Ok(code.into())
 }
 
 /// Reads a whole RDB file, handing each live key to `store` (keys whose
@@ -504,7 +542,8 @@ pub fn file(
             }
             opcode::MODULE_AUX => return Err("module data in the file (no modules here)".into()),
             opcode::FUNCTION | opcode::FUNCTION2 => {
-                return Err("functions in the file (not supported yet)".into())
+                summary.functions.push(function_code(&mut r, kind)?);
+                continue;
             }
             _ => {}
         }

@@ -144,6 +144,7 @@ pub fn snapshot(
 ) -> (Vec<u8>, usize) {
     let mut w = Writer::file(options.compress);
     aux_fields(&mut w, repl, used_memory, options.aof_base);
+    w.functions(&crate::scripting::functions::LIBRARIES.full_codes());
     let keys = w.databases(guard, databases, options.access);
     (w.finish(options.checksum), keys)
 }
@@ -154,11 +155,61 @@ pub fn dump(value: &Value, compress: bool) -> Vec<u8> {
     let mut w = Writer::new(compress);
     w.out.push(Writer::value_type(value));
     w.value(value);
-    let mut out = w.out;
+    with_dump_footer(w.out)
+}
+
+/// FUNCTION DUMP's payload (`functionDumpCommand`): each library as the
+/// RDB file's `FUNCTION2` record, then DUMP's footer.
+pub fn dump_functions(codes: &[bytes::Bytes], compress: bool) -> Vec<u8> {
+    let mut w = Writer::new(compress);
+    w.functions(codes);
+    with_dump_footer(w.out)
+}
+
+/// DUMP's footer: the RDB version as two bytes little-endian, then the
+/// CRC-64 of all before it.
+fn with_dump_footer(mut out: Vec<u8>) -> Vec<u8> {
     out.extend_from_slice(&(RDB_VERSION as u16).to_le_bytes());
     let sum = CRC64.checksum(&out);
     out.extend_from_slice(&sum.to_le_bytes());
     out
+}
+
+/// Redis's `verifyDumpPayload`: the body of a DUMP payload whose version
+/// this server reads and whose checksum holds (unless `checksum` is off).
+fn verified_body(payload: &[u8], checksum: bool) -> Result<&[u8], RestoreError> {
+    if payload.len() < 10 {
+        return Err(RestoreError::VersionOrChecksum);
+    }
+    let (body, footer) = payload.split_at(payload.len() - 10);
+    let version = u16::from_le_bytes([footer[0], footer[1]]);
+    if u32::from(version) > RDB_VERSION {
+        return Err(RestoreError::VersionOrChecksum);
+    }
+    if checksum {
+        let sum = CRC64.checksum(&payload[..payload.len() - 8]);
+        if footer[2..] != sum.to_le_bytes() {
+            return Err(RestoreError::VersionOrChecksum);
+        }
+    }
+    Ok(body)
+}
+
+/// FUNCTION RESTORE's payload back to the libraries' codes, or Redis's
+/// error text.
+pub fn restore_functions(payload: &[u8], checksum: bool) -> Result<Vec<bytes::Bytes>, String> {
+    let body = verified_body(payload, checksum)
+        .map_err(|_| "DUMP payload version or checksum are wrong".to_string())?;
+    let mut r = load::Reader::new(body);
+    let mut codes = Vec::new();
+    while r.remaining() > 0 {
+        let kind = r.byte().map_err(|_| "can not read data type".to_string())?;
+        if kind != opcode::FUNCTION && kind != opcode::FUNCTION2 {
+            return Err("given type is not a function".into());
+        }
+        codes.push(load::function_code(&mut r, kind)?);
+    }
+    Ok(codes)
 }
 
 /// Why RESTORE refused a payload, with Redis's texts.
@@ -181,20 +232,7 @@ impl RestoreError {
 /// `rdbLoadObject`): `None` for an empty collection (Redis refuses those
 /// as bad data too).
 pub fn restore(payload: &[u8], limits: &Limits, checksum: bool) -> Result<Value, RestoreError> {
-    if payload.len() < 10 {
-        return Err(RestoreError::VersionOrChecksum);
-    }
-    let (body, footer) = payload.split_at(payload.len() - 10);
-    let version = u16::from_le_bytes([footer[0], footer[1]]);
-    if u32::from(version) > RDB_VERSION {
-        return Err(RestoreError::VersionOrChecksum);
-    }
-    if checksum {
-        let sum = CRC64.checksum(&payload[..payload.len() - 8]);
-        if footer[2..] != sum.to_le_bytes() {
-            return Err(RestoreError::VersionOrChecksum);
-        }
-    }
+    let body = verified_body(payload, checksum)?;
     let mut r = load::Reader::new(body);
     let kind = r.byte().map_err(|_| RestoreError::BadFormat)?;
     match load::value(&mut r, kind, limits) {

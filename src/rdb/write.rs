@@ -102,6 +102,15 @@ impl Writer {
         }
     }
 
+    /// The function libraries, one `FUNCTION2` record each (Redis's
+    /// `rdbSaveFunctions`).
+    pub fn functions(&mut self, codes: &[bytes::Bytes]) {
+        for code in codes {
+            self.out.push(super::opcode::FUNCTION2);
+            self.string(code);
+        }
+    }
+
     pub fn aux(&mut self, name: &str, value: &str) {
         self.out.push(opcode::AUX);
         self.string(name.as_bytes());

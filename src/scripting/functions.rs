@@ -21,6 +21,7 @@ pub struct FunctionInfo {
 }
 
 /// A loaded library.
+#[derive(Clone)]
 pub struct Library {
     pub name: String,
     /// The whole code, shebang included (FUNCTION LIST WITHCODE).
@@ -30,7 +31,7 @@ pub struct Library {
     pub functions: BTreeMap<String, Arc<FunctionInfo>>,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Registry {
     libraries: BTreeMap<String, Library>,
     functions: BTreeMap<String, Arc<FunctionInfo>>,
@@ -123,47 +124,47 @@ impl Libraries {
         if !replace && self.lock().libraries.contains_key(&name) {
             return Err(format!("Library '{name}' already exists"));
         }
-        let registered = engine::load_library(body)?;
-        if registered.is_empty() {
-            return Err("No functions registered".into());
-        }
-        let mut registry = self.lock();
-        for (function, ..) in &registered {
-            if let Some(existing) = registry.functions.get(&function.to_ascii_lowercase()) {
-                if existing.library != name {
-                    return Err(format!("Function {function} already exists"));
-                }
-            }
-        }
-        if !replace && registry.libraries.contains_key(&name) {
-            return Err(format!("Library '{name}' already exists"));
-        }
-        remove(&mut registry, &name);
-        let mut functions = BTreeMap::new();
-        for (function, description, flags) in registered {
-            let info = Arc::new(FunctionInfo {
-                name: function.clone(),
-                library: name.clone(),
-                description,
-                flags,
-                hint: LockHint::default(),
-            });
-            registry
-                .functions
-                .insert(function.to_ascii_lowercase(), info.clone());
-            functions.insert(function, info);
-        }
-        registry.libraries.insert(
-            name.clone(),
-            Library {
-                name: name.clone(),
-                code: Bytes::copy_from_slice(code),
-                functions,
-            },
-        );
-        drop(registry);
+        let compiled = compile(name, body, code)?;
+        let name = compiled.name.clone();
+        self.lock().add(compiled, replace)?;
         self.changed();
         Ok(name)
+    }
+
+    /// The whole code of every library, in name order: what RDB files,
+    /// FUNCTION DUMP and AOF rewrites keep.
+    pub fn full_codes(&self) -> Vec<Bytes> {
+        self.lock()
+            .libraries
+            .values()
+            .map(|l| l.code.clone())
+            .collect()
+    }
+
+    /// FUNCTION RESTORE, and the libraries of an RDB file (`Flush`: they
+    /// become the only ones): every library compiles and joins the current
+    /// ones as `policy` says, or nothing changes (Redis's `libraryJoin`).
+    pub fn restore(&self, codes: &[Bytes], policy: RestorePolicy) -> Result<(), String> {
+        let mut compiled = Vec::with_capacity(codes.len());
+        for code in codes {
+            let (name, body) = metadata(code)?;
+            compiled.push(compile(name, body, code)?);
+        }
+        let mut registry = self.lock();
+        let mut staged = match policy {
+            RestorePolicy::Flush => Registry::default(),
+            _ => registry.clone(),
+        };
+        for library in compiled {
+            if policy == RestorePolicy::Append && staged.libraries.contains_key(&library.name) {
+                return Err(format!("Library {} already exists", library.name));
+            }
+            staged.add(library, policy == RestorePolicy::Replace)?;
+        }
+        *registry = staged;
+        drop(registry);
+        self.changed();
+        Ok(())
     }
 
     /// FUNCTION DELETE: whether the library was there.
@@ -190,6 +191,78 @@ impl Libraries {
     pub fn counts(&self) -> (usize, usize) {
         let registry = self.lock();
         (registry.libraries.len(), registry.functions.len())
+    }
+}
+
+/// How FUNCTION RESTORE joins the libraries it brings to the current ones.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum RestorePolicy {
+    /// A library already there is an error (the default).
+    Append,
+    /// A library already there is replaced.
+    Replace,
+    /// The current libraries go first.
+    Flush,
+}
+
+/// A library compiled, its functions known, not registered yet.
+struct Compiled {
+    name: String,
+    code: Bytes,
+    functions: Vec<(String, Option<String>, super::ScriptFlags)>,
+}
+
+/// Runs a library's code in this loop's Lua state to learn its functions.
+fn compile(name: String, body: &[u8], code: &[u8]) -> Result<Compiled, String> {
+    let functions = engine::load_library(body)?;
+    if functions.is_empty() {
+        return Err("No functions registered".into());
+    }
+    Ok(Compiled {
+        name,
+        code: Bytes::copy_from_slice(code),
+        functions,
+    })
+}
+
+impl Registry {
+    /// Registers a compiled library (replacing one of its name when
+    /// `replace`); a function name another library has is an error.
+    fn add(&mut self, library: Compiled, replace: bool) -> Result<(), String> {
+        let name = library.name;
+        for (function, ..) in &library.functions {
+            if let Some(existing) = self.functions.get(&function.to_ascii_lowercase()) {
+                if existing.library != name {
+                    return Err(format!("Function {function} already exists"));
+                }
+            }
+        }
+        if !replace && self.libraries.contains_key(&name) {
+            return Err(format!("Library '{name}' already exists"));
+        }
+        remove(self, &name);
+        let mut functions = BTreeMap::new();
+        for (function, description, flags) in library.functions {
+            let info = Arc::new(FunctionInfo {
+                name: function.clone(),
+                library: name.clone(),
+                description,
+                flags,
+                hint: LockHint::default(),
+            });
+            self.functions
+                .insert(function.to_ascii_lowercase(), info.clone());
+            functions.insert(function, info);
+        }
+        self.libraries.insert(
+            name.clone(),
+            Library {
+                name,
+                code: library.code,
+                functions,
+            },
+        );
+        Ok(())
     }
 }
 
