@@ -239,7 +239,10 @@ impl Server {
             let port = free_port();
             // Its own directory: a replica writes the RDB it receives to
             // disk, which must never land in the repository.
+            // Emptied first: an earlier oracle on this port may have left
+            // a dump.rdb that this one would load.
             let dir = std::env::temp_dir().join(format!("reddish-oracle-{port}"));
+            let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(&dir).expect("oracle directory");
             let mut cmd = Command::new("redis-server");
             cmd.args([
