@@ -490,19 +490,7 @@ fn sleep_stalls_the_event_loop() {
 fn log_writes_a_warning_line() {
     let path = std::env::temp_dir().join(format!("reddish-{}-debug-log.log", std::process::id()));
     let _ = std::fs::remove_file(&path);
-    let path_text = path.to_string_lossy().into_owned();
-    let port = support::free_port();
-    let server = Server::start_with_args(
-        &[
-            "--port",
-            &port.to_string(),
-            "--enable-debug-command",
-            "yes",
-            "--logfile",
-            &path_text,
-        ],
-        port,
-    );
+    let server = Server::start_logging_to_file(&path, &["--enable-debug-command", "yes"]);
     let mut conn = server.connect();
     assert_eq!(
         conn.cmd_str(&["DEBUG", "LOG", "hello from the test"]),
