@@ -171,6 +171,14 @@ impl Side {
                 // Let the server see it block before the script goes on.
                 std::thread::sleep(Duration::from_millis(50));
             }
+            ["function", "restore", "#dump", rest @ ..] => {
+                let dump = self.client.cmd(&["function", "dump"]);
+                let start = dump.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
+                let payload = &dump[start..dump.len().saturating_sub(2)];
+                let mut args: Vec<&[u8]> = vec![b"function", b"restore", payload];
+                args.extend(rest.iter().map(|a| a.as_bytes()));
+                self.client.cmd_bytes(&args);
+            }
             args => {
                 self.client.cmd(args);
             }
@@ -276,6 +284,11 @@ const WRITES: &[&[&str]] = &[
         "load",
         "#!lua name=plib\nredis.register_function('pf', function() return 1 end)",
     ],
+    // FUNCTION RESTORE propagates as itself ("#dump": the server's own
+    // FUNCTION DUMP); a refused one not at all.
+    &["function", "restore", "#dump", "replace"],
+    &["function", "restore", "#dump"],
+    &["function", "restore", "garbage"],
     &["function", "delete", "plib"],
     &["function", "delete", "plib"],
     // MIGRATE of nothing propagates nothing (see the test of its own below).

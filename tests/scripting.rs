@@ -497,6 +497,24 @@ fn cjson_keep_buffer_and_acl_check_cmd_match_redis() {
     support::differential(&steps);
 }
 
+/// A command may take as many arguments as Lua can pass (`unpack` of
+/// nearly 8,000), through `redis.call` and `redis.pcall` alike.
+#[test]
+fn redis_call_takes_thousands_of_arguments() {
+    let body = |f: &str| {
+        format!("local a = {{}} for i=1,7999 do a[i] = 1 end return redis.{f}('lpush', KEYS[1], unpack(a))")
+    };
+    let (call, pcall) = (body("call"), body("pcall"));
+    support::differential(&[
+        &["eval", &call, "1", "l"],
+        &["eval", &pcall, "1", "l"],
+        &["eval", "return redis.call()", "0"],
+        &["eval", "return redis.pcall()", "0"],
+        &["eval", "return redis.call('ping', nil)", "0"],
+        &["del", "l"],
+    ]);
+}
+
 #[test]
 fn monitor_shows_the_script_then_its_commands() {
     let server = Server::start();

@@ -38,6 +38,15 @@ enum Action {
 fn decide(server: &Server, args: &[&[u8]]) -> Action {
     let is = |a: &[u8], s: &str| a.eq_ignore_ascii_case(s.as_bytes());
     let sub = args.get(1).copied().unwrap_or_default();
+    // A script run by loading (an AOF's EVAL): Redis refuses what may not
+    // run while loading before it looks at the busy script.
+    if server.is_loading() {
+        if let Ok(cmd) = server.commands.lookup(args) {
+            if !cmd.flags.contains(Flags::LOADING) {
+                return Action::Reply(b"-LOADING Redis is loading the dataset in memory\r\n");
+            }
+        }
+    }
     if args.len() == 2 && (is(args[0], "script") || is(args[0], "function")) && is(sub, "kill") {
         let eval = is(args[0], "script");
         return Action::Reply(match BUSY.kill(eval) {

@@ -182,8 +182,8 @@ impl Engine {
         lua.set_named_registry_value("reddish.fail", &fail)?;
         let native = lua.create_table()?;
         let call = lua.create_function(redis_call)?;
-        native.set("call", raising(&lua, &call, &fail)?)?;
-        native.set("pcall", returning_error(&lua, &call, &fail)?)?;
+        native.set("call", raising_packed(&lua, &call, &fail)?)?;
+        native.set("pcall", returning_error_packed(&lua, &call, &fail)?)?;
         let register = lua.create_function(register_function)?;
         native.set("register_function", raising(&lua, &register, &fail)?)?;
         native.set("error_reply", lua.create_function(error_reply)?)?;
@@ -555,10 +555,15 @@ fn raising(lua: &Lua, f: &Function, fail: &Table) -> mlua::Result<Function> {
     closure(lua, f, fail, raise_failure)
 }
 
+/// [`raising`] for a function taking its arguments packed in one table.
+fn raising_packed(lua: &Lua, f: &Function, fail: &Table) -> mlua::Result<Function> {
+    closure(lua, f, fail, raise_failure_packed)
+}
+
 /// `f` as a C function that returns the error `f` reports instead
-/// (`redis.pcall`).
-fn returning_error(lua: &Lua, f: &Function, fail: &Table) -> mlua::Result<Function> {
-    closure(lua, f, fail, return_failure)
+/// (`redis.pcall`), its arguments packed.
+fn returning_error_packed(lua: &Lua, f: &Function, fail: &Table) -> mlua::Result<Function> {
+    closure(lua, f, fail, return_failure_packed)
 }
 
 fn closure(lua: &Lua, f: &Function, fail: &Table, c: ffi::lua_CFunction) -> mlua::Result<Function> {
@@ -570,6 +575,23 @@ fn closure(lua: &Lua, f: &Function, fail: &Table, c: ffi::lua_CFunction) -> mlua
 /// marker (upvalue 2) raises the value after it.
 unsafe extern "C-unwind" fn raise_failure(l: *mut ffi::lua_State) -> std::ffi::c_int {
     let results = call_upvalue(l);
+    raise_if_failed(l, results)
+}
+
+/// [`raise_failure`] for `redis.call`, whose arguments reach it packed in
+/// one table ([`call_upvalue_packed`]).
+unsafe extern "C-unwind" fn raise_failure_packed(l: *mut ffi::lua_State) -> std::ffi::c_int {
+    let results = call_upvalue_packed(l);
+    raise_if_failed(l, results)
+}
+
+/// As [`raise_failure_packed`], but returns the error (`redis.pcall`).
+unsafe extern "C-unwind" fn return_failure_packed(l: *mut ffi::lua_State) -> std::ffi::c_int {
+    let results = call_upvalue_packed(l);
+    return_if_failed(l, results)
+}
+
+unsafe fn raise_if_failed(l: *mut ffi::lua_State, results: std::ffi::c_int) -> std::ffi::c_int {
     if results >= 2 && ffi::lua_rawequal(l, 1, ffi::lua_upvalueindex(2)) != 0 {
         ffi::lua_settop(l, 2);
         if ffi::lua_type(l, 2) == ffi::LUA_TSTRING {
@@ -583,8 +605,7 @@ unsafe extern "C-unwind" fn raise_failure(l: *mut ffi::lua_State) -> std::ffi::c
     results
 }
 
-unsafe extern "C-unwind" fn return_failure(l: *mut ffi::lua_State) -> std::ffi::c_int {
-    let results = call_upvalue(l);
+unsafe fn return_if_failed(l: *mut ffi::lua_State, results: std::ffi::c_int) -> std::ffi::c_int {
     if results >= 2 && ffi::lua_rawequal(l, 1, ffi::lua_upvalueindex(2)) != 0 {
         ffi::lua_settop(l, 2);
         ffi::lua_remove(l, 1);
@@ -598,6 +619,26 @@ unsafe fn call_upvalue(l: *mut ffi::lua_State) -> std::ffi::c_int {
     ffi::lua_pushvalue(l, ffi::lua_upvalueindex(1));
     ffi::lua_insert(l, 1);
     ffi::lua_call(l, args, ffi::LUA_MULTRET);
+    ffi::lua_gettop(l)
+}
+
+/// Calls upvalue 1 with the arguments packed in one table (`n` their
+/// count): a command may have as many arguments as a C function can take
+/// (`unpack` of nearly 8,000), which would leave a callback no stack room.
+unsafe fn call_upvalue_packed(l: *mut ffi::lua_State) -> std::ffi::c_int {
+    let args = ffi::lua_gettop(l);
+    ffi::lua_createtable(l, args, 1);
+    for i in 1..=args {
+        ffi::lua_pushvalue(l, i);
+        ffi::lua_rawseti(l, -2, i.into());
+    }
+    ffi::lua_pushinteger(l, args as ffi::lua_Integer);
+    ffi::lua_setfield(l, -2, c"n".as_ptr());
+    ffi::lua_insert(l, 1);
+    ffi::lua_settop(l, 1);
+    ffi::lua_pushvalue(l, ffi::lua_upvalueindex(1));
+    ffi::lua_insert(l, 1);
+    ffi::lua_call(l, 1, ffi::LUA_MULTRET);
     ffi::lua_gettop(l)
 }
 
@@ -627,14 +668,15 @@ fn with_run<R>(f: impl FnOnce(&mut RunState) -> R) -> Option<R> {
 }
 
 /// `redis.call` / `redis.pcall`: the reply, or [`fail`] with the error table.
-fn redis_call(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
+fn redis_call(lua: &Lua, packed: Table) -> mlua::Result<MultiValue> {
     let err = |text: &str| fail_with(lua, text);
-    let mut argv: Vec<Vec<u8>> = Vec::with_capacity(args.len());
-    if args.is_empty() {
+    let count: usize = packed.raw_get("n").unwrap_or(0);
+    let mut argv: Vec<Vec<u8>> = Vec::with_capacity(count);
+    if count == 0 {
         return err("Please specify at least one argument for this redis lib call");
     }
-    for arg in args.iter() {
-        match arg {
+    for i in 1..=count {
+        match &packed.raw_get::<Value>(i)? {
             Value::String(s) => argv.push(s.as_bytes().to_vec()),
             Value::Integer(n) => argv.push(n.to_string().into_bytes()),
             Value::Number(n) => {
