@@ -107,7 +107,10 @@ pub fn spawn(server: Arc<Server>) {
             }
             // A CLIENT PAUSE keeps the dataset as it is (Redis's
             // `activeExpireCycle` returns while clients are paused).
+            // A replica's keys expire by its master's DELs (Redis runs
+            // `activeExpireCycle` on masters only).
             if server.keyspace.active_expiry.enabled()
+                && !server.keyspace.is_replica()
                 && !server.keyspace.expiry_held(crate::util::now_ms())
             {
                 let cycle = Instant::now();

@@ -543,6 +543,10 @@ pub fn acl_denial(
     args: &[&[u8]],
     context: crate::acl::Context,
 ) -> Option<crate::acl::Denied> {
+    // The master client runs as Redis's superuser (no ACL user).
+    if client.must_obey() {
+        return None;
+    }
     let denied = crate::acl::check(client.permissions(&server.acl), cmd, args).err()?;
     let (reason, object) = denied.log_parts(cmd, args);
     server.acl.add_log(
@@ -593,13 +597,47 @@ pub fn held_by_pause(
         cmd.flags
             .intersects(Flags::WRITE.with(Flags::MAY_REPLICATE))
     };
-    kind == PauseKind::All
-        || replicates(cmd)
+    kind == PauseKind::All || any_runs(server, client, cmd, replicates)
+}
+
+/// Whether `test` holds for `cmd` or, for EXEC, one of the queued
+/// commands it would run (Redis's `mstate.cmd_flags` / `cmd_inv_flags`).
+fn any_runs(
+    server: &Server,
+    client: &Client,
+    cmd: &Command,
+    test: impl Fn(&Command) -> bool,
+) -> bool {
+    test(cmd)
         || (matches!(cmd.locks, Locks::Queued)
             && client.tx.queued.iter().flatten().any(|queued| {
                 let queued = crate::protocol::borrow_args(queued);
-                resolve(server, &queued).is_ok_and(replicates)
+                resolve(server, &queued).is_ok_and(&test)
             }))
+}
+
+/// Redis's `processCommand` on a read-only replica: writes are its
+/// master's alone.
+fn replica_refusal(server: &Server, client: &Client, cmd: &Command) -> Option<Reply> {
+    (server.keyspace.is_replica()
+        && !client.must_obey()
+        && server.config.replica_read_only()
+        && any_runs(server, client, cmd, |c| c.flags.contains(Flags::WRITE)))
+    .then(|| Reply::error("READONLY You can't write against a read only replica."))
+}
+
+/// `replica-serve-stale-data no` while the link to the master is down:
+/// only the `stale` commands (INFO, REPLICAOF, ...) run.
+fn stale_refusal(server: &Server, client: &Client, cmd: &Command) -> Option<Reply> {
+    let denied = server.keyspace.is_replica()
+        && !server.config.replica_serve_stale_data()
+        && !server.master_link.is_connected()
+        && any_runs(server, client, cmd, |c| !c.flags.contains(Flags::STALE));
+    denied.then(|| {
+        Reply::error(
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+        )
+    })
 }
 
 /// Runs one request and returns its reply: the single path for every command.
@@ -655,29 +693,35 @@ fn dispatch(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
     // Redis's `processCommand` with `maxmemory`: evict before the command
     // locks anything, refuse what may grow memory if that was not enough.
     // The AOF's replay is not refused (Redis runs it outside processCommand).
-    if !client.replaying {
+    if !client.must_obey() {
         if let Some(reply) = crate::evict::before_command(server, client, cmd) {
             return refuse(server, client, Some(cmd), reply);
         }
     }
     // Redis's `processCommand` while loading: only `loading` commands.
-    if server.is_loading() && !client.replaying && !cmd.flags.contains(Flags::LOADING) {
-        let reply = Reply::error("LOADING Redis is loading the dataset in memory");
+    // Redis's `writeCommandsDeniedByDiskError` (PING too, as Redis).
+    if (cmd.flags.contains(Flags::WRITE) || cmd.name == "ping") && !client.must_obey() {
+        if let Some(reply) = crate::persistence::write_refusal(server) {
+            return refuse(server, client, Some(cmd), reply);
+        }
+    }
+    if let Some(reply) = replica_refusal(server, client, cmd) {
         return refuse(server, client, Some(cmd), reply);
     }
     if let Some(reply) = subscribed_mode_error(client, cmd) {
         cmd.stats.reject();
         return server.stats.rejected(reply);
     }
-    // Redis's `writeCommandsDeniedByDiskError` (PING too, as Redis).
-    if cmd.flags.contains(Flags::WRITE) || cmd.name == "ping" {
-        if let Some(reply) = crate::persistence::write_refusal(server) {
-            return refuse(server, client, Some(cmd), reply);
-        }
+    if let Some(reply) = stale_refusal(server, client, cmd) {
+        return refuse(server, client, Some(cmd), reply);
+    }
+    if server.is_loading() && !client.replaying && !cmd.flags.contains(Flags::LOADING) {
+        let reply = Reply::error("LOADING Redis is loading the dataset in memory");
+        return refuse(server, client, Some(cmd), reply);
     }
     // Redis's busy-script check: a script past `busy-reply-threshold` on
     // another event loop.
-    if crate::scripting::BUSY.any() && !cmd.flags.contains(Flags::ALLOW_BUSY) {
+    if crate::scripting::BUSY.any() && !cmd.flags.contains(Flags::ALLOW_BUSY) && !client.master {
         return refuse(server, client, Some(cmd), crate::scripting::busy_error());
     }
     if client.in_multi() {
@@ -690,8 +734,10 @@ fn dispatch(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
         _ => cmd.lock_set(&server.keyspace, client.db, args),
     };
     let mut guard = server.keyspace.lock(locks);
-    let clock = if client.replaying {
+    if client.replaying {
         guard = guard.unpropagated();
+    }
+    let clock = if client.must_obey() {
         CommandClock::replaying()
     } else {
         CommandClock::default()

@@ -16,7 +16,7 @@ mod value;
 mod watch;
 
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use smallvec::SmallVec;
@@ -94,6 +94,11 @@ pub struct Keyspace {
     /// they read as missing but are not deleted, as Redis's `expireIfNeeded`
     /// does while clients are paused.
     expiry_hold: AtomicU64,
+    /// This server is a replica: reads of expired keys see them missing but
+    /// leave them stored, as the master's DELs remove them (Redis's
+    /// `expireIfNeeded` with `masterhost` set); writes (on a writable
+    /// replica) still reclaim them.
+    keep_expired_on_read: AtomicBool,
 }
 
 impl Keyspace {
@@ -123,6 +128,7 @@ impl Keyspace {
             config: Arc::new(Config::new()),
             evicted_keys: AtomicU64::new(0),
             expiry_hold: AtomicU64::new(0),
+            keep_expired_on_read: AtomicBool::new(false),
         }
     }
 
@@ -321,6 +327,16 @@ impl Keyspace {
     pub fn expiry_held(&self, now_ms: u64) -> bool {
         let until = self.expiry_hold.load(Ordering::Relaxed);
         until != 0 && now_ms <= until
+    }
+
+    /// A replica keeps expired keys for its master to delete
+    /// ([`Keyspace::keep_expired_on_read`]'s field).
+    pub fn set_replica(&self, replica: bool) {
+        self.keep_expired_on_read.store(replica, Ordering::Relaxed);
+    }
+
+    pub fn is_replica(&self) -> bool {
+        self.keep_expired_on_read.load(Ordering::Relaxed)
     }
 
     pub fn shards_per_db(&self) -> usize {
@@ -738,12 +754,13 @@ impl<'g, 'k> DbView<'g, 'k> {
     fn lookup(&mut self, hash: u64, key: &[u8], changes: u64, read: bool) -> Option<&mut Entry> {
         let (keyspace, db, clock) = (self.guard.keyspace, self.db, self.clock);
         let (shard, effects) = self.guard.shard_and_effects(db, hash);
-        // One load unless a pause is on.
-        if keyspace.expiry_hold.load(Ordering::Relaxed) != 0
+        // Two loads unless a pause is on or this is a replica.
+        let replica_read = changes == 0 && keyspace.is_replica();
+        if (replica_read || keyspace.expiry_hold.load(Ordering::Relaxed) != 0)
             && shard.get(hash, key).is_some_and(|e| e.is_expired(clock))
-            && keyspace.expiry_held(clock.now_ms())
+            && (replica_read || keyspace.expiry_held(clock.now_ms()))
         {
-            // Paused: the key reads as expired but stays.
+            // Paused, or a replica's read: the key reads as expired but stays.
             if read {
                 effects.notify(notify::KEY_MISS, "keymiss", db, key);
             }
