@@ -207,6 +207,7 @@ pub fn unset_master(server: &Server) {
     state.down_since = 0;
     drop(state);
     server.keyspace.set_replica(false);
+    server.keyspace.replica_keys.forget_all();
     server.replication.set_proxying(false);
     server.replication.shift_replid();
     server.config.set_replicaof(None);
@@ -544,6 +545,7 @@ fn load_snapshot(
     for db in 0..server.keyspace.databases() {
         removed.extend(guard.db(db, &clock).clear());
     }
+    server.keyspace.replica_keys.forget_all();
     // Emptying is not a change to propagate or save.
     guard.command_done(true);
     tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");

@@ -226,6 +226,12 @@ fn replica_keeps_expired_keys_until_its_master_deletes_them() {
     r.cmd(&["CONFIG", "SET", "replica-read-only", "no"]);
     assert_eq!(r.cmd_str(&["SETNX", "w", "mine"]), ":1\r\n");
     assert_eq!(r.cmd_str(&["GET", "w"]), "$4\r\nmine\r\n");
+    // ... and the keys they give a TTL expire there without being read.
+    r.cmd(&["SET", "own", "v", "PX", "100"]);
+    assert_eq!(r.cmd_str(&["DBSIZE"]), ":2\r\n");
+    wait_until("the replica's own key to expire", || {
+        r.cmd_str(&["DBSIZE"]) == ":1\r\n"
+    });
 }
 
 #[test]

@@ -313,6 +313,9 @@ fn call(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]]) -> Reply {
     if ctx.guard.propagating() {
         propagate(ctx, cmd, args, dirty, asked);
     }
+    if dirty > 0 && ctx.server.keyspace.is_replica() && !ctx.client.must_obey() {
+        remember_replica_keys(ctx, cmd, args);
+    }
     if ctx.client.tracking != 0 && cmd.flags.contains(Flags::READONLY) && !ctx.client.in_script {
         remember_keys(ctx, cmd, args);
     }
@@ -342,6 +345,22 @@ fn call(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]]) -> Reply {
             .add_if_needed(&server.config, event, usec / 1000);
     }
     reply
+}
+
+/// A write on a writable replica by one of its own clients: the keys it
+/// left with a TTL are the replica's to expire (Redis's
+/// `rememberSlaveKeyWithExpire`, which `setExpire` calls).
+fn remember_replica_keys(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]]) {
+    let db = ctx.client.db;
+    for (i, _) in cmd.keys_and_flags(args) {
+        if ctx
+            .db()
+            .stored(args[i])
+            .is_some_and(|e| e.expires_at().is_some())
+        {
+            ctx.server.keyspace.replica_keys.remember(db, args[i]);
+        }
+    }
 }
 
 /// Redis's `trackingRememberKeys` after a read-only command: a tracking

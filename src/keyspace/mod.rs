@@ -22,7 +22,7 @@ use std::sync::Arc;
 use smallvec::SmallVec;
 
 pub use clock::{CommandClock, LruClock};
-pub use expire::ActiveExpiry;
+pub use expire::{ActiveExpiry, ReplicaKeys};
 use shard::Lookup;
 pub(crate) use shard::Shard;
 pub use value::{Access, AccessMode, Entry, Key, StringValue, Value};
@@ -86,6 +86,8 @@ pub struct Keyspace {
     pub lru_clock: LruClock,
     /// DEBUG SET-ACTIVE-EXPIRE's switch (Redis's `active_expire_enabled`).
     pub active_expiry: expire::Switch,
+    /// A writable replica's own keys with a TTL, which it expires itself.
+    pub replica_keys: ReplicaKeys,
     /// The settings key accesses depend on (`maxmemory-policy`, `lfu-*`).
     config: Arc<Config>,
     /// Keys evicted for `maxmemory` (INFO `evicted_keys`).
@@ -125,6 +127,7 @@ impl Keyspace {
             blocking: Blocking::default(),
             lru_clock: LruClock::default(),
             active_expiry: expire::Switch::default(),
+            replica_keys: ReplicaKeys::default(),
             config: Arc::new(Config::new()),
             evicted_keys: AtomicU64::new(0),
             expiry_hold: AtomicU64::new(0),
@@ -1165,6 +1168,23 @@ impl<'g, 'k> DbView<'g, 'k> {
 
     pub fn hash(&self, key: &[u8]) -> u64 {
         self.guard.hash(key)
+    }
+
+    /// Reclaims `key` if its TTL passed, even on a replica (Redis's
+    /// `expireSlaveKeys`): Some(true) when it was, Some(false) when it is
+    /// live with a TTL, None when it is not there or has no TTL.
+    pub fn reclaim_if_expired(&mut self, key: &[u8]) -> Option<bool> {
+        let (keyspace, db, clock) = (self.guard.keyspace, self.db, self.clock);
+        let hash = self.guard.hash(key);
+        let (shard, effects) = self.guard.shard_and_effects(db, hash);
+        match shard.lookup(hash, key, |e| e.is_expired(clock)) {
+            Lookup::Live(entry) => entry.expires_at().map(|_| false),
+            Lookup::Missing => None,
+            Lookup::Expired(old) => {
+                keyspace.expired(effects, db, key, old.expires_at().is_some());
+                Some(true)
+            }
+        }
     }
 }
 
