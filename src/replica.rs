@@ -30,9 +30,6 @@ use crate::propagate::write_command;
 use crate::protocol::{Limits, RequestParser};
 use crate::server::{Counter, Server};
 
-/// Redis's `repl_syncio_timeout`: how long one handshake reply may take.
-const SYNC_IO_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// Where the link to the master is (Redis's `repl_state`, as ROLE names it).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum LinkState {
@@ -266,8 +263,10 @@ impl Conn {
     }
 
     /// One line without its `\r\n` (Redis's `connSyncReadLine`); an empty
-    /// line is the master's keep-alive.
+    /// line is the master's keep-alive. Waiting for it longer than
+    /// `repl-timeout` fails the attempt, as Redis's cron does.
     async fn line(&mut self, server: &Server) -> Result<Vec<u8>, LinkError> {
+        let timeout = Duration::from_secs(server.config.repl_timeout().max(1));
         loop {
             if let Some(end) = memchr::memchr(b'\n', &self.input) {
                 let mut line = self.input.split_to(end + 1).to_vec();
@@ -277,11 +276,9 @@ impl Conn {
                 }
                 return Ok(line);
             }
-            match tokio::time::timeout(SYNC_IO_TIMEOUT, self.fill(server)).await {
+            match tokio::time::timeout(timeout, self.fill(server)).await {
                 Ok(result) => result?,
-                Err(_) => {
-                    return Err("Master did not respond to command during SYNC handshake".into())
-                }
+                Err(_) => return Err("Timeout connecting to the MASTER...".into()),
             }
         }
     }

@@ -758,7 +758,9 @@ impl<'g, 'k> DbView<'g, 'k> {
         let (keyspace, db, clock) = (self.guard.keyspace, self.db, self.clock);
         let (shard, effects) = self.guard.shard_and_effects(db, hash);
         // Two loads unless a pause is on or this is a replica.
-        let replica_read = changes == 0 && keyspace.is_replica();
+        // Redis's `lookupKey`: only a writable replica's writes reclaim.
+        let replica_read =
+            keyspace.is_replica() && (changes == 0 || keyspace.config.replica_read_only());
         if (replica_read || keyspace.expiry_hold.load(Ordering::Relaxed) != 0)
             && shard.get(hash, key).is_some_and(|e| e.is_expired(clock))
             && (replica_read || keyspace.expiry_held(clock.now_ms()))
