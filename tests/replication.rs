@@ -343,3 +343,31 @@ fn redis_server_replica_of_reddish_follows_it() {
     assert_eq!(m.cmd_str(&["WAIT", "1", "5000"]), ":1\r\n");
     assert_eq!(m.cmd(&["DEBUG", "DIGEST"]), r.cmd(&["DEBUG", "DIGEST"]));
 }
+
+/// A master with a password: the replica AUTHs with `masteruser` and
+/// `masterauth`; without them the link never comes up.
+#[test]
+fn replica_authenticates_with_masterauth() {
+    let (mdir, rdir) = (temp_dir("m-auth"), temp_dir("r-auth"));
+    let master = start(&mdir, &[]);
+    let mut m = master.connect();
+    let setuser = [
+        "ACL", "SETUSER", "repl", "on", ">secret", "~*", "&*", "+@all",
+    ];
+    assert_eq!(m.cmd_str(&setuser), "+OK\r\n");
+    assert_eq!(
+        m.cmd_str(&["CONFIG", "SET", "requirepass", "pw"]),
+        "+OK\r\n"
+    );
+    assert_eq!(m.cmd_str(&["AUTH", "pw"]), "+OK\r\n");
+    m.cmd(&["SET", "k", "v"]);
+    let replica = start(&rdir, &[]);
+    let mut r = replica.connect();
+    assert_eq!(replicaof(&mut r, master.port), "+OK\r\n");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(replication(&mut r)["master_link_status"], "down");
+    r.cmd(&["CONFIG", "SET", "masteruser", "repl"]);
+    r.cmd(&["CONFIG", "SET", "masterauth", "secret"]);
+    wait_link_up(&mut r);
+    assert_eq!(r.cmd_str(&["GET", "k"]), "$1\r\nv\r\n");
+}
