@@ -607,6 +607,8 @@ async fn follow_stream(server: &Server, conn: Conn) -> LinkError {
         client: server.clients.register(peer, local, fd, &server.acl),
     };
     master.client.set_master();
+    // CLIENT KILL drops the link; it is made again at once.
+    let handle = master.client.handle.clone();
     let mut parser = RequestParser::default();
     let mut out = Vec::new();
     ack(&mut out, server.replication.offset());
@@ -636,6 +638,7 @@ async fn follow_stream(server: &Server, conn: Conn) -> LinkError {
             input.reserve(64 * 1024);
         }
         tokio::select! {
+            _ = handle.killed() => return "Connection with master lost.".into(),
             read = socket.read_buf(&mut input) => match read {
                 Ok(0) | Err(_) => return "Connection with master lost.".into(),
                 Ok(n) => {

@@ -134,8 +134,14 @@ fn replica_of_reddish_gets_data_before_and_writes_after_the_sync() {
     );
     assert_eq!(role, expected);
     assert!(m.cmd_str(&["ROLE"]).starts_with("*3\r\n$6\r\nmaster\r\n"));
-    let clients = r.cmd_str(&["CLIENT", "LIST"]);
+    let clients = r.cmd_str(&["CLIENT", "LIST", "TYPE", "master"]);
     assert!(clients.contains("flags=M"), "{clients}");
+    // Killing the master client drops the link, which comes back at once.
+    assert_eq!(r.cmd_str(&["CLIENT", "KILL", "TYPE", "master"]), ":1\r\n");
+    wait_link_up(&mut r);
+    m.cmd(&["SET", "after-kill", "1"]);
+    assert_eq!(m.cmd_str(&["WAIT", "1", "5000"]), ":1\r\n");
+    assert_eq!(r.cmd_str(&["GET", "after-kill"]), "$1\r\n1\r\n");
 
     // A read-only replica refuses writes from its clients, in MULTI too.
     assert_eq!(
