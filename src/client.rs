@@ -422,6 +422,11 @@ pub struct Client {
     pub replaying: bool,
     /// Applies this replica's master's stream (Redis's `CLIENT_MASTER`).
     pub master: bool,
+    /// The master's bytes of the command it is running: they go on to this
+    /// replica's replicas before the command's locks are released, so a
+    /// replica attaching meanwhile gets each command once, in its snapshot
+    /// or in its stream.
+    pub forward: Option<Bytes>,
     /// The address of the last command noted in `handle`'s info, so that a
     /// run of the same command updates `last_cmd` (under its lock) once.
     last_cmd: usize,
@@ -686,6 +691,7 @@ impl ClientRegistry {
             wait_acks: None,
             replaying: false,
             master: false,
+            forward: None,
             last_cmd: 0,
         }
     }

@@ -308,11 +308,12 @@ async fn sync_and_follow(
         Ok(start) => start,
         Err(why) => return why,
     };
-    if let Err(why) = receive_snapshot(server, &mut conn, &replid, offset).await {
-        return why;
-    }
+    let stream_db = match receive_snapshot(server, &mut conn, &replid, offset).await {
+        Ok(db) => db,
+        Err(why) => return why,
+    };
     *was_up = true;
-    follow_stream(server, conn).await
+    follow_stream(server, conn, stream_db).await
 }
 
 /// PING, AUTH, REPLCONF, PSYNC (Redis's `syncWithMaster`): the master's
@@ -422,7 +423,7 @@ async fn receive_snapshot(
     conn: &mut Conn,
     replid: &str,
     offset: u64,
-) -> Result<(), LinkError> {
+) -> Result<usize, LinkError> {
     let link = &server.master_link;
     link.set_link(LinkState::Transfer);
     let header = loop {
@@ -526,13 +527,15 @@ async fn read_more(server: &Server, conn: &mut Conn) -> Result<(), LinkError> {
 
 /// Empties every database and loads the master's snapshot, every shard
 /// locked, so no client sees half of it and the replica's own replicas
-/// (which must sync again) cannot attach in between.
+/// (which must sync again) cannot attach in between. Returns the database
+/// the master's stream is in (`repl-stream-db`: a replica master's stream
+/// goes on without a SELECT).
 fn load_snapshot(
     server: &Server,
     payload: &[u8],
     replid: &str,
     offset: u64,
-) -> Result<(), LinkError> {
+) -> Result<usize, LinkError> {
     tracing::info!("MASTER <-> REPLICA sync: Flushing old data");
     let mut set = LockSet::new();
     set.add_all(&server.keyspace);
@@ -546,14 +549,23 @@ fn load_snapshot(
     // Emptying is not a change to propagate or save.
     guard.command_done(true);
     tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
-    let loaded = crate::persistence::load_data(server, &mut guard, payload, false);
-    if let Err(e) = loaded {
-        guard.release();
-        if let crate::persistence::LoadError::Corrupt(why) = e {
-            tracing::warn!("Internal error in RDB reading offset 0, function at rdb.c:0 -> {why}");
+    let summary = match crate::persistence::load_data(server, &mut guard, payload, false) {
+        Ok(summary) => summary,
+        Err(e) => {
+            guard.release();
+            if let crate::persistence::LoadError::Corrupt(why) = e {
+                tracing::warn!(
+                    "Internal error in RDB reading offset 0, function at rdb.c:0 -> {why}"
+                );
+            }
+            return Err("Failed trying to load the MASTER synchronization DB from socket".into());
         }
-        return Err("Failed trying to load the MASTER synchronization DB from socket".into());
-    }
+    };
+    let stream_db = (summary.aux.iter())
+        .find(|(name, _)| name == "repl-stream-db")
+        .and_then(|(_, db)| db.parse::<usize>().ok())
+        .filter(|&db| db < server.keyspace.databases())
+        .unwrap_or(0);
     server.replication.adopt(replid, offset);
     // The AOF holds what it held before the sync: it starts over from the
     // new data (Redis's `restartAOFAfterSYNC`).
@@ -565,7 +577,7 @@ fn load_snapshot(
     server.master_link.set_link(LinkState::Connected);
     server.master_link.touch();
     tracing::info!("MASTER <-> REPLICA sync: Finished with success");
-    Ok(())
+    Ok(stream_db)
 }
 
 /// The master client: registered so CLIENT LIST shows it (flag `M`),
@@ -591,7 +603,7 @@ fn ack(out: &mut Vec<u8>, offset: u64) {
 /// Applies the master's stream as the master client, acknowledging the
 /// offset every second and when asked (REPLCONF GETACK), until the link
 /// fails or stays silent past `repl-timeout`.
-async fn follow_stream(server: &Server, conn: Conn) -> LinkError {
+async fn follow_stream(server: &Server, conn: Conn, stream_db: usize) -> LinkError {
     let Conn { mut socket, input } = conn;
     let mut input = input;
     let (peer, local) = match (socket.peer_addr(), socket.local_addr()) {
@@ -607,6 +619,7 @@ async fn follow_stream(server: &Server, conn: Conn) -> LinkError {
         client: server.clients.register(peer, local, fd, &server.acl),
     };
     master.client.set_master();
+    master.client.set_db(stream_db);
     // CLIENT KILL drops the link; it is made again at once.
     let handle = master.client.handle.clone();
     let mut parser = RequestParser::default();
@@ -687,13 +700,20 @@ fn apply(
         let getack = args.len() >= 2
             && args[0].eq_ignore_ascii_case(b"replconf")
             && args[1].eq_ignore_ascii_case(b"getack");
+        let bytes = bytes::Bytes::copy_from_slice(&input[..request.len]);
         if getack {
             ack(out, server.replication.offset());
         } else if !args.is_empty() {
+            // Forwarded under the command's locks (`commands::dispatch`),
+            // or below when it took none (queued in MULTI, refused).
+            client.forward = Some(bytes.clone());
             crate::commands::execute(server, client, &args);
         }
         drop(args);
-        server.replication.feed_from_master(&input[..request.len]);
+        let unforwarded = client.forward.take().is_some();
+        if getack || unforwarded {
+            server.replication.feed_from_master(&bytes, client.db);
+        }
         input.advance(request.len);
     }
 }

@@ -29,6 +29,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use crate::config::Config;
 use crate::propagate::{Propagation, Sink, Target};
+use crate::rdb;
 
 /// Lowercase, as Redis's shared `ping` object writes it.
 const PING: &[u8] = b"*1\r\n$4\r\nping\r\n";
@@ -76,6 +77,9 @@ struct Replicas {
     cron_seconds: u64,
     /// This server is a replica: the stream is its master's, proxied.
     proxying: bool,
+    /// The database the proxied stream is in (a replica's snapshot says
+    /// so: `repl-stream-db`).
+    stream_db: usize,
     /// 40 hex characters naming this history (INFO `master_replid`).
     replid: String,
     /// The history this one continues (`master_replid2`) and the first
@@ -175,6 +179,7 @@ impl Replication {
                 sink: None,
                 cron_seconds: 0,
                 proxying: false,
+                stream_db: 0,
                 replid,
                 replid2: None,
             })),
@@ -240,10 +245,13 @@ impl Replication {
         }
     }
 
-    /// Bytes of the master's stream this replica applied: its replicas get
-    /// them as they are, and the offset moves with them.
-    pub fn feed_from_master(&self, bytes: &[u8]) {
-        broadcast(&mut lock(&self.replicas), bytes);
+    /// Bytes of the master's stream this replica applied, after which the
+    /// stream is in database `db`: its replicas get them as they are, and
+    /// the offset moves with them.
+    pub fn feed_from_master(&self, bytes: &[u8], db: usize) {
+        let mut replicas = lock(&self.replicas);
+        replicas.stream_db = db;
+        broadcast(&mut replicas, bytes);
     }
 
     /// Adds a replica at the current end of the stream and returns its
@@ -254,7 +262,7 @@ impl Replication {
         client_id: u64,
         addr: SocketAddr,
         listening_port: u16,
-    ) -> (ReplicaStream, Arc<Acked>, u64, String) {
+    ) -> (ReplicaStream, Arc<Acked>, rdb::ReplicationInfo) {
         let (tx, rx) = unbounded_channel();
         let pending = Arc::new(AtomicU64::new(0));
         let acked = Arc::new(Acked::default());
@@ -277,13 +285,18 @@ impl Replication {
         }
         let sink = Box::new(Fanout(self.replicas.clone()));
         replicas.sink = Some(self.propagation.attach(sink));
-        let replid = replicas.replid.clone();
-        (
-            ReplicaStream { rx, pending },
-            acked,
-            replicas.offset,
-            replid,
-        )
+        // A master's stream starts with a SELECT; a replica's goes on in
+        // its master's database.
+        let start = rdb::ReplicationInfo {
+            replid: replicas.replid.clone(),
+            offset: replicas.offset,
+            stream_db: if replicas.proxying {
+                replicas.stream_db
+            } else {
+                0
+            },
+        };
+        (ReplicaStream { rx, pending }, acked, start)
     }
 
     /// The replica's connection ended.

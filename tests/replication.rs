@@ -377,3 +377,45 @@ fn replica_authenticates_with_masterauth() {
     wait_link_up(&mut r);
     assert_eq!(r.cmd_str(&["GET", "k"]), "$1\r\nv\r\n");
 }
+
+/// A replica of a replica gets the master's stream as it is, going on in
+/// the database it was in when it attached (`repl-stream-db`), with the
+/// same replication id and offsets all down the chain.
+#[test]
+fn replica_of_a_replica_follows_the_chain() {
+    let (mdir, r1dir, r2dir) = (
+        temp_dir("chain-m"),
+        temp_dir("chain-r1"),
+        temp_dir("chain-r2"),
+    );
+    let master = start(&mdir, &[]);
+    let first = start(&r1dir, &[]);
+    let second = start(&r2dir, &[]);
+    let (mut m, mut r1, mut r2) = (master.connect(), first.connect(), second.connect());
+    assert_eq!(replicaof(&mut r1, master.port), "+OK\r\n");
+    wait_link_up(&mut r1);
+    m.cmd(&["SELECT", "3"]);
+    m.cmd(&["SET", "a", "1"]);
+    assert_eq!(m.cmd_str(&["WAIT", "1", "5000"]), ":1\r\n");
+    assert_eq!(replicaof(&mut r2, first.port), "+OK\r\n");
+    wait_link_up(&mut r2);
+    // No SELECT comes before this one: the stream is still in database 3.
+    m.cmd(&["SET", "b", "2"]);
+    r2.cmd(&["SELECT", "3"]);
+    wait_until("the write to reach the second replica", || {
+        r2.cmd_str(&["GET", "b"]) == "$1\r\n2\r\n"
+    });
+    assert_eq!(r2.cmd_str(&["GET", "a"]), "$1\r\n1\r\n");
+    assert_eq!(m.cmd(&["DEBUG", "DIGEST"]), r2.cmd(&["DEBUG", "DIGEST"]));
+    wait_until("the offsets to agree down the chain", || {
+        let offset = replication(&mut m)["master_repl_offset"].clone();
+        replication(&mut r1)["slave_repl_offset"] == offset
+            && replication(&mut r2)["slave_repl_offset"] == offset
+    });
+    assert_eq!(
+        replication(&mut r2)["master_replid"],
+        replication(&mut m)["master_replid"]
+    );
+    // The first replica counts its own replica for WAIT.
+    assert_eq!(replication(&mut r1)["connected_slaves"], "1");
+}

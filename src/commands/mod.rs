@@ -770,6 +770,9 @@ fn dispatch(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
         propagation: CallPropagation::default(),
     };
     let reply = call(&mut ctx, cmd, args);
+    if let Some(bytes) = client.forward.take() {
+        server.replication.feed_from_master(&bytes, client.db);
+    }
     guard.release();
     reply
 }

@@ -113,21 +113,18 @@ fn full_sync(ctx: &mut Ctx, psync: bool) -> CmdResult {
     let server = ctx.server;
     let replication = &server.replication;
     let (client_id, addr) = (ctx.client.id, ctx.client.handle.addr);
-    let (stream, acked, offset, replid) =
-        replication.add(client_id, addr, ctx.client.listening_port);
+    let (stream, acked, start) = replication.add(client_id, addr, ctx.client.listening_port);
     let (snapshot, _) = rdb::snapshot(
         ctx.guard(),
         databases,
         options,
-        Some(&rdb::ReplicationInfo {
-            replid: &replid,
-            offset,
-        }),
+        Some(&start),
         super::server::used_memory(),
     );
     let mut preamble = Vec::new();
     if psync {
-        preamble.extend_from_slice(format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes());
+        let line = format!("+FULLRESYNC {} {}\r\n", start.replid, start.offset);
+        preamble.extend_from_slice(line.as_bytes());
     }
     preamble.extend_from_slice(format!("${}\r\n", snapshot.len()).as_bytes());
     preamble.extend_from_slice(&snapshot);
