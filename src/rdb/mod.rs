@@ -242,8 +242,9 @@ mod tests {
         aux_fields(
             &mut w,
             Some(&ReplicationInfo {
-                replid: "0123456789012345678901234567890123456789",
+                replid: "0123456789012345678901234567890123456789".into(),
                 offset: 0,
+                stream_db: 0,
             }),
             1,
             false,
