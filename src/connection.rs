@@ -474,6 +474,12 @@ async fn wait_blocked(
                     crate::commands::unblocked_with_error(server, args, &reply);
                     break Some(reply);
                 }
+                Some(Unblock::RoleChange) => {
+                    let reply = Reply::error("UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)");
+                    crate::commands::unblocked_with_error(server, args, &reply);
+                    client.close_after_reply = true;
+                    break Some(reply);
+                }
                 None => {
                     let reply = execute(server, client, args);
                     if reply.is_error() && client.block.take_final_error() {

@@ -419,3 +419,33 @@ fn replica_of_a_replica_follows_the_chain() {
     // The first replica counts its own replica for WAIT.
     assert_eq!(replication(&mut r1)["connected_slaves"], "1");
 }
+
+/// Clients blocked when a server becomes a replica get Redis's
+/// `-UNBLOCKED` error and are disconnected (`disconnectAllBlockedClients`).
+#[test]
+fn becoming_a_replica_unblocks_blocked_clients() {
+    let dir = temp_dir("unblock");
+    let master = start(&dir, &[]);
+    let ours = start(&temp_dir("unblock-r"), &[]);
+    let Some(theirs) = Server::oracle() else {
+        return;
+    };
+    let mut replies = Vec::new();
+    for server in [&ours, &theirs] {
+        let mut blocked = server.connect();
+        blocked.send(b"*3\r\n$5\r\nBLPOP\r\n$3\r\nfoo\r\n$1\r\n0\r\n");
+        let mut admin = server.connect();
+        wait_until("the client to block", || {
+            admin
+                .cmd_str(&["INFO", "clients"])
+                .contains("blocked_clients:1")
+        });
+        assert_eq!(replicaof(&mut admin, master.port), "+OK\r\n");
+        replies.push(blocked.read_reply());
+        assert!(blocked.closed_by_server(), "the blocked client is closed");
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&replies[0]),
+        String::from_utf8_lossy(&replies[1])
+    );
+}
