@@ -760,10 +760,7 @@ impl Config {
 
     /// The default user's password; `None` when unset (empty).
     pub fn requirepass(&self) -> Option<Vec<u8>> {
-        match &*self.val(REQUIREPASS) {
-            Val::Str(p) if !p.is_empty() => Some(p.clone()),
-            _ => None,
-        }
+        self.bytes_if_set(REQUIREPASS)
     }
 
     /// Enabled keyspace notification classes, as [`notify`] bits.
@@ -874,17 +871,11 @@ impl Config {
 
     /// The password (and user) a replica AUTHs with to its master.
     pub fn masterauth(&self) -> Option<Vec<u8>> {
-        match &*self.val(MASTERAUTH) {
-            Val::Str(s) if !s.is_empty() => Some(s.clone()),
-            _ => None,
-        }
+        self.bytes_if_set(MASTERAUTH)
     }
 
     pub fn masteruser(&self) -> Option<Vec<u8>> {
-        match &*self.val(MASTERUSER) {
-            Val::Str(s) if !s.is_empty() => Some(s.clone()),
-            _ => None,
-        }
+        self.bytes_if_set(MASTERUSER)
     }
 
     /// What a replica tells its master to show for it (REPLCONF).
@@ -1062,6 +1053,14 @@ impl Config {
 
     fn val(&self, i: usize) -> std::sync::RwLockReadGuard<'_, Val> {
         self.vals[i].read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A string setting's bytes; `None` when empty (unset).
+    fn bytes_if_set(&self, i: usize) -> Option<Vec<u8>> {
+        match &*self.val(i) {
+            Val::Str(s) if !s.is_empty() => Some(s.clone()),
+            _ => None,
+        }
     }
 
     fn text(&self, i: usize) -> String {
