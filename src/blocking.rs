@@ -30,14 +30,19 @@ const IDLE: u8 = 0;
 const BLOCKED: u8 = 1;
 const UNBLOCK_TIMEOUT: u8 = 2;
 const UNBLOCK_ERROR: u8 = 3;
+const UNBLOCK_ROLE_CHANGE: u8 = 4;
 
-/// How CLIENT UNBLOCK ends a wait.
+/// How CLIENT UNBLOCK (or a change of role) ends a wait.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Unblock {
     /// As if the timeout passed (the null reply).
     Timeout,
     /// With `-UNBLOCKED client unblocked via CLIENT UNBLOCK`.
     Error,
+    /// This server became a replica (Redis's
+    /// `disconnectAllBlockedClients`): an `-UNBLOCKED` error, then the
+    /// connection closes.
+    RoleChange,
 }
 
 /// One client's wake-up call, shared with the queues and CLIENT UNBLOCK.
@@ -93,6 +98,7 @@ impl BlockSignal {
         let to = match how {
             Unblock::Timeout => UNBLOCK_TIMEOUT,
             Unblock::Error => UNBLOCK_ERROR,
+            Unblock::RoleChange => UNBLOCK_ROLE_CHANGE,
         };
         let done = self
             .state
@@ -110,6 +116,7 @@ impl BlockSignal {
         match self.state.load(Ordering::Acquire) {
             UNBLOCK_TIMEOUT => Some(Unblock::Timeout),
             UNBLOCK_ERROR => Some(Unblock::Error),
+            UNBLOCK_ROLE_CHANGE => Some(Unblock::RoleChange),
             _ => None,
         }
     }

@@ -47,6 +47,8 @@ pub struct ClientInfo {
     pub multi: Option<usize>,
     /// In MONITOR mode (flag `O`).
     pub monitor: bool,
+    /// This replica's link to its master (flag `M`).
+    pub master: bool,
     /// The ACL user it is authenticated as (`user=`, CLIENT KILL USER).
     pub user: Bytes,
     /// Client-side caching flags (`crate::tracking::flag`: `t`, `R`, `B`)
@@ -224,11 +226,14 @@ impl ClientHandle {
 }
 
 impl ClientHandle {
-    /// CLIENT LIST's `flags=`, in `catClientInfoString`'s order: `O` monitor, `P` subscriber,
+    /// CLIENT LIST's `flags=`, in `catClientInfoString`'s order: `M` master, `O` monitor, `P` subscriber,
     /// `x` in MULTI, `b` blocked, `t` tracking, `R` its redirect gone, `B` broadcast
     /// tracking, `d` watched key touched, `e` no-evict, `N` for none.
     fn flags(&self, info: &ClientInfo) -> String {
         let mut flags = String::new();
+        if info.master {
+            flags.push('M');
+        }
         if info.monitor {
             flags.push('O');
         }
@@ -421,6 +426,13 @@ pub struct Client {
     /// Replays the AOF (Redis's fake AOF client): runs while the server
     /// loads, and what it runs is not propagated again.
     pub replaying: bool,
+    /// Applies this replica's master's stream (Redis's `CLIENT_MASTER`).
+    pub master: bool,
+    /// The master's bytes of the command it is running: they go on to this
+    /// replica's replicas before the command's locks are released, so a
+    /// replica attaching meanwhile gets each command once, in its snapshot
+    /// or in its stream.
+    pub forward: Option<Bytes>,
     /// The address of the last command noted in `handle`'s info, so that a
     /// run of the same command updates `last_cmd` (under its lock) once.
     last_cmd: usize,
@@ -504,7 +516,23 @@ impl Client {
     /// Blocking commands answer at once instead of blocking (Redis's
     /// `CLIENT_DENY_BLOCKING`): inside EXEC and inside a script.
     pub fn deny_blocking(&self) -> bool {
-        self.in_multi() || self.in_script
+        self.in_multi() || self.in_script || self.master
+    }
+
+    /// Redis's `mustObeyClient`: the AOF's replay and the master's stream
+    /// run what they are given, past the checks for normal clients
+    /// (ACLs, read-only replica, `maxmemory`, loading); keys do not expire
+    /// under them.
+    pub fn must_obey(&self) -> bool {
+        self.replaying || self.master
+    }
+
+    /// Makes this the master client of a replica: authenticated, never
+    /// timed out, shown with flag `M`.
+    pub fn set_master(&mut self) {
+        self.master = true;
+        self.authenticated = true;
+        self.handle.info().master = true;
     }
 
     /// Enters MULTI (Redis's `multiCommand`).
@@ -624,6 +652,7 @@ impl ClientRegistry {
                 subscriptions: [0; 3],
                 multi: None,
                 monitor: false,
+                master: false,
                 user: user.name.clone(),
                 tracking: 0,
                 tracking_redirect: 0,
@@ -669,6 +698,8 @@ impl ClientRegistry {
             replica: None,
             wait_acks: None,
             replaying: false,
+            master: false,
+            forward: None,
             last_cmd: 0,
         }
     }
@@ -700,6 +731,7 @@ impl ClientRegistry {
             if idle_secs > timeout_secs
                 && !handle.is_subscriber()
                 && !handle.info().monitor
+                && !handle.info().master
                 && !handle.block_signal.is_blocked()
             {
                 tracing::debug!(id = handle.id, "Closing idle client");

@@ -250,6 +250,14 @@ const LATENCY_MONITOR_THRESHOLD: usize = idx("latency-monitor-threshold");
 const CLUSTER_ENABLED: usize = idx("cluster-enabled");
 const REPLICA_READ_ONLY: usize = idx("replica-read-only");
 const REPLICAOF: usize = idx("replicaof");
+const REPL_TIMEOUT: usize = idx("repl-timeout");
+const MASTERAUTH: usize = idx("masterauth");
+const MASTERUSER: usize = idx("masteruser");
+const REPLICA_ANNOUNCE_IP: usize = idx("replica-announce-ip");
+const REPLICA_ANNOUNCE_PORT: usize = idx("replica-announce-port");
+const REPLICA_SERVE_STALE_DATA: usize = idx("replica-serve-stale-data");
+const REPLICA_PRIORITY: usize = idx("replica-priority");
+const REPLICA_ANNOUNCED: usize = idx("replica-announced");
 const BUSY_REPLY_THRESHOLD: usize = idx("busy-reply-threshold");
 const IO_THREADS: usize = idx("io-threads");
 const CLIENT_OUTPUT_BUFFER_LIMIT: usize = idx("client-output-buffer-limit");
@@ -603,7 +611,7 @@ impl Config {
         let named = |i: usize| {
             only.is_none_or(|names| names.iter().any(|n| lookup(n).is_some_and(|(j, _)| j == i)))
         };
-        [SAVE, MAXMEMORY_CLIENTS, DAEMONIZE, UNIXSOCKET, REPLICAOF]
+        [SAVE, MAXMEMORY_CLIENTS, DAEMONIZE, UNIXSOCKET]
             .into_iter()
             .filter(|&i| named(i))
             .filter_map(|i| self.unenforced_warning(i))
@@ -631,13 +639,6 @@ impl Config {
                     format!("WARNING unixsocket is set to {path} but reddish listens on TCP only: no unix socket is created")
                 })
             }
-            REPLICAOF => match &*self.val(REPLICAOF) {
-                Val::ReplicaOf(Some((host, port))) => Some(format!(
-                    "WARNING replicaof is set to {} {port} but reddish cannot be a replica yet: it runs as a master (replicas can attach to it)",
-                    String::from_utf8_lossy(host)
-                )),
-                _ => None,
-            },
             _ => None,
         }
     }
@@ -771,10 +772,7 @@ impl Config {
 
     /// The default user's password; `None` when unset (empty).
     pub fn requirepass(&self) -> Option<Vec<u8>> {
-        match &*self.val(REQUIREPASS) {
-            Val::Str(p) if !p.is_empty() => Some(p.clone()),
-            _ => None,
-        }
+        self.bytes_if_set(REQUIREPASS)
     }
 
     /// Enabled keyspace notification classes, as [`notify`] bits.
@@ -876,6 +874,50 @@ impl Config {
 
     pub fn replica_read_only(&self) -> bool {
         self.flag(REPLICA_READ_ONLY)
+    }
+
+    /// Seconds without a byte from the master before the link is dropped.
+    pub fn repl_timeout(&self) -> u64 {
+        self.unsigned(REPL_TIMEOUT)
+    }
+
+    /// The password (and user) a replica AUTHs with to its master.
+    pub fn masterauth(&self) -> Option<Vec<u8>> {
+        self.bytes_if_set(MASTERAUTH)
+    }
+
+    pub fn masteruser(&self) -> Option<Vec<u8>> {
+        self.bytes_if_set(MASTERUSER)
+    }
+
+    /// What a replica tells its master to show for it (REPLCONF).
+    pub fn replica_announce_ip(&self) -> Option<String> {
+        Some(self.text(REPLICA_ANNOUNCE_IP)).filter(|ip| !ip.is_empty())
+    }
+
+    pub fn replica_announce_port(&self) -> u16 {
+        u16::try_from(self.num(REPLICA_ANNOUNCE_PORT)).unwrap_or(0)
+    }
+
+    /// A replica whose link is down still answers from its data.
+    pub fn replica_serve_stale_data(&self) -> bool {
+        self.flag(REPLICA_SERVE_STALE_DATA)
+    }
+
+    pub fn replica_priority(&self) -> i64 {
+        self.num(REPLICA_PRIORITY)
+    }
+
+    pub fn replica_announced(&self) -> bool {
+        self.flag(REPLICA_ANNOUNCED)
+    }
+
+    /// REPLICAOF changes the master: CONFIG GET replicaof and CONFIG
+    /// REWRITE show the one in use, as Redis reads `server.masterhost`.
+    pub fn set_replicaof(&self, master: Option<(&str, u16)>) {
+        let val =
+            Val::ReplicaOf(master.map(|(host, port)| (host.as_bytes().to_vec(), i64::from(port))));
+        self.store(REPLICAOF, New::Val(val));
     }
 
     /// The master to replicate from (`replicaof host port`), if any.
@@ -1023,6 +1065,14 @@ impl Config {
 
     fn val(&self, i: usize) -> std::sync::RwLockReadGuard<'_, Val> {
         self.vals[i].read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A string setting's bytes; `None` when empty (unset).
+    fn bytes_if_set(&self, i: usize) -> Option<Vec<u8>> {
+        match &*self.val(i) {
+            Val::Str(s) if !s.is_empty() => Some(s.clone()),
+            _ => None,
+        }
     }
 
     fn text(&self, i: usize) -> String {

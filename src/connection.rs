@@ -475,6 +475,12 @@ async fn wait_blocked(
                     crate::commands::unblocked_with_error(server, args, &reply);
                     break (Some(reply), Vec::new());
                 }
+                Some(Unblock::RoleChange) => {
+                    let reply = Reply::error("UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)");
+                    crate::commands::unblocked_with_error(server, args, &reply);
+                    client.close_after_reply = true;
+                    break (Some(reply), Vec::new());
+                }
                 None => {
                     client.block.tickets = signal.take_tickets();
                     let reply = execute(server, client, args);

@@ -105,9 +105,17 @@ pub fn spawn(server: Arc<Server>) {
                 // (Redis's `evictionTimeProc`).
                 tokio::spawn(crate::evict::continue_evicting(server.clone()));
             }
+            // A writable replica's own keys with a TTL (Redis's
+            // `expireSlaveKeys`, in `databasesCron`).
+            if server.keyspace.is_replica() && server.keyspace.active_expiry.enabled() {
+                server.keyspace.replica_keys.expire(&server.keyspace);
+            }
             // A CLIENT PAUSE keeps the dataset as it is (Redis's
             // `activeExpireCycle` returns while clients are paused).
+            // A replica's keys expire by its master's DELs (Redis runs
+            // `activeExpireCycle` on masters only).
             if server.keyspace.active_expiry.enabled()
+                && !server.keyspace.is_replica()
                 && !server.keyspace.expiry_held(crate::util::now_ms())
             {
                 let cycle = Instant::now();

@@ -32,6 +32,7 @@ pub mod propagate;
 pub mod protocol;
 pub mod pubsub;
 pub mod rdb;
+pub mod replica;
 pub mod replication;
 pub mod scripting;
 pub mod server;

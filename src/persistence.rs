@@ -166,11 +166,14 @@ pub fn load_data(
     let limits = load_limits(server);
     let now = crate::util::now_ms();
     let clock = CommandClock::at(now);
+    // Only a master drops the keys that expired meanwhile (Redis's
+    // `iAmMaster()` in `rdbLoad`): a replica's master deletes them.
+    let expired_before = if server.keyspace.is_replica() { 0 } else { now };
     let summary = rdb::load::file(
         data,
         &limits,
         server.keyspace.databases(),
-        now,
+        expired_before,
         server.config.rdbchecksum() && !server.skip_checksum_validation.load(Ordering::Relaxed),
         |loaded| {
             let mut db = guard.db(loaded.db, &clock);

@@ -1,13 +1,16 @@
-//! The master side of replication, as far as it goes today: replicas that
-//! attach with SYNC or PSYNC get a full resynchronisation and then the
-//! propagation stream (Redis's `replicationFeedSlaves`), byte for byte as
-//! Redis 7.0 writes it, PINGs included.
+//! The master side of replication: replicas that attach with SYNC or PSYNC
+//! get a full resynchronisation and then the propagation stream (Redis's
+//! `replicationFeedSlaves`), byte for byte as Redis 7.0 writes it, PINGs
+//! included. The replica side (REPLICAOF) is in [`crate::replica`].
 //!
 //! The snapshot is the RDB file of the whole dataset, written while every
 //! shard is locked (no fork-less background snapshot yet: a stall for big
-//! datasets). What is missing, and refused rather than faked: the backlog
-//! and partial resynchronisation (every PSYNC is a full one), WAIT, and
-//! the replica side (REPLICAOF).
+//! datasets). There is no backlog, so every PSYNC is a full one.
+//!
+//! While this server is itself a replica, its replicas get its master's
+//! stream as it is applied ([`Replication::feed_from_master`], Redis's
+//! `replicationFeedStreamFromMasterStream`), not what its own commands
+//! propagate, so offsets and replication ids agree down the chain.
 //!
 //! All replicas read one stream: one [`Sink`] attached to the keyspace's
 //! [`crate::propagate::Propagation`] while at least one replica is
@@ -26,6 +29,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use crate::config::Config;
 use crate::propagate::{Propagation, Sink, Target};
+use crate::rdb;
 
 /// Lowercase, as Redis's shared `ping` object writes it.
 const PING: &[u8] = b"*1\r\n$4\r\nping\r\n";
@@ -71,12 +75,20 @@ struct Replicas {
     sink: Option<u64>,
     /// Runs of [`Replication::cron`].
     cron_seconds: u64,
+    /// This server is a replica: the stream is its master's, proxied.
+    proxying: bool,
+    /// The database the proxied stream is in (a replica's snapshot says
+    /// so: `repl-stream-db`).
+    stream_db: usize,
+    /// 40 hex characters naming this history (INFO `master_replid`).
+    replid: String,
+    /// The history this one continues (`master_replid2`) and the first
+    /// offset that is not part of it (`second_repl_offset`, -1: none).
+    replid2: Option<(String, u64)>,
 }
 
 /// This server as a master: its replication id, offset and replicas.
 pub struct Replication {
-    /// 40 hex characters naming this history (INFO `master_replid`).
-    pub replid: String,
     propagation: Arc<Propagation>,
     replicas: Arc<Mutex<Replicas>>,
 }
@@ -104,7 +116,10 @@ impl Sink for Fanout {
     }
 
     fn append(&mut self, stream: &[u8]) {
-        broadcast(&mut lock(&self.0), stream);
+        let mut replicas = lock(&self.0);
+        if !replicas.proxying {
+            broadcast(&mut replicas, stream);
+        }
     }
 }
 
@@ -156,7 +171,6 @@ fn broadcast(replicas: &mut Replicas, bytes: &[u8]) {
 impl Replication {
     pub fn new(replid: String, propagation: Arc<Propagation>, config: Arc<Config>) -> Replication {
         Replication {
-            replid,
             propagation,
             replicas: Arc::new(Mutex::new(Replicas {
                 config,
@@ -164,8 +178,80 @@ impl Replication {
                 offset: 0,
                 sink: None,
                 cron_seconds: 0,
+                proxying: false,
+                stream_db: 0,
+                replid,
+                replid2: None,
             })),
         }
+    }
+
+    /// INFO `master_replid`: the history this server's stream belongs to.
+    pub fn replid(&self) -> String {
+        lock(&self.replicas).replid.clone()
+    }
+
+    /// INFO `master_replid2` and `second_repl_offset`.
+    pub fn replid2(&self) -> Option<(String, u64)> {
+        lock(&self.replicas).replid2.clone()
+    }
+
+    /// Becoming a replica, or a master again (REPLICAOF): a replica's
+    /// replicas get its master's stream instead of its own.
+    pub fn set_proxying(&self, proxying: bool) {
+        let mut replicas = lock(&self.replicas);
+        replicas.proxying = proxying;
+        if !proxying {
+            // The next unit starts with a SELECT (Redis sets `slaveseldb`
+            // to -1 in `replicationUnsetMaster`).
+            if let Some(id) = replicas.sink.take() {
+                self.propagation.detach(id);
+                let sink = Box::new(Fanout(self.replicas.clone()));
+                replicas.sink = Some(self.propagation.attach(sink));
+            }
+        }
+    }
+
+    /// After a full resynchronisation the replica continues its master's
+    /// history: its id and offset (Redis's `readSyncBulkPayload`), and its
+    /// own replicas must sync again.
+    pub fn adopt(&self, replid: &str, offset: u64) {
+        let mut replicas = lock(&self.replicas);
+        replicas.replid = replid.to_string();
+        replicas.offset = offset;
+        replicas.replid2 = None;
+        self.disconnect(&mut replicas);
+    }
+
+    /// Redis's `shiftReplicationId` (REPLICAOF NO ONE): a new history,
+    /// the old one kept as the secondary id up to the current offset.
+    pub fn shift_replid(&self) {
+        let mut replicas = lock(&self.replicas);
+        let old = std::mem::replace(&mut replicas.replid, new_replid());
+        tracing::warn!(
+            "Setting secondary replication ID to {old}, valid up to offset: {}. New replication ID is {}",
+            replicas.offset + 1,
+            replicas.replid
+        );
+        replicas.replid2 = Some((old, replicas.offset + 1));
+        self.disconnect(&mut replicas);
+    }
+
+    /// Drops every replica (Redis's `disconnectSlaves`): their connections end.
+    fn disconnect(&self, replicas: &mut Replicas) {
+        replicas.list.clear();
+        if let Some(id) = replicas.sink.take() {
+            self.propagation.detach(id);
+        }
+    }
+
+    /// Bytes of the master's stream this replica applied, after which the
+    /// stream is in database `db`: its replicas get them as they are, and
+    /// the offset moves with them.
+    pub fn feed_from_master(&self, bytes: &[u8], db: usize) {
+        let mut replicas = lock(&self.replicas);
+        replicas.stream_db = db;
+        broadcast(&mut replicas, bytes);
     }
 
     /// Adds a replica at the current end of the stream and returns its
@@ -176,7 +262,7 @@ impl Replication {
         client_id: u64,
         addr: SocketAddr,
         listening_port: u16,
-    ) -> (ReplicaStream, Arc<Acked>, u64) {
+    ) -> (ReplicaStream, Arc<Acked>, rdb::ReplicationInfo) {
         let (tx, rx) = unbounded_channel();
         let pending = Arc::new(AtomicU64::new(0));
         let acked = Arc::new(Acked::default());
@@ -199,7 +285,18 @@ impl Replication {
         }
         let sink = Box::new(Fanout(self.replicas.clone()));
         replicas.sink = Some(self.propagation.attach(sink));
-        (ReplicaStream { rx, pending }, acked, replicas.offset)
+        // A master's stream starts with a SELECT; a replica's goes on in
+        // its master's database.
+        let start = rdb::ReplicationInfo {
+            replid: replicas.replid.clone(),
+            offset: replicas.offset,
+            stream_db: if replicas.proxying {
+                replicas.stream_db
+            } else {
+                0
+            },
+        };
+        (ReplicaStream { rx, pending }, acked, start)
     }
 
     /// The replica's connection ended.
@@ -274,11 +371,22 @@ impl Replication {
     pub fn cron(&self, config: &Config) {
         let mut replicas = lock(&self.replicas);
         let period = config.repl_ping_replica_period().max(1);
-        if replicas.cron_seconds.is_multiple_of(period) && !replicas.list.is_empty() {
+        // A replica's replicas hear its master's PINGs instead.
+        if replicas.cron_seconds.is_multiple_of(period)
+            && !replicas.list.is_empty()
+            && !replicas.proxying
+        {
             broadcast(&mut replicas, PING);
         }
         replicas.cron_seconds += 1;
     }
+}
+
+/// 40 random hex characters: a replication id or run id.
+pub fn new_replid() -> String {
+    (0..40)
+        .map(|_| char::from_digit(rand::random::<u32>() % 16, 16).unwrap_or('0'))
+        .collect()
 }
 
 /// Serves a replica for the rest of its connection: the preamble (the

@@ -198,6 +198,10 @@ pub struct Server {
     pub cron: CronState,
     /// This server as a master: its replicas and their stream.
     pub replication: Arc<Replication>,
+    /// This server as a replica (REPLICAOF): its master and the link.
+    pub master_link: crate::replica::MasterLink,
+    /// The server itself, for the tasks a command starts (REPLICAOF's link).
+    me: std::sync::OnceLock<std::sync::Weak<Server>>,
     pub commands: CommandTable,
     /// ACL users and the ACL log.
     pub acl: crate::acl::Acl,
@@ -269,9 +273,7 @@ impl Server {
         }
         let acl = crate::acl::Acl::new();
         acl.set_default_password(config.requirepass().as_deref());
-        let run_id: String = (0..40)
-            .map(|_| char::from_digit(rand::random::<u32>() % 16, 16).unwrap_or('0'))
-            .collect();
+        let run_id = crate::replication::new_replid();
         let aof = crate::aof::Aof::new(config.clone(), propagation.clone());
         Server {
             pause: crate::pause::ClientPause::new(keyspace.clone()),
@@ -286,6 +288,8 @@ impl Server {
                 config.clone(),
             )),
             monitors: Monitors::new(config.clone()),
+            master_link: Default::default(),
+            me: Default::default(),
             config,
             keyspace,
             pubsub,
@@ -356,6 +360,11 @@ impl Server {
         }
     }
 
+    /// The shared handle of this server (None before [`run`] made it).
+    pub fn arc(&self) -> Option<Arc<Server>> {
+        self.me.get()?.upgrade()
+    }
+
     /// Whether the dataset is being loaded (INFO `loading`, `-LOADING`).
     pub fn is_loading(&self) -> bool {
         self.loading.load(Ordering::Relaxed)
@@ -405,6 +414,12 @@ pub async fn run(config: Arc<Config>) -> std::io::Result<()> {
     let signals = Signals::install();
     crate::log::server_initialized();
     let server = Arc::new(Server::new(config));
+    let _ = server.me.set(Arc::downgrade(&server));
+    // A replica from the start (`replicaof`) keeps expired keys it loads.
+    let master = server.config.replicaof();
+    if master.is_some() {
+        server.keyspace.set_replica(true);
+    }
     if let Err(why) = server.load_users_at_startup() {
         tracing::warn!("{why}");
         std::process::exit(1);
@@ -422,6 +437,9 @@ pub async fn run(config: Arc<Config>) -> std::io::Result<()> {
         std::process::exit(1);
     }
     crate::cron::spawn(server.clone());
+    if let Some((host, port)) = master {
+        crate::replica::set_master(&server, &host, port);
+    }
     // This thread runs the first event loop.
     crate::counters::enter_loop(0);
     let loops = Arc::new(EventLoops::start(&server));

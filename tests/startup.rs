@@ -285,12 +285,12 @@ fn settings_without_their_subsystem_are_accepted_with_a_warning() {
     );
 }
 
-/// `daemonize`, `unixsocket` and `replicaof` cannot be honoured (no fork,
-/// TCP only, no replica side): they are accepted, as the suite's config
-/// sets them, and the log says so. `pidfile` is written while the server
-/// runs and removed when it exits.
+/// `daemonize` and `unixsocket` cannot be honoured (no fork, TCP only):
+/// they are accepted, as the suite's config sets them, and the log says
+/// so; `replicaof` makes the server a replica from the start. `pidfile` is
+/// written while the server runs and removed when it exits.
 #[test]
-fn pidfile_is_written_and_daemonize_unixsocket_and_replicaof_warn() {
+fn pidfile_is_written_and_daemonize_unixsocket_warn_and_replicaof_follows() {
     let pidfile = std::env::temp_dir().join(format!("reddish-{}-test.pid", std::process::id()));
     let pidfile_arg = pidfile.to_string_lossy().into_owned();
     let (mut server, log) = Server::start_logging(&[
@@ -307,10 +307,15 @@ fn pidfile_is_written_and_daemonize_unixsocket_and_replicaof_warn() {
     for warning in [
         "# WARNING daemonize is yes but reddish does not fork: it stays in the foreground",
         "# WARNING unixsocket is set to /tmp/reddish-test.sock but reddish listens on TCP only",
-        "# WARNING replicaof is set to 127.0.0.1 1 but reddish cannot be a replica yet",
+        "* Connecting to MASTER 127.0.0.1:1",
     ] {
         assert!(log.contains(warning), "{warning}\n{log}");
     }
+    let role = server.connect().cmd_str(&["ROLE"]);
+    assert!(
+        role.starts_with("*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:1\r\n"),
+        "{role}"
+    );
     let written = std::fs::read_to_string(&pidfile).expect("pidfile written");
     assert_eq!(written.trim(), server.pid().to_string());
     server.connect().send(b"SHUTDOWN NOSAVE\r\n");

@@ -323,10 +323,12 @@ fn client_type(name: &[u8]) -> Result<ClientType, Reply> {
     })
 }
 
-/// The type of a connected client (`getClientType`): a subscriber is
-/// `pubsub`, everyone else `normal` (there is no replication).
+/// The type of a connected client (`getClientType`): a replica's link to
+/// its master is `master`, a subscriber `pubsub`, everyone else `normal`.
 fn type_of(client: &ClientHandle) -> ClientType {
-    if client.is_subscriber() {
+    if client.info().master {
+        ClientType::Master
+    } else if client.is_subscriber() {
         ClientType::PubSub
     } else {
         ClientType::Normal

@@ -313,6 +313,9 @@ fn call(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]]) -> Reply {
     if ctx.guard.propagating() {
         propagate(ctx, cmd, args, dirty, asked);
     }
+    if dirty > 0 && ctx.server.keyspace.is_replica() && !ctx.client.must_obey() {
+        remember_replica_keys(ctx, cmd, args);
+    }
     if ctx.client.tracking != 0 && cmd.flags.contains(Flags::READONLY) && !ctx.client.in_script {
         remember_keys(ctx, cmd, args);
     }
@@ -343,6 +346,22 @@ fn call(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]]) -> Reply {
             .add_if_needed(&server.config, event, usec / 1000);
     }
     reply
+}
+
+/// A write on a writable replica by one of its own clients: the keys it
+/// left with a TTL are the replica's to expire (Redis's
+/// `rememberSlaveKeyWithExpire`, which `setExpire` calls).
+fn remember_replica_keys(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]]) {
+    let db = ctx.client.db;
+    for (i, _) in cmd.keys_and_flags(args) {
+        if ctx
+            .db()
+            .stored(args[i])
+            .is_some_and(|e| e.expires_at().is_some())
+        {
+            ctx.server.keyspace.replica_keys.remember(db, args[i]);
+        }
+    }
 }
 
 /// Redis's `trackingRememberKeys` after a read-only command: a tracking
@@ -513,7 +532,9 @@ fn check_script_call(
         return refuse("Write commands are not allowed from read-only scripts.");
     }
     if writes && !run.wrote {
-        let refusal = crate::persistence::write_refusal(ctx.server)
+        let refusal = read_only_replica(ctx.server, ctx.client)
+            .then(|| Reply::error("READONLY You can't write against a read only replica."))
+            .or_else(|| crate::persistence::write_refusal(ctx.server))
             .or_else(|| too_few_good_replicas(ctx.server).then(|| Reply::error(NOREPLICAS)));
         if let Some(Reply::Error(text)) = refusal {
             cmd.stats.reject();
@@ -565,6 +586,10 @@ pub fn acl_denial(
     args: &[&[u8]],
     context: crate::acl::Context,
 ) -> Option<crate::acl::Denied> {
+    // The master client runs as Redis's superuser (no ACL user).
+    if client.must_obey() {
+        return None;
+    }
     let denied = crate::acl::check(client.permissions(&server.acl), cmd, args).err()?;
     let (reason, object) = denied.log_parts(cmd, args);
     server.acl.add_log(
@@ -615,12 +640,22 @@ pub fn held_by_pause(
         cmd.flags
             .intersects(Flags::WRITE.with(Flags::MAY_REPLICATE))
     };
-    kind == PauseKind::All
-        || replicates(cmd)
+    kind == PauseKind::All || any_runs(server, client, cmd, replicates)
+}
+
+/// Whether `test` holds for `cmd` or, for EXEC, one of the queued
+/// commands it would run (Redis's `mstate.cmd_flags` / `cmd_inv_flags`).
+fn any_runs(
+    server: &Server,
+    client: &Client,
+    cmd: &Command,
+    test: impl Fn(&Command) -> bool,
+) -> bool {
+    test(cmd)
         || (matches!(cmd.locks, Locks::Queued)
             && client.tx.queued.iter().flatten().any(|queued| {
                 let queued = crate::protocol::borrow_args(queued);
-                resolve(server, &queued).is_ok_and(replicates)
+                resolve(server, &queued).is_ok_and(&test)
             }))
 }
 
@@ -660,7 +695,7 @@ pub fn command_flags(cmd: &Command, args: &[&[u8]]) -> Flags {
 pub fn too_few_good_replicas(server: &Server) -> bool {
     let wanted = server.config.min_replicas_to_write();
     let max_lag = server.config.min_replicas_max_lag();
-    if wanted == 0 || max_lag == 0 {
+    if wanted == 0 || max_lag == 0 || server.keyspace.is_replica() {
         return false;
     }
     let good = (server.replication.replicas().iter())
@@ -671,6 +706,34 @@ pub fn too_few_good_replicas(server: &Server) -> bool {
 
 /// The error of a write refused by [`too_few_good_replicas`].
 pub const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
+
+/// Whether this client's writes are refused: a read-only replica takes
+/// writes from its master (and its AOF) alone.
+pub fn read_only_replica(server: &Server, client: &Client) -> bool {
+    server.keyspace.is_replica() && !client.must_obey() && server.config.replica_read_only()
+}
+
+/// Redis's `processCommand` on a read-only replica: writes are its
+/// master's alone.
+fn replica_refusal(server: &Server, client: &Client, cmd: &Command) -> Option<Reply> {
+    (read_only_replica(server, client)
+        && any_runs(server, client, cmd, |c| c.flags.contains(Flags::WRITE)))
+    .then(|| Reply::error("READONLY You can't write against a read only replica."))
+}
+
+/// `replica-serve-stale-data no` while the link to the master is down:
+/// only the `stale` commands (INFO, REPLICAOF, ...) run.
+fn stale_refusal(server: &Server, client: &Client, cmd: &Command) -> Option<Reply> {
+    let denied = server.keyspace.is_replica()
+        && !server.config.replica_serve_stale_data()
+        && !server.master_link.is_connected()
+        && any_runs(server, client, cmd, |c| !c.flags.contains(Flags::STALE));
+    denied.then(|| {
+        Reply::error(
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+        )
+    })
+}
 
 /// Runs one request and returns its reply: the single path for every command.
 pub fn execute(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
@@ -725,32 +788,43 @@ fn dispatch(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
     // Redis's `processCommand` with `maxmemory`: evict before the command
     // locks anything, refuse what may grow memory if that was not enough.
     // The AOF's replay is not refused (Redis runs it outside processCommand).
-    if !client.replaying {
+    if !client.must_obey() {
         if let Some(reply) = crate::evict::before_command(server, client, cmd, args) {
             return refuse(server, client, Some(cmd), reply);
         }
     }
-    // Redis's `processCommand` while loading: only `loading` commands.
-    if server.is_loading() && !client.replaying && !cmd.flags.contains(Flags::LOADING) {
-        let reply = Reply::error("LOADING Redis is loading the dataset in memory");
+    // Redis's `writeCommandsDeniedByDiskError` (PING too, as Redis).
+    if !client.must_obey() {
+        if let Some(reply) = crate::persistence::write_refusal(server) {
+            if cmd.name == "ping" || command_flags(cmd, args).contains(Flags::WRITE) {
+                return refuse(server, client, Some(cmd), reply);
+            }
+        }
+    }
+    if !client.must_obey()
+        && too_few_good_replicas(server)
+        && command_flags(cmd, args).contains(Flags::WRITE)
+    {
+        return refuse(server, client, Some(cmd), Reply::error(NOREPLICAS));
+    }
+    if let Some(reply) = replica_refusal(server, client, cmd) {
         return refuse(server, client, Some(cmd), reply);
     }
     if let Some(reply) = subscribed_mode_error(client, cmd) {
         cmd.stats.reject();
         return server.stats.rejected(reply);
     }
-    // Redis's `writeCommandsDeniedByDiskError` (PING too, as Redis).
-    if let Some(reply) = crate::persistence::write_refusal(server) {
-        if cmd.name == "ping" || command_flags(cmd, args).contains(Flags::WRITE) {
-            return refuse(server, client, Some(cmd), reply);
-        }
+    if let Some(reply) = stale_refusal(server, client, cmd) {
+        return refuse(server, client, Some(cmd), reply);
     }
-    if too_few_good_replicas(server) && command_flags(cmd, args).contains(Flags::WRITE) {
-        return refuse(server, client, Some(cmd), Reply::error(NOREPLICAS));
+    // Redis's `processCommand` while loading: only `loading` commands.
+    if server.is_loading() && !client.replaying && !cmd.flags.contains(Flags::LOADING) {
+        let reply = Reply::error("LOADING Redis is loading the dataset in memory");
+        return refuse(server, client, Some(cmd), reply);
     }
     // Redis's busy-script check: a script past `busy-reply-threshold` on
     // another event loop.
-    if crate::scripting::BUSY.any() && !cmd.flags.contains(Flags::ALLOW_BUSY) {
+    if crate::scripting::BUSY.any() && !cmd.flags.contains(Flags::ALLOW_BUSY) && !client.master {
         return refuse(server, client, Some(cmd), crate::scripting::busy_error());
     }
     if client.in_multi() {
@@ -763,8 +837,10 @@ fn dispatch(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
         _ => cmd.lock_set(&server.keyspace, client.db, args),
     };
     let mut guard = server.keyspace.lock(locks);
-    let clock = if client.replaying {
+    if client.replaying {
         guard = guard.unpropagated();
+    }
+    let clock = if client.must_obey() {
         CommandClock::replaying()
     } else {
         CommandClock::default()
@@ -778,6 +854,9 @@ fn dispatch(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
         propagation: CallPropagation::default(),
     };
     let reply = call(&mut ctx, cmd, args);
+    if let Some(bytes) = client.forward.take() {
+        server.replication.feed_from_master(&bytes, client.db);
+    }
     guard.release();
     client.woke = guard.take_woken();
     reply

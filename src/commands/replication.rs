@@ -1,6 +1,7 @@
 //! SYNC, PSYNC, REPLCONF and ROLE: what a replica says to its master (Redis's
-//! `syncCommand`, `replconfCommand`). The replication state and the link
-//! itself are in [`crate::replication`].
+//! `syncCommand`, `replconfCommand`), and REPLICAOF/SLAVEOF, which makes this
+//! server a replica. The replication state and the links themselves are in
+//! [`crate::replication`] (master side) and [`crate::replica`].
 
 use super::args::{int_in_range, is};
 use super::{cmd_locking, CmdResult, Ctx, Locks, Registration};
@@ -16,7 +17,50 @@ pub static COMMANDS: &[Registration] = &[
     cmd_locking("replconf", replconf, Locks::Keys),
     cmd_locking("role", role, Locks::Keys),
     cmd_locking("wait", wait, Locks::Keys),
+    cmd_locking("replicaof", replicaof, Locks::Keys),
+    cmd_locking("slaveof", replicaof, Locks::Keys),
 ];
+
+/// REPLICAOF host port | NO ONE (Redis's `replicaofCommand`).
+fn replicaof(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let server = ctx.server;
+    if server.config.cluster_enabled() {
+        return Err(Reply::error("ERR REPLICAOF not allowed in cluster mode."));
+    }
+    if is(args[1], "no") && is(args[2], "one") {
+        if server.master_link.is_replica() {
+            crate::replica::unset_master(server);
+            tracing::info!(
+                "MASTER MODE enabled (user request from '{}')",
+                ctx.client.handle.describe()
+            );
+        }
+        return Ok(Reply::OK);
+    }
+    if ctx.client.replica.is_some() {
+        return Err(Reply::error(
+            "ERR Command is not valid when client is a replica.",
+        ));
+    }
+    let port = int_in_range(args[2], 0, 65535, Some("ERR Invalid master port"))?;
+    let host = String::from_utf8_lossy(args[1]).into_owned();
+    let port = u16::try_from(port).unwrap_or(0);
+    if let Some((current, current_port)) = server.master_link.master() {
+        if current.eq_ignore_ascii_case(&host) && current_port == port {
+            tracing::info!("REPLICAOF would result into synchronization with the master we are already connected with. No operation performed.");
+            return Ok(Reply::simple("OK Already connected to specified master"));
+        }
+    }
+    let Some(me) = server.arc() else {
+        return Err(Reply::error("ERR the server is not running yet"));
+    };
+    crate::replica::set_master(&me, &host, port);
+    tracing::info!(
+        "REPLICAOF {host}:{port} enabled (user request from '{}')",
+        ctx.client.handle.describe()
+    );
+    Ok(Reply::OK)
+}
 
 /// WAIT numreplicas timeout (Redis's `waitCommand`): the replicas that
 /// acknowledged the stream up to now; when fewer than asked, the client
@@ -69,22 +113,18 @@ fn full_sync(ctx: &mut Ctx, psync: bool) -> CmdResult {
     let server = ctx.server;
     let replication = &server.replication;
     let (client_id, addr) = (ctx.client.id, ctx.client.handle.addr);
-    let (stream, acked, offset) = replication.add(client_id, addr, ctx.client.listening_port);
+    let (stream, acked, start) = replication.add(client_id, addr, ctx.client.listening_port);
     let (snapshot, _) = rdb::snapshot(
         ctx.guard(),
         databases,
         options,
-        Some(&rdb::ReplicationInfo {
-            replid: &replication.replid,
-            offset,
-        }),
+        Some(&start),
         super::server::used_memory(),
     );
     let mut preamble = Vec::new();
     if psync {
-        preamble.extend_from_slice(
-            format!("+FULLRESYNC {} {offset}\r\n", replication.replid).as_bytes(),
-        );
+        let line = format!("+FULLRESYNC {} {}\r\n", start.replid, start.offset);
+        preamble.extend_from_slice(line.as_bytes());
     }
     preamble.extend_from_slice(format!("${}\r\n", snapshot.len()).as_bytes());
     preamble.extend_from_slice(&snapshot);
@@ -125,10 +165,26 @@ fn replconf(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::OK)
 }
 
-/// ROLE: always a master here (there is no replica side yet), with its
-/// offset and its replicas as `[ip, port, acked offset]`.
+/// ROLE: a master with its offset and its replicas as `[ip, port, acked
+/// offset]`, or a replica as `[slave, host, port, link state, offset]`
+/// (the offset -1 while the link is not up).
 fn role(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     let replication = &ctx.server.replication;
+    if let Some(link) = ctx.server.master_link.info() {
+        let connected = link.state == crate::replica::LinkState::Connected;
+        let offset = if connected {
+            replication.offset() as i64
+        } else {
+            -1
+        };
+        return Ok(Reply::Array(vec![
+            Reply::bulk("slave"),
+            Reply::bulk(link.host),
+            Reply::from(i64::from(link.port)),
+            Reply::bulk(link.state.name()),
+            Reply::from(offset),
+        ]));
+    }
     let replicas = replication
         .replicas()
         .into_iter()

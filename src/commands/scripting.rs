@@ -171,6 +171,11 @@ pub(super) fn run(
 ) -> CmdResult {
     let declared = !flags.contains(ScriptFlags::EVAL_COMPAT);
     if declared && !flags.contains(ScriptFlags::NO_WRITES) {
+        if super::read_only_replica(ctx.server, ctx.client) {
+            return Err(Reply::error(
+                "READONLY Can not run script with write flag on readonly replica",
+            ));
+        }
         if let Some(refusal) = crate::persistence::write_refusal(ctx.server) {
             return Err(misconf_for_scripts(refusal));
         }

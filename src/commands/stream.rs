@@ -336,7 +336,7 @@ fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         config.stream_node_max_entries(),
         config.stream_node_max_bytes(),
     );
-    let parsed = parse_trim_args(args, true, max_entries, ctx.client.replaying)?;
+    let parsed = parse_trim_args(args, true, max_entries, ctx.client.must_obey())?;
     let field_at = parsed.id_at + 1;
     if args.len() < field_at + 2 || (args.len() - field_at) % 2 == 1 {
         return Err(Reply::error(
@@ -505,7 +505,7 @@ fn xdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn xtrim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let max_entries = ctx.server.config.stream_node_max_entries();
-    let parsed = parse_trim_args(args, false, max_entries, ctx.client.replaying)?;
+    let parsed = parse_trim_args(args, false, max_entries, ctx.client.must_obey())?;
     let key = args[1];
     let propagating = ctx.propagating();
     let mut db = ctx.db();

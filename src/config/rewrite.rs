@@ -271,6 +271,12 @@ impl Config {
                 };
                 state.rewrite(name, line, true);
             }
+            // Redis's `rewriteConfigReplicaOfOption`: `replicaof host port`
+            // for a replica (the host as it is, unquoted).
+            (Special::ReplicaOf, Val::ReplicaOf(Some((host, port)))) => {
+                let host = String::from_utf8_lossy(&host);
+                state.rewrite(name, format!("{name} {host} {port}"), true);
+            }
             // A master: no replicaof line (Redis drops those from the file).
             _ => state.processed(name),
         }

@@ -137,3 +137,58 @@ async fn sweep(
         }
     }
 }
+
+/// Redis's `slaveKeysWithExpire`: the keys a writable replica's own clients
+/// left with a TTL, by name, with a bit per database holding one (the
+/// first 64 databases, as Redis). A replica runs no active expiry for its
+/// master's keys (the master's DELs remove those), so these are the only
+/// keys it reclaims itself, in the cron ([`ReplicaKeys::expire`], Redis's
+/// `expireSlaveKeys`).
+#[derive(Default)]
+pub struct ReplicaKeys(std::sync::Mutex<std::collections::HashMap<Vec<u8>, u64>>);
+
+impl ReplicaKeys {
+    fn map(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<Vec<u8>, u64>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Redis's `rememberSlaveKeyWithExpire`.
+    pub fn remember(&self, db: usize, key: &[u8]) {
+        if db < 64 {
+            *self.map().entry(key.to_vec()).or_default() |= 1 << db;
+        }
+    }
+
+    /// Redis's `forgetSlaveKeysWithExpire` (the data was replaced, or this
+    /// server is a master again and expires every key itself).
+    pub fn forget_all(&self) {
+        self.map().clear();
+    }
+
+    /// Reclaims the remembered keys whose TTL passed; forgets those gone or
+    /// without a TTL now.
+    pub fn expire(&self, keyspace: &Keyspace) {
+        let keys: Vec<(Vec<u8>, u64)> = self.map().iter().map(|(k, d)| (k.clone(), *d)).collect();
+        let clock = CommandClock::default();
+        for (key, dbs) in keys {
+            let mut still = 0;
+            for db in (0..64).filter(|db| dbs & (1 << db) != 0) {
+                if db >= keyspace.databases() {
+                    continue;
+                }
+                let mut set = LockSet::new();
+                set.add_key(keyspace, db, &key);
+                let mut guard = keyspace.lock(set);
+                if guard.db(db, &clock).reclaim_if_expired(&key) == Some(false) {
+                    still |= 1 << db;
+                }
+                guard.release();
+            }
+            let mut map = self.map();
+            match still {
+                0 => map.remove(&key),
+                _ => map.insert(key, still),
+            };
+        }
+    }
+}

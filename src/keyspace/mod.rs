@@ -16,13 +16,13 @@ mod value;
 mod watch;
 
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use smallvec::SmallVec;
 
 pub use clock::{CommandClock, LruClock};
-pub use expire::ActiveExpiry;
+pub use expire::{ActiveExpiry, ReplicaKeys};
 use shard::Lookup;
 pub(crate) use shard::Shard;
 pub use value::{Access, AccessMode, Entry, Key, StringValue, Value};
@@ -86,6 +86,8 @@ pub struct Keyspace {
     pub lru_clock: LruClock,
     /// DEBUG SET-ACTIVE-EXPIRE's switch (Redis's `active_expire_enabled`).
     pub active_expiry: expire::Switch,
+    /// A writable replica's own keys with a TTL, which it expires itself.
+    pub replica_keys: ReplicaKeys,
     /// The settings key accesses depend on (`maxmemory-policy`, `lfu-*`).
     config: Arc<Config>,
     /// Keys evicted for `maxmemory` (INFO `evicted_keys`).
@@ -94,6 +96,11 @@ pub struct Keyspace {
     /// they read as missing but are not deleted, as Redis's `expireIfNeeded`
     /// does while clients are paused.
     expiry_hold: AtomicU64,
+    /// This server is a replica: reads of expired keys see them missing but
+    /// leave them stored, as the master's DELs remove them (Redis's
+    /// `expireIfNeeded` with `masterhost` set); writes (on a writable
+    /// replica) still reclaim them.
+    keep_expired_on_read: AtomicBool,
 }
 
 impl Keyspace {
@@ -120,9 +127,11 @@ impl Keyspace {
             blocking: Blocking::default(),
             lru_clock: LruClock::default(),
             active_expiry: expire::Switch::default(),
+            replica_keys: ReplicaKeys::default(),
             config: Arc::new(Config::new()),
             evicted_keys: AtomicU64::new(0),
             expiry_hold: AtomicU64::new(0),
+            keep_expired_on_read: AtomicBool::new(false),
         }
     }
 
@@ -322,6 +331,16 @@ impl Keyspace {
     pub fn expiry_held(&self, now_ms: u64) -> bool {
         let until = self.expiry_hold.load(Ordering::Relaxed);
         until != 0 && now_ms <= until
+    }
+
+    /// A replica keeps expired keys for its master to delete
+    /// ([`Keyspace::keep_expired_on_read`]'s field).
+    pub fn set_replica(&self, replica: bool) {
+        self.keep_expired_on_read.store(replica, Ordering::Relaxed);
+    }
+
+    pub fn is_replica(&self) -> bool {
+        self.keep_expired_on_read.load(Ordering::Relaxed)
     }
 
     pub fn shards_per_db(&self) -> usize {
@@ -752,12 +771,15 @@ impl<'g, 'k> DbView<'g, 'k> {
     fn lookup(&mut self, hash: u64, key: &[u8], changes: u64, read: bool) -> Option<&mut Entry> {
         let (keyspace, db, clock) = (self.guard.keyspace, self.db, self.clock);
         let (shard, effects) = self.guard.shard_and_effects(db, hash);
-        // One load unless a pause is on.
-        if keyspace.expiry_hold.load(Ordering::Relaxed) != 0
+        // Two loads unless a pause is on or this is a replica.
+        // Redis's `lookupKey`: only a writable replica's writes reclaim.
+        let replica_read =
+            keyspace.is_replica() && (changes == 0 || keyspace.config.replica_read_only());
+        if (replica_read || keyspace.expiry_hold.load(Ordering::Relaxed) != 0)
             && shard.get(hash, key).is_some_and(|e| e.is_expired(clock))
-            && keyspace.expiry_held(clock.now_ms())
+            && (replica_read || keyspace.expiry_held(clock.now_ms()))
         {
-            // Paused: the key reads as expired but stays.
+            // Paused, or a replica's read: the key reads as expired but stays.
             if read {
                 effects.notify(notify::KEY_MISS, "keymiss", db, key);
             }
@@ -1164,6 +1186,23 @@ impl<'g, 'k> DbView<'g, 'k> {
 
     pub fn hash(&self, key: &[u8]) -> u64 {
         self.guard.hash(key)
+    }
+
+    /// Reclaims `key` if its TTL passed, even on a replica (Redis's
+    /// `expireSlaveKeys`): Some(true) when it was, Some(false) when it is
+    /// live with a TTL, None when it is not there or has no TTL.
+    pub fn reclaim_if_expired(&mut self, key: &[u8]) -> Option<bool> {
+        let (keyspace, db, clock) = (self.guard.keyspace, self.db, self.clock);
+        let hash = self.guard.hash(key);
+        let (shard, effects) = self.guard.shard_and_effects(db, hash);
+        match shard.lookup(hash, key, |e| e.is_expired(clock)) {
+            Lookup::Live(entry) => entry.expires_at().map(|_| false),
+            Lookup::Missing => None,
+            Lookup::Expired(old) => {
+                keyspace.expired(effects, db, key, old.expires_at().is_some());
+                Some(true)
+            }
+        }
     }
 }
 

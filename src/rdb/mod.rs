@@ -113,9 +113,11 @@ impl Options {
 }
 
 /// Where a replica's stream starts (the `repl-*` auxiliary fields).
-pub struct ReplicationInfo<'a> {
-    pub replid: &'a str,
+pub struct ReplicationInfo {
+    pub replid: String,
     pub offset: u64,
+    /// The database the stream goes on in.
+    pub stream_db: usize,
 }
 
 /// The auxiliary fields Redis 7.0 writes first (`rdbSaveInfoAuxFields`);
@@ -126,8 +128,8 @@ fn aux_fields(w: &mut Writer, repl: Option<&ReplicationInfo>, used_memory: u64, 
     w.aux("ctime", &(crate::util::now_ms() / 1000).to_string());
     w.aux("used-mem", &used_memory.to_string());
     if let Some(repl) = repl {
-        w.aux("repl-stream-db", "0");
-        w.aux("repl-id", repl.replid);
+        w.aux("repl-stream-db", &repl.stream_db.to_string());
+        w.aux("repl-id", &repl.replid);
         w.aux("repl-offset", &repl.offset.to_string());
     }
     w.aux("aof-base", if aof_base { "1" } else { "0" });
@@ -278,8 +280,9 @@ mod tests {
         aux_fields(
             &mut w,
             Some(&ReplicationInfo {
-                replid: "0123456789012345678901234567890123456789",
+                replid: "0123456789012345678901234567890123456789".into(),
                 offset: 0,
+                stream_db: 0,
             }),
             1,
             false,

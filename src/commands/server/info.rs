@@ -542,15 +542,21 @@ fn stats(ctx: &mut Ctx, out: &mut String) {
     );
 }
 
-/// Always a master (there is no REPLICAOF yet), with the replicas that
-/// attached by SYNC/PSYNC; no backlog.
+/// Redis's replication section: the replica lines when this server
+/// follows a master, then its own replicas and replication ids (no backlog).
 fn replication(ctx: &mut Ctx, out: &mut String) {
-    let replication = &ctx.server.replication;
+    let server = ctx.server;
+    let replication = &server.replication;
     let replicas = replication.replicas();
+    let link = server.master_link.info();
     put(
         out,
-        &[("role", &"master"), ("connected_slaves", &replicas.len())],
+        &[("role", &if link.is_some() { "slave" } else { "master" })],
     );
+    if let Some(link) = link {
+        replica_lines(server, &link, out);
+    }
+    put(out, &[("connected_slaves", &replicas.len())]);
     for (i, r) in replicas.iter().enumerate() {
         let line = format!(
             "ip={},port={},state=online,offset={},lag={}",
@@ -558,21 +564,93 @@ fn replication(ctx: &mut Ctx, out: &mut String) {
         );
         put(out, &[(&format!("slave{i}"), &line)]);
     }
+    let (replid2, second_offset) = match replication.replid2() {
+        Some((id, offset)) => (id, offset as i64),
+        None => ("0".repeat(40), -1),
+    };
     put(
         out,
         &[
             ("master_failover_state", &"no-failover"),
-            ("master_replid", &replication.replid),
-            (
-                "master_replid2",
-                &"0000000000000000000000000000000000000000",
-            ),
+            ("master_replid", &replication.replid()),
+            ("master_replid2", &replid2),
             ("master_repl_offset", &replication.offset()),
-            ("second_repl_offset", &-1),
+            ("second_repl_offset", &second_offset),
             ("repl_backlog_active", &0),
             ("repl_backlog_size", &1048576),
             ("repl_backlog_first_byte_offset", &0),
             ("repl_backlog_histlen", &0),
+        ],
+    );
+}
+
+/// The lines of a replica (`server.masterhost` set in Redis's
+/// `genRedisInfoString`).
+fn replica_lines(
+    server: &crate::server::Server,
+    link: &crate::replica::LinkInfo,
+    out: &mut String,
+) {
+    use crate::replica::LinkState;
+    let now = crate::util::now_ms() / 1000;
+    let connected = link.state == LinkState::Connected;
+    let offset = server.replication.offset();
+    let last_io = if connected {
+        now.saturating_sub(link.last_io) as i64
+    } else {
+        -1
+    };
+    put(
+        out,
+        &[
+            ("master_host", &link.host),
+            ("master_port", &link.port),
+            ("master_link_status", &if connected { "up" } else { "down" }),
+            ("master_last_io_seconds_ago", &last_io),
+            (
+                "master_sync_in_progress",
+                &u8::from(link.state == LinkState::Transfer),
+            ),
+            ("slave_read_repl_offset", &(offset + link.read_ahead)),
+            ("slave_repl_offset", &offset),
+        ],
+    );
+    if link.state == LinkState::Transfer {
+        let t = link.transfer;
+        let perc = if t.size > 0 {
+            t.read as f64 / t.size as f64 * 100.0
+        } else {
+            0.0
+        };
+        put(
+            out,
+            &[
+                ("master_sync_total_bytes", &t.size),
+                ("master_sync_read_bytes", &t.read),
+                ("master_sync_left_bytes", &(t.size as i64 - t.read as i64)),
+                ("master_sync_perc", &format!("{perc:.2}")),
+                (
+                    "master_sync_last_io_seconds_ago",
+                    &now.saturating_sub(t.last_io),
+                ),
+            ],
+        );
+    }
+    if !connected {
+        let down = if link.down_since > 0 {
+            now.saturating_sub(link.down_since) as i64
+        } else {
+            -1
+        };
+        put(out, &[("master_link_down_since_seconds", &down)]);
+    }
+    let config = &server.config;
+    put(
+        out,
+        &[
+            ("slave_priority", &config.replica_priority()),
+            ("slave_read_only", &u8::from(config.replica_read_only())),
+            ("replica_announced", &u8::from(config.replica_announced())),
         ],
     );
 }

@@ -1,0 +1,451 @@
+//! The replica side of replication: REPLICAOF / SLAVEOF, the sync from a
+//! reddish or a real redis-server master, the stream applied afterwards,
+//! WAIT, ROLE and INFO on both ends, read-only replicas, expired keys on a
+//! replica, reconnection after the master restarts, REPLICAOF NO ONE, and
+//! a real redis-server still following reddish.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use support::{Conn, Server};
+
+/// A fresh, empty directory under the system's temp dir.
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("reddish-repl-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+/// reddish in its own directory, saving nothing, logging to `dir/log`.
+fn start(dir: &std::path::Path, args: &[&str]) -> Server {
+    let dir_arg = dir.to_string_lossy().into_owned();
+    let mut all = vec![
+        "--dir",
+        &dir_arg,
+        "--save",
+        "",
+        "--enable-debug-command",
+        "yes",
+    ];
+    all.extend_from_slice(args);
+    Server::start_logging_to_file(&dir.join("log"), &all)
+}
+
+/// INFO replication as a map.
+fn replication(conn: &mut Conn) -> BTreeMap<String, String> {
+    let reply = conn.cmd_str(&["INFO", "replication"]);
+    reply
+        .split("\r\n")
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Waits (10 s at most) until `test` holds.
+fn wait_until(what: &str, mut test: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !test() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn wait_link_up(replica: &mut Conn) {
+    wait_until("master_link_status:up", || {
+        replication(replica)
+            .get("master_link_status")
+            .map(String::as_str)
+            == Some("up")
+    });
+}
+
+fn replicaof(replica: &mut Conn, port: u16) -> String {
+    replica.cmd_str(&["REPLICAOF", "127.0.0.1", &port.to_string()])
+}
+
+#[test]
+fn replica_of_reddish_gets_data_before_and_writes_after_the_sync() {
+    let (mdir, rdir) = (temp_dir("m1"), temp_dir("r1"));
+    let master = start(&mdir, &[]);
+    let replica = start(&rdir, &[]);
+    let (mut m, mut r) = (master.connect(), replica.connect());
+    m.cmd(&["SET", "before", "1"]);
+    m.cmd(&["SET", "ttl", "v", "EX", "100"]);
+    m.cmd(&["RPUSH", "list", "a", "b", "c"]);
+    m.cmd(&["SELECT", "3"]);
+    m.cmd(&["HSET", "h", "f", "v"]);
+    m.cmd(&["SELECT", "0"]);
+    r.cmd(&["SET", "replica-own", "gone after the sync"]);
+
+    assert_eq!(replicaof(&mut r, master.port), "+OK\r\n");
+    wait_link_up(&mut r);
+    assert_eq!(r.cmd_str(&["EXISTS", "replica-own"]), ":0\r\n");
+    assert_eq!(r.cmd_str(&["GET", "before"]), "$1\r\n1\r\n");
+    assert_eq!(
+        r.cmd_str(&["LRANGE", "list", "0", "-1"]),
+        "*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n"
+    );
+    r.cmd(&["SELECT", "3"]);
+    assert_eq!(r.cmd_str(&["HGET", "h", "f"]), "$1\r\nv\r\n");
+    r.cmd(&["SELECT", "0"]);
+
+    // Writes after the sync, TTLs as absolute times, acknowledged for WAIT.
+    m.cmd(&["SET", "after", "2", "PX", "100000"]);
+    m.cmd(&["SET", "e", "x"]);
+    m.cmd(&["EXPIRE", "e", "100"]);
+    m.cmd(&["INCR", "counter"]);
+    m.cmd(&["MULTI"]);
+    m.cmd(&["INCR", "counter"]);
+    m.cmd(&["DEL", "before"]);
+    m.cmd(&["EXEC"]);
+    assert_eq!(m.cmd_str(&["WAIT", "1", "5000"]), ":1\r\n");
+    for key in ["ttl", "after", "e"] {
+        let on_master = m.cmd_str(&["PEXPIRETIME", key]);
+        assert!(on_master.starts_with(":1"), "{on_master}");
+        assert_eq!(r.cmd_str(&["PEXPIRETIME", key]), on_master, "{key}");
+    }
+    assert_eq!(r.cmd_str(&["GET", "counter"]), "$1\r\n2\r\n");
+    assert_eq!(r.cmd_str(&["EXISTS", "before"]), ":0\r\n");
+    assert_eq!(m.cmd(&["DEBUG", "DIGEST"]), r.cmd(&["DEBUG", "DIGEST"]));
+
+    // Both ends describe the link.
+    let ri = replication(&mut r);
+    assert_eq!(ri["role"], "slave");
+    assert_eq!(ri["master_host"], "127.0.0.1");
+    assert_eq!(ri["master_port"], master.port.to_string());
+    assert_eq!(ri["master_sync_in_progress"], "0");
+    assert_eq!(ri["slave_read_only"], "1");
+    let mi = replication(&mut m);
+    assert_eq!(mi["role"], "master");
+    assert_eq!(mi["connected_slaves"], "1");
+    assert_eq!(ri["master_replid"], mi["master_replid"]);
+    wait_until("the replica's offset to reach the master's", || {
+        replication(&mut r)["slave_repl_offset"] == replication(&mut m)["master_repl_offset"]
+    });
+    let offset = replication(&mut m)["master_repl_offset"].clone();
+    let role = r.cmd_str(&["ROLE"]);
+    let expected = format!(
+        "*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:{}\r\n$9\r\nconnected\r\n:{offset}\r\n",
+        master.port
+    );
+    assert_eq!(role, expected);
+    assert!(m.cmd_str(&["ROLE"]).starts_with("*3\r\n$6\r\nmaster\r\n"));
+    let clients = r.cmd_str(&["CLIENT", "LIST", "TYPE", "master"]);
+    assert!(clients.contains("flags=M"), "{clients}");
+    // Killing the master client drops the link, which comes back at once.
+    assert_eq!(r.cmd_str(&["CLIENT", "KILL", "TYPE", "master"]), ":1\r\n");
+    wait_link_up(&mut r);
+    m.cmd(&["SET", "after-kill", "1"]);
+    assert_eq!(m.cmd_str(&["WAIT", "1", "5000"]), ":1\r\n");
+    assert_eq!(r.cmd_str(&["GET", "after-kill"]), "$1\r\n1\r\n");
+
+    // A read-only replica refuses writes from its clients, in MULTI too.
+    assert_eq!(
+        r.cmd_str(&["SET", "x", "1"]),
+        "-READONLY You can't write against a read only replica.\r\n"
+    );
+    r.cmd(&["MULTI"]);
+    assert!(r.cmd_str(&["INCR", "x"]).starts_with("-READONLY"));
+    assert!(r.cmd_str(&["EXEC"]).starts_with("-EXECABORT"));
+    assert_eq!(
+        replicaof(&mut r, master.port),
+        "+OK Already connected to specified master\r\n"
+    );
+    assert_eq!(
+        r.cmd_str(&["CONFIG", "GET", "replicaof"]),
+        format!(
+            "*2\r\n$9\r\nreplicaof\r\n${}\r\n127.0.0.1 {}\r\n",
+            10 + master.port.to_string().len(),
+            master.port
+        )
+    );
+
+    // REPLICAOF NO ONE: a master again, with the data, under a new id.
+    let old_id = replication(&mut r)["master_replid"].clone();
+    assert_eq!(r.cmd_str(&["REPLICAOF", "NO", "ONE"]), "+OK\r\n");
+    let ri = replication(&mut r);
+    assert_eq!(ri["role"], "master");
+    assert_ne!(ri["master_replid"], old_id);
+    assert_eq!(ri["master_replid2"], old_id);
+    assert_eq!(r.cmd_str(&["GET", "counter"]), "$1\r\n2\r\n");
+    assert_eq!(r.cmd_str(&["SET", "x", "1"]), "+OK\r\n");
+    m.cmd(&["SET", "not-followed", "1"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(r.cmd_str(&["EXISTS", "not-followed"]), ":0\r\n");
+    wait_until("the master to see the replica leave", || {
+        replication(&mut m)["connected_slaves"] == "0"
+    });
+}
+
+#[test]
+fn replicaof_replies_and_errors_are_redis_ones() {
+    let dir = temp_dir("errors");
+    let reddish = start(&dir, &[]);
+    let Some(oracle) = Server::oracle() else {
+        return;
+    };
+    let (mut ours, mut theirs) = (reddish.connect(), oracle.connect());
+    for args in [
+        &["REPLICAOF", "NO", "ONE"][..],
+        &["SLAVEOF", "no", "one"],
+        &["REPLICAOF", "127.0.0.1", "notaport"],
+        &["REPLICAOF", "127.0.0.1", "70000"],
+        &["REPLICAOF", "127.0.0.1", "-1"],
+        &["REPLICAOF", "127.0.0.1"],
+        &["SLAVEOF", "a", "b", "c"],
+        &["ROLE"],
+        &["CONFIG", "GET", "replicaof"],
+    ] {
+        assert_eq!(ours.cmd_str(args), theirs.cmd_str(args), "{args:?}");
+    }
+}
+
+#[test]
+fn replica_keeps_expired_keys_until_its_master_deletes_them() {
+    let (mdir, rdir) = (temp_dir("m2"), temp_dir("r2"));
+    let master = start(&mdir, &[]);
+    let replica = start(
+        &rdir,
+        &["--replicaof", "127.0.0.1", &master.port.to_string()],
+    );
+    let (mut m, mut r) = (master.connect(), replica.connect());
+    wait_link_up(&mut r);
+    m.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    m.cmd(&["SET", "k", "v", "PX", "200"]);
+    assert_eq!(m.cmd_str(&["WAIT", "1", "5000"]), ":1\r\n");
+    std::thread::sleep(Duration::from_millis(400));
+    // Logically expired: reads miss, but the key stays for the master's DEL.
+    assert_eq!(r.cmd_str(&["GET", "k"]), "$-1\r\n");
+    assert_eq!(r.cmd_str(&["EXISTS", "k"]), ":0\r\n");
+    assert_eq!(r.cmd_str(&["DBSIZE"]), ":1\r\n");
+    assert_eq!(m.cmd_str(&["GET", "k"]), "$-1\r\n");
+    assert_eq!(m.cmd_str(&["WAIT", "1", "5000"]), ":1\r\n");
+    assert_eq!(r.cmd_str(&["DBSIZE"]), ":0\r\n");
+    // A writable replica's own writes reclaim expired keys as a master does.
+    m.cmd(&["SET", "w", "v", "PX", "200"]);
+    assert_eq!(m.cmd_str(&["WAIT", "1", "5000"]), ":1\r\n");
+    std::thread::sleep(Duration::from_millis(400));
+    r.cmd(&["CONFIG", "SET", "replica-read-only", "no"]);
+    assert_eq!(r.cmd_str(&["SETNX", "w", "mine"]), ":1\r\n");
+    assert_eq!(r.cmd_str(&["GET", "w"]), "$4\r\nmine\r\n");
+    // ... and the keys they give a TTL expire there without being read.
+    r.cmd(&["SET", "own", "v", "PX", "100"]);
+    assert_eq!(r.cmd_str(&["DBSIZE"]), ":2\r\n");
+    wait_until("the replica's own key to expire", || {
+        r.cmd_str(&["DBSIZE"]) == ":1\r\n"
+    });
+}
+
+#[test]
+fn replica_reconnects_and_resyncs_after_its_master_restarts() {
+    let (mdir, rdir) = (temp_dir("m3"), temp_dir("r3"));
+    let master = start(&mdir, &[]);
+    let port = master.port.to_string();
+    let replica = start(&rdir, &["--replica-serve-stale-data", "no"]);
+    let mut r = replica.connect();
+    master.connect().cmd(&["SET", "first", "1"]);
+    assert_eq!(replicaof(&mut r, master.port), "+OK\r\n");
+    wait_link_up(&mut r);
+    assert_eq!(r.cmd_str(&["GET", "first"]), "$1\r\n1\r\n");
+    drop(master);
+    wait_until("master_link_status:down", || {
+        replication(&mut r)["master_link_status"] == "down"
+    });
+    // replica-serve-stale-data no: only `stale` commands while down.
+    assert_eq!(
+        r.cmd_str(&["GET", "first"]),
+        "-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.\r\n"
+    );
+    let info = replication(&mut r);
+    assert_eq!(info["master_last_io_seconds_ago"], "-1");
+    assert!(info.contains_key("master_link_down_since_seconds"));
+    let role = r.cmd_str(&["ROLE"]);
+    assert!(role.ends_with(":-1\r\n"), "{role}");
+
+    // Back on the same port (the replica knows no other).
+    let mdir_arg = mdir.to_string_lossy().into_owned();
+    let master = Server::start_with_args(
+        &["--port", &port, "--save", "", "--dir", &mdir_arg],
+        port.parse().expect("port"),
+    );
+    let mut m = master.connect();
+    m.cmd(&["SET", "second", "2"]);
+    wait_link_up(&mut r);
+    assert_eq!(r.cmd_str(&["EXISTS", "first"]), ":0\r\n");
+    assert_eq!(r.cmd_str(&["GET", "second"]), "$1\r\n2\r\n");
+    m.cmd(&["SET", "third", "3"]);
+    assert_eq!(m.cmd_str(&["WAIT", "1", "5000"]), ":1\r\n");
+    assert_eq!(r.cmd_str(&["GET", "third"]), "$1\r\n3\r\n");
+}
+
+/// The same data on a real redis-server master and on reddish following it
+/// (the master's diskless `$EOF:` snapshot, then its stream).
+#[test]
+fn replica_of_redis_server_holds_the_same_data() {
+    let Some(oracle) = Server::oracle_with(&[
+        "--enable-debug-command",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "0",
+    ]) else {
+        return;
+    };
+    let dir = temp_dir("of-redis");
+    let replica = start(&dir, &[]);
+    let (mut m, mut r) = (oracle.connect(), replica.connect());
+    m.cmd(&["SET", "s", "v", "EX", "1000"]);
+    m.cmd(&["RPUSH", "l", "1", "2", "3"]);
+    m.cmd(&["ZADD", "z", "1", "a", "2.5", "b"]);
+    m.cmd(&["HSET", "h", "f", "v", "g", "w"]);
+    m.cmd(&["SADD", "set", "1", "2", "x"]);
+    m.cmd(&["XADD", "st", "1-1", "f", "v"]);
+    m.cmd(&["PFADD", "hll", "a", "b"]);
+    assert_eq!(replicaof(&mut r, oracle.port), "+OK\r\n");
+    wait_link_up(&mut r);
+    m.cmd(&["INCRBYFLOAT", "f", "1.5"]);
+    m.cmd(&["LPOP", "l"]);
+    m.cmd(&["SELECT", "2"]);
+    m.cmd(&["SET", "other-db", "1", "PX", "500000"]);
+    m.cmd(&["SELECT", "0"]);
+    m.cmd(&[
+        "EVAL",
+        "redis.call('set', KEYS[1], 'lua') return 1",
+        "1",
+        "scripted",
+    ]);
+    assert_eq!(m.cmd_str(&["WAIT", "1", "5000"]), ":1\r\n");
+    assert_eq!(m.cmd(&["DEBUG", "DIGEST"]), r.cmd(&["DEBUG", "DIGEST"]));
+    assert_eq!(m.cmd(&["PEXPIRETIME", "s"]), r.cmd(&["PEXPIRETIME", "s"]));
+    wait_until("the replica's offset to reach the master's", || {
+        replication(&mut r)["slave_repl_offset"] == replication(&mut m)["master_repl_offset"]
+    });
+    assert_eq!(
+        replication(&mut r)["master_replid"],
+        replication(&mut m)["master_replid"]
+    );
+}
+
+/// A real redis-server replica of reddish (master side) still syncs and
+/// follows.
+#[test]
+fn redis_server_replica_of_reddish_follows_it() {
+    let dir = temp_dir("redis-replica");
+    let master = start(&dir, &[]);
+    let mut m = master.connect();
+    m.cmd(&["SET", "a", "1"]);
+    m.cmd(&["SADD", "s", "x", "y"]);
+    let Some(oracle) = Server::oracle_with(&["--enable-debug-command", "yes"]) else {
+        return;
+    };
+    let mut r = oracle.connect();
+    assert_eq!(replicaof(&mut r, master.port), "+OK\r\n");
+    wait_link_up(&mut r);
+    m.cmd(&["INCR", "n"]);
+    m.cmd(&["SET", "t", "v", "EX", "100"]);
+    assert_eq!(m.cmd_str(&["WAIT", "1", "5000"]), ":1\r\n");
+    assert_eq!(m.cmd(&["DEBUG", "DIGEST"]), r.cmd(&["DEBUG", "DIGEST"]));
+}
+
+/// A master with a password: the replica AUTHs with `masteruser` and
+/// `masterauth`; without them the link never comes up.
+#[test]
+fn replica_authenticates_with_masterauth() {
+    let (mdir, rdir) = (temp_dir("m-auth"), temp_dir("r-auth"));
+    let master = start(&mdir, &[]);
+    let mut m = master.connect();
+    let setuser = [
+        "ACL", "SETUSER", "repl", "on", ">secret", "~*", "&*", "+@all",
+    ];
+    assert_eq!(m.cmd_str(&setuser), "+OK\r\n");
+    assert_eq!(
+        m.cmd_str(&["CONFIG", "SET", "requirepass", "pw"]),
+        "+OK\r\n"
+    );
+    assert_eq!(m.cmd_str(&["AUTH", "pw"]), "+OK\r\n");
+    m.cmd(&["SET", "k", "v"]);
+    let replica = start(&rdir, &[]);
+    let mut r = replica.connect();
+    assert_eq!(replicaof(&mut r, master.port), "+OK\r\n");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(replication(&mut r)["master_link_status"], "down");
+    r.cmd(&["CONFIG", "SET", "masteruser", "repl"]);
+    r.cmd(&["CONFIG", "SET", "masterauth", "secret"]);
+    wait_link_up(&mut r);
+    assert_eq!(r.cmd_str(&["GET", "k"]), "$1\r\nv\r\n");
+}
+
+/// A replica of a replica gets the master's stream as it is, going on in
+/// the database it was in when it attached (`repl-stream-db`), with the
+/// same replication id and offsets all down the chain.
+#[test]
+fn replica_of_a_replica_follows_the_chain() {
+    let (mdir, r1dir, r2dir) = (
+        temp_dir("chain-m"),
+        temp_dir("chain-r1"),
+        temp_dir("chain-r2"),
+    );
+    let master = start(&mdir, &[]);
+    let first = start(&r1dir, &[]);
+    let second = start(&r2dir, &[]);
+    let (mut m, mut r1, mut r2) = (master.connect(), first.connect(), second.connect());
+    assert_eq!(replicaof(&mut r1, master.port), "+OK\r\n");
+    wait_link_up(&mut r1);
+    m.cmd(&["SELECT", "3"]);
+    m.cmd(&["SET", "a", "1"]);
+    assert_eq!(m.cmd_str(&["WAIT", "1", "5000"]), ":1\r\n");
+    assert_eq!(replicaof(&mut r2, first.port), "+OK\r\n");
+    wait_link_up(&mut r2);
+    // No SELECT comes before this one: the stream is still in database 3.
+    m.cmd(&["SET", "b", "2"]);
+    r2.cmd(&["SELECT", "3"]);
+    wait_until("the write to reach the second replica", || {
+        r2.cmd_str(&["GET", "b"]) == "$1\r\n2\r\n"
+    });
+    assert_eq!(r2.cmd_str(&["GET", "a"]), "$1\r\n1\r\n");
+    assert_eq!(m.cmd(&["DEBUG", "DIGEST"]), r2.cmd(&["DEBUG", "DIGEST"]));
+    wait_until("the offsets to agree down the chain", || {
+        let offset = replication(&mut m)["master_repl_offset"].clone();
+        replication(&mut r1)["slave_repl_offset"] == offset
+            && replication(&mut r2)["slave_repl_offset"] == offset
+    });
+    assert_eq!(
+        replication(&mut r2)["master_replid"],
+        replication(&mut m)["master_replid"]
+    );
+    // The first replica counts its own replica for WAIT.
+    assert_eq!(replication(&mut r1)["connected_slaves"], "1");
+}
+
+/// Clients blocked when a server becomes a replica get Redis's
+/// `-UNBLOCKED` error and are disconnected (`disconnectAllBlockedClients`).
+#[test]
+fn becoming_a_replica_unblocks_blocked_clients() {
+    let dir = temp_dir("unblock");
+    let master = start(&dir, &[]);
+    let ours = start(&temp_dir("unblock-r"), &[]);
+    let Some(theirs) = Server::oracle() else {
+        return;
+    };
+    let mut replies = Vec::new();
+    for server in [&ours, &theirs] {
+        let mut blocked = server.connect();
+        blocked.send(b"*3\r\n$5\r\nBLPOP\r\n$3\r\nfoo\r\n$1\r\n0\r\n");
+        let mut admin = server.connect();
+        wait_until("the client to block", || {
+            admin
+                .cmd_str(&["INFO", "clients"])
+                .contains("blocked_clients:1")
+        });
+        assert_eq!(replicaof(&mut admin, master.port), "+OK\r\n");
+        replies.push(blocked.read_reply());
+        assert!(blocked.closed_by_server(), "the blocked client is closed");
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&replies[0]),
+        String::from_utf8_lossy(&replies[1])
+    );
+}
