@@ -1,19 +1,22 @@
 #!/usr/bin/env python3
-"""Bitmap and HyperLogLog throughput, reddish against redis-server side by side.
+"""Issue 18's throughput targets, reddish against redis-server side by side.
 
-Issue 18's targets: BITCOUNT of a 64 MB bitmap, BITOP AND of two 64 MB
-bitmaps, PFADD of 1,000,000 distinct elements in batches of 100, PFCOUNT
-over 10 keys. Both servers run at once (redis-server --save ""), get the
+`--set bits` (the default): BITCOUNT of a 64 MB bitmap, BITOP AND of two
+64 MB bitmaps, PFADD of 1,000,000 distinct elements in batches of 100,
+PFCOUNT over 10 keys. `--set geo`: GEOSEARCH ... BYRADIUS over a geo key of
+1,000,000 members spread over the globe (radius 200 km: a few hundred
+members found). Both servers run at once (redis-server --save ""), get the
 same data, and the workloads alternate between them round by round. Each
 ratio is redis / reddish per round (above 1 = reddish faster), of the
 client's wall time and of the server process's CPU time (from /proc,
 which leaves out the Python client's own work); the table shows medians.
 
-Usage: python3 bench/bits.py [--rounds 5] [--no-build]
+Usage: python3 bench/bits.py [--set bits|geo] [--rounds 5] [--no-build]
 """
 
 import argparse
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -102,6 +105,35 @@ def load(conn):
             )
 
 
+def geo_points(n):
+    """`n` deterministic (lon, lat) pairs spread over Redis's geo range."""
+    rng = random.Random(18)
+    return [(rng.uniform(-180, 180), rng.uniform(-85, 85)) for _ in range(n)]
+
+
+def load_geo(conn):
+    """A geo key `g` of 1,000,000 members."""
+    conn.cmd("FLUSHALL")
+    points = geo_points(1_000_000)
+    for start in range(0, len(points), 100_000):
+        batch = []
+        for s in range(start, start + 100_000, 1000):
+            args = ["GEOADD", "g"]
+            for i in range(s, s + 1000):
+                lon, lat = points[i]
+                args += [f"{lon:.6f}", f"{lat:.6f}", f"m{i}"]
+            batch.append(args)
+        conn.pipeline(batch)
+
+
+GEO_CENTERS = geo_points(200)
+
+
+def geo_search(conn, lon, lat):
+    return conn.cmd("GEOSEARCH", "g", "FROMLONLAT", f"{lon:.6f}", f"{lat:.6f}",
+                    "BYRADIUS", "200", "km", "ASC")
+
+
 def cpu_seconds(pid):
     """User plus system CPU time the process has used."""
     with open(f"/proc/{pid}/stat") as f:
@@ -135,8 +167,32 @@ def workloads(conn, pid):
     return out
 
 
+def geo_workloads(conn, pid):
+    """GEOSEARCH BYRADIUS from 200 places over the 1M-member key."""
+    c, t = cpu_seconds(pid), time.perf_counter()
+    found = sum(len(geo_search(conn, lon, lat)) for lon, lat in GEO_CENTERS)
+    n = len(GEO_CENTERS)
+    name = f"GEOSEARCH BYRADIUS 200 km over 1M ({found // n} found on average)"
+    return {name: ((time.perf_counter() - t) / n, (cpu_seconds(pid) - c) / n, "ms/op")}
+
+
+def same_answers(conns, which):
+    """The two servers answer the same before anything is timed."""
+    if which == "bits":
+        a, b = (conns[n].cmd("PFCOUNT", *[f"h{k}" for k in range(10)]) for n in ("reddish", "redis"))
+        assert a == b, (a, b)
+    else:
+        for lon, lat in GEO_CENTERS[:20]:
+            a, b = (geo_search(conns[n], lon, lat) for n in ("reddish", "redis"))
+            assert a == b, (lon, lat, a, b)
+
+
+SETS = {"bits": (load, workloads), "geo": (load_geo, geo_workloads)}
+
+
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--set", choices=sorted(SETS), default="bits")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--no-build", action="store_true")
     args = ap.parse_args()
@@ -150,20 +206,19 @@ def main():
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
     ]
     pids = {"reddish": procs[0].pid, "redis": procs[1].pid}
+    loader, timed_set = SETS[args.set]
     try:
         conns = {}
         for name, port in ports.items():
             wait_ready(port)
             conns[name] = Conn(port)
-            load(conns[name])
-        for name in ("PFCOUNT",):
-            a, b = (conns[n].cmd(name, *[f"h{k}" for k in range(10)]) for n in ("reddish", "redis"))
-            assert a == b, (a, b)
+            loader(conns[name])
+        same_answers(conns, args.set)
         results = {n: [] for n in conns}
         for r in range(args.rounds):
             order = ("reddish", "redis") if r % 2 == 0 else ("redis", "reddish")
             for name in order:
-                results[name].append(workloads(conns[name], pids[name]))
+                results[name].append(timed_set(conns[name], pids[name]))
         print("| workload | reddish wall | redis wall | wall ratio | reddish server CPU | redis server CPU | CPU ratio |")
         print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
         for w, (_, _, unit) in results["reddish"][0].items():

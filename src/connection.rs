@@ -213,10 +213,20 @@ async fn run(server: &Server, client: &mut Client, socket: &mut TcpStream) -> st
                 // buffer (an idle connection then costs about its task).
                 release_if_empty(&mut input);
                 release_if_empty(&mut output);
+                // Replies the client has not taken yet wait for it to read
+                // (or to send more, which is read and run meanwhile).
+                let unwritten = !output.is_empty();
                 tokio::select! {
                     biased;
                     ready = socket.readable() => ready?,
+                    ready = socket.writable(), if unwritten => {
+                        ready?;
+                        write_some(server, &handle, socket, &mut output).await?;
+                    }
                     push = client.subs.recv() => {
+                        // A subscriber's pushes wait for the socket here,
+                        // the next ones in its mailbox, where the pubsub
+                        // output limits see them (`limit_watchdog`).
                         encode_push(client, &push, &mut output);
                         drain_pushes(client, &mut output);
                         flush(server, &handle, socket, &mut output).await?;
@@ -260,8 +270,17 @@ async fn run(server: &Server, client: &mut Client, socket: &mut TcpStream) -> st
             watchdog.spawn(client.subs.limit_watchdog(&server.pubsub));
         }
         client.handle.info().qbuf = input.len();
-        flush(server, &handle, socket, &mut output).await?;
-        if output.capacity() > OUTPUT_KEPT {
+        if closing || client.replica.is_some() {
+            // Everything out before the connection closes or carries the
+            // replication stream.
+            flush(server, &handle, socket, &mut output).await?;
+        } else {
+            // What the socket does not take now stays buffered: the client
+            // may be writing a long pipeline before it reads any reply, and
+            // its requests are read and run meanwhile, as Redis does.
+            write_some(server, &handle, socket, &mut output).await?;
+        }
+        if output.is_empty() && output.capacity() > OUTPUT_KEPT {
             // A big reply's room goes at once, not when the client next
             // waits: the next request may already be here, and its command
             // should not run (nor `used_memory` be read) with it.
@@ -432,7 +451,7 @@ async fn run_buffered(
             return Ok(true);
         }
         if output.len() >= OUTPUT_FLUSH_AT {
-            flush(server, &client.handle.clone(), socket, output).await?;
+            write_some(server, &client.handle.clone(), socket, output).await?;
         }
     }
 }
@@ -554,6 +573,36 @@ fn drain_pushes(client: &mut Client, output: &mut BytesMut) {
     while let Some(push) = client.subs.try_recv() {
         encode_push(client, &push, output);
     }
+}
+
+/// Writes what of `output` the socket takes now, without waiting; the rest
+/// stays in `output` (the client's `omem`).
+async fn write_some(
+    server: &Server,
+    handle: &ClientHandle,
+    socket: &mut TcpStream,
+    output: &mut BytesMut,
+) -> std::io::Result<()> {
+    if output.is_empty() {
+        return Ok(());
+    }
+    // No reply before the AOF holds the writes it may show (and, with
+    // `appendfsync always`, the disk does).
+    server.aof.settle().await;
+    while !output.is_empty() {
+        match socket.try_write(output) {
+            Ok(n) => {
+                server.stats.add(Counter::NetOutputBytes, n as u64);
+                output.advance(n);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e),
+        }
+    }
+    if !output.is_empty() || handle.reply_bytes.load(Ordering::Relaxed) != 0 {
+        handle.reply_bytes.store(output.len(), Ordering::Relaxed);
+    }
+    Ok(())
 }
 
 /// Writes `output` out. The socket almost always takes it all at once, so one

@@ -498,3 +498,34 @@ fn client_reply_skip_inside_exec_silences_the_command_after_exec() {
         "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n+OK\r\n$1\r\nd\r\n$1\r\nf\r\n"
     );
 }
+
+/// A client may write a whole long pipeline before it reads any reply:
+/// the server keeps reading and running requests while the replies wait
+/// for the client, as Redis does (it used to stop reading until the client
+/// took its replies, and both waited for ever).
+#[test]
+fn a_pipeline_written_before_any_reply_is_read_completes() {
+    use std::io::{Read, Write};
+    let server = Server::start();
+    let mut socket = std::net::TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    socket
+        .set_write_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("timeout");
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("timeout");
+    // 12 MB of requests and 14 MB of replies: far past the sockets' buffers.
+    let count = 2_000_000;
+    socket
+        .write_all(&b"PING\r\n".repeat(count))
+        .expect("the whole pipeline is taken before any reply is read");
+    let want = b"+PONG\r\n".len() * count;
+    let mut got = 0;
+    let mut buf = vec![0u8; 1 << 20];
+    while got < want {
+        let n = socket.read(&mut buf).expect("replies");
+        assert!(n > 0, "closed after {got} bytes");
+        got += n;
+    }
+    assert_eq!(got, want);
+}

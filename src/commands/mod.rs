@@ -636,26 +636,25 @@ pub fn held_by_pause(
     if client.auth_required(&server.acl) && !cmd.flags.contains(Flags::NO_AUTH) {
         return false;
     }
-    let replicates = |cmd: &Command| {
-        cmd.flags
-            .intersects(Flags::WRITE.with(Flags::MAY_REPLICATE))
-    };
-    kind == PauseKind::All || any_runs(server, client, cmd, replicates)
+    let replicates = |flags: Flags| flags.intersects(Flags::WRITE.with(Flags::MAY_REPLICATE));
+    kind == PauseKind::All || any_runs(server, client, cmd, args, replicates)
 }
 
-/// Whether `test` holds for `cmd` or, for EXEC, one of the queued
-/// commands it would run (Redis's `mstate.cmd_flags` / `cmd_inv_flags`).
+/// Whether `test` holds for the flags of `cmd` ([`command_flags`]: a
+/// script's declared ones) or, for EXEC, of one of the queued commands it
+/// would run (Redis's `mstate.cmd_flags` / `cmd_inv_flags`).
 fn any_runs(
     server: &Server,
     client: &Client,
     cmd: &Command,
-    test: impl Fn(&Command) -> bool,
+    args: &[&[u8]],
+    test: impl Fn(Flags) -> bool,
 ) -> bool {
-    test(cmd)
+    test(command_flags(cmd, args))
         || (matches!(cmd.locks, Locks::Queued)
             && client.tx.queued.iter().flatten().any(|queued| {
                 let queued = crate::protocol::borrow_args(queued);
-                resolve(server, &queued).is_ok_and(&test)
+                resolve(server, &queued).is_ok_and(|c| test(command_flags(c, &queued)))
             }))
 }
 
@@ -663,8 +662,8 @@ fn any_runs(
 /// FCALL of a script that declared its flags take those instead
 /// (`scriptFlagsToCmdFlags`): one that may write is a write command, one
 /// not `allow-oom` (nor `no-writes`) a `denyoom` one. Asked only when a
-/// refusal is in force (`maxmemory` reached, writes refused), as the
-/// script's flags cost a lookup.
+/// refusal or a pause is in force (`maxmemory` reached, writes refused, a
+/// replica), as the script's flags cost a lookup.
 pub fn command_flags(cmd: &Command, args: &[&[u8]]) -> Flags {
     use crate::scripting::ScriptFlags;
     let Some(script) = crate::scripting::declared_flags(&cmd.name, args) else {
@@ -715,19 +714,24 @@ pub fn read_only_replica(server: &Server, client: &Client) -> bool {
 
 /// Redis's `processCommand` on a read-only replica: writes are its
 /// master's alone.
-fn replica_refusal(server: &Server, client: &Client, cmd: &Command) -> Option<Reply> {
+fn replica_refusal(
+    server: &Server,
+    client: &Client,
+    cmd: &Command,
+    args: &[&[u8]],
+) -> Option<Reply> {
     (read_only_replica(server, client)
-        && any_runs(server, client, cmd, |c| c.flags.contains(Flags::WRITE)))
+        && any_runs(server, client, cmd, args, |f| f.contains(Flags::WRITE)))
     .then(|| Reply::error("READONLY You can't write against a read only replica."))
 }
 
 /// `replica-serve-stale-data no` while the link to the master is down:
 /// only the `stale` commands (INFO, REPLICAOF, ...) run.
-fn stale_refusal(server: &Server, client: &Client, cmd: &Command) -> Option<Reply> {
+fn stale_refusal(server: &Server, client: &Client, cmd: &Command, args: &[&[u8]]) -> Option<Reply> {
     let denied = server.keyspace.is_replica()
         && !server.config.replica_serve_stale_data()
         && !server.master_link.is_connected()
-        && any_runs(server, client, cmd, |c| !c.flags.contains(Flags::STALE));
+        && any_runs(server, client, cmd, args, |f| !f.contains(Flags::STALE));
     denied.then(|| {
         Reply::error(
             "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
@@ -807,14 +811,14 @@ fn dispatch(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
     {
         return refuse(server, client, Some(cmd), Reply::error(NOREPLICAS));
     }
-    if let Some(reply) = replica_refusal(server, client, cmd) {
+    if let Some(reply) = replica_refusal(server, client, cmd, args) {
         return refuse(server, client, Some(cmd), reply);
     }
     if let Some(reply) = subscribed_mode_error(client, cmd) {
         cmd.stats.reject();
         return server.stats.rejected(reply);
     }
-    if let Some(reply) = stale_refusal(server, client, cmd) {
+    if let Some(reply) = stale_refusal(server, client, cmd, args) {
         return refuse(server, client, Some(cmd), reply);
     }
     // Redis's `processCommand` while loading: only `loading` commands.
