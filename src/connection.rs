@@ -605,32 +605,21 @@ async fn write_some(
     Ok(())
 }
 
-/// Writes `output` out. The socket almost always takes it all at once, so one
-/// plain non-blocking write comes first; only what it leaves waits for the
-/// socket to become writable.
+/// Writes `output` out: what the socket takes at once ([`write_some`]),
+/// then the rest as the socket becomes writable.
 async fn flush(
     server: &Server,
     handle: &ClientHandle,
     socket: &mut TcpStream,
     output: &mut BytesMut,
 ) -> std::io::Result<()> {
+    write_some(server, handle, socket, output).await?;
     if !output.is_empty() {
-        // No reply before the AOF holds the writes it may show (and, with
-        // `appendfsync always`, the disk does).
-        server.aof.settle().await;
-        let written = match socket.try_write(output) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
-            Err(e) => return Err(e),
-        };
-        if written < output.len() {
-            // What the client has not taken shows as its `omem` meanwhile.
-            let left = output.len() - written;
-            handle.reply_bytes.store(left, Ordering::Relaxed);
-            let result = socket.write_all(&output[written..]).await;
-            handle.reply_bytes.store(0, Ordering::Relaxed);
-            result?;
-        }
+        // What the client has not taken shows as its `omem` meanwhile
+        // (`write_some` left it there).
+        let result = socket.write_all(output).await;
+        handle.reply_bytes.store(0, Ordering::Relaxed);
+        result?;
         server
             .stats
             .add(Counter::NetOutputBytes, output.len() as u64);
