@@ -259,6 +259,8 @@ const REPLICA_SERVE_STALE_DATA: usize = idx("replica-serve-stale-data");
 const REPLICA_PRIORITY: usize = idx("replica-priority");
 const REPLICA_ANNOUNCED: usize = idx("replica-announced");
 const BUSY_REPLY_THRESHOLD: usize = idx("busy-reply-threshold");
+const RDB_KEY_SAVE_DELAY: usize = idx("rdb-key-save-delay");
+const KEY_LOAD_DELAY: usize = idx("key-load-delay");
 const IO_THREADS: usize = idx("io-threads");
 const CLIENT_OUTPUT_BUFFER_LIMIT: usize = idx("client-output-buffer-limit");
 const ENABLE_PROTECTED_CONFIGS: usize = idx("enable-protected-configs");
@@ -611,7 +613,7 @@ impl Config {
         let named = |i: usize| {
             only.is_none_or(|names| names.iter().any(|n| lookup(n).is_some_and(|(j, _)| j == i)))
         };
-        [SAVE, MAXMEMORY_CLIENTS, DAEMONIZE, UNIXSOCKET]
+        [MAXMEMORY_CLIENTS, DAEMONIZE, UNIXSOCKET]
             .into_iter()
             .filter(|&i| named(i))
             .filter_map(|i| self.unenforced_warning(i))
@@ -620,10 +622,6 @@ impl Config {
 
     fn unenforced_warning(&self, i: usize) -> Option<String> {
         match i {
-            SAVE => (!self.save().is_empty()).then(|| {
-                let points = String::from_utf8_lossy(&self.render(SAVE)).into_owned();
-                format!("WARNING save points are configured ('{points}'); reddish has no BGSAVE yet, so a save point saves synchronously and clients wait while it writes")
-            }),
             MAXMEMORY_CLIENTS => {
                 let value = String::from_utf8_lossy(&self.render(MAXMEMORY_CLIENTS)).into_owned();
                 (value != "0").then(|| {
@@ -932,6 +930,16 @@ impl Config {
     }
 
     /// Milliseconds before a busy script/function gets BUSY replies.
+    /// `rdb-key-save-delay`: see `keyspace::snapshot`.
+    pub fn rdb_key_save_delay(&self) -> i64 {
+        self.num(RDB_KEY_SAVE_DELAY)
+    }
+
+    /// `key-load-delay`: microseconds the loader sleeps per key.
+    pub fn key_load_delay(&self) -> i64 {
+        self.num(KEY_LOAD_DELAY)
+    }
+
     pub fn busy_reply_threshold(&self) -> u64 {
         self.unsigned(BUSY_REPLY_THRESHOLD)
     }

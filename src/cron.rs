@@ -91,12 +91,9 @@ pub fn spawn(server: Arc<Server>) {
                 }
                 server.replication.cron(&server.config);
                 server.migrate_sockets.close_idle();
-                // Save points: a synchronous save on this loop (no BGSAVE
-                // yet), so this loop's clients wait while it writes.
-                if crate::persistence::save_point_due(&server) {
-                    crate::persistence::save_point(&server);
-                }
             }
+            // Save points and BGSAVE SCHEDULE start a background save.
+            crate::persistence::cron(&server);
             // Redis's `serverCron` AOF work: scheduled and automatic
             // rewrites, a write postponed behind an everysec fsync.
             crate::aof::rewrite::cron(&server);

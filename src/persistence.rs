@@ -1,17 +1,21 @@
-//! SAVE and loading: where the RDB file lives, writing it safely (a temp
-//! file, fsync, rename: never a half-written dump.rdb), loading it at
-//! start-up and for DEBUG RELOAD, and the state INFO persistence and
-//! LASTSAVE report. The format itself is `rdb/`.
+//! SAVE, BGSAVE and loading: where the RDB file lives, writing it safely
+//! (a temp file, fsync, rename: never a half-written dump.rdb), loading it
+//! at start-up and for DEBUG RELOAD, save points, and the state INFO
+//! persistence and LASTSAVE report. The format itself is `rdb/`; the
+//! fork-less snapshot BGSAVE writes from is `keyspace::snapshot`.
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use crate::keyspace::snapshot::Snapshot;
 use crate::keyspace::{CommandClock, Entry, Guard, LockSet};
 use crate::rdb;
 use crate::server::Server;
 use crate::types::{hash, zset};
+use crate::util::lock;
 
 /// What INFO persistence and LASTSAVE report about saving.
 pub struct SaveState {
@@ -25,6 +29,21 @@ pub struct SaveState {
     /// keys stored and keys skipped as already expired.
     pub last_load_keys: AtomicU64,
     pub last_load_expired: AtomicU64,
+    /// The BGSAVE in progress (Redis's RDB child).
+    pub bgsave: Mutex<Option<BgsaveRun>>,
+    /// BGSAVE SCHEDULE, or a BGSAVE inside EXEC: the cron starts one once
+    /// no snapshot runs (`rdb_bgsave_scheduled`).
+    pub bgsave_scheduled: AtomicBool,
+    /// Seconds the last BGSAVE took (-1: none yet).
+    pub last_bgsave_secs: AtomicI64,
+    /// Bytes of pre-images the last BGSAVE copied (`rdb_last_cow_size`).
+    pub last_cow: AtomicU64,
+}
+
+/// A BGSAVE writing its file.
+pub struct BgsaveRun {
+    pub started: Instant,
+    pub snapshot: Arc<Snapshot>,
 }
 
 impl SaveState {
@@ -36,6 +55,10 @@ impl SaveState {
             saves: AtomicU64::new(0),
             last_load_keys: AtomicU64::new(0),
             last_load_expired: AtomicU64::new(0),
+            bgsave: Mutex::new(None),
+            bgsave_scheduled: AtomicBool::new(false),
+            last_bgsave_secs: AtomicI64::new(-1),
+            last_cow: AtomicU64::new(0),
         }
     }
 }
@@ -80,10 +103,41 @@ pub fn save(server: &Server, guard: &mut Guard<'_>) -> std::io::Result<()> {
     let options = rdb::Options::from_config(&server.config);
     let used = crate::commands::server::used_memory();
     let (file, _) = rdb::snapshot(guard, server.keyspace.databases(), options, None, used);
+    let temp = format!("temp-{}.rdb", std::process::id());
+    write_rdb_file(server, &temp, |write| write(&file).map(|()| true))?;
+    tracing::info!("DB saved on disk");
+    saved(server, dirty, now_secs);
+    Ok(())
+}
+
+/// A save succeeded: the changes it covered (`dirty` at its start) are
+/// no longer unsaved, and LASTSAVE moves.
+fn saved(server: &Server, dirty: u64, now_secs: u64) {
+    let _ = server
+        .keyspace
+        .dirty
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |d| {
+            Some(d.saturating_sub(dirty))
+        });
+    let state = &server.save_state;
+    state.last_save.store(now_secs, Ordering::Relaxed);
+    state.last_ok.store(true, Ordering::Relaxed);
+}
+
+/// Writes an RDB file as `temp` in `dir` through `produce` (false: it gave
+/// up, the file is incomplete), fsyncs it and renames it over
+/// `dbfilename`, logging Redis's lines for each failure. Returns whether
+/// it was produced whole and is now the dump file; a temp file that is not
+/// is removed.
+fn write_rdb_file(
+    server: &Server,
+    temp: &str,
+    produce: impl FnOnce(&mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<bool>,
+) -> std::io::Result<bool> {
     let dir = PathBuf::from(server.config.dir());
-    let temp = dir.join(format!("temp-{}.rdb", std::process::id()));
+    let temp = dir.join(temp);
     let result = (|| {
-        let mut f = std::fs::File::create(&temp).inspect_err(|e| {
+        let f = std::fs::File::create(&temp).inspect_err(|e| {
             tracing::warn!(
                 "Failed opening the temp RDB file {} (in server root dir {}) for saving: {e}",
                 temp.file_name()
@@ -92,9 +146,14 @@ pub fn save(server: &Server, guard: &mut Guard<'_>) -> std::io::Result<()> {
                 dir.display()
             );
         })?;
-        f.write_all(&file)
-            .and_then(|()| f.sync_all())
+        let mut f = std::io::BufWriter::with_capacity(1 << 20, f);
+        let whole = produce(&mut |bytes| f.write_all(bytes))
+            .and_then(|whole| f.flush().map(|()| whole))
+            .and_then(|whole| f.get_ref().sync_all().map(|()| whole))
             .inspect_err(|e| tracing::warn!("Write error saving DB on disk: {e}"))?;
+        if !whole {
+            return Ok(false);
+        }
         std::fs::rename(&temp, rdb_path(server)).inspect_err(|e| {
             tracing::warn!(
                 "Error moving temp DB file {} on the final destination {} (in server root dir {}): {e}",
@@ -102,37 +161,193 @@ pub fn save(server: &Server, guard: &mut Guard<'_>) -> std::io::Result<()> {
                 server.config.dbfilename(),
                 dir.display()
             );
-        })
+        })?;
+        Ok(true)
     })();
-    match result {
-        Ok(()) => {
-            tracing::info!("DB saved on disk");
-            server.keyspace.dirty.fetch_sub(dirty, Ordering::Relaxed);
-            server
-                .save_state
-                .last_save
-                .store(now_secs, Ordering::Relaxed);
-            server.save_state.last_ok.store(true, Ordering::Relaxed);
-            server.save_state.saves.fetch_add(1, Ordering::Relaxed);
-            Ok(())
-        }
-        Err(e) => {
-            // Like Redis's `rdbSave`, a failed foreground save leaves the
-            // status alone; a failed save point sets it (`save_point`).
-            let _ = std::fs::remove_file(&temp);
-            Err(e)
-        }
+    if !matches!(result, Ok(true)) {
+        // Like Redis's `rdbSave`, a failed foreground save leaves the
+        // status alone; a failed save point sets it.
+        let _ = std::fs::remove_file(&temp);
     }
+    result
 }
 
-/// Locks every shard and saves (shutdown, save points).
+/// Locks every shard and saves (shutdown, FLUSHALL with save points).
 pub fn save_all(server: &Server) -> std::io::Result<()> {
-    let mut set = LockSet::new();
-    set.add_all(&server.keyspace);
-    let mut guard = server.keyspace.lock(set);
+    let mut guard = lock_all(server);
     let result = save(server, &mut guard);
     guard.release();
     result
+}
+
+fn lock_all(server: &Server) -> Guard<'_> {
+    let mut set = LockSet::new();
+    set.add_all(&server.keyspace);
+    server.keyspace.lock(set)
+}
+
+/// Why BGSAVE did not start.
+pub enum BgsaveRefused {
+    /// A BGSAVE is running.
+    InProgress,
+    /// Another snapshot is (an AOF rewrite, a full sync): Redis's "another
+    /// child process is active".
+    OtherSnapshot,
+    /// The server is not up (unit tests).
+    NotRunning,
+}
+
+/// Redis's `hasActiveChildProcess`: a snapshot is being copied out, or an
+/// AOF rewrite is finishing its file.
+pub fn snapshot_active(server: &Server) -> bool {
+    server.keyspace.snapshot_running()
+        || server.aof.stats.rewrite_in_progress.load(Ordering::Relaxed)
+        || bgsave_running(server)
+}
+
+pub fn bgsave_running(server: &Server) -> bool {
+    lock(&server.save_state.bgsave).is_some()
+}
+
+/// Redis's `rdbSaveBackground` (BGSAVE, save points, BGSAVE SCHEDULE):
+/// the cut now, under `guard`'s locks of every shard, then a thread walks
+/// the snapshot into `temp-bgsave-<pid>.rdb` and renames it over the dump
+/// file, while clients go on (see `keyspace::snapshot`).
+pub fn bgsave(server: &Server, guard: &mut Guard<'_>) -> Result<(), BgsaveRefused> {
+    if bgsave_running(server) {
+        return Err(BgsaveRefused::InProgress);
+    }
+    if snapshot_active(server) {
+        return Err(BgsaveRefused::OtherSnapshot);
+    }
+    let Some(me) = server.arc() else {
+        return Err(BgsaveRefused::NotRunning);
+    };
+    let state = &server.save_state;
+    let dirty = server.keyspace.dirty.load(Ordering::Relaxed);
+    let options = rdb::Options::from_config(&server.config);
+    let file = rdb::Background::at_cut(options, None, crate::commands::server::used_memory());
+    let delay = server.config.rdb_key_save_delay();
+    let keyspace = guard.keyspace();
+    let Some(snapshot) = keyspace.start_snapshot(guard, file.encoder(), delay) else {
+        return Err(BgsaveRefused::OtherSnapshot);
+    };
+    state.saves.fetch_add(1, Ordering::Relaxed);
+    state
+        .last_attempt
+        .store(crate::util::now_ms() / 1000, Ordering::Relaxed);
+    *lock(&state.bgsave) = Some(BgsaveRun {
+        started: Instant::now(),
+        snapshot: snapshot.clone(),
+    });
+    tracing::info!("Background saving started by pid {}", std::process::id());
+    let temp = format!("temp-bgsave-{}.rdb", std::process::id());
+    let spawned = std::thread::Builder::new()
+        .name("rdb-bgsave".into())
+        .spawn(move || {
+            let server = &*me;
+            let result = write_rdb_file(server, &temp, |write| {
+                file.write(&server.keyspace, &snapshot, write)
+            });
+            bgsave_done(server, &snapshot, result, dirty);
+        });
+    if spawned.is_err() {
+        // No thread: nothing will walk it.
+        server.keyspace.abort_snapshot(guard);
+        *lock(&state.bgsave) = None;
+        state.last_ok.store(false, Ordering::Relaxed);
+        tracing::warn!("Can't save in background: no thread");
+    }
+    Ok(())
+}
+
+/// Redis's `backgroundSaveDoneHandlerDisk`, run by the BGSAVE thread once
+/// its file is written (or not). An aborted save leaves the status as it
+/// was, as Redis's SIGUSR1-killed child does.
+fn bgsave_done(
+    server: &Server,
+    snapshot: &Arc<Snapshot>,
+    result: std::io::Result<bool>,
+    dirty: u64,
+) {
+    let state = &server.save_state;
+    let mut running = lock(&state.bgsave);
+    let ours = running
+        .as_ref()
+        .is_some_and(|run| Arc::ptr_eq(&run.snapshot, snapshot));
+    match result {
+        Ok(true) => {
+            tracing::info!("DB saved on disk");
+            tracing::info!("Background saving terminated with success");
+            saved(server, dirty, crate::util::now_ms() / 1000);
+        }
+        Ok(false) => tracing::warn!("Background saving terminated by signal 10"),
+        Err(_) => {
+            tracing::warn!("Background saving error");
+            state.last_ok.store(false, Ordering::Relaxed);
+        }
+    }
+    if ours {
+        if let Some(run) = running.take() {
+            let secs = run.started.elapsed().as_secs() as i64;
+            state.last_bgsave_secs.store(secs, Ordering::Relaxed);
+        }
+    }
+    state
+        .last_cow
+        .store(snapshot.preimage_bytes(), Ordering::Relaxed);
+}
+
+/// Redis's `killRDBChild` (FLUSHALL, SHUTDOWN, DEBUG RELOAD): the running
+/// BGSAVE stops at once and leaves no file; `guard` holds every shard.
+pub fn abort_bgsave(server: &Server, guard: &Guard<'_>) -> bool {
+    let Some(run) = lock(&server.save_state.bgsave).take() else {
+        return false;
+    };
+    if !run.snapshot.aborted() {
+        server.keyspace.abort_snapshot(guard);
+    }
+    true
+}
+
+/// SHUTDOWN's [`abort_bgsave`], with Redis's log line: the final save must
+/// not be overwritten by an older snapshot.
+pub fn kill_bgsave(server: &Server) {
+    if !bgsave_running(server) {
+        return;
+    }
+    tracing::warn!("There is a child saving an .rdb. Killing it!");
+    let guard = lock_all(server);
+    abort_bgsave(server, &guard);
+    drop(guard);
+}
+
+/// Redis's `bgsaveCommand` outcome as a reply status (or error text).
+pub fn bgsave_command(
+    server: &Server,
+    guard: &mut Guard<'_>,
+    schedule: bool,
+    in_exec: bool,
+) -> Result<&'static str, &'static str> {
+    if bgsave_running(server) {
+        return Err("ERR Background save already in progress");
+    }
+    if snapshot_active(server) || in_exec {
+        if schedule || in_exec {
+            server
+                .save_state
+                .bgsave_scheduled
+                .store(true, Ordering::Relaxed);
+            return Ok("Background saving scheduled");
+        }
+        return Err("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.");
+    }
+    match bgsave(server, guard) {
+        Ok(()) => Ok("Background saving started"),
+        Err(BgsaveRefused::InProgress) => Err("ERR Background save already in progress"),
+        Err(BgsaveRefused::OtherSnapshot) => Err("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."),
+        Err(BgsaveRefused::NotRunning) => Err("ERR"),
+    }
 }
 
 /// Why a load failed.
@@ -277,35 +492,45 @@ pub fn load_at_startup(server: &Server) -> Result<(), String> {
     }
 }
 
-/// A save point's save (Redis's BGSAVE from `serverCron`, synchronous
-/// here): its failure is what `rdb_last_bgsave_status` and
-/// `stop-writes-on-bgsave-error` report.
-pub fn save_point(server: &Server) {
-    tracing::info!("Save point reached: saving (synchronously)...");
-    if save_all(server).is_err() {
-        server.save_state.last_ok.store(false, Ordering::Relaxed);
-        tracing::warn!("Background saving error");
+/// The cron's saving (Redis's `serverCron`): a save point due starts a
+/// BGSAVE, as does a scheduled one, when no snapshot runs.
+pub fn cron(server: &Server) {
+    if snapshot_active(server) {
+        return;
     }
+    let state = &server.save_state;
+    let now = crate::util::now_ms() / 1000;
+    let retry_ok = state.last_ok.load(Ordering::Relaxed)
+        || now.saturating_sub(state.last_attempt.load(Ordering::Relaxed)) > RETRY_DELAY_SECS;
+    let due = save_point_due(server, now, retry_ok);
+    let scheduled = retry_ok && state.bgsave_scheduled.load(Ordering::Relaxed);
+    if !due && !scheduled {
+        return;
+    }
+    let mut guard = lock_all(server);
+    if bgsave(server, &mut guard).is_ok() {
+        state.bgsave_scheduled.store(false, Ordering::Relaxed);
+    }
+    guard.release();
 }
 
-/// The save points' check, once a second from the cron (Redis's
-/// `serverCron`): a point whose seconds have passed since the last save
-/// with at least its changes made saves, synchronously (no BGSAVE yet).
-pub fn save_point_due(server: &Server) -> bool {
+/// Whether a save point is due: its seconds have passed since the last
+/// save with at least its changes made (after a failure, only once the
+/// retry delay passed). Logs Redis's line when one is.
+fn save_point_due(server: &Server, now: u64, retry_ok: bool) -> bool {
     let points = server.config.save();
-    if points.is_empty() {
+    if points.is_empty() || !retry_ok {
         return false;
     }
-    let now = crate::util::now_ms() / 1000;
     let dirty = server.keyspace.dirty.load(Ordering::Relaxed);
     let since = now.saturating_sub(server.save_state.last_save.load(Ordering::Relaxed));
-    let retry_ok = server.save_state.last_ok.load(Ordering::Relaxed)
-        || now.saturating_sub(server.save_state.last_attempt.load(Ordering::Relaxed))
-            > RETRY_DELAY_SECS;
-    retry_ok
-        && points
-            .iter()
-            .any(|&(seconds, changes)| dirty >= changes as u64 && since > seconds as u64)
+    let due = points
+        .iter()
+        .find(|&&(seconds, changes)| dirty >= changes as u64 && since > seconds as u64);
+    if let Some((seconds, changes)) = due {
+        tracing::info!("{changes} changes in {seconds} seconds. Saving...");
+    }
+    due.is_some()
 }
 
 /// `stop-writes-on-bgsave-error`: while save points are set and the last

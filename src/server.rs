@@ -390,6 +390,7 @@ impl Server {
             tracing::info!("Calling fsync() on the AOF file.");
             self.aof.flush_and_sync();
         }
+        crate::persistence::kill_bgsave(self);
         let save_points = !self.config.save().is_empty();
         if flags.save || (save_points && !flags.nosave) {
             tracing::info!("Saving the final RDB snapshot before exiting.");

@@ -37,3 +37,9 @@ pub fn repr(bytes: &[u8], out: &mut Vec<u8>) {
     }
     out.push(b'"');
 }
+
+/// Locks `m`, even if a thread panicked holding it: every mutex here
+/// guards state that stays consistent between statements.
+pub fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

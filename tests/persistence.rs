@@ -1,5 +1,5 @@
 //! Saving and what reddish says about it: INFO persistence, LASTSAVE,
-//! SAVE (BGSAVE is refused), load at start-up, and SHUTDOWN/SIGTERM, which
+//! SAVE (BGSAVE is in `bgsave.rs`), load at start-up, and SHUTDOWN/SIGTERM, which
 //! save when due and fail as Redis's do when that save fails.
 
 mod support;
@@ -104,12 +104,6 @@ fn save_writes_the_file_and_resets_the_counters() {
     assert_eq!(info["rdb_changes_since_last_save"], "0");
     assert!(dir.join("dump.rdb").is_file());
     assert!(!dir.join(format!("temp-{}.rdb", server.pid())).exists());
-    for args in [&["BGSAVE"][..], &["BGSAVE", "SCHEDULE"]] {
-        assert_eq!(
-            conn.cmd_str(args),
-            "-ERR BGSAVE is not implemented yet: use SAVE (synchronous)\r\n"
-        );
-    }
     assert_eq!(
         conn.cmd_str(&["SAVE", "x"]),
         "-ERR wrong number of arguments for 'save' command\r\n"

@@ -237,10 +237,10 @@ fn logfile_and_loglevel_follow_config_set() {
         conn.cmd_str(&["CONFIG", "SET", "save", "60 5", "hz", "20"]),
         "+OK\r\n"
     );
-    wait_for_log(&path, "WARNING save points are configured ('60 5')");
     let log = wait_for_log(&path, "WARNING maxmemory-clients");
-    // Only the settings CONFIG SET named are warned about again.
-    assert_eq!(log.matches("WARNING").count(), 2, "{log}");
+    // Only the settings CONFIG SET named are warned about again (save
+    // points are enforced: no warning).
+    assert_eq!(log.matches("WARNING").count(), 1, "{log}");
     assert_eq!(log.matches("Accepted").count(), accepted, "{log}");
     // logfile is immutable at runtime, as in Redis.
     assert!(conn
@@ -273,9 +273,8 @@ fn settings_without_their_subsystem_are_accepted_with_a_warning() {
         "--syslog-facility",
         "local0",
     ]);
-    let warning = "# WARNING save points are configured ('900 1'); reddish has no BGSAVE yet, so a save point saves synchronously and clients wait while it writes";
-    assert!(log.contains(warning), "{warning}\n{log}");
-    // maxmemory is enforced now: no warning for it.
+    // Save points and maxmemory are enforced now: no warning for them.
+    assert!(!log.contains("WARNING save points"), "{log}");
     assert!(!log.contains("WARNING maxmemory"), "{log}");
     // CONFIG GET stays truthful about what was configured.
     let mut conn = server.connect();
@@ -379,10 +378,6 @@ fn redis_suite_default_conf_starts_the_server() {
         "{log}"
     );
     assert!(log.contains("* Ready to accept connections\n"), "{log}");
-    assert!(
-        log.contains("WARNING save points are configured ('900 1')"),
-        "{log}"
-    );
     assert!(log.contains("* DB saved on disk\n"), "{log}");
     assert!(dir.join("dump.rdb").is_file());
     assert!(out.status.success(), "{:?}", out.status);

@@ -33,6 +33,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+pub(crate) use crate::util::lock;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -129,10 +131,6 @@ pub struct Aof {
     pub flush_sleep_us: AtomicU64,
     /// The last write or fsync error (`strerror` text), while it lasts.
     write_error: Mutex<String>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn unix_secs() -> u64 {

@@ -42,7 +42,9 @@ pub static COMMANDS: &[Registration] = &[
     cmd("lastsave", lastsave),
     // SAVE snapshots every database at one moment.
     cmd_locking("save", save, Locks::All),
-    cmd("bgsave", bgsave),
+    // BGSAVE's cut is one moment: every shard, for as long as it takes to
+    // mark them (the copying happens later, on a thread).
+    cmd_locking("bgsave", bgsave, Locks::All),
     // A rewrite's snapshot is of one moment: every shard, as SAVE.
     cmd_locking("bgrewriteaof", bgrewriteaof, Locks::All),
     cmd("memory|usage", memory::usage),
@@ -284,15 +286,23 @@ fn flushdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::OK)
 }
 
+/// FLUSHALL (Redis's `flushAllDataAndResetRDB`): a BGSAVE in progress is
+/// stopped (its snapshot would bring the data back), and with save points
+/// the empty dataset is saved at once, so no change is left unsaved.
 fn flushall(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let in_background = flush_async(ctx, args)?;
+    let server = ctx.server;
+    crate::persistence::abort_bgsave(server, ctx.guard());
     let (mut removed, mut keys) = (Vec::new(), 0);
-    for db in 0..ctx.server.keyspace.databases() {
+    for db in 0..server.keyspace.databases() {
         let mut db = ctx.db_at(db);
         keys += db.len();
         removed.extend(db.clear());
     }
     free(removed, keys, in_background);
+    if !server.config.save().is_empty() && crate::persistence::save(server, ctx.guard()).is_ok() {
+        ctx.guard().changes_saved();
+    }
     ctx.force_propagation(Target::ALL);
     Ok(Reply::OK)
 }
@@ -504,6 +514,13 @@ fn lastsave(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
 /// (Redis's error for a failed save is a bare `ERR`).
 fn save(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     let server = ctx.server;
+    if crate::persistence::bgsave_running(server) {
+        return Err(Reply::error("ERR Background save already in progress"));
+    }
+    server
+        .save_state
+        .saves
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     crate::persistence::save(server, ctx.guard())
         .map(|()| Reply::OK)
         .map_err(|_| Reply::error("ERR"))
@@ -527,11 +544,17 @@ fn bgrewriteaof(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     }
 }
 
-/// BGSAVE: not yet. A background save needs the fork-less snapshot (a
-/// write to a key not yet saved saving the old value first); until then it
-/// is refused rather than blocking every client as SAVE does.
-fn bgsave(_ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
-    Err(Reply::error(
-        "ERR BGSAVE is not implemented yet: use SAVE (synchronous)",
-    ))
+/// BGSAVE [SCHEDULE] (Redis's `bgsaveCommand`): the cut under the
+/// command's locks, the file written in the background; scheduled instead
+/// inside EXEC, or with SCHEDULE while another snapshot runs.
+fn bgsave(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let schedule = match args {
+        [_] => false,
+        [_, option] if option.eq_ignore_ascii_case(b"schedule") => true,
+        _ => return Err(syntax_error()),
+    };
+    let (server, in_exec) = (ctx.server, ctx.client.in_multi());
+    crate::persistence::bgsave_command(server, ctx.guard(), schedule, in_exec)
+        .map(Reply::simple)
+        .map_err(Reply::error)
 }

@@ -3,7 +3,7 @@
 //! redis-server 7.0.15 (checked with `CONFIG GET *` on a server started
 //! without a config file). TLS settings are left out (reddish has no TLS,
 //! like a Redis built without `BUILD_TLS`), as are Redis's test-only
-//! hidden settings.
+//! hidden settings, except the two delays its persistence tests use.
 
 use super::parse::valid_proc_title_template;
 
@@ -491,6 +491,10 @@ pub const TABLE: &[Def] = &[
         -2,
     ),
     int("tcp-keepalive", None, 0, 0, INT_MAX, 300),
+    // Test hooks: microseconds the snapshot walker sleeps per key, and the
+    // loader per key (negative: one key in -N sleeps 1 µs).
+    int("rdb-key-save-delay", None, HIDDEN, INT_MIN, INT_MAX, 0),
+    int("key-load-delay", None, HIDDEN, INT_MIN, INT_MAX, 0),
     int("cluster-migration-barrier", None, 0, 0, INT_MAX, 1),
     int("active-defrag-cycle-min", None, 0, 1, 99, 1),
     int("active-defrag-cycle-max", None, 0, 1, 99, 25),

@@ -12,6 +12,7 @@ mod effects;
 mod expire;
 mod scan;
 mod shard;
+pub mod snapshot;
 mod value;
 mod watch;
 
@@ -59,6 +60,9 @@ pub struct Db {
     /// Running estimate of the remaining TTL of volatile keys in ms, kept by
     /// active expiry as Redis's `db->avg_ttl` is (INFO `avg_ttl`).
     avg_ttl: AtomicU64,
+    /// Per shard: a running snapshot has not copied it yet (see
+    /// [`snapshot`]). Read whenever the shard is locked.
+    pending: Box<[AtomicBool]>,
 }
 
 /// All databases.
@@ -101,6 +105,8 @@ pub struct Keyspace {
     /// `expireIfNeeded` with `masterhost` set); writes (on a writable
     /// replica) still reclaim them.
     keep_expired_on_read: AtomicBool,
+    /// The snapshot being copied out (BGSAVE, BGREWRITEAOF, a full sync).
+    snapshot: std::sync::Mutex<Option<Arc<snapshot::Snapshot>>>,
 }
 
 impl Keyspace {
@@ -113,6 +119,7 @@ impl Keyspace {
                 volatile: AtomicI64::new(0),
                 keys: AtomicI64::new(0),
                 avg_ttl: AtomicU64::new(0),
+                pending: (0..SHARDS_PER_DB).map(|_| AtomicBool::new(false)).collect(),
             })
             .collect();
         Keyspace {
@@ -132,6 +139,7 @@ impl Keyspace {
             evicted_keys: AtomicU64::new(0),
             expiry_hold: AtomicU64::new(0),
             keep_expired_on_read: AtomicBool::new(false),
+            snapshot: Default::default(),
         }
     }
 
@@ -265,7 +273,18 @@ impl Keyspace {
     /// Write-locks one shard (with its table hint, which it keeps current).
     fn write_shard(&self, db: usize, shard: usize) -> Shard<'_> {
         let of = &self.dbs[db];
-        Shard::new(of.map.shards()[shard].write(), &of.hints[shard], &of.keys)
+        let table = of.map.shards()[shard].write();
+        Shard::new(table, &of.hints[shard], &of.keys, self.pending(db, shard))
+    }
+
+    /// What a shard just locked must preserve for a running snapshot.
+    fn pending(&self, db: usize, shard: usize) -> Option<shard::Pending<'_>> {
+        self.snapshot_of(db, shard).map(|snapshot| shard::Pending {
+            snapshot,
+            db,
+            shard,
+            flag: &self.dbs[db].pending[shard],
+        })
     }
 
     /// Write-locks one shard if nobody holds it now (a script reaching a key
@@ -273,7 +292,8 @@ impl Keyspace {
     fn try_write_shard(&self, db: usize, shard: usize) -> Option<Shard<'_>> {
         let of = &self.dbs[db];
         let table = of.map.shards()[shard].try_write()?;
-        Some(Shard::new(table, &of.hints[shard], &of.keys))
+        let pending = self.pending(db, shard);
+        Some(Shard::new(table, &of.hints[shard], &of.keys, pending))
     }
 
     /// Locks every shard in `set`, in ascending (db, shard) order: the one
@@ -527,6 +547,12 @@ impl<'k> Guard<'k> {
             return dirty;
         }
         0
+    }
+
+    /// The unit's changes so far are in a file just saved (FLUSHALL's save):
+    /// they do not count as unsaved changes.
+    pub fn changes_saved(&mut self) {
+        self.effects.dirty = 0;
     }
 
     /// Hands the keys changed so far to the invalidation sink, while the
@@ -785,6 +811,9 @@ impl<'g, 'k> DbView<'g, 'k> {
             }
             return None;
         }
+        if changes > 0 {
+            shard.preserve(hash, key);
+        }
         match shard.lookup(hash, key, |e| e.is_expired(clock)) {
             Lookup::Live(entry) => {
                 effects.dirty += changes;
@@ -1007,6 +1036,7 @@ impl<'g, 'k> DbView<'g, 'k> {
     /// Sets or clears the TTL of a live key. Returns false if there is no such key.
     pub fn set_expiry(&mut self, key: &[u8], expires_at: Option<u64>) -> bool {
         let hash = self.guard.hash(key);
+        self.guard.shard(self.db, hash).preserve(hash, key);
         let Some(entry) = self.lookup(hash, key, 0, false) else {
             return false;
         };

@@ -11,11 +11,13 @@
 //! allocation per key (two when the value is large, or a collection).
 
 use std::hash::{BuildHasher, Hash, Hasher};
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use dashmap::{DashMap, RwLockWriteGuard, SharedValue};
 use hashbrown::raw::RawTable;
 
+use super::snapshot::Snapshot;
 use super::{Entry, Key, KeyHasher};
 
 /// A key and its entry, in one allocation. Public only as the element of
@@ -148,6 +150,18 @@ pub(crate) struct Shard<'a> {
     hint: &'a TableHint,
     /// The database's key count, kept as keys come and go here.
     keys: &'a AtomicI64,
+    /// The snapshot this shard is still to be copied into, if any: every
+    /// change below first preserves what it changes (see `snapshot.rs`).
+    pending: Option<Pending<'a>>,
+}
+
+/// A shard's place in a running snapshot that has not copied it yet.
+pub(crate) struct Pending<'a> {
+    pub(crate) snapshot: Arc<Snapshot>,
+    pub(crate) db: usize,
+    pub(crate) shard: usize,
+    /// The shard's pending flag, cleared when the shard is copied whole.
+    pub(crate) flag: &'a AtomicBool,
 }
 
 fn eq(key: &[u8]) -> impl Fn(&(Box<Slot>, SharedValue<()>)) -> bool + '_ {
@@ -159,8 +173,37 @@ impl<'a> Shard<'a> {
         table: RwLockWriteGuard<'a, Table>,
         hint: &'a TableHint,
         keys: &'a AtomicI64,
+        pending: Option<Pending<'a>>,
     ) -> Self {
-        Shard { table, hint, keys }
+        Shard {
+            table,
+            hint,
+            keys,
+            pending,
+        }
+    }
+
+    /// A snapshot started while this shard was held (its cut).
+    pub(crate) fn join_snapshot(&mut self, pending: Option<Pending<'a>>) {
+        self.pending = pending;
+    }
+
+    /// `key` is about to change: a pending snapshot gets its entry as it
+    /// is now (the cut's, since the key is not done yet), or learns that
+    /// the key did not exist. Free when no snapshot waits for this shard.
+    pub(crate) fn preserve(&self, hash: u64, key: &[u8]) {
+        if let Some(p) = &self.pending {
+            p.snapshot.preserve(p.db, p.shard, key, self.get(hash, key));
+        }
+    }
+
+    /// The whole table is about to change (FLUSHDB, SWAPDB): a pending
+    /// snapshot copies what it has not yet, and is done with this shard.
+    fn preserve_all(&mut self) {
+        if let Some(p) = self.pending.take() {
+            p.snapshot.copy_rest(p.db, p.shard, self.iter(), None);
+            p.flag.store(false, Ordering::Relaxed);
+        }
     }
 
     fn count(&self, delta: i64) {
@@ -177,7 +220,7 @@ impl<'a> Shard<'a> {
         self.table.get(hash, eq(key)).map(|(slot, _)| &slot.entry)
     }
 
-    pub(crate) fn get_mut(&mut self, hash: u64, key: &[u8]) -> Option<&mut Entry> {
+    fn get_mut(&mut self, hash: u64, key: &[u8]) -> Option<&mut Entry> {
         self.table
             .get_mut(hash, eq(key))
             .map(|(slot, _)| &mut slot.entry)
@@ -191,6 +234,7 @@ impl<'a> Shard<'a> {
         key: &[u8],
         entry: Entry,
     ) -> Option<Entry> {
+        self.preserve(hash, key);
         if let Some(slot) = self.get_mut(hash, key) {
             return Some(std::mem::replace(slot, entry));
         }
@@ -211,6 +255,7 @@ impl<'a> Shard<'a> {
     }
 
     pub(crate) fn remove(&mut self, hash: u64, key: &[u8]) -> Option<Entry> {
+        self.preserve(hash, key);
         let (slot, _) = self.table.remove_entry(hash, eq(key))?;
         self.count(-1);
         Some(slot.entry)
@@ -269,6 +314,10 @@ impl<'a> Shard<'a> {
         // is either removed (once) or handed out, never both.
         unsafe {
             if expired(&bucket.as_ref().0.entry) {
+                if let Some(p) = &self.pending {
+                    let slot = &bucket.as_ref().0;
+                    p.snapshot.preserve(p.db, p.shard, key, Some(&slot.entry));
+                }
                 let ((slot, _), _) = self.table.remove(bucket);
                 self.count(-1);
                 Lookup::Expired(slot.entry)
@@ -305,6 +354,10 @@ impl<'a> Shard<'a> {
             for bucket in self.table.iter() {
                 let (slot, _) = bucket.as_ref();
                 if remove(&slot.key, &slot.entry) {
+                    if let Some(p) = &self.pending {
+                        p.snapshot
+                            .preserve(p.db, p.shard, &slot.key, Some(&slot.entry));
+                    }
                     let ((slot, _), _) = self.table.remove(bucket);
                     let Slot { key, entry } = *slot;
                     removed.push((key, entry));
@@ -317,6 +370,7 @@ impl<'a> Shard<'a> {
 
     /// Takes the whole table out, leaving an empty one (FLUSHDB, SWAPDB).
     pub(crate) fn take(&mut self) -> Table {
+        self.preserve_all();
         let taken = std::mem::replace(&mut *self.table, RawTable::new());
         self.hint.note(&self.table);
         self.count(-(taken.len() as i64));
@@ -325,6 +379,8 @@ impl<'a> Shard<'a> {
 
     /// Swaps contents with another shard (SWAPDB).
     pub(crate) fn swap(&mut self, other: &mut Shard<'_>) {
+        self.preserve_all();
+        other.preserve_all();
         let (mine, theirs) = (self.len() as i64, other.len() as i64);
         std::mem::swap(&mut *self.table, &mut *other.table);
         self.count(theirs - mine);

@@ -144,11 +144,105 @@ pub fn snapshot(
     repl: Option<&ReplicationInfo>,
     used_memory: u64,
 ) -> (Vec<u8>, usize) {
+    let mut w = head(options, repl, used_memory);
+    let keys = w.databases(guard, databases, options.access);
+    (w.finish(options.checksum), keys)
+}
+
+/// What comes before the databases: the magic, the auxiliary fields and
+/// the function libraries.
+fn head(options: Options, repl: Option<&ReplicationInfo>, used_memory: u64) -> Writer {
     let mut w = Writer::file(options.compress);
     aux_fields(&mut w, repl, used_memory, options.aof_base);
     w.functions(&crate::scripting::functions::LIBRARIES.full_codes());
-    let keys = w.databases(guard, databases, options.access);
-    (w.finish(options.checksum), keys)
+    w
+}
+
+/// An RDB file written from a background snapshot
+/// ([`crate::keyspace::snapshot`]): its head taken at the cut, the
+/// databases from the walk, then EOF and the CRC-64 of all of it,
+/// computed as the bytes go out.
+pub struct Background {
+    head: Vec<u8>,
+    options: Options,
+}
+
+impl Background {
+    /// Call at the cut (every shard locked): the head's libraries and
+    /// replication offset are that moment's.
+    pub fn at_cut(
+        options: Options,
+        repl: Option<&ReplicationInfo>,
+        used_memory: u64,
+    ) -> Background {
+        Background {
+            head: head(options, repl, used_memory).out,
+            options,
+        }
+    }
+
+    /// How the snapshot encodes databases and keys.
+    pub fn encoder(&self) -> Box<dyn crate::keyspace::snapshot::Encoder> {
+        Box::new(KeyEncoder {
+            compress: self.options.compress,
+            access: self.options.access,
+        })
+    }
+
+    /// Writes the whole file through `write`: false if the snapshot was
+    /// aborted (the file is then incomplete).
+    pub fn write(
+        self,
+        keyspace: &crate::keyspace::Keyspace,
+        snapshot: &crate::keyspace::snapshot::Snapshot,
+        mut write: impl FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<bool> {
+        let mut digest = CRC64.digest();
+        let mut out = |bytes: &[u8]| {
+            digest.update(bytes);
+            write(bytes)
+        };
+        out(&self.head)?;
+        if !keyspace.walk_snapshot(snapshot, &mut out)? {
+            return Ok(false);
+        }
+        out(&[opcode::EOF])?;
+        let sum = if self.options.checksum {
+            digest.finalize()
+        } else {
+            0
+        };
+        write(&sum.to_le_bytes())?;
+        Ok(true)
+    }
+}
+
+/// A background snapshot's keys in RDB form.
+struct KeyEncoder {
+    compress: bool,
+    access: Access,
+}
+
+impl KeyEncoder {
+    fn writing(&self, out: &mut Vec<u8>, f: impl FnOnce(&mut Writer)) {
+        let mut w = Writer {
+            out: std::mem::take(out),
+            compress: self.compress,
+        };
+        f(&mut w);
+        *out = w.out;
+    }
+}
+
+impl crate::keyspace::snapshot::Encoder for KeyEncoder {
+    fn database(&self, out: &mut Vec<u8>, db: usize, keys: usize, volatile: usize) {
+        self.writing(out, |w| w.database(db, keys, volatile));
+    }
+
+    fn key(&self, out: &mut Vec<u8>, key: &[u8], entry: &crate::keyspace::Entry) {
+        let now = crate::util::now_ms();
+        self.writing(out, |w| w.key(key, entry, self.access, now));
+    }
 }
 
 /// DUMP's payload (`createDumpPayload`): the type byte, the value, the

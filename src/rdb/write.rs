@@ -3,7 +3,7 @@
 
 use super::listpack::{self, Builder};
 use super::{lzf, opcode, rdb_type, Access, CRC64, MAGIC};
-use crate::keyspace::{CommandClock, Entry, Guard, Key, StringValue, Value};
+use crate::keyspace::{CommandClock, Entry, Guard, StringValue, Value};
 use crate::types::hash::Hash;
 use crate::types::set::Set;
 use crate::types::zset::ZSet;
@@ -12,7 +12,7 @@ use crate::types::zset::ZSet;
 pub struct Writer {
     pub out: Vec<u8>,
     /// `rdbcompression`: LZF for strings over 20 bytes.
-    compress: bool,
+    pub(super) compress: bool,
 }
 
 impl Writer {
@@ -213,7 +213,7 @@ impl Writer {
     }
 
     /// One key: its expiry, type, name and value (`rdbSaveKeyValuePair`).
-    fn key(&mut self, key: &Key, entry: &Entry, access: Access, now_ms: u64) {
+    pub fn key(&mut self, key: &[u8], entry: &Entry, access: Access, now_ms: u64) {
         if let Some(at) = entry.expires_at() {
             self.out.push(opcode::EXPIRETIME_MS);
             self.out.extend_from_slice(&at.to_le_bytes());
@@ -252,15 +252,21 @@ impl Writer {
             if size == 0 {
                 continue;
             }
-            self.out.push(opcode::SELECTDB);
-            self.len(db);
-            self.out.push(opcode::RESIZEDB);
-            self.len(size);
-            self.len(volatile);
+            self.database(db, size, volatile);
             view.for_each_stored(|k, e| self.key(k, e, access, now));
             keys += size;
         }
         keys
+    }
+
+    /// The start of a database's keys: SELECTDB, and RESIZEDB with its
+    /// sizes (keys, keys with a TTL).
+    pub fn database(&mut self, db: usize, keys: usize, volatile: usize) {
+        self.out.push(opcode::SELECTDB);
+        self.len(db);
+        self.out.push(opcode::RESIZEDB);
+        self.len(keys);
+        self.len(volatile);
     }
 }
 

@@ -351,10 +351,11 @@ fn memory(ctx: &mut Ctx, out: &mut String) {
     );
 }
 
-/// Saves are synchronous (SAVE, save points, shutdown): no BGSAVE is ever
-/// in progress and no fork copies pages, so the COW figures are zero.
-/// `rdb_last_bgsave_status` is the last save point's outcome (a failed
-/// SAVE leaves it, as in Redis; a successful save of any kind sets ok).
+/// No fork copies pages: the copy-on-write figures are the running
+/// snapshot's pre-images, the bytes writers copied for it (the memory it
+/// costs beyond the walk), and `current_fork_perc` is its progress.
+/// `rdb_last_bgsave_status` is the last BGSAVE's outcome (a failed SAVE
+/// leaves it, as in Redis; a successful save of any kind sets ok).
 fn persistence(ctx: &mut Ctx, out: &mut String) {
     let aof = &ctx.server.aof;
     let st = &aof.stats;
@@ -376,25 +377,44 @@ fn persistence(ctx: &mut Ctx, out: &mut String) {
     } else {
         "err"
     };
+    let snapshot = ctx.server.keyspace.running_snapshot();
+    let (cow, done, total) = snapshot.as_ref().map_or((0, 0, 0), |s| {
+        (
+            s.preimage_bytes(),
+            s.keys_done.load(Ordering::Relaxed),
+            s.keys_total,
+        )
+    });
+    let percent = if total > 0 {
+        format!("{:.2}", done as f64 * 100.0 / total as f64)
+    } else {
+        "0.00".to_string()
+    };
+    let bgsave_secs = crate::util::lock(&state.bgsave)
+        .as_ref()
+        .map_or(-1, |run| run.started.elapsed().as_secs() as i64);
     put(
         out,
         &[
             ("loading", &u8::from(ctx.server.is_loading())),
             ("async_loading", &0),
-            ("current_cow_peak", &0),
-            ("current_cow_size", &0),
+            ("current_cow_peak", &cow),
+            ("current_cow_size", &cow),
             ("current_cow_size_age", &0),
-            ("current_fork_perc", &"0.00"),
-            ("current_save_keys_processed", &0),
-            ("current_save_keys_total", &0),
+            ("current_fork_perc", &percent),
+            ("current_save_keys_processed", &done),
+            ("current_save_keys_total", &total),
             ("rdb_changes_since_last_save", &changes),
-            ("rdb_bgsave_in_progress", &0),
+            ("rdb_bgsave_in_progress", &u8::from(bgsave_secs >= 0)),
             ("rdb_last_save_time", &last_save),
             ("rdb_last_bgsave_status", &status),
-            ("rdb_last_bgsave_time_sec", &-1),
-            ("rdb_current_bgsave_time_sec", &-1),
+            (
+                "rdb_last_bgsave_time_sec",
+                &state.last_bgsave_secs.load(Ordering::Relaxed),
+            ),
+            ("rdb_current_bgsave_time_sec", &bgsave_secs),
             ("rdb_saves", &saves),
-            ("rdb_last_cow_size", &0),
+            ("rdb_last_cow_size", &state.last_cow.load(Ordering::Relaxed)),
             ("rdb_last_load_keys_expired", &load_expired),
             ("rdb_last_load_keys_loaded", &load_keys),
             (

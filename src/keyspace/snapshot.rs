@@ -1,0 +1,363 @@
+//! Point-in-time snapshots without fork: what BGSAVE, BGREWRITEAOF and a
+//! replica's full sync copy out while clients go on writing.
+//!
+//! Redis forks, and copy-on-write keeps the child's view of memory still,
+//! at the price of copying every page a write touches. We cut instead.
+//! With every shard locked, each shard of a non-empty database is marked
+//! pending (the cut). A walker then copies the shards out one after the
+//! other, each under its lock. A write to a shard still pending first
+//! copies the old entry of the key it changes (its pre-image) into the
+//! snapshot and remembers the key as done, so the walker skips it; a key
+//! created after the cut is remembered the same way, without a pre-image.
+//! The snapshot is therefore the dataset exactly as at the cut, while
+//! writes continue; what it costs in memory is the encoded pre-images of
+//! the keys written before the walker got to them, not copies of pages.
+//!
+//! The hooks are in [`super::shard::Shard`], the one place every change
+//! to a table goes through; the encoding (RDB, or AOF commands) is the
+//! [`Encoder`]'s. One snapshot runs at a time, as Redis runs one child.
+
+use std::collections::HashSet;
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use super::{Entry, Guard, Key, Keyspace, SHARDS_PER_DB};
+use crate::util::lock;
+
+/// How a snapshot encodes what it copies (an RDB file, an AOF base of
+/// commands). Called by the walker and, for pre-images, by writers under
+/// their shard locks, so it must not lock a shard.
+pub trait Encoder: Send + Sync {
+    /// The start of database `db`'s part: `keys` were stored at the cut,
+    /// `volatile` of them with a TTL.
+    fn database(&self, out: &mut Vec<u8>, db: usize, keys: usize, volatile: usize);
+    /// One key as it was at the cut.
+    fn key(&self, out: &mut Vec<u8>, key: &[u8], entry: &Entry);
+}
+
+/// The walker hands the output on once this much is gathered.
+const CHUNK: usize = 64 * 1024;
+
+/// A shard with more keys than this is walked in batches of this many,
+/// its lock released between them, so no writer waits long on it.
+const BATCH: usize = 1024;
+
+/// One snapshot in progress.
+pub struct Snapshot {
+    encoder: Box<dyn Encoder>,
+    /// Per database: keys and volatile keys at the cut (0 keys: not part
+    /// of the snapshot, none of its shards pending).
+    sizes: Vec<(usize, usize)>,
+    /// Per shard (`db * SHARDS_PER_DB + shard`): the keys the walker must
+    /// skip, already copied or created after the cut. Only touched under
+    /// that shard's lock; the mutex is there to make it shareable.
+    done: Box<[Mutex<HashSet<Key>>]>,
+    /// Per database: pre-images written by writers, for the walker to
+    /// hand on within that database's part.
+    preimages: Box<[Mutex<Vec<u8>>]>,
+    /// Set by [`Keyspace::abort_snapshot`] (FLUSHALL, SHUTDOWN, ...).
+    aborted: AtomicBool,
+    /// `rdb-key-save-delay`: microseconds the walker sleeps after each key
+    /// (negative: one in -N keys sleeps 1 µs), as Redis's `debugDelay`.
+    key_delay_us: i64,
+    /// Keys copied so far, and at the cut (INFO `current_save_keys_*`).
+    pub keys_done: AtomicU64,
+    pub keys_total: u64,
+    /// Bytes of pre-images writers copied: what the snapshot cost beyond
+    /// the walk (INFO's copy-on-write figures stand for it).
+    preimage_bytes: AtomicU64,
+}
+
+impl Snapshot {
+    pub fn aborted(&self) -> bool {
+        self.aborted.load(Ordering::Relaxed)
+    }
+
+    pub fn preimage_bytes(&self) -> u64 {
+        self.preimage_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Encodes pre-images into `db`'s buffer, counting their bytes.
+    fn with_preimages(&self, db: usize, f: impl FnOnce(&mut Vec<u8>)) {
+        let mut buf = lock(&self.preimages[db]);
+        let before = buf.len();
+        f(&mut buf);
+        let grown = buf.len().saturating_sub(before) as u64;
+        self.preimage_bytes.fetch_add(grown, Ordering::Relaxed);
+    }
+
+    fn done(&self, db: usize, shard: usize) -> MutexGuard<'_, HashSet<Key>> {
+        lock(&self.done[db * SHARDS_PER_DB + shard])
+    }
+
+    /// A writer is about to change `key` of shard (`db`, `shard`), which
+    /// is pending: its entry as at the cut (`old`, None if it did not
+    /// exist) goes to the pre-images, unless the key is done already.
+    pub(super) fn preserve(&self, db: usize, shard: usize, key: &[u8], old: Option<&Entry>) {
+        self.copy_key(db, shard, key, old, None);
+    }
+
+    /// Copies `key`'s entry as at the cut (if it existed and is not done
+    /// yet) into `out`, or into the pre-images when a writer does it, and
+    /// marks the key done.
+    fn copy_key(
+        &self,
+        db: usize,
+        shard: usize,
+        key: &[u8],
+        old: Option<&Entry>,
+        out: Option<&mut Vec<u8>>,
+    ) {
+        if self.aborted() {
+            return;
+        }
+        let mut done = self.done(db, shard);
+        if done.contains(key) {
+            return;
+        }
+        done.insert(Key::from(key));
+        if let Some(entry) = old {
+            match out {
+                Some(out) => self.encoder.key(out, key, entry),
+                None => self.with_preimages(db, |out| self.encoder.key(out, key, entry)),
+            }
+            self.keys_done.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Copies every entry of a pending shard not copied yet into `out`, or
+    /// into the pre-images when a writer does it (FLUSHDB, SWAPDB), and
+    /// forgets the shard's done keys.
+    pub(super) fn copy_rest<'e>(
+        &self,
+        db: usize,
+        shard: usize,
+        entries: impl Iterator<Item = (&'e Key, &'e Entry)>,
+        out: Option<&mut Vec<u8>>,
+    ) {
+        if self.aborted() {
+            return;
+        }
+        let mut done = self.done(db, shard);
+        let mut copied = 0;
+        let copy = |out: &mut Vec<u8>| {
+            for (key, entry) in entries {
+                if !done.contains(&**key) {
+                    self.encoder.key(out, key, entry);
+                    copied += 1;
+                }
+            }
+        };
+        match out {
+            Some(out) => copy(out),
+            None => self.with_preimages(db, copy),
+        }
+        self.keys_done.fetch_add(copied, Ordering::Relaxed);
+        *done = HashSet::new();
+    }
+
+    /// Redis's `debugDelay` after a key, cut short by an abort (Redis
+    /// kills its sleeping child).
+    fn delay(&self) {
+        let mut us = match self.key_delay_us {
+            0 => return,
+            n if n < 0 => u64::from(rand::random::<u64>().is_multiple_of(n.unsigned_abs())),
+            n => n as u64,
+        };
+        while us > 0 && !self.aborted() {
+            let step = us.min(10_000);
+            std::thread::sleep(Duration::from_micros(step));
+            us -= step;
+        }
+    }
+}
+
+impl Keyspace {
+    /// The snapshot a shard being locked must preserve its keys for, if it
+    /// is pending (one relaxed load otherwise).
+    pub(super) fn snapshot_of(&self, db: usize, shard: usize) -> Option<Arc<Snapshot>> {
+        if !self.dbs[db].pending[shard].load(Ordering::Relaxed) {
+            return None;
+        }
+        lock(&self.snapshot).clone()
+    }
+
+    /// Whether a snapshot is being copied out.
+    pub fn snapshot_running(&self) -> bool {
+        lock(&self.snapshot).is_some()
+    }
+
+    /// The running snapshot, for its progress (INFO).
+    pub fn running_snapshot(&self) -> Option<Arc<Snapshot>> {
+        lock(&self.snapshot).clone()
+    }
+
+    /// The cut: `guard` holds every shard. Returns None when a snapshot is
+    /// already running.
+    pub fn start_snapshot<'k>(
+        &'k self,
+        guard: &mut Guard<'k>,
+        encoder: Box<dyn Encoder>,
+        key_delay_us: i64,
+    ) -> Option<Arc<Snapshot>> {
+        debug_assert_eq!(guard.shards.len(), self.dbs.len() * SHARDS_PER_DB);
+        let mut slot = lock(&self.snapshot);
+        if slot.is_some() {
+            return None;
+        }
+        let sizes: Vec<(usize, usize)> = self
+            .dbs
+            .iter()
+            .map(|db| {
+                let keys = db.keys.load(Ordering::Relaxed).max(0) as usize;
+                let volatile = db.volatile.load(Ordering::Relaxed).max(0) as usize;
+                (keys, volatile.min(keys))
+            })
+            .collect();
+        let shards = self.dbs.len() * SHARDS_PER_DB;
+        let snapshot = Arc::new(Snapshot {
+            encoder,
+            keys_total: sizes.iter().map(|(keys, _)| *keys as u64).sum(),
+            sizes,
+            done: (0..shards).map(|_| Mutex::default()).collect(),
+            preimages: (0..self.dbs.len()).map(|_| Mutex::default()).collect(),
+            aborted: AtomicBool::new(false),
+            key_delay_us,
+            keys_done: AtomicU64::new(0),
+            preimage_bytes: AtomicU64::new(0),
+        });
+        for (db, &(keys, _)) in self.dbs.iter().zip(&snapshot.sizes) {
+            if keys > 0 {
+                db.pending
+                    .iter()
+                    .for_each(|p| p.store(true, Ordering::Relaxed));
+            }
+        }
+        *slot = Some(snapshot.clone());
+        drop(slot);
+        // The guard's own shards were locked before the cut: they learn of
+        // it now, so the rest of its unit preserves what it changes.
+        for ((db, shard), locked) in guard.shards.iter_mut() {
+            locked.join_snapshot(self.pending(*db as usize, *shard as usize));
+        }
+        Some(snapshot)
+    }
+
+    /// Stops the running snapshot (Redis's `killRDBChild`): `guard` holds
+    /// every shard. The walker notices and gives up.
+    pub fn abort_snapshot(&self, guard: &Guard<'_>) {
+        debug_assert_eq!(guard.shards.len(), self.dbs.len() * SHARDS_PER_DB);
+        let Some(snapshot) = lock(&self.snapshot).take() else {
+            return;
+        };
+        snapshot.aborted.store(true, Ordering::Relaxed);
+        for db in self.dbs.iter() {
+            db.pending
+                .iter()
+                .for_each(|p| p.store(false, Ordering::Relaxed));
+        }
+    }
+
+    /// Copies `snapshot` out, handing `write` its bytes in chunks: each
+    /// database's part starts with the encoder's header. Returns false
+    /// when the snapshot was aborted meanwhile (nothing more is written).
+    pub fn walk_snapshot(
+        &self,
+        snapshot: &Snapshot,
+        mut write: impl FnMut(&[u8]) -> io::Result<()>,
+    ) -> io::Result<bool> {
+        let result = self.walk(snapshot, &mut write);
+        // Done, failed or aborted: no shard waits for it any more.
+        let mut slot = lock(&self.snapshot);
+        if slot.as_ref().is_some_and(|s| std::ptr::eq(&**s, snapshot)) {
+            *slot = None;
+            if result.is_err() {
+                // Writers holding a pending shard now skip their copies.
+                snapshot.aborted.store(true, Ordering::Relaxed);
+                for db in self.dbs.iter() {
+                    db.pending
+                        .iter()
+                        .for_each(|p| p.store(false, Ordering::Relaxed));
+                }
+            }
+        }
+        result
+    }
+
+    fn walk(
+        &self,
+        snapshot: &Snapshot,
+        write: &mut impl FnMut(&[u8]) -> io::Result<()>,
+    ) -> io::Result<bool> {
+        let mut out = Vec::with_capacity(CHUNK * 2);
+        for (db, &(keys, volatile)) in snapshot.sizes.iter().enumerate() {
+            if keys == 0 {
+                continue;
+            }
+            snapshot.encoder.database(&mut out, db, keys, volatile);
+            for shard in 0..SHARDS_PER_DB {
+                if !self.walk_shard(snapshot, db, shard, &mut out) {
+                    return Ok(false);
+                }
+                out.append(&mut lock(&snapshot.preimages[db]));
+                if out.len() >= CHUNK {
+                    write(&out)?;
+                    out.clear();
+                }
+            }
+        }
+        write(&out)?;
+        Ok(!snapshot.aborted())
+    }
+
+    /// Copies one shard's keys not done yet into `out` and marks the shard
+    /// done; false if the snapshot was aborted. A big shard, or any shard
+    /// under a key delay, goes in batches, unlocked in between.
+    fn walk_shard(&self, snapshot: &Snapshot, db: usize, shard: usize, out: &mut Vec<u8>) -> bool {
+        let pending = &self.dbs[db].pending[shard];
+        let batched = {
+            let locked = self.write_shard(db, shard);
+            if snapshot.aborted() {
+                return false;
+            }
+            if !pending.load(Ordering::Relaxed) {
+                return true;
+            }
+            if locked.len() <= BATCH && snapshot.key_delay_us == 0 {
+                snapshot.copy_rest(db, shard, locked.iter(), Some(out));
+                pending.store(false, Ordering::Relaxed);
+                return true;
+            }
+            locked
+                .iter()
+                .map(|(key, _)| key.clone())
+                .collect::<Vec<Key>>()
+        };
+        let step = if snapshot.key_delay_us == 0 { BATCH } else { 1 };
+        for keys in batched.chunks(step) {
+            {
+                let locked = self.write_shard(db, shard);
+                if snapshot.aborted() {
+                    return false;
+                }
+                for key in keys {
+                    let entry = locked.get(self.hash(key), key);
+                    snapshot.copy_key(db, shard, key, entry, Some(out));
+                }
+            }
+            out.append(&mut lock(&snapshot.preimages[db]));
+            snapshot.delay();
+        }
+        let locked = self.write_shard(db, shard);
+        if snapshot.aborted() {
+            return false;
+        }
+        // Whatever is left was created after the cut, or copied already.
+        snapshot.copy_rest(db, shard, std::iter::empty(), Some(out));
+        pending.store(false, Ordering::Relaxed);
+        drop(locked);
+        true
+    }
+}

@@ -1,0 +1,233 @@
+//! BGSAVE without fork: the file is the dataset as it was when BGSAVE was
+//! answered, however many writes run while it is written, and it loads
+//! into real redis-server with the same digest; the replies, the INFO
+//! figures, FLUSHALL's abort and the save points behave as Redis's.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use support::{digest, installed, populate, s, temp_dir, wait_loaded, Conn, Server};
+
+/// INFO persistence as a map.
+fn persistence(conn: &mut Conn) -> BTreeMap<String, String> {
+    let reply = String::from_utf8_lossy(&conn.cmd(&["INFO", "persistence"])).into_owned();
+    reply
+        .split("\r\n")
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn wait_for_bgsave(conn: &mut Conn) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while persistence(conn)["rdb_bgsave_in_progress"] != "0" {
+        assert!(Instant::now() < deadline, "BGSAVE never ended");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Every kind of write, over keys that existed at the cut and new ones,
+/// in several databases, as a client would send them during a BGSAVE.
+fn write_during(conn: &mut Conn, round: usize) {
+    let n = round.to_string();
+    let key = format!("key:{}", (round * 7919) % 20_000);
+    let other = format!("key:{}", (round * 104_729) % 20_000);
+    let new = format!("new:{n}");
+    let ttl = format!("key:{}", (round * 31) % 20_000);
+    let field = format!("f{n}");
+    let (from, to) = (
+        format!("key:{}", (round * 13) % 20_000),
+        format!("moved:{n}"),
+    );
+    let steps: Vec<Vec<&str>> = vec![
+        vec!["select", "0"],
+        vec!["set", &key, "changed"],
+        vec!["del", &other],
+        vec!["set", &new, "x"],
+        vec!["expire", &ttl, "1000"],
+        vec!["rpush", "l2", &n],
+        vec!["lpop", "l1"],
+        vec!["sadd", "st", &n],
+        vec!["hset", "h1", &field, "v"],
+        vec!["zadd", "z1", "1.5", &n],
+        vec!["incr", "int"],
+        vec!["append", "raw", "tail"],
+        vec!["rename", &from, &to],
+        vec!["select", "1"],
+        vec!["srem", "stbig", &n],
+        vec!["rpush", "l3", &n],
+    ];
+    for step in steps {
+        let reply = conn.cmd_str(&step);
+        // (A key renamed or deleted in an earlier round is gone.)
+        let fine = !reply.starts_with('-') || reply == "-ERR no such key\r\n";
+        assert!(fine, "{step:?}: {reply}");
+    }
+}
+
+#[test]
+fn the_file_is_the_dataset_at_the_cut_while_writes_go_on() {
+    let ours_dir = temp_dir("bgsave-ours");
+    let ours = Server::start_with(&["--dir", &s(&ours_dir), "--enable-debug-command", "yes"]);
+    let mut conn = ours.connect();
+    populate(&mut conn);
+    conn.cmd(&["select", "0"]);
+    conn.cmd(&["debug", "populate", "20000", "key", "20"]);
+    let want = digest(&mut conn);
+    // Slow enough that the writes below land while it runs.
+    conn.cmd(&["config", "set", "rdb-key-save-delay", "50"]);
+    assert_eq!(conn.cmd_str(&["bgsave"]), "+Background saving started\r\n");
+    let mut writer = ours.connect();
+    let mut rounds = 0;
+    while rounds < 300 || (rounds < 3000 && persistence(&mut conn)["rdb_bgsave_in_progress"] == "1")
+    {
+        write_during(&mut writer, rounds);
+        rounds += 1;
+    }
+    let info = persistence(&mut conn);
+    assert_eq!(
+        info["rdb_bgsave_in_progress"], "1",
+        "the writes ran after the save"
+    );
+    assert!(info["current_save_keys_total"].parse::<u64>().unwrap() > 20_000);
+    // FLUSHDB and SWAPDB during the save too: the snapshot copies what they
+    // would take away first.
+    writer.cmd(&["select", "2"]);
+    writer.cmd(&["set", "gone", "soon"]);
+    assert_eq!(writer.cmd_str(&["swapdb", "1", "2"]), "+OK\r\n");
+    assert_eq!(writer.cmd_str(&["flushdb"]), "+OK\r\n");
+    conn.cmd(&["config", "set", "rdb-key-save-delay", "0"]);
+    wait_for_bgsave(&mut conn);
+    let info = persistence(&mut conn);
+    assert_eq!(info["rdb_last_bgsave_status"], "ok");
+    assert!(
+        info["rdb_last_cow_size"].parse::<u64>().unwrap() > 0,
+        "{info:?}"
+    );
+    assert_ne!(digest(&mut conn), want, "the writes changed the dataset");
+    let file = ours_dir.join("dump.rdb");
+    if installed("redis-check-rdb", "RDB check") {
+        let out = std::process::Command::new("redis-check-rdb")
+            .arg(&file)
+            .output()
+            .expect("redis-check-rdb");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("RDB looks OK"), "{text}");
+    }
+    let theirs_dir = temp_dir("bgsave-theirs");
+    std::fs::copy(&file, theirs_dir.join("dump.rdb")).expect("copy");
+    assert_eq!(conn.cmd_str(&["debug", "reload", "nosave"]), "+OK\r\n");
+    assert_eq!(digest(&mut conn), want);
+    if let Some(redis) =
+        Server::oracle_with(&["--dir", &s(&theirs_dir), "--enable-debug-command", "yes"])
+    {
+        let mut theirs = redis.connect();
+        wait_loaded(&mut theirs);
+        assert_eq!(digest(&mut theirs), want);
+    }
+    let _ = std::fs::remove_dir_all(&ours_dir);
+    let _ = std::fs::remove_dir_all(&theirs_dir);
+}
+
+/// The same steps on a server: BGSAVE's syntax, what it and SAVE answer
+/// while one runs, BGSAVE inside EXEC, and FLUSHALL stopping it.
+fn bgsave_replies(conn: &mut Conn) -> Vec<String> {
+    let mut replies = Vec::new();
+    for args in [&["bgsave", "x", "y"][..], &["bgsave", "now"]] {
+        replies.push(conn.cmd_str(args));
+    }
+    conn.cmd(&["config", "set", "save", ""]);
+    conn.cmd(&["debug", "populate", "2000"]);
+    conn.cmd(&["config", "set", "rdb-key-save-delay", "1000"]);
+    for args in [
+        &["bgsave"][..],
+        &["bgsave"],
+        &["bgsave", "schedule"],
+        &["save"],
+    ] {
+        replies.push(conn.cmd_str(args));
+    }
+    replies.push(persistence(conn)["rdb_bgsave_in_progress"].clone());
+    replies.push(conn.cmd_str(&["flushall"]));
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while persistence(conn)["rdb_bgsave_in_progress"] != "0" {
+        assert!(
+            Instant::now() < deadline,
+            "FLUSHALL did not stop the BGSAVE"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // It failed: the changes are still unsaved.
+    let changes: u64 = persistence(conn)["rdb_changes_since_last_save"]
+        .parse()
+        .expect("a number");
+    replies.push((changes >= 2000).to_string());
+    conn.cmd(&["config", "set", "rdb-key-save-delay", "0"]);
+    conn.cmd(&["multi"]);
+    replies.push(conn.cmd_str(&["bgsave"]));
+    replies.push(conn.cmd_str(&["exec"]));
+    // The cron starts the scheduled one.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while persistence(conn)["rdb_changes_since_last_save"] != "0" {
+        assert!(Instant::now() < deadline, "the scheduled BGSAVE never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    replies.push(persistence(conn)["rdb_last_bgsave_status"].clone());
+    replies
+}
+
+#[test]
+fn replies_and_flushall_abort_match_redis() {
+    let ours = Server::start_with(&["--enable-debug-command", "yes"]);
+    let mine = bgsave_replies(&mut ours.connect());
+    assert_eq!(
+        mine,
+        [
+            "-ERR syntax error\r\n",
+            "-ERR syntax error\r\n",
+            "+Background saving started\r\n",
+            "-ERR Background save already in progress\r\n",
+            "-ERR Background save already in progress\r\n",
+            "-ERR Background save already in progress\r\n",
+            "1",
+            "+OK\r\n",
+            "true",
+            "+QUEUED\r\n",
+            "*1\r\n+Background saving scheduled\r\n",
+            "ok",
+        ]
+    );
+    if let Some(redis) = Server::oracle_with(&["--enable-debug-command", "yes"]) {
+        assert_eq!(bgsave_replies(&mut redis.connect()), mine);
+    }
+}
+
+#[test]
+fn a_save_point_saves_in_the_background() {
+    let dir = temp_dir("bgsave-point");
+    let log = dir.join("log");
+    let server = Server::start_logging_to_file(&log, &["--dir", &s(&dir), "--save", "1 1"]);
+    let mut conn = server.connect();
+    conn.cmd(&["set", "k", "v"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while persistence(&mut conn)["rdb_saves"] == "0" {
+        assert!(Instant::now() < deadline, "no save point ran");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    wait_for_bgsave(&mut conn);
+    let info = persistence(&mut conn);
+    assert_eq!(info["rdb_changes_since_last_save"], "0");
+    assert_eq!(info["rdb_last_bgsave_status"], "ok");
+    let text = std::fs::read_to_string(&log).expect("log");
+    for line in [
+        "1 changes in 1 seconds. Saving...",
+        "Background saving started by pid",
+        "Background saving terminated with success",
+    ] {
+        assert!(text.contains(line), "{line} not in {text}");
+    }
+    assert!(dir.join("dump.rdb").is_file());
+    let _ = std::fs::remove_dir_all(&dir);
+}
