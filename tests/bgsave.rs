@@ -131,6 +131,54 @@ fn the_file_is_the_dataset_at_the_cut_while_writes_go_on() {
     let _ = std::fs::remove_dir_all(&theirs_dir);
 }
 
+/// BGREWRITEAOF writes its base from the same snapshot, cut when the stream
+/// moves to the new incremental file: after writes during the rewrite, the
+/// AOF (base and increment) loads back to the dataset as it is, in both
+/// base forms.
+#[test]
+fn an_aof_rewrite_under_writes_loads_back_to_the_same_dataset() {
+    for preamble in ["yes", "no"] {
+        let ours = Server::start_with(&[
+            "--enable-debug-command",
+            "yes",
+            "--appendonly",
+            "yes",
+            "--aof-use-rdb-preamble",
+            preamble,
+        ]);
+        let mut conn = ours.connect();
+        populate(&mut conn);
+        conn.cmd(&["select", "0"]);
+        conn.cmd(&["debug", "populate", "20000", "key", "20"]);
+        conn.cmd(&["config", "set", "rdb-key-save-delay", "50"]);
+        assert_eq!(
+            conn.cmd_str(&["bgrewriteaof"]),
+            "+Background append only file rewriting started\r\n"
+        );
+        // BGSAVE waits for it, as for Redis's AOF child.
+        assert_eq!(
+            conn.cmd_str(&["bgsave", "schedule"]),
+            "+Background saving scheduled\r\n"
+        );
+        let mut writer = ours.connect();
+        for round in 0..300 {
+            write_during(&mut writer, round);
+        }
+        assert_eq!(persistence(&mut conn)["aof_rewrite_in_progress"], "1");
+        conn.cmd(&["config", "set", "rdb-key-save-delay", "0"]);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while persistence(&mut conn)["aof_rewrite_in_progress"] != "0" {
+            assert!(Instant::now() < deadline, "the rewrite never ended");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(persistence(&mut conn)["aof_last_bgrewrite_status"], "ok");
+        wait_for_bgsave(&mut conn);
+        let want = digest(&mut conn);
+        assert_eq!(conn.cmd_str(&["debug", "loadaof"]), "+OK\r\n");
+        assert_eq!(digest(&mut conn), want, "preamble {preamble}");
+    }
+}
+
 /// The same steps on a server: BGSAVE's syntax, what it and SAVE answer
 /// while one runs, BGSAVE inside EXEC, and FLUSHALL stopping it.
 fn bgsave_replies(conn: &mut Conn) -> Vec<String> {

@@ -4,12 +4,10 @@
 //! the same moment on, and the manifest switched over once the base is on
 //! disk, the old files kept as history until deleted.
 //!
-//! The snapshot is taken with every shard locked (the dataset is
-//! serialised into memory on the caller's event loop, which stalls every
-//! client for that long: about as long as SAVE's serialisation, before the
-//! file is written); writing, fsyncing and renaming the base then happen
-//! on a thread of their own while clients go on. The fork-less background
-//! snapshot of the design would remove the stall.
+//! The base is written from a fork-less snapshot (`keyspace::snapshot`):
+//! the cut is taken with every shard locked, at the same moment the stream
+//! moves to the new incremental file, and a thread of its own walks the
+//! dataset into the base, fsyncs and renames it, while clients go on.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -19,7 +17,8 @@ use std::time::Instant;
 
 use super::manifest::Manifest;
 use super::{lock, unix_secs, Aof, Fatal, State};
-use crate::keyspace::{CommandClock, Guard, LockSet, StringValue, Value};
+use crate::keyspace::snapshot::{Encoder, Snapshot};
+use crate::keyspace::{CommandClock, Entry, Guard, Keyspace, LockSet, StringValue, Value};
 use crate::propagate::write_command;
 use crate::server::Server;
 use crate::types::set::Set;
@@ -31,47 +30,109 @@ const ITEMS_PER_CMD: usize = 64;
 /// Why a rewrite did not start.
 pub enum NotStarted {
     InProgress,
+    /// Another snapshot runs (a BGSAVE): the cron starts it afterwards.
+    Scheduled,
     Failed,
 }
 
-/// The base file's bytes: an RDB file (`aof-use-rdb-preamble yes`) or the
-/// commands that rebuild the dataset (Redis's `rewriteAppendOnlyFileRio`).
-/// The guard holds every shard.
+/// The base file being written: an RDB file (`aof-use-rdb-preamble yes`)
+/// or the commands that rebuild the dataset (Redis's
+/// `rewriteAppendOnlyFileRio`), its head taken at the cut.
+enum Base {
+    Rdb(crate::rdb::Background),
+    Commands { head: Vec<u8> },
+}
+
+impl Base {
+    fn at_cut(server: &Server, rdb: bool) -> Base {
+        if rdb {
+            let mut options = crate::rdb::Options::from_config(&server.config);
+            options.aof_base = true;
+            let used = crate::commands::server::used_memory();
+            return Base::Rdb(crate::rdb::Background::at_cut(options, None, used));
+        }
+        let mut head = Vec::new();
+        if server.config.aof_timestamp_enabled() {
+            head.extend_from_slice(format!("#TS:{}\r\n", unix_secs()).as_bytes());
+        }
+        // Redis's `rewriteFunctions`: the libraries first.
+        for code in crate::scripting::functions::LIBRARIES.full_codes() {
+            write_command(&mut head, &[b"FUNCTION".as_slice(), b"LOAD", &code]);
+        }
+        Base::Commands { head }
+    }
+
+    fn encoder(&self) -> Box<dyn Encoder> {
+        match self {
+            Base::Rdb(file) => file.encoder(),
+            Base::Commands { .. } => Box::new(CommandEncoder),
+        }
+    }
+
+    /// Writes the whole base through `write`; false if the snapshot was
+    /// aborted.
+    fn write(
+        self,
+        keyspace: &Keyspace,
+        snapshot: &Snapshot,
+        mut write: impl FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<bool> {
+        match self {
+            Base::Rdb(file) => file.write(keyspace, snapshot, write),
+            Base::Commands { head } => {
+                write(&head)?;
+                keyspace.walk_snapshot(snapshot, write)
+            }
+        }
+    }
+}
+
+/// The base written at once, `guard` holding every shard: at start-up,
+/// before any client connects, when there is no base yet.
 fn base_bytes(server: &Server, guard: &mut Guard<'_>, rdb: bool) -> Vec<u8> {
     let databases = server.keyspace.databases();
-    if rdb {
-        let mut options = crate::rdb::Options::from_config(&server.config);
-        options.aof_base = true;
-        let used = crate::commands::server::used_memory();
-        return crate::rdb::snapshot(guard, databases, options, None, used).0;
-    }
-    let mut out = Vec::new();
-    if server.config.aof_timestamp_enabled() {
-        out.extend_from_slice(format!("#TS:{}\r\n", unix_secs()).as_bytes());
-    }
-    // Redis's `rewriteFunctions`: the libraries first.
-    for code in crate::scripting::functions::LIBRARIES.full_codes() {
-        write_command(&mut out, &[b"FUNCTION".as_slice(), b"LOAD", &code]);
-    }
-    let clock = CommandClock::at(crate::util::now_ms());
-    for db in 0..databases {
-        let mut view = guard.db(db, &clock);
-        let mut selected = false;
-        view.for_each_stored(|key, entry| {
-            if !selected {
-                write_command(&mut out, &[b"SELECT".as_slice(), db.to_string().as_bytes()]);
-                selected = true;
+    match Base::at_cut(server, rdb) {
+        Base::Rdb(_) => {
+            let mut options = crate::rdb::Options::from_config(&server.config);
+            options.aof_base = true;
+            let used = crate::commands::server::used_memory();
+            crate::rdb::snapshot(guard, databases, options, None, used).0
+        }
+        Base::Commands { mut head } => {
+            let clock = CommandClock::at(crate::util::now_ms());
+            for db in 0..databases {
+                let mut view = guard.db(db, &clock);
+                let mut selected = false;
+                view.for_each_stored(|key, entry| {
+                    if !std::mem::replace(&mut selected, true) {
+                        CommandEncoder.database(&mut head, db, 0, 0);
+                    }
+                    CommandEncoder.key(&mut head, key, entry);
+                });
             }
-            rebuild(&mut out, key, &entry.value);
-            if let Some(at) = entry.expires_at() {
-                write_command(
-                    &mut out,
-                    &[b"PEXPIREAT".as_slice(), key, at.to_string().as_bytes()],
-                );
-            }
-        });
+            head
+        }
     }
-    out
+}
+
+/// The dataset as commands: SELECT before each database, then each key's
+/// rebuilding commands and its PEXPIREAT.
+struct CommandEncoder;
+
+impl Encoder for CommandEncoder {
+    fn database(&self, out: &mut Vec<u8>, db: usize, _keys: usize, _volatile: usize) {
+        write_command(out, &[b"SELECT".as_slice(), db.to_string().as_bytes()]);
+    }
+
+    fn key(&self, out: &mut Vec<u8>, key: &[u8], entry: &Entry) {
+        rebuild(out, key, &entry.value);
+        if let Some(at) = entry.expires_at() {
+            write_command(
+                out,
+                &[b"PEXPIREAT".as_slice(), key, at.to_string().as_bytes()],
+            );
+        }
+    }
 }
 
 /// The commands that rebuild one key: SET, or RPUSH / SADD / ZADD / HMSET
@@ -315,17 +376,26 @@ pub fn open_on_start(server: &Server) -> Result<(), Fatal> {
 
 /// Redis's `rewriteAppendOnlyFileBackground`, fork-less: `guard` holds
 /// every shard. The stream moves to a new incremental file (a temp one
-/// while the AOF waits for its first base), the dataset is serialised,
-/// and a thread writes the base and finishes the rewrite.
+/// while the AOF waits for its first base) at the snapshot's cut, and a
+/// thread writes the base from the snapshot and finishes the rewrite.
+/// While another snapshot runs (a BGSAVE) the rewrite is scheduled, as
+/// Redis schedules one while another child runs.
 pub fn start(server: &Server, guard: &mut Guard<'_>) -> Result<(), NotStarted> {
     let aof = &server.aof;
     let stats = &aof.stats;
     if stats.rewrite_in_progress.load(Ordering::Relaxed) {
         return Err(NotStarted::InProgress);
     }
+    if crate::persistence::snapshot_active(server) {
+        stats.rewrite_scheduled.store(true, Ordering::Relaxed);
+        return Err(NotStarted::Scheduled);
+    }
     let fail = || {
         stats.last_rewrite_ok.store(false, Ordering::Relaxed);
         NotStarted::Failed
+    };
+    let Some(me) = server.arc() else {
+        return Err(fail());
     };
     let dir = aof.dir();
     let filename = server.config.appendfilename();
@@ -369,9 +439,14 @@ pub fn start(server: &Server, guard: &mut Guard<'_>) -> Result<(), NotStarted> {
         aof.attach();
         aof.reselect();
     }
-    stats.rewrites.fetch_add(1, Ordering::Relaxed);
     let rdb = server.config.aof_use_rdb_preamble();
-    let data = base_bytes(server, guard, rdb);
+    let base = Base::at_cut(server, rdb);
+    let keyspace = guard.keyspace();
+    let delay = server.config.rdb_key_save_delay();
+    let Some(snapshot) = keyspace.start_snapshot(guard, base.encoder(), delay) else {
+        return Err(fail());
+    };
+    stats.rewrites.fetch_add(1, Ordering::Relaxed);
     stats.rewrite_in_progress.store(true, Ordering::Relaxed);
     stats.rewrite_scheduled.store(false, Ordering::Relaxed);
     stats.rewrite_started.store(unix_secs(), Ordering::Relaxed);
@@ -379,17 +454,18 @@ pub fn start(server: &Server, guard: &mut Guard<'_>) -> Result<(), NotStarted> {
         "Background append only file rewriting started by pid {}",
         std::process::id()
     );
-    let aof = server.aof.clone();
     let temp = PathBuf::from(server.config.dir())
         .join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
     let started = Instant::now();
     let spawned = std::thread::Builder::new()
         .name("aof-rewrite".into())
         .spawn(move || {
-            let written = std::fs::File::create(&temp)
-                .and_then(|mut f| f.write_all(&data).and_then(|()| f.sync_all()));
+            let server = &*me;
+            let written = write_base(&temp, |write| {
+                base.write(&server.keyspace, &snapshot, write)
+            });
             let result = match written {
-                Ok(()) => {
+                Ok(true) => {
                     tracing::info!(
                         "Successfully created the temporary AOF base file {}",
                         temp.file_name()
@@ -398,19 +474,34 @@ pub fn start(server: &Server, guard: &mut Guard<'_>) -> Result<(), NotStarted> {
                     );
                     Ok(temp)
                 }
-                Err(e) => {
-                    tracing::warn!("Write error writing append only file on disk: {e}");
+                Ok(false) | Err(_) => {
                     let _ = std::fs::remove_file(&temp);
                     Err(())
                 }
             };
-            aof.rewrite_done(result, rdb, started);
+            server.aof.rewrite_done(result, rdb, started);
         });
     if spawned.is_err() {
+        keyspace.abort_snapshot(guard);
         server.aof.rewrite_done(Err(()), rdb, started);
         return Err(NotStarted::Failed);
     }
     Ok(())
+}
+
+/// Writes the base to `temp` through `produce` and fsyncs it; false if
+/// `produce` gave up (an aborted snapshot).
+fn write_base(
+    temp: &Path,
+    produce: impl FnOnce(&mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<bool>,
+) -> std::io::Result<bool> {
+    let file = std::fs::File::create(temp)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let whole = produce(&mut |bytes| out.write_all(bytes))
+        .and_then(|whole| out.flush().map(|()| whole))
+        .and_then(|whole| out.get_ref().sync_all().map(|()| whole))
+        .inspect_err(|e| tracing::warn!("Write error writing append only file on disk: {e}"))?;
+    Ok(whole)
 }
 
 /// Locks every shard and starts a rewrite (the cron's scheduled and
@@ -433,7 +524,9 @@ pub fn cron(server: &Server) {
         return;
     }
     if stats.rewrite_scheduled.load(Ordering::Relaxed) {
-        start_locked(server);
+        if !crate::persistence::snapshot_active(server) {
+            start_locked(server);
+        }
         return;
     }
     let percentage = server.config.auto_aof_rewrite_percentage();

@@ -18,6 +18,7 @@ use crate::propagate::Target;
 use crate::protocol::Reply;
 use crate::server::ShutdownFlags;
 use crate::util::now_us;
+use std::sync::atomic::Ordering;
 
 pub static COMMANDS: &[Registration] = &[
     cmd("command", command),
@@ -517,24 +518,35 @@ fn save(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     if crate::persistence::bgsave_running(server) {
         return Err(Reply::error("ERR Background save already in progress"));
     }
-    server
-        .save_state
-        .saves
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    server.save_state.saves.fetch_add(1, Ordering::Relaxed);
     crate::persistence::save(server, ctx.guard())
         .map(|()| Reply::OK)
         .map_err(|_| Reply::error("ERR"))
 }
 
-/// BGREWRITEAOF (Redis's `bgrewriteaofCommand`): the snapshot is taken
-/// under the command's locks, the base written in the background.
+/// BGREWRITEAOF (Redis's `bgrewriteaofCommand`): the snapshot's cut under
+/// the command's locks, the base written in the background; scheduled
+/// inside EXEC or while a BGSAVE runs.
 fn bgrewriteaof(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     use crate::aof::rewrite::{start, NotStarted};
     let server = ctx.server;
+    let stats = &server.aof.stats;
+    let scheduled = || {
+        stats.consecutive_failures.store(0, Ordering::Relaxed);
+        Ok(Reply::simple(
+            "Background append only file rewriting scheduled",
+        ))
+    };
+    let running = stats.rewrite_in_progress.load(Ordering::Relaxed);
+    if ctx.client.in_multi() && !running {
+        stats.rewrite_scheduled.store(true, Ordering::Relaxed);
+        return scheduled();
+    }
     match start(server, ctx.guard()) {
         Ok(()) => Ok(Reply::simple(
             "Background append only file rewriting started",
         )),
+        Err(NotStarted::Scheduled) => scheduled(),
         Err(NotStarted::InProgress) => Err(Reply::error(
             "ERR Background append only file rewriting already in progress",
         )),
