@@ -418,6 +418,9 @@ pub struct Client {
     pub tracking: u8,
     /// The port a replica said it listens on (REPLCONF listening-port).
     pub listening_port: u16,
+    /// REPLCONF capa eof: this replica reads a snapshot of unknown length
+    /// (`$EOF:<mark>`), so it can be streamed as it is walked.
+    pub capa_eof: bool,
     /// Set by SYNC/PSYNC: the connection becomes a replica link.
     pub replica: Option<crate::replication::ReplicaStart>,
     /// Set by WAIT when too few replicas acknowledged: the connection
@@ -695,6 +698,7 @@ impl ClientRegistry {
             monitor_echo: Vec::new(),
             tracking: 0,
             listening_port: 0,
+            capa_eof: false,
             replica: None,
             wait_acks: None,
             replaying: false,

@@ -260,6 +260,7 @@ const REPLICA_PRIORITY: usize = idx("replica-priority");
 const REPLICA_ANNOUNCED: usize = idx("replica-announced");
 const BUSY_REPLY_THRESHOLD: usize = idx("busy-reply-threshold");
 const RDB_KEY_SAVE_DELAY: usize = idx("rdb-key-save-delay");
+const REPL_DISKLESS_SYNC: usize = idx("repl-diskless-sync");
 const KEY_LOAD_DELAY: usize = idx("key-load-delay");
 const IO_THREADS: usize = idx("io-threads");
 const CLIENT_OUTPUT_BUFFER_LIMIT: usize = idx("client-output-buffer-limit");
@@ -930,6 +931,12 @@ impl Config {
     }
 
     /// Milliseconds before a busy script/function gets BUSY replies.
+    /// `repl-diskless-sync`: a full sync streams its snapshot to a replica
+    /// that reads `$EOF:` (otherwise it is gathered and sent with its length).
+    pub fn repl_diskless_sync(&self) -> bool {
+        self.flag(REPL_DISKLESS_SYNC)
+    }
+
     /// `rdb-key-save-delay`: see `keyspace::snapshot`.
     pub fn rdb_key_save_delay(&self) -> i64 {
         self.num(RDB_KEY_SAVE_DELAY)

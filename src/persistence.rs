@@ -40,10 +40,12 @@ pub struct SaveState {
     pub last_cow: AtomicU64,
 }
 
-/// A BGSAVE writing its file.
+/// A BGSAVE writing its file, or a snapshot going to a replica (Redis's
+/// RDB child, to disk or to replicas' sockets).
 pub struct BgsaveRun {
     pub started: Instant,
     pub snapshot: Arc<Snapshot>,
+    pub to_replica: bool,
 }
 
 impl SaveState {
@@ -239,6 +241,7 @@ pub fn bgsave(server: &Server, guard: &mut Guard<'_>) -> Result<(), BgsaveRefuse
     *lock(&state.bgsave) = Some(BgsaveRun {
         started: Instant::now(),
         snapshot: snapshot.clone(),
+        to_replica: false,
     });
     tracing::info!("Background saving started by pid {}", std::process::id());
     let temp = format!("temp-bgsave-{}.rdb", std::process::id());
@@ -249,7 +252,7 @@ pub fn bgsave(server: &Server, guard: &mut Guard<'_>) -> Result<(), BgsaveRefuse
             let result = write_rdb_file(server, &temp, |write| {
                 file.write(&server.keyspace, &snapshot, write)
             });
-            bgsave_done(server, &snapshot, result, dirty);
+            bgsave_done(server, &snapshot, result, Some(dirty));
         });
     if spawned.is_err() {
         // No thread: nothing will walk it.
@@ -261,31 +264,35 @@ pub fn bgsave(server: &Server, guard: &mut Guard<'_>) -> Result<(), BgsaveRefuse
     Ok(())
 }
 
-/// Redis's `backgroundSaveDoneHandlerDisk`, run by the BGSAVE thread once
-/// its file is written (or not). An aborted save leaves the status as it
-/// was, as Redis's SIGUSR1-killed child does.
+/// Redis's `backgroundSaveDoneHandlerDisk` (`dirty`: the changes the
+/// file covers) or `...Socket` (None: it went to a replica), run by the
+/// thread once it wrote everything (or not). An aborted save leaves the
+/// status as it was, as Redis's SIGUSR1-killed child does.
 fn bgsave_done(
     server: &Server,
     snapshot: &Arc<Snapshot>,
     result: std::io::Result<bool>,
-    dirty: u64,
+    dirty: Option<u64>,
 ) {
     let state = &server.save_state;
     let mut running = lock(&state.bgsave);
     let ours = running
         .as_ref()
         .is_some_and(|run| Arc::ptr_eq(&run.snapshot, snapshot));
-    match result {
-        Ok(true) => {
+    match (result, dirty) {
+        (Ok(true), Some(dirty)) => {
             tracing::info!("DB saved on disk");
             tracing::info!("Background saving terminated with success");
             saved(server, dirty, crate::util::now_ms() / 1000);
         }
-        Ok(false) => tracing::warn!("Background saving terminated by signal 10"),
-        Err(_) => {
+        (Ok(true), None) => tracing::info!("Background RDB transfer terminated with success"),
+        (Ok(false), Some(_)) => tracing::warn!("Background saving terminated by signal 10"),
+        (Ok(false), None) => tracing::warn!("Background transfer terminated by signal 10"),
+        (Err(_), Some(_)) => {
             tracing::warn!("Background saving error");
             state.last_ok.store(false, Ordering::Relaxed);
         }
+        (Err(_), None) => tracing::warn!("Background transfer error"),
     }
     if ours {
         if let Some(run) = running.take() {
@@ -296,6 +303,71 @@ fn bgsave_done(
     state
         .last_cow
         .store(snapshot.preimage_bytes(), Ordering::Relaxed);
+}
+
+/// A full sync's snapshot (Redis's `startBgsaveForReplication`): the cut
+/// under `guard`'s locks of every shard, the RDB (with the `repl-*`
+/// fields of `repl`) walked by a thread into the returned channel: as
+/// `$EOF:<mark>` and the mark after the file when the replica reads that
+/// (`eof`: it said `capa eof` and `repl-diskless-sync` is on), otherwise
+/// gathered first and sent as `$<len>`. A None in the channel means the
+/// snapshot failed or was aborted: the replica must be dropped. None
+/// when the server is not up.
+pub fn bgsave_to_replica(
+    server: &Server,
+    guard: &mut Guard<'_>,
+    repl: &rdb::ReplicationInfo,
+    eof: bool,
+) -> Option<tokio::sync::mpsc::Receiver<Option<bytes::Bytes>>> {
+    let me = server.arc()?;
+    let options = rdb::Options::from_config(&server.config);
+    let file = rdb::Background::at_cut(options, Some(repl), crate::commands::server::used_memory());
+    let delay = server.config.rdb_key_save_delay();
+    let keyspace = guard.keyspace();
+    let snapshot = keyspace.start_snapshot(guard, file.encoder(), delay)?;
+    let target = if eof { "replicas sockets" } else { "disk" };
+    tracing::info!("Starting BGSAVE for SYNC with target: {target}");
+    *lock(&server.save_state.bgsave) = Some(BgsaveRun {
+        started: Instant::now(),
+        snapshot: snapshot.clone(),
+        to_replica: true,
+    });
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let spawned = std::thread::Builder::new()
+        .name("rdb-sync".into())
+        .spawn(move || {
+            let server = &*me;
+            let send = |bytes: &[u8]| {
+                tx.blocking_send(Some(bytes::Bytes::copy_from_slice(bytes)))
+                    .map_err(|_| std::io::Error::other("the replica went away"))
+            };
+            let result = if eof {
+                let mark = crate::replication::new_replid();
+                send(format!("$EOF:{mark}\r\n").as_bytes())
+                    .and_then(|()| file.write(&server.keyspace, &snapshot, send))
+                    .and_then(|whole| send(mark.as_bytes()).map(|()| whole))
+            } else {
+                let mut data = Vec::new();
+                file.write(&server.keyspace, &snapshot, |bytes| {
+                    data.extend_from_slice(bytes);
+                    Ok(())
+                })
+                .and_then(|whole| {
+                    send(format!("${}\r\n", data.len()).as_bytes())?;
+                    send(&data).map(|()| whole)
+                })
+            };
+            if !matches!(result, Ok(true)) {
+                let _ = tx.blocking_send(None);
+            }
+            bgsave_done(server, &snapshot, result, None);
+        });
+    if spawned.is_err() {
+        keyspace.abort_snapshot(guard);
+        *lock(&server.save_state.bgsave) = None;
+        return None;
+    }
+    Some(rx)
 }
 
 /// Redis's `killRDBChild` (FLUSHALL, SHUTDOWN, DEBUG RELOAD): the running

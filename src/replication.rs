@@ -3,9 +3,10 @@
 //! `replicationFeedSlaves`), byte for byte as Redis 7.0 writes it, PINGs
 //! included. The replica side (REPLICAOF) is in [`crate::replica`].
 //!
-//! The snapshot is the RDB file of the whole dataset, written while every
-//! shard is locked (no fork-less background snapshot yet: a stall for big
-//! datasets). There is no backlog, so every PSYNC is a full one.
+//! The snapshot is the RDB file of the whole dataset, from a fork-less
+//! background snapshot (`keyspace::snapshot`) cut at the moment the
+//! replica joins the stream, streamed as it is walked. There is no
+//! backlog, so every PSYNC is a full one.
 //!
 //! While this server is itself a replica, its replicas get its master's
 //! stream as it is applied ([`Replication::feed_from_master`], Redis's
@@ -97,6 +98,14 @@ pub struct Replication {
 /// what to write first, then the stream.
 pub struct ReplicaStart {
     pub preamble: Vec<u8>,
+    /// The snapshot as a background thread walks it, after the preamble
+    /// (None: it is in the preamble). A None in it: the snapshot failed.
+    pub snapshot: Option<tokio::sync::mpsc::Receiver<Option<Bytes>>>,
+    /// The snapshot ends with an `$EOF:` mark: the stream waits for the
+    /// replica's first REPLCONF ACK, as a replica reading to the mark would
+    /// read stream bytes sent right after it as part of the file (Redis's
+    /// `repl_start_cmd_stream_on_ack`).
+    pub stream_on_ack: bool,
     pub stream: ReplicaStream,
     pub acked: Arc<Acked>,
 }
@@ -396,11 +405,40 @@ pub fn new_replid() -> String {
 pub async fn serve(socket: &mut TcpStream, start: ReplicaStart) -> std::io::Result<()> {
     let ReplicaStart {
         preamble,
+        snapshot,
+        stream_on_ack,
         mut stream,
         acked,
     } = start;
     socket.write_all(&preamble).await?;
+    if let Some(mut snapshot) = snapshot {
+        // The stream waits in its channel meanwhile, as in Redis's
+        // output buffer of a replica waiting for its snapshot.
+        while let Some(chunk) = snapshot.recv().await {
+            let Some(chunk) = chunk else {
+                return Err(std::io::Error::other("the snapshot failed"));
+            };
+            socket.write_all(&chunk).await?;
+        }
+    }
     let mut input = BytesMut::with_capacity(1024);
+    if stream_on_ack {
+        loop {
+            if socket.read_buf(&mut input).await? == 0 {
+                return Ok(());
+            }
+            if let Some(offset) = last_ack(&input) {
+                acked.offset.store(offset, Ordering::Relaxed);
+                acked
+                    .at
+                    .store(crate::util::now_ms() / 1000, Ordering::Relaxed);
+                input.clear();
+                break;
+            }
+            let keep = input.len().saturating_sub(64);
+            let _ = input.split_to(keep);
+        }
+    }
     loop {
         tokio::select! {
             bytes = stream.rx.recv() => match bytes {

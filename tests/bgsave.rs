@@ -67,6 +67,18 @@ fn write_during(conn: &mut Conn, round: usize) {
     }
 }
 
+/// Rounds of [`write_during`] (up to 300) while INFO's `flag` says the
+/// snapshot runs; how many ran.
+fn write_while(conn: &mut Conn, server: &Server, flag: &str) -> usize {
+    let mut writer = server.connect();
+    let mut rounds = 0;
+    while rounds < 300 && persistence(conn)[flag] == "1" {
+        write_during(&mut writer, rounds);
+        rounds += 1;
+    }
+    rounds
+}
+
 #[test]
 fn the_file_is_the_dataset_at_the_cut_while_writes_go_on() {
     let ours_dir = temp_dir("bgsave-ours");
@@ -98,10 +110,13 @@ fn the_file_is_the_dataset_at_the_cut_while_writes_go_on() {
     writer.cmd(&["set", "gone", "soon"]);
     assert_eq!(writer.cmd_str(&["swapdb", "1", "2"]), "+OK\r\n");
     assert_eq!(writer.cmd_str(&["flushdb"]), "+OK\r\n");
-    conn.cmd(&["config", "set", "rdb-key-save-delay", "0"]);
     wait_for_bgsave(&mut conn);
     let info = persistence(&mut conn);
     assert_eq!(info["rdb_last_bgsave_status"], "ok");
+    assert!(
+        rounds >= 50,
+        "only {rounds} rounds of writes during the save"
+    );
     assert!(
         info["rdb_last_cow_size"].parse::<u64>().unwrap() > 0,
         "{info:?}"
@@ -150,7 +165,7 @@ fn an_aof_rewrite_under_writes_loads_back_to_the_same_dataset() {
         populate(&mut conn);
         conn.cmd(&["select", "0"]);
         conn.cmd(&["debug", "populate", "20000", "key", "20"]);
-        conn.cmd(&["config", "set", "rdb-key-save-delay", "50"]);
+        conn.cmd(&["config", "set", "rdb-key-save-delay", "100"]);
         assert_eq!(
             conn.cmd_str(&["bgrewriteaof"]),
             "+Background append only file rewriting started\r\n"
@@ -160,12 +175,11 @@ fn an_aof_rewrite_under_writes_loads_back_to_the_same_dataset() {
             conn.cmd_str(&["bgsave", "schedule"]),
             "+Background saving scheduled\r\n"
         );
-        let mut writer = ours.connect();
-        for round in 0..300 {
-            write_during(&mut writer, round);
-        }
-        assert_eq!(persistence(&mut conn)["aof_rewrite_in_progress"], "1");
-        conn.cmd(&["config", "set", "rdb-key-save-delay", "0"]);
+        let rounds = write_while(&mut conn, &ours, "aof_rewrite_in_progress");
+        assert!(
+            rounds >= 50,
+            "only {rounds} rounds of writes during the rewrite"
+        );
         let deadline = Instant::now() + Duration::from_secs(60);
         while persistence(&mut conn)["aof_rewrite_in_progress"] != "0" {
             assert!(Instant::now() < deadline, "the rewrite never ended");
@@ -278,4 +292,63 @@ fn a_save_point_saves_in_the_background() {
     }
     assert!(dir.join("dump.rdb").is_file());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A replica syncing while clients write gets the snapshot at its join
+/// (streamed as `$EOF:` to a replica that reads it, or gathered and sent
+/// with its length under `repl-diskless-sync no`) and then the writes:
+/// once they stop, it holds what the master holds. With real redis-server
+/// as the replica, and with reddish.
+#[test]
+fn a_full_sync_under_writes_ends_with_the_masters_dataset() {
+    for (diskless, redis_replica) in [("yes", true), ("no", false)] {
+        let master = Server::start_with(&[
+            "--enable-debug-command",
+            "yes",
+            "--repl-diskless-sync",
+            diskless,
+        ]);
+        let mut conn = master.connect();
+        populate(&mut conn);
+        conn.cmd(&["select", "0"]);
+        conn.cmd(&["debug", "populate", "20000", "key", "20"]);
+        conn.cmd(&["config", "set", "rdb-key-save-delay", "100"]);
+        let port = master.port.to_string();
+        let args = [
+            "--replicaof",
+            "127.0.0.1",
+            &port,
+            "--enable-debug-command",
+            "yes",
+        ];
+        let replica = if redis_replica {
+            match Server::oracle_with(&args) {
+                Some(replica) => replica,
+                None => continue,
+            }
+        } else {
+            Server::start_with(&args)
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while persistence(&mut conn)["rdb_bgsave_in_progress"] != "1" {
+            assert!(Instant::now() < deadline, "the sync never started");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let rounds = write_while(&mut conn, &master, "rdb_bgsave_in_progress");
+        assert!(
+            rounds >= 50,
+            "only {rounds} rounds of writes during the sync"
+        );
+        wait_for_bgsave(&mut conn);
+        let want = digest(&mut conn);
+        let mut on_replica = replica.connect();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while on_replica.cmd_str(&["debug", "digest"]) != want {
+            assert!(
+                Instant::now() < deadline,
+                "the replica (redis: {redis_replica}) never caught up"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }

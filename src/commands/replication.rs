@@ -102,35 +102,43 @@ fn psync(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
 }
 
 /// Attaches the client as a replica: the snapshot, then the stream. Every
-/// shard is locked (`Locks::All`), so the snapshot and the stream's start
-/// are one moment: no write can fall between them.
+/// shard is locked (`Locks::All`), so the snapshot's cut and the stream's
+/// start are one moment: no write can fall between them. The snapshot is
+/// walked in the background and streamed as it goes; while another
+/// snapshot runs (a BGSAVE, an AOF rewrite) it is serialised here instead,
+/// under the locks.
 fn full_sync(ctx: &mut Ctx, psync: bool) -> CmdResult {
     if ctx.client.replica.is_some() {
         return Ok(Reply::OK);
     }
-    let databases = ctx.server.keyspace.databases();
-    let options = rdb::Options::from_config(&ctx.server.config);
     let server = ctx.server;
     let replication = &server.replication;
     let (client_id, addr) = (ctx.client.id, ctx.client.handle.addr);
+    tracing::info!("Replica {addr} asks for synchronization");
     let (stream, acked, start) = replication.add(client_id, addr, ctx.client.listening_port);
-    let (snapshot, _) = rdb::snapshot(
-        ctx.guard(),
-        databases,
-        options,
-        Some(&start),
-        super::server::used_memory(),
-    );
     let mut preamble = Vec::new();
     if psync {
         let line = format!("+FULLRESYNC {} {}\r\n", start.replid, start.offset);
         preamble.extend_from_slice(line.as_bytes());
     }
-    preamble.extend_from_slice(format!("${}\r\n", snapshot.len()).as_bytes());
-    preamble.extend_from_slice(&snapshot);
-    tracing::info!("Replica {addr} asks for synchronization");
+    let eof = ctx.client.capa_eof && server.config.repl_diskless_sync();
+    let background = if crate::persistence::snapshot_active(server) {
+        None
+    } else {
+        crate::persistence::bgsave_to_replica(server, ctx.guard(), &start, eof)
+    };
+    if background.is_none() {
+        let options = rdb::Options::from_config(&server.config);
+        let databases = server.keyspace.databases();
+        let used = super::server::used_memory();
+        let (snapshot, _) = rdb::snapshot(ctx.guard(), databases, options, Some(&start), used);
+        preamble.extend_from_slice(format!("${}\r\n", snapshot.len()).as_bytes());
+        preamble.extend_from_slice(&snapshot);
+    }
     ctx.client.replica = Some(ReplicaStart {
         preamble,
+        stream_on_ack: eof && background.is_some(),
+        snapshot: background,
         stream,
         acked,
     });
@@ -140,8 +148,8 @@ fn full_sync(ctx: &mut Ctx, psync: bool) -> CmdResult {
 }
 
 /// REPLCONF option value ...: what a replica tells its master before PSYNC.
-/// `listening-port` is kept for INFO; `ip-address` and `capa` need no action
-/// (the snapshot is always sent with a length, which every replica reads);
+/// `listening-port` is kept for INFO, `capa eof` says the snapshot may be
+/// streamed (`$EOF:`); `ip-address` needs no action;
 /// `ack` and `getack` are not answered, as in Redis.
 fn replconf(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if args.len().is_multiple_of(2) {
@@ -152,10 +160,12 @@ fn replconf(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         if is(option, "listening-port") {
             let port = int_in_range(value, 0, 65535, None)?;
             ctx.client.listening_port = u16::try_from(port).unwrap_or(0);
+        } else if is(option, "capa") {
+            ctx.client.capa_eof |= is(value, "eof");
         } else if is(option, "ack") || is(option, "getack") {
             ctx.client.skip_reply = true;
             return Ok(Reply::OK);
-        } else if !(is(option, "ip-address") || is(option, "capa") || is(option, "rdb-only")) {
+        } else if !(is(option, "ip-address") || is(option, "rdb-only")) {
             return Err(Reply::error_owned(format!(
                 "ERR Unrecognized REPLCONF option: {}",
                 String::from_utf8_lossy(option)
