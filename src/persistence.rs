@@ -211,9 +211,18 @@ pub fn bgsave_running(server: &Server) -> bool {
     lock(&server.save_state.bgsave).is_some()
 }
 
+/// The temp file of a background save or rewrite: `<prefix>-<pid>-<n>.<ext>`,
+/// each run its own (Redis's names have the child's pid), so a run still
+/// unwinding after an abort removes its own file, not the next run's.
+pub fn background_temp_name(prefix: &str, ext: &str) -> String {
+    static RUNS: AtomicU64 = AtomicU64::new(0);
+    let run = RUNS.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}-{}-{run}.{ext}", std::process::id())
+}
+
 /// Redis's `rdbSaveBackground` (BGSAVE, save points, BGSAVE SCHEDULE):
 /// the cut now, under `guard`'s locks of every shard, then a thread walks
-/// the snapshot into `temp-bgsave-<pid>.rdb` and renames it over the dump
+/// the snapshot into `temp-bgsave-<pid>-<n>.rdb` and renames it over the dump
 /// file, while clients go on (see `keyspace::snapshot`).
 pub fn bgsave(server: &Server, guard: &mut Guard<'_>) -> Result<(), BgsaveRefused> {
     if bgsave_running(server) {
@@ -229,9 +238,8 @@ pub fn bgsave(server: &Server, guard: &mut Guard<'_>) -> Result<(), BgsaveRefuse
     let dirty = server.keyspace.dirty.load(Ordering::Relaxed);
     let options = rdb::Options::from_config(&server.config);
     let file = rdb::Background::at_cut(options, None, crate::commands::server::used_memory());
-    let delay = server.config.rdb_key_save_delay();
     let keyspace = guard.keyspace();
-    let Some(snapshot) = keyspace.start_snapshot(guard, file.encoder(), delay) else {
+    let Some(snapshot) = keyspace.start_snapshot(guard, file.encoder()) else {
         return Err(BgsaveRefused::OtherSnapshot);
     };
     state.saves.fetch_add(1, Ordering::Relaxed);
@@ -244,7 +252,7 @@ pub fn bgsave(server: &Server, guard: &mut Guard<'_>) -> Result<(), BgsaveRefuse
         to_replica: false,
     });
     tracing::info!("Background saving started by pid {}", std::process::id());
-    let temp = format!("temp-bgsave-{}.rdb", std::process::id());
+    let temp = background_temp_name("temp-bgsave", "rdb");
     let spawned = std::thread::Builder::new()
         .name("rdb-bgsave".into())
         .spawn(move || {
@@ -322,9 +330,8 @@ pub fn bgsave_to_replica(
     let me = server.arc()?;
     let options = rdb::Options::from_config(&server.config);
     let file = rdb::Background::at_cut(options, Some(repl), crate::commands::server::used_memory());
-    let delay = server.config.rdb_key_save_delay();
     let keyspace = guard.keyspace();
-    let snapshot = keyspace.start_snapshot(guard, file.encoder(), delay)?;
+    let snapshot = keyspace.start_snapshot(guard, file.encoder())?;
     let target = if eof { "replicas sockets" } else { "disk" };
     tracing::info!("Starting BGSAVE for SYNC with target: {target}");
     *lock(&server.save_state.bgsave) = Some(BgsaveRun {
@@ -456,6 +463,7 @@ pub fn load_data(
     // Only a master drops the keys that expired meanwhile (Redis's
     // `iAmMaster()` in `rdbLoad`): a replica's master deletes them.
     let expired_before = if server.keyspace.is_replica() { 0 } else { now };
+    let key_delay = server.config.key_load_delay();
     let summary = rdb::load::file(
         data,
         &limits,
@@ -478,6 +486,7 @@ pub fn load_data(
                 entry.access.set_frequency(freq, now);
             }
             db.set_entry(&loaded.key, entry);
+            crate::util::debug_delay(key_delay);
             Ok(())
         },
     )

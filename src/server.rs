@@ -431,22 +431,25 @@ pub async fn run(config: Arc<Config>) -> std::io::Result<()> {
     for warning in server.config.unenforced_warnings(None) {
         tracing::warn!("{warning}");
     }
-    // The dataset loads before connections are served: they wait in the
-    // listen backlog, as Redis's clients wait for a small file (Redis
-    // answers `-LOADING` only between chunks of a big one).
-    if load_data_from_disk(&server).is_err() {
-        std::process::exit(1);
-    }
-    crate::cron::spawn(server.clone());
-    if let Some((host, port)) = master {
-        crate::replica::set_master(&server, &host, port);
-    }
+    // Connections are served while the dataset loads, on another thread:
+    // commands without the `loading` flag are answered `-LOADING`, as
+    // Redis answers them between chunks of its load.
+    server.set_loading(true);
     // This thread runs the first event loop.
     crate::counters::enter_loop(0);
     let loops = Arc::new(EventLoops::start(&server));
     let (rebind, rebinds) = unbounded_channel();
     *server.rebind.lock().unwrap_or_else(|e| e.into_inner()) = Some(rebind);
     tokio::spawn(serve_listeners(server.clone(), listeners, loops, rebinds));
+    let loader = server.clone();
+    let loaded = tokio::task::spawn_blocking(move || load_data_from_disk(&loader)).await;
+    if !matches!(loaded, Ok(Ok(()))) {
+        std::process::exit(1);
+    }
+    crate::cron::spawn(server.clone());
+    if let Some((host, port)) = master {
+        crate::replica::set_master(&server, &host, port);
+    }
     let pidfile = PidFile::create(&server.config);
     tracing::info!("Ready to accept connections");
     signals.wait(&server).await;
@@ -458,7 +461,8 @@ pub async fn run(config: Arc<Config>) -> std::io::Result<()> {
 /// Redis's `loadDataFromDisk` and what follows it at start-up: the AOF
 /// manifest is read, then the AOF (with `appendonly yes`) or the RDB file
 /// loaded, then the AOF opened for appending (a base written first when
-/// there is none) and its history files removed.
+/// there is none) and its history files removed. The server is loading
+/// until the AOF takes writes.
 fn load_data_from_disk(server: &Server) -> Result<(), crate::aof::Fatal> {
     use crate::aof::load::Outcome;
     let mut manifest = crate::aof::load::manifest_from_disk(server)?;
@@ -482,12 +486,15 @@ fn load_data_from_disk(server: &Server) -> Result<(), crate::aof::Fatal> {
             crate::aof::Fatal
         })
     };
-    server.set_loading(false);
     result?;
     server.aof.lock().manifest = manifest;
     crate::aof::rewrite::open_on_start(server)?;
-    let mut inner = server.aof.lock();
-    crate::aof::rewrite::delete_history(&server.config, &server.aof.dir(), &mut inner.manifest);
+    {
+        let mut inner = server.aof.lock();
+        let dir = server.aof.dir();
+        crate::aof::rewrite::delete_history(&server.config, &dir, &mut inner.manifest);
+    }
+    server.set_loading(false);
     Ok(())
 }
 

@@ -43,3 +43,18 @@ pub fn repr(bytes: &[u8], out: &mut Vec<u8>) {
 pub fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// Redis's `debugDelay`, the test hooks `key-load-delay` and
+/// `rdb-key-save-delay`: sleeps `us` microseconds; a negative `us` sleeps
+/// 1 µs once in -`us` calls on average (even the shortest sleep is a
+/// system call).
+pub fn debug_delay(us: i64) {
+    let us = match us {
+        0 => return,
+        n if n < 0 => u64::from(rand::random::<u64>().is_multiple_of(n.unsigned_abs())),
+        n => n as u64,
+    };
+    if us > 0 {
+        std::thread::sleep(std::time::Duration::from_micros(us));
+    }
+}

@@ -300,3 +300,58 @@ fn sigterm_keeps_running_when_its_save_fails() {
     assert!(server.wait_exit().is_some_and(|s| s.success()));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A big file loads while clients are served: until it is in, commands
+/// get Redis's `-LOADING` (those allowed while loading, such as INFO and
+/// DEBUG LOG, are answered), INFO says `loading:1`, and "Ready to accept
+/// connections" is logged only once the data is there.
+#[test]
+fn clients_get_loading_while_the_file_loads() {
+    let dir = temp_dir("loading");
+    let (server, _log) = start_logging_to(
+        &dir,
+        &[
+            "--dir",
+            &dir.to_string_lossy(),
+            "--enable-debug-command",
+            "yes",
+        ],
+    );
+    let mut conn = server.connect();
+    conn.cmd(&["DEBUG", "POPULATE", "20000"]);
+    assert_eq!(conn.cmd_str(&["SAVE"]), "+OK\r\n");
+    drop(conn);
+    drop(server);
+    let port = free_port();
+    let log = dir.join("log2");
+    let args = [
+        "--port",
+        &port.to_string(),
+        "--dir",
+        &dir.to_string_lossy(),
+        "--logfile",
+        &log.to_string_lossy(),
+        "--key-load-delay",
+        "200",
+        "--enable-debug-command",
+        "yes",
+    ];
+    let server = Server::start_with_args(&args, port);
+    let mut conn = server.connect();
+    assert_eq!(
+        conn.cmd_str(&["GET", "key:1"]),
+        "-LOADING Redis is loading the dataset in memory\r\n"
+    );
+    assert!(persistence(&mut conn)["loading"] == "1");
+    assert_eq!(conn.cmd_str(&["DEBUG", "LOG", "hello"]), "+OK\r\n");
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(!text.contains("Ready to accept connections"), "{text}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while conn.cmd_str(&["GET", "key:1"]) != "$7\r\nvalue:1\r\n" {
+        assert!(std::time::Instant::now() < deadline, "never loaded");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(conn.cmd_str(&["DBSIZE"]), ":20000\r\n");
+    wait_for_log(&log, "Ready to accept connections");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -370,6 +370,7 @@ fn run_commands(
             *valid_before_multi = *valid_up_to;
         }
         crate::commands::execute(server, client, &args);
+        crate::util::debug_delay(server.config.key_load_delay());
         *valid_up_to = *pos;
     }
 }

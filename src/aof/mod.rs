@@ -115,6 +115,9 @@ struct FsyncQueue {
 
 pub struct Aof {
     config: Arc<Config>,
+    /// The running rewrite's snapshot: its thread installs the base only
+    /// if it is still here ([`rewrite::kill`] takes it away).
+    rewrite_snapshot: Mutex<Option<Arc<crate::keyspace::snapshot::Snapshot>>>,
     propagation: Arc<Propagation>,
     inner: Mutex<Inner>,
     /// Serialises writes to the file (and file switches), so buffers taken
@@ -167,6 +170,7 @@ impl Aof {
             fsync: Mutex::default(),
             fsync_wake: Condvar::new(),
             flush_sleep_us: AtomicU64::new(0),
+            rewrite_snapshot: Mutex::new(None),
             write_error: Mutex::new(String::new()),
             stats: Stats {
                 last_rewrite_ok: AtomicBool::new(true),

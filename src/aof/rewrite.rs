@@ -442,10 +442,10 @@ pub fn start(server: &Server, guard: &mut Guard<'_>) -> Result<(), NotStarted> {
     let rdb = server.config.aof_use_rdb_preamble();
     let base = Base::at_cut(server, rdb);
     let keyspace = guard.keyspace();
-    let delay = server.config.rdb_key_save_delay();
-    let Some(snapshot) = keyspace.start_snapshot(guard, base.encoder(), delay) else {
+    let Some(snapshot) = keyspace.start_snapshot(guard, base.encoder()) else {
         return Err(fail());
     };
+    *lock(&aof.rewrite_snapshot) = Some(snapshot.clone());
     stats.rewrites.fetch_add(1, Ordering::Relaxed);
     stats.rewrite_in_progress.store(true, Ordering::Relaxed);
     stats.rewrite_scheduled.store(false, Ordering::Relaxed);
@@ -454,8 +454,10 @@ pub fn start(server: &Server, guard: &mut Guard<'_>) -> Result<(), NotStarted> {
         "Background append only file rewriting started by pid {}",
         std::process::id()
     );
-    let temp = PathBuf::from(server.config.dir())
-        .join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
+    let temp = PathBuf::from(server.config.dir()).join(crate::persistence::background_temp_name(
+        "temp-rewriteaof-bg",
+        "aof",
+    ));
     let started = Instant::now();
     let spawned = std::thread::Builder::new()
         .name("aof-rewrite".into())
@@ -483,10 +485,35 @@ pub fn start(server: &Server, guard: &mut Guard<'_>) -> Result<(), NotStarted> {
         });
     if spawned.is_err() {
         keyspace.abort_snapshot(guard);
+        *lock(&aof.rewrite_snapshot) = None;
         server.aof.rewrite_done(Err(()), rdb, started);
         return Err(NotStarted::Failed);
     }
     Ok(())
+}
+
+/// Redis's `killAppendOnlyChild` (CONFIG SET appendonly no): the running
+/// rewrite stops and its base is never installed. Its snapshot is aborted
+/// when every shard can be locked here (`may_lock`: the caller holds none);
+/// otherwise it runs to its end and its thread discards the base.
+pub fn kill(server: &Server, may_lock: bool) {
+    let Some(snapshot) = lock(&server.aof.rewrite_snapshot).take() else {
+        return;
+    };
+    tracing::info!("Killing running AOF rewrite child: {}", std::process::id());
+    if may_lock {
+        let guard = lock_all(server);
+        let keyspace = &server.keyspace;
+        if keyspace
+            .running_snapshot()
+            .is_some_and(|running| Arc::ptr_eq(&running, &snapshot))
+        {
+            keyspace.abort_snapshot(&guard);
+        }
+    }
+    let stats = &server.aof.stats;
+    stats.rewrite_in_progress.store(false, Ordering::Relaxed);
+    stats.rewrite_started.store(0, Ordering::Relaxed);
 }
 
 /// Writes the base to `temp` through `produce` and fsyncs it; false if

@@ -367,7 +367,11 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 crate::aof::rewrite::start_locked(ctx.server);
             }
         }
-        (crate::aof::State::On | crate::aof::State::WaitRewrite, false) => ctx.server.aof.stop(),
+        (crate::aof::State::On | crate::aof::State::WaitRewrite, false) => {
+            let may_lock = ctx.guard().holds_no_shard();
+            crate::aof::rewrite::kill(ctx.server, may_lock);
+            ctx.server.aof.stop();
+        }
         _ => {}
     }
     if pairs

@@ -495,6 +495,17 @@ pub const TABLE: &[Def] = &[
     // loader per key (negative: one key in -N sleeps 1 µs).
     int("rdb-key-save-delay", None, HIDDEN, INT_MIN, INT_MAX, 0),
     int("key-load-delay", None, HIDDEN, INT_MIN, INT_MAX, 0),
+    // How often Redis's loader serves clients; ours loads on a thread of
+    // its own while the event loops serve them all along, so any value
+    // holds.
+    int(
+        "loading-process-events-interval-bytes",
+        None,
+        HIDDEN,
+        1024,
+        INT_MAX,
+        2 * 1024 * 1024,
+    ),
     int("cluster-migration-barrier", None, 0, 0, INT_MAX, 1),
     int("active-defrag-cycle-min", None, 0, 1, 99, 1),
     int("active-defrag-cycle-max", None, 0, 1, 99, 25),

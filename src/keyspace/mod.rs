@@ -107,6 +107,7 @@ pub struct Keyspace {
     keep_expired_on_read: AtomicBool,
     /// The snapshot being copied out (BGSAVE, BGREWRITEAOF, a full sync).
     snapshot: std::sync::Mutex<Option<Arc<snapshot::Snapshot>>>,
+    pub snapshots: snapshot::Counts,
 }
 
 impl Keyspace {
@@ -140,6 +141,7 @@ impl Keyspace {
             expiry_hold: AtomicU64::new(0),
             keep_expired_on_read: AtomicBool::new(false),
             snapshot: Default::default(),
+            snapshots: Default::default(),
         }
     }
 

@@ -21,7 +21,6 @@ use std::collections::HashSet;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use super::{Entry, Guard, Key, Keyspace, SHARDS_PER_DB};
 use crate::util::lock;
@@ -44,6 +43,15 @@ const CHUNK: usize = 64 * 1024;
 /// its lock released between them, so no writer waits long on it.
 const BATCH: usize = 1024;
 
+/// Snapshots started, and how long the last cut took: INFO's
+/// `total_forks` and `latest_fork_usec`, the fork-less counterparts of
+/// Redis's fork count and fork stall.
+#[derive(Default)]
+pub struct Counts {
+    pub started: AtomicU64,
+    pub last_cut_usec: AtomicU64,
+}
+
 /// One snapshot in progress.
 pub struct Snapshot {
     encoder: Box<dyn Encoder>,
@@ -59,9 +67,6 @@ pub struct Snapshot {
     preimages: Box<[Mutex<Vec<u8>>]>,
     /// Set by [`Keyspace::abort_snapshot`] (FLUSHALL, SHUTDOWN, ...).
     aborted: AtomicBool,
-    /// `rdb-key-save-delay`: microseconds the walker sleeps after each key
-    /// (negative: one in -N keys sleeps 1 µs), as Redis's `debugDelay`.
-    key_delay_us: i64,
     /// Keys copied so far, and at the cut (INFO `current_save_keys_*`).
     pub keys_done: AtomicU64,
     pub keys_total: u64,
@@ -157,21 +162,6 @@ impl Snapshot {
         self.keys_done.fetch_add(copied, Ordering::Relaxed);
         *done = HashSet::new();
     }
-
-    /// Redis's `debugDelay` after a key, cut short by an abort (Redis
-    /// kills its sleeping child).
-    fn delay(&self) {
-        let mut us = match self.key_delay_us {
-            0 => return,
-            n if n < 0 => u64::from(rand::random::<u64>().is_multiple_of(n.unsigned_abs())),
-            n => n as u64,
-        };
-        while us > 0 && !self.aborted() {
-            let step = us.min(10_000);
-            std::thread::sleep(Duration::from_micros(step));
-            us -= step;
-        }
-    }
 }
 
 impl Keyspace {
@@ -200,9 +190,9 @@ impl Keyspace {
         &'k self,
         guard: &mut Guard<'k>,
         encoder: Box<dyn Encoder>,
-        key_delay_us: i64,
     ) -> Option<Arc<Snapshot>> {
         debug_assert_eq!(guard.shards.len(), self.dbs.len() * SHARDS_PER_DB);
+        let started = std::time::Instant::now();
         let mut slot = lock(&self.snapshot);
         if slot.is_some() {
             return None;
@@ -224,7 +214,6 @@ impl Keyspace {
             done: (0..shards).map(|_| Mutex::default()).collect(),
             preimages: (0..self.dbs.len()).map(|_| Mutex::default()).collect(),
             aborted: AtomicBool::new(false),
-            key_delay_us,
             keys_done: AtomicU64::new(0),
             preimage_bytes: AtomicU64::new(0),
         });
@@ -242,6 +231,9 @@ impl Keyspace {
         for ((db, shard), locked) in guard.shards.iter_mut() {
             locked.join_snapshot(self.pending(*db as usize, *shard as usize));
         }
+        self.snapshots.started.fetch_add(1, Ordering::Relaxed);
+        let usec = started.elapsed().as_micros() as u64;
+        self.snapshots.last_cut_usec.store(usec, Ordering::Relaxed);
         Some(snapshot)
     }
 
@@ -312,6 +304,27 @@ impl Keyspace {
         Ok(!snapshot.aborted())
     }
 
+    /// `rdb-key-save-delay` after a key (Redis's `debugDelay`), a test hook.
+    /// Unlike a forked child's copy, the setting is read as the sleep goes,
+    /// in steps, so lowering it (or an abort) cuts a long sleep short: the
+    /// suite kills Redis's sleeping child to the same effect.
+    fn save_delay(&self, snapshot: &Snapshot) {
+        let mut slept = 0;
+        loop {
+            let us = self.config.rdb_key_save_delay();
+            if us < 0 {
+                crate::util::debug_delay(us);
+                return;
+            }
+            if slept >= us || snapshot.aborted() {
+                return;
+            }
+            let step = (us - slept).min(10_000);
+            crate::util::debug_delay(step);
+            slept += step;
+        }
+    }
+
     /// Copies one shard's keys not done yet into `out` and marks the shard
     /// done; false if the snapshot was aborted. A big shard, or any shard
     /// under a key delay, goes in batches, unlocked in between.
@@ -325,7 +338,7 @@ impl Keyspace {
             if !pending.load(Ordering::Relaxed) {
                 return true;
             }
-            if locked.len() <= BATCH && snapshot.key_delay_us == 0 {
+            if locked.len() <= BATCH && self.config.rdb_key_save_delay() == 0 {
                 snapshot.copy_rest(db, shard, locked.iter(), Some(out));
                 pending.store(false, Ordering::Relaxed);
                 return true;
@@ -335,7 +348,11 @@ impl Keyspace {
                 .map(|(key, _)| key.clone())
                 .collect::<Vec<Key>>()
         };
-        let step = if snapshot.key_delay_us == 0 { BATCH } else { 1 };
+        let step = if self.config.rdb_key_save_delay() == 0 {
+            BATCH
+        } else {
+            1
+        };
         for keys in batched.chunks(step) {
             {
                 let locked = self.write_shard(db, shard);
@@ -348,7 +365,7 @@ impl Keyspace {
                 }
             }
             out.append(&mut lock(&snapshot.preimages[db]));
-            snapshot.delay();
+            self.save_delay(snapshot);
         }
         let locked = self.write_shard(db, shard);
         if snapshot.aborted() {

@@ -533,8 +533,23 @@ fn stats(ctx: &mut Ctx, out: &mut String) {
             ("pubsub_channels", &pubsub.len(Kind::Channel)),
             ("pubsub_patterns", &pubsub.len(Kind::Pattern)),
             ("pubsubshard_channels", &pubsub.len(Kind::Shard)),
-            ("latest_fork_usec", &0),
-            ("total_forks", &0),
+            // No fork: the snapshots' cuts (keyspace::snapshot).
+            (
+                "latest_fork_usec",
+                &ctx.server
+                    .keyspace
+                    .snapshots
+                    .last_cut_usec
+                    .load(Ordering::Relaxed),
+            ),
+            (
+                "total_forks",
+                &ctx.server
+                    .keyspace
+                    .snapshots
+                    .started
+                    .load(Ordering::Relaxed),
+            ),
             (
                 "migrate_cached_sockets",
                 &ctx.server.migrate_sockets.count(),
