@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""Issue 14's snapshot targets, reddish against redis-server side by side.
+
+Both servers (save "", same data: `--keys` mixed keys, 80% strings of 20
+bytes from DEBUG POPULATE and 5% each small hashes, lists, sets and sorted
+sets) are measured for:
+
+- BGSAVE: wall time from BGSAVE to `rdb_bgsave_in_progress:0`.
+- Loading that file at start-up: "DB loaded from disk: X seconds".
+- A write load (`redis-benchmark -t set -r <keys> -P 16`) alone, then
+  with a BGSAVE started as it runs: its throughput with the snapshot over
+  without, the peak memory growth during the snapshot (reddish: the
+  process's RSS; redis-server: the parent's RSS plus the fork child's
+  private dirty pages, its copy-on-write), and the longest reply a probe
+  client waited for (a GET every millisecond) while the snapshot ran.
+
+Ratios are reddish / redis-server for times and memory (below 1 = reddish
+better), throughput ratios are each server's own (with / without).
+
+Usage: python3 bench/snapshot.py [--keys 5000000] [--no-build]
+"""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+
+from bits import REPO, Conn, free_port
+
+MB = 1 << 20
+
+
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def private_dirty(pid):
+    """A process's private dirty bytes (a fork child's copied pages)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            return sum(int(l.split()[1]) * 1024 for l in f if l.startswith("Private_Dirty:"))
+    except OSError:
+        return 0
+
+
+def children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+class Server:
+    def __init__(self, name, binary, workdir):
+        self.name = name
+        self.dir = os.path.join(workdir, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.binary = binary
+        self.port = free_port()
+        self.proc = None
+
+    def start(self):
+        log = os.path.join(self.dir, "log")
+        self.proc = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--dir", self.dir, "--save", "",
+             "--logfile", log, "--enable-debug-command", "yes"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(60_000):
+            try:
+                self.conn = Conn(self.port)
+                self.conn.cmd("GET", "x")
+                return
+            except (OSError, RuntimeError):  # not listening yet, or -LOADING
+                time.sleep(0.01)
+        raise SystemExit(f"{self.name} did not start")
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def info(self, field):
+        text = self.conn.cmd("INFO", "persistence").decode()
+        return re.search(rf"^{field}:(\S+)", text, re.M).group(1)
+
+    def bgsave_running(self):
+        return self.info("rdb_bgsave_in_progress") == "1"
+
+    def loaded_seconds(self):
+        with open(os.path.join(self.dir, "log")) as f:
+            found = re.findall(r"DB loaded from disk: ([\d.]+) seconds", f.read())
+        return float(found[-1])
+
+
+def populate(conn, keys):
+    strings = keys * 8 // 10
+    conn.cmd("DEBUG", "POPULATE", strings, "key", 20)
+    per_type = (keys - strings) // 4
+    for start in range(0, per_type, 10_000):
+        batch = []
+        for i in range(start, min(start + 10_000, per_type)):
+            batch.append(("HSET", f"h:{i}", "a", i, "b", "some text", "c", i * 7))
+            batch.append(("RPUSH", f"l:{i}", "x", i, "y", "z"))
+            batch.append(("SADD", f"s:{i}", i, i + 1, "m"))
+            batch.append(("ZADD", f"z:{i}", 1, "a", 2.5, i, 3, "c"))
+        conn.pipeline(batch)
+
+
+def bgsave_wall(server):
+    t = time.perf_counter()
+    server.conn.cmd("BGSAVE")
+    while server.bgsave_running():
+        time.sleep(0.005)
+    return time.perf_counter() - t
+
+
+def benchmark(port, keys, n):
+    out = subprocess.run(
+        ["redis-benchmark", "-p", str(port), "-t", "set", "-r", str(keys), "-P", "16",
+         "-n", str(n), "-c", "50", "-q"],
+        capture_output=True, text=True).stdout
+    return float(re.findall(r"([\d.]+) requests per second", out)[-1])
+
+
+def under_load(server, keys, n):
+    """Throughput of the write load with a BGSAVE started a moment after it,
+    the peak memory growth meanwhile and the probe's longest wait."""
+    pid = server.proc.pid
+    base = rss_bytes(pid)
+    result = {}
+    bench = threading.Thread(target=lambda: result.update(rps=benchmark(server.port, keys, n)))
+    bench.start()
+    time.sleep(0.3)
+    probe = Conn(server.port)
+    watcher = Conn(server.port)
+    server.conn.cmd("BGSAVE")
+    peak, worst = 0, 0.0
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        t = time.perf_counter()
+        probe.cmd("GET", "key:1")
+        worst = max(worst, time.perf_counter() - t)
+        grown = rss_bytes(pid) - base + sum(private_dirty(c) for c in children(pid))
+        peak = max(peak, grown)
+        text = watcher.cmd("INFO", "persistence").decode()
+        if "rdb_bgsave_in_progress:0" in text:
+            break
+        time.sleep(0.001)
+    bench.join()
+    return result["rps"], peak, worst
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--keys", type=int, default=5_000_000)
+    ap.add_argument("--no-build", action="store_true")
+    args = ap.parse_args()
+    if not args.no_build:
+        subprocess.run(["cargo", "build", "--release", "--bin", "reddish-server"], cwd=REPO, check=True)
+    work = tempfile.mkdtemp(prefix="snapshot-bench-")
+    servers = [
+        Server("reddish", os.path.join(REPO, "target/release/reddish-server"), work),
+        Server("redis", shutil.which("redis-server"), work),
+    ]
+    rows = {}
+    try:
+        for s in servers:
+            s.start()
+            populate(s.conn, args.keys)
+            assert s.conn.cmd("DBSIZE") >= args.keys * 99 // 100
+        for s in servers:
+            r = rows.setdefault(s.name, {})
+            r["bgsave"] = min(bgsave_wall(s) for _ in range(2))
+        for s in servers:
+            s.stop()
+            s.start()
+            rows[s.name]["load"] = s.loaded_seconds()
+        n = args.keys
+        for s in servers:
+            r = rows[s.name]
+            r["rps_alone"] = benchmark(s.port, args.keys, n)
+            r["rps_snapshot"], r["growth"], r["worst"] = under_load(s, args.keys, n)
+    finally:
+        for s in servers:
+            if s.proc:
+                s.proc.kill()
+        shutil.rmtree(work, ignore_errors=True)
+    me, them = rows["reddish"], rows["redis"]
+    print(f"{args.keys} mixed keys")
+    print(f"{'':38} {'reddish':>12} {'redis':>12} {'ratio':>7}")
+    for key, label, unit in [("bgsave", "BGSAVE wall", "s"), ("load", "load at start-up", "s"),
+                             ("growth", "peak memory growth during BGSAVE", "MB"),
+                             ("worst", "longest probe wait during BGSAVE", "ms")]:
+        scale = {"s": 1, "MB": 1 / MB, "ms": 1000}[unit]
+        a, b = me[key] * scale, them[key] * scale
+        print(f"{label + ' (' + unit + ')':38} {a:12.2f} {b:12.2f} {a / b if b else 0:7.2f}")
+    for name, r in rows.items():
+        print(f"{name}: SET -P16 {r['rps_alone']:.0f}/s alone, {r['rps_snapshot']:.0f}/s with "
+              f"BGSAVE: {r['rps_snapshot'] / r['rps_alone']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
