@@ -464,19 +464,21 @@ pub fn load_data(
     // `iAmMaster()` in `rdbLoad`): a replica's master deletes them.
     let expired_before = if server.keyspace.is_replica() { 0 } else { now };
     let key_delay = server.config.key_load_delay();
+    // RESIZEDB's size, applied before the database's first key.
+    let announced = std::cell::Cell::new(None);
     let summary = rdb::load::file(
         data,
         &limits,
         server.keyspace.databases(),
         expired_before,
         server.config.rdbchecksum() && !server.skip_checksum_validation.load(Ordering::Relaxed),
+        |db, keys| announced.set(Some((db, keys))),
         |loaded| {
             let mut db = guard.db(loaded.db, &clock);
-            if !merge && db.stored(&loaded.key).is_some() {
-                return Err(format!(
-                    "duplicate key '{}' in the file",
-                    String::from_utf8_lossy(&loaded.key)
-                ));
+            if let Some((_, keys)) = announced.take().filter(|(d, _)| *d == loaded.db) {
+                // A file's count, so capped by what the file could hold
+                // (a key takes at least 3 bytes): it only saves regrowing.
+                db.reserve(usize::try_from(keys).unwrap_or(0).min(data.len() / 3));
             }
             let mut entry = Entry::new(loaded.value, loaded.expires_at, now);
             if let Some(secs) = loaded.idle {
@@ -485,7 +487,12 @@ pub fn load_data(
             if let Some(freq) = loaded.freq {
                 entry.access.set_frequency(freq, now);
             }
-            db.set_entry(&loaded.key, entry);
+            if !db.load(&loaded.key, entry) && !merge {
+                return Err(format!(
+                    "duplicate key '{}' in the file",
+                    String::from_utf8_lossy(&loaded.key)
+                ));
+            }
             crate::util::debug_delay(key_delay);
             Ok(())
         },

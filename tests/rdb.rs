@@ -245,7 +245,7 @@ fn the_suite_asset_files_load() {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let data = std::fs::read(&path).expect("read asset");
-        let result = rdb::load::file(&data, &limits, 16, 0, true, |_| Ok(()));
+        let result = rdb::load::file(&data, &limits, 16, 0, true, |_, _| {}, |_| Ok(()));
         match name.as_str() {
             // Deliberately broken files of the suite's corruption tests.
             "corrupt_ziplist.rdb" => {}
@@ -298,14 +298,14 @@ fn damaged_files_and_payloads_never_panic() {
         let mut data = file.clone();
         mutate(&mut rng, &mut data, round);
         // Checksums off so the damage reaches the parser.
-        let _ = rdb::load::file(&data, &limits, 16, 0, false, |_| Ok(()));
+        let _ = rdb::load::file(&data, &limits, 16, 0, false, |_, _| {}, |_| Ok(()));
         let mut payload = payloads[round % payloads.len()].clone();
         mutate(&mut rng, &mut payload, round);
         let _ = rdb::restore(&payload, &limits, false);
     }
     // Truncated anywhere: always refused, never a panic.
     for cut in (0..file.len()).step_by(file.len() / 1500 + 1) {
-        assert!(rdb::load::file(&file[..cut], &limits, 16, 0, true, |_| Ok(())).is_err());
+        assert!(rdb::load::file(&file[..cut], &limits, 16, 0, true, |_, _| {}, |_| Ok(())).is_err());
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -943,7 +943,13 @@ impl<'g, 'k> DbView<'g, 'k> {
     /// Stores a whole entry (value, TTL and access record) under `key`, as
     /// RENAME and MOVE carry one over. Returns the live entry it replaced.
     pub fn set_entry(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
-        self.store(key, entry, true)
+        self.store(key, entry, true).0
+    }
+
+    /// Stores a key read from a file (RDB load): false when the key was
+    /// there already, which a file without MERGE must not do.
+    pub fn load(&mut self, key: &[u8], entry: Entry) -> bool {
+        !self.store(key, entry, true).1
     }
 
     /// Creates `key` as Redis's bare `dbAdd` does when the command then
@@ -955,14 +961,16 @@ impl<'g, 'k> DbView<'g, 'k> {
         self.store(key, Entry::new(value, None, now), false);
     }
 
-    /// [`DbView::set_entry`], the key signalled and counted when `signal`.
-    fn store(&mut self, key: &[u8], entry: Entry, signal: bool) -> Option<Entry> {
+    /// [`DbView::set_entry`], the key signalled and counted when `signal`;
+    /// also whether an entry was stored under `key` before, live or not.
+    fn store(&mut self, key: &[u8], entry: Entry, signal: bool) -> (Option<Entry>, bool) {
         let hash = self.guard.hash(key);
         let hasher = &self.guard.keyspace.hasher;
         let clock = self.clock;
         let db = self.db;
         let expires_at = entry.expires_at();
         let old = self.guard.shard(db, hash).insert(hasher, hash, key, entry);
+        let existed = old.is_some();
         self.account(old.as_ref().and_then(|e| e.expires_at()), expires_at);
         let keyspace = self.guard.keyspace;
         let effects = &mut self.guard.effects;
@@ -988,7 +996,18 @@ impl<'g, 'k> DbView<'g, 'k> {
             // `dbAdd`: a key that did not exist is created.
             self.notify(notify::NEW, "new", key);
         }
-        live
+        (live, existed)
+    }
+
+    /// Makes room for `keys` more keys in this database's locked shards
+    /// (RESIZEDB while loading), so the tables do not grow step by step.
+    pub fn reserve(&mut self, keys: usize) {
+        let per_shard = keys / SHARDS_PER_DB + keys / SHARDS_PER_DB / 8;
+        let hasher = &self.guard.keyspace.hasher;
+        let db = self.db;
+        for (_, shard) in self.guard.shards.iter_mut().filter(|((d, _), _)| *d as usize == db) {
+            shard.reserve(hasher, per_shard);
+        }
     }
 
     /// Redis's `signalKeyAsReady` for a key changed in place: clients

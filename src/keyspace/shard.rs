@@ -254,6 +254,16 @@ impl<'a> Shard<'a> {
         None
     }
 
+    /// Room for `additional` more keys without growing.
+    pub(crate) fn reserve(&mut self, hasher: &KeyHasher, additional: usize) {
+        let buckets = self.table.buckets();
+        self.table
+            .reserve(additional, |(slot, _)| hasher.hash_one(&*slot.key));
+        if self.table.buckets() != buckets {
+            self.hint.note(&self.table);
+        }
+    }
+
     pub(crate) fn remove(&mut self, hash: u64, key: &[u8]) -> Option<Entry> {
         self.preserve(hash, key);
         let (slot, _) = self.table.remove_entry(hash, eq(key))?;

@@ -472,14 +472,16 @@ pub fn function_code(r: &mut Reader, kind: u8) -> Result<bytes::Bytes> {
 }
 
 /// Reads a whole RDB file, handing each live key to `store` (keys whose
-/// expiry is before `now_ms` are skipped, as a master's loader does). The
-/// checksum is verified when `checksum` is on and the file has one.
+/// expiry is before `now_ms` are skipped, as a master's loader does) and
+/// each database's announced size (RESIZEDB: database, keys) to `resize`.
+/// The checksum is verified when `checksum` is on and the file has one.
 pub fn file(
     data: &[u8],
     limits: &Limits,
     databases: usize,
     now_ms: u64,
     checksum: bool,
+    mut resize: impl FnMut(usize, u64),
     mut store: impl FnMut(Loaded) -> Result<()>,
 ) -> Result<Summary> {
     let mut r = Reader::new(data);
@@ -530,7 +532,7 @@ pub fn file(
                 continue;
             }
             opcode::RESIZEDB => {
-                r.length()?;
+                resize(db, r.length()?);
                 r.length()?;
                 continue;
             }
@@ -579,8 +581,12 @@ pub fn file(
     if version >= 5 {
         let body = r.pos;
         let sum = r.u64_le()?;
-        let expected = CRC64.checksum(&data[..body]);
-        if checksum && sum != 0 && sum != expected {
+        let expected = if checksum && sum != 0 {
+            CRC64.checksum(&data[..body])
+        } else {
+            sum
+        };
+        if sum != expected {
             return Err(format!(
                 "RDB CRC error (wrong RDB checksum expected: ({expected:x}) got: ({sum:x}))"
             ));
