@@ -1098,7 +1098,22 @@ impl Config {
     /// Parses `args` for setting `i` the way its Redis `set` interface
     /// function does, reading current values where Redis merges into them
     /// (`client-output-buffer-limit`, `save` while loading, relative `dir`).
+    /// A setting reddish has no subsystem for takes only its default.
     fn parse(
+        &self,
+        def: &Def,
+        i: usize,
+        args: &[&[u8]],
+        state: &mut LoadState,
+    ) -> Result<New, String> {
+        let new = self.parse_value(def, i, args, state)?;
+        match table::unsupported(def.name) {
+            Some(why) if !is_default(def, &new) => Err(why.to_string()),
+            _ => Ok(new),
+        }
+    }
+
+    fn parse_value(
         &self,
         def: &Def,
         i: usize,
@@ -1443,6 +1458,17 @@ fn default_special(sp: Special) -> Val {
         Special::ReplicaOf => Val::ReplicaOf(None),
         Special::LatencyPercentiles => Val::Percentiles(DEFAULT_PERCENTILES.to_vec()),
         Special::NotifyKeyspaceEvents => Val::None,
+    }
+}
+
+/// Whether a parsed value is the setting's compiled-in default (settings
+/// with their own syntax never are: none of them is refused).
+fn is_default(def: &Def, new: &New) -> bool {
+    match (def.kind, new) {
+        (Kind::Bool { default, .. }, New::Num(v)) => *v == i64::from(default),
+        (Kind::Num { default, .. } | Kind::Enum { default, .. }, New::Num(v)) => *v == default,
+        (Kind::Str { default, .. }, New::Val(Val::Str(v))) => v == default.as_bytes(),
+        _ => false,
     }
 }
 

@@ -417,7 +417,10 @@ fn config_rewrite(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
             "ERR The server is running without a config file",
         ));
     };
-    match ctx.server.config.rewrite(path) {
+    let users: Vec<Vec<u8>> = (ctx.server.acl.all_users().iter())
+        .map(|user| super::acl::user_line(ctx.server, user))
+        .collect();
+    match ctx.server.config.rewrite(path, &users) {
         Ok(()) => {
             tracing::info!("CONFIG REWRITE executed with success.");
             Ok(Reply::OK)

@@ -150,8 +150,9 @@ fn memory(bytes: i64) -> String {
 }
 
 impl Config {
-    /// Rewrites the file at `path` (see the module doc).
-    pub fn rewrite(&self, path: &Path) -> std::io::Result<()> {
+    /// Rewrites the file at `path` (see the module doc); `users` are the
+    /// ACL users' `user` lines, as ACL LIST gives them.
+    pub fn rewrite(&self, path: &Path, users: &[Vec<u8>]) -> std::io::Result<()> {
         let old = match std::fs::read(path) {
             Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -188,12 +189,15 @@ impl Config {
                 Kind::Special(special) => self.rewrite_special(&mut state, i, special),
             }
         }
-        // The default user, as Redis describes it with no ACL file.
-        state.rewrite(
-            "user",
-            "user default on nopass ~* &* +@all".to_string(),
-            true,
-        );
+        // Redis's `rewriteConfigUserOption`: with an ACL file the users
+        // live there and the file's `user` lines go; without one every user
+        // is written (in name order, as ACL LIST), the default one too.
+        if self.aclfile().is_empty() {
+            for line in users {
+                state.rewrite("user", String::from_utf8_lossy(line).into_owned(), true);
+            }
+        }
+        state.processed("user");
         write_atomically(path, state.content().as_bytes())
     }
 

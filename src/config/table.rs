@@ -1,9 +1,10 @@
 //! The settings table: Redis 7.0's `static_configs[]` (config.c) with the
 //! names, aliases, flags, types, bounds and compiled-in defaults of
 //! redis-server 7.0.15 (checked with `CONFIG GET *` on a server started
-//! without a config file). TLS settings are left out (reddish has no TLS,
-//! like a Redis built without `BUILD_TLS`), as are Redis's test-only
-//! hidden settings.
+//! without a config file), the TLS settings (Debian's build has TLS) and
+//! Redis's hidden test settings included. A setting whose subsystem reddish
+//! lacks keeps Redis's default: [`unsupported`] says why another value is
+//! refused.
 
 use super::parse::valid_proc_title_template;
 
@@ -235,6 +236,8 @@ const REPL_DISKLESS_LOAD: &[(&str, i64)] = &[("disabled", 0), ("on-empty-db", 1)
 const OOM_SCORE_ADJ: &[(&str, i64)] = &[("no", 0), ("yes", 1), ("relative", 1), ("absolute", 2)];
 const ACL_PUBSUB_DEFAULT: &[(&str, i64)] = &[("allchannels", 1), ("resetchannels", 0)];
 const SANITIZE_DUMP: &[(&str, i64)] = &[("no", 0), ("yes", 1), ("clients", 2)];
+/// Redis `tls_auth_clients_enum` (TLS_CLIENT_AUTH_*).
+const TLS_AUTH_CLIENTS: &[(&str, i64)] = &[("no", 0), ("yes", 1), ("optional", 2)];
 /// Redis `protected_action_enum` (PROTECTED_ACTION_ALLOWED_*).
 pub const PROTECTED_ACTION: &[(&str, i64)] = &[("no", 0), ("yes", 1), ("local", 2)];
 pub const PROTECTED_ACTION_YES: i64 = 1;
@@ -724,6 +727,40 @@ pub const TABLE: &[Def] = &[
         false,
         NumFmt::Memory,
     ),
+    // TLS (issue 19): only the defaults, see `unsupported`.
+    int("tls-port", None, 0, 0, 65535, 0),
+    int("tls-session-cache-size", None, 0, 0, INT_MAX, 20 * 1024),
+    int("tls-session-cache-timeout", None, 0, 0, INT_MAX, 300),
+    b("tls-cluster", None, 0, false),
+    b("tls-replication", None, 0, false),
+    e("tls-auth-clients", 0, TLS_AUTH_CLIENTS, 1),
+    b("tls-prefer-server-ciphers", None, 0, false),
+    b("tls-session-caching", None, 0, true),
+    s("tls-cert-file", None, 0, ""),
+    s("tls-key-file", None, 0, ""),
+    s("tls-key-file-pass", None, 0, ""),
+    s("tls-client-cert-file", None, 0, ""),
+    s("tls-client-key-file", None, 0, ""),
+    s("tls-client-key-file-pass", None, 0, ""),
+    s("tls-dh-params-file", None, 0, ""),
+    s("tls-ca-cert-file", None, 0, ""),
+    s("tls-ca-cert-dir", None, 0, ""),
+    s("tls-protocols", None, 0, ""),
+    s("tls-ciphers", None, 0, ""),
+    s("tls-ciphersuites", None, 0, ""),
+    // Redis's hidden settings for its tests: CONFIG GET shows them only by
+    // their exact name.
+    int("rdb-key-save-delay", None, HIDDEN, INT_MIN, INT_MAX, 0),
+    int("key-load-delay", None, HIDDEN, INT_MIN, INT_MAX, 0),
+    int("watchdog-period", None, HIDDEN, 0, INT_MAX, 0),
+    int(
+        "loading-process-events-interval-bytes",
+        None,
+        HIDDEN,
+        1024,
+        INT_MAX,
+        2 * MB,
+    ),
     // Hand-written ones.
     sp("dir", None, PROTECTED, Special::Dir),
     sp("save", None, MULTI_ARG, Special::Save),
@@ -806,4 +843,20 @@ pub fn lookup(name: &[u8]) -> Option<(usize, bool)> {
             None
         }
     })
+}
+
+/// Why a setting reddish has no subsystem for accepts only Redis's default
+/// value (so CONFIG SET to the value it has, and a CONFIG REWRITE of every
+/// setting, still work); `None` for the settings reddish honours.
+pub fn unsupported(name: &str) -> Option<&'static str> {
+    if name.starts_with("tls-") {
+        return Some("reddish has no TLS support yet: the tls-* settings keep their defaults");
+    }
+    match name {
+        "watchdog-period" => Some("reddish has no software watchdog"),
+        "loading-process-events-interval-bytes" => {
+            Some("reddish does not serve clients while it loads a file")
+        }
+        _ => None,
+    }
 }

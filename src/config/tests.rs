@@ -4,8 +4,8 @@
 use super::*;
 use std::sync::Arc;
 
-/// `CONFIG GET *` of redis-server 7.0.15 started with only `--port 7779`
-/// (TLS settings removed).
+/// `CONFIG GET *` of redis-server 7.0.15 (Debian's, built with TLS)
+/// started with only `--port 7779`.
 const REDIS_DEFAULTS: &[(&str, &str)] = &[
     ("acl-pubsub-default", "resetchannels"),
     ("aclfile", ""),
@@ -175,6 +175,26 @@ const REDIS_DEFAULTS: &[(&str, &str)] = &[
     ("tcp-backlog", "511"),
     ("tcp-keepalive", "300"),
     ("timeout", "0"),
+    ("tls-auth-clients", "yes"),
+    ("tls-ca-cert-dir", ""),
+    ("tls-ca-cert-file", ""),
+    ("tls-cert-file", ""),
+    ("tls-ciphers", ""),
+    ("tls-ciphersuites", ""),
+    ("tls-client-cert-file", ""),
+    ("tls-client-key-file", ""),
+    ("tls-client-key-file-pass", ""),
+    ("tls-cluster", "no"),
+    ("tls-dh-params-file", ""),
+    ("tls-key-file", ""),
+    ("tls-key-file-pass", ""),
+    ("tls-port", "0"),
+    ("tls-prefer-server-ciphers", "no"),
+    ("tls-protocols", ""),
+    ("tls-replication", "no"),
+    ("tls-session-cache-size", "20480"),
+    ("tls-session-cache-timeout", "300"),
+    ("tls-session-caching", "yes"),
     ("tracking-table-max-keys", "1000000"),
     ("unixsocket", ""),
     ("unixsocketperm", "0"),
@@ -239,6 +259,72 @@ fn defaults_match_redis() {
             _ => assert_eq!(got, *value, "{name}"),
         }
     }
+}
+
+/// Redis's hidden test settings: their defaults by exact name, never
+/// matched by a pattern.
+#[test]
+fn hidden_settings_need_their_exact_name() {
+    let c = Config::new();
+    for (name, value) in [
+        ("rdb-key-save-delay", "0"),
+        ("key-load-delay", "0"),
+        ("watchdog-period", "0"),
+        ("loading-process-events-interval-bytes", "2097152"),
+        ("use-exit-on-panic", "no"),
+    ] {
+        assert_eq!(get1(&c, name), value);
+        assert!(c.get(&[b"*"]).iter().all(|(n, _)| n != name), "{name}");
+    }
+    set1(&c, "key-load-delay", "-10").expect("any int");
+    assert_eq!(get1(&c, "key-load-delay"), "-10");
+    assert_eq!(
+        set_err(&c, "loading-process-events-interval-bytes", "10"),
+        failed(
+            "loading-process-events-interval-bytes",
+            "argument must be between 1024 and 2147483647 inclusive"
+        )
+    );
+}
+
+/// Settings reddish has no subsystem for (TLS, the watchdog, serving while
+/// loading) take their default, so setting every setting to its value
+/// works, and refuse any other value rather than pretend; Redis's own
+/// syntax errors come first.
+#[test]
+fn unsupported_settings_keep_their_defaults() {
+    let c = Config::new();
+    for (name, value) in REDIS_DEFAULTS.iter().filter(|(n, _)| n.starts_with("tls-")) {
+        set1(&c, name, value).expect(name);
+    }
+    let no_tls = "reddish has no TLS support yet: the tls-* settings keep their defaults";
+    for (name, value) in [
+        ("tls-port", "6380"),
+        ("tls-auth-clients", "optional"),
+        ("tls-cert-file", "/etc/cert.pem"),
+        ("tls-replication", "yes"),
+    ] {
+        assert_eq!(set_err(&c, name, value), failed(name, no_tls));
+    }
+    assert_eq!(
+        set_err(&c, "tls-port", "x"),
+        failed("tls-port", "argument couldn't be parsed into an integer")
+    );
+    assert_eq!(
+        set_err(&c, "watchdog-period", "100"),
+        failed("watchdog-period", "reddish has no software watchdog")
+    );
+    assert_eq!(
+        set_err(&c, "loading-process-events-interval-bytes", "4096"),
+        failed(
+            "loading-process-events-interval-bytes",
+            "reddish does not serve clients while it loads a file"
+        )
+    );
+    assert_eq!(
+        load_text("tls", "tls-port 6380\n").err(),
+        Some(fatal(1, "tls-port 6380", no_tls))
+    );
 }
 
 #[test]
@@ -352,8 +438,8 @@ fn get_patterns_and_aliases() {
     // Hidden: exact name only.
     assert_eq!(names(&[b"json"]), ["json"]);
     assert!(names(&[b"js*"]).is_empty());
-    assert_eq!(c.get(&[b"*"]).len(), 172);
-    assert_eq!(c.get(&[b"*", b"*"]).len(), 172);
+    assert_eq!(c.get(&[b"*"]).len(), 192);
+    assert_eq!(c.get(&[b"*", b"*"]).len(), 192);
 }
 
 #[test]
