@@ -24,7 +24,7 @@ use parse::{
 pub use parse::{memtoull, notify, strerror};
 use table::{
     idx, lookup, Def, Fixup, Kind, NumFmt, Special, HIDDEN, IMMUTABLE, MULTI_ARG, N, PROTECTED,
-    TABLE,
+    SENSITIVE, TABLE,
 };
 
 /// What the fatal config error banner names, where Redis prints
@@ -1426,6 +1426,13 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Whether `name` (any case, or an alias) is a setting whose value is a
+/// secret (`masterauth`, `masteruser`, `requirepass`: Redis's
+/// `SENSITIVE_CONFIG`).
+pub fn is_sensitive(name: &[u8]) -> bool {
+    lookup(name).is_some_and(|(i, _)| TABLE[i].flags & SENSITIVE != 0)
 }
 
 /// Redis `allowProtectedAction`.

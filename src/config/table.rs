@@ -18,6 +18,9 @@ pub const PROTECTED: u8 = 2;
 pub const MULTI_ARG: u8 = 4;
 /// Redis `HIDDEN_CONFIG`: CONFIG GET shows it only for its exact name.
 pub const HIDDEN: u8 = 8;
+/// Redis `SENSITIVE_CONFIG`: a CONFIG SET of it shows its value redacted in
+/// the slow log.
+pub const SENSITIVE: u8 = 16;
 
 /// How a numeric setting is parsed and rendered (Redis `INTEGER_CONFIG`,
 /// `MEMORY_CONFIG`, `MEMORY_CONFIG | PERCENT_CONFIG`, `OCTAL_CONFIG`).
@@ -414,7 +417,7 @@ pub const TABLE: &[Def] = &[
     s("unixsocket", None, I, ""),
     s("pidfile", None, I, ""),
     s("replica-announce-ip", Some("slave-announce-ip"), 0, ""),
-    s("masteruser", None, 0, ""),
+    s("masteruser", None, SENSITIVE, ""),
     s("cluster-announce-ip", None, 0, ""),
     s("cluster-config-file", None, I, "nodes.conf"),
     s_checked("cluster-announce-hostname", 0, "", valid_hostname),
@@ -435,8 +438,8 @@ pub const TABLE: &[Def] = &[
     ),
     s("bind-source-addr", None, 0, ""),
     s("logfile", None, I, ""),
-    s("masterauth", None, 0, ""),
-    s("requirepass", None, 0, ""),
+    s("masterauth", None, SENSITIVE, ""),
+    s("requirepass", None, SENSITIVE, ""),
     // Enums.
     e("supervised", I, SUPERVISED, 3),
     e("syslog-facility", I, SYSLOG_FACILITY, 1),
