@@ -148,7 +148,11 @@ impl Secrets {
 
 pub(crate) fn redacted(args: &[&[u8]]) -> Secrets {
     // An odd count is refused as a syntax error before Redis redacts.
-    if is(args[0], "CONFIG") && args.len() >= 4 && args.len() % 2 == 0 && is(args[1], "SET") {
+    if is(args[0], "CONFIG")
+        && args.len() >= 4
+        && args.len().is_multiple_of(2)
+        && is(args[1], "SET")
+    {
         return Secrets::SensitiveSettings;
     }
     Secrets::Run(run_redacted(args))
