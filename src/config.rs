@@ -8,6 +8,7 @@
 //! one (e.g. `proto_max_bulk_len()` on every request) never takes a lock.
 //! Strings and list-like settings sit behind an `RwLock`.
 
+pub mod command_line;
 pub(crate) mod parse;
 mod rewrite;
 mod table;
@@ -18,8 +19,8 @@ use std::sync::{Mutex, PoisonError, RwLock};
 
 use crate::protocol::inline::split_args;
 use parse::{
-    format_percentile, keyspace_events_from_str, keyspace_events_to_string, repr, string2d,
-    string2ll, strtoll, strtoll_whole,
+    format_percentile, keyspace_events_from_str, keyspace_events_to_string, string2d, string2ll,
+    strtoll, strtoll_whole,
 };
 pub use parse::{memtoull, notify, strerror};
 use table::{
@@ -314,11 +315,10 @@ impl Config {
         }
     }
 
-    /// Loads settings like `redis-server [file] [--name value ...]`: the
-    /// file (redis.conf syntax) first, then `overrides` (option names
-    /// without the leading `--`, with their values), which Redis appends to
-    /// the file text as `name "value" ...` lines (`main()` +
-    /// `loadServerConfig`).
+    /// Loads settings like `redis-server [file] [-] [--name value ...]`
+    /// (Redis's `loadServerConfig`): the file (redis.conf syntax), then
+    /// config text read from stdin, then `options`, the config lines
+    /// [`command_line::parse`] made of the command line's options.
     ///
     /// On error returns exactly what redis-server prints to stderr before
     /// exiting (leading newline included, no trailing one; the banner says
@@ -326,25 +326,16 @@ impl Config {
     /// Redis's "Fatal error, can't open config file" log line.
     pub fn load(
         file: Option<&Path>,
-        overrides: &[(String, Vec<String>)],
+        stdin: Option<&[u8]>,
+        options: &str,
     ) -> Result<Config, String> {
         let mut text = match file {
             Some(path) => read_config_file(path)?,
             None => Vec::new(),
         };
-        let options: Vec<String> = overrides
-            .iter()
-            .map(|(name, args)| {
-                let mut line = format!("{name} ");
-                for a in args {
-                    line.push_str(&repr(a.as_bytes()));
-                    line.push(' ');
-                }
-                line
-            })
-            .collect();
+        text.extend_from_slice(stdin.unwrap_or_default());
         text.push(b'\n');
-        text.extend_from_slice(options.join("\n").as_bytes());
+        text.extend_from_slice(options.as_bytes());
 
         let config = Config::new();
         let mut state = LoadState {

@@ -872,6 +872,74 @@ fn config_rewrite_keeps_the_file_layout() {
     );
 }
 
+/// DEBUG CONFIG-REWRITE-FORCE-ALL writes every setting, defaults and the
+/// hidden ones too, but never a string setting that has no value
+/// (`requirepass`, the TLS files: Redis's `EMPTY_STRING_IS_NULL`); a server
+/// started from that file has the same settings (Redis's "CONFIG REWRITE
+/// sanity").
+#[test]
+fn config_rewrite_force_all_reads_back() {
+    let dir = support::server_dir();
+    let path = format!("{dir}/reddish.conf");
+    std::fs::write(&path, "save \"\"\nrequirepass \"\"\n# c\n").expect("write config");
+    let args = [
+        path.as_str(),
+        "--dir",
+        &dir,
+        "--enable-debug-command",
+        "yes",
+    ];
+    let server = Server::start_with(&args);
+    let mut conn = server.connect();
+    assert_eq!(conn.cmd_str(&["CONFIG", "SET", "hz", "12"]), "+OK\r\n");
+    assert_eq!(
+        conn.cmd_str(&["DEBUG", "CONFIG-REWRITE-FORCE-ALL"]),
+        "+OK\r\n"
+    );
+    let written = std::fs::read_to_string(&path).expect("read config");
+    let lines: Vec<&str> = written.lines().collect();
+    for line in [
+        "tls-port 0",
+        "key-load-delay 0",
+        "hz 12",
+        "appendonly no",
+        "# c",
+    ] {
+        assert!(lines.contains(&line), "no {line:?} in {written}");
+    }
+    for name in ["requirepass", "tls-cert-file", "masterauth", "unixsocket"] {
+        assert!(
+            !lines.iter().any(|l| l.starts_with(&format!("{name} "))),
+            "{name} in {written}"
+        );
+    }
+    let settings = |conn: &mut Conn| -> BTreeMap<String, String> {
+        let reply = String::from_utf8_lossy(&conn.cmd(&["CONFIG", "GET", "*"])).into_owned();
+        let items: Vec<&str> = reply
+            .split("\r\n")
+            .filter(|l| !l.starts_with(['*', '$']))
+            .collect();
+        items
+            .chunks(2)
+            .filter(|kv| kv.len() == 2 && kv[0] != "port")
+            .map(|kv| (kv[0].to_string(), kv[1].to_string()))
+            .collect()
+    };
+    let before = settings(&mut conn);
+    drop(conn);
+    drop(server);
+    // The same directory (the helper gives a server its own otherwise).
+    let again = Server::start_with(&[path.as_str(), "--dir", &dir]);
+    assert_eq!(settings(&mut again.connect()), before);
+    let plain = Server::start_with(&["--enable-debug-command", "yes"]);
+    assert_eq!(
+        plain
+            .connect()
+            .cmd_str(&["DEBUG", "CONFIG-REWRITE-FORCE-ALL"]),
+        "-ERR CONFIG-REWRITE-FORCE-ALL failed: Bad address\r\n"
+    );
+}
+
 /// CONFIG REWRITE's `user` lines, as Redis's `rewriteConfigUserOption`:
 /// without an ACL file every user, in name order, as ACL LIST describes it
 /// (the file's first `user` line replaced, the others appended); with an

@@ -132,6 +132,18 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             Ok(Reply::OK)
         }
         (b"quicklist-packed-threshold", 3) => packed_threshold(args[2]),
+        (b"config-rewrite-force-all", 2) => {
+            // Without a config file Redis's rewrite opens a NULL path.
+            let path =
+                ctx.server.config.file().ok_or_else(|| {
+                    Reply::error("ERR CONFIG-REWRITE-FORCE-ALL failed: Bad address")
+                })?;
+            super::server::rewrite_config(ctx.server, path, true).map_err(|e| {
+                let reason = crate::config::strerror(&e);
+                Reply::error_owned(format!("ERR CONFIG-REWRITE-FORCE-ALL failed: {reason}"))
+            })?;
+            Ok(Reply::OK)
+        }
         (b"change-repl-id", 2) => {
             // No replication yet: nothing to change but the log line.
             tracing::warn!("Changing replication IDs after receiving DEBUG change-repl-id");
@@ -237,6 +249,9 @@ fn help(command: &[u8]) -> Reply {
             "CHANGE-REPL-ID",
             "    Change the replication IDs of the instance.",
             "    Dangerous: should be used only for testing the replication subsystem.",
+            "CONFIG-REWRITE-FORCE-ALL",
+            "    Like CONFIG REWRITE but writes all configuration options, including",
+            "    keywords not listed in original configuration file or default values.",
             "DIGEST",
             "    Output a hex signature representing the current DB content.",
             "DIGEST-VALUE <key> [<key> ...]",

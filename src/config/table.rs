@@ -21,6 +21,9 @@ pub const HIDDEN: u8 = 8;
 /// Redis `SENSITIVE_CONFIG`: a CONFIG SET of it shows its value redacted in
 /// the slow log.
 pub const SENSITIVE: u8 = 16;
+/// Redis `EMPTY_STRING_IS_NULL`: an empty value is no value, which CONFIG
+/// REWRITE never writes (and removes from the file).
+pub const EMPTY_IS_NULL: u8 = 32;
 
 /// How a numeric setting is parsed and rendered (Redis `INTEGER_CONFIG`,
 /// `MEMORY_CONFIG`, `MEMORY_CONFIG | PERCENT_CONFIG`, `OCTAL_CONFIG`).
@@ -414,21 +417,31 @@ pub const TABLE: &[Def] = &[
     b("use-exit-on-panic", None, HIDDEN, false),
     // Strings.
     s("aclfile", None, I, ""),
-    s("unixsocket", None, I, ""),
-    s("pidfile", None, I, ""),
-    s("replica-announce-ip", Some("slave-announce-ip"), 0, ""),
-    s("masteruser", None, SENSITIVE, ""),
-    s("cluster-announce-ip", None, 0, ""),
+    s("unixsocket", None, I | EMPTY_IS_NULL, ""),
+    s("pidfile", None, I | EMPTY_IS_NULL, ""),
+    s(
+        "replica-announce-ip",
+        Some("slave-announce-ip"),
+        EMPTY_IS_NULL,
+        "",
+    ),
+    s("masteruser", None, SENSITIVE | EMPTY_IS_NULL, ""),
+    s("cluster-announce-ip", None, EMPTY_IS_NULL, ""),
     s("cluster-config-file", None, I, "nodes.conf"),
-    s_checked("cluster-announce-hostname", 0, "", valid_hostname),
+    s_checked(
+        "cluster-announce-hostname",
+        EMPTY_IS_NULL,
+        "",
+        valid_hostname,
+    ),
     s("syslog-ident", None, I, "redis"),
     s_checked("dbfilename", PROTECTED, "dump.rdb", valid_dbfilename),
     s_checked("appendfilename", I, "appendonly.aof", valid_aof_filename),
     s_checked("appenddirname", I, "appendonlydir", valid_aof_dirname),
-    s("server_cpulist", None, I, ""),
-    s("bio_cpulist", None, I, ""),
-    s("aof_rewrite_cpulist", None, I, ""),
-    s("bgsave_cpulist", None, I, ""),
+    s("server_cpulist", None, I | EMPTY_IS_NULL, ""),
+    s("bio_cpulist", None, I | EMPTY_IS_NULL, ""),
+    s("aof_rewrite_cpulist", None, I | EMPTY_IS_NULL, ""),
+    s("bgsave_cpulist", None, I | EMPTY_IS_NULL, ""),
     s("ignore-warnings", None, 0, ""),
     s_checked(
         "proc-title-template",
@@ -436,10 +449,10 @@ pub const TABLE: &[Def] = &[
         "{title} {listen-addr} {server-mode}",
         valid_proc_title,
     ),
-    s("bind-source-addr", None, 0, ""),
+    s("bind-source-addr", None, EMPTY_IS_NULL, ""),
     s("logfile", None, I, ""),
-    s("masterauth", None, SENSITIVE, ""),
-    s("requirepass", None, SENSITIVE, ""),
+    s("masterauth", None, SENSITIVE | EMPTY_IS_NULL, ""),
+    s("requirepass", None, SENSITIVE | EMPTY_IS_NULL, ""),
     // Enums.
     e("supervised", I, SUPERVISED, 3),
     e("syslog-facility", I, SYSLOG_FACILITY, 1),
@@ -739,18 +752,18 @@ pub const TABLE: &[Def] = &[
     e("tls-auth-clients", 0, TLS_AUTH_CLIENTS, 1),
     b("tls-prefer-server-ciphers", None, 0, false),
     b("tls-session-caching", None, 0, true),
-    s("tls-cert-file", None, 0, ""),
-    s("tls-key-file", None, 0, ""),
-    s("tls-key-file-pass", None, 0, ""),
-    s("tls-client-cert-file", None, 0, ""),
-    s("tls-client-key-file", None, 0, ""),
-    s("tls-client-key-file-pass", None, 0, ""),
-    s("tls-dh-params-file", None, 0, ""),
-    s("tls-ca-cert-file", None, 0, ""),
-    s("tls-ca-cert-dir", None, 0, ""),
-    s("tls-protocols", None, 0, ""),
-    s("tls-ciphers", None, 0, ""),
-    s("tls-ciphersuites", None, 0, ""),
+    s("tls-cert-file", None, EMPTY_IS_NULL, ""),
+    s("tls-key-file", None, EMPTY_IS_NULL, ""),
+    s("tls-key-file-pass", None, EMPTY_IS_NULL, ""),
+    s("tls-client-cert-file", None, EMPTY_IS_NULL, ""),
+    s("tls-client-key-file", None, EMPTY_IS_NULL, ""),
+    s("tls-client-key-file-pass", None, EMPTY_IS_NULL, ""),
+    s("tls-dh-params-file", None, EMPTY_IS_NULL, ""),
+    s("tls-ca-cert-file", None, EMPTY_IS_NULL, ""),
+    s("tls-ca-cert-dir", None, EMPTY_IS_NULL, ""),
+    s("tls-protocols", None, EMPTY_IS_NULL, ""),
+    s("tls-ciphers", None, EMPTY_IS_NULL, ""),
+    s("tls-ciphersuites", None, EMPTY_IS_NULL, ""),
     // Redis's hidden settings for its tests: CONFIG GET shows them only by
     // their exact name.
     int("rdb-key-save-delay", None, HIDDEN, INT_MIN, INT_MAX, 0),
