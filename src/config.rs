@@ -264,6 +264,7 @@ const IO_THREADS: usize = idx("io-threads");
 const CLIENT_OUTPUT_BUFFER_LIMIT: usize = idx("client-output-buffer-limit");
 const ENABLE_PROTECTED_CONFIGS: usize = idx("enable-protected-configs");
 const ENABLE_DEBUG_COMMAND: usize = idx("enable-debug-command");
+const ENABLE_MODULE_COMMAND: usize = idx("enable-module-command");
 const ACTIVEREHASHING: usize = idx("activerehashing");
 const JEMALLOC_BG_THREAD: usize = idx("jemalloc-bg-thread");
 const DISABLE_THP: usize = idx("disable-thp");
@@ -944,6 +945,12 @@ impl Config {
     /// `allowProtectedAction`.
     pub fn debug_command_allowed(&self, local_client: bool) -> bool {
         allow_protected(self.num(ENABLE_DEBUG_COMMAND), local_client)
+    }
+
+    /// Whether MODULE LOAD/LOADEX/UNLOAD may run for this client
+    /// (`enable-module-command`, as `enable-debug-command`).
+    pub fn module_command_allowed(&self, local_client: bool) -> bool {
+        allow_protected(self.num(ENABLE_MODULE_COMMAND), local_client)
     }
 
     /// `stop-writes-on-bgsave-error`: refuse writes while saving fails.

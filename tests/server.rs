@@ -762,6 +762,42 @@ fn cluster_commands_say_cluster_support_is_disabled() {
     ]);
 }
 
+/// MODULE: no module is loaded, and one cannot be: LOAD, LOADEX and UNLOAD
+/// fail as they do in Redis for a library that does not load, once
+/// `enable-module-command` lets them run (refused before that, as DEBUG).
+#[test]
+fn module_commands_as_redis_without_modules() {
+    let script: &[&[&str]] = &[
+        &["MODULE", "LIST"],
+        &["MODULE", "HELP"],
+        &["MODULE", "LOAD", "/nonexistent/module.so"],
+        &[
+            "MODULE",
+            "LOADEX",
+            "/nonexistent/module.so",
+            "CONFIG",
+            "a",
+            "b",
+        ],
+        &["MODULE", "UNLOAD", "nosuch"],
+        &["MODULE", "NOSUCH"],
+        &["MODULE"],
+    ];
+    differential(script);
+    let Some(oracle) = Server::oracle_with(&["--enable-module-command", "yes"]) else {
+        return;
+    };
+    let ours = Server::start_with(&["--enable-module-command", "yes"]);
+    let (mut want, mut got) = (oracle.connect(), ours.connect());
+    for args in script {
+        assert_eq!(
+            String::from_utf8_lossy(&got.cmd(args)),
+            String::from_utf8_lossy(&want.cmd(args)),
+            "{args:?}"
+        );
+    }
+}
+
 /// LOLWUT 6's skyline is random (Redis seeds `rand()` at start-up), so two
 /// servers never draw the same one: the picture's size, its colours (the
 /// four terminal escapes) and the captions must be Redis's.

@@ -23,32 +23,12 @@ use std::time::Duration;
 
 use super::args::{error_format, help_reply, positive_arg};
 use super::table::c_string;
-use super::{cmd_locking, CmdResult, Command, Ctx, Locks, Registration};
-use crate::client::Client;
+use super::{cmd_locking, CmdResult, Ctx, Locks, Registration};
 use crate::keyspace::{Keyspace, LockSet, StringValue, Value};
 use crate::number::{atoi, strtod_prefix};
 use crate::protocol::{Reply, Resp};
-use crate::server::Server;
 
 pub static COMMANDS: &[Registration] = &[cmd_locking("debug", debug, Locks::Custom(locks))];
-
-/// Redis's `processCommand` refusal of DEBUG when `enable-debug-command` is
-/// `no`, or `local` and the client is not on loopback. None when allowed.
-pub fn refusal(server: &Server, client: &Client, cmd: &Command) -> Option<Reply> {
-    let local = crate::client::is_local_peer;
-    if cmd.name != "debug"
-        || server
-            .config
-            .debug_command_allowed(local(client.handle.addr))
-    {
-        return None;
-    }
-    Some(Reply::error(
-        "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", \
-         you can run it from a local connection, otherwise you need to set this option in the \
-         configuration file, and then restart the server.",
-    ))
-}
 
 /// DEBUG's metadata names no keys, so the locks come from the subcommand:
 /// every database for DIGEST (it reads the whole dataset), the named keys
