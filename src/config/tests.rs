@@ -298,29 +298,25 @@ fn unsupported_settings_keep_their_defaults() {
         set1(&c, name, value).expect(name);
     }
     let no_tls = "reddish has no TLS support yet: the tls-* settings keep their defaults";
-    for (name, value) in [
-        ("tls-port", "6380"),
-        ("tls-auth-clients", "optional"),
-        ("tls-cert-file", "/etc/cert.pem"),
-        ("tls-replication", "yes"),
-    ] {
-        assert_eq!(set_err(&c, name, value), failed(name, no_tls));
-    }
-    assert_eq!(
-        set_err(&c, "tls-port", "x"),
-        failed("tls-port", "argument couldn't be parsed into an integer")
-    );
-    assert_eq!(
-        set_err(&c, "watchdog-period", "100"),
-        failed("watchdog-period", "reddish has no software watchdog")
-    );
-    assert_eq!(
-        set_err(&c, "loading-process-events-interval-bytes", "4096"),
-        failed(
+    for (name, value, why) in [
+        ("tls-port", "6380", no_tls),
+        ("tls-auth-clients", "optional", no_tls),
+        ("tls-cert-file", "/etc/cert.pem", no_tls),
+        ("tls-replication", "yes", no_tls),
+        (
+            "tls-port",
+            "x",
+            "argument couldn't be parsed into an integer",
+        ),
+        ("watchdog-period", "100", "reddish has no software watchdog"),
+        (
             "loading-process-events-interval-bytes",
-            "reddish does not serve clients while it loads a file"
-        )
-    );
+            "4096",
+            "reddish does not serve clients while it loads a file",
+        ),
+    ] {
+        assert_eq!(set_err(&c, name, value), failed(name, why));
+    }
     assert_eq!(
         load_text("tls", "tls-port 6380\n").err(),
         Some(fatal(1, "tls-port 6380", no_tls))
