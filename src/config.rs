@@ -8,6 +8,7 @@
 //! one (e.g. `proto_max_bulk_len()` on every request) never takes a lock.
 //! Strings and list-like settings sit behind an `RwLock`.
 
+pub mod command_line;
 pub(crate) mod parse;
 mod rewrite;
 mod table;
@@ -18,13 +19,13 @@ use std::sync::{Mutex, PoisonError, RwLock};
 
 use crate::protocol::inline::split_args;
 use parse::{
-    format_percentile, keyspace_events_from_str, keyspace_events_to_string, repr, string2d,
-    string2ll, strtoll, strtoll_whole,
+    format_percentile, keyspace_events_from_str, keyspace_events_to_string, string2d, string2ll,
+    strtoll, strtoll_whole,
 };
 pub use parse::{memtoull, notify, strerror};
 use table::{
     idx, lookup, Def, Fixup, Kind, NumFmt, Special, HIDDEN, IMMUTABLE, MULTI_ARG, N, PROTECTED,
-    TABLE,
+    SENSITIVE, TABLE,
 };
 
 /// What the fatal config error banner names, where Redis prints
@@ -266,6 +267,7 @@ const IO_THREADS: usize = idx("io-threads");
 const CLIENT_OUTPUT_BUFFER_LIMIT: usize = idx("client-output-buffer-limit");
 const ENABLE_PROTECTED_CONFIGS: usize = idx("enable-protected-configs");
 const ENABLE_DEBUG_COMMAND: usize = idx("enable-debug-command");
+const ENABLE_MODULE_COMMAND: usize = idx("enable-module-command");
 const ACTIVEREHASHING: usize = idx("activerehashing");
 const JEMALLOC_BG_THREAD: usize = idx("jemalloc-bg-thread");
 const DISABLE_THP: usize = idx("disable-thp");
@@ -317,11 +319,10 @@ impl Config {
         }
     }
 
-    /// Loads settings like `redis-server [file] [--name value ...]`: the
-    /// file (redis.conf syntax) first, then `overrides` (option names
-    /// without the leading `--`, with their values), which Redis appends to
-    /// the file text as `name "value" ...` lines (`main()` +
-    /// `loadServerConfig`).
+    /// Loads settings like `redis-server [file] [-] [--name value ...]`
+    /// (Redis's `loadServerConfig`): the file (redis.conf syntax), then
+    /// config text read from stdin, then `options`, the config lines
+    /// [`command_line::parse`] made of the command line's options.
     ///
     /// On error returns exactly what redis-server prints to stderr before
     /// exiting (leading newline included, no trailing one; the banner says
@@ -329,25 +330,16 @@ impl Config {
     /// Redis's "Fatal error, can't open config file" log line.
     pub fn load(
         file: Option<&Path>,
-        overrides: &[(String, Vec<String>)],
+        stdin: Option<&[u8]>,
+        options: &str,
     ) -> Result<Config, String> {
         let mut text = match file {
             Some(path) => read_config_file(path)?,
             None => Vec::new(),
         };
-        let options: Vec<String> = overrides
-            .iter()
-            .map(|(name, args)| {
-                let mut line = format!("{name} ");
-                for a in args {
-                    line.push_str(&repr(a.as_bytes()));
-                    line.push(' ');
-                }
-                line
-            })
-            .collect();
+        text.extend_from_slice(stdin.unwrap_or_default());
         text.push(b'\n');
-        text.extend_from_slice(options.join("\n").as_bytes());
+        text.extend_from_slice(options.as_bytes());
 
         let config = Config::new();
         let mut state = LoadState {
@@ -970,6 +962,12 @@ impl Config {
         allow_protected(self.num(ENABLE_DEBUG_COMMAND), local_client)
     }
 
+    /// Whether MODULE LOAD/LOADEX/UNLOAD may run for this client
+    /// (`enable-module-command`, as `enable-debug-command`).
+    pub fn module_command_allowed(&self, local_client: bool) -> bool {
+        allow_protected(self.num(ENABLE_MODULE_COMMAND), local_client)
+    }
+
     /// `stop-writes-on-bgsave-error`: refuse writes while saving fails.
     pub fn stop_writes_on_bgsave_error(&self) -> bool {
         self.flag(STOP_WRITES_ON_BGSAVE_ERROR)
@@ -1113,7 +1111,22 @@ impl Config {
     /// Parses `args` for setting `i` the way its Redis `set` interface
     /// function does, reading current values where Redis merges into them
     /// (`client-output-buffer-limit`, `save` while loading, relative `dir`).
+    /// A setting reddish has no subsystem for takes only its default.
     fn parse(
+        &self,
+        def: &Def,
+        i: usize,
+        args: &[&[u8]],
+        state: &mut LoadState,
+    ) -> Result<New, String> {
+        let new = self.parse_value(def, i, args, state)?;
+        match table::unsupported(def.name) {
+            Some(why) if !is_default(def, &new) => Err(why.to_string()),
+            _ => Ok(new),
+        }
+    }
+
+    fn parse_value(
         &self,
         def: &Def,
         i: usize,
@@ -1428,6 +1441,13 @@ impl Config {
     }
 }
 
+/// Whether `name` (any case, or an alias) is a setting whose value is a
+/// secret (`masterauth`, `masteruser`, `requirepass`: Redis's
+/// `SENSITIVE_CONFIG`).
+pub fn is_sensitive(name: &[u8]) -> bool {
+    lookup(name).is_some_and(|(i, _)| TABLE[i].flags & SENSITIVE != 0)
+}
+
 /// Redis `allowProtectedAction`.
 /// The default `io-threads`: one event loop per core but one, at least one.
 /// Redis defaults to 1; reddish is meant to use the machine's cores, but one
@@ -1458,6 +1478,17 @@ fn default_special(sp: Special) -> Val {
         Special::ReplicaOf => Val::ReplicaOf(None),
         Special::LatencyPercentiles => Val::Percentiles(DEFAULT_PERCENTILES.to_vec()),
         Special::NotifyKeyspaceEvents => Val::None,
+    }
+}
+
+/// Whether a parsed value is the setting's compiled-in default (settings
+/// with their own syntax never are: none of them is refused).
+fn is_default(def: &Def, new: &New) -> bool {
+    match (def.kind, new) {
+        (Kind::Bool { default, .. }, New::Num(v)) => *v == i64::from(default),
+        (Kind::Num { default, .. } | Kind::Enum { default, .. }, New::Num(v)) => *v == default,
+        (Kind::Str { default, .. }, New::Val(Val::Str(v))) => v == default.as_bytes(),
+        _ => false,
     }
 }
 

@@ -113,7 +113,7 @@ fn monitor_line(client: &Client, args: &[&[u8]]) -> Vec<u8> {
     let secrets = redacted(args);
     for (i, arg) in args.iter().enumerate() {
         line.push(b' ');
-        if secrets.contains(&i) {
+        if secrets.contains(args, i) {
             line.extend_from_slice(b"\"(redacted)\"");
         } else {
             repr(arg, &mut line);
@@ -126,8 +126,39 @@ fn monitor_line(client: &Client, args: &[&[u8]]) -> Vec<u8> {
 /// calls), for MONITOR and the slow log: every argument of AUTH, the user
 /// and rules of ACL SETUSER, the user and password after HELLO's AUTH,
 /// MIGRATE's AUTH password or AUTH2 user and password (the first of those
-/// options, if a client gives both).
-pub(crate) fn redacted(args: &[&[u8]]) -> std::ops::Range<usize> {
+/// options, if a client gives both), and CONFIG SET's values of sensitive
+/// settings.
+pub(crate) enum Secrets {
+    /// One run of arguments (none for most commands).
+    Run(std::ops::Range<usize>),
+    /// CONFIG SET: the value after each sensitive setting's name.
+    SensitiveSettings,
+}
+
+impl Secrets {
+    pub(crate) fn contains(&self, args: &[&[u8]], i: usize) -> bool {
+        match self {
+            Secrets::Run(run) => run.contains(&i),
+            Secrets::SensitiveSettings => {
+                i >= 3 && i % 2 == 1 && crate::config::is_sensitive(args[i - 1])
+            }
+        }
+    }
+}
+
+pub(crate) fn redacted(args: &[&[u8]]) -> Secrets {
+    // An odd count is refused as a syntax error before Redis redacts.
+    if is(args[0], "CONFIG")
+        && args.len() >= 4
+        && args.len().is_multiple_of(2)
+        && is(args[1], "SET")
+    {
+        return Secrets::SensitiveSettings;
+    }
+    Secrets::Run(run_redacted(args))
+}
+
+fn run_redacted(args: &[&[u8]]) -> std::ops::Range<usize> {
     if is(args[0], "AUTH") {
         return 1..args.len();
     }

@@ -69,7 +69,7 @@ impl SlowLog {
             .map(|i| {
                 if kept < args.len() && i == kept - 1 {
                     Bytes::from(format!("... ({} more arguments)", args.len() - kept + 1))
-                } else if secrets.contains(&i) {
+                } else if secrets.contains(args, i) {
                     Bytes::from_static(b"(redacted)")
                 } else if args[i].len() > MAX_STRING {
                     let mut arg = args[i][..MAX_STRING].to_vec();

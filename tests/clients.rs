@@ -371,6 +371,125 @@ fn redis_cli_tools() {
     );
 }
 
+/// `redis-cli --eval FILE keys , args` against reddish prints what it
+/// prints against Redis (results, script errors, a missing file).
+#[test]
+fn redis_cli_eval() {
+    if !installed("redis-cli", "redis-cli --eval test") {
+        return;
+    }
+    let Some(oracle) = Server::oracle() else {
+        return;
+    };
+    let server = Server::start();
+    let dir = support::server_dir();
+    let script = format!("{dir}/script.lua");
+    std::fs::write(
+        &script,
+        "redis.call('set', KEYS[1], ARGV[1])\n\
+         return {KEYS[1], KEYS[2], ARGV[1], ARGV[2], redis.call('get', KEYS[1])}\n",
+    )
+    .expect("write script");
+    let failing = format!("{dir}/failing.lua");
+    std::fs::write(&failing, "return redis.call('nosuch')\n").expect("write script");
+    let missing = format!("{dir}/missing.lua");
+    for args in [
+        &["--eval", &script, "k1", "k2", ",", "a1", "a2"][..],
+        &["--no-raw", "--eval", &script, "k1", ",", "a1"],
+        &["--eval", &script, "k1"],
+        &["--eval", &failing],
+        &["--eval", &missing],
+    ] {
+        assert_eq!(
+            cli(server.port, args, None),
+            cli(oracle.port, args, None),
+            "redis-cli {args:?}"
+        );
+    }
+    assert_eq!(cli(server.port, &["GET", "k1"], None), ok("a1\n"));
+}
+
+/// `redis-cli --rdb FILE` takes a full sync's snapshot from reddish: the
+/// file passes redis-check-rdb, and a real redis-server and a fresh reddish
+/// loading it hold the same data (DEBUG DIGEST, Redis's dataset hash).
+#[test]
+fn redis_cli_rdb_saves_a_snapshot_that_loads() {
+    if !installed("redis-cli", "redis-cli --rdb test") {
+        return;
+    }
+    let server = Server::start_with(&["--enable-debug-command", "yes"]);
+    fill_for_tools(server.port);
+    let mut conn = support::Conn::connect(server.port);
+    conn.cmd(&["SET", "timed", "v", "PXAT", "4102444800000"]);
+    conn.cmd(&["SELECT", "3"]);
+    conn.cmd(&["SADD", "in-db-3", "1", "2", "3"]);
+    let digest = |conn: &mut support::Conn| conn.cmd_str(&["DEBUG", "DIGEST"]);
+    let want = digest(&mut conn);
+    assert_ne!(
+        want,
+        digest(&mut support::Conn::connect(Server::start().port))
+    );
+
+    let dir = support::server_dir();
+    let file = format!("{dir}/snapshot.rdb");
+    let run = cli(server.port, &["--rdb", &file], None);
+    assert!(run.success, "redis-cli --rdb failed: {}", run.stdout);
+    if installed("redis-check-rdb", "redis-check-rdb of the snapshot") {
+        let check = run_tool("redis-check-rdb", &[&file], None);
+        assert!(
+            check.success && check.stdout.contains("RDB looks OK!"),
+            "{}",
+            check.stdout
+        );
+    }
+    let load = ["--dir", &dir, "--dbfilename", "snapshot.rdb"];
+    let mut args = load.to_vec();
+    args.extend(["--enable-debug-command", "yes"]);
+    let ours = Server::start_with(&args);
+    assert_eq!(digest(&mut ours.connect()), want);
+    if let Some(oracle) = Server::oracle_with(&args) {
+        assert_eq!(digest(&mut oracle.connect()), want);
+    }
+}
+
+/// `redis-cli --pipe` mass insertion of 1,000,000 commands, ten of them
+/// failing: every reply counted, errors apart, and every write done.
+#[test]
+fn redis_cli_pipe_inserts_a_million_commands() {
+    if !installed("redis-cli", "redis-cli --pipe test") {
+        return;
+    }
+    let server = Server::start();
+    let mut conn = support::Conn::connect(server.port);
+    conn.cmd(&["SET", "text", "not a number"]);
+    let mut pipe = Vec::with_capacity(40 << 20);
+    for i in 0..1_000_000 {
+        if i % 100_000 == 99_999 {
+            pipe.extend(support::request(&[b"INCR", b"text"]));
+        } else {
+            pipe.extend(support::request(&[
+                b"SET",
+                format!("key:{i}").as_bytes(),
+                format!("value:{i}").as_bytes(),
+            ]));
+        }
+    }
+    let piped = cli(server.port, &["--pipe"], Some(&pipe));
+    // redis-cli's exit status says there were errors.
+    let want = Run {
+        stdout: "All data transferred. Waiting for the last reply...\n\
+                 Last reply received from server.\nerrors: 10, replies: 1000000\n"
+            .into(),
+        success: false,
+    };
+    assert_eq!(piped, want);
+    assert_eq!(conn.cmd_str(&["DBSIZE"]), ":999991\r\n");
+    assert_eq!(
+        conn.cmd_str(&["GET", "key:999998"]),
+        "$12\r\nvalue:999998\r\n"
+    );
+}
+
 /// redis-cli output of a tool that runs until interrupted, line-buffered
 /// (`stdbuf`), so what it printed before the interrupt is not lost.
 fn run_cli_for(port: u16, args: &[&str], seconds: f64) -> String {

@@ -169,7 +169,7 @@ proptest! {
         std::fs::create_dir_all(&dir).expect("temp dir");
         let path = dir.join("fuzz.conf");
         std::fs::write(&path, &text).expect("write config");
-        match Config::load(Some(&path), &[]) {
+        match Config::load(Some(&path), None, "") {
             Ok(config) => {
                 // What loaded reads back.
                 let _ = config.get(&[b"*"]);

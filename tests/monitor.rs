@@ -18,6 +18,9 @@ fn mask(line: &str) -> String {
         "not a monitor line: {line:?}"
     );
     let (origin, args) = rest.split_once(']').expect("an origin in brackets");
+    if origin.ends_with(" lua") {
+        return format!("+T {origin}]{args}");
+    }
     let (db, _addr) = origin.split_once(" 127.0.0.1:").expect("a client address");
     format!("+T {db} 127.0.0.1:P]{args}")
 }
@@ -74,6 +77,15 @@ fn monitor_shows_what_redis_shows() {
         &["AUTH", "someone", "secret"],
         &["HELLO", "2", "AUTH", "default", "secret", "SETNAME", "x"],
         &["PING"],
+        // Scripts and functions: shown before the commands they run.
+        &["EVAL", "return redis.call('set', KEYS[1], 'e')", "1", "ek"],
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=lib\nredis.register_function('f', function(k) return redis.call('set', k[1], 'f') end)",
+        ],
+        &["FCALL", "f", "1", "fk"],
+        &["FCALL_RO", "nosuch", "0"],
     ];
     let ours = Server::start();
     assert_eq!(transcript(&ours, script), transcript(&oracle, script));

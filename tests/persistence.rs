@@ -336,7 +336,7 @@ fn clients_get_loading_while_the_file_loads() {
         "--enable-debug-command",
         "yes",
     ];
-    let server = Server::start_with_args(&args, port);
+    let server = Server::start_listening(&args, port, false);
     let mut conn = server.connect();
     assert_eq!(
         conn.cmd_str(&["GET", "key:1"]),

@@ -273,6 +273,7 @@ const WRITES: &[&[&str]] = &[
     &["restore", "rs", "100000", RESTORE_R13, "replace"],
     &["restore", "rs", "1", RESTORE_R13, "replace", "absttl"],
     &["restore", "rs2", "0", "garbage"],
+    &["restore-asking", "rs3", "0", RESTORE_R13],
     // Functions: a load and a delete propagate as themselves.
     &[
         "function",

@@ -305,7 +305,9 @@ fn damaged_files_and_payloads_never_panic() {
     }
     // Truncated anywhere: always refused, never a panic.
     for cut in (0..file.len()).step_by(file.len() / 1500 + 1) {
-        assert!(rdb::load::file(&file[..cut], &limits, 16, 0, true, |_, _| {}, |_| Ok(())).is_err());
+        assert!(
+            rdb::load::file(&file[..cut], &limits, 16, 0, true, |_, _| {}, |_| Ok(())).is_err()
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

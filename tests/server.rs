@@ -731,7 +731,117 @@ fn lolwut_matches_redis() {
         &["LOLWUT", "VERSION", "5", "5000", "300", "0"],
         &["LOLWUT", "VERSION", "x"],
         &["LOLWUT", "VERSION", "5", "x"],
+        // Version 6 with one row: every skyscraper is too low to show.
+        &["LOLWUT", "VERSION", "6", "80", "1"],
+        &["LOLWUT", "VERSION", "6", "0", "-5"],
+        &["LOLWUT", "VERSION", "6", "x"],
+        &["LOLWUT", "VERSION", "6", "10", "x"],
+        &["LOLWUT", "VERSION", "59"],
     ]);
+}
+
+/// A standalone server's cluster commands: each refused as Redis refuses
+/// them with `cluster-enabled no`, after the table's own checks.
+#[test]
+fn cluster_commands_say_cluster_support_is_disabled() {
+    differential(&[
+        &["CLUSTER", "INFO"],
+        &["CLUSTER", "HELP"],
+        &["CLUSTER", "KEYSLOT", "k"],
+        &["CLUSTER", "SLOTS"],
+        &["CLUSTER", "SHARDS"],
+        &["CLUSTER", "NOSUCH"],
+        &["CLUSTER", "KEYSLOT"],
+        &["CLUSTER"],
+        &["READONLY"],
+        &["READWRITE"],
+        &["ASKING"],
+        &["MULTI"],
+        &["CLUSTER", "INFO"],
+        &["EXEC"],
+    ]);
+}
+
+/// MODULE: no module is loaded, and one cannot be: LOAD, LOADEX and UNLOAD
+/// fail as they do in Redis for a library that does not load, once
+/// `enable-module-command` lets them run (refused before that, as DEBUG).
+#[test]
+fn module_commands_as_redis_without_modules() {
+    let script: &[&[&str]] = &[
+        &["MODULE", "LIST"],
+        &["MODULE", "HELP"],
+        &["MODULE", "LOAD", "/nonexistent/module.so"],
+        &[
+            "MODULE",
+            "LOADEX",
+            "/nonexistent/module.so",
+            "CONFIG",
+            "a",
+            "b",
+        ],
+        &["MODULE", "UNLOAD", "nosuch"],
+        &["MODULE", "NOSUCH"],
+        &["MODULE"],
+    ];
+    differential(script);
+    let Some(oracle) = Server::oracle_with(&["--enable-module-command", "yes"]) else {
+        return;
+    };
+    let ours = Server::start_with(&["--enable-module-command", "yes"]);
+    let (mut want, mut got) = (oracle.connect(), ours.connect());
+    for args in script {
+        assert_eq!(
+            String::from_utf8_lossy(&got.cmd(args)),
+            String::from_utf8_lossy(&want.cmd(args)),
+            "{args:?}"
+        );
+    }
+}
+
+/// LOLWUT 6's skyline is random (Redis seeds `rand()` at start-up), so two
+/// servers never draw the same one: the picture's size, its colours (the
+/// four terminal escapes) and the captions must be Redis's.
+#[test]
+fn lolwut_6_draws_a_skyline_shaped_as_redis() {
+    let Some(oracle) = Server::oracle() else {
+        return;
+    };
+    let ours = Server::start();
+    let shape = |server: &Server, args: &[&str]| {
+        let text = text_of(&server.connect().cmd(args));
+        let lines: Vec<&str> = text.split('\n').collect();
+        let (picture, captions) = lines.split_at(lines.len().saturating_sub(3));
+        let mut colours = std::collections::BTreeSet::new();
+        let widths: Vec<usize> = picture
+            .iter()
+            .map(|row| {
+                let cells: Vec<&str> = row.split_terminator(" \x1b[0m").collect();
+                colours.extend(cells.iter().map(|c| c.to_string()));
+                cells.len()
+            })
+            .collect();
+        (widths, colours, captions.join("\n"))
+    };
+    for args in [
+        &["LOLWUT", "VERSION", "6"][..],
+        &["LOLWUT", "VERSION", "6", "33", "17"],
+        &["LOLWUT", "VERSION", "6", "1200", "3"],
+    ] {
+        let (widths, colours, captions) = shape(&ours, args);
+        let (want_widths, _, want_captions) = shape(&oracle, args);
+        assert_eq!(widths, want_widths, "rows and columns of {args:?}");
+        assert_eq!(captions, want_captions, "captions of {args:?}");
+        let allowed = [
+            "\x1b[0;30;40m",
+            "\x1b[0;90;100m",
+            "\x1b[0;37;47m",
+            "\x1b[0;97;107m",
+        ];
+        assert!(
+            colours.iter().all(|c| allowed.contains(&c.as_str())),
+            "colours of {args:?}: {colours:?}"
+        );
+    }
 }
 
 /// CONFIG REWRITE keeps the file's comments and layout, rewrites each
@@ -795,5 +905,125 @@ fn config_rewrite_keeps_the_file_layout() {
     assert_eq!(
         plain.connect().cmd_str(&["CONFIG", "REWRITE"]),
         "-ERR The server is running without a config file\r\n"
+    );
+}
+
+/// DEBUG CONFIG-REWRITE-FORCE-ALL writes every setting, defaults and the
+/// hidden ones too, but never a string setting that has no value
+/// (`requirepass`, the TLS files: Redis's `EMPTY_STRING_IS_NULL`); a server
+/// started from that file has the same settings (Redis's "CONFIG REWRITE
+/// sanity").
+#[test]
+fn config_rewrite_force_all_reads_back() {
+    let dir = support::server_dir();
+    let path = format!("{dir}/reddish.conf");
+    std::fs::write(&path, "save \"\"\nrequirepass \"\"\n# c\n").expect("write config");
+    let args = [
+        path.as_str(),
+        "--dir",
+        &dir,
+        "--enable-debug-command",
+        "yes",
+    ];
+    let server = Server::start_with(&args);
+    let mut conn = server.connect();
+    assert_eq!(conn.cmd_str(&["CONFIG", "SET", "hz", "12"]), "+OK\r\n");
+    assert_eq!(
+        conn.cmd_str(&["DEBUG", "CONFIG-REWRITE-FORCE-ALL"]),
+        "+OK\r\n"
+    );
+    let written = std::fs::read_to_string(&path).expect("read config");
+    let lines: Vec<&str> = written.lines().collect();
+    for line in [
+        "tls-port 0",
+        "key-load-delay 0",
+        "hz 12",
+        "appendonly no",
+        "# c",
+    ] {
+        assert!(lines.contains(&line), "no {line:?} in {written}");
+    }
+    for name in ["requirepass", "tls-cert-file", "masterauth", "unixsocket"] {
+        assert!(
+            !lines.iter().any(|l| l.starts_with(&format!("{name} "))),
+            "{name} in {written}"
+        );
+    }
+    let settings = |conn: &mut Conn| -> BTreeMap<String, String> {
+        let reply = String::from_utf8_lossy(&conn.cmd(&["CONFIG", "GET", "*"])).into_owned();
+        let items: Vec<&str> = reply
+            .split("\r\n")
+            .filter(|l| !l.starts_with(['*', '$']))
+            .collect();
+        items
+            .chunks(2)
+            .filter(|kv| kv.len() == 2 && kv[0] != "port")
+            .map(|kv| (kv[0].to_string(), kv[1].to_string()))
+            .collect()
+    };
+    let before = settings(&mut conn);
+    drop(conn);
+    drop(server);
+    // The same directory (the helper gives a server its own otherwise).
+    let again = Server::start_with(&[path.as_str(), "--dir", &dir]);
+    assert_eq!(settings(&mut again.connect()), before);
+    let plain = Server::start_with(&["--enable-debug-command", "yes"]);
+    assert_eq!(
+        plain
+            .connect()
+            .cmd_str(&["DEBUG", "CONFIG-REWRITE-FORCE-ALL"]),
+        "-ERR CONFIG-REWRITE-FORCE-ALL failed: Bad address\r\n"
+    );
+}
+
+/// CONFIG REWRITE's `user` lines, as Redis's `rewriteConfigUserOption`:
+/// without an ACL file every user, in name order, as ACL LIST describes it
+/// (the file's first `user` line replaced, the others appended); with an
+/// ACL file none, the file's own `user` lines removed. The files
+/// redis-server 7.0.15 writes for the same steps (checked by hand).
+#[test]
+fn config_rewrite_writes_the_users_as_redis() {
+    let dir = support::server_dir();
+    let path = format!("{dir}/reddish.conf");
+    std::fs::write(&path, "save \"\"\nuser alice on >pw ~k* +get\n# c\n").expect("write config");
+    let server = Server::start_with(&[&path, "--dir", &dir]);
+    let mut conn = server.connect();
+    let x_hash = "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881";
+    let bob = format!("#{x_hash}");
+    for rules in [&["bob", "on", &bob, "&ch", "+set"][..], &["aaron", "off"]] {
+        let mut cmd = vec!["ACL", "SETUSER"];
+        cmd.extend(rules);
+        assert_eq!(conn.cmd_str(&cmd), "+OK\r\n");
+    }
+    assert_eq!(conn.cmd_str(&["CONFIG", "REWRITE"]), "+OK\r\n");
+    let pw_hash = "30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4";
+    let written = std::fs::read_to_string(&path).expect("read config");
+    assert_eq!(
+        written.replace(&format!("port {}\n", server.port), ""),
+        format!(
+            "save \"\"\nuser aaron off resetchannels -@all\n# c\n\n\
+             # Generated by CONFIG REWRITE\ndir \"{dir}\"\n\
+             latency-tracking-info-percentiles 50 99 99.9\n\
+             user alice on #{pw_hash} ~k* resetchannels -@all +get\n\
+             user bob on #{x_hash} resetchannels &ch -@all +set\n\
+             user default on nopass ~* &* +@all\n"
+        )
+    );
+
+    let dir = support::server_dir();
+    let path = format!("{dir}/reddish.conf");
+    let acl = format!("{dir}/users.acl");
+    std::fs::write(&acl, "user zed on nopass +@all ~*\n").expect("write acl file");
+    std::fs::write(&path, format!("save \"\"\naclfile {acl}\n# c\n")).expect("write config");
+    let server = Server::start_with(&[&path, "--dir", &dir]);
+    let mut conn = server.connect();
+    assert_eq!(conn.cmd_str(&["CONFIG", "REWRITE"]), "+OK\r\n");
+    let written = std::fs::read_to_string(&path).expect("read config");
+    assert_eq!(
+        written.replace(&format!("port {}\n", server.port), ""),
+        format!(
+            "save \"\"\naclfile \"{acl}\"\n# c\n\n# Generated by CONFIG REWRITE\n\
+             dir \"{dir}\"\nlatency-tracking-info-percentiles 50 99 99.9\n"
+        )
     );
 }

@@ -74,6 +74,20 @@ fn slowlog_logs_what_redis_logs() {
             "pw",
             "keys",
         ],
+        // CONFIG SET's values of secret settings (not of the others, nor
+        // of an odd count Redis refuses first).
+        &[
+            "config",
+            "set",
+            "masterauth",
+            "",
+            "hz",
+            "10",
+            "REQUIREPASS",
+            "",
+        ],
+        &["config", "set", "masteruser", "u", "nosuch", "x"],
+        &["config", "set", "masterauth", "x", "hz"],
         &["slowlog", "len"],
         &["slowlog", "get", "-2"],
         &["slowlog", "get", "x"],

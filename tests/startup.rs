@@ -46,6 +46,49 @@ fn bad_directive_stops_startup_like_redis() {
     }
 }
 
+/// The command line's odd forms (Redis's suite, "redis-server command line
+/// arguments - error cases"): reddish stops with the error redis-server
+/// prints for the same arguments.
+#[test]
+fn command_line_errors_as_redis_server() {
+    let cases: &[&[&str]] = &[
+        &["--port"],
+        &["--port", "6380", "--loglevel"],
+        &["--port", "6379", "6380"],
+        &["--port", "--loglevel", "verbose"],
+        &["--port", "--bla", "--loglevel", "verbose"],
+        &["--logfile", "--my--log--file", "--loglevel", "--bla"],
+        &["--shutdown-on-sigint"],
+        &["--shutdown-on-sigint", "now force", "--shutdown-on-sigterm"],
+        &["--replicaof", "127.0.0.1", "abc"],
+        &["--replicaof", "--127.0.0.1", "abc"],
+        &["--replicaof", "--127.0.0.1", "--abc"],
+        &["--port", "1", "--help"],
+    ];
+    let redis = support::installed("redis-server", "command line comparison");
+    for args in cases {
+        let out = Command::new(env!("CARGO_BIN_EXE_reddish-server"))
+            .args(*args)
+            .output()
+            .expect("run reddish-server");
+        assert!(!out.status.success(), "{args:?}");
+        let ours = String::from_utf8_lossy(&out.stderr)
+            .replace(&format!("reddish {}", env!("CARGO_PKG_VERSION")), "");
+        assert!(
+            ours.contains("*** FATAL CONFIG FILE ERROR"),
+            "{args:?}: {ours}"
+        );
+        if redis {
+            let theirs = Command::new("redis-server")
+                .args(*args)
+                .output()
+                .expect("run redis-server");
+            let theirs = String::from_utf8_lossy(&theirs.stderr).replace("Redis 7.0.15", "");
+            assert_eq!(ours, theirs, "{args:?}");
+        }
+    }
+}
+
 #[test]
 fn config_file_with_flags_overriding_and_several_binds() {
     let file_port = free_port();

@@ -1,6 +1,6 @@
 //! `reddish-server [config-file] [--port N] [--bind ADDR...] ...`, like `redis-server`.
 
-use std::path::PathBuf;
+use std::io::Read;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -29,100 +29,39 @@ struct MallocConf(*const std::ffi::c_char);
 unsafe impl Sync for MallocConf {}
 
 /// A Redis 7 compatible server. With no arguments it serves an in-memory
-/// keyspace on 127.0.0.1:6379. Like redis-server, any other setting can be
-/// given as `--name value...` (e.g. `--save "" --hz 20`), `--bind` too
-/// (`--bind 127.0.0.1 -::1`: its values may start with a dash).
+/// keyspace on 127.0.0.1:6379.
 #[derive(Parser, Debug)]
-#[command(name = "reddish-server", version, about)]
+#[command(name = "reddish-server", version, about, disable_version_flag = true)]
 struct Args {
-    /// A configuration file in redis.conf syntax; the flags below override it.
-    config_file: Option<PathBuf>,
-    /// TCP port to listen on (0 picks a free one).
-    #[arg(long)]
-    port: Option<u16>,
-    /// Number of databases.
-    #[arg(long)]
-    databases: Option<u64>,
-    /// Maximum number of connected clients.
-    #[arg(long)]
-    maxclients: Option<u64>,
-    /// Log level: debug, verbose, notice or warning.
-    #[arg(long)]
-    loglevel: Option<String>,
-    /// Answer inline (telnet) requests with one JSON object per line.
-    #[arg(long)]
-    json: bool,
-}
-
-impl Args {
-    /// The flags as config directives, applied after the file like redis-server's.
-    fn overrides(&self) -> Vec<(String, Vec<String>)> {
-        let mut out = Vec::new();
-        let mut add = |name: &str, values: Vec<String>| out.push((name.to_string(), values));
-        if let Some(p) = self.port {
-            add("port", vec![p.to_string()]);
-        }
-        if let Some(d) = self.databases {
-            add("databases", vec![d.to_string()]);
-        }
-        if let Some(m) = self.maxclients {
-            add("maxclients", vec![m.to_string()]);
-        }
-        if let Some(l) = &self.loglevel {
-            add("loglevel", vec![l.clone()]);
-        }
-        if self.json {
-            add("json", vec!["yes".into()]);
-        }
-        out
-    }
-}
-
-/// Flags clap knows; every other `--name` is a config directive.
-const CLAP_FLAGS: &[&str] = &[
-    "--port",
-    "--databases",
-    "--maxclients",
-    "--loglevel",
-    "--json",
-    "--help",
-    "-h",
-    "--version",
-    "-V",
-];
-
-/// Separates redis-server style `--directive value...` arguments (which take
-/// the values up to the next `--`) from the flags clap parses.
-fn split_directives(argv: Vec<String>) -> (Vec<String>, Vec<(String, Vec<String>)>) {
-    let mut for_clap = Vec::new();
-    let mut directives: Vec<(String, Vec<String>)> = Vec::new();
-    let mut in_directive = false;
-    for arg in argv {
-        let known_flag = CLAP_FLAGS.contains(&arg.as_str());
-        if let Some(name) = arg.strip_prefix("--").filter(|_| !known_flag) {
-            directives.push((name.to_string(), Vec::new()));
-            in_directive = true;
-        } else if known_flag {
-            for_clap.push(arg);
-            in_directive = false;
-        } else if let (true, Some((_, values))) = (in_directive, directives.last_mut()) {
-            values.push(arg);
-        } else {
-            for_clap.push(arg);
-        }
-    }
-    (for_clap, directives)
+    /// Print the version (as the first argument only, as redis-server).
+    #[arg(short = 'v', long, action = clap::ArgAction::Version)]
+    version: (),
+    /// As redis-server: `[config-file] [-] [--name value...]`. A config file
+    /// in redis.conf syntax, `-` to read more config from stdin, then any
+    /// setting as `--name value...` (e.g. `--port 7000 --save "" --hz 20`;
+    /// values may start with a dash), applied after the file. `--json`
+    /// answers inline (telnet) requests with one JSON object per line.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    arguments: Vec<String>,
 }
 
 fn main() -> ExitCode {
     ALLOCATOR.install();
-    let argv: Vec<String> = std::env::args().collect();
-    let program = argv.first().cloned().unwrap_or_default();
-    let config_given = argv.len() > 1;
-    let (for_clap, mut overrides) = split_directives(argv);
-    let args = Args::parse_from(for_clap);
-    overrides.extend(args.overrides());
-    let config = match reddish::config::Config::load(args.config_file.as_deref(), &overrides) {
+    let program = std::env::args().next().unwrap_or_default();
+    let args = Args::parse();
+    let config_given = !args.arguments.is_empty();
+    let line = reddish::config::command_line::parse(&args.arguments);
+    let mut stdin = Vec::new();
+    if line.config_from_stdin {
+        if let Err(e) = std::io::stdin().read_to_end(&mut stdin) {
+            eprintln!("cannot read the config from stdin: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let from_stdin = line.config_from_stdin.then_some(stdin.as_slice());
+    let loaded =
+        reddish::config::Config::load(line.config_file.as_deref(), from_stdin, &line.options);
+    let config = match loaded {
         Ok(config) => config,
         Err(message) => {
             eprintln!("{message}");

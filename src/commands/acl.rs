@@ -113,7 +113,7 @@ fn acl_deluser(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 /// `user <name> <rules>`, as ACL LIST and the ACL file write a user.
-fn user_line(server: &Server, user: &User) -> Vec<u8> {
+pub(super) fn user_line(server: &Server, user: &User) -> Vec<u8> {
     let mut line = b"user ".to_vec();
     line.extend_from_slice(&user.name);
     line.push(b' ');

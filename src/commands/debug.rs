@@ -23,32 +23,12 @@ use std::time::Duration;
 
 use super::args::{error_format, help_reply, positive_arg};
 use super::table::c_string;
-use super::{cmd_locking, CmdResult, Command, Ctx, Locks, Registration};
-use crate::client::Client;
+use super::{cmd_locking, CmdResult, Ctx, Locks, Registration};
 use crate::keyspace::{Keyspace, LockSet, StringValue, Value};
 use crate::number::{atoi, strtod_prefix};
 use crate::protocol::{Reply, Resp};
-use crate::server::Server;
 
 pub static COMMANDS: &[Registration] = &[cmd_locking("debug", debug, Locks::Custom(locks))];
-
-/// Redis's `processCommand` refusal of DEBUG when `enable-debug-command` is
-/// `no`, or `local` and the client is not on loopback. None when allowed.
-pub fn refusal(server: &Server, client: &Client, cmd: &Command) -> Option<Reply> {
-    let local = crate::client::is_local_peer;
-    if cmd.name != "debug"
-        || server
-            .config
-            .debug_command_allowed(local(client.handle.addr))
-    {
-        return None;
-    }
-    Some(Reply::error(
-        "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", \
-         you can run it from a local connection, otherwise you need to set this option in the \
-         configuration file, and then restart the server.",
-    ))
-}
 
 /// DEBUG's metadata names no keys, so the locks come from the subcommand:
 /// every database for DIGEST (it reads the whole dataset), the named keys
@@ -132,6 +112,18 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             Ok(Reply::OK)
         }
         (b"quicklist-packed-threshold", 3) => packed_threshold(args[2]),
+        (b"config-rewrite-force-all", 2) => {
+            // Without a config file Redis's rewrite opens a NULL path.
+            let path =
+                ctx.server.config.file().ok_or_else(|| {
+                    Reply::error("ERR CONFIG-REWRITE-FORCE-ALL failed: Bad address")
+                })?;
+            super::server::rewrite_config(ctx.server, path, true).map_err(|e| {
+                let reason = crate::config::strerror(&e);
+                Reply::error_owned(format!("ERR CONFIG-REWRITE-FORCE-ALL failed: {reason}"))
+            })?;
+            Ok(Reply::OK)
+        }
         (b"change-repl-id", 2) => {
             // No replication yet: nothing to change but the log line.
             tracing::warn!("Changing replication IDs after receiving DEBUG change-repl-id");
@@ -237,6 +229,9 @@ fn help(command: &[u8]) -> Reply {
             "CHANGE-REPL-ID",
             "    Change the replication IDs of the instance.",
             "    Dangerous: should be used only for testing the replication subsystem.",
+            "CONFIG-REWRITE-FORCE-ALL",
+            "    Like CONFIG REWRITE but writes all configuration options, including",
+            "    keywords not listed in original configuration file or default values.",
             "DIGEST",
             "    Output a hex signature representing the current DB content.",
             "DIGEST-VALUE <key> [<key> ...]",

@@ -50,6 +50,9 @@ fn fcall_ro(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn run_fcall(ctx: &mut Ctx, args: &[&[u8]], ro: bool) -> CmdResult {
+    // Shown before the commands the function runs, as Redis's
+    // `fcallCommandGeneric` does (FCALL is flagged `skip_monitor`).
+    ctx.server.monitors.feed_script(ctx.client, args);
     ctx.prevent_propagation();
     let name = String::from_utf8_lossy(args[1]).into_owned();
     let function = LIBRARIES

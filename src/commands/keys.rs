@@ -37,6 +37,7 @@ pub static COMMANDS: &[Registration] = &[
     cmd_locking("copy", copy, Locks::Custom(copy_locks)),
     cmd("dump", dump),
     cmd("restore", restore),
+    cmd("restore-asking", restore),
     cmd_locking("swapdb", swapdb, Locks::All),
     cmd_locking("keys", keys, Locks::Db),
     cmd_locking("scan", scan, Locks::Db),

@@ -1,7 +1,10 @@
-//! LOLWUT [VERSION v] [...] (Redis's lolwut.c, lolwut5.c): computer art
-//! for version 5 (Georg Nees's "Schotter" in Braille characters), the
-//! version line for the others. Version 6's skyscrapers are not drawn yet:
-//! `LOLWUT VERSION 6` answers the version line too.
+//! LOLWUT [VERSION v] [...] (Redis's lolwut.c): computer art for version 5
+//! (Georg Nees's "Schotter" in Braille characters, `lolwut/schotter.rs`)
+//! and version 6 (a city skyline in terminal colours, `lolwut/skyline.rs`),
+//! the version line for the others. Both pictures are random, as Redis's.
+
+mod schotter;
+mod skyline;
 
 use super::args::is;
 use super::{cmd, CmdResult, Ctx, Registration};
@@ -24,34 +27,18 @@ fn lolwut(_ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         rest = &args[3..];
     }
     let v = version.as_bytes();
-    // 5.x but 5.9, and 4.9 (Redis's version string tests).
-    let art = v[1] == b'.' && matches!((v[0], v[2] == b'9'), (b'5', false) | (b'4', true));
-    let text = if art {
-        schotter_command(rest)?
-    } else {
-        format!("Redis ver. {REDIS_VERSION}\n")
+    // Redis's version string tests: 5.x but 5.9, and 4.9, draw version 5;
+    // 6.x but 6.9, and 5.9, version 6.
+    let nine = v[2] == b'9';
+    let text = match (v[0], v[1] == b'.', nine) {
+        (b'5', true, false) | (b'4', true, true) => schotter::command(rest)?,
+        (b'6', true, false) | (b'5', true, true) => skyline::command(rest)?,
+        _ => format!("Redis ver. {REDIS_VERSION}\n"),
     };
     Ok(Reply::Verbatim("txt", text.into()))
 }
 
-/// LOLWUT 5 [columns [squares-per-row [squares-per-col]]], limited as Redis.
-fn schotter_command(args: &[&[u8]]) -> Result<String, Reply> {
-    let mut sizes = [66i64, 8, 12];
-    for (size, arg) in sizes.iter_mut().zip(args) {
-        *size = integer(arg)?;
-    }
-    let cols = sizes[0].clamp(1, 1000) as i32;
-    let per_row = sizes[1].clamp(1, 200) as i32;
-    let per_col = sizes[2].clamp(1, 200) as i32;
-    let canvas = schotter(cols, per_row, per_col);
-    let mut text = canvas.render();
-    text.push_str("\nGeorg Nees - schotter, plotter on paper, 1968. Redis ver. ");
-    text.push_str(REDIS_VERSION);
-    text.push('\n');
-    Ok(text)
-}
-
-/// A black and white picture, one byte a pixel (Redis's `lwCanvas`).
+/// A picture of one byte a pixel, its colour (Redis's `lwCanvas`).
 struct Canvas {
     width: i32,
     height: i32,
@@ -59,38 +46,40 @@ struct Canvas {
 }
 
 impl Canvas {
-    fn new(width: i32, height: i32) -> Canvas {
+    fn new(width: i32, height: i32, background: u8) -> Canvas {
         let size = (width.max(0) as usize) * (height.max(0) as usize);
         Canvas {
             width,
             height,
-            pixels: vec![0; size],
+            pixels: vec![background; size],
         }
     }
 
-    /// Drawing off the canvas does nothing.
-    fn set(&mut self, x: i32, y: i32) {
-        if x >= 0 && x < self.width && y >= 0 && y < self.height {
-            self.pixels[(x + y * self.width) as usize] = 1;
+    fn index(&self, x: i32, y: i32) -> Option<usize> {
+        (x >= 0 && x < self.width && y >= 0 && y < self.height)
+            .then(|| (x + y * self.width) as usize)
+    }
+
+    /// Drawing off the canvas does nothing (`lwDrawPixel`).
+    fn draw(&mut self, x: i32, y: i32, color: u8) {
+        if let Some(i) = self.index(x, y) {
+            self.pixels[i] = color;
         }
     }
 
-    fn get(&self, x: i32, y: i32) -> bool {
-        x >= 0
-            && x < self.width
-            && y >= 0
-            && y < self.height
-            && self.pixels[(x + y * self.width) as usize] != 0
+    /// Off the canvas reads as colour 0 (`lwGetPixel`).
+    fn pixel(&self, x: i32, y: i32) -> u8 {
+        self.index(x, y).map_or(0, |i| self.pixels[i])
     }
 
     /// Bresenham's line, as `lwDrawLine`.
-    fn line(&mut self, (mut x1, mut y1): (i32, i32), (x2, y2): (i32, i32)) {
+    fn line(&mut self, (mut x1, mut y1): (i32, i32), (x2, y2): (i32, i32), color: u8) {
         let (dx, dy) = ((x2 - x1).abs(), (y2 - y1).abs());
         let sx = if x1 < x2 { 1 } else { -1 };
         let sy = if y1 < y2 { 1 } else { -1 };
         let mut err = dx - dy;
         loop {
-            self.set(x1, y1);
+            self.draw(x1, y1, color);
             if x1 == x2 && y1 == y2 {
                 break;
             }
@@ -108,7 +97,7 @@ impl Canvas {
 
     /// A square centred on x, y, turned by `angle` (`lwDrawSquare`, with
     /// its float and double steps).
-    fn square(&mut self, x: i32, y: i32, size: f32, angle: f32) {
+    fn square(&mut self, x: i32, y: i32, size: f32, angle: f32, color: u8) {
         // Redis divides by its own double literal, then rounds in double.
         #[allow(clippy::approx_constant)]
         let size = (f64::from(size) / 1.414_213_562_3) as f32;
@@ -124,74 +113,13 @@ impl Canvas {
             k += std::f32::consts::FRAC_PI_2;
         }
         for j in 0..4 {
-            self.line(points[j], points[(j + 1) % 4]);
+            self.line(points[j], points[(j + 1) % 4], color);
         }
-    }
-
-    /// Braille characters, each 2x4 pixels (Redis's `renderCanvas`).
-    fn render(&self) -> String {
-        let mut text = String::new();
-        let mut y = 0;
-        while y < self.height {
-            let mut x = 0;
-            while x < self.width {
-                let bits = [
-                    (x, y),
-                    (x, y + 1),
-                    (x, y + 2),
-                    (x + 1, y),
-                    (x + 1, y + 1),
-                    (x + 1, y + 2),
-                    (x, y + 3),
-                    (x + 1, y + 3),
-                ];
-                let byte = bits
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, &(px, py))| self.get(px, py))
-                    .fold(0u32, |b, (i, _)| b | 1 << i);
-                text.push(char::from_u32(0x2800 + byte).unwrap_or(' '));
-                x += 2;
-            }
-            if y != self.height - 1 {
-                text.push('\n');
-            }
-            y += 4;
-        }
-        text
     }
 }
 
-/// Georg Nees's Schotter: rows of squares, more and more displaced and
-/// turned going down (`lwDrawSchotter`).
-fn schotter(cols: i32, per_row: i32, per_col: i32) -> Canvas {
-    let width = cols * 2;
-    let padding = if width > 4 { 2 } else { 0 };
-    let side = (width - padding * 2) as f32 / per_row as f32;
-    let height = (side * per_col as f32 + (padding * 2) as f32) as i32;
-    let mut canvas = Canvas::new(width, height);
-    let random = || rand::random::<u32>() as f32 / u32::MAX as f32;
-    for y in 0..per_col {
-        for x in 0..per_row {
-            let mut sx = (x as f32 * side + side / 2.0 + padding as f32) as i32;
-            let mut sy = (y as f32 * side + side / 2.0 + padding as f32) as i32;
-            let mut angle = 0.0;
-            if y > 1 {
-                let scale = |r: f32| {
-                    let r = r / per_col as f32 * y as f32;
-                    if rand::random::<bool>() {
-                        -r
-                    } else {
-                        r
-                    }
-                };
-                let (r1, r2, r3) = (scale(random()), scale(random()), scale(random()));
-                angle = r1;
-                sx = (sx as f32 + r2 * side / 3.0) as i32;
-                sy = (sy as f32 + r3 * side / 3.0) as i32;
-            }
-            canvas.square(sx, sy, side, angle);
-        }
-    }
-    canvas
+/// C's `rand()`: a non-negative `int` (0..=RAND_MAX, 2^31-1 in glibc), so
+/// the pictures' `rand() % n` arithmetic reads as Redis's.
+fn rand() -> i32 {
+    (rand::random::<u32>() >> 1) as i32
 }

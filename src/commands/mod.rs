@@ -13,6 +13,7 @@ pub mod args;
 mod bitmap;
 mod blocking;
 mod callstats;
+mod cluster;
 mod connection;
 mod debug;
 mod functions;
@@ -24,6 +25,7 @@ mod list;
 mod lolwut;
 pub mod meta;
 pub mod migrate;
+mod module;
 mod pubsub;
 mod replication;
 mod scripting;
@@ -123,6 +125,8 @@ fn registrations() -> impl Iterator<Item = &'static Registration> {
         debug::COMMANDS,
         migrate::COMMANDS,
         lolwut::COMMANDS,
+        cluster::COMMANDS,
+        module::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -761,6 +765,31 @@ pub fn execute(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
     reply
 }
 
+/// Redis's `processCommand` refusal of a `protected` command (DEBUG,
+/// MODULE LOAD/LOADEX/UNLOAD) when `enable-debug-command` or
+/// `enable-module-command` is `no`, or `local` and the client is not on
+/// loopback. None when allowed.
+fn protected_refusal(server: &Server, client: &Client, cmd: &Command) -> Option<Reply> {
+    if !cmd.flags.contains(Flags::PROTECTED) {
+        return None;
+    }
+    let local = crate::client::is_local_peer(client.handle.addr);
+    let (command, setting, allowed) = if cmd.name.starts_with("module|") {
+        let allowed = server.config.module_command_allowed(local);
+        ("MODULE", "enable-module-command", allowed)
+    } else {
+        let allowed = server.config.debug_command_allowed(local);
+        ("DEBUG", "enable-debug-command", allowed)
+    };
+    (!allowed).then(|| {
+        Reply::error_owned(format!(
+            "ERR {command} command not allowed. If the {setting} option is set to \"local\", \
+             you can run it from a local connection, otherwise you need to set this option in the \
+             configuration file, and then restart the server."
+        ))
+    })
+}
+
 fn dispatch(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
     // Redis's `processCommand` keeps the tracking table within
     // `tracking-table-max-keys` before each command.
@@ -770,7 +799,7 @@ fn dispatch(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
         Err((cmd, reply)) => return refuse(server, client, cmd, reply),
     };
     client.note_command(cmd, server.keyspace.lru_clock.now_ms());
-    if let Some(reply) = debug::refusal(server, client, cmd) {
+    if let Some(reply) = protected_refusal(server, client, cmd) {
         return refuse(server, client, Some(cmd), reply);
     }
     if client.auth_required(&server.acl) && !cmd.flags.contains(Flags::NO_AUTH) {

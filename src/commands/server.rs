@@ -432,21 +432,32 @@ fn config_rewrite(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
             "ERR The server is running without a config file",
         ));
     };
-    match ctx.server.config.rewrite(path) {
+    match rewrite_config(ctx.server, path, false) {
         Ok(()) => {
             tracing::info!("CONFIG REWRITE executed with success.");
             Ok(Reply::OK)
         }
         Err(e) => {
-            // C's strerror text, without Rust's " (os error N)".
-            let text = e.to_string();
-            let reason = text.split(" (os error").next().unwrap_or_default();
+            let reason = crate::config::strerror(&e);
             tracing::warn!("CONFIG REWRITE failed: {reason}");
             Err(Reply::error_owned(format!(
                 "ERR Rewriting config file: {reason}"
             )))
         }
     }
+}
+
+/// Redis's `rewriteConfig`: the settings and the ACL users in force written
+/// to the config file; `force_write` writes the defaults too.
+pub(super) fn rewrite_config(
+    server: &crate::server::Server,
+    path: &std::path::Path,
+    force_write: bool,
+) -> std::io::Result<()> {
+    let users: Vec<Vec<u8>> = (server.acl.all_users().iter())
+        .map(|user| super::acl::user_line(server, user))
+        .collect();
+    server.config.rewrite(path, &users, force_write)
 }
 
 /// Redis 7.0.15's CONFIG HELP text, word for word.

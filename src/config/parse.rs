@@ -353,8 +353,15 @@ pub fn strerror(e: &std::io::Error) -> String {
         Some(40) => "Too many levels of symbolic links",
         Some(98) => "Address already in use",
         Some(99) => "Cannot assign requested address",
-        Some(n) => return format!("Unknown error {n}"),
-        None => return e.to_string(),
+        // The C library's text, as Rust words it, without its " (os error N)".
+        _ => {
+            let text = e.to_string();
+            return text
+                .split(" (os error")
+                .next()
+                .unwrap_or_default()
+                .to_string();
+        }
     };
     text.to_string()
 }

@@ -14,7 +14,7 @@ use std::io::Write;
 use std::path::Path;
 
 use super::parse::{format_percentile, keyspace_events_to_string, repr};
-use super::table::{Kind, NumFmt, Special, HIDDEN, TABLE};
+use super::table::{Kind, NumFmt, Special, EMPTY_IS_NULL, HIDDEN, TABLE};
 use super::{lookup, Config, Val, DEFAULT_BIND, DEFAULT_OBUF, DEFAULT_OOM};
 use crate::protocol::inline::split_args;
 
@@ -36,16 +36,19 @@ struct State {
     option_lines: HashMap<String, Vec<usize>>,
     rewritten: HashSet<String>,
     needs_signature: bool,
+    /// Every setting written, defaults too (DEBUG CONFIG-REWRITE-FORCE-ALL).
+    force_write: bool,
 }
 
 impl State {
     /// Redis's `rewriteConfigReadOldFile`.
-    fn read(text: &str) -> State {
+    fn read(text: &str, force_write: bool) -> State {
         let mut state = State {
             lines: Vec::new(),
             option_lines: HashMap::new(),
             rewritten: HashSet::new(),
             needs_signature: true,
+            force_write,
         };
         for raw in text.split('\n') {
             let line = raw.trim_matches(|c| matches!(c, '\r' | '\n' | '\t' | ' '));
@@ -85,7 +88,8 @@ impl State {
     }
 
     /// Redis's `rewriteConfigRewriteLine`: replaces the option's next line
-    /// in the file, or appends it when `force` (the value is not the default).
+    /// in the file, or appends it when `force` (the value is not the default)
+    /// or every setting is written.
     fn rewrite(&mut self, option: &str, line: String, force: bool) {
         self.rewritten.insert(option.to_string());
         if let Some(lines) = self.option_lines.get_mut(option) {
@@ -95,7 +99,7 @@ impl State {
                 return;
             }
         }
-        if !force {
+        if !force && !self.force_write {
             return;
         }
         if self.needs_signature {
@@ -150,14 +154,21 @@ fn memory(bytes: i64) -> String {
 }
 
 impl Config {
-    /// Rewrites the file at `path` (see the module doc).
-    pub fn rewrite(&self, path: &Path) -> std::io::Result<()> {
+    /// Rewrites the file at `path` (see the module doc); `users` are the
+    /// ACL users' `user` lines, as ACL LIST gives them. `force_write` writes
+    /// every setting, defaults too (Redis's `rewriteConfig(path, 1)`).
+    pub fn rewrite(
+        &self,
+        path: &Path,
+        users: &[Vec<u8>],
+        force_write: bool,
+    ) -> std::io::Result<()> {
         let old = match std::fs::read(path) {
             Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(e),
         };
-        let mut state = State::read(&old);
+        let mut state = State::read(&old, force_write);
         for (i, def) in TABLE.iter().enumerate() {
             // reddish's own settings (hidden) are written only when set.
             let name = def.name;
@@ -180,6 +191,10 @@ impl Config {
                     let value = String::from_utf8_lossy(&self.render(i)).into_owned();
                     state.rewrite(name, format!("{name} {value}"), n != default);
                 }
+                Kind::Str { .. } if def.flags & EMPTY_IS_NULL != 0 && self.render(i).is_empty() => {
+                    // No value (Redis's NULL): the next start must not see one.
+                    state.processed(name);
+                }
                 Kind::Str { default, .. } => {
                     let value = self.render(i);
                     let force = value != default.as_bytes() && def.flags & HIDDEN == 0;
@@ -188,12 +203,15 @@ impl Config {
                 Kind::Special(special) => self.rewrite_special(&mut state, i, special),
             }
         }
-        // The default user, as Redis describes it with no ACL file.
-        state.rewrite(
-            "user",
-            "user default on nopass ~* &* +@all".to_string(),
-            true,
-        );
+        // Redis's `rewriteConfigUserOption`: with an ACL file the users
+        // live there and the file's `user` lines go; without one every user
+        // is written (in name order, as ACL LIST), the default one too.
+        if self.aclfile().is_empty() {
+            for line in users {
+                state.rewrite("user", String::from_utf8_lossy(line).into_owned(), true);
+            }
+        }
+        state.processed("user");
         write_atomically(path, state.content().as_bytes())
     }
 

@@ -1,9 +1,10 @@
 //! The settings table: Redis 7.0's `static_configs[]` (config.c) with the
 //! names, aliases, flags, types, bounds and compiled-in defaults of
 //! redis-server 7.0.15 (checked with `CONFIG GET *` on a server started
-//! without a config file). TLS settings are left out (reddish has no TLS,
-//! like a Redis built without `BUILD_TLS`), as are Redis's test-only
-//! hidden settings, except the two delays its persistence tests use.
+//! without a config file), the TLS settings (Debian's build has TLS) and
+//! Redis's hidden test settings included. A setting whose subsystem reddish
+//! lacks keeps Redis's default: [`unsupported`] says why another value is
+//! refused.
 
 use super::parse::valid_proc_title_template;
 
@@ -17,6 +18,12 @@ pub const PROTECTED: u8 = 2;
 pub const MULTI_ARG: u8 = 4;
 /// Redis `HIDDEN_CONFIG`: CONFIG GET shows it only for its exact name.
 pub const HIDDEN: u8 = 8;
+/// Redis `SENSITIVE_CONFIG`: a CONFIG SET of it shows its value redacted in
+/// the slow log.
+pub const SENSITIVE: u8 = 16;
+/// Redis `EMPTY_STRING_IS_NULL`: an empty value is no value, which CONFIG
+/// REWRITE never writes (and removes from the file).
+pub const EMPTY_IS_NULL: u8 = 32;
 
 /// How a numeric setting is parsed and rendered (Redis `INTEGER_CONFIG`,
 /// `MEMORY_CONFIG`, `MEMORY_CONFIG | PERCENT_CONFIG`, `OCTAL_CONFIG`).
@@ -235,6 +242,8 @@ const REPL_DISKLESS_LOAD: &[(&str, i64)] = &[("disabled", 0), ("on-empty-db", 1)
 const OOM_SCORE_ADJ: &[(&str, i64)] = &[("no", 0), ("yes", 1), ("relative", 1), ("absolute", 2)];
 const ACL_PUBSUB_DEFAULT: &[(&str, i64)] = &[("allchannels", 1), ("resetchannels", 0)];
 const SANITIZE_DUMP: &[(&str, i64)] = &[("no", 0), ("yes", 1), ("clients", 2)];
+/// Redis `tls_auth_clients_enum` (TLS_CLIENT_AUTH_*).
+const TLS_AUTH_CLIENTS: &[(&str, i64)] = &[("no", 0), ("yes", 1), ("optional", 2)];
 /// Redis `protected_action_enum` (PROTECTED_ACTION_ALLOWED_*).
 pub const PROTECTED_ACTION: &[(&str, i64)] = &[("no", 0), ("yes", 1), ("local", 2)];
 pub const PROTECTED_ACTION_YES: i64 = 1;
@@ -408,21 +417,31 @@ pub const TABLE: &[Def] = &[
     b("use-exit-on-panic", None, HIDDEN, false),
     // Strings.
     s("aclfile", None, I, ""),
-    s("unixsocket", None, I, ""),
-    s("pidfile", None, I, ""),
-    s("replica-announce-ip", Some("slave-announce-ip"), 0, ""),
-    s("masteruser", None, 0, ""),
-    s("cluster-announce-ip", None, 0, ""),
+    s("unixsocket", None, I | EMPTY_IS_NULL, ""),
+    s("pidfile", None, I | EMPTY_IS_NULL, ""),
+    s(
+        "replica-announce-ip",
+        Some("slave-announce-ip"),
+        EMPTY_IS_NULL,
+        "",
+    ),
+    s("masteruser", None, SENSITIVE | EMPTY_IS_NULL, ""),
+    s("cluster-announce-ip", None, EMPTY_IS_NULL, ""),
     s("cluster-config-file", None, I, "nodes.conf"),
-    s_checked("cluster-announce-hostname", 0, "", valid_hostname),
+    s_checked(
+        "cluster-announce-hostname",
+        EMPTY_IS_NULL,
+        "",
+        valid_hostname,
+    ),
     s("syslog-ident", None, I, "redis"),
     s_checked("dbfilename", PROTECTED, "dump.rdb", valid_dbfilename),
     s_checked("appendfilename", I, "appendonly.aof", valid_aof_filename),
     s_checked("appenddirname", I, "appendonlydir", valid_aof_dirname),
-    s("server_cpulist", None, I, ""),
-    s("bio_cpulist", None, I, ""),
-    s("aof_rewrite_cpulist", None, I, ""),
-    s("bgsave_cpulist", None, I, ""),
+    s("server_cpulist", None, I | EMPTY_IS_NULL, ""),
+    s("bio_cpulist", None, I | EMPTY_IS_NULL, ""),
+    s("aof_rewrite_cpulist", None, I | EMPTY_IS_NULL, ""),
+    s("bgsave_cpulist", None, I | EMPTY_IS_NULL, ""),
     s("ignore-warnings", None, 0, ""),
     s_checked(
         "proc-title-template",
@@ -430,10 +449,10 @@ pub const TABLE: &[Def] = &[
         "{title} {listen-addr} {server-mode}",
         valid_proc_title,
     ),
-    s("bind-source-addr", None, 0, ""),
+    s("bind-source-addr", None, EMPTY_IS_NULL, ""),
     s("logfile", None, I, ""),
-    s("masterauth", None, 0, ""),
-    s("requirepass", None, 0, ""),
+    s("masterauth", None, SENSITIVE | EMPTY_IS_NULL, ""),
+    s("requirepass", None, SENSITIVE | EMPTY_IS_NULL, ""),
     // Enums.
     e("supervised", I, SUPERVISED, 3),
     e("syslog-facility", I, SYSLOG_FACILITY, 1),
@@ -491,21 +510,6 @@ pub const TABLE: &[Def] = &[
         -2,
     ),
     int("tcp-keepalive", None, 0, 0, INT_MAX, 300),
-    // Test hooks: microseconds the snapshot walker sleeps per key, and the
-    // loader per key (negative: one key in -N sleeps 1 µs).
-    int("rdb-key-save-delay", None, HIDDEN, INT_MIN, INT_MAX, 0),
-    int("key-load-delay", None, HIDDEN, INT_MIN, INT_MAX, 0),
-    // How often Redis's loader serves clients; ours loads on a thread of
-    // its own while the event loops serve them all along, so any value
-    // holds.
-    int(
-        "loading-process-events-interval-bytes",
-        None,
-        HIDDEN,
-        1024,
-        INT_MAX,
-        2 * 1024 * 1024,
-    ),
     int("cluster-migration-barrier", None, 0, 0, INT_MAX, 1),
     int("active-defrag-cycle-min", None, 0, 1, 99, 1),
     int("active-defrag-cycle-max", None, 0, 1, 99, 25),
@@ -739,6 +743,43 @@ pub const TABLE: &[Def] = &[
         false,
         NumFmt::Memory,
     ),
+    // TLS (issue 19): only the defaults, see `unsupported`.
+    int("tls-port", None, 0, 0, 65535, 0),
+    int("tls-session-cache-size", None, 0, 0, INT_MAX, 20 * 1024),
+    int("tls-session-cache-timeout", None, 0, 0, INT_MAX, 300),
+    b("tls-cluster", None, 0, false),
+    b("tls-replication", None, 0, false),
+    e("tls-auth-clients", 0, TLS_AUTH_CLIENTS, 1),
+    b("tls-prefer-server-ciphers", None, 0, false),
+    b("tls-session-caching", None, 0, true),
+    s("tls-cert-file", None, EMPTY_IS_NULL, ""),
+    s("tls-key-file", None, EMPTY_IS_NULL, ""),
+    s("tls-key-file-pass", None, EMPTY_IS_NULL, ""),
+    s("tls-client-cert-file", None, EMPTY_IS_NULL, ""),
+    s("tls-client-key-file", None, EMPTY_IS_NULL, ""),
+    s("tls-client-key-file-pass", None, EMPTY_IS_NULL, ""),
+    s("tls-dh-params-file", None, EMPTY_IS_NULL, ""),
+    s("tls-ca-cert-file", None, EMPTY_IS_NULL, ""),
+    s("tls-ca-cert-dir", None, EMPTY_IS_NULL, ""),
+    s("tls-protocols", None, EMPTY_IS_NULL, ""),
+    s("tls-ciphers", None, EMPTY_IS_NULL, ""),
+    s("tls-ciphersuites", None, EMPTY_IS_NULL, ""),
+    // Redis's hidden settings for its tests: CONFIG GET shows them only by
+    // their exact name.
+    int("rdb-key-save-delay", None, HIDDEN, INT_MIN, INT_MAX, 0),
+    int("key-load-delay", None, HIDDEN, INT_MIN, INT_MAX, 0),
+    int("watchdog-period", None, HIDDEN, 0, INT_MAX, 0),
+    // How often Redis's loader serves clients between chunks; ours loads on
+    // a thread of its own while the event loops serve them all along, so
+    // any value holds.
+    int(
+        "loading-process-events-interval-bytes",
+        None,
+        HIDDEN,
+        1024,
+        INT_MAX,
+        2 * MB,
+    ),
     // Hand-written ones.
     sp("dir", None, PROTECTED, Special::Dir),
     sp("save", None, MULTI_ARG, Special::Save),
@@ -821,4 +862,17 @@ pub fn lookup(name: &[u8]) -> Option<(usize, bool)> {
             None
         }
     })
+}
+
+/// Why a setting reddish has no subsystem for accepts only Redis's default
+/// value (so CONFIG SET to the value it has, and a CONFIG REWRITE of every
+/// setting, still work); `None` for the settings reddish honours.
+pub fn unsupported(name: &str) -> Option<&'static str> {
+    if name.starts_with("tls-") {
+        return Some("reddish has no TLS support yet: the tls-* settings keep their defaults");
+    }
+    match name {
+        "watchdog-period" => Some("reddish has no software watchdog"),
+        _ => None,
+    }
 }

@@ -4,8 +4,8 @@
 use super::*;
 use std::sync::Arc;
 
-/// `CONFIG GET *` of redis-server 7.0.15 started with only `--port 7779`
-/// (TLS settings removed).
+/// `CONFIG GET *` of redis-server 7.0.15 (Debian's, built with TLS)
+/// started with only `--port 7779`.
 const REDIS_DEFAULTS: &[(&str, &str)] = &[
     ("acl-pubsub-default", "resetchannels"),
     ("aclfile", ""),
@@ -175,6 +175,26 @@ const REDIS_DEFAULTS: &[(&str, &str)] = &[
     ("tcp-backlog", "511"),
     ("tcp-keepalive", "300"),
     ("timeout", "0"),
+    ("tls-auth-clients", "yes"),
+    ("tls-ca-cert-dir", ""),
+    ("tls-ca-cert-file", ""),
+    ("tls-cert-file", ""),
+    ("tls-ciphers", ""),
+    ("tls-ciphersuites", ""),
+    ("tls-client-cert-file", ""),
+    ("tls-client-key-file", ""),
+    ("tls-client-key-file-pass", ""),
+    ("tls-cluster", "no"),
+    ("tls-dh-params-file", ""),
+    ("tls-key-file", ""),
+    ("tls-key-file-pass", ""),
+    ("tls-port", "0"),
+    ("tls-prefer-server-ciphers", "no"),
+    ("tls-protocols", ""),
+    ("tls-replication", "no"),
+    ("tls-session-cache-size", "20480"),
+    ("tls-session-cache-timeout", "300"),
+    ("tls-session-caching", "yes"),
     ("tracking-table-max-keys", "1000000"),
     ("unixsocket", ""),
     ("unixsocketperm", "0"),
@@ -239,6 +259,63 @@ fn defaults_match_redis() {
             _ => assert_eq!(got, *value, "{name}"),
         }
     }
+}
+
+/// Redis's hidden test settings: their defaults by exact name, never
+/// matched by a pattern.
+#[test]
+fn hidden_settings_need_their_exact_name() {
+    let c = Config::new();
+    for (name, value) in [
+        ("rdb-key-save-delay", "0"),
+        ("key-load-delay", "0"),
+        ("watchdog-period", "0"),
+        ("loading-process-events-interval-bytes", "2097152"),
+        ("use-exit-on-panic", "no"),
+    ] {
+        assert_eq!(get1(&c, name), value);
+        assert!(c.get(&[b"*"]).iter().all(|(n, _)| n != name), "{name}");
+    }
+    set1(&c, "key-load-delay", "-10").expect("any int");
+    assert_eq!(get1(&c, "key-load-delay"), "-10");
+    assert_eq!(
+        set_err(&c, "loading-process-events-interval-bytes", "10"),
+        failed(
+            "loading-process-events-interval-bytes",
+            "argument must be between 1024 and 2147483647 inclusive"
+        )
+    );
+}
+
+/// Settings reddish has no subsystem for (TLS, the watchdog) take their
+/// default, so setting every setting to its value
+/// works, and refuse any other value rather than pretend; Redis's own
+/// syntax errors come first.
+#[test]
+fn unsupported_settings_keep_their_defaults() {
+    let c = Config::new();
+    for (name, value) in REDIS_DEFAULTS.iter().filter(|(n, _)| n.starts_with("tls-")) {
+        set1(&c, name, value).expect(name);
+    }
+    let no_tls = "reddish has no TLS support yet: the tls-* settings keep their defaults";
+    for (name, value, why) in [
+        ("tls-port", "6380", no_tls),
+        ("tls-auth-clients", "optional", no_tls),
+        ("tls-cert-file", "/etc/cert.pem", no_tls),
+        ("tls-replication", "yes", no_tls),
+        (
+            "tls-port",
+            "x",
+            "argument couldn't be parsed into an integer",
+        ),
+        ("watchdog-period", "100", "reddish has no software watchdog"),
+    ] {
+        assert_eq!(set_err(&c, name, value), failed(name, why));
+    }
+    assert_eq!(
+        load_text("tls", "tls-port 6380\n").err(),
+        Some(fatal(1, "tls-port 6380", no_tls))
+    );
 }
 
 #[test]
@@ -352,8 +429,8 @@ fn get_patterns_and_aliases() {
     // Hidden: exact name only.
     assert_eq!(names(&[b"json"]), ["json"]);
     assert!(names(&[b"js*"]).is_empty());
-    assert_eq!(c.get(&[b"*"]).len(), 172);
-    assert_eq!(c.get(&[b"*", b"*"]).len(), 172);
+    assert_eq!(c.get(&[b"*"]).len(), 192);
+    assert_eq!(c.get(&[b"*", b"*"]).len(), 192);
 }
 
 #[test]
@@ -771,7 +848,12 @@ fn client_output_buffer_limit_merges() {
 #[test]
 fn protected_configs() {
     let dir = scratch_dir("protected");
-    let c = Config::load(None, &[opt("enable-protected-configs", &["local"])]).expect("load");
+    let c = Config::load(
+        None,
+        None,
+        &options(&["--enable-protected-configs", "local"]),
+    )
+    .expect("load");
     let d = dir.to_string_lossy().into_owned();
     assert_eq!(
         set_err(&c, "dir", &d),
@@ -783,7 +865,8 @@ fn protected_configs() {
         c.dir(),
         std::fs::canonicalize(&dir).expect("dir").to_string_lossy()
     );
-    let c = Config::load(None, &[opt("enable-protected-configs", &["yes"])]).expect("load");
+    let c =
+        Config::load(None, None, &options(&["--enable-protected-configs", "yes"])).expect("load");
     c.set(&[(b"dir", d.as_bytes())]).expect("allowed");
     std::fs::create_dir_all(dir.join("sub")).expect("mkdir");
     set1(&c, "dir", "sub").expect("relative to current dir");
@@ -807,7 +890,7 @@ fn protected_configs() {
     );
     set1(&c, "dbfilename", "x.rdb").expect("set");
     assert_eq!(c.dbfilename(), "x.rdb");
-    let c = Config::load(None, &[opt("enable-debug-command", &["local"])]).expect("load");
+    let c = Config::load(None, None, &options(&["--enable-debug-command", "local"])).expect("load");
     assert!(c.debug_command_allowed(true));
     assert!(!c.debug_command_allowed(false));
 }
@@ -821,17 +904,16 @@ fn scratch_dir(tag: &str) -> PathBuf {
     dir
 }
 
-fn opt(name: &str, args: &[&str]) -> (String, Vec<String>) {
-    (
-        name.to_string(),
-        args.iter().map(|s| s.to_string()).collect(),
-    )
+/// The config text of redis-server style command-line arguments.
+fn options(args: &[&str]) -> String {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    command_line::parse(&args).options
 }
 
 fn load_text(tag: &str, text: &str) -> Result<Config, String> {
     let path = scratch_dir(tag).join("t.conf");
     std::fs::write(&path, text).expect("write");
-    Config::load(Some(&path), &[])
+    Config::load(Some(&path), None, "")
 }
 
 fn fatal(line: usize, text: &str, why: &str) -> String {
@@ -864,11 +946,10 @@ fn load_file_and_overrides() {
     std::fs::write(&path, "port 7001\n").expect("write");
     let c = Config::load(
         Some(&path),
-        &[
-            opt("port", &["7002"]),
-            opt("save", &[""]),
-            opt("bind", &["1.2.3.4", "5.6.7.8"]),
-        ],
+        None,
+        &options(&[
+            "--port", "7002", "--save", "", "--bind", "1.2.3.4", "5.6.7.8",
+        ]),
     )
     .expect("load");
     assert_eq!(c.port(), 7002);
@@ -876,21 +957,24 @@ fn load_file_and_overrides() {
     assert_eq!(c.bind(), vec!["1.2.3.4".to_string(), "5.6.7.8".to_string()]);
     let c = Config::load(
         None,
-        &[opt("save", &["60", "1"]), opt("loglevel", &["warning"])],
+        None,
+        &options(&["--save", "60", "1", "--loglevel", "warning"]),
     )
     .expect("load");
     assert_eq!(c.save(), vec![(60, 1)]);
     assert_eq!(c.loglevel(), "warning");
     let c3 = Config::load(
         None,
-        &[opt("save", &["60 1 10 5"]), opt("bind", &["::1 1.2.3.4"])],
+        None,
+        &options(&["--save", "60 1 10 5", "--bind", "::1 1.2.3.4"]),
     )
     .expect("load");
     assert_eq!(c3.save(), vec![(60, 1), (10, 5)]);
     assert_eq!(c3.bind(), vec!["::1".to_string(), "1.2.3.4".to_string()]);
     let c = Config::load(
         None,
-        &[opt("databases", &["4"]), opt("daemonize", &["yes"])],
+        None,
+        &options(&["--databases", "4", "--daemonize", "yes"]),
     )
     .expect("load");
     assert_eq!(c.databases(), 4);
@@ -1037,9 +1121,79 @@ fn load_errors() {
     }
 }
 
+/// redis-server's command line as config text (Redis 7.0.15's `main()`),
+/// and the errors its odd forms give (the suite's "command line
+/// arguments" tests, checked with redis-server).
+#[test]
+fn command_line_as_redis_server() {
+    let parse = |args: &[&str]| {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        command_line::parse(&args)
+    };
+    let line = parse(&["a.conf", "--port", "6380", "--bind", "::1", "-::1"]);
+    assert_eq!(line.config_file, Some(PathBuf::from("a.conf")));
+    assert!(!line.config_from_stdin);
+    assert_eq!(line.options, "port \"6380\" \nbind \"::1\" \"-::1\" ");
+    // Words before any option, and name and value in one argument.
+    let line = parse(&["a.conf", "loglevel", "verbose", "--maxmemory '700mb'"]);
+    assert_eq!(
+        line.options,
+        "\"loglevel\" \"verbose\" \nmaxmemory '700mb' "
+    );
+    // A bare `--save` is an empty save; `--json` is JSON mode on.
+    assert_eq!(parse(&["--save"]).options, "save \"\"");
+    assert_eq!(
+        parse(&["--save", "--json", "--port", "1"]).options,
+        "save \"\"\njson yes\nport \"1\" "
+    );
+    // A value may start with `--` once the option has none yet.
+    assert_eq!(
+        parse(&["--port", "--loglevel", "verbose"]).options,
+        "port \"--loglevel\" \"verbose\" "
+    );
+    assert!(parse(&["-", "--port", "1"]).config_from_stdin);
+    assert!(parse(&["a.conf", "--port", "1", "-"]).config_from_stdin);
+    assert!(!parse(&["--port", "-", "--hz", "5"]).config_from_stdin);
+
+    let load = |args: &[&str]| Config::load(None, None, &options(args)).err();
+    let cases: &[(&[&str], &str, &str)] = &[
+        (&["--port"], "port", "wrong number of arguments"),
+        (
+            &["--port", "6380", "--loglevel"],
+            "loglevel",
+            "wrong number of arguments",
+        ),
+        (
+            &["--port", "6379", "6380"],
+            "port \"6379\" \"6380\"",
+            "wrong number of arguments",
+        ),
+        (
+            &["--port", "--bla", "--loglevel", "verbose"],
+            "port \"--bla\"",
+            "argument couldn't be parsed into an integer",
+        ),
+        (
+            &["--replicaof", "--127.0.0.1", "abc"],
+            "replicaof \"--127.0.0.1\" \"abc\"",
+            "Invalid master port",
+        ),
+    ];
+    for (args, shown, why) in cases {
+        let err = load(args).unwrap_or_default();
+        assert!(
+            err.contains(&format!(">>> '{shown}")) && err.ends_with(why),
+            "{args:?}: {err}"
+        );
+    }
+    let stdin = b"hz 20\nport 7001\n".as_slice();
+    let c = Config::load(None, Some(stdin), &options(&["--port", "7002"])).expect("load");
+    assert_eq!((c.hz(), c.port()), (20, 7002));
+}
+
 #[test]
 fn load_override_errors_and_line_numbers() {
-    let err = Config::load(None, &[opt("port", &["abc"])]).err();
+    let err = Config::load(None, None, &options(&["--port", "abc"])).err();
     assert_eq!(
         err,
         Some(fatal(
@@ -1050,7 +1204,12 @@ fn load_override_errors_and_line_numbers() {
     );
     let path = scratch_dir("ovl").join("a.conf");
     std::fs::write(&path, "port 7001\n").expect("write");
-    let err = Config::load(Some(&path), &[opt("foo", &["bar"]), opt("port", &["1"])]).err();
+    let err = Config::load(
+        Some(&path),
+        None,
+        &options(&["--foo", "bar", "--port", "1"]),
+    )
+    .err();
     assert_eq!(
         err,
         Some(fatal(
@@ -1062,7 +1221,8 @@ fn load_override_errors_and_line_numbers() {
     std::fs::write(&path, "port 7001").expect("write");
     let err = Config::load(
         Some(&path),
-        &[opt("requirepass", &["a\"b\n"]), opt("x", &[])],
+        None,
+        &options(&["--requirepass", "a\"b\n", "--x"]),
     )
     .err();
     assert_eq!(
@@ -1087,7 +1247,7 @@ fn load_post_checks_and_files() {
             "\n*** FATAL CONFIG FILE ERROR ({BANNER}) ***\nCan't open the log file: No such file or directory"
         ))
     );
-    let err = Config::load(Some(Path::new("/nonexist.conf")), &[]).err();
+    let err = Config::load(Some(Path::new("/nonexist.conf")), None, "").err();
     assert_eq!(
         err.as_deref(),
         Some("Fatal error, can't open config file '/nonexist.conf': No such file or directory")

@@ -1005,7 +1005,12 @@ impl<'g, 'k> DbView<'g, 'k> {
         let per_shard = keys / SHARDS_PER_DB + keys / SHARDS_PER_DB / 8;
         let hasher = &self.guard.keyspace.hasher;
         let db = self.db;
-        for (_, shard) in self.guard.shards.iter_mut().filter(|((d, _), _)| *d as usize == db) {
+        for (_, shard) in self
+            .guard
+            .shards
+            .iter_mut()
+            .filter(|((d, _), _)| *d as usize == db)
+        {
             shard.reserve(hasher, per_shard);
         }
     }

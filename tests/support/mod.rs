@@ -69,11 +69,23 @@ pub fn refused_port() -> (u16, std::os::fd::OwnedFd) {
     }
 }
 
-fn wait_until_listening(port: u16, child: &mut Child) {
+/// Waits until the server on `port` accepts connections and, when
+/// `loaded`, has its data in (PING no longer answers `-LOADING`: the
+/// listeners open before the data loads, as Redis's).
+fn wait_until_listening(port: u16, child: &mut Child, loaded: bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
+        if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
+            if !loaded {
+                return;
+            }
+            let mut reply = [0u8; 8];
+            let answered = stream
+                .write_all(b"PING\r\n")
+                .and_then(|()| stream.read(&mut reply));
+            if answered.is_ok_and(|n| !reply[..n].starts_with(b"-LOADING")) {
+                return;
+            }
         }
         if let Ok(Some(status)) = child.try_wait() {
             panic!("server exited early: {status}");
@@ -202,8 +214,15 @@ impl Server {
         }
     }
 
-    /// reddish started with exactly `args` (which must make it listen on `port`).
+    /// reddish started with exactly `args` (which must make it listen on
+    /// `port`), once its data is loaded.
     pub fn start_with_args(args: &[&str], port: u16) -> Server {
+        Server::start_listening(args, port, true)
+    }
+
+    /// [`Server::start_with_args`], returning as soon as it listens, or
+    /// once it has loaded its data too (`loaded`).
+    pub fn start_listening(args: &[&str], port: u16, loaded: bool) -> Server {
         // A directory of its own unless `args` name one (after them: a
         // config file must come first).
         let dir = server_dir();
@@ -219,7 +238,7 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .expect("start reddish-server");
-        wait_until_listening(port, &mut child);
+        wait_until_listening(port, &mut child, loaded);
         Server { child, port }
     }
 
