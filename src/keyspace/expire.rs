@@ -41,6 +41,14 @@ impl ActiveExpiry {
         let budget = Duration::from_millis(1000 / hz.max(1)) / 4;
         let least = min_shards_per_tick(keyspace.shards_per_db(), hz);
         for (db, cursor) in self.cursors.iter_mut().enumerate() {
+            // A small database is swept whole each tick: it costs little,
+            // and its few keys expire as soon as Redis's sampling of its
+            // volatile keys would find them.
+            let least = if keyspace.db_keys(db) <= SMALL_DB_KEYS {
+                keyspace.shards_per_db()
+            } else {
+                least
+            };
             sweep(keyspace, db, cursor, least, started, budget).await;
         }
     }
@@ -77,6 +85,10 @@ const SLICE: Duration = Duration::from_millis(1);
 /// expects 500 ms keys gone within 2 s). Sweeping a shard costs a pass over
 /// its keys, so not shorter than needed.
 const ROUND: Duration = Duration::from_millis(750);
+
+/// Up to this many keys a database is swept whole every tick (a pass over
+/// this many slots takes well under a millisecond).
+const SMALL_DB_KEYS: usize = 16_384;
 
 /// Shards swept per database and tick however few keys expire, so a round
 /// takes [`ROUND`] at `hz` ticks a second (37 of 256 shards at `hz 10`).
