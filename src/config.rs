@@ -262,6 +262,8 @@ const REPLICA_ANNOUNCED: usize = idx("replica-announced");
 const BUSY_REPLY_THRESHOLD: usize = idx("busy-reply-threshold");
 const RDB_KEY_SAVE_DELAY: usize = idx("rdb-key-save-delay");
 const REPL_DISKLESS_SYNC: usize = idx("repl-diskless-sync");
+const REPL_BACKLOG_SIZE: usize = idx("repl-backlog-size");
+const REPL_BACKLOG_TTL: usize = idx("repl-backlog-ttl");
 const KEY_LOAD_DELAY: usize = idx("key-load-delay");
 const IO_THREADS: usize = idx("io-threads");
 const CLIENT_OUTPUT_BUFFER_LIMIT: usize = idx("client-output-buffer-limit");
@@ -927,6 +929,17 @@ impl Config {
     /// that reads `$EOF:` (otherwise it is gathered and sent with its length).
     pub fn repl_diskless_sync(&self) -> bool {
         self.flag(REPL_DISKLESS_SYNC)
+    }
+
+    /// `repl-backlog-size`: stream bytes kept for partial resyncs.
+    pub fn repl_backlog_size(&self) -> u64 {
+        self.unsigned(REPL_BACKLOG_SIZE)
+    }
+
+    /// `repl-backlog-ttl`: seconds without replicas before the backlog goes
+    /// (0: never).
+    pub fn repl_backlog_ttl(&self) -> u64 {
+        self.unsigned(REPL_BACKLOG_TTL)
     }
 
     /// `rdb-key-save-delay`: see `keyspace::snapshot`.

@@ -221,10 +221,14 @@ pub fn unset_master(server: &Server) {
 /// fails, tries again a second later (at once when the link had been up).
 async fn follow(server: Arc<Server>, host: String, port: u16) {
     let link = &server.master_link;
+    // After a first sync the master is "cached": a reconnection asks to go
+    // on from this server's offset (Redis's `replicationCacheMaster`).
+    let mut cached = false;
     loop {
         link.set_link(LinkState::Connecting);
         let mut was_up = false;
-        let why = sync_and_follow(&server, &host, port, &mut was_up).await;
+        let why = sync_and_follow(&server, &host, port, cached, &mut was_up).await;
+        cached |= was_up;
         link.set_link(LinkState::Connect);
         link.read_ahead.store(0, Ordering::Relaxed);
         tracing::warn!("{why}");
@@ -297,6 +301,7 @@ async fn sync_and_follow(
     server: &Arc<Server>,
     host: &str,
     port: u16,
+    cached: bool,
     was_up: &mut bool,
 ) -> LinkError {
     let timeout = Duration::from_secs(server.config.repl_timeout().max(1));
@@ -311,21 +316,36 @@ async fn sync_and_follow(
         socket,
         input: BytesMut::new(),
     };
-    let (replid, offset) = match handshake(server, &mut conn).await {
-        Ok(start) => start,
-        Err(why) => return why,
-    };
-    let stream_db = match receive_snapshot(server, &mut conn, &replid, offset).await {
-        Ok(db) => db,
+    let stream_db = match handshake(server, &mut conn, cached).await {
+        Ok(Sync::Full { replid, offset }) => {
+            match receive_snapshot(server, &mut conn, &replid, offset).await {
+                Ok(db) => db,
+                Err(why) => return why,
+            }
+        }
+        Ok(Sync::Continue) => {
+            server.master_link.set_link(LinkState::Connected);
+            server.master_link.touch();
+            server.replication.stream_db()
+        }
         Err(why) => return why,
     };
     *was_up = true;
     follow_stream(server, conn, stream_db).await
 }
 
-/// PING, AUTH, REPLCONF, PSYNC (Redis's `syncWithMaster`): the master's
-/// replication id and offset from its `+FULLRESYNC`.
-async fn handshake(server: &Server, conn: &mut Conn) -> Result<(String, u64), LinkError> {
+/// How the master answered PSYNC.
+enum Sync {
+    /// `+FULLRESYNC <replid> <offset>`: a snapshot follows.
+    Full { replid: String, offset: u64 },
+    /// `+CONTINUE`: the stream goes on from this server's offset.
+    Continue,
+}
+
+/// PING, AUTH, REPLCONF, PSYNC (Redis's `syncWithMaster`): with a cached
+/// master, PSYNC asks to go on from this server's replication id and
+/// offset; the master's answer says whether a snapshot follows.
+async fn handshake(server: &Server, conn: &mut Conn, cached: bool) -> Result<Sync, LinkError> {
     let link = &server.master_link;
     tracing::info!("Non blocking connect for SYNC fired the event.");
     link.set_link(LinkState::Handshake);
@@ -389,8 +409,16 @@ async fn handshake(server: &Server, conn: &mut Conn) -> Result<(String, u64), Li
             );
         }
     }
-    tracing::info!("Partial resynchronization not possible (no cached master)");
-    conn.send(&[&[b"PSYNC", b"?", b"-1"]]).await?;
+    if cached {
+        let (replid, next) = (server.replication.replid(), server.replication.offset() + 1);
+        tracing::info!("Trying a partial resynchronization (request {replid}:{next}).");
+        let next = next.to_string();
+        conn.send(&[&[b"PSYNC", replid.as_bytes(), next.as_bytes()]])
+            .await?;
+    } else {
+        tracing::info!("Partial resynchronization not possible (no cached master)");
+        conn.send(&[&[b"PSYNC", b"?", b"-1"]]).await?;
+    }
     let reply = loop {
         // The master may send newlines while it prepares its reply.
         let line = conn.line(server).await?;
@@ -405,10 +433,21 @@ async fn handshake(server: &Server, conn: &mut Conn) -> Result<(String, u64), Li
         return match (replid, offset) {
             (Some(replid), Some(offset)) => {
                 tracing::info!("Full resync from master: {replid}:{offset}");
-                Ok((replid.to_string(), offset))
+                Ok(Sync::Full {
+                    replid: replid.to_string(),
+                    offset,
+                })
             }
             _ => Err("Master replied with wrong +FULLRESYNC syntax.".into()),
         };
+    }
+    if let Some(rest) = reply.strip_prefix("+CONTINUE") {
+        tracing::info!("Successful partial resynchronization with master.");
+        if let Some(replid) = rest.split_whitespace().next().filter(|id| id.len() == 40) {
+            server.replication.continue_as(replid);
+        }
+        tracing::info!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
+        return Ok(Sync::Continue);
     }
     if reply.starts_with("-NOMASTERLINK") || reply.starts_with("-LOADING") {
         return Err(format!(

@@ -86,6 +86,32 @@ struct Replicas {
     /// The history this one continues (`master_replid2`) and the first
     /// offset that is not part of it (`second_repl_offset`, -1: none).
     replid2: Option<(String, u64)>,
+    /// The last stream bytes, for replicas that come back (partial resync).
+    backlog: Option<Backlog>,
+    /// Since when no replica is attached (the backlog's `repl-backlog-ttl`).
+    alone_since: Option<std::time::Instant>,
+    /// INFO's `sync_full`, `sync_partial_ok`, `sync_partial_err`.
+    pub syncs: [u64; 3],
+}
+
+/// Redis's replication backlog: the last `repl-backlog-size` bytes of the
+/// stream, so a replica whose link dropped can go on from its offset
+/// (`PSYNC <replid> <offset>` answered `+CONTINUE`) instead of a full sync.
+/// Kept while replicas come and go, freed `repl-backlog-ttl` seconds after
+/// the last one left.
+struct Backlog {
+    data: std::collections::VecDeque<u8>,
+    /// The stream offset of `data`'s first byte (offsets count from 1).
+    first: u64,
+}
+
+impl Backlog {
+    fn push(&mut self, bytes: &[u8], size: usize) {
+        self.data.extend(bytes);
+        let excess = self.data.len().saturating_sub(size.max(1));
+        self.data.drain(..excess);
+        self.first += excess as u64;
+    }
 }
 
 /// This server as a master: its replication id, offset and replicas.
@@ -146,6 +172,10 @@ fn broadcast(replicas: &mut Replicas, bytes: &[u8]) {
         return;
     }
     replicas.offset += bytes.len() as u64;
+    let size = usize::try_from(replicas.config.repl_backlog_size()).unwrap_or(usize::MAX);
+    if let Some(backlog) = &mut replicas.backlog {
+        backlog.push(bytes, size);
+    }
     let limit = replicas.config.client_output_buffer_limits()[1];
     let bytes = Bytes::copy_from_slice(bytes);
     let now = std::time::Instant::now();
@@ -191,6 +221,9 @@ impl Replication {
                 stream_db: 0,
                 replid,
                 replid2: None,
+                backlog: None,
+                alone_since: None,
+                syncs: [0; 3],
             })),
         }
     }
@@ -210,14 +243,10 @@ impl Replication {
     pub fn set_proxying(&self, proxying: bool) {
         let mut replicas = lock(&self.replicas);
         replicas.proxying = proxying;
-        if !proxying {
+        if !proxying && (replicas.sink.is_some() || replicas.backlog.is_some()) {
             // The next unit starts with a SELECT (Redis sets `slaveseldb`
-            // to -1 in `replicationUnsetMaster`).
-            if let Some(id) = replicas.sink.take() {
-                self.propagation.detach(id);
-                let sink = Box::new(Fanout(self.replicas.clone()));
-                replicas.sink = Some(self.propagation.attach(sink));
-            }
+            // to -1 in `replicationUnsetMaster`); the backlog is fed from here.
+            self.reattach(&mut replicas);
         }
     }
 
@@ -230,6 +259,64 @@ impl Replication {
         replicas.offset = offset;
         replicas.replid2 = None;
         self.disconnect(&mut replicas);
+        // A fresh backlog from here, for replicas of this replica
+        // (Redis's `createReplicationBacklog` after a full sync).
+        replicas.backlog = Some(Backlog {
+            data: Default::default(),
+            first: offset + 1,
+        });
+        replicas.alone_since = Some(std::time::Instant::now());
+    }
+
+    /// A partial resync went on from `offset` under the master's `replid`
+    /// (`+CONTINUE <replid>`): a new id keeps the old one as the secondary
+    /// up to here, as Redis's replica does when its master changed history.
+    pub fn continue_as(&self, replid: &str) {
+        let mut replicas = lock(&self.replicas);
+        if replicas.replid != replid {
+            let old = std::mem::replace(&mut replicas.replid, replid.to_string());
+            tracing::info!("Master replication ID changed to {replid}");
+            replicas.replid2 = Some((old, replicas.offset + 1));
+            self.disconnect(&mut replicas);
+        }
+    }
+
+    /// Redis's `masterTryPartialResynchronization`: when `replid` is this
+    /// history (or the previous one, up to where it ended) and the backlog
+    /// still holds the stream from `offset` on, the replica is attached
+    /// there and gets `+CONTINUE` and the bytes it missed; None means a
+    /// full sync. Call it holding every shard, as [`Replication::add`].
+    pub fn try_continue(
+        &self,
+        replid: &str,
+        offset: u64,
+        client_id: u64,
+        addr: SocketAddr,
+        listening_port: u16,
+    ) -> Option<(Vec<u8>, ReplicaStream, Arc<Acked>)> {
+        let mut replicas = lock(&self.replicas);
+        let known = replicas.replid == replid
+            || (replicas.replid2.as_ref()).is_some_and(|(id, end)| id == replid && offset <= *end);
+        let backlog = replicas.backlog.as_ref();
+        let end = replicas.offset + 1;
+        let held = backlog.filter(|b| known && offset >= b.first && offset <= end);
+        let Some(backlog) = held else {
+            if replid != "?" {
+                replicas.syncs[2] += 1;
+            }
+            return None;
+        };
+        let skip = usize::try_from(offset - backlog.first).unwrap_or(usize::MAX);
+        let mut preamble = format!("+CONTINUE {}\r\n", replicas.replid).into_bytes();
+        preamble.extend(backlog.data.iter().skip(skip));
+        let missed = preamble.len();
+        let (stream, acked) = self.attach(&mut replicas, client_id, addr, listening_port);
+        replicas.syncs[1] += 1;
+        tracing::info!(
+            "Partial resynchronization request from {addr} accepted. Sending {} bytes of backlog starting from offset {offset}.",
+            missed - replicas.replid.len() - 12
+        );
+        Some((preamble, stream, acked))
     }
 
     /// Redis's `shiftReplicationId` (REPLICAOF NO ONE): a new history,
@@ -246,12 +333,29 @@ impl Replication {
         self.disconnect(&mut replicas);
     }
 
-    /// Drops every replica (Redis's `disconnectSlaves`): their connections end.
+    /// Drops every replica (Redis's `disconnectSlaves`): their connections
+    /// end. A master's stream goes on into the backlog if there is one.
     fn disconnect(&self, replicas: &mut Replicas) {
         replicas.list.clear();
         if let Some(id) = replicas.sink.take() {
             self.propagation.detach(id);
         }
+        if replicas.backlog.is_some() {
+            replicas.alone_since = Some(std::time::Instant::now());
+            if !replicas.proxying {
+                self.reattach(replicas);
+            }
+        }
+    }
+
+    /// Attaches the replicas' sink anew: the stream's next unit selects its
+    /// database again.
+    fn reattach(&self, replicas: &mut Replicas) {
+        if let Some(id) = replicas.sink.take() {
+            self.propagation.detach(id);
+        }
+        let sink = Box::new(Fanout(self.replicas.clone()));
+        replicas.sink = Some(self.propagation.attach(sink));
     }
 
     /// Bytes of the master's stream this replica applied, after which the
@@ -272,28 +376,18 @@ impl Replication {
         addr: SocketAddr,
         listening_port: u16,
     ) -> (ReplicaStream, Arc<Acked>, rdb::ReplicationInfo) {
-        let (tx, rx) = unbounded_channel();
-        let pending = Arc::new(AtomicU64::new(0));
-        let acked = Arc::new(Acked::default());
-        acked
-            .at
-            .store(crate::util::now_ms() / 1000, Ordering::Relaxed);
         let mut replicas = lock(&self.replicas);
-        replicas.list.push(Replica {
-            client_id,
-            addr,
-            listening_port,
-            stream: tx,
-            acked: acked.clone(),
-            pending: pending.clone(),
-            over_soft_since: None,
-        });
+        let (stream, acked) = self.attach(&mut replicas, client_id, addr, listening_port);
+        replicas.syncs[0] += 1;
         // Attached anew, the stream selects its database again for everyone.
-        if let Some(id) = replicas.sink.take() {
-            self.propagation.detach(id);
+        self.reattach(&mut replicas);
+        if replicas.backlog.is_none() {
+            let first = replicas.offset + 1;
+            replicas.backlog = Some(Backlog {
+                data: Default::default(),
+                first,
+            });
         }
-        let sink = Box::new(Fanout(self.replicas.clone()));
-        replicas.sink = Some(self.propagation.attach(sink));
         // A master's stream starts with a SELECT; a replica's goes on in
         // its master's database.
         let start = rdb::ReplicationInfo {
@@ -305,18 +399,64 @@ impl Replication {
                 0
             },
         };
-        (ReplicaStream { rx, pending }, acked, start)
+        (stream, acked, start)
     }
 
-    /// The replica's connection ended.
+    /// A replica joins the list at the stream's current end.
+    fn attach(
+        &self,
+        replicas: &mut Replicas,
+        client_id: u64,
+        addr: SocketAddr,
+        listening_port: u16,
+    ) -> (ReplicaStream, Arc<Acked>) {
+        let (tx, rx) = unbounded_channel();
+        let pending = Arc::new(AtomicU64::new(0));
+        let acked = Arc::new(Acked::default());
+        acked
+            .at
+            .store(crate::util::now_ms() / 1000, Ordering::Relaxed);
+        replicas.list.push(Replica {
+            client_id,
+            addr,
+            listening_port,
+            stream: tx,
+            acked: acked.clone(),
+            pending: pending.clone(),
+            over_soft_since: None,
+        });
+        replicas.alone_since = None;
+        (ReplicaStream { rx, pending }, acked)
+    }
+
+    /// The replica's connection ended. The stream goes on into the backlog,
+    /// for it to come back to.
     pub fn remove(&self, client_id: u64) {
         let mut replicas = lock(&self.replicas);
         replicas.list.retain(|r| r.client_id != client_id);
-        if replicas.list.is_empty() {
-            if let Some(id) = replicas.sink.take() {
-                self.propagation.detach(id);
-            }
+        if replicas.list.is_empty() && replicas.alone_since.is_none() {
+            replicas.alone_since = Some(std::time::Instant::now());
         }
+    }
+
+    /// INFO's backlog fields: its size setting, whether it exists, the
+    /// offset of its first byte and how many bytes it holds.
+    pub fn backlog_info(&self) -> (bool, u64, u64) {
+        let replicas = lock(&self.replicas);
+        match &replicas.backlog {
+            Some(b) => (true, b.first, b.data.len() as u64),
+            None => (false, 0, 0),
+        }
+    }
+
+    /// The database the master's stream is in, as last applied.
+    pub fn stream_db(&self) -> usize {
+        lock(&self.replicas).stream_db
+    }
+
+    /// INFO's `sync_full`, `sync_partial_ok`, `sync_partial_err`.
+    pub fn syncs(&self) -> [u64; 3] {
+        lock(&self.replicas).syncs
     }
 
     /// Whether client `client_id` is a replica's link.
@@ -379,6 +519,25 @@ impl Replication {
     /// they do not time out an idle master.
     pub fn cron(&self, config: &Config) {
         let mut replicas = lock(&self.replicas);
+        // The backlog goes `repl-backlog-ttl` seconds after the last replica
+        // left, with a new history id so no replica continues from data it
+        // no longer matches (Redis's `freeReplicationBacklog` on a master).
+        let ttl = config.repl_backlog_ttl();
+        let expired = replicas
+            .alone_since
+            .is_some_and(|t| ttl > 0 && t.elapsed().as_secs() >= ttl);
+        if expired && replicas.backlog.is_some() && !replicas.proxying {
+            replicas.backlog = None;
+            replicas.alone_since = None;
+            replicas.replid = new_replid();
+            replicas.replid2 = None;
+            if let Some(id) = replicas.sink.take() {
+                self.propagation.detach(id);
+            }
+            tracing::info!(
+                "Replication backlog freed after {ttl} seconds without connected replicas."
+            );
+        }
         let period = config.repl_ping_replica_period().max(1);
         // A replica's replicas hear its master's PINGs instead.
         if replicas.cron_seconds.is_multiple_of(period)

@@ -449,3 +449,92 @@ fn becoming_a_replica_unblocks_blocked_clients() {
         String::from_utf8_lossy(&replies[1])
     );
 }
+
+/// The keys of INFO stats' sync counters (`sync_full`, `sync_partial_ok`,
+/// `sync_partial_err`), in that order.
+fn syncs(conn: &mut Conn) -> Vec<String> {
+    let reply = conn.cmd_str(&["INFO", "stats"]);
+    ["sync_full", "sync_partial_ok", "sync_partial_err"]
+        .iter()
+        .map(|name| {
+            reply
+                .split("\r\n")
+                .find_map(|l| l.strip_prefix(&format!("{name}:")))
+                .unwrap_or("?")
+                .to_string()
+        })
+        .collect()
+}
+
+/// A replica whose link drops comes back with PSYNC <replid> <offset> and
+/// goes on from the backlog (`+CONTINUE`) instead of a full sync: a reddish
+/// replica and a real redis-server replica of reddish, and a reddish
+/// replica of a real redis-server master. Writes made while the link was
+/// down arrive, and the datasets end equal.
+#[test]
+fn a_dropped_link_resumes_with_a_partial_resync() {
+    let dir = temp_dir("psync");
+    let master = start(&dir, &[]);
+    let mut m = master.connect();
+    m.cmd(&["SET", "a", "1"]);
+    let port = master.port.to_string();
+    let replica_args = [
+        "--replicaof",
+        "127.0.0.1",
+        &port,
+        "--enable-debug-command",
+        "yes",
+    ];
+    let ours = Server::start_with(&replica_args);
+    let oracle = Server::oracle_with(&replica_args);
+    let mut replicas: Vec<Conn> = std::iter::once(&ours)
+        .chain(&oracle)
+        .map(Server::connect)
+        .collect();
+    for r in &mut replicas {
+        wait_link_up(r);
+    }
+    for r in &mut replicas {
+        assert_eq!(r.cmd_str(&["CLIENT", "KILL", "TYPE", "master"]), ":1\r\n");
+    }
+    m.cmd(&["SELECT", "2"]);
+    m.cmd(&["SET", "while-down", "x"]);
+    m.cmd(&["INCR", "n"]);
+    let want = m.cmd(&["DEBUG", "DIGEST"]);
+    for r in &mut replicas {
+        wait_until("the replica caught up", || {
+            r.cmd(&["DEBUG", "DIGEST"]) == want
+        });
+    }
+    let expected = (replicas.len() as u64).to_string();
+    assert_eq!(syncs(&mut m), [&expected, &expected, "0"]);
+    let log = std::fs::read_to_string(dir.join("log")).expect("log");
+    assert!(
+        log.contains("Partial resynchronization request from"),
+        "{log}"
+    );
+    // A history the backlog does not hold is a full sync, counted as a
+    // refused partial one.
+    let mut raw = master.connect();
+    let reply = raw.cmd_str(&["PSYNC", &"f".repeat(40), "1"]);
+    assert!(reply.starts_with("+FULLRESYNC"), "{reply}");
+    assert_eq!(syncs(&mut m)[2], "1");
+
+    // reddish following redis-server resumes the same way.
+    let Some(redis) = Server::oracle_with(&["--enable-debug-command", "yes"]) else {
+        return;
+    };
+    let mut theirs = redis.connect();
+    let mut r = ours.connect();
+    assert_eq!(replicaof(&mut r, redis.port), "+OK\r\n");
+    wait_link_up(&mut r);
+    theirs.cmd(&["SET", "k", "v"]);
+    assert_eq!(theirs.cmd_str(&["WAIT", "1", "5000"]), ":1\r\n");
+    assert_eq!(r.cmd_str(&["CLIENT", "KILL", "TYPE", "master"]), ":1\r\n");
+    theirs.cmd(&["SET", "later", "v"]);
+    let want = theirs.cmd(&["DEBUG", "DIGEST"]);
+    wait_until("the replica caught up", || {
+        r.cmd(&["DEBUG", "DIGEST"]) == want
+    });
+    assert_eq!(syncs(&mut theirs)[1], "1");
+}

@@ -95,10 +95,37 @@ fn sync(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     full_sync(ctx, false)
 }
 
-/// PSYNC replid offset: there is no backlog, so every PSYNC is a full
-/// resynchronisation (`+FULLRESYNC`), as Redis answers one it cannot continue.
-fn psync(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
-    full_sync(ctx, true)
+/// PSYNC replid offset: `+CONTINUE` and the missed bytes when the backlog
+/// still holds them for that history, otherwise a full resynchronisation
+/// (`+FULLRESYNC`), as Redis's `syncCommand`.
+fn psync(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if ctx.client.replica.is_some() {
+        return Ok(Reply::OK);
+    }
+    let replid = String::from_utf8_lossy(args[1]).into_owned();
+    let offset = crate::number::parse_i64(args[2]).and_then(|o| u64::try_from(o).ok());
+    let addr = ctx.client.handle.addr;
+    let resumed = offset.and_then(|offset| {
+        let (id, port) = (ctx.client.id, ctx.client.listening_port);
+        ctx.server
+            .replication
+            .try_continue(&replid, offset, id, addr, port)
+    });
+    let Some((preamble, stream, acked)) = resumed else {
+        if replid != "?" {
+            tracing::info!("Partial resynchronization not accepted: the replication ID or offset asked by {addr} is not in this backlog");
+        }
+        return full_sync(ctx, true);
+    };
+    ctx.client.replica = Some(ReplicaStart {
+        preamble,
+        stream_on_ack: false,
+        snapshot: None,
+        stream,
+        acked,
+    });
+    ctx.client.skip_reply = true;
+    Ok(Reply::OK)
 }
 
 /// Attaches the client as a replica: the snapshot, then the stream. Every

@@ -483,6 +483,7 @@ fn ok_err(ok: bool) -> &'static str {
 }
 
 fn stats(ctx: &mut Ctx, out: &mut String) {
+    let syncs = ctx.server.replication.syncs();
     let stats = &ctx.server.stats;
     let pubsub = &ctx.server.pubsub;
     let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -517,9 +518,9 @@ fn stats(ctx: &mut Ctx, out: &mut String) {
             ("instantaneous_input_repl_kbps", &"0.00"),
             ("instantaneous_output_repl_kbps", &"0.00"),
             ("rejected_connections", &get(&stats.rejected_connections)),
-            ("sync_full", &0),
-            ("sync_partial_ok", &0),
-            ("sync_partial_err", &0),
+            ("sync_full", &syncs[0]),
+            ("sync_partial_ok", &syncs[1]),
+            ("sync_partial_err", &syncs[2]),
             ("expired_keys", &get(&ctx.server.keyspace.expired_keys)),
             ("expired_stale_perc", &"0.00"),
             ("expired_time_cap_reached_count", &0),
@@ -578,7 +579,7 @@ fn stats(ctx: &mut Ctx, out: &mut String) {
 }
 
 /// Redis's replication section: the replica lines when this server
-/// follows a master, then its own replicas and replication ids (no backlog).
+/// follows a master, then its own replicas, replication ids and backlog.
 fn replication(ctx: &mut Ctx, out: &mut String) {
     let server = ctx.server;
     let replication = &server.replication;
@@ -599,6 +600,7 @@ fn replication(ctx: &mut Ctx, out: &mut String) {
         );
         put(out, &[(&format!("slave{i}"), &line)]);
     }
+    let (backlog_active, backlog_first, backlog_len) = replication.backlog_info();
     let (replid2, second_offset) = match replication.replid2() {
         Some((id, offset)) => (id, offset as i64),
         None => ("0".repeat(40), -1),
@@ -611,10 +613,10 @@ fn replication(ctx: &mut Ctx, out: &mut String) {
             ("master_replid2", &replid2),
             ("master_repl_offset", &replication.offset()),
             ("second_repl_offset", &second_offset),
-            ("repl_backlog_active", &0),
-            ("repl_backlog_size", &1048576),
-            ("repl_backlog_first_byte_offset", &0),
-            ("repl_backlog_histlen", &0),
+            ("repl_backlog_active", &u8::from(backlog_active)),
+            ("repl_backlog_size", &server.config.repl_backlog_size()),
+            ("repl_backlog_first_byte_offset", &backlog_first),
+            ("repl_backlog_histlen", &backlog_len),
         ],
     );
 }
