@@ -5,8 +5,8 @@
 //!
 //! The snapshot is the RDB file of the whole dataset, from a fork-less
 //! background snapshot (`keyspace::snapshot`) cut at the moment the
-//! replica joins the stream, streamed as it is walked. There is no
-//! backlog, so every PSYNC is a full one.
+//! replica joins the stream, streamed as it is walked. A replica that comes
+//! back goes on from the backlog when it still holds what it missed.
 //!
 //! While this server is itself a replica, its replicas get its master's
 //! stream as it is applied ([`Replication::feed_from_master`], Redis's
@@ -560,7 +560,7 @@ pub fn new_replid() -> String {
 /// Serves a replica for the rest of its connection: the preamble (the
 /// FULLRESYNC line and the snapshot), then the stream as it comes. What the
 /// replica sends is `REPLCONF ACK <offset>` every second; only the offset is
-/// kept (INFO), as there is no backlog or WAIT yet to use it.
+/// kept, for INFO and WAIT.
 pub async fn serve(socket: &mut TcpStream, start: ReplicaStart) -> std::io::Result<()> {
     let ReplicaStart {
         preamble,
