@@ -644,6 +644,9 @@ impl EventLoops {
             let started = runtime.and_then(|runtime| {
                 std::thread::Builder::new()
                     .name(format!("io-thread-{n}"))
+                    // As the main thread's: replies nest up to 8000 levels
+                    // (scripts' results), and encoding them recurses.
+                    .stack_size(8 << 20)
                     .spawn(move || {
                         crate::counters::enter_loop(n);
                         runtime.block_on(serve_handed(server, rx))

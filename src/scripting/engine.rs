@@ -209,15 +209,7 @@ impl Engine {
             ("struct", super::lstruct::library(&lua)?),
         ];
         for (name, library) in libraries {
-            let wrapped = lua.create_table()?;
-            for pair in library.pairs::<Value, Value>() {
-                let (k, v) = pair?;
-                match v {
-                    Value::Function(f) => wrapped.set(k, raising(&lua, &f, &fail)?)?,
-                    v => wrapped.set(k, v)?,
-                }
-            }
-            native.set(name, wrapped)?;
+            native.set(name, raising_library(&lua, &library)?)?;
         }
         let setup = lua
             .load(include_str!("sandbox.lua"))
@@ -657,6 +649,57 @@ fn fail_with(lua: &Lua, text: &str) -> mlua::Result<MultiValue> {
 /// A plain string error, as `luaL_error` raises from a C function.
 pub(super) fn fail_text(lua: &Lua, text: &str) -> mlua::Result<MultiValue> {
     fail(lua, Value::String(lua.create_string(text)?))
+}
+
+/// `luaL_argerror`'s error: the function's name as its caller wrote it
+/// (`?` when called through `pcall`), `self` not counted in a method call.
+pub(super) fn fail_arg(lua: &Lua, narg: usize, extramsg: &str) -> mlua::Result<MultiValue> {
+    // Level 0 is this callback, level 1 the raising C function the script called.
+    let (name, method) = lua
+        .inspect_stack(1, |d| {
+            let names = d.names();
+            let name = names.name.map(|n| n.into_owned());
+            (name, names.name_what == Some("method"))
+        })
+        .unwrap_or((None, false));
+    let name = name.unwrap_or_else(|| "?".into());
+    let text = match (method, narg) {
+        (true, 1) => format!("calling '{name}' on bad self ({extramsg})"),
+        (true, n) => format!("bad argument #{} to '{name}' ({extramsg})", n - 1),
+        (false, n) => format!("bad argument #{n} to '{name}' ({extramsg})"),
+    };
+    fail_text(lua, &text)
+}
+
+/// `luaL_typerror`'s text for argument `value` (`luaL_checkstring` and friends).
+pub(super) fn type_error_text(expected: &str, value: Option<&Value>) -> String {
+    let got = value.map_or("no value", lua_type_name);
+    format!("{expected} expected, got {got}")
+}
+
+/// Lua 5.1's name of a value's type (`lua_typename`): one `number`, one
+/// `userdata`, where mlua tells integers and light userdata apart.
+pub(super) fn lua_type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Integer(_) | Value::Number(_) => "number",
+        Value::LightUserData(_) => "userdata",
+        other => other.type_name(),
+    }
+}
+
+/// `library` with each function made to raise the errors it reports, as
+/// the scripts' copies of the libraries are.
+pub(super) fn raising_library(lua: &Lua, library: &Table) -> mlua::Result<Table> {
+    let fail: Table = lua.named_registry_value("reddish.fail")?;
+    let wrapped = lua.create_table()?;
+    for pair in library.pairs::<Value, Value>() {
+        let (k, v) = pair?;
+        match v {
+            Value::Function(f) => wrapped.set(k, raising(lua, &f, &fail)?)?,
+            v => wrapped.set(k, v)?,
+        }
+    }
+    Ok(wrapped)
 }
 
 fn with_run<R>(f: impl FnOnce(&mut RunState) -> R) -> Option<R> {

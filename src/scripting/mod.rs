@@ -24,6 +24,16 @@ use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
 use bytes::Bytes;
 
+/// The room Redis's C functions have on the Lua stack (`LUAI_MAXCSTACK`):
+/// what bounds how deep cjson, cmsgpack and a script's result may nest.
+const LUA_MAX_C_STACK: usize = 8000;
+
+/// Grows the thread's stack before a level of recursion could overflow it:
+/// 8000 levels of a recursive converter do not fit an I/O thread's stack.
+fn deeper<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(64 * 1024, 1024 * 1024, f)
+}
+
 /// Script flags (Redis's `SCRIPT_FLAG_*`), from a shebang line or
 /// `redis.register_function`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
