@@ -556,7 +556,11 @@ impl Client {
         let done = self.handle.busy_tx.swap(0, Ordering::Relaxed);
         if done & busy_tx::DISCARDED != 0 {
             self.discard(watches);
-        } else if done & busy_tx::FAILED != 0 && self.in_multi() {
+        }
+        if done & busy_tx::ENTERED != 0 && !self.in_multi() {
+            self.begin_multi();
+        }
+        if done & busy_tx::FAILED != 0 && self.in_multi() {
             self.tx.failed = true;
         }
     }
@@ -750,6 +754,10 @@ impl ClientRegistry {
 pub mod busy_tx {
     /// A command was refused with `-BUSY` inside MULTI (`flagTransaction`).
     pub const FAILED: u8 = 1;
-    /// EXEC was refused with `-EXECABORT` (`execCommandAbort`).
+    /// EXEC was refused with `-EXECABORT` (`execCommandAbort`): the
+    /// transaction the client had is gone.
     pub const DISCARDED: u8 = 2;
+    /// MULTI was answered `+OK`: the client is in a new transaction (applied
+    /// after DISCARDED, before FAILED).
+    pub const ENTERED: u8 = 4;
 }

@@ -13,6 +13,7 @@ pub mod args;
 mod bitmap;
 mod blocking;
 mod callstats;
+mod cluster;
 mod connection;
 mod debug;
 mod functions;
@@ -123,6 +124,7 @@ fn registrations() -> impl Iterator<Item = &'static Registration> {
         debug::COMMANDS,
         migrate::COMMANDS,
         lolwut::COMMANDS,
+        cluster::COMMANDS,
     ]
     .into_iter()
     .flatten()

@@ -7,9 +7,10 @@
 //! the other clients of this loop (peeking, so bytes it does not handle
 //! stay for their task), answers every complete request as Redis does
 //! while a script is busy (`-BUSY`), acts on SCRIPT KILL / FUNCTION KILL
-//! and SHUTDOWN NOSAVE, answers MULTI with `-BUSY` too (unlike Redis, see
-//! `decide`), and stops at the first other command allowed while busy,
-//! which its task runs once the script is over. Clients of other
+//! and SHUTDOWN NOSAVE, lets MULTI through as Redis does (recorded in
+//! `busy_tx` for the client's task, which holds the transaction), and
+//! stops at the first other command allowed while busy, which its task
+//! runs once the script is over. Clients of other
 //! loops are served by their loops, where `commands::execute` refuses with
 //! `-BUSY`.
 
@@ -33,6 +34,9 @@ enum Action {
     /// EXEC: `-EXECABORT` with the busy error inside MULTI, as Redis's
     /// `rejectCommand` aborts a refused EXEC; plain `-BUSY` outside.
     AbortExec,
+    /// MULTI, which Redis allows while busy: `+OK`, and the client's task
+    /// enters the transaction when it next runs.
+    Multi,
 }
 
 fn decide(server: &Server, args: &[&[u8]]) -> Action {
@@ -75,11 +79,11 @@ fn decide(server: &Server, args: &[&[u8]]) -> Action {
         return Action::Stats;
     }
     match server.commands.lookup(args) {
-        // MULTI is refused here although Redis lets it through: its state
-        // lives in the client's task, which cannot run until the script
-        // ends, and a client waiting for MULTI's reply could never send
-        // the SCRIPT KILL it may be about to send on another connection.
-        Ok(cmd) if cmd.flags.contains(Flags::ALLOW_BUSY) && !is(args[0], "multi") => Action::Leave,
+        // MULTI is answered here: left to the task, which cannot run until
+        // the script ends, its client would wait for the reply, and could
+        // never send the SCRIPT KILL it may be about to send elsewhere.
+        Ok(cmd) if cmd.name == "multi" => Action::Multi,
+        Ok(cmd) if cmd.flags.contains(Flags::ALLOW_BUSY) => Action::Leave,
         Ok(cmd) if cmd.name == "exec" => Action::AbortExec,
         _ if BUSY.is_eval() => Action::Reply(
             b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n",
@@ -106,6 +110,13 @@ fn serve(server: &Server, handle: &ClientHandle) {
         let info = handle.info();
         (info.resp, info.multi.is_some())
     };
+    // What an earlier pass answered and the task has not applied yet.
+    let pending = handle.busy_tx.load(Ordering::Relaxed);
+    if pending & busy_tx::ENTERED != 0 {
+        in_multi = true;
+    } else if pending & busy_tx::DISCARDED != 0 {
+        in_multi = false;
+    }
     let busy: &[u8] = if BUSY.is_eval() {
         b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"
     } else {
@@ -147,8 +158,19 @@ fn serve(server: &Server, handle: &ClientHandle) {
                 replies.extend_from_slice(&busy[1..]);
                 handle
                     .busy_tx
+                    .fetch_and(!(busy_tx::ENTERED | busy_tx::FAILED), Ordering::Relaxed);
+                handle
+                    .busy_tx
                     .fetch_or(busy_tx::DISCARDED, Ordering::Relaxed);
                 in_multi = false;
+            }
+            Action::Multi if in_multi => {
+                replies.extend_from_slice(b"-ERR MULTI calls can not be nested\r\n");
+            }
+            Action::Multi => {
+                replies.extend_from_slice(b"+OK\r\n");
+                handle.busy_tx.fetch_or(busy_tx::ENTERED, Ordering::Relaxed);
+                in_multi = true;
             }
             Action::AbortExec => replies.extend_from_slice(busy),
             Action::Reply(reply) => {

@@ -285,7 +285,7 @@ fn enum_option(
     Ok(match *setting {
         0 => Value::Boolean(false),
         1 => Value::Boolean(true),
-        n => Value::String(lua.create_string(options[n as usize]).map_err(|e| Err(e))?),
+        n => Value::String(lua.create_string(options[n as usize]).map_err(Err)?),
     })
 }
 
@@ -351,19 +351,20 @@ impl Encoder {
     }
 
     fn object(&mut self, t: &Table, depth: i32, slots: usize) -> Result<(), String> {
-        self.out.push(b'{');
-        let mut first = true;
+        // Keys are written out first and only the values kept: mlua holds
+        // a reference per value in a Lua stack of its own, and this way it
+        // lasts as deep as Redis's Lua stack (a key's error is raised when
+        // its turn comes, as lua-cjson meets it).
+        let mut members = Vec::new();
         for pair in t.pairs::<Value, Value>() {
             let (k, v) =
                 pair.map_err(|_| format!("Cannot serialise, excessive nesting ({depth})"))?;
-            if !first {
-                self.out.push(b',');
-            }
-            first = false;
-            match k {
+            let key = match k {
                 Value::String(s) => {
-                    encode_string(&s.as_bytes(), &mut self.out);
-                    self.out.push(b':');
+                    let mut key = Vec::new();
+                    encode_string(&s.as_bytes(), &mut key);
+                    key.push(b':');
+                    Ok(key)
                 }
                 Value::Integer(_) | Value::Number(_) => {
                     let n = match k {
@@ -371,17 +372,28 @@ impl Encoder {
                         Value::Number(n) => n,
                         _ => 0.0,
                     };
-                    self.out.push(b'"');
-                    self.number(n)?;
-                    self.out.extend_from_slice(b"\":");
+                    let mut key = Encoder {
+                        config: self.config,
+                        out: vec![b'"'],
+                    };
+                    key.number(n).map(|()| {
+                        key.out.extend_from_slice(b"\":");
+                        key.out
+                    })
                 }
-                other => {
-                    return Err(format!(
-                        "Cannot serialise {}: table key must be a number or string",
-                        lua_type_name(&other)
-                    ))
-                }
+                other => Err(format!(
+                    "Cannot serialise {}: table key must be a number or string",
+                    lua_type_name(&other)
+                )),
+            };
+            members.push((key, v));
+        }
+        self.out.push(b'{');
+        for (i, (key, v)) in members.into_iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
             }
+            self.out.extend_from_slice(&key?);
             deeper(|| self.value(&v, depth, slots + 2))?;
         }
         self.out.push(b'}');

@@ -184,7 +184,9 @@ pub fn lua_to_reply(value: Value, resp3: bool) -> Reply {
 /// A Lua number as C's `(long long)` cast gives it on x86-64: NaN and
 /// whatever is out of range become the smallest integer.
 pub fn lua_number_to_i64(n: f64) -> i64 {
-    if n.is_nan() || n >= 9.223_372_036_854_775_808e18 || n < -9.223_372_036_854_775_808e18 {
+    // 2^63: the first double past i64::MAX.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if n.is_nan() || !(-LIMIT..LIMIT).contains(&n) {
         i64::MIN
     } else {
         n as i64
