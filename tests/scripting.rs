@@ -851,3 +851,51 @@ fn multi_during_a_busy_script_is_doomed_by_busy_commands() {
     let ours = Server::start();
     assert_eq!(transcript(ours.port), transcript(oracle.port));
 }
+
+/// The libraries' read-only tables iterate as Redis's do (pairs, next,
+/// rawget see their contents), and the string metatable is read-only
+/// too, so no script can change another's string methods.
+#[test]
+fn library_tables_iterate_and_strings_metatable_is_read_only() {
+    let mut lines: Vec<String> = [
+        "string",
+        "table",
+        "math",
+        "redis",
+        "cjson",
+        "cmsgpack",
+        "bit",
+        "struct",
+        "coroutine",
+        "_G",
+    ]
+    .iter()
+    .map(|lib| {
+        format!("local t = {{}} for k in pairs({lib}) do t[#t+1] = k end table.sort(t) return t")
+    })
+    .collect();
+    lines.extend(
+        [
+            "return next(string) ~= nil",
+            "return type(rawget(string, 'rep'))",
+            "return pairs(nil)",
+            "return next()",
+            "return rawget(string)",
+            "local n = next return n(nil)",
+            "return {pcall(pairs)}",
+            "return getmetatable('').__index == string",
+            "getmetatable('').__index.upper = function() return 'hacked' end",
+            "getmetatable('').__index = {}",
+            "return ('x'):upper()",
+            "return type(getfenv)",
+            "return type(setfenv)",
+            "return type(newproxy)",
+            "return type(__redis__err__handler)",
+            "return {cmsgpack._COPYRIGHT, cmsgpack._DESCRIPTION}",
+        ]
+        .map(String::from),
+    );
+    let steps: Vec<[&str; 3]> = lines.iter().map(|l| ["eval", l.as_str(), "0"]).collect();
+    let steps: Vec<&[&str]> = steps.iter().map(|s| &s[..]).collect();
+    support::differential(&steps);
+}

@@ -50,6 +50,8 @@ pub fn library(lua: &Lua) -> mlua::Result<Table> {
         })?,
     )?;
     t.set("_NAME", "cmsgpack")?;
+    t.set("_COPYRIGHT", "Copyright (C) 2012, Salvatore Sanfilippo")?;
+    t.set("_DESCRIPTION", "MessagePack C implementation for Lua")?;
     t.set("_VERSION", "lua-cmsgpack 0.4.0")?;
     Ok(t)
 }

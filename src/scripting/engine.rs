@@ -188,7 +188,10 @@ impl Engine {
         native.set("register_function", raising(&lua, &register, &fail)?)?;
         native.set("error_reply", lua.create_function(error_reply)?)?;
         native.set("status_reply", lua.create_function(status_reply)?)?;
-        let natives: [(&str, Native); 7] = [
+        let natives: [(&str, Native); 10] = [
+            ("next", view_next),
+            ("pairs", view_pairs),
+            ("rawget", view_rawget),
             ("sha1hex", sha1hex),
             ("log", log),
             ("setresp", setresp),
@@ -200,6 +203,16 @@ impl Engine {
         for (name, f) in natives {
             native.set(name, raising(&lua, &lua.create_function(f)?, &fail)?)?;
         }
+        native.set(
+            "set_views",
+            lua.create_function(
+                |lua, (views, next, view_next): (Table, Function, Function)| {
+                    lua.set_named_registry_value("reddish.views", views)?;
+                    lua.set_named_registry_value("reddish.real_next", next)?;
+                    lua.set_named_registry_value("reddish.view_next", view_next)
+                },
+            )?,
+        )?;
         native.set("version", VERSION)?;
         native.set("version_num", VERSION_NUM)?;
         let libraries = [
@@ -685,6 +698,55 @@ pub(super) fn lua_type_name(value: &Value) -> &'static str {
         Value::LightUserData(_) => "userdata",
         other => other.type_name(),
     }
+}
+
+/// Argument 1 of `next`/`pairs`/`rawget` as the table it shows: a
+/// read-only view's table (sandbox.lua's `protected`, in the registry),
+/// as Redis's read-only tables are the tables themselves.
+fn viewed_table(lua: &Lua, args: &MultiValue) -> Result<Table, mlua::Result<MultiValue>> {
+    let Some(Value::Table(t)) = args.front() else {
+        return Err(fail_arg(lua, 1, &type_error_text("table", args.front())));
+    };
+    let views: Table = lua.named_registry_value("reddish.views").map_err(Err)?;
+    Ok(match views.raw_get::<Value>(t) {
+        Ok(Value::Table(shown)) => shown,
+        _ => t.clone(),
+    })
+}
+
+/// The scripts' `next`: Lua's, through read-only views.
+fn view_next(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
+    let t = match viewed_table(lua, &args) {
+        Ok(t) => t,
+        Err(failure) => return failure,
+    };
+    let next: Function = lua.named_registry_value("reddish.real_next")?;
+    next.call((t, args.get(1).cloned().unwrap_or(Value::Nil)))
+}
+
+/// The scripts' `pairs`: the scripts' `next`, over views too.
+fn view_pairs(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
+    if let Err(failure) = viewed_table(lua, &args) {
+        return failure;
+    }
+    let next: Value = lua.named_registry_value("reddish.view_next")?;
+    Ok(MultiValue::from_vec(vec![
+        next,
+        args[0].clone(),
+        Value::Nil,
+    ]))
+}
+
+/// The scripts' `rawget`, through read-only views.
+fn view_rawget(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
+    let t = match viewed_table(lua, &args) {
+        Ok(t) => t,
+        Err(failure) => return failure,
+    };
+    if args.len() < 2 {
+        return fail_arg(lua, 2, "value expected");
+    }
+    Ok(MultiValue::from_vec(vec![t.raw_get::<Value>(&args[1])?]))
 }
 
 /// `library` with each function made to raise the errors it reports, as
