@@ -85,6 +85,9 @@ pub struct ClientHandle {
     /// task could not run ([`busy_tx`] bits), applied by `commands::execute`
     /// on the client's next command.
     pub busy_tx: std::sync::atomic::AtomicU8,
+    /// The client's `authenticated`, for a busy script's loop, which
+    /// answers NOAUTH as the client's task would.
+    pub authenticated: AtomicBool,
     /// Wakes the client while it is blocked on keys (flag `b`).
     pub block_signal: Arc<BlockSignal>,
     /// Replies encoded and not yet written to the socket (`omem=`).
@@ -475,7 +478,13 @@ impl Client {
     /// user, authenticated only while it needs no password.
     pub fn set_default_auth(&mut self, acl: &crate::acl::Acl) {
         self.set_user(acl.default_user());
-        self.authenticated = !acl.default_requires_auth();
+        self.set_authenticated(!acl.default_requires_auth());
+    }
+
+    /// Logged in or not; mirrored in the handle for a busy script's loop.
+    pub fn set_authenticated(&mut self, on: bool) {
+        self.authenticated = on;
+        self.handle.authenticated.store(on, Ordering::Relaxed);
     }
 
     /// Authenticates as `user` (AUTH, HELLO AUTH).
@@ -496,7 +505,7 @@ impl Client {
         if epoch != self.acl_epoch {
             if self.user.is_deleted() {
                 self.set_user(acl.default_user());
-                self.authenticated = false;
+                self.set_authenticated(false);
             }
             self.permissions = self.user.state();
             self.acl_epoch = epoch;
@@ -531,7 +540,7 @@ impl Client {
     /// timed out, shown with flag `M`.
     pub fn set_master(&mut self) {
         self.master = true;
-        self.authenticated = true;
+        self.set_authenticated(true);
         self.handle.info().master = true;
     }
 
@@ -669,6 +678,7 @@ impl ClientRegistry {
             doorbell: Doorbell::default(),
             dirty_cas: Arc::new(AtomicBool::new(false)),
             busy_tx: std::sync::atomic::AtomicU8::new(0),
+            authenticated: AtomicBool::new(true),
             block_signal: Arc::default(),
             mailbox: Default::default(),
         });

@@ -443,6 +443,10 @@ pub async fn run(config: Arc<Config>) -> std::io::Result<()> {
     // This thread runs the first event loop.
     crate::counters::enter_loop(0);
     let loops = Arc::new(EventLoops::start(&server));
+    // Sockets a busy script's hook accepts on this loop start here when it ends.
+    let (adopt, adopted) = unbounded_channel();
+    crate::scripting::busy_loop::set_adopter(adopt);
+    tokio::spawn(serve_handed(server.clone(), adopted));
     let (rebind, rebinds) = unbounded_channel();
     *server.rebind.lock().unwrap_or_else(|e| e.into_inner()) = Some(rebind);
     tokio::spawn(serve_listeners(server.clone(), listeners, loops, rebinds));
@@ -618,7 +622,7 @@ fn warn_if_backlog_capped(backlog: u32) {
 }
 
 /// A socket accepted on the first event loop, on its way to another one.
-type Handoff = (std::net::TcpStream, SocketAddr);
+use crate::scripting::busy_loop::Handoff;
 
 /// The event loops connections are dealt to round-robin, thread per core:
 /// `io-threads` single-threaded runtimes, the caller's first. A connection
@@ -683,11 +687,16 @@ impl EventLoops {
 /// An extra event loop's main task: serves the sockets dealt to it.
 async fn serve_handed(server: Arc<Server>, mut handed: UnboundedReceiver<Handoff>) {
     while let Some((socket, addr)) = handed.recv().await {
+        // A login recorded for this descriptor dies with the socket.
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&socket);
         match TcpStream::from_std(socket) {
             Ok(socket) => {
                 tokio::spawn(connection::serve(server.clone(), socket, addr));
             }
-            Err(e) => tracing::warn!("cannot take a connection over: {e}"),
+            Err(e) => {
+                crate::scripting::busy_loop::take_login(fd);
+                tracing::warn!("cannot take a connection over: {e}");
+            }
         }
     }
 }
@@ -723,6 +732,8 @@ async fn serve_listeners(
 }
 
 async fn accept_loop(server: Arc<Server>, listener: TcpListener, loops: Arc<EventLoops>) {
+    let _busy_accepts =
+        crate::scripting::busy_loop::register_listener(std::os::fd::AsRawFd::as_raw_fd(&listener));
     loop {
         match listener.accept().await {
             Ok((socket, addr)) => {

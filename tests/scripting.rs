@@ -899,3 +899,36 @@ fn library_tables_iterate_and_strings_metatable_is_read_only() {
     let steps: Vec<&[&str]> = steps.iter().map(|s| &s[..]).collect();
     support::differential(&steps);
 }
+
+/// A busy script's loop still accepts connections, as Redis's does: a new
+/// client gets NOAUTH until AUTH succeeds, then BUSY, and can SCRIPT KILL;
+/// its connection goes on logged in once the script is over.
+#[test]
+fn new_connections_reach_a_busy_script_s_loop() {
+    let transcript = |port: u16| -> Vec<String> {
+        let mut caller = Conn::connect(port);
+        caller.cmd(&["config", "set", "busy-reply-threshold", "10"]);
+        caller.cmd(&["config", "set", "requirepass", "pw"]);
+        caller.cmd(&["auth", "pw"]);
+        caller.send(&request(&[b"eval", b"while true do end", b"0"]));
+        std::thread::sleep(Duration::from_millis(200));
+        let mut late = Conn::connect(port);
+        let mut out = vec![
+            late.cmd_str(&["ping"]),
+            late.cmd_str(&["script", "kill"]),
+            late.cmd_str(&["auth", "pw"]),
+            late.cmd_str(&["ping"]),
+            late.cmd_str(&["script", "kill"]),
+        ];
+        out.push(String::from_utf8_lossy(&caller.read_reply()).into_owned());
+        out.push(late.cmd_str(&["ping"]));
+        out.push(late.cmd_str(&["acl", "whoami"]));
+        out.push(Conn::connect(port).cmd_str(&["ping"]));
+        out
+    };
+    let Some(oracle) = Server::oracle() else {
+        return;
+    };
+    let ours = Server::start();
+    assert_eq!(transcript(ours.port), transcript(oracle.port));
+}

@@ -408,6 +408,7 @@ impl Engine {
         ctx.client.in_script = false;
         if let Some(busy) = state.busy.take() {
             BUSY.leave(&busy);
+            super::busy_loop::script_ended();
         }
         let _ = self.globals.raw_set("KEYS", Value::Nil);
         let _ = self.globals.raw_set("ARGV", Value::Nil);

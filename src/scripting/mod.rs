@@ -10,7 +10,7 @@
 //! `redis.call`s go through [`crate::commands::script_call`].
 
 mod bit;
-mod busy_loop;
+pub mod busy_loop;
 mod cjson;
 mod cmsgpack;
 mod convert;
