@@ -932,3 +932,18 @@ fn new_connections_reach_a_busy_script_s_loop() {
     let ours = Server::start();
     assert_eq!(transcript(ours.port), transcript(oracle.port));
 }
+
+#[test]
+fn monitor_shows_the_fcall_then_its_commands() {
+    let server = Server::start();
+    let mut client = server.connect();
+    let library = "#!lua name=mon\nredis.register_function('f', function() return redis.call('set', 'k', 'v') end)";
+    client.cmd(&["function", "load", library]);
+    let mut monitor = server.connect();
+    assert_eq!(monitor.cmd(&["monitor"]), b"+OK\r\n");
+    client.cmd(&["fcall", "f", "0"]);
+    let first = String::from_utf8(monitor.read_reply()).unwrap();
+    let second = String::from_utf8(monitor.read_reply()).unwrap();
+    assert!(first.contains("\"fcall\" \"f\" \"0\""), "{first}");
+    assert!(second.contains("[0 lua] \"set\" \"k\" \"v\""), "{second}");
+}

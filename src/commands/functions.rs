@@ -50,6 +50,8 @@ fn fcall_ro(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn run_fcall(ctx: &mut Ctx, args: &[&[u8]], ro: bool) -> CmdResult {
+    // Shown before the commands it runs, as Redis's fcallCommandGeneric does.
+    ctx.server.monitors.feed_script(ctx.client, args);
     ctx.prevent_propagation();
     let name = String::from_utf8_lossy(args[1]).into_owned();
     let function = LIBRARIES

@@ -6,7 +6,7 @@
 //! change a configuration kept per library table (per Lua state, as in
 //! Redis, until SCRIPT FLUSH); `cjson.new()` makes a table with its own.
 //! Nesting is also bounded by the Lua stack Redis's C code uses
-//! (`LUAI_MAXCSTACK`, 8000 slots), which [`StackSlots`] counts as lua-cjson
+//! (`LUAI_MAXCSTACK`, 8000 slots), which the encoder and parser count as lua-cjson
 //! pushes: about 8000 levels of arrays, 4000 of objects.
 
 use std::cell::Cell;
