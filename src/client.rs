@@ -85,6 +85,9 @@ pub struct ClientHandle {
     /// task could not run ([`busy_tx`] bits), applied by `commands::execute`
     /// on the client's next command.
     pub busy_tx: std::sync::atomic::AtomicU8,
+    /// The client's `authenticated`, for a busy script's loop, which
+    /// answers NOAUTH as the client's task would.
+    pub authenticated: AtomicBool,
     /// Wakes the client while it is blocked on keys (flag `b`).
     pub block_signal: Arc<BlockSignal>,
     /// Replies encoded and not yet written to the socket (`omem=`).
@@ -478,7 +481,13 @@ impl Client {
     /// user, authenticated only while it needs no password.
     pub fn set_default_auth(&mut self, acl: &crate::acl::Acl) {
         self.set_user(acl.default_user());
-        self.authenticated = !acl.default_requires_auth();
+        self.set_authenticated(!acl.default_requires_auth());
+    }
+
+    /// Logged in or not; mirrored in the handle for a busy script's loop.
+    pub fn set_authenticated(&mut self, on: bool) {
+        self.authenticated = on;
+        self.handle.authenticated.store(on, Ordering::Relaxed);
     }
 
     /// Authenticates as `user` (AUTH, HELLO AUTH).
@@ -499,7 +508,7 @@ impl Client {
         if epoch != self.acl_epoch {
             if self.user.is_deleted() {
                 self.set_user(acl.default_user());
-                self.authenticated = false;
+                self.set_authenticated(false);
             }
             self.permissions = self.user.state();
             self.acl_epoch = epoch;
@@ -534,7 +543,7 @@ impl Client {
     /// timed out, shown with flag `M`.
     pub fn set_master(&mut self) {
         self.master = true;
-        self.authenticated = true;
+        self.set_authenticated(true);
         self.handle.info().master = true;
     }
 
@@ -559,7 +568,11 @@ impl Client {
         let done = self.handle.busy_tx.swap(0, Ordering::Relaxed);
         if done & busy_tx::DISCARDED != 0 {
             self.discard(watches);
-        } else if done & busy_tx::FAILED != 0 && self.in_multi() {
+        }
+        if done & busy_tx::ENTERED != 0 && !self.in_multi() {
+            self.begin_multi();
+        }
+        if done & busy_tx::FAILED != 0 && self.in_multi() {
             self.tx.failed = true;
         }
     }
@@ -668,6 +681,7 @@ impl ClientRegistry {
             doorbell: Doorbell::default(),
             dirty_cas: Arc::new(AtomicBool::new(false)),
             busy_tx: std::sync::atomic::AtomicU8::new(0),
+            authenticated: AtomicBool::new(true),
             block_signal: Arc::default(),
             mailbox: Default::default(),
         });
@@ -754,6 +768,10 @@ impl ClientRegistry {
 pub mod busy_tx {
     /// A command was refused with `-BUSY` inside MULTI (`flagTransaction`).
     pub const FAILED: u8 = 1;
-    /// EXEC was refused with `-EXECABORT` (`execCommandAbort`).
+    /// EXEC was refused with `-EXECABORT` (`execCommandAbort`): the
+    /// transaction the client had is gone.
     pub const DISCARDED: u8 = 2;
+    /// MULTI was answered `+OK`: the client is in a new transaction (applied
+    /// after DISCARDED, before FAILED).
+    pub const ENTERED: u8 = 4;
 }

@@ -105,7 +105,7 @@ the server to start accepting connections from the outside.\r\n";
 
 /// Protected mode (on by default) with no password lets in only local
 /// clients ([`crate::client::is_local_peer`]).
-fn denied_by_protected_mode(server: &Server, peer: SocketAddr) -> bool {
+pub(crate) fn denied_by_protected_mode(server: &Server, peer: SocketAddr) -> bool {
     !crate::client::is_local_peer(peer)
         && server.config.protected_mode()
         && server.acl.default_is_nopass()
@@ -129,6 +129,10 @@ fn set_keepalive(socket: &TcpStream, secs: u32) {
 }
 
 pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
+    // Logged in while a busy script held this loop (taken first, so that
+    // no later socket with this descriptor inherits it).
+    #[cfg(unix)]
+    let login = crate::scripting::busy_loop::take_login(std::os::fd::AsRawFd::as_raw_fd(&socket));
     let _ = socket.set_nodelay(true);
     set_keepalive(&socket, server.config.tcp_keepalive());
     let laddr = socket.local_addr().unwrap_or(addr);
@@ -162,6 +166,11 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
     let mut client = server.clients.register(addr, laddr, fd, &server.acl);
     client.json = server.config.json();
     client.set_default_auth(&server.acl);
+    #[cfg(unix)]
+    if let Some(user) = login {
+        client.set_user(user);
+        client.set_authenticated(true);
+    }
     tracing::debug!("Accepted {addr}");
     // A kill (CLIENT KILL, an output buffer limit) ends the connection even
     // while it waits on a write to a client that does not read.

@@ -205,6 +205,39 @@ pub fn format_lua_number(d: f64) -> String {
     format_with(c"%.14g", d)
 }
 
+/// C `%.<precision>g` for a precision from 1 to 17 (lua-cjson's
+/// `encode_number_precision`); other precisions are clamped.
+pub fn format_g(d: f64, precision: u8) -> String {
+    const FORMATS: [&CStr; 17] = [
+        c"%.1g", c"%.2g", c"%.3g", c"%.4g", c"%.5g", c"%.6g", c"%.7g", c"%.8g", c"%.9g", c"%.10g",
+        c"%.11g", c"%.12g", c"%.13g", c"%.14g", c"%.15g", c"%.16g", c"%.17g",
+    ];
+    format_with(FORMATS[usize::from(precision.clamp(1, 17)) - 1], d)
+}
+
+/// C `strtod` on `s` read as a C string: the number at its start and how
+/// many bytes it took (0 when there is none), as lua-cjson's decoder reads
+/// its numbers (hex, `inf`, `nan(...)` included).
+pub fn strtod_len(s: &[u8]) -> (f64, usize) {
+    // Only these bytes can be part of a number, so the copy stays short.
+    let len = s
+        .iter()
+        .position(|b| !(b.is_ascii_alphanumeric() || b"+-.()_".contains(b)))
+        .unwrap_or(s.len());
+    with_nul(&s[..len], |ptr| {
+        let mut end: *mut c_char = std::ptr::null_mut();
+        // SAFETY: `ptr` is NUL-terminated; strtod reads no further than the
+        // NUL and leaves `end` within the buffer.
+        let v = unsafe { libc::strtod(ptr, &mut end) };
+        let used = if end.is_null() {
+            0
+        } else {
+            (end as usize).saturating_sub(ptr as usize)
+        };
+        (v, used)
+    })
+}
+
 /// A C `long double` (80-bit x87 on x86_64), kept as its raw bytes because
 /// Rust has no such type. Produced by [`parse_hincr_increment`].
 #[derive(Debug, Clone, Copy)]

@@ -438,6 +438,10 @@ pub async fn run(config: Arc<Config>) -> std::io::Result<()> {
     // This thread runs the first event loop.
     crate::counters::enter_loop(0);
     let loops = Arc::new(EventLoops::start(&server));
+    // Sockets a busy script's hook accepts on this loop start here when it ends.
+    let (adopt, adopted) = unbounded_channel();
+    crate::scripting::busy_loop::set_adopter(adopt);
+    tokio::spawn(serve_handed(server.clone(), adopted));
     let (rebind, rebinds) = unbounded_channel();
     *server.rebind.lock().unwrap_or_else(|e| e.into_inner()) = Some(rebind);
     tokio::spawn(serve_listeners(server.clone(), listeners, loops, rebinds));
@@ -626,7 +630,7 @@ fn warn_if_backlog_capped(backlog: u32) {
 }
 
 /// A socket accepted on the first event loop, on its way to another one.
-type Handoff = (std::net::TcpStream, SocketAddr);
+use crate::scripting::busy_loop::Handoff;
 
 /// The event loops connections are dealt to round-robin, thread per core:
 /// `io-threads` single-threaded runtimes, the caller's first. A connection
@@ -652,6 +656,9 @@ impl EventLoops {
             let started = runtime.and_then(|runtime| {
                 std::thread::Builder::new()
                     .name(format!("io-thread-{n}"))
+                    // As the main thread's: replies nest up to 8000 levels
+                    // (scripts' results), and encoding them recurses.
+                    .stack_size(8 << 20)
                     .spawn(move || {
                         crate::counters::enter_loop(n);
                         runtime.block_on(serve_handed(server, rx))
@@ -688,11 +695,16 @@ impl EventLoops {
 /// An extra event loop's main task: serves the sockets dealt to it.
 async fn serve_handed(server: Arc<Server>, mut handed: UnboundedReceiver<Handoff>) {
     while let Some((socket, addr)) = handed.recv().await {
+        // A login recorded for this descriptor dies with the socket.
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&socket);
         match TcpStream::from_std(socket) {
             Ok(socket) => {
                 tokio::spawn(connection::serve(server.clone(), socket, addr));
             }
-            Err(e) => tracing::warn!("cannot take a connection over: {e}"),
+            Err(e) => {
+                crate::scripting::busy_loop::take_login(fd);
+                tracing::warn!("cannot take a connection over: {e}");
+            }
         }
     }
 }
@@ -728,6 +740,8 @@ async fn serve_listeners(
 }
 
 async fn accept_loop(server: Arc<Server>, listener: TcpListener, loops: Arc<EventLoops>) {
+    let _busy_accepts =
+        crate::scripting::busy_loop::register_listener(std::os::fd::AsRawFd::as_raw_fd(&listener));
     loop {
         match listener.accept().await {
             Ok((socket, addr)) => {

@@ -703,3 +703,247 @@ print('ok')
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// cjson's setting functions as lua-cjson answers them (values, errors
+/// with the function's name as called, settings kept between scripts),
+/// and what they change in encode/decode.
+#[test]
+fn cjson_settings_match_redis() {
+    let lines: &[&str] = &[
+        "return cjson.encode_max_depth()",
+        "return cjson.encode_max_depth(0)",
+        "return cjson.encode_max_depth('x')",
+        "return cjson.encode_max_depth('5')",
+        "return cjson.encode_max_depth(2.7)",
+        "return cjson.encode_max_depth(1,2)",
+        "return {pcall(cjson.encode_max_depth,0)}",
+        "return cjson:encode_max_depth(0)",
+        "return {pcall(cjson.encode, {{{1}}})}",
+        "return cjson.encode_max_depth(1000)",
+        "return {cjson.encode_sparse_array()}",
+        "return {cjson.encode_sparse_array(true, 0, 3)}",
+        "return cjson.encode({[1]=1,[100]=2})",
+        "return {cjson.encode_sparse_array(false, 2, 10)}",
+        "return {cjson.encode_sparse_array(nil, -1)}",
+        "return {cjson.encode_sparse_array(nil, 'x')}",
+        "return cjson.encode({[1]=1,[100]=2})",
+        "return cjson.encode_invalid_numbers('null')",
+        "return cjson.encode({1/0, 0/0, -1/0})",
+        "return cjson.encode_invalid_numbers(true)",
+        "return cjson.encode({1/0, -1/0, 5})",
+        "return cjson.encode_invalid_numbers('off')",
+        "return cjson.encode_invalid_numbers('x')",
+        "return cjson.encode_invalid_numbers({})",
+        "return cjson.encode_number_precision(15)",
+        "return cjson.encode_number_precision(3)",
+        "return cjson.encode({3.14159, 1e15, 12345})",
+        "return cjson.encode_number_precision(14)",
+        "return cjson.encode({1e15, 0.1})",
+        "return cjson.decode('0x10')",
+        "return cjson.decode('[1e400, -inf, 012, +1]')[2]",
+        "return cjson.decode('1\\0')",
+        "return cjson.decode('[1]\\0xx')[1]",
+        "return cjson.decode_invalid_numbers(false)",
+        "return {pcall(cjson.decode, '0x10')}",
+        "return {pcall(cjson.decode, '+1')}",
+        "return {pcall(cjson.decode, '-inf')}",
+        "return {pcall(cjson.decode, 'x')}",
+        "return {pcall(cjson.decode, '\"abc')}",
+        "return {pcall(cjson.decode, '\"ab\\\\q\"')}",
+        "return {pcall(cjson.decode, '\"ab\\\\u12\"')}",
+        "return cjson.decode_invalid_numbers(true)",
+        "return {pcall(cjson.decode, {})}",
+        "return {pcall(cjson.decode)}",
+        "return cjson.decode(true)",
+        "return cjson.encode(1, 2)",
+        "local t = cjson.new() t.encode_max_depth(3) return {t.encode_max_depth(), cjson.encode_max_depth()}",
+        "cjson.decode_max_depth(3) return {pcall(cjson.decode, '[[[[1]]]]')}",
+        // Objects nest as deep as Redis's Lua stack lets lua-cjson go.
+        "cjson.encode_max_depth(100000) local a = {} local c = a for i=1,5000 do c.x = {} c = c.x end return {pcall(cjson.encode, a)}",
+        "cjson.decode_max_depth(100000) return {pcall(cjson.decode, string.rep('{\"a\":', 5000))}",
+        "return {pcall(cjson.decode, string.rep('[', 3000))}",
+        "return cjson.encode({[true]=1})",
+        "return cjson.encode({a=function() end})",
+        "return 0/0",
+        "return 1/0",
+    ];
+    let steps: Vec<[&str; 3]> = lines.iter().map(|l| ["eval", *l, "0"]).collect();
+    let steps: Vec<&[&str]> = steps.iter().map(|s| &s[..]).collect();
+    support::differential(&steps);
+}
+
+/// cmsgpack.unpack refuses what would overflow Redis's Lua stack (about
+/// 4000 levels, or 8000 values at once) with lua-cmsgpack's errors.
+#[test]
+fn cmsgpack_unpack_nesting_matches_redis() {
+    support::differential(&[
+        &["eval", "return {pcall(cmsgpack.unpack, string.rep(string.char(0x91), 20000)..string.char(1))}", "0"],
+        &["eval", "return {pcall(cmsgpack.unpack, string.rep(string.char(0x81,1), 20000)..string.char(1))}", "0"],
+        &["eval", "return pcall(cmsgpack.unpack, string.rep(string.char(0x91), 3999)..string.char(1))", "0"],
+        &["eval", "return {pcall(cmsgpack.unpack, string.rep(string.char(1), 10000))}", "0"],
+        &["eval", "return #{cmsgpack.unpack(string.rep(string.char(1), 7998))}", "0"],
+        &["eval", "return cmsgpack.unpack({})", "0"],
+        &["eval", "return cmsgpack.unpack_one('abc', 10)", "0"],
+        &["eval", "return cmsgpack.unpack_one('abc', -1)", "0"],
+    ]);
+}
+
+/// A script's result nests thousands of levels deep before the innermost
+/// is `reached lua stack limit` (Redis: 7995), and the connection lives on.
+#[test]
+fn a_deeply_nested_result_ends_in_the_stack_limit_error() {
+    let server = Server::start_with(&["--io-threads", "2"]);
+    // Two connections: one on each event loop.
+    for _ in 0..2 {
+        let script = b"local a = {}; local b = {a}; a[1] = b; return a";
+        let reply = support::exchange_raw(server.port, &request(&[b"eval", script, b"0"]));
+        let levels = reply.windows(4).filter(|w| w == b"*1\r\n").count();
+        assert!(
+            reply.ends_with(b"*1\r\n-ERR reached lua stack limit\r\n"),
+            "{:?}",
+            String::from_utf8_lossy(&reply[reply.len().saturating_sub(100)..])
+        );
+        assert!((7800..=7995).contains(&levels), "{levels}");
+    }
+    assert_eq!(server.connect().cmd_str(&["ping"]), "+PONG\r\n");
+}
+
+/// CLUSTER answers as Redis 7.0's with cluster support disabled, and a
+/// script may not call CLUSTER RESET (`noscript`).
+#[test]
+fn cluster_is_disabled_as_in_redis() {
+    support::differential(&[
+        &["cluster", "info"],
+        &["cluster", "help"],
+        &["cluster", "nosuch"],
+        &["cluster"],
+        &["cluster", "reset", "hard"],
+        &["cluster", "info", "extra"],
+        &["eval", "return redis.pcall('cluster','reset','hard')", "0"],
+        &["eval", "return redis.pcall('cluster','keyslot','x')", "0"],
+    ]);
+}
+
+/// MULTI reaches a busy script's own event loop as in Redis: `+OK`, a
+/// command refused with `-BUSY` dooms the transaction, and EXEC after the
+/// script is killed answers `-EXECABORT`.
+#[test]
+fn multi_during_a_busy_script_is_doomed_by_busy_commands() {
+    let transcript = |port: u16| -> Vec<String> {
+        let mut caller = Conn::connect(port);
+        let mut other = Conn::connect(port);
+        let mut admin = Conn::connect(port);
+        admin.cmd(&["config", "set", "busy-reply-threshold", "10"]);
+        caller.send(&request(&[b"eval", b"while true do end", b"0"]));
+        std::thread::sleep(Duration::from_millis(200));
+        let mut out = vec![other.cmd_str(&["multi"]), other.cmd_str(&["multi"])];
+        out.push(other.cmd_str(&["incr", "xx"]));
+        out.push(admin.cmd_str(&["script", "kill"]));
+        out.push(String::from_utf8_lossy(&caller.read_reply()).into_owned());
+        out.push(other.cmd_str(&["incr", "xx"]));
+        out.push(other.cmd_str(&["exec"]));
+        out.push(other.cmd_str(&["get", "xx"]));
+        out
+    };
+    let Some(oracle) = Server::oracle() else {
+        return;
+    };
+    let ours = Server::start();
+    assert_eq!(transcript(ours.port), transcript(oracle.port));
+}
+
+/// The libraries' read-only tables iterate as Redis's do (pairs, next,
+/// rawget see their contents), and the string metatable is read-only
+/// too, so no script can change another's string methods.
+#[test]
+fn library_tables_iterate_and_strings_metatable_is_read_only() {
+    let mut lines: Vec<String> = [
+        "string",
+        "table",
+        "math",
+        "redis",
+        "cjson",
+        "cmsgpack",
+        "bit",
+        "struct",
+        "coroutine",
+        "_G",
+    ]
+    .iter()
+    .map(|lib| {
+        format!("local t = {{}} for k in pairs({lib}) do t[#t+1] = k end table.sort(t) return t")
+    })
+    .collect();
+    lines.extend(
+        [
+            "return next(string) ~= nil",
+            "return type(rawget(string, 'rep'))",
+            "return pairs(nil)",
+            "return next()",
+            "return rawget(string)",
+            "local n = next return n(nil)",
+            "return {pcall(pairs)}",
+            "return getmetatable('').__index == string",
+            "getmetatable('').__index.upper = function() return 'hacked' end",
+            "getmetatable('').__index = {}",
+            "return ('x'):upper()",
+            "return type(getfenv)",
+            "return type(setfenv)",
+            "return type(newproxy)",
+            "return type(__redis__err__handler)",
+            "return {cmsgpack._COPYRIGHT, cmsgpack._DESCRIPTION}",
+        ]
+        .map(String::from),
+    );
+    let steps: Vec<[&str; 3]> = lines.iter().map(|l| ["eval", l.as_str(), "0"]).collect();
+    let steps: Vec<&[&str]> = steps.iter().map(|s| &s[..]).collect();
+    support::differential(&steps);
+}
+
+/// A busy script's loop still accepts connections, as Redis's does: a new
+/// client gets NOAUTH until AUTH succeeds, then BUSY, and can SCRIPT KILL;
+/// its connection goes on logged in once the script is over.
+#[test]
+fn new_connections_reach_a_busy_script_s_loop() {
+    let transcript = |port: u16| -> Vec<String> {
+        let mut caller = Conn::connect(port);
+        caller.cmd(&["config", "set", "busy-reply-threshold", "10"]);
+        caller.cmd(&["config", "set", "requirepass", "pw"]);
+        caller.cmd(&["auth", "pw"]);
+        caller.send(&request(&[b"eval", b"while true do end", b"0"]));
+        std::thread::sleep(Duration::from_millis(200));
+        let mut late = Conn::connect(port);
+        let mut out = vec![
+            late.cmd_str(&["ping"]),
+            late.cmd_str(&["script", "kill"]),
+            late.cmd_str(&["auth", "pw"]),
+            late.cmd_str(&["ping"]),
+            late.cmd_str(&["script", "kill"]),
+        ];
+        out.push(String::from_utf8_lossy(&caller.read_reply()).into_owned());
+        out.push(late.cmd_str(&["ping"]));
+        out.push(late.cmd_str(&["acl", "whoami"]));
+        out.push(Conn::connect(port).cmd_str(&["ping"]));
+        out
+    };
+    let Some(oracle) = Server::oracle() else {
+        return;
+    };
+    let ours = Server::start();
+    assert_eq!(transcript(ours.port), transcript(oracle.port));
+}
+
+#[test]
+fn monitor_shows_the_fcall_then_its_commands() {
+    let server = Server::start();
+    let mut client = server.connect();
+    let library = "#!lua name=mon\nredis.register_function('f', function() return redis.call('set', 'k', 'v') end)";
+    client.cmd(&["function", "load", library]);
+    let mut monitor = server.connect();
+    assert_eq!(monitor.cmd(&["monitor"]), b"+OK\r\n");
+    client.cmd(&["fcall", "f", "0"]);
+    let first = String::from_utf8(monitor.read_reply()).unwrap();
+    let second = String::from_utf8(monitor.read_reply()).unwrap();
+    assert!(first.contains("\"fcall\" \"f\" \"0\""), "{first}");
+    assert!(second.contains("[0 lua] \"set\" \"k\" \"v\""), "{second}");
+}

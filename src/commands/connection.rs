@@ -144,7 +144,7 @@ fn authenticate(ctx: &mut Ctx, args: &[&[u8]], user: &[u8], pass: &[u8]) -> Resu
     match ctx.server.acl.authenticate(user, pass) {
         Some(user) => {
             ctx.client.set_user(user);
-            ctx.client.authenticated = true;
+            ctx.client.set_authenticated(true);
             Ok(())
         }
         None => {

@@ -42,7 +42,7 @@ fn cached(args: &[&[u8]]) -> Option<std::sync::Arc<Script>> {
     if is_evalsha(args[0]) {
         SCRIPTS.get(&scripting::sha_arg(args[1])?)
     } else {
-        SCRIPTS.get(&scripting::sha1hex(args[1]))
+        SCRIPTS.get_by_body(args[1])
     }
 }
 
@@ -77,10 +77,10 @@ fn evalsha_ro(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 /// Adds `body` to the cache once it parses (Redis's `luaCreateFunction`).
 fn create_script(body: &[u8]) -> Result<std::sync::Arc<Script>, Reply> {
-    let sha = scripting::sha1hex(body);
-    if let Some(script) = SCRIPTS.get(&sha) {
+    if let Some(script) = SCRIPTS.get_by_body(body) {
         return Ok(script);
     }
+    let sha = scripting::sha1hex(body);
     let (flags, shebang_len) =
         scripting::shebang_flags(body).map_err(|e| Reply::error_owned(format!("ERR {e}")))?;
     let script = Script {

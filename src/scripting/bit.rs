@@ -38,7 +38,7 @@ fn function(lua: &Lua, name: &'static str, min: usize, op: Op) -> mlua::Result<m
                 None => {
                     let got = match args.get(i) {
                         None => "no value",
-                        Some(v) => v.type_name(),
+                        Some(v) => super::engine::lua_type_name(v),
                     };
                     return fail_text(
                         lua,

@@ -1,52 +1,107 @@
 //! The `cjson` library scripts get, behaving as the lua-cjson 2.1 Redis
-//! bundles with its default settings: numbers as `%.14g`, `/` escaped,
-//! empty tables as `{}`, excessively sparse arrays refused, nesting
-//! limited to 1000, and lua-cjson's error texts. `cjson.null` is a null
-//! light userdata. Of the `encode_*`/`decode_*` setting functions only
-//! `encode_keep_buffer` is there (it changes no output).
+//! bundles: numbers as `%.14g`, `/` escaped, empty tables as `{}`,
+//! excessively sparse arrays refused, nesting limited to 1000, and
+//! lua-cjson's error texts. `cjson.null` is a null light userdata. The
+//! setting functions (`encode_max_depth`, `encode_sparse_array`, ...)
+//! change a configuration kept per library table (per Lua state, as in
+//! Redis, until SCRIPT FLUSH); `cjson.new()` makes a table with its own.
+//! Nesting is also bounded by the Lua stack Redis's C code uses
+//! (`LUAI_MAXCSTACK`, 8000 slots), which the encoder and parser count as lua-cjson
+//! pushes: about 8000 levels of arrays, 4000 of objects.
+
+use std::cell::Cell;
+use std::rc::Rc;
 
 use mlua::{LightUserData, Lua, MultiValue, Table, Value};
 
-use super::engine::fail_text;
+use super::engine::{fail_arg, fail_text, lua_type_name, raising_library, type_error_text};
+use super::{deeper, LUA_MAX_C_STACK};
+use crate::number::{format_g, format_lua_number, strtod_len};
 
-const MAX_DEPTH: usize = 1000;
-/// lua-cjson's sparse array rule: refused when the largest index passes
-/// both this and `ratio` times the element count.
-const SPARSE_SAFE: usize = 10;
-const SPARSE_RATIO: usize = 2;
+/// lua-cjson's `json_config_t`.
+#[derive(Clone, Copy)]
+struct Config {
+    sparse_convert: bool,
+    sparse_ratio: i32,
+    sparse_safe: i32,
+    encode_max_depth: i32,
+    decode_max_depth: i32,
+    /// 0 refuse NaN and Inf, 1 write them (`nan`, `inf`), 2 write `null`.
+    encode_invalid_numbers: i32,
+    decode_invalid_numbers: bool,
+    keep_buffer: bool,
+    precision: i32,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            sparse_convert: false,
+            sparse_ratio: 2,
+            sparse_safe: 10,
+            encode_max_depth: 1000,
+            decode_max_depth: 1000,
+            encode_invalid_numbers: 0,
+            decode_invalid_numbers: true,
+            keep_buffer: true,
+            precision: 14,
+        }
+    }
+}
+
+type Shared = Rc<Cell<Config>>;
+
+/// A setting function's outcome: its results, or a failure to raise.
+type Setting = Result<Value, mlua::Result<MultiValue>>;
 
 pub fn library(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
+    let config: Shared = Rc::default();
+    let cfg = config.clone();
     t.set(
         "encode",
-        lua.create_function(|lua, args: MultiValue| {
+        lua.create_function(move |lua, args: MultiValue| {
             if args.len() != 1 {
-                return fail_text(lua, "bad argument #1 to 'encode' (expected 1 argument)");
+                return fail_arg(lua, 1, "expected 1 argument");
             }
-            let mut out = Vec::new();
-            match encode(&args[0], 0, &mut out) {
+            let mut encoder = Encoder {
+                config: cfg.get(),
+                out: Vec::new(),
+            };
+            match encoder.value(&args[0], 0, 1) {
                 Ok(()) => Ok(MultiValue::from_vec(vec![Value::String(
-                    lua.create_string(out)?,
+                    lua.create_string(encoder.out)?,
                 )])),
                 Err(e) => fail_text(lua, &e),
             }
         })?,
     )?;
+    let cfg = config.clone();
     t.set(
         "decode",
-        lua.create_function(|lua, args: MultiValue| {
-            let text = match (args.len(), args.front()) {
-                (1, Some(Value::String(s))) => s.as_bytes().to_vec(),
-                (1, Some(Value::Integer(n))) => n.to_string().into_bytes(),
-                (1, Some(Value::Number(n))) => crate::number::format_lua_number(*n).into_bytes(),
-                (1, _) => return fail_text(lua, "bad argument #1 to 'decode' (string expected)"),
-                _ => return fail_text(lua, "bad argument #1 to 'decode' (expected 1 argument)"),
+        lua.create_function(move |lua, args: MultiValue| {
+            if args.len() != 1 {
+                return fail_arg(lua, 1, "expected 1 argument");
+            }
+            let text = match &args[0] {
+                Value::String(s) => s.as_bytes().to_vec(),
+                Value::Integer(n) => n.to_string().into_bytes(),
+                Value::Number(n) => format_lua_number(*n).into_bytes(),
+                other => return fail_arg(lua, 1, &type_error_text("string", Some(other))),
             };
+            if text.len() >= 2 && (text[0] == 0 || text[1] == 0) {
+                return fail_text(lua, "JSON parser does not support UTF-16 or UTF-32");
+            }
+            // lua-cjson reads a C string: a NUL ends the text.
+            let end = text.iter().position(|&b| b == 0).unwrap_or(text.len());
             let mut parser = Parser {
                 lua,
-                s: &text,
+                s: &text[..end],
                 pos: 0,
                 depth: 0,
+                slots: 1,
+                config: cfg.get(),
+                error_at: 0,
             };
             match parser.document() {
                 Ok(v) => Ok(MultiValue::from_vec(vec![v])),
@@ -55,54 +110,77 @@ pub fn library(lua: &Lua) -> mlua::Result<Table> {
             }
         })?,
     )?;
-    // Whether lua-cjson keeps its encode buffer between calls: a memory
-    // setting with no effect on output, answered as lua-cjson answers it.
-    let keep_buffer = std::cell::Cell::new(true);
+    type Apply = fn(&Lua, &MultiValue, &mut Config) -> Result<MultiValue, mlua::Result<MultiValue>>;
+    let settings: [(&str, Apply); 7] = [
+        ("encode_sparse_array", |lua, args, c| {
+            let convert = bool_option(lua, args, 0, &mut c.sparse_convert)?;
+            let ratio = integer_option(lua, args, 1, &mut c.sparse_ratio, 0, i32::MAX)?;
+            let safe = integer_option(lua, args, 2, &mut c.sparse_safe, 0, i32::MAX)?;
+            Ok(MultiValue::from_vec(vec![convert, ratio, safe]))
+        }),
+        ("encode_max_depth", |lua, args, c| {
+            one(integer_option(
+                lua,
+                args,
+                0,
+                &mut c.encode_max_depth,
+                1,
+                i32::MAX,
+            ))
+        }),
+        ("decode_max_depth", |lua, args, c| {
+            one(integer_option(
+                lua,
+                args,
+                0,
+                &mut c.decode_max_depth,
+                1,
+                i32::MAX,
+            ))
+        }),
+        ("encode_number_precision", |lua, args, c| {
+            one(integer_option(lua, args, 0, &mut c.precision, 1, 14))
+        }),
+        ("encode_keep_buffer", |lua, args, c| {
+            one(bool_option(lua, args, 0, &mut c.keep_buffer))
+        }),
+        ("encode_invalid_numbers", |lua, args, c| {
+            one(enum_option(
+                lua,
+                args,
+                0,
+                &mut c.encode_invalid_numbers,
+                &["off", "on", "null"],
+            ))
+        }),
+        ("decode_invalid_numbers", |lua, args, c| {
+            one(bool_option(lua, args, 0, &mut c.decode_invalid_numbers))
+        }),
+    ];
+    for (name, apply) in settings {
+        let cfg = config.clone();
+        let takes = if name == "encode_sparse_array" { 3 } else { 1 };
+        t.set(
+            name,
+            lua.create_function(move |lua, args: MultiValue| {
+                if args.len() > takes {
+                    return fail_arg(lua, takes + 1, "found too many arguments");
+                }
+                // Each option is applied in turn, as lua-cjson does: an
+                // error in a later one keeps the earlier ones.
+                let mut config = cfg.get();
+                let outcome = apply(lua, &args, &mut config);
+                cfg.set(config);
+                match outcome {
+                    Ok(values) => Ok(values),
+                    Err(failure) => failure,
+                }
+            })?,
+        )?;
+    }
     t.set(
-        "encode_keep_buffer",
-        lua.create_function(move |lua, args: MultiValue| {
-            if args.len() > 1 {
-                return fail_text(
-                    lua,
-                    "bad argument #2 to 'encode_keep_buffer' (found too many arguments)",
-                );
-            }
-            match args.front() {
-                None | Some(Value::Nil) => {}
-                Some(Value::Boolean(on)) => keep_buffer.set(*on),
-                Some(Value::String(s)) if s.as_bytes() == b"on" => keep_buffer.set(true),
-                Some(Value::String(s)) if s.as_bytes() == b"off" => keep_buffer.set(false),
-                Some(Value::String(s)) => {
-                    let text = format!(
-                        "bad argument #1 to 'encode_keep_buffer' (invalid option '{}')",
-                        s.to_string_lossy()
-                    );
-                    return fail_text(lua, &text);
-                }
-                Some(Value::Integer(n)) => {
-                    let text =
-                        format!("bad argument #1 to 'encode_keep_buffer' (invalid option '{n}')");
-                    return fail_text(lua, &text);
-                }
-                Some(Value::Number(n)) => {
-                    let text = format!(
-                        "bad argument #1 to 'encode_keep_buffer' (invalid option '{}')",
-                        crate::number::format_lua_number(*n)
-                    );
-                    return fail_text(lua, &text);
-                }
-                Some(other) => {
-                    let text = format!(
-                        "bad argument #1 to 'encode_keep_buffer' (string expected, got {})",
-                        other.type_name()
-                    );
-                    return fail_text(lua, &text);
-                }
-            }
-            Ok(MultiValue::from_vec(vec![Value::Boolean(
-                keep_buffer.get(),
-            )]))
-        })?,
+        "new",
+        lua.create_function(|lua, ()| raising_library(lua, &library(lua)?))?,
     )?;
     t.set(
         "null",
@@ -113,93 +191,271 @@ pub fn library(lua: &Lua) -> mlua::Result<Table> {
     Ok(t)
 }
 
-fn encode(value: &Value, depth: usize, out: &mut Vec<u8>) -> Result<(), String> {
+fn one(value: Setting) -> Result<MultiValue, mlua::Result<MultiValue>> {
+    value.map(|v| MultiValue::from_vec(vec![v]))
+}
+
+/// Lua 5.1's `lua_tonumber`: numbers, and strings that read as one.
+fn lua_tonumber(value: &Value) -> Option<f64> {
     match value {
-        Value::Nil => out.extend_from_slice(b"null"),
-        Value::LightUserData(p) if p.0.is_null() => out.extend_from_slice(b"null"),
-        Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::Integer(n) => out.extend_from_slice(n.to_string().as_bytes()),
-        Value::Number(n) => {
-            if !n.is_finite() {
-                return Err("Cannot serialise number: must not be NaN or Inf".into());
+        Value::Integer(n) => Some(*n as f64),
+        Value::Number(n) => Some(*n),
+        Value::String(s) => {
+            let bytes = s.as_bytes();
+            let text = std::str::from_utf8(&bytes)
+                .ok()?
+                .trim_matches(|c: char| matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c'));
+            let (n, used) = strtod_len(text.as_bytes());
+            if used == text.len() && used > 0 {
+                return Some(n);
             }
-            out.extend_from_slice(crate::number::format_lua_number(*n).as_bytes());
+            // `luaO_str2d`'s hexadecimal integers.
+            let hex = text
+                .strip_prefix("0x")
+                .or_else(|| text.strip_prefix("0X"))?;
+            u64::from_str_radix(hex, 16).ok().map(|n| n as u32 as f64)
         }
-        Value::String(s) => encode_string(&s.as_bytes(), out),
-        Value::Table(t) => {
-            let depth = depth + 1;
-            if depth > MAX_DEPTH {
-                return Err(format!("Cannot serialise, excessive nesting ({depth})"));
+        _ => None,
+    }
+}
+
+/// lua-cjson's `json_integer_option`: argument `i` (when not nil) must be
+/// a number within `min..=max` (checked as argument #1, as lua-cjson does).
+fn integer_option(
+    lua: &Lua,
+    args: &MultiValue,
+    i: usize,
+    setting: &mut i32,
+    min: i32,
+    max: i32,
+) -> Setting {
+    match args.get(i) {
+        None | Some(Value::Nil) => {}
+        Some(v) => {
+            let Some(n) = lua_tonumber(v) else {
+                return Err(fail_arg(lua, i + 1, &type_error_text("number", Some(v))));
+            };
+            // `luaL_checkinteger` truncates, then lua-cjson keeps an `int`.
+            let value = n as i64 as i32;
+            if value < min || value > max {
+                let text = format!("expected integer between {min} and {max}");
+                return Err(fail_arg(lua, 1, &text));
             }
-            match array_length(t)? {
-                Some(len) => {
-                    out.push(b'[');
-                    for i in 1..=len {
-                        if i > 1 {
-                            out.push(b',');
-                        }
-                        let v: Value = t.raw_get(i).unwrap_or(Value::Nil);
-                        encode(&v, depth, out)?;
-                    }
-                    out.push(b']');
-                }
-                None => {
-                    out.push(b'{');
-                    let mut first = true;
-                    for pair in t.pairs::<Value, Value>() {
-                        let (k, v) = pair.map_err(|e| e.to_string())?;
-                        if !first {
-                            out.push(b',');
-                        }
-                        first = false;
-                        match &k {
-                            Value::String(s) => encode_string(&s.as_bytes(), out),
-                            Value::Integer(n) => encode_string(n.to_string().as_bytes(), out),
-                            Value::Number(n) => {
-                                encode_string(crate::number::format_lua_number(*n).as_bytes(), out)
-                            }
-                            _ => {
-                                return Err(
-                                    "Cannot serialise table: table key must be a number or string"
-                                        .into(),
-                                )
-                            }
-                        }
-                        out.push(b':');
-                        encode(&v, depth, out)?;
-                    }
-                    out.push(b'}');
-                }
-            }
-        }
-        other => {
-            return Err(format!(
-                "Cannot serialise {}: type not supported",
-                other.type_name()
-            ))
+            *setting = value;
         }
     }
-    Ok(())
+    Ok(Value::Integer(i64::from(*setting)))
+}
+
+/// lua-cjson's `json_enum_option`: a boolean, or one of `options` by name;
+/// answers a boolean for the first two, the name for the others.
+fn enum_option(
+    lua: &Lua,
+    args: &MultiValue,
+    i: usize,
+    setting: &mut i32,
+    options: &[&str],
+) -> Setting {
+    match args.get(i) {
+        None | Some(Value::Nil) => {}
+        Some(Value::Boolean(b)) => *setting = i32::from(*b),
+        Some(v) => {
+            // `luaL_checkoption` reads numbers as their text.
+            let name = match v {
+                Value::String(s) => s.as_bytes().to_vec(),
+                Value::Integer(n) => format_lua_number(*n as f64).into_bytes(),
+                Value::Number(n) => format_lua_number(*n).into_bytes(),
+                other => {
+                    return Err(fail_arg(
+                        lua,
+                        i + 1,
+                        &type_error_text("string", Some(other)),
+                    ))
+                }
+            };
+            match options.iter().position(|o| o.as_bytes() == name.as_slice()) {
+                Some(n) => *setting = n as i32,
+                None => {
+                    let text = format!("invalid option '{}'", String::from_utf8_lossy(&name));
+                    return Err(fail_arg(lua, i + 1, &text));
+                }
+            }
+        }
+    }
+    Ok(match *setting {
+        0 => Value::Boolean(false),
+        1 => Value::Boolean(true),
+        n => Value::String(lua.create_string(options[n as usize]).map_err(Err)?),
+    })
+}
+
+fn bool_option(lua: &Lua, args: &MultiValue, i: usize, setting: &mut bool) -> Setting {
+    let mut n = i32::from(*setting);
+    let value = enum_option(lua, args, i, &mut n, &["off", "on"]);
+    *setting = n == 1;
+    value
+}
+
+struct Encoder {
+    config: Config,
+    out: Vec<u8>,
+}
+
+impl Encoder {
+    /// Appends `value`, `depth` tables deep, sitting `slots` deep in the
+    /// Lua stack lua-cjson would use.
+    fn value(&mut self, value: &Value, depth: i32, slots: usize) -> Result<(), String> {
+        match value {
+            Value::Nil => self.out.extend_from_slice(b"null"),
+            Value::LightUserData(p) if p.0.is_null() => self.out.extend_from_slice(b"null"),
+            Value::Boolean(b) => self
+                .out
+                .extend_from_slice(if *b { b"true" } else { b"false" }),
+            Value::Integer(n) => self.number(*n as f64)?,
+            Value::Number(n) => self.number(*n)?,
+            Value::String(s) => encode_string(&s.as_bytes(), &mut self.out),
+            Value::Table(t) => {
+                let depth = depth + 1;
+                // lua-cjson's `json_check_encode_depth`: its setting, and
+                // three free slots of the Lua stack.
+                let nesting = || format!("Cannot serialise, excessive nesting ({depth})");
+                if depth > self.config.encode_max_depth || slots + 3 > LUA_MAX_C_STACK {
+                    return Err(nesting());
+                }
+                match array_length(t, &self.config).map_err(|e| e.unwrap_or_else(nesting))? {
+                    Some(len) => {
+                        self.out.push(b'[');
+                        for i in 1..=len {
+                            if i > 1 {
+                                self.out.push(b',');
+                            }
+                            // mlua holds a reference per level, in a Lua
+                            // stack of its own: it may run out a little
+                            // before Redis's limit.
+                            let v: Value = t.raw_get(i).map_err(|_| nesting())?;
+                            deeper(|| self.value(&v, depth, slots + 1))?;
+                        }
+                        self.out.push(b']');
+                    }
+                    None => self.object(t, depth, slots)?,
+                }
+            }
+            other => {
+                return Err(format!(
+                    "Cannot serialise {}: type not supported",
+                    lua_type_name(other)
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    fn object(&mut self, t: &Table, depth: i32, slots: usize) -> Result<(), String> {
+        // Keys are written out first and only the values kept: mlua holds
+        // a reference per value in a Lua stack of its own, and this way it
+        // lasts as deep as Redis's Lua stack (a key's error is raised when
+        // its turn comes, as lua-cjson meets it).
+        let mut members = Vec::new();
+        for pair in t.pairs::<Value, Value>() {
+            let (k, v) =
+                pair.map_err(|_| format!("Cannot serialise, excessive nesting ({depth})"))?;
+            let key = match k {
+                Value::String(s) => {
+                    let mut key = Vec::new();
+                    encode_string(&s.as_bytes(), &mut key);
+                    key.push(b':');
+                    Ok(key)
+                }
+                Value::Integer(_) | Value::Number(_) => {
+                    let n = match k {
+                        Value::Integer(n) => n as f64,
+                        Value::Number(n) => n,
+                        _ => 0.0,
+                    };
+                    let mut key = Encoder {
+                        config: self.config,
+                        out: vec![b'"'],
+                    };
+                    key.number(n).map(|()| {
+                        key.out.extend_from_slice(b"\":");
+                        key.out
+                    })
+                }
+                other => Err(format!(
+                    "Cannot serialise {}: table key must be a number or string",
+                    lua_type_name(&other)
+                )),
+            };
+            members.push((key, v));
+        }
+        self.out.push(b'{');
+        for (i, (key, v)) in members.into_iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            self.out.extend_from_slice(&key?);
+            deeper(|| self.value(&v, depth, slots + 2))?;
+        }
+        self.out.push(b'}');
+        Ok(())
+    }
+
+    /// lua-cjson's `json_append_number`.
+    fn number(&mut self, n: f64) -> Result<(), String> {
+        match self.config.encode_invalid_numbers {
+            0 if !n.is_finite() => {
+                return Err("Cannot serialise number: must not be NaN or Inf".into())
+            }
+            1 if n.is_nan() => {
+                self.out.extend_from_slice(b"nan");
+                return Ok(());
+            }
+            2 if !n.is_finite() => {
+                self.out.extend_from_slice(b"null");
+                return Ok(());
+            }
+            _ => {}
+        }
+        let precision = self.config.precision.clamp(1, 14) as u8;
+        self.out
+            .extend_from_slice(format_g(n, precision).as_bytes());
+        Ok(())
+    }
 }
 
 /// lua-cjson's `lua_array_length`: Some(largest index) when every key is a
-/// positive integer (an empty table is an object), an error when too sparse.
-fn array_length(t: &Table) -> Result<Option<usize>, String> {
-    let (mut max, mut items) = (0usize, 0usize);
+/// positive integer (an empty table is an object); a too sparse array is
+/// refused, or written as an object when `encode_sparse_array` says so.
+/// `Err(None)` when mlua could not walk the table (out of references).
+fn array_length(t: &Table, config: &Config) -> Result<Option<usize>, Option<String>> {
+    let (mut max, mut items) = (0f64, 0f64);
     for pair in t.pairs::<Value, Value>() {
-        let (k, _) = pair.map_err(|e| e.to_string())?;
+        let (k, _) = pair.map_err(|_| None)?;
         let index = match k {
-            Value::Integer(n) if n >= 1 => n as usize,
-            Value::Number(n) if n >= 1.0 && n.fract() == 0.0 => n as usize,
+            Value::Integer(n) => n as f64,
+            Value::Number(n) => n,
             _ => return Ok(None),
         };
-        max = max.max(index);
-        items += 1;
+        if index < 1.0 || index.floor() != index {
+            return Ok(None);
+        }
+        max = f64::max(max, index);
+        items += 1.0;
     }
-    if max > SPARSE_SAFE && max > items * SPARSE_RATIO {
-        return Err("Cannot serialise table: excessively sparse array".into());
+    let ratio = f64::from(config.sparse_ratio);
+    if config.sparse_ratio > 0 && max > items * ratio && max > f64::from(config.sparse_safe) {
+        if !config.sparse_convert {
+            return Err(Some(
+                "Cannot serialise table: excessively sparse array".into(),
+            ));
+        }
+        return Ok(None);
     }
-    Ok((max > 0).then_some(max))
+    // lua-cjson counts in a C `int`: past that it is no array.
+    if max > f64::from(i32::MAX) {
+        return Ok(None);
+    }
+    Ok((max > 0.0).then_some(max as usize))
 }
 
 fn encode_string(s: &[u8], out: &mut Vec<u8>) {
@@ -271,7 +527,12 @@ struct Parser<'a> {
     lua: &'a Lua,
     s: &'a [u8],
     pos: usize,
-    depth: usize,
+    depth: i32,
+    /// The Lua stack lua-cjson's decoder would use (the text is slot 1).
+    slots: usize,
+    config: Config,
+    /// Where the last error token's error is (lua-cjson's `token->index`).
+    error_at: usize,
 }
 
 impl Parser<'_> {
@@ -299,30 +560,39 @@ impl Parser<'_> {
             Token::Number(n) => Value::Number(n),
             Token::Bool(b) => Value::Boolean(b),
             Token::Null => Value::LightUserData(LightUserData(std::ptr::null_mut())),
-            Token::ObjBegin => self.object(at)?,
-            Token::ArrBegin => self.array(at)?,
+            Token::ObjBegin => deeper(|| self.object())?,
+            Token::ArrBegin => deeper(|| self.array())?,
             other => return Err(self.expected("value", at, &other)),
         })
     }
 
-    fn nest(&mut self, at: usize) -> Result<(), Failure> {
+    /// lua-cjson's `json_decode_descend`: its depth setting, and `slots`
+    /// free on the Lua stack.
+    fn nest(&mut self, slots: usize) -> Result<Table, Failure> {
         self.depth += 1;
-        if self.depth > MAX_DEPTH {
+        // mlua holds a reference per level in a Lua stack of its own: it
+        // may run out a little before Redis's limit.
+        let table = (self.depth <= self.config.decode_max_depth
+            && self.slots + slots <= LUA_MAX_C_STACK)
+            .then(|| self.lua.create_table().ok())
+            .flatten();
+        let Some(table) = table else {
             return Err(Failure::Text(format!(
                 "Found too many nested data structures ({}) at character {}",
-                self.depth,
-                at + 1
+                self.depth, self.pos
             )));
-        }
-        Ok(())
+        };
+        Ok(table)
     }
 
-    fn object(&mut self, at: usize) -> Result<Value, Failure> {
-        self.nest(at)?;
-        let t = self.lua.create_table()?;
+    fn object(&mut self) -> Result<Value, Failure> {
+        // The table, a key, a value.
+        let t = self.nest(3)?;
+        self.slots += 2;
         let (mut at, mut token) = self.next();
         if matches!(token, Token::ObjEnd) {
             self.depth -= 1;
+            self.slots -= 2;
             return Ok(Value::Table(t));
         }
         loop {
@@ -338,7 +608,10 @@ impl Parser<'_> {
             t.raw_set(self.lua.create_string(key)?, value)?;
             let (sep_at, sep) = self.next();
             match sep {
-                Token::ObjEnd => break,
+                Token::ObjEnd => {
+                    self.slots -= 2;
+                    break;
+                }
                 Token::Comma => {}
                 other => return Err(self.expected("comma or object end", sep_at, &other)),
             }
@@ -348,12 +621,14 @@ impl Parser<'_> {
         Ok(Value::Table(t))
     }
 
-    fn array(&mut self, at: usize) -> Result<Value, Failure> {
-        self.nest(at)?;
-        let t = self.lua.create_table()?;
+    fn array(&mut self) -> Result<Value, Failure> {
+        // The table, a value.
+        let t = self.nest(2)?;
+        self.slots += 1;
         let (mut at, mut token) = self.next();
         if matches!(token, Token::ArrEnd) {
             self.depth -= 1;
+            self.slots -= 1;
             return Ok(Value::Table(t));
         }
         let mut index = 1;
@@ -363,7 +638,10 @@ impl Parser<'_> {
             index += 1;
             let (sep_at, sep) = self.next();
             match sep {
-                Token::ArrEnd => break,
+                Token::ArrEnd => {
+                    self.slots -= 1;
+                    break;
+                }
                 Token::Comma => {}
                 other => return Err(self.expected("comma or array end", sep_at, &other)),
             }
@@ -395,8 +673,13 @@ impl Parser<'_> {
             self.pos += 1;
             return (at, token);
         }
+        self.error_at = at;
+        let invalid = self.invalid_number();
         let token = match c {
             b'"' => self.string(),
+            b'-' | b'0'..=b'9' if invalid && !self.config.decode_invalid_numbers => {
+                Token::Error("invalid number")
+            }
             b'-' | b'0'..=b'9' => self.number(),
             _ if self.s[at..].starts_with(b"true") => {
                 self.pos += 4;
@@ -410,30 +693,53 @@ impl Parser<'_> {
                 self.pos += 4;
                 Token::Null
             }
+            // Inf, NaN and hexadecimal numbers, when allowed.
+            b'+' | b'i' | b'I' | b'n' | b'N' if invalid && self.config.decode_invalid_numbers => {
+                self.number()
+            }
             _ => Token::Error("invalid token"),
         };
-        (at, token)
+        match token {
+            Token::Error(_) => (self.error_at, token),
+            token => (at, token),
+        }
     }
 
+    /// lua-cjson's `json_is_invalid_number`: what strict JSON refuses but
+    /// `strtod` reads (a leading `+`, hex, leading zeros, Inf, NaN).
+    fn invalid_number(&self) -> bool {
+        let mut p = &self.s[self.pos..];
+        match p.first() {
+            Some(b'+') => return true,
+            Some(b'-') => p = &p[1..],
+            _ => {}
+        }
+        match p.first() {
+            Some(b'0') => matches!(p.get(1), Some(b'x' | b'X' | b'0'..=b'9')),
+            None => false,
+            Some(&c) if c <= b'9' => false,
+            _ => {
+                let prefix = |word: &[u8]| p.len() >= 3 && p[..3].eq_ignore_ascii_case(word);
+                prefix(b"inf") || prefix(b"nan")
+            }
+        }
+    }
+
+    /// A number as lua-cjson reads it: C `strtod`.
     fn number(&mut self) -> Token {
-        let start = self.pos;
-        while self.pos < self.s.len()
-            && matches!(
-                self.s[self.pos],
-                b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'
-            )
-        {
-            self.pos += 1;
+        let (n, used) = strtod_len(&self.s[self.pos..]);
+        if used == 0 {
+            return Token::Error("invalid number");
         }
-        let text = std::str::from_utf8(&self.s[start..self.pos]).unwrap_or("");
-        match text.parse::<f64>() {
-            Ok(n) => Token::Number(n),
-            Err(_) => Token::Error("invalid number"),
-        }
+        self.pos += used;
+        Token::Number(n)
     }
 
     fn hex4(&self, at: usize) -> Option<u32> {
         let digits = self.s.get(at..at + 4)?;
+        if !digits.iter().all(u8::is_ascii_hexdigit) {
+            return None;
+        }
         u32::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
     }
 
@@ -442,14 +748,17 @@ impl Parser<'_> {
         let mut out = Vec::new();
         loop {
             let Some(&c) = self.s.get(self.pos) else {
+                self.error_at = self.pos;
                 return Token::Error("unexpected end of string");
             };
             self.pos += 1;
             match c {
                 b'"' => return Token::Str(out),
                 b'\\' => {
+                    // lua-cjson reports escape errors at the backslash.
+                    self.error_at = self.pos - 1;
                     let Some(&e) = self.s.get(self.pos) else {
-                        return Token::Error("unexpected end of string");
+                        return Token::Error("invalid escape code");
                     };
                     self.pos += 1;
                     match e {

@@ -8,7 +8,8 @@
 
 use mlua::{Lua, MultiValue, Table, Value};
 
-use super::engine::fail_text;
+use super::engine::{fail_arg, fail_text, type_error_text};
+use super::{deeper, LUA_MAX_C_STACK};
 
 const MAX_NESTING: usize = 16;
 
@@ -49,6 +50,8 @@ pub fn library(lua: &Lua) -> mlua::Result<Table> {
         })?,
     )?;
     t.set("_NAME", "cmsgpack")?;
+    t.set("_COPYRIGHT", "Copyright (C) 2012, Salvatore Sanfilippo")?;
+    t.set("_DESCRIPTION", "MessagePack C implementation for Lua")?;
     t.set("_VERSION", "lua-cmsgpack 0.4.0")?;
     Ok(t)
 }
@@ -187,23 +190,34 @@ fn unpack(
     offset: i64,
     with_offset: bool,
 ) -> mlua::Result<MultiValue> {
-    let Some(Value::String(s)) = args.front() else {
-        return fail_text(lua, "bad argument #1 to 'unpack' (string expected)");
+    let bytes = match args.front() {
+        Some(Value::String(s)) => s.as_bytes().to_vec(),
+        Some(Value::Integer(n)) => crate::number::format_lua_number(*n as f64).into_bytes(),
+        Some(Value::Number(n)) => crate::number::format_lua_number(*n).into_bytes(),
+        other => return fail_arg(lua, 1, &type_error_text("string", other)),
     };
-    let bytes = s.as_bytes().to_vec();
+    // Redis's texts, which print the input's length for the limit.
+    let len = bytes.len() as i32;
     if offset < 0 || limit < 0 {
-        return fail_text(
-            lua,
-            &format!("Invalid request to unpack with offset of {offset} and limit of {limit}."),
+        let text = format!(
+            "Invalid request to unpack with offset of {} and limit of {len}.",
+            offset as i32
         );
+        return fail_text(lua, &text);
     }
     if offset as usize > bytes.len() {
-        return fail_text(lua, "Start offset greater than input length.");
+        let text = format!(
+            "Start offset {} greater than input length {len}.",
+            offset as i32
+        );
+        return fail_text(lua, &text);
     }
     let mut decoder = Decoder {
         lua,
         s: &bytes,
         pos: offset as usize,
+        // The input string; each value decoded stays on the stack.
+        slots: 1,
     };
     let mut values = Vec::new();
     while decoder.pos < bytes.len() && (limit == 0 || (values.len() as i64) < limit) {
@@ -212,7 +226,9 @@ fn unpack(
             Err(Bad::Lua(e)) => return Err(e),
             Err(Bad::Missing) => return fail_text(lua, "Missing bytes in input."),
             Err(Bad::Format) => return fail_text(lua, "Bad data format in input."),
+            Err(Bad::Stack(what)) => return fail_text(lua, &format!("stack overflow ({what})")),
         }
+        decoder.slots += 1;
     }
     if with_offset {
         let next = if decoder.pos >= bytes.len() {
@@ -229,7 +245,14 @@ enum Bad {
     Lua(mlua::Error),
     Missing,
     Format,
+    /// lua-cmsgpack's `luaL_checkstack` failing: Redis's Lua stack is
+    /// 8000 slots, so about 4000 levels of nesting.
+    Stack(&'static str),
 }
+
+const TOO_MANY_VALUES: &str =
+    "too many return values at once; use unpack_one or unpack_limit instead.";
+const IN_ARRAY: &str = "in function mp_decode_to_lua_array";
 
 impl From<mlua::Error> for Bad {
     fn from(e: mlua::Error) -> Self {
@@ -241,6 +264,8 @@ struct Decoder<'a> {
     lua: &'a Lua,
     s: &'a [u8],
     pos: usize,
+    /// The Lua stack lua-cmsgpack would be using.
+    slots: usize,
 }
 
 impl Decoder<'_> {
@@ -268,20 +293,39 @@ impl Decoder<'_> {
         Ok(Value::String(lua.create_string(bytes)?))
     }
 
+    /// A table, or the stack error when mlua is out of references (it
+    /// holds one per level, in a Lua stack of its own).
+    fn table(&self, what: &'static str) -> Result<mlua::Table, Bad> {
+        self.lua.create_table().map_err(|_| Bad::Stack(what))
+    }
+
+    /// `f` with `extra` more slots in use.
+    fn nested<R>(&mut self, extra: usize, f: impl FnOnce(&mut Self) -> R) -> R {
+        self.slots += extra;
+        let r = deeper(|| f(self));
+        self.slots -= extra;
+        r
+    }
+
     fn array(&mut self, len: usize) -> Result<Value, Bad> {
-        let t = self.lua.create_table()?;
+        let t = self.table(IN_ARRAY)?;
+        // The table, then an index under each value.
+        if self.slots + 2 > LUA_MAX_C_STACK {
+            return Err(Bad::Stack(IN_ARRAY));
+        }
         for i in 1..=len {
-            let v = self.value()?;
+            let v = self.nested(2, Self::value)?;
             t.raw_set(i, v)?;
         }
         Ok(Value::Table(t))
     }
 
     fn map(&mut self, len: usize) -> Result<Value, Bad> {
-        let t = self.lua.create_table()?;
+        let t = self.table(TOO_MANY_VALUES)?;
         for _ in 0..len {
-            let k = self.value()?;
-            let v = self.value()?;
+            // The table, then the key under the value.
+            let k = self.nested(1, Self::value)?;
+            let v = self.nested(2, Self::value)?;
             if !matches!(k, Value::Nil) {
                 t.raw_set(k, v)?;
             }
@@ -290,6 +334,9 @@ impl Decoder<'_> {
     }
 
     fn value(&mut self) -> Result<Value, Bad> {
+        if self.pos < self.s.len() && self.slots + 1 > LUA_MAX_C_STACK {
+            return Err(Bad::Stack(TOO_MANY_VALUES));
+        }
         let c = self.uint(1)? as u8;
         Ok(match c {
             0x00..=0x7f => Value::Number(c as f64),

@@ -6,6 +6,7 @@
 use bytes::Bytes;
 use mlua::{Lua, Table, Value};
 
+use super::{deeper, LUA_MAX_C_STACK};
 use crate::protocol::Reply;
 
 /// Redis's error table for `text` (`luaPushErrorBuff`): `-CODE message`
@@ -173,21 +174,31 @@ fn string_field(t: &Table, name: &str) -> Option<mlua::LuaString> {
     }
 }
 
-/// How deep a script's result may nest before the innermost level is
-/// Redis's `reached lua stack limit` error. Redis gets there near 8000
-/// levels (its Lua stack, `LUAI_MAXCSTACK`); we stop at 1000 so the
-/// conversion and the encoder's recursion fit an event loop thread's stack.
-const MAX_DEPTH: usize = 1000;
-
 /// The script's result as the reply (Redis's `luaReplyToRedisReply`); the
 /// script's protocol decides what booleans become.
 pub fn lua_to_reply(value: Value, resp3: bool) -> Reply {
-    to_reply(value, resp3, 0)
+    // Redis's result sits two slots deep in its Lua stack.
+    to_reply(value, resp3, 2)
 }
 
-fn to_reply(value: Value, resp3: bool, depth: usize) -> Reply {
-    if depth >= MAX_DEPTH {
-        return Reply::error("ERR reached lua stack limit");
+/// A Lua number as C's `(long long)` cast gives it on x86-64: NaN and
+/// whatever is out of range become the smallest integer.
+pub fn lua_number_to_i64(n: f64) -> i64 {
+    // 2^63: the first double past i64::MAX.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if n.is_nan() || !(-LIMIT..LIMIT).contains(&n) {
+        i64::MIN
+    } else {
+        n as i64
+    }
+}
+
+/// `slots`: how deep in Redis's Lua stack the value would be. Redis wants
+/// four free slots for each level (`lua_checkstack`), so a result nests
+/// about 8000 levels before the innermost is `reached lua stack limit`.
+fn to_reply(value: Value, resp3: bool, slots: usize) -> Reply {
+    if slots + 4 > LUA_MAX_C_STACK {
+        return stack_limit();
     }
     match value {
         Value::String(s) => Reply::Bulk(Bytes::copy_from_slice(&s.as_bytes())),
@@ -197,13 +208,17 @@ fn to_reply(value: Value, resp3: bool, depth: usize) -> Reply {
             (false, false) => Reply::Null,
         },
         Value::Integer(n) => Reply::Integer(n),
-        Value::Number(n) => Reply::Integer(n as i64),
-        Value::Table(t) => table_to_reply(&t, resp3, depth + 1),
+        Value::Number(n) => Reply::Integer(lua_number_to_i64(n)),
+        Value::Table(t) => deeper(|| table_to_reply(&t, resp3, slots)),
         _ => Reply::Null,
     }
 }
 
-fn table_to_reply(t: &Table, resp3: bool, depth: usize) -> Reply {
+fn stack_limit() -> Reply {
+    Reply::error("ERR reached lua stack limit")
+}
+
+fn table_to_reply(t: &Table, resp3: bool, slots: usize) -> Reply {
     if let Some(err) = string_field(t, "err") {
         return Reply::error_owned(one_line(err.as_bytes().to_vec()));
     }
@@ -230,7 +245,8 @@ fn table_to_reply(t: &Table, resp3: bool, depth: usize) -> Reply {
     if let Ok(Value::Table(map)) = t.raw_get::<Value>("map") {
         let mut pairs = Vec::new();
         for (k, v) in map.pairs::<Value, Value>().flatten() {
-            pairs.push((to_reply(k, resp3, depth), to_reply(v, resp3, depth)));
+            // The map, a key, its value, the key's copy being converted.
+            pairs.push((to_reply(k, resp3, slots + 4), to_reply(v, resp3, slots + 3)));
         }
         return Reply::Map(pairs);
     }
@@ -238,15 +254,21 @@ fn table_to_reply(t: &Table, resp3: bool, depth: usize) -> Reply {
         let items = set
             .pairs::<Value, Value>()
             .flatten()
-            .map(|(k, _)| to_reply(k, resp3, depth))
+            .map(|(k, _)| to_reply(k, resp3, slots + 3))
             .collect();
         return Reply::Set(items);
     }
     let mut items = Vec::new();
     for i in 1.. {
         match t.raw_get::<Value>(i) {
-            Ok(Value::Nil) | Err(_) => break,
-            Ok(v) => items.push(to_reply(v, resp3, depth)),
+            Ok(Value::Nil) => break,
+            Ok(v) => items.push(to_reply(v, resp3, slots + 1)),
+            // mlua holds a reference per level in a Lua stack of its own:
+            // it may run out a little before Redis's limit.
+            Err(_) => {
+                items.push(stack_limit());
+                break;
+            }
         }
     }
     Reply::Array(items)

@@ -188,7 +188,10 @@ impl Engine {
         native.set("register_function", raising(&lua, &register, &fail)?)?;
         native.set("error_reply", lua.create_function(error_reply)?)?;
         native.set("status_reply", lua.create_function(status_reply)?)?;
-        let natives: [(&str, Native); 7] = [
+        let natives: [(&str, Native); 10] = [
+            ("next", view_next),
+            ("pairs", view_pairs),
+            ("rawget", view_rawget),
             ("sha1hex", sha1hex),
             ("log", log),
             ("setresp", setresp),
@@ -200,6 +203,16 @@ impl Engine {
         for (name, f) in natives {
             native.set(name, raising(&lua, &lua.create_function(f)?, &fail)?)?;
         }
+        native.set(
+            "set_views",
+            lua.create_function(
+                |lua, (views, next, view_next): (Table, Function, Function)| {
+                    lua.set_named_registry_value("reddish.views", views)?;
+                    lua.set_named_registry_value("reddish.real_next", next)?;
+                    lua.set_named_registry_value("reddish.view_next", view_next)
+                },
+            )?,
+        )?;
         native.set("version", VERSION)?;
         native.set("version_num", VERSION_NUM)?;
         let libraries = [
@@ -209,15 +222,7 @@ impl Engine {
             ("struct", super::lstruct::library(&lua)?),
         ];
         for (name, library) in libraries {
-            let wrapped = lua.create_table()?;
-            for pair in library.pairs::<Value, Value>() {
-                let (k, v) = pair?;
-                match v {
-                    Value::Function(f) => wrapped.set(k, raising(&lua, &f, &fail)?)?,
-                    v => wrapped.set(k, v)?,
-                }
-            }
-            native.set(name, wrapped)?;
+            native.set(name, raising_library(&lua, &library)?)?;
         }
         let setup = lua
             .load(include_str!("sandbox.lua"))
@@ -403,6 +408,7 @@ impl Engine {
         ctx.client.in_script = false;
         if let Some(busy) = state.busy.take() {
             BUSY.leave(&busy);
+            super::busy_loop::script_ended();
         }
         let _ = self.globals.raw_set("KEYS", Value::Nil);
         let _ = self.globals.raw_set("ARGV", Value::Nil);
@@ -657,6 +663,106 @@ fn fail_with(lua: &Lua, text: &str) -> mlua::Result<MultiValue> {
 /// A plain string error, as `luaL_error` raises from a C function.
 pub(super) fn fail_text(lua: &Lua, text: &str) -> mlua::Result<MultiValue> {
     fail(lua, Value::String(lua.create_string(text)?))
+}
+
+/// `luaL_argerror`'s error: the function's name as its caller wrote it
+/// (`?` when called through `pcall`), `self` not counted in a method call.
+pub(super) fn fail_arg(lua: &Lua, narg: usize, extramsg: &str) -> mlua::Result<MultiValue> {
+    // Level 0 is this callback, level 1 the raising C function the script called.
+    let (name, method) = lua
+        .inspect_stack(1, |d| {
+            let names = d.names();
+            let name = names.name.map(|n| n.into_owned());
+            (name, names.name_what == Some("method"))
+        })
+        .unwrap_or((None, false));
+    let name = name.unwrap_or_else(|| "?".into());
+    let text = match (method, narg) {
+        (true, 1) => format!("calling '{name}' on bad self ({extramsg})"),
+        (true, n) => format!("bad argument #{} to '{name}' ({extramsg})", n - 1),
+        (false, n) => format!("bad argument #{n} to '{name}' ({extramsg})"),
+    };
+    fail_text(lua, &text)
+}
+
+/// `luaL_typerror`'s text for argument `value` (`luaL_checkstring` and friends).
+pub(super) fn type_error_text(expected: &str, value: Option<&Value>) -> String {
+    let got = value.map_or("no value", lua_type_name);
+    format!("{expected} expected, got {got}")
+}
+
+/// Lua 5.1's name of a value's type (`lua_typename`): one `number`, one
+/// `userdata`, where mlua tells integers and light userdata apart.
+pub(super) fn lua_type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Integer(_) | Value::Number(_) => "number",
+        Value::LightUserData(_) => "userdata",
+        other => other.type_name(),
+    }
+}
+
+/// Argument 1 of `next`/`pairs`/`rawget` as the table it shows: a
+/// read-only view's table (sandbox.lua's `protected`, in the registry),
+/// as Redis's read-only tables are the tables themselves.
+fn viewed_table(lua: &Lua, args: &MultiValue) -> Result<Table, mlua::Result<MultiValue>> {
+    let Some(Value::Table(t)) = args.front() else {
+        return Err(fail_arg(lua, 1, &type_error_text("table", args.front())));
+    };
+    let views: Table = lua.named_registry_value("reddish.views").map_err(Err)?;
+    Ok(match views.raw_get::<Value>(t) {
+        Ok(Value::Table(shown)) => shown,
+        _ => t.clone(),
+    })
+}
+
+/// The scripts' `next`: Lua's, through read-only views.
+fn view_next(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
+    let t = match viewed_table(lua, &args) {
+        Ok(t) => t,
+        Err(failure) => return failure,
+    };
+    let next: Function = lua.named_registry_value("reddish.real_next")?;
+    next.call((t, args.get(1).cloned().unwrap_or(Value::Nil)))
+}
+
+/// The scripts' `pairs`: the scripts' `next`, over views too.
+fn view_pairs(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
+    if let Err(failure) = viewed_table(lua, &args) {
+        return failure;
+    }
+    let next: Value = lua.named_registry_value("reddish.view_next")?;
+    Ok(MultiValue::from_vec(vec![
+        next,
+        args[0].clone(),
+        Value::Nil,
+    ]))
+}
+
+/// The scripts' `rawget`, through read-only views.
+fn view_rawget(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
+    let t = match viewed_table(lua, &args) {
+        Ok(t) => t,
+        Err(failure) => return failure,
+    };
+    if args.len() < 2 {
+        return fail_arg(lua, 2, "value expected");
+    }
+    Ok(MultiValue::from_vec(vec![t.raw_get::<Value>(&args[1])?]))
+}
+
+/// `library` with each function made to raise the errors it reports, as
+/// the scripts' copies of the libraries are.
+pub(super) fn raising_library(lua: &Lua, library: &Table) -> mlua::Result<Table> {
+    let fail: Table = lua.named_registry_value("reddish.fail")?;
+    let wrapped = lua.create_table()?;
+    for pair in library.pairs::<Value, Value>() {
+        let (k, v) = pair?;
+        match v {
+            Value::Function(f) => wrapped.set(k, raising(lua, &f, &fail)?)?,
+            v => wrapped.set(k, v)?,
+        }
+    }
+    Ok(wrapped)
 }
 
 fn with_run<R>(f: impl FnOnce(&mut RunState) -> R) -> Option<R> {

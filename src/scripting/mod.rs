@@ -10,7 +10,7 @@
 //! `redis.call`s go through [`crate::commands::script_call`].
 
 mod bit;
-mod busy_loop;
+pub mod busy_loop;
 mod cjson;
 mod cmsgpack;
 mod convert;
@@ -23,6 +23,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
 use bytes::Bytes;
+
+/// The room Redis's C functions have on the Lua stack (`LUAI_MAXCSTACK`):
+/// what bounds how deep cjson, cmsgpack and a script's result may nest.
+const LUA_MAX_C_STACK: usize = 8000;
+
+/// Grows the thread's stack before a level of recursion could overflow it:
+/// 8000 levels of a recursive converter do not fit an I/O thread's stack.
+fn deeper<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(64 * 1024, 1024 * 1024, f)
+}
 
 /// Script flags (Redis's `SCRIPT_FLAG_*`), from a shebang line or
 /// `redis.register_function`.
@@ -101,7 +111,7 @@ impl LockHint {
 /// The script cache (Redis's `lctx.lua_scripts`), shared by every loop.
 #[derive(Default)]
 pub struct Scripts {
-    map: Mutex<HashMap<[u8; 40], Arc<Script>>>,
+    map: Mutex<Cache>,
     /// Bumped by SCRIPT FLUSH: each loop's Lua state starts over when it
     /// sees a new epoch.
     epoch: AtomicU64,
@@ -109,35 +119,50 @@ pub struct Scripts {
     bytes: AtomicUsize,
 }
 
+/// The scripts by SHA, and by body: an EVAL finds its script by the body
+/// it sends (a fast hash and a compare) and computes the SHA1 only for a
+/// script new to the cache.
+#[derive(Default)]
+struct Cache {
+    by_sha: HashMap<[u8; 40], Arc<Script>>,
+    by_body: HashMap<Bytes, Arc<Script>, foldhash::fast::RandomState>,
+}
+
 /// The process's script cache, as Redis's is one per server.
 pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(Scripts::default);
 
 impl Scripts {
-    fn lock(&self) -> MutexGuard<'_, HashMap<[u8; 40], Arc<Script>>> {
+    fn lock(&self) -> MutexGuard<'_, Cache> {
         self.map.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn get(&self, sha: &[u8; 40]) -> Option<Arc<Script>> {
-        self.lock().get(sha).cloned()
+        self.lock().by_sha.get(sha).cloned()
+    }
+
+    /// The cached script whose body is `body`.
+    pub fn get_by_body(&self, body: &[u8]) -> Option<Arc<Script>> {
+        self.lock().by_body.get(body).cloned()
     }
 
     pub fn contains(&self, sha: &[u8]) -> bool {
         let Ok(sha) = <[u8; 40]>::try_from(sha) else {
             return false;
         };
-        self.lock().contains_key(&sha)
+        self.lock().by_sha.contains_key(&sha)
     }
 
     /// Adds a checked script (or returns the one already there).
     pub fn insert(&self, script: Script) -> Arc<Script> {
-        let mut map = self.lock();
-        if let Some(found) = map.get(&script.sha) {
+        let mut cache = self.lock();
+        if let Some(found) = cache.by_sha.get(&script.sha) {
             return found.clone();
         }
         self.bytes
             .fetch_add(script.body.len() + 40, Ordering::Relaxed);
         let script = Arc::new(script);
-        map.insert(script.sha, script.clone());
+        cache.by_sha.insert(script.sha, script.clone());
+        cache.by_body.insert(script.body.clone(), script.clone());
         script
     }
 
@@ -154,7 +179,7 @@ impl Scripts {
     }
 
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().by_sha.len()
     }
 
     pub fn is_empty(&self) -> bool {

@@ -12,6 +12,9 @@ local setmetatable, getmetatable = setmetatable, getmetatable
 local real_pcall, real_loadstring = pcall, loadstring
 
 local READONLY = "Attempt to modify a readonly table"
+-- Each read-only view (and view of a view's metatable), to the table it
+-- shows: pairs, next and rawget look through a view, as they see Redis's
+-- read-only tables, which are the tables themselves.
 local protected = setmetatable({}, { __mode = "k" })
 
 local function refuse_write()
@@ -23,12 +26,16 @@ end
 local function readonly(t, index)
     local mt = { __index = index or t, __newindex = refuse_write }
     local mt_view = setmetatable({}, { __index = mt, __newindex = refuse_write, __metatable = false })
-    protected[mt_view] = true
+    protected[mt_view] = mt
     mt.__metatable = mt_view
     local view = setmetatable({}, mt)
-    protected[view] = true
+    protected[view] = t
     return view
 end
+
+-- pairs, next and rawget (native, so errors point at the script's line
+-- and name the function as it was called) look through the views.
+native.set_views(protected, next, native.next)
 
 -- redis.*
 -- (The native functions raise their errors from C, so a script's frame
@@ -89,6 +96,20 @@ local function safe_rawset(t, k, v)
     return rawset(t, k, v)
 end
 
+-- Strings' methods come from their metatable's __index: the read-only
+-- string view, and scripts get a read-only view of that metatable.
+local string_view = readonly(string)
+local string_mt = getmetatable("")
+string_mt.__index = string_view
+local string_mt_view = readonly(string_mt)
+
+local function safe_getmetatable(...)
+    if type((...)) == "string" then
+        return string_mt_view
+    end
+    return getmetatable(...)
+end
+
 local math_view = {}
 for k, v in pairs(math) do math_view[k] = v end
 math_view.random = native.random
@@ -96,14 +117,14 @@ math_view.randomseed = native.randomseed
 
 -- The globals scripts see: everything else is gone.
 local globals = {
-    xpcall = xpcall, tostring = tostring, getfenv = getfenv, setmetatable = safe_setmetatable,
-    next = next, assert = assert, tonumber = tonumber, rawequal = rawequal,
-    collectgarbage = collectgarbage, getmetatable = getmetatable, rawset = safe_rawset,
+    xpcall = xpcall, tostring = tostring, setmetatable = safe_setmetatable,
+    next = native.next, assert = assert, tonumber = tonumber, rawequal = rawequal,
+    collectgarbage = collectgarbage, getmetatable = safe_getmetatable, rawset = safe_rawset,
     pcall = redis_pcall, coroutine = readonly(coroutine), type = type, select = select,
-    unpack = unpack, gcinfo = gcinfo, pairs = pairs, rawget = rawget,
-    loadstring = safe_loadstring, ipairs = ipairs, _VERSION = _VERSION, setfenv = setfenv,
-    load = load, error = error, newproxy = newproxy,
-    string = readonly(string), table = readonly(table), math = readonly(math_view),
+    unpack = unpack, gcinfo = gcinfo, pairs = native.pairs, rawget = native.rawget,
+    loadstring = safe_loadstring, ipairs = ipairs, _VERSION = _VERSION,
+    load = load, error = error,
+    string = string_view, table = readonly(table), math = readonly(math_view),
     cjson = readonly(native.cjson), cmsgpack = readonly(native.cmsgpack),
     bit = readonly(native.bit), struct = readonly(native.struct),
     redis = readonly(redis),
@@ -172,6 +193,9 @@ local function handler(err)
     end
     return err
 end
+
+-- Scripts see it as Redis's globals have it.
+globals.__redis__err__handler = handler
 
 local xpcall = xpcall
 
