@@ -16,16 +16,24 @@ with whatever else runs on the 2 cores, CPU time spent by the server much less.
 
 Five rounds by default (the issue asks for medians of at least 5).
 
+`--server-args "--appendonly yes --appendfsync always"` starts both servers
+with those settings too (the AOF targets of issue 15); the scripting
+workloads (`eval-P16`, `evalsha-P16`, `script100-P16`, issue 16's targets)
+load their script into both servers first.
+
 Usage: bench/compare.py [--quick] [--rounds N] [--only NAME[,NAME]] [--no-build] [--no-memory]
+                        [--server-args "..."]
 """
 
 import argparse
 import csv
+import hashlib
 import io
 import os
 import statistics
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from memory import cli, rss_kb, start  # noqa: E402
@@ -33,6 +41,14 @@ from memory import cli, rss_kb, start  # noqa: E402
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # name -> (redis-benchmark arguments, requests in a full run, requests with --quick)
+SET_SCRIPT = "return redis.call('SET',KEYS[1],ARGV[1])"
+INCR100_SCRIPT = "for i=1,100 do redis.call('INCR',KEYS[1]) end"
+
+
+def sha1(text):
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
 WORKLOADS = {
     "setget-P16": (["-t", "set,get", "-c", "50", "-P", "16"], 1_000_000, 200_000),
     "setget-P1": (["-t", "set,get", "-c", "50"], 200_000, 50_000),
@@ -43,7 +59,18 @@ WORKLOADS = {
     "setget-P16-r1M": (["-t", "set,get", "-c", "50", "-P", "16", "-r", "1000000"],
                         1_000_000, 200_000),
     "setget-P16-resp3": (["-t", "set,get", "-c", "50", "-P", "16", "-3"], 1_000_000, 200_000),
+    "aof-P16": (["-t", "set,incr,lpush", "-c", "50", "-P", "16"], 1_000_000, 200_000),
+    "set-c50": (["-t", "set", "-c", "50"], 200_000, 50_000),
+    "eval-P16": (["-c", "50", "-P", "16", "EVAL", SET_SCRIPT, "1", "key:__rand_int__", "v"],
+                 200_000, 50_000),
+    "evalsha-P16": (["-c", "50", "-P", "16", "EVALSHA", sha1(SET_SCRIPT), "1",
+                     "key:__rand_int__", "v"], 200_000, 50_000),
+    "script100-P16": (["-c", "50", "-P", "16", "EVALSHA", sha1(INCR100_SCRIPT), "1",
+                       "key:__rand_int__"], 100_000, 20_000),
 }
+
+# Scripts loaded into both servers before the workloads run (SCRIPT LOAD).
+SCRIPTS = (SET_SCRIPT, INCR100_SCRIPT)
 
 
 def cpu_seconds(pid):
@@ -70,6 +97,8 @@ def run_workload(servers, args, n, rounds):
     for _ in range(rounds):
         for kind, (proc, port) in servers.items():
             cli(port, "FLUSHALL")
+            for script in SCRIPTS:
+                cli(port, "SCRIPT", "LOAD", script)
             before = cpu_seconds(proc.pid)
             rows = bench(port, args, n)
             cpu = cpu_seconds(proc.pid) - before
@@ -121,6 +150,7 @@ def main():
     p.add_argument("--only", help="comma-separated workload names (see WORKLOADS)")
     p.add_argument("--no-build", action="store_true")
     p.add_argument("--no-memory", action="store_true")
+    p.add_argument("--server-args", default="", help="extra settings for both servers")
     opts = p.parse_args()
     rounds = opts.rounds or (1 if opts.quick else 5)
     if not opts.no_build:
@@ -132,7 +162,10 @@ def main():
     print("| workload | test | reddish rps | redis rps | ratio | reddish p50/p99 ms "
           "| redis p50/p99 ms | reddish CPU µs/req | redis CPU µs/req | CPU ratio |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    servers = {kind: start(kind, opts.reddish) for kind in ("reddish", "redis")}
+    binaries = {"reddish": opts.reddish, "redis": "redis-server"}
+    extra = opts.server_args.split()
+    servers = {kind: start(binary, 0, tempfile.mkdtemp(prefix=f"compare-{kind}-"), extra)
+               for kind, binary in binaries.items()}
     try:
         for name, (args, full, quick) in WORKLOADS.items():
             if opts.only and name not in opts.only.split(","):
