@@ -113,7 +113,23 @@ mod tests {
     /// small and large, aligned or not.
     #[test]
     fn computed_usable_sizes_are_jemallocs() {
-        let sizes = [1, 7, 8, 15, 16, 17, 24, 80, 100, 1000, 4096, 5000, 20_000, 100_000, 3 << 20];
+        let sizes = [
+            1,
+            7,
+            8,
+            15,
+            16,
+            17,
+            24,
+            80,
+            100,
+            1000,
+            4096,
+            5000,
+            20_000,
+            100_000,
+            3 << 20,
+        ];
         for align in [1, 8, 16, 32, 64, 4096] {
             for &size in &sizes {
                 let layout = Layout::from_size_align(size, align).expect("layout");
@@ -128,7 +144,11 @@ mod tests {
                         let ptr2 = Jemalloc.realloc(ptr, layout, new_size);
                         assert!(!ptr2.is_null());
                         let reported = tikv_jemallocator::usable_size(ptr2) as isize;
-                        assert_eq!(usable(new_size, align), reported, "{size}->{new_size} {align}");
+                        assert_eq!(
+                            usable(new_size, align),
+                            reported,
+                            "{size}->{new_size} {align}"
+                        );
                         let layout2 = Layout::from_size_align(new_size, align).expect("layout");
                         Jemalloc.dealloc(ptr2, layout2);
                         ptr = Jemalloc.alloc(layout);
