@@ -431,10 +431,25 @@ pub async fn run(config: Arc<Config>) -> std::io::Result<()> {
     for warning in server.config.unenforced_warnings(None) {
         tracing::warn!("{warning}");
     }
-    // Connections are served while the dataset loads, on another thread:
-    // commands without the `loading` flag are answered `-LOADING`, as
-    // Redis answers them between chunks of its load.
+    // The dataset loads on another thread. A load that takes longer than
+    // LOADING_GRACE serves connections meanwhile: commands without the
+    // `loading` flag are answered `-LOADING`, as Redis answers them between
+    // chunks of a big file; a small file (or none) is in before the first
+    // connection is accepted, as with Redis, whose clients then wait in
+    // the listen backlog.
     server.set_loading(true);
+    let loader = server.clone();
+    let mut loading = tokio::task::spawn_blocking(move || load_data_from_disk(&loader));
+    let early = tokio::select! {
+        loaded = &mut loading => Some(loaded),
+        _ = tokio::time::sleep(LOADING_GRACE) => None,
+    };
+    if early
+        .as_ref()
+        .is_some_and(|loaded| !matches!(loaded, Ok(Ok(()))))
+    {
+        std::process::exit(1);
+    }
     // This thread runs the first event loop.
     crate::counters::enter_loop(0);
     let loops = Arc::new(EventLoops::start(&server));
@@ -445,8 +460,10 @@ pub async fn run(config: Arc<Config>) -> std::io::Result<()> {
     let (rebind, rebinds) = unbounded_channel();
     *server.rebind.lock().unwrap_or_else(|e| e.into_inner()) = Some(rebind);
     tokio::spawn(serve_listeners(server.clone(), listeners, loops, rebinds));
-    let loader = server.clone();
-    let loaded = tokio::task::spawn_blocking(move || load_data_from_disk(&loader)).await;
+    let loaded = match early {
+        Some(loaded) => loaded,
+        None => loading.await,
+    };
     if !matches!(loaded, Ok(Ok(()))) {
         std::process::exit(1);
     }
@@ -642,6 +659,10 @@ struct EventLoops {
     others: Vec<UnboundedSender<Handoff>>,
     next: AtomicUsize,
 }
+
+/// How long a start-up load runs before connections are served (with
+/// `-LOADING`) while it goes on.
+const LOADING_GRACE: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl EventLoops {
     fn start(server: &Arc<Server>) -> EventLoops {
