@@ -148,10 +148,7 @@ fn write_rdb_file(
                 dir.display()
             );
         })?;
-        let mut f = std::io::BufWriter::with_capacity(1 << 20, f);
-        let whole = produce(&mut |bytes| f.write_all(bytes))
-            .and_then(|whole| f.flush().map(|()| whole))
-            .and_then(|whole| f.get_ref().sync_all().map(|()| whole))
+        let whole = write_synced(f, produce)
             .inspect_err(|e| tracing::warn!("Write error saving DB on disk: {e}"))?;
         if !whole {
             return Ok(false);
@@ -172,6 +169,19 @@ fn write_rdb_file(
         let _ = std::fs::remove_file(&temp);
     }
     result
+}
+
+/// Writes `file` through `produce` (false: it gave up) with a large buffer,
+/// then flushes and fsyncs it: a background save's or rewrite's file.
+pub fn write_synced(
+    file: std::fs::File,
+    produce: impl FnOnce(&mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<bool>,
+) -> std::io::Result<bool> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let whole = produce(&mut |bytes| out.write_all(bytes))?;
+    out.flush()?;
+    out.get_ref().sync_all()?;
+    Ok(whole)
 }
 
 /// Locks every shard and saves (shutdown, FLUSHALL with save points).

@@ -523,12 +523,8 @@ fn write_base(
     produce: impl FnOnce(&mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<bool>,
 ) -> std::io::Result<bool> {
     let file = std::fs::File::create(temp)?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-    let whole = produce(&mut |bytes| out.write_all(bytes))
-        .and_then(|whole| out.flush().map(|()| whole))
-        .and_then(|whole| out.get_ref().sync_all().map(|()| whole))
-        .inspect_err(|e| tracing::warn!("Write error writing append only file on disk: {e}"))?;
-    Ok(whole)
+    crate::persistence::write_synced(file, produce)
+        .inspect_err(|e| tracing::warn!("Write error writing append only file on disk: {e}"))
 }
 
 /// Locks every shard and starts a rewrite (the cron's scheduled and

@@ -244,6 +244,12 @@ impl Keyspace {
         let Some(snapshot) = lock(&self.snapshot).take() else {
             return;
         };
+        self.stop(&snapshot);
+    }
+
+    /// Marks `snapshot` aborted (writers holding a pending shard skip their
+    /// copies) and no shard pending any more.
+    fn stop(&self, snapshot: &Snapshot) {
         snapshot.aborted.store(true, Ordering::Relaxed);
         for db in self.dbs.iter() {
             db.pending
@@ -266,13 +272,7 @@ impl Keyspace {
         if slot.as_ref().is_some_and(|s| std::ptr::eq(&**s, snapshot)) {
             *slot = None;
             if result.is_err() {
-                // Writers holding a pending shard now skip their copies.
-                snapshot.aborted.store(true, Ordering::Relaxed);
-                for db in self.dbs.iter() {
-                    db.pending
-                        .iter()
-                        .for_each(|p| p.store(false, Ordering::Relaxed));
-                }
+                self.stop(snapshot);
             }
         }
         result
