@@ -8,16 +8,13 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use support::{digest, installed, populate, s, temp_dir, wait_loaded, Conn, Server};
+use support::{
+    assert_rdb_checks, digest, info_section, populate, s, temp_dir, wait_loaded, Conn, Server,
+};
 
 /// INFO persistence as a map.
 fn persistence(conn: &mut Conn) -> BTreeMap<String, String> {
-    let reply = String::from_utf8_lossy(&conn.cmd(&["INFO", "persistence"])).into_owned();
-    reply
-        .split("\r\n")
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    info_section(conn, "persistence")
 }
 
 fn wait_for_bgsave(conn: &mut Conn) {
@@ -115,14 +112,7 @@ fn the_file_is_the_dataset_at_the_cut_while_writes_go_on() {
     );
     assert_ne!(digest(&mut conn), want, "the writes changed the dataset");
     let file = ours_dir.join("dump.rdb");
-    if installed("redis-check-rdb", "RDB check") {
-        let out = std::process::Command::new("redis-check-rdb")
-            .arg(&file)
-            .output()
-            .expect("redis-check-rdb");
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.contains("RDB looks OK"), "{text}");
-    }
+    assert_rdb_checks(&file);
     let theirs_dir = temp_dir("bgsave-theirs");
     std::fs::copy(&file, theirs_dir.join("dump.rdb")).expect("copy");
     assert_eq!(conn.cmd_str(&["debug", "reload", "nosave"]), "+OK\r\n");

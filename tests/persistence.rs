@@ -7,16 +7,11 @@ mod support;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use support::{free_port, wait_for_log, Conn, Server};
+use support::{free_port, info_section, wait_for_log, Conn, Server};
 
 /// INFO persistence as a map.
 fn persistence(conn: &mut Conn) -> BTreeMap<String, String> {
-    let reply = String::from_utf8_lossy(&conn.cmd(&["INFO", "persistence"])).into_owned();
-    reply
-        .split("\r\n")
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    info_section(conn, "persistence")
 }
 
 fn changes(conn: &mut Conn) -> u64 {

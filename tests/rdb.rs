@@ -11,7 +11,9 @@ use std::path::Path;
 
 use reddish::rdb;
 use reddish::types::{hash, zset};
-use support::{digest, installed, populate, s, temp_dir, wait_loaded, Conn, Pair, Rng, Server};
+use support::{
+    assert_rdb_checks, digest, populate, s, temp_dir, wait_loaded, Conn, Pair, Rng, Server,
+};
 
 #[test]
 fn a_file_saved_by_reddish_loads_into_redis_with_the_same_digest() {
@@ -26,14 +28,7 @@ fn a_file_saved_by_reddish_loads_into_redis_with_the_same_digest() {
     assert_eq!(conn.cmd_str(&["debug", "reload"]), "+OK\r\n");
     assert_eq!(digest(&mut conn), want);
     let file = ours_dir.join("dump.rdb");
-    if installed("redis-check-rdb", "RDB check") {
-        let out = std::process::Command::new("redis-check-rdb")
-            .arg(&file)
-            .output()
-            .expect("redis-check-rdb");
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.contains("RDB looks OK"), "{text}");
-    }
+    assert_rdb_checks(&file);
     std::fs::copy(&file, theirs_dir.join("dump.rdb")).expect("copy");
     let Some(redis) =
         Server::oracle_with(&["--dir", &s(&theirs_dir), "--enable-debug-command", "yes"])
@@ -526,14 +521,7 @@ fn streams_saved_by_reddish_load_into_redis_the_same() {
     assert_eq!(digest(&mut conn), want_digest);
     assert_eq!(xinfo_all(&mut conn), want);
     let file = ours_dir.join("dump.rdb");
-    if installed("redis-check-rdb", "RDB check") {
-        let out = std::process::Command::new("redis-check-rdb")
-            .arg(&file)
-            .output()
-            .expect("redis-check-rdb");
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.contains("RDB looks OK"), "{text}");
-    }
+    assert_rdb_checks(&file);
     std::fs::copy(&file, theirs_dir.join("dump.rdb")).expect("copy");
     let Some(redis) = Server::oracle_with(&[
         "--dir",

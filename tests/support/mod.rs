@@ -1072,3 +1072,25 @@ pub fn wait_loaded(conn: &mut Conn) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// One INFO section as a map of its fields.
+pub fn info_section(conn: &mut Conn, section: &str) -> std::collections::BTreeMap<String, String> {
+    let reply = String::from_utf8_lossy(&conn.cmd(&["INFO", section])).into_owned();
+    reply
+        .split("\r\n")
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// redis-check-rdb accepts `file` (skipped, with a message, without it).
+pub fn assert_rdb_checks(file: &std::path::Path) {
+    if installed("redis-check-rdb", "RDB check") {
+        let out = Command::new("redis-check-rdb")
+            .arg(file)
+            .output()
+            .expect("redis-check-rdb");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("RDB looks OK"), "{text}");
+    }
+}
