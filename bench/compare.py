@@ -19,7 +19,9 @@ Five rounds by default (the issue asks for medians of at least 5).
 `--server-args "--appendonly yes --appendfsync always"` starts both servers
 with those settings too (the AOF targets of issue 15); the scripting
 workloads (`eval-P16`, `evalsha-P16`, `script100-P16`, issue 16's targets)
-load their script into both servers first.
+load their script into both servers first; the stream workloads (`xadd-P16`,
+`xrange100-P16`, `xcycle`, issue 17's targets) fill their stream first
+(`xcycle` runs bench/stream_cycle.rs, built as an example).
 
 Usage: bench/compare.py [--quick] [--rounds N] [--only NAME[,NAME]] [--no-build] [--no-memory]
                         [--server-args "..."]
@@ -67,7 +69,24 @@ WORKLOADS = {
                      "key:__rand_int__", "v"], 200_000, 50_000),
     "script100-P16": (["-c", "50", "-P", "16", "EVALSHA", sha1(INCR100_SCRIPT), "1",
                        "key:__rand_int__"], 100_000, 20_000),
+    # issue 17: XADD to one stream, and XRANGE of 100 entries (of the 1,000 SETUP adds)
+    "xadd-P16": (["-c", "50", "-P", "16", "XADD", "s", "*", "f", "v"], 1_000_000, 200_000),
+    "xrange100-P16": (["-c", "50", "-P", "16", "XRANGE", "s", "-", "+", "COUNT", "100"],
+                      200_000, 50_000),
+    # issue 17: XREADGROUP + XACK, one entry a cycle, by bench/stream_cycle.rs
+    # (redis-benchmark cannot ack the ID it read); the count is of cycles.
+    "xcycle": (None, 500_000, 100_000),
 }
+
+# Commands run on a workload's fresh (flushed) database before it is measured.
+SETUP = {
+    "xrange100-P16": lambda port, n: xadd(port, 1_000),
+    "xcycle": lambda port, n: (cli(port, "XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"),
+                               xadd(port, n)),
+}
+
+# The stream cycle's shape: 50 clients, 16 reads then 16 acks in flight each.
+CYCLE_CLIENTS, CYCLE_PIPELINE = 50, 16
 
 # Scripts loaded into both servers before the workloads run (SCRIPT LOAD).
 SCRIPTS = (SET_SCRIPT, INCR100_SCRIPT)
@@ -78,6 +97,22 @@ def cpu_seconds(pid):
         fields = f.read().rsplit(")", 1)[1].split()
     # After the ")" of comm: field 3 (state) is index 0, so utime (14) and stime (15) are 11, 12.
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def xadd(port, n):
+    """Appends n entries `f v` to stream `s`."""
+    subprocess.run(["redis-benchmark", "-p", str(port), "-n", str(n), "-c", "50", "-P", "16",
+                    "-q", "XADD", "s", "*", "f", "v"], capture_output=True, check=True)
+
+
+def stream_cycle(port, n):
+    """bench/stream_cycle.rs; returns {test: (cycles/s, nan, nan)} (it measures no latency)."""
+    per_client = n // (CYCLE_CLIENTS * CYCLE_PIPELINE)
+    out = subprocess.run([CYCLE_TOOL, str(port), str(CYCLE_CLIENTS), str(CYCLE_PIPELINE),
+                          str(per_client)], capture_output=True, check=True, text=True).stdout
+    fields = out.split()
+    cycles, seconds = int(fields[1]), float(fields[3])
+    return {"XREADGROUP+XACK": (cycles / seconds, float("nan"), float("nan"))}
 
 
 def bench(port, args, n):
@@ -91,7 +126,7 @@ def bench(port, args, n):
     return rows
 
 
-def run_workload(servers, args, n, rounds):
+def run_workload(servers, name, args, n, rounds):
     """Interleaved rounds; returns {kind: {test: [(rps, p50, p99, cpu_us_per_req), ...]}}."""
     results = {kind: {} for kind in servers}
     for _ in range(rounds):
@@ -99,8 +134,10 @@ def run_workload(servers, args, n, rounds):
             cli(port, "FLUSHALL")
             for script in SCRIPTS:
                 cli(port, "SCRIPT", "LOAD", script)
+            if name in SETUP:
+                SETUP[name](port, n)
             before = cpu_seconds(proc.pid)
-            rows = bench(port, args, n)
+            rows = stream_cycle(port, n) if args is None else bench(port, args, n)
             cpu = cpu_seconds(proc.pid) - before
             total = n * len(rows)
             for test, (rps, p50, p99) in rows.items():
@@ -154,8 +191,10 @@ def main():
     opts = p.parse_args()
     rounds = opts.rounds or (1 if opts.quick else 5)
     if not opts.no_build:
-        subprocess.run(["cargo", "build", "--release", "--bin", "reddish-server"],
-                       cwd=os.path.join(here, ".."), check=True)
+        subprocess.run(["cargo", "build", "--release", "--bin", "reddish-server",
+                        "--example", "stream_cycle"], cwd=os.path.join(here, ".."), check=True)
+    global CYCLE_TOOL
+    CYCLE_TOOL = os.path.join(target, "release", "examples", "stream_cycle")
     with open("/proc/loadavg") as f:
         print(f"load average before: {f.read().split()[:3]}, rounds: {rounds}\n")
 
@@ -170,7 +209,7 @@ def main():
         for name, (args, full, quick) in WORKLOADS.items():
             if opts.only and name not in opts.only.split(","):
                 continue
-            res = run_workload(servers, args, quick if opts.quick else full, rounds)
+            res = run_workload(servers, name, args, quick if opts.quick else full, rounds)
             for test in res["redis"]:
                 a, b = res["reddish"][test], res["redis"][test]
                 print(f"| {name} | {test} | {med(a, 0):,.0f} | {med(b, 0):,.0f} "

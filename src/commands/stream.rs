@@ -22,6 +22,7 @@ use super::{argv, cmd, CmdResult, Ctx, Registration};
 use crate::blocking::StreamWait;
 use crate::config::notify;
 use crate::keyspace::{DbView, Value};
+use crate::protocol::reply::BulkArray;
 use crate::protocol::{Reply, Resp};
 use crate::types::stream::{
     AppendError, Consumer, Entry, Group, Nack, Stream, StreamId, Trim, INVALID_ENTRIES_READ,
@@ -151,10 +152,14 @@ fn id_reply(id: StreamId) -> Reply {
     Reply::Bulk(id.to_bytes())
 }
 
-/// An entry as `[id, [field, value, ...]]`.
+/// An entry as `[id, [field, value, ...]]`, its fields and values in wire
+/// form (one buffer, not a `Reply` and an allocation each: XRANGE's cost).
 fn entry_reply(entry: Entry) -> Reply {
-    let items = entry.items().map(Reply::bulk_copy).collect();
-    Reply::Array(vec![id_reply(entry.id), Reply::Array(items)])
+    let mut items = BulkArray::with_capacity(4, 8);
+    for item in entry.items() {
+        items.push(item);
+    }
+    Reply::Array(vec![id_reply(entry.id), Reply::Bulks(items)])
 }
 
 /// A client's count (0: all) as an iterator bound.

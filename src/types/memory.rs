@@ -7,18 +7,23 @@
 /// Redis's `OBJ_COMPUTE_SIZE_DEF_SAMPLES`.
 pub const DEFAULT_SAMPLES: usize = 5;
 
-/// The bytes jemalloc hands out for a request of `n` (its size classes:
-/// 8, then steps of 16 up to 128, then four classes per power of two), as
-/// Redis counts `zmalloc_size` rather than the bytes asked for.
+/// The bytes jemalloc hands out for a request of `n` (its size class), as
+/// Redis counts `zmalloc_size` rather than the bytes asked for: 8, then
+/// steps of 16 up to 128, then four classes per power of two up to 32 KiB,
+/// computed here because the allocation counter ([`crate::alloc`]) needs it
+/// on every allocation; bigger sizes are asked of jemalloc (`nallocx`),
+/// whose large classes are spaced by pages.
 pub fn alloc_size(n: usize) -> usize {
     match n {
         0 => 0,
         1..=8 => 8,
         9..=128 => n.div_ceil(16) * 16,
-        _ => {
+        129..=32_768 => {
             let step = 1usize << ((usize::BITS - 1 - (n - 1).leading_zeros()) - 2);
-            n.div_ceil(step).saturating_mul(step)
+            n.div_ceil(step) * step
         }
+        // SAFETY: `nallocx` only computes a size; any size is valid.
+        _ => unsafe { tikv_jemalloc_sys::nallocx(n, 0) },
     }
 }
 
@@ -50,22 +55,24 @@ pub fn sampled<T>(
 mod tests {
     use super::*;
 
+    /// Every size up to 70,000 bytes, and a spread of sizes up to 1 GiB,
+    /// gets jemalloc's own size class.
     #[test]
     fn size_classes_are_jemallocs() {
-        let classes = [
-            (1, 8),
-            (8, 8),
-            (9, 16),
-            (17, 32),
-            (100, 112),
-            (128, 128),
-            (129, 160),
-            (256, 256),
-            (257, 320),
-            (4097, 5120),
-        ];
-        for (n, class) in classes {
-            assert_eq!(alloc_size(n), class, "{n}");
+        let big = (17..=30).flat_map(|k| {
+            let base = 1usize << k;
+            [
+                base - 1,
+                base,
+                base + 1,
+                base + base / 3,
+                base + base / 2 + 7,
+            ]
+        });
+        for n in (1..=70_000).chain(big) {
+            // SAFETY: `nallocx` only computes a size.
+            let jemalloc = unsafe { tikv_jemalloc_sys::nallocx(n, 0) };
+            assert_eq!(alloc_size(n), jemalloc, "{n}");
         }
     }
 

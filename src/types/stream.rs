@@ -66,7 +66,16 @@ impl StreamId {
 
     /// `<ms>-<seq>` as Redis formats it.
     pub fn to_bytes(self) -> Bytes {
-        Bytes::from(format!("{}-{}", self.ms, self.seq))
+        let (mut ms, mut seq) = (itoa::Buffer::new(), itoa::Buffer::new());
+        let (ms, seq) = (
+            ms.format(self.ms).as_bytes(),
+            seq.format(self.seq).as_bytes(),
+        );
+        let mut id = Vec::with_capacity(ms.len() + 1 + seq.len());
+        id.extend_from_slice(ms);
+        id.push(b'-');
+        id.extend_from_slice(seq);
+        Bytes::from(id)
     }
 }
 
