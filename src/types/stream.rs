@@ -521,7 +521,7 @@ impl Group {
 /// A stream value.
 #[derive(Clone, Debug, Default)]
 pub struct Stream {
-    nodes: BTreeMap<StreamId, Node>,
+    nodes: BTreeMap<StreamId, Box<Node>>,
     length: u64,
     pub last_id: StreamId,
     pub first_id: StreamId,
@@ -559,7 +559,7 @@ impl Stream {
 
     /// The nodes in ID order, for the RDB writer.
     pub(crate) fn node_views(&self) -> impl Iterator<Item = NodeView<'_>> {
-        self.nodes.values().map(NodeView)
+        self.nodes.values().map(|node| NodeView(node))
     }
 
     /// Adds a node read from an RDB file after the ones already loaded:
@@ -597,7 +597,7 @@ impl Stream {
             }
         }
         self.length += node.live as u64;
-        self.nodes.insert(master, node);
+        self.nodes.insert(master, Box::new(node));
         Ok(())
     }
 
@@ -659,8 +659,15 @@ impl Stream {
                 || (max_entries != 0 && node.total as u64 >= max_entries)
         });
         if tail_full {
+            // The tail is done growing: give back its buffer's spare room
+            // (a quarter of it on average, from doubling), as Redis
+            // shrinks a full node's listpack to fit.
+            if let Some(mut tail) = self.nodes.last_entry() {
+                tail.get_mut().data.shrink_to_fit();
+            }
             let prealloc = max_bytes.min(LISTPACK_PREALLOC);
-            self.nodes.insert(id, Node::new(id, pairs, prealloc));
+            self.nodes
+                .insert(id, Box::new(Node::new(id, pairs, prealloc)));
         }
         let Some(mut node) = self.nodes.last_entry() else {
             return Err(AppendError::TooLarge);
