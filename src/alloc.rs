@@ -72,7 +72,10 @@ fn count(delta: isize) {
 /// Bytes allocated now: the sum of the slots in use.
 fn used() -> isize {
     let own = SLOTS_TAKEN.load(Ordering::Relaxed).min(SHARED);
-    let sum: isize = USED[..own].iter().map(|slot| slot.0.load(Ordering::Relaxed)).sum();
+    let sum: isize = USED[..own]
+        .iter()
+        .map(|slot| slot.0.load(Ordering::Relaxed))
+        .sum();
     sum + USED[SHARED].0.load(Ordering::Relaxed)
 }
 

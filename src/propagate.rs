@@ -185,7 +185,13 @@ impl Propagation {
         }
         let transaction = wrap && ops.len() > 1;
         let mut sinks = self.lock();
-        let mut stream = Vec::new();
+        // Room for the whole unit at once (headers, SELECT, MULTI/EXEC),
+        // not a dozen reallocations as it grows.
+        let size: usize = ops
+            .iter()
+            .map(|op| 16 + op.args.iter().map(|arg| arg.len() + 16).sum::<usize>())
+            .sum();
+        let mut stream = Vec::with_capacity(size + 64);
         for attached in &mut sinks.list {
             stream.clear();
             let target = attached.sink.target();

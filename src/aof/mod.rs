@@ -59,6 +59,8 @@ pub enum State {
 
 /// Redis's `AOF_WRITE_LOG_ERROR_RATE`: seconds between write error logs.
 const WRITE_ERROR_LOG_RATE: u64 = 30;
+/// The most room a written AOF buffer keeps for the next appends.
+const BUFFER_KEPT: usize = 64 * 1024;
 
 /// What the writer holds: the buffer, the open incremental file and the
 /// manifest. One lock, taken by the sink (append) and by whoever writes.
@@ -287,6 +289,15 @@ impl Aof {
             Ok(()) => {
                 inner.incr_size += buf.len() as u64;
                 inner.current_size += buf.len() as u64;
+                // The written buffer's room serves the next appends (Redis
+                // reuses a small `aof_buf` too): taken empty, the buffer grew
+                // again from nothing, a reallocation every doubling, for
+                // every batch of writes. A big one is let go.
+                if inner.buf.is_empty() && buf.capacity() <= BUFFER_KEPT {
+                    let mut buf = buf;
+                    buf.clear();
+                    inner.buf = buf;
+                }
                 self.written.store(end, Ordering::Release);
                 if !self.stats.last_write_ok.swap(true, Ordering::Relaxed) {
                     tracing::warn!("AOF write error looks solved, Redis can write again.");
