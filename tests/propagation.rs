@@ -729,6 +729,44 @@ fn lazily_expired_keys_propagate_a_del_before_the_command() {
     );
 }
 
+/// SCAN reclaims the expired keys it would have returned (those its MATCH
+/// takes), RANDOMKEY the ones it draws, each a DEL of its own.
+#[test]
+fn scan_and_randomkey_reclaim_expired_keys() {
+    let debug = ["--enable-debug-command", "yes"];
+    same_stream(
+        &debug,
+        &[
+            &["debug", "set-active-expire", "0"],
+            &["set", "a1", "v", "px", "10"],
+            &["set", "b1", "v", "px", "10"],
+            &["#sleep", "50"],
+            &["scan", "0", "match", "a*"],
+            &["scan", "0", "type", "string"],
+            &["dbsize"],
+            &["set", "c1", "v", "px", "10"],
+            &["#sleep", "50"],
+            &["randomkey"],
+            &["dbsize"],
+        ],
+    );
+    // Two at once, in an order of the table's: plain DELs, no MULTI.
+    let server = Server::start_with(&debug);
+    let mut client = server.connect();
+    client.cmd(&["debug", "set-active-expire", "0"]);
+    client.cmd(&["set", "x", "v", "px", "10"]);
+    client.cmd(&["set", "y", "v", "px", "10"]);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let mut link = ReplicaLink::attach(server.port);
+    assert_eq!(client.cmd_str(&["scan", "0"]), "*2\r\n$1\r\n0\r\n*0\r\n");
+    client.cmd(&["ping"]);
+    let got = commands(&link.drain());
+    let dels: BTreeSet<&str> = got.iter().filter_map(|c| c.strip_prefix("DEL ")).collect();
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert_eq!(got[0], "SELECT 0");
+    assert_eq!(dels, BTreeSet::from(["x", "y"]), "{got:?}");
+}
+
 #[test]
 fn active_expiry_propagates_plain_dels() {
     same_stream(

@@ -433,12 +433,17 @@ fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
         i += 2;
     }
-    let mut keys = Vec::new();
+    let (mut keys, mut expired) = (Vec::new(), Vec::new());
     let mut type_checks = 0;
     let next = ctx.db().scan(cursor, count, |key, entry| {
         if pattern.is_some_and(|p| !glob_match(p, key, false)) {
             return;
         }
+        let Some(entry) = entry else {
+            // Past its TTL: reclaimed below, as Redis's filter step does.
+            expired.push(key.clone());
+            return;
+        };
         if let Some(t) = type_name {
             // Redis looks the key up again to read its type, a keyspace hit.
             type_checks += 1;
@@ -450,6 +455,16 @@ fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     });
     for _ in 0..type_checks {
         ctx.server.stats.lookup(true);
+    }
+    // With TYPE, Redis reclaims them in the lookup that reads the type (a
+    // keyspace miss); without, in `expireIfNeeded`.
+    let mut db = ctx.db();
+    for key in expired {
+        if type_name.is_some() {
+            db.get_read(&key);
+        } else {
+            db.contains(&key);
+        }
     }
     Ok(Reply::Array(vec![
         Reply::bulk(next.to_string()),

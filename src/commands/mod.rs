@@ -873,6 +873,12 @@ fn dispatch(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
     if client.replaying {
         guard = guard.unpropagated();
     }
+    // SCAN and RANDOMKEY run directly: the expired keys they reclaim are
+    // DELs of their own, like active expiry's, not a transaction (Redis's
+    // `CMD_TOUCHES_ARBITRARY_KEYS` in `propagatePendingCommands`).
+    if cmd.flags.contains(Flags::TOUCHES_ARBITRARY_KEYS) {
+        guard = guard.without_multi();
+    }
     let clock = if client.must_obey() {
         CommandClock::replaying()
     } else {

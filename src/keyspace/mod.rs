@@ -676,7 +676,8 @@ impl<'k> Guard<'k> {
         }
     }
 
-    /// Active expiry: this unit's DELs are not a transaction.
+    /// Active expiry, and SCAN or RANDOMKEY run directly: this unit's DELs
+    /// are not a transaction.
     pub fn without_multi(mut self) -> Self {
         self.effects.no_multi = true;
         self

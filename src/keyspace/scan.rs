@@ -94,7 +94,16 @@ impl DbView<'_, '_> {
     /// keys are collected, as Redis keeps calling `dictScan` until COUNT is
     /// reached, but a shard is only split by a step that starts in it.
     /// Cursors stay below 2^63 and small (see [`boundary`]).
-    pub fn scan(&mut self, cursor: u64, count: usize, mut visit: impl FnMut(&Key, &Entry)) -> u64 {
+    ///
+    /// A key past its TTL is visited with `None`, and counts towards
+    /// `count`, as it does in Redis's table; SCAN reclaims the ones it would
+    /// have returned.
+    pub fn scan(
+        &mut self,
+        cursor: u64,
+        count: usize,
+        mut visit: impl FnMut(&Key, Option<&Entry>),
+    ) -> u64 {
         let clock = self.clock;
         let keyspace = self.guard.keyspace;
         let first = (cursor & SHARD_MASK) as usize;
@@ -113,7 +122,6 @@ impl DbView<'_, '_> {
             };
             let mut candidates: Vec<(u64, (&Key, &Entry))> = shard
                 .iter()
-                .filter(|(_, e)| !e.is_expired(clock))
                 .map(|(k, e)| (order(keyspace.hash(k)), (k, e)))
                 .filter(|(o, _)| *o >= from)
                 .collect();
@@ -130,7 +138,7 @@ impl DbView<'_, '_> {
                 .iter()
                 .filter(|c| end.is_none_or(|end| c.0 < end))
             {
-                visit(k, e);
+                visit(k, Some(*e).filter(|e| !e.is_expired(clock)));
                 visited += 1;
             }
             if let Some(end) = end {
@@ -142,10 +150,13 @@ impl DbView<'_, '_> {
     }
 
     /// A uniformly random live key (RANDOMKEY), or None when the database is
-    /// empty. Expired keys met on the way are removed, as `dbRandomKey` does;
-    /// each retry removes one, so this ends.
+    /// empty. Expired keys met on the way are reclaimed (propagated as DELs),
+    /// as `dbRandomKey` does; each retry removes one, so this ends. Where
+    /// expired keys stay (a replica, a paused server), an expired key is the
+    /// answer after 100 tries, as Redis answers when every key is volatile.
     pub fn random_key(&mut self) -> Option<Key> {
         let clock = self.clock;
+        let mut tries = 100;
         loop {
             let total = self.len();
             if total == 0 {
@@ -167,7 +178,11 @@ impl DbView<'_, '_> {
             if !expired {
                 return Some(key);
             }
-            self.remove(&key);
+            self.contains(&key);
+            tries -= 1;
+            if tries == 0 && self.len() == total {
+                return Some(key);
+            }
         }
     }
 }
@@ -200,7 +215,11 @@ mod tests {
         for count in [1, 3, 10, 100, 100_000] {
             let (mut seen, mut cursor, mut steps) = (Vec::new(), 0, 0);
             loop {
-                cursor = db.scan(cursor, count, |k, _| seen.push(k.clone()));
+                cursor = db.scan(cursor, count, |k, e| {
+                    if e.is_some() {
+                        seen.push(k.clone())
+                    }
+                });
                 steps += 1;
                 if cursor == 0 {
                     break;
