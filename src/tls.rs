@@ -160,9 +160,11 @@ fn protocols(value: &str) -> Result<Vec<&'static SupportedProtocolVersion>, Stri
     let mut versions = Vec::new();
     for token in value.split(' ').filter(|t| !t.is_empty()) {
         let version = match token.to_ascii_lowercase().as_str() {
-            "tlsv1" | "tlsv1.1" => return Err(format!(
+            "tlsv1" | "tlsv1.1" => {
+                return Err(format!(
                 "{token} is not supported: reddish's TLS (rustls) speaks TLSv1.2 and TLSv1.3 only"
-            )),
+            ))
+            }
             "tlsv1.2" => &rustls::version::TLS12,
             "tlsv1.3" => &rustls::version::TLS13,
             _ => {
@@ -410,15 +412,69 @@ fn certified_key(
         .key_provider
         .load_private_key(load_key(key_file, pass)?)
         .map_err(|e| format!("Failed to load private key: {key_file}: {e}"))?;
-    let certified = CertifiedKey::new(certs, key);
-    if let Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) =
-        certified.keys_match()
-    {
-        return Err(format!(
-            "Failed to load private key: {key_file}: the key does not match the certificate {cert_file}"
-        ));
+    let cert_key = certs.first().and_then(|cert| subject_public_key_info(cert));
+    match (key.public_key(), cert_key) {
+        (Some(ours), Some(theirs)) if ours.as_ref() != theirs => {
+            return Err(format!(
+                "Failed to load private key: {key_file}: key values mismatch \
+                 (the key is not the one of {cert_file})"
+            ))
+        }
+        _ => {}
     }
-    Ok(Arc::new(certified))
+    Ok(Arc::new(CertifiedKey::new(certs, key)))
+}
+
+/// The DER of a certificate's `subjectPublicKeyInfo` (the seventh field of
+/// `tbsCertificate` counting the optional version), read without webpki,
+/// which refuses v1 certificates. None when the DER is not as expected.
+fn subject_public_key_info(cert: &[u8]) -> Option<&[u8]> {
+    /// One DER element: its tag, content, whole encoding, and what follows.
+    struct Element<'a> {
+        tag: u8,
+        content: &'a [u8],
+        whole: &'a [u8],
+        rest: &'a [u8],
+    }
+    fn element(input: &[u8]) -> Option<Element<'_>> {
+        let (&tag, rest) = input.split_first()?;
+        let (&first, rest) = rest.split_first()?;
+        let (len, rest) = if first < 0x80 {
+            (usize::from(first), rest)
+        } else {
+            let n = usize::from(first & 0x7f);
+            if n == 0 || n > 4 || rest.len() < n {
+                return None;
+            }
+            let len = rest[..n]
+                .iter()
+                .fold(0usize, |l, &b| (l << 8) | usize::from(b));
+            (len, &rest[n..])
+        };
+        let header = input.len() - rest.len();
+        let content = rest.get(..len)?;
+        Some(Element {
+            tag,
+            content,
+            whole: &input[..header + len],
+            rest: &rest[len..],
+        })
+    }
+    let certificate = element(cert)?.content;
+    let mut tbs = element(certificate)?.content;
+    let mut index = 0;
+    while !tbs.is_empty() {
+        let field = element(tbs)?;
+        // [0] version is optional (absent in v1 certificates).
+        if field.tag != 0xa0 {
+            if index == 5 {
+                return Some(field.whole);
+            }
+            index += 1;
+        }
+        tbs = field.rest;
+    }
+    None
 }
 
 /// OpenSSL's `SSL_CTX_use_certificate_chain_file`: the PEM certificates of
@@ -435,23 +491,46 @@ fn load_certs(path: &str) -> Result<Vec<CertificateDer<'static>>, String> {
     Ok(certs)
 }
 
-/// The private key of `path` (PKCS#1, PKCS#8 or SEC1 PEM). An encrypted
-/// one is refused: rustls reads only plain keys.
+/// The private key of `path` (PKCS#1, PKCS#8 or SEC1 PEM), an encrypted
+/// PKCS#8 one (`ENCRYPTED PRIVATE KEY`, as `openssl genpkey -aes256` or
+/// `openssl pkcs8 -topk8` write it) decrypted with `pass`
+/// (`tls-key-file-pass`). Keys encrypted in the older OpenSSL format
+/// (`Proc-Type: 4,ENCRYPTED`) are refused with how to convert them.
 fn load_key(path: &str, pass: &str) -> Result<PrivateKeyDer<'static>, String> {
     let fail = |why: String| format!("Failed to load private key: {path}: {why}");
     let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
-    if text.contains("ENCRYPTED") {
-        return Err(fail(format!(
-            "the key is encrypted{}, which reddish cannot read: decrypt it \
-             (`openssl pkey -in {path} -out plain.key`) and leave tls-key-file-pass empty",
-            if pass.is_empty() {
-                " and no password is set"
-            } else {
-                ""
-            }
-        )));
+    if text.contains("Proc-Type: 4,ENCRYPTED") {
+        return Err(fail(
+            "the key is encrypted in OpenSSL's traditional format, which reddish cannot \
+             decrypt: convert it to encrypted PKCS#8 (`openssl pkcs8 -topk8 -v2 aes-256-cbc \
+             -in KEY -out NEWKEY`)"
+                .into(),
+        ));
     }
-    PrivateKeyDer::from_pem_slice(text.as_bytes()).map_err(|e| fail(e.to_string()))
+    const BEGIN: &str = "-----BEGIN ENCRYPTED PRIVATE KEY-----";
+    const END: &str = "-----END ENCRYPTED PRIVATE KEY-----";
+    let Some(start) = text.find(BEGIN) else {
+        return PrivateKeyDer::from_pem_slice(text.as_bytes()).map_err(|e| fail(e.to_string()));
+    };
+    if pass.is_empty() {
+        return Err(fail(
+            "the key is encrypted and tls-key-file-pass is not set".into(),
+        ));
+    }
+    let end = text[start..]
+        .find(END)
+        .map(|at| start + at + END.len())
+        .ok_or_else(|| fail("the encrypted key's PEM block has no end".into()))?;
+    let (_, der) = pkcs8::der::pem::decode_vec(&text.as_bytes()[start..end])
+        .map_err(|e| fail(e.to_string()))?;
+    let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der.as_slice())
+        .map_err(|e| fail(e.to_string()))?;
+    let key = info.decrypt(pass.as_bytes()).map_err(|e| {
+        fail(format!(
+            "cannot decrypt the key (wrong tls-key-file-pass?): {e}"
+        ))
+    })?;
+    Ok(PrivateKeyDer::Pkcs8(key.as_bytes().to_vec().into()))
 }
 
 /// OpenSSL's `SSL_CTX_load_verify_locations`: the certificates of the CA
@@ -500,7 +579,7 @@ fn load_roots(file: &str, dir: &str) -> Result<Option<Arc<RootCertStore>>, Strin
 /// parameters, with Redis's messages.
 fn check_dh_params(path: &str) -> Result<(), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("Failed to load {path}: {e}"))?;
-    if !text.contains("-----BEGIN DH PARAMETERS-----") {
+    if !text.contains("DH PARAMETERS-----") {
         return Err(format!("{path}: failed to read DH params."));
     }
     Ok(())

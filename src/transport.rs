@@ -90,6 +90,12 @@ impl Write for NonBlocking<'_> {
         self.0.try_write(buf)
     }
 
+    /// The session hands over all its pending records at once: one
+    /// syscall for a batch of replies, not one per record.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.0.try_write_vectored(bufs)
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
