@@ -368,6 +368,15 @@ impl Server {
         }
     }
 
+    /// The port the banner and INFO's `tcp_port` show: the TCP port, or
+    /// the TLS port when there is no TCP port, as Redis.
+    pub fn shown_port(&self) -> u64 {
+        match self.tcp_port.load(Ordering::Relaxed) {
+            0 => u64::from(self.config.tls_port()),
+            port => port,
+        }
+    }
+
     /// The shared handle of this server (None before [`run`] made it).
     pub fn arc(&self) -> Option<Arc<Server>> {
         self.me.get()?.upgrade()
@@ -441,11 +450,7 @@ pub async fn run(config: Arc<Config>) -> std::io::Result<()> {
         }
     }
     let listeners = bind(&server).await?;
-    let shown_port = match server.tcp_port.load(Ordering::Relaxed) {
-        0 => u64::from(server.config.tls_port()),
-        port => port,
-    };
-    crate::log::startup_banner(&server.config, shown_port);
+    crate::log::startup_banner(&server.config, server.shown_port());
     tracing::warn!("Server initialized");
     for warning in server.config.unenforced_warnings(None) {
         tracing::warn!("{warning}");

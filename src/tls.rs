@@ -74,11 +74,24 @@ impl Tls {
     }
 }
 
+/// The content type of a TLS handshake record, a client's first byte.
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+
 /// Starts a TLS session on an accepted socket and runs its handshake.
 pub async fn accept(
     config: Arc<ServerConfig>,
     socket: tokio::net::TcpStream,
 ) -> std::io::Result<crate::transport::Transport> {
+    // Bytes that do not start a TLS record get no answer, only the close
+    // (OpenSSL's "wrong version number"; rustls would send an alert, which
+    // a plain client would read as a reply).
+    let mut first = [0u8; 1];
+    if socket.peek(&mut first).await? == 1 && first[0] != TLS_HANDSHAKE_RECORD {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "wrong version number (not a TLS handshake)",
+        ));
+    }
     let session = rustls::ServerConnection::new(config).map_err(std::io::Error::other)?;
     crate::transport::Tls::handshake(socket, session.into()).await
 }
