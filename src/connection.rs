@@ -173,7 +173,9 @@ pub async fn start(server: Arc<Server>, accepted: Accepted) {
                 let Some(config) = server.tls.acceptor(server.config.tls_auth_clients()) else {
                     return;
                 };
-                match crate::tls::accept(config, socket).await {
+                // Boxed: the session under handshake would otherwise make
+                // every connection's future (plain ones too) bigger.
+                match Box::pin(crate::tls::accept(config, socket)).await {
                     Ok(socket) => socket,
                     Err(e) => {
                         tracing::warn!("Error accepting a client connection: {e}");
