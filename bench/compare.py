@@ -21,10 +21,16 @@ with those settings too (the AOF targets of issue 15); the scripting
 workloads (`eval-P16`, `evalsha-P16`, `script100-P16`, issue 16's targets)
 load their script into both servers first; the stream workloads (`xadd-P16`,
 `xrange100-P16`, `xcycle`, issue 17's targets) fill their stream first
-(`xcycle` runs bench/stream_cycle.rs, built as an example).
+(`xcycle` runs bench/stream_cycle.rs, built as an example, over TCP even with `--tls`).
+
+`--tls` runs the workloads over TLS (issue 19's target): both servers get a
+TLS port with the same certificates (made by tools/gen-test-certs.sh in a
+temporary directory) and redis-benchmark connects with `--tls` and a client
+certificate (tls-auth-clients is yes by default); bench/tls.sh runs
+`setget-P16` so.
 
 Usage: bench/compare.py [--quick] [--rounds N] [--only NAME[,NAME]] [--no-build] [--no-memory]
-                        [--server-args "..."]
+                        [--server-args "..."] [--tls] [--requests N]
 """
 
 import argparse
@@ -38,7 +44,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from memory import cli, rss_kb, start  # noqa: E402
+from memory import cli, free_port, rss_kb, start  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -115,9 +121,10 @@ def stream_cycle(port, n):
     return {"XREADGROUP+XACK": (cycles / seconds, float("nan"), float("nan"))}
 
 
-def bench(port, args, n):
+def bench(port, args, n, client_args=()):
     """One redis-benchmark run; returns {test: (rps, p50_ms, p99_ms)}."""
-    out = subprocess.run(["redis-benchmark", "-p", str(port), "-n", str(n), "--csv", *args],
+    out = subprocess.run(["redis-benchmark", "-p", str(port), "-n", str(n), "--csv",
+                          *client_args, *args],
                          capture_output=True, check=True, text=True).stdout
     rows = {}
     for row in csv.DictReader(io.StringIO(out)):
@@ -127,17 +134,21 @@ def bench(port, args, n):
 
 
 def run_workload(servers, name, args, n, rounds):
-    """Interleaved rounds; returns {kind: {test: [(rps, p50, p99, cpu_us_per_req), ...]}}."""
+    """Interleaved rounds; returns {kind: {test: [(rps, p50, p99, cpu_us_per_req), ...]}}.
+    `servers`: kind -> (process, plain port, (benchmarked port, client arguments))."""
     results = {kind: {} for kind in servers}
     for _ in range(rounds):
-        for kind, (proc, port) in servers.items():
+        for kind, (proc, port, (bench_port, client_args)) in servers.items():
             cli(port, "FLUSHALL")
             for script in SCRIPTS:
                 cli(port, "SCRIPT", "LOAD", script)
             if name in SETUP:
                 SETUP[name](port, n)
             before = cpu_seconds(proc.pid)
-            rows = stream_cycle(port, n) if args is None else bench(port, args, n)
+            if args is None:
+                rows = stream_cycle(port, n)
+            else:
+                rows = bench(bench_port, args, n, client_args)
             cpu = cpu_seconds(proc.pid) - before
             total = n * len(rows)
             for test, (rps, p50, p99) in rows.items():
@@ -188,6 +199,8 @@ def main():
     p.add_argument("--no-build", action="store_true")
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--server-args", default="", help="extra settings for both servers")
+    p.add_argument("--requests", type=int, help="requests per run instead of the workload's")
+    p.add_argument("--tls", action="store_true", help="benchmark over TLS (same certificates)")
     opts = p.parse_args()
     rounds = opts.rounds or (1 if opts.quick else 5)
     if not opts.no_build:
@@ -196,20 +209,37 @@ def main():
     global CYCLE_TOOL
     CYCLE_TOOL = os.path.join(target, "release", "examples", "stream_cycle")
     with open("/proc/loadavg") as f:
-        print(f"load average before: {f.read().split()[:3]}, rounds: {rounds}\n")
+        print(f"load average before: {f.read().split()[:3]}, rounds: {rounds}, "
+              f"transport: {'TLS' if opts.tls else 'TCP'}\n")
 
     print("| workload | test | reddish rps | redis rps | ratio | reddish p50/p99 ms "
           "| redis p50/p99 ms | reddish CPU µs/req | redis CPU µs/req | CPU ratio |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     binaries = {"reddish": opts.reddish, "redis": "redis-server"}
     extra = opts.server_args.split()
-    servers = {kind: start(binary, 0, tempfile.mkdtemp(prefix=f"compare-{kind}-"), extra)
-               for kind, binary in binaries.items()}
+    servers = {}
+    client_args = []
+    if opts.tls:
+        certs = tempfile.mkdtemp(prefix="compare-certs-")
+        subprocess.run([os.path.join(here, "..", "tools", "gen-test-certs.sh"), certs],
+                       env={**os.environ, "DH_QUICK": "1"}, check=True)
+        cert = lambda name: os.path.join(certs, name)  # noqa: E731
+        extra += ["--tls-cert-file", cert("redis.crt"), "--tls-key-file", cert("redis.key"),
+                  "--tls-ca-cert-file", cert("ca.crt")]
+        client_args = ["--tls", "--cacert", cert("ca.crt"), "--cert", cert("client.crt"),
+                       "--key", cert("client.key")]
+    for kind, binary in binaries.items():
+        tls_port = free_port(0) if opts.tls else None
+        tls_extra = ["--tls-port", str(tls_port)] if opts.tls else []
+        proc, port = start(binary, 0, tempfile.mkdtemp(prefix=f"compare-{kind}-"),
+                           extra + tls_extra)
+        servers[kind] = (proc, port, (tls_port or port, client_args))
     try:
         for name, (args, full, quick) in WORKLOADS.items():
             if opts.only and name not in opts.only.split(","):
                 continue
-            res = run_workload(servers, name, args, quick if opts.quick else full, rounds)
+            n = opts.requests or (quick if opts.quick else full)
+            res = run_workload(servers, name, args, n, rounds)
             for test in res["redis"]:
                 a, b = res["reddish"][test], res["redis"][test]
                 print(f"| {name} | {test} | {med(a, 0):,.0f} | {med(b, 0):,.0f} "
@@ -217,7 +247,7 @@ def main():
                       f"| {med(b, 1):.3f}/{med(b, 2):.3f} | {med(a, 3):.2f} | {med(b, 3):.2f} "
                       f"| {med_ratio(a, b, 3):.2f} |", flush=True)
     finally:
-        for proc, _ in servers.values():
+        for proc, *_ in servers.values():
             proc.terminate()
             proc.wait()
     if not opts.no_memory:

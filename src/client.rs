@@ -61,8 +61,8 @@ pub struct ClientInfo {
 /// The shared half of a client: identity, visible state and the kill switch.
 pub struct ClientHandle {
     pub id: u64,
-    pub addr: SocketAddr,
-    pub laddr: SocketAddr,
+    pub addr: crate::transport::PeerAddr,
+    pub laddr: crate::transport::PeerAddr,
     /// The socket's file descriptor, for CLIENT LIST's `fd=`.
     pub fd: i64,
     /// The event loop thread serving the connection (a busy script serves
@@ -261,6 +261,9 @@ impl ClientHandle {
         }
         if self.dirty_cas.load(Ordering::Relaxed) {
             flags.push('d');
+        }
+        if matches!(self.addr, crate::transport::PeerAddr::Unix(_)) {
+            flags.push('U');
         }
         if info.no_evict {
             flags.push('e');
@@ -641,8 +644,8 @@ impl ClientRegistry {
 
     pub fn register(
         &self,
-        addr: SocketAddr,
-        laddr: SocketAddr,
+        addr: crate::transport::PeerAddr,
+        laddr: crate::transport::PeerAddr,
         fd: i64,
         acl: &crate::acl::Acl,
     ) -> Client {

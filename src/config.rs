@@ -226,6 +226,11 @@ const PROTECTED_MODE: usize = idx("protected-mode");
 const DAEMONIZE: usize = idx("daemonize");
 const PIDFILE: usize = idx("pidfile");
 const UNIXSOCKET: usize = idx("unixsocket");
+const UNIXSOCKETPERM: usize = idx("unixsocketperm");
+const TLS_PORT: usize = idx("tls-port");
+const TLS_AUTH_CLIENTS: usize = idx("tls-auth-clients");
+const TLS_REPLICATION: usize = idx("tls-replication");
+const TLS_CLUSTER: usize = idx("tls-cluster");
 const REQUIREPASS: usize = idx("requirepass");
 const NOTIFY_KEYSPACE_EVENTS: usize = idx("notify-keyspace-events");
 const LAZYFREE_LAZY_USER_DEL: usize = idx("lazyfree-lazy-user-del");
@@ -515,6 +520,44 @@ impl Config {
         u16::try_from(self.num(PORT)).unwrap_or(0)
     }
 
+    /// The TLS listening port (0: none).
+    pub fn tls_port(&self) -> u16 {
+        u16::try_from(self.num(TLS_PORT)).unwrap_or(0)
+    }
+
+    /// `tls-auth-clients`: 0 no, 1 yes, 2 optional.
+    pub fn tls_auth_clients(&self) -> usize {
+        usize::try_from(self.num(TLS_AUTH_CLIENTS)).unwrap_or(1)
+    }
+
+    /// The link to a master is TLS.
+    pub fn tls_replication(&self) -> bool {
+        self.flag(TLS_REPLICATION)
+    }
+
+    /// Redis configures TLS when any of these asks for it (`applyTlsCfg`).
+    pub fn tls_enabled(&self) -> bool {
+        self.tls_port() != 0 || self.tls_replication() || self.flag(TLS_CLUSTER)
+    }
+
+    /// A `tls-*` setting's text by name ("" when unset).
+    pub fn tls_text(&self, name: &str) -> String {
+        lookup(name.as_bytes()).map_or_else(String::new, |(i, _)| self.text(i))
+    }
+
+    /// A `tls-*` setting's number (yes/no as 1/0) by name.
+    pub fn tls_num(&self, name: &str) -> i64 {
+        lookup(name.as_bytes()).map_or(0, |(i, _)| self.num(i))
+    }
+
+    /// The unix socket to listen on, and its permissions (0: as the umask
+    /// leaves them).
+    pub fn unixsocket(&self) -> Option<(String, u32)> {
+        let path = self.text(UNIXSOCKET);
+        let perm = u32::try_from(self.num(UNIXSOCKETPERM)).unwrap_or(0);
+        (!path.is_empty()).then_some((path, perm))
+    }
+
     /// Addresses to listen on; empty means none (Redis `bind ""`).
     pub fn bind(&self) -> Vec<String> {
         match &*self.val(BIND) {
@@ -608,7 +651,7 @@ impl Config {
         let named = |i: usize| {
             only.is_none_or(|names| names.iter().any(|n| lookup(n).is_some_and(|(j, _)| j == i)))
         };
-        [MAXMEMORY_CLIENTS, DAEMONIZE, UNIXSOCKET]
+        [MAXMEMORY_CLIENTS, DAEMONIZE]
             .into_iter()
             .filter(|&i| named(i))
             .filter_map(|i| self.unenforced_warning(i))
@@ -626,12 +669,6 @@ impl Config {
             DAEMONIZE => self.daemonize().then(|| {
                 "WARNING daemonize is yes but reddish does not fork: it stays in the foreground (run it under a service manager)".to_string()
             }),
-            UNIXSOCKET => {
-                let path = self.text(UNIXSOCKET);
-                (!path.is_empty()).then(|| {
-                    format!("WARNING unixsocket is set to {path} but reddish listens on TCP only: no unix socket is created")
-                })
-            }
             _ => None,
         }
     }
@@ -1133,6 +1170,11 @@ impl Config {
         state: &mut LoadState,
     ) -> Result<New, String> {
         let new = self.parse_value(def, i, args, state)?;
+        if let New::Val(Val::Str(value)) = &new {
+            if let Some(why) = crate::tls::refusal(def.name, value) {
+                return Err(why);
+            }
+        }
         match table::unsupported(def.name) {
             Some(why) if !is_default(def, &new) => Err(why.to_string()),
             _ => Ok(new),

@@ -8,8 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, UnixStream};
 use tokio::task::JoinSet;
 
 use crate::blocking::Unblock;
@@ -20,6 +19,7 @@ use crate::protocol::{
     borrow_args, encode, encode_json, own_args, peek, Limits, Reply, RequestParser,
 };
 use crate::server::{Counter, Server};
+use crate::transport::{PeerAddr, Transport};
 
 /// Read buffer growth step; large values arrive in chunks of at least this.
 const READ_CHUNK: usize = 16 * 1024;
@@ -105,10 +105,8 @@ the server to start accepting connections from the outside.\r\n";
 
 /// Protected mode (on by default) with no password lets in only local
 /// clients ([`crate::client::is_local_peer`]).
-pub(crate) fn denied_by_protected_mode(server: &Server, peer: SocketAddr) -> bool {
-    !crate::client::is_local_peer(peer)
-        && server.config.protected_mode()
-        && server.acl.default_is_nopass()
+pub(crate) fn denied_by_protected_mode(server: &Server, peer: &PeerAddr) -> bool {
+    !peer.is_local() && server.config.protected_mode() && server.acl.default_is_nopass()
 }
 
 /// Redis's `anetKeepAlive` with `tcp-keepalive` seconds (0: off): probes
@@ -128,15 +126,81 @@ fn set_keepalive(socket: &TcpStream, secs: u32) {
     }
 }
 
-pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
+/// A socket just accepted, as its listener's kind says: TCP (with TLS on
+/// the TLS port), or a unix socket (with its path).
+pub enum Accepted {
+    Tcp(TcpStream, SocketAddr, bool),
+    Unix(UnixStream, Arc<str>),
+}
+
+/// An [`Accepted`] socket on its way to another event loop (out of this
+/// loop's reactor).
+pub enum Handoff {
+    Tcp(std::net::TcpStream, SocketAddr, bool),
+    Unix(std::os::unix::net::UnixStream, Arc<str>),
+}
+
+impl Accepted {
+    pub fn into_handoff(self) -> std::io::Result<Handoff> {
+        Ok(match self {
+            Accepted::Tcp(socket, addr, tls) => Handoff::Tcp(socket.into_std()?, addr, tls),
+            Accepted::Unix(socket, path) => Handoff::Unix(socket.into_std()?, path),
+        })
+    }
+}
+
+impl Handoff {
+    /// Joins the current loop's reactor.
+    pub fn into_accepted(self) -> std::io::Result<Accepted> {
+        Ok(match self {
+            Handoff::Tcp(socket, addr, tls) => {
+                Accepted::Tcp(TcpStream::from_std(socket)?, addr, tls)
+            }
+            Handoff::Unix(socket, path) => Accepted::Unix(UnixStream::from_std(socket)?, path),
+        })
+    }
+}
+
+/// Sets up an accepted socket (TCP options, the TLS handshake) and serves
+/// it. A failed handshake is logged as Redis logs it and closes the socket.
+pub async fn start(server: Arc<Server>, accepted: Accepted) {
+    let (socket, addr, laddr) = match accepted {
+        Accepted::Tcp(socket, addr, tls) => {
+            let _ = socket.set_nodelay(true);
+            set_keepalive(&socket, server.config.tcp_keepalive());
+            let laddr = PeerAddr::Ip(socket.local_addr().unwrap_or(addr));
+            let socket = if tls {
+                let Some(config) = server.tls.acceptor(server.config.tls_auth_clients()) else {
+                    return;
+                };
+                // Boxed: the session under handshake would otherwise make
+                // every connection's future (plain ones too) bigger.
+                match Box::pin(crate::tls::accept(config, socket)).await {
+                    Ok(socket) => socket,
+                    Err(e) => {
+                        tracing::warn!("Error accepting a client connection: {e}");
+                        return;
+                    }
+                }
+            } else {
+                Transport::Tcp(socket)
+            };
+            (socket, PeerAddr::Ip(addr), laddr)
+        }
+        Accepted::Unix(socket, path) => (
+            Transport::Unix(socket),
+            PeerAddr::Unix(path.clone()),
+            PeerAddr::Unix(path),
+        ),
+    };
+    serve(server, socket, addr, laddr).await;
+}
+
+async fn serve(server: Arc<Server>, mut socket: Transport, addr: PeerAddr, laddr: PeerAddr) {
     // Logged in while a busy script held this loop (taken first, so that
     // no later socket with this descriptor inherits it).
     #[cfg(unix)]
-    let login = crate::scripting::busy_loop::take_login(std::os::fd::AsRawFd::as_raw_fd(&socket));
-    let _ = socket.set_nodelay(true);
-    set_keepalive(&socket, server.config.tcp_keepalive());
-    let laddr = socket.local_addr().unwrap_or(addr);
-    let mut socket = socket;
+    let login = crate::scripting::busy_loop::take_login(socket.fd() as std::os::fd::RawFd);
     if server.clients.len() as u64 >= server.config.maxclients() {
         server
             .stats
@@ -147,7 +211,7 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
             .await;
         return;
     }
-    if denied_by_protected_mode(&server, addr) {
+    if denied_by_protected_mode(&server, &addr) {
         server
             .stats
             .rejected_connections
@@ -159,11 +223,10 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
         .stats
         .connections_received
         .fetch_add(1, Ordering::Relaxed);
-    #[cfg(unix)]
-    let fd = std::os::fd::AsRawFd::as_raw_fd(&socket) as i64;
-    #[cfg(not(unix))]
-    let fd = -1;
-    let mut client = server.clients.register(addr, laddr, fd, &server.acl);
+    let fd = socket.fd();
+    let mut client = server
+        .clients
+        .register(addr.clone(), laddr, fd, &server.acl);
     client.json = server.config.json();
     client.set_default_auth(&server.acl);
     #[cfg(unix)]
@@ -199,7 +262,7 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
     tracing::debug!("Client closed connection id={} addr={addr}", client.id);
 }
 
-async fn run(server: &Server, client: &mut Client, socket: &mut TcpStream) -> std::io::Result<()> {
+async fn run(server: &Server, client: &mut Client, socket: &mut Transport) -> std::io::Result<()> {
     // No buffer while idle: both are allocated when there is something to
     // read or answer, and let go once the client waits again.
     let mut input = BytesMut::new();
@@ -228,7 +291,7 @@ async fn run(server: &Server, client: &mut Client, socket: &mut TcpStream) -> st
                 tokio::select! {
                     biased;
                     ready = socket.readable() => ready?,
-                    ready = socket.writable(), if unwritten => {
+                    ready = socket.writable(), if unwritten || socket.unsent() => {
                         ready?;
                         write_some(server, &handle, socket, &mut output).await?;
                     }
@@ -367,7 +430,7 @@ async fn run_buffered(
     lookahead: &mut Lookahead,
     input: &mut BytesMut,
     output: &mut BytesMut,
-    socket: &mut TcpStream,
+    socket: &mut Transport,
 ) -> std::io::Result<bool> {
     loop {
         let limits = Limits {
@@ -478,7 +541,7 @@ async fn wait_blocked(
     args: &[&[u8]],
     input: &mut BytesMut,
     output: &mut BytesMut,
-    socket: &mut TcpStream,
+    socket: &mut Transport,
 ) -> std::io::Result<Option<Reply>> {
     let handle = client.handle.clone();
     let result = flush(server, &handle, socket, output).await;
@@ -589,10 +652,10 @@ fn drain_pushes(client: &mut Client, output: &mut BytesMut) {
 async fn write_some(
     server: &Server,
     handle: &ClientHandle,
-    socket: &mut TcpStream,
+    socket: &mut Transport,
     output: &mut BytesMut,
 ) -> std::io::Result<()> {
-    if output.is_empty() {
+    if output.is_empty() && !socket.unsent() {
         return Ok(());
     }
     // No reply before the AOF holds the writes it may show (and, with
@@ -608,6 +671,13 @@ async fn write_some(
             Err(e) => return Err(e),
         }
     }
+    if output.is_empty() && socket.unsent() {
+        // TLS records of replies already taken: an empty write sends them.
+        match socket.try_write(&[]) {
+            Err(e) if e.kind() != std::io::ErrorKind::WouldBlock => return Err(e),
+            _ => {}
+        }
+    }
     if !output.is_empty() || handle.reply_bytes.load(Ordering::Relaxed) != 0 {
         handle.reply_bytes.store(output.len(), Ordering::Relaxed);
     }
@@ -619,11 +689,11 @@ async fn write_some(
 async fn flush(
     server: &Server,
     handle: &ClientHandle,
-    socket: &mut TcpStream,
+    socket: &mut Transport,
     output: &mut BytesMut,
 ) -> std::io::Result<()> {
     write_some(server, handle, socket, output).await?;
-    if !output.is_empty() {
+    if !output.is_empty() || socket.unsent() {
         // What the client has not taken shows as its `omem` meanwhile
         // (`write_some` left it there).
         let result = socket.write_all(output).await;

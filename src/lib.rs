@@ -37,6 +37,8 @@ pub mod replication;
 pub mod scripting;
 pub mod server;
 pub mod slowlog;
+pub mod tls;
 pub mod tracking;
+pub mod transport;
 pub mod types;
 pub mod util;

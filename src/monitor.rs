@@ -106,7 +106,10 @@ fn monitor_line(client: &Client, args: &[&[u8]]) -> Vec<u8> {
         if client.in_script {
             "lua".to_string()
         } else {
-            client.handle.addr.to_string()
+            match &client.handle.addr {
+                crate::transport::PeerAddr::Unix(path) => format!("unix:{path}"),
+                addr => addr.to_string(),
+            }
         }
     )
     .into_bytes();

@@ -22,13 +22,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::keyspace::LockSet;
 use crate::propagate::write_command;
 use crate::protocol::{Limits, RequestParser};
 use crate::server::{Counter, Server};
+use crate::transport::Transport;
 
 /// Where the link to the master is (Redis's `repl_state`, as ROLE names it).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -243,7 +243,7 @@ async fn follow(server: Arc<Server>, host: String, port: u16) {
 
 /// The socket to the master and what was read from it.
 struct Conn {
-    socket: TcpStream,
+    socket: Transport,
     input: BytesMut,
 }
 
@@ -311,6 +311,18 @@ async fn sync_and_follow(
         Err(_) => return "Timeout connecting to the MASTER...".to_string(),
     };
     let _ = socket.set_nodelay(true);
+    let socket = if server.config.tls_replication() {
+        let Some(tls) = server.tls.connector() else {
+            return "TLS is not configured for the link to the MASTER".to_string();
+        };
+        match tokio::time::timeout(timeout, crate::tls::connect(tls, host, socket)).await {
+            Ok(Ok(socket)) => socket,
+            Ok(Err(e)) => return format!("Unable to connect to MASTER: {e}"),
+            Err(_) => return "Timeout connecting to the MASTER...".to_string(),
+        }
+    } else {
+        Transport::Tcp(socket)
+    };
     tracing::info!("MASTER <-> REPLICA sync started");
     let mut conn = Conn {
         socket,
@@ -366,6 +378,8 @@ async fn handshake(server: &Server, conn: &mut Conn, cached: bool) -> Result<Syn
     let auth = config.masterauth();
     let user = config.masteruser();
     let port = match config.replica_announce_port() {
+        // The master reaches this replica where it listens as it does.
+        0 if config.tls_replication() => config.tls_port().to_string(),
         0 => server.tcp_port.load(Ordering::Relaxed).to_string(),
         port => port.to_string(),
     };
@@ -652,14 +666,10 @@ fn ack(out: &mut Vec<u8>, offset: u64) {
 async fn follow_stream(server: &Server, conn: Conn, stream_db: usize) -> LinkError {
     let Conn { mut socket, input } = conn;
     let mut input = input;
-    let (peer, local) = match (socket.peer_addr(), socket.local_addr()) {
-        (Ok(peer), Ok(local)) => (peer, local),
-        _ => return "Connection with master lost.".into(),
+    let Ok((peer, local)) = socket.addrs() else {
+        return "Connection with master lost.".into();
     };
-    #[cfg(unix)]
-    let fd = std::os::fd::AsRawFd::as_raw_fd(&socket) as i64;
-    #[cfg(not(unix))]
-    let fd = -1;
+    let fd = socket.fd();
     let mut master = MasterClient {
         server,
         client: server.clients.register(peer, local, fd, &server.acl),

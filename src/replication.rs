@@ -24,8 +24,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use crate::config::Config;
@@ -561,7 +559,10 @@ pub fn new_replid() -> String {
 /// FULLRESYNC line and the snapshot), then the stream as it comes. What the
 /// replica sends is `REPLCONF ACK <offset>` every second; only the offset is
 /// kept, for INFO and WAIT.
-pub async fn serve(socket: &mut TcpStream, start: ReplicaStart) -> std::io::Result<()> {
+pub async fn serve(
+    socket: &mut crate::transport::Transport,
+    start: ReplicaStart,
+) -> std::io::Result<()> {
     let ReplicaStart {
         preamble,
         snapshot,

@@ -1,11 +1,10 @@
-//! The shared server state and the TCP listeners.
+//! The shared server state and the listeners (TCP, TLS, unix socket).
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::Notify;
 
@@ -232,9 +231,11 @@ pub struct Server {
     /// Loading the dataset at start-up: commands without the `loading`
     /// flag are answered `-LOADING`.
     loading: std::sync::atomic::AtomicBool,
-    /// Hands new listeners to the accept loops (CONFIG SET port); None
-    /// until the server listens.
-    rebind: Mutex<Option<UnboundedSender<Vec<std::net::TcpListener>>>>,
+    /// Hands new listeners to the accept loops (CONFIG SET port, true for
+    /// the TLS port); None until the server listens.
+    rebind: Mutex<Option<UnboundedSender<Rebind>>>,
+    /// The TLS configurations (`tls-*` settings).
+    pub tls: crate::tls::Tls,
 }
 
 /// SHUTDOWN's options (Redis's `SHUTDOWN_SAVE`, `_NOSAVE`, `_FORCE`).
@@ -307,6 +308,7 @@ impl Server {
             tcp_port: AtomicU64::new(0),
             shutdown: Notify::new(),
             rebind: Mutex::new(None),
+            tls: crate::tls::Tls::default(),
         }
     }
 
@@ -338,8 +340,9 @@ impl Server {
     /// Redis's `changeListenPort` (CONFIG SET port): binds `port` on every
     /// `bind` address, then the accept loops serve those instead of the old
     /// listeners, which close. Nothing changes when a bind fails.
-    /// Established connections stay, as in Redis.
-    pub fn listen_on(&self, port: u16) -> std::io::Result<()> {
+    /// Established connections stay, as in Redis. `tls`: the TLS port's
+    /// listeners (CONFIG SET tls-port).
+    pub fn listen_on(&self, port: u16, tls: bool) -> std::io::Result<()> {
         let mut listeners = Vec::new();
         for addr in self.config.bind() {
             let optional = addr.starts_with('-');
@@ -353,10 +356,24 @@ impl Server {
                 Err(e) => return Err(e),
             }
         }
+        if port == 0 {
+            // Port 0 listens nowhere (only at start-up does reddish's port 0
+            // without a TLS port or unix socket pick a free port).
+            listeners.clear();
+        }
         let rebind = self.rebind.lock().unwrap_or_else(|e| e.into_inner());
-        match rebind.as_ref().map(|tx| tx.send(listeners)) {
+        match rebind.as_ref().map(|tx| tx.send((tls, listeners))) {
             Some(Ok(())) => Ok(()),
             _ => Err(std::io::Error::other("the server does not listen yet")),
+        }
+    }
+
+    /// The port the banner and INFO's `tcp_port` show: the TCP port, or
+    /// the TLS port when there is no TCP port, as Redis.
+    pub fn shown_port(&self) -> u64 {
+        match self.tcp_port.load(Ordering::Relaxed) {
+            0 => u64::from(self.config.tls_port()),
+            port => port,
         }
     }
 
@@ -425,8 +442,15 @@ pub async fn run(config: Arc<Config>) -> std::io::Result<()> {
         tracing::warn!("{why}");
         std::process::exit(1);
     }
+    if server.config.tls_enabled() {
+        if let Err(why) = server.tls.configure(&server.config) {
+            tracing::warn!("{why}");
+            tracing::warn!("Failed to configure TLS. Check logs for more info.");
+            std::process::exit(1);
+        }
+    }
     let listeners = bind(&server).await?;
-    crate::log::startup_banner(&server.config, server.tcp_port.load(Ordering::Relaxed));
+    crate::log::startup_banner(&server.config, server.shown_port());
     tracing::warn!("Server initialized");
     for warning in server.config.unenforced_warnings(None) {
         tracing::warn!("{warning}");
@@ -473,8 +497,17 @@ pub async fn run(config: Arc<Config>) -> std::io::Result<()> {
     }
     let pidfile = PidFile::create(&server.config);
     tracing::info!("Ready to accept connections");
+    if let Some((path, _)) = server.config.unixsocket() {
+        tracing::info!("The server is now ready to accept connections at {path}");
+    }
     signals.wait(&server).await;
     drop(pidfile);
+    if let Some((path, _)) = server.config.unixsocket() {
+        tracing::info!("Removing the unix socket file.");
+        if let Err(e) = std::fs::remove_file(&path) {
+            tracing::warn!("Error removing the unix socket file: {e}");
+        }
+    }
     tracing::warn!("{NAME} is now ready to exit, bye bye...");
     Ok(())
 }
@@ -552,9 +585,38 @@ impl Drop for PidFile {
 /// first address; the other addresses and CONFIG GET port then use that
 /// same port. A failure is logged and returned as Redis words it (the
 /// suite looks for "Failed listening on port" to retry on another port).
-async fn bind(server: &Server) -> std::io::Result<Vec<TcpListener>> {
-    let mut port = server.config.port();
+async fn bind(server: &Server) -> std::io::Result<Listeners> {
+    let config = &server.config;
+    let unix = match config.unixsocket() {
+        Some((path, perm)) => Some(listen_unix(&path, perm).map_err(|e| {
+            let message = format!("Failed opening Unix socket: {e}");
+            tracing::warn!("{message}");
+            std::io::Error::new(e.kind(), message)
+        })?),
+        None => None,
+    };
+    // Port 0 is no TCP port, as in Redis, when there is another way in;
+    // alone, reddish picks a free port (which tests read from the log).
+    let tcp = if config.port() != 0 || (unix.is_none() && config.tls_port() == 0) {
+        bind_port(server, config.port(), false)?
+    } else {
+        Vec::new()
+    };
+    let tls = match config.tls_port() {
+        0 => Vec::new(),
+        port => bind_port(server, port, true)?,
+    };
+    if tcp.is_empty() && tls.is_empty() && unix.is_none() {
+        tracing::warn!("Configured to not listen anywhere, exiting.");
+        std::process::exit(1);
+    }
+    Ok(Listeners { tcp, tls, unix })
+}
+
+/// The listeners of every `bind` address on `port` (the TLS port when `tls`).
+fn bind_port(server: &Server, mut port: u16, tls: bool) -> std::io::Result<Vec<TcpListener>> {
     let mut listeners = Vec::new();
+    let kind = if tls { "TLS" } else { "TCP" };
     for addr in server.config.bind() {
         let optional = addr.starts_with('-');
         let listener = match listen(
@@ -573,24 +635,50 @@ async fn bind(server: &Server) -> std::io::Result<Vec<TcpListener>> {
                 );
                 return Err(std::io::Error::new(
                     e.kind(),
-                    format!("Failed listening on port {port} (TCP), aborting."),
+                    format!("Failed listening on port {port} ({kind}), aborting."),
                 ));
             }
         };
-        let local = listener.local_addr()?;
-        if port == 0 {
-            port = local.port();
-            let _ = server
-                .config
-                .set(&[(b"port".as_slice(), port.to_string().as_bytes())]);
+        if !tls {
+            let local = listener.local_addr()?;
+            if port == 0 {
+                port = local.port();
+                let _ = server
+                    .config
+                    .set(&[(b"port".as_slice(), port.to_string().as_bytes())]);
+            }
+            server
+                .tcp_port
+                .store(local.port() as u64, Ordering::Relaxed);
         }
-        server
-            .tcp_port
-            .store(local.port() as u64, Ordering::Relaxed);
         listeners.push(listener);
     }
     Ok(listeners)
 }
+
+/// Redis's `anetUnixServer`: a stale socket file is removed first, and
+/// `unixsocketperm` (when not 0) set on the new one.
+fn listen_unix(path: &str, perm: u32) -> std::io::Result<(UnixListener, Arc<str>)> {
+    // Whatever was there (a socket left by a crash): Redis does not care
+    // whether this fails.
+    let _ = std::fs::remove_file(path);
+    let listener = UnixListener::bind(path)?;
+    if perm != 0 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(perm))?;
+    }
+    Ok((listener, Arc::from(path)))
+}
+
+/// What the server listens on at start-up.
+struct Listeners {
+    tcp: Vec<TcpListener>,
+    tls: Vec<TcpListener>,
+    unix: Option<(UnixListener, Arc<str>)>,
+}
+
+/// New listeners for the TCP port (false) or the TLS port (true).
+type Rebind = (bool, Vec<std::net::TcpListener>);
 
 /// A listening socket as Redis's `anetTcpServer` makes it: SO_REUSEADDR,
 /// IPv6 sockets for IPv6 only, and `tcp-backlog` as the accept queue's
@@ -647,7 +735,7 @@ fn warn_if_backlog_capped(backlog: u32) {
 }
 
 /// A socket accepted on the first event loop, on its way to another one.
-use crate::scripting::busy_loop::Handoff;
+use crate::connection::{Accepted, Handoff};
 
 /// The event loops connections are dealt to round-robin, thread per core:
 /// `io-threads` single-threaded runtimes, the caller's first. A connection
@@ -697,16 +785,16 @@ impl EventLoops {
     }
 
     /// Serves `socket` on the next loop in turn.
-    fn deal(&self, server: &Arc<Server>, socket: TcpStream, addr: SocketAddr) {
+    fn deal(&self, server: &Arc<Server>, socket: Accepted) {
         let turn = self.next.fetch_add(1, Ordering::Relaxed) % (self.others.len() + 1);
         let Some(other) = turn.checked_sub(1).and_then(|i| self.others.get(i)) else {
-            tokio::spawn(connection::serve(server.clone(), socket, addr));
+            tokio::spawn(connection::start(server.clone(), socket));
             return;
         };
         // Leaving this loop's reactor, to join the other's.
-        match socket.into_std() {
+        match socket.into_handoff() {
             Ok(socket) => {
-                let _ = other.send((socket, addr));
+                let _ = other.send(socket);
             }
             Err(e) => tracing::warn!("cannot hand a connection over: {e}"),
         }
@@ -715,12 +803,15 @@ impl EventLoops {
 
 /// An extra event loop's main task: serves the sockets dealt to it.
 async fn serve_handed(server: Arc<Server>, mut handed: UnboundedReceiver<Handoff>) {
-    while let Some((socket, addr)) = handed.recv().await {
+    while let Some(socket) = handed.recv().await {
         // A login recorded for this descriptor dies with the socket.
-        let fd = std::os::fd::AsRawFd::as_raw_fd(&socket);
-        match TcpStream::from_std(socket) {
+        let fd = match &socket {
+            Handoff::Tcp(socket, ..) => std::os::fd::AsRawFd::as_raw_fd(socket),
+            Handoff::Unix(socket, _) => std::os::fd::AsRawFd::as_raw_fd(socket),
+        };
+        match socket.into_accepted() {
             Ok(socket) => {
-                tokio::spawn(connection::serve(server.clone(), socket, addr));
+                tokio::spawn(connection::start(server.clone(), socket));
             }
             Err(e) => {
                 crate::scripting::busy_loop::take_login(fd);
@@ -730,29 +821,44 @@ async fn serve_handed(server: Arc<Server>, mut handed: UnboundedReceiver<Handoff
     }
 }
 
-/// Runs an accept loop per listener, replacing them all when CONFIG SET
-/// port sends new ones ([`Server::listen_on`]); the old listeners close.
+/// Runs an accept loop per listener, replacing those of a port when CONFIG
+/// SET port or tls-port sends new ones ([`Server::listen_on`]); the old
+/// listeners close.
 async fn serve_listeners(
     server: Arc<Server>,
-    listeners: Vec<TcpListener>,
+    listeners: Listeners,
     loops: Arc<EventLoops>,
-    mut rebinds: UnboundedReceiver<Vec<std::net::TcpListener>>,
+    mut rebinds: UnboundedReceiver<Rebind>,
 ) {
-    let spawn =
-        |listener: TcpListener| tokio::spawn(accept_loop(server.clone(), listener, loops.clone()));
-    let mut tasks: Vec<_> = listeners.into_iter().map(spawn).collect();
-    while let Some(listeners) = rebinds.recv().await {
+    let spawn = |listener: TcpListener, tls: bool| {
+        tokio::spawn(accept_loop(server.clone(), listener, tls, loops.clone()))
+    };
+    let Listeners { tcp, tls, unix } = listeners;
+    let mut tasks: [Vec<_>; 2] = [
+        tcp.into_iter().map(|l| spawn(l, false)).collect(),
+        tls.into_iter().map(|l| spawn(l, true)).collect(),
+    ];
+    if let Some((listener, path)) = unix {
+        tokio::spawn(accept_unix(server.clone(), listener, path, loops.clone()));
+    }
+    while let Some((tls, listeners)) = rebinds.recv().await {
+        let tasks = &mut tasks[usize::from(tls)];
         tasks.drain(..).for_each(|task| task.abort());
+        if listeners.is_empty() && !tls {
+            server.tcp_port.store(0, Ordering::Relaxed);
+        }
         for listener in listeners {
             match TcpListener::from_std(listener) {
                 Ok(listener) => {
                     if let Ok(local) = listener.local_addr() {
-                        server
-                            .tcp_port
-                            .store(local.port() as u64, Ordering::Relaxed);
+                        if !tls {
+                            server
+                                .tcp_port
+                                .store(local.port() as u64, Ordering::Relaxed);
+                        }
                         tracing::debug!("Listening on {local}");
                     }
-                    tasks.push(spawn(listener));
+                    tasks.push(spawn(listener, tls));
                 }
                 Err(e) => tracing::warn!("cannot listen: {e}"),
             }
@@ -760,16 +866,40 @@ async fn serve_listeners(
     }
 }
 
-async fn accept_loop(server: Arc<Server>, listener: TcpListener, loops: Arc<EventLoops>) {
-    let _busy_accepts =
-        crate::scripting::busy_loop::register_listener(std::os::fd::AsRawFd::as_raw_fd(&listener));
+async fn accept_loop(
+    server: Arc<Server>,
+    listener: TcpListener,
+    tls: bool,
+    loops: Arc<EventLoops>,
+) {
+    // A busy script answers plain TCP clients only (TLS ones wait).
+    let _busy_accepts = (!tls).then(|| {
+        crate::scripting::busy_loop::register_listener(std::os::fd::AsRawFd::as_raw_fd(&listener))
+    });
     loop {
         match listener.accept().await {
             Ok((socket, addr)) => {
-                loops.deal(&server, socket, addr);
+                loops.deal(&server, Accepted::Tcp(socket, addr, tls));
             }
             Err(e) => {
                 // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+async fn accept_unix(
+    server: Arc<Server>,
+    listener: UnixListener,
+    path: Arc<str>,
+    loops: Arc<EventLoops>,
+) {
+    loop {
+        match listener.accept().await {
+            Ok((socket, _)) => loops.deal(&server, Accepted::Unix(socket, path.clone())),
+            Err(e) => {
                 tracing::warn!("accept failed: {e}");
                 tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             }

@@ -250,8 +250,8 @@ pub fn load_file(server: &Server, dir: &Path, name: &str, old_style: bool) -> Ou
             tracing::info!("Reading the remaining AOF tail...");
         }
     }
-    let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
-    let mut client = server.clients.register(addr, addr, -1, &server.acl);
+    let addr = crate::transport::PeerAddr::Ip(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)));
+    let mut client = server.clients.register(addr.clone(), addr, -1, &server.acl);
     client.replaying = true;
     let mut valid_up_to = pos;
     let mut valid_before_multi = pos;

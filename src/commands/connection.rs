@@ -422,7 +422,7 @@ impl KillFilter {
     }
 
     fn matches(&self, client: &ClientHandle, me: u64) -> bool {
-        let same = |want: &Option<Bytes>, have: &std::net::SocketAddr| {
+        let same = |want: &Option<Bytes>, have: &crate::transport::PeerAddr| {
             want.as_ref()
                 .is_none_or(|w| c_string(w, usize::MAX) == have.to_string().as_bytes())
         };

@@ -773,7 +773,7 @@ fn protected_refusal(server: &Server, client: &Client, cmd: &Command) -> Option<
     if !cmd.flags.contains(Flags::PROTECTED) {
         return None;
     }
-    let local = crate::client::is_local_peer(client.handle.addr);
+    let local = client.handle.addr.is_local();
     let (command, setting, allowed) = if cmd.name.starts_with("module|") {
         let allowed = server.config.module_command_allowed(local);
         ("MODULE", "enable-module-command", allowed)

@@ -104,7 +104,7 @@ fn psync(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     let replid = String::from_utf8_lossy(args[1]).into_owned();
     let offset = crate::number::parse_i64(args[2]).and_then(|o| u64::try_from(o).ok());
-    let addr = ctx.client.handle.addr;
+    let addr = ctx.client.handle.addr.ip_or_loopback();
     let resumed = offset.and_then(|offset| {
         let (id, port) = (ctx.client.id, ctx.client.listening_port);
         ctx.server
@@ -140,7 +140,7 @@ fn full_sync(ctx: &mut Ctx, psync: bool) -> CmdResult {
     }
     let server = ctx.server;
     let replication = &server.replication;
-    let (client_id, addr) = (ctx.client.id, ctx.client.handle.addr);
+    let (client_id, addr) = (ctx.client.id, ctx.client.handle.addr.ip_or_loopback());
     tracing::info!("Replica {addr} asks for synchronization");
     let (stream, acked, start) = replication.add(client_id, addr, ctx.client.listening_port);
     let mut preamble = Vec::new();

@@ -339,21 +339,53 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         return Err(syntax_error());
     }
     let pairs: Vec<(&[u8], &[u8])> = pairs.map(|p| (p[0], p[1])).collect();
-    let local = crate::client::is_local_peer(ctx.client.handle.addr);
+    let local = ctx.client.handle.addr.is_local();
     let config = &ctx.server.config;
-    let (old_port, before) = (config.port(), settings_of(config, &pairs));
+    let (old_port, old_tls_port) = (config.port(), config.tls_port());
+    let before = settings_of(config, &pairs);
     config.set_from(&pairs, local).map_err(Reply::error_owned)?;
+    // Redis's apply functions, in its order; a failed one puts every
+    // setting of the command back.
+    let failed = |argument: &str, why: &str| {
+        let before: Vec<(&[u8], &[u8])> = before.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+        let _ = config.set_from(&before, true);
+        Err(Reply::error_owned(format!(
+            "ERR CONFIG SET failed (possibly related to argument '{argument}') - {why}"
+        )))
+    };
     if config.port() != old_port {
-        if let Err(e) = ctx.server.listen_on(config.port()) {
+        if let Err(e) = ctx.server.listen_on(config.port(), false) {
             tracing::warn!("cannot listen on port {}: {e}", config.port());
-            // Redis's apply failed: every setting of the command goes back.
-            let before: Vec<(&[u8], &[u8])> =
-                before.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
-            let _ = config.set_from(&before, true);
-            return Err(Reply::error(
-                "ERR CONFIG SET failed (possibly related to argument 'port') - \
-                 Unable to listen on this port. Check server logs.",
-            ));
+            return failed("port", "Unable to listen on this port. Check server logs.");
+        }
+    }
+    // `applyTlsCfg`: any tls-* setting rebuilds the configurations when TLS
+    // is in use; `applyTLSPort` builds them if they were not yet.
+    let tls_named = pairs
+        .iter()
+        .find(|(name, _)| name.len() > 4 && name[..4].eq_ignore_ascii_case(b"tls-"));
+    if let Some((name, _)) = tls_named {
+        let port_change = config.tls_port() != old_tls_port;
+        let rebuild = if port_change {
+            !ctx.server.tls.is_configured()
+        } else {
+            config.tls_enabled() && !name.eq_ignore_ascii_case(b"tls-auth-clients")
+        };
+        let shown = String::from_utf8_lossy(name).into_owned();
+        if rebuild {
+            if let Err(why) = ctx.server.tls.configure(config) {
+                tracing::warn!("{why}");
+                return failed(
+                    &shown,
+                    "Unable to update TLS configuration. Check server logs.",
+                );
+            }
+        }
+        if port_change {
+            if let Err(e) = ctx.server.listen_on(config.tls_port(), true) {
+                tracing::warn!("cannot listen on port {}: {e}", config.tls_port());
+                return failed(&shown, "Unable to listen on this port. Check server logs.");
+            }
         }
     }
     // Redis's `updateAppendonly`: on writes a base first (a rewrite the

@@ -868,9 +868,6 @@ pub fn lookup(name: &[u8]) -> Option<(usize, bool)> {
 /// value (so CONFIG SET to the value it has, and a CONFIG REWRITE of every
 /// setting, still work); `None` for the settings reddish honours.
 pub fn unsupported(name: &str) -> Option<&'static str> {
-    if name.starts_with("tls-") {
-        return Some("reddish has no TLS support yet: the tls-* settings keep their defaults");
-    }
     match name {
         "watchdog-period" => Some("reddish has no software watchdog"),
         _ => None,

@@ -292,17 +292,34 @@ fn hidden_settings_need_their_exact_name() {
 /// works, and refuse any other value rather than pretend; Redis's own
 /// syntax errors come first.
 #[test]
-fn unsupported_settings_keep_their_defaults() {
+fn settings_reddish_cannot_honour_are_refused() {
     let c = Config::new();
     for (name, value) in REDIS_DEFAULTS.iter().filter(|(n, _)| n.starts_with("tls-")) {
         set1(&c, name, value).expect(name);
     }
-    let no_tls = "reddish has no TLS support yet: the tls-* settings keep their defaults";
+    // TLS settings rustls can honour are taken (the server builds them when
+    // TLS is in use)...
+    for (name, value) in [
+        ("tls-port", "6380"),
+        ("tls-auth-clients", "optional"),
+        ("tls-cert-file", "/etc/cert.pem"),
+        ("tls-protocols", "TLSv1.2 tlsv1.3"),
+        ("tls-ciphers", "DEFAULT:!ECDHE-RSA-CHACHA20-POLY1305"),
+        ("tls-ciphersuites", "TLS_AES_128_GCM_SHA256"),
+    ] {
+        set1(&c, name, value).expect(name);
+        assert_eq!(get1(&c, name), value);
+    }
+    // ...what it cannot is refused with the reason.
+    let old = "TLSv1 is not supported: reddish's TLS (rustls) speaks TLSv1.2 and TLSv1.3 only";
     for (name, value, why) in [
-        ("tls-port", "6380", no_tls),
-        ("tls-auth-clients", "optional", no_tls),
-        ("tls-cert-file", "/etc/cert.pem", no_tls),
-        ("tls-replication", "yes", no_tls),
+        ("tls-protocols", "TLSv1 TLSv1.2", old),
+        (
+            "tls-protocols",
+            "SSLv3",
+            "Invalid tls-protocols specified. Use a combination of 'TLSv1', 'TLSv1.1', \
+             'TLSv1.2' and 'TLSv1.3'.",
+        ),
         (
             "tls-port",
             "x",
@@ -312,9 +329,13 @@ fn unsupported_settings_keep_their_defaults() {
     ] {
         assert_eq!(set_err(&c, name, value), failed(name, why));
     }
+    assert!(set_err(&c, "tls-ciphers", "AES128-SHA256")
+        .contains("Failed to configure ciphers: AES128-SHA256: none of them is available"));
+    assert!(set_err(&c, "tls-ciphersuites", "TLS_AES_128_CCM_SHA256")
+        .contains("TLS_AES_128_CCM_SHA256 is not available"));
     assert_eq!(
-        load_text("tls", "tls-port 6380\n").err(),
-        Some(fatal(1, "tls-port 6380", no_tls))
+        load_text("tls", "tls-protocols TLSv1\n").err(),
+        Some(fatal(1, "tls-protocols TLSv1", old))
     );
 }
 

@@ -23,7 +23,6 @@
 //! A connection dealt to another busy loop waits.
 
 use std::cell::RefCell;
-use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 
 use bytes::BytesMut;
@@ -110,7 +109,7 @@ fn decide(server: &Server, args: &[&[u8]]) -> Action {
 }
 
 /// A socket and its peer, for the loop that will serve it.
-pub type Handoff = (std::net::TcpStream, SocketAddr);
+pub type Handoff = crate::connection::Handoff;
 
 /// This thread's listeners and where accepted sockets go (the first loop's).
 #[derive(Default)]
@@ -225,12 +224,14 @@ fn accept_waiting(server: &Server) {
                     continue;
                 };
                 // Served here only if its task would serve it at all.
-                let served = !crate::connection::denied_by_protected_mode(server, addr)
-                    && (server.clients.len() + a.waiting.len())
-                        < server.config.maxclients() as usize;
+                let served = !crate::connection::denied_by_protected_mode(
+                    server,
+                    &crate::transport::PeerAddr::Ip(addr),
+                ) && (server.clients.len() + a.waiting.len())
+                    < server.config.maxclients() as usize;
                 let raw = socket.as_raw_fd();
                 // The socket stays open in the channel until its task runs.
-                if adopt.send((socket, addr)).is_ok() && served {
+                if adopt.send(Handoff::Tcp(socket, addr, false)).is_ok() && served {
                     a.waiting.push(raw);
                 }
             }

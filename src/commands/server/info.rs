@@ -200,7 +200,7 @@ fn server(ctx: &mut Ctx, out: &mut String) {
             ("process_id", &std::process::id()),
             ("process_supervised", &"no"),
             ("run_id", &server.run_id),
-            ("tcp_port", &server.tcp_port.load(Ordering::Relaxed)),
+            ("tcp_port", &server.shown_port()),
             ("server_time_usec", &now_us()),
             ("uptime_in_seconds", &uptime),
             ("uptime_in_days", &(uptime / 86400)),
