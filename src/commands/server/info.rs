@@ -263,7 +263,7 @@ pub(super) fn read_memory() -> MemoryReading {
 
 /// `mem_allocator`: reddish-server allocates with jemalloc, named as Redis
 /// names it (`jemalloc-5.3.0`, without jemalloc's git suffix).
-fn mem_allocator() -> String {
+pub(super) fn mem_allocator() -> String {
     match tikv_jemalloc_ctl::version::read() {
         Ok(version) => format!("jemalloc-{}", version.split('-').next().unwrap_or(version)),
         Err(_) => "libc".to_string(),
