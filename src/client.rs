@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
+use crate::client_memory::{ClientMem, ClientMemory};
 use crate::config::OutputBufferLimit;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
@@ -37,8 +38,6 @@ pub struct ClientInfo {
     pub db: usize,
     pub resp: Resp,
     pub last_cmd: String,
-    /// Bytes waiting in the query buffer, for `qbuf=`.
-    pub qbuf: usize,
     /// CLIENT NO-EVICT ON: flag `e` in CLIENT LIST. RESET keeps it, as Redis does.
     pub no_evict: bool,
     /// Channels, patterns and shard channels subscribed to (`sub=`, `psub=`, `ssub=`).
@@ -96,6 +95,10 @@ pub struct ClientHandle {
     pub mailbox_bytes: AtomicUsize,
     /// Since when the output went over its soft limit.
     pub soft_limit: SoftLimitClock,
+    /// Its buffers' sizes (`crate::client_memory`).
+    pub mem: ClientMem,
+    /// The server-wide sum it is accounted in, and client eviction.
+    pub memory: Arc<ClientMemory>,
     /// The client's mailbox, for pushes from outside its connection
     /// (client-side caching). Weak: the mailbox holds this handle.
     mailbox: std::sync::OnceLock<std::sync::Weak<crate::pubsub::Subscriber>>,
@@ -179,10 +182,18 @@ impl ClientHandle {
         self.info().subscriptions.iter().any(|&n| n > 0)
     }
 
+    /// Client eviction may close it (Redis's `clientEvictionAllowed`): not
+    /// CLIENT NO-EVICT, not the master link, not a replica link.
+    pub fn evictable(&self) -> bool {
+        let info = self.info();
+        !info.no_evict && !info.master && !self.mem.is_detached()
+    }
+
     /// One line of CLIENT LIST / CLIENT INFO, without the newline: Redis 7.0's
     /// `catClientInfoString` fields in its order, then `lib-name` and `lib-ver`
-    /// as Redis 7.2 appends them. What we do not track per client (buffer
-    /// memory) reads as an idle Redis client's.
+    /// as Redis 7.2 appends them. The reply buffer is one allocation here:
+    /// `rbs` and `rbp` show it, `obl` is 0 and what waits for the socket
+    /// (replies and queued pushes) is `omem`, in `oll` blocks.
     pub fn describe(&self) -> String {
         let info = self.info();
         let text = |b: &Option<Bytes>| {
@@ -193,11 +204,14 @@ impl ClientHandle {
         };
         let [sub, psub, ssub] = info.subscriptions;
         let omem = self.output_bytes();
+        let m = &self.mem;
+        let load = |a: &AtomicUsize| a.load(Ordering::Relaxed);
+        let (qbuf, qbuf_room, rbs) = (load(&m.qbuf), load(&m.qbuf_room), load(&m.reply_room));
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} \
-             sub={sub} psub={psub} ssub={ssub} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 \
-             rbs=0 rbp=0 obl=0 oll={} omem={omem} tot-mem={omem} events=r cmd={} user={} \
-             redir={} resp={} lib-name={} lib-ver={}",
+             sub={sub} psub={psub} ssub={ssub} multi={} qbuf={qbuf} qbuf-free={} argv-mem={} \
+             multi-mem={} rbs={rbs} rbp={rbs} obl=0 oll={} omem={omem} tot-mem={} events=r \
+             cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -209,8 +223,11 @@ impl ClientHandle {
             self.flags(&info),
             info.db,
             info.multi.map_or(-1, |n| n as i64),
-            info.qbuf,
+            qbuf_room.saturating_sub(qbuf),
+            load(&m.argv),
+            load(&m.multi),
             usize::from(omem > 0),
+            self.total_memory(),
             info.last_cmd,
             String::from_utf8_lossy(&info.user),
             if info.tracking & crate::tracking::flag::ON != 0 {
@@ -311,6 +328,10 @@ impl Doorbell {
 pub struct Transaction {
     /// The requests queued since MULTI; None outside MULTI.
     pub queued: Option<Vec<Vec<Bytes>>>,
+    /// What the queued requests hold: their arguments' bytes and slots.
+    pub queued_bytes: usize,
+    /// The watched keys' bytes (their entries counted apart).
+    pub watched_key_bytes: usize,
     /// A command was refused while queueing (`CLIENT_DIRTY_EXEC`): EXEC aborts.
     pub failed: bool,
     /// The (database, key) pairs this client watches.
@@ -422,6 +443,8 @@ pub struct Client {
     /// (`crate::tracking::flag`, CACHING included); the server's
     /// `crate::tracking::Tracking` has the rest.
     pub tracking: u8,
+    /// The bytes of this client's BCAST tracking prefixes, for its `tot-mem`.
+    pub tracking_prefix_bytes: usize,
     /// The port a replica said it listens on (REPLCONF listening-port).
     pub listening_port: u16,
     /// REPLCONF capa eof: this replica reads a snapshot of unknown length
@@ -448,12 +471,6 @@ pub struct Client {
 }
 
 impl Client {
-    /// Shows this client's query buffer as it is while its command runs
-    /// (before CLIENT LIST / CLIENT INFO describe it).
-    pub fn publish_query_len(&self) {
-        self.handle.info().qbuf = self.query_len;
-    }
-
     pub fn set_db(&mut self, db: usize) {
         self.db = db;
         self.handle.info().db = db;
@@ -559,6 +576,11 @@ impl Client {
     /// Queues a request for EXEC (Redis's `queueMultiCommand`).
     pub fn queue(&mut self, args: &[&[u8]]) {
         if let Some(queued) = &mut self.tx.queued {
+            self.tx.queued_bytes += std::mem::size_of::<Vec<Bytes>>()
+                + args
+                    .iter()
+                    .map(|a| a.len() + std::mem::size_of::<Bytes>())
+                    .sum::<usize>();
             queued.push(own_args(args));
             self.handle.info().multi = Some(queued.len());
         }
@@ -584,6 +606,7 @@ impl Client {
     /// `discardTransaction`: DISCARD, the end of EXEC, RESET, disconnection).
     pub fn discard(&mut self, watches: &Watches) {
         self.tx.queued = None;
+        self.tx.queued_bytes = 0;
         self.tx.failed = false;
         self.handle.info().multi = None;
         self.unwatch_all(watches);
@@ -592,6 +615,7 @@ impl Client {
     /// Forgets every watched key and clears the dirty flag (UNWATCH). Returns
     /// whether a watched key had been touched.
     pub fn unwatch_all(&mut self, watches: &Watches) -> bool {
+        self.tx.watched_key_bytes = 0;
         for (db, key) in self.tx.watched.drain(..) {
             watches.unwatch(db, &key, self.id);
         }
@@ -603,6 +627,7 @@ impl Client {
     pub fn watch(&mut self, watches: &Watches, key: &[u8], expired: bool) {
         if watches.watch(self.db, key, self.id, &self.handle.dirty_cas, expired) {
             self.tx.watched.push((self.db, Bytes::copy_from_slice(key)));
+            self.tx.watched_key_bytes += key.len();
         }
     }
 
@@ -621,13 +646,22 @@ impl Client {
 }
 
 /// All connected clients, by id (so CLIENT LIST shows them in connection order).
-#[derive(Default)]
 pub struct ClientRegistry {
     clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
     next_id: std::sync::atomic::AtomicU64,
+    /// Their memory, and client eviction.
+    pub memory: Arc<ClientMemory>,
 }
 
 impl ClientRegistry {
+    pub fn new() -> Arc<ClientRegistry> {
+        Arc::new_cyclic(|registry| ClientRegistry {
+            clients: Mutex::default(),
+            next_id: AtomicU64::new(0),
+            memory: Arc::new(ClientMemory::new(registry.clone())),
+        })
+    }
+
     fn lock(&self) -> MutexGuard<'_, BTreeMap<u64, Arc<ClientHandle>>> {
         self.clients.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -666,7 +700,6 @@ impl ClientRegistry {
                 db: 0,
                 resp: Resp::V2,
                 last_cmd: "NULL".into(),
-                qbuf: 0,
                 no_evict: false,
                 subscriptions: [0; 3],
                 multi: None,
@@ -680,6 +713,8 @@ impl ClientRegistry {
             reply_bytes: AtomicUsize::new(0),
             mailbox_bytes: AtomicUsize::new(0),
             soft_limit: SoftLimitClock::default(),
+            mem: ClientMem::default(),
+            memory: self.memory.clone(),
             killed: AtomicBool::new(false),
             doorbell: Doorbell::default(),
             dirty_cas: Arc::new(AtomicBool::new(false)),
@@ -689,6 +724,7 @@ impl ClientRegistry {
             mailbox: Default::default(),
         });
         self.lock().insert(id, handle.clone());
+        handle.account_memory();
         let subs = ClientSubs::new(handle.clone());
         let _ = handle.mailbox.set(Arc::downgrade(&subs.mailbox()));
         Client {
@@ -714,6 +750,7 @@ impl ClientRegistry {
             user,
             monitor_echo: Vec::new(),
             tracking: 0,
+            tracking_prefix_bytes: 0,
             listening_port: 0,
             capa_eof: false,
             replica: None,
@@ -726,7 +763,9 @@ impl ClientRegistry {
     }
 
     pub fn unregister(&self, id: u64) {
-        self.lock().remove(&id);
+        if let Some(handle) = self.lock().remove(&id) {
+            self.memory.detach(&handle);
+        }
     }
 
     pub fn len(&self) -> usize {

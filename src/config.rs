@@ -643,15 +643,15 @@ impl Config {
         self.flag(APPENDONLY)
     }
 
-    /// Warnings for settings reddish accepts but does not honour yet (save
-    /// points saving synchronously, `maxmemory-clients`), one per setting currently set so.
+    /// Warnings for settings reddish accepts but does not honour
+    /// (`daemonize`), one per setting currently set so.
     /// `only` restricts them to the named settings (CONFIG SET's names, any
     /// case or alias); the server logs them at start-up and on CONFIG SET.
     pub fn unenforced_warnings(&self, only: Option<&[&[u8]]>) -> Vec<String> {
         let named = |i: usize| {
             only.is_none_or(|names| names.iter().any(|n| lookup(n).is_some_and(|(j, _)| j == i)))
         };
-        [MAXMEMORY_CLIENTS, DAEMONIZE]
+        [DAEMONIZE]
             .into_iter()
             .filter(|&i| named(i))
             .filter_map(|i| self.unenforced_warning(i))
@@ -660,12 +660,6 @@ impl Config {
 
     fn unenforced_warning(&self, i: usize) -> Option<String> {
         match i {
-            MAXMEMORY_CLIENTS => {
-                let value = String::from_utf8_lossy(&self.render(MAXMEMORY_CLIENTS)).into_owned();
-                (value != "0").then(|| {
-                    format!("WARNING maxmemory-clients is {value} but client eviction is not implemented yet: no client will be evicted")
-                })
-            }
             DAEMONIZE => self.daemonize().then(|| {
                 "WARNING daemonize is yes but reddish does not fork: it stays in the foreground (run it under a service manager)".to_string()
             }),
@@ -738,6 +732,12 @@ impl Config {
     /// Seconds since a replica's last acknowledgement that still count it as good.
     pub fn min_replicas_max_lag(&self) -> u64 {
         self.unsigned(MIN_REPLICAS_MAX_LAG)
+    }
+
+    /// `maxmemory-clients`: bytes, or minus a percentage of `maxmemory`
+    /// (as Redis stores it); 0: no client eviction.
+    pub fn maxmemory_clients(&self) -> i64 {
+        self.num(MAXMEMORY_CLIENTS)
     }
 
     /// 0 means no limit.

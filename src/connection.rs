@@ -285,6 +285,10 @@ async fn run(server: &Server, client: &mut Client, socket: &mut Transport) -> st
                 // buffer (an idle connection then costs about its task).
                 release_if_empty(&mut input);
                 release_if_empty(&mut output);
+                client.publish_memory(
+                    (parser.progress(input.len()), input.capacity()),
+                    reply_room(&output),
+                );
                 // Replies the client has not taken yet wait for it to read
                 // (or to send more, which is read and run meanwhile).
                 let unwritten = !output.is_empty();
@@ -312,6 +316,14 @@ async fn run(server: &Server, client: &mut Client, socket: &mut Transport) -> st
             return Ok(());
         }
         server.stats.add(Counter::NetInputBytes, n as u64);
+        client.publish_memory(
+            (parser.progress(input.len()), input.capacity()),
+            reply_room(&output),
+        );
+        if handle.is_killed() {
+            // Evicted (`maxmemory-clients`) for what it sent.
+            return Ok(());
+        }
         if input.len() as u64 > server.config.client_query_buffer_limit() {
             tracing::warn!(
                 id = client.id,
@@ -341,7 +353,6 @@ async fn run(server: &Server, client: &mut Client, socket: &mut Transport) -> st
         if watchdog.is_empty() && client.subs.active() {
             watchdog.spawn(client.subs.limit_watchdog(&server.pubsub));
         }
-        client.handle.info().qbuf = input.len();
         if closing || client.replica.is_some() {
             // Everything out before the connection closes or carries the
             // replication stream.
@@ -361,15 +372,27 @@ async fn run(server: &Server, client: &mut Client, socket: &mut Transport) -> st
         if closing {
             return Ok(());
         }
+        client.publish_memory(
+            (parser.progress(input.len()), input.capacity()),
+            reply_room(&output),
+        );
+        if handle.is_killed() {
+            // Evicted for the replies it has not read.
+            return Ok(());
+        }
         if let Some(start) = client.replica.take() {
-            // SYNC/PSYNC: from now on this connection carries the stream.
+            // SYNC/PSYNC: from now on this connection carries the stream,
+            // and its memory is a replica's (`mem_clients_slaves`).
+            server.clients.memory.detach(&handle);
             return Box::pin(crate::replication::serve(socket, start)).await;
         }
         // A read that filled all the room offered likely left more of a big
         // pipeline in the socket: let the other ready clients take their turn
         // first, as Redis reads at most 16 KiB per client per event loop round,
         // so no client waits for whole batches of the clients before it.
-        if n == room {
+        // A big bulk still arriving is read on at once, as Redis reads
+        // the rest of a big argument in one read.
+        if n == room && parser.wanted() <= input.len() {
             tokio::task::yield_now().await;
         }
     }
@@ -396,21 +419,42 @@ fn over_output_limit(server: &Server, client: &Client, output: &BytesMut) -> boo
     over
 }
 
-/// Makes room in `input` for the next read: a [`READ_CHUNK`] at a time, or
-/// for a big bulk whose header said how long it is (`wanted`: the buffer
-/// length that completes it), up to its end in steps of at most eight times
-/// what the buffer holds, so it is read into its final allocation after a
-/// few moves (Redis sizes the query buffer for a big bulk at once; we do
-/// not allocate much more than a client has sent).
+/// Makes room in `input` for the next read once less than a quarter of a
+/// [`READ_CHUNK`] is left (and less than the bulk arriving still needs): a
+/// [`READ_CHUNK`] more, or for a big bulk whose
+/// header said how long it is (`wanted`: the buffer length that completes
+/// it), up to its end in steps of at most eight times what the buffer
+/// holds, so it is read into its final allocation after a few moves (Redis
+/// sizes the query buffer for a big bulk at once; we do not allocate much
+/// more than a client has sent). A big bulk's allocations are exact, so the
+/// last one ends where the bulk does and two clients sending the same
+/// bulk hold the same memory (`tot-mem`), however their bytes were cut.
 fn make_room(input: &mut BytesMut, wanted: usize) {
+    let room = input.capacity() - input.len();
     let missing = wanted.saturating_sub(input.len());
+    if room >= READ_CHUNK / 4 || (missing > 0 && room >= missing) {
+        // Room to read into, or for the rest of the bulk arriving.
+        return;
+    }
     if missing > READ_CHUNK {
         let step = missing.min(input.len().max(READ_CHUNK) * 8);
-        if input.capacity() - input.len() < step {
-            input.reserve(step);
-        }
-    } else if input.capacity() - input.len() < READ_CHUNK / 4 {
+        let mut bigger = BytesMut::with_capacity(input.len() + step);
+        bigger.extend_from_slice(input);
+        *input = bigger;
+    } else {
         input.reserve(READ_CHUNK);
+    }
+}
+
+/// The reply buffer's allocation while it holds replies: an empty one keeps
+/// at most [`OUTPUT_KEPT`] bytes, freed as the client waits, and counts for
+/// nothing, so a client's figure does not depend on whether its next
+/// request came before it waited.
+fn reply_room(output: &BytesMut) -> usize {
+    if output.is_empty() {
+        0
+    } else {
+        output.capacity()
     }
 }
 

@@ -89,6 +89,7 @@ pub fn spawn(server: Arc<Server>) {
                 if timeout > 0 {
                     server.clients.close_idle(timeout);
                 }
+                server.clients.memory.sample_peaks(&server.clients.all());
                 server.replication.cron(&server.config);
                 server.migrate_sockets.close_idle();
             }

@@ -236,25 +236,31 @@ fn evict_until(server: &Server, policy: EvictionPolicy, to_free: u64) -> Outcome
     }
     let (mut freed, mut keys_freed) = (0u64, 0u64);
     while freed < to_free {
-        let before = crate::alloc::used_memory().unwrap_or(0);
         let evicted = match policy {
             EvictionPolicy::AllkeysRandom | EvictionPolicy::VolatileRandom => {
                 evict_random(server, policy.volatile_only(), lazy)
             }
             _ => evict_from_pool(server, &mut pool, policy, lazy),
         };
-        let Some(entry) = evicted else {
+        let Some(Evicted { entry, key_cost }) = evicted else {
             return Outcome::Fail;
         };
         // Freed here, shard unlocked, so the memory it held is measured;
         // under lazyfree-lazy-eviction big values go to the lazyfree thread.
+        // Only the deletion counts, as Redis measures only `dbDelete`: the
+        // value's freeing here and the key's share of the shard. What the
+        // eviction's DEL propagation and the invalidation messages to
+        // tracking clients allocated as the shard was unlocked (which may
+        // still hold the key's bytes) is not set against it, or the
+        // messages of the keys evicted would have more keys evicted.
+        let before = crate::alloc::used_memory().unwrap_or(0);
         if lazy {
             crate::lazyfree::free_value(entry.value, true);
         } else {
             drop(entry);
         }
         let after = crate::alloc::used_memory().unwrap_or(0);
-        freed += before.saturating_sub(after);
+        freed += (key_cost as u64) + before.saturating_sub(after);
         keys_freed += 1;
         if keys_freed % 16 == 0 {
             // Lazily freed memory does not show in `freed`: look again.
@@ -308,7 +314,7 @@ fn evict_from_pool(
     pool: &mut [Option<Candidate>],
     policy: EvictionPolicy,
     lazy: bool,
-) -> Option<Entry> {
+) -> Option<Evicted> {
     let keyspace = &server.keyspace;
     let volatile_only = policy.volatile_only();
     loop {
@@ -344,7 +350,7 @@ fn evict_from_pool(
 }
 
 /// A random eviction: a random key of the next database that has one.
-fn evict_random(server: &Server, volatile_only: bool, lazy: bool) -> Option<Entry> {
+fn evict_random(server: &Server, volatile_only: bool, lazy: bool) -> Option<Evicted> {
     let keyspace = &server.keyspace;
     let dbs = keyspace.databases() as u64;
     for _ in 0..dbs {
@@ -454,22 +460,31 @@ fn insert(pool: &mut [Option<Candidate>], candidate: Candidate) {
     pool[k] = Some(candidate);
 }
 
-/// Evicts one key, locking only its shard; the entry is returned to be
-/// freed once the shard is unlocked.
+/// A key evicted: its entry, to be freed once its shard is unlocked, and
+/// what its name and slot took in the shard (freed with the removal).
+struct Evicted {
+    entry: Entry,
+    key_cost: usize,
+}
+
+/// Evicts one key, locking only its shard.
 fn evict_key(
     keyspace: &Keyspace,
     db: usize,
     key: &[u8],
     volatile_only: bool,
     lazy: bool,
-) -> Option<Entry> {
+) -> Option<Evicted> {
     let mut set = LockSet::new();
     set.add_key(keyspace, db, key);
     let mut guard = keyspace.lock(set).without_multi();
     let clock = CommandClock::default();
     let entry = guard.db(db, &clock).evict(key, volatile_only, lazy);
     guard.release();
-    entry
+    Some(Evicted {
+        entry: entry?,
+        key_cost: crate::keyspace::key_cost(key),
+    })
 }
 
 #[cfg(test)]

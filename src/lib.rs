@@ -12,6 +12,7 @@ pub mod aof;
 pub mod blocking;
 pub mod cli;
 pub mod client;
+pub mod client_memory;
 pub mod commands;
 pub mod config;
 pub mod connection;

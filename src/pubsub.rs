@@ -77,6 +77,11 @@ impl Subscriber {
         self.queue().push_back(reply);
         self.handle.doorbell.ring();
         self.check_limit(used, limit);
+        if self.handle.memory.evicting_clients() {
+            // Evicted as the push lands if it takes the clients over
+            // `maxmemory-clients`, not when the client next runs.
+            self.handle.account_memory();
+        }
     }
 
     /// Closes the client when `used` pending bytes break `limit`
@@ -146,6 +151,16 @@ impl ClientSubs {
             Kind::Shard => self.sets[2].len(),
             _ => self.count(),
         }
+    }
+
+    /// What the subscriptions cost this client (Redis's
+    /// `pubsubMemOverhead`): the slots of its sets (the names are shared
+    /// with the server's maps).
+    pub fn memory(&self) -> usize {
+        self.sets
+            .iter()
+            .map(|s| s.capacity() * (std::mem::size_of::<Bytes>() + 1))
+            .sum()
     }
 
     /// Subscribed to anything at all: Redis's `CLIENT_PUBSUB` flag, which puts

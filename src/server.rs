@@ -253,7 +253,7 @@ impl Server {
         crate::counters::Ticks::init();
         let pubsub = Arc::new(PubSub::new(config.clone()));
         let propagation = Arc::new(Propagation::new(config.clone()));
-        let clients = Arc::new(ClientRegistry::default());
+        let clients = ClientRegistry::new();
         let tracking = Arc::new(crate::tracking::Tracking::new(
             config.clone(),
             clients.clone(),
@@ -455,6 +455,7 @@ pub async fn run(config: Arc<Config>) -> std::io::Result<()> {
     for warning in server.config.unenforced_warnings(None) {
         tracing::warn!("{warning}");
     }
+    server.clients.memory.set_limit(&server.config);
     // The dataset loads on another thread. A load that takes longer than
     // LOADING_GRACE serves connections meanwhile: commands without the
     // `loading` flag are answered `-LOADING`, as Redis answers them between

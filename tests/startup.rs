@@ -249,6 +249,8 @@ fn logfile_and_loglevel_follow_config_set() {
             &logfile,
             "--loglevel",
             "warning",
+            "--enable-debug-command",
+            "yes",
         ],
         port,
     );
@@ -280,10 +282,11 @@ fn logfile_and_loglevel_follow_config_set() {
         conn.cmd_str(&["CONFIG", "SET", "save", "60 5", "hz", "20"]),
         "+OK\r\n"
     );
-    let log = wait_for_log(&path, "WARNING maxmemory-clients");
-    // Only the settings CONFIG SET named are warned about again (save
-    // points are enforced: no warning).
-    assert_eq!(log.matches("WARNING").count(), 1, "{log}");
+    assert_eq!(conn.cmd_str(&["DEBUG", "LOG", "settings-set"]), "+OK\r\n");
+    let log = wait_for_log(&path, "DEBUG LOG: settings-set");
+    // Enforced settings are not warned about (client eviction and save
+    // points are both enforced).
+    assert_eq!(log.matches("WARNING").count(), 0, "{log}");
     assert_eq!(log.matches("Accepted").count(), accepted, "{log}");
     // logfile is immutable at runtime, as in Redis.
     assert!(conn

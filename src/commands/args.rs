@@ -216,6 +216,34 @@ pub fn positive_arg(arg: &[u8], msg: Option<&'static str>) -> Result<i64, Reply>
 /// so it is capped and a larger count is refused.
 pub const MAX_RANDOM_REPLY: u64 = 1 << 20;
 
+/// A reply sampled with repetition of `count` elements that is over
+/// [`MAX_RANDOM_REPLY`] and whose smallest encoding (an empty bulk, 6
+/// bytes, an element) breaks the client's hard output buffer limit: Redis
+/// streams it and closes the client midway, on the limit. Returns the
+/// client to close (after the key was found, as Redis gets that far);
+/// None when the count is served or refused as usual.
+pub fn random_reply_overflows(
+    ctx: &super::Ctx,
+    count: u64,
+) -> Option<std::sync::Arc<crate::client::ClientHandle>> {
+    if count <= MAX_RANDOM_REPLY {
+        return None;
+    }
+    let class = if ctx.client.subs.active() { 2 } else { 0 };
+    let hard = ctx.server.config.client_output_buffer_limits()[class].hard_bytes;
+    (hard != 0 && count.saturating_mul(6) >= hard).then(|| ctx.client.handle.clone())
+}
+
+/// Closes a client whose reply [`random_reply_overflows`]: no reply.
+pub fn close_for_output_limit(handle: &crate::client::ClientHandle) -> Reply {
+    tracing::warn!(
+        "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+        handle.describe()
+    );
+    handle.kill();
+    Reply::Null
+}
+
 /// [`MAX_RANDOM_REPLY`] as a check.
 pub fn random_reply_len(count: u64) -> Result<usize, Reply> {
     match usize::try_from(count) {

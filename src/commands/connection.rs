@@ -289,18 +289,19 @@ fn client_setinfo(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 /// CLIENT LIST and CLIENT INFO text: one line per client, each ending in a
-/// newline, as a verbatim string.
+/// newline, as a verbatim string. A killed client whose connection has not
+/// closed yet is left out: Redis frees a client it kills (or evicts) at once.
 fn client_lines<'a>(clients: impl IntoIterator<Item = &'a Arc<ClientHandle>>) -> Reply {
     let mut text = String::new();
-    for client in clients {
+    for client in clients.into_iter().filter(|c| !c.is_killed()) {
         text.push_str(&client.describe());
         text.push('\n');
     }
     Reply::Verbatim("txt", text.into())
 }
 
-fn client_info(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
-    ctx.client.publish_query_len();
+fn client_info(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    ctx.client.publish_running(args);
     Ok(client_lines([&ctx.client.handle]))
 }
 
@@ -338,7 +339,7 @@ fn type_of(client: &ClientHandle) -> ClientType {
 /// CLIENT LIST [TYPE type | ID id ...]: TYPE only as the sole option; IDs are
 /// listed in the order given, repeats included, unknown ones skipped.
 fn client_list(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    ctx.client.publish_query_len();
+    ctx.client.publish_running(args);
     let clients = &ctx.server.clients;
     match args.len() {
         2 => Ok(client_lines(&clients.all())),
@@ -492,8 +493,6 @@ fn client_kill(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
 }
 
-/// CLIENT NO-EVICT ON|OFF: there is no client eviction here, but the flag
-/// shows in CLIENT LIST as in Redis.
 /// An `ON|OFF` argument (CLIENT NO-EVICT, CLIENT JSON).
 fn on_off(arg: &[u8]) -> Result<bool, Reply> {
     if is(arg, "ON") {
@@ -505,8 +504,14 @@ fn on_off(arg: &[u8]) -> Result<bool, Reply> {
     }
 }
 
+/// CLIENT NO-EVICT ON|OFF: the client is never evicted while ON; turned
+/// OFF, it may be at once if the clients are over `maxmemory-clients`.
 fn client_no_evict(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    ctx.client.handle.info().no_evict = on_off(args[2])?;
+    let on = on_off(args[2])?;
+    ctx.client.handle.info().no_evict = on;
+    if !on {
+        ctx.server.clients.memory.evict();
+    }
     Ok(Reply::OK)
 }
 
@@ -575,6 +580,7 @@ fn disable_tracking(ctx: &mut Ctx) {
     if ctx.client.tracking != 0 {
         ctx.server.tracking.disable(ctx.client.id);
         ctx.client.tracking = 0;
+        ctx.client.tracking_prefix_bytes = 0;
     }
 }
 
@@ -658,6 +664,11 @@ fn client_tracking(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             .tracking
             .check_prefixes(ctx.client.id, &options.prefixes)?;
     }
+    ctx.client.tracking_prefix_bytes += options
+        .prefixes
+        .iter()
+        .map(|p| p.len() + std::mem::size_of::<bytes::Bytes>())
+        .sum::<usize>();
     ctx.server.tracking.enable(&ctx.client.handle, options);
     // Redis keeps CACHING across a re-enable only through its flag
     // word; enabling clears the mode flags but not CACHING.

@@ -112,6 +112,7 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             Ok(Reply::OK)
         }
         (b"quicklist-packed-threshold", 3) => packed_threshold(args[2]),
+        (b"replybuffer", 4) => reply_buffer(args),
         (b"config-rewrite-force-all", 2) => {
             // Without a config file Redis's rewrite opens a NULL path.
             let path =
@@ -135,6 +136,32 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
         _ => Err(super::args::subcommand_syntax_error(args)),
     }
+}
+
+/// DEBUG REPLYBUFFER PEAK-RESET-TIME <NEVER|RESET|ms> | RESIZING <0|1>,
+/// checked as Redis checks them. Redis's reply buffer is a fixed block its
+/// cron resizes to the recent peak; ours is allocated for a batch of
+/// replies and freed once written, so its size never lags behind and there
+/// is nothing to switch.
+fn reply_buffer(args: &[&[u8]]) -> CmdResult {
+    let value = args[3];
+    match args[2].to_ascii_lowercase().as_slice() {
+        b"peak-reset-time" => {
+            if !is_word(value, "never")
+                && !is_word(value, "reset")
+                && crate::number::parse_i64(value).is_none()
+            {
+                return Err(Reply::error("ERR value is not an integer or out of range"));
+            }
+            Ok(Reply::OK)
+        }
+        b"resizing" => Ok(Reply::OK),
+        _ => Err(super::args::subcommand_syntax_error(args)),
+    }
+}
+
+fn is_word(arg: &[u8], word: &str) -> bool {
+    arg.eq_ignore_ascii_case(word.as_bytes())
 }
 
 /// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: SAVE, empty every database,
@@ -268,6 +295,12 @@ fn help(command: &[u8]) -> Reply {
             "QUICKLIST <key> [<0|1>]",
             "    Show low level info about the quicklist encoding of <key>.",
             "    The optional argument (0 by default) sets the level of detail",
+            "REPLYBUFFER PEAK-RESET-TIME <NEVER||RESET|time>",
+            "    Sets the time (in milliseconds) to wait between client reply buffer peak resets.",
+            "    In case NEVER is provided the last observed peak will never be reset",
+            "    In case RESET is provided the peak reset time will be restored to the default value",
+            "REPLYBUFFER RESIZING <0|1>",
+            "    Enable or disable the reply buffer resize cron job",
         ],
     )
 }

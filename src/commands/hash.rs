@@ -8,8 +8,8 @@ use rand::seq::index;
 use rand::Rng;
 
 use super::args::{
-    checked_mut, cursor_arg, int_arg, int_in_range, is, random_reply_len, scan_reply, syntax_error,
-    wrong_type, ScanOptions, ERR_OVERFLOW,
+    checked_mut, close_for_output_limit, cursor_arg, int_arg, int_in_range, is, random_reply_len,
+    random_reply_overflows, scan_reply, syntax_error, wrong_type, ScanOptions, ERR_OVERFLOW,
 };
 use super::{argv, cmd, CmdResult, Ctx, Registration};
 use crate::config::notify;
@@ -280,6 +280,9 @@ fn hrandfield(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 /// arrays in RESP3 and flat in RESP2.
 fn hrandfield_count(ctx: &mut Ctx, key: &[u8], count: i64, withvalues: bool) -> CmdResult {
     let nested = withvalues && ctx.client.resp == Resp::V3;
+    let overflows = (count < 0)
+        .then(|| random_reply_overflows(ctx, count.unsigned_abs()))
+        .flatten();
     let stats = &ctx.server.stats;
     let mut db = ctx.db();
     let Some(hash) = read(&mut db, stats, key)? else {
@@ -303,6 +306,9 @@ fn hrandfield_count(ctx: &mut Ctx, key: &[u8], count: i64, withvalues: bool) -> 
     };
     let rng = &mut rand::thread_rng();
     let wanted = count.unsigned_abs();
+    if let Some(client) = overflows {
+        return Ok(close_for_output_limit(&client));
+    }
     if count < 0 || count == 1 {
         let n = random_reply_len(wanted)?;
         (0..n)

@@ -421,6 +421,13 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             .acl
             .set_default_password(config.requirepass().as_deref());
     }
+    // Client eviction's limit follows `maxmemory-clients` and `maxmemory`
+    // at once, evicting if the clients are over it now.
+    if pairs.iter().any(|(name, _)| {
+        name.eq_ignore_ascii_case(b"maxmemory-clients") || name.eq_ignore_ascii_case(b"maxmemory")
+    }) {
+        ctx.server.clients.memory.set_limit(config);
+    }
     let names: Vec<&[u8]> = pairs.iter().map(|(name, _)| *name).collect();
     for warning in config.unenforced_warnings(Some(&names)) {
         tracing::warn!("{warning}");
@@ -452,6 +459,7 @@ fn config_resetstat(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
         .evicted_keys
         .store(0, std::sync::atomic::Ordering::Relaxed);
     ctx.server.evictor.reset_stats();
+    ctx.server.clients.memory.reset_stats();
     lazyfree::reset_stats();
     Ok(Reply::OK)
 }

@@ -7,8 +7,8 @@
 use rand::seq::index;
 
 use super::args::{
-    checked, checked_mut, cursor_arg, int_in_range, is, positive_arg, random_reply_len, scan_reply,
-    syntax_error, ScanOptions,
+    checked, checked_mut, close_for_output_limit, cursor_arg, int_in_range, is, positive_arg,
+    random_reply_len, random_reply_overflows, scan_reply, syntax_error, ScanOptions,
 };
 use super::{argv, cmd, CmdResult, Ctx, Registration};
 use crate::config::notify;
@@ -225,6 +225,9 @@ fn srandmember(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         3 => Some(int_in_range(args[2], -i64::MAX, i64::MAX, None)?),
         _ => return Err(syntax_error()),
     };
+    let overflows = count
+        .filter(|&n| n < 0)
+        .and_then(|n| random_reply_overflows(ctx, n.unsigned_abs()));
     let stats = &ctx.server.stats;
     let mut db = ctx.db();
     let set = read(&mut db, stats, args[1])?;
@@ -238,6 +241,9 @@ fn srandmember(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     };
     let size = set.len();
     let wanted = count.unsigned_abs();
+    if let Some(client) = overflows {
+        return Ok(close_for_output_limit(&client));
+    }
     let members: Vec<Member> = if count < 0 || count == 1 {
         let n = random_reply_len(wanted)?;
         (0..n).filter_map(|_| set.random(rng)).collect()

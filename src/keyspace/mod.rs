@@ -1307,6 +1307,12 @@ impl<'k> Guard<'k> {
     }
 }
 
+/// What a key's name and slot take in its shard (MEMORY USAGE's share of
+/// the key; eviction counts it as freed with the key).
+pub fn key_cost(key: &[u8]) -> usize {
+    shard::Slot::key_cost(key)
+}
+
 #[cfg(test)]
 mod tests {
     use bytes::Bytes;

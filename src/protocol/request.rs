@@ -127,6 +127,10 @@ pub struct RequestParser {
     /// be complete (0: none known), so the connection can make room for a
     /// big bulk in one allocation.
     wanted: usize,
+    /// Where that bulk's bytes start (after its header).
+    bulk_start: usize,
+    /// The bytes of the arguments scanned so far (Redis's `argv_len_sum`).
+    args_bytes: usize,
 }
 
 /// A `spans` capacity beyond which it is released when the next request
@@ -182,6 +186,8 @@ impl RequestParser {
                 self.pending = count as u64;
                 self.pos = cr + 2;
                 self.spans.clear();
+                self.bulk_start = 0;
+                self.args_bytes = 0;
                 if self.spans.capacity() > SPANS_KEPT {
                     self.spans = Vec::new();
                 }
@@ -207,6 +213,20 @@ impl RequestParser {
         } else {
             0
         }
+    }
+
+    /// The request still arriving, as Redis's CLIENT LIST shows it, given
+    /// the `buffered` bytes: the bytes not yet made arguments (`qbuf`,
+    /// Redis having consumed the headers before a bulk arriving) and those
+    /// of the arguments already scanned (`argv-mem`). Here the scanned
+    /// arguments stay in the buffer, as views of it.
+    pub fn progress(&self, buffered: usize) -> (usize, usize) {
+        if self.pending == 0 {
+            return (buffered, 0);
+        }
+        // A bulk noted before the current argument started is behind `pos`.
+        let consumed = self.pos.max(self.bulk_start);
+        (buffered.saturating_sub(consumed), self.args_bytes)
     }
 
     /// The arguments of `request`, the last one [`RequestParser::parse`]
@@ -253,11 +273,13 @@ impl RequestParser {
         let end = start.saturating_add(len as usize);
         if end.saturating_add(2) > buf.len() {
             self.wanted = end.saturating_add(2);
+            self.bulk_start = start;
             return Ok(false);
         }
         buf[cr + 1] = b'\n';
         buf[end..end + 2].copy_from_slice(b"\r\n");
         self.spans.push((start, end));
+        self.args_bytes += end - start;
         self.pos = end + 2;
         Ok(true)
     }

@@ -216,14 +216,15 @@ fn server(ctx: &mut Ctx, out: &mut String) {
 }
 
 fn clients(ctx: &mut Ctx, out: &mut String) {
+    let (recent_input, recent_output) = ctx.server.clients.memory.recent_peaks();
     put(
         out,
         &[
             ("connected_clients", &ctx.server.clients.len()),
             ("cluster_connections", &0),
             ("maxclients", &ctx.server.config.maxclients()),
-            ("client_recent_max_input_buffer", &0),
-            ("client_recent_max_output_buffer", &0),
+            ("client_recent_max_input_buffer", &recent_input),
+            ("client_recent_max_output_buffer", &recent_output),
             (
                 "blocked_clients",
                 &(ctx.server.keyspace.blocking.blocked_clients() + ctx.server.pause.waiting()),
@@ -262,7 +263,7 @@ pub(super) fn read_memory() -> MemoryReading {
 
 /// `mem_allocator`: reddish-server allocates with jemalloc, named as Redis
 /// names it (`jemalloc-5.3.0`, without jemalloc's git suffix).
-fn mem_allocator() -> String {
+pub(super) fn mem_allocator() -> String {
     match tikv_jemalloc_ctl::version::read() {
         Ok(version) => format!("jemalloc-{}", version.split('-').next().unwrap_or(version)),
         Err(_) => "libc".to_string(),
@@ -340,7 +341,7 @@ fn memory(ctx: &mut Ctx, out: &mut String) {
                 "mem_clients_slaves",
                 &ctx.server.replication.replica_buffers(),
             ),
-            ("mem_clients_normal", &0),
+            ("mem_clients_normal", &ctx.server.clients.memory.normal()),
             ("mem_cluster_links", &0),
             ("mem_aof_buffer", &0),
             ("mem_allocator", &mem_allocator()),
@@ -526,7 +527,7 @@ fn stats(ctx: &mut Ctx, out: &mut String) {
             ("expired_time_cap_reached_count", &0),
             ("expire_cycle_cpu_milliseconds", &0),
             ("evicted_keys", &get(&ctx.server.keyspace.evicted_keys)),
-            ("evicted_clients", &0),
+            ("evicted_clients", &ctx.server.clients.memory.evicted()),
             ("total_eviction_exceeded_time", &exceeded_total),
             ("current_eviction_exceeded_time", &exceeded_now),
             ("keyspace_hits", &stats.get(Counter::KeyspaceHits)),
