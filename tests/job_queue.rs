@@ -6,36 +6,15 @@
 
 mod support;
 
-use std::io::Write;
 use std::process::Command;
 
 use support::Server;
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/rq_jobs.py");
 
-/// True when python3 can import rq; otherwise says the test is skipped, or
-/// fails when REDDISH_REQUIRE_ORACLE=1.
-fn rq_installed() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import rq"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        return true;
-    }
-    if std::env::var("REDDISH_REQUIRE_ORACLE").as_deref() == Ok("1") {
-        panic!("python package rq is not installed but REDDISH_REQUIRE_ORACLE=1");
-    }
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIPPED: python package rq is not installed, job queue test not run"
-    );
-    false
-}
-
 #[test]
 fn rq_workers_finish_every_job() {
-    if !rq_installed() {
+    if !support::python_module("rq", "job queue test") {
         return;
     }
     let server = Server::start();

@@ -6,7 +6,6 @@
 
 mod support;
 
-use std::io::Write;
 use std::process::Command;
 use std::time::Duration;
 
@@ -635,28 +634,9 @@ fn a_script_that_strays_later_is_rerun_whole() {
     assert_eq!(conn.cmd_str(&["get", "elsewhere"]), "$1\r\n2\r\n");
 }
 
-/// True when python3 can import redis; otherwise says the test is skipped,
-/// or fails when REDDISH_REQUIRE_ORACLE=1 (CI installs it).
-fn python_redis_installed() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import redis"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        if std::env::var("REDDISH_REQUIRE_ORACLE").as_deref() == Ok("1") {
-            panic!("python package redis is not installed but REDDISH_REQUIRE_ORACLE=1");
-        }
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: python package redis is not installed"
-        );
-    }
-    ok
-}
-
 #[test]
 fn redis_py_lock_and_script_objects_work() {
-    if !python_redis_installed() {
+    if !support::python_module("redis", "redis-py script test") {
         return;
     }
     let server = Server::start();

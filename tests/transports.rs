@@ -231,6 +231,49 @@ fn plain_and_tls_ports_at_once() {
     assert!(!buf[..n].starts_with(b"+PONG"), "{:?}", &buf[..n]);
 }
 
+/// Python's redis-py over TLS, as an application connects: its own
+/// handshake (Python's ssl module, OpenSSL) checking the server's chain
+/// against the CA, a client certificate, then commands and a transaction.
+#[test]
+fn redis_py_connects_over_tls() {
+    if !ready() {
+        return;
+    }
+    if !support::python_module("redis", "redis-py TLS test") {
+        return;
+    }
+    let (server, tls_port) = start_tls(&[]);
+    let script = r#"
+import sys, redis
+port, ca, crt, key = sys.argv[1:5]
+# The suite's certificates name no host (as Redis's): the chain is checked.
+r = redis.Redis(host="localhost", port=int(port), ssl=True, ssl_ca_certs=ca,
+                ssl_certfile=crt, ssl_keyfile=key, ssl_check_hostname=False)
+r.set("py", "over-tls")
+pipe = r.pipeline(transaction=True)
+for i in range(100):
+    pipe.incr("counter")
+pipe.execute()
+print(r.get("py").decode(), r.get("counter").decode(), r.connection_pool.connection_kwargs["port"])
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script, &tls_port.to_string()])
+        .args([cert("ca.crt"), cert("client.crt"), cert("client.key")])
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("over-tls 100 {tls_port}\n")
+    );
+    let mut plain = server.connect();
+    assert_eq!(plain.cmd(&["get", "counter"]), b"$3\r\n100\r\n");
+}
+
 #[test]
 fn tls_auth_clients_yes_optional_no() {
     if !ready() {

@@ -10,6 +10,26 @@ use std::time::{Duration, Instant};
 /// True when the Redis tool `program` (redis-server, redis-cli, ...) is on
 /// PATH. Otherwise prints that `what` is skipped and returns false, or fails
 /// when REDDISH_REQUIRE_ORACLE=1 (CI installs the tools and wants no skips).
+/// True when python3 can import `module`; otherwise says `what` is
+/// skipped, or fails when REDDISH_REQUIRE_ORACLE=1 (CI installs them).
+pub fn python_module(module: &str, what: &str) -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return true;
+    }
+    if std::env::var("REDDISH_REQUIRE_ORACLE").as_deref() == Ok("1") {
+        panic!("python package {module} is not installed but REDDISH_REQUIRE_ORACLE=1");
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED: python package {module} is not installed, {what} not run"
+    );
+    false
+}
+
 pub fn installed(program: &str, what: &str) -> bool {
     if Command::new(program).arg("--version").output().is_ok() {
         return true;
