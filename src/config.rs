@@ -182,6 +182,7 @@ pub struct Config {
 // Positions of the settings with typed accessors.
 const PORT: usize = idx("port");
 const BIND: usize = idx("bind");
+const BIND_SOURCE_ADDR: usize = idx("bind-source-addr");
 const DATABASES: usize = idx("databases");
 const LOGLEVEL: usize = idx("loglevel");
 const LOGFILE: usize = idx("logfile");
@@ -914,6 +915,12 @@ impl Config {
     /// The password (and user) a replica AUTHs with to its master.
     pub fn masterauth(&self) -> Option<Vec<u8>> {
         self.bytes_if_set(MASTERAUTH)
+    }
+
+    /// `bind-source-addr`: the address outgoing links (the master link)
+    /// connect from, None when unset.
+    pub fn bind_source_addr(&self) -> Option<String> {
+        Some(self.text(BIND_SOURCE_ADDR)).filter(|addr| !addr.is_empty())
     }
 
     pub fn masteruser(&self) -> Option<Vec<u8>> {

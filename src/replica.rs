@@ -295,6 +295,31 @@ impl Conn {
     }
 }
 
+/// A connection to the master from `source` (`bind-source-addr`) when set:
+/// Redis's `anetTcpNonBlockBestEffortBindConnect`, which connects from
+/// wherever the system picks if that address cannot be bound.
+async fn connect_from(host: &str, port: u16, source: Option<&str>) -> std::io::Result<TcpStream> {
+    let Some(source) = source else {
+        return TcpStream::connect((host, port)).await;
+    };
+    let mut last = None;
+    for at in tokio::net::lookup_host((host, port)).await? {
+        let socket = if at.is_ipv6() {
+            tokio::net::TcpSocket::new_v6()?
+        } else {
+            tokio::net::TcpSocket::new_v4()?
+        };
+        if let Ok(from) = source.parse::<std::net::IpAddr>() {
+            let _ = socket.bind(std::net::SocketAddr::new(from, 0));
+        }
+        match socket.connect(at).await {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no address for the master")))
+}
+
 /// One connection to the master, from the connect to the loss of the link.
 /// Returns why it ended; `was_up` tells whether the sync had completed.
 async fn sync_and_follow(
@@ -305,7 +330,9 @@ async fn sync_and_follow(
     was_up: &mut bool,
 ) -> LinkError {
     let timeout = Duration::from_secs(server.config.repl_timeout().max(1));
-    let socket = match tokio::time::timeout(timeout, TcpStream::connect((host, port))).await {
+    let source = server.config.bind_source_addr();
+    let connect = connect_from(host, port, source.as_deref());
+    let socket = match tokio::time::timeout(timeout, connect).await {
         Ok(Ok(socket)) => socket,
         Ok(Err(e)) => return format!("Unable to connect to MASTER: {e}"),
         Err(_) => return "Timeout connecting to the MASTER...".to_string(),

@@ -234,6 +234,11 @@ pub struct Server {
     /// Hands new listeners to the accept loops (CONFIG SET port, true for
     /// the TLS port); None until the server listens.
     rebind: Mutex<Option<UnboundedSender<Rebind>>>,
+    /// Duplicates of the listening sockets the accept loops serve, TCP
+    /// port's then TLS port's: a new set of listeners (CONFIG SET bind)
+    /// takes over an address it keeps from these instead of binding it
+    /// again, which the old listener would refuse while it is open.
+    bound: Mutex<[Vec<std::net::TcpListener>; 2]>,
     /// The TLS configurations (`tls-*` settings).
     pub tls: crate::tls::Tls,
 }
@@ -308,6 +313,7 @@ impl Server {
             tcp_port: AtomicU64::new(0),
             shutdown: Notify::new(),
             rebind: Mutex::new(None),
+            bound: Mutex::new([Vec::new(), Vec::new()]),
             tls: crate::tls::Tls::default(),
         }
     }
@@ -343,27 +349,70 @@ impl Server {
     /// Established connections stay, as in Redis. `tls`: the TLS port's
     /// listeners (CONFIG SET tls-port).
     pub fn listen_on(&self, port: u16, tls: bool) -> std::io::Result<()> {
+        let listeners = self.new_listeners(port, tls)?;
+        self.serve_instead(tls, listeners)
+    }
+
+    /// Redis's `changeBindAddr` (CONFIG SET bind): the TCP port and the TLS
+    /// port listen on the `bind` addresses now set; an address listened on
+    /// already keeps its socket. Nothing changes when a bind fails.
+    pub fn rebind(&self) -> std::io::Result<()> {
+        let tcp = self.new_listeners(self.config.port(), false)?;
+        let tls = self.new_listeners(self.config.tls_port(), true)?;
+        self.serve_instead(false, tcp)?;
+        self.serve_instead(true, tls)
+    }
+
+    /// Listeners on every `bind` address for `port` (none for port 0),
+    /// reusing (duplicating) the ones of the same address and port that
+    /// are open now.
+    fn new_listeners(&self, port: u16, tls: bool) -> std::io::Result<Vec<std::net::TcpListener>> {
         let mut listeners = Vec::new();
+        if port == 0 {
+            // Port 0 listens nowhere (only at start-up does reddish's port 0
+            // without a TLS port or unix socket pick a free port).
+            return Ok(listeners);
+        }
+        let bound = crate::util::lock(&self.bound);
         for addr in self.config.bind() {
             let optional = addr.starts_with('-');
-            match listen(
-                addr.trim_start_matches('-'),
-                port,
-                self.config.tcp_backlog(),
-            ) {
+            let at = match resolve(addr.trim_start_matches('-'), port) {
+                Ok(at) => at,
+                Err(e) if optional && unavailable(&e) => continue,
+                Err(e) => return Err(e),
+            };
+            let open = bound[usize::from(tls)]
+                .iter()
+                .find(|l| l.local_addr().is_ok_and(|local| local == at));
+            let listener = match open {
+                Some(open) => open.try_clone(),
+                None => listen(at, self.config.tcp_backlog()),
+            };
+            match listener {
                 Ok(listener) => listeners.push(listener),
                 Err(e) if optional && unavailable(&e) => {}
                 Err(e) => return Err(e),
             }
         }
-        if port == 0 {
-            // Port 0 listens nowhere (only at start-up does reddish's port 0
-            // without a TLS port or unix socket pick a free port).
-            listeners.clear();
-        }
+        Ok(listeners)
+    }
+
+    /// Hands `listeners` to the accept loops, whose old listeners close.
+    fn serve_instead(
+        &self,
+        tls: bool,
+        listeners: Vec<std::net::TcpListener>,
+    ) -> std::io::Result<()> {
+        let duplicates = listeners
+            .iter()
+            .map(std::net::TcpListener::try_clone)
+            .collect::<std::io::Result<Vec<_>>>()?;
         let rebind = self.rebind.lock().unwrap_or_else(|e| e.into_inner());
         match rebind.as_ref().map(|tx| tx.send((tls, listeners))) {
-            Some(Ok(())) => Ok(()),
+            Some(Ok(())) => {
+                crate::util::lock(&self.bound)[usize::from(tls)] = duplicates;
+                Ok(())
+            }
             _ => Err(std::io::Error::other("the server does not listen yet")),
         }
     }
@@ -620,13 +669,13 @@ fn bind_port(server: &Server, mut port: u16, tls: bool) -> std::io::Result<Vec<T
     let kind = if tls { "TLS" } else { "TCP" };
     for addr in server.config.bind() {
         let optional = addr.starts_with('-');
-        let listener = match listen(
-            addr.trim_start_matches('-'),
-            port,
-            server.config.tcp_backlog(),
-        )
-        .and_then(TcpListener::from_std)
-        {
+        let listener = match resolve(addr.trim_start_matches('-'), port)
+            .and_then(|at| listen(at, server.config.tcp_backlog()))
+            .and_then(|listener| {
+                let duplicate = listener.try_clone()?;
+                crate::util::lock(&server.bound)[usize::from(tls)].push(duplicate);
+                TcpListener::from_std(listener)
+            }) {
             Ok(listener) => listener,
             Err(e) if optional && unavailable(&e) => continue,
             Err(e) => {
@@ -681,25 +730,27 @@ struct Listeners {
 /// New listeners for the TCP port (false) or the TLS port (true).
 type Rebind = (bool, Vec<std::net::TcpListener>);
 
-/// A listening socket as Redis's `anetTcpServer` makes it: SO_REUSEADDR,
-/// IPv6 sockets for IPv6 only, and `tcp-backlog` as the accept queue's
-/// length (tokio's own bind always asks for 1024).
-/// `*` is every IPv4 address and `::*` every IPv6 one, as in redis.conf.
-/// Blocking (a name lookup at most): it runs at start-up and for CONFIG SET port.
-fn listen(addr: &str, port: u16, backlog: u32) -> std::io::Result<std::net::TcpListener> {
-    use socket2::{Domain, Socket, Type};
+/// The socket address of a `bind` address on `port`: `*` is every IPv4
+/// address and `::*` every IPv6 one, as in redis.conf. Blocking (a name
+/// lookup at most): it runs at start-up and for CONFIG SET.
+fn resolve(addr: &str, port: u16) -> std::io::Result<std::net::SocketAddr> {
     use std::net::ToSocketAddrs;
     let host = match addr {
         "*" => "0.0.0.0",
         "::*" => "::",
         host => host,
     };
-    let Some(at) = (host, port).to_socket_addrs()?.next() else {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::AddrNotAvailable,
-            "no such address",
-        ));
-    };
+    (host, port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, "no such address"))
+}
+
+/// A listening socket as Redis's `anetTcpServer` makes it: SO_REUSEADDR,
+/// IPv6 sockets for IPv6 only, and `tcp-backlog` as the accept queue's
+/// length (tokio's own bind always asks for 1024).
+fn listen(at: std::net::SocketAddr, backlog: u32) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
     let socket = Socket::new(Domain::for_address(at), Type::STREAM, None)?;
     if at.is_ipv6() {
         socket.set_only_v6(true)?;

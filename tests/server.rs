@@ -5,6 +5,7 @@
 mod support;
 
 use std::collections::BTreeMap;
+use std::io::{Read, Write};
 
 use support::{differential, differential_normalized, differential_raw, Conn, Server};
 
@@ -676,6 +677,49 @@ fn config_set_port_moves_the_listener_or_rolls_back() {
             "the old port still listens"
         );
         std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// CONFIG SET bind: an address that cannot be bound is Redis's error and
+/// changes nothing; the address already bound keeps listening through a
+/// change that keeps it; a new address listens, and one dropped stops.
+fn bind_changes(s: &Server) -> Vec<String> {
+    let mut c = s.connect();
+    let mut out = vec![
+        c.cmd_str(&["CONFIG", "SET", "bind", "999.999.999.999"]),
+        c.cmd_str(&["CONFIG", "GET", "bind"]),
+        Conn::connect(s.port).cmd_str(&["PING"]),
+        c.cmd_str(&["CONFIG", "SET", "bind", "127.0.0.1 127.0.0.2"]),
+        Conn::connect(s.port).cmd_str(&["PING"]),
+    ];
+    let mut second = std::net::TcpStream::connect(("127.0.0.2", s.port)).expect("127.0.0.2");
+    second.write_all(b"PING\r\n").expect("write");
+    let mut pong = [0u8; 7];
+    second.read_exact(&mut pong).expect("read");
+    out.push(String::from_utf8_lossy(&pong).into_owned());
+    out.push(c.cmd_str(&["CONFIG", "SET", "bind", "127.0.0.2"]));
+    out.push(c.cmd_str(&["CONFIG", "GET", "bind"]));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while std::net::TcpStream::connect(("127.0.0.1", s.port)).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "127.0.0.1 still listens"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    out
+}
+
+#[test]
+fn config_set_bind_rebinds_or_changes_nothing() {
+    let ours = bind_changes(&Server::start());
+    assert_eq!(
+        ours[0],
+        "-ERR CONFIG SET failed (possibly related to argument 'bind') - Failed to bind to specified addresses.\r\n"
+    );
+    assert_eq!(ours[2], "+PONG\r\n");
+    if let Some(oracle) = Server::oracle() {
+        assert_eq!(bind_changes(&oracle), ours);
     }
 }
 

@@ -341,7 +341,7 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let pairs: Vec<(&[u8], &[u8])> = pairs.map(|p| (p[0], p[1])).collect();
     let local = ctx.client.handle.addr.is_local();
     let config = &ctx.server.config;
-    let (old_port, old_tls_port) = (config.port(), config.tls_port());
+    let (old_port, old_tls_port, old_bind) = (config.port(), config.tls_port(), config.bind());
     let before = settings_of(config, &pairs);
     config.set_from(&pairs, local).map_err(Reply::error_owned)?;
     // Redis's apply functions, in its order; a failed one puts every
@@ -357,6 +357,12 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         if let Err(e) = ctx.server.listen_on(config.port(), false) {
             tracing::warn!("cannot listen on port {}: {e}", config.port());
             return failed("port", "Unable to listen on this port. Check server logs.");
+        }
+    }
+    if config.bind() != old_bind {
+        if let Err(e) = ctx.server.rebind() {
+            tracing::warn!("Failed to bind: {e}");
+            return failed("bind", "Failed to bind to specified addresses.");
         }
     }
     // `applyTlsCfg`: any tls-* setting rebuilds the configurations when TLS
