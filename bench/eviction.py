@@ -9,7 +9,7 @@ settings (`--save '' --appendonly no` plus the limit and policy):
    SETs per second and the server's peak and final RSS (VmRSS sampled every
    50 ms) against maxmemory. Target: throughput >= 1.0x Redis's, RSS within
    1.1x of maxmemory.
-2. Hit rate on a Zipf-distributed cache workload: `maxmemory 32mb`, each
+2. Hit rate on a Zipf-distributed cache workload: `maxmemory 8mb`, each
    policy in turn (`allkeys-lru`, `allkeys-lfu`); a client GETs keys drawn
    from a Zipf distribution (s = 1.0 over 1,000,000 keys, fixed seed, so
    both servers see the same sequence) and SETs a 200-byte value on each
@@ -131,7 +131,7 @@ def zipf_sampler(n, s, seed):
 def hit_rate(binary, policy, ops, warmup, batch=100):
     value = b"x" * 200
     with tempfile.TemporaryDirectory(prefix="eviction-hits-") as tmp:
-        proc, port = start(binary, 0, tmp, ["--maxmemory", "32mb",
+        proc, port = start(binary, 0, tmp, ["--maxmemory", "8mb",
                                             "--maxmemory-policy", policy])
         try:
             client = Client(port)
@@ -157,7 +157,7 @@ def hit_rate(binary, policy, ops, warmup, batch=100):
 def hit_rates(binaries, ops):
     warmup = ops // 5
     print(f"## hit rate: Zipf s=1.0 over 1M keys, GET then SET on a miss (200-byte values), "
-          f"maxmemory 32mb, {ops:,} GETs ({warmup:,} of warm-up not counted)\n")
+          f"maxmemory 8mb, {ops:,} GETs ({warmup:,} of warm-up not counted)\n")
     print("| policy | redis | reddish | ratio |")
     print("| --- | ---: | ---: | ---: |")
     for policy in ("allkeys-lru", "allkeys-lfu"):
