@@ -13,17 +13,6 @@ use support::{Conn, Server};
 
 const CLIENTS: usize = 2000;
 
-/// The server's resident set in bytes.
-fn rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .expect("VmRSS")
-        * 1024
-}
-
 fn used_memory(conn: &mut Conn) -> u64 {
     conn.cmd_str(&["INFO", "memory"])
         .lines()
@@ -44,7 +33,7 @@ fn idle_connections_cost_little_memory_and_give_it_back() {
         let mut c = server.connect();
         c.cmd(&["PING"]);
     }
-    let (rss_before, used_before) = (rss(server.pid()), used_memory(&mut admin));
+    let (rss_before, used_before) = (support::rss(server.pid()), used_memory(&mut admin));
     let mut clients = Vec::with_capacity(CLIENTS);
     for _ in 0..CLIENTS {
         let mut stream = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
@@ -61,7 +50,7 @@ fn idle_connections_cost_little_memory_and_give_it_back() {
         clients.push(stream);
     }
     let used_idle = used_memory(&mut admin);
-    let rss_idle = rss(server.pid());
+    let rss_idle = support::rss(server.pid());
     let per_client_used = used_idle.saturating_sub(used_before) / CLIENTS as u64;
     let per_client_rss = rss_idle.saturating_sub(rss_before) / CLIENTS as u64;
     eprintln!("per idle client: used_memory {per_client_used} B, RSS {per_client_rss} B");

@@ -27,17 +27,6 @@ const RSS_PER_IDLE_CLIENT: u64 = 5 * 1024;
 /// Round trips of each load client.
 const LOAD_ROUNDS: usize = 2_000;
 
-/// The server's resident set in bytes.
-fn rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .expect("VmRSS")
-        * 1024
-}
-
 /// Raises this process's open files limit to its hard limit (the server,
 /// started from here, inherits it) and returns how many idle clients fit
 /// in it, with room for the server's own descriptors and the test's.
@@ -91,7 +80,7 @@ fn idle_connections_held_while_serving_a_load() {
         let mut c = server.connect();
         c.cmd(&["PING"]);
     }
-    let rss_before = rss(server.pid());
+    let rss_before = support::rss(server.pid());
     let started = Instant::now();
     let mut idle = Vec::with_capacity(clients);
     for _ in 0..clients {
@@ -100,7 +89,7 @@ fn idle_connections_held_while_serving_a_load() {
         idle.push(stream);
     }
     let connect_time = started.elapsed();
-    let rss_idle = rss(server.pid());
+    let rss_idle = support::rss(server.pid());
     let load: Vec<_> = (0..4)
         .map(|t| {
             let mut conn = server.connect();

@@ -17,33 +17,37 @@ pub fn python_module(module: &str, what: &str) -> bool {
         .args(["-c", &format!("import {module}")])
         .output()
         .is_ok_and(|o| o.status.success());
-    if ok {
-        return true;
-    }
-    if std::env::var("REDDISH_REQUIRE_ORACLE").as_deref() == Ok("1") {
-        panic!("python package {module} is not installed but REDDISH_REQUIRE_ORACLE=1");
-    }
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIPPED: python package {module} is not installed, {what} not run"
-    );
-    false
+    ok || not_installed(&format!("python package {module}"), what)
 }
 
 pub fn installed(program: &str, what: &str) -> bool {
-    if Command::new(program).arg("--version").output().is_ok() {
-        return true;
-    }
+    Command::new(program).arg("--version").output().is_ok() || not_installed(program, what)
+}
+
+/// `missing` is not installed: fails under REDDISH_REQUIRE_ORACLE=1,
+/// otherwise says `what` is skipped. Returns false.
+fn not_installed(missing: &str, what: &str) -> bool {
     if std::env::var("REDDISH_REQUIRE_ORACLE").as_deref() == Ok("1") {
-        panic!("{program} is not installed but REDDISH_REQUIRE_ORACLE=1");
+        panic!("{missing} is not installed but REDDISH_REQUIRE_ORACLE=1");
     }
     // Straight to stderr, not eprintln!: the test harness would swallow that
     // for a passing test, and a skip must be seen.
     let _ = writeln!(
         std::io::stderr(),
-        "SKIPPED: {program} is not installed, {what} not run"
+        "SKIPPED: {missing} is not installed, {what} not run"
     );
     false
+}
+
+/// A process's resident set in bytes.
+pub fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .expect("VmRSS")
+        * 1024
 }
 
 /// A server process, killed when dropped.
