@@ -46,6 +46,9 @@ pub struct ClientInfo {
     pub multi: Option<usize>,
     /// In MONITOR mode (flag `O`).
     pub monitor: bool,
+    /// The connection is a replica's link (SYNC/PSYNC): flag `S`, type
+    /// `slave` for CLIENT LIST and CLIENT KILL.
+    pub replica: bool,
     /// This replica's link to its master (flag `M`).
     pub master: bool,
     /// The ACL user it is authenticated as (`user=`, CLIENT KILL USER).
@@ -246,11 +249,14 @@ impl ClientHandle {
 }
 
 impl ClientHandle {
-    /// CLIENT LIST's `flags=`, in `catClientInfoString`'s order: `M` master, `O` monitor, `P` subscriber,
+    /// CLIENT LIST's `flags=`, in `catClientInfoString`'s order: `S` replica, `M` master, `O` monitor, `P` subscriber,
     /// `x` in MULTI, `b` blocked, `t` tracking, `R` its redirect gone, `B` broadcast
     /// tracking, `d` watched key touched, `e` no-evict, `N` for none.
     fn flags(&self, info: &ClientInfo) -> String {
         let mut flags = String::new();
+        if info.replica {
+            flags.push('S');
+        }
         if info.master {
             flags.push('M');
         }
@@ -704,6 +710,7 @@ impl ClientRegistry {
                 subscriptions: [0; 3],
                 multi: None,
                 monitor: false,
+                replica: false,
                 master: false,
                 user: user.name.clone(),
                 tracking: 0,

@@ -384,6 +384,7 @@ async fn run(server: &Server, client: &mut Client, socket: &mut Transport) -> st
             // SYNC/PSYNC: from now on this connection carries the stream,
             // and its memory is a replica's (`mem_clients_slaves`).
             server.clients.memory.detach(&handle);
+            handle.info().replica = true;
             return Box::pin(crate::replication::serve(socket, start)).await;
         }
         // A read that filled all the room offered likely left more of a big

@@ -115,7 +115,7 @@ impl Evictor {
 /// Redis's `freeMemoryGetNotCountedMemory`: what the replicas' stream holds
 /// (we keep no backlog, so all of it), which eviction must not try to free.
 pub fn not_counted_for_evict(server: &Server) -> u64 {
-    server.replication.buffered_bytes()
+    server.replication.replica_buffers()
 }
 
 /// Redis's `getMaxmemoryState`: how many bytes to free to get under

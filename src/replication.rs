@@ -19,12 +19,13 @@
 //! starts with a SELECT whenever a replica joins (the sink is attached
 //! anew), as Redis resets `slaveseldb` on every full sync.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use bytes::{Bytes, BytesMut};
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use bytes::{BufMut, Bytes, BytesMut};
+use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::propagate::{Propagation, Sink, Target};
@@ -38,12 +39,122 @@ struct Replica {
     addr: SocketAddr,
     /// The port it says it listens on (REPLCONF listening-port), for INFO.
     listening_port: u16,
-    stream: UnboundedSender<Bytes>,
+    outbox: Arc<Outbox>,
     acked: Arc<Acked>,
-    /// Stream bytes sent to the channel and not yet written to the socket.
-    pending: Arc<AtomicU64>,
-    /// Since when `pending` has been over the soft limit.
+    /// Since when its outbox has been over the soft limit.
     over_soft_since: Option<std::time::Instant>,
+}
+
+impl Drop for Replica {
+    /// Dropped from the list (over its output limit, or gone): its
+    /// connection ends at once, without sending what is left, as Redis
+    /// frees such a client.
+    fn drop(&mut self) {
+        lock(&self.outbox.queue).closed = true;
+        self.outbox.ready.notify_one();
+    }
+}
+
+/// Smallest block of a replica's outbox (Redis's `PROTO_REPLY_CHUNK_BYTES`
+/// for its `replBufBlock`s).
+const OUTBOX_BLOCK: usize = 16 * 1024;
+
+/// What a replica has yet to be sent of the stream. The stream is copied
+/// into blocks of 16 KB or more, so a propagated command costs its bytes
+/// and not an allocation and a queue slot of its own (a million queued
+/// small commands took 2.5 times their size that way), and what the
+/// blocks hold is what the replica costs: `mem_clients_slaves`, and what
+/// eviction leaves out of `used_memory`.
+#[derive(Default)]
+struct Outbox {
+    queue: Mutex<OutboxQueue>,
+    /// Woken when blocks are queued or the replica is dropped.
+    ready: Notify,
+}
+
+#[derive(Default)]
+struct OutboxQueue {
+    /// Each block with the size it was allocated at: the writer splits the
+    /// front off a block, so its capacity no longer says.
+    blocks: VecDeque<(BytesMut, u64)>,
+    /// Bytes the blocks take from the allocator, the one being written
+    /// included.
+    allocated: u64,
+    /// The size of the block [`Outbox::next`] last handed out whole: it is
+    /// alive until the writer asks for the next bytes.
+    in_flight: u64,
+    closed: bool,
+}
+
+impl OutboxQueue {
+    /// Bytes taken: the blocks, and the queue of them.
+    fn total(&self) -> u64 {
+        let queue = self.blocks.capacity() * std::mem::size_of::<(BytesMut, u64)>();
+        self.allocated + crate::types::memory::alloc_size(queue) as u64
+    }
+}
+
+/// What a replica's writer gets from its outbox.
+enum Next {
+    Send(BytesMut),
+    Wait,
+    Closed,
+}
+
+impl Outbox {
+    /// Appends `bytes`, filling the last block's room first; returns the
+    /// bytes now allocated.
+    fn push(&self, mut bytes: &[u8]) -> u64 {
+        let mut queue = lock(&self.queue);
+        let queue = &mut *queue;
+        if let Some((last, _)) = queue.blocks.back_mut() {
+            let fits = bytes.len().min(last.capacity() - last.len());
+            last.put_slice(&bytes[..fits]);
+            bytes = &bytes[fits..];
+        }
+        if !bytes.is_empty() {
+            let mut block = BytesMut::with_capacity(bytes.len().max(OUTBOX_BLOCK));
+            block.put_slice(bytes);
+            let size = crate::types::memory::alloc_size(block.capacity()) as u64;
+            queue.allocated += size;
+            queue.blocks.push_back((block, size));
+        }
+        self.ready.notify_one();
+        queue.total()
+    }
+
+    /// The oldest bytes to send, the ones handed out before being written.
+    /// The last block is split, not taken: its room stays for the next
+    /// pushes.
+    fn next(&self) -> Next {
+        let mut queue = lock(&self.queue);
+        let queue = &mut *queue;
+        queue.allocated -= std::mem::take(&mut queue.in_flight);
+        if queue.closed {
+            return Next::Closed;
+        }
+        if queue.blocks.len() > 1 {
+            if let Some((block, size)) = queue.blocks.pop_front() {
+                queue.in_flight = size;
+                return Next::Send(block);
+            }
+        }
+        match queue.blocks.front_mut() {
+            Some((last, size)) if !last.is_empty() => {
+                let bytes = last.split();
+                if last.capacity() == 0 {
+                    queue.in_flight = *size;
+                    queue.blocks.clear();
+                }
+                Next::Send(bytes)
+            }
+            _ => Next::Wait,
+        }
+    }
+
+    fn allocated(&self) -> u64 {
+        lock(&self.queue).total()
+    }
 }
 
 /// A replica as ROLE and INFO show it.
@@ -104,12 +215,32 @@ struct Backlog {
 }
 
 impl Backlog {
+    /// A backlog starting at stream offset `first`, its room (up to 1 MB,
+    /// the default size) taken at once: memory that comes with the stream
+    /// after a replica attached would be eviction's to make up for
+    /// (unit/maxmemory's replica buffer tests).
+    fn new(first: u64, size: usize) -> Backlog {
+        Backlog {
+            data: std::collections::VecDeque::with_capacity(size.clamp(1, 1 << 20)),
+            first,
+        }
+    }
+
+    /// Appends `bytes`, dropping what goes past `size` from the front
+    /// first, so the backlog does not outgrow its room.
     fn push(&mut self, bytes: &[u8], size: usize) {
-        self.data.extend(bytes);
-        let excess = self.data.len().saturating_sub(size.max(1));
-        self.data.drain(..excess);
+        let size = size.max(1);
+        let total = self.data.len() + bytes.len();
+        let excess = total.saturating_sub(size);
+        let from_data = excess.min(self.data.len());
+        self.data.drain(..from_data);
+        self.data.extend(&bytes[excess - from_data..]);
         self.first += excess as u64;
     }
+}
+
+fn backlog_size(config: &Config) -> usize {
+    usize::try_from(config.repl_backlog_size()).unwrap_or(usize::MAX)
 }
 
 /// This server as a master: its replication id, offset and replicas.
@@ -134,10 +265,9 @@ pub struct ReplicaStart {
     pub acked: Arc<Acked>,
 }
 
-/// A replica's end of the stream, with the count of bytes waiting in it.
+/// A replica's end of the stream.
 pub struct ReplicaStream {
-    rx: UnboundedReceiver<Bytes>,
-    pending: Arc<AtomicU64>,
+    outbox: Arc<Outbox>,
 }
 
 /// The sink all replicas share.
@@ -156,8 +286,8 @@ impl Sink for Fanout {
     }
 }
 
-fn lock(replicas: &Mutex<Replicas>) -> MutexGuard<'_, Replicas> {
-    replicas.lock().unwrap_or_else(|e| e.into_inner())
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Writes `bytes` to every replica's stream. A replica whose connection is
@@ -170,18 +300,14 @@ fn broadcast(replicas: &mut Replicas, bytes: &[u8]) {
         return;
     }
     replicas.offset += bytes.len() as u64;
-    let size = usize::try_from(replicas.config.repl_backlog_size()).unwrap_or(usize::MAX);
+    let size = backlog_size(&replicas.config);
     if let Some(backlog) = &mut replicas.backlog {
         backlog.push(bytes, size);
     }
     let limit = replicas.config.client_output_buffer_limits()[1];
-    let bytes = Bytes::copy_from_slice(bytes);
     let now = std::time::Instant::now();
     replicas.list.retain_mut(|replica| {
-        let pending = replica
-            .pending
-            .fetch_add(bytes.len() as u64, Ordering::Relaxed)
-            + bytes.len() as u64;
+        let pending = replica.outbox.push(bytes);
         let soft = limit.soft_bytes > 0 && pending > limit.soft_bytes;
         let since = match (soft, replica.over_soft_since) {
             (false, _) => None,
@@ -198,10 +324,10 @@ fn broadcast(replicas: &mut Replicas, bytes: &[u8]) {
                 "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
                 replica.addr
             );
-            // Dropping its sender ends the replica's connection.
+            // Dropping it ends the replica's connection.
             return false;
         }
-        replica.stream.send(bytes.clone()).is_ok()
+        true
     });
 }
 
@@ -259,10 +385,8 @@ impl Replication {
         self.disconnect(&mut replicas);
         // A fresh backlog from here, for replicas of this replica
         // (Redis's `createReplicationBacklog` after a full sync).
-        replicas.backlog = Some(Backlog {
-            data: Default::default(),
-            first: offset + 1,
-        });
+        let size = backlog_size(&replicas.config);
+        replicas.backlog = Some(Backlog::new(offset + 1, size));
         replicas.alone_since = Some(std::time::Instant::now());
     }
 
@@ -380,11 +504,8 @@ impl Replication {
         // Attached anew, the stream selects its database again for everyone.
         self.reattach(&mut replicas);
         if replicas.backlog.is_none() {
-            let first = replicas.offset + 1;
-            replicas.backlog = Some(Backlog {
-                data: Default::default(),
-                first,
-            });
+            let size = backlog_size(&replicas.config);
+            replicas.backlog = Some(Backlog::new(replicas.offset + 1, size));
         }
         // A master's stream starts with a SELECT; a replica's goes on in
         // its master's database.
@@ -408,8 +529,7 @@ impl Replication {
         addr: SocketAddr,
         listening_port: u16,
     ) -> (ReplicaStream, Arc<Acked>) {
-        let (tx, rx) = unbounded_channel();
-        let pending = Arc::new(AtomicU64::new(0));
+        let outbox = Arc::new(Outbox::default());
         let acked = Arc::new(Acked::default());
         acked
             .at
@@ -418,13 +538,12 @@ impl Replication {
             client_id,
             addr,
             listening_port,
-            stream: tx,
+            outbox: outbox.clone(),
             acked: acked.clone(),
-            pending: pending.clone(),
             over_soft_since: None,
         });
         replicas.alone_since = None;
-        (ReplicaStream { rx, pending }, acked)
+        (ReplicaStream { outbox }, acked)
     }
 
     /// The replica's connection ended. The stream goes on into the backlog,
@@ -465,28 +584,18 @@ impl Replication {
             .any(|r| r.client_id == client_id)
     }
 
-    /// INFO `master_repl_offset`.
-    /// Bytes of the stream sent to replicas and not yet written to them:
-    /// one shared buffer in Redis 7 (`mem_total_replication_buffers`), so
-    /// the most any replica has waiting.
-    pub fn buffered_bytes(&self) -> u64 {
-        lock(&self.replicas)
-            .list
-            .iter()
-            .map(|r| r.pending.load(Ordering::Relaxed))
-            .max()
-            .unwrap_or(0)
-    }
-
-    /// The same per replica, summed (`mem_clients_slaves`).
+    /// Bytes the replicas' outboxes hold: what eviction leaves out of
+    /// `used_memory` (Redis's `freeMemoryGetNotCountedMemory`), and
+    /// `mem_clients_slaves`.
     pub fn replica_buffers(&self) -> u64 {
         lock(&self.replicas)
             .list
             .iter()
-            .map(|r| r.pending.load(Ordering::Relaxed))
+            .map(|r| r.outbox.allocated())
             .sum()
     }
 
+    /// INFO `master_repl_offset`.
     pub fn offset(&self) -> u64 {
         lock(&self.replicas).offset
     }
@@ -567,7 +676,7 @@ pub async fn serve(
         preamble,
         snapshot,
         stream_on_ack,
-        mut stream,
+        stream,
         acked,
     } = start;
     socket.write_all(&preamble).await?;
@@ -600,14 +709,16 @@ pub async fn serve(
         }
     }
     loop {
+        match stream.outbox.next() {
+            Next::Send(bytes) => {
+                socket.write_all(&bytes).await?;
+                continue;
+            }
+            Next::Closed => return Ok(()),
+            Next::Wait => {}
+        }
         tokio::select! {
-            bytes = stream.rx.recv() => match bytes {
-                Some(bytes) => {
-                    socket.write_all(&bytes).await?;
-                    stream.pending.fetch_sub(bytes.len() as u64, Ordering::Relaxed);
-                }
-                None => return Ok(()),
-            },
+            () = stream.outbox.ready.notified() => {}
             read = socket.read_buf(&mut input) => {
                 if read? == 0 {
                     return Ok(());

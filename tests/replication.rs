@@ -538,3 +538,70 @@ fn a_dropped_link_resumes_with_a_partial_resync() {
     });
     assert_eq!(syncs(&mut theirs)[1], "1");
 }
+
+/// An INFO memory field.
+fn memory_field(conn: &mut Conn, field: &str) -> i64 {
+    let info = conn.cmd_str(&["INFO", "memory"]);
+    info.split("\r\n")
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in {info}"))
+}
+
+/// A replica's link is a `slave` client (flag `S`) whose waiting stream is
+/// counted as Redis counts it: in `mem_clients_slaves` and
+/// `mem_not_counted_for_evict`, so that what a stalled replica has not
+/// read leaves the rest of `used_memory` where it was, and gone at once
+/// with CLIENT KILL TYPE slave (unit/maxmemory's replica buffer tests).
+#[test]
+fn a_stalled_replicas_stream_is_counted_apart_and_freed_by_client_kill() {
+    let (master_dir, replica_dir) = (temp_dir("stalled-master"), temp_dir("stalled-replica"));
+    let master = start(&master_dir, &["--repl-backlog-size", "10240"]);
+    let replica = start(&replica_dir, &[]);
+    let mut m = master.connect();
+    let mut r = replica.connect();
+    assert_eq!(replicaof(&mut r, master.port), "+OK\r\n");
+    wait_link_up(&mut r);
+    let links = m.cmd_str(&["CLIENT", "LIST", "TYPE", "slave"]);
+    assert_eq!(links.matches("flags=S ").count(), 1, "{links}");
+    assert!(m
+        .cmd_str(&["CLIENT", "LIST", "TYPE", "normal"])
+        .contains("flags=N "));
+    m.cmd(&["SET", "k", "v"]);
+    assert_eq!(m.cmd_str(&["WAIT", "1", "5000"]), ":1\r\n");
+    let counted = |m: &mut Conn| {
+        memory_field(m, "used_memory") - memory_field(m, "mem_not_counted_for_evict")
+    };
+    let before = counted(&mut m);
+    let stop = |signal: &str| {
+        let status = std::process::Command::new("kill")
+            .args([signal, &replica.pid().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    };
+    stop("-STOP");
+    // 30 MB of stream, more than the sockets' buffers hold.
+    let value = "x".repeat(100);
+    let mut batch = Vec::new();
+    for _ in 0..1000 {
+        batch.extend(support::request(&[b"SET", b"k", value.as_bytes()]));
+    }
+    for _ in 0..250 {
+        m.send(&batch);
+        for _ in 0..1000 {
+            assert_eq!(m.read_reply(), b"+OK\r\n");
+        }
+    }
+    let waiting = memory_field(&mut m, "mem_clients_slaves");
+    let grown = counted(&mut m) - before;
+    stop("-CONT");
+    assert!(waiting > 4 << 20, "mem_clients_slaves:{waiting}");
+    assert_eq!(memory_field(&mut m, "mem_not_counted_for_evict"), waiting);
+    assert!(
+        grown.abs() < 64 << 10,
+        "used_memory less the stream grew by {grown}"
+    );
+    assert_eq!(m.cmd_str(&["CLIENT", "KILL", "TYPE", "slave"]), ":1\r\n");
+    assert_eq!(memory_field(&mut m, "mem_clients_slaves"), 0);
+}

@@ -325,11 +325,15 @@ fn client_type(name: &[u8]) -> Result<ClientType, Reply> {
 }
 
 /// The type of a connected client (`getClientType`): a replica's link to
-/// its master is `master`, a subscriber `pubsub`, everyone else `normal`.
+/// its master is `master`, a replica's link to us `slave`, a subscriber
+/// `pubsub`, everyone else `normal`.
 fn type_of(client: &ClientHandle) -> ClientType {
-    if client.info().master {
+    let info = client.info();
+    if info.master {
         ClientType::Master
-    } else if client.is_subscriber() {
+    } else if info.replica {
+        ClientType::Replica
+    } else if info.subscriptions.iter().any(|&n| n > 0) {
         ClientType::PubSub
     } else {
         ClientType::Normal
@@ -482,6 +486,10 @@ fn client_kill(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 ctx.client.close_after_reply = true;
             } else {
                 client.kill();
+                // A replica leaves the stream now, not when its task gets
+                // to the kill: Redis frees it (and its share of the
+                // replication buffer) before replying.
+                ctx.server.replication.remove(client.id);
             }
             killed += 1;
         }

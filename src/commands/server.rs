@@ -9,7 +9,7 @@ mod slowlog;
 use bytes::Bytes;
 
 use super::args::{help_reply, is, syntax_error};
-use super::meta::info_name;
+use super::meta::Packed;
 use super::table::{c_string, AclCategories};
 use super::{cmd, cmd_locking, CmdResult, Ctx, Flags, Locks, Registration};
 use crate::glob::glob_match;
@@ -78,7 +78,7 @@ fn all_info(ctx: &Ctx) -> Reply {
         ctx.server
             .commands
             .top_level()
-            .map(|(info, _)| info.clone())
+            .map(|(_, info, _)| info.unpack())
             .collect(),
     )
 }
@@ -103,7 +103,7 @@ fn command_info(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             .map(|name| {
                 commands
                     .find(&String::from_utf8_lossy(name))
-                    .map_or(Reply::Null, |(info, _)| info.clone())
+                    .map_or(Reply::Null, |(_, info, _)| info.unpack())
             })
             .collect(),
     ))
@@ -112,20 +112,19 @@ fn command_info(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 /// COMMAND DOCS [name ...]: a map from full name to docs; unknown names are skipped.
 fn command_docs(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let commands = &ctx.server.commands;
-    let entry = |info: &Reply, docs: &Reply| {
-        let name = info_name(info).unwrap_or_default();
-        (Reply::bulk(name), docs.clone())
+    let entry = |(name, _, docs): (&str, _, &Packed)| {
+        (
+            Reply::Bulk(Bytes::copy_from_slice(name.as_bytes())),
+            docs.unpack(),
+        )
     };
     Ok(Reply::Map(if args.len() == 2 {
-        commands
-            .top_level()
-            .map(|(info, docs)| entry(info, docs))
-            .collect()
+        commands.top_level().map(entry).collect()
     } else {
         args[2..]
             .iter()
             .filter_map(|name| commands.find(&String::from_utf8_lossy(name)))
-            .map(|(info, docs)| entry(info, docs))
+            .map(entry)
             .collect()
     }))
 }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::callstats::CallStats;
-use super::meta::{info_name, Catalog};
+use super::meta::{info_name, Catalog, Packed};
 use super::{registrations, Handler, Locks, Registration};
 use crate::keyspace::{Keyspace, LockSet};
 use crate::number::parse_i64;
@@ -445,9 +445,9 @@ pub struct Command {
     /// A subcommand (`client|kill`): an ACL first-arg is then `args[2]`.
     pub is_subcommand: bool,
     /// This command's COMMAND INFO entry.
-    pub info: Reply,
+    pub info: Packed,
     /// This command's COMMAND DOCS value.
-    pub docs: Reply,
+    pub docs: Packed,
     /// INFO commandstats.
     pub stats: CallStats,
 }
@@ -460,12 +460,24 @@ enum Entry {
         /// The container's own categories (COMMAND LIST FILTERBY ACLCAT lists
         /// CLIENT under `@slow`, as Redis does).
         acl_categories: AclCategories,
-        info: Reply,
-        docs: Reply,
+        info: Packed,
+        docs: Packed,
         subcommands: HashMap<String, Command>,
         /// What the bare name runs: COMMAND is both a command and a container.
         bare: Option<Command>,
     },
+}
+
+impl Entry {
+    /// Name, COMMAND INFO entry and COMMAND DOCS value.
+    fn described(&self) -> (&str, &Packed, &Packed) {
+        match self {
+            Entry::Command(c) => (&c.name, &c.info, &c.docs),
+            Entry::Container {
+                name, info, docs, ..
+            } => (name, info, docs),
+        }
+    }
 }
 
 /// Command names (lowercase bytes: a request's name needs no UTF-8 check),
@@ -657,8 +669,8 @@ impl Command {
             locks,
             acl_id: 0,
             is_subcommand: name_has_parent,
-            info,
-            docs,
+            info: Packed::new(&info),
+            docs: Packed::new(&docs),
             stats: CallStats::default(),
         })
     }
@@ -1044,8 +1056,8 @@ impl CommandTable {
                 Entry::Container {
                     name: parent,
                     acl_categories,
-                    info,
-                    docs,
+                    info: Packed::new(&info),
+                    docs: Packed::new(&docs),
                     subcommands: subs,
                     bare,
                 },
@@ -1144,13 +1156,10 @@ impl CommandTable {
         }
     }
 
-    /// Every top-level command's (or container's) INFO entry and DOCS, for
-    /// COMMAND, COMMAND INFO and COMMAND DOCS without names.
-    pub fn top_level(&self) -> impl Iterator<Item = (&Reply, &Reply)> {
-        self.entries.values().map(|e| match e {
-            Entry::Command(c) => (&c.info, &c.docs),
-            Entry::Container { info, docs, .. } => (info, docs),
-        })
+    /// Every top-level command's (or container's) name, INFO entry and
+    /// DOCS, for COMMAND, COMMAND INFO and COMMAND DOCS without names.
+    pub fn top_level(&self) -> impl Iterator<Item = (&str, &Packed, &Packed)> {
+        self.entries.values().map(Entry::described)
     }
 
     /// Every full name COMMAND LIST shows (commands, containers and
@@ -1194,21 +1203,18 @@ impl CommandTable {
     }
 
     /// A command or container by name (COMMAND INFO / DOCS).
-    pub fn find(&self, name: &str) -> Option<(&Reply, &Reply)> {
+    pub fn find(&self, name: &str) -> Option<(&str, &Packed, &Packed)> {
         // ASCII only, as Redis compares names (Unicode would fold the
         // Kelvin sign of "\u{212a}eys" into KEYS).
         let name = name.to_ascii_lowercase();
         match name.split_once('|') {
             Some((parent, _)) => match self.entries.get(parent.as_bytes()) {
-                Some(Entry::Container { subcommands, .. }) => {
-                    subcommands.get(&name).map(|c| (&c.info, &c.docs))
-                }
+                Some(Entry::Container { subcommands, .. }) => subcommands
+                    .get(&name)
+                    .map(|c| (c.name.as_str(), &c.info, &c.docs)),
                 _ => None,
             },
-            None => match self.entries.get(name.as_bytes())? {
-                Entry::Command(c) => Some((&c.info, &c.docs)),
-                Entry::Container { info, docs, .. } => Some((info, docs)),
-            },
+            None => self.entries.get(name.as_bytes()).map(Entry::described),
         }
     }
 

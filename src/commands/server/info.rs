@@ -277,7 +277,7 @@ fn memory(ctx: &mut Ctx, out: &mut String) {
     let policy = ctx.server.config.maxmemory_policy();
     let ratio = format!("{:.2}", rss as f64 / used as f64);
     let rss_extra = rss as i64 - used as i64;
-    let replication_buffers = ctx.server.replication.buffered_bytes();
+    let replication_buffers = ctx.server.replication.replica_buffers();
     // The script bodies and library codes held (Redis counts its own
     // structures around them too).
     let scripts_eval = crate::scripting::SCRIPTS.memory();
