@@ -78,6 +78,8 @@ pub struct ClientHandle {
     /// write; the mutex was two atomic operations per command).
     last_interaction_ms: AtomicU64,
     killed: AtomicBool,
+    /// Where the connection is in parking (`park::` states).
+    park: std::sync::atomic::AtomicU8,
     /// Wakes the connection task for a kill or a push in its mailbox.
     pub doorbell: Doorbell,
     /// A watched key was touched (Redis's `CLIENT_DIRTY_CAS`, flag `d`):
@@ -151,6 +153,69 @@ impl ClientHandle {
 
     pub fn is_killed(&self) -> bool {
         self.killed.load(Ordering::Acquire)
+    }
+
+    /// Asks the connection to park if it has been idle for [`park::IDLE_MS`]
+    /// at `now_ms` and is neither asked nor parked already, nor declined.
+    fn ask_to_park_if_idle(&self, now_ms: u64) {
+        let idle = now_ms.saturating_sub(self.last_interaction_ms.load(Ordering::Relaxed));
+        if idle >= park::IDLE_MS
+            && self
+                .park
+                .compare_exchange(
+                    park::ACTIVE,
+                    park::ASKED,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+        {
+            self.doorbell.ring();
+        }
+    }
+
+    /// Completes when the connection is asked to park (it then parks, or
+    /// calls [`ClientHandle::set_park_state`] with `DECLINED`).
+    pub async fn asked_to_park(&self) {
+        std::future::poll_fn(|cx| {
+            if self.park.load(Ordering::Relaxed) == park::ASKED {
+                return Poll::Ready(());
+            }
+            self.doorbell.listen(cx);
+            if self.park.load(Ordering::Relaxed) == park::ASKED {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await
+    }
+
+    pub fn set_park_state(&self, state: u8) {
+        self.park.store(state, Ordering::Relaxed);
+    }
+
+    /// Back to serving: a declined client may be asked again once idle.
+    pub fn note_active(&self) {
+        if self.park.load(Ordering::Relaxed) != park::ACTIVE {
+            self.park.store(park::ACTIVE, Ordering::Relaxed);
+        }
+    }
+
+    /// Completes at the next ring of the doorbell after the first poll
+    /// (any change: a kill, a push), or at a spurious wake, which a parked
+    /// connection also takes as a reason to look.
+    pub async fn rung(&self) {
+        let mut listened = false;
+        std::future::poll_fn(|cx| {
+            if listened {
+                return Poll::Ready(());
+            }
+            listened = true;
+            self.doorbell.listen(cx);
+            Poll::Pending
+        })
+        .await
     }
 
     /// Completes when the client is killed.
@@ -723,6 +788,7 @@ impl ClientRegistry {
             mem: ClientMem::default(),
             memory: self.memory.clone(),
             killed: AtomicBool::new(false),
+            park: std::sync::atomic::AtomicU8::new(park::ACTIVE),
             doorbell: Doorbell::default(),
             dirty_cas: Arc::new(AtomicBool::new(false)),
             busy_tx: std::sync::atomic::AtomicU8::new(0),
@@ -807,10 +873,39 @@ impl ClientRegistry {
         }
     }
 
+    /// Asks the connections idle for [`park::IDLE_MS`] to park.
+    pub fn park_idle(&self) {
+        let now = crate::util::now_ms();
+        for handle in self.all() {
+            handle.ask_to_park_if_idle(now);
+        }
+    }
+
     /// A snapshot of all handles, so no lock is held while they are inspected.
     pub fn all(&self) -> Vec<Arc<ClientHandle>> {
         self.lock().values().cloned().collect()
     }
+}
+
+/// Parking (`connection::serve`): a client idle for [`park::IDLE_MS`]
+/// gives up its connection's working state (the read loop's future, about
+/// 1.2 KB) until its socket has something, so an idle connection costs its
+/// `Client`, its handle and a small task, as an idle Redis client costs
+/// little more than its `client` struct. Asked by the server cron, so a busy
+/// client never pays for the allocation.
+pub mod park {
+    /// Serving, or idle for less than `IDLE_MS`.
+    pub const ACTIVE: u8 = 0;
+    /// The cron asked it to park.
+    pub const ASKED: u8 = 1;
+    /// Parked, waiting for its socket.
+    pub const PARKED: u8 = 2;
+    /// It cannot park now (a subscriber, a tracking client, output waiting):
+    /// not asked again until it runs a command.
+    pub const DECLINED: u8 = 3;
+    /// Redis frees an idle client's query buffer after 2 s
+    /// (`clientsCronResizeQueryBuffer`).
+    pub const IDLE_MS: u64 = 2000;
 }
 
 /// [`ClientHandle::busy_tx`] bits.

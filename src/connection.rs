@@ -12,7 +12,7 @@ use tokio::net::{TcpStream, UnixStream};
 use tokio::task::JoinSet;
 
 use crate::blocking::Unblock;
-use crate::client::{Client, ClientHandle};
+use crate::client::{park, Client, ClientHandle};
 use crate::commands::{execute, held_by_pause};
 use crate::pause::PauseKind;
 use crate::protocol::{
@@ -238,10 +238,29 @@ async fn serve(server: Arc<Server>, mut socket: Transport, addr: PeerAddr, laddr
     // A kill (CLIENT KILL, an output buffer limit) ends the connection even
     // while it waits on a write to a client that does not read.
     let handle = client.handle.clone();
-    let result = tokio::select! {
-        biased;
-        _ = handle.killed() => Ok(()),
-        result = run(&server, &mut client, &mut socket) => result,
+    let result = loop {
+        // Boxed: the read loop's state lives only while the client is
+        // active, not while it is parked (`client::park`).
+        let ran = tokio::select! {
+            biased;
+            _ = handle.killed() => Ok(Ran::Closed),
+            ran = Box::pin(run(&server, &mut client, &mut socket)) => ran,
+        };
+        match ran {
+            Ok(Ran::Parked) => {
+                handle.set_park_state(park::PARKED);
+                let woke = tokio::select! {
+                    ready = socket.readable() => ready,
+                    () = handle.rung() => Ok(()),
+                };
+                handle.set_park_state(park::ACTIVE);
+                if let Err(e) = woke {
+                    break Err(e);
+                }
+            }
+            Ok(Ran::Closed) => break Ok(()),
+            Err(e) => break Err(e),
+        }
     };
     if let Err(e) = result {
         tracing::debug!(id = client.id, "connection error: {e}");
@@ -262,7 +281,15 @@ async fn serve(server: Arc<Server>, mut socket: Transport, addr: PeerAddr, laddr
     tracing::debug!("Client closed connection id={} addr={addr}", client.id);
 }
 
-async fn run(server: &Server, client: &mut Client, socket: &mut Transport) -> std::io::Result<()> {
+/// How [`run`] ended.
+enum Ran {
+    /// The connection is over.
+    Closed,
+    /// Asked to park while it had nothing to do: wait for the socket.
+    Parked,
+}
+
+async fn run(server: &Server, client: &mut Client, socket: &mut Transport) -> std::io::Result<Ran> {
     // No buffer while idle: both are allocated when there is something to
     // read or answer, and let go once the client waits again.
     let mut input = BytesMut::new();
@@ -307,14 +334,31 @@ async fn run(server: &Server, client: &mut Client, socket: &mut Transport) -> st
                         drain_pushes(client, &mut output);
                         flush(server, &handle, socket, &mut output).await?;
                     }
+                    () = handle.asked_to_park() => {
+                        // Only a client that waits for nothing but its
+                        // socket parks: pushes (subscriptions, tracking,
+                        // MONITOR) and unwritten replies need this loop.
+                        let waits_for_more = unwritten
+                            || socket.unsent()
+                            || !input.is_empty()
+                            || !watchdog.is_empty()
+                            || client.subs.active()
+                            || client.tracking != 0
+                            || handle.info().monitor;
+                        if !waits_for_more {
+                            return Ok(Ran::Parked);
+                        }
+                        handle.set_park_state(park::DECLINED);
+                    }
                 }
                 continue;
             }
             Err(e) => return Err(e),
         };
         if n == 0 {
-            return Ok(());
+            return Ok(Ran::Closed);
         }
+        handle.note_active();
         server.stats.add(Counter::NetInputBytes, n as u64);
         client.publish_memory(
             (parser.progress(input.len()), input.capacity()),
@@ -322,14 +366,14 @@ async fn run(server: &Server, client: &mut Client, socket: &mut Transport) -> st
         );
         if handle.is_killed() {
             // Evicted (`maxmemory-clients`) for what it sent.
-            return Ok(());
+            return Ok(Ran::Closed);
         }
         if input.len() as u64 > server.config.client_query_buffer_limit() {
             tracing::warn!(
                 id = client.id,
                 "closing client that reached max query buffer length"
             );
-            return Ok(());
+            return Ok(Ran::Closed);
         }
         let closing = run_buffered(
             server,
@@ -342,7 +386,7 @@ async fn run(server: &Server, client: &mut Client, socket: &mut Transport) -> st
         )
         .await?;
         if handle.is_killed() {
-            return Ok(());
+            return Ok(Ran::Closed);
         }
         // BCAST invalidations go out once the pending requests ran, as
         // Redis sends them before it sleeps.
@@ -370,7 +414,7 @@ async fn run(server: &Server, client: &mut Client, socket: &mut Transport) -> st
             output = BytesMut::new();
         }
         if closing {
-            return Ok(());
+            return Ok(Ran::Closed);
         }
         client.publish_memory(
             (parser.progress(input.len()), input.capacity()),
@@ -378,14 +422,15 @@ async fn run(server: &Server, client: &mut Client, socket: &mut Transport) -> st
         );
         if handle.is_killed() {
             // Evicted for the replies it has not read.
-            return Ok(());
+            return Ok(Ran::Closed);
         }
         if let Some(start) = client.replica.take() {
             // SYNC/PSYNC: from now on this connection carries the stream,
             // and its memory is a replica's (`mem_clients_slaves`).
             server.clients.memory.detach(&handle);
             handle.info().replica = true;
-            return Box::pin(crate::replication::serve(socket, start)).await;
+            Box::pin(crate::replication::serve(socket, start)).await?;
+            return Ok(Ran::Closed);
         }
         // A read that filled all the room offered likely left more of a big
         // pipeline in the socket: let the other ready clients take their turn

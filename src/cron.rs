@@ -90,6 +90,7 @@ pub fn spawn(server: Arc<Server>) {
                     server.clients.close_idle(timeout);
                 }
                 server.clients.memory.sample_peaks(&server.clients.all());
+                server.clients.park_idle();
                 server.replication.cron(&server.config);
                 server.migrate_sockets.close_idle();
             }

@@ -62,6 +62,21 @@ fn idle_connections_cost_little_memory_and_give_it_back() {
         per_client_rss < 6144,
         "{per_client_rss} bytes of RSS per idle client"
     );
+    // Idle for over 2 s, each parks: its read loop's state is freed.
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    let per_client_parked = used_memory(&mut admin).saturating_sub(used_before) / CLIENTS as u64;
+    eprintln!("per parked client: used_memory {per_client_parked} B");
+    assert!(
+        per_client_parked < 2700,
+        "{per_client_parked} bytes allocated per parked client"
+    );
+    // A parked client is served as soon as it sends.
+    for stream in clients.iter_mut().step_by(97) {
+        stream.write_all(b"*1\r\n$4\r\nPING\r\n").expect("send");
+        let mut reply = [0u8; 7];
+        stream.read_exact(&mut reply).expect("reply");
+        assert_eq!(&reply, b"+PONG\r\n");
+    }
     drop(clients);
     // The server notices the hang-ups as it gets to them.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -76,4 +91,35 @@ fn idle_connections_cost_little_memory_and_give_it_back() {
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+}
+
+/// What waits for more than its socket does not park: a subscriber still
+/// gets its messages, a tracking client its invalidations, after idling
+/// past the parking delay; a parked client is still closed by CLIENT KILL.
+#[test]
+fn idle_clients_that_wait_for_pushes_still_get_them() {
+    let server = Server::start();
+    let mut admin = server.connect();
+    let mut subscriber = server.connect();
+    subscriber.cmd(&["SUBSCRIBE", "ch"]);
+    let mut tracker = server.connect();
+    tracker.cmd(&["HELLO", "3"]);
+    tracker.cmd(&["CLIENT", "TRACKING", "on"]);
+    tracker.cmd(&["GET", "k"]);
+    let mut parked = server.connect();
+    let parked_id = parked.cmd_str(&["CLIENT", "ID"]);
+    let parked_id = parked_id.trim_start_matches(':').trim_end();
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    assert_eq!(admin.cmd(&["PUBLISH", "ch", "hello"]), b":1\r\n");
+    assert_eq!(
+        subscriber.read_reply(),
+        b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n"
+    );
+    admin.cmd(&["SET", "k", "v"]);
+    assert_eq!(
+        tracker.read_reply(),
+        b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n"
+    );
+    assert_eq!(admin.cmd(&["CLIENT", "KILL", "ID", parked_id]), b":1\r\n");
+    assert!(parked.closed_by_server());
 }
