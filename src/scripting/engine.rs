@@ -396,6 +396,14 @@ impl Engine {
                     0
                 }
                 Callee::Function(_) => {
+                    // Functions share this state with EVAL's scripts, whose
+                    // KEYS and ARGV stay set after them: not for functions.
+                    ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, self.globals);
+                    ffi::lua_pushnil(l);
+                    convert::set_field(l, c"KEYS");
+                    ffi::lua_pushnil(l);
+                    convert::set_field(l, c"ARGV");
+                    ffi::lua_settop(l, -2);
                     push_array(l, inv.keys);
                     push_array(l, inv.args);
                     2
@@ -443,19 +451,6 @@ impl Engine {
             super::busy_loop::script_ended();
         }
         let result = top + 2;
-        // SAFETY: the handler and the result (or error) are at `top + 1`
-        // and `result`; the globals table is pushed and popped.
-        unsafe {
-            if matches!(inv.callee, Callee::Script(_)) {
-                // Functions of FCALL share this state: they see no KEYS.
-                ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, self.globals);
-                ffi::lua_pushnil(l);
-                convert::set_field(l, c"KEYS");
-                ffi::lua_pushnil(l);
-                convert::set_field(l, c"ARGV");
-                ffi::lua_settop(l, result);
-            }
-        }
         if state.restart {
             // SAFETY: drops what this call pushed.
             unsafe { ffi::lua_settop(l, top) };
@@ -469,16 +464,16 @@ impl Engine {
         // SAFETY: the value at `result` is the script's result or error;
         // the conversions leave the stack as it was, then it is restored.
         let (reply, counted) = unsafe {
-            let counted = error_counted(l, result);
             let reply = if status == 0 {
                 convert::lua_to_reply(l, result, resp3)
             } else {
                 script_error(l, result, state.name)
             };
+            let counted = reply.is_error() && error_counted(l, result);
             ffi::lua_settop(l, top);
             (reply, counted)
         };
-        ctx.client.error_counted = counted && reply.is_error();
+        ctx.client.error_counted = counted;
         Outcome::Reply(reply)
     }
 }
