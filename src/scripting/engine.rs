@@ -487,6 +487,10 @@ fn reference(lua: &Lua, value: impl IntoLua) -> mlua::Result<c_int> {
     Ok(r)
 }
 
+// The stack helpers below (and convert.rs's) share one contract: `l` is a
+// live Lua state with room for what they push, the indexes they are given
+// are valid, and they leave the stack as documented.
+
 /// Pushes a new array of `items`.
 unsafe fn push_array(l: *mut ffi::lua_State, items: &[&[u8]]) {
     ffi::lua_createtable(l, c_int::try_from(items.len()).unwrap_or(0), 0);
