@@ -927,3 +927,81 @@ fn monitor_shows_the_fcall_then_its_commands() {
     assert!(first.contains("\"fcall\" \"f\" \"0\""), "{first}");
     assert!(second.contains("[0 lua] \"set\" \"k\" \"v\""), "{second}");
 }
+
+/// KEYS and ARGV are tables reused from run to run (engine.rs): whatever a
+/// script left in them, a shorter list, extra fields, a metatable, is gone
+/// for the next, as with Redis's fresh tables; numbers passed to
+/// `redis.call` are `%.17g` text, as Redis formats them.
+#[test]
+fn keys_and_argv_start_clean_and_numbers_are_redis_s_text() {
+    support::differential(&[
+        &["eval", "KEYS.extra = 1; KEYS[4] = 'z'; return #KEYS", "3", "a", "b", "c", "x"],
+        &["eval", "return {#KEYS, tostring(KEYS.extra), tostring(KEYS[2]), tostring(KEYS[4]), #ARGV}", "1", "a"],
+        &["eval", "setmetatable(ARGV, {__index = function() return 'm' end}); return ARGV[7]", "0", "x"],
+        &["eval", "return {tostring(ARGV[7]), tostring(getmetatable(ARGV)), #ARGV, ARGV[1]}", "0", "y"],
+        &["eval", "ARGV[1] = nil; ARGV[3] = 'gap'; return #KEYS", "0", "p", "q", "r"],
+        &["eval", "return {#ARGV, tostring(ARGV[2]), tostring(ARGV[3])}", "0", "s"],
+        &["eval", "return {#KEYS, #ARGV}", "0"],
+        &["eval", "redis.call('set', 'n', 2^62); redis.call('rpush', 'l', 1.5, 7, -0.1, 1e300); return redis.call('get', 'n')", "0"],
+        &["lrange", "l", "0", "-1"],
+        &["eval", "return redis.call('set', 'n', 0/0)", "0"],
+        &["get", "n"],
+    ]);
+}
+
+/// Functions share the Lua state with EVAL's scripts but never see the
+/// KEYS and ARGV an EVAL left set.
+#[test]
+fn functions_do_not_see_the_last_eval_s_keys() {
+    let library = "#!lua name=lib\nredis.register_function('f', function(keys, args) return {#keys, #args, type(rawget(_G, 'KEYS'))} end)";
+    support::differential(&[
+        &["function", "load", library],
+        &["eval", "return #KEYS", "2", "a", "b", "c"],
+        &["fcall", "f", "1", "k", "v"],
+        &["eval", "return {KEYS[1], ARGV[1]}", "1", "a", "b"],
+    ]);
+}
+
+/// Every run leaves the Lua stack as it found it: thousands of runs of
+/// each kind of ending (a reply, an error, a command error raised or
+/// returned, a nested result, a function) would otherwise overflow it.
+#[test]
+fn runs_of_every_kind_leave_the_lua_stack_balanced() {
+    let server = Server::start();
+    let mut conn = server.connect();
+    conn.cmd(&[
+        "function",
+        "load",
+        "#!lua name=bal\nredis.register_function('g', function(keys) return redis.call('incr', keys[1]) end)",
+    ]);
+    let scripts: [&[&str]; 7] = [
+        &["eval", "return redis.call('incr', KEYS[1])", "1", "c"],
+        &["eval", "return redis.call('nosuch')", "0"],
+        &["eval", "return redis.pcall('incr', 'h')", "0"],
+        &["eval", "error('boom')", "0"],
+        &["eval", "return {1, {2, {3}}, {ok='x'}, {err='e'}}", "0"],
+        &["eval", "return redis.call()", "0"],
+        &["fcall", "g", "1", "c"],
+    ];
+    conn.cmd(&["hset", "h", "f", "v"]);
+    const ROUNDS: usize = 2_000;
+    let mut batch = Vec::new();
+    for _ in 0..ROUNDS {
+        for args in &scripts {
+            let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+            batch.extend_from_slice(&request(&args));
+        }
+    }
+    conn.send(&batch);
+    for _ in 0..ROUNDS * scripts.len() {
+        conn.read_reply();
+    }
+    assert_eq!(
+        conn.cmd(&["get", "c"]),
+        format!("${}\r\n{}\r\n", (2 * ROUNDS).to_string().len(), 2 * ROUNDS).as_bytes()
+    );
+    assert_eq!(
+        conn.cmd(&["eval", "return {1, 2, 3}", "0"]),
+        b"*3\r\n:1\r\n:2\r\n:3\r\n"
+    );
+}

@@ -33,8 +33,11 @@ pub(super) fn declared_keys<'a>(args: &'a [&'a [u8]]) -> Option<&'a [&'a [u8]]> 
     args.get(3..3 + n)
 }
 
+/// EVALSHA or EVALSHA_RO (the command table let only the four EVAL
+/// variants through, and only these two start so).
 fn is_evalsha(name: &[u8]) -> bool {
-    is(name, "evalsha") || is(name, "evalsha_ro")
+    name.get(..7)
+        .is_some_and(|start| start.eq_ignore_ascii_case(b"evalsha"))
 }
 
 /// The cached script an EVAL-style request names, if any.

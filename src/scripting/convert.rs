@@ -2,16 +2,27 @@
 //! makes them: a command's reply as the script sees it in RESP2 or RESP3
 //! (`redisProtocolToLuaType_*`), and the script's result as a reply
 //! (`luaReplyToRedisReply`).
+//!
+//! Both directions work on the Lua stack through the C API, as Redis's
+//! do: they run once per `redis.call` and once per script, and going
+//! through mlua's values cost a registry reference and a protected call
+//! per value. Neither raises a Lua error except when Lua cannot allocate
+//! (the same exception mlua's own stack checks live with; Redis aborts
+//! there), and `redis.call` keeps its frames free of destructors while it
+//! pushes (see engine.rs).
+
+use std::ffi::{c_int, CStr};
 
 use bytes::Bytes;
-use mlua::{Lua, Table, Value};
+use mlua::{ffi, Lua, Table};
 
 use super::{deeper, LUA_MAX_C_STACK};
 use crate::protocol::Reply;
 
-/// Redis's error table for `text` (`luaPushErrorBuff`): `-CODE message`
-/// keeps its code, a plain message gets `ERR`; trailing CR/LF go.
-pub fn error_table(lua: &Lua, text: &[u8]) -> mlua::Result<Table> {
+/// Redis's error text for `text` (`luaPushErrorBuff`): `-CODE message`
+/// keeps its code, a plain message gets `ERR`; leading and trailing CR/LF
+/// go.
+fn error_text(text: &[u8]) -> Vec<u8> {
     let (code, msg): (&[u8], &[u8]) = match text.strip_prefix(b"-") {
         Some(rest) => match memchr::memchr(b' ', rest) {
             Some(space) => (&rest[..space], &rest[space + 1..]),
@@ -19,22 +30,38 @@ pub fn error_table(lua: &Lua, text: &[u8]) -> mlua::Result<Table> {
         },
         None => (b"ERR", text),
     };
-    let mut msg = msg;
-    while let Some(start) = msg.first().filter(|b| matches!(b, b'\r' | b'\n')) {
-        let _ = start;
-        msg = &msg[1..];
-    }
-    while let Some(last) = msg.last().filter(|b| matches!(b, b'\r' | b'\n')) {
-        let _ = last;
-        msg = &msg[..msg.len() - 1];
-    }
+    let is_line_end = |b: &u8| matches!(b, b'\r' | b'\n');
+    let start = msg
+        .iter()
+        .position(|b| !is_line_end(b))
+        .unwrap_or(msg.len());
+    let end = msg
+        .iter()
+        .rposition(|b| !is_line_end(b))
+        .map_or(start, |i| i + 1);
+    let msg = &msg[start..end.max(start)];
     let mut full = Vec::with_capacity(code.len() + 1 + msg.len());
     full.extend_from_slice(code);
     full.push(b' ');
     full.extend_from_slice(msg);
+    full
+}
+
+/// Redis's error table for `text`, for the functions written with mlua.
+pub fn error_table(lua: &Lua, text: &[u8]) -> mlua::Result<Table> {
     let t = lua.create_table()?;
-    t.raw_set("err", lua.create_string(full)?)?;
+    t.raw_set("err", lua.create_string(error_text(text))?)?;
     Ok(t)
+}
+
+/// Pushes Redis's error table for `text`.
+///
+/// # Safety
+/// `l` is a Lua state with room for 3 more values.
+pub unsafe fn push_error_table(l: *mut ffi::lua_State, text: &[u8]) {
+    ffi::lua_createtable(l, 0, 1);
+    push_bytes(l, &error_text(text));
+    set_field(l, c"err");
 }
 
 /// Error and status lines cannot hold CR or LF: Redis maps them to spaces.
@@ -47,138 +74,167 @@ pub fn one_line(mut text: Vec<u8>) -> Vec<u8> {
     text
 }
 
-/// A command's reply as the script sees it (the script's protocol is
-/// RESP3 when `resp3`).
-pub fn reply_to_lua(lua: &Lua, reply: &Reply, resp3: bool) -> mlua::Result<Value> {
-    let string = |b: &[u8]| -> mlua::Result<Value> { Ok(Value::String(lua.create_string(b)?)) };
-    let field = |name: &str, value: Value| -> mlua::Result<Value> {
-        let t = lua.create_table()?;
-        t.raw_set(name, value)?;
-        Ok(Value::Table(t))
-    };
-    Ok(match reply {
-        Reply::Simple(text) => field("ok", string(text)?)?,
+pub(super) unsafe fn push_bytes(l: *mut ffi::lua_State, b: &[u8]) {
+    ffi::lua_pushlstring_(l, b.as_ptr().cast(), b.len());
+}
+
+/// `t[name] = v` for the table below the value on top, raw; pops the value.
+pub(super) unsafe fn set_field(l: *mut ffi::lua_State, name: &CStr) {
+    ffi::lua_pushstring_(l, name.as_ptr());
+    ffi::lua_insert(l, -2);
+    ffi::lua_rawset(l, -3);
+}
+
+/// `t[k] = v` with the key and value on top and the table below them;
+/// pops both. A nil or NaN key, which a table cannot hold, is skipped.
+unsafe fn set_pair(l: *mut ffi::lua_State) {
+    let key_type = ffi::lua_type(l, -2);
+    let nan = key_type == ffi::LUA_TNUMBER && ffi::lua_tonumber(l, -2).is_nan();
+    if key_type == ffi::LUA_TNIL || nan {
+        ffi::lua_settop(l, -3);
+    } else {
+        ffi::lua_rawset(l, -3);
+    }
+}
+
+/// A one-field table `{name = v}` of the value on top, which it replaces.
+unsafe fn wrap(l: *mut ffi::lua_State, name: &CStr) {
+    ffi::lua_createtable(l, 0, 1);
+    ffi::lua_insert(l, -2);
+    set_field(l, name);
+}
+
+/// Pushes a command's reply as the script sees it (its protocol is RESP3
+/// when `resp3`). Command replies nest a few levels at most; each level
+/// makes sure of its stack room.
+///
+/// # Safety
+/// `l` is a Lua state with room for 4 more values.
+pub unsafe fn push_reply(l: *mut ffi::lua_State, reply: &Reply, resp3: bool) {
+    match reply {
+        Reply::Simple(text) => {
+            push_bytes(l, text);
+            wrap(l, c"ok");
+        }
         Reply::Error(text) => {
             let mut line = Vec::with_capacity(text.len() + 1);
             line.push(b'-');
             line.extend_from_slice(text);
-            let t = error_table(lua, &line)?;
-            t.raw_set("ignore_error_stats_update", true)?;
-            Value::Table(t)
+            push_error_table(l, &line);
+            ffi::lua_pushboolean(l, 1);
+            set_field(l, c"ignore_error_stats_update");
         }
-        Reply::Integer(n) => Value::Number(*n as f64),
-        Reply::Bulk(b) => string(b)?,
-        Reply::DoubleText(text) => {
-            if resp3 {
-                let d = std::str::from_utf8(text)
-                    .ok()
-                    .and_then(|t| t.parse::<f64>().ok())
-                    .unwrap_or(0.0);
-                field("double", Value::Number(d))?
-            } else {
-                string(text)?
-            }
+        Reply::Integer(n) => ffi::lua_pushnumber(l, *n as f64),
+        Reply::Bulk(b) => push_bytes(l, b),
+        Reply::DoubleText(text) if resp3 => {
+            let d = std::str::from_utf8(text)
+                .ok()
+                .and_then(|t| t.parse::<f64>().ok())
+                .unwrap_or(0.0);
+            ffi::lua_pushnumber(l, d);
+            wrap(l, c"double");
         }
-        Reply::Null | Reply::NullArray | Reply::NullIn(_) => {
-            if resp3 {
-                Value::Nil
-            } else {
-                Value::Boolean(false)
+        Reply::DoubleText(text) => push_bytes(l, text),
+        Reply::Null | Reply::NullArray | Reply::NullIn(_) if resp3 => ffi::lua_pushnil(l),
+        Reply::Null | Reply::NullArray | Reply::NullIn(_) => ffi::lua_pushboolean(l, 0),
+        Reply::Array(items) | Reply::Push(items) => push_array(l, items, resp3),
+        Reply::Set(items) if resp3 => {
+            room(l);
+            ffi::lua_createtable(l, 0, c_len(items.len()));
+            for item in items {
+                push_reply(l, item, resp3);
+                ffi::lua_pushboolean(l, 1);
+                set_pair(l);
             }
+            wrap(l, c"set");
         }
-        Reply::Array(items) | Reply::Push(items) => array(lua, items, resp3)?,
-        Reply::Set(items) => {
-            if resp3 {
-                let set = lua.create_table()?;
-                for item in items {
-                    set.raw_set(reply_to_lua(lua, item, resp3)?, true)?;
-                }
-                field("set", Value::Table(set))?
-            } else {
-                array(lua, items, resp3)?
+        Reply::Set(items) => push_array(l, items, resp3),
+        Reply::Map(pairs) if resp3 => {
+            room(l);
+            ffi::lua_createtable(l, 0, c_len(pairs.len()));
+            for (k, v) in pairs {
+                push_reply(l, k, resp3);
+                push_reply(l, v, resp3);
+                set_pair(l);
             }
+            wrap(l, c"map");
         }
         Reply::Map(pairs) => {
-            if resp3 {
-                let map = lua.create_table()?;
-                for (k, v) in pairs {
-                    map.raw_set(reply_to_lua(lua, k, resp3)?, reply_to_lua(lua, v, resp3)?)?;
-                }
-                field("map", Value::Table(map))?
-            } else {
-                let t = lua.create_table_with_capacity(pairs.len() * 2, 0)?;
-                for (i, (k, v)) in pairs.iter().enumerate() {
-                    t.raw_set(2 * i + 1, reply_to_lua(lua, k, resp3)?)?;
-                    t.raw_set(2 * i + 2, reply_to_lua(lua, v, resp3)?)?;
-                }
-                Value::Table(t)
+            room(l);
+            ffi::lua_createtable(l, c_len(pairs.len() * 2), 0);
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                push_reply(l, k, resp3);
+                ffi::lua_rawseti_(l, -2, c_len(2 * i + 1));
+                push_reply(l, v, resp3);
+                ffi::lua_rawseti_(l, -2, c_len(2 * i + 2));
             }
+        }
+        Reply::Double(d) if resp3 => {
+            ffi::lua_pushnumber(l, *d);
+            wrap(l, c"double");
         }
         Reply::Double(d) => {
-            if resp3 {
-                field("double", Value::Number(*d))?
-            } else {
-                let mut text = Vec::new();
-                crate::number::format_double(*d, &mut text);
-                string(&text)?
-            }
+            let mut text = Vec::new();
+            crate::number::format_double(*d, &mut text);
+            push_bytes(l, &text);
         }
-        Reply::Bool(b) => {
-            if resp3 {
-                Value::Boolean(*b)
-            } else {
-                Value::Number(*b as i64 as f64)
-            }
+        Reply::Bool(b) if resp3 => ffi::lua_pushboolean(l, c_int::from(*b)),
+        Reply::Bool(b) => ffi::lua_pushnumber(l, f64::from(u8::from(*b))),
+        Reply::Verbatim(format, data) if resp3 => {
+            ffi::lua_createtable(l, 0, 2);
+            push_bytes(l, data);
+            set_field(l, c"string");
+            push_bytes(l, format.as_bytes());
+            set_field(l, c"format");
+            wrap(l, c"verbatim_string");
         }
-        Reply::Verbatim(format, data) => {
-            if resp3 {
-                let t = lua.create_table()?;
-                t.raw_set("string", lua.create_string(data)?)?;
-                t.raw_set("format", *format)?;
-                field("verbatim_string", Value::Table(t))?
-            } else {
-                string(data)?
-            }
+        Reply::Verbatim(_, data) => push_bytes(l, data),
+        Reply::BigNumber(digits) if resp3 => {
+            push_bytes(l, digits);
+            wrap(l, c"big_number");
         }
-        Reply::BigNumber(digits) => {
-            if resp3 {
-                field("big_number", string(digits)?)?
-            } else {
-                string(digits)?
-            }
-        }
-        Reply::Attribute(_, inner) => reply_to_lua(lua, inner, resp3)?,
+        Reply::BigNumber(digits) => push_bytes(l, digits),
+        Reply::Attribute(_, inner) => push_reply(l, inner, resp3),
         Reply::Bulks(bulks) => {
-            let t = lua.create_table_with_capacity(bulks.len(), 0)?;
+            ffi::lua_createtable(l, c_len(bulks.len()), 0);
             for (i, item) in bulks.iter().enumerate() {
-                t.raw_set(i + 1, lua.create_string(item)?)?;
+                push_bytes(l, item);
+                ffi::lua_rawseti_(l, -2, c_len(i + 1));
             }
-            Value::Table(t)
         }
-    })
+    }
 }
 
-fn array(lua: &Lua, items: &[Reply], resp3: bool) -> mlua::Result<Value> {
-    let t = lua.create_table_with_capacity(items.len(), 0)?;
+unsafe fn push_array(l: *mut ffi::lua_State, items: &[Reply], resp3: bool) {
+    room(l);
+    ffi::lua_createtable(l, c_len(items.len()), 0);
     for (i, item) in items.iter().enumerate() {
-        t.raw_set(i + 1, reply_to_lua(lua, item, resp3)?)?;
-    }
-    Ok(Value::Table(t))
-}
-
-/// A string field of a table, raw.
-fn string_field(t: &Table, name: &str) -> Option<mlua::LuaString> {
-    match t.raw_get::<Value>(name).ok()? {
-        Value::String(s) => Some(s),
-        _ => None,
+        push_reply(l, item, resp3);
+        ffi::lua_rawseti_(l, -2, c_len(i + 1));
     }
 }
 
-/// The script's result as the reply (Redis's `luaReplyToRedisReply`); the
-/// script's protocol decides what booleans become.
-pub fn lua_to_reply(value: Value, resp3: bool) -> Reply {
+/// Stack room for one more level of a nested reply (its table, a key, a
+/// value and a wrapper). Lua's stack holds 8,000 slots for C functions;
+/// replies never nest near that, and Redis panics when one would.
+unsafe fn room(l: *mut ffi::lua_State) {
+    ffi::lua_checkstack(l, 4);
+}
+
+/// A length or index as Lua's C API takes it (a reply never has 2^31 items).
+fn c_len(n: usize) -> c_int {
+    c_int::try_from(n).unwrap_or(c_int::MAX)
+}
+
+/// The script's result, the value at `index`, as the reply (Redis's
+/// `luaReplyToRedisReply`); the script's protocol decides what booleans
+/// become. Leaves the stack as it was.
+///
+/// # Safety
+/// `l` is a Lua state and `index` a valid absolute index in it.
+pub unsafe fn lua_to_reply(l: *mut ffi::lua_State, index: c_int, resp3: bool) -> Reply {
     // Redis's result sits two slots deep in its Lua stack.
-    to_reply(value, resp3, 2)
+    to_reply(l, index, resp3, 2)
 }
 
 /// A Lua number as C's `(long long)` cast gives it on x86-64: NaN and
@@ -193,23 +249,41 @@ pub fn lua_number_to_i64(n: f64) -> i64 {
     }
 }
 
+/// The bytes of the string at `index` (a string, not a number).
+unsafe fn bytes_at<'a>(l: *mut ffi::lua_State, index: c_int) -> &'a [u8] {
+    let mut len = 0;
+    let ptr = ffi::lua_tolstring(l, index, &mut len);
+    if ptr.is_null() {
+        return &[];
+    }
+    std::slice::from_raw_parts(ptr.cast(), len)
+}
+
 /// `slots`: how deep in Redis's Lua stack the value would be. Redis wants
 /// four free slots for each level (`lua_checkstack`), so a result nests
 /// about 8000 levels before the innermost is `reached lua stack limit`.
-fn to_reply(value: Value, resp3: bool, slots: usize) -> Reply {
+unsafe fn to_reply(l: *mut ffi::lua_State, index: c_int, resp3: bool, slots: usize) -> Reply {
     if slots + 4 > LUA_MAX_C_STACK {
         return stack_limit();
     }
-    match value {
-        Value::String(s) => Reply::Bulk(Bytes::copy_from_slice(&s.as_bytes())),
-        Value::Boolean(b) => match (resp3, b) {
+    match ffi::lua_type(l, index) {
+        ffi::LUA_TSTRING => Reply::Bulk(Bytes::copy_from_slice(bytes_at(l, index))),
+        ffi::LUA_TBOOLEAN => match (resp3, ffi::lua_toboolean(l, index) != 0) {
             (true, b) => Reply::Bool(b),
             (false, true) => Reply::Integer(1),
             (false, false) => Reply::Null,
         },
-        Value::Integer(n) => Reply::Integer(n),
-        Value::Number(n) => Reply::Integer(lua_number_to_i64(n)),
-        Value::Table(t) => deeper(|| table_to_reply(&t, resp3, slots)),
+        ffi::LUA_TNUMBER => Reply::Integer(lua_number_to_i64(ffi::lua_tonumber(l, index))),
+        ffi::LUA_TTABLE => deeper(|| {
+            // This level's values are pushed above the table: a few slots.
+            if ffi::lua_checkstack(l, 4) == 0 {
+                return stack_limit();
+            }
+            let top = ffi::lua_gettop(l);
+            let reply = table_to_reply(l, index, resp3, slots);
+            ffi::lua_settop(l, top);
+            reply
+        }),
         _ => Reply::Null,
     }
 }
@@ -218,58 +292,85 @@ fn stack_limit() -> Reply {
     Reply::error("ERR reached lua stack limit")
 }
 
-fn table_to_reply(t: &Table, resp3: bool, slots: usize) -> Reply {
-    if let Some(err) = string_field(t, "err") {
-        return Reply::error_owned(one_line(err.as_bytes().to_vec()));
+/// Pushes `t[name]` (raw) for the table at `index`; its type.
+unsafe fn field(l: *mut ffi::lua_State, index: c_int, name: &CStr) -> c_int {
+    ffi::lua_pushstring_(l, name.as_ptr());
+    ffi::lua_rawget(l, index)
+}
+
+/// The string field `name` of the table at `index`, if it is a string.
+unsafe fn string_field<'a>(l: *mut ffi::lua_State, index: c_int, name: &CStr) -> Option<&'a [u8]> {
+    let found = field(l, index, name) == ffi::LUA_TSTRING;
+    let text = found.then(|| bytes_at(l, -1));
+    // The table still holds the string: the bytes stay valid.
+    ffi::lua_settop(l, -2);
+    text
+}
+
+/// The table at `index` as a reply; may leave values on the stack (the
+/// caller restores it).
+unsafe fn table_to_reply(l: *mut ffi::lua_State, index: c_int, resp3: bool, slots: usize) -> Reply {
+    if let Some(err) = string_field(l, index, c"err") {
+        return Reply::error_owned(one_line(err.to_vec()));
     }
-    if let Some(ok) = string_field(t, "ok") {
-        return Reply::Simple(one_line(ok.as_bytes().to_vec()).into());
+    if let Some(ok) = string_field(l, index, c"ok") {
+        return Reply::Simple(one_line(ok.to_vec()).into());
     }
-    match t.raw_get::<Value>("double") {
-        Ok(Value::Number(d)) => return Reply::Double(d),
-        Ok(Value::Integer(n)) => return Reply::Double(n as f64),
-        _ => {}
+    if field(l, index, c"double") == ffi::LUA_TNUMBER {
+        return Reply::Double(ffi::lua_tonumber(l, -1));
     }
-    if let Some(digits) = string_field(t, "big_number") {
-        return Reply::BigNumber(one_line(digits.as_bytes().to_vec()).into());
+    ffi::lua_settop(l, -2);
+    if let Some(digits) = string_field(l, index, c"big_number") {
+        return Reply::BigNumber(one_line(digits.to_vec()).into());
     }
-    if let Ok(Value::Table(v)) = t.raw_get::<Value>("verbatim_string") {
-        if let (Some(format), Some(s)) = (string_field(&v, "format"), string_field(&v, "string")) {
-            let format = match &*format.as_bytes() {
+    if field(l, index, c"verbatim_string") == ffi::LUA_TTABLE {
+        let v = ffi::lua_gettop(l);
+        if let (Some(format), Some(s)) =
+            (string_field(l, v, c"format"), string_field(l, v, c"string"))
+        {
+            let format = match format {
                 b"mkd" => "mkd",
                 _ => "txt",
             };
-            return Reply::Verbatim(format, Bytes::copy_from_slice(&s.as_bytes()));
+            return Reply::Verbatim(format, Bytes::copy_from_slice(s));
         }
     }
-    if let Ok(Value::Table(map)) = t.raw_get::<Value>("map") {
+    ffi::lua_settop(l, -2);
+    if field(l, index, c"map") == ffi::LUA_TTABLE {
+        let map = ffi::lua_gettop(l);
         let mut pairs = Vec::new();
-        for (k, v) in map.pairs::<Value, Value>().flatten() {
+        ffi::lua_pushnil(l);
+        while ffi::lua_next(l, map) != 0 {
+            let top = ffi::lua_gettop(l);
             // The map, a key, its value, the key's copy being converted.
-            pairs.push((to_reply(k, resp3, slots + 4), to_reply(v, resp3, slots + 3)));
+            pairs.push((
+                to_reply(l, top - 1, resp3, slots + 4),
+                to_reply(l, top, resp3, slots + 3),
+            ));
+            ffi::lua_settop(l, -2);
         }
         return Reply::Map(pairs);
     }
-    if let Ok(Value::Table(set)) = t.raw_get::<Value>("set") {
-        let items = set
-            .pairs::<Value, Value>()
-            .flatten()
-            .map(|(k, _)| to_reply(k, resp3, slots + 3))
-            .collect();
+    ffi::lua_settop(l, -2);
+    if field(l, index, c"set") == ffi::LUA_TTABLE {
+        let set = ffi::lua_gettop(l);
+        let mut items = Vec::new();
+        ffi::lua_pushnil(l);
+        while ffi::lua_next(l, set) != 0 {
+            items.push(to_reply(l, ffi::lua_gettop(l) - 1, resp3, slots + 3));
+            ffi::lua_settop(l, -2);
+        }
         return Reply::Set(items);
     }
+    ffi::lua_settop(l, -2);
     let mut items = Vec::new();
     for i in 1.. {
-        match t.raw_get::<Value>(i) {
-            Ok(Value::Nil) => break,
-            Ok(v) => items.push(to_reply(v, resp3, slots + 1)),
-            // mlua holds a reference per level in a Lua stack of its own:
-            // it may run out a little before Redis's limit.
-            Err(_) => {
-                items.push(stack_limit());
-                break;
-            }
+        ffi::lua_rawgeti_(l, index, i);
+        if ffi::lua_type(l, -1) == ffi::LUA_TNIL {
+            break;
         }
+        items.push(to_reply(l, ffi::lua_gettop(l), resp3, slots + 1));
+        ffi::lua_settop(l, -2);
     }
     Reply::Array(items)
 }

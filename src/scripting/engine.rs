@@ -9,15 +9,25 @@
 //! every 100,000 instructions times the script: past `busy-reply-threshold`
 //! it is registered as busy (other clients get `-BUSY`) and SCRIPT KILL
 //! can stop it.
+//!
+//! The per-call path is written against Lua's C API, as Redis's is: a run
+//! pushes the error handler and the compiled function from registry
+//! references and `lua_pcall`s them, KEYS and ARGV are two tables reused
+//! from run to run, and `redis.call`/`redis.pcall` are plain C functions
+//! that read their arguments off the stack, run the command and push its
+//! reply ([`convert`]). mlua serves the rest (setting the state up, the
+//! libraries, the rarely called `redis.*` functions).
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::ffi::CStr;
+use std::ffi::{c_int, CStr};
+use std::mem::ManuallyDrop;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use mlua::{ffi, Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
+use mlua::{ffi, Function, IntoLua, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
+use smallvec::SmallVec;
 
 use super::{convert, BusyScript, Script, BUSY, SCRIPTS};
 use crate::commands::{script_call, Ctx, ScriptRefusal, ScriptRun};
@@ -37,23 +47,27 @@ type Native = fn(&Lua, MultiValue) -> mlua::Result<MultiValue>;
 /// A loop's Lua state.
 struct Engine {
     lua: Lua,
-    /// The table the scripts' globals are read from (KEYS and ARGV go here).
-    globals: Table,
-    /// `xpcall(f, handler)`.
+    /// Registry references of the table the scripts' globals are read
+    /// from, of the error handler every run goes through, and of the
+    /// tables KEYS and ARGV are (reused while no script left anything in
+    /// them).
+    globals: c_int,
+    handler: c_int,
+    keys: c_int,
+    argv: c_int,
+    /// `xpcall(f, handler)` (FUNCTION LOAD runs a library's code so).
     run: Function,
-    /// `xpcall(function() return f(keys, args) end, handler)`.
-    run_with: Function,
     /// Switches the globals to the library API while FUNCTION LOAD runs.
     set_loading: Function,
     /// The functions of the libraries, compiled in this state, as of
-    /// `functions_epoch`.
-    functions: HashMap<String, Function>,
+    /// `functions_epoch` (registry references).
+    functions: HashMap<String, c_int>,
     functions_epoch: Option<u64>,
     /// The script cache epoch this state was made in.
     epoch: u64,
-    /// Scripts compiled in this state.
-    compiled: HashMap<[u8; 40], Function>,
-    /// The main `lua_State`, for the hook.
+    /// Scripts compiled in this state (registry references).
+    compiled: HashMap<[u8; 40], c_int, foldhash::fast::RandomState>,
+    /// The main `lua_State`: scripts run in it through the C API.
     state: *mut ffi::lua_State,
 }
 
@@ -64,12 +78,13 @@ thread_local! {
     /// The functions registered by the library FUNCTION LOAD is running.
     static LOADING: RefCell<Option<Vec<Registered>>> = const { RefCell::new(None) };
     static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
-    /// The script running on this thread, for `redis.*` and the hook.
-    static RUN: Cell<*mut RunState> = const { Cell::new(std::ptr::null_mut()) };
+    /// The script running on this thread, for `redis.*` and the hook (its
+    /// lifetime erased: set only while the run that owns it lasts).
+    static RUN: Cell<*mut RunState<'static>> = const { Cell::new(std::ptr::null_mut()) };
 }
 
 /// A script invocation (Redis's `scriptRunCtx`).
-struct RunState {
+struct RunState<'a> {
     /// The EVAL's context (its lifetimes erased: only used while the
     /// handler that set it runs).
     ctx: *mut Ctx<'static, 'static>,
@@ -84,9 +99,9 @@ struct RunState {
     busy: Option<Arc<BusyScript>>,
     eval: bool,
     /// The function name in messages (the SHA for EVAL).
-    name: String,
-    /// The command running it (FUNCTION STATS), until it goes busy.
-    command: Vec<Vec<u8>>,
+    name: &'a str,
+    /// The command running it (FUNCTION STATS shows it once it is busy).
+    command: &'a [&'a [u8]],
     /// A `redis.call` reached a key outside the guard before any write:
     /// the script is stopped, to run again under every lock.
     restart: bool,
@@ -181,9 +196,11 @@ impl Engine {
         let fail = lua.create_table()?;
         lua.set_named_registry_value("reddish.fail", &fail)?;
         let native = lua.create_table()?;
-        let call = lua.create_function(redis_call)?;
-        native.set("call", raising_packed(&lua, &call, &fail)?)?;
-        native.set("pcall", returning_error_packed(&lua, &call, &fail)?)?;
+        // SAFETY: both follow Lua's C function protocol (see their docs).
+        unsafe {
+            native.set("call", lua.create_c_function(redis_call)?)?;
+            native.set("pcall", lua.create_c_function(redis_pcall)?)?;
+        }
         let register = lua.create_function(register_function)?;
         native.set("register_function", raising(&lua, &register, &fail)?)?;
         native.set("error_reply", lua.create_function(error_reply)?)?;
@@ -228,7 +245,7 @@ impl Engine {
             .load(include_str!("sandbox.lua"))
             .set_name("@sandbox")
             .into_function()?;
-        let (env, globals, run, run_with, set_loading): (
+        let (env, globals, handler, run, set_loading): (
             Table,
             Table,
             Function,
@@ -246,23 +263,25 @@ impl Engine {
             })?;
         }
         Ok(Engine {
+            globals: reference(&lua, globals)?,
+            handler: reference(&lua, handler)?,
+            keys: reference(&lua, lua.create_table()?)?,
+            argv: reference(&lua, lua.create_table()?)?,
             lua,
-            globals,
             run,
-            run_with,
             set_loading,
             functions: HashMap::new(),
             functions_epoch: None,
             epoch,
-            compiled: HashMap::new(),
+            compiled: HashMap::default(),
             state,
         })
     }
 
     /// The compiled function of `script` in this state.
-    fn function(&mut self, script: &Script) -> Result<Function, String> {
-        if let Some(f) = self.compiled.get(&script.sha) {
-            return Ok(f.clone());
+    fn function(&mut self, script: &Script) -> Result<c_int, String> {
+        if let Some(&f) = self.compiled.get(&script.sha) {
+            return Ok(f);
         }
         let body = &script.body[script.shebang_len..];
         let f = self
@@ -277,21 +296,26 @@ impl Engine {
                     lua_error_text(&e)
                 )
             })?;
-        self.compiled.insert(script.sha, f.clone());
+        let f = reference(&self.lua, f).map_err(|e| lua_error_text(&e))?;
+        self.compiled.insert(script.sha, f);
         Ok(f)
     }
 
     /// A library function compiled in this state (the libraries are
     /// loaded here again after any change to them).
-    fn library_function(&mut self, name: &str) -> Result<Function, String> {
+    fn library_function(&mut self, name: &str) -> Result<c_int, String> {
         let epoch = super::functions::LIBRARIES.epoch();
         if self.functions_epoch != Some(epoch) {
-            self.functions.clear();
+            for (_, f) in self.functions.drain() {
+                // SAFETY: `f` is a reference this engine made and holds alone.
+                unsafe { ffi::luaL_unref(self.state, ffi::LUA_REGISTRYINDEX, f) };
+            }
             for code in super::functions::LIBRARIES.codes() {
                 if let Ok(registered) = self.load(&code) {
                     for r in registered {
-                        self.functions
-                            .insert(r.name.to_ascii_lowercase(), r.callback);
+                        if let Ok(f) = reference(&self.lua, r.callback) {
+                            self.functions.insert(r.name.to_ascii_lowercase(), f);
+                        }
                     }
                 }
             }
@@ -299,7 +323,7 @@ impl Engine {
         }
         self.functions
             .get(&name.to_ascii_lowercase())
-            .cloned()
+            .copied()
             .ok_or_else(|| "Function not found".to_string())
     }
 
@@ -338,42 +362,54 @@ impl Engine {
     }
 
     fn call(&mut self, ctx: &mut Ctx, inv: Invocation) -> Outcome {
-        let lua = self.lua.clone();
-        let array = |items: &[&[u8]]| -> mlua::Result<Table> {
-            let t = lua.create_table_with_capacity(items.len(), 0)?;
-            for (i, item) in items.iter().enumerate() {
-                t.raw_set(i + 1, lua.create_string(item)?)?;
-            }
-            Ok(t)
+        let (function, name) = match inv.callee {
+            Callee::Script(script) => (
+                self.function(script),
+                // A SHA is hex.
+                std::str::from_utf8(&script.sha).unwrap_or_default(),
+            ),
+            Callee::Function(name) => (self.library_function(name), name),
         };
-        let prepared = match inv.callee {
-            Callee::Script(script) => self.function(script).and_then(|f| {
-                let globals = self.globals.clone();
-                let set = |name: &str, items| globals.raw_set(name, array(items)?);
-                set("KEYS", inv.keys)
-                    .and_then(|()| set("ARGV", inv.args))
-                    .map_err(|e| lua_error_text(&e))?;
-                let name = String::from_utf8_lossy(&script.sha).into_owned();
-                Ok((
-                    name,
-                    self.run.clone(),
-                    MultiValue::from_vec(vec![Value::Function(f)]),
-                ))
-            }),
-            Callee::Function(name) => self.library_function(name).and_then(|f| {
-                let keys = array(inv.keys).map_err(|e| lua_error_text(&e))?;
-                let args = array(inv.args).map_err(|e| lua_error_text(&e))?;
-                let values = vec![Value::Function(f), Value::Table(keys), Value::Table(args)];
-                Ok((
-                    name.to_string(),
-                    self.run_with.clone(),
-                    MultiValue::from_vec(values),
-                ))
-            }),
-        };
-        let (name, runner, values) = match prepared {
-            Ok(p) => p,
+        let function = match function {
+            Ok(f) => f,
             Err(e) => return Outcome::Reply(Reply::error_owned(format!("ERR {e}"))),
+        };
+        let l = self.state;
+        // SAFETY: `l` is this engine's main state, whose stack is ours
+        // between mlua's calls; everything pushed here is popped below
+        // (`lua_settop(l, top)`). The registry references are this
+        // engine's. Outside `lua_pcall` these calls raise only when Lua
+        // cannot allocate (as mlua's stack checks; Redis aborts there).
+        let (top, nargs) = unsafe {
+            let top = ffi::lua_gettop(l);
+            ffi::lua_checkstack(l, 8);
+            ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, self.handler);
+            ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, function);
+            let nargs = match inv.callee {
+                Callee::Script(_) => {
+                    ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, self.globals);
+                    fill_array(l, self.keys, inv.keys);
+                    convert::set_field(l, c"KEYS");
+                    fill_array(l, self.argv, inv.args);
+                    convert::set_field(l, c"ARGV");
+                    ffi::lua_settop(l, -2);
+                    0
+                }
+                Callee::Function(_) => {
+                    // Functions share this state with EVAL's scripts, whose
+                    // KEYS and ARGV stay set after them: not for functions.
+                    ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, self.globals);
+                    ffi::lua_pushnil(l);
+                    convert::set_field(l, c"KEYS");
+                    ffi::lua_pushnil(l);
+                    convert::set_field(l, c"ARGV");
+                    ffi::lua_settop(l, -2);
+                    push_array(l, inv.keys);
+                    push_array(l, inv.args);
+                    2
+                }
+            };
+            (top, nargs)
         };
         let mut state = RunState {
             ctx: (ctx as *mut Ctx).cast(),
@@ -390,18 +426,22 @@ impl Engine {
             threshold_ms: ctx.server.config.busy_reply_threshold(),
             busy: None,
             eval: matches!(inv.callee, Callee::Script(_)),
-            command: inv.command.iter().map(|a| a.to_vec()).collect(),
+            command: inv.command,
             name,
             restart: false,
             can_restart: inv.can_restart,
             state: self.state,
         };
         ctx.client.in_script = true;
-        RUN.with(|r| r.set(&mut state));
-        // SAFETY: the hook reads `RUN`, set for exactly this call.
-        unsafe { ffi::lua_sethook(self.state, Some(hook), ffi::LUA_MASKCOUNT, HOOK_EVERY) };
-        let result = runner.call::<MultiValue>(values);
-        unsafe { ffi::lua_sethook(self.state, None, 0, 0) };
+        RUN.with(|r| r.set((&mut state as *mut RunState).cast()));
+        // SAFETY: the hook reads `RUN`, set for exactly this call; the
+        // function and its arguments are on top of the handler at `top + 1`.
+        let status = unsafe {
+            ffi::lua_sethook(l, Some(hook), ffi::LUA_MASKCOUNT, HOOK_EVERY);
+            let status = ffi::lua_pcall(l, nargs, 1, top + 1);
+            ffi::lua_sethook(l, None, 0, 0);
+            status
+        };
         RUN.with(|r| r.set(std::ptr::null_mut()));
         // `state` holds no borrow of `ctx` any more.
         let ctx: &mut Ctx = unsafe { &mut *state.ctx.cast() };
@@ -410,9 +450,10 @@ impl Engine {
             BUSY.leave(&busy);
             super::busy_loop::script_ended();
         }
-        let _ = self.globals.raw_set("KEYS", Value::Nil);
-        let _ = self.globals.raw_set("ARGV", Value::Nil);
+        let result = top + 2;
         if state.restart {
+            // SAFETY: drops what this call pushed.
+            unsafe { ffi::lua_settop(l, top) };
             return Outcome::Restart;
         }
         inv.hint.learn(state.run.strayed);
@@ -420,62 +461,147 @@ impl Engine {
             crate::commands::remember_script_keys(ctx, inv.keys);
         }
         let resp3 = state.resp == Resp::V3;
-        let mut counted = false;
-        let reply = match result {
-            Ok(values) => {
-                let mut values = values.into_iter();
-                match values.next() {
-                    Some(Value::Boolean(true)) => {
-                        let value = values.next().unwrap_or(Value::Nil);
-                        counted = error_counted(&value);
-                        convert::lua_to_reply(value, resp3)
-                    }
-                    Some(err) => {
-                        let err = values.next().unwrap_or(err);
-                        counted = error_counted(&err);
-                        script_error(err, &state.name)
-                    }
-                    None => Reply::Null,
-                }
-            }
-            Err(e) => Reply::error_owned(format!(
-                "ERR Error running script {}, {:.100}",
-                state.name,
-                lua_error_text(&e)
-            )),
+        // SAFETY: the value at `result` is the script's result or error;
+        // the conversions leave the stack as it was, then it is restored.
+        let (reply, counted) = unsafe {
+            let reply = if status == 0 {
+                convert::lua_to_reply(l, result, resp3)
+            } else {
+                script_error(l, result, state.name)
+            };
+            let counted = reply.is_error() && error_counted(l, result);
+            ffi::lua_settop(l, top);
+            (reply, counted)
         };
-        ctx.client.error_counted = counted && reply.is_error();
+        ctx.client.error_counted = counted;
         Outcome::Reply(reply)
     }
 }
 
-/// Whether an error table came from a command of the script, whose error
-/// the stats counted already (Redis's `ignore_error_stats_update` field):
-/// the script's error reply then counts as a failed call only.
-fn error_counted(value: &Value) -> bool {
-    matches!(value, Value::Table(t) if t.raw_get::<bool>("ignore_error_stats_update").unwrap_or(false))
+/// A registry reference to `value` (for `lua_rawgeti`), held until
+/// `luaL_unref` or the state's end.
+fn reference(lua: &Lua, value: impl IntoLua) -> mlua::Result<c_int> {
+    let mut r = ffi::LUA_REFNIL;
+    // SAFETY: `luaL_ref` pops the one value pushed.
+    unsafe { lua.exec_raw::<()>(value, |l| r = ffi::luaL_ref(l, ffi::LUA_REGISTRYINDEX))? };
+    Ok(r)
+}
+
+// The stack helpers below (and convert.rs's) share one contract: `l` is a
+// live Lua state with room for what they push, the indexes they are given
+// are valid, and they leave the stack as documented.
+
+/// Pushes a new array of `items`.
+unsafe fn push_array(l: *mut ffi::lua_State, items: &[&[u8]]) {
+    ffi::lua_createtable(l, c_int::try_from(items.len()).unwrap_or(0), 0);
+    for (i, item) in (1..).zip(items) {
+        convert::push_bytes(l, item);
+        ffi::lua_rawseti_(l, -2, i);
+    }
+}
+
+/// Pushes the array of `items` in the table registry reference `slot`
+/// holds, the one the last run used, as Redis reuses KEYS and ARGV: the
+/// items, then nils after them until the last run's end. A table the
+/// script left anything else in (other keys, a metatable) is replaced by
+/// a new one.
+unsafe fn fill_array(l: *mut ffi::lua_State, slot: c_int, items: &[&[u8]]) {
+    ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, slot);
+    let mut i: c_int = 0;
+    for item in items {
+        i += 1;
+        convert::push_bytes(l, item);
+        ffi::lua_rawseti_(l, -2, i);
+    }
+    loop {
+        ffi::lua_rawgeti_(l, -1, i + 1);
+        let more = ffi::lua_type(l, -1) != ffi::LUA_TNIL;
+        ffi::lua_settop(l, -2);
+        if !more {
+            break;
+        }
+        ffi::lua_pushnil(l);
+        ffi::lua_rawseti_(l, -2, i + 1);
+        i += 1;
+    }
+    // Anything after the items (in the array or the hash part)?
+    if items.is_empty() {
+        ffi::lua_pushnil(l);
+    } else {
+        ffi::lua_pushnumber(l, items.len() as f64);
+    }
+    let more = ffi::lua_next(l, -2) != 0;
+    if more {
+        // The key and value after the items.
+        ffi::lua_settop(l, -3);
+    }
+    let metatable = !more && ffi::lua_getmetatable(l, -1) != 0;
+    if metatable {
+        ffi::lua_settop(l, -2);
+    }
+    if more || metatable {
+        ffi::lua_settop(l, -2);
+        push_array(l, items);
+        ffi::lua_pushvalue(l, -1);
+        ffi::lua_rawseti_(l, ffi::LUA_REGISTRYINDEX, slot);
+    }
+}
+
+/// Whether the error table at `index` came from a command of the script,
+/// whose error the stats counted already (Redis's
+/// `ignore_error_stats_update` field): the script's error reply then
+/// counts as a failed call only.
+unsafe fn error_counted(l: *mut ffi::lua_State, index: c_int) -> bool {
+    if ffi::lua_type(l, index) != ffi::LUA_TTABLE {
+        return false;
+    }
+    ffi::lua_pushstring_(l, c"ignore_error_stats_update".as_ptr());
+    ffi::lua_rawget(l, index);
+    let counted = ffi::lua_toboolean(l, -1) != 0;
+    ffi::lua_settop(l, -2);
+    counted
+}
+
+/// The value at `index` as Lua's `tostring` gives a string or a number.
+unsafe fn text_at(l: *mut ffi::lua_State, index: c_int) -> Option<String> {
+    match ffi::lua_type(l, index) {
+        ffi::LUA_TSTRING => {
+            let mut len = 0;
+            let ptr = ffi::lua_tolstring(l, index, &mut len);
+            let bytes = std::slice::from_raw_parts(ptr.cast::<u8>(), len);
+            Some(String::from_utf8_lossy(bytes).into_owned())
+        }
+        ffi::LUA_TNUMBER => {
+            let n = ffi::lua_tonumber(l, index);
+            Some(if n.fract() == 0.0 && n.abs() < 9.0e18 {
+                (n as i64).to_string()
+            } else {
+                crate::number::format_lua_number(n)
+            })
+        }
+        _ => None,
+    }
 }
 
 /// The error reply of a script that failed (Redis's `luaCallFunction`):
-/// `<err> script: <name>, on <source>:<line>.`
-fn script_error(err: Value, name: &str) -> Reply {
-    let Value::Table(t) = err else {
-        let text = match &err {
-            Value::String(s) => s.to_string_lossy(),
-            _ => "execution failure".to_string(),
-        };
+/// `<err> script: <name>, on <source>:<line>.` for the error table at
+/// `index`.
+unsafe fn script_error(l: *mut ffi::lua_State, index: c_int, name: &str) -> Reply {
+    if ffi::lua_type(l, index) != ffi::LUA_TTABLE {
+        let text = text_at(l, index)
+            .filter(|_| ffi::lua_type(l, index) == ffi::LUA_TSTRING)
+            .unwrap_or_else(|| "execution failure".to_string());
         return Reply::error_owned(format!("ERR Error running script {name}, {text:.100}"));
+    }
+    let field = |key: &CStr| -> Option<String> {
+        ffi::lua_pushstring_(l, key.as_ptr());
+        ffi::lua_rawget(l, index);
+        let text = text_at(l, -1);
+        ffi::lua_settop(l, -2);
+        text
     };
-    let text = |key: &str| -> Option<String> {
-        match t.raw_get::<Value>(key).ok()? {
-            Value::String(s) => Some(s.to_string_lossy()),
-            Value::Integer(n) => Some(n.to_string()),
-            Value::Number(n) => Some(crate::number::format_lua_number(n)),
-            _ => None,
-        }
-    };
-    let mut msg = text("err").unwrap_or_default();
-    if let (Some(source), Some(line)) = (text("source"), text("line")) {
+    let mut msg = field(c"err").unwrap_or_default();
+    if let (Some(source), Some(line)) = (field(c"source"), field(c"line")) {
         msg.push_str(&format!(" script: {name}, on {source}:{line}."));
     }
     Reply::error_owned(convert::one_line(msg.into_bytes()))
@@ -513,7 +639,7 @@ unsafe extern "C-unwind" fn hook(state: *mut ffi::lua_State, _ar: *mut ffi::lua_
     }
 }
 
-impl RunState {
+impl RunState<'_> {
     /// The hook's check: the error to stop the script with, if it must stop.
     fn tick(&mut self) -> Option<&'static CStr> {
         if self.restart {
@@ -531,8 +657,8 @@ impl RunState {
             );
             let busy = Arc::new(BusyScript {
                 eval: self.eval,
-                name: self.name.clone(),
-                command: std::mem::take(&mut self.command),
+                name: self.name.to_string(),
+                command: self.command.iter().map(|a| a.to_vec()).collect(),
                 start: self.start,
                 wrote: self.run.wrote.into(),
                 kill: false.into(),
@@ -558,23 +684,8 @@ impl RunState {
 /// [`fail`]: raised from a C frame, as Redis's C functions raise theirs,
 /// so the script's own frame stays on the stack even after a tail call.
 fn raising(lua: &Lua, f: &Function, fail: &Table) -> mlua::Result<Function> {
-    closure(lua, f, fail, raise_failure)
-}
-
-/// [`raising`] for a function taking its arguments packed in one table.
-fn raising_packed(lua: &Lua, f: &Function, fail: &Table) -> mlua::Result<Function> {
-    closure(lua, f, fail, raise_failure_packed)
-}
-
-/// `f` as a C function that returns the error `f` reports instead
-/// (`redis.pcall`), its arguments packed.
-fn returning_error_packed(lua: &Lua, f: &Function, fail: &Table) -> mlua::Result<Function> {
-    closure(lua, f, fail, return_failure_packed)
-}
-
-fn closure(lua: &Lua, f: &Function, fail: &Table, c: ffi::lua_CFunction) -> mlua::Result<Function> {
     // SAFETY: the two pushed values become the closure's upvalues.
-    unsafe { lua.exec_raw((f, fail), |l| ffi::lua_pushcclosure(l, c, 2)) }
+    unsafe { lua.exec_raw((f, fail), |l| ffi::lua_pushcclosure(l, raise_failure, 2)) }
 }
 
 /// Calls upvalue 1 with the arguments; a result starting with the failure
@@ -582,19 +693,6 @@ fn closure(lua: &Lua, f: &Function, fail: &Table, c: ffi::lua_CFunction) -> mlua
 unsafe extern "C-unwind" fn raise_failure(l: *mut ffi::lua_State) -> std::ffi::c_int {
     let results = call_upvalue(l);
     raise_if_failed(l, results)
-}
-
-/// [`raise_failure`] for `redis.call`, whose arguments reach it packed in
-/// one table ([`call_upvalue_packed`]).
-unsafe extern "C-unwind" fn raise_failure_packed(l: *mut ffi::lua_State) -> std::ffi::c_int {
-    let results = call_upvalue_packed(l);
-    raise_if_failed(l, results)
-}
-
-/// As [`raise_failure_packed`], but returns the error (`redis.pcall`).
-unsafe extern "C-unwind" fn return_failure_packed(l: *mut ffi::lua_State) -> std::ffi::c_int {
-    let results = call_upvalue_packed(l);
-    return_if_failed(l, results)
 }
 
 unsafe fn raise_if_failed(l: *mut ffi::lua_State, results: std::ffi::c_int) -> std::ffi::c_int {
@@ -611,40 +709,11 @@ unsafe fn raise_if_failed(l: *mut ffi::lua_State, results: std::ffi::c_int) -> s
     results
 }
 
-unsafe fn return_if_failed(l: *mut ffi::lua_State, results: std::ffi::c_int) -> std::ffi::c_int {
-    if results >= 2 && ffi::lua_rawequal(l, 1, ffi::lua_upvalueindex(2)) != 0 {
-        ffi::lua_settop(l, 2);
-        ffi::lua_remove(l, 1);
-        return 1;
-    }
-    results
-}
-
 unsafe fn call_upvalue(l: *mut ffi::lua_State) -> std::ffi::c_int {
     let args = ffi::lua_gettop(l);
     ffi::lua_pushvalue(l, ffi::lua_upvalueindex(1));
     ffi::lua_insert(l, 1);
     ffi::lua_call(l, args, ffi::LUA_MULTRET);
-    ffi::lua_gettop(l)
-}
-
-/// Calls upvalue 1 with the arguments packed in one table (`n` their
-/// count): a command may have as many arguments as a C function can take
-/// (`unpack` of nearly 8,000), which would leave a callback no stack room.
-unsafe fn call_upvalue_packed(l: *mut ffi::lua_State) -> std::ffi::c_int {
-    let args = ffi::lua_gettop(l);
-    ffi::lua_createtable(l, args, 1);
-    for i in 1..=args {
-        ffi::lua_pushvalue(l, i);
-        ffi::lua_rawseti(l, -2, i.into());
-    }
-    ffi::lua_pushinteger(l, args as ffi::lua_Integer);
-    ffi::lua_setfield(l, -2, c"n".as_ptr());
-    ffi::lua_insert(l, 1);
-    ffi::lua_settop(l, 1);
-    ffi::lua_pushvalue(l, ffi::lua_upvalueindex(1));
-    ffi::lua_insert(l, 1);
-    ffi::lua_call(l, 1, ffi::LUA_MULTRET);
     ffi::lua_gettop(l)
 }
 
@@ -765,7 +834,7 @@ pub(super) fn raising_library(lua: &Lua, library: &Table) -> mlua::Result<Table>
     Ok(wrapped)
 }
 
-fn with_run<R>(f: impl FnOnce(&mut RunState) -> R) -> Option<R> {
+fn with_run<R>(f: impl FnOnce(&mut RunState<'static>) -> R) -> Option<R> {
     RUN.with(|r| {
         let run = r.get();
         // SAFETY: set only while the script that owns it runs on this thread.
@@ -773,31 +842,116 @@ fn with_run<R>(f: impl FnOnce(&mut RunState) -> R) -> Option<R> {
     })
 }
 
-/// `redis.call` / `redis.pcall`: the reply, or [`fail`] with the error table.
-fn redis_call(lua: &Lua, packed: Table) -> mlua::Result<MultiValue> {
-    let err = |text: &str| fail_with(lua, text);
-    let count: usize = packed.raw_get("n").unwrap_or(0);
-    let mut argv: Vec<Vec<u8>> = Vec::with_capacity(count);
-    if count == 0 {
-        return err("Please specify at least one argument for this redis lib call");
+/// `redis.call`: the command's reply, its error raised (Redis's
+/// `luaRedisCallCommand`).
+unsafe extern "C-unwind" fn redis_call(l: *mut ffi::lua_State) -> c_int {
+    // SAFETY: `call_command` returns with no Rust value alive and its
+    // result (here the error table) on top: the error unwinds past no
+    // destructor.
+    if unsafe { call_command(l) } {
+        unsafe { ffi::lua_error(l) };
     }
+    1
+}
+
+/// `redis.pcall`: the reply or the error table (Redis's
+/// `luaRedisPCallCommand`).
+unsafe extern "C-unwind" fn redis_pcall(l: *mut ffi::lua_State) -> c_int {
+    // SAFETY: as `redis_call`'s.
+    unsafe { call_command(l) };
+    1
+}
+
+/// What a `redis.call` came to.
+enum CallOutcome {
+    /// The command ran: its reply, in the script's protocol (RESP3 when true).
+    Ran(Reply, bool),
+    /// Redis refused to run it (`scriptCall`'s errors, counted already).
+    Refused(std::borrow::Cow<'static, str>),
+    /// The call itself was wrong.
+    Failed(&'static str),
+}
+
+/// Runs the command whose arguments are on `l`'s stack and leaves one
+/// value in their place: the reply, or the error table. True when that is
+/// an error the call raises.
+///
+/// # Safety
+/// `l` is the state of a C function call. While the reply is pushed (the
+/// only part that could raise, and only when Lua cannot allocate) no
+/// value with a destructor is alive in this frame: the outcome is held
+/// in `ManuallyDrop` and dropped after.
+unsafe fn call_command(l: *mut ffi::lua_State) -> bool {
+    let outcome = ManuallyDrop::new(run_command(l));
+    // Redis pops the arguments first: the reply has the stack's room.
+    ffi::lua_settop(l, 0);
+    let failed = match &*outcome {
+        CallOutcome::Ran(reply, resp3) => {
+            convert::push_reply(l, reply, *resp3);
+            reply.is_error()
+        }
+        CallOutcome::Refused(text) => {
+            convert::push_error_table(l, text.as_bytes());
+            ffi::lua_pushboolean(l, 1);
+            convert::set_field(l, c"ignore_error_stats_update");
+            true
+        }
+        CallOutcome::Failed(text) => {
+            convert::push_error_table(l, text.as_bytes());
+            true
+        }
+    };
+    drop(ManuallyDrop::into_inner(outcome));
+    failed
+}
+
+/// Reads the arguments off the stack (strings as they are, numbers as
+/// Redis formats them, `%.17g`) and runs the command; leaves the stack.
+unsafe fn run_command(l: *mut ffi::lua_State) -> CallOutcome {
+    let count = ffi::lua_gettop(l);
+    if count == 0 {
+        return CallOutcome::Failed("Please specify at least one argument for this redis lib call");
+    }
+    // Where each argument is: in a Lua string on the stack (which stays
+    // there until the command ran), or formatted into `numbers`.
+    enum Span {
+        Lua(*const u8, usize),
+        Number(usize, usize),
+    }
+    let mut spans: SmallVec<[Span; 16]> = SmallVec::new();
+    let mut numbers = Vec::new();
     for i in 1..=count {
-        match &packed.raw_get::<Value>(i)? {
-            Value::String(s) => argv.push(s.as_bytes().to_vec()),
-            Value::Integer(n) => argv.push(n.to_string().into_bytes()),
-            Value::Number(n) => {
-                let mut out = Vec::new();
-                crate::number::format_double(*n, &mut out);
-                argv.push(out);
+        match ffi::lua_type(l, i) {
+            ffi::LUA_TSTRING => {
+                let mut len = 0;
+                let ptr = ffi::lua_tolstring(l, i, &mut len);
+                spans.push(Span::Lua(ptr.cast(), len));
             }
-            _ => return err("Lua redis lib command arguments must be strings or integers"),
+            ffi::LUA_TNUMBER => {
+                let start = numbers.len();
+                crate::number::format_double(ffi::lua_tonumber(l, i), &mut numbers);
+                spans.push(Span::Number(start, numbers.len()));
+            }
+            _ => {
+                return CallOutcome::Failed(
+                    "Lua redis lib command arguments must be strings or integers",
+                )
+            }
         }
     }
+    let args: SmallVec<[&[u8]; 16]> = spans
+        .iter()
+        .map(|span| match *span {
+            // SAFETY: the string is on the stack, untouched until the
+            // command ran.
+            Span::Lua(ptr, len) => unsafe { std::slice::from_raw_parts(ptr, len) },
+            Span::Number(start, end) => &numbers[start..end],
+        })
+        .collect();
     let outcome = with_run(|run| {
         if run.restart {
-            return Err(Some("ERR script restarted under a wider lock"));
+            return Err("ERR script restarted under a wider lock");
         }
-        let args: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
         // SAFETY: the EVAL's context outlives the script.
         let ctx: &mut Ctx = unsafe { &mut *run.ctx.cast() };
         std::mem::swap(&mut ctx.client.db, &mut run.db);
@@ -822,29 +976,20 @@ fn redis_call(lua: &Lua, packed: Table) -> mlua::Result<MultiValue> {
             busy.wrote.store(run.run.wrote, Ordering::Relaxed);
         }
         if run.restart {
-            return Err(Some("ERR script restarted under a wider lock"));
+            return Err("ERR script restarted under a wider lock");
         }
         Ok((result, run.resp == Resp::V3))
     });
     match outcome {
-        None => err("redis.call/pcall can only be called inside a script invocation"),
-        Some(Err(text)) => err(text.unwrap_or_default()),
-        Some(Ok((Ok(reply), resp3))) => {
-            let value = convert::reply_to_lua(lua, &reply, resp3)?;
-            if reply.is_error() {
-                fail(lua, value)
-            } else {
-                Ok(MultiValue::from_vec(vec![value]))
-            }
+        None => {
+            CallOutcome::Failed("redis.call/pcall can only be called inside a script invocation")
         }
-        Some(Ok((Err(ScriptRefusal::Error(text)), _))) => {
-            let t = convert::error_table(lua, text.as_bytes())?;
-            t.raw_set("ignore_error_stats_update", true)?;
-            fail(lua, Value::Table(t))
-        }
-        Some(Ok((Err(ScriptRefusal::Undeclared), _))) => {
-            err("ERR script reached a key it did not declare while another client held it")
-        }
+        Some(Err(text)) => CallOutcome::Failed(text),
+        Some(Ok((Ok(reply), resp3))) => CallOutcome::Ran(reply, resp3),
+        Some(Ok((Err(ScriptRefusal::Error(text)), _))) => CallOutcome::Refused(text),
+        Some(Ok((Err(ScriptRefusal::Undeclared), _))) => CallOutcome::Failed(
+            "ERR script reached a key it did not declare while another client held it",
+        ),
     }
 }
 

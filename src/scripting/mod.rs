@@ -124,7 +124,7 @@ pub struct Scripts {
 /// script new to the cache.
 #[derive(Default)]
 struct Cache {
-    by_sha: HashMap<[u8; 40], Arc<Script>>,
+    by_sha: HashMap<[u8; 40], Arc<Script>, foldhash::fast::RandomState>,
     by_body: HashMap<Bytes, Arc<Script>, foldhash::fast::RandomState>,
 }
 

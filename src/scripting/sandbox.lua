@@ -130,44 +130,36 @@ local globals = {
     redis = readonly(redis),
 }
 
--- What globals resolve to: the scripts' globals, or while FUNCTION LOAD
--- runs a library, only the library API (as Redis swaps its globals'
--- __index).
-local current = globals
-
-local function strict_index(t)
-    return function(_, name)
-        local v = rawget(t, name)
-        if v == nil then
-            error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
-        end
-        return v
-    end
+-- A name missing from the globals (or from the library API) is an error;
+-- KEYS and ARGV are set by the server.
+local function missing_global(_, name)
+    error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
 end
+local strict = { __index = missing_global }
+setmetatable(globals, strict)
 
-local library_api = {
+local library_api = setmetatable({
     register_function = native.register_function,
     log = native.log,
     LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
     REDIS_VERSION = native.version,
     REDIS_VERSION_NUM = native.version_num,
-}
-local load_globals = { redis = readonly(library_api, strict_index(library_api)) }
+}, strict)
+local load_globals = setmetatable({ redis = readonly(library_api) }, strict)
 
+-- The globals' view indexes the table itself, whose metatable raises for
+-- a missing name: a script's global lookup is two table reads, with no
+-- Lua function called (Redis's globals are a plain table too).
+local env = readonly(globals)
+local env_mt = protected[getmetatable(env)]
+
+-- What globals resolve to: the scripts' globals, or while FUNCTION LOAD
+-- runs a library, only the library API (as Redis swaps its globals'
+-- __index).
 local function set_loading(on)
-    current = on and load_globals or globals
+    env_mt.__index = on and load_globals or globals
 end
 
--- Globals the scripts may not define; KEYS and ARGV are set by the server.
-local function global_index(_, name)
-    local v = rawget(current, name)
-    if v == nil then
-        error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
-    end
-    return v
-end
-
-local env = readonly(globals, global_index)
 globals._G = env
 
 -- The error handler of every script call: the error as a table with
@@ -199,14 +191,10 @@ globals.__redis__err__handler = handler
 
 local xpcall = xpcall
 
--- Runs a compiled script: true and its result, or false and an error table.
+-- Runs a library's code (FUNCTION LOAD): true, or false and an error table.
 local function run(f)
     return xpcall(f, handler)
 end
 
--- Runs a function of a library with (keys, args).
-local function run_with(f, keys, args)
-    return xpcall(function() return f(keys, args) end, handler)
-end
-
-return env, globals, run, run_with, set_loading
+-- Scripts and functions run through lua_pcall with `handler` (engine.rs).
+return env, globals, handler, run, set_loading
