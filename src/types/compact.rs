@@ -224,6 +224,9 @@ impl std::fmt::Debug for CompactPair {
 /// collections are the common case (1M hashes of 2 fields, sets of 5
 /// integers): held inline, one costs no allocation of its own (a 32-byte
 /// chunk each before), and a `Value` is still 40 bytes.
+///
+/// The small methods are `#[inline]`: the type is not generic, so without
+/// it each read of a listpack from another module would be a call.
 #[derive(Clone, Debug)]
 pub struct PackedBytes(PackedRepr);
 
@@ -261,6 +264,7 @@ impl Default for PackedBytes {
 
 impl PackedBytes {
     /// `bytes` with `count`.
+    #[inline]
     pub fn new(bytes: &[u8], count: usize) -> PackedBytes {
         let mut packed = PackedBytes::default();
         packed.set_count(count);
@@ -268,6 +272,7 @@ impl PackedBytes {
         packed
     }
 
+    #[inline]
     pub fn count(&self) -> usize {
         match &self.0 {
             PackedRepr::Inline { count, .. } => usize::from(*count),
@@ -275,6 +280,7 @@ impl PackedBytes {
         }
     }
 
+    #[inline]
     pub fn set_count(&mut self, new: usize) {
         match &mut self.0 {
             PackedRepr::Inline { count, .. } if new <= usize::from(u8::MAX) => *count = new as u8,
@@ -287,6 +293,7 @@ impl PackedBytes {
     }
 
     /// Replaces `range` of the bytes with `with`; see [`PackedBytes::replace`].
+    #[inline]
     pub fn splice(&mut self, range: std::ops::Range<usize>, with: &[u8]) {
         self.replace(range, with.len(), |gap| gap.copy_from_slice(with));
     }
@@ -342,6 +349,7 @@ impl PackedBytes {
     }
 
     /// MEMORY USAGE: the heap bytes (none inline).
+    #[inline]
     pub fn heap_size(&self) -> usize {
         match &self.0 {
             PackedRepr::Inline { .. } => 0,
@@ -353,6 +361,7 @@ impl PackedBytes {
 impl std::ops::Deref for PackedBytes {
     type Target = [u8];
 
+    #[inline]
     fn deref(&self) -> &[u8] {
         match &self.0 {
             PackedRepr::Inline { len, bytes, .. } => &bytes[..usize::from(*len)],
@@ -363,6 +372,7 @@ impl std::ops::Deref for PackedBytes {
 
 /// In-place changes of the same length (a hash value overwritten).
 impl std::ops::DerefMut for PackedBytes {
+    #[inline]
     fn deref_mut(&mut self) -> &mut [u8] {
         match &mut self.0 {
             PackedRepr::Inline { len, bytes, .. } => &mut bytes[..usize::from(*len)],

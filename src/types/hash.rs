@@ -222,14 +222,6 @@ struct Found<'a> {
     value: &'a [u8],
 }
 
-fn encode(parts: &[&[u8]]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(parts.iter().map(|p| p.len() + 2).sum());
-    for part in parts {
-        varint::push_prefixed(&mut out, part);
-    }
-    out
-}
-
 impl Listpack {
     fn iter(&self) -> ListpackIter<'_> {
         ListpackIter {
@@ -239,10 +231,11 @@ impl Listpack {
     }
 
     fn find(&self, field: &[u8]) -> Option<Found<'_>> {
+        let buf: &[u8] = &self.buf;
         let mut pos = 0;
-        while pos < self.buf.len() {
-            let (f, value_start) = varint::read_prefixed(&self.buf, pos)?;
-            let (value, end) = varint::read_prefixed(&self.buf, value_start)?;
+        while pos < buf.len() {
+            let (f, value_start) = varint::read_prefixed(buf, pos)?;
+            let (value, end) = varint::read_prefixed(buf, value_start)?;
             if f == field {
                 return Some(Found {
                     start: pos,
@@ -254,6 +247,17 @@ impl Listpack {
             pos = end;
         }
         None
+    }
+
+    /// Replaces `range` of the buffer with `parts`, each length-prefixed,
+    /// written in place.
+    fn put(&mut self, range: std::ops::Range<usize>, parts: &[&[u8]]) {
+        let len = parts.iter().map(|p| varint::prefixed_len(p.len())).sum();
+        self.buf.replace(range, len, |mut out| {
+            for part in parts {
+                out = varint::write_prefixed(out, part);
+            }
+        });
     }
 
     /// Updates in place or appends; returns true if the field is new.
@@ -269,12 +273,12 @@ impl Listpack {
                 false
             }
             Some((start, end, _)) => {
-                self.buf.splice(start..end, &encode(&[value]));
+                self.put(start..end, &[value]);
                 false
             }
             None => {
                 let end = self.buf.len();
-                self.buf.splice(end..end, &encode(&[field, value]));
+                self.put(end..end, &[field, value]);
                 self.buf.set_count(self.buf.count() + 1);
                 true
             }
