@@ -217,6 +217,170 @@ impl std::fmt::Debug for CompactPair {
     }
 }
 
+/// The bytes of a compact collection (a small hash's or sorted set's
+/// listpack, an intset) and a count the collection keeps beside them (its
+/// entries, or an intset's element width), in 32 bytes: inline up to
+/// [`PACKED_INLINE`] bytes, else one exactly sized heap chunk. Small
+/// collections are the common case (1M hashes of 2 fields, sets of 5
+/// integers): held inline, one costs no allocation of its own (a 32-byte
+/// chunk each before), and a `Value` is still 40 bytes.
+///
+/// The small methods are `#[inline]`: the type is not generic, so without
+/// it each read of a listpack from another module would be a call.
+#[derive(Clone, Debug)]
+pub struct PackedBytes(PackedRepr);
+
+/// Longest byte string held inline: 32 bytes less the tag, length and count.
+pub const PACKED_INLINE: usize = 29;
+
+#[derive(Clone, Debug)]
+enum PackedRepr {
+    /// The count fits a byte while inline: a count over 255 moves the bytes
+    /// to the heap (none of the users gets there in 29 bytes).
+    Inline {
+        len: u8,
+        count: u8,
+        bytes: [u8; PACKED_INLINE],
+    },
+    Heap {
+        bytes: Box<[u8]>,
+        count: usize,
+    },
+}
+
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(size_of::<PackedBytes>() == 32);
+
+/// No bytes, a count of 0.
+impl Default for PackedBytes {
+    fn default() -> PackedBytes {
+        PackedBytes(PackedRepr::Inline {
+            len: 0,
+            count: 0,
+            bytes: [0; PACKED_INLINE],
+        })
+    }
+}
+
+impl PackedBytes {
+    /// `bytes` with `count`.
+    #[inline]
+    pub fn new(bytes: &[u8], count: usize) -> PackedBytes {
+        let mut packed = PackedBytes::default();
+        packed.set_count(count);
+        packed.splice(0..0, bytes);
+        packed
+    }
+
+    #[inline]
+    pub fn count(&self) -> usize {
+        match &self.0 {
+            PackedRepr::Inline { count, .. } => usize::from(*count),
+            PackedRepr::Heap { count, .. } => *count,
+        }
+    }
+
+    #[inline]
+    pub fn set_count(&mut self, new: usize) {
+        match &mut self.0 {
+            PackedRepr::Inline { count, .. } if new <= usize::from(u8::MAX) => *count = new as u8,
+            PackedRepr::Inline { .. } => {
+                let bytes = self.to_vec().into_boxed_slice();
+                self.0 = PackedRepr::Heap { bytes, count: new };
+            }
+            PackedRepr::Heap { count, .. } => *count = new,
+        }
+    }
+
+    /// Replaces `range` of the bytes with `with`; see [`PackedBytes::replace`].
+    #[inline]
+    pub fn splice(&mut self, range: std::ops::Range<usize>, with: &[u8]) {
+        self.replace(range, with.len(), |gap| gap.copy_from_slice(with));
+    }
+
+    /// Replaces `range` of the bytes with `len` bytes that `fill` writes (it
+    /// gets them zeroed), keeping the buffer exactly sized as Redis
+    /// reallocates a listpack or intset on every change: inline when the
+    /// result fits, else on the heap, reallocated in place where it was.
+    /// Panics if `range` is out of bounds, as slicing does.
+    pub fn replace(
+        &mut self,
+        range: std::ops::Range<usize>,
+        len: usize,
+        fill: impl FnOnce(&mut [u8]),
+    ) {
+        let old_len = self.len();
+        let (start, end) = (range.start, range.end);
+        let new_len = old_len - (end - start) + len;
+        let count = self.count();
+        if new_len <= PACKED_INLINE && count <= usize::from(u8::MAX) {
+            let mut bytes = [0; PACKED_INLINE];
+            bytes[..start].copy_from_slice(&self[..start]);
+            bytes[start + len..new_len].copy_from_slice(&self[end..]);
+            fill(&mut bytes[start..start + len]);
+            self.0 = PackedRepr::Inline {
+                len: new_len as u8,
+                count: count as u8,
+                bytes,
+            };
+            return;
+        }
+        let mut buf = match std::mem::take(self).0 {
+            PackedRepr::Heap { bytes, .. } => bytes.into_vec(),
+            PackedRepr::Inline { len, bytes, .. } => {
+                let mut buf = Vec::with_capacity(new_len);
+                buf.extend_from_slice(&bytes[..usize::from(len)]);
+                buf
+            }
+        };
+        if new_len > old_len {
+            buf.reserve_exact(new_len - old_len);
+            buf.resize(new_len, 0);
+        }
+        buf.copy_within(end..old_len, start + len);
+        buf.truncate(new_len);
+        let gap = &mut buf[start..start + len];
+        gap.fill(0);
+        fill(gap);
+        self.0 = PackedRepr::Heap {
+            bytes: buf.into_boxed_slice(),
+            count,
+        };
+    }
+
+    /// MEMORY USAGE: the heap bytes (none inline).
+    #[inline]
+    pub fn heap_size(&self) -> usize {
+        match &self.0 {
+            PackedRepr::Inline { .. } => 0,
+            PackedRepr::Heap { bytes, .. } => bytes_size(bytes),
+        }
+    }
+}
+
+impl std::ops::Deref for PackedBytes {
+    type Target = [u8];
+
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        match &self.0 {
+            PackedRepr::Inline { len, bytes, .. } => &bytes[..usize::from(*len)],
+            PackedRepr::Heap { bytes, .. } => bytes,
+        }
+    }
+}
+
+/// In-place changes of the same length (a hash value overwritten).
+impl std::ops::DerefMut for PackedBytes {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut [u8] {
+        match &mut self.0 {
+            PackedRepr::Inline { len, bytes, .. } => &mut bytes[..usize::from(*len)],
+            PackedRepr::Heap { bytes, .. } => bytes,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,5 +414,37 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn packed_bytes_splice_across_the_inline_limit_and_keep_their_count() {
+        let mut p = PackedBytes::new(b"abc", 7);
+        let mut want = b"abc".to_vec();
+        for step in 0..40u8 {
+            let at = usize::from(step) % (want.len() + 1);
+            let with = vec![step; usize::from(step % 3)];
+            p.splice(at..at, &with);
+            want.splice(at..at, with);
+            if step % 4 == 3 {
+                let end = (at + 2).min(want.len());
+                p.splice(at..end, &[]);
+                want.drain(at..end);
+            }
+            assert_eq!(&*p, &want[..]);
+            assert_eq!(p.heap_size() > 0, want.len() > PACKED_INLINE, "{step}");
+            assert_eq!(p.count(), 7);
+        }
+        while !want.is_empty() {
+            p.splice(0..1, &[]);
+            want.remove(0);
+            assert_eq!(&*p, &want[..]);
+        }
+        assert_eq!(p.heap_size(), 0);
+        p.set_count(300);
+        p.splice(0..0, b"x");
+        assert_eq!((p.count(), &*p), (300, &b"x"[..]));
+        p[0] = b'y';
+        p.set_count(3);
+        assert_eq!((p.count(), &*p), (3, &b"y"[..]));
     }
 }

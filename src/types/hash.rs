@@ -2,9 +2,8 @@
 //! hash table once it outgrows `hash-max-listpack-entries` or gets a field or
 //! value longer than `hash-max-listpack-value`. Conversion is one-way, as in Redis.
 
-use super::compact::CompactPair;
+use super::compact::{CompactPair, PackedBytes};
 use super::indexed::{IndexedDict, Keyed};
-use super::memory::bytes_size;
 use super::varint;
 
 /// One field of a hash in its "hashtable" encoding: field and value inline
@@ -67,7 +66,7 @@ impl Hash {
     /// MEMORY USAGE's estimate of the hash's heap bytes.
     pub fn memory(&self, samples: usize) -> usize {
         match self {
-            Hash::Listpack(lp) => bytes_size(&lp.buf),
+            Hash::Listpack(lp) => lp.buf.heap_size(),
             Hash::Table(t) => t.memory(samples, |p| p.0.heap_size()),
         }
     }
@@ -75,7 +74,7 @@ impl Hash {
     /// Number of fields.
     pub fn len(&self) -> usize {
         match self {
-            Hash::Listpack(lp) => lp.pairs,
+            Hash::Listpack(lp) => lp.buf.count(),
             Hash::Table(t) => t.len(),
         }
     }
@@ -107,7 +106,7 @@ impl Hash {
         match self {
             Hash::Listpack(lp) => {
                 let added = lp.set(field, value);
-                if lp.pairs as u64 > limits.max_entries {
+                if lp.buf.count() as u64 > limits.max_entries {
                     self.convert();
                 }
                 added
@@ -133,7 +132,7 @@ impl Hash {
     /// Redis `hashTypeConvert` to `OBJ_ENCODING_HT`.
     fn convert(&mut self) {
         if let Hash::Listpack(lp) = self {
-            let mut table = IndexedDict::with_capacity(lp.pairs);
+            let mut table = IndexedDict::with_capacity(lp.buf.count());
             for (field, value) in lp.iter() {
                 table.insert(Pair::new(field, value));
             }
@@ -206,13 +205,13 @@ impl<'a> ByPosition<'a> {
 /// A compact hash: one exactly sized buffer of length-prefixed strings,
 /// field then value, like Redis's listpack (whose per-entry headers and
 /// integer encodings are not visible to clients, so lengths here are plain
-/// LEB128 varints). Lookups are linear, which is fine for the few hundred
-/// short entries a listpack holds.
+/// LEB128 varints), inline in the value while short (see [`PackedBytes`]).
+/// Lookups are linear, which is fine for the few hundred short entries a
+/// listpack holds.
 #[derive(Clone, Debug, Default)]
 pub struct Listpack {
-    buf: Box<[u8]>,
-    /// Number of field/value pairs.
-    pairs: usize,
+    /// The pairs; its count is how many.
+    buf: PackedBytes,
 }
 
 /// A pair found in a listpack: where it starts and ends, and its parts.
@@ -221,14 +220,6 @@ struct Found<'a> {
     value_start: usize,
     end: usize,
     value: &'a [u8],
-}
-
-fn encode(parts: &[&[u8]]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(parts.iter().map(|p| p.len() + 2).sum());
-    for part in parts {
-        varint::push_prefixed(&mut out, part);
-    }
-    out
 }
 
 impl Listpack {
@@ -240,10 +231,11 @@ impl Listpack {
     }
 
     fn find(&self, field: &[u8]) -> Option<Found<'_>> {
+        let buf: &[u8] = &self.buf;
         let mut pos = 0;
-        while pos < self.buf.len() {
-            let (f, value_start) = varint::read_prefixed(&self.buf, pos)?;
-            let (value, end) = varint::read_prefixed(&self.buf, value_start)?;
+        while pos < buf.len() {
+            let (f, value_start) = varint::read_prefixed(buf, pos)?;
+            let (value, end) = varint::read_prefixed(buf, value_start)?;
             if f == field {
                 return Some(Found {
                     start: pos,
@@ -257,14 +249,15 @@ impl Listpack {
         None
     }
 
-    /// Replaces `range` of the buffer with `bytes`, keeping it exactly sized
-    /// (like listpack's realloc per change).
-    fn splice(&mut self, range: std::ops::Range<usize>, bytes: &[u8]) {
-        let mut buf = Vec::from(std::mem::take(&mut self.buf));
-        let grow = bytes.len().saturating_sub(range.len());
-        buf.reserve_exact(grow);
-        buf.splice(range, bytes.iter().copied());
-        self.buf = buf.into_boxed_slice();
+    /// Replaces `range` of the buffer with `parts`, each length-prefixed,
+    /// written in place.
+    fn put(&mut self, range: std::ops::Range<usize>, parts: &[&[u8]]) {
+        let len = parts.iter().map(|p| varint::prefixed_len(p.len())).sum();
+        self.buf.replace(range, len, |mut out| {
+            for part in parts {
+                out = varint::write_prefixed(out, part);
+            }
+        });
     }
 
     /// Updates in place or appends; returns true if the field is new.
@@ -280,13 +273,13 @@ impl Listpack {
                 false
             }
             Some((start, end, _)) => {
-                self.splice(start..end, &encode(&[value]));
+                self.put(start..end, &[value]);
                 false
             }
             None => {
                 let end = self.buf.len();
-                self.splice(end..end, &encode(&[field, value]));
-                self.pairs += 1;
+                self.put(end..end, &[field, value]);
+                self.buf.set_count(self.buf.count() + 1);
                 true
             }
         }
@@ -296,8 +289,8 @@ impl Listpack {
         let Some((start, end)) = self.find(field).map(|f| (f.start, f.end)) else {
             return false;
         };
-        self.splice(start..end, &[]);
-        self.pairs -= 1;
+        self.buf.splice(start..end, &[]);
+        self.buf.set_count(self.buf.count() - 1);
         true
     }
 }
@@ -389,6 +382,6 @@ mod tests {
 
     #[test]
     fn compact_forms_stay_small() {
-        assert!(std::mem::size_of::<Hash>() <= 24);
+        assert!(std::mem::size_of::<Hash>() <= 32);
     }
 }

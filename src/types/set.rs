@@ -6,163 +6,156 @@ use bytes::Bytes;
 use rand::seq::index;
 use rand::Rng;
 
-use super::compact::CompactBytes;
+use super::compact::{CompactBytes, PackedBytes};
 use super::indexed::IndexedDict;
-use super::memory::alloc_size;
 use crate::number::parse_i64;
 
-/// Redis's intset: sorted integers in one exactly sized array whose element
-/// width (16, 32 or 64 bits) is the smallest that holds every member. Adding
-/// a member that does not fit widens the whole array; nothing narrows it.
+/// Redis's intset: sorted integers, little-endian, in one exactly sized
+/// buffer, inline in the value while it takes up to 29 bytes (see
+/// [`PackedBytes`]: 14 members of 16 bits, 7 of 32, 3 of 64), each member
+/// as wide (2, 4 or 8 bytes) as the widest needs. Adding a member that does
+/// not fit widens them all; nothing narrows them.
 #[derive(Clone, Debug)]
-pub enum Intset {
-    I16(Box<[i16]>),
-    I32(Box<[i32]>),
-    I64(Box<[i64]>),
-}
-
-/// Runs `$body` with `$s` bound to the intset's slice, whatever its width.
-macro_rules! each_width {
-    ($set:expr, $s:ident => $body:expr) => {
-        match $set {
-            Intset::I16($s) => $body,
-            Intset::I32($s) => $body,
-            Intset::I64($s) => $body,
-        }
-    };
-}
-
-/// An intset element type.
-trait Width: Copy + Ord + Into<i64> + TryFrom<i64> {}
-impl Width for i16 {}
-impl Width for i32 {}
-impl Width for i64 {}
-
-/// Where `v` is, or would go, in a sorted slice of a narrower type.
-fn search<T: Width>(s: &[T], v: i64) -> Result<usize, usize> {
-    match T::try_from(v) {
-        Ok(x) => s.binary_search(&x),
-        Err(_) if v < 0 => Err(0),
-        Err(_) => Err(s.len()),
-    }
-}
-
-/// The element at `pos`, widened.
-fn element<T: Width>(s: &[T], pos: usize) -> Option<i64> {
-    s.get(pos).map(|&x| x.into())
-}
-
-/// `s` with `x` inserted at `pos`, exactly sized (Redis's `intsetResize`).
-fn inserted<T: Copy>(s: &mut Box<[T]>, pos: usize, x: T) {
-    let mut v = Vec::from(std::mem::take(s));
-    v.reserve_exact(1);
-    v.insert(pos, x);
-    *s = v.into_boxed_slice();
-}
-
-/// `s` without the elements at the sorted positions `drop`.
-fn without<T: Copy>(s: &mut Box<[T]>, drop: &[usize]) {
-    let mut drop = drop.iter().peekable();
-    let kept: Vec<T> = s
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| drop.next_if_eq(&i).is_none())
-        .map(|(_, x)| *x)
-        .collect();
-    *s = kept.into_boxed_slice();
-}
-
-fn widened<T: Width, U: Width>(s: &[T], v: i64, wrap: fn(Box<[U]>) -> Intset) -> Intset {
-    let mut out: Vec<U> = Vec::with_capacity(s.len() + 1);
-    let as_u = |x: i64| U::try_from(x).ok();
-    // `v` did not fit the old width, so it is below or above every member.
-    if v < 0 {
-        out.extend(as_u(v));
-    }
-    out.extend(s.iter().filter_map(|&x| as_u(x.into())));
-    if v >= 0 {
-        out.extend(as_u(v));
-    }
-    wrap(out.into_boxed_slice())
-}
+pub struct Intset(
+    /// The members; its count is their width in bytes.
+    PackedBytes,
+);
 
 impl Default for Intset {
     fn default() -> Self {
-        Intset::I16(Box::default())
+        Intset(PackedBytes::new(&[], 2))
     }
 }
 
+/// The fewest bytes (2, 4 or 8) that hold `v` (Redis `_intsetValueEncoding`).
+fn width_of(v: i64) -> usize {
+    if i16::try_from(v).is_ok() {
+        2
+    } else if i32::try_from(v).is_ok() {
+        4
+    } else {
+        8
+    }
+}
+
+/// The `width`-byte member at the start of `bytes`, sign-extended.
+fn decode(bytes: &[u8], width: usize) -> i64 {
+    let mut le = [0; 8];
+    le[..width].copy_from_slice(&bytes[..width]);
+    let shift = 64 - 8 * width as u32;
+    (i64::from_le_bytes(le) << shift) >> shift
+}
+
 impl Intset {
+    /// Bytes per member.
+    fn width_bytes(&self) -> usize {
+        self.0.count()
+    }
+
     pub fn len(&self) -> usize {
-        each_width!(self, s => s.len())
+        self.0.len() / self.width_bytes()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.0.is_empty()
     }
 
     /// Bits per element (16, 32 or 64), Redis's `intrev32ifbe(is->encoding) * 8`.
     pub fn width(&self) -> u32 {
-        match self {
-            Intset::I16(_) => 16,
-            Intset::I32(_) => 32,
-            Intset::I64(_) => 64,
-        }
+        8 * self.width_bytes() as u32
     }
 
     pub fn get(&self, pos: usize) -> Option<i64> {
-        each_width!(self, s => element(s, pos))
+        let width = self.width_bytes();
+        let bytes = self.0.get(pos * width..(pos + 1) * width)?;
+        Some(decode(bytes, width))
+    }
+
+    /// Where `v` is, or would go (`intsetSearch`).
+    fn search(&self, v: i64) -> Result<usize, usize> {
+        let width = self.width_bytes();
+        if width_of(v) > width {
+            // Wider than every member: below or above them all.
+            return Err(if v < 0 { 0 } else { self.len() });
+        }
+        let (mut low, mut high) = (0, self.len());
+        while low < high {
+            let mid = low + (high - low) / 2;
+            match decode(&self.0[mid * width..], width).cmp(&v) {
+                std::cmp::Ordering::Less => low = mid + 1,
+                std::cmp::Ordering::Greater => high = mid,
+                std::cmp::Ordering::Equal => return Ok(mid),
+            }
+        }
+        Err(low)
     }
 
     pub fn contains(&self, v: i64) -> bool {
-        each_width!(self, s => search(s, v).is_ok())
+        self.search(v).is_ok()
     }
 
     /// Redis `intsetAdd`: returns false if `v` is already there.
     pub fn insert(&mut self, v: i64) -> bool {
-        let pos = each_width!(&*self, s => search(s, v));
-        match pos {
+        match self.search(v) {
             Ok(_) => false,
-            Err(pos) if v_fits(self.width(), v) => {
-                match self {
-                    Intset::I16(s) => inserted(s, pos, v as i16),
-                    Intset::I32(s) => inserted(s, pos, v as i32),
-                    Intset::I64(s) => inserted(s, pos, v),
-                }
+            Err(pos) if width_of(v) <= self.width_bytes() => {
+                let width = self.width_bytes();
+                self.0
+                    .splice(pos * width..pos * width, &v.to_le_bytes()[..width]);
                 true
             }
-            Err(_) => {
-                *self = if v_fits(32, v) {
-                    each_width!(&*self, s => widened(s, v, Intset::I32))
-                } else {
-                    each_width!(&*self, s => widened(s, v, Intset::I64))
-                };
+            Err(pos) => {
+                // `intsetUpgradeAndAdd`: every member at the new width.
+                let width = width_of(v);
+                let mut bytes = Vec::with_capacity((self.len() + 1) * width);
+                for (i, member) in self.iter().enumerate() {
+                    if i == pos {
+                        bytes.extend_from_slice(&v.to_le_bytes()[..width]);
+                    }
+                    bytes.extend_from_slice(&member.to_le_bytes()[..width]);
+                }
+                if pos == self.len() {
+                    bytes.extend_from_slice(&v.to_le_bytes()[..width]);
+                }
+                self.0 = PackedBytes::new(&bytes, width);
                 true
             }
         }
     }
 
     pub fn remove(&mut self, v: i64) -> bool {
-        match each_width!(&*self, s => search(s, v)) {
+        match self.search(v) {
             Ok(pos) => {
-                each_width!(self, s => without(s, &[pos]));
+                let width = self.width_bytes();
+                self.0.splice(pos * width..(pos + 1) * width, &[]);
                 true
             }
             Err(_) => false,
         }
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = i64> + '_ {
-        (0..self.len()).filter_map(|i| self.get(i))
+    /// Removes the members at the sorted positions `drop`, rebuilding once.
+    fn remove_at(&mut self, drop: &[usize]) {
+        let width = self.width_bytes();
+        let mut drop = drop.iter().peekable();
+        let kept: Vec<u8> = self
+            .0
+            .chunks_exact(width)
+            .enumerate()
+            .filter(|(i, _)| drop.next_if_eq(&i).is_none())
+            .flat_map(|(_, member)| member.iter().copied())
+            .collect();
+        self.0 = PackedBytes::new(&kept, width);
     }
-}
 
-/// Whether `v` fits an intset of `width` bits (Redis `_intsetValueEncoding`).
-fn v_fits(width: u32, v: i64) -> bool {
-    match width {
-        16 => i16::try_from(v).is_ok(),
-        32 => i32::try_from(v).is_ok(),
-        _ => true,
+    pub fn iter(&self) -> impl Iterator<Item = i64> + '_ {
+        let width = self.width_bytes();
+        self.0.chunks_exact(width).map(move |b| decode(b, width))
+    }
+
+    /// MEMORY USAGE: the heap bytes (none inline).
+    fn heap_size(&self) -> usize {
+        self.0.heap_size()
     }
 }
 
@@ -225,7 +218,7 @@ impl Set {
     /// MEMORY USAGE's estimate of the set's heap bytes.
     pub fn memory(&self, samples: usize) -> usize {
         match self {
-            Set::Intset(ints) => each_width!(ints, s => alloc_size(std::mem::size_of_val(&**s))),
+            Set::Intset(ints) => ints.heap_size(),
             Set::Table(t) => t.memory(samples, |m| <CompactBytes>::heap_size(m)),
         }
     }
@@ -352,7 +345,7 @@ impl Set {
                     .map(|v| Member::Int(v).to_bytes())
                     .collect();
                 picked.sort_unstable();
-                each_width!(s, s => without(s, &picked));
+                s.remove_at(&picked);
                 popped
             }
             Set::Table(t) => (0..count)
@@ -561,6 +554,6 @@ mod tests {
 
     #[test]
     fn compact_forms_stay_small() {
-        assert!(std::mem::size_of::<Set>() <= 24);
+        assert!(std::mem::size_of::<Set>() <= 32);
     }
 }

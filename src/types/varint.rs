@@ -85,11 +85,24 @@ pub fn read_number(buf: &[u8], pos: usize) -> Option<(usize, usize)> {
 
 /// Appends the prefixed entry `varint(len) data`.
 pub fn push_prefixed(out: &mut Vec<u8>, data: &[u8]) {
-    let mut head = [0; MAX_LEN];
-    let head = &mut head[..len(data.len())];
+    let start = out.len();
+    out.resize(start + prefixed_len(data.len()), 0);
+    write_prefixed(&mut out[start..], data);
+}
+
+/// Bytes a prefixed entry of `len` data bytes takes.
+pub fn prefixed_len(len: usize) -> usize {
+    self::len(len) + len
+}
+
+/// Writes the prefixed entry for `data` at the start of `out`, returning
+/// the rest of `out`.
+pub fn write_prefixed<'a>(out: &'a mut [u8], data: &[u8]) -> &'a mut [u8] {
+    let (head, rest) = out.split_at_mut(len(data.len()));
     write(head, data.len());
-    out.extend_from_slice(head);
-    out.extend_from_slice(data);
+    let (body, rest) = rest.split_at_mut(data.len());
+    body.copy_from_slice(data);
+    rest
 }
 
 /// The data of the prefixed entry at `pos`, and the position after it.

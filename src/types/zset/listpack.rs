@@ -9,7 +9,7 @@
 //! and ZREVRANGE and ZPOPMAX do not rescan.
 //! Operations are O(n), as in Redis: the set stays small by construction.
 
-use crate::types::memory::alloc_size;
+use crate::types::compact::PackedBytes;
 use crate::types::varint;
 
 /// Redis `LISTPACK_MAX_SAFETY_SIZE`: a listpack never grows past 1 GiB.
@@ -80,10 +80,11 @@ fn decode_score(buf: &[u8], pos: usize) -> Option<(f64, usize)> {
     Some((score, len))
 }
 
+/// Inline in the value while short (see [`PackedBytes`]).
 #[derive(Clone, Debug, Default)]
 pub struct Listpack {
-    buf: Vec<u8>,
-    len: usize,
+    /// The entries; its count is how many.
+    buf: PackedBytes,
 }
 
 /// Redis stores a listpack score that is an integral `long long` as an
@@ -100,15 +101,15 @@ fn stored_score(score: f64) -> f64 {
 impl Listpack {
     /// MEMORY USAGE: the buffer's allocation.
     pub fn memory(&self) -> usize {
-        alloc_size(self.buf.capacity())
+        self.buf.heap_size()
     }
 
     pub fn len(&self) -> usize {
-        self.len
+        self.buf.count()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// Redis `lpSafeToAdd`: whether `add` more bytes keep the buffer under 1 GiB.
@@ -144,10 +145,11 @@ impl Listpack {
 
     /// Start of the entry at 0-based `rank`, walking from the nearer end (`lpSeek`).
     pub fn seek(&self, rank: usize) -> Option<usize> {
-        if rank >= self.len {
+        let len = self.len();
+        if rank >= len {
             return None;
         }
-        if rank <= self.len / 2 {
+        if rank <= len / 2 {
             let mut pos = 0;
             for _ in 0..rank {
                 pos = self.entry(pos)?.2;
@@ -155,7 +157,7 @@ impl Listpack {
             Some(pos)
         } else {
             let mut pos = self.buf.len();
-            for _ in rank..self.len {
+            for _ in rank..len {
                 pos = self.prev(pos)?;
             }
             Some(pos)
@@ -197,15 +199,13 @@ impl Listpack {
     fn insert_at(&mut self, at: usize, member: &[u8], score: f64) {
         let (code, code_len) = encode_score(score);
         let size = code_len + varint::framed_len(member.len());
-        let old = self.buf.len();
         // Exact growth, as Redis reallocates a listpack to its exact size.
-        self.buf.reserve_exact(size);
-        self.buf.resize(old + size, 0);
-        self.buf.copy_within(at..old, at + size);
-        let (score_bytes, framed) = self.buf[at..at + size].split_at_mut(code_len);
-        score_bytes.copy_from_slice(&code[..code_len]);
-        varint::write_framed(framed, member);
-        self.len += 1;
+        self.buf.replace(at..at, size, |entry| {
+            let (score_bytes, framed) = entry.split_at_mut(code_len);
+            score_bytes.copy_from_slice(&code[..code_len]);
+            varint::write_framed(framed, member);
+        });
+        self.buf.set_count(self.len() + 1);
     }
 
     /// Removes `count` consecutive entries starting at byte `pos`.
@@ -219,8 +219,8 @@ impl Listpack {
             end = next;
             removed += 1;
         }
-        self.buf.drain(pos..end);
-        self.len -= removed;
+        self.buf.splice(pos..end, &[]);
+        self.buf.set_count(self.len() - removed);
     }
 }
 
@@ -264,7 +264,7 @@ mod tests {
         want.extend_from_slice(&[0x80, 0x01]);
         want.extend_from_slice(&[b'm'; 0x80]);
         want.extend_from_slice(&[0x01, 0x80]);
-        assert_eq!(lp.buf, want);
+        assert_eq!(&*lp.buf, &want[..]);
     }
 
     #[test]
