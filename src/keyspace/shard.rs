@@ -220,12 +220,6 @@ impl<'a> Shard<'a> {
         self.table.get(hash, eq(key)).map(|(slot, _)| &slot.entry)
     }
 
-    fn get_mut(&mut self, hash: u64, key: &[u8]) -> Option<&mut Entry> {
-        self.table
-            .get_mut(hash, eq(key))
-            .map(|(slot, _)| &mut slot.entry)
-    }
-
     /// Inserts or replaces, returning the entry that was there.
     pub(crate) fn insert(
         &mut self,
@@ -235,23 +229,37 @@ impl<'a> Shard<'a> {
         entry: Entry,
     ) -> Option<Entry> {
         self.preserve(hash, key);
-        if let Some(slot) = self.get_mut(hash, key) {
-            return Some(std::mem::replace(slot, entry));
-        }
-        let slot = Box::new(Slot {
-            key: Key::from(key),
-            entry,
-        });
+        // One probe finds the key or the place for it (a new key in a big
+        // table costs a cache miss per probe: loading a file is mostly that).
         let buckets = self.table.buckets();
-        self.table
-            .insert(hash, (slot, SharedValue::new(())), |(slot, _)| {
-                hasher.hash_one(&*slot.key)
-            });
+        let found = self
+            .table
+            .find_or_find_insert_slot(hash, eq(key), |(slot, _)| hasher.hash_one(&*slot.key));
         if self.table.buckets() != buckets {
             self.hint.note(&self.table);
         }
-        self.count(1);
-        None
+        match found {
+            // SAFETY: the bucket was just found in this table, which we hold
+            // write-locked and borrow mutably here.
+            Ok(bucket) => Some(std::mem::replace(
+                unsafe { &mut bucket.as_mut().0.entry },
+                entry,
+            )),
+            Err(place) => {
+                let slot = Box::new(Slot {
+                    key: Key::from(key),
+                    entry,
+                });
+                // SAFETY: `place` comes from `find_or_find_insert_slot` just
+                // above, and the table has not changed since.
+                unsafe {
+                    self.table
+                        .insert_in_slot(hash, place, (slot, SharedValue::new(())));
+                }
+                self.count(1);
+                None
+            }
+        }
     }
 
     /// Room for `additional` more keys without growing.
