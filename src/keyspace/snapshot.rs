@@ -65,6 +65,10 @@ pub struct Snapshot {
     /// skip, already copied or created after the cut. Only touched under
     /// that shard's lock; the mutex is there to make it shareable.
     done: Box<[Mutex<DoneKeys>]>,
+    /// Per shard: its table grew or rehashed since the walker last held
+    /// it, so the walker's place in its buckets is lost (set by writers
+    /// under the shard's lock, read by the walker under it).
+    moved: Box<[AtomicBool]>,
     /// Per database: pre-images written by writers, for the walker to
     /// hand on within that database's part.
     preimages: Box<[Mutex<Vec<u8>>]>,
@@ -133,6 +137,44 @@ impl Snapshot {
             }
             self.keys_done.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// The table of shard (`db`, `shard`) is about to grow or rehash.
+    pub(super) fn moved(&self, db: usize, shard: usize) {
+        self.moved[db * SHARDS_PER_DB + shard].store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the shard's table moved its entries since the last call.
+    fn take_moved(&self, db: usize, shard: usize) -> bool {
+        self.moved[db * SHARDS_PER_DB + shard].swap(false, Ordering::Relaxed)
+    }
+
+    /// The walker's step: copies `entries` (bucket, key, entry) not done yet
+    /// into `out` and marks them done, up to `limit` of them. Returns the
+    /// bucket it stopped before, None if it went through them all.
+    fn copy_batch<'e>(
+        &self,
+        db: usize,
+        shard: usize,
+        entries: impl Iterator<Item = (usize, &'e Key, &'e Entry)>,
+        limit: usize,
+        out: &mut Vec<u8>,
+    ) -> Option<usize> {
+        let mut done = self.done(db, shard);
+        let mut copied = 0;
+        let mut stopped = None;
+        for (bucket, key, entry) in entries {
+            if copied == limit {
+                stopped = Some(bucket);
+                break;
+            }
+            if done.insert(key.clone()) {
+                self.encoder.key(out, key, entry);
+                copied += 1;
+            }
+        }
+        self.keys_done.fetch_add(copied as u64, Ordering::Relaxed);
+        stopped
     }
 
     /// Copies every entry of a pending shard not copied yet into `out`, or
@@ -368,6 +410,7 @@ impl Keyspace {
             keys_total: sizes.iter().map(|(keys, _)| *keys as u64).sum(),
             sizes,
             done: (0..shards).map(|_| Mutex::default()).collect(),
+            moved: (0..shards).map(|_| AtomicBool::new(false)).collect(),
             preimages: (0..self.dbs.len()).map(|_| Mutex::default()).collect(),
             aborted: AtomicBool::new(false),
             keys_done: AtomicU64::new(0),
@@ -523,56 +566,57 @@ impl Keyspace {
 
     /// Copies one shard's keys not done yet into `out` and marks the shard
     /// done; false if the snapshot was aborted. A big shard, or any shard
-    /// under a key delay, goes in batches, unlocked in between.
+    /// under a key delay, goes in batches in bucket order, unlocked in
+    /// between; the walk starts over (skipping the keys done) when the
+    /// table moved its entries meanwhile.
     fn walk_shard(&self, snapshot: &Snapshot, db: usize, shard: usize, out: &mut Vec<u8>) -> bool {
         let pending = &self.dbs[db].pending[shard];
-        let batched = {
-            let locked = self.write_shard(db, shard);
-            if snapshot.aborted() {
-                return false;
-            }
-            if !pending.load(Ordering::Relaxed) {
-                return true;
-            }
-            if locked.len() <= BATCH && self.config.rdb_key_save_delay() == 0 {
-                snapshot.copy_rest(db, shard, locked.iter(), Some(out));
-                pending.store(false, Ordering::Relaxed);
-                return true;
-            }
-            // Every key will be marked done: room for them all at once.
-            snapshot.done(db, shard).reserve(locked.len());
-            locked
-                .iter()
-                .map(|(key, _)| key.clone())
-                .collect::<Vec<Key>>()
-        };
         let step = if self.config.rdb_key_save_delay() == 0 {
             BATCH
         } else {
             1
         };
-        for keys in batched.chunks(step) {
+        let mut from = Some(0);
+        loop {
             {
                 let locked = self.write_shard(db, shard);
                 if snapshot.aborted() {
                     return false;
                 }
-                for key in keys {
-                    let entry = locked.get(self.hash(key), key);
-                    snapshot.copy_key(db, shard, key, entry, Some(out));
+                // Done already, or copied whole by a writer (FLUSHDB, SWAPDB).
+                if !pending.load(Ordering::Relaxed) {
+                    return true;
+                }
+                if snapshot.take_moved(db, shard) {
+                    from = Some(0);
+                }
+                match from {
+                    Some(0) if locked.len() <= step && step == BATCH => {
+                        snapshot.copy_rest(db, shard, locked.iter(), Some(out));
+                        from = None;
+                    }
+                    Some(bucket) => {
+                        if bucket == 0 {
+                            // Every key will be marked done: room for them all.
+                            let mut done = snapshot.done(db, shard);
+                            let more = locked.len().saturating_sub(done.len());
+                            done.reserve(more);
+                        }
+                        let entries = locked.entries_in(bucket..locked.buckets());
+                        from = snapshot.copy_batch(db, shard, entries, step, out);
+                    }
+                    None => {}
+                }
+                if from.is_none() {
+                    // Whatever is left was created after the cut, or copied
+                    // already.
+                    snapshot.copy_rest(db, shard, std::iter::empty(), Some(out));
+                    pending.store(false, Ordering::Relaxed);
+                    return true;
                 }
             }
             out.append(&mut lock(&snapshot.preimages[db]));
             self.save_delay(snapshot);
         }
-        let locked = self.write_shard(db, shard);
-        if snapshot.aborted() {
-            return false;
-        }
-        // Whatever is left was created after the cut, or copied already.
-        snapshot.copy_rest(db, shard, std::iter::empty(), Some(out));
-        pending.store(false, Ordering::Relaxed);
-        drop(locked);
-        true
     }
 }
