@@ -476,6 +476,11 @@ pub fn load_data(
     let key_delay = server.config.key_load_delay();
     // RESIZEDB's size, applied before the database's first key.
     let announced = std::cell::Cell::new(None);
+    // Keys are stored in small batches, each key's place in its table
+    // prefetched as it arrives, so a batch's cache misses overlap (under a
+    // key delay, a test hook, one by one as Redis).
+    let batch_size = if key_delay == 0 { LOAD_BATCH } else { 1 };
+    let mut batch = Vec::with_capacity(batch_size);
     let summary = rdb::load::file(
         data,
         &limits,
@@ -484,29 +489,22 @@ pub fn load_data(
         server.config.rdbchecksum() && !server.skip_checksum_validation.load(Ordering::Relaxed),
         |db, keys| announced.set(Some((db, keys))),
         |loaded| {
-            let mut db = guard.db(loaded.db, &clock);
             if let Some((_, keys)) = announced.take().filter(|(d, _)| *d == loaded.db) {
                 // A file's count, so capped by what the file could hold
                 // (a key takes at least 3 bytes): it only saves regrowing.
-                db.reserve(usize::try_from(keys).unwrap_or(0).min(data.len() / 3));
+                let keys = usize::try_from(keys).unwrap_or(0).min(data.len() / 3);
+                guard.db(loaded.db, &clock).reserve(keys);
             }
-            let mut entry = Entry::new(loaded.value, loaded.expires_at, now);
-            if let Some(secs) = loaded.idle {
-                entry.access.set_idle(secs, now);
+            server.keyspace.prefetch_table(loaded.db, &loaded.key);
+            batch.push(loaded);
+            if batch.len() == batch_size {
+                store_loaded(guard, &clock, &mut batch, now, merge)?;
+                crate::util::debug_delay(key_delay);
             }
-            if let Some(freq) = loaded.freq {
-                entry.access.set_frequency(freq, now);
-            }
-            if !db.load(&loaded.key, entry) && !merge {
-                return Err(format!(
-                    "duplicate key '{}' in the file",
-                    String::from_utf8_lossy(&loaded.key)
-                ));
-            }
-            crate::util::debug_delay(key_delay);
             Ok(())
         },
     )
+    .and_then(|summary| store_loaded(guard, &clock, &mut batch, now, merge).map(|()| summary))
     .map_err(LoadError::Corrupt)?;
     // The file's libraries replace the ones loaded (the caller emptied the
     // data, and Redis empties the functions with it), or join them on a merge.
@@ -532,6 +530,36 @@ pub fn load_data(
         .last_load_expired
         .store(summary.expired_skipped as u64, Ordering::Relaxed);
     Ok(summary)
+}
+
+/// How many loaded keys wait to be stored together (see [`load_data`]).
+const LOAD_BATCH: usize = 16;
+
+/// Stores the keys of `batch` (emptying it); a key already there is an
+/// error unless `merge`.
+fn store_loaded(
+    guard: &mut Guard<'_>,
+    clock: &CommandClock,
+    batch: &mut Vec<rdb::load::Loaded>,
+    now: u64,
+    merge: bool,
+) -> Result<(), String> {
+    for loaded in batch.drain(..) {
+        let mut entry = Entry::new(loaded.value, loaded.expires_at, now);
+        if let Some(secs) = loaded.idle {
+            entry.access.set_idle(secs, now);
+        }
+        if let Some(freq) = loaded.freq {
+            entry.access.set_frequency(freq, now);
+        }
+        if !guard.db(loaded.db, clock).load(&loaded.key, entry) && !merge {
+            return Err(format!(
+                "duplicate key '{}' in the file",
+                String::from_utf8_lossy(&loaded.key)
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The lines Redis's `rdbLoad` logs about a file it loaded (from its

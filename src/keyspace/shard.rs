@@ -206,6 +206,18 @@ impl<'a> Shard<'a> {
         }
     }
 
+    /// Room for `additional` more keys is about to be made: if the table
+    /// must grow or rehash for it, its entries move to other buckets, and a
+    /// pending snapshot's walker, which goes through the buckets in order,
+    /// must start over (skipping what it copied).
+    fn may_move(&self, additional: usize) {
+        if let Some(p) = &self.pending {
+            if self.table.capacity() - self.table.len() < additional {
+                p.snapshot.moved(p.db, p.shard);
+            }
+        }
+    }
+
     fn count(&self, delta: i64) {
         if delta != 0 {
             self.keys.fetch_add(delta, Ordering::Relaxed);
@@ -220,12 +232,6 @@ impl<'a> Shard<'a> {
         self.table.get(hash, eq(key)).map(|(slot, _)| &slot.entry)
     }
 
-    fn get_mut(&mut self, hash: u64, key: &[u8]) -> Option<&mut Entry> {
-        self.table
-            .get_mut(hash, eq(key))
-            .map(|(slot, _)| &mut slot.entry)
-    }
-
     /// Inserts or replaces, returning the entry that was there.
     pub(crate) fn insert(
         &mut self,
@@ -235,27 +241,43 @@ impl<'a> Shard<'a> {
         entry: Entry,
     ) -> Option<Entry> {
         self.preserve(hash, key);
-        if let Some(slot) = self.get_mut(hash, key) {
-            return Some(std::mem::replace(slot, entry));
-        }
-        let slot = Box::new(Slot {
-            key: Key::from(key),
-            entry,
-        });
+        self.may_move(1);
+        // One probe finds the key or the place for it (a new key in a big
+        // table costs a cache miss per probe: loading a file is mostly that).
         let buckets = self.table.buckets();
-        self.table
-            .insert(hash, (slot, SharedValue::new(())), |(slot, _)| {
-                hasher.hash_one(&*slot.key)
-            });
+        let found = self
+            .table
+            .find_or_find_insert_slot(hash, eq(key), |(slot, _)| hasher.hash_one(&*slot.key));
         if self.table.buckets() != buckets {
             self.hint.note(&self.table);
         }
-        self.count(1);
-        None
+        match found {
+            // SAFETY: the bucket was just found in this table, which we hold
+            // write-locked and borrow mutably here.
+            Ok(bucket) => Some(std::mem::replace(
+                unsafe { &mut bucket.as_mut().0.entry },
+                entry,
+            )),
+            Err(place) => {
+                let slot = Box::new(Slot {
+                    key: Key::from(key),
+                    entry,
+                });
+                // SAFETY: `place` comes from `find_or_find_insert_slot` just
+                // above, and the table has not changed since.
+                unsafe {
+                    self.table
+                        .insert_in_slot(hash, place, (slot, SharedValue::new(())));
+                }
+                self.count(1);
+                None
+            }
+        }
     }
 
     /// Room for `additional` more keys without growing.
     pub(crate) fn reserve(&mut self, hasher: &KeyHasher, additional: usize) {
+        self.may_move(additional);
         let buckets = self.table.buckets();
         self.table
             .reserve(additional, |(slot, _)| hasher.hash_one(&*slot.key));
@@ -282,22 +304,16 @@ impl<'a> Shard<'a> {
         mut visit: impl FnMut(&Key, &Entry) -> bool,
     ) -> usize {
         let buckets = self.table.buckets();
+        let start = start & (buckets - 1);
         let mut taken = 0;
-        if self.table.is_empty() || count == 0 {
+        if count == 0 {
             return 0;
         }
-        for i in 0..buckets {
-            let index = (start + i) & (buckets - 1);
-            // SAFETY: `index` is below `buckets` (a power of two), and a
-            // full bucket holds a live element; we hold the table locked
-            // and borrowed for the whole loop, so nothing changes it.
-            let slot = unsafe {
-                if !self.table.is_bucket_full(index) {
-                    continue;
-                }
-                &self.table.bucket(index).as_ref().0
-            };
-            if visit(&slot.key, &slot.entry) {
+        let wrapped = self
+            .entries_in(start..buckets)
+            .chain(self.entries_in(0..start));
+        for (_, key, entry) in wrapped {
+            if visit(key, entry) {
                 taken += 1;
                 if taken == count {
                     break;
@@ -305,6 +321,36 @@ impl<'a> Shard<'a> {
             }
         }
         taken
+    }
+
+    /// How many buckets the table has: the end of [`Shard::entries_in`].
+    pub(crate) fn buckets(&self) -> usize {
+        self.table.buckets()
+    }
+
+    /// The entries in buckets `range`, in table order, with their bucket.
+    /// A bucket's entry stays there until the table grows or rehashes.
+    pub(crate) fn entries_in(
+        &self,
+        range: std::ops::Range<usize>,
+    ) -> impl Iterator<Item = (usize, &Key, &Entry)> + '_ {
+        let end = if self.table.is_empty() {
+            0
+        } else {
+            range.end.min(self.table.buckets())
+        };
+        (range.start..end).filter_map(move |index| {
+            // SAFETY: `index` is below `buckets`, and a full bucket holds a
+            // live element; the iterator borrows `self`, which holds the
+            // table locked, so nothing changes it meanwhile.
+            unsafe {
+                if !self.table.is_bucket_full(index) {
+                    return None;
+                }
+                let slot = &self.table.bucket(index).as_ref().0;
+                Some((index, &slot.key, &slot.entry))
+            }
+        })
     }
 
     /// Finds `key` with one probe: its entry if `expired` says it is not

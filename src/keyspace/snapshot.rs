@@ -17,12 +17,12 @@
 //! to a table goes through; the encoding (RDB, or AOF commands) is the
 //! [`Encoder`]'s. One snapshot runs at a time, as Redis runs one child.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use super::{Entry, Guard, Key, Keyspace, SHARDS_PER_DB};
+use super::{Entry, Guard, Key, KeyHasher, Keyspace, SHARDS_PER_DB};
 use crate::util::lock;
 
 /// How a snapshot encodes what it copies (an RDB file, an AOF base of
@@ -52,6 +52,9 @@ pub struct Counts {
     pub last_cut_usec: AtomicU64,
 }
 
+/// The keys of a shard the walker must skip.
+type DoneKeys = HashSet<Key, KeyHasher>;
+
 /// One snapshot in progress.
 pub struct Snapshot {
     encoder: Box<dyn Encoder>,
@@ -61,7 +64,11 @@ pub struct Snapshot {
     /// Per shard (`db * SHARDS_PER_DB + shard`): the keys the walker must
     /// skip, already copied or created after the cut. Only touched under
     /// that shard's lock; the mutex is there to make it shareable.
-    done: Box<[Mutex<HashSet<Key>>]>,
+    done: Box<[Mutex<DoneKeys>]>,
+    /// Per shard: its table grew or rehashed since the walker last held
+    /// it, so the walker's place in its buckets is lost (set by writers
+    /// under the shard's lock, read by the walker under it).
+    moved: Box<[AtomicBool]>,
     /// Per database: pre-images written by writers, for the walker to
     /// hand on within that database's part.
     preimages: Box<[Mutex<Vec<u8>>]>,
@@ -93,7 +100,7 @@ impl Snapshot {
         self.preimage_bytes.fetch_add(grown, Ordering::Relaxed);
     }
 
-    fn done(&self, db: usize, shard: usize) -> MutexGuard<'_, HashSet<Key>> {
+    fn done(&self, db: usize, shard: usize) -> MutexGuard<'_, DoneKeys> {
         lock(&self.done[db * SHARDS_PER_DB + shard])
     }
 
@@ -132,6 +139,44 @@ impl Snapshot {
         }
     }
 
+    /// The table of shard (`db`, `shard`) is about to grow or rehash.
+    pub(super) fn moved(&self, db: usize, shard: usize) {
+        self.moved[db * SHARDS_PER_DB + shard].store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the shard's table moved its entries since the last call.
+    fn take_moved(&self, db: usize, shard: usize) -> bool {
+        self.moved[db * SHARDS_PER_DB + shard].swap(false, Ordering::Relaxed)
+    }
+
+    /// The walker's step: copies `entries` (bucket, key, entry) not done yet
+    /// into `out` and marks them done, up to `limit` of them. Returns the
+    /// bucket it stopped before, None if it went through them all.
+    fn copy_batch<'e>(
+        &self,
+        db: usize,
+        shard: usize,
+        entries: impl Iterator<Item = (usize, &'e Key, &'e Entry)>,
+        limit: usize,
+        out: &mut Vec<u8>,
+    ) -> Option<usize> {
+        let mut done = self.done(db, shard);
+        let mut copied = 0;
+        let mut stopped = None;
+        for (bucket, key, entry) in entries {
+            if copied == limit {
+                stopped = Some(bucket);
+                break;
+            }
+            if done.insert(key.clone()) {
+                self.encoder.key(out, key, entry);
+                copied += 1;
+            }
+        }
+        self.keys_done.fetch_add(copied as u64, Ordering::Relaxed);
+        stopped
+    }
+
     /// Copies every entry of a pending shard not copied yet into `out`, or
     /// into the pre-images when a writer does it (FLUSHDB, SWAPDB), and
     /// forgets the shard's done keys.
@@ -160,7 +205,160 @@ impl Snapshot {
             None => self.with_preimages(db, copy),
         }
         self.keys_done.fetch_add(copied, Ordering::Relaxed);
-        *done = HashSet::new();
+        *done = DoneKeys::default();
+    }
+}
+
+/// How many threads copy a snapshot's shards out: one per core (at most
+/// 8). The shards are independent, so each thread encodes whole shards
+/// into its own buffer and the walk's own thread writes them in order; on
+/// one core the walk's thread does it all itself.
+fn walker_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+}
+
+/// The snapshot's bytes on their way out: each database's part starts with
+/// the encoder's header, and after each shard come the pre-images writers
+/// made meanwhile (all of a database's are in before the next database
+/// starts, since it has no pending shard left by then).
+struct Output<'s> {
+    snapshot: &'s Snapshot,
+    bytes: Vec<u8>,
+    /// The database whose part is being written.
+    db: Option<usize>,
+}
+
+impl Output<'_> {
+    fn start(&mut self, db: usize) {
+        if self.db != Some(db) {
+            self.db = Some(db);
+            let (keys, volatile) = self.snapshot.sizes[db];
+            self.snapshot
+                .encoder
+                .database(&mut self.bytes, db, keys, volatile);
+        }
+    }
+
+    fn end_shard(
+        &mut self,
+        db: usize,
+        write: &mut impl FnMut(&[u8]) -> io::Result<()>,
+    ) -> io::Result<()> {
+        self.bytes.append(&mut lock(&self.snapshot.preimages[db]));
+        if self.bytes.len() >= CHUNK {
+            write(&self.bytes)?;
+            self.bytes.clear();
+        }
+        Ok(())
+    }
+}
+
+/// Shards encoded by several threads, handed to the writer in order: a
+/// thread claims the next shard only while fewer than `ahead` wait to be
+/// written, so the buffers stay bounded.
+struct Ordered {
+    state: Mutex<OrderedState>,
+    changed: Condvar,
+    ahead: usize,
+}
+
+#[derive(Default)]
+struct OrderedState {
+    /// The next shard to claim.
+    next: usize,
+    /// The next shard the writer takes.
+    written: usize,
+    /// Shards encoded (None: the walk was aborted there), by index.
+    ready: BTreeMap<usize, Option<Vec<u8>>>,
+    /// Buffers written out, for reuse.
+    spare: Vec<Vec<u8>>,
+    /// The writer gave up (aborted, or a write failed).
+    stopped: bool,
+}
+
+/// A shard claimed by an encoding thread: if the thread does not finish it
+/// (the snapshot was aborted, or it panicked), the writer learns so.
+struct Claim<'o> {
+    ordered: &'o Ordered,
+    index: usize,
+    finished: bool,
+}
+
+impl Claim<'_> {
+    fn buffer(&mut self) -> Vec<u8> {
+        lock(&self.ordered.state).spare.pop().unwrap_or_default()
+    }
+
+    fn finish(mut self, keys: Vec<u8>) {
+        self.finished = true;
+        self.ordered.deliver(self.index, Some(keys));
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.ordered.deliver(self.index, None);
+        }
+    }
+}
+
+impl Ordered {
+    fn new(ahead: usize) -> Ordered {
+        Ordered {
+            state: Mutex::default(),
+            changed: Condvar::new(),
+            ahead,
+        }
+    }
+
+    /// The next shard of `count` to encode; None when all are claimed or
+    /// the writer stopped.
+    fn claim(&self, count: usize) -> Option<Claim<'_>> {
+        let mut state = lock(&self.state);
+        loop {
+            if state.stopped || state.next >= count {
+                return None;
+            }
+            if state.next < state.written + self.ahead {
+                state.next += 1;
+                return Some(Claim {
+                    ordered: self,
+                    index: state.next - 1,
+                    finished: false,
+                });
+            }
+            state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn deliver(&self, index: usize, keys: Option<Vec<u8>>) {
+        lock(&self.state).ready.insert(index, keys);
+        self.changed.notify_all();
+    }
+
+    /// Waits for shard `index`'s bytes; None if its thread gave up.
+    fn take(&self, index: usize) -> Option<Vec<u8>> {
+        let mut state = lock(&self.state);
+        loop {
+            if let Some(keys) = state.ready.remove(&index) {
+                state.written = index + 1;
+                drop(state);
+                self.changed.notify_all();
+                return keys;
+            }
+            state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn recycle(&self, mut keys: Vec<u8>) {
+        keys.clear();
+        lock(&self.state).spare.push(keys);
+    }
+
+    fn stop(&self) {
+        lock(&self.state).stopped = true;
+        self.changed.notify_all();
     }
 }
 
@@ -212,6 +410,7 @@ impl Keyspace {
             keys_total: sizes.iter().map(|(keys, _)| *keys as u64).sum(),
             sizes,
             done: (0..shards).map(|_| Mutex::default()).collect(),
+            moved: (0..shards).map(|_| AtomicBool::new(false)).collect(),
             preimages: (0..self.dbs.len()).map(|_| Mutex::default()).collect(),
             aborted: AtomicBool::new(false),
             keys_done: AtomicU64::new(0),
@@ -283,24 +482,64 @@ impl Keyspace {
         snapshot: &Snapshot,
         write: &mut impl FnMut(&[u8]) -> io::Result<()>,
     ) -> io::Result<bool> {
-        let mut out = Vec::with_capacity(CHUNK * 2);
-        for (db, &(keys, volatile)) in snapshot.sizes.iter().enumerate() {
-            if keys == 0 {
-                continue;
-            }
-            snapshot.encoder.database(&mut out, db, keys, volatile);
-            for shard in 0..SHARDS_PER_DB {
-                if !self.walk_shard(snapshot, db, shard, &mut out) {
+        let shards: Vec<(usize, usize)> = (snapshot.sizes.iter().enumerate())
+            .filter(|(_, &(keys, _))| keys > 0)
+            .flat_map(|(db, _)| (0..SHARDS_PER_DB).map(move |shard| (db, shard)))
+            .collect();
+        let mut out = Output {
+            snapshot,
+            bytes: Vec::with_capacity(CHUNK * 2),
+            db: None,
+        };
+        // Under a key delay (a test hook) the walk is one key at a time,
+        // as Redis's child goes.
+        let threads = match self.config.rdb_key_save_delay() {
+            0 => walker_threads(),
+            _ => 1,
+        };
+        if threads == 1 {
+            for &(db, shard) in &shards {
+                out.start(db);
+                if !self.walk_shard(snapshot, db, shard, &mut out.bytes) {
                     return Ok(false);
                 }
-                out.append(&mut lock(&snapshot.preimages[db]));
-                if out.len() >= CHUNK {
-                    write(&out)?;
-                    out.clear();
+                out.end_shard(db, write)?;
+            }
+        } else {
+            let ordered = Ordered::new(threads * 2);
+            let done = std::thread::scope(|scope| {
+                for _ in 0..threads {
+                    scope.spawn(|| {
+                        while let Some(mut claim) = ordered.claim(shards.len()) {
+                            let (db, shard) = shards[claim.index];
+                            let mut keys = claim.buffer();
+                            if !self.walk_shard(snapshot, db, shard, &mut keys) {
+                                return;
+                            }
+                            claim.finish(keys);
+                        }
+                    });
                 }
+                let result = (|| -> io::Result<bool> {
+                    for (index, &(db, _)) in shards.iter().enumerate() {
+                        let Some(keys) = ordered.take(index) else {
+                            return Ok(false);
+                        };
+                        out.start(db);
+                        out.bytes.extend_from_slice(&keys);
+                        ordered.recycle(keys);
+                        out.end_shard(db, write)?;
+                    }
+                    Ok(true)
+                })();
+                ordered.stop();
+                result
+            })?;
+            if !done {
+                return Ok(false);
             }
         }
-        write(&out)?;
+        write(&out.bytes)?;
         Ok(!snapshot.aborted())
     }
 
@@ -327,54 +566,57 @@ impl Keyspace {
 
     /// Copies one shard's keys not done yet into `out` and marks the shard
     /// done; false if the snapshot was aborted. A big shard, or any shard
-    /// under a key delay, goes in batches, unlocked in between.
+    /// under a key delay, goes in batches in bucket order, unlocked in
+    /// between; the walk starts over (skipping the keys done) when the
+    /// table moved its entries meanwhile.
     fn walk_shard(&self, snapshot: &Snapshot, db: usize, shard: usize, out: &mut Vec<u8>) -> bool {
         let pending = &self.dbs[db].pending[shard];
-        let batched = {
-            let locked = self.write_shard(db, shard);
-            if snapshot.aborted() {
-                return false;
-            }
-            if !pending.load(Ordering::Relaxed) {
-                return true;
-            }
-            if locked.len() <= BATCH && self.config.rdb_key_save_delay() == 0 {
-                snapshot.copy_rest(db, shard, locked.iter(), Some(out));
-                pending.store(false, Ordering::Relaxed);
-                return true;
-            }
-            locked
-                .iter()
-                .map(|(key, _)| key.clone())
-                .collect::<Vec<Key>>()
-        };
         let step = if self.config.rdb_key_save_delay() == 0 {
             BATCH
         } else {
             1
         };
-        for keys in batched.chunks(step) {
+        let mut from = Some(0);
+        loop {
             {
                 let locked = self.write_shard(db, shard);
                 if snapshot.aborted() {
                     return false;
                 }
-                for key in keys {
-                    let entry = locked.get(self.hash(key), key);
-                    snapshot.copy_key(db, shard, key, entry, Some(out));
+                // Done already, or copied whole by a writer (FLUSHDB, SWAPDB).
+                if !pending.load(Ordering::Relaxed) {
+                    return true;
+                }
+                if snapshot.take_moved(db, shard) {
+                    from = Some(0);
+                }
+                match from {
+                    Some(0) if locked.len() <= step && step == BATCH => {
+                        snapshot.copy_rest(db, shard, locked.iter(), Some(out));
+                        from = None;
+                    }
+                    Some(bucket) => {
+                        if bucket == 0 {
+                            // Every key will be marked done: room for them all.
+                            let mut done = snapshot.done(db, shard);
+                            let more = locked.len().saturating_sub(done.len());
+                            done.reserve(more);
+                        }
+                        let entries = locked.entries_in(bucket..locked.buckets());
+                        from = snapshot.copy_batch(db, shard, entries, step, out);
+                    }
+                    None => {}
+                }
+                if from.is_none() {
+                    // Whatever is left was created after the cut, or copied
+                    // already.
+                    snapshot.copy_rest(db, shard, std::iter::empty(), Some(out));
+                    pending.store(false, Ordering::Relaxed);
+                    return true;
                 }
             }
             out.append(&mut lock(&snapshot.preimages[db]));
             self.save_delay(snapshot);
         }
-        let locked = self.write_shard(db, shard);
-        if snapshot.aborted() {
-            return false;
-        }
-        // Whatever is left was created after the cut, or copied already.
-        snapshot.copy_rest(db, shard, std::iter::empty(), Some(out));
-        pending.store(false, Ordering::Relaxed);
-        drop(locked);
-        true
     }
 }

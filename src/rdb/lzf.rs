@@ -36,17 +36,52 @@ fn literal(out: &mut [u8], op: &mut usize, lit: &mut usize, byte: u8) {
     }
 }
 
+thread_local! {
+    /// Offsets of the last position seen per hash (0: none, as position 0
+    /// can never be a back reference: liblzf requires `ref > in_data`),
+    /// all 0 between calls. One per thread, kept: allocating and zeroing
+    /// 256 KB per string was most of a snapshot's CPU time.
+    static HTAB: std::cell::RefCell<Vec<u32>> = std::cell::RefCell::new(vec![0; HSIZE]);
+}
+
 /// `lzf_compress(data, out_len)`: the compressed bytes, or `None` when
 /// they would not fit in `out_len` bytes (Redis asks for at most `len - 4`).
+/// Inputs over 4 GB are not compressed (liblzf's lengths and offsets are
+/// 32-bit).
 pub fn compress(data: &[u8], out_len: usize) -> Option<Vec<u8>> {
     let in_len = data.len();
-    if in_len < 3 || out_len == 0 {
+    if in_len < 3 || out_len == 0 || u32::try_from(in_len).is_err() {
         // liblzf reads two bytes ahead; Redis never compresses under 21.
         return None;
     }
-    // Offsets of the last position seen per hash (0: none, as position 0
-    // can never be a back reference: liblzf requires `ref > in_data`).
-    let mut htab = vec![0usize; HSIZE];
+    HTAB.with(|htab| {
+        let mut htab = htab.borrow_mut();
+        let packed = compress_with(&mut htab, data, out_len);
+        clear(&mut htab, data);
+        packed
+    })
+}
+
+/// Puts `htab` back to all 0 after compressing `data`. The slot written for
+/// a position is the hash of its three bytes (just after a back reference,
+/// or at the start) or of those and the byte before (`next` keeps it in
+/// the hash's top byte), so a short input clears just those two slots.
+fn clear(htab: &mut [u32], data: &[u8]) {
+    if data.len() >= HSIZE / 8 {
+        htab.fill(0);
+        return;
+    }
+    let mut hval = first(data, 0);
+    for ip in 0..data.len() - 2 {
+        hval = next(hval, data, ip);
+        htab[idx(hval)] = 0;
+        htab[idx(next(first(data, ip), data, ip))] = 0;
+    }
+}
+
+/// [`compress`] with `htab` all 0 on entry (left dirty).
+fn compress_with(htab: &mut [u32], data: &[u8], out_len: usize) -> Option<Vec<u8>> {
+    let in_len = data.len();
     let mut out = vec![0u8; out_len];
     let mut op = 1usize; // start run
     let mut lit = 0usize;
@@ -55,8 +90,8 @@ pub fn compress(data: &[u8], out_len: usize) -> Option<Vec<u8>> {
     while ip < in_len - 2 {
         hval = next(hval, data, ip);
         let slot = idx(hval);
-        let reference = htab[slot];
-        htab[slot] = ip;
+        let reference = htab[slot] as usize;
+        htab[slot] = ip as u32;
         let off = ip.wrapping_sub(reference).wrapping_sub(1);
         if reference > 0
             && off < MAX_OFF
@@ -112,10 +147,10 @@ pub fn compress(data: &[u8], out_len: usize) -> Option<Vec<u8>> {
             ip -= 2;
             hval = first(data, ip);
             hval = next(hval, data, ip);
-            htab[idx(hval)] = ip;
+            htab[idx(hval)] = ip as u32;
             ip += 1;
             hval = next(hval, data, ip);
-            htab[idx(hval)] = ip;
+            htab[idx(hval)] = ip as u32;
             ip += 1;
         } else {
             if op >= out_len {
@@ -192,6 +227,21 @@ mod tests {
             assert_eq!(decompress(&c, data.len()), Some(data));
         }
         assert_eq!(compress(b"abcdefghijklmnopqrstuvwxyz", 22), None);
+    }
+
+    #[test]
+    fn the_hash_table_is_left_clear() {
+        let inputs: Vec<Vec<u8>> = vec![
+            b"hello world hello world hello world hello".to_vec(),
+            (0..5000u32).map(|i| (i * 7 % 13) as u8).collect(),
+            (0..300u32).map(|i| (i % 5) as u8 + b'a').collect(),
+            b"abcdefghijklmnopqrstuvwxyz0123456789".to_vec(),
+        ];
+        for data in inputs {
+            let fresh = compress_with(&mut vec![0; HSIZE], &data, data.len() - 4);
+            assert_eq!(compress(&data, data.len() - 4), fresh);
+            HTAB.with(|htab| assert!(htab.borrow().iter().all(|&slot| slot == 0)));
+        }
     }
 
     #[test]
