@@ -50,7 +50,15 @@ impl Drop for Replica {
     /// connection ends at once, without sending what is left, as Redis
     /// frees such a client.
     fn drop(&mut self) {
-        lock(&self.outbox.queue).closed = true;
+        let mut queue = lock(&self.outbox.queue);
+        queue.closed = true;
+        // Freed now, not when the connection's task gets to the close:
+        // the stream leaves `mem_not_counted_for_evict` at once, so its
+        // memory must leave `used_memory` too, or eviction would make up
+        // for it (unit/maxmemory's replica buffer tests).
+        queue.blocks.clear();
+        queue.allocated = queue.in_flight;
+        drop(queue);
         self.outbox.ready.notify_one();
     }
 }
