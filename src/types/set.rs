@@ -188,7 +188,6 @@ impl Member<'_> {
 pub enum Set {
     /// "intset".
     Intset(Intset),
-    /// "hashtable".
     /// "hashtable": members inline up to 22 bytes (see [`CompactBytes`]).
     Table(Box<IndexedDict<CompactBytes>>),
 }
