@@ -142,11 +142,14 @@ fn tables_growing_under_the_walker_change_nothing_in_the_file() {
     let dir = temp_dir("bgsave-growing");
     let ours = Server::start_with(&["--dir", &s(&dir), "--enable-debug-command", "yes"]);
     let mut conn = ours.connect();
+    // DIGEST and DEBUG RELOAD of 900k keys take long in a debug build.
+    conn.set_read_timeout(Duration::from_secs(300));
     // About 1,720 keys a shard, walked in batches: a table of 2,048
     // buckets holds 1,792, so the writes below make most tables grow.
     conn.cmd(&["debug", "populate", "440000", "key", "10"]);
     let want = digest(&mut conn);
     let mut writer = ours.connect();
+    writer.set_read_timeout(Duration::from_secs(300));
     assert_eq!(conn.cmd_str(&["bgsave"]), "+Background saving started\r\n");
     let mut batches = 0;
     while batches < 100 && persistence(&mut conn)["rdb_bgsave_in_progress"] == "1" {

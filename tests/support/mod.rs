@@ -396,6 +396,13 @@ impl Conn {
         self.writer.write_all(bytes).expect("write");
     }
 
+    /// How long a read waits (10 s unless set): for commands over big
+    /// datasets, which a debug build (CI's `cargo test`) runs many times
+    /// slower.
+    pub fn set_read_timeout(&mut self, wait: Duration) {
+        self.writer.set_read_timeout(Some(wait)).expect("timeout");
+    }
+
     /// Sends one command and returns its raw reply bytes.
     pub fn cmd(&mut self, args: &[&str]) -> Vec<u8> {
         let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
