@@ -247,7 +247,7 @@ impl ClientHandle {
 
     /// Subscribed to anything: Redis's `CLIENT_PUBSUB` flag (`P`, type `pubsub`).
     pub fn is_subscriber(&self) -> bool {
-        self.info().subscriptions.iter().any(|&n| n > 0)
+        self.info().is_subscriber()
     }
 
     /// Client eviction may close it (Redis's `clientEvictionAllowed`): not
@@ -328,7 +328,7 @@ impl ClientHandle {
         if info.monitor {
             flags.push('O');
         }
-        if info.subscriptions.iter().any(|&n| n > 0) {
+        if info.is_subscriber() {
             flags.push('P');
         }
         if info.multi.is_some() {
@@ -873,10 +873,10 @@ impl ClientRegistry {
         }
     }
 
-    /// Asks the connections idle for [`park::IDLE_MS`] to park.
-    pub fn park_idle(&self) {
+    /// Asks the connections of `clients` idle for [`park::IDLE_MS`] to park.
+    pub fn park_idle(clients: &[Arc<ClientHandle>]) {
         let now = crate::util::now_ms();
-        for handle in self.all() {
+        for handle in clients {
             handle.ask_to_park_if_idle(now);
         }
     }
@@ -906,6 +906,14 @@ pub mod park {
     /// Redis frees an idle client's query buffer after 2 s
     /// (`clientsCronResizeQueryBuffer`).
     pub const IDLE_MS: u64 = 2000;
+}
+
+impl ClientInfo {
+    /// Subscribed to anything (see [`ClientHandle::is_subscriber`]), for
+    /// callers already holding the info lock.
+    pub fn is_subscriber(&self) -> bool {
+        self.subscriptions.iter().any(|&n| n > 0)
+    }
 }
 
 /// [`ClientHandle::busy_tx`] bits.

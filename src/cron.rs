@@ -89,8 +89,9 @@ pub fn spawn(server: Arc<Server>) {
                 if timeout > 0 {
                     server.clients.close_idle(timeout);
                 }
-                server.clients.memory.sample_peaks(&server.clients.all());
-                server.clients.park_idle();
+                let clients = server.clients.all();
+                server.clients.memory.sample_peaks(&clients);
+                crate::client::ClientRegistry::park_idle(&clients);
                 server.replication.cron(&server.config);
                 server.migrate_sockets.close_idle();
             }

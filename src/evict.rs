@@ -112,8 +112,9 @@ impl Evictor {
     }
 }
 
-/// Redis's `freeMemoryGetNotCountedMemory`: what the replicas' stream holds
-/// (we keep no backlog, so all of it), which eviction must not try to free.
+/// Redis's `freeMemoryGetNotCountedMemory`: what the replicas' outboxes
+/// hold (the backlog, a fixed room, stays counted, as Redis counts the
+/// backlog's size), which eviction must not try to free.
 pub fn not_counted_for_evict(server: &Server) -> u64 {
     server.replication.replica_buffers()
 }

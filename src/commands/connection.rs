@@ -333,7 +333,7 @@ fn type_of(client: &ClientHandle) -> ClientType {
         ClientType::Master
     } else if info.replica {
         ClientType::Replica
-    } else if info.subscriptions.iter().any(|&n| n > 0) {
+    } else if info.is_subscriber() {
         ClientType::PubSub
     } else {
         ClientType::Normal

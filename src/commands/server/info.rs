@@ -337,10 +337,8 @@ fn memory(ctx: &mut Ctx, out: &mut String) {
             ("mem_not_counted_for_evict", &not_counted),
             ("mem_replication_backlog", &0),
             ("mem_total_replication_buffers", &replication_buffers),
-            (
-                "mem_clients_slaves",
-                &ctx.server.replication.replica_buffers(),
-            ),
+            // One read for both: the outboxes are all there is of either.
+            ("mem_clients_slaves", &replication_buffers),
             ("mem_clients_normal", &ctx.server.clients.memory.normal()),
             ("mem_cluster_links", &0),
             ("mem_aof_buffer", &0),
