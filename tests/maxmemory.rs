@@ -274,11 +274,6 @@ fn evictions_fire_the_evicted_event() {
 fn a_fresh_server_uses_little_memory() {
     let server = Server::start();
     let mut conn = server.connect();
-    let info = conn.cmd_str(&["INFO", "memory"]);
-    let used: u64 = info
-        .split("\r\n")
-        .find_map(|l| l.strip_prefix("used_memory:"))
-        .and_then(|v| v.parse().ok())
-        .expect("used_memory");
+    let used = info_field(&mut conn, "used_memory");
     assert!(used < 2 << 20, "used_memory:{used} at start");
 }

@@ -539,15 +539,6 @@ fn a_dropped_link_resumes_with_a_partial_resync() {
     assert_eq!(syncs(&mut theirs)[1], "1");
 }
 
-/// An INFO memory field.
-fn memory_field(conn: &mut Conn, field: &str) -> i64 {
-    let info = conn.cmd_str(&["INFO", "memory"]);
-    info.split("\r\n")
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no {field} in {info}"))
-}
-
 /// A replica's link is a `slave` client (flag `S`) whose waiting stream is
 /// counted as Redis counts it: in `mem_clients_slaves` and
 /// `mem_not_counted_for_evict`, so that what a stalled replica has not
@@ -570,7 +561,8 @@ fn a_stalled_replicas_stream_is_counted_apart_and_freed_by_client_kill() {
     m.cmd(&["SET", "k", "v"]);
     assert_eq!(m.cmd_str(&["WAIT", "1", "5000"]), ":1\r\n");
     let counted = |m: &mut Conn| {
-        memory_field(m, "used_memory") - memory_field(m, "mem_not_counted_for_evict")
+        m.info_number("memory", "used_memory")
+            - m.info_number("memory", "mem_not_counted_for_evict")
     };
     let before = counted(&mut m);
     let stop = |signal: &str| {
@@ -593,15 +585,18 @@ fn a_stalled_replicas_stream_is_counted_apart_and_freed_by_client_kill() {
             assert_eq!(m.read_reply(), b"+OK\r\n");
         }
     }
-    let waiting = memory_field(&mut m, "mem_clients_slaves");
+    let waiting = m.info_number("memory", "mem_clients_slaves");
     let grown = counted(&mut m) - before;
     stop("-CONT");
     assert!(waiting > 4 << 20, "mem_clients_slaves:{waiting}");
-    assert_eq!(memory_field(&mut m, "mem_not_counted_for_evict"), waiting);
+    assert_eq!(
+        m.info_number("memory", "mem_not_counted_for_evict"),
+        waiting
+    );
     assert!(
         grown.abs() < 64 << 10,
         "used_memory less the stream grew by {grown}"
     );
     assert_eq!(m.cmd_str(&["CLIENT", "KILL", "TYPE", "slave"]), ":1\r\n");
-    assert_eq!(memory_field(&mut m, "mem_clients_slaves"), 0);
+    assert_eq!(m.info_number("memory", "mem_clients_slaves"), 0);
 }

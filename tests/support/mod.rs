@@ -396,6 +396,15 @@ impl Conn {
         self.writer.write_all(bytes).expect("write");
     }
 
+    /// A numeric field of `INFO section`.
+    pub fn info_number(&mut self, section: &str, name: &str) -> i64 {
+        let info = self.cmd_str(&["INFO", section]);
+        info.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no numeric {name} in INFO {section}: {info}"))
+    }
+
     /// How long a read waits (10 s unless set): for commands over big
     /// datasets, which a debug build (CI's `cargo test`) runs many times
     /// slower.
