@@ -40,8 +40,11 @@ const MAX_HZ: i64 = 500;
 /// Redis `CONFIG_REPL_BACKLOG_MIN_SIZE`.
 const REPL_BACKLOG_MIN_SIZE: i64 = 16 * 1024;
 
-/// Our default for `bind` (Redis's is `* -::*`).
-const DEFAULT_BIND: &[&str] = &["127.0.0.1"];
+/// Redis's default `bind` when no config file sets one: every IPv4
+/// address and, where the machine has IPv6, every IPv6 one; protected mode
+/// then serves only loopback clients while the default user has no
+/// password.
+const DEFAULT_BIND: &[&str] = &["*", "-::*"];
 /// Our default `save` points: none. reddish keeps its data in memory only
 /// (README), so it promises no snapshots; Redis's default is 3600 1 300 100
 /// 60 10000.
@@ -299,8 +302,9 @@ impl Config {
         self.file.get().map(PathBuf::as_path)
     }
 
-    /// All settings at their defaults: Redis 7.0's compiled-in ones, except
-    /// `bind` (127.0.0.1); `dir` is the current directory.
+    /// All settings at their defaults: Redis 7.0's compiled-in ones (but
+    /// no save points: reddish keeps data in memory unless told); `dir` is
+    /// the current directory.
     pub fn new() -> Config {
         let nums = std::array::from_fn(|i| {
             AtomicI64::new(match TABLE[i].kind {

@@ -349,24 +349,64 @@ impl Server {
     /// Established connections stay, as in Redis. `tls`: the TLS port's
     /// listeners (CONFIG SET tls-port).
     pub fn listen_on(&self, port: u16, tls: bool) -> std::io::Result<()> {
-        let listeners = self.new_listeners(port, tls)?;
+        let listeners = self.new_listeners(&self.config.bind(), port, tls)?;
         self.serve_instead(tls, listeners)
     }
 
     /// Redis's `changeBindAddr` (CONFIG SET bind): the TCP port and the TLS
     /// port listen on the `bind` addresses now set; an address listened on
-    /// already keeps its socket. Nothing changes when a bind fails.
-    pub fn rebind(&self) -> std::io::Result<()> {
-        let tcp = self.new_listeners(self.config.port(), false)?;
-        let tls = self.new_listeners(self.config.tls_port(), true)?;
+    /// already keeps its socket. When a new address overlaps one listened
+    /// on (`*` holds the port on 127.0.0.1 too), the old listeners stop
+    /// first, as Redis closes them before binding, and listen again on
+    /// `old_bind` if the new addresses still fail. Otherwise nothing
+    /// changes when a bind fails.
+    pub fn rebind(&self, old_bind: &[String]) -> std::io::Result<()> {
+        let listen = |bind: &[String]| -> std::io::Result<_> {
+            Ok((
+                self.new_listeners(bind, self.config.port(), false)?,
+                self.new_listeners(bind, self.config.tls_port(), true)?,
+            ))
+        };
+        let (tcp, tls) = match listen(&self.config.bind()) {
+            Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) => {
+                self.stop_listening();
+                match listen(&self.config.bind()) {
+                    Ok(listeners) => listeners,
+                    Err(e) => {
+                        if let Ok((tcp, tls)) = listen(old_bind) {
+                            let _ = self.serve_instead(false, tcp);
+                            let _ = self.serve_instead(true, tls);
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+            listeners => listeners?,
+        };
         self.serve_instead(false, tcp)?;
         self.serve_instead(true, tls)
     }
 
-    /// Listeners on every `bind` address for `port` (none for port 0),
+    /// Takes every TCP and TLS listener out of the listening state now
+    /// (`shutdown`, which the accept loops see as the end of their
+    /// listener): a socket bound with SO_REUSEADDR that does not listen
+    /// leaves its address free for a new listener.
+    fn stop_listening(&self) {
+        let mut bound = crate::util::lock(&self.bound);
+        for listener in bound.iter_mut().flat_map(|listeners| listeners.drain(..)) {
+            let _ = socket2::SockRef::from(&listener).shutdown(std::net::Shutdown::Read);
+        }
+    }
+
+    /// Listeners on every address of `bind` for `port` (none for port 0),
     /// reusing (duplicating) the ones of the same address and port that
     /// are open now.
-    fn new_listeners(&self, port: u16, tls: bool) -> std::io::Result<Vec<std::net::TcpListener>> {
+    fn new_listeners(
+        &self,
+        bind: &[String],
+        port: u16,
+        tls: bool,
+    ) -> std::io::Result<Vec<std::net::TcpListener>> {
         let mut listeners = Vec::new();
         if port == 0 {
             // Port 0 listens nowhere (only at start-up does reddish's port 0
@@ -374,7 +414,7 @@ impl Server {
             return Ok(listeners);
         }
         let bound = crate::util::lock(&self.bound);
-        for addr in self.config.bind() {
+        for addr in bind {
             let optional = addr.starts_with('-');
             let at = match resolve(addr.trim_start_matches('-'), port) {
                 Ok(at) => at,
@@ -669,7 +709,8 @@ fn bind_port(server: &Server, mut port: u16, tls: bool) -> std::io::Result<Vec<T
     let kind = if tls { "TLS" } else { "TCP" };
     for addr in server.config.bind() {
         let optional = addr.starts_with('-');
-        let listener = match resolve(addr.trim_start_matches('-'), port)
+        let addr = addr.trim_start_matches('-');
+        let listener = match resolve(addr, port)
             .and_then(|at| listen(at, server.config.tcp_backlog()))
             .and_then(|listener| {
                 let duplicate = listener.try_clone()?;
@@ -933,6 +974,8 @@ async fn accept_loop(
             Ok((socket, addr)) => {
                 loops.deal(&server, Accepted::Tcp(socket, addr, tls));
             }
+            // Shut down by `Server::stop_listening`: its replacement comes.
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return,
             Err(e) => {
                 // Out of file descriptors and the like: back off instead of spinning.
                 tracing::warn!("accept failed: {e}");

@@ -359,7 +359,7 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
     }
     if config.bind() != old_bind {
-        if let Err(e) = ctx.server.rebind() {
+        if let Err(e) = ctx.server.rebind(&old_bind) {
             tracing::warn!("Failed to bind: {e}");
             return failed("bind", "Failed to bind to specified addresses.");
         }
