@@ -32,16 +32,18 @@ use crate::pubsub::ClientSubs;
 /// What other connections may read about a client (CLIENT LIST, CLIENT INFO).
 #[derive(Debug, Clone)]
 pub struct ClientInfo {
-    pub name: Option<Bytes>,
-    pub lib_name: Option<Bytes>,
-    pub lib_ver: Option<Bytes>,
+    /// CLIENT SETNAME, CLIENT SETINFO: boxed slices, the smallest owner of
+    /// bytes (every connection's handle holds these three).
+    pub name: Option<Box<[u8]>>,
+    pub lib_name: Option<Box<[u8]>>,
+    pub lib_ver: Option<Box<[u8]>>,
     pub db: usize,
     pub resp: Resp,
     pub last_cmd: String,
     /// CLIENT NO-EVICT ON: flag `e` in CLIENT LIST. RESET keeps it, as Redis does.
     pub no_evict: bool,
     /// Channels, patterns and shard channels subscribed to (`sub=`, `psub=`, `ssub=`).
-    pub subscriptions: [usize; 3],
+    pub subscriptions: [u32; 3],
     /// Commands queued since MULTI (`multi=`, flag `x`); None outside MULTI.
     pub multi: Option<usize>,
     /// In MONITOR mode (flag `O`).
@@ -84,7 +86,7 @@ pub struct ClientHandle {
     pub doorbell: Doorbell,
     /// A watched key was touched (Redis's `CLIENT_DIRTY_CAS`, flag `d`):
     /// set by whichever client writes the key, read by EXEC.
-    pub dirty_cas: Arc<AtomicBool>,
+    dirty_cas: AtomicBool,
     /// What a busy script's loop did to this client's transaction while its
     /// task could not run ([`busy_tx`] bits), applied by `commands::execute`
     /// on the client's next command.
@@ -107,6 +109,12 @@ pub struct ClientHandle {
     /// The client's mailbox, for pushes from outside its connection
     /// (client-side caching). Weak: the mailbox holds this handle.
     mailbox: std::sync::OnceLock<std::sync::Weak<crate::pubsub::Subscriber>>,
+}
+
+impl crate::keyspace::DirtyCas for ClientHandle {
+    fn dirty_cas(&self) -> &AtomicBool {
+        &self.dirty_cas
+    }
 }
 
 /// When a client's pending output first went over its class's soft limit
@@ -264,7 +272,7 @@ impl ClientHandle {
     /// (replies and queued pushes) is `omem`, in `oll` blocks.
     pub fn describe(&self) -> String {
         let info = self.info();
-        let text = |b: &Option<Bytes>| {
+        let text = |b: &Option<Box<[u8]>>| {
             b.as_deref()
                 .map(String::from_utf8_lossy)
                 .unwrap_or_default()
@@ -696,7 +704,8 @@ impl Client {
     /// Watches `key` in the selected database (Redis's `watchForKey`);
     /// `expired` when it is there but past its TTL.
     pub fn watch(&mut self, watches: &Watches, key: &[u8], expired: bool) {
-        if watches.watch(self.db, key, self.id, &self.handle.dirty_cas, expired) {
+        let dirty: Arc<dyn crate::keyspace::DirtyCas> = self.handle.clone();
+        if watches.watch(self.db, key, self.id, &dirty, expired) {
             self.tx.watched.push((self.db, Bytes::copy_from_slice(key)));
             self.tx.watched_key_bytes += key.len();
         }
@@ -790,7 +799,7 @@ impl ClientRegistry {
             killed: AtomicBool::new(false),
             park: std::sync::atomic::AtomicU8::new(park::ACTIVE),
             doorbell: Doorbell::default(),
-            dirty_cas: Arc::new(AtomicBool::new(false)),
+            dirty_cas: AtomicBool::new(false),
             busy_tx: std::sync::atomic::AtomicU8::new(0),
             authenticated: AtomicBool::new(true),
             block_signal: Arc::default(),

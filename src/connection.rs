@@ -235,12 +235,29 @@ async fn serve(server: Arc<Server>, mut socket: Transport, addr: PeerAddr, laddr
         client.set_authenticated(true);
     }
     tracing::debug!("Accepted {addr}");
-    // A kill (CLIENT KILL, an output buffer limit) ends the connection even
-    // while it waits on a write to a client that does not read.
-    let handle = client.handle.clone();
-    let result = loop {
-        // Boxed: the read loop's state lives only while the client is
-        // active, not while it is parked (`client::park`).
+    // A task of its own: this one (the TLS handshake, the checks above)
+    // ends, and its state with it.
+    tokio::spawn(serve_client(server, socket, client));
+}
+
+/// Serves `client` until it closes, or parks (`client::park`): then a
+/// small task holds the client and its socket ([`wait_parked`]) and this
+/// one ends, so an idle connection does not keep this task's state. An
+/// async block rather than an async fn (here and in [`wait_parked`]): what
+/// it captures is its only copy of the client, where an async fn's
+/// coroutine would also keep its arguments' moved-to locals.
+fn serve_client(
+    server: Arc<Server>,
+    mut socket: Transport,
+    mut client: Client,
+) -> impl std::future::Future<Output = ()> + Send {
+    async move {
+        // A kill (CLIENT KILL, an output buffer limit) ends the connection
+        // even while it waits on a write to a client that does not read.
+        let handle = client.handle.clone();
+        // Boxed: the read loop's state is not part of this task's
+        // allocation, which stays small for the clients that never run a
+        // command.
         let ran = tokio::select! {
             biased;
             _ = handle.killed() => Ok(Ran::Closed),
@@ -249,19 +266,38 @@ async fn serve(server: Arc<Server>, mut socket: Transport, addr: PeerAddr, laddr
         match ran {
             Ok(Ran::Parked) => {
                 handle.set_park_state(park::PARKED);
-                let woke = tokio::select! {
-                    ready = socket.readable() => ready,
-                    () = handle.rung() => Ok(()),
-                };
-                handle.set_park_state(park::ACTIVE);
-                if let Err(e) = woke {
-                    break Err(e);
-                }
+                tokio::spawn(wait_parked(server, socket, client));
             }
-            Ok(Ran::Closed) => break Ok(()),
-            Err(e) => break Err(e),
+            Ok(Ran::Closed) => close(&server, client, Ok(())),
+            Err(e) => close(&server, client, Err(e)),
         }
-    };
+    }
+}
+
+/// A parked connection: waits for its socket to have something or its
+/// doorbell to ring (a kill, a push), then a new task serves it.
+fn wait_parked(
+    server: Arc<Server>,
+    socket: Transport,
+    client: Client,
+) -> impl std::future::Future<Output = ()> + Send {
+    async move {
+        let woke = tokio::select! {
+            ready = socket.readable() => ready,
+            () = client.handle.rung() => Ok(()),
+        };
+        client.handle.set_park_state(park::ACTIVE);
+        match woke {
+            Ok(()) => {
+                tokio::spawn(serve_client(server, socket, client));
+            }
+            Err(e) => close(&server, client, Err(e)),
+        }
+    }
+}
+
+/// A connection's end: the client leaves everything it took part in.
+fn close(server: &Server, mut client: Client, result: std::io::Result<()>) {
     if let Err(e) = result {
         tracing::debug!(id = client.id, "connection error: {e}");
     }
@@ -278,7 +314,11 @@ async fn serve(server: Arc<Server>, mut socket: Transport, addr: PeerAddr, laddr
         .leave(client.id, &signal, &mut client.block, Vec::new());
     client.discard(&server.keyspace.watches);
     server.clients.unregister(client.id);
-    tracing::debug!("Client closed connection id={} addr={addr}", client.id);
+    tracing::debug!(
+        "Client closed connection id={} addr={}",
+        client.id,
+        client.handle.addr
+    );
 }
 
 /// How [`run`] ended.

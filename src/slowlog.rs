@@ -86,7 +86,10 @@ impl SlowLog {
             let info = client.handle.info();
             (
                 client.handle.addr.to_string(),
-                info.name.clone().unwrap_or_default(),
+                info.name
+                    .as_deref()
+                    .map(Bytes::copy_from_slice)
+                    .unwrap_or_default(),
             )
         };
         let mut log = self.lock();

@@ -134,7 +134,7 @@ fn set_name(ctx: &mut Ctx, name: &[u8]) -> Result<(), Reply> {
             "ERR Client names cannot contain spaces, newlines or special characters.",
         ));
     }
-    ctx.client.handle.info().name = (!name.is_empty()).then(|| Bytes::copy_from_slice(name));
+    ctx.client.handle.info().name = (!name.is_empty()).then(|| name.into());
     Ok(())
 }
 
@@ -262,8 +262,10 @@ fn client_getname(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
         .handle
         .info()
         .name
-        .clone()
-        .map_or(Reply::Null, Reply::Bulk))
+        .as_deref()
+        .map_or(Reply::Null, |name| {
+            Reply::Bulk(Bytes::copy_from_slice(name))
+        }))
 }
 
 /// CLIENT SETINFO LIB-NAME|LIB-VER value, as Redis 7.2's `clientSetinfoCommand`.
@@ -284,7 +286,7 @@ fn client_setinfo(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             b" cannot contain spaces, newlines or special characters.",
         ]));
     }
-    *slot = (!value.is_empty()).then(|| Bytes::copy_from_slice(value));
+    *slot = (!value.is_empty()).then(|| (*value).into());
     Ok(Reply::OK)
 }
 

@@ -28,7 +28,7 @@ use shard::Lookup;
 pub(crate) use shard::Shard;
 pub use value::{Access, AccessMode, Entry, Key, StringValue, Value};
 use watch::Presence;
-pub use watch::Watches;
+pub use watch::{DirtyCas, Watches};
 
 use crate::blocking::Blocking;
 use crate::config::{notify, Config};

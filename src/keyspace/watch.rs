@@ -16,21 +16,34 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{Key, KeyHasher};
 
+/// Where a watcher's dirty flag lives: the client's handle, which the
+/// registry keeps alive while the client watches (a flag allocated apart
+/// would cost every connection an allocation).
+pub trait DirtyCas: Send + Sync {
+    fn dirty_cas(&self) -> &AtomicBool;
+}
+
+impl DirtyCas for AtomicBool {
+    fn dirty_cas(&self) -> &AtomicBool {
+        self
+    }
+}
+
 /// One client watching one key.
 struct Watcher {
     client: u64,
-    dirty: Arc<AtomicBool>,
+    dirty: Arc<dyn DirtyCas>,
     /// The key was expired but not yet reclaimed when watched (`wk->expired`).
     expired: bool,
 }
 
 impl Watcher {
     fn is_dirty(&self) -> bool {
-        self.dirty.load(Ordering::Relaxed)
+        self.dirty.dirty_cas().load(Ordering::Relaxed)
     }
 
     fn set_dirty(&self) {
-        self.dirty.store(true, Ordering::Relaxed);
+        self.dirty.dirty_cas().store(true, Ordering::Relaxed);
     }
 }
 
@@ -75,7 +88,7 @@ impl Watches {
         db: usize,
         key: &[u8],
         client: u64,
-        dirty: &Arc<AtomicBool>,
+        dirty: &Arc<dyn DirtyCas>,
         expired: bool,
     ) -> bool {
         let Some(mut map) = self.db(db) else {
@@ -190,7 +203,7 @@ impl Watches {
 mod tests {
     use super::*;
 
-    fn flag() -> Arc<AtomicBool> {
+    fn flag() -> Arc<dyn DirtyCas> {
         Arc::new(AtomicBool::new(false))
     }
 
@@ -212,7 +225,7 @@ mod tests {
             .all(|m| m.lock().is_ok_and(|m| m.is_empty())));
         // Nobody watches: a write touches no one.
         watches.touch(0, b"k", true);
-        assert!(!a.load(Ordering::Relaxed));
+        assert!(!a.dirty_cas().load(Ordering::Relaxed));
     }
 
     #[test]
