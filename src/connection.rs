@@ -246,6 +246,7 @@ async fn serve(server: Arc<Server>, mut socket: Transport, addr: PeerAddr, laddr
 /// async block rather than an async fn (here and in [`wait_parked`]): what
 /// it captures is its only copy of the client, where an async fn's
 /// coroutine would also keep its arguments' moved-to locals.
+#[allow(clippy::manual_async_fn)]
 fn serve_client(
     server: Arc<Server>,
     mut socket: Transport,
@@ -276,6 +277,8 @@ fn serve_client(
 
 /// A parked connection: waits for its socket to have something or its
 /// doorbell to ring (a kill, a push), then a new task serves it.
+// Not an async fn: see `serve_client`.
+#[allow(clippy::manual_async_fn)]
 fn wait_parked(
     server: Arc<Server>,
     socket: Transport,

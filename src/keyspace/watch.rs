@@ -236,10 +236,16 @@ mod tests {
         watches.watch(0, b"k", 2, &live, false);
         // The expired key is still there: Redis's loop stops at the first watcher.
         watches.touch(0, b"k", true);
-        assert!(!expired.dirty_cas().load(Ordering::Relaxed) && !live.dirty_cas().load(Ordering::Relaxed));
+        assert!(
+            !expired.dirty_cas().load(Ordering::Relaxed)
+                && !live.dirty_cas().load(Ordering::Relaxed)
+        );
         // Reclaimed: no change for the first watcher, a change for the second.
         watches.touch(0, b"k", false);
-        assert!(!expired.dirty_cas().load(Ordering::Relaxed) && live.dirty_cas().load(Ordering::Relaxed));
+        assert!(
+            !expired.dirty_cas().load(Ordering::Relaxed)
+                && live.dirty_cas().load(Ordering::Relaxed)
+        );
         // Now the key is "no key" for the first watcher: writing it is a change.
         watches.touch(0, b"k", true);
         assert!(expired.dirty_cas().load(Ordering::Relaxed));
