@@ -172,6 +172,46 @@ pub struct ClientBlock {
     pub tickets: Vec<Arc<Ticket>>,
 }
 
+impl ClientBlock {
+    const EMPTY: ClientBlock = ClientBlock {
+        pending: None,
+        keys: Vec::new(),
+        final_error: false,
+        stream: None,
+        tickets: Vec::new(),
+    };
+}
+
+/// What a client that never blocked reads as its blocking state.
+static NEVER_BLOCKED: ClientBlock = ClientBlock::EMPTY;
+
+/// A client's [`ClientBlock`], allocated the first time it is written (the
+/// client blocks): most clients never do, and every connection, idle ones
+/// included, carries this field. Reading it before shows an empty state.
+#[derive(Default)]
+pub struct LazyBlock(Option<Box<ClientBlock>>);
+
+impl LazyBlock {
+    /// Takes the state out (a closing connection), allocating nothing.
+    pub fn take(&mut self) -> ClientBlock {
+        self.0.take().map_or(ClientBlock::EMPTY, |block| *block)
+    }
+}
+
+impl std::ops::Deref for LazyBlock {
+    type Target = ClientBlock;
+
+    fn deref(&self) -> &ClientBlock {
+        self.0.as_deref().unwrap_or(&NEVER_BLOCKED)
+    }
+}
+
+impl std::ops::DerefMut for LazyBlock {
+    fn deref_mut(&mut self) -> &mut ClientBlock {
+        self.0.get_or_insert_with(Box::default)
+    }
+}
+
 /// What a blocked XREAD/XREADGROUP remembers between its runs.
 pub struct StreamWait {
     pub ids: Vec<crate::types::stream::StreamId>,

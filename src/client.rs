@@ -23,7 +23,7 @@ pub fn is_local_peer(peer: SocketAddr) -> bool {
     }
 }
 
-use crate::blocking::{BlockSignal, ClientBlock};
+use crate::blocking::{BlockSignal, LazyBlock};
 use crate::commands::Command;
 use crate::keyspace::Watches;
 use crate::protocol::{own_args, Resp};
@@ -502,7 +502,7 @@ pub struct Client {
     /// a request in the query buffer until it has run.
     pub query_len: usize,
     /// The keys this client is blocked on (BLPOP, ...).
-    pub block: ClientBlock,
+    pub block: LazyBlock,
     /// The wait for the blocked clients its last command woke: its reply
     /// and next command come after their answers.
     pub woke: Option<Arc<crate::blocking::Ticket>>,
@@ -530,10 +530,11 @@ pub struct Client {
     /// (`$EOF:<mark>`), so it can be streamed as it is walked.
     pub capa_eof: bool,
     /// Set by SYNC/PSYNC: the connection becomes a replica link.
-    pub replica: Option<crate::replication::ReplicaStart>,
+    /// Boxed, as `wait_acks`: rare, and every connection carries the field.
+    pub replica: Option<Box<crate::replication::ReplicaStart>>,
     /// Set by WAIT when too few replicas acknowledged: the connection
     /// waits for more (`crate::replication::WaitAcks`).
-    pub wait_acks: Option<crate::replication::WaitAcks>,
+    pub wait_acks: Option<Box<crate::replication::WaitAcks>>,
     /// Replays the AOF (Redis's fake AOF client): runs while the server
     /// loads, and what it runs is not propagated again.
     pub replaying: bool,
@@ -825,7 +826,7 @@ impl ClientRegistry {
             in_script: false,
             error_counted: false,
             woke: None,
-            block: ClientBlock::default(),
+            block: LazyBlock::default(),
             authenticated: true,
             permissions: user.state(),
             acl_epoch: acl.epoch(),

@@ -311,10 +311,11 @@ fn close(server: &Server, mut client: Client, result: std::io::Result<()>) {
     server.monitors.remove(client.id);
     server.replication.remove(client.id);
     let signal = client.handle.block_signal.clone();
+    let mut block = client.block.take();
     server
         .keyspace
         .blocking
-        .leave(client.id, &signal, &mut client.block, Vec::new());
+        .leave(client.id, &signal, &mut block, Vec::new());
     client.discard(&server.keyspace.watches);
     server.clients.unregister(client.id);
     tracing::debug!(
@@ -472,7 +473,7 @@ async fn run(server: &Server, client: &mut Client, socket: &mut Transport) -> st
             // and its memory is a replica's (`mem_clients_slaves`).
             server.clients.memory.detach(&handle);
             handle.info().replica = true;
-            Box::pin(crate::replication::serve(socket, start)).await?;
+            Box::pin(crate::replication::serve(socket, *start)).await?;
             return Ok(Ran::Closed);
         }
         // A read that filled all the room offered likely left more of a big

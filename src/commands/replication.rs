@@ -81,13 +81,13 @@ fn wait(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if acked as i64 >= wanted || ctx.client.in_multi() {
         return Ok(Reply::from(acked as i64));
     }
-    ctx.client.wait_acks = Some(WaitAcks {
+    ctx.client.wait_acks = Some(Box::new(WaitAcks {
         replicas: usize::try_from(wanted).unwrap_or(usize::MAX),
         offset,
         deadline: (timeout > 0).then(|| {
             tokio::time::Instant::now() + std::time::Duration::from_millis(timeout as u64)
         }),
-    });
+    }));
     Ok(Reply::from(acked as i64))
 }
 
@@ -117,13 +117,13 @@ fn psync(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
         return full_sync(ctx, true);
     };
-    ctx.client.replica = Some(ReplicaStart {
+    ctx.client.replica = Some(Box::new(ReplicaStart {
         preamble,
         stream_on_ack: false,
         snapshot: None,
         stream,
         acked,
-    });
+    }));
     ctx.client.skip_reply = true;
     Ok(Reply::OK)
 }
@@ -162,13 +162,13 @@ fn full_sync(ctx: &mut Ctx, psync: bool) -> CmdResult {
         preamble.extend_from_slice(format!("${}\r\n", snapshot.len()).as_bytes());
         preamble.extend_from_slice(&snapshot);
     }
-    ctx.client.replica = Some(ReplicaStart {
+    ctx.client.replica = Some(Box::new(ReplicaStart {
         preamble,
         stream_on_ack: eof && background.is_some(),
         snapshot: background,
         stream,
         acked,
-    });
+    }));
     // The preamble is the answer; the connection writes it.
     ctx.client.skip_reply = true;
     Ok(Reply::OK)
