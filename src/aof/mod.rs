@@ -24,6 +24,7 @@
 //! Rewrites ([`rewrite`]) and loading ([`load`]) follow `aof.c`'s steps
 //! and log lines.
 
+mod commit;
 pub mod load;
 pub mod manifest;
 pub mod rewrite;
@@ -37,10 +38,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 pub(crate) use crate::util::lock;
 use std::time::Duration;
 
-use tokio::sync::watch;
-
 use crate::config::Config;
 use crate::propagate::{Propagation, Sink, Target};
+pub use commit::end_of_round;
 use manifest::Manifest;
 
 /// A failure already logged that must stop the server (Redis `exit(1)`s).
@@ -113,6 +113,8 @@ struct FsyncQueue {
     /// The highest offset a client waits to see durable.
     requested: u64,
     running: bool,
+    /// The thread waits for a request (a request must wake it).
+    idle: bool,
 }
 
 pub struct Aof {
@@ -128,7 +130,10 @@ pub struct Aof {
     /// Logical offsets: accepted into the buffer, written, fsynced.
     appended: AtomicU64,
     written: AtomicU64,
-    durable: watch::Sender<u64>,
+    durable: AtomicU64,
+    /// The event loops whose clients have waited for the AOF, woken when
+    /// `durable` rises ([`commit`]).
+    loops: Mutex<Vec<Arc<commit::LoopSlot>>>,
     fsync: Mutex<FsyncQueue>,
     fsync_wake: Condvar,
     pub stats: Stats,
@@ -168,7 +173,8 @@ impl Aof {
             write_lock: Mutex::new(()),
             appended: AtomicU64::new(0),
             written: AtomicU64::new(0),
-            durable: watch::channel(0).0,
+            durable: AtomicU64::new(0),
+            loops: Mutex::default(),
             fsync: Mutex::default(),
             fsync_wake: Condvar::new(),
             flush_sleep_us: AtomicU64::new(0),
@@ -304,7 +310,7 @@ impl Aof {
                 }
                 if self.config.appendfsync() == "no" {
                     // Nothing waits for an fsync: written is as good as it gets.
-                    self.durable.send_replace(end);
+                    self.raise_durable(end);
                 }
             }
             Err(e) => {
@@ -340,28 +346,40 @@ impl Aof {
 
     /// Called before a connection writes replies: every write made so far
     /// (by anyone: a reply may show another client's write) reaches the
-    /// file, and with `appendfsync always` the disk. One atomic load when
-    /// nothing is pending.
-    pub async fn settle(&self) {
+    /// file, and with `appendfsync always` the disk, at the end of the event
+    /// loop's round ([`commit`]). One atomic load when nothing is pending.
+    pub async fn settle(self: &Arc<Self>) {
         let target = self.appended.load(Ordering::Acquire);
-        if target <= *self.durable.borrow() {
+        if target <= self.durable.load(Ordering::Acquire) {
             return;
         }
-        if self.written.load(Ordering::Acquire) < target {
-            self.write_pending(false);
+        commit::Settle {
+            aof: self.clone(),
+            target,
+            queued: None,
         }
-        if !self.must_sync() || !self.stats.last_write_ok.load(Ordering::Relaxed) {
-            return;
-        }
-        {
-            let mut q = lock(&self.fsync);
-            if q.requested < target {
-                q.requested = target;
+        .await;
+    }
+
+    /// Asks the fsync thread for an fsync covering `target` (written
+    /// already): the running one's successor when one runs.
+    fn request_fsync(&self, target: u64) {
+        let mut q = lock(&self.fsync);
+        if q.requested < target {
+            q.requested = target;
+            if q.idle {
                 self.fsync_wake.notify_one();
             }
         }
-        let mut rx = self.durable.subscribe();
-        let _ = rx.wait_for(|&durable| durable >= target).await;
+    }
+
+    /// Records bytes up to `upto` as durable and wakes the loops waiting.
+    fn raise_durable(&self, upto: u64) {
+        if self.durable.fetch_max(upto, Ordering::AcqRel) < upto {
+            for slot in lock(&self.loops).iter() {
+                slot.wake();
+            }
+        }
     }
 
     /// The fsync thread: fsyncs on request (always) or once a second
@@ -372,7 +390,7 @@ impl Aof {
             {
                 let mut q = lock(&self.fsync);
                 loop {
-                    let durable = *self.durable.borrow();
+                    let durable = self.durable.load(Ordering::Acquire);
                     let asked = q.requested > durable;
                     let second = self.config.appendfsync() == "everysec"
                         && last.elapsed() >= Duration::from_secs(1)
@@ -380,11 +398,13 @@ impl Aof {
                     if asked || second {
                         break;
                     }
+                    q.idle = true;
                     q = self
                         .fsync_wake
                         .wait_timeout(q, Duration::from_millis(100))
                         .map(|(q, _)| q)
                         .unwrap_or_else(|e| e.into_inner().0);
+                    q.idle = false;
                 }
                 q.running = true;
             }
@@ -396,7 +416,8 @@ impl Aof {
                 last = std::time::Instant::now();
                 continue;
             }
-            // Write what the always clients wait for, then sync it all.
+            // What the loops appended since they asked goes too: its
+            // clients then find it durable when their round ends.
             self.write_pending(true);
             let (file, upto) = {
                 let _w = lock(&self.write_lock);
@@ -420,13 +441,7 @@ impl Aof {
             lock(&self.fsync).running = false;
             last = std::time::Instant::now();
             if ok.is_ok() {
-                self.durable.send_if_modified(|d| {
-                    let raise = upto > *d;
-                    if raise {
-                        *d = upto;
-                    }
-                    raise
-                });
+                self.raise_durable(upto);
             }
             if self.config.appendfsync() == "everysec" {
                 // A write postponed behind this fsync goes now.
@@ -444,12 +459,7 @@ impl Aof {
         let mut inner = self.lock();
         if let Some(old) = inner.file.take() {
             if old.sync_data().is_ok() {
-                let written = self.written.load(Ordering::Acquire);
-                self.durable.send_if_modified(|d| {
-                    let raise = written > *d;
-                    *d = (*d).max(written);
-                    raise
-                });
+                self.raise_durable(self.written.load(Ordering::Acquire));
             }
         }
         inner.file = file.map(Arc::new);
@@ -483,8 +493,7 @@ impl Aof {
         let _w = lock(&self.write_lock);
         if let Some(file) = self.lock().file.clone() {
             if file.sync_data().is_ok() {
-                self.durable
-                    .send_replace(self.written.load(Ordering::Acquire));
+                self.raise_durable(self.written.load(Ordering::Acquire));
             }
         }
     }
@@ -506,7 +515,7 @@ impl Aof {
         inner.buf.clear();
         let appended = self.appended.load(Ordering::Acquire);
         self.written.store(appended, Ordering::Release);
-        self.durable.send_replace(appended);
+        self.raise_durable(appended);
     }
 
     /// Redis's `startAppendOnly` (CONFIG SET appendonly yes): the base is
