@@ -68,6 +68,9 @@ pub struct Inner {
     pub state: State,
     buf: Vec<u8>,
     file: Option<Arc<File>>,
+    /// Incremental files switched away from whose last bytes the next
+    /// fsync must cover ([`Aof::switch_file`]).
+    retired: Vec<Arc<File>>,
     pub manifest: Manifest,
     /// The sink's id in the propagation registry while attached.
     sink: Option<u64>,
@@ -161,6 +164,7 @@ impl Aof {
                 state,
                 buf: Vec::new(),
                 file: None,
+                retired: Vec::new(),
                 manifest: Manifest::default(),
                 sink: None,
                 incr_size: 0,
@@ -419,28 +423,18 @@ impl Aof {
             // What the loops appended since they asked goes too: its
             // clients then find it durable when their round ends.
             self.write_pending(true);
-            let (file, upto) = {
-                let _w = lock(&self.write_lock);
-                (
-                    self.lock().file.clone(),
-                    self.written.load(Ordering::Acquire),
-                )
-            };
-            let ok = match file {
-                Some(file) => file.sync_data().map_err(|e| {
-                    if self.config.appendfsync() == "always" {
-                        tracing::warn!("Can't persist AOF for fsync error when the AOF fsync policy is 'always': {e}. Exiting...");
-                        std::process::exit(1);
-                    }
-                    tracing::warn!("Fail to fsync the AOF file: {e}");
-                    *lock(&self.write_error) = crate::config::strerror(&e);
-                    self.stats.last_write_ok.store(false, Ordering::Relaxed);
-                }),
-                None => Ok(()),
-            };
+            let synced = self.sync_files().map_err(|e| {
+                if self.config.appendfsync() == "always" {
+                    tracing::warn!("Can't persist AOF for fsync error when the AOF fsync policy is 'always': {e}. Exiting...");
+                    std::process::exit(1);
+                }
+                tracing::warn!("Fail to fsync the AOF file: {e}");
+                *lock(&self.write_error) = crate::config::strerror(&e);
+                self.stats.last_write_ok.store(false, Ordering::Relaxed);
+            });
             lock(&self.fsync).running = false;
             last = std::time::Instant::now();
-            if ok.is_ok() {
+            if let Ok(upto) = synced {
                 self.raise_durable(upto);
             }
             if self.config.appendfsync() == "everysec" {
@@ -450,16 +444,49 @@ impl Aof {
         }
     }
 
+    /// Fsyncs the open incremental file and the retired ones; returns the
+    /// offset that is now durable.
+    fn sync_files(&self) -> std::io::Result<u64> {
+        let (file, retired, upto) = {
+            let _w = lock(&self.write_lock);
+            let mut inner = self.lock();
+            (
+                inner.file.clone(),
+                std::mem::take(&mut inner.retired),
+                self.written.load(Ordering::Acquire),
+            )
+        };
+        for file in retired.iter().chain(&file) {
+            file.sync_data()?;
+        }
+        Ok(upto)
+    }
+
     /// Switches writing to `file` (a new incremental file): the old one's
-    /// bytes are written and fsynced first, so an offset reported durable
-    /// never sits in a file nobody syncs. Call holding every shard.
+    /// bytes are written first, and an offset reported durable never sits
+    /// in a file nobody syncs. Call holding every shard: the old file's
+    /// fsync (up to a second of writes with `everysec`) is the fsync
+    /// thread's, not done here with every client waiting on the locks.
+    /// Closing the AOF (no new file) syncs at once, as Redis's
+    /// `stopAppendOnly`.
     fn switch_file(&self, file: Option<File>) {
         self.write_pending(true);
         let _w = lock(&self.write_lock);
         let mut inner = self.lock();
+        let written = self.written.load(Ordering::Acquire);
         if let Some(old) = inner.file.take() {
-            if old.sync_data().is_ok() {
-                self.raise_durable(self.written.load(Ordering::Acquire));
+            if written > self.durable.load(Ordering::Acquire) {
+                if file.is_none() {
+                    if old.sync_data().is_ok() {
+                        self.raise_durable(written);
+                    }
+                } else {
+                    inner.retired.push(old);
+                    // everysec's next fsync covers it anyway.
+                    if self.must_sync() {
+                        self.request_fsync(written);
+                    }
+                }
             }
         }
         inner.file = file.map(Arc::new);
@@ -490,11 +517,8 @@ impl Aof {
     /// Writes and fsyncs everything (shutdown, DEBUG LOADAOF).
     pub fn flush_and_sync(&self) {
         self.write_pending(true);
-        let _w = lock(&self.write_lock);
-        if let Some(file) = self.lock().file.clone() {
-            if file.sync_data().is_ok() {
-                self.raise_durable(self.written.load(Ordering::Acquire));
-            }
+        if let Ok(upto) = self.sync_files() {
+            self.raise_durable(upto);
         }
     }
 
