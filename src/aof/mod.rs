@@ -38,7 +38,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 pub(crate) use crate::util::lock;
 use std::time::Duration;
 
-use crate::config::Config;
+use crate::config::{Config, FsyncPolicy};
 use crate::propagate::{Propagation, Sink, Target};
 pub use commit::end_of_round;
 use manifest::Manifest;
@@ -273,7 +273,8 @@ impl Aof {
             let Some(file) = inner.file.clone() else {
                 return;
             };
-            if !force && self.config.appendfsync() == "everysec" && self.fsync_running() {
+            if !force && self.config.fsync_policy() == FsyncPolicy::Everysec && self.fsync_running()
+            {
                 let now = unix_secs();
                 if inner.postponed_since == 0 {
                     inner.postponed_since = now;
@@ -312,13 +313,13 @@ impl Aof {
                 if !self.stats.last_write_ok.swap(true, Ordering::Relaxed) {
                     tracing::warn!("AOF write error looks solved, Redis can write again.");
                 }
-                if self.config.appendfsync() == "no" {
+                if self.config.fsync_policy() == FsyncPolicy::No {
                     // Nothing waits for an fsync: written is as good as it gets.
                     self.raise_durable(end);
                 }
             }
             Err(e) => {
-                if self.config.appendfsync() == "always" {
+                if self.config.fsync_policy() == FsyncPolicy::Always {
                     tracing::warn!("Error writing to the AOF file: {e}");
                     tracing::warn!("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
                     std::process::exit(1);
@@ -343,7 +344,7 @@ impl Aof {
     /// no, or always with fsyncs paused by `no-appendfsync-on-rewrite`),
     /// else fsynced.
     fn must_sync(&self) -> bool {
-        self.config.appendfsync() == "always"
+        self.config.fsync_policy() == FsyncPolicy::Always
             && !(self.config.no_appendfsync_on_rewrite()
                 && self.stats.rewrite_in_progress.load(Ordering::Relaxed))
     }
@@ -355,6 +356,11 @@ impl Aof {
     pub async fn settle(self: &Arc<Self>) {
         let target = self.appended.load(Ordering::Acquire);
         if target <= self.durable.load(Ordering::Acquire) {
+            return;
+        }
+        if target <= self.written.load(Ordering::Acquire) && !self.must_sync() {
+            // Written by an earlier round, and no fsync to wait for (a
+            // read after writes, with everysec).
             return;
         }
         commit::Settle {
@@ -396,7 +402,7 @@ impl Aof {
                 loop {
                     let durable = self.durable.load(Ordering::Acquire);
                     let asked = q.requested > durable;
-                    let second = self.config.appendfsync() == "everysec"
+                    let second = self.config.fsync_policy() == FsyncPolicy::Everysec
                         && last.elapsed() >= Duration::from_secs(1)
                         && self.written.load(Ordering::Acquire) > durable;
                     if asked || second {
@@ -414,7 +420,7 @@ impl Aof {
             }
             if self.config.no_appendfsync_on_rewrite()
                 && self.stats.rewrite_in_progress.load(Ordering::Relaxed)
-                && self.config.appendfsync() != "always"
+                && self.config.fsync_policy() != FsyncPolicy::Always
             {
                 lock(&self.fsync).running = false;
                 last = std::time::Instant::now();
@@ -424,7 +430,7 @@ impl Aof {
             // clients then find it durable when their round ends.
             self.write_pending(true);
             let synced = self.sync_files().map_err(|e| {
-                if self.config.appendfsync() == "always" {
+                if self.config.fsync_policy() == FsyncPolicy::Always {
                     tracing::warn!("Can't persist AOF for fsync error when the AOF fsync policy is 'always': {e}. Exiting...");
                     std::process::exit(1);
                 }
@@ -437,7 +443,7 @@ impl Aof {
             if let Ok(upto) = synced {
                 self.raise_durable(upto);
             }
-            if self.config.appendfsync() == "everysec" {
+            if self.config.fsync_policy() == FsyncPolicy::Everysec {
                 // A write postponed behind this fsync goes now.
                 self.write_pending(false);
             }
