@@ -106,10 +106,10 @@ impl Waiters {
 pub fn end_of_round() {
     WAITERS.with(|waiters| {
         let mut waiters = waiters.borrow_mut();
-        let Some((aof, _)) = waiters.aof.clone() else {
+        let Some(wanted) = waiters.waiting.iter().map(|waiter| waiter.target).max() else {
             return;
         };
-        let Some(wanted) = waiters.waiting.iter().map(|waiter| waiter.target).max() else {
+        let Some((aof, _)) = waiters.aof.clone() else {
             return;
         };
         if wanted <= waiters.settled(&aof) {
