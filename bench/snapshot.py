@@ -22,7 +22,15 @@ BGSAVE and loading are also measured in CPU seconds (user + system, from
 redis-server's own plus its reaped fork child's), which a busy machine
 disturbs less than wall time. `--no-write-load` stops after those two.
 
-Usage: python3 bench/snapshot.py [--keys 5000000] [--no-build] [--no-write-load]
+`--aof` measures issue 15's rewrite targets the same way: both servers run
+with `appendonly yes` (`appendfsync everysec`), BGREWRITEAOF takes BGSAVE's
+place (wall time to `aof_rewrite_in_progress:0`, memory growth and the
+longest probe wait under the write load) and the load at start-up is the
+AOF directory's ("DB loaded from append only file"). DEBUG POPULATE's keys
+reach the AOF through the first rewrite, as in Redis, which does not
+propagate it.
+
+Usage: python3 bench/snapshot.py [--keys 5000000] [--no-build] [--no-write-load] [--aof]
 """
 
 import argparse
@@ -72,8 +80,20 @@ def children(pid):
         return []
 
 
+class Snapshot:
+    """What is measured: BGSAVE's RDB file, or (`--aof`) BGREWRITEAOF's AOF."""
+
+    def __init__(self, aof):
+        self.aof = aof
+        self.command = "BGREWRITEAOF" if aof else "BGSAVE"
+        self.progress = "aof_rewrite_in_progress" if aof else "rdb_bgsave_in_progress"
+        self.server_args = ["--appendonly", "yes"] if aof else []
+        self.loaded = ("DB loaded from append only file" if aof else "DB loaded from disk")
+
+
 class Server:
-    def __init__(self, name, binary, workdir):
+    def __init__(self, name, binary, workdir, snapshot):
+        self.snapshot = snapshot
         self.name = name
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
@@ -85,7 +105,7 @@ class Server:
         log = os.path.join(self.dir, "log")
         self.proc = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--dir", self.dir, "--save", "",
-             "--logfile", log, "--enable-debug-command", "yes"],
+             "--logfile", log, "--enable-debug-command", "yes", *self.snapshot.server_args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(60_000):
             try:
@@ -104,12 +124,12 @@ class Server:
         text = self.conn.cmd("INFO", "persistence").decode()
         return re.search(rf"^{field}:(\S+)", text, re.M).group(1)
 
-    def bgsave_running(self):
-        return self.info("rdb_bgsave_in_progress") == "1"
+    def snapshot_running(self):
+        return self.info(self.snapshot.progress) == "1"
 
     def loaded_seconds(self):
         with open(os.path.join(self.dir, "log")) as f:
-            found = re.findall(r"DB loaded from disk: ([\d.]+) seconds", f.read())
+            found = re.findall(self.snapshot.loaded + r": ([\d.]+) seconds", f.read())
         return float(found[-1])
 
 
@@ -128,11 +148,11 @@ def populate(conn, keys):
 
 
 def bgsave(server):
-    """BGSAVE's wall time and CPU seconds."""
+    """BGSAVE's (or BGREWRITEAOF's) wall time and CPU seconds."""
     cpu = cpu_seconds(server.proc.pid)
     t = time.perf_counter()
-    server.conn.cmd("BGSAVE")
-    while server.bgsave_running():
+    server.conn.cmd(server.snapshot.command)
+    while server.snapshot_running():
         time.sleep(0.005)
     wall = time.perf_counter() - t
     time.sleep(0.2)  # redis-server reaps its child (its CPU is then counted)
@@ -148,7 +168,7 @@ def benchmark(port, keys, n):
 
 
 def under_load(server, keys, n):
-    """Throughput of the write load with a BGSAVE started a moment after it,
+    """Throughput of the write load with a BGSAVE (BGREWRITEAOF) started a moment after it,
     the peak memory growth meanwhile and the probe's longest wait."""
     pid = server.proc.pid
     base = rss_bytes(pid)
@@ -158,7 +178,7 @@ def under_load(server, keys, n):
     time.sleep(0.3)
     probe = Conn(server.port)
     watcher = Conn(server.port)
-    server.conn.cmd("BGSAVE")
+    server.conn.cmd(server.snapshot.command)
     peak, worst = 0, 0.0
     deadline = time.time() + 600
     while time.time() < deadline:
@@ -168,7 +188,7 @@ def under_load(server, keys, n):
         grown = rss_bytes(pid) - base + sum(private_dirty(c) for c in children(pid))
         peak = max(peak, grown)
         text = watcher.cmd("INFO", "persistence").decode()
-        if "rdb_bgsave_in_progress:0" in text:
+        if f"{server.snapshot.progress}:0" in text:
             break
         time.sleep(0.001)
     bench.join()
@@ -180,13 +200,15 @@ def main():
     ap.add_argument("--keys", type=int, default=5_000_000)
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--no-write-load", action="store_true")
+    ap.add_argument("--aof", action="store_true", help="BGREWRITEAOF with appendonly yes")
     args = ap.parse_args()
+    snapshot = Snapshot(args.aof)
     if not args.no_build:
         subprocess.run(["cargo", "build", "--release", "--bin", "reddish-server"], cwd=REPO, check=True)
     work = tempfile.mkdtemp(prefix="snapshot-bench-")
     servers = [
-        Server("reddish", os.path.join(REPO, "target/release/reddish-server"), work),
-        Server("redis", shutil.which("redis-server"), work),
+        Server("reddish", os.path.join(REPO, "target/release/reddish-server"), work, snapshot),
+        Server("redis", shutil.which("redis-server"), work, snapshot),
     ]
     rows = {}
     try:
@@ -213,20 +235,21 @@ def main():
                 s.proc.kill()
         shutil.rmtree(work, ignore_errors=True)
     me, them = rows["reddish"], rows["redis"]
-    print(f"{args.keys} mixed keys")
-    print(f"{'':38} {'reddish':>12} {'redis':>12} {'ratio':>7}")
-    measured = [("bgsave", "BGSAVE wall", "s"), ("bgsave_cpu", "BGSAVE CPU", "s"),
+    what = snapshot.command
+    print(f"{args.keys} mixed keys" + (", appendonly yes" if args.aof else ""))
+    print(f"{'':44} {'reddish':>12} {'redis':>12} {'ratio':>7}")
+    measured = [("bgsave", f"{what} wall", "s"), ("bgsave_cpu", f"{what} CPU", "s"),
                 ("load", "load at start-up", "s"), ("load_cpu", "load at start-up CPU", "s")]
     if not args.no_write_load:
-        measured += [("growth", "peak memory growth during BGSAVE", "MB"),
-                     ("worst", "longest probe wait during BGSAVE", "ms")]
+        measured += [("growth", f"peak memory growth during {what}", "MB"),
+                     ("worst", f"longest probe wait during {what}", "ms")]
     for key, label, unit in measured:
         scale = {"s": 1, "MB": 1 / MB, "ms": 1000}[unit]
         a, b = me[key] * scale, them[key] * scale
-        print(f"{label + ' (' + unit + ')':38} {a:12.2f} {b:12.2f} {a / b if b else 0:7.2f}")
+        print(f"{label + ' (' + unit + ')':44} {a:12.2f} {b:12.2f} {a / b if b else 0:7.2f}")
     for name, r in [] if args.no_write_load else rows.items():
         print(f"{name}: SET -P16 {r['rps_alone']:.0f}/s alone, {r['rps_snapshot']:.0f}/s with "
-              f"BGSAVE: {r['rps_snapshot'] / r['rps_alone']:.2f}x")
+              f"{what}: {r['rps_snapshot'] / r['rps_alone']:.2f}x")
 
 
 if __name__ == "__main__":

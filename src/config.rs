@@ -672,9 +672,15 @@ impl Config {
         }
     }
 
-    /// One of `everysec`, `always`, `no`.
-    pub fn appendfsync(&self) -> String {
-        enum_name(table::APPENDFSYNC, self.num(APPENDFSYNC), false)
+    /// `appendfsync` (the AOF reads it on every write: no name is made).
+    pub fn fsync_policy(&self) -> FsyncPolicy {
+        let value = self.num(APPENDFSYNC);
+        let name = table::APPENDFSYNC.iter().find(|(_, v)| *v == value);
+        match name.map(|(name, _)| *name) {
+            Some("always") => FsyncPolicy::Always,
+            Some("no") => FsyncPolicy::No,
+            _ => FsyncPolicy::Everysec,
+        }
     }
 
     pub fn appendfilename(&self) -> String {
@@ -1675,6 +1681,14 @@ fn enum_value(choices: &[(&str, i64)], args: &[&[u8]], bitflags: bool) -> Option
 
 /// Redis `configEnumGetName` (7.0): the first exact match, or for bit
 /// flags the names of the set bits in table order; "unknown" otherwise.
+/// `appendfsync`: when the AOF's bytes are fsynced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    Everysec,
+    Always,
+    No,
+}
+
 fn enum_name(choices: &[(&str, i64)], value: i64, bitflags: bool) -> String {
     let mut names: Vec<&str> = Vec::new();
     let mut unmatched = value;

@@ -851,9 +851,7 @@ impl EventLoops {
         let mut others = Vec::with_capacity(extra);
         for n in 1..=extra {
             let (tx, rx) = unbounded_channel();
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
+            let runtime = event_loop_runtime();
             let server = server.clone();
             let started = runtime.and_then(|runtime| {
                 std::thread::Builder::new()
@@ -892,6 +890,16 @@ impl EventLoops {
             Err(e) => tracing::warn!("cannot hand a connection over: {e}"),
         }
     }
+}
+
+/// An event loop's runtime: one thread, and Redis's `beforeSleep` step of
+/// the AOF (its group commit, [`crate::aof::end_of_round`]) each time the
+/// loop has run every ready task and is about to wait.
+pub fn event_loop_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .on_thread_park(crate::aof::end_of_round)
+        .build()
 }
 
 /// An extra event loop's main task: serves the sockets dealt to it.

@@ -368,3 +368,97 @@ fn appendonly_turned_on_at_run_time_writes_a_base_first() {
     assert_eq!(info_field(&mut conn, "aof_enabled"), "0");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// DEBUG LOADAOF reads the manifest from disk again, as Redis's does: after
+/// a rewrite with the AOF off left only a base there, turning the AOF back
+/// on numbers the new incremental file 1, not after the files forgotten.
+#[test]
+fn debug_loadaof_takes_the_manifest_on_disk() {
+    let dir = temp_dir("loadaof-manifest");
+    let server = Server::start_with(&[
+        "--dir",
+        &s(&dir),
+        "--appendonly",
+        "yes",
+        "--enable-debug-command",
+        "yes",
+    ]);
+    let mut conn = server.connect();
+    conn.cmd(&["set", "a", "1"]);
+    conn.cmd(&["bgrewriteaof"]);
+    wait_rewrite(&mut conn);
+    conn.cmd(&["set", "b", "2"]);
+    let manifest = dir.join("appendonlydir/appendonly.aof.manifest");
+    assert_eq!(
+        std::fs::read_to_string(&manifest).unwrap(),
+        "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+    );
+    assert_eq!(
+        conn.cmd_str(&["config", "set", "appendonly", "no"]),
+        "+OK\r\n"
+    );
+    conn.cmd(&["bgrewriteaof"]);
+    wait_rewrite(&mut conn);
+    assert_eq!(
+        std::fs::read_to_string(&manifest).unwrap(),
+        "file appendonly.aof.3.base.rdb seq 3 type b\n"
+    );
+    assert_eq!(conn.cmd_str(&["debug", "loadaof"]), "+OK\r\n");
+    assert_eq!(conn.cmd_str(&["dbsize"]), ":2\r\n");
+    assert_eq!(
+        conn.cmd_str(&["config", "set", "appendonly", "yes"]),
+        "+OK\r\n"
+    );
+    wait_rewrite(&mut conn);
+    assert_eq!(
+        std::fs::read_to_string(&manifest).unwrap(),
+        "file appendonly.aof.4.base.rdb seq 4 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Group commit: with `appendfsync always` a reply waits for the AOF write
+/// of its command (DEBUG AOF-FLUSH-SLEEP makes each write take 100 ms), and
+/// one write serves every client of an event loop round: 20 clients doing
+/// 10 SETs each take about 10 slow writes, not 200 (20 s).
+#[test]
+fn one_aof_write_serves_every_client_of_a_round() {
+    let server = Server::start_with(&[
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--enable-debug-command",
+        "yes",
+    ]);
+    let mut conn = server.connect();
+    assert_eq!(
+        conn.cmd_str(&["debug", "aof-flush-sleep", "100000"]),
+        "+OK\r\n"
+    );
+    let started = Instant::now();
+    assert_eq!(conn.cmd_str(&["set", "alone", "1"]), "+OK\r\n");
+    assert!(
+        started.elapsed() >= Duration::from_millis(100),
+        "the reply came before its AOF write"
+    );
+    let port = server.port;
+    let started = Instant::now();
+    let clients: Vec<_> = (0..20)
+        .map(|id| {
+            std::thread::spawn(move || {
+                let mut conn = Conn::connect(port);
+                for n in 0..10 {
+                    let key = format!("k:{id}:{n}");
+                    assert_eq!(conn.cmd_str(&["set", &key, "v"]), "+OK\r\n");
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().expect("client");
+    }
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(8), "200 SETs took {took:?}");
+    assert_eq!(conn.cmd_str(&["dbsize"]), ":201\r\n");
+}

@@ -6,6 +6,10 @@
 //! applied. A SIGKILL loses the process, not the page cache, so this shows
 //! that acknowledgements wait for the AOF write and that the files load
 //! back whole; a power cut (the fsync's part) cannot be simulated here.
+//!
+//! The same harness runs against redis-server for BENCHMARKS.md's table
+//! (`crash_table_against_redis`, ignored in CI):
+//! `cargo test --release --test aof_crash -- --ignored --nocapture`.
 
 mod support;
 
@@ -13,12 +17,39 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use support::{request, Server};
+use support::{installed, request, Server};
 
 /// Connections writing at once: even ones RPUSH, odd ones run
 /// MULTI / RPUSH a / RPUSH b / EXEC.
 const WRITERS: usize = 8;
+/// Kills per run in CI; the table's runs take more.
 const ROUNDS: usize = 3;
+const TABLE_ROUNDS: usize = 10;
+
+/// The server under test.
+#[derive(Clone, Copy)]
+enum Target {
+    Reddish,
+    Redis,
+}
+
+impl Target {
+    fn name(self) -> &'static str {
+        match self {
+            Target::Reddish => "reddish",
+            Target::Redis => "redis-server 7.0",
+        }
+    }
+
+    /// Starts the server on the AOF in `dir`.
+    fn start(self, dir: &str, policy: &str) -> Server {
+        let args = ["--dir", dir, "--appendonly", "yes", "--appendfsync", policy];
+        match self {
+            Target::Reddish => Server::start_with(&args),
+            Target::Redis => Server::oracle_with(&args).expect("redis-server"),
+        }
+    }
+}
 
 /// What one writer issued and how many of its writes were acknowledged.
 struct Tally {
@@ -128,26 +159,19 @@ fn check(server: &Server, round: usize, tallies: &[Tally]) -> usize {
     lost
 }
 
-/// Rounds of writers killed with SIGKILL at random moments under
+/// `rounds` rounds of writers killed with SIGKILL at random moments under
 /// `appendfsync <policy>`; returns (acknowledged, lost) over all rounds.
-fn crash_rounds(policy: &str) -> (usize, usize) {
+/// Every round's prefix and MULTI/EXEC checks must pass.
+fn crash_rounds(target: Target, policy: &str, rounds: usize) -> (usize, usize) {
     let dir = support::server_dir();
-    let args = [
-        "--dir",
-        &dir,
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        policy,
-    ];
     let mut previous: Option<(usize, Vec<Tally>)> = None;
     let (mut acked, mut lost) = (0, 0);
-    for round in 0..=ROUNDS {
-        let server = Server::start_with(&args);
+    for round in 0..=rounds {
+        let server = target.start(&dir, policy);
         if let Some((round, tallies)) = previous.take() {
             lost += check(&server, round, &tallies);
         }
-        if round == ROUNDS {
+        if round == rounds {
             break;
         }
         if round == 1 {
@@ -177,7 +201,7 @@ fn crash_rounds(policy: &str) -> (usize, usize) {
 
 #[test]
 fn appendfsync_always_loses_no_acknowledged_write_across_sigkills() {
-    let (acked, lost) = crash_rounds("always");
+    let (acked, lost) = crash_rounds(Target::Reddish, "always", ROUNDS);
     assert!(acked > 0, "no write was acknowledged at all");
     assert_eq!(lost, 0, "acknowledged writes lost with appendfsync always");
 }
@@ -188,10 +212,36 @@ fn appendfsync_always_loses_no_acknowledged_write_across_sigkills() {
 /// figure is printed for BENCHMARKS.md.
 #[test]
 fn appendfsync_everysec_keeps_prefixes_across_sigkills() {
-    let (acked, lost) = crash_rounds("everysec");
+    let (acked, lost) = crash_rounds(Target::Reddish, "everysec", ROUNDS);
     assert!(acked > 0, "no write was acknowledged at all");
     let _ = writeln!(
         std::io::stderr(),
         "everysec: {lost} of {acked} acknowledged writes lost to SIGKILL"
+    );
+}
+
+/// BENCHMARKS.md's table: the harness against reddish and redis-server,
+/// `always` and `everysec`, printed as markdown rows (a failed prefix or
+/// transaction check panics instead).
+#[test]
+#[ignore = "a comparison for BENCHMARKS.md, with redis-server installed"]
+fn crash_table_against_redis() {
+    if !installed("redis-server", "crash comparison") {
+        return;
+    }
+    let mut rows = Vec::new();
+    for target in [Target::Reddish, Target::Redis] {
+        for policy in ["always", "everysec"] {
+            let (acked, lost) = crash_rounds(target, policy, TABLE_ROUNDS);
+            rows.push(format!(
+                "| {} | {policy} | {TABLE_ROUNDS} | {acked} | {lost} | pass |",
+                target.name()
+            ));
+        }
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "| server | appendfsync | SIGKILLs | acknowledged writes | lost | prefix and MULTI/EXEC check |\n| --- | --- | --- | --- | --- | --- |\n{}",
+        rows.join("\n")
     );
 }

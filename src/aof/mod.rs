@@ -24,6 +24,7 @@
 //! Rewrites ([`rewrite`]) and loading ([`load`]) follow `aof.c`'s steps
 //! and log lines.
 
+mod commit;
 pub mod load;
 pub mod manifest;
 pub mod rewrite;
@@ -37,10 +38,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 pub(crate) use crate::util::lock;
 use std::time::Duration;
 
-use tokio::sync::watch;
-
-use crate::config::Config;
+use crate::config::{Config, FsyncPolicy};
 use crate::propagate::{Propagation, Sink, Target};
+pub use commit::end_of_round;
 use manifest::Manifest;
 
 /// A failure already logged that must stop the server (Redis `exit(1)`s).
@@ -68,6 +68,9 @@ pub struct Inner {
     pub state: State,
     buf: Vec<u8>,
     file: Option<Arc<File>>,
+    /// Incremental files switched away from whose last bytes the next
+    /// fsync must cover ([`Aof::switch_file`]).
+    retired: Vec<Arc<File>>,
     pub manifest: Manifest,
     /// The sink's id in the propagation registry while attached.
     sink: Option<u64>,
@@ -113,6 +116,8 @@ struct FsyncQueue {
     /// The highest offset a client waits to see durable.
     requested: u64,
     running: bool,
+    /// The thread waits for a request (a request must wake it).
+    idle: bool,
 }
 
 pub struct Aof {
@@ -128,7 +133,10 @@ pub struct Aof {
     /// Logical offsets: accepted into the buffer, written, fsynced.
     appended: AtomicU64,
     written: AtomicU64,
-    durable: watch::Sender<u64>,
+    durable: AtomicU64,
+    /// The event loops whose clients have waited for the AOF, woken when
+    /// `durable` rises ([`commit`]).
+    loops: Mutex<Vec<Arc<commit::LoopSlot>>>,
     fsync: Mutex<FsyncQueue>,
     fsync_wake: Condvar,
     pub stats: Stats,
@@ -156,6 +164,7 @@ impl Aof {
                 state,
                 buf: Vec::new(),
                 file: None,
+                retired: Vec::new(),
                 manifest: Manifest::default(),
                 sink: None,
                 incr_size: 0,
@@ -168,7 +177,8 @@ impl Aof {
             write_lock: Mutex::new(()),
             appended: AtomicU64::new(0),
             written: AtomicU64::new(0),
-            durable: watch::channel(0).0,
+            durable: AtomicU64::new(0),
+            loops: Mutex::default(),
             fsync: Mutex::default(),
             fsync_wake: Condvar::new(),
             flush_sleep_us: AtomicU64::new(0),
@@ -263,7 +273,8 @@ impl Aof {
             let Some(file) = inner.file.clone() else {
                 return;
             };
-            if !force && self.config.appendfsync() == "everysec" && self.fsync_running() {
+            if !force && self.config.fsync_policy() == FsyncPolicy::Everysec && self.fsync_running()
+            {
                 let now = unix_secs();
                 if inner.postponed_since == 0 {
                     inner.postponed_since = now;
@@ -302,13 +313,13 @@ impl Aof {
                 if !self.stats.last_write_ok.swap(true, Ordering::Relaxed) {
                     tracing::warn!("AOF write error looks solved, Redis can write again.");
                 }
-                if self.config.appendfsync() == "no" {
+                if self.config.fsync_policy() == FsyncPolicy::No {
                     // Nothing waits for an fsync: written is as good as it gets.
-                    self.durable.send_replace(end);
+                    self.raise_durable(end);
                 }
             }
             Err(e) => {
-                if self.config.appendfsync() == "always" {
+                if self.config.fsync_policy() == FsyncPolicy::Always {
                     tracing::warn!("Error writing to the AOF file: {e}");
                     tracing::warn!("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
                     std::process::exit(1);
@@ -333,35 +344,52 @@ impl Aof {
     /// no, or always with fsyncs paused by `no-appendfsync-on-rewrite`),
     /// else fsynced.
     fn must_sync(&self) -> bool {
-        self.config.appendfsync() == "always"
+        self.config.fsync_policy() == FsyncPolicy::Always
             && !(self.config.no_appendfsync_on_rewrite()
                 && self.stats.rewrite_in_progress.load(Ordering::Relaxed))
     }
 
     /// Called before a connection writes replies: every write made so far
     /// (by anyone: a reply may show another client's write) reaches the
-    /// file, and with `appendfsync always` the disk. One atomic load when
-    /// nothing is pending.
-    pub async fn settle(&self) {
+    /// file, and with `appendfsync always` the disk, at the end of the event
+    /// loop's round ([`commit`]). One atomic load when nothing is pending.
+    pub async fn settle(self: &Arc<Self>) {
         let target = self.appended.load(Ordering::Acquire);
-        if target <= *self.durable.borrow() {
+        if target <= self.durable.load(Ordering::Acquire) {
             return;
         }
-        if self.written.load(Ordering::Acquire) < target {
-            self.write_pending(false);
-        }
-        if !self.must_sync() || !self.stats.last_write_ok.load(Ordering::Relaxed) {
+        if target <= self.written.load(Ordering::Acquire) && !self.must_sync() {
+            // Written by an earlier round, and no fsync to wait for (a
+            // read after writes, with everysec).
             return;
         }
-        {
-            let mut q = lock(&self.fsync);
-            if q.requested < target {
-                q.requested = target;
+        commit::Settle {
+            aof: self.clone(),
+            target,
+            queued: None,
+        }
+        .await;
+    }
+
+    /// Asks the fsync thread for an fsync covering `target` (written
+    /// already): the running one's successor when one runs.
+    fn request_fsync(&self, target: u64) {
+        let mut q = lock(&self.fsync);
+        if q.requested < target {
+            q.requested = target;
+            if q.idle {
                 self.fsync_wake.notify_one();
             }
         }
-        let mut rx = self.durable.subscribe();
-        let _ = rx.wait_for(|&durable| durable >= target).await;
+    }
+
+    /// Records bytes up to `upto` as durable and wakes the loops waiting.
+    fn raise_durable(&self, upto: u64) {
+        if self.durable.fetch_max(upto, Ordering::AcqRel) < upto {
+            for slot in lock(&self.loops).iter() {
+                slot.wake();
+            }
+        }
     }
 
     /// The fsync thread: fsyncs on request (always) or once a second
@@ -372,84 +400,99 @@ impl Aof {
             {
                 let mut q = lock(&self.fsync);
                 loop {
-                    let durable = *self.durable.borrow();
+                    let durable = self.durable.load(Ordering::Acquire);
                     let asked = q.requested > durable;
-                    let second = self.config.appendfsync() == "everysec"
+                    let second = self.config.fsync_policy() == FsyncPolicy::Everysec
                         && last.elapsed() >= Duration::from_secs(1)
                         && self.written.load(Ordering::Acquire) > durable;
                     if asked || second {
                         break;
                     }
+                    q.idle = true;
                     q = self
                         .fsync_wake
                         .wait_timeout(q, Duration::from_millis(100))
                         .map(|(q, _)| q)
                         .unwrap_or_else(|e| e.into_inner().0);
+                    q.idle = false;
                 }
                 q.running = true;
             }
             if self.config.no_appendfsync_on_rewrite()
                 && self.stats.rewrite_in_progress.load(Ordering::Relaxed)
-                && self.config.appendfsync() != "always"
+                && self.config.fsync_policy() != FsyncPolicy::Always
             {
                 lock(&self.fsync).running = false;
                 last = std::time::Instant::now();
                 continue;
             }
-            // Write what the always clients wait for, then sync it all.
+            // What the loops appended since they asked goes too: its
+            // clients then find it durable when their round ends.
             self.write_pending(true);
-            let (file, upto) = {
-                let _w = lock(&self.write_lock);
-                (
-                    self.lock().file.clone(),
-                    self.written.load(Ordering::Acquire),
-                )
-            };
-            let ok = match file {
-                Some(file) => file.sync_data().map_err(|e| {
-                    if self.config.appendfsync() == "always" {
-                        tracing::warn!("Can't persist AOF for fsync error when the AOF fsync policy is 'always': {e}. Exiting...");
-                        std::process::exit(1);
-                    }
-                    tracing::warn!("Fail to fsync the AOF file: {e}");
-                    *lock(&self.write_error) = crate::config::strerror(&e);
-                    self.stats.last_write_ok.store(false, Ordering::Relaxed);
-                }),
-                None => Ok(()),
-            };
+            let synced = self.sync_files().map_err(|e| {
+                if self.config.fsync_policy() == FsyncPolicy::Always {
+                    tracing::warn!("Can't persist AOF for fsync error when the AOF fsync policy is 'always': {e}. Exiting...");
+                    std::process::exit(1);
+                }
+                tracing::warn!("Fail to fsync the AOF file: {e}");
+                *lock(&self.write_error) = crate::config::strerror(&e);
+                self.stats.last_write_ok.store(false, Ordering::Relaxed);
+            });
             lock(&self.fsync).running = false;
             last = std::time::Instant::now();
-            if ok.is_ok() {
-                self.durable.send_if_modified(|d| {
-                    let raise = upto > *d;
-                    if raise {
-                        *d = upto;
-                    }
-                    raise
-                });
+            if let Ok(upto) = synced {
+                self.raise_durable(upto);
             }
-            if self.config.appendfsync() == "everysec" {
+            if self.config.fsync_policy() == FsyncPolicy::Everysec {
                 // A write postponed behind this fsync goes now.
                 self.write_pending(false);
             }
         }
     }
 
+    /// Fsyncs the open incremental file and the retired ones; returns the
+    /// offset that is now durable.
+    fn sync_files(&self) -> std::io::Result<u64> {
+        let (file, retired, upto) = {
+            let _w = lock(&self.write_lock);
+            let mut inner = self.lock();
+            (
+                inner.file.clone(),
+                std::mem::take(&mut inner.retired),
+                self.written.load(Ordering::Acquire),
+            )
+        };
+        for file in retired.iter().chain(&file) {
+            file.sync_data()?;
+        }
+        Ok(upto)
+    }
+
     /// Switches writing to `file` (a new incremental file): the old one's
-    /// bytes are written and fsynced first, so an offset reported durable
-    /// never sits in a file nobody syncs. Call holding every shard.
+    /// bytes are written first, and an offset reported durable never sits
+    /// in a file nobody syncs. Call holding every shard: the old file's
+    /// fsync (up to a second of writes with `everysec`) is the fsync
+    /// thread's, not done here with every client waiting on the locks.
+    /// Closing the AOF (no new file) syncs at once, as Redis's
+    /// `stopAppendOnly`.
     fn switch_file(&self, file: Option<File>) {
         self.write_pending(true);
         let _w = lock(&self.write_lock);
         let mut inner = self.lock();
+        let written = self.written.load(Ordering::Acquire);
         if let Some(old) = inner.file.take() {
-            if old.sync_data().is_ok() {
-                let written = self.written.load(Ordering::Acquire);
-                self.durable.send_if_modified(|d| {
-                    let raise = written > *d;
-                    *d = (*d).max(written);
-                    raise
-                });
+            if written > self.durable.load(Ordering::Acquire) {
+                if file.is_none() {
+                    if old.sync_data().is_ok() {
+                        self.raise_durable(written);
+                    }
+                } else {
+                    inner.retired.push(old);
+                    // everysec's next fsync covers it anyway.
+                    if self.must_sync() {
+                        self.request_fsync(written);
+                    }
+                }
             }
         }
         inner.file = file.map(Arc::new);
@@ -480,12 +523,8 @@ impl Aof {
     /// Writes and fsyncs everything (shutdown, DEBUG LOADAOF).
     pub fn flush_and_sync(&self) {
         self.write_pending(true);
-        let _w = lock(&self.write_lock);
-        if let Some(file) = self.lock().file.clone() {
-            if file.sync_data().is_ok() {
-                self.durable
-                    .send_replace(self.written.load(Ordering::Acquire));
-            }
+        if let Ok(upto) = self.sync_files() {
+            self.raise_durable(upto);
         }
     }
 
@@ -506,7 +545,7 @@ impl Aof {
         inner.buf.clear();
         let appended = self.appended.load(Ordering::Acquire);
         self.written.store(appended, Ordering::Release);
-        self.durable.send_replace(appended);
+        self.raise_durable(appended);
     }
 
     /// Redis's `startAppendOnly` (CONFIG SET appendonly yes): the base is

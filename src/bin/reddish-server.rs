@@ -82,10 +82,7 @@ fn main() -> ExitCode {
     }
     // The first event loop: it accepts, handles signals and serves its share
     // of the connections (all of them with `io-threads 1`, the default on 2 cores).
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match reddish::server::event_loop_runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start the runtime: {e}");

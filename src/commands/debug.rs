@@ -207,9 +207,12 @@ fn reload(ctx: &mut Ctx, options: &[&[u8]]) -> CmdResult {
     }
 }
 
-/// DEBUG LOADAOF: the AOF flushed, every database emptied and the AOF
-/// loaded back (Redis exits when that fails, and so do we). DEBUG locks
-/// nothing for it: the load runs its commands as the start-up load does.
+/// DEBUG LOADAOF: the AOF flushed, every database emptied, the manifest
+/// read again from disk (so the next files' sequence numbers follow the
+/// files there, as Redis's `aofLoadManifestFromDisk`), its history files
+/// removed, and the AOF loaded back (Redis exits when that fails, and so
+/// do we). DEBUG locks nothing for it: the load runs its commands as the
+/// start-up load does.
 fn loadaof(ctx: &mut Ctx) -> CmdResult {
     let server = ctx.server;
     // Replaying takes each command's locks: a transaction holding some
@@ -219,7 +222,7 @@ fn loadaof(ctx: &mut Ctx) -> CmdResult {
             "ERR DEBUG LOADAOF cannot run in a transaction that touches keys",
         ));
     }
-    if server.aof.state() == crate::aof::State::On {
+    if server.aof.state() != crate::aof::State::Off {
         server.aof.write_pending(true);
     }
     let mut set = LockSet::new();
@@ -230,10 +233,14 @@ fn loadaof(ctx: &mut Ctx) -> CmdResult {
         drop(guard.db(db, &clock).clear());
     }
     guard.release();
-    let mut manifest = server.aof.lock().manifest.clone();
+    let Ok(mut manifest) = crate::aof::load::manifest_from_disk(server) else {
+        std::process::exit(1);
+    };
+    crate::aof::rewrite::delete_history(&server.config, &server.aof.dir(), &mut manifest);
     server.set_loading(true);
     let outcome = crate::aof::load::load_all(server, &mut manifest);
     server.set_loading(false);
+    server.aof.lock().manifest = manifest;
     if !matches!(
         outcome,
         crate::aof::load::Outcome::Ok | crate::aof::load::Outcome::Empty

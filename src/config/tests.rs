@@ -355,7 +355,7 @@ fn typed_accessors_defaults() {
     assert_eq!(c.active_expire_effort(), 1);
     assert_eq!(c.save(), vec![]);
     assert!(!c.appendonly());
-    assert_eq!(c.appendfsync(), "everysec");
+    assert_eq!(c.fsync_policy(), FsyncPolicy::Everysec);
     assert_eq!(c.appendfilename(), "appendonly.aof");
     assert_eq!(c.appenddirname(), "appendonlydir");
     assert_eq!(c.dbfilename(), "dump.rdb");
