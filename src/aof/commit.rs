@@ -53,6 +53,8 @@ struct Waiters {
     /// Offsets this loop's last round released without an fsync (any policy
     /// but `always`: replies need the bytes written, or the write attempted).
     released: u64,
+    /// A task that ends the round is queued behind the round's ready tasks.
+    round_end_queued: bool,
 }
 
 struct Waiter {
@@ -100,9 +102,20 @@ impl Waiters {
     }
 }
 
+/// The end of a round, for a loop that never runs out of ready tasks: the
+/// runtime calls its park hook only when it has nothing left to run (and
+/// not when it merely polls for I/O between batches), so a loop kept busy
+/// by other clients would hold its waiters back. A task queued behind the
+/// tasks ready now ends the round when they have run, as Redis's
+/// `beforeSleep` follows each iteration's events.
+async fn round_end() {
+    WAITERS.with(|waiters| waiters.borrow_mut().round_end_queued = false);
+    end_of_round();
+}
+
 /// The runtime's hook before its loop sleeps (every event loop's runtime is
-/// built with it): writes what this loop's waiting clients need, asks for
-/// their fsync, and releases those that may go on.
+/// built with it), and [`round_end`]: writes what this loop's waiting
+/// clients need, asks for their fsync, and releases those that may go on.
 pub fn end_of_round() {
     WAITERS.with(|waiters| {
         let mut waiters = waiters.borrow_mut();
@@ -165,6 +178,10 @@ impl Future for Settle {
                     waker: cx.waker().clone(),
                     ticket,
                 });
+                if !waiters.round_end_queued {
+                    waiters.round_end_queued = true;
+                    tokio::spawn(round_end());
+                }
             } else {
                 // Polled again before its fsync: the loop's wake-up came
                 // for others.
