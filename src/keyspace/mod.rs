@@ -390,15 +390,16 @@ impl Keyspace {
         let whole = set.whole.then(|| self.creating());
         match &whole {
             Some(creating) => {
+                // Databases named without shards (EXEC of keyed commands
+                // with a whole-keyspace one) get them under this hold, and
+                // then, like every database with shards, are locked whole.
+                for &(db, _) in &set.shards {
+                    self.create_tables(db as usize, creating);
+                }
                 for db in 0..self.databases() {
                     if self.has_tables(db) {
                         set.add_db(db);
                     }
-                }
-                // Shards of databases without any (EXEC of keyed commands
-                // with a whole-keyspace one) are created under this hold.
-                for &(db, _) in &set.shards {
-                    self.create_tables(db as usize, creating);
                 }
             }
             None => {
@@ -1454,9 +1455,12 @@ impl<'k> Guard<'k> {
         if a == b {
             return;
         }
-        // Shards for the other to take, if one has none.
-        self.create_locked(a);
-        self.create_locked(b);
+        // Shards for a database without any to take the other's keys.
+        let keyspace = self.keyspace;
+        if keyspace.db_keys(a) > 0 || keyspace.db_keys(b) > 0 {
+            self.create_locked(a);
+            self.create_locked(b);
+        }
         for (x, y) in [(a, b), (b, a)] {
             let this: &Guard<'k> = self;
             self.keyspace.watches.touch_db(x, |key| {
