@@ -17,6 +17,7 @@ settings (`--save '' --appendonly no` plus the limit and policy):
    warm-up. Target: >= Redis's hit rate.
 
 Usage: bench/eviction.py [--reddish PATH] [--requests N] [--ops N] [--only cache|hitrate]
+                         [--base-port P]
 """
 
 import argparse
@@ -55,7 +56,7 @@ def peak_rss_while(pid, work):
     return result, max(peak[0], rss_kb(pid))
 
 
-def cache_at_limit(binaries, requests):
+def cache_at_limit(binaries, requests, base_port):
     print("## cache workload at its limit: maxmemory 256mb, allkeys-lru, "
           f"redis-benchmark -t set -r 10000000 -d 100 -P 16 -c 50 -n {requests:,}\n")
     print("| server | SET/s | peak RSS | RSS after | peak / maxmemory | evicted_keys |")
@@ -63,7 +64,7 @@ def cache_at_limit(binaries, requests):
     rates = {}
     for kind, binary in binaries.items():
         with tempfile.TemporaryDirectory(prefix=f"eviction-{kind}-") as tmp:
-            proc, port = start(binary, 0, tmp, ["--maxmemory", "256mb",
+            proc, port = start(binary, base_port, tmp, ["--maxmemory", "256mb",
                                                 "--maxmemory-policy", "allkeys-lru"])
             try:
                 def run():
@@ -128,11 +129,19 @@ def zipf_sampler(n, s, seed):
     return lambda: names[min(bisect.bisect_left(cdf, rng.random()), n - 1)]
 
 
-def hit_rate(binary, policy, ops, warmup, batch=100):
+def info_field(port, section, name):
+    for line in cli(port, "INFO", section).splitlines():
+        if line.startswith(name + ":"):
+            return int(line.split(":")[1])
+    raise RuntimeError(f"no INFO {name}")
+
+
+def hit_rate(binary, policy, ops, warmup, base_port, batch=100):
+    """Hits / GETs after the warm-up, and used_memory / DBSIZE at the end."""
     value = b"x" * 200
     with tempfile.TemporaryDirectory(prefix="eviction-hits-") as tmp:
-        proc, port = start(binary, 0, tmp, ["--maxmemory", "8mb",
-                                            "--maxmemory-policy", policy])
+        proc, port = start(binary, base_port, tmp, ["--maxmemory", "8mb",
+                                                    "--maxmemory-policy", policy])
         try:
             client = Client(port)
             draw = zipf_sampler(1_000_000, 1.0, seed=7)
@@ -148,22 +157,28 @@ def hit_rate(binary, policy, ops, warmup, batch=100):
                 if done >= warmup:
                     gets += batch
                     hits += batch - len(missed)
-            return hits / gets
+            keys = int(cli(port, "DBSIZE"))
+            return hits / gets, info_field(port, "memory", "used_memory") / keys, keys
         finally:
             proc.terminate()
             proc.wait()
 
 
-def hit_rates(binaries, ops):
+def hit_rates(binaries, ops, base_port):
     warmup = ops // 5
     print(f"## hit rate: Zipf s=1.0 over 1M keys, GET then SET on a miss (200-byte values), "
           f"maxmemory 8mb, {ops:,} GETs ({warmup:,} of warm-up not counted)\n")
-    print("| policy | redis | reddish | ratio |")
-    print("| --- | ---: | ---: | ---: |")
+    print("| policy | redis | reddish | ratio | keys at the end (redis / reddish) "
+          "| used_memory per key (redis / reddish) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for policy in ("allkeys-lru", "allkeys-lfu"):
-        rates = {kind: hit_rate(binary, policy, ops, warmup) for kind, binary in binaries.items()}
-        print(f"| {policy} | {rates['redis']:.4f} | {rates['reddish']:.4f} "
-              f"| {rates['reddish'] / rates['redis']:.3f} |", flush=True)
+        runs = {kind: hit_rate(binary, policy, ops, warmup, base_port)
+                for kind, binary in binaries.items()}
+        (redis, redis_per_key, redis_keys), (ours, our_per_key, our_keys) = (
+            runs["redis"], runs["reddish"])
+        print(f"| {policy} | {redis:.4f} | {ours:.4f} | {ours / redis:.3f} "
+              f"| {redis_keys:,} / {our_keys:,} | {redis_per_key:.0f} / {our_per_key:.0f} |",
+              flush=True)
     print()
 
 
@@ -175,14 +190,16 @@ def main():
     p.add_argument("--requests", type=int, default=5_000_000, help="SETs of the cache workload")
     p.add_argument("--ops", type=int, default=500_000, help="GETs of each hit-rate run")
     p.add_argument("--only", choices=["cache", "hitrate"])
+    p.add_argument("--base-port", type=int, default=0,
+                   help="servers listen on the first free port from here (default: any)")
     opts = p.parse_args()
     binaries = {"reddish": opts.reddish, "redis": "redis-server"}
     with open("/proc/loadavg") as f:
         print(f"load average before: {f.read().split()[:3]}\n")
     if opts.only in (None, "cache"):
-        cache_at_limit(binaries, opts.requests)
+        cache_at_limit(binaries, opts.requests, opts.base_port)
     if opts.only in (None, "hitrate"):
-        hit_rates(binaries, opts.ops)
+        hit_rates(binaries, opts.ops, opts.base_port)
     with open("/proc/loadavg") as f:
         print(f"load average after: {f.read().split()[:3]}")
 

@@ -548,6 +548,22 @@ fn reply_room(output: &BytesMut) -> usize {
     }
 }
 
+/// Moves what a partial write left of `output` to the start of its
+/// allocation when what was written before it is at least as long (a copy
+/// that costs no more than the writing did). The written bytes stay
+/// allocated in front of the rest until then, and `capacity()` counts only
+/// from the rest on: the client's reply buffer, and so `maxmemory-clients`,
+/// missed up to half of what it held, and with twenty clients not reading
+/// their MGET replies `used_memory` reached `maxmemory` (keys evicted)
+/// while the clients were still under their limit (unit/maxmemory). Redis
+/// counts its reply blocks whole, and frees them as they are written.
+fn reclaim_written(output: &mut BytesMut) {
+    let spare = output.capacity() - output.len();
+    // False when nothing or less than the rest was written: that front
+    // stays, under half of the allocation.
+    let _ = output.try_reclaim(spare + 1);
+}
+
 /// Frees an empty buffer's memory.
 fn release_if_empty(buf: &mut BytesMut) {
     if buf.is_empty() && buf.capacity() > 0 {
@@ -801,7 +817,10 @@ async fn write_some(
                 server.stats.add(Counter::NetOutputBytes, n as u64);
                 output.advance(n);
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                reclaim_written(output);
+                break;
+            }
             Err(e) => return Err(e),
         }
     }

@@ -48,11 +48,12 @@ impl<const N: usize> Default for Slot<N> {
     }
 }
 
-/// `N` counters, one slot per event loop plus a shared one.
+/// `N` counters, one slot per event loop plus a shared one, then the sums
+/// at the last reset, all in one allocation: held inline, a cache-aligned
+/// slot made every command table entry 64-byte aligned and 0.2 MB of
+/// `used_memory` in all.
 pub struct LoopCounters<const N: usize> {
     slots: Box<[Slot<N>]>,
-    /// The sums at the last reset.
-    base: Slot<N>,
 }
 
 impl<const N: usize> LoopCounters<N> {
@@ -60,16 +61,20 @@ impl<const N: usize> LoopCounters<N> {
     pub fn new() -> Self {
         let loops = LOOPS.load(Ordering::Relaxed);
         LoopCounters {
-            slots: (0..=loops).map(|_| Slot::default()).collect(),
-            base: Slot::default(),
+            slots: (0..loops + 2).map(|_| Slot::default()).collect(),
         }
+    }
+
+    /// The sums at the last reset: the last slot.
+    fn base(&self) -> &Slot<N> {
+        &self.slots[self.slots.len() - 1]
     }
 
     /// Adds `n` to counter `field`.
     #[inline]
     pub fn add(&self, field: usize, n: u64) {
         let index = LOOP.with(Cell::get);
-        let shared = self.slots.len() - 1;
+        let shared = self.slots.len() - 2;
         if index < shared {
             let counter = &self.slots[index].0[field];
             counter.store(
@@ -82,7 +87,8 @@ impl<const N: usize> LoopCounters<N> {
     }
 
     fn sum(&self, field: usize) -> u64 {
-        self.slots.iter().fold(0u64, |sum, s| {
+        let counting = &self.slots[..self.slots.len() - 1];
+        counting.iter().fold(0u64, |sum, s| {
             sum.wrapping_add(s.0[field].load(Ordering::Relaxed))
         })
     }
@@ -90,13 +96,13 @@ impl<const N: usize> LoopCounters<N> {
     /// Counter `field` since the last reset.
     pub fn get(&self, field: usize) -> u64 {
         self.sum(field)
-            .wrapping_sub(self.base.0[field].load(Ordering::Relaxed))
+            .wrapping_sub(self.base().0[field].load(Ordering::Relaxed))
     }
 
     /// Every counter back to zero (CONFIG RESETSTAT).
     pub fn reset(&self) {
         for field in 0..N {
-            self.base.0[field].store(self.sum(field), Ordering::Relaxed);
+            self.base().0[field].store(self.sum(field), Ordering::Relaxed);
         }
     }
 }

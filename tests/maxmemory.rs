@@ -268,12 +268,61 @@ fn evictions_fire_the_evicted_event() {
 
 /// A fresh server leaves `maxmemory` to data: Redis starts at about 0.9 MB
 /// of `used_memory`. Ours was 3.9 MB, 3 MB of it COMMAND's metadata held as
-/// reply trees, which kept a small `maxmemory` from holding what Redis's
-/// holds (unit/maxmemory's client eviction tests).
+/// reply trees, then 1.7 MB (copies of that metadata, 16 databases of empty
+/// shards), which kept a small `maxmemory` from holding what Redis's holds
+/// (unit/maxmemory's client eviction tests, the hit rate at 8 MB).
 #[test]
 fn a_fresh_server_uses_little_memory() {
     let server = Server::start();
     let mut conn = server.connect();
     let used = info_field(&mut conn, "used_memory");
-    assert!(used < 2 << 20, "used_memory:{used} at start");
+    assert!(used < 900 << 10, "used_memory:{used} at start");
+}
+
+/// A database gets its shards (36 KB) when a command first locks one, not
+/// on SELECT, nor from the commands that lock the whole keyspace.
+#[test]
+fn databases_take_memory_once_written() {
+    let server = Server::start();
+    let mut conn = server.connect();
+    // No latency histogram made at a command's first call.
+    conn.cmd(&["CONFIG", "SET", "latency-tracking", "no"]);
+    info_field(&mut conn, "used_memory");
+    let start = info_field(&mut conn, "used_memory");
+    conn.cmd(&["SELECT", "9"]);
+    conn.cmd(&["FLUSHALL"]);
+    conn.cmd(&["SWAPDB", "0", "1"]);
+    conn.cmd(&["DEBUG", "RELOAD"]);
+    conn.cmd(&["SELECT", "0"]);
+    conn.cmd(&["SET", "k", "v"]);
+    let idle = info_field(&mut conn, "used_memory");
+    assert!(idle - start < 20_000, "used_memory {start} -> {idle}");
+    conn.cmd(&["SELECT", "9"]);
+    conn.cmd(&["SET", "k", "v"]);
+    let written = info_field(&mut conn, "used_memory");
+    assert!(written - idle > 30_000, "used_memory {idle} -> {written}");
+    // The whole-keyspace commands see (and carry) the new database's key.
+    conn.cmd(&["SWAPDB", "9", "4"]);
+    conn.cmd(&["DEBUG", "RELOAD"]);
+    conn.cmd(&["SELECT", "4"]);
+    assert_eq!(conn.cmd(&["GET", "k"]), b"$1\r\nv\r\n");
+}
+
+/// Reading a value does not make it cost more: a raw string shared with a
+/// reply allocated its reference count for good (32 bytes a key).
+#[test]
+fn reading_values_does_not_grow_memory() {
+    let server = Server::start();
+    let mut conn = server.connect();
+    conn.cmd(&["CONFIG", "SET", "latency-tracking", "no"]);
+    let value = "x".repeat(200);
+    for i in 0..1000 {
+        conn.cmd(&["SET", &format!("key:{i}"), &value]);
+    }
+    let written = info_field(&mut conn, "used_memory");
+    for i in 0..1000 {
+        conn.cmd(&["GET", &format!("key:{i}")]);
+    }
+    let read = info_field(&mut conn, "used_memory");
+    assert!(read - written < 4_000, "used_memory {written} -> {read}");
 }

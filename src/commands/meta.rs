@@ -13,7 +13,8 @@
 //! COMMAND INFO (`may_replicate`, `protected`, ...) come from its command
 //! table, in `redis-7.0-hidden-flags.resp3`.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
 
@@ -40,15 +41,28 @@ pub struct Catalog {
 /// them ourselves: redis-protocol keeps RESP3 sets in a hash set, which loses
 /// Redis's order and cannot hold the maps Redis puts in sets.)
 fn read(buf: &[u8], pos: &mut usize) -> Option<Reply> {
+    read_noting(buf, pos, &mut |_, _| {})
+}
+
+/// [`read`], telling `aggregate` where each array, set and map read is
+/// (start and end offsets in `buf`), the nested ones too.
+fn read_noting(
+    buf: &[u8],
+    pos: &mut usize,
+    aggregate: &mut impl FnMut(usize, usize),
+) -> Option<Reply> {
+    let start = *pos;
     let kind = *buf.get(*pos)?;
     let end = *pos + memchr::memchr(b'\r', &buf[*pos..])?;
     let line = &buf[*pos + 1..end];
     *pos = end + 2;
     let n = || crate::number::parse_i64(line);
-    let many = |pos: &mut usize, count: i64| -> Option<Vec<Reply>> {
-        (0..count).map(|_| read(buf, pos)).collect()
+    let mut many = |pos: &mut usize, count: i64| -> Option<Vec<Reply>> {
+        (0..count)
+            .map(|_| read_noting(buf, pos, aggregate))
+            .collect()
     };
-    Some(match kind {
+    let reply = match kind {
         b'+' => Reply::Simple(line.to_vec().into()),
         b'_' => Reply::Null,
         b':' => Reply::Integer(n()?),
@@ -70,22 +84,50 @@ fn read(buf: &[u8], pos: &mut usize) -> Option<Reply> {
             Reply::Map(pairs)
         }
         _ => return None,
-    })
+    };
+    if matches!(kind, b'*' | b'~' | b'%') {
+        aggregate(start, *pos);
+    }
+    Some(reply)
 }
 
 /// A COMMAND INFO entry or DOCS value kept as its RESP3 bytes, decoded when
 /// a client asks. Decoded trees of every command cost about 3 MB of small
 /// allocations, three times all the rest of an idle server's `used_memory`
 /// (Redis starts at 0.9 MB), which a small `maxmemory` would then not have
-/// for data; the bytes cost a tenth of that. COMMAND INFO and DOCS copied
-/// the trees before, so decoding instead costs them about the same.
-pub struct Packed(Box<[u8]>);
+/// for data. Most entries are, byte for byte, part of the captured files
+/// built into the binary: those are kept as a slice of them, allocating
+/// nothing (copies of them were another 0.3 MB); the entries patched or
+/// filtered here own their bytes. COMMAND INFO and DOCS copied the trees
+/// before, so decoding instead costs them about the same.
+pub struct Packed(Cow<'static, [u8]>);
+
+/// Every array, set and map in the captured files, by its bytes: where
+/// [`Packed::new`] finds an entry's encoding to borrow it. Built once while
+/// the command table is (searching the files for each entry instead took
+/// 40 ms of start-up).
+pub struct BuiltIn(HashSet<&'static [u8]>);
+
+impl BuiltIn {
+    pub fn index() -> BuiltIn {
+        let mut found = HashSet::new();
+        for file in [REDIS_INFO, REDIS_DOCS, EXTRA_INFO, EXTRA_DOCS] {
+            read_noting(file, &mut 0, &mut |start, end| {
+                found.insert(&file[start..end]);
+            });
+        }
+        BuiltIn(found)
+    }
+}
 
 impl Packed {
-    pub fn new(reply: &Reply) -> Packed {
+    pub fn new(reply: &Reply, built_in: &BuiltIn) -> Packed {
         let mut out = bytes::BytesMut::new();
         crate::protocol::encode(reply, crate::protocol::Resp::V3, &mut out);
-        Packed(out[..].into())
+        Packed(match built_in.0.get(&out[..]) {
+            Some(bytes) => Cow::Borrowed(bytes),
+            None => Cow::Owned(out[..].into()),
+        })
     }
 
     pub fn unpack(&self) -> Reply {

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::callstats::CallStats;
-use super::meta::{info_name, Catalog, Packed};
+use super::meta::{info_name, BuiltIn, Catalog, Packed};
 use super::{registrations, Handler, Locks, Registration};
 use crate::keyspace::{Keyspace, LockSet};
 use crate::number::parse_i64;
@@ -464,7 +464,9 @@ enum Entry {
         docs: Packed,
         subcommands: HashMap<String, Command>,
         /// What the bare name runs: COMMAND is both a command and a container.
-        bare: Option<Command>,
+        /// Boxed, as few containers have one, so that a container is no
+        /// bigger than a command in the table.
+        bare: Option<Box<Command>>,
     },
 }
 
@@ -628,6 +630,7 @@ impl Command {
         docs: Reply,
         handler: Handler,
         locks: Locks,
+        built_in: &BuiltIn,
     ) -> Result<Command, String> {
         let name = info_name(&info).ok_or("no name")?;
         let name_has_parent = name.contains('|');
@@ -669,8 +672,8 @@ impl Command {
             locks,
             acl_id: 0,
             is_subcommand: name_has_parent,
-            info: Packed::new(&info),
-            docs: Packed::new(&docs),
+            info: Packed::new(&info, built_in),
+            docs: Packed::new(&docs, built_in),
             stats: CallStats::default(),
         })
     }
@@ -946,7 +949,7 @@ fn assign_acl_ids(entries: &mut Names<Entry>, acl: &[AclEntry]) {
             Entry::Container {
                 subcommands, bare, ..
             } => {
-                for c in subcommands.values_mut().chain(bare.iter_mut()) {
+                for c in subcommands.values_mut().chain(bare.as_deref_mut()) {
                     c.acl_id = id_of(&c.name);
                 }
             }
@@ -998,6 +1001,7 @@ impl CommandTable {
     ) -> CommandTable {
         let mut catalog = Catalog::load();
         let acl = acl_view(&catalog);
+        let built_in = BuiltIn::index();
         let mut entries: Names<Entry> = Names::default();
         let mut subcommands: HashMap<String, HashMap<String, Command>> = HashMap::new();
         for reg in registrations {
@@ -1015,6 +1019,7 @@ impl CommandTable {
                 docs,
                 reg.handler,
                 reg.locks,
+                &built_in,
             )
             .unwrap_or_else(|why| fail(&format!("its metadata is bad: {why}")));
             let previous = match name.split_once('|') {
@@ -1048,7 +1053,7 @@ impl CommandTable {
             filter_subcommands(&mut info, &subs);
             filter_subcommands(&mut docs, &subs);
             let bare = match entries.remove(parent.as_bytes()) {
-                Some(Entry::Command(command)) => Some(command),
+                Some(Entry::Command(command)) => Some(Box::new(command)),
                 _ => None,
             };
             entries.insert(
@@ -1056,8 +1061,8 @@ impl CommandTable {
                 Entry::Container {
                     name: parent,
                     acl_categories,
-                    info: Packed::new(&info),
-                    docs: Packed::new(&docs),
+                    info: Packed::new(&info, &built_in),
+                    docs: Packed::new(&docs, &built_in),
                     subcommands: subs,
                     bare,
                 },
@@ -1133,7 +1138,7 @@ impl CommandTable {
                 ..
             }) => {
                 let Some(sub) = args.get(1) else {
-                    return bare.as_ref().ok_or_else(|| {
+                    return bare.as_deref().ok_or_else(|| {
                         Reply::error_owned(format!(
                             "ERR wrong number of arguments for '{name}' command"
                         ))
@@ -1197,7 +1202,7 @@ impl CommandTable {
                     Entry::Command(c) => Box::new(std::iter::once(c)),
                     Entry::Container {
                         subcommands, bare, ..
-                    } => Box::new(bare.iter().chain(subcommands.values())),
+                    } => Box::new(bare.as_deref().into_iter().chain(subcommands.values())),
                 }
             })
     }
@@ -1335,7 +1340,14 @@ mod tests {
     }
 
     fn from_info(info: Reply, hidden: Option<&Reply>) -> Result<Command, String> {
-        Command::from_info(info, hidden, Reply::Null, nothing, Locks::Keys)
+        Command::from_info(
+            info,
+            hidden,
+            Reply::Null,
+            nothing,
+            Locks::Keys,
+            &BuiltIn::index(),
+        )
     }
 
     #[test]

@@ -18,7 +18,7 @@ mod watch;
 
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use smallvec::SmallVec;
 
@@ -40,8 +40,14 @@ use crate::propagate::{Op, Propagation};
 pub type KeyHasher = foldhash::fast::RandomState;
 
 /// Shards per database. More shards mean less lock contention and smaller
-/// steps for SCAN and active expiry; each costs a cache line when empty.
+/// steps for SCAN and active expiry; each costs two cache lines when empty
+/// (dashmap pads its locks), about 36 KB a database with its hints.
 const SHARDS_PER_DB: usize = 256;
+
+/// How a key's hash picks its shard: dashmap's `determine_shard` (the top 7
+/// bits are hashbrown's tag), computed without a database's map, which may
+/// not exist yet.
+const SHARD_SHIFT: u32 = usize::BITS - SHARDS_PER_DB.trailing_zeros();
 
 /// Buckets per shard from which [`Keyspace::prefetch_pays`]: 256 shards of
 /// 1,024 buckets hold 115k to 230k keys, over 10 MB of slots and tables.
@@ -49,9 +55,14 @@ const PREFETCH_MIN_BUCKETS: usize = 1024;
 
 /// One database (`SELECT n`).
 pub struct Db {
-    map: shard::Map,
-    /// Where each shard's table is, for [`Keyspace::prefetch_table`].
-    hints: Box<[shard::TableHint]>,
+    /// Its shards, created when a command first locks one of them (see
+    /// [`Keyspace::create_tables`]): 16 databases of empty shards took
+    /// 0.6 MB of `used_memory` (Redis starts at 0.9 MB in all), room a small
+    /// `maxmemory` then lacked for keys. SELECT alone creates nothing, nor
+    /// do the locks of the whole keyspace (FLUSHALL, SAVE, loading, a
+    /// script without keys), which skip databases without shards. Database
+    /// 0 has them from the start.
+    tables: OnceLock<Tables>,
     /// Keys with a TTL, for `INFO keyspace` and to skip idle active expiry.
     volatile: AtomicI64,
     /// Keys stored, expired ones included (kept by [`Shard`]), so eviction
@@ -60,9 +71,34 @@ pub struct Db {
     /// Running estimate of the remaining TTL of volatile keys in ms, kept by
     /// active expiry as Redis's `db->avg_ttl` is (INFO `avg_ttl`).
     avg_ttl: AtomicU64,
+}
+
+/// A database's shards and what is kept for each.
+struct Tables {
+    map: shard::Map,
+    /// Where each shard's table is, for [`Keyspace::prefetch_table`].
+    hints: Box<[shard::TableHint]>,
     /// Per shard: a running snapshot has not copied it yet (see
     /// [`snapshot`]). Read whenever the shard is locked.
     pending: Box<[AtomicBool]>,
+}
+
+impl Tables {
+    fn new(hasher: KeyHasher) -> Tables {
+        Tables {
+            map: shard::Map::with_hasher_and_shard_amount(hasher, SHARDS_PER_DB),
+            hints: (0..SHARDS_PER_DB).map(|_| Default::default()).collect(),
+            pending: (0..SHARDS_PER_DB).map(|_| AtomicBool::new(false)).collect(),
+        }
+    }
+}
+
+impl Db {
+    /// Whether a running snapshot still has to copy `shard` (never, for a
+    /// database with no shards yet: it was empty at the cut).
+    fn pending(&self, shard: usize) -> Option<&AtomicBool> {
+        self.tables.get().map(|tables| &tables.pending[shard])
+    }
 }
 
 /// All databases.
@@ -105,6 +141,11 @@ pub struct Keyspace {
     /// `expireIfNeeded` with `masterhost` set); writes (on a writable
     /// replica) still reclaim them.
     keep_expired_on_read: AtomicBool,
+    /// Held to create a database's shards, and by a guard of the whole
+    /// keyspace for its life: such a guard locks the shards that exist, and
+    /// no database gets shards (and keys) behind its back meanwhile. Taken
+    /// before any shard lock, as the lock order requires.
+    creating: std::sync::Mutex<()>,
     /// The snapshot being copied out (BGSAVE, BGREWRITEAOF, a full sync).
     snapshot: std::sync::Mutex<Option<Arc<snapshot::Snapshot>>>,
     pub snapshots: snapshot::Counts,
@@ -113,16 +154,17 @@ pub struct Keyspace {
 impl Keyspace {
     pub fn new(databases: usize) -> Keyspace {
         let hasher = KeyHasher::default();
-        let dbs = (0..databases)
+        let dbs: Box<[Db]> = (0..databases)
             .map(|_| Db {
-                map: shard::Map::with_hasher_and_shard_amount(hasher, SHARDS_PER_DB),
-                hints: (0..SHARDS_PER_DB).map(|_| Default::default()).collect(),
+                tables: OnceLock::new(),
                 volatile: AtomicI64::new(0),
                 keys: AtomicI64::new(0),
                 avg_ttl: AtomicU64::new(0),
-                pending: (0..SHARDS_PER_DB).map(|_| AtomicBool::new(false)).collect(),
             })
             .collect();
+        if let Some(first) = dbs.first() {
+            first.tables.get_or_init(|| Tables::new(hasher));
+        }
         Keyspace {
             dbs,
             hasher,
@@ -140,6 +182,7 @@ impl Keyspace {
             evicted_keys: AtomicU64::new(0),
             expiry_hold: AtomicU64::new(0),
             keep_expired_on_read: AtomicBool::new(false),
+            creating: Default::default(),
             snapshot: Default::default(),
             snapshots: Default::default(),
         }
@@ -199,14 +242,44 @@ impl Keyspace {
         self.hasher.hash_one(key)
     }
 
-    fn shard_of(&self, db: usize, hash: u64) -> usize {
-        self.dbs[db].map.determine_shard(hash as usize)
+    fn shard_of(&self, _db: usize, hash: u64) -> usize {
+        ((hash as usize) << 7) >> SHARD_SHIFT
+    }
+
+    /// The shards of database `db`, which has them: it was created by
+    /// [`Keyspace::create_tables`] before any of its shards was locked.
+    /// (Creating them here would be a fallback that cannot happen.)
+    fn tables(&self, db: usize) -> &Tables {
+        self.dbs[db].tables.get_or_init(|| Tables::new(self.hasher))
+    }
+
+    /// Whether database `db` has its shards.
+    fn has_tables(&self, db: usize) -> bool {
+        self.dbs[db].tables.get().is_some()
+    }
+
+    /// Creates the shards of database `db` if it has none, holding
+    /// `creating` (the caller's proof that no guard of the whole keyspace
+    /// is meanwhile locking only the databases that have shards).
+    fn create_tables(&self, db: usize, _creating: &std::sync::MutexGuard<'_, ()>) {
+        self.tables(db);
+    }
+
+    /// Takes the lock that creating shards and guarding the whole keyspace
+    /// share.
+    fn creating(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.creating
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Number of keys in a database, expired-but-not-yet-reclaimed ones included
     /// (Redis's DBSIZE counts those too). Locks each shard briefly, one at a time.
     pub fn db_len(&self, db: usize) -> usize {
-        self.dbs[db].map.len()
+        self.dbs[db]
+            .tables
+            .get()
+            .map_or(0, |tables| tables.map.len())
     }
 
     /// Keys with a TTL in a database.
@@ -247,7 +320,10 @@ impl Keyspace {
     /// request, callgrind). Judged from one shard's table, lock-free: keys
     /// spread evenly over the shards.
     pub fn prefetch_pays(&self, db: usize) -> bool {
-        self.dbs[db].hints[0].buckets() >= PREFETCH_MIN_BUCKETS
+        self.dbs[db]
+            .tables
+            .get()
+            .is_some_and(|tables| tables.hints[0].buckets() >= PREFETCH_MIN_BUCKETS)
     }
 
     /// Starts fetching the table memory a lookup of `key` in database `db`
@@ -259,7 +335,9 @@ impl Keyspace {
     /// chain of cache misses (BENCHMARKS.md, `prefetch`).
     pub fn prefetch_table(&self, db: usize, key: &[u8]) -> u64 {
         let hash = self.hash(key);
-        shard::prefetch_table(&self.dbs[db].hints[self.shard_of(db, hash)], hash);
+        if let Some(tables) = self.dbs[db].tables.get() {
+            shard::prefetch_table(&tables.hints[self.shard_of(db, hash)], hash);
+        }
         hash
     }
 
@@ -267,16 +345,21 @@ impl Keyspace {
     /// [`Keyspace::prefetch_table`] was given. A busy shard is skipped: a
     /// hint is not worth waiting for a lock.
     pub fn prefetch_slot(&self, db: usize, hash: u64) {
-        if let Some(table) = self.dbs[db].map.shards()[self.shard_of(db, hash)].try_read() {
+        let Some(tables) = self.dbs[db].tables.get() else {
+            return;
+        };
+        if let Some(table) = tables.map.shards()[self.shard_of(db, hash)].try_read() {
             shard::prefetch_slot(&table, hash);
         }
     }
 
-    /// Write-locks one shard (with its table hint, which it keeps current).
+    /// Write-locks one shard (with its table hint, which it keeps current),
+    /// creating the database's shards if it has none yet.
     fn write_shard(&self, db: usize, shard: usize) -> Shard<'_> {
-        let of = &self.dbs[db];
-        let table = of.map.shards()[shard].write();
-        Shard::new(table, &of.hints[shard], &of.keys, self.pending(db, shard))
+        let tables = self.tables(db);
+        let table = tables.map.shards()[shard].write();
+        let keys = &self.dbs[db].keys;
+        Shard::new(table, &tables.hints[shard], keys, self.pending(db, shard))
     }
 
     /// What a shard just locked must preserve for a running snapshot.
@@ -285,22 +368,48 @@ impl Keyspace {
             snapshot,
             db,
             shard,
-            flag: &self.dbs[db].pending[shard],
+            flag: &self.tables(db).pending[shard],
         })
     }
 
     /// Write-locks one shard if nobody holds it now (a script reaching a key
     /// it did not declare: waiting could deadlock, see [`Guard::try_extend`]).
     fn try_write_shard(&self, db: usize, shard: usize) -> Option<Shard<'_>> {
-        let of = &self.dbs[db];
-        let table = of.map.shards()[shard].try_write()?;
+        let tables = self.tables(db);
+        let table = tables.map.shards()[shard].try_write()?;
         let pending = self.pending(db, shard);
-        Some(Shard::new(table, &of.hints[shard], &of.keys, pending))
+        let keys = &self.dbs[db].keys;
+        Some(Shard::new(table, &tables.hints[shard], keys, pending))
     }
 
     /// Locks every shard in `set`, in ascending (db, shard) order: the one
     /// order every command uses, which is what makes locking deadlock-free.
+    /// A set of the whole keyspace first takes `creating`, then every shard
+    /// of the databases that have them.
     pub fn lock(&self, mut set: LockSet) -> Guard<'_> {
+        let whole = set.whole.then(|| self.creating());
+        match &whole {
+            Some(creating) => {
+                // Databases named without shards (EXEC of keyed commands
+                // with a whole-keyspace one) get them under this hold, and
+                // then, like every database with shards, are locked whole.
+                for &(db, _) in &set.shards {
+                    self.create_tables(db as usize, creating);
+                }
+                for db in 0..self.databases() {
+                    if self.has_tables(db) {
+                        set.add_db(db);
+                    }
+                }
+            }
+            None => {
+                for &(db, _) in &set.shards {
+                    if !self.has_tables(db as usize) {
+                        self.create_tables(db as usize, &self.creating());
+                    }
+                }
+            }
+        }
         set.shards.sort_unstable();
         set.shards.dedup();
         // A plain loop: SmallVec's `collect` cost about 85 more instructions
@@ -312,6 +421,7 @@ impl Keyspace {
         Guard {
             keyspace: self,
             shards,
+            whole,
             hashes: set.hashes,
             effects: effects::Effects {
                 propagating: self.propagation.active(),
@@ -377,6 +487,9 @@ impl Keyspace {
 #[derive(Debug, Default, Clone)]
 pub struct LockSet {
     shards: SmallVec<[(u32, u32); 3]>,
+    /// Every shard of every database ([`LockSet::add_all`]), listed when
+    /// locked: only then is it known which databases have shards.
+    whole: bool,
     /// Hashes of the request's keys, computed for locking and reused by the
     /// command's lookups (see [`KeyHash`]).
     hashes: SmallVec<[KeyHash; 3]>,
@@ -431,25 +544,24 @@ impl LockSet {
             .extend((0..SHARDS_PER_DB).map(|s| (db as u32, s as u32)));
     }
 
-    pub fn add_all(&mut self, keyspace: &Keyspace) {
-        for db in 0..keyspace.databases() {
-            self.add_db(db);
-        }
+    pub fn add_all(&mut self, _keyspace: &Keyspace) {
+        self.whole = true;
     }
 
     /// Adds `other`'s shards (EXEC: the union of its queued commands'). Not
     /// their key hashes: the queued arguments are not the request's.
     pub fn merge(&mut self, other: &LockSet) {
         self.shards.extend_from_slice(&other.shards);
+        self.whole |= other.whole;
     }
 
     pub fn is_empty(&self) -> bool {
-        self.shards.is_empty()
+        self.shards.is_empty() && !self.whole
     }
 
     /// Whether every shard of `other` is in this set.
     pub fn includes(&self, other: &LockSet) -> bool {
-        other.shards.iter().all(|s| self.shards.contains(s))
+        self.whole || (!other.whole && other.shards.iter().all(|s| self.shards.contains(s)))
     }
 }
 
@@ -458,6 +570,10 @@ impl LockSet {
 pub struct Guard<'k> {
     keyspace: &'k Keyspace,
     shards: SmallVec<[((u32, u32), Shard<'k>); 3]>,
+    /// A guard of the whole keyspace holds `creating` (see
+    /// [`Keyspace::lock`]), and creates the shards of a database it writes
+    /// to that has none ([`Guard::shard_and_effects`]).
+    whole: Option<std::sync::MutexGuard<'k, ()>>,
     /// The request's key hashes, from its [`LockSet`].
     hashes: SmallVec<[KeyHash; 3]>,
     /// What the unit did, for its readers (see [`effects`]).
@@ -505,6 +621,7 @@ impl<'k> Guard<'k> {
             );
         }
         self.shards.clear();
+        self.whole = None;
         if self.effects.ready.is_empty() {
             return;
         }
@@ -606,11 +723,15 @@ impl<'k> Guard<'k> {
         self
     }
 
-    /// Whether every shard of `set` is locked by this guard.
+    /// Whether every shard of `set` is locked by this guard (a guard of the
+    /// whole keyspace covers all: it creates and locks what it lacks).
     pub fn covers(&self, set: &LockSet) -> bool {
-        set.shards
-            .iter()
-            .all(|id| self.shards.binary_search_by_key(id, |(id, _)| *id).is_ok())
+        self.whole.is_some()
+            || (!set.whole
+                && set
+                    .shards
+                    .iter()
+                    .all(|id| self.shards.binary_search_by_key(id, |(id, _)| *id).is_ok()))
     }
 
     /// Adds the shards of `set` this guard lacks, but only if each is free
@@ -618,6 +739,22 @@ impl<'k> Guard<'k> {
     /// one could deadlock against a command waiting for a shard we hold.
     /// All or nothing: on false the guard holds what it held before.
     pub fn try_extend(&mut self, set: &LockSet) -> bool {
+        if self.whole.is_some() {
+            return true;
+        }
+        if set.whole {
+            return false;
+        }
+        for &(db, _) in &set.shards {
+            if !self.keyspace.has_tables(db as usize) {
+                // Creating waits for no shard, only for `creating`, which
+                // a holder of shards must not wait for either.
+                let Ok(creating) = self.keyspace.creating.try_lock() else {
+                    return false;
+                };
+                self.keyspace.create_tables(db as usize, &creating);
+            }
+        }
         let mut taken: SmallVec<[((u32, u32), Shard<'k>); 3]> = SmallVec::new();
         for &(db, shard) in &set.shards {
             let id = (db, shard);
@@ -647,11 +784,42 @@ impl<'k> Guard<'k> {
     pub fn relock_all(&mut self) {
         self.release();
         let keyspace = self.keyspace;
-        for db in 0..keyspace.databases() {
-            for shard in 0..SHARDS_PER_DB {
-                let locked = keyspace.write_shard(db, shard);
-                self.shards.push(((db as u32, shard as u32), locked));
+        self.whole = Some(keyspace.creating());
+        for db in (0..keyspace.databases()).filter(|&db| keyspace.has_tables(db)) {
+            self.lock_db(db);
+        }
+    }
+
+    /// Locks every shard of database `db` (which has them), in order after
+    /// those held: only a guard of the whole keyspace does, for a database
+    /// it holds all of or, just created, none of (nobody else can hold its
+    /// shards before it exists).
+    fn lock_db(&mut self, db: usize) {
+        let keyspace = self.keyspace;
+        for shard in 0..SHARDS_PER_DB {
+            let id = (db as u32, shard as u32);
+            let pos = self
+                .shards
+                .binary_search_by_key(&id, |(id, _)| *id)
+                .unwrap_or_else(|p| p);
+            self.shards
+                .insert(pos, (id, keyspace.write_shard(db, shard)));
+        }
+    }
+
+    /// Gives database `db` its shards, locked, if it has none and this is a
+    /// guard of the whole keyspace (whose `creating` hold makes it the only
+    /// one who could). False when the shards were not this guard's to
+    /// create.
+    fn create_locked(&mut self, db: usize) -> bool {
+        let keyspace = self.keyspace;
+        match &self.whole {
+            Some(creating) if !keyspace.has_tables(db) => {
+                keyspace.create_tables(db, creating);
+                self.lock_db(db);
+                true
             }
+            _ => false,
         }
     }
 
@@ -705,10 +873,12 @@ impl<'k> Guard<'k> {
         hash: u64,
     ) -> (&mut Shard<'k>, &mut effects::Effects) {
         let id = (db as u32, self.keyspace.shard_of(db, hash) as u32);
-        match self.position(id) {
-            Some(pos) => (&mut self.shards[pos].1, &mut self.effects),
+        let pos = match self.position(id) {
+            Some(pos) => pos,
+            None if self.create_locked(db) => self.position(id).unwrap_or_else(|| undeclared(id)),
             None => undeclared(id),
-        }
+        };
+        (&mut self.shards[pos].1, &mut self.effects)
     }
 
     /// Where shard `id` is among the held ones. A guard holding every
@@ -733,11 +903,14 @@ impl<'k> Guard<'k> {
         }
     }
 
-    /// A locked shard, read-only, so several entries can be borrowed at once.
+    /// A locked shard, read-only, so several entries can be borrowed at
+    /// once; None for a database without shards under a guard of the whole
+    /// keyspace (it holds no key).
     fn shard_ref(&self, db: usize, hash: u64) -> Option<&Shard<'k>> {
         let id = (db as u32, self.keyspace.shard_of(db, hash) as u32);
         match self.position(id) {
             Some(pos) => Some(&self.shards[pos].1),
+            None if self.whole.is_some() && !self.keyspace.has_tables(db) => None,
             None => undeclared(id),
         }
     }
@@ -1281,6 +1454,12 @@ impl<'k> Guard<'k> {
     pub fn swap_dbs(&mut self, a: usize, b: usize, clock: &CommandClock) {
         if a == b {
             return;
+        }
+        // Shards for a database without any to take the other's keys.
+        let keyspace = self.keyspace;
+        if keyspace.db_keys(a) > 0 || keyspace.db_keys(b) > 0 {
+            self.create_locked(a);
+            self.create_locked(b);
         }
         for (x, y) in [(a, b), (b, a)] {
             let this: &Guard<'k> = self;

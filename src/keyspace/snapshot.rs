@@ -366,7 +366,10 @@ impl Keyspace {
     /// The snapshot a shard being locked must preserve its keys for, if it
     /// is pending (one relaxed load otherwise).
     pub(super) fn snapshot_of(&self, db: usize, shard: usize) -> Option<Arc<Snapshot>> {
-        if !self.dbs[db].pending[shard].load(Ordering::Relaxed) {
+        if !self.dbs[db]
+            .pending(shard)
+            .is_some_and(|p| p.load(Ordering::Relaxed))
+        {
             return None;
         }
         lock(&self.snapshot).clone()
@@ -389,7 +392,7 @@ impl Keyspace {
         guard: &mut Guard<'k>,
         encoder: Box<dyn Encoder>,
     ) -> Option<Arc<Snapshot>> {
-        debug_assert_eq!(guard.shards.len(), self.dbs.len() * SHARDS_PER_DB);
+        debug_assert!(guard.whole.is_some());
         let started = std::time::Instant::now();
         let mut slot = lock(&self.snapshot);
         if slot.is_some() {
@@ -417,8 +420,10 @@ impl Keyspace {
             preimage_bytes: AtomicU64::new(0),
         });
         for (db, &(keys, _)) in self.dbs.iter().zip(&snapshot.sizes) {
-            if keys > 0 {
-                db.pending
+            // A database with keys has its shards.
+            if let (true, Some(tables)) = (keys > 0, db.tables.get()) {
+                tables
+                    .pending
                     .iter()
                     .for_each(|p| p.store(true, Ordering::Relaxed));
             }
@@ -439,7 +444,7 @@ impl Keyspace {
     /// Stops the running snapshot (Redis's `killRDBChild`): `guard` holds
     /// every shard. The walker notices and gives up.
     pub fn abort_snapshot(&self, guard: &Guard<'_>) {
-        debug_assert_eq!(guard.shards.len(), self.dbs.len() * SHARDS_PER_DB);
+        debug_assert!(guard.whole.is_some());
         let Some(snapshot) = lock(&self.snapshot).take() else {
             return;
         };
@@ -450,8 +455,9 @@ impl Keyspace {
     /// copies) and no shard pending any more.
     fn stop(&self, snapshot: &Snapshot) {
         snapshot.aborted.store(true, Ordering::Relaxed);
-        for db in self.dbs.iter() {
-            db.pending
+        for tables in self.dbs.iter().filter_map(|db| db.tables.get()) {
+            tables
+                .pending
                 .iter()
                 .for_each(|p| p.store(false, Ordering::Relaxed));
         }
@@ -570,7 +576,7 @@ impl Keyspace {
     /// between; the walk starts over (skipping the keys done) when the
     /// table moved its entries meanwhile.
     fn walk_shard(&self, snapshot: &Snapshot, db: usize, shard: usize, out: &mut Vec<u8>) -> bool {
-        let pending = &self.dbs[db].pending[shard];
+        let pending = &self.tables(db).pending[shard];
         let step = if self.config.rdb_key_save_delay() == 0 {
             BATCH
         } else {
