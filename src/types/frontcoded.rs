@@ -94,7 +94,7 @@ pub fn replace(run: &[u8], count: usize, i: usize, data: &[u8]) -> Option<Vec<u8
     u16::try_from(out.len()).ok()?;
     for b in 0..table.len() / 2 {
         let at = if b > block {
-            offset(b)? - end + moved
+            offset(b)?.checked_sub(end)? + moved
         } else {
             offset(b)?
         };

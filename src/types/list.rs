@@ -519,7 +519,7 @@ impl List {
     /// head and the tail plain, as pushes and pops change them in place;
     /// an interior node packed (Redis's `list-compress-depth 1`).
     fn settle(&mut self, n: usize) {
-        let interior = n > 0 && n + 1 < self.nodes.len();
+        let interior = n > 0 && n < self.nodes.len().saturating_sub(1);
         if let Some(node) = self.nodes.get_mut(n) {
             if interior {
                 node.pack();
