@@ -79,6 +79,18 @@ WORKLOADS = {
     "xadd-P16": (["-c", "50", "-P", "16", "XADD", "s", "*", "f", "v"], 1_000_000, 200_000),
     "xrange100-P16": (["-c", "50", "-P", "16", "XRANGE", "s", "-", "+", "COUNT", "100"],
                       200_000, 50_000),
+    # issue 22: list commands on `mylist` (the pops and reads on the 100,000
+    # `value:N` elements SETUP pushes; LINDEX and LSET in its middle, which
+    # is a compressed node)
+    "lpush-P16": (["-c", "50", "-P", "16", "-t", "lpush"], 1_000_000, 200_000),
+    "rpush-P16": (["-c", "50", "-P", "16", "-t", "rpush"], 1_000_000, 200_000),
+    "lpop-P16": (["-c", "50", "-P", "16", "-t", "lpop"], 50_000, 50_000),
+    "rpop-P16": (["-c", "50", "-P", "16", "-t", "rpop"], 50_000, 50_000),
+    "lrange100-P16": (["-c", "50", "-P", "16", "LRANGE", "mylist", "0", "99"], 200_000, 50_000),
+    "lrange600-P16": (["-c", "50", "-P", "16", "LRANGE", "mylist", "0", "599"], 50_000, 20_000),
+    "lindex-P16": (["-c", "50", "-P", "16", "LINDEX", "mylist", "50000"], 200_000, 50_000),
+    "lset-P16": (["-c", "50", "-P", "16", "LSET", "mylist", "50000", "value:x"],
+                 200_000, 50_000),
     # issue 17: XREADGROUP + XACK, one entry a cycle, by bench/stream_cycle.rs
     # (redis-benchmark cannot ack the ID it read); the count is of cycles.
     "xcycle": (None, 500_000, 100_000),
@@ -87,6 +99,9 @@ WORKLOADS = {
 # Commands run on a workload's fresh (flushed) database before it is measured.
 SETUP = {
     "xrange100-P16": lambda port, n: xadd(port, 1_000),
+    **{name: lambda port, n: rpush_values(port, 100_000)
+       for name in ("lpop-P16", "rpop-P16", "lrange100-P16", "lrange600-P16", "lindex-P16",
+                    "lset-P16")},
     "xcycle": lambda port, n: (cli(port, "XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"),
                                xadd(port, n)),
 }
@@ -109,6 +124,17 @@ def xadd(port, n):
     """Appends n entries `f v` to stream `s`."""
     subprocess.run(["redis-benchmark", "-p", str(port), "-n", str(n), "-c", "50", "-P", "16",
                     "-q", "XADD", "s", "*", "f", "v"], capture_output=True, check=True)
+
+
+def rpush_values(port, n):
+    """Appends `value:0` .. `value:{n-1}` to list `mylist`."""
+    batch = 1000
+    out = []
+    for first in range(0, n, batch):
+        args = ["RPUSH", "mylist", *(f"value:{i}" for i in range(first, min(first + batch, n)))]
+        out.append(f"*{len(args)}\r\n" + "".join(f"${len(a)}\r\n{a}\r\n" for a in args))
+    subprocess.run(["redis-cli", "-p", str(port), "--pipe"], input="".join(out).encode(),
+                   capture_output=True, check=True)
 
 
 def stream_cycle(port, n):

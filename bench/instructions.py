@@ -23,7 +23,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import SCRIPTS, WORKLOADS  # noqa: E402
+from compare import SCRIPTS, SETUP, WORKLOADS  # noqa: E402
 from memory import cli, free_port, wait_listening  # noqa: E402
 
 
@@ -62,6 +62,8 @@ def measure(binary, workload, n, base_port, keep=None):
             wait_listening(port, proc)
             for script in SCRIPTS:
                 cli(port, "SCRIPT", "LOAD", script)
+            if workload in SETUP:
+                SETUP[workload](port, n)
             bench = ["redis-benchmark", "-p", str(port), "-q", *args]
             subprocess.run([*bench[:3], "-n", str(max(n // 4, 1000)), *bench[3:]],
                            check=True, capture_output=True)

@@ -22,6 +22,8 @@ Data sets (element counts at --scale 1):
   hash       one hash of 1M fields `field:N` -> `N`          per field
   set        one set of 1M members `member:N`                per member
   list       one list of 1M `value:N`                        per element
+  randlist   one list of 1M random 12-hex-digit values        per element
+             (neighbours share no beginning: front coding saves nothing)
   zset       one sorted set of 1M `member:N`, score N/7      per member
   smallhash  1M hashes of 2 fields                           per key
   intsets    1M sets of 5 integers                           per key
@@ -42,6 +44,7 @@ build it first with `cargo build --release --bin reddish-server`.
 
 import argparse
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -104,6 +107,11 @@ def one_list(n):
     return batched("RPUSH", "list", [f"value:{i}" for i in range(n)]), n, 1
 
 
+def one_random_list(n):
+    rng = random.Random(22)
+    return batched("RPUSH", "rlist", [f"{rng.getrandbits(48):012x}" for _ in range(n)]), n, 1
+
+
 def one_zset(n):
     items = []
     for i in range(n):
@@ -147,6 +155,7 @@ DATA_SETS = {
     "hash": (one_hash, "one hash, 1M fields `field:N` -> `N`"),
     "set": (one_set, "one set, 1M members `member:N`"),
     "list": (one_list, "one list, 1M `value:N`"),
+    "randlist": (one_random_list, "one list, 1M random 12-hex-digit values"),
     "zset": (one_zset, "one zset, 1M members `member:N`, score N/7"),
     "smallhash": (small_hashes, "1M hashes of 2 fields, per key"),
     "intsets": (intsets, "1M sets of 5 integers (intset), per key"),

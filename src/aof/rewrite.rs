@@ -172,7 +172,7 @@ fn rebuild(out: &mut Vec<u8>, key: &[u8], value: &Value) {
             };
             write_command(out, &[b"SET".as_slice(), key, &bytes]);
         }
-        Value::List(list) => batched(out, b"RPUSH", key, list.iter().map(|e| vec![e.to_vec()])),
+        Value::List(list) => batched(out, b"RPUSH", key, list.iter().copied().map(|e| vec![e])),
         Value::Set(Set::Intset(ints)) => batched(
             out,
             b"SADD",

@@ -203,7 +203,9 @@ fn lindex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         return Ok(Reply::Null);
     };
     let index = int_arg(args[2])?;
-    Ok(list.get(index).map_or(Reply::Null, Reply::bulk_copy))
+    Ok(list
+        .get(index)
+        .map_or(Reply::Null, |e| Reply::bulk_copy(&e)))
 }
 
 /// LSET: no such key, then WRONGTYPE, then the index.
@@ -331,14 +333,16 @@ fn lpos(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         });
     };
     let len = list.len() as i64;
-    let entries = if forward {
+    let mut entries = if forward {
         list.iter()
     } else {
         list.iter_rev()
     };
     let mut matches: i64 = 0;
     let mut found = Vec::new();
-    for (index, entry) in (0..).zip(entries) {
+    let mut index = -1;
+    while let Some(entry) = entries.next_element() {
+        index += 1;
         if maxlen != 0 && index >= maxlen {
             break;
         }

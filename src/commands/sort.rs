@@ -253,16 +253,16 @@ fn sort_generic(ctx: &mut Ctx, args: &[&[u8]], readonly: bool) -> CmdResult {
             let take = usize::try_from(end - start + 1).unwrap_or(0);
             let first = usize::try_from(start).unwrap_or(0);
             let out = match value {
-                Some(Value::List(l)) if o.desc => l
-                    .iter_rev()
-                    .skip(first)
-                    .take(take)
-                    .map(Bytes::copy_from_slice)
-                    .collect(),
+                Some(Value::List(l)) if o.desc => {
+                    let mut elements = l.iter_rev();
+                    elements.skip_elements(first);
+                    elements.copied().take(take).map(Bytes::from).collect()
+                }
                 Some(Value::List(l)) => l
                     .iter_from(first)
+                    .copied()
                     .take(take)
-                    .map(Bytes::copy_from_slice)
+                    .map(Bytes::from)
                     .collect(),
                 Some(Value::ZSet(z)) if take > 0 => {
                     let rank = if o.desc { z.len() - 1 - first } else { first };
@@ -278,7 +278,7 @@ fn sort_generic(ctx: &mut Ctx, args: &[&[u8]], readonly: bool) -> CmdResult {
             out
         } else {
             match value {
-                Some(Value::List(l)) => l.iter().map(Bytes::copy_from_slice).collect(),
+                Some(Value::List(l)) => l.iter().copied().map(Bytes::from).collect(),
                 Some(Value::Set(s)) => s.iter().map(|m| m.to_bytes()).collect(),
                 Some(Value::ZSet(z)) => z
                     .iter_from(0, false)

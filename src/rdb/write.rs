@@ -157,8 +157,10 @@ impl Writer {
                 let mut elements = list.iter();
                 for (count, _) in list.node_sizes() {
                     let mut lp = Builder::default();
-                    for e in elements.by_ref().take(count) {
-                        lp.push(e);
+                    for _ in 0..count {
+                        if let Some(e) = elements.next_element() {
+                            lp.push(e);
+                        }
                     }
                     self.len(QUICKLIST_NODE_PACKED);
                     self.string(&lp.finish());

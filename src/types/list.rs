@@ -16,10 +16,21 @@
 //! its entries would take in a listpack, so pushes split nodes where
 //! Redis's quicklist does and RDB files and DUMP hold Redis's nodes.
 //!
+//! Interior nodes (all but the head and the tail) are held front-coded
+//! ([`frontcoded`]: each element stores only what differs from the one
+//! before it) when that saves bytes, much as Redis's quicklist compresses
+//! interior nodes with `list-compress-depth 1`, whatever that setting
+//! says: pushes and pops only touch the end nodes, which stay plain
+//! (issue 22). Reading a packed node (LINDEX, LRANGE, LPOS, a save)
+//! decodes at most 16 elements before the first one wanted; a change in
+//! one (LSET, LINSERT, LREM) decodes it whole, changes it and encodes it
+//! again. Nothing visible depends on it: OBJECT ENCODING, the nodes'
+//! counts and sizes, DUMP and RDB bytes are Redis's.
+//!
 //! Redis 7.0 lists are "quicklist" from the first element (the single
-//! listpack encoding arrived in 7.2); nodes are never LZF-compressed here
-//! (`list-compress-depth` is accepted but has no visible effect).
+//! listpack encoding arrived in 7.2).
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use super::memory::{alloc_size, sampled};
@@ -28,6 +39,7 @@ use crate::protocol::reply::BulkArray;
 
 use bytes::Bytes;
 
+use super::frontcoded::{self, Decoder};
 use super::varint;
 use crate::rdb::listpack;
 
@@ -37,6 +49,10 @@ const SIZE_SAFETY_LIMIT: usize = 8192;
 
 /// Node byte limits for fills -1 ..= -5 (Redis `optimization_level`).
 const OPTIMIZATION_LEVEL: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
+
+/// A packed node is kept only if it is at least this much smaller
+/// (Redis's `MIN_COMPRESS_IMPROVE` for its compressed nodes).
+const MIN_PACK_IMPROVE: usize = 8;
 
 /// The largest entry-count fill (Redis `FILL_MAX`); smaller negative fills
 /// than -5 count as -5, as `quicklistSetFill` clamps them.
@@ -78,7 +94,11 @@ impl Limit {
 /// One packed node.
 #[derive(Debug, Clone, Default)]
 struct Node {
+    /// The framed entries, or their front-coded run when `packed`.
     buf: Vec<u8>,
+    /// Whether `buf` is a front-coded run (the methods that walk or
+    /// change framed entries expect a plain node).
+    packed: bool,
     count: usize,
     /// The bytes the entries would take in Redis's listpack
     /// ([`listpack::entry_size`]): nodes are filled by Redis's rule on
@@ -141,11 +161,79 @@ impl DoubleEndedIterator for NodeIter<'_> {
 }
 
 impl Node {
+    fn is_packed(&self) -> bool {
+        self.packed
+    }
+
+    /// Front-codes the entries if that saves `MIN_PACK_IMPROVE` bytes;
+    /// else drops the buffer's growth slack (an 8 KB node would sit in a
+    /// 14 KB buffer).
+    fn pack(&mut self) {
+        if self.packed {
+            return;
+        }
+        match frontcoded::encode(self.entries()) {
+            Some(mut run) if run.len() + MIN_PACK_IMPROVE <= self.buf.len() => {
+                run.shrink_to_fit();
+                self.buf = run;
+                self.packed = true;
+            }
+            _ => self.buf.shrink_to_fit(),
+        }
+    }
+
+    /// Makes the node plain again (before its entries change).
+    fn unpack(&mut self) {
+        if self.packed {
+            *self = self.plain().into_owned();
+        }
+    }
+
+    /// The node with its entries plain: itself, or a decoded copy.
+    fn plain(&self) -> Cow<'_, Node> {
+        if !self.packed {
+            return Cow::Borrowed(self);
+        }
+        let mut plain = Node {
+            buf: Vec::with_capacity(self.lp),
+            packed: false,
+            count: self.count,
+            lp: self.lp,
+        };
+        let mut elements = self.decoder(0);
+        while let Some(element) = elements.next_element() {
+            varint::push_framed(&mut plain.buf, element);
+        }
+        Cow::Owned(plain)
+    }
+
+    /// Replaces entry `i` of a packed node in place (recoding its block
+    /// only); false if it could not (the node is left as it was).
+    fn replace_packed(&mut self, i: usize, data: &[u8]) -> bool {
+        let Some(old_lp) = self.decoder(i).next_element().map(listpack::entry_size) else {
+            return false;
+        };
+        let Some(mut run) = frontcoded::replace(&self.buf, self.count, i, data) else {
+            return false;
+        };
+        run.shrink_to_fit();
+        self.buf = run;
+        self.lp = self.lp - old_lp + listpack::entry_size(data);
+        true
+    }
+
+    /// The elements of a packed node from entry `first` on.
+    fn decoder(&self, first: usize) -> Decoder<'_> {
+        debug_assert!(self.packed);
+        Decoder::new(&self.buf, self.count, first)
+    }
+
     fn entries(&self) -> NodeIter<'_> {
         self.entries_from(0)
     }
 
     fn entries_from(&self, offset: usize) -> NodeIter<'_> {
+        debug_assert!(!self.is_packed(), "walking a packed list node");
         NodeIter {
             buf: &self.buf,
             front: offset,
@@ -267,6 +355,7 @@ impl Node {
         let moved = lp_size(self.entries_from(offset));
         let right = Node {
             buf: self.buf[offset..].to_vec(),
+            packed: false,
             count: self.count - at,
             lp: moved,
         };
@@ -277,9 +366,11 @@ impl Node {
         right
     }
 
-    /// Removes up to `max` entries equal to `value`, scanning from `from`.
+    /// Removes up to `max` entries equal to `value`, scanning from `from`
+    /// (a packed node is decoded, and packed again only if it held any).
     fn remove_matching(&mut self, value: &[u8], max: usize, from: End) -> usize {
-        let mut it = self.entries();
+        let plain = self.plain();
+        let mut it = plain.entries();
         let mut spans = Vec::new();
         while spans.len() < max {
             let next = match from {
@@ -297,16 +388,21 @@ impl Node {
         if from == End::Tail {
             spans.reverse();
         }
-        let mut kept = Vec::with_capacity(self.buf.len());
+        let mut kept = Vec::with_capacity(plain.buf.len());
         let mut pos = 0;
         for span in &spans {
-            kept.extend_from_slice(&self.buf[pos..span.start]);
+            kept.extend_from_slice(&plain.buf[pos..span.start]);
             pos = span.end;
         }
-        kept.extend_from_slice(&self.buf[pos..]);
+        kept.extend_from_slice(&plain.buf[pos..]);
+        let repack = self.packed;
         self.buf = kept;
+        self.packed = false;
         self.count -= spans.len();
         self.lp -= spans.len() * listpack::entry_size(value);
+        if repack {
+            self.pack();
+        }
         spans.len()
     }
 }
@@ -316,13 +412,15 @@ fn lp_size<'a>(entries: impl Iterator<Item = &'a [u8]>) -> usize {
     entries.map(listpack::entry_size).sum()
 }
 
-/// Copies elements out for a reply: one buffer for all of them, sliced, so a
-/// long LRANGE costs two allocations instead of one per element.
-fn copy_out<'a>(elements: impl Iterator<Item = &'a [u8]>) -> Vec<Bytes> {
-    let elements: Vec<&[u8]> = elements.collect();
-    let mut buf = Vec::with_capacity(elements.iter().map(|e| e.len()).sum());
-    let mut ends = Vec::with_capacity(elements.len());
-    for e in &elements {
+/// Copies up to `n` elements out for a reply: one buffer for all of them,
+/// sliced, so a long pop costs two allocations instead of one per element.
+fn copy_out(elements: &mut Iter<'_>, n: usize) -> Vec<Bytes> {
+    let mut buf = Vec::new();
+    let mut ends = Vec::with_capacity(n);
+    while ends.len() < n {
+        let Some(e) = elements.next_element() else {
+            break;
+        };
         buf.extend_from_slice(e);
         ends.push(buf.len());
     }
@@ -340,18 +438,13 @@ fn copy_out<'a>(elements: impl Iterator<Item = &'a [u8]>) -> Vec<Bytes> {
 /// A list value (Redis `OBJ_LIST`, encoding quicklist).
 #[derive(Debug, Clone)]
 pub struct List {
+    /// The head and the tail node are plain; the others are packed where
+    /// front-coding saves bytes ([`List::settle`]).
     nodes: VecDeque<Node>,
     len: usize,
     /// `list-max-listpack-size` when the list was created, as Redis's
     /// quicklist keeps its own `fill`.
     fill: i32,
-}
-
-/// A position in a list: node index and the entry's byte offset in it.
-#[derive(Debug, Clone, Copy)]
-struct Cursor {
-    node: usize,
-    offset: usize,
 }
 
 impl List {
@@ -381,11 +474,14 @@ impl List {
         if node.count > 0 {
             self.len += node.count;
             self.nodes.push_back(node);
+            // The former tail is interior now.
+            self.settle(self.nodes.len().wrapping_sub(2));
         }
     }
 
     /// MEMORY USAGE: the boxed list and its node ring, plus the nodes'
-    /// buffers, the first `samples` of them measured (Redis samples nodes).
+    /// buffers (packed ones as they are held), the first `samples` of
+    /// them measured (Redis samples nodes).
     pub fn memory(&self, samples: usize) -> usize {
         alloc_size(size_of::<Self>())
             + alloc_size(self.nodes.capacity() * size_of::<Node>())
@@ -419,6 +515,30 @@ impl List {
         Limit::of(self.fill)
     }
 
+    /// Puts node `n` (if there is one) in the form its place wants: the
+    /// head and the tail plain, as pushes and pops change them in place;
+    /// an interior node packed (Redis's `list-compress-depth 1`).
+    fn settle(&mut self, n: usize) {
+        let interior = n > 0 && n < self.nodes.len().saturating_sub(1);
+        if let Some(node) = self.nodes.get_mut(n) {
+            if interior {
+                node.pack();
+            } else {
+                node.unpack();
+            }
+        }
+    }
+
+    /// Settles nodes `first..first + count` after a change made them or
+    /// split them, and the two ends (which may be other nodes now).
+    fn settle_after_change(&mut self, first: usize, count: usize) {
+        for n in first..first + count {
+            self.settle(n);
+        }
+        self.settle(0);
+        self.settle(self.nodes.len().saturating_sub(1));
+    }
+
     fn end_node(&mut self, end: End) -> Option<&mut Node> {
         match end {
             End::Head => self.nodes.front_mut(),
@@ -426,11 +546,16 @@ impl List {
         }
     }
 
+    /// Removes the node at `end`; the one that becomes the end is made
+    /// plain.
     fn pop_node(&mut self, end: End) {
         match end {
             End::Head => self.nodes.pop_front(),
             End::Tail => self.nodes.pop_back(),
         };
+        if let Some(node) = self.end_node(end) {
+            node.unpack();
+        }
     }
 
     pub fn push(&mut self, end: End, data: &[u8]) {
@@ -445,10 +570,19 @@ impl List {
                 }
                 let mut node = Node::default();
                 node.push(end, data);
-                match end {
-                    End::Head => self.nodes.push_front(node),
-                    End::Tail => self.nodes.push_back(node),
-                }
+                // The node that filled is interior now, unless it is the
+                // other end.
+                let filled = match end {
+                    End::Head => {
+                        self.nodes.push_front(node);
+                        1
+                    }
+                    End::Tail => {
+                        self.nodes.push_back(node);
+                        self.nodes.len().wrapping_sub(2)
+                    }
+                };
+                self.settle(filled);
             }
         }
         self.len += 1;
@@ -468,8 +602,8 @@ impl List {
     pub fn pop_many(&mut self, end: End, n: usize) -> Vec<Bytes> {
         let n = n.min(self.len);
         let values = match end {
-            End::Head => copy_out(self.iter().take(n)),
-            End::Tail => copy_out(self.iter_rev().take(n)),
+            End::Head => copy_out(&mut self.iter(), n),
+            End::Tail => copy_out(&mut self.iter_rev(), n),
         };
         self.drop_entries(end, n);
         values
@@ -479,7 +613,11 @@ impl List {
     /// reply (LRANGE): no `Bytes` or `Reply` per element.
     pub fn range(&self, start: usize, count: usize) -> BulkArray {
         let mut out = BulkArray::with_capacity(count, 16);
-        for element in self.iter_from(start).take(count) {
+        let mut elements = self.iter_from(start);
+        for _ in 0..count {
+            let Some(element) = elements.next_element() else {
+                break;
+            };
             out.push(element);
         }
         out
@@ -540,30 +678,43 @@ impl List {
         (self.nodes.len(), 0)
     }
 
-    fn cursor(&self, i: usize) -> Option<Cursor> {
-        let (node, entry) = self.locate(i);
-        let offset = self.nodes.get(node)?.offset_of(entry);
-        Some(Cursor { node, offset })
-    }
-
-    /// The element at a Redis index (LINDEX).
-    pub fn get(&self, index: i64) -> Option<&[u8]> {
-        let cursor = self.cursor(self.index(index)?)?;
-        self.nodes[cursor.node].entry_at(cursor.offset)
+    /// The element at a Redis index (LINDEX); a copy when its node is
+    /// packed.
+    pub fn get(&self, index: i64) -> Option<Cow<'_, [u8]>> {
+        let (n, entry) = self.locate(self.index(index)?);
+        let node = self.nodes.get(n)?;
+        if !node.is_packed() {
+            return node.entry_at(node.offset_of(entry)).map(Cow::Borrowed);
+        }
+        let mut elements = node.decoder(entry);
+        elements.next_element().map(|e| Cow::Owned(e.to_vec()))
     }
 
     /// Replaces the element at a Redis index (LSET). False when out of range.
     pub fn set(&mut self, index: i64, data: &[u8]) -> bool {
-        let Some(cursor) = self.index(index).and_then(|i| self.cursor(i)) else {
+        let Some(i) = self.index(index) else {
             return false;
         };
-        let node = &mut self.nodes[cursor.node];
-        let Some(old) = node.entry_at(cursor.offset) else {
+        let (n, entry) = self.locate(i);
+        let limit = self.limit();
+        let Some(node) = self.nodes.get_mut(n) else {
+            return false;
+        };
+        if node.is_packed() && node.replace_packed(entry, data) {
+            if node.oversized(limit) {
+                node.unpack();
+                self.split_and_settle(n);
+            }
+            return true;
+        }
+        node.unpack();
+        let offset = node.offset_of(entry);
+        let Some(old) = node.entry_at(offset) else {
             return false;
         };
         let (old_len, old_lp) = (old.len(), listpack::entry_size(old));
-        node.replace(cursor.offset, old_len, old_lp, data);
-        self.split_if_oversized(cursor.node);
+        node.replace(offset, old_len, old_lp, data);
+        self.split_and_settle(n);
         true
     }
 
@@ -572,7 +723,8 @@ impl List {
     pub fn insert(&mut self, pivot: &[u8], data: &[u8], after: bool) -> bool {
         let mut found = None;
         'search: for (n, node) in self.nodes.iter().enumerate() {
-            let mut it = node.entries();
+            let plain = node.plain();
+            let mut it = plain.entries();
             while let Some((start, entry)) = it.next_entry() {
                 if entry == pivot {
                     found = Some((n, if after { it.front } else { start }));
@@ -583,10 +735,20 @@ impl List {
         let Some((n, offset)) = found else {
             return false;
         };
+        // Offsets in the decoded copy are the plain node's.
+        self.nodes[n].unpack();
         self.nodes[n].insert(offset, data);
         self.len += 1;
-        self.split_if_oversized(n);
+        self.split_and_settle(n);
         true
+    }
+
+    /// Splits node `n`, just changed in place, while it is over its limit,
+    /// then settles it and its parts.
+    fn split_and_settle(&mut self, n: usize) {
+        let nodes = self.nodes.len();
+        self.split_if_oversized(n);
+        self.settle_after_change(n, 1 + self.nodes.len() - nodes);
     }
 
     /// Splits node `n` in halves, recursively, until every part fits its
@@ -625,6 +787,7 @@ impl List {
         if removed > 0 {
             self.nodes.retain(|node| node.count > 0);
             self.len -= removed;
+            self.settle_after_change(0, 0);
         }
         removed
     }
@@ -637,13 +800,9 @@ impl List {
     /// Elements from position `start` (clamped) towards the tail.
     pub fn iter_from(&self, start: usize) -> Iter<'_> {
         let (n, entry) = self.locate(start.min(self.len));
-        let current = self
-            .nodes
-            .get(n)
-            .map(|node| node.entries_from(node.offset_of(entry)));
         Iter {
             rest: self.nodes.range((n + 1).min(self.nodes.len())..),
-            current,
+            current: self.nodes.get(n).map(|node| Walk::forward(node, entry)),
             forward: true,
         }
     }
@@ -658,36 +817,108 @@ impl List {
     }
 }
 
-/// Elements of a list in one direction.
+/// Elements of a list in one direction. Not an `Iterator`: an element of
+/// a packed node is decoded into the iterator, so it is lent until the
+/// next call.
 pub struct Iter<'a> {
     /// Nodes not yet started, consumed from the end `forward` says.
     rest: std::collections::vec_deque::Iter<'a, Node>,
-    current: Option<NodeIter<'a>>,
+    /// The node being walked.
+    current: Option<Walk<'a>>,
     forward: bool,
 }
 
-impl<'a> Iterator for Iter<'a> {
-    type Item = &'a [u8];
+/// A walk through one node's entries.
+enum Walk<'a> {
+    /// A plain node (or a packed one decoded, to be walked backwards) and
+    /// the byte offsets of the entries not yet returned.
+    Plain {
+        node: Cow<'a, Node>,
+        front: usize,
+        back: usize,
+    },
+    /// A packed node, forwards.
+    Packed(Decoder<'a>),
+}
 
-    fn next(&mut self) -> Option<&'a [u8]> {
-        loop {
-            if let Some(current) = &mut self.current {
-                let next = if self.forward {
-                    current.next()
+impl<'a> Walk<'a> {
+    /// Entries `first..` of `node`, forwards.
+    fn forward(node: &'a Node, first: usize) -> Walk<'a> {
+        if node.is_packed() {
+            return Walk::Packed(node.decoder(first));
+        }
+        Walk::Plain {
+            front: node.offset_of(first),
+            back: node.buf.len(),
+            node: Cow::Borrowed(node),
+        }
+    }
+
+    /// All of `node`'s entries, backwards.
+    fn backward(node: &'a Node) -> Walk<'a> {
+        let node = node.plain();
+        Walk::Plain {
+            front: 0,
+            back: node.buf.len(),
+            node,
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        match self {
+            Walk::Packed(decoder) => decoder.is_done(),
+            Walk::Plain { front, back, .. } => front >= back,
+        }
+    }
+
+    fn next_element(&mut self, forward: bool) -> Option<&[u8]> {
+        match self {
+            Walk::Packed(decoder) => decoder.next_element(),
+            Walk::Plain { node, front, back } => {
+                let mut entries = node.entries_from(*front);
+                entries.back = *back;
+                let (_, element) = if forward {
+                    entries.next_entry()
                 } else {
-                    current.next_back()
-                };
-                if next.is_some() {
-                    return next;
-                }
+                    entries.next_back_entry()
+                }?;
+                (*front, *back) = (entries.front, entries.back);
+                Some(element)
             }
+        }
+    }
+}
+
+impl<'a> Iter<'a> {
+    /// The next element, or `None` at the end.
+    pub fn next_element(&mut self) -> Option<&[u8]> {
+        while self.current.as_ref().is_none_or(Walk::is_done) {
             let node = if self.forward {
                 self.rest.next()
             } else {
                 self.rest.next_back()
             }?;
-            self.current = Some(node.entries());
+            self.current = Some(if self.forward {
+                Walk::forward(node, 0)
+            } else {
+                Walk::backward(node)
+            });
         }
+        self.current.as_mut()?.next_element(self.forward)
+    }
+
+    /// Skips up to `n` elements.
+    pub fn skip_elements(&mut self, n: usize) {
+        for _ in 0..n {
+            if self.next_element().is_none() {
+                return;
+            }
+        }
+    }
+
+    /// The remaining elements, each copied.
+    pub fn copied(mut self) -> impl Iterator<Item = Vec<u8>> + 'a {
+        std::iter::from_fn(move || self.next_element().map(<[u8]>::to_vec))
     }
 }
 
@@ -698,11 +929,22 @@ mod tests {
     use rand::{Rng, SeedableRng};
 
     /// The structure's invariants: counts add up, no empty node, every node
-    /// within its limit unless it holds a single (big) entry, entries decode.
+    /// within its limit unless it holds a single (big) entry, entries decode,
+    /// the end nodes are plain and an interior one is packed unless
+    /// packing it would not pay.
     fn check(list: &List) {
         let limit = list.limit();
         let mut total = 0;
-        for node in &list.nodes {
+        let last = list.nodes.len().saturating_sub(1);
+        for (n, packed) in list.nodes.iter().enumerate() {
+            if n == 0 || n == last {
+                assert!(!packed.is_packed(), "end node {n} packed");
+            } else if !packed.is_packed() {
+                let mut again = packed.clone();
+                again.pack();
+                assert!(!again.is_packed(), "interior node {n} left plain");
+            }
+            let node = packed.plain();
             assert!(node.count > 0, "empty node");
             assert!(
                 !node.oversized(limit),
@@ -718,8 +960,13 @@ mod tests {
         assert_eq!(total, list.len());
     }
 
-    fn contents(list: &List) -> Vec<Vec<u8>> {
-        list.iter().map(<[u8]>::to_vec).collect()
+    /// Whether the list holds the model's elements, in order.
+    fn holds(list: &List, model: &VecDeque<Vec<u8>>) -> bool {
+        let mut elements = list.iter();
+        model
+            .iter()
+            .all(|want| elements.next_element() == Some(want))
+            && elements.next_element().is_none()
     }
 
     fn value(rng: &mut StdRng) -> Vec<u8> {
@@ -735,111 +982,139 @@ mod tests {
     #[test]
     fn matches_a_plain_deque() {
         for fill in [-5, -2, -1, 0, 1, 2, 3, 128] {
-            let mut rng = StdRng::seed_from_u64(fill as u64);
-            let mut list = List::new(fill);
-            let mut model: VecDeque<Vec<u8>> = VecDeque::new();
-            for _ in 0..2000 {
-                let len = model.len() as i64;
-                match rng.gen_range(0..11) {
-                    0..=2 => {
-                        let v = value(&mut rng);
-                        if rng.gen() {
-                            list.push(End::Head, &v);
-                            model.push_front(v);
-                        } else {
-                            list.push(End::Tail, &v);
-                            model.push_back(v);
-                        }
-                    }
-                    3 => {
-                        let got = list.pop(End::Head).map(|b| b.to_vec());
-                        assert_eq!(got, model.pop_front());
-                    }
-                    4 => {
-                        let n = rng.gen_range(0..5);
-                        let got: Vec<Vec<u8>> = list
-                            .pop_many(End::Tail, n)
-                            .iter()
-                            .map(|b| b.to_vec())
-                            .collect();
-                        let want: Vec<Vec<u8>> = (0..n).map_while(|_| model.pop_back()).collect();
-                        assert_eq!(got, want);
-                    }
-                    5 => {
-                        let i = rng.gen_range(-len - 2..len + 2);
-                        let v = value(&mut rng);
-                        let at = if i < 0 { i + len } else { i };
-                        let ok = (0..len).contains(&at);
-                        assert_eq!(list.set(i, &v), ok);
-                        if ok {
-                            model[at as usize] = v;
-                        }
-                    }
-                    6 => {
-                        let pivot = value(&mut rng);
-                        let v = value(&mut rng);
-                        let after = rng.gen();
-                        let pos = model.iter().position(|e| *e == pivot);
-                        assert_eq!(list.insert(&pivot, &v, after), pos.is_some());
-                        if let Some(p) = pos {
-                            model.insert(p + after as usize, v);
-                        }
-                    }
-                    7 => {
-                        let v = value(&mut rng);
-                        let count: i64 = rng.gen_range(-3..4);
-                        let mut left = if count == 0 {
-                            usize::MAX
-                        } else {
-                            count.unsigned_abs() as usize
-                        };
-                        let mut removed = 0;
-                        let mut keep = |e: &Vec<u8>| {
-                            if left > 0 && *e == v {
-                                left -= 1;
-                                removed += 1;
-                                false
-                            } else {
-                                true
-                            }
-                        };
-                        let kept: VecDeque<Vec<u8>> = if count < 0 {
-                            let mut k: Vec<_> =
-                                model.iter().rev().filter(|e| keep(e)).cloned().collect();
-                            k.reverse();
-                            k.into()
-                        } else {
-                            model.iter().filter(|e| keep(e)).cloned().collect()
-                        };
-                        assert_eq!(list.remove(&v, count), removed);
-                        model = kept;
-                    }
-                    8 => {
-                        let head = rng.gen_range(0..3usize).min(model.len());
-                        let tail = rng.gen_range(0..3usize).min(model.len() - head);
-                        list.trim(head, tail);
-                        model.drain(..head);
-                        model.truncate(model.len() - tail);
-                    }
-                    9 => {
-                        let i = rng.gen_range(-len - 2..len + 2);
-                        let at = if i < 0 { i + len } else { i };
-                        let want = usize::try_from(at).ok().and_then(|a| model.get(a));
-                        assert_eq!(list.get(i), want.map(|v| &v[..]));
-                    }
-                    _ => {
-                        let start = rng.gen_range(0..len as usize + 2);
-                        let got: Vec<Vec<u8>> = list.iter_from(start).map(<[u8]>::to_vec).collect();
-                        let want: Vec<Vec<u8>> = model.iter().skip(start).cloned().collect();
-                        assert_eq!(got, want);
-                        let rev: Vec<Vec<u8>> = list.iter_rev().map(<[u8]>::to_vec).collect();
-                        assert_eq!(rev, model.iter().rev().cloned().collect::<Vec<_>>());
+            random_operations(fill, 0);
+        }
+    }
+
+    /// The same on lists that start with thousands of similar
+    /// elements, so that most operations land in packed interior nodes.
+    #[test]
+    fn packed_nodes_match_a_plain_deque() {
+        for fill in [-2, -1, 64] {
+            random_operations(fill, 5000);
+        }
+    }
+
+    /// 2000 random operations on a list of `fill` that starts with
+    /// `value:0 .. value:{prefill - 1}`, checked against a VecDeque.
+    fn random_operations(fill: i64, prefill: usize) {
+        let mut rng = StdRng::seed_from_u64(fill as u64);
+        let mut list = List::new(fill);
+        let mut model: VecDeque<Vec<u8>> = VecDeque::new();
+        for i in 0..prefill {
+            let v = format!("value:{i}").into_bytes();
+            list.push(End::Tail, &v);
+            model.push_back(v);
+        }
+        if prefill > 0 {
+            assert!(list.nodes.iter().any(Node::is_packed));
+        }
+        for step in 0..2000 {
+            let len = model.len() as i64;
+            match rng.gen_range(0..11) {
+                0..=2 => {
+                    let v = value(&mut rng);
+                    if rng.gen() {
+                        list.push(End::Head, &v);
+                        model.push_front(v);
+                    } else {
+                        list.push(End::Tail, &v);
+                        model.push_back(v);
                     }
                 }
+                3 => {
+                    let got = list.pop(End::Head).map(|b| b.to_vec());
+                    assert_eq!(got, model.pop_front());
+                }
+                4 => {
+                    let n = rng.gen_range(0..5);
+                    let got: Vec<Vec<u8>> = list
+                        .pop_many(End::Tail, n)
+                        .iter()
+                        .map(|b| b.to_vec())
+                        .collect();
+                    let want: Vec<Vec<u8>> = (0..n).map_while(|_| model.pop_back()).collect();
+                    assert_eq!(got, want);
+                }
+                5 => {
+                    let i = rng.gen_range(-len - 2..len + 2);
+                    let v = value(&mut rng);
+                    let at = if i < 0 { i + len } else { i };
+                    let ok = (0..len).contains(&at);
+                    assert_eq!(list.set(i, &v), ok);
+                    if ok {
+                        model[at as usize] = v;
+                    }
+                }
+                6 => {
+                    let pivot = value(&mut rng);
+                    let v = value(&mut rng);
+                    let after = rng.gen();
+                    let pos = model.iter().position(|e| *e == pivot);
+                    assert_eq!(list.insert(&pivot, &v, after), pos.is_some());
+                    if let Some(p) = pos {
+                        model.insert(p + after as usize, v);
+                    }
+                }
+                7 => {
+                    let v = value(&mut rng);
+                    let count: i64 = rng.gen_range(-3..4);
+                    let mut left = if count == 0 {
+                        usize::MAX
+                    } else {
+                        count.unsigned_abs() as usize
+                    };
+                    let mut removed = 0;
+                    let mut keep = |e: &Vec<u8>| {
+                        if left > 0 && *e == v {
+                            left -= 1;
+                            removed += 1;
+                            false
+                        } else {
+                            true
+                        }
+                    };
+                    let kept: VecDeque<Vec<u8>> = if count < 0 {
+                        let mut k: Vec<_> =
+                            model.iter().rev().filter(|e| keep(e)).cloned().collect();
+                        k.reverse();
+                        k.into()
+                    } else {
+                        model.iter().filter(|e| keep(e)).cloned().collect()
+                    };
+                    assert_eq!(list.remove(&v, count), removed);
+                    model = kept;
+                }
+                8 => {
+                    let head = rng.gen_range(0..3usize).min(model.len());
+                    let tail = rng.gen_range(0..3usize).min(model.len() - head);
+                    list.trim(head, tail);
+                    model.drain(..head);
+                    model.truncate(model.len() - tail);
+                }
+                9 => {
+                    let i = rng.gen_range(-len - 2..len + 2);
+                    let at = if i < 0 { i + len } else { i };
+                    let want = usize::try_from(at).ok().and_then(|a| model.get(a));
+                    assert_eq!(list.get(i).as_deref(), want.map(|v| &v[..]));
+                }
+                _ => {
+                    let start = rng.gen_range(0..len as usize + 2);
+                    let got: Vec<Vec<u8>> = list.iter_from(start).copied().collect();
+                    let want: Vec<Vec<u8>> = model.iter().skip(start).cloned().collect();
+                    assert_eq!(got, want);
+                    let rev: Vec<Vec<u8>> = list.iter_rev().copied().collect();
+                    assert_eq!(rev, model.iter().rev().cloned().collect::<Vec<_>>());
+                }
+            }
+            // A long list is checked whole every 10th step.
+            if prefill == 0 || step % 10 == 0 {
                 check(&list);
-                assert_eq!(contents(&list), Vec::from(model.clone()));
+                assert!(holds(&list, &model));
             }
         }
+        check(&list);
+        assert!(holds(&list, &model));
     }
 
     #[test]
@@ -861,7 +1136,7 @@ mod tests {
             list.push(End::Head, &vec![b'y'; len]);
         }
         check(&list);
-        let lens: Vec<usize> = list.iter().map(<[u8]>::len).collect();
+        let lens: Vec<usize> = list.iter().copied().map(|e| e.len()).collect();
         assert_eq!(
             lens,
             [70_000, 16_384, 16_383, 128, 127, 0, 0, 127, 128, 16_383, 16_384, 70_000]

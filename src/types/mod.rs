@@ -2,6 +2,7 @@
 
 pub mod bitmap;
 pub mod compact;
+pub mod frontcoded;
 pub mod geo;
 pub mod hash;
 pub mod hyperloglog;

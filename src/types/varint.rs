@@ -72,6 +72,10 @@ fn read_back(buf: &[u8], mut end: usize) -> Option<(usize, usize)> {
 
 /// Appends the varint of `n` (a bare number: stream ID deltas, counts).
 pub fn push_number(out: &mut Vec<u8>, n: usize) {
+    if n < 0x80 {
+        out.push(n as u8);
+        return;
+    }
     let mut head = [0; MAX_LEN];
     let head = &mut head[..len(n)];
     write(head, n);
@@ -80,7 +84,10 @@ pub fn push_number(out: &mut Vec<u8>, n: usize) {
 
 /// The varint number at `pos`, and the position after it.
 pub fn read_number(buf: &[u8], pos: usize) -> Option<(usize, usize)> {
-    read(buf, pos)
+    match buf.get(pos) {
+        Some(&byte) if byte < 0x80 => Some((usize::from(byte), pos + 1)),
+        _ => read(buf, pos),
+    }
 }
 
 /// Appends the prefixed entry `varint(len) data`.
@@ -115,6 +122,20 @@ pub fn read_prefixed(buf: &[u8], pos: usize) -> Option<(&[u8], usize)> {
 /// Bytes a framed entry of `len` data bytes takes.
 pub fn framed_len(len: usize) -> usize {
     2 * self::len(len) + len
+}
+
+/// Appends the framed entry for `data`.
+pub fn push_framed(out: &mut Vec<u8>, data: &[u8]) {
+    if let Ok(len @ 0..0x80) = u8::try_from(data.len()) {
+        out.reserve(data.len() + 2);
+        out.push(len);
+        out.extend_from_slice(data);
+        out.push(len);
+        return;
+    }
+    let start = out.len();
+    out.resize(start + framed_len(data.len()), 0);
+    write_framed(&mut out[start..], data);
 }
 
 /// Writes the framed entry for `data` into `out`, exactly `framed_len` long.

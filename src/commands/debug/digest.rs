@@ -63,7 +63,8 @@ fn mix_entry(digest: &mut Digest, entry: &Entry) {
             StringValue::Raw(b) => mix(digest, b),
         },
         Value::List(list) => {
-            for element in list.iter() {
+            let mut elements = list.iter();
+            while let Some(element) = elements.next_element() {
                 mix(digest, element);
             }
         }

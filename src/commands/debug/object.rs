@@ -184,9 +184,12 @@ fn list_dump(list: &List, compress: u64, full: bool) -> String {
         out.push_str(&format!(
             "{{quicklist node({i})\n{{container : PACKED, encoding: RAW, recompress: 0, attempted_compress: 0}}\n{{sz: {bytes}, count: {count}}}\n"
         ));
-        for element in elements.by_ref().take(count) {
-            if full {
-                out.push_str(&format!("{}\n", String::from_utf8_lossy(element)));
+        for _ in 0..count {
+            match elements.next_element() {
+                Some(element) if full => {
+                    out.push_str(&format!("{}\n", String::from_utf8_lossy(element)));
+                }
+                _ => {}
             }
         }
         out.push_str("}\n");
