@@ -226,6 +226,11 @@ fn attribute_bytes_in_resp3() {
 #[test]
 fn errors_and_small_subcommands_match_redis() {
     let Some(mut pair) = pair() else { return };
+    // redis-server's DEBUG STRINGMATCH-TEST runs its matcher over many
+    // random patterns: seconds alone, past the usual timeout under load.
+    for conn in [&mut pair.want, &mut pair.got] {
+        conn.set_read_timeout(std::time::Duration::from_secs(120));
+    }
     pair.run(&[
         &["DEBUG"],
         &["DEBUG", "JMAP"],
