@@ -705,8 +705,7 @@ impl Client {
     /// Watches `key` in the selected database (Redis's `watchForKey`);
     /// `expired` when it is there but past its TTL.
     pub fn watch(&mut self, watches: &Watches, key: &[u8], expired: bool) {
-        let dirty: Arc<dyn crate::keyspace::DirtyCas> = self.handle.clone();
-        if watches.watch(self.db, key, self.id, &dirty, expired) {
+        if watches.watch(self.db, key, self.id, &self.handle, expired) {
             self.tx.watched.push((self.db, Bytes::copy_from_slice(key)));
             self.tx.watched_key_bytes += key.len();
         }
@@ -897,11 +896,11 @@ impl ClientRegistry {
     }
 }
 
-/// Parking (`connection::serve`): a client idle for [`park::IDLE_MS`]
-/// gives up its connection's working state (the read loop's future, about
-/// 1.2 KB) until its socket has something, so an idle connection costs its
-/// `Client`, its handle and a small task, as an idle Redis client costs
-/// little more than its `client` struct. Asked by the server cron, so a busy
+/// Parking (`connection::serve_client`, `connection::wait_parked`): a
+/// client idle for [`park::IDLE_MS`] gives up its serving task (the read
+/// loop's state, about 1.5 KB) until its socket has something, so an idle
+/// connection costs its `Client`, its handle and a small task, as an idle
+/// Redis client costs little more than its `client` struct. Asked by the server cron, so a busy
 /// client never pays for the allocation.
 pub mod park {
     /// Serving, or idle for less than `IDLE_MS`.

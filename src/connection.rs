@@ -256,13 +256,10 @@ fn serve_client(
         // A kill (CLIENT KILL, an output buffer limit) ends the connection
         // even while it waits on a write to a client that does not read.
         let handle = client.handle.clone();
-        // Boxed: the read loop's state is not part of this task's
-        // allocation, which stays small for the clients that never run a
-        // command.
         let ran = tokio::select! {
             biased;
             _ = handle.killed() => Ok(Ran::Closed),
-            ran = Box::pin(run(&server, &mut client, &mut socket)) => ran,
+            ran = run(&server, &mut client, &mut socket) => ran,
         };
         match ran {
             Ok(Ran::Parked) => {
