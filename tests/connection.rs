@@ -529,3 +529,50 @@ fn a_pipeline_written_before_any_reply_is_read_completes() {
     }
     assert_eq!(got, want);
 }
+
+/// A client whose next request is always already there when its last one
+/// finishes does not keep the others waiting: each ready client gets its
+/// turn, as each gets one read per round of Redis's event loop. The busy
+/// client keeps two 10 ms `DEBUG SLEEP`s outstanding for 1.5 s; a PING sent
+/// meanwhile on the same event loop is answered within a few of them (its
+/// task used to wait until the busy client stopped).
+#[test]
+fn a_client_with_requests_always_waiting_does_not_starve_the_others() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::time::{Duration, Instant};
+
+    let server = Server::start_with(&["--enable-debug-command", "yes", "--io-threads", "1"]);
+    let mut idle = server.connect();
+    assert_eq!(idle.cmd(&["PING"]), b"+PONG\r\n");
+    let sleep = support::request(&[b"DEBUG", b"SLEEP", b"0.01"]);
+    let mut busy = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    busy.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let busy_until = Instant::now() + Duration::from_millis(1500);
+    let busy_client = std::thread::spawn(move || {
+        let mut replies = BufReader::new(busy.try_clone().unwrap());
+        busy.write_all(&sleep).unwrap();
+        busy.write_all(&sleep).unwrap();
+        let mut outstanding = 2;
+        let mut line = String::new();
+        while outstanding > 0 {
+            line.clear();
+            replies.read_line(&mut line).unwrap();
+            assert_eq!(line, "+OK\r\n");
+            outstanding -= 1;
+            if Instant::now() < busy_until {
+                busy.write_all(&sleep).unwrap();
+                outstanding += 1;
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = Instant::now();
+    assert_eq!(idle.cmd(&["PING"]), b"+PONG\r\n");
+    let waited = sent.elapsed();
+    busy_client.join().unwrap();
+    assert!(
+        waited < Duration::from_millis(400),
+        "PING waited {waited:?} behind the busy client"
+    );
+}
