@@ -110,13 +110,21 @@ impl Waiters {
 /// `beforeSleep` follows each iteration's events.
 async fn round_end() {
     WAITERS.with(|waiters| waiters.borrow_mut().round_end_queued = false);
-    end_of_round();
+    end_round(false);
 }
 
 /// The runtime's hook before its loop sleeps (every event loop's runtime is
-/// built with it), and [`round_end`]: writes what this loop's waiting
-/// clients need, asks for their fsync, and releases those that may go on.
+/// built with it): the loop has nothing else to run, so it runs the fsync
+/// its clients wait for itself when none runs (Redis's `beforeSleep`).
 pub fn end_of_round() {
+    end_round(true);
+}
+
+/// Writes what this loop's waiting clients need, has their fsync run (on
+/// this loop when it is about to sleep and no fsync runs, else on the fsync
+/// thread, while the loop serves other clients), and releases those that
+/// may go on.
+fn end_round(sleeping: bool) {
     WAITERS.with(|waiters| {
         let mut waiters = waiters.borrow_mut();
         let Some(wanted) = waiters.waiting.iter().map(|waiter| waiter.target).max() else {
@@ -133,7 +141,11 @@ pub fn end_of_round() {
             aof.write_pending(false);
         }
         if aof.must_sync() && aof.stats.last_write_ok.load(Ordering::Relaxed) {
-            aof.request_fsync(wanted);
+            if sleeping {
+                aof.sync_for_sleeping_loop(wanted);
+            } else {
+                aof.request_fsync(wanted);
+            }
         } else {
             // Written, or the write was postponed behind an everysec fsync
             // or failed: Redis sends the replies of the round regardless.
