@@ -10,10 +10,12 @@
 //! has run every ready task and is about to sleep, the runtime calls
 //! [`end_of_round`] (tokio's `on_thread_park`, Redis's `beforeSleep`): one
 //! `write(2)` of the buffer for every client of the round (and of the other
-//! loops' rounds so far), then with `always` one request to the fsync
-//! thread. While that fsync runs the loop serves the next clients, whose
+//! loops' rounds so far), then with `always` the fsync: on the loop itself
+//! when it is about to sleep, no fsync runs and fsyncs are short
+//! ([`Aof::sync_for_sleeping_loop`]), else one request to the fsync thread.
+//! While the thread's fsync runs the loop serves the next clients, whose
 //! writes the next fsync covers with those of every other loop (group
-//! commit across loops). When an fsync completes, the fsync thread wakes
+//! commit across loops). When an fsync completes, whoever ran it wakes
 //! each loop that waits once ([`LoopSlot`]), and that loop releases its
 //! waiters itself.
 
@@ -55,6 +57,10 @@ struct Waiters {
     released: u64,
     /// A task that ends the round is queued behind the round's ready tasks.
     round_end_queued: bool,
+    /// A round's end asked for an fsync without waking the fsync thread,
+    /// for the loop to run it when it sleeps ([`Aof::request_fsync_later`]):
+    /// the next round's end, if the loop did not sleep first, wakes it.
+    fsync_deferred: bool,
 }
 
 struct Waiter {
@@ -143,8 +149,16 @@ fn end_round(sleeping: bool) {
         if aof.must_sync() && aof.stats.last_write_ok.load(Ordering::Relaxed) {
             if sleeping {
                 aof.sync_for_sleeping_loop(wanted);
+                waiters.fsync_deferred = false;
+            } else if aof.fsyncs_short() && !waiters.fsync_deferred {
+                // The round's last task: the loop most likely sleeps next,
+                // and then syncs itself (a thread woken now would find
+                // nothing to do: two context switches for nothing).
+                aof.request_fsync_later(wanted);
+                waiters.fsync_deferred = true;
             } else {
                 aof.request_fsync(wanted);
+                waiters.fsync_deferred = false;
             }
         } else {
             // Written, or the write was postponed behind an everysec fsync

@@ -407,18 +407,33 @@ impl Aof {
     /// already): the running one's successor when one runs.
     fn request_fsync(&self, target: u64) {
         let mut q = lock(&self.fsync);
-        if q.requested < target {
-            q.requested = target;
-            self.wake_fsync_thread(&mut q);
-        }
+        q.requested = q.requested.max(target);
+        self.wake_fsync_thread(&mut q);
     }
 
-    /// Wakes the fsync thread if it waits (for a request it now has).
+    /// Records that clients wait for `target`, without waking the fsync
+    /// thread: for a loop whose round ended while it may be about to sleep
+    /// and sync itself ([`commit::end_of_round`]). A running fsync's
+    /// successor covers it anyway, and the loop wakes the thread at its
+    /// next round's end if it does not sleep first.
+    fn request_fsync_later(&self, target: u64) {
+        let mut q = lock(&self.fsync);
+        q.requested = q.requested.max(target);
+    }
+
+    /// Wakes the fsync thread if it waits while an fsync is asked for.
     fn wake_fsync_thread(&self, q: &mut FsyncQueue) {
-        if q.idle {
+        if q.idle && q.requested > self.durable.load(Ordering::Acquire) {
             q.woken_at.get_or_insert_with(Instant::now);
             self.fsync_wake.notify_one();
         }
+    }
+
+    /// Whether an fsync takes less than the two thread hops of having the
+    /// fsync thread run it for a sleeping loop (both smoothed; no hop
+    /// measured yet: not short).
+    fn fsyncs_short(&self) -> bool {
+        self.fsync_ns.get() < 2 * self.hop_ns.get()
     }
 
     /// An event loop about to sleep, whose clients wait for `target`, has
@@ -435,8 +450,7 @@ impl Aof {
         {
             let mut q = lock(&self.fsync);
             q.requested = q.requested.max(target);
-            let short = self.fsync_ns.get() < 2 * self.hop_ns.get();
-            if q.running || !short {
+            if q.running || !self.fsyncs_short() {
                 self.wake_fsync_thread(&mut q);
                 return;
             }
@@ -463,9 +477,7 @@ impl Aof {
         }
         let mut q = lock(&self.fsync);
         q.running = false;
-        if q.requested > self.durable.load(Ordering::Acquire) {
-            self.wake_fsync_thread(&mut q);
-        }
+        self.wake_fsync_thread(&mut q);
     }
 
     /// Records bytes up to `upto` as durable and wakes the loops waiting.
