@@ -462,3 +462,39 @@ fn one_aof_write_serves_every_client_of_a_round() {
     assert!(took < Duration::from_secs(8), "200 SETs took {took:?}");
     assert_eq!(conn.cmd_str(&["dbsize"]), ":201\r\n");
 }
+
+/// With `appendfsync always` an fsync runs on an event loop about to sleep
+/// (when fsyncs are short) or on the fsync thread (when one already runs,
+/// or they are long), and either wakes the loops whose clients wait: two
+/// event loops, each serving clients, some of them syncing while the
+/// thread syncs for the other, never leave a client without its reply.
+#[test]
+fn every_client_of_two_loops_gets_its_replies_whoever_fsyncs() {
+    let server = Server::start_with(&[
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--io-threads",
+        "2",
+    ]);
+    let port = server.port;
+    let clients: Vec<_> = (0..16)
+        .map(|id| {
+            std::thread::spawn(move || {
+                let mut conn = Conn::connect(port);
+                for n in 0..150 {
+                    let key = format!("k:{id}:{n}");
+                    assert_eq!(conn.cmd_str(&["set", &key, "v"]), "+OK\r\n", "{key}");
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().expect("a client went without a reply");
+    }
+    let mut conn = server.connect();
+    assert_eq!(conn.cmd_str(&["dbsize"]), ":2400\r\n");
+    let info = conn.cmd_str(&["info", "persistence"]);
+    assert!(info.contains("aof_last_write_status:ok\r\n"), "{info}");
+}

@@ -574,5 +574,59 @@ fn a_client_with_requests_always_waiting_does_not_starve_the_others() {
     assert!(
         waited < Duration::from_millis(400),
         "PING waited {waited:?} behind the busy client"
+
+/// A read that fills its room leaves bytes in the socket, one that does not
+/// drained it (the server then waits for the socket without asking the
+/// kernel again): a pipeline sent at once is read to its end although no
+/// more bytes arrive after it, a request in pieces is served once its last
+/// piece comes, a client that sends one request at a time gets every reply,
+/// and a half request followed by the end of the stream closes the
+/// connection.
+#[test]
+fn reads_go_on_while_bytes_wait_and_wait_once_the_socket_is_dry() {
+    use std::io::Write;
+    use std::time::Duration;
+    let server = Server::start();
+    let mut conn = server.connect();
+    // 2,000 SETs in one write: far more than one read's room, all of it in
+    // the socket before the server reads, nothing sent after it.
+    let value = "v".repeat(100);
+    let pipeline: Vec<u8> = (0..2000)
+        .flat_map(|i| support::request(&[b"SET", format!("k{i}").as_bytes(), value.as_bytes()]))
+        .collect();
+    conn.send(&pipeline);
+    for i in 0..2000 {
+        assert_eq!(conn.read_reply(), b"+OK\r\n", "reply {i}");
+    }
+    assert_eq!(conn.cmd(&["DBSIZE"]), b":2000\r\n");
+    // One request in three pieces, each after the server drained the socket.
+    let request = support::request(&[b"GET", b"k1999"]);
+    for piece in request.chunks(request.len() / 3 + 1) {
+        conn.send(piece);
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    assert_eq!(conn.read_reply(), format!("$100\r\n{value}\r\n").as_bytes());
+    // One request at a time, each read whole by one short read.
+    for i in 0..300 {
+        assert_eq!(
+            conn.cmd(&["INCR", "counter"]),
+            format!(":{}\r\n", i + 1).as_bytes()
+        );
+    }
+    // Half a request, then the end of the stream.
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    stream.write_all(b"*2\r\n$3\r\nGET\r\n").expect("write");
+    std::thread::sleep(Duration::from_millis(30));
+    stream
+        .shutdown(std::net::Shutdown::Write)
+        .expect("shutdown");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut rest = Vec::new();
+    let read = std::io::Read::read_to_end(&mut stream, &mut rest);
+    assert!(
+        read.is_ok() && rest.is_empty(),
+        "closed without a reply: {read:?} {rest:?}"
     );
 }

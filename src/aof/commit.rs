@@ -10,10 +10,12 @@
 //! has run every ready task and is about to sleep, the runtime calls
 //! [`end_of_round`] (tokio's `on_thread_park`, Redis's `beforeSleep`): one
 //! `write(2)` of the buffer for every client of the round (and of the other
-//! loops' rounds so far), then with `always` one request to the fsync
-//! thread. While that fsync runs the loop serves the next clients, whose
+//! loops' rounds so far), then with `always` the fsync: on the loop itself
+//! when it is about to sleep, no fsync runs and fsyncs are short
+//! ([`Aof::sync_for_sleeping_loop`]), else one request to the fsync thread.
+//! While the thread's fsync runs the loop serves the next clients, whose
 //! writes the next fsync covers with those of every other loop (group
-//! commit across loops). When an fsync completes, the fsync thread wakes
+//! commit across loops). When an fsync completes, whoever ran it wakes
 //! each loop that waits once ([`LoopSlot`]), and that loop releases its
 //! waiters itself.
 
@@ -55,6 +57,10 @@ struct Waiters {
     released: u64,
     /// A task that ends the round is queued behind the round's ready tasks.
     round_end_queued: bool,
+    /// A round's end asked for an fsync without waking the fsync thread,
+    /// for the loop to run it when it sleeps ([`Aof::request_fsync_later`]):
+    /// the next round's end, if the loop did not sleep first, wakes it.
+    fsync_deferred: bool,
 }
 
 struct Waiter {
@@ -110,13 +116,21 @@ impl Waiters {
 /// `beforeSleep` follows each iteration's events.
 async fn round_end() {
     WAITERS.with(|waiters| waiters.borrow_mut().round_end_queued = false);
-    end_of_round();
+    end_round(false);
 }
 
 /// The runtime's hook before its loop sleeps (every event loop's runtime is
-/// built with it), and [`round_end`]: writes what this loop's waiting
-/// clients need, asks for their fsync, and releases those that may go on.
+/// built with it): the loop has nothing else to run, so it runs the fsync
+/// its clients wait for itself when none runs (Redis's `beforeSleep`).
 pub fn end_of_round() {
+    end_round(true);
+}
+
+/// Writes what this loop's waiting clients need, has their fsync run (on
+/// this loop when it is about to sleep and no fsync runs, else on the fsync
+/// thread, while the loop serves other clients), and releases those that
+/// may go on.
+fn end_round(sleeping: bool) {
     WAITERS.with(|waiters| {
         let mut waiters = waiters.borrow_mut();
         let Some(wanted) = waiters.waiting.iter().map(|waiter| waiter.target).max() else {
@@ -133,7 +147,19 @@ pub fn end_of_round() {
             aof.write_pending(false);
         }
         if aof.must_sync() && aof.stats.last_write_ok.load(Ordering::Relaxed) {
-            aof.request_fsync(wanted);
+            if sleeping {
+                aof.sync_for_sleeping_loop(wanted);
+                waiters.fsync_deferred = false;
+            } else if aof.fsyncs_short() && !waiters.fsync_deferred {
+                // The round's last task: the loop most likely sleeps next,
+                // and then syncs itself (a thread woken now would find
+                // nothing to do: two context switches for nothing).
+                aof.request_fsync_later(wanted);
+                waiters.fsync_deferred = true;
+            } else {
+                aof.request_fsync(wanted);
+                waiters.fsync_deferred = false;
+            }
         } else {
             // Written, or the write was postponed behind an everysec fsync
             // or failed: Redis sends the replies of the round regardless.

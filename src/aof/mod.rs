@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 pub(crate) use crate::util::lock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::config::{Config, FsyncPolicy};
 use crate::propagate::{Propagation, Sink, Target};
@@ -118,6 +118,31 @@ struct FsyncQueue {
     running: bool,
     /// The thread waits for a request (a request must wake it).
     idle: bool,
+    /// When a request woke the idle thread: how long it took to start is
+    /// a sample of [`Aof::hop_ns`].
+    woken_at: Option<Instant>,
+}
+
+/// Nanoseconds, smoothed over the last several samples (an `AtomicU64`
+/// moving average: racing updates lose a sample, nothing more).
+#[derive(Default)]
+struct Smoothed(AtomicU64);
+
+impl Smoothed {
+    fn add(&self, sample: Duration) {
+        let sample = u64::try_from(sample.as_nanos()).unwrap_or(u64::MAX);
+        let old = self.0.load(Ordering::Relaxed);
+        let new = if old == 0 {
+            sample
+        } else {
+            old - old / 8 + sample / 8
+        };
+        self.0.store(new, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 pub struct Aof {
@@ -139,6 +164,11 @@ pub struct Aof {
     loops: Mutex<Vec<Arc<commit::LoopSlot>>>,
     fsync: Mutex<FsyncQueue>,
     fsync_wake: Condvar,
+    /// How long an fsync takes ([`Aof::sync_files`]).
+    fsync_ns: Smoothed,
+    /// How long the idle fsync thread takes to start once asked: one of
+    /// the two thread hops an fsync on the thread costs a sleeping loop.
+    hop_ns: Smoothed,
     pub stats: Stats,
     /// DEBUG AOF-FLUSH-SLEEP: microseconds to sleep before each write.
     pub flush_sleep_us: AtomicU64,
@@ -181,6 +211,8 @@ impl Aof {
             loops: Mutex::default(),
             fsync: Mutex::default(),
             fsync_wake: Condvar::new(),
+            fsync_ns: Smoothed::default(),
+            hop_ns: Smoothed::default(),
             flush_sleep_us: AtomicU64::new(0),
             rewrite_snapshot: Mutex::new(None),
             write_error: Mutex::new(String::new()),
@@ -375,12 +407,77 @@ impl Aof {
     /// already): the running one's successor when one runs.
     fn request_fsync(&self, target: u64) {
         let mut q = lock(&self.fsync);
-        if q.requested < target {
-            q.requested = target;
-            if q.idle {
-                self.fsync_wake.notify_one();
-            }
+        q.requested = q.requested.max(target);
+        self.wake_fsync_thread(&mut q);
+    }
+
+    /// Records that clients wait for `target`, without waking the fsync
+    /// thread: for a loop whose round ended while it may be about to sleep
+    /// and sync itself ([`commit::end_of_round`]). A running fsync's
+    /// successor covers it anyway, and the loop wakes the thread at its
+    /// next round's end if it does not sleep first.
+    fn request_fsync_later(&self, target: u64) {
+        let mut q = lock(&self.fsync);
+        q.requested = q.requested.max(target);
+    }
+
+    /// Wakes the fsync thread if it waits while an fsync is asked for.
+    fn wake_fsync_thread(&self, q: &mut FsyncQueue) {
+        if q.idle && q.requested > self.durable.load(Ordering::Acquire) {
+            q.woken_at.get_or_insert_with(Instant::now);
+            self.fsync_wake.notify_one();
         }
+    }
+
+    /// Whether an fsync takes less than the two thread hops of having the
+    /// fsync thread run it for a sleeping loop (both smoothed; no hop
+    /// measured yet: not short).
+    fn fsyncs_short(&self) -> bool {
+        self.fsync_ns.get() < 2 * self.hop_ns.get()
+    }
+
+    /// An event loop about to sleep, whose clients wait for `target`, has
+    /// their fsync run ([`commit::end_of_round`]). On the loop itself when
+    /// none runs and fsyncs are short, as Redis's `beforeSleep`: the loop
+    /// has nothing else to do meanwhile, and the fsync costs it no thread
+    /// hops (waking the thread, then being woken by it; on two shared cores
+    /// each hop waits for a CPU, tens of microseconds, and costs two context
+    /// switches). Else on the fsync thread, whose fsync overlaps whatever
+    /// the loop serves meanwhile: when fsyncs take longer than the two hops
+    /// (a slow or busy disk), requests arriving during one are read, run and
+    /// written before it ends, and the next fsync starts at once.
+    fn sync_for_sleeping_loop(&self, target: u64) {
+        {
+            let mut q = lock(&self.fsync);
+            q.requested = q.requested.max(target);
+            if q.running || !self.fsyncs_short() {
+                self.wake_fsync_thread(&mut q);
+                return;
+            }
+            q.running = true;
+        }
+        self.sync_and_report();
+    }
+
+    /// One fsync of what is written, by the thread or a loop that claimed
+    /// it (`running`), then the offset it made durable raised; a request
+    /// that came meanwhile goes to the thread.
+    fn sync_and_report(&self) {
+        let synced = self.sync_files().map_err(|e| {
+            if self.config.fsync_policy() == FsyncPolicy::Always {
+                tracing::warn!("Can't persist AOF for fsync error when the AOF fsync policy is 'always': {e}. Exiting...");
+                std::process::exit(1);
+            }
+            tracing::warn!("Fail to fsync the AOF file: {e}");
+            *lock(&self.write_error) = crate::config::strerror(&e);
+            self.stats.last_write_ok.store(false, Ordering::Relaxed);
+        });
+        if let Ok(upto) = synced {
+            self.raise_durable(upto);
+        }
+        let mut q = lock(&self.fsync);
+        q.running = false;
+        self.wake_fsync_thread(&mut q);
     }
 
     /// Records bytes up to `upto` as durable and wakes the loops waiting.
@@ -405,7 +502,9 @@ impl Aof {
                     let second = self.config.fsync_policy() == FsyncPolicy::Everysec
                         && last.elapsed() >= Duration::from_secs(1)
                         && self.written.load(Ordering::Acquire) > durable;
-                    if asked || second {
+                    // An event loop may be syncing ([`Aof::sync_for_sleeping_loop`]):
+                    // its end wakes this thread for what it did not cover.
+                    if (asked || second) && !q.running {
                         break;
                     }
                     q.idle = true;
@@ -415,6 +514,9 @@ impl Aof {
                         .map(|(q, _)| q)
                         .unwrap_or_else(|e| e.into_inner().0);
                     q.idle = false;
+                    if let Some(at) = q.woken_at.take() {
+                        self.hop_ns.add(at.elapsed());
+                    }
                 }
                 q.running = true;
             }
@@ -429,20 +531,8 @@ impl Aof {
             // What the loops appended since they asked goes too: its
             // clients then find it durable when their round ends.
             self.write_pending(true);
-            let synced = self.sync_files().map_err(|e| {
-                if self.config.fsync_policy() == FsyncPolicy::Always {
-                    tracing::warn!("Can't persist AOF for fsync error when the AOF fsync policy is 'always': {e}. Exiting...");
-                    std::process::exit(1);
-                }
-                tracing::warn!("Fail to fsync the AOF file: {e}");
-                *lock(&self.write_error) = crate::config::strerror(&e);
-                self.stats.last_write_ok.store(false, Ordering::Relaxed);
-            });
-            lock(&self.fsync).running = false;
+            self.sync_and_report();
             last = std::time::Instant::now();
-            if let Ok(upto) = synced {
-                self.raise_durable(upto);
-            }
             if self.config.fsync_policy() == FsyncPolicy::Everysec {
                 // A write postponed behind this fsync goes now.
                 self.write_pending(false);
@@ -462,9 +552,11 @@ impl Aof {
                 self.written.load(Ordering::Acquire),
             )
         };
+        let start = Instant::now();
         for file in retired.iter().chain(&file) {
             file.sync_data()?;
         }
+        self.fsync_ns.add(start.elapsed());
         Ok(upto)
     }
 
