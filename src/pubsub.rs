@@ -58,6 +58,10 @@ impl Kind {
     }
 }
 
+/// Pushes a drained mailbox keeps room for: a subscriber fed one message at
+/// a time does not allocate its queue for each.
+const MAILBOX_KEPT: usize = 8;
+
 /// One connection's mailbox as publishers (and MONITOR's feed) see it.
 pub struct Subscriber {
     handle: Arc<ClientHandle>,
@@ -227,7 +231,15 @@ impl ClientSubs {
         if self.me.handle.mailbox_bytes.load(Ordering::Relaxed) == 0 {
             return None;
         }
-        let reply = self.me.queue().pop_front()?;
+        let mut queue = self.me.queue();
+        let reply = queue.pop_front()?;
+        if queue.is_empty() && queue.capacity() > MAILBOX_KEPT {
+            // A burst's room goes once it is taken, as Redis frees the
+            // reply blocks it wrote: invalidations of many evicted keys
+            // left kilobytes per tracking client counted in `used_memory`.
+            *queue = std::collections::VecDeque::new();
+        }
+        drop(queue);
         self.taken(&reply);
         Some(reply)
     }

@@ -18,8 +18,17 @@ static ALLOCATOR: reddish::alloc::Counting = reddish::alloc::Counting;
 /// lookup in a big keyspace then misses the TLB far less often (about 5-10%
 /// less CPU per request with 600k keys, BENCHMARKS.md `prefetch`).
 /// `disable-thp yes` turns them off again at startup.
+///
+/// And slabs of 8 regions for the size classes that are whole pages (4, 8
+/// and 12 KB): jemalloc gives those a slab each by default, one region on
+/// its own pages with its own 128-byte extent record and radix-tree
+/// entries, so a 4 KB string value cost 136 bytes of allocator metadata
+/// besides its key (231 B a key over the value's 4,096, Valkey 81 B;
+/// BENCHMARKS.md, session 13). Redis's 4 KB values land in the 5 KB class,
+/// four regions to a slab.
 #[export_name = "_rjem_malloc_conf"]
-static MALLOC_CONF: MallocConf = MallocConf(c"thp:always".as_ptr());
+static MALLOC_CONF: MallocConf =
+    MallocConf(c"thp:always,slab_sizes:4096-4096:8|8192-8192:16|12288-12288:24".as_ptr());
 
 /// A C string pointer jemalloc can find under its symbol name.
 #[repr(transparent)]
