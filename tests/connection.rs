@@ -574,6 +574,8 @@ fn a_client_with_requests_always_waiting_does_not_starve_the_others() {
     assert!(
         waited < Duration::from_millis(400),
         "PING waited {waited:?} behind the busy client"
+    );
+}
 
 /// A read that fills its room leaves bytes in the socket, one that does not
 /// drained it (the server then waits for the socket without asking the
