@@ -249,6 +249,64 @@ fn the_lfu_counter_moves_only_under_an_lfu_policy() {
     assert_eq!(after, (freq + 10).min(255));
 }
 
+/// Which commands count as an access of a key under LFU, and what an
+/// overwrite keeps, against redis-server: with `lfu-log-factor 0` every
+/// touch adds one to the counter. A value that replaces another takes its
+/// counter, touched once by `setKey`'s lookup (SET, GETSET, MSET, a STORE,
+/// SET NX that sets nothing), not `LFU_INIT_VAL` again as ours did; a key
+/// deleted first (COPY REPLACE) starts over. The sources of SINTER, SUNION,
+/// SDIFF and the sorted-set operations are accessed, as any read.
+#[test]
+fn an_overwritten_key_keeps_its_lfu_counter_as_in_redis() {
+    let Some(mut pair) = Pair::new() else { return };
+    pair.run(&[
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"],
+        &["CONFIG", "SET", "lfu-log-factor", "0"],
+        &["SET", "k", "v"],
+        &["GET", "k"],
+        &["GET", "k"],
+        &["OBJECT", "FREQ", "k"],
+        &["SET", "k", "w"],
+        &["OBJECT", "FREQ", "k"],
+        &["SET", "k", "x", "NX"],
+        &["OBJECT", "FREQ", "k"],
+        &["SET", "k", "y", "XX", "GET"],
+        &["OBJECT", "FREQ", "k"],
+        &["GETSET", "k", "z"],
+        &["OBJECT", "FREQ", "k"],
+        // Not integers: Redis would store its shared integer objects, whose
+        // access record is the shared object's.
+        &["MSET", "k", "one", "other", "two"],
+        &["OBJECT", "FREQ", "k"],
+        &["OBJECT", "FREQ", "other"],
+        &["APPEND", "k", "0"],
+        &["OBJECT", "FREQ", "k"],
+        &["SADD", "s", "a"],
+        &["SADD", "t", "a"],
+        &["SINTERSTORE", "k", "s", "t"],
+        &["OBJECT", "FREQ", "k"],
+        &["COPY", "s", "k", "REPLACE"],
+        &["OBJECT", "FREQ", "k"],
+        &["EXISTS", "k"],
+        &["TYPE", "k"],
+        &["TTL", "k"],
+        &["OBJECT", "FREQ", "k"],
+        // Every source of a set or sorted-set operation is an access (ours
+        // read them without recording it).
+        &["SINTER", "s", "t"],
+        &["SUNION", "s", "s"],
+        &["SDIFF", "t", "s"],
+        &["OBJECT", "FREQ", "s"],
+        &["OBJECT", "FREQ", "t"],
+        &["ZADD", "z", "1", "m"],
+        &["ZUNION", "2", "z", "z"],
+        &["ZINTERSTORE", "zz", "1", "z"],
+        &["OBJECT", "FREQ", "z"],
+        &["MGET", "other", "other", "missing"],
+        &["OBJECT", "FREQ", "other"],
+    ]);
+}
+
 #[test]
 fn evictions_fire_the_evicted_event() {
     let (server, mut conn, _) = limited("allkeys-random", 100 * 1024);

@@ -270,7 +270,8 @@ fn sources<'d>(
     keys: &[&[u8]],
 ) -> Result<Vec<Option<&'d Set>>, Reply> {
     for key in keys {
-        if !db.contains(key) {
+        // Redis's `lookupKeyRead` of each source: an access, or a miss.
+        if db.get(key).is_none() {
             db.notify(notify::KEY_MISS, "keymiss", key);
         }
     }

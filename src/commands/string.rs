@@ -246,7 +246,7 @@ fn set_generic(
         None if opts.keep_ttl => existing.flatten(),
         ttl => ttl,
     };
-    db.set(key, stored(value), ttl);
+    db.set_looked_up(key, stored(value), ttl);
     db.notify(notify::STRING, "set", key);
     if let Some(at) = expires_at {
         db.notify(notify::GENERIC, "expire", key);

@@ -1119,10 +1119,48 @@ impl<'g, 'k> DbView<'g, 'k> {
     }
 
     /// Sets `key` to `value` with the given expiry, replacing whatever was
-    /// there (and its TTL). Returns the live entry it replaced.
+    /// there (and its TTL): Redis's `setKey`. Returns the live entry it
+    /// replaced. Under an LFU policy a replaced value hands its access
+    /// record to the new one, touched once for `setKey`'s lookup (Redis's
+    /// `dbSetValue` keeps `lru`), so overwriting a hot key does not send
+    /// its counter back to `LFU_INIT_VAL`; under LRU the new value's record
+    /// (now) is what the touch would give.
     pub fn set(&mut self, key: &[u8], value: Value, expires_at: Option<u64>) -> Option<Entry> {
-        let now = self.guard.keyspace.lru_clock.now_ms();
-        self.set_entry(key, Entry::new(value, expires_at, now))
+        self.replace(key, value, expires_at, true)
+    }
+
+    /// [`DbView::set`] for a command that has just looked `key` up with
+    /// [`DbView::get`] (Redis's `setKey` with `SETKEY_ALREADY_EXIST` or
+    /// `SETKEY_DOESNT_EXIST`: SET), so the replaced value is not touched twice.
+    pub fn set_looked_up(
+        &mut self,
+        key: &[u8],
+        value: Value,
+        expires_at: Option<u64>,
+    ) -> Option<Entry> {
+        self.replace(key, value, expires_at, false)
+    }
+
+    fn replace(
+        &mut self,
+        key: &[u8],
+        value: Value,
+        expires_at: Option<u64>,
+        touch: bool,
+    ) -> Option<Entry> {
+        let keyspace = self.guard.keyspace;
+        let now = keyspace.lru_clock.now_ms();
+        let mut entry = Entry::new(value, expires_at, now);
+        let mode = keyspace.access_mode();
+        if matches!(mode, AccessMode::Lfu { .. }) {
+            if let Some(old) = self.stored(key).filter(|old| !old.is_expired(self.clock)) {
+                entry.access = old.access;
+                if touch {
+                    entry.access.touch(now, mode);
+                }
+            }
+        }
+        self.set_entry(key, entry)
     }
 
     /// Stores a whole entry (value, TTL and access record) under `key`, as
