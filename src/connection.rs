@@ -24,11 +24,6 @@ use crate::transport::{PeerAddr, Transport};
 /// Read buffer growth step; large values arrive in chunks of at least this.
 const READ_CHUNK: usize = 16 * 1024;
 
-/// Reads in a row that one client's commands may run while more of its
-/// input keeps arriving, before the other ready clients get their turn: a
-/// few, so a quick client's next request is not a task switch each time.
-const READS_PER_TURN: u32 = 4;
-
 /// Replies beyond this are written out before the rest of a batch runs, so a
 /// huge pipeline does not buffer all of its replies.
 const OUTPUT_FLUSH_AT: usize = 1024 * 1024;
@@ -347,10 +342,6 @@ async fn run(server: &Server, client: &mut Client, socket: &mut Transport) -> st
     // a subscriber gets pushes); dropping the set when the connection ends
     // stops it.
     let mut watchdog = JoinSet::new();
-    // Reads in a row that ran commands, the client not waiting in between,
-    // and whether the last of them filled the room offered.
-    let mut reads_in_turn = 0;
-    let mut filled = false;
     loop {
         make_room(&mut input, parser.wanted());
         let room = input.capacity() - input.len();
@@ -401,22 +392,12 @@ async fn run(server: &Server, client: &mut Client, socket: &mut Transport) -> st
                         handle.set_park_state(park::DECLINED);
                     }
                 }
-                (reads_in_turn, filled) = (0, false);
                 continue;
             }
             Err(e) => return Err(e),
         };
         if n == 0 {
             return Ok(Ran::Closed);
-        }
-        if filled || reads_in_turn >= READS_PER_TURN {
-            // More kept arriving while this client's commands ran (a long
-            // pipeline, or a client quicker than we are): the other ready
-            // clients take their turn first, as Redis reads each client once
-            // per event-loop round. Without this a busy client kept its task
-            // running, and every other client waiting, for tens of ms.
-            tokio::task::yield_now().await;
-            reads_in_turn = 0;
         }
         handle.note_active();
         server.stats.add(Counter::NetInputBytes, n as u64);
@@ -435,8 +416,6 @@ async fn run(server: &Server, client: &mut Client, socket: &mut Transport) -> st
             );
             return Ok(Ran::Closed);
         }
-        let unparsed = input.len();
-        filled = n == room;
         let closing = run_buffered(
             server,
             client,
@@ -447,14 +426,6 @@ async fn run(server: &Server, client: &mut Client, socket: &mut Transport) -> st
             socket,
         )
         .await?;
-        // A read that only added to a big argument still arriving ran
-        // nothing: the rest is read on at once, as Redis reads the rest of
-        // a big argument in one go.
-        if input.len() < unparsed {
-            reads_in_turn += 1;
-        } else {
-            filled = false;
-        }
         if handle.is_killed() {
             return Ok(Ran::Closed);
         }
@@ -501,6 +472,15 @@ async fn run(server: &Server, client: &mut Client, socket: &mut Transport) -> st
             handle.info().replica = true;
             Box::pin(crate::replication::serve(socket, *start)).await?;
             return Ok(Ran::Closed);
+        }
+        // A read that filled all the room offered likely left more of a big
+        // pipeline in the socket: let the other ready clients take their turn
+        // first, as Redis reads at most 16 KiB per client per event loop round,
+        // so no client waits for whole batches of the clients before it.
+        // A big bulk still arriving is read on at once, as Redis reads
+        // the rest of a big argument in one read.
+        if n == room && parser.wanted() <= input.len() {
+            tokio::task::yield_now().await;
         }
     }
 }
