@@ -597,7 +597,7 @@ impl Aof {
                     self.discard_pending(&mut self.lock());
                     let temp = format!("temp-{}.incr", self.config.appendfilename());
                     tracing::info!("Removing the temp incr aof file {temp} in the background");
-                    let _ = std::fs::remove_file(self.dir().join(temp));
+                    unlink_in_background(&self.dir().join(temp));
                     stats.rewrite_scheduled.store(true, Ordering::Relaxed);
                 }
             }
@@ -670,7 +670,19 @@ pub fn delete_history(config: &crate::config::Config, dir: &Path, manifest: &mut
     }
     for info in manifest.history.drain(..) {
         tracing::info!("Removing the history file {} in the background", info.name);
-        let _ = std::fs::remove_file(dir.join(&info.name));
+        unlink_in_background(&dir.join(&info.name));
     }
     let _ = manifest.persist(dir, &config.appendfilename());
+}
+
+/// Redis's `bg_unlink`: the name goes at once, and the file's blocks are
+/// freed when its last descriptor closes, on the lazyfree thread. Removing
+/// a big old base outright took its caller (holding the AOF's locks, which
+/// every write waits for) up to 100 ms.
+fn unlink_in_background(path: &Path) {
+    let open = std::fs::File::open(path);
+    let _ = std::fs::remove_file(path);
+    if let Ok(file) = open {
+        crate::lazyfree::free(file, 0);
+    }
 }

@@ -81,6 +81,10 @@ struct Tables {
     /// Per shard: a running snapshot has not copied it yet (see
     /// [`snapshot`]). Read whenever the shard is locked.
     pending: Box<[AtomicBool]>,
+    /// Per shard: a thread waits for the shard's lock while it is pending,
+    /// so the walker holding it lets go after the key it is copying (see
+    /// [`Keyspace::write_shard`]).
+    wanted: Box<[AtomicBool]>,
 }
 
 impl Tables {
@@ -89,6 +93,7 @@ impl Tables {
             map: shard::Map::with_hasher_and_shard_amount(hasher, SHARDS_PER_DB),
             hints: (0..SHARDS_PER_DB).map(|_| Default::default()).collect(),
             pending: (0..SHARDS_PER_DB).map(|_| AtomicBool::new(false)).collect(),
+            wanted: (0..SHARDS_PER_DB).map(|_| AtomicBool::new(false)).collect(),
         }
     }
 }
@@ -357,7 +362,20 @@ impl Keyspace {
     /// creating the database's shards if it has none yet.
     fn write_shard(&self, db: usize, shard: usize) -> Shard<'_> {
         let tables = self.tables(db);
-        let table = tables.map.shards()[shard].write();
+        let lock = &tables.map.shards()[shard];
+        let table = match lock.try_write() {
+            Some(table) => table,
+            // A snapshot's walker may hold it for a batch of keys: it gives
+            // way after its current key rather than making a client wait
+            // for the whole batch.
+            None if tables.pending[shard].load(Ordering::Relaxed) => {
+                tables.wanted[shard].store(true, Ordering::Relaxed);
+                let table = lock.write();
+                tables.wanted[shard].store(false, Ordering::Relaxed);
+                table
+            }
+            None => lock.write(),
+        };
         let keys = &self.dbs[db].keys;
         Shard::new(table, &tables.hints[shard], keys, self.pending(db, shard))
     }
@@ -1616,5 +1634,59 @@ mod tests {
         with_db(0, now + 20_000, &sweep);
         assert_eq!(keyspace.db_volatile(0), 0);
         assert_eq!((keyspace.db_len(0), keyspace.db_volatile(0)), (1, 0));
+    }
+    #[test]
+    fn a_writer_waits_for_the_walkers_current_key_not_its_batch() {
+        use std::sync::atomic::AtomicUsize;
+        use std::time::{Duration, Instant};
+        /// Takes 5 ms a key: a batch of 200 keys would hold their shard 1 s.
+        struct SlowEncoder(Arc<AtomicUsize>);
+        impl snapshot::Encoder for SlowEncoder {
+            fn database(&self, _: &mut Vec<u8>, _: usize, _: usize, _: usize) {}
+            fn key(&self, out: &mut Vec<u8>, key: &[u8], _: &Entry) {
+                self.0.fetch_add(1, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(5));
+                out.extend_from_slice(key);
+            }
+        }
+        let keyspace = Keyspace::new(1);
+        let shard = keyspace.shard_of(0, keyspace.hash(b"k0"));
+        let keys: Vec<String> = (0..)
+            .map(|i| format!("k{i}"))
+            .filter(|k| keyspace.shard_of(0, keyspace.hash(k.as_bytes())) == shard)
+            .take(200)
+            .collect();
+        let clock = CommandClock::default();
+        let mut all = LockSet::new();
+        all.add_all(&keyspace);
+        let mut guard = keyspace.lock(all);
+        for key in &keys {
+            let value = Value::String(StringValue::from_bytes(Bytes::from_static(b"v")));
+            guard.db(0, &clock).set(key.as_bytes(), value, None);
+        }
+        let encoded = Arc::new(AtomicUsize::new(0));
+        let encoder = Box::new(SlowEncoder(encoded.clone()));
+        let snapshot = keyspace
+            .start_snapshot(&mut guard, encoder)
+            .expect("no snapshot yet");
+        drop(guard);
+        std::thread::scope(|scope| {
+            let walker = scope.spawn(|| keyspace.walk_snapshot(&snapshot, |_| Ok(())));
+            while encoded.load(Ordering::Relaxed) == 0 {
+                std::thread::yield_now();
+            }
+            // The walker holds the shard now, in the middle of its batch.
+            let started = Instant::now();
+            let mut set = LockSet::new();
+            set.add_key(&keyspace, 0, keys[0].as_bytes());
+            drop(keyspace.lock(set));
+            let waited = started.elapsed();
+            assert!(
+                waited < Duration::from_millis(300),
+                "waited {waited:?} for the walker"
+            );
+            assert!(matches!(walker.join().expect("walker"), Ok(true)));
+        });
+        assert_eq!(encoded.load(Ordering::Relaxed), keys.len());
     }
 }

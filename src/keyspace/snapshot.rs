@@ -40,8 +40,18 @@ pub trait Encoder: Send + Sync {
 const CHUNK: usize = 64 * 1024;
 
 /// A shard with more keys than this is walked in batches of this many,
-/// its lock released between them, so no writer waits long on it.
+/// its lock released between them. A writer waiting for the shard does
+/// not wait for the batch: the walker gives way after its current key.
 const BATCH: usize = 1024;
+
+/// A shard with at most this many keys is copied whole under one hold of
+/// its lock, without marking its keys done one by one (short enough not
+/// to keep a writer waiting).
+const SMALL_SHARD: usize = 64;
+
+/// How long the walker, having given way, waits for the writer that asked
+/// to take the shard's lock before it takes it back anyway.
+const GIVE_WAY: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// Snapshots started, and how long the last cut took: INFO's
 /// `total_forks` and `latest_fork_usec`, the fork-less counterparts of
@@ -150,21 +160,23 @@ impl Snapshot {
     }
 
     /// The walker's step: copies `entries` (bucket, key, entry) not done yet
-    /// into `out` and marks them done, up to `limit` of them. Returns the
-    /// bucket it stopped before, None if it went through them all.
+    /// into `out` and marks them done, up to `limit` of them, or fewer once
+    /// another thread asks for the shard (`wanted`). Returns the bucket it
+    /// stopped before, None if it went through them all.
     fn copy_batch<'e>(
         &self,
         db: usize,
         shard: usize,
         entries: impl Iterator<Item = (usize, &'e Key, &'e Entry)>,
         limit: usize,
+        wanted: &AtomicBool,
         out: &mut Vec<u8>,
     ) -> Option<usize> {
         let mut done = self.done(db, shard);
         let mut copied = 0;
         let mut stopped = None;
         for (bucket, key, entry) in entries {
-            if copied == limit {
+            if copied == limit || (copied > 0 && wanted.load(Ordering::Relaxed)) {
                 stopped = Some(bucket);
                 break;
             }
@@ -209,12 +221,17 @@ impl Snapshot {
     }
 }
 
-/// How many threads copy a snapshot's shards out: one per core (at most
-/// 8). The shards are independent, so each thread encodes whole shards
-/// into its own buffer and the walk's own thread writes them in order; on
-/// one core the walk's thread does it all itself.
-fn walker_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+/// How many threads copy a snapshot's shards out: the cores the event
+/// loops leave (at least one, at most 8). The shards are independent, so
+/// each thread encodes whole shards into its own buffer and the walk's own
+/// thread writes them in order; with one, the walk's thread does it all
+/// itself. A walker more than that competes with the loops for their
+/// cores: on 2 cores a second one doubled the longest wait of a client
+/// during BGSAVE and cost a third of the write load's throughput
+/// (BENCHMARKS.md, session 14).
+fn walker_threads(event_loops: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.saturating_sub(event_loops).clamp(1, 8)
 }
 
 /// The snapshot's bytes on their way out: each database's part starts with
@@ -500,7 +517,7 @@ impl Keyspace {
         // Under a key delay (a test hook) the walk is one key at a time,
         // as Redis's child goes.
         let threads = match self.config.rdb_key_save_delay() {
-            0 => walker_threads(),
+            0 => walker_threads(self.config.io_threads().max(1) as usize),
             _ => 1,
         };
         if threads == 1 {
@@ -547,6 +564,17 @@ impl Keyspace {
         }
         write(&out.bytes)?;
         Ok(!snapshot.aborted())
+    }
+
+    /// Lets a thread that asked for the shard the walker just released take
+    /// its lock first: a lock released and taken again at once would
+    /// otherwise usually go back to the walker.
+    fn give_way(&self, db: usize, shard: usize) {
+        let wanted = &self.tables(db).wanted[shard];
+        let started = std::time::Instant::now();
+        while wanted.load(Ordering::Relaxed) && started.elapsed() < GIVE_WAY {
+            std::thread::yield_now();
+        }
     }
 
     /// `rdb-key-save-delay` after a key (Redis's `debugDelay`), a test hook.
@@ -597,7 +625,7 @@ impl Keyspace {
                     from = Some(0);
                 }
                 match from {
-                    Some(0) if locked.len() <= step && step == BATCH => {
+                    Some(0) if locked.len() <= SMALL_SHARD && step == BATCH => {
                         snapshot.copy_rest(db, shard, locked.iter(), Some(out));
                         from = None;
                     }
@@ -609,7 +637,8 @@ impl Keyspace {
                             done.reserve(more);
                         }
                         let entries = locked.entries_in(bucket..locked.buckets());
-                        from = snapshot.copy_batch(db, shard, entries, step, out);
+                        let wanted = &self.tables(db).wanted[shard];
+                        from = snapshot.copy_batch(db, shard, entries, step, wanted, out);
                     }
                     None => {}
                 }
@@ -622,6 +651,7 @@ impl Keyspace {
                 }
             }
             out.append(&mut lock(&snapshot.preimages[db]));
+            self.give_way(db, shard);
             self.save_delay(snapshot);
         }
     }
