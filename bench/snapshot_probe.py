@@ -4,8 +4,9 @@
 Starts SERVER on PORT, loads 2,000,000 keys (DEBUG POPULATE), runs
 `redis-benchmark -t set -r 2000000 -P 16 -c 50` and (mode `bgsave`) a
 BGSAVE, while one client sends `GET key:1` every millisecond for 4 s.
-Prints p50, p99, the longest wait and when the five longest came (seconds
-after BGSAVE). Mode `none` skips the BGSAVE, `quiet` skips the write load.
+Prints the longest and median wait in each 50 ms of the first 1.2 s, then
+p50, p99, the longest wait and when the five longest came (seconds after
+BGSAVE). Mode `none` skips the BGSAVE, `quiet` skips the write load.
 Issue 14's stall target: no wait over 10 ms.
 
 Usage: bench/snapshot_probe.py SERVER PORT none|bgsave|quiet
@@ -51,6 +52,14 @@ def main():
         bench.kill()
     finally:
         proc.kill()
+    # The first 1.2 s in 50 ms steps: longest/median wait (ms) from that
+    # moment, to tell a slow round of the loop from a single stall.
+    steps = {}
+    for w, at in waits:
+        steps.setdefault(int(at * 20), []).append(w)
+    print("per 50 ms: " + " ".join(
+        f"{k * 50}:{max(v) * 1e3:.0f}/{sorted(v)[len(v) // 2] * 1e3:.1f}"
+        for k, v in sorted(steps.items()) if k < 24))
     worst = sorted(waits)[-5:]
     waits = sorted(w for w, _ in waits)
     print(f"{mode} {binary}: {len(waits)} GETs, p50 {waits[len(waits) // 2] * 1e3:.2f} ms, "
