@@ -369,6 +369,62 @@ fn appendonly_turned_on_at_run_time_writes_a_base_first() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// CONFIG SET appendonly no kills a running rewrite, as Redis's
+/// `killAppendOnlyChild`: its base is never installed. Inside a transaction
+/// that holds shards the rewrite's walk cannot be stopped at once and runs
+/// to its end; even then its base must be discarded, not take the
+/// manifest's place.
+#[test]
+fn a_killed_rewrite_never_installs_its_base() {
+    let dir = temp_dir("killed-rewrite");
+    let server = Server::start_with(&["--dir", &s(&dir), "--appendonly", "yes"]);
+    let mut conn = server.connect();
+    wait_rewrite(&mut conn);
+    for key in ["k1", "k2", "k3"] {
+        conn.cmd(&["set", key, "v"]);
+    }
+    // 300 ms after each key: the walk outlasts the transaction below.
+    conn.cmd(&["config", "set", "rdb-key-save-delay", "300000"]);
+    assert_eq!(
+        conn.cmd_str(&["bgrewriteaof"]),
+        "+Background append only file rewriting started\r\n"
+    );
+    let aof_dir = dir.join("appendonlydir");
+    let manifest = || std::fs::read_to_string(aof_dir.join("appendonly.aof.manifest")).unwrap();
+    let before = manifest();
+    assert_eq!(
+        before,
+        "file appendonly.aof.1.base.rdb seq 1 type b\n\
+         file appendonly.aof.1.incr.aof seq 1 type i\n\
+         file appendonly.aof.2.incr.aof seq 2 type i\n"
+    );
+    conn.cmd(&["multi"]);
+    conn.cmd(&["set", "x", "1"]);
+    conn.cmd(&["config", "set", "appendonly", "no"]);
+    assert_eq!(conn.cmd_str(&["exec"]), "*2\r\n+OK\r\n+OK\r\n");
+    assert_eq!(info_field(&mut conn, "aof_rewrite_in_progress"), "0");
+    // Lowering the delay ends the walk's sleep: the walk finishes.
+    conn.cmd(&["config", "set", "rdb-key-save-delay", "0"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let temp_left = || {
+        std::fs::read_dir(&dir).unwrap().any(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("temp-rewriteaof")
+        })
+    };
+    while temp_left() {
+        assert!(Instant::now() < deadline, "the killed rewrite never ended");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(manifest(), before);
+    assert!(!aof_dir.join("appendonly.aof.2.base.rdb").exists());
+    assert_eq!(info_field(&mut conn, "aof_last_bgrewrite_status"), "ok");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// DEBUG LOADAOF reads the manifest from disk again, as Redis's does: after
 /// a rewrite with the AOF off left only a base there, turning the AOF back
 /// on numbers the new incremental file 1, not after the files forgotten.

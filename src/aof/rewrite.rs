@@ -466,6 +466,12 @@ pub fn start(server: &Server, guard: &mut Guard<'_>) -> Result<(), NotStarted> {
             let written = write_base(&temp, |write| {
                 base.write(&server.keyspace, &snapshot, write)
             });
+            if !finish_running(&server.aof, &snapshot) {
+                // Killed meanwhile: its base is discarded and nothing is
+                // reported, as Redis forgets a child it killed.
+                let _ = std::fs::remove_file(&temp);
+                return;
+            }
             let result = match written {
                 Ok(true) => {
                     tracing::info!(
@@ -490,6 +496,18 @@ pub fn start(server: &Server, guard: &mut Guard<'_>) -> Result<(), NotStarted> {
         return Err(NotStarted::Failed);
     }
     Ok(())
+}
+
+/// Whether the rewrite of `snapshot` is still the running one, which it
+/// then stops being (so a later [`kill`] finds nothing to kill); false if
+/// [`kill`] took it away first.
+fn finish_running(aof: &Aof, snapshot: &Arc<Snapshot>) -> bool {
+    let mut running = lock(&aof.rewrite_snapshot);
+    let ours = running.as_ref().is_some_and(|s| Arc::ptr_eq(s, snapshot));
+    if ours {
+        *running = None;
+    }
+    ours
 }
 
 /// Redis's `killAppendOnlyChild` (CONFIG SET appendonly no): the running

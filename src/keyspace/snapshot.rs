@@ -647,8 +647,13 @@ impl Keyspace {
                     // already.
                     snapshot.copy_rest(db, shard, std::iter::empty(), Some(out));
                     pending.store(false, Ordering::Relaxed);
-                    return true;
                 }
+            }
+            if from.is_none() {
+                // After the shard's last key too: Redis's child sleeps after
+                // every key, so a BGSAVE of one key is still running.
+                self.save_delay(snapshot);
+                return true;
             }
             out.append(&mut lock(&snapshot.preimages[db]));
             self.give_way(db, shard);
