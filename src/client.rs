@@ -153,9 +153,19 @@ impl ClientHandle {
         self.info.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Asks the connection to close (CLIENT KILL, SHUTDOWN).
+    /// Asks the connection to close (CLIENT KILL, SHUTDOWN, client
+    /// eviction, an output buffer limit). What it will never write goes at
+    /// once: the pushes queued for it are dropped, and what its connection
+    /// still holds stops counting as client memory and for `maxmemory`
+    /// ([`crate::client_memory::ClientMemory::release_killed`]), as Redis
+    /// frees a killed client on the spot.
     pub fn kill(&self) {
-        self.killed.store(true, Ordering::Release);
+        if !self.killed.swap(true, Ordering::AcqRel) {
+            if let Some(mailbox) = self.mailbox() {
+                mailbox.discard();
+            }
+            self.memory.release_killed(self);
+        }
         self.doorbell.ring();
     }
 

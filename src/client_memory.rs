@@ -55,8 +55,12 @@ pub struct ClientMem {
     pub other: AtomicUsize,
     /// What the server-wide sum holds for this client.
     accounted: AtomicUsize,
-    /// No longer a normal client (a replica link now, or gone): not accounted.
+    /// No longer a normal client (a replica link now, killed, or gone): not
+    /// accounted.
     detached: AtomicBool,
+    /// What it held when it was killed, counted in
+    /// [`ClientMemory::held_by_killed`] until its connection closes.
+    held_when_killed: AtomicUsize,
 }
 
 impl ClientMem {
@@ -133,6 +137,9 @@ pub struct ClientMemory {
     limit: AtomicUsize,
     /// INFO `evicted_clients`.
     evicted: AtomicU64,
+    /// What killed clients hold until their connections close
+    /// ([`Self::release_killed`]).
+    held_by_killed: AtomicUsize,
     /// One eviction at a time, so two threads over the limit together do
     /// not both close clients for the same excess.
     evicting: Mutex<()>,
@@ -149,6 +156,7 @@ impl ClientMemory {
             normal: AtomicUsize::new(0),
             limit: AtomicUsize::new(0),
             evicted: AtomicU64::new(0),
+            held_by_killed: AtomicUsize::new(0),
             evicting: Mutex::new(()),
             peak_input: Default::default(),
             peak_output: Default::default(),
@@ -210,11 +218,40 @@ impl ClientMemory {
         }
     }
 
-    /// Takes the client out of the sum for good: it is gone, or it became a
-    /// replica link, whose memory Redis counts apart (`mem_clients_slaves`).
+    /// Takes the client out of the sum for good: it is gone (its buffers
+    /// freed, so what it held when killed stops being set apart too), or it
+    /// became a replica link, whose memory Redis counts apart
+    /// (`mem_clients_slaves`).
     pub fn detach(&self, handle: &ClientHandle) {
         handle.mem.detached.store(true, Ordering::Relaxed);
         self.unaccount(handle);
+        let held = handle.mem.held_when_killed.swap(0, Ordering::Relaxed);
+        self.held_by_killed.fetch_sub(held, Ordering::Relaxed);
+    }
+
+    /// A client was just killed (client eviction, an output buffer limit,
+    /// CLIENT KILL): Redis frees it then and there (`freeClient`), so its
+    /// memory stops counting for `maxmemory-clients` and for `maxmemory`
+    /// before the command that killed it, or the next one, evicts keys.
+    /// Its buffers belong to its connection task, which frees them when it
+    /// next runs (on this loop, once the running batch yields; a request
+    /// already read may run before that): until then they leave the sum
+    /// and are set apart in [`Self::held_by_killed`], which key eviction
+    /// does not count. A replica link, counted apart already, is left as is.
+    pub fn release_killed(&self, handle: &ClientHandle) {
+        if handle.mem.detached.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        self.unaccount(handle);
+        let held = handle.total_memory();
+        handle.mem.held_when_killed.store(held, Ordering::Relaxed);
+        self.held_by_killed.fetch_add(held, Ordering::Relaxed);
+    }
+
+    /// Bytes that killed clients still hold until their connections close
+    /// (part of `mem_not_counted_for_evict`, see [`Self::release_killed`]).
+    pub fn held_by_killed(&self) -> usize {
+        self.held_by_killed.load(Ordering::Relaxed)
     }
 
     fn unaccount(&self, handle: &ClientHandle) {
@@ -249,8 +286,6 @@ impl ClientMemory {
                 break;
             };
             tracing::info!("Evicting client: {}", handle.describe());
-            self.unaccount(&handle);
-            handle.mem.detached.store(true, Ordering::Relaxed);
             handle.kill();
             self.evicted.fetch_add(1, Ordering::Relaxed);
         }
