@@ -12,7 +12,7 @@ use tokio::net::{TcpStream, UnixStream};
 use tokio::task::JoinSet;
 
 use crate::blocking::Unblock;
-use crate::client::{park, Client, ClientHandle};
+use crate::client::{park, Client, ClientHandle, Doorbell};
 use crate::commands::{execute, held_by_pause};
 use crate::pause::PauseKind;
 use crate::protocol::{
@@ -453,6 +453,18 @@ async fn run(server: &Server, client: &mut Client, socket: &mut Transport) -> st
             // waits: the next request may already be here, and its command
             // should not run (nor `used_memory` be read) with it.
             output = BytesMut::new();
+        }
+        if Doorbell::woke_from_here() {
+            // The batch pushed to clients of this loop (invalidations of the
+            // keys it changed or evicted, messages it published): they write
+            // them before this client's next request runs, as Redis writes
+            // every client's output before it reads again. Otherwise a
+            // client whose next request is already here keeps the loop, and
+            // the pushes it queued count in `used_memory` for that request:
+            // eviction's invalidations then evicted more keys, whose
+            // invalidations evicted more (unit/maxmemory "client tracking
+            // don't cause eviction feedback loop").
+            tokio::task::yield_now().await;
         }
         if closing {
             return Ok(Ran::Closed);
