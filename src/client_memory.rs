@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, Weak};
 
 use crate::client::{Client, ClientHandle, ClientRegistry};
+use crate::types::memory::alloc_size;
 
 /// What a connection costs before any buffer: its two halves of state. An
 /// idle client is accounted at this (tests/idle_connections.rs measures the
@@ -31,7 +32,7 @@ pub const CLIENT_BASE_BYTES: usize =
 /// [`CLIENT_BASE_BYTES`], so a busy connection whose small buffers come and
 /// go at every request writes no shared counter. Client eviction's limit is
 /// at least 128 KB, as in Redis, so what this leaves out never decides it.
-const SMALL_BUFFERS: usize = 32 * 1024;
+pub const SMALL_BUFFERS: usize = 32 * 1024;
 
 /// Redis's `CLIENTS_PEAK_MEM_USAGE_SLOTS`: the recent maxima cover 8 seconds.
 const PEAK_SLOTS: usize = 8;
@@ -73,15 +74,21 @@ impl ClientMem {
 impl ClientHandle {
     /// Redis's `getClientMemoryUsage`: every buffer and overhead of the
     /// client. The arguments (`argv-mem`) are views of the query buffer here,
-    /// so its allocation counts them.
+    /// so its allocation counts them. The two buffers count as jemalloc's
+    /// size classes hold them, as `used_memory` counts them (and Redis its
+    /// buffers, `zmalloc_size`): a 3 MB reply buffer sits in a 3.5 MB
+    /// class, and twenty clients' rounding, left out, took `used_memory`
+    /// over `maxmemory` while the clients still looked under
+    /// `maxmemory-clients` (unit/maxmemory's MGET client eviction test).
     pub fn total_memory(&self) -> usize {
         let m = &self.mem;
         let load = |a: &AtomicUsize| a.load(Ordering::Relaxed);
+        let allocated = |a: &AtomicUsize| alloc_size(load(a));
         CLIENT_BASE_BYTES
-            + load(&m.qbuf_room)
+            + allocated(&m.qbuf_room)
             + load(&m.multi)
             + load(&m.other)
-            + load(&m.reply_room).max(load(&self.reply_bytes))
+            + allocated(&m.reply_room).max(load(&self.reply_bytes))
             + load(&self.mailbox_bytes)
     }
 

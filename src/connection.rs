@@ -681,6 +681,27 @@ async fn run_buffered(
             output.clear();
             return Ok(true);
         }
+        if output.capacity() > crate::client_memory::SMALL_BUFFERS
+            && client.handle.memory.evicting_clients()
+        {
+            // Redis accounts a client's memory after each command
+            // (`updateClientMemUsageAndBucket`) and evicts clients before
+            // the next one's key eviction. A batch of many big replies
+            // (twenty clients sending MGETs of 100 KB values, not reading)
+            // grew megabytes unaccounted until it ended: the next command's
+            // key eviction met them in `used_memory` while the clients still
+            // looked under `maxmemory-clients`, and evicted keys instead of
+            // clients (unit/maxmemory "eviction due to output buffers of many
+            // MGET clients, client eviction: true").
+            client.publish_memory(
+                (parser.progress(input.len()), input.capacity()),
+                reply_room(output),
+            );
+            if client.handle.is_killed() {
+                // Evicted itself: the rest of the batch does not run.
+                return Ok(true);
+            }
+        }
         if output.len() >= OUTPUT_FLUSH_AT {
             write_some(server, &client.handle.clone(), socket, output).await?;
         }
