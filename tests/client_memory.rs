@@ -257,6 +257,44 @@ fn a_killed_clients_memory_stops_counting_for_maxmemory_at_once() {
     }
 }
 
+/// A pipeline of big replies the client does not read is evicted by
+/// `maxmemory-clients` as it grows, before it takes memory to `maxmemory`:
+/// Redis accounts a client after each command and evicts clients before
+/// the next command's key eviction. Ours accounted a connection once its
+/// batch had run, so the batch's replies were counted only in `used_memory`
+/// and the GETs evicted keys, the big value among them.
+#[test]
+fn a_client_is_evicted_for_its_replies_before_keys_are() {
+    let Some(oracle) = Server::oracle() else {
+        return;
+    };
+    let server = Server::start();
+    let value = "v".repeat(100_000);
+    for s in [&server, &oracle] {
+        let mut admin = s.connect();
+        assert_eq!(admin.cmd_str(&["CLIENT", "NO-EVICT", "on"]), "+OK\r\n");
+        admin.cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-random"]);
+        admin.cmd(&["SET", "big", &value]);
+        for i in 0..20 {
+            admin.cmd(&["SET", &format!("k{i}"), &value]);
+        }
+        let limit = info_field(&mut admin, "memory", "used_memory") + (4 << 20);
+        admin.cmd(&["CONFIG", "SET", "maxmemory", &limit.to_string()]);
+        admin.cmd(&["CONFIG", "SET", "maxmemory-clients", "1mb"]);
+        // 20 MB of replies asked for in one write, none read.
+        let mut reader = s.connect();
+        let gets: Vec<u8> = (0..200)
+            .flat_map(|_| support::request(&[b"GET", b"big"]))
+            .collect();
+        reader.send(&gets);
+        eventually("the reader evicted", || {
+            info_field(&mut admin, "stats", "evicted_clients") == 1
+        });
+        assert_eq!(info_field(&mut admin, "stats", "evicted_keys"), 0);
+        assert_eq!(admin.cmd_str(&["DBSIZE"]), ":21\r\n");
+    }
+}
+
 /// MEMORY DOCTOR on an empty instance: Redis's report, word for word.
 #[test]
 fn memory_doctor_on_an_empty_instance_reads_as_redis() {
