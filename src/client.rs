@@ -153,9 +153,19 @@ impl ClientHandle {
         self.info.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Asks the connection to close (CLIENT KILL, SHUTDOWN).
+    /// Asks the connection to close (CLIENT KILL, SHUTDOWN, client
+    /// eviction, an output buffer limit). What it will never write goes at
+    /// once: the pushes queued for it are dropped, and what its connection
+    /// still holds stops counting as client memory and for `maxmemory`
+    /// ([`crate::client_memory::ClientMemory::release_killed`]), as Redis
+    /// frees a killed client on the spot.
     pub fn kill(&self) {
-        self.killed.store(true, Ordering::Release);
+        if !self.killed.swap(true, Ordering::AcqRel) {
+            if let Some(mailbox) = self.mailbox() {
+                mailbox.discard();
+            }
+            self.memory.release_killed(self);
+        }
         self.doorbell.ring();
     }
 
@@ -378,6 +388,12 @@ impl ClientHandle {
 #[derive(Default)]
 pub struct Doorbell(Mutex<Option<Waker>>);
 
+thread_local! {
+    /// A doorbell rung on this thread woke a connection task since
+    /// [`Doorbell::woke_from_here`] last looked.
+    static WOKE_HERE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 impl Doorbell {
     fn slot(&self) -> MutexGuard<'_, Option<Waker>> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
@@ -389,7 +405,15 @@ impl Doorbell {
         let waker = self.slot().take();
         if let Some(waker) = waker {
             waker.wake();
+            WOKE_HERE.with(|woke| woke.set(true));
         }
+    }
+
+    /// Whether a ring on this thread woke a connection since the last call
+    /// (which clears it): a connection asks after its batch of commands, to
+    /// let the clients its commands pushed to write first.
+    pub fn woke_from_here() -> bool {
+        WOKE_HERE.with(|woke| woke.replace(false))
     }
 
     /// Makes the next ring wake this task. Check for the change after it: a

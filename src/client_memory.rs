@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, Weak};
 
 use crate::client::{Client, ClientHandle, ClientRegistry};
+use crate::types::memory::alloc_size;
 
 /// What a connection costs before any buffer: its two halves of state. An
 /// idle client is accounted at this (tests/idle_connections.rs measures the
@@ -31,7 +32,7 @@ pub const CLIENT_BASE_BYTES: usize =
 /// [`CLIENT_BASE_BYTES`], so a busy connection whose small buffers come and
 /// go at every request writes no shared counter. Client eviction's limit is
 /// at least 128 KB, as in Redis, so what this leaves out never decides it.
-const SMALL_BUFFERS: usize = 32 * 1024;
+pub const SMALL_BUFFERS: usize = 32 * 1024;
 
 /// Redis's `CLIENTS_PEAK_MEM_USAGE_SLOTS`: the recent maxima cover 8 seconds.
 const PEAK_SLOTS: usize = 8;
@@ -55,8 +56,12 @@ pub struct ClientMem {
     pub other: AtomicUsize,
     /// What the server-wide sum holds for this client.
     accounted: AtomicUsize,
-    /// No longer a normal client (a replica link now, or gone): not accounted.
+    /// No longer a normal client (a replica link now, killed, or gone): not
+    /// accounted.
     detached: AtomicBool,
+    /// What it held when it was killed, counted in
+    /// [`ClientMemory::held_by_killed`] until its connection closes.
+    held_when_killed: AtomicUsize,
 }
 
 impl ClientMem {
@@ -69,15 +74,21 @@ impl ClientMem {
 impl ClientHandle {
     /// Redis's `getClientMemoryUsage`: every buffer and overhead of the
     /// client. The arguments (`argv-mem`) are views of the query buffer here,
-    /// so its allocation counts them.
+    /// so its allocation counts them. The two buffers count as jemalloc's
+    /// size classes hold them, as `used_memory` counts them (and Redis its
+    /// buffers, `zmalloc_size`): a 3 MB reply buffer sits in a 3.5 MB
+    /// class, and twenty clients' rounding, left out, took `used_memory`
+    /// over `maxmemory` while the clients still looked under
+    /// `maxmemory-clients` (unit/maxmemory's MGET client eviction test).
     pub fn total_memory(&self) -> usize {
         let m = &self.mem;
         let load = |a: &AtomicUsize| a.load(Ordering::Relaxed);
+        let allocated = |a: &AtomicUsize| alloc_size(load(a));
         CLIENT_BASE_BYTES
-            + load(&m.qbuf_room)
+            + allocated(&m.qbuf_room)
             + load(&m.multi)
             + load(&m.other)
-            + load(&m.reply_room).max(load(&self.reply_bytes))
+            + allocated(&m.reply_room).max(load(&self.reply_bytes))
             + load(&self.mailbox_bytes)
     }
 
@@ -133,6 +144,9 @@ pub struct ClientMemory {
     limit: AtomicUsize,
     /// INFO `evicted_clients`.
     evicted: AtomicU64,
+    /// What killed clients hold until their connections close
+    /// ([`Self::release_killed`]).
+    held_by_killed: AtomicUsize,
     /// One eviction at a time, so two threads over the limit together do
     /// not both close clients for the same excess.
     evicting: Mutex<()>,
@@ -149,6 +163,7 @@ impl ClientMemory {
             normal: AtomicUsize::new(0),
             limit: AtomicUsize::new(0),
             evicted: AtomicU64::new(0),
+            held_by_killed: AtomicUsize::new(0),
             evicting: Mutex::new(()),
             peak_input: Default::default(),
             peak_output: Default::default(),
@@ -210,11 +225,40 @@ impl ClientMemory {
         }
     }
 
-    /// Takes the client out of the sum for good: it is gone, or it became a
-    /// replica link, whose memory Redis counts apart (`mem_clients_slaves`).
+    /// Takes the client out of the sum for good: it is gone (its buffers
+    /// freed, so what it held when killed stops being set apart too), or it
+    /// became a replica link, whose memory Redis counts apart
+    /// (`mem_clients_slaves`).
     pub fn detach(&self, handle: &ClientHandle) {
         handle.mem.detached.store(true, Ordering::Relaxed);
         self.unaccount(handle);
+        let held = handle.mem.held_when_killed.swap(0, Ordering::Relaxed);
+        self.held_by_killed.fetch_sub(held, Ordering::Relaxed);
+    }
+
+    /// A client was just killed (client eviction, an output buffer limit,
+    /// CLIENT KILL): Redis frees it then and there (`freeClient`), so its
+    /// memory stops counting for `maxmemory-clients` and for `maxmemory`
+    /// before the command that killed it, or the next one, evicts keys.
+    /// Its buffers belong to its connection task, which frees them when it
+    /// next runs (on this loop, once the running batch yields; a request
+    /// already read may run before that): until then they leave the sum
+    /// and are set apart in [`Self::held_by_killed`], which key eviction
+    /// does not count. A replica link, counted apart already, is left as is.
+    pub fn release_killed(&self, handle: &ClientHandle) {
+        if handle.mem.detached.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        self.unaccount(handle);
+        let held = handle.total_memory();
+        handle.mem.held_when_killed.store(held, Ordering::Relaxed);
+        self.held_by_killed.fetch_add(held, Ordering::Relaxed);
+    }
+
+    /// Bytes that killed clients still hold until their connections close
+    /// (part of `mem_not_counted_for_evict`, see [`Self::release_killed`]).
+    pub fn held_by_killed(&self) -> usize {
+        self.held_by_killed.load(Ordering::Relaxed)
     }
 
     fn unaccount(&self, handle: &ClientHandle) {
@@ -249,8 +293,6 @@ impl ClientMemory {
                 break;
             };
             tracing::info!("Evicting client: {}", handle.describe());
-            self.unaccount(&handle);
-            handle.mem.detached.store(true, Ordering::Relaxed);
             handle.kill();
             self.evicted.fetch_add(1, Ordering::Relaxed);
         }

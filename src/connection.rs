@@ -12,7 +12,7 @@ use tokio::net::{TcpStream, UnixStream};
 use tokio::task::JoinSet;
 
 use crate::blocking::Unblock;
-use crate::client::{park, Client, ClientHandle};
+use crate::client::{park, Client, ClientHandle, Doorbell};
 use crate::commands::{execute, held_by_pause};
 use crate::pause::PauseKind;
 use crate::protocol::{
@@ -454,6 +454,18 @@ async fn run(server: &Server, client: &mut Client, socket: &mut Transport) -> st
             // should not run (nor `used_memory` be read) with it.
             output = BytesMut::new();
         }
+        if Doorbell::woke_from_here() {
+            // The batch pushed to clients of this loop (invalidations of the
+            // keys it changed or evicted, messages it published): they write
+            // them before this client's next request runs, as Redis writes
+            // every client's output before it reads again. Otherwise a
+            // client whose next request is already here keeps the loop, and
+            // the pushes it queued count in `used_memory` for that request:
+            // eviction's invalidations then evicted more keys, whose
+            // invalidations evicted more (unit/maxmemory "client tracking
+            // don't cause eviction feedback loop").
+            tokio::task::yield_now().await;
+        }
         if closing {
             return Ok(Ran::Closed);
         }
@@ -668,6 +680,27 @@ async fn run_buffered(
             // this batch is written.
             output.clear();
             return Ok(true);
+        }
+        if output.capacity() > crate::client_memory::SMALL_BUFFERS
+            && client.handle.memory.evicting_clients()
+        {
+            // Redis accounts a client's memory after each command
+            // (`updateClientMemUsageAndBucket`) and evicts clients before
+            // the next one's key eviction. A batch of many big replies
+            // (twenty clients sending MGETs of 100 KB values, not reading)
+            // grew megabytes unaccounted until it ended: the next command's
+            // key eviction met them in `used_memory` while the clients still
+            // looked under `maxmemory-clients`, and evicted keys instead of
+            // clients (unit/maxmemory "eviction due to output buffers of many
+            // MGET clients, client eviction: true").
+            client.publish_memory(
+                (parser.progress(input.len()), input.capacity()),
+                reply_room(output),
+            );
+            if client.handle.is_killed() {
+                // Evicted itself: the rest of the batch does not run.
+                return Ok(true);
+            }
         }
         if output.len() >= OUTPUT_FLUSH_AT {
             write_some(server, &client.handle.clone(), socket, output).await?;

@@ -114,9 +114,11 @@ impl Evictor {
 
 /// Redis's `freeMemoryGetNotCountedMemory`: what the replicas' outboxes
 /// hold (the backlog, a fixed room, stays counted, as Redis counts the
-/// backlog's size), which eviction must not try to free.
+/// backlog's size), which eviction must not try to free; and what killed
+/// clients hold until their connections close, which Redis would have
+/// freed already (`ClientMemory::release_killed`).
 pub fn not_counted_for_evict(server: &Server) -> u64 {
-    server.replication.replica_buffers()
+    server.replication.replica_buffers() + server.clients.memory.held_by_killed() as u64
 }
 
 /// Redis's `getMaxmemoryState`: how many bytes to free to get under

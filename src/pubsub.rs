@@ -100,6 +100,16 @@ impl Subscriber {
         }
     }
 
+    /// Drops the pushes still queued: the client was killed, and a killed
+    /// client is not written to (Redis frees its reply list with it).
+    pub fn discard(&self) {
+        let dropped = std::mem::take(&mut *self.queue());
+        let bytes: usize = dropped.iter().map(resp_len).sum();
+        self.handle
+            .mailbox_bytes
+            .fetch_sub(bytes, Ordering::Relaxed);
+    }
+
     fn queue(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<Reply>> {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }

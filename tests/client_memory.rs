@@ -189,6 +189,112 @@ fn the_biggest_evictable_client_is_evicted() {
     }
 }
 
+/// A killed client's memory stops counting for `maxmemory` as it is killed,
+/// before the next command's key eviction: Redis frees the client on the
+/// spot (`freeClient`, from CLIENT KILL and from `evictClients`, which
+/// `processCommand` runs before `performEvictions`). Ours freed its buffers
+/// when its connection task next ran, after the batch that killed it (one
+/// event loop here): a command in that batch found them still counted and
+/// evicted every key (in unit/maxmemory "eviction due to output buffers of
+/// many MGET clients, client eviction: true", a request already read ran
+/// before the evicted clients' tasks and evicted keys that Redis keeps).
+/// The kill, the new limit and a write arrive in one batch; against
+/// redis-server, which evicts nothing either.
+#[test]
+fn a_killed_clients_memory_stops_counting_for_maxmemory_at_once() {
+    let Some(oracle) = Server::oracle() else {
+        return;
+    };
+    let value = "v".repeat(10_000);
+    for kill in [
+        &["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"][..],
+        &["CONFIG", "SET", "maxmemory-clients", "1mb"],
+    ] {
+        let server = Server::start_with(&["--io-threads", "1"]);
+        for s in [&server, &oracle] {
+            let mut admin = s.connect();
+            admin.cmd(&["FLUSHALL"]);
+            admin.cmd(&["CONFIG", "SET", "maxmemory", "0"]);
+            admin.cmd(&["CONFIG", "SET", "maxmemory-clients", "0"]);
+            admin.cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-random"]);
+            assert_eq!(admin.cmd_str(&["CLIENT", "NO-EVICT", "on"]), "+OK\r\n");
+            for i in 0..100 {
+                admin.cmd(&["SET", &format!("k{i}"), &value]);
+            }
+            // A client holding 8 MB of a 16 MB value still arriving.
+            let _big = partial_set(s, "big", 16 << 20, 8 << 20);
+            eventually("the bulk read", || {
+                client_fields(&mut admin, "big").is_some_and(|f| field(&f, "qbuf") >= 8 << 20)
+            });
+            let used = info_field(&mut admin, "memory", "used_memory");
+            let limit = (used - (2 << 20)).to_string();
+            let kill_args: Vec<&[u8]> = kill.iter().map(|a| a.as_bytes()).collect();
+            let mut batch = support::request(&kill_args);
+            batch.extend(support::request(&[
+                b"CONFIG",
+                b"SET",
+                b"maxmemory",
+                limit.as_bytes(),
+            ]));
+            batch.extend(support::request(&[b"SET", b"after", b"x"]));
+            admin.send(&batch);
+            let replies: Vec<String> = (0..3)
+                .map(|_| String::from_utf8_lossy(&admin.read_reply()).into_owned())
+                .collect();
+            assert!(
+                matches!(replies[0].as_str(), ":1\r\n" | "+OK\r\n"),
+                "{replies:?}"
+            );
+            assert_eq!(replies[1..], ["+OK\r\n", "+OK\r\n"], "{kill:?}");
+            assert_eq!(
+                info_field(&mut admin, "stats", "evicted_keys"),
+                0,
+                "{kill:?}"
+            );
+            assert_eq!(admin.cmd_str(&["DBSIZE"]), ":101\r\n");
+            assert!(client_fields(&mut admin, "big").is_none());
+        }
+    }
+}
+
+/// A pipeline of big replies the client does not read is evicted by
+/// `maxmemory-clients` as it grows, before it takes memory to `maxmemory`:
+/// Redis accounts a client after each command and evicts clients before
+/// the next command's key eviction. Ours accounted a connection once its
+/// batch had run, so the batch's replies were counted only in `used_memory`
+/// and the GETs evicted keys, the big value among them.
+#[test]
+fn a_client_is_evicted_for_its_replies_before_keys_are() {
+    let Some(oracle) = Server::oracle() else {
+        return;
+    };
+    let server = Server::start();
+    let value = "v".repeat(100_000);
+    for s in [&server, &oracle] {
+        let mut admin = s.connect();
+        assert_eq!(admin.cmd_str(&["CLIENT", "NO-EVICT", "on"]), "+OK\r\n");
+        admin.cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-random"]);
+        admin.cmd(&["SET", "big", &value]);
+        for i in 0..20 {
+            admin.cmd(&["SET", &format!("k{i}"), &value]);
+        }
+        let limit = info_field(&mut admin, "memory", "used_memory") + (4 << 20);
+        admin.cmd(&["CONFIG", "SET", "maxmemory", &limit.to_string()]);
+        admin.cmd(&["CONFIG", "SET", "maxmemory-clients", "1mb"]);
+        // 20 MB of replies asked for in one write, none read.
+        let mut reader = s.connect();
+        let gets: Vec<u8> = (0..200)
+            .flat_map(|_| support::request(&[b"GET", b"big"]))
+            .collect();
+        reader.send(&gets);
+        eventually("the reader evicted", || {
+            info_field(&mut admin, "stats", "evicted_clients") == 1
+        });
+        assert_eq!(info_field(&mut admin, "stats", "evicted_keys"), 0);
+        assert_eq!(admin.cmd_str(&["DBSIZE"]), ":21\r\n");
+    }
+}
+
 /// MEMORY DOCTOR on an empty instance: Redis's report, word for word.
 #[test]
 fn memory_doctor_on_an_empty_instance_reads_as_redis() {
