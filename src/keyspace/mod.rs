@@ -40,8 +40,9 @@ use crate::propagate::{Op, Propagation};
 pub type KeyHasher = foldhash::fast::RandomState;
 
 /// Shards per database. More shards mean less lock contention and smaller
-/// steps for SCAN and active expiry; each costs two cache lines when empty
-/// (dashmap pads its locks), about 36 KB a database with its hints.
+/// steps for SCAN and active expiry; each costs four cache lines when empty
+/// (dashmap pads its locks, and the arenas beside them are padded alike),
+/// about 68 KB a database with its hints.
 const SHARDS_PER_DB: usize = 256;
 
 /// How a key's hash picks its shard: dashmap's `determine_shard` (the top 7

@@ -1,8 +1,10 @@
 //! One database's shards, and safe operations on one locked shard.
 //!
-//! A shard is a hashbrown `RawTable` of slot numbers and the arena of slots
-//! they name, behind one lock. Everything that needs `unsafe` to work with
-//! that table lives in this file, so the rest of the keyspace is safe code.
+//! A database is a DashMap whose shards' hashbrown `RawTable`s (dashmap's
+//! `raw-api`) hold slot numbers, and beside it one arena per shard holding
+//! the slots they name, reached only through that shard's lock. Everything
+//! that needs `unsafe` to work with the tables and arenas lives in this
+//! file, so the rest of the keyspace is safe code.
 //!
 //! The layout is for memory (issue 22). hashbrown keeps tables at most 7/8
 //! full in power-of-two sizes, so a table has up to twice as many buckets as
@@ -61,7 +63,7 @@ const CHUNK_STEPS: [usize; 19] = [
 
 /// A shard's slots, numbered from 0 with no gaps: slot `n` is in chunk
 /// `n / CHUNK`. Every chunk but the last is full, and none is empty. The
-/// first two chunks' headers are held inline, in the padding of the shard's
+/// first two chunks' headers are held inline, in the padding of the arena's
 /// cache lines, so a shard of up to 128 keys allocates no list of chunks.
 #[derive(Default)]
 struct Slots {
