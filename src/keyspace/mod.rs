@@ -41,8 +41,8 @@ pub type KeyHasher = foldhash::fast::RandomState;
 
 /// Shards per database. More shards mean less lock contention and smaller
 /// steps for SCAN and active expiry; each costs four cache lines when empty
-/// (dashmap pads its locks, and the arenas beside them are padded alike),
-/// about 68 KB a database with its hints.
+/// (dashmap pads its locks, and the arenas beside them are padded alike,
+/// with the table hints in their padding), about 64 KB a database.
 const SHARDS_PER_DB: usize = 256;
 
 /// How a key's hash picks its shard: dashmap's `determine_shard` (the top 7
@@ -76,9 +76,9 @@ pub struct Db {
 
 /// A database's shards and what is kept for each.
 struct Tables {
+    /// The shards, with each shard's table hint (for
+    /// [`Keyspace::prefetch_table`]).
     map: shard::Map,
-    /// Where each shard's table is, for [`Keyspace::prefetch_table`].
-    hints: Box<[shard::TableHint]>,
     /// Per shard: a running snapshot has not copied it yet (see
     /// [`snapshot`]). Read whenever the shard is locked.
     pending: Box<[AtomicBool]>,
@@ -92,7 +92,6 @@ impl Tables {
     fn new(hasher: KeyHasher) -> Tables {
         Tables {
             map: shard::Map::new(hasher, SHARDS_PER_DB),
-            hints: (0..SHARDS_PER_DB).map(|_| Default::default()).collect(),
             pending: (0..SHARDS_PER_DB).map(|_| AtomicBool::new(false)).collect(),
             wanted: (0..SHARDS_PER_DB).map(|_| AtomicBool::new(false)).collect(),
         }
@@ -329,7 +328,7 @@ impl Keyspace {
         self.dbs[db]
             .tables
             .get()
-            .is_some_and(|tables| tables.hints[0].buckets() >= PREFETCH_MIN_BUCKETS)
+            .is_some_and(|tables| tables.map.hint(0).buckets() >= PREFETCH_MIN_BUCKETS)
     }
 
     /// Starts fetching the table memory a lookup of `key` in database `db`
@@ -342,7 +341,7 @@ impl Keyspace {
     pub fn prefetch_table(&self, db: usize, key: &[u8]) -> u64 {
         let hash = self.hash(key);
         if let Some(tables) = self.dbs[db].tables.get() {
-            shard::prefetch_table(&tables.hints[self.shard_of(db, hash)], hash);
+            shard::prefetch_table(tables.map.hint(self.shard_of(db, hash)), hash);
         }
         hash
     }
@@ -377,7 +376,7 @@ impl Keyspace {
             None => tables.map.write(shard),
         };
         let keys = &self.dbs[db].keys;
-        Shard::new(table, &tables.hints[shard], keys, self.pending(db, shard))
+        Shard::new(table, keys, self.pending(db, shard))
     }
 
     /// What a shard just locked must preserve for a running snapshot.
@@ -397,7 +396,7 @@ impl Keyspace {
         let table = tables.map.try_write(shard)?;
         let pending = self.pending(db, shard);
         let keys = &self.dbs[db].keys;
-        Some(Shard::new(table, &tables.hints[shard], keys, pending))
+        Some(Shard::new(table, keys, pending))
     }
 
     /// Locks every shard in `set`, in ascending (db, shard) order: the one

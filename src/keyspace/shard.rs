@@ -167,22 +167,34 @@ pub struct Table {
 }
 
 /// One shard's arena, on its own pair of cache lines as dashmap pads its
-/// shards, so that writers of neighbouring shards do not share a line.
+/// shards, so that writers of neighbouring shards do not share a line; with
+/// what else a locked shard needs, in the lines' padding: its table hint and
+/// a copy of the map's hasher. A [`Shard`] reaches all three through one
+/// pointer, so it is no bigger than it was with boxed slots (a command's
+/// guard moves its shards around: two more pointers in each cost about 270
+/// instructions a SET+GET in copies, callgrind).
 #[repr(align(128))]
-#[derive(Default)]
-struct Arena(UnsafeCell<Slots>);
+struct Arena {
+    slots: UnsafeCell<Slots>,
+    /// Where the shard's table is, read without the lock (prefetching).
+    hint: TableHint,
+    hasher: KeyHasher,
+}
 
-// SAFETY: an arena is only reached through [`WriteTable`] and [`ReadTable`],
-// which hold its shard's lock for as long as they lend it out: `&mut Slots`
-// only under the write lock, `&Slots` under either, so the lock gives the
-// arena the same exclusion it gives the table beside it. `Slots` is `Send`
-// and `Sync` (keys and entries are), so sharing it under a lock is sound.
+// SAFETY: an arena's slots are only reached through [`WriteTable`] and
+// [`ReadTable`], which hold its shard's lock for as long as they lend them
+// out: `&mut Slots` only under the write lock, `&Slots` under either, so the
+// lock gives the slots the same exclusion it gives the table beside them.
+// `Slots` is `Send` and `Sync` (keys and entries are), so sharing it under a
+// lock is sound; the hint (atomics) and the hasher are `Sync` themselves.
 unsafe impl Sync for Arena {}
 
-// What the safety of sharing an arena under its lock assumes.
+// What the safety of sharing an arena assumes.
 const _: () = {
-    const fn shared_under_a_lock<T: Send + Sync>() {}
-    shared_under_a_lock::<Slots>()
+    const fn shared<T: Send + Sync>() {}
+    shared::<Slots>();
+    shared::<TableHint>();
+    shared::<KeyHasher>()
 };
 
 /// One database's shards: a DashMap whose shards' tables hold slot numbers,
@@ -201,7 +213,13 @@ impl Map {
     pub(crate) fn new(hasher: KeyHasher, shards: usize) -> Map {
         Map {
             map: DashMap::with_hasher_and_shard_amount(hasher, shards),
-            arenas: (0..shards).map(|_| Arena::default()).collect(),
+            arenas: (0..shards)
+                .map(|_| Arena {
+                    slots: UnsafeCell::default(),
+                    hint: TableHint::default(),
+                    hasher,
+                })
+                .collect(),
         }
     }
 
@@ -235,8 +253,12 @@ impl Map {
         WriteTable {
             index,
             arena: &self.arenas[shard],
-            hasher: self.map.hasher(),
         }
+    }
+
+    /// Where shard `shard`'s table is, read without its lock.
+    pub(crate) fn hint(&self, shard: usize) -> &TableHint {
+        &self.arenas[shard].hint
     }
 
     /// Keys in all shards, each read-locked in turn.
@@ -249,7 +271,6 @@ impl Map {
 pub(crate) struct WriteTable<'m> {
     index: RwLockWriteGuard<'m, Index>,
     arena: &'m Arena,
-    hasher: &'m KeyHasher,
 }
 
 impl WriteTable<'_> {
@@ -258,14 +279,14 @@ impl WriteTable<'_> {
         // `index` holds the shard's write lock, so no other guard lends the
         // arena out; the `&Slots` borrows `self`, so it ends before the lock
         // is released, and no `&mut` to it exists while it lives.
-        (&self.index, unsafe { &*self.arena.0.get() })
+        (&self.index, unsafe { &*self.arena.slots.get() })
     }
 
     fn parts_mut(&mut self) -> (&mut Index, &mut Slots) {
         // SAFETY: as in `parts`: the write lock excludes every other guard
         // of this shard, and the `&mut Slots` borrows `self` mutably, so it
         // is the only reference to the arena while it lives.
-        (&mut self.index, unsafe { &mut *self.arena.0.get() })
+        (&mut self.index, unsafe { &mut *self.arena.slots.get() })
     }
 }
 
@@ -281,7 +302,7 @@ impl ReadTable<'_> {
         // holds the shard's read lock, so no write guard, the only lender
         // of `&mut Slots`, exists while the `&Slots`, which borrows `self`,
         // lives.
-        (&self.index, unsafe { &*self.arena.0.get() })
+        (&self.index, unsafe { &*self.arena.slots.get() })
     }
 }
 
@@ -375,9 +396,6 @@ const SHRINK_MIN_BUCKETS: usize = 64;
 /// A write-locked shard of one database.
 pub(crate) struct Shard<'a> {
     table: WriteTable<'a>,
-    /// The table's hasher (the DashMap's), for rehashes.
-    hasher: &'a KeyHasher,
-    hint: &'a TableHint,
     /// The database's key count, kept as keys come and go here.
     keys: &'a AtomicI64,
     /// The snapshot this shard is still to be copied into, if any: every
@@ -397,17 +415,26 @@ pub(crate) struct Pending<'a> {
 impl<'a> Shard<'a> {
     pub(crate) fn new(
         table: WriteTable<'a>,
-        hint: &'a TableHint,
         keys: &'a AtomicI64,
         pending: Option<Pending<'a>>,
     ) -> Self {
         Shard {
-            hasher: table.hasher,
             table,
-            hint,
             keys,
             pending,
         }
+    }
+
+    /// The map's hasher, for rehashes (borrowed from the arena, not from
+    /// `self`, so it can be held while the table is borrowed mutably).
+    fn hasher(&self) -> &'a KeyHasher {
+        &self.table.arena.hasher
+    }
+
+    /// The shard's table hint, which every reallocation of the table
+    /// rewrites (borrowed as [`Shard::hasher`] is).
+    fn hint(&self) -> &'a TableHint {
+        &self.table.arena.hint
     }
 
     /// A snapshot started while this shard was held (its cut).
@@ -471,14 +498,14 @@ impl<'a> Shard<'a> {
     pub(crate) fn insert(&mut self, hash: u64, key: &[u8], entry: Entry) -> Option<Entry> {
         self.preserve(hash, key);
         self.may_move(1);
+        let (hasher, hint) = (self.hasher(), self.hint());
         let (index, slots) = self.table.parts_mut();
         // One probe finds the key or the place for it (a new key in a big
         // table costs a cache miss per probe: loading a file is mostly that).
         let buckets = index.buckets();
-        let found =
-            index.find_or_find_insert_slot(hash, holds(slots, key), rehash(slots, self.hasher));
+        let found = index.find_or_find_insert_slot(hash, holds(slots, key), rehash(slots, hasher));
         if index.buckets() != buckets {
-            self.hint.note(index);
+            hint.note(index);
         }
         match found {
             Ok(bucket) => {
@@ -504,11 +531,12 @@ impl<'a> Shard<'a> {
     /// Room for `additional` more keys without growing.
     pub(crate) fn reserve(&mut self, additional: usize) {
         self.may_move(additional);
+        let (hasher, hint) = (self.hasher(), self.hint());
         let (index, slots) = self.table.parts_mut();
         let buckets = index.buckets();
-        index.reserve(additional, rehash(slots, self.hasher));
+        index.reserve(additional, rehash(slots, hasher));
         if index.buckets() != buckets {
-            self.hint.note(index);
+            hint.note(index);
         }
     }
 
@@ -526,9 +554,10 @@ impl<'a> Shard<'a> {
     /// slot moves into its place, and the bucket naming it is renumbered.
     /// Moves no bucket, so a walk of the table may go on.
     fn take_slot(&mut self, id: u32) -> Slot {
+        let hasher = self.hasher();
         let (index, slots) = self.table.parts_mut();
         if let Some(last) = slots.last().filter(|&last| last != id) {
-            let hash = self.hasher.hash_one(&*slots.get(last).key);
+            let hash = hasher.hash_one(&*slots.get(last).key);
             let bucket = index.find(hash, |&(n, _)| n == last);
             debug_assert!(bucket.is_some(), "every slot has its bucket");
             if let Some(bucket) = bucket {
@@ -548,9 +577,10 @@ impl<'a> Shard<'a> {
             return;
         }
         self.moved();
+        let (hasher, hint) = (self.hasher(), self.hint());
         let (index, slots) = self.table.parts_mut();
-        index.shrink_to(0, rehash(slots, self.hasher));
-        self.hint.note(index);
+        index.shrink_to(0, rehash(slots, hasher));
+        hint.note(index);
     }
 
     /// Visits entries from bucket `start` on (wrapping) until `visit` has
@@ -700,7 +730,7 @@ impl<'a> Shard<'a> {
             index: std::mem::take(index),
             slots: std::mem::take(slots),
         };
-        self.hint.note(&self.table.index);
+        self.hint().note(&self.table.index);
         debug_assert_eq!(taken.index.len(), taken.slots.len(), "a slot a bucket");
         self.count(-(taken.slots.len() as i64));
         taken
@@ -717,8 +747,8 @@ impl<'a> Shard<'a> {
         std::mem::swap(slots, other_slots);
         self.count(theirs - mine);
         other.count(mine - theirs);
-        self.hint.note(&self.table.index);
-        other.hint.note(&other.table.index);
+        self.hint().note(&self.table.index);
+        other.hint().note(&other.table.index);
     }
 }
 
@@ -745,8 +775,8 @@ mod tests {
     fn removals_keep_slots_dense_and_tables_shrink() {
         let hasher = KeyHasher::default();
         let map = Map::new(hasher, 2);
-        let (hint, keys) = (TableHint::default(), AtomicI64::new(0));
-        let mut shard = Shard::new(map.write(0), &hint, &keys, None);
+        let keys = AtomicI64::new(0);
+        let mut shard = Shard::new(map.write(0), &keys, None);
         let key = |i: i64| format!("key:{i}").into_bytes();
         let hash = |k: &[u8]| hasher.hash_one(k);
         for i in 0..5000 {
