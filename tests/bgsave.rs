@@ -139,35 +139,81 @@ fn the_file_is_the_dataset_at_the_cut_while_writes_go_on() {
 /// a rehash in place.)
 #[test]
 fn tables_growing_under_the_walker_change_nothing_in_the_file() {
-    let dir = temp_dir("bgsave-growing");
-    let ours = Server::start_with(&["--dir", &s(&dir), "--enable-debug-command", "yes"]);
-    let mut conn = ours.connect();
-    // DIGEST and DEBUG RELOAD of 900k keys take long in a debug build.
-    conn.set_read_timeout(Duration::from_secs(300));
     // About 1,720 keys a shard, walked in batches: a table of 2,048
     // buckets holds 1,792, so the writes below make most tables grow.
-    conn.cmd(&["debug", "populate", "440000", "key", "10"]);
-    let want = digest(&mut conn);
-    let mut writer = ours.connect();
-    writer.set_read_timeout(Duration::from_secs(300));
-    assert_eq!(conn.cmd_str(&["bgsave"]), "+Background saving started\r\n");
-    let mut batches = 0;
-    while batches < 100 && persistence(&mut conn)["rdb_bgsave_in_progress"] == "1" {
+    saved_at_the_cut_under_writes("bgsave-growing", 440_000, 0, |batch| {
         // 5,000 new keys, some 20 a shard, and changes to old ones.
         let mut pipeline = Vec::new();
         for i in 0..5_000 {
-            let n = batches * 5_000 + i;
+            let n = batch * 5_000 + i;
             let (new, old) = (format!("new:{n}"), format!("key:{}", n * 7 % 440_000));
             pipeline.extend(support::request(&[b"SET", new.as_bytes(), b"v"]));
             pipeline.extend(support::request(&[b"SET", old.as_bytes(), b"changed"]));
         }
+        Some((pipeline, 10_000))
+    });
+}
+
+/// Deleting most keys while the walker goes through the shards (slowed by
+/// `rdb-key-save-delay`, one key at a time) moves slots within each shard's
+/// arena and shrinks its table under a tenth full: the walker starts the
+/// shard over, and the file is still the dataset at the cut.
+#[test]
+fn tables_shrinking_under_the_walker_change_nothing_in_the_file() {
+    // 100k keys, about 390 a shard in 512 buckets; 95% go.
+    saved_at_the_cut_under_writes("bgsave-shrinking", 100_000, 1, |batch| {
+        let gone: Vec<usize> = (batch * 5_000..(batch + 1) * 5_000)
+            .filter(|n| n % 20 != 0)
+            .collect();
+        (batch < 20).then(|| {
+            let mut pipeline = Vec::new();
+            for n in &gone {
+                pipeline.extend(support::request(&[b"DEL", format!("key:{n}").as_bytes()]));
+            }
+            (pipeline, gone.len())
+        })
+    });
+}
+
+/// BGSAVE of `keys` keys (`DEBUG POPULATE`) with `rdb-key-save-delay`
+/// `delay` while `batch(n)` (a pipeline and how many replies it gets, None
+/// when done) is sent again and again: the file loads back to the dataset
+/// as it was at the cut.
+fn saved_at_the_cut_under_writes(
+    name: &str,
+    keys: usize,
+    delay: u64,
+    mut batch: impl FnMut(usize) -> Option<(Vec<u8>, usize)>,
+) {
+    let dir = temp_dir(name);
+    let ours = Server::start_with(&["--dir", &s(&dir), "--enable-debug-command", "yes"]);
+    let mut conn = ours.connect();
+    // DIGEST and DEBUG RELOAD of 900k keys take long in a debug build.
+    conn.set_read_timeout(Duration::from_secs(300));
+    conn.cmd(&["debug", "populate", &keys.to_string(), "key", "10"]);
+    let want = digest(&mut conn);
+    let mut writer = ours.connect();
+    writer.set_read_timeout(Duration::from_secs(300));
+    conn.cmd(&["config", "set", "rdb-key-save-delay", &delay.to_string()]);
+    assert_eq!(conn.cmd_str(&["bgsave"]), "+Background saving started\r\n");
+    let mut batches = 0;
+    while batches < 100 && persistence(&mut conn)["rdb_bgsave_in_progress"] == "1" {
+        let Some((pipeline, replies)) = batch(batches) else {
+            break;
+        };
         writer.send(&pipeline);
-        for _ in 0..10_000 {
-            assert_eq!(writer.read_reply(), b"+OK\r\n");
+        for _ in 0..replies {
+            let reply = writer.read_reply();
+            assert!(
+                !reply.starts_with(b"-"),
+                "{}",
+                String::from_utf8_lossy(&reply)
+            );
         }
         batches += 1;
     }
     assert!(batches > 0, "the save ended before any write");
+    conn.cmd(&["config", "set", "rdb-key-save-delay", "0"]);
     wait_for_bgsave(&mut conn);
     assert_eq!(persistence(&mut conn)["rdb_last_bgsave_status"], "ok");
     assert_rdb_checks(&dir.join("dump.rdb"));

@@ -40,8 +40,9 @@ use crate::propagate::{Op, Propagation};
 pub type KeyHasher = foldhash::fast::RandomState;
 
 /// Shards per database. More shards mean less lock contention and smaller
-/// steps for SCAN and active expiry; each costs two cache lines when empty
-/// (dashmap pads its locks), about 36 KB a database with its hints.
+/// steps for SCAN and active expiry; each costs four cache lines when empty
+/// (dashmap pads its locks, and the arenas beside them are padded alike,
+/// with the table hints in their padding), about 64 KB a database.
 const SHARDS_PER_DB: usize = 256;
 
 /// How a key's hash picks its shard: dashmap's `determine_shard` (the top 7
@@ -75,9 +76,9 @@ pub struct Db {
 
 /// A database's shards and what is kept for each.
 struct Tables {
+    /// The shards, with each shard's table hint (for
+    /// [`Keyspace::prefetch_table`]).
     map: shard::Map,
-    /// Where each shard's table is, for [`Keyspace::prefetch_table`].
-    hints: Box<[shard::TableHint]>,
     /// Per shard: a running snapshot has not copied it yet (see
     /// [`snapshot`]). Read whenever the shard is locked.
     pending: Box<[AtomicBool]>,
@@ -90,8 +91,7 @@ struct Tables {
 impl Tables {
     fn new(hasher: KeyHasher) -> Tables {
         Tables {
-            map: shard::Map::with_hasher_and_shard_amount(hasher, SHARDS_PER_DB),
-            hints: (0..SHARDS_PER_DB).map(|_| Default::default()).collect(),
+            map: shard::Map::new(hasher, SHARDS_PER_DB),
             pending: (0..SHARDS_PER_DB).map(|_| AtomicBool::new(false)).collect(),
             wanted: (0..SHARDS_PER_DB).map(|_| AtomicBool::new(false)).collect(),
         }
@@ -328,7 +328,7 @@ impl Keyspace {
         self.dbs[db]
             .tables
             .get()
-            .is_some_and(|tables| tables.hints[0].buckets() >= PREFETCH_MIN_BUCKETS)
+            .is_some_and(|tables| tables.map.hint(0).buckets() >= PREFETCH_MIN_BUCKETS)
     }
 
     /// Starts fetching the table memory a lookup of `key` in database `db`
@@ -341,7 +341,7 @@ impl Keyspace {
     pub fn prefetch_table(&self, db: usize, key: &[u8]) -> u64 {
         let hash = self.hash(key);
         if let Some(tables) = self.dbs[db].tables.get() {
-            shard::prefetch_table(&tables.hints[self.shard_of(db, hash)], hash);
+            shard::prefetch_table(tables.map.hint(self.shard_of(db, hash)), hash);
         }
         hash
     }
@@ -353,7 +353,7 @@ impl Keyspace {
         let Some(tables) = self.dbs[db].tables.get() else {
             return;
         };
-        if let Some(table) = tables.map.shards()[self.shard_of(db, hash)].try_read() {
+        if let Some(table) = tables.map.try_read(self.shard_of(db, hash)) {
             shard::prefetch_slot(&table, hash);
         }
     }
@@ -362,22 +362,21 @@ impl Keyspace {
     /// creating the database's shards if it has none yet.
     fn write_shard(&self, db: usize, shard: usize) -> Shard<'_> {
         let tables = self.tables(db);
-        let lock = &tables.map.shards()[shard];
-        let table = match lock.try_write() {
+        let table = match tables.map.try_write(shard) {
             Some(table) => table,
             // A snapshot's walker may hold it for a batch of keys: it gives
             // way after its current key rather than making a client wait
             // for the whole batch.
             None if tables.pending[shard].load(Ordering::Relaxed) => {
                 tables.wanted[shard].store(true, Ordering::Relaxed);
-                let table = lock.write();
+                let table = tables.map.write(shard);
                 tables.wanted[shard].store(false, Ordering::Relaxed);
                 table
             }
-            None => lock.write(),
+            None => tables.map.write(shard),
         };
         let keys = &self.dbs[db].keys;
-        Shard::new(table, &tables.hints[shard], keys, self.pending(db, shard))
+        Shard::new(table, keys, self.pending(db, shard))
     }
 
     /// What a shard just locked must preserve for a running snapshot.
@@ -394,10 +393,10 @@ impl Keyspace {
     /// it did not declare: waiting could deadlock, see [`Guard::try_extend`]).
     fn try_write_shard(&self, db: usize, shard: usize) -> Option<Shard<'_>> {
         let tables = self.tables(db);
-        let table = tables.map.shards()[shard].try_write()?;
+        let table = tables.map.try_write(shard)?;
         let pending = self.pending(db, shard);
         let keys = &self.dbs[db].keys;
-        Some(Shard::new(table, &tables.hints[shard], keys, pending))
+        Some(Shard::new(table, keys, pending))
     }
 
     /// Locks every shard in `set`, in ascending (db, shard) order: the one
@@ -1108,7 +1107,7 @@ impl<'g, 'k> DbView<'g, 'k> {
     /// collections sampled up to `samples` elements), None without the key.
     pub fn memory_usage(&mut self, key: &[u8], samples: usize) -> Option<usize> {
         let value = self.peek(key)?.value.memory(samples);
-        Some(value + shard::Slot::key_cost(key))
+        Some(value + shard::key_cost(key))
     }
 
     /// The live entries of several keys at once, for commands that read many
@@ -1206,11 +1205,10 @@ impl<'g, 'k> DbView<'g, 'k> {
     /// also whether an entry was stored under `key` before, live or not.
     fn store(&mut self, key: &[u8], entry: Entry, signal: bool) -> (Option<Entry>, bool) {
         let hash = self.guard.hash(key);
-        let hasher = &self.guard.keyspace.hasher;
         let clock = self.clock;
         let db = self.db;
         let expires_at = entry.expires_at();
-        let old = self.guard.shard(db, hash).insert(hasher, hash, key, entry);
+        let old = self.guard.shard(db, hash).insert(hash, key, entry);
         let existed = old.is_some();
         self.account(old.as_ref().and_then(|e| e.expires_at()), expires_at);
         let keyspace = self.guard.keyspace;
@@ -1244,7 +1242,6 @@ impl<'g, 'k> DbView<'g, 'k> {
     /// (RESIZEDB while loading), so the tables do not grow step by step.
     pub fn reserve(&mut self, keys: usize) {
         let per_shard = keys / SHARDS_PER_DB + keys / SHARDS_PER_DB / 8;
-        let hasher = &self.guard.keyspace.hasher;
         let db = self.db;
         for (_, shard) in self
             .guard
@@ -1252,7 +1249,7 @@ impl<'g, 'k> DbView<'g, 'k> {
             .iter_mut()
             .filter(|((d, _), _)| *d as usize == db)
         {
-            shard.reserve(hasher, per_shard);
+            shard.reserve(per_shard);
         }
     }
 
@@ -1556,7 +1553,7 @@ impl<'k> Guard<'k> {
 /// What a key's name and slot take in its shard (MEMORY USAGE's share of
 /// the key; eviction counts it as freed with the key).
 pub fn key_cost(key: &[u8]) -> usize {
-    shard::Slot::key_cost(key)
+    shard::key_cost(key)
 }
 
 #[cfg(test)]
