@@ -1632,6 +1632,7 @@ mod tests {
         assert_eq!(keyspace.db_volatile(0), 0);
         assert_eq!((keyspace.db_len(0), keyspace.db_volatile(0)), (1, 0));
     }
+
     #[test]
     fn a_writer_waits_for_the_walkers_current_key_not_its_batch() {
         use std::sync::atomic::AtomicUsize;

@@ -39,8 +39,8 @@ pub trait Encoder: Send + Sync {
 /// The walker hands the output on once this much is gathered.
 const CHUNK: usize = 64 * 1024;
 
-/// A shard with more keys than this is walked in batches of this many,
-/// its lock released between them. A writer waiting for the shard does
+/// A shard of more than [`SMALL_SHARD`] keys is walked in batches of up to
+/// this many, its lock released between them. A writer waiting for the shard does
 /// not wait for the batch: the walker gives way after its current key.
 const BATCH: usize = 1024;
 
@@ -569,8 +569,7 @@ impl Keyspace {
     /// Lets a thread that asked for the shard the walker just released take
     /// its lock first: a lock released and taken again at once would
     /// otherwise usually go back to the walker.
-    fn give_way(&self, db: usize, shard: usize) {
-        let wanted = &self.tables(db).wanted[shard];
+    fn give_way(wanted: &AtomicBool) {
         let started = std::time::Instant::now();
         while wanted.load(Ordering::Relaxed) && started.elapsed() < GIVE_WAY {
             std::thread::yield_now();
@@ -604,7 +603,8 @@ impl Keyspace {
     /// between; the walk starts over (skipping the keys done) when the
     /// table moved its entries meanwhile.
     fn walk_shard(&self, snapshot: &Snapshot, db: usize, shard: usize, out: &mut Vec<u8>) -> bool {
-        let pending = &self.tables(db).pending[shard];
+        let tables = self.tables(db);
+        let (pending, wanted) = (&tables.pending[shard], &tables.wanted[shard]);
         let step = if self.config.rdb_key_save_delay() == 0 {
             BATCH
         } else {
@@ -637,7 +637,6 @@ impl Keyspace {
                             done.reserve(more);
                         }
                         let entries = locked.entries_in(bucket..locked.buckets());
-                        let wanted = &self.tables(db).wanted[shard];
                         from = snapshot.copy_batch(db, shard, entries, step, wanted, out);
                     }
                     None => {}
@@ -656,7 +655,7 @@ impl Keyspace {
                 return true;
             }
             out.append(&mut lock(&snapshot.preimages[db]));
-            self.give_way(db, shard);
+            Self::give_way(wanted);
             self.save_delay(snapshot);
         }
     }
