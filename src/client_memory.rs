@@ -51,6 +51,11 @@ pub struct ClientMem {
     pub multi: AtomicUsize,
     /// The reply buffer's allocation (`rbs=`).
     pub reply_room: AtomicUsize,
+    /// Replies already written that are still allocated in front of the
+    /// reply buffer's unsent bytes, and the address those start at: the
+    /// buffer's `capacity()` leaves them out (`connection::reply_room`).
+    pub written_front: AtomicUsize,
+    pub written_front_ends_at: AtomicUsize,
     /// Subscriptions and tracking prefixes (Redis's `pubsubMemOverhead` and
     /// the tracking rax's share).
     pub other: AtomicUsize,

@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 
 use crate::blocking::Unblock;
 use crate::client::{park, Client, ClientHandle, Doorbell};
+use crate::client_memory::ClientMem;
 use crate::commands::{execute, held_by_pause};
 use crate::pause::PauseKind;
 use crate::protocol::{
@@ -355,7 +356,7 @@ async fn run(server: &Server, client: &mut Client, socket: &mut Transport) -> st
                 release_if_empty(&mut output);
                 client.publish_memory(
                     (parser.progress(input.len()), input.capacity()),
-                    reply_room(&output),
+                    reply_room(&output, &handle.mem),
                 );
                 // Replies the client has not taken yet wait for it to read
                 // (or to send more, which is read and run meanwhile).
@@ -403,7 +404,7 @@ async fn run(server: &Server, client: &mut Client, socket: &mut Transport) -> st
         server.stats.add(Counter::NetInputBytes, n as u64);
         client.publish_memory(
             (parser.progress(input.len()), input.capacity()),
-            reply_room(&output),
+            reply_room(&output, &handle.mem),
         );
         if handle.is_killed() {
             // Evicted (`maxmemory-clients`) for what it sent.
@@ -471,7 +472,7 @@ async fn run(server: &Server, client: &mut Client, socket: &mut Transport) -> st
         }
         client.publish_memory(
             (parser.progress(input.len()), input.capacity()),
-            reply_room(&output),
+            reply_room(&output, &handle.mem),
         );
         if handle.is_killed() {
             // Evicted for the replies it has not read.
@@ -548,29 +549,50 @@ fn make_room(input: &mut BytesMut, wanted: usize) {
 /// The reply buffer's allocation while it holds replies: an empty one keeps
 /// at most [`OUTPUT_KEPT`] bytes, freed as the client waits, and counts for
 /// nothing, so a client's figure does not depend on whether its next
-/// request came before it waited.
-fn reply_room(output: &BytesMut) -> usize {
+/// request came before it waited. `capacity()` counts from the unsent bytes
+/// on; what was written before them is added while it is still allocated
+/// there ([`note_written_front`]).
+fn reply_room(output: &BytesMut, mem: &ClientMem) -> usize {
     if output.is_empty() {
-        0
-    } else {
-        output.capacity()
+        return 0;
     }
+    let front = if mem.written_front_ends_at.load(Ordering::Relaxed) == output.as_ptr() as usize {
+        mem.written_front.load(Ordering::Relaxed)
+    } else {
+        0
+    };
+    output.capacity() + front
 }
 
-/// Moves what a partial write left of `output` to the start of its
-/// allocation when what was written before it is at least as long (a copy
-/// that costs no more than the writing did). The written bytes stay
-/// allocated in front of the rest until then, and `capacity()` counts only
-/// from the rest on: the client's reply buffer, and so `maxmemory-clients`,
-/// missed up to half of what it held, and with twenty clients not reading
-/// their MGET replies `used_memory` reached `maxmemory` (keys evicted)
-/// while the clients were still under their limit (unit/maxmemory). Redis
-/// counts its reply blocks whole, and frees them as they are written.
-fn reclaim_written(output: &mut BytesMut) {
+/// After writing `written` bytes of `output` that started at `started_at`:
+/// moves what is left to the start of the allocation when what was written
+/// before it is at least as long (a copy that costs no more than the
+/// writing did), and otherwise records how much written data stays in
+/// front of it. Redis counts its reply blocks whole and frees them as they
+/// are written; a `BytesMut` frees its written front only when it moves or
+/// reallocates, either of which moves its start, so the record holds while
+/// the unsent bytes still start where it says. Left out, twenty clients
+/// reading their replies slowly held up to half their buffers uncounted,
+/// and `used_memory` reached `maxmemory` (keys evicted) while the clients
+/// still looked under `maxmemory-clients`.
+fn note_written_front(output: &mut BytesMut, written: usize, started_at: usize, mem: &ClientMem) {
+    if written == 0 {
+        return;
+    }
     let spare = output.capacity() - output.len();
-    // False when nothing or less than the rest was written: that front
-    // stays, under half of the allocation.
-    let _ = output.try_reclaim(spare + 1);
+    // False when less than the rest was written: that front stays, under
+    // half of the allocation.
+    if !output.is_empty() && output.try_reclaim(spare + 1) {
+        return;
+    }
+    let before = if mem.written_front_ends_at.load(Ordering::Relaxed) == started_at {
+        mem.written_front.load(Ordering::Relaxed)
+    } else {
+        0
+    };
+    mem.written_front.store(before + written, Ordering::Relaxed);
+    mem.written_front_ends_at
+        .store(output.as_ptr() as usize, Ordering::Relaxed);
 }
 
 /// Frees an empty buffer's memory.
@@ -695,7 +717,7 @@ async fn run_buffered(
             // MGET clients, client eviction: true").
             client.publish_memory(
                 (parser.progress(input.len()), input.capacity()),
-                reply_room(output),
+                reply_room(output, &client.handle.mem),
             );
             if client.handle.is_killed() {
                 // Evicted itself: the rest of the batch does not run.
@@ -841,19 +863,20 @@ async fn write_some(
     // No reply before the AOF holds the writes it may show (and, with
     // `appendfsync always`, the disk does).
     server.aof.settle().await;
+    let started_at = output.as_ptr() as usize;
+    let mut written = 0;
     while !output.is_empty() {
         match socket.try_write(output) {
             Ok(n) => {
                 server.stats.add(Counter::NetOutputBytes, n as u64);
                 output.advance(n);
+                written += n;
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                reclaim_written(output);
-                break;
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
             Err(e) => return Err(e),
         }
     }
+    note_written_front(output, written, started_at, &handle.mem);
     if output.is_empty() && socket.unsent() {
         // TLS records of replies already taken: an empty write sends them.
         match socket.try_write(&[]) {

@@ -340,3 +340,46 @@ fn memory_doctor_reports_big_client_buffers() {
     );
     assert!(!report.contains("Many scripts"), "{report}");
 }
+
+/// A client that reads its replies slowly: the bytes the socket already
+/// took stay allocated in front of the rest of its reply buffer until the
+/// buffer is moved or reallocated, and count in its memory (`tot-mem`, and
+/// so `maxmemory-clients`) as they count in `used_memory`.
+#[test]
+fn replies_already_written_count_while_their_buffer_holds_them() {
+    let server = Server::start();
+    let mut admin = server.connect();
+    admin.cmd(&["SET", "big", &"v".repeat(1 << 20)]);
+    let before = info_field(&mut admin, "memory", "used_memory");
+    let mut reader = server.connect();
+    assert_eq!(reader.cmd_str(&["CLIENT", "SETNAME", "reader"]), "+OK\r\n");
+    let settled = |admin: &mut Conn| {
+        let mut last = 0;
+        eventually("the reader's memory settled", || {
+            std::thread::sleep(Duration::from_millis(200));
+            let now = client_fields(admin, "reader")
+                .filter(|f| field(f, "qbuf") == 0)
+                .map_or(0, |f| field(&f, "tot-mem"));
+            std::mem::replace(&mut last, now) == now && now > 0
+        });
+        last
+    };
+    // 48 MB of replies asked for in one write: the socket takes a few MB
+    // of them, the rest waits in the reply buffer.
+    let gets: Vec<u8> = (0..48)
+        .flat_map(|_| support::request(&[b"GET", b"big"]))
+        .collect();
+    reader.send(&gets);
+    settled(&mut admin);
+    // It reads 8 of them: the server writes on from the same buffer
+    // as the socket drains.
+    for _ in 0..8 {
+        assert_eq!(reader.read_reply().len(), (1 << 20) + 12);
+    }
+    let counted = settled(&mut admin);
+    let grown = info_field(&mut admin, "memory", "used_memory") - before;
+    assert!(
+        counted as f64 >= grown as f64 * 0.95,
+        "tot-mem {counted} while used_memory grew {grown}"
+    );
+}
