@@ -220,20 +220,18 @@ impl ClientHandle {
         }
     }
 
-    /// Completes at the next ring of the doorbell after the first poll
-    /// (any change: a kill, a push), or at a spurious wake, which a parked
-    /// connection also takes as a reason to look.
-    pub async fn rung(&self) {
-        let mut listened = false;
-        std::future::poll_fn(|cx| {
-            if listened {
-                return Poll::Ready(());
-            }
-            listened = true;
-            self.doorbell.listen(cx);
-            Poll::Pending
-        })
-        .await
+    /// Ready at the next ring of the doorbell after the first poll (any
+    /// change: a kill, a push), or at a spurious wake, which a parked
+    /// connection also takes as a reason to look. `listened`: false until
+    /// the first poll, kept by the caller (a poll rather than a future, so a
+    /// parked connection's task holds no future's state for it).
+    pub fn poll_rung(&self, cx: &Context<'_>, listened: &mut bool) -> Poll<()> {
+        if *listened {
+            return Poll::Ready(());
+        }
+        *listened = true;
+        self.doorbell.listen(cx);
+        Poll::Pending
     }
 
     /// Completes when the client is killed.

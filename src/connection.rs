@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::Poll;
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::net::{TcpStream, UnixStream};
@@ -283,10 +284,15 @@ fn wait_parked(
     client: Client,
 ) -> impl std::future::Future<Output = ()> + Send {
     async move {
-        let woke = tokio::select! {
-            ready = socket.readable() => ready,
-            () = client.handle.rung() => Ok(()),
-        };
+        // Polled by hand rather than a `select!` over `readable()` and a
+        // doorbell future: their waiter state made this task, which every
+        // idle connection keeps, a 768-byte allocation instead of 512.
+        let mut listened = false;
+        let woke = std::future::poll_fn(|cx| match socket.poll_read_ready(cx) {
+            Poll::Ready(ready) => Poll::Ready(ready),
+            Poll::Pending => client.handle.poll_rung(cx, &mut listened).map(Ok),
+        })
+        .await;
         client.handle.set_park_state(park::ACTIVE);
         match woke {
             Ok(()) => {

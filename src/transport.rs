@@ -9,6 +9,7 @@
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use bytes::BytesMut;
 use rustls::Connection;
@@ -292,6 +293,20 @@ impl Transport {
             Transport::Unix(socket) => socket.readable().await,
             Transport::Tls(tls) if tls.plaintext > 0 || tls.closed => Ok(()),
             Transport::Tls(tls) => tls.socket.readable().await,
+        }
+    }
+
+    /// [`Transport::readable`] as a poll, for a task that waits on the
+    /// socket beside something else without holding a future's waiter state
+    /// (a parked connection, `connection::wait_parked`). Only one task may
+    /// wait this way on a socket at a time: it takes the socket's single
+    /// reader waker.
+    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Transport::Tcp(socket) => socket.poll_read_ready(cx),
+            Transport::Unix(socket) => socket.poll_read_ready(cx),
+            Transport::Tls(tls) if tls.plaintext > 0 || tls.closed => Poll::Ready(Ok(())),
+            Transport::Tls(tls) => tls.socket.poll_read_ready(cx),
         }
     }
 

@@ -120,17 +120,14 @@ fn algorithms() -> rustls::crypto::WebPkiSupportedAlgorithms {
     provider().signature_verification_algorithms
 }
 
-/// A rustls client's exchange with the TLS port: sends `request`, reads
-/// replies up to one ending in `last`. With `client_cert` it presents
-/// client.crt. `versions` limits the protocol versions.
-fn tls_exchange(
+/// A rustls client's connection to the TLS port. With `client_cert` it
+/// presents client.crt. `versions` limits the protocol versions.
+fn tls_connect(
     port: u16,
     client_cert: bool,
     versions: &[&'static rustls::SupportedProtocolVersion],
     sni: &str,
-    request: &[u8],
-    last: &[u8],
-) -> std::io::Result<String> {
+) -> std::io::Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>> {
     let builder = rustls::ClientConfig::builder_with_provider(Arc::new(provider()))
         .with_protocol_versions(versions)
         .map_err(std::io::Error::other)?
@@ -153,7 +150,11 @@ fn tls_exchange(
         rustls::ClientConnection::new(Arc::new(config), name).map_err(std::io::Error::other)?;
     let socket = TcpStream::connect(("127.0.0.1", port))?;
     socket.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let mut stream = rustls::StreamOwned::new(session, socket);
+    Ok(rustls::StreamOwned::new(session, socket))
+}
+
+/// Sends `request` on `stream` and reads replies up to one ending in `last`.
+fn exchange(stream: &mut impl ReadWrite, request: &[u8], last: &[u8]) -> std::io::Result<String> {
     stream.write_all(request)?;
     let mut reply = Vec::new();
     let mut byte = [0u8; 1];
@@ -169,6 +170,26 @@ fn tls_exchange(
         }
     }
     Ok(String::from_utf8_lossy(&reply).into_owned())
+}
+
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
+
+/// A rustls client's exchange with the TLS port on a new connection (see
+/// [`tls_connect`] and [`exchange`]).
+fn tls_exchange(
+    port: u16,
+    client_cert: bool,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    sni: &str,
+    request: &[u8],
+    last: &[u8],
+) -> std::io::Result<String> {
+    exchange(
+        &mut tls_connect(port, client_cert, versions, sni)?,
+        request,
+        last,
+    )
 }
 
 const BOTH: &[&rustls::SupportedProtocolVersion] =
@@ -742,4 +763,39 @@ fn an_encrypted_pkcs8_key_is_read_with_tls_key_file_pass() {
         log.contains("encrypted in OpenSSL's traditional format"),
         "{log}"
     );
+}
+
+/// A connection idle past the parking delay (2 s, then the cron's pass once
+/// a second) gives up its serving task and waits on its socket alone
+/// (`connection::wait_parked`): on every transport it is served again as
+/// soon as it sends.
+#[test]
+fn idle_clients_are_served_again_on_every_transport() {
+    if !ready() {
+        return;
+    }
+    let path = socket_path("unix-idle");
+    let (server, tls_port) = start_tls(&["--unixsocket", &s(&path)]);
+    let mut tls = tls_connect(tls_port, true, BOTH, "localhost").expect("TLS connection");
+    let mut unix = std::os::unix::net::UnixStream::connect(&path).expect("connect unix socket");
+    unix.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    let mut tcp = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    let mut clients: [&mut dyn ReadWrite; 3] = [&mut tls, &mut unix, &mut tcp];
+    for client in clients.iter_mut() {
+        assert_eq!(
+            exchange(client, b"PING\r\n", b"\r\n").expect("PING"),
+            "+PONG\r\n"
+        );
+    }
+    std::thread::sleep(Duration::from_millis(4500));
+    for (i, client) in clients.iter_mut().enumerate() {
+        let key = format!("SET k{i} v\r\n");
+        assert_eq!(
+            exchange(client, key.as_bytes(), b"\r\n").expect("SET"),
+            "+OK\r\n"
+        );
+    }
+    let mut admin = server.connect();
+    assert_eq!(admin.cmd_str(&["DBSIZE"]), ":3\r\n");
 }
