@@ -531,6 +531,9 @@ fn monitor_shows_the_script_then_its_commands() {
 /// PING, SCRIPT KILL, and the script's own end.
 fn busy_transcript(port: u16, script: &str, then: &[&[&str]]) -> Vec<String> {
     let mut caller = Conn::connect(port);
+    // A script that wrote cannot be killed: it runs its 100M iterations to
+    // the end, which on a loaded machine took redis-server over 10 s.
+    caller.set_read_timeout(Duration::from_secs(120));
     let mut other = Conn::connect(port);
     other.cmd(&["config", "set", "busy-reply-threshold", "100"]);
     caller.send(&request(&[b"eval", script.as_bytes(), b"0"]));
