@@ -94,8 +94,10 @@ pub struct ClientHandle {
     /// The client's `authenticated`, for a busy script's loop, which
     /// answers NOAUTH as the client's task would.
     pub authenticated: AtomicBool,
-    /// Wakes the client while it is blocked on keys (flag `b`).
-    pub block_signal: Arc<BlockSignal>,
+    /// Wakes the client while it is blocked on keys (flag `b`): made when
+    /// it first blocks ([`ClientHandle::block_signal`]), so a client that
+    /// never does (most, and every idle one) does not carry it.
+    block_signal: std::sync::OnceLock<Arc<BlockSignal>>,
     /// Replies encoded and not yet written to the socket (`omem=`).
     pub reply_bytes: AtomicUsize,
     /// Pushes queued in the mailbox and not yet taken by the connection.
@@ -234,6 +236,28 @@ impl ClientHandle {
         Poll::Pending
     }
 
+    /// The signal that wakes the client while it is blocked on keys, made
+    /// the first time it is asked for (when the client first blocks).
+    pub fn block_signal(&self) -> &Arc<BlockSignal> {
+        self.block_signal.get_or_init(Arc::default)
+    }
+
+    /// The signal, if the client ever blocked.
+    pub fn block_signal_if_made(&self) -> Option<&Arc<BlockSignal>> {
+        self.block_signal.get()
+    }
+
+    /// Blocked on keys now (flag `b`).
+    pub fn is_blocked(&self) -> bool {
+        self.block_signal.get().is_some_and(|s| s.is_blocked())
+    }
+
+    /// CLIENT UNBLOCK, a role change: ends the client's wait on keys, if it
+    /// waits; false if it does not.
+    pub fn unblock(&self, how: crate::blocking::Unblock) -> bool {
+        self.block_signal.get().is_some_and(|s| s.unblock(how))
+    }
+
     /// Completes when the client is killed.
     pub async fn killed(&self) {
         std::future::poll_fn(|cx| {
@@ -350,7 +374,7 @@ impl ClientHandle {
         if info.multi.is_some() {
             flags.push('x');
         }
-        if self.block_signal.is_blocked() {
+        if self.is_blocked() {
             flags.push('b');
         }
         use crate::tracking::flag;
@@ -824,7 +848,7 @@ impl ClientRegistry {
             dirty_cas: AtomicBool::new(false),
             busy_tx: std::sync::atomic::AtomicU8::new(0),
             authenticated: AtomicBool::new(true),
-            block_signal: Arc::default(),
+            block_signal: std::sync::OnceLock::new(),
             mailbox: Default::default(),
         });
         self.lock().insert(id, handle.clone());
@@ -896,7 +920,7 @@ impl ClientRegistry {
                 && !handle.is_subscriber()
                 && !handle.info().monitor
                 && !handle.info().master
-                && !handle.block_signal.is_blocked()
+                && !handle.is_blocked()
             {
                 tracing::debug!(id = handle.id, "Closing idle client");
                 handle.kill();

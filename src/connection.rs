@@ -314,12 +314,14 @@ fn close(server: &Server, mut client: Client, result: std::io::Result<()>) {
     }
     server.monitors.remove(client.id);
     server.replication.remove(client.id);
-    let signal = client.handle.block_signal.clone();
-    let mut block = client.block.take();
-    server
-        .keyspace
-        .blocking
-        .leave(client.id, &signal, &mut block, Vec::new());
+    // A client that never blocked has nothing to leave.
+    if let Some(signal) = client.handle.block_signal_if_made().cloned() {
+        let mut block = client.block.take();
+        server
+            .keyspace
+            .blocking
+            .leave(client.id, &signal, &mut block, Vec::new());
+    }
     client.discard(&server.keyspace.watches);
     server.clients.unregister(client.id);
     tracing::debug!(
@@ -753,7 +755,7 @@ async fn wait_blocked(
 ) -> std::io::Result<Option<Reply>> {
     let handle = client.handle.clone();
     let result = flush(server, &handle, socket, output).await;
-    let signal = client.handle.block_signal.clone();
+    let signal = client.handle.block_signal().clone();
     let deadline = client.block.pending.take().and_then(|p| p.deadline);
     let (outcome, tickets) = loop {
         if result.is_err() {

@@ -186,9 +186,7 @@ pub fn set_master(server: &Arc<Server>, host: &str, port: u16) {
     // Redis's `disconnectAllBlockedClients`: what they wait for is the
     // master's to decide now.
     for client in server.clients.all() {
-        client
-            .block_signal
-            .unblock(crate::blocking::Unblock::RoleChange);
+        client.unblock(crate::blocking::Unblock::RoleChange);
     }
     state.transfer = Transfer::default();
     server.keyspace.set_replica(true);

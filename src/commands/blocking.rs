@@ -68,7 +68,7 @@ pub(super) fn block(
     let client = &mut *ctx.client;
     ctx.server.keyspace.blocking.wait(
         client.id,
-        &client.handle.block_signal,
+        client.handle.block_signal(),
         &mut client.block,
         client.db,
         keys,

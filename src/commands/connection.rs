@@ -469,7 +469,7 @@ fn client_unblock(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let unblocked = u64::try_from(id)
         .ok()
         .and_then(|id| ctx.server.clients.get(id))
-        .is_some_and(|c| c.block_signal.unblock(how));
+        .is_some_and(|c| c.unblock(how));
     Ok(Reply::from(unblocked))
 }
 
