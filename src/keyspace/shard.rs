@@ -23,7 +23,7 @@
 //! record says whether a key has one, so a key without a TTL never looks.
 
 use std::cell::UnsafeCell;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -155,10 +155,7 @@ impl Slots {
     /// step do not reallocate it each time: under eviction a shard's key
     /// count wanders).
     fn swap_remove(&mut self, id: u32) -> (Key, Entry) {
-        let Some(last_id) = self.last() else {
-            unreachable!("slot {id} exists, so a chunk does");
-        };
-        let Some(chunk) = self.chunks.last_mut() else {
+        let (Some(last_id), Some(chunk)) = (self.last(), self.chunks.last_mut()) else {
             unreachable!("slot {id} exists, so a chunk does");
         };
         let Some(last) = chunk.pop() else {
@@ -175,31 +172,21 @@ impl Slots {
                 chunk.shrink_to(CHUNK_STEPS[step - 1]);
             }
         }
-        let slot = match self
+        let (removed, moved) = match self
             .chunks
             .get_mut(id as usize / CHUNK)
             .and_then(|chunk| chunk.get_mut(id as usize % CHUNK))
         {
-            Some(slot) => {
-                let removed = std::mem::replace(slot, last);
-                let expires_at = self.expiries.take(id, &removed.access);
-                if slot.access.volatile {
-                    let moved = self.expiries.take(last_id, &slot.access);
-                    self.expiries.set(id, moved);
-                }
-                return (
-                    removed.key,
-                    Entry::from_parts(removed.value, removed.access, expires_at),
-                );
-            }
+            Some(slot) => (std::mem::replace(slot, last), slot.access.volatile),
             // `id` was the last slot.
-            None => last,
+            None => (last, false),
         };
-        let expires_at = self.expiries.take(id, &slot.access);
-        (
-            slot.key,
-            Entry::from_parts(slot.value, slot.access, expires_at),
-        )
+        let expires_at = self.expiries.take(id, &removed.access);
+        if moved {
+            self.expiries.renumber(last_id, id);
+        }
+        let Slot { key, value, access } = removed;
+        (key, Entry::from_parts(value, access, expires_at))
     }
 
     /// How many slots there are: one a key.
@@ -224,14 +211,31 @@ impl Slots {
     }
 }
 
-/// The expiry times of a shard's slots that have one, by slot number: a
-/// hashbrown map of 12-byte buckets (the time as two `u32` halves, so the
-/// bucket is not padded to 16), 13 to 26 bytes a volatile key with the
-/// control byte and the table's slack, where a field in every slot cost 8
-/// bytes a key, TTL or not. Only a slot's `volatile` flag sends a lookup
-/// here.
+/// The expiry times of a shard's slots that have one, chunk by chunk: a
+/// chunk of slots holding a key with a TTL has an array of its slots' times
+/// ([`NO_TIME`] for those without), allocated when its first volatile key
+/// arrives and freed when its last goes. A database whose keys all have a
+/// TTL pays 8 bytes a key, as when the time was in every slot, and one
+/// without TTLs nothing; a hash map by slot number, measured first, cost 24
+/// bytes a volatile key more than the time in the slot (bench/memory.py
+/// `ttl`). Only a slot's `volatile` flag sends a lookup here, so a key
+/// without a TTL never touches its chunk's array.
 #[derive(Default)]
-struct Expiries(hashbrown::HashMap<u32, [u32; 2], BuildHasherDefault<SlotNumberHasher>>);
+struct Expiries {
+    /// By chunk number; no trailing `None`.
+    chunks: Vec<Option<Box<ChunkTimes>>>,
+}
+
+/// One chunk's expiry times (576 bytes, in a 640-byte jemalloc class).
+struct ChunkTimes {
+    times: [u64; CHUNK],
+    /// How many are not [`NO_TIME`].
+    volatile: usize,
+}
+
+/// The time of a slot without one in a [`ChunkTimes`] (no TTL is
+/// `u64::MAX`: Redis refuses times past `i64::MAX`).
+const NO_TIME: u64 = u64::MAX;
 
 impl Expiries {
     /// The expiry time of slot `id`, whose record is `access`.
@@ -239,78 +243,96 @@ impl Expiries {
         if !access.volatile {
             return None;
         }
-        let time = self.0.get(&id);
-        debug_assert!(time.is_some(), "a volatile slot has its time");
-        time.map(|&halves| join(halves))
+        let (chunk, at) = (id as usize / CHUNK, id as usize % CHUNK);
+        let time = self.chunks.get(chunk)?.as_ref()?.times[at];
+        debug_assert_ne!(time, NO_TIME, "a volatile slot has its time");
+        (time != NO_TIME).then_some(time)
     }
 
     /// Records slot `id`'s expiry time, if it has one; returns whether it
     /// does (the slot's `volatile` flag). The slot must have none recorded.
     fn set(&mut self, id: u32, expires_at: Option<u64>) -> bool {
-        let Some(at) = expires_at else {
+        let Some(time) = expires_at else {
             return false;
         };
-        self.0.insert(id, [at as u32, (at >> 32) as u32]);
+        let (chunk, at) = (id as usize / CHUNK, id as usize % CHUNK);
+        if self.chunks.len() <= chunk {
+            self.chunks.resize_with(chunk + 1, || None);
+        }
+        let times = self.chunks[chunk].get_or_insert_with(|| {
+            Box::new(ChunkTimes {
+                times: [NO_TIME; CHUNK],
+                volatile: 0,
+            })
+        });
+        debug_assert_eq!(times.times[at], NO_TIME, "a slot has one time");
+        times.times[at] = time;
+        times.volatile += 1;
         true
     }
 
     /// Takes out the expiry time of slot `id`, whose record is `access`.
-    /// A table left less than a tenth full shrinks to fit, as the shard's
-    /// table of slot numbers does (a burst of TTL keys, expired, leaves
-    /// little behind).
     fn take(&mut self, id: u32, access: &Access) -> Option<u64> {
         if !access.volatile {
             return None;
         }
-        let time = self.0.remove(&id);
+        let time = self.remove(id);
         debug_assert!(time.is_some(), "a volatile slot has its time");
-        if self.0.capacity() >= SHRINK_MIN_BUCKETS && self.0.len() * 10 < self.0.capacity() {
-            self.0.shrink_to(0);
+        time
+    }
+
+    /// Slot `from`'s expiry time (it has one) is now slot `to`'s (which
+    /// had none).
+    fn renumber(&mut self, from: u32, to: u32) {
+        let time = self.remove(from);
+        debug_assert!(time.is_some(), "a volatile slot has its time");
+        self.set(to, time);
+    }
+
+    /// Takes out slot `id`'s time, if any; a chunk's array goes with its
+    /// last time.
+    fn remove(&mut self, id: u32) -> Option<u64> {
+        let (chunk, at) = (id as usize / CHUNK, id as usize % CHUNK);
+        let entry = self.chunks.get_mut(chunk)?;
+        let times = entry.as_mut()?;
+        let time = std::mem::replace(&mut times.times[at], NO_TIME);
+        if time == NO_TIME {
+            return None;
         }
-        time.map(join)
+        times.volatile -= 1;
+        if times.volatile == 0 {
+            *entry = None;
+            while self.chunks.last().is_some_and(Option::is_none) {
+                self.chunks.pop();
+            }
+            if self.chunks.len() * 4 <= self.chunks.capacity() {
+                self.chunks.shrink_to_fit();
+            }
+        }
+        Some(time)
     }
 
     /// The numbers of the slots that have an expiry time.
     fn ids(&self) -> impl Iterator<Item = u32> + '_ {
-        self.0.keys().copied()
+        let chunks = self.chunks.iter().enumerate();
+        chunks
+            .filter_map(|(chunk, times)| Some((chunk, times.as_ref()?)))
+            .flat_map(|(chunk, times)| {
+                (times.times.iter().enumerate())
+                    .filter(|(_, &time)| time != NO_TIME)
+                    .map(move |(at, _)| (chunk * CHUNK + at) as u32)
+            })
     }
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.0.len()
+        self.chunks
+            .iter()
+            .flatten()
+            .map(|times| times.volatile)
+            .sum()
     }
 }
-
-/// A time from its two halves, as [`Expiries`] keeps it.
-fn join([low, high]: [u32; 2]) -> u64 {
-    u64::from(low) | (u64::from(high) << 32)
-}
-
-/// Hashes a slot number for [`Expiries`]: slot numbers are dense, and a
-/// multiplication by an odd constant (Fibonacci hashing) spreads them over
-/// the low bits hashbrown picks a bucket with, and mixes the high bits it
-/// tags buckets with.
-#[derive(Default)]
-struct SlotNumberHasher(u64);
-
-impl Hasher for SlotNumberHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(FIBONACCI);
-        }
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.0 = u64::from(n).wrapping_mul(FIBONACCI);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// 2^64 divided by the golden ratio, made odd.
-const FIBONACCI: u64 = 0x9e37_79b9_7f4a_7c15;
 
 /// A stored entry borrowed to change: its value and access record in the
 /// slot, its expiry time reached through the shard's [`Expiries`].
@@ -1056,8 +1078,8 @@ mod tests {
         assert!(shard.buckets() < SHRINK_MIN_BUCKETS);
         assert!(shard.table.parts().1.chunks.is_empty());
         assert_eq!(shard.volatile_len(), 0);
-        // The table of expiry times shrank as it emptied.
-        assert!(shard.table.parts().1.expiries.0.capacity() < SHRINK_MIN_BUCKETS);
+        // The arrays of expiry times went as they emptied.
+        assert_eq!(shard.table.parts().1.expiries.chunks.capacity(), 0);
     }
 
     /// Removing a key moves the shard's last slot into its place: a TTL
