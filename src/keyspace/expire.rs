@@ -6,10 +6,10 @@
 //! first event loop `hz` times a second
 //! within a CPU budget of 25% of each tick, and skips databases without
 //! volatile keys. Instead of random sampling it sweeps one shard at a time
-//! round-robin, holding only that shard's lock, looking only at the keys in
-//! the shard's table of expiry times (see `shard.rs`: a key without a TTL
-//! costs a sweep nothing), and it lets the loop's clients
-//! in every millisecond, where Redis runs its whole slow cycle (up to 25 ms)
+//! round-robin, holding only that shard's lock, reading only the shard's
+//! arrays of expiry times (see `shard.rs`: a chunk of keys without TTLs
+//! costs a sweep nothing), and it lets the loop's clients in every
+//! millisecond, where Redis runs its whole slow cycle (up to 25 ms)
 //! in one go. On its own thread it competed with the loops for the CPU and,
 //! when descheduled while holding a shard lock, made that shard's clients wait
 //! for the scheduler (BENCHMARKS.md, `prefetch`).

@@ -17,10 +17,11 @@
 //! memory of deleted keys goes back to the allocator chunk by chunk. The
 //! table shrinks when it falls below a tenth full, as Redis's dicts do.
 //!
-//! Expiry times are kept apart, as Redis keeps its `expires` dict: most keys
-//! have none, and 8 bytes in every slot cost more than a side table of the
-//! few that do ([`Expiries`], by slot number). A flag in the slot's access
-//! record says whether a key has one, so a key without a TTL never looks.
+//! Expiry times are kept apart, as Redis keeps its `expires` dict: most
+//! databases have few or no TTLs, and 8 bytes in every slot cost them 8
+//! bytes a key; beside the chunks, only a chunk holding a key with a TTL
+//! has an array of times ([`Expiries`]). A flag in the slot's access record
+//! says whether a key has one, so a key without a TTL never looks.
 
 use std::cell::UnsafeCell;
 use std::hash::BuildHasher;
