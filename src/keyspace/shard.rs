@@ -67,7 +67,9 @@ const CHUNK: usize = 71;
 /// a fifth empty. Keys are spread over 256 shards, so a small database or
 /// `maxmemory` leaves few a shard: 8 MB of 200-byte values about 100, where
 /// doubling would leave a quarter of the last chunk empty on average, and a
-/// shard of one key costs one slot, as a box did.
+/// shard of one key costs one slot, as a box did. A chunk's array of expiry
+/// times grows through the same steps (8 bytes a slot: within a class or
+/// two of jemalloc's).
 const CHUNK_STEPS: [usize; 20] = [
     1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 17, 21, 24, 28, 35, 42, 49, 56, CHUNK,
 ];
@@ -116,10 +118,7 @@ impl Slots {
         let Some(last) = self.chunks.last_mut() else {
             unreachable!("a chunk was just added if there was none");
         };
-        if last.len() == last.capacity() {
-            let next = CHUNK_STEPS[CHUNK_STEPS.partition_point(|&c| c <= last.len())];
-            last.reserve_exact(next - last.len());
-        }
+        grow_by_steps(last, last.len() + 1);
         let id = u32::try_from(full + last.len()).expect("a shard holds fewer than 2^32 keys");
         let (value, mut access, expires_at) = entry.into_parts();
         access.volatile = self.expiries.set(id, expires_at);
@@ -152,9 +151,7 @@ impl Slots {
     /// Takes slot `id` out, moving the last slot (and its expiry time) into
     /// its place (the caller renumbers that slot's bucket). An emptied
     /// chunk is freed, and a last chunk two steps emptier than its capacity
-    /// gives one step back (one step of slack, so keys coming and going at a
-    /// step do not reallocate it each time: under eviction a shard's key
-    /// count wanders).
+    /// gives one step back ([`shrink_by_steps`]).
     fn swap_remove(&mut self, id: u32) -> (Key, Entry) {
         let (Some(last_id), Some(chunk)) = (self.last(), self.chunks.last_mut()) else {
             unreachable!("slot {id} exists, so a chunk does");
@@ -168,10 +165,7 @@ impl Slots {
                 self.chunks.shrink_to_fit();
             }
         } else {
-            let step = CHUNK_STEPS.partition_point(|&c| c < chunk.capacity());
-            if step >= 2 && chunk.len() <= CHUNK_STEPS[step - 2] {
-                chunk.shrink_to(CHUNK_STEPS[step - 1]);
-            }
+            shrink_by_steps(chunk);
         }
         let (removed, moved) = match self
             .chunks
@@ -212,29 +206,44 @@ impl Slots {
     }
 }
 
+/// Makes room in `v` (a chunk, or a chunk's times) for `len` items, growing
+/// it to the next of [`CHUNK_STEPS`].
+fn grow_by_steps<T>(v: &mut Vec<T>, len: usize) {
+    if v.capacity() < len {
+        let next = CHUNK_STEPS[CHUNK_STEPS.partition_point(|&c| c < len)];
+        v.reserve_exact(next - v.len());
+    }
+}
+
+/// Gives one of [`CHUNK_STEPS`] back when `v` is two steps emptier than its
+/// capacity (one step of slack, so items coming and going at a step do not
+/// reallocate it each time: under eviction a shard's key count wanders).
+fn shrink_by_steps<T>(v: &mut Vec<T>) {
+    let step = CHUNK_STEPS.partition_point(|&c| c < v.capacity());
+    if step >= 2 && v.len() <= CHUNK_STEPS[step - 2] {
+        v.shrink_to(CHUNK_STEPS[step - 1]);
+    }
+}
+
 /// The expiry times of a shard's slots that have one, chunk by chunk: a
 /// chunk of slots holding a key with a TTL has an array of its slots' times
-/// ([`NO_TIME`] for those without), allocated when its first volatile key
-/// arrives and freed when its last goes. A database whose keys all have a
-/// TTL pays 8 bytes a key, as when the time was in every slot, and one
-/// without TTLs nothing; a hash map by slot number, measured first, cost 24
-/// bytes a volatile key more than the time in the slot (bench/memory.py
-/// `ttl`). Only a slot's `volatile` flag sends a lookup here, so a key
-/// without a TTL never touches its chunk's array.
+/// ([`NO_TIME`] for those without) up to its last volatile slot, grown and
+/// shrunk through [`CHUNK_STEPS`] as the chunk is, and freed with its last
+/// time. A database whose keys all have a TTL pays about 9 bytes a key, as
+/// when the time was in every slot, and one without TTLs nothing; the first
+/// chunk's array header is inline, so a shard of a few volatile keys (a
+/// small database spread over 256 shards) pays only their times. A hash map
+/// by slot number, measured first, cost 24 bytes a volatile key more than
+/// the time in the slot (bench/memory.py `ttl`), and some 70 bytes a shard.
+/// Only a slot's `volatile` flag sends a lookup here, so a key without a
+/// TTL never touches its chunk's array.
 #[derive(Default)]
 struct Expiries {
-    /// By chunk number; no trailing `None`.
-    chunks: Vec<Option<Box<ChunkTimes>>>,
+    /// By chunk number; the last one is not empty.
+    chunks: SmallVec<[Vec<u64>; 1]>,
 }
 
-/// One chunk's expiry times (576 bytes, in a 640-byte jemalloc class).
-struct ChunkTimes {
-    times: [u64; CHUNK],
-    /// How many are not [`NO_TIME`].
-    volatile: usize,
-}
-
-/// The time of a slot without one in a [`ChunkTimes`] (no TTL is
+/// The time of a slot without one in a chunk's array (no TTL is
 /// `u64::MAX`: Redis refuses times past `i64::MAX`).
 const NO_TIME: u64 = u64::MAX;
 
@@ -245,9 +254,12 @@ impl Expiries {
             return None;
         }
         let (chunk, at) = (id as usize / CHUNK, id as usize % CHUNK);
-        let time = self.chunks.get(chunk)?.as_ref()?.times[at];
-        debug_assert_ne!(time, NO_TIME, "a volatile slot has its time");
-        (time != NO_TIME).then_some(time)
+        let time = self.chunks.get(chunk)?.get(at).copied();
+        debug_assert!(
+            time.is_some_and(|t| t != NO_TIME),
+            "a volatile slot has its time"
+        );
+        time.filter(|&t| t != NO_TIME)
     }
 
     /// Records slot `id`'s expiry time, if it has one; returns whether it
@@ -257,18 +269,16 @@ impl Expiries {
             return false;
         };
         let (chunk, at) = (id as usize / CHUNK, id as usize % CHUNK);
-        if self.chunks.len() <= chunk {
-            self.chunks.resize_with(chunk + 1, || None);
+        while self.chunks.len() <= chunk {
+            self.chunks.push(Vec::new());
         }
-        let times = self.chunks[chunk].get_or_insert_with(|| {
-            Box::new(ChunkTimes {
-                times: [NO_TIME; CHUNK],
-                volatile: 0,
-            })
-        });
-        debug_assert_eq!(times.times[at], NO_TIME, "a slot has one time");
-        times.times[at] = time;
-        times.volatile += 1;
+        let times = &mut self.chunks[chunk];
+        if times.len() <= at {
+            grow_by_steps(times, at + 1);
+            times.resize(at + 1, NO_TIME);
+        }
+        debug_assert_eq!(times[at], NO_TIME, "a slot has one time");
+        times[at] = time;
         true
     }
 
@@ -290,39 +300,39 @@ impl Expiries {
         self.set(to, time);
     }
 
-    /// Takes out slot `id`'s time, if any; a chunk's array goes with its
-    /// last time.
+    /// Takes out slot `id`'s time, if any. A chunk's array ends at its last
+    /// time, and goes with it.
     fn remove(&mut self, id: u32) -> Option<u64> {
         let (chunk, at) = (id as usize / CHUNK, id as usize % CHUNK);
-        let entry = self.chunks.get_mut(chunk)?;
-        let times = entry.as_mut()?;
-        let time = std::mem::replace(&mut times.times[at], NO_TIME);
+        let times = self.chunks.get_mut(chunk)?;
+        let time = std::mem::replace(times.get_mut(at)?, NO_TIME);
         if time == NO_TIME {
             return None;
         }
-        times.volatile -= 1;
-        if times.volatile == 0 {
-            *entry = None;
-            while self.chunks.last().is_some_and(Option::is_none) {
-                self.chunks.pop();
-            }
-            if self.chunks.len() * 4 <= self.chunks.capacity() {
-                self.chunks.shrink_to_fit();
-            }
+        while times.last() == Some(&NO_TIME) {
+            times.pop();
+        }
+        if !times.is_empty() {
+            shrink_by_steps(times);
+            return Some(time);
+        }
+        *times = Vec::new();
+        while self.chunks.last().is_some_and(Vec::is_empty) {
+            self.chunks.pop();
+        }
+        if self.chunks.spilled() && self.chunks.len() * 4 <= self.chunks.capacity() {
+            self.chunks.shrink_to_fit();
         }
         Some(time)
     }
 
     /// The numbers of the slots that have an expiry time.
     fn ids(&self) -> impl Iterator<Item = u32> + '_ {
-        let chunks = self.chunks.iter().enumerate();
-        chunks
-            .filter_map(|(chunk, times)| Some((chunk, times.as_ref()?)))
-            .flat_map(|(chunk, times)| {
-                (times.times.iter().enumerate())
-                    .filter(|(_, &time)| time != NO_TIME)
-                    .map(move |(at, _)| (chunk * CHUNK + at) as u32)
-            })
+        self.chunks.iter().enumerate().flat_map(|(chunk, times)| {
+            (times.iter().enumerate())
+                .filter(|(_, &time)| time != NO_TIME)
+                .map(move |(at, _)| (chunk * CHUNK + at) as u32)
+        })
     }
 
     #[cfg(test)]
@@ -330,8 +340,8 @@ impl Expiries {
         self.chunks
             .iter()
             .flatten()
-            .map(|times| times.volatile)
-            .sum()
+            .filter(|&&t| t != NO_TIME)
+            .count()
     }
 }
 
@@ -1080,7 +1090,8 @@ mod tests {
         assert!(shard.table.parts().1.chunks.is_empty());
         assert_eq!(shard.volatile_len(), 0);
         // The arrays of expiry times went as they emptied.
-        assert_eq!(shard.table.parts().1.expiries.chunks.capacity(), 0);
+        assert!(shard.table.parts().1.expiries.chunks.is_empty());
+        assert!(!shard.table.parts().1.expiries.chunks.spilled());
     }
 
     /// Removing a key moves the shard's last slot into its place: a TTL
