@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use crate::client::Client;
 use crate::commands::{Command, Flags};
 use crate::config::EvictionPolicy;
-use crate::keyspace::{CommandClock, Entry, Key, Keyspace, LockSet};
+use crate::keyspace::{CommandClock, Entry, EntryRef, Key, Keyspace, LockSet};
 use crate::protocol::Reply;
 use crate::server::Server;
 
@@ -383,7 +383,7 @@ fn sample(
     db: usize,
     count: usize,
     volatile_only: bool,
-    mut visit: impl FnMut(&Key, &Entry),
+    mut visit: impl FnMut(&Key, EntryRef<'_>),
 ) {
     let shards = keyspace.shards_per_db();
     let first = rand::random::<u32>() as usize % shards;

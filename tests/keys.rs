@@ -825,3 +825,144 @@ fn keys_and_values_on_both_sides_of_the_inline_limits() {
     let script: Vec<&[&str]> = script.iter().map(Vec::as_slice).collect();
     differential(&script);
 }
+
+/// Sends `commands` in one pipeline; returns their replies as text.
+fn pipeline(conn: &mut Conn, commands: &[Vec<String>]) -> Vec<String> {
+    let mut batch = Vec::new();
+    for args in commands {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        batch.extend(request(&args));
+    }
+    conn.send(&batch);
+    (0..commands.len())
+        .map(|_| String::from_utf8_lossy(&conn.read_reply()).into_owned())
+        .collect()
+}
+
+/// Checks every key's PEXPIRETIME against `want` (key -> -2 missing, -1
+/// no TTL, else the time) and INFO's count of volatile keys.
+fn check_expiry_times(conn: &mut Conn, want: &std::collections::BTreeMap<String, i64>, when: &str) {
+    let commands: Vec<Vec<String>> = want
+        .keys()
+        .map(|k| vec!["PEXPIRETIME".to_string(), k.clone()])
+        .collect();
+    let got = pipeline(conn, &commands);
+    for ((key, want), got) in want.iter().zip(got) {
+        assert_eq!(got, format!(":{want}\r\n"), "{key} {when}");
+    }
+    let volatile = want.values().filter(|&&t| t >= 0).count();
+    let info = conn.cmd_str(&["INFO", "keyspace"]);
+    let keys = want.values().filter(|&&t| t != -2).count();
+    assert!(
+        info.contains(&format!("db0:keys={keys},expires={volatile},")),
+        "{when}: {info}"
+    );
+}
+
+/// A key's TTL is kept apart from its slot, and removing a key moves its
+/// shard's last slot into the hole: TTLs must follow their keys through
+/// deletions (the moved slot having a TTL or not), PERSIST, RENAME, COPY,
+/// MOVE, a reload and active expiry, which removes exactly the expired keys
+/// without any being touched.
+#[test]
+fn ttls_follow_their_keys_as_slots_move() {
+    let server = Server::start_with(&["--enable-debug-command", "yes"]);
+    let mut conn = server.connect();
+    conn.set_read_timeout(Duration::from_secs(60));
+    let far = 4_000_000_000_000i64;
+    let key = |i: usize| format!("k:{i}");
+    let mut want = std::collections::BTreeMap::new();
+    let mut commands = Vec::new();
+    for i in 0..3000 {
+        commands.push(vec!["SET".into(), key(i), i.to_string()]);
+        want.insert(key(i), -1);
+        if i % 3 == 0 {
+            let at = far + i as i64;
+            commands.push(vec!["PEXPIREAT".into(), key(i), at.to_string()]);
+            want.insert(key(i), at);
+        }
+    }
+    pipeline(&mut conn, &commands);
+    check_expiry_times(&mut conn, &want, "after loading");
+
+    // Deletions from the top down and the bottom up, PERSIST and new TTLs.
+    let mut commands = Vec::new();
+    for i in (0..3000).rev().filter(|i| i % 5 == 0) {
+        commands.push(vec!["DEL".into(), key(i)]);
+        want.insert(key(i), -2);
+    }
+    for i in (0..3000).filter(|i| i % 7 == 0) {
+        commands.push(vec!["PERSIST".into(), key(i)]);
+        if want[&key(i)] >= 0 {
+            want.insert(key(i), -1);
+        }
+    }
+    for i in (0..3000).filter(|i| i % 11 == 0) {
+        let at = far + 1_000_000 + i as i64;
+        commands.push(vec!["PEXPIREAT".into(), key(i), at.to_string()]);
+        if want[&key(i)] != -2 {
+            want.insert(key(i), at);
+        }
+    }
+    for i in (0..3000).filter(|i| i % 13 == 1) {
+        commands.push(vec!["UNLINK".into(), key(i)]);
+        want.insert(key(i), -2);
+    }
+    pipeline(&mut conn, &commands);
+    check_expiry_times(&mut conn, &want, "after deletions");
+
+    // RENAME, COPY and MOVE carry the TTL; SET without KEEPTTL drops it.
+    for (from, to, verb) in [(3, "r:3", "RENAME"), (6, "c:6", "COPY"), (9, "m:9", "MOVE")] {
+        let t = want[&key(from)];
+        assert!(t >= 0, "{from}");
+        match verb {
+            "RENAME" => {
+                assert_eq!(conn.cmd_str(&["RENAME", &key(from), to]), "+OK\r\n");
+                want.insert(key(from), -2);
+                want.insert(to.to_string(), t);
+            }
+            "COPY" => {
+                assert_eq!(conn.cmd_str(&["COPY", &key(from), to]), ":1\r\n");
+                want.insert(to.to_string(), t);
+            }
+            _ => {
+                assert_eq!(conn.cmd_str(&["MOVE", &key(from), "1"]), ":1\r\n");
+                want.insert(key(from), -2);
+                conn.cmd(&["SELECT", "1"]);
+                assert_eq!(
+                    conn.cmd_str(&["PEXPIRETIME", &key(from)]),
+                    format!(":{t}\r\n")
+                );
+                conn.cmd(&["SELECT", "0"]);
+            }
+        }
+    }
+    assert_eq!(conn.cmd_str(&["SET", &key(12), "x"]), "+OK\r\n");
+    want.insert(key(12), -1);
+    assert_eq!(conn.cmd_str(&["SET", &key(22), "x", "KEEPTTL"]), "+OK\r\n");
+    check_expiry_times(&mut conn, &want, "after RENAME, COPY, MOVE");
+
+    assert_eq!(conn.cmd_str(&["DEBUG", "RELOAD"]), "+OK\r\n");
+    check_expiry_times(&mut conn, &want, "after DEBUG RELOAD");
+
+    // Keys set to expire now go by active expiry alone (nothing reads
+    // them); the rest keep their times.
+    let mut commands = Vec::new();
+    for i in (0..3000).filter(|i| i % 4 == 2) {
+        if want[&key(i)] != -2 {
+            commands.push(vec!["PEXPIRE".into(), key(i), "1".into()]);
+            want.insert(key(i), -2);
+        }
+    }
+    pipeline(&mut conn, &commands);
+    let live = want.values().filter(|&&t| t != -2).count() as i64;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while conn.cmd_str(&["DBSIZE"]) != format!(":{live}\r\n") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "active expiry left keys"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    check_expiry_times(&mut conn, &want, "after active expiry");
+}

@@ -18,7 +18,7 @@ use std::time::Instant;
 use super::manifest::Manifest;
 use super::{lock, unix_secs, Aof, Fatal, State};
 use crate::keyspace::snapshot::{Encoder, Snapshot};
-use crate::keyspace::{CommandClock, Entry, Guard, Keyspace, LockSet, StringValue, Value};
+use crate::keyspace::{CommandClock, EntryRef, Guard, Keyspace, LockSet, StringValue, Value};
 use crate::propagate::write_command;
 use crate::server::Server;
 use crate::types::set::Set;
@@ -124,8 +124,8 @@ impl Encoder for CommandEncoder {
         write_command(out, &[b"SELECT".as_slice(), db.to_string().as_bytes()]);
     }
 
-    fn key(&self, out: &mut Vec<u8>, key: &[u8], entry: &Entry) {
-        rebuild(out, key, &entry.value);
+    fn key(&self, out: &mut Vec<u8>, key: &[u8], entry: EntryRef<'_>) {
+        rebuild(out, key, entry.value);
         if let Some(at) = entry.expires_at() {
             write_command(
                 out,

@@ -64,7 +64,7 @@ fn read_bits(
         return missing();
     };
     stats.lookup(true);
-    checked::<StringValue>(&entry.value)?.with_bytes(read)
+    checked::<StringValue>(entry.value)?.with_bytes(read)
 }
 
 /// What a write made of a bitmap: how many changes Redis counts
@@ -409,7 +409,7 @@ fn bitop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         let found = db.get_read(key);
         stats.lookup(found.is_some());
         sources.push(match found {
-            Some(entry) => checked::<StringValue>(&entry.value)?.to_bytes(),
+            Some(entry) => checked::<StringValue>(entry.value)?.to_bytes(),
             None => Bytes::new(),
         });
     }

@@ -145,7 +145,7 @@ fn end_name(end: End) -> &'static [u8] {
 
 /// Whether `key` holds a list (so a failed move failed on its destination).
 fn source_is_list(ctx: &mut Ctx, key: &[u8]) -> bool {
-    matches!(ctx.db().peek(key).map(|e| &e.value), Some(Value::List(_)))
+    matches!(ctx.db().peek(key).map(|e| e.value), Some(Value::List(_)))
 }
 
 /// Redis `blmoveCommand`: both directions are checked before the timeout.

@@ -51,7 +51,7 @@ fn limits(server: &Server) -> Limits {
 fn read<'d>(db: &'d mut DbView, stats: &Stats, key: &[u8]) -> Result<Option<&'d Hash>, Reply> {
     let entry = db.get_read(key);
     stats.lookup(entry.is_some());
-    match entry.map(|e| &e.value) {
+    match entry.map(|e| e.value) {
         None => Ok(None),
         Some(Value::Hash(h)) => Ok(Some(h)),
         Some(_) => Err(wrong_type()),

@@ -140,7 +140,7 @@ fn merge_sources(ctx: &mut Ctx, keys: &[&[u8]], max: &mut [u8; REGISTERS]) -> Re
         let found = db.get_read(key);
         stats.lookup(found.is_some());
         let Some(entry) = found else { continue };
-        let bytes = hll_bytes(&entry.value)?;
+        let bytes = hll_bytes(entry.value)?;
         any_dense |= !hll::is_sparse(bytes);
         hll::merge_into(max, bytes).map_err(corrupt)?;
     }

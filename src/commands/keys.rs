@@ -12,7 +12,7 @@ use super::table::c_string;
 use super::{argv, cmd, cmd_locking, deletion, CmdResult, Ctx, Locks, Registration};
 use crate::config::notify;
 use crate::glob::glob_match;
-use crate::keyspace::{Entry, Keyspace, LockSet, StringValue, Value};
+use crate::keyspace::{Entry, EntryRef, Keyspace, LockSet, StringValue, Value};
 use crate::lazyfree;
 use crate::protocol::Reply;
 
@@ -56,7 +56,7 @@ pub(super) fn read_key<T>(
     ctx: &mut Ctx,
     key: &[u8],
     touch: bool,
-    f: impl FnOnce(&Entry) -> T,
+    f: impl FnOnce(EntryRef<'_>) -> T,
 ) -> Option<T> {
     let found = object_lookup(ctx, key, touch, f);
     if found.is_none() {
@@ -71,7 +71,7 @@ pub(super) fn object_lookup<T>(
     ctx: &mut Ctx,
     key: &[u8],
     touch: bool,
-    f: impl FnOnce(&Entry) -> T,
+    f: impl FnOnce(EntryRef<'_>) -> T,
 ) -> Option<T> {
     let mut db = ctx.db();
     let found = if touch { db.get(key) } else { db.peek(key) }.map(f);
@@ -520,8 +520,7 @@ fn object_encoding(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn object_refcount(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let Some(small_int) = object_lookup(ctx, args[2], false, |e| is_shared_integer(&e.value))
-    else {
+    let Some(small_int) = object_lookup(ctx, args[2], false, |e| is_shared_integer(e.value)) else {
         return Ok(Reply::Null);
     };
     Ok(Reply::from(refcount(ctx, small_int)))
@@ -579,7 +578,7 @@ fn object_help(_ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn dump(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let compress = ctx.server.config.rdbcompression();
     Ok(
-        read_key(ctx, args[1], true, |e| crate::rdb::dump(&e.value, compress))
+        read_key(ctx, args[1], true, |e| crate::rdb::dump(e.value, compress))
             .map_or(Reply::Null, |payload| Reply::Bulk(Bytes::from(payload))),
     )
 }

@@ -53,7 +53,7 @@ fn read_list<'d>(
 ) -> Result<Option<&'d List>, Reply> {
     let entry = db.get_read(key);
     server.stats.lookup(entry.is_some());
-    entry.map(|e| checked::<List>(&e.value)).transpose()
+    entry.map(|e| checked::<List>(e.value)).transpose()
 }
 
 /// Redis `lookupKeyWrite` then `checkType`.

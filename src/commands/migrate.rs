@@ -251,7 +251,7 @@ fn migrate(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut outgoing = Vec::new();
     for &key in keys {
         let found = super::keys::read_key(ctx, key, true, |e| {
-            (crate::rdb::dump(&e.value, compress), e.expires_at())
+            (crate::rdb::dump(e.value, compress), e.expires_at())
         });
         if let Some((payload, expires_at)) = found {
             outgoing.push(Outgoing {

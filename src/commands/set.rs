@@ -41,7 +41,7 @@ pub static COMMANDS: &[Registration] = &[
 fn read<'d>(db: &'d mut DbView, stats: &Stats, key: &[u8]) -> Result<Option<&'d Set>, Reply> {
     let entry = db.get_read(key);
     stats.lookup(entry.is_some());
-    entry.map(|e| checked::<Set>(&e.value)).transpose()
+    entry.map(|e| checked::<Set>(e.value)).transpose()
 }
 
 /// Redis `lookupKeyWrite` + `checkType(OBJ_SET)`.
@@ -279,7 +279,7 @@ fn sources<'d>(
         .into_iter()
         .map(|e| {
             stats.lookup(e.is_some());
-            e.map(|e| checked::<Set>(&e.value)).transpose()
+            e.map(|e| checked::<Set>(e.value)).transpose()
         })
         .collect()
 }

@@ -184,8 +184,7 @@ fn by_pattern(server: &Server, db: &mut DbView, pattern: &[u8], element: &[u8]) 
 /// SORT_RO too (OBJECT ENCODING and DUMP show it afterwards). Not a change
 /// of the value: not counted, propagated or signalled to WATCH.
 fn to_skiplist(db: &mut DbView, key: &[u8]) {
-    let listpack =
-        matches!(db.peek(key).map(|e| &e.value), Some(Value::ZSet(z)) if z.is_listpack());
+    let listpack = matches!(db.peek(key).map(|e| e.value), Some(Value::ZSet(z)) if z.is_listpack());
     if listpack {
         if let Some(Value::ZSet(z)) = db.get_mut_unwatched(key) {
             z.convert_to_skiplist();
@@ -219,7 +218,7 @@ fn sort_generic(ctx: &mut Ctx, args: &[&[u8]], readonly: bool) -> CmdResult {
     let (mut items, start, end) = {
         let found = db.get_read(args[1]);
         server.stats.lookup(found.is_some());
-        let value = found.map(|e| &e.value);
+        let value = found.map(|e| e.value);
         if matches!(value, Some(Value::Set(_))) && o.dontsort && (o.store.is_some() || in_script) {
             // A set's order is its hash table's: a stored result, or one a
             // script sees, is sorted so replicas get the same.

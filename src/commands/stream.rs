@@ -200,7 +200,7 @@ fn read_stream<'d>(
 ) -> Result<Option<&'d Stream>, Reply> {
     let entry = db.get_read(key);
     ctx_server.stats.lookup(entry.is_some());
-    entry.map(|e| checked::<Stream>(&e.value)).transpose()
+    entry.map(|e| checked::<Stream>(e.value)).transpose()
 }
 
 /// The stream at `key` to change in place.
@@ -1047,7 +1047,7 @@ fn xgroup(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut db = ctx.db();
     let exists = match db.get(key) {
         Some(entry) => {
-            checked::<Stream>(&entry.value)?;
+            checked::<Stream>(entry.value)?;
             true
         }
         None => false,
@@ -1060,7 +1060,7 @@ fn xgroup(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if exists {
         let has_group = db
             .peek(key)
-            .and_then(|e| checked::<Stream>(&e.value).ok())
+            .and_then(|e| checked::<Stream>(e.value).ok())
             .is_some_and(|s| s.groups.contains_key(name));
         if !has_group && !create && !is(sub, "DESTROY") {
             return Err(no_such_group(key, name));
@@ -1070,7 +1070,7 @@ fn xgroup(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         let id = match args[4] {
             b"$" => db
                 .peek(key)
-                .and_then(|e| checked::<Stream>(&e.value).ok())
+                .and_then(|e| checked::<Stream>(e.value).ok())
                 .map_or(StreamId::MIN, |s| s.last_id),
             arg => parse_id(arg)?,
         };

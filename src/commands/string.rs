@@ -52,7 +52,7 @@ fn read_string<T>(
     let found = ctx
         .db()
         .get_read(key)
-        .map(|e| checked::<StringValue>(&e.value).map(read));
+        .map(|e| checked::<StringValue>(e.value).map(read));
     ctx.server.stats.lookup(found.is_some());
     found.transpose()
 }
@@ -350,7 +350,7 @@ fn mget(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         .map(|key| {
             let found = db.get_read(key).map(|e| {
                 // MGET answers nil for a key of another type instead of failing.
-                checked::<StringValue>(&e.value).map_or(Reply::Null, |s| Reply::Bulk(s.to_bytes()))
+                checked::<StringValue>(e.value).map_or(Reply::Null, |s| Reply::Bulk(s.to_bytes()))
             });
             stats.lookup(found.is_some());
             found.unwrap_or(Reply::Null)
@@ -393,7 +393,7 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
     let mut db = ctx.db();
     let current = match db.get(key) {
         None => 0,
-        Some(e) => match checked::<StringValue>(&e.value)? {
+        Some(e) => match checked::<StringValue>(e.value)? {
             StringValue::Int(n) => *n,
             StringValue::Embstr(s) => int_arg(s)?,
             StringValue::Raw(b) => int_arg(b)?,
@@ -436,7 +436,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut db = ctx.db();
     let current = match db.get(args[1]) {
         None => None,
-        Some(e) => Some(checked::<StringValue>(&e.value)?.to_bytes()),
+        Some(e) => Some(checked::<StringValue>(e.value)?.to_bytes()),
     };
     let sum = incr_by_float(current.as_deref().unwrap_or(b"0"), args[2])
         .map_err(|e| Reply::error(e.message()))?;

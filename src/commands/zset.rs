@@ -90,7 +90,7 @@ pub(super) fn read<'d>(
 ) -> Result<Option<&'d ZSet>, Reply> {
     let found = db.get_read(key);
     server.stats.lookup(found.is_some());
-    found.map(|e| checked::<ZSet>(&e.value)).transpose()
+    found.map(|e| checked::<ZSet>(e.value)).transpose()
 }
 
 /// Members (and scores) as Redis's range replies list them: with scores, a
@@ -1097,7 +1097,7 @@ fn setop_generic(
             .into_iter()
             .zip(&opts.weights)
             .map(|(entry, &w)| {
-                let source = entry.map_or(Ok(Source::Missing), |e| source_of(&e.value));
+                let source = entry.map_or(Ok(Source::Missing), |e| source_of(e.value));
                 source.map(|s| (s, w))
             })
             .collect::<Result<_, Reply>>()?;
@@ -1130,7 +1130,7 @@ fn setop_generic(
 fn read_any(server: &Server, db: &mut DbView, key: &[u8]) -> Option<Result<(), Reply>> {
     let found = db.get_read(key);
     server.stats.lookup(found.is_some());
-    found.map(|e| source_of(&e.value).map(|_| ()))
+    found.map(|e| source_of(e.value).map(|_| ()))
 }
 
 /// Computes a set operation over sorted inputs: the result sorted by

@@ -6,8 +6,10 @@
 //! first event loop `hz` times a second
 //! within a CPU budget of 25% of each tick, and skips databases without
 //! volatile keys. Instead of random sampling it sweeps one shard at a time
-//! round-robin, holding only that shard's lock, and it lets the loop's clients
-//! in every millisecond, where Redis runs its whole slow cycle (up to 25 ms)
+//! round-robin, holding only that shard's lock, reading only the shard's
+//! arrays of expiry times (see `shard.rs`: a chunk of keys without TTLs
+//! costs a sweep nothing), and it lets the loop's clients in every
+//! millisecond, where Redis runs its whole slow cycle (up to 25 ms)
 //! in one go. On its own thread it competed with the loops for the CPU and,
 //! when descheduled while holding a shard lock, made that shard's clients wait
 //! for the scheduler (BENCHMARKS.md, `prefetch`).
@@ -41,10 +43,10 @@ impl ActiveExpiry {
         let budget = Duration::from_millis(1000 / hz.max(1)) / 4;
         let least = min_shards_per_tick(keyspace.shards_per_db(), hz);
         for (db, cursor) in self.cursors.iter_mut().enumerate() {
-            // A small database is swept whole each tick: it costs little,
-            // and its few keys expire as soon as Redis's sampling of its
-            // volatile keys would find them.
-            let least = if keyspace.db_keys(db) <= SMALL_DB_KEYS {
+            // A database of few volatile keys is swept whole each tick: it
+            // costs little, and its keys expire as soon as Redis's sampling
+            // of its volatile keys would find them.
+            let least = if keyspace.db_volatile(db) <= SMALL_DB_VOLATILE {
                 keyspace.shards_per_db()
             } else {
                 least
@@ -83,12 +85,12 @@ const SLICE: Duration = Duration::from_millis(1);
 /// within a tick or two of their time; a sweep finds a key only when it
 /// reaches the key's shard, so the round must be short (Redis's suite
 /// expects 500 ms keys gone within 2 s). Sweeping a shard costs a pass over
-/// its keys, so not shorter than needed.
+/// its volatile keys, so not shorter than needed.
 const ROUND: Duration = Duration::from_millis(750);
 
-/// Up to this many keys a database is swept whole every tick (a pass over
-/// this many slots takes well under a millisecond).
-const SMALL_DB_KEYS: usize = 16_384;
+/// Up to this many volatile keys a database is swept whole every tick (a
+/// pass over this many expiry times takes well under a millisecond).
+const SMALL_DB_VOLATILE: usize = 16_384;
 
 /// Shards swept per database and tick however few keys expire, so a round
 /// takes [`ROUND`] at `hz` ticks a second (37 of 256 shards at `hz 10`).

@@ -24,9 +24,9 @@ use smallvec::SmallVec;
 
 pub use clock::{CommandClock, LruClock};
 pub use expire::{ActiveExpiry, ReplicaKeys};
-use shard::Lookup;
 pub(crate) use shard::Shard;
-pub use value::{Access, AccessMode, Entry, Key, StringValue, Value};
+use shard::{EntryMut, Lookup};
+pub use value::{Access, AccessMode, Entry, EntryRef, Key, StringValue, Value};
 use watch::Presence;
 pub use watch::{DirtyCas, Watches};
 
@@ -998,7 +998,7 @@ impl<'g, 'k> DbView<'g, 'k> {
     /// `changes` is added to the command's change count if the key is live
     /// (1 for a write taking the value to change it, 0 otherwise).
     /// A `read` that finds nothing is a `keymiss` event.
-    fn lookup(&mut self, hash: u64, key: &[u8], changes: u64, read: bool) -> Option<&mut Entry> {
+    fn lookup(&mut self, hash: u64, key: &[u8], changes: u64, read: bool) -> Option<EntryMut<'_>> {
         let (keyspace, db, clock) = (self.guard.keyspace, self.db, self.clock);
         let (shard, effects) = self.guard.shard_and_effects(db, hash);
         // Two loads unless a pause is on or this is a replica.
@@ -1033,14 +1033,14 @@ impl<'g, 'k> DbView<'g, 'k> {
     }
 
     /// The live entry for `key`, recording the access (Redis's `lookupKey`).
-    pub fn get(&mut self, key: &[u8]) -> Option<&Entry> {
-        self.touch(key, 0, false).map(|e| &*e)
+    pub fn get(&mut self, key: &[u8]) -> Option<EntryRef<'_>> {
+        self.touch(key, 0, false).map(EntryMut::into_ref)
     }
 
     /// [`DbView::get`] for a read (Redis's `lookupKeyRead`): a missing key is
     /// a `keymiss` event.
-    pub fn get_read(&mut self, key: &[u8]) -> Option<&Entry> {
-        self.touch(key, 0, true).map(|e| &*e)
+    pub fn get_read(&mut self, key: &[u8]) -> Option<EntryRef<'_>> {
+        self.touch(key, 0, true).map(EntryMut::into_ref)
     }
 
     /// The live value for `key`, to change in place. Its TTL stays as it is.
@@ -1051,7 +1051,7 @@ impl<'g, 'k> DbView<'g, 'k> {
         {
             self.guard.effects.changed.push((self.db, Key::from(key)));
         }
-        self.touch(key, 1, false).map(|e| &mut e.value)
+        self.touch(key, 1, false).map(|e| e.value)
     }
 
     /// [`DbView::get_mut`] for a change Redis makes without
@@ -1059,7 +1059,7 @@ impl<'g, 'k> DbView<'g, 'k> {
     /// consumer groups: XREADGROUP, XACK, XCLAIM, XGROUP, XSETID). It still
     /// counts as a change.
     pub fn get_mut_unwatched(&mut self, key: &[u8]) -> Option<&mut Value> {
-        self.touch(key, 1, false).map(|e| &mut e.value)
+        self.touch(key, 1, false).map(|e| e.value)
     }
 
     /// Takes back the modification `get_mut` recorded for `key`: the command
@@ -1088,7 +1088,7 @@ impl<'g, 'k> DbView<'g, 'k> {
     }
 
     /// The live entry for `key` with its access time updated.
-    fn touch(&mut self, key: &[u8], changes: u64, read: bool) -> Option<&mut Entry> {
+    fn touch(&mut self, key: &[u8], changes: u64, read: bool) -> Option<EntryMut<'_>> {
         let keyspace = self.guard.keyspace;
         let now = keyspace.lru_clock.now_ms();
         let entry = self.lookup(self.guard.hash(key), key, changes, read)?;
@@ -1098,9 +1098,9 @@ impl<'g, 'k> DbView<'g, 'k> {
 
     /// The live entry for `key` without counting as an access
     /// (`LOOKUP_NOTOUCH`: TYPE, TTL, OBJECT, ...).
-    pub fn peek(&mut self, key: &[u8]) -> Option<&Entry> {
+    pub fn peek(&mut self, key: &[u8]) -> Option<EntryRef<'_>> {
         let hash = self.guard.hash(key);
-        self.lookup(hash, key, 0, false).map(|e| &*e)
+        self.lookup(hash, key, 0, false).map(EntryMut::into_ref)
     }
 
     /// MEMORY USAGE: the bytes `key` and its value take (the value's
@@ -1112,7 +1112,7 @@ impl<'g, 'k> DbView<'g, 'k> {
 
     /// The live entries of several keys at once, for commands that read many
     /// keys together (SINTER, SUNION, SDIFF). Expired ones are removed first.
-    pub fn get_many(&mut self, keys: &[&[u8]]) -> Vec<Option<&Entry>> {
+    pub fn get_many(&mut self, keys: &[&[u8]]) -> Vec<Option<EntryRef<'_>>> {
         let hashes: Vec<u64> = keys.iter().map(|k| self.hash(k)).collect();
         for (key, &hash) in keys.iter().zip(&hashes) {
             self.expire_if_needed(hash, key);
@@ -1171,7 +1171,7 @@ impl<'g, 'k> DbView<'g, 'k> {
         let mode = keyspace.access_mode();
         if matches!(mode, AccessMode::Lfu { .. }) {
             if let Some(old) = self.stored(key).filter(|old| !old.is_expired(self.clock)) {
-                entry.access = old.access;
+                entry.access = *old.access;
                 if touch {
                     entry.access.touch(now, mode);
                 }
@@ -1301,7 +1301,7 @@ impl<'g, 'k> DbView<'g, 'k> {
     pub fn set_expiry(&mut self, key: &[u8], expires_at: Option<u64>) -> bool {
         let hash = self.guard.hash(key);
         self.guard.shard(self.db, hash).preserve(hash, key);
-        let Some(entry) = self.lookup(hash, key, 0, false) else {
+        let Some(mut entry) = self.lookup(hash, key, 0, false) else {
             return false;
         };
         let old = entry.set_expires_at(expires_at);
@@ -1326,7 +1326,7 @@ impl<'g, 'k> DbView<'g, 'k> {
     }
 
     /// Visits every live entry of the locked shards of this database.
-    pub fn for_each_live(&mut self, mut f: impl FnMut(&Key, &Entry)) {
+    pub fn for_each_live(&mut self, mut f: impl FnMut(&Key, EntryRef<'_>)) {
         let clock = self.clock;
         for (_, shard) in self.guard.db_shards(self.db) {
             shard.for_each(|k, e| {
@@ -1339,21 +1339,21 @@ impl<'g, 'k> DbView<'g, 'k> {
 
     /// The entry stored under `key`, expired or not, without touching or
     /// reclaiming it: what Redis's DEBUG finds with `dictFind`.
-    pub fn stored(&self, key: &[u8]) -> Option<&Entry> {
+    pub fn stored(&self, key: &[u8]) -> Option<EntryRef<'_>> {
         let hash = self.guard.hash(key);
         self.guard.shard_ref(self.db, hash)?.get(hash, key)
     }
 
     /// Visits every stored entry of the locked shards of this database,
     /// logically expired ones too (DEBUG DIGEST, as Redis's dict iterator).
-    pub fn for_each_stored(&mut self, mut f: impl FnMut(&Key, &Entry)) {
+    pub fn for_each_stored(&mut self, mut f: impl FnMut(&Key, EntryRef<'_>)) {
         for (_, shard) in self.guard.db_shards(self.db) {
             shard.for_each(|k, e| f(k, e));
         }
     }
 
     /// Visits the live entries of one shard.
-    pub fn for_each_live_in_shard(&mut self, shard: usize, mut f: impl FnMut(&Key, &Entry)) {
+    pub fn for_each_live_in_shard(&mut self, shard: usize, mut f: impl FnMut(&Key, EntryRef<'_>)) {
         let clock = self.clock;
         if let Some((_, s)) = self.guard.db_shards(self.db).find(|(i, _)| *i == shard) {
             s.for_each(|k, e| {
@@ -1390,16 +1390,17 @@ impl<'g, 'k> DbView<'g, 'k> {
         tables
     }
 
-    /// Removes the expired keys of a locked shard (used by active expiry), and
-    /// feeds the TTLs of the volatile keys that remain into INFO's `avg_ttl`.
-    /// Returns them, so that the caller frees them after unlocking the shard.
+    /// Removes the expired keys of a locked shard (used by active expiry,
+    /// which looks only at the shard's keys with a TTL), and feeds the TTLs
+    /// of the volatile keys that remain into INFO's `avg_ttl`. Returns them,
+    /// so that the caller frees them after unlocking the shard.
     pub fn remove_expired_in_shard(&mut self, shard: usize) -> Vec<(Key, Entry)> {
         let now = self.now_ms();
         let Some((_, s)) = self.guard.db_shards(self.db).find(|(i, _)| *i == shard) else {
             return Vec::new();
         };
         let (mut ttl_sum, mut samples) = (0u64, 0u64);
-        let removed = s.extract_if(|_, e| match e.expires_at() {
+        let removed = s.extract_volatile_if(|_, e| match e.expires_at() {
             Some(at) if at < now => true,
             Some(at) => {
                 if at > now {
@@ -1427,7 +1428,7 @@ impl<'g, 'k> DbView<'g, 'k> {
         start: usize,
         count: usize,
         volatile_only: bool,
-        mut visit: impl FnMut(&Key, &Entry),
+        mut visit: impl FnMut(&Key, EntryRef<'_>),
     ) -> usize {
         let Some((_, s)) = self.guard.db_shards(self.db).find(|(i, _)| *i == shard) else {
             return 0;
@@ -1641,7 +1642,7 @@ mod tests {
         struct SlowEncoder(Arc<AtomicUsize>);
         impl snapshot::Encoder for SlowEncoder {
             fn database(&self, _: &mut Vec<u8>, _: usize, _: usize, _: usize) {}
-            fn key(&self, out: &mut Vec<u8>, key: &[u8], _: &Entry) {
+            fn key(&self, out: &mut Vec<u8>, key: &[u8], _: EntryRef<'_>) {
                 self.0.fetch_add(1, Ordering::Relaxed);
                 std::thread::sleep(Duration::from_millis(5));
                 out.extend_from_slice(key);

@@ -2,7 +2,7 @@
 
 use rand::Rng;
 
-use super::{DbView, Entry, Key, SHARDS_PER_DB};
+use super::{DbView, EntryRef, Key, SHARDS_PER_DB};
 
 /// The low cursor bits name the shard; the bits above them a position.
 const SHARD_BITS: u32 = SHARDS_PER_DB.trailing_zeros();
@@ -102,7 +102,7 @@ impl DbView<'_, '_> {
         &mut self,
         cursor: u64,
         count: usize,
-        mut visit: impl FnMut(&Key, Option<&Entry>),
+        mut visit: impl FnMut(&Key, Option<EntryRef<'_>>),
     ) -> u64 {
         let clock = self.clock;
         let keyspace = self.guard.keyspace;
@@ -120,7 +120,7 @@ impl DbView<'_, '_> {
             } else {
                 0
             };
-            let mut candidates: Vec<(u64, (&Key, &Entry))> = shard
+            let mut candidates: Vec<(u64, (&Key, EntryRef<'_>))> = shard
                 .iter()
                 .map(|(k, e)| (order(keyspace.hash(k)), (k, e)))
                 .filter(|(o, _)| *o >= from)

@@ -10,12 +10,18 @@
 //! full in power-of-two sizes, so a table has up to twice as many buckets as
 //! keys, and every byte of a bucket costs up to two per key: a bucket holds
 //! a `u32` slot number (5 bytes with its control byte, where a pointer took
-//! 9). The slots, each a key and its entry (80 bytes), sit in chunks of 64
-//! (5,120 bytes, one of jemalloc's size classes), numbered densely: removing
-//! a key moves the shard's last slot into its place and renumbers that
-//! slot's bucket, so the chunks stay full and the memory of deleted keys goes
-//! back to the allocator chunk by chunk. The table shrinks when it falls
-//! below a tenth full, as Redis's dicts do.
+//! 9). The slots, each a key, its value and its access record (72 bytes),
+//! sit in chunks of 71 (5,112 bytes of a 5,120-byte jemalloc size class),
+//! numbered densely: removing a key moves the shard's last slot into its
+//! place and renumbers that slot's bucket, so the chunks stay full and the
+//! memory of deleted keys goes back to the allocator chunk by chunk. The
+//! table shrinks when it falls below a tenth full, as Redis's dicts do.
+//!
+//! Expiry times are kept apart, as Redis keeps its `expires` dict: most
+//! databases have few or no TTLs, and 8 bytes in every slot cost them 8
+//! bytes a key; beside the chunks, only a chunk holding a key with a TTL
+//! has an array of times ([`Expiries`]). A flag in the slot's access record
+//! says whether a key has one, so a key without a TTL never looks.
 
 use std::cell::UnsafeCell;
 use std::hash::BuildHasher;
@@ -27,17 +33,20 @@ use hashbrown::raw::RawTable;
 use smallvec::SmallVec;
 
 use super::snapshot::Snapshot;
-use super::{Entry, Key, KeyHasher};
+use super::{Access, Entry, EntryRef, Key, KeyHasher, Value};
 
-/// A key and its entry: one slot of a shard's arena.
+/// A key, its value and its access record: one slot of a shard's arena.
+/// The access record's `volatile` flag says whether the shard's
+/// [`Expiries`] hold an expiry time for the slot.
 struct Slot {
     key: Key,
-    entry: Entry,
+    value: Value,
+    access: Access,
 }
 
 // The size the keyspace's memory use depends on; see ARCHITECTURE.md.
 #[cfg(target_pointer_width = "64")]
-const _: () = assert!(std::mem::size_of::<Slot>() == 80);
+const _: () = assert!(std::mem::size_of::<Slot>() == 72);
 
 /// MEMORY USAGE: what holding `key` costs the keyspace besides its value's
 /// own allocations: its slot (key and entry), the table's slot number and a
@@ -46,28 +55,34 @@ pub fn key_cost(key: &[u8]) -> usize {
     size_of::<Slot>() + size_of::<Bucket>() + Key::heap_size(key)
 }
 
-/// Slots per chunk of an arena: 64 slots are 5,120 bytes, exactly one of
-/// jemalloc's size classes, and the table of chunks costs 0.4 bytes a key.
-const CHUNK: usize = 64;
+/// Slots per chunk of an arena: 71 slots are 5,112 bytes, 8 short of one
+/// of jemalloc's size classes (64 would be 4,608, rounded up to 5,120), and
+/// the table of chunks costs 0.3 bytes a key. Not a power of two: finding a
+/// slot divides by a constant, a multiplication.
+const CHUNK: usize = 71;
 
 /// The capacities a shard's last chunk grows through: each fills one of
-/// jemalloc's size classes to within 64 bytes (5 slots are 400 bytes of a
-/// 448-byte chunk), so the last chunk is at most a fifth empty. Keys are
-/// spread over 256 shards, so a small database or `maxmemory` leaves few
-/// a shard: 8 MB of 200-byte values about 100, where doubling would leave a
-/// quarter of the last chunk empty on average (7 bytes a key), and a shard
-/// of one key costs one slot, as a box did.
-const CHUNK_STEPS: [usize; 19] = [
-    1, 2, 3, 4, 5, 6, 8, 9, 11, 12, 16, 19, 22, 25, 32, 38, 44, 51, CHUNK,
+/// jemalloc's size classes (72 bytes of 80, 144 of 160, ..., 4,032 of
+/// 4,096) to within a slot, so past a dozen slots the last chunk is at most
+/// a fifth empty. Keys are spread over 256 shards, so a small database or
+/// `maxmemory` leaves few a shard: 8 MB of 200-byte values about 100, where
+/// doubling would leave a quarter of the last chunk empty on average, and a
+/// shard of one key costs one slot, as a box did. A chunk's array of expiry
+/// times grows through the same steps (8 bytes a slot: within a class or
+/// two of jemalloc's).
+const CHUNK_STEPS: [usize; 20] = [
+    1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 17, 21, 24, 28, 35, 42, 49, 56, CHUNK,
 ];
 
 /// A shard's slots, numbered from 0 with no gaps: slot `n` is in chunk
 /// `n / CHUNK`. Every chunk but the last is full, and none is empty. The
 /// first two chunks' headers are held inline, in the padding of the arena's
-/// cache lines, so a shard of up to 128 keys allocates no list of chunks.
+/// cache lines, so a shard of up to 142 keys allocates no list of chunks.
+/// Beside them, the expiry times of the slots flagged `volatile`.
 #[derive(Default)]
 struct Slots {
     chunks: SmallVec<[Vec<Slot>; 2]>,
+    expiries: Expiries,
 }
 
 impl Slots {
@@ -76,13 +91,26 @@ impl Slots {
         &self.chunks[id / CHUNK][id % CHUNK]
     }
 
-    fn get_mut(&mut self, id: u32) -> &mut Slot {
-        let id = id as usize;
-        &mut self.chunks[id / CHUNK][id % CHUNK]
+    /// Slot `id` as an entry, its expiry looked up only if it has one.
+    fn entry(&self, id: u32) -> EntryRef<'_> {
+        let slot = self.get(id);
+        let expires_at = self.expiries.get(id, &slot.access);
+        EntryRef::new(&slot.value, &slot.access, expires_at)
     }
 
-    /// Adds `slot` after the last one, returning its number.
-    fn push(&mut self, slot: Slot) -> u32 {
+    fn entry_mut(&mut self, id: u32) -> EntryMut<'_> {
+        let Slots { chunks, expiries } = self;
+        let slot = &mut chunks[id as usize / CHUNK][id as usize % CHUNK];
+        EntryMut {
+            value: &mut slot.value,
+            access: &mut slot.access,
+            id,
+            expiries,
+        }
+    }
+
+    /// Adds `key` with `entry` after the last slot, returning its number.
+    fn push(&mut self, key: &[u8], entry: Entry) -> u32 {
         if self.chunks.last().is_none_or(|chunk| chunk.len() == CHUNK) {
             self.chunks.push(Vec::with_capacity(CHUNK_STEPS[0]));
         }
@@ -90,13 +118,28 @@ impl Slots {
         let Some(last) = self.chunks.last_mut() else {
             unreachable!("a chunk was just added if there was none");
         };
-        if last.len() == last.capacity() {
-            let next = CHUNK_STEPS[CHUNK_STEPS.partition_point(|&c| c <= last.len())];
-            last.reserve_exact(next - last.len());
-        }
-        let id = full + last.len();
-        last.push(slot);
-        u32::try_from(id).expect("a shard holds fewer than 2^32 keys")
+        grow_by_steps(last, last.len() + 1);
+        let id = u32::try_from(full + last.len()).expect("a shard holds fewer than 2^32 keys");
+        let (value, mut access, expires_at) = entry.into_parts();
+        access.volatile = self.expiries.set(id, expires_at);
+        last.push(Slot {
+            key: Key::from(key),
+            value,
+            access,
+        });
+        id
+    }
+
+    /// Puts `entry` in slot `id`, returning the entry it held.
+    fn replace(&mut self, id: u32, entry: Entry) -> Entry {
+        let (value, mut access, expires_at) = entry.into_parts();
+        let Slots { chunks, expiries } = self;
+        let slot = &mut chunks[id as usize / CHUNK][id as usize % CHUNK];
+        let old_expiry = expiries.take(id, &slot.access);
+        access.volatile = expiries.set(id, expires_at);
+        let old_value = std::mem::replace(&mut slot.value, value);
+        let old_access = std::mem::replace(&mut slot.access, access);
+        Entry::from_parts(old_value, old_access, old_expiry)
     }
 
     /// The number of the last slot, if any.
@@ -105,13 +148,12 @@ impl Slots {
         Some(((self.chunks.len() - 1) * CHUNK + last.len() - 1) as u32)
     }
 
-    /// Takes slot `id` out, moving the last slot into its place (the caller
-    /// renumbers that slot's bucket). An emptied chunk is freed, and a last
-    /// chunk two steps emptier than its capacity gives one step back (one
-    /// step of slack, so keys coming and going at a step do not reallocate
-    /// it each time: under eviction a shard's key count wanders).
-    fn swap_remove(&mut self, id: u32) -> Slot {
-        let Some(chunk) = self.chunks.last_mut() else {
+    /// Takes slot `id` out, moving the last slot (and its expiry time) into
+    /// its place (the caller renumbers that slot's bucket). An emptied
+    /// chunk is freed, and a last chunk two steps emptier than its capacity
+    /// gives one step back ([`shrink_by_steps`]).
+    fn swap_remove(&mut self, id: u32) -> (Key, Entry) {
+        let (Some(last_id), Some(chunk)) = (self.last(), self.chunks.last_mut()) else {
             unreachable!("slot {id} exists, so a chunk does");
         };
         let Some(last) = chunk.pop() else {
@@ -123,21 +165,23 @@ impl Slots {
                 self.chunks.shrink_to_fit();
             }
         } else {
-            let step = CHUNK_STEPS.partition_point(|&c| c < chunk.capacity());
-            if step >= 2 && chunk.len() <= CHUNK_STEPS[step - 2] {
-                chunk.shrink_to(CHUNK_STEPS[step - 1]);
-            }
+            shrink_by_steps(chunk);
         }
-        let id = id as usize;
-        match self
+        let (removed, moved) = match self
             .chunks
-            .get_mut(id / CHUNK)
-            .and_then(|chunk| chunk.get_mut(id % CHUNK))
+            .get_mut(id as usize / CHUNK)
+            .and_then(|chunk| chunk.get_mut(id as usize % CHUNK))
         {
-            Some(slot) => std::mem::replace(slot, last),
+            Some(slot) => (std::mem::replace(slot, last), slot.access.volatile),
             // `id` was the last slot.
-            None => last,
+            None => (last, false),
+        };
+        let expires_at = self.expiries.take(id, &removed.access);
+        if moved {
+            self.expiries.renumber(last_id, id);
         }
+        let Slot { key, value, access } = removed;
+        (key, Entry::from_parts(value, access, expires_at))
     }
 
     /// How many slots there are: one a key.
@@ -145,9 +189,186 @@ impl Slots {
         self.last().map_or(0, |last| last as usize + 1)
     }
 
-    /// Every slot, in arena order.
-    fn iter(&self) -> impl Iterator<Item = &Slot> + '_ {
-        self.chunks.iter().flatten()
+    /// Every slot as a key and its entry, in arena order.
+    fn iter(&self) -> impl Iterator<Item = (&Key, EntryRef<'_>)> + '_ {
+        let expiries = &self.expiries;
+        self.chunks
+            .iter()
+            .flatten()
+            .zip(0u32..)
+            .map(move |(slot, id)| {
+                let expires_at = expiries.get(id, &slot.access);
+                (
+                    &slot.key,
+                    EntryRef::new(&slot.value, &slot.access, expires_at),
+                )
+            })
+    }
+}
+
+/// Makes room in `v` (a chunk, or a chunk's times) for `len` items, growing
+/// it to the next of [`CHUNK_STEPS`].
+fn grow_by_steps<T>(v: &mut Vec<T>, len: usize) {
+    if v.capacity() < len {
+        let next = CHUNK_STEPS[CHUNK_STEPS.partition_point(|&c| c < len)];
+        v.reserve_exact(next - v.len());
+    }
+}
+
+/// Gives one of [`CHUNK_STEPS`] back when `v` is two steps emptier than its
+/// capacity (one step of slack, so items coming and going at a step do not
+/// reallocate it each time: under eviction a shard's key count wanders).
+fn shrink_by_steps<T>(v: &mut Vec<T>) {
+    let step = CHUNK_STEPS.partition_point(|&c| c < v.capacity());
+    if step >= 2 && v.len() <= CHUNK_STEPS[step - 2] {
+        v.shrink_to(CHUNK_STEPS[step - 1]);
+    }
+}
+
+/// The expiry times of a shard's slots that have one, chunk by chunk: a
+/// chunk of slots holding a key with a TTL has an array of its slots' times
+/// ([`NO_TIME`] for those without) up to its last volatile slot, grown and
+/// shrunk through [`CHUNK_STEPS`] as the chunk is, and freed with its last
+/// time. A database whose keys all have a TTL pays about 9 bytes a key, as
+/// when the time was in every slot, and one without TTLs nothing; the first
+/// chunk's array header is inline, so a shard of a few volatile keys (a
+/// small database spread over 256 shards) pays only their times. A hash map
+/// by slot number, measured first, cost 24 bytes a volatile key more than
+/// the time in the slot (bench/memory.py `ttl`), and some 70 bytes a shard.
+/// Only a slot's `volatile` flag sends a lookup here, so a key without a
+/// TTL never touches its chunk's array.
+#[derive(Default)]
+struct Expiries {
+    /// By chunk number; the last one is not empty.
+    chunks: SmallVec<[Vec<u64>; 1]>,
+}
+
+/// The time of a slot without one in a chunk's array (no TTL is
+/// `u64::MAX`: Redis refuses times past `i64::MAX`).
+const NO_TIME: u64 = u64::MAX;
+
+impl Expiries {
+    /// The expiry time of slot `id`, whose record is `access`.
+    fn get(&self, id: u32, access: &Access) -> Option<u64> {
+        if !access.volatile {
+            return None;
+        }
+        let (chunk, at) = (id as usize / CHUNK, id as usize % CHUNK);
+        let time = self.chunks.get(chunk)?.get(at).copied();
+        debug_assert!(
+            time.is_some_and(|t| t != NO_TIME),
+            "a volatile slot has its time"
+        );
+        time.filter(|&t| t != NO_TIME)
+    }
+
+    /// Records slot `id`'s expiry time, if it has one; returns whether it
+    /// does (the slot's `volatile` flag). The slot must have none recorded.
+    fn set(&mut self, id: u32, expires_at: Option<u64>) -> bool {
+        let Some(time) = expires_at else {
+            return false;
+        };
+        let (chunk, at) = (id as usize / CHUNK, id as usize % CHUNK);
+        while self.chunks.len() <= chunk {
+            self.chunks.push(Vec::new());
+        }
+        let times = &mut self.chunks[chunk];
+        if times.len() <= at {
+            grow_by_steps(times, at + 1);
+            times.resize(at + 1, NO_TIME);
+        }
+        debug_assert_eq!(times[at], NO_TIME, "a slot has one time");
+        times[at] = time;
+        true
+    }
+
+    /// Takes out the expiry time of slot `id`, whose record is `access`.
+    fn take(&mut self, id: u32, access: &Access) -> Option<u64> {
+        if !access.volatile {
+            return None;
+        }
+        let time = self.remove(id);
+        debug_assert!(time.is_some(), "a volatile slot has its time");
+        time
+    }
+
+    /// Slot `from`'s expiry time (it has one) is now slot `to`'s (which
+    /// had none).
+    fn renumber(&mut self, from: u32, to: u32) {
+        let time = self.remove(from);
+        debug_assert!(time.is_some(), "a volatile slot has its time");
+        self.set(to, time);
+    }
+
+    /// Takes out slot `id`'s time, if any. A chunk's array ends at its last
+    /// time, and goes with it.
+    fn remove(&mut self, id: u32) -> Option<u64> {
+        let (chunk, at) = (id as usize / CHUNK, id as usize % CHUNK);
+        let times = self.chunks.get_mut(chunk)?;
+        let time = std::mem::replace(times.get_mut(at)?, NO_TIME);
+        if time == NO_TIME {
+            return None;
+        }
+        while times.last() == Some(&NO_TIME) {
+            times.pop();
+        }
+        if !times.is_empty() {
+            shrink_by_steps(times);
+            return Some(time);
+        }
+        *times = Vec::new();
+        while self.chunks.last().is_some_and(Vec::is_empty) {
+            self.chunks.pop();
+        }
+        if self.chunks.spilled() && self.chunks.len() * 4 <= self.chunks.capacity() {
+            self.chunks.shrink_to_fit();
+        }
+        Some(time)
+    }
+
+    /// The numbers of the slots that have an expiry time.
+    fn ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.chunks.iter().enumerate().flat_map(|(chunk, times)| {
+            (times.iter().enumerate())
+                .filter(|(_, &time)| time != NO_TIME)
+                .map(move |(at, _)| (chunk * CHUNK + at) as u32)
+        })
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.chunks
+            .iter()
+            .flatten()
+            .filter(|&&t| t != NO_TIME)
+            .count()
+    }
+}
+
+/// A stored entry borrowed to change: its value and access record in the
+/// slot, its expiry time reached through the shard's [`Expiries`].
+pub(crate) struct EntryMut<'a> {
+    pub(crate) value: &'a mut Value,
+    pub(crate) access: &'a mut Access,
+    id: u32,
+    expiries: &'a mut Expiries,
+}
+
+impl<'a> EntryMut<'a> {
+    pub(crate) fn expires_at(&self) -> Option<u64> {
+        self.expiries.get(self.id, self.access)
+    }
+
+    /// Sets or clears the TTL, returning the previous one.
+    pub(crate) fn set_expires_at(&mut self, expires_at: Option<u64>) -> Option<u64> {
+        let old = self.expiries.take(self.id, self.access);
+        self.access.volatile = self.expiries.set(self.id, expires_at);
+        old
+    }
+
+    pub(crate) fn into_ref(self) -> EntryRef<'a> {
+        let expires_at = self.expires_at();
+        EntryRef::new(self.value, self.access, expires_at)
     }
 }
 
@@ -188,6 +409,11 @@ struct Arena {
 // `Slots` is `Send` and `Sync` (keys and entries are), so sharing it under a
 // lock is sound; the hint (atomics) and the hasher are `Sync` themselves.
 unsafe impl Sync for Arena {}
+
+// An arena, its slots' list of chunks and table of expiry times included,
+// fills its two cache lines and no more.
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(size_of::<Arena>() == 128);
 
 // What the safety of sharing an arena assumes.
 const _: () = {
@@ -311,7 +537,7 @@ pub(crate) enum Lookup<'a> {
     Missing,
     /// The key was past its TTL: removed, here is what it held.
     Expired(Entry),
-    Live(&'a mut Entry),
+    Live(EntryMut<'a>),
 }
 
 /// Where a shard's table is, for [`prefetch_table`] to read without taking
@@ -488,10 +714,10 @@ impl<'a> Shard<'a> {
         self.table.index.len()
     }
 
-    pub(crate) fn get(&self, hash: u64, key: &[u8]) -> Option<&Entry> {
+    pub(crate) fn get(&self, hash: u64, key: &[u8]) -> Option<EntryRef<'_>> {
         let (index, slots) = self.table.parts();
         let (id, _) = index.get(hash, holds(slots, key))?;
-        Some(&slots.get(*id).entry)
+        Some(slots.entry(*id))
     }
 
     /// Inserts or replaces, returning the entry that was there.
@@ -512,13 +738,10 @@ impl<'a> Shard<'a> {
                 // SAFETY: the bucket was just found in this table, which we
                 // hold write-locked and borrow here.
                 let id = unsafe { bucket.as_ref().0 };
-                Some(std::mem::replace(&mut slots.get_mut(id).entry, entry))
+                Some(slots.replace(id, entry))
             }
             Err(place) => {
-                let id = slots.push(Slot {
-                    key: Key::from(key),
-                    entry,
-                });
+                let id = slots.push(key, entry);
                 // SAFETY: `place` comes from `find_or_find_insert_slot` just
                 // above, and the table has not changed since.
                 unsafe { index.insert_in_slot(hash, place, (id, SharedValue::new(()))) };
@@ -544,16 +767,16 @@ impl<'a> Shard<'a> {
         self.preserve(hash, key);
         let (index, slots) = self.table.parts_mut();
         let (id, _) = index.remove_entry(hash, holds(slots, key))?;
-        let slot = self.take_slot(id);
+        let (_, entry) = self.take_slot(id);
         self.count(-1);
         self.shrink_if_sparse();
-        Some(slot.entry)
+        Some(entry)
     }
 
     /// Takes slot `id`, whose bucket is gone, out of the arena: the last
     /// slot moves into its place, and the bucket naming it is renumbered.
     /// Moves no bucket, so a walk of the table may go on.
-    fn take_slot(&mut self, id: u32) -> Slot {
+    fn take_slot(&mut self, id: u32) -> (Key, Entry) {
         let hasher = self.hasher();
         let (index, slots) = self.table.parts_mut();
         if let Some(last) = slots.last().filter(|&last| last != id) {
@@ -591,7 +814,7 @@ impl<'a> Shard<'a> {
         &self,
         start: usize,
         count: usize,
-        mut visit: impl FnMut(&Key, &Entry) -> bool,
+        mut visit: impl FnMut(&Key, EntryRef<'_>) -> bool,
     ) -> usize {
         let buckets = self.buckets();
         let start = start & (buckets - 1);
@@ -624,7 +847,7 @@ impl<'a> Shard<'a> {
     pub(crate) fn entries_in(
         &self,
         range: std::ops::Range<usize>,
-    ) -> impl Iterator<Item = (usize, &Key, &Entry)> + '_ {
+    ) -> impl Iterator<Item = (usize, &Key, EntryRef<'_>)> + '_ {
         let (index, slots) = self.table.parts();
         let end = if index.is_empty() {
             0
@@ -641,8 +864,7 @@ impl<'a> Shard<'a> {
                 }
                 index.bucket(i).as_ref().0
             };
-            let slot = slots.get(id);
-            Some((i, &slot.key, &slot.entry))
+            Some((i, &slots.get(id).key, slots.entry(id)))
         })
     }
 
@@ -652,7 +874,7 @@ impl<'a> Shard<'a> {
         &mut self,
         hash: u64,
         key: &[u8],
-        expired: impl FnOnce(&Entry) -> bool,
+        expired: impl FnOnce(EntryRef<'_>) -> bool,
     ) -> Lookup<'_> {
         let (index, slots) = self.table.parts();
         let Some(bucket) = index.find(hash, holds(slots, key)) else {
@@ -661,60 +883,68 @@ impl<'a> Shard<'a> {
         // SAFETY: `bucket` was just found in this table, which we hold
         // write-locked, so it is a live bucket; it is removed at most once.
         let id = unsafe { bucket.as_ref().0 };
-        let entry = &slots.get(id).entry;
+        let entry = slots.entry(id);
         if !expired(entry) {
-            return Lookup::Live(&mut self.table.parts_mut().1.get_mut(id).entry);
+            return Lookup::Live(self.table.parts_mut().1.entry_mut(id));
         }
         if let Some(p) = &self.pending {
             p.snapshot.preserve(p.db, p.shard, key, Some(entry));
         }
         // SAFETY: as above; nothing changed the table since `find`.
         unsafe { self.table.index.remove(bucket) };
-        let slot = self.take_slot(id);
+        let (_, entry) = self.take_slot(id);
         self.count(-1);
         self.shrink_if_sparse();
-        Lookup::Expired(slot.entry)
+        Lookup::Expired(entry)
     }
 
     /// Every entry, in no particular order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Key, &Entry)> + '_ {
-        self.table
-            .parts()
-            .1
-            .iter()
-            .map(|slot| (&slot.key, &slot.entry))
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Key, EntryRef<'_>)> + '_ {
+        self.table.parts().1.iter()
     }
 
     /// Visits every entry.
-    pub(crate) fn for_each(&self, mut f: impl FnMut(&Key, &Entry)) {
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&Key, EntryRef<'_>)) {
         self.iter().for_each(|(k, e)| f(k, e));
     }
 
-    /// Removes every entry for which `remove` says so, returning them.
-    pub(crate) fn extract_if(
+    /// How many keys have a TTL.
+    #[cfg(test)]
+    pub(crate) fn volatile_len(&self) -> usize {
+        self.table.parts().1.expiries.len()
+    }
+
+    /// Removes every key with a TTL for which `remove` says so, returning
+    /// them: only the keys in the shard's table of expiry times are looked
+    /// at (active expiry).
+    pub(crate) fn extract_volatile_if(
         &mut self,
-        mut remove: impl FnMut(&Key, &Entry) -> bool,
+        mut remove: impl FnMut(&Key, EntryRef<'_>) -> bool,
     ) -> Vec<(Key, Entry)> {
-        let mut removed = Vec::new();
-        // SAFETY: we hold the write lock, and the table is neither resized
-        // nor rehashed while `iter` runs: buckets it yields are erased one at
-        // a time, which hashbrown allows during iteration, and `take_slot`
-        // only renumbers a bucket (the one it renumbers, if not visited yet,
-        // is then read with its new number).
-        unsafe {
-            for bucket in self.table.index.iter() {
-                let id = bucket.as_ref().0;
-                let slot = self.table.parts().1.get(id);
-                if !remove(&slot.key, &slot.entry) {
-                    continue;
-                }
-                if let Some(p) = &self.pending {
-                    p.snapshot
-                        .preserve(p.db, p.shard, &slot.key, Some(&slot.entry));
-                }
-                self.table.index.remove(bucket);
-                let Slot { key, entry } = self.take_slot(id);
-                removed.push((key, entry));
+        let slots = self.table.parts().1;
+        let mut doomed: Vec<u32> = (slots.expiries.ids())
+            .filter(|&id| remove(&slots.get(id).key, slots.entry(id)))
+            .collect();
+        // Highest first: removing a slot moves the last one into its place,
+        // which is then past every number still to remove, so none moves.
+        doomed.sort_unstable_by(|a, b| b.cmp(a));
+        let hasher = self.hasher();
+        let mut removed = Vec::with_capacity(doomed.len());
+        for id in doomed {
+            let (index, slots) = self.table.parts();
+            let key = &slots.get(id).key;
+            if let Some(p) = &self.pending {
+                p.snapshot
+                    .preserve(p.db, p.shard, key, Some(slots.entry(id)));
+            }
+            let bucket = index.find(hasher.hash_one(&**key), |&(n, _)| n == id);
+            debug_assert!(bucket.is_some(), "every slot has its bucket");
+            if let Some(bucket) = bucket {
+                // SAFETY: the bucket was just found in this table, which we
+                // hold write-locked, and is removed once; removing a bucket
+                // moves no other.
+                unsafe { self.table.index.remove(bucket) };
+                removed.push(self.take_slot(id));
             }
         }
         self.count(-(removed.len() as i64));
@@ -757,20 +987,31 @@ mod tests {
     use super::*;
     use crate::keyspace::{StringValue, Value};
 
+    /// Integer `n`, with a TTL at `n + 1` ms when `n` is a multiple of 10.
     fn entry(n: i64) -> Entry {
-        Entry::new(Value::String(StringValue::Int(n)), None, 0)
+        let ttl = (n % 10 == 0).then_some(n as u64 + 1);
+        Entry::new(Value::String(StringValue::Int(n)), ttl, 0)
     }
 
-    fn value(e: &Entry) -> i64 {
-        match e.value {
-            Value::String(StringValue::Int(n)) => n,
+    fn value(v: &Value) -> i64 {
+        match v {
+            Value::String(StringValue::Int(n)) => *n,
             _ => panic!("an integer"),
         }
     }
 
+    /// The value and TTL `key` reads in `shard`, whose map hashes with `hasher`.
+    fn read(shard: &Shard, hasher: &KeyHasher, key: &[u8]) -> Option<(i64, Option<u64>)> {
+        let hash = hasher.hash_one(key);
+        shard
+            .get(hash, key)
+            .map(|e| (value(e.value), e.expires_at()))
+    }
+
     /// Keys come and go in a shard: every key left is found with its
-    /// value, the arena stays dense (its slots are exactly the keys), and
-    /// a table emptied of most keys shrinks.
+    /// value and TTL, the arena stays dense (its slots are exactly the
+    /// keys, the table of expiry times exactly the volatile ones), and a
+    /// table emptied of most keys shrinks.
     #[test]
     fn removals_keep_slots_dense_and_tables_shrink() {
         let hasher = KeyHasher::default();
@@ -783,30 +1024,53 @@ mod tests {
             let k = key(i);
             assert!(shard.insert(hash(&k), &k, entry(i)).is_none());
         }
+        assert_eq!(shard.volatile_len(), 500);
         let grown = shard.buckets();
         // Remove from the middle, the end and the start, and expire some.
         for i in (0..5000).filter(|i| i % 10 != 0 && i % 7 != 0) {
             let k = key(i);
-            assert_eq!(shard.remove(hash(&k), &k).map(|e| value(&e)), Some(i));
+            assert_eq!(shard.remove(hash(&k), &k).map(|e| value(&e.value)), Some(i));
         }
-        let expired = shard.extract_if(|k, _| k.ends_with(b"0") && !k.ends_with(b"00"));
-        assert!(!expired.is_empty());
-        for (i, k) in [(7, key(7)), (14, key(14))] {
+        let expired = shard.extract_volatile_if(|k, e| {
+            assert!(e.expires_at().is_some());
+            !k.ends_with(b"00")
+        });
+        // key:0 too: it does not end in 00.
+        assert_eq!(expired.len(), 451);
+        assert!(expired
+            .iter()
+            .all(|(_, e)| e.expires_at() == Some(value(&e.value) as u64 + 1)));
+        for (i, k) in [(7, key(7)), (14, key(14)), (100, key(100))] {
             match shard.lookup(hash(&k), &k, |_| true) {
-                Lookup::Expired(e) => assert_eq!(value(&e), i),
+                Lookup::Expired(e) => {
+                    assert_eq!(value(&e.value), i);
+                    assert_eq!(e.expires_at(), entry(i).expires_at());
+                }
                 _ => panic!("key:{i} is there"),
             }
         }
         let left: Vec<i64> = (0..5000)
-            .filter(|&i| shard.get(hash(&key(i)), &key(i)).is_some())
+            .filter(|&i| read(&shard, &hasher, &key(i)).is_some())
             .collect();
         assert_eq!(shard.len(), left.len());
         assert_eq!(keys.load(Ordering::Relaxed), left.len() as i64);
         for &i in &left {
-            assert_eq!(shard.get(hash(&key(i)), &key(i)).map(value), Some(i));
+            assert_eq!(
+                read(&shard, &hasher, &key(i)),
+                Some((i, entry(i).expires_at()))
+            );
         }
+        let volatile = left.iter().filter(|&&i| i % 10 == 0).count();
+        assert_eq!((volatile, shard.volatile_len()), (48, 48));
         assert_eq!(shard.table.parts().1.len(), left.len());
-        assert_eq!(shard.table.parts().1.iter().count(), left.len());
+        assert_eq!(shard.iter().count(), left.len());
+        assert_eq!(
+            shard
+                .iter()
+                .filter(|(_, e)| e.expires_at().is_some())
+                .count(),
+            volatile
+        );
         let chunks = &shard.table.parts().1.chunks;
         assert!(chunks[..chunks.len() - 1].iter().all(|c| c.len() == CHUNK));
         let last = &chunks[chunks.len() - 1];
@@ -824,5 +1088,71 @@ mod tests {
         }
         assert!(shard.buckets() < SHRINK_MIN_BUCKETS);
         assert!(shard.table.parts().1.chunks.is_empty());
+        assert_eq!(shard.volatile_len(), 0);
+        // The arrays of expiry times went as they emptied.
+        assert!(shard.table.parts().1.expiries.chunks.is_empty());
+        assert!(!shard.table.parts().1.expiries.chunks.spilled());
+    }
+
+    /// Removing a key moves the shard's last slot into its place: a TTL
+    /// moves with it (and leaves with the removed key), whether the removed
+    /// key, the moved one, both or neither have one; setting and clearing a
+    /// TTL in place keeps the flag and the table of times in step.
+    #[test]
+    fn a_moved_slot_keeps_its_ttl() {
+        let hasher = KeyHasher::default();
+        let map = Map::new(hasher, 2);
+        let keys = AtomicI64::new(0);
+        let mut shard = Shard::new(map.write(0), &keys, None);
+        let hash = |k: &[u8]| hasher.hash_one(k);
+        // Keys 0..4 in slots 0..4; 0 and 10 and 20 have TTLs (see `entry`).
+        let ks: Vec<Vec<u8>> = [0, 1, 10, 3, 20]
+            .iter()
+            .map(|i| format!("k{i}").into_bytes())
+            .collect();
+        for (k, i) in ks.iter().zip([0, 1, 10, 3, 20]) {
+            shard.insert(hash(k), k, entry(i));
+        }
+        // Volatile key removed, volatile last slot (k20) moves into slot 0.
+        let gone = shard.remove(hash(&ks[0]), &ks[0]).map(|e| e.expires_at());
+        assert_eq!(gone, Some(Some(1)));
+        assert_eq!(read(&shard, &hasher, &ks[4]), Some((20, Some(21))));
+        // Plain key removed, plain last slot (k3) moves.
+        assert_eq!(
+            shard.remove(hash(&ks[1]), &ks[1]).map(|e| e.expires_at()),
+            Some(None)
+        );
+        assert_eq!(read(&shard, &hasher, &ks[3]), Some((3, None)));
+        // Slots now k20, k3, k10. A TTL set in place on k3; then k20
+        // removed: k10 (volatile, the last slot) moves into slot 0.
+        let k3 = &ks[3];
+        match shard.lookup(hash(k3), k3, |_| false) {
+            Lookup::Live(mut e) => assert_eq!(e.set_expires_at(Some(99)), None),
+            _ => panic!("k3 is there"),
+        }
+        assert_eq!(
+            shard.remove(hash(&ks[4]), &ks[4]).map(|e| e.expires_at()),
+            Some(Some(21))
+        );
+        assert_eq!(read(&shard, &hasher, &ks[2]), Some((10, Some(11))));
+        assert_eq!(read(&shard, &hasher, k3), Some((3, Some(99))));
+        assert_eq!(shard.volatile_len(), 2);
+        // Replacing keeps the slot: the new entry's TTL (none) replaces.
+        let old = shard.insert(hash(k3), k3, entry(5));
+        assert_eq!(old.map(|e| e.expires_at()), Some(Some(99)));
+        assert_eq!(read(&shard, &hasher, k3), Some((5, None)));
+        match shard.lookup(hash(&ks[2]), &ks[2], |_| false) {
+            Lookup::Live(mut e) => assert_eq!(e.set_expires_at(None), Some(11)),
+            _ => panic!("k10 is there"),
+        }
+        assert_eq!(shard.volatile_len(), 0);
+        assert_eq!(read(&shard, &hasher, &ks[2]), Some((10, None)));
+        // A volatile key alone, removed as the last slot.
+        shard.insert(hash(&ks[0]), &ks[0], entry(0));
+        assert_eq!(
+            shard.remove(hash(&ks[0]), &ks[0]).map(|e| e.expires_at()),
+            Some(Some(1))
+        );
+        assert_eq!(shard.volatile_len(), 0);
     }
 }

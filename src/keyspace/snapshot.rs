@@ -22,7 +22,7 @@ use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use super::{Entry, Guard, Key, KeyHasher, Keyspace, SHARDS_PER_DB};
+use super::{EntryRef, Guard, Key, KeyHasher, Keyspace, SHARDS_PER_DB};
 use crate::util::lock;
 
 /// How a snapshot encodes what it copies (an RDB file, an AOF base of
@@ -33,7 +33,7 @@ pub trait Encoder: Send + Sync {
     /// `volatile` of them with a TTL.
     fn database(&self, out: &mut Vec<u8>, db: usize, keys: usize, volatile: usize);
     /// One key as it was at the cut.
-    fn key(&self, out: &mut Vec<u8>, key: &[u8], entry: &Entry);
+    fn key(&self, out: &mut Vec<u8>, key: &[u8], entry: EntryRef<'_>);
 }
 
 /// The walker hands the output on once this much is gathered.
@@ -117,7 +117,7 @@ impl Snapshot {
     /// A writer is about to change `key` of shard (`db`, `shard`), which
     /// is pending: its entry as at the cut (`old`, None if it did not
     /// exist) goes to the pre-images, unless the key is done already.
-    pub(super) fn preserve(&self, db: usize, shard: usize, key: &[u8], old: Option<&Entry>) {
+    pub(super) fn preserve(&self, db: usize, shard: usize, key: &[u8], old: Option<EntryRef<'_>>) {
         self.copy_key(db, shard, key, old, None);
     }
 
@@ -129,7 +129,7 @@ impl Snapshot {
         db: usize,
         shard: usize,
         key: &[u8],
-        old: Option<&Entry>,
+        old: Option<EntryRef<'_>>,
         out: Option<&mut Vec<u8>>,
     ) {
         if self.aborted() {
@@ -167,7 +167,7 @@ impl Snapshot {
         &self,
         db: usize,
         shard: usize,
-        entries: impl Iterator<Item = (usize, &'e Key, &'e Entry)>,
+        entries: impl Iterator<Item = (usize, &'e Key, EntryRef<'e>)>,
         limit: usize,
         wanted: &AtomicBool,
         out: &mut Vec<u8>,
@@ -196,7 +196,7 @@ impl Snapshot {
         &self,
         db: usize,
         shard: usize,
-        entries: impl Iterator<Item = (&'e Key, &'e Entry)>,
+        entries: impl Iterator<Item = (&'e Key, EntryRef<'e>)>,
         out: Option<&mut Vec<u8>>,
     ) {
         if self.aborted() {

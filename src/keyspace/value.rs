@@ -16,8 +16,7 @@ use crate::types::zset::ZSet;
 const EMBSTR_SIZE_LIMIT: usize = 44;
 
 /// Embstrs up to this length are held inline: with 36 a `Value` is 40 bytes,
-/// so a keyspace slot (key, value, expiry, access record) is 80 bytes, one
-/// jemalloc chunk of that class where 88 took a 96-byte one.
+/// so a keyspace slot (key, value, access record) is 72 bytes.
 const EMBSTR_INLINE: usize = 36;
 
 /// Raw strings up to this length are copied, not shared, when read out
@@ -230,9 +229,13 @@ const _: () = assert!(
     std::mem::size_of::<Key>() == 24
         && std::mem::size_of::<Value>() == 40
         && std::mem::size_of::<Entry>() == 56
+        && std::mem::size_of::<Access>() == 8
 );
 
-/// One keyspace entry: a value, its absolute expiry time and its access record.
+/// One keyspace entry taken on its own: a value, its absolute expiry time
+/// and its access record. This is what is stored and what a removal hands
+/// back (pre-images, RESTORE, RENAME carry it); in a shard the expiry lives
+/// apart (see `shard.rs`), and a stored entry is seen as an [`EntryRef`].
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub value: Value,
@@ -252,10 +255,58 @@ const NO_EXPIRY: u64 = u64::MAX;
 impl Entry {
     /// A key created at `now_ms` (LRU clock), expiring at `expires_at` if given.
     pub fn new(value: Value, expires_at: Option<u64>, now_ms: u64) -> Entry {
+        Entry::from_parts(value, Access::new(now_ms), expires_at)
+    }
+
+    /// An entry put together from what a shard keeps of it.
+    pub(super) fn from_parts(value: Value, mut access: Access, expires_at: Option<u64>) -> Entry {
+        access.volatile = false;
         Entry {
             value,
             expires_at: expires_at.unwrap_or(NO_EXPIRY),
-            access: Access::new(now_ms),
+            access,
+        }
+    }
+
+    /// The value, the access record and the expiry, for a shard to store.
+    pub(super) fn into_parts(self) -> (Value, Access, Option<u64>) {
+        let expires_at = self.expires_at();
+        (self.value, self.access, expires_at)
+    }
+
+    pub fn expires_at(&self) -> Option<u64> {
+        (self.expires_at != NO_EXPIRY).then_some(self.expires_at)
+    }
+
+    /// Redis keeps a key alive through the very millisecond it expires at
+    /// (`now > when`). A key without a TTL reads no clock.
+    pub fn is_expired(&self, clock: &CommandClock) -> bool {
+        self.view().is_expired(clock)
+    }
+
+    /// The entry seen as a stored one is (for code that reads both: the
+    /// snapshot writers get pre-images and stored keys alike).
+    pub fn view(&self) -> EntryRef<'_> {
+        EntryRef::new(&self.value, &self.access, self.expires_at())
+    }
+}
+
+/// A stored entry, read: its value and access record in the key's slot, its
+/// expiry from the shard's table of expiry times.
+#[derive(Debug, Clone, Copy)]
+pub struct EntryRef<'a> {
+    pub value: &'a Value,
+    pub access: &'a Access,
+    /// As [`Entry`]'s: [`NO_EXPIRY`] without a TTL.
+    expires_at: u64,
+}
+
+impl<'a> EntryRef<'a> {
+    pub(super) fn new(value: &'a Value, access: &'a Access, expires_at: Option<u64>) -> Self {
+        EntryRef {
+            value,
+            access,
+            expires_at: expires_at.unwrap_or(NO_EXPIRY),
         }
     }
 
@@ -263,17 +314,15 @@ impl Entry {
         (self.expires_at != NO_EXPIRY).then_some(self.expires_at)
     }
 
-    /// Sets or clears the TTL, returning the previous one.
-    pub(crate) fn set_expires_at(&mut self, expires_at: Option<u64>) -> Option<u64> {
-        let old = self.expires_at();
-        self.expires_at = expires_at.unwrap_or(NO_EXPIRY);
-        old
-    }
-
     /// Redis keeps a key alive through the very millisecond it expires at
     /// (`now > when`). A key without a TTL reads no clock.
     pub fn is_expired(&self, clock: &CommandClock) -> bool {
         self.expires_at != NO_EXPIRY && clock.expires_keys() && self.expires_at < clock.now_ms()
+    }
+
+    /// A copy taken on its own (a snapshot's pre-image, COPY).
+    pub fn to_entry(&self) -> Entry {
+        Entry::from_parts(self.value.clone(), *self.access, self.expires_at())
     }
 }
 
@@ -297,9 +346,9 @@ pub enum AccessMode {
 }
 
 /// A key's access record: Redis's `robj.lru` field. Both halves are kept
-/// (8 bytes with the padding either way), but only the policy's is
-/// updated, so after switching policies the other's data is stale until
-/// keys are used again, as in Redis.
+/// (8 bytes either way), but only the policy's is updated, so after
+/// switching policies the other's data is stale until keys are used again,
+/// as in Redis. Its last byte is the slot's "has a TTL" flag.
 #[derive(Debug, Clone, Copy)]
 pub struct Access {
     /// The LRU clock (seconds, 24 bits) of the last access.
@@ -308,6 +357,10 @@ pub struct Access {
     lfu_minutes: u16,
     /// Logarithmic access counter, 0..=255.
     lfu_counter: u8,
+    /// In a shard's slot, whether the shard's table of expiry times holds
+    /// the key's: a key without a TTL never looks there. Kept in what was
+    /// this record's padding byte; false outside a slot.
+    pub(super) volatile: bool,
 }
 
 impl Access {
@@ -318,6 +371,7 @@ impl Access {
             lru: lru_clock(now_ms),
             lfu_minutes: lfu_minutes(now_ms),
             lfu_counter: LFU_INIT_VAL,
+            volatile: false,
         }
     }
 

@@ -240,7 +240,7 @@ impl crate::keyspace::snapshot::Encoder for KeyEncoder {
         self.writing(out, |w| w.database(db, keys, volatile));
     }
 
-    fn key(&self, out: &mut Vec<u8>, key: &[u8], entry: &crate::keyspace::Entry) {
+    fn key(&self, out: &mut Vec<u8>, key: &[u8], entry: crate::keyspace::EntryRef<'_>) {
         // The clock only for IDLE / FREQ: reading it per key cost more
         // than encoding a small string.
         let now = match self.access {

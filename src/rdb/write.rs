@@ -3,7 +3,7 @@
 
 use super::listpack::{self, Builder};
 use super::{lzf, opcode, rdb_type, Access, CRC64, MAGIC};
-use crate::keyspace::{CommandClock, Entry, Guard, StringValue, Value};
+use crate::keyspace::{CommandClock, EntryRef, Guard, StringValue, Value};
 use crate::types::hash::Hash;
 use crate::types::set::Set;
 use crate::types::zset::ZSet;
@@ -215,7 +215,7 @@ impl Writer {
     }
 
     /// One key: its expiry, type, name and value (`rdbSaveKeyValuePair`).
-    pub fn key(&mut self, key: &[u8], entry: &Entry, access: Access, now_ms: u64) {
+    pub fn key(&mut self, key: &[u8], entry: EntryRef<'_>, access: Access, now_ms: u64) {
         if let Some(at) = entry.expires_at() {
             self.out.push(opcode::EXPIRETIME_MS);
             self.out.extend_from_slice(&at.to_le_bytes());
@@ -231,9 +231,9 @@ impl Writer {
             }
             Access::None => {}
         }
-        self.out.push(Writer::value_type(&entry.value));
+        self.out.push(Writer::value_type(entry.value));
         self.string(key);
-        self.value(&entry.value);
+        self.value(entry.value);
     }
 
     /// Every database of the locked keyspace, as `rdbSaveRio` writes them:

@@ -13,7 +13,7 @@
 use sha1_smol::Sha1;
 
 use crate::commands::Ctx;
-use crate::keyspace::{Entry, StringValue, Value};
+use crate::keyspace::{EntryRef, StringValue, Value};
 use crate::number::format_double;
 use crate::types::stream::StreamId;
 
@@ -54,8 +54,8 @@ fn type_code(value: &Value) -> u32 {
 /// Elements are digested as the strings Redis would decode them to
 /// (integers in decimal, scores as `%.17g`), and a key with a TTL adds the
 /// text `!!expire!!` (the TTL itself is not part of the digest).
-fn mix_entry(digest: &mut Digest, entry: &Entry) {
-    mix(digest, &type_code(&entry.value).to_be_bytes());
+fn mix_entry(digest: &mut Digest, entry: EntryRef<'_>) {
+    mix(digest, &type_code(entry.value).to_be_bytes());
     match &entry.value {
         Value::String(s) => match s {
             StringValue::Int(n) => mix(digest, itoa::Buffer::new().format(*n).as_bytes()),

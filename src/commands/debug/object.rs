@@ -13,7 +13,7 @@
 
 use crate::commands::keys::{is_shared_integer, object_lookup, refcount};
 use crate::commands::{CmdResult, Ctx};
-use crate::keyspace::{Entry, Value};
+use crate::keyspace::{EntryRef, Value};
 use crate::number::format_double;
 use crate::protocol::Reply;
 use crate::rdb::listpack;
@@ -36,7 +36,7 @@ pub fn describe(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
         .stored(key)
         .map(|entry| {
             (
-                is_shared_integer(&entry.value),
+                is_shared_integer(entry.value),
                 describe_line(entry, now, compressed, rdb_compression),
             )
         })
@@ -52,16 +52,16 @@ pub fn describe(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
 
 /// The value's address and its line after the refcount.
 fn describe_line(
-    entry: &Entry,
+    entry: EntryRef<'_>,
     now_ms: u64,
     compressed: bool,
     rdb_compression: bool,
 ) -> (String, String) {
-    let address = format!("{:p}", entry as *const Entry);
+    let address = format!("{:p}", entry.value as *const Value);
     let mut rest = format!(
         "encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
         entry.value.encoding_name(),
-        serialized_len(&entry.value, rdb_compression),
+        serialized_len(entry.value, rdb_compression),
         entry.access.lru_field(),
         entry.access.idle_secs(now_ms),
     );
