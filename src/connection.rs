@@ -26,6 +26,11 @@ use crate::transport::{PeerAddr, Transport};
 /// Read buffer growth step; large values arrive in chunks of at least this.
 const READ_CHUNK: usize = 16 * 1024;
 
+/// A big bulk up to this long gets its whole room as soon as its header is
+/// read, as Redis sizes the query buffer for a big argument at once; a
+/// longer one grows toward its end in steps ([`make_room`]).
+const BULK_ROOM_AT_ONCE: usize = 1024 * 1024;
+
 /// Replies beyond this are written out before the rest of a batch runs, so a
 /// huge pipeline does not buffer all of its replies.
 const OUTPUT_FLUSH_AT: usize = 1024 * 1024;
@@ -531,12 +536,15 @@ fn over_output_limit(server: &Server, client: &Client, output: &BytesMut) -> boo
 /// [`READ_CHUNK`] is left (and less than the bulk arriving still needs): a
 /// [`READ_CHUNK`] more, or for a big bulk whose
 /// header said how long it is (`wanted`: the buffer length that completes
-/// it), up to its end in steps of at most eight times what the buffer
-/// holds, so it is read into its final allocation after a few moves (Redis
-/// sizes the query buffer for a big bulk at once; we do not allocate much
-/// more than a client has sent). A big bulk's allocations are exact, so the
-/// last one ends where the bulk does and two clients sending the same
-/// bulk hold the same memory (`tot-mem`), however their bytes were cut.
+/// it), up to its end: at once up to [`BULK_ROOM_AT_ONCE`], as Redis sizes
+/// the query buffer for a big argument (so its memory shows in `tot-mem`,
+/// and counts for `maxmemory-clients`, before its bytes are all here:
+/// unit/client-eviction reads `tot-mem` just after sending one), and past
+/// that in steps of at most eight times what the buffer holds, so a client
+/// that announces hundreds of MB gets room only as it sends them. A big
+/// bulk's allocations are exact, so the last one ends where the bulk does
+/// and two clients sending the same bulk hold the same memory (`tot-mem`),
+/// however their bytes were cut.
 fn make_room(input: &mut BytesMut, wanted: usize) {
     let room = input.capacity() - input.len();
     let missing = wanted.saturating_sub(input.len());
@@ -545,7 +553,7 @@ fn make_room(input: &mut BytesMut, wanted: usize) {
         return;
     }
     if missing > READ_CHUNK {
-        let step = missing.min(input.len().max(READ_CHUNK) * 8);
+        let step = missing.min((input.len().max(READ_CHUNK) * 8).max(BULK_ROOM_AT_ONCE));
         let mut bigger = BytesMut::with_capacity(input.len() + step);
         bigger.extend_from_slice(input);
         *input = bigger;
