@@ -366,7 +366,9 @@ async fn run(server: &Server, client: &mut Client, socket: &mut Transport) -> st
                 // frees an idle client's query buffer and keeps no reply
                 // buffer (an idle connection then costs about its task).
                 release_if_empty(&mut input);
-                release_if_empty(&mut output);
+                if output.is_empty() && output.capacity() > 0 {
+                    replace_replies(&mut output, &handle.mem);
+                }
                 client.publish_memory(
                     (parser.progress(input.len()), input.capacity()),
                     reply_room(&output, &handle.mem),
@@ -466,7 +468,7 @@ async fn run(server: &Server, client: &mut Client, socket: &mut Transport) -> st
             // A big reply's room goes at once, not when the client next
             // waits: the next request may already be here, and its command
             // should not run (nor `used_memory` be read) with it.
-            output = BytesMut::new();
+            replace_replies(&mut output, &handle.mem);
         }
         if Doorbell::woke_from_here() {
             // The batch pushed to clients of this loop (invalidations of the
@@ -566,32 +568,50 @@ fn make_room(input: &mut BytesMut, wanted: usize) {
 /// at most [`OUTPUT_KEPT`] bytes, freed as the client waits, and counts for
 /// nothing, so a client's figure does not depend on whether its next
 /// request came before it waited. `capacity()` counts from the unsent bytes
-/// on; what was written before them is added while it is still allocated
-/// there ([`note_written_front`]).
+/// on; what was written before them and is still allocated is added
+/// ([`written_front`]).
 fn reply_room(output: &BytesMut, mem: &ClientMem) -> usize {
     if output.is_empty() {
         return 0;
     }
-    let front = if mem.written_front_ends_at.load(Ordering::Relaxed) == output.as_ptr() as usize {
-        mem.written_front.load(Ordering::Relaxed)
-    } else {
-        0
-    };
-    output.capacity() + front
+    output.capacity() + written_front(output, mem)
 }
 
-/// After writing `written` bytes of `output` that started at `started_at`:
-/// moves what is left to the start of the allocation when what was written
-/// before it is at least as long (a copy that costs no more than the
-/// writing did), and otherwise records how much written data stays in
-/// front of it. Redis counts its reply blocks whole and frees them as they
-/// are written; a `BytesMut` frees its written front only when it moves or
-/// reallocates, either of which moves its start, so the record holds while
-/// the unsent bytes still start where it says. Left out, twenty clients
-/// reading their replies slowly held up to half their buffers uncounted,
-/// and `used_memory` reached `maxmemory` (keys evicted) while the clients
-/// still looked under `maxmemory-clients`.
-fn note_written_front(output: &mut BytesMut, written: usize, started_at: usize, mem: &ClientMem) {
+/// The written bytes still allocated in front of `output`'s unsent ones.
+/// Redis counts its reply blocks whole and frees them as they are written;
+/// a `BytesMut` keeps what was written in front of the rest until it moves
+/// the rest back to the start (then the start moves back by exactly that
+/// much), and a reallocation carries that front into the new allocation
+/// (the start moves elsewhere, the front stays as long). Left out, twenty
+/// clients not reading their MGET replies held megabytes uncounted, and
+/// `used_memory` reached `maxmemory` (keys evicted) while the clients still
+/// looked under `maxmemory-clients` (unit/maxmemory).
+fn written_front(output: &BytesMut, mem: &ClientMem) -> usize {
+    let front = mem.written_front.load(Ordering::Relaxed);
+    if front == 0 {
+        return 0;
+    }
+    let start = output.as_ptr() as usize;
+    let recorded = mem.written_front_ends_at.load(Ordering::Relaxed);
+    if start == recorded {
+        return front;
+    }
+    if recorded.checked_sub(front) == Some(start) {
+        // Moved back to the start of the same allocation: no front now.
+        mem.written_front.store(0, Ordering::Relaxed);
+        return 0;
+    }
+    // Reallocated, front and all.
+    mem.written_front_ends_at.store(start, Ordering::Relaxed);
+    front
+}
+
+/// After writing `written` bytes of `output`, which had `front` written
+/// bytes before them ([`written_front`] before the write): moves what is
+/// left to the start of the allocation when what was written before it is
+/// at least as long (a copy that costs no more than the writing did), and
+/// otherwise records the front and where the rest starts.
+fn note_written_front(output: &mut BytesMut, written: usize, front: usize, mem: &ClientMem) {
     if written == 0 {
         return;
     }
@@ -599,16 +619,19 @@ fn note_written_front(output: &mut BytesMut, written: usize, started_at: usize, 
     // False when less than the rest was written: that front stays, under
     // half of the allocation.
     if !output.is_empty() && output.try_reclaim(spare + 1) {
+        mem.written_front.store(0, Ordering::Relaxed);
         return;
     }
-    let before = if mem.written_front_ends_at.load(Ordering::Relaxed) == started_at {
-        mem.written_front.load(Ordering::Relaxed)
-    } else {
-        0
-    };
-    mem.written_front.store(before + written, Ordering::Relaxed);
+    mem.written_front.store(front + written, Ordering::Relaxed);
     mem.written_front_ends_at
         .store(output.as_ptr() as usize, Ordering::Relaxed);
+}
+
+/// A new reply buffer replaces the old one: nothing written is in front of
+/// it.
+fn replace_replies(output: &mut BytesMut, mem: &ClientMem) {
+    *output = BytesMut::new();
+    mem.written_front.store(0, Ordering::Relaxed);
 }
 
 /// Frees an empty buffer's memory.
@@ -879,7 +902,7 @@ async fn write_some(
     // No reply before the AOF holds the writes it may show (and, with
     // `appendfsync always`, the disk does).
     server.aof.settle().await;
-    let started_at = output.as_ptr() as usize;
+    let front = written_front(output, &handle.mem);
     let mut written = 0;
     while !output.is_empty() {
         match socket.try_write(output) {
@@ -892,7 +915,7 @@ async fn write_some(
             Err(e) => return Err(e),
         }
     }
-    note_written_front(output, written, started_at, &handle.mem);
+    note_written_front(output, written, front, &handle.mem);
     if output.is_empty() && socket.unsent() {
         // TLS records of replies already taken: an empty write sends them.
         match socket.try_write(&[]) {

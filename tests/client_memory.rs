@@ -384,4 +384,13 @@ fn replies_already_written_count_while_their_buffer_holds_them() {
         counted as f64 >= grown as f64 * 0.95,
         "tot-mem {counted} while used_memory grew {grown}"
     );
+    // 48 MB more: the buffer reallocates, and carries the written front
+    // into its new allocation.
+    reader.send(&gets);
+    let counted = settled(&mut admin);
+    let grown = info_field(&mut admin, "memory", "used_memory") - before;
+    assert!(
+        counted as f64 >= grown as f64 * 0.95,
+        "after growing: tot-mem {counted} while used_memory grew {grown}"
+    );
 }
