@@ -320,12 +320,12 @@ fn close(server: &Server, mut client: Client, result: std::io::Result<()>) {
     server.monitors.remove(client.id);
     server.replication.remove(client.id);
     // A client that never blocked has nothing to leave.
-    if let Some(signal) = client.handle.block_signal_if_made().cloned() {
+    if let Some(signal) = client.handle.block_signal_if_made() {
         let mut block = client.block.take();
         server
             .keyspace
             .blocking
-            .leave(client.id, &signal, &mut block, Vec::new());
+            .leave(client.id, signal, &mut block, Vec::new());
     }
     client.discard(&server.keyspace.watches);
     server.clients.unregister(client.id);
