@@ -334,13 +334,20 @@ fn evict_from_pool(
         }
         // The best candidate is last; those no longer there are skipped
         // (ghosts), as Redis does.
+        let score = Score::now(server, policy);
         let mut tried = false;
         for slot in pool.iter_mut().rev() {
             let Some(best) = slot.take() else {
                 continue;
             };
             tried = true;
-            if let Some(entry) = evict_key(keyspace, best.db, &best.key, volatile_only, lazy) {
+            // Only if it is still as good as when it was sampled: a key
+            // used since then is left (Redis evicts it all the same, so a
+            // key read while it waited in the pool was lost).
+            let still_best = |entry: EntryRef<'_>| {
+                (!volatile_only || entry.expires_at().is_some()) && score.of(entry) >= best.idle
+            };
+            if let Some(entry) = evict_key(keyspace, best.db, &best.key, lazy, still_best) {
                 return Some(entry);
             }
         }
@@ -366,7 +373,8 @@ fn evict_random(server: &Server, volatile_only: bool, lazy: bool) -> Option<Evic
             picked = Some(key.clone());
         });
         if let Some(key) = picked {
-            if let Some(entry) = evict_key(keyspace, db, &key, volatile_only, lazy) {
+            let has_ttl = |entry: EntryRef<'_>| !volatile_only || entry.expires_at().is_some();
+            if let Some(entry) = evict_key(keyspace, db, &key, lazy, has_ttl) {
                 return Some(entry);
             }
         }
@@ -413,8 +421,7 @@ fn sample(
 /// sorted by `idle` ascending.
 fn populate(server: &Server, db: usize, policy: EvictionPolicy, pool: &mut [Option<Candidate>]) {
     let keyspace = &server.keyspace;
-    let now = keyspace.lru_clock.now_ms();
-    let decay = server.config.lfu_decay_time();
+    let score = Score::now(server, policy);
     let samples = server.config.maxmemory_samples() as usize;
     let mut sampled = Vec::with_capacity(samples);
     sample(
@@ -422,20 +429,41 @@ fn populate(server: &Server, db: usize, policy: EvictionPolicy, pool: &mut [Opti
         db,
         samples,
         policy.volatile_only(),
-        |key, entry| {
-            let idle = if policy.is_lru() {
-                entry.access.idle_ms(now)
-            } else if policy.is_lfu() {
-                255 - u64::from(entry.access.frequency(now, decay))
-            } else {
-                // volatile-ttl: the sooner it expires, the better.
-                u64::MAX - entry.expires_at().unwrap_or(u64::MAX)
-            };
-            sampled.push((idle, key.clone()));
-        },
+        |key, entry| sampled.push((score.of(entry), key.clone())),
     );
     for (idle, key) in sampled {
         insert(pool, Candidate { idle, db, key });
+    }
+}
+
+/// How good an eviction candidate is under a pool policy, at one moment:
+/// the higher, the better (Redis's `idle` in the pool).
+struct Score {
+    policy: EvictionPolicy,
+    now_ms: u64,
+    decay_minutes: u32,
+}
+
+impl Score {
+    fn now(server: &Server, policy: EvictionPolicy) -> Score {
+        Score {
+            policy,
+            now_ms: server.keyspace.lru_clock.now_ms(),
+            decay_minutes: server.config.lfu_decay_time(),
+        }
+    }
+
+    fn of(&self, entry: EntryRef<'_>) -> u64 {
+        if self.policy.is_lru() {
+            entry.access.idle_ticks(self.now_ms)
+        } else if self.policy.is_lfu() {
+            // The least used first, and of those the longest idle.
+            let rarity = 255 - u64::from(entry.access.frequency(self.now_ms, self.decay_minutes));
+            rarity << 32 | entry.access.idle_ticks(self.now_ms)
+        } else {
+            // volatile-ttl: the sooner it expires, the better.
+            u64::MAX - entry.expires_at().unwrap_or(u64::MAX)
+        }
     }
 }
 
@@ -475,14 +503,14 @@ fn evict_key(
     keyspace: &Keyspace,
     db: usize,
     key: &[u8],
-    volatile_only: bool,
     lazy: bool,
+    evictable: impl FnOnce(EntryRef<'_>) -> bool,
 ) -> Option<Evicted> {
     let mut set = LockSet::new();
     set.add_key(keyspace, db, key);
     let mut guard = keyspace.lock(set).without_multi();
     let clock = CommandClock::default();
-    let entry = guard.db(db, &clock).evict(key, volatile_only, lazy);
+    let entry = guard.db(db, &clock).evict(key, lazy, evictable);
     guard.release();
     Some(Evicted {
         entry: entry?,

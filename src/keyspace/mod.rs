@@ -1443,16 +1443,21 @@ impl<'g, 'k> DbView<'g, 'k> {
     }
 
     /// Evicts `key` for `maxmemory` (the deletion in Redis's
-    /// `performEvictions`), if it is stored (and has a TTL, when
-    /// `volatile_only`): WATCH hears of it, the `evicted` event fires,
+    /// `performEvictions`), if it is stored and `evictable` says its entry
+    /// still may go: WATCH hears of it, the `evicted` event fires,
     /// INFO `evicted_keys` counts it and it is propagated as DEL, or as
     /// UNLINK when `lazy` (`lazyfree-lazy-eviction`). It does not count as
     /// a change. Returns the entry, for the caller to free once unlocked.
-    pub fn evict(&mut self, key: &[u8], volatile_only: bool, lazy: bool) -> Option<Entry> {
+    pub fn evict(
+        &mut self,
+        key: &[u8],
+        lazy: bool,
+        evictable: impl FnOnce(EntryRef<'_>) -> bool,
+    ) -> Option<Entry> {
         let (keyspace, db) = (self.guard.keyspace, self.db);
         let hash = self.guard.hash(key);
         let shard = self.guard.shard(db, hash);
-        if volatile_only && shard.get(hash, key)?.expires_at().is_none() {
+        if !evictable(shard.get(hash, key)?) {
             return None;
         }
         let old = shard.remove(hash, key)?;

@@ -331,6 +331,9 @@ const LFU_INIT_VAL: u8 = 5;
 /// Redis's `LRU_CLOCK_MAX`: the LRU clock is 24 bits of seconds, wrapping
 /// about every 194 days.
 const LRU_CLOCK_MAX: u32 = (1 << 24) - 1;
+/// An access record's LRU time also keeps the 256ths of its second, in the
+/// 8 bits Redis's 24-bit field leaves of a `u32`: see [`Access::idle_ticks`].
+const TICKS_PER_SECOND: u64 = 256;
 
 /// What a key access updates, by `maxmemory-policy`: Redis's `robj.lru`
 /// holds either the LRU clock or the LFU time and counter, and a lookup
@@ -346,12 +349,14 @@ pub enum AccessMode {
 }
 
 /// A key's access record: Redis's `robj.lru` field. Both halves are kept
-/// (8 bytes either way), but only the policy's is updated, so after
-/// switching policies the other's data is stale until keys are used again,
-/// as in Redis. Its last byte is the slot's "has a TTL" flag.
+/// (8 bytes either way); the LFU half is updated only under an LFU policy,
+/// so after switching to one its data is stale until keys are used again,
+/// as in Redis, and the LRU half always (see [`Access::touch`]). Its last
+/// byte is the slot's "has a TTL" flag.
 #[derive(Debug, Clone, Copy)]
 pub struct Access {
-    /// The LRU clock (seconds, 24 bits) of the last access.
+    /// The LRU clock of the last access: Redis's 24 bits of seconds, then
+    /// 8 bits of 256ths of a second.
     lru: u32,
     /// Unix minutes (mod 2^16) of the last LFU decrement, as Redis's `ldt`.
     lfu_minutes: u16,
@@ -368,7 +373,7 @@ impl Access {
     /// counter at its initial value.
     pub fn new(now_ms: u64) -> Access {
         Access {
-            lru: lru_clock(now_ms),
+            lru: lru_ticks(now_ms),
             lfu_minutes: lfu_minutes(now_ms),
             lfu_counter: LFU_INIT_VAL,
             volatile: false,
@@ -376,18 +381,20 @@ impl Access {
     }
 
     /// A key looked up without `LOOKUP_NOTOUCH`: `val->lru = LRU_CLOCK()`
-    /// under an LRU (or no) policy, `updateLFU` under an LFU one.
+    /// under an LRU (or no) policy, `updateLFU` under an LFU one. The LRU
+    /// time is kept under LFU too, where it is not shown (Redis refuses
+    /// OBJECT IDLETIME then) but breaks eviction's ties between keys of the
+    /// same counter, as most keys' counters are (see `evict.rs`).
     pub fn touch(&mut self, now_ms: u64, mode: AccessMode) {
-        match mode {
-            AccessMode::Lru => self.lru = lru_clock(now_ms),
-            AccessMode::Lfu {
-                log_factor,
-                decay_minutes,
-            } => {
-                let counter = self.frequency(now_ms, decay_minutes);
-                self.lfu_counter = lfu_log_incr(counter, log_factor, unit_random());
-                self.lfu_minutes = lfu_minutes(now_ms);
-            }
+        self.lru = lru_ticks(now_ms);
+        if let AccessMode::Lfu {
+            log_factor,
+            decay_minutes,
+        } = mode
+        {
+            let counter = self.frequency(now_ms, decay_minutes);
+            self.lfu_counter = lfu_log_incr(counter, log_factor, unit_random());
+            self.lfu_minutes = lfu_minutes(now_ms);
         }
     }
 
@@ -396,11 +403,12 @@ impl Access {
         let now = lru_clock(now_ms);
         let idle = (idle_secs % u64::from(LRU_CLOCK_MAX)) as u32;
         // Back from now, across the wrap the way `idle_ms` reads it.
-        self.lru = if now >= idle {
+        let secs = if now >= idle {
             now - idle
         } else {
             LRU_CLOCK_MAX - (idle - now)
         };
+        self.lru = secs << 8 | (lru_ticks(now_ms) & 0xff);
     }
 
     /// RESTORE FREQ: the counter set, decay counted from now.
@@ -411,19 +419,35 @@ impl Access {
 
     /// Redis's 24-bit `robj.lru` of an LRU policy (DEBUG OBJECT `lru:`).
     pub fn lru_field(&self) -> u32 {
-        self.lru
+        self.lru >> 8
     }
 
     /// `estimateObjectIdleTime`: milliseconds since the last access, at the
     /// LRU clock's one-second resolution, across its wrap.
     pub fn idle_ms(&self, now_ms: u64) -> u64 {
-        let now = lru_clock(now_ms);
-        let secs = if now >= self.lru {
-            now - self.lru
+        let (now, lru) = (lru_clock(now_ms), self.lru_field());
+        let secs = if now >= lru {
+            now - lru
         } else {
-            now + (LRU_CLOCK_MAX - self.lru)
+            now + (LRU_CLOCK_MAX - lru)
         };
         u64::from(secs) * 1000
+    }
+
+    /// Time since the last access in 256ths of a second, across the wrap: what LRU eviction ranks keys by. Redis ranks
+    /// them by whole seconds, so a cache that turns its keys over in about
+    /// a second (a busy one) sees nearly all of them as idle 0 or 1 s, and
+    /// picks among them at random.
+    ///
+    /// An access stamped by another event loop just after `now_ms` was read
+    /// is idle 0, not almost a whole wrap (which would make the key
+    /// eviction's first choice).
+    pub fn idle_ticks(&self, now_ms: u64) -> u64 {
+        let now = lru_ticks(now_ms);
+        if now < self.lru && self.lru - now < TICKS_PER_SECOND as u32 {
+            return 0;
+        }
+        u64::from(now.wrapping_sub(self.lru))
     }
 
     /// Whole seconds since the last access (OBJECT IDLETIME).
@@ -452,6 +476,11 @@ impl Access {
 /// `LRU_CLOCK()` at `now_ms`: seconds, 24 bits.
 fn lru_clock(now_ms: u64) -> u32 {
     ((now_ms / 1000) & u64::from(LRU_CLOCK_MAX)) as u32
+}
+
+/// The LRU clock at `now_ms` with the 256ths of its second below it.
+fn lru_ticks(now_ms: u64) -> u32 {
+    lru_clock(now_ms) << 8 | ((now_ms % 1000 * TICKS_PER_SECOND / 1000) as u32)
 }
 
 /// Uniform in [0, 1), for `LFULogIncr`'s coin (Redis uses `rand()`). Runs on
@@ -540,7 +569,7 @@ mod tests {
     }
 
     #[test]
-    fn a_lookup_updates_only_what_the_policy_uses() {
+    fn a_lookup_counts_frequency_only_under_lfu() {
         let t = 1_700_000_000_000;
         let lfu = AccessMode::Lfu {
             log_factor: 10,
@@ -555,8 +584,20 @@ mod tests {
         a.touch(t + 9_000, lfu);
         assert_eq!(
             (a.idle_secs(t + 9_000), a.frequency(t, 1)),
-            (4, LFU_INIT_VAL + 1)
+            (0, LFU_INIT_VAL + 1)
         );
+    }
+
+    #[test]
+    fn eviction_ranks_idle_keys_within_a_second() {
+        let t = 1_700_000_000_000;
+        let (older, newer) = (Access::new(t + 100), Access::new(t + 600));
+        assert_eq!(older.idle_ms(t + 900), newer.idle_ms(t + 900));
+        assert!(older.idle_ticks(t + 900) > newer.idle_ticks(t + 900));
+        assert_eq!(newer.idle_ticks(t + 600), 0);
+        // Stamped a moment after `now` was read: just used, not wrapped.
+        assert_eq!(newer.idle_ticks(t + 500), 0);
+        assert_eq!(older.lru_field(), lru_clock(t));
     }
 
     #[test]
@@ -564,7 +605,12 @@ mod tests {
         let wrap = u64::from(LRU_CLOCK_MAX + 1) * 1000;
         let mut a = Access::new(wrap - 2_000);
         assert_eq!(a.idle_ms(wrap + 3_000), 4_000);
+        // Redis's formula counts a second less across the wrap; eviction
+        // ranks by the time that passed.
+        assert_eq!(a.idle_ticks(wrap + 3_000), 5 * TICKS_PER_SECOND);
         a.set_idle(10, wrap + 1_000);
         assert_eq!(a.idle_secs(wrap + 1_000), 10);
+        a.set_idle(10, wrap + 20_500);
+        assert_eq!(a.idle_ticks(wrap + 20_500), 10 * TICKS_PER_SECOND);
     }
 }
