@@ -1033,6 +1033,19 @@ mod tests {
         }
     }
 
+    /// A write-locked shard of a fresh map of two, with its database's key
+    /// count and the map's hasher.
+    fn with_shard(test: impl FnOnce(&mut Shard<'_>, &AtomicI64, &KeyHasher)) {
+        let hasher = KeyHasher::default();
+        let map = Map::new(hasher, 2);
+        let keys = AtomicI64::new(0);
+        test(&mut Shard::new(map.write(0), &keys, None), &keys, &hasher);
+    }
+
+    fn key(i: i64) -> Vec<u8> {
+        format!("key:{i}").into_bytes()
+    }
+
     /// The value and TTL `key` reads in `shard`, whose map hashes with `hasher`.
     fn read(shard: &Shard, hasher: &KeyHasher, key: &[u8]) -> Option<(i64, Option<u64>)> {
         let hash = hasher.hash_one(key);
@@ -1047,84 +1060,81 @@ mod tests {
     /// table emptied of most keys shrinks.
     #[test]
     fn removals_keep_slots_dense_and_tables_shrink() {
-        let hasher = KeyHasher::default();
-        let map = Map::new(hasher, 2);
-        let keys = AtomicI64::new(0);
-        let mut shard = Shard::new(map.write(0), &keys, None);
-        let key = |i: i64| format!("key:{i}").into_bytes();
-        let hash = |k: &[u8]| hasher.hash_one(k);
-        for i in 0..5000 {
-            let k = key(i);
-            assert!(shard.insert(hash(&k), &k, entry(i)).is_none());
-        }
-        assert_eq!(shard.volatile_len(), 500);
-        let grown = shard.buckets();
-        // Remove from the middle, the end and the start, and expire some.
-        for i in (0..5000).filter(|i| i % 10 != 0 && i % 7 != 0) {
-            let k = key(i);
-            assert_eq!(shard.remove(hash(&k), &k).map(|e| value(&e.value)), Some(i));
-        }
-        let expired = shard.extract_volatile_if(|k, e| {
-            assert!(e.expires_at().is_some());
-            !k.ends_with(b"00")
-        });
-        // key:0 too: it does not end in 00.
-        assert_eq!(expired.len(), 451);
-        assert!(expired
-            .iter()
-            .all(|(_, e)| e.expires_at() == Some(value(&e.value) as u64 + 1)));
-        for (i, k) in [(7, key(7)), (14, key(14)), (100, key(100))] {
-            match shard.lookup(hash(&k), &k, |_| true) {
-                Lookup::Expired(e) => {
-                    assert_eq!(value(&e.value), i);
-                    assert_eq!(e.expires_at(), entry(i).expires_at());
-                }
-                _ => panic!("key:{i} is there"),
+        with_shard(|shard, keys, hasher| {
+            let hash = |k: &[u8]| hasher.hash_one(k);
+            for i in 0..5000 {
+                let k = key(i);
+                assert!(shard.insert(hash(&k), &k, entry(i)).is_none());
             }
-        }
-        let left: Vec<i64> = (0..5000)
-            .filter(|&i| read(&shard, &hasher, &key(i)).is_some())
-            .collect();
-        assert_eq!(shard.len(), left.len());
-        assert_eq!(keys.load(Ordering::Relaxed), left.len() as i64);
-        for &i in &left {
-            assert_eq!(
-                read(&shard, &hasher, &key(i)),
-                Some((i, entry(i).expires_at()))
-            );
-        }
-        let volatile = left.iter().filter(|&&i| i % 10 == 0).count();
-        assert_eq!((volatile, shard.volatile_len()), (48, 48));
-        assert_eq!(shard.table.parts().1.len(), left.len());
-        assert_eq!(shard.iter().count(), left.len());
-        assert_eq!(
-            shard
+            assert_eq!(shard.volatile_len(), 500);
+            let grown = shard.buckets();
+            // Remove from the middle, the end and the start, and expire some.
+            for i in (0..5000).filter(|i| i % 10 != 0 && i % 7 != 0) {
+                let k = key(i);
+                assert_eq!(shard.remove(hash(&k), &k).map(|e| value(&e.value)), Some(i));
+            }
+            let expired = shard.extract_volatile_if(|k, e| {
+                assert!(e.expires_at().is_some());
+                !k.ends_with(b"00")
+            });
+            // key:0 too: it does not end in 00.
+            assert_eq!(expired.len(), 451);
+            assert!(expired
                 .iter()
-                .filter(|(_, e)| e.expires_at().is_some())
-                .count(),
-            volatile
-        );
-        let chunks = &shard.table.parts().1.chunks;
-        assert!(chunks[..chunks.len() - 1].iter().all(|c| c.len() == CHUNK));
-        let last = &chunks[chunks.len() - 1];
-        let step = CHUNK_STEPS.partition_point(|&c| c < last.capacity());
-        assert_eq!(CHUNK_STEPS[step], last.capacity());
-        assert!(step < 2 || last.len() > CHUNK_STEPS[step - 2]);
-        assert!(
-            shard.buckets() < grown / 4,
-            "{} of {grown}",
-            shard.buckets()
-        );
-        // Every key gone: no slots are left, and a small table.
-        for i in left {
-            assert!(shard.remove(hash(&key(i)), &key(i)).is_some());
-        }
-        assert!(shard.buckets() < SHRINK_MIN_BUCKETS);
-        assert!(shard.table.parts().1.chunks.is_empty());
-        assert_eq!(shard.volatile_len(), 0);
-        // The arrays of expiry times went as they emptied.
-        assert!(shard.table.parts().1.expiries.chunks.is_empty());
-        assert!(!shard.table.parts().1.expiries.chunks.spilled());
+                .all(|(_, e)| e.expires_at() == Some(value(&e.value) as u64 + 1)));
+            for (i, k) in [(7, key(7)), (14, key(14)), (100, key(100))] {
+                match shard.lookup(hash(&k), &k, |_| true) {
+                    Lookup::Expired(e) => {
+                        assert_eq!(value(&e.value), i);
+                        assert_eq!(e.expires_at(), entry(i).expires_at());
+                    }
+                    _ => panic!("key:{i} is there"),
+                }
+            }
+            let left: Vec<i64> = (0..5000)
+                .filter(|&i| read(shard, hasher, &key(i)).is_some())
+                .collect();
+            assert_eq!(shard.len(), left.len());
+            assert_eq!(keys.load(Ordering::Relaxed), left.len() as i64);
+            for &i in &left {
+                assert_eq!(
+                    read(shard, hasher, &key(i)),
+                    Some((i, entry(i).expires_at()))
+                );
+            }
+            let volatile = left.iter().filter(|&&i| i % 10 == 0).count();
+            assert_eq!((volatile, shard.volatile_len()), (48, 48));
+            assert_eq!(shard.table.parts().1.len(), left.len());
+            assert_eq!(shard.iter().count(), left.len());
+            assert_eq!(
+                shard
+                    .iter()
+                    .filter(|(_, e)| e.expires_at().is_some())
+                    .count(),
+                volatile
+            );
+            let chunks = &shard.table.parts().1.chunks;
+            assert!(chunks[..chunks.len() - 1].iter().all(|c| c.len() == CHUNK));
+            let last = &chunks[chunks.len() - 1];
+            let step = CHUNK_STEPS.partition_point(|&c| c < last.capacity());
+            assert_eq!(CHUNK_STEPS[step], last.capacity());
+            assert!(step < 2 || last.len() > CHUNK_STEPS[step - 2]);
+            assert!(
+                shard.buckets() < grown / 4,
+                "{} of {grown}",
+                shard.buckets()
+            );
+            // Every key gone: no slots are left, and a small table.
+            for i in left {
+                assert!(shard.remove(hash(&key(i)), &key(i)).is_some());
+            }
+            assert!(shard.buckets() < SHRINK_MIN_BUCKETS);
+            assert!(shard.table.parts().1.chunks.is_empty());
+            assert_eq!(shard.volatile_len(), 0);
+            // The arrays of expiry times went as they emptied.
+            assert!(shard.table.parts().1.expiries.chunks.is_empty());
+            assert!(!shard.table.parts().1.expiries.chunks.spilled());
+        });
     }
 
     /// Keys coming and going at a steady count (a cache under eviction)
@@ -1132,33 +1142,30 @@ mod tests {
     /// doubled for them, while its keys take up to 7/8 of its room.
     #[test]
     fn churn_at_a_steady_count_does_not_grow_the_table() {
-        let hasher = KeyHasher::default();
-        let map = Map::new(hasher, 2);
-        let keys = AtomicI64::new(0);
-        let mut shard = Shard::new(map.write(0), &keys, None);
-        let key = |i: i64| format!("key:{i}").into_bytes();
-        let hash = |k: &[u8]| hasher.hash_one(k);
-        // 780 keys: 1,024 buckets, room for 896, and 780 is under 7/8 of it.
-        for i in 0..780 {
-            shard.insert(hash(&key(i)), &key(i), entry(i));
-        }
-        let buckets = shard.buckets();
-        assert_eq!(buckets, 1024);
-        for i in 780..100_000 {
-            shard.insert(hash(&key(i)), &key(i), entry(i));
-            let old = key(i - 780);
-            assert!(shard.remove(hash(&old), &old).is_some());
-        }
-        assert_eq!(shard.buckets(), buckets);
-        assert_eq!(shard.len(), 780);
-        for i in 100_000 - 780..100_000 {
-            assert_eq!(read(&shard, &hasher, &key(i)).map(|(v, _)| v), Some(i));
-        }
-        // Growing past 7/8 of the room still doubles it.
-        for i in 100_000..100_200 {
-            shard.insert(hash(&key(i)), &key(i), entry(i));
-        }
-        assert_eq!(shard.buckets(), 2 * buckets);
+        with_shard(|shard, _, hasher| {
+            let hash = |k: &[u8]| hasher.hash_one(k);
+            // 780 keys: 1,024 buckets, room for 896, and 780 is under 7/8 of it.
+            for i in 0..780 {
+                shard.insert(hash(&key(i)), &key(i), entry(i));
+            }
+            let buckets = shard.buckets();
+            assert_eq!(buckets, 1024);
+            for i in 780..100_000 {
+                shard.insert(hash(&key(i)), &key(i), entry(i));
+                let old = key(i - 780);
+                assert!(shard.remove(hash(&old), &old).is_some());
+            }
+            assert_eq!(shard.buckets(), buckets);
+            assert_eq!(shard.len(), 780);
+            for i in 100_000 - 780..100_000 {
+                assert_eq!(read(shard, hasher, &key(i)).map(|(v, _)| v), Some(i));
+            }
+            // Growing past 7/8 of the room still doubles it.
+            for i in 100_000..100_200 {
+                shard.insert(hash(&key(i)), &key(i), entry(i));
+            }
+            assert_eq!(shard.buckets(), 2 * buckets);
+        });
     }
 
     /// Removing a key moves the shard's last slot into its place: a TTL
@@ -1167,59 +1174,57 @@ mod tests {
     /// TTL in place keeps the flag and the table of times in step.
     #[test]
     fn a_moved_slot_keeps_its_ttl() {
-        let hasher = KeyHasher::default();
-        let map = Map::new(hasher, 2);
-        let keys = AtomicI64::new(0);
-        let mut shard = Shard::new(map.write(0), &keys, None);
-        let hash = |k: &[u8]| hasher.hash_one(k);
-        // Keys 0..4 in slots 0..4; 0 and 10 and 20 have TTLs (see `entry`).
-        let ks: Vec<Vec<u8>> = [0, 1, 10, 3, 20]
-            .iter()
-            .map(|i| format!("k{i}").into_bytes())
-            .collect();
-        for (k, i) in ks.iter().zip([0, 1, 10, 3, 20]) {
-            shard.insert(hash(k), k, entry(i));
-        }
-        // Volatile key removed, volatile last slot (k20) moves into slot 0.
-        let gone = shard.remove(hash(&ks[0]), &ks[0]).map(|e| e.expires_at());
-        assert_eq!(gone, Some(Some(1)));
-        assert_eq!(read(&shard, &hasher, &ks[4]), Some((20, Some(21))));
-        // Plain key removed, plain last slot (k3) moves.
-        assert_eq!(
-            shard.remove(hash(&ks[1]), &ks[1]).map(|e| e.expires_at()),
-            Some(None)
-        );
-        assert_eq!(read(&shard, &hasher, &ks[3]), Some((3, None)));
-        // Slots now k20, k3, k10. A TTL set in place on k3; then k20
-        // removed: k10 (volatile, the last slot) moves into slot 0.
-        let k3 = &ks[3];
-        match shard.lookup(hash(k3), k3, |_| false) {
-            Lookup::Live(mut e) => assert_eq!(e.set_expires_at(Some(99)), None),
-            _ => panic!("k3 is there"),
-        }
-        assert_eq!(
-            shard.remove(hash(&ks[4]), &ks[4]).map(|e| e.expires_at()),
-            Some(Some(21))
-        );
-        assert_eq!(read(&shard, &hasher, &ks[2]), Some((10, Some(11))));
-        assert_eq!(read(&shard, &hasher, k3), Some((3, Some(99))));
-        assert_eq!(shard.volatile_len(), 2);
-        // Replacing keeps the slot: the new entry's TTL (none) replaces.
-        let old = shard.insert(hash(k3), k3, entry(5));
-        assert_eq!(old.map(|e| e.expires_at()), Some(Some(99)));
-        assert_eq!(read(&shard, &hasher, k3), Some((5, None)));
-        match shard.lookup(hash(&ks[2]), &ks[2], |_| false) {
-            Lookup::Live(mut e) => assert_eq!(e.set_expires_at(None), Some(11)),
-            _ => panic!("k10 is there"),
-        }
-        assert_eq!(shard.volatile_len(), 0);
-        assert_eq!(read(&shard, &hasher, &ks[2]), Some((10, None)));
-        // A volatile key alone, removed as the last slot.
-        shard.insert(hash(&ks[0]), &ks[0], entry(0));
-        assert_eq!(
-            shard.remove(hash(&ks[0]), &ks[0]).map(|e| e.expires_at()),
-            Some(Some(1))
-        );
-        assert_eq!(shard.volatile_len(), 0);
+        with_shard(|shard, _, hasher| {
+            let hash = |k: &[u8]| hasher.hash_one(k);
+            // Keys 0..4 in slots 0..4; 0 and 10 and 20 have TTLs (see `entry`).
+            let ks: Vec<Vec<u8>> = [0, 1, 10, 3, 20]
+                .iter()
+                .map(|i| format!("k{i}").into_bytes())
+                .collect();
+            for (k, i) in ks.iter().zip([0, 1, 10, 3, 20]) {
+                shard.insert(hash(k), k, entry(i));
+            }
+            // Volatile key removed, volatile last slot (k20) moves into slot 0.
+            let gone = shard.remove(hash(&ks[0]), &ks[0]).map(|e| e.expires_at());
+            assert_eq!(gone, Some(Some(1)));
+            assert_eq!(read(shard, hasher, &ks[4]), Some((20, Some(21))));
+            // Plain key removed, plain last slot (k3) moves.
+            assert_eq!(
+                shard.remove(hash(&ks[1]), &ks[1]).map(|e| e.expires_at()),
+                Some(None)
+            );
+            assert_eq!(read(shard, hasher, &ks[3]), Some((3, None)));
+            // Slots now k20, k3, k10. A TTL set in place on k3; then k20
+            // removed: k10 (volatile, the last slot) moves into slot 0.
+            let k3 = &ks[3];
+            match shard.lookup(hash(k3), k3, |_| false) {
+                Lookup::Live(mut e) => assert_eq!(e.set_expires_at(Some(99)), None),
+                _ => panic!("k3 is there"),
+            }
+            assert_eq!(
+                shard.remove(hash(&ks[4]), &ks[4]).map(|e| e.expires_at()),
+                Some(Some(21))
+            );
+            assert_eq!(read(shard, hasher, &ks[2]), Some((10, Some(11))));
+            assert_eq!(read(shard, hasher, k3), Some((3, Some(99))));
+            assert_eq!(shard.volatile_len(), 2);
+            // Replacing keeps the slot: the new entry's TTL (none) replaces.
+            let old = shard.insert(hash(k3), k3, entry(5));
+            assert_eq!(old.map(|e| e.expires_at()), Some(Some(99)));
+            assert_eq!(read(shard, hasher, k3), Some((5, None)));
+            match shard.lookup(hash(&ks[2]), &ks[2], |_| false) {
+                Lookup::Live(mut e) => assert_eq!(e.set_expires_at(None), Some(11)),
+                _ => panic!("k10 is there"),
+            }
+            assert_eq!(shard.volatile_len(), 0);
+            assert_eq!(read(shard, hasher, &ks[2]), Some((10, None)));
+            // A volatile key alone, removed as the last slot.
+            shard.insert(hash(&ks[0]), &ks[0], entry(0));
+            assert_eq!(
+                shard.remove(hash(&ks[0]), &ks[0]).map(|e| e.expires_at()),
+                Some(Some(1))
+            );
+            assert_eq!(shard.volatile_len(), 0);
+        });
     }
 }
