@@ -470,6 +470,8 @@ pub fn load_data(
     let limits = load_limits(server);
     let now = crate::util::now_ms();
     let clock = CommandClock::at(now);
+    // Access records take the LRU clock, which OBJECT IDLETIME reads.
+    let lru_now = server.keyspace.lru_clock.now_ms();
     // Only a master drops the keys that expired meanwhile (Redis's
     // `iAmMaster()` in `rdbLoad`): a replica's master deletes them.
     let expired_before = if server.keyspace.is_replica() { 0 } else { now };
@@ -498,13 +500,13 @@ pub fn load_data(
             server.keyspace.prefetch_table(loaded.db, &loaded.key);
             batch.push(loaded);
             if batch.len() == batch_size {
-                store_loaded(guard, &clock, &mut batch, now, merge)?;
+                store_loaded(guard, &clock, &mut batch, lru_now, merge)?;
                 crate::util::debug_delay(key_delay);
             }
             Ok(())
         },
     )
-    .and_then(|summary| store_loaded(guard, &clock, &mut batch, now, merge).map(|()| summary))
+    .and_then(|summary| store_loaded(guard, &clock, &mut batch, lru_now, merge).map(|()| summary))
     .map_err(LoadError::Corrupt)?;
     // The file's libraries replace the ones loaded (the caller emptied the
     // data, and Redis empties the functions with it), or join them on a merge.
@@ -535,22 +537,23 @@ pub fn load_data(
 /// How many loaded keys wait to be stored together (see [`load_data`]).
 const LOAD_BATCH: usize = 16;
 
-/// Stores the keys of `batch` (emptying it); a key already there is an
-/// error unless `merge`.
+/// Stores the keys of `batch` (emptying it), accessed at `lru_now` (the
+/// LRU clock) or as long before as the file says; a key already there is
+/// an error unless `merge`.
 fn store_loaded(
     guard: &mut Guard<'_>,
     clock: &CommandClock,
     batch: &mut Vec<rdb::load::Loaded>,
-    now: u64,
+    lru_now: u64,
     merge: bool,
 ) -> Result<(), String> {
     for loaded in batch.drain(..) {
-        let mut entry = Entry::new(loaded.value, loaded.expires_at, now);
+        let mut entry = Entry::new(loaded.value, loaded.expires_at, lru_now);
         if let Some(secs) = loaded.idle {
-            entry.access.set_idle(secs, now);
+            entry.access.set_idle(secs, lru_now);
         }
         if let Some(freq) = loaded.freq {
-            entry.access.set_frequency(freq, now);
+            entry.access.set_frequency(freq, lru_now);
         }
         if !guard.db(loaded.db, clock).load(&loaded.key, entry) && !merge {
             return Err(format!(

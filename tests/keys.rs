@@ -966,3 +966,49 @@ fn ttls_follow_their_keys_as_slots_move() {
     }
     check_expiry_times(&mut conn, &want, "after active expiry");
 }
+
+/// RESTORE IDLETIME sets the idle time OBJECT IDLETIME reads back exactly,
+/// under any policy but an LFU one (Redis's `objectSetLRUOrLFU`). Ours
+/// ignored it unless the policy named LRU (OBJECT IDLETIME read 0), and
+/// stamped it with the command's clock while OBJECT IDLETIME reads the LRU
+/// clock, which the cron moves on up to a tick later: 999 one time in ten
+/// (unit/dump "RESTORE can set LRU").
+#[test]
+fn restore_idletime_reads_back_exactly_under_any_non_lfu_policy() {
+    let server = Server::start();
+    let mut c = server.client().get_connection().expect("a connection");
+    let _: () = redis::cmd("SET")
+        .arg("foo")
+        .arg("bar")
+        .query(&mut c)
+        .expect("SET");
+    let payload: Vec<u8> = redis::cmd("DUMP").arg("foo").query(&mut c).expect("DUMP");
+    for policy in ["noeviction", "allkeys-lru", "volatile-ttl"] {
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("maxmemory-policy")
+            .arg(policy)
+            .query(&mut c)
+            .expect("CONFIG SET");
+        // Spread over more than a cron tick, so some land just after the
+        // second turns.
+        for _ in 0..40 {
+            let _: i64 = redis::cmd("DEL").arg("foo").query(&mut c).expect("DEL");
+            let _: () = redis::cmd("RESTORE")
+                .arg("foo")
+                .arg(0)
+                .arg(&payload)
+                .arg("IDLETIME")
+                .arg(1000)
+                .query(&mut c)
+                .expect("RESTORE");
+            let idle: i64 = redis::cmd("OBJECT")
+                .arg("IDLETIME")
+                .arg("foo")
+                .query(&mut c)
+                .expect("OBJECT IDLETIME");
+            assert_eq!(idle, 1000, "{policy}");
+            std::thread::sleep(Duration::from_millis(7));
+        }
+    }
+}

@@ -633,6 +633,7 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         crate::rdb::restore(args[3], &limits, checksum).map_err(|e| Reply::error(e.message()))?;
     let policy = ctx.server.config.maxmemory_policy();
     let now = ctx.now_ms();
+    let lru_now = ctx.server.keyspace.lru_clock.now_ms();
     let expiring = ctx.clock().expires_keys();
     let mut db = ctx.db();
     let deleted = replace && db.remove(key).is_some();
@@ -648,15 +649,15 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
         return Ok(Reply::OK);
     }
-    let mut entry = Entry::new(value, expires_at, now);
+    // Redis's `objectSetLRUOrLFU`: FREQ under an LFU policy, IDLETIME
+    // under any other, from the LRU clock OBJECT IDLETIME reads.
+    let mut entry = Entry::new(value, expires_at, lru_now);
     if policy.contains("lfu") {
         if let Some(f) = freq {
-            entry.access.set_frequency(f, now);
+            entry.access.set_frequency(f, lru_now);
         }
-    } else if policy.contains("lru") {
-        if let Some(s) = idle {
-            entry.access.set_idle(s, now);
-        }
+    } else if let Some(s) = idle {
+        entry.access.set_idle(s, lru_now);
     }
     db.set_entry(key, entry);
     db.notify(notify::GENERIC, "restore", key);
