@@ -228,14 +228,17 @@ impl ByPosition<'_> {
 /// not visible to clients), inline in the value while short (see
 /// [`PackedBytes`]). An entry is
 ///
-/// `varint(shared) varint(rest.len()) rest varint(value.len()) value`
+/// `varint(rest.len() * 2 + 1) varint(shared) rest varint(value.len()) value`
 ///
-/// where the field is the first `shared` bytes of the field before it (none
-/// for the first) followed by `rest`, and `shared` is always the longest
+/// or, when the field shares nothing, `varint(rest.len() * 2) rest ...`:
+/// the field is the first `shared` bytes of the field before it (none for
+/// the first) followed by `rest`, and `shared` is always the longest
 /// beginning the two have in common. The fields of one hash often share a
 /// beginning (`field:1`, `field:2`; `user:name`, `user:email`), so front
 /// coding stores it once (issue 22: 100 fields `field:K` -> `value:K` take
-/// 1,205 bytes, 1,780 plain). Values stay plain, so a lookup still lends
+/// 1,204 bytes, 1,780 plain). A field sharing nothing costs what a plain
+/// length-prefixed one does (but for a length of 64 to 127: a byte more),
+/// so a hash of 2 short fields still fits inline. Values stay plain, so a lookup still lends
 /// one. Lookups are linear, which is fine for the few hundred short entries
 /// a listpack holds, and rebuild no field (see [`Listpack::find`]).
 #[derive(Clone, Debug, Default)]
@@ -268,8 +271,12 @@ impl<'a> Entry<'a> {
     /// The entry at `pos`, `None` past the end or if it does not fit.
     #[inline]
     fn read(buf: &'a [u8], pos: usize) -> Option<Entry<'a>> {
-        let (shared, pos) = varint::read_number(buf, pos)?;
-        let (rest_len, rest_start) = varint::read_number(buf, pos)?;
+        let (head, pos) = varint::read_number(buf, pos)?;
+        let rest_len = head >> 1;
+        let (shared, rest_start) = match head & 1 {
+            0 => (0, pos),
+            _ => varint::read_number(buf, pos)?,
+        };
         let value_start = rest_start.checked_add(rest_len)?;
         let rest = buf.get(rest_start..value_start)?;
         let (value_len, value_pos) = varint::read_number(buf, value_start)?;
@@ -282,6 +289,41 @@ impl<'a> Entry<'a> {
             value,
             end,
         })
+    }
+}
+
+/// How a field is coded against the one before it (see [`Listpack`]).
+#[derive(Clone, Copy)]
+struct FieldCode<'a> {
+    shared: usize,
+    rest: &'a [u8],
+}
+
+impl FieldCode<'_> {
+    /// The rest's length and whether a shared count follows.
+    fn head(&self) -> usize {
+        self.rest.len() * 2 + usize::from(self.shared > 0)
+    }
+
+    /// Bytes the coded field takes.
+    fn len(&self) -> usize {
+        let shared = if self.shared > 0 {
+            varint::number_len(self.shared)
+        } else {
+            0
+        };
+        varint::number_len(self.head()) + shared + self.rest.len()
+    }
+
+    /// Writes the coded field at the start of `out`, returning the rest of `out`.
+    fn write<'o>(&self, out: &'o mut [u8]) -> &'o mut [u8] {
+        let mut out = varint::write_number(out, self.head());
+        if self.shared > 0 {
+            out = varint::write_number(out, self.shared);
+        }
+        let (rest, after) = out.split_at_mut(self.rest.len());
+        rest.copy_from_slice(self.rest);
+        after
     }
 }
 
@@ -374,21 +416,21 @@ impl Listpack {
         Err(matched)
     }
 
-    /// Replaces `range` of the buffer with `parts`, each length-prefixed,
-    /// after `varint(shared)` if given (a field's head), written in place.
-    fn put(&mut self, range: std::ops::Range<usize>, shared: Option<usize>, parts: &[&[u8]]) {
-        let head = shared.map_or(0, varint::number_len);
-        let len = head
-            + parts
-                .iter()
-                .map(|p| varint::prefixed_len(p.len()))
-                .sum::<usize>();
+    /// Replaces `range` of the buffer with a coded field and a value
+    /// (length-prefixed), either of them left out, written in place.
+    fn put(
+        &mut self,
+        range: std::ops::Range<usize>,
+        field: Option<FieldCode>,
+        value: Option<&[u8]>,
+    ) {
+        let len = field.map_or(0, |f| f.len()) + value.map_or(0, |v| varint::prefixed_len(v.len()));
         self.buf.replace(range, len, |mut out| {
-            if let Some(shared) = shared {
-                out = varint::write_number(out, shared);
+            if let Some(field) = field {
+                out = field.write(out);
             }
-            for part in parts {
-                out = varint::write_prefixed(out, part);
+            if let Some(value) = value {
+                varint::write_prefixed(out, value);
             }
         });
     }
@@ -407,12 +449,13 @@ impl Listpack {
             }
             // The field's coding does not change, nor does the next one's.
             Ok((value_start, end, _)) => {
-                self.put(value_start..end, None, &[value]);
+                self.put(value_start..end, None, Some(value));
                 false
             }
             Err(shared) => {
                 let end = self.buf.len();
-                self.put(end..end, Some(shared), &[&field[shared..], value]);
+                let rest = &field[shared..];
+                self.put(end..end, Some(FieldCode { shared, rest }), Some(value));
                 self.buf.set_count(self.buf.count() + 1);
                 true
             }
@@ -434,10 +477,11 @@ impl Listpack {
         match next {
             Some((next_value_start, next_field)) => {
                 let shared = common_prefix(&self.field_before(start), &next_field);
+                let rest = &next_field[shared..];
                 self.put(
                     start..next_value_start,
-                    Some(shared),
-                    &[&next_field[shared..]],
+                    Some(FieldCode { shared, rest }),
+                    None,
                 );
             }
             None => self.buf.splice(start..end, &[]),
@@ -507,11 +551,29 @@ mod tests {
         let mut lp = Listpack::default();
         lp.set(b"f", &[b'v'; 0x80]);
         lp.set(b"fg", b"1");
-        let mut want = vec![0, 1, b'f', 0x80, 0x01];
+        let mut want = vec![2, b'f', 0x80, 0x01];
         want.extend_from_slice(&[b'v'; 0x80]);
-        want.extend_from_slice(&[1, 1, b'g', 1, b'1']);
+        want.extend_from_slice(&[3, 1, b'g', 1, b'1']);
         assert_eq!(&*lp.buf, &want[..]);
     }
+
+    #[test]
+    fn fields_sharing_nothing_cost_no_more_than_plain_ones() {
+        // bench/memory.py's `smallhash`: 28 bytes, inline (29 at most).
+        let mut h = Hash::default();
+        h.set(b"name", b"user:999999", SMALL_VALUES);
+        h.set(b"visits", b"999", SMALL_VALUES);
+        let Hash::Listpack(lp) = &h else {
+            panic!("a listpack")
+        };
+        assert_eq!(lp.buf.len(), 28);
+        assert_eq!(h.memory(0), 0);
+    }
+
+    const SMALL_VALUES: Limits = Limits {
+        max_entries: 128,
+        max_value: 64,
+    };
 
     /// The (field, value) pairs `for_each` visits.
     fn pairs(h: &Hash) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -648,7 +710,7 @@ mod tests {
     fn malformed_buffers_end_walks_early() {
         // A first entry claiming to share 3 bytes with nothing; a length
         // past the end.
-        for bytes in [&[3, 1, b'a', 0][..], &[0, 9, b'a']] {
+        for bytes in [&[3, 3, b'a', 0][..], &[18, b'a']] {
             let h = Hash::Listpack(Listpack {
                 buf: PackedBytes::new(bytes, 1),
             });
