@@ -95,6 +95,13 @@ WORKLOADS = {
     "lindex-P16": (["-c", "50", "-P", "16", "LINDEX", "mylist", "50000"], 200_000, 50_000),
     "lset-P16": (["-c", "50", "-P", "16", "LSET", "mylist", "50000", "value:x"],
                  200_000, 50_000),
+    # issue 22: one listpack hash of 100 fields `field:K` -> `value:K` (SETUP),
+    # its last field read and overwritten (a lookup walks every entry), and
+    # all of it read (every field rebuilt from its front coding)
+    "hget100-P16": (["-c", "50", "-P", "16", "HGET", "hash100", "field:99"], 200_000, 50_000),
+    "hset100-P16": (["-c", "50", "-P", "16", "HSET", "hash100", "field:99", "value:x"],
+                    200_000, 50_000),
+    "hgetall100-P16": (["-c", "50", "-P", "16", "HGETALL", "hash100"], 50_000, 20_000),
     # issue 17: XREADGROUP + XACK, one entry a cycle, by bench/stream_cycle.rs
     # (redis-benchmark cannot ack the ID it read); the count is of cycles.
     "xcycle": (None, 500_000, 100_000),
@@ -106,6 +113,9 @@ SETUP = {
     **{name: lambda port, n: rpush_values(port, 100_000)
        for name in ("lpop-P16", "rpop-P16", "lrange100-P16", "lrange600-P16", "lindex-P16",
                     "lset-P16")},
+    **{name: lambda port, n: cli(port, "HSET", "hash100",
+                                 *(a for k in range(100) for a in (f"field:{k}", f"value:{k}")))
+       for name in ("hget100-P16", "hset100-P16", "hgetall100-P16")},
     "xcycle": lambda port, n: (cli(port, "XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"),
                                xadd(port, n)),
 }

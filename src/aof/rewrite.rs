@@ -195,12 +195,11 @@ fn rebuild(out: &mut Vec<u8>, key: &[u8], value: &Value) {
                 vec![text, member.to_vec()]
             }),
         ),
-        Value::Hash(hash) => batched(
-            out,
-            b"HMSET",
-            key,
-            hash.iter().map(|(f, v)| vec![f.to_vec(), v.to_vec()]),
-        ),
+        Value::Hash(hash) => {
+            let mut pairs = Vec::with_capacity(hash.len());
+            hash.for_each(|f, v| pairs.push(vec![f.to_vec(), v.to_vec()]));
+            batched(out, b"HMSET", key, pairs.into_iter())
+        }
         Value::Stream(stream) => rebuild_stream(out, key, stream),
     }
 }

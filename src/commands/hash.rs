@@ -192,27 +192,30 @@ fn hexists(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn hkeys(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     with_hash(ctx, args[1], |h| {
-        let fields = h.into_iter().flat_map(Hash::iter);
-        Reply::Array(fields.map(|(f, _)| Reply::bulk_copy(f)).collect())
+        let mut fields = Vec::with_capacity(h.map_or(0, Hash::len));
+        h.into_iter()
+            .for_each(|h| h.for_each(|f, _| fields.push(Reply::bulk_copy(f))));
+        Reply::Array(fields)
     })
 }
 
 fn hvals(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     with_hash(ctx, args[1], |h| {
-        let fields = h.into_iter().flat_map(Hash::iter);
-        Reply::Array(fields.map(|(_, v)| Reply::bulk_copy(v)).collect())
+        let mut values = Vec::with_capacity(h.map_or(0, Hash::len));
+        h.into_iter()
+            .for_each(|h| h.for_each(|_, v| values.push(Reply::bulk_copy(v))));
+        Reply::Array(values)
     })
 }
 
 /// A map in RESP3, a flat array in RESP2 (and an empty map for a missing key).
 fn hgetall(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     with_hash(ctx, args[1], |h| {
-        let fields = h.into_iter().flat_map(Hash::iter);
-        Reply::Map(
-            fields
-                .map(|(f, v)| (Reply::bulk_copy(f), Reply::bulk_copy(v)))
-                .collect(),
-        )
+        let mut pairs = Vec::with_capacity(h.map_or(0, Hash::len));
+        h.into_iter().for_each(|h| {
+            h.for_each(|f, v| pairs.push((Reply::bulk_copy(f), Reply::bulk_copy(v))))
+        });
+        Reply::Map(pairs)
     })
 }
 
@@ -268,9 +271,10 @@ fn hrandfield(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     with_hash(ctx, args[1], |h| {
         let picked = h.and_then(|h| {
             let fields = h.by_position();
-            fields.get(rand::thread_rng().gen_range(0..fields.len().max(1)))
+            let picked = fields.get(rand::thread_rng().gen_range(0..fields.len().max(1)));
+            picked.map(|(f, _)| Reply::bulk_copy(f))
         });
-        picked.map_or(Reply::Null, |(f, _)| Reply::bulk_copy(f))
+        picked.unwrap_or(Reply::Null)
     })
 }
 

@@ -197,18 +197,18 @@ impl Writer {
             }
             Value::Hash(hash @ Hash::Listpack(_)) => {
                 let mut lp = Builder::default();
-                for (field, value) in hash.iter() {
+                hash.for_each(|field, value| {
                     lp.push(field);
                     lp.push(value);
-                }
+                });
                 self.string(&lp.finish());
             }
             Value::Hash(hash) => {
                 self.len(hash.len());
-                for (field, value) in hash.iter() {
+                hash.for_each(|field, value| {
                     self.string(field);
                     self.string(value);
-                }
+                });
             }
             Value::Stream(stream) => super::stream::write(self, stream),
         }

@@ -46,14 +46,16 @@ pub fn encode<'a>(elements: impl Iterator<Item = &'a [u8]>) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// How many leading bytes `a` and `b` have in common: what a front-coded
+/// string shares with the one before it.
+pub fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
 /// Appends `element` coded against the one before it in its block
 /// (nothing shared at a block's start: `previous` empty).
 fn push_element(out: &mut Vec<u8>, previous: &[u8], element: &[u8]) {
-    let shared = previous
-        .iter()
-        .zip(element)
-        .take_while(|(a, b)| a == b)
-        .count();
+    let shared = common_prefix(previous, element);
     varint::push_number(out, shared);
     varint::push_number(out, element.len() - shared);
     out.extend_from_slice(&element[shared..]);

@@ -90,6 +90,18 @@ pub fn read_number(buf: &[u8], pos: usize) -> Option<(usize, usize)> {
     }
 }
 
+/// Bytes the varint of the number `n` takes.
+pub fn number_len(n: usize) -> usize {
+    len(n)
+}
+
+/// Writes the varint of `n` at the start of `out`, returning the rest of `out`.
+pub fn write_number(out: &mut [u8], n: usize) -> &mut [u8] {
+    let (head, rest) = out.split_at_mut(len(n));
+    write(head, n);
+    rest
+}
+
 /// Appends the prefixed entry `varint(len) data`.
 pub fn push_prefixed(out: &mut Vec<u8>, data: &[u8]) {
     let start = out.len();

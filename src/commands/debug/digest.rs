@@ -82,9 +82,7 @@ fn mix_entry(digest: &mut Digest, entry: EntryRef<'_>) {
             }
         }
         Value::Hash(hash) => {
-            for (field, value) in hash.iter() {
-                xor(digest, &pair_digest(field, value));
-            }
+            hash.for_each(|field, value| xor(digest, &pair_digest(field, value)));
         }
         // Entries in order, each its `ms.seq` then fields and values;
         // consumer groups are not part of it, as in Redis.

@@ -109,9 +109,10 @@ pub fn listpack_dump(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
 }
 
 fn hash_dump(hash: &Hash) -> String {
-    let pairs: Vec<_> = hash.iter().collect();
-    let elements = pairs.iter().flat_map(|(f, v)| [*f, *v]);
-    let mut out = listpack_header(listpack_size(elements.clone()), 2 * pairs.len());
+    let mut elements = Vec::with_capacity(2 * hash.len());
+    hash.for_each(|field, value| elements.extend([field.to_vec(), value.to_vec()]));
+    let elements = elements.iter().map(Vec::as_slice);
+    let mut out = listpack_header(listpack_size(elements.clone()), elements.len());
     for (index, element) in elements.enumerate() {
         out.push_str(&format!(
             "{{{index}: {}}}\n",
