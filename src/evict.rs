@@ -321,11 +321,12 @@ fn evict_from_pool(
     let keyspace = &server.keyspace;
     let volatile_only = policy.volatile_only();
     loop {
+        let score = Score::now(server, policy);
         let mut total = 0;
         for db in 0..keyspace.databases() {
             let keys = candidates(keyspace, db, volatile_only);
             if keys > 0 {
-                populate(server, db, policy, pool);
+                populate(server, db, &score, pool);
                 total += keys;
             }
         }
@@ -334,7 +335,6 @@ fn evict_from_pool(
         }
         // The best candidate is last; those no longer there are skipped
         // (ghosts), as Redis does.
-        let score = Score::now(server, policy);
         let mut tried = false;
         for slot in pool.iter_mut().rev() {
             let Some(best) = slot.take() else {
@@ -344,10 +344,9 @@ fn evict_from_pool(
             // Only if it is still as good as when it was sampled: a key
             // used since then is left (Redis evicts it all the same, so a
             // key read while it waited in the pool was lost).
-            let still_best = |entry: EntryRef<'_>| {
-                (!volatile_only || entry.expires_at().is_some()) && score.of(entry) >= best.idle
-            };
-            if let Some(entry) = evict_key(keyspace, best.db, &best.key, lazy, still_best) {
+            let still_best = |entry: EntryRef<'_>| score.of(entry) >= best.idle;
+            let (db, key) = (best.db, &best.key);
+            if let Some(entry) = evict_key(keyspace, db, key, volatile_only, lazy, still_best) {
                 return Some(entry);
             }
         }
@@ -373,8 +372,7 @@ fn evict_random(server: &Server, volatile_only: bool, lazy: bool) -> Option<Evic
             picked = Some(key.clone());
         });
         if let Some(key) = picked {
-            let has_ttl = |entry: EntryRef<'_>| !volatile_only || entry.expires_at().is_some();
-            if let Some(entry) = evict_key(keyspace, db, &key, lazy, has_ttl) {
+            if let Some(entry) = evict_key(keyspace, db, &key, volatile_only, lazy, |_| true) {
                 return Some(entry);
             }
         }
@@ -417,18 +415,16 @@ fn sample(
 }
 
 /// Redis's `evictionPoolPopulate`: samples `maxmemory-samples` keys of
-/// database `db` and inserts those better than the pool's worst, keeping it
-/// sorted by `idle` ascending.
-fn populate(server: &Server, db: usize, policy: EvictionPolicy, pool: &mut [Option<Candidate>]) {
-    let keyspace = &server.keyspace;
-    let score = Score::now(server, policy);
+/// database `db` and inserts those better than the pool's worst by
+/// `score`, keeping it sorted by `idle` ascending.
+fn populate(server: &Server, db: usize, score: &Score, pool: &mut [Option<Candidate>]) {
     let samples = server.config.maxmemory_samples() as usize;
     let mut sampled = Vec::with_capacity(samples);
     sample(
-        keyspace,
+        &server.keyspace,
         db,
         samples,
-        policy.volatile_only(),
+        score.policy.volatile_only(),
         |key, entry| sampled.push((score.of(entry), key.clone())),
     );
     for (idle, key) in sampled {
@@ -498,18 +494,22 @@ struct Evicted {
     key_cost: usize,
 }
 
-/// Evicts one key, locking only its shard.
+/// Evicts one key, locking only its shard, if it still has a TTL under
+/// `volatile_only` and `still_good` says it may go.
 fn evict_key(
     keyspace: &Keyspace,
     db: usize,
     key: &[u8],
+    volatile_only: bool,
     lazy: bool,
-    evictable: impl FnOnce(EntryRef<'_>) -> bool,
+    still_good: impl FnOnce(EntryRef<'_>) -> bool,
 ) -> Option<Evicted> {
     let mut set = LockSet::new();
     set.add_key(keyspace, db, key);
     let mut guard = keyspace.lock(set).without_multi();
     let clock = CommandClock::default();
+    let evictable =
+        |entry: EntryRef<'_>| (!volatile_only || entry.expires_at().is_some()) && still_good(entry);
     let entry = guard.db(db, &clock).evict(key, lazy, evictable);
     guard.release();
     Some(Evicted {

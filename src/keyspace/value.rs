@@ -434,10 +434,11 @@ impl Access {
         u64::from(secs) * 1000
     }
 
-    /// Time since the last access in 256ths of a second, across the wrap: what LRU eviction ranks keys by. Redis ranks
-    /// them by whole seconds, so a cache that turns its keys over in about
-    /// a second (a busy one) sees nearly all of them as idle 0 or 1 s, and
-    /// picks among them at random.
+    /// Time since the last access in 256ths of a second, across the wrap:
+    /// what LRU eviction ranks keys by. Redis ranks them by whole seconds,
+    /// so a cache that turns its keys over in about a second (a busy one)
+    /// sees nearly all of them as idle 0 or 1 s, and picks among them at
+    /// random.
     ///
     /// An access stamped by another event loop just after `now_ms` was read
     /// is idle 0, not almost a whole wrap (which would make the key
