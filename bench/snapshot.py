@@ -8,11 +8,14 @@ sets) are measured for:
 - BGSAVE: wall time from BGSAVE to `rdb_bgsave_in_progress:0`.
 - Loading that file at start-up: "DB loaded from disk: X seconds".
 - A write load (`redis-benchmark -t set -r <keys> -P 16`) alone, then
-  with a BGSAVE started as it runs: its throughput with the snapshot over
-  without, the peak memory growth during the snapshot (reddish: the
-  process's RSS; redis-server: the parent's RSS plus the fork child's
-  private dirty pages, its copy-on-write), and the longest reply a probe
-  client waited for (a GET every millisecond) while the snapshot ran.
+  (four times as long) with a BGSAVE started as it runs: the load's
+  throughput during the snapshot over its throughput in the second before
+  and the second after (both from the server's `total_commands_processed`,
+  so the ramp-up and the rest of the run do not dilute it), the peak
+  memory growth during the snapshot (reddish: the process's RSS;
+  redis-server: the parent's RSS plus the fork child's private dirty pages,
+  its copy-on-write), and the longest reply a probe client waited for (a
+  GET every millisecond) while the snapshot ran.
 
 Ratios are reddish / redis-server for times and memory (below 1 = reddish
 better), throughput ratios are each server's own (with / without).
@@ -172,9 +175,23 @@ def benchmark(port, keys, n):
     return float(re.findall(r"([\d.]+) requests per second", out)[-1])
 
 
+def processed(conn):
+    text = conn.cmd("INFO", "stats").decode()
+    return int(re.search(r"^total_commands_processed:(\d+)", text, re.M).group(1))
+
+
+def rate(conn, seconds):
+    """Commands a second the server runs over the next `seconds`."""
+    c, t = processed(conn), time.perf_counter()
+    time.sleep(seconds)
+    return (processed(conn) - c) / (time.perf_counter() - t)
+
+
 def under_load(server, keys, n):
-    """Throughput of the write load with a BGSAVE (BGREWRITEAOF) started a moment after it,
-    the peak memory growth meanwhile and the probe's longest wait."""
+    """The write load with a BGSAVE (BGREWRITEAOF) started as it runs: its
+    throughput over the whole run and, from the server's command counter,
+    during the snapshot against the second before and after it; the peak
+    memory growth meanwhile and the probe's longest wait."""
     pid = server.proc.pid
     base = rss_bytes(pid)
     result = {}
@@ -183,6 +200,8 @@ def under_load(server, keys, n):
     time.sleep(0.3)
     probe = Conn(server.port)
     watcher = Conn(server.port)
+    before = rate(watcher, 1.0)
+    started, count = time.perf_counter(), processed(watcher)
     server.conn.cmd(server.snapshot.command)
     peak, worst = 0, 0.0
     deadline = time.time() + 600
@@ -196,8 +215,12 @@ def under_load(server, keys, n):
         if f"{server.snapshot.progress}:0" in text:
             break
         time.sleep(0.001)
+    during = (processed(watcher) - count) / (time.perf_counter() - started)
+    after = rate(watcher, 1.0)
+    if not bench.is_alive():
+        raise SystemExit(f"{server.name}: the write load ended before the second after the snapshot")
     bench.join()
-    return result["rps"], peak, worst
+    return result["rps"], (before, during, after), peak, worst
 
 
 def main():
@@ -233,7 +256,8 @@ def main():
         for s in [] if args.no_write_load else servers:
             r = rows[s.name]
             r["rps_alone"] = benchmark(s.port, args.keys, n)
-            r["rps_snapshot"], r["growth"], r["worst"] = under_load(s, args.keys, n)
+            r["rps_snapshot"], r["during"], r["growth"], r["worst"] = under_load(
+                s, args.keys, 4 * n)
     finally:
         for s in servers:
             if s.proc:
@@ -253,8 +277,11 @@ def main():
         a, b = me[key] * scale, them[key] * scale
         print(f"{label + ' (' + unit + ')':44} {a:12.2f} {b:12.2f} {a / b if b else 0:7.2f}")
     for name, r in [] if args.no_write_load else rows.items():
-        print(f"{name}: SET -P16 {r['rps_alone']:.0f}/s alone, {r['rps_snapshot']:.0f}/s with "
-              f"{what}: {r['rps_snapshot'] / r['rps_alone']:.2f}x")
+        print(f"{name}: SET -P16 {r['rps_alone']:.0f}/s alone, {r['rps_snapshot']:.0f}/s over a run "
+              f"with {what}")
+        before, during, after = r["during"]
+        print(f"{'':8}commands/s in the second before {what} {before:.0f}, during it {during:.0f}, "
+              f"in the second after {after:.0f}: {2 * during / (before + after):.2f}x")
 
 
 if __name__ == "__main__":

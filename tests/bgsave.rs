@@ -128,15 +128,12 @@ fn the_file_is_the_dataset_at_the_cut_while_writes_go_on() {
     let _ = std::fs::remove_dir_all(&theirs_dir);
 }
 
-/// Without a key delay the shards are walked in bucket order, by several
-/// threads on a machine with more than one core, a thousand keys at a
-/// time; keys created meanwhile make the tables grow under the walker,
-/// which must then start its shard over without copying a key twice or
-/// missing one: the file still loads (no duplicate key) to the dataset at
-/// the cut. (hashbrown's doubling leaves most keys not walked yet past the
-/// walker's place, so a walker that did not start over would mostly get
-/// away with it here; it would miss keys displaced by probing or moved by
-/// a rehash in place.)
+/// Without a key delay the shards are walked by several threads on a
+/// machine with more than one core, a thousand keys at a time; keys
+/// created meanwhile make the tables grow and land in the shards' arenas
+/// ahead of the walker, which must skip them (they were not there at the
+/// cut) without missing a key or copying one twice: the file still loads
+/// (no duplicate key) to the dataset at the cut.
 #[test]
 fn tables_growing_under_the_walker_change_nothing_in_the_file() {
     // About 1,720 keys a shard, walked in batches: a table of 2,048
@@ -155,9 +152,10 @@ fn tables_growing_under_the_walker_change_nothing_in_the_file() {
 }
 
 /// Deleting most keys while the walker goes through the shards (slowed by
-/// `rdb-key-save-delay`, one key at a time) moves slots within each shard's
-/// arena and shrinks its table under a tenth full: the walker starts the
-/// shard over, and the file is still the dataset at the cut.
+/// `rdb-key-save-delay`, one key at a time) moves the last slots of each
+/// shard's arena into the holes, behind the walker's place too, and
+/// shrinks its table under a tenth full: the file is still the dataset at
+/// the cut.
 #[test]
 fn tables_shrinking_under_the_walker_change_nothing_in_the_file() {
     // 100k keys, about 390 a shard in 512 buckets; 95% go.

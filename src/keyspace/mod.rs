@@ -384,7 +384,6 @@ impl Keyspace {
         self.snapshot_of(db, shard).map(|snapshot| shard::Pending {
             snapshot,
             db,
-            shard,
             flag: &self.tables(db).pending[shard],
         })
     }
@@ -1692,5 +1691,62 @@ mod tests {
             assert!(matches!(walker.join().expect("walker"), Ok(true)));
         });
         assert_eq!(encoded.load(Ordering::Relaxed), keys.len());
+    }
+
+    /// A key marked by an aborted snapshot, and untouched since, is copied
+    /// by every later snapshot, however many were aborted in between: marks
+    /// are given out in turn, and the 128th snapshot's would be the first
+    /// one's again.
+    #[test]
+    fn keys_marked_by_aborted_snapshots_are_copied_by_later_ones() {
+        /// Each key copied, on a line.
+        struct KeyNames;
+        impl snapshot::Encoder for KeyNames {
+            fn database(&self, _: &mut Vec<u8>, _: usize, _: usize, _: usize) {}
+            fn key(&self, out: &mut Vec<u8>, key: &[u8], _: EntryRef<'_>) {
+                out.extend_from_slice(key);
+                out.push(b'\n');
+            }
+        }
+        let keyspace = Keyspace::new(1);
+        let clock = CommandClock::default();
+        let value = || Value::String(StringValue::from_bytes(Bytes::from_static(b"v")));
+        let whole = || {
+            let mut all = LockSet::new();
+            all.add_all(&keyspace);
+            keyspace.lock(all)
+        };
+        {
+            let mut guard = whole();
+            guard.db(0, &clock).set(b"stale", value(), None);
+            guard.db(0, &clock).set(b"other", value(), None);
+        }
+        for round in 0..300 {
+            let mut guard = whole();
+            let snapshot = keyspace
+                .start_snapshot(&mut guard, Box::new(KeyNames))
+                .expect("none running");
+            if round == 0 {
+                // Its pre-image is copied, and it gets this snapshot's mark.
+                guard.db(0, &clock).set(b"stale", value(), None);
+            }
+            if round != 127 && round != 299 {
+                keyspace.abort_snapshot(&guard);
+                continue;
+            }
+            drop(guard);
+            let mut out = Vec::new();
+            let walked = keyspace.walk_snapshot(&snapshot, |bytes| {
+                out.extend_from_slice(bytes);
+                Ok(())
+            });
+            assert!(matches!(walked, Ok(true)), "round {round}");
+            let mut names: Vec<&[u8]> = out
+                .split(|&b| b == b'\n')
+                .filter(|n| !n.is_empty())
+                .collect();
+            names.sort();
+            assert_eq!(names, [&b"other"[..], b"stale"], "round {round}");
+        }
     }
 }

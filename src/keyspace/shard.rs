@@ -91,6 +91,11 @@ impl Slots {
         &self.chunks[id / CHUNK][id % CHUNK]
     }
 
+    fn get_mut(&mut self, id: u32) -> &mut Slot {
+        let id = id as usize;
+        &mut self.chunks[id / CHUNK][id % CHUNK]
+    }
+
     /// Slot `id` as an entry, its expiry looked up only if it has one.
     fn entry(&self, id: u32) -> EntryRef<'_> {
         let slot = self.get(id);
@@ -109,8 +114,9 @@ impl Slots {
         }
     }
 
-    /// Adds `key` with `entry` after the last slot, returning its number.
-    fn push(&mut self, key: &[u8], entry: Entry) -> u32 {
+    /// Adds `key` with `entry` after the last slot, with snapshot mark
+    /// `mark`, returning its number.
+    fn push(&mut self, key: &[u8], entry: Entry, mark: u8) -> u32 {
         if self.chunks.last().is_none_or(|chunk| chunk.len() == CHUNK) {
             self.chunks.push(Vec::with_capacity(CHUNK_STEPS[0]));
         }
@@ -121,7 +127,8 @@ impl Slots {
         grow_by_steps(last, last.len() + 1);
         let id = u32::try_from(full + last.len()).expect("a shard holds fewer than 2^32 keys");
         let (value, mut access, expires_at) = entry.into_parts();
-        access.volatile = self.expiries.set(id, expires_at);
+        access.set_volatile(self.expiries.set(id, expires_at));
+        access.set_snapshot_mark(mark);
         last.push(Slot {
             key: Key::from(key),
             value,
@@ -130,13 +137,15 @@ impl Slots {
         id
     }
 
-    /// Puts `entry` in slot `id`, returning the entry it held.
-    fn replace(&mut self, id: u32, entry: Entry) -> Entry {
+    /// Puts `entry` in slot `id`, with snapshot mark `mark`, returning the
+    /// entry it held.
+    fn replace(&mut self, id: u32, entry: Entry, mark: u8) -> Entry {
         let (value, mut access, expires_at) = entry.into_parts();
         let Slots { chunks, expiries } = self;
         let slot = &mut chunks[id as usize / CHUNK][id as usize % CHUNK];
         let old_expiry = expiries.take(id, &slot.access);
-        access.volatile = expiries.set(id, expires_at);
+        access.set_volatile(expiries.set(id, expires_at));
+        access.set_snapshot_mark(mark);
         let old_value = std::mem::replace(&mut slot.value, value);
         let old_access = std::mem::replace(&mut slot.access, access);
         Entry::from_parts(old_value, old_access, old_expiry)
@@ -172,7 +181,7 @@ impl Slots {
             .get_mut(id as usize / CHUNK)
             .and_then(|chunk| chunk.get_mut(id as usize % CHUNK))
         {
-            Some(slot) => (std::mem::replace(slot, last), slot.access.volatile),
+            Some(slot) => (std::mem::replace(slot, last), slot.access.volatile()),
             // `id` was the last slot.
             None => (last, false),
         };
@@ -250,7 +259,7 @@ const NO_TIME: u64 = u64::MAX;
 impl Expiries {
     /// The expiry time of slot `id`, whose record is `access`.
     fn get(&self, id: u32, access: &Access) -> Option<u64> {
-        if !access.volatile {
+        if !access.volatile() {
             return None;
         }
         let (chunk, at) = (id as usize / CHUNK, id as usize % CHUNK);
@@ -284,7 +293,7 @@ impl Expiries {
 
     /// Takes out the expiry time of slot `id`, whose record is `access`.
     fn take(&mut self, id: u32, access: &Access) -> Option<u64> {
-        if !access.volatile {
+        if !access.volatile() {
             return None;
         }
         let time = self.remove(id);
@@ -362,7 +371,8 @@ impl<'a> EntryMut<'a> {
     /// Sets or clears the TTL, returning the previous one.
     pub(crate) fn set_expires_at(&mut self, expires_at: Option<u64>) -> Option<u64> {
         let old = self.expiries.take(self.id, self.access);
-        self.access.volatile = self.expiries.set(self.id, expires_at);
+        self.access
+            .set_volatile(self.expiries.set(self.id, expires_at));
         old
     }
 
@@ -633,9 +643,48 @@ pub(crate) struct Shard<'a> {
 pub(crate) struct Pending<'a> {
     pub(crate) snapshot: Arc<Snapshot>,
     pub(crate) db: usize,
-    pub(crate) shard: usize,
     /// The shard's pending flag, cleared when the shard is copied whole.
     pub(crate) flag: &'a AtomicBool,
+}
+
+impl Pending<'_> {
+    /// Copies slot `id` into the snapshot's pre-images, unless the snapshot
+    /// copied it already: unmarked, it is as it was at the cut.
+    fn preserve(&self, slots: &mut Slots, id: u32) {
+        if slots.get(id).access.snapshot_mark() != self.snapshot.mark {
+            let copied = self.snapshot.with_preimages(self.db, |out| {
+                copy_slots(&self.snapshot, slots, id, 1, None, out)
+            });
+            self.snapshot.copied(copied.1);
+        }
+    }
+}
+
+/// Copies into `out` the slots from `from` on that `snapshot` has not
+/// copied yet, and marks them, until it has copied `limit` or (once it
+/// copied one) `wanted` is raised. Returns the slot it stopped at (None
+/// at the end) and how many it copied.
+fn copy_slots(
+    snapshot: &Snapshot,
+    slots: &mut Slots,
+    from: u32,
+    limit: usize,
+    wanted: Option<&AtomicBool>,
+    out: &mut Vec<u8>,
+) -> (Option<u32>, u64) {
+    let mut copied = 0;
+    for id in from..slots.len() as u32 {
+        if copied == limit || (copied > 0 && wanted.is_some_and(|w| w.load(Ordering::Relaxed))) {
+            return (Some(id), copied as u64);
+        }
+        let slot = slots.get(id);
+        if slot.access.snapshot_mark() != snapshot.mark {
+            snapshot.encode(out, &slot.key, slots.entry(id));
+            slots.get_mut(id).access.set_snapshot_mark(snapshot.mark);
+            copied += 1;
+        }
+    }
+    (None, copied as u64)
 }
 
 impl<'a> Shard<'a> {
@@ -668,12 +717,17 @@ impl<'a> Shard<'a> {
         self.pending = pending;
     }
 
-    /// `key` is about to change: a pending snapshot gets its entry as it
-    /// is now (the cut's, since the key is not done yet), or learns that
-    /// the key did not exist. Free when no snapshot waits for this shard.
-    pub(crate) fn preserve(&self, hash: u64, key: &[u8]) {
-        if let Some(p) = &self.pending {
-            p.snapshot.preserve(p.db, p.shard, key, self.get(hash, key));
+    /// `key` is about to change: a pending snapshot that has not copied it
+    /// yet gets its entry as it is now (the cut's). Free when no snapshot
+    /// waits for this shard. A key that does not exist yet is marked as
+    /// copied when it is stored ([`Shard::insert`]).
+    pub(crate) fn preserve(&mut self, hash: u64, key: &[u8]) {
+        let Some(p) = &self.pending else {
+            return;
+        };
+        let (index, slots) = self.table.parts_mut();
+        if let Some(&(id, _)) = index.get(hash, holds(slots, key)) {
+            p.preserve(slots, id);
         }
     }
 
@@ -681,27 +735,46 @@ impl<'a> Shard<'a> {
     /// snapshot copies what it has not yet, and is done with this shard.
     fn preserve_all(&mut self) {
         if let Some(p) = self.pending.take() {
-            p.snapshot.copy_rest(p.db, p.shard, self.iter(), None);
+            let slots = self.table.parts_mut().1;
+            let (_, copied) = p.snapshot.with_preimages(p.db, |out| {
+                copy_slots(&p.snapshot, slots, 0, usize::MAX, None, out)
+            });
+            p.snapshot.copied(copied);
             p.flag.store(false, Ordering::Relaxed);
         }
     }
 
-    /// Room for `additional` more keys is about to be made: if the table
-    /// must grow or rehash for it, its entries move to other buckets, and a
-    /// pending snapshot's walker, which goes through the buckets in order,
-    /// must start over (skipping what it copied).
-    fn may_move(&self, additional: usize) {
-        let index = &self.table.index;
-        if index.capacity() - index.len() < additional {
-            self.moved();
-        }
+    /// For the pending snapshot's walker: copies into `out` the slots from
+    /// `from` on, in arena order, that the snapshot has not copied yet, and
+    /// marks them, until it has copied `limit` or (once it copied one)
+    /// `wanted` is raised. Returns the slot to go on from, None at the end.
+    /// A slot not copied yet never moves ([`Shard::take_slot`] copies one
+    /// first) and keys stored after the cut are marked, so a walk resumed
+    /// there, whatever happened meanwhile, copies every key of the cut once.
+    pub(crate) fn copy_unmarked(
+        &mut self,
+        from: u32,
+        limit: usize,
+        wanted: &AtomicBool,
+        out: &mut Vec<u8>,
+    ) -> Option<u32> {
+        let p = self.pending.as_ref()?;
+        let slots = self.table.parts_mut().1;
+        let (next, copied) = copy_slots(&p.snapshot, slots, from, limit, Some(wanted), out);
+        p.snapshot.copied(copied);
+        next
     }
 
-    /// The table's entries moved to other buckets (see [`Shard::may_move`]).
-    fn moved(&self) {
-        if let Some(p) = &self.pending {
-            p.snapshot.moved(p.db, p.shard);
-        }
+    /// Forgets every slot's snapshot mark (see `Keyspace::next_snapshot_mark`).
+    pub(crate) fn clear_snapshot_marks(&mut self) {
+        let slots = self.table.parts_mut().1;
+        (slots.chunks.iter_mut().flatten()).for_each(|slot| slot.access.set_snapshot_mark(0));
+    }
+
+    /// The snapshot mark of a key stored now: the pending snapshot's (it
+    /// preserved what the key held, if anything), else none.
+    fn mark(&self) -> u8 {
+        self.pending.as_ref().map_or(0, |p| p.snapshot.mark)
     }
 
     fn count(&self, delta: i64) {
@@ -724,7 +797,7 @@ impl<'a> Shard<'a> {
     pub(crate) fn insert(&mut self, hash: u64, key: &[u8], entry: Entry) -> Option<Entry> {
         self.preserve(hash, key);
         self.purge_tombstones();
-        self.may_move(1);
+        let mark = self.mark();
         let (hasher, hint) = (self.hasher(), self.hint());
         let (index, slots) = self.table.parts_mut();
         // One probe finds the key or the place for it (a new key in a big
@@ -739,10 +812,10 @@ impl<'a> Shard<'a> {
                 // SAFETY: the bucket was just found in this table, which we
                 // hold write-locked and borrow here.
                 let id = unsafe { bucket.as_ref().0 };
-                Some(slots.replace(id, entry))
+                Some(slots.replace(id, entry, mark))
             }
             Err(place) => {
-                let id = slots.push(key, entry);
+                let id = slots.push(key, entry, mark);
                 // SAFETY: `place` comes from `find_or_find_insert_slot` just
                 // above, and the table has not changed since.
                 unsafe { index.insert_in_slot(hash, place, (id, SharedValue::new(()))) };
@@ -771,7 +844,6 @@ impl<'a> Shard<'a> {
         if buckets < SHRINK_MIN_BUCKETS || index.capacity() > len || len * 8 > room * 7 {
             return;
         }
-        self.moved();
         let (hasher, hint) = (self.hasher(), self.hint());
         let (index, slots) = self.table.parts_mut();
         let old = std::mem::replace(index, Index::with_capacity(room));
@@ -786,7 +858,6 @@ impl<'a> Shard<'a> {
 
     /// Room for `additional` more keys without growing.
     pub(crate) fn reserve(&mut self, additional: usize) {
-        self.may_move(additional);
         let (hasher, hint) = (self.hasher(), self.hint());
         let (index, slots) = self.table.parts_mut();
         let buckets = index.buckets();
@@ -808,11 +879,16 @@ impl<'a> Shard<'a> {
 
     /// Takes slot `id`, whose bucket is gone, out of the arena: the last
     /// slot moves into its place, and the bucket naming it is renumbered.
-    /// Moves no bucket, so a walk of the table may go on.
+    /// Moves no bucket, so a walk of the table may go on. A pending
+    /// snapshot's walker may be past `id`: the last slot is copied before
+    /// it moves there, if it was not yet.
     fn take_slot(&mut self, id: u32) -> (Key, Entry) {
         let hasher = self.hasher();
         let (index, slots) = self.table.parts_mut();
         if let Some(last) = slots.last().filter(|&last| last != id) {
+            if let Some(p) = &self.pending {
+                p.preserve(slots, last);
+            }
             let hash = hasher.hash_one(&*slots.get(last).key);
             let bucket = index.find(hash, |&(n, _)| n == last);
             debug_assert!(bucket.is_some(), "every slot has its bucket");
@@ -825,14 +901,12 @@ impl<'a> Shard<'a> {
         slots.swap_remove(id)
     }
 
-    /// Shrinks a table less than a tenth full to fit its keys (a pending
-    /// snapshot's walker starts over, as when it grows).
+    /// Shrinks a table less than a tenth full to fit its keys.
     fn shrink_if_sparse(&mut self) {
         let buckets = self.table.index.buckets();
         if buckets < SHRINK_MIN_BUCKETS || self.table.index.len() * 10 >= buckets {
             return;
         }
-        self.moved();
         let (hasher, hint) = (self.hasher(), self.hint());
         let (index, slots) = self.table.parts_mut();
         index.shrink_to(0, rehash(slots, hasher));
@@ -916,12 +990,11 @@ impl<'a> Shard<'a> {
         // SAFETY: `bucket` was just found in this table, which we hold
         // write-locked, so it is a live bucket; it is removed at most once.
         let id = unsafe { bucket.as_ref().0 };
-        let entry = slots.entry(id);
-        if !expired(entry) {
+        if !expired(slots.entry(id)) {
             return Lookup::Live(self.table.parts_mut().1.entry_mut(id));
         }
         if let Some(p) = &self.pending {
-            p.snapshot.preserve(p.db, p.shard, key, Some(entry));
+            p.preserve(self.table.parts_mut().1, id);
         }
         // SAFETY: as above; nothing changed the table since `find`.
         unsafe { self.table.index.remove(bucket) };
@@ -964,12 +1037,11 @@ impl<'a> Shard<'a> {
         let hasher = self.hasher();
         let mut removed = Vec::with_capacity(doomed.len());
         for id in doomed {
+            if let Some(p) = &self.pending {
+                p.preserve(self.table.parts_mut().1, id);
+            }
             let (index, slots) = self.table.parts();
             let key = &slots.get(id).key;
-            if let Some(p) = &self.pending {
-                p.snapshot
-                    .preserve(p.db, p.shard, key, Some(slots.entry(id)));
-            }
             let bucket = index.find(hasher.hash_one(&**key), |&(n, _)| n == id);
             debug_assert!(bucket.is_some(), "every slot has its bucket");
             if let Some(bucket) = bucket {

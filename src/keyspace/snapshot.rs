@@ -5,24 +5,34 @@
 //! at the price of copying every page a write touches. We cut instead.
 //! With every shard locked, each shard of a non-empty database is marked
 //! pending (the cut). A walker then copies the shards out one after the
-//! other, each under its lock. A write to a shard still pending first
-//! copies the old entry of the key it changes (its pre-image) into the
-//! snapshot and remembers the key as done, so the walker skips it; a key
-//! created after the cut is remembered the same way, without a pre-image.
-//! The snapshot is therefore the dataset exactly as at the cut, while
-//! writes continue; what it costs in memory is the encoded pre-images of
-//! the keys written before the walker got to them, not copies of pages.
+//! other, each under its lock, going through its slots in arena order (in
+//! memory order, so the next slots are prefetched). Each key copied gets
+//! the snapshot's mark in its access record. A write to a shard still
+//! pending first copies the old entry of the key it changes (its
+//! pre-image) into the snapshot, unless the key has the mark, and marks
+//! it; a key created after the cut is marked without a pre-image. The
+//! walker skips marked keys. The snapshot is therefore the dataset exactly
+//! as at the cut, while writes continue; what it costs in memory is the
+//! encoded pre-images of the keys written before the walker got to them,
+//! not copies of pages. Marks cost no memory and no lookup: the walker
+//! kept a set of the keys it had copied, and hashing every key into it
+//! took a third of its time and most of a writer's extra work.
+//!
+//! Marks are 7 bits, given out in turn: a snapshot's mark differs from
+//! every key's as long as fewer than 127 snapshots in a row were aborted
+//! (a completed one leaves every key with its own mark or none), and the
+//! cut clears them all after 126 ([`Keyspace::next_snapshot_mark`]).
 //!
 //! The hooks are in [`super::shard::Shard`], the one place every change
 //! to a table goes through; the encoding (RDB, or AOF commands) is the
 //! [`Encoder`]'s. One snapshot runs at a time, as Redis runs one child.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 
-use super::{EntryRef, Guard, Key, KeyHasher, Keyspace, SHARDS_PER_DB};
+use super::{EntryRef, Guard, Keyspace, SHARDS_PER_DB};
 use crate::util::lock;
 
 /// How a snapshot encodes what it copies (an RDB file, an AOF base of
@@ -39,15 +49,13 @@ pub trait Encoder: Send + Sync {
 /// The walker hands the output on once this much is gathered.
 const CHUNK: usize = 64 * 1024;
 
-/// A shard of more than [`SMALL_SHARD`] keys is walked in batches of up to
-/// this many, its lock released between them. A writer waiting for the shard does
-/// not wait for the batch: the walker gives way after its current key.
+/// A shard is walked in batches of up to this many keys, its lock
+/// released between them. A writer waiting for the shard does not wait
+/// for the batch: the walker gives way after its current key.
 const BATCH: usize = 1024;
 
-/// A shard with at most this many keys is copied whole under one hold of
-/// its lock, without marking its keys done one by one (short enough not
-/// to keep a writer waiting).
-const SMALL_SHARD: usize = 64;
+/// The highest snapshot mark (7 bits; 0 is none).
+const MAX_MARK: u8 = 127;
 
 /// How long the walker, having given way, waits for the writer that asked
 /// to take the shard's lock before it takes it back anyway.
@@ -55,15 +63,17 @@ const GIVE_WAY: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// Snapshots started, and how long the last cut took: INFO's
 /// `total_forks` and `latest_fork_usec`, the fork-less counterparts of
-/// Redis's fork count and fork stall.
+/// Redis's fork count and fork stall. And the marks given out.
 #[derive(Default)]
 pub struct Counts {
     pub started: AtomicU64,
     pub last_cut_usec: AtomicU64,
+    /// The last snapshot's mark.
+    last_mark: AtomicU8,
+    /// Snapshots started since the last one completed (or since the marks
+    /// were cleared): the marks keys may carry besides that one's.
+    unfinished: AtomicU8,
 }
-
-/// The keys of a shard the walker must skip.
-type DoneKeys = HashSet<Key, KeyHasher>;
 
 /// One snapshot in progress.
 pub struct Snapshot {
@@ -71,14 +81,9 @@ pub struct Snapshot {
     /// Per database: keys and volatile keys at the cut (0 keys: not part
     /// of the snapshot, none of its shards pending).
     sizes: Vec<(usize, usize)>,
-    /// Per shard (`db * SHARDS_PER_DB + shard`): the keys the walker must
-    /// skip, already copied or created after the cut. Only touched under
-    /// that shard's lock; the mutex is there to make it shareable.
-    done: Box<[Mutex<DoneKeys>]>,
-    /// Per shard: its table grew or rehashed since the walker last held
-    /// it, so the walker's place in its buckets is lost (set by writers
-    /// under the shard's lock, read by the walker under it).
-    moved: Box<[AtomicBool]>,
+    /// The mark of the keys this snapshot copied or that were stored after
+    /// its cut (1..=[`MAX_MARK`]).
+    pub(super) mark: u8,
     /// Per database: pre-images written by writers, for the walker to
     /// hand on within that database's part.
     preimages: Box<[Mutex<Vec<u8>>]>,
@@ -102,122 +107,27 @@ impl Snapshot {
     }
 
     /// Encodes pre-images into `db`'s buffer, counting their bytes.
-    fn with_preimages(&self, db: usize, f: impl FnOnce(&mut Vec<u8>)) {
+    pub(super) fn with_preimages<T>(&self, db: usize, f: impl FnOnce(&mut Vec<u8>) -> T) -> T {
         let mut buf = lock(&self.preimages[db]);
         let before = buf.len();
-        f(&mut buf);
+        let result = f(&mut buf);
         let grown = buf.len().saturating_sub(before) as u64;
         self.preimage_bytes.fetch_add(grown, Ordering::Relaxed);
+        result
     }
 
-    fn done(&self, db: usize, shard: usize) -> MutexGuard<'_, DoneKeys> {
-        lock(&self.done[db * SHARDS_PER_DB + shard])
-    }
-
-    /// A writer is about to change `key` of shard (`db`, `shard`), which
-    /// is pending: its entry as at the cut (`old`, None if it did not
-    /// exist) goes to the pre-images, unless the key is done already.
-    pub(super) fn preserve(&self, db: usize, shard: usize, key: &[u8], old: Option<EntryRef<'_>>) {
-        self.copy_key(db, shard, key, old, None);
-    }
-
-    /// Copies `key`'s entry as at the cut (if it existed and is not done
-    /// yet) into `out`, or into the pre-images when a writer does it, and
-    /// marks the key done.
-    fn copy_key(
-        &self,
-        db: usize,
-        shard: usize,
-        key: &[u8],
-        old: Option<EntryRef<'_>>,
-        out: Option<&mut Vec<u8>>,
-    ) {
-        if self.aborted() {
-            return;
-        }
-        let mut done = self.done(db, shard);
-        if done.contains(key) {
-            return;
-        }
-        done.insert(Key::from(key));
-        if let Some(entry) = old {
-            match out {
-                Some(out) => self.encoder.key(out, key, entry),
-                None => self.with_preimages(db, |out| self.encoder.key(out, key, entry)),
-            }
-            self.keys_done.fetch_add(1, Ordering::Relaxed);
+    /// Encodes `key` as it was at the cut.
+    pub(super) fn encode(&self, out: &mut Vec<u8>, key: &[u8], entry: EntryRef<'_>) {
+        if !self.aborted() {
+            self.encoder.key(out, key, entry);
         }
     }
 
-    /// The table of shard (`db`, `shard`) is about to grow or rehash.
-    pub(super) fn moved(&self, db: usize, shard: usize) {
-        self.moved[db * SHARDS_PER_DB + shard].store(true, Ordering::Relaxed);
-    }
-
-    /// Whether the shard's table moved its entries since the last call.
-    fn take_moved(&self, db: usize, shard: usize) -> bool {
-        self.moved[db * SHARDS_PER_DB + shard].swap(false, Ordering::Relaxed)
-    }
-
-    /// The walker's step: copies `entries` (bucket, key, entry) not done yet
-    /// into `out` and marks them done, up to `limit` of them, or fewer once
-    /// another thread asks for the shard (`wanted`). Returns the bucket it
-    /// stopped before, None if it went through them all.
-    fn copy_batch<'e>(
-        &self,
-        db: usize,
-        shard: usize,
-        entries: impl Iterator<Item = (usize, &'e Key, EntryRef<'e>)>,
-        limit: usize,
-        wanted: &AtomicBool,
-        out: &mut Vec<u8>,
-    ) -> Option<usize> {
-        let mut done = self.done(db, shard);
-        let mut copied = 0;
-        let mut stopped = None;
-        for (bucket, key, entry) in entries {
-            if copied == limit || (copied > 0 && wanted.load(Ordering::Relaxed)) {
-                stopped = Some(bucket);
-                break;
-            }
-            if done.insert(key.clone()) {
-                self.encoder.key(out, key, entry);
-                copied += 1;
-            }
+    /// Counts keys copied (INFO `current_save_keys_processed`).
+    pub(super) fn copied(&self, keys: u64) {
+        if keys > 0 {
+            self.keys_done.fetch_add(keys, Ordering::Relaxed);
         }
-        self.keys_done.fetch_add(copied as u64, Ordering::Relaxed);
-        stopped
-    }
-
-    /// Copies every entry of a pending shard not copied yet into `out`, or
-    /// into the pre-images when a writer does it (FLUSHDB, SWAPDB), and
-    /// forgets the shard's done keys.
-    pub(super) fn copy_rest<'e>(
-        &self,
-        db: usize,
-        shard: usize,
-        entries: impl Iterator<Item = (&'e Key, EntryRef<'e>)>,
-        out: Option<&mut Vec<u8>>,
-    ) {
-        if self.aborted() {
-            return;
-        }
-        let mut done = self.done(db, shard);
-        let mut copied = 0;
-        let copy = |out: &mut Vec<u8>| {
-            for (key, entry) in entries {
-                if !done.contains(&**key) {
-                    self.encoder.key(out, key, entry);
-                    copied += 1;
-                }
-            }
-        };
-        match out {
-            Some(out) => copy(out),
-            None => self.with_preimages(db, copy),
-        }
-        self.keys_done.fetch_add(copied, Ordering::Relaxed);
-        *done = DoneKeys::default();
     }
 }
 
@@ -424,13 +334,11 @@ impl Keyspace {
                 (keys, volatile.min(keys))
             })
             .collect();
-        let shards = self.dbs.len() * SHARDS_PER_DB;
         let snapshot = Arc::new(Snapshot {
             encoder,
             keys_total: sizes.iter().map(|(keys, _)| *keys as u64).sum(),
             sizes,
-            done: (0..shards).map(|_| Mutex::default()).collect(),
-            moved: (0..shards).map(|_| AtomicBool::new(false)).collect(),
+            mark: self.next_snapshot_mark(guard),
             preimages: (0..self.dbs.len()).map(|_| Mutex::default()).collect(),
             aborted: AtomicBool::new(false),
             keys_done: AtomicU64::new(0),
@@ -456,6 +364,26 @@ impl Keyspace {
         let usec = started.elapsed().as_micros() as u64;
         self.snapshots.last_cut_usec.store(usec, Ordering::Relaxed);
         Some(snapshot)
+    }
+
+    /// The mark of a snapshot starting now (`guard` holds every shard):
+    /// the one after the last. Keys carry the last completed snapshot's
+    /// mark (or none) and those of the snapshots aborted since; after 126
+    /// aborted in a row the next mark could be one of theirs, so every
+    /// key's is cleared first, a pass over the keys under the cut's locks
+    /// that only that many failures in a row ask for.
+    fn next_snapshot_mark(&self, guard: &mut Guard<'_>) -> u8 {
+        let counts = &self.snapshots;
+        if counts.unfinished.load(Ordering::Relaxed) >= MAX_MARK - 1 {
+            for (_, locked) in guard.shards.iter_mut() {
+                locked.clear_snapshot_marks();
+            }
+            counts.unfinished.store(0, Ordering::Relaxed);
+        }
+        let mark = counts.last_mark.load(Ordering::Relaxed) % MAX_MARK + 1;
+        counts.last_mark.store(mark, Ordering::Relaxed);
+        counts.unfinished.fetch_add(1, Ordering::Relaxed);
+        mark
     }
 
     /// Stops the running snapshot (Redis's `killRDBChild`): `guard` holds
@@ -493,8 +421,11 @@ impl Keyspace {
         let mut slot = lock(&self.snapshot);
         if slot.as_ref().is_some_and(|s| std::ptr::eq(&**s, snapshot)) {
             *slot = None;
-            if result.is_err() {
-                self.stop(snapshot);
+            match result {
+                // Every key has this snapshot's mark, or none.
+                Ok(true) => self.snapshots.unfinished.store(0, Ordering::Relaxed),
+                Ok(false) => {}
+                Err(_) => self.stop(snapshot),
             }
         }
         result
@@ -597,11 +528,9 @@ impl Keyspace {
         }
     }
 
-    /// Copies one shard's keys not done yet into `out` and marks the shard
-    /// done; false if the snapshot was aborted. A big shard, or any shard
-    /// under a key delay, goes in batches in bucket order, unlocked in
-    /// between; the walk starts over (skipping the keys done) when the
-    /// table moved its entries meanwhile.
+    /// Copies one shard's keys not copied yet into `out`, in batches
+    /// unlocked in between, and marks the shard done; false if the snapshot
+    /// was aborted.
     fn walk_shard(&self, snapshot: &Snapshot, db: usize, shard: usize, out: &mut Vec<u8>) -> bool {
         let tables = self.tables(db);
         let (pending, wanted) = (&tables.pending[shard], &tables.wanted[shard]);
@@ -610,53 +539,32 @@ impl Keyspace {
         } else {
             1
         };
-        let mut from = Some(0);
+        let mut from = 0;
         loop {
-            {
-                let locked = self.write_shard(db, shard);
+            let next = {
+                let mut locked = self.write_shard(db, shard);
                 if snapshot.aborted() {
                     return false;
                 }
-                // Done already, or copied whole by a writer (FLUSHDB, SWAPDB).
+                // Copied whole by a writer (FLUSHDB, SWAPDB).
                 if !pending.load(Ordering::Relaxed) {
                     return true;
                 }
-                if snapshot.take_moved(db, shard) {
-                    from = Some(0);
-                }
-                match from {
-                    Some(0) if locked.len() <= SMALL_SHARD && step == BATCH => {
-                        snapshot.copy_rest(db, shard, locked.iter(), Some(out));
-                        from = None;
-                    }
-                    Some(bucket) => {
-                        if bucket == 0 {
-                            // Every key will be marked done: room for them all.
-                            let mut done = snapshot.done(db, shard);
-                            let more = locked.len().saturating_sub(done.len());
-                            done.reserve(more);
-                        }
-                        let entries = locked.entries_in(bucket..locked.buckets());
-                        from = snapshot.copy_batch(db, shard, entries, step, wanted, out);
-                    }
-                    None => {}
-                }
-                if from.is_none() {
-                    // Whatever is left was created after the cut, or copied
-                    // already.
-                    snapshot.copy_rest(db, shard, std::iter::empty(), Some(out));
+                let next = locked.copy_unmarked(from, step, wanted, out);
+                if next.is_none() {
                     pending.store(false, Ordering::Relaxed);
                 }
-            }
-            if from.is_none() {
-                // After the shard's last key too: Redis's child sleeps after
-                // every key, so a BGSAVE of one key is still running.
-                self.save_delay(snapshot);
+                next
+            };
+            // After the shard's last key too: Redis's child sleeps after
+            // every key, so a BGSAVE of one key is still running.
+            self.save_delay(snapshot);
+            let Some(next) = next else {
                 return true;
-            }
+            };
+            from = next;
             out.append(&mut lock(&snapshot.preimages[db]));
             Self::give_way(wanted);
-            self.save_delay(snapshot);
         }
     }
 }

@@ -260,7 +260,7 @@ impl Entry {
 
     /// An entry put together from what a shard keeps of it.
     pub(super) fn from_parts(value: Value, mut access: Access, expires_at: Option<u64>) -> Entry {
-        access.volatile = false;
+        access.slot = 0;
         Entry {
             value,
             expires_at: expires_at.unwrap_or(NO_EXPIRY),
@@ -352,7 +352,7 @@ pub enum AccessMode {
 /// (8 bytes either way); the LFU half is updated only under an LFU policy,
 /// so after switching to one its data is stale until keys are used again,
 /// as in Redis, and the LRU half always (see [`Access::touch`]). Its last
-/// byte is the slot's "has a TTL" flag.
+/// byte is the shard's, for the slot (see [`Access::slot`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Access {
     /// The LRU clock of the last access: Redis's 24 bits of seconds, then
@@ -362,11 +362,19 @@ pub struct Access {
     lfu_minutes: u16,
     /// Logarithmic access counter, 0..=255.
     lfu_counter: u8,
-    /// In a shard's slot, whether the shard's table of expiry times holds
-    /// the key's: a key without a TTL never looks there. Kept in what was
-    /// this record's padding byte; false outside a slot.
-    pub(super) volatile: bool,
+    /// What the shard keeps of the slot, in what was this record's padding
+    /// byte ([`SLOT_VOLATILE`], [`SLOT_MARK`]); 0 outside a slot.
+    slot: u8,
 }
+
+/// [`Access::slot`]'s flag: the shard's table of expiry times holds the
+/// key's. A key without a TTL never looks there.
+const SLOT_VOLATILE: u8 = 0x80;
+
+/// [`Access::slot`]'s other 7 bits: the mark of the last snapshot that
+/// copied the key, or that found it created after its cut (0: none). A
+/// running snapshot skips the keys with its own mark (see `snapshot.rs`).
+const SLOT_MARK: u8 = 0x7f;
 
 impl Access {
     /// A key just created (`createObject`): last access now, and the LFU
@@ -376,8 +384,27 @@ impl Access {
             lru: lru_ticks(now_ms),
             lfu_minutes: lfu_minutes(now_ms),
             lfu_counter: LFU_INIT_VAL,
-            volatile: false,
+            slot: 0,
         }
+    }
+
+    /// Whether the key has a TTL in its shard's table of expiry times.
+    pub(super) fn volatile(&self) -> bool {
+        self.slot & SLOT_VOLATILE != 0
+    }
+
+    pub(super) fn set_volatile(&mut self, volatile: bool) {
+        self.slot = (self.slot & SLOT_MARK) | if volatile { SLOT_VOLATILE } else { 0 };
+    }
+
+    /// The mark of the last snapshot that copied the key (0: none).
+    pub(super) fn snapshot_mark(&self) -> u8 {
+        self.slot & SLOT_MARK
+    }
+
+    pub(super) fn set_snapshot_mark(&mut self, mark: u8) {
+        debug_assert!(mark <= SLOT_MARK);
+        self.slot = (self.slot & SLOT_VOLATILE) | mark;
     }
 
     /// A key looked up without `LOOKUP_NOTOUCH`: `val->lru = LRU_CLOCK()`
