@@ -432,6 +432,7 @@ async fn run(server: &Server, client: &mut Client, socket: &mut Transport) -> st
             );
             return Ok(Ran::Closed);
         }
+        let mut ran = 0;
         let closing = run_buffered(
             server,
             client,
@@ -440,6 +441,7 @@ async fn run(server: &Server, client: &mut Client, socket: &mut Transport) -> st
             &mut input,
             &mut output,
             socket,
+            &mut ran,
         )
         .await?;
         if handle.is_killed() {
@@ -462,6 +464,18 @@ async fn run(server: &Server, client: &mut Client, socket: &mut Transport) -> st
             // What the socket does not take now stays buffered: the client
             // may be writing a long pipeline before it reads any reply, and
             // its requests are read and run meanwhile, as Redis does.
+            if ran > 1 {
+                // A pipeline's replies go out after the other ready clients
+                // ran theirs, as Redis writes every client's replies at the
+                // end of its event loop round: the clients then find
+                // several replies each time they wake. Written at once, a
+                // benchmark client of 50 pipelines woke twice as often as
+                // with Redis (`SET -P 16`: 65k context switches for 2M
+                // requests, Redis 34k), and each wake-up costs both sides
+                // kernel time (BENCHMARKS.md, session 17). A lone request
+                // is answered at once, for its latency.
+                tokio::task::yield_now().await;
+            }
             write_some(server, &handle, socket, &mut output).await?;
         }
         if output.is_empty() && output.capacity() > OUTPUT_KEPT {
@@ -641,8 +655,10 @@ fn release_if_empty(buf: &mut BytesMut) {
     }
 }
 
-/// Runs every complete request in `input`. Returns true when the connection
-/// must close after the replies are written (QUIT, protocol error).
+/// Runs every complete request in `input`, counting them in `ran`. Returns
+/// true when the connection must close after the replies are written
+/// (QUIT, protocol error).
+#[allow(clippy::too_many_arguments)]
 async fn run_buffered(
     server: &Server,
     client: &mut Client,
@@ -651,6 +667,7 @@ async fn run_buffered(
     input: &mut BytesMut,
     output: &mut BytesMut,
     socket: &mut Transport,
+    ran: &mut usize,
 ) -> std::io::Result<bool> {
     loop {
         let limits = Limits {
@@ -689,6 +706,7 @@ async fn run_buffered(
                 .await;
         }
         let mut reply = execute(server, client, &args);
+        *ran += 1;
         // The socket is read while the client waits: the arguments must
         // leave the read buffer.
         let blocked = client.block.pending.is_some().then(|| own_args(&args));
