@@ -651,13 +651,25 @@ impl Pending<'_> {
     /// Copies slot `id` into the snapshot's pre-images, unless the snapshot
     /// copied it already: unmarked, it is as it was at the cut.
     fn preserve(&self, slots: &mut Slots, id: u32) {
-        if slots.get(id).access.snapshot_mark() != self.snapshot.mark {
-            let copied = self.snapshot.with_preimages(self.db, |out| {
-                copy_slots(&self.snapshot, slots, id, 1, None, out)
-            });
-            self.snapshot.copied(copied.1);
+        if !marked(&self.snapshot, slots, id) {
+            let snapshot = &*self.snapshot;
+            snapshot.with_preimages(self.db, |out| copy_slot(snapshot, slots, id, out));
+            snapshot.copied(1);
         }
     }
+}
+
+/// Whether `snapshot` copied slot `id` already, or found it stored after
+/// its cut.
+fn marked(snapshot: &Snapshot, slots: &Slots, id: u32) -> bool {
+    slots.get(id).access.snapshot_mark() == snapshot.mark
+}
+
+/// Copies slot `id` into `out` for `snapshot`, and gives it the mark.
+fn copy_slot(snapshot: &Snapshot, slots: &mut Slots, id: u32, out: &mut Vec<u8>) {
+    let slot = slots.get(id);
+    snapshot.encode(out, &slot.key, slots.entry(id));
+    slots.get_mut(id).access.set_snapshot_mark(snapshot.mark);
 }
 
 /// Copies into `out` the slots from `from` on that `snapshot` has not
@@ -677,10 +689,8 @@ fn copy_slots(
         if copied == limit || (copied > 0 && wanted.is_some_and(|w| w.load(Ordering::Relaxed))) {
             return (Some(id), copied as u64);
         }
-        let slot = slots.get(id);
-        if slot.access.snapshot_mark() != snapshot.mark {
-            snapshot.encode(out, &slot.key, slots.entry(id));
-            slots.get_mut(id).access.set_snapshot_mark(snapshot.mark);
+        if !marked(snapshot, slots, id) {
+            copy_slot(snapshot, slots, id, out);
             copied += 1;
         }
     }
