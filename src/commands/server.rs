@@ -433,6 +433,24 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }) {
         ctx.server.clients.memory.set_limit(config);
     }
+    // Redis's `updateMaxmemory`: a limit under what is used now evicts at
+    // once (its `evicted` events reach subscribers without waiting for the
+    // next command); in a transaction holding locks, the next command does.
+    let max = config.maxmemory();
+    if max > 0
+        && pairs
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case(b"maxmemory"))
+        && ctx.guard().holds_no_shard()
+    {
+        let used = crate::alloc::used_memory()
+            .unwrap_or(0)
+            .saturating_sub(crate::evict::not_counted_for_evict(ctx.server));
+        if max < used {
+            tracing::warn!("WARNING: the new maxmemory value set via CONFIG SET ({max}) is smaller than the current memory usage ({used}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.");
+        }
+        crate::evict::perform_evictions(ctx.server);
+    }
     let names: Vec<&[u8]> = pairs.iter().map(|(name, _)| *name).collect();
     for warning in config.unenforced_warnings(Some(&names)) {
         tracing::warn!("{warning}");
