@@ -123,6 +123,13 @@ fn idle_clients_that_wait_for_pushes_still_get_them() {
     let parked_id = parked.cmd_str(&["CLIENT", "ID"]);
     let parked_id = parked_id.trim_start_matches(':').trim_end();
     std::thread::sleep(std::time::Duration::from_millis(3500));
+    // Neither holds a read buffer while it waits (Redis's cron frees an
+    // idle client's query buffer).
+    let list = admin.cmd_str(&["CLIENT", "LIST"]);
+    for cmd in ["cmd=subscribe ", "cmd=get "] {
+        let line = list.lines().find(|l| l.contains(cmd)).expect(cmd);
+        assert!(line.contains(" qbuf=0 qbuf-free=0 "), "{line}");
+    }
     assert_eq!(admin.cmd(&["PUBLISH", "ch", "hello"]), b":1\r\n");
     assert_eq!(
         subscriber.read_reply(),
