@@ -26,8 +26,6 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use bytes::Bytes;
-
 use crate::config::Config;
 
 /// Where an op goes (Redis's `PROPAGATE_AOF` / `PROPAGATE_REPL`): PUBLISH
@@ -60,20 +58,35 @@ impl Target {
     }
 }
 
-/// One command of the stream, in database `db`.
+/// One command of the stream, in database `db`, encoded as it is written
+/// (a RESP array of bulk strings) when the command runs: one allocation,
+/// where keeping its arguments took one per argument and another for their
+/// list, and the stream's readers only ever copy these bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Op {
     pub db: usize,
-    pub args: Vec<Bytes>,
+    pub command: Vec<u8>,
     pub target: Target,
 }
 
 impl Op {
-    pub fn new(db: usize, args: Vec<Bytes>) -> Op {
+    /// The command `args` in database `db`, for every reader.
+    pub fn new<A: AsRef<[u8]>>(db: usize, args: &[A]) -> Op {
+        Op::with_target(db, args, Target::ALL)
+    }
+
+    pub fn with_target<A: AsRef<[u8]>>(db: usize, args: &[A], target: Target) -> Op {
+        let size = 16
+            + args
+                .iter()
+                .map(|arg| arg.as_ref().len() + 16)
+                .sum::<usize>();
+        let mut command = Vec::with_capacity(size);
+        write_command(&mut command, args);
         Op {
             db,
-            args,
-            target: Target::ALL,
+            command,
+            target,
         }
     }
 }
@@ -171,10 +184,7 @@ impl Propagation {
     /// `propagateDeletion`): UNLINK under `lazyfree-lazy-expire`, else DEL.
     pub fn expired_key(&self, db: usize, key: &[u8]) -> Op {
         let verb = deletion(self.config.lazyfree_lazy_expire());
-        Op::new(
-            db,
-            vec![Bytes::from_static(verb), Bytes::copy_from_slice(key)],
-        )
+        Op::new(db, &[verb, key])
     }
 
     /// Writes one unit to every sink. `wrap`: a unit of more than one op is
@@ -187,25 +197,24 @@ impl Propagation {
         let mut sinks = self.lock();
         // Room for the whole unit at once (headers, SELECT, MULTI/EXEC),
         // not a dozen reallocations as it grows.
-        let size: usize = ops
-            .iter()
-            .map(|op| 16 + op.args.iter().map(|arg| arg.len() + 16).sum::<usize>())
-            .sum();
+        let size: usize = ops.iter().map(|op| op.command.len() + 32).sum();
         let mut stream = Vec::with_capacity(size + 64);
         for attached in &mut sinks.list {
             stream.clear();
             let target = attached.sink.target();
             let mut selected = attached.selected;
             if transaction {
-                write_op(&mut stream, &mut selected, ops[0].db, &[b"MULTI"]);
+                select(&mut stream, &mut selected, ops[0].db);
+                write_command(&mut stream, &[b"MULTI"]);
             }
             for op in ops.iter().filter(|op| op.target.includes(target)) {
-                write_op(&mut stream, &mut selected, op.db, &op.args);
+                select(&mut stream, &mut selected, op.db);
+                stream.extend_from_slice(&op.command);
             }
             if transaction {
                 // In the last op's database, so no SELECT comes before EXEC.
-                let last = ops[ops.len() - 1].db;
-                write_op(&mut stream, &mut selected, last, &[b"EXEC"]);
+                select(&mut stream, &mut selected, ops[ops.len() - 1].db);
+                write_command(&mut stream, &[b"EXEC"]);
             }
             attached.selected = selected;
             attached.sink.append(&stream);
@@ -213,20 +222,13 @@ impl Propagation {
     }
 }
 
-/// Appends one command as a RESP array of bulk strings, preceded by a
-/// SELECT when `db` is not the one selected.
-fn write_op<A: AsRef<[u8]>>(
-    out: &mut Vec<u8>,
-    selected: &mut Option<usize>,
-    db: usize,
-    args: &[A],
-) {
+/// Appends a SELECT when `db` is not the one selected.
+fn select(out: &mut Vec<u8>, selected: &mut Option<usize>, db: usize) {
     if *selected != Some(db) {
         let index = db.to_string();
         write_command(out, &[b"SELECT".as_slice(), index.as_bytes()]);
         *selected = Some(db);
     }
-    write_command(out, args);
 }
 
 /// `*<n>\r\n` then `$<len>\r\n<arg>\r\n` per argument.
@@ -269,12 +271,7 @@ mod tests {
     use super::*;
 
     fn op(db: usize, args: &[&'static str]) -> Op {
-        Op::new(
-            db,
-            args.iter()
-                .map(|a| Bytes::from_static(a.as_bytes()))
-                .collect(),
-        )
+        Op::new(db, args)
     }
 
     #[test]

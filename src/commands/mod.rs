@@ -236,7 +236,7 @@ impl<'a, 'k> Ctx<'a, 'k> {
     /// itself (Redis's `alsoPropagate`: SPOP's SREMs).
     pub fn also_propagate(&mut self, args: impl FnOnce() -> Vec<Bytes>) {
         let db = self.client.db;
-        self.guard.propagate(|| Op::new(db, args()));
+        self.guard.propagate(|| Op::new(db, &args()));
     }
 
     /// The command itself is not propagated (its ops went out through
@@ -440,8 +440,10 @@ fn propagate(ctx: &mut Ctx, cmd: &Command, args: &[&[u8]], dirty: u64, asked: Ca
         }
     };
     let db = ctx.client.db;
-    let args = asked.rewrite.unwrap_or_else(|| argv(args));
-    ctx.guard.propagate(|| Op { db, args, target });
+    ctx.guard.propagate(|| match asked.rewrite {
+        Some(rewrite) => Op::with_target(db, &rewrite, target),
+        None => Op::with_target(db, args, target),
+    });
 }
 
 /// What a running script is allowed and has done (Redis's `scriptRunCtx`

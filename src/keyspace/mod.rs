@@ -1470,16 +1470,7 @@ impl<'g, 'k> DbView<'g, 'k> {
         // Redis's `signalModifiedKey`: client-side caches forget it too.
         effects.invalidate(key);
         effects.notify(notify::EVICTED, "evicted", db, key);
-        effects.propagate(|| {
-            let verb = crate::propagate::deletion(lazy);
-            Op::new(
-                db,
-                vec![
-                    bytes::Bytes::from_static(verb),
-                    bytes::Bytes::copy_from_slice(key),
-                ],
-            )
-        });
+        effects.propagate(|| Op::new(db, &[crate::propagate::deletion(lazy), key]));
         Some(old)
     }
 
