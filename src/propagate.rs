@@ -121,7 +121,13 @@ struct Attached {
 struct Sinks {
     next_id: u64,
     list: Vec<Attached>,
+    /// Where a unit's stream is built for each sink, kept between units
+    /// (up to [`SCRATCH_KEPT`] bytes) so feeding one allocates nothing.
+    scratch: Vec<u8>,
 }
+
+/// The most [`Sinks::scratch`] keeps between units.
+const SCRATCH_KEPT: usize = 64 * 1024;
 
 /// The sinks, and the rules that turn units of ops into their streams.
 pub struct Propagation {
@@ -198,26 +204,32 @@ impl Propagation {
         // Room for the whole unit at once (headers, SELECT, MULTI/EXEC),
         // not a dozen reallocations as it grows.
         let size: usize = ops.iter().map(|op| op.command.len() + 32).sum();
-        let mut stream = Vec::with_capacity(size + 64);
+        let sinks = &mut *sinks;
+        let stream = &mut sinks.scratch;
+        stream.reserve(size + 64);
         for attached in &mut sinks.list {
             stream.clear();
             let target = attached.sink.target();
             let mut selected = attached.selected;
             if transaction {
-                select(&mut stream, &mut selected, ops[0].db);
-                write_command(&mut stream, &[b"MULTI"]);
+                select(stream, &mut selected, ops[0].db);
+                write_command(stream, &[b"MULTI"]);
             }
             for op in ops.iter().filter(|op| op.target.includes(target)) {
-                select(&mut stream, &mut selected, op.db);
+                select(stream, &mut selected, op.db);
                 stream.extend_from_slice(&op.command);
             }
             if transaction {
                 // In the last op's database, so no SELECT comes before EXEC.
-                select(&mut stream, &mut selected, ops[ops.len() - 1].db);
-                write_command(&mut stream, &[b"EXEC"]);
+                select(stream, &mut selected, ops[ops.len() - 1].db);
+                write_command(stream, &[b"EXEC"]);
             }
             attached.selected = selected;
-            attached.sink.append(&stream);
+            attached.sink.append(stream);
+        }
+        stream.clear();
+        if stream.capacity() > SCRATCH_KEPT {
+            *stream = Vec::new();
         }
     }
 }
