@@ -24,8 +24,8 @@ use parse::{
 };
 pub use parse::{memtoull, notify, strerror};
 use table::{
-    idx, lookup, Def, Fixup, Kind, NumFmt, Special, HIDDEN, IMMUTABLE, MULTI_ARG, N, PROTECTED,
-    SENSITIVE, TABLE,
+    idx, lookup, Def, Fixup, Kind, NumFmt, Special, DENY_LOADING, HIDDEN, IMMUTABLE, MULTI_ARG, N,
+    PROTECTED, SENSITIVE, TABLE,
 };
 
 /// What the fatal config error banner names, where Redis prints
@@ -424,6 +424,29 @@ impl Config {
     /// CONFIG SET from a client that is not local: see [`Config::set_from`].
     pub fn set(&self, pairs: &[(&[u8], &[u8])]) -> Result<(), String> {
         self.set_from(pairs, false)
+    }
+
+    /// Whether CONFIG SET of `pairs` gets `-LOADING` while the data set
+    /// loads: one of them may not change then, and comes before any
+    /// argument [`Config::set_from`] refuses otherwise (Redis checks them
+    /// in order and stops at the first it refuses, but answers `-LOADING`
+    /// before any other error).
+    pub fn denied_while_loading(&self, pairs: &[(&[u8], &[u8])], local_client: bool) -> bool {
+        for &(name, _) in pairs {
+            let Some((i, _)) = lookup(name) else {
+                return false;
+            };
+            let flags = TABLE[i].flags;
+            if flags & IMMUTABLE != 0
+                || (flags & PROTECTED != 0 && !self.protected_allowed(local_client))
+            {
+                return false;
+            }
+            if flags & DENY_LOADING != 0 {
+                return true;
+            }
+        }
+        false
     }
 
     /// CONFIG SET (Redis 7.0 `configSetCommand`): applies all pairs or none.

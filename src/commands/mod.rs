@@ -188,6 +188,9 @@ struct CallPropagation {
     force: Option<Target>,
 }
 
+/// Redis's `shared.loadingerr`.
+pub const LOADING_ERROR: &str = "LOADING Redis is loading the dataset in memory";
+
 /// Arguments copied for the propagation stream.
 pub fn argv(parts: &[&[u8]]) -> Vec<Bytes> {
     parts.iter().map(|p| Bytes::copy_from_slice(p)).collect()
@@ -854,7 +857,7 @@ fn dispatch(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
     }
     // Redis's `processCommand` while loading: only `loading` commands.
     if server.is_loading() && !client.replaying && !cmd.flags.contains(Flags::LOADING) {
-        let reply = Reply::error("LOADING Redis is loading the dataset in memory");
+        let reply = Reply::error(LOADING_ERROR);
         return refuse(server, client, Some(cmd), reply);
     }
     // Redis's busy-script check: a script past `busy-reply-threshold` on

@@ -341,6 +341,9 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let local = ctx.client.handle.addr.is_local();
     let config = &ctx.server.config;
     let (old_port, old_tls_port, old_bind) = (config.port(), config.tls_port(), config.bind());
+    if ctx.server.is_loading() && config.denied_while_loading(&pairs, local) {
+        return Err(Reply::error(super::LOADING_ERROR));
+    }
     let before = settings_of(config, &pairs);
     config.set_from(&pairs, local).map_err(Reply::error_owned)?;
     // Redis's apply functions, in its order; a failed one puts every

@@ -24,6 +24,9 @@ pub const SENSITIVE: u8 = 16;
 /// Redis `EMPTY_STRING_IS_NULL`: an empty value is no value, which CONFIG
 /// REWRITE never writes (and removes from the file).
 pub const EMPTY_IS_NULL: u8 = 32;
+/// Redis `DENY_LOADING_CONFIG`: CONFIG SET answers `-LOADING` while the
+/// data set loads.
+pub const DENY_LOADING: u8 = 64;
 
 /// How a numeric setting is parsed and rendered (Redis `INTEGER_CONFIG`,
 /// `MEMORY_CONFIG`, `MEMORY_CONFIG | PERCENT_CONFIG`, `OCTAL_CONFIG`).
@@ -396,7 +399,7 @@ pub const TABLE: &[Def] = &[
     },
     b("syslog-enabled", None, I, false),
     b("cluster-enabled", None, I, false),
-    b("appendonly", None, 0, false),
+    b("appendonly", None, DENY_LOADING, false),
     b("cluster-allow-reads-when-down", None, 0, false),
     b("cluster-allow-pubsubshard-when-down", None, 0, true),
     b("crash-log-enabled", None, 0, true),
@@ -456,7 +459,7 @@ pub const TABLE: &[Def] = &[
     // Enums.
     e("supervised", I, SUPERVISED, 3),
     e("syslog-facility", I, SYSLOG_FACILITY, 1),
-    e("repl-diskless-load", 0, REPL_DISKLESS_LOAD, 0),
+    e("repl-diskless-load", DENY_LOADING, REPL_DISKLESS_LOAD, 0),
     e("loglevel", 0, LOGLEVELS, 2),
     e("maxmemory-policy", 0, MAXMEMORY_POLICIES, 7),
     e("appendfsync", 0, APPENDFSYNC, 0),
@@ -781,7 +784,7 @@ pub const TABLE: &[Def] = &[
         2 * MB,
     ),
     // Hand-written ones.
-    sp("dir", None, PROTECTED, Special::Dir),
+    sp("dir", None, PROTECTED | DENY_LOADING, Special::Dir),
     sp("save", None, MULTI_ARG, Special::Save),
     sp(
         "client-output-buffer-limit",
