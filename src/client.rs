@@ -575,6 +575,9 @@ pub struct Client {
     /// REPLCONF capa eof: this replica reads a snapshot of unknown length
     /// (`$EOF:<mark>`), so it can be streamed as it is walked.
     pub capa_eof: bool,
+    /// REPLCONF rdb-filter-only: the snapshot holds no keys, and the
+    /// function libraries only when this is true (None: no filter).
+    pub rdb_functions_only: Option<bool>,
     /// Set by SYNC/PSYNC: the connection becomes a replica link.
     /// Boxed, as `wait_acks`: rare, and every connection carries the field.
     pub replica: Option<Box<crate::replication::ReplicaStart>>,
@@ -881,6 +884,7 @@ impl ClientRegistry {
             tracking_prefix_bytes: 0,
             listening_port: 0,
             capa_eof: false,
+            rdb_functions_only: None,
             replica: None,
             wait_acks: None,
             replaying: false,

@@ -102,6 +102,7 @@ fn psync(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if ctx.client.replica.is_some() {
         return Ok(Reply::OK);
     }
+    filter_needs_eof(ctx)?;
     let replid = String::from_utf8_lossy(args[1]).into_owned();
     let offset = crate::number::parse_i64(args[2]).and_then(|o| u64::try_from(o).ok());
     let addr = ctx.client.handle.addr.ip_or_loopback();
@@ -138,6 +139,7 @@ fn full_sync(ctx: &mut Ctx, psync: bool) -> CmdResult {
     if ctx.client.replica.is_some() {
         return Ok(Reply::OK);
     }
+    filter_needs_eof(ctx)?;
     let server = ctx.server;
     let replication = &server.replication;
     let (client_id, addr) = (ctx.client.id, ctx.client.handle.addr.ip_or_loopback());
@@ -149,14 +151,20 @@ fn full_sync(ctx: &mut Ctx, psync: bool) -> CmdResult {
         preamble.extend_from_slice(line.as_bytes());
     }
     let eof = ctx.client.capa_eof && server.config.repl_diskless_sync();
-    let background = if crate::persistence::snapshot_active(server) {
+    let filter = ctx.client.rdb_functions_only;
+    let background = if crate::persistence::snapshot_active(server) || filter.is_some() {
         None
     } else {
         crate::persistence::bgsave_to_replica(server, ctx.guard(), &start, eof)
     };
     if background.is_none() {
-        let options = rdb::Options::from_config(&server.config);
-        let databases = server.keyspace.databases();
+        let mut options = rdb::Options::from_config(&server.config);
+        let mut databases = server.keyspace.databases();
+        if let Some(functions) = filter {
+            // A filtered snapshot (`redis-cli --functions-rdb`): no keys.
+            options.functions = functions;
+            databases = 0;
+        }
         let used = super::server::used_memory();
         let (snapshot, _) = rdb::snapshot(ctx.guard(), databases, options, Some(&start), used);
         preamble.extend_from_slice(format!("${}\r\n", snapshot.len()).as_bytes());
@@ -172,6 +180,15 @@ fn full_sync(ctx: &mut Ctx, psync: bool) -> CmdResult {
     // The preamble is the answer; the connection writes it.
     ctx.client.skip_reply = true;
     Ok(Reply::OK)
+}
+
+/// Redis's `syncCommand`: a filtered snapshot is only sent to a replica
+/// that reads one of unknown length (Redis streams it from a socket).
+fn filter_needs_eof(ctx: &Ctx) -> Result<(), Reply> {
+    if ctx.client.rdb_functions_only.is_some() && !ctx.client.capa_eof {
+        return Err(Reply::error("ERR Filtered replica requires EOF capability"));
+    }
+    Ok(())
 }
 
 /// REPLCONF option value ...: what a replica tells its master before PSYNC.
@@ -192,6 +209,22 @@ fn replconf(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         } else if is(option, "ack") || is(option, "getack") {
             ctx.client.skip_reply = true;
             return Ok(Reply::OK);
+        } else if is(option, "rdb-filter-only") {
+            // Include filters; only "functions" exists. Nothing by default.
+            let Some(filters) = crate::protocol::inline::split_args(value) else {
+                return Err(Reply::error("ERR Missing rdb-filter-only values"));
+            };
+            let mut functions = false;
+            for filter in &filters {
+                if !is(filter, "functions") {
+                    return Err(Reply::error_owned(format!(
+                        "ERR Unsupported rdb-filter-only option: {}",
+                        String::from_utf8_lossy(filter)
+                    )));
+                }
+                functions = true;
+            }
+            ctx.client.rdb_functions_only = Some(functions);
         } else if !(is(option, "ip-address") || is(option, "rdb-only")) {
             return Err(Reply::error_owned(format!(
                 "ERR Unrecognized REPLCONF option: {}",

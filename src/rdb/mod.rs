@@ -79,6 +79,9 @@ pub struct Options {
     pub access: Access,
     /// An AOF base file (aux `aof-base` 1, as Redis's `RDBFLAGS_AOF_PREAMBLE`).
     pub aof_base: bool,
+    /// The function libraries are saved (a replica's `rdb-filter-only`
+    /// may leave them out).
+    pub functions: bool,
 }
 
 /// The access record saved with each key.
@@ -109,6 +112,7 @@ impl Options {
                 Access::None
             },
             aof_base: false,
+            functions: true,
         }
     }
 }
@@ -155,7 +159,9 @@ pub fn snapshot(
 fn head(options: Options, repl: Option<&ReplicationInfo>, used_memory: u64) -> Writer {
     let mut w = Writer::file(options.compress);
     aux_fields(&mut w, repl, used_memory, options.aof_base);
-    w.functions(&crate::scripting::functions::LIBRARIES.full_codes());
+    if options.functions {
+        w.functions(&crate::scripting::functions::LIBRARIES.full_codes());
+    }
     w
 }
 
