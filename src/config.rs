@@ -259,6 +259,7 @@ const LATENCY_PERCENTILES: usize = idx("latency-tracking-info-percentiles");
 const LATENCY_MONITOR_THRESHOLD: usize = idx("latency-monitor-threshold");
 const CLUSTER_ENABLED: usize = idx("cluster-enabled");
 const REPLICA_READ_ONLY: usize = idx("replica-read-only");
+const PROPAGATION_ERROR_BEHAVIOR: usize = idx("propagation-error-behavior");
 const REPLICAOF: usize = idx("replicaof");
 const REPL_TIMEOUT: usize = idx("repl-timeout");
 const MASTERAUTH: usize = idx("masterauth");
@@ -938,6 +939,17 @@ impl Config {
 
     pub fn replica_read_only(&self) -> bool {
         self.flag(REPLICA_READ_ONLY)
+    }
+
+    /// `propagation-error-behavior`: whether an error applying the
+    /// master's stream (`panic`, `panic-on-replicas`) or the AOF (`panic`)
+    /// stops the server.
+    pub fn propagation_error_panics(&self, from_master: bool) -> bool {
+        match self.num(PROPAGATION_ERROR_BEHAVIOR) {
+            1 => true,
+            2 => from_master,
+            _ => false,
+        }
     }
 
     /// Seconds without a byte from the master before the link is dropped.

@@ -788,7 +788,8 @@ fn apply(
             // Forwarded under the command's locks (`commands::dispatch`),
             // or below when it took none (queued in MULTI, refused).
             client.forward = Some(bytes.clone());
-            crate::commands::execute(server, client, &args);
+            let reply = crate::commands::execute(server, client, &args);
+            crate::commands::error_unread(server, &args, &reply, true);
         }
         drop(args);
         let unforwarded = client.forward.take().is_some();

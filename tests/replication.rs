@@ -600,3 +600,58 @@ fn a_stalled_replicas_stream_is_counted_apart_and_freed_by_client_kill() {
     assert_eq!(m.cmd_str(&["CLIENT", "KILL", "TYPE", "slave"]), ":1\r\n");
     assert_eq!(m.info_number("memory", "mem_clients_slaves"), 0);
 }
+
+/// An error applying the master's stream is logged as Redis logs it (the
+/// data may now differ from the master's); under
+/// `propagation-error-behavior panic-on-replicas` a read-only replica
+/// stops there instead of going on diverged.
+#[test]
+fn a_command_the_replica_fails_is_logged_and_may_stop_it() {
+    let master_dir = temp_dir("diverge-master");
+    let master = start(&master_dir, &[]);
+    let replica_dir = temp_dir("diverge-replica");
+    let mut replica = start(&replica_dir, &[]);
+    let mut master_conn = master.connect();
+    let mut replica_conn = replica.connect();
+    assert_eq!(replicaof(&mut replica_conn, master.port), "+OK\r\n");
+    wait_link_up(&mut replica_conn);
+
+    // DEBUG REPLICATE goes to the replicas alone.
+    assert_eq!(
+        master_conn.cmd_str(&["DEBUG", "REPLICATE", "fake-command-1"]),
+        "+OK\r\n"
+    );
+    let log = support::wait_for_log(&replica_dir.join("log"), "fake-command-1");
+    assert!(
+        log.contains("== CRITICAL == This replica is sending an error to its master: 'ERR unknown command 'fake-command-1'"),
+        "{log}"
+    );
+    assert!(
+        log.contains("after processing the command '<unknown>'"),
+        "{log}"
+    );
+
+    // A key the master holds as a string and the replica does not: the
+    // replica's INCRBY fails where the master's succeeds.
+    assert_eq!(
+        replica_conn.cmd_str(&[
+            "CONFIG",
+            "SET",
+            "propagation-error-behavior",
+            "panic-on-replicas"
+        ]),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        master_conn.cmd_str(&["DEBUG", "REPLICATE", "SET", "n", "foo"]),
+        "+OK\r\n"
+    );
+    assert_eq!(master_conn.cmd_str(&["INCRBY", "n", "1"]), ":1\r\n");
+    let status = replica.wait_exit().expect("the replica stopped");
+    assert!(!status.success());
+    let log = std::fs::read_to_string(replica_dir.join("log")).expect("log");
+    assert!(
+        log.contains("This replica panicked sending an error to its master after processing the command 'incrby'"),
+        "{log}"
+    );
+}

@@ -369,7 +369,8 @@ fn run_commands(
         if args[0].eq_ignore_ascii_case(b"multi") {
             *valid_before_multi = *valid_up_to;
         }
-        crate::commands::execute(server, client, &args);
+        let reply = crate::commands::execute(server, client, &args);
+        crate::commands::error_unread(server, &args, &reply, false);
         crate::util::debug_delay(server.config.key_load_delay());
         *valid_up_to = *pos;
     }

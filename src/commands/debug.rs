@@ -26,6 +26,7 @@ use super::table::c_string;
 use super::{cmd_locking, CmdResult, Ctx, Locks, Registration};
 use crate::keyspace::{Keyspace, LockSet, StringValue, Value};
 use crate::number::{atoi, strtod_prefix};
+use crate::propagate::{Op, Target};
 use crate::protocol::{Reply, Resp};
 
 pub static COMMANDS: &[Registration] = &[cmd_locking("debug", debug, Locks::Custom(locks))];
@@ -75,6 +76,14 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         (b"populate", 3..=5) => populate(ctx, args),
         (b"reload", _) => reload(ctx, &args[2..]),
         (b"loadaof", 2) => loadaof(ctx),
+        (b"replicate", 3..) => {
+            // To the replicas alone, allowing data divergence (a test's
+            // way to make a replica fail a command).
+            let db = ctx.client.db;
+            let op = Op::with_target(db, &args[2..], Target::REPL);
+            ctx.guard().propagate(|| op);
+            Ok(Reply::OK)
+        }
         (b"aof-flush-sleep", 3) => {
             let usec = u64::try_from(atoi(args[2])).unwrap_or(0);
             ctx.server
@@ -275,6 +284,8 @@ fn help(command: &[u8]) -> Reply {
             "    unit tests to simulate Redis errors.",
             "LOG <message>",
             "    Write <message> to the server log.",
+            "REPLICATE <string>",
+            "    Replicates the provided string to replicas, allowing data divergence.",
             "OBJECT <key>",
             "    Show low level info about `key` and associated value.",
             "POPULATE <count> [<prefix>] [<size>]",

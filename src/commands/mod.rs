@@ -188,6 +188,39 @@ struct CallPropagation {
     force: Option<Target>,
 }
 
+/// Redis's `afterErrorReply` for the clients whose replies nobody reads:
+/// an error applying the master's stream (`from_master`) or loading the
+/// AOF is logged as CRITICAL (the data may now differ from the source's);
+/// under `propagation-error-behavior panic` (or `panic-on-replicas`, for a
+/// read-only replica) the server stops there, as Redis panics.
+pub fn error_unread(server: &Server, args: &[&[u8]], reply: &Reply, from_master: bool) {
+    let errors: Vec<&Reply> = match reply {
+        Reply::Array(items) => items.iter().filter(|item| item.is_error()).collect(),
+        reply if reply.is_error() => vec![reply],
+        _ => return,
+    };
+    let (from, to) = if from_master {
+        ("replica", "master")
+    } else {
+        ("server", "AOF-loading-client")
+    };
+    let name = server
+        .commands
+        .lookup(args)
+        .map_or("<unknown>", |cmd| cmd.name.as_str());
+    for error in errors {
+        let Reply::Error(text) = error else { continue };
+        let text = String::from_utf8_lossy(&text[..text.len().min(4096)]);
+        tracing::warn!("== CRITICAL == This {from} is sending an error to its {to}: '{text}' after processing the command '{name}'");
+        let panics = server.config.propagation_error_panics(from_master)
+            && (!from_master || server.config.replica_read_only());
+        if panics {
+            tracing::error!("Guru Meditation: This {from} panicked sending an error to its {to} after processing the command '{name}'");
+            std::process::abort();
+        }
+    }
+}
+
 /// Redis's `shared.loadingerr`.
 pub const LOADING_ERROR: &str = "LOADING Redis is loading the dataset in memory";
 
