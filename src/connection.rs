@@ -345,9 +345,10 @@ enum Ran {
 }
 
 async fn run(server: &Server, client: &mut Client, socket: &mut Transport) -> std::io::Result<Ran> {
-    // No buffer while idle: both are taken when there is something to read
-    // or answer (the loop's spares, see [`SpareBuffers`]), and given back
-    // once the client waits again.
+    // No read buffer while waiting: the loop's spare is taken when there is
+    // something to read and given back once every request ran
+    // ([`SpareInput`]); the reply buffer is allocated when there is
+    // something to answer, and kept small ([`keep_reply_room`]).
     let mut input = BytesMut::new();
     let mut output = BytesMut::new();
     let mut parser = RequestParser::default();

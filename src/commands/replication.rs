@@ -193,8 +193,10 @@ fn filter_needs_eof(ctx: &Ctx) -> Result<(), Reply> {
 
 /// REPLCONF option value ...: what a replica tells its master before PSYNC.
 /// `listening-port` is kept for INFO, `capa eof` says the snapshot may be
-/// streamed (`$EOF:`); `ip-address` needs no action;
-/// `ack` and `getack` are not answered, as in Redis.
+/// streamed (`$EOF:`); `rdb-filter-only` leaves the keys (and, unless it
+/// names `functions`, the libraries) out of the snapshot; `ip-address` and
+/// `rdb-only` need no action; `ack` and `getack` are not answered, as in
+/// Redis.
 fn replconf(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if args.len().is_multiple_of(2) {
         return Err(super::args::syntax_error());
