@@ -75,6 +75,9 @@ struct State {
     /// Unix seconds the link went down (0: never was up).
     down_since: u64,
     transfer: Transfer,
+    /// Shuts the link's socket down when CLIENT KILL kills the master
+    /// client ([`MasterLink::close`]).
+    closer: Option<socket2::Socket>,
 }
 
 /// This server as a replica: which master, and how the link is.
@@ -105,6 +108,7 @@ impl Default for MasterLink {
                 last_io: 0,
                 down_since: 0,
                 transfer: Transfer::default(),
+                closer: None,
             }),
             read_ahead: AtomicU64::new(0),
         }
@@ -149,6 +153,16 @@ impl MasterLink {
             transfer: state.transfer,
             read_ahead: self.read_ahead.load(Ordering::Relaxed),
         })
+    }
+
+    /// CLIENT KILL of the master client: the socket is shut down now, so
+    /// the master sees the link drop even if this server stalls before the
+    /// link's task gets to the kill (DEBUG SLEEP in the same transaction),
+    /// as Redis frees the master client at once.
+    pub fn close(&self) {
+        if let Some(socket) = self.lock().closer.take() {
+            let _ = socket.shutdown(std::net::Shutdown::Both);
+        }
     }
 
     fn set_link(&self, link: LinkState) {
@@ -674,6 +688,7 @@ struct MasterClient<'s> {
 
 impl Drop for MasterClient<'_> {
     fn drop(&mut self) {
+        self.server.master_link.lock().closer = None;
         self.client.discard(&self.server.keyspace.watches);
         self.server.clients.unregister(self.client.id);
     }
@@ -701,6 +716,7 @@ async fn follow_stream(server: &Server, conn: Conn, stream_db: usize) -> LinkErr
     };
     master.client.set_master();
     master.client.set_db(stream_db);
+    server.master_link.lock().closer = socket.closer();
     // CLIENT KILL drops the link; it is made again at once.
     let handle = master.client.handle.clone();
     let mut parser = RequestParser::default();

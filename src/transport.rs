@@ -389,6 +389,18 @@ impl Transport {
     }
 
     /// The socket's descriptor, for CLIENT LIST's `fd=`.
+    /// A second handle on the socket, which can shut it down (FIN to the
+    /// peer at once) while this one waits in a loop that cannot run, as
+    /// Redis closes a killed client's socket before it replies.
+    pub fn closer(&self) -> Option<socket2::Socket> {
+        let socket = match self {
+            Transport::Tcp(socket) => socket2::SockRef::from(socket),
+            Transport::Unix(socket) => socket2::SockRef::from(socket),
+            Transport::Tls(tls) => socket2::SockRef::from(&tls.socket),
+        };
+        socket.try_clone().ok()
+    }
+
     pub fn fd(&self) -> i64 {
         use std::os::fd::AsRawFd;
         i64::from(match self {

@@ -655,3 +655,41 @@ fn a_command_the_replica_fails_is_logged_and_may_stop_it() {
         "{log}"
     );
 }
+
+/// CLIENT KILL of the master client closes the link's socket before the
+/// command returns, as Redis frees the master client at once: the master
+/// sees its replica leave even while the replica then stalls (DEBUG SLEEP
+/// in the same transaction), so its backlog's `repl-backlog-ttl` runs.
+#[test]
+fn killing_the_master_client_drops_the_link_at_once() {
+    let master_dir = temp_dir("kill-master");
+    let master = start(&master_dir, &[]);
+    let replica_dir = temp_dir("kill-replica");
+    let replica = start(&replica_dir, &[]);
+    let mut master_conn = master.connect();
+    let mut replica_conn = replica.connect();
+    assert_eq!(replicaof(&mut replica_conn, master.port), "+OK\r\n");
+    wait_link_up(&mut replica_conn);
+    wait_until("the master to list its replica", || {
+        replication(&mut master_conn)
+            .get("connected_slaves")
+            .map(String::as_str)
+            == Some("1")
+    });
+    replica_conn.cmd_str(&["MULTI"]);
+    replica_conn.cmd_str(&["CLIENT", "KILL", "TYPE", "master"]);
+    replica_conn.cmd_str(&["DEBUG", "SLEEP", "2"]);
+    support::send(&mut replica_conn, &["EXEC"]);
+    // Within the replica's sleep.
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    let mut left = false;
+    while Instant::now() < deadline && !left {
+        left = replication(&mut master_conn)
+            .get("connected_slaves")
+            .map(String::as_str)
+            == Some("0");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(left, "the master still lists its replica");
+    assert_eq!(support::reply(&mut replica_conn), "*2\r\n:1\r\n+OK\r\n");
+}

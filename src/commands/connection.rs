@@ -490,8 +490,12 @@ fn client_kill(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 client.kill();
                 // A replica leaves the stream now, not when its task gets
                 // to the kill: Redis frees it (and its share of the
-                // replication buffer) before replying.
+                // replication buffer) before replying; the master link's
+                // socket closes now too.
                 ctx.server.replication.remove(client.id);
+                if client.info().master {
+                    ctx.server.master_link.close();
+                }
             }
             killed += 1;
         }
