@@ -5,17 +5,18 @@
 //! `replicationCron`.
 //!
 //! One task per master runs the link: connect, handshake (PING, AUTH,
-//! REPLCONF listening-port / ip-address / capa), `PSYNC ? -1`, the RDB
-//! payload (`$<len>` or the diskless `$EOF:<mark>` form) loaded into the
-//! emptied keyspace, then the stream. Every command of the stream goes
+//! REPLCONF listening-port / ip-address / capa), PSYNC, the RDB payload
+//! (`$<len>` or the diskless `$EOF:<mark>` form) loaded into the emptied
+//! keyspace, then the stream. Every command of the stream goes
 //! through `commands::execute` as the master client, so the replica's AOF,
 //! keyspace events, WATCH and tracking see it like any write; its replies
 //! are dropped but for `REPLCONF GETACK`. When the link fails the task
 //! tries again a second later (at once after a link that was up), as
 //! Redis's cron does. REPLICAOF aborts the task and starts another.
 //!
-//! Partial resynchronisation is not attempted: every (re)connection asks
-//! `PSYNC ? -1` and loads a full snapshot.
+//! Once a sync succeeded the master is "cached": a reconnection asks
+//! `PSYNC <replid> <offset+1>` and on `+CONTINUE` goes on with the data it
+//! has; the first connection, and one after REPLICAOF, asks `PSYNC ? -1`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
