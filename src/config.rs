@@ -437,17 +437,25 @@ impl Config {
             let Some((i, _)) = lookup(name) else {
                 return false;
             };
-            let flags = TABLE[i].flags;
-            if flags & IMMUTABLE != 0
-                || (flags & PROTECTED != 0 && !self.protected_allowed(local_client))
-            {
+            if self.set_refusal(&TABLE[i], local_client).is_some() {
                 return false;
             }
-            if flags & DENY_LOADING != 0 {
+            if TABLE[i].flags & DENY_LOADING != 0 {
                 return true;
             }
         }
         false
+    }
+
+    /// Why CONFIG SET may not change `def` at all, if it may not.
+    fn set_refusal(&self, def: &Def, local_client: bool) -> Option<&'static str> {
+        if def.flags & IMMUTABLE != 0 {
+            Some("can't set immutable config")
+        } else if def.flags & PROTECTED != 0 && !self.protected_allowed(local_client) {
+            Some("can't set protected config")
+        } else {
+            None
+        }
     }
 
     /// CONFIG SET (Redis 7.0 `configSetCommand`): applies all pairs or none.
@@ -483,16 +491,9 @@ impl Config {
             if failure.is_some() {
                 continue;
             }
-            let def = &TABLE[target.0];
-            let reason = if def.flags & IMMUTABLE != 0 {
-                Some("can't set immutable config")
-            } else if def.flags & PROTECTED != 0 && !self.protected_allowed(local_client) {
-                Some("can't set protected config")
-            } else if targets.contains(&target) {
-                Some("duplicate parameter")
-            } else {
-                None
-            };
+            let reason = self
+                .set_refusal(&TABLE[target.0], local_client)
+                .or_else(|| targets.contains(&target).then_some("duplicate parameter"));
             if let Some(reason) = reason {
                 failure = Some(format!(
                     "ERR CONFIG SET failed (possibly related to argument '{shown}') - {reason}"

@@ -388,7 +388,6 @@ impl Transport {
         }
     }
 
-    /// The socket's descriptor, for CLIENT LIST's `fd=`.
     /// A second handle on the socket, which can shut it down (FIN to the
     /// peer at once) while this one waits in a loop that cannot run, as
     /// Redis closes a killed client's socket before it replies.
@@ -401,6 +400,7 @@ impl Transport {
         socket.try_clone().ok()
     }
 
+    /// The socket's descriptor, for CLIENT LIST's `fd=`.
     pub fn fd(&self) -> i64 {
         use std::os::fd::AsRawFd;
         i64::from(match self {

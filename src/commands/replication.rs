@@ -92,6 +92,7 @@ fn wait(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn sync(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    filter_needs_eof(ctx)?;
     full_sync(ctx, false)
 }
 
@@ -139,7 +140,6 @@ fn full_sync(ctx: &mut Ctx, psync: bool) -> CmdResult {
     if ctx.client.replica.is_some() {
         return Ok(Reply::OK);
     }
-    filter_needs_eof(ctx)?;
     let server = ctx.server;
     let replication = &server.replication;
     let (client_id, addr) = (ctx.client.id, ctx.client.handle.addr.ip_or_loopback());

@@ -414,42 +414,32 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
         _ => {}
     }
-    if pairs
-        .iter()
-        .any(|(name, _)| name.eq_ignore_ascii_case(b"jemalloc-bg-thread"))
-    {
+    let named = |wanted: &[u8]| {
+        pairs
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case(wanted))
+    };
+    if named(b"jemalloc-bg-thread") {
         config.apply_jemalloc_bg_thread();
     }
     // Redis's `updateRequirePass`: the default user's password follows.
-    if pairs
-        .iter()
-        .any(|(name, _)| name.eq_ignore_ascii_case(b"requirepass"))
-    {
+    if named(b"requirepass") {
         ctx.server
             .acl
             .set_default_password(config.requirepass().as_deref());
     }
     // Client eviction's limit follows `maxmemory-clients` and `maxmemory`
     // at once, evicting if the clients are over it now.
-    if pairs.iter().any(|(name, _)| {
-        name.eq_ignore_ascii_case(b"maxmemory-clients") || name.eq_ignore_ascii_case(b"maxmemory")
-    }) {
+    if named(b"maxmemory-clients") || named(b"maxmemory") {
         ctx.server.clients.memory.set_limit(config);
     }
     // Redis's `updateMaxmemory`: a limit under what is used now evicts at
     // once (its `evicted` events reach subscribers without waiting for the
     // next command); in a transaction holding locks, the next command does.
-    let max = config.maxmemory();
-    if max > 0
-        && pairs
-            .iter()
-            .any(|(name, _)| name.eq_ignore_ascii_case(b"maxmemory"))
-        && ctx.guard().holds_no_shard()
-    {
-        let used = crate::alloc::used_memory()
-            .unwrap_or(0)
-            .saturating_sub(crate::evict::not_counted_for_evict(ctx.server));
-        if max < used {
+    if named(b"maxmemory") && ctx.guard().holds_no_shard() {
+        if let Some(over) = crate::evict::bytes_to_free(ctx.server) {
+            let max = config.maxmemory();
+            let used = max + over;
             tracing::warn!("WARNING: the new maxmemory value set via CONFIG SET ({max}) is smaller than the current memory usage ({used}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.");
         }
         crate::evict::perform_evictions(ctx.server);
