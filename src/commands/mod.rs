@@ -208,12 +208,12 @@ pub fn error_unread(server: &Server, args: &[&[u8]], reply: &Reply, from_master:
         .commands
         .lookup(args)
         .map_or("<unknown>", |cmd| cmd.name.as_str());
+    let panics = server.config.propagation_error_panics(from_master)
+        && (!from_master || server.config.replica_read_only());
     for error in errors {
         let Reply::Error(text) = error else { continue };
         let text = String::from_utf8_lossy(&text[..text.len().min(4096)]);
         tracing::warn!("== CRITICAL == This {from} is sending an error to its {to}: '{text}' after processing the command '{name}'");
-        let panics = server.config.propagation_error_panics(from_master)
-            && (!from_master || server.config.replica_read_only());
         if panics {
             tracing::error!("Guru Meditation: This {from} panicked sending an error to its {to} after processing the command '{name}'");
             std::process::abort();
