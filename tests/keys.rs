@@ -972,7 +972,9 @@ fn ttls_follow_their_keys_as_slots_move() {
 /// ignored it unless the policy named LRU (OBJECT IDLETIME read 0), and
 /// stamped it with the command's clock while OBJECT IDLETIME reads the LRU
 /// clock, which the cron moves on up to a tick later: 999 one time in ten
-/// (unit/dump "RESTORE can set LRU").
+/// (unit/dump "RESTORE can set LRU"). The cron may still move the clock on
+/// a second between RESTORE and OBJECT IDLETIME, as Redis's can: 1001 is
+/// allowed now and then, 999 never.
 #[test]
 fn restore_idletime_reads_back_exactly_under_any_non_lfu_policy() {
     let server = Server::start();
@@ -983,6 +985,7 @@ fn restore_idletime_reads_back_exactly_under_any_non_lfu_policy() {
         .query(&mut c)
         .expect("SET");
     let payload: Vec<u8> = redis::cmd("DUMP").arg("foo").query(&mut c).expect("DUMP");
+    let mut exact = 0;
     for policy in ["noeviction", "allkeys-lru", "volatile-ttl"] {
         let _: () = redis::cmd("CONFIG")
             .arg("SET")
@@ -1007,8 +1010,10 @@ fn restore_idletime_reads_back_exactly_under_any_non_lfu_policy() {
                 .arg("foo")
                 .query(&mut c)
                 .expect("OBJECT IDLETIME");
-            assert_eq!(idle, 1000, "{policy}");
+            assert!((1000..=1001).contains(&idle), "{policy}: {idle}");
+            exact += usize::from(idle == 1000);
             std::thread::sleep(Duration::from_millis(7));
         }
     }
+    assert!(exact >= 110, "only {exact} of 120 read back 1000");
 }
