@@ -554,3 +554,74 @@ fn every_client_of_two_loops_gets_its_replies_whoever_fsyncs() {
     let info = conn.cmd_str(&["info", "persistence"]);
     assert!(info.contains("aof_last_write_status:ok\r\n"), "{info}");
 }
+
+/// A rewrite that fails leaves the incremental file it opened behind (the
+/// next one opens another), and after three failures in a row the cron
+/// holds its rewrites back, 1 minute at first (Redis's `aofRewriteLimited`),
+/// while BGREWRITEAOF still starts one at once. The failure is real: a
+/// directory where the new base is to be renamed.
+#[test]
+fn rewrites_that_keep_failing_hold_the_cron_back_not_bgrewriteaof() {
+    let dir = temp_dir("rewrite-limit");
+    let log = dir.join("log");
+    let server =
+        support::Server::start_logging_to_file(&log, &["--dir", &s(&dir), "--appendonly", "yes"]);
+    let mut conn = server.connect();
+    wait_rewrite(&mut conn);
+    let aof_dir = dir.join("appendonlydir");
+    let manifest = || std::fs::read_to_string(aof_dir.join("appendonly.aof.manifest")).unwrap();
+    conn.cmd(&["set", "k", "v"]);
+    let blocker = aof_dir.join("appendonly.aof.2.base.rdb");
+    std::fs::create_dir(&blocker).unwrap();
+    for _ in 0..3 {
+        assert_eq!(
+            conn.cmd_str(&["bgrewriteaof"]),
+            "+Background append only file rewriting started\r\n"
+        );
+        wait_rewrite(&mut conn);
+    }
+    let failed = "file appendonly.aof.1.base.rdb seq 1 type b\n\
+                  file appendonly.aof.1.incr.aof seq 1 type i\n\
+                  file appendonly.aof.2.incr.aof seq 2 type i\n\
+                  file appendonly.aof.3.incr.aof seq 3 type i\n\
+                  file appendonly.aof.4.incr.aof seq 4 type i\n";
+    assert_eq!(manifest(), failed);
+    assert_eq!(
+        info_field(&mut conn, "aof_rewrites_consecutive_failures"),
+        "3"
+    );
+    assert_eq!(info_field(&mut conn, "aof_last_bgrewrite_status"), "err");
+
+    conn.cmd(&["config", "set", "auto-aof-rewrite-percentage", "1"]);
+    conn.cmd(&["config", "set", "auto-aof-rewrite-min-size", "1kb"]);
+    conn.cmd(&["set", "x", &"x".repeat(1024)]);
+    let limit = "Background AOF rewrite has repeatedly failed and triggered the limit, will retry in 1 minutes";
+    assert!(support::wait_for_log(&log, limit).contains(limit));
+    // Several cron ticks later: no rewrite started, no new file, one line.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(info_field(&mut conn, "aof_rewrite_in_progress"), "0");
+    assert_eq!(info_field(&mut conn, "aof_rewrites"), "3");
+    assert_eq!(manifest(), failed);
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(log_text.matches("triggered the limit").count(), 1);
+
+    std::fs::remove_dir(&blocker).unwrap();
+    conn.cmd(&["config", "set", "auto-aof-rewrite-percentage", "0"]);
+    assert_eq!(
+        conn.cmd_str(&["bgrewriteaof"]),
+        "+Background append only file rewriting started\r\n"
+    );
+    wait_rewrite(&mut conn);
+    assert_eq!(
+        manifest(),
+        "file appendonly.aof.2.base.rdb seq 2 type b\n\
+         file appendonly.aof.5.incr.aof seq 5 type i\n"
+    );
+    assert_eq!(
+        info_field(&mut conn, "aof_rewrites_consecutive_failures"),
+        "0"
+    );
+    assert_eq!(info_field(&mut conn, "aof_last_bgrewrite_status"), "ok");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -150,6 +150,8 @@ pub struct Aof {
     /// The running rewrite's snapshot: its thread installs the base only
     /// if it is still here ([`rewrite::kill`] takes it away).
     rewrite_snapshot: Mutex<Option<Arc<crate::keyspace::snapshot::Snapshot>>>,
+    /// How long the cron holds its rewrites back after repeated failures.
+    rewrite_limit: Mutex<rewrite::RewriteLimit>,
     propagation: Arc<Propagation>,
     inner: Mutex<Inner>,
     /// Serialises writes to the file (and file switches), so buffers taken
@@ -215,6 +217,7 @@ impl Aof {
             hop_ns: Smoothed::default(),
             flush_sleep_us: AtomicU64::new(0),
             rewrite_snapshot: Mutex::new(None),
+            rewrite_limit: Mutex::default(),
             write_error: Mutex::new(String::new()),
             stats: Stats {
                 last_rewrite_ok: AtomicBool::new(true),

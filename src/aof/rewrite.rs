@@ -564,7 +564,7 @@ pub fn cron(server: &Server) {
         return;
     }
     if stats.rewrite_scheduled.load(Ordering::Relaxed) {
-        if !crate::persistence::snapshot_active(server) {
+        if !crate::persistence::snapshot_active(server) && !aof.rewrite_limited() {
             start_locked(server);
         }
         return;
@@ -577,7 +577,7 @@ pub fn cron(server: &Server) {
     if state == State::On && percentage > 0 && current > server.config.auto_aof_rewrite_min_size() {
         let base = base.max(1);
         let growth = (current * 100 / base).saturating_sub(100);
-        if growth >= percentage {
+        if growth >= percentage && !aof.rewrite_limited() {
             tracing::info!("Starting automatic rewriting of AOF on {growth}% growth");
             start_locked(server);
             return;
@@ -586,7 +586,57 @@ pub fn cron(server: &Server) {
     aof.write_pending(false);
 }
 
+/// Rewrites failing in a row before the cron holds its rewrites back.
+const LIMIT_AFTER_FAILURES: u64 = 3;
+/// The longest the cron holds them back.
+const LIMIT_MAX_MINUTES: u64 = 60;
+
+/// Redis's `aofRewriteLimited`: each failed rewrite left a new incremental
+/// file behind (opened when it started), so a rewrite failing for good (a
+/// full disk) retried every cron tick would fill the directory with them.
+/// After three failures in a row the cron's rewrites (scheduled and
+/// automatic) wait 1 minute, then 2, 4, ... up to an hour; BGREWRITEAOF
+/// still starts one at once.
+#[derive(Debug, Default)]
+pub(super) struct RewriteLimit {
+    /// The last delay given (0: not limiting).
+    delay_minutes: u64,
+    /// Unix seconds the cron may try again (0: no delay running).
+    retry_at: u64,
+}
+
+impl RewriteLimit {
+    /// Whether the cron must not start a rewrite now; logs each new delay.
+    fn limited(&mut self, failures: u64, now: u64) -> bool {
+        if failures < LIMIT_AFTER_FAILURES {
+            *self = RewriteLimit::default();
+            return false;
+        }
+        if self.retry_at != 0 {
+            if now < self.retry_at {
+                return true;
+            }
+            // One try when the delay is over; the next failure doubles it.
+            self.retry_at = 0;
+            return false;
+        }
+        self.delay_minutes = (self.delay_minutes * 2).clamp(1, LIMIT_MAX_MINUTES);
+        self.retry_at = now + self.delay_minutes * 60;
+        tracing::warn!(
+            "Background AOF rewrite has repeatedly failed and triggered the limit, will retry in {} minutes",
+            self.delay_minutes
+        );
+        true
+    }
+}
+
 impl Aof {
+    /// Whether the cron holds its rewrites back ([`RewriteLimit`]).
+    fn rewrite_limited(&self) -> bool {
+        let failures = self.stats.consecutive_failures.load(Ordering::Relaxed);
+        lock(&self.rewrite_limit).limited(failures, unix_secs())
+    }
+
     /// Redis's `backgroundRewriteDoneHandler`: the written base (`result`:
     /// its temp file) becomes the manifest's base, the incremental files
     /// it covers history (deleted unless `aof-disable-auto-gc`).
@@ -632,20 +682,21 @@ impl Aof {
         let mut inner = self.lock();
         let mut manifest = inner.manifest.clone();
         let base = manifest.new_base(&filename, rdb);
+        let temp_name = temp.file_name().map(|n| n.to_string_lossy().into_owned());
+        let temp_name = temp_name.unwrap_or_default();
         if let Err(e) = std::fs::rename(temp, dir.join(&base)) {
+            // Named as Redis names them: relative to `dir`.
             tracing::warn!(
-                "Error trying to rename the temporary AOF base file {} into {}: {e}",
-                temp.display(),
-                dir.join(&base).display()
+                "Error trying to rename the temporary AOF base file {temp_name} into {}: {}",
+                Path::new(&self.config.appenddirname())
+                    .join(&base)
+                    .display(),
+                crate::config::strerror(&e)
             );
             let _ = std::fs::remove_file(temp);
             return Err(());
         }
-        let temp_name = temp.file_name().map(|n| n.to_string_lossy().into_owned());
-        tracing::info!(
-            "Successfully renamed the temporary AOF base file {} into {base}",
-            temp_name.unwrap_or_default()
-        );
+        tracing::info!("Successfully renamed the temporary AOF base file {temp_name} into {base}");
         if inner.state == State::WaitRewrite {
             let temp_incr = format!("temp-{filename}.incr");
             let incr = manifest.new_incr(&filename);
@@ -701,5 +752,31 @@ fn unlink_in_background(path: &Path) {
     let _ = std::fs::remove_file(path);
     if let Ok(file) = open {
         crate::lazyfree::free(file, 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RewriteLimit;
+
+    /// The delays after each further failure: 1, 2, 4, ... 32, then an hour
+    /// for good; a success (fewer than three failures) starts over.
+    #[test]
+    fn the_rewrite_limit_doubles_up_to_an_hour() {
+        let mut limit = RewriteLimit::default();
+        assert!(!limit.limited(2, 1000));
+        let mut now = 1000;
+        for minutes in [1, 2, 4, 8, 16, 32, 60, 60] {
+            assert!(limit.limited(3, now), "a new delay");
+            assert!(
+                limit.limited(3, now + minutes * 60 - 1),
+                "{minutes} minutes"
+            );
+            now += minutes * 60;
+            assert!(!limit.limited(3, now), "one try after {minutes} minutes");
+        }
+        assert!(!limit.limited(0, now));
+        assert!(limit.limited(3, now));
+        assert!(!limit.limited(3, now + 60));
     }
 }
