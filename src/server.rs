@@ -633,11 +633,7 @@ fn load_data_from_disk(server: &Server) -> Result<(), crate::aof::Fatal> {
     result?;
     server.aof.lock().manifest = manifest;
     crate::aof::rewrite::open_on_start(server)?;
-    {
-        let mut inner = server.aof.lock();
-        let dir = server.aof.dir();
-        crate::aof::rewrite::delete_history(&server.config, &dir, &mut inner.manifest);
-    }
+    server.aof.delete_history();
     server.set_loading(false);
     Ok(())
 }

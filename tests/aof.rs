@@ -625,3 +625,219 @@ fn rewrites_that_keep_failing_hold_the_cron_back_not_bgrewriteaof() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Waits for the running rewrite, and a scheduled one, to end (the suite's
+/// `waitForBgrewriteaof`).
+fn wait_rewrites(conn: &mut Conn) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while info_field(conn, "aof_rewrite_in_progress") != "0"
+        || info_field(conn, "aof_rewrite_scheduled") != "0"
+    {
+        assert!(Instant::now() < deadline, "the rewrite never finished");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits until none of `names` is left in `aof_dir` (history files go in
+/// the background).
+fn wait_gone(aof_dir: &Path, names: &[&str]) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while let Some(name) = names.iter().find(|name| aof_dir.join(name).exists()) {
+        assert!(Instant::now() < deadline, "{name} was never deleted");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Part 2 of Redis's integration/aof-multi-part (rewrites at run time,
+/// failed ones, the AOF turned off and on, auto gc, DEBUG LOADAOF, a
+/// rewrite scheduled behind a BGSAVE), with real failures in place of the
+/// suite's `kill -9` of a fork child reddish does not have: a directory
+/// where the failing rewrites' base is to go. Returns every manifest seen.
+fn multi_part_sequence(conn: &mut Conn, dir: &Path) -> Vec<String> {
+    let aof_dir = dir.join("appendonlydir");
+    let mut seen = Vec::new();
+    let mut manifest = |want: &[&str]| {
+        let text = std::fs::read_to_string(aof_dir.join("appendonly.aof.manifest")).unwrap();
+        let want: String = want.iter().map(|line| format!("file {line}\n")).collect();
+        assert_eq!(text, want);
+        seen.push(text);
+    };
+    let reload_keeps_digest = |conn: &mut Conn| {
+        let before = digest(conn);
+        assert_eq!(conn.cmd_str(&["debug", "loadaof"]), "+OK\r\n");
+        assert_eq!(digest(conn), before);
+    };
+    let write_some = |conn: &mut Conn, round: usize| {
+        for i in 0..5 {
+            conn.cmd(&["set", &format!("key:{round}:{i}"), "v"]);
+        }
+        conn.cmd(&["incr", "counter"]);
+    };
+
+    // AOF enable will create manifest file.
+    conn.cmd(&["config", "set", "appendonly", "yes"]);
+    conn.cmd(&["config", "set", "auto-aof-rewrite-percentage", "0"]);
+    wait_rewrites(conn);
+    write_some(conn, 1);
+    manifest(&[
+        "appendonly.aof.1.base.rdb seq 1 type b",
+        "appendonly.aof.1.incr.aof seq 1 type i",
+    ]);
+    conn.cmd(&["bgrewriteaof"]);
+    wait_rewrites(conn);
+    manifest(&[
+        "appendonly.aof.2.base.rdb seq 2 type b",
+        "appendonly.aof.2.incr.aof seq 2 type i",
+    ]);
+    wait_gone(
+        &aof_dir,
+        &["appendonly.aof.1.base.rdb", "appendonly.aof.1.incr.aof"],
+    );
+    reload_keeps_digest(conn);
+
+    // AOF multiple rewrite failures will open multiple INCR AOFs.
+    let blocker = aof_dir.join("appendonly.aof.3.base.rdb");
+    std::fs::create_dir(&blocker).unwrap();
+    for round in 2..5 {
+        write_some(conn, round);
+        conn.cmd(&["bgrewriteaof"]);
+        wait_rewrites(conn);
+    }
+    let temp_left = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("temp-rewriteaof-bg")
+        });
+    assert!(!temp_left, "a failed rewrite left its temp file");
+    manifest(&[
+        "appendonly.aof.2.base.rdb seq 2 type b",
+        "appendonly.aof.2.incr.aof seq 2 type i",
+        "appendonly.aof.3.incr.aof seq 3 type i",
+        "appendonly.aof.4.incr.aof seq 4 type i",
+        "appendonly.aof.5.incr.aof seq 5 type i",
+    ]);
+    reload_keeps_digest(conn);
+    std::fs::remove_dir(&blocker).unwrap();
+    conn.cmd(&["bgrewriteaof"]);
+    wait_rewrites(conn);
+    manifest(&[
+        "appendonly.aof.3.base.rdb seq 3 type b",
+        "appendonly.aof.6.incr.aof seq 6 type i",
+    ]);
+    wait_gone(
+        &aof_dir,
+        &[
+            "appendonly.aof.2.base.rdb",
+            "appendonly.aof.2.incr.aof",
+            "appendonly.aof.5.incr.aof",
+        ],
+    );
+
+    // AOF rewrite doesn't open new aof when AOF turn off.
+    conn.cmd(&["config", "set", "appendonly", "no"]);
+    conn.cmd(&["bgrewriteaof"]);
+    wait_rewrites(conn);
+    manifest(&["appendonly.aof.4.base.rdb seq 4 type b"]);
+    wait_gone(&aof_dir, &["appendonly.aof.6.incr.aof"]);
+    reload_keeps_digest(conn);
+    conn.cmd(&["config", "set", "appendonly", "yes"]);
+    wait_rewrites(conn);
+    manifest(&[
+        "appendonly.aof.5.base.rdb seq 5 type b",
+        "appendonly.aof.1.incr.aof seq 1 type i",
+    ]);
+    wait_gone(&aof_dir, &["appendonly.aof.4.base.rdb"]);
+
+    // AOF enable/disable auto gc.
+    conn.cmd(&["config", "set", "aof-disable-auto-gc", "yes"]);
+    for _ in 0..2 {
+        conn.cmd(&["bgrewriteaof"]);
+        wait_rewrites(conn);
+    }
+    manifest(&[
+        "appendonly.aof.7.base.rdb seq 7 type b",
+        "appendonly.aof.2.incr.aof seq 2 type h",
+        "appendonly.aof.6.base.rdb seq 6 type h",
+        "appendonly.aof.1.incr.aof seq 1 type h",
+        "appendonly.aof.5.base.rdb seq 5 type h",
+        "appendonly.aof.3.incr.aof seq 3 type i",
+    ]);
+    conn.cmd(&["config", "set", "aof-disable-auto-gc", "no"]);
+    manifest(&[
+        "appendonly.aof.7.base.rdb seq 7 type b",
+        "appendonly.aof.3.incr.aof seq 3 type i",
+    ]);
+    wait_gone(
+        &aof_dir,
+        &[
+            "appendonly.aof.5.base.rdb",
+            "appendonly.aof.6.base.rdb",
+            "appendonly.aof.1.incr.aof",
+            "appendonly.aof.2.incr.aof",
+        ],
+    );
+
+    // AOF can produce consecutive sequence number after reload.
+    assert_eq!(conn.cmd_str(&["debug", "loadaof"]), "+OK\r\n");
+    conn.cmd(&["bgrewriteaof"]);
+    wait_rewrites(conn);
+    manifest(&[
+        "appendonly.aof.8.base.rdb seq 8 type b",
+        "appendonly.aof.4.incr.aof seq 4 type i",
+    ]);
+
+    // AOF enable during BGSAVE will not write data until AOFRW finish.
+    conn.cmd(&["config", "set", "appendonly", "no"]);
+    conn.cmd(&["config", "set", "save", ""]);
+    conn.cmd(&["flushall"]);
+    conn.cmd(&["config", "set", "rdb-key-save-delay", "1000000"]);
+    conn.cmd(&["set", "k1", "v1"]);
+    conn.cmd(&["bgsave"]);
+    assert_eq!(info_field(conn, "rdb_bgsave_in_progress"), "1");
+    conn.cmd(&["config", "set", "appendonly", "yes"]);
+    assert_eq!(info_field(conn, "aof_rewrite_scheduled"), "1");
+    manifest(&[
+        "appendonly.aof.8.base.rdb seq 8 type b",
+        "appendonly.aof.4.incr.aof seq 4 type i",
+    ]);
+    conn.cmd(&["set", "k2", "v2"]);
+    assert_eq!(conn.cmd_str(&["debug", "loadaof"]), "+OK\r\n");
+    assert_eq!(conn.cmd_str(&["exists", "k1", "k2"]), ":0\r\n");
+    assert_eq!(info_field(conn, "rdb_bgsave_in_progress"), "1");
+    conn.cmd(&["config", "set", "rdb-key-save-delay", "0"]);
+    wait_rewrites(conn);
+    manifest(&[
+        "appendonly.aof.9.base.rdb seq 9 type b",
+        "appendonly.aof.5.incr.aof seq 5 type i",
+    ]);
+    conn.cmd(&["set", "k3", "v3"]);
+    assert_eq!(conn.cmd_str(&["debug", "loadaof"]), "+OK\r\n");
+    assert_eq!(conn.cmd_str(&["get", "k3"]), "$2\r\nv3\r\n");
+    seen
+}
+
+#[test]
+fn rewrites_at_run_time_keep_the_manifest_redis_keeps() {
+    let args = [
+        "--appendonly",
+        "no",
+        "--aof-use-rdb-preamble",
+        "yes",
+        "--enable-debug-command",
+        "yes",
+    ];
+    let dir = temp_dir("multi-part-ours");
+    let ours = Server::start_with(&[&["--dir", &s(&dir)][..], &args].concat());
+    let seen = multi_part_sequence(&mut ours.connect(), &dir);
+    drop(ours);
+    let _ = std::fs::remove_dir_all(&dir);
+    let redis_dir = temp_dir("multi-part-redis");
+    let Some(redis) = Server::oracle_with(&[&args[..], &["--dir", &s(&redis_dir)]].concat()) else {
+        return;
+    };
+    assert_eq!(multi_part_sequence(&mut redis.connect(), &redis_dir), seen);
+    let _ = std::fs::remove_dir_all(&redis_dir);
+}

@@ -631,6 +631,14 @@ impl RewriteLimit {
 }
 
 impl Aof {
+    /// Deletes the manifest's history files unless `aof-disable-auto-gc`
+    /// (at start-up, and when CONFIG SET turns auto gc back on: Redis's
+    /// `updateAofAutoGCEnabled`).
+    pub fn delete_history(&self) {
+        let mut inner = self.lock();
+        delete_history(&self.config, &self.dir(), &mut inner.manifest);
+    }
+
     /// Whether the cron holds its rewrites back ([`RewriteLimit`]).
     fn rewrite_limited(&self) -> bool {
         let failures = self.stats.consecutive_failures.load(Ordering::Relaxed);

@@ -419,6 +419,9 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             .iter()
             .any(|(name, _)| name.eq_ignore_ascii_case(wanted))
     };
+    if named(b"aof-disable-auto-gc") && !config.aof_disable_auto_gc() {
+        ctx.server.aof.delete_history();
+    }
     if named(b"jemalloc-bg-thread") {
         config.apply_jemalloc_bg_thread();
     }
