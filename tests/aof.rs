@@ -630,9 +630,12 @@ fn rewrites_that_keep_failing_hold_the_cron_back_not_bgrewriteaof() {
 /// `waitForBgrewriteaof`).
 fn wait_rewrites(conn: &mut Conn) {
     let deadline = Instant::now() + Duration::from_secs(20);
-    while info_field(conn, "aof_rewrite_in_progress") != "0"
-        || info_field(conn, "aof_rewrite_scheduled") != "0"
-    {
+    // Both from one INFO: a rewrite starting between two would be missed.
+    let busy = |conn: &mut Conn| {
+        let info = conn.cmd_str(&["info", "persistence"]);
+        info.contains("aof_rewrite_in_progress:1") || info.contains("aof_rewrite_scheduled:1")
+    };
+    while busy(conn) {
         assert!(Instant::now() < deadline, "the rewrite never finished");
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -839,5 +842,91 @@ fn rewrites_at_run_time_keep_the_manifest_redis_keeps() {
         return;
     };
     assert_eq!(multi_part_sequence(&mut redis.connect(), &redis_dir), seen);
+    let _ = std::fs::remove_dir_all(&redis_dir);
+}
+
+/// The last test of Redis's integration/aof-multi-part, real failures in
+/// place of its `kill -9`: turned on at run time, the AOF collects writes
+/// in a temporary incremental file until its first rewrite succeeds; a
+/// failed one deletes that file and writes no manifest, and the next
+/// starts on its own. Returns every manifest seen.
+fn enabled_at_run_time_sequence(conn: &mut Conn, dir: &Path) -> Vec<String> {
+    let aof_dir = dir.join("appendonlydir");
+    let mut seen = Vec::new();
+    let mut manifest = |want: &[&str]| {
+        let text = std::fs::read_to_string(aof_dir.join("appendonly.aof.manifest")).unwrap();
+        let want: String = want.iter().map(|line| format!("file {line}\n")).collect();
+        assert_eq!(text, want);
+        seen.push(text);
+    };
+    let wait_failures = |conn: &mut Conn, failures: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while info_field(conn, "aof_rewrites_consecutive_failures") != failures {
+            assert!(Instant::now() < deadline, "the rewrite did not fail");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    conn.cmd(&["config", "set", "save", ""]);
+    // A third of a second a key: each rewrite lasts about a second.
+    conn.cmd(&["config", "set", "rdb-key-save-delay", "300000"]);
+    for key in ["a", "b", "c"] {
+        conn.cmd(&["set", key, "1"]);
+    }
+    for (seq, first) in [(1, true), (2, false)] {
+        let blocker = aof_dir.join(format!("appendonly.aof.{seq}.base.rdb"));
+        std::fs::create_dir_all(&blocker).unwrap();
+        conn.cmd(&["config", "set", "appendonly", "yes"]);
+        assert_eq!(info_field(conn, "aof_rewrite_in_progress"), "1");
+        conn.cmd(&["incr", "a"]);
+        wait_failures(conn, "1");
+        // The next rewrite starts by itself; this one succeeds.
+        std::fs::remove_dir(&blocker).unwrap();
+        if first {
+            assert!(!aof_dir.join("appendonly.aof.manifest").exists());
+        } else {
+            manifest(&[
+                "appendonly.aof.1.base.rdb seq 1 type b",
+                "appendonly.aof.1.incr.aof seq 1 type i",
+            ]);
+        }
+        conn.cmd(&["incr", "b"]);
+        wait_rewrites(conn);
+        assert_eq!(info_field(conn, "aof_rewrites_consecutive_failures"), "0");
+        manifest(&[
+            &format!("appendonly.aof.{seq}.base.rdb seq {seq} type b"),
+            &format!("appendonly.aof.{seq}.incr.aof seq {seq} type i"),
+        ]);
+        conn.cmd(&["incr", "c"]);
+        let before = digest(conn);
+        assert_eq!(conn.cmd_str(&["debug", "loadaof"]), "+OK\r\n");
+        assert_eq!(digest(conn), before);
+        assert_eq!(
+            conn.cmd_str(&["mget", "a", "b", "c"]).matches('2').count(),
+            3
+        );
+        conn.cmd(&["config", "set", "appendonly", "no"]);
+        for key in ["a", "b", "c"] {
+            conn.cmd(&["set", key, "1"]);
+        }
+    }
+    seen
+}
+
+#[test]
+fn the_aof_turned_on_at_run_time_waits_for_a_rewrite_that_succeeds() {
+    let args = ["--appendonly", "no", "--enable-debug-command", "yes"];
+    let dir = temp_dir("enabled-ours");
+    let ours = Server::start_with(&[&["--dir", &s(&dir)][..], &args].concat());
+    let seen = enabled_at_run_time_sequence(&mut ours.connect(), &dir);
+    drop(ours);
+    let _ = std::fs::remove_dir_all(&dir);
+    let redis_dir = temp_dir("enabled-redis");
+    let Some(redis) = Server::oracle_with(&[&args[..], &["--dir", &s(&redis_dir)]].concat()) else {
+        return;
+    };
+    assert_eq!(
+        enabled_at_run_time_sequence(&mut redis.connect(), &redis_dir),
+        seen
+    );
     let _ = std::fs::remove_dir_all(&redis_dir);
 }

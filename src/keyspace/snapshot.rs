@@ -541,6 +541,7 @@ impl Keyspace {
         };
         let mut from = 0;
         loop {
+            let copied;
             let next = {
                 let mut locked = self.write_shard(db, shard);
                 if snapshot.aborted() {
@@ -550,15 +551,20 @@ impl Keyspace {
                 if !pending.load(Ordering::Relaxed) {
                     return true;
                 }
+                let copied_before = out.len();
                 let next = locked.copy_unmarked(from, step, wanted, out);
+                copied = out.len() > copied_before;
                 if next.is_none() {
                     pending.store(false, Ordering::Relaxed);
                 }
                 next
             };
             // After the shard's last key too: Redis's child sleeps after
-            // every key, so a BGSAVE of one key is still running.
-            self.save_delay(snapshot);
+            // every key, so a BGSAVE of one key is still running. Not after
+            // an empty shard: Redis has no shards to sleep for.
+            if copied {
+                self.save_delay(snapshot);
+            }
             let Some(next) = next else {
                 return true;
             };
