@@ -651,6 +651,15 @@ fn wait_gone(aof_dir: &Path, names: &[&str]) {
     }
 }
 
+/// Asserts the manifest in `aof_dir` lists `want` (each line without its
+/// leading `file `) and returns it.
+fn check_manifest(aof_dir: &Path, want: &[&str]) -> String {
+    let text = std::fs::read_to_string(aof_dir.join("appendonly.aof.manifest")).unwrap();
+    let want: String = want.iter().map(|line| format!("file {line}\n")).collect();
+    assert_eq!(text, want);
+    text
+}
+
 /// Part 2 of Redis's integration/aof-multi-part (rewrites at run time,
 /// failed ones, the AOF turned off and on, auto gc, DEBUG LOADAOF, a
 /// rewrite scheduled behind a BGSAVE), with real failures in place of the
@@ -659,12 +668,7 @@ fn wait_gone(aof_dir: &Path, names: &[&str]) {
 fn multi_part_sequence(conn: &mut Conn, dir: &Path) -> Vec<String> {
     let aof_dir = dir.join("appendonlydir");
     let mut seen = Vec::new();
-    let mut manifest = |want: &[&str]| {
-        let text = std::fs::read_to_string(aof_dir.join("appendonly.aof.manifest")).unwrap();
-        let want: String = want.iter().map(|line| format!("file {line}\n")).collect();
-        assert_eq!(text, want);
-        seen.push(text);
-    };
+    let mut manifest = |want: &[&str]| seen.push(check_manifest(&aof_dir, want));
     let reload_keeps_digest = |conn: &mut Conn| {
         let before = digest(conn);
         assert_eq!(conn.cmd_str(&["debug", "loadaof"]), "+OK\r\n");
@@ -853,12 +857,7 @@ fn rewrites_at_run_time_keep_the_manifest_redis_keeps() {
 fn enabled_at_run_time_sequence(conn: &mut Conn, dir: &Path) -> Vec<String> {
     let aof_dir = dir.join("appendonlydir");
     let mut seen = Vec::new();
-    let mut manifest = |want: &[&str]| {
-        let text = std::fs::read_to_string(aof_dir.join("appendonly.aof.manifest")).unwrap();
-        let want: String = want.iter().map(|line| format!("file {line}\n")).collect();
-        assert_eq!(text, want);
-        seen.push(text);
-    };
+    let mut manifest = |want: &[&str]| seen.push(check_manifest(&aof_dir, want));
     let wait_failures = |conn: &mut Conn, failures: &str| {
         let deadline = Instant::now() + Duration::from_secs(10);
         while info_field(conn, "aof_rewrites_consecutive_failures") != failures {
