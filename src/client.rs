@@ -580,7 +580,7 @@ pub struct Client {
     pub rdb_functions_only: Option<bool>,
     /// Set by SYNC/PSYNC: the connection becomes a replica link.
     /// Boxed, as `wait_acks`: rare, and every connection carries the field.
-    pub replica: Option<Box<crate::replication::ReplicaStart>>,
+    pub replica: Option<Box<crate::replication::ReplicaLink>>,
     /// Set by WAIT when too few replicas acknowledged: the connection
     /// waits for more (`crate::replication::WaitAcks`).
     pub wait_acks: Option<Box<crate::replication::WaitAcks>>,

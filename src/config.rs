@@ -272,6 +272,8 @@ const REPLICA_ANNOUNCED: usize = idx("replica-announced");
 const BUSY_REPLY_THRESHOLD: usize = idx("busy-reply-threshold");
 const RDB_KEY_SAVE_DELAY: usize = idx("rdb-key-save-delay");
 const REPL_DISKLESS_SYNC: usize = idx("repl-diskless-sync");
+const REPL_DISKLESS_SYNC_DELAY: usize = idx("repl-diskless-sync-delay");
+const REPL_DISKLESS_SYNC_MAX_REPLICAS: usize = idx("repl-diskless-sync-max-replicas");
 const REPL_BACKLOG_SIZE: usize = idx("repl-backlog-size");
 const REPL_BACKLOG_TTL: usize = idx("repl-backlog-ttl");
 const KEY_LOAD_DELAY: usize = idx("key-load-delay");
@@ -1014,11 +1016,22 @@ impl Config {
         }
     }
 
-    /// Milliseconds before a busy script/function gets BUSY replies.
     /// `repl-diskless-sync`: a full sync streams its snapshot to a replica
     /// that reads `$EOF:` (otherwise it is gathered and sent with its length).
     pub fn repl_diskless_sync(&self) -> bool {
         self.flag(REPL_DISKLESS_SYNC)
+    }
+
+    /// `repl-diskless-sync-delay`: seconds a streamed snapshot waits for
+    /// more replicas to share it.
+    pub fn repl_diskless_sync_delay(&self) -> u64 {
+        self.unsigned(REPL_DISKLESS_SYNC_DELAY)
+    }
+
+    /// `repl-diskless-sync-max-replicas`: this many waiting replicas start
+    /// the streamed snapshot before the delay is over (0: no such number).
+    pub fn repl_diskless_sync_max_replicas(&self) -> u64 {
+        self.unsigned(REPL_DISKLESS_SYNC_MAX_REPLICAS)
     }
 
     /// `repl-backlog-size`: stream bytes kept for partial resyncs.

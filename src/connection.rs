@@ -509,12 +509,12 @@ async fn run(server: &Server, client: &mut Client, socket: &mut Transport) -> st
             // Evicted for the replies it has not read.
             return Ok(Ran::Closed);
         }
-        if let Some(start) = client.replica.take() {
+        if let Some(link) = client.replica.take() {
             // SYNC/PSYNC: from now on this connection carries the stream,
             // and its memory is a replica's (`mem_clients_slaves`).
             server.clients.memory.detach(&handle);
             handle.info().replica = true;
-            Box::pin(crate::replication::serve(socket, *start)).await?;
+            Box::pin(crate::replication::serve(socket, *link)).await?;
             return Ok(Ran::Closed);
         }
         // A read that filled all the room offered likely left more of a big

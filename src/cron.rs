@@ -79,6 +79,7 @@ pub fn spawn(server: Arc<Server>) {
             cron.hz = effective_hz(&server);
             server.cron.hz.store(cron.hz, Ordering::Relaxed);
             server.keyspace.lru_clock.refresh();
+            crate::replication::start_waiting_syncs(&server);
             if cron.every(crate::server::RATE_PERIOD_MS) {
                 server.stats.sample();
             }

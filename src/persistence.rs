@@ -192,7 +192,7 @@ pub fn save_all(server: &Server) -> std::io::Result<()> {
     result
 }
 
-fn lock_all(server: &Server) -> Guard<'_> {
+pub(crate) fn lock_all(server: &Server) -> Guard<'_> {
     let mut set = LockSet::new();
     set.add_all(&server.keyspace);
     server.keyspace.lock(set)
@@ -219,6 +219,14 @@ pub fn snapshot_active(server: &Server) -> bool {
 
 pub fn bgsave_running(server: &Server) -> bool {
     lock(&server.save_state.bgsave).is_some()
+}
+
+/// Whether a running BGSAVE goes to replicas (Some(true)) or to the
+/// dump file (Some(false)); None when none runs.
+pub fn bgsave_target(server: &Server) -> Option<bool> {
+    lock(&server.save_state.bgsave)
+        .as_ref()
+        .map(|run| run.to_replica)
 }
 
 /// The temp file of a background save or rewrite: `<prefix>-<pid>-<n>.<ext>`,

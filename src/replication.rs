@@ -30,6 +30,7 @@ use tokio::sync::Notify;
 use crate::config::Config;
 use crate::propagate::{Propagation, Sink, Target};
 use crate::rdb;
+use crate::server::Server;
 
 /// Lowercase, as Redis's shared `ping` object writes it.
 const PING: &[u8] = b"*1\r\n$4\r\nping\r\n";
@@ -209,6 +210,31 @@ struct Replicas {
     alone_since: Option<std::time::Instant>,
     /// INFO's `sync_full`, `sync_partial_ok`, `sync_partial_err`.
     pub syncs: [u64; 3],
+    /// Replicas whose full sync waits for its snapshot to start.
+    waiting: Vec<Waiting>,
+}
+
+/// A replica asking for a full sync: who it is and what it reads.
+pub struct SyncRequest {
+    pub client_id: u64,
+    pub addr: SocketAddr,
+    /// The port it says it listens on (REPLCONF listening-port).
+    pub listening_port: u16,
+    /// PSYNC, answered `+FULLRESYNC <replid> <offset>` (SYNC: no line).
+    pub psync: bool,
+    /// It reads a streamed snapshot (`REPLCONF capa eof`).
+    pub capa_eof: bool,
+}
+
+/// A full sync that waits for its snapshot to start (Redis's
+/// `SLAVE_STATE_WAIT_BGSAVE_START`): another snapshot runs, or the master
+/// waits `repl-diskless-sync-delay` seconds for more replicas to share the
+/// one it streams. [`start_waiting_syncs`] starts it.
+struct Waiting {
+    request: SyncRequest,
+    since: std::time::Instant,
+    /// Where the replica's connection waits for its start.
+    start: tokio::sync::oneshot::Sender<ReplicaStart>,
 }
 
 /// Redis's replication backlog: the last `repl-backlog-size` bytes of the
@@ -255,6 +281,15 @@ fn backlog_size(config: &Config) -> usize {
 pub struct Replication {
     propagation: Arc<Propagation>,
     replicas: Arc<Mutex<Replicas>>,
+}
+
+/// What SYNC or PSYNC hands the connection task, which from then on
+/// carries the replication link.
+pub enum ReplicaLink {
+    /// The snapshot and the stream start now.
+    Start(ReplicaStart),
+    /// The start comes when the snapshot can begin ([`Waiting`]).
+    Waiting(tokio::sync::oneshot::Receiver<ReplicaStart>),
 }
 
 /// A replica's connection, handed from PSYNC to the connection task:
@@ -356,6 +391,7 @@ impl Replication {
                 backlog: None,
                 alone_since: None,
                 syncs: [0; 3],
+                waiting: Vec::new(),
             })),
         }
     }
@@ -564,6 +600,61 @@ impl Replication {
         }
     }
 
+    /// Queues a full sync until its snapshot can start; the receiver gets
+    /// its start ([`start_waiting_syncs`]).
+    pub fn wait_for_snapshot(
+        &self,
+        request: SyncRequest,
+    ) -> tokio::sync::oneshot::Receiver<ReplicaStart> {
+        let (start, receiver) = tokio::sync::oneshot::channel();
+        lock(&self.replicas).waiting.push(Waiting {
+            request,
+            since: std::time::Instant::now(),
+            start,
+        });
+        receiver
+    }
+
+    /// Redis's `shouldStartChildReplication` (no snapshot runs): the
+    /// waiting syncs, taken from the queue, when their snapshot is due:
+    /// at once for a snapshot sent whole; for a streamed one once the
+    /// first waited `repl-diskless-sync-delay` seconds, or
+    /// `repl-diskless-sync-max-replicas` wait. Syncs whose replica left
+    /// are dropped.
+    fn take_due(
+        &self,
+        config: &Config,
+    ) -> Vec<(SyncRequest, tokio::sync::oneshot::Sender<ReplicaStart>)> {
+        let mut replicas = lock(&self.replicas);
+        replicas.waiting.retain(|w| !w.start.is_closed());
+        let Some(oldest) = replicas.waiting.iter().map(|w| w.since).min() else {
+            return Vec::new();
+        };
+        let max = config.repl_diskless_sync_max_replicas();
+        let due = !config.repl_diskless_sync()
+            || (max > 0 && replicas.waiting.len() as u64 >= max)
+            || oldest.elapsed().as_secs() >= config.repl_diskless_sync_delay();
+        if !due {
+            return Vec::new();
+        }
+        (replicas.waiting.drain(..))
+            .map(|w| (w.request, w.start))
+            .collect()
+    }
+
+    /// INFO's `slaveN` lines for the syncs still waiting.
+    pub fn waiting(&self) -> Vec<ReplicaState> {
+        (lock(&self.replicas).waiting.iter())
+            .filter(|w| !w.start.is_closed())
+            .map(|w| ReplicaState {
+                ip: w.request.addr.ip().to_string(),
+                port: w.request.listening_port,
+                offset: 0,
+                lag: 0,
+            })
+            .collect()
+    }
+
     /// INFO's backlog fields: its size setting, whether it exists, the
     /// offset of its first byte and how many bytes it holds.
     pub fn backlog_info(&self) -> (bool, u64, u64) {
@@ -672,14 +763,162 @@ pub fn new_replid() -> String {
         .collect()
 }
 
+/// Why a full sync must wait for its snapshot (Redis's `syncCommand` log
+/// line), or None when it starts now.
+pub fn wait_reason(server: &Server, request: &SyncRequest) -> Option<&'static str> {
+    if let Some(to_replica) = crate::persistence::bgsave_target(server) {
+        return Some(if to_replica {
+            "Current BGSAVE has socket target. Waiting for next BGSAVE for SYNC"
+        } else {
+            "Can't attach the replica to the current BGSAVE. Waiting for next BGSAVE for SYNC"
+        });
+    }
+    if crate::persistence::snapshot_active(server) {
+        return Some("No BGSAVE in progress, but another BG operation is active. BGSAVE for replication delayed");
+    }
+    let config = &server.config;
+    (config.repl_diskless_sync() && request.capa_eof && config.repl_diskless_sync_delay() > 0)
+        .then_some("Delay next BGSAVE for diskless SYNC")
+}
+
+/// Starts the full syncs of `requests` on one snapshot, cut now under
+/// `guard`'s locks of every shard, so the snapshot's cut and the stream's
+/// start are one moment for all of them. The snapshot is walked in the
+/// background and streamed as it goes (to several replicas alike); a
+/// filtered one (`rdb_functions_only`), or one while another snapshot runs,
+/// is serialised here instead, under the locks.
+pub fn start_full_syncs(
+    server: &Server,
+    guard: &mut crate::keyspace::Guard<'_>,
+    requests: &[SyncRequest],
+    filter: Option<bool>,
+) -> Vec<ReplicaStart> {
+    let mut attached = Vec::with_capacity(requests.len());
+    let mut cut = None;
+    for request in requests {
+        let (stream, acked, start) =
+            server
+                .replication
+                .add(request.client_id, request.addr, request.listening_port);
+        let mut preamble = Vec::new();
+        if request.psync {
+            let line = format!("+FULLRESYNC {} {}\r\n", start.replid, start.offset);
+            preamble.extend_from_slice(line.as_bytes());
+        }
+        attached.push((preamble, stream, acked));
+        cut = Some(start);
+    }
+    let Some(cut) = cut else {
+        return Vec::new();
+    };
+    let eof = server.config.repl_diskless_sync() && requests.iter().all(|r| r.capa_eof);
+    let background = if crate::persistence::snapshot_active(server) || filter.is_some() {
+        None
+    } else {
+        crate::persistence::bgsave_to_replica(server, guard, &cut, eof)
+    };
+    let stream_on_ack = eof && background.is_some();
+    let mut snapshots: Vec<_> = match background {
+        Some(walk) if attached.len() == 1 => vec![Some(walk)],
+        Some(walk) => fan_out(walk, attached.len())
+            .into_iter()
+            .map(Some)
+            .collect(),
+        None => {
+            let mut options = rdb::Options::from_config(&server.config);
+            let mut databases = server.keyspace.databases();
+            if let Some(functions) = filter {
+                // A filtered snapshot (`redis-cli --functions-rdb`): no keys.
+                options.functions = functions;
+                databases = 0;
+            }
+            let used = crate::commands::server::used_memory();
+            let (snapshot, _) = rdb::snapshot(guard, databases, options, Some(&cut), used);
+            for (preamble, _, _) in &mut attached {
+                preamble.extend_from_slice(format!("${}\r\n", snapshot.len()).as_bytes());
+                preamble.extend_from_slice(&snapshot);
+            }
+            attached.iter().map(|_| None).collect()
+        }
+    };
+    (attached.into_iter().zip(snapshots.drain(..)))
+        .map(|((preamble, stream, acked), snapshot)| ReplicaStart {
+            preamble,
+            snapshot,
+            stream_on_ack,
+            stream,
+            acked,
+        })
+        .collect()
+}
+
+/// One snapshot's chunks to `replicas` channels alike, as Redis's parent
+/// relays its RDB pipe to every replica: the slowest sets the pace, and one
+/// that leaves stops getting them. Once all have left, the walk is dropped.
+fn fan_out(
+    mut walk: tokio::sync::mpsc::Receiver<Option<Bytes>>,
+    replicas: usize,
+) -> Vec<tokio::sync::mpsc::Receiver<Option<Bytes>>> {
+    let (mut senders, receivers): (Vec<_>, Vec<_>) = (0..replicas)
+        .map(|_| tokio::sync::mpsc::channel(16))
+        .unzip();
+    tokio::spawn(async move {
+        while let Some(chunk) = walk.recv().await {
+            let mut open = Vec::with_capacity(senders.len());
+            for sender in senders {
+                if sender.send(chunk.clone()).await.is_ok() {
+                    open.push(sender);
+                }
+            }
+            senders = open;
+            if senders.is_empty() {
+                break;
+            }
+        }
+    });
+    receivers
+}
+
+/// Redis's `replicationStartPendingFork`, every cron tick while no
+/// snapshot runs: the waiting full syncs, once due, start on one snapshot.
+pub fn start_waiting_syncs(server: &Server) {
+    if crate::persistence::snapshot_active(server) {
+        return;
+    }
+    let (requests, starters): (Vec<_>, Vec<_>) = server
+        .replication
+        .take_due(&server.config)
+        .into_iter()
+        .unzip();
+    if requests.is_empty() {
+        return;
+    }
+    let mut guard = crate::persistence::lock_all(server);
+    let starts = start_full_syncs(server, &mut guard, &requests, None);
+    guard.release();
+    for ((request, starter), start) in requests.iter().zip(starters).zip(starts) {
+        if starter.send(start).is_err() {
+            // Its connection ended meanwhile.
+            server.replication.remove(request.client_id);
+        }
+    }
+}
+
 /// Serves a replica for the rest of its connection: the preamble (the
 /// FULLRESYNC line and the snapshot), then the stream as it comes. What the
 /// replica sends is `REPLCONF ACK <offset>` every second; only the offset is
 /// kept, for INFO and WAIT.
 pub async fn serve(
     socket: &mut crate::transport::Transport,
-    start: ReplicaStart,
+    link: ReplicaLink,
 ) -> std::io::Result<()> {
+    let start = match link {
+        ReplicaLink::Start(start) => start,
+        ReplicaLink::Waiting(starting) => match wait_for_start(socket, starting).await? {
+            Some(start) => start,
+            None => return Ok(()),
+        },
+    };
     let ReplicaStart {
         preamble,
         snapshot,
@@ -738,6 +977,31 @@ pub async fn serve(
                 // Keep a possibly cut request's tail for the next read.
                 let keep = input.len().saturating_sub(64);
                 let _ = input.split_to(keep);
+            }
+        }
+    }
+}
+
+/// A waiting full sync's connection until its start comes (None: the
+/// replica left first). Like Redis's `replicationCron` for a replica in
+/// `WAIT_BGSAVE_START`, it gets a newline every second, so it does not
+/// time the silent master out.
+async fn wait_for_start(
+    socket: &mut crate::transport::Transport,
+    mut starting: tokio::sync::oneshot::Receiver<ReplicaStart>,
+) -> std::io::Result<Option<ReplicaStart>> {
+    let mut input = BytesMut::with_capacity(64);
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            start = &mut starting => return Ok(start.ok()),
+            _ = tick.tick() => socket.write_all(b"\n").await?,
+            read = socket.read_buf(&mut input) => {
+                if read? == 0 {
+                    return Ok(None);
+                }
+                input.clear();
             }
         }
     }

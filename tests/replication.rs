@@ -693,3 +693,122 @@ fn killing_the_master_client_drops_the_link_at_once() {
     assert!(left, "the master still lists its replica");
     assert_eq!(support::reply(&mut replica_conn), "*2\r\n:1\r\n+OK\r\n");
 }
+
+/// ROLE on a replica: its link state and offset.
+fn role_state(replica: &mut Conn) -> String {
+    let reply = replica.cmd_str(&["ROLE"]);
+    let parts: Vec<&str> = reply.split("\r\n").collect();
+    // *5 $5 slave $9 127.0.0.1 :port $N state :offset
+    format!("{} {}", parts[7], parts[8])
+}
+
+/// `repl-diskless-sync-delay` holds a streamed sync back that many seconds
+/// so more replicas can share its snapshot, as Redis's does: the replicas
+/// stay in `handshake` (the master shows them `wait_bgsave`), then one
+/// snapshot goes to both. With `repl-diskless-sync-max-replicas` it starts
+/// as soon as that many wait.
+#[test]
+fn a_diskless_sync_waits_its_delay_and_shares_one_snapshot() {
+    let dirs = [
+        temp_dir("delay-m"),
+        temp_dir("delay-a"),
+        temp_dir("delay-b"),
+    ];
+    let master = start(
+        &dirs[0],
+        &[
+            "--repl-diskless-sync",
+            "yes",
+            "--repl-diskless-sync-delay",
+            "2",
+        ],
+    );
+    let replicas = [start(&dirs[1], &[]), start(&dirs[2], &[])];
+    let mut m = master.connect();
+    m.cmd(&["SET", "before", "1"]);
+    let mut conns: Vec<Conn> = replicas.iter().map(Server::connect).collect();
+    let asked = Instant::now();
+    assert_eq!(replicaof(&mut conns[0], master.port), "+OK\r\n");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(replicaof(&mut conns[1], master.port), "+OK\r\n");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(role_state(&mut conns[0]), "handshake :-1");
+    let info = replication(&mut m);
+    assert_eq!(info["connected_slaves"], "2");
+    assert!(info["slave0"].contains("state=wait_bgsave"), "{info:?}");
+    assert!(info["slave1"].contains("state=wait_bgsave"), "{info:?}");
+    for conn in &mut conns {
+        wait_link_up(conn);
+    }
+    assert!(
+        asked.elapsed() >= Duration::from_secs(2),
+        "the delay was not kept"
+    );
+    let log = std::fs::read_to_string(dirs[0].join("log")).unwrap();
+    assert_eq!(
+        log.matches("Delay next BGSAVE for diskless SYNC").count(),
+        2
+    );
+    assert_eq!(log.matches("Starting BGSAVE for SYNC").count(), 1, "{log}");
+    m.cmd(&["SET", "after", "2"]);
+    for conn in &mut conns {
+        assert_eq!(conn.cmd_str(&["GET", "before"]), "$1\r\n1\r\n");
+        wait_until("the write after the sync", || {
+            conn.cmd_str(&["GET", "after"]) == "$1\r\n2\r\n"
+        });
+    }
+
+    // A long delay, but two replicas are enough.
+    m.cmd(&["CONFIG", "SET", "repl-diskless-sync-delay", "100"]);
+    m.cmd(&["CONFIG", "SET", "repl-diskless-sync-max-replicas", "2"]);
+    let asked = Instant::now();
+    for conn in &mut conns {
+        conn.cmd(&["REPLICAOF", "NO", "ONE"]);
+        assert_eq!(replicaof(conn, master.port), "+OK\r\n");
+    }
+    for conn in &mut conns {
+        wait_link_up(conn);
+    }
+    assert!(asked.elapsed() < Duration::from_secs(5));
+    assert_eq!(conns[1].cmd_str(&["GET", "after"]), "$1\r\n2\r\n");
+    drop((master, replicas));
+    for dir in dirs {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// A sync asked for while a BGSAVE runs waits for it to end and then gets
+/// a snapshot of its own, as Redis's "Waiting for next BGSAVE for SYNC"
+/// (ours serialised the whole dataset under every shard's lock instead).
+#[test]
+fn a_sync_during_a_bgsave_waits_for_the_next_snapshot() {
+    let (mdir, rdir) = (temp_dir("bgsave-m"), temp_dir("bgsave-r"));
+    let master = start(&mdir, &[]);
+    let replica = start(&rdir, &[]);
+    let (mut m, mut r) = (master.connect(), replica.connect());
+    m.cmd(&["SET", "k", "v"]);
+    m.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "1000000"]);
+    assert_eq!(m.cmd_str(&["BGSAVE"]), "+Background saving started\r\n");
+    assert_eq!(replicaof(&mut r, master.port), "+OK\r\n");
+    wait_until("the replica's request", || {
+        replication(&mut m)
+            .get("slave0")
+            .is_some_and(|s| s.contains("state=wait_bgsave"))
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(role_state(&mut r), "handshake :-1");
+    m.cmd(&["SET", "during", "1"]);
+    m.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    wait_link_up(&mut r);
+    assert_eq!(
+        r.cmd_str(&["MGET", "k", "during"]),
+        "*2\r\n$1\r\nv\r\n$1\r\n1\r\n"
+    );
+    let log = std::fs::read_to_string(mdir.join("log")).unwrap();
+    assert!(log.contains(
+        "Can't attach the replica to the current BGSAVE. Waiting for next BGSAVE for SYNC"
+    ));
+    drop((master, replica));
+    let _ = std::fs::remove_dir_all(mdir);
+    let _ = std::fs::remove_dir_all(rdir);
+}

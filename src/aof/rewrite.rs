@@ -18,7 +18,7 @@ use std::time::Instant;
 use super::manifest::Manifest;
 use super::{lock, unix_secs, Aof, Fatal, State};
 use crate::keyspace::snapshot::{Encoder, Snapshot};
-use crate::keyspace::{CommandClock, EntryRef, Guard, Keyspace, LockSet, StringValue, Value};
+use crate::keyspace::{CommandClock, EntryRef, Guard, Keyspace, StringValue, Value};
 use crate::propagate::write_command;
 use crate::server::Server;
 use crate::types::set::Set;
@@ -304,12 +304,6 @@ fn write_file(temp: &Path, dest: &Path, data: &[u8]) -> std::io::Result<()> {
     result
 }
 
-fn lock_all(server: &Server) -> Guard<'_> {
-    let mut set = LockSet::new();
-    set.add_all(&server.keyspace);
-    server.keyspace.lock(set)
-}
-
 /// Redis's `aofOpenIfNeededOnServerStart`, after loading: with
 /// `appendonly yes`, a base file is written if there is none (an empty
 /// dataset), the last incremental file is opened for appending (or a new
@@ -328,7 +322,7 @@ pub fn open_on_start(server: &Server) -> Result<(), Fatal> {
         );
         Fatal
     })?;
-    let mut guard = lock_all(server);
+    let mut guard = crate::persistence::lock_all(server);
     let mut manifest = aof.lock().manifest.clone();
     let had_incr = !manifest.incr.is_empty();
     if manifest.base.is_none() && !had_incr {
@@ -519,7 +513,7 @@ pub fn kill(server: &Server, may_lock: bool) {
     };
     tracing::info!("Killing running AOF rewrite child: {}", std::process::id());
     if may_lock {
-        let guard = lock_all(server);
+        let guard = crate::persistence::lock_all(server);
         let keyspace = &server.keyspace;
         if keyspace
             .running_snapshot()
@@ -548,7 +542,7 @@ fn write_base(
 /// automatic rewrites, CONFIG SET appendonly yes): the caller must hold no
 /// shard.
 pub fn start_locked(server: &Server) {
-    let mut guard = lock_all(server);
+    let mut guard = crate::persistence::lock_all(server);
     let _ = start(server, &mut guard);
     guard.release();
 }

@@ -6,8 +6,7 @@
 use super::args::{int_in_range, is};
 use super::{cmd_locking, CmdResult, Ctx, Locks, Registration};
 use crate::protocol::Reply;
-use crate::rdb;
-use crate::replication::{ReplicaStart, WaitAcks};
+use crate::replication::{ReplicaLink, ReplicaStart, SyncRequest, WaitAcks};
 
 pub static COMMANDS: &[Registration] = &[
     // Every shard locked: the snapshot and the start of the stream must
@@ -119,65 +118,57 @@ fn psync(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
         return full_sync(ctx, true);
     };
-    ctx.client.replica = Some(Box::new(ReplicaStart {
+    ctx.client.replica = Some(Box::new(ReplicaLink::Start(ReplicaStart {
         preamble,
         stream_on_ack: false,
         snapshot: None,
         stream,
         acked,
-    }));
+    })));
     ctx.client.skip_reply = true;
     Ok(Reply::OK)
 }
 
-/// Attaches the client as a replica: the snapshot, then the stream. Every
-/// shard is locked (`Locks::All`), so the snapshot's cut and the stream's
-/// start are one moment: no write can fall between them. The snapshot is
-/// walked in the background and streamed as it goes; while another
-/// snapshot runs (a BGSAVE, an AOF rewrite) it is serialised here instead,
-/// under the locks.
+/// A full sync (Redis's `syncCommand`): the client becomes a replica, to
+/// get the snapshot and then the stream, now or once its snapshot can start
+/// ([`crate::replication::wait_reason`]). Every shard is locked
+/// (`Locks::All`): a sync that starts now cuts its snapshot at the moment
+/// it joins the stream.
 fn full_sync(ctx: &mut Ctx, psync: bool) -> CmdResult {
     if ctx.client.replica.is_some() {
         return Ok(Reply::OK);
     }
     let server = ctx.server;
-    let replication = &server.replication;
-    let (client_id, addr) = (ctx.client.id, ctx.client.handle.addr.ip_or_loopback());
-    tracing::info!("Replica {addr} asks for synchronization");
-    let (stream, acked, start) = replication.add(client_id, addr, ctx.client.listening_port);
-    let mut preamble = Vec::new();
-    if psync {
-        let line = format!("+FULLRESYNC {} {}\r\n", start.replid, start.offset);
-        preamble.extend_from_slice(line.as_bytes());
-    }
-    let eof = ctx.client.capa_eof && server.config.repl_diskless_sync();
-    let filter = ctx.client.rdb_functions_only;
-    let background = if crate::persistence::snapshot_active(server) || filter.is_some() {
-        None
-    } else {
-        crate::persistence::bgsave_to_replica(server, ctx.guard(), &start, eof)
+    let request = SyncRequest {
+        client_id: ctx.client.id,
+        addr: ctx.client.handle.addr.ip_or_loopback(),
+        listening_port: ctx.client.listening_port,
+        psync,
+        capa_eof: ctx.client.capa_eof,
     };
-    if background.is_none() {
-        let mut options = rdb::Options::from_config(&server.config);
-        let mut databases = server.keyspace.databases();
-        if let Some(functions) = filter {
-            // A filtered snapshot (`redis-cli --functions-rdb`): no keys.
-            options.functions = functions;
-            databases = 0;
+    tracing::info!("Replica {} asks for synchronization", request.addr);
+    let filter = ctx.client.rdb_functions_only;
+    let waits = filter
+        .is_none()
+        .then(|| crate::replication::wait_reason(server, &request))
+        .flatten();
+    let link = match waits {
+        Some(why) => {
+            tracing::info!("{why}");
+            ReplicaLink::Waiting(server.replication.wait_for_snapshot(request))
         }
-        let used = super::server::used_memory();
-        let (snapshot, _) = rdb::snapshot(ctx.guard(), databases, options, Some(&start), used);
-        preamble.extend_from_slice(format!("${}\r\n", snapshot.len()).as_bytes());
-        preamble.extend_from_slice(&snapshot);
-    }
-    ctx.client.replica = Some(Box::new(ReplicaStart {
-        preamble,
-        stream_on_ack: eof && background.is_some(),
-        snapshot: background,
-        stream,
-        acked,
-    }));
-    // The preamble is the answer; the connection writes it.
+        None => {
+            let requests = std::slice::from_ref(&request);
+            let mut starts =
+                crate::replication::start_full_syncs(server, ctx.guard(), requests, filter);
+            let Some(start) = starts.pop() else {
+                return Err(Reply::error("ERR the sync could not start"));
+            };
+            ReplicaLink::Start(start)
+        }
+    };
+    ctx.client.replica = Some(Box::new(link));
+    // The link's preamble is the answer; the connection writes it.
     ctx.client.skip_reply = true;
     Ok(Reply::OK)
 }
