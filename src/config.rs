@@ -272,6 +272,7 @@ const REPLICA_ANNOUNCED: usize = idx("replica-announced");
 const BUSY_REPLY_THRESHOLD: usize = idx("busy-reply-threshold");
 const RDB_KEY_SAVE_DELAY: usize = idx("rdb-key-save-delay");
 const REPL_DISKLESS_SYNC: usize = idx("repl-diskless-sync");
+const REPL_DISKLESS_LOAD: usize = idx("repl-diskless-load");
 const REPL_DISKLESS_SYNC_DELAY: usize = idx("repl-diskless-sync-delay");
 const REPL_DISKLESS_SYNC_MAX_REPLICAS: usize = idx("repl-diskless-sync-max-replicas");
 const REPL_BACKLOG_SIZE: usize = idx("repl-backlog-size");
@@ -696,6 +697,14 @@ impl Config {
                 "WARNING daemonize is yes but reddish does not fork: it stays in the foreground (run it under a service manager)".to_string()
             }),
             _ => None,
+        }
+    }
+
+    pub fn repl_diskless_load(&self) -> DisklessLoad {
+        match self.num(REPL_DISKLESS_LOAD) {
+            1 => DisklessLoad::OnEmptyDb,
+            2 => DisklessLoad::Swapdb,
+            _ => DisklessLoad::Disabled,
         }
     }
 
@@ -1728,8 +1737,6 @@ fn enum_value(choices: &[(&str, i64)], args: &[&[u8]], bitflags: bool) -> Option
     Some(value)
 }
 
-/// Redis `configEnumGetName` (7.0): the first exact match, or for bit
-/// flags the names of the set bits in table order; "unknown" otherwise.
 /// `appendfsync`: when the AOF's bytes are fsynced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FsyncPolicy {
@@ -1738,6 +1745,19 @@ pub enum FsyncPolicy {
     No,
 }
 
+/// `repl-diskless-load`: how a replica takes in a full sync's snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DisklessLoad {
+    /// Received whole, then the old data is flushed and the new loaded.
+    Disabled,
+    /// As it arrives when the replica holds no keys (else as `Disabled`).
+    OnEmptyDb,
+    /// As it arrives, the old data kept until the new is complete.
+    Swapdb,
+}
+
+/// Redis `configEnumGetName` (7.0): the first exact match, or for bit
+/// flags the names of the set bits in table order; "unknown" otherwise.
 fn enum_name(choices: &[(&str, i64)], value: i64, bitflags: bool) -> String {
     let mut names: Vec<&str> = Vec::new();
     let mut unmatched = value;

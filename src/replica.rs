@@ -545,6 +545,7 @@ async fn receive_snapshot(
             }
         }
     };
+    let _shown = LoadingShown::start(server, replid);
     let payload = if header.starts_with(b"$EOF:") && header.len() >= 45 {
         let mark = header[5..45].to_vec();
         tracing::info!(
@@ -572,6 +573,50 @@ async fn receive_snapshot(
         read_exactly(server, conn, size).await?
     };
     load_snapshot(server, &payload, replid, offset)
+}
+
+/// Redis's `startLoading`/`stopLoading` around a snapshot its replica
+/// loads as it arrives (`repl-diskless-load`): `swapdb` always, keeping
+/// the old data until the new is complete, served meanwhile when the
+/// snapshot continues this replica's history (`async_loading`: the
+/// master's replid is ours) or answered `-LOADING` when not; `on-empty-db`
+/// when there is no data to lose. Ours gathers the snapshot, then swaps
+/// it in under every shard's lock; clients see what Redis's see.
+struct LoadingShown<'s> {
+    server: &'s Server,
+    async_loading: bool,
+}
+
+impl<'s> LoadingShown<'s> {
+    fn start(server: &'s Server, replid: &str) -> Option<LoadingShown<'s>> {
+        use crate::config::DisklessLoad;
+        let empty = || (0..server.keyspace.databases()).all(|db| server.keyspace.db_keys(db) == 0);
+        let async_loading = match server.config.repl_diskless_load() {
+            DisklessLoad::Swapdb => server.replication.replid() == replid,
+            DisklessLoad::OnEmptyDb if empty() => false,
+            _ => return None,
+        };
+        if async_loading {
+            server.set_async_loading(true);
+        } else {
+            server.set_loading(true);
+        }
+        Some(LoadingShown {
+            server,
+            async_loading,
+        })
+    }
+}
+
+impl Drop for LoadingShown<'_> {
+    /// Loaded, or the transfer failed (the old data is still there).
+    fn drop(&mut self) {
+        if self.async_loading {
+            self.server.set_async_loading(false);
+        } else {
+            self.server.set_loading(false);
+        }
+    }
 }
 
 /// The diskless form: everything up to the 40-byte mark the master

@@ -231,6 +231,8 @@ pub struct Server {
     /// Loading the dataset at start-up: commands without the `loading`
     /// flag are answered `-LOADING`.
     loading: std::sync::atomic::AtomicBool,
+    /// See [`Server::is_async_loading`].
+    async_loading: std::sync::atomic::AtomicBool,
     /// Hands new listeners to the accept loops (CONFIG SET port, true for
     /// the TLS port); None until the server listens.
     rebind: Mutex<Option<UnboundedSender<Rebind>>>,
@@ -285,6 +287,7 @@ impl Server {
             pause: crate::pause::ClientPause::new(keyspace.clone()),
             aof,
             loading: std::sync::atomic::AtomicBool::new(false),
+            async_loading: std::sync::atomic::AtomicBool::new(false),
             cron: CronState::new(config.hz()),
             slowlog: Default::default(),
             latency: Default::default(),
@@ -478,6 +481,18 @@ impl Server {
 
     pub fn set_loading(&self, loading: bool) {
         self.loading.store(loading, Ordering::Relaxed);
+    }
+
+    /// Whether a replica takes in its master's snapshot while it serves
+    /// the old data (`repl-diskless-load swapdb` with the same history:
+    /// INFO `async_loading`; commands flagged `no_async_loading` and
+    /// settings denied while loading get `-LOADING`).
+    pub fn is_async_loading(&self) -> bool {
+        self.async_loading.load(Ordering::Relaxed)
+    }
+
+    pub fn set_async_loading(&self, loading: bool) {
+        self.async_loading.store(loading, Ordering::Relaxed);
     }
 
     /// Unix time of the start, in seconds: INFO's `rdb_last_save_time` and

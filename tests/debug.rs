@@ -330,6 +330,14 @@ fn populate_matches_redis() {
         &["DEBUG", "DIGEST"],
     ]);
     assert_eq!(pair.got.cmd_str(&["DBSIZE"]), ":115\r\n");
+    // The SET alone is a change: populate's keys are not saved for, nor
+    // propagated to replicas or the AOF.
+    for conn in [&mut pair.want, &mut pair.got] {
+        assert_eq!(
+            conn.info_number("persistence", "rdb_changes_since_last_save"),
+            1
+        );
+    }
 }
 
 /// DEBUG OBJECT with the parts that differ between two processes (address,

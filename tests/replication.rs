@@ -812,3 +812,87 @@ fn a_sync_during_a_bgsave_waits_for_the_next_snapshot() {
     let _ = std::fs::remove_dir_all(mdir);
     let _ = std::fs::remove_dir_all(rdir);
 }
+
+/// INFO replication's or persistence's `field` on `conn`.
+fn info_value(conn: &mut Conn, section: &str, field: &str) -> String {
+    let reply = conn.cmd_str(&["INFO", section]);
+    (reply.split("\r\n"))
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// `repl-diskless-load swapdb`, as Redis: while a replica takes in a
+/// snapshot of another history it is `loading` (clients get `-LOADING`),
+/// of its own history `async_loading` (the old data is served, REPLICAOF
+/// is refused); either way a transfer that fails leaves the old data.
+#[test]
+fn a_swapdb_replica_shows_its_loading_and_keeps_its_data_if_the_sync_fails() {
+    let (mdir, rdir) = (temp_dir("swapdb-m"), temp_dir("swapdb-r"));
+    let master = start(&mdir, &["--repl-diskless-sync-delay", "0"]);
+    let replica = start(
+        &rdir,
+        &[
+            "--repl-diskless-load",
+            "swapdb",
+            "--replica-read-only",
+            "no",
+        ],
+    );
+    let (mut m, mut r) = (master.connect(), replica.connect());
+    for i in 0..20 {
+        m.cmd(&["SET", &format!("master:{i}"), "v"]);
+    }
+    r.cmd(&["SET", "mykey", "myvalue"]);
+    // A tenth of a second a key: the transfer lasts two seconds.
+    m.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "100000"]);
+    let fail_transfer = |m: &mut Conn, r: &mut Conn, field: &str| {
+        m.cmd(&["CONFIG", "SET", "repl-diskless-sync-delay", "5"]);
+        m.cmd(&["CLIENT", "KILL", "TYPE", "replica"]);
+        wait_until("the transfer's end", || {
+            info_value(r, "persistence", field) == "0"
+        });
+        assert_eq!(r.cmd_str(&["GET", "mykey"]), "$7\r\nmyvalue\r\n");
+        assert_eq!(r.cmd_str(&["DBSIZE"]), ":1\r\n");
+    };
+
+    // Another history: loading.
+    assert_eq!(replicaof(&mut r, master.port), "+OK\r\n");
+    wait_until("loading", || {
+        info_value(&mut r, "persistence", "loading") == "1"
+    });
+    assert_eq!(info_value(&mut r, "persistence", "async_loading"), "0");
+    assert!(r.cmd_str(&["GET", "mykey"]).starts_with("-LOADING"));
+    fail_transfer(&mut m, &mut r, "loading");
+
+    // Synced, then a full sync of the same history: async loading.
+    m.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    m.cmd(&["CONFIG", "SET", "repl-diskless-sync-delay", "0"]);
+    wait_link_up(&mut r);
+    r.cmd(&["FLUSHALL"]);
+    r.cmd(&["SET", "mykey", "myvalue"]);
+    m.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "100000"]);
+    // The backlog cannot serve the replica's return: a full sync.
+    m.cmd(&["MULTI"]);
+    m.cmd(&["CLIENT", "KILL", "TYPE", "replica"]);
+    m.cmd(&["CONFIG", "SET", "repl-backlog-size", "16384"]);
+    for i in 0..10 {
+        m.cmd(&["SET", &format!("big:{i}"), &"A".repeat(16384)]);
+    }
+    m.cmd(&["EXEC"]);
+    wait_until("async loading", || {
+        info_value(&mut r, "persistence", "async_loading") == "1"
+    });
+    assert_eq!(info_value(&mut r, "persistence", "loading"), "0");
+    assert_eq!(r.cmd_str(&["GET", "mykey"]), "$7\r\nmyvalue\r\n");
+    assert!(r
+        .cmd_str(&["REPLICAOF", "NO", "ONE"])
+        .starts_with("-LOADING"));
+    assert!(r
+        .cmd_str(&["CONFIG", "SET", "appendonly", "no"])
+        .starts_with("-LOADING"));
+    fail_transfer(&mut m, &mut r, "async_loading");
+    drop((master, replica));
+    let _ = std::fs::remove_dir_all(mdir);
+    let _ = std::fs::remove_dir_all(rdir);
+}

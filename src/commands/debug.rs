@@ -352,7 +352,8 @@ fn status(text: String) -> Reply {
 /// DEBUG POPULATE <count> [<prefix>] [<size>]: creates string keys
 /// `<prefix>:<n>` (prefix `key`, cut to 127 bytes as Redis's buffer cuts it)
 /// holding `value:<n>`, padded with zero bytes or cut to `size` bytes when a
-/// size is given; existing keys are left alone. Values larger than
+/// size is given; existing keys are left alone, and none counts as a change
+/// (Redis's populate is not a write to save or propagate). Values larger than
 /// `proto-max-bulk-len` are refused (Redis would try to allocate them).
 fn populate(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let count = positive_arg(args[2], None)?;
@@ -384,6 +385,10 @@ fn populate(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
         let value = Value::String(StringValue::from_bytes_no_int(value));
         db.set(&key, value, None);
+        // Redis's populate signals the keys (WATCH) but counts no change:
+        // nothing propagates to replicas or the AOF, nothing makes a save
+        // point due.
+        db.changed_nothing();
     }
     Ok(Reply::OK)
 }

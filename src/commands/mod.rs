@@ -893,6 +893,12 @@ fn dispatch(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
         let reply = Reply::error(LOADING_ERROR);
         return refuse(server, client, Some(cmd), reply);
     }
+    // Redis's `processCommand` while async-loading: old data is served,
+    // but not what must wait for the new (REPLICAOF, FLUSHALL, ...).
+    if server.is_async_loading() && cmd.flags.contains(Flags::NO_ASYNC_LOADING) {
+        let reply = Reply::error(LOADING_ERROR);
+        return refuse(server, client, Some(cmd), reply);
+    }
     // Redis's busy-script check: a script past `busy-reply-threshold` on
     // another event loop.
     if crate::scripting::BUSY.any() && !cmd.flags.contains(Flags::ALLOW_BUSY) && !client.master {

@@ -341,7 +341,8 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let local = ctx.client.handle.addr.is_local();
     let config = &ctx.server.config;
     let (old_port, old_tls_port, old_bind) = (config.port(), config.tls_port(), config.bind());
-    if ctx.server.is_loading() && config.denied_while_loading(&pairs, local) {
+    let loading = ctx.server.is_loading() || ctx.server.is_async_loading();
+    if loading && config.denied_while_loading(&pairs, local) {
         return Err(Reply::error(super::LOADING_ERROR));
     }
     let before = settings_of(config, &pairs);

@@ -396,7 +396,7 @@ fn persistence(ctx: &mut Ctx, out: &mut String) {
         out,
         &[
             ("loading", &u8::from(ctx.server.is_loading())),
-            ("async_loading", &0),
+            ("async_loading", &u8::from(ctx.server.is_async_loading())),
             ("current_cow_peak", &cow),
             ("current_cow_size", &cow),
             ("current_cow_size_age", &0),
