@@ -14,9 +14,11 @@
 //! tries again a second later (at once after a link that was up), as
 //! Redis's cron does. REPLICAOF aborts the task and starts another.
 //!
-//! Once a sync succeeded the master is "cached": a reconnection asks
-//! `PSYNC <replid> <offset+1>` and on `+CONTINUE` goes on with the data it
-//! has; the first connection, and one after REPLICAOF, asks `PSYNC ? -1`.
+//! Once a sync succeeded the master is "cached": a reconnection, to it or
+//! to another master after REPLICAOF, asks `PSYNC <replid> <offset+1>` and
+//! on `+CONTINUE` goes on with the data it has. A master turning replica
+//! caches itself the same way; only a replica whose full sync has not
+//! completed asks `PSYNC ? -1`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -79,6 +81,12 @@ struct State {
     /// Shuts the link's socket down when CLIENT KILL kills the master
     /// client ([`MasterLink::close`]).
     closer: Option<socket2::Socket>,
+    /// Redis's cached master: this server's replication id and offset
+    /// describe its data, so a (re)connection asks `PSYNC <replid>
+    /// <offset+1>`. Set when a sync completes and when a master turns
+    /// replica (it caches itself); cleared when a full sync begins and by
+    /// REPLICAOF NO ONE.
+    cached: bool,
 }
 
 /// This server as a replica: which master, and how the link is.
@@ -110,6 +118,7 @@ impl Default for MasterLink {
                 down_since: 0,
                 transfer: Transfer::default(),
                 closer: None,
+                cached: false,
             }),
             read_ahead: AtomicU64::new(0),
         }
@@ -198,6 +207,10 @@ pub fn set_master(server: &Arc<Server>, host: &str, port: u16) {
     }
     state.master = Some((host.to_string(), port));
     state.link = LinkState::Connect;
+    if !server.keyspace.is_replica() {
+        tracing::info!("Before turning into a replica, using my own master parameters to synthesize a cached master: I may be able to synchronize with the new master with just a partial transfer.");
+        state.cached = true;
+    }
     // Redis's `disconnectAllBlockedClients`: what they wait for is the
     // master's to decide now.
     for client in server.clients.all() {
@@ -222,6 +235,7 @@ pub fn unset_master(server: &Server) {
     state.master = None;
     state.link = LinkState::Connect;
     state.down_since = 0;
+    state.cached = false;
     drop(state);
     server.keyspace.set_replica(false);
     server.keyspace.replica_keys.forget_all();
@@ -234,14 +248,10 @@ pub fn unset_master(server: &Server) {
 /// fails, tries again a second later (at once when the link had been up).
 async fn follow(server: Arc<Server>, host: String, port: u16) {
     let link = &server.master_link;
-    // After a first sync the master is "cached": a reconnection asks to go
-    // on from this server's offset (Redis's `replicationCacheMaster`).
-    let mut cached = false;
     loop {
         link.set_link(LinkState::Connecting);
         let mut was_up = false;
-        let why = sync_and_follow(&server, &host, port, cached, &mut was_up).await;
-        cached |= was_up;
+        let why = sync_and_follow(&server, &host, port, &mut was_up).await;
         link.set_link(LinkState::Connect);
         link.read_ahead.store(0, Ordering::Relaxed);
         tracing::warn!("{why}");
@@ -339,7 +349,6 @@ async fn sync_and_follow(
     server: &Arc<Server>,
     host: &str,
     port: u16,
-    cached: bool,
     was_up: &mut bool,
 ) -> LinkError {
     let timeout = Duration::from_secs(server.config.repl_timeout().max(1));
@@ -368,8 +377,12 @@ async fn sync_and_follow(
         socket,
         input: BytesMut::new(),
     };
+    let cached = server.master_link.lock().cached;
     let stream_db = match handshake(server, &mut conn, cached).await {
         Ok(Sync::Full { replid, offset }) => {
+            // Redis's `replicationDiscardCachedMaster`: until this sync
+            // completes the data is not the history's to go on from.
+            server.master_link.lock().cached = false;
             match receive_snapshot(server, &mut conn, &replid, offset).await {
                 Ok(db) => db,
                 Err(why) => return why,
@@ -383,6 +396,8 @@ async fn sync_and_follow(
         Err(why) => return why,
     };
     *was_up = true;
+    // A lost link leaves the master cached (Redis's `replicationCacheMaster`).
+    server.master_link.lock().cached = true;
     follow_stream(server, conn, stream_db).await
 }
 

@@ -896,3 +896,35 @@ fn a_swapdb_replica_shows_its_loading_and_keeps_its_data_if_the_sync_fails() {
     let _ = std::fs::remove_dir_all(mdir);
     let _ = std::fs::remove_dir_all(rdir);
 }
+
+/// A replica moved to another replica of its master goes on with a
+/// partial resync, as Redis's keeps its cached master across REPLICAOF;
+/// a master turned replica tries one with its own history first (the
+/// suite's "replicaof right after disconnection").
+#[test]
+fn a_replica_moved_to_another_replica_resyncs_partially() {
+    let dirs = [temp_dir("move-m"), temp_dir("move-a"), temp_dir("move-b")];
+    let args = ["--repl-diskless-sync-delay", "0"];
+    let servers: Vec<Server> = dirs.iter().map(|dir| start(dir, &args)).collect();
+    let mut conns: Vec<Conn> = servers.iter().map(Server::connect).collect();
+    conns[0].cmd(&["SET", "k", "1"]);
+    for i in 1..3 {
+        assert_eq!(replicaof(&mut conns[i], servers[0].port), "+OK\r\n");
+        wait_link_up(&mut conns[i]);
+    }
+    let log = std::fs::read_to_string(dirs[2].join("log")).unwrap();
+    assert!(log.contains("Before turning into a replica, using my own master parameters to synthesize a cached master"));
+    conns[0].cmd(&["INCR", "k"]);
+    conns[0].cmd(&["CLIENT", "KILL", "TYPE", "replica"]);
+    assert_eq!(replicaof(&mut conns[2], servers[1].port), "+OK\r\n");
+    wait_link_up(&mut conns[2]);
+    wait_until("the write after the move", || {
+        conns[2].cmd_str(&["GET", "k"]) == "$1\r\n2\r\n"
+    });
+    assert_eq!(syncs(&mut conns[0])[0], "2");
+    assert_eq!(syncs(&mut conns[1]), ["0", "1", "0"]);
+    drop(servers);
+    for dir in dirs {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
