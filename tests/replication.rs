@@ -908,9 +908,9 @@ fn a_replica_moved_to_another_replica_resyncs_partially() {
     let servers: Vec<Server> = dirs.iter().map(|dir| start(dir, &args)).collect();
     let mut conns: Vec<Conn> = servers.iter().map(Server::connect).collect();
     conns[0].cmd(&["SET", "k", "1"]);
-    for i in 1..3 {
-        assert_eq!(replicaof(&mut conns[i], servers[0].port), "+OK\r\n");
-        wait_link_up(&mut conns[i]);
+    for conn in &mut conns[1..] {
+        assert_eq!(replicaof(conn, servers[0].port), "+OK\r\n");
+        wait_link_up(conn);
     }
     let log = std::fs::read_to_string(dirs[2].join("log")).unwrap();
     assert!(log.contains("Before turning into a replica, using my own master parameters to synthesize a cached master"));
