@@ -168,6 +168,10 @@ impl Outbox {
 
 /// A replica as ROLE and INFO show it.
 pub struct ReplicaState {
+    /// INFO's `state`: `wait_bgsave` until its snapshot is sent, then
+    /// `online`; only online replicas are in ROLE and count for
+    /// `min-replicas-to-write`, as in Redis.
+    pub state: &'static str,
     pub ip: String,
     /// The port it says it listens on (REPLCONF listening-port).
     pub port: u16,
@@ -183,6 +187,8 @@ pub struct Acked {
     offset: AtomicU64,
     /// Unix seconds of the last acknowledgement.
     at: AtomicU64,
+    /// Its snapshot is sent (a partial resync: at once).
+    online: std::sync::atomic::AtomicBool,
 }
 
 struct Replicas {
@@ -642,19 +648,6 @@ impl Replication {
             .collect()
     }
 
-    /// INFO's `slaveN` lines for the syncs still waiting.
-    pub fn waiting(&self) -> Vec<ReplicaState> {
-        (lock(&self.replicas).waiting.iter())
-            .filter(|w| !w.start.is_closed())
-            .map(|w| ReplicaState {
-                ip: w.request.addr.ip().to_string(),
-                port: w.request.listening_port,
-                offset: 0,
-                lag: 0,
-            })
-            .collect()
-    }
-
     /// INFO's backlog fields: its size setting, whether it exists, the
     /// offset of its first byte and how many bytes it holds.
     pub fn backlog_info(&self) -> (bool, u64, u64) {
@@ -707,17 +700,38 @@ impl Replication {
             .count()
     }
 
-    /// The replicas as ROLE and INFO show them, in order of arrival.
+    /// The replicas as INFO shows them: those attached, in order of
+    /// arrival, then the syncs still waiting for their snapshot.
     pub fn replicas(&self) -> Vec<ReplicaState> {
         let now = crate::util::now_ms() / 1000;
-        (lock(&self.replicas).list.iter())
-            .map(|r| ReplicaState {
+        let replicas = lock(&self.replicas);
+        let attached = replicas.list.iter().map(|r| {
+            let online = r.acked.online.load(Ordering::Relaxed);
+            ReplicaState {
+                state: if online { "online" } else { "wait_bgsave" },
                 ip: r.addr.ip().to_string(),
                 port: r.listening_port,
                 offset: r.acked.offset.load(Ordering::Relaxed),
                 lag: now.saturating_sub(r.acked.at.load(Ordering::Relaxed)),
-            })
-            .collect()
+            }
+        });
+        let waiting = (replicas.waiting.iter())
+            .filter(|w| !w.start.is_closed())
+            .map(|w| ReplicaState {
+                state: "wait_bgsave",
+                ip: w.request.addr.ip().to_string(),
+                port: w.request.listening_port,
+                offset: 0,
+                lag: 0,
+            });
+        attached.chain(waiting).collect()
+    }
+
+    /// The replicas that got their snapshot (ROLE, `min-replicas-to-write`).
+    pub fn online_replicas(&self) -> Vec<ReplicaState> {
+        let mut replicas = self.replicas();
+        replicas.retain(|r| r.state == "online");
+        replicas
     }
 
     /// Redis's `replicationCron`, run by the server cron once a second:
@@ -937,6 +951,7 @@ pub async fn serve(
             socket.write_all(&chunk).await?;
         }
     }
+    acked.online.store(true, Ordering::Relaxed);
     let mut input = BytesMut::with_capacity(1024);
     if stream_on_ack {
         loop {

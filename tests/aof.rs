@@ -800,7 +800,10 @@ fn multi_part_sequence(conn: &mut Conn, dir: &Path) -> Vec<String> {
     conn.cmd(&["config", "set", "appendonly", "no"]);
     conn.cmd(&["config", "set", "save", ""]);
     conn.cmd(&["flushall"]);
-    conn.cmd(&["config", "set", "rdb-key-save-delay", "1000000"]);
+    // Three seconds after its one key: the BGSAVE outlasts the steps
+    // below on a slow machine too (Redis's lasts that long; ours ends
+    // when the delay is lowered).
+    conn.cmd(&["config", "set", "rdb-key-save-delay", "3000000"]);
     conn.cmd(&["set", "k1", "v1"]);
     conn.cmd(&["bgsave"]);
     assert_eq!(info_field(conn, "rdb_bgsave_in_progress"), "1");
@@ -866,8 +869,9 @@ fn enabled_at_run_time_sequence(conn: &mut Conn, dir: &Path) -> Vec<String> {
         }
     };
     conn.cmd(&["config", "set", "save", ""]);
-    // A third of a second a key: each rewrite lasts about a second.
-    conn.cmd(&["config", "set", "rdb-key-save-delay", "300000"]);
+    // Half a second a key: each rewrite lasts a second and a half, time
+    // enough to see one fail and remove the blocker before the next ends.
+    conn.cmd(&["config", "set", "rdb-key-save-delay", "500000"]);
     for key in ["a", "b", "c"] {
         conn.cmd(&["set", key, "1"]);
     }

@@ -928,3 +928,47 @@ fn a_replica_moved_to_another_replica_resyncs_partially() {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+/// A replica still getting its snapshot is `wait_bgsave` in INFO, is not
+/// in ROLE and does not count for `min-replicas-to-write`, as in Redis;
+/// once the snapshot is sent it is `online`.
+#[test]
+fn a_replica_is_online_only_once_its_snapshot_is_sent() {
+    let (mdir, rdir) = (temp_dir("online-m"), temp_dir("online-r"));
+    let master = start(
+        &mdir,
+        &[
+            "--repl-diskless-sync-delay",
+            "0",
+            "--min-replicas-to-write",
+            "1",
+        ],
+    );
+    let replica = start(&rdir, &[]);
+    let (mut m, mut r) = (master.connect(), replica.connect());
+    m.cmd(&["CONFIG", "SET", "min-replicas-to-write", "0"]);
+    m.cmd(&["SET", "k", "v"]);
+    m.cmd(&["CONFIG", "SET", "min-replicas-to-write", "1"]);
+    m.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "1000000"]);
+    assert_eq!(replicaof(&mut r, master.port), "+OK\r\n");
+    wait_until("the transfer", || {
+        info_value(&mut m, "persistence", "rdb_bgsave_in_progress") == "1"
+    });
+    let info = replication(&mut m);
+    assert!(info["slave0"].contains("state=wait_bgsave"), "{info:?}");
+    assert!(m.cmd_str(&["ROLE"]).ends_with("*0\r\n"));
+    assert_eq!(
+        m.cmd_str(&["SET", "x", "1"]),
+        "-NOREPLICAS Not enough good replicas to write.\r\n"
+    );
+    m.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    wait_link_up(&mut r);
+    wait_until("online", || {
+        replication(&mut m)["slave0"].contains("state=online")
+    });
+    assert!(!m.cmd_str(&["ROLE"]).ends_with("*0\r\n"));
+    assert_eq!(m.cmd_str(&["SET", "x", "1"]), "+OK\r\n");
+    drop((master, replica));
+    let _ = std::fs::remove_dir_all(mdir);
+    let _ = std::fs::remove_dir_all(rdir);
+}

@@ -739,7 +739,7 @@ pub fn too_few_good_replicas(server: &Server) -> bool {
     if wanted == 0 || max_lag == 0 || server.keyspace.is_replica() {
         return false;
     }
-    let good = (server.replication.replicas().iter())
+    let good = (server.replication.online_replicas().iter())
         .filter(|r| r.lag <= max_lag)
         .count() as u64;
     good < wanted

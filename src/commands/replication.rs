@@ -249,7 +249,7 @@ fn role(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
         ]));
     }
     let replicas = replication
-        .replicas()
+        .online_replicas()
         .into_iter()
         .map(|r| {
             Reply::Array(vec![

@@ -591,17 +591,11 @@ fn replication(ctx: &mut Ctx, out: &mut String) {
     if let Some(link) = link {
         replica_lines(server, &link, out);
     }
-    let waiting = replication.waiting();
-    put(
-        out,
-        &[("connected_slaves", &(replicas.len() + waiting.len()))],
-    );
-    let states =
-        (replicas.iter().map(|r| (r, "online"))).chain(waiting.iter().map(|r| (r, "wait_bgsave")));
-    for (i, (r, state)) in states.enumerate() {
+    put(out, &[("connected_slaves", &replicas.len())]);
+    for (i, r) in replicas.iter().enumerate() {
         let line = format!(
-            "ip={},port={},state={state},offset={},lag={}",
-            r.ip, r.port, r.offset, r.lag
+            "ip={},port={},state={},offset={},lag={}",
+            r.ip, r.port, r.state, r.offset, r.lag
         );
         put(out, &[(&format!("slave{i}"), &line)]);
     }
