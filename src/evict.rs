@@ -159,21 +159,9 @@ pub fn before_command(
             cmd.name.as_str(),
             "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
         );
-    let denyoom = crate::commands::command_flags(cmd, args).contains(Flags::DENYOOM)
-        || (cmd.name == "exec" && queues_denyoom(server, client));
+    let denyoom =
+        crate::commands::any_runs(server, client, cmd, args, |f| f.contains(Flags::DENYOOM));
     (denyoom || queued).then(|| Reply::error(OOM_ERROR))
-}
-
-/// Whether a command queued in the client's transaction is `denyoom`
-/// (Redis keeps the union of their flags in `c->mstate.cmd_flags`).
-fn queues_denyoom(server: &Server, client: &Client) -> bool {
-    client.tx.queued.iter().flatten().any(|args| {
-        let args: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
-        server
-            .commands
-            .lookup(&args)
-            .is_ok_and(|cmd| crate::commands::command_flags(cmd, &args).contains(Flags::DENYOOM))
-    })
 }
 
 /// Whether memory is over `maxmemory` now, without evicting: what a script

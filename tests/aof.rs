@@ -933,3 +933,34 @@ fn the_aof_turned_on_at_run_time_waits_for_a_rewrite_that_succeeds() {
     );
     let _ = std::fs::remove_dir_all(&redis_dir);
 }
+
+/// CONFIG SET appendonly yes whose rewrite cannot start (the AOF directory
+/// cannot be made: a file has its name) fails with Redis's error and leaves
+/// the AOF off, in both servers.
+#[test]
+fn appendonly_yes_that_cannot_start_its_rewrite_is_refused() {
+    let turn_on = |conn: &mut Conn| {
+        (
+            conn.cmd_str(&["config", "set", "appendonly", "yes"]),
+            conn.cmd_str(&["config", "get", "appendonly"]),
+            info_field(conn, "aof_enabled"),
+        )
+    };
+    let dir = temp_dir("no-aof-dir");
+    std::fs::write(dir.join("appendonlydir"), "not a directory").unwrap();
+    let ours = Server::start_with(&["--dir", &s(&dir)]);
+    let got = turn_on(&mut ours.connect());
+    assert_eq!(
+        got.0,
+        "-ERR CONFIG SET failed (possibly related to argument 'appendonly') - Unable to turn on AOF. Check server logs.\r\n"
+    );
+    assert_eq!(got.2, "0");
+    drop(ours);
+    let redis_dir = temp_dir("no-aof-dir-redis");
+    std::fs::write(redis_dir.join("appendonlydir"), "not a directory").unwrap();
+    if let Some(redis) = Server::oracle_with(&["--dir", &s(&redis_dir)]) {
+        assert_eq!(turn_on(&mut redis.connect()), got);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&redis_dir);
+}

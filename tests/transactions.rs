@@ -805,3 +805,33 @@ fn seeded_random_transactions_match_redis() {
 fn subscribe_inside_exec_matches_redis() {
     support::differential_raw(b"MULTI\r\nSUBSCRIBE foo\r\nEXEC\r\nPING\r\nMULTI\r\n");
 }
+
+/// EXEC of a transaction holding a write is a write: `min-replicas-to-write`
+/// raised after the commands were queued aborts it with EXECABORT, its
+/// INCR not run, as Redis's `is_write_command` (the suite's "exec with
+/// write commands and state change"); one of reads alone still runs.
+#[test]
+fn exec_of_writes_is_refused_when_too_few_replicas_since_queueing() {
+    let Some(mut pair) = support::Pair::new() else {
+        return;
+    };
+    let mut admins = [
+        Conn::connect(pair.want_port()),
+        Conn::connect(pair.got_port()),
+    ];
+    pair.check(&["SET", "xx", "1"]);
+    pair.check(&["MULTI"]);
+    pair.check(&["INCR", "xx"]);
+    for admin in &mut admins {
+        admin.cmd(&["CONFIG", "SET", "min-replicas-to-write", "2"]);
+    }
+    let reply = pair.check(&["EXEC"]);
+    assert!(String::from_utf8_lossy(&reply).starts_with("-EXECABORT"));
+    pair.check(&["MULTI"]);
+    pair.check(&["GET", "xx"]);
+    pair.check(&["EXEC"]);
+    for admin in &mut admins {
+        admin.cmd(&["CONFIG", "SET", "min-replicas-to-write", "0"]);
+    }
+    pair.check(&["GET", "xx"]);
+}

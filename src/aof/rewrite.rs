@@ -541,10 +541,11 @@ fn write_base(
 /// Locks every shard and starts a rewrite (the cron's scheduled and
 /// automatic rewrites, CONFIG SET appendonly yes): the caller must hold no
 /// shard.
-pub fn start_locked(server: &Server) {
+pub fn start_locked(server: &Server) -> Result<(), NotStarted> {
     let mut guard = crate::persistence::lock_all(server);
-    let _ = start(server, &mut guard);
+    let started = start(server, &mut guard);
     guard.release();
+    started
 }
 
 /// The cron's AOF job (from Redis's `serverCron`): a scheduled rewrite
@@ -559,7 +560,7 @@ pub fn cron(server: &Server) {
     }
     if stats.rewrite_scheduled.load(Ordering::Relaxed) {
         if !crate::persistence::snapshot_active(server) && !aof.rewrite_limited() {
-            start_locked(server);
+            let _ = start_locked(server);
         }
         return;
     }
@@ -573,7 +574,7 @@ pub fn cron(server: &Server) {
         let growth = (current * 100 / base).saturating_sub(100);
         if growth >= percentage && !aof.rewrite_limited() {
             tracing::info!("Starting automatic rewriting of AOF on {growth}% growth");
-            start_locked(server);
+            let _ = start_locked(server);
             return;
         }
     }

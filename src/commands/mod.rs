@@ -685,7 +685,7 @@ pub fn held_by_pause(
 /// Whether `test` holds for the flags of `cmd` ([`command_flags`]: a
 /// script's declared ones) or, for EXEC, of one of the queued commands it
 /// would run (Redis's `mstate.cmd_flags` / `cmd_inv_flags`).
-fn any_runs(
+pub(crate) fn any_runs(
     server: &Server,
     client: &Client,
     cmd: &Command,
@@ -864,18 +864,18 @@ fn dispatch(server: &Server, client: &mut Client, args: &[&[u8]]) -> Reply {
             return refuse(server, client, Some(cmd), reply);
         }
     }
+    // Redis's `is_write_command`: EXEC of a transaction holding a write is
+    // one (`mstate.cmd_flags`).
+    let writes = || any_runs(server, client, cmd, args, |f| f.contains(Flags::WRITE));
     // Redis's `writeCommandsDeniedByDiskError` (PING too, as Redis).
     if !client.must_obey() {
         if let Some(reply) = crate::persistence::write_refusal(server) {
-            if cmd.name == "ping" || command_flags(cmd, args).contains(Flags::WRITE) {
+            if cmd.name == "ping" || writes() {
                 return refuse(server, client, Some(cmd), reply);
             }
         }
     }
-    if !client.must_obey()
-        && too_few_good_replicas(server)
-        && command_flags(cmd, args).contains(Flags::WRITE)
-    {
+    if !client.must_obey() && too_few_good_replicas(server) && writes() {
         return refuse(server, client, Some(cmd), Reply::error(NOREPLICAS));
     }
     if let Some(reply) = replica_refusal(server, client, cmd, args) {

@@ -401,11 +401,27 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     // cron starts), off flushes and closes the file.
     match (ctx.server.aof.state(), config.appendonly()) {
         (crate::aof::State::Off, true) => {
-            ctx.server.aof.start();
-            // At once, as Redis, unless in a transaction holding locks
-            // (then the cron starts it, as Redis schedules it).
-            if ctx.guard().holds_no_shard() {
-                crate::aof::rewrite::start_locked(ctx.server);
+            let server = ctx.server;
+            server.aof.start();
+            let rewriting = server.aof.stats.rewrite_in_progress.load(Ordering::Relaxed);
+            // Redis's `startAppendOnly`: at once, unless something else
+            // runs (then the cron starts it, as Redis schedules it).
+            if crate::persistence::snapshot_active(server) && !rewriting {
+                tracing::warn!("AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible.");
+            } else if ctx.client.in_multi() || !ctx.guard().holds_no_shard() {
+                tracing::warn!("AOF was enabled during a transaction. An AOF background was scheduled to start when possible.");
+            } else {
+                if rewriting {
+                    tracing::warn!("AOF was enabled but there is already an AOF rewriting in background. Stopping background AOF and starting a rewrite now.");
+                    crate::aof::rewrite::kill(server, true);
+                }
+                if let Err(crate::aof::rewrite::NotStarted::Failed) =
+                    crate::aof::rewrite::start_locked(server)
+                {
+                    server.aof.stop();
+                    tracing::warn!("Redis needs to enable the AOF but can't trigger a background AOF rewrite operation. Check the above logs for more info about the error.");
+                    return failed("appendonly", "Unable to turn on AOF. Check server logs.");
+                }
             }
         }
         (crate::aof::State::On | crate::aof::State::WaitRewrite, false) => {
