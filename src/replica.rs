@@ -28,6 +28,7 @@ use bytes::{Buf, BytesMut};
 use tokio::net::TcpStream;
 
 use crate::keyspace::LockSet;
+use crate::pause::PauseKind;
 use crate::propagate::write_command;
 use crate::protocol::{Limits, RequestParser};
 use crate::server::{Counter, Server};
@@ -786,15 +787,16 @@ async fn follow_stream(server: &Server, conn: Conn, stream_db: usize) -> LinkErr
     let mut ticks = tokio::time::interval(Duration::from_secs(1));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        if let Err(why) = apply(
+        let held = match apply(
             server,
             &mut master.client,
             &mut parser,
             &mut input,
             &mut out,
         ) {
-            return why;
-        }
+            Ok(held) => held,
+            Err(why) => return why,
+        };
         server
             .master_link
             .read_ahead
@@ -817,6 +819,7 @@ async fn follow_stream(server: &Server, conn: Conn, stream_db: usize) -> LinkErr
                     server.master_link.touch();
                 }
             },
+            () = server.pause.wait(|kind| kind != PauseKind::Off), if held => {}
             _ = ticks.tick() => {
                 let idle = unix_secs().saturating_sub(server.master_link.lock().last_io);
                 if idle > server.config.repl_timeout() {
@@ -830,14 +833,16 @@ async fn follow_stream(server: &Server, conn: Conn, stream_db: usize) -> LinkErr
 
 /// Runs every complete command in `input` as the master client; the
 /// bytes of each go on to this server's own replicas and count in its
-/// offset once it ran.
+/// offset once it ran. Stops at a command a CLIENT PAUSE holds back (Redis
+/// postpones its master client too: the stream is read, `slave_read_repl_offset`
+/// grows, but not applied) and returns true then.
 fn apply(
     server: &Server,
     client: &mut crate::client::Client,
     parser: &mut RequestParser,
     input: &mut BytesMut,
     out: &mut Vec<u8>,
-) -> Result<(), LinkError> {
+) -> Result<bool, LinkError> {
     // A master is trusted as Redis trusts it: no bulk length limit.
     let limits = Limits {
         max_bulk_len: u64::MAX,
@@ -846,7 +851,7 @@ fn apply(
     loop {
         let request = match parser.parse(input, limits) {
             Ok(Some(request)) => request,
-            Ok(None) => return Ok(()),
+            Ok(None) => return Ok(false),
             Err(e) => {
                 return Err(format!(
                     "Protocol error from MASTER: {}",
@@ -858,6 +863,11 @@ fn apply(
         let getack = args.len() >= 2
             && args[0].eq_ignore_ascii_case(b"replconf")
             && args[1].eq_ignore_ascii_case(b"getack");
+        let paused = server.pause.kind();
+        if paused != PauseKind::Off && crate::commands::held_by_pause(server, client, &args, paused)
+        {
+            return Ok(true);
+        }
         let bytes = bytes::Bytes::copy_from_slice(&input[..request.len]);
         if getack {
             ack(out, server.replication.offset());

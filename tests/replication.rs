@@ -972,3 +972,49 @@ fn a_replica_is_online_only_once_its_snapshot_is_sent() {
     let _ = std::fs::remove_dir_all(mdir);
     let _ = std::fs::remove_dir_all(rdir);
 }
+
+/// CLIENT PAUSE WRITE on a replica holds its master's stream back too, as
+/// Redis postpones its master client: the bytes are read
+/// (`slave_read_repl_offset`) but not applied (`slave_repl_offset`) until
+/// the pause ends.
+#[test]
+fn a_paused_replica_reads_its_masters_stream_but_applies_it_after() {
+    let (mdir, rdir) = (temp_dir("pause-m"), temp_dir("pause-r"));
+    let master = start(
+        &mdir,
+        &[
+            "--repl-diskless-sync-delay",
+            "0",
+            "--repl-ping-replica-period",
+            "3600",
+        ],
+    );
+    let replica = start(&rdir, &[]);
+    let (mut m, mut r) = (master.connect(), replica.connect());
+    assert_eq!(replicaof(&mut r, master.port), "+OK\r\n");
+    wait_link_up(&mut r);
+    m.cmd(&["SET", "foo", "bar"]);
+    let offset = replication(&mut m)["master_repl_offset"].clone();
+    wait_until("the SET applied", || {
+        replication(&mut r)["slave_repl_offset"] == offset
+    });
+    assert_eq!(
+        r.cmd_str(&["CLIENT", "PAUSE", "100000", "WRITE"]),
+        "+OK\r\n"
+    );
+    m.cmd(&["SET", "foo2", "bar2"]);
+    let now = replication(&mut m)["master_repl_offset"].clone();
+    wait_until("the SET read", || {
+        replication(&mut r)["slave_read_repl_offset"] == now
+    });
+    assert_eq!(replication(&mut r)["slave_repl_offset"], offset);
+    assert_eq!(r.cmd_str(&["GET", "foo2"]), "$-1\r\n");
+    r.cmd(&["CLIENT", "UNPAUSE"]);
+    wait_until("the SET applied after the pause", || {
+        r.cmd_str(&["GET", "foo2"]) == "$4\r\nbar2\r\n"
+    });
+    assert_eq!(replication(&mut r)["slave_repl_offset"], now);
+    drop((master, replica));
+    let _ = std::fs::remove_dir_all(mdir);
+    let _ = std::fs::remove_dir_all(rdir);
+}
