@@ -272,6 +272,8 @@ const REPLICA_ANNOUNCED: usize = idx("replica-announced");
 const BUSY_REPLY_THRESHOLD: usize = idx("busy-reply-threshold");
 const RDB_KEY_SAVE_DELAY: usize = idx("rdb-key-save-delay");
 const REPL_DISKLESS_SYNC: usize = idx("repl-diskless-sync");
+const OOM_SCORE_ADJ: usize = idx("oom-score-adj");
+const OOM_SCORE_ADJ_VALUES: usize = idx("oom-score-adj-values");
 const REPL_DISKLESS_LOAD: usize = idx("repl-diskless-load");
 const REPL_DISKLESS_SYNC_DELAY: usize = idx("repl-diskless-sync-delay");
 const REPL_DISKLESS_SYNC_MAX_REPLICAS: usize = idx("repl-diskless-sync-max-replicas");
@@ -706,6 +708,16 @@ impl Config {
             2 => DisklessLoad::Swapdb,
             _ => DisklessLoad::Disabled,
         }
+    }
+
+    /// `oom-score-adj` (0 no, 1 relative, 2 absolute) and
+    /// `oom-score-adj-values` (master, replica, background child).
+    pub fn oom_score_adj(&self) -> (i64, [i32; 3]) {
+        let values = match &*self.val(OOM_SCORE_ADJ_VALUES) {
+            Val::Oom(values) => *values,
+            _ => DEFAULT_OOM,
+        };
+        (self.num(OOM_SCORE_ADJ), values)
     }
 
     /// `appendfsync` (the AOF reads it on every write: no name is made).

@@ -26,6 +26,7 @@ pub mod lazyfree;
 pub mod log;
 pub mod monitor;
 pub mod number;
+pub mod oom_score;
 pub mod pause;
 pub mod persistence;
 pub mod pqsort;

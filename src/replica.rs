@@ -221,6 +221,7 @@ pub fn set_master(server: &Arc<Server>, host: &str, port: u16) {
     server.keyspace.set_replica(true);
     server.replication.set_proxying(true);
     server.config.set_replicaof(Some((host, port)));
+    let _ = server.oom_score.apply(&server.config, true);
     tracing::info!("Connecting to MASTER {host}:{port}");
     let task = tokio::spawn(follow(server.clone(), host.to_string(), port));
     state.task = Some(task.abort_handle());
@@ -243,6 +244,7 @@ pub fn unset_master(server: &Server) {
     server.replication.set_proxying(false);
     server.replication.shift_replid();
     server.config.set_replicaof(None);
+    let _ = server.oom_score.apply(&server.config, false);
 }
 
 /// The link's task: connects, syncs and follows the stream; when that

@@ -193,6 +193,8 @@ pub struct Server {
     pub slowlog: crate::slowlog::SlowLog,
     /// The latency monitor (LATENCY).
     pub latency: crate::latency::LatencyMonitor,
+    /// `oom-score-adj`: the process's score as the OOM killer sees it.
+    pub oom_score: crate::oom_score::OomScore,
     /// The server cron's rate.
     pub cron: CronState,
     /// This server as a master: its replicas and their stream.
@@ -291,6 +293,7 @@ impl Server {
             cron: CronState::new(config.hz()),
             slowlog: Default::default(),
             latency: Default::default(),
+            oom_score: Default::default(),
             replication: Arc::new(Replication::new(
                 run_id.clone(),
                 propagation,
@@ -601,6 +604,9 @@ pub async fn run(config: Arc<Config>) -> std::io::Result<()> {
         crate::replica::set_master(&server, &host, port);
     }
     let pidfile = PidFile::create(&server.config);
+    let _ = server
+        .oom_score
+        .apply(&server.config, server.keyspace.is_replica());
     tracing::info!("Ready to accept connections");
     if let Some((path, _)) = server.config.unixsocket() {
         tracing::info!("The server is now ready to accept connections at {path}");

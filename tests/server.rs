@@ -1075,3 +1075,41 @@ fn config_rewrite_writes_the_users_as_redis() {
         )
     );
 }
+
+/// `oom-score-adj` sets the process's `/proc/<pid>/oom_score_adj` for its
+/// role, relative to the score it started with or absolute, and `no` puts
+/// the old score back, as Redis's `setOOMScoreAdj` (it was accepted and
+/// did nothing).
+#[test]
+fn oom_score_adj_sets_the_process_score_for_its_role() {
+    let server = Server::start();
+    let score = || {
+        let path = format!("/proc/{}/oom_score_adj", server.pid());
+        std::fs::read_to_string(path)
+            .unwrap()
+            .trim()
+            .parse::<i64>()
+            .unwrap()
+    };
+    let base = score();
+    let mut conn = server.connect();
+    let ok = "+OK\r\n";
+    assert_eq!(
+        conn.cmd_str(&["CONFIG", "SET", "oom-score-adj-values", "10 20 30"]),
+        ok
+    );
+    assert_eq!(score(), base, "values alone change nothing");
+    assert_eq!(conn.cmd_str(&["CONFIG", "SET", "oom-score-adj", "yes"]), ok);
+    assert_eq!(score(), base + 10);
+    conn.cmd(&["CONFIG", "SET", "oom-score-adj-values", "15 20 30"]);
+    assert_eq!(score(), base + 15);
+    conn.cmd(&["REPLICAOF", "localhost", "1"]);
+    assert_eq!(score(), base + 20);
+    conn.cmd(&["REPLICAOF", "NO", "ONE"]);
+    assert_eq!(score(), base + 15);
+    conn.cmd(&["CONFIG", "SET", "oom-score-adj", "absolute"]);
+    conn.cmd(&["CONFIG", "SET", "oom-score-adj-values", "300 400 500"]);
+    assert_eq!(score(), 300);
+    conn.cmd(&["CONFIG", "SET", "oom-score-adj", "no"]);
+    assert_eq!(score(), base);
+}

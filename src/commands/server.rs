@@ -439,6 +439,19 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if named(b"aof-disable-auto-gc") && !config.aof_disable_auto_gc() {
         ctx.server.aof.delete_history();
     }
+    // Redis's `updateOOMScoreAdj`.
+    for name in ["oom-score-adj", "oom-score-adj-values"] {
+        if named(name.as_bytes()) {
+            let replica = ctx.server.keyspace.is_replica();
+            if ctx.server.oom_score.apply(config, replica).is_err() {
+                return failed(
+                    name,
+                    "Failed to set current oom_score_adj. Check server logs.",
+                );
+            }
+            break;
+        }
+    }
     if named(b"jemalloc-bg-thread") {
         config.apply_jemalloc_bg_thread();
     }

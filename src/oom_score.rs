@@ -1,0 +1,56 @@
+//! Redis's `setOOMScoreAdj`: with `oom-score-adj` on, the process's
+//! `/proc/self/oom_score_adj` is the `oom-score-adj-values` entry for its
+//! role (master or replica), added to the score it had before (`relative`)
+//! or as it is (`absolute`), within -1000..1000; turned off, the score goes
+//! back to what it was. The third value is for Redis's fork children;
+//! reddish has none, so it is only kept.
+
+use std::sync::Mutex;
+
+use crate::config::Config;
+
+const PROC_FILE: &str = "/proc/self/oom_score_adj";
+
+/// The score the process had before the server first adjusted it (None:
+/// not adjusted now).
+#[derive(Default)]
+pub struct OomScore(Mutex<Option<i64>>);
+
+impl OomScore {
+    /// Writes the score `config` asks for this role; the error is logged
+    /// (CONFIG SET then fails, as Redis's `updateOOMScoreAdj`).
+    pub fn apply(&self, config: &Config, replica: bool) -> Result<(), ()> {
+        let (mode, values) = config.oom_score_adj();
+        let mut base = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let score = if mode != 0 {
+            let before = match *base {
+                Some(before) => before,
+                None => {
+                    let text = std::fs::read_to_string(PROC_FILE).map_err(|e| {
+                        tracing::warn!(
+                            "Unable to read oom_score_adj: {}",
+                            crate::config::strerror(&e)
+                        );
+                    })?;
+                    let before = text.trim().parse().unwrap_or(0);
+                    *base = Some(before);
+                    before
+                }
+            };
+            let value = i64::from(values[usize::from(replica)]);
+            let value = if mode == 1 { value + before } else { value };
+            value.clamp(-1000, 1000)
+        } else {
+            match base.take() {
+                Some(before) => before,
+                None => return Ok(()),
+            }
+        };
+        std::fs::write(PROC_FILE, format!("{score}\n")).map_err(|e| {
+            tracing::warn!(
+                "Unable to write oom_score_adj: {}",
+                crate::config::strerror(&e)
+            );
+        })
+    }
+}
