@@ -19,19 +19,15 @@ pub struct OomScore(Mutex<Option<i64>>);
 impl OomScore {
     /// Writes the score `config` asks for this role; the error is logged
     /// (CONFIG SET then fails, as Redis's `updateOOMScoreAdj`).
-    pub fn apply(&self, config: &Config, replica: bool) -> Result<(), ()> {
+    pub fn apply(&self, config: &Config, replica: bool) -> std::io::Result<()> {
         let (mode, values) = config.oom_score_adj();
         let mut base = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let score = if mode != 0 {
             let before = match *base {
                 Some(before) => before,
                 None => {
-                    let text = std::fs::read_to_string(PROC_FILE).map_err(|e| {
-                        tracing::warn!(
-                            "Unable to read oom_score_adj: {}",
-                            crate::config::strerror(&e)
-                        );
-                    })?;
+                    let text = std::fs::read_to_string(PROC_FILE)
+                        .inspect_err(|e| log_failure("read", e))?;
                     let before = text.trim().parse().unwrap_or(0);
                     *base = Some(before);
                     before
@@ -46,11 +42,13 @@ impl OomScore {
                 None => return Ok(()),
             }
         };
-        std::fs::write(PROC_FILE, format!("{score}\n")).map_err(|e| {
-            tracing::warn!(
-                "Unable to write oom_score_adj: {}",
-                crate::config::strerror(&e)
-            );
-        })
+        std::fs::write(PROC_FILE, format!("{score}\n")).inspect_err(|e| log_failure("write", e))
     }
+}
+
+fn log_failure(what: &str, e: &std::io::Error) {
+    tracing::warn!(
+        "Unable to {what} oom_score_adj: {}",
+        crate::config::strerror(e)
+    );
 }
