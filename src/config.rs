@@ -273,6 +273,8 @@ const BUSY_REPLY_THRESHOLD: usize = idx("busy-reply-threshold");
 const RDB_KEY_SAVE_DELAY: usize = idx("rdb-key-save-delay");
 const REPL_DISKLESS_SYNC: usize = idx("repl-diskless-sync");
 const OOM_SCORE_ADJ: usize = idx("oom-score-adj");
+const SHUTDOWN_ON_SIGINT: usize = idx("shutdown-on-sigint");
+const SHUTDOWN_ON_SIGTERM: usize = idx("shutdown-on-sigterm");
 const OOM_SCORE_ADJ_VALUES: usize = idx("oom-score-adj-values");
 const REPL_DISKLESS_LOAD: usize = idx("repl-diskless-load");
 const REPL_DISKLESS_SYNC_DELAY: usize = idx("repl-diskless-sync-delay");
@@ -718,6 +720,16 @@ impl Config {
             _ => DEFAULT_OOM,
         };
         (self.num(OOM_SCORE_ADJ), values)
+    }
+
+    /// `shutdown-on-sigint`'s flag bits (1 save, 2 nosave, 4 now, 8 force).
+    pub fn shutdown_on_sigint(&self) -> i64 {
+        self.num(SHUTDOWN_ON_SIGINT)
+    }
+
+    /// `shutdown-on-sigterm`'s flag bits, as [`Config::shutdown_on_sigint`].
+    pub fn shutdown_on_sigterm(&self) -> i64 {
+        self.num(SHUTDOWN_ON_SIGTERM)
     }
 
     /// `appendfsync` (the AOF reads it on every write: no name is made).

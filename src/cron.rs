@@ -76,6 +76,7 @@ pub fn spawn(server: Arc<Server>) {
                 tokio::time::sleep(Duration::from_millis(1000 / u64::from(cron.hz))).await;
                 continue;
             }
+            server.shutdown_if_asked();
             cron.hz = effective_hz(&server);
             server.cron.hz.store(cron.hz, Ordering::Relaxed);
             server.keyspace.lru_clock.refresh();

@@ -219,6 +219,9 @@ pub struct Server {
     pub tcp_port: AtomicU64,
     /// Notified by SHUTDOWN.
     pub shutdown: Notify,
+    /// A SIGINT or SIGTERM asked for a shutdown the cron has not started
+    /// yet (Redis's `shutdown_asap` and `last_sig_received`; 0: none).
+    pub shutdown_asap: std::sync::atomic::AtomicI32,
     /// Saves and their outcome (INFO persistence, LASTSAVE, save points).
     pub save_state: crate::persistence::SaveState,
     /// DEBUG SET-SKIP-CHECKSUM-VALIDATION: RESTORE and loading accept a
@@ -256,6 +259,29 @@ pub struct ShutdownFlags {
 }
 
 impl Server {
+    /// The cron's part of a signal's shutdown (Redis's `serverCron`): runs
+    /// it with the signal's `shutdown-on-*` flags; a failed one (its save)
+    /// is forgotten and the server goes on.
+    pub fn shutdown_if_asked(&self) {
+        let signal = self.shutdown_asap.swap(0, Ordering::Relaxed);
+        if signal == 0 {
+            return;
+        }
+        let bits = if signal == libc::SIGINT {
+            self.config.shutdown_on_sigint()
+        } else {
+            self.config.shutdown_on_sigterm()
+        };
+        let flags = ShutdownFlags {
+            save: bits & 1 != 0,
+            nosave: bits & 2 != 0,
+            force: bits & 8 != 0,
+        };
+        if self.prepare_shutdown(flags) {
+            self.shutdown.notify_one();
+        }
+    }
+
     pub fn new(config: Arc<Config>) -> Server {
         // Before any counter is made: they have a slot per event loop.
         crate::counters::set_loops(config.io_threads() as usize);
@@ -318,6 +344,7 @@ impl Server {
             run_id,
             tcp_port: AtomicU64::new(0),
             shutdown: Notify::new(),
+            shutdown_asap: std::sync::atomic::AtomicI32::new(0),
             rebind: Mutex::new(None),
             bound: Mutex::new([Vec::new(), Vec::new()]),
             tls: crate::tls::Tls::default(),
@@ -1055,23 +1082,36 @@ impl Signals {
         Signals {}
     }
 
-    /// Waits for a signal or SHUTDOWN. A signal shuts down as SHUTDOWN
-    /// without options: it saves when save points are set, and when that
-    /// save fails the server keeps running (Redis's "can't exit"), as
-    /// Redis's signal handler does; SHUTDOWN NOSAVE or FORCE still stop it.
+    /// Waits for SHUTDOWN, or for the cron's shutdown a signal asked for
+    /// (Redis's `sigShutdownHandler`): the signal is only recorded, so the
+    /// cron runs the shutdown with `shutdown-on-sigint`/`-sigterm`'s
+    /// flags (saving when save points are set, by default; a failed save
+    /// keeps the server running), DEBUG PAUSE-CRON holds it back and
+    /// SHUTDOWN ABORT cancels it. A second SIGINT meanwhile exits at once.
     async fn wait(self, server: &Server) {
         #[cfg(unix)]
         if let Some((mut term, mut int)) = self.streams {
             loop {
-                let signal = tokio::select! {
-                    _ = term.recv() => "SIGTERM",
-                    _ = int.recv() => "SIGINT",
+                let (name, signal) = tokio::select! {
+                    _ = term.recv() => ("SIGTERM", libc::SIGTERM),
+                    _ = int.recv() => ("SIGINT", libc::SIGINT),
                     _ = server.shutdown.notified() => return,
                 };
-                crate::log::from_signal(&format!("Received {signal} scheduling shutdown..."));
-                if server.prepare_shutdown(ShutdownFlags::default()) {
-                    return;
+                if signal == libc::SIGINT && server.shutdown_asap.load(Ordering::Relaxed) != 0 {
+                    crate::log::from_signal("You insist... exiting now.");
+                    let temp = format!("temp-{}.rdb", std::process::id());
+                    let _ =
+                        std::fs::remove_file(std::path::Path::new(&server.config.dir()).join(temp));
+                    std::process::exit(1);
                 }
+                if server.is_loading() {
+                    crate::log::from_signal(
+                        "Received shutdown signal during loading, scheduling shutdown.",
+                    );
+                } else {
+                    crate::log::from_signal(&format!("Received {name} scheduling shutdown..."));
+                }
+                server.shutdown_asap.store(signal, Ordering::Relaxed);
             }
         }
         server.shutdown.notified().await;

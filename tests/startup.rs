@@ -445,3 +445,75 @@ fn a_taken_port_fails_as_redis_words_it() {
         "{log}"
     );
 }
+
+fn signal(server: &Server, name: &str) {
+    let sent = Command::new("kill")
+        .args([name, &server.pid().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+}
+
+/// A signal only asks for a shutdown; the cron runs it (Redis's
+/// `shutdown_asap`): with the cron paused SHUTDOWN ABORT cancels it. The
+/// cron then runs one with `shutdown-on-sigterm`'s flags: `nosave` leaves
+/// no dump although save points are set. A second SIGINT while a
+/// shutdown is pending exits at once.
+#[test]
+fn signals_ask_the_cron_for_a_shutdown_with_their_flags() {
+    let dir = std::env::temp_dir().join(format!("reddish-sig-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let log = dir.join("log");
+    let mut server = Server::start_logging_to_file(
+        &log,
+        &[
+            "--dir",
+            &dir.to_string_lossy(),
+            "--save",
+            "900 1",
+            "--enable-debug-command",
+            "yes",
+        ],
+    );
+    let mut conn = server.connect();
+    conn.cmd(&["SET", "k", "v"]);
+    assert_eq!(
+        conn.cmd_str(&["SHUTDOWN", "ABORT"]),
+        "-ERR No shutdown in progress.\r\n"
+    );
+    conn.cmd(&["DEBUG", "PAUSE-CRON", "1"]);
+    signal(&server, "-TERM");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(conn.cmd_str(&["SHUTDOWN", "ABORT"]), "+OK\r\n");
+    assert!(wait_for_log(&log, "Shutdown manually aborted").contains("Shutdown manually aborted"));
+    conn.cmd(&["DEBUG", "PAUSE-CRON", "0"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(conn.cmd_str(&["PING"]), "+PONG\r\n");
+
+    conn.cmd(&["CONFIG", "SET", "shutdown-on-sigterm", "nosave"]);
+    signal(&server, "-TERM");
+    assert!(server.wait_exit().is_some_and(|status| status.success()));
+    assert!(!dir.join("dump.rdb").exists(), "nosave saved");
+
+    // Pending (cron paused), then insisted on.
+    let mut server = Server::start_logging_to_file(
+        &log,
+        &[
+            "--dir",
+            &dir.to_string_lossy(),
+            "--enable-debug-command",
+            "yes",
+        ],
+    );
+    server.connect().cmd(&["DEBUG", "PAUSE-CRON", "1"]);
+    signal(&server, "-INT");
+    std::thread::sleep(Duration::from_millis(200));
+    signal(&server, "-INT");
+    let status = server.wait_exit().expect("exited");
+    assert_eq!(status.code(), Some(1));
+    assert!(std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("You insist... exiting now."));
+    let _ = std::fs::remove_dir_all(&dir);
+}

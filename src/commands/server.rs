@@ -594,7 +594,12 @@ fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         return Err(syntax_error());
     }
     if abort {
-        return Err(Reply::error("ERR No shutdown in progress."));
+        // Redis's `abortShutdown`: a signal's shutdown the cron has not run.
+        if ctx.server.shutdown_asap.swap(0, Ordering::Relaxed) == 0 {
+            return Err(Reply::error("ERR No shutdown in progress."));
+        }
+        tracing::info!("Shutdown manually aborted.");
+        return Ok(Reply::OK);
     }
     if !ctx.server.prepare_shutdown(flags) {
         return Err(Reply::error("ERR Errors trying to SHUTDOWN. Check logs."));
