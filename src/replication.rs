@@ -181,14 +181,25 @@ pub struct ReplicaState {
     pub lag: u64,
 }
 
-/// What a replica last acknowledged (REPLCONF ACK), for INFO.
-#[derive(Default)]
+/// What a replica last acknowledged (REPLCONF ACK), for INFO and WAIT.
 pub struct Acked {
     offset: AtomicU64,
     /// Unix seconds of the last acknowledgement.
     at: AtomicU64,
     /// Its snapshot is sent (a partial resync: at once).
     online: std::sync::atomic::AtomicBool,
+    /// Woken on every acknowledgement of any replica (WAIT).
+    arrived: Arc<Notify>,
+}
+
+impl Acked {
+    /// A `REPLCONF ACK <offset>` came in.
+    fn record(&self, offset: u64) {
+        self.offset.store(offset, Ordering::Relaxed);
+        self.at
+            .store(crate::util::now_ms() / 1000, Ordering::Relaxed);
+        self.arrived.notify_waiters();
+    }
 }
 
 struct Replicas {
@@ -287,6 +298,8 @@ fn backlog_size(config: &Config) -> usize {
 pub struct Replication {
     propagation: Arc<Propagation>,
     replicas: Arc<Mutex<Replicas>>,
+    /// Notified when any replica acknowledges (see [`Acked::arrived`]).
+    acks: Arc<Notify>,
 }
 
 /// What SYNC or PSYNC hands the connection task, which from then on
@@ -384,6 +397,7 @@ impl Replication {
     pub fn new(replid: String, propagation: Arc<Propagation>, config: Arc<Config>) -> Replication {
         Replication {
             propagation,
+            acks: Arc::new(Notify::new()),
             replicas: Arc::new(Mutex::new(Replicas {
                 config,
                 list: Vec::new(),
@@ -580,10 +594,12 @@ impl Replication {
         listening_port: u16,
     ) -> (ReplicaStream, Arc<Acked>) {
         let outbox = Arc::new(Outbox::default());
-        let acked = Arc::new(Acked::default());
-        acked
-            .at
-            .store(crate::util::now_ms() / 1000, Ordering::Relaxed);
+        let acked = Arc::new(Acked {
+            offset: AtomicU64::new(0),
+            at: AtomicU64::new(crate::util::now_ms() / 1000),
+            online: std::sync::atomic::AtomicBool::new(false),
+            arrived: self.acks.clone(),
+        });
         replicas.list.push(Replica {
             client_id,
             addr,
@@ -690,6 +706,16 @@ impl Replication {
     /// INFO `master_repl_offset`.
     pub fn offset(&self) -> u64 {
         lock(&self.replicas).offset
+    }
+
+    /// `REPLCONF GETACK *` to every replica (Redis's `replicationRequestAckFromSlaves`):
+    /// part of the stream, counted in its offset.
+    pub fn ask_for_acks(&self) {
+        const GETACK: &[u8] = b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n";
+        let mut replicas = lock(&self.replicas);
+        if !replicas.list.is_empty() && !replicas.proxying {
+            broadcast(&mut replicas, GETACK);
+        }
     }
 
     /// Redis's `replicationCountAcksByOffset`: replicas that acknowledged
@@ -959,10 +985,7 @@ pub async fn serve(
                 return Ok(());
             }
             if let Some(offset) = last_ack(&input) {
-                acked.offset.store(offset, Ordering::Relaxed);
-                acked
-                    .at
-                    .store(crate::util::now_ms() / 1000, Ordering::Relaxed);
+                acked.record(offset);
                 input.clear();
                 break;
             }
@@ -986,8 +1009,7 @@ pub async fn serve(
                     return Ok(());
                 }
                 if let Some(offset) = last_ack(&input) {
-                    acked.offset.store(offset, Ordering::Relaxed);
-                    acked.at.store(crate::util::now_ms() / 1000, Ordering::Relaxed);
+                    acked.record(offset);
                 }
                 // Keep a possibly cut request's tail for the next read.
                 let keep = input.len().saturating_sub(64);
@@ -1048,11 +1070,14 @@ pub struct WaitAcks {
 }
 
 impl WaitAcks {
-    /// Waits until enough replicas acknowledged or the time is up; the
-    /// count then (WAIT's reply). Replicas acknowledge once a second, so
-    /// looking ten times a second is soon enough.
+    /// Asks the replicas for their offset now (`REPLCONF GETACK *` in the
+    /// stream, as Redis's `beforeSleep` does for clients blocked in WAIT:
+    /// they would otherwise ack only once a second), then waits until
+    /// enough acknowledged or the time is up; the count then (WAIT's reply).
     pub async fn wait(self, replication: &Replication) -> usize {
+        replication.ask_for_acks();
         loop {
+            let arrived = replication.acks.notified();
             let acked = replication.acked_at_least(self.offset);
             let timed_out = self
                 .deadline
@@ -1060,11 +1085,12 @@ impl WaitAcks {
             if acked >= self.replicas || timed_out {
                 return acked;
             }
-            let mut next = tokio::time::Instant::now() + std::time::Duration::from_millis(100);
-            if let Some(deadline) = self.deadline {
-                next = next.min(deadline);
+            match self.deadline {
+                Some(deadline) => {
+                    let _ = tokio::time::timeout_at(deadline, arrived).await;
+                }
+                None => arrived.await,
             }
-            tokio::time::sleep_until(next).await;
         }
     }
 }

@@ -1018,3 +1018,47 @@ fn a_paused_replica_reads_its_masters_stream_but_applies_it_after() {
     let _ = std::fs::remove_dir_all(mdir);
     let _ = std::fs::remove_dir_all(rdir);
 }
+
+/// WAIT asks the replicas for their offset at once (`REPLCONF GETACK *`
+/// in the stream, as Redis's), instead of waiting for their once-a-second
+/// ACK: a replica that reads the stream sees it, in both servers.
+#[test]
+fn wait_asks_the_replicas_to_acknowledge_now() {
+    use std::io::{Read, Write};
+    let dir = temp_dir("getack");
+    let ours = start(&dir, &[]);
+    let mut servers = vec![("reddish", ours)];
+    if let Some(redis) = Server::oracle() {
+        servers.push(("redis", redis));
+    }
+    for (name, server) in &servers {
+        let mut replica = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        replica.write_all(b"SYNC\r\n").unwrap();
+        let mut conn = server.connect();
+        wait_until("the raw replica attached", || {
+            replication(&mut conn)["connected_slaves"] == "1"
+        });
+        conn.cmd(&["SET", "k", "v"]);
+        // The raw replica never acknowledges: WAIT times out with 0.
+        assert_eq!(conn.cmd_str(&["WAIT", "1", "100"]), ":0\r\n", "{name}");
+        replica
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let mut stream = Vec::new();
+        let mut buf = [0u8; 65536];
+        while let Ok(n) = replica.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            stream.extend_from_slice(&buf[..n]);
+        }
+        let getack = b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n";
+        assert!(
+            stream.windows(getack.len()).any(|w| w == getack),
+            "{name}: no GETACK in {:?}",
+            String::from_utf8_lossy(&stream[stream.len().saturating_sub(200)..])
+        );
+    }
+    drop(servers);
+    let _ = std::fs::remove_dir_all(dir);
+}
