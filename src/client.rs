@@ -584,6 +584,9 @@ pub struct Client {
     /// Set by WAIT when too few replicas acknowledged: the connection
     /// waits for more (`crate::replication::WaitAcks`).
     pub wait_acks: Option<Box<crate::replication::WaitAcks>>,
+    /// SHUTDOWN waits for the replicas (`shutdown-timeout`): the reply is
+    /// an error if the shutdown is given up; the process exits otherwise.
+    pub waits_for_shutdown: bool,
     /// Replays the AOF (Redis's fake AOF client): runs while the server
     /// loads, and what it runs is not propagated again.
     pub replaying: bool,
@@ -887,6 +890,7 @@ impl ClientRegistry {
             rdb_functions_only: None,
             replica: None,
             wait_acks: None,
+            waits_for_shutdown: false,
             replaying: false,
             master: false,
             forward: None,

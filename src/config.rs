@@ -274,6 +274,7 @@ const RDB_KEY_SAVE_DELAY: usize = idx("rdb-key-save-delay");
 const REPL_DISKLESS_SYNC: usize = idx("repl-diskless-sync");
 const OOM_SCORE_ADJ: usize = idx("oom-score-adj");
 const SHUTDOWN_ON_SIGINT: usize = idx("shutdown-on-sigint");
+const SHUTDOWN_TIMEOUT: usize = idx("shutdown-timeout");
 const SHUTDOWN_ON_SIGTERM: usize = idx("shutdown-on-sigterm");
 const OOM_SCORE_ADJ_VALUES: usize = idx("oom-score-adj-values");
 const REPL_DISKLESS_LOAD: usize = idx("repl-diskless-load");
@@ -720,6 +721,11 @@ impl Config {
             _ => DEFAULT_OOM,
         };
         (self.num(OOM_SCORE_ADJ), values)
+    }
+
+    /// `shutdown-timeout`: seconds a shutdown waits for lagging replicas.
+    pub fn shutdown_timeout(&self) -> u64 {
+        self.unsigned(SHUTDOWN_TIMEOUT)
     }
 
     /// `shutdown-on-sigint`'s flag bits (1 save, 2 nosave, 4 now, 8 force).

@@ -783,6 +783,18 @@ async fn run_buffered(
             flush(server, &client.handle.clone(), socket, output).await?;
             reply = Reply::from(wait.wait(&server.replication).await as i64);
         }
+        if std::mem::take(&mut client.waits_for_shutdown) {
+            flush(server, &client.handle.clone(), socket, output).await?;
+            loop {
+                let cancelled = server.shutdown_cancelled.notified();
+                if !server.shutdown_waiting() {
+                    break;
+                }
+                cancelled.await;
+            }
+            // Still here: given up (the process exits otherwise).
+            reply = Reply::error(crate::commands::server::SHUTDOWN_FAILED);
+        }
         input.advance(request.len);
         // A killed client (CLIENT KILL from elsewhere, SHUTDOWN) gets no more
         // replies: Redis frees it with its output buffer.

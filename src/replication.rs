@@ -708,6 +708,14 @@ impl Replication {
         lock(&self.replicas).offset
     }
 
+    /// Redis's `isReadyToShutdown`: every replica acknowledged the whole
+    /// stream (none: true).
+    pub fn all_acked(&self) -> bool {
+        let replicas = lock(&self.replicas);
+        (replicas.list.iter()).all(|r| r.acked.offset.load(Ordering::Relaxed) == replicas.offset)
+            && replicas.waiting.iter().all(|w| w.start.is_closed())
+    }
+
     /// `REPLCONF GETACK *` to every replica (Redis's `replicationRequestAckFromSlaves`):
     /// part of the stream, counted in its offset.
     pub fn ask_for_acks(&self) {

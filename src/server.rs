@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
@@ -222,6 +222,10 @@ pub struct Server {
     /// A SIGINT or SIGTERM asked for a shutdown the cron has not started
     /// yet (Redis's `shutdown_asap` and `last_sig_received`; 0: none).
     pub shutdown_asap: std::sync::atomic::AtomicI32,
+    /// A shutdown waiting for lagging replicas.
+    shutdown_pending: Mutex<Option<PendingShutdown>>,
+    /// Wakes SHUTDOWN clients when a pending shutdown is given up.
+    pub shutdown_cancelled: Notify,
     /// Saves and their outcome (INFO persistence, LASTSAVE, save points).
     pub save_state: crate::persistence::SaveState,
     /// DEBUG SET-SKIP-CHECKSUM-VALIDATION: RESTORE and loading accept a
@@ -250,19 +254,52 @@ pub struct Server {
     pub tls: crate::tls::Tls,
 }
 
-/// SHUTDOWN's options (Redis's `SHUTDOWN_SAVE`, `_NOSAVE`, `_FORCE`).
+/// SHUTDOWN's options (Redis's `SHUTDOWN_SAVE`, `_NOSAVE`, `_NOW`, `_FORCE`).
 #[derive(Clone, Copy, Default, Debug)]
 pub struct ShutdownFlags {
     pub save: bool,
     pub nosave: bool,
+    /// No wait for lagging replicas (`shutdown-timeout`).
+    pub now: bool,
     pub force: bool,
 }
 
+/// Where [`Server::prepare_shutdown`] left a shutdown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shutdown {
+    /// Done: the process may exit.
+    Exit,
+    /// Refused (the final save failed); the server goes on.
+    Failed,
+    /// Waiting for lagging replicas (`shutdown-timeout`); the cron ends it.
+    Waiting,
+}
+
+/// A shutdown waiting for its replicas to catch up (Redis's
+/// `isShutdownInitiated`): its flags and the time it goes on regardless.
+#[derive(Clone, Copy)]
+pub struct PendingShutdown {
+    flags: ShutdownFlags,
+    deadline: Instant,
+}
+
 impl Server {
-    /// The cron's part of a signal's shutdown (Redis's `serverCron`): runs
-    /// it with the signal's `shutdown-on-*` flags; a failed one (its save)
-    /// is forgotten and the server goes on.
+    /// The cron's part of a shutdown (Redis's `serverCron`): one waiting
+    /// for its replicas ends once they caught up or its time is up; a
+    /// signal's runs with the signal's `shutdown-on-*` flags. A failed one
+    /// (its save) is forgotten and the server goes on.
     pub fn shutdown_if_asked(&self) {
+        let pending = *self
+            .shutdown_pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(pending) = pending {
+            let due = Instant::now() >= pending.deadline || self.replication.all_acked();
+            if due && self.finish_shutdown(pending.flags) == Shutdown::Exit {
+                self.shutdown.notify_one();
+            }
+            return;
+        }
         let signal = self.shutdown_asap.swap(0, Ordering::Relaxed);
         if signal == 0 {
             return;
@@ -275,11 +312,53 @@ impl Server {
         let flags = ShutdownFlags {
             save: bits & 1 != 0,
             nosave: bits & 2 != 0,
+            now: bits & 4 != 0,
             force: bits & 8 != 0,
         };
-        if self.prepare_shutdown(flags) {
+        if self.prepare_shutdown(flags) == Shutdown::Exit {
             self.shutdown.notify_one();
         }
+    }
+
+    /// SHUTDOWN ABORT (Redis's `abortShutdown`): a shutdown waiting for
+    /// replicas, or one a signal asked for, is called off; false if none.
+    pub fn abort_shutdown(&self) -> bool {
+        let pending = self
+            .shutdown_pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some();
+        if pending {
+            self.cancel_shutdown();
+        } else if self.shutdown_asap.swap(0, Ordering::Relaxed) == 0 {
+            return false;
+        }
+        tracing::info!("Shutdown manually aborted.");
+        true
+    }
+
+    /// Redis's `cancelShutdown`: the writes paused for it go on, and
+    /// SHUTDOWN clients waiting for it get their error.
+    fn cancel_shutdown(&self) {
+        if self
+            .shutdown_pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .is_some()
+        {
+            self.pause.unpause();
+        }
+        self.shutdown_asap.store(0, Ordering::Relaxed);
+        self.shutdown_cancelled.notify_waiters();
+    }
+
+    /// Whether a shutdown waits for its replicas.
+    pub fn shutdown_waiting(&self) -> bool {
+        self.shutdown_pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
     }
 
     pub fn new(config: Arc<Config>) -> Server {
@@ -345,6 +424,8 @@ impl Server {
             tcp_port: AtomicU64::new(0),
             shutdown: Notify::new(),
             shutdown_asap: std::sync::atomic::AtomicI32::new(0),
+            shutdown_pending: Mutex::new(None),
+            shutdown_cancelled: Notify::new(),
             rebind: Mutex::new(None),
             bound: Mutex::new([Vec::new(), Vec::new()]),
             tls: crate::tls::Tls::default(),
@@ -531,12 +612,64 @@ impl Server {
         (now_ms() / 1000).saturating_sub(self.started.elapsed().as_secs())
     }
 
-    /// Redis's `prepareForShutdown`, with the logs it writes. A final save
-    /// is due when asked for (SAVE) or when save points are configured
-    /// (unless NOSAVE); when it fails the shutdown fails too, unless FORCE
-    /// says to exit anyway. Returns whether the server may exit.
-    pub fn prepare_shutdown(&self, flags: ShutdownFlags) -> bool {
+    /// Redis's `prepareForShutdown`, with the logs it writes: unless NOW,
+    /// a shutdown waits up to `shutdown-timeout` seconds for lagging
+    /// replicas (writes paused, the replicas asked to acknowledge), the
+    /// cron finishing it ([`Server::shutdown_if_asked`]).
+    pub fn prepare_shutdown(&self, mut flags: ShutdownFlags) -> Shutdown {
+        if self.shutdown_waiting() {
+            return Shutdown::Waiting;
+        }
+        // No half-loaded dataset is saved over the file.
+        if self.is_loading() {
+            flags.save = false;
+            flags.nosave = true;
+        }
         tracing::warn!("User requested shutdown...");
+        let timeout = self.config.shutdown_timeout();
+        if !flags.now && timeout != 0 && !self.replication.all_acked() {
+            let deadline = Instant::now() + Duration::from_secs(timeout);
+            *self
+                .shutdown_pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(PendingShutdown { flags, deadline });
+            if self.pause.kind() == crate::pause::PauseKind::Off {
+                self.replication.ask_for_acks();
+            }
+            // Past the deadline: the cron ends the shutdown first.
+            let end = now_ms() + timeout * 1000 + 1000;
+            self.pause.pause(crate::pause::PauseKind::Write, end);
+            tracing::info!("Waiting for replicas before shutting down.");
+            return Shutdown::Waiting;
+        }
+        self.finish_shutdown(flags)
+    }
+
+    /// Redis's `finishShutdown`: lagging replicas logged, the AOF synced,
+    /// a running BGSAVE stopped, the final save when due (SAVE, or save
+    /// points without NOSAVE); when that fails the shutdown fails too,
+    /// unless FORCE says to exit anyway.
+    fn finish_shutdown(&self, flags: ShutdownFlags) -> Shutdown {
+        let replicas = self.replication.replicas();
+        let offset = self.replication.offset();
+        let lagging = replicas.iter().filter(|r| r.offset != offset).count();
+        for r in replicas.iter().filter(|r| r.offset != offset) {
+            let lag = if r.state == "online" { r.lag } else { 0 };
+            tracing::warn!(
+                "Lagging replica {}:{} reported offset {} behind master, lag={lag}, state={}.",
+                r.ip,
+                r.port,
+                offset.saturating_sub(r.offset),
+                r.state
+            );
+        }
+        if !replicas.is_empty() {
+            tracing::info!(
+                "{} of {} replicas are in sync when shutting down.",
+                replicas.len() - lagging,
+                replicas.len()
+            );
+        }
         if self.aof.state() != crate::aof::State::Off {
             tracing::info!("Calling fsync() on the AOF file.");
             self.aof.flush_and_sync();
@@ -551,12 +684,13 @@ impl Server {
                     tracing::warn!(
                         "Errors trying to shut down the server. Check the logs for more information."
                     );
-                    return false;
+                    self.cancel_shutdown();
+                    return Shutdown::Failed;
                 }
                 tracing::warn!("Error trying to save the DB. Exit anyway.");
             }
         }
-        true
+        Shutdown::Exit
     }
 }
 

@@ -1062,3 +1062,52 @@ fn wait_asks_the_replicas_to_acknowledge_now() {
     drop(servers);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// SHUTDOWN waits up to `shutdown-timeout` for a lagging replica, as
+/// Redis's: writes are paused, SHUTDOWN ABORT calls it off (the waiting
+/// SHUTDOWN gets Redis's error), and at the timeout the server exits
+/// logging the lagging replica.
+#[test]
+fn shutdown_waits_for_lagging_replicas_up_to_its_timeout() {
+    let (mdir, rdir) = (temp_dir("sdwait-m"), temp_dir("sdwait-r"));
+    let mut master = start(&mdir, &["--repl-diskless-sync-delay", "0"]);
+    let replica = start(&rdir, &[]);
+    let (mut m, mut r) = (master.connect(), replica.connect());
+    assert_eq!(replicaof(&mut r, master.port), "+OK\r\n");
+    wait_link_up(&mut r);
+    let stop = |how: &str| {
+        let status = std::process::Command::new("kill")
+            .args([how, &replica.pid().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    };
+    stop("-STOP");
+    m.cmd(&["SET", "k", "v"]);
+    let mut waiting = master.connect();
+    waiting.send(b"SHUTDOWN\r\n");
+    wait_until("the shutdown waits", || {
+        std::fs::read_to_string(mdir.join("log"))
+            .unwrap()
+            .contains("Waiting for replicas before shutting down.")
+    });
+    assert_eq!(m.cmd_str(&["SHUTDOWN", "ABORT"]), "+OK\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&waiting.read_reply()),
+        "-ERR Errors trying to SHUTDOWN. Check logs.\r\n"
+    );
+    assert_eq!(m.cmd_str(&["SET", "k2", "v"]), "+OK\r\n");
+
+    m.cmd(&["CONFIG", "SET", "shutdown-timeout", "1"]);
+    let asked = Instant::now();
+    m.send(b"SHUTDOWN\r\n");
+    assert!(master.wait_exit().is_some_and(|s| s.success()));
+    assert!(asked.elapsed() >= Duration::from_millis(900));
+    let log = std::fs::read_to_string(mdir.join("log")).unwrap();
+    assert!(log.contains("Lagging replica 127.0.0.1:"), "{log}");
+    assert!(log.contains("0 of 1 replicas are in sync when shutting down."));
+    stop("-CONT");
+    drop(replica);
+    let _ = std::fs::remove_dir_all(mdir);
+    let _ = std::fs::remove_dir_all(rdir);
+}

@@ -16,7 +16,7 @@ use crate::glob::glob_match;
 use crate::lazyfree;
 use crate::propagate::Target;
 use crate::protocol::Reply;
-use crate::server::ShutdownFlags;
+use crate::server::{Shutdown, ShutdownFlags};
 use crate::util::now_us;
 use std::sync::atomic::Ordering;
 
@@ -571,9 +571,12 @@ fn config_help(_ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
 /// so that fails as Redis's shutdown does when its save fails (`Errors
 /// trying to SHUTDOWN`), unless FORCE. Otherwise, like Redis (which calls
 /// `exit(0)`), the caller gets no reply: its connection is killed.
+/// A shutdown refused (its save failed) or given up (SHUTDOWN ABORT).
+pub const SHUTDOWN_FAILED: &str = "ERR Errors trying to SHUTDOWN. Check logs.";
+
 fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut flags = ShutdownFlags::default();
-    let (mut abort, mut now) = (false, false);
+    let mut abort = false;
     for arg in &args[1..] {
         if is(arg, "NOSAVE") {
             flags.nosave = true;
@@ -582,31 +585,36 @@ fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         } else if is(arg, "FORCE") {
             flags.force = true;
         } else if is(arg, "NOW") {
-            now = true;
+            flags.now = true;
         } else if is(arg, "ABORT") {
             abort = true;
         } else {
             return Err(syntax_error());
         }
     }
-    let others = flags.force || now;
+    let others = flags.force || flags.now;
     if (abort && (flags.save || flags.nosave || others)) || (flags.save && flags.nosave) {
         return Err(syntax_error());
     }
     if abort {
-        // Redis's `abortShutdown`: a signal's shutdown the cron has not run.
-        if ctx.server.shutdown_asap.swap(0, Ordering::Relaxed) == 0 {
+        if !ctx.server.abort_shutdown() {
             return Err(Reply::error("ERR No shutdown in progress."));
         }
-        tracing::info!("Shutdown manually aborted.");
         return Ok(Reply::OK);
     }
-    if !ctx.server.prepare_shutdown(flags) {
-        return Err(Reply::error("ERR Errors trying to SHUTDOWN. Check logs."));
+    match ctx.server.prepare_shutdown(flags) {
+        Shutdown::Failed => Err(Reply::error(SHUTDOWN_FAILED)),
+        Shutdown::Waiting => {
+            // The client waits for the outcome (Redis's BLOCKED_SHUTDOWN).
+            ctx.client.waits_for_shutdown = true;
+            Ok(Reply::OK)
+        }
+        Shutdown::Exit => {
+            ctx.client.handle.kill();
+            ctx.server.shutdown.notify_one();
+            Ok(Reply::OK)
+        }
     }
-    ctx.client.handle.kill();
-    ctx.server.shutdown.notify_one();
-    Ok(Reply::OK)
 }
 
 /// LASTSAVE: the Unix time of the last successful save (the start time

@@ -76,11 +76,14 @@ fn decide(server: &Server, args: &[&[u8]]) -> Action {
         });
     }
     if is(args[0], "shutdown") && args[1..].iter().any(|a| is(a, "nosave")) {
+        // Now: the loop a replica's acknowledgement would wake is the one
+        // the script holds.
         let flags = ShutdownFlags {
             nosave: true,
+            now: true,
             ..Default::default()
         };
-        if server.prepare_shutdown(flags) {
+        if server.prepare_shutdown(flags) == crate::server::Shutdown::Exit {
             let pidfile = server.config.pidfile();
             if !pidfile.is_empty() {
                 let _ = std::fs::remove_file(pidfile);
