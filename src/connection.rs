@@ -514,7 +514,7 @@ async fn run(server: &Server, client: &mut Client, socket: &mut Transport) -> st
             // and its memory is a replica's (`mem_clients_slaves`).
             server.clients.memory.detach(&handle);
             handle.info().replica = true;
-            Box::pin(crate::replication::serve(socket, *link)).await?;
+            Box::pin(crate::replication::serve(server, socket, *link)).await?;
             return Ok(Ran::Closed);
         }
         // A read that filled all the room offered likely left more of a big

@@ -24,7 +24,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio::sync::Notify;
 
 use crate::config::Config;
@@ -957,6 +957,7 @@ pub fn start_waiting_syncs(server: &Server) {
 /// replica sends is `REPLCONF ACK <offset>` every second; only the offset is
 /// kept, for INFO and WAIT.
 pub async fn serve(
+    server: &Server,
     socket: &mut crate::transport::Transport,
     link: ReplicaLink,
 ) -> std::io::Result<()> {
@@ -987,18 +988,32 @@ pub async fn serve(
     }
     acked.online.store(true, Ordering::Relaxed);
     let mut input = BytesMut::with_capacity(1024);
+    let mut parser = crate::protocol::RequestParser::default();
+    let name_of = |args: &[&[u8]]| match server.commands.lookup(args) {
+        Ok(cmd) => cmd.name.clone(),
+        Err(_) => String::from_utf8_lossy(args[0]).to_lowercase(),
+    };
+    let peer = socket
+        .addrs()
+        .map(|(peer, _)| peer.to_string())
+        .unwrap_or_default();
+    let mut from_replica = |input: &mut BytesMut| {
+        read_replica_requests(input, &mut parser, &name_of).map_err(|command| {
+            tracing::warn!(
+                "Replica generated a reply to command '{command}', disconnecting it: addr={peer}"
+            );
+            std::io::Error::other("the replica sent a command")
+        })
+    };
     if stream_on_ack {
         loop {
             if socket.read_buf(&mut input).await? == 0 {
                 return Ok(());
             }
-            if let Some(offset) = last_ack(&input) {
+            if let Some(offset) = from_replica(&mut input)? {
                 acked.record(offset);
-                input.clear();
                 break;
             }
-            let keep = input.len().saturating_sub(64);
-            let _ = input.split_to(keep);
         }
     }
     loop {
@@ -1016,12 +1031,9 @@ pub async fn serve(
                 if read? == 0 {
                     return Ok(());
                 }
-                if let Some(offset) = last_ack(&input) {
+                if let Some(offset) = from_replica(&mut input)? {
                     acked.record(offset);
                 }
-                // Keep a possibly cut request's tail for the next read.
-                let keep = input.len().saturating_sub(64);
-                let _ = input.split_to(keep);
             }
         }
     }
@@ -1052,21 +1064,42 @@ async fn wait_for_start(
     }
 }
 
-/// The offset of the last complete `REPLCONF ACK <offset>` in `input`.
-fn last_ack(input: &[u8]) -> Option<u64> {
-    const ACK: &[u8] = b"$3\r\nACK\r\n$";
-    let at = input
-        .windows(ACK.len())
-        .rposition(|w| w.eq_ignore_ascii_case(ACK))?;
-    let rest = &input[at + ACK.len()..];
-    let mut lines = rest.split(|&b| b == b'\n');
-    let len: usize = std::str::from_utf8(lines.next()?.strip_suffix(b"\r")?)
-        .ok()?
-        .parse()
-        .ok()?;
-    let value = lines.next()?.strip_suffix(b"\r")?;
-    (value.len() == len).then_some(())?;
-    std::str::from_utf8(value).ok()?.parse().ok()
+/// The complete requests a replica sent, taken out of `input`: the offset
+/// of its last `REPLCONF ACK` (None: none), or, for any command but
+/// REPLCONF, its name (`name_of`): Redis drops a replica whose command
+/// would write a reply into the replication link. A request still
+/// arriving stays in `input`.
+fn read_replica_requests(
+    input: &mut BytesMut,
+    parser: &mut crate::protocol::RequestParser,
+    name_of: &dyn Fn(&[&[u8]]) -> String,
+) -> Result<Option<u64>, String> {
+    let limits = crate::protocol::Limits {
+        max_bulk_len: 1 << 20,
+        unauthenticated: false,
+    };
+    let mut acked = None;
+    loop {
+        let request = match parser.parse(input, limits) {
+            Ok(Some(request)) => request,
+            Ok(None) => return Ok(acked),
+            Err(_) => return Err("(protocol error)".into()),
+        };
+        let args = parser.args(&request, input);
+        if let Some(command) = args.first() {
+            if !command.eq_ignore_ascii_case(b"replconf") {
+                return Err(name_of(&args));
+            }
+            let ack = args.get(1).is_some_and(|a| a.eq_ignore_ascii_case(b"ack"));
+            if let Some(offset) = args.get(2).filter(|_| ack) {
+                acked = crate::number::parse_i64(offset)
+                    .and_then(|o| u64::try_from(o).ok())
+                    .or(acked);
+            }
+        }
+        drop(args);
+        input.advance(request.len);
+    }
 }
 
 /// A WAIT still waiting (Redis's `BLOCKED_WAIT`): for `replicas` replicas
@@ -1115,10 +1148,18 @@ mod tests {
                 n.len()
             )
         };
-        assert_eq!(last_ack(ack("120").as_bytes()), Some(120));
-        let two = ack("5") + &ack("4096");
-        assert_eq!(last_ack(two.as_bytes()), Some(4096));
+        let name_of = |args: &[&[u8]]| String::from_utf8_lossy(args[0]).to_lowercase();
+        let mut parser = crate::protocol::RequestParser::default();
+        let mut read = |bytes: &str| {
+            let mut input = BytesMut::from(bytes);
+            let found = read_replica_requests(&mut input, &mut parser, &name_of);
+            (found, input.len())
+        };
+        assert_eq!(read(&ack("120")), (Ok(Some(120)), 0));
+        assert_eq!(read(&(ack("5") + &ack("4096"))), (Ok(Some(4096)), 0));
         let cut = ack("4096");
-        assert_eq!(last_ack(&cut.as_bytes()[..cut.len() - 3]), None);
+        assert_eq!(read(&cut[..cut.len() - 3]), (Ok(None), cut.len() - 3));
+        let ping = ack("7") + "*1\r\n$4\r\nPING\r\n";
+        assert_eq!(read(&ping).0, Err("ping".to_string()));
     }
 }

@@ -1111,3 +1111,49 @@ fn shutdown_waits_for_lagging_replicas_up_to_its_timeout() {
     let _ = std::fs::remove_dir_all(mdir);
     let _ = std::fs::remove_dir_all(rdir);
 }
+
+/// PSYNC with an offset that is not a number is refused and the client
+/// stays an ordinary one (Redis 7 used to start a full sync as well).
+#[test]
+fn psync_with_a_wrong_offset_is_refused_as_redis_refuses_it() {
+    support::differential(&[
+        &["PSYNC", "replicationid", "offset_str"],
+        &["PING"],
+        &["PSYNC", "replicationid", "1.5"],
+        &["PING"],
+    ]);
+}
+
+/// A replica link that sends a command which would be answered (anything
+/// but REPLCONF) is logged and dropped, as Redis drops it rather than
+/// write a reply into the replication stream.
+#[test]
+fn a_replica_link_sending_a_command_is_dropped() {
+    use std::io::{Read, Write};
+    let dir = temp_dir("replica-cmd");
+    let server = start(&dir, &[]);
+    let mut replica = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    replica.write_all(b"SYNC\r\n").unwrap();
+    let mut conn = server.connect();
+    wait_until("the raw replica attached", || {
+        replication(&mut conn)["connected_slaves"] == "1"
+    });
+    replica.write_all(b"XINFO HELP\r\n").unwrap();
+    wait_until("the replica dropped", || {
+        replication(&mut conn)["connected_slaves"] == "0"
+    });
+    let log = std::fs::read_to_string(dir.join("log")).unwrap();
+    assert!(log.contains("Replica generated a reply to command 'xinfo|help', disconnecting it: "));
+    replica
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let _ = replica.read_to_end(&mut rest);
+    assert!(
+        !String::from_utf8_lossy(&rest).contains("XINFO"),
+        "a reply was sent"
+    );
+    assert_eq!(conn.cmd_str(&["PING"]), "+PONG\r\n");
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -91,8 +91,23 @@ fn wait(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn sync(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
-    filter_needs_eof(ctx)?;
+    if ctx.client.replica.is_some() {
+        return Ok(Reply::OK);
+    }
+    sync_allowed(ctx)?;
     full_sync(ctx, false)
+}
+
+/// Redis's `syncCommand` checks: a replica whose own link is down serves no
+/// sync, nor does one ask for a filtered snapshot it cannot read.
+fn sync_allowed(ctx: &Ctx) -> Result<(), Reply> {
+    let link = &ctx.server.master_link;
+    if link.is_replica() && !link.is_connected() {
+        return Err(Reply::error(
+            "NOMASTERLINK Can't SYNC while not connected with my master",
+        ));
+    }
+    filter_needs_eof(ctx)
 }
 
 /// PSYNC replid offset: `+CONTINUE` and the missed bytes when the backlog
@@ -102,10 +117,15 @@ fn psync(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if ctx.client.replica.is_some() {
         return Ok(Reply::OK);
     }
-    filter_needs_eof(ctx)?;
-    let replid = String::from_utf8_lossy(args[1]).into_owned();
-    let offset = crate::number::parse_i64(args[2]).and_then(|o| u64::try_from(o).ok());
+    sync_allowed(ctx)?;
     let addr = ctx.client.handle.addr.ip_or_loopback();
+    let Some(offset) = crate::number::parse_i64(args[2]) else {
+        tracing::info!("Replica {addr} asks for synchronization");
+        tracing::warn!("Replica {addr} asks for synchronization but with a wrong offset");
+        return Err(Reply::error("ERR value is not an integer or out of range"));
+    };
+    let replid = String::from_utf8_lossy(args[1]).into_owned();
+    let offset = u64::try_from(offset).ok();
     let resumed = offset.and_then(|offset| {
         let (id, port) = (ctx.client.id, ctx.client.listening_port);
         ctx.server
