@@ -17,8 +17,8 @@
 //! Once a sync succeeded the master is "cached": a reconnection, to it or
 //! to another master after REPLICAOF, asks `PSYNC <replid> <offset+1>` and
 //! on `+CONTINUE` goes on with the data it has. A master turning replica
-//! caches itself the same way; only a replica whose full sync has not
-//! completed asks `PSYNC ? -1`.
+//! caches itself the same way; only a replica whose last snapshot failed
+//! to load asks `PSYNC ? -1`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -85,8 +85,8 @@ struct State {
     /// Redis's cached master: this server's replication id and offset
     /// describe its data, so a (re)connection asks `PSYNC <replid>
     /// <offset+1>`. Set when a sync completes and when a master turns
-    /// replica (it caches itself); cleared when a full sync begins and by
-    /// REPLICAOF NO ONE.
+    /// replica (it caches itself); cleared when a full sync's snapshot is
+    /// about to be loaded and by REPLICAOF NO ONE.
     cached: bool,
 }
 
@@ -383,9 +383,6 @@ async fn sync_and_follow(
     let cached = server.master_link.lock().cached;
     let stream_db = match handshake(server, &mut conn, cached).await {
         Ok(Sync::Full { replid, offset }) => {
-            // Redis's `replicationDiscardCachedMaster`: until this sync
-            // completes the data is not the history's to go on from.
-            server.master_link.lock().cached = false;
             match receive_snapshot(server, &mut conn, &replid, offset).await {
                 Ok(db) => db,
                 Err(why) => return why,
@@ -699,6 +696,10 @@ fn load_snapshot(
     replid: &str,
     offset: u64,
 ) -> Result<usize, LinkError> {
+    // Redis's `replicationDiscardCachedMaster`, once the snapshot is here
+    // (a transfer that fails leaves the data, and the cache, as they
+    // were): from now on the data is not the old history's to go on from.
+    server.master_link.lock().cached = false;
     tracing::info!("MASTER <-> REPLICA sync: Flushing old data");
     let mut set = LockSet::new();
     set.add_all(&server.keyspace);
