@@ -105,8 +105,9 @@ pub fn save(server: &Server, guard: &mut Guard<'_>) -> std::io::Result<()> {
     let options = rdb::Options::from_config(&server.config);
     let used = crate::commands::server::used_memory();
     let (file, _) = rdb::snapshot(guard, server.keyspace.databases(), options, None, used);
-    let temp = format!("temp-{}.rdb", std::process::id());
-    write_rdb_file(server, &temp, |write| write(&file).map(|()| true))?;
+    write_rdb_file(server, &save_temp_name(), |write| {
+        write(&file).map(|()| true)
+    })?;
     tracing::info!("DB saved on disk");
     saved(server, dirty, now_secs);
     Ok(())
@@ -219,6 +220,12 @@ pub fn snapshot_active(server: &Server) -> bool {
 
 pub fn bgsave_running(server: &Server) -> bool {
     lock(&server.save_state.bgsave).is_some()
+}
+
+/// SAVE's temp file in `dir` (Redis's `temp-<pid>.rdb`), which a second
+/// SIGINT removes as it exits.
+pub fn save_temp_name() -> String {
+    format!("temp-{}.rdb", std::process::id())
 }
 
 /// Whether a running BGSAVE goes to replicas (Some(true)) or to the

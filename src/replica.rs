@@ -866,9 +866,7 @@ fn apply(
         let getack = args.len() >= 2
             && args[0].eq_ignore_ascii_case(b"replconf")
             && args[1].eq_ignore_ascii_case(b"getack");
-        let paused = server.pause.kind();
-        if paused != PauseKind::Off && crate::commands::held_by_pause(server, client, &args, paused)
-        {
+        if crate::commands::held_by_pause(server, client, &args, server.pause.kind()) {
             return Ok(true);
         }
         let bytes = bytes::Bytes::copy_from_slice(&input[..request.len]);

@@ -866,7 +866,7 @@ pub fn start_full_syncs(
         crate::persistence::bgsave_to_replica(server, guard, &cut, eof)
     };
     let stream_on_ack = eof && background.is_some();
-    let mut snapshots: Vec<_> = match background {
+    let snapshots: Vec<_> = match background {
         Some(walk) if attached.len() == 1 => vec![Some(walk)],
         Some(walk) => fan_out(walk, attached.len())
             .into_iter()
@@ -889,7 +889,7 @@ pub fn start_full_syncs(
             attached.iter().map(|_| None).collect()
         }
     };
-    (attached.into_iter().zip(snapshots.drain(..)))
+    (attached.into_iter().zip(snapshots))
         .map(|((preamble, stream, acked), snapshot)| ReplicaStart {
             preamble,
             snapshot,

@@ -289,10 +289,7 @@ impl Server {
     /// signal's runs with the signal's `shutdown-on-*` flags. A failed one
     /// (its save) is forgotten and the server goes on.
     pub fn shutdown_if_asked(&self) {
-        let pending = *self
-            .shutdown_pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let pending = *self.pending_shutdown();
         if let Some(pending) = pending {
             let due = Instant::now() >= pending.deadline || self.replication.all_acked();
             if due && self.finish_shutdown(pending.flags) == Shutdown::Exit {
@@ -323,12 +320,7 @@ impl Server {
     /// SHUTDOWN ABORT (Redis's `abortShutdown`): a shutdown waiting for
     /// replicas, or one a signal asked for, is called off; false if none.
     pub fn abort_shutdown(&self) -> bool {
-        let pending = self
-            .shutdown_pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some();
-        if pending {
+        if self.shutdown_waiting() {
             self.cancel_shutdown();
         } else if self.shutdown_asap.swap(0, Ordering::Relaxed) == 0 {
             return false;
@@ -340,13 +332,7 @@ impl Server {
     /// Redis's `cancelShutdown`: the writes paused for it go on, and
     /// SHUTDOWN clients waiting for it get their error.
     fn cancel_shutdown(&self) {
-        if self
-            .shutdown_pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .is_some()
-        {
+        if self.pending_shutdown().take().is_some() {
             self.pause.unpause();
         }
         self.shutdown_asap.store(0, Ordering::Relaxed);
@@ -355,10 +341,13 @@ impl Server {
 
     /// Whether a shutdown waits for its replicas.
     pub fn shutdown_waiting(&self) -> bool {
+        self.pending_shutdown().is_some()
+    }
+
+    fn pending_shutdown(&self) -> std::sync::MutexGuard<'_, Option<PendingShutdown>> {
         self.shutdown_pending
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .is_some()
     }
 
     pub fn new(config: Arc<Config>) -> Server {
@@ -629,10 +618,7 @@ impl Server {
         let timeout = self.config.shutdown_timeout();
         if !flags.now && timeout != 0 && !self.replication.all_acked() {
             let deadline = Instant::now() + Duration::from_secs(timeout);
-            *self
-                .shutdown_pending
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()) = Some(PendingShutdown { flags, deadline });
+            *self.pending_shutdown() = Some(PendingShutdown { flags, deadline });
             if self.pause.kind() == crate::pause::PauseKind::Off {
                 self.replication.ask_for_acks();
             }
@@ -652,8 +638,9 @@ impl Server {
     fn finish_shutdown(&self, flags: ShutdownFlags) -> Shutdown {
         let replicas = self.replication.replicas();
         let offset = self.replication.offset();
-        let lagging = replicas.iter().filter(|r| r.offset != offset).count();
+        let mut lagging = 0;
         for r in replicas.iter().filter(|r| r.offset != offset) {
+            lagging += 1;
             let lag = if r.state == "online" { r.lag } else { 0 };
             tracing::warn!(
                 "Lagging replica {}:{} reported offset {} behind master, lag={lag}, state={}.",
@@ -1233,7 +1220,7 @@ impl Signals {
                 };
                 if signal == libc::SIGINT && server.shutdown_asap.load(Ordering::Relaxed) != 0 {
                     crate::log::from_signal("You insist... exiting now.");
-                    let temp = format!("temp-{}.rdb", std::process::id());
+                    let temp = crate::persistence::save_temp_name();
                     let _ =
                         std::fs::remove_file(std::path::Path::new(&server.config.dir()).join(temp));
                     std::process::exit(1);

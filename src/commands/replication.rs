@@ -149,15 +149,13 @@ fn psync(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(Reply::OK)
 }
 
-/// A full sync (Redis's `syncCommand`): the client becomes a replica, to
+/// A full sync (Redis's `syncCommand`; its callers ignore a client that is
+/// a replica already): the client becomes a replica, to
 /// get the snapshot and then the stream, now or once its snapshot can start
 /// ([`crate::replication::wait_reason`]). Every shard is locked
 /// (`Locks::All`): a sync that starts now cuts its snapshot at the moment
 /// it joins the stream.
 fn full_sync(ctx: &mut Ctx, psync: bool) -> CmdResult {
-    if ctx.client.replica.is_some() {
-        return Ok(Reply::OK);
-    }
     let server = ctx.server;
     let request = SyncRequest {
         client_id: ctx.client.id,

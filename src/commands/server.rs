@@ -566,14 +566,15 @@ fn config_help(_ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     ))
 }
 
-/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. A final save is due with
-/// SAVE, or with save points configured and no NOSAVE; reddish cannot save,
-/// so that fails as Redis's shutdown does when its save fails (`Errors
-/// trying to SHUTDOWN`), unless FORCE. Otherwise, like Redis (which calls
-/// `exit(0)`), the caller gets no reply: its connection is killed.
 /// A shutdown refused (its save failed) or given up (SHUTDOWN ABORT).
 pub const SHUTDOWN_FAILED: &str = "ERR Errors trying to SHUTDOWN. Check logs.";
 
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT] (Redis's
+/// `shutdownCommand`, through [`crate::server::Server::prepare_shutdown`]):
+/// unless NOW it may first wait for lagging replicas, the client waiting
+/// too; a final save that fails refuses it ([`SHUTDOWN_FAILED`]) unless
+/// FORCE; ABORT calls off a pending one. Otherwise, like Redis (which
+/// calls `exit(0)`), the caller gets no reply: its connection is killed.
 fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut flags = ShutdownFlags::default();
     let mut abort = false;
