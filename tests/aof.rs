@@ -839,16 +839,27 @@ fn rewrites_at_run_time_keep_the_manifest_redis_keeps() {
         "--enable-debug-command",
         "yes",
     ];
-    let dir = temp_dir("multi-part-ours");
-    let ours = Server::start_with(&[&["--dir", &s(&dir)][..], &args].concat());
-    let seen = multi_part_sequence(&mut ours.connect(), &dir);
+    same_manifests_as_redis("multi-part", &args, multi_part_sequence);
+}
+
+/// Runs `sequence` on reddish, then on redis-server when it is installed,
+/// each started with `args` in a fresh directory of its own, and asserts
+/// both went through the same manifests.
+fn same_manifests_as_redis(
+    name: &str,
+    args: &[&str],
+    sequence: fn(&mut Conn, &Path) -> Vec<String>,
+) {
+    let dir = temp_dir(&format!("{name}-ours"));
+    let ours = Server::start_with(&[&["--dir", &s(&dir)][..], args].concat());
+    let seen = sequence(&mut ours.connect(), &dir);
     drop(ours);
     let _ = std::fs::remove_dir_all(&dir);
-    let redis_dir = temp_dir("multi-part-redis");
-    let Some(redis) = Server::oracle_with(&[&args[..], &["--dir", &s(&redis_dir)]].concat()) else {
+    let redis_dir = temp_dir(&format!("{name}-redis"));
+    let Some(redis) = Server::oracle_with(&[args, &["--dir", &s(&redis_dir)]].concat()) else {
         return;
     };
-    assert_eq!(multi_part_sequence(&mut redis.connect(), &redis_dir), seen);
+    assert_eq!(sequence(&mut redis.connect(), &redis_dir), seen);
     let _ = std::fs::remove_dir_all(&redis_dir);
 }
 
@@ -918,20 +929,7 @@ fn enabled_at_run_time_sequence(conn: &mut Conn, dir: &Path) -> Vec<String> {
 #[test]
 fn the_aof_turned_on_at_run_time_waits_for_a_rewrite_that_succeeds() {
     let args = ["--appendonly", "no", "--enable-debug-command", "yes"];
-    let dir = temp_dir("enabled-ours");
-    let ours = Server::start_with(&[&["--dir", &s(&dir)][..], &args].concat());
-    let seen = enabled_at_run_time_sequence(&mut ours.connect(), &dir);
-    drop(ours);
-    let _ = std::fs::remove_dir_all(&dir);
-    let redis_dir = temp_dir("enabled-redis");
-    let Some(redis) = Server::oracle_with(&[&args[..], &["--dir", &s(&redis_dir)]].concat()) else {
-        return;
-    };
-    assert_eq!(
-        enabled_at_run_time_sequence(&mut redis.connect(), &redis_dir),
-        seen
-    );
-    let _ = std::fs::remove_dir_all(&redis_dir);
+    same_manifests_as_redis("enabled", &args, enabled_at_run_time_sequence);
 }
 
 /// CONFIG SET appendonly yes whose rewrite cannot start (the AOF directory

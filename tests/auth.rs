@@ -293,11 +293,7 @@ fn tcp_backlog_is_the_listen_queue_length() {
 #[test]
 fn sighup_does_not_stop_the_server() {
     let mut server = Server::start();
-    let status = Command::new("kill")
-        .args(["-HUP", &server.pid().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
+    server.signal("-HUP");
     std::thread::sleep(Duration::from_millis(300));
     assert!(server.is_running(), "SIGHUP killed the server");
     let mut conn: Conn = server.connect();

@@ -249,11 +249,7 @@ fn sigterm_saves_when_save_points_are_set() {
     let dir_arg = dir.to_string_lossy().into_owned();
     let (mut server, log) = start_logging_to(&dir, &["--save", "900 1", "--dir", &dir_arg]);
     server.connect().cmd(&["SET", "k", "v"]);
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &server.pid().to_string()])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
+    server.signal("-TERM");
     assert!(server.wait_exit().is_some_and(|s| s.success()));
     let text = wait_for_log(&log, "bye bye");
     for line in [
@@ -278,11 +274,7 @@ fn sigterm_keeps_running_when_its_save_fails() {
     std::fs::create_dir(dir.join("dump.rdb")).expect("block the dump file");
     let mut conn = server.connect();
     conn.cmd(&["SET", "k", "v"]);
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &server.pid().to_string()])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
+    server.signal("-TERM");
     let text = wait_for_log(&log, "can't exit");
     assert!(
         text.contains("# Error trying to save the DB, can't exit."),

@@ -565,14 +565,7 @@ fn a_stalled_replicas_stream_is_counted_apart_and_freed_by_client_kill() {
             - m.info_number("memory", "mem_not_counted_for_evict")
     };
     let before = counted(&mut m);
-    let stop = |signal: &str| {
-        let status = std::process::Command::new("kill")
-            .args([signal, &replica.pid().to_string()])
-            .status()
-            .expect("kill");
-        assert!(status.success());
-    };
-    stop("-STOP");
+    replica.signal("-STOP");
     // 30 MB of stream, more than the sockets' buffers hold.
     let value = "x".repeat(100);
     let mut batch = Vec::new();
@@ -590,7 +583,7 @@ fn a_stalled_replicas_stream_is_counted_apart_and_freed_by_client_kill() {
     // Read while the replica is still stopped: once it runs it drains
     // the stream between two INFO calls.
     let not_counted = m.info_number("memory", "mem_not_counted_for_evict");
-    stop("-CONT");
+    replica.signal("-CONT");
     assert!(waiting > 4 << 20, "mem_clients_slaves:{waiting}");
     assert_eq!(not_counted, waiting);
     assert!(
@@ -1075,14 +1068,7 @@ fn shutdown_waits_for_lagging_replicas_up_to_its_timeout() {
     let (mut m, mut r) = (master.connect(), replica.connect());
     assert_eq!(replicaof(&mut r, master.port), "+OK\r\n");
     wait_link_up(&mut r);
-    let stop = |how: &str| {
-        let status = std::process::Command::new("kill")
-            .args([how, &replica.pid().to_string()])
-            .status()
-            .expect("kill");
-        assert!(status.success());
-    };
-    stop("-STOP");
+    replica.signal("-STOP");
     m.cmd(&["SET", "k", "v"]);
     let mut waiting = master.connect();
     waiting.send(b"SHUTDOWN\r\n");
@@ -1106,7 +1092,7 @@ fn shutdown_waits_for_lagging_replicas_up_to_its_timeout() {
     let log = std::fs::read_to_string(mdir.join("log")).unwrap();
     assert!(log.contains("Lagging replica 127.0.0.1:"), "{log}");
     assert!(log.contains("0 of 1 replicas are in sync when shutting down."));
-    stop("-CONT");
+    replica.signal("-CONT");
     drop(replica);
     let _ = std::fs::remove_dir_all(mdir);
     let _ = std::fs::remove_dir_all(rdir);

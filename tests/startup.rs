@@ -446,14 +446,6 @@ fn a_taken_port_fails_as_redis_words_it() {
     );
 }
 
-fn signal(server: &Server, name: &str) {
-    let sent = Command::new("kill")
-        .args([name, &server.pid().to_string()])
-        .status()
-        .expect("kill");
-    assert!(sent.success());
-}
-
 /// A signal only asks for a shutdown; the cron runs it (Redis's
 /// `shutdown_asap`): with the cron paused SHUTDOWN ABORT cancels it. The
 /// cron then runs one with `shutdown-on-sigterm`'s flags: `nosave` leaves
@@ -483,7 +475,7 @@ fn signals_ask_the_cron_for_a_shutdown_with_their_flags() {
         "-ERR No shutdown in progress.\r\n"
     );
     conn.cmd(&["DEBUG", "PAUSE-CRON", "1"]);
-    signal(&server, "-TERM");
+    server.signal("-TERM");
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(conn.cmd_str(&["SHUTDOWN", "ABORT"]), "+OK\r\n");
     assert!(wait_for_log(&log, "Shutdown manually aborted").contains("Shutdown manually aborted"));
@@ -492,7 +484,7 @@ fn signals_ask_the_cron_for_a_shutdown_with_their_flags() {
     assert_eq!(conn.cmd_str(&["PING"]), "+PONG\r\n");
 
     conn.cmd(&["CONFIG", "SET", "shutdown-on-sigterm", "nosave"]);
-    signal(&server, "-TERM");
+    server.signal("-TERM");
     assert!(server.wait_exit().is_some_and(|status| status.success()));
     assert!(!dir.join("dump.rdb").exists(), "nosave saved");
 
@@ -507,9 +499,9 @@ fn signals_ask_the_cron_for_a_shutdown_with_their_flags() {
         ],
     );
     server.connect().cmd(&["DEBUG", "PAUSE-CRON", "1"]);
-    signal(&server, "-INT");
+    server.signal("-INT");
     std::thread::sleep(Duration::from_millis(200));
-    signal(&server, "-INT");
+    server.signal("-INT");
     let status = server.wait_exit().expect("exited");
     assert_eq!(status.code(), Some(1));
     assert!(std::fs::read_to_string(&log)

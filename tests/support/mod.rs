@@ -321,6 +321,15 @@ impl Server {
         self.child.id()
     }
 
+    /// Sends the server `signal` (`kill`'s form: `-TERM`, `-STOP`, ...).
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .args([signal, &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill {signal} failed");
+    }
+
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
