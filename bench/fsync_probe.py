@@ -7,10 +7,16 @@ same bytes (no size change), after writes into blocks written earlier, and
 with nothing dirty; fsync beside fdatasync. Only the sync call is timed.
 
     python3 bench/fsync_probe.py [--dir DIR] [--count N] [--bytes B]
+    python3 bench/fsync_probe.py --concurrent [--dir DIR]
+
+`--concurrent`: whether the disk takes several fsyncs at once. One thread
+appends to the file all along while 1, 2, 4 and 8 threads each fdatasync
+it back to back for 3 s: fsyncs a second and their mean time.
 """
 import argparse
 import os
 import statistics
+import threading
 import time
 
 
@@ -33,7 +39,12 @@ def main():
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--bytes", type=int, default=2250,
                         help="bytes per write (2,250: 50 SETs of redis-benchmark)")
+    parser.add_argument("--concurrent", action="store_true",
+                        help="fsyncs from several threads at once (see above)")
     args = parser.parse_args()
+    if args.concurrent:
+        concurrent(args.dir)
+        return
     path = os.path.join(args.dir, f"fsync-probe-{os.getpid()}.dat")
     data = b"x" * args.bytes
     n = args.count
@@ -66,6 +77,37 @@ def main():
     finally:
         os.close(fd)
         os.unlink(path)
+
+
+def concurrent(directory):
+    path = os.path.join(directory, f"fsync-probe-{os.getpid()}.dat")
+    print("| fsync threads | fsyncs a second | mean µs |")
+    print("| ---: | ---: | ---: |")
+    for threads in (1, 2, 4, 8):
+        fd = os.open(path, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o644)
+        stop = threading.Event()
+        times = []
+
+        def append():
+            while not stop.is_set():
+                os.write(fd, b"x" * 450)
+                time.sleep(0.00002)
+
+        def sync():
+            while not stop.is_set():
+                times.append(timed(fd, os.fdatasync))
+
+        workers = [threading.Thread(target=append)]
+        workers += [threading.Thread(target=sync) for _ in range(threads)]
+        for w in workers:
+            w.start()
+        time.sleep(3)
+        stop.set()
+        for w in workers:
+            w.join()
+        os.close(fd)
+        print(f"| {threads} | {len(times) / 3:,.0f} | {statistics.mean(times):,.0f} |")
+    os.unlink(path)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,9 @@ sets) are measured for:
   throughput during the snapshot over its throughput in the second before
   and the second after (both from the server's `total_commands_processed`,
   so the ramp-up and the rest of the run do not dilute it), the peak
-  memory growth during the snapshot (reddish: the process's RSS;
-  redis-server: the parent's RSS plus the fork child's private dirty pages,
-  its copy-on-write), and the longest reply a probe client waited for (a
+  memory growth during the snapshot (the parent's RSS plus its child's
+  private dirty pages: redis-server's fork child's copy-on-write,
+  reddish's background writer's buffers), and the longest reply a probe client waited for (a
   GET every millisecond) while the snapshot ran.
 
 Ratios are reddish / redis-server for times and memory (below 1 = reddish
@@ -76,11 +76,20 @@ def private_dirty(pid):
 
 
 def children(pid):
+    """The children of every thread of `pid` (reddish starts its background
+    child from whichever thread ran the command)."""
+    found = []
     try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(p) for p in f.read().split()]
+        tasks = os.listdir(f"/proc/{pid}/task")
     except OSError:
-        return []
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                found.extend(int(p) for p in f.read().split())
+        except OSError:
+            pass
+    return found
 
 
 class Snapshot:

@@ -273,6 +273,11 @@ fn serve_client(
                 handle.set_park_state(park::PARKED);
                 tokio::spawn(wait_parked(server, socket, client));
             }
+            // SHUTDOWN's own client: the process exit closes its socket.
+            Ok(Ran::Closed) if server.exiting.load(Ordering::Acquire) => {
+                std::future::pending::<()>().await;
+                drop(socket);
+            }
             Ok(Ran::Closed) => close(&server, client, Ok(())),
             Err(e) => close(&server, client, Err(e)),
         }

@@ -10,6 +10,7 @@ pub mod acl;
 pub mod alloc;
 pub mod aof;
 pub mod blocking;
+pub mod child;
 pub mod cli;
 pub mod client;
 pub mod client_memory;

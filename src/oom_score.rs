@@ -2,8 +2,8 @@
 //! `/proc/self/oom_score_adj` is the `oom-score-adj-values` entry for its
 //! role (master or replica), added to the score it had before (`relative`)
 //! or as it is (`absolute`), within -1000..1000; turned off, the score goes
-//! back to what it was. The third value is for Redis's fork children;
-//! reddish has none, so it is only kept.
+//! back to what it was. The third value is the background child's
+//! (`crate::child`), which sets it on itself as it starts.
 
 use std::sync::Mutex;
 
@@ -33,9 +33,7 @@ impl OomScore {
                     before
                 }
             };
-            let value = i64::from(values[usize::from(replica)]);
-            let value = if mode == 1 { value + before } else { value };
-            value.clamp(-1000, 1000)
+            adjusted(mode, values[usize::from(replica)], before)
         } else {
             match base.take() {
                 Some(before) => before,
@@ -44,6 +42,30 @@ impl OomScore {
         };
         std::fs::write(PROC_FILE, format!("{score}\n")).inspect_err(|e| log_failure("write", e))
     }
+}
+
+impl OomScore {
+    /// The score a background child gives itself (Redis's
+    /// `CONFIG_OOM_BGCHILD`): None while `oom-score-adj` is off.
+    pub fn child_score(&self, config: &Config) -> Option<i64> {
+        let (mode, values) = config.oom_score_adj();
+        if mode == 0 {
+            return None;
+        }
+        let before = self
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or(0);
+        Some(adjusted(mode, values[2], before))
+    }
+}
+
+/// `value` relative to the score the process had (`mode` 1) or as it is.
+fn adjusted(mode: i64, value: i32, before: i64) -> i64 {
+    let value = i64::from(value);
+    let value = if mode == 1 { value + before } else { value };
+    value.clamp(-1000, 1000)
 }
 
 fn log_failure(what: &str, e: &std::io::Error) {

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use crate::child::{Outcome, Stage};
 use crate::keyspace::snapshot::Snapshot;
 use crate::keyspace::{CommandClock, Entry, Guard, LockSet};
 use crate::rdb;
@@ -46,6 +47,8 @@ pub struct BgsaveRun {
     pub started: Instant,
     pub snapshot: Arc<Snapshot>,
     pub to_replica: bool,
+    /// The child writing the dump file (none for a transfer to replicas).
+    pub child: Option<Arc<crate::child::Handle>>,
 }
 
 impl SaveState {
@@ -92,8 +95,9 @@ pub fn load_limits(server: &Server) -> rdb::Limits {
 }
 
 /// Redis's `rdbSave`: the snapshot of every database (the guard must hold
-/// every shard) written to `temp-<pid>.rdb` in `dir`, flushed to disk and
-/// renamed over `dbfilename`. On success the change counter restarts from
+/// every shard) streamed into `temp-<pid>.rdb` in `dir` (with
+/// `rdb-key-save-delay` after each key), flushed to disk and renamed over
+/// `dbfilename`. On success the change counter restarts from
 /// what changed since the snapshot (none: the shards are locked).
 pub fn save(server: &Server, guard: &mut Guard<'_>) -> std::io::Result<()> {
     let now_secs = crate::util::now_ms() / 1000;
@@ -104,10 +108,25 @@ pub fn save(server: &Server, guard: &mut Guard<'_>) -> std::io::Result<()> {
     let dirty = server.keyspace.dirty.load(Ordering::Relaxed);
     let options = rdb::Options::from_config(&server.config);
     let used = crate::commands::server::used_memory();
-    let (file, _) = rdb::snapshot(guard, server.keyspace.databases(), options, None, used);
-    write_rdb_file(server, &save_temp_name(), |write| {
-        write(&file).map(|()| true)
-    })?;
+    let databases = server.keyspace.databases();
+    let key_delay = server.config.rdb_key_save_delay();
+    // Opened first, as Redis's: the file is there while the keys go in.
+    let temp = PathBuf::from(server.config.dir()).join(save_temp_name());
+    let written = std::fs::File::create(&temp)
+        .inspect_err(|e| log_save_failure(server, &temp, Stage::Open, e))
+        .and_then(|f| {
+            write_synced(f, |write| {
+                rdb::save(guard, databases, options, None, used, key_delay, write).map(|_| true)
+            })
+            .inspect_err(|e| log_save_failure(server, &temp, Stage::Write, e))
+        })
+        .and_then(|_| install_dump(server, &temp));
+    if written.is_err() {
+        // Like Redis's `rdbSave`, a failed foreground save leaves the
+        // status alone; a failed save point sets it.
+        let _ = std::fs::remove_file(&temp);
+    }
+    written?;
     tracing::info!("DB saved on disk");
     saved(server, dirty, now_secs);
     Ok(())
@@ -127,54 +146,61 @@ fn saved(server: &Server, dirty: u64, now_secs: u64) {
     state.last_ok.store(true, Ordering::Relaxed);
 }
 
-/// Writes an RDB file as `temp` in `dir` through `produce` (false: it gave
-/// up, the file is incomplete), fsyncs it and renames it over
-/// `dbfilename`, logging Redis's lines for each failure. Returns whether
-/// it was produced whole and is now the dump file; a temp file that is not
-/// is removed.
-fn write_rdb_file(
-    server: &Server,
-    temp: &str,
-    produce: impl FnOnce(&mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<bool>,
-) -> std::io::Result<bool> {
-    let dir = PathBuf::from(server.config.dir());
-    let temp = dir.join(temp);
-    let result = (|| {
-        let f = std::fs::File::create(&temp).inspect_err(|e| {
-            tracing::warn!(
-                "Failed opening the temp RDB file {} (in server root dir {}) for saving: {e}",
-                temp.file_name()
-                    .map(|n| n.to_string_lossy())
-                    .unwrap_or_default(),
-                dir.display()
-            );
-        })?;
-        let whole = write_synced(f, produce)
-            .inspect_err(|e| tracing::warn!("Write error saving DB on disk: {e}"))?;
-        if !whole {
-            return Ok(false);
-        }
-        std::fs::rename(&temp, rdb_path(server)).inspect_err(|e| {
-            tracing::warn!(
-                "Error moving temp DB file {} on the final destination {} (in server root dir {}): {e}",
-                temp.display(),
-                server.config.dbfilename(),
-                dir.display()
-            );
-        })?;
-        Ok(true)
-    })();
-    if !matches!(result, Ok(true)) {
-        // Like Redis's `rdbSave`, a failed foreground save leaves the
-        // status alone; a failed save point sets it.
-        let _ = std::fs::remove_file(&temp);
+/// Redis's lines for a save whose temp file could not be opened, written
+/// or renamed over the dump file.
+fn log_save_failure(server: &Server, temp: &std::path::Path, stage: Stage, e: &std::io::Error) {
+    match stage {
+        Stage::Open => tracing::warn!(
+            "Failed opening the temp RDB file {} (in server root dir {}) for saving: {e}",
+            temp.file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default(),
+            server.config.dir()
+        ),
+        Stage::Write => tracing::warn!("Write error saving DB on disk: {e}"),
+        Stage::Rename => tracing::warn!(
+            "Error moving temp DB file {} on the final destination {} (in server root dir {}): {e}",
+            temp.file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default(),
+            server.config.dbfilename(),
+            server.config.dir()
+        ),
     }
-    result
+}
+
+/// Renames SAVE's written and fsynced temp file over `dbfilename`, and
+/// fsyncs the directory.
+fn install_dump(server: &Server, temp: &std::path::Path) -> std::io::Result<()> {
+    std::fs::rename(temp, rdb_path(server))
+        .inspect_err(|e| log_save_failure(server, temp, Stage::Rename, e))?;
+    crate::util::sync_dir_of(&rdb_path(server))
+        .inspect_err(|e| tracing::warn!("Failed to fsyncFileDir: {e}"))
+}
+
+/// Starts the background child that writes `snapshot`'s file: the temp
+/// file `names(pid).0` in `dir`, renamed to `names(pid).1` (`title`: as
+/// `ps` shows it); should the child die before it has everything, the
+/// walk stops.
+pub fn spawn_child(
+    server: &Server,
+    title: &str,
+    names: impl FnOnce(u32) -> (String, PathBuf),
+    snapshot: &Arc<Snapshot>,
+) -> std::io::Result<crate::child::Child> {
+    let cancel = snapshot.clone();
+    crate::child::Child::spawn(
+        title,
+        std::path::Path::new(&server.config.dir()),
+        names,
+        server.oom_score.child_score(&server.config),
+        move || cancel.cancel(),
+    )
 }
 
 /// Writes `file` through `produce` (false: it gave up) with a large buffer,
 /// then flushes and fsyncs it: a background save's or rewrite's file.
-pub fn write_synced(
+fn write_synced(
     file: std::fs::File,
     produce: impl FnOnce(&mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<bool>,
 ) -> std::io::Result<bool> {
@@ -208,6 +234,8 @@ pub enum BgsaveRefused {
     OtherSnapshot,
     /// The server is not up (unit tests).
     NotRunning,
+    /// The background child could not be started (Redis's failed fork).
+    NoChild,
 }
 
 /// Redis's `hasActiveChildProcess`: a snapshot is being copied out, or an
@@ -236,19 +264,11 @@ pub fn bgsave_target(server: &Server) -> Option<bool> {
         .map(|run| run.to_replica)
 }
 
-/// The temp file of a background save or rewrite: `<prefix>-<pid>-<n>.<ext>`,
-/// each run its own (Redis's names have the child's pid), so a run still
-/// unwinding after an abort removes its own file, not the next run's.
-pub fn background_temp_name(prefix: &str, ext: &str) -> String {
-    static RUNS: AtomicU64 = AtomicU64::new(0);
-    let run = RUNS.fetch_add(1, Ordering::Relaxed);
-    format!("{prefix}-{}-{run}.{ext}", std::process::id())
-}
-
 /// Redis's `rdbSaveBackground` (BGSAVE, save points, BGSAVE SCHEDULE):
 /// the cut now, under `guard`'s locks of every shard, then a thread walks
-/// the snapshot into `temp-bgsave-<pid>-<n>.rdb` and renames it over the dump
-/// file, while clients go on (see `keyspace::snapshot`).
+/// the snapshot into the background child, which writes `temp-<pid>.rdb`;
+/// the thread renames it over the dump file, while clients go on (see
+/// `keyspace::snapshot` and `child`).
 pub fn bgsave(server: &Server, guard: &mut Guard<'_>) -> Result<(), BgsaveRefused> {
     if bgsave_running(server) {
         return Err(BgsaveRefused::InProgress);
@@ -267,28 +287,43 @@ pub fn bgsave(server: &Server, guard: &mut Guard<'_>) -> Result<(), BgsaveRefuse
     let Some(snapshot) = keyspace.start_snapshot(guard, file.encoder()) else {
         return Err(BgsaveRefused::OtherSnapshot);
     };
-    state.saves.fetch_add(1, Ordering::Relaxed);
     state
         .last_attempt
         .store(crate::util::now_ms() / 1000, Ordering::Relaxed);
+    let destination = rdb_path(server);
+    let names = |pid| (format!("temp-{pid}.rdb"), destination);
+    let child = spawn_child(server, "rdb-bgsave", names, &snapshot);
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e) => {
+            keyspace.abort_snapshot(guard);
+            state.last_ok.store(false, Ordering::Relaxed);
+            tracing::warn!("Can't save in background: fork: {e}");
+            return Err(BgsaveRefused::NoChild);
+        }
+    };
+    state.saves.fetch_add(1, Ordering::Relaxed);
+    let handle = child.handle.clone();
     *lock(&state.bgsave) = Some(BgsaveRun {
         started: Instant::now(),
         snapshot: snapshot.clone(),
         to_replica: false,
+        child: Some(handle.clone()),
     });
-    tracing::info!("Background saving started by pid {}", std::process::id());
-    let temp = background_temp_name("temp-bgsave", "rdb");
+    tracing::info!("Background saving started by pid {}", handle.pid);
     let spawned = std::thread::Builder::new()
         .name("rdb-bgsave".into())
         .spawn(move || {
             let server = &*me;
-            let result = write_rdb_file(server, &temp, |write| {
-                file.write(&server.keyspace, &snapshot, write)
-            });
-            bgsave_done(server, &snapshot, result, Some(dirty));
+            let produced = file.write(&server.keyspace, &snapshot, |bytes| child.write(bytes));
+            let outcome = child.finish(matches!(produced, Ok(true)));
+            if let Outcome::Failed { stage, error } = &outcome {
+                log_save_failure(server, &handle.path, *stage, error);
+            }
+            bgsave_done(server, &snapshot, outcome, Some(dirty));
         });
     if spawned.is_err() {
-        // No thread: nothing will walk it.
+        // No thread: nothing will walk it (the child, dropped, is stopped).
         server.keyspace.abort_snapshot(guard);
         *lock(&state.bgsave) = None;
         state.last_ok.store(false, Ordering::Relaxed);
@@ -301,31 +336,39 @@ pub fn bgsave(server: &Server, guard: &mut Guard<'_>) -> Result<(), BgsaveRefuse
 /// file covers) or `...Socket` (None: it went to a replica), run by the
 /// thread once it wrote everything (or not). An aborted save leaves the
 /// status as it was, as Redis's SIGUSR1-killed child does.
-fn bgsave_done(
-    server: &Server,
-    snapshot: &Arc<Snapshot>,
-    result: std::io::Result<bool>,
-    dirty: Option<u64>,
-) {
+fn bgsave_done(server: &Server, snapshot: &Arc<Snapshot>, outcome: Outcome, dirty: Option<u64>) {
     let state = &server.save_state;
     let mut running = lock(&state.bgsave);
     let ours = running
         .as_ref()
         .is_some_and(|run| Arc::ptr_eq(&run.snapshot, snapshot));
-    match (result, dirty) {
-        (Ok(true), Some(dirty)) => {
+    let signal = match outcome {
+        Outcome::Killed(signal) => signal,
+        _ => libc::SIGUSR1,
+    };
+    match (outcome, dirty) {
+        (Outcome::Written, Some(dirty)) => {
             tracing::info!("DB saved on disk");
             tracing::info!("Background saving terminated with success");
             saved(server, dirty, crate::util::now_ms() / 1000);
         }
-        (Ok(true), None) => tracing::info!("Background RDB transfer terminated with success"),
-        (Ok(false), Some(_)) => tracing::warn!("Background saving terminated by signal 10"),
-        (Ok(false), None) => tracing::warn!("Background transfer terminated by signal 10"),
-        (Err(_), Some(_)) => {
+        (Outcome::Written, None) => {
+            tracing::info!("Background RDB transfer terminated with success")
+        }
+        (Outcome::Aborted | Outcome::Killed(_), Some(_)) => {
+            tracing::warn!("Background saving terminated by signal {signal}");
+            if signal != libc::SIGUSR1 {
+                state.last_ok.store(false, Ordering::Relaxed);
+            }
+        }
+        (Outcome::Aborted | Outcome::Killed(_), None) => {
+            tracing::warn!("Background transfer terminated by signal {signal}")
+        }
+        (Outcome::Failed { .. }, Some(_)) => {
             tracing::warn!("Background saving error");
             state.last_ok.store(false, Ordering::Relaxed);
         }
-        (Err(_), None) => tracing::warn!("Background transfer error"),
+        (Outcome::Failed { .. }, None) => tracing::warn!("Background transfer error"),
     }
     if ours {
         if let Some(run) = running.take() {
@@ -363,6 +406,7 @@ pub fn bgsave_to_replica(
         started: Instant::now(),
         snapshot: snapshot.clone(),
         to_replica: true,
+        child: None,
     });
     let (tx, rx) = tokio::sync::mpsc::channel(16);
     let spawned = std::thread::Builder::new()
@@ -392,7 +436,15 @@ pub fn bgsave_to_replica(
             if !matches!(result, Ok(true)) {
                 let _ = tx.blocking_send(None);
             }
-            bgsave_done(server, &snapshot, result, None);
+            let outcome = match result {
+                Ok(true) => Outcome::Written,
+                Ok(false) => Outcome::Aborted,
+                Err(error) => Outcome::Failed {
+                    stage: Stage::Write,
+                    error,
+                },
+            };
+            bgsave_done(server, &snapshot, outcome, None);
         });
     if spawned.is_err() {
         keyspace.abort_snapshot(guard);
@@ -410,6 +462,9 @@ pub fn abort_bgsave(server: &Server, guard: &Guard<'_>) -> bool {
     };
     if !run.snapshot.aborted() {
         server.keyspace.abort_snapshot(guard);
+    }
+    if let Some(child) = &run.child {
+        child.terminate();
     }
     true
 }
@@ -450,7 +505,7 @@ pub fn bgsave_command(
         Ok(()) => Ok("Background saving started"),
         Err(BgsaveRefused::InProgress) => Err("ERR Background save already in progress"),
         Err(BgsaveRefused::OtherSnapshot) => Err("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."),
-        Err(BgsaveRefused::NotRunning) => Err("ERR"),
+        Err(BgsaveRefused::NotRunning | BgsaveRefused::NoChild) => Err("ERR"),
     }
 }
 

@@ -219,6 +219,11 @@ pub struct Server {
     pub tcp_port: AtomicU64,
     /// Notified by SHUTDOWN.
     pub shutdown: Notify,
+    /// A shutdown succeeded: the process exits as soon as the main loop
+    /// sees it. The connection that asked holds its socket till then, so
+    /// its client sees the close when nothing listens any more, as when
+    /// Redis exits from the command.
+    pub exiting: AtomicBool,
     /// A SIGINT or SIGTERM asked for a shutdown the cron has not started
     /// yet (Redis's `shutdown_asap` and `last_sig_received`; 0: none).
     pub shutdown_asap: std::sync::atomic::AtomicI32,
@@ -289,6 +294,9 @@ impl Server {
     /// signal's runs with the signal's `shutdown-on-*` flags. A failed one
     /// (its save) is forgotten and the server goes on.
     pub fn shutdown_if_asked(&self) {
+        if self.exiting.load(Ordering::Acquire) {
+            return;
+        }
         let pending = *self.pending_shutdown();
         if let Some(pending) = pending {
             let due = Instant::now() >= pending.deadline || self.replication.all_acked();
@@ -297,7 +305,9 @@ impl Server {
             }
             return;
         }
-        let signal = self.shutdown_asap.swap(0, Ordering::Relaxed);
+        // Left set while the shutdown runs (a second SIGINT then exits at
+        // once); a shutdown that fails clears it.
+        let signal = self.shutdown_asap.load(Ordering::Relaxed);
         if signal == 0 {
             return;
         }
@@ -412,6 +422,7 @@ impl Server {
             run_id,
             tcp_port: AtomicU64::new(0),
             shutdown: Notify::new(),
+            exiting: AtomicBool::new(false),
             shutdown_asap: std::sync::atomic::AtomicI32::new(0),
             shutdown_pending: Mutex::new(None),
             shutdown_cancelled: Notify::new(),
@@ -677,6 +688,10 @@ impl Server {
                 tracing::warn!("Error trying to save the DB. Exit anyway.");
             }
         }
+        // Nothing listens any more before any connection closes: a client
+        // that sees its connection close and reconnects is refused.
+        self.stop_listening();
+        self.exiting.store(true, Ordering::Release);
         Shutdown::Exit
     }
 }
@@ -684,10 +699,10 @@ impl Server {
 /// Binds every configured address, then serves until SIGINT, SIGTERM or
 /// SHUTDOWN, logging what redis-server logs on the way.
 pub async fn run(config: Arc<Config>) -> std::io::Result<()> {
-    let signals = Signals::install();
     crate::log::server_initialized();
     let server = Arc::new(Server::new(config));
     let _ = server.me.set(Arc::downgrade(&server));
+    Signals::spawn(server.clone());
     // A replica from the start (`replicaof`) keeps expired keys it loads.
     let master = server.config.replicaof();
     if master.is_some() {
@@ -759,7 +774,7 @@ pub async fn run(config: Arc<Config>) -> std::io::Result<()> {
     if let Some((path, _)) = server.config.unixsocket() {
         tracing::info!("The server is now ready to accept connections at {path}");
     }
-    signals.wait(&server).await;
+    server.shutdown.notified().await;
     drop(pidfile);
     if let Some((path, _)) = server.config.unixsocket() {
         tracing::info!("Removing the unix socket file.");
@@ -1177,13 +1192,18 @@ async fn accept_unix(
 
 /// SIGTERM and SIGINT, listened for from before the first bind: a signal
 /// that arrives while we start up must shut down cleanly too, not kill us.
-struct Signals {
-    #[cfg(unix)]
-    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
-}
+struct Signals;
 
 impl Signals {
-    fn install() -> Signals {
+    /// Starts the thread that takes SIGINT and SIGTERM (Redis's
+    /// `sigShutdownHandler`), apart from the event loops: the signal is
+    /// only recorded, so the cron runs the shutdown with
+    /// `shutdown-on-sigint`/`-sigterm`'s flags (saving when save points are
+    /// set, by default; a failed save keeps the server running), DEBUG
+    /// PAUSE-CRON holds it back and SHUTDOWN ABORT cancels it. A second
+    /// SIGINT meanwhile exits at once, even while the first loop is busy
+    /// with the shutdown's save. Returns once the signals are taken.
+    fn spawn(server: Arc<Server>) {
         #[cfg(unix)]
         {
             // A closed terminal must not kill the server: Redis ignores SIGHUP
@@ -1192,49 +1212,57 @@ impl Signals {
             unsafe {
                 libc::signal(libc::SIGHUP, libc::SIG_IGN);
             }
-            use tokio::signal::unix::{signal, SignalKind};
-            let streams = signal(SignalKind::terminate())
-                .and_then(|term| Ok((term, signal(SignalKind::interrupt())?)))
-                .map_err(|e| tracing::warn!("cannot listen for signals: {e}"))
-                .ok();
-            Signals { streams }
-        }
-        #[cfg(not(unix))]
-        Signals {}
-    }
-
-    /// Waits for SHUTDOWN, or for the cron's shutdown a signal asked for
-    /// (Redis's `sigShutdownHandler`): the signal is only recorded, so the
-    /// cron runs the shutdown with `shutdown-on-sigint`/`-sigterm`'s
-    /// flags (saving when save points are set, by default; a failed save
-    /// keeps the server running), DEBUG PAUSE-CRON holds it back and
-    /// SHUTDOWN ABORT cancels it. A second SIGINT meanwhile exits at once.
-    async fn wait(self, server: &Server) {
-        #[cfg(unix)]
-        if let Some((mut term, mut int)) = self.streams {
-            loop {
-                let (name, signal) = tokio::select! {
-                    _ = term.recv() => ("SIGTERM", libc::SIGTERM),
-                    _ = int.recv() => ("SIGINT", libc::SIGINT),
-                    _ = server.shutdown.notified() => return,
-                };
-                if signal == libc::SIGINT && server.shutdown_asap.load(Ordering::Relaxed) != 0 {
-                    crate::log::from_signal("You insist... exiting now.");
-                    let temp = crate::persistence::save_temp_name();
-                    let _ =
-                        std::fs::remove_file(std::path::Path::new(&server.config.dir()).join(temp));
-                    std::process::exit(1);
-                }
-                if server.is_loading() {
-                    crate::log::from_signal(
-                        "Received shutdown signal during loading, scheduling shutdown.",
-                    );
-                } else {
-                    crate::log::from_signal(&format!("Received {name} scheduling shutdown..."));
-                }
-                server.shutdown_asap.store(signal, Ordering::Relaxed);
+            let (taken, wait_taken) = std::sync::mpsc::channel();
+            let spawned = std::thread::Builder::new()
+                .name("signals".into())
+                .spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_io()
+                        .build();
+                    let Ok(runtime) = runtime else {
+                        tracing::warn!("cannot listen for signals: no runtime");
+                        let _ = taken.send(());
+                        return;
+                    };
+                    runtime.block_on(Signals::handle(&server, taken));
+                });
+            if spawned.is_ok() {
+                let _ = wait_taken.recv();
+            } else {
+                tracing::warn!("cannot listen for signals: no thread");
             }
         }
-        server.shutdown.notified().await;
+    }
+
+    #[cfg(unix)]
+    async fn handle(server: &Server, taken: std::sync::mpsc::Sender<()>) {
+        use tokio::signal::unix::{signal, SignalKind};
+        let streams = signal(SignalKind::terminate())
+            .and_then(|term| Ok((term, signal(SignalKind::interrupt())?)))
+            .map_err(|e| tracing::warn!("cannot listen for signals: {e}"));
+        let _ = taken.send(());
+        let Ok((mut term, mut int)) = streams else {
+            return;
+        };
+        loop {
+            let (name, signal) = tokio::select! {
+                _ = term.recv() => ("SIGTERM", libc::SIGTERM),
+                _ = int.recv() => ("SIGINT", libc::SIGINT),
+            };
+            if signal == libc::SIGINT && server.shutdown_asap.load(Ordering::Relaxed) != 0 {
+                crate::log::from_signal("You insist... exiting now.");
+                let temp = crate::persistence::save_temp_name();
+                let _ = std::fs::remove_file(std::path::Path::new(&server.config.dir()).join(temp));
+                std::process::exit(1);
+            }
+            if server.is_loading() {
+                crate::log::from_signal(
+                    "Received shutdown signal during loading, scheduling shutdown.",
+                );
+            } else {
+                crate::log::from_signal(&format!("Received {name} scheduling shutdown..."));
+            }
+            server.shutdown_asap.store(signal, Ordering::Relaxed);
+        }
     }
 }

@@ -44,6 +44,16 @@ pub fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Fsyncs the directory that holds `path` (Redis's `fsyncFileDir`): a
+/// rename is durable only once its directory is.
+pub fn sync_dir_of(path: &std::path::Path) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => std::path::Path::new("."),
+    };
+    std::fs::File::open(dir).and_then(|d| d.sync_all())
+}
+
 /// Redis's `debugDelay`, the test hooks `key-load-delay` and
 /// `rdb-key-save-delay`: sleeps `us` microseconds; a negative `us` sleeps
 /// 1 µs once in -`us` calls on average (even the shortest sleep is a

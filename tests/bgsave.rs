@@ -426,3 +426,159 @@ fn a_full_sync_under_writes_ends_with_the_masters_dataset() {
         }
     }
 }
+
+/// The background child of the server `pid` (Redis's suite finds Redis's
+/// fork child the same way, `pgrep -P`), waiting up to 5 s for one.
+fn child_of(pid: u32) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let children = std::fs::read_dir("/proc")
+            .expect("/proc")
+            .filter_map(|entry| {
+                let child: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+                let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).ok()?;
+                // `pid (comm) state ppid ...`: the comm may hold spaces.
+                let ppid: u32 = stat
+                    .rsplit_once(')')?
+                    .1
+                    .split_whitespace()
+                    .nth(1)?
+                    .parse()
+                    .ok()?;
+                (ppid == pid).then_some(child)
+            });
+        if let Some(child) = children.min() {
+            return child;
+        }
+        assert!(Instant::now() < deadline, "no background child");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn kill_9(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+/// What a BGSAVE whose child is killed with `kill -9` leaves: the child's
+/// temp file (there while it ran, gone after), its OOM score, the save's
+/// status and the writes refused (a save point is set).
+fn killed_bgsave(server: &Server) -> Vec<String> {
+    let mut conn = server.connect();
+    let mut seen = Vec::new();
+    let dir = conn.cmd_str(&["config", "get", "dir"]);
+    let dir = dir.lines().nth(4).expect("dir").to_string();
+    conn.cmd(&["set", "a", "1"]);
+    conn.cmd(&["set", "b", "2"]);
+    conn.cmd(&["config", "set", "rdb-key-save-delay", "1000000"]);
+    seen.push(conn.cmd_str(&["bgsave"]));
+    let child = child_of(server.pid());
+    let temp = std::path::Path::new(&dir).join(format!("temp-{child}.rdb"));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !temp.exists() {
+        assert!(Instant::now() < deadline, "no {}", temp.display());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    seen.push(std::fs::read_to_string(format!("/proc/{child}/oom_score_adj")).expect("score"));
+    kill_9(child);
+    wait_for_bgsave(&mut conn);
+    seen.push(temp.exists().to_string());
+    seen.push(persistence(&mut conn)["rdb_last_bgsave_status"].clone());
+    seen.push(conn.cmd_str(&["set", "c", "3"]));
+    seen.push(conn.cmd_str(&["get", "a"]));
+    seen
+}
+
+/// Redis's suite (`integration/rdb` "failed bgsave prevents writes") kills
+/// the BGSAVE child to make a save fail; reddish's child is killed the
+/// same way and the server answers as Redis does.
+#[test]
+fn a_bgsave_whose_child_is_killed_fails_as_redis_does() {
+    let args = [
+        "--save",
+        "900 1",
+        "--oom-score-adj",
+        "absolute",
+        "--oom-score-adj-values",
+        "0 200 800",
+    ];
+    let seen = killed_bgsave(&Server::start_with(&args));
+    assert_eq!(
+        seen,
+        [
+            "+Background saving started\r\n",
+            "800\n",
+            "false",
+            "err",
+            "-MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.\r\n",
+            "$1\r\n1\r\n",
+        ]
+    );
+    if let Some(redis) = Server::oracle_with(&args) {
+        assert_eq!(killed_bgsave(&redis), seen);
+    }
+}
+
+/// What an AOF rewrite whose child is killed leaves: INFO's rewrite
+/// status and the AOF directory's files (a new incremental file was
+/// opened for the rewrite and stays, as Redis's).
+fn killed_rewrite(server: &Server) -> Vec<String> {
+    let mut conn = server.connect();
+    let dir = conn.cmd_str(&["config", "get", "dir"]);
+    let dir = std::path::PathBuf::from(dir.lines().nth(4).expect("dir"));
+    conn.cmd(&["set", "a", "1"]);
+    conn.cmd(&["config", "set", "rdb-key-save-delay", "1000000"]);
+    let mut seen = vec![conn.cmd_str(&["bgrewriteaof"])];
+    let child = child_of(server.pid());
+    kill_9(child);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while persistence(&mut conn)["aof_rewrite_in_progress"] != "0" {
+        assert!(Instant::now() < deadline, "the rewrite never ended");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let info = persistence(&mut conn);
+    seen.push(info["aof_last_bgrewrite_status"].clone());
+    seen.push(info["aof_rewrites_consecutive_failures"].clone());
+    seen.push(conn.cmd_str(&["set", "b", "2"]));
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .expect("dir")
+        .chain(std::fs::read_dir(dir.join("appendonlydir")).expect("aof dir"))
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|name| name != "log")
+        .collect();
+    files.sort();
+    seen.extend(files);
+    seen
+}
+
+#[test]
+fn a_rewrite_whose_child_is_killed_fails_as_redis_does() {
+    let args = ["--appendonly", "yes"];
+    let seen = killed_rewrite(&Server::start_with(&args));
+    assert_eq!(
+        seen,
+        [
+            "+Background append only file rewriting started\r\n",
+            "err",
+            "1",
+            "+OK\r\n",
+            "appendonly.aof.1.base.rdb",
+            "appendonly.aof.1.incr.aof",
+            "appendonly.aof.2.incr.aof",
+            "appendonly.aof.manifest",
+            "appendonlydir",
+        ]
+    );
+    if let Some(redis) = Server::oracle_with(&args) {
+        assert_eq!(killed_rewrite(&redis), seen);
+    }
+}

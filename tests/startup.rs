@@ -2,6 +2,7 @@
 
 mod support;
 
+use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -508,4 +509,67 @@ fn signals_ask_the_cron_for_a_shutdown_with_their_flags() {
         .unwrap()
         .contains("You insist... exiting now."));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// What a second SIGINT does while the first one's shutdown saves (Redis's
+/// suite: "Temp rdb will be deleted in signal handle"): the save's temp
+/// file is there from its start (the keys go in one by one, a tenth of a
+/// second each), the second signal exits at once with status 1 and the
+/// temp file is gone, no dump written.
+fn insisting_during_the_save(server: &mut Server) -> Vec<String> {
+    let mut conn = server.connect();
+    for i in 0..20 {
+        conn.cmd(&["SET", &i.to_string(), "v"]);
+    }
+    conn.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "100000"]);
+    let dir = conn.cmd_str(&["CONFIG", "GET", "dir"]);
+    let dir = std::path::PathBuf::from(dir.lines().nth(4).expect("dir"));
+    let temp = dir.join(format!("temp-{}.rdb", server.pid()));
+    server.signal("-INT");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !temp.exists() {
+        assert!(Instant::now() < deadline, "no {}", temp.display());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    server.signal("-INT");
+    let status = server.wait_exit().expect("exited");
+    vec![
+        format!("{:?}", status.code()),
+        temp.exists().to_string(),
+        dir.join("dump.rdb").exists().to_string(),
+    ]
+}
+
+#[test]
+fn a_second_sigint_during_the_shutdown_save_exits_at_once() {
+    let args = ["--save", "900 1"];
+    let seen = insisting_during_the_save(&mut Server::start_with(&args));
+    assert_eq!(seen, ["Some(1)", "false", "false"]);
+    if let Some(mut redis) = Server::oracle_with(&args) {
+        assert_eq!(insisting_during_the_save(&mut redis), seen);
+    }
+}
+
+/// SHUTDOWN's client sees its connection close only once the server no
+/// longer listens (Redis exits from the command): a client that reconnects
+/// at once is refused, as Redis's suite expects after SHUTDOWN NOSAVE.
+#[test]
+fn shutdown_closes_its_client_when_nothing_listens_any_more() {
+    let mut servers = vec![("reddish", Server::start())];
+    servers.extend(Server::oracle().map(|redis| ("redis-server", redis)));
+    for (name, server) in servers {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+        stream
+            .write_all(b"*2\r\n$8\r\nSHUTDOWN\r\n$6\r\nNOSAVE\r\n")
+            .expect("send");
+        let mut rest = Vec::new();
+        let _ = stream.read_to_end(&mut rest);
+        assert_eq!(rest, b"");
+        let again = std::net::TcpStream::connect(("127.0.0.1", server.port));
+        // A connection from the port to itself (TCP's simultaneous open, when
+        // the kernel picks the freed port as the client's) is no listener.
+        let listening =
+            again.is_ok_and(|s| s.local_addr().map(|a| a.port()).ok() != Some(server.port));
+        assert!(!listening, "{name} still listening on {}", server.port);
+    }
 }

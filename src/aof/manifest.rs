@@ -198,8 +198,7 @@ impl Manifest {
                 "Error trying to rename the temporary AOF manifest file {temp_name} into {name}: {e}"
             );
         })?;
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
+        crate::util::sync_dir_of(&dir.join(&name))
             .inspect_err(|e| tracing::warn!("Fail to fsync AOF directory {name}: {e}."))
     }
 }

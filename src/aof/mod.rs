@@ -147,9 +147,14 @@ impl Smoothed {
 
 pub struct Aof {
     config: Arc<Config>,
-    /// The running rewrite's snapshot: its thread installs the base only
-    /// if it is still here ([`rewrite::kill`] takes it away).
-    rewrite_snapshot: Mutex<Option<Arc<crate::keyspace::snapshot::Snapshot>>>,
+    /// The running rewrite's snapshot and child: its thread installs the
+    /// base only if they are still here ([`rewrite::kill`] takes them away).
+    rewrite_running: Mutex<
+        Option<(
+            Arc<crate::keyspace::snapshot::Snapshot>,
+            Arc<crate::child::Handle>,
+        )>,
+    >,
     /// How long the cron holds its rewrites back after repeated failures.
     rewrite_limit: Mutex<rewrite::RewriteLimit>,
     propagation: Arc<Propagation>,
@@ -216,7 +221,7 @@ impl Aof {
             fsync_ns: Smoothed::default(),
             hop_ns: Smoothed::default(),
             flush_sleep_us: AtomicU64::new(0),
-            rewrite_snapshot: Mutex::new(None),
+            rewrite_running: Mutex::new(None),
             rewrite_limit: Mutex::default(),
             write_error: Mutex::new(String::new()),
             stats: Stats {

@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use super::manifest::Manifest;
 use super::{lock, unix_secs, Aof, Fatal, State};
+use crate::child::{Outcome, Stage};
 use crate::keyspace::snapshot::{Encoder, Snapshot};
 use crate::keyspace::{CommandClock, EntryRef, Guard, Keyspace, StringValue, Value};
 use crate::propagate::write_command;
@@ -438,65 +439,93 @@ pub fn start(server: &Server, guard: &mut Guard<'_>) -> Result<(), NotStarted> {
     let Some(snapshot) = keyspace.start_snapshot(guard, base.encoder()) else {
         return Err(fail());
     };
-    *lock(&aof.rewrite_snapshot) = Some(snapshot.clone());
+    // Redis's child names: written as one, renamed to the other when whole.
+    let dir = PathBuf::from(server.config.dir());
+    let mut done = PathBuf::new();
+    let names = |pid| {
+        done = dir.join(format!("temp-rewriteaof-bg-{pid}.aof"));
+        (format!("temp-rewriteaof-{pid}.aof"), done.clone())
+    };
+    let child = crate::persistence::spawn_child(server, "aof-rewrite", names, &snapshot);
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e) => {
+            keyspace.abort_snapshot(guard);
+            tracing::warn!("Can't rewrite append only file in background: fork: {e}");
+            return Err(fail());
+        }
+    };
+    let handle = child.handle.clone();
+    *lock(&aof.rewrite_running) = Some((snapshot.clone(), handle.clone()));
     stats.rewrites.fetch_add(1, Ordering::Relaxed);
     stats.rewrite_in_progress.store(true, Ordering::Relaxed);
     stats.rewrite_scheduled.store(false, Ordering::Relaxed);
     stats.rewrite_started.store(unix_secs(), Ordering::Relaxed);
     tracing::info!(
         "Background append only file rewriting started by pid {}",
-        std::process::id()
+        handle.pid
     );
-    let temp = PathBuf::from(server.config.dir()).join(crate::persistence::background_temp_name(
-        "temp-rewriteaof-bg",
-        "aof",
-    ));
     let started = Instant::now();
     let spawned = std::thread::Builder::new()
         .name("aof-rewrite".into())
         .spawn(move || {
             let server = &*me;
-            let written = write_base(&temp, |write| {
-                base.write(&server.keyspace, &snapshot, write)
-            });
+            let produced = base.write(&server.keyspace, &snapshot, |bytes| child.write(bytes));
+            let outcome = child.finish(matches!(produced, Ok(true)));
             if !finish_running(&server.aof, &snapshot) {
                 // Killed meanwhile: its base is discarded and nothing is
                 // reported, as Redis forgets a child it killed.
-                let _ = std::fs::remove_file(&temp);
+                let _ = std::fs::remove_file(&done);
                 return;
             }
-            let result = match written {
-                Ok(true) => {
+            let result = match outcome {
+                Outcome::Written => {
                     tracing::info!(
                         "Successfully created the temporary AOF base file {}",
-                        temp.file_name()
+                        done.file_name()
                             .map(|n| n.to_string_lossy())
                             .unwrap_or_default()
                     );
-                    Ok(temp)
+                    Ok(done)
                 }
-                Ok(false) | Err(_) => {
-                    let _ = std::fs::remove_file(&temp);
-                    Err(())
+                Outcome::Failed { stage, error } => {
+                    match stage {
+                        Stage::Open => tracing::warn!("Opening the temp file for AOF rewrite in rewriteAppendOnlyFile(): {error}"),
+                        Stage::Write => tracing::warn!("Write error writing append only file on disk: {error}"),
+                        Stage::Rename => tracing::warn!("Error moving temp append only file on the final destination: {error}"),
+                    }
+                    Err(Failure::Error)
                 }
+                Outcome::Killed(signal) => Err(Failure::Signal(signal)),
+                Outcome::Aborted => Err(Failure::Error),
             };
             server.aof.rewrite_done(result, rdb, started);
         });
     if spawned.is_err() {
         keyspace.abort_snapshot(guard);
-        *lock(&aof.rewrite_snapshot) = None;
-        server.aof.rewrite_done(Err(()), rdb, started);
+        *lock(&aof.rewrite_running) = None;
+        server.aof.rewrite_done(Err(Failure::Error), rdb, started);
         return Err(NotStarted::Failed);
     }
     Ok(())
+}
+
+/// Why a rewrite did not finish.
+enum Failure {
+    /// Its file could not be written or installed.
+    Error,
+    /// Its child was killed (not by the server).
+    Signal(i32),
 }
 
 /// Whether the rewrite of `snapshot` is still the running one, which it
 /// then stops being (so a later [`kill`] finds nothing to kill); false if
 /// [`kill`] took it away first.
 fn finish_running(aof: &Aof, snapshot: &Arc<Snapshot>) -> bool {
-    let mut running = lock(&aof.rewrite_snapshot);
-    let ours = running.as_ref().is_some_and(|s| Arc::ptr_eq(s, snapshot));
+    let mut running = lock(&aof.rewrite_running);
+    let ours = running
+        .as_ref()
+        .is_some_and(|(s, _)| Arc::ptr_eq(s, snapshot));
     if ours {
         *running = None;
     }
@@ -508,10 +537,11 @@ fn finish_running(aof: &Aof, snapshot: &Arc<Snapshot>) -> bool {
 /// when every shard can be locked here (`may_lock`: the caller holds none);
 /// otherwise it runs to its end and its thread discards the base.
 pub fn kill(server: &Server, may_lock: bool) {
-    let Some(snapshot) = lock(&server.aof.rewrite_snapshot).take() else {
+    let Some((snapshot, child)) = lock(&server.aof.rewrite_running).take() else {
         return;
     };
-    tracing::info!("Killing running AOF rewrite child: {}", std::process::id());
+    tracing::info!("Killing running AOF rewrite child: {}", child.pid);
+    child.terminate();
     if may_lock {
         let guard = crate::persistence::lock_all(server);
         let keyspace = &server.keyspace;
@@ -525,17 +555,6 @@ pub fn kill(server: &Server, may_lock: bool) {
     let stats = &server.aof.stats;
     stats.rewrite_in_progress.store(false, Ordering::Relaxed);
     stats.rewrite_started.store(0, Ordering::Relaxed);
-}
-
-/// Writes the base to `temp` through `produce` and fsyncs it; false if
-/// `produce` gave up (an aborted snapshot).
-fn write_base(
-    temp: &Path,
-    produce: impl FnOnce(&mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<bool>,
-) -> std::io::Result<bool> {
-    let file = std::fs::File::create(temp)?;
-    crate::persistence::write_synced(file, produce)
-        .inspect_err(|e| tracing::warn!("Write error writing append only file on disk: {e}"))
 }
 
 /// Locks every shard and starts a rewrite (the cron's scheduled and
@@ -643,11 +662,16 @@ impl Aof {
     /// Redis's `backgroundRewriteDoneHandler`: the written base (`result`:
     /// its temp file) becomes the manifest's base, the incremental files
     /// it covers history (deleted unless `aof-disable-auto-gc`).
-    fn rewrite_done(self: &Arc<Self>, result: Result<PathBuf, ()>, rdb: bool, started: Instant) {
+    fn rewrite_done(
+        self: &Arc<Self>,
+        result: Result<PathBuf, Failure>,
+        rdb: bool,
+        started: Instant,
+    ) {
         let stats = &self.stats;
         let finished = result.and_then(|temp| {
             tracing::info!("Background AOF rewrite terminated with success");
-            self.install_base(&temp, rdb)
+            self.install_base(&temp, rdb).map_err(|()| Failure::Error)
         });
         match finished {
             Ok(()) => {
@@ -655,10 +679,17 @@ impl Aof {
                 stats.consecutive_failures.store(0, Ordering::Relaxed);
                 tracing::info!("Background AOF rewrite finished successfully");
             }
-            Err(()) => {
+            Err(failure) => {
                 stats.last_rewrite_ok.store(false, Ordering::Relaxed);
                 stats.consecutive_failures.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!("Background AOF rewrite terminated with error");
+                match failure {
+                    Failure::Error => {
+                        tracing::warn!("Background AOF rewrite terminated with error")
+                    }
+                    Failure::Signal(signal) => {
+                        tracing::warn!("Background AOF rewrite terminated by signal {signal}")
+                    }
+                }
                 if self.state() == State::WaitRewrite {
                     // The temp incremental file is useless without its base;
                     // the next rewrite starts over (Redis reschedules it).

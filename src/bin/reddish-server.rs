@@ -55,6 +55,10 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    if std::env::args_os().nth(1).as_deref() == Some(reddish::child::WRITER_ARG.as_ref()) {
+        // A BGSAVE's or rewrite's child, started by a server (`reddish::child`).
+        return reddish::child::writer_main();
+    }
     ALLOCATOR.install();
     let program = std::env::args().next().unwrap_or_default();
     let args = Args::parse();
@@ -99,7 +103,9 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(reddish::server::run(config)) {
-        Ok(()) => ExitCode::SUCCESS,
+        // At once, as Redis's exit(): every socket closes together (the
+        // runtime, dropped, would close connections one by one).
+        Ok(()) => std::process::exit(0),
         Err(e) => {
             tracing::error!("{e}");
             ExitCode::FAILURE

@@ -87,7 +87,8 @@ pub struct Snapshot {
     /// Per database: pre-images written by writers, for the walker to
     /// hand on within that database's part.
     preimages: Box<[Mutex<Vec<u8>>]>,
-    /// Set by [`Keyspace::abort_snapshot`] (FLUSHALL, SHUTDOWN, ...).
+    /// Set by [`Keyspace::abort_snapshot`] (FLUSHALL, SHUTDOWN, ...) or
+    /// [`Snapshot::cancel`] (its background child died).
     aborted: AtomicBool,
     /// Keys copied so far, and at the cut (INFO `current_save_keys_*`).
     pub keys_done: AtomicU64,
@@ -95,11 +96,22 @@ pub struct Snapshot {
     /// Bytes of pre-images writers copied: what the snapshot cost beyond
     /// the walk (INFO's copy-on-write figures stand for it).
     preimage_bytes: AtomicU64,
+    /// `rdb-key-save-delay` at the cut, as a forked child keeps the
+    /// setting it was born with: lowering it later does not speed the walk
+    /// up (the suite kills the child for that).
+    key_delay: i64,
 }
 
 impl Snapshot {
     pub fn aborted(&self) -> bool {
         self.aborted.load(Ordering::Relaxed)
+    }
+
+    /// Stops the walk from outside the keyspace's locks: its background
+    /// child died, nothing will take its bytes. The walker gives up at its
+    /// next key or sleep and clears the shards' pending marks itself.
+    pub fn cancel(&self) {
+        self.aborted.store(true, Ordering::Relaxed);
     }
 
     pub fn preimage_bytes(&self) -> u64 {
@@ -343,6 +355,7 @@ impl Keyspace {
             aborted: AtomicBool::new(false),
             keys_done: AtomicU64::new(0),
             preimage_bytes: AtomicU64::new(0),
+            key_delay: self.config.rdb_key_save_delay(),
         });
         for (db, &(keys, _)) in self.dbs.iter().zip(&snapshot.sizes) {
             // A database with keys has its shards.
@@ -424,8 +437,8 @@ impl Keyspace {
             match result {
                 // Every key has this snapshot's mark, or none.
                 Ok(true) => self.snapshots.unfinished.store(0, Ordering::Relaxed),
-                Ok(false) => {}
-                Err(_) => self.stop(snapshot),
+                // Cancelled ([`Snapshot::cancel`]), or failed.
+                Ok(false) | Err(_) => self.stop(snapshot),
             }
         }
         result
@@ -447,7 +460,7 @@ impl Keyspace {
         };
         // Under a key delay (a test hook) the walk is one key at a time,
         // as Redis's child goes.
-        let threads = match self.config.rdb_key_save_delay() {
+        let threads = match snapshot.key_delay {
             0 => walker_threads(self.config.io_threads().max(1) as usize),
             _ => 1,
         };
@@ -507,21 +520,16 @@ impl Keyspace {
         }
     }
 
-    /// `rdb-key-save-delay` after a key (Redis's `debugDelay`), a test hook.
-    /// Unlike a forked child's copy, the setting is read as the sleep goes,
-    /// in steps, so lowering it (or an abort) cuts a long sleep short: the
-    /// suite kills Redis's sleeping child to the same effect.
-    fn save_delay(&self, snapshot: &Snapshot) {
+    /// `rdb-key-save-delay` after a key (Redis's `debugDelay`), a test hook,
+    /// slept in steps so an abort cuts a long sleep short.
+    fn save_delay(snapshot: &Snapshot) {
+        let us = snapshot.key_delay;
+        if us < 0 {
+            crate::util::debug_delay(us);
+            return;
+        }
         let mut slept = 0;
-        loop {
-            let us = self.config.rdb_key_save_delay();
-            if us < 0 {
-                crate::util::debug_delay(us);
-                return;
-            }
-            if slept >= us || snapshot.aborted() {
-                return;
-            }
+        while slept < us && !snapshot.aborted() {
             let step = (us - slept).min(10_000);
             crate::util::debug_delay(step);
             slept += step;
@@ -534,11 +542,7 @@ impl Keyspace {
     fn walk_shard(&self, snapshot: &Snapshot, db: usize, shard: usize, out: &mut Vec<u8>) -> bool {
         let tables = self.tables(db);
         let (pending, wanted) = (&tables.pending[shard], &tables.wanted[shard]);
-        let step = if self.config.rdb_key_save_delay() == 0 {
-            BATCH
-        } else {
-            1
-        };
+        let step = if snapshot.key_delay == 0 { BATCH } else { 1 };
         let mut from = 0;
         loop {
             let copied;
@@ -563,7 +567,7 @@ impl Keyspace {
             // every key, so a BGSAVE of one key is still running. Not after
             // an empty shard: Redis has no shards to sleep for.
             if copied {
-                self.save_delay(snapshot);
+                Self::save_delay(snapshot);
             }
             let Some(next) = next else {
                 return true;

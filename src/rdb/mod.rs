@@ -149,9 +149,43 @@ pub fn snapshot(
     repl: Option<&ReplicationInfo>,
     used_memory: u64,
 ) -> (Vec<u8>, usize) {
+    let mut file = Vec::new();
+    let keys = save(guard, databases, options, repl, used_memory, 0, |bytes| {
+        file.extend_from_slice(bytes);
+        Ok(())
+    });
+    (file, keys.unwrap_or(0))
+}
+
+/// Redis's `rdbSaveRio`: [`snapshot`]'s file handed to `write` in chunks
+/// as it is encoded (a SAVE of a big dataset never holds the whole file),
+/// `key_delay` (`rdb-key-save-delay`) slept after each key. Returns the
+/// key count.
+pub fn save(
+    guard: &mut Guard<'_>,
+    databases: usize,
+    options: Options,
+    repl: Option<&ReplicationInfo>,
+    used_memory: u64,
+    key_delay: i64,
+    mut write: impl FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<usize> {
+    let mut digest = CRC64.digest();
+    let mut out = |bytes: &[u8]| {
+        digest.update(bytes);
+        write(bytes)
+    };
     let mut w = head(options, repl, used_memory);
-    let keys = w.databases(guard, databases, options.access);
-    (w.finish(options.checksum), keys)
+    let keys = w.databases(guard, databases, options.access, key_delay, &mut out)?;
+    w.out.push(opcode::EOF);
+    out(&w.out)?;
+    let sum = if options.checksum {
+        digest.finalize()
+    } else {
+        0
+    };
+    write(&sum.to_le_bytes())?;
+    Ok(keys)
 }
 
 /// What comes before the databases: the magic, the auxiliary fields and

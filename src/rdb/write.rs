@@ -8,6 +8,9 @@ use crate::types::hash::Hash;
 use crate::types::set::Set;
 use crate::types::zset::ZSet;
 
+/// How much of a file [`Writer::databases`] encodes before handing it on.
+const FLUSH_AT: usize = 1 << 20;
+
 /// An RDB stream being written (a file, a DUMP payload).
 pub struct Writer {
     pub out: Vec<u8>,
@@ -239,11 +242,22 @@ impl Writer {
     /// Every database of the locked keyspace, as `rdbSaveRio` writes them:
     /// SELECTDB and RESIZEDB before each non-empty one, then its keys
     /// (keys past their TTL that are still stored included, as Redis's
-    /// dict walk; the loader drops them).
-    pub fn databases(&mut self, guard: &mut Guard<'_>, databases: usize, access: Access) -> usize {
+    /// dict walk; the loader drops them), each followed by `key_delay`.
+    /// What is encoded goes to `write` each time a megabyte is ready; the
+    /// rest stays in `out`. Returns the key count.
+    pub fn databases(
+        &mut self,
+        guard: &mut Guard<'_>,
+        databases: usize,
+        access: Access,
+        key_delay: i64,
+        write: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<usize> {
         let now = crate::util::now_ms();
         let clock = CommandClock::at(now);
         let mut keys = 0;
+        // The first failed write: the keys after it are skipped.
+        let mut failed = None;
         for db in 0..databases {
             let mut view = guard.db(db, &clock);
             let (mut size, mut volatile) = (0usize, 0usize);
@@ -255,10 +269,23 @@ impl Writer {
                 continue;
             }
             self.database(db, size, volatile);
-            view.for_each_stored(|k, e| self.key(k, e, access, now));
+            view.for_each_stored(|k, e| {
+                if failed.is_some() {
+                    return;
+                }
+                self.key(k, e, access, now);
+                if self.out.len() >= FLUSH_AT {
+                    failed = write(&self.out).err();
+                    self.out.clear();
+                }
+                crate::util::debug_delay(key_delay);
+            });
+            if let Some(e) = failed.take() {
+                return Err(e);
+            }
             keys += size;
         }
-        keys
+        Ok(keys)
     }
 
     /// The start of a database's keys: SELECTDB, and RESIZEDB with its
