@@ -149,6 +149,7 @@ fn saved(server: &Server, dirty: u64, now_secs: u64) {
 /// Redis's lines for a save whose temp file could not be opened, written
 /// or renamed over the dump file.
 fn log_save_failure(server: &Server, temp: &std::path::Path, stage: Stage, e: &std::io::Error) {
+    let e = crate::config::strerror(e);
     match stage {
         Stage::Open => tracing::warn!(
             "Failed opening the temp RDB file {} (in server root dir {}) for saving: {e}",

@@ -489,6 +489,7 @@ pub fn start(server: &Server, guard: &mut Guard<'_>) -> Result<(), NotStarted> {
                     Ok(done)
                 }
                 Outcome::Failed { stage, error } => {
+                    let error = crate::config::strerror(&error);
                     match stage {
                         Stage::Open => tracing::warn!("Opening the temp file for AOF rewrite in rewriteAppendOnlyFile(): {error}"),
                         Stage::Write => tracing::warn!("Write error writing append only file on disk: {error}"),
