@@ -6,8 +6,9 @@
 //! pipe to a small process started from its own binary (shown as
 //! `reddish-rdb-bgsave` or `reddish-aof-rewrite`), which writes them to the
 //! temp file named after its pid (`temp-<pid>.rdb`,
-//! `temp-rewriteaof-bg-<pid>.aof`) and fsyncs it; the server renames it
-//! once the child exited cleanly. What users and tools see of Redis's child
+//! `temp-rewriteaof-<pid>.aof`), fsyncs it and renames it (over the dump
+//! file, or to `temp-rewriteaof-bg-<pid>.aof` for the server to install as
+//! the AOF's new base), as Redis's child does. What users and tools see of Redis's child
 //! is then there for real: a child process (`pgrep -P`), its temp file, the
 //! `oom-score-adj` background-child score, and a `kill -9` of it failing
 //! the save ("terminated by signal 9", MISCONF) as with Redis.
@@ -183,7 +184,7 @@ impl Child {
         };
         // Sent at once: the child creates its file before the first data.
         let header = header(&child.handle.path, &destination, oom_score);
-        let sent = child.write(&header).and_then(|()| match &mut child.input {
+        let sent = child.send(&header).and_then(|()| match &mut child.input {
             Some(input) => input.flush(),
             None => Ok(()),
         });
@@ -194,15 +195,24 @@ impl Child {
         Ok(child)
     }
 
-    /// Sends the file's next bytes. An error means the child is gone:
+    /// Sends the file's next bytes, as frames: a length, then the bytes (a
+    /// frame of length 0 ends the file). An error means the child is gone:
     /// [`Child::finish`] says why.
     pub fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        let written = match &mut self.input {
+        for frame in bytes.chunks(u32::MAX as usize) {
+            self.send(&(frame.len() as u32).to_le_bytes())?;
+            self.send(frame)?;
+        }
+        Ok(())
+    }
+
+    fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let sent = match &mut self.input {
             Some(input) => input.write_all(bytes),
             None => Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe)),
         };
-        self.broken |= written.is_err();
-        written
+        self.broken |= sent.is_err();
+        sent
     }
 
     /// Ends the child's work: `whole` once the server sent the whole file
@@ -219,9 +229,10 @@ impl Child {
             // its input for the end of a whole file.
             self.handle.terminate();
         }
+        // The end frame, then the pipe closes: the child fsyncs and exits.
+        let sent = whole && self.send(&0u32.to_le_bytes()).is_ok();
         let sent = match self.input.take() {
-            // Dropped: the pipe closes, the child fsyncs and exits.
-            Some(mut input) => whole && input.flush().is_ok(),
+            Some(mut input) => sent && input.flush().is_ok(),
             None => false,
         };
         self.sent.store(true, Ordering::Release);
@@ -318,9 +329,11 @@ fn read_path(input: &mut impl Read) -> std::io::Result<PathBuf> {
 }
 
 /// The child's side (`reddish-server --background-writer TITLE`): reads
-/// the header, then copies its input into the temp file until the server
-/// closes the pipe, fsyncs it and renames it. A failure is reported on
-/// stdout and in the exit code; the server removes the file.
+/// the header, then copies the frames of its input into the temp file
+/// until the end frame, fsyncs it and renames it. A failure is reported on
+/// stdout and in the exit code; the server removes the file. Should the
+/// server die first (its end of the pipe closes before the end frame), the
+/// child removes the file and exits: a partial file never replaces one.
 pub fn writer_main() -> ExitCode {
     let mut input = std::io::stdin().lock();
     let report = |stage: Stage, e: std::io::Error| {
@@ -352,16 +365,28 @@ pub fn writer_main() -> ExitCode {
         Err(e) => return report(Stage::Open, e),
     };
     let mut buf = vec![0u8; CHUNK];
+    let mut len = [0u8; 4];
     loop {
-        match input.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                if let Err(e) = file.write_all(&buf[..n]) {
-                    return report(Stage::Write, e);
-                }
+        // The end of the input before the end frame: the server died (or
+        // gave up) mid-file, which must never be renamed into place.
+        if let Err(e) = input.read_exact(&mut len) {
+            let _ = std::fs::remove_file(&path);
+            return report(Stage::Write, e);
+        }
+        let mut left = u32::from_le_bytes(len) as usize;
+        if left == 0 {
+            break;
+        }
+        while left > 0 {
+            let n = left.min(buf.len());
+            if let Err(e) = input.read_exact(&mut buf[..n]) {
+                let _ = std::fs::remove_file(&path);
+                return report(Stage::Write, e);
             }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return report(Stage::Write, e),
+            if let Err(e) = file.write_all(&buf[..n]) {
+                return report(Stage::Write, e);
+            }
+            left -= n;
         }
     }
     if let Err(e) = file.sync_all() {

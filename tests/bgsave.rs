@@ -582,3 +582,47 @@ fn a_rewrite_whose_child_is_killed_fails_as_redis_does() {
         assert_eq!(killed_rewrite(&redis), seen);
     }
 }
+
+/// A server killed with `kill -9` mid-BGSAVE: its child, which has only
+/// part of the file, removes it and exits (Redis's child would go on: it
+/// holds the whole dataset; ours gets it from the server). The dump file
+/// saved before is left as it was, never replaced by a partial one.
+#[test]
+fn a_child_whose_server_dies_leaves_the_old_dump_file() {
+    let dir = temp_dir("bgsave-orphan");
+    let mut server = Server::start_with(&["--dir", &s(&dir)]);
+    let mut conn = server.connect();
+    conn.cmd(&["set", "a", "1"]);
+    assert_eq!(conn.cmd_str(&["save"]), "+OK\r\n");
+    let saved = std::fs::read(dir.join("dump.rdb")).expect("dump.rdb");
+    conn.cmd(&["set", "b", "2"]);
+    conn.cmd(&["config", "set", "rdb-key-save-delay", "1000000"]);
+    assert_eq!(conn.cmd_str(&["bgsave"]), "+Background saving started\r\n");
+    let child = child_of(server.pid());
+    let temp = dir.join(format!("temp-{child}.rdb"));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !temp.exists() {
+        assert!(Instant::now() < deadline, "no {}", temp.display());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    server.signal("-KILL");
+    server.wait_exit().expect("the server died");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    // Gone, or a zombie nobody reaped yet (its new parent's business).
+    let alive = || {
+        std::fs::read_to_string(format!("/proc/{child}/stat")).is_ok_and(|stat| {
+            stat.rsplit_once(") ")
+                .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+        })
+    };
+    while alive() {
+        assert!(Instant::now() < deadline, "the child outlived its server");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(!temp.exists(), "the partial file is left");
+    assert_eq!(
+        std::fs::read(dir.join("dump.rdb")).expect("dump.rdb"),
+        saved
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
