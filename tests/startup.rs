@@ -138,8 +138,11 @@ fn sigterm_shuts_down_cleanly() {
         .stderr(Stdio::null())
         .spawn()
         .expect("start");
+    // Up and loaded (a signal while it loads is logged as such, as Redis's).
     let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while !std::net::TcpStream::connect(("127.0.0.1", port))
+        .is_ok_and(|stream| Conn::from_stream(stream).cmd_str(&["PING"]) == "+PONG\r\n")
+    {
         assert!(Instant::now() < deadline, "server did not start");
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -391,7 +391,7 @@ impl Conn {
         Conn::from_stream(stream_from(source, port))
     }
 
-    fn from_stream(stream: TcpStream) -> Conn {
+    pub fn from_stream(stream: TcpStream) -> Conn {
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .expect("timeout");
