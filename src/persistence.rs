@@ -114,10 +114,12 @@ pub fn save(server: &Server, guard: &mut Guard<'_>) -> std::io::Result<()> {
     let temp = PathBuf::from(server.config.dir()).join(save_temp_name());
     let written = std::fs::File::create(&temp)
         .inspect_err(|e| log_save_failure(server, &temp, Stage::Open, e))
-        .and_then(|f| {
-            write_synced(f, |write| {
-                rdb::save(guard, databases, options, None, used, key_delay, write).map(|_| true)
+        .and_then(|mut f| {
+            // `rdb::save` hands on a megabyte at a time: no buffer needed.
+            rdb::save(guard, databases, options, None, used, key_delay, |bytes| {
+                f.write_all(bytes)
             })
+            .and_then(|_| f.sync_all())
             .inspect_err(|e| log_save_failure(server, &temp, Stage::Write, e))
         })
         .and_then(|_| install_dump(server, &temp));
@@ -197,19 +199,6 @@ pub fn spawn_child(
         server.oom_score.child_score(&server.config),
         move || cancel.cancel(),
     )
-}
-
-/// Writes `file` through `produce` (false: it gave up) with a large buffer,
-/// then flushes and fsyncs it: a background save's or rewrite's file.
-fn write_synced(
-    file: std::fs::File,
-    produce: impl FnOnce(&mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<bool>,
-) -> std::io::Result<bool> {
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-    let whole = produce(&mut |bytes| out.write_all(bytes))?;
-    out.flush()?;
-    out.get_ref().sync_all()?;
-    Ok(whole)
 }
 
 /// Locks every shard and saves (shutdown, FLUSHALL with save points).

@@ -441,10 +441,11 @@ pub fn start(server: &Server, guard: &mut Guard<'_>) -> Result<(), NotStarted> {
     };
     // Redis's child names: written as one, renamed to the other when whole.
     let dir = PathBuf::from(server.config.dir());
-    let mut done = PathBuf::new();
     let names = |pid| {
-        done = dir.join(format!("temp-rewriteaof-bg-{pid}.aof"));
-        (format!("temp-rewriteaof-{pid}.aof"), done.clone())
+        (
+            format!("temp-rewriteaof-{pid}.aof"),
+            base_written(&dir, pid),
+        )
     };
     let child = crate::persistence::spawn_child(server, "aof-rewrite", names, &snapshot);
     let mut child = match child {
@@ -456,6 +457,7 @@ pub fn start(server: &Server, guard: &mut Guard<'_>) -> Result<(), NotStarted> {
         }
     };
     let handle = child.handle.clone();
+    let done = base_written(&dir, handle.pid);
     *lock(&aof.rewrite_running) = Some((snapshot.clone(), handle.clone()));
     stats.rewrites.fetch_add(1, Ordering::Relaxed);
     stats.rewrite_in_progress.store(true, Ordering::Relaxed);
@@ -511,6 +513,12 @@ pub fn start(server: &Server, guard: &mut Guard<'_>) -> Result<(), NotStarted> {
     Ok(())
 }
 
+/// Where the child of process `pid` leaves a whole base, for the server
+/// to install (Redis's `temp-rewriteaof-bg-<pid>.aof`).
+fn base_written(dir: &Path, pid: u32) -> PathBuf {
+    dir.join(format!("temp-rewriteaof-bg-{pid}.aof"))
+}
+
 /// Why a rewrite did not finish.
 enum Failure {
     /// Its file could not be written or installed.
@@ -534,9 +542,10 @@ fn finish_running(aof: &Aof, snapshot: &Arc<Snapshot>) -> bool {
 }
 
 /// Redis's `killAppendOnlyChild` (CONFIG SET appendonly no): the running
-/// rewrite stops and its base is never installed. Its snapshot is aborted
-/// when every shard can be locked here (`may_lock`: the caller holds none);
-/// otherwise it runs to its end and its thread discards the base.
+/// rewrite stops and its base is never installed. Its child is stopped at
+/// once (its walk, seeing the child gone, stops too), and its snapshot is
+/// aborted here when every shard can be locked (`may_lock`: the caller
+/// holds none).
 pub fn kill(server: &Server, may_lock: bool) {
     let Some((snapshot, child)) = lock(&server.aof.rewrite_running).take() else {
         return;
