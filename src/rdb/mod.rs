@@ -168,24 +168,37 @@ pub fn save(
     repl: Option<&ReplicationInfo>,
     used_memory: u64,
     key_delay: i64,
-    mut write: impl FnMut(&[u8]) -> std::io::Result<()>,
+    write: impl FnMut(&[u8]) -> std::io::Result<()>,
 ) -> std::io::Result<usize> {
+    let keys = checksummed(options.checksum, write, |out| {
+        let mut w = head(options, repl, used_memory);
+        let keys = w.databases(guard, databases, options.access, key_delay, out)?;
+        out(&w.out)?;
+        Ok(Some(keys))
+    })?;
+    Ok(keys.unwrap_or(0))
+}
+
+/// Hands `write` a file: what `body` writes (through the CRC-64), then,
+/// unless the body gave up (None), the EOF opcode and the checksum (zero
+/// when `rdbchecksum` is off), as Redis's `rdbSaveRio` ends a file.
+fn checksummed<T>(
+    checksum: bool,
+    mut write: impl FnMut(&[u8]) -> std::io::Result<()>,
+    body: impl FnOnce(&mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<Option<T>>,
+) -> std::io::Result<Option<T>> {
     let mut digest = CRC64.digest();
-    let mut out = |bytes: &[u8]| {
+    let done = body(&mut |bytes: &[u8]| {
         digest.update(bytes);
         write(bytes)
-    };
-    let mut w = head(options, repl, used_memory);
-    let keys = w.databases(guard, databases, options.access, key_delay, &mut out)?;
-    w.out.push(opcode::EOF);
-    out(&w.out)?;
-    let sum = if options.checksum {
-        digest.finalize()
-    } else {
-        0
-    };
-    write(&sum.to_le_bytes())?;
-    Ok(keys)
+    })?;
+    if done.is_some() {
+        digest.update(&[opcode::EOF]);
+        write(&[opcode::EOF])?;
+        let sum = if checksum { digest.finalize() } else { 0 };
+        write(&sum.to_le_bytes())?;
+    }
+    Ok(done)
 }
 
 /// What comes before the databases: the magic, the auxiliary fields and
@@ -236,25 +249,13 @@ impl Background {
         self,
         keyspace: &crate::keyspace::Keyspace,
         snapshot: &crate::keyspace::snapshot::Snapshot,
-        mut write: impl FnMut(&[u8]) -> std::io::Result<()>,
+        write: impl FnMut(&[u8]) -> std::io::Result<()>,
     ) -> std::io::Result<bool> {
-        let mut digest = CRC64.digest();
-        let mut out = |bytes: &[u8]| {
-            digest.update(bytes);
-            write(bytes)
-        };
-        out(&self.head)?;
-        if !keyspace.walk_snapshot(snapshot, &mut out)? {
-            return Ok(false);
-        }
-        out(&[opcode::EOF])?;
-        let sum = if self.options.checksum {
-            digest.finalize()
-        } else {
-            0
-        };
-        write(&sum.to_le_bytes())?;
-        Ok(true)
+        let whole = checksummed(self.options.checksum, write, |out| {
+            out(&self.head)?;
+            Ok(keyspace.walk_snapshot(snapshot, out)?.then_some(()))
+        })?;
+        Ok(whole.is_some())
     }
 }
 
@@ -427,7 +428,16 @@ mod tests {
             1,
             false,
         );
-        let file = w.finish(true);
+        let mut file = Vec::new();
+        checksummed(
+            true,
+            |bytes| {
+                file.extend_from_slice(bytes);
+                Ok(())
+            },
+            |out| out(&w.out).map(Some),
+        )
+        .expect("a Vec takes every write");
         let (body, sum) = file.split_at(file.len() - 8);
         assert!(body.starts_with(b"REDIS0010"));
         assert_eq!(body.last(), Some(&opcode::EOF));

@@ -2,7 +2,7 @@
 //! (rdb.c's `rdbSaveObject`, `rdbSaveRawString`, `rdbSaveRio`).
 
 use super::listpack::{self, Builder};
-use super::{lzf, opcode, rdb_type, Access, CRC64, MAGIC};
+use super::{lzf, opcode, rdb_type, Access, MAGIC};
 use crate::keyspace::{CommandClock, EntryRef, Guard, StringValue, Value};
 use crate::types::hash::Hash;
 use crate::types::set::Set;
@@ -118,18 +118,6 @@ impl Writer {
         self.out.push(opcode::AUX);
         self.string(name.as_bytes());
         self.string(value.as_bytes());
-    }
-
-    /// The EOF opcode and the checksum (zero when `rdbchecksum` is off).
-    pub fn finish(mut self, checksum: bool) -> Vec<u8> {
-        self.out.push(opcode::EOF);
-        let sum = if checksum {
-            CRC64.checksum(&self.out)
-        } else {
-            0
-        };
-        self.out.extend_from_slice(&sum.to_le_bytes());
-        self.out
     }
 
     /// The RDB type byte for a value, as `rdbSaveObjectType`.
