@@ -184,11 +184,7 @@ impl Child {
         };
         // Sent at once: the child creates its file before the first data.
         let header = header(&child.handle.path, &destination, oom_score);
-        let sent = child.send(&header).and_then(|()| match &mut child.input {
-            Some(input) => input.flush(),
-            None => Ok(()),
-        });
-        if let Err(e) = sent {
+        if let Err(e) = child.send(&header).and_then(|()| child.flush()) {
             child.finish(false);
             return Err(e);
         }
@@ -207,12 +203,24 @@ impl Child {
     }
 
     fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        let sent = match &mut self.input {
-            Some(input) => input.write_all(bytes),
+        self.on_input(|input| input.write_all(bytes))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.on_input(BufWriter::flush)
+    }
+
+    /// Writes to the pipe; a failure means the child is gone.
+    fn on_input(
+        &mut self,
+        f: impl FnOnce(&mut BufWriter<ChildStdin>) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let done = match &mut self.input {
+            Some(input) => f(input),
             None => Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe)),
         };
-        self.broken |= sent.is_err();
-        sent
+        self.broken |= done.is_err();
+        done
     }
 
     /// Ends the child's work: `whole` once the server sent the whole file
@@ -225,16 +233,17 @@ impl Child {
         let gone = self.broken || self.died.load(Ordering::Acquire);
         let stopped = !whole && !gone;
         if stopped {
-            // Before the pipe closes: the child must not take the end of
-            // its input for the end of a whole file.
+            // At once (it may be blocked on its disk), and its file removed.
             self.handle.terminate();
         }
-        // The end frame, then the pipe closes: the child fsyncs and exits.
-        let sent = whole && self.send(&0u32.to_le_bytes()).is_ok();
-        let sent = match self.input.take() {
-            Some(mut input) => sent && input.flush().is_ok(),
-            None => false,
-        };
+        // The end frame, then the pipe closes: the child fsyncs, renames
+        // and exits (without the end frame it removes its file).
+        let ended = whole
+            && self
+                .send(&0u32.to_le_bytes())
+                .and_then(|()| self.flush())
+                .is_ok();
+        self.input = None;
         self.sent.store(true, Ordering::Release);
         let report = self.report.take().and_then(|r| r.join().ok());
         let status = self.wait();
@@ -242,7 +251,7 @@ impl Child {
             Outcome::Aborted
         } else {
             match status {
-                Ok(status) if status.success() && sent => Outcome::Written,
+                Ok(status) if status.success() && ended => Outcome::Written,
                 Ok(status) => match status.signal() {
                     // The server's own stop, from elsewhere (SHUTDOWN, FLUSHALL).
                     Some(libc::SIGUSR1) => Outcome::Aborted,

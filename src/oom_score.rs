@@ -21,7 +21,7 @@ impl OomScore {
     /// (CONFIG SET then fails, as Redis's `updateOOMScoreAdj`).
     pub fn apply(&self, config: &Config, replica: bool) -> std::io::Result<()> {
         let (mode, values) = config.oom_score_adj();
-        let mut base = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut base = crate::util::lock(&self.0);
         let score = if mode != 0 {
             let before = match *base {
                 Some(before) => before,
@@ -42,9 +42,7 @@ impl OomScore {
         };
         std::fs::write(PROC_FILE, format!("{score}\n")).inspect_err(|e| log_failure("write", e))
     }
-}
 
-impl OomScore {
     /// The score a background child gives itself (Redis's
     /// `CONFIG_OOM_BGCHILD`): None while `oom-score-adj` is off.
     pub fn child_score(&self, config: &Config) -> Option<i64> {
@@ -52,11 +50,7 @@ impl OomScore {
         if mode == 0 {
             return None;
         }
-        let before = self
-            .0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .unwrap_or(0);
+        let before = crate::util::lock(&self.0).unwrap_or(0);
         Some(adjusted(mode, values[2], before))
     }
 }

@@ -111,7 +111,7 @@ pub fn save(server: &Server, guard: &mut Guard<'_>) -> std::io::Result<()> {
     let databases = server.keyspace.databases();
     let key_delay = server.config.rdb_key_save_delay();
     // Opened first, as Redis's: the file is there while the keys go in.
-    let temp = PathBuf::from(server.config.dir()).join(save_temp_name());
+    let temp = save_temp_path(server);
     let written = std::fs::File::create(&temp)
         .inspect_err(|e| log_save_failure(server, &temp, Stage::Open, e))
         .and_then(|mut f| {
@@ -152,22 +152,19 @@ fn saved(server: &Server, dirty: u64, now_secs: u64) {
 /// or renamed over the dump file.
 fn log_save_failure(server: &Server, temp: &std::path::Path, stage: Stage, e: &std::io::Error) {
     let e = crate::config::strerror(e);
+    let temp = temp
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let dir = server.config.dir();
     match stage {
         Stage::Open => tracing::warn!(
-            "Failed opening the temp RDB file {} (in server root dir {}) for saving: {e}",
-            temp.file_name()
-                .map(|n| n.to_string_lossy())
-                .unwrap_or_default(),
-            server.config.dir()
+            "Failed opening the temp RDB file {temp} (in server root dir {dir}) for saving: {e}"
         ),
         Stage::Write => tracing::warn!("Write error saving DB on disk: {e}"),
         Stage::Rename => tracing::warn!(
-            "Error moving temp DB file {} on the final destination {} (in server root dir {}): {e}",
-            temp.file_name()
-                .map(|n| n.to_string_lossy())
-                .unwrap_or_default(),
-            server.config.dbfilename(),
-            server.config.dir()
+            "Error moving temp DB file {temp} on the final destination {} (in server root dir {dir}): {e}",
+            server.config.dbfilename()
         ),
     }
 }
@@ -175,10 +172,10 @@ fn log_save_failure(server: &Server, temp: &std::path::Path, stage: Stage, e: &s
 /// Renames SAVE's written and fsynced temp file over `dbfilename`, and
 /// fsyncs the directory.
 fn install_dump(server: &Server, temp: &std::path::Path) -> std::io::Result<()> {
-    std::fs::rename(temp, rdb_path(server))
+    let dump = rdb_path(server);
+    std::fs::rename(temp, &dump)
         .inspect_err(|e| log_save_failure(server, temp, Stage::Rename, e))?;
-    crate::util::sync_dir_of(&rdb_path(server))
-        .inspect_err(|e| tracing::warn!("Failed to fsyncFileDir: {e}"))
+    crate::util::sync_dir_of(&dump).inspect_err(|e| tracing::warn!("Failed to fsyncFileDir: {e}"))
 }
 
 /// Starts the background child that writes `snapshot`'s file: the temp
@@ -242,8 +239,8 @@ pub fn bgsave_running(server: &Server) -> bool {
 
 /// SAVE's temp file in `dir` (Redis's `temp-<pid>.rdb`), which a second
 /// SIGINT removes as it exits.
-pub fn save_temp_name() -> String {
-    format!("temp-{}.rdb", std::process::id())
+pub fn save_temp_path(server: &Server) -> PathBuf {
+    PathBuf::from(server.config.dir()).join(format!("temp-{}.rdb", std::process::id()))
 }
 
 /// Whether a running BGSAVE goes to replicas (Some(true)) or to the
@@ -256,8 +253,8 @@ pub fn bgsave_target(server: &Server) -> Option<bool> {
 
 /// Redis's `rdbSaveBackground` (BGSAVE, save points, BGSAVE SCHEDULE):
 /// the cut now, under `guard`'s locks of every shard, then a thread walks
-/// the snapshot into the background child, which writes `temp-<pid>.rdb`;
-/// the thread renames it over the dump file, while clients go on (see
+/// the snapshot into the background child, which writes `temp-<pid>.rdb`
+/// and renames it over the dump file, while clients go on (see
 /// `keyspace::snapshot` and `child`).
 pub fn bgsave(server: &Server, guard: &mut Guard<'_>) -> Result<(), BgsaveRefused> {
     if bgsave_running(server) {
@@ -332,10 +329,6 @@ fn bgsave_done(server: &Server, snapshot: &Arc<Snapshot>, outcome: Outcome, dirt
     let ours = running
         .as_ref()
         .is_some_and(|run| Arc::ptr_eq(&run.snapshot, snapshot));
-    let signal = match outcome {
-        Outcome::Killed(signal) => signal,
-        _ => libc::SIGUSR1,
-    };
     match (outcome, dirty) {
         (Outcome::Written, Some(dirty)) => {
             tracing::info!("DB saved on disk");
@@ -345,13 +338,18 @@ fn bgsave_done(server: &Server, snapshot: &Arc<Snapshot>, outcome: Outcome, dirt
         (Outcome::Written, None) => {
             tracing::info!("Background RDB transfer terminated with success")
         }
-        (Outcome::Aborted | Outcome::Killed(_), Some(_)) => {
-            tracing::warn!("Background saving terminated by signal {signal}");
-            if signal != libc::SIGUSR1 {
-                state.last_ok.store(false, Ordering::Relaxed);
-            }
+        // The server's own stop (Redis's SIGUSR1) is no error.
+        (Outcome::Aborted, Some(_)) => {
+            tracing::warn!("Background saving terminated by signal {}", libc::SIGUSR1)
         }
-        (Outcome::Aborted | Outcome::Killed(_), None) => {
+        (Outcome::Killed(signal), Some(_)) => {
+            tracing::warn!("Background saving terminated by signal {signal}");
+            state.last_ok.store(false, Ordering::Relaxed);
+        }
+        (Outcome::Aborted, None) => {
+            tracing::warn!("Background transfer terminated by signal {}", libc::SIGUSR1)
+        }
+        (Outcome::Killed(signal), None) => {
             tracing::warn!("Background transfer terminated by signal {signal}")
         }
         (Outcome::Failed { .. }, Some(_)) => {

@@ -1251,8 +1251,7 @@ impl Signals {
             };
             if signal == libc::SIGINT && server.shutdown_asap.load(Ordering::Relaxed) != 0 {
                 crate::log::from_signal("You insist... exiting now.");
-                let temp = crate::persistence::save_temp_name();
-                let _ = std::fs::remove_file(std::path::Path::new(&server.config.dir()).join(temp));
+                let _ = std::fs::remove_file(crate::persistence::save_temp_path(server));
                 std::process::exit(1);
             }
             if server.is_loading() {
